@@ -1,0 +1,385 @@
+//! The subcommands: argument structs and the glue that runs each one.
+
+use crate::output::{self, Bar};
+use crate::Format;
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use vamos_domain::territory::PILOT_DISTRICTS;
+use vamos_domain::{DistrictCode, ImportKind, Territory, TerritoryCode};
+use vamos_ingest::{ImportOptions, ImportSummary};
+
+/// The clock, read at the edge only (library crates receive dates as parameters).
+#[allow(clippy::disallowed_methods)]
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[allow(clippy::disallowed_methods)]
+fn today() -> chrono::NaiveDate {
+    chrono::Local::now().date_naive()
+}
+
+fn parse_date_arg(s: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("fecha inválida «{s}»: use AAAA-MM-DD"))
+}
+
+#[derive(Args)]
+pub struct SynthArgs {
+    /// Distritos (códigos DDdd separados por comas) o «all» para todo el país.
+    #[arg(long, default_value = "1116,1602,0218,0607")]
+    pub districts: String,
+    /// Total de hogares a generar (repartidos según la población del CNPV 2022).
+    #[arg(long, default_value_t = 2000)]
+    pub households: u64,
+    /// Semilla: la misma semilla produce exactamente los mismos archivos.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Carpeta de salida.
+    #[arg(long, default_value = "sintetico")]
+    pub out: PathBuf,
+    /// Fecha de referencia (AAAA-MM-DD): las entrevistas caen en los 90 días previos. Por defecto, hoy.
+    #[arg(long, value_parser = parse_date_arg)]
+    pub reference_date: Option<chrono::NaiveDate>,
+    /// No escribir los registros administrativos (carpeta admin/).
+    #[arg(long)]
+    pub no_admin: bool,
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB)]
+    pub db: String,
+    /// Archivos o carpeta a importar (CSV, ZIP de ODK Central, XLSX).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Institución u operador que envía los datos (UTGS, MEC, MSPBS, IPS…).
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Informe de rechazos (CSV). Por defecto vamos-rechazos-<tipo>-<fecha>.csv si hubo rechazos.
+    #[arg(long)]
+    pub rejects: Option<PathBuf>,
+    /// Registros administrativos: lista de registros cuya cédula no coincide con nadie (CSV).
+    #[arg(long)]
+    pub unmatched: Option<PathBuf>,
+    /// No guardar nada si alguna fila es rechazada (sale con código 1).
+    #[arg(long)]
+    pub strict: bool,
+    /// Marca los datos como SINTÉTICOS (se detecta solo si hay un manifest.json de vamos synth).
+    #[arg(long)]
+    pub synthetic: bool,
+    /// Fecha de la importación (AAAA-MM-DD) para detectar fechas futuras. Por defecto, hoy.
+    #[arg(long, value_parser = parse_date_arg)]
+    pub date: Option<chrono::NaiveDate>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Args)]
+pub struct DemoArgs {
+    #[arg(long, env = "VAMOS_DB", default_value = "sqlite:vamos-demo.sqlite")]
+    pub db: String,
+    /// Hogares sintéticos para los cuatro distritos piloto.
+    #[arg(long, default_value_t = 8000)]
+    pub households: u64,
+    #[arg(long, default_value_t = 2026)]
+    pub seed: u64,
+    /// Carpeta donde se escriben los archivos sintéticos.
+    #[arg(long, default_value = "vamos-demo-datos")]
+    pub out: PathBuf,
+}
+
+pub fn db_init(url: &str) -> Result<ExitCode> {
+    let mut store = vamos_store::open(url).with_context(|| format!("no se pudo abrir {url}"))?;
+    let applied = store.migrate()?;
+    let t = Territory::official();
+    if applied.is_empty() {
+        println!("Base de datos al día ({url}). Territorio: {} departamentos, {} distritos.", t.departments().len(), t.districts().len());
+    } else {
+        println!(
+            "Base de datos inicializada ({url}): migraciones aplicadas {}. Territorio: {} departamentos, {} distritos.",
+            applied.join(", "),
+            t.departments().len(),
+            t.districts().len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_districts(s: &str) -> Result<Vec<DistrictCode>> {
+    if s.trim().eq_ignore_ascii_case("all") || s.trim().eq_ignore_ascii_case("todos") {
+        return Ok(vamos_synth::all_districts());
+    }
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        out.push(DistrictCode::try_from(part).map_err(|e| anyhow::anyhow!("{e}"))?);
+    }
+    if out.is_empty() {
+        bail!("indique al menos un distrito (DDdd) o «all»");
+    }
+    Ok(out)
+}
+
+fn run_synth(a: &SynthArgs, quiet: bool) -> Result<vamos_synth::SynthReport> {
+    let districts = parse_districts(&a.districts)?;
+    let cfg = vamos_synth::SynthConfig {
+        districts,
+        households: a.households,
+        seed: a.seed,
+        reference_date: a.reference_date.unwrap_or_else(today),
+        admin: !a.no_admin,
+    };
+    std::fs::create_dir_all(&a.out).with_context(|| format!("no se pudo crear {}", a.out.display()))?;
+    let bar = Bar::new("generando hogares sintéticos", a.households, quiet);
+    let report = vamos_synth::generate(&cfg, &a.out, &|done, _| bar.set(done))?;
+    bar.finish();
+    Ok(report)
+}
+
+pub fn synth(a: &SynthArgs) -> Result<ExitCode> {
+    let report = run_synth(a, false)?;
+    println!("Población SINTÉTICA generada en {} (semilla {}):", a.out.display(), a.seed);
+    println!(
+        "  {} hogares, {} personas, {} comunidades, {} registros administrativos",
+        report.households, report.persons, report.communities, report.admin_records
+    );
+    for f in &report.files {
+        println!("  {:<48} {:>10} filas  {}", f.path.display(), f.rows, f.what);
+    }
+    println!("Estos datos son SINTÉTICOS: no corresponden a personas reales.");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn default_rejects(kind: ImportKind) -> PathBuf {
+    let stamp = now_rfc3339().replace([':', '-'], "");
+    PathBuf::from(format!("vamos-rechazos-{}-{}.csv", kind.as_str(), stamp.trim_end_matches('Z')))
+}
+
+/// Runs one import; returns its summary (also used by `demo`).
+pub fn run_import(kind: ImportKind, a: &ImportArgs, quiet: bool) -> Result<ImportSummary> {
+    let mut store = vamos_store::open(&a.db).with_context(|| format!("no se pudo abrir {}", a.db))?;
+    let default_rejects_path = a.rejects.is_none().then(|| default_rejects(kind));
+    let opts = ImportOptions {
+        kind,
+        source: a.source.clone(),
+        strict: a.strict,
+        synthetic: a.synthetic.then_some(true),
+        import_date: a.date.unwrap_or_else(today),
+        started_at: now_rfc3339(),
+        rejects: a.rejects.clone().or_else(|| default_rejects_path.clone()),
+        unmatched: a.unmatched.clone(),
+        clock: now_rfc3339,
+    };
+    let progress = output::BarProgress::new(quiet);
+    let mut summary = vamos_ingest::run_import(store.as_mut(), &a.paths, &opts, &progress)?;
+    progress.finish();
+    if let Some(p) = default_rejects_path {
+        if summary.rows_rejected == 0 {
+            let _ = std::fs::remove_file(&p);
+            summary.rejects_file = None;
+        }
+    }
+    Ok(summary)
+}
+
+pub fn import(kind: ImportKind, a: &ImportArgs) -> Result<ExitCode> {
+    let json = a.format == Format::Json;
+    let summary = run_import(kind, a, json)?;
+    if json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        output::print_import(&summary);
+    }
+    Ok(if summary.committed { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn territory_json(t: TerritoryCode) -> serde_json::Value {
+    json!({
+        "code": t.to_string(),
+        "name": Territory::official().name_of(t),
+        "level": t.level(),
+    })
+}
+
+pub fn stats(db: &str, territory: &str, format: Format) -> Result<ExitCode> {
+    let t = TerritoryCode::parse(territory).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut store = vamos_store::open(db).with_context(|| format!("no se pudo abrir {db}"))?;
+    let rows: Vec<_> = store
+        .district_counts()?
+        .into_iter()
+        .filter(|r| DistrictCode::from_number(r.district).is_ok_and(|d| t.contains(d)))
+        .collect();
+    let sum = |f: fn(&vamos_store::DistrictCounts) -> u64| rows.iter().map(f).sum::<u64>();
+    let official = Territory::official();
+    let districts: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            let code = DistrictCode::from_number(r.district).ok();
+            json!({
+                "code": code.map(|c| c.to_string()),
+                "name": code.and_then(|c| official.district(c)).map(|d| d.name.clone()),
+                "department": code.map(|c| c.department().to_string()),
+                "persons": r.persons,
+                "households": r.households,
+                "communities": r.communities,
+                "synthetic_households": r.synthetic_households,
+                "admin_records_matched": r.admin_records,
+            })
+        })
+        .collect();
+    let out = json!({
+        "territory": territory_json(t),
+        "persons": sum(|r| r.persons),
+        "households": sum(|r| r.households),
+        "communities": sum(|r| r.communities),
+        "synthetic_households": sum(|r| r.synthetic_households),
+        "admin_records_matched": sum(|r| r.admin_records),
+        "districts": districts,
+    });
+    match format {
+        Format::Json => println!("{}", serde_json::to_string(&out)?),
+        _ => output::print_stats(&out),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn imports(db: &str, limit: u32, format: Format) -> Result<ExitCode> {
+    let mut store = vamos_store::open(db).with_context(|| format!("no se pudo abrir {db}"))?;
+    let rows = store.imports(limit)?;
+    match format {
+        Format::Json => println!("{}", serde_json::to_string(&rows)?),
+        _ => output::print_imports(&rows),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn territory_list(department: Option<&str>, format: Format) -> Result<ExitCode> {
+    let t = Territory::official();
+    let dep = department
+        .map(|d| vamos_domain::DepartmentCode::try_from(d).map_err(|e| anyhow::anyhow!("{e}")))
+        .transpose()?;
+    let rows: Vec<serde_json::Value> = t
+        .districts()
+        .iter()
+        .filter(|d| dep.is_none_or(|x| d.code.department() == x))
+        .map(|d| {
+            json!({
+                "department_code": d.code.department().to_string(),
+                "department": t.department(d.code.department()).map(|x| x.name.clone()),
+                "code": d.code.to_string(),
+                "name": d.name,
+                "code_source": d.code_source,
+                "pilot": PILOT_DISTRICTS.contains(&d.code.get()),
+            })
+        })
+        .collect();
+    match format {
+        Format::Json => println!("{}", serde_json::to_string(&rows)?),
+        _ => {
+            println!("{:<4} {:<18} {:<6} {:<36} {}", "DD", "departamento", "DDdd", "distrito", "");
+            for r in &rows {
+                println!(
+                    "{:<4} {:<18} {:<6} {:<36} {}",
+                    r["department_code"].as_str().unwrap_or(""),
+                    r["department"].as_str().unwrap_or(""),
+                    r["code"].as_str().unwrap_or(""),
+                    r["name"].as_str().unwrap_or(""),
+                    if r["pilot"].as_bool().unwrap_or(false) { "piloto" } else { "" }
+                );
+            }
+            println!("{} distritos. Fuente: INE, CNPV 2022 (ver data/territory/PROVENANCE.md).", rows.len());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn db_path_note(db: &str) -> String {
+    db.strip_prefix("sqlite:").map(|p| format!(" (archivo {p})")).unwrap_or_default()
+}
+
+pub fn demo(a: &DemoArgs) -> Result<ExitCode> {
+    println!("Vamos — demostración con los cuatro distritos piloto (datos SINTÉTICOS)");
+    let districts = PILOT_DISTRICTS.iter().map(|d| format!("{d:04}")).collect::<Vec<_>>().join(",");
+    let synth = SynthArgs {
+        districts,
+        households: a.households,
+        seed: a.seed,
+        out: a.out.clone(),
+        reference_date: None,
+        no_admin: false,
+    };
+    let report = run_synth(&synth, false)?;
+    println!(
+        "1. Población sintética: {} hogares, {} personas en {}",
+        report.households,
+        report.persons,
+        a.out.display()
+    );
+    db_init(&a.db)?;
+    let args = |paths: Vec<PathBuf>, source: &str, unmatched: Option<PathBuf>| ImportArgs {
+        db: a.db.clone(),
+        paths,
+        source: Some(source.to_string()),
+        rejects: None,
+        unmatched,
+        strict: false,
+        synthetic: true,
+        date: None,
+        format: Format::Text,
+    };
+    let fips = run_import(ImportKind::Fips, &args(vec![a.out.clone()], "UTGS", None), false)?;
+    println!(
+        "2. FIPS: {} hogares y {} personas aceptados ({} ya registrados), {} filas rechazadas",
+        fips.households_accepted, fips.persons_accepted, fips.households_already_registered, fips.rows_rejected
+    );
+    let com = run_import(ImportKind::Comunidades, &args(vec![a.out.clone()], "UTGS", None), false)?;
+    println!(
+        "3. Entorno: {} relevamientos de comunidad aceptados ({} ya registrados), {} rechazados",
+        com.community_surveys_accepted, com.surveys_already_registered, com.rows_rejected
+    );
+    let admin_dir = a.out.join("admin");
+    let mut total = (0, 0, 0, 0);
+    if admin_dir.is_dir() {
+        for f in list_files(&admin_dir)? {
+            let source = institution_of(&f);
+            let s = run_import(ImportKind::Admin, &args(vec![f.clone()], &source, None), false)?;
+            total.0 += s.records_accepted;
+            total.1 += s.records_unmatched;
+            total.2 += s.rows_rejected;
+            total.3 += s.records_already_registered;
+        }
+    }
+    println!(
+        "4. Registros administrativos: {} aceptados ({} sin coincidencia de cédula, conservados), {} ya registrados, {} rechazados",
+        total.0, total.1, total.3, total.2
+    );
+    println!();
+    stats(&a.db, "PY", Format::Table)?;
+    println!();
+    println!("Base de datos: {}{}", a.db, db_path_note(&a.db));
+    println!("Siga con:  vamos registry stats --db {} --territory 1116", a.db);
+    println!("           vamos registry imports --db {}", a.db);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// Institution code from a registry file name (`mec_matricula.csv` → `MEC`).
+fn institution_of(p: &Path) -> String {
+    let name = p.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    let first = name.split(['_', '-']).next().unwrap_or("").to_uppercase();
+    match first.as_str() {
+        "PENSION" => "MDS".to_string(),
+        "" => "DESCONOCIDA".to_string(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,200 @@
+//! Human output in Spanish: import summaries, registry tables, progress bars on stderr.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use std::sync::Mutex;
+use vamos_ingest::{ImportSummary, Progress};
+use vamos_store::ImportRecord;
+
+/// A progress bar on stderr (drawn only on a terminal; silent when `quiet`).
+pub struct Bar(Option<ProgressBar>);
+
+impl Bar {
+    pub fn new(msg: &str, total: u64, quiet: bool) -> Bar {
+        if quiet {
+            return Bar(None);
+        }
+        let pb = ProgressBar::new(total);
+        if let Ok(style) = ProgressStyle::with_template("{msg:28} [{bar:40}] {percent:>3}% {elapsed_precise} (quedan {eta})") {
+            pb.set_style(style.progress_chars("=> "));
+        }
+        pb.set_message(msg.to_string());
+        Bar(Some(pb))
+    }
+    pub fn set(&self, n: u64) {
+        if let Some(p) = &self.0 {
+            p.set_position(n);
+        }
+    }
+    pub fn finish(&self) {
+        if let Some(p) = &self.0 {
+            p.finish_and_clear();
+        }
+    }
+}
+
+/// Import progress: one bar per stage.
+pub struct BarProgress {
+    quiet: bool,
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl BarProgress {
+    pub fn new(quiet: bool) -> Self {
+        BarProgress { quiet, bar: Mutex::new(None) }
+    }
+    pub fn finish(&self) {
+        if let Ok(mut b) = self.bar.lock() {
+            if let Some(p) = b.take() {
+                p.finish_and_clear();
+            }
+        }
+    }
+}
+
+impl Progress for BarProgress {
+    fn stage(&self, name: &str, total: u64) {
+        if self.quiet {
+            return;
+        }
+        if let Ok(mut b) = self.bar.lock() {
+            if let Some(p) = b.take() {
+                p.finish_and_clear();
+            }
+            let pb = ProgressBar::new(total);
+            if let Ok(style) = ProgressStyle::with_template("importando {msg:20} [{bar:40}] {percent:>3}% {elapsed_precise} (quedan {eta})") {
+                pb.set_style(style.progress_chars("=> "));
+            }
+            pb.set_message(name.to_string());
+            *b = Some(pb);
+        }
+    }
+    fn advance(&self, done: u64) {
+        if let Ok(b) = self.bar.lock() {
+            if let Some(p) = b.as_ref() {
+                p.set_position(done);
+            }
+        }
+    }
+}
+
+pub fn print_import(s: &ImportSummary) {
+    let what = match s.kind.as_str() {
+        "fips" => "encuesta FIPS",
+        "simplificado" => "formulario simplificado",
+        "comunidades" => "formulario de Entorno (comunidades)",
+        _ => "registros administrativos",
+    };
+    let id = s.import_id.map(|i| format!(" n.º {i}")).unwrap_or_default();
+    let state = if s.committed { "completada" } else { "RECHAZADA: no se guardó nada (--strict)" };
+    let synthetic = if s.synthetic { " — datos SINTÉTICOS" } else { "" };
+    println!("Importación{id} de {what}: {state}{synthetic}");
+    for f in &s.files {
+        println!("  archivo: {f}");
+    }
+    match s.kind.as_str() {
+        "fips" | "simplificado" => {
+            println!(
+                "  hogares:  {} aceptados, {} ya registrados, {} rechazados",
+                s.households_accepted, s.households_already_registered, s.households_rejected
+            );
+            println!(
+                "  personas: {} aceptadas, {} ya registradas, {} rechazadas",
+                s.persons_accepted, s.persons_already_registered, s.persons_rejected
+            );
+            println!("  comunidades (localidades/barrios) nuevas: {}", s.communities_created);
+            if s.households_without_head > 0 {
+                println!("  aviso: {} hogares aceptados no tienen jefe de hogar registrado", s.households_without_head);
+            }
+        }
+        "comunidades" => {
+            println!(
+                "  relevamientos: {} aceptados, {} ya registrados; comunidades nuevas: {}",
+                s.community_surveys_accepted, s.surveys_already_registered, s.communities_created
+            );
+        }
+        _ => {
+            println!(
+                "  registros: {} aceptados ({} sin coincidencia de cédula, conservados), {} ya registrados",
+                s.records_accepted, s.records_unmatched, s.records_already_registered
+            );
+            if let Some(u) = &s.unmatched_file {
+                println!("  registros sin coincidencia: {u}");
+            }
+        }
+    }
+    if s.rows_rejected > 0 {
+        println!("  filas rechazadas: {} ({} problemas)", s.rows_rejected, s.problems);
+        for (reason, n) in &s.rejections_by_reason {
+            println!("    {n:>8}  {reason}");
+        }
+        if let Some(r) = &s.rejects_file {
+            println!("  informe de rechazos (archivo, fila, columna, valor, motivo): {r}");
+        }
+    } else {
+        println!("  ninguna fila rechazada");
+    }
+    if !s.missing_optional_columns.is_empty() {
+        println!("  columnas opcionales ausentes (se guardan vacías): {}", s.missing_optional_columns.join(", "));
+    }
+    println!("  tiempo: {:.1} s", s.seconds);
+}
+
+pub fn print_stats(v: &serde_json::Value) {
+    let t = &v["territory"];
+    let level = match t["level"].as_str() {
+        Some("nation") => "nación",
+        Some("department") => "departamento",
+        _ => "distrito",
+    };
+    println!(
+        "Registro — {} ({level} {})",
+        t["name"].as_str().unwrap_or(""),
+        t["code"].as_str().unwrap_or("")
+    );
+    println!("{:<6} {:<34} {:>10} {:>9} {:>11} {:>11}", "código", "distrito", "personas", "hogares", "comunidades", "sintéticos");
+    if let Some(rows) = v["districts"].as_array() {
+        for r in rows {
+            println!(
+                "{:<6} {:<34} {:>10} {:>9} {:>11} {:>11}",
+                r["code"].as_str().unwrap_or(""),
+                r["name"].as_str().unwrap_or(""),
+                r["persons"],
+                r["households"],
+                r["communities"],
+                r["synthetic_households"]
+            );
+        }
+    }
+    println!(
+        "{:<6} {:<34} {:>10} {:>9} {:>11} {:>11}",
+        "",
+        "total",
+        v["persons"],
+        v["households"],
+        v["communities"],
+        v["synthetic_households"]
+    );
+    if v["synthetic_households"].as_u64().unwrap_or(0) > 0 {
+        println!("Los hogares marcados como sintéticos provienen de datos SINTÉTICOS (vamos synth).");
+    }
+}
+
+pub fn print_imports(rows: &[ImportRecord]) {
+    println!("{:>4} {:<13} {:<8} {:<11} {:<21} {:>9} {:>9} {:>9}", "n.º", "tipo", "fuente", "estado", "inicio", "aceptadas", "rechaz.", "sintético");
+    for r in rows {
+        let s = r.summary.as_ref();
+        let get = |k: &str| s.and_then(|s| s.get(k)).and_then(|v| v.as_u64()).unwrap_or(0);
+        let accepted = get("persons_accepted") + get("households_accepted") + get("records_accepted") + get("community_surveys_accepted");
+        println!(
+            "{:>4} {:<13} {:<8} {:<11} {:<21} {:>9} {:>9} {:>9}",
+            r.id,
+            r.kind,
+            r.source.as_deref().unwrap_or("—"),
+            r.status,
+            r.started_at,
+            accepted,
+            get("rows_rejected"),
+            if r.synthetic { "sí" } else { "no" }
+        );
+    }
+}

@@ -1,0 +1,19 @@
+//! Vamos domain types: the vocabulary every other crate speaks.
+//!
+//! Territory codes, national identity numbers, the questionnaire schema (which answers a
+//! household, person or community record carries) and the registry records themselves.
+//! Architecture invariant: this crate knows nothing of SQL, HTTP, files or the clock —
+//! dates such as the import date or a measurement's `as_of` arrive as parameters.
+
+pub mod ids;
+pub mod registry;
+pub mod schema;
+pub mod territory;
+
+pub use ids::NationalId;
+pub use registry::{
+    AdminRecord, Community, CommunitySurvey, Household, ImportKind, Person, Provenance,
+    RegistryCounts, Sex,
+};
+pub use schema::{FieldKind, FieldSpec, Value};
+pub use territory::{DepartmentCode, DistrictCode, Territory, TerritoryCode, TerritoryLevel};

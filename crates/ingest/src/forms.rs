@@ -1,0 +1,130 @@
+//! The XLSForms shipped in `forms/` read at run time for their choice lists, so the codes an
+//! import accepts are exactly the codes the enumerators' form offers.
+
+use calamine::{Data, Reader, Xlsx};
+use rustc_hash::FxHashMap;
+use std::io::Cursor;
+use std::sync::OnceLock;
+
+const FIPS_XLSX: &[u8] = include_bytes!("../../../forms/fips.xlsx");
+const COMUNIDAD_XLSX: &[u8] = include_bytes!("../../../forms/comunidad.xlsx");
+const SIMPLIFICADO_XLSX: &[u8] = include_bytes!("../../../forms/registro_simplificado.xlsx");
+
+/// Which shipped form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormId {
+    Fips,
+    Comunidad,
+    Simplificado,
+}
+
+/// A parsed XLSForm: survey rows (type, name) and choice lists (list name → codes).
+#[derive(Debug, Default)]
+pub struct Form {
+    pub survey: Vec<(String, String)>,
+    pub choices: FxHashMap<String, Vec<&'static str>>,
+}
+
+impl Form {
+    /// The codes of a choice list (empty when the list does not exist).
+    pub fn choice_list(&self, list: &str) -> &[&'static str] {
+        self.choices.get(list).map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
+fn cell(d: &Data) -> String {
+    match d {
+        Data::Empty => String::new(),
+        Data::String(s) => s.trim().to_string(),
+        Data::Float(f) if f.fract() == 0.0 => format!("{}", *f as i64),
+        other => other.to_string(),
+    }
+}
+
+/// Parses an XLSForm workbook from bytes.
+pub fn parse_form(bytes: &[u8]) -> Result<Form, String> {
+    let mut wb: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|e| e.to_string())?;
+    let mut form = Form::default();
+    let survey = wb.worksheet_range("survey").map_err(|e| e.to_string())?;
+    let mut rows = survey.rows();
+    let header: Vec<String> = rows.next().map(|r| r.iter().map(cell).collect()).unwrap_or_default();
+    let ti = header.iter().position(|h| h == "type").ok_or("survey sin columna type")?;
+    let ni = header.iter().position(|h| h == "name").ok_or("survey sin columna name")?;
+    for r in rows {
+        let t = r.get(ti).map(cell).unwrap_or_default();
+        let n = r.get(ni).map(cell).unwrap_or_default();
+        if !t.is_empty() {
+            form.survey.push((t, n));
+        }
+    }
+    let choices = wb.worksheet_range("choices").map_err(|e| e.to_string())?;
+    let mut rows = choices.rows();
+    let header: Vec<String> = rows.next().map(|r| r.iter().map(cell).collect()).unwrap_or_default();
+    let li = header.iter().position(|h| h == "list_name").ok_or("choices sin list_name")?;
+    let ni = header.iter().position(|h| h == "name").ok_or("choices sin name")?;
+    for r in rows {
+        let l = r.get(li).map(cell).unwrap_or_default();
+        let n = r.get(ni).map(cell).unwrap_or_default();
+        if !l.is_empty() && !n.is_empty() {
+            // Interned once per process: answers then carry `&'static str` codes.
+            let code: &'static str = Box::leak(n.into_boxed_str());
+            form.choices.entry(l).or_default().push(code);
+        }
+    }
+    Ok(form)
+}
+
+/// The shipped form, parsed once.
+pub fn form(id: FormId) -> &'static Form {
+    static FIPS: OnceLock<Form> = OnceLock::new();
+    static COM: OnceLock<Form> = OnceLock::new();
+    static SIM: OnceLock<Form> = OnceLock::new();
+    let (cell, bytes) = match id {
+        FormId::Fips => (&FIPS, FIPS_XLSX),
+        FormId::Comunidad => (&COM, COMUNIDAD_XLSX),
+        FormId::Simplificado => (&SIM, SIMPLIFICADO_XLSX),
+    };
+    // The shipped workbooks are checked by tests and by `forms/check_forms.sh`.
+    cell.get_or_init(|| parse_form(bytes).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vamos_domain::schema::{FieldKind, COMMUNITY_FIELDS, HOUSEHOLD_FIELDS, PERSON_FIELDS};
+    use vamos_domain::FieldSpec;
+
+    fn check(form: &Form, fields: &[FieldSpec]) {
+        for f in fields {
+            let ty = &form
+                .survey
+                .iter()
+                .find(|(_, n)| n == f.name)
+                .unwrap_or_else(|| panic!("{} missing from the form", f.name))
+                .0;
+            let expected = match f.kind {
+                FieldKind::Text => "text".to_string(),
+                FieldKind::Integer { .. } => "integer".to_string(),
+                FieldKind::SelectOne(l) => format!("select_one {l}"),
+                FieldKind::SelectMultiple(l) => format!("select_multiple {l}"),
+            };
+            assert_eq!(ty, &expected, "type of {}", f.name);
+            if let FieldKind::SelectOne(l) | FieldKind::SelectMultiple(l) = f.kind {
+                assert!(!form.choice_list(l).is_empty(), "choice list {l}");
+            }
+        }
+    }
+
+    #[test]
+    fn schema_matches_the_shipped_forms() {
+        check(form(FormId::Fips), HOUSEHOLD_FIELDS);
+        check(form(FormId::Fips), PERSON_FIELDS);
+        check(form(FormId::Comunidad), COMMUNITY_FIELDS);
+        assert_eq!(form(FormId::Fips).choice_list("distrito").len(), 263);
+        assert!(form(FormId::Fips).choice_list("distrito").contains(&"0218"));
+        let simp = form(FormId::Simplificado);
+        for name in ["nombres", "apellidos", "cedula", "fecha_nacimiento", "sexo", "relacion_jefe", "distrito"] {
+            assert!(simp.survey.iter().any(|(_, n)| n == name), "{name}");
+        }
+    }
+}

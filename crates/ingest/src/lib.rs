@@ -1,0 +1,242 @@
+//! Vamos importers: FIPS household surveys, simplified registration forms, Entorno community
+//! surveys (ODK Central / KoboToolbox exports as CSV, ZIP or XLSX) and institutions'
+//! administrative registry files (CSV / XLSX).
+//!
+//! Every import is one transaction: rows are parsed into domain records, checked, and either
+//! accepted (with provenance: import, file, row) or written to the rejection report with file,
+//! row, column, value and a Spanish reason. Re-importing the same submissions changes nothing
+//! (submission keys / record ids). Parsing and validation run on the calling thread while a
+//! second thread writes batches to the store, so both cores work on a national load.
+//! Architecture invariant: no HTTP here, and no SQL — the store trait is the only way out.
+
+pub mod admin;
+pub mod answers;
+pub mod community;
+pub mod dates;
+pub mod fips;
+pub mod forms;
+pub mod report;
+pub mod source;
+pub mod table;
+pub mod text;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::mpsc::{sync_channel, SyncSender};
+use vamos_domain::{AdminRecord, Community, CommunitySurvey, Household, ImportKind, Person};
+use vamos_store::{ImportTx, StoreError};
+
+/// Why an import could not run at all (as opposed to rows being rejected).
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("no se puede leer «{file}»: {reason}")]
+    Unreadable { file: String, reason: String },
+    #[error("«{file}»: faltan columnas obligatorias: {columns}")]
+    MissingColumns { file: String, columns: String },
+    #[error("{0}")]
+    Input(String),
+    #[error("base de datos: {0}")]
+    Store(#[from] StoreError),
+    #[error("error interno: {0}")]
+    Internal(String),
+}
+
+impl IngestError {
+    pub(crate) fn io(e: std::io::Error) -> IngestError {
+        IngestError::Input(format!("error de escritura: {e}"))
+    }
+    pub(crate) fn csv(e: csv::Error) -> IngestError {
+        IngestError::Input(format!("error de escritura: {e}"))
+    }
+}
+
+/// How to run an import.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub kind: ImportKind,
+    /// Source institution or operator (`UTGS`, `MEC`, …). Required for admin files unless
+    /// they carry an `institucion` column.
+    pub source: Option<String>,
+    /// Commit nothing if any row is rejected.
+    pub strict: bool,
+    /// `Some` forces the synthetic label; `None` detects it from a `manifest.json` written by
+    /// `vamos synth` next to the files.
+    pub synthetic: Option<bool>,
+    /// The date the import runs: dates after it are "in the future". A parameter, not the clock.
+    pub import_date: NaiveDate,
+    /// RFC 3339 start time, recorded in the import history.
+    pub started_at: String,
+    pub rejects: Option<PathBuf>,
+    /// Admin imports: where to list records whose cédula matched nobody.
+    pub unmatched: Option<PathBuf>,
+    /// Wall clock for the finish time in the history (RFC 3339); injected so that library
+    /// code never reads the clock itself.
+    pub clock: fn() -> String,
+}
+
+/// What an import did; printed as the last line with `--format json`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImportSummary {
+    pub import_id: Option<i64>,
+    pub kind: String,
+    /// `completada` (committed) or `rechazada` (nothing committed: `--strict` with rejections).
+    pub status: String,
+    pub committed: bool,
+    pub synthetic: bool,
+    pub files: Vec<String>,
+    pub households_accepted: u64,
+    pub persons_accepted: u64,
+    pub communities_created: u64,
+    pub community_surveys_accepted: u64,
+    pub records_accepted: u64,
+    pub records_unmatched: u64,
+    pub households_already_registered: u64,
+    pub persons_already_registered: u64,
+    pub surveys_already_registered: u64,
+    pub records_already_registered: u64,
+    pub households_rejected: u64,
+    pub persons_rejected: u64,
+    /// Rows not stored, all files together (each counted once however many problems it had).
+    pub rows_rejected: u64,
+    /// Lines in the rejection report (a row may have several problems).
+    pub problems: u64,
+    pub rejections_by_reason: BTreeMap<String, u64>,
+    /// Rows that passed every check (equal to the accepted counts when committed).
+    pub rows_valid: u64,
+    pub households_without_head: u64,
+    pub missing_optional_columns: Vec<String>,
+    pub rejects_file: Option<String>,
+    pub unmatched_file: Option<String>,
+    pub seconds: f64,
+}
+
+/// Progress of a long import, reported to the caller (the CLI draws a bar).
+pub trait Progress: Sync {
+    /// A new stage starts (`"hogares"`, `"miembros"`, …) over `total` units (bytes or rows).
+    fn stage(&self, name: &str, total: u64);
+    /// `done` units of the current stage are finished.
+    fn advance(&self, done: u64);
+}
+
+/// Progress that goes nowhere (tests, library use).
+pub struct NoProgress;
+impl Progress for NoProgress {
+    fn stage(&self, _: &str, _: u64) {}
+    fn advance(&self, _: u64) {}
+}
+
+/// Rows per batch handed to the store.
+pub(crate) const BATCH: usize = 20_000;
+
+/// A batch of accepted records on its way to the store.
+pub(crate) enum Batch {
+    Communities(Vec<Community>),
+    Households(Vec<Household>),
+    Persons(Vec<Person>),
+    Surveys(Vec<CommunitySurvey>),
+    Admin(Vec<AdminRecord>),
+}
+
+/// Runs `produce` on this thread while a writer thread stores what it sends; returns the
+/// producer's result and the transaction back (or the writer's error).
+pub(crate) fn with_writer<'s, R>(
+    tx: Box<dyn ImportTx + 's>,
+    produce: impl FnOnce(&SyncSender<Batch>) -> Result<R, IngestError>,
+) -> Result<(R, Box<dyn ImportTx + 's>), IngestError> {
+    std::thread::scope(|scope| {
+        let (send, recv) = sync_channel::<Batch>(4);
+        let writer = scope.spawn(move || -> Result<Box<dyn ImportTx + 's>, IngestError> {
+            let mut tx = tx;
+            for batch in recv {
+                match batch {
+                    Batch::Communities(v) => tx.insert_communities(&v)?,
+                    Batch::Households(v) => tx.insert_households(&v)?,
+                    Batch::Persons(v) => tx.insert_persons(&v)?,
+                    Batch::Surveys(v) => tx.insert_community_surveys(&v)?,
+                    Batch::Admin(v) => tx.insert_admin_records(&v)?,
+                }
+            }
+            Ok(tx)
+        });
+        let produced = produce(&send);
+        drop(send);
+        let written = writer.join().map_err(|_| IngestError::Internal("el hilo de escritura falló".into()))?;
+        // A store error explains a producer's "channel closed" better than the producer can.
+        let tx = written?;
+        Ok((produced?, tx))
+    })
+}
+
+/// Sends a batch, turning a closed channel (the writer failed) into an error.
+pub(crate) fn send(ch: &SyncSender<Batch>, b: Batch) -> Result<(), IngestError> {
+    ch.send(b).map_err(|_| IngestError::Internal("la escritura en la base de datos se detuvo".into()))
+}
+
+pub use source::resolve_inputs;
+
+/// Runs an import of the given kind over the given paths.
+pub fn run_import(
+    store: &mut dyn vamos_store::Store,
+    paths: &[PathBuf],
+    opts: &ImportOptions,
+    progress: &dyn Progress,
+) -> Result<ImportSummary, IngestError> {
+    match opts.kind {
+        ImportKind::Fips | ImportKind::Simplificado => fips::import(store, paths, opts, progress),
+        ImportKind::Comunidades => community::import(store, paths, opts, progress),
+        ImportKind::Admin => admin::import(store, paths, opts, progress),
+    }
+}
+
+/// Records in the history an import refused as a whole (after its transaction rolled back).
+pub(crate) fn record_refusal(
+    store: &mut dyn vamos_store::Store,
+    refused: Option<vamos_store::ImportMeta>,
+    mut summary: ImportSummary,
+    opts: &ImportOptions,
+) -> Result<ImportSummary, IngestError> {
+    if let Some(meta) = refused {
+        let json = serde_json::to_string(&summary).map_err(|e| IngestError::Internal(e.to_string()))?;
+        summary.import_id = Some(store.record_refused_import(&meta, &(opts.clock)(), &json)?);
+    }
+    Ok(summary)
+}
+
+/// Closes an import: commits when allowed, otherwise rolls back (the caller then records the
+/// refusal with [`record_refusal`] once the transaction's borrow of the store has ended).
+pub(crate) fn finish(
+    store_tx: Box<dyn ImportTx + '_>,
+    mut summary: ImportSummary,
+    opts: &ImportOptions,
+    started: std::time::Instant,
+) -> Result<(ImportSummary, Option<vamos_store::ImportMeta>), IngestError> {
+    let finished_at = (opts.clock)();
+    summary.seconds = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
+    if opts.strict && summary.rows_rejected > 0 {
+        store_tx.rollback()?;
+        summary.status = "rechazada".into();
+        summary.committed = false;
+        summary.households_accepted = 0;
+        summary.persons_accepted = 0;
+        summary.communities_created = 0;
+        summary.community_surveys_accepted = 0;
+        summary.records_accepted = 0;
+        summary.records_unmatched = 0;
+        summary.import_id = None;
+        let meta = vamos_store::ImportMeta {
+            kind: opts.kind,
+            source: opts.source.clone(),
+            synthetic: summary.synthetic,
+            started_at: opts.started_at.clone(),
+            files: summary.files.clone(),
+        };
+        return Ok((summary, Some(meta)));
+    }
+    summary.status = "completada".into();
+    summary.committed = true;
+    let json = serde_json::to_string(&summary).map_err(|e| IngestError::Internal(e.to_string()))?;
+    store_tx.commit(&finished_at, &json)?;
+    Ok((summary, None))
+}

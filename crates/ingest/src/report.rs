@@ -1,0 +1,137 @@
+//! The rejection report: one line per problem found, naming file, row, column, value and
+//! reason, in Spanish. Written as CSV (UTF-8 with BOM so Excel opens accents correctly) while
+//! the import streams, so memory stays bounded however many rows are rejected.
+
+use crate::IngestError;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+/// One problem in one row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejection {
+    pub file: String,
+    pub row: u64,
+    pub column: String,
+    pub value: String,
+    pub reason: String,
+    /// Submission / record key when known, to find the row in the collection tool.
+    pub key: String,
+}
+
+/// Collects rejections: counts by reason (for the summary) and streams them to a CSV file.
+pub struct RejectionLog {
+    writer: Option<csv::Writer<BufWriter<File>>>,
+    rows_rejected: u64,
+    problems: u64,
+    by_reason: BTreeMap<String, u64>,
+    /// The first rejections, kept for tests and for the summary preview.
+    pub sample: Vec<Rejection>,
+}
+
+/// Short category of a reason (text before the first `:` or `(`), used to count by kind.
+fn reason_kind(reason: &str) -> String {
+    reason.split([':', '(', '«']).next().unwrap_or(reason).trim().to_string()
+}
+
+impl RejectionLog {
+    pub fn new(path: Option<&Path>) -> Result<RejectionLog, IngestError> {
+        let writer = match path {
+            Some(p) => {
+                let mut f = BufWriter::new(File::create(p).map_err(|e| IngestError::Unreadable {
+                    file: p.display().to_string(),
+                    reason: format!("no se puede crear el informe de rechazos: {e}"),
+                })?);
+                f.write_all(b"\xEF\xBB\xBF").map_err(IngestError::io)?;
+                let mut w = csv::Writer::from_writer(f);
+                w.write_record(["archivo", "fila", "columna", "valor", "motivo", "clave"])
+                    .map_err(IngestError::csv)?;
+                Some(w)
+            }
+            None => None,
+        };
+        Ok(RejectionLog { writer, rows_rejected: 0, problems: 0, by_reason: BTreeMap::new(), sample: Vec::new() })
+    }
+
+    /// Records all problems of one rejected row (counted once as a rejected row).
+    pub fn reject_row(&mut self, problems: Vec<Rejection>) -> Result<(), IngestError> {
+        if problems.is_empty() {
+            return Ok(());
+        }
+        self.rows_rejected += 1;
+        for p in problems {
+            self.problems += 1;
+            *self.by_reason.entry(reason_kind(&p.reason)).or_default() += 1;
+            if let Some(w) = &mut self.writer {
+                w.write_record([
+                    p.file.as_str(),
+                    &p.row.to_string(),
+                    p.column.as_str(),
+                    p.value.as_str(),
+                    p.reason.as_str(),
+                    p.key.as_str(),
+                ])
+                .map_err(IngestError::csv)?;
+            }
+            if self.sample.len() < 10_000 {
+                self.sample.push(p);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn rows_rejected(&self) -> u64 {
+        self.rows_rejected
+    }
+    pub fn problems(&self) -> u64 {
+        self.problems
+    }
+    pub fn by_reason(&self) -> &BTreeMap<String, u64> {
+        &self.by_reason
+    }
+
+    pub fn finish(self) -> Result<(), IngestError> {
+        if let Some(mut w) = self.writer {
+            w.flush().map_err(IngestError::io)?;
+        }
+        Ok(())
+    }
+}
+
+/// Builder for the problems of one row.
+pub struct RowProblems<'a> {
+    pub file: &'a str,
+    pub row: u64,
+    pub key: String,
+    pub list: Vec<Rejection>,
+}
+
+impl<'a> RowProblems<'a> {
+    pub fn new(file: &'a str, row: u64) -> Self {
+        RowProblems { file, row, key: String::new(), list: Vec::new() }
+    }
+    pub fn add(&mut self, column: &str, value: &str, reason: impl Into<String>) {
+        self.list.push(Rejection {
+            file: self.file.to_string(),
+            row: self.row,
+            column: column.to_string(),
+            value: value.to_string(),
+            reason: reason.into(),
+            key: self.key.clone(),
+        });
+    }
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+    pub fn into_vec(self) -> Vec<Rejection> {
+        let key = self.key;
+        self.list.into_iter().map(|mut r| {
+            if r.key.is_empty() {
+                r.key = key.clone();
+            }
+            r
+        }).collect()
+    }
+}

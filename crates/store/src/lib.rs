@@ -1,0 +1,207 @@
+//! Vamos storage: one narrow trait over the registry tables, with an embedded SQLite backend
+//! (the default: a file, no server) and a PostgreSQL backend (production).
+//!
+//! The backend is chosen once from the URL (`sqlite:<path>` or `postgres://…`); callers hold a
+//! `Box<dyn Store>`. Bulk paths are built in: an import runs in one transaction, SQLite with
+//! prepared statements reused across batches, PostgreSQL with `COPY … FROM STDIN`.
+//! Architecture invariant: the store has no business rules — validation happened before a
+//! record reached it — and knows nothing of files, HTTP or the clock (timestamps are passed in).
+
+mod postgres_store;
+mod sqlite_store;
+pub mod testing;
+
+pub use postgres_store::PostgresStore;
+pub use sqlite_store::SqliteStore;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::Serialize;
+use vamos_domain::{
+    AdminRecord, Community, CommunitySurvey, DistrictCode, Household, ImportKind, NationalId,
+    Person, Value,
+};
+
+/// Everything that can go wrong in the store, in words an operator can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("URL de base de datos no reconocida «{0}»: use sqlite:<archivo> o postgres://usuario@servidor/base")]
+    BadUrl(String),
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("PostgreSQL: {0}")]
+    Postgres(String),
+    #[error("E/S: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("la base de datos no está inicializada: ejecute «vamos db init --db <URL>» primero")]
+    NotInitialised,
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<postgres::Error> for StoreError {
+    /// Keeps the server's own message (the driver's Display says only "db error").
+    fn from(e: postgres::Error) -> Self {
+        match e.as_db_error() {
+            Some(db) => StoreError::Postgres(format!("{} ({})", db.message(), db.code().code())),
+            None => StoreError::Postgres(e.to_string()),
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which backend a store is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Opens the store named by a URL: `sqlite:<path>` / `sqlite://<path>` or `postgres://…` /
+/// `postgresql://…`. Does not migrate; see [`Store::migrate`].
+pub fn open(url: &str) -> Result<Box<dyn Store>> {
+    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        if path.is_empty() {
+            return Err(StoreError::BadUrl(url.to_string()));
+        }
+        Ok(Box::new(SqliteStore::open(path)?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Box::new(PostgresStore::connect(url)?))
+    } else {
+        Err(StoreError::BadUrl(url.to_string()))
+    }
+}
+
+/// Describes an import run as it starts.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportMeta {
+    pub kind: ImportKind,
+    /// Source institution or survey operator (e.g. `UTGS`, `MEC`).
+    pub source: Option<String>,
+    pub synthetic: bool,
+    /// RFC 3339 timestamp supplied by the caller.
+    pub started_at: String,
+    pub files: Vec<String>,
+}
+
+/// What an import needs to know about the registry before validating rows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SnapshotNeeds {
+    pub household_keys: bool,
+    pub national_ids: bool,
+    pub communities: bool,
+    pub survey_keys: bool,
+    /// Load admin record keys of these institutions' registries.
+    pub admin_keys: bool,
+}
+
+/// A registered person as seen by the duplicate and matching checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnownPerson {
+    pub person_id: i64,
+    pub birth_date: chrono::NaiveDate,
+}
+
+/// The parts of the registry an import validates against, loaded once inside its transaction.
+#[derive(Debug, Default)]
+pub struct RegistrySnapshot {
+    pub household_keys: FxHashSet<String>,
+    pub national_ids: FxHashMap<NationalId, KnownPerson>,
+    pub communities: FxHashMap<(DistrictCode, String), i64>,
+    pub survey_keys: FxHashSet<String>,
+    pub admin_keys: FxHashSet<(String, String)>,
+    pub next_household_id: i64,
+    pub next_person_id: i64,
+    pub next_community_id: i64,
+    pub next_admin_id: i64,
+}
+
+/// Counts of one district.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DistrictCounts {
+    pub district: u16,
+    pub persons: u64,
+    pub households: u64,
+    pub communities: u64,
+    pub synthetic_households: u64,
+    pub admin_records: u64,
+}
+
+/// One row of the import history.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportRecord {
+    pub id: i64,
+    pub kind: String,
+    pub source: Option<String>,
+    pub synthetic: bool,
+    pub status: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub summary: Option<serde_json::Value>,
+}
+
+/// The storage trait. Narrow on purpose: each method is one job the layers above need.
+pub trait Store: Send {
+    fn backend(&self) -> Backend;
+    /// Creates or migrates the schema and (re)loads the official territory list. Idempotent;
+    /// returns the names of the migrations applied now (empty when already current).
+    fn migrate(&mut self) -> Result<Vec<String>>;
+    /// Starts an import run in its own transaction: nothing is visible until [`ImportTx::commit`].
+    fn begin_import(&mut self, meta: &ImportMeta) -> Result<Box<dyn ImportTx + '_>>;
+    /// Records an import that was refused as a whole (e.g. `--strict` with rejections), so the
+    /// history shows it; none of its rows are stored.
+    fn record_refused_import(&mut self, meta: &ImportMeta, finished_at: &str, summary: &str) -> Result<i64>;
+    /// Registry counts per district (districts with nothing registered are omitted).
+    fn district_counts(&mut self) -> Result<Vec<DistrictCounts>>;
+    /// The import history, newest first.
+    fn imports(&mut self, limit: u32) -> Result<Vec<ImportRecord>>;
+}
+
+/// One import run's transaction.
+pub trait ImportTx: Send {
+    fn import_id(&self) -> i64;
+    fn snapshot(&mut self, needs: SnapshotNeeds) -> Result<RegistrySnapshot>;
+    fn insert_communities(&mut self, rows: &[Community]) -> Result<()>;
+    fn insert_households(&mut self, rows: &[Household]) -> Result<()>;
+    fn insert_persons(&mut self, rows: &[Person]) -> Result<()>;
+    fn insert_community_surveys(&mut self, rows: &[CommunitySurvey]) -> Result<()>;
+    fn insert_admin_records(&mut self, rows: &[AdminRecord]) -> Result<()>;
+    /// Makes everything written visible at once and closes the run with its summary (JSON).
+    fn commit(self: Box<Self>, finished_at: &str, summary: &str) -> Result<()>;
+    /// Discards everything written in this run.
+    fn rollback(self: Box<Self>) -> Result<()>;
+}
+
+/// Answer columns of a schema, comma separated (used to build INSERT / COPY statements).
+pub(crate) fn answer_columns(fields: &[vamos_domain::FieldSpec]) -> String {
+    fields.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+}
+
+/// The text form of a date in both backends.
+pub(crate) fn iso(d: chrono::NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+/// Answers checked against their schema length (a mismatch is a programming error upstream).
+pub(crate) fn check_len(answers: &[Value], expected: usize, what: &str) -> Result<()> {
+    if answers.len() == expected {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(format!(
+            "{what}: {} respuestas, se esperaban {expected}",
+            answers.len()
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_unknown_urls() {
+        assert!(matches!(open("mysql://x"), Err(StoreError::BadUrl(_))));
+        assert!(matches!(open("sqlite:"), Err(StoreError::BadUrl(_))));
+    }
+}

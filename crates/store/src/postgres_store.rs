@@ -1,0 +1,513 @@
+//! The PostgreSQL backend: the production store.
+//!
+//! Same schema and behaviour as SQLite (the same behavioural tests run against both). Bulk rows
+//! go through `COPY … FROM STDIN` in text format inside the import's transaction, so a national
+//! load is a handful of streamed statements rather than millions of round trips.
+
+use crate::{
+    answer_columns, check_len, Backend, DistrictCounts, ImportMeta, ImportRecord, ImportTx,
+    KnownPerson, RegistrySnapshot, Result, SnapshotNeeds, Store, StoreError,
+};
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::ToSql;
+use postgres::{Client, NoTls, Transaction};
+use std::fmt::Write as _;
+use std::io::Write as _;
+use vamos_domain::schema::{COMMUNITY_FIELDS, HOUSEHOLD_FIELDS, PERSON_FIELDS};
+use vamos_domain::{
+    AdminRecord, Community, CommunitySurvey, DistrictCode, Household, NationalId, Person,
+    Territory, Value,
+};
+
+/// Migrations of the PostgreSQL schema, in order. Append-only.
+pub const MIGRATIONS: &[(&str, &str)] =
+    &[("0001_registry", include_str!("../migrations/postgres/0001_registry.sql"))];
+
+/// A PostgreSQL registry.
+pub struct PostgresStore {
+    client: Client,
+}
+
+impl PostgresStore {
+    pub fn connect(url: &str) -> Result<PostgresStore> {
+        Ok(PostgresStore { client: Client::connect(url, NoTls)? })
+    }
+
+    /// Direct access for tests and tools inside this workspace.
+    pub fn client(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
+    fn is_initialised(&mut self) -> Result<bool> {
+        let row = self
+            .client
+            .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])?;
+        Ok(row.get(0))
+    }
+}
+
+const NO_PARAMS: [&(dyn ToSql + Sync); 0] = [];
+
+impl Store for PostgresStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    fn migrate(&mut self) -> Result<Vec<String>> {
+        let mut tx = self.client.transaction()?;
+        // Two `db init` at once must not both apply a migration.
+        tx.execute("SELECT pg_advisory_xact_lock(7261001)", &[])?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version TEXT PRIMARY KEY,
+                 applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        )?;
+        let mut applied = Vec::new();
+        for (name, sql) in MIGRATIONS {
+            let done = tx.query_opt("SELECT 1 FROM schema_migrations WHERE version = $1", &[name])?;
+            if done.is_none() {
+                tx.batch_execute(sql)?;
+                tx.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[name])?;
+                applied.push((*name).to_string());
+            }
+        }
+        let t = Territory::official();
+        for d in t.departments() {
+            tx.execute(
+                "INSERT INTO departments (code, name) VALUES ($1, $2)
+                 ON CONFLICT (code) DO UPDATE SET name = excluded.name",
+                &[&i64::from(d.code.get()), &d.name],
+            )?;
+        }
+        for d in t.districts() {
+            tx.execute(
+                "INSERT INTO districts (code, department_code, name, code_source) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (code) DO UPDATE SET department_code = excluded.department_code,
+                     name = excluded.name, code_source = excluded.code_source",
+                &[&i64::from(d.code.get()), &i64::from(d.code.department().get()), &d.name, &d.code_source],
+            )?;
+        }
+        tx.commit()?;
+        Ok(applied)
+    }
+
+    fn begin_import(&mut self, meta: &ImportMeta) -> Result<Box<dyn ImportTx + '_>> {
+        if !self.is_initialised()? {
+            return Err(StoreError::NotInitialised);
+        }
+        let mut tx = self.client.transaction()?;
+        let id = insert_import(&mut tx, meta, "en_curso", None, None)?;
+        Ok(Box::new(PgImport { tx: Some(tx), import_id: id }))
+    }
+
+    fn record_refused_import(&mut self, meta: &ImportMeta, finished_at: &str, summary: &str) -> Result<i64> {
+        if !self.is_initialised()? {
+            return Err(StoreError::NotInitialised);
+        }
+        let mut tx = self.client.transaction()?;
+        let id = insert_import(&mut tx, meta, "rechazada", Some(finished_at), Some(summary))?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn district_counts(&mut self) -> Result<Vec<DistrictCounts>> {
+        if !self.is_initialised()? {
+            return Err(StoreError::NotInitialised);
+        }
+        let mut map: std::collections::BTreeMap<u16, DistrictCounts> = Default::default();
+        let queries: [(&str, fn(&mut DistrictCounts, u64)); 5] = [
+            ("SELECT district_code, count(*) FROM households GROUP BY 1", |e, n| e.households = n),
+            (
+                "SELECT h.district_code, count(*) FROM persons p JOIN households h ON h.id = p.household_id GROUP BY 1",
+                |e, n| e.persons = n,
+            ),
+            ("SELECT district_code, count(*) FROM communities GROUP BY 1", |e, n| e.communities = n),
+            (
+                "SELECT h.district_code, count(*) FROM households h JOIN imports i ON i.id = h.import_id
+                 WHERE i.synthetic GROUP BY 1",
+                |e, n| e.synthetic_households = n,
+            ),
+            (
+                "SELECT h.district_code, count(*) FROM admin_records a JOIN persons p ON p.id = a.person_id
+                 JOIN households h ON h.id = p.household_id GROUP BY 1",
+                |e, n| e.admin_records = n,
+            ),
+        ];
+        for (sql, set) in queries {
+            for r in self.client.query(sql, &[])? {
+                let d: i64 = r.get(0);
+                let n: i64 = r.get(1);
+                let d = u16::try_from(d).map_err(|_| StoreError::Invalid(format!("distrito {d}")))?;
+                let e = map.entry(d).or_insert(DistrictCounts { district: d, ..Default::default() });
+                set(e, n.max(0) as u64);
+            }
+        }
+        Ok(map.into_values().collect())
+    }
+
+    fn imports(&mut self, limit: u32) -> Result<Vec<ImportRecord>> {
+        if !self.is_initialised()? {
+            return Err(StoreError::NotInitialised);
+        }
+        let rows = self.client.query(
+            "SELECT id, kind, source, synthetic, status, started_at, finished_at, summary
+             FROM imports ORDER BY id DESC LIMIT $1",
+            &[&i64::from(limit)],
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let summary: Option<String> = r.get(7);
+                ImportRecord {
+                    id: r.get(0),
+                    kind: r.get(1),
+                    source: r.get(2),
+                    synthetic: r.get(3),
+                    status: r.get(4),
+                    started_at: r.get(5),
+                    finished_at: r.get(6),
+                    summary: summary.and_then(|s| serde_json::from_str(&s).ok()),
+                }
+            })
+            .collect())
+    }
+}
+
+fn insert_import(
+    tx: &mut Transaction<'_>,
+    meta: &ImportMeta,
+    status: &str,
+    finished_at: Option<&str>,
+    summary: Option<&str>,
+) -> Result<i64> {
+    // Import runs are serialised: ids are assigned here, and rows get ids from max(id) + 1.
+    tx.batch_execute("LOCK TABLE imports IN EXCLUSIVE MODE")?;
+    let id: i64 = tx.query_one("SELECT coalesce(max(id), 0) + 1 FROM imports", &[])?.get(0);
+    tx.execute(
+        "INSERT INTO imports (id, kind, source, synthetic, status, started_at, finished_at, summary)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &[&id, &meta.kind.as_str(), &meta.source, &meta.synthetic, &status, &meta.started_at, &finished_at, &summary],
+    )?;
+    for (i, path) in meta.files.iter().enumerate() {
+        tx.execute(
+            "INSERT INTO import_files (import_id, file_no, path) VALUES ($1, $2, $3)",
+            &[&id, &(i as i64), path],
+        )?;
+    }
+    Ok(id)
+}
+
+struct PgImport<'c> {
+    tx: Option<Transaction<'c>>,
+    import_id: i64,
+}
+
+/// Appends one field in COPY text format (tab separated, `\N` for NULL, backslash escapes).
+struct CopyRow<'b> {
+    buf: &'b mut String,
+    first: bool,
+}
+
+impl<'b> CopyRow<'b> {
+    fn new(buf: &'b mut String) -> Self {
+        CopyRow { buf, first: true }
+    }
+    fn sep(&mut self) {
+        if !self.first {
+            self.buf.push('\t');
+        }
+        self.first = false;
+    }
+    fn null(&mut self) {
+        self.sep();
+        self.buf.push_str("\\N");
+    }
+    fn text(&mut self, s: &str) {
+        self.sep();
+        for c in s.chars() {
+            match c {
+                '\\' => self.buf.push_str("\\\\"),
+                '\t' => self.buf.push_str("\\t"),
+                '\n' => self.buf.push_str("\\n"),
+                '\r' => self.buf.push_str("\\r"),
+                c => self.buf.push(c),
+            }
+        }
+    }
+    fn opt_text(&mut self, s: Option<&str>) {
+        match s {
+            Some(s) => self.text(s),
+            None => self.null(),
+        }
+    }
+    fn int(&mut self, n: i64) {
+        self.sep();
+        let _ = write!(self.buf, "{n}");
+    }
+    fn opt_int(&mut self, n: Option<i64>) {
+        match n {
+            Some(n) => self.int(n),
+            None => self.null(),
+        }
+    }
+    fn opt_float(&mut self, x: Option<f64>) {
+        match x {
+            Some(x) => {
+                self.sep();
+                let _ = write!(self.buf, "{x}");
+            }
+            None => self.null(),
+        }
+    }
+    fn date(&mut self, d: chrono::NaiveDate) {
+        self.sep();
+        let _ = write!(self.buf, "{}", d.format("%Y-%m-%d"));
+    }
+    fn value(&mut self, v: &Value) {
+        match v {
+            Value::Null => self.null(),
+            Value::Int(n) => self.int(*n),
+            Value::Text(s) => self.text(s),
+            Value::Code(s) => self.text(s),
+            Value::Date(d) => self.date(*d),
+        }
+    }
+    fn end(self) {
+        self.buf.push('\n');
+    }
+}
+
+impl PgImport<'_> {
+    fn copy(&mut self, sql: &str, data: String) -> Result<()> {
+        let tx = self.tx.as_mut().ok_or_else(|| StoreError::Invalid("transacción cerrada".into()))?;
+        let mut w = tx.copy_in(sql)?;
+        w.write_all(data.as_bytes())?;
+        w.finish()?;
+        Ok(())
+    }
+
+    fn stream_keys<F: FnMut(&postgres::Row) -> Result<()>>(&mut self, sql: &str, mut f: F) -> Result<()> {
+        let tx = self.tx.as_mut().ok_or_else(|| StoreError::Invalid("transacción cerrada".into()))?;
+        let mut it = tx.query_raw(sql, NO_PARAMS)?;
+        while let Some(row) = it.next()? {
+            f(&row)?;
+        }
+        Ok(())
+    }
+
+    fn next_id(&mut self, table: &str) -> Result<i64> {
+        let tx = self.tx.as_mut().ok_or_else(|| StoreError::Invalid("transacción cerrada".into()))?;
+        Ok(tx.query_one(&format!("SELECT coalesce(max(id), 0) + 1 FROM {table}"), &[])?.get(0))
+    }
+}
+
+impl ImportTx for PgImport<'_> {
+    fn import_id(&self) -> i64 {
+        self.import_id
+    }
+
+    fn snapshot(&mut self, needs: SnapshotNeeds) -> Result<RegistrySnapshot> {
+        let mut s = RegistrySnapshot {
+            next_household_id: self.next_id("households")?,
+            next_person_id: self.next_id("persons")?,
+            next_community_id: self.next_id("communities")?,
+            next_admin_id: self.next_id("admin_records")?,
+            ..Default::default()
+        };
+        if needs.household_keys {
+            self.stream_keys("SELECT submission_key FROM households", |r| {
+                s.household_keys.insert(r.try_get(0)?);
+                Ok(())
+            })?;
+        }
+        if needs.national_ids {
+            self.stream_keys(
+                "SELECT national_id, id, birth_date FROM persons WHERE national_id IS NOT NULL",
+                |r| {
+                    if let Some(nid) = NationalId::from_stored(r.try_get(0)?) {
+                        s.national_ids
+                            .insert(nid, KnownPerson { person_id: r.try_get(1)?, birth_date: r.try_get(2)? });
+                    }
+                    Ok(())
+                },
+            )?;
+        }
+        if needs.communities {
+            self.stream_keys("SELECT district_code, name_key, id FROM communities", |r| {
+                let d: i64 = r.try_get(0)?;
+                if let Some(d) = u16::try_from(d).ok().and_then(|d| DistrictCode::from_number(d).ok()) {
+                    s.communities.insert((d, r.try_get(1)?), r.try_get(2)?);
+                }
+                Ok(())
+            })?;
+        }
+        if needs.survey_keys {
+            self.stream_keys("SELECT submission_key FROM community_surveys", |r| {
+                s.survey_keys.insert(r.try_get(0)?);
+                Ok(())
+            })?;
+        }
+        if needs.admin_keys {
+            self.stream_keys("SELECT institution, record_key FROM admin_records", |r| {
+                s.admin_keys.insert((r.try_get(0)?, r.try_get(1)?));
+                Ok(())
+            })?;
+        }
+        Ok(s)
+    }
+
+    fn insert_communities(&mut self, rows: &[Community]) -> Result<()> {
+        let mut buf = String::new();
+        for c in rows {
+            let mut r = CopyRow::new(&mut buf);
+            r.int(c.id);
+            r.int(i64::from(c.district.get()));
+            r.text(&c.name);
+            r.text(&Community::name_key(&c.name));
+            r.opt_text(c.area.as_deref());
+            r.int(self.import_id);
+            r.end();
+        }
+        self.copy(
+            "COPY communities (id, district_code, name, name_key, area, import_id) FROM STDIN",
+            buf,
+        )
+    }
+
+    fn insert_households(&mut self, rows: &[Household]) -> Result<()> {
+        let mut buf = String::with_capacity(rows.len() * 200);
+        for h in rows {
+            check_len(&h.answers, HOUSEHOLD_FIELDS.len(), "hogar")?;
+            let mut r = CopyRow::new(&mut buf);
+            r.int(h.id);
+            r.text(&h.submission_key);
+            r.text(h.form.as_str());
+            r.int(i64::from(h.district.get()));
+            r.int(h.community_id);
+            r.opt_text(h.area.as_deref());
+            r.opt_text(h.address.as_deref());
+            r.opt_float(h.latitude);
+            r.opt_float(h.longitude);
+            r.date(h.interview_date);
+            for v in &h.answers {
+                r.value(v);
+            }
+            r.int(self.import_id);
+            r.int(i64::from(h.provenance.file_no));
+            r.int(h.provenance.row as i64);
+            r.end();
+        }
+        let sql = format!(
+            "COPY households (id, submission_key, form, district_code, community_id, area, address,
+             latitude, longitude, interview_date, {}, import_id, file_no, source_row) FROM STDIN",
+            answer_columns(HOUSEHOLD_FIELDS)
+        );
+        self.copy(&sql, buf)
+    }
+
+    fn insert_persons(&mut self, rows: &[Person]) -> Result<()> {
+        let mut buf = String::with_capacity(rows.len() * 200);
+        for p in rows {
+            check_len(&p.answers, PERSON_FIELDS.len(), "persona")?;
+            let mut r = CopyRow::new(&mut buf);
+            r.int(p.id);
+            r.int(p.household_id);
+            r.text(&p.submission_key);
+            r.text(&p.given_names);
+            r.text(&p.family_names);
+            r.opt_int(p.national_id.map(|n| i64::from(n.get())));
+            r.date(p.birth_date);
+            r.text(p.sex.as_str());
+            r.text(&p.relationship);
+            for v in &p.answers {
+                r.value(v);
+            }
+            r.int(self.import_id);
+            r.int(i64::from(p.provenance.file_no));
+            r.int(p.provenance.row as i64);
+            r.end();
+        }
+        let sql = format!(
+            "COPY persons (id, household_id, submission_key, given_names, family_names, national_id,
+             birth_date, sex, relationship, {}, import_id, file_no, source_row) FROM STDIN",
+            answer_columns(PERSON_FIELDS)
+        );
+        self.copy(&sql, buf)
+    }
+
+    fn insert_community_surveys(&mut self, rows: &[CommunitySurvey]) -> Result<()> {
+        let mut buf = String::new();
+        for s in rows {
+            check_len(&s.answers, COMMUNITY_FIELDS.len(), "comunidad")?;
+            let mut r = CopyRow::new(&mut buf);
+            r.text(&s.submission_key);
+            r.int(s.community_id);
+            r.date(s.survey_date);
+            r.opt_float(s.latitude);
+            r.opt_float(s.longitude);
+            for v in &s.answers {
+                r.value(v);
+            }
+            r.int(self.import_id);
+            r.int(i64::from(s.provenance.file_no));
+            r.int(s.provenance.row as i64);
+            r.end();
+        }
+        let sql = format!(
+            "COPY community_surveys (submission_key, community_id, survey_date, latitude, longitude,
+             {}, import_id, file_no, source_row) FROM STDIN",
+            answer_columns(COMMUNITY_FIELDS)
+        );
+        self.copy(&sql, buf)
+    }
+
+    fn insert_admin_records(&mut self, rows: &[AdminRecord]) -> Result<()> {
+        let mut buf = String::new();
+        for a in rows {
+            let mut r = CopyRow::new(&mut buf);
+            r.int(a.id);
+            r.text(&a.institution);
+            r.text(&a.record_key);
+            r.opt_int(a.national_id.map(|n| i64::from(n.get())));
+            r.opt_int(a.person_id);
+            r.opt_text(a.given_names.as_deref());
+            r.opt_text(a.family_names.as_deref());
+            match a.birth_date {
+                Some(d) => r.date(d),
+                None => r.null(),
+            }
+            r.opt_text(a.sex.map(|s| s.as_str()));
+            r.opt_int(a.district.map(|d| i64::from(d.get())));
+            r.text(&a.service);
+            r.date(a.event_date);
+            r.opt_text(a.detail.as_deref());
+            r.int(self.import_id);
+            r.int(i64::from(a.provenance.file_no));
+            r.int(a.provenance.row as i64);
+            r.end();
+        }
+        self.copy(
+            "COPY admin_records (id, institution, record_key, national_id, person_id, given_names,
+             family_names, birth_date, sex, district_code, service, event_date, detail, import_id,
+             file_no, source_row) FROM STDIN",
+            buf,
+        )
+    }
+
+    fn commit(mut self: Box<Self>, finished_at: &str, summary: &str) -> Result<()> {
+        let mut tx = self.tx.take().ok_or_else(|| StoreError::Invalid("transacción cerrada".into()))?;
+        tx.execute(
+            "UPDATE imports SET status = 'completada', finished_at = $2, summary = $3 WHERE id = $1",
+            &[&self.import_id, &finished_at, &summary],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn rollback(mut self: Box<Self>) -> Result<()> {
+        if let Some(tx) = self.tx.take() {
+            tx.rollback()?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,481 @@
+//! The embedded SQLite backend: the default store, one file, no server to install.
+//!
+//! Imports hold one `BEGIN IMMEDIATE` transaction (one writer at a time; readers go on thanks to
+//! WAL) and insert through cached prepared statements with positional binding, which is as
+//! close to the `sqlite3` shell's own `.import` loop as a validating importer gets.
+
+use crate::{
+    answer_columns, check_len, iso, Backend, DistrictCounts, ImportMeta, ImportRecord, ImportTx,
+    KnownPerson, RegistrySnapshot, Result, SnapshotNeeds, Store, StoreError,
+};
+use rusqlite::{params, Connection, OptionalExtension, Statement};
+use vamos_domain::schema::{COMMUNITY_FIELDS, HOUSEHOLD_FIELDS, PERSON_FIELDS};
+use vamos_domain::{
+    AdminRecord, Community, CommunitySurvey, DistrictCode, Household, NationalId, Person,
+    Territory, Value,
+};
+
+/// Migrations of the SQLite schema, in order. Append-only.
+pub const MIGRATIONS: &[(&str, &str)] =
+    &[("0001_registry", include_str!("../migrations/sqlite/0001_registry.sql"))];
+
+/// A SQLite registry in one file.
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and sets the connection up for a
+    /// write-heavy registry: WAL journal, `synchronous=NORMAL` (durable at checkpoints, never
+    /// corrupt), a 256 MiB page cache, foreign keys on.
+    pub fn open(path: &str) -> Result<SqliteStore> {
+        let conn = Connection::open(path)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA busy_timeout = 10000;
+             PRAGMA cache_size = -262144;
+             PRAGMA temp_store = MEMORY;",
+        )?;
+        Ok(SqliteStore { conn })
+    }
+
+    /// Direct access for tests and tools inside this workspace.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    fn is_initialised(&self) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+                [],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+}
+
+fn bind_value(stmt: &mut Statement<'_>, i: usize, v: &Value) -> rusqlite::Result<()> {
+    match v {
+        Value::Null => stmt.raw_bind_parameter(i, rusqlite::types::Null),
+        Value::Int(n) => stmt.raw_bind_parameter(i, n),
+        Value::Text(s) => stmt.raw_bind_parameter(i, s.as_str()),
+        Value::Code(s) => stmt.raw_bind_parameter(i, *s),
+        Value::Date(d) => stmt.raw_bind_parameter(i, iso(*d)),
+    }
+}
+
+fn placeholders(n: usize) -> String {
+    (1..=n).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
+}
+
+impl Store for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    fn migrate(&mut self) -> Result<Vec<String>> {
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version TEXT PRIMARY KEY,
+                 applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')))",
+        )?;
+        let mut applied = Vec::new();
+        for (name, sql) in MIGRATIONS {
+            let done: bool = tx
+                .query_row("SELECT 1 FROM schema_migrations WHERE version = ?1", [name], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if !done {
+                tx.execute_batch(sql)?;
+                tx.execute("INSERT INTO schema_migrations (version) VALUES (?1)", [name])?;
+                applied.push((*name).to_string());
+            }
+        }
+        // Territory is reference data shipped with the binary: reload it on every init so a
+        // corrected official list reaches existing databases.
+        {
+            let t = Territory::official();
+            let mut dep = tx.prepare(
+                "INSERT INTO departments (code, name) VALUES (?1, ?2)
+                 ON CONFLICT (code) DO UPDATE SET name = excluded.name",
+            )?;
+            for d in t.departments() {
+                dep.execute(params![d.code.get(), d.name])?;
+            }
+            let mut dis = tx.prepare(
+                "INSERT INTO districts (code, department_code, name, code_source) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (code) DO UPDATE SET department_code = excluded.department_code,
+                     name = excluded.name, code_source = excluded.code_source",
+            )?;
+            for d in t.districts() {
+                dis.execute(params![d.code.get(), d.code.department().get(), d.name, d.code_source])?;
+            }
+        }
+        tx.commit()?;
+        Ok(applied)
+    }
+
+    fn begin_import(&mut self, meta: &ImportMeta) -> Result<Box<dyn ImportTx + '_>> {
+        if !self.is_initialised()? {
+            return Err(StoreError::NotInitialised);
+        }
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let id = match insert_import(&self.conn, meta, "en_curso", None, None) {
+            Ok(id) => id,
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                return Err(e);
+            }
+        };
+        Ok(Box::new(SqliteImport { conn: &mut self.conn, import_id: id, open: true }))
+    }
+
+    fn record_refused_import(&mut self, meta: &ImportMeta, finished_at: &str, summary: &str) -> Result<i64> {
+        if !self.is_initialised()? {
+            return Err(StoreError::NotInitialised);
+        }
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        match insert_import(&self.conn, meta, "rechazada", Some(finished_at), Some(summary)) {
+            Ok(id) => {
+                self.conn.execute_batch("COMMIT")?;
+                Ok(id)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    fn district_counts(&mut self) -> Result<Vec<DistrictCounts>> {
+        if !self.is_initialised()? {
+            return Err(StoreError::NotInitialised);
+        }
+        let mut map: std::collections::BTreeMap<u16, DistrictCounts> = Default::default();
+        let mut q = |sql: &str, set: fn(&mut DistrictCounts, u64)| -> Result<()> {
+            let mut st = self.conn.prepare(sql)?;
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                let d: i64 = r.get(0)?;
+                let n: i64 = r.get(1)?;
+                let d = u16::try_from(d).map_err(|_| StoreError::Invalid(format!("distrito {d}")))?;
+                let e = map.entry(d).or_insert(DistrictCounts { district: d, ..Default::default() });
+                set(e, n.max(0) as u64);
+            }
+            Ok(())
+        };
+        q("SELECT district_code, count(*) FROM households GROUP BY 1", |e, n| e.households = n)?;
+        q(
+            "SELECT h.district_code, count(*) FROM persons p JOIN households h ON h.id = p.household_id GROUP BY 1",
+            |e, n| e.persons = n,
+        )?;
+        q("SELECT district_code, count(*) FROM communities GROUP BY 1", |e, n| e.communities = n)?;
+        q(
+            "SELECT h.district_code, count(*) FROM households h JOIN imports i ON i.id = h.import_id
+             WHERE i.synthetic = 1 GROUP BY 1",
+            |e, n| e.synthetic_households = n,
+        )?;
+        q(
+            "SELECT h.district_code, count(*) FROM admin_records a JOIN persons p ON p.id = a.person_id
+             JOIN households h ON h.id = p.household_id GROUP BY 1",
+            |e, n| e.admin_records = n,
+        )?;
+        Ok(map.into_values().collect())
+    }
+
+    fn imports(&mut self, limit: u32) -> Result<Vec<ImportRecord>> {
+        if !self.is_initialised()? {
+            return Err(StoreError::NotInitialised);
+        }
+        let mut st = self.conn.prepare(
+            "SELECT id, kind, source, synthetic, status, started_at, finished_at, summary
+             FROM imports ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = st.query_map([limit], |r| {
+            let summary: Option<String> = r.get(7)?;
+            Ok(ImportRecord {
+                id: r.get(0)?,
+                kind: r.get(1)?,
+                source: r.get(2)?,
+                synthetic: r.get::<_, i64>(3)? != 0,
+                status: r.get(4)?,
+                started_at: r.get(5)?,
+                finished_at: r.get(6)?,
+                summary: summary.and_then(|s| serde_json::from_str(&s).ok()),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+}
+
+fn insert_import(
+    conn: &Connection,
+    meta: &ImportMeta,
+    status: &str,
+    finished_at: Option<&str>,
+    summary: Option<&str>,
+) -> Result<i64> {
+    let id: i64 = conn.query_row("SELECT coalesce(max(id), 0) + 1 FROM imports", [], |r| r.get(0))?;
+    conn.execute(
+        "INSERT INTO imports (id, kind, source, synthetic, status, started_at, finished_at, summary)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![id, meta.kind.as_str(), meta.source, meta.synthetic, status, meta.started_at, finished_at, summary],
+    )?;
+    for (i, path) in meta.files.iter().enumerate() {
+        conn.execute(
+            "INSERT INTO import_files (import_id, file_no, path) VALUES (?1, ?2, ?3)",
+            params![id, i as i64, path],
+        )?;
+    }
+    Ok(id)
+}
+
+struct SqliteImport<'c> {
+    conn: &'c mut Connection,
+    import_id: i64,
+    open: bool,
+}
+
+impl Drop for SqliteImport<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // Dropped without commit (error or panic upstream): nothing of this run survives.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+fn next_id(conn: &Connection, table: &str) -> Result<i64> {
+    Ok(conn.query_row(&format!("SELECT coalesce(max(id), 0) + 1 FROM {table}"), [], |r| r.get(0))?)
+}
+
+impl ImportTx for SqliteImport<'_> {
+    fn import_id(&self) -> i64 {
+        self.import_id
+    }
+
+    fn snapshot(&mut self, needs: SnapshotNeeds) -> Result<RegistrySnapshot> {
+        let c = &*self.conn;
+        let mut s = RegistrySnapshot {
+            next_household_id: next_id(c, "households")?,
+            next_person_id: next_id(c, "persons")?,
+            next_community_id: next_id(c, "communities")?,
+            next_admin_id: next_id(c, "admin_records")?,
+            ..Default::default()
+        };
+        if needs.household_keys {
+            let mut st = c.prepare("SELECT submission_key FROM households")?;
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                s.household_keys.insert(r.get(0)?);
+            }
+        }
+        if needs.national_ids {
+            let mut st = c.prepare(
+                "SELECT national_id, id, birth_date FROM persons WHERE national_id IS NOT NULL",
+            )?;
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                let nid: i64 = r.get(0)?;
+                let date: String = r.get(2)?;
+                if let (Some(nid), Ok(birth_date)) =
+                    (NationalId::from_stored(nid), chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d"))
+                {
+                    s.national_ids.insert(nid, KnownPerson { person_id: r.get(1)?, birth_date });
+                }
+            }
+        }
+        if needs.communities {
+            let mut st = c.prepare("SELECT district_code, name_key, id FROM communities")?;
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                let d: i64 = r.get(0)?;
+                if let Some(d) = u16::try_from(d).ok().and_then(|d| DistrictCode::from_number(d).ok()) {
+                    s.communities.insert((d, r.get(1)?), r.get(2)?);
+                }
+            }
+        }
+        if needs.survey_keys {
+            let mut st = c.prepare("SELECT submission_key FROM community_surveys")?;
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                s.survey_keys.insert(r.get(0)?);
+            }
+        }
+        if needs.admin_keys {
+            let mut st = c.prepare("SELECT institution, record_key FROM admin_records")?;
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                s.admin_keys.insert((r.get(0)?, r.get(1)?));
+            }
+        }
+        Ok(s)
+    }
+
+    fn insert_communities(&mut self, rows: &[Community]) -> Result<()> {
+        let mut st = self.conn.prepare_cached(
+            "INSERT INTO communities (id, district_code, name, name_key, area, import_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for c in rows {
+            st.execute(params![
+                c.id,
+                c.district.get(),
+                c.name,
+                Community::name_key(&c.name),
+                c.area,
+                self.import_id
+            ])?;
+        }
+        Ok(())
+    }
+
+    fn insert_households(&mut self, rows: &[Household]) -> Result<()> {
+        let fixed = 10;
+        let sql = format!(
+            "INSERT INTO households (id, submission_key, form, district_code, community_id, area,
+             address, latitude, longitude, interview_date, {}, import_id, file_no, source_row)
+             VALUES ({})",
+            answer_columns(HOUSEHOLD_FIELDS),
+            placeholders(fixed + HOUSEHOLD_FIELDS.len() + 3)
+        );
+        let mut st = self.conn.prepare_cached(&sql)?;
+        for h in rows {
+            check_len(&h.answers, HOUSEHOLD_FIELDS.len(), "hogar")?;
+            st.raw_bind_parameter(1, h.id)?;
+            st.raw_bind_parameter(2, h.submission_key.as_str())?;
+            st.raw_bind_parameter(3, h.form.as_str())?;
+            st.raw_bind_parameter(4, h.district.get())?;
+            st.raw_bind_parameter(5, h.community_id)?;
+            st.raw_bind_parameter(6, h.area.as_deref())?;
+            st.raw_bind_parameter(7, h.address.as_deref())?;
+            st.raw_bind_parameter(8, h.latitude)?;
+            st.raw_bind_parameter(9, h.longitude)?;
+            st.raw_bind_parameter(10, iso(h.interview_date))?;
+            let mut i = fixed + 1;
+            for v in &h.answers {
+                bind_value(&mut st, i, v)?;
+                i += 1;
+            }
+            st.raw_bind_parameter(i, self.import_id)?;
+            st.raw_bind_parameter(i + 1, h.provenance.file_no)?;
+            st.raw_bind_parameter(i + 2, h.provenance.row as i64)?;
+            st.raw_execute()?;
+        }
+        Ok(())
+    }
+
+    fn insert_persons(&mut self, rows: &[Person]) -> Result<()> {
+        let fixed = 9;
+        let sql = format!(
+            "INSERT INTO persons (id, household_id, submission_key, given_names, family_names,
+             national_id, birth_date, sex, relationship, {}, import_id, file_no, source_row)
+             VALUES ({})",
+            answer_columns(PERSON_FIELDS),
+            placeholders(fixed + PERSON_FIELDS.len() + 3)
+        );
+        let mut st = self.conn.prepare_cached(&sql)?;
+        for p in rows {
+            check_len(&p.answers, PERSON_FIELDS.len(), "persona")?;
+            st.raw_bind_parameter(1, p.id)?;
+            st.raw_bind_parameter(2, p.household_id)?;
+            st.raw_bind_parameter(3, p.submission_key.as_str())?;
+            st.raw_bind_parameter(4, p.given_names.as_str())?;
+            st.raw_bind_parameter(5, p.family_names.as_str())?;
+            st.raw_bind_parameter(6, p.national_id.map(|n| n.get()))?;
+            st.raw_bind_parameter(7, iso(p.birth_date))?;
+            st.raw_bind_parameter(8, p.sex.as_str())?;
+            st.raw_bind_parameter(9, p.relationship.as_str())?;
+            let mut i = fixed + 1;
+            for v in &p.answers {
+                bind_value(&mut st, i, v)?;
+                i += 1;
+            }
+            st.raw_bind_parameter(i, self.import_id)?;
+            st.raw_bind_parameter(i + 1, p.provenance.file_no)?;
+            st.raw_bind_parameter(i + 2, p.provenance.row as i64)?;
+            st.raw_execute()?;
+        }
+        Ok(())
+    }
+
+    fn insert_community_surveys(&mut self, rows: &[CommunitySurvey]) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO community_surveys (submission_key, community_id, survey_date, latitude,
+             longitude, {}, import_id, file_no, source_row) VALUES ({})",
+            answer_columns(COMMUNITY_FIELDS),
+            placeholders(5 + COMMUNITY_FIELDS.len() + 3)
+        );
+        let mut st = self.conn.prepare_cached(&sql)?;
+        for s in rows {
+            check_len(&s.answers, COMMUNITY_FIELDS.len(), "comunidad")?;
+            st.raw_bind_parameter(1, s.submission_key.as_str())?;
+            st.raw_bind_parameter(2, s.community_id)?;
+            st.raw_bind_parameter(3, iso(s.survey_date))?;
+            st.raw_bind_parameter(4, s.latitude)?;
+            st.raw_bind_parameter(5, s.longitude)?;
+            let mut i = 6;
+            for v in &s.answers {
+                bind_value(&mut st, i, v)?;
+                i += 1;
+            }
+            st.raw_bind_parameter(i, self.import_id)?;
+            st.raw_bind_parameter(i + 1, s.provenance.file_no)?;
+            st.raw_bind_parameter(i + 2, s.provenance.row as i64)?;
+            st.raw_execute()?;
+        }
+        Ok(())
+    }
+
+    fn insert_admin_records(&mut self, rows: &[AdminRecord]) -> Result<()> {
+        let mut st = self.conn.prepare_cached(
+            "INSERT INTO admin_records (id, institution, record_key, national_id, person_id,
+             given_names, family_names, birth_date, sex, district_code, service, event_date, detail,
+             import_id, file_no, source_row)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+        )?;
+        for a in rows {
+            st.execute(params![
+                a.id,
+                a.institution,
+                a.record_key,
+                a.national_id.map(|n| n.get()),
+                a.person_id,
+                a.given_names,
+                a.family_names,
+                a.birth_date.map(iso),
+                a.sex.map(|s| s.as_str()),
+                a.district.map(|d| d.get()),
+                a.service,
+                iso(a.event_date),
+                a.detail,
+                self.import_id,
+                a.provenance.file_no,
+                a.provenance.row as i64
+            ])?;
+        }
+        Ok(())
+    }
+
+    fn commit(mut self: Box<Self>, finished_at: &str, summary: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE imports SET status = 'completada', finished_at = ?2, summary = ?3 WHERE id = ?1",
+            params![self.import_id, finished_at, summary],
+        )?;
+        self.conn.execute_batch("COMMIT")?;
+        self.open = false;
+        Ok(())
+    }
+
+    fn rollback(mut self: Box<Self>) -> Result<()> {
+        self.open = false;
+        self.conn.execute_batch("ROLLBACK")?;
+        Ok(())
+    }
+}

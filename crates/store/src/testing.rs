@@ -1,0 +1,95 @@
+//! Test support shared by the workspace's test suites: fresh, empty stores of every backend
+//! under test. SQLite always; PostgreSQL when `VAMOS_TEST_POSTGRES_URL` is set (CI sets it, and
+//! an unreachable server is then a failure, never a silent skip).
+
+use crate::{PostgresStore, SqliteStore, Store};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The environment variable naming the PostgreSQL server used by the test suites.
+pub const POSTGRES_ENV: &str = "VAMOS_TEST_POSTGRES_URL";
+
+/// A database created for one test and removed afterwards.
+pub struct TestDb {
+    pub url: String,
+    pub label: &'static str,
+    _dir: Option<tempfile::TempDir>,
+    drop_pg: Option<(String, String)>,
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = &self.drop_pg {
+            if let Ok(mut c) = postgres::Client::connect(admin_url, postgres::NoTls) {
+                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+impl TestDb {
+    /// Opens (and migrates) the store of this database.
+    pub fn open(&self) -> Box<dyn Store> {
+        let mut s: Box<dyn Store> = if self.label == "sqlite" {
+            let path = self.url.trim_start_matches("sqlite:");
+            match SqliteStore::open(path) {
+                Ok(s) => Box::new(s),
+                Err(e) => panic!("sqlite: {e}"),
+            }
+        } else {
+            match PostgresStore::connect(&self.url) {
+                Ok(s) => Box::new(s),
+                Err(e) => panic!("postgres: {e}"),
+            }
+        };
+        if let Err(e) = s.migrate() {
+            panic!("migrate {}: {e}", self.label);
+        }
+        s
+    }
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh SQLite database in a temporary directory.
+pub fn sqlite_db() -> TestDb {
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => panic!("tempdir: {e}"),
+    };
+    let url = format!("sqlite:{}", dir.path().join("test.sqlite").display());
+    TestDb { url, label: "sqlite", _dir: Some(dir), drop_pg: None }
+}
+
+/// A fresh PostgreSQL database, when the suite runs against PostgreSQL.
+pub fn postgres_db() -> Option<TestDb> {
+    let admin_url = std::env::var(POSTGRES_ENV).ok().filter(|s| !s.is_empty())?;
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let name = format!("vamos_t_{}_{}", std::process::id(), n);
+    let mut c = match postgres::Client::connect(&admin_url, postgres::NoTls) {
+        Ok(c) => c,
+        Err(e) => panic!("{POSTGRES_ENV}={admin_url} no responde: {e}"),
+    };
+    for sql in [format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"), format!("CREATE DATABASE {name}")] {
+        if let Err(e) = c.batch_execute(&sql) {
+            panic!("{sql}: {}", crate::StoreError::from(e));
+        }
+    }
+    // Replace the database name in the URL (the last path segment, before any query).
+    let (base, query) = match admin_url.split_once('?') {
+        Some((b, q)) => (b.to_string(), format!("?{q}")),
+        None => (admin_url.clone(), String::new()),
+    };
+    let prefix = match base.rfind('/') {
+        Some(i) if i > "postgres://".len() => base.get(..i).unwrap_or(&base).to_string(),
+        _ => base.clone(),
+    };
+    let url = format!("{prefix}/{name}{query}");
+    Some(TestDb { url, label: "postgres", _dir: None, drop_pg: Some((admin_url, name)) })
+}
+
+/// Every backend under test, each with a fresh database.
+pub fn all_dbs() -> Vec<TestDb> {
+    let mut v = vec![sqlite_db()];
+    v.extend(postgres_db());
+    v
+}

@@ -1,0 +1,208 @@
+//! Behavioural tests of the storage trait, run against every backend under test (SQLite
+//! always, PostgreSQL when VAMOS_TEST_POSTGRES_URL is set): the same story for both.
+
+use chrono::NaiveDate;
+use vamos_domain::schema::{COMMUNITY_FIELDS, HOUSEHOLD_FIELDS, PERSON_FIELDS};
+use vamos_domain::*;
+use vamos_store::testing::all_dbs;
+use vamos_store::{ImportMeta, SnapshotNeeds, Store};
+
+fn meta() -> ImportMeta {
+    ImportMeta {
+        kind: ImportKind::Fips,
+        source: Some("UTGS".into()),
+        synthetic: true,
+        started_at: "2026-11-23T10:00:00Z".into(),
+        files: vec!["fips.csv".into(), "fips-miembros.csv".into()],
+    }
+}
+
+fn d(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+/// Writes one community, household, person and admin record in one import.
+fn write_one(store: &mut dyn Store, commit: bool) -> i64 {
+    let mut tx = store.begin_import(&meta()).unwrap();
+    let import_id = tx.import_id();
+    let s = tx.snapshot(SnapshotNeeds::default()).unwrap();
+    let villeta = DistrictCode::try_from("1116").unwrap();
+    tx.insert_communities(&[Community { id: s.next_community_id, district: villeta, name: "Barrio San Roque".into(), area: Some("urbana".into()) }])
+        .unwrap();
+    let mut answers = vec![Value::Null; HOUSEHOLD_FIELDS.len()];
+    answers[0] = Value::Code("propia");
+    answers[4] = Value::Int(3);
+    tx.insert_households(&[Household {
+        id: s.next_household_id,
+        submission_key: format!("k-{import_id}"),
+        district: villeta,
+        community_id: s.next_community_id,
+        area: Some("urbana".into()),
+        address: Some("Calle 1\tcon tab".into()),
+        latitude: Some(-25.5),
+        longitude: Some(-57.56),
+        interview_date: d("2026-10-01"),
+        form: ImportKind::Fips,
+        answers,
+        provenance: Provenance { import_id, file_no: 0, row: 2 },
+    }])
+    .unwrap();
+    let mut panswers = vec![Value::Null; PERSON_FIELDS.len()];
+    panswers[10] = Value::Text("guarani castellano".into());
+    tx.insert_persons(&[Person {
+        id: s.next_person_id,
+        household_id: s.next_household_id,
+        submission_key: format!("k-{import_id}/miembros[1]"),
+        given_names: "María José".into(),
+        family_names: "Benítez\\Ayala".into(),
+        national_id: NationalId::parse_optional(&format!("{}", 1234560 + import_id)).unwrap(),
+        birth_date: d("1980-05-17"),
+        sex: Sex::Mujer,
+        relationship: "jefe".into(),
+        answers: panswers,
+        provenance: Provenance { import_id, file_no: 1, row: 2 },
+    }])
+    .unwrap();
+    tx.insert_admin_records(&[AdminRecord {
+        id: s.next_admin_id,
+        institution: "MSPBS".into(),
+        record_key: format!("r-{import_id}"),
+        national_id: None,
+        person_id: Some(s.next_person_id),
+        given_names: None,
+        family_names: None,
+        birth_date: None,
+        sex: None,
+        district: Some(villeta),
+        service: "vacunacion".into(),
+        event_date: d("2026-01-02"),
+        detail: None,
+        provenance: Provenance { import_id, file_no: 0, row: 2 },
+    }])
+    .unwrap();
+    if commit {
+        tx.commit("2026-11-23T10:01:00Z", r#"{"persons_accepted":1}"#).unwrap();
+    } else {
+        tx.rollback().unwrap();
+    }
+    import_id
+}
+
+#[test]
+fn migrate_is_idempotent() {
+    for db in all_dbs() {
+        let mut s = db.open(); // migrates once
+        assert!(s.migrate().unwrap().is_empty(), "{}", db.label);
+        assert!(s.district_counts().unwrap().is_empty(), "{}", db.label);
+    }
+}
+
+#[test]
+fn committed_import_is_visible_and_counted() {
+    for db in all_dbs() {
+        let mut s = db.open();
+        write_one(s.as_mut(), true);
+        let counts = s.district_counts().unwrap();
+        assert_eq!(counts.len(), 1, "{}", db.label);
+        let c = counts[0];
+        assert_eq!((c.district, c.persons, c.households, c.communities, c.synthetic_households, c.admin_records), (1116, 1, 1, 1, 1, 1), "{}", db.label);
+        let hist = s.imports(10).unwrap();
+        assert_eq!(hist.len(), 1);
+        assert_eq!(hist[0].status, "completada");
+        assert_eq!(hist[0].summary.as_ref().unwrap()["persons_accepted"], 1);
+        // The snapshot of a later import sees what was written.
+        let mut tx = s.begin_import(&meta()).unwrap();
+        let snap = tx
+            .snapshot(SnapshotNeeds { household_keys: true, national_ids: true, communities: true, survey_keys: true, admin_keys: true })
+            .unwrap();
+        assert!(snap.household_keys.contains("k-1"), "{}", db.label);
+        assert_eq!(snap.national_ids.len(), 1);
+        assert_eq!(snap.national_ids.values().next().unwrap().birth_date, d("1980-05-17"));
+        assert_eq!(snap.communities.len(), 1);
+        assert!(snap.admin_keys.contains(&("MSPBS".to_string(), "r-1".to_string())));
+        assert_eq!((snap.next_household_id, snap.next_person_id, snap.next_admin_id), (2, 2, 2));
+        tx.rollback().unwrap();
+    }
+}
+
+#[test]
+fn rolled_back_or_dropped_import_leaves_nothing() {
+    for db in all_dbs() {
+        let mut s = db.open();
+        write_one(s.as_mut(), false);
+        assert!(s.district_counts().unwrap().is_empty(), "{}", db.label);
+        {
+            let mut tx = s.begin_import(&meta()).unwrap();
+            tx.insert_communities(&[Community {
+                id: 1,
+                district: DistrictCode::try_from("0607").unwrap(),
+                name: "Centro".into(),
+                area: None,
+            }])
+            .unwrap();
+            // dropped without commit
+        }
+        assert!(s.district_counts().unwrap().is_empty(), "{}", db.label);
+        assert!(s.imports(10).unwrap().is_empty(), "{}", db.label);
+        let id = s.record_refused_import(&meta(), "2026-11-23T10:02:00Z", "{}").unwrap();
+        let hist = s.imports(10).unwrap();
+        assert_eq!((hist[0].id, hist[0].status.as_str()), (id, "rechazada"));
+    }
+}
+
+#[test]
+fn text_with_tabs_and_backslashes_round_trips() {
+    for db in all_dbs() {
+        let mut s = db.open();
+        write_one(s.as_mut(), true);
+        // Read back through the concrete backend.
+        let (addr, family): (String, String) = if db.label == "sqlite" {
+            let st = vamos_store::SqliteStore::open(db.url.trim_start_matches("sqlite:")).unwrap();
+            st.connection()
+                .query_row("SELECT h.address, p.family_names FROM households h JOIN persons p ON p.household_id = h.id", [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+        } else {
+            let mut st = vamos_store::PostgresStore::connect(&db.url).unwrap();
+            let r = st
+                .client()
+                .query_one("SELECT h.address, p.family_names FROM households h JOIN persons p ON p.household_id = h.id", &[])
+                .unwrap();
+            (r.get(0), r.get(1))
+        };
+        assert_eq!(addr, "Calle 1\tcon tab", "{}", db.label);
+        assert_eq!(family, "Benítez\\Ayala", "{}", db.label);
+    }
+}
+
+#[test]
+fn answer_columns_match_the_domain_schema() {
+    for db in all_dbs() {
+        let _ = db.open();
+        for (table, fields) in [("households", HOUSEHOLD_FIELDS), ("persons", PERSON_FIELDS), ("community_surveys", COMMUNITY_FIELDS)] {
+            let cols: Vec<String> = if db.label == "sqlite" {
+                let st = vamos_store::SqliteStore::open(db.url.trim_start_matches("sqlite:")).unwrap();
+                let mut q = st.connection().prepare(&format!("SELECT name FROM pragma_table_info('{table}')")).unwrap();
+                q.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+            } else {
+                let mut st = vamos_store::PostgresStore::connect(&db.url).unwrap();
+                st.client()
+                    .query("SELECT column_name FROM information_schema.columns WHERE table_name = $1", &[&table])
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect()
+            };
+            for f in fields {
+                assert!(cols.iter().any(|c| c == f.name), "{} {table}.{} missing", db.label, f.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn postgres_suite_is_not_silently_skipped_in_ci() {
+    // CI exports VAMOS_CI_REQUIRE_POSTGRES=1 together with the server URL.
+    if std::env::var("VAMOS_CI_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
+        assert!(vamos_store::testing::postgres_db().is_some(), "CI requires {}", vamos_store::testing::POSTGRES_ENV);
+    }
+}
