@@ -23,7 +23,8 @@ fn today() -> chrono::NaiveDate {
 }
 
 fn parse_date_arg(s: &str) -> Result<chrono::NaiveDate, String> {
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("fecha inválida «{s}»: use AAAA-MM-DD"))
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| format!("fecha inválida «{s}»: use AAAA-MM-DD"))
 }
 
 #[derive(Args)]
@@ -96,7 +97,11 @@ pub fn db_init(url: &str) -> Result<ExitCode> {
     let applied = store.migrate()?;
     let t = Territory::official();
     if applied.is_empty() {
-        println!("Base de datos al día ({url}). Territorio: {} departamentos, {} distritos.", t.departments().len(), t.districts().len());
+        println!(
+            "Base de datos al día ({url}). Territorio: {} departamentos, {} distritos.",
+            t.departments().len(),
+            t.districts().len()
+        );
     } else {
         println!(
             "Base de datos inicializada ({url}): migraciones aplicadas {}. Territorio: {} departamentos, {} distritos.",
@@ -131,7 +136,8 @@ fn run_synth(a: &SynthArgs, quiet: bool) -> Result<vamos_synth::SynthReport> {
         reference_date: a.reference_date.unwrap_or_else(today),
         admin: !a.no_admin,
     };
-    std::fs::create_dir_all(&a.out).with_context(|| format!("no se pudo crear {}", a.out.display()))?;
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("no se pudo crear {}", a.out.display()))?;
     let bar = Bar::new("generando hogares sintéticos", a.households, quiet);
     let report = vamos_synth::generate(&cfg, &a.out, &|done, _| bar.set(done))?;
     bar.finish();
@@ -140,26 +146,37 @@ fn run_synth(a: &SynthArgs, quiet: bool) -> Result<vamos_synth::SynthReport> {
 
 pub fn synth(a: &SynthArgs) -> Result<ExitCode> {
     let report = run_synth(a, false)?;
-    println!("Población SINTÉTICA generada en {} (semilla {}):", a.out.display(), a.seed);
+    println!(
+        "Población SINTÉTICA generada en {} (semilla {}):",
+        a.out.display(),
+        a.seed
+    );
     println!(
         "  {} hogares, {} personas, {} comunidades, {} registros administrativos",
         report.households, report.persons, report.communities, report.admin_records
     );
     for f in &report.files {
-        println!("  {:<48} {:>10} filas  {}", f.path.display(), f.rows, f.what);
+        println!(
+            "  {:<48} {:>10} filas  {}",
+            f.path.display(),
+            f.rows,
+            f.what
+        );
     }
     println!("Estos datos son SINTÉTICOS: no corresponden a personas reales.");
     Ok(ExitCode::SUCCESS)
 }
 
+#[allow(clippy::disallowed_methods)]
 fn default_rejects(kind: ImportKind) -> PathBuf {
-    let stamp = now_rfc3339().replace([':', '-'], "");
-    PathBuf::from(format!("vamos-rechazos-{}-{}.csv", kind.as_str(), stamp.trim_end_matches('Z')))
+    let stamp = chrono::Local::now().format("%Y%m%dT%H%M%S%.3f");
+    PathBuf::from(format!("vamos-rechazos-{}-{stamp}.csv", kind.as_str()))
 }
 
 /// Runs one import; returns its summary (also used by `demo`).
 pub fn run_import(kind: ImportKind, a: &ImportArgs, quiet: bool) -> Result<ImportSummary> {
-    let mut store = vamos_store::open(&a.db).with_context(|| format!("no se pudo abrir {}", a.db))?;
+    let mut store =
+        vamos_store::open(&a.db).with_context(|| format!("no se pudo abrir {}", a.db))?;
     let default_rejects_path = a.rejects.is_none().then(|| default_rejects(kind));
     let opts = ImportOptions {
         kind,
@@ -192,7 +209,11 @@ pub fn import(kind: ImportKind, a: &ImportArgs) -> Result<ExitCode> {
     } else {
         output::print_import(&summary);
     }
-    Ok(if summary.committed { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if summary.committed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn territory_json(t: TerritoryCode) -> serde_json::Value {
@@ -278,7 +299,7 @@ pub fn territory_list(department: Option<&str>, format: Format) -> Result<ExitCo
     match format {
         Format::Json => println!("{}", serde_json::to_string(&rows)?),
         _ => {
-            println!("{:<4} {:<18} {:<6} {:<36} {}", "DD", "departamento", "DDdd", "distrito", "");
+            println!("{:<4} {:<18} {:<6} distrito", "DD", "departamento", "DDdd");
             for r in &rows {
                 println!(
                     "{:<4} {:<18} {:<6} {:<36} {}",
@@ -286,22 +307,35 @@ pub fn territory_list(department: Option<&str>, format: Format) -> Result<ExitCo
                     r["department"].as_str().unwrap_or(""),
                     r["code"].as_str().unwrap_or(""),
                     r["name"].as_str().unwrap_or(""),
-                    if r["pilot"].as_bool().unwrap_or(false) { "piloto" } else { "" }
+                    if r["pilot"].as_bool().unwrap_or(false) {
+                        "piloto"
+                    } else {
+                        ""
+                    }
                 );
             }
-            println!("{} distritos. Fuente: INE, CNPV 2022 (ver data/territory/PROVENANCE.md).", rows.len());
+            println!(
+                "{} distritos. Fuente: INE, CNPV 2022 (ver data/territory/PROVENANCE.md).",
+                rows.len()
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn db_path_note(db: &str) -> String {
-    db.strip_prefix("sqlite:").map(|p| format!(" (archivo {p})")).unwrap_or_default()
+    db.strip_prefix("sqlite:")
+        .map(|p| format!(" (archivo {p})"))
+        .unwrap_or_default()
 }
 
 pub fn demo(a: &DemoArgs) -> Result<ExitCode> {
     println!("Vamos — demostración con los cuatro distritos piloto (datos SINTÉTICOS)");
-    let districts = PILOT_DISTRICTS.iter().map(|d| format!("{d:04}")).collect::<Vec<_>>().join(",");
+    let districts = PILOT_DISTRICTS
+        .iter()
+        .map(|d| format!("{d:04}"))
+        .collect::<Vec<_>>()
+        .join(",");
     let synth = SynthArgs {
         districts,
         households: a.households,
@@ -318,23 +352,36 @@ pub fn demo(a: &DemoArgs) -> Result<ExitCode> {
         a.out.display()
     );
     db_init(&a.db)?;
-    let args = |paths: Vec<PathBuf>, source: &str, unmatched: Option<PathBuf>| ImportArgs {
+    let reports = a.out.join("informes");
+    std::fs::create_dir_all(&reports)?;
+    let args = |paths: Vec<PathBuf>, source: &str, name: &str| ImportArgs {
         db: a.db.clone(),
         paths,
         source: Some(source.to_string()),
-        rejects: None,
-        unmatched,
+        rejects: Some(reports.join(format!("rechazos-{name}.csv"))),
+        unmatched: (source != "UTGS").then(|| reports.join(format!("sin_coincidencia-{name}.csv"))),
         strict: false,
         synthetic: true,
         date: None,
         format: Format::Text,
     };
-    let fips = run_import(ImportKind::Fips, &args(vec![a.out.clone()], "UTGS", None), false)?;
+    let fips = run_import(
+        ImportKind::Fips,
+        &args(vec![a.out.clone()], "UTGS", "fips"),
+        false,
+    )?;
     println!(
         "2. FIPS: {} hogares y {} personas aceptados ({} ya registrados), {} filas rechazadas",
-        fips.households_accepted, fips.persons_accepted, fips.households_already_registered, fips.rows_rejected
+        fips.households_accepted,
+        fips.persons_accepted,
+        fips.households_already_registered,
+        fips.rows_rejected
     );
-    let com = run_import(ImportKind::Comunidades, &args(vec![a.out.clone()], "UTGS", None), false)?;
+    let com = run_import(
+        ImportKind::Comunidades,
+        &args(vec![a.out.clone()], "UTGS", "comunidades"),
+        false,
+    )?;
     println!(
         "3. Entorno: {} relevamientos de comunidad aceptados ({} ya registrados), {} rechazados",
         com.community_surveys_accepted, com.surveys_already_registered, com.rows_rejected
@@ -344,7 +391,15 @@ pub fn demo(a: &DemoArgs) -> Result<ExitCode> {
     if admin_dir.is_dir() {
         for f in list_files(&admin_dir)? {
             let source = institution_of(&f);
-            let s = run_import(ImportKind::Admin, &args(vec![f.clone()], &source, None), false)?;
+            let name = f
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let s = run_import(
+                ImportKind::Admin,
+                &args(vec![f.clone()], &source, &name),
+                false,
+            )?;
             total.0 += s.records_accepted;
             total.1 += s.records_unmatched;
             total.2 += s.rows_rejected;
@@ -355,11 +410,18 @@ pub fn demo(a: &DemoArgs) -> Result<ExitCode> {
         "4. Registros administrativos: {} aceptados ({} sin coincidencia de cédula, conservados), {} ya registrados, {} rechazados",
         total.0, total.1, total.3, total.2
     );
+    println!(
+        "   Informes de rechazos y de registros sin coincidencia: {}",
+        reports.display()
+    );
     println!();
     stats(&a.db, "PY", Format::Table)?;
     println!();
     println!("Base de datos: {}{}", a.db, db_path_note(&a.db));
-    println!("Siga con:  vamos registry stats --db {} --territory 1116", a.db);
+    println!(
+        "Siga con:  vamos registry stats --db {} --territory 1116",
+        a.db
+    );
     println!("           vamos registry imports --db {}", a.db);
     Ok(ExitCode::SUCCESS)
 }
@@ -375,7 +437,10 @@ fn list_files(dir: &Path) -> Result<Vec<PathBuf>> {
 
 /// Institution code from a registry file name (`mec_matricula.csv` → `MEC`).
 fn institution_of(p: &Path) -> String {
-    let name = p.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    let name = p
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
     let first = name.split(['_', '-']).next().unwrap_or("").to_uppercase();
     match first.as_str() {
         "PENSION" => "MDS".to_string(),

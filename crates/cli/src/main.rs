@@ -126,7 +126,9 @@ enum TerritoryCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Db { command: DbCommand::Init { db } } => commands::db_init(&db),
+        Command::Db {
+            command: DbCommand::Init { db },
+        } => commands::db_init(&db),
         Command::Synth(a) => commands::synth(&a),
         Command::Import { kind } => {
             let (k, a) = match kind {
@@ -137,15 +139,20 @@ fn main() -> ExitCode {
             };
             commands::import(k, &a)
         }
-        Command::Registry { command: RegistryCommand::Stats { db, territory, format } } => {
-            commands::stats(&db, &territory, format)
-        }
-        Command::Registry { command: RegistryCommand::Imports { db, limit, format } } => {
-            commands::imports(&db, limit, format)
-        }
-        Command::Territory { command: TerritoryCommand::List { department, format } } => {
-            commands::territory_list(department.as_deref(), format)
-        }
+        Command::Registry {
+            command:
+                RegistryCommand::Stats {
+                    db,
+                    territory,
+                    format,
+                },
+        } => commands::stats(&db, &territory, format),
+        Command::Registry {
+            command: RegistryCommand::Imports { db, limit, format },
+        } => commands::imports(&db, limit, format),
+        Command::Territory {
+            command: TerritoryCommand::List { department, format },
+        } => commands::territory_list(department.as_deref(), format),
         Command::Demo(a) => commands::demo(&a),
     };
     match result {

@@ -14,7 +14,9 @@ impl Bar {
             return Bar(None);
         }
         let pb = ProgressBar::new(total);
-        if let Ok(style) = ProgressStyle::with_template("{msg:28} [{bar:40}] {percent:>3}% {elapsed_precise} (quedan {eta})") {
+        if let Ok(style) = ProgressStyle::with_template(
+            "{msg:28} [{bar:40}] {percent:>3}% {elapsed_precise} (quedan {eta})",
+        ) {
             pb.set_style(style.progress_chars("=> "));
         }
         pb.set_message(msg.to_string());
@@ -40,7 +42,10 @@ pub struct BarProgress {
 
 impl BarProgress {
     pub fn new(quiet: bool) -> Self {
-        BarProgress { quiet, bar: Mutex::new(None) }
+        BarProgress {
+            quiet,
+            bar: Mutex::new(None),
+        }
     }
     pub fn finish(&self) {
         if let Ok(mut b) = self.bar.lock() {
@@ -61,7 +66,9 @@ impl Progress for BarProgress {
                 p.finish_and_clear();
             }
             let pb = ProgressBar::new(total);
-            if let Ok(style) = ProgressStyle::with_template("importando {msg:20} [{bar:40}] {percent:>3}% {elapsed_precise} (quedan {eta})") {
+            if let Ok(style) = ProgressStyle::with_template(
+                "importando {msg:20} [{bar:40}] {percent:>3}% {elapsed_precise} (quedan {eta})",
+            ) {
                 pb.set_style(style.progress_chars("=> "));
             }
             pb.set_message(name.to_string());
@@ -85,8 +92,16 @@ pub fn print_import(s: &ImportSummary) {
         _ => "registros administrativos",
     };
     let id = s.import_id.map(|i| format!(" n.º {i}")).unwrap_or_default();
-    let state = if s.committed { "completada" } else { "RECHAZADA: no se guardó nada (--strict)" };
-    let synthetic = if s.synthetic { " — datos SINTÉTICOS" } else { "" };
+    let state = if s.committed {
+        "completada"
+    } else {
+        "RECHAZADA: no se guardó nada (--strict)"
+    };
+    let synthetic = if s.synthetic {
+        " — datos SINTÉTICOS"
+    } else {
+        ""
+    };
     println!("Importación{id} de {what}: {state}{synthetic}");
     for f in &s.files {
         println!("  archivo: {f}");
@@ -101,9 +116,15 @@ pub fn print_import(s: &ImportSummary) {
                 "  personas: {} aceptadas, {} ya registradas, {} rechazadas",
                 s.persons_accepted, s.persons_already_registered, s.persons_rejected
             );
-            println!("  comunidades (localidades/barrios) nuevas: {}", s.communities_created);
+            println!(
+                "  comunidades (localidades/barrios) nuevas: {}",
+                s.communities_created
+            );
             if s.households_without_head > 0 {
-                println!("  aviso: {} hogares aceptados no tienen jefe de hogar registrado", s.households_without_head);
+                println!(
+                    "  aviso: {} hogares aceptados no tienen jefe de hogar registrado",
+                    s.households_without_head
+                );
             }
         }
         "comunidades" => {
@@ -123,7 +144,10 @@ pub fn print_import(s: &ImportSummary) {
         }
     }
     if s.rows_rejected > 0 {
-        println!("  filas rechazadas: {} ({} problemas)", s.rows_rejected, s.problems);
+        println!(
+            "  filas rechazadas: {} ({} problemas)",
+            s.rows_rejected, s.problems
+        );
         for (reason, n) in &s.rejections_by_reason {
             println!("    {n:>8}  {reason}");
         }
@@ -134,9 +158,16 @@ pub fn print_import(s: &ImportSummary) {
         println!("  ninguna fila rechazada");
     }
     if !s.missing_optional_columns.is_empty() {
-        println!("  columnas opcionales ausentes (se guardan vacías): {}", s.missing_optional_columns.join(", "));
+        println!(
+            "  columnas opcionales ausentes (se guardan vacías): {}",
+            s.missing_optional_columns.join(", ")
+        );
     }
     println!("  tiempo: {:.1} s", s.seconds);
+}
+
+fn n(v: &serde_json::Value) -> u64 {
+    v.as_u64().unwrap_or(0)
 }
 
 pub fn print_stats(v: &serde_json::Value) {
@@ -151,17 +182,20 @@ pub fn print_stats(v: &serde_json::Value) {
         t["name"].as_str().unwrap_or(""),
         t["code"].as_str().unwrap_or("")
     );
-    println!("{:<6} {:<34} {:>10} {:>9} {:>11} {:>11}", "código", "distrito", "personas", "hogares", "comunidades", "sintéticos");
+    println!(
+        "{:<6} {:<34} {:>10} {:>9} {:>11} {:>11}",
+        "código", "distrito", "personas", "hogares", "comunidades", "sintéticos"
+    );
     if let Some(rows) = v["districts"].as_array() {
         for r in rows {
             println!(
                 "{:<6} {:<34} {:>10} {:>9} {:>11} {:>11}",
                 r["code"].as_str().unwrap_or(""),
                 r["name"].as_str().unwrap_or(""),
-                r["persons"],
-                r["households"],
-                r["communities"],
-                r["synthetic_households"]
+                n(&r["persons"]),
+                n(&r["households"]),
+                n(&r["communities"]),
+                n(&r["synthetic_households"])
             );
         }
     }
@@ -169,22 +203,34 @@ pub fn print_stats(v: &serde_json::Value) {
         "{:<6} {:<34} {:>10} {:>9} {:>11} {:>11}",
         "",
         "total",
-        v["persons"],
-        v["households"],
-        v["communities"],
-        v["synthetic_households"]
+        n(&v["persons"]),
+        n(&v["households"]),
+        n(&v["communities"]),
+        n(&v["synthetic_households"])
     );
     if v["synthetic_households"].as_u64().unwrap_or(0) > 0 {
-        println!("Los hogares marcados como sintéticos provienen de datos SINTÉTICOS (vamos synth).");
+        println!(
+            "Los hogares marcados como sintéticos provienen de datos SINTÉTICOS (vamos synth)."
+        );
     }
 }
 
 pub fn print_imports(rows: &[ImportRecord]) {
-    println!("{:>4} {:<13} {:<8} {:<11} {:<21} {:>9} {:>9} {:>9}", "n.º", "tipo", "fuente", "estado", "inicio", "aceptadas", "rechaz.", "sintético");
+    println!(
+        "{:>4} {:<13} {:<8} {:<11} {:<21} {:>9} {:>9} {:>9}",
+        "n.º", "tipo", "fuente", "estado", "inicio", "aceptadas", "rechaz.", "sintético"
+    );
     for r in rows {
         let s = r.summary.as_ref();
-        let get = |k: &str| s.and_then(|s| s.get(k)).and_then(|v| v.as_u64()).unwrap_or(0);
-        let accepted = get("persons_accepted") + get("households_accepted") + get("records_accepted") + get("community_surveys_accepted");
+        let get = |k: &str| {
+            s.and_then(|s| s.get(k))
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0)
+        };
+        let accepted = get("persons_accepted")
+            + get("households_accepted")
+            + get("records_accepted")
+            + get("community_surveys_accepted");
         println!(
             "{:>4} {:<13} {:<8} {:<11} {:<21} {:>9} {:>9} {:>9}",
             r.id,

@@ -45,7 +45,9 @@ impl NationalId {
         if !(3..=9).contains(&digits) || n == 0 {
             return Err(NationalIdError(s.to_string()));
         }
-        u32::try_from(n).map(|v| Some(NationalId(v))).map_err(|_| NationalIdError(s.to_string()))
+        u32::try_from(n)
+            .map(|v| Some(NationalId(v)))
+            .map_err(|_| NationalIdError(s.to_string()))
     }
     /// From a stored number (already validated when it was written).
     pub fn from_stored(n: i64) -> Option<NationalId> {
@@ -70,8 +72,20 @@ mod tests {
 
     #[test]
     fn parses_written_forms() {
-        assert_eq!(NationalId::parse_optional("1.234.567").unwrap().unwrap().get(), 1_234_567);
-        assert_eq!(NationalId::parse_optional(" 4567890 ").unwrap().unwrap().get(), 4_567_890);
+        assert_eq!(
+            NationalId::parse_optional("1.234.567")
+                .unwrap()
+                .unwrap()
+                .get(),
+            1_234_567
+        );
+        assert_eq!(
+            NationalId::parse_optional(" 4567890 ")
+                .unwrap()
+                .unwrap()
+                .get(),
+            4_567_890
+        );
         assert_eq!(NationalId::parse_optional("").unwrap(), None);
         assert!(NationalId::parse_optional("12").is_err());
         assert!(NationalId::parse_optional("12a456").is_err());

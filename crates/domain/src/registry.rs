@@ -211,8 +211,14 @@ mod tests {
 
     #[test]
     fn community_name_key_folds_case_accents_and_spaces() {
-        assert_eq!(Community::name_key("  Barrio  San José "), "barrio san jose");
-        assert_eq!(Community::name_key("COMPAÑÍA Ñu Guasú"), "compania nu guasu");
+        assert_eq!(
+            Community::name_key("  Barrio  San José "),
+            "barrio san jose"
+        );
+        assert_eq!(
+            Community::name_key("COMPAÑÍA Ñu Guasú"),
+            "compania nu guasu"
+        );
     }
 
     #[test]

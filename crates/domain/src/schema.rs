@@ -88,7 +88,11 @@ pub const HOUSEHOLD_FIELDS: &[FieldSpec] = &[
 /// Answers of a FIPS household member (repeat `miembros`) beyond identity.
 pub const PERSON_FIELDS: &[FieldSpec] = &[
     f("embarazada", "miembros", One("si_no")),
-    f("controles_prenatales", "miembros", Integer { min: 0, max: 20 }),
+    f(
+        "controles_prenatales",
+        "miembros",
+        Integer { min: 0, max: 20 },
+    ),
     f("wg_ver", "miembros", One("wg")),
     f("wg_oir", "miembros", One("wg")),
     f("wg_caminar", "miembros", One("wg")),
@@ -109,7 +113,14 @@ pub const PERSON_FIELDS: &[FieldSpec] = &[
     f("tipo_empleo", "miembros", One("empleo")),
     f("aporta_jubilacion", "miembros", One("si_no")),
     f("recibe_pension", "miembros", One("pension")),
-    f("ingreso_mensual", "miembros", Integer { min: 0, max: 1_000_000_000 }),
+    f(
+        "ingreso_mensual",
+        "miembros",
+        Integer {
+            min: 0,
+            max: 1_000_000_000,
+        },
+    ),
     f("programas", "miembros", Multi("programa")),
 ];
 
@@ -123,7 +134,14 @@ pub const COMMUNITY_FIELDS: &[FieldSpec] = &[
     f("prioridad_1", "prioridades", One("prioridad")),
     f("prioridad_2", "prioridades", One("prioridad")),
     f("prioridad_3", "prioridades", One("prioridad")),
-    f("participantes", "prioridades", Integer { min: 1, max: 10_000 }),
+    f(
+        "participantes",
+        "prioridades",
+        Integer {
+            min: 1,
+            max: 10_000,
+        },
+    ),
 ];
 
 /// Position of a field in a schema, by name.
@@ -135,8 +153,18 @@ pub fn position(fields: &[FieldSpec], name: &str) -> Option<usize> {
 /// domains is answered "mucha dificultad" or "no puede" (WG recommended cut-off).
 pub fn washington_group_disability(answers: &[Value]) -> Option<bool> {
     let mut any_answer = false;
-    for name in ["wg_ver", "wg_oir", "wg_caminar", "wg_recordar", "wg_cuidado", "wg_comunicar"] {
-        if let Some(v) = position(PERSON_FIELDS, name).and_then(|i| answers.get(i)).and_then(Value::as_text) {
+    for name in [
+        "wg_ver",
+        "wg_oir",
+        "wg_caminar",
+        "wg_recordar",
+        "wg_cuidado",
+        "wg_comunicar",
+    ] {
+        if let Some(v) = position(PERSON_FIELDS, name)
+            .and_then(|i| answers.get(i))
+            .and_then(Value::as_text)
+        {
             any_answer = true;
             if v == "mucha" || v == "no_puede" {
                 return Some(true);
@@ -154,8 +182,15 @@ mod tests {
     fn field_names_are_unique_and_column_safe() {
         for fields in [HOUSEHOLD_FIELDS, PERSON_FIELDS, COMMUNITY_FIELDS] {
             for (i, a) in fields.iter().enumerate() {
-                assert!(a.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
-                assert!(fields.iter().skip(i + 1).all(|b| b.name != a.name), "{}", a.name);
+                assert!(a
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
+                assert!(
+                    fields.iter().skip(i + 1).all(|b| b.name != a.name),
+                    "{}",
+                    a.name
+                );
             }
         }
     }

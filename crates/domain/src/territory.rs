@@ -24,7 +24,9 @@ pub struct DistrictCode(u16);
 /// Why a territory code was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TerritoryError {
-    #[error("código de territorio mal formado «{0}»: se espera DD (departamento) o DDdd (distrito)")]
+    #[error(
+        "código de territorio mal formado «{0}»: se espera DD (departamento) o DDdd (distrito)"
+    )]
     Malformed(String),
     #[error("departamento desconocido «{0}»: los códigos válidos van de 00 (Asunción) a 17")]
     UnknownDepartment(String),
@@ -220,11 +222,17 @@ impl Territory {
             let dep_n = parse_digits(&get(0), 2).ok_or(format!("fila {}: dpto_code", i + 2))?;
             let clave = parse_digits(&get(3), 4).ok_or(format!("fila {}: clave", i + 2))?;
             if dep_n > 17 || clave / 100 != dep_n {
-                return Err(format!("fila {}: clave {clave:04} fuera del departamento", i + 2));
+                return Err(format!(
+                    "fila {}: clave {clave:04} fuera del departamento",
+                    i + 2
+                ));
             }
             let dep = DepartmentCode(dep_n as u8);
             if !departments.iter().any(|d| d.code == dep) {
-                departments.push(Department { code: dep, name: get(1) });
+                departments.push(Department {
+                    code: dep,
+                    name: get(1),
+                });
             }
             districts.push(District {
                 code: DistrictCode(clave),
@@ -234,7 +242,10 @@ impl Territory {
         }
         departments.sort_by_key(|d| d.code);
         districts.sort_by_key(|d| d.code);
-        Ok(Territory { departments, districts })
+        Ok(Territory {
+            departments,
+            districts,
+        })
     }
 
     pub fn departments(&self) -> &[Department] {
@@ -256,8 +267,13 @@ impl Territory {
     pub fn name_of(&self, t: TerritoryCode) -> String {
         match t {
             TerritoryCode::Nation => "Paraguay".to_string(),
-            TerritoryCode::Department(d) => self.department(d).map(|x| x.name.clone()).unwrap_or_default(),
-            TerritoryCode::District(d) => self.district(d).map(|x| x.name.clone()).unwrap_or_default(),
+            TerritoryCode::Department(d) => self
+                .department(d)
+                .map(|x| x.name.clone())
+                .unwrap_or_default(),
+            TerritoryCode::District(d) => {
+                self.district(d).map(|x| x.name.clone()).unwrap_or_default()
+            }
         }
     }
 }
@@ -281,11 +297,22 @@ mod tests {
     fn pilot_districts_resolve() {
         let names: Vec<String> = PILOT_DISTRICTS
             .iter()
-            .map(|&n| Territory::official().district(DistrictCode::from_number(n).unwrap()).unwrap().name.clone())
+            .map(|&n| {
+                Territory::official()
+                    .district(DistrictCode::from_number(n).unwrap())
+                    .unwrap()
+                    .name
+                    .clone()
+            })
             .collect();
         assert_eq!(
             names,
-            ["Villeta", "Mariscal José Félix Estigarribia", "Santa Rosa del Aguaray", "San Juan Nepomuceno"]
+            [
+                "Villeta",
+                "Mariscal José Félix Estigarribia",
+                "Santa Rosa del Aguaray",
+                "San Juan Nepomuceno"
+            ]
         );
     }
 
@@ -293,13 +320,35 @@ mod tests {
     fn parses_and_rejects_codes() {
         assert_eq!(DistrictCode::try_from("0218").unwrap().get(), 218);
         assert_eq!(DistrictCode::try_from("218").unwrap().to_string(), "0218");
-        assert_eq!(DistrictCode::try_from("1116").unwrap().department().to_string(), "11");
-        assert!(matches!(DistrictCode::try_from("9999"), Err(TerritoryError::UnknownDistrict(_))));
-        assert!(matches!(DistrictCode::try_from("11a6"), Err(TerritoryError::Malformed(_))));
-        assert!(matches!(DepartmentCode::try_from("18"), Err(TerritoryError::UnknownDepartment(_))));
+        assert_eq!(
+            DistrictCode::try_from("1116")
+                .unwrap()
+                .department()
+                .to_string(),
+            "11"
+        );
+        assert!(matches!(
+            DistrictCode::try_from("9999"),
+            Err(TerritoryError::UnknownDistrict(_))
+        ));
+        assert!(matches!(
+            DistrictCode::try_from("11a6"),
+            Err(TerritoryError::Malformed(_))
+        ));
+        assert!(matches!(
+            DepartmentCode::try_from("18"),
+            Err(TerritoryError::UnknownDepartment(_))
+        ));
         assert_eq!(TerritoryCode::parse("").unwrap(), TerritoryCode::Nation);
-        assert_eq!(TerritoryCode::parse("16").unwrap().level(), TerritoryLevel::Department);
-        assert!(TerritoryCode::parse("16").unwrap().contains(DistrictCode::try_from("1602").unwrap()));
-        assert!(!TerritoryCode::parse("11").unwrap().contains(DistrictCode::try_from("1602").unwrap()));
+        assert_eq!(
+            TerritoryCode::parse("16").unwrap().level(),
+            TerritoryLevel::Department
+        );
+        assert!(TerritoryCode::parse("16")
+            .unwrap()
+            .contains(DistrictCode::try_from("1602").unwrap()));
+        assert!(!TerritoryCode::parse("11")
+            .unwrap()
+            .contains(DistrictCode::try_from("1602").unwrap()));
     }
 }

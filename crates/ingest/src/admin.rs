@@ -8,7 +8,10 @@ use crate::fips::field;
 use crate::report::{RejectionLog, RowProblems};
 use crate::source::{detect_synthetic, resolve_inputs};
 use crate::text::clean_text;
-use crate::{finish, record_refusal, send, with_writer, Batch, ImportOptions, ImportSummary, IngestError, Progress, BATCH};
+use crate::{
+    finish, record_refusal, send, with_writer, Batch, ImportOptions, ImportSummary, IngestError,
+    Progress, BATCH,
+};
 use csv::ByteRecord;
 use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
@@ -39,14 +42,25 @@ pub fn import(
         if t.col(&["fecha_evento", "fecha"]).is_none() {
             missing.push("fecha_evento");
         }
-        if t.col(&["cedula", "ci", "nro_cedula", "numero_documento", "documento"]).is_none() {
+        if t.col(&[
+            "cedula",
+            "ci",
+            "nro_cedula",
+            "numero_documento",
+            "documento",
+        ])
+        .is_none()
+        {
             missing.push("cedula");
         }
         if opts.source.is_none() && t.col(&["institucion"]).is_none() {
             missing.push("institucion (o indique --source)");
         }
         if !missing.is_empty() {
-            return Err(IngestError::MissingColumns { file: t.label.clone(), columns: missing.join(", ") });
+            return Err(IngestError::MissingColumns {
+                file: t.label.clone(),
+                columns: missing.join(", "),
+            });
         }
         tables.push(t);
     }
@@ -66,8 +80,16 @@ pub fn import(
             })?);
             f.write_all(b"\xEF\xBB\xBF").map_err(IngestError::io)?;
             let mut w = csv::Writer::from_writer(f);
-            w.write_record(["archivo", "fila", "institucion", "cedula", "servicio", "fecha_evento", "motivo"])
-                .map_err(IngestError::csv)?;
+            w.write_record([
+                "archivo",
+                "fila",
+                "institucion",
+                "cedula",
+                "servicio",
+                "fecha_evento",
+                "motivo",
+            ])
+            .map_err(IngestError::csv)?;
             Some(w)
         }
         None => None,
@@ -83,7 +105,11 @@ pub fn import(
     let mut tx = store.begin_import(&meta)?;
     let import_id = tx.import_id();
     summary.import_id = Some(import_id);
-    let mut snap = tx.snapshot(SnapshotNeeds { national_ids: true, admin_keys: true, ..Default::default() })?;
+    let mut snap = tx.snapshot(SnapshotNeeds {
+        national_ids: true,
+        admin_keys: true,
+        ..Default::default()
+    })?;
     let (mut summary, tx) = with_writer(tx, |ch| {
         let mut seen: FxHashMap<(String, String), (String, u64)> = FxHashMap::default();
         let mut batch = Vec::with_capacity(BATCH);
@@ -93,7 +119,13 @@ pub fn import(
             let col = |names: &[&str]| t.col(names);
             let c_id = col(&["id_registro", "id"]);
             let c_inst = col(&["institucion"]);
-            let c_nid = col(&["cedula", "ci", "nro_cedula", "numero_documento", "documento"]);
+            let c_nid = col(&[
+                "cedula",
+                "ci",
+                "nro_cedula",
+                "numero_documento",
+                "documento",
+            ]);
             let c_given = col(&["nombres", "nombre"]);
             let c_family = col(&["apellidos", "apellido"]);
             let c_birth = col(&["fecha_nacimiento"]);
@@ -102,7 +134,10 @@ pub fn import(
             let c_serv = col(&["servicio", "prestacion"]);
             let c_date = col(&["fecha_evento", "fecha"]);
             let c_detail = col(&["detalle", "observacion"]);
-            let hdr = |c: Option<usize>, d: &str| c.and_then(|c| t.headers.get(c).cloned()).unwrap_or_else(|| d.to_string());
+            let hdr = |c: Option<usize>, d: &str| {
+                c.and_then(|c| t.headers.get(c).cloned())
+                    .unwrap_or_else(|| d.to_string())
+            };
             let (h_inst, h_nid, h_birth, h_sex, h_dist, h_serv, h_date, h_id) = (
                 hdr(c_inst, "institucion"),
                 hdr(c_nid, "cedula"),
@@ -117,14 +152,22 @@ pub fn import(
             let mut n = 0u64;
             while let Some(row) = t.next_row(&mut rec)? {
                 n += 1;
-                if n % 8192 == 0 {
+                if n.is_multiple_of(8192) {
                     progress.advance(t.progress().0);
                 }
                 let mut p = RowProblems::new(&label, row);
                 let inst_col = field(&rec, c_inst).to_uppercase();
-                let institution = if !inst_col.is_empty() { inst_col } else { opts.source.clone().unwrap_or_default().to_uppercase() };
+                let institution = if !inst_col.is_empty() {
+                    inst_col
+                } else {
+                    opts.source.clone().unwrap_or_default().to_uppercase()
+                };
                 if institution.is_empty() {
-                    p.add(&h_inst, "", "falta la institución (columna institucion o --source)");
+                    p.add(
+                        &h_inst,
+                        "",
+                        "falta la institución (columna institucion o --source)",
+                    );
                 }
                 let nid_raw = field(&rec, c_nid);
                 let nid = NationalId::parse_optional(&nid_raw).unwrap_or_else(|e| {
@@ -147,7 +190,11 @@ pub fn import(
                 } else {
                     let s = Sex::parse(&sex_raw);
                     if s.is_none() {
-                        p.add(&h_sex, &sex_raw, "sexo desconocido (use hombre/mujer, M/F o 1/2)");
+                        p.add(
+                            &h_sex,
+                            &sex_raw,
+                            "sexo desconocido (use hombre/mujer, M/F o 1/2)",
+                        );
                     }
                     s
                 };
@@ -170,7 +217,11 @@ pub fn import(
                         None
                     }
                     Ok(Some(d)) if birth.is_some_and(|b| d < b) => {
-                        p.add(&h_date, &date_raw, "fecha del evento anterior al nacimiento");
+                        p.add(
+                            &h_date,
+                            &date_raw,
+                            "fecha del evento anterior al nacimiento",
+                        );
                         None
                     }
                     Ok(Some(d)) => Some(d),
@@ -190,13 +241,25 @@ pub fn import(
                 } else {
                     // No id from the institution: the record's content is its identity.
                     let mut h = Sha256::new();
-                    for part in [nid_raw.as_ref(), birth_raw.as_ref(), service.as_str(), date_raw.as_ref(), dist_raw.as_ref()] {
+                    for part in [
+                        nid_raw.as_ref(),
+                        birth_raw.as_ref(),
+                        service.as_str(),
+                        date_raw.as_ref(),
+                        dist_raw.as_ref(),
+                    ] {
                         h.update(part.as_bytes());
                         h.update([0x1f]);
                     }
                     h.update(detail.as_deref().unwrap_or("").as_bytes());
                     let d = h.finalize();
-                    format!("sha256:{}", d.iter().take(16).map(|b| format!("{b:02x}")).collect::<String>())
+                    format!(
+                        "sha256:{}",
+                        d.iter()
+                            .take(16)
+                            .map(|b| format!("{b:02x}"))
+                            .collect::<String>()
+                    )
                 };
                 p.key = record_key.clone();
                 let k = (institution.clone(), record_key.clone());
@@ -205,16 +268,26 @@ pub fn import(
                     continue;
                 }
                 if let Some((f0, r0)) = seen.get(&k) {
-                    p.add(&h_id, &record_key, format!("registro duplicado: ya apareció en {f0}, fila {r0}"));
+                    p.add(
+                        &h_id,
+                        &record_key,
+                        format!("registro duplicado: ya apareció en {f0}, fila {r0}"),
+                    );
                 }
                 match event_date {
                     Some(event_date) if p.is_empty() => {
                         seen.insert(k, (label.clone(), row));
-                        let person_id = nid.and_then(|n| snap.national_ids.get(&n)).map(|k| k.person_id);
+                        let person_id = nid
+                            .and_then(|n| snap.national_ids.get(&n))
+                            .map(|k| k.person_id);
                         if person_id.is_none() {
                             summary.records_unmatched += 1;
                             if let Some(w) = &mut unmatched {
-                                let why = if nid.is_some() { "cédula no registrada en el SIIS" } else { "registro sin cédula" };
+                                let why = if nid.is_some() {
+                                    "cédula no registrada en el SIIS"
+                                } else {
+                                    "registro sin cédula"
+                                };
                                 w.write_record([
                                     label.as_str(),
                                     &row.to_string(),
@@ -243,11 +316,21 @@ pub fn import(
                             service,
                             event_date,
                             detail,
-                            provenance: Provenance { import_id, file_no: file_no as u32, row },
+                            provenance: Provenance {
+                                import_id,
+                                file_no: file_no as u32,
+                                row,
+                            },
                         });
                         summary.records_accepted += 1;
                         if batch.len() >= BATCH {
-                            send(ch, Batch::Admin(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))))?;
+                            send(
+                                ch,
+                                Batch::Admin(std::mem::replace(
+                                    &mut batch,
+                                    Vec::with_capacity(BATCH),
+                                )),
+                            )?;
                         }
                     }
                     _ => log.reject_row(p.into_vec())?,

@@ -30,7 +30,12 @@ pub struct AnswerReader {
 impl AnswerReader {
     /// Resolves each field's column in `table`; fields without a column are listed in
     /// `missing` (answers then read as null — optional columns may be absent).
-    pub fn new(table: &Table, form: &'static Form, fields: &[FieldSpec], missing: &mut Vec<String>) -> AnswerReader {
+    pub fn new(
+        table: &Table,
+        form: &'static Form,
+        fields: &[FieldSpec],
+        missing: &mut Vec<String>,
+    ) -> AnswerReader {
         let fields = fields
             .iter()
             .map(|f| {
@@ -57,7 +62,11 @@ impl AnswerReader {
     pub fn read(&self, rec: &ByteRecord, problems: &mut RowProblems<'_>, out: &mut Vec<Value>) {
         out.clear();
         for f in &self.fields {
-            let raw = f.col.and_then(|c| rec.get(c)).map(decode).unwrap_or_default();
+            let raw = f
+                .col
+                .and_then(|c| rec.get(c))
+                .map(decode)
+                .unwrap_or_default();
             let v = raw.trim();
             if v.is_empty() {
                 out.push(Value::Null);
@@ -68,7 +77,11 @@ impl AnswerReader {
                 Check::Int { min, max } => match parse_int(v) {
                     Some(n) if n >= *min && n <= *max => Value::Int(n),
                     Some(_) => {
-                        problems.add(&f.header, v, format!("valor fuera de rango: se espera entre {min} y {max}"));
+                        problems.add(
+                            &f.header,
+                            v,
+                            format!("valor fuera de rango: se espera entre {min} y {max}"),
+                        );
                         Value::Null
                     }
                     None => {
@@ -117,7 +130,10 @@ pub fn parse_int(v: &str) -> Option<i64> {
 pub fn unknown_code(list: &[&str]) -> String {
     let shown: Vec<&str> = list.iter().take(12).copied().collect();
     let more = if list.len() > 12 { ", …" } else { "" };
-    format!("código desconocido (valores válidos: {}{more})", shown.join(", "))
+    format!(
+        "código desconocido (valores válidos: {}{more})",
+        shown.join(", ")
+    )
 }
 
 #[cfg(test)]

@@ -8,7 +8,10 @@ use crate::forms::{form, FormId};
 use crate::report::{RejectionLog, RowProblems};
 use crate::source::{detect_synthetic, resolve_inputs};
 use crate::text::clean_text;
-use crate::{finish, record_refusal, send, with_writer, Batch, ImportOptions, ImportSummary, IngestError, Progress, BATCH};
+use crate::{
+    finish, record_refusal, send, with_writer, Batch, ImportOptions, ImportSummary, IngestError,
+    Progress, BATCH,
+};
 use csv::ByteRecord;
 use rustc_hash::FxHashMap;
 use std::path::PathBuf;
@@ -25,7 +28,9 @@ pub fn import(
 ) -> Result<ImportSummary, IngestError> {
     let started = std::time::Instant::now();
     let tables = resolve_inputs(opts.kind, paths)?;
-    let src = tables.first().ok_or_else(|| IngestError::Input("no se encontró el archivo de comunidades".into()))?;
+    let src = tables
+        .first()
+        .ok_or_else(|| IngestError::Input("no se encontró el archivo de comunidades".into()))?;
     let form = form(FormId::Comunidad);
     let synthetic = opts.synthetic.unwrap_or_else(|| detect_synthetic(paths));
     let mut t = src.open()?;
@@ -35,15 +40,26 @@ pub fn import(
     let c_area = t.col(&["area"]);
     let c_gps = t.col(&["gps"]);
     let (c_lat, c_lon) = (t.col(&["gps_latitude"]), t.col(&["gps_longitude"]));
-    let c_date = t.col(&["fecha_relevamiento"]).or(t.col(&["today"])).or(t.col(&["submissiondate", "submission_time"]));
+    let c_date = t
+        .col(&["fecha_relevamiento"])
+        .or(t.col(&["today"]))
+        .or(t.col(&["submissiondate", "submission_time"]));
     let mut missing = Vec::new();
-    for (c, n) in [(c_key, "KEY"), (c_dist, "ubicacion-distrito"), (c_loc, "ubicacion-localidad"), (c_date, "fecha_relevamiento")] {
+    for (c, n) in [
+        (c_key, "KEY"),
+        (c_dist, "ubicacion-distrito"),
+        (c_loc, "ubicacion-localidad"),
+        (c_date, "fecha_relevamiento"),
+    ] {
         if c.is_none() {
             missing.push(n);
         }
     }
     if !missing.is_empty() {
-        return Err(IngestError::MissingColumns { file: t.label.clone(), columns: missing.join(", ") });
+        return Err(IngestError::MissingColumns {
+            file: t.label.clone(),
+            columns: missing.join(", "),
+        });
     }
     let mut summary = ImportSummary {
         kind: opts.kind.as_str().into(),
@@ -52,8 +68,16 @@ pub fn import(
         rejects_file: opts.rejects.as_ref().map(|p| p.display().to_string()),
         ..Default::default()
     };
-    let reader = AnswerReader::new(&t, form, COMMUNITY_FIELDS, &mut summary.missing_optional_columns);
-    let hdr = |c: Option<usize>, d: &str| c.and_then(|c| t.headers.get(c).cloned()).unwrap_or_else(|| d.to_string());
+    let reader = AnswerReader::new(
+        &t,
+        form,
+        COMMUNITY_FIELDS,
+        &mut summary.missing_optional_columns,
+    );
+    let hdr = |c: Option<usize>, d: &str| {
+        c.and_then(|c| t.headers.get(c).cloned())
+            .unwrap_or_else(|| d.to_string())
+    };
     let (h_key, h_dist, h_loc, h_area, h_gps, h_date) = (
         hdr(c_key, "KEY"),
         hdr(c_dist, "ubicacion-distrito"),
@@ -79,7 +103,11 @@ pub fn import(
     let mut tx = store.begin_import(&meta)?;
     let import_id = tx.import_id();
     summary.import_id = Some(import_id);
-    let mut snap = tx.snapshot(SnapshotNeeds { communities: true, survey_keys: true, ..Default::default() })?;
+    let mut snap = tx.snapshot(SnapshotNeeds {
+        communities: true,
+        survey_keys: true,
+        ..Default::default()
+    })?;
     let label = t.label.clone();
     let (mut summary, tx) = with_writer(tx, |ch| {
         progress.stage("comunidades", t.progress().1);
@@ -98,7 +126,11 @@ pub fn import(
                 summary.surveys_already_registered += 1;
                 continue;
             } else if let Some(first) = seen.get(&key) {
-                p.add(&h_key, &key, format!("envío duplicado: la misma clave ya apareció en la fila {first}"));
+                p.add(
+                    &h_key,
+                    &key,
+                    format!("envío duplicado: la misma clave ya apareció en la fila {first}"),
+                );
             }
             let dist_raw = field(&rec, c_dist);
             let district = match DistrictCode::try_from(dist_raw.as_ref()) {
@@ -125,11 +157,15 @@ pub fn import(
                 p.add(&h_area, &area_raw, crate::answers::unknown_code(area_codes));
                 None
             };
-            let gps = parse_gps(&field(&rec, c_gps), &field(&rec, c_lat), &field(&rec, c_lon))
-                .unwrap_or_else(|reason| {
-                    p.add(&h_gps, &field(&rec, c_gps), reason);
-                    None
-                });
+            let gps = parse_gps(
+                &field(&rec, c_gps),
+                &field(&rec, c_lat),
+                &field(&rec, c_lon),
+            )
+            .unwrap_or_else(|reason| {
+                p.add(&h_gps, &field(&rec, c_gps), reason);
+                None
+            });
             let date_raw = field(&rec, c_date);
             let date = match parse_date(&date_raw) {
                 Ok(Some(d)) if d > opts.import_date => {
@@ -147,10 +183,17 @@ pub fn import(
                 }
             };
             reader.read(&rec, &mut p, &mut vals);
-            let ranked: Vec<&str> = prio.iter().filter_map(|&i| vals.get(i).and_then(Value::as_text)).collect();
+            let ranked: Vec<&str> = prio
+                .iter()
+                .filter_map(|&i| vals.get(i).and_then(Value::as_text))
+                .collect();
             for (i, a) in ranked.iter().enumerate() {
                 if *a != "otra" && ranked.iter().skip(i + 1).any(|b| b == a) {
-                    p.add("prioridades", a, "la misma prioridad se repite en el orden de prioridades");
+                    p.add(
+                        "prioridades",
+                        a,
+                        "la misma prioridad se repite en el orden de prioridades",
+                    );
                 }
             }
             match (district, date) {
@@ -163,7 +206,12 @@ pub fn import(
                             let id = snap.next_community_id;
                             snap.next_community_id += 1;
                             snap.communities.insert(ck, id);
-                            comms.push(Community { id, district, name, area });
+                            comms.push(Community {
+                                id,
+                                district,
+                                name,
+                                area,
+                            });
                             summary.communities_created += 1;
                             id
                         }
@@ -175,7 +223,11 @@ pub fn import(
                         latitude: gps.map(|g| g.0),
                         longitude: gps.map(|g| g.1),
                         answers: vals.clone(),
-                        provenance: Provenance { import_id, file_no: 0, row },
+                        provenance: Provenance {
+                            import_id,
+                            file_no: 0,
+                            row,
+                        },
                     });
                     summary.community_surveys_accepted += 1;
                     if surveys.len() >= BATCH {

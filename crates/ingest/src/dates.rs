@@ -47,7 +47,11 @@ pub fn parse_date(raw: &str) -> Result<Option<NaiveDate>, DateError> {
     if let [a, b, c] = parts.as_slice() {
         let (a, b, c) = (num(a), num(b), num(c));
         if let (Some(a), Some(b), Some(c)) = (a, b, c) {
-            return if date_part.len() >= 8 && date_part.as_bytes().get(4).is_some_and(|&x| x == b'-' || x == b'/')
+            return if date_part.len() >= 8
+                && date_part
+                    .as_bytes()
+                    .get(4)
+                    .is_some_and(|&x| x == b'-' || x == b'/')
             {
                 build(a, b, c).map(Some)
             } else if c >= 100 {
@@ -92,7 +96,10 @@ mod tests {
     #[test]
     fn reads_every_common_form() {
         assert_eq!(parse_date("2024-03-05").unwrap(), d(2024, 3, 5));
-        assert_eq!(parse_date("2024-03-05T10:11:12.000-04:00").unwrap(), d(2024, 3, 5));
+        assert_eq!(
+            parse_date("2024-03-05T10:11:12.000-04:00").unwrap(),
+            d(2024, 3, 5)
+        );
         assert_eq!(parse_date("05/03/2024").unwrap(), d(2024, 3, 5));
         assert_eq!(parse_date("5/3/2024").unwrap(), d(2024, 3, 5));
         assert_eq!(parse_date("05-03-2024").unwrap(), d(2024, 3, 5));

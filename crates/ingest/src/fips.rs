@@ -14,7 +14,10 @@ use crate::report::{RejectionLog, RowProblems};
 use crate::source::{detect_synthetic, resolve_inputs};
 use crate::table::Table;
 use crate::text::{clean_text, decode};
-use crate::{finish, record_refusal, send, with_writer, Batch, ImportOptions, ImportSummary, IngestError, Progress, BATCH};
+use crate::{
+    finish, record_refusal, send, with_writer, Batch, ImportOptions, ImportSummary, IngestError,
+    Progress, BATCH,
+};
 use chrono::NaiveDate;
 use csv::ByteRecord;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -44,12 +47,17 @@ pub(crate) fn norm_key(k: &str) -> &str {
 
 /// Header shown in reports for a column (its real name, or the expected one when absent).
 fn header(t: &Table, col: Option<usize>, fallback: &str) -> String {
-    col.and_then(|c| t.headers.get(c).cloned()).unwrap_or_else(|| fallback.to_string())
+    col.and_then(|c| t.headers.get(c).cloned())
+        .unwrap_or_else(|| fallback.to_string())
 }
 
 /// Parses an ODK geopoint (`lat lon alt acc`) or a latitude/longitude pair and checks it lies
 /// in Paraguay's bounding box.
-pub(crate) fn parse_gps(combined: &str, lat: &str, lon: &str) -> Result<Option<(f64, f64)>, String> {
+pub(crate) fn parse_gps(
+    combined: &str,
+    lat: &str,
+    lon: &str,
+) -> Result<Option<(f64, f64)>, String> {
     let (la, lo) = if !combined.is_empty() {
         let mut it = combined.split_whitespace();
         (it.next().unwrap_or(""), it.next().unwrap_or(""))
@@ -134,9 +142,15 @@ pub fn import(
     let started = std::time::Instant::now();
     let tables = resolve_inputs(opts.kind, paths)?;
     let (Some(hsrc), Some(msrc)) = (tables.first(), tables.get(1)) else {
-        return Err(IngestError::Input("faltan los archivos de hogares y de miembros".into()));
+        return Err(IngestError::Input(
+            "faltan los archivos de hogares y de miembros".into(),
+        ));
     };
-    let form = form(if opts.kind == ImportKind::Simplificado { FormId::Simplificado } else { FormId::Fips });
+    let form = form(if opts.kind == ImportKind::Simplificado {
+        FormId::Simplificado
+    } else {
+        FormId::Fips
+    });
     let synthetic = opts.synthetic.unwrap_or_else(|| detect_synthetic(paths));
 
     // Open both tables before touching the database: an unreadable file or a missing
@@ -160,7 +174,11 @@ pub fn import(
         kobo_index: ht.col(&["index"]),
     };
     let mut missing = Vec::new();
-    for (c, name) in [(hc.key, "KEY"), (hc.district, "ubicacion-distrito"), (hc.locality, "ubicacion-localidad")] {
+    for (c, name) in [
+        (hc.key, "KEY"),
+        (hc.district, "ubicacion-distrito"),
+        (hc.locality, "ubicacion-localidad"),
+    ] {
         if c.is_none() {
             missing.push(name);
         }
@@ -169,7 +187,10 @@ pub fn import(
         missing.push("fecha_entrevista");
     }
     if !missing.is_empty() {
-        return Err(IngestError::MissingColumns { file: ht.label.clone(), columns: missing.join(", ") });
+        return Err(IngestError::MissingColumns {
+            file: ht.label.clone(),
+            columns: missing.join(", "),
+        });
     }
     let mc = MemberCols {
         parent: mt.col(&["parent_key", "submission__uuid"]),
@@ -198,7 +219,10 @@ pub fn import(
         }
     }
     if !missing.is_empty() {
-        return Err(IngestError::MissingColumns { file: mt.label.clone(), columns: missing.join(", ") });
+        return Err(IngestError::MissingColumns {
+            file: mt.label.clone(),
+            columns: missing.join(", "),
+        });
     }
     let mut summary = ImportSummary {
         kind: opts.kind.as_str().into(),
@@ -209,8 +233,18 @@ pub fn import(
     };
     let (hreader, preader) = if opts.kind == ImportKind::Fips {
         (
-            Some(AnswerReader::new(&ht, form, HOUSEHOLD_FIELDS, &mut summary.missing_optional_columns)),
-            Some(AnswerReader::new(&mt, form, PERSON_FIELDS, &mut summary.missing_optional_columns)),
+            Some(AnswerReader::new(
+                &ht,
+                form,
+                HOUSEHOLD_FIELDS,
+                &mut summary.missing_optional_columns,
+            )),
+            Some(AnswerReader::new(
+                &mt,
+                form,
+                PERSON_FIELDS,
+                &mut summary.missing_optional_columns,
+            )),
         )
     } else {
         (None, None)
@@ -227,7 +261,12 @@ pub fn import(
     let mut tx = store.begin_import(&meta)?;
     summary.import_id = Some(tx.import_id());
     let import_id = tx.import_id();
-    let snap = tx.snapshot(SnapshotNeeds { household_keys: true, national_ids: true, communities: true, ..Default::default() })?;
+    let snap = tx.snapshot(SnapshotNeeds {
+        household_keys: true,
+        national_ids: true,
+        communities: true,
+        ..Default::default()
+    })?;
 
     let mut st = State {
         opts,
@@ -244,11 +283,28 @@ pub fn import(
         summary,
     };
     let (mut st, tx) = with_writer(tx, |ch| {
-        st.households_pass(&mut ht, &hc, hreader.as_ref(), import_id, ch, &mut log, progress)?;
-        st.members_pass(&mut mt, &mc, preader.as_ref(), import_id, ch, &mut log, progress)?;
+        st.households_pass(
+            &mut ht,
+            &hc,
+            hreader.as_ref(),
+            import_id,
+            ch,
+            &mut log,
+            progress,
+        )?;
+        st.members_pass(
+            &mut mt,
+            &mc,
+            preader.as_ref(),
+            import_id,
+            ch,
+            &mut log,
+            progress,
+        )?;
         Ok(st)
     })?;
-    st.summary.households_without_head = st.accepted.values().filter(|s| s.head_row == 0).count() as u64;
+    st.summary.households_without_head =
+        st.accepted.values().filter(|s| s.head_row == 0).count() as u64;
     st.summary.rows_rejected = log.rows_rejected();
     st.summary.problems = log.problems();
     st.summary.rejections_by_reason = log.by_reason().clone();
@@ -261,15 +317,30 @@ pub fn import(
 impl State<'_> {
     fn flush_households(&mut self, ch: &SyncSender<Batch>) -> Result<(), IngestError> {
         if !self.pending_communities.is_empty() {
-            send(ch, Batch::Communities(std::mem::take(&mut self.pending_communities)))?;
+            send(
+                ch,
+                Batch::Communities(std::mem::take(&mut self.pending_communities)),
+            )?;
         }
         if !self.households.is_empty() {
-            send(ch, Batch::Households(std::mem::replace(&mut self.households, Vec::with_capacity(BATCH))))?;
+            send(
+                ch,
+                Batch::Households(std::mem::replace(
+                    &mut self.households,
+                    Vec::with_capacity(BATCH),
+                )),
+            )?;
         }
         Ok(())
     }
 
-    fn community_id(&mut self, district: DistrictCode, name: &str, area: Option<&str>, import_id: i64) -> i64 {
+    fn community_id(
+        &mut self,
+        district: DistrictCode,
+        name: &str,
+        area: Option<&str>,
+        import_id: i64,
+    ) -> i64 {
         let _ = import_id;
         let key = (district, vamos_domain::Community::name_key(name));
         if let Some(&id) = self.snap.communities.get(&key) {
@@ -278,7 +349,12 @@ impl State<'_> {
         let id = self.snap.next_community_id;
         self.snap.next_community_id += 1;
         self.snap.communities.insert(key, id);
-        self.pending_communities.push(Community { id, district, name: name.to_string(), area: area.map(String::from) });
+        self.pending_communities.push(Community {
+            id,
+            district,
+            name: name.to_string(),
+            area: area.map(String::from),
+        });
         self.summary.communities_created += 1;
         id
     }
@@ -312,7 +388,7 @@ impl State<'_> {
         let mut n = 0u64;
         while let Some(row) = t.next_row(&mut rec)? {
             n += 1;
-            if n % 4096 == 0 {
+            if n.is_multiple_of(4096) {
                 progress.advance(t.progress().0);
             }
             let mut p = RowProblems::new(&label, row);
@@ -330,14 +406,27 @@ impl State<'_> {
             } else if self.snap.household_keys.contains(&key) {
                 self.summary.households_already_registered += 1;
                 continue;
-            } else if let Some(first) = self.accepted.get(key.as_str()).map(|s| s.row).or_else(|| self.rejected.get(key.as_str()).map(|r| r.1)) {
-                p.add(&h_key, &key, format!("envío duplicado: la misma clave ya apareció en la fila {first}"));
+            } else if let Some(first) = self
+                .accepted
+                .get(key.as_str())
+                .map(|s| s.row)
+                .or_else(|| self.rejected.get(key.as_str()).map(|r| r.1))
+            {
+                p.add(
+                    &h_key,
+                    &key,
+                    format!("envío duplicado: la misma clave ya apareció en la fila {first}"),
+                );
                 log.reject_row(p.into_vec())?;
                 self.summary.households_rejected += 1;
                 continue;
             }
             if c.consent.is_some() && field(&rec, c.consent) == "no" {
-                p.add(&h_consent, "no", "el hogar no dio su consentimiento informado: no se registra");
+                p.add(
+                    &h_consent,
+                    "no",
+                    "el hogar no dio su consentimiento informado: no se registra",
+                );
             }
             let dist_raw = field(&rec, c.district);
             let district = if dist_raw.is_empty() {
@@ -357,8 +446,17 @@ impl State<'_> {
                 match DepartmentCode::try_from(dep_raw.as_ref()) {
                     Ok(dep) => {
                         if let Some(d) = district.filter(|d| d.department() != dep) {
-                            let name = Territory::official().district(d).map(|x| x.name.as_str()).unwrap_or("");
-                            p.add(&h_dep, &dep_raw, format!("el distrito {d} ({name}) no pertenece al departamento {dep}"));
+                            let name = Territory::official()
+                                .district(d)
+                                .map(|x| x.name.as_str())
+                                .unwrap_or("");
+                            p.add(
+                                &h_dep,
+                                &dep_raw,
+                                format!(
+                                    "el distrito {d} ({name}) no pertenece al departamento {dep}"
+                                ),
+                            );
                         }
                     }
                     Err(e) => p.add(&h_dep, &dep_raw, e.to_string()),
@@ -378,7 +476,11 @@ impl State<'_> {
                 p.add(&h_loc, "", "falta el dato obligatorio (localidad o barrio)");
             }
             let address = Some(clean_text(&field(&rec, c.address))).filter(|s| !s.is_empty());
-            let gps = match parse_gps(&field(&rec, c.gps), &field(&rec, c.lat), &field(&rec, c.lon)) {
+            let gps = match parse_gps(
+                &field(&rec, c.gps),
+                &field(&rec, c.lat),
+                &field(&rec, c.lon),
+            ) {
                 Ok(g) => g,
                 Err(reason) => {
                     let v = field(&rec, c.gps.or(c.lat)).into_owned();
@@ -386,14 +488,21 @@ impl State<'_> {
                     None
                 }
             };
-            let date_raw = [c.date, c.today, c.submitted].iter().map(|&col| field(&rec, col)).find(|v| !v.is_empty());
+            let date_raw = [c.date, c.today, c.submitted]
+                .iter()
+                .map(|&col| field(&rec, col))
+                .find(|v| !v.is_empty());
             let interview = match date_raw.as_deref().map(parse_date) {
                 None => {
                     p.add(&h_date, "", "falta la fecha de la entrevista");
                     None
                 }
                 Some(Ok(Some(d))) if d > self.opts.import_date => {
-                    p.add(&h_date, date_raw.as_deref().unwrap_or(""), "fecha de entrevista en el futuro");
+                    p.add(
+                        &h_date,
+                        date_raw.as_deref().unwrap_or(""),
+                        "fecha de entrevista en el futuro",
+                    );
                     None
                 }
                 Some(Ok(d)) => d,
@@ -409,11 +518,16 @@ impl State<'_> {
                     vals.resize(HOUSEHOLD_FIELDS.len(), Value::Null);
                 }
             }
-            if let (Some(Value::Int(rooms)), Some(Value::Int(beds))) =
-                (cuartos.and_then(|i| vals.get(i)), dormitorios.and_then(|i| vals.get(i)))
-            {
+            if let (Some(Value::Int(rooms)), Some(Value::Int(beds))) = (
+                cuartos.and_then(|i| vals.get(i)),
+                dormitorios.and_then(|i| vals.get(i)),
+            ) {
                 if beds > rooms {
-                    p.add("vivienda-dormitorios", &beds.to_string(), format!("más dormitorios que cuartos ({rooms})"));
+                    p.add(
+                        "vivienda-dormitorios",
+                        &beds.to_string(),
+                        format!("más dormitorios que cuartos ({rooms})"),
+                    );
                 }
             }
             match (district, interview) {
@@ -423,7 +537,14 @@ impl State<'_> {
                     self.snap.next_household_id += 1;
                     self.accepted.insert(
                         key.clone().into(),
-                        Slot { id, interview, row, head_row: 0, members: 0, lines: 0 },
+                        Slot {
+                            id,
+                            interview,
+                            row,
+                            head_row: 0,
+                            members: 0,
+                            lines: 0,
+                        },
                     );
                     self.households.push(Household {
                         id,
@@ -437,7 +558,11 @@ impl State<'_> {
                         interview_date: interview,
                         form: self.opts.kind,
                         answers: vals.clone(),
-                        provenance: Provenance { import_id, file_no: 0, row },
+                        provenance: Provenance {
+                            import_id,
+                            file_no: 0,
+                            row,
+                        },
                     });
                     self.summary.households_accepted += 1;
                     if self.households.len() >= BATCH {
@@ -487,7 +612,7 @@ impl State<'_> {
         let mut n = 0u64;
         while let Some(row) = t.next_row(&mut rec)? {
             n += 1;
-            if n % 8192 == 0 {
+            if n.is_multiple_of(8192) {
                 progress.advance(t.progress().0);
             }
             let mut p = RowProblems::new(&label, row);
@@ -496,12 +621,19 @@ impl State<'_> {
                 norm_key(&parent_raw).to_string()
             } else {
                 let ix = field(&rec, c.parent_index);
-                self.kobo_index.get(ix.as_ref()).map(|k| k.to_string()).unwrap_or_default()
+                self.kobo_index
+                    .get(ix.as_ref())
+                    .map(|k| k.to_string())
+                    .unwrap_or_default()
             };
             let key_raw = field(&rec, c.key);
             p.key = norm_key(&key_raw).to_string();
             if parent.is_empty() {
-                p.add(&h_parent, "", "miembro sin hogar: falta la referencia al hogar (PARENT_KEY)");
+                p.add(
+                    &h_parent,
+                    "",
+                    "miembro sin hogar: falta la referencia al hogar (PARENT_KEY)",
+                );
                 log.reject_row(p.into_vec())?;
                 self.summary.persons_rejected += 1;
                 continue;
@@ -511,7 +643,8 @@ impl State<'_> {
                 continue;
             }
             if let Some((file, hrow)) = self.rejected.get(parent.as_str()) {
-                let reason = format!("el hogar de este miembro fue rechazado ({file}, fila {hrow})");
+                let reason =
+                    format!("el hogar de este miembro fue rechazado ({file}, fila {hrow})");
                 p.add(&h_parent, &parent, reason);
                 log.reject_row(p.into_vec())?;
                 self.summary.persons_rejected += 1;
@@ -523,8 +656,13 @@ impl State<'_> {
                 self.summary.persons_rejected += 1;
                 continue;
             };
-            let (household_id, interview, head_row, members) = (slot.id, slot.interview, slot.head_row, slot.members);
-            let member_key = if p.key.is_empty() { format!("{parent}/miembros[{}]", members + 1) } else { p.key.clone() };
+            let (household_id, interview, head_row, members) =
+                (slot.id, slot.interview, slot.head_row, slot.members);
+            let member_key = if p.key.is_empty() {
+                format!("{parent}/miembros[{}]", members + 1)
+            } else {
+                p.key.clone()
+            };
             // Duplicate member rows (same KEY twice) are refused.
             let line = member_key
                 .rsplit_once("/miembros[")
@@ -537,7 +675,11 @@ impl State<'_> {
                 None => self.extra_members.contains(&member_key),
             };
             if duplicate {
-                p.add(&h_key, &member_key, "miembro duplicado: la misma clave ya apareció en el archivo");
+                p.add(
+                    &h_key,
+                    &member_key,
+                    "miembro duplicado: la misma clave ya apareció en el archivo",
+                );
             }
             let given = clean_text(&field(&rec, c.given));
             if given.is_empty() {
@@ -558,7 +700,11 @@ impl State<'_> {
             let birth_raw = field(&rec, c.birth);
             let birth = match parse_date(&birth_raw) {
                 Ok(None) => {
-                    p.add(&h_birth, "", "falta el dato obligatorio (fecha de nacimiento)");
+                    p.add(
+                        &h_birth,
+                        "",
+                        "falta el dato obligatorio (fecha de nacimiento)",
+                    );
                     None
                 }
                 Ok(Some(b)) if b > interview || b > self.opts.import_date => {
@@ -568,7 +714,13 @@ impl State<'_> {
                 Ok(Some(b)) => {
                     let age = age_at(b, interview);
                     if age > 120 {
-                        p.add(&h_birth, &birth_raw, format!("edad mayor a 120 años ({age} años a la fecha de la entrevista)"));
+                        p.add(
+                            &h_birth,
+                            &birth_raw,
+                            format!(
+                                "edad mayor a 120 años ({age} años a la fecha de la entrevista)"
+                            ),
+                        );
                         None
                     } else {
                         Some(b)
@@ -580,7 +732,11 @@ impl State<'_> {
                 }
             };
             let sex_raw = field(&rec, c.sex);
-            let sex = match sex_codes.iter().find(|x| **x == sex_raw).and_then(|code| Sex::parse(code)) {
+            let sex = match sex_codes
+                .iter()
+                .find(|x| **x == sex_raw)
+                .and_then(|code| Sex::parse(code))
+            {
                 Some(s) => Some(s),
                 None => {
                     if sex_raw.is_empty() {
@@ -594,7 +750,11 @@ impl State<'_> {
             let rel_raw = field(&rec, c.rel);
             let rel = rel_codes.iter().find(|x| **x == rel_raw).copied();
             match rel {
-                None if rel_raw.is_empty() => p.add(&h_rel, "", "falta el dato obligatorio (relación con el jefe)"),
+                None if rel_raw.is_empty() => p.add(
+                    &h_rel,
+                    "",
+                    "falta el dato obligatorio (relación con el jefe)",
+                ),
                 None => p.add(&h_rel, &rel_raw, crate::answers::unknown_code(rel_codes)),
                 Some("jefe") if head_row != 0 => p.add(
                     &h_rel,
@@ -610,18 +770,35 @@ impl State<'_> {
                     vals.resize(PERSON_FIELDS.len(), Value::Null);
                 }
             }
-            if sex == Some(Sex::Hombre) && preg.and_then(|i| vals.get(i)).and_then(Value::as_text) == Some("si") {
-                p.add("miembros-embarazada", "si", "embarazo registrado para un hombre");
+            if sex == Some(Sex::Hombre)
+                && preg.and_then(|i| vals.get(i)).and_then(Value::as_text) == Some("si")
+            {
+                p.add(
+                    "miembros-embarazada",
+                    "si",
+                    "embarazo registrado para un hombre",
+                );
             }
             if let (Some(nid), Some(b)) = (nid, birth) {
                 if let Some(known) = self.snap.national_ids.get(&nid) {
                     if known.birth_date != b {
-                        p.add(&h_nid, &nid_raw, format!(
+                        p.add(
+                            &h_nid,
+                            &nid_raw,
+                            format!(
                             "cédula ya registrada con otra fecha de nacimiento ({}, persona {})",
                             known.birth_date, known.person_id
-                        ));
+                        ),
+                        );
                     } else {
-                        p.add(&h_nid, &nid_raw, format!("persona ya registrada con esta cédula (persona {})", known.person_id));
+                        p.add(
+                            &h_nid,
+                            &nid_raw,
+                            format!(
+                                "persona ya registrada con esta cédula (persona {})",
+                                known.person_id
+                            ),
+                        );
                     }
                 } else if let Some((b0, r0)) = self.seen_nids.get(&nid) {
                     if *b0 != b {
@@ -661,11 +838,21 @@ impl State<'_> {
                         sex,
                         relationship: rel.to_string(),
                         answers: vals.clone(),
-                        provenance: Provenance { import_id, file_no: 1, row },
+                        provenance: Provenance {
+                            import_id,
+                            file_no: 1,
+                            row,
+                        },
                     });
                     self.summary.persons_accepted += 1;
                     if self.persons.len() >= BATCH {
-                        send(ch, Batch::Persons(std::mem::replace(&mut self.persons, Vec::with_capacity(BATCH))))?;
+                        send(
+                            ch,
+                            Batch::Persons(std::mem::replace(
+                                &mut self.persons,
+                                Vec::with_capacity(BATCH),
+                            )),
+                        )?;
                     }
                 }
                 _ => {

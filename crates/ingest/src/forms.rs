@@ -47,9 +47,18 @@ pub fn parse_form(bytes: &[u8]) -> Result<Form, String> {
     let mut form = Form::default();
     let survey = wb.worksheet_range("survey").map_err(|e| e.to_string())?;
     let mut rows = survey.rows();
-    let header: Vec<String> = rows.next().map(|r| r.iter().map(cell).collect()).unwrap_or_default();
-    let ti = header.iter().position(|h| h == "type").ok_or("survey sin columna type")?;
-    let ni = header.iter().position(|h| h == "name").ok_or("survey sin columna name")?;
+    let header: Vec<String> = rows
+        .next()
+        .map(|r| r.iter().map(cell).collect())
+        .unwrap_or_default();
+    let ti = header
+        .iter()
+        .position(|h| h == "type")
+        .ok_or("survey sin columna type")?;
+    let ni = header
+        .iter()
+        .position(|h| h == "name")
+        .ok_or("survey sin columna name")?;
     for r in rows {
         let t = r.get(ti).map(cell).unwrap_or_default();
         let n = r.get(ni).map(cell).unwrap_or_default();
@@ -59,9 +68,18 @@ pub fn parse_form(bytes: &[u8]) -> Result<Form, String> {
     }
     let choices = wb.worksheet_range("choices").map_err(|e| e.to_string())?;
     let mut rows = choices.rows();
-    let header: Vec<String> = rows.next().map(|r| r.iter().map(cell).collect()).unwrap_or_default();
-    let li = header.iter().position(|h| h == "list_name").ok_or("choices sin list_name")?;
-    let ni = header.iter().position(|h| h == "name").ok_or("choices sin name")?;
+    let header: Vec<String> = rows
+        .next()
+        .map(|r| r.iter().map(cell).collect())
+        .unwrap_or_default();
+    let li = header
+        .iter()
+        .position(|h| h == "list_name")
+        .ok_or("choices sin list_name")?;
+    let ni = header
+        .iter()
+        .position(|h| h == "name")
+        .ok_or("choices sin name")?;
     for r in rows {
         let l = r.get(li).map(cell).unwrap_or_default();
         let n = r.get(ni).map(cell).unwrap_or_default();
@@ -123,7 +141,15 @@ mod tests {
         assert_eq!(form(FormId::Fips).choice_list("distrito").len(), 263);
         assert!(form(FormId::Fips).choice_list("distrito").contains(&"0218"));
         let simp = form(FormId::Simplificado);
-        for name in ["nombres", "apellidos", "cedula", "fecha_nacimiento", "sexo", "relacion_jefe", "distrito"] {
+        for name in [
+            "nombres",
+            "apellidos",
+            "cedula",
+            "fecha_nacimiento",
+            "sexo",
+            "relacion_jefe",
+            "distrito",
+        ] {
             assert!(simp.survey.iter().any(|(_, n)| n == name), "{name}");
         }
     }

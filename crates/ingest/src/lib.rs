@@ -15,6 +15,7 @@ pub mod community;
 pub mod dates;
 pub mod fips;
 pub mod forms;
+pub mod fuzzing;
 pub mod report;
 pub mod source;
 pub mod table;
@@ -38,9 +39,15 @@ pub enum IngestError {
     #[error("{0}")]
     Input(String),
     #[error("base de datos: {0}")]
-    Store(#[from] StoreError),
+    Store(StoreError),
     #[error("error interno: {0}")]
     Internal(String),
+}
+
+impl From<StoreError> for IngestError {
+    fn from(e: StoreError) -> Self {
+        IngestError::Store(e)
+    }
 }
 
 impl IngestError {
@@ -128,7 +135,7 @@ impl Progress for NoProgress {
 }
 
 /// Rows per batch handed to the store.
-pub(crate) const BATCH: usize = 20_000;
+pub(crate) const BATCH: usize = 5_000;
 
 /// A batch of accepted records on its way to the store.
 pub(crate) enum Batch {
@@ -146,7 +153,7 @@ pub(crate) fn with_writer<'s, R>(
     produce: impl FnOnce(&SyncSender<Batch>) -> Result<R, IngestError>,
 ) -> Result<(R, Box<dyn ImportTx + 's>), IngestError> {
     std::thread::scope(|scope| {
-        let (send, recv) = sync_channel::<Batch>(4);
+        let (send, recv) = sync_channel::<Batch>(2);
         let writer = scope.spawn(move || -> Result<Box<dyn ImportTx + 's>, IngestError> {
             let mut tx = tx;
             for batch in recv {
@@ -162,7 +169,9 @@ pub(crate) fn with_writer<'s, R>(
         });
         let produced = produce(&send);
         drop(send);
-        let written = writer.join().map_err(|_| IngestError::Internal("el hilo de escritura falló".into()))?;
+        let written = writer
+            .join()
+            .map_err(|_| IngestError::Internal("el hilo de escritura falló".into()))?;
         // A store error explains a producer's "channel closed" better than the producer can.
         let tx = written?;
         Ok((produced?, tx))
@@ -171,7 +180,8 @@ pub(crate) fn with_writer<'s, R>(
 
 /// Sends a batch, turning a closed channel (the writer failed) into an error.
 pub(crate) fn send(ch: &SyncSender<Batch>, b: Batch) -> Result<(), IngestError> {
-    ch.send(b).map_err(|_| IngestError::Internal("la escritura en la base de datos se detuvo".into()))
+    ch.send(b)
+        .map_err(|_| IngestError::Internal("la escritura en la base de datos se detuvo".into()))
 }
 
 pub use source::resolve_inputs;
@@ -198,7 +208,8 @@ pub(crate) fn record_refusal(
     opts: &ImportOptions,
 ) -> Result<ImportSummary, IngestError> {
     if let Some(meta) = refused {
-        let json = serde_json::to_string(&summary).map_err(|e| IngestError::Internal(e.to_string()))?;
+        let json =
+            serde_json::to_string(&summary).map_err(|e| IngestError::Internal(e.to_string()))?;
         summary.import_id = Some(store.record_refused_import(&meta, &(opts.clock)(), &json)?);
     }
     Ok(summary)

@@ -33,17 +33,23 @@ pub struct RejectionLog {
 
 /// Short category of a reason (text before the first `:` or `(`), used to count by kind.
 fn reason_kind(reason: &str) -> String {
-    reason.split([':', '(', '«']).next().unwrap_or(reason).trim().to_string()
+    reason
+        .split([':', '(', '«'])
+        .next()
+        .unwrap_or(reason)
+        .trim()
+        .to_string()
 }
 
 impl RejectionLog {
     pub fn new(path: Option<&Path>) -> Result<RejectionLog, IngestError> {
         let writer = match path {
             Some(p) => {
-                let mut f = BufWriter::new(File::create(p).map_err(|e| IngestError::Unreadable {
-                    file: p.display().to_string(),
-                    reason: format!("no se puede crear el informe de rechazos: {e}"),
-                })?);
+                let mut f =
+                    BufWriter::new(File::create(p).map_err(|e| IngestError::Unreadable {
+                        file: p.display().to_string(),
+                        reason: format!("no se puede crear el informe de rechazos: {e}"),
+                    })?);
                 f.write_all(b"\xEF\xBB\xBF").map_err(IngestError::io)?;
                 let mut w = csv::Writer::from_writer(f);
                 w.write_record(["archivo", "fila", "columna", "valor", "motivo", "clave"])
@@ -52,7 +58,13 @@ impl RejectionLog {
             }
             None => None,
         };
-        Ok(RejectionLog { writer, rows_rejected: 0, problems: 0, by_reason: BTreeMap::new(), sample: Vec::new() })
+        Ok(RejectionLog {
+            writer,
+            rows_rejected: 0,
+            problems: 0,
+            by_reason: BTreeMap::new(),
+            sample: Vec::new(),
+        })
     }
 
     /// Records all problems of one rejected row (counted once as a rejected row).
@@ -110,7 +122,12 @@ pub struct RowProblems<'a> {
 
 impl<'a> RowProblems<'a> {
     pub fn new(file: &'a str, row: u64) -> Self {
-        RowProblems { file, row, key: String::new(), list: Vec::new() }
+        RowProblems {
+            file,
+            row,
+            key: String::new(),
+            list: Vec::new(),
+        }
     }
     pub fn add(&mut self, column: &str, value: &str, reason: impl Into<String>) {
         self.list.push(Rejection {
@@ -127,11 +144,14 @@ impl<'a> RowProblems<'a> {
     }
     pub fn into_vec(self) -> Vec<Rejection> {
         let key = self.key;
-        self.list.into_iter().map(|mut r| {
-            if r.key.is_empty() {
-                r.key = key.clone();
-            }
-            r
-        }).collect()
+        self.list
+            .into_iter()
+            .map(|mut r| {
+                if r.key.is_empty() {
+                    r.key = key.clone();
+                }
+                r
+            })
+            .collect()
     }
 }

@@ -61,7 +61,10 @@ pub enum Backend {
 /// Opens the store named by a URL: `sqlite:<path>` / `sqlite://<path>` or `postgres://…` /
 /// `postgresql://…`. Does not migrate; see [`Store::migrate`].
 pub fn open(url: &str) -> Result<Box<dyn Store>> {
-    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
         if path.is_empty() {
             return Err(StoreError::BadUrl(url.to_string()));
         }
@@ -151,7 +154,12 @@ pub trait Store: Send {
     fn begin_import(&mut self, meta: &ImportMeta) -> Result<Box<dyn ImportTx + '_>>;
     /// Records an import that was refused as a whole (e.g. `--strict` with rejections), so the
     /// history shows it; none of its rows are stored.
-    fn record_refused_import(&mut self, meta: &ImportMeta, finished_at: &str, summary: &str) -> Result<i64>;
+    fn record_refused_import(
+        &mut self,
+        meta: &ImportMeta,
+        finished_at: &str,
+        summary: &str,
+    ) -> Result<i64>;
     /// Registry counts per district (districts with nothing registered are omitted).
     fn district_counts(&mut self) -> Result<Vec<DistrictCounts>>;
     /// The import history, newest first.

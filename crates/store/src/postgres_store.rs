@@ -20,8 +20,10 @@ use vamos_domain::{
 };
 
 /// Migrations of the PostgreSQL schema, in order. Append-only.
-pub const MIGRATIONS: &[(&str, &str)] =
-    &[("0001_registry", include_str!("../migrations/postgres/0001_registry.sql"))];
+pub const MIGRATIONS: &[(&str, &str)] = &[(
+    "0001_registry",
+    include_str!("../migrations/postgres/0001_registry.sql"),
+)];
 
 /// A PostgreSQL registry.
 pub struct PostgresStore {
@@ -30,7 +32,9 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     pub fn connect(url: &str) -> Result<PostgresStore> {
-        Ok(PostgresStore { client: Client::connect(url, NoTls)? })
+        Ok(PostgresStore {
+            client: Client::connect(url, NoTls)?,
+        })
     }
 
     /// Direct access for tests and tools inside this workspace.
@@ -64,10 +68,16 @@ impl Store for PostgresStore {
         )?;
         let mut applied = Vec::new();
         for (name, sql) in MIGRATIONS {
-            let done = tx.query_opt("SELECT 1 FROM schema_migrations WHERE version = $1", &[name])?;
+            let done = tx.query_opt(
+                "SELECT 1 FROM schema_migrations WHERE version = $1",
+                &[name],
+            )?;
             if done.is_none() {
                 tx.batch_execute(sql)?;
-                tx.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[name])?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version) VALUES ($1)",
+                    &[name],
+                )?;
                 applied.push((*name).to_string());
             }
         }
@@ -97,10 +107,18 @@ impl Store for PostgresStore {
         }
         let mut tx = self.client.transaction()?;
         let id = insert_import(&mut tx, meta, "en_curso", None, None)?;
-        Ok(Box::new(PgImport { tx: Some(tx), import_id: id }))
+        Ok(Box::new(PgImport {
+            tx: Some(tx),
+            import_id: id,
+        }))
     }
 
-    fn record_refused_import(&mut self, meta: &ImportMeta, finished_at: &str, summary: &str) -> Result<i64> {
+    fn record_refused_import(
+        &mut self,
+        meta: &ImportMeta,
+        finished_at: &str,
+        summary: &str,
+    ) -> Result<i64> {
         if !self.is_initialised()? {
             return Err(StoreError::NotInitialised);
         }
@@ -115,7 +133,8 @@ impl Store for PostgresStore {
             return Err(StoreError::NotInitialised);
         }
         let mut map: std::collections::BTreeMap<u16, DistrictCounts> = Default::default();
-        let queries: [(&str, fn(&mut DistrictCounts, u64)); 5] = [
+        type Setter = fn(&mut DistrictCounts, u64);
+        let queries: [(&str, Setter); 5] = [
             ("SELECT district_code, count(*) FROM households GROUP BY 1", |e, n| e.households = n),
             (
                 "SELECT h.district_code, count(*) FROM persons p JOIN households h ON h.id = p.household_id GROUP BY 1",
@@ -137,8 +156,12 @@ impl Store for PostgresStore {
             for r in self.client.query(sql, &[])? {
                 let d: i64 = r.get(0);
                 let n: i64 = r.get(1);
-                let d = u16::try_from(d).map_err(|_| StoreError::Invalid(format!("distrito {d}")))?;
-                let e = map.entry(d).or_insert(DistrictCounts { district: d, ..Default::default() });
+                let d =
+                    u16::try_from(d).map_err(|_| StoreError::Invalid(format!("distrito {d}")))?;
+                let e = map.entry(d).or_insert(DistrictCounts {
+                    district: d,
+                    ..Default::default()
+                });
                 set(e, n.max(0) as u64);
             }
         }
@@ -182,7 +205,9 @@ fn insert_import(
 ) -> Result<i64> {
     // Import runs are serialised: ids are assigned here, and rows get ids from max(id) + 1.
     tx.batch_execute("LOCK TABLE imports IN EXCLUSIVE MODE")?;
-    let id: i64 = tx.query_one("SELECT coalesce(max(id), 0) + 1 FROM imports", &[])?.get(0);
+    let id: i64 = tx
+        .query_one("SELECT coalesce(max(id), 0) + 1 FROM imports", &[])?
+        .get(0);
     tx.execute(
         "INSERT INTO imports (id, kind, source, synthetic, status, started_at, finished_at, summary)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -279,15 +304,25 @@ impl<'b> CopyRow<'b> {
 
 impl PgImport<'_> {
     fn copy(&mut self, sql: &str, data: String) -> Result<()> {
-        let tx = self.tx.as_mut().ok_or_else(|| StoreError::Invalid("transacción cerrada".into()))?;
+        let tx = self
+            .tx
+            .as_mut()
+            .ok_or_else(|| StoreError::Invalid("transacción cerrada".into()))?;
         let mut w = tx.copy_in(sql)?;
         w.write_all(data.as_bytes())?;
         w.finish()?;
         Ok(())
     }
 
-    fn stream_keys<F: FnMut(&postgres::Row) -> Result<()>>(&mut self, sql: &str, mut f: F) -> Result<()> {
-        let tx = self.tx.as_mut().ok_or_else(|| StoreError::Invalid("transacción cerrada".into()))?;
+    fn stream_keys<F: FnMut(&postgres::Row) -> Result<()>>(
+        &mut self,
+        sql: &str,
+        mut f: F,
+    ) -> Result<()> {
+        let tx = self
+            .tx
+            .as_mut()
+            .ok_or_else(|| StoreError::Invalid("transacción cerrada".into()))?;
         let mut it = tx.query_raw(sql, NO_PARAMS)?;
         while let Some(row) = it.next()? {
             f(&row)?;
@@ -296,8 +331,16 @@ impl PgImport<'_> {
     }
 
     fn next_id(&mut self, table: &str) -> Result<i64> {
-        let tx = self.tx.as_mut().ok_or_else(|| StoreError::Invalid("transacción cerrada".into()))?;
-        Ok(tx.query_one(&format!("SELECT coalesce(max(id), 0) + 1 FROM {table}"), &[])?.get(0))
+        let tx = self
+            .tx
+            .as_mut()
+            .ok_or_else(|| StoreError::Invalid("transacción cerrada".into()))?;
+        Ok(tx
+            .query_one(
+                &format!("SELECT coalesce(max(id), 0) + 1 FROM {table}"),
+                &[],
+            )?
+            .get(0))
     }
 }
 
@@ -325,8 +368,13 @@ impl ImportTx for PgImport<'_> {
                 "SELECT national_id, id, birth_date FROM persons WHERE national_id IS NOT NULL",
                 |r| {
                     if let Some(nid) = NationalId::from_stored(r.try_get(0)?) {
-                        s.national_ids
-                            .insert(nid, KnownPerson { person_id: r.try_get(1)?, birth_date: r.try_get(2)? });
+                        s.national_ids.insert(
+                            nid,
+                            KnownPerson {
+                                person_id: r.try_get(1)?,
+                                birth_date: r.try_get(2)?,
+                            },
+                        );
                     }
                     Ok(())
                 },
@@ -335,7 +383,10 @@ impl ImportTx for PgImport<'_> {
         if needs.communities {
             self.stream_keys("SELECT district_code, name_key, id FROM communities", |r| {
                 let d: i64 = r.try_get(0)?;
-                if let Some(d) = u16::try_from(d).ok().and_then(|d| DistrictCode::from_number(d).ok()) {
+                if let Some(d) = u16::try_from(d)
+                    .ok()
+                    .and_then(|d| DistrictCode::from_number(d).ok())
+                {
                     s.communities.insert((d, r.try_get(1)?), r.try_get(2)?);
                 }
                 Ok(())
@@ -495,7 +546,10 @@ impl ImportTx for PgImport<'_> {
     }
 
     fn commit(mut self: Box<Self>, finished_at: &str, summary: &str) -> Result<()> {
-        let mut tx = self.tx.take().ok_or_else(|| StoreError::Invalid("transacción cerrada".into()))?;
+        let mut tx = self
+            .tx
+            .take()
+            .ok_or_else(|| StoreError::Invalid("transacción cerrada".into()))?;
         tx.execute(
             "UPDATE imports SET status = 'completada', finished_at = $2, summary = $3 WHERE id = $1",
             &[&self.import_id, &finished_at, &summary],

@@ -16,8 +16,10 @@ use vamos_domain::{
 };
 
 /// Migrations of the SQLite schema, in order. Append-only.
-pub const MIGRATIONS: &[(&str, &str)] =
-    &[("0001_registry", include_str!("../migrations/sqlite/0001_registry.sql"))];
+pub const MIGRATIONS: &[(&str, &str)] = &[(
+    "0001_registry",
+    include_str!("../migrations/sqlite/0001_registry.sql"),
+)];
 
 /// A SQLite registry in one file.
 pub struct SqliteStore {
@@ -70,7 +72,10 @@ fn bind_value(stmt: &mut Statement<'_>, i: usize, v: &Value) -> rusqlite::Result
 }
 
 fn placeholders(n: usize) -> String {
-    (1..=n).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
+    (1..=n)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Store for SqliteStore {
@@ -79,7 +84,9 @@ impl Store for SqliteStore {
     }
 
     fn migrate(&mut self) -> Result<Vec<String>> {
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute_batch(
             "CREATE TABLE IF NOT EXISTS schema_migrations (
                  version TEXT PRIMARY KEY,
@@ -88,12 +95,19 @@ impl Store for SqliteStore {
         let mut applied = Vec::new();
         for (name, sql) in MIGRATIONS {
             let done: bool = tx
-                .query_row("SELECT 1 FROM schema_migrations WHERE version = ?1", [name], |_| Ok(()))
+                .query_row(
+                    "SELECT 1 FROM schema_migrations WHERE version = ?1",
+                    [name],
+                    |_| Ok(()),
+                )
                 .optional()?
                 .is_some();
             if !done {
                 tx.execute_batch(sql)?;
-                tx.execute("INSERT INTO schema_migrations (version) VALUES (?1)", [name])?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version) VALUES (?1)",
+                    [name],
+                )?;
                 applied.push((*name).to_string());
             }
         }
@@ -114,7 +128,12 @@ impl Store for SqliteStore {
                      name = excluded.name, code_source = excluded.code_source",
             )?;
             for d in t.districts() {
-                dis.execute(params![d.code.get(), d.code.department().get(), d.name, d.code_source])?;
+                dis.execute(params![
+                    d.code.get(),
+                    d.code.department().get(),
+                    d.name,
+                    d.code_source
+                ])?;
             }
         }
         tx.commit()?;
@@ -133,15 +152,30 @@ impl Store for SqliteStore {
                 return Err(e);
             }
         };
-        Ok(Box::new(SqliteImport { conn: &mut self.conn, import_id: id, open: true }))
+        Ok(Box::new(SqliteImport {
+            conn: &mut self.conn,
+            import_id: id,
+            open: true,
+        }))
     }
 
-    fn record_refused_import(&mut self, meta: &ImportMeta, finished_at: &str, summary: &str) -> Result<i64> {
+    fn record_refused_import(
+        &mut self,
+        meta: &ImportMeta,
+        finished_at: &str,
+        summary: &str,
+    ) -> Result<i64> {
         if !self.is_initialised()? {
             return Err(StoreError::NotInitialised);
         }
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
-        match insert_import(&self.conn, meta, "rechazada", Some(finished_at), Some(summary)) {
+        match insert_import(
+            &self.conn,
+            meta,
+            "rechazada",
+            Some(finished_at),
+            Some(summary),
+        ) {
             Ok(id) => {
                 self.conn.execute_batch("COMMIT")?;
                 Ok(id)
@@ -164,18 +198,28 @@ impl Store for SqliteStore {
             while let Some(r) = rows.next()? {
                 let d: i64 = r.get(0)?;
                 let n: i64 = r.get(1)?;
-                let d = u16::try_from(d).map_err(|_| StoreError::Invalid(format!("distrito {d}")))?;
-                let e = map.entry(d).or_insert(DistrictCounts { district: d, ..Default::default() });
+                let d =
+                    u16::try_from(d).map_err(|_| StoreError::Invalid(format!("distrito {d}")))?;
+                let e = map.entry(d).or_insert(DistrictCounts {
+                    district: d,
+                    ..Default::default()
+                });
                 set(e, n.max(0) as u64);
             }
             Ok(())
         };
-        q("SELECT district_code, count(*) FROM households GROUP BY 1", |e, n| e.households = n)?;
+        q(
+            "SELECT district_code, count(*) FROM households GROUP BY 1",
+            |e, n| e.households = n,
+        )?;
         q(
             "SELECT h.district_code, count(*) FROM persons p JOIN households h ON h.id = p.household_id GROUP BY 1",
             |e, n| e.persons = n,
         )?;
-        q("SELECT district_code, count(*) FROM communities GROUP BY 1", |e, n| e.communities = n)?;
+        q(
+            "SELECT district_code, count(*) FROM communities GROUP BY 1",
+            |e, n| e.communities = n,
+        )?;
         q(
             "SELECT h.district_code, count(*) FROM households h JOIN imports i ON i.id = h.import_id
              WHERE i.synthetic = 1 GROUP BY 1",
@@ -221,7 +265,9 @@ fn insert_import(
     finished_at: Option<&str>,
     summary: Option<&str>,
 ) -> Result<i64> {
-    let id: i64 = conn.query_row("SELECT coalesce(max(id), 0) + 1 FROM imports", [], |r| r.get(0))?;
+    let id: i64 = conn.query_row("SELECT coalesce(max(id), 0) + 1 FROM imports", [], |r| {
+        r.get(0)
+    })?;
     conn.execute(
         "INSERT INTO imports (id, kind, source, synthetic, status, started_at, finished_at, summary)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -252,7 +298,11 @@ impl Drop for SqliteImport<'_> {
 }
 
 fn next_id(conn: &Connection, table: &str) -> Result<i64> {
-    Ok(conn.query_row(&format!("SELECT coalesce(max(id), 0) + 1 FROM {table}"), [], |r| r.get(0))?)
+    Ok(conn.query_row(
+        &format!("SELECT coalesce(max(id), 0) + 1 FROM {table}"),
+        [],
+        |r| r.get(0),
+    )?)
 }
 
 impl ImportTx for SqliteImport<'_> {
@@ -284,10 +334,17 @@ impl ImportTx for SqliteImport<'_> {
             while let Some(r) = rows.next()? {
                 let nid: i64 = r.get(0)?;
                 let date: String = r.get(2)?;
-                if let (Some(nid), Ok(birth_date)) =
-                    (NationalId::from_stored(nid), chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d"))
-                {
-                    s.national_ids.insert(nid, KnownPerson { person_id: r.get(1)?, birth_date });
+                if let (Some(nid), Ok(birth_date)) = (
+                    NationalId::from_stored(nid),
+                    chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d"),
+                ) {
+                    s.national_ids.insert(
+                        nid,
+                        KnownPerson {
+                            person_id: r.get(1)?,
+                            birth_date,
+                        },
+                    );
                 }
             }
         }
@@ -296,7 +353,10 @@ impl ImportTx for SqliteImport<'_> {
             let mut rows = st.query([])?;
             while let Some(r) = rows.next()? {
                 let d: i64 = r.get(0)?;
-                if let Some(d) = u16::try_from(d).ok().and_then(|d| DistrictCode::from_number(d).ok()) {
+                if let Some(d) = u16::try_from(d)
+                    .ok()
+                    .and_then(|d| DistrictCode::from_number(d).ok())
+                {
                     s.communities.insert((d, r.get(1)?), r.get(2)?);
                 }
             }

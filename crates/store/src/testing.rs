@@ -2,6 +2,9 @@
 //! under test. SQLite always; PostgreSQL when `VAMOS_TEST_POSTGRES_URL` is set (CI sets it, and
 //! an unreachable server is then a failure, never a silent skip).
 
+// Test support: failing loudly is the point (a test that cannot reach its database must fail).
+#![allow(clippy::panic)]
+
 use crate::{PostgresStore, SqliteStore, Store};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -57,7 +60,12 @@ pub fn sqlite_db() -> TestDb {
         Err(e) => panic!("tempdir: {e}"),
     };
     let url = format!("sqlite:{}", dir.path().join("test.sqlite").display());
-    TestDb { url, label: "sqlite", _dir: Some(dir), drop_pg: None }
+    TestDb {
+        url,
+        label: "sqlite",
+        _dir: Some(dir),
+        drop_pg: None,
+    }
 }
 
 /// A fresh PostgreSQL database, when the suite runs against PostgreSQL.
@@ -69,7 +77,10 @@ pub fn postgres_db() -> Option<TestDb> {
         Ok(c) => c,
         Err(e) => panic!("{POSTGRES_ENV}={admin_url} no responde: {e}"),
     };
-    for sql in [format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"), format!("CREATE DATABASE {name}")] {
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        format!("CREATE DATABASE {name}"),
+    ] {
         if let Err(e) = c.batch_execute(&sql) {
             panic!("{sql}: {}", crate::StoreError::from(e));
         }
@@ -84,7 +95,12 @@ pub fn postgres_db() -> Option<TestDb> {
         _ => base.clone(),
     };
     let url = format!("{prefix}/{name}{query}");
-    Some(TestDb { url, label: "postgres", _dir: None, drop_pg: Some((admin_url, name)) })
+    Some(TestDb {
+        url,
+        label: "postgres",
+        _dir: None,
+        drop_pg: Some((admin_url, name)),
+    })
 }
 
 /// Every backend under test, each with a fresh database.

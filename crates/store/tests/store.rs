@@ -1,6 +1,14 @@
 //! Behavioural tests of the storage trait, run against every backend under test (SQLite
 //! always, PostgreSQL when VAMOS_TEST_POSTGRES_URL is set): the same story for both.
 
+// Tests fail loudly on purpose: unwrap, panic and indexing are how they assert.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use chrono::NaiveDate;
 use vamos_domain::schema::{COMMUNITY_FIELDS, HOUSEHOLD_FIELDS, PERSON_FIELDS};
 use vamos_domain::*;
@@ -27,8 +35,13 @@ fn write_one(store: &mut dyn Store, commit: bool) -> i64 {
     let import_id = tx.import_id();
     let s = tx.snapshot(SnapshotNeeds::default()).unwrap();
     let villeta = DistrictCode::try_from("1116").unwrap();
-    tx.insert_communities(&[Community { id: s.next_community_id, district: villeta, name: "Barrio San Roque".into(), area: Some("urbana".into()) }])
-        .unwrap();
+    tx.insert_communities(&[Community {
+        id: s.next_community_id,
+        district: villeta,
+        name: "Barrio San Roque".into(),
+        area: Some("urbana".into()),
+    }])
+    .unwrap();
     let mut answers = vec![Value::Null; HOUSEHOLD_FIELDS.len()];
     answers[0] = Value::Code("propia");
     answers[4] = Value::Int(3);
@@ -44,7 +57,11 @@ fn write_one(store: &mut dyn Store, commit: bool) -> i64 {
         interview_date: d("2026-10-01"),
         form: ImportKind::Fips,
         answers,
-        provenance: Provenance { import_id, file_no: 0, row: 2 },
+        provenance: Provenance {
+            import_id,
+            file_no: 0,
+            row: 2,
+        },
     }])
     .unwrap();
     let mut panswers = vec![Value::Null; PERSON_FIELDS.len()];
@@ -60,7 +77,11 @@ fn write_one(store: &mut dyn Store, commit: bool) -> i64 {
         sex: Sex::Mujer,
         relationship: "jefe".into(),
         answers: panswers,
-        provenance: Provenance { import_id, file_no: 1, row: 2 },
+        provenance: Provenance {
+            import_id,
+            file_no: 1,
+            row: 2,
+        },
     }])
     .unwrap();
     tx.insert_admin_records(&[AdminRecord {
@@ -77,11 +98,16 @@ fn write_one(store: &mut dyn Store, commit: bool) -> i64 {
         service: "vacunacion".into(),
         event_date: d("2026-01-02"),
         detail: None,
-        provenance: Provenance { import_id, file_no: 0, row: 2 },
+        provenance: Provenance {
+            import_id,
+            file_no: 0,
+            row: 2,
+        },
     }])
     .unwrap();
     if commit {
-        tx.commit("2026-11-23T10:01:00Z", r#"{"persons_accepted":1}"#).unwrap();
+        tx.commit("2026-11-23T10:01:00Z", r#"{"persons_accepted":1}"#)
+            .unwrap();
     } else {
         tx.rollback().unwrap();
     }
@@ -105,7 +131,19 @@ fn committed_import_is_visible_and_counted() {
         let counts = s.district_counts().unwrap();
         assert_eq!(counts.len(), 1, "{}", db.label);
         let c = counts[0];
-        assert_eq!((c.district, c.persons, c.households, c.communities, c.synthetic_households, c.admin_records), (1116, 1, 1, 1, 1, 1), "{}", db.label);
+        assert_eq!(
+            (
+                c.district,
+                c.persons,
+                c.households,
+                c.communities,
+                c.synthetic_households,
+                c.admin_records
+            ),
+            (1116, 1, 1, 1, 1, 1),
+            "{}",
+            db.label
+        );
         let hist = s.imports(10).unwrap();
         assert_eq!(hist.len(), 1);
         assert_eq!(hist[0].status, "completada");
@@ -113,14 +151,32 @@ fn committed_import_is_visible_and_counted() {
         // The snapshot of a later import sees what was written.
         let mut tx = s.begin_import(&meta()).unwrap();
         let snap = tx
-            .snapshot(SnapshotNeeds { household_keys: true, national_ids: true, communities: true, survey_keys: true, admin_keys: true })
+            .snapshot(SnapshotNeeds {
+                household_keys: true,
+                national_ids: true,
+                communities: true,
+                survey_keys: true,
+                admin_keys: true,
+            })
             .unwrap();
         assert!(snap.household_keys.contains("k-1"), "{}", db.label);
         assert_eq!(snap.national_ids.len(), 1);
-        assert_eq!(snap.national_ids.values().next().unwrap().birth_date, d("1980-05-17"));
+        assert_eq!(
+            snap.national_ids.values().next().unwrap().birth_date,
+            d("1980-05-17")
+        );
         assert_eq!(snap.communities.len(), 1);
-        assert!(snap.admin_keys.contains(&("MSPBS".to_string(), "r-1".to_string())));
-        assert_eq!((snap.next_household_id, snap.next_person_id, snap.next_admin_id), (2, 2, 2));
+        assert!(snap
+            .admin_keys
+            .contains(&("MSPBS".to_string(), "r-1".to_string())));
+        assert_eq!(
+            (
+                snap.next_household_id,
+                snap.next_person_id,
+                snap.next_admin_id
+            ),
+            (2, 2, 2)
+        );
         tx.rollback().unwrap();
     }
 }
@@ -144,7 +200,9 @@ fn rolled_back_or_dropped_import_leaves_nothing() {
         }
         assert!(s.district_counts().unwrap().is_empty(), "{}", db.label);
         assert!(s.imports(10).unwrap().is_empty(), "{}", db.label);
-        let id = s.record_refused_import(&meta(), "2026-11-23T10:02:00Z", "{}").unwrap();
+        let id = s
+            .record_refused_import(&meta(), "2026-11-23T10:02:00Z", "{}")
+            .unwrap();
         let hist = s.imports(10).unwrap();
         assert_eq!((hist[0].id, hist[0].status.as_str()), (id, "rechazada"));
     }
@@ -178,22 +236,41 @@ fn text_with_tabs_and_backslashes_round_trips() {
 fn answer_columns_match_the_domain_schema() {
     for db in all_dbs() {
         let _ = db.open();
-        for (table, fields) in [("households", HOUSEHOLD_FIELDS), ("persons", PERSON_FIELDS), ("community_surveys", COMMUNITY_FIELDS)] {
+        for (table, fields) in [
+            ("households", HOUSEHOLD_FIELDS),
+            ("persons", PERSON_FIELDS),
+            ("community_surveys", COMMUNITY_FIELDS),
+        ] {
             let cols: Vec<String> = if db.label == "sqlite" {
-                let st = vamos_store::SqliteStore::open(db.url.trim_start_matches("sqlite:")).unwrap();
-                let mut q = st.connection().prepare(&format!("SELECT name FROM pragma_table_info('{table}')")).unwrap();
-                q.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+                let st =
+                    vamos_store::SqliteStore::open(db.url.trim_start_matches("sqlite:")).unwrap();
+                let mut q = st
+                    .connection()
+                    .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+                    .unwrap();
+                q.query_map([], |r| r.get(0))
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect()
             } else {
                 let mut st = vamos_store::PostgresStore::connect(&db.url).unwrap();
                 st.client()
-                    .query("SELECT column_name FROM information_schema.columns WHERE table_name = $1", &[&table])
+                    .query(
+                        "SELECT column_name FROM information_schema.columns WHERE table_name = $1",
+                        &[&table],
+                    )
                     .unwrap()
                     .iter()
                     .map(|r| r.get(0))
                     .collect()
             };
             for f in fields {
-                assert!(cols.iter().any(|c| c == f.name), "{} {table}.{} missing", db.label, f.name);
+                assert!(
+                    cols.iter().any(|c| c == f.name),
+                    "{} {table}.{} missing",
+                    db.label,
+                    f.name
+                );
             }
         }
     }
@@ -203,6 +280,10 @@ fn answer_columns_match_the_domain_schema() {
 fn postgres_suite_is_not_silently_skipped_in_ci() {
     // CI exports VAMOS_CI_REQUIRE_POSTGRES=1 together with the server URL.
     if std::env::var("VAMOS_CI_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
-        assert!(vamos_store::testing::postgres_db().is_some(), "CI requires {}", vamos_store::testing::POSTGRES_ENV);
+        assert!(
+            vamos_store::testing::postgres_db().is_some(),
+            "CI requires {}",
+            vamos_store::testing::POSTGRES_ENV
+        );
     }
 }
