@@ -249,7 +249,11 @@ fn every_rust_file_opens_with_a_module_doc() {
                 stack.push(p);
             } else if p.extension().is_some_and(|x| x == "rs") {
                 let text = std::fs::read_to_string(&p).unwrap();
-                assert!(text.starts_with("//!"), "{} has no //! doc on its first line", p.display());
+                assert!(
+                    text.starts_with("//!"),
+                    "{} has no //! doc on its first line",
+                    p.display()
+                );
                 checked += 1;
             }
         }

@@ -532,7 +532,7 @@ impl State<'_> {
             }
             match (district, interview) {
                 (Some(district), Some(interview)) if p.is_empty() => {
-                    let community_id = self.community_id(district, &locality, area, import_id);
+                    let community_id = self.community_id(district, &locality, area);
                     let id = self.snap.next_household_id;
                     self.snap.next_household_id += 1;
                     self.accepted.insert(
