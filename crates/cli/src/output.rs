@@ -148,6 +148,12 @@ pub fn print_import(s: &ImportSummary) {
             "  filas rechazadas: {} ({} problemas)",
             s.rows_rejected, s.problems
         );
+        if s.members_of_rejected_households > 0 {
+            println!(
+                "  (de ellas, {} son miembros de hogares rechazados: se aceptarán al corregir el hogar)",
+                s.members_of_rejected_households
+            );
+        }
         for (reason, n) in &s.rejections_by_reason {
             println!("    {n:>8}  {reason}");
         }

@@ -334,14 +334,7 @@ impl State<'_> {
         Ok(())
     }
 
-    fn community_id(
-        &mut self,
-        district: DistrictCode,
-        name: &str,
-        area: Option<&str>,
-        import_id: i64,
-    ) -> i64 {
-        let _ = import_id;
+    fn community_id(&mut self, district: DistrictCode, name: &str, area: Option<&str>) -> i64 {
         let key = (district, vamos_domain::Community::name_key(name));
         if let Some(&id) = self.snap.communities.get(&key) {
             return id;
@@ -648,6 +641,7 @@ impl State<'_> {
                 p.add(&h_parent, &parent, reason);
                 log.reject_row(p.into_vec())?;
                 self.summary.persons_rejected += 1;
+                self.summary.members_of_rejected_households += 1;
                 continue;
             }
             let Some(slot) = self.accepted.get(parent.as_str()) else {

@@ -109,6 +109,9 @@ pub struct ImportSummary {
     pub rows_rejected: u64,
     /// Lines in the rejection report (a row may have several problems).
     pub problems: u64,
+    /// Member rows rejected only because their household was rejected (included in
+    /// `rows_rejected` and `persons_rejected`; each points at its household's row).
+    pub members_of_rejected_households: u64,
     pub rejections_by_reason: BTreeMap<String, u64>,
     /// Rows that passed every check (equal to the accepted counts when committed).
     pub rows_valid: u64,

@@ -321,6 +321,7 @@ fn fifty_planted_errors_yield_exactly_fifty_problems() {
         // Members of the 5 rejected households are reported, pointing at their household.
         assert_eq!((rows.len() - primary.len()) as u64, cascaded);
         assert_eq!(s.problems, 50 + cascaded);
+        assert_eq!(s.members_of_rejected_households, cascaded);
         assert_eq!(s.rows_rejected, 50 + cascaded);
         // Every other row is accepted.
         assert_eq!(s.households_accepted, n_h as u64 - 5, "{}", db.label);
