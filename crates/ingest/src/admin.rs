@@ -5,12 +5,12 @@
 
 use crate::dates::parse_date;
 use crate::fips::field;
-use crate::report::{RejectionLog, RowProblems};
+use crate::report::RowProblems;
 use crate::source::{detect_synthetic, resolve_inputs};
 use crate::text::clean_text;
 use crate::{
-    finish, record_refusal, send, with_writer, Batch, ImportOptions, ImportSummary, IngestError,
-    Progress, BATCH,
+    begin, finish, record_refusal, send, with_writer, Batch, ImportOptions, ImportSummary,
+    IngestError, Progress, BATCH,
 };
 use csv::ByteRecord;
 use rustc_hash::FxHashMap;
@@ -19,7 +19,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use vamos_domain::{AdminRecord, DistrictCode, NationalId, Provenance, Sex};
-use vamos_store::{ImportMeta, SnapshotNeeds, Store};
+use vamos_store::{SnapshotNeeds, Store};
 
 /// Runs an administrative-registry import over one or more tables.
 pub fn import(
@@ -94,22 +94,17 @@ pub fn import(
         }
         None => None,
     };
-    let mut log = RejectionLog::new(opts.rejects.as_deref())?;
-    let meta = ImportMeta {
-        kind: opts.kind,
-        source: opts.source.clone(),
-        synthetic,
-        started_at: opts.started_at.clone(),
-        files: summary.files.clone(),
-    };
-    let mut tx = store.begin_import(&meta)?;
+    let (mut log, tx, mut snap) = begin(
+        store,
+        opts,
+        &mut summary,
+        SnapshotNeeds {
+            national_ids: true,
+            admin_keys: true,
+            ..Default::default()
+        },
+    )?;
     let import_id = tx.import_id();
-    summary.import_id = Some(import_id);
-    let mut snap = tx.snapshot(SnapshotNeeds {
-        national_ids: true,
-        admin_keys: true,
-        ..Default::default()
-    })?;
     let (mut summary, tx) = with_writer(tx, |ch| {
         let mut seen: FxHashMap<(String, String), (String, u64)> = FxHashMap::default();
         let mut batch = Vec::with_capacity(BATCH);
@@ -344,11 +339,7 @@ pub fn import(
     if let Some(mut w) = unmatched {
         w.flush().map_err(IngestError::io)?;
     }
-    summary.rows_rejected = log.rows_rejected();
-    summary.problems = log.problems();
-    summary.rejections_by_reason = log.by_reason().clone();
     summary.rows_valid = summary.records_accepted;
-    log.finish()?;
-    let (summary, refused) = finish(tx, summary, opts, started)?;
+    let (summary, refused) = finish(tx, log, summary, opts, started)?;
     record_refusal(store, refused, summary, opts)
 }

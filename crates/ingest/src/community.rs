@@ -5,19 +5,19 @@ use crate::answers::AnswerReader;
 use crate::dates::parse_date;
 use crate::fips::{field, norm_key, parse_gps};
 use crate::forms::{form, FormId};
-use crate::report::{RejectionLog, RowProblems};
+use crate::report::RowProblems;
 use crate::source::{detect_synthetic, resolve_inputs};
 use crate::text::clean_text;
 use crate::{
-    finish, record_refusal, send, with_writer, Batch, ImportOptions, ImportSummary, IngestError,
-    Progress, BATCH,
+    begin, finish, record_refusal, send, with_writer, Batch, ImportOptions, ImportSummary,
+    IngestError, Progress, BATCH,
 };
 use csv::ByteRecord;
 use rustc_hash::FxHashMap;
 use std::path::PathBuf;
 use vamos_domain::schema::{position, COMMUNITY_FIELDS};
 use vamos_domain::{Community, CommunitySurvey, DistrictCode, Provenance, Value};
-use vamos_store::{ImportMeta, SnapshotNeeds, Store};
+use vamos_store::{SnapshotNeeds, Store};
 
 /// Runs a community (Entorno) import.
 pub fn import(
@@ -92,22 +92,17 @@ pub fn import(
         .filter_map(|n| position(COMMUNITY_FIELDS, n))
         .collect();
 
-    let mut log = RejectionLog::new(opts.rejects.as_deref())?;
-    let meta = ImportMeta {
-        kind: opts.kind,
-        source: opts.source.clone(),
-        synthetic,
-        started_at: opts.started_at.clone(),
-        files: summary.files.clone(),
-    };
-    let mut tx = store.begin_import(&meta)?;
+    let (mut log, tx, mut snap) = begin(
+        store,
+        opts,
+        &mut summary,
+        SnapshotNeeds {
+            communities: true,
+            survey_keys: true,
+            ..Default::default()
+        },
+    )?;
     let import_id = tx.import_id();
-    summary.import_id = Some(import_id);
-    let mut snap = tx.snapshot(SnapshotNeeds {
-        communities: true,
-        survey_keys: true,
-        ..Default::default()
-    })?;
     let label = t.label.clone();
     let (mut summary, tx) = with_writer(tx, |ch| {
         progress.stage("comunidades", t.progress().1);
@@ -248,11 +243,7 @@ pub fn import(
         progress.advance(t.progress().1);
         Ok(summary)
     })?;
-    summary.rows_rejected = log.rows_rejected();
-    summary.problems = log.problems();
-    summary.rejections_by_reason = log.by_reason().clone();
     summary.rows_valid = summary.community_surveys_accepted;
-    log.finish()?;
-    let (summary, refused) = finish(tx, summary, opts, started)?;
+    let (summary, refused) = finish(tx, log, summary, opts, started)?;
     record_refusal(store, refused, summary, opts)
 }

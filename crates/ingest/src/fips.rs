@@ -15,8 +15,8 @@ use crate::source::{detect_synthetic, resolve_inputs};
 use crate::table::Table;
 use crate::text::{clean_text, decode};
 use crate::{
-    finish, record_refusal, send, with_writer, Batch, ImportOptions, ImportSummary, IngestError,
-    Progress, BATCH,
+    begin, finish, record_refusal, send, with_writer, Batch, ImportOptions, ImportSummary,
+    IngestError, Progress, BATCH,
 };
 use chrono::NaiveDate;
 use csv::ByteRecord;
@@ -29,7 +29,7 @@ use vamos_domain::{
     Community, DepartmentCode, DistrictCode, Household, ImportKind, NationalId, Person, Provenance,
     Sex, Territory, Value,
 };
-use vamos_store::{ImportMeta, RegistrySnapshot, SnapshotNeeds, Store};
+use vamos_store::{RegistrySnapshot, SnapshotNeeds, Store};
 
 /// Reads one field of a row, decoded and trimmed (empty when the column is absent).
 pub(crate) fn field(rec: &ByteRecord, col: Option<usize>) -> Cow<'_, str> {
@@ -250,23 +250,18 @@ pub fn import(
         (None, None)
     };
 
-    let mut log = RejectionLog::new(opts.rejects.as_deref())?;
-    let meta = ImportMeta {
-        kind: opts.kind,
-        source: opts.source.clone(),
-        synthetic,
-        started_at: opts.started_at.clone(),
-        files: summary.files.clone(),
-    };
-    let mut tx = store.begin_import(&meta)?;
-    summary.import_id = Some(tx.import_id());
+    let (mut log, tx, snap) = begin(
+        store,
+        opts,
+        &mut summary,
+        SnapshotNeeds {
+            household_keys: true,
+            national_ids: true,
+            communities: true,
+            ..Default::default()
+        },
+    )?;
     let import_id = tx.import_id();
-    let snap = tx.snapshot(SnapshotNeeds {
-        household_keys: true,
-        national_ids: true,
-        communities: true,
-        ..Default::default()
-    })?;
 
     let mut st = State {
         opts,
@@ -305,12 +300,8 @@ pub fn import(
     })?;
     st.summary.households_without_head =
         st.accepted.values().filter(|s| s.head_row == 0).count() as u64;
-    st.summary.rows_rejected = log.rows_rejected();
-    st.summary.problems = log.problems();
-    st.summary.rejections_by_reason = log.by_reason().clone();
     st.summary.rows_valid = st.summary.households_accepted + st.summary.persons_accepted;
-    log.finish()?;
-    let (summary, refused) = finish(tx, st.summary, opts, started)?;
+    let (summary, refused) = finish(tx, log, st.summary, opts, started)?;
     record_refusal(store, refused, summary, opts)
 }
 

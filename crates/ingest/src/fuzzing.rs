@@ -43,6 +43,20 @@ fn clock() -> String {
     "2026-01-01T00:00:00Z".into()
 }
 
+fn options(kind: ImportKind, source: Option<&str>) -> ImportOptions {
+    ImportOptions {
+        kind,
+        source: source.map(String::from),
+        strict: false,
+        synthetic: Some(false),
+        import_date: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default(),
+        started_at: clock(),
+        rejects: None,
+        unmatched: None,
+        clock,
+    }
+}
+
 /// Imports arbitrary household and member files into a fresh in-memory SQLite registry.
 /// Returns the summary when the files could be read at all.
 pub fn fips_files(households: &[u8], members: &[u8]) -> Result<ImportSummary, IngestError> {
@@ -53,17 +67,7 @@ pub fn fips_files(households: &[u8], members: &[u8]) -> Result<ImportSummary, In
         .map_err(|e| IngestError::Internal(e.to_string()))?;
     let mut store = vamos_store::SqliteStore::open(":memory:")?;
     vamos_store::Store::migrate(&mut store)?;
-    let opts = ImportOptions {
-        kind: ImportKind::Fips,
-        source: None,
-        strict: false,
-        synthetic: Some(false),
-        import_date: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default(),
-        started_at: clock(),
-        rejects: None,
-        unmatched: None,
-        clock,
-    };
+    let opts = options(ImportKind::Fips, None);
     let s = run_import(&mut store, &[dir.path().to_path_buf()], &opts, &NoProgress)?;
     let rows = |b: &[u8]| table_bytes(b) as u64;
     // Every data row is accounted for exactly once.
@@ -87,17 +91,7 @@ pub fn admin_file(data: &[u8]) -> Result<ImportSummary, IngestError> {
     std::fs::write(&path, data).map_err(|e| IngestError::Internal(e.to_string()))?;
     let mut store = vamos_store::SqliteStore::open(":memory:")?;
     vamos_store::Store::migrate(&mut store)?;
-    let opts = ImportOptions {
-        kind: ImportKind::Admin,
-        source: Some("FUZZ".into()),
-        strict: false,
-        synthetic: Some(false),
-        import_date: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default(),
-        started_at: clock(),
-        rejects: None,
-        unmatched: None,
-        clock,
-    };
+    let opts = options(ImportKind::Admin, Some("FUZZ"));
     let s = run_import(&mut store, &[path], &opts, &NoProgress)?;
     assert_eq!(
         s.records_accepted + s.rows_rejected + s.records_already_registered,

@@ -203,6 +203,39 @@ pub fn run_import(
     }
 }
 
+/// What the history records about a run: kind, source, synthetic label, files.
+fn meta_of(opts: &ImportOptions, summary: &ImportSummary) -> vamos_store::ImportMeta {
+    vamos_store::ImportMeta {
+        kind: opts.kind,
+        source: opts.source.clone(),
+        synthetic: summary.synthetic,
+        started_at: opts.started_at.clone(),
+        files: summary.files.clone(),
+    }
+}
+
+/// Starts an import run: opens the rejection report, begins the transaction (the run gets its
+/// id) and loads the registry snapshot the rows are checked against.
+pub(crate) fn begin<'s>(
+    store: &'s mut dyn vamos_store::Store,
+    opts: &ImportOptions,
+    summary: &mut ImportSummary,
+    needs: vamos_store::SnapshotNeeds,
+) -> Result<
+    (
+        report::RejectionLog,
+        Box<dyn ImportTx + 's>,
+        vamos_store::RegistrySnapshot,
+    ),
+    IngestError,
+> {
+    let log = report::RejectionLog::new(opts.rejects.as_deref())?;
+    let mut tx = store.begin_import(&meta_of(opts, summary))?;
+    summary.import_id = Some(tx.import_id());
+    let snapshot = tx.snapshot(needs)?;
+    Ok((log, tx, snapshot))
+}
+
 /// Records in the history an import refused as a whole (after its transaction rolled back).
 pub(crate) fn record_refusal(
     store: &mut dyn vamos_store::Store,
@@ -218,15 +251,20 @@ pub(crate) fn record_refusal(
     Ok(summary)
 }
 
-/// Closes an import: commits when allowed, otherwise rolls back (the caller then records the
-/// refusal with [`record_refusal`] once the transaction's borrow of the store has ended).
+/// Closes an import: completes the summary from the rejection report, then commits when
+/// allowed, otherwise rolls back (the caller then records the refusal with [`record_refusal`]
+/// once the transaction's borrow of the store has ended).
 pub(crate) fn finish(
     store_tx: Box<dyn ImportTx + '_>,
+    log: report::RejectionLog,
     mut summary: ImportSummary,
     opts: &ImportOptions,
     started: std::time::Instant,
 ) -> Result<(ImportSummary, Option<vamos_store::ImportMeta>), IngestError> {
-    let finished_at = (opts.clock)();
+    summary.rows_rejected = log.rows_rejected();
+    summary.problems = log.problems();
+    summary.rejections_by_reason = log.by_reason().clone();
+    log.finish()?;
     summary.seconds = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
     if opts.strict && summary.rows_rejected > 0 {
         store_tx.rollback()?;
@@ -239,15 +277,10 @@ pub(crate) fn finish(
         summary.records_accepted = 0;
         summary.records_unmatched = 0;
         summary.import_id = None;
-        let meta = vamos_store::ImportMeta {
-            kind: opts.kind,
-            source: opts.source.clone(),
-            synthetic: summary.synthetic,
-            started_at: opts.started_at.clone(),
-            files: summary.files.clone(),
-        };
+        let meta = meta_of(opts, &summary);
         return Ok((summary, Some(meta)));
     }
+    let finished_at = (opts.clock)();
     summary.status = "completada".into();
     summary.committed = true;
     let json = serde_json::to_string(&summary).map_err(|e| IngestError::Internal(e.to_string()))?;

@@ -2,37 +2,12 @@
 //! a re-import changes nothing, and a file with 50 planted errors of every kind yields exactly
 //! those 50 problems, each on its row and column with its reason, with every other row accepted.
 
-// Tests fail loudly on purpose: unwrap, panic and indexing are how they assert.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
+use crate::opts;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use vamos_domain::{DistrictCode, ImportKind};
-use vamos_ingest::{run_import, ImportOptions, ImportSummary, NoProgress};
+use vamos_ingest::{run_import, ImportSummary, NoProgress};
 use vamos_store::testing::{all_dbs, TestDb};
-
-fn clock() -> String {
-    "2026-11-23T12:00:00Z".into()
-}
-
-fn opts(kind: ImportKind, rejects: Option<PathBuf>) -> ImportOptions {
-    ImportOptions {
-        kind,
-        source: Some("UTGS".into()),
-        strict: false,
-        synthetic: None,
-        import_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
-        started_at: clock(),
-        rejects,
-        unmatched: None,
-        clock,
-    }
-}
 
 fn pilot_survey(dir: &Path, households: u64) -> vamos_synth::SynthReport {
     let cfg = vamos_synth::SynthConfig {

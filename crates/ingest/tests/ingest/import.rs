@@ -2,38 +2,13 @@
 //! (file, row, column, value, reason), atomicity, idempotency, and every input layout
 //! (ODK Central CSV / ZIP, KoboToolbox, XLSX, Latin-1 with `;` and dd/mm/yyyy).
 
-// Tests fail loudly on purpose: unwrap, panic and indexing are how they assert.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
+use crate::opts;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use vamos_domain::schema::{HOUSEHOLD_FIELDS, PERSON_FIELDS};
 use vamos_domain::ImportKind;
-use vamos_ingest::{run_import, ImportOptions, ImportSummary, NoProgress};
+use vamos_ingest::{run_import, ImportSummary, NoProgress};
 use vamos_store::testing::{all_dbs, TestDb};
-
-fn clock() -> String {
-    "2026-11-23T12:00:00Z".into()
-}
-
-fn opts(kind: ImportKind, rejects: Option<PathBuf>) -> ImportOptions {
-    ImportOptions {
-        kind,
-        source: Some("UTGS".into()),
-        strict: false,
-        synthetic: Some(false),
-        import_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
-        started_at: clock(),
-        rejects,
-        unmatched: None,
-        clock,
-    }
-}
 
 /// A household row: field overrides on top of valid defaults.
 fn household(key: &str, district: &str, over: &[(&str, &str)]) -> BTreeMap<String, String> {
