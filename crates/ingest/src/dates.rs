@@ -66,10 +66,12 @@ pub fn parse_date(raw: &str) -> Result<Option<NaiveDate>, DateError> {
     if let Ok(serial) = s.parse::<f64>() {
         if (1.0..=2_958_465.0).contains(&serial) {
             let base = NaiveDate::from_ymd_opt(1899, 12, 30).ok_or(DateError::Malformed)?;
-            return base
+            let d = base
                 .checked_add_days(chrono::Days::new(serial.trunc() as u64))
-                .map(Some)
-                .ok_or(DateError::Impossible);
+                .ok_or(DateError::Impossible)?;
+            // Same calendar window as written dates, so a date always reads back the same.
+            use chrono::Datelike;
+            return build(d.year() as u32, d.month(), d.day()).map(Some);
         }
     }
     Err(DateError::Malformed)
@@ -114,6 +116,9 @@ mod tests {
         assert_eq!(parse_date("2023-02-29"), Err(DateError::Impossible));
         assert_eq!(parse_date("2024-13-01"), Err(DateError::Impossible));
         assert_eq!(parse_date("ayer"), Err(DateError::Malformed));
+        // Found by the `dates` fuzz target: a serial beyond year 2999 must not be accepted
+        // when the same date written out would be refused.
+        assert_eq!(parse_date("777777"), Err(DateError::Impossible));
         assert_eq!(parse_date("05/03/24"), Err(DateError::Malformed));
     }
 
