@@ -51,6 +51,7 @@ pub struct SynthArgs {
 
 #[derive(Args)]
 pub struct ImportArgs {
+    /// Base de datos: sqlite:<archivo> o postgres://usuario@servidor/base
     #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB)]
     pub db: String,
     /// Archivos o carpeta a importar (CSV, ZIP de ODK Central, XLSX).
@@ -74,17 +75,20 @@ pub struct ImportArgs {
     /// Fecha de la importación (AAAA-MM-DD) para detectar fechas futuras. Por defecto, hoy.
     #[arg(long, value_parser = parse_date_arg)]
     pub date: Option<chrono::NaiveDate>,
+    /// Formato de salida (json: la última línea es el resumen).
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
 }
 
 #[derive(Args)]
 pub struct DemoArgs {
+    /// Base de datos de la demostración.
     #[arg(long, env = "VAMOS_DB", default_value = "sqlite:vamos-demo.sqlite")]
     pub db: String,
     /// Hogares sintéticos para los cuatro distritos piloto.
     #[arg(long, default_value_t = 8000)]
     pub households: u64,
+    /// Semilla de la población sintética.
     #[arg(long, default_value_t = 2026)]
     pub seed: u64,
     /// Carpeta donde se escriben los archivos sintéticos.

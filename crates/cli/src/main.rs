@@ -7,7 +7,7 @@
 mod commands;
 mod output;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Arg, ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -71,6 +71,7 @@ enum Command {
 enum DbCommand {
     /// Crea o actualiza el esquema (idempotente) y carga el territorio oficial.
     Init {
+        /// Base de datos: sqlite:<archivo> o postgres://usuario@servidor/base
         #[arg(long, env = "VAMOS_DB", default_value = DEFAULT_DB)]
         db: String,
     },
@@ -92,20 +93,25 @@ enum ImportKindArg {
 enum RegistryCommand {
     /// Conteos de personas, hogares y comunidades por territorio.
     Stats {
+        /// Base de datos: sqlite:<archivo> o postgres://usuario@servidor/base
         #[arg(long, env = "VAMOS_DB", default_value = DEFAULT_DB)]
         db: String,
         /// PY (nación), DD (departamento) o DDdd (distrito).
         #[arg(long, default_value = "PY")]
         territory: String,
+        /// Formato de salida.
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
     /// Historial de importaciones (más recientes primero).
     Imports {
+        /// Base de datos: sqlite:<archivo> o postgres://usuario@servidor/base
         #[arg(long, env = "VAMOS_DB", default_value = DEFAULT_DB)]
         db: String,
+        /// Cuántas importaciones mostrar.
         #[arg(long, default_value_t = 20)]
         limit: u32,
+        /// Formato de salida.
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
@@ -118,13 +124,55 @@ enum TerritoryCommand {
         /// Sólo los distritos de este departamento (DD).
         #[arg(long)]
         department: Option<String>,
+        /// Formato de salida.
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
 }
 
+/// Spanish headings and help texts for clap's generated parts (usage, sections, -h, -V).
+fn spanish(cmd: clap::Command, root: bool) -> clap::Command {
+    let mut cmd = cmd
+        .help_template("{about-with-newline}\nUso: {usage}\n\n{all-args}{after-help}")
+        .subcommand_help_heading("Órdenes")
+        .subcommand_value_name("ORDEN")
+        .disable_help_subcommand(true)
+        .disable_help_flag(true)
+        .mut_args(|a| {
+            let heading = if a.is_positional() {
+                "Argumentos"
+            } else {
+                "Opciones"
+            };
+            a.help_heading(heading)
+        })
+        .arg(
+            Arg::new("help")
+                .short('h')
+                .long("help")
+                .action(ArgAction::Help)
+                .help("Muestra esta ayuda")
+                .help_heading("Opciones"),
+        );
+    if root {
+        cmd = cmd.disable_version_flag(true).arg(
+            Arg::new("version")
+                .short('V')
+                .long("version")
+                .action(ArgAction::Version)
+                .help("Muestra la versión")
+                .help_heading("Opciones"),
+        );
+    }
+    cmd.mut_subcommands(|c| spanish(c, false))
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = spanish(Cli::command(), true).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     let result = match cli.command {
         Command::Db {
             command: DbCommand::Init { db },
