@@ -159,6 +159,9 @@ pub fn print_import(s: &ImportSummary) {
         }
         if let Some(r) = &s.rejects_file {
             println!("  informe de rechazos (archivo, fila, columna, valor, motivo): {r}");
+            println!(
+                "  corrija esas filas y vuelva a importar el archivo: lo ya aceptado no se duplica"
+            );
         }
     } else {
         println!("  ninguna fila rechazada");

@@ -80,6 +80,8 @@ pub(crate) fn parse_gps(
 struct HouseholdCols {
     key: Option<usize>,
     consent: Option<usize>,
+    /// ODK Central's review state (`rejected` submissions are not registered).
+    review: Option<usize>,
     department: Option<usize>,
     district: Option<usize>,
     area: Option<usize>,
@@ -160,6 +162,7 @@ pub fn import(
     let hc = HouseholdCols {
         key: ht.col(&["key", "instanceid", "uuid"]),
         consent: ht.col(&["consentimiento"]),
+        review: ht.col(&["reviewstate"]),
         department: ht.col(&["departamento"]),
         district: ht.col(&["distrito"]),
         area: ht.col(&["area"]),
@@ -364,6 +367,7 @@ impl State<'_> {
         let h_gps = header(t, c.gps.or(c.lat), "ubicacion-gps");
         let h_date = header(t, c.date.or(c.today).or(c.submitted), "fecha_entrevista");
         let h_consent = header(t, c.consent, "consentimiento");
+        let h_review = header(t, c.review, "ReviewState");
         let area_codes = self.form.choice_list("area");
         let cuartos = vamos_domain::schema::position(HOUSEHOLD_FIELDS, "cuartos");
         let dormitorios = vamos_domain::schema::position(HOUSEHOLD_FIELDS, "dormitorios");
@@ -404,6 +408,13 @@ impl State<'_> {
                 log.reject_row(p.into_vec())?;
                 self.summary.households_rejected += 1;
                 continue;
+            }
+            if c.review.is_some() && field(&rec, c.review) == "rejected" {
+                p.add(
+                    &h_review,
+                    "rejected",
+                    "envío marcado como rechazado en la revisión de ODK Central",
+                );
             }
             if c.consent.is_some() && field(&rec, c.consent) == "no" {
                 p.add(

@@ -36,6 +36,7 @@ fn household(key: &str, district: &str, over: &[(&str, &str)]) -> BTreeMap<Strin
         ("vivienda-internet", "si"),
         ("vivienda-combustible_cocina", "gas"),
         ("vivienda-basura", "recoleccion_publica"),
+        ("ReviewState", ""),
         ("meta-instanceID", &format!("uuid:{key}")),
         ("KEY", &format!("uuid:{key}")),
     ] {
@@ -103,7 +104,11 @@ fn household_header() -> Vec<String> {
             .iter()
             .map(|f| format!("vivienda-{}", f.name)),
     );
-    h.extend(["meta-instanceID".to_string(), "KEY".to_string()]);
+    h.extend([
+        "ReviewState".to_string(),
+        "meta-instanceID".to_string(),
+        "KEY".to_string(),
+    ]);
     h
 }
 
@@ -297,6 +302,11 @@ fn each_kind_of_bad_row_is_rejected_with_file_row_column_and_reason() {
             "1116",
             &[("ubicacion-departamento", "16")],
         )); // row 9
+        hh.push(household(
+            "reviewed",
+            "1116",
+            &[("ReviewState", "rejected")],
+        )); // row 10
             // Members.
         pp.push(person("nobody", 1, "jefe", "1990-01-01", "mujer", "", &[])); // row 9: no household
         pp.push(person("h1", 4, "jefe", "1999-01-01", "hombre", "", &[])); // row 10: second head
@@ -345,7 +355,7 @@ fn each_kind_of_bad_row_is_rejected_with_file_row_column_and_reason() {
         );
         assert_eq!(
             (s.households_rejected, s.persons_rejected, s.rows_rejected),
-            (5, 7, 12),
+            (6, 7, 13),
             "{}",
             db.label
         );
@@ -384,6 +394,13 @@ fn each_kind_of_bad_row_is_rejected_with_file_row_column_and_reason() {
                 "ubicacion-departamento",
                 "16",
                 "no pertenece al departamento",
+            ),
+            (
+                "fips.csv",
+                "10",
+                "ReviewState",
+                "rejected",
+                "rechazado en la revisión de ODK Central",
             ),
             (
                 "fips-miembros.csv",
@@ -445,7 +462,7 @@ fn each_kind_of_bad_row_is_rejected_with_file_row_column_and_reason() {
                 r["motivo"]
             );
         }
-        assert_eq!(rows.len(), 12, "one problem per planted row: {rows:#?}");
+        assert_eq!(rows.len(), 13, "one problem per planted row: {rows:#?}");
         assert_eq!(counts(&db), (7, 3, 3), "{}", db.label);
     }
 }
