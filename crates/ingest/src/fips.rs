@@ -121,6 +121,8 @@ struct Slot {
 
 struct State<'a> {
     opts: &'a ImportOptions,
+    progress: &'a dyn Progress,
+    import_id: i64,
     form: &'static crate::forms::Form,
     snap: RegistrySnapshot,
     accepted: FxHashMap<Box<str>, Slot>,
@@ -268,6 +270,8 @@ pub fn import(
 
     let mut st = State {
         opts,
+        progress,
+        import_id,
         form,
         snap,
         accepted: FxHashMap::default(),
@@ -281,24 +285,8 @@ pub fn import(
         summary,
     };
     let (mut st, tx) = with_writer(tx, |ch| {
-        st.households_pass(
-            &mut ht,
-            &hc,
-            hreader.as_ref(),
-            import_id,
-            ch,
-            &mut log,
-            progress,
-        )?;
-        st.members_pass(
-            &mut mt,
-            &mc,
-            preader.as_ref(),
-            import_id,
-            ch,
-            &mut log,
-            progress,
-        )?;
+        st.households_pass(&mut ht, &hc, hreader.as_ref(), ch, &mut log)?;
+        st.members_pass(&mut mt, &mc, preader.as_ref(), ch, &mut log)?;
         Ok(st)
     })?;
     st.summary.households_without_head =
@@ -346,17 +334,15 @@ impl State<'_> {
         id
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn households_pass(
         &mut self,
         t: &mut Table,
         c: &HouseholdCols,
         answers: Option<&AnswerReader>,
-        import_id: i64,
         ch: &SyncSender<Batch>,
         log: &mut RejectionLog,
-        progress: &dyn Progress,
     ) -> Result<(), IngestError> {
+        let (import_id, progress) = (self.import_id, self.progress);
         progress.stage("hogares", t.progress().1);
         let label = t.label.clone();
         let h_key = header(t, c.key, "KEY");
@@ -578,17 +564,15 @@ impl State<'_> {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn members_pass(
         &mut self,
         t: &mut Table,
         c: &MemberCols,
         answers: Option<&AnswerReader>,
-        import_id: i64,
         ch: &SyncSender<Batch>,
         log: &mut RejectionLog,
-        progress: &dyn Progress,
     ) -> Result<(), IngestError> {
+        let (import_id, progress) = (self.import_id, self.progress);
         progress.stage("miembros", t.progress().1);
         let label = t.label.clone();
         let h_parent = header(t, c.parent.or(c.parent_index), "PARENT_KEY");
