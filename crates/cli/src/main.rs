@@ -5,6 +5,7 @@
 //! only here, and passed down as dates.
 
 mod commands;
+mod measure;
 mod output;
 
 use clap::{Arg, ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
@@ -63,8 +64,28 @@ enum Command {
         #[command(subcommand)]
         command: TerritoryCommand,
     },
+    /// Catálogo de servicios: validar y ver su versión.
+    Catalogue {
+        #[command(subcommand)]
+        command: CatalogueCommand,
+    },
+    /// Clasifica el estatus de protección a una fecha de referencia y guarda la medición.
+    Classify(measure::ClassifyArgs),
+    /// Los diez Logros de una medición, por territorio.
+    Logros(measure::LogrosArgs),
+    /// Explica, servicio por servicio, el estatus de una persona, hogar o comunidad.
+    Explain(measure::ExplainArgs),
     /// Demostración: los cuatro distritos piloto (SINTÉTICOS) en una base SQLite local.
     Demo(commands::DemoArgs),
+}
+
+#[derive(Subcommand)]
+enum CatalogueCommand {
+    /// Valida un catálogo (por defecto, el ilustrativo incluido) y muestra su versión.
+    Check {
+        /// Carpeta con catalogo.toml y servicios/*.toml.
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -201,6 +222,12 @@ fn main() -> ExitCode {
         Command::Territory {
             command: TerritoryCommand::List { department, format },
         } => commands::territory_list(department.as_deref(), format),
+        Command::Catalogue {
+            command: CatalogueCommand::Check { dir },
+        } => measure::catalogue_check(dir.as_ref()),
+        Command::Classify(a) => measure::classify(&a),
+        Command::Logros(a) => measure::logros(&a),
+        Command::Explain(a) => measure::explain(&a),
         Command::Demo(a) => commands::demo(&a),
     };
     match result {

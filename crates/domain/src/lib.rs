@@ -8,12 +8,13 @@
 pub mod ids;
 pub mod registry;
 pub mod schema;
+pub mod services;
 pub mod territory;
 
 pub use ids::NationalId;
 pub use registry::{
-    AdminRecord, Community, CommunitySurvey, Household, ImportKind, Person, Provenance,
-    RegistryCounts, Sex,
+    AdminEventRow, AdminRecord, AnswerRef, Community, CommunityRow, CommunitySurvey, Household,
+    HouseholdRow, ImportKind, Person, PersonRow, Provenance, RegistryCounts, RegistrySink, Sex,
 };
 pub use schema::{FieldKind, FieldSpec, Value};
 pub use territory::{DepartmentCode, DistrictCode, Territory, TerritoryCode, TerritoryLevel};

@@ -228,3 +228,66 @@ mod tests {
         assert_eq!(Sex::parse("x"), None);
     }
 }
+
+/// An answer as read back from the store, borrowed from the row being read (no allocation).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AnswerRef<'a> {
+    Null,
+    Int(i64),
+    Text(&'a str),
+}
+
+/// What the classification needs of a household, borrowed from the store's row.
+#[derive(Debug, Clone, Copy)]
+pub struct HouseholdRow<'a> {
+    pub id: i64,
+    pub district: DistrictCode,
+    pub community_id: i64,
+    pub area: Option<&'a str>,
+    pub interview_date: NaiveDate,
+    /// In the order of [`crate::schema::HOUSEHOLD_FIELDS`].
+    pub answers: &'a [AnswerRef<'a>],
+}
+
+/// What the classification needs of a person (no names: they are not needed to classify).
+#[derive(Debug, Clone, Copy)]
+pub struct PersonRow<'a> {
+    pub id: i64,
+    pub household_id: i64,
+    pub national_id: Option<NationalId>,
+    pub birth_date: NaiveDate,
+    pub sex: Sex,
+    pub relationship: &'a str,
+    /// In the order of [`crate::schema::PERSON_FIELDS`].
+    pub answers: &'a [AnswerRef<'a>],
+}
+
+/// A community with its latest Entorno survey, if any.
+#[derive(Debug, Clone, Copy)]
+pub struct CommunityRow<'a> {
+    pub id: i64,
+    pub district: DistrictCode,
+    pub area: Option<&'a str>,
+    pub survey_date: Option<NaiveDate>,
+    /// In the order of [`crate::schema::COMMUNITY_FIELDS`] (all null without a survey).
+    pub answers: &'a [AnswerRef<'a>],
+}
+
+/// A matched administrative record: evidence about one person.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminEventRow<'a> {
+    pub person_id: i64,
+    pub institution: &'a str,
+    pub service: &'a str,
+    pub event_date: NaiveDate,
+}
+
+/// Receives the registry as the store reads it, row by row, in this order: communities,
+/// households (by id), persons (by id), administrative events. Implemented by the engine;
+/// keeps the store ignorant of how the data are used and the engine ignorant of SQL.
+pub trait RegistrySink {
+    fn community(&mut self, row: &CommunityRow<'_>);
+    fn household(&mut self, row: &HouseholdRow<'_>);
+    fn person(&mut self, row: &PersonRow<'_>);
+    fn admin_event(&mut self, row: &AdminEventRow<'_>);
+}

@@ -17,9 +17,18 @@ pub const DISTRICTS_CSV: &str = include_str!("../../../data/territory/distritos_
 pub struct DepartmentCode(u8);
 
 /// A district code `DDdd`: department `DD` and district `dd` within it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(into = "String")]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
+#[serde(into = "String", try_from = "String")]
 pub struct DistrictCode(u16);
+
+impl TryFrom<String> for DistrictCode {
+    type Error = TerritoryError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        DistrictCode::try_from(s.as_str())
+    }
+}
 
 /// Why a territory code was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

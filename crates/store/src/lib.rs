@@ -7,6 +7,7 @@
 //! Architecture invariant: the store has no business rules — validation happened before a
 //! record reached it — and knows nothing of files, HTTP or the clock (timestamps are passed in).
 
+mod load_sql;
 mod postgres_store;
 mod sqlite_store;
 pub mod testing;
@@ -18,7 +19,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 use vamos_domain::{
     AdminRecord, Community, CommunitySurvey, DistrictCode, Household, ImportKind, NationalId,
-    Person, Value,
+    Person, RegistrySink, TerritoryCode, Value,
 };
 
 /// Everything that can go wrong in the store, in words an operator can act on.
@@ -144,6 +145,55 @@ pub struct ImportRecord {
     pub summary: Option<serde_json::Value>,
 }
 
+/// A classification run as it is saved.
+#[derive(Debug, Clone, Serialize)]
+pub struct MeasurementMeta {
+    pub as_of: chrono::NaiveDate,
+    pub catalogue_version: String,
+    pub catalogue_label: String,
+    /// The territory classified (`PY`, `DD`, `DDdd`).
+    pub territory: String,
+    pub synthetic: bool,
+    /// RFC 3339, supplied by the caller.
+    pub created_at: String,
+    /// JSON: data sources and their dates, stage timings.
+    pub details: String,
+}
+
+/// A saved measurement.
+#[derive(Debug, Clone, Serialize)]
+pub struct MeasurementRecord {
+    pub id: i64,
+    pub as_of: String,
+    pub catalogue_version: String,
+    pub catalogue_label: String,
+    pub territory: String,
+    pub synthetic: bool,
+    pub created_at: String,
+    pub details: serde_json::Value,
+}
+
+/// Which kind of unit to locate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnitKind {
+    Person,
+    Household,
+    Community,
+}
+
+/// One audit entry (a read or change of personal data).
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub subject_kind: String,
+    pub subject_id: String,
+    pub purpose: String,
+    pub outcome: String,
+}
+
 /// The storage trait. Narrow on purpose: each method is one job the layers above need.
 pub trait Store: Send {
     fn backend(&self) -> Backend;
@@ -164,6 +214,52 @@ pub trait Store: Send {
     fn district_counts(&mut self) -> Result<Vec<DistrictCounts>>;
     /// The import history, newest first.
     fn imports(&mut self, limit: u32) -> Result<Vec<ImportRecord>>;
+    /// Streams the registry of a territory to `sink` (communities, households, persons, matched
+    /// administrative events — each in id order), for classification.
+    fn load_registry(
+        &mut self,
+        territory: TerritoryCode,
+        sink: &mut dyn RegistrySink,
+    ) -> Result<()>;
+    /// Saves a measurement with the Logros of each district (JSON), in one transaction.
+    fn save_measurement(
+        &mut self,
+        meta: &MeasurementMeta,
+        districts: &[(u16, String)],
+    ) -> Result<i64>;
+    /// Finds a unit by id (persons also by cédula) and its district: `(id, district code)`.
+    fn locate(&mut self, kind: UnitKind, key: i64) -> Result<Option<(i64, u16)>>;
+    /// Appends an audit entry.
+    fn audit(&mut self, entry: &AuditEntry) -> Result<()>;
+    /// A saved measurement (the latest when `id` is `None`) with its districts.
+    #[allow(clippy::type_complexity)] // reason: a record and its rows; a named type adds nothing
+    fn measurement(
+        &mut self,
+        id: Option<i64>,
+    ) -> Result<Option<(MeasurementRecord, Vec<(u16, String)>)>>;
+}
+
+/// The inclusive range of district codes of a territory (`DDdd` numbers).
+pub(crate) fn district_range(t: TerritoryCode) -> (i64, i64) {
+    match t {
+        TerritoryCode::Nation => (0, 9999),
+        TerritoryCode::Department(d) => (i64::from(d.get()) * 100, i64::from(d.get()) * 100 + 99),
+        TerritoryCode::District(d) => (i64::from(d.get()), i64::from(d.get())),
+    }
+}
+
+/// Parses a stored ISO date quickly (`YYYY-MM-DD`, as both backends write it).
+pub(crate) fn parse_iso(s: &str) -> Option<chrono::NaiveDate> {
+    let b = s.as_bytes();
+    if b.len() < 10 || b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
+        return chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b.get(r)?.iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    chrono::NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
 }
 
 /// One import run's transaction.

@@ -4,9 +4,11 @@
 //! go through `COPY … FROM STDIN` in text format inside the import's transaction, so a national
 //! load is a handful of streamed statements rather than millions of round trips.
 
+use crate::load_sql::queries;
 use crate::{
-    answer_columns, check_len, Backend, DistrictCounts, ImportMeta, ImportRecord, ImportTx,
-    KnownPerson, RegistrySnapshot, Result, SnapshotNeeds, Store, StoreError,
+    answer_columns, check_len, district_range, AuditEntry, Backend, DistrictCounts, ImportMeta,
+    ImportRecord, ImportTx, KnownPerson, MeasurementMeta, MeasurementRecord, RegistrySnapshot,
+    Result, SnapshotNeeds, Store, StoreError, UnitKind,
 };
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
@@ -15,15 +17,26 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use vamos_domain::schema::{COMMUNITY_FIELDS, HOUSEHOLD_FIELDS, PERSON_FIELDS};
 use vamos_domain::{
-    AdminRecord, Community, CommunitySurvey, DistrictCode, Household, NationalId, Person,
-    Territory, Value,
+    AdminEventRow, AdminRecord, AnswerRef, Community, CommunityRow, CommunitySurvey, DistrictCode,
+    Household, HouseholdRow, NationalId, Person, PersonRow, RegistrySink, Sex, Territory,
+    TerritoryCode, Value,
 };
 
 /// Migrations of the PostgreSQL schema, in order. Append-only.
-pub const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_registry",
-    include_str!("../migrations/postgres/0001_registry.sql"),
-)];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_registry",
+        include_str!("../migrations/postgres/0001_registry.sql"),
+    ),
+    (
+        "0002_measurements",
+        include_str!("../migrations/postgres/0002_measurements.sql"),
+    ),
+    (
+        "0003_audit",
+        include_str!("../migrations/postgres/0003_audit.sql"),
+    ),
+];
 
 /// A PostgreSQL registry.
 pub struct PostgresStore {
@@ -168,6 +181,181 @@ impl Store for PostgresStore {
         Ok(map.into_values().collect())
     }
 
+    fn load_registry(
+        &mut self,
+        territory: TerritoryCode,
+        sink: &mut dyn RegistrySink,
+    ) -> Result<()> {
+        if !self.is_initialised()? {
+            return Err(StoreError::NotInitialised);
+        }
+        let (lo, hi) = district_range(territory);
+        let [communities, households, persons, admin] = queries(|n| format!("${n}"));
+        let bad = |what: &str| StoreError::Invalid(format!("dato almacenado inválido: {what}"));
+        let district = |n: i64| -> Result<DistrictCode> {
+            u16::try_from(n)
+                .ok()
+                .and_then(|d| DistrictCode::from_number(d).ok())
+                .ok_or_else(|| bad("distrito"))
+        };
+        let params: [&(dyn ToSql + Sync); 2] = [&lo, &hi];
+        {
+            let mut it = self.client.query_raw(&communities, params)?;
+            while let Some(r) = it.next()? {
+                let answers = pg_answers(&r, 4, COMMUNITY_FIELDS)?;
+                sink.community(&CommunityRow {
+                    id: r.try_get(0)?,
+                    district: district(r.try_get(1)?)?,
+                    area: r.try_get(2)?,
+                    survey_date: r.try_get(3)?,
+                    answers: &answers,
+                });
+            }
+        }
+        {
+            let mut it = self.client.query_raw(&households, params)?;
+            while let Some(r) = it.next()? {
+                let answers = pg_answers(&r, 5, HOUSEHOLD_FIELDS)?;
+                sink.household(&HouseholdRow {
+                    id: r.try_get(0)?,
+                    district: district(r.try_get(1)?)?,
+                    community_id: r.try_get(2)?,
+                    area: r.try_get(3)?,
+                    interview_date: r.try_get(4)?,
+                    answers: &answers,
+                });
+            }
+        }
+        {
+            let mut it = self.client.query_raw(&persons, params)?;
+            while let Some(r) = it.next()? {
+                let answers = pg_answers(&r, 6, PERSON_FIELDS)?;
+                let nid: Option<i64> = r.try_get(2)?;
+                let sex: &str = r.try_get(4)?;
+                sink.person(&PersonRow {
+                    id: r.try_get(0)?,
+                    household_id: r.try_get(1)?,
+                    national_id: nid.and_then(NationalId::from_stored),
+                    birth_date: r.try_get(3)?,
+                    sex: Sex::parse(sex).ok_or_else(|| bad("sexo"))?,
+                    relationship: r.try_get(5)?,
+                    answers: &answers,
+                });
+            }
+        }
+        {
+            let mut it = self.client.query_raw(&admin, params)?;
+            while let Some(r) = it.next()? {
+                sink.admin_event(&AdminEventRow {
+                    person_id: r.try_get(0)?,
+                    institution: r.try_get(1)?,
+                    service: r.try_get(2)?,
+                    event_date: r.try_get(3)?,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn save_measurement(
+        &mut self,
+        meta: &MeasurementMeta,
+        districts: &[(u16, String)],
+    ) -> Result<i64> {
+        if !self.is_initialised()? {
+            return Err(StoreError::NotInitialised);
+        }
+        let mut tx = self.client.transaction()?;
+        tx.batch_execute("LOCK TABLE measurements IN EXCLUSIVE MODE")?;
+        let id: i64 = tx
+            .query_one("SELECT coalesce(max(id), 0) + 1 FROM measurements", &[])?
+            .get(0);
+        tx.execute(
+            "INSERT INTO measurements (id, as_of, catalogue_version, catalogue_label, territory, synthetic, created_at, details)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[&id, &meta.as_of, &meta.catalogue_version, &meta.catalogue_label, &meta.territory, &meta.synthetic, &meta.created_at, &meta.details],
+        )?;
+        let st = tx.prepare("INSERT INTO measurement_districts (measurement_id, district_code, logros) VALUES ($1, $2, $3)")?;
+        for (d, json) in districts {
+            tx.execute(&st, &[&id, &i64::from(*d), json])?;
+        }
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn measurement(
+        &mut self,
+        id: Option<i64>,
+    ) -> Result<Option<(MeasurementRecord, Vec<(u16, String)>)>> {
+        if !self.is_initialised()? {
+            return Err(StoreError::NotInitialised);
+        }
+        let row = self.client.query_opt(
+            "SELECT id, as_of::text, catalogue_version, catalogue_label, territory, synthetic, created_at, details
+             FROM measurements WHERE id = coalesce($1, (SELECT max(id) FROM measurements))",
+            &[&id],
+        )?;
+        let Some(r) = row else { return Ok(None) };
+        let details: String = r.get(7);
+        let rec = MeasurementRecord {
+            id: r.get(0),
+            as_of: r.get(1),
+            catalogue_version: r.get(2),
+            catalogue_label: r.get(3),
+            territory: r.get(4),
+            synthetic: r.get(5),
+            created_at: r.get(6),
+            details: serde_json::from_str(&details).unwrap_or(serde_json::Value::Null),
+        };
+        let rows = self.client.query(
+            "SELECT district_code, logros FROM measurement_districts WHERE measurement_id = $1 ORDER BY district_code",
+            &[&rec.id],
+        )?;
+        let districts = rows
+            .iter()
+            .filter_map(|r| {
+                u16::try_from(r.get::<_, i64>(0))
+                    .ok()
+                    .map(|d| (d, r.get::<_, String>(1)))
+            })
+            .collect();
+        Ok(Some((rec, districts)))
+    }
+
+    fn locate(&mut self, kind: UnitKind, key: i64) -> Result<Option<(i64, u16)>> {
+        if !self.is_initialised()? {
+            return Err(StoreError::NotInitialised);
+        }
+        let sql = match kind {
+            UnitKind::Person => {
+                "SELECT p.id, h.district_code FROM persons p JOIN households h ON h.id = p.household_id
+                 WHERE p.id = $1 UNION ALL
+                 (SELECT p.id, h.district_code FROM persons p JOIN households h ON h.id = p.household_id
+                 WHERE p.national_id = $1 AND NOT EXISTS (SELECT 1 FROM persons WHERE id = $1) LIMIT 1) LIMIT 1"
+            }
+            UnitKind::Household => "SELECT id, district_code FROM households WHERE id = $1",
+            UnitKind::Community => "SELECT id, district_code FROM communities WHERE id = $1",
+        };
+        let r = self.client.query_opt(sql, &[&key])?;
+        Ok(r.and_then(|r| {
+            u16::try_from(r.get::<_, i64>(1))
+                .ok()
+                .map(|d| (r.get(0), d))
+        }))
+    }
+
+    fn audit(&mut self, e: &AuditEntry) -> Result<()> {
+        if !self.is_initialised()? {
+            return Err(StoreError::NotInitialised);
+        }
+        self.client.execute(
+            "INSERT INTO audit_log (id, at, actor, action, subject_kind, subject_id, purpose, outcome)
+             VALUES ((SELECT coalesce(max(id), 0) + 1 FROM audit_log), $1, $2, $3, $4, $5, $6, $7)",
+            &[&e.at, &e.actor, &e.action, &e.subject_kind, &e.subject_id, &e.purpose, &e.outcome],
+        )?;
+        Ok(())
+    }
+
     fn imports(&mut self, limit: u32) -> Result<Vec<ImportRecord>> {
         if !self.is_initialised()? {
             return Err(StoreError::NotInitialised);
@@ -220,6 +408,28 @@ fn insert_import(
         )?;
     }
     Ok(id)
+}
+
+/// Answer columns of a row, typed by the schema (integers are BIGINT, everything else TEXT).
+fn pg_answers<'r>(
+    r: &'r postgres::Row,
+    from: usize,
+    fields: &[vamos_domain::FieldSpec],
+) -> Result<Vec<AnswerRef<'r>>> {
+    fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            Ok(match f.kind {
+                vamos_domain::FieldKind::Integer { .. } => r
+                    .try_get::<_, Option<i64>>(from + i)?
+                    .map_or(AnswerRef::Null, AnswerRef::Int),
+                _ => r
+                    .try_get::<_, Option<&str>>(from + i)?
+                    .map_or(AnswerRef::Null, AnswerRef::Text),
+            })
+        })
+        .collect()
 }
 
 struct PgImport<'c> {

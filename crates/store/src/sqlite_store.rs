@@ -4,22 +4,35 @@
 //! WAL) and insert through cached prepared statements with positional binding, which is as
 //! close to the `sqlite3` shell's own `.import` loop as a validating importer gets.
 
+use crate::load_sql::queries;
 use crate::{
-    answer_columns, check_len, iso, Backend, DistrictCounts, ImportMeta, ImportRecord, ImportTx,
-    KnownPerson, RegistrySnapshot, Result, SnapshotNeeds, Store, StoreError,
+    answer_columns, check_len, district_range, iso, parse_iso, AuditEntry, Backend, DistrictCounts,
+    ImportMeta, ImportRecord, ImportTx, KnownPerson, MeasurementMeta, MeasurementRecord,
+    RegistrySnapshot, Result, SnapshotNeeds, Store, StoreError, UnitKind,
 };
 use rusqlite::{params, Connection, OptionalExtension, Statement};
 use vamos_domain::schema::{COMMUNITY_FIELDS, HOUSEHOLD_FIELDS, PERSON_FIELDS};
 use vamos_domain::{
-    AdminRecord, Community, CommunitySurvey, DistrictCode, Household, NationalId, Person,
-    Territory, Value,
+    AdminEventRow, AdminRecord, AnswerRef, Community, CommunityRow, CommunitySurvey, DistrictCode,
+    Household, HouseholdRow, NationalId, Person, PersonRow, RegistrySink, Sex, Territory,
+    TerritoryCode, Value,
 };
 
 /// Migrations of the SQLite schema, in order. Append-only.
-pub const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_registry",
-    include_str!("../migrations/sqlite/0001_registry.sql"),
-)];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_registry",
+        include_str!("../migrations/sqlite/0001_registry.sql"),
+    ),
+    (
+        "0002_measurements",
+        include_str!("../migrations/sqlite/0002_measurements.sql"),
+    ),
+    (
+        "0003_audit",
+        include_str!("../migrations/sqlite/0003_audit.sql"),
+    ),
+];
 
 /// A SQLite registry in one file.
 pub struct SqliteStore {
@@ -69,6 +82,32 @@ fn bind_value(stmt: &mut Statement<'_>, i: usize, v: &Value) -> rusqlite::Result
         Value::Code(s) => stmt.raw_bind_parameter(i, *s),
         Value::Date(d) => stmt.raw_bind_parameter(i, iso(*d)),
     }
+}
+
+fn text_ref(v: rusqlite::types::ValueRef<'_>) -> Option<&str> {
+    match v {
+        rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t).ok(),
+        _ => None,
+    }
+}
+
+fn answer(v: rusqlite::types::ValueRef<'_>) -> AnswerRef<'_> {
+    match v {
+        rusqlite::types::ValueRef::Integer(n) => AnswerRef::Int(n),
+        rusqlite::types::ValueRef::Real(x) => AnswerRef::Int(x as i64),
+        rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t)
+            .map(AnswerRef::Text)
+            .unwrap_or(AnswerRef::Null),
+        _ => AnswerRef::Null,
+    }
+}
+
+fn answers_from<'r>(
+    r: &'r rusqlite::Row<'_>,
+    from: usize,
+    n: usize,
+) -> rusqlite::Result<Vec<AnswerRef<'r>>> {
+    (from..from + n).map(|i| r.get_ref(i).map(answer)).collect()
 }
 
 fn placeholders(n: usize) -> String {
@@ -231,6 +270,197 @@ impl Store for SqliteStore {
             |e, n| e.admin_records = n,
         )?;
         Ok(map.into_values().collect())
+    }
+
+    fn load_registry(
+        &mut self,
+        territory: TerritoryCode,
+        sink: &mut dyn RegistrySink,
+    ) -> Result<()> {
+        if !self.is_initialised()? {
+            return Err(StoreError::NotInitialised);
+        }
+        let (lo, hi) = district_range(territory);
+        let [communities, households, persons, admin] = queries(|n| format!("?{n}"));
+        let bad = |what: &str| StoreError::Invalid(format!("dato almacenado inválido: {what}"));
+        let district = |n: i64| -> Result<DistrictCode> {
+            u16::try_from(n)
+                .ok()
+                .and_then(|d| DistrictCode::from_number(d).ok())
+                .ok_or_else(|| bad("distrito"))
+        };
+        {
+            let mut st = self.conn.prepare(&communities)?;
+            let mut rows = st.query(params![lo, hi])?;
+            while let Some(r) = rows.next()? {
+                let row_answers = answers_from(r, 4, COMMUNITY_FIELDS.len())?;
+                let date: Option<String> = r.get(3)?;
+                sink.community(&CommunityRow {
+                    id: r.get(0)?,
+                    district: district(r.get(1)?)?,
+                    area: text_ref(r.get_ref(2)?),
+                    survey_date: date.as_deref().and_then(parse_iso),
+                    answers: &row_answers,
+                });
+            }
+        }
+        {
+            let mut st = self.conn.prepare(&households)?;
+            let mut rows = st.query(params![lo, hi])?;
+            while let Some(r) = rows.next()? {
+                let answers = answers_from(r, 5, HOUSEHOLD_FIELDS.len())?;
+                let date = text_ref(r.get_ref(4)?)
+                    .and_then(parse_iso)
+                    .ok_or_else(|| bad("fecha de entrevista"))?;
+                sink.household(&HouseholdRow {
+                    id: r.get(0)?,
+                    district: district(r.get(1)?)?,
+                    community_id: r.get(2)?,
+                    area: text_ref(r.get_ref(3)?),
+                    interview_date: date,
+                    answers: &answers,
+                });
+            }
+        }
+        {
+            let mut st = self.conn.prepare(&persons)?;
+            let mut rows = st.query(params![lo, hi])?;
+            while let Some(r) = rows.next()? {
+                let answers = answers_from(r, 6, PERSON_FIELDS.len())?;
+                let nid: Option<i64> = r.get(2)?;
+                sink.person(&PersonRow {
+                    id: r.get(0)?,
+                    household_id: r.get(1)?,
+                    national_id: nid.and_then(NationalId::from_stored),
+                    birth_date: text_ref(r.get_ref(3)?)
+                        .and_then(parse_iso)
+                        .ok_or_else(|| bad("fecha de nacimiento"))?,
+                    sex: text_ref(r.get_ref(4)?)
+                        .and_then(Sex::parse)
+                        .ok_or_else(|| bad("sexo"))?,
+                    relationship: text_ref(r.get_ref(5)?).unwrap_or(""),
+                    answers: &answers,
+                });
+            }
+        }
+        let mut st = self.conn.prepare(&admin)?;
+        let mut rows = st.query(params![lo, hi])?;
+        while let Some(r) = rows.next()? {
+            sink.admin_event(&AdminEventRow {
+                person_id: r.get(0)?,
+                institution: text_ref(r.get_ref(1)?).unwrap_or(""),
+                service: text_ref(r.get_ref(2)?).unwrap_or(""),
+                event_date: text_ref(r.get_ref(3)?)
+                    .and_then(parse_iso)
+                    .ok_or_else(|| bad("fecha del evento"))?,
+            });
+        }
+        Ok(())
+    }
+
+    fn save_measurement(
+        &mut self,
+        meta: &MeasurementMeta,
+        districts: &[(u16, String)],
+    ) -> Result<i64> {
+        if !self.is_initialised()? {
+            return Err(StoreError::NotInitialised);
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let id: i64 = tx.query_row(
+            "SELECT coalesce(max(id), 0) + 1 FROM measurements",
+            [],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "INSERT INTO measurements (id, as_of, catalogue_version, catalogue_label, territory, synthetic, created_at, details)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![id, iso(meta.as_of), meta.catalogue_version, meta.catalogue_label, meta.territory, meta.synthetic, meta.created_at, meta.details],
+        )?;
+        {
+            let mut st = tx.prepare("INSERT INTO measurement_districts (measurement_id, district_code, logros) VALUES (?1, ?2, ?3)")?;
+            for (d, json) in districts {
+                st.execute(params![id, d, json])?;
+            }
+        }
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn measurement(
+        &mut self,
+        id: Option<i64>,
+    ) -> Result<Option<(MeasurementRecord, Vec<(u16, String)>)>> {
+        if !self.is_initialised()? {
+            return Err(StoreError::NotInitialised);
+        }
+        let rec = self
+            .conn
+            .query_row(
+                "SELECT id, as_of, catalogue_version, catalogue_label, territory, synthetic, created_at, details
+                 FROM measurements WHERE id = coalesce(?1, (SELECT max(id) FROM measurements))",
+                [id],
+                |r| {
+                    let details: String = r.get(7)?;
+                    Ok(MeasurementRecord {
+                        id: r.get(0)?,
+                        as_of: r.get(1)?,
+                        catalogue_version: r.get(2)?,
+                        catalogue_label: r.get(3)?,
+                        territory: r.get(4)?,
+                        synthetic: r.get::<_, i64>(5)? != 0,
+                        created_at: r.get(6)?,
+                        details: serde_json::from_str(&details).unwrap_or(serde_json::Value::Null),
+                    })
+                },
+            )
+            .optional()?;
+        let Some(rec) = rec else { return Ok(None) };
+        let mut st = self.conn.prepare("SELECT district_code, logros FROM measurement_districts WHERE measurement_id = ?1 ORDER BY district_code")?;
+        let rows = st
+            .query_map([rec.id], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let districts = rows
+            .into_iter()
+            .filter_map(|(d, j)| u16::try_from(d).ok().map(|d| (d, j)))
+            .collect();
+        Ok(Some((rec, districts)))
+    }
+
+    fn locate(&mut self, kind: UnitKind, key: i64) -> Result<Option<(i64, u16)>> {
+        if !self.is_initialised()? {
+            return Err(StoreError::NotInitialised);
+        }
+        let sql = match kind {
+            UnitKind::Person => {
+                "SELECT p.id, h.district_code FROM persons p JOIN households h ON h.id = p.household_id
+                 WHERE p.id = ?1 UNION ALL
+                 SELECT p.id, h.district_code FROM persons p JOIN households h ON h.id = p.household_id
+                 WHERE p.national_id = ?1 AND NOT EXISTS (SELECT 1 FROM persons WHERE id = ?1) LIMIT 1"
+            }
+            UnitKind::Household => "SELECT id, district_code FROM households WHERE id = ?1",
+            UnitKind::Community => "SELECT id, district_code FROM communities WHERE id = ?1",
+        };
+        let r: Option<(i64, i64)> = self
+            .conn
+            .query_row(sql, [key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        Ok(r.and_then(|(id, d)| u16::try_from(d).ok().map(|d| (id, d))))
+    }
+
+    fn audit(&mut self, e: &AuditEntry) -> Result<()> {
+        if !self.is_initialised()? {
+            return Err(StoreError::NotInitialised);
+        }
+        self.conn.execute(
+            "INSERT INTO audit_log (at, actor, action, subject_kind, subject_id, purpose, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![e.at, e.actor, e.action, e.subject_kind, e.subject_id, e.purpose, e.outcome],
+        )?;
+        Ok(())
     }
 
     fn imports(&mut self, limit: u32) -> Result<Vec<ImportRecord>> {

@@ -1,0 +1,397 @@
+//! The ten Logros: per district, for each category, the units identified, those in concurrent
+//! protection (every applicable núcleo service protegido), those with missing data, the
+//! breakdowns by populations of special attention and the coverage of each núcleo service.
+//! Departments and the nation are the sums of their districts, so rolled-up figures always
+//! equal the sum of their parts.
+
+use crate::classify::{Classifier, Decision, Status, Unit};
+use crate::data::RegistryData;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use vamos_domain::schema::PERSON_FIELDS;
+use vamos_domain::services::{Category, Package};
+use vamos_domain::{DistrictCode, Territory, TerritoryCode};
+
+/// Populations of special attention (persons), in breakdown order.
+pub const PERSON_BREAKDOWNS: [&str; 6] = [
+    "ninos",
+    "mujeres",
+    "adultos_mayores",
+    "discapacidad",
+    "indigenas",
+    "pobreza",
+];
+/// Breakdowns of households and communities.
+pub const HOUSEHOLD_BREAKDOWNS: [&str; 2] = ["pobreza", "rural"];
+pub const COMMUNITY_BREAKDOWNS: [&str; 1] = ["rural"];
+
+/// Counts of a population.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub identified: u64,
+    pub protected: u64,
+    pub without_data: u64,
+}
+
+impl Counts {
+    fn add(&mut self, o: &Counts) {
+        self.identified += o.identified;
+        self.protected += o.protected;
+        self.without_data += o.without_data;
+    }
+    /// Protected over identified; `None` when nobody was identified.
+    pub fn coverage(&self) -> Option<f64> {
+        (self.identified > 0).then(|| self.protected as f64 / self.identified as f64)
+    }
+}
+
+/// Coverage of one núcleo service among the units it applies to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceCounts {
+    pub service: String,
+    pub applicable: u64,
+    pub protected: u64,
+    pub unprotected: u64,
+    pub without_data: u64,
+}
+
+/// One Logro in one territory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogroCounts {
+    pub logro: u8,
+    pub category: String,
+    pub all: Counts,
+    pub breakdowns: BTreeMap<String, Counts>,
+    pub services: Vec<ServiceCounts>,
+}
+
+impl LogroCounts {
+    fn add(&mut self, o: &LogroCounts) {
+        self.all.add(&o.all);
+        for (k, v) in &o.breakdowns {
+            self.breakdowns.entry(k.clone()).or_default().add(v);
+        }
+        for s in &o.services {
+            match self.services.iter_mut().find(|x| x.service == s.service) {
+                Some(x) => {
+                    x.applicable += s.applicable;
+                    x.protected += s.protected;
+                    x.unprotected += s.unprotected;
+                    x.without_data += s.without_data;
+                }
+                None => self.services.push(s.clone()),
+            }
+        }
+    }
+}
+
+/// The ten Logros of one district.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DistrictLogros {
+    pub district: DistrictCode,
+    pub logros: Vec<LogroCounts>,
+}
+
+/// Adds up districts into a territory's ten Logros.
+pub fn roll_up<'a>(
+    parts: impl IntoIterator<Item = &'a DistrictLogros>,
+    territory: TerritoryCode,
+) -> Vec<LogroCounts> {
+    let mut out: Vec<LogroCounts> = Category::ALL
+        .iter()
+        .map(|c| LogroCounts {
+            logro: c.logro(),
+            category: c.code().to_string(),
+            ..Default::default()
+        })
+        .collect();
+    for d in parts.into_iter().filter(|d| territory.contains(d.district)) {
+        for l in &d.logros {
+            if let Some(t) = out.iter_mut().find(|x| x.logro == l.logro) {
+                t.add(l);
+            }
+        }
+    }
+    out
+}
+
+/// Accumulator of one category in one district (fixed-size arrays: the hot loop allocates nothing).
+#[derive(Clone)]
+struct CatAcc {
+    all: [u64; 3],
+    breakdowns: [[u64; 3]; 6],
+    /// Per núcleo service of the category: applicable, protected, unprotected, without data.
+    services: Vec<[u64; 4]>,
+}
+
+struct Acc {
+    slots: Vec<Vec<CatAcc>>,
+}
+
+impl Acc {
+    fn new(districts: usize, nucleo: &[Vec<usize>]) -> Acc {
+        let cats: Vec<CatAcc> = nucleo
+            .iter()
+            .map(|s| CatAcc {
+                all: [0; 3],
+                breakdowns: [[0; 3]; 6],
+                services: vec![[0; 4]; s.len()],
+            })
+            .collect();
+        Acc {
+            slots: vec![cats; districts],
+        }
+    }
+    fn merge(mut self, o: Acc) -> Acc {
+        for (a, b) in self.slots.iter_mut().zip(o.slots) {
+            for (x, y) in a.iter_mut().zip(b) {
+                for (a, b) in x.all.iter_mut().zip(y.all) {
+                    *a += b;
+                }
+                for (bx, by) in x.breakdowns.iter_mut().zip(y.breakdowns) {
+                    for (a, b) in bx.iter_mut().zip(by) {
+                        *a += b;
+                    }
+                }
+                for (sx, sy) in x.services.iter_mut().zip(y.services) {
+                    for (a, b) in sx.iter_mut().zip(sy) {
+                        *a += b;
+                    }
+                }
+            }
+        }
+        self
+    }
+}
+
+/// The figures of one unit in one category.
+fn record(
+    acc: &mut CatAcc,
+    nucleo: &[usize],
+    decisions: &[Decision],
+    concurrent: bool,
+    flags: &[bool],
+) {
+    let without = decisions
+        .iter()
+        .any(|d| nucleo.contains(&d.service) && d.status == Status::SinDato);
+    let add = |a: &mut [u64; 3]| {
+        a[0] += 1;
+        a[1] += u64::from(concurrent);
+        a[2] += u64::from(without && !concurrent);
+    };
+    add(&mut acc.all);
+    for (b, &on) in acc.breakdowns.iter_mut().zip(flags) {
+        if on {
+            add(b);
+        }
+    }
+    for (slot, si) in acc.services.iter_mut().zip(nucleo) {
+        if let Some(d) = decisions.iter().find(|d| d.service == *si) {
+            match d.status {
+                Status::NoAplica => {}
+                s => {
+                    slot[0] += 1;
+                    match s {
+                        Status::Protegido => slot[1] += 1,
+                        Status::Desprotegido => slot[2] += 1,
+                        _ => slot[3] += 1,
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Work done for one unit: accumulate, unit index, decision and category buffers.
+type UnitFn<'a> = dyn Fn(&mut Acc, usize, &mut Vec<Decision>, &mut Vec<Category>) + Sync + 'a;
+
+/// Classifies every unit of `data` and returns the ten Logros of each district present.
+pub fn measure(cls: &Classifier<'_>, data: &RegistryData) -> Vec<DistrictLogros> {
+    let territory = Territory::official();
+    let slot_of = |d: DistrictCode| {
+        territory
+            .districts()
+            .binary_search_by_key(&d, |x| x.code)
+            .unwrap_or(0)
+    };
+    let nd = territory.districts().len();
+    let nucleo: Vec<Vec<usize>> = Category::ALL
+        .iter()
+        .map(|c| {
+            cls.services_of(*c)
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    cls.catalogue
+                        .services
+                        .get(i)
+                        .is_some_and(|s| s.package == Package::Nucleo)
+                })
+                .collect()
+        })
+        .collect();
+    let indigena = vamos_domain::schema::position(PERSON_FIELDS, "indigena")
+        .and_then(|i| data.person_answers.get(i));
+    let poverty_line = cls.catalogue.poverty_line_pyg;
+    let poor = |h: usize| -> bool {
+        let members = i64::from(data.household_members.get(h).copied().unwrap_or(0));
+        match (
+            data.household_income.get(h).copied().flatten(),
+            poverty_line,
+        ) {
+            (Some(inc), Some(line)) if members > 0 => inc / members < line,
+            _ => false,
+        }
+    };
+    let rural = |code: u8| data.area_list.get(usize::from(code).wrapping_sub(1)) == Some(&"rural");
+    let chunks = rayon::current_num_threads().max(1) * 4;
+    let run = |n: usize, f: &UnitFn<'_>| -> Acc {
+        let size = n.div_ceil(chunks).max(1);
+        (0..n.div_ceil(size))
+            .into_par_iter()
+            .map(|c| {
+                let mut acc = Acc::new(nd, &nucleo);
+                let (mut dec, mut cats) = (Vec::new(), Vec::new());
+                for u in c * size..((c + 1) * size).min(n) {
+                    f(&mut acc, u, &mut dec, &mut cats);
+                }
+                acc
+            })
+            .reduce(|| Acc::new(nd, &nucleo), Acc::merge)
+    };
+    let persons = run(data.persons(), &|acc, p, dec, cats| {
+        cls.person_categories(data, p, cats);
+        let h = data.person_household.get(p).copied().unwrap_or(0) as usize;
+        let Some(&district) = data.household_district.get(h) else {
+            return;
+        };
+        let years = data
+            .person_birth
+            .get(p)
+            .map_or(0, |b| crate::classify::age_years(*b, cls.as_of));
+        let flags = [
+            years < 18,
+            data.person_woman.get(p) == Some(&true),
+            years >= 60,
+            data.person_disability.get(p) == Some(&1),
+            indigena.and_then(|c| c.code(p)) == Some("si"),
+            poor(h),
+        ];
+        for &c in cats.iter() {
+            dec.clear();
+            cls.classify(data, Unit::Person(p), c, dec);
+            let i = c.logro() as usize - 1;
+            let concurrent = cls.concurrent(dec);
+            if let (Some(slot), Some(nuc)) = (
+                acc.slots
+                    .get_mut(slot_of(district))
+                    .and_then(|s| s.get_mut(i)),
+                nucleo.get(i),
+            ) {
+                record(slot, nuc, dec, concurrent, &flags);
+            }
+        }
+    });
+    let households = run(data.households(), &|acc, h, dec, _| {
+        let Some(&district) = data.household_district.get(h) else {
+            return;
+        };
+        dec.clear();
+        cls.classify(data, Unit::Household(h), Category::Hogares, dec);
+        let i = Category::Hogares.logro() as usize - 1;
+        let flags = [
+            poor(h),
+            rural(data.household_area.get(h).copied().unwrap_or(0)),
+        ];
+        let concurrent = cls.concurrent(dec);
+        if let (Some(slot), Some(nuc)) = (
+            acc.slots
+                .get_mut(slot_of(district))
+                .and_then(|s| s.get_mut(i)),
+            nucleo.get(i),
+        ) {
+            record(slot, nuc, dec, concurrent, &flags);
+        }
+    });
+    let communities = run(data.communities(), &|acc, c, dec, _| {
+        let Some(&district) = data.community_district.get(c) else {
+            return;
+        };
+        dec.clear();
+        cls.classify(data, Unit::Community(c), Category::Entorno, dec);
+        let i = Category::Entorno.logro() as usize - 1;
+        let flags = [rural(data.community_area.get(c).copied().unwrap_or(0))];
+        let concurrent = cls.concurrent(dec);
+        if let (Some(slot), Some(nuc)) = (
+            acc.slots
+                .get_mut(slot_of(district))
+                .and_then(|s| s.get_mut(i)),
+            nucleo.get(i),
+        ) {
+            record(slot, nuc, dec, concurrent, &flags);
+        }
+    });
+    let total = persons.merge(households).merge(communities);
+    let mut present = vec![false; nd];
+    for d in data
+        .household_district
+        .iter()
+        .chain(&data.community_district)
+    {
+        if let Some(x) = present.get_mut(slot_of(*d)) {
+            *x = true;
+        }
+    }
+    total
+        .slots
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| present.get(*i) == Some(&true))
+        .filter_map(|(i, cats)| {
+            let district = territory.districts().get(i)?.code;
+            let logros = Category::ALL
+                .iter()
+                .zip(cats)
+                .zip(&nucleo)
+                .map(|((c, a), nuc)| {
+                    let keys: &[&str] = match c {
+                        Category::Hogares => &HOUSEHOLD_BREAKDOWNS,
+                        Category::Entorno => &COMMUNITY_BREAKDOWNS,
+                        _ => &PERSON_BREAKDOWNS,
+                    };
+                    let counts = |x: [u64; 3]| Counts {
+                        identified: x[0],
+                        protected: x[1],
+                        without_data: x[2],
+                    };
+                    LogroCounts {
+                        logro: c.logro(),
+                        category: c.code().to_string(),
+                        all: counts(a.all),
+                        breakdowns: keys
+                            .iter()
+                            .zip(a.breakdowns)
+                            .map(|(k, b)| (k.to_string(), counts(b)))
+                            .collect(),
+                        services: nuc
+                            .iter()
+                            .zip(&a.services)
+                            .filter_map(|(si, s)| {
+                                Some(ServiceCounts {
+                                    service: cls.catalogue.services.get(*si)?.code.clone(),
+                                    applicable: s[0],
+                                    protected: s[1],
+                                    unprotected: s[2],
+                                    without_data: s[3],
+                                })
+                            })
+                            .collect(),
+                    }
+                })
+                .collect();
+            Some(DistrictLogros { district, logros })
+        })
+        .collect()
+}

@@ -1,0 +1,330 @@
+//! Classification and Logros on a small registry built through `RegistrySink`, with a small
+//! catalogue: statuses, evidence precedence and validity, concurrent protection, roll-ups.
+
+// Tests fail loudly on purpose: unwrap, panic and indexing are how they assert.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use chrono::NaiveDate;
+use vamos_catalogue::{load_files, Catalogue, Vocabulary};
+use vamos_domain::schema::{position, COMMUNITY_FIELDS, HOUSEHOLD_FIELDS, PERSON_FIELDS};
+use vamos_domain::services::Category;
+use vamos_domain::*;
+use vamos_engine::logros::{measure, roll_up};
+use vamos_engine::{Because, Classifier, RegistryData, Status, Unit};
+
+struct Vocab;
+impl Vocabulary for Vocab {
+    fn choices(&self, list: &str) -> Option<&'static [&'static str]> {
+        match list {
+            "si_no" => Some(&["si", "no"]),
+            "si_no_ns" => Some(&["si", "no", "no_sabe"]),
+            "sexo" => Some(&["hombre", "mujer"]),
+            "area" => Some(&["urbana", "rural"]),
+            "relacion" => Some(&["jefe", "conyuge", "hijo"]),
+            "agua" => Some(&["red_essap_senasa", "pozo_sin_bomba"]),
+            _ => None,
+        }
+    }
+}
+
+fn catalogue() -> Catalogue {
+    let meta = r#"nombre = "t"
+version = "t"
+ilustrativo = true
+[[institucion]]
+codigo = "UTGS"
+nombre = "UTGS"
+[[institucion]]
+codigo = "MSPBS"
+nombre = "MSPBS"
+[[institucion]]
+codigo = "SENASA"
+nombre = "SENASA"
+"#;
+    let mut services = String::new();
+    for (cat, code) in [
+        ("despues_del_nacimiento", "o1"),
+        ("hogares", "o2"),
+        ("entorno", "o3"),
+    ] {
+        services.push_str(&format!(
+            r#"[[servicio]]
+codigo = "orientaciones_{code}"
+nombre = "Orientaciones SPS"
+institucion = "UTGS"
+pilar = "integracion_social"
+categoria = "{cat}"
+paquete = "nucleo"
+nivel_entrega = "distrito"
+costo_unitario_pyg = 1
+  [[servicio.evidencia]]
+  fuente = "admin"
+  institucion = "UTGS"
+  servicios = ["orientacion"]
+  vigencia_dias = 365
+  descripcion = "Atención de Orientaciones SPS"
+"#
+        ));
+    }
+    services.push_str(
+        r#"[[servicio]]
+codigo = "vacunas"
+nombre = "Vacunación completa"
+institucion = "MSPBS"
+pilar = "integracion_social"
+categoria = "despues_del_nacimiento"
+paquete = "nucleo"
+nivel_entrega = "distrito"
+costo_unitario_pyg = 1
+  [[servicio.evidencia]]
+  fuente = "admin"
+  institucion = "MSPBS"
+  servicios = ["vacunacion_completa"]
+  vigencia_dias = 365
+  descripcion = "Registro del PAI"
+  [[servicio.evidencia]]
+  fuente = "fips"
+  regla = "persona.carnet_vacunacion == 'si'"
+  vigencia_dias = 365
+  descripcion = "Carné al día según la FIPS"
+[[servicio]]
+codigo = "agua"
+nombre = "Agua segura"
+institucion = "SENASA"
+pilar = "integracion_social"
+categoria = "hogares"
+paquete = "nucleo"
+nivel_entrega = "distrito"
+costo_unitario_pyg = 1
+  [[servicio.evidencia]]
+  fuente = "fips"
+  regla = "hogar.fuente_agua == 'red_essap_senasa'"
+  descripcion = "Red pública"
+"#,
+    );
+    load_files(
+        "t",
+        &[
+            ("catalogo.toml".into(), meta.into()),
+            ("servicios/s.toml".into(), services),
+        ],
+        &Vocab,
+    )
+    .unwrap()
+}
+
+fn d(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+/// Two districts; in Villeta a household with a mother and two children, in Santa Rosa one
+/// household with a child; `events` are (person id, institution, service, date).
+fn registry(events: &[(i64, &str, &str, &str)], card_child_2: &str) -> RegistryData {
+    let mut r = RegistryData::new(&Vocab);
+    let villeta = DistrictCode::try_from("1116").unwrap();
+    let santa_rosa = DistrictCode::try_from("0218").unwrap();
+    let nc = vec![AnswerRef::Null; COMMUNITY_FIELDS.len()];
+    r.community(&CommunityRow {
+        id: 1,
+        district: villeta,
+        area: Some("urbana"),
+        survey_date: None,
+        answers: &nc,
+    });
+    r.community(&CommunityRow {
+        id: 2,
+        district: santa_rosa,
+        area: Some("rural"),
+        survey_date: None,
+        answers: &nc,
+    });
+    let mut hh = vec![AnswerRef::Null; HOUSEHOLD_FIELDS.len()];
+    hh[position(HOUSEHOLD_FIELDS, "fuente_agua").unwrap()] = AnswerRef::Text("red_essap_senasa");
+    r.household(&HouseholdRow {
+        id: 10,
+        district: villeta,
+        community_id: 1,
+        area: Some("urbana"),
+        interview_date: d("2026-10-01"),
+        answers: &hh,
+    });
+    hh[position(HOUSEHOLD_FIELDS, "fuente_agua").unwrap()] = AnswerRef::Text("pozo_sin_bomba");
+    r.household(&HouseholdRow {
+        id: 20,
+        district: santa_rosa,
+        community_id: 2,
+        area: Some("rural"),
+        interview_date: d("2026-10-01"),
+        answers: &hh,
+    });
+    let card = position(PERSON_FIELDS, "carnet_vacunacion").unwrap();
+    let person = |r: &mut RegistryData,
+                  id: i64,
+                  h: i64,
+                  birth: &str,
+                  sex: Sex,
+                  rel: &str,
+                  card_answer: &'static str| {
+        let mut a = vec![AnswerRef::Null; PERSON_FIELDS.len()];
+        if !card_answer.is_empty() {
+            a[card] = AnswerRef::Text(card_answer);
+        }
+        r.person(&PersonRow {
+            id,
+            household_id: h,
+            national_id: None,
+            birth_date: d(birth),
+            sex,
+            relationship: rel,
+            answers: &a,
+        });
+    };
+    person(&mut r, 100, 10, "1995-01-01", Sex::Mujer, "jefe", "");
+    person(&mut r, 101, 10, "2023-05-05", Sex::Hombre, "hijo", "no");
+    let c2: &'static str = Box::leak(card_child_2.to_string().into_boxed_str());
+    person(&mut r, 102, 10, "2025-02-02", Sex::Mujer, "hijo", c2);
+    person(&mut r, 200, 20, "2024-01-01", Sex::Hombre, "hijo", "");
+    for (p, i, s, date) in events {
+        r.admin_event(&AdminEventRow {
+            person_id: *p,
+            institution: i,
+            service: s,
+            event_date: d(date),
+        });
+    }
+    r.finish();
+    r
+}
+
+fn status(
+    r: &RegistryData,
+    c: &Catalogue,
+    as_of: &str,
+    person: i64,
+) -> (bool, Vec<(String, Status)>) {
+    let cls = Classifier::new(c, r, d(as_of));
+    let p = r.person_by_id(person).unwrap();
+    let mut dec = Vec::new();
+    cls.classify(r, Unit::Person(p), Category::DespuesDelNacimiento, &mut dec);
+    (
+        cls.concurrent(&dec),
+        dec.iter()
+            .map(|x| (c.services[x.service].code.clone(), x.status))
+            .collect(),
+    )
+}
+
+#[test]
+fn evidence_decides_in_order_and_expires() {
+    let c = catalogue();
+    let events = [
+        (101, "UTGS", "orientacion", "2026-06-01"),
+        (102, "UTGS", "orientacion", "2026-06-01"),
+    ];
+    let r = registry(&events, "si");
+    // Child 101: oriented; FIPS says the card is not up to date → desprotegido by the FIPS.
+    let (conc, s) = status(&r, &c, "2026-11-23", 101);
+    assert!(!conc);
+    assert_eq!(
+        s,
+        [
+            ("orientaciones_o1".into(), Status::Protegido),
+            ("vacunas".into(), Status::Desprotegido)
+        ]
+    );
+    // Child 102: oriented and the FIPS card is up to date → concurrent protection.
+    assert!(status(&r, &c, "2026-11-23", 102).0);
+    // Child 200: no evidence at all → sin dato for both.
+    let (_, s) = status(&r, &c, "2026-11-23", 200);
+    assert!(s.iter().all(|(_, st)| *st == Status::SinDato));
+    // An administrative record outranks the FIPS self-report: 101 becomes protected…
+    let mut with_pai = events.to_vec();
+    with_pai.push((101, "MSPBS", "vacunacion_completa", "2026-09-01"));
+    let r2 = registry(&with_pai, "si");
+    let cls = Classifier::new(&c, &r2, d("2026-11-23"));
+    let mut dec = Vec::new();
+    cls.classify(
+        &r2,
+        Unit::Person(r2.person_by_id(101).unwrap()),
+        Category::DespuesDelNacimiento,
+        &mut dec,
+    );
+    assert!(cls.concurrent(&dec));
+    assert_eq!(
+        dec[1].because,
+        Because::Rule {
+            rule: 0,
+            day: vamos_engine::data::day(d("2026-09-01"))
+        }
+    );
+    // …and when the record (and the interview) are older than their validity, it does not count.
+    let (conc, s) = status(&r2, &c, "2027-10-05", 101);
+    assert!(!conc);
+    assert_eq!(s[1].1, Status::SinDato, "PAI record and FIPS both expired");
+    // A record dated after as_of does not count yet.
+    let (conc, _) = status(&r2, &c, "2026-08-01", 101);
+    assert!(!conc);
+}
+
+#[test]
+fn logros_add_up_and_move_by_exactly_one() {
+    let c = catalogue();
+    let base = [
+        (101, "UTGS", "orientacion", "2026-06-01"),
+        (102, "UTGS", "orientacion", "2026-06-01"),
+        (100, "UTGS", "orientacion", "2026-06-01"),
+    ];
+    let r = registry(&base, "si");
+    let cls = Classifier::new(&c, &r, d("2026-11-23"));
+    let districts = measure(&cls, &r);
+    assert_eq!(districts.len(), 2);
+    let nation = roll_up(&districts, TerritoryCode::Nation);
+    let l3 = &nation[2];
+    assert_eq!((l3.logro, l3.all.identified, l3.all.protected), (3, 3, 1));
+    for d in &districts {
+        for l in &d.logros {
+            assert!(l.all.protected <= l.all.identified);
+            assert!(l.all.protected + l.all.without_data <= l.all.identified);
+        }
+    }
+    // Department 11 = Villeta; the nation = the sum of districts.
+    let central = roll_up(&districts, TerritoryCode::parse("11").unwrap());
+    let villeta = roll_up(&districts, TerritoryCode::parse("1116").unwrap());
+    assert_eq!(central, villeta);
+    for (i, n) in nation.iter().enumerate() {
+        let sum: u64 = districts.iter().map(|x| x.logros[i].all.identified).sum();
+        assert_eq!(n.all.identified, sum);
+    }
+    // Households: Villeta's has safe water and an oriented member → protected; Santa Rosa's not.
+    assert_eq!((nation[8].all.identified, nation[8].all.protected), (2, 1));
+    // Babies under one: 102 (born 2025-02-02) is not under one on 2026-11-23; nobody is.
+    assert_eq!(nation[1].all.identified, 0);
+    // One more PAI record for child 101 raises Logro 3 by exactly one.
+    let mut more = base.to_vec();
+    more.push((101, "MSPBS", "vacunacion_completa", "2026-09-01"));
+    let r2 = registry(&more, "si");
+    let nation2 = roll_up(
+        &measure(&Classifier::new(&c, &r2, d("2026-11-23")), &r2),
+        TerritoryCode::Nation,
+    );
+    assert_eq!(nation2[2].all.protected, l3.all.protected + 1);
+    let vac = nation2[2]
+        .services
+        .iter()
+        .find(|s| s.service == "vacunas")
+        .unwrap();
+    assert_eq!(
+        (
+            vac.applicable,
+            vac.protected,
+            vac.unprotected,
+            vac.without_data
+        ),
+        (3, 2, 0, 1)
+    );
+}

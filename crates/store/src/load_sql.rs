@@ -1,0 +1,44 @@
+//! The SELECT statements that stream the registry to the classification engine, shared by both
+//! backends (their placeholders differ: `?1` in SQLite, `$1` in PostgreSQL).
+
+use crate::answer_columns;
+use vamos_domain::schema::{COMMUNITY_FIELDS, HOUSEHOLD_FIELDS, PERSON_FIELDS};
+
+/// The four queries, parameterised by the inclusive district range; `p` renders placeholder n.
+pub(crate) fn queries(p: fn(usize) -> String) -> [String; 4] {
+    let (lo, hi) = (p(1), p(2));
+    [
+        format!(
+            "SELECT c.id, c.district_code, c.area, s.survey_date, {}
+             FROM communities c
+             LEFT JOIN community_surveys s ON s.submission_key = (
+                 SELECT x.submission_key FROM community_surveys x WHERE x.community_id = c.id
+                 ORDER BY x.survey_date DESC, x.submission_key DESC LIMIT 1)
+             WHERE c.district_code BETWEEN {lo} AND {hi} ORDER BY c.id",
+            prefixed("s", &answer_columns(COMMUNITY_FIELDS))
+        ),
+        format!(
+            "SELECT id, district_code, community_id, area, interview_date, {}
+             FROM households WHERE district_code BETWEEN {lo} AND {hi} ORDER BY id",
+            answer_columns(HOUSEHOLD_FIELDS)
+        ),
+        format!(
+            "SELECT p.id, p.household_id, p.national_id, p.birth_date, p.sex, p.relationship, {}
+             FROM persons p JOIN households h ON h.id = p.household_id
+             WHERE h.district_code BETWEEN {lo} AND {hi} ORDER BY p.id",
+            prefixed("p", &answer_columns(PERSON_FIELDS))
+        ),
+        format!(
+            "SELECT a.person_id, a.institution, a.service, a.event_date
+             FROM admin_records a JOIN persons p ON p.id = a.person_id JOIN households h ON h.id = p.household_id
+             WHERE h.district_code BETWEEN {lo} AND {hi} ORDER BY a.person_id, a.event_date"
+        ),
+    ]
+}
+
+fn prefixed(alias: &str, cols: &str) -> String {
+    cols.split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
