@@ -420,12 +420,31 @@ pub fn demo(a: &DemoArgs) -> Result<ExitCode> {
     );
     println!();
     stats(&a.db, "PY", Format::Table)?;
+    let as_of = today().format("%Y-%m-%d").to_string();
+    println!();
+    println!("5. Clasificación del estatus de protección al {as_of} (catálogo ilustrativo):");
+    crate::measure::classify(&crate::measure::ClassifyArgs {
+        db: a.db.clone(),
+        as_of,
+        catalogue: None,
+        territory: "PY".into(),
+        format: Format::Text,
+    })?;
+    println!();
+    crate::measure::logros(&crate::measure::LogrosArgs {
+        db: a.db.clone(),
+        territory: "PY".into(),
+        measurement: None,
+        format: crate::measure::LogrosFormat::Table,
+    })?;
     println!();
     println!("Base de datos: {}{}", a.db, db_path_note(&a.db));
     println!(
         "Siga con:  vamos registry stats --db {} --territory 1116",
         a.db
     );
+    println!("           vamos logros --db {} --territory 1116", a.db);
+    println!("           vamos explain --db {} --household 1", a.db);
     println!("           vamos registry imports --db {}", a.db);
     Ok(ExitCode::SUCCESS)
 }

@@ -260,3 +260,194 @@ fn every_rust_file_opens_with_a_module_doc() {
     }
     assert!(checked > 20, "only {checked} files found");
 }
+
+#[test]
+fn classify_logros_and_explain_through_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = vamos(
+        &[
+            "synth",
+            "--households",
+            "300",
+            "--seed",
+            "9",
+            "--out",
+            "datos",
+            "--reference-date",
+            "2026-11-01",
+        ],
+        d,
+    );
+    assert!(o.status.success());
+    for db in all_dbs() {
+        let url = db.url.as_str();
+        assert!(vamos(&["db", "init", "--db", url], d).status.success());
+        assert!(vamos(
+            &[
+                "import",
+                "fips",
+                "--db",
+                url,
+                "datos",
+                "--date",
+                "2026-11-23"
+            ],
+            d
+        )
+        .status
+        .success());
+        assert!(vamos(
+            &["import", "admin", "--db", url, "datos", "--source", "X"],
+            d
+        )
+        .status
+        .success());
+        // classify prints the measurement id as its last line.
+        let o = vamos(&["classify", "--db", url, "--as-of", "2026-11-23"], d);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let id: i64 = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .last()
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let logros = |t: &str| {
+            last_json(&vamos(
+                &["logros", "--db", url, "--territory", t, "--format", "json"],
+                d,
+            ))
+        };
+        let nation = logros("PY");
+        assert_eq!(nation["measurement"]["id"], id);
+        assert_eq!(nation["measurement"]["as_of"], "2026-11-23");
+        assert!(nation["measurement"]["catalogue_version"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:"));
+        assert_eq!(nation["territory"]["level"], "nation");
+        let list = nation["logros"].as_array().unwrap();
+        assert_eq!(list.len(), 10);
+        for (i, l) in list.iter().enumerate() {
+            assert_eq!(l["logro"], i as u64 + 1);
+            let (idf, prot) = (
+                l["identified"].as_u64().unwrap(),
+                l["protected"].as_u64().unwrap(),
+            );
+            assert!(prot <= idf);
+            match l["coverage"].as_f64() {
+                Some(c) => assert!((c - prot as f64 / idf as f64).abs() < 1e-4),
+                None => assert_eq!(idf, 0),
+            }
+            assert!(
+                l["without_data"].as_u64().is_some()
+                    && l["breakdowns"].is_object()
+                    && l["category"].is_string()
+            );
+        }
+        assert_eq!(
+            list[8]["identified"], 300,
+            "every household is identified for Logro 9"
+        );
+        // Departments are the sums of their districts; the nation the sum of departments.
+        for (dep, dist) in [
+            ("11", "1116"),
+            ("16", "1602"),
+            ("02", "0218"),
+            ("06", "0607"),
+        ] {
+            assert_eq!(
+                logros(dep)["logros"],
+                logros(dist)["logros"],
+                "{}",
+                db.label
+            );
+        }
+        let sum: u64 = ["11", "16", "02", "06"]
+            .iter()
+            .map(|t| logros(t)["logros"][3]["identified"].as_u64().unwrap())
+            .sum();
+        assert_eq!(sum, list[3]["identified"].as_u64().unwrap());
+        let csv = vamos(&["logros", "--db", url, "--format", "csv"], d);
+        assert_eq!(String::from_utf8_lossy(&csv.stdout).lines().count(), 11);
+        // Explain a person, service by service, and leave an audit record.
+        let e = last_json(&vamos(
+            &["explain", "--db", url, "--person", "1", "--format", "json"],
+            d,
+        ));
+        assert!(e["category"].is_string(), "{e}");
+        assert!(e["concurrent"].is_boolean());
+        let services = e["services"].as_array().unwrap();
+        assert!(!services.is_empty());
+        for s in services {
+            assert!(["protegido", "desprotegido", "no_aplica", "sin_dato"]
+                .contains(&s["status"].as_str().unwrap()));
+            assert!(s["evidence"]["detail"].is_string());
+        }
+        let text = vamos(&["explain", "--db", url, "--household", "1"], d);
+        assert!(String::from_utf8_lossy(&text.stdout).contains("Hogares (Logro 9)"));
+        let missing = vamos(&["explain", "--db", url, "--community", "999999"], d);
+        assert_eq!(missing.status.code(), Some(2));
+        let audits: i64 = if db.label == "sqlite" {
+            let st = vamos_store::SqliteStore::open(url.trim_start_matches("sqlite:")).unwrap();
+            st.connection()
+                .query_row("SELECT count(*) FROM audit_log", [], |r| r.get(0))
+                .unwrap()
+        } else {
+            let mut st = vamos_store::PostgresStore::connect(url).unwrap();
+            st.client()
+                .query_one("SELECT count(*) FROM audit_log", &[])
+                .unwrap()
+                .get(0)
+        };
+        assert_eq!(audits, 3, "every explanation (found or not) is audited");
+    }
+}
+
+#[test]
+fn catalogue_check_reports_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = vamos(&["catalogue", "check"], dir.path());
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("ILUSTRATIVO") && text.lines().last().unwrap().starts_with("sha256:"),
+        "{text}"
+    );
+    // A copy of the default catalogue with an unknown field, an unknown institution and a
+    // malformed rule.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../catalogue/default");
+    let cat = dir.path().join("cat");
+    std::fs::create_dir_all(cat.join("servicios")).unwrap();
+    std::fs::copy(root.join("catalogo.toml"), cat.join("catalogo.toml")).unwrap();
+    for e in std::fs::read_dir(root.join("servicios")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, cat.join("servicios").join(p.file_name().unwrap())).unwrap();
+    }
+    let hog = cat.join("servicios/hogares.toml");
+    let text = std::fs::read_to_string(&hog).unwrap();
+    let bad = text
+        .replacen("hogar.fuente_agua", "hogar.fuente_de_agua", 1)
+        .replacen("institucion = \"ANDE\"", "institucion = \"ANDEX\"", 1)
+        .replacen("hogar.internet == 'si'", "hogar.internet == ", 1);
+    assert_ne!(bad, text);
+    std::fs::write(&hog, &bad).unwrap();
+    let o = vamos(&["catalogue", "check", cat.to_str().unwrap()], dir.path());
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let line_of = |needle: &str| bad.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    assert!(
+        err.contains(&format!(
+            "servicios/hogares.toml:{}:",
+            line_of("hogar.fuente_de_agua")
+        )) && err.contains("campo desconocido «hogar.fuente_de_agua»"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("servicios/hogares.toml:{}:", line_of("ANDEX")))
+            && err.contains("institución desconocida «ANDEX»"),
+        "{err}"
+    );
+    assert!(err.contains("expresión incompleta"), "{err}");
+}
