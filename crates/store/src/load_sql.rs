@@ -5,8 +5,25 @@ use crate::answer_columns;
 use vamos_domain::schema::{COMMUNITY_FIELDS, HOUSEHOLD_FIELDS, PERSON_FIELDS};
 
 /// The four queries, parameterised by the inclusive district range; `p` renders placeholder n.
-pub(crate) fn queries(p: fn(usize) -> String) -> [String; 4] {
+/// For the whole nation the joins that only filter by district are left out (they would cost a
+/// lookup per person for nothing).
+pub(crate) fn queries(p: fn(usize) -> String, nation: bool) -> [String; 4] {
     let (lo, hi) = (p(1), p(2));
+    if nation {
+        return [
+            queries(p, false)[0].clone(),
+            queries(p, false)[1].clone(),
+            format!(
+                "SELECT p.id, p.household_id, p.national_id, p.birth_date, p.sex, p.relationship, {}
+                 FROM persons p WHERE {lo} <= {hi} ORDER BY p.id",
+                prefixed("p", &answer_columns(PERSON_FIELDS))
+            ),
+            format!(
+                "SELECT a.person_id, a.institution, a.service, a.event_date FROM admin_records a
+                 WHERE a.person_id IS NOT NULL AND {lo} <= {hi} ORDER BY a.person_id, a.event_date"
+            ),
+        ];
+    }
     [
         format!(
             "SELECT c.id, c.district_code, c.area, s.survey_date, {}

@@ -281,7 +281,8 @@ impl Store for SqliteStore {
             return Err(StoreError::NotInitialised);
         }
         let (lo, hi) = district_range(territory);
-        let [communities, households, persons, admin] = queries(|n| format!("?{n}"));
+        let [communities, households, persons, admin] =
+            queries(|n| format!("?{n}"), territory == TerritoryCode::Nation);
         let bad = |what: &str| StoreError::Invalid(format!("dato almacenado inválido: {what}"));
         let district = |n: i64| -> Result<DistrictCode> {
             u16::try_from(n)
