@@ -15,12 +15,12 @@ pub(crate) fn queries(p: fn(usize) -> String, nation: bool) -> [String; 4] {
             queries(p, false)[1].clone(),
             format!(
                 "SELECT p.id, p.household_id, p.national_id, p.birth_date, p.sex, p.relationship, {}
-                 FROM persons p WHERE {lo} <= {hi} ORDER BY p.id",
+                 FROM persons p WHERE CAST({lo} AS BIGINT) <= CAST({hi} AS BIGINT) ORDER BY p.id",
                 prefixed("p", &answer_columns(PERSON_FIELDS))
             ),
             format!(
                 "SELECT a.person_id, a.institution, a.service, a.event_date FROM admin_records a
-                 WHERE a.person_id IS NOT NULL AND {lo} <= {hi} ORDER BY a.person_id, a.event_date"
+                 WHERE a.person_id IS NOT NULL AND CAST({lo} AS BIGINT) <= CAST({hi} AS BIGINT) ORDER BY a.person_id, a.event_date"
             ),
         ];
     }
