@@ -227,6 +227,8 @@ pub trait Store: Send {
         meta: &MeasurementMeta,
         districts: &[(u16, String)],
     ) -> Result<i64>;
+    /// Whether any completed import was labelled synthetic (then every figure is *sintético*).
+    fn has_synthetic_data(&mut self) -> Result<bool>;
     /// Finds a unit by id (persons also by cédula) and its district: `(id, district code)`.
     fn locate(&mut self, kind: UnitKind, key: i64) -> Result<Option<(i64, u16)>>;
     /// Appends an audit entry.

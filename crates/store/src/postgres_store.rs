@@ -323,6 +323,15 @@ impl Store for PostgresStore {
         Ok(Some((rec, districts)))
     }
 
+    fn has_synthetic_data(&mut self) -> Result<bool> {
+        if !self.is_initialised()? {
+            return Err(StoreError::NotInitialised);
+        }
+        const SQL: &str =
+            "SELECT EXISTS (SELECT 1 FROM imports WHERE synthetic AND status = 'completada')";
+        Ok(self.client.query_one(SQL, &[])?.get::<_, bool>(0))
+    }
+
     fn locate(&mut self, kind: UnitKind, key: i64) -> Result<Option<(i64, u16)>> {
         if !self.is_initialised()? {
             return Err(StoreError::NotInitialised);

@@ -432,6 +432,15 @@ impl Store for SqliteStore {
         Ok(Some((rec, districts)))
     }
 
+    fn has_synthetic_data(&mut self) -> Result<bool> {
+        if !self.is_initialised()? {
+            return Err(StoreError::NotInitialised);
+        }
+        const SQL: &str =
+            "SELECT EXISTS (SELECT 1 FROM imports WHERE synthetic = 1 AND status = 'completada')";
+        Ok(self.conn.query_row(SQL, [], |r| r.get::<_, i64>(0))? != 0)
+    }
+
     fn locate(&mut self, kind: UnitKind, key: i64) -> Result<Option<(i64, u16)>> {
         if !self.is_initialised()? {
             return Err(StoreError::NotInitialised);
