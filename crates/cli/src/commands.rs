@@ -358,12 +358,12 @@ pub fn demo(a: &DemoArgs) -> Result<ExitCode> {
     db_init(&a.db)?;
     let reports = a.out.join("informes");
     std::fs::create_dir_all(&reports)?;
-    let args = |paths: Vec<PathBuf>, source: &str, name: &str| ImportArgs {
+    let args = |paths: Vec<PathBuf>, source: &str, name: &str, admin: bool| ImportArgs {
         db: a.db.clone(),
         paths,
         source: Some(source.to_string()),
         rejects: Some(reports.join(format!("rechazos-{name}.csv"))),
-        unmatched: (source != "UTGS").then(|| reports.join(format!("sin_coincidencia-{name}.csv"))),
+        unmatched: admin.then(|| reports.join(format!("sin_coincidencia-{name}.csv"))),
         strict: false,
         synthetic: true,
         date: None,
@@ -371,7 +371,7 @@ pub fn demo(a: &DemoArgs) -> Result<ExitCode> {
     };
     let fips = run_import(
         ImportKind::Fips,
-        &args(vec![a.out.clone()], "UTGS", "fips"),
+        &args(vec![a.out.clone()], "UTGS", "fips", false),
         false,
     )?;
     println!(
@@ -383,7 +383,7 @@ pub fn demo(a: &DemoArgs) -> Result<ExitCode> {
     );
     let com = run_import(
         ImportKind::Comunidades,
-        &args(vec![a.out.clone()], "UTGS", "comunidades"),
+        &args(vec![a.out.clone()], "UTGS", "comunidades", false),
         false,
     )?;
     println!(
@@ -401,7 +401,7 @@ pub fn demo(a: &DemoArgs) -> Result<ExitCode> {
                 .unwrap_or_default();
             let s = run_import(
                 ImportKind::Admin,
-                &args(vec![f.clone()], &source, &name),
+                &args(vec![f.clone()], &source, &name, true),
                 false,
             )?;
             total.0 += s.records_accepted;

@@ -1,6 +1,7 @@
 //! Synthetic administrative registries (`admin/`): the files institutions would hand over for
 //! linkage with the social registry — MEC school enrolment, MSPBS vaccination and prenatal
-//! checks, IPS contributions, the Adultos Mayores pension payroll and Registro Civil births.
+//! checks, IPS contributions, the Adultos Mayores pension payroll, Registro Civil births and the
+//! UTGS guidance service ORIENTACIONES SPS (the núcleo service of every category).
 //!
 //! They are derived from the synthetic survey population with the defects of real files:
 //! missing and mistyped cédulas, spelling variants and upper-case names, swapped day/month in
@@ -8,6 +9,10 @@
 //! written the way an Excel export on Windows arrives: Windows-1252, `;`-separated, `dd/mm/yyyy`,
 //! CRLF line ends, district codes that lost their leading zero, sex as `M`/`F`. The others are
 //! UTF-8, `,`, ISO dates, sex as `hombre`/`mujer`.
+//!
+//! The UTGS registry draws from its own random stream (`rng::Stream::Utgs`) and its outsiders
+//! take cédulas from the other end of the outsider blocks, so adding it left the five older files
+//! byte-identical.
 
 use crate::calib::{ADULTOS_MAYORES_PENSION, MINIMUM_WAGE};
 use crate::cedula::CedulaAllocator;
@@ -22,6 +27,8 @@ use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use vamos_domain::territory::PILOT_DISTRICTS;
+use vamos_domain::{DistrictCode, Territory};
 
 /// Columns of every registry file (`forms/SPEC.md`, "Administrative registry files").
 pub(crate) const COLUMNS: [&str; 10] = [
@@ -39,6 +46,15 @@ pub(crate) const COLUMNS: [&str; 10] = [
 
 /// Share of records of people absent from the survey.
 const OUTSIDER_RATE: f64 = 0.05;
+
+/// ORIENTACIONES SPS: share of households reached in the year before the reference date. The
+/// four pilot districts opened their Espacio SPS first; elsewhere the service is younger.
+const UTGS_REACH_PILOT: f64 = 0.90;
+const UTGS_REACH_OTHER: f64 = 0.48;
+/// Days back the service has been working: the whole validity year in the pilot districts, about
+/// eight months elsewhere (every record stays valid for its 365 days at the reference date).
+const UTGS_HORIZON_PILOT: i64 = 360;
+const UTGS_HORIZON_OTHER: i64 = 240;
 
 /// An `io::Write` that receives UTF-8 (from the csv writer) and stores Windows-1252.
 /// Characters without a Windows-1252 form are written without their accent, or as `?`.
@@ -116,7 +132,7 @@ impl Write for Latin1Sink {
     }
 }
 
-/// The five registries.
+/// The six registries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Registry {
     Mec,
@@ -124,15 +140,17 @@ pub(crate) enum Registry {
     Ips,
     Pension,
     Rc,
+    Utgs,
 }
 
 impl Registry {
-    pub(crate) const ALL: [Registry; 5] = [
+    pub(crate) const ALL: [Registry; 6] = [
         Registry::Mec,
         Registry::Mspbs,
         Registry::Ips,
         Registry::Pension,
         Registry::Rc,
+        Registry::Utgs,
     ];
 
     pub(crate) fn file(self) -> &'static str {
@@ -142,6 +160,8 @@ impl Registry {
             Registry::Ips => "ips_aportes.csv",
             Registry::Pension => "pension_adultos_mayores.csv",
             Registry::Rc => "rc_nacimientos.csv",
+            // The CLI's demo takes the institution from the first word of the name: `UTGS`.
+            Registry::Utgs => "utgs_orientaciones.csv",
         }
     }
 
@@ -152,6 +172,7 @@ impl Registry {
             Registry::Ips => "IPS: aportes de trabajadores asegurados — SINTÉTICO",
             Registry::Pension => "MDS/MH: nómina de la Pensión Alimentaria para Adultos Mayores — SINTÉTICO",
             Registry::Rc => "Registro Civil: inscripciones de nacimiento — SINTÉTICO",
+            Registry::Utgs => "UTGS: atenciones del servicio ORIENTACIONES SPS (Espacios SPS, orientación telefónica, jornadas comunitarias) — SINTÉTICO",
         }
     }
 
@@ -162,6 +183,7 @@ impl Registry {
             Registry::Ips => "IPS",
             Registry::Pension => "PAM",
             Registry::Rc => "RC",
+            Registry::Utgs => "UTGS",
         }
     }
 
@@ -187,6 +209,11 @@ impl Registry {
             Registry::Rc => NameStyle {
                 upper: 0.05,
                 plain: 0.1,
+            },
+            // Typed by the attending officer into a new system: mostly as the person says it.
+            Registry::Utgs => NameStyle {
+                upper: 0.25,
+                plain: 0.35,
             },
         }
     }
@@ -214,8 +241,8 @@ impl Subject {
 /// The open registry files.
 pub(crate) struct AdminWriter {
     mec: Csv<Latin1Sink>,
-    others: [Csv<File>; 4],
-    counters: [u64; 5],
+    others: [Csv<File>; 5],
+    counters: [u64; 6],
     reference: NaiveDate,
     window_start: NaiveDate,
     s: String,
@@ -228,6 +255,8 @@ pub(crate) struct AdminWriter {
     f_nac: String,
     f_evt: String,
     fecha_evento: NaiveDate,
+    /// Name of the district of the current household (for UTGS details), by code.
+    district_name: (u16, String),
 }
 
 impl AdminWriter {
@@ -247,11 +276,12 @@ impl AdminWriter {
             mk(Registry::Ips)?,
             mk(Registry::Pension)?,
             mk(Registry::Rc)?,
+            mk(Registry::Utgs)?,
         ];
         Ok(AdminWriter {
             mec,
             others,
-            counters: [0; 5],
+            counters: [0; 6],
             reference,
             // 18 months back.
             window_start: reference
@@ -267,6 +297,7 @@ impl AdminWriter {
             f_nac: String::with_capacity(12),
             f_evt: String::with_capacity(12),
             fecha_evento: reference,
+            district_name: (u16::MAX, String::new()),
         })
     }
 
@@ -274,10 +305,12 @@ impl AdminWriter {
         d >= self.window_start && d <= self.reference
     }
 
-    /// Records of one survey household.
+    /// Records of one survey household. `rng` drives the five original registries and
+    /// `utgs_rng` (a stream of its own) the UTGS one, so neither shifts the other's draws.
     pub(crate) fn household(
         &mut self,
         rng: &mut impl Rng64,
+        utgs_rng: &mut impl Rng64,
         hh: &Household,
         comm: &Community,
         district: u16,
@@ -290,7 +323,7 @@ impl AdminWriter {
             self.pension(rng, hh, p, district, cedulas)?;
             self.rc(rng, hh, p, district, cedulas)?;
         }
-        Ok(())
+        self.utgs(utgs_rng, hh, comm, district, cedulas)
     }
 
     fn mec(
@@ -568,6 +601,109 @@ impl AdminWriter {
         )
     }
 
+    /// ORIENTACIONES SPS: a household is reached (more often in the pilot districts, a little more
+    /// often when poor), and then nearly every member gets a record in their own name — the
+    /// mother or head brings the children — mostly on the same visit. A few adults of households
+    /// not reached were guided on their own (by phone, usually). Persons without a cédula are
+    /// reached as often; their records simply carry none.
+    fn utgs(
+        &mut self,
+        rng: &mut impl Rng64,
+        hh: &Household,
+        comm: &Community,
+        district: u16,
+        cedulas: &mut CedulaAllocator,
+    ) -> Result<(), SynthError> {
+        let pilot = PILOT_DISTRICTS.contains(&district);
+        let (reach, horizon) = if pilot {
+            (UTGS_REACH_PILOT, UTGS_HORIZON_PILOT)
+        } else {
+            (UTGS_REACH_OTHER, UTGS_HORIZON_OTHER)
+        };
+        let class = match hh.class {
+            Class::Extreme | Class::Poor => 1.06,
+            Class::Vulnerable => 1.0,
+            Class::Middle => 0.97,
+            Class::Upper => 0.85,
+        };
+        let reached = rng.chance(reach * class);
+        // The household's visit: when and how.
+        let (visit, channel) = if reached {
+            (self.utgs_date(rng, horizon), utgs_channel(rng, pilot))
+        } else {
+            (self.reference, UtgsChannel::Phone)
+        };
+        for p in &hh.members {
+            let covered = if reached {
+                rng.chance(if p.age < 18 { 0.96 } else { 0.92 })
+            } else {
+                p.age >= 18 && rng.chance(0.03)
+            };
+            if !covered {
+                continue;
+            }
+            let (mut date, channel) = if reached && rng.chance(0.85) {
+                (visit, channel)
+            } else if reached {
+                // Came back on another day (or called).
+                (self.utgs_date(rng, horizon), utgs_channel(rng, pilot))
+            } else {
+                let c = if rng.chance(0.7) {
+                    UtgsChannel::Phone
+                } else {
+                    UtgsChannel::Espacio
+                };
+                (self.utgs_date(rng, horizon), c)
+            };
+            if date < p.birth {
+                // Born after the household's visit: registered at a later contact.
+                date = p
+                    .birth
+                    .checked_add_days(Days::new(rng.int(3, 45) as u64))
+                    .unwrap_or(p.birth)
+                    .min(self.reference);
+            }
+            self.fecha_evento = date;
+            self.utgs_detail(channel, district, comm);
+            self.emit(
+                rng,
+                Registry::Utgs,
+                &Subject::of(p),
+                district,
+                "orientacion",
+            )?;
+            self.maybe_outsider(rng, Registry::Utgs, p.age, district, "orientacion", cedulas)?;
+        }
+        Ok(())
+    }
+
+    /// A contact date in the `horizon` days before the reference date, more often recent (the
+    /// service is growing).
+    fn utgs_date(&self, rng: &mut impl Rng64, horizon: i64) -> NaiveDate {
+        let back = (horizon as f64 * rng.unit().powf(1.3)) as u64;
+        self.reference
+            .checked_sub_days(Days::new(back))
+            .unwrap_or(self.reference)
+    }
+
+    /// `Espacio SPS Villeta`, `Orientación telefónica`, `Jornada comunitaria - Barrio San Miguel`.
+    fn utgs_detail(&mut self, channel: UtgsChannel, district: u16, comm: &Community) {
+        if self.district_name.0 != district {
+            let name = DistrictCode::from_number(district)
+                .ok()
+                .and_then(|c| Territory::official().district(c))
+                .map(|d| d.name.as_str())
+                .unwrap_or("");
+            self.district_name = (district, name.to_string());
+        }
+        self.detalle.clear();
+        let _ = match channel {
+            UtgsChannel::Espacio => write!(self.detalle, "Espacio SPS {}", self.district_name.1),
+            UtgsChannel::Phone => write!(self.detalle, "Orientación telefónica"),
+            UtgsChannel::Jornada => write!(self.detalle, "Jornada comunitaria - {}", comm.name),
+        };
+    }
+
     /// With probability ≈ 5 %, a record of someone not in the survey, of similar age, same
     /// district and service (`detalle` and `fecha_evento` are reused from the last record).
     fn maybe_outsider(
@@ -611,7 +747,12 @@ impl AdminWriter {
             _ => 0.97,
         };
         let cedula = if rng.chance(holder) {
-            cedulas.outsider(age_at(birth, self.reference)).unwrap_or(0)
+            let age = age_at(birth, self.reference);
+            match reg {
+                Registry::Utgs => cedulas.outsider_utgs(age),
+                _ => cedulas.outsider(age),
+            }
+            .unwrap_or(0)
         } else {
             0
         };
@@ -726,7 +867,7 @@ impl AdminWriter {
 
     /// Closes the files: (path, rows, description) per registry.
     pub(crate) fn finish(self) -> Result<Vec<(PathBuf, u64, &'static str)>, SynthError> {
-        let mut v = Vec::with_capacity(5);
+        let mut v = Vec::with_capacity(Registry::ALL.len());
         let (p, r) = self.mec.finish()?;
         v.push((p, r, Registry::Mec.what()));
         for (c, reg) in self
@@ -738,6 +879,29 @@ impl AdminWriter {
             v.push((p, r, reg.what()));
         }
         Ok(v)
+    }
+}
+
+/// How ORIENTACIONES SPS attended someone.
+#[derive(Debug, Clone, Copy)]
+enum UtgsChannel {
+    /// At the district's Espacio SPS.
+    Espacio,
+    /// By phone.
+    Phone,
+    /// At a community day of the service.
+    Jornada,
+}
+
+fn utgs_channel(rng: &mut impl Rng64, pilot: bool) -> UtgsChannel {
+    let (espacio, phone) = if pilot { (0.7, 0.2) } else { (0.5, 0.35) };
+    let u = rng.unit();
+    if u < espacio {
+        UtgsChannel::Espacio
+    } else if u < espacio + phone {
+        UtgsChannel::Phone
+    } else {
+        UtgsChannel::Jornada
     }
 }
 

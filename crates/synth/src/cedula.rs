@@ -7,8 +7,11 @@
 //! `start + (a·j + c) mod size` with `gcd(a, size) = 1`: a bijection, so numbers never repeat,
 //! yet consecutive holders get numbers far apart. `a` and `c` come from the seed. Each block has
 //! a second, smaller sub-block for people who appear only in administrative files (not in the
-//! survey), so generating those never shifts the survey's numbers. A full block spills into a
-//! shared overflow range (from the next round million, ≈ 8,000,000), and only past that does a person go without a number.
+//! survey), so generating those never shifts the survey's numbers. That sub-block is used from
+//! both ends: the five original registries take indices 0, 1, 2, … and the UTGS registry takes
+//! size − 1, size − 2, …, so adding UTGS outsiders never shifts the numbers of the others. A full
+//! block spills into a shared overflow range (from the next round million, ≈ 8,000,000), and only
+//! past that does a person go without a number.
 
 use crate::calib::AGE_BANDS_PCT;
 use crate::rng::Rng64;
@@ -26,7 +29,10 @@ struct Block {
     size: u64,
     mult: u64,
     offset: u64,
+    /// Indices handed out from the bottom (0, 1, …).
     used: u64,
+    /// Indices handed out from the top (size − 1, size − 2, …).
+    used_top: u64,
 }
 
 impl Block {
@@ -48,17 +54,38 @@ impl Block {
             mult,
             offset: rng.bits() % size,
             used: 0,
+            used_top: 0,
         }
     }
 
+    fn full(&self) -> bool {
+        self.used + self.used_top >= self.size
+    }
+
+    fn number(&self, j: u64) -> Option<u32> {
+        let k = (u128::from(j) * u128::from(self.mult) + u128::from(self.offset))
+            % u128::from(self.size);
+        u32::try_from(self.start + k as u64).ok()
+    }
+
+    /// The next number from the bottom of the index range.
     fn next(&mut self) -> Option<u32> {
-        if self.used >= self.size {
+        if self.full() {
             return None;
         }
-        let j = u128::from(self.used);
+        let j = self.used;
         self.used += 1;
-        let k = (j * u128::from(self.mult) + u128::from(self.offset)) % u128::from(self.size);
-        u32::try_from(self.start + k as u64).ok()
+        self.number(j)
+    }
+
+    /// The next number from the top of the index range (disjoint from `next` until they meet).
+    fn next_top(&mut self) -> Option<u32> {
+        if self.full() {
+            return None;
+        }
+        let j = self.size - 1 - self.used_top;
+        self.used_top += 1;
+        self.number(j)
     }
 }
 
@@ -145,6 +172,16 @@ impl CedulaAllocator {
             .and_then(Block::next)
             .or_else(|| self.spill_outsiders.next())
     }
+
+    /// A new number for a person present only in the UTGS registry: same sub-blocks as
+    /// `outsider`, taken from the other end, so UTGS never shifts the other registries' numbers.
+    pub(crate) fn outsider_utgs(&mut self, age: u32) -> Option<u32> {
+        let b = Self::band(age);
+        self.outsiders
+            .get_mut(b)
+            .and_then(Block::next_top)
+            .or_else(|| self.spill_outsiders.next_top())
+    }
 }
 
 #[cfg(test)]
@@ -171,6 +208,9 @@ mod tests {
             if i % 10 == 0 {
                 assert!(seen.insert(a.outsider(age).unwrap()));
             }
+            if i % 20 == 0 {
+                assert!(seen.insert(a.outsider_utgs(age).unwrap()));
+            }
         }
         let mean = |v: &[u32]| v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len() as f64;
         assert!(
@@ -181,6 +221,28 @@ mod tests {
         // The tiny 105–109 band overflows into the spill range, still unique.
         for _ in 0..2_000 {
             assert!(seen.insert(a.survey(107).unwrap()));
+        }
+    }
+
+    #[test]
+    fn utgs_outsiders_do_not_shift_the_other_outsiders() {
+        let fresh = || CedulaAllocator::new(&mut rand_chacha::ChaCha8Rng::seed_from_u64(3));
+        let (mut plain, mut mixed) = (fresh(), fresh());
+        let mut utgs = std::collections::HashSet::new();
+        for i in 0..50_000u32 {
+            let age = i % 90;
+            assert_eq!(plain.outsider(age), mixed.outsider(age));
+            assert_eq!(plain.survey(age), mixed.survey(age));
+            if i % 3 == 0 {
+                assert!(utgs.insert(mixed.outsider_utgs(age).unwrap()));
+            }
+        }
+        // Disjoint from what the other registries got.
+        let mut again = fresh();
+        for i in 0..50_000u32 {
+            let age = i % 90;
+            assert!(!utgs.contains(&again.outsider(age).unwrap()));
+            assert!(!utgs.contains(&again.survey(age).unwrap()));
         }
     }
 }

@@ -189,13 +189,14 @@ pub fn generate(
         }
         let mut hrng = rng::stream(cfg.seed, code.get(), rng::Stream::Households);
         let mut arng = rng::stream(cfg.seed, code.get(), rng::Stream::Admin);
+        let mut urng = rng::stream(cfg.seed, code.get(), rng::Stream::Utgs);
         let mut drawer = model::Drawer::new(district_plan.ctx, cfg.reference_date, &mut cedulas);
         for comm in &district_plan.communities {
             for _ in 0..comm.households {
                 drawer.draw(&mut hrng, comm, national.geo(), &mut hh);
                 survey.household(&hh, &dept, &district, comm)?;
                 if let Some(a) = admin.as_mut() {
-                    a.household(&mut arng, &hh, comm, code.get(), drawer.cedulas)?;
+                    a.household(&mut arng, &mut urng, &hh, comm, code.get(), drawer.cedulas)?;
                 }
                 persons += hh.members.len() as u64;
                 done += 1;

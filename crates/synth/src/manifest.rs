@@ -78,6 +78,14 @@ pub(crate) fn write(
             f.what
         );
     }
+    if cfg.admin {
+        let _ = writeln!(
+            leeme,
+            "\nLas atenciones de ORIENTACIONES SPS (admin/utgs_orientaciones.csv) son de los \
+             últimos 12 meses y llegan a más personas en los cuatro distritos piloto (1116, 1602, \
+             0218, 0607), donde el servicio empezó primero, que en el resto del país."
+        );
+    }
     let _ = writeln!(
         leeme,
         "\nEl mismo comando con la misma semilla produce exactamente los mismos archivos."

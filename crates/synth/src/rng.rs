@@ -82,6 +82,9 @@ pub(crate) enum Stream {
     Households = 0,
     Communities = 1,
     Admin = 2,
+    /// The UTGS registry (ORIENTACIONES SPS), added after the others: a stream of its own keeps
+    /// the older registry files byte-identical.
+    Utgs = 3,
 }
 
 /// The generator for one (seed, district, purpose): same key, distinct ChaCha stream.

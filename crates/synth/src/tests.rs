@@ -144,6 +144,7 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
         "admin/ips_aportes.csv",
         "admin/pension_adultos_mayores.csv",
         "admin/rc_nacimientos.csv",
+        "admin/utgs_orientaciones.csv",
         "manifest.json",
         "LEEME_SINTETICO.txt",
     ];
@@ -157,6 +158,7 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
         "fips-miembros.csv",
         "comunidades.csv",
         "admin/ips_aportes.csv",
+        "admin/utgs_orientaciones.csv",
     ] {
         let x = std::fs::read(a.0.path().join(f)).unwrap();
         let z = std::fs::read(c.0.path().join(f)).unwrap();
@@ -774,6 +776,7 @@ fn registries_carry_realistic_defects() {
         "pension_adultos_mayores.csv",
         "mspbs_vacunacion.csv",
         "rc_nacimientos.csv",
+        "utgs_orientaciones.csv",
     ] {
         let t = Table::read(&dir.path().join("admin").join(file));
         assert!(t.rows.len() > 100, "{file}: {} rows", t.rows.len());
@@ -790,6 +793,12 @@ fn registries_carry_realistic_defects() {
             .filter(|r| !t.get(r, "cedula").is_empty() && !survey.contains(t.get(r, "cedula")))
             .count() as f64
             / n;
+        // ORIENTACIONES SPS records must still be valid (365 days) at the reference date.
+        let lo = if file == "utgs_orientaciones.csv" {
+            reference() - chrono::Days::new(364)
+        } else {
+            lo
+        };
         for r in &t.rows {
             let d = date(t.get(r, "fecha_evento"));
             assert!(d >= lo && d <= reference(), "{file}: event {d}");
@@ -820,6 +829,104 @@ fn registries_carry_realistic_defects() {
 }
 
 #[test]
+fn utgs_orientaciones_reach_pilot_districts_first() {
+    let (dir, _) = run(&cfg(
+        &[1116, 1602, 218, 607, 1101, 1604, 1005],
+        4_000,
+        5,
+        true,
+    ));
+    let pilot = |d: &str| ["1116", "1602", "0218", "0607"].contains(&d);
+    let fips = Table::read(&dir.path().join("fips.csv"));
+    let district: HashMap<&str, &str> = fips
+        .rows
+        .iter()
+        .map(|r| (fips.get(r, "KEY"), fips.get(r, "ubicacion-distrito")))
+        .collect();
+    let m = Table::read(&dir.path().join("fips-miembros.csv"));
+    let u = Table::read(&dir.path().join("admin/utgs_orientaciones.csv"));
+    assert_eq!(u.cols.len(), 10);
+    let window_start = reference() - chrono::Days::new(364);
+    let mut with_cedula = HashSet::new();
+    for r in &u.rows {
+        assert!(u.get(r, "id_registro").starts_with("UTGS-"));
+        assert_eq!(u.get(r, "servicio"), "orientacion");
+        // Valid at the reference date: the catalogue's rule has `vigencia_dias = 365`.
+        let d = date(u.get(r, "fecha_evento"));
+        assert!(d >= window_start && d <= reference(), "event {d}");
+        let detalle = u.get(r, "detalle");
+        assert!(
+            detalle.starts_with("Espacio SPS ")
+                || detalle == "Orientación telefónica"
+                || detalle.starts_with("Jornada comunitaria - "),
+            "{detalle}"
+        );
+        if !u.get(r, "cedula").is_empty() {
+            with_cedula.insert(u.get(r, "cedula"));
+        }
+    }
+    // Share of survey persons with a cédula whose cédula has a record, by territory and age;
+    // and records without a cédula against persons without one.
+    // Index: [pilot?][child?] → (persons, matched).
+    let mut reach = [[(0u32, 0u32); 2]; 2];
+    let mut without = [0u32; 2];
+    let mut survey = HashSet::new();
+    for r in &m.rows {
+        let p = usize::from(pilot(district[m.get(r, "PARENT_KEY")]));
+        let ced = m.get(r, "miembros-cedula");
+        if ced.is_empty() {
+            without[p] += 1;
+            continue;
+        }
+        survey.insert(ced);
+        let child = usize::from(m.get(r, "miembros-edad").parse::<u32>().unwrap() < 18);
+        let cell = &mut reach[p][child];
+        cell.0 += 1;
+        cell.1 += u32::from(with_cedula.contains(ced));
+    }
+    let share = |c: &[(u32, u32)]| {
+        let (n, k) = c.iter().fold((0, 0), |a, x| (a.0 + x.0, a.1 + x.1));
+        assert!(n > 500, "{n} persons");
+        f64::from(k) / f64::from(n)
+    };
+    let (pilot_all, other_all) = (share(&reach[1]), share(&reach[0]));
+    let (pilot_children, other_children) = (share(&reach[1][1..]), share(&reach[0][1..]));
+    let mut unnamed = [0u32; 2];
+    for r in u.rows.iter().filter(|r| u.get(r, "cedula").is_empty()) {
+        unnamed[usize::from(pilot(u.get(r, "distrito")))] += 1;
+    }
+    let no_cedula = |p: usize| f64::from(unnamed[p]) / f64::from(without[p]);
+    let unmatched = u
+        .rows
+        .iter()
+        .filter(|r| !u.get(r, "cedula").is_empty() && !survey.contains(u.get(r, "cedula")))
+        .count() as f64
+        / u.rows.len() as f64;
+    let report = format!(
+        "persons with cédula reached: pilot {pilot_all:.3} (under 18 {pilot_children:.3}), \
+         elsewhere {other_all:.3} (under 18 {other_children:.3}); records without cédula per \
+         person without: pilot {:.3}, elsewhere {:.3}; records not matching {unmatched:.3}",
+        no_cedula(1),
+        no_cedula(0)
+    );
+    println!("{report}");
+    assert!((0.72..=0.88).contains(&pilot_all), "{report}");
+    assert!((0.33..=0.52).contains(&other_all), "{report}");
+    assert!(pilot_all > other_all + 0.25, "{report}");
+    // Children are covered through records in their own name.
+    assert!((0.70..=0.92).contains(&pilot_children), "{report}");
+    assert!((0.30..=0.55).contains(&other_children), "{report}");
+    // Persons without a cédula are reached about as often; their records carry none.
+    assert!(
+        no_cedula(1) > 0.6 * pilot_all && no_cedula(1) < 1.4 * pilot_all,
+        "{report}"
+    );
+    assert!(no_cedula(0) < no_cedula(1), "{report}");
+    // Mistyped cédulas, outsiders and numbers the survey did not record.
+    assert!((0.04..=0.14).contains(&unmatched), "{report}");
+}
+
+#[test]
 fn manifest_and_notice_say_synthetic() {
     let c = cfg(&[1116, 1602], 200, 77, true);
     let (dir, r) = run(&c);
@@ -840,10 +947,21 @@ fn manifest_and_notice_say_synthetic() {
         .find(|f| f["path"] == "admin/mec_matricula.csv")
         .unwrap();
     assert_eq!(mec["encoding"], "windows-1252");
+    let utgs = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "admin/utgs_orientaciones.csv")
+        .unwrap();
+    assert_eq!(utgs["encoding"], "utf-8");
+    assert_eq!(utgs["delimiter"], ",");
+    assert!(utgs["what"].as_str().unwrap().ends_with("— SINTÉTICO"));
+    assert!(utgs["rows"].as_u64().unwrap() > 0);
     let leeme = std::fs::read_to_string(dir.path().join("LEEME_SINTETICO.txt")).unwrap();
     assert!(
         leeme.contains("SINTÉTICOS") && leeme.contains("semilla 77") && leeme.contains("Villeta")
     );
+    assert!(leeme.contains("admin/utgs_orientaciones.csv") && leeme.contains("ORIENTACIONES SPS"));
     assert!(r.files.iter().all(|f| f.path.exists()));
     assert_eq!(
         r.communities as usize,
@@ -873,7 +991,8 @@ fn timing_100k_households() {
 }
 
 /// Writes a national sample to `$VAMOS_SYNTH_OUT` for inspection (development aid); the size
-/// is `$VAMOS_SYNTH_HOUSEHOLDS` (default 30,000), e.g. 1,900,000 for national scale.
+/// is `$VAMOS_SYNTH_HOUSEHOLDS` (default 30,000), e.g. 1,900,000 for national scale, and
+/// `$VAMOS_SYNTH_DISTRICTS` (comma-separated codes, e.g. `1116,1602,0218,0607`) narrows it.
 #[test]
 #[ignore]
 fn dump_sample() {
@@ -884,7 +1003,10 @@ fn dump_sample() {
         .ok()
         .and_then(|h| h.parse().ok())
         .unwrap_or(30_000);
-    let districts: Vec<u16> = all_districts().iter().map(|d| d.get()).collect();
+    let districts: Vec<u16> = match std::env::var("VAMOS_SYNTH_DISTRICTS") {
+        Ok(list) => list.split(',').map(|d| d.trim().parse().unwrap()).collect(),
+        Err(_) => all_districts().iter().map(|d| d.get()).collect(),
+    };
     let t = std::time::Instant::now();
     let r = generate(
         &cfg(&districts, households, 3, true),
