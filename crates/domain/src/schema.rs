@@ -149,29 +149,39 @@ pub fn position(fields: &[FieldSpec], name: &str) -> Option<usize> {
     fields.iter().position(|s| s.name == name)
 }
 
-/// The Washington Group cut-off: a person has a disability when at least one of the six
-/// domains is answered "mucha dificultad" or "no puede" (WG recommended cut-off).
-pub fn washington_group_disability(answers: &[Value]) -> Option<bool> {
+/// The six domains of the Washington Group Short Set.
+pub const WG_FIELDS: [&str; 6] = [
+    "wg_ver",
+    "wg_oir",
+    "wg_caminar",
+    "wg_recordar",
+    "wg_cuidado",
+    "wg_comunicar",
+];
+
+/// The Washington Group cut-off over the six domains' codes: a disability when at least one
+/// domain is answered "mucha dificultad" or "no puede" (WG recommended cut-off); `None` when no
+/// domain was answered.
+pub fn washington_group_cut_off<'a>(
+    codes: impl IntoIterator<Item = Option<&'a str>>,
+) -> Option<bool> {
     let mut any_answer = false;
-    for name in [
-        "wg_ver",
-        "wg_oir",
-        "wg_caminar",
-        "wg_recordar",
-        "wg_cuidado",
-        "wg_comunicar",
-    ] {
-        if let Some(v) = position(PERSON_FIELDS, name)
-            .and_then(|i| answers.get(i))
-            .and_then(Value::as_text)
-        {
-            any_answer = true;
-            if v == "mucha" || v == "no_puede" {
-                return Some(true);
-            }
+    for code in codes.into_iter().flatten() {
+        any_answer = true;
+        if code == "mucha" || code == "no_puede" {
+            return Some(true);
         }
     }
     any_answer.then_some(false)
+}
+
+/// The Washington Group cut-off for a person's answers (in [`PERSON_FIELDS`] order).
+pub fn washington_group_disability(answers: &[Value]) -> Option<bool> {
+    washington_group_cut_off(WG_FIELDS.iter().map(|name| {
+        position(PERSON_FIELDS, name)
+            .and_then(|i| answers.get(i))
+            .and_then(Value::as_text)
+    }))
 }
 
 #[cfg(test)]

@@ -395,30 +395,17 @@ impl RegistrySink for RegistryData {
             c.push(*a);
         }
         // Washington Group cut-off over the six domains.
-        let mut any = false;
-        let mut yes = false;
-        for name in [
-            "wg_ver",
-            "wg_oir",
-            "wg_caminar",
-            "wg_recordar",
-            "wg_cuidado",
-            "wg_comunicar",
-        ] {
-            if let Some(code) = vamos_domain::schema::position(PERSON_FIELDS, name)
-                .and_then(|i| self.person_answers.get(i))
-                .and_then(|c| c.code(row))
-            {
-                any = true;
-                yes |= code == "mucha" || code == "no_puede";
-            }
-        }
-        self.person_disability.push(if yes {
-            1
-        } else if any {
-            0
-        } else {
-            2
+        let cut_off = vamos_domain::schema::washington_group_cut_off(
+            vamos_domain::schema::WG_FIELDS.iter().map(|name| {
+                vamos_domain::schema::position(PERSON_FIELDS, name)
+                    .and_then(|i| self.person_answers.get(i))
+                    .and_then(|c| c.code(row))
+            }),
+        );
+        self.person_disability.push(match cut_off {
+            Some(true) => 1,
+            Some(false) => 0,
+            None => 2,
         });
     }
 

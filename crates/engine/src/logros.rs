@@ -246,6 +246,19 @@ pub fn measure(cls: &Classifier<'_>, data: &RegistryData) -> Vec<DistrictLogros>
         }
     };
     let rural = |code: u8| data.area_list.get(usize::from(code).wrapping_sub(1)) == Some(&"rural");
+    // Records one classified unit in its district's accumulator.
+    let add =
+        |acc: &mut Acc, district: DistrictCode, c: Category, dec: &[Decision], flags: &[bool]| {
+            let i = c.logro() as usize - 1;
+            if let (Some(slot), Some(nuc)) = (
+                acc.slots
+                    .get_mut(slot_of(district))
+                    .and_then(|s| s.get_mut(i)),
+                nucleo.get(i),
+            ) {
+                record(slot, nuc, dec, cls.concurrent(dec), flags);
+            }
+        };
     let chunks = rayon::current_num_threads().max(1) * 4;
     let run = |n: usize, f: &UnitFn<'_>| -> Acc {
         let size = n.div_ceil(chunks).max(1);
@@ -282,16 +295,7 @@ pub fn measure(cls: &Classifier<'_>, data: &RegistryData) -> Vec<DistrictLogros>
         for &c in cats.iter() {
             dec.clear();
             cls.classify(data, Unit::Person(p), c, dec);
-            let i = c.logro() as usize - 1;
-            let concurrent = cls.concurrent(dec);
-            if let (Some(slot), Some(nuc)) = (
-                acc.slots
-                    .get_mut(slot_of(district))
-                    .and_then(|s| s.get_mut(i)),
-                nucleo.get(i),
-            ) {
-                record(slot, nuc, dec, concurrent, &flags);
-            }
+            add(acc, district, c, dec, &flags);
         }
     });
     let households = run(data.households(), &|acc, h, dec, _| {
@@ -300,20 +304,11 @@ pub fn measure(cls: &Classifier<'_>, data: &RegistryData) -> Vec<DistrictLogros>
         };
         dec.clear();
         cls.classify(data, Unit::Household(h), Category::Hogares, dec);
-        let i = Category::Hogares.logro() as usize - 1;
         let flags = [
             poor(h),
             rural(data.household_area.get(h).copied().unwrap_or(0)),
         ];
-        let concurrent = cls.concurrent(dec);
-        if let (Some(slot), Some(nuc)) = (
-            acc.slots
-                .get_mut(slot_of(district))
-                .and_then(|s| s.get_mut(i)),
-            nucleo.get(i),
-        ) {
-            record(slot, nuc, dec, concurrent, &flags);
-        }
+        add(acc, district, Category::Hogares, dec, &flags);
     });
     let communities = run(data.communities(), &|acc, c, dec, _| {
         let Some(&district) = data.community_district.get(c) else {
@@ -321,17 +316,8 @@ pub fn measure(cls: &Classifier<'_>, data: &RegistryData) -> Vec<DistrictLogros>
         };
         dec.clear();
         cls.classify(data, Unit::Community(c), Category::Entorno, dec);
-        let i = Category::Entorno.logro() as usize - 1;
         let flags = [rural(data.community_area.get(c).copied().unwrap_or(0))];
-        let concurrent = cls.concurrent(dec);
-        if let (Some(slot), Some(nuc)) = (
-            acc.slots
-                .get_mut(slot_of(district))
-                .and_then(|s| s.get_mut(i)),
-            nucleo.get(i),
-        ) {
-            record(slot, nuc, dec, concurrent, &flags);
-        }
+        add(acc, district, Category::Entorno, dec, &flags);
     });
     let total = persons.merge(households).merge(communities);
     let mut present = vec![false; nd];
