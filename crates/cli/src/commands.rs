@@ -423,7 +423,7 @@ pub fn demo(a: &DemoArgs) -> Result<ExitCode> {
     let as_of = today().format("%Y-%m-%d").to_string();
     println!();
     println!("5. Clasificación del estatus de protección al {as_of} (catálogo ilustrativo):");
-    crate::measure::classify(&crate::measure::ClassifyArgs {
+    crate::measure::run_classify(&crate::measure::ClassifyArgs {
         db: a.db.clone(),
         as_of,
         catalogue: None,

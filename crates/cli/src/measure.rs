@@ -108,7 +108,17 @@ fn territory(s: &str) -> Result<TerritoryCode> {
     TerritoryCode::parse(s).map_err(|e| anyhow!("{e}"))
 }
 
+/// `vamos classify`: runs and stores a measurement; in text mode the last stdout line is its id.
 pub fn classify(a: &ClassifyArgs) -> Result<ExitCode> {
+    let id = run_classify(a)?;
+    if a.format != Format::Json {
+        println!("{id}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs and stores a measurement, reporting on stderr (text) or stdout (JSON); returns its id.
+pub fn run_classify(a: &ClassifyArgs) -> Result<i64> {
     let as_of = parse_day(&a.as_of)?;
     let t = territory(&a.territory)?;
     let catalogue = load_catalogue(a.catalogue.as_ref())?;
@@ -184,9 +194,8 @@ pub fn classify(a: &ClassifyArgs) -> Result<ExitCode> {
             "  vea los Logros con: vamos logros --db {} --measurement {id}",
             a.db
         );
-        println!("{id}");
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(id)
 }
 
 #[derive(Args)]

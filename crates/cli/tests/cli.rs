@@ -385,6 +385,31 @@ fn classify_logros_and_explain_through_the_command_line() {
                 .contains(&s["status"].as_str().unwrap()));
             assert!(s["evidence"]["detail"].is_string());
         }
+        // By cédula: the head of household 1 in the synthetic survey has one.
+        let cedula: i64 = if db.label == "sqlite" {
+            let st = vamos_store::SqliteStore::open(url.trim_start_matches("sqlite:")).unwrap();
+            st.connection().query_row("SELECT national_id FROM persons WHERE national_id IS NOT NULL ORDER BY id LIMIT 1", [], |r| r.get(0)).unwrap()
+        } else {
+            let mut st = vamos_store::PostgresStore::connect(url).unwrap();
+            st.client().query_one("SELECT national_id FROM persons WHERE national_id IS NOT NULL ORDER BY id LIMIT 1", &[]).unwrap().get(0)
+        };
+        let by_id = last_json(&vamos(
+            &[
+                "explain",
+                "--db",
+                url,
+                "--person",
+                &cedula.to_string(),
+                "--format",
+                "json",
+            ],
+            d,
+        ));
+        assert!(
+            by_id["unit"]["id"].as_i64().unwrap() > 0
+                && by_id["unit"]["id"].as_i64() != Some(cedula),
+            "{by_id}"
+        );
         let text = vamos(&["explain", "--db", url, "--household", "1"], d);
         assert!(String::from_utf8_lossy(&text.stdout).contains("Hogares (Logro 9)"));
         let missing = vamos(&["explain", "--db", url, "--community", "999999"], d);
@@ -401,7 +426,7 @@ fn classify_logros_and_explain_through_the_command_line() {
                 .unwrap()
                 .get(0)
         };
-        assert_eq!(audits, 3, "every explanation (found or not) is audited");
+        assert_eq!(audits, 4, "every explanation (found or not) is audited");
     }
 }
 
