@@ -87,6 +87,7 @@ type BoolFn = Arc<dyn Fn(&dyn Facts) -> Tri + Send + Sync>;
 #[derive(Clone)]
 pub struct Compiled {
     source: String,
+    sql: String,
     vars: Vec<VarId>,
     eval: BoolFn,
 }
@@ -104,6 +105,12 @@ impl Compiled {
     /// The expression as written.
     pub fn source(&self) -> &str {
         &self.source
+    }
+    /// The rule as a SQL boolean expression over columns named `persona.<campo>`,
+    /// `hogar.<campo>`, `comunidad.<campo>` (SQL's NULL logic is the same three-valued logic).
+    /// Used to run the same classification in another engine (the DuckDB benchmark).
+    pub fn sql(&self) -> &str {
+        &self.sql
     }
     /// The variables the rule reads (for explanations and for loading only what is needed).
     pub fn variables(&self) -> &[VarId] {
@@ -715,9 +722,47 @@ pub fn compile(
     let eval = ctx.boolean(&ast)?;
     Ok(Compiled {
         source: src.to_string(),
+        sql: sql_of(&ast.1),
         vars: ctx.vars,
         eval,
     })
+}
+
+fn sql_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Renders a type-checked expression as SQL (DuckDB dialect for multiple choice).
+fn sql_of(ast: &Ast) -> String {
+    let sub = |b: &(usize, Ast)| sql_of(&b.1);
+    match ast {
+        Ast::Bool(b) => b.to_string(),
+        Ast::Int(n) => n.to_string(),
+        Ast::Str(s) => sql_quote(s),
+        Ast::List(items) => items
+            .iter()
+            .map(|i| sql_of(&i.1))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Ast::Var(scope, name) => format!("{}.{name}", scope.prefix()),
+        Ast::Has(inner) => format!("({} IS NOT NULL)", sub(inner)),
+        Ast::Not(e) => format!("(NOT {})", sub(e)),
+        Ast::And(a, b) => format!("({} AND {})", sub(a), sub(b)),
+        Ast::Or(a, b) => format!("({} OR {})", sub(a), sub(b)),
+        Ast::Cmp(op, a, b) => {
+            let op = match *op {
+                "==" => "=",
+                "!=" => "<>",
+                o => o,
+            };
+            format!("({} {op} {})", sub(a), sub(b))
+        }
+        Ast::In(a, b) => match (&a.1, &b.1) {
+            (_, Ast::List(_)) => format!("({} IN ({}))", sub(a), sub(b)),
+            // 'code' in multiple choice (space-separated codes).
+            _ => format!("list_contains(string_split({}, ' '), {})", sub(b), sub(a)),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -860,6 +905,15 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.offset, 20, "points at the unknown field");
+    }
+
+    #[test]
+    fn renders_sql_with_the_same_meaning() {
+        let c = compile("persona.sexo == 'mujer' && !(persona.edad < 18) || 'pani' in persona.programas || has(persona.seguro_salud) && persona.seguro_salud in ['ips', 'privado']", &[Scope::Person], &Vocab).unwrap();
+        assert_eq!(
+            c.sql(),
+            "((((persona.sexo = 'mujer') AND (NOT (persona.edad < 18))) OR list_contains(string_split(persona.programas, ' '), 'pani')) OR ((persona.seguro_salud IS NOT NULL) AND (persona.seguro_salud IN ('ips', 'privado'))))"
+        );
     }
 
     #[test]

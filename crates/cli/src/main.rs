@@ -86,6 +86,15 @@ enum CatalogueCommand {
         /// Carpeta con catalogo.toml y servicios/*.toml.
         dir: Option<std::path::PathBuf>,
     },
+    /// Escribe la clasificación y los Logros como una consulta SQL (dialecto DuckDB), generada
+    /// de las mismas reglas compiladas: para verificar o comparar con otro motor.
+    Sql {
+        /// Carpeta del catálogo (por defecto, el ilustrativo incluido).
+        dir: Option<std::path::PathBuf>,
+        /// Fecha de referencia (AAAA-MM-DD).
+        #[arg(long)]
+        as_of: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -225,6 +234,9 @@ fn main() -> ExitCode {
         Command::Catalogue {
             command: CatalogueCommand::Check { dir },
         } => measure::catalogue_check(dir.as_ref()),
+        Command::Catalogue {
+            command: CatalogueCommand::Sql { dir, as_of },
+        } => measure::catalogue_sql(dir.as_ref(), &as_of),
         Command::Classify(a) => measure::classify(&a),
         Command::Logros(a) => measure::logros(&a),
         Command::Explain(a) => measure::explain(&a),

@@ -80,6 +80,18 @@ pub fn catalogue_check(dir: Option<&PathBuf>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `vamos catalogue sql`: the measurement as one DuckDB query.
+pub fn catalogue_sql(dir: Option<&PathBuf>, as_of: &str) -> Result<ExitCode> {
+    let as_of = parse_day(as_of)?;
+    let c = load_catalogue(dir)?;
+    println!(
+        "-- Clasificación y Logros al {as_of}, catálogo {} ({}), generada por vamos.",
+        c.label, c.version
+    );
+    println!("{};", vamos_engine::sql::duckdb_query(&c, as_of));
+    Ok(ExitCode::SUCCESS)
+}
+
 #[derive(Args)]
 pub struct ClassifyArgs {
     /// Base de datos: sqlite:<archivo> o postgres://usuario@servidor/base

@@ -7,6 +7,7 @@
 pub mod classify;
 pub mod data;
 pub mod logros;
+pub mod sql;
 
 pub use classify::{Because, Classifier, Decision, Status, Unit};
 pub use data::RegistryData;
