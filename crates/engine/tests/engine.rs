@@ -328,3 +328,18 @@ fn logros_add_up_and_move_by_exactly_one() {
         (3, 2, 0, 1)
     );
 }
+
+#[test]
+fn the_sql_rendering_keeps_the_evidence_order() {
+    let c = catalogue();
+    let sql = vamos_engine::sql::duckdb_query(&c, d("2026-11-23"));
+    // Vaccination: the PAI record first, then the FIPS card, then sin dato.
+    let pai = sql.find("a.service IN ('vacunacion_completa')").unwrap();
+    let card = sql.find("(persona.carnet_vacunacion = 'si')").unwrap();
+    assert!(pai < card, "admin evidence is tried before the FIPS");
+    assert!(sql.contains("date_diff('day', a.event_date, DATE '2026-11-23') <= 365"));
+    // Household evidence looks at any member's records; communities have no admin evidence.
+    assert!(sql.contains("JOIN persons m ON m.id = a.person_id WHERE m.household_id = hogar.id"));
+    assert!(sql.contains("'sin_dato' AS s0 FROM comunidad"), "{sql}");
+    assert_eq!(sql.matches(" AS logro").count(), 10);
+}
