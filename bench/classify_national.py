@@ -13,9 +13,25 @@ Side by side in one run:
      reported, because then one of the two engines is wrong.
 Needs: `pip install duckdb`, the `sqlite3` shell.
 """
-import argparse, json, os, resource, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, resource, sqlite3, statistics, subprocess, sys, tempfile, time
 
 TABLES = ["persons", "households", "communities", "community_surveys", "admin_records"]
+
+
+def duck_columns(db, table):
+    """DuckDB types of a registry table, from its SQLite declaration (dates are ISO text there)."""
+    cols = {}
+    for _, name, decl, *_ in sqlite3.connect(db).execute(f"PRAGMA table_info({table})"):
+        decl = (decl or "").upper()
+        if name.endswith("_date") or name == "as_of":
+            cols[name] = "DATE"
+        elif "INT" in decl:
+            cols[name] = "BIGINT"
+        elif "REAL" in decl:
+            cols[name] = "DOUBLE"
+        else:
+            cols[name] = "VARCHAR"
+    return cols
 
 
 def run(cmd, **kw):
@@ -45,13 +61,19 @@ def main():
         t = time.perf_counter()
         for name in TABLES:
             with open(os.path.join(tmp, f"{name}.csv"), "w") as f:
-                subprocess.run(["sqlite3", "-header", "-csv", a.db, f"SELECT * FROM {name}"], stdout=f, check=True)
+                subprocess.run(["sqlite3", "-csv", a.db, f"SELECT * FROM {name}"], stdout=f, check=True)
         export = time.perf_counter() - t
         con = duckdb.connect()
         con.execute(f"SET threads = {a.threads}")
         t = time.perf_counter()
         for name in TABLES:
-            con.execute(f"CREATE TABLE {name} AS SELECT * FROM read_csv('{tmp}/{name}.csv', header = true, sample_size = -1)")
+            types = duck_columns(a.db, name)
+            path = os.path.join(tmp, f"{name}.csv")
+            if os.path.getsize(path) == 0:  # an empty table (e.g. no Entorno survey imported)
+                con.execute(f"CREATE TABLE {name} ({', '.join(f'{c} {t}' for c, t in types.items())})")
+                continue
+            cols = ", ".join(f"'{c}': '{t}'" for c, t in types.items())
+            con.execute(f"CREATE TABLE {name} AS SELECT * FROM read_csv('{path}', header = false, columns = {{{cols}}})")
         load = time.perf_counter() - t
     runs = []
     for _ in range(3):
