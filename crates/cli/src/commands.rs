@@ -22,7 +22,7 @@ fn today() -> chrono::NaiveDate {
     chrono::Local::now().date_naive()
 }
 
-fn parse_date_arg(s: &str) -> Result<chrono::NaiveDate, String> {
+pub fn parse_date_arg(s: &str) -> Result<chrono::NaiveDate, String> {
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .map_err(|_| format!("fecha inválida «{s}»: use AAAA-MM-DD"))
 }

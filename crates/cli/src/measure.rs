@@ -112,8 +112,7 @@ pub struct ClassifyArgs {
 }
 
 fn parse_day(s: &str) -> Result<chrono::NaiveDate> {
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|_| anyhow!("fecha inválida «{s}»: use AAAA-MM-DD"))
+    crate::commands::parse_date_arg(s).map_err(|e| anyhow!(e))
 }
 
 fn territory(s: &str) -> Result<TerritoryCode> {

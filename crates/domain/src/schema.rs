@@ -175,15 +175,6 @@ pub fn washington_group_cut_off<'a>(
     any_answer.then_some(false)
 }
 
-/// The Washington Group cut-off for a person's answers (in [`PERSON_FIELDS`] order).
-pub fn washington_group_disability(answers: &[Value]) -> Option<bool> {
-    washington_group_cut_off(WG_FIELDS.iter().map(|name| {
-        position(PERSON_FIELDS, name)
-            .and_then(|i| answers.get(i))
-            .and_then(Value::as_text)
-    }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,12 +197,19 @@ mod tests {
     }
 
     #[test]
-    fn washington_group_cut_off() {
-        let mut answers = vec![Value::Null; PERSON_FIELDS.len()];
-        assert_eq!(washington_group_disability(&answers), None);
-        answers[position(PERSON_FIELDS, "wg_ver").unwrap()] = Value::Text("alguna".into());
-        assert_eq!(washington_group_disability(&answers), Some(false));
-        answers[position(PERSON_FIELDS, "wg_caminar").unwrap()] = Value::Text("mucha".into());
-        assert_eq!(washington_group_disability(&answers), Some(true));
+    fn washington_group_cut_off_rule() {
+        assert_eq!(washington_group_cut_off([None, None]), None);
+        assert_eq!(
+            washington_group_cut_off([Some("alguna"), None]),
+            Some(false)
+        );
+        assert_eq!(
+            washington_group_cut_off([Some("alguna"), Some("mucha")]),
+            Some(true)
+        );
+        assert_eq!(washington_group_cut_off([Some("no_puede")]), Some(true));
+        assert!(WG_FIELDS
+            .iter()
+            .all(|f| position(PERSON_FIELDS, f).is_some()));
     }
 }

@@ -60,6 +60,13 @@ impl DistrictCode {
         // DDdd / 100 is at most 99; only constructed from the official list (DD <= 17).
         DepartmentCode((self.0 / 100) as u8)
     }
+    /// A code read back from a store (a `DDdd` number); `None` if it is not an official district.
+    pub fn from_stored(n: i64) -> Option<DistrictCode> {
+        u16::try_from(n)
+            .ok()
+            .and_then(|d| DistrictCode::from_number(d).ok())
+    }
+
     /// Builds a code from its numeric value, checked against the official list.
     pub fn from_number(n: u16) -> Result<Self, TerritoryError> {
         let code = DistrictCode(n);

@@ -63,7 +63,7 @@ pub struct Classifier<'c> {
 }
 
 /// Days a declared pregnancy stays current after the interview.
-const PREGNANCY_DAYS: i32 = 280;
+pub const PREGNANCY_DAYS: i32 = 280;
 
 impl<'c> Classifier<'c> {
     pub fn new(catalogue: &'c Catalogue, data: &RegistryData, as_of: NaiveDate) -> Classifier<'c> {

@@ -186,7 +186,8 @@ pub struct RegistryData {
     pub orphans: u64,
 }
 
-fn area_code(list: &[&str], a: Option<&str>) -> u8 {
+/// 1-based position of a code in its choice list (0 = no answer or unknown code).
+fn code_index(list: &[&str], a: Option<&str>) -> u8 {
     a.and_then(|a| list.iter().position(|c| *c == a))
         .map_or(0, |i| (i + 1) as u8)
 }
@@ -347,7 +348,7 @@ impl RegistrySink for RegistryData {
             .insert(r.id, self.community_id.len() as u32);
         self.community_id.push(r.id);
         self.community_district.push(r.district);
-        self.community_area.push(area_code(self.area_list, r.area));
+        self.community_area.push(code_index(self.area_list, r.area));
         self.community_survey_day
             .push(r.survey_date.map_or(i32::MIN, day));
         for (c, a) in self.community_answers.iter_mut().zip(r.answers.iter()) {
@@ -365,7 +366,7 @@ impl RegistrySink for RegistryData {
         self.household_id.push(r.id);
         self.household_district.push(r.district);
         self.household_community.push(community);
-        self.household_area.push(area_code(self.area_list, r.area));
+        self.household_area.push(code_index(self.area_list, r.area));
         self.household_interview_day.push(day(r.interview_date));
         self.household_members.push(0);
         for (c, a) in self.household_answers.iter_mut().zip(r.answers.iter()) {
@@ -388,7 +389,7 @@ impl RegistrySink for RegistryData {
         self.person_birth.push(r.birth_date);
         self.person_woman.push(r.sex == Sex::Mujer);
         self.person_relationship
-            .push(area_code(self.relationship_list, Some(r.relationship)));
+            .push(code_index(self.relationship_list, Some(r.relationship)));
         self.person_has_id.push(r.national_id.is_some());
         let row = self.person_id.len() - 1;
         for (c, a) in self.person_answers.iter_mut().zip(r.answers.iter()) {

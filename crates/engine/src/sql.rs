@@ -183,7 +183,7 @@ comunidad AS (
     FROM community_surveys) s ON s.community_id = c.id AND s.rn = 1),
 pcat AS (
   SELECT persona.id AS pid, 'antes_del_nacimiento' AS cat FROM persona JOIN hogar h ON h.id = persona.household_id
-   WHERE persona.embarazada = 'si' AND persona.sex = 'mujer' AND h.interview_date <= {d} AND date_diff('day', h.interview_date, {d}) <= 280
+   WHERE persona.embarazada = 'si' AND persona.sex = 'mujer' AND h.interview_date <= {d} AND date_diff('day', h.interview_date, {d}) <= {pregnancy}
   UNION ALL SELECT id, 'en_el_nacimiento' FROM persona WHERE edad_meses < 12
   UNION ALL SELECT id, CASE WHEN edad <= 4 THEN 'despues_del_nacimiento' WHEN edad <= 13 THEN 'ninez' WHEN edad <= 17 THEN 'adolescencia'
                             WHEN edad <= 29 THEN 'juventud' WHEN edad <= 59 THEN 'adultez' ELSE 'adultos_mayores' END FROM persona),
@@ -193,6 +193,7 @@ SELECT district_code, logro, count(*) AS identified, count(*) FILTER (WHERE conc
        count(*) FILTER (WHERE without_data AND NOT concurrent) AS without_data
 FROM units GROUP BY district_code, logro ORDER BY district_code, logro",
         person = computed_person(&d),
+        pregnancy = crate::classify::PREGNANCY_DAYS,
         units = selects.join("\nUNION ALL\n"),
     )
 }

@@ -129,19 +129,15 @@ pub fn import(
             let c_serv = col(&["servicio", "prestacion"]);
             let c_date = col(&["fecha_evento", "fecha"]);
             let c_detail = col(&["detalle", "observacion"]);
-            let hdr = |c: Option<usize>, d: &str| {
-                c.and_then(|c| t.headers.get(c).cloned())
-                    .unwrap_or_else(|| d.to_string())
-            };
             let (h_inst, h_nid, h_birth, h_sex, h_dist, h_serv, h_date, h_id) = (
-                hdr(c_inst, "institucion"),
-                hdr(c_nid, "cedula"),
-                hdr(c_birth, "fecha_nacimiento"),
-                hdr(c_sex, "sexo"),
-                hdr(c_dist, "distrito"),
-                hdr(c_serv, "servicio"),
-                hdr(c_date, "fecha_evento"),
-                hdr(c_id, "id_registro"),
+                t.header(c_inst, "institucion"),
+                t.header(c_nid, "cedula"),
+                t.header(c_birth, "fecha_nacimiento"),
+                t.header(c_sex, "sexo"),
+                t.header(c_dist, "distrito"),
+                t.header(c_serv, "servicio"),
+                t.header(c_date, "fecha_evento"),
+                t.header(c_id, "id_registro"),
             );
             let mut rec = ByteRecord::new();
             let mut n = 0u64;

@@ -74,17 +74,13 @@ pub fn import(
         COMMUNITY_FIELDS,
         &mut summary.missing_optional_columns,
     );
-    let hdr = |c: Option<usize>, d: &str| {
-        c.and_then(|c| t.headers.get(c).cloned())
-            .unwrap_or_else(|| d.to_string())
-    };
     let (h_key, h_dist, h_loc, h_area, h_gps, h_date) = (
-        hdr(c_key, "KEY"),
-        hdr(c_dist, "ubicacion-distrito"),
-        hdr(c_loc, "ubicacion-localidad"),
-        hdr(c_area, "ubicacion-area"),
-        hdr(c_gps, "ubicacion-gps"),
-        hdr(c_date, "fecha_relevamiento"),
+        t.header(c_key, "KEY"),
+        t.header(c_dist, "ubicacion-distrito"),
+        t.header(c_loc, "ubicacion-localidad"),
+        t.header(c_area, "ubicacion-area"),
+        t.header(c_gps, "ubicacion-gps"),
+        t.header(c_date, "fecha_relevamiento"),
     );
     let area_codes = form.choice_list("area");
     let prio: Vec<usize> = ["prioridad_1", "prioridad_2", "prioridad_3"]

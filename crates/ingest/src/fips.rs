@@ -45,12 +45,6 @@ pub(crate) fn norm_key(k: &str) -> &str {
     k.strip_prefix("uuid:").unwrap_or(k)
 }
 
-/// Header shown in reports for a column (its real name, or the expected one when absent).
-fn header(t: &Table, col: Option<usize>, fallback: &str) -> String {
-    col.and_then(|c| t.headers.get(c).cloned())
-        .unwrap_or_else(|| fallback.to_string())
-}
-
 /// Parses an ODK geopoint (`lat lon alt acc`) or a latitude/longitude pair and checks it lies
 /// in Paraguay's bounding box.
 pub(crate) fn parse_gps(
@@ -345,15 +339,15 @@ impl State<'_> {
         let (import_id, progress) = (self.import_id, self.progress);
         progress.stage("hogares", t.progress().1);
         let label = t.label.clone();
-        let h_key = header(t, c.key, "KEY");
-        let h_dist = header(t, c.district, "ubicacion-distrito");
-        let h_dep = header(t, c.department, "ubicacion-departamento");
-        let h_area = header(t, c.area, "ubicacion-area");
-        let h_loc = header(t, c.locality, "ubicacion-localidad");
-        let h_gps = header(t, c.gps.or(c.lat), "ubicacion-gps");
-        let h_date = header(t, c.date.or(c.today).or(c.submitted), "fecha_entrevista");
-        let h_consent = header(t, c.consent, "consentimiento");
-        let h_review = header(t, c.review, "ReviewState");
+        let h_key = t.header(c.key, "KEY");
+        let h_dist = t.header(c.district, "ubicacion-distrito");
+        let h_dep = t.header(c.department, "ubicacion-departamento");
+        let h_area = t.header(c.area, "ubicacion-area");
+        let h_loc = t.header(c.locality, "ubicacion-localidad");
+        let h_gps = t.header(c.gps.or(c.lat), "ubicacion-gps");
+        let h_date = t.header(c.date.or(c.today).or(c.submitted), "fecha_entrevista");
+        let h_consent = t.header(c.consent, "consentimiento");
+        let h_review = t.header(c.review, "ReviewState");
         let area_codes = self.form.choice_list("area");
         let cuartos = vamos_domain::schema::position(HOUSEHOLD_FIELDS, "cuartos");
         let dormitorios = vamos_domain::schema::position(HOUSEHOLD_FIELDS, "dormitorios");
@@ -575,14 +569,14 @@ impl State<'_> {
         let (import_id, progress) = (self.import_id, self.progress);
         progress.stage("miembros", t.progress().1);
         let label = t.label.clone();
-        let h_parent = header(t, c.parent.or(c.parent_index), "PARENT_KEY");
-        let h_key = header(t, c.key, "KEY");
-        let h_given = header(t, c.given, "miembros-nombres");
-        let h_family = header(t, c.family, "miembros-apellidos");
-        let h_nid = header(t, c.nid, "miembros-cedula");
-        let h_birth = header(t, c.birth, "miembros-fecha_nacimiento");
-        let h_sex = header(t, c.sex, "miembros-sexo");
-        let h_rel = header(t, c.rel, "miembros-relacion_jefe");
+        let h_parent = t.header(c.parent.or(c.parent_index), "PARENT_KEY");
+        let h_key = t.header(c.key, "KEY");
+        let h_given = t.header(c.given, "miembros-nombres");
+        let h_family = t.header(c.family, "miembros-apellidos");
+        let h_nid = t.header(c.nid, "miembros-cedula");
+        let h_birth = t.header(c.birth, "miembros-fecha_nacimiento");
+        let h_sex = t.header(c.sex, "miembros-sexo");
+        let h_rel = t.header(c.rel, "miembros-relacion_jefe");
         let sex_codes = self.form.choice_list("sexo");
         let rel_codes = self.form.choice_list("relacion");
         let preg = vamos_domain::schema::position(PERSON_FIELDS, "embarazada");

@@ -214,6 +214,13 @@ impl Table {
         Ok(Table::new(label, headers, Inner::Csv { rdr, total }))
     }
 
+    /// The header shown in reports for a column: its real name, or the expected one when the
+    /// column is absent.
+    pub fn header(&self, col: Option<usize>, fallback: &str) -> String {
+        col.and_then(|c| self.headers.get(c).cloned())
+            .unwrap_or_else(|| fallback.to_string())
+    }
+
     /// Index of the first column whose normalised name is one of `names`.
     pub fn col(&self, names: &[&str]) -> Option<usize> {
         names

@@ -10,9 +10,10 @@ use vamos_domain::schema::{COMMUNITY_FIELDS, HOUSEHOLD_FIELDS, PERSON_FIELDS};
 pub(crate) fn queries(p: fn(usize) -> String, nation: bool) -> [String; 4] {
     let (lo, hi) = (p(1), p(2));
     if nation {
+        let [communities, households, _, _] = queries(p, false);
         return [
-            queries(p, false)[0].clone(),
-            queries(p, false)[1].clone(),
+            communities,
+            households,
             format!(
                 "SELECT p.id, p.household_id, p.national_id, p.birth_date, p.sex, p.relationship, {}
                  FROM persons p WHERE CAST({lo} AS BIGINT) <= CAST({hi} AS BIGINT) ORDER BY p.id",

@@ -194,10 +194,7 @@ impl Store for PostgresStore {
             queries(|n| format!("${n}"), territory == TerritoryCode::Nation);
         let bad = |what: &str| StoreError::Invalid(format!("dato almacenado inválido: {what}"));
         let district = |n: i64| -> Result<DistrictCode> {
-            u16::try_from(n)
-                .ok()
-                .and_then(|d| DistrictCode::from_number(d).ok())
-                .ok_or_else(|| bad("distrito"))
+            DistrictCode::from_stored(n).ok_or_else(|| bad("distrito"))
         };
         let params: [&(dyn ToSql + Sync); 2] = [&lo, &hi];
         {
@@ -603,10 +600,7 @@ impl ImportTx for PgImport<'_> {
         if needs.communities {
             self.stream_keys("SELECT district_code, name_key, id FROM communities", |r| {
                 let d: i64 = r.try_get(0)?;
-                if let Some(d) = u16::try_from(d)
-                    .ok()
-                    .and_then(|d| DistrictCode::from_number(d).ok())
-                {
+                if let Some(d) = DistrictCode::from_stored(d) {
                     s.communities.insert((d, r.try_get(1)?), r.try_get(2)?);
                 }
                 Ok(())

@@ -285,10 +285,7 @@ impl Store for SqliteStore {
             queries(|n| format!("?{n}"), territory == TerritoryCode::Nation);
         let bad = |what: &str| StoreError::Invalid(format!("dato almacenado inválido: {what}"));
         let district = |n: i64| -> Result<DistrictCode> {
-            u16::try_from(n)
-                .ok()
-                .and_then(|d| DistrictCode::from_number(d).ok())
-                .ok_or_else(|| bad("distrito"))
+            DistrictCode::from_stored(n).ok_or_else(|| bad("distrito"))
         };
         {
             let mut st = self.conn.prepare(&communities)?;
@@ -593,10 +590,7 @@ impl ImportTx for SqliteImport<'_> {
             let mut rows = st.query([])?;
             while let Some(r) = rows.next()? {
                 let d: i64 = r.get(0)?;
-                if let Some(d) = u16::try_from(d)
-                    .ok()
-                    .and_then(|d| DistrictCode::from_number(d).ok())
-                {
+                if let Some(d) = DistrictCode::from_stored(d) {
                     s.communities.insert((d, r.get(1)?), r.get(2)?);
                 }
             }
