@@ -137,25 +137,47 @@ pub fn run_classify(a: &ClassifyArgs) -> Result<i64> {
         vamos_store::open(&a.db).with_context(|| format!("no se pudo abrir {}", a.db))?;
     let t0 = Instant::now();
     let mut data = RegistryData::new(&FormVocabulary);
-    store.load_registry(t, &mut data)?;
+    let readers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    vamos_store::load_registry_parallel(store.as_mut(), t, &mut data, readers)?;
     data.finish();
     let load = t0.elapsed();
     let t1 = Instant::now();
     let cls = Classifier::new(&catalogue, &data, as_of);
     let districts = vamos_engine::logros::measure(&cls, &data);
     let evaluate = t1.elapsed();
-    let t2 = Instant::now();
-    let synthetic = store
-        .district_counts()?
+    // Aggregate: every department and the nation from their districts (what `logros` reads).
+    let t_agg = Instant::now();
+    let levels: Vec<TerritoryCode> = std::iter::once(TerritoryCode::Nation)
+        .chain(
+            Territory::official()
+                .departments()
+                .iter()
+                .map(|d| TerritoryCode::Department(d.code)),
+        )
+        .collect();
+    let rolled: Vec<(TerritoryCode, Vec<LogroCounts>)> = levels
         .iter()
-        .any(|d| d.synthetic_households > 0);
+        .map(|&l| (l, roll_up(&districts, l)))
+        .collect();
+    let aggregate = t_agg.elapsed();
+    let t2 = Instant::now();
+    let synthetic = store.has_synthetic_data()?;
     let rows: Vec<(u16, String)> = districts
         .iter()
         .map(|d| Ok((d.district.get(), serde_json::to_string(&d.logros)?)))
         .collect::<Result<_>>()?;
+    let imports: Vec<serde_json::Value> = store
+        .imports(u32::MAX)?
+        .into_iter()
+        .filter(|i| i.status == "completada")
+        .map(|i| json!({"import": i.id, "kind": i.kind, "source": i.source, "synthetic": i.synthetic, "finished_at": i.finished_at}))
+        .collect();
+    let stages = json!({"load": load.as_millis(), "evaluate": evaluate.as_millis(), "aggregate": aggregate.as_millis()});
     let details = json!({
-        "sources": {"registry": {"persons": data.persons(), "households": data.households(), "communities": data.communities(), "admin_events": data.events.len()}},
-        "stages_ms": {"load": load.as_millis(), "evaluate_and_aggregate": evaluate.as_millis()},
+        "sources": data.sources(),
+        "imports": imports,
+        "registry": {"persons": data.persons(), "households": data.households(), "communities": data.communities(), "admin_events": data.events.len()},
+        "stages_ms": stages,
         "orphans": data.orphans,
     });
     let meta = MeasurementMeta {
@@ -174,7 +196,7 @@ pub fn run_classify(a: &ClassifyArgs) -> Result<i64> {
             "{}",
             json!({"measurement": id, "as_of": a.as_of, "catalogue_version": catalogue.version, "territory": t.to_string(),
                    "synthetic": synthetic, "persons": data.persons(), "households": data.households(), "communities": data.communities(),
-                   "stages_ms": {"load": load.as_millis(), "evaluate_and_aggregate": evaluate.as_millis(), "store": stored.as_millis()}})
+                   "stages_ms": {"load": load.as_millis(), "evaluate": evaluate.as_millis(), "aggregate": aggregate.as_millis(), "store": stored.as_millis()}})
         );
     } else {
         eprintln!(
@@ -196,10 +218,16 @@ pub fn run_classify(a: &ClassifyArgs) -> Result<i64> {
             data.events.len()
         );
         eprintln!(
-            "  etapas: carga {:.2} s, clasificación y agregación {:.2} s, guardado {:.2} s",
+            "  etapas: carga {:.2} s, clasificación {:.2} s, agregación {:.3} s, guardado {:.2} s",
             load.as_secs_f64(),
             evaluate.as_secs_f64(),
+            aggregate.as_secs_f64(),
             stored.as_secs_f64()
+        );
+        eprintln!(
+            "  agregado: {} distritos, {} departamentos y la nación",
+            districts.len(),
+            rolled.len() - 1
         );
         eprintln!(
             "  vea los Logros con: vamos logros --db {} --measurement {id}",

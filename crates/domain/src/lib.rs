@@ -14,7 +14,8 @@ pub mod territory;
 pub use ids::NationalId;
 pub use registry::{
     AdminEventRow, AdminRecord, AnswerRef, Community, CommunityRow, CommunitySurvey, Household,
-    HouseholdRow, ImportKind, Person, PersonRow, Provenance, RegistryCounts, RegistrySink, Sex,
+    HouseholdRow, ImportKind, PartitionedSink, Person, PersonRow, Provenance, RegistryCounts,
+    RegistrySink, Sex,
 };
 pub use schema::{FieldKind, FieldSpec, Value};
 pub use territory::{DepartmentCode, DistrictCode, Territory, TerritoryCode, TerritoryLevel};

@@ -291,3 +291,14 @@ pub trait RegistrySink {
     fn person(&mut self, row: &PersonRow<'_>);
     fn admin_event(&mut self, row: &AdminEventRow<'_>);
 }
+
+/// A [`RegistrySink`] that can take persons read on several connections at once: each
+/// connection fills its own [`part`](PartitionedSink::part) with a contiguous slice of person
+/// ids, and the parts are absorbed in id order. Persons must therefore not need the households
+/// at the moment they arrive (the sink links them when loading ends).
+pub trait PartitionedSink: RegistrySink + Send + Sized {
+    /// An empty sink for one slice of the persons.
+    fn part(&self) -> Self;
+    /// Appends the persons of `part`, whose ids all follow those received so far.
+    fn absorb(&mut self, part: Self);
+}

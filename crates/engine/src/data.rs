@@ -17,31 +17,62 @@ pub fn day(d: NaiveDate) -> i32 {
     (d - NaiveDate::default()).num_days() as i32
 }
 
+/// A choice list prepared for lookups while loading: each code as its length and its first
+/// and last eight bytes, so finding a code compares integers (codes up to 16 bytes are then
+/// told apart exactly; longer ones are confirmed byte by byte).
+pub struct Choices {
+    pub list: &'static [&'static str],
+    keys: Vec<(usize, u64, u64)>,
+}
+
+fn code_key(b: &[u8]) -> (usize, u64, u64) {
+    let word = |s: &[u8]| {
+        let mut w = [0u8; 8];
+        for (d, c) in w.iter_mut().zip(s) {
+            *d = *c;
+        }
+        u64::from_le_bytes(w)
+    };
+    let tail = b.get(b.len().saturating_sub(8)..).unwrap_or(&[]);
+    (b.len(), word(b), word(tail))
+}
+
+impl Choices {
+    fn new(list: &'static [&'static str]) -> Choices {
+        Choices {
+            list,
+            keys: list.iter().map(|c| code_key(c.as_bytes())).collect(),
+        }
+    }
+
+    /// Position of `code` in the list.
+    fn position(&self, code: &str) -> Option<usize> {
+        let key = code_key(code.as_bytes());
+        (0..self.keys.len()).find(|&i| {
+            self.keys.get(i) == Some(&key) && (key.0 <= 16 || self.list.get(i) == Some(&code))
+        })
+    }
+}
+
 /// One answer column.
 pub enum Column {
     /// 0 = no answer, k = `list[k - 1]`.
-    Code {
-        list: &'static [&'static str],
-        data: Vec<u8>,
-    },
+    Code { choices: Choices, data: Vec<u8> },
     /// `i32::MIN` = no answer.
     Int(Vec<i32>),
     /// Bit i = `list[i]` chosen; `u64::MAX` = no answer.
-    Multi {
-        list: &'static [&'static str],
-        data: Vec<u64>,
-    },
+    Multi { choices: Choices, data: Vec<u64> },
 }
 
 impl Column {
     fn new(f: &FieldSpec, vocab: &dyn Vocabulary) -> Column {
         match f.kind {
             FieldKind::SelectOne(l) => Column::Code {
-                list: vocab.choices(l).unwrap_or(&[]),
+                choices: Choices::new(vocab.choices(l).unwrap_or(&[])),
                 data: Vec::new(),
             },
             FieldKind::SelectMultiple(l) => Column::Multi {
-                list: vocab.choices(l).unwrap_or(&[]),
+                choices: Choices::new(vocab.choices(l).unwrap_or(&[])),
                 data: Vec::new(),
             },
             FieldKind::Integer { .. } | FieldKind::Text => Column::Int(Vec::new()),
@@ -50,12 +81,9 @@ impl Column {
 
     fn push(&mut self, a: AnswerRef<'_>) {
         match self {
-            Column::Code { list, data } => {
+            Column::Code { choices, data } => {
                 let k = match a {
-                    AnswerRef::Text(t) => list
-                        .iter()
-                        .position(|c| *c == t)
-                        .map_or(0, |i| (i + 1).min(255) as u8),
+                    AnswerRef::Text(t) => choices.position(t).map_or(0, |i| (i + 1).min(255) as u8),
                     _ => 0,
                 };
                 data.push(k);
@@ -64,10 +92,10 @@ impl Column {
                 AnswerRef::Int(n) => i32::try_from(n).unwrap_or(i32::MAX),
                 _ => i32::MIN,
             }),
-            Column::Multi { list, data } => data.push(match a {
+            Column::Multi { choices, data } => data.push(match a {
                 AnswerRef::Text(t) => t
                     .split_whitespace()
-                    .filter_map(|c| list.iter().position(|x| *x == c))
+                    .filter_map(|c| choices.position(c))
                     .filter(|&i| i < 64)
                     .fold(0u64, |acc, i| acc | (1u64 << i)),
                 _ => u64::MAX,
@@ -78,9 +106,10 @@ impl Column {
     /// The fact at a row.
     pub fn get(&self, row: usize) -> Fact<'static> {
         match self {
-            Column::Code { list, data } => match data.get(row).copied().unwrap_or(0) {
+            Column::Code { choices, data } => match data.get(row).copied().unwrap_or(0) {
                 0 => Fact::Null,
-                k => list
+                k => choices
+                    .list
                     .get(usize::from(k) - 1)
                     .map_or(Fact::Null, |s| Fact::Text(s)),
             },
@@ -100,6 +129,34 @@ impl Column {
         match self.get(row) {
             Fact::Text(s) => Some(s),
             _ => None,
+        }
+    }
+}
+
+impl Column {
+    /// An empty column over the same choice list.
+    fn empty_like(&self) -> Column {
+        match self {
+            Column::Code { choices, .. } => Column::Code {
+                choices: Choices::new(choices.list),
+                data: Vec::new(),
+            },
+            Column::Int(_) => Column::Int(Vec::new()),
+            Column::Multi { choices, .. } => Column::Multi {
+                choices: Choices::new(choices.list),
+                data: Vec::new(),
+            },
+        }
+    }
+
+    /// Appends the rows of a column of the same kind.
+    fn append(&mut self, other: Column) {
+        match (self, other) {
+            (Column::Code { data, .. }, Column::Code { data: more, .. }) => data.extend(more),
+            (Column::Int(data), Column::Int(more)) => data.extend(more),
+            (Column::Multi { data, .. }, Column::Multi { data: more, .. }) => data.extend(more),
+            // Parts are made by `empty_like`: the kinds always agree.
+            _ => {}
         }
     }
 }
@@ -127,6 +184,36 @@ impl Symbols {
     }
     pub fn get(&self, s: &str) -> Option<u32> {
         self.map.get(s).copied()
+    }
+}
+
+/// Row position by id. The store delivers each kind of row in ascending id order, so a binary
+/// search over the id column is enough; should ids ever arrive out of order, a hash map is
+/// built from then on (correct either way, fast in the usual case).
+#[derive(Default)]
+struct IdIndex {
+    last: Option<i64>,
+    map: Option<FxHashMap<i64, u32>>,
+}
+
+impl IdIndex {
+    /// Records `id` at `row`; `previous` yields the ids before it, in row order (read only
+    /// when ids turn out not to be ascending).
+    fn push(&mut self, previous: impl Iterator<Item = i64>, id: i64, row: u32) {
+        if self.map.is_none() && self.last.is_some_and(|l| id <= l) {
+            self.map = Some(previous.zip(0u32..).collect());
+        }
+        if let Some(m) = &mut self.map {
+            m.insert(id, row);
+        }
+        self.last = Some(id);
+    }
+
+    fn get(&self, ids: &[i64], id: i64) -> Option<u32> {
+        match &self.map {
+            Some(m) => m.get(&id).copied(),
+            None => ids.binary_search(&id).ok().map(|i| i as u32),
+        }
     }
 }
 
@@ -177,10 +264,15 @@ pub struct RegistryData {
     pub relationship_list: &'static [&'static str],
     pub area_list: &'static [&'static str],
     // Load-time indexes.
-    household_index: FxHashMap<i64, u32>,
-    community_index: FxHashMap<i64, u32>,
-    person_index: FxHashMap<i64, u32>,
-    pending_events: Vec<(u32, Event)>,
+    household_index: IdIndex,
+    community_index: IdIndex,
+    person_index: IdIndex,
+    /// Household id of each person as read; linked to `person_household` by [`Self::finish`].
+    person_household_id: Vec<i64>,
+    /// Positions of the six Washington Group answers among the person answers.
+    wg_columns: [usize; 6],
+    /// Events with their person id as read; grouped by person by [`Self::finish`].
+    pending_events: Vec<(i64, Event)>,
     /// Rows that referred to something missing (a person whose household is outside the
     /// territory loaded, an event of an unknown person…): counted, not classified.
     pub orphans: u64,
@@ -195,17 +287,29 @@ fn code_index(list: &[&str], a: Option<&str>) -> u8 {
 impl RegistryData {
     pub fn new(vocab: &dyn Vocabulary) -> RegistryData {
         RegistryData {
+            community_answers: columns(COMMUNITY_FIELDS, vocab),
+            household_answers: columns(HOUSEHOLD_FIELDS, vocab),
+            person_answers: columns(PERSON_FIELDS, vocab),
+            relationship_list: vocab.choices("relacion").unwrap_or(&[]),
+            area_list: vocab.choices("area").unwrap_or(&[]),
+            ..RegistryData::empty()
+        }
+    }
+
+    /// No rows and no answer columns.
+    fn empty() -> RegistryData {
+        RegistryData {
             community_id: Vec::new(),
             community_district: Vec::new(),
             community_area: Vec::new(),
             community_survey_day: Vec::new(),
-            community_answers: columns(COMMUNITY_FIELDS, vocab),
+            community_answers: Vec::new(),
             household_id: Vec::new(),
             household_district: Vec::new(),
             household_community: Vec::new(),
             household_area: Vec::new(),
             household_interview_day: Vec::new(),
-            household_answers: columns(HOUSEHOLD_FIELDS, vocab),
+            household_answers: Vec::new(),
             household_members: Vec::new(),
             household_income: Vec::new(),
             person_id: Vec::new(),
@@ -216,17 +320,21 @@ impl RegistryData {
             person_relationship: Vec::new(),
             person_has_id: Vec::new(),
             person_disability: Vec::new(),
-            person_answers: columns(PERSON_FIELDS, vocab),
+            person_answers: Vec::new(),
             events: Vec::new(),
             event_start: Vec::new(),
             household_persons: Vec::new(),
             household_person_start: Vec::new(),
             symbols: Symbols::default(),
-            relationship_list: vocab.choices("relacion").unwrap_or(&[]),
-            area_list: vocab.choices("area").unwrap_or(&[]),
-            household_index: FxHashMap::default(),
-            community_index: FxHashMap::default(),
-            person_index: FxHashMap::default(),
+            relationship_list: &[],
+            area_list: &[],
+            household_index: IdIndex::default(),
+            community_index: IdIndex::default(),
+            person_index: IdIndex::default(),
+            person_household_id: Vec::new(),
+            wg_columns: vamos_domain::schema::WG_FIELDS.map(|name| {
+                vamos_domain::schema::position(PERSON_FIELDS, name).unwrap_or(usize::MAX)
+            }),
             pending_events: Vec::new(),
             orphans: 0,
         }
@@ -243,13 +351,19 @@ impl RegistryData {
     }
 
     pub fn person_by_id(&self, id: i64) -> Option<usize> {
-        self.person_index.get(&id).map(|&i| i as usize)
+        self.person_index
+            .get(&self.person_id, id)
+            .map(|i| i as usize)
     }
     pub fn household_by_id(&self, id: i64) -> Option<usize> {
-        self.household_index.get(&id).map(|&i| i as usize)
+        self.household_index
+            .get(&self.household_id, id)
+            .map(|i| i as usize)
     }
     pub fn community_by_id(&self, id: i64) -> Option<usize> {
-        self.community_index.get(&id).map(|&i| i as usize)
+        self.community_index
+            .get(&self.community_id, id)
+            .map(|i| i as usize)
     }
 
     /// The events of a person.
@@ -261,9 +375,18 @@ impl RegistryData {
         self.events.get(a as usize..b as usize).unwrap_or(&[])
     }
 
-    /// Closes loading: groups events by person and drops the load-time indexes' slack.
+    /// Closes loading: links persons to their households (dropping, as orphans, persons whose
+    /// household was not loaded), groups events by person, derives household sizes and
+    /// incomes.
     pub fn finish(&mut self) {
-        let mut pending = std::mem::take(&mut self.pending_events);
+        self.link_households();
+        let mut pending: Vec<(u32, Event)> = Vec::with_capacity(self.pending_events.len());
+        for (id, e) in std::mem::take(&mut self.pending_events) {
+            match self.person_index.get(&self.person_id, id) {
+                Some(p) => pending.push((p, e)),
+                None => self.orphans += 1,
+            }
+        }
         pending.sort_by_key(|(p, e)| (*p, e.day));
         let n = self.persons();
         let mut start = vec![0u32; n + 1];
@@ -330,6 +453,59 @@ impl RegistryData {
         self.household_person_start = start;
     }
 
+    /// Resolves each person's household id to its row; persons of households not loaded are
+    /// removed and counted as orphans.
+    fn link_households(&mut self) {
+        let ids = std::mem::take(&mut self.person_household_id);
+        let mut keep = Vec::with_capacity(ids.len());
+        let mut linked = Vec::with_capacity(ids.len());
+        let mut last: Option<(i64, u32)> = None;
+        for &id in &ids {
+            let h = match last {
+                Some((l, h)) if l == id => Some(h),
+                _ => self.household_index.get(&self.household_id, id),
+            };
+            if let Some(h) = h {
+                last = Some((id, h));
+                linked.push(h);
+            }
+            keep.push(h.is_some());
+        }
+        let dropped = keep.iter().filter(|k| !**k).count();
+        if dropped > 0 {
+            self.orphans += dropped as u64;
+            fn retain<T>(v: &mut Vec<T>, keep: &[bool]) {
+                let mut k = keep.iter().copied();
+                v.retain(|_| k.next().unwrap_or(false));
+            }
+            retain(&mut self.person_id, &keep);
+            retain(&mut self.person_birth_day, &keep);
+            retain(&mut self.person_birth, &keep);
+            retain(&mut self.person_woman, &keep);
+            retain(&mut self.person_relationship, &keep);
+            retain(&mut self.person_has_id, &keep);
+            retain(&mut self.person_disability, &keep);
+            for c in &mut self.person_answers {
+                match c {
+                    Column::Code { data, .. } => retain(data, &keep),
+                    Column::Int(data) => retain(data, &keep),
+                    Column::Multi { data, .. } => retain(data, &keep),
+                }
+            }
+            let mut index = IdIndex::default();
+            for (row, &id) in self.person_id.iter().enumerate() {
+                index.push(self.person_id.iter().take(row).copied(), id, row as u32);
+            }
+            self.person_index = index;
+        }
+        for &h in &linked {
+            if let Some(m) = self.household_members.get_mut(h as usize) {
+                *m = m.saturating_add(1);
+            }
+        }
+        self.person_household = linked;
+    }
+
     /// The members of a household.
     pub fn members_of(&self, h: usize) -> &[u32] {
         let (a, b) = (
@@ -344,8 +520,9 @@ impl RegistryData {
 
 impl RegistrySink for RegistryData {
     fn community(&mut self, r: &CommunityRow<'_>) {
+        let row = self.community_id.len() as u32;
         self.community_index
-            .insert(r.id, self.community_id.len() as u32);
+            .push(self.community_id.iter().copied(), r.id, row);
         self.community_id.push(r.id);
         self.community_district.push(r.district);
         self.community_area.push(code_index(self.area_list, r.area));
@@ -357,12 +534,13 @@ impl RegistrySink for RegistryData {
     }
 
     fn household(&mut self, r: &HouseholdRow<'_>) {
-        let Some(&community) = self.community_index.get(&r.community_id) else {
+        let Some(community) = self.community_index.get(&self.community_id, r.community_id) else {
             self.orphans += 1;
             return;
         };
+        let row = self.household_id.len() as u32;
         self.household_index
-            .insert(r.id, self.household_id.len() as u32);
+            .push(self.household_id.iter().copied(), r.id, row);
         self.household_id.push(r.id);
         self.household_district.push(r.district);
         self.household_community.push(community);
@@ -375,16 +553,13 @@ impl RegistrySink for RegistryData {
     }
 
     fn person(&mut self, r: &PersonRow<'_>) {
-        let Some(&h) = self.household_index.get(&r.household_id) else {
-            self.orphans += 1;
-            return;
-        };
-        if let Some(m) = self.household_members.get_mut(h as usize) {
-            *m = m.saturating_add(1);
-        }
-        self.person_index.insert(r.id, self.person_id.len() as u32);
+        // The household is linked in `finish`: persons may be read before their households
+        // (on another connection, see `PartitionedSink`).
+        self.person_household_id.push(r.household_id);
+        let row = self.person_id.len() as u32;
+        self.person_index
+            .push(self.person_id.iter().copied(), r.id, row);
         self.person_id.push(r.id);
-        self.person_household.push(h);
         self.person_birth_day.push(day(r.birth_date));
         self.person_birth.push(r.birth_date);
         self.person_woman.push(r.sex == Sex::Mujer);
@@ -397,11 +572,9 @@ impl RegistrySink for RegistryData {
         }
         // Washington Group cut-off over the six domains.
         let cut_off = vamos_domain::schema::washington_group_cut_off(
-            vamos_domain::schema::WG_FIELDS.iter().map(|name| {
-                vamos_domain::schema::position(PERSON_FIELDS, name)
-                    .and_then(|i| self.person_answers.get(i))
-                    .and_then(|c| c.code(row))
-            }),
+            self.wg_columns
+                .iter()
+                .map(|&i| self.person_answers.get(i).and_then(|c| c.code(row))),
         );
         self.person_disability.push(match cut_off {
             Some(true) => 1,
@@ -411,15 +584,155 @@ impl RegistrySink for RegistryData {
     }
 
     fn admin_event(&mut self, r: &AdminEventRow<'_>) {
-        let Some(&p) = self.person_index.get(&r.person_id) else {
-            self.orphans += 1;
-            return;
-        };
         let e = Event {
             institution: self.symbols.intern(r.institution),
             service: self.symbols.intern(r.service),
             day: day(r.event_date),
         };
-        self.pending_events.push((p, e));
+        self.pending_events.push((r.person_id, e));
+    }
+}
+
+/// A date range and a count: what one source contributed to a measurement.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SourceSpan {
+    /// Institution (administrative records) or the survey's name.
+    pub source: String,
+    pub records: u64,
+    /// First and last date of the records (interview, survey or event date).
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+}
+
+impl SourceSpan {
+    fn of(source: &str, days: impl Iterator<Item = i32>) -> SourceSpan {
+        let (mut n, mut lo, mut hi) = (0u64, i32::MAX, i32::MIN);
+        for d in days.filter(|&d| d != i32::MIN) {
+            n += 1;
+            lo = lo.min(d);
+            hi = hi.max(d);
+        }
+        let date =
+            |d: i32| (n > 0).then(|| NaiveDate::default() + chrono::Duration::days(i64::from(d)));
+        SourceSpan {
+            source: source.to_string(),
+            records: n,
+            from: date(lo),
+            to: date(hi),
+        }
+    }
+}
+
+impl RegistryData {
+    /// The data sources a classification of this registry used, with their dates: the FIPS
+    /// household interviews, the Entorno community surveys and each institution's
+    /// administrative records.
+    pub fn sources(&self) -> Vec<SourceSpan> {
+        let mut out = vec![
+            SourceSpan::of("FIPS", self.household_interview_day.iter().copied()),
+            SourceSpan::of("Entorno", self.community_survey_day.iter().copied()),
+        ];
+        let mut by_institution: Vec<u32> = self.events.iter().map(|e| e.institution).collect();
+        by_institution.sort_unstable();
+        by_institution.dedup();
+        for i in by_institution {
+            let name = self
+                .symbols
+                .names
+                .get(i as usize)
+                .map_or("", |s| s.as_str());
+            out.push(SourceSpan::of(
+                name,
+                self.events
+                    .iter()
+                    .filter(|e| e.institution == i)
+                    .map(|e| e.day),
+            ));
+        }
+        out
+    }
+}
+
+impl vamos_domain::PartitionedSink for RegistryData {
+    fn part(&self) -> RegistryData {
+        RegistryData {
+            community_answers: self
+                .community_answers
+                .iter()
+                .map(Column::empty_like)
+                .collect(),
+            household_answers: self
+                .household_answers
+                .iter()
+                .map(Column::empty_like)
+                .collect(),
+            person_answers: self.person_answers.iter().map(Column::empty_like).collect(),
+            relationship_list: self.relationship_list,
+            area_list: self.area_list,
+            wg_columns: self.wg_columns,
+            ..RegistryData::empty()
+        }
+    }
+
+    fn absorb(&mut self, part: RegistryData) {
+        for (i, &id) in part.person_id.iter().enumerate() {
+            let row = (self.person_id.len() + i) as u32;
+            let previous = self
+                .person_id
+                .iter()
+                .chain(part.person_id.get(..i).unwrap_or(&[]));
+            self.person_index.push(previous.copied(), id, row);
+        }
+        self.person_id.extend(part.person_id);
+        self.person_household_id.extend(part.person_household_id);
+        self.person_birth_day.extend(part.person_birth_day);
+        self.person_birth.extend(part.person_birth);
+        self.person_woman.extend(part.person_woman);
+        self.person_relationship.extend(part.person_relationship);
+        self.person_has_id.extend(part.person_has_id);
+        self.person_disability.extend(part.person_disability);
+        for (c, more) in self.person_answers.iter_mut().zip(part.person_answers) {
+            c.append(more);
+        }
+        for (id, e) in part.pending_events {
+            let name = |s: u32| {
+                part.symbols
+                    .names
+                    .get(s as usize)
+                    .map_or("", |x| x.as_str())
+            };
+            let e = Event {
+                institution: self.symbols.intern(name(e.institution)),
+                service: self.symbols.intern(name(e.service)),
+                day: e.day,
+            };
+            self.pending_events.push((id, e));
+        }
+        self.orphans += part.orphans;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_found_exactly_long_or_short() {
+        // Long codes sharing length, first and last eight bytes must still be told apart.
+        let list: &'static [&'static str] = &[
+            "si",
+            "no",
+            "secundaria_AAAA_completa",
+            "secundaria_BBBB_completa",
+            "s",
+            "",
+        ];
+        let c = Choices::new(list);
+        for (i, code) in list.iter().enumerate() {
+            assert_eq!(c.position(code), Some(i), "{code}");
+        }
+        for absent in ["sí", "si ", "secundaria_CCCC_completa", "nos", "n"] {
+            assert_eq!(c.position(absent), None, "{absent}");
+        }
     }
 }

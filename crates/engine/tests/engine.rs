@@ -125,6 +125,16 @@ fn d(s: &str) -> NaiveDate {
 /// Two districts; in Villeta a household with a mother and two children, in Santa Rosa one
 /// household with a child; `events` are (person id, institution, service, date).
 fn registry(events: &[(i64, &str, &str, &str)], card_child_2: &str) -> RegistryData {
+    registry_in_parts(events, card_child_2, false)
+}
+
+/// [`registry`], with all persons but the first delivered to a part absorbed afterwards (as
+/// the parallel load does) when `in_parts`.
+fn registry_in_parts(
+    events: &[(i64, &str, &str, &str)],
+    card_child_2: &str,
+    in_parts: bool,
+) -> RegistryData {
     let mut r = RegistryData::new(&Vocab);
     let villeta = DistrictCode::try_from("1116").unwrap();
     let santa_rosa = DistrictCode::try_from("0218").unwrap();
@@ -184,11 +194,23 @@ fn registry(events: &[(i64, &str, &str, &str)], card_child_2: &str) -> RegistryD
             answers: &a,
         });
     };
-    person(&mut r, 100, 10, "1995-01-01", Sex::Mujer, "jefe", "");
-    person(&mut r, 101, 10, "2023-05-05", Sex::Hombre, "hijo", "no");
     let c2: &'static str = Box::leak(card_child_2.to_string().into_boxed_str());
-    person(&mut r, 102, 10, "2025-02-02", Sex::Mujer, "hijo", c2);
-    person(&mut r, 200, 20, "2024-01-01", Sex::Hombre, "hijo", "");
+    let mut part = r.part();
+    for (i, (id, h, birth, sex, rel, card)) in [
+        (100, 10, "1995-01-01", Sex::Mujer, "jefe", ""),
+        (101, 10, "2023-05-05", Sex::Hombre, "hijo", "no"),
+        (102, 10, "2025-02-02", Sex::Mujer, "hijo", c2),
+        (200, 20, "2024-01-01", Sex::Hombre, "hijo", ""),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let sink = if in_parts && i > 0 { &mut part } else { &mut r };
+        person(sink, id, h, birth, sex, rel, card);
+    }
+    if in_parts {
+        r.absorb(part);
+    }
     for (p, i, s, date) in events {
         r.admin_event(&AdminEventRow {
             person_id: *p,
@@ -342,4 +364,92 @@ fn the_sql_rendering_keeps_the_evidence_order() {
     assert!(sql.contains("JOIN persons m ON m.id = a.person_id WHERE m.household_id = hogar.id"));
     assert!(sql.contains("'sin_dato' AS s0 FROM comunidad"), "{sql}");
     assert_eq!(sql.matches(" AS logro").count(), 10);
+}
+
+#[test]
+fn persons_read_in_parts_classify_like_persons_read_in_one_go() {
+    let c = catalogue();
+    let events = [(101, "MSPBS", "vacunacion", "2026-06-01")];
+    let whole = registry(&events, "no");
+    let parts = registry_in_parts(&events, "no", true);
+    assert_eq!(whole.person_id, parts.person_id);
+    assert_eq!(whole.person_household, parts.person_household);
+    assert_eq!(whole.household_members, parts.household_members);
+    for id in [100, 101, 102, 200] {
+        let (a, b) = (whole.person_by_id(id), parts.person_by_id(id));
+        assert!(a.is_some());
+        assert_eq!(a, b);
+        assert_eq!(
+            status(&whole, &c, "2026-11-23", id),
+            status(&parts, &c, "2026-11-23", id)
+        );
+    }
+    assert_eq!(parts.events_of(parts.person_by_id(101).unwrap()).len(), 1);
+    let cls = (
+        Classifier::new(&c, &whole, d("2026-11-23")),
+        Classifier::new(&c, &parts, d("2026-11-23")),
+    );
+    assert_eq!(measure(&cls.0, &whole), measure(&cls.1, &parts));
+}
+
+#[test]
+fn persons_out_of_id_order_and_orphans_are_handled() {
+    let mut r = RegistryData::new(&Vocab);
+    let villeta = DistrictCode::try_from("1116").unwrap();
+    let nc = vec![AnswerRef::Null; COMMUNITY_FIELDS.len()];
+    r.community(&CommunityRow {
+        id: 1,
+        district: villeta,
+        area: Some("urbana"),
+        survey_date: None,
+        answers: &nc,
+    });
+    let hh = vec![AnswerRef::Null; HOUSEHOLD_FIELDS.len()];
+    for id in [30, 10] {
+        r.household(&HouseholdRow {
+            id,
+            district: villeta,
+            community_id: 1,
+            area: None,
+            interview_date: d("2026-10-01"),
+            answers: &hh,
+        });
+    }
+    let a = vec![AnswerRef::Null; PERSON_FIELDS.len()];
+    // Descending ids; person 7 belongs to a household that was not loaded.
+    for (id, h) in [(9, 10), (8, 30), (7, 99), (5, 10)] {
+        r.person(&PersonRow {
+            id,
+            household_id: h,
+            national_id: None,
+            birth_date: d("1990-01-01"),
+            sex: Sex::Hombre,
+            relationship: "jefe",
+            answers: &a,
+        });
+    }
+    r.admin_event(&AdminEventRow {
+        person_id: 7,
+        institution: "MEC",
+        service: "matricula",
+        event_date: d("2026-03-01"),
+    });
+    r.admin_event(&AdminEventRow {
+        person_id: 5,
+        institution: "MEC",
+        service: "matricula",
+        event_date: d("2026-03-01"),
+    });
+    r.finish();
+    assert_eq!(r.persons(), 3);
+    assert_eq!(r.orphans, 2, "person 7 and its event");
+    assert_eq!(r.person_by_id(7), None);
+    let h10 = r.household_by_id(10).unwrap();
+    assert_eq!(r.household_by_id(30), Some(0));
+    assert_eq!(r.household_members[h10], 2);
+    let p5 = r.person_by_id(5).unwrap();
+    assert_eq!(r.person_id[p5], 5);
+    assert_eq!(r.person_household[p5] as usize, h10);
+    assert_eq!(r.events_of(p5).len(), 1);
+    assert_eq!(r.person_id[r.person_by_id(8).unwrap()], 8);
 }

@@ -19,7 +19,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 use vamos_domain::{
     AdminRecord, Community, CommunitySurvey, DistrictCode, Household, ImportKind, NationalId,
-    Person, RegistrySink, TerritoryCode, Value,
+    PartitionedSink, Person, RegistrySink, TerritoryCode, Value,
 };
 
 /// Everything that can go wrong in the store, in words an operator can act on.
@@ -215,12 +215,39 @@ pub trait Store: Send {
     /// The import history, newest first.
     fn imports(&mut self, limit: u32) -> Result<Vec<ImportRecord>>;
     /// Streams the registry of a territory to `sink` (communities, households, persons, matched
-    /// administrative events — each in id order), for classification.
+    /// administrative events — each in id order), for classification, on this connection.
+    /// [`load_registry_parallel`] reads the persons on several connections at once.
     fn load_registry(
         &mut self,
         territory: TerritoryCode,
         sink: &mut dyn RegistrySink,
+    ) -> Result<()> {
+        self.load_part(territory, LoadPart::Units, sink)?;
+        self.load_part(
+            territory,
+            LoadPart::Persons {
+                ids: (i64::MIN, i64::MAX),
+            },
+            sink,
+        )?;
+        self.load_part(territory, LoadPart::Events, sink)
+    }
+    /// Streams one part of the registry of a territory to `sink`, in id order.
+    fn load_part(
+        &mut self,
+        territory: TerritoryCode,
+        part: LoadPart,
+        sink: &mut dyn RegistrySink,
     ) -> Result<()>;
+    /// The smallest and largest person id of a territory (`None` when it has no persons).
+    fn person_id_bounds(&mut self, territory: TerritoryCode) -> Result<Option<(i64, i64)>>;
+    /// Another connection to the same database, for reading in parallel.
+    fn reopen(&self) -> Result<Box<dyn Store>>;
+    /// Starts a read-only snapshot on this connection and returns the registry's state (the
+    /// last import recorded): two connections whose states agree read the same registry.
+    fn begin_read(&mut self) -> Result<i64>;
+    /// Ends the snapshot started by [`Store::begin_read`].
+    fn end_read(&mut self) -> Result<()>;
     /// Saves a measurement with the Logros of each district (JSON), in one transaction.
     fn save_measurement(
         &mut self,
@@ -239,6 +266,108 @@ pub trait Store: Send {
         &mut self,
         id: Option<i64>,
     ) -> Result<Option<(MeasurementRecord, Vec<(u16, String)>)>>;
+}
+
+/// Which rows of the registry [`Store::load_part`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadPart {
+    /// Communities, then households.
+    Units,
+    /// Persons whose id is in the inclusive range.
+    Persons { ids: (i64, i64) },
+    /// Administrative events matched to a person.
+    Events,
+}
+
+/// Loads the registry of a territory into `sink`, reading the persons — most of the work — on
+/// up to `readers` connections at once, all inside read snapshots of the same registry state
+/// (a connection that sees another state, because an import committed in between, is not
+/// used). The persons are cut into a few slices per reader by id; each reader takes the next
+/// slice when it is free, and `store`'s own connection reads the communities and households
+/// first, so the work evens out. Slices are absorbed in id order.
+pub fn load_registry_parallel<S: PartitionedSink>(
+    store: &mut dyn Store,
+    territory: TerritoryCode,
+    sink: &mut S,
+    readers: usize,
+) -> Result<()> {
+    const SLICES_PER_READER: usize = 4;
+    let state = store.begin_read()?;
+    let mut others: Vec<Box<dyn Store>> = Vec::new();
+    let outcome = (|| {
+        let bounds = store.person_id_bounds(territory)?;
+        let Some((lo, hi)) = bounds.filter(|(lo, hi)| readers > 1 && hi > lo) else {
+            return store.load_registry(territory, sink);
+        };
+        for _ in 1..readers {
+            let mut other = store.reopen()?;
+            if other.begin_read()? != state {
+                other.end_read()?;
+                break;
+            }
+            others.push(other);
+        }
+        let slices = split_ids(lo, hi, (others.len() + 1) * SLICES_PER_READER);
+        let parts: Vec<std::sync::Mutex<Option<S>>> = slices
+            .iter()
+            .map(|_| std::sync::Mutex::new(Some(sink.part())))
+            .collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        // Takes slices until none is left: (slice number, its persons).
+        let work = |reader: &mut dyn Store| -> Result<Vec<(usize, S)>> {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let (Some(&ids), Some(slot)) = (slices.get(i), parts.get(i)) else {
+                    return Ok(done);
+                };
+                let taken = slot.lock().ok().and_then(|mut p| p.take());
+                if let Some(mut part) = taken {
+                    reader.load_part(territory, LoadPart::Persons { ids }, &mut part)?;
+                    done.push((i, part));
+                }
+            }
+        };
+        let mut loaded = std::thread::scope(|scope| -> Result<Vec<(usize, S)>> {
+            let handles: Vec<_> = others
+                .iter_mut()
+                .map(|other| scope.spawn(|| work(other.as_mut())))
+                .collect();
+            store.load_part(territory, LoadPart::Units, sink)?;
+            let mut loaded = work(store)?;
+            for h in handles {
+                let theirs = h
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+                loaded.extend(theirs);
+            }
+            Ok(loaded)
+        })?;
+        loaded.sort_by_key(|(i, _)| *i);
+        for (_, part) in loaded {
+            sink.absorb(part);
+        }
+        store.load_part(territory, LoadPart::Events, sink)
+    })();
+    let mut ended = store.end_read();
+    for mut o in others {
+        ended = ended.and(o.end_read());
+    }
+    outcome.and(ended)
+}
+
+/// `n` contiguous inclusive slices of `lo..=hi`, in order.
+fn split_ids(lo: i64, hi: i64, n: usize) -> Vec<(i64, i64)> {
+    let n = n.max(1) as i128;
+    let span = i128::from(hi) - i128::from(lo) + 1;
+    (0..n)
+        .map(|k| {
+            let a = i128::from(lo) + span * k / n;
+            let b = i128::from(lo) + span * (k + 1) / n - 1;
+            (a as i64, b as i64)
+        })
+        .filter(|(a, b)| a <= b)
+        .collect()
 }
 
 /// The inclusive range of district codes of a territory (`DDdd` numbers).

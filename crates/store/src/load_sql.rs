@@ -4,24 +4,30 @@
 use crate::answer_columns;
 use vamos_domain::schema::{COMMUNITY_FIELDS, HOUSEHOLD_FIELDS, PERSON_FIELDS};
 
-/// The four queries, parameterised by the inclusive district range; `p` renders placeholder n.
-/// For the whole nation the joins that only filter by district are left out (they would cost a
-/// lookup per person for nothing).
-pub(crate) fn queries(p: fn(usize) -> String, nation: bool) -> [String; 4] {
-    let (lo, hi) = (p(1), p(2));
+/// The load queries: communities, households, persons, administrative events and the person id
+/// bounds. All take the inclusive district range as placeholders 1 and 2; the persons query
+/// also takes an inclusive person id range as 3 and 4. `p` renders placeholder n. For the whole
+/// nation the joins that only filter by district are left out (they would cost a lookup per
+/// person for nothing).
+pub(crate) fn queries(p: fn(usize) -> String, nation: bool) -> [String; 5] {
+    let (lo, hi, from, to) = (p(1), p(2), p(3), p(4));
     if nation {
-        let [communities, households, _, _] = queries(p, false);
+        let [communities, households, _, _, _] = queries(p, false);
         return [
             communities,
             households,
             format!(
                 "SELECT p.id, p.household_id, p.national_id, p.birth_date, p.sex, p.relationship, {}
-                 FROM persons p WHERE CAST({lo} AS BIGINT) <= CAST({hi} AS BIGINT) ORDER BY p.id",
+                 FROM persons p WHERE CAST({lo} AS BIGINT) <= CAST({hi} AS BIGINT)
+                 AND p.id BETWEEN {from} AND {to} ORDER BY p.id",
                 prefixed("p", &answer_columns(PERSON_FIELDS))
             ),
             format!(
                 "SELECT a.person_id, a.institution, a.service, a.event_date FROM admin_records a
                  WHERE a.person_id IS NOT NULL AND CAST({lo} AS BIGINT) <= CAST({hi} AS BIGINT) ORDER BY a.person_id, a.event_date"
+            ),
+            format!(
+                "SELECT min(id), max(id) FROM persons WHERE CAST({lo} AS BIGINT) <= CAST({hi} AS BIGINT)"
             ),
         ];
     }
@@ -43,13 +49,17 @@ pub(crate) fn queries(p: fn(usize) -> String, nation: bool) -> [String; 4] {
         format!(
             "SELECT p.id, p.household_id, p.national_id, p.birth_date, p.sex, p.relationship, {}
              FROM persons p JOIN households h ON h.id = p.household_id
-             WHERE h.district_code BETWEEN {lo} AND {hi} ORDER BY p.id",
+             WHERE h.district_code BETWEEN {lo} AND {hi} AND p.id BETWEEN {from} AND {to} ORDER BY p.id",
             prefixed("p", &answer_columns(PERSON_FIELDS))
         ),
         format!(
             "SELECT a.person_id, a.institution, a.service, a.event_date
              FROM admin_records a JOIN persons p ON p.id = a.person_id JOIN households h ON h.id = p.household_id
              WHERE h.district_code BETWEEN {lo} AND {hi} ORDER BY a.person_id, a.event_date"
+        ),
+        format!(
+            "SELECT min(p.id), max(p.id) FROM persons p JOIN households h ON h.id = p.household_id
+             WHERE h.district_code BETWEEN {lo} AND {hi}"
         ),
     ]
 }

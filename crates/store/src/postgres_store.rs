@@ -5,6 +5,7 @@
 //! load is a handful of streamed statements rather than millions of round trips.
 
 use crate::load_sql::queries;
+use crate::LoadPart;
 use crate::{
     answer_columns, check_len, district_range, AuditEntry, Backend, DistrictCounts, ImportMeta,
     ImportRecord, ImportTx, KnownPerson, MeasurementMeta, MeasurementRecord, RegistrySnapshot,
@@ -41,12 +42,15 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
 /// A PostgreSQL registry.
 pub struct PostgresStore {
     client: Client,
+    /// Kept to open further connections ([`Store::reopen`]).
+    url: String,
 }
 
 impl PostgresStore {
     pub fn connect(url: &str) -> Result<PostgresStore> {
         Ok(PostgresStore {
             client: Client::connect(url, NoTls)?,
+            url: url.to_string(),
         })
     }
 
@@ -181,77 +185,114 @@ impl Store for PostgresStore {
         Ok(map.into_values().collect())
     }
 
-    fn load_registry(
+    fn load_part(
         &mut self,
         territory: TerritoryCode,
+        part: LoadPart,
         sink: &mut dyn RegistrySink,
     ) -> Result<()> {
         if !self.is_initialised()? {
             return Err(StoreError::NotInitialised);
         }
         let (lo, hi) = district_range(territory);
-        let [communities, households, persons, admin] =
+        let [communities, households, persons, admin, _] =
             queries(|n| format!("${n}"), territory == TerritoryCode::Nation);
         let bad = |what: &str| StoreError::Invalid(format!("dato almacenado inválido: {what}"));
         let district = |n: i64| -> Result<DistrictCode> {
             DistrictCode::from_stored(n).ok_or_else(|| bad("distrito"))
         };
         let params: [&(dyn ToSql + Sync); 2] = [&lo, &hi];
-        {
-            let mut it = self.client.query_raw(&communities, params)?;
-            while let Some(r) = it.next()? {
-                let answers = pg_answers(&r, 4, COMMUNITY_FIELDS)?;
-                sink.community(&CommunityRow {
-                    id: r.try_get(0)?,
-                    district: district(r.try_get(1)?)?,
-                    area: r.try_get(2)?,
-                    survey_date: r.try_get(3)?,
-                    answers: &answers,
-                });
+        match part {
+            LoadPart::Units => {
+                {
+                    let mut it = self.client.query_raw(&communities, params)?;
+                    while let Some(r) = it.next()? {
+                        let answers = pg_answers(&r, 4, COMMUNITY_FIELDS)?;
+                        sink.community(&CommunityRow {
+                            id: r.try_get(0)?,
+                            district: district(r.try_get(1)?)?,
+                            area: r.try_get(2)?,
+                            survey_date: r.try_get(3)?,
+                            answers: &answers,
+                        });
+                    }
+                }
+                {
+                    let mut it = self.client.query_raw(&households, params)?;
+                    while let Some(r) = it.next()? {
+                        let answers = pg_answers(&r, 5, HOUSEHOLD_FIELDS)?;
+                        sink.household(&HouseholdRow {
+                            id: r.try_get(0)?,
+                            district: district(r.try_get(1)?)?,
+                            community_id: r.try_get(2)?,
+                            area: r.try_get(3)?,
+                            interview_date: r.try_get(4)?,
+                            answers: &answers,
+                        });
+                    }
+                }
+            }
+            LoadPart::Persons { ids: (from, to) } => {
+                let mut it = self
+                    .client
+                    .query_raw(&persons, [&lo as &(dyn ToSql + Sync), &hi, &from, &to])?;
+                while let Some(r) = it.next()? {
+                    let answers = pg_answers(&r, 6, PERSON_FIELDS)?;
+                    let nid: Option<i64> = r.try_get(2)?;
+                    let sex: &str = r.try_get(4)?;
+                    sink.person(&PersonRow {
+                        id: r.try_get(0)?,
+                        household_id: r.try_get(1)?,
+                        national_id: nid.and_then(NationalId::from_stored),
+                        birth_date: r.try_get(3)?,
+                        sex: Sex::parse(sex).ok_or_else(|| bad("sexo"))?,
+                        relationship: r.try_get(5)?,
+                        answers: &answers,
+                    });
+                }
+            }
+            LoadPart::Events => {
+                let mut it = self.client.query_raw(&admin, params)?;
+                while let Some(r) = it.next()? {
+                    sink.admin_event(&AdminEventRow {
+                        person_id: r.try_get(0)?,
+                        institution: r.try_get(1)?,
+                        service: r.try_get(2)?,
+                        event_date: r.try_get(3)?,
+                    });
+                }
             }
         }
-        {
-            let mut it = self.client.query_raw(&households, params)?;
-            while let Some(r) = it.next()? {
-                let answers = pg_answers(&r, 5, HOUSEHOLD_FIELDS)?;
-                sink.household(&HouseholdRow {
-                    id: r.try_get(0)?,
-                    district: district(r.try_get(1)?)?,
-                    community_id: r.try_get(2)?,
-                    area: r.try_get(3)?,
-                    interview_date: r.try_get(4)?,
-                    answers: &answers,
-                });
-            }
+        Ok(())
+    }
+
+    fn person_id_bounds(&mut self, territory: TerritoryCode) -> Result<Option<(i64, i64)>> {
+        if !self.is_initialised()? {
+            return Err(StoreError::NotInitialised);
         }
-        {
-            let mut it = self.client.query_raw(&persons, params)?;
-            while let Some(r) = it.next()? {
-                let answers = pg_answers(&r, 6, PERSON_FIELDS)?;
-                let nid: Option<i64> = r.try_get(2)?;
-                let sex: &str = r.try_get(4)?;
-                sink.person(&PersonRow {
-                    id: r.try_get(0)?,
-                    household_id: r.try_get(1)?,
-                    national_id: nid.and_then(NationalId::from_stored),
-                    birth_date: r.try_get(3)?,
-                    sex: Sex::parse(sex).ok_or_else(|| bad("sexo"))?,
-                    relationship: r.try_get(5)?,
-                    answers: &answers,
-                });
-            }
-        }
-        {
-            let mut it = self.client.query_raw(&admin, params)?;
-            while let Some(r) = it.next()? {
-                sink.admin_event(&AdminEventRow {
-                    person_id: r.try_get(0)?,
-                    institution: r.try_get(1)?,
-                    service: r.try_get(2)?,
-                    event_date: r.try_get(3)?,
-                });
-            }
-        }
+        let (lo, hi) = district_range(territory);
+        let [_, _, _, _, bounds] = queries(|n| format!("${n}"), territory == TerritoryCode::Nation);
+        let r = self.client.query_one(&bounds, &[&lo, &hi])?;
+        let (a, b): (Option<i64>, Option<i64>) = (r.try_get(0)?, r.try_get(1)?);
+        Ok(a.zip(b))
+    }
+
+    fn reopen(&self) -> Result<Box<dyn Store>> {
+        Ok(Box::new(PostgresStore::connect(&self.url)?))
+    }
+
+    fn begin_read(&mut self) -> Result<i64> {
+        self.client
+            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+        // The snapshot is taken by the first query; its answer identifies the registry's state.
+        Ok(self
+            .client
+            .query_one("SELECT coalesce(max(id), 0)::bigint FROM imports", &[])?
+            .try_get(0)?)
+    }
+
+    fn end_read(&mut self) -> Result<()> {
+        self.client.batch_execute("COMMIT")?;
         Ok(())
     }
 

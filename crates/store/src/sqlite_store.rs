@@ -5,6 +5,7 @@
 //! close to the `sqlite3` shell's own `.import` loop as a validating importer gets.
 
 use crate::load_sql::queries;
+use crate::LoadPart;
 use crate::{
     answer_columns, check_len, district_range, iso, parse_iso, AuditEntry, Backend, DistrictCounts,
     ImportMeta, ImportRecord, ImportTx, KnownPerson, MeasurementMeta, MeasurementRecord,
@@ -102,12 +103,25 @@ fn answer(v: rusqlite::types::ValueRef<'_>) -> AnswerRef<'_> {
     }
 }
 
-fn answers_from<'r>(
+/// Room for the widest answer schema; checked at compile time.
+const MAX_ANSWERS: usize = 64;
+const _: () = assert!(
+    PERSON_FIELDS.len() <= MAX_ANSWERS
+        && HOUSEHOLD_FIELDS.len() <= MAX_ANSWERS
+        && COMMUNITY_FIELDS.len() <= MAX_ANSWERS
+);
+
+/// Reads `n` answer columns starting at `from` into `buf` (no allocation per row).
+fn answers_from<'r, 'b>(
     r: &'r rusqlite::Row<'_>,
     from: usize,
     n: usize,
-) -> rusqlite::Result<Vec<AnswerRef<'r>>> {
-    (from..from + n).map(|i| r.get_ref(i).map(answer)).collect()
+    buf: &'b mut [AnswerRef<'r>; MAX_ANSWERS],
+) -> rusqlite::Result<&'b [AnswerRef<'r>]> {
+    for (i, slot) in buf.iter_mut().take(n).enumerate() {
+        *slot = answer(r.get_ref(from + i)?);
+    }
+    Ok(buf.get(..n).unwrap_or(buf.as_slice()))
 }
 
 fn placeholders(n: usize) -> String {
@@ -272,86 +286,130 @@ impl Store for SqliteStore {
         Ok(map.into_values().collect())
     }
 
-    fn load_registry(
+    fn load_part(
         &mut self,
         territory: TerritoryCode,
+        part: LoadPart,
         sink: &mut dyn RegistrySink,
     ) -> Result<()> {
         if !self.is_initialised()? {
             return Err(StoreError::NotInitialised);
         }
         let (lo, hi) = district_range(territory);
-        let [communities, households, persons, admin] =
+        let [communities, households, persons, admin, _] =
             queries(|n| format!("?{n}"), territory == TerritoryCode::Nation);
         let bad = |what: &str| StoreError::Invalid(format!("dato almacenado inválido: {what}"));
         let district = |n: i64| -> Result<DistrictCode> {
             DistrictCode::from_stored(n).ok_or_else(|| bad("distrito"))
         };
-        {
-            let mut st = self.conn.prepare(&communities)?;
-            let mut rows = st.query(params![lo, hi])?;
-            while let Some(r) = rows.next()? {
-                let row_answers = answers_from(r, 4, COMMUNITY_FIELDS.len())?;
-                let date: Option<String> = r.get(3)?;
-                sink.community(&CommunityRow {
-                    id: r.get(0)?,
-                    district: district(r.get(1)?)?,
-                    area: text_ref(r.get_ref(2)?),
-                    survey_date: date.as_deref().and_then(parse_iso),
-                    answers: &row_answers,
-                });
-            }
-        }
-        {
-            let mut st = self.conn.prepare(&households)?;
-            let mut rows = st.query(params![lo, hi])?;
-            while let Some(r) = rows.next()? {
-                let answers = answers_from(r, 5, HOUSEHOLD_FIELDS.len())?;
-                let date = text_ref(r.get_ref(4)?)
-                    .and_then(parse_iso)
-                    .ok_or_else(|| bad("fecha de entrevista"))?;
-                sink.household(&HouseholdRow {
-                    id: r.get(0)?,
-                    district: district(r.get(1)?)?,
-                    community_id: r.get(2)?,
-                    area: text_ref(r.get_ref(3)?),
-                    interview_date: date,
-                    answers: &answers,
-                });
-            }
-        }
-        {
-            let mut st = self.conn.prepare(&persons)?;
-            let mut rows = st.query(params![lo, hi])?;
-            while let Some(r) = rows.next()? {
-                let answers = answers_from(r, 6, PERSON_FIELDS.len())?;
-                let nid: Option<i64> = r.get(2)?;
-                sink.person(&PersonRow {
-                    id: r.get(0)?,
-                    household_id: r.get(1)?,
-                    national_id: nid.and_then(NationalId::from_stored),
-                    birth_date: text_ref(r.get_ref(3)?)
+        match part {
+            LoadPart::Units => {
+                {
+                    let mut st = self.conn.prepare(&communities)?;
+                    let mut rows = st.query(params![lo, hi])?;
+                    while let Some(r) = rows.next()? {
+                        let mut buf = [AnswerRef::Null; MAX_ANSWERS];
+                        let row_answers = answers_from(r, 4, COMMUNITY_FIELDS.len(), &mut buf)?;
+                        let date: Option<String> = r.get(3)?;
+                        sink.community(&CommunityRow {
+                            id: r.get(0)?,
+                            district: district(r.get(1)?)?,
+                            area: text_ref(r.get_ref(2)?),
+                            survey_date: date.as_deref().and_then(parse_iso),
+                            answers: row_answers,
+                        });
+                    }
+                }
+                let mut st = self.conn.prepare(&households)?;
+                let mut rows = st.query(params![lo, hi])?;
+                while let Some(r) = rows.next()? {
+                    let mut buf = [AnswerRef::Null; MAX_ANSWERS];
+                    let answers = answers_from(r, 5, HOUSEHOLD_FIELDS.len(), &mut buf)?;
+                    let date = text_ref(r.get_ref(4)?)
                         .and_then(parse_iso)
-                        .ok_or_else(|| bad("fecha de nacimiento"))?,
-                    sex: text_ref(r.get_ref(4)?)
-                        .and_then(Sex::parse)
-                        .ok_or_else(|| bad("sexo"))?,
-                    relationship: text_ref(r.get_ref(5)?).unwrap_or(""),
-                    answers: &answers,
-                });
+                        .ok_or_else(|| bad("fecha de entrevista"))?;
+                    sink.household(&HouseholdRow {
+                        id: r.get(0)?,
+                        district: district(r.get(1)?)?,
+                        community_id: r.get(2)?,
+                        area: text_ref(r.get_ref(3)?),
+                        interview_date: date,
+                        answers,
+                    });
+                }
+            }
+            LoadPart::Persons { ids: (from, to) } => {
+                let mut st = self.conn.prepare(&persons)?;
+                let mut rows = st.query(params![lo, hi, from, to])?;
+                while let Some(r) = rows.next()? {
+                    let mut buf = [AnswerRef::Null; MAX_ANSWERS];
+                    let answers = answers_from(r, 6, PERSON_FIELDS.len(), &mut buf)?;
+                    let nid: Option<i64> = r.get(2)?;
+                    sink.person(&PersonRow {
+                        id: r.get(0)?,
+                        household_id: r.get(1)?,
+                        national_id: nid.and_then(NationalId::from_stored),
+                        birth_date: text_ref(r.get_ref(3)?)
+                            .and_then(parse_iso)
+                            .ok_or_else(|| bad("fecha de nacimiento"))?,
+                        sex: text_ref(r.get_ref(4)?)
+                            .and_then(Sex::parse)
+                            .ok_or_else(|| bad("sexo"))?,
+                        relationship: text_ref(r.get_ref(5)?).unwrap_or(""),
+                        answers,
+                    });
+                }
+            }
+            LoadPart::Events => {
+                let mut st = self.conn.prepare(&admin)?;
+                let mut rows = st.query(params![lo, hi])?;
+                while let Some(r) = rows.next()? {
+                    sink.admin_event(&AdminEventRow {
+                        person_id: r.get(0)?,
+                        institution: text_ref(r.get_ref(1)?).unwrap_or(""),
+                        service: text_ref(r.get_ref(2)?).unwrap_or(""),
+                        event_date: text_ref(r.get_ref(3)?)
+                            .and_then(parse_iso)
+                            .ok_or_else(|| bad("fecha del evento"))?,
+                    });
+                }
             }
         }
-        let mut st = self.conn.prepare(&admin)?;
-        let mut rows = st.query(params![lo, hi])?;
-        while let Some(r) = rows.next()? {
-            sink.admin_event(&AdminEventRow {
-                person_id: r.get(0)?,
-                institution: text_ref(r.get_ref(1)?).unwrap_or(""),
-                service: text_ref(r.get_ref(2)?).unwrap_or(""),
-                event_date: text_ref(r.get_ref(3)?)
-                    .and_then(parse_iso)
-                    .ok_or_else(|| bad("fecha del evento"))?,
-            });
+        Ok(())
+    }
+
+    fn person_id_bounds(&mut self, territory: TerritoryCode) -> Result<Option<(i64, i64)>> {
+        if !self.is_initialised()? {
+            return Err(StoreError::NotInitialised);
+        }
+        let (lo, hi) = district_range(territory);
+        let [_, _, _, _, bounds] = queries(|n| format!("?{n}"), territory == TerritoryCode::Nation);
+        let (a, b): (Option<i64>, Option<i64>) =
+            self.conn
+                .query_row(&bounds, params![lo, hi], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(a.zip(b))
+    }
+
+    fn reopen(&self) -> Result<Box<dyn Store>> {
+        let path = self
+            .conn
+            .path()
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| StoreError::Invalid("base de datos sin archivo".into()))?;
+        Ok(Box::new(SqliteStore::open(path)?))
+    }
+
+    fn begin_read(&mut self) -> Result<i64> {
+        self.conn.execute_batch("BEGIN DEFERRED")?;
+        // The first read starts the snapshot; its answer identifies the registry's state.
+        Ok(self
+            .conn
+            .query_row("SELECT coalesce(max(id), 0) FROM imports", [], |r| r.get(0))?)
+    }
+
+    fn end_read(&mut self) -> Result<()> {
+        if !self.conn.is_autocommit() {
+            self.conn.execute_batch("COMMIT")?;
         }
         Ok(())
     }

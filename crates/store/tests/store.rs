@@ -287,3 +287,151 @@ fn postgres_suite_is_not_silently_skipped_in_ci() {
         );
     }
 }
+
+/// Records every row a load delivers, in order.
+#[derive(Default, Debug, PartialEq)]
+struct Recorder {
+    rows: Vec<String>,
+}
+
+impl RegistrySink for Recorder {
+    fn community(&mut self, r: &CommunityRow<'_>) {
+        self.rows.push(format!("c{} {}", r.id, r.district));
+    }
+    fn household(&mut self, r: &HouseholdRow<'_>) {
+        self.rows.push(format!(
+            "h{} c{} {}",
+            r.id, r.community_id, r.interview_date
+        ));
+    }
+    fn person(&mut self, r: &PersonRow<'_>) {
+        self.rows.push(format!(
+            "p{} h{} {} {:?}",
+            r.id, r.household_id, r.birth_date, r.answers
+        ));
+    }
+    fn admin_event(&mut self, r: &AdminEventRow<'_>) {
+        self.rows.push(format!(
+            "e{} {} {} {}",
+            r.person_id, r.institution, r.service, r.event_date
+        ));
+    }
+}
+
+impl PartitionedSink for Recorder {
+    fn part(&self) -> Recorder {
+        Recorder::default()
+    }
+    fn absorb(&mut self, part: Recorder) {
+        self.rows.extend(part.rows);
+    }
+}
+
+#[test]
+fn parallel_load_reads_exactly_what_the_sequential_load_reads() {
+    for db in all_dbs() {
+        let mut store = db.open();
+        write_many(store.as_mut(), 3, 7);
+        for territory in ["PY", "11", "1116", "0218"] {
+            let t = TerritoryCode::parse(territory).unwrap();
+            let mut sequential = Recorder::default();
+            store.load_registry(t, &mut sequential).unwrap();
+            for readers in [1, 2, 3] {
+                let mut parallel = Recorder::default();
+                vamos_store::load_registry_parallel(store.as_mut(), t, &mut parallel, readers)
+                    .unwrap();
+                assert_eq!(parallel, sequential, "{} {territory} {readers}", db.label);
+            }
+            // One community, three households, seven persons with one event each.
+            let expected = if territory == "0218" {
+                0
+            } else {
+                1 + 3 + 7 + 7
+            };
+            assert_eq!(sequential.rows.len(), expected, "{} {territory}", db.label);
+            let bounds = store.person_id_bounds(t).unwrap();
+            assert_eq!(bounds.is_some(), expected > 0, "{} {territory}", db.label);
+        }
+        // The snapshots are closed: the connection can write again.
+        write_one(store.as_mut(), true);
+    }
+}
+
+/// One import of one community with `households` households and `persons` persons dealt
+/// round-robin over them (so a household's members are not contiguous by id), each person with
+/// one administrative event.
+fn write_many(store: &mut dyn Store, households: i64, persons: i64) {
+    let mut tx = store.begin_import(&meta()).unwrap();
+    let import_id = tx.import_id();
+    let s = tx.snapshot(SnapshotNeeds::default()).unwrap();
+    let villeta = DistrictCode::try_from("1116").unwrap();
+    let provenance = Provenance {
+        import_id,
+        file_no: 0,
+        row: 2,
+    };
+    tx.insert_communities(&[Community {
+        id: s.next_community_id,
+        district: villeta,
+        name: "Compañía Mbocayaty".into(),
+        area: Some("rural".into()),
+    }])
+    .unwrap();
+    let hh: Vec<Household> = (0..households)
+        .map(|k| Household {
+            id: s.next_household_id + k,
+            submission_key: format!("m-{k}"),
+            district: villeta,
+            community_id: s.next_community_id,
+            area: Some("rural".into()),
+            address: None,
+            latitude: None,
+            longitude: None,
+            interview_date: d("2026-10-01"),
+            form: ImportKind::Fips,
+            answers: vec![Value::Null; HOUSEHOLD_FIELDS.len()],
+            provenance,
+        })
+        .collect();
+    tx.insert_households(&hh).unwrap();
+    let pp: Vec<Person> = (0..persons)
+        .map(|k| {
+            let mut answers = vec![Value::Null; PERSON_FIELDS.len()];
+            answers[0] = Value::Code(if k % 2 == 0 { "si" } else { "no" });
+            Person {
+                id: s.next_person_id + k,
+                household_id: s.next_household_id + k % households,
+                submission_key: format!("m-{}/miembros[{k}]", k % households),
+                given_names: "Ana".into(),
+                family_names: "Ruiz".into(),
+                national_id: None,
+                birth_date: d("2000-01-01") + chrono::Days::new(k as u64),
+                sex: Sex::Mujer,
+                relationship: if k < households { "jefe" } else { "hijo" }.into(),
+                answers,
+                provenance,
+            }
+        })
+        .collect();
+    tx.insert_persons(&pp).unwrap();
+    let aa: Vec<AdminRecord> = (0..persons)
+        .map(|k| AdminRecord {
+            id: s.next_admin_id + k,
+            institution: "MEC".into(),
+            record_key: format!("mec-{k}"),
+            national_id: None,
+            person_id: Some(s.next_person_id + k),
+            given_names: None,
+            family_names: None,
+            birth_date: None,
+            sex: None,
+            district: Some(villeta),
+            service: "matricula".into(),
+            event_date: d("2026-03-01"),
+            detail: None,
+            provenance,
+        })
+        .collect();
+    tx.insert_admin_records(&aa).unwrap();
+    tx.commit("2026-11-23T10:01:00Z", "{}").unwrap();
+}
