@@ -254,7 +254,7 @@ impl<'c> Classifier<'c> {
     }
 
     /// The most recent valid event matching an admin rule, for a person (or any member of a
-    /// household); events after `as_of` do not count yet.
+    /// household, or any resident of a community); events after `as_of` do not count yet.
     fn latest_event(
         &self,
         d: &RegistryData,
@@ -283,7 +283,14 @@ impl<'c> Classifier<'c> {
                 .iter()
                 .filter_map(|&p| best(p as usize))
                 .max(),
-            Unit::Community(_) => None,
+            // A community: a record of any of its registered residents (e.g. attendance at a
+            // community activity).
+            Unit::Community(c) => d
+                .households_of(c)
+                .iter()
+                .flat_map(|&h| d.members_of(h as usize))
+                .filter_map(|&p| best(p as usize))
+                .max(),
         }
     }
 

@@ -260,6 +260,9 @@ pub struct RegistryData {
     /// Members of each household: `household_persons[household_person_start[h]..[h + 1]]`.
     pub household_persons: Vec<u32>,
     pub household_person_start: Vec<u32>,
+    /// Households of each community: `community_households[community_household_start[c]..[c + 1]]`.
+    pub community_households: Vec<u32>,
+    pub community_household_start: Vec<u32>,
     pub symbols: Symbols,
     pub relationship_list: &'static [&'static str],
     pub area_list: &'static [&'static str],
@@ -325,6 +328,8 @@ impl RegistryData {
             event_start: Vec::new(),
             household_persons: Vec::new(),
             household_person_start: Vec::new(),
+            community_households: Vec::new(),
+            community_household_start: Vec::new(),
             symbols: Symbols::default(),
             relationship_list: &[],
             area_list: &[],
@@ -425,32 +430,26 @@ impl RegistryData {
             }
         }
         self.household_income = income;
-        // Members by household (persons arrive in id order, households interleave).
-        let nh = self.households();
-        let mut start = vec![0u32; nh + 1];
-        for &h in &self.person_household {
-            if let Some(s) = start.get_mut(h as usize + 1) {
-                *s += 1;
-            }
-        }
-        for i in 0..nh {
-            let prev = start.get(i).copied().unwrap_or(0);
-            if let Some(s) = start.get_mut(i + 1) {
-                *s += prev;
-            }
-        }
-        let mut fill = start.clone();
-        let mut members = vec![0u32; n];
-        for (p, &h) in self.person_household.iter().enumerate() {
-            if let Some(slot) = fill.get_mut(h as usize) {
-                if let Some(m) = members.get_mut(*slot as usize) {
-                    *m = p as u32;
-                }
-                *slot += 1;
-            }
-        }
-        self.household_persons = members;
-        self.household_person_start = start;
+        // Members by household (persons arrive in id order, households interleave), and
+        // households by community.
+        (self.household_person_start, self.household_persons) =
+            group_by(&self.person_household, self.households());
+        (self.community_household_start, self.community_households) =
+            group_by(&self.household_community, self.communities());
+    }
+
+    /// The households of a community.
+    pub fn households_of(&self, c: usize) -> &[u32] {
+        let (a, b) = (
+            self.community_household_start.get(c).copied().unwrap_or(0),
+            self.community_household_start
+                .get(c + 1)
+                .copied()
+                .unwrap_or(0),
+        );
+        self.community_households
+            .get(a as usize..b as usize)
+            .unwrap_or(&[])
     }
 
     /// Resolves each person's household id to its row; persons of households not loaded are
@@ -591,6 +590,34 @@ impl RegistrySink for RegistryData {
         };
         self.pending_events.push((r.person_id, e));
     }
+}
+
+/// Groups rows by a key in `0..groups`: returns `start` (`groups + 1` offsets) and the rows of
+/// group `g` at `rows[start[g]..start[g + 1]]`, in row order.
+fn group_by(keys: &[u32], groups: usize) -> (Vec<u32>, Vec<u32>) {
+    let mut start = vec![0u32; groups + 1];
+    for &k in keys {
+        if let Some(s) = start.get_mut(k as usize + 1) {
+            *s += 1;
+        }
+    }
+    for i in 0..groups {
+        let prev = start.get(i).copied().unwrap_or(0);
+        if let Some(s) = start.get_mut(i + 1) {
+            *s += prev;
+        }
+    }
+    let mut fill = start.clone();
+    let mut rows = vec![0u32; keys.len()];
+    for (row, &k) in keys.iter().enumerate() {
+        if let Some(slot) = fill.get_mut(k as usize) {
+            if let Some(r) = rows.get_mut(*slot as usize) {
+                *r = row as u32;
+            }
+            *slot += 1;
+        }
+    }
+    (start, rows)
 }
 
 /// A date range and a count: what one source contributed to a measurement.

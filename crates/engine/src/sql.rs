@@ -79,7 +79,11 @@ fn status(s: &Service, unit: Unit, d: &str) -> String {
                     Unit::Household => Some(format!(
                         "EXISTS (SELECT 1 FROM admin_records a JOIN persons m ON m.id = a.person_id WHERE m.household_id = hogar.id AND {cond})"
                     )),
-                    Unit::Community => None,
+                    // A community: a record of any of its registered residents (e.g. a
+                    // community activity they attended).
+                    Unit::Community => Some(format!(
+                        "EXISTS (SELECT 1 FROM admin_records a JOIN persons m ON m.id = a.person_id JOIN households hh ON hh.id = m.household_id WHERE hh.community_id = comunidad.id AND {cond})"
+                    )),
                 };
                 if let Some(e) = exists {
                     arms.push(format!("WHEN {e} THEN 'protegido'"));
@@ -96,7 +100,7 @@ fn status(s: &Service, unit: Unit, d: &str) -> String {
         }
     }
     if arms.is_empty() {
-        // No rule can decide for this unit (e.g. admin evidence for a community).
+        // No rule can decide for this unit (e.g. only counter-referrals, not yet recorded).
         return "'sin_dato'".to_string();
     }
     format!("CASE {} ELSE 'sin_dato' END", arms.join(" "))

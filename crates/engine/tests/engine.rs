@@ -324,6 +324,16 @@ fn logros_add_up_and_move_by_exactly_one() {
     }
     // Households: Villeta's has safe water and an oriented member → protected; Santa Rosa's not.
     assert_eq!((nation[8].all.identified, nation[8].all.protected), (2, 1));
+    // Communities: Villeta's residents have ORIENTACIONES records → its community is oriented;
+    // Santa Rosa's resident has none.
+    assert_eq!(
+        (
+            nation[9].logro,
+            nation[9].all.identified,
+            nation[9].all.protected
+        ),
+        (10, 2, 1)
+    );
     // Babies under one: 102 (born 2025-02-02) is not under one on 2026-11-23; nobody is.
     assert_eq!(nation[1].all.identified, 0);
     // One more PAI record for child 101 raises Logro 3 by exactly one.
@@ -360,9 +370,14 @@ fn the_sql_rendering_keeps_the_evidence_order() {
     let card = sql.find("(persona.carnet_vacunacion = 'si')").unwrap();
     assert!(pai < card, "admin evidence is tried before the FIPS");
     assert!(sql.contains("date_diff('day', a.event_date, DATE '2026-11-23') <= 365"));
-    // Household evidence looks at any member's records; communities have no admin evidence.
+    // Household evidence looks at any member's records, community evidence at any resident's.
     assert!(sql.contains("JOIN persons m ON m.id = a.person_id WHERE m.household_id = hogar.id"));
-    assert!(sql.contains("'sin_dato' AS s0 FROM comunidad"), "{sql}");
+    assert!(
+        sql.contains(
+            "JOIN households hh ON hh.id = m.household_id WHERE hh.community_id = comunidad.id"
+        ),
+        "{sql}"
+    );
     assert_eq!(sql.matches(" AS logro").count(), 10);
 }
 

@@ -665,14 +665,14 @@ impl AdminWriter {
             }
             self.fecha_evento = date;
             self.utgs_detail(channel, district, comm);
-            self.emit(
-                rng,
-                Registry::Utgs,
-                &Subject::of(p),
-                district,
-                "orientacion",
-            )?;
-            self.maybe_outsider(rng, Registry::Utgs, p.age, district, "orientacion", cedulas)?;
+            // Attendance at a community activity is recorded under its own service code:
+            // it evidences the orientation of the person and of the community.
+            let service = match channel {
+                UtgsChannel::Jornada => "orientacion_comunitaria",
+                UtgsChannel::Espacio | UtgsChannel::Phone => "orientacion",
+            };
+            self.emit(rng, Registry::Utgs, &Subject::of(p), district, service)?;
+            self.maybe_outsider(rng, Registry::Utgs, p.age, district, service, cedulas)?;
         }
         Ok(())
     }

@@ -850,17 +850,21 @@ fn utgs_orientaciones_reach_pilot_districts_first() {
     let mut with_cedula = HashSet::new();
     for r in &u.rows {
         assert!(u.get(r, "id_registro").starts_with("UTGS-"));
-        assert_eq!(u.get(r, "servicio"), "orientacion");
         // Valid at the reference date: the catalogue's rule has `vigencia_dias = 365`.
         let d = date(u.get(r, "fecha_evento"));
         assert!(d >= window_start && d <= reference(), "event {d}");
         let detalle = u.get(r, "detalle");
-        assert!(
-            detalle.starts_with("Espacio SPS ")
-                || detalle == "Orientación telefónica"
-                || detalle.starts_with("Jornada comunitaria - "),
-            "{detalle}"
-        );
+        // A community activity has its own service code (it also evidences the community's).
+        let expected = if detalle.starts_with("Jornada comunitaria - ") {
+            "orientacion_comunitaria"
+        } else {
+            assert!(
+                detalle.starts_with("Espacio SPS ") || detalle == "Orientación telefónica",
+                "{detalle}"
+            );
+            "orientacion"
+        };
+        assert_eq!(u.get(r, "servicio"), expected, "{detalle}");
         if !u.get(r, "cedula").is_empty() {
             with_cedula.insert(u.get(r, "cedula"));
         }
