@@ -499,6 +499,8 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
                         let source = match &r.source {
                             EvidenceSource::Admin { institution, .. } => format!("registro administrativo ({institution})"),
                             EvidenceSource::CounterReferral { institution, .. } => format!("contra-referencia ({institution})"),
+                            // A community's answers come from the Entorno survey.
+                            EvidenceSource::Fips { .. } if matches!(unit, Unit::Community(_)) => "relevamiento del Entorno".to_string(),
                             EvidenceSource::Fips { .. } => "FIPS".to_string(),
                         };
                         let date = chrono::NaiveDate::default() + chrono::Days::new(day.max(0) as u64);
