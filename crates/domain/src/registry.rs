@@ -282,8 +282,9 @@ pub struct AdminEventRow<'a> {
     pub event_date: NaiveDate,
 }
 
-/// Receives the registry as the store reads it, row by row, in this order: communities,
-/// households (by id), persons (by id), administrative events. Implemented by the engine;
+/// Receives the registry as the store reads it, row by row, in this order: communities (by
+/// id), households (by id), persons (by id), administrative events (in no particular order:
+/// sorting them is the sink's job, cheaper than an indexed walk). Implemented by the engine;
 /// keeps the store ignorant of how the data are used and the engine ignorant of SQL.
 pub trait RegistrySink {
     fn community(&mut self, row: &CommunityRow<'_>);
@@ -292,13 +293,15 @@ pub trait RegistrySink {
     fn admin_event(&mut self, row: &AdminEventRow<'_>);
 }
 
-/// A [`RegistrySink`] that can take persons read on several connections at once: each
-/// connection fills its own [`part`](PartitionedSink::part) with a contiguous slice of person
-/// ids, and the parts are absorbed in id order. Persons must therefore not need the households
-/// at the moment they arrive (the sink links them when loading ends).
+/// A [`RegistrySink`] that can take persons and administrative events read on several
+/// connections at once: each connection fills its own [`part`](PartitionedSink::part) with the
+/// events or with a contiguous slice of person ids, and the parts are absorbed in order.
+/// Persons and events must therefore not need the households or persons at the moment they
+/// arrive (the sink links them when loading ends).
 pub trait PartitionedSink: RegistrySink + Send + Sized {
-    /// An empty sink for one slice of the persons.
+    /// An empty sink for one part: a slice of the persons, or the events.
     fn part(&self) -> Self;
-    /// Appends the persons of `part`, whose ids all follow those received so far.
+    /// Appends the persons and events of `part`; its persons' ids all follow those received
+    /// so far.
     fn absorb(&mut self, part: Self);
 }

@@ -211,13 +211,19 @@ fn registry_in_parts(
     if in_parts {
         r.absorb(part);
     }
+    // Events in a part of their own (with its own symbol table) when `in_parts`.
+    let mut events_part = r.part();
     for (p, i, s, date) in events {
-        r.admin_event(&AdminEventRow {
+        let sink = if in_parts { &mut events_part } else { &mut r };
+        sink.admin_event(&AdminEventRow {
             person_id: *p,
             institution: i,
             service: s,
             event_date: d(date),
         });
+    }
+    if in_parts {
+        r.absorb(events_part);
     }
     r.finish();
     r
@@ -384,7 +390,11 @@ fn the_sql_rendering_keeps_the_evidence_order() {
 #[test]
 fn persons_read_in_parts_classify_like_persons_read_in_one_go() {
     let c = catalogue();
-    let events = [(101, "MSPBS", "vacunacion", "2026-06-01")];
+    let events = [
+        (101, "MSPBS", "vacunacion", "2026-06-01"),
+        (100, "UTGS", "orientacion", "2026-06-01"),
+        (101, "UTGS", "orientacion", "2026-07-01"),
+    ];
     let whole = registry(&events, "no");
     let parts = registry_in_parts(&events, "no", true);
     assert_eq!(whole.person_id, parts.person_id);
@@ -399,7 +409,7 @@ fn persons_read_in_parts_classify_like_persons_read_in_one_go() {
             status(&parts, &c, "2026-11-23", id)
         );
     }
-    assert_eq!(parts.events_of(parts.person_by_id(101).unwrap()).len(), 1);
+    assert_eq!(parts.events_of(parts.person_by_id(101).unwrap()).len(), 2);
     let cls = (
         Classifier::new(&c, &whole, d("2026-11-23")),
         Classifier::new(&c, &parts, d("2026-11-23")),

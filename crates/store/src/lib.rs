@@ -214,9 +214,9 @@ pub trait Store: Send {
     fn district_counts(&mut self) -> Result<Vec<DistrictCounts>>;
     /// The import history, newest first.
     fn imports(&mut self, limit: u32) -> Result<Vec<ImportRecord>>;
-    /// Streams the registry of a territory to `sink` (communities, households, persons, matched
-    /// administrative events — each in id order), for classification, on this connection.
-    /// [`load_registry_parallel`] reads the persons on several connections at once.
+    /// Streams the registry of a territory to `sink` (communities, households and persons in id
+    /// order, then the matched administrative events), for classification, on this connection.
+    /// [`load_registry_parallel`] reads persons and events on several connections at once.
     fn load_registry(
         &mut self,
         territory: TerritoryCode,
@@ -282,9 +282,11 @@ pub enum LoadPart {
 /// Loads the registry of a territory into `sink`, reading the persons — most of the work — on
 /// up to `readers` connections at once, all inside read snapshots of the same registry state
 /// (a connection that sees another state, because an import committed in between, is not
-/// used). The persons are cut into a few slices per reader by id; each reader takes the next
-/// slice when it is free, and `store`'s own connection reads the communities and households
-/// first, so the work evens out. Slices are absorbed in id order.
+/// used). The administrative events and the persons, cut into a few slices per reader by id,
+/// are the work items; each reader takes the next item when it is free, and `store`'s own
+/// connection reads the communities and households first, so the work evens out. Parts are
+/// absorbed in order: the events' first (they hold person ids, linked when loading ends), then
+/// the persons' in id order.
 pub fn load_registry_parallel<S: PartitionedSink>(
     store: &mut dyn Store,
     territory: TerritoryCode,
@@ -307,8 +309,16 @@ pub fn load_registry_parallel<S: PartitionedSink>(
             }
             others.push(other);
         }
-        let slices = split_ids(lo, hi, (others.len() + 1) * SLICES_PER_READER);
-        let parts: Vec<std::sync::Mutex<Option<S>>> = slices
+        // The work: the administrative events (persons linked later, in `finish`), then the
+        // persons slice by slice.
+        let work_items: Vec<LoadPart> = std::iter::once(LoadPart::Events)
+            .chain(
+                split_ids(lo, hi, (others.len() + 1) * SLICES_PER_READER)
+                    .into_iter()
+                    .map(|ids| LoadPart::Persons { ids }),
+            )
+            .collect();
+        let parts: Vec<std::sync::Mutex<Option<S>>> = work_items
             .iter()
             .map(|_| std::sync::Mutex::new(Some(sink.part())))
             .collect();
@@ -318,12 +328,12 @@ pub fn load_registry_parallel<S: PartitionedSink>(
             let mut done = Vec::new();
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let (Some(&ids), Some(slot)) = (slices.get(i), parts.get(i)) else {
+                let (Some(&item), Some(slot)) = (work_items.get(i), parts.get(i)) else {
                     return Ok(done);
                 };
                 let taken = slot.lock().ok().and_then(|mut p| p.take());
                 if let Some(mut part) = taken {
-                    reader.load_part(territory, LoadPart::Persons { ids }, &mut part)?;
+                    reader.load_part(territory, item, &mut part)?;
                     done.push((i, part));
                 }
             }
@@ -347,7 +357,7 @@ pub fn load_registry_parallel<S: PartitionedSink>(
         for (_, part) in loaded {
             sink.absorb(part);
         }
-        store.load_part(territory, LoadPart::Events, sink)
+        Ok(())
     })();
     let mut ended = store.end_read();
     for mut o in others {

@@ -24,7 +24,7 @@ pub(crate) fn queries(p: fn(usize) -> String, nation: bool) -> [String; 5] {
             ),
             format!(
                 "SELECT a.person_id, a.institution, a.service, a.event_date FROM admin_records a
-                 WHERE a.person_id IS NOT NULL AND CAST({lo} AS BIGINT) <= CAST({hi} AS BIGINT) ORDER BY a.person_id, a.event_date"
+                 WHERE a.person_id IS NOT NULL AND CAST({lo} AS BIGINT) <= CAST({hi} AS BIGINT)"
             ),
             format!(
                 "SELECT min(id), max(id) FROM persons WHERE CAST({lo} AS BIGINT) <= CAST({hi} AS BIGINT)"
@@ -55,7 +55,7 @@ pub(crate) fn queries(p: fn(usize) -> String, nation: bool) -> [String; 5] {
         format!(
             "SELECT a.person_id, a.institution, a.service, a.event_date
              FROM admin_records a JOIN persons p ON p.id = a.person_id JOIN households h ON h.id = p.household_id
-             WHERE h.district_code BETWEEN {lo} AND {hi} ORDER BY a.person_id, a.event_date"
+             WHERE h.district_code BETWEEN {lo} AND {hi}"
         ),
         format!(
             "SELECT min(p.id), max(p.id) FROM persons p JOIN households h ON h.id = p.household_id
