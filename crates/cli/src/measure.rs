@@ -196,7 +196,8 @@ pub fn run_classify(a: &ClassifyArgs) -> Result<i64> {
             "{}",
             json!({"measurement": id, "as_of": a.as_of, "catalogue_version": catalogue.version, "territory": t.to_string(),
                    "synthetic": synthetic, "persons": data.persons(), "households": data.households(), "communities": data.communities(),
-                   "stages_ms": {"load": load.as_millis(), "evaluate": evaluate.as_millis(), "aggregate": aggregate.as_millis(), "store": stored.as_millis()}})
+                   "stages_ms": {"load": load.as_millis(), "evaluate": evaluate.as_millis(), "aggregate": aggregate.as_millis(), "store": stored.as_millis()},
+                   "levels": rolled.iter().map(|(l, logros)| json!({"territory": l.to_string(), "logros": logros.iter().map(|x| json!({"logro": x.logro, "identified": x.all.identified, "protected": x.all.protected, "without_data": x.all.without_data})).collect::<Vec<_>>()})).collect::<Vec<_>>()})
         );
     } else {
         eprintln!(
@@ -224,11 +225,18 @@ pub fn run_classify(a: &ClassifyArgs) -> Result<i64> {
             aggregate.as_secs_f64(),
             stored.as_secs_f64()
         );
-        eprintln!(
-            "  agregado: {} distritos, {} departamentos y la nación",
-            districts.len(),
-            rolled.len() - 1
-        );
+        if let Some((_, nation)) = rolled.first() {
+            let line: Vec<String> = nation
+                .iter()
+                .map(|x| format!("L{} {}/{}", x.logro, x.all.protected, x.all.identified))
+                .collect();
+            eprintln!(
+                "  agregado: {} distritos, {} departamentos y la nación (protegidos/identificados: {})",
+                districts.len(),
+                rolled.len() - 1,
+                line.join(", ")
+            );
+        }
         eprintln!(
             "  vea los Logros con: vamos logros --db {} --measurement {id}",
             a.db

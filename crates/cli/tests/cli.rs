@@ -371,6 +371,31 @@ fn classify_logros_and_explain_through_the_command_line() {
         assert_eq!(sum, list[3]["identified"].as_u64().unwrap());
         let csv = vamos(&["logros", "--db", url, "--format", "csv"], d);
         assert_eq!(String::from_utf8_lossy(&csv.stdout).lines().count(), 11);
+        // classify's JSON carries the roll-ups it computed: the nation and the 18 departments,
+        // equal to what `logros` reads back.
+        let again = last_json(&vamos(
+            &[
+                "classify",
+                "--db",
+                url,
+                "--as-of",
+                "2026-11-23",
+                "--format",
+                "json",
+            ],
+            d,
+        ));
+        let levels = again["levels"].as_array().unwrap();
+        assert_eq!(levels.len(), 19);
+        assert_eq!(levels[0]["territory"], "PY");
+        for (i, l) in levels[0]["logros"].as_array().unwrap().iter().enumerate() {
+            assert_eq!(l["identified"], list[i]["identified"]);
+            assert_eq!(l["protected"], list[i]["protected"]);
+        }
+        let stages = &again["stages_ms"];
+        for stage in ["load", "evaluate", "aggregate", "store"] {
+            assert!(stages[stage].is_u64(), "{stage}");
+        }
         // Explain a person, service by service, and leave an audit record.
         let e = last_json(&vamos(
             &["explain", "--db", url, "--person", "1", "--format", "json"],
