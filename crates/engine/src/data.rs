@@ -394,18 +394,7 @@ impl RegistryData {
         }
         pending.sort_by_key(|(p, e)| (*p, e.day));
         let n = self.persons();
-        let mut start = vec![0u32; n + 1];
-        for (p, _) in &pending {
-            if let Some(s) = start.get_mut(*p as usize + 1) {
-                *s += 1;
-            }
-        }
-        for i in 0..n {
-            let prev = start.get(i).copied().unwrap_or(0);
-            if let Some(s) = start.get_mut(i + 1) {
-                *s += prev;
-            }
-        }
+        let start = offsets(pending.iter().map(|(p, _)| *p), n);
         self.events = pending.into_iter().map(|(_, e)| e).collect();
         self.event_start = start;
         // Household income: a working member without declared income makes it unknown.
@@ -592,11 +581,11 @@ impl RegistrySink for RegistryData {
     }
 }
 
-/// Groups rows by a key in `0..groups`: returns `start` (`groups + 1` offsets) and the rows of
-/// group `g` at `rows[start[g]..start[g + 1]]`, in row order.
-fn group_by(keys: &[u32], groups: usize) -> (Vec<u32>, Vec<u32>) {
+/// Where each group starts when rows are ordered by their key in `0..groups` (`groups + 1`
+/// offsets; keys out of range are not counted).
+fn offsets(keys: impl Iterator<Item = u32>, groups: usize) -> Vec<u32> {
     let mut start = vec![0u32; groups + 1];
-    for &k in keys {
+    for k in keys {
         if let Some(s) = start.get_mut(k as usize + 1) {
             *s += 1;
         }
@@ -607,6 +596,13 @@ fn group_by(keys: &[u32], groups: usize) -> (Vec<u32>, Vec<u32>) {
             *s += prev;
         }
     }
+    start
+}
+
+/// Groups rows by a key in `0..groups`: returns `start` (`groups + 1` offsets) and the rows of
+/// group `g` at `rows[start[g]..start[g + 1]]`, in row order.
+fn group_by(keys: &[u32], groups: usize) -> (Vec<u32>, Vec<u32>) {
+    let start = offsets(keys.iter().copied(), groups);
     let mut fill = start.clone();
     let mut rows = vec![0u32; keys.len()];
     for (row, &k) in keys.iter().enumerate() {
