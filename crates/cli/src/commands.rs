@@ -96,7 +96,7 @@ pub struct DemoArgs {
     pub out: PathBuf,
 }
 
-pub fn db_init(url: &str) -> Result<ExitCode> {
+pub fn db_init(url: &str, admin: &str) -> Result<ExitCode> {
     let mut store = vamos_store::open(url).with_context(|| format!("no se pudo abrir {url}"))?;
     let applied = store.migrate()?;
     let t = Territory::official();
@@ -114,6 +114,7 @@ pub fn db_init(url: &str) -> Result<ExitCode> {
             t.districts().len()
         );
     }
+    crate::admin::first_admin(store.as_mut(), admin)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -355,7 +356,7 @@ pub fn demo(a: &DemoArgs) -> Result<ExitCode> {
         report.persons,
         a.out.display()
     );
-    db_init(&a.db)?;
+    db_init(&a.db, "admin")?;
     let reports = a.out.join("informes");
     std::fs::create_dir_all(&reports)?;
     let args = |paths: Vec<PathBuf>, source: &str, name: &str, admin: bool| ImportArgs {

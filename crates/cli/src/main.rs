@@ -4,6 +4,7 @@
 //! the library, print the result in Spanish (or JSON for machines). The clock is read here and
 //! only here, and passed down as dates.
 
+mod admin;
 mod commands;
 mod measure;
 mod output;
@@ -77,6 +78,28 @@ enum Command {
     Explain(measure::ExplainArgs),
     /// Demostración: los cuatro distritos piloto (SINTÉTICOS) en una base SQLite local.
     Demo(commands::DemoArgs),
+    /// Sirve la API HTTP (JSON, OpenAPI en /api/openapi.json, métricas en /metrics).
+    Serve(admin::ServeArgs),
+    /// Cuentas de usuario: crear, listar, desactivar, cambiar contraseña.
+    User {
+        #[command(subcommand)]
+        command: admin::UserCommand,
+    },
+    /// Tokens de API para sistemas institucionales: crear (se muestra una vez), listar, revocar.
+    Token {
+        #[command(subcommand)]
+        command: admin::TokenCommand,
+    },
+    /// Acuerdos de intercambio de datos: qué campos ve cada institución.
+    Agreement {
+        #[command(subcommand)]
+        command: admin::AgreementCommand,
+    },
+    /// Registro de auditoría: verificar la cadena de hashes, exportar.
+    Audit {
+        #[command(subcommand)]
+        command: admin::AuditCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -104,6 +127,10 @@ enum DbCommand {
         /// Base de datos: sqlite:<archivo> o postgres://usuario@servidor/base
         #[arg(long, env = "VAMOS_DB", default_value = DEFAULT_DB)]
         db: String,
+        /// Nombre del primer administrador, creado si no hay cuentas (contraseña de
+        /// VAMOS_ADMIN_PASSWORD, o generada y mostrada una vez).
+        #[arg(long, default_value = "admin")]
+        admin: String,
     },
 }
 
@@ -205,8 +232,8 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Db {
-            command: DbCommand::Init { db },
-        } => commands::db_init(&db),
+            command: DbCommand::Init { db, admin },
+        } => commands::db_init(&db, &admin),
         Command::Synth(a) => commands::synth(&a),
         Command::Import { kind } => {
             let (k, a) = match kind {
@@ -241,6 +268,11 @@ fn main() -> ExitCode {
         Command::Logros(a) => measure::logros(&a),
         Command::Explain(a) => measure::explain(&a),
         Command::Demo(a) => commands::demo(&a),
+        Command::Serve(a) => admin::serve(&a),
+        Command::User { command } => admin::user(&command),
+        Command::Token { command } => admin::token(&command),
+        Command::Agreement { command } => admin::agreement(&command),
+        Command::Audit { command } => admin::audit(&command),
     };
     match result {
         Ok(code) => code,

@@ -4,44 +4,22 @@
 use crate::Format;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
-use vamos_catalogue::{Catalogue, EvidenceSource, Vocabulary};
+use vamos_catalogue::Catalogue;
 use vamos_domain::services::{Category, Package};
 use vamos_domain::{DistrictCode, Territory, TerritoryCode};
-use vamos_engine::logros::{roll_up, DistrictLogros, LogroCounts};
-use vamos_engine::{Because, Classifier, RegistryData, Status, Unit};
-use vamos_ingest::forms::{form, FormId};
+use vamos_engine::logros::{roll_up, LogroCounts};
+use vamos_engine::{Classifier, RegistryData, Status};
 use vamos_store::{AuditEntry, MeasurementMeta, UnitKind};
 
-/// The choice codes of the shipped forms, for compiling rules.
-pub struct FormVocabulary;
-
-impl Vocabulary for FormVocabulary {
-    fn choices(&self, list: &str) -> Option<&'static [&'static str]> {
-        [FormId::Fips, FormId::Comunidad]
-            .into_iter()
-            .map(|f| form(f).choice_list(list))
-            .find(|l| !l.is_empty())
-    }
-}
+pub use vamos_server::status::FormVocabulary;
 
 /// Loads the catalogue of `dir`, or the embedded default.
 pub fn load_catalogue(dir: Option<&PathBuf>) -> Result<Catalogue> {
-    let r = match dir {
-        Some(d) => vamos_catalogue::load_dir(d, &FormVocabulary),
-        None => vamos_catalogue::default_catalogue(&FormVocabulary),
-    };
-    r.map_err(|errors| {
-        let list: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
-        anyhow!(
-            "catálogo inválido ({} errores):\n{}",
-            errors.len(),
-            list.join("\n")
-        )
-    })
+    vamos_server::status::load_catalogue(dir.map(PathBuf::as_path))
 }
 
 pub fn catalogue_check(dir: Option<&PathBuf>) -> Result<ExitCode> {
@@ -271,34 +249,11 @@ pub enum LogrosFormat {
     Csv,
 }
 
-fn coverage(protected: u64, identified: u64) -> Value {
-    if identified == 0 {
-        Value::Null
-    } else {
-        json!((protected as f64 / identified as f64 * 10000.0).round() / 10000.0)
-    }
-}
-
-fn logro_json(l: &LogroCounts) -> Value {
-    let cat = Category::parse(&l.category);
-    json!({
-        "logro": l.logro,
-        "category": l.category,
-        "label": cat.map(|c| c.label()),
-        "identified": l.all.identified,
-        "protected": l.all.protected,
-        "coverage": coverage(l.all.protected, l.all.identified),
-        "without_data": l.all.without_data,
-        "breakdowns": l.breakdowns.iter().map(|(k, c)| (k.clone(), json!({"identified": c.identified, "protected": c.protected, "coverage": coverage(c.protected, c.identified), "without_data": c.without_data}))).collect::<serde_json::Map<_, _>>(),
-        "services": l.services.iter().map(|s| json!({"service": s.service, "applicable": s.applicable, "protected": s.protected, "unprotected": s.unprotected, "without_data": s.without_data, "coverage": coverage(s.protected, s.applicable)})).collect::<Vec<_>>(),
-    })
-}
-
 pub fn logros(a: &LogrosArgs) -> Result<ExitCode> {
     let t = territory(&a.territory)?;
     let mut store =
         vamos_store::open(&a.db).with_context(|| format!("no se pudo abrir {}", a.db))?;
-    let Some((m, rows)) = store.measurement(a.measurement)? else {
+    let Some((m, _)) = store.measurement(a.measurement)? else {
         bail!(
             "no hay mediciones{}: ejecute «vamos classify --db {} --as-of AAAA-MM-DD»",
             a.measurement
@@ -307,21 +262,10 @@ pub fn logros(a: &LogrosArgs) -> Result<ExitCode> {
             a.db
         );
     };
-    let districts: Vec<DistrictLogros> = rows
-        .iter()
-        .filter_map(|(d, j)| {
-            Some(DistrictLogros {
-                district: DistrictCode::from_number(*d).ok()?,
-                logros: serde_json::from_str(j).ok()?,
-            })
-        })
-        .collect();
-    let table = roll_up(&districts, t);
-    let out = json!({
-        "measurement": {"id": m.id, "as_of": m.as_of, "catalogue_version": m.catalogue_version, "catalogue_label": m.catalogue_label, "synthetic": m.synthetic},
-        "territory": {"code": t.to_string(), "name": Territory::official().name_of(t), "level": t.level()},
-        "logros": table.iter().map(logro_json).collect::<Vec<_>>(),
-    });
+    let table = vamos_server::status::logros_of(store.as_mut(), Some(m.id), t)?
+        .map(|(_, table)| table)
+        .unwrap_or_default();
+    let out = vamos_server::status::logros_json(&m, t, &table);
     match a.format {
         LogrosFormat::Json => println!("{}", serde_json::to_string(&out)?),
         LogrosFormat::Csv => {
@@ -411,15 +355,6 @@ pub struct ExplainArgs {
     pub format: Format,
 }
 
-fn status_es(s: Status) -> &'static str {
-    match s {
-        Status::Protegido => "protegido",
-        Status::Desprotegido => "desprotegido",
-        Status::NoAplica => "no aplica",
-        Status::SinDato => "sin dato",
-    }
-}
-
 #[allow(clippy::indexing_slicing)] // reason: serde_json::Value["key"] yields Null when absent, it cannot panic
 pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
     let (kind, key) = match (a.person, a.household, a.community) {
@@ -438,11 +373,7 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
         },
     };
     let catalogue = load_catalogue(a.catalogue.as_ref())?;
-    let kind_es = match kind {
-        UnitKind::Person => "persona",
-        UnitKind::Household => "hogar",
-        UnitKind::Community => "comunidad",
-    };
+    let kind_es = vamos_server::status::kind_es(kind);
     let actor = std::env::var("USER").unwrap_or_else(|_| "desconocido".into());
     let located = store.locate(kind, key)?;
     store.audit(&AuditEntry {
@@ -454,6 +385,9 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
             .map(|(id, _)| id.to_string())
             .unwrap_or_else(|| format!("no encontrado ({key})")),
         purpose: a.purpose.clone(),
+        role: None,
+        institution: None,
+        request_id: None,
         outcome: if located.is_some() {
             "ok".into()
         } else {
@@ -464,82 +398,9 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
         bail!("no se encontró la {kind_es} {key}")
     };
     let district = DistrictCode::from_number(district).map_err(|e| anyhow!("{e}"))?;
-    let mut data = RegistryData::new(&FormVocabulary);
-    store.load_registry(TerritoryCode::District(district), &mut data)?;
-    data.finish();
-    let cls = Classifier::new(&catalogue, &data, as_of);
-    let (unit, categories) = match kind {
-        UnitKind::Person => {
-            let p = data
-                .person_by_id(id)
-                .ok_or_else(|| anyhow!("persona {id} fuera del registro cargado"))?;
-            let mut cats = Vec::new();
-            cls.person_categories(&data, p, &mut cats);
-            (Unit::Person(p), cats)
-        }
-        UnitKind::Household => (
-            Unit::Household(
-                data.household_by_id(id)
-                    .ok_or_else(|| anyhow!("hogar {id} no encontrado"))?,
-            ),
-            vec![Category::Hogares],
-        ),
-        UnitKind::Community => (
-            Unit::Community(
-                data.community_by_id(id)
-                    .ok_or_else(|| anyhow!("comunidad {id} no encontrada"))?,
-            ),
-            vec![Category::Entorno],
-        ),
-    };
-    let mut out = Vec::new();
-    for c in &categories {
-        let mut dec = Vec::new();
-        cls.classify(&data, unit, *c, &mut dec);
-        let concurrent = cls.concurrent(&dec);
-        let services: Vec<Value> = dec
-            .iter()
-            .filter_map(|d| {
-                let s = catalogue.services.get(d.service)?;
-                let evidence = match d.because {
-                    Because::Rule { rule, day } => {
-                        let r = s.evidence.get(rule)?;
-                        let source = match &r.source {
-                            EvidenceSource::Admin { institution, .. } => format!("registro administrativo ({institution})"),
-                            EvidenceSource::CounterReferral { institution, .. } => format!("contra-referencia ({institution})"),
-                            // A community's answers come from the Entorno survey.
-                            EvidenceSource::Fips { .. } if matches!(unit, Unit::Community(_)) => "relevamiento del Entorno".to_string(),
-                            EvidenceSource::Fips { .. } => "FIPS".to_string(),
-                        };
-                        let date = chrono::NaiveDate::default() + chrono::Days::new(day.max(0) as u64);
-                        let rule_text = match &r.source {
-                            EvidenceSource::Fips { rule } => format!(" (regla: {})", rule.source()),
-                            _ => String::new(),
-                        };
-                        json!({"source": source, "date": date.to_string(), "detail": format!("{}{rule_text}", r.description)})
-                    }
-                    Because::NotEligible => json!({"source": "catálogo", "date": null, "detail": format!("no cumple la condición de elegibilidad: {}", s.eligibility.as_ref().map(|e| e.source()).unwrap_or(""))}),
-                    Because::EligibilityUnknown => json!({"source": "catálogo", "date": null, "detail": "faltan datos para saber si el servicio le corresponde"}),
-                    Because::NoEvidence => json!({"source": null, "date": null, "detail": "ninguna fuente de evidencia vigente (registros, contra-referencias o FIPS) permite decidir"}),
-                };
-                Some(json!({"service": s.code, "name": s.name, "institution": s.institution, "package": s.package.code(), "status": d.status, "evidence": evidence}))
-            })
-            .collect();
-        out.push(json!({"category": c.code(), "logro": c.logro(), "concurrent": concurrent, "services": services}));
-    }
-    let first = out
-        .first()
-        .cloned()
-        .unwrap_or(json!({"category": null, "concurrent": false, "services": []}));
-    let result = json!({
-        "unit": {"kind": kind_es, "id": id, "district": district.to_string()},
-        "as_of": as_of.to_string(),
-        "catalogue_version": catalogue.version,
-        "category": first["category"],
-        "concurrent": first["concurrent"],
-        "services": first["services"],
-        "categories": out,
-    });
+    let result =
+        vamos_server::status::explain(store.as_mut(), &catalogue, kind, id, district, as_of)?;
+    let out = result["categories"].as_array().cloned().unwrap_or_default();
     if a.format == Format::Json {
         println!("{}", serde_json::to_string(&result)?);
         return Ok(ExitCode::SUCCESS);
@@ -565,7 +426,7 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
                 serde_json::from_value(s["status"].clone()).unwrap_or(Status::SinDato);
             println!(
                 "  [{:<12}] {} ({}, {}) — {}{}",
-                status_es(status),
+                vamos_server::status::status_es(status),
                 s["name"].as_str().unwrap_or(""),
                 s["institution"].as_str().unwrap_or(""),
                 s["package"].as_str().unwrap_or(""),

@@ -7,10 +7,14 @@
 //! Architecture invariant: the store has no business rules — validation happened before a
 //! record reached it — and knows nothing of files, HTTP or the clock (timestamps are passed in).
 
+pub mod accounts;
+pub mod audit;
 mod load_sql;
 mod postgres_store;
+pub mod sql;
 mod sqlite_store;
 pub mod testing;
+pub mod views;
 
 pub use postgres_store::PostgresStore;
 pub use sqlite_store::SqliteStore;
@@ -192,6 +196,11 @@ pub struct AuditEntry {
     pub subject_id: String,
     pub purpose: String,
     pub outcome: String,
+    /// The actor's role and institution, when the actor is an account.
+    pub role: Option<String>,
+    pub institution: Option<String>,
+    /// The HTTP request it belongs to, when it came through the server.
+    pub request_id: Option<String>,
 }
 
 /// The storage trait. Narrow on purpose: each method is one job the layers above need.
@@ -258,8 +267,17 @@ pub trait Store: Send {
     fn has_synthetic_data(&mut self) -> Result<bool>;
     /// Finds a unit by id (persons also by cédula) and its district: `(id, district code)`.
     fn locate(&mut self, kind: UnitKind, key: i64) -> Result<Option<(i64, u16)>>;
-    /// Appends an audit entry.
-    fn audit(&mut self, entry: &AuditEntry) -> Result<()>;
+    /// Appends an audit entry to the hash chain ([`audit::append`]).
+    fn audit(&mut self, entry: &AuditEntry) -> Result<()> {
+        if !self.is_ready()? {
+            return Err(StoreError::NotInitialised);
+        }
+        audit::append(self.sql(), entry).map(|_| ())
+    }
+    /// This connection as a plain SQL executor (accounts, audit, views, DCI).
+    fn sql(&mut self) -> &mut dyn sql::Sql;
+    /// Whether the schema exists (`vamos db init` has run).
+    fn is_ready(&mut self) -> Result<bool>;
     /// A saved measurement (the latest when `id` is `None`) with its districts.
     #[allow(clippy::type_complexity)] // reason: a record and its rows; a named type adds nothing
     fn measurement(

@@ -7,9 +7,9 @@
 use crate::load_sql::queries;
 use crate::LoadPart;
 use crate::{
-    answer_columns, check_len, district_range, AuditEntry, Backend, DistrictCounts, ImportMeta,
-    ImportRecord, ImportTx, KnownPerson, MeasurementMeta, MeasurementRecord, RegistrySnapshot,
-    Result, SnapshotNeeds, Store, StoreError, UnitKind,
+    answer_columns, check_len, district_range, Backend, DistrictCounts, ImportMeta, ImportRecord,
+    ImportTx, KnownPerson, MeasurementMeta, MeasurementRecord, RegistrySnapshot, Result,
+    SnapshotNeeds, Store, StoreError, UnitKind,
 };
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
@@ -36,6 +36,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0003_audit",
         include_str!("../migrations/postgres/0003_audit.sql"),
+    ),
+    (
+        "0004_server",
+        include_str!("../migrations/postgres/0004_server.sql"),
     ),
 ];
 
@@ -392,16 +396,12 @@ impl Store for PostgresStore {
         }))
     }
 
-    fn audit(&mut self, e: &AuditEntry) -> Result<()> {
-        if !self.is_initialised()? {
-            return Err(StoreError::NotInitialised);
-        }
-        self.client.execute(
-            "INSERT INTO audit_log (id, at, actor, action, subject_kind, subject_id, purpose, outcome)
-             VALUES ((SELECT coalesce(max(id), 0) + 1 FROM audit_log), $1, $2, $3, $4, $5, $6, $7)",
-            &[&e.at, &e.actor, &e.action, &e.subject_kind, &e.subject_id, &e.purpose, &e.outcome],
-        )?;
-        Ok(())
+    fn sql(&mut self) -> &mut dyn crate::sql::Sql {
+        self
+    }
+
+    fn is_ready(&mut self) -> Result<bool> {
+        self.is_initialised()
     }
 
     fn imports(&mut self, limit: u32) -> Result<Vec<ImportRecord>> {
@@ -819,4 +819,83 @@ impl ImportTx for PgImport<'_> {
         }
         Ok(())
     }
+}
+
+impl crate::sql::Sql for PostgresStore {
+    fn dialect(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    fn query(&mut self, sql: &str, params: &[crate::sql::Param]) -> Result<Vec<crate::sql::Row>> {
+        use crate::sql::{Cell, Row};
+        use postgres::types::Type;
+        let st = self.client.prepare(sql)?;
+        let boxed = pg_params(params);
+        let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
+        let columns: std::sync::Arc<[String]> =
+            st.columns().iter().map(|c| c.name().to_string()).collect();
+        let rows = self.client.query(&st, &refs)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let mut cells = Vec::with_capacity(columns.len());
+            for (i, c) in r.columns().iter().enumerate() {
+                let t = c.type_();
+                let cell = if *t == Type::INT8 {
+                    r.try_get::<_, Option<i64>>(i)?.map(Cell::Int)
+                } else if *t == Type::INT4 {
+                    r.try_get::<_, Option<i32>>(i)?.map(|v| Cell::Int(v.into()))
+                } else if *t == Type::INT2 {
+                    r.try_get::<_, Option<i16>>(i)?.map(|v| Cell::Int(v.into()))
+                } else if *t == Type::BOOL {
+                    r.try_get::<_, Option<bool>>(i)?
+                        .map(|v| Cell::Int(v.into()))
+                } else if *t == Type::FLOAT8 {
+                    r.try_get::<_, Option<f64>>(i)?.map(Cell::Real)
+                } else if *t == Type::FLOAT4 {
+                    r.try_get::<_, Option<f32>>(i)?
+                        .map(|v| Cell::Real(v.into()))
+                } else if *t == Type::DATE {
+                    r.try_get::<_, Option<chrono::NaiveDate>>(i)?
+                        .map(|d| Cell::Text(crate::iso(d)))
+                } else if *t == Type::TIMESTAMPTZ {
+                    r.try_get::<_, Option<chrono::DateTime<chrono::Utc>>>(i)?
+                        .map(|d| Cell::Text(d.to_rfc3339()))
+                } else if *t == Type::VOID {
+                    None
+                } else {
+                    r.try_get::<_, Option<String>>(i)?.map(Cell::Text)
+                };
+                cells.push(cell.unwrap_or(Cell::Null));
+            }
+            out.push(Row {
+                cells,
+                columns: columns.clone(),
+            });
+        }
+        Ok(out)
+    }
+
+    fn execute(&mut self, sql: &str, params: &[crate::sql::Param]) -> Result<u64> {
+        let boxed = pg_params(params);
+        let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
+        Ok(self.client.execute(sql, &refs)?)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        Ok(self.client.batch_execute(sql)?)
+    }
+}
+
+fn pg_params(params: &[crate::sql::Param]) -> Vec<Box<dyn ToSql + Sync>> {
+    use crate::sql::Param;
+    params
+        .iter()
+        .map(|p| -> Box<dyn ToSql + Sync> {
+            match p {
+                Param::Int(v) => Box::new(*v),
+                Param::Text(v) => Box::new(v.clone()),
+                Param::Real(v) => Box::new(*v),
+            }
+        })
+        .collect()
 }

@@ -7,9 +7,9 @@
 use crate::load_sql::queries;
 use crate::LoadPart;
 use crate::{
-    answer_columns, check_len, district_range, iso, parse_iso, AuditEntry, Backend, DistrictCounts,
-    ImportMeta, ImportRecord, ImportTx, KnownPerson, MeasurementMeta, MeasurementRecord,
-    RegistrySnapshot, Result, SnapshotNeeds, Store, StoreError, UnitKind,
+    answer_columns, check_len, district_range, iso, parse_iso, Backend, DistrictCounts, ImportMeta,
+    ImportRecord, ImportTx, KnownPerson, MeasurementMeta, MeasurementRecord, RegistrySnapshot,
+    Result, SnapshotNeeds, Store, StoreError, UnitKind,
 };
 use rusqlite::{params, Connection, OptionalExtension, Statement};
 use vamos_domain::schema::{COMMUNITY_FIELDS, HOUSEHOLD_FIELDS, PERSON_FIELDS};
@@ -32,6 +32,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0003_audit",
         include_str!("../migrations/sqlite/0003_audit.sql"),
+    ),
+    (
+        "0004_server",
+        include_str!("../migrations/sqlite/0004_server.sql"),
     ),
 ];
 
@@ -517,15 +521,12 @@ impl Store for SqliteStore {
         Ok(r.and_then(|(id, d)| u16::try_from(d).ok().map(|d| (id, d))))
     }
 
-    fn audit(&mut self, e: &AuditEntry) -> Result<()> {
-        if !self.is_initialised()? {
-            return Err(StoreError::NotInitialised);
-        }
-        self.conn.execute(
-            "INSERT INTO audit_log (at, actor, action, subject_kind, subject_id, purpose, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![e.at, e.actor, e.action, e.subject_kind, e.subject_id, e.purpose, e.outcome],
-        )?;
-        Ok(())
+    fn sql(&mut self) -> &mut dyn crate::sql::Sql {
+        self
+    }
+
+    fn is_ready(&mut self) -> Result<bool> {
+        self.is_initialised()
     }
 
     fn imports(&mut self, limit: u32) -> Result<Vec<ImportRecord>> {
@@ -830,4 +831,73 @@ impl ImportTx for SqliteImport<'_> {
         self.conn.execute_batch("ROLLBACK")?;
         Ok(())
     }
+}
+
+impl crate::sql::Sql for SqliteStore {
+    fn dialect(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    fn query(&mut self, sql: &str, params: &[crate::sql::Param]) -> Result<Vec<crate::sql::Row>> {
+        use crate::sql::{Cell, Row};
+        use rusqlite::types::ValueRef;
+        let mut st = self
+            .conn
+            .prepare_cached(&crate::sql::sqlite_placeholders(sql))?;
+        bind_params(&mut st, params)?;
+        let columns: std::sync::Arc<[String]> =
+            st.column_names().iter().map(|c| c.to_string()).collect();
+        let n = columns.len();
+        let mut rows = st.raw_query();
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let mut cells = Vec::with_capacity(n);
+            for i in 0..n {
+                cells.push(match r.get_ref(i)? {
+                    ValueRef::Null => Cell::Null,
+                    ValueRef::Integer(v) => Cell::Int(v),
+                    ValueRef::Real(v) => Cell::Real(v),
+                    ValueRef::Text(t) | ValueRef::Blob(t) => {
+                        Cell::Text(String::from_utf8_lossy(t).into_owned())
+                    }
+                });
+            }
+            out.push(Row {
+                cells,
+                columns: columns.clone(),
+            });
+        }
+        Ok(out)
+    }
+
+    fn execute(&mut self, sql: &str, params: &[crate::sql::Param]) -> Result<u64> {
+        let mut st = self
+            .conn
+            .prepare_cached(&crate::sql::sqlite_placeholders(sql))?;
+        bind_params(&mut st, params)?;
+        Ok(st.raw_execute()? as u64)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        Ok(self.conn.execute_batch(sql)?)
+    }
+}
+
+fn bind_params(st: &mut Statement<'_>, params: &[crate::sql::Param]) -> Result<()> {
+    use crate::sql::Param;
+    if st.parameter_count() != params.len() {
+        return Err(StoreError::Invalid(format!(
+            "consulta con {} parámetros y {} valores",
+            st.parameter_count(),
+            params.len()
+        )));
+    }
+    for (i, p) in params.iter().enumerate() {
+        match p {
+            Param::Int(v) => st.raw_bind_parameter(i + 1, v)?,
+            Param::Text(v) => st.raw_bind_parameter(i + 1, v)?,
+            Param::Real(v) => st.raw_bind_parameter(i + 1, v)?,
+        }
+    }
+    Ok(())
 }

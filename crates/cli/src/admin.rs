@@ -1,0 +1,580 @@
+//! Service and administration commands: `serve`, `user`, `token`, `agreement`, `audit` — glue
+//! over `vamos-server` (validation, hashing) and `vamos-store` (accounts, audit chain).
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use vamos_server::api::{self, AgreementBody, NewTokenBody, NewUserBody};
+use vamos_server::config::{RawConfig, Settings};
+use vamos_store::accounts;
+use vamos_store::audit as chain;
+use vamos_store::{AuditEntry, Store};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Base de datos: sqlite:<archivo> o postgres://usuario@servidor/base
+    #[arg(long)]
+    pub db: Option<String>,
+    /// Dirección IP:PUERTO donde escuchar (127.0.0.1:8080 por defecto; puerto 0 = uno libre).
+    #[arg(long)]
+    pub addr: Option<String>,
+    /// Archivo de configuración TOML (las variables VAMOS_* y las opciones lo reemplazan).
+    #[arg(long, env = "VAMOS_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Carpeta del catálogo (por defecto, el ilustrativo incluido).
+    #[arg(long)]
+    pub catalogue: Option<PathBuf>,
+}
+
+/// `vamos serve`: file → VAMOS_* → flags, validated, then the server until Ctrl-C / SIGTERM.
+pub fn serve(a: &ServeArgs) -> Result<ExitCode> {
+    let file = match &a.config {
+        Some(p) => RawConfig::from_file(p)?,
+        None => RawConfig::default(),
+    };
+    let env = RawConfig::from_env(std::env::vars())?;
+    let flags = RawConfig {
+        db: a.db.clone(),
+        addr: a.addr.clone(),
+        catalogue: a.catalogue.clone(),
+        ..Default::default()
+    };
+    let settings = Settings::try_from(file.merge(env).merge(flags))?;
+    vamos_server::serve_blocking(settings, |addr| {
+        // The one line scripts wait for; stdout, not the JSON log.
+        println!("Vamos escuchando en http://{addr}");
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn open(db: &str) -> Result<Box<dyn Store>> {
+    let mut s = vamos_store::open(db).with_context(|| format!("no se pudo abrir {db}"))?;
+    if !s.is_ready()? {
+        bail!("la base de datos no está inicializada: ejecute «vamos db init --db {db}»");
+    }
+    Ok(s)
+}
+
+fn os_actor() -> String {
+    format!(
+        "{} (línea de órdenes)",
+        std::env::var("USER").unwrap_or_else(|_| "desconocido".into())
+    )
+}
+
+fn record(
+    s: &mut dyn Store,
+    action: &str,
+    kind: &str,
+    subject: &str,
+    purpose: &str,
+    outcome: &str,
+) -> Result<()> {
+    s.audit(&AuditEntry {
+        at: crate::commands::now_rfc3339(),
+        actor: os_actor(),
+        action: action.into(),
+        subject_kind: kind.into(),
+        subject_id: subject.into(),
+        purpose: purpose.into(),
+        outcome: outcome.into(),
+        role: None,
+        institution: None,
+        request_id: None,
+    })?;
+    Ok(())
+}
+
+fn api_err(e: vamos_server::error::ApiError) -> anyhow::Error {
+    anyhow!("{}", e.message)
+}
+
+const DB_HELP: &str = "Base de datos: sqlite:<archivo> o postgres://usuario@servidor/base";
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Crea una cuenta. La contraseña se lee de VAMOS_PASSWORD o se genera y se muestra una vez.
+    Create {
+        #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB, help = DB_HELP)]
+        db: String,
+        /// Nombre de usuario (letras, números, '.', '_', '-', '@').
+        username: String,
+        /// Rol: administrador, analista, coordinador, operador, mesa, encuestador u orientador.
+        #[arg(long)]
+        role: String,
+        /// Institución del catálogo (obligatoria para operadores), p. ej. MSPBS.
+        #[arg(long)]
+        institution: Option<String>,
+        /// Territorios separados por comas: DD (departamento) o DDdd (distrito); vacío = nacional.
+        #[arg(long, default_value = "")]
+        territories: String,
+        /// Nombre para mostrar.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Lista las cuentas.
+    List {
+        #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB, help = DB_HELP)]
+        db: String,
+    },
+    /// Desactiva una cuenta (y cierra sus sesiones).
+    Disable {
+        #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB, help = DB_HELP)]
+        db: String,
+        username: String,
+    },
+    /// Reactiva una cuenta.
+    Enable {
+        #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB, help = DB_HELP)]
+        db: String,
+        username: String,
+    },
+    /// Cambia la contraseña (de VAMOS_PASSWORD, o generada y mostrada una vez) y desbloquea.
+    Password {
+        #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB, help = DB_HELP)]
+        db: String,
+        username: String,
+    },
+}
+
+/// A password from `VAMOS_PASSWORD`, or a generated one (returned to print once).
+fn password_input() -> Result<(String, bool)> {
+    match std::env::var("VAMOS_PASSWORD") {
+        Ok(p) if !p.is_empty() => Ok((p, false)),
+        _ => Ok((format!("Vm-{}", vamos_server::auth::random_hex(12)?), true)),
+    }
+}
+
+pub fn user(cmd: &UserCommand) -> Result<ExitCode> {
+    match cmd {
+        UserCommand::Create {
+            db,
+            username,
+            role,
+            institution,
+            territories,
+            name,
+        } => {
+            let mut s = open(db)?;
+            let catalogue = crate::measure::load_catalogue(None)?;
+            let (password, generated) = password_input()?;
+            let body = NewUserBody {
+                username: username.clone(),
+                display_name: name.clone(),
+                password: password.clone(),
+                role: role.clone(),
+                institution: institution.clone(),
+                territories: Some(territories.clone()),
+            };
+            let r = api::create_user(s.as_mut(), &catalogue, &body);
+            let outcome = match &r {
+                Ok(_) => "ok".to_string(),
+                Err(e) => format!("rechazado: {}", e.message),
+            };
+            record(
+                s.as_mut(),
+                "crear cuenta",
+                "cuenta",
+                username,
+                "administración de cuentas",
+                &outcome,
+            )?;
+            let id = r.map_err(api_err)?;
+            println!("Cuenta «{username}» creada (número {id}, rol {role}).");
+            if generated {
+                println!("Contraseña (se muestra una sola vez): {password}");
+            }
+        }
+        UserCommand::List { db } => {
+            let mut s = open(db)?;
+            println!(
+                "{:<20} {:<14} {:<10} {:<16} {:<7} bloqueada hasta",
+                "usuario", "rol", "institución", "territorios", "activa"
+            );
+            for u in accounts::users(s.sql())? {
+                println!(
+                    "{:<20} {:<14} {:<10} {:<16} {:<7} {}",
+                    u.username,
+                    u.role,
+                    u.institution.unwrap_or_default(),
+                    if u.territories.is_empty() {
+                        "nacional".into()
+                    } else {
+                        u.territories
+                    },
+                    if u.active { "sí" } else { "no" },
+                    u.locked_until.unwrap_or_default()
+                );
+            }
+        }
+        UserCommand::Disable { db, username } | UserCommand::Enable { db, username } => {
+            let active = matches!(cmd, UserCommand::Enable { .. });
+            let mut s = open(db)?;
+            let u = accounts::user_by_name(s.sql(), username)?
+                .ok_or_else(|| anyhow!("no existe la cuenta «{username}»"))?;
+            accounts::set_active(s.sql(), u.id, active)?;
+            record(
+                s.as_mut(),
+                if active {
+                    "reactivar cuenta"
+                } else {
+                    "desactivar cuenta"
+                },
+                "cuenta",
+                username,
+                "administración de cuentas",
+                "ok",
+            )?;
+            println!(
+                "Cuenta «{username}» {}.",
+                if active {
+                    "reactivada"
+                } else {
+                    "desactivada; sus sesiones se cerraron"
+                }
+            );
+        }
+        UserCommand::Password { db, username } => {
+            let mut s = open(db)?;
+            let u = accounts::user_by_name(s.sql(), username)?
+                .ok_or_else(|| anyhow!("no existe la cuenta «{username}»"))?;
+            let (password, generated) = password_input()?;
+            vamos_server::auth::check_password_policy(&password, username)
+                .map_err(|e| anyhow!(e))?;
+            let hash = vamos_server::auth::hash_password(&password)?;
+            accounts::set_password(s.sql(), u.id, &hash, &crate::commands::now_rfc3339())?;
+            record(
+                s.as_mut(),
+                "cambiar contraseña",
+                "cuenta",
+                username,
+                "administración de cuentas",
+                "ok",
+            )?;
+            println!("Contraseña de «{username}» cambiada; la cuenta queda desbloqueada.");
+            if generated {
+                println!("Contraseña (se muestra una sola vez): {password}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Crea un token de API para la cuenta de un sistema institucional; se imprime una sola vez.
+    Create {
+        #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB, help = DB_HELP)]
+        db: String,
+        /// Cuenta dueña del token (el token actúa con su rol, institución y territorios).
+        #[arg(long)]
+        user: String,
+        /// Nombre descriptivo (p. ej. «sistema HIS del MSPBS»).
+        #[arg(long)]
+        name: String,
+        /// Alcances separados por comas: registro:leer, estatus:leer, logros:leer, catalogo:leer, auditoria:leer, usuarios:administrar, dci.
+        #[arg(long)]
+        scopes: String,
+        /// Días de vigencia (1 a 730).
+        #[arg(long, default_value_t = 90)]
+        days: i64,
+    },
+    /// Lista los tokens (nunca sus secretos).
+    List {
+        #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB, help = DB_HELP)]
+        db: String,
+    },
+    /// Revoca un token por número o prefijo.
+    Revoke {
+        #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB, help = DB_HELP)]
+        db: String,
+        token: String,
+    },
+}
+
+pub fn token(cmd: &TokenCommand) -> Result<ExitCode> {
+    match cmd {
+        TokenCommand::Create {
+            db,
+            user,
+            name,
+            scopes,
+            days,
+        } => {
+            let mut s = open(db)?;
+            let body = NewTokenBody {
+                username: user.clone(),
+                name: name.clone(),
+                scopes: scopes
+                    .split(',')
+                    .map(|x| x.trim().to_string())
+                    .filter(|x| !x.is_empty())
+                    .collect(),
+                days: Some(*days),
+            };
+            let r = api::create_token(s.as_mut(), &body);
+            let outcome = match &r {
+                Ok((id, _, _)) => format!("ok: token {id}"),
+                Err(e) => format!("rechazado: {}", e.message),
+            };
+            record(
+                s.as_mut(),
+                "crear token de API",
+                "cuenta",
+                user,
+                "administración de tokens",
+                &outcome,
+            )?;
+            let (id, secret, expires) = r.map_err(api_err)?;
+            eprintln!("Token {id} para «{user}», vence {expires}. Guárdelo ahora: no se vuelve a mostrar.");
+            println!("{secret}");
+        }
+        TokenCommand::List { db } => {
+            let mut s = open(db)?;
+            println!(
+                "{:>4} {:<14} {:<16} {:<28} {:<22} estado",
+                "nº", "prefijo", "cuenta", "alcances", "vence"
+            );
+            for t in accounts::tokens(s.sql())? {
+                println!(
+                    "{:>4} {:<14} {:<16} {:<28} {:<22} {}",
+                    t.id,
+                    t.prefix,
+                    t.username,
+                    t.scopes.join(","),
+                    t.expires_at,
+                    t.revoked_at
+                        .map(|r| format!("revocado {r}"))
+                        .unwrap_or_else(|| "vigente".into())
+                );
+            }
+        }
+        TokenCommand::Revoke { db, token } => {
+            let mut s = open(db)?;
+            let done = accounts::revoke_token(s.sql(), token, &crate::commands::now_rfc3339())?;
+            record(
+                s.as_mut(),
+                "revocar token de API",
+                "token",
+                token,
+                "administración de tokens",
+                if done { "ok" } else { "no encontrado" },
+            )?;
+            if !done {
+                bail!("no hay un token vigente «{token}»");
+            }
+            println!("Token {token} revocado.");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Subcommand)]
+pub enum AgreementCommand {
+    /// Registra un acuerdo de intercambio de datos: qué campos de las personas ve una institución.
+    Create {
+        #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB, help = DB_HELP)]
+        db: String,
+        /// Institución del catálogo (p. ej. MSPBS).
+        #[arg(long)]
+        institution: String,
+        /// Campos separados por comas (p. ej. id,given_names,family_names,national_id,birth_date).
+        #[arg(long)]
+        fields: String,
+        /// Finalidad del intercambio.
+        #[arg(long)]
+        purpose: String,
+        /// Vigente desde (AAAA-MM-DD).
+        #[arg(long)]
+        from: String,
+        /// Vigente hasta (AAAA-MM-DD).
+        #[arg(long)]
+        to: String,
+        /// Referencia del convenio (número de resolución, etc.).
+        #[arg(long)]
+        reference: Option<String>,
+    },
+    /// Lista los acuerdos.
+    List {
+        #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB, help = DB_HELP)]
+        db: String,
+    },
+}
+
+pub fn agreement(cmd: &AgreementCommand) -> Result<ExitCode> {
+    match cmd {
+        AgreementCommand::Create {
+            db,
+            institution,
+            fields,
+            purpose,
+            from,
+            to,
+            reference,
+        } => {
+            let mut s = open(db)?;
+            let catalogue = crate::measure::load_catalogue(None)?;
+            let body = AgreementBody {
+                institution: institution.clone(),
+                fields: fields
+                    .split(',')
+                    .map(|x| x.trim().to_string())
+                    .filter(|x| !x.is_empty())
+                    .collect(),
+                purpose: purpose.clone(),
+                valid_from: from.clone(),
+                valid_to: to.clone(),
+                reference: reference.clone(),
+            };
+            let r = api::create_agreement(s.as_mut(), &catalogue, &body);
+            let outcome = match &r {
+                Ok(id) => format!("ok: acuerdo {id}"),
+                Err(e) => format!("rechazado: {}", e.message),
+            };
+            record(
+                s.as_mut(),
+                "registrar acuerdo de intercambio",
+                "institución",
+                institution,
+                "administración de acuerdos",
+                &outcome,
+            )?;
+            let id = r.map_err(api_err)?;
+            println!(
+                "Acuerdo {id} registrado para {institution}: {} campos, vigente {from} a {to}.",
+                body.fields.len()
+            );
+        }
+        AgreementCommand::List { db } => {
+            let mut s = open(db)?;
+            for a in accounts::agreements(s.sql(), None, None)? {
+                println!(
+                    "{:>3} {:<8} {} a {} — {} — campos: {}",
+                    a.id,
+                    a.institution,
+                    a.valid_from,
+                    a.valid_to,
+                    a.purpose,
+                    a.fields.join(",")
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Verifica la cadena de hashes: sale con 0 si está íntegra; si no, nombra el primer registro roto.
+    Verify {
+        #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB, help = DB_HELP)]
+        db: String,
+    },
+    /// Exporta el registro de auditoría en CSV (para el responsable de protección de datos).
+    Export {
+        #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB, help = DB_HELP)]
+        db: String,
+        /// Archivo de salida (por defecto, la salida estándar).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Desde (RFC 3339, p. ej. 2026-11-01T00:00:00Z).
+        #[arg(long)]
+        from: Option<String>,
+        /// Hasta (RFC 3339).
+        #[arg(long)]
+        to: Option<String>,
+    },
+}
+
+pub fn audit(cmd: &AuditCommand) -> Result<ExitCode> {
+    match cmd {
+        AuditCommand::Verify { db } => {
+            let mut s = open(db)?;
+            let v = chain::verify(s.sql())?;
+            match v.broken {
+                None => {
+                    println!(
+                        "Registro de auditoría íntegro: {} registros; último sello {}.",
+                        v.rows,
+                        v.head.unwrap_or_else(|| "—".into())
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some((id, why)) => {
+                    eprintln!("Registro de auditoría ROTO: primer registro inválido {id}: {why}.");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        AuditCommand::Export { db, out, from, to } => {
+            let mut s = open(db)?;
+            let rows = chain::list(
+                s.sql(),
+                &chain::AuditQuery {
+                    from: from.clone(),
+                    to: to.clone(),
+                    limit: 100_000_000,
+                    ..Default::default()
+                },
+            )?;
+            let mut rows = rows;
+            rows.reverse();
+            let csv = api::audit_csv(&rows);
+            record(
+                s.as_mut(),
+                "exportar auditoría",
+                "auditoría",
+                "",
+                "control de protección de datos",
+                &format!("ok: {} registros", rows.len()),
+            )?;
+            match out {
+                Some(p) => {
+                    std::fs::write(p, csv)
+                        .with_context(|| format!("no se pudo escribir {}", p.display()))?;
+                    eprintln!("{} registros exportados a {}.", rows.len(), p.display());
+                }
+                None => print!("{csv}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// At `db init`: the first administrator when there is no account yet. Its password comes from
+/// `VAMOS_ADMIN_PASSWORD` or is generated and printed once.
+pub fn first_admin(s: &mut dyn Store, username: &str) -> Result<()> {
+    if !accounts::users(s.sql())?.is_empty() {
+        return Ok(());
+    }
+    let (password, generated) = match std::env::var("VAMOS_ADMIN_PASSWORD") {
+        Ok(p) if !p.is_empty() => (p, false),
+        _ => (format!("Vm-{}", vamos_server::auth::random_hex(12)?), true),
+    };
+    let catalogue = crate::measure::load_catalogue(None)?;
+    let body = NewUserBody {
+        username: username.to_string(),
+        display_name: Some("Administrador UTGS".into()),
+        password: password.clone(),
+        role: "administrador".into(),
+        institution: None,
+        territories: None,
+    };
+    api::create_user(s, &catalogue, &body).map_err(api_err)?;
+    record(
+        s,
+        "crear primer administrador",
+        "cuenta",
+        username,
+        "inicialización",
+        "ok",
+    )?;
+    println!("Primer administrador creado: «{username}».");
+    if generated {
+        println!(
+            "Contraseña (se muestra una sola vez; cámbiela con «vamos user password»): {password}"
+        );
+    }
+    Ok(())
+}

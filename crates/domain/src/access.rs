@@ -1,0 +1,345 @@
+//! Who may do what: the roles of VAMOS.md §2, the permissions they grant, the territorial scope
+//! of an account and the person fields each kind of reader may see.
+//!
+//! The rule of least privilege is written here once, as data, so that the server enforces it
+//! on every endpoint and the authorization tests can walk the whole matrix.
+//! Architecture invariant: no HTTP and no SQL here — the server maps requests onto
+//! [`Permission`]s and the store filters rows by the [`Scope`] it is given.
+
+use crate::schema::PERSON_FIELDS;
+use crate::territory::{DistrictCode, TerritoryCode};
+use serde::Serialize;
+
+/// An account's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Administrador UTGS: accounts, tokens, agreements, the audit trail; sees everything.
+    Administrador,
+    /// Analista UTGS (Coordinación de Información Social): the whole registry and its status.
+    Analista,
+    /// Coordinador territorial: follows territories through aggregated figures.
+    Coordinador,
+    /// Operador institucional: its institution's agreed fields in its territories.
+    Operador,
+    /// Miembro de Mesa de Protección Social: identification and status in its territories.
+    Mesa,
+    /// Encuestador: collects FIPS data in the field; no registry reading through the API.
+    Encuestador,
+    /// Orientador SPS: a person's status in its territories, to guide them.
+    Orientador,
+    /// The public: aggregated, suppressed figures and the catalogue only.
+    Publico,
+}
+
+impl Role {
+    pub const ALL: [Role; 8] = [
+        Role::Administrador,
+        Role::Analista,
+        Role::Coordinador,
+        Role::Operador,
+        Role::Mesa,
+        Role::Encuestador,
+        Role::Orientador,
+        Role::Publico,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Administrador => "administrador",
+            Role::Analista => "analista",
+            Role::Coordinador => "coordinador",
+            Role::Operador => "operador",
+            Role::Mesa => "mesa",
+            Role::Encuestador => "encuestador",
+            Role::Orientador => "orientador",
+            Role::Publico => "publico",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.code() == s)
+    }
+
+    /// Spanish name shown to users.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Administrador => "Administrador UTGS",
+            Role::Analista => "Analista UTGS",
+            Role::Coordinador => "Coordinador territorial",
+            Role::Operador => "Operador institucional",
+            Role::Mesa => "Miembro de Mesa de Protección Social",
+            Role::Encuestador => "Encuestador",
+            Role::Orientador => "Orientador SPS",
+            Role::Publico => "Público",
+        }
+    }
+
+    /// The permissions the role grants.
+    pub fn grants(self, p: Permission) -> bool {
+        use Permission::*;
+        match self {
+            Role::Administrador => true,
+            Role::Analista => matches!(
+                p,
+                RegistryRead | StatusRead | LogrosRead | CatalogueRead | Dci
+            ),
+            Role::Coordinador => matches!(p, LogrosRead | CatalogueRead),
+            Role::Operador => matches!(
+                p,
+                RegistryRead | StatusRead | LogrosRead | CatalogueRead | Dci
+            ),
+            Role::Mesa => matches!(p, RegistryRead | StatusRead | LogrosRead | CatalogueRead),
+            Role::Encuestador => matches!(p, CatalogueRead),
+            Role::Orientador => matches!(p, StatusRead | CatalogueRead),
+            Role::Publico => matches!(p, CatalogueRead),
+        }
+    }
+
+    /// Roles whose personal-data access is national (no territory needed).
+    pub fn is_national(self) -> bool {
+        matches!(self, Role::Administrador | Role::Analista)
+    }
+
+    /// Roles that must be bound to territories when the account is created.
+    pub fn needs_territory(self) -> bool {
+        matches!(self, Role::Operador | Role::Mesa | Role::Orientador)
+    }
+
+    /// Roles that must belong to an institution.
+    pub fn needs_institution(self) -> bool {
+        matches!(self, Role::Operador)
+    }
+
+    /// Which person fields the role may read (operators: their agreement decides).
+    pub fn field_policy(self) -> FieldPolicy {
+        match self {
+            Role::Administrador | Role::Analista => FieldPolicy::All,
+            Role::Mesa | Role::Orientador => FieldPolicy::Fields(MESA_FIELDS.to_vec()),
+            Role::Operador => FieldPolicy::Agreement,
+            Role::Coordinador | Role::Encuestador | Role::Publico => FieldPolicy::None,
+        }
+    }
+}
+
+/// A permission an endpoint requires. API tokens carry a subset of their owner's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Permission {
+    /// Persons, households, communities, search (personal data).
+    RegistryRead,
+    /// A unit's protection status and its explanation (personal data).
+    StatusRead,
+    /// Measurements and Logros without suppression (aggregates, internal).
+    LogrosRead,
+    /// The service catalogue.
+    CatalogueRead,
+    /// The audit trail.
+    AuditRead,
+    /// Accounts, tokens and agreements.
+    UsersAdmin,
+    /// The DCI Social Registry API.
+    Dci,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 7] = [
+        Permission::RegistryRead,
+        Permission::StatusRead,
+        Permission::LogrosRead,
+        Permission::CatalogueRead,
+        Permission::AuditRead,
+        Permission::UsersAdmin,
+        Permission::Dci,
+    ];
+
+    /// Token scope name.
+    pub fn code(self) -> &'static str {
+        match self {
+            Permission::RegistryRead => "registro:leer",
+            Permission::StatusRead => "estatus:leer",
+            Permission::LogrosRead => "logros:leer",
+            Permission::CatalogueRead => "catalogo:leer",
+            Permission::AuditRead => "auditoria:leer",
+            Permission::UsersAdmin => "usuarios:administrar",
+            Permission::Dci => "dci",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Permission> {
+        Permission::ALL.into_iter().find(|p| p.code() == s)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Permission::RegistryRead => "leer el registro (datos personales)",
+            Permission::StatusRead => "consultar el estatus de protección (datos personales)",
+            Permission::LogrosRead => "consultar mediciones y Logros",
+            Permission::CatalogueRead => "consultar el catálogo de servicios",
+            Permission::AuditRead => "leer el registro de auditoría",
+            Permission::UsersAdmin => "administrar cuentas, tokens y acuerdos",
+            Permission::Dci => "usar la API DCI del Registro Social",
+        }
+    }
+}
+
+/// Which person fields a reader sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldPolicy {
+    All,
+    Fields(Vec<&'static str>),
+    /// Whatever the institution's valid data-sharing agreements list.
+    Agreement,
+    None,
+}
+
+/// Identification and location: what a Mesa member or an orientador sees of a person
+/// (`household_address`: the household's address and coordinates).
+pub const MESA_FIELDS: &[&str] = &[
+    "id",
+    "household_id",
+    "district_code",
+    "given_names",
+    "family_names",
+    "national_id",
+    "birth_date",
+    "sex",
+    "relationship",
+    "household_address",
+];
+
+/// Every person field a data-sharing agreement may list: the registry's core columns and the
+/// FIPS answers.
+pub fn person_field_names() -> Vec<&'static str> {
+    let mut v = MESA_FIELDS.to_vec();
+    v.extend(PERSON_FIELDS.iter().map(|f| f.name));
+    v
+}
+
+/// The territories an account may see personal data of: `National`, or a list of departments
+/// and districts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    National,
+    Territories(Vec<TerritoryCode>),
+}
+
+impl Scope {
+    /// Whether a unit in `district` is inside the scope.
+    pub fn contains(&self, district: DistrictCode) -> bool {
+        match self {
+            Scope::National => true,
+            Scope::Territories(ts) => ts.iter().any(|t| match t {
+                TerritoryCode::Nation => true,
+                TerritoryCode::Department(d) => district.department() == *d,
+                TerritoryCode::District(x) => *x == district,
+            }),
+        }
+    }
+
+    /// Whether every unit of territory `t` is inside the scope.
+    pub fn covers(&self, t: TerritoryCode) -> bool {
+        match (self, t) {
+            (Scope::National, _) => true,
+            (Scope::Territories(_), TerritoryCode::District(d)) => self.contains(d),
+            (Scope::Territories(ts), TerritoryCode::Department(d)) => ts.iter().any(|x| {
+                matches!(x, TerritoryCode::Nation)
+                    || matches!(x, TerritoryCode::Department(y) if *y == d)
+            }),
+            (Scope::Territories(ts), TerritoryCode::Nation) => ts.contains(&TerritoryCode::Nation),
+        }
+    }
+
+    /// Inclusive district-number ranges the scope spans (`DDdd` numbers), for SQL filters.
+    pub fn district_ranges(&self) -> Vec<(i64, i64)> {
+        match self {
+            Scope::National => vec![(0, i64::MAX)],
+            Scope::Territories(ts) => ts
+                .iter()
+                .map(|t| match t {
+                    TerritoryCode::Nation => (0, i64::MAX),
+                    TerritoryCode::Department(d) => {
+                        let base = i64::from(d.get()) * 100;
+                        (base, base + 99)
+                    }
+                    TerritoryCode::District(x) => (i64::from(x.get()), i64::from(x.get())),
+                })
+                .collect(),
+        }
+    }
+
+    /// Comma-separated codes (the stored form); empty for national.
+    pub fn to_stored(&self) -> String {
+        match self {
+            Scope::National => String::new(),
+            Scope::Territories(ts) => ts
+                .iter()
+                .map(|t| t.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        }
+    }
+
+    /// Parses the stored form; unknown codes are an error naming them.
+    pub fn from_stored(s: &str) -> Result<Scope, String> {
+        let parts: Vec<&str> = s
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect();
+        if parts.is_empty() {
+            return Ok(Scope::National);
+        }
+        let mut ts = Vec::new();
+        for p in parts {
+            ts.push(
+                TerritoryCode::parse(p)
+                    .map_err(|e| format!("territorio «{p}» no reconocido: {e}"))?,
+            );
+        }
+        Ok(Scope::Territories(ts))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(n: u16) -> DistrictCode {
+        DistrictCode::from_number(n).unwrap()
+    }
+
+    #[test]
+    fn scopes_contain_their_districts_only() {
+        let s = Scope::from_stored("11,0101").unwrap();
+        assert!(s.contains(d(1116)));
+        assert!(s.contains(d(101)));
+        assert!(!s.contains(d(102)));
+        assert!(!s.contains(d(1501)));
+        assert!(s.covers(TerritoryCode::parse("11").unwrap()));
+        assert!(!s.covers(TerritoryCode::parse("01").unwrap()));
+        assert!(!s.covers(TerritoryCode::Nation));
+        assert_eq!(s.district_ranges(), vec![(1100, 1199), (101, 101)]);
+        assert_eq!(s.to_stored(), "11,0101");
+        assert!(Scope::from_stored("99").is_err());
+        assert_eq!(Scope::from_stored("").unwrap(), Scope::National);
+    }
+
+    #[test]
+    fn least_privilege_in_the_role_table() {
+        assert!(Role::Administrador.grants(Permission::AuditRead));
+        assert!(!Role::Analista.grants(Permission::AuditRead));
+        assert!(!Role::Coordinador.grants(Permission::RegistryRead));
+        assert!(!Role::Encuestador.grants(Permission::StatusRead));
+        assert!(Role::Orientador.grants(Permission::StatusRead));
+        assert!(!Role::Orientador.grants(Permission::RegistryRead));
+        assert!(!Role::Publico.grants(Permission::LogrosRead));
+        for r in Role::ALL {
+            assert_eq!(Role::parse(r.code()), Some(r));
+            assert!(r.grants(Permission::CatalogueRead));
+        }
+        for p in Permission::ALL {
+            assert_eq!(Permission::parse(p.code()), Some(p));
+        }
+        assert!(person_field_names().contains(&"embarazada"));
+    }
+}

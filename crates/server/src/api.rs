@@ -1,0 +1,1318 @@
+//! The JSON REST API: session, registry (persons, households, communities, search), protection
+//! status, measurements and Logros, catalogue, and administration (accounts, tokens,
+//! agreements, audit trail).
+//!
+//! Every handler states the permission it needs; personal data is filtered by the caller's
+//! territorial scope in SQL and by its field policy (role or data-sharing agreement) before it
+//! is serialised, and every read of it is written to the audit chain in the same blocking call.
+
+use crate::auth::{
+    self, check_password_policy, hash_password, mint_token, now_rfc3339, verify_password,
+    Credential, MaybePrincipal, Principal, CSRF_HEADER, SESSION_COOKIE,
+};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::status;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use vamos_domain::{FieldPolicy, Permission, Role, Scope, TerritoryCode};
+use vamos_store::accounts::{self, Agreement, NewToken, NewUser};
+use vamos_store::audit::{self as chain, AuditQuery};
+use vamos_store::views::{self, Filter, Op, PersonColumn};
+use vamos_store::{AuditEntry, Store, UnitKind};
+
+/// Writes one audit record for `p`.
+pub fn audit(
+    store: &mut dyn Store,
+    p: Option<&Principal>,
+    action: &str,
+    subject_kind: &str,
+    subject_id: &str,
+    purpose: &str,
+    outcome: &str,
+) -> ApiResult<()> {
+    store.audit(&AuditEntry {
+        at: now_rfc3339(),
+        actor: p.map(Principal::actor).unwrap_or_else(|| "anónimo".into()),
+        action: action.into(),
+        subject_kind: subject_kind.into(),
+        subject_id: subject_id.into(),
+        purpose: purpose.into(),
+        outcome: outcome.into(),
+        role: p.map(|p| p.role.code().to_string()),
+        institution: p.and_then(|p| p.user.institution.clone()),
+        request_id: p.and_then(|p| p.request_id.clone()),
+    })?;
+    Ok(())
+}
+
+/// The person fields `p` may see (`None` = all), from its role or its institution's agreements
+/// in force today.
+pub fn visible_fields(store: &mut dyn Store, p: &Principal) -> ApiResult<Option<BTreeSet<String>>> {
+    match p.role.field_policy() {
+        FieldPolicy::All => Ok(None),
+        FieldPolicy::Fields(f) => Ok(Some(f.iter().map(|s| s.to_string()).collect())),
+        FieldPolicy::None => Err(ApiError::forbidden(format!(
+            "el rol {} no accede a datos personales",
+            p.role.label()
+        ))),
+        FieldPolicy::Agreement => {
+            let inst = p.user.institution.clone().unwrap_or_default();
+            let today = auth::now().date_naive().to_string();
+            let list = accounts::agreements(store.sql(), Some(&inst), Some(&today))?;
+            if list.is_empty() {
+                return Err(ApiError::forbidden(format!(
+                    "la institución {inst} no tiene un acuerdo de intercambio de datos vigente"
+                )));
+            }
+            let mut set: BTreeSet<String> = list.into_iter().flat_map(|a| a.fields).collect();
+            set.insert("id".into());
+            Ok(Some(set))
+        }
+    }
+}
+
+/// Keeps only the visible keys of a person row.
+pub fn filter_person(
+    mut row: Map<String, Value>,
+    fields: &Option<BTreeSet<String>>,
+) -> Map<String, Value> {
+    if let Some(f) = fields {
+        row.retain(|k, _| f.contains(k));
+    }
+    row
+}
+
+fn district_of(row: &Map<String, Value>) -> Option<vamos_domain::DistrictCode> {
+    row.get("district_code")
+        .and_then(Value::as_i64)
+        .and_then(|d| u16::try_from(d).ok())
+        .and_then(|d| vamos_domain::DistrictCode::from_number(d).ok())
+}
+
+fn in_scope(p: &Principal, row: &Map<String, Value>) -> bool {
+    district_of(row).is_some_and(|d| p.scope.contains(d))
+}
+
+fn parse_territory(s: Option<&str>) -> ApiResult<TerritoryCode> {
+    TerritoryCode::parse(s.unwrap_or("PY"))
+        .map_err(|e| ApiError::bad_request(format!("territorio inválido: {e}")))
+}
+
+fn ranges(t: TerritoryCode) -> Vec<(i64, i64)> {
+    match t {
+        TerritoryCode::Nation => Scope::National,
+        other => Scope::Territories(vec![other]),
+    }
+    .district_ranges()
+}
+
+fn purpose_or(p: &Option<String>, default: &str) -> ApiResult<String> {
+    match p {
+        Some(s) if s.chars().count() > 200 => Err(ApiError::bad_request(
+            "el motivo (purpose) no puede superar 200 caracteres",
+        )),
+        Some(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+        _ => Ok(default.to_string()),
+    }
+}
+
+// ---------------------------------------------------------------- service
+
+pub async fn health() -> Json<Value> {
+    Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+}
+
+pub async fn ready(State(st): State<AppState>) -> Response {
+    match st
+        .pool
+        .run(|s| {
+            if s.is_ready()? {
+                Ok(())
+            } else {
+                Err(vamos_store::StoreError::NotInitialised.into())
+            }
+        })
+        .await
+    {
+        Ok(()) => Json(json!({"status": "ready", "backend": st.settings.db.split(':').next()}))
+            .into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "not_ready", "error": {"code": e.code, "message": e.message}})),
+        )
+            .into_response(),
+    }
+}
+
+pub async fn metrics(State(st): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        st.metrics.render(st.started.elapsed()),
+    )
+        .into_response()
+}
+
+// ---------------------------------------------------------------- session
+
+#[derive(Deserialize)]
+pub struct LoginBody {
+    pub username: String,
+    pub password: String,
+}
+
+fn principal_json(p: &Principal) -> Value {
+    json!({
+        "username": p.user.username,
+        "display_name": p.user.display_name,
+        "role": p.role.code(),
+        "role_label": p.role.label(),
+        "institution": p.user.institution,
+        "territories": p.scope.to_stored(),
+        "permissions": Permission::ALL.iter().filter(|x| p.can(**x)).map(|x| x.code()).collect::<Vec<_>>(),
+        "csrf_token": match &p.credential { Credential::Session { csrf } => Some(csrf.clone()), _ => None },
+    })
+}
+
+pub async fn login(
+    State(st): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Json(body): Json<LoginBody>,
+) -> ApiResult<Response> {
+    if !st.login_limiter.allow(&addr.ip().to_string()) {
+        st.metrics
+            .rate_limited
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return Err(ApiError::too_many(
+            "demasiados intentos de inicio de sesión desde esta dirección; espere un minuto",
+        ));
+    }
+    if body.username.len() > 100 || body.password.len() > 1024 {
+        return Err(ApiError::bad_request(
+            "usuario o contraseña demasiado largos",
+        ));
+    }
+    let settings = st.settings.clone();
+    let rid = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let metrics = st.metrics.clone();
+    let result = st
+        .pool
+        .run(move |s| {
+            let now = auth::now();
+            let now_s = now_rfc3339();
+            let user = accounts::user_by_name(s.sql(), &body.username)?;
+            let entry = |actor: &str, outcome: &str, role: Option<String>| AuditEntry {
+                at: now_s.clone(),
+                actor: actor.to_string(),
+                action: "iniciar sesión".into(),
+                subject_kind: "cuenta".into(),
+                subject_id: actor.to_string(),
+                purpose: "autenticación".into(),
+                outcome: outcome.into(),
+                role,
+                institution: None,
+                request_id: rid.clone(),
+            };
+            let Some(user) = user.filter(|u| u.active) else {
+                // Same work as a real check, so timing does not reveal which names exist.
+                let _ = verify_password(&body.password, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$0Cgl5ZkS3ffKkZoV9U1ZrKVuF9TDsZUbOc5JXDFBuqI");
+                s.audit(&entry(&body.username, "rechazado: credenciales inválidas", None))?;
+                return Ok(Err(ApiError::new(StatusCode::UNAUTHORIZED, "credenciales_invalidas", "usuario o contraseña incorrectos")));
+            };
+            if let Some(until) = &user.locked_until {
+                if until.as_str() > now_s.as_str() {
+                    s.audit(&entry(&user.username, "rechazado: cuenta bloqueada", Some(user.role.clone())))?;
+                    return Ok(Err(ApiError::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "cuenta_bloqueada",
+                        format!("cuenta bloqueada temporalmente por intentos fallidos hasta {until}"),
+                    )));
+                }
+            }
+            let phc = accounts::password_hash(s.sql(), user.id)?.unwrap_or_default();
+            if !verify_password(&body.password, &phc) {
+                // Back-off: from the threshold on, 1, 2, 4 … minutes (at most a day).
+                let over = (user.failed_logins + 1 - settings.lockout_threshold).clamp(0, 11);
+                let minutes = 1i64 << over;
+                let until = (now + chrono::Duration::minutes(minutes.min(1440)))
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                accounts::record_failed_login(s.sql(), user.id, settings.lockout_threshold, &until)?;
+                s.audit(&entry(&user.username, "rechazado: credenciales inválidas", Some(user.role.clone())))?;
+                return Ok(Err(ApiError::new(StatusCode::UNAUTHORIZED, "credenciales_invalidas", "usuario o contraseña incorrectos")));
+            }
+            accounts::record_login(s.sql(), user.id)?;
+            let cookie = auth::random_hex(32)?;
+            let csrf = auth::random_hex(24)?;
+            let expires = (now + chrono::Duration::hours(settings.session_hours))
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            accounts::create_session(s.sql(), &vamos_store::audit::sha256_hex(&cookie), user.id, &csrf, &now_s, &expires)?;
+            s.audit(&entry(&user.username, "ok", Some(user.role.clone())))?;
+            Ok(Ok((user, cookie, csrf, expires)))
+        })
+        .await?;
+    let (user, cookie, csrf, expires) = match result {
+        Ok(v) => v,
+        Err(e) => {
+            metrics
+                .logins_failed
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Err(e);
+        }
+    };
+    metrics
+        .logins_ok
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let cookie_header = format!(
+        "{SESSION_COOKIE}={cookie}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        st.settings.session_hours * 3600,
+        if st.settings.cookie_secure {
+            "; Secure"
+        } else {
+            ""
+        }
+    );
+    let mut r = Json(json!({
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role,
+        "csrf_token": csrf,
+        "expires_at": expires,
+    }))
+    .into_response();
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie_header).map_err(ApiError::internal)?,
+    );
+    Ok(r)
+}
+
+pub async fn session_info(p: Principal) -> Json<Value> {
+    Json(principal_json(&p))
+}
+
+pub async fn logout(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    p: Principal,
+) -> ApiResult<Response> {
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_string());
+    st.pool
+        .run(move |s| {
+            if let Some(c) = cookie {
+                accounts::delete_session(s.sql(), &vamos_store::audit::sha256_hex(&c))?;
+            }
+            audit(
+                s,
+                Some(&p),
+                "cerrar sesión",
+                "cuenta",
+                &p.user.username,
+                "autenticación",
+                "ok",
+            )
+        })
+        .await?;
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("vamos_sesion=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+    );
+    Ok(r)
+}
+
+// ---------------------------------------------------------------- registry
+
+#[derive(Deserialize, Default)]
+pub struct PersonSearch {
+    /// Words of the name (all must appear).
+    pub q: Option<String>,
+    /// Cédula de identidad.
+    pub cedula: Option<i64>,
+    pub territory: Option<String>,
+    pub after: Option<i64>,
+    pub limit: Option<i64>,
+    pub purpose: Option<String>,
+}
+
+pub async fn search_persons(
+    State(st): State<AppState>,
+    p: Principal,
+    Query(q): Query<PersonSearch>,
+) -> ApiResult<Json<Value>> {
+    p.require(Permission::RegistryRead)?;
+    let t = parse_territory(q.territory.as_deref())?;
+    let purpose = purpose_or(&q.purpose, "búsqueda en el registro")?;
+    let mut conds = vec![Filter::Or(
+        ranges(t)
+            .into_iter()
+            .map(|(lo, hi)| {
+                Filter::And(vec![
+                    Filter::Cmp(PersonColumn::District, Op::Ge, lo.into()),
+                    Filter::Cmp(PersonColumn::District, Op::Le, hi.into()),
+                ])
+            })
+            .collect(),
+    )];
+    if let Some(words) = &q.q {
+        if words.chars().count() > 100 {
+            return Err(ApiError::bad_request(
+                "la búsqueda no puede superar 100 caracteres",
+            ));
+        }
+        for w in words.split_whitespace().take(6) {
+            conds.push(Filter::Or(vec![
+                Filter::Cmp(PersonColumn::GivenNames, Op::Contains, w.into()),
+                Filter::Cmp(PersonColumn::FamilyNames, Op::Contains, w.into()),
+            ]));
+        }
+    }
+    if let Some(c) = q.cedula {
+        conds.push(Filter::Cmp(PersonColumn::NationalId, Op::Eq, c.into()));
+    }
+    if q.q.is_none() && q.cedula.is_none() && t == TerritoryCode::Nation {
+        return Err(ApiError::bad_request(
+            "indique al menos un criterio: q (nombre), cedula o territory",
+        ));
+    }
+    let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    let out = st
+        .pool
+        .run(move |s| {
+            let fields = visible_fields(s, &p)?;
+            let page = views::search_persons(
+                s.sql(),
+                &Filter::And(conds),
+                &p.scope.district_ranges(),
+                q.after,
+                limit,
+            )?;
+            let ids: Vec<String> = page
+                .items
+                .iter()
+                .filter_map(|r| r.get("id").and_then(Value::as_i64))
+                .map(|i| i.to_string())
+                .collect();
+            audit(
+                s,
+                Some(&p),
+                "buscar personas",
+                "persona",
+                &ids.join(","),
+                &purpose,
+                &format!("ok: {} resultados", ids.len()),
+            )?;
+            let items: Vec<Value> = page
+                .items
+                .into_iter()
+                .map(|r| Value::Object(filter_person(r, &fields)))
+                .collect();
+            Ok(json!({"items": items, "next_after": page.next, "limit": limit}))
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+#[derive(Deserialize, Default)]
+pub struct PurposeQuery {
+    pub purpose: Option<String>,
+}
+
+pub async fn get_person(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+    Query(q): Query<PurposeQuery>,
+) -> ApiResult<Json<Value>> {
+    p.require(Permission::RegistryRead)?;
+    let purpose = purpose_or(&q.purpose, "consulta de una persona")?;
+    let out = st
+        .pool
+        .run(move |s| {
+            let fields = visible_fields(s, &p)?;
+            let row = views::person(s.sql(), id)?;
+            match row {
+                Some(r) if in_scope(&p, &r) => {
+                    audit(
+                        s,
+                        Some(&p),
+                        "leer persona",
+                        "persona",
+                        &id.to_string(),
+                        &purpose,
+                        "ok",
+                    )?;
+                    Ok(Value::Object(filter_person(r, &fields)))
+                }
+                found => {
+                    let outcome = if found.is_some() {
+                        "denegado: fuera de su ámbito territorial"
+                    } else {
+                        "no encontrado"
+                    };
+                    audit(
+                        s,
+                        Some(&p),
+                        "leer persona",
+                        "persona",
+                        &id.to_string(),
+                        &purpose,
+                        outcome,
+                    )?;
+                    Err(ApiError::not_found(format!(
+                        "persona {id} no encontrada en su ámbito"
+                    )))
+                }
+            }
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    pub territory: Option<String>,
+    pub after: Option<i64>,
+    pub limit: Option<i64>,
+    pub purpose: Option<String>,
+}
+
+pub async fn list_households(
+    State(st): State<AppState>,
+    p: Principal,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    p.require(Permission::RegistryRead)?;
+    let t = parse_territory(q.territory.as_deref())?;
+    let purpose = purpose_or(&q.purpose, "listado de hogares")?;
+    let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    let out = st
+        .pool
+        .run(move |s| {
+            visible_fields(s, &p)?;
+            let page = views::list_households(
+                s.sql(),
+                &ranges(t),
+                &p.scope.district_ranges(),
+                q.after,
+                limit,
+            )?;
+            let ids: Vec<String> = page
+                .items
+                .iter()
+                .filter_map(|r| r.get("id").and_then(Value::as_i64))
+                .map(|i| i.to_string())
+                .collect();
+            audit(
+                s,
+                Some(&p),
+                "listar hogares",
+                "hogar",
+                &ids.join(","),
+                &purpose,
+                &format!("ok: {} resultados", ids.len()),
+            )?;
+            Ok(json!({"items": page.items, "next_after": page.next, "limit": limit}))
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+pub async fn get_household(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+    Query(q): Query<PurposeQuery>,
+) -> ApiResult<Json<Value>> {
+    p.require(Permission::RegistryRead)?;
+    let purpose = purpose_or(&q.purpose, "consulta de un hogar")?;
+    let out = st
+        .pool
+        .run(move |s| {
+            let fields = visible_fields(s, &p)?;
+            match views::household(s.sql(), id)? {
+                Some((mut h, members)) if in_scope(&p, &h) => {
+                    let ids: Vec<String> = members
+                        .iter()
+                        .filter_map(|r| r.get("id").and_then(Value::as_i64))
+                        .map(|i| i.to_string())
+                        .collect();
+                    audit(
+                        s,
+                        Some(&p),
+                        "leer hogar",
+                        "hogar",
+                        &format!("{id} (miembros {})", ids.join(",")),
+                        &purpose,
+                        "ok",
+                    )?;
+                    if fields
+                        .as_ref()
+                        .is_some_and(|f| !f.contains("household_address"))
+                    {
+                        for k in ["address", "latitude", "longitude"] {
+                            h.remove(k);
+                        }
+                    }
+                    let members: Vec<Value> = members
+                        .into_iter()
+                        .map(|m| Value::Object(filter_person(m, &fields)))
+                        .collect();
+                    h.insert("members".into(), Value::Array(members));
+                    Ok(Value::Object(h))
+                }
+                found => {
+                    let outcome = if found.is_some() {
+                        "denegado: fuera de su ámbito territorial"
+                    } else {
+                        "no encontrado"
+                    };
+                    audit(
+                        s,
+                        Some(&p),
+                        "leer hogar",
+                        "hogar",
+                        &id.to_string(),
+                        &purpose,
+                        outcome,
+                    )?;
+                    Err(ApiError::not_found(format!(
+                        "hogar {id} no encontrado en su ámbito"
+                    )))
+                }
+            }
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+pub async fn list_communities(
+    State(st): State<AppState>,
+    p: Principal,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    p.require(Permission::RegistryRead)?;
+    let t = parse_territory(q.territory.as_deref())?;
+    let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    let out = st
+        .pool
+        .run(move |s| {
+            visible_fields(s, &p)?;
+            let page = views::list_communities(
+                s.sql(),
+                &ranges(t),
+                &p.scope.district_ranges(),
+                q.after,
+                limit,
+            )?;
+            Ok(json!({"items": page.items, "next_after": page.next, "limit": limit}))
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+pub async fn get_community(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    p.require(Permission::RegistryRead)?;
+    let out = st
+        .pool
+        .run(move |s| {
+            visible_fields(s, &p)?;
+            match views::community(s.sql(), id)? {
+                Some(c) if in_scope(&p, &c) => Ok(Value::Object(c)),
+                _ => Err(ApiError::not_found(format!(
+                    "comunidad {id} no encontrada en su ámbito"
+                ))),
+            }
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+#[derive(Deserialize, Default)]
+pub struct StatusQuery {
+    pub as_of: Option<String>,
+    pub purpose: Option<String>,
+}
+
+async fn unit_status(
+    st: AppState,
+    p: Principal,
+    kind: UnitKind,
+    id: i64,
+    q: StatusQuery,
+) -> ApiResult<Json<Value>> {
+    p.require(Permission::StatusRead)?;
+    let purpose = purpose_or(&q.purpose, "consulta de estatus de protección")?;
+    let as_of = match &q.as_of {
+        Some(s) => Some(
+            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+                ApiError::bad_request(format!("fecha «{s}» inválida: use AAAA-MM-DD"))
+            })?,
+        ),
+        None => None,
+    };
+    let catalogue = st.catalogue.clone();
+    let out = st
+        .pool
+        .run(move |s| {
+            let kind_es = status::kind_es(kind);
+            let located = s.locate(kind, id)?;
+            let district =
+                located.and_then(|(_, d)| vamos_domain::DistrictCode::from_number(d).ok());
+            let allowed = district.is_some_and(|d| p.scope.contains(d));
+            let outcome = match (located, allowed) {
+                (None, _) => "no encontrado",
+                (Some(_), false) => "denegado: fuera de su ámbito territorial",
+                _ => "ok",
+            };
+            let subject = located
+                .map(|(i, _)| i.to_string())
+                .unwrap_or_else(|| id.to_string());
+            audit(
+                s,
+                Some(&p),
+                "explicar estatus",
+                kind_es,
+                &subject,
+                &purpose,
+                outcome,
+            )?;
+            let (Some((uid, _)), Some(d), true) = (located, district, allowed) else {
+                return Err(ApiError::not_found(format!(
+                    "{kind_es} {id} no encontrada en su ámbito"
+                )));
+            };
+            let as_of = match as_of {
+                Some(d) => d,
+                None => match s.measurement(None)? {
+                    Some((m, _)) => chrono::NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d")
+                        .map_err(ApiError::internal)?,
+                    None => {
+                        return Err(ApiError::bad_request(
+                            "indique as_of=AAAA-MM-DD (todavía no hay mediciones)",
+                        ))
+                    }
+                },
+            };
+            Ok(status::explain(s, &catalogue, kind, uid, d, as_of)?)
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+pub async fn person_status(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+    Query(q): Query<StatusQuery>,
+) -> ApiResult<Json<Value>> {
+    unit_status(st, p, UnitKind::Person, id, q).await
+}
+pub async fn household_status(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+    Query(q): Query<StatusQuery>,
+) -> ApiResult<Json<Value>> {
+    unit_status(st, p, UnitKind::Household, id, q).await
+}
+pub async fn community_status(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+    Query(q): Query<StatusQuery>,
+) -> ApiResult<Json<Value>> {
+    unit_status(st, p, UnitKind::Community, id, q).await
+}
+
+// ---------------------------------------------------------------- measurements, Logros, catalogue
+
+pub async fn list_measurements(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
+    p.require(Permission::LogrosRead)?;
+    let rows = st.pool.run(|s| Ok(measurements(s)?)).await?;
+    Ok(Json(json!({"items": rows})))
+}
+
+/// Every measurement without its districts, newest first.
+pub fn measurements(s: &mut dyn Store) -> vamos_store::Result<Vec<Value>> {
+    Ok(s.sql()
+        .query(
+            "SELECT id, as_of, catalogue_version, catalogue_label, territory, synthetic, created_at FROM measurements ORDER BY id DESC LIMIT 1000",
+            &[],
+        )?
+        .iter()
+        .map(|r| {
+            let mut o = r.object();
+            o.insert("synthetic".into(), Value::Bool(r.int(5) == Some(1)));
+            Value::Object(o)
+        })
+        .collect())
+}
+
+pub async fn get_measurement(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    p.require(Permission::LogrosRead)?;
+    let m = st
+        .pool
+        .run(move |s| s.measurement(Some(id)).map_err(ApiError::from))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("medición {id} no encontrada")))?;
+    Ok(Json(json!({
+        "id": m.0.id, "as_of": m.0.as_of, "catalogue_version": m.0.catalogue_version,
+        "catalogue_label": m.0.catalogue_label, "territory": m.0.territory, "synthetic": m.0.synthetic,
+        "created_at": m.0.created_at, "details": m.0.details, "districts": m.1.len(),
+    })))
+}
+
+#[derive(Deserialize, Default)]
+pub struct LogrosQuery {
+    pub territory: Option<String>,
+    pub measurement: Option<i64>,
+}
+
+pub async fn logros(
+    State(st): State<AppState>,
+    p: Principal,
+    Query(q): Query<LogrosQuery>,
+) -> ApiResult<Json<Value>> {
+    p.require(Permission::LogrosRead)?;
+    let t = parse_territory(q.territory.as_deref())?;
+    let out = st
+        .pool
+        .run(move |s| {
+            let Some((m, table)) = status::logros_of(s, q.measurement, t)? else {
+                return Err(ApiError::not_found(
+                    "no hay mediciones: ejecute «vamos classify»",
+                ));
+            };
+            Ok(status::logros_json(&m, t, &table))
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+pub async fn catalogue(State(st): State<AppState>) -> Json<Value> {
+    let c = &st.catalogue;
+    Json(json!({
+        "name": c.name, "label": c.label, "version": c.version, "illustrative": c.illustrative,
+        "description": c.description,
+        "institutions": c.institutions.iter().map(|i| json!({"code": i.code, "name": i.name})).collect::<Vec<_>>(),
+        "services": c.services.iter().map(|s| json!({
+            "code": s.code, "name": s.name, "institution": s.institution,
+            "category": s.category.code(), "logro": s.category.logro(), "package": s.package.code(),
+            "deadline_days": s.deadline_days,
+            "evidence": s.evidence.iter().map(|e| e.description.clone()).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    }))
+}
+
+// ---------------------------------------------------------------- administration
+
+#[derive(Deserialize)]
+pub struct NewUserBody {
+    pub username: String,
+    pub display_name: Option<String>,
+    pub password: String,
+    pub role: String,
+    pub institution: Option<String>,
+    pub territories: Option<String>,
+}
+
+/// Validates and creates an account (shared by the API and `vamos user create`).
+pub fn create_user(
+    s: &mut dyn Store,
+    catalogue: &vamos_catalogue::Catalogue,
+    b: &NewUserBody,
+) -> ApiResult<i64> {
+    let role = Role::parse(&b.role).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "rol «{}» desconocido; use uno de: {}",
+            b.role,
+            Role::ALL
+                .iter()
+                .filter(|r| **r != Role::Publico)
+                .map(|r| r.code())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })?;
+    if role == Role::Publico {
+        return Err(ApiError::bad_request(
+            "el público no tiene cuentas: usa las rutas /api/public",
+        ));
+    }
+    let valid_name = !b.username.is_empty()
+        && b.username.len() <= 64
+        && b.username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c));
+    if !valid_name {
+        return Err(ApiError::bad_request(
+            "nombre de usuario inválido: 1 a 64 letras, números, '.', '_', '-' o '@'",
+        ));
+    }
+    check_password_policy(&b.password, &b.username).map_err(ApiError::bad_request)?;
+    let scope = Scope::from_stored(b.territories.as_deref().unwrap_or(""))
+        .map_err(ApiError::bad_request)?;
+    if role.needs_territory() && scope == Scope::National {
+        return Err(ApiError::bad_request(format!(
+            "el rol {} necesita territorios (departamentos DD o distritos DDdd)",
+            role.label()
+        )));
+    }
+    let institution = b.institution.as_deref().filter(|i| !i.is_empty());
+    if let Some(i) = institution {
+        if catalogue.institution(i).is_none() {
+            return Err(ApiError::bad_request(format!(
+                "institución «{i}» no está en el catálogo"
+            )));
+        }
+    } else if role.needs_institution() {
+        return Err(ApiError::bad_request(format!(
+            "el rol {} necesita una institución del catálogo",
+            role.label()
+        )));
+    }
+    let hash = hash_password(&b.password)?;
+    let now = now_rfc3339();
+    let territories = if role.is_national() {
+        String::new()
+    } else {
+        scope.to_stored()
+    };
+    Ok(accounts::create_user(
+        s.sql(),
+        &NewUser {
+            username: &b.username,
+            display_name: b.display_name.as_deref().unwrap_or(&b.username),
+            password_hash: &hash,
+            role: role.code(),
+            institution,
+            territories: &territories,
+            now: &now,
+        },
+    )?)
+}
+
+pub async fn list_users(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
+    p.require(Permission::UsersAdmin)?;
+    let users = st.pool.run(|s| Ok(accounts::users(s.sql())?)).await?;
+    Ok(Json(json!({"items": users})))
+}
+
+pub async fn post_user(
+    State(st): State<AppState>,
+    p: Principal,
+    Json(b): Json<NewUserBody>,
+) -> ApiResult<Response> {
+    p.require(Permission::UsersAdmin)?;
+    let cat = st.catalogue.clone();
+    let id = st
+        .pool
+        .run(move |s| {
+            let r = create_user(s, &cat, &b);
+            let outcome = match &r {
+                Ok(_) => "ok".to_string(),
+                Err(e) => format!("rechazado: {}", e.message),
+            };
+            audit(
+                s,
+                Some(&p),
+                "crear cuenta",
+                "cuenta",
+                &b.username,
+                "administración de cuentas",
+                &outcome,
+            )?;
+            r
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": id}))).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct NewTokenBody {
+    pub username: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub days: Option<i64>,
+}
+
+/// Validates and creates a token; returns its id and the secret (shown once).
+pub fn create_token(s: &mut dyn Store, b: &NewTokenBody) -> ApiResult<(i64, String, String)> {
+    let user = accounts::user_by_name(s.sql(), &b.username)?
+        .ok_or_else(|| ApiError::bad_request(format!("no existe la cuenta «{}»", b.username)))?;
+    let role = Role::parse(&user.role).ok_or_else(|| ApiError::internal("rol desconocido"))?;
+    if b.scopes.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "indique al menos un alcance: {}",
+            Permission::ALL
+                .iter()
+                .map(|p| p.code())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    for sc in &b.scopes {
+        let perm = Permission::parse(sc)
+            .ok_or_else(|| ApiError::bad_request(format!("alcance «{sc}» desconocido")))?;
+        if !role.grants(perm) {
+            return Err(ApiError::bad_request(format!(
+                "el rol {} de «{}» no permite el alcance {sc}",
+                role.label(),
+                user.username
+            )));
+        }
+    }
+    let days = b.days.unwrap_or(90);
+    if !(1..=730).contains(&days) {
+        return Err(ApiError::bad_request(
+            "la vigencia del token debe estar entre 1 y 730 días",
+        ));
+    }
+    let t = mint_token()?;
+    let now = auth::now();
+    let expires =
+        (now + chrono::Duration::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let id = accounts::create_token(
+        s.sql(),
+        &NewToken {
+            prefix: &t.prefix,
+            token_hash: &t.hash,
+            user_id: user.id,
+            name: &b.name,
+            scopes: &b.scopes,
+            now: &now_rfc3339(),
+            expires_at: &expires,
+        },
+    )?;
+    Ok((id, t.secret, expires))
+}
+
+pub async fn list_tokens(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
+    p.require(Permission::UsersAdmin)?;
+    let t = st.pool.run(|s| Ok(accounts::tokens(s.sql())?)).await?;
+    Ok(Json(json!({"items": t})))
+}
+
+pub async fn post_token(
+    State(st): State<AppState>,
+    p: Principal,
+    Json(b): Json<NewTokenBody>,
+) -> ApiResult<Response> {
+    p.require(Permission::UsersAdmin)?;
+    let (id, secret, expires) = st
+        .pool
+        .run(move |s| {
+            let r = create_token(s, &b);
+            let outcome = match &r {
+                Ok((id, _, _)) => format!("ok: token {id}"),
+                Err(e) => format!("rechazado: {}", e.message),
+            };
+            audit(
+                s,
+                Some(&p),
+                "crear token de API",
+                "cuenta",
+                &b.username,
+                "administración de tokens",
+                &outcome,
+            )?;
+            r
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": id, "token": secret, "expires_at": expires, "note": "guarde el token ahora: no se vuelve a mostrar"}))).into_response())
+}
+
+pub async fn delete_token(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    p.require(Permission::UsersAdmin)?;
+    let done = st
+        .pool
+        .run(move |s| {
+            let done = accounts::revoke_token(s.sql(), &id.to_string(), &now_rfc3339())?;
+            audit(
+                s,
+                Some(&p),
+                "revocar token de API",
+                "token",
+                &id.to_string(),
+                "administración de tokens",
+                if done { "ok" } else { "no encontrado" },
+            )?;
+            Ok(done)
+        })
+        .await?;
+    if done {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!(
+            "token {id} no encontrado o ya revocado"
+        )))
+    }
+}
+
+#[derive(Deserialize)]
+pub struct AgreementBody {
+    pub institution: String,
+    pub fields: Vec<String>,
+    pub purpose: String,
+    pub valid_from: String,
+    pub valid_to: String,
+    pub reference: Option<String>,
+}
+
+/// Validates and stores an agreement (API and `vamos agreement create`).
+pub fn create_agreement(
+    s: &mut dyn Store,
+    catalogue: &vamos_catalogue::Catalogue,
+    b: &AgreementBody,
+) -> ApiResult<i64> {
+    if catalogue.institution(&b.institution).is_none() {
+        return Err(ApiError::bad_request(format!(
+            "institución «{}» no está en el catálogo",
+            b.institution
+        )));
+    }
+    let known = vamos_domain::access::person_field_names();
+    for f in &b.fields {
+        if !known.contains(&f.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "campo «{f}» desconocido; campos posibles: {}",
+                known.join(", ")
+            )));
+        }
+    }
+    let d = |s: &str| {
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map_err(|_| ApiError::bad_request(format!("fecha «{s}» inválida: use AAAA-MM-DD")))
+    };
+    if d(&b.valid_from)? > d(&b.valid_to)? {
+        return Err(ApiError::bad_request(
+            "la vigencia termina antes de empezar",
+        ));
+    }
+    if b.purpose.trim().is_empty() {
+        return Err(ApiError::bad_request("indique la finalidad del acuerdo"));
+    }
+    Ok(accounts::create_agreement(
+        s.sql(),
+        &Agreement {
+            id: 0,
+            institution: b.institution.clone(),
+            fields: b.fields.clone(),
+            purpose: b.purpose.clone(),
+            valid_from: b.valid_from.clone(),
+            valid_to: b.valid_to.clone(),
+            reference: b.reference.clone(),
+        },
+        &now_rfc3339(),
+    )?)
+}
+
+pub async fn list_agreements(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
+    p.require(Permission::UsersAdmin)?;
+    let a = st
+        .pool
+        .run(|s| Ok(accounts::agreements(s.sql(), None, None)?))
+        .await?;
+    Ok(Json(json!({"items": a})))
+}
+
+pub async fn post_agreement(
+    State(st): State<AppState>,
+    p: Principal,
+    Json(b): Json<AgreementBody>,
+) -> ApiResult<Response> {
+    p.require(Permission::UsersAdmin)?;
+    let cat = st.catalogue.clone();
+    let id = st
+        .pool
+        .run(move |s| {
+            let r = create_agreement(s, &cat, &b);
+            let outcome = match &r {
+                Ok(id) => format!("ok: acuerdo {id}"),
+                Err(e) => format!("rechazado: {}", e.message),
+            };
+            audit(
+                s,
+                Some(&p),
+                "registrar acuerdo de intercambio",
+                "institución",
+                &b.institution,
+                "administración de acuerdos",
+                &outcome,
+            )?;
+            r
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": id}))).into_response())
+}
+
+#[derive(Deserialize, Default)]
+pub struct AuditListQuery {
+    pub actor: Option<String>,
+    pub subject: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub before: Option<i64>,
+    pub limit: Option<i64>,
+    pub format: Option<String>,
+}
+
+pub async fn list_audit(
+    State(st): State<AppState>,
+    p: Principal,
+    Query(q): Query<AuditListQuery>,
+) -> ApiResult<Response> {
+    p.require(Permission::AuditRead)?;
+    let csv = q.format.as_deref() == Some("csv");
+    let rows = st
+        .pool
+        .run(move |s| {
+            let rows = chain::list(
+                s.sql(),
+                &AuditQuery {
+                    actor: q.actor.clone(),
+                    subject_id: q.subject.clone(),
+                    from: q.from.clone(),
+                    to: q.to.clone(),
+                    before: q.before,
+                    limit: q.limit.unwrap_or(if csv { 100_000 } else { 100 }),
+                },
+            )?;
+            audit(
+                s,
+                Some(&p),
+                if csv {
+                    "exportar auditoría"
+                } else {
+                    "leer auditoría"
+                },
+                "auditoría",
+                "",
+                "control de protección de datos",
+                &format!("ok: {} registros", rows.len()),
+            )?;
+            Ok(rows)
+        })
+        .await?;
+    if csv {
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"auditoria.csv\"",
+                ),
+            ],
+            audit_csv(&rows),
+        )
+            .into_response());
+    }
+    let next = if rows.len() as i64 >= 1 {
+        rows.last().map(|r| r.id)
+    } else {
+        None
+    };
+    Ok(Json(json!({"items": rows, "next_before": next})).into_response())
+}
+
+/// The trail as CSV (RFC 4180 quoting), for the data protection officer.
+pub fn audit_csv(rows: &[chain::AuditRow]) -> String {
+    let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let mut out = String::from("id,fecha_hora,actor,rol,institucion,accion,tipo_sujeto,sujeto,finalidad,solicitud,resultado,hash_anterior,hash\n");
+    for r in rows {
+        let cells = [
+            r.id.to_string(),
+            r.at.clone(),
+            r.actor.clone(),
+            r.role.clone().unwrap_or_default(),
+            r.institution.clone().unwrap_or_default(),
+            r.action.clone(),
+            r.subject_kind.clone(),
+            r.subject_id.clone(),
+            r.purpose.clone(),
+            r.request_id.clone().unwrap_or_default(),
+            r.outcome.clone(),
+            r.prev_hash.clone().unwrap_or_default(),
+            r.hash.clone().unwrap_or_default(),
+        ];
+        out.push_str(&cells.iter().map(|c| q(c)).collect::<Vec<_>>().join(","));
+        out.push('\n');
+    }
+    out
+}
+
+pub async fn verify_audit(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
+    p.require(Permission::AuditRead)?;
+    let v = st
+        .pool
+        .run(move |s| {
+            let v = chain::verify(s.sql())?;
+            audit(
+                s,
+                Some(&p),
+                "verificar auditoría",
+                "auditoría",
+                "",
+                "control de integridad",
+                if v.broken.is_none() {
+                    "ok: íntegra"
+                } else {
+                    "rota"
+                },
+            )?;
+            Ok(v)
+        })
+        .await?;
+    Ok(Json(json!({
+        "intact": v.broken.is_none(),
+        "rows": v.rows,
+        "head": v.head,
+        "first_broken": v.broken.as_ref().map(|(id, why)| json!({"id": id, "reason": why})),
+    })))
+}
+
+/// The CSRF header name, for clients.
+pub const CSRF: &str = CSRF_HEADER;
+
+/// Anonymous callers may read the catalogue; kept as an extractor use so the route table can
+/// say "public" explicitly.
+pub async fn whoami(MaybePrincipal(p): MaybePrincipal) -> Json<Value> {
+    Json(match p {
+        Some(p) => principal_json(&p),
+        None => {
+            json!({"role": Role::Publico.code(), "role_label": Role::Publico.label(), "permissions": [Permission::CatalogueRead.code()]})
+        }
+    })
+}

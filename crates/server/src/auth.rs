@@ -1,0 +1,329 @@
+//! Authentication and the caller's identity: argon2id passwords with a policy, session cookies
+//! with CSRF tokens, API tokens (shown once, stored hashed, scoped, expiring, revocable), and
+//! the [`Principal`] every handler receives — role, institution, territorial scope, and which
+//! permissions this credential carries.
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, Method};
+use vamos_domain::{Permission, Role, Scope};
+use vamos_store::accounts::{self, User};
+use vamos_store::audit::sha256_hex;
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "vamos_sesion";
+/// Header carrying the CSRF token on unsafe requests made with a session cookie.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// `n` random bytes as hexadecimal, from the operating system.
+pub fn random_hex(n: usize) -> anyhow::Result<String> {
+    let mut buf = vec![0u8; n];
+    getrandom::fill(&mut buf)
+        .map_err(|e| anyhow::anyhow!("sin fuente aleatoria del sistema: {e}"))?;
+    Ok(vamos_store::audit::hex(&buf))
+}
+
+/// Checks the password policy; the error says what to fix, in Spanish.
+pub fn check_password_policy(password: &str, username: &str) -> Result<(), String> {
+    let n = password.chars().count();
+    if n < 12 {
+        return Err(format!(
+            "la contraseña debe tener al menos 12 caracteres (tiene {n})"
+        ));
+    }
+    if n > 256 {
+        return Err("la contraseña no puede superar 256 caracteres".into());
+    }
+    let classes = [
+        password.chars().any(|c| c.is_lowercase()),
+        password.chars().any(|c| c.is_uppercase()),
+        password.chars().any(|c| c.is_ascii_digit()),
+        password.chars().any(|c| !c.is_alphanumeric()),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
+    if classes < 3 {
+        return Err(
+            "la contraseña debe combinar al menos tres de: minúsculas, mayúsculas, números y símbolos"
+                .into(),
+        );
+    }
+    if !username.is_empty() && password.to_lowercase().contains(&username.to_lowercase()) {
+        return Err("la contraseña no puede contener el nombre de usuario".into());
+    }
+    Ok(())
+}
+
+/// An argon2id PHC string for `password`.
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| anyhow::anyhow!("sin fuente aleatoria: {e}"))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .to_string())
+}
+
+/// Whether `password` matches the PHC string.
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A freshly made API token: the secret (shown once) and its stored parts.
+pub struct MintedToken {
+    pub secret: String,
+    pub prefix: String,
+    pub hash: String,
+}
+
+/// Makes a token `vamos_<prefix>_<secret>`; only its SHA-256 is stored.
+pub fn mint_token() -> anyhow::Result<MintedToken> {
+    let prefix = random_hex(6)?;
+    let secret = format!("vamos_{prefix}_{}", random_hex(24)?);
+    let hash = sha256_hex(&secret);
+    Ok(MintedToken {
+        secret,
+        prefix,
+        hash,
+    })
+}
+
+/// How the caller proved who they are.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    Session { csrf: String },
+    Token { id: i64, scopes: Vec<Permission> },
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user: User,
+    pub role: Role,
+    pub scope: Scope,
+    pub credential: Credential,
+    pub request_id: Option<String>,
+}
+
+impl Principal {
+    /// Whether this credential may use permission `p`: the role grants it and, for a token,
+    /// the token's scopes include it.
+    pub fn can(&self, p: Permission) -> bool {
+        self.role.grants(p)
+            && match &self.credential {
+                Credential::Session { .. } => true,
+                Credential::Token { scopes, .. } => scopes.contains(&p),
+            }
+    }
+
+    /// `Ok` when [`Principal::can`], else 403 naming the permission.
+    pub fn require(&self, p: Permission) -> ApiResult<()> {
+        if self.can(p) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "su rol ({}) o su token no permite {}",
+                self.role.label(),
+                p.label()
+            )))
+        }
+    }
+
+    /// The actor as written in the audit trail.
+    pub fn actor(&self) -> String {
+        match &self.credential {
+            Credential::Session { .. } => self.user.username.clone(),
+            Credential::Token { id, .. } => format!("{} (token {id})", self.user.username),
+        }
+    }
+}
+
+/// The principal from the request, or `None` for an anonymous request.
+pub struct MaybePrincipal(pub Option<Principal>);
+
+fn cookie(parts: &Parts, name: &str) -> Option<String> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// The clock, read here only: the server is an edge, like the command line.
+#[allow(clippy::disallowed_methods)] // reason: the one place the server reads the clock
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
+
+pub fn now_rfc3339() -> String {
+    now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn request_id(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> ApiResult<Option<Principal>> {
+    let rid = request_id(parts);
+    let bearer = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|v| v.trim().to_string());
+    if let Some(token) = bearer {
+        let prefix = token
+            .strip_prefix("vamos_")
+            .and_then(|t| t.split('_').next())
+            .map(str::to_string)
+            .ok_or_else(ApiError::unauthorized)?;
+        let now = now_rfc3339();
+        let found = state
+            .pool
+            .run(move |s| {
+                let sql = s.sql();
+                let Some((t, hash)) = accounts::token_by_prefix(sql, &prefix)? else {
+                    return Ok(None);
+                };
+                if hash != sha256_hex(&token) || t.revoked_at.is_some() || t.expires_at <= now {
+                    return Ok(None);
+                }
+                let Some(user) = accounts::user_by_id(sql, t.user_id)? else {
+                    return Ok(None);
+                };
+                if !user.active {
+                    return Ok(None);
+                }
+                // "Last used" to the minute is enough and spares a write per request.
+                if t.last_used_at.as_deref().map(|l| &l[..l.len().min(16)])
+                    != Some(&now[..now.len().min(16)])
+                {
+                    accounts::touch_token(sql, t.id, &now)?;
+                }
+                Ok(Some((t, user)))
+            })
+            .await?;
+        let Some((t, user)) = found else {
+            return Err(ApiError::unauthorized());
+        };
+        let scopes = t
+            .scopes
+            .iter()
+            .filter_map(|s| Permission::parse(s))
+            .collect();
+        return principal(user, Credential::Token { id: t.id, scopes }, rid).map(Some);
+    }
+    if let Some(c) = cookie(parts, SESSION_COOKIE) {
+        let hash = sha256_hex(&c);
+        let now = now_rfc3339();
+        let found = state
+            .pool
+            .run(move |s| Ok(accounts::session(s.sql(), &hash, &now)?))
+            .await?;
+        let Some((user, csrf)) = found else {
+            return Ok(None);
+        };
+        // Unsafe methods made with a cookie must echo the session's CSRF token.
+        if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+            if sent != Some(csrf.as_str()) {
+                return Err(ApiError::forbidden(
+                    "falta o no coincide el token CSRF (cabecera X-CSRF-Token) de la sesión",
+                ));
+            }
+        }
+        return principal(user, Credential::Session { csrf }, rid).map(Some);
+    }
+    Ok(None)
+}
+
+fn principal(
+    user: User,
+    credential: Credential,
+    request_id: Option<String>,
+) -> ApiResult<Principal> {
+    let role = Role::parse(&user.role)
+        .ok_or_else(|| ApiError::internal(format!("rol desconocido «{}»", user.role)))?;
+    let scope = if role.is_national() {
+        Scope::National
+    } else {
+        Scope::from_stored(&user.territories).map_err(ApiError::internal)?
+    };
+    Ok(Principal {
+        user,
+        role,
+        scope,
+        credential,
+        request_id,
+    })
+}
+
+impl FromRequestParts<AppState> for MaybePrincipal {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        Ok(MaybePrincipal(authenticate(parts, state).await?))
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let p = authenticate(parts, state)
+            .await?
+            .ok_or_else(ApiError::unauthorized)?;
+        let key = format!("u{}", p.user.id);
+        if !state.api_limiter.allow(&key) {
+            state
+                .metrics
+                .rate_limited
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Err(ApiError::too_many(
+                "demasiadas solicitudes de esta cuenta; espere un minuto",
+            ));
+        }
+        Ok(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_policy_and_hashing() {
+        assert!(check_password_policy("corta", "ana").is_err());
+        assert!(check_password_policy("solominusculas", "ana").is_err());
+        assert!(check_password_policy("Ana-Ana-Ana-2026", "ana").is_err());
+        assert!(check_password_policy("Correcta-2026-xyz", "ana").is_ok());
+        let h = hash_password("Correcta-2026-xyz").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("Correcta-2026-xyz", &h));
+        assert!(!verify_password("Correcta-2026-xyZ", &h));
+        let t = mint_token().unwrap();
+        assert!(t.secret.starts_with(&format!("vamos_{}_", t.prefix)));
+        assert_eq!(t.hash, sha256_hex(&t.secret));
+    }
+}

@@ -1,0 +1,248 @@
+//! Vamos as a service: `vamos serve` runs this crate's HTTP server over either store.
+//!
+//! The route table ([`routes::ENDPOINTS`]) is the single list of endpoints: the router, the
+//! OpenAPI 3.1 document at `/api/openapi.json` and the authorization tests are all built from
+//! it. Middleware adds a request id, structured JSON access logs (method, route, status,
+//! duration — never query strings, bodies or personal data), metrics, security headers, a
+//! body limit, a timeout and rate limits.
+//! Architecture invariant: no classification rules here — the engine decides statuses, the
+//! store filters by scope, this crate maps HTTP onto permissions and back.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod openapi;
+pub mod pool;
+pub mod public;
+pub mod routes;
+pub mod state;
+pub mod status;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::Router;
+use config::Settings;
+use state::{AppState, Metrics, RateLimiter};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Builds the shared state: opens the pool and checks the database is initialised.
+pub fn state(settings: Settings) -> anyhow::Result<AppState> {
+    let catalogue = status::load_catalogue(settings.catalogue.as_deref())?;
+    let mut store = vamos_store::open(&settings.db)
+        .map_err(|e| anyhow::anyhow!("no se pudo abrir la base de datos: {e}"))?;
+    if !store.is_ready()? {
+        anyhow::bail!(
+            "la base de datos no está inicializada: ejecute «vamos db init --db {}»",
+            config::redact_url(&settings.db)
+        );
+    }
+    let pool = pool::Pool::new(&settings.db, 16);
+    Ok(AppState {
+        login_limiter: Arc::new(RateLimiter::new(
+            settings.login_rate_per_minute,
+            Duration::from_secs(60),
+        )),
+        api_limiter: Arc::new(RateLimiter::new(
+            settings.api_rate_per_minute,
+            Duration::from_secs(60),
+        )),
+        settings: Arc::new(settings),
+        pool,
+        catalogue: Arc::new(catalogue),
+        metrics: Arc::new(Metrics::default()),
+        started: Instant::now(),
+    })
+}
+
+/// The application: every route of the table, with middleware.
+pub fn app(state: AppState) -> Router {
+    let settings = state.settings.clone();
+    let router = routes::router()
+        .fallback(|| async {
+            error::ApiError::not_found("ruta inexistente: vea /api/openapi.json")
+        })
+        .with_state(state.clone());
+    let hsts = settings.hsts;
+    router
+        .layer(axum::middleware::from_fn_with_state(state, observe))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            security_headers(req, next, hsts)
+        }))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            settings.body_limit,
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            settings.request_timeout,
+        ))
+        .layer(axum::middleware::from_fn(request_id))
+}
+
+static REQUEST_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Gives every request an id (a well-formed incoming `X-Request-Id` is kept) and echoes it.
+async fn request_id(mut req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            let n = REQUEST_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            format!("{:x}-{n}", std::process::id())
+        });
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        req.headers_mut().insert("x-request-id", v.clone());
+        let mut res = next.run(req).await;
+        res.headers_mut().insert("x-request-id", v);
+        return res;
+    }
+    next.run(req).await
+}
+
+/// Access log and metrics: the route template (never the concrete path with ids, never the
+/// query string), status and duration.
+async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "(sin ruta)".into());
+    let rid = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let res = next.run(req).await;
+    let secs = started.elapsed().as_secs_f64();
+    let status = res.status().as_u16();
+    st.metrics.observe(&method, &route, status, secs);
+    tracing::info!(
+        request_id = %rid,
+        method = %method,
+        route = %route,
+        status,
+        duration_ms = (secs * 1000.0),
+        "solicitud"
+    );
+    res
+}
+
+/// Security headers on every response.
+async fn security_headers(req: Request, next: Next, hsts: bool) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    let set = |h: &mut axum::http::HeaderMap, k: &'static str, v: &'static str| {
+        h.insert(HeaderName::from_static(k), HeaderValue::from_static(v));
+    };
+    set(
+        h,
+        "content-security-policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    );
+    set(h, "x-frame-options", "DENY");
+    set(h, "x-content-type-options", "nosniff");
+    set(h, "referrer-policy", "no-referrer");
+    set(h, "cross-origin-opener-policy", "same-origin");
+    set(
+        h,
+        "permissions-policy",
+        "camera=(), microphone=(), geolocation=()",
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        set(h, "cache-control", "no-store");
+    }
+    if hsts {
+        set(
+            h,
+            "strict-transport-security",
+            "max-age=31536000; includeSubDomains",
+        );
+    }
+    res
+}
+
+/// Sets up JSON logs on stderr (once per process).
+pub fn init_logging(filter: &str) {
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(filter)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_current_span(false)
+        .try_init();
+}
+
+/// Runs the server until Ctrl-C or SIGTERM, then finishes the requests in flight.
+/// `on_bound` receives the actual address (useful with port 0). Build `state` outside the
+/// runtime ([`state`] opens a blocking connection).
+pub async fn serve(
+    state: AppState,
+    on_bound: impl FnOnce(std::net::SocketAddr),
+) -> anyhow::Result<()> {
+    let addr = state.settings.addr;
+    let app = app(state);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("no se pudo escuchar en {addr}: {e}"))?;
+    let bound = listener.local_addr()?;
+    on_bound(bound);
+    tracing::info!(addr = %bound, "servidor listo");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    tracing::info!("servidor detenido");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// Runs [`serve`] on a new multi-threaded runtime (for the command line).
+pub fn serve_blocking(
+    settings: Settings,
+    on_bound: impl FnOnce(std::net::SocketAddr),
+) -> anyhow::Result<()> {
+    init_logging(&settings.log);
+    let state = state(settings)?;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(serve(state, on_bound))
+}

@@ -1,0 +1,216 @@
+//! Protection status as JSON, shared by the command line and the HTTP API: the Logros of a
+//! territory from a stored measurement, and a unit's explanation (per service: status and the
+//! evidence that decided it).
+//!
+//! Both read the store and the catalogue and call the engine; neither prints nor audits — the
+//! caller records who asked (the CLI as the operating-system user, the server as the account).
+
+use serde_json::{json, Value};
+use vamos_catalogue::{Catalogue, EvidenceSource, Vocabulary};
+use vamos_domain::services::Category;
+use vamos_domain::{DistrictCode, Territory, TerritoryCode};
+use vamos_engine::logros::{roll_up, DistrictLogros, LogroCounts};
+use vamos_engine::{Because, Classifier, RegistryData, Status, Unit};
+use vamos_ingest::forms::{form, FormId};
+use vamos_store::{MeasurementRecord, Store, UnitKind};
+
+/// The choice codes of the shipped forms, for compiling rules.
+pub struct FormVocabulary;
+
+impl Vocabulary for FormVocabulary {
+    fn choices(&self, list: &str) -> Option<&'static [&'static str]> {
+        [FormId::Fips, FormId::Comunidad]
+            .into_iter()
+            .map(|f| form(f).choice_list(list))
+            .find(|l| !l.is_empty())
+    }
+}
+
+/// Loads the catalogue of `dir`, or the embedded default; errors listed one per line.
+pub fn load_catalogue(dir: Option<&std::path::Path>) -> anyhow::Result<Catalogue> {
+    let r = match dir {
+        Some(d) => vamos_catalogue::load_dir(d, &FormVocabulary),
+        None => vamos_catalogue::default_catalogue(&FormVocabulary),
+    };
+    r.map_err(|errors| {
+        let list: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+        anyhow::anyhow!(
+            "catálogo inválido ({} errores):\n{}",
+            errors.len(),
+            list.join("\n")
+        )
+    })
+}
+
+/// A coverage ratio rounded to four decimals (`null` when nobody was identified).
+pub fn coverage(protected: u64, identified: u64) -> Value {
+    if identified == 0 {
+        Value::Null
+    } else {
+        json!((protected as f64 / identified as f64 * 10000.0).round() / 10000.0)
+    }
+}
+
+/// One Logro as JSON.
+pub fn logro_json(l: &LogroCounts) -> Value {
+    let cat = Category::parse(&l.category);
+    json!({
+        "logro": l.logro,
+        "category": l.category,
+        "label": cat.map(|c| c.label()),
+        "identified": l.all.identified,
+        "protected": l.all.protected,
+        "coverage": coverage(l.all.protected, l.all.identified),
+        "without_data": l.all.without_data,
+        "breakdowns": l.breakdowns.iter().map(|(k, c)| (k.clone(), json!({"identified": c.identified, "protected": c.protected, "coverage": coverage(c.protected, c.identified), "without_data": c.without_data}))).collect::<serde_json::Map<_, _>>(),
+        "services": l.services.iter().map(|s| json!({"service": s.service, "applicable": s.applicable, "protected": s.protected, "unprotected": s.unprotected, "without_data": s.without_data, "coverage": coverage(s.protected, s.applicable)})).collect::<Vec<_>>(),
+    })
+}
+
+/// A stored measurement (the latest when `measurement` is `None`) with its districts' Logros.
+pub fn measurement_districts(
+    store: &mut dyn Store,
+    measurement: Option<i64>,
+) -> anyhow::Result<Option<(MeasurementRecord, Vec<DistrictLogros>)>> {
+    let Some((m, rows)) = store.measurement(measurement)? else {
+        return Ok(None);
+    };
+    let districts: Vec<DistrictLogros> = rows
+        .iter()
+        .filter_map(|(d, j)| {
+            Some(DistrictLogros {
+                district: DistrictCode::from_number(*d).ok()?,
+                logros: serde_json::from_str(j).ok()?,
+            })
+        })
+        .collect();
+    Ok(Some((m, districts)))
+}
+
+/// A stored measurement's Logros rolled up to territory `t`: the measurement and the table.
+pub fn logros_of(
+    store: &mut dyn Store,
+    measurement: Option<i64>,
+    t: TerritoryCode,
+) -> anyhow::Result<Option<(MeasurementRecord, Vec<LogroCounts>)>> {
+    Ok(measurement_districts(store, measurement)?.map(|(m, d)| {
+        let table = roll_up(&d, t);
+        (m, table)
+    }))
+}
+
+/// The JSON of [`logros_of`] (what `vamos logros --format json` prints).
+pub fn logros_json(m: &MeasurementRecord, t: TerritoryCode, table: &[LogroCounts]) -> Value {
+    json!({
+        "measurement": {"id": m.id, "as_of": m.as_of, "catalogue_version": m.catalogue_version, "catalogue_label": m.catalogue_label, "synthetic": m.synthetic},
+        "territory": territory_json(t),
+        "logros": table.iter().map(logro_json).collect::<Vec<_>>(),
+    })
+}
+
+/// A territory as `{code, name, level}`.
+pub fn territory_json(t: TerritoryCode) -> Value {
+    json!({"code": t.to_string(), "name": Territory::official().name_of(t), "level": t.level()})
+}
+
+/// Spanish name of a unit kind.
+pub fn kind_es(kind: UnitKind) -> &'static str {
+    match kind {
+        UnitKind::Person => "persona",
+        UnitKind::Household => "hogar",
+        UnitKind::Community => "comunidad",
+    }
+}
+
+/// Spanish name of a status.
+pub fn status_es(s: Status) -> &'static str {
+    match s {
+        Status::Protegido => "protegido",
+        Status::Desprotegido => "desprotegido",
+        Status::NoAplica => "no aplica",
+        Status::SinDato => "sin dato",
+    }
+}
+
+/// Why a unit has the status it has, per category and service, at `as_of`. `id` and
+/// `district` are the located unit (see [`Store::locate`]).
+#[allow(clippy::indexing_slicing)] // reason: serde_json::Value["key"] yields Null when absent, it cannot panic
+pub fn explain(
+    store: &mut dyn Store,
+    catalogue: &Catalogue,
+    kind: UnitKind,
+    id: i64,
+    district: DistrictCode,
+    as_of: chrono::NaiveDate,
+) -> anyhow::Result<Value> {
+    let kind_es = kind_es(kind);
+    let mut data = RegistryData::new(&FormVocabulary);
+    store.load_registry(TerritoryCode::District(district), &mut data)?;
+    data.finish();
+    let cls = Classifier::new(catalogue, &data, as_of);
+    let missing = || anyhow::anyhow!("{kind_es} {id} fuera del registro cargado");
+    let (unit, categories) = match kind {
+        UnitKind::Person => {
+            let p = data.person_by_id(id).ok_or_else(missing)?;
+            let mut cats = Vec::new();
+            cls.person_categories(&data, p, &mut cats);
+            (Unit::Person(p), cats)
+        }
+        UnitKind::Household => (
+            Unit::Household(data.household_by_id(id).ok_or_else(missing)?),
+            vec![Category::Hogares],
+        ),
+        UnitKind::Community => (
+            Unit::Community(data.community_by_id(id).ok_or_else(missing)?),
+            vec![Category::Entorno],
+        ),
+    };
+    let mut out = Vec::new();
+    for c in &categories {
+        let mut dec = Vec::new();
+        cls.classify(&data, unit, *c, &mut dec);
+        let concurrent = cls.concurrent(&dec);
+        let services: Vec<Value> = dec
+            .iter()
+            .filter_map(|d| {
+                let s = catalogue.services.get(d.service)?;
+                let evidence = match d.because {
+                    Because::Rule { rule, day } => {
+                        let r = s.evidence.get(rule)?;
+                        let source = match &r.source {
+                            EvidenceSource::Admin { institution, .. } => format!("registro administrativo ({institution})"),
+                            EvidenceSource::CounterReferral { institution, .. } => format!("contra-referencia ({institution})"),
+                            // A community's answers come from the Entorno survey.
+                            EvidenceSource::Fips { .. } if matches!(unit, Unit::Community(_)) => "relevamiento del Entorno".to_string(),
+                            EvidenceSource::Fips { .. } => "FIPS".to_string(),
+                        };
+                        let date = chrono::NaiveDate::default() + chrono::Days::new(day.max(0) as u64);
+                        let rule_text = match &r.source {
+                            EvidenceSource::Fips { rule } => format!(" (regla: {})", rule.source()),
+                            _ => String::new(),
+                        };
+                        json!({"source": source, "date": date.to_string(), "detail": format!("{}{rule_text}", r.description)})
+                    }
+                    Because::NotEligible => json!({"source": "catálogo", "date": null, "detail": format!("no cumple la condición de elegibilidad: {}", s.eligibility.as_ref().map(|e| e.source()).unwrap_or(""))}),
+                    Because::EligibilityUnknown => json!({"source": "catálogo", "date": null, "detail": "faltan datos para saber si el servicio le corresponde"}),
+                    Because::NoEvidence => json!({"source": null, "date": null, "detail": "ninguna fuente de evidencia vigente (registros, contra-referencias o FIPS) permite decidir"}),
+                };
+                Some(json!({"service": s.code, "name": s.name, "institution": s.institution, "package": s.package.code(), "status": d.status, "evidence": evidence}))
+            })
+            .collect();
+        out.push(json!({"category": c.code(), "logro": c.logro(), "concurrent": concurrent, "services": services}));
+    }
+    let first = out
+        .first()
+        .cloned()
+        .unwrap_or(json!({"category": null, "concurrent": false, "services": []}));
+    Ok(json!({
+        "unit": {"kind": kind_es, "id": id, "district": district.to_string()},
+        "as_of": as_of.to_string(),
+        "catalogue_version": catalogue.version,
+        "category": first["category"],
+        "concurrent": first["concurrent"],
+        "services": first["services"],
+        "categories": out,
+    }))
+}

@@ -1,0 +1,236 @@
+//! A small SQL executor over either backend, for the many short queries of the server
+//! (accounts, sessions, tokens, agreements, the audit chain, registry views, DCI transactions).
+//!
+//! Those queries are written once, in PostgreSQL placeholder style (`$1`, `$2`, …), and run on
+//! both backends: SQLite reads `$N` as `?N`. Values cross the boundary as [`Param`] and [`Cell`]
+//! so that callers never touch a driver type. The bulk import and classification paths keep
+//! their backend-specific code (prepared statements, `COPY`), where speed matters; this path is
+//! for correctness and one implementation.
+//! Architecture invariant: parameters are always bound, never formatted into SQL text.
+
+use crate::{Backend, Result, StoreError};
+
+/// A bound parameter. Nulls carry their type (PostgreSQL needs it).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    Int(Option<i64>),
+    Text(Option<String>),
+    Real(Option<f64>),
+}
+
+impl From<i64> for Param {
+    fn from(v: i64) -> Self {
+        Param::Int(Some(v))
+    }
+}
+impl From<Option<i64>> for Param {
+    fn from(v: Option<i64>) -> Self {
+        Param::Int(v)
+    }
+}
+impl From<&str> for Param {
+    fn from(v: &str) -> Self {
+        Param::Text(Some(v.to_string()))
+    }
+}
+impl From<String> for Param {
+    fn from(v: String) -> Self {
+        Param::Text(Some(v))
+    }
+}
+impl From<&String> for Param {
+    fn from(v: &String) -> Self {
+        Param::Text(Some(v.clone()))
+    }
+}
+impl From<Option<String>> for Param {
+    fn from(v: Option<String>) -> Self {
+        Param::Text(v)
+    }
+}
+impl From<Option<&str>> for Param {
+    fn from(v: Option<&str>) -> Self {
+        Param::Text(v.map(str::to_string))
+    }
+}
+impl From<bool> for Param {
+    /// Flags are stored as 0/1 integers on both backends.
+    fn from(v: bool) -> Self {
+        Param::Int(Some(i64::from(v)))
+    }
+}
+
+/// One value read back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+}
+
+impl Cell {
+    pub fn int(&self) -> Option<i64> {
+        match self {
+            Cell::Int(n) => Some(*n),
+            Cell::Real(x) => Some(*x as i64),
+            Cell::Text(t) => t.parse().ok(),
+            Cell::Null => None,
+        }
+    }
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Cell::Text(t) => Some(t),
+            _ => None,
+        }
+    }
+    pub fn string(&self) -> Option<String> {
+        match self {
+            Cell::Text(t) => Some(t.clone()),
+            Cell::Int(n) => Some(n.to_string()),
+            Cell::Real(x) => Some(x.to_string()),
+            Cell::Null => None,
+        }
+    }
+    pub fn real(&self) -> Option<f64> {
+        match self {
+            Cell::Real(x) => Some(*x),
+            Cell::Int(n) => Some(*n as f64),
+            _ => None,
+        }
+    }
+    pub fn is_null(&self) -> bool {
+        matches!(self, Cell::Null)
+    }
+    /// As JSON: numbers stay numbers, text stays text, null stays null.
+    pub fn json(&self) -> serde_json::Value {
+        match self {
+            Cell::Null => serde_json::Value::Null,
+            Cell::Int(n) => serde_json::Value::from(*n),
+            Cell::Real(x) => serde_json::Value::from(*x),
+            Cell::Text(t) => serde_json::Value::from(t.as_str()),
+        }
+    }
+}
+
+/// A result row with its column names (shared by all rows of one query).
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub cells: Vec<Cell>,
+    pub columns: std::sync::Arc<[String]>,
+}
+
+impl Row {
+    /// The cell at `i` (a `Null` cell past the end, so a short row never panics).
+    pub fn at(&self, i: usize) -> &Cell {
+        const NULL: Cell = Cell::Null;
+        self.cells.get(i).unwrap_or(&NULL)
+    }
+    pub fn int(&self, i: usize) -> Option<i64> {
+        self.at(i).int()
+    }
+    pub fn string(&self, i: usize) -> Option<String> {
+        self.at(i).string()
+    }
+    /// Text at `i`, empty when null.
+    pub fn text(&self, i: usize) -> String {
+        self.at(i).string().unwrap_or_default()
+    }
+    /// The row as a JSON object keyed by column name.
+    pub fn object(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.columns
+            .iter()
+            .zip(&self.cells)
+            .map(|(k, v)| (k.clone(), v.json()))
+            .collect()
+    }
+}
+
+/// Runs parameterised SQL on one connection. Implemented by both stores.
+pub trait Sql {
+    fn dialect(&self) -> Backend;
+    /// Rows of a query.
+    fn query(&mut self, sql: &str, params: &[Param]) -> Result<Vec<Row>>;
+    /// Runs a statement; returns the rows it changed.
+    fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64>;
+    /// Runs statements without parameters (`BEGIN`, DDL).
+    fn batch(&mut self, sql: &str) -> Result<()>;
+
+    /// The first row, if any.
+    fn query_opt(&mut self, sql: &str, params: &[Param]) -> Result<Option<Row>> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+}
+
+/// Runs `f` in one write transaction (SQLite `BEGIN IMMEDIATE`: one writer at a time), committing
+/// when it returns `Ok` and rolling back otherwise.
+pub fn in_tx<T>(sql: &mut dyn Sql, f: impl FnOnce(&mut dyn Sql) -> Result<T>) -> Result<T> {
+    sql.batch(match sql.dialect() {
+        Backend::Sqlite => "BEGIN IMMEDIATE",
+        Backend::Postgres => "BEGIN",
+    })?;
+    match f(sql) {
+        Ok(v) => {
+            sql.batch("COMMIT")?;
+            Ok(v)
+        }
+        Err(e) => {
+            // The original error matters more than a failed rollback.
+            let _ = sql.batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// Serialises writers on a named lock inside a transaction: PostgreSQL takes an advisory
+/// transaction lock; SQLite's `BEGIN IMMEDIATE` already admits one writer.
+pub fn lock(sql: &mut dyn Sql, key: i64) -> Result<()> {
+    if sql.dialect() == Backend::Postgres {
+        sql.query("SELECT pg_advisory_xact_lock($1)", &[Param::from(key)])?;
+    }
+    Ok(())
+}
+
+/// `$N` placeholders as SQLite's `?N` (outside quoted text).
+pub(crate) fn sqlite_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut quoted = false;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            quoted = !quoted;
+        }
+        if c == '$' && !quoted && chars.peek().is_some_and(|d| d.is_ascii_digit()) {
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `(a, b, …)` text for an `IN` list of integers — integers only, so formatting is safe.
+pub fn int_list(values: &[i64]) -> String {
+    let inner: Vec<String> = values.iter().map(i64::to_string).collect();
+    format!("({})", inner.join(", "))
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Invalid(format!("JSON: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_become_sqlite_style_outside_quotes() {
+        assert_eq!(
+            sqlite_placeholders("SELECT $1, '$2', $10 FROM t WHERE a = $2"),
+            "SELECT ?1, '$2', ?10 FROM t WHERE a = ?2"
+        );
+        assert_eq!(int_list(&[1, -2]), "(1, -2)");
+    }
+}
