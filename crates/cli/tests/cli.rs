@@ -442,12 +442,19 @@ fn classify_logros_and_explain_through_the_command_line() {
         let audits: i64 = if db.label == "sqlite" {
             let st = vamos_store::SqliteStore::open(url.trim_start_matches("sqlite:")).unwrap();
             st.connection()
-                .query_row("SELECT count(*) FROM audit_log WHERE action = 'explicar estatus'", [], |r| r.get(0))
+                .query_row(
+                    "SELECT count(*) FROM audit_log WHERE action = 'explicar estatus'",
+                    [],
+                    |r| r.get(0),
+                )
                 .unwrap()
         } else {
             let mut st = vamos_store::PostgresStore::connect(url).unwrap();
             st.client()
-                .query_one("SELECT count(*) FROM audit_log WHERE action = 'explicar estatus'", &[])
+                .query_one(
+                    "SELECT count(*) FROM audit_log WHERE action = 'explicar estatus'",
+                    &[],
+                )
                 .unwrap()
                 .get(0)
         };
