@@ -314,7 +314,7 @@ mod tests {
         assert!(s.contains(d(1116)));
         assert!(s.contains(d(101)));
         assert!(!s.contains(d(102)));
-        assert!(!s.contains(d(1501)));
+        assert!(!s.contains(d(1502)));
         assert!(s.covers(TerritoryCode::parse("11").unwrap()));
         assert!(!s.covers(TerritoryCode::parse("01").unwrap()));
         assert!(!s.covers(TerritoryCode::Nation));
