@@ -138,9 +138,9 @@ pub enum UserCommand {
     },
 }
 
-/// A password from `VAMOS_PASSWORD`, or a generated one (returned to print once).
-fn password_input() -> Result<(String, bool)> {
-    match std::env::var("VAMOS_PASSWORD") {
+/// A password from the environment variable `var`, or a generated one (`true`: print it once).
+fn password_input(var: &str) -> Result<(String, bool)> {
+    match std::env::var(var) {
         Ok(p) if !p.is_empty() => Ok((p, false)),
         _ => Ok((format!("Vm-{}", vamos_server::auth::random_hex(12)?), true)),
     }
@@ -158,7 +158,7 @@ pub fn user(cmd: &UserCommand) -> Result<ExitCode> {
         } => {
             let mut s = open(db)?;
             let catalogue = crate::measure::load_catalogue(None)?;
-            let (password, generated) = password_input()?;
+            let (password, generated) = password_input("VAMOS_PASSWORD")?;
             let body = NewUserBody {
                 username: username.clone(),
                 display_name: name.clone(),
@@ -168,10 +168,7 @@ pub fn user(cmd: &UserCommand) -> Result<ExitCode> {
                 territories: Some(territories.clone()),
             };
             let r = api::create_user(s.as_mut(), &catalogue, &body);
-            let outcome = match &r {
-                Ok(_) => "ok".to_string(),
-                Err(e) => format!("rechazado: {}", e.message),
-            };
+            let outcome = api::outcome(&r, |_| "ok".into());
             record(
                 s.as_mut(),
                 "crear cuenta",
@@ -239,7 +236,7 @@ pub fn user(cmd: &UserCommand) -> Result<ExitCode> {
             let mut s = open(db)?;
             let u = accounts::user_by_name(s.sql(), username)?
                 .ok_or_else(|| anyhow!("no existe la cuenta «{username}»"))?;
-            let (password, generated) = password_input()?;
+            let (password, generated) = password_input("VAMOS_PASSWORD")?;
             vamos_server::auth::check_password_policy(&password, username)
                 .map_err(|e| anyhow!(e))?;
             let hash = vamos_server::auth::hash_password(&password)?;
@@ -314,10 +311,7 @@ pub fn token(cmd: &TokenCommand) -> Result<ExitCode> {
                 days: Some(*days),
             };
             let r = api::create_token(s.as_mut(), &body);
-            let outcome = match &r {
-                Ok((id, _, _)) => format!("ok: token {id}"),
-                Err(e) => format!("rechazado: {}", e.message),
-            };
+            let outcome = api::outcome(&r, |(id, _, _)| format!("ok: token {id}"));
             record(
                 s.as_mut(),
                 "crear token de API",
@@ -428,10 +422,7 @@ pub fn agreement(cmd: &AgreementCommand) -> Result<ExitCode> {
                 reference: reference.clone(),
             };
             let r = api::create_agreement(s.as_mut(), &catalogue, &body);
-            let outcome = match &r {
-                Ok(id) => format!("ok: acuerdo {id}"),
-                Err(e) => format!("rechazado: {}", e.message),
-            };
+            let outcome = api::outcome(&r, |id| format!("ok: acuerdo {id}"));
             record(
                 s.as_mut(),
                 "registrar acuerdo de intercambio",
@@ -548,10 +539,7 @@ pub fn first_admin(s: &mut dyn Store, username: &str) -> Result<()> {
     if !accounts::users(s.sql())?.is_empty() {
         return Ok(());
     }
-    let (password, generated) = match std::env::var("VAMOS_ADMIN_PASSWORD") {
-        Ok(p) if !p.is_empty() => (p, false),
-        _ => (format!("Vm-{}", vamos_server::auth::random_hex(12)?), true),
-    };
+    let (password, generated) = password_input("VAMOS_ADMIN_PASSWORD")?;
     let catalogue = crate::measure::load_catalogue(None)?;
     let body = NewUserBody {
         username: username.to_string(),

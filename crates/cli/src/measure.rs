@@ -253,7 +253,8 @@ pub fn logros(a: &LogrosArgs) -> Result<ExitCode> {
     let t = territory(&a.territory)?;
     let mut store =
         vamos_store::open(&a.db).with_context(|| format!("no se pudo abrir {}", a.db))?;
-    let Some((m, _)) = store.measurement(a.measurement)? else {
+    let Some((m, table)) = vamos_server::status::logros_of(store.as_mut(), a.measurement, t)?
+    else {
         bail!(
             "no hay mediciones{}: ejecute «vamos classify --db {} --as-of AAAA-MM-DD»",
             a.measurement
@@ -262,9 +263,6 @@ pub fn logros(a: &LogrosArgs) -> Result<ExitCode> {
             a.db
         );
     };
-    let table = vamos_server::status::logros_of(store.as_mut(), Some(m.id), t)?
-        .map(|(_, table)| table)
-        .unwrap_or_default();
     let out = vamos_server::status::logros_json(&m, t, &table);
     match a.format {
         LogrosFormat::Json => println!("{}", serde_json::to_string(&out)?),

@@ -8,7 +8,7 @@
 
 use crate::auth::{
     self, check_password_policy, hash_password, mint_token, now_rfc3339, verify_password,
-    Credential, MaybePrincipal, Principal, CSRF_HEADER, SESSION_COOKIE,
+    Credential, MaybePrincipal, Principal, SESSION_COOKIE,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -75,6 +75,23 @@ pub fn visible_fields(store: &mut dyn Store, p: &Principal) -> ApiResult<Option<
             set.insert("id".into());
             Ok(Some(set))
         }
+    }
+}
+
+/// The `id`s of rows, comma-separated (the audit record's subject list).
+fn ids_of(rows: &[Map<String, Value>]) -> String {
+    rows.iter()
+        .filter_map(|r| r.get("id").and_then(Value::as_i64))
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The audit outcome of an administrative action: `ok…` or `rechazado: <reason>`.
+pub fn outcome<T>(r: &ApiResult<T>, ok: impl FnOnce(&T) -> String) -> String {
+    match r {
+        Ok(v) => ok(v),
+        Err(e) => format!("rechazado: {}", e.message),
     }
 }
 
@@ -308,14 +325,7 @@ pub async fn logout(
     headers: HeaderMap,
     p: Principal,
 ) -> ApiResult<Response> {
-    let cookie = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
-        .map(|(_, v)| v.to_string());
+    let cookie = auth::cookie(&headers, SESSION_COOKIE);
     st.pool
         .run(move |s| {
             if let Some(c) = cookie {
@@ -406,20 +416,15 @@ pub async fn search_persons(
                 q.after,
                 limit,
             )?;
-            let ids: Vec<String> = page
-                .items
-                .iter()
-                .filter_map(|r| r.get("id").and_then(Value::as_i64))
-                .map(|i| i.to_string())
-                .collect();
+            let ids = ids_of(&page.items);
             audit(
                 s,
                 Some(&p),
                 "buscar personas",
                 "persona",
-                &ids.join(","),
+                &ids,
                 &purpose,
-                &format!("ok: {} resultados", ids.len()),
+                &format!("ok: {} resultados", page.items.len()),
             )?;
             let items: Vec<Value> = page
                 .items
@@ -516,20 +521,15 @@ pub async fn list_households(
                 q.after,
                 limit,
             )?;
-            let ids: Vec<String> = page
-                .items
-                .iter()
-                .filter_map(|r| r.get("id").and_then(Value::as_i64))
-                .map(|i| i.to_string())
-                .collect();
+            let ids = ids_of(&page.items);
             audit(
                 s,
                 Some(&p),
                 "listar hogares",
                 "hogar",
-                &ids.join(","),
+                &ids,
                 &purpose,
-                &format!("ok: {} resultados", ids.len()),
+                &format!("ok: {} resultados", page.items.len()),
             )?;
             Ok(json!({"items": page.items, "next_after": page.next, "limit": limit}))
         })
@@ -551,17 +551,13 @@ pub async fn get_household(
             let fields = visible_fields(s, &p)?;
             match views::household(s.sql(), id)? {
                 Some((mut h, members)) if in_scope(&p, &h) => {
-                    let ids: Vec<String> = members
-                        .iter()
-                        .filter_map(|r| r.get("id").and_then(Value::as_i64))
-                        .map(|i| i.to_string())
-                        .collect();
+                    let ids = ids_of(&members);
                     audit(
                         s,
                         Some(&p),
                         "leer hogar",
                         "hogar",
-                        &format!("{id} (miembros {})", ids.join(",")),
+                        &format!("{id} (miembros {ids})"),
                         &purpose,
                         "ok",
                     )?;
@@ -752,24 +748,8 @@ pub async fn community_status(
 
 pub async fn list_measurements(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
     p.require(Permission::LogrosRead)?;
-    let rows = st.pool.run(|s| Ok(measurements(s)?)).await?;
+    let rows = st.pool.run(|s| Ok(views::measurements(s.sql())?)).await?;
     Ok(Json(json!({"items": rows})))
-}
-
-/// Every measurement without its districts, newest first.
-pub fn measurements(s: &mut dyn Store) -> vamos_store::Result<Vec<Value>> {
-    Ok(s.sql()
-        .query(
-            "SELECT id, as_of, catalogue_version, catalogue_label, territory, synthetic, created_at FROM measurements ORDER BY id DESC LIMIT 1000",
-            &[],
-        )?
-        .iter()
-        .map(|r| {
-            let mut o = r.object();
-            o.insert("synthetic".into(), Value::Bool(r.int(5) == Some(1)));
-            Value::Object(o)
-        })
-        .collect())
 }
 
 pub async fn get_measurement(
@@ -937,10 +917,7 @@ pub async fn post_user(
         .pool
         .run(move |s| {
             let r = create_user(s, &cat, &b);
-            let outcome = match &r {
-                Ok(_) => "ok".to_string(),
-                Err(e) => format!("rechazado: {}", e.message),
-            };
+            let outcome = outcome(&r, |_| "ok".into());
             audit(
                 s,
                 Some(&p),
@@ -1031,10 +1008,7 @@ pub async fn post_token(
         .pool
         .run(move |s| {
             let r = create_token(s, &b);
-            let outcome = match &r {
-                Ok((id, _, _)) => format!("ok: token {id}"),
-                Err(e) => format!("rechazado: {}", e.message),
-            };
+            let outcome = outcome(&r, |(id, _, _)| format!("ok: token {id}"));
             audit(
                 s,
                 Some(&p),
@@ -1159,10 +1133,7 @@ pub async fn post_agreement(
         .pool
         .run(move |s| {
             let r = create_agreement(s, &cat, &b);
-            let outcome = match &r {
-                Ok(id) => format!("ok: acuerdo {id}"),
-                Err(e) => format!("rechazado: {}", e.message),
-            };
+            let outcome = outcome(&r, |id| format!("ok: acuerdo {id}"));
             audit(
                 s,
                 Some(&p),
@@ -1303,11 +1274,7 @@ pub async fn verify_audit(State(st): State<AppState>, p: Principal) -> ApiResult
     })))
 }
 
-/// The CSRF header name, for clients.
-pub const CSRF: &str = CSRF_HEADER;
-
-/// Anonymous callers may read the catalogue; kept as an extractor use so the route table can
-/// say "public" explicitly.
+/// `GET /api/whoami`: the caller's account and permissions, or the public role.
 pub async fn whoami(MaybePrincipal(p): MaybePrincipal) -> Json<Value> {
     Json(match p {
         Some(p) => principal_json(&p),

@@ -153,9 +153,9 @@ impl Principal {
 /// The principal from the request, or `None` for an anonymous request.
 pub struct MaybePrincipal(pub Option<Principal>);
 
-fn cookie(parts: &Parts, name: &str) -> Option<String> {
-    parts
-        .headers
+/// The value of cookie `name` in the request headers.
+pub fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -236,7 +236,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> ApiResult<Option<Princ
             .collect();
         return principal(user, Credential::Token { id: t.id, scopes }, rid).map(Some);
     }
-    if let Some(c) = cookie(parts, SESSION_COOKIE) {
+    if let Some(c) = cookie(&parts.headers, SESSION_COOKIE) {
         let hash = sha256_hex(&c);
         let now = now_rfc3339();
         let found = state

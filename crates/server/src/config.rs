@@ -1,6 +1,6 @@
 //! Server configuration in two stages: a raw layer merged from a TOML file, then `VAMOS_*`
 //! environment variables, then command-line flags (later wins; unknown file keys rejected), and
-//! a validated [`Settings`] the server runs with. Secrets are hidden from `Debug`.
+//! a validated [`Settings`] the server runs with. `Debug` hides the database password.
 
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -13,12 +13,6 @@ pub struct RawConfig {
     pub db: Option<String>,
     pub addr: Option<String>,
     pub catalogue: Option<PathBuf>,
-    /// Base path of the DCI Social Registry API (default `/dci`).
-    pub dci_base_path: Option<String>,
-    /// Identifier this registry uses as `sender_id`/`receiver_id` in DCI messages.
-    pub dci_registry_id: Option<String>,
-    /// Shared secrets of DCI senders, `sender_id = "secret"`: their messages must be signed.
-    pub dci_sender_keys: Option<std::collections::BTreeMap<String, String>>,
     /// Minimum count published in public figures (small-cell suppression); default 5.
     pub public_min_cell: Option<u64>,
     /// Hours a browser session lasts; default 8.
@@ -62,8 +56,6 @@ impl RawConfig {
                 "db",
                 "addr",
                 "catalogue",
-                "dci_base_path",
-                "dci_registry_id",
                 "public_min_cell",
                 "session_hours",
                 "cookie_secure",
@@ -101,9 +93,6 @@ impl RawConfig {
             db,
             addr,
             catalogue,
-            dci_base_path,
-            dci_registry_id,
-            dci_sender_keys,
             public_min_cell,
             session_hours,
             cookie_secure,
@@ -124,9 +113,6 @@ pub struct Settings {
     pub db: String,
     pub addr: SocketAddr,
     pub catalogue: Option<PathBuf>,
-    pub dci_base_path: String,
-    pub dci_registry_id: String,
-    pub dci_sender_keys: std::collections::BTreeMap<String, String>,
     pub public_min_cell: u64,
     pub session_hours: i64,
     pub cookie_secure: bool,
@@ -144,11 +130,6 @@ impl std::fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("db", &redact_url(&self.db))
             .field("addr", &self.addr)
-            .field("dci_base_path", &self.dci_base_path)
-            .field(
-                "dci_sender_keys",
-                &self.dci_sender_keys.keys().collect::<Vec<_>>(),
-            )
             .field("public_min_cell", &self.public_min_cell)
             .finish_non_exhaustive()
     }
@@ -177,16 +158,6 @@ impl TryFrom<RawConfig> for Settings {
                 "dirección «{addr_text}» inválida: use IP:PUERTO, p. ej. 127.0.0.1:8080"
             )
         })?;
-        let mut base = r.dci_base_path.unwrap_or_else(|| "/dci".into());
-        if !base.starts_with('/') {
-            base.insert(0, '/');
-        }
-        while base.len() > 1 && base.ends_with('/') {
-            base.pop();
-        }
-        if base == "/" || base.starts_with("/api") || base == "/metrics" {
-            anyhow::bail!("dci_base_path «{base}» choca con otras rutas: use p. ej. /dci");
-        }
         let k = r.public_min_cell.unwrap_or(5);
         if k < 2 {
             anyhow::bail!("public_min_cell debe ser al menos 2 (recibido {k})");
@@ -195,9 +166,6 @@ impl TryFrom<RawConfig> for Settings {
             db: r.db.unwrap_or_else(|| "sqlite:vamos.sqlite".into()),
             addr,
             catalogue: r.catalogue,
-            dci_base_path: base,
-            dci_registry_id: r.dci_registry_id.unwrap_or_else(|| "py.gov.siis".into()),
-            dci_sender_keys: r.dci_sender_keys.unwrap_or_default(),
             public_min_cell: k,
             session_hours: r.session_hours.unwrap_or(8).clamp(1, 24 * 7),
             cookie_secure: r.cookie_secure.unwrap_or(true),

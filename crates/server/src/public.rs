@@ -293,7 +293,10 @@ mod tests {
 pub async fn measurements(
     axum::extract::State(st): axum::extract::State<crate::state::AppState>,
 ) -> crate::error::ApiResult<axum::Json<Value>> {
-    let rows = st.pool.run(|s| Ok(crate::api::measurements(s)?)).await?;
+    let rows = st
+        .pool
+        .run(|s| Ok(vamos_store::views::measurements(s.sql())?))
+        .await?;
     let items: Vec<Value> = rows
         .into_iter()
         .map(|r| {

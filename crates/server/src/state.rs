@@ -30,10 +30,7 @@ pub struct Metrics {
     pub requests: Mutex<RequestCounts>,
     pub logins_ok: AtomicU64,
     pub logins_failed: AtomicU64,
-    pub audit_records: AtomicU64,
     pub rate_limited: AtomicU64,
-    pub dci_callbacks_ok: AtomicU64,
-    pub dci_callbacks_failed: AtomicU64,
 }
 
 impl Metrics {
@@ -86,24 +83,9 @@ impl Metrics {
                 "",
             ),
             (
-                "vamos_audit_records_total",
-                &self.audit_records,
-                "Registros de auditoría escritos.",
-            ),
-            (
                 "vamos_rate_limited_total",
                 &self.rate_limited,
                 "Solicitudes rechazadas por límite de frecuencia.",
-            ),
-            (
-                "vamos_dci_callbacks_total{result=\"ok\"}",
-                &self.dci_callbacks_ok,
-                "Llamadas de retorno DCI.",
-            ),
-            (
-                "vamos_dci_callbacks_total{result=\"failed\"}",
-                &self.dci_callbacks_failed,
-                "",
             ),
         ];
         for (name, v, help) in counters {

@@ -269,9 +269,6 @@ pub trait Store: Send {
     fn locate(&mut self, kind: UnitKind, key: i64) -> Result<Option<(i64, u16)>>;
     /// Appends an audit entry to the hash chain ([`audit::append`]).
     fn audit(&mut self, entry: &AuditEntry) -> Result<()> {
-        if !self.is_ready()? {
-            return Err(StoreError::NotInitialised);
-        }
         audit::append(self.sql(), entry).map(|_| ())
     }
     /// This connection as a plain SQL executor (accounts, audit, views, DCI).

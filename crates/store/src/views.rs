@@ -326,6 +326,23 @@ pub fn list_communities(
     page(sql.query(&q, &params)?, limit)
 }
 
+/// Every measurement without its districts, newest first (at most 1000).
+pub fn measurements(sql: &mut dyn Sql) -> Result<Vec<Value>> {
+    Ok(sql
+        .query(
+            "SELECT id, as_of, catalogue_version, catalogue_label, territory, synthetic, created_at
+             FROM measurements ORDER BY id DESC LIMIT 1000",
+            &[],
+        )?
+        .iter()
+        .map(|r| {
+            let mut o = r.object();
+            o.insert("synthetic".into(), Value::Bool(r.int(5) == Some(1)));
+            Value::Object(o)
+        })
+        .collect())
+}
+
 fn page(mut rows: Vec<Row>, limit: i64) -> Result<Page> {
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);

@@ -1,6 +1,6 @@
--- 0004 server: accounts, sessions, API tokens, data-sharing agreements, the audit hash chain,
--- DCI transactions and subscriptions. Flags are 0/1 BIGINT and timestamps RFC 3339 TEXT on both
--- backends so one set of queries (crates/store/src/sql.rs) serves both.
+-- 0004 server: accounts, sessions, API tokens, data-sharing agreements, the audit hash chain.
+-- Flags are 0/1 BIGINT and timestamps RFC 3339 TEXT on both backends,
+-- so one set of queries (crates/store/src/sql.rs) serves both.
 
 -- Local accounts. territories: comma-separated INE codes (department DD or district DDdd);
 -- empty = national. institution: a catalogue institution code (operators), else NULL.
@@ -64,33 +64,3 @@ ALTER TABLE audit_log ADD COLUMN institution TEXT;
 ALTER TABLE audit_log ADD COLUMN request_id TEXT;
 ALTER TABLE audit_log ADD COLUMN prev_hash TEXT;
 ALTER TABLE audit_log ADD COLUMN hash TEXT;
-
--- DCI Social Registry transactions (asynchronous searches and their callbacks).
-CREATE TABLE dci_transactions (
-    transaction_id TEXT PRIMARY KEY,
-    sender_id TEXT NOT NULL,
-    action TEXT NOT NULL,
-    status TEXT NOT NULL,
-    callback_uri TEXT,
-    request TEXT NOT NULL,
-    response TEXT,
-    callback_status TEXT,
-    user_id BIGINT NOT NULL,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-
--- DCI event subscriptions: who is told (notify) of which registry events.
-CREATE TABLE dci_subscriptions (
-    code TEXT PRIMARY KEY,
-    transaction_id TEXT NOT NULL,
-    reference_id TEXT NOT NULL,
-    sender_id TEXT NOT NULL,
-    user_id BIGINT NOT NULL,
-    reg_event_type TEXT NOT NULL,
-    callback_uri TEXT,
-    filter TEXT NOT NULL,
-    status TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
