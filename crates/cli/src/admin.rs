@@ -48,7 +48,7 @@ pub fn serve(a: &ServeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn open(db: &str) -> Result<Box<dyn Store>> {
+pub(crate) fn open(db: &str) -> Result<Box<dyn Store>> {
     let mut s = vamos_store::open(db).with_context(|| format!("no se pudo abrir {db}"))?;
     if !s.is_ready()? {
         bail!("la base de datos no está inicializada: ejecute «vamos db init --db {db}»");
@@ -63,7 +63,7 @@ fn os_actor() -> String {
     )
 }
 
-fn record(
+pub(crate) fn record(
     s: &mut dyn Store,
     action: &str,
     kind: &str,
@@ -86,11 +86,12 @@ fn record(
     Ok(())
 }
 
-fn api_err(e: vamos_server::error::ApiError) -> anyhow::Error {
+pub(crate) fn api_err(e: vamos_server::error::ApiError) -> anyhow::Error {
     anyhow!("{}", e.message)
 }
 
-const DB_HELP: &str = "Base de datos: sqlite:<archivo> o postgres://usuario@servidor/base";
+pub(crate) const DB_HELP: &str =
+    "Base de datos: sqlite:<archivo> o postgres://usuario@servidor/base";
 
 #[derive(Subcommand)]
 pub enum UserCommand {

@@ -7,6 +7,7 @@
 mod admin;
 mod commands;
 mod measure;
+mod ops;
 mod output;
 
 use clap::{Arg, ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
@@ -100,6 +101,15 @@ enum Command {
         #[command(subcommand)]
         command: admin::AuditCommand,
     },
+    /// API DCI del Registro Social: emisores autorizados, claves de firma ed25519, firmar mensajes.
+    Dci {
+        #[command(subcommand)]
+        command: ops::DciCommand,
+    },
+    /// Copia de seguridad de la base (SQLite: archivo compacto; PostgreSQL: pg_dump -Fc).
+    Backup(ops::BackupArgs),
+    /// Restaura una copia hecha por «vamos backup» y verifica el registro de auditoría.
+    Restore(ops::RestoreArgs),
 }
 
 #[derive(Subcommand)]
@@ -273,6 +283,9 @@ fn main() -> ExitCode {
         Command::Token { command } => admin::token(&command),
         Command::Agreement { command } => admin::agreement(&command),
         Command::Audit { command } => admin::audit(&command),
+        Command::Dci { command } => ops::dci_command(&command),
+        Command::Backup(a) => ops::backup(&a),
+        Command::Restore(a) => ops::restore(&a),
     };
     match result {
         Ok(code) => code,

@@ -13,153 +13,11 @@
 )]
 
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use vamos_domain::{Permission, Role};
 use vamos_store::testing::all_dbs;
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(url: &str, cwd: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vamos"))
-        .args(["serve", "--db", url, "--addr", "127.0.0.1:0"])
-        .env("VAMOS_LOG", "warn")
-        .env("VAMOS_LOGIN_RATE_PER_MINUTE", "1000")
-        .current_dir(cwd)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("Vamos escuchando en ")
-        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-        .to_string();
-    Server { child, base }
-}
-
-/// A client identity: a session (cookie + CSRF), a bearer token, or nobody.
-#[derive(Clone, Default)]
-struct Who {
-    cookie: Option<String>,
-    csrf: Option<String>,
-    bearer: Option<String>,
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
-fn call(
-    s: &Server,
-    who: &Who,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value, String) {
-    let url = format!("{}{}", s.base, path);
-    let a = agent();
-    let mut headers: Vec<(&str, String)> = Vec::new();
-    if let Some(c) = &who.cookie {
-        headers.push(("cookie", format!("vamos_sesion={c}")));
-    }
-    if let Some(c) = &who.csrf {
-        headers.push(("x-csrf-token", c.clone()));
-    }
-    if let Some(b) = &who.bearer {
-        headers.push(("authorization", format!("Bearer {b}")));
-    }
-    let resp = match (method, body) {
-        ("get", _) => {
-            let mut r = a.get(&url);
-            for (k, v) in &headers {
-                r = r.header(*k, v);
-            }
-            r.call()
-        }
-        ("delete", _) => {
-            let mut r = a.delete(&url);
-            for (k, v) in &headers {
-                r = r.header(*k, v);
-            }
-            r.call()
-        }
-        (_, b) => {
-            let mut r = a.post(&url);
-            for (k, v) in &headers {
-                r = r.header(*k, v);
-            }
-            r.send_json(b.unwrap_or(json!({})))
-        }
-    }
-    .unwrap();
-    let status = resp.status().as_u16();
-    let set_cookie = resp
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let text = resp.into_body().read_to_string().unwrap_or_default();
-    let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (status, v, set_cookie)
-}
-
-fn login(s: &Server, user: &str, password: &str) -> Who {
-    let (st, v, cookie) = call(
-        s,
-        &Who::default(),
-        "post",
-        "/api/session",
-        Some(json!({"username": user, "password": password})),
-    );
-    assert_eq!(st, 200, "login {user}: {v}");
-    assert!(
-        cookie.contains("HttpOnly")
-            && cookie.contains("SameSite=Strict")
-            && cookie.contains("Secure"),
-        "{cookie}"
-    );
-    let value = cookie
-        .strip_prefix("vamos_sesion=")
-        .and_then(|c| c.split(';').next())
-        .unwrap()
-        .to_string();
-    Who {
-        cookie: Some(value),
-        csrf: v["csrf_token"].as_str().map(str::to_string),
-        bearer: None,
-    }
-}
-
-fn vamos(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> std::process::Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vamos"));
-    c.args(args).current_dir(cwd);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().unwrap()
-}
-
-const PW: &str = "Prueba-Segura-2026";
+mod common;
+use common::*;
 
 #[test]
 fn the_server_enforces_roles_scopes_agreements_and_audits_every_read() {
@@ -412,7 +270,8 @@ fn the_server_enforces_roles_scopes_agreements_and_audits_every_read() {
                         && concrete.contains("/api/")
                         && path.contains("{id}")
                     {
-                        404
+                        // Exists, but outside the account's territories.
+                        403
                     } else {
                         200
                     };
@@ -456,6 +315,72 @@ fn the_server_enforces_roles_scopes_agreements_and_audits_every_read() {
             v.get("national_id").is_some() && v.get("embarazada").is_none(),
             "{v}"
         );
+        // The acceptance case: an MSPBS operator scoped to Villeta (1116) gets 403 for a person
+        // of San Juan Nepomuceno (0607), sees only the agreed fields in Villeta, and both reads
+        // are in the audit trail.
+        let (st, v, _) = call(
+            &s,
+            &admin,
+            "post",
+            "/api/users",
+            Some(newu("mspbs_villeta", "operador", Some("MSPBS"), "1116")),
+        );
+        assert_eq!(st, 201, "{v}");
+        let first_in = |t: &str| {
+            let (st, v, _) = call(
+                &s,
+                &admin,
+                "get",
+                &format!("/api/persons?territory={t}&limit=1"),
+                None,
+            );
+            assert_eq!(st, 200, "{v}");
+            v["items"][0]["id"]
+                .as_i64()
+                .expect("a person in the district")
+        };
+        let (villeta, sjn) = (first_in("1116"), first_in("0607"));
+        let op = login(&s, "mspbs_villeta", PW);
+        let (st, v, _) = call(&s, &op, "get", &format!("/api/persons/{sjn}"), None);
+        assert_eq!(st, 403, "{v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains("ámbito"));
+        let (st, v, _) = call(&s, &op, "get", &format!("/api/persons/{villeta}"), None);
+        assert_eq!(st, 200, "{v}");
+        let agreed = [
+            "birth_date",
+            "district_code",
+            "family_names",
+            "given_names",
+            "id",
+        ];
+        assert!(
+            v.as_object()
+                .unwrap()
+                .keys()
+                .all(|k| agreed.contains(&k.as_str())),
+            "{v}"
+        );
+        let (_, trail, _) = call(&s, &admin, "get", "/api/audit?actor=mspbs_villeta", None);
+        let outcomes: Vec<(String, String)> = trail["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["action"] == "leer persona")
+            .map(|r| {
+                (
+                    r["subject_id"].as_str().unwrap().to_string(),
+                    r["outcome"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert!(
+            outcomes.contains(&(
+                sjn.to_string(),
+                "denegado: fuera de su ámbito territorial".into()
+            )) && outcomes.contains(&(villeta.to_string(), "ok".into())),
+            "{trail}"
+        );
+
         // A department scope covers its districts.
         let (st, _, _) = call(
             &s,
@@ -510,7 +435,7 @@ fn the_server_enforces_roles_scopes_agreements_and_audits_every_read() {
         );
         assert_eq!(
             call(&s, &token, "get", &format!("/api/persons/{pb}"), None).0,
-            404
+            403
         );
         let (_, list, _) = call(&s, &admin, "get", "/api/tokens", None);
         assert!(

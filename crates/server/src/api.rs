@@ -117,6 +117,16 @@ fn in_scope(p: &Principal, row: &Map<String, Value>) -> bool {
     district_of(row).is_some_and(|d| p.scope.contains(d))
 }
 
+/// The error for a unit that is missing (404) or outside the caller's territories (403: the
+/// caller is told it exists but not what it holds, as the access policy requires).
+fn out_of_scope(exists: bool, kind_es: &str, id: i64) -> ApiError {
+    if exists {
+        ApiError::forbidden(format!("{kind_es} {id}: fuera de su ámbito territorial"))
+    } else {
+        ApiError::not_found(format!("{kind_es} {id} no encontrado"))
+    }
+}
+
 fn parse_territory(s: Option<&str>) -> ApiResult<TerritoryCode> {
     TerritoryCode::parse(s.unwrap_or("PY"))
         .map_err(|e| ApiError::bad_request(format!("territorio inválido: {e}")))
@@ -483,9 +493,7 @@ pub async fn get_person(
                         &purpose,
                         outcome,
                     )?;
-                    Err(ApiError::not_found(format!(
-                        "persona {id} no encontrada en su ámbito"
-                    )))
+                    Err(out_of_scope(found.is_some(), "persona", id))
                 }
             }
         })
@@ -591,9 +599,7 @@ pub async fn get_household(
                         &purpose,
                         outcome,
                     )?;
-                    Err(ApiError::not_found(format!(
-                        "hogar {id} no encontrado en su ámbito"
-                    )))
+                    Err(out_of_scope(found.is_some(), "hogar", id))
                 }
             }
         })
@@ -638,9 +644,7 @@ pub async fn get_community(
             visible_fields(s, &p)?;
             match views::community(s.sql(), id)? {
                 Some(c) if in_scope(&p, &c) => Ok(Value::Object(c)),
-                _ => Err(ApiError::not_found(format!(
-                    "comunidad {id} no encontrada en su ámbito"
-                ))),
+                found => Err(out_of_scope(found.is_some(), "comunidad", id)),
             }
         })
         .await?;
@@ -697,9 +701,7 @@ async fn unit_status(
                 outcome,
             )?;
             let (Some((uid, _)), Some(d), true) = (located, district, allowed) else {
-                return Err(ApiError::not_found(format!(
-                    "{kind_es} {id} no encontrada en su ámbito"
-                )));
+                return Err(out_of_scope(located.is_some(), kind_es, id));
             };
             let as_of = match as_of {
                 Some(d) => d,

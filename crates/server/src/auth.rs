@@ -103,8 +103,17 @@ pub fn mint_token() -> anyhow::Result<MintedToken> {
 /// How the caller proved who they are.
 #[derive(Debug, Clone)]
 pub enum Credential {
-    Session { csrf: String },
-    Token { id: i64, scopes: Vec<Permission> },
+    Session {
+        csrf: String,
+    },
+    Token {
+        id: i64,
+        scopes: Vec<Permission>,
+    },
+    /// The server acting for a DCI subscription's account (notifications): DCI only.
+    Subscription {
+        code: String,
+    },
 }
 
 /// The authenticated caller.
@@ -125,6 +134,7 @@ impl Principal {
             && match &self.credential {
                 Credential::Session { .. } => true,
                 Credential::Token { scopes, .. } => scopes.contains(&p),
+                Credential::Subscription { .. } => p == Permission::Dci,
             }
     }
 
@@ -146,6 +156,9 @@ impl Principal {
         match &self.credential {
             Credential::Session { .. } => self.user.username.clone(),
             Credential::Token { id, .. } => format!("{} (token {id})", self.user.username),
+            Credential::Subscription { code } => {
+                format!("{} (suscripción DCI {code})", self.user.username)
+            }
         }
     }
 }
@@ -260,6 +273,42 @@ async fn authenticate(parts: &Parts, state: &AppState) -> ApiResult<Option<Princ
     Ok(None)
 }
 
+/// The principal of a DCI subscription's account (notifications are sent on its behalf, with
+/// its scope and agreement as they are at sending time).
+pub fn principal_for_subscription(user: User, code: &str) -> ApiResult<Principal> {
+    principal(
+        user,
+        Credential::Subscription {
+            code: code.to_string(),
+        },
+        None,
+    )
+}
+
+/// [`authenticate`] plus the per-account API rate limit (for handlers that answer errors in
+/// their own format, such as the DCI API).
+pub async fn authenticate_limited(parts: &Parts, state: &AppState) -> ApiResult<Option<Principal>> {
+    let Some(p) = authenticate(parts, state).await? else {
+        return Ok(None);
+    };
+    limit(state, &p)?;
+    Ok(Some(p))
+}
+
+fn limit(state: &AppState, p: &Principal) -> ApiResult<()> {
+    let key = format!("u{}", p.user.id);
+    if !state.api_limiter.allow(&key) {
+        state
+            .metrics
+            .rate_limited
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return Err(ApiError::too_many(
+            "demasiadas solicitudes de esta cuenta; espere un minuto",
+        ));
+    }
+    Ok(())
+}
+
 fn principal(
     user: User,
     credential: Credential,
@@ -294,16 +343,7 @@ impl FromRequestParts<AppState> for Principal {
         let p = authenticate(parts, state)
             .await?
             .ok_or_else(ApiError::unauthorized)?;
-        let key = format!("u{}", p.user.id);
-        if !state.api_limiter.allow(&key) {
-            state
-                .metrics
-                .rate_limited
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return Err(ApiError::too_many(
-                "demasiadas solicitudes de esta cuenta; espere un minuto",
-            ));
-        }
+        limit(state, &p)?;
         Ok(p)
     }
 }

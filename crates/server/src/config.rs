@@ -33,6 +33,15 @@ pub struct RawConfig {
     pub lockout_threshold: Option<i64>,
     /// Log filter (`info`, `debug`, …); default `info`.
     pub log: Option<String>,
+    /// Where the DCI Social Registry API is served; default `/dci`.
+    pub dci_base_path: Option<String>,
+    /// This registry's id in DCI headers (`sender_id` of callbacks); default `siis.gov.py`.
+    pub dci_registry_id: Option<String>,
+    /// File with this registry's ed25519 signing key (base64 seed, `vamos dci keygen`);
+    /// without it callbacks go unsigned.
+    pub dci_signing_key_file: Option<PathBuf>,
+    /// Seconds between checks for new registrations to notify to subscribers; default 60.
+    pub dci_notify_secs: Option<u64>,
 }
 
 impl RawConfig {
@@ -66,6 +75,10 @@ impl RawConfig {
                 "api_rate_per_minute",
                 "lockout_threshold",
                 "log",
+                "dci_base_path",
+                "dci_registry_id",
+                "dci_signing_key_file",
+                "dci_notify_secs",
             ];
             if !KEYS.contains(&key.as_str()) {
                 continue;
@@ -102,7 +115,11 @@ impl RawConfig {
             login_rate_per_minute,
             api_rate_per_minute,
             lockout_threshold,
-            log
+            log,
+            dci_base_path,
+            dci_registry_id,
+            dci_signing_key_file,
+            dci_notify_secs
         )
     }
 }
@@ -123,6 +140,11 @@ pub struct Settings {
     pub api_rate_per_minute: u32,
     pub lockout_threshold: i64,
     pub log: String,
+    /// Normalised: starts with `/`, no trailing `/` (e.g. `/dci`).
+    pub dci_base_path: String,
+    pub dci_registry_id: String,
+    pub dci_signing_key_file: Option<PathBuf>,
+    pub dci_notify: std::time::Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -162,7 +184,25 @@ impl TryFrom<RawConfig> for Settings {
         if k < 2 {
             anyhow::bail!("public_min_cell debe ser al menos 2 (recibido {k})");
         }
+        let base = r.dci_base_path.unwrap_or_else(|| "/dci".into());
+        let base = format!("/{}", base.trim_matches('/'));
+        if base == "/"
+            || base.starts_with("/api")
+            || !base
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/-_.".contains(c))
+        {
+            anyhow::bail!(
+                "dci_base_path «{base}» inválido: use una ruta propia como /dci (letras, números, - _ . /; no / ni /api)"
+            );
+        }
         Ok(Settings {
+            dci_base_path: base,
+            dci_registry_id: r.dci_registry_id.unwrap_or_else(|| "siis.gov.py".into()),
+            dci_signing_key_file: r.dci_signing_key_file,
+            dci_notify: std::time::Duration::from_secs(
+                r.dci_notify_secs.unwrap_or(60).clamp(1, 86_400),
+            ),
             db: r.db.unwrap_or_else(|| "sqlite:vamos.sqlite".into()),
             addr,
             catalogue: r.catalogue,

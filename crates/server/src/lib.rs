@@ -11,6 +11,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod dci;
 pub mod error;
 pub mod openapi;
 pub mod pool;
@@ -41,7 +42,20 @@ pub fn state(settings: Settings) -> anyhow::Result<AppState> {
         );
     }
     let pool = pool::Pool::new(&settings.db, 16);
+    let dci_key = match &settings.dci_signing_key_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                anyhow::anyhow!(
+                    "no se pudo leer dci_signing_key_file {}: {e}",
+                    path.display()
+                )
+            })?;
+            Some(Arc::new(dci::read_signing_key(&text)?))
+        }
+        None => None,
+    };
     Ok(AppState {
+        dci_key,
         login_limiter: Arc::new(RateLimiter::new(
             settings.login_rate_per_minute,
             Duration::from_secs(60),
@@ -62,6 +76,7 @@ pub fn state(settings: Settings) -> anyhow::Result<AppState> {
 pub fn app(state: AppState) -> Router {
     let settings = state.settings.clone();
     let router = routes::router()
+        .nest(&settings.dci_base_path, dci::router())
         .fallback(|| async {
             error::ApiError::not_found("ruta inexistente: vea /api/openapi.json")
         })
@@ -196,6 +211,7 @@ pub async fn serve(
     on_bound: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<()> {
     let addr = state.settings.addr;
+    tokio::spawn(dci::notifier(state.clone()));
     let app = app(state);
     let listener = tokio::net::TcpListener::bind(addr)
         .await

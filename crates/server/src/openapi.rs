@@ -35,12 +35,56 @@ fn schemas() -> Value {
             "institution": {"type": "string"}, "fields": {"type": "array", "items": {"type": "string", "enum": fields}},
             "purpose": {"type": "string"}, "valid_from": {"type": "string", "format": "date"}, "valid_to": {"type": "string", "format": "date"},
             "reference": {"type": "string"}}},
+        "DciRequest": {"type": "object", "required": ["header", "message"], "description": "Sobre DCI {signature, header, message} (social_api_v1.0.0.yaml)", "properties": {
+            "signature": {"type": "string", "description": "Signature: … algorithm=\"ed25519\" … signature=\"base64\" (obligatoria si el emisor registró una clave)"},
+            "header": {"type": "object", "required": ["message_id", "message_ts", "action", "sender_id", "total_count"], "properties": {
+                "version": {"type": "string", "default": crate::dci::VERSION}, "message_id": {"type": "string"}, "message_ts": {"type": "string", "format": "date-time"},
+                "action": {"type": "string"}, "sender_id": {"type": "string"}, "sender_uri": {"type": "string", "format": "uri"},
+                "receiver_id": {"type": "string"}, "total_count": {"type": "integer"}, "is_msg_encrypted": {"type": "boolean"}}},
+            "message": {"type": "object"}}},
+        "DciAck": {"type": "object", "properties": {"message": {"type": "object", "required": ["ack_status", "timestamp", "correlation_id"], "properties": {
+            "ack_status": {"type": "string", "enum": ["ACK", "NACK", "ERR"]}, "timestamp": {"type": "string", "format": "date-time"},
+            "correlation_id": {"type": "string"}, "error": {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}}},
+        "DciResponse": {"type": "object", "required": ["header"], "properties": {
+            "signature": {"type": "string"}, "header": {"type": "object"}, "message": {"type": "object"}}},
+        "DciErrors": {"type": "object", "properties": {"errors": {"type": "array", "items": {"type": "object", "properties": {
+            "code": {"type": "string"}, "message": {"type": "string"}}}}}},
     })
+}
+
+/// The DCI operations under `base`.
+fn dci_paths(base: &str, paths: &mut Map<String, Value>) {
+    let err = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DciErrors"}}}});
+    for k in crate::dci::Kind::ALL {
+        let ok = if k.is_sync() {
+            json!({"description": "Respuesta DCI (header.status succ o rjct)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DciResponse"}}}})
+        } else {
+            json!({"description": "Acuse (ACK; la respuesta va al callback del emisor) o ERR", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DciAck"}}}})
+        };
+        let op = json!({
+            "operationId": format!("dci_{}", k.path().trim_start_matches('/').replace('/', "_")),
+            "summary": k.summary(),
+            "tags": ["dci"],
+            "security": [{"bearer": []}],
+            "x-vamos-permission": vamos_domain::Permission::Dci.code(),
+            "x-vamos-personal-data": matches!(k, crate::dci::Kind::Search | crate::dci::Kind::SyncSearch),
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DciRequest"}}}},
+            "responses": {
+                "200": ok,
+                "400": err("err.request.bad, err.receiver_id.invalid, err.encryption.invalid"),
+                "401": err("err.request.unauthorized, err.signature.missing, err.signature.invalid"),
+                "403": err("err.request.forbidden, err.sender_id.invalid"),
+                "404": err("err.request.not_found (estado de una transacción inexistente)"),
+                "429": err("err.request.too_many_requests"),
+            },
+        });
+        paths.insert(format!("{base}{}", k.path()), json!({"post": op}));
+    }
 }
 
 /// The document.
 #[allow(clippy::indexing_slicing)] // reason: assigning a key of a JSON object inserts it, it cannot panic
-pub fn document() -> Value {
+pub fn document(dci_base: &str) -> Value {
     let mut paths: Map<String, Value> = Map::new();
     for e in ENDPOINTS {
         let params: Vec<Value> = e
@@ -123,6 +167,7 @@ pub fn document() -> Value {
             m.insert(e.method.to_string(), op);
         }
     }
+    dci_paths(dci_base, &mut paths);
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -144,6 +189,8 @@ pub fn document() -> Value {
 }
 
 /// `GET /api/openapi.json`.
-pub async fn serve() -> Json<Value> {
-    Json(document())
+pub async fn serve(
+    axum::extract::State(st): axum::extract::State<crate::state::AppState>,
+) -> Json<Value> {
+    Json(document(&st.settings.dci_base_path))
 }

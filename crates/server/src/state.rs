@@ -18,6 +18,8 @@ pub struct AppState {
     pub login_limiter: Arc<RateLimiter>,
     pub api_limiter: Arc<RateLimiter>,
     pub started: Instant,
+    /// This registry's DCI signing key (`dci_signing_key_file`), when configured.
+    pub dci_key: Option<Arc<ed25519_dalek::SigningKey>>,
 }
 
 /// Per (method, route, status): request count and total seconds.

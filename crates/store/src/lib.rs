@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod dci;
 mod load_sql;
 mod postgres_store;
 pub mod sql;

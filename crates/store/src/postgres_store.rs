@@ -41,6 +41,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0004_server",
         include_str!("../migrations/postgres/0004_server.sql"),
     ),
+    (
+        "0005_dci",
+        include_str!("../migrations/postgres/0005_dci.sql"),
+    ),
 ];
 
 /// A PostgreSQL registry.

@@ -37,6 +37,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0004_server",
         include_str!("../migrations/sqlite/0004_server.sql"),
     ),
+    (
+        "0005_dci",
+        include_str!("../migrations/sqlite/0005_dci.sql"),
+    ),
 ];
 
 /// A SQLite registry in one file.

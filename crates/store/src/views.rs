@@ -267,6 +267,39 @@ pub fn search_persons(
     page(sql.query(&q, &params)?, limit)
 }
 
+/// A person search by page number (DCI pagination): `filter` inside the scope, ordered by
+/// `sort` (column, descending?) then id, skipping `offset` rows.
+pub fn search_persons_offset(
+    sql: &mut dyn Sql,
+    filter: &Filter,
+    scope: &[(i64, i64)],
+    sort: &[(PersonColumn, bool)],
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<Map<String, Value>>> {
+    let mut params = Vec::new();
+    let mut q = format!(
+        "SELECT {} FROM persons p JOIN households h ON h.id = p.household_id WHERE ",
+        person_columns()
+    );
+    q.push_str(&scope_sql(scope, &mut params));
+    q.push_str(" AND ");
+    filter.render(&mut q, &mut params);
+    q.push_str(" ORDER BY ");
+    for (c, desc) in sort {
+        q.push_str(c.sql());
+        q.push_str(if *desc { " DESC, " } else { " ASC, " });
+    }
+    params.push(limit.clamp(1, 1000).into());
+    params.push(offset.max(0).into());
+    q.push_str(&format!(
+        "p.id LIMIT ${} OFFSET ${}",
+        params.len() - 1,
+        params.len()
+    ));
+    Ok(sql.query(&q, &params)?.iter().map(Row::object).collect())
+}
+
 /// How many persons match (for DCI's `total_count`).
 pub fn count_persons(sql: &mut dyn Sql, filter: &Filter, scope: &[(i64, i64)]) -> Result<i64> {
     let mut params = Vec::new();

@@ -1,0 +1,163 @@
+//! Helpers shared by the black-box tests of `vamos serve`: start the real binary on a free
+//! port, call it over HTTP as a session, a token or nobody, run other `vamos` commands.
+
+#![allow(
+    dead_code, // reason: each test binary uses its own subset of the helpers
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn start(url: &str, cwd: &Path) -> Server {
+    start_with(url, cwd, &[])
+}
+
+/// Starts the server with extra environment (`VAMOS_*` settings).
+pub fn start_with(url: &str, cwd: &Path, env: &[(&str, &str)]) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vamos"))
+        .args(["serve", "--db", url, "--addr", "127.0.0.1:0"])
+        .env("VAMOS_LOG", "warn")
+        .env("VAMOS_LOGIN_RATE_PER_MINUTE", "1000")
+        .envs(env.iter().copied())
+        .current_dir(cwd)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("Vamos escuchando en ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+        .to_string();
+    Server { child, base }
+}
+
+/// A client identity: a session (cookie + CSRF), a bearer token, or nobody.
+#[derive(Clone, Default)]
+pub struct Who {
+    pub cookie: Option<String>,
+    pub csrf: Option<String>,
+    pub bearer: Option<String>,
+}
+
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+pub fn call(
+    s: &Server,
+    who: &Who,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value, String) {
+    let url = format!("{}{}", s.base, path);
+    let a = agent();
+    let mut headers: Vec<(&str, String)> = Vec::new();
+    if let Some(c) = &who.cookie {
+        headers.push(("cookie", format!("vamos_sesion={c}")));
+    }
+    if let Some(c) = &who.csrf {
+        headers.push(("x-csrf-token", c.clone()));
+    }
+    if let Some(b) = &who.bearer {
+        headers.push(("authorization", format!("Bearer {b}")));
+    }
+    let resp = match (method, body) {
+        ("get", _) => {
+            let mut r = a.get(&url);
+            for (k, v) in &headers {
+                r = r.header(*k, v);
+            }
+            r.call()
+        }
+        ("delete", _) => {
+            let mut r = a.delete(&url);
+            for (k, v) in &headers {
+                r = r.header(*k, v);
+            }
+            r.call()
+        }
+        (_, b) => {
+            let mut r = a.post(&url);
+            for (k, v) in &headers {
+                r = r.header(*k, v);
+            }
+            r.send_json(b.unwrap_or(json!({})))
+        }
+    }
+    .unwrap();
+    let status = resp.status().as_u16();
+    let set_cookie = resp
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let text = resp.into_body().read_to_string().unwrap_or_default();
+    let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, v, set_cookie)
+}
+
+pub fn login(s: &Server, user: &str, password: &str) -> Who {
+    let (st, v, cookie) = call(
+        s,
+        &Who::default(),
+        "post",
+        "/api/session",
+        Some(json!({"username": user, "password": password})),
+    );
+    assert_eq!(st, 200, "login {user}: {v}");
+    assert!(
+        cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Strict")
+            && cookie.contains("Secure"),
+        "{cookie}"
+    );
+    let value = cookie
+        .strip_prefix("vamos_sesion=")
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_string();
+    Who {
+        cookie: Some(value),
+        csrf: v["csrf_token"].as_str().map(str::to_string),
+        bearer: None,
+    }
+}
+
+pub fn vamos(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> std::process::Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vamos"));
+    c.args(args).current_dir(cwd);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+pub const PW: &str = "Prueba-Segura-2026";
