@@ -508,3 +508,99 @@ fn catalogue_check_reports_file_line_and_column() {
     );
     assert!(err.contains("expresión incompleta"), "{err}");
 }
+
+#[test]
+fn backup_and_restore_round_trip_on_both_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ok = |o: Output| {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        o
+    };
+    ok(vamos(
+        &[
+            "synth",
+            "--households",
+            "40",
+            "--seed",
+            "3",
+            "--out",
+            "datos",
+            "--reference-date",
+            "2026-11-01",
+        ],
+        d,
+    ));
+    let count = |url: &str| {
+        let mut s = vamos_store::open(url).unwrap();
+        let r = s
+            .sql()
+            .query_opt("SELECT COUNT(*) FROM persons", &[])
+            .unwrap();
+        r.and_then(|r| r.int(0)).unwrap()
+    };
+    let targets = all_dbs();
+    for (i, (db, target)) in all_dbs().iter().zip(&targets).enumerate() {
+        let url = db.url.as_str();
+        ok(vamos(&["db", "init", "--db", url], d));
+        ok(vamos(
+            &[
+                "import",
+                "fips",
+                "--db",
+                url,
+                "datos",
+                "--date",
+                "2026-11-23",
+            ],
+            d,
+        ));
+        let copy = format!("copia-{i}");
+        ok(vamos(&["backup", "--db", url, "--out", &copy], d));
+        assert!(
+            !vamos(&["backup", "--db", url, "--out", &copy], d)
+                .status
+                .success(),
+            "an existing backup is never overwritten"
+        );
+        let target_url = if target.label == "sqlite" {
+            format!(
+                "sqlite:{}",
+                d.join(format!("restaurada-{i}.sqlite")).display()
+            )
+        } else {
+            target.url.clone()
+        };
+        let o = ok(vamos(&["restore", "--db", &target_url, &copy], d));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("íntegro"),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(count(&target_url), count(url));
+        assert!(count(url) > 0);
+        ok(vamos(&["audit", "verify", "--db", &target_url], d));
+        // A SQLite target that exists needs --force; a copy of the other backend is refused.
+        if target.label == "sqlite" {
+            assert!(!vamos(&["restore", "--db", &target_url, &copy], d)
+                .status
+                .success());
+            ok(vamos(
+                &["restore", "--db", &target_url, "--force", &copy],
+                d,
+            ));
+        }
+        let wrong = if db.label == "sqlite" {
+            "postgres://postgres@127.0.0.1:1/nada".to_string()
+        } else {
+            format!("sqlite:{}", d.join("otra.sqlite").display())
+        };
+        let o = vamos(&["restore", "--db", &wrong, &copy], d);
+        assert!(!o.status.success());
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("no es una copia"),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}

@@ -183,7 +183,10 @@ impl Client<'_> {
     }
 }
 
-fn search_message(items: Vec<(&str, &str, Value, Option<(i64, i64)>)>) -> Value {
+/// One search request: reference id, query type, query, (page size, page number).
+type SearchItem<'a> = (&'a str, &'a str, Value, Option<(i64, i64)>);
+
+fn search_message(items: Vec<SearchItem>) -> Value {
     json!({
         "transaction_id": "t-1",
         "search_request": items.into_iter().map(|(rid, qt, q, page)| {
