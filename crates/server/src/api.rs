@@ -37,19 +37,21 @@ pub fn audit(
     purpose: &str,
     outcome: &str,
 ) -> ApiResult<()> {
-    store.audit(&AuditEntry {
-        at: now_rfc3339(),
-        actor: p.map(Principal::actor).unwrap_or_else(|| "anónimo".into()),
-        action: action.into(),
-        subject_kind: subject_kind.into(),
-        subject_id: subject_id.into(),
-        purpose: purpose.into(),
-        outcome: outcome.into(),
-        role: p.map(|p| p.role.code().to_string()),
-        institution: p.and_then(|p| p.user.institution.clone()),
-        request_id: p.and_then(|p| p.request_id.clone()),
-    })?;
-    Ok(())
+    crate::pool::write_audit(
+        store,
+        AuditEntry {
+            at: now_rfc3339(),
+            actor: p.map(Principal::actor).unwrap_or_else(|| "anónimo".into()),
+            action: action.into(),
+            subject_kind: subject_kind.into(),
+            subject_id: subject_id.into(),
+            purpose: purpose.into(),
+            outcome: outcome.into(),
+            role: p.map(|p| p.role.code().to_string()),
+            institution: p.and_then(|p| p.user.institution.clone()),
+            request_id: p.and_then(|p| p.request_id.clone()),
+        },
+    )
 }
 
 /// The person fields `p` may see (`None` = all), from its role or its institution's agreements

@@ -41,7 +41,11 @@ pub fn state(settings: Settings) -> anyhow::Result<AppState> {
             config::redact_url(&settings.db)
         );
     }
-    let pool = pool::Pool::new(&settings.db, 16);
+    let pool = pool::Pool::new(
+        &settings.db,
+        16,
+        Some(pool::AuditWriter::start(&settings.db)?),
+    );
     let dci_key = match &settings.dci_signing_key_file {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {

@@ -1,10 +1,106 @@
 //! A small pool of store connections for blocking work: each request borrows a connection on a
 //! blocking thread (`spawn_blocking`) and returns it when done. SQLite connections are cheap;
 //! PostgreSQL ones are reused.
+//!
+//! Audit records go through one [`AuditWriter`] per pool: a thread with its own connection that
+//! appends every queued record to the hash chain in one transaction (group commit). A handler
+//! waits until its record is committed before it answers, so no disclosure goes unrecorded, but
+//! concurrent requests share a commit instead of queueing for the database's write lock.
 
 use crate::error::{ApiError, ApiResult};
+use axum::http::StatusCode;
+use std::cell::RefCell;
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use vamos_store::Store;
+use vamos_store::{AuditEntry, Store};
+
+/// One queued record and where to report its commit.
+type Job = (AuditEntry, mpsc::SyncSender<Result<(), String>>);
+
+/// Most records committed together.
+const MAX_BATCH: usize = 1000;
+
+/// The single writer of the audit chain (see the module documentation).
+#[derive(Clone)]
+pub struct AuditWriter {
+    tx: mpsc::SyncSender<Job>,
+}
+
+impl AuditWriter {
+    /// Starts the writer thread for the database at `url` (connected lazily, reconnected after
+    /// an error).
+    pub fn start(url: &str) -> anyhow::Result<AuditWriter> {
+        let (tx, rx) = mpsc::sync_channel::<Job>(4 * MAX_BATCH);
+        let url = url.to_string();
+        std::thread::Builder::new()
+            .name("auditoria".into())
+            .spawn(move || {
+                let mut store: Option<Box<dyn Store>> = None;
+                while let Ok(first) = rx.recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(j) => batch.push(j),
+                            Err(_) => break,
+                        }
+                    }
+                    let (entries, replies): (Vec<AuditEntry>, Vec<_>) = batch.into_iter().unzip();
+                    let result = match store.as_mut() {
+                        Some(s) => Ok(s),
+                        None => vamos_store::open(&url).map(|s| store.insert(s)),
+                    }
+                    .and_then(|s| vamos_store::audit::append_many(s.sql(), &entries));
+                    let reply = match result {
+                        Ok(_) => Ok(()),
+                        Err(e) => {
+                            store = None;
+                            Err(e.to_string())
+                        }
+                    };
+                    for r in replies {
+                        let _ = r.send(reply.clone());
+                    }
+                }
+            })?;
+        Ok(AuditWriter { tx })
+    }
+
+    /// Queues `e` and waits for its commit.
+    pub fn write(&self, e: AuditEntry) -> ApiResult<()> {
+        let unavailable = |why: String| {
+            tracing::error!(motivo = %why, "registro de auditoría no disponible");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "auditoria_no_disponible",
+                "no se pudo registrar la auditoría; la consulta no se respondió",
+            )
+        };
+        let (rtx, rrx) = mpsc::sync_channel(1);
+        self.tx
+            .send((e, rtx))
+            .map_err(|_| unavailable("escritor detenido".into()))?;
+        rrx.recv()
+            .map_err(|_| unavailable("escritor detenido".into()))?
+            .map_err(unavailable)
+    }
+}
+
+thread_local! {
+    /// The audit writer of the pool whose work runs on this thread, if any.
+    static WRITER: RefCell<Option<AuditWriter>> = const { RefCell::new(None) };
+}
+
+/// Appends `e` to the audit chain: through the pool's writer when called inside
+/// [`Pool::run`], else on `store` directly (commands, tests).
+pub fn write_audit(store: &mut dyn Store, e: AuditEntry) -> ApiResult<()> {
+    match WRITER.with(|w| w.borrow().clone()) {
+        Some(w) => w.write(e),
+        None => {
+            store.audit(&e)?;
+            Ok(())
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct Pool {
@@ -13,15 +109,17 @@ pub struct Pool {
 
 struct Inner {
     url: String,
+    writer: Option<AuditWriter>,
     idle: Mutex<Vec<Box<dyn Store>>>,
     max_idle: usize,
 }
 
 impl Pool {
-    pub fn new(url: &str, max_idle: usize) -> Pool {
+    pub fn new(url: &str, max_idle: usize, writer: Option<AuditWriter>) -> Pool {
         Pool {
             inner: Arc::new(Inner {
                 url: url.to_string(),
+                writer,
                 idle: Mutex::new(Vec::new()),
                 max_idle,
             }),
@@ -54,7 +152,9 @@ impl Pool {
         let pool = self.clone();
         tokio::task::spawn_blocking(move || {
             let mut s = pool.take()?;
+            WRITER.with(|w| *w.borrow_mut() = pool.inner.writer.clone());
             let r = f(s.as_mut());
+            WRITER.with(|w| *w.borrow_mut() = None);
             let broken = matches!(&r, Err(e) if e.status.is_server_error());
             if !broken {
                 pool.give(s);

@@ -97,6 +97,17 @@ pub fn sha256_hex(s: &str) -> String {
 
 /// Appends one entry to the chain; returns its id.
 pub fn append(sql: &mut dyn Sql, e: &AuditEntry) -> Result<i64> {
+    Ok(append_many(sql, std::slice::from_ref(e))?
+        .first()
+        .copied()
+        .unwrap_or_default())
+}
+
+/// Appends entries to the chain in one transaction (group commit), in order; returns their ids.
+pub fn append_many(sql: &mut dyn Sql, entries: &[AuditEntry]) -> Result<Vec<i64>> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
     in_tx(sql, |sql| {
         lock(sql, AUDIT_LOCK)?;
         let mut prev = seal_unchained(sql)?;
@@ -104,42 +115,46 @@ pub fn append(sql: &mut dyn Sql, e: &AuditEntry) -> Result<i64> {
             .query_opt("SELECT COALESCE(MAX(id), 0) FROM audit_log", &[])?
             .and_then(|r| r.int(0))
             .unwrap_or(0);
-        let mut r = AuditRow {
-            id: last_id + 1,
-            at: e.at.clone(),
-            actor: e.actor.clone(),
-            role: e.role.clone(),
-            institution: e.institution.clone(),
-            action: e.action.clone(),
-            subject_kind: e.subject_kind.clone(),
-            subject_id: e.subject_id.clone(),
-            purpose: e.purpose.clone(),
-            request_id: e.request_id.clone(),
-            outcome: e.outcome.clone(),
-            prev_hash: None,
-            hash: None,
-        };
-        let hash = row_hash(&prev, &r);
-        r.prev_hash = Some(std::mem::take(&mut prev));
-        sql.execute(
-            &format!("INSERT INTO audit_log ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"),
-            &[
-                r.id.into(),
-                r.at.as_str().into(),
-                r.actor.as_str().into(),
-                r.role.clone().into(),
-                r.institution.clone().into(),
-                r.action.as_str().into(),
-                r.subject_kind.as_str().into(),
-                r.subject_id.as_str().into(),
-                r.purpose.as_str().into(),
-                r.request_id.clone().into(),
-                r.outcome.as_str().into(),
-                r.prev_hash.clone().into(),
-                hash.into(),
-            ],
-        )?;
-        Ok(r.id)
+        let mut ids = Vec::with_capacity(entries.len());
+        for (id, e) in (last_id + 1..).zip(entries) {
+            let mut r = AuditRow {
+                id,
+                at: e.at.clone(),
+                actor: e.actor.clone(),
+                role: e.role.clone(),
+                institution: e.institution.clone(),
+                action: e.action.clone(),
+                subject_kind: e.subject_kind.clone(),
+                subject_id: e.subject_id.clone(),
+                purpose: e.purpose.clone(),
+                request_id: e.request_id.clone(),
+                outcome: e.outcome.clone(),
+                prev_hash: None,
+                hash: None,
+            };
+            let hash = row_hash(&prev, &r);
+            r.prev_hash = Some(std::mem::replace(&mut prev, hash.clone()));
+            sql.execute(
+                &format!("INSERT INTO audit_log ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"),
+                &[
+                    r.id.into(),
+                    r.at.as_str().into(),
+                    r.actor.as_str().into(),
+                    r.role.clone().into(),
+                    r.institution.clone().into(),
+                    r.action.as_str().into(),
+                    r.subject_kind.as_str().into(),
+                    r.subject_id.as_str().into(),
+                    r.purpose.as_str().into(),
+                    r.request_id.clone().into(),
+                    r.outcome.as_str().into(),
+                    r.prev_hash.clone().into(),
+                    hash.into(),
+                ],
+            )?;
+            ids.push(r.id);
+        }
+        Ok(ids)
     })
 }
 

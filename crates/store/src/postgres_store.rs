@@ -45,6 +45,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0005_dci",
         include_str!("../migrations/postgres/0005_dci.sql"),
     ),
+    (
+        "0006_audit_index",
+        include_str!("../migrations/postgres/0006_audit_index.sql"),
+    ),
 ];
 
 /// A PostgreSQL registry.

@@ -41,6 +41,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0005_dci",
         include_str!("../migrations/sqlite/0005_dci.sql"),
     ),
+    (
+        "0006_audit_index",
+        include_str!("../migrations/sqlite/0006_audit_index.sql"),
+    ),
 ];
 
 /// A SQLite registry in one file.

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Benchmark: the server at national scale — authenticated person lookups (GET /api/persons/{id})
+# and DCI synchronous search (POST /dci/registry/sync/search, idtype-value by UIN), measured
+# with wrk on loopback, SQLite and PostgreSQL side by side in the same run; GET /api/health as
+# the HTTP ceiling of the same server (no database, no audit).
+#
+#   bash bench/server_national.sh                 # 1.9 M households (≈6.5 M persons)
+#   HH=200000 bash bench/server_national.sh       # smaller
+#   PREPARE_ONLY=1 bash bench/server_national.sh  # build the databases only
+#
+# Every lookup is a real one: token check, territorial scope, field policy, and an audit record
+# appended to the hash chain before the answer is sent. Needs wrk (Debian package wrk).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/vamos-target}"
+HH="${HH:-1900000}"
+SEED="${SEED:-7}"
+WORK="${WORK:-/tmp/vamos-bench}"
+PG_ADMIN="${PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}"
+PG_DB="${PG_DB:-vamos_server_bench}"
+DURATION="${DURATION:-20s}"
+CONNECTIONS="${CONNECTIONS:-16}"
+REF_DATE=2026-11-01
+mkdir -p "$WORK"
+cargo build --release --locked -q -p vamos-cli
+VAMOS="$CARGO_TARGET_DIR/release/vamos"
+DATA="$WORK/data-$HH-$SEED"
+if [ ! -f "$DATA/manifest.json" ]; then
+  echo "generando datos sintéticos: $HH hogares (semilla $SEED)…" >&2
+  "$VAMOS" synth --districts all --households "$HH" --seed "$SEED" --out "$DATA" --reference-date "$REF_DATE" --no-admin > /dev/null
+fi
+SQLITE="sqlite:$WORK/server-$HH.sqlite"
+PG="${PG_ADMIN%/*}/$PG_DB"
+export VAMOS_ADMIN_PASSWORD='Banco-De-Prueba-2026'
+prepare() { # url
+  local url="$1"
+  if "$VAMOS" user list --db "$url" 2> /dev/null | grep -q bench_his; then return; fi
+  echo "importando en $url…" >&2
+  "$VAMOS" db init --db "$url" > /dev/null
+  "$VAMOS" import fips --db "$url" "$DATA" --date 2026-11-23 > /dev/null
+  VAMOS_PASSWORD='Banco-De-Prueba-2026' "$VAMOS" user create --db "$url" bench_his --role analista > /dev/null
+  "$VAMOS" dci sender add --db "$url" --id bench.his --user bench_his > /dev/null
+}
+if [ ! -f "$WORK/server-$HH.sqlite" ]; then prepare "$SQLITE"; fi
+if ! psql "$PG_ADMIN" -tAc "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'" | grep -q 1; then
+  psql "$PG_ADMIN" -q -c "CREATE DATABASE $PG_DB"
+  prepare "$PG"
+fi
+[ -n "${PREPARE_ONLY:-}" ] && exit 0
+
+run() { # label url
+  local label="$1" url="$2"
+  local token max_id out pid base
+  token=$("$VAMOS" token create --db "$url" --user bench_his --name "wrk" --days 1 --scopes registro:leer,dci 2> /dev/null)
+  max_id=$(sqlite_or_pg_max "$url")
+  out="$WORK/serve-$label.out"
+  VAMOS_API_RATE_PER_MINUTE=100000000 VAMOS_LOG=warn "$VAMOS" serve --db "$url" --addr 127.0.0.1:0 > "$out" 2> "$WORK/serve-$label.err" &
+  pid=$!
+  for _ in $(seq 1 100); do grep -q escuchando "$out" 2> /dev/null && break; sleep 0.1; done
+  base=$(sed -n 's/^Vamos escuchando en //p' "$out")
+  for what in health person dci; do
+    case $what in
+      health) args=("$base/api/health") ;;
+      person) args=(-s bench/wrk/person.lua "$base") ;;
+      dci) args=(-s bench/wrk/dci.lua "$base") ;;
+    esac
+    TOKEN="$token" MAX_ID="$max_id" SENDER=bench.his wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency "${args[@]}" > "$WORK/wrk-$label-$what.txt"
+    rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk-$label-$what.txt")
+    p50=$(awk '$1 == "50%" {print $2}' "$WORK/wrk-$label-$what.txt")
+    p99=$(awk '$1 == "99%" {print $2}' "$WORK/wrk-$label-$what.txt")
+    non2xx=$(awk '/Non-2xx/ {print $NF}' "$WORK/wrk-$label-$what.txt")
+    printf "%-10s %-8s %12s %10s %10s %10s\n" "$label" "$what" "$rps" "$p50" "$p99" "${non2xx:-0}"
+  done
+  kill "$pid"; wait "$pid" 2> /dev/null || true
+}
+sqlite_or_pg_max() {
+  case "$1" in
+    sqlite:*) sqlite3 "${1#sqlite:}" "SELECT MAX(id) FROM persons" ;;
+    *) psql "$1" -tAc "SELECT MAX(id) FROM persons" ;;
+  esac
+}
+persons=$(sqlite_or_pg_max "$SQLITE")
+echo "registro: $persons personas (sintéticas); wrk -t2 -c$CONNECTIONS -d$DURATION; $(nproc) núcleos"
+printf "%-10s %-8s %12s %10s %10s %10s\n" "base" "consulta" "req/s" "p50" "p99" "no-2xx"
+run sqlite "$SQLITE"
+run postgres "$PG"
