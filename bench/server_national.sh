@@ -51,6 +51,7 @@ fi
 run() { # label url
   local label="$1" url="$2"
   local token max_id out pid base
+  "$VAMOS" db init --db "$url" > /dev/null # applies migrations newer than the import
   token=$("$VAMOS" token create --db "$url" --user bench_his --name "wrk" --days 1 --scopes registro:leer,dci 2> /dev/null)
   max_id=$(sqlite_or_pg_max "$url")
   out="$WORK/serve-$label.out"

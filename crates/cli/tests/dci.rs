@@ -706,13 +706,27 @@ fn run_against(
     let unknown = json!({"transaction_id": "t-3", "txnstatus_request": {"reference_id": "s2", "txn_type": "search", "attribute_type": "transaction_id", "attribute_value": "nunca"}});
     let (st, v) = c.post(
         "/registry/sync/txn/status",
-        &c.envelope("txn-status", unknown, 1),
+        &c.envelope("txn-status", unknown.clone(), 1),
     );
     assert_eq!(
         (st, v["errors"][0]["code"].as_str()),
         (404, Some("err.request.not_found")),
         "{v}"
     );
+    // Asynchronously, the sender still hears back: a rejected header with the reason.
+    let (_, v) = c.post(
+        "/registry/txn/status",
+        &c.envelope("txn-status", unknown, 1),
+    );
+    assert_eq!(v["message"]["ack_status"], "ACK", "{v}");
+    let cb = inbox.wait("/registry/txn/on-status", |b| {
+        b["header"]["status"] == "rjct"
+    });
+    check(spec, &request_schema("/registry/txn/on-status"), &cb);
+    assert!(cb["header"]["status_reason_message"]
+        .as_str()
+        .unwrap()
+        .contains("transacción"));
 
     // Subscribe to new registrations in Villeta and San Juan (scope keeps only Villeta).
     let sub = json!({"transaction_id": "t-sub", "subscribe_request": [{"reference_id": "sub1", "timestamp": "2026-11-23T10:00:00-03:00",

@@ -1174,8 +1174,11 @@ async fn handle(st: AppState, kind: Kind, req: Request) -> Result<Response, DciE
     let st2 = st.clone();
     tokio::spawn(async move {
         let outcome = match process(&st2, kind, &call).await {
-            Ok((msg, status)) => deliver(&st2, kind, &call, msg, &status, requests).await,
-            Err(e) => Err(e.message),
+            Ok((msg, status)) => {
+                deliver(&st2, kind, &call, Some(msg), &status, None, requests).await
+            }
+            // The sender still hears back: a rejected header carrying the reason.
+            Err(e) => deliver(&st2, kind, &call, None, "rjct", Some(&e.message), requests).await,
         };
         if let Err(why) = outcome {
             // No personal data: the reason is a transport or validation message.
@@ -1208,12 +1211,13 @@ async fn deliver(
     st: &AppState,
     kind: Kind,
     call: &Call,
-    msg: Value,
+    msg: Option<Value>,
     status: &str,
+    reason: Option<&str>,
     total: usize,
 ) -> Result<(), String> {
     let url = callback_url(&call.sender, &call.header, kind.answer().1)?;
-    let h = answer_header(
+    let mut h = answer_header(
         st,
         kind.answer().0,
         status,
@@ -1222,7 +1226,10 @@ async fn deliver(
         total,
     )
     .map_err(|e| e.message)?;
-    let body = envelope(st, h, Some(msg));
+    if let (Some(r), Some(o)) = (reason, h.as_object_mut()) {
+        o.insert("status_reason_message".into(), r.into());
+    }
+    let body = envelope(st, h, msg);
     let result = post_json(url.clone(), body).await;
     let note = match &result {
         Ok(code) => format!("entregado a {url}: HTTP {code}"),
@@ -1230,16 +1237,21 @@ async fn deliver(
     };
     let cid = call.correlation_id.clone();
     let now = now_ts();
+    // A failed call was never finished by `process`: it ends rejected here.
+    let failed = reason.map(|r| (status.to_string(), json!([{"reference_id": "", "timestamp": now_ts(), "status": status, "status_reason_message": r}]).to_string()));
     st.pool
         .run(move |s| {
             let sql = s.sql();
-            let t = sql
-                .query_opt(
+            let t = if let Some(f) = failed {
+                f
+            } else {
+                sql.query_opt(
                     "SELECT status, summary FROM dci_transactions WHERE correlation_id = $1",
                     &[cid.as_str().into()],
                 )?
                 .map(|r| (r.text(0), r.text(1)))
-                .unwrap_or_default();
+                .unwrap_or_default()
+            };
             Ok(store::finish_transaction(
                 sql,
                 &cid,
