@@ -174,7 +174,7 @@ impl IntoResponse for DciError {
 
 // ---------------------------------------------------------------- signatures
 
-/// Lower-case-free canonical JSON: object keys sorted, no insignificant whitespace. The digest
+/// Canonical JSON: object keys sorted, no insignificant whitespace. The digest
 /// of a message is taken over `{"header":…,"message":…}` in this form, so re-serialisation by
 /// either side does not break a signature.
 pub fn canonical_json(v: &Value) -> String {
@@ -343,7 +343,8 @@ pub fn check_public_key(b64: &str) -> Result<(), String> {
 
 // ---------------------------------------------------------------- queries
 
-/// Whether a column's values are text that DCI spells differently (sex).
+/// A query value as a bound parameter of `col`: integers for id columns, ISO dates, and DCI's
+/// `male`/`female` as the registry's `hombre`/`mujer`.
 fn db_value(col: PersonColumn, v: &Value) -> Result<vamos_store::sql::Param, String> {
     if col.is_integer() {
         return match v {
