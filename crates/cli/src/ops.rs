@@ -365,9 +365,9 @@ pub fn restore(a: &RestoreArgs) -> Result<ExitCode> {
                 bail!("la copia está dañada o no es una base de Vamos ({ok})");
             }
         }
-        for ext in ["sqlite-wal", "sqlite-shm"] {
-            let side = PathBuf::from(format!("{path}-{}", ext.trim_start_matches("sqlite-")));
-            let _ = std::fs::remove_file(side);
+        // The replaced database's write-ahead log must not be replayed onto the copy.
+        for side in ["wal", "shm"] {
+            let _ = std::fs::remove_file(format!("{path}-{side}"));
         }
         std::fs::rename(&tmp, target).with_context(|| format!("no se pudo reemplazar {path}"))?;
     } else if is_postgres(&a.db) {

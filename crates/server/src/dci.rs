@@ -372,21 +372,15 @@ fn db_value(col: PersonColumn, v: &Value) -> Result<vamos_store::sql::Param, Str
             _ => Err(format!("sexo «{text}» desconocido: use male o female")),
         };
     }
-    if col == PersonColumn::BirthDate
-        && chrono::NaiveDate::parse_from_str(text.get(..10).unwrap_or(&text), "%Y-%m-%d").is_err()
-    {
-        return Err(format!("fecha «{text}» inválida: use AAAA-MM-DD"));
+    if col == PersonColumn::BirthDate {
+        // A date-time is compared by its date part.
+        let day = text.get(..10).unwrap_or(&text);
+        if chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").is_err() {
+            return Err(format!("fecha «{text}» inválida: use AAAA-MM-DD"));
+        }
+        return Ok(day.into());
     }
-    Ok(text
-        .get(..10)
-        .map_or(text.clone(), |d| {
-            if col == PersonColumn::BirthDate {
-                d.to_string()
-            } else {
-                text.clone()
-            }
-        })
-        .into())
+    Ok(text.into())
 }
 
 /// An attribute of a query: a column, or a derived one.
@@ -1111,15 +1105,14 @@ async fn handle(st: AppState, kind: Kind, req: Request) -> Result<Response, DciE
             );
         }
     }
-    if !kind.is_sync() && callback_url(&sender, &header, kind.answer().1).is_err() {
-        let why = callback_url(&sender, &header, kind.answer().1)
-            .err()
-            .unwrap_or_default();
-        return Ok(ack(
-            "ERR",
-            &new_id()?,
-            Some(("err.sender_uri.invalid", why)),
-        ));
+    if !kind.is_sync() {
+        if let Err(why) = callback_url(&sender, header.sender_uri.as_deref(), kind.answer().1) {
+            return Ok(ack(
+                "ERR",
+                &new_id()?,
+                Some(("err.sender_uri.invalid", why)),
+            ));
+        }
     }
     let transaction_id = message
         .get("transaction_id")
@@ -1191,15 +1184,15 @@ async fn handle(st: AppState, kind: Kind, req: Request) -> Result<Response, DciE
 
 /// Where the answer to `call` goes: `header.sender_uri` when it lies under the sender's
 /// registered callback URL, else that URL + `path`.
-fn callback_url(sender: &Sender, header: &Header, path: &str) -> Result<String, String> {
+fn callback_url(sender: &Sender, sender_uri: Option<&str>, path: &str) -> Result<String, String> {
     let Some(base) = sender.callback_base.as_deref() else {
         return Err(format!(
             "el emisor {} no tiene URL de retorno registrada: use los endpoints /sync o registre --callback-base",
             sender.sender_id
         ));
     };
-    match &header.sender_uri {
-        Some(u) if u.starts_with(base) && !u.contains("..") => Ok(u.clone()),
+    match sender_uri {
+        Some(u) if u.starts_with(base) && !u.contains("..") => Ok(u.to_string()),
         Some(u) => Err(format!(
             "sender_uri «{u}» no está bajo la URL de retorno registrada del emisor"
         )),
@@ -1217,7 +1210,11 @@ async fn deliver(
     reason: Option<&str>,
     total: usize,
 ) -> Result<(), String> {
-    let url = callback_url(&call.sender, &call.header, kind.answer().1)?;
+    let url = callback_url(
+        &call.sender,
+        call.header.sender_uri.as_deref(),
+        kind.answer().1,
+    )?;
     let mut h = answer_header(
         st,
         kind.answer().0,
@@ -1239,28 +1236,20 @@ async fn deliver(
     let cid = call.correlation_id.clone();
     let now = now_ts();
     // A failed call was never finished by `process`: it ends rejected here.
-    let failed = reason.map(|r| (status.to_string(), json!([{"reference_id": "", "timestamp": now_ts(), "status": status, "status_reason_message": r}]).to_string()));
+    let failed = reason.map(|r| {
+        json!([{"reference_id": "", "timestamp": now_ts(), "status": "rjct", "status_reason_message": r}])
+            .to_string()
+    });
     st.pool
         .run(move |s| {
             let sql = s.sql();
-            let t = if let Some(f) = failed {
-                f
-            } else {
-                sql.query_opt(
-                    "SELECT status, summary FROM dci_transactions WHERE correlation_id = $1",
-                    &[cid.as_str().into()],
-                )?
-                .map(|r| (r.text(0), r.text(1)))
-                .unwrap_or_default()
-            };
-            Ok(store::finish_transaction(
-                sql,
-                &cid,
-                &t.0,
-                &t.1,
-                Some(&note),
-                &now,
-            )?)
+            match failed {
+                Some(summary) => {
+                    store::finish_transaction(sql, &cid, "rjct", &summary, Some(&note), &now)?
+                }
+                None => store::note_callback(sql, &cid, &note, &now)?,
+            }
+            Ok(())
         })
         .await
         .map_err(|e| e.message)?;
@@ -1287,7 +1276,6 @@ async fn post_json(url: String, body: Value) -> Result<u16, String> {
 
 /// Does the work of a call on a pooled connection: the answer message and the header status.
 async fn process(st: &AppState, kind: Kind, call: &Call) -> Result<(Value, String), DciError> {
-    let st2 = st.clone();
     let p = call.p.clone();
     let sender = call.sender.clone();
     let message = call.message.clone();
@@ -1308,7 +1296,6 @@ async fn process(st: &AppState, kind: Kind, call: &Call) -> Result<(Value, Strin
                 None,
                 &now_ts(),
             )?;
-            let _ = &st2;
             Ok((msg, status))
         })
         .await
@@ -1332,6 +1319,35 @@ fn rejected(reference_id: &str, code: &str, message: &str) -> Value {
         "status_reason_code": code,
         "status_reason_message": message,
     })
+}
+
+/// The `reference_id` of one request of a batch, after checking it and the request's
+/// `timestamp`; `Err` is the item's rejection.
+fn request_reference(it: &Value) -> Result<&str, Value> {
+    let rid = it
+        .get("reference_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if rid.is_empty() || rid.len() > 99 {
+        return Err(rejected(
+            rid,
+            "rjct.reference_id.invalid",
+            "falta reference_id (hasta 99 caracteres)",
+        ));
+    }
+    if it
+        .get("timestamp")
+        .and_then(Value::as_str)
+        .and_then(rfc3339)
+        .is_none()
+    {
+        return Err(rejected(
+            rid,
+            "rjct.timestamp.invalid",
+            "timestamp debe ser fecha-hora ISO 8601 con zona",
+        ));
+    }
+    Ok(rid)
 }
 
 /// The summary kept for `txn/status`: each item without its data.
@@ -1363,31 +1379,13 @@ fn search(
     let mut disclosed: Vec<String> = Vec::new();
     let mut purpose = String::from("búsqueda DCI");
     for it in message["search_request"].as_array().into_iter().flatten() {
-        let rid = it
-            .get("reference_id")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if rid.is_empty() || rid.len() > 99 {
-            items.push(rejected(
-                rid,
-                "rjct.reference_id.invalid",
-                "falta reference_id (hasta 99 caracteres)",
-            ));
-            continue;
-        }
-        if it
-            .get("timestamp")
-            .and_then(Value::as_str)
-            .and_then(rfc3339)
-            .is_none()
-        {
-            items.push(rejected(
-                rid,
-                "rjct.timestamp.invalid",
-                "timestamp debe ser fecha-hora ISO 8601 con zona",
-            ));
-            continue;
-        }
+        let rid = match request_reference(it) {
+            Ok(r) => r,
+            Err(rejection) => {
+                items.push(rejection);
+                continue;
+            }
+        };
         let Some(c) = it.get("search_criteria").and_then(Value::as_object) else {
             items.push(rejected(
                 rid,
@@ -1593,31 +1591,13 @@ fn subscribe(
         .into_iter()
         .flatten()
     {
-        let rid = it
-            .get("reference_id")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if rid.is_empty() || rid.len() > 99 {
-            items.push(rejected(
-                rid,
-                "rjct.reference_id.invalid",
-                "falta reference_id",
-            ));
-            continue;
-        }
-        if it
-            .get("timestamp")
-            .and_then(Value::as_str)
-            .and_then(rfc3339)
-            .is_none()
-        {
-            items.push(rejected(
-                rid,
-                "rjct.timestamp.invalid",
-                "timestamp debe ser fecha-hora ISO 8601 con zona",
-            ));
-            continue;
-        }
+        let rid = match request_reference(it) {
+            Ok(r) => r,
+            Err(rejection) => {
+                items.push(rejection);
+                continue;
+            }
+        };
         let c = it.get("subscribe_criteria").cloned().unwrap_or(Value::Null);
         let Some(ev) = c
             .get("reg_event_type")
@@ -2036,18 +2016,7 @@ fn collect_notifications(s: &mut dyn Store) -> Result<Vec<Pending>, ApiError> {
             Some(last) => (last, sub.last_household_id),
             None => (max_p, max_h),
         };
-        let Ok(callback) = callback_url(
-            &sender,
-            &Header {
-                message_id: String::new(),
-                action: String::new(),
-                sender_id: sender.sender_id.clone(),
-                sender_uri: None,
-                total_count: None,
-                version: None,
-            },
-            "/registry/notify",
-        ) else {
+        let Ok(callback) = callback_url(&sender, None, "/registry/notify") else {
             continue;
         };
         if page.items.is_empty() {

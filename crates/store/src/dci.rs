@@ -169,6 +169,15 @@ pub fn finish_transaction(
     Ok(())
 }
 
+/// Records how a transaction's callback went.
+pub fn note_callback(sql: &mut dyn Sql, correlation_id: &str, note: &str, now: &str) -> Result<()> {
+    sql.execute(
+        "UPDATE dci_transactions SET callback = $2, updated_at = $3 WHERE correlation_id = $1",
+        &[correlation_id.into(), note.into(), now.into()],
+    )?;
+    Ok(())
+}
+
 /// A sender's transactions of one action type, by `transaction_id` or `correlation_id`
 /// (newest first, at most 100).
 pub fn find_transactions(

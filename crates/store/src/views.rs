@@ -243,6 +243,21 @@ pub struct Page {
     pub next: Option<i64>,
 }
 
+/// `SELECT <what> FROM persons … WHERE <scope> AND <filter>`, its parameters pushed to `params`.
+fn persons_where(
+    what: &str,
+    filter: &Filter,
+    scope: &[(i64, i64)],
+    params: &mut Vec<Param>,
+) -> String {
+    let mut q =
+        format!("SELECT {what} FROM persons p JOIN households h ON h.id = p.household_id WHERE ");
+    q.push_str(&scope_sql(scope, params));
+    q.push_str(" AND ");
+    filter.render(&mut q, params);
+    q
+}
+
 /// A person search: `filter` inside the scope's district ranges, ids after `after`.
 pub fn search_persons(
     sql: &mut dyn Sql,
@@ -252,13 +267,7 @@ pub fn search_persons(
     limit: i64,
 ) -> Result<Page> {
     let mut params = Vec::new();
-    let mut q = format!(
-        "SELECT {} FROM persons p JOIN households h ON h.id = p.household_id WHERE ",
-        person_columns()
-    );
-    q.push_str(&scope_sql(scope, &mut params));
-    q.push_str(" AND ");
-    filter.render(&mut q, &mut params);
+    let mut q = persons_where(&person_columns(), filter, scope, &mut params);
     params.push(after.unwrap_or(i64::MIN).into());
     q.push_str(&format!(" AND p.id > ${}", params.len()));
     let limit = limit.clamp(1, 1000);
@@ -278,13 +287,7 @@ pub fn search_persons_offset(
     limit: i64,
 ) -> Result<Vec<Map<String, Value>>> {
     let mut params = Vec::new();
-    let mut q = format!(
-        "SELECT {} FROM persons p JOIN households h ON h.id = p.household_id WHERE ",
-        person_columns()
-    );
-    q.push_str(&scope_sql(scope, &mut params));
-    q.push_str(" AND ");
-    filter.render(&mut q, &mut params);
+    let mut q = persons_where(&person_columns(), filter, scope, &mut params);
     q.push_str(" ORDER BY ");
     for (c, desc) in sort {
         q.push_str(c.sql());
@@ -303,11 +306,7 @@ pub fn search_persons_offset(
 /// How many persons match (for DCI's `total_count`).
 pub fn count_persons(sql: &mut dyn Sql, filter: &Filter, scope: &[(i64, i64)]) -> Result<i64> {
     let mut params = Vec::new();
-    let mut q = "SELECT COUNT(*) FROM persons p JOIN households h ON h.id = p.household_id WHERE "
-        .to_string();
-    q.push_str(&scope_sql(scope, &mut params));
-    q.push_str(" AND ");
-    filter.render(&mut q, &mut params);
+    let q = persons_where("COUNT(*)", filter, scope, &mut params);
     Ok(sql
         .query_opt(&q, &params)?
         .and_then(|r| r.int(0))
