@@ -7,6 +7,7 @@
 #   bash bench/server_national.sh                 # 1.9 M households (≈6.5 M persons)
 #   HH=200000 bash bench/server_national.sh       # smaller
 #   PREPARE_ONLY=1 bash bench/server_national.sh  # build the databases only
+#   BACKENDS=postgres bash bench/server_national.sh # one backend only
 #
 # Every lookup is a real one: token check, territorial scope, field policy, and an audit record
 # appended to the hash chain before the answer is sent. The database is read into the page cache
@@ -94,5 +95,9 @@ sqlite_or_pg_max() {
 persons=$(sqlite_or_pg_max "$SQLITE")
 echo "registro: $persons personas (sintéticas); wrk -t2 -c$CONNECTIONS -d$DURATION; $(nproc) núcleos"
 printf "%-10s %-8s %12s %10s %10s %10s\n" "base" "consulta" "req/s" "p50" "p99" "no-2xx"
-run sqlite "$SQLITE"
-run postgres "$PG"
+for backend in ${BACKENDS:-sqlite postgres}; do
+  case $backend in
+    sqlite) run sqlite "$SQLITE" ;;
+    postgres) run postgres "$PG" ;;
+  esac
+done

@@ -18,7 +18,7 @@ pub fn now_rfc3339() -> String {
 }
 
 #[allow(clippy::disallowed_methods)]
-fn today() -> chrono::NaiveDate {
+pub fn today() -> chrono::NaiveDate {
     chrono::Local::now().date_naive()
 }
 

@@ -4,6 +4,7 @@
 //! the library, print the result in Spanish (or JSON for machines). The clock is read here and
 //! only here, and passed down as dates.
 
+mod access;
 mod admin;
 mod commands;
 mod measure;
@@ -106,6 +107,23 @@ enum Command {
         #[command(subcommand)]
         command: ops::DciCommand,
     },
+    /// Referencias: generar desde una medición, exportar el reporte de una institución, embudo.
+    Referrals {
+        #[command(subcommand)]
+        command: access::ReferralsCommand,
+    },
+    /// Contra-referencias: importar los servicios prestados que informan las instituciones.
+    CounterReferrals {
+        #[command(subcommand)]
+        command: access::CounterReferralsCommand,
+    },
+    /// Puntos de atención de los servicios (dónde y cuándo ir): cargar y listar.
+    DeliveryPoints {
+        #[command(subcommand)]
+        command: access::DeliveryPointsCommand,
+    },
+    /// Ruta de servicios de una persona: qué le falta, dónde ir y en qué orden.
+    Route(access::RouteArgs),
     /// Copia de seguridad de la base (SQLite: archivo compacto; PostgreSQL: pg_dump -Fc).
     Backup(ops::BackupArgs),
     /// Restaura una copia hecha por «vamos backup» y verifica el registro de auditoría.
@@ -284,6 +302,10 @@ fn main() -> ExitCode {
         Command::Agreement { command } => admin::agreement(&command),
         Command::Audit { command } => admin::audit(&command),
         Command::Dci { command } => ops::dci_command(&command),
+        Command::Referrals { command } => access::referrals(&command),
+        Command::CounterReferrals { command } => access::counter_referrals(&command),
+        Command::DeliveryPoints { command } => access::delivery_points(&command),
+        Command::Route(a) => access::route(&a),
         Command::Backup(a) => ops::backup(&a),
         Command::Restore(a) => ops::restore(&a),
     };

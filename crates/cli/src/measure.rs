@@ -116,7 +116,8 @@ pub fn run_classify(a: &ClassifyArgs) -> Result<i64> {
     let t0 = Instant::now();
     let mut data = RegistryData::new(&FormVocabulary);
     let readers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    vamos_store::load_registry_parallel(store.as_mut(), t, &mut data, readers)?;
+    let through = vamos_store::access::classification_watermark(store.sql(), &as_of.to_string())?;
+    vamos_store::load_registry_parallel(store.as_mut(), t, &mut data, readers, through)?;
     data.finish();
     let load = t0.elapsed();
     let t1 = Instant::now();
@@ -168,6 +169,7 @@ pub fn run_classify(a: &ClassifyArgs) -> Result<i64> {
         details: details.to_string(),
     };
     let id = store.save_measurement(&meta, &rows)?;
+    vamos_store::access::set_measurement_watermark(store.sql(), id, through)?;
     let stored = t2.elapsed();
     if a.format == Format::Json {
         println!(
@@ -363,10 +365,18 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
     };
     let mut store =
         vamos_store::open(&a.db).with_context(|| format!("no se pudo abrir {}", a.db))?;
-    let as_of = match &a.as_of {
-        Some(s) => parse_day(s)?,
+    // By default, the latest measurement's date, counting the counter-referrals its figures
+    // count (so the explanation agrees with `vamos logros`).
+    let (as_of, until) = match &a.as_of {
+        Some(s) => {
+            let d = parse_day(s)?;
+            (d, d)
+        }
         None => match store.measurement(None)? {
-            Some((m, _)) => parse_day(&m.as_of)?,
+            Some((m, _)) => (
+                parse_day(&m.as_of)?,
+                vamos_server::access::figures_until(store.as_mut(), &m)?,
+            ),
             None => bail!("indique --as-of AAAA-MM-DD (todavía no hay mediciones)"),
         },
     };
@@ -396,8 +406,15 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
         bail!("no se encontró la {kind_es} {key}")
     };
     let district = DistrictCode::from_number(district).map_err(|e| anyhow!("{e}"))?;
-    let result =
-        vamos_server::status::explain(store.as_mut(), &catalogue, kind, id, district, as_of)?;
+    let result = vamos_server::status::explain(
+        store.as_mut(),
+        &catalogue,
+        kind,
+        id,
+        district,
+        as_of,
+        until,
+    )?;
     let out = result["categories"].as_array().cloned().unwrap_or_default();
     if a.format == Format::Json {
         println!("{}", serde_json::to_string(&result)?);

@@ -51,7 +51,14 @@ pub enum Unit {
 struct AdminRule {
     institution: Option<u32>,
     services: Vec<u32>,
+    /// A counter-referral rule (its events may count after `as_of`, see
+    /// [`Classifier::with_counter_referrals_until`]).
+    counter_referral: bool,
 }
+
+/// Prefix of the institution code under which counter-referrals reach the engine as events
+/// (`contrarreferencia:MSPBS`), so that they never satisfy an `admin` rule and vice versa.
+pub const COUNTER_REFERRAL_PREFIX: &str = "contrarreferencia:";
 
 /// A catalogue ready to classify one registry at one date.
 pub struct Classifier<'c> {
@@ -60,6 +67,8 @@ pub struct Classifier<'c> {
     as_of_day: i32,
     by_category: Vec<Vec<usize>>,
     admin: Vec<Vec<Option<AdminRule>>>,
+    /// Last day a counter-referral counts (`as_of` unless updated incrementally).
+    cr_until_day: i32,
 }
 
 /// Days a declared pregnancy stays current after the interview.
@@ -85,18 +94,30 @@ impl<'c> Classifier<'c> {
             .map(|s| {
                 s.evidence
                     .iter()
-                    .map(|e| match &e.source {
-                        EvidenceSource::Admin {
-                            institution,
-                            services,
-                        } => Some(AdminRule {
-                            institution: data.symbols.get(institution),
+                    .map(|e| {
+                        let (institution, services, counter_referral) = match &e.source {
+                            EvidenceSource::Admin {
+                                institution,
+                                services,
+                            } => (institution.clone(), services, false),
+                            EvidenceSource::CounterReferral {
+                                institution,
+                                services,
+                            } => (
+                                format!("{COUNTER_REFERRAL_PREFIX}{institution}"),
+                                services,
+                                true,
+                            ),
+                            EvidenceSource::Fips { .. } => return None,
+                        };
+                        Some(AdminRule {
+                            institution: data.symbols.get(&institution),
                             services: services
                                 .iter()
                                 .filter_map(|x| data.symbols.get(x))
                                 .collect(),
-                        }),
-                        _ => None,
+                            counter_referral,
+                        })
                     })
                     .collect()
             })
@@ -107,7 +128,15 @@ impl<'c> Classifier<'c> {
             as_of_day: day(as_of),
             by_category,
             admin,
+            cr_until_day: day(as_of),
         }
+    }
+
+    /// Lets counter-referrals delivered up to `until` count (a measurement kept up to date with
+    /// the services delivered after its reference date); `as_of` still dates everything else.
+    pub fn with_counter_referrals_until(mut self, until: NaiveDate) -> Classifier<'c> {
+        self.cr_until_day = day(until).max(self.as_of_day);
+        self
     }
 
     /// The services of a category (all packages), as catalogue indices.
@@ -223,7 +252,7 @@ impl<'c> Classifier<'c> {
                             }
                         }
                     }
-                    EvidenceSource::Admin { .. } => {
+                    EvidenceSource::Admin { .. } | EvidenceSource::CounterReferral { .. } => {
                         let r = self
                             .admin
                             .get(si)
@@ -238,10 +267,6 @@ impl<'c> Classifier<'c> {
                             None => None,
                         }
                     }
-                    // Counter-referrals arrive with access management (a later capability).
-                    EvidenceSource::CounterReferral { .. } => rule
-                        .absence_unprotects
-                        .then_some((Status::Desprotegido, self.as_of_day)),
                 };
                 if let Some((status, day)) = decided {
                     decision.status = status;
@@ -263,6 +288,11 @@ impl<'c> Classifier<'c> {
         valid: &dyn Fn(i32) -> bool,
     ) -> Option<i32> {
         let inst = r.institution?;
+        let until = if r.counter_referral {
+            self.cr_until_day
+        } else {
+            self.as_of_day
+        };
         let best = |p: usize| -> Option<i32> {
             d.events_of(p)
                 .iter()
@@ -270,7 +300,7 @@ impl<'c> Classifier<'c> {
                 .filter(|e| {
                     e.institution == inst
                         && r.services.contains(&e.service)
-                        && e.day <= self.as_of_day
+                        && e.day <= until
                         && valid(e.day)
                 })
                 .map(|e| e.day)

@@ -4,6 +4,7 @@
 //! Architecture invariant: no SQL, no HTTP, no clock — the registry arrives through
 //! `RegistrySink`, the date as a parameter.
 
+pub mod access;
 pub mod classify;
 pub mod data;
 pub mod logros;

@@ -86,6 +86,65 @@ impl LogroCounts {
     }
 }
 
+impl Counts {
+    fn sub(&mut self, o: &Counts) {
+        self.identified = self.identified.saturating_sub(o.identified);
+        self.protected = self.protected.saturating_sub(o.protected);
+        self.without_data = self.without_data.saturating_sub(o.without_data);
+    }
+}
+
+impl LogroCounts {
+    fn sub(&mut self, o: &LogroCounts) {
+        self.all.sub(&o.all);
+        for (k, v) in &o.breakdowns {
+            if let Some(x) = self.breakdowns.get_mut(k) {
+                x.sub(v);
+            }
+        }
+        for s in &o.services {
+            if let Some(x) = self.services.iter_mut().find(|x| x.service == s.service) {
+                x.applicable = x.applicable.saturating_sub(s.applicable);
+                x.protected = x.protected.saturating_sub(s.protected);
+                x.unprotected = x.unprotected.saturating_sub(s.unprotected);
+                x.without_data = x.without_data.saturating_sub(s.without_data);
+            }
+        }
+    }
+}
+
+/// Updates stored district Logros in place for a change in some units: adds their figures
+/// `after` and subtracts their figures `before` (the same units classified twice, see
+/// [`measure_units`]). Districts not yet stored are added.
+pub fn apply_change(
+    stored: &mut Vec<DistrictLogros>,
+    before: &[DistrictLogros],
+    after: &[DistrictLogros],
+) {
+    for a in after {
+        match stored.iter_mut().find(|d| d.district == a.district) {
+            Some(d) => {
+                for l in &a.logros {
+                    match d.logros.iter_mut().find(|x| x.logro == l.logro) {
+                        Some(x) => x.add(l),
+                        None => d.logros.push(l.clone()),
+                    }
+                }
+            }
+            None => stored.push(a.clone()),
+        }
+    }
+    for b in before {
+        if let Some(d) = stored.iter_mut().find(|d| d.district == b.district) {
+            for l in &b.logros {
+                if let Some(x) = d.logros.iter_mut().find(|x| x.logro == l.logro) {
+                    x.sub(l);
+                }
+            }
+        }
+    }
+}
+
 /// The ten Logros of one district.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DistrictLogros {
@@ -204,11 +263,102 @@ fn record(
     }
 }
 
+/// Which populations of special attention a unit belongs to, in breakdown order
+/// ([`PERSON_BREAKDOWNS`], [`HOUSEHOLD_BREAKDOWNS`], [`COMMUNITY_BREAKDOWNS`]).
+pub struct Populations<'a> {
+    data: &'a RegistryData,
+    as_of: chrono::NaiveDate,
+    indigena: Option<&'a crate::data::Column>,
+    poverty_line: Option<i64>,
+}
+
+impl<'a> Populations<'a> {
+    pub fn new(cls: &Classifier<'_>, data: &'a RegistryData) -> Populations<'a> {
+        Populations {
+            data,
+            as_of: cls.as_of,
+            indigena: vamos_domain::schema::position(PERSON_FIELDS, "indigena")
+                .and_then(|i| data.person_answers.get(i)),
+            poverty_line: cls.catalogue.poverty_line_pyg,
+        }
+    }
+
+    /// Whether household `h` is below the poverty line (income per member).
+    pub fn poor(&self, h: usize) -> bool {
+        let d = self.data;
+        let members = i64::from(d.household_members.get(h).copied().unwrap_or(0));
+        match (
+            d.household_income.get(h).copied().flatten(),
+            self.poverty_line,
+        ) {
+            (Some(inc), Some(line)) if members > 0 => inc / members < line,
+            _ => false,
+        }
+    }
+
+    fn rural(&self, code: u8) -> bool {
+        self.data.area_list.get(usize::from(code).wrapping_sub(1)) == Some(&"rural")
+    }
+
+    /// Children, women, older adults, disability, indigenous, poverty.
+    pub fn person(&self, p: usize) -> [bool; 6] {
+        let d = self.data;
+        let h = d.person_household.get(p).copied().unwrap_or(0) as usize;
+        let years = d
+            .person_birth
+            .get(p)
+            .map_or(0, |b| crate::classify::age_years(*b, self.as_of));
+        [
+            years < 18,
+            d.person_woman.get(p) == Some(&true),
+            years >= 60,
+            d.person_disability.get(p) == Some(&1),
+            self.indigena.and_then(|c| c.code(p)) == Some("si"),
+            self.poor(h),
+        ]
+    }
+
+    /// Poverty, rural.
+    pub fn household(&self, h: usize) -> [bool; 2] {
+        [
+            self.poor(h),
+            self.rural(self.data.household_area.get(h).copied().unwrap_or(0)),
+        ]
+    }
+
+    /// Rural.
+    pub fn community(&self, c: usize) -> [bool; 1] {
+        [self.rural(self.data.community_area.get(c).copied().unwrap_or(0))]
+    }
+}
+
 /// Work done for one unit: accumulate, unit index, decision and category buffers.
 type UnitFn<'a> = dyn Fn(&mut Acc, usize, &mut Vec<Decision>, &mut Vec<Category>) + Sync + 'a;
 
 /// Classifies every unit of `data` and returns the ten Logros of each district present.
 pub fn measure(cls: &Classifier<'_>, data: &RegistryData) -> Vec<DistrictLogros> {
+    tally(cls, data, None)
+}
+
+/// The units [`measure_units`] classifies, as indices into the registry data.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnitSet {
+    pub persons: Vec<usize>,
+    pub households: Vec<usize>,
+    pub communities: Vec<usize>,
+}
+
+/// The figures of some units only, per district (what they add to a measurement): with
+/// [`apply_change`], a measurement is updated without classifying everyone again.
+pub fn measure_units(
+    cls: &Classifier<'_>,
+    data: &RegistryData,
+    units: &UnitSet,
+) -> Vec<DistrictLogros> {
+    tally(cls, data, Some(units))
+}
+
+fn tally(cls: &Classifier<'_>, data: &RegistryData, only: Option<&UnitSet>) -> Vec<DistrictLogros> {
     let territory = Territory::official();
     let slot_of = |d: DistrictCode| {
         territory
@@ -232,20 +382,7 @@ pub fn measure(cls: &Classifier<'_>, data: &RegistryData) -> Vec<DistrictLogros>
                 .collect()
         })
         .collect();
-    let indigena = vamos_domain::schema::position(PERSON_FIELDS, "indigena")
-        .and_then(|i| data.person_answers.get(i));
-    let poverty_line = cls.catalogue.poverty_line_pyg;
-    let poor = |h: usize| -> bool {
-        let members = i64::from(data.household_members.get(h).copied().unwrap_or(0));
-        match (
-            data.household_income.get(h).copied().flatten(),
-            poverty_line,
-        ) {
-            (Some(inc), Some(line)) if members > 0 => inc / members < line,
-            _ => false,
-        }
-    };
-    let rural = |code: u8| data.area_list.get(usize::from(code).wrapping_sub(1)) == Some(&"rural");
+    let pops = Populations::new(cls, data);
     // Records one classified unit in its district's accumulator.
     let add =
         |acc: &mut Acc, district: DistrictCode, c: Category, dec: &[Decision], flags: &[bool]| {
@@ -260,7 +397,15 @@ pub fn measure(cls: &Classifier<'_>, data: &RegistryData) -> Vec<DistrictLogros>
             }
         };
     let chunks = rayon::current_num_threads().max(1) * 4;
-    let run = |n: usize, f: &UnitFn<'_>| -> Acc {
+    let run = |n: usize, list: Option<&Vec<usize>>, f: &UnitFn<'_>| -> Acc {
+        if let Some(list) = list {
+            let mut acc = Acc::new(nd, &nucleo);
+            let (mut dec, mut cats) = (Vec::new(), Vec::new());
+            for &u in list.iter().filter(|&&u| u < n) {
+                f(&mut acc, u, &mut dec, &mut cats);
+            }
+            return acc;
+        }
         let size = n.div_ceil(chunks).max(1);
         (0..n.div_ceil(size))
             .into_par_iter()
@@ -274,59 +419,78 @@ pub fn measure(cls: &Classifier<'_>, data: &RegistryData) -> Vec<DistrictLogros>
             })
             .reduce(|| Acc::new(nd, &nucleo), Acc::merge)
     };
-    let persons = run(data.persons(), &|acc, p, dec, cats| {
-        cls.person_categories(data, p, cats);
-        let h = data.person_household.get(p).copied().unwrap_or(0) as usize;
-        let Some(&district) = data.household_district.get(h) else {
-            return;
-        };
-        let years = data
-            .person_birth
-            .get(p)
-            .map_or(0, |b| crate::classify::age_years(*b, cls.as_of));
-        let flags = [
-            years < 18,
-            data.person_woman.get(p) == Some(&true),
-            years >= 60,
-            data.person_disability.get(p) == Some(&1),
-            indigena.and_then(|c| c.code(p)) == Some("si"),
-            poor(h),
-        ];
-        for &c in cats.iter() {
+    let persons = run(
+        data.persons(),
+        only.map(|u| &u.persons),
+        &|acc, p, dec, cats| {
+            cls.person_categories(data, p, cats);
+            let h = data.person_household.get(p).copied().unwrap_or(0) as usize;
+            let Some(&district) = data.household_district.get(h) else {
+                return;
+            };
+            let flags = pops.person(p);
+            for &c in cats.iter() {
+                dec.clear();
+                cls.classify(data, Unit::Person(p), c, dec);
+                add(acc, district, c, dec, &flags);
+            }
+        },
+    );
+    let households = run(
+        data.households(),
+        only.map(|u| &u.households),
+        &|acc, h, dec, _| {
+            let Some(&district) = data.household_district.get(h) else {
+                return;
+            };
             dec.clear();
-            cls.classify(data, Unit::Person(p), c, dec);
-            add(acc, district, c, dec, &flags);
-        }
-    });
-    let households = run(data.households(), &|acc, h, dec, _| {
-        let Some(&district) = data.household_district.get(h) else {
-            return;
-        };
-        dec.clear();
-        cls.classify(data, Unit::Household(h), Category::Hogares, dec);
-        let flags = [
-            poor(h),
-            rural(data.household_area.get(h).copied().unwrap_or(0)),
-        ];
-        add(acc, district, Category::Hogares, dec, &flags);
-    });
-    let communities = run(data.communities(), &|acc, c, dec, _| {
-        let Some(&district) = data.community_district.get(c) else {
-            return;
-        };
-        dec.clear();
-        cls.classify(data, Unit::Community(c), Category::Entorno, dec);
-        let flags = [rural(data.community_area.get(c).copied().unwrap_or(0))];
-        add(acc, district, Category::Entorno, dec, &flags);
-    });
+            cls.classify(data, Unit::Household(h), Category::Hogares, dec);
+            let flags = pops.household(h);
+            add(acc, district, Category::Hogares, dec, &flags);
+        },
+    );
+    let communities = run(
+        data.communities(),
+        only.map(|u| &u.communities),
+        &|acc, c, dec, _| {
+            let Some(&district) = data.community_district.get(c) else {
+                return;
+            };
+            dec.clear();
+            cls.classify(data, Unit::Community(c), Category::Entorno, dec);
+            let flags = pops.community(c);
+            add(acc, district, Category::Entorno, dec, &flags);
+        },
+    );
     let total = persons.merge(households).merge(communities);
     let mut present = vec![false; nd];
-    for d in data
-        .household_district
-        .iter()
-        .chain(&data.community_district)
-    {
-        if let Some(x) = present.get_mut(slot_of(*d)) {
+    let districts: Vec<DistrictCode> = match only {
+        None => data
+            .household_district
+            .iter()
+            .chain(&data.community_district)
+            .copied()
+            .collect(),
+        Some(u) => u
+            .persons
+            .iter()
+            .filter_map(|&p| data.person_household.get(p))
+            .filter_map(|&h| data.household_district.get(h as usize))
+            .chain(
+                u.households
+                    .iter()
+                    .filter_map(|&h| data.household_district.get(h)),
+            )
+            .chain(
+                u.communities
+                    .iter()
+                    .filter_map(|&c| data.community_district.get(c)),
+            )
+            .copied()
+            .collect(),
+    };
+    for d in districts {
+        if let Some(x) = present.get_mut(slot_of(d)) {
             *x = true;
         }
     }

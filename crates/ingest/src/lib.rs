@@ -12,6 +12,7 @@
 pub mod admin;
 pub mod answers;
 pub mod community;
+pub mod counter_referrals;
 pub mod dates;
 pub mod fips;
 pub mod forms;

@@ -705,11 +705,14 @@ async fn unit_status(
             let (Some((uid, _)), Some(d), true) = (located, district, allowed) else {
                 return Err(out_of_scope(located.is_some(), kind_es, id));
             };
-            let as_of = match as_of {
-                Some(d) => d,
+            let (as_of, until) = match as_of {
+                Some(d) => (d, d),
                 None => match s.measurement(None)? {
-                    Some((m, _)) => chrono::NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d")
-                        .map_err(ApiError::internal)?,
+                    Some((m, _)) => (
+                        chrono::NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d")
+                            .map_err(ApiError::internal)?,
+                        crate::access::figures_until(s, &m)?,
+                    ),
                     None => {
                         return Err(ApiError::bad_request(
                             "indique as_of=AAAA-MM-DD (todavía no hay mediciones)",
@@ -717,7 +720,7 @@ async fn unit_status(
                     }
                 },
             };
-            Ok(status::explain(s, &catalogue, kind, uid, d, as_of)?)
+            Ok(status::explain(s, &catalogue, kind, uid, d, as_of, until)?)
         })
         .await?;
     Ok(Json(out))
@@ -1050,6 +1053,7 @@ pub async fn delete_token(
             Ok(done)
         })
         .await?;
+    st.tokens.clear();
     if done {
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -214,31 +214,42 @@ async fn authenticate(parts: &Parts, state: &AppState) -> ApiResult<Option<Princ
             .map(str::to_string)
             .ok_or_else(ApiError::unauthorized)?;
         let now = now_rfc3339();
-        let found = state
-            .pool
-            .run(move |s| {
-                let sql = s.sql();
-                let Some((t, hash)) = accounts::token_by_prefix(sql, &prefix)? else {
-                    return Ok(None);
-                };
-                if hash != sha256_hex(&token) || t.revoked_at.is_some() || t.expires_at <= now {
-                    return Ok(None);
+        let digest = sha256_hex(&token);
+        let found = match state.tokens.get(&digest) {
+            Some((t, user)) if t.expires_at > now => Some((t, user)),
+            _ => {
+                let key = digest.clone();
+                let found = state
+                    .pool
+                    .run(move |s| {
+                        let sql = s.sql();
+                        let Some((t, hash)) = accounts::token_by_prefix(sql, &prefix)? else {
+                            return Ok(None);
+                        };
+                        if hash != key || t.revoked_at.is_some() || t.expires_at <= now {
+                            return Ok(None);
+                        }
+                        let Some(user) = accounts::user_by_id(sql, t.user_id)? else {
+                            return Ok(None);
+                        };
+                        if !user.active {
+                            return Ok(None);
+                        }
+                        // "Last used" to the minute is enough and spares a write per request.
+                        if t.last_used_at.as_deref().map(|l| &l[..l.len().min(16)])
+                            != Some(&now[..now.len().min(16)])
+                        {
+                            accounts::touch_token(sql, t.id, &now)?;
+                        }
+                        Ok(Some((t, user)))
+                    })
+                    .await?;
+                if let Some((t, user)) = &found {
+                    state.tokens.put(digest, t.clone(), user.clone());
                 }
-                let Some(user) = accounts::user_by_id(sql, t.user_id)? else {
-                    return Ok(None);
-                };
-                if !user.active {
-                    return Ok(None);
-                }
-                // "Last used" to the minute is enough and spares a write per request.
-                if t.last_used_at.as_deref().map(|l| &l[..l.len().min(16)])
-                    != Some(&now[..now.len().min(16)])
-                {
-                    accounts::touch_token(sql, t.id, &now)?;
-                }
-                Ok(Some((t, user)))
-            })
-            .await?;
+                found
+            }
+        };
         let Some((t, user)) = found else {
             return Err(ApiError::unauthorized());
         };

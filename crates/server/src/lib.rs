@@ -8,6 +8,7 @@
 //! Architecture invariant: no classification rules here — the engine decides statuses, the
 //! store filters by scope, this crate maps HTTP onto permissions and back.
 
+pub mod access;
 pub mod api;
 pub mod auth;
 pub mod config;
@@ -60,6 +61,8 @@ pub fn state(settings: Settings) -> anyhow::Result<AppState> {
     };
     Ok(AppState {
         dci_key,
+        tokens: Arc::new(state::TokenCache::default()),
+        access_wake: Arc::new(tokio::sync::Notify::new()),
         login_limiter: Arc::new(RateLimiter::new(
             settings.login_rate_per_minute,
             Duration::from_secs(60),

@@ -20,6 +20,65 @@ pub struct AppState {
     pub started: Instant,
     /// This registry's DCI signing key (`dci_signing_key_file`), when configured.
     pub dci_key: Option<Arc<ed25519_dalek::SigningKey>>,
+    /// Recently verified API tokens (see [`TokenCache`]).
+    pub tokens: Arc<TokenCache>,
+    /// Wakes the counter-referral updater (a batch was accepted).
+    pub access_wake: Arc<tokio::sync::Notify>,
+}
+
+/// API tokens verified in the last [`TokenCache::TTL`], keyed by the token's SHA-256, with the
+/// account they act for: a busy institutional system does not pay a database round trip per
+/// request. A revocation made through the API empties the cache at once; one made with the
+/// command line (another process) takes effect within the TTL.
+#[derive(Default)]
+pub struct TokenCache {
+    entries: Mutex<
+        HashMap<
+            String,
+            (
+                Instant,
+                vamos_store::accounts::ApiToken,
+                vamos_store::accounts::User,
+            ),
+        >,
+    >,
+}
+
+impl TokenCache {
+    pub const TTL: Duration = Duration::from_secs(5);
+    /// Most tokens kept (the cache is emptied when full).
+    const MAX: usize = 10_000;
+
+    /// The cached token and account for `hash`, if verified less than a TTL ago.
+    pub fn get(
+        &self,
+        hash: &str,
+    ) -> Option<(vamos_store::accounts::ApiToken, vamos_store::accounts::User)> {
+        let m = self.entries.lock().ok()?;
+        let (at, t, u) = m.get(hash)?;
+        (at.elapsed() < Self::TTL).then(|| (t.clone(), u.clone()))
+    }
+
+    pub fn put(
+        &self,
+        hash: String,
+        token: vamos_store::accounts::ApiToken,
+        user: vamos_store::accounts::User,
+    ) {
+        if let Ok(mut m) = self.entries.lock() {
+            if m.len() >= Self::MAX {
+                m.clear();
+            }
+            m.insert(hash, (Instant::now(), token, user));
+        }
+    }
+
+    /// Forgets every token (after a revocation or an account change).
+    pub fn clear(&self) {
+        if let Ok(mut m) = self.entries.lock() {
+            m.clear();
+        }
+    }
 }
 
 /// Per (method, route, status): request count and total seconds.

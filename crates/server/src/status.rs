@@ -132,8 +132,10 @@ pub fn status_es(s: Status) -> &'static str {
     }
 }
 
-/// Why a unit has the status it has, per category and service, at `as_of`. `id` and
-/// `district` are the located unit (see [`Store::locate`]).
+/// Why a unit has the status it has, per category and service, at `as_of` (counter-referrals
+/// delivered up to `counter_referrals_until` count, see
+/// [`Classifier::with_counter_referrals_until`]). `id` and `district` are the located unit (see
+/// [`Store::locate`]).
 #[allow(clippy::indexing_slicing)] // reason: serde_json::Value["key"] yields Null when absent, it cannot panic
 pub fn explain(
     store: &mut dyn Store,
@@ -142,12 +144,14 @@ pub fn explain(
     id: i64,
     district: DistrictCode,
     as_of: chrono::NaiveDate,
+    counter_referrals_until: chrono::NaiveDate,
 ) -> anyhow::Result<Value> {
     let kind_es = kind_es(kind);
     let mut data = RegistryData::new(&FormVocabulary);
     store.load_registry(TerritoryCode::District(district), &mut data)?;
     data.finish();
-    let cls = Classifier::new(catalogue, &data, as_of);
+    let cls = Classifier::new(catalogue, &data, as_of)
+        .with_counter_referrals_until(counter_referrals_until);
     let missing = || anyhow::anyhow!("{kind_es} {id} fuera del registro cargado");
     let (unit, categories) = match kind {
         UnitKind::Person => {

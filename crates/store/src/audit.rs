@@ -110,12 +110,21 @@ pub fn append_many(sql: &mut dyn Sql, entries: &[AuditEntry]) -> Result<Vec<i64>
     }
     in_tx(sql, |sql| {
         lock(sql, AUDIT_LOCK)?;
-        let mut prev = seal_unchained(sql)?;
-        let last_id = sql
-            .query_opt("SELECT COALESCE(MAX(id), 0) FROM audit_log", &[])?
-            .and_then(|r| r.int(0))
-            .unwrap_or(0);
+        // One round trip: the last row (id and hash) and whether unsealed rows exist.
+        let head = sql.query_opt(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM audit_log),
+                    (SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1),
+                    (SELECT count(*) FROM audit_log WHERE hash IS NULL)",
+            &[],
+        )?;
+        let last_id = head.as_ref().and_then(|r| r.int(0)).unwrap_or(0);
+        let mut prev = match head.as_ref().and_then(|r| r.string(1)) {
+            Some(h) if head.as_ref().and_then(|r| r.int(2)) == Some(0) => h,
+            _ if last_id == 0 => GENESIS.to_string(),
+            _ => seal_unchained(sql)?,
+        };
         let mut ids = Vec::with_capacity(entries.len());
+        let mut rows: Vec<Vec<Param>> = Vec::with_capacity(entries.len());
         for (id, e) in (last_id + 1..).zip(entries) {
             let mut r = AuditRow {
                 id,
@@ -134,26 +143,29 @@ pub fn append_many(sql: &mut dyn Sql, entries: &[AuditEntry]) -> Result<Vec<i64>
             };
             let hash = row_hash(&prev, &r);
             r.prev_hash = Some(std::mem::replace(&mut prev, hash.clone()));
-            sql.execute(
-                &format!("INSERT INTO audit_log ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"),
-                &[
-                    r.id.into(),
-                    r.at.as_str().into(),
-                    r.actor.as_str().into(),
-                    r.role.clone().into(),
-                    r.institution.clone().into(),
-                    r.action.as_str().into(),
-                    r.subject_kind.as_str().into(),
-                    r.subject_id.as_str().into(),
-                    r.purpose.as_str().into(),
-                    r.request_id.clone().into(),
-                    r.outcome.as_str().into(),
-                    r.prev_hash.clone().into(),
-                    hash.into(),
-                ],
-            )?;
+            rows.push(vec![
+                r.id.into(),
+                r.at.as_str().into(),
+                r.actor.as_str().into(),
+                r.role.clone().into(),
+                r.institution.clone().into(),
+                r.action.as_str().into(),
+                r.subject_kind.as_str().into(),
+                r.subject_id.as_str().into(),
+                r.purpose.as_str().into(),
+                r.request_id.clone().into(),
+                r.outcome.as_str().into(),
+                r.prev_hash.clone().into(),
+                hash.into(),
+            ]);
             ids.push(r.id);
         }
+        // Multi-row inserts: one round trip per few hundred records.
+        let cols: Vec<crate::access::Col> = COLUMNS
+            .split(", ")
+            .map(|c| crate::access::Col(c, false))
+            .collect();
+        crate::access::insert_rows(sql, "audit_log", &cols, &rows)?;
         Ok(ids)
     })
 }

@@ -7,6 +7,7 @@
 //! Architecture invariant: the store has no business rules — validation happened before a
 //! record reached it — and knows nothing of files, HTTP or the clock (timestamps are passed in).
 
+pub mod access;
 pub mod accounts;
 pub mod audit;
 pub mod dci;
@@ -240,7 +241,13 @@ pub trait Store: Send {
             },
             sink,
         )?;
-        self.load_part(territory, LoadPart::Events, sink)
+        self.load_part(
+            territory,
+            LoadPart::Events {
+                counter_referrals_through: i64::MAX,
+            },
+            sink,
+        )
     }
     /// Streams one part of the registry of a territory to `sink`, in id order.
     fn load_part(
@@ -291,8 +298,9 @@ pub enum LoadPart {
     Units,
     /// Persons whose id is in the inclusive range.
     Persons { ids: (i64, i64) },
-    /// Administrative events matched to a person.
-    Events,
+    /// Administrative events matched to a person and the counter-referrals with an id up to
+    /// `counter_referrals_through`.
+    Events { counter_referrals_through: i64 },
 }
 
 /// Loads the registry of a territory into `sink`, reading the persons — most of the work — on
@@ -308,6 +316,7 @@ pub fn load_registry_parallel<S: PartitionedSink>(
     territory: TerritoryCode,
     sink: &mut S,
     readers: usize,
+    counter_referrals_through: i64,
 ) -> Result<()> {
     const SLICES_PER_READER: usize = 4;
     let state = store.begin_read()?;
@@ -315,7 +324,21 @@ pub fn load_registry_parallel<S: PartitionedSink>(
     let outcome = (|| {
         let bounds = store.person_id_bounds(territory)?;
         let Some((lo, hi)) = bounds.filter(|(lo, hi)| readers > 1 && hi > lo) else {
-            return store.load_registry(territory, sink);
+            store.load_part(territory, LoadPart::Units, sink)?;
+            store.load_part(
+                territory,
+                LoadPart::Persons {
+                    ids: (i64::MIN, i64::MAX),
+                },
+                sink,
+            )?;
+            return store.load_part(
+                territory,
+                LoadPart::Events {
+                    counter_referrals_through,
+                },
+                sink,
+            );
         };
         for _ in 1..readers {
             let mut other = store.reopen()?;
@@ -327,13 +350,15 @@ pub fn load_registry_parallel<S: PartitionedSink>(
         }
         // The work: the administrative events (persons linked later, in `finish`), then the
         // persons slice by slice.
-        let work_items: Vec<LoadPart> = std::iter::once(LoadPart::Events)
-            .chain(
-                split_ids(lo, hi, (others.len() + 1) * SLICES_PER_READER)
-                    .into_iter()
-                    .map(|ids| LoadPart::Persons { ids }),
-            )
-            .collect();
+        let work_items: Vec<LoadPart> = std::iter::once(LoadPart::Events {
+            counter_referrals_through,
+        })
+        .chain(
+            split_ids(lo, hi, (others.len() + 1) * SLICES_PER_READER)
+                .into_iter()
+                .map(|ids| LoadPart::Persons { ids }),
+        )
+        .collect();
         let parts: Vec<std::sync::Mutex<Option<S>>> = work_items
             .iter()
             .map(|_| std::sync::Mutex::new(Some(sink.part())))

@@ -14,6 +14,7 @@ use crate::{
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Transaction};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use vamos_domain::schema::{COMMUNITY_FIELDS, HOUSEHOLD_FIELDS, PERSON_FIELDS};
@@ -49,6 +50,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0006_audit_index",
         include_str!("../migrations/postgres/0006_audit_index.sql"),
     ),
+    (
+        "0007_access",
+        include_str!("../migrations/postgres/0007_access.sql"),
+    ),
 ];
 
 /// A PostgreSQL registry.
@@ -56,13 +61,20 @@ pub struct PostgresStore {
     client: Client,
     /// Kept to open further connections ([`Store::reopen`]).
     url: String,
+    /// Statements of [`crate::sql::Sql`] calls already prepared on this connection, by text:
+    /// a repeated query costs one round trip instead of two (parse, then execute).
+    statements: HashMap<String, postgres::Statement>,
 }
+
+/// Most statements kept prepared per connection (the cache is emptied when full).
+const MAX_STATEMENTS: usize = 256;
 
 impl PostgresStore {
     pub fn connect(url: &str) -> Result<PostgresStore> {
         Ok(PostgresStore {
             client: Client::connect(url, NoTls)?,
             url: url.to_string(),
+            statements: HashMap::new(),
         })
     }
 
@@ -207,6 +219,12 @@ impl Store for PostgresStore {
             return Err(StoreError::NotInitialised);
         }
         let (lo, hi) = district_range(territory);
+        let cr_through = match part {
+            LoadPart::Events {
+                counter_referrals_through,
+            } => counter_referrals_through,
+            _ => i64::MAX,
+        };
         let [communities, households, persons, admin, _] =
             queries(|n| format!("${n}"), territory == TerritoryCode::Nation);
         let bad = |what: &str| StoreError::Invalid(format!("dato almacenado inválido: {what}"));
@@ -263,8 +281,9 @@ impl Store for PostgresStore {
                     });
                 }
             }
-            LoadPart::Events => {
-                let mut it = self.client.query_raw(&admin, params)?;
+            LoadPart::Events { .. } => {
+                let events: [&(dyn ToSql + Sync); 3] = [&lo, &hi, &cr_through];
+                let mut it = self.client.query_raw(&admin, events)?;
                 while let Some(r) = it.next()? {
                     sink.admin_event(&AdminEventRow {
                         person_id: r.try_get(0)?,
@@ -829,6 +848,21 @@ impl ImportTx for PgImport<'_> {
     }
 }
 
+impl PostgresStore {
+    /// The prepared statement for `sql`, from the cache or prepared now.
+    fn statement(&mut self, sql: &str) -> Result<postgres::Statement> {
+        if let Some(st) = self.statements.get(sql) {
+            return Ok(st.clone());
+        }
+        let st = self.client.prepare(sql)?;
+        if self.statements.len() >= MAX_STATEMENTS {
+            self.statements.clear();
+        }
+        self.statements.insert(sql.to_string(), st.clone());
+        Ok(st)
+    }
+}
+
 impl crate::sql::Sql for PostgresStore {
     fn dialect(&self) -> Backend {
         Backend::Postgres
@@ -837,12 +871,14 @@ impl crate::sql::Sql for PostgresStore {
     fn query(&mut self, sql: &str, params: &[crate::sql::Param]) -> Result<Vec<crate::sql::Row>> {
         use crate::sql::{Cell, Row};
         use postgres::types::Type;
-        let st = self.client.prepare(sql)?;
+        let st = self.statement(sql)?;
         let boxed = pg_params(params);
         let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
         let columns: std::sync::Arc<[String]> =
             st.columns().iter().map(|c| c.name().to_string()).collect();
-        let rows = self.client.query(&st, &refs)?;
+        let rows = self.client.query(&st, &refs).inspect_err(|_| {
+            self.statements.remove(sql);
+        })?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let mut cells = Vec::with_capacity(columns.len());
@@ -884,9 +920,13 @@ impl crate::sql::Sql for PostgresStore {
     }
 
     fn execute(&mut self, sql: &str, params: &[crate::sql::Param]) -> Result<u64> {
+        let st = self.statement(sql)?;
         let boxed = pg_params(params);
         let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
-        Ok(self.client.execute(sql, &refs)?)
+        Ok(self.client.execute(&st, &refs).inspect_err(|_| {
+            // A statement may be stale after a schema change: prepare it afresh next time.
+            self.statements.remove(sql);
+        })?)
     }
 
     fn batch(&mut self, sql: &str) -> Result<()> {

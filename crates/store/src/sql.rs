@@ -138,9 +138,14 @@ impl Row {
     }
     /// The row as a JSON object keyed by column name.
     pub fn object(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.object_from(0)
+    }
+    /// The columns from `start` on as a JSON object keyed by column name.
+    pub fn object_from(&self, start: usize) -> serde_json::Map<String, serde_json::Value> {
         self.columns
             .iter()
             .zip(&self.cells)
+            .skip(start)
             .map(|(k, v)| (k.clone(), v.json()))
             .collect()
     }

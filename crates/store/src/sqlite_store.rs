@@ -45,6 +45,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0006_audit_index",
         include_str!("../migrations/sqlite/0006_audit_index.sql"),
     ),
+    (
+        "0007_access",
+        include_str!("../migrations/sqlite/0007_access.sql"),
+    ),
 ];
 
 /// A SQLite registry in one file.
@@ -308,6 +312,12 @@ impl Store for SqliteStore {
             return Err(StoreError::NotInitialised);
         }
         let (lo, hi) = district_range(territory);
+        let cr_through = match part {
+            LoadPart::Events {
+                counter_referrals_through,
+            } => counter_referrals_through,
+            _ => i64::MAX,
+        };
         let [communities, households, persons, admin, _] =
             queries(|n| format!("?{n}"), territory == TerritoryCode::Nation);
         let bad = |what: &str| StoreError::Invalid(format!("dato almacenado inválido: {what}"));
@@ -372,9 +382,9 @@ impl Store for SqliteStore {
                     });
                 }
             }
-            LoadPart::Events => {
+            LoadPart::Events { .. } => {
                 let mut st = self.conn.prepare(&admin)?;
-                let mut rows = st.query(params![lo, hi])?;
+                let mut rows = st.query(params![lo, hi, cr_through])?;
                 while let Some(r) = rows.next()? {
                     sink.admin_event(&AdminEventRow {
                         person_id: r.get(0)?,

@@ -164,7 +164,7 @@ fn scope_sql(ranges: &[(i64, i64)], params: &mut Vec<Param>) -> String {
 }
 
 /// Person columns returned by [`person`] and searches, in order.
-fn person_columns() -> String {
+pub(crate) fn person_columns() -> String {
     let mut cols = vec![
         "p.id".to_string(),
         "p.household_id".into(),

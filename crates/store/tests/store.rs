@@ -349,8 +349,14 @@ fn parallel_load_reads_exactly_what_the_sequential_load_reads() {
             store.load_registry(t, &mut sequential).unwrap();
             for readers in [1, 2, 3] {
                 let mut parallel = Recorder::default();
-                vamos_store::load_registry_parallel(store.as_mut(), t, &mut parallel, readers)
-                    .unwrap();
+                vamos_store::load_registry_parallel(
+                    store.as_mut(),
+                    t,
+                    &mut parallel,
+                    readers,
+                    i64::MAX,
+                )
+                .unwrap();
                 assert_eq!(parallel, sequential, "{} {territory} {readers}", db.label);
             }
             // One community, three households, seven persons with one event each.

@@ -1,0 +1,728 @@
+//! Access management commands: `referrals generate|export|funnel|expire`,
+//! `counter-referrals import`, `delivery-points import|list`, `route` — glue over
+//! `vamos_server::access` (shared with the HTTP API) and `vamos_store::access`.
+
+use crate::measure::load_catalogue;
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use vamos_domain::{Scope, Territory, TerritoryCode};
+use vamos_server::access as acc;
+use vamos_store::access::{self as sa, ReferralFilter};
+use vamos_store::AuditEntry;
+
+#[derive(Subcommand)]
+pub enum ReferralsCommand {
+    /// Genera las referencias de una medición: una por unidad y servicio desprotegido,
+    /// dirigida a la institución proveedora (y a la Mesa del distrito), por prioridad.
+    Generate(GenerateArgs),
+    /// Exporta el reporte de referencias de una institución (CSV, XLSX o JSON), con los campos
+    /// personales de su acuerdo de intercambio vigente.
+    Export(ExportArgs),
+    /// Embudo y oportunidad: referidas, recibidas, contactadas, atendidas, rechazadas, vencidas;
+    /// días hasta la atención (mediana y percentil 90); atendidas sin referencia.
+    Funnel(FunnelArgs),
+    /// Marca como vencidas las referencias abiertas cuyo plazo pasó.
+    Expire {
+        #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB)]
+        db: String,
+    },
+}
+
+#[derive(Args)]
+pub struct GenerateArgs {
+    /// Base de datos: sqlite:<archivo> o postgres://usuario@servidor/base
+    #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB)]
+    pub db: String,
+    /// Número de medición (por defecto, la última).
+    #[arg(long)]
+    pub measurement: Option<i64>,
+    /// Territorio (PY, DD o DDdd) dentro del medido; por defecto, el de la medición.
+    #[arg(long)]
+    pub territory: Option<String>,
+    /// Carpeta del catálogo (por defecto, el ilustrativo incluido).
+    #[arg(long)]
+    pub catalogue: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: crate::Format,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ExportFormat {
+    Csv,
+    Xlsx,
+    Json,
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB)]
+    pub db: String,
+    /// Institución (código del catálogo: MSPBS, MEC, …).
+    #[arg(long)]
+    pub institution: String,
+    /// Territorio: PY, DD o DDdd (por defecto, todo el país).
+    #[arg(long)]
+    pub territory: Option<String>,
+    /// Solo este servicio (código).
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Solo este estado (emitida, recibida, contactada, atendida, rechazada, vencida, cerrada)
+    /// o «abierta» (las tres primeras).
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Prioridad mínima.
+    #[arg(long)]
+    pub min_priority: Option<i64>,
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: ExportFormat,
+    /// Archivo de salida (por defecto, la salida estándar; XLSX necesita un archivo).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Motivo (queda en el registro de auditoría).
+    #[arg(long, default_value = "reporte de referencias para la institución")]
+    pub purpose: String,
+}
+
+#[derive(Args)]
+pub struct FunnelArgs {
+    #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB)]
+    pub db: String,
+    #[arg(long)]
+    pub institution: Option<String>,
+    #[arg(long)]
+    pub territory: Option<String>,
+    #[arg(long)]
+    pub service: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: crate::Format,
+}
+
+#[derive(Subcommand)]
+pub enum CounterReferralsCommand {
+    /// Importa contra-referencias de un archivo CSV, XLSX o JSON (columnas: id_evento,
+    /// institucion, persona_id o cedula, servicio, fecha_entrega, lugar, distrito_lugar) e
+    /// imprime el resumen (aceptadas, duplicadas, rechazadas con fila, columna, valor y motivo).
+    Import(ImportArgs),
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB)]
+    pub db: String,
+    /// Archivo CSV (cualquier codificación y separador), XLSX (primera hoja) o JSON.
+    pub file: PathBuf,
+    /// Institución de los eventos sin columna «institucion».
+    #[arg(long)]
+    pub institution: Option<String>,
+    #[arg(long)]
+    pub catalogue: Option<PathBuf>,
+    /// Formato del resumen.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: crate::Format,
+}
+
+#[derive(Subcommand)]
+pub enum DeliveryPointsCommand {
+    /// Carga puntos de atención de un CSV (institucion, servicio, nivel, territorio, nombre,
+    /// direccion, horario, contacto); reemplaza los de igual servicio, territorio y nombre.
+    Import {
+        #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB)]
+        db: String,
+        file: PathBuf,
+    },
+    /// Lista los puntos de atención que sirven a un distrito.
+    List {
+        #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB)]
+        db: String,
+        /// Distrito (DDdd).
+        #[arg(long)]
+        district: String,
+    },
+}
+
+#[derive(Args)]
+pub struct RouteArgs {
+    #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB)]
+    pub db: String,
+    /// Persona: número interno o cédula.
+    #[arg(long)]
+    pub person: i64,
+    #[arg(long)]
+    pub catalogue: Option<PathBuf>,
+    #[arg(long, default_value = "orientación: ruta de servicios")]
+    pub purpose: String,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: crate::Format,
+}
+
+fn actor() -> String {
+    std::env::var("USER").unwrap_or_else(|_| "desconocido".into())
+}
+
+fn territory(s: &str) -> Result<TerritoryCode> {
+    TerritoryCode::parse(s).map_err(|e| anyhow!("{e}"))
+}
+
+fn open(db: &str) -> Result<Box<dyn vamos_store::Store>> {
+    vamos_store::open(db).with_context(|| format!("no se pudo abrir {db}"))
+}
+
+fn audit(
+    store: &mut dyn vamos_store::Store,
+    action: &str,
+    kind: &str,
+    id: &str,
+    purpose: &str,
+    outcome: &str,
+) -> Result<()> {
+    store.audit(&AuditEntry {
+        at: crate::commands::now_rfc3339(),
+        actor: actor(),
+        action: action.into(),
+        subject_kind: kind.into(),
+        subject_id: id.into(),
+        purpose: purpose.into(),
+        role: None,
+        institution: None,
+        request_id: None,
+        outcome: outcome.into(),
+    })?;
+    Ok(())
+}
+
+pub fn referrals(cmd: &ReferralsCommand) -> Result<ExitCode> {
+    match cmd {
+        ReferralsCommand::Generate(a) => generate(a),
+        ReferralsCommand::Export(a) => export(a),
+        ReferralsCommand::Funnel(a) => funnel(a),
+        ReferralsCommand::Expire { db } => {
+            let mut store = open(db)?;
+            let n = sa::expire_overdue(
+                store.sql(),
+                &crate::commands::today().to_string(),
+                &crate::commands::now_rfc3339(),
+            )?;
+            println!("{n} referencias vencidas");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn generate(a: &GenerateArgs) -> Result<ExitCode> {
+    let catalogue = load_catalogue(a.catalogue.as_ref())?;
+    let mut store = open(&a.db)?;
+    let t = a.territory.as_deref().map(territory).transpose()?;
+    let started = std::time::Instant::now();
+    let r = acc::generate(
+        store.as_mut(),
+        &catalogue,
+        a.measurement,
+        t,
+        crate::commands::today(),
+        &crate::commands::now_rfc3339(),
+        &actor(),
+    )?;
+    audit(
+        store.as_mut(),
+        "generar referencias",
+        "medición",
+        &r.measurement.to_string(),
+        "gestión de acceso",
+        &format!(
+            "ok: {} nuevas, {} abiertas sin cambio, {} cerradas, {} vencidas",
+            r.outcome.created, r.outcome.kept, r.outcome.closed, r.outcome.expired
+        ),
+    )?;
+    if a.format == crate::Format::Json {
+        println!("{}", serde_json::to_string(&r)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "Referencias de la medición {} (al {}, {}){}",
+        r.measurement,
+        r.as_of,
+        Territory::official().name_of(territory(&r.territory)?),
+        if r.synthetic {
+            " — datos SINTÉTICOS"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "  necesidades (unidad × servicio desprotegido): {}",
+        r.needs
+    );
+    println!(
+        "  nuevas: {}   ya abiertas: {}   cerradas (sin necesidad): {}   vencidas: {}",
+        r.outcome.created, r.outcome.kept, r.outcome.closed, r.outcome.expired
+    );
+    for (inst, n) in &r.by_institution {
+        println!("  {inst:<8} {n}");
+    }
+    println!("  ({:.1} s) exporte el reporte de una institución con: vamos referrals export --db {} --institution MSPBS --territory 1116 --format csv", started.elapsed().as_secs_f64(), a.db);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The person fields an institution's agreements in force today allow (`id` always).
+fn agreement_fields(
+    store: &mut dyn vamos_store::Store,
+    institution: &str,
+) -> Result<Option<BTreeSet<String>>> {
+    let today = crate::commands::today().to_string();
+    let list = vamos_store::accounts::agreements(store.sql(), Some(institution), Some(&today))?;
+    if list.is_empty() {
+        return Ok(None);
+    }
+    let mut set: BTreeSet<String> = list.into_iter().flat_map(|a| a.fields).collect();
+    set.insert("id".into());
+    Ok(Some(set))
+}
+
+fn export(a: &ExportArgs) -> Result<ExitCode> {
+    let catalogue = load_catalogue(None)?;
+    if catalogue.institution(&a.institution).is_none() {
+        bail!(
+            "institución desconocida «{}»: vea los códigos con `vamos catalogue check`",
+            a.institution
+        );
+    }
+    if a.format == ExportFormat::Xlsx && a.out.is_none() {
+        bail!("el formato XLSX necesita --out ARCHIVO.xlsx");
+    }
+    let mut store = open(&a.db)?;
+    let fields = match agreement_fields(store.as_mut(), &a.institution)? {
+        Some(f) => Some(f),
+        None => {
+            eprintln!("aviso: {} no tiene un acuerdo de intercambio de datos vigente: el reporte sale sin datos personales (solo números de persona y hogar)", a.institution);
+            Some(BTreeSet::from(["id".to_string()]))
+        }
+    };
+    let t = a.territory.as_deref().map(territory).transpose()?;
+    let filter = ReferralFilter {
+        institution: Some(a.institution.clone()),
+        territory: t.map(acc::territory_ranges),
+        service: a.service.clone(),
+        status: a.status.clone(),
+        min_priority: a.min_priority,
+        ..Default::default()
+    };
+    let rows = sa::referrals(store.sql(), &filter)?;
+    let ids: Vec<String> = rows.iter().map(|(r, _)| r.id.to_string()).collect();
+    audit(
+        store.as_mut(),
+        "exportar referencias",
+        "referencias",
+        &summary_ids(&ids),
+        &a.purpose,
+        &format!("ok: {} referencias de {}", rows.len(), a.institution),
+    )?;
+    let synthetic = store.has_synthetic_data()?;
+    let values: Vec<Value> = rows
+        .into_iter()
+        .map(|(r, p)| acc::report_row(&r, p, &fields, &catalogue))
+        .collect();
+    let bytes = match a.format {
+        ExportFormat::Csv => acc::report_csv(&values)?,
+        ExportFormat::Xlsx => acc::report_xlsx(
+            &values,
+            synthetic.then_some("DATOS SINTÉTICOS — no corresponden a personas reales"),
+        )?,
+        ExportFormat::Json => {
+            let mut v = serde_json::to_vec(
+                &json!({"institution": a.institution, "territory": t.map(|t| t.to_string()), "synthetic": synthetic, "count": values.len(), "referrals": values}),
+            )?;
+            v.push(b'\n');
+            v
+        }
+    };
+    match &a.out {
+        Some(p) => {
+            std::fs::write(p, &bytes)
+                .with_context(|| format!("no se pudo escribir {}", p.display()))?;
+            eprintln!(
+                "{} referencias escritas en {}{}",
+                ids.len(),
+                p.display(),
+                if synthetic {
+                    " (datos SINTÉTICOS)"
+                } else {
+                    ""
+                }
+            );
+        }
+        None => {
+            use std::io::Write;
+            std::io::stdout().write_all(&bytes)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The audit subject of a list of ids: all of them when few, else the first ones and a count.
+fn summary_ids(ids: &[String]) -> String {
+    if ids.len() <= 50 {
+        ids.join(",")
+    } else {
+        let first: Vec<&str> = ids.iter().take(50).map(String::as_str).collect();
+        format!("{},… ({} en total)", first.join(","), ids.len())
+    }
+}
+
+fn funnel(a: &FunnelArgs) -> Result<ExitCode> {
+    let mut store = open(&a.db)?;
+    let t = a.territory.as_deref().map(territory).transpose()?;
+    let rows = sa::funnel(
+        store.sql(),
+        &ReferralFilter {
+            institution: a.institution.clone(),
+            territory: t.map(acc::territory_ranges),
+            service: a.service.clone(),
+            ..Default::default()
+        },
+    )?;
+    if a.format == crate::Format::Json {
+        println!("{}", serde_json::to_string(&json!({"funnel": rows}))?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<8} {:<28} {:>5} {:>8} {:>8} {:>10} {:>8} {:>9} {:>8} {:>7} {:>8} {:>7} {:>10}",
+        "inst.",
+        "servicio",
+        "dist.",
+        "referid.",
+        "recibid.",
+        "contactad.",
+        "atendid.",
+        "rechazad.",
+        "vencidas",
+        "abiertas",
+        "mediana",
+        "p90",
+        "sin_ref."
+    );
+    let days = |d: Option<f64>| d.map(|x| format!("{x:.0} d")).unwrap_or_else(|| "—".into());
+    for r in &rows {
+        println!(
+            "{:<8} {:<28} {:>5} {:>8} {:>8} {:>10} {:>8} {:>9} {:>8} {:>7} {:>8} {:>7} {:>10}",
+            r.institution,
+            r.service,
+            format!("{:04}", r.district_code),
+            r.referred,
+            r.received,
+            r.contacted,
+            r.served,
+            r.rejected,
+            r.expired,
+            r.open,
+            days(r.median_days),
+            days(r.p90_days),
+            r.served_without_referral
+        );
+    }
+    if rows.is_empty() {
+        println!("(sin referencias ni contra-referencias para ese filtro)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn counter_referrals(cmd: &CounterReferralsCommand) -> Result<ExitCode> {
+    let CounterReferralsCommand::Import(a) = cmd;
+    let catalogue = load_catalogue(a.catalogue.as_ref())?;
+    let mut events = vamos_ingest::counter_referrals::read(&a.file).map_err(|e| anyhow!("{e}"))?;
+    if let Some(i) = &a.institution {
+        for e in &mut events {
+            if e.event.institution.is_none() {
+                e.event.institution = Some(i.clone());
+            }
+        }
+    }
+    let mut store = open(&a.db)?;
+    let sender = acc::Sender {
+        actor: actor(),
+        institution: None,
+        scope: Scope::National,
+        channel: "linea_de_comandos".into(),
+    };
+    let summary = acc::ingest(
+        store.as_mut(),
+        &catalogue,
+        events,
+        &sender,
+        crate::commands::today(),
+        &crate::commands::now_rfc3339(),
+    )?;
+    let accepted_ids: Vec<String> = summary
+        .results
+        .iter()
+        .filter_map(|r| r.counter_referral_id)
+        .map(|i| i.to_string())
+        .collect();
+    audit(
+        store.as_mut(),
+        "importar contra-referencias",
+        "contra-referencias",
+        &summary_ids(&accepted_ids),
+        &format!("archivo {}", a.file.display()),
+        &format!(
+            "ok: {} aceptadas, {} duplicadas, {} rechazadas",
+            summary.accepted, summary.duplicates, summary.rejected
+        ),
+    )?;
+    // The Logros move now, without a new classification.
+    let update = acc::update_logros(
+        store.as_mut(),
+        &catalogue,
+        crate::commands::today(),
+        &crate::commands::now_rfc3339(),
+    )?;
+    if a.format == crate::Format::Json {
+        let mut v = serde_json::to_value(&summary)?;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("logros_update".into(), serde_json::to_value(&update)?);
+        }
+        println!("{}", serde_json::to_string(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "Contra-referencias de {}: {} recibidas",
+        a.file.display(),
+        summary.received
+    );
+    println!(
+        "  aceptadas: {} ({} respondieron una referencia, {} sin referencia previa)",
+        summary.accepted, summary.answered_referrals, summary.without_referral
+    );
+    println!(
+        "  duplicadas (ya recibidas, sin cambios): {}",
+        summary.duplicates
+    );
+    println!("  rechazadas: {}", summary.rejected);
+    for e in summary.errors.iter().take(20) {
+        println!(
+            "    {} fila {} [{}] «{}»: {}",
+            e.file, e.row, e.column, e.value, e.reason
+        );
+    }
+    if summary.errors.len() > 20 {
+        println!(
+            "    … y {} problemas más (use --format json para verlos todos)",
+            summary.errors.len() - 20
+        );
+    }
+    match update {
+        Some(u) => println!("  Logros de la medición {} actualizados con {} contra-referencias ({} personas; distritos {})", u.measurement, u.counter_referrals, u.persons, u.districts.join(", ")),
+        None => println!("  (no hay Logros que actualizar)"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn delivery_points(cmd: &DeliveryPointsCommand) -> Result<ExitCode> {
+    match cmd {
+        DeliveryPointsCommand::Import { db, file } => {
+            let catalogue = load_catalogue(None)?;
+            let points = read_points(file, &catalogue)?;
+            let mut store = open(db)?;
+            let n = sa::upsert_delivery_points(store.sql(), &points)?;
+            println!("{n} puntos de atención cargados de {}", file.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        DeliveryPointsCommand::List { db, district } => {
+            let mut store = open(db)?;
+            territory(district)?;
+            for p in sa::delivery_points_for(store.sql(), district)? {
+                println!(
+                    "{:<28} {:<12} {:<5} {} — {} — {} — {}",
+                    p.service,
+                    p.level,
+                    p.territory,
+                    p.name,
+                    p.address.unwrap_or_default(),
+                    p.hours.unwrap_or_default(),
+                    p.contact.unwrap_or_default()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Reads a delivery-point CSV, refusing the whole file on any invalid row (listed).
+pub fn read_points(
+    file: &std::path::Path,
+    catalogue: &vamos_catalogue::Catalogue,
+) -> Result<Vec<sa::DeliveryPoint>> {
+    let mut table = vamos_ingest::table::TableSource::Csv(file.to_path_buf())
+        .open()
+        .map_err(|e| anyhow!("{e}"))?;
+    let names = [
+        "institucion",
+        "servicio",
+        "nivel",
+        "territorio",
+        "nombre",
+        "direccion",
+        "horario",
+        "contacto",
+    ];
+    let cols: Vec<Option<usize>> = names.iter().map(|n| table.col(&[n])).collect();
+    let missing: Vec<&str> = names
+        .iter()
+        .zip(&cols)
+        .take(5)
+        .filter(|(_, c)| c.is_none())
+        .map(|(n, _)| *n)
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "{}: faltan columnas obligatorias: {}",
+            file.display(),
+            missing.join(", ")
+        );
+    }
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    let mut rec = csv::ByteRecord::new();
+    while let Some(row) = table.next_row(&mut rec).map_err(|e| anyhow!("{e}"))? {
+        let get = |i: usize| -> Option<String> {
+            let c = cols.get(i).copied().flatten()?;
+            let v = vamos_ingest::text::clean_text(&vamos_ingest::text::decode(rec.get(c)?));
+            (!v.is_empty()).then_some(v)
+        };
+        let p = sa::DeliveryPoint {
+            institution: get(0).unwrap_or_default().to_uppercase(),
+            service: get(1).unwrap_or_default(),
+            level: get(2).unwrap_or_default().to_lowercase(),
+            territory: get(3).unwrap_or_default(),
+            name: get(4).unwrap_or_default(),
+            address: get(5),
+            hours: get(6),
+            contact: get(7),
+        };
+        let mut bad = |col: &str, val: &str, why: &str| {
+            problems.push(format!("fila {row} [{col}] «{val}»: {why}"))
+        };
+        if catalogue.institution(&p.institution).is_none() {
+            bad(
+                "institucion",
+                &p.institution,
+                "institución desconocida en el catálogo",
+            );
+        }
+        if !catalogue.services.iter().any(|s| s.code == p.service) {
+            bad(
+                "servicio",
+                &p.service,
+                "servicio desconocido en el catálogo",
+            );
+        }
+        let level_ok = matches!(
+            (p.level.as_str(), TerritoryCode::parse(&p.territory)),
+            ("distrito", Ok(TerritoryCode::District(_)))
+                | ("departamento", Ok(TerritoryCode::Department(_)))
+                | ("nacional" | "remoto", Ok(TerritoryCode::Nation))
+        );
+        if !level_ok {
+            bad("territorio", &format!("{} {}", p.level, p.territory), "nivel y territorio no concuerdan (distrito DDdd, departamento DD, nacional o remoto PY)");
+        }
+        if p.name.is_empty() {
+            bad("nombre", "", "falta el nombre del punto de atención");
+        }
+        out.push(p);
+    }
+    if !problems.is_empty() {
+        bail!(
+            "{}: {} problemas, no se cargó nada:\n  {}",
+            file.display(),
+            problems.len(),
+            problems.join("\n  ")
+        );
+    }
+    Ok(out)
+}
+
+#[allow(clippy::indexing_slicing)] // reason: serde_json::Value["key"] yields Null when absent, it cannot panic
+pub fn route(a: &RouteArgs) -> Result<ExitCode> {
+    let catalogue = load_catalogue(a.catalogue.as_ref())?;
+    let mut store = open(&a.db)?;
+    let located = store.locate(vamos_store::UnitKind::Person, a.person)?;
+    audit(
+        store.as_mut(),
+        "ruta de servicios",
+        "persona",
+        &located
+            .map(|(id, _)| id.to_string())
+            .unwrap_or_else(|| format!("no encontrado ({})", a.person)),
+        &a.purpose,
+        if located.is_some() {
+            "ok"
+        } else {
+            "no encontrado"
+        },
+    )?;
+    let Some((id, district)) = located else {
+        bail!("no se encontró la persona {}", a.person)
+    };
+    let district = vamos_domain::DistrictCode::from_number(district).map_err(|e| anyhow!("{e}"))?;
+    let (as_of, until) = match store.measurement(None)? {
+        Some((m, _)) => (
+            chrono::NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d")?,
+            acc::figures_until(store.as_mut(), &m)?,
+        ),
+        None => (crate::commands::today(), crate::commands::today()),
+    };
+    let v = acc::person_route(store.as_mut(), &catalogue, id, district, as_of, until)?;
+    if a.format == crate::Format::Json {
+        println!("{}", serde_json::to_string(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "Ruta de servicios de la persona {id} ({}) al {as_of}: {} servicios por recibir",
+        v["district"]["name"].as_str().unwrap_or(""),
+        v["missing"]
+    );
+    for step in v["route"].as_array().into_iter().flatten() {
+        println!(
+            "\n{} (Logro {})",
+            step["label"].as_str().unwrap_or(""),
+            step["logro"]
+        );
+        for s in step["services"].as_array().into_iter().flatten() {
+            let mark = if s["missing"].as_bool() == Some(true) {
+                "→ FALTA"
+            } else {
+                "  ok   "
+            };
+            println!(
+                "  {mark} {}. {} — {} ({})",
+                s["order"],
+                s["name"].as_str().unwrap_or(""),
+                s["institution"].as_str().unwrap_or(""),
+                s["package"].as_str().unwrap_or("")
+            );
+            if s["missing"].as_bool() == Some(true) {
+                for w in s["where"].as_array().into_iter().flatten() {
+                    println!(
+                        "           dónde: {} ({}) {} {}",
+                        w["name"].as_str().unwrap_or(""),
+                        w["level"].as_str().unwrap_or(""),
+                        w["address"].as_str().unwrap_or(""),
+                        w["hours"].as_str().unwrap_or("")
+                    );
+                }
+                if let Some(r) = s["referral"].as_object() {
+                    println!(
+                        "           referencia {} ({}), plazo {}",
+                        r["id"],
+                        r["status"].as_str().unwrap_or(""),
+                        r["due_on"].as_str().unwrap_or("")
+                    );
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

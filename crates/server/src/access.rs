@@ -1,0 +1,1101 @@
+//! Access management (*gestión de acceso*), shared by the command line and the HTTP API:
+//! generating referrals from a measurement, ingesting counter-referrals (validation per event,
+//! idempotency, answering referrals), keeping the latest measurement's Logros up to date with
+//! them incrementally, the personal service route, and the referral report rows.
+//!
+//! Neither prints nor reads the clock: dates and the caller arrive as parameters.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use vamos_catalogue::{Catalogue, EvidenceSource};
+use vamos_domain::services::{Category, Package};
+use vamos_domain::{DistrictCode, NationalId, Scope, Territory, TerritoryCode};
+use vamos_engine::logros::{apply_change, measure_units, DistrictLogros, UnitSet};
+use vamos_engine::{Classifier, RegistryData, Status, Unit};
+use vamos_ingest::counter_referrals::Located;
+use vamos_store::access::{self as store_access, AnswerMap, NewCounterReferral, NewReferral};
+use vamos_store::Store;
+
+use crate::status::FormVocabulary;
+
+/// Days to answer a referral when the catalogue sets no `plazo_dias`.
+pub const DEFAULT_DEADLINE_DAYS: u32 = 30;
+
+/// Which catalogue services a counter-referral answers, by (institution, event code): the
+/// services whose `contrarreferencia` evidence names that institution and code.
+pub fn answer_map(c: &Catalogue) -> AnswerMap {
+    let mut m: AnswerMap = HashMap::new();
+    for s in &c.services {
+        for e in &s.evidence {
+            if let EvidenceSource::CounterReferral {
+                institution,
+                services,
+            } = &e.source
+            {
+                for code in services {
+                    let list = m.entry((institution.clone(), code.clone())).or_default();
+                    if !list.contains(&s.code) {
+                        list.push(s.code.clone());
+                    }
+                }
+            }
+        }
+    }
+    m
+}
+
+/// The event codes an institution may report (sorted).
+pub fn reportable(c: &Catalogue, institution: &str) -> Vec<String> {
+    let set: BTreeSet<String> = answer_map(c)
+        .into_keys()
+        .filter(|(i, _)| i == institution)
+        .map(|(_, code)| code)
+        .collect();
+    set.into_iter().collect()
+}
+
+/// District ranges of a territory (for SQL filters).
+pub fn territory_ranges(t: TerritoryCode) -> Vec<(i64, i64)> {
+    Scope::Territories(vec![t]).district_ranges()
+}
+
+/// What [`generate`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct GenerateReport {
+    pub measurement: i64,
+    pub as_of: String,
+    pub territory: String,
+    pub needs: u64,
+    #[serde(flatten)]
+    pub outcome: store_access::SyncOutcome,
+    /// New referrals per institution.
+    pub by_institution: std::collections::BTreeMap<String, u64>,
+    pub synthetic: bool,
+}
+
+/// Generates the referrals of a measurement (the latest when `None`) in `territory` (the
+/// measurement's when `None`): one per unit × desprotegido service, addressed to the service's
+/// institution, ordered by priority; open referrals whose need is gone are closed.
+pub fn generate(
+    store: &mut dyn Store,
+    catalogue: &Catalogue,
+    measurement: Option<i64>,
+    territory: Option<TerritoryCode>,
+    today: NaiveDate,
+    at: &str,
+    actor: &str,
+) -> anyhow::Result<GenerateReport> {
+    let Some((m, _)) = store.measurement(measurement)? else {
+        anyhow::bail!(match measurement {
+            Some(id) => format!("no existe la medición {id}"),
+            None => "todavía no hay mediciones: ejecute `vamos classify` primero".to_string(),
+        });
+    };
+    let measured = TerritoryCode::parse(&m.territory)
+        .map_err(|e| anyhow::anyhow!("territorio de la medición: {e}"))?;
+    let t = territory.unwrap_or(measured);
+    if !territory_within(t, measured) {
+        anyhow::bail!(
+            "el territorio {t} no está dentro del medido por la medición {} ({measured})",
+            m.id
+        );
+    }
+    if m.catalogue_version != catalogue.version {
+        anyhow::bail!(
+            "la medición {} se hizo con otro catálogo ({}); use ese catálogo o clasifique de nuevo",
+            m.id,
+            m.catalogue_version
+        );
+    }
+    let as_of = NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d")?;
+    let mut data = RegistryData::new(&FormVocabulary);
+    let readers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    vamos_store::load_registry_parallel(store, t, &mut data, readers, i64::MAX)?;
+    data.finish();
+    // The current state: counter-referrals received so far count (a service already given
+    // needs no referral).
+    let cls = Classifier::new(catalogue, &data, as_of).with_counter_referrals_until(today);
+    let needs = vamos_engine::access::needs(&cls, &data);
+    let mut rows = Vec::with_capacity(needs.len());
+    for n in &needs {
+        let Some(s) = catalogue.services.get(n.service) else {
+            continue;
+        };
+        let (kind, unit_id, household_id, community_id) = match n.unit {
+            Unit::Person(p) => {
+                let h = data.person_household.get(p).copied().unwrap_or(0) as usize;
+                (
+                    "persona",
+                    data.person_id.get(p).copied().unwrap_or_default(),
+                    data.household_id.get(h).copied(),
+                    community_of(&data, h),
+                )
+            }
+            Unit::Household(h) => (
+                "hogar",
+                data.household_id.get(h).copied().unwrap_or_default(),
+                data.household_id.get(h).copied(),
+                community_of(&data, h),
+            ),
+            Unit::Community(c) => (
+                "comunidad",
+                data.community_id.get(c).copied().unwrap_or_default(),
+                None,
+                data.community_id.get(c).copied(),
+            ),
+        };
+        let days = s.deadline_days.unwrap_or(DEFAULT_DEADLINE_DAYS);
+        rows.push(NewReferral {
+            unit_kind: kind,
+            unit_id,
+            household_id,
+            community_id,
+            district_code: i64::from(n.district.get()),
+            category: n.category.code().to_string(),
+            service: s.code.clone(),
+            institution: s.institution.clone(),
+            priority: n.priority(),
+            unprotected: i64::from(n.unprotected),
+            populations: n.populations.join(","),
+            critical: n.critical,
+            due_on: (today + chrono::Days::new(u64::from(days))).to_string(),
+        });
+    }
+    let mut by_institution = std::collections::BTreeMap::new();
+    let outcome = store_access::sync_referrals(
+        store.sql(),
+        m.id,
+        &territory_ranges(t),
+        &rows,
+        &today.to_string(),
+        at,
+        actor,
+    )?;
+    if outcome.created > 0 {
+        for r in &rows {
+            *by_institution.entry(r.institution.clone()).or_insert(0u64) += 1;
+        }
+    }
+    Ok(GenerateReport {
+        measurement: m.id,
+        as_of: m.as_of,
+        territory: t.to_string(),
+        needs: rows.len() as u64,
+        outcome,
+        by_institution,
+        synthetic: m.synthetic,
+    })
+}
+
+fn community_of(data: &RegistryData, h: usize) -> Option<i64> {
+    let c = *data.household_community.get(h)? as usize;
+    data.community_id.get(c).copied()
+}
+
+/// Whether `inner` lies inside `outer`.
+pub fn territory_within(inner: TerritoryCode, outer: TerritoryCode) -> bool {
+    match (outer, inner) {
+        (TerritoryCode::Nation, _) => true,
+        (TerritoryCode::Department(d), TerritoryCode::Department(x)) => d == x,
+        (TerritoryCode::Department(d), TerritoryCode::District(x)) => x.department() == d,
+        (TerritoryCode::District(d), TerritoryCode::District(x)) => d == x,
+        _ => false,
+    }
+}
+
+/// Who is sending counter-referrals.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    /// As written in the audit trail and in `received_by`.
+    pub actor: String,
+    /// The institution the caller belongs to: its events must be of this institution. `None`
+    /// (an administrator loading a file) takes each event's `institucion`.
+    pub institution: Option<String>,
+    /// Persons reported must live inside this scope.
+    pub scope: Scope,
+    /// `api`, `lote`, `archivo` (an upload) or `linea_de_comandos`.
+    pub channel: String,
+}
+
+/// One rejected event: where, which field, which value, why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventError {
+    pub file: String,
+    pub row: u64,
+    pub event_id: Option<String>,
+    pub column: String,
+    pub value: String,
+    pub reason: String,
+}
+
+/// The outcome of one event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventResult {
+    pub row: u64,
+    pub event_id: Option<String>,
+    /// `aceptado`, `duplicado` or `rechazado`.
+    pub status: &'static str,
+    pub counter_referral_id: Option<i64>,
+    /// The referral this event answered, if any.
+    pub referral_id: Option<i64>,
+}
+
+/// What [`ingest`] did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IngestSummary {
+    pub received: u64,
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub rejected: u64,
+    /// Accepted events that answered an open (or expired) referral.
+    pub answered_referrals: u64,
+    /// Accepted events for persons without an open referral (active search).
+    pub without_referral: u64,
+    pub errors: Vec<EventError>,
+    pub results: Vec<EventResult>,
+}
+
+/// Most events in one request or file (larger files: split them).
+pub const MAX_EVENTS: usize = 200_000;
+
+/// Validates and stores counter-referrals: each invalid event is reported (file, row, column,
+/// value, reason) and the valid ones are committed together; an event already received (same
+/// institution and event id, same content) is a duplicate and changes nothing; the same id
+/// with different content is rejected as a conflict.
+pub fn ingest(
+    store: &mut dyn Store,
+    catalogue: &Catalogue,
+    events: Vec<Located>,
+    sender: &Sender,
+    today: NaiveDate,
+    at: &str,
+) -> anyhow::Result<IngestSummary> {
+    let answers = answer_map(catalogue);
+    let mut sum = IngestSummary {
+        received: events.len() as u64,
+        ..IngestSummary::default()
+    };
+    if events.len() > MAX_EVENTS {
+        anyhow::bail!(
+            "demasiados eventos en un envío: {} (máximo {MAX_EVENTS}); divídalos en varios",
+            events.len()
+        );
+    }
+    // First pass: shape, codes and dates; collect person keys.
+    struct Checked {
+        loc: Located,
+        institution: String,
+        key: String,
+        person_id: Option<i64>,
+        cedula: Option<i64>,
+        service: String,
+        date: NaiveDate,
+        place_district: Option<i64>,
+    }
+    let mut checked: Vec<Checked> = Vec::new();
+    let mut errors: Vec<EventError> = Vec::new();
+    let err = |loc: &Located, column: &str, value: &str, reason: String| EventError {
+        file: loc.file.clone(),
+        row: loc.row,
+        event_id: loc.event.event_id.clone(),
+        column: column.to_string(),
+        value: value.to_string(),
+        reason,
+    };
+    for loc in events {
+        let e = &loc.event;
+        let mut problems = Vec::new();
+        let key = e.event_id.clone().unwrap_or_default().trim().to_string();
+        if key.is_empty() {
+            problems.push(err(
+                &loc,
+                "id_evento",
+                "",
+                "falta el identificador del evento de la institución (id_evento)".into(),
+            ));
+        } else if key.chars().count() > 100 {
+            problems.push(err(
+                &loc,
+                "id_evento",
+                &key,
+                "el identificador del evento supera 100 caracteres".into(),
+            ));
+        }
+        let named = e
+            .institution
+            .clone()
+            .map(|s| s.trim().to_uppercase())
+            .filter(|s| !s.is_empty());
+        let institution = match (&sender.institution, named) {
+            (Some(own), Some(n)) if *own != n => {
+                problems.push(err(&loc, "institucion", &n, format!("su cuenta es de {own}: no puede informar contra-referencias de otra institución")));
+                own.clone()
+            }
+            (Some(own), _) => own.clone(),
+            (None, Some(n)) => n,
+            (None, None) => {
+                problems.push(err(
+                    &loc,
+                    "institucion",
+                    "",
+                    "falta la institución que prestó el servicio".into(),
+                ));
+                String::new()
+            }
+        };
+        if !institution.is_empty() && catalogue.institution(&institution).is_none() {
+            problems.push(err(
+                &loc,
+                "institucion",
+                &institution,
+                "institución desconocida en el catálogo".into(),
+            ));
+        }
+        let service = e.service.clone().unwrap_or_default().trim().to_string();
+        if service.is_empty() {
+            problems.push(err(
+                &loc,
+                "servicio",
+                "",
+                "falta el código del servicio prestado".into(),
+            ));
+        } else if !institution.is_empty()
+            && !answers.contains_key(&(institution.clone(), service.clone()))
+        {
+            let known = reportable(catalogue, &institution);
+            problems.push(err(
+                &loc,
+                "servicio",
+                &service,
+                if known.is_empty() {
+                    format!("el catálogo no prevé contra-referencias de {institution}")
+                } else {
+                    format!(
+                        "servicio desconocido para {institution}; códigos admitidos: {}",
+                        known.join(", ")
+                    )
+                },
+            ));
+        }
+        let raw_date = e.delivered_on.clone().unwrap_or_default();
+        let date = match vamos_ingest::dates::parse_date(&raw_date) {
+            Ok(Some(d)) if d > today => {
+                problems.push(err(
+                    &loc,
+                    "fecha_entrega",
+                    &raw_date,
+                    format!("fecha futura (hoy es {today})"),
+                ));
+                None
+            }
+            Ok(Some(d)) if d < NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(d) => {
+                problems.push(err(
+                    &loc,
+                    "fecha_entrega",
+                    &raw_date,
+                    "fecha anterior al año 2000".into(),
+                ));
+                None
+            }
+            Ok(Some(d)) => Some(d),
+            Ok(None) => {
+                problems.push(err(
+                    &loc,
+                    "fecha_entrega",
+                    "",
+                    "falta la fecha de entrega del servicio".into(),
+                ));
+                None
+            }
+            Err(e) => {
+                problems.push(err(
+                    &loc,
+                    "fecha_entrega",
+                    &raw_date,
+                    format!("{} (use AAAA-MM-DD o dd/mm/aaaa)", e.message()),
+                ));
+                None
+            }
+        };
+        let person_id = match e
+            .person_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            None => None,
+            Some(s) => match s.parse::<i64>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    problems.push(err(
+                        &loc,
+                        "persona_id",
+                        s,
+                        "el número de persona del SIIS debe ser un entero positivo".into(),
+                    ));
+                    None
+                }
+            },
+        };
+        let cedula = match e.cedula.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => match NationalId::parse_optional(s) {
+                Ok(Some(n)) => Some(i64::from(n.get())),
+                Ok(None) => None,
+                Err(x) => {
+                    problems.push(err(&loc, "cedula", s, format!("cédula inválida: {x}")));
+                    None
+                }
+            },
+        };
+        if person_id.is_none() && cedula.is_none() && e.person_id.is_none() && e.cedula.is_none() {
+            problems.push(err(
+                &loc,
+                "persona_id",
+                "",
+                "indique la persona: persona_id (SIIS) o cédula".into(),
+            ));
+        }
+        let place_district = match e
+            .place_district
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            None => None,
+            Some(s) => match s
+                .parse::<u16>()
+                .ok()
+                .and_then(|n| DistrictCode::from_number(n).ok())
+            {
+                Some(d) => Some(i64::from(d.get())),
+                None => {
+                    problems.push(err(
+                        &loc,
+                        "distrito_lugar",
+                        s,
+                        "código de distrito desconocido (DDdd del INE)".into(),
+                    ));
+                    None
+                }
+            },
+        };
+        match (problems.is_empty(), date) {
+            (true, Some(date)) => checked.push(Checked {
+                loc,
+                institution,
+                key,
+                person_id,
+                cedula,
+                service,
+                date,
+                place_district,
+            }),
+            _ => {
+                sum.results.push(EventResult {
+                    row: loc.row,
+                    event_id: loc.event.event_id.clone(),
+                    status: "rechazado",
+                    counter_referral_id: None,
+                    referral_id: None,
+                });
+                errors.extend(problems);
+            }
+        }
+    }
+    // Second pass: persons, scope, duplicates (stored and within the batch).
+    let ids: Vec<i64> = checked.iter().filter_map(|c| c.person_id).collect();
+    let cedulas: Vec<i64> = checked.iter().filter_map(|c| c.cedula).collect();
+    let (by_id, by_cedula) = store_access::locate_persons(store.sql(), &ids, &cedulas)?;
+    let mut known: HashMap<(String, String), (i64, String)> = HashMap::new();
+    let mut per_inst: HashMap<String, Vec<String>> = HashMap::new();
+    for c in &checked {
+        per_inst
+            .entry(c.institution.clone())
+            .or_default()
+            .push(c.key.clone());
+    }
+    for (inst, keys) in &per_inst {
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        for (k, v) in store_access::known_events(store.sql(), inst, &refs)? {
+            known.insert((inst.clone(), k), v);
+        }
+    }
+    let mut batch_seen: HashMap<(String, String), String> = HashMap::new();
+    let mut fresh: Vec<(u64, Option<String>, NewCounterReferral)> = Vec::new();
+    for c in checked {
+        let reject = |column: &str, value: String, reason: String| EventError {
+            file: c.loc.file.clone(),
+            row: c.loc.row,
+            event_id: Some(c.key.clone()),
+            column: column.to_string(),
+            value,
+            reason,
+        };
+        let by_ced = c.cedula.and_then(|n| by_cedula.get(&n)).map(Vec::as_slice);
+        let person = match (c.person_id, by_ced) {
+            (Some(id), ced) => match by_id.get(&id) {
+                None => Err(reject("persona_id", id.to_string(), "no hay ninguna persona registrada con ese número".into())),
+                Some(p) if ced.is_some_and(|l| l.iter().all(|x| x.person_id != p.person_id)) => Err(reject("cedula", c.loc.event.cedula.clone().unwrap_or_default(), format!("la cédula no corresponde a la persona {id}"))),
+                Some(p) => Ok(*p),
+            },
+            (None, Some([only])) => Ok(*only),
+            (None, Some(_)) => Err(reject("cedula", c.loc.event.cedula.clone().unwrap_or_default(), "la cédula corresponde a más de una persona registrada: indique persona_id".into())),
+            (None, None) => Err(reject("cedula", c.loc.event.cedula.clone().unwrap_or_default(), "ninguna persona registrada tiene esa cédula (regístrela primero; el evento puede reenviarse con el mismo id)".into())),
+        };
+        let person = match person {
+            Ok(p) => p,
+            Err(e) => {
+                sum.results.push(EventResult {
+                    row: c.loc.row,
+                    event_id: Some(c.key.clone()),
+                    status: "rechazado",
+                    counter_referral_id: None,
+                    referral_id: None,
+                });
+                errors.push(e);
+                continue;
+            }
+        };
+        let in_scope = u16::try_from(person.district_code)
+            .ok()
+            .and_then(|d| DistrictCode::from_number(d).ok())
+            .is_some_and(|d| sender.scope.contains(d));
+        if !in_scope {
+            sum.results.push(EventResult {
+                row: c.loc.row,
+                event_id: Some(c.key.clone()),
+                status: "rechazado",
+                counter_referral_id: None,
+                referral_id: None,
+            });
+            errors.push(reject(
+                "persona_id",
+                person.person_id.to_string(),
+                "la persona vive fuera de su ámbito territorial".into(),
+            ));
+            continue;
+        }
+        let digest = vamos_store::audit::sha256_hex(&format!(
+            "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
+            person.person_id,
+            c.service,
+            c.date,
+            c.loc.event.place.as_deref().unwrap_or(""),
+            c.place_district.map(|d| d.to_string()).unwrap_or_default(),
+            c.institution
+        ));
+        let k = (c.institution.clone(), c.key.clone());
+        let previous = known
+            .get(&k)
+            .map(|(_, d)| d.clone())
+            .or_else(|| batch_seen.get(&k).cloned());
+        if let Some(d) = previous {
+            if d == digest {
+                sum.duplicates += 1;
+                sum.results.push(EventResult {
+                    row: c.loc.row,
+                    event_id: Some(c.key.clone()),
+                    status: "duplicado",
+                    counter_referral_id: known.get(&k).map(|(id, _)| *id),
+                    referral_id: None,
+                });
+            } else {
+                sum.results.push(EventResult {
+                    row: c.loc.row,
+                    event_id: Some(c.key.clone()),
+                    status: "rechazado",
+                    counter_referral_id: None,
+                    referral_id: None,
+                });
+                errors.push(reject("id_evento", c.key.clone(), "ese id de evento ya se recibió con otros datos (conflicto): use un id nuevo para un evento distinto".into()));
+            }
+            continue;
+        }
+        batch_seen.insert(k, digest.clone());
+        fresh.push((
+            c.loc.row,
+            Some(c.key.clone()),
+            NewCounterReferral {
+                institution: c.institution,
+                event_key: c.key,
+                digest,
+                person,
+                service: c.service,
+                delivered_on: c.date.to_string(),
+                place: c.loc.event.place.clone(),
+                place_district: c.place_district,
+                channel: sender.channel.clone(),
+                received_by: sender.actor.clone(),
+            },
+        ));
+    }
+    let rows: Vec<NewCounterReferral> = fresh.iter().map(|(_, _, e)| e.clone()).collect();
+    let stored = store_access::insert_counter_referrals(store.sql(), &rows, &answers, at)?;
+    for (i, (row, key, _)) in fresh.iter().enumerate() {
+        let referral = stored.answered.get(i).copied().flatten();
+        sum.results.push(EventResult {
+            row: *row,
+            event_id: key.clone(),
+            status: "aceptado",
+            counter_referral_id: stored.ids.get(i).copied(),
+            referral_id: referral,
+        });
+        if referral.is_some() {
+            sum.answered_referrals += 1;
+        } else {
+            sum.without_referral += 1;
+        }
+    }
+    sum.accepted = stored.ids.len() as u64;
+    // A concurrent sender may have stored the same events between the check and the insert.
+    sum.duplicates += fresh.len() as u64 - sum.accepted;
+    sum.rejected = sum
+        .results
+        .iter()
+        .filter(|r| r.status == "rechazado")
+        .count() as u64;
+    sum.results.sort_by_key(|r| r.row);
+    errors.sort_by_key(|e| e.row);
+    sum.errors = errors;
+    Ok(sum)
+}
+
+/// What [`update_logros`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct UpdateReport {
+    pub measurement: i64,
+    pub counter_referrals: i64,
+    pub persons: u64,
+    pub districts: Vec<String>,
+    pub applied_through: i64,
+}
+
+/// Applies the counter-referrals received since the latest measurement's watermark to its
+/// Logros, incrementally: only the affected persons, their households and communities are
+/// classified again (before and after the new events), and the difference is added to the
+/// stored district figures. `None` when there is nothing to apply.
+pub fn update_logros(
+    store: &mut dyn Store,
+    catalogue: &Catalogue,
+    today: NaiveDate,
+    at: &str,
+) -> anyhow::Result<Option<UpdateReport>> {
+    let Some((m, rows)) = store.measurement(None)? else {
+        return Ok(None);
+    };
+    if m.catalogue_version != catalogue.version {
+        return Ok(None);
+    }
+    let (applied, updated_at) = store_access::measurement_progress(store.sql(), m.id)?;
+    let through = store_access::last_counter_referral(store.sql())?;
+    if through <= applied {
+        return Ok(None);
+    }
+    let as_of = NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d")?;
+    // The figures stored so far count counter-referrals delivered up to this date.
+    let before_until = updated_at
+        .as_deref()
+        .and_then(|s| s.get(..10))
+        .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+        .unwrap_or(as_of);
+    let measured = TerritoryCode::parse(&m.territory).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let persons = store_access::counter_referral_persons(store.sql(), applied, through)?;
+    let mut by_district: HashMap<i64, HashSet<i64>> = HashMap::new();
+    for (p, d) in &persons {
+        by_district.entry(*d).or_default().insert(*p);
+    }
+    let mut stored: Vec<DistrictLogros> = rows
+        .iter()
+        .filter_map(|(d, j)| {
+            Some(DistrictLogros {
+                district: DistrictCode::from_number(*d).ok()?,
+                logros: serde_json::from_str(j).ok()?,
+            })
+        })
+        .collect();
+    let mut touched = Vec::new();
+    let mut districts: Vec<i64> = by_district.keys().copied().collect();
+    districts.sort_unstable();
+    for d in districts {
+        let Some(code) = u16::try_from(d)
+            .ok()
+            .and_then(|d| DistrictCode::from_number(d).ok())
+        else {
+            continue;
+        };
+        if !measured.contains(code) {
+            continue;
+        }
+        let ids = by_district.get(&d).cloned().unwrap_or_default();
+        let t = TerritoryCode::District(code);
+        let load = |store: &mut dyn Store, through: i64| -> anyhow::Result<RegistryData> {
+            let mut data = RegistryData::new(&FormVocabulary);
+            store.load_part(t, vamos_store::LoadPart::Units, &mut data)?;
+            store.load_part(
+                t,
+                vamos_store::LoadPart::Persons {
+                    ids: (i64::MIN, i64::MAX),
+                },
+                &mut data,
+            )?;
+            store.load_part(
+                t,
+                vamos_store::LoadPart::Events {
+                    counter_referrals_through: through,
+                },
+                &mut data,
+            )?;
+            data.finish();
+            Ok(data)
+        };
+        let units = |data: &RegistryData| -> UnitSet {
+            let mut set = UnitSet::default();
+            for id in &ids {
+                if let Some(p) = data.person_by_id(*id) {
+                    set.persons.push(p);
+                    let h = data.person_household.get(p).copied().unwrap_or(0) as usize;
+                    if !set.households.contains(&h) {
+                        set.households.push(h);
+                    }
+                    if let Some(&c) = data.household_community.get(h) {
+                        if !set.communities.contains(&(c as usize)) {
+                            set.communities.push(c as usize);
+                        }
+                    }
+                }
+            }
+            set
+        };
+        let old = load(store, applied)?;
+        let cls_old =
+            Classifier::new(catalogue, &old, as_of).with_counter_referrals_until(before_until);
+        let before = measure_units(&cls_old, &old, &units(&old));
+        drop(old);
+        let new = load(store, through)?;
+        let cls_new = Classifier::new(catalogue, &new, as_of)
+            .with_counter_referrals_until(today.max(before_until));
+        let after = measure_units(&cls_new, &new, &units(&new));
+        apply_change(&mut stored, &before, &after);
+        touched.push(code.to_string());
+    }
+    let out: Vec<(i64, String)> = stored
+        .iter()
+        .filter(|d| touched.contains(&d.district.to_string()))
+        .map(|d| {
+            Ok((
+                i64::from(d.district.get()),
+                serde_json::to_string(&d.logros)?,
+            ))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let saved = store_access::save_progress(store.sql(), m.id, applied, through, &out, at)?;
+    if !saved {
+        // Another updater moved first; the next round starts from its watermark.
+        return Ok(None);
+    }
+    Ok(Some(UpdateReport {
+        measurement: m.id,
+        counter_referrals: through - applied,
+        persons: persons.len() as u64,
+        districts: touched,
+        applied_through: through,
+    }))
+}
+
+/// The counter-referral date bound of the latest measurement's figures (for explanations that
+/// must agree with them): the day of its last incremental update, or its reference date.
+pub fn figures_until(
+    store: &mut dyn Store,
+    measurement: &vamos_store::MeasurementRecord,
+) -> anyhow::Result<NaiveDate> {
+    let as_of = NaiveDate::parse_from_str(&measurement.as_of, "%Y-%m-%d")?;
+    let (_, updated) = store_access::measurement_progress(store.sql(), measurement.id)?;
+    Ok(updated
+        .as_deref()
+        .and_then(|s| s.get(..10))
+        .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+        .map_or(as_of, |d| d.max(as_of)))
+}
+
+/// The personal route of a person at `as_of`: per category, the services of the package in
+/// order (núcleo, ampliado, diferencial) with their status, and for the missing ones the
+/// delivery points that serve the person's district (own district first, then department,
+/// national, remote) and the open referral, if any.
+pub fn person_route(
+    store: &mut dyn Store,
+    catalogue: &Catalogue,
+    person_id: i64,
+    district: DistrictCode,
+    as_of: NaiveDate,
+    until: NaiveDate,
+) -> anyhow::Result<Value> {
+    let mut data = RegistryData::new(&FormVocabulary);
+    store.load_registry(TerritoryCode::District(district), &mut data)?;
+    data.finish();
+    let p = data
+        .person_by_id(person_id)
+        .ok_or_else(|| anyhow::anyhow!("persona {person_id} fuera del registro cargado"))?;
+    let cls = Classifier::new(catalogue, &data, as_of).with_counter_referrals_until(until);
+    let mut cats = Vec::new();
+    cls.person_categories(&data, p, &mut cats);
+    let h = data.person_household.get(p).copied().unwrap_or(0) as usize;
+    cats.push(Category::Hogares);
+    let points = store_access::delivery_points_for(store.sql(), &district.to_string())?;
+    let open = store_access::referrals(
+        store.sql(),
+        &store_access::ReferralFilter {
+            status: Some("abierta".into()),
+            household_id: data.household_id.get(h).copied(),
+            ..Default::default()
+        },
+    )?;
+    let mut steps = Vec::new();
+    let mut missing = 0;
+    for c in &cats {
+        let unit = if *c == Category::Hogares {
+            Unit::Household(h)
+        } else {
+            Unit::Person(p)
+        };
+        let mut dec = Vec::new();
+        cls.classify(&data, unit, *c, &mut dec);
+        let mut services: Vec<Value> = Vec::new();
+        for pkg in [Package::Nucleo, Package::Ampliado, Package::Diferencial] {
+            for d in dec.iter().filter(|d| {
+                catalogue
+                    .services
+                    .get(d.service)
+                    .is_some_and(|s| s.package == pkg)
+            }) {
+                let Some(s) = catalogue.services.get(d.service) else {
+                    continue;
+                };
+                if d.status == Status::NoAplica {
+                    continue;
+                }
+                let lacks = d.status != Status::Protegido;
+                if lacks {
+                    missing += 1;
+                }
+                let (kind, uid) = match unit {
+                    Unit::Household(_) => (
+                        "hogar",
+                        data.household_id.get(h).copied().unwrap_or_default(),
+                    ),
+                    _ => ("persona", person_id),
+                };
+                let referral = open
+                    .iter()
+                    .find(|(r, _)| r.service == s.code && r.unit_kind == kind && r.unit_id == uid)
+                    .map(|(r, _)| json!({"id": r.id, "status": r.status, "due_on": r.due_on}));
+                let where_: Vec<Value> = points
+                    .iter()
+                    .filter(|x| x.service == s.code)
+                    .map(|x| json!({"name": x.name, "level": x.level, "territory": x.territory, "address": x.address, "hours": x.hours, "contact": x.contact, "institution": x.institution}))
+                    .collect();
+                services.push(json!({
+                    "order": services.len() + 1,
+                    "service": s.code,
+                    "name": s.name,
+                    "institution": s.institution,
+                    "institution_name": catalogue.institution(&s.institution).map(|i| i.name.clone()),
+                    "package": s.package.code(),
+                    "status": d.status,
+                    "missing": lacks,
+                    "delivery_level": s.delivery_level.code(),
+                    "where": where_,
+                    "referral": referral,
+                }));
+            }
+        }
+        steps.push(json!({"category": c.code(), "label": c.label(), "logro": c.logro(), "services": services}));
+    }
+    Ok(json!({
+        "person": person_id,
+        "district": {"code": district.to_string(), "name": Territory::official().name_of(TerritoryCode::District(district))},
+        "as_of": as_of.to_string(),
+        "missing": missing,
+        "route": steps,
+    }))
+}
+
+/// One referral report row: the referral and the person's fields the caller may see.
+pub fn report_row(
+    r: &store_access::Referral,
+    person: Option<Map<String, Value>>,
+    fields: &Option<BTreeSet<String>>,
+    catalogue: &Catalogue,
+) -> Value {
+    let mut o = serde_json::to_value(r)
+        .ok()
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default();
+    o.insert(
+        "service_name".into(),
+        json!(catalogue
+            .services
+            .iter()
+            .find(|s| s.code == r.service)
+            .map(|s| s.name.clone())),
+    );
+    o.insert(
+        "district_name".into(),
+        json!(u16::try_from(r.district_code)
+            .ok()
+            .and_then(|d| DistrictCode::from_number(d).ok())
+            .map(|d| Territory::official().name_of(TerritoryCode::District(d)))),
+    );
+    if let Some(p) = person {
+        let visible: Map<String, Value> = match fields {
+            None => p,
+            Some(f) => p.into_iter().filter(|(k, _)| f.contains(k)).collect(),
+        };
+        o.insert("person".into(), Value::Object(visible));
+    }
+    Value::Object(o)
+}
+
+/// Columns of the referral report files: (JSON key, Spanish header).
+const REPORT_COLUMNS: [(&str, &str); 24] = [
+    ("id", "referencia"),
+    ("status", "estado"),
+    ("priority", "prioridad"),
+    ("critical", "critico"),
+    ("unprotected", "desprotecciones"),
+    ("populations", "poblaciones"),
+    ("service", "servicio"),
+    ("service_name", "nombre_servicio"),
+    ("institution", "institucion"),
+    ("category", "categoria"),
+    ("district_code", "distrito"),
+    ("district_name", "nombre_distrito"),
+    ("unit_kind", "unidad"),
+    ("unit_id", "unidad_id"),
+    ("household_id", "hogar_id"),
+    ("community_id", "comunidad_id"),
+    ("emitted_at", "emitida"),
+    ("due_on", "plazo"),
+    ("received_at", "recibida"),
+    ("contacted_at", "contactada"),
+    ("closed_at", "cerrada"),
+    ("reason", "motivo"),
+    ("counter_referral_id", "contrarreferencia"),
+    ("measurement_id", "medicion"),
+];
+
+fn cell_text(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => if *b { "si" } else { "no" }.to_string(),
+        Value::Array(a) => a.iter().map(cell_text).collect::<Vec<_>>().join(","),
+        other => other.to_string(),
+    }
+}
+
+/// The report as a table: Spanish headers, then one row per referral (the person's visible
+/// fields as `persona_<campo>` columns, in the order they first appear).
+pub fn report_table(rows: &[Value]) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut person_keys: Vec<String> = Vec::new();
+    for r in rows {
+        if let Some(p) = r.get("person").and_then(Value::as_object) {
+            for k in p.keys() {
+                if !person_keys.contains(k) {
+                    person_keys.push(k.clone());
+                }
+            }
+        }
+    }
+    let mut headers: Vec<String> = REPORT_COLUMNS.iter().map(|(_, h)| h.to_string()).collect();
+    headers.extend(person_keys.iter().map(|k| format!("persona_{k}")));
+    let body = rows
+        .iter()
+        .map(|r| {
+            let mut line: Vec<String> = REPORT_COLUMNS
+                .iter()
+                .map(|(k, _)| r.get(*k).map(cell_text).unwrap_or_default())
+                .collect();
+            let p = r.get("person");
+            line.extend(
+                person_keys
+                    .iter()
+                    .map(|k| p.and_then(|p| p.get(k)).map(cell_text).unwrap_or_default()),
+            );
+            line
+        })
+        .collect();
+    (headers, body)
+}
+
+/// The report as CSV (UTF-8 with BOM, so Excel reads the accents; `,` separator).
+pub fn report_csv(rows: &[Value]) -> anyhow::Result<Vec<u8>> {
+    let (headers, body) = report_table(rows);
+    let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+    w.write_record(&headers)?;
+    for r in &body {
+        w.write_record(r)?;
+    }
+    w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// The report as an XLSX workbook (one sheet, «referencias»), with a note when synthetic.
+pub fn report_xlsx(rows: &[Value], note: Option<&str>) -> anyhow::Result<Vec<u8>> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let (headers, body) = report_table(rows);
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("referencias")?;
+    let bold = Format::new().set_bold();
+    let mut first = 0u32;
+    if let Some(n) = note {
+        ws.write_string_with_format(0, 0, n, &bold)?;
+        first = 1;
+    }
+    for (c, h) in headers.iter().enumerate() {
+        ws.write_string_with_format(first, c as u16, h, &bold)?;
+    }
+    for (i, r) in body.iter().enumerate() {
+        for (c, v) in r.iter().enumerate() {
+            let row = first + 1 + i as u32;
+            match v.parse::<f64>() {
+                Ok(n) if !v.starts_with('0') || v == "0" => {
+                    ws.write_number(row, c as u16, n)?;
+                }
+                _ => {
+                    ws.write_string(row, c as u16, v)?;
+                }
+            }
+        }
+    }
+    ws.set_freeze_panes(first + 1, 0)?;
+    Ok(wb.save_to_buffer()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answer_map_follows_the_catalogue() {
+        let c = crate::status::load_catalogue(None).unwrap();
+        let m = answer_map(&c);
+        let prenatal = m
+            .get(&("MSPBS".to_string(), "control_prenatal".to_string()))
+            .unwrap();
+        assert!(prenatal.contains(&"control_prenatal".to_string()));
+        assert!(reportable(&c, "MSPBS").contains(&"control_prenatal".to_string()));
+        assert!(reportable(&c, "NADIE").is_empty());
+    }
+
+    #[test]
+    fn territories_nest() {
+        let t = |s| TerritoryCode::parse(s).unwrap();
+        assert!(territory_within(t("1116"), t("PY")));
+        assert!(territory_within(t("1116"), t("11")));
+        assert!(!territory_within(t("0607"), t("11")));
+        assert!(!territory_within(t("11"), t("1116")));
+    }
+}

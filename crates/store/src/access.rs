@@ -1,0 +1,1318 @@
+//! Storage of access management (migration `0007_access`): referrals and their life cycle,
+//! counter-referrals, delivery points, the funnel — on both backends through [`Sql`].
+//!
+//! Life cycle of a referral: `emitida → recibida → contactada → atendida | rechazada`, with
+//! `vencida` when its deadline passes unanswered (a late counter-referral still answers it) and
+//! `cerrada` when a newer measurement no longer shows the need. Every transition is a row of
+//! `referral_events` (when, who, from, to, why). At most one referral per unit and service is
+//! open at a time (a partial unique index), so generating again never duplicates.
+
+use crate::sql::{in_tx, lock, Param, Row, Sql};
+use crate::Backend;
+use crate::{Result, StoreError};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+
+/// Advisory-lock key of referral generation and counter-referral ingestion (PostgreSQL).
+const ACCESS_LOCK: i64 = 7_261_005;
+
+/// Open statuses (the institution still owes an answer).
+pub const OPEN: [&str; 3] = ["emitida", "recibida", "contactada"];
+/// Every status, in funnel order.
+pub const STATUSES: [&str; 7] = [
+    "emitida",
+    "recibida",
+    "contactada",
+    "atendida",
+    "rechazada",
+    "vencida",
+    "cerrada",
+];
+
+const OPEN_SQL: &str = "('emitida', 'recibida', 'contactada')";
+
+/// A date parameter: PostgreSQL `DATE` columns take text through a cast, SQLite stores text.
+pub fn date_param(sql: &dyn Sql, n: usize) -> String {
+    match sql.dialect() {
+        Backend::Postgres => format!("CAST(CAST(${n} AS TEXT) AS DATE)"),
+        Backend::Sqlite => format!("${n}"),
+    }
+}
+
+/// One column of a bulk insert: its name and whether it holds a date.
+pub struct Col(pub &'static str, pub bool);
+
+/// Inserts rows with multi-row `VALUES` statements (a few hundred rows per statement: one
+/// round trip each on PostgreSQL).
+pub fn insert_rows(
+    sql: &mut dyn Sql,
+    table: &str,
+    cols: &[Col],
+    rows: &[Vec<Param>],
+) -> Result<()> {
+    let per = (8000 / cols.len().max(1)).max(1);
+    let names: Vec<&str> = cols.iter().map(|c| c.0).collect();
+    for chunk in rows.chunks(per) {
+        let mut text = format!("INSERT INTO {table} ({}) VALUES ", names.join(", "));
+        let mut params = Vec::with_capacity(chunk.len() * cols.len());
+        for (i, row) in chunk.iter().enumerate() {
+            if row.len() != cols.len() {
+                return Err(StoreError::Invalid(format!(
+                    "fila con {} valores para {} columnas",
+                    row.len(),
+                    cols.len()
+                )));
+            }
+            text.push_str(if i == 0 { "(" } else { ", (" });
+            for (j, (c, v)) in cols.iter().zip(row).enumerate() {
+                params.push(v.clone());
+                let n = params.len();
+                if j > 0 {
+                    text.push_str(", ");
+                }
+                if c.1 {
+                    text.push_str(&date_param(sql, n));
+                } else {
+                    text.push_str(&format!("${n}"));
+                }
+            }
+            text.push(')');
+        }
+        sql.execute(&text, &params)?;
+    }
+    Ok(())
+}
+
+/// `(col BETWEEN … OR …)` for inclusive district ranges (`1 = 0` when there are none).
+pub fn ranges_sql(col: &str, ranges: &[(i64, i64)], params: &mut Vec<Param>) -> String {
+    if ranges.is_empty() {
+        return "1 = 0".into();
+    }
+    let parts: Vec<String> = ranges
+        .iter()
+        .map(|(lo, hi)| {
+            params.push((*lo).into());
+            params.push((*hi).into());
+            format!("{col} BETWEEN ${} AND ${}", params.len() - 1, params.len())
+        })
+        .collect();
+    format!("({})", parts.join(" OR "))
+}
+
+fn next_id(sql: &mut dyn Sql, table: &str) -> Result<i64> {
+    Ok(sql
+        .query_opt(
+            &format!("SELECT COALESCE(MAX(id), 0) + 1 FROM {table}"),
+            &[],
+        )?
+        .and_then(|r| r.int(0))
+        .unwrap_or(1))
+}
+
+/// A referral to create (see [`sync_referrals`]).
+#[derive(Debug, Clone)]
+pub struct NewReferral {
+    /// `persona`, `hogar` or `comunidad`.
+    pub unit_kind: &'static str,
+    pub unit_id: i64,
+    pub household_id: Option<i64>,
+    pub community_id: Option<i64>,
+    pub district_code: i64,
+    pub category: String,
+    pub service: String,
+    pub institution: String,
+    pub priority: i64,
+    pub unprotected: i64,
+    /// Populations of special attention, comma-separated.
+    pub populations: String,
+    pub critical: bool,
+    /// Deadline (ISO date).
+    pub due_on: String,
+}
+
+/// What [`sync_referrals`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyncOutcome {
+    /// New referrals emitted.
+    pub created: u64,
+    /// Needs that already had an open referral (left as they were).
+    pub kept: u64,
+    /// Open referrals whose need disappeared, closed (`cerrada`).
+    pub closed: u64,
+    /// Open referrals past their deadline, marked `vencida`.
+    pub expired: u64,
+}
+
+/// Brings the referrals of a territory (district ranges) in line with a measurement's needs, in
+/// one transaction: a need without an open referral gets one (`emitida`), an open referral
+/// whose need is gone is closed with that reason, and overdue ones expire.
+pub fn sync_referrals(
+    sql: &mut dyn Sql,
+    measurement_id: i64,
+    ranges: &[(i64, i64)],
+    needs: &[NewReferral],
+    today: &str,
+    at: &str,
+    actor: &str,
+) -> Result<SyncOutcome> {
+    in_tx(sql, |sql| {
+        lock(sql, ACCESS_LOCK)?;
+        let mut out = SyncOutcome {
+            expired: expire_in_tx(sql, today, at)?,
+            ..SyncOutcome::default()
+        };
+        let mut params = Vec::new();
+        let cond = ranges_sql("district_code", ranges, &mut params);
+        let open = sql.query(
+            &format!("SELECT id, unit_kind, unit_id, service FROM referrals WHERE status IN {OPEN_SQL} AND {cond}"),
+            &params,
+        )?;
+        let mut existing: HashMap<(String, i64, String), i64> = open
+            .iter()
+            .map(|r| {
+                (
+                    (r.text(1), r.int(2).unwrap_or_default(), r.text(3)),
+                    r.int(0).unwrap_or_default(),
+                )
+            })
+            .collect();
+        let mut id = next_id(sql, "referrals")?;
+        let mut rows = Vec::new();
+        let mut events = Vec::new();
+        let mut seen: HashSet<(&str, i64, &str)> = HashSet::new();
+        for n in needs {
+            if !seen.insert((n.unit_kind, n.unit_id, n.service.as_str())) {
+                continue;
+            }
+            let key = (n.unit_kind.to_string(), n.unit_id, n.service.clone());
+            if existing.remove(&key).is_some() {
+                out.kept += 1;
+                continue;
+            }
+            rows.push(vec![
+                id.into(),
+                measurement_id.into(),
+                n.unit_kind.into(),
+                n.unit_id.into(),
+                n.household_id.into(),
+                n.community_id.into(),
+                n.district_code.into(),
+                n.category.as_str().into(),
+                n.service.as_str().into(),
+                n.institution.as_str().into(),
+                n.priority.into(),
+                n.unprotected.into(),
+                n.populations.as_str().into(),
+                n.critical.into(),
+                "emitida".into(),
+                at.into(),
+                n.due_on.as_str().into(),
+                at.into(),
+            ]);
+            events.push(vec![
+                id.into(),
+                at.into(),
+                actor.into(),
+                Param::from(None::<String>),
+                "emitida".into(),
+                format!("medición {measurement_id}").into(),
+            ]);
+            id += 1;
+        }
+        out.created = rows.len() as u64;
+        insert_rows(
+            sql,
+            "referrals",
+            &[
+                Col("id", false),
+                Col("measurement_id", false),
+                Col("unit_kind", false),
+                Col("unit_id", false),
+                Col("household_id", false),
+                Col("community_id", false),
+                Col("district_code", false),
+                Col("category", false),
+                Col("service", false),
+                Col("institution", false),
+                Col("priority", false),
+                Col("unprotected", false),
+                Col("populations", false),
+                Col("critical", false),
+                Col("status", false),
+                Col("emitted_at", false),
+                Col("due_on", true),
+                Col("updated_at", false),
+            ],
+            &rows,
+        )?;
+        // What is left had an open referral but no longer a need.
+        let reason = format!("la necesidad ya no aparece en la medición {measurement_id}");
+        let gone: Vec<i64> = existing.into_values().collect();
+        out.closed = gone.len() as u64;
+        for chunk in gone.chunks(500) {
+            set_status_many(sql, chunk, "cerrada", Some(&reason), at)?;
+            events.extend(chunk.iter().map(|id| {
+                vec![
+                    (*id).into(),
+                    at.into(),
+                    actor.into(),
+                    Param::from(None::<String>),
+                    "cerrada".into(),
+                    reason.as_str().into(),
+                ]
+            }));
+        }
+        insert_rows(sql, "referral_events", &EVENT_COLS, &events)?;
+        Ok(out)
+    })
+}
+
+const EVENT_COLS: [Col; 6] = [
+    Col("referral_id", false),
+    Col("at", false),
+    Col("actor", false),
+    Col("from_status", false),
+    Col("to_status", false),
+    Col("reason", false),
+];
+
+/// Sets a closing status on many referrals (the caller records the events).
+fn set_status_many(
+    sql: &mut dyn Sql,
+    ids: &[i64],
+    status: &str,
+    reason: Option<&str>,
+    at: &str,
+) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut params: Vec<Param> = vec![status.into(), reason.into(), at.into()];
+    let list: Vec<String> = ids
+        .iter()
+        .map(|id| {
+            params.push((*id).into());
+            format!("${}", params.len())
+        })
+        .collect();
+    sql.execute(
+        &format!(
+            "UPDATE referrals SET status = $1, reason = $2, closed_at = $3, updated_at = $3 WHERE id IN ({})",
+            list.join(", ")
+        ),
+        &params,
+    )?;
+    Ok(())
+}
+
+fn expire_in_tx(sql: &mut dyn Sql, today: &str, at: &str) -> Result<u64> {
+    let due = date_param(sql, 1);
+    let overdue: Vec<(i64, String)> = sql
+        .query(
+            &format!(
+                "SELECT id, status FROM referrals WHERE status IN {OPEN_SQL} AND due_on < {due}"
+            ),
+            &[today.into()],
+        )?
+        .iter()
+        .map(|r| (r.int(0).unwrap_or_default(), r.text(1)))
+        .collect();
+    let reason = "venció el plazo de atención sin contra-referencia";
+    let mut events = Vec::new();
+    for chunk in overdue.chunks(500) {
+        let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
+        set_status_many(sql, &ids, "vencida", Some(reason), at)?;
+        events.extend(chunk.iter().map(|(id, from)| {
+            vec![
+                (*id).into(),
+                at.into(),
+                "sistema".into(),
+                from.as_str().into(),
+                "vencida".into(),
+                reason.into(),
+            ]
+        }));
+    }
+    insert_rows(sql, "referral_events", &EVENT_COLS, &events)?;
+    Ok(overdue.len() as u64)
+}
+
+/// Marks open referrals past their deadline (`due_on` before `today`) as `vencida`.
+pub fn expire_overdue(sql: &mut dyn Sql, today: &str, at: &str) -> Result<u64> {
+    in_tx(sql, |sql| {
+        lock(sql, ACCESS_LOCK)?;
+        expire_in_tx(sql, today, at)
+    })
+}
+
+/// A stored referral.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Referral {
+    pub id: i64,
+    pub measurement_id: i64,
+    pub unit_kind: String,
+    pub unit_id: i64,
+    pub household_id: Option<i64>,
+    pub community_id: Option<i64>,
+    pub district_code: i64,
+    pub category: String,
+    pub service: String,
+    pub institution: String,
+    pub priority: i64,
+    pub unprotected: i64,
+    pub populations: Vec<String>,
+    pub critical: bool,
+    pub status: String,
+    pub reason: Option<String>,
+    pub emitted_at: String,
+    pub due_on: String,
+    pub received_at: Option<String>,
+    pub contacted_at: Option<String>,
+    pub closed_at: Option<String>,
+    pub counter_referral_id: Option<i64>,
+    pub updated_at: String,
+}
+
+const REFERRAL_COLUMNS: &str = "r.id, r.measurement_id, r.unit_kind, r.unit_id, r.household_id, r.community_id, r.district_code, r.category, r.service, r.institution, r.priority, r.unprotected, r.populations, r.critical, r.status, r.reason, r.emitted_at, CAST(r.due_on AS TEXT), r.received_at, r.contacted_at, r.closed_at, r.counter_referral_id, r.updated_at";
+const REFERRAL_WIDTH: usize = 23;
+
+fn referral(r: &Row) -> Referral {
+    Referral {
+        id: r.int(0).unwrap_or_default(),
+        measurement_id: r.int(1).unwrap_or_default(),
+        unit_kind: r.text(2),
+        unit_id: r.int(3).unwrap_or_default(),
+        household_id: r.int(4),
+        community_id: r.int(5),
+        district_code: r.int(6).unwrap_or_default(),
+        category: r.text(7),
+        service: r.text(8),
+        institution: r.text(9),
+        priority: r.int(10).unwrap_or_default(),
+        unprotected: r.int(11).unwrap_or_default(),
+        populations: r
+            .text(12)
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+        critical: r.int(13) == Some(1),
+        status: r.text(14),
+        reason: r.string(15),
+        emitted_at: r.text(16),
+        due_on: r.text(17),
+        received_at: r.string(18),
+        contacted_at: r.string(19),
+        closed_at: r.string(20),
+        counter_referral_id: r.int(21),
+        updated_at: r.text(22),
+    }
+}
+
+/// Which referrals a report lists.
+#[derive(Debug, Clone, Default)]
+pub struct ReferralFilter {
+    pub institution: Option<String>,
+    /// District ranges of the requested territory (`None`: anywhere).
+    pub territory: Option<Vec<(i64, i64)>>,
+    /// District ranges of the caller's scope (`None`: national).
+    pub scope: Option<Vec<(i64, i64)>>,
+    pub service: Option<String>,
+    pub status: Option<String>,
+    pub min_priority: Option<i64>,
+    pub household_id: Option<i64>,
+    /// Only referrals of this unit (`persona` / `hogar` / `comunidad`, id).
+    pub unit: Option<(String, i64)>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+fn filter_sql(f: &ReferralFilter, params: &mut Vec<Param>) -> String {
+    let mut conds = vec!["1 = 1".to_string()];
+    if let Some(i) = &f.institution {
+        params.push(i.as_str().into());
+        conds.push(format!("r.institution = ${}", params.len()));
+    }
+    if let Some(t) = &f.territory {
+        conds.push(ranges_sql("r.district_code", t, params));
+    }
+    if let Some(s) = &f.scope {
+        conds.push(ranges_sql("r.district_code", s, params));
+    }
+    if let Some(s) = &f.service {
+        params.push(s.as_str().into());
+        conds.push(format!("r.service = ${}", params.len()));
+    }
+    if let Some(s) = &f.status {
+        if s == "abierta" {
+            conds.push(format!("r.status IN {OPEN_SQL}"));
+        } else {
+            params.push(s.as_str().into());
+            conds.push(format!("r.status = ${}", params.len()));
+        }
+    }
+    if let Some(p) = f.min_priority {
+        params.push(p.into());
+        conds.push(format!("r.priority >= ${}", params.len()));
+    }
+    if let Some(h) = f.household_id {
+        params.push(h.into());
+        conds.push(format!(
+            "(r.household_id = ${n} OR (r.unit_kind = 'hogar' AND r.unit_id = ${n}))",
+            n = params.len()
+        ));
+    }
+    if let Some((k, id)) = &f.unit {
+        params.push(k.as_str().into());
+        params.push((*id).into());
+        conds.push(format!(
+            "r.unit_kind = ${} AND r.unit_id = ${}",
+            params.len() - 1,
+            params.len()
+        ));
+    }
+    conds.join(" AND ")
+}
+
+/// A referral with its person's columns (when the unit is a person).
+pub type ReportRow = (Referral, Option<serde_json::Map<String, serde_json::Value>>);
+
+/// Referrals matching `f`, by priority (highest first), then id; with the referred person's
+/// columns (`person` object) when the unit is a person, for the caller to filter by its field
+/// policy.
+pub fn referrals(sql: &mut dyn Sql, f: &ReferralFilter) -> Result<Vec<ReportRow>> {
+    let mut params = Vec::new();
+    let cond = filter_sql(f, &mut params);
+    let mut text = format!(
+        "SELECT {REFERRAL_COLUMNS}, {} FROM referrals r
+         LEFT JOIN persons p ON r.unit_kind = 'persona' AND p.id = r.unit_id
+         LEFT JOIN households h ON h.id = p.household_id
+         WHERE {cond} ORDER BY r.priority DESC, r.id",
+        crate::views::person_columns()
+    );
+    if let Some(l) = f.limit {
+        params.push(l.into());
+        text.push_str(&format!(" LIMIT ${}", params.len()));
+        if let Some(o) = f.offset {
+            params.push(o.into());
+            text.push_str(&format!(" OFFSET ${}", params.len()));
+        }
+    }
+    Ok(sql
+        .query(&text, &params)?
+        .iter()
+        .map(|r| {
+            let person = r
+                .int(REFERRAL_WIDTH)
+                .is_some()
+                .then(|| r.object_from(REFERRAL_WIDTH));
+            (referral(r), person)
+        })
+        .collect())
+}
+
+/// How many referrals match `f` (ignoring limit and offset).
+pub fn referral_count(sql: &mut dyn Sql, f: &ReferralFilter) -> Result<u64> {
+    let mut params = Vec::new();
+    let cond = filter_sql(f, &mut params);
+    Ok(sql
+        .query_opt(
+            &format!("SELECT count(*) FROM referrals r WHERE {cond}"),
+            &params,
+        )?
+        .and_then(|r| r.int(0))
+        .unwrap_or(0) as u64)
+}
+
+/// One referral.
+pub fn referral_by_id(sql: &mut dyn Sql, id: i64) -> Result<Option<Referral>> {
+    Ok(sql
+        .query_opt(
+            &format!("SELECT {REFERRAL_COLUMNS} FROM referrals r WHERE r.id = $1"),
+            &[id.into()],
+        )?
+        .map(|r| referral(&r)))
+}
+
+/// One transition of a referral's life cycle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReferralEvent {
+    pub at: String,
+    pub actor: String,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub reason: Option<String>,
+}
+
+/// A referral's history, oldest first.
+pub fn referral_events(sql: &mut dyn Sql, id: i64) -> Result<Vec<ReferralEvent>> {
+    Ok(sql
+        .query(
+            "SELECT at, actor, from_status, to_status, reason FROM referral_events WHERE referral_id = $1 ORDER BY id",
+            &[id.into()],
+        )?
+        .iter()
+        .map(|r| ReferralEvent {
+            at: r.text(0),
+            actor: r.text(1),
+            from_status: r.string(2),
+            to_status: r.text(3),
+            reason: r.string(4),
+        })
+        .collect())
+}
+
+/// Whether `from → to` is a transition an institution may make by hand.
+pub fn allowed(from: &str, to: &str) -> bool {
+    matches!(
+        (from, to),
+        ("emitida", "recibida")
+            | ("emitida" | "recibida", "contactada")
+            | ("emitida" | "recibida" | "contactada", "rechazada")
+            | (
+                "emitida" | "recibida" | "contactada" | "vencida",
+                "atendida"
+            )
+    )
+}
+
+/// Moves referral `id` to `to` (`recibida`, `contactada`, `rechazada` — with a reason — or
+/// `atendida`), records the transition, and returns the referral; `Ok(Err(reason))` when the
+/// transition is not allowed from its current status.
+pub fn transition(
+    sql: &mut dyn Sql,
+    id: i64,
+    to: &str,
+    reason: Option<&str>,
+    actor: &str,
+    at: &str,
+) -> Result<std::result::Result<Referral, String>> {
+    in_tx(sql, |sql| {
+        let Some(r) = referral_by_id(sql, id)? else {
+            return Ok(Err(format!("no existe la referencia {id}")));
+        };
+        if r.status == to && to == "recibida" {
+            // Acknowledging twice is harmless.
+            return Ok(Ok(r));
+        }
+        if !allowed(&r.status, to) {
+            return Ok(Err(format!(
+                "la referencia {id} está «{}»: no puede pasar a «{to}»",
+                r.status
+            )));
+        }
+        if to == "rechazada" && reason.is_none_or(|s| s.trim().is_empty()) {
+            return Ok(Err("un rechazo necesita un motivo".into()));
+        }
+        let stamp = match to {
+            "recibida" => "received_at = $2,",
+            "contactada" => "contacted_at = $2,",
+            _ => "closed_at = $2,",
+        };
+        sql.execute(
+            &format!("UPDATE referrals SET status = $1, {stamp} reason = COALESCE($3, reason), updated_at = $2 WHERE id = $4"),
+            &[to.into(), at.into(), reason.into(), id.into()],
+        )?;
+        insert_rows(
+            sql,
+            "referral_events",
+            &EVENT_COLS,
+            &[vec![
+                id.into(),
+                at.into(),
+                actor.into(),
+                r.status.as_str().into(),
+                to.into(),
+                reason.into(),
+            ]],
+        )?;
+        let r = referral_by_id(sql, id)?
+            .ok_or_else(|| StoreError::Invalid("referencia perdida".into()))?;
+        Ok(Ok(r))
+    })
+}
+
+/// Acknowledges receipt of every `emitida` referral of an institution in a territory
+/// (ranges): the institution has pulled its list. Returns how many.
+pub fn acknowledge_all(
+    sql: &mut dyn Sql,
+    institution: &str,
+    ranges: &[(i64, i64)],
+    actor: &str,
+    at: &str,
+) -> Result<u64> {
+    in_tx(sql, |sql| {
+        let mut params: Vec<Param> = vec![institution.into()];
+        let cond = ranges_sql("district_code", ranges, &mut params);
+        let ids: Vec<i64> = sql
+            .query(
+                &format!("SELECT id FROM referrals WHERE institution = $1 AND status = 'emitida' AND {cond}"),
+                &params,
+            )?
+            .iter()
+            .filter_map(|r| r.int(0))
+            .collect();
+        for chunk in ids.chunks(500) {
+            let mut p: Vec<Param> = vec![at.into()];
+            let list: Vec<String> = chunk
+                .iter()
+                .map(|id| {
+                    p.push((*id).into());
+                    format!("${}", p.len())
+                })
+                .collect();
+            sql.execute(
+                &format!("UPDATE referrals SET status = 'recibida', received_at = $1, updated_at = $1 WHERE id IN ({})", list.join(", ")),
+                &p,
+            )?;
+        }
+        let events: Vec<Vec<Param>> = ids
+            .iter()
+            .map(|id| {
+                vec![
+                    (*id).into(),
+                    at.into(),
+                    actor.into(),
+                    "emitida".into(),
+                    "recibida".into(),
+                    Param::from(None::<String>),
+                ]
+            })
+            .collect();
+        insert_rows(sql, "referral_events", &EVENT_COLS, &events)?;
+        Ok(ids.len() as u64)
+    })
+}
+
+/// A registered person as a counter-referral names them: id, household, community, district.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PersonPlace {
+    pub person_id: i64,
+    pub household_id: i64,
+    pub community_id: i64,
+    pub district_code: i64,
+}
+
+/// Persons found by id, and by cédula (a cédula may name several registered persons).
+pub type Located = (HashMap<i64, PersonPlace>, HashMap<i64, Vec<PersonPlace>>);
+
+/// Finds persons by SIIS id or by cédula (the stored number), in bulk.
+pub fn locate_persons(sql: &mut dyn Sql, ids: &[i64], cedulas: &[i64]) -> Result<Located> {
+    let place = |r: &Row| PersonPlace {
+        person_id: r.int(0).unwrap_or_default(),
+        household_id: r.int(1).unwrap_or_default(),
+        community_id: r.int(2).unwrap_or_default(),
+        district_code: r.int(3).unwrap_or_default(),
+    };
+    let mut by_id = HashMap::new();
+    let mut by_cedula: HashMap<i64, Vec<PersonPlace>> = HashMap::new();
+    for (list, col) in [(ids, "p.id"), (cedulas, "p.national_id")] {
+        for chunk in list.chunks(500) {
+            let params: Vec<Param> = chunk.iter().map(|v| (*v).into()).collect();
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let rows = sql.query(
+                &format!(
+                    "SELECT p.id, p.household_id, h.community_id, h.district_code, p.national_id
+                     FROM persons p JOIN households h ON h.id = p.household_id WHERE {col} IN ({})",
+                    marks.join(", ")
+                ),
+                &params,
+            )?;
+            for r in &rows {
+                let p = place(r);
+                if col == "p.id" {
+                    by_id.insert(p.person_id, p);
+                } else if let Some(c) = r.int(4) {
+                    by_cedula.entry(c).or_default().push(p);
+                }
+            }
+        }
+    }
+    Ok((by_id, by_cedula))
+}
+
+/// A counter-referral to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCounterReferral {
+    pub institution: String,
+    pub event_key: String,
+    /// SHA-256 of the event's content: an identical re-send is a duplicate, a different one a
+    /// conflict.
+    pub digest: String,
+    pub person: PersonPlace,
+    pub service: String,
+    pub delivered_on: String,
+    pub place: Option<String>,
+    pub place_district: Option<i64>,
+    pub channel: String,
+    pub received_by: String,
+}
+
+/// The digests of events already received from `institution`, by event key.
+pub fn known_events(
+    sql: &mut dyn Sql,
+    institution: &str,
+    keys: &[&str],
+) -> Result<HashMap<String, (i64, String)>> {
+    let mut out = HashMap::new();
+    for chunk in keys.chunks(500) {
+        let mut params: Vec<Param> = vec![institution.into()];
+        params.extend(chunk.iter().map(|k| Param::from(*k)));
+        let marks: Vec<String> = (2..=chunk.len() + 1).map(|i| format!("${i}")).collect();
+        for r in sql.query(
+            &format!(
+                "SELECT event_key, id, digest FROM counter_referrals WHERE institution = $1 AND event_key IN ({})",
+                marks.join(", ")
+            ),
+            &params,
+        )? {
+            out.insert(r.text(0), (r.int(1).unwrap_or_default(), r.text(2)));
+        }
+    }
+    Ok(out)
+}
+
+/// Which referral services a counter-referral of an institution's event code answers: the
+/// catalogue services whose counter-referral evidence names that institution and code.
+pub type AnswerMap = HashMap<(String, String), Vec<String>>;
+
+/// What [`insert_counter_referrals`] stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Stored {
+    /// Counter-referral ids, in input order.
+    pub ids: Vec<i64>,
+    /// For each stored event, the referral it answered (if any).
+    pub answered: Vec<Option<i64>>,
+}
+
+/// Stores counter-referrals and answers the open (or expired) referrals they serve, in one
+/// transaction: all or nothing. Events already known by `(institution, event_key)` are skipped
+/// (the caller has sorted duplicates out before; this guards against a concurrent re-send).
+pub fn insert_counter_referrals(
+    sql: &mut dyn Sql,
+    events: &[NewCounterReferral],
+    answers: &AnswerMap,
+    at: &str,
+) -> Result<Stored> {
+    in_tx(sql, |sql| {
+        lock(sql, ACCESS_LOCK)?;
+        let mut out = Stored::default();
+        let mut by_inst: HashMap<&str, Vec<&str>> = HashMap::new();
+        for e in events {
+            by_inst
+                .entry(e.institution.as_str())
+                .or_default()
+                .push(e.event_key.as_str());
+        }
+        let mut known: HashSet<(String, String)> = HashSet::new();
+        for (inst, keys) in by_inst {
+            for k in known_events(sql, inst, &keys)?.into_keys() {
+                known.insert((inst.to_string(), k));
+            }
+        }
+        let mut id = next_id(sql, "counter_referrals")?;
+        let mut rows = Vec::new();
+        let mut fresh = Vec::new();
+        for e in events {
+            if !known.insert((e.institution.clone(), e.event_key.clone())) {
+                continue;
+            }
+            rows.push(vec![
+                id.into(),
+                e.institution.as_str().into(),
+                e.event_key.as_str().into(),
+                e.digest.as_str().into(),
+                e.person.person_id.into(),
+                e.service.as_str().into(),
+                e.delivered_on.as_str().into(),
+                e.place.clone().into(),
+                e.place_district.into(),
+                e.channel.as_str().into(),
+                at.into(),
+                e.received_by.as_str().into(),
+            ]);
+            fresh.push((id, e));
+            out.ids.push(id);
+            id += 1;
+        }
+        insert_rows(
+            sql,
+            "counter_referrals",
+            &[
+                Col("id", false),
+                Col("institution", false),
+                Col("event_key", false),
+                Col("digest", false),
+                Col("person_id", false),
+                Col("service", false),
+                Col("delivered_on", true),
+                Col("place", false),
+                Col("place_district", false),
+                Col("channel", false),
+                Col("received_at", false),
+                Col("received_by", false),
+            ],
+            &rows,
+        )?;
+        // Answer referrals: find the open ones these events serve, in bulk.
+        let mut wanted: HashMap<(&str, i64), Vec<(usize, &str)>> = HashMap::new();
+        for (i, (_, e)) in fresh.iter().enumerate() {
+            let Some(services) = answers.get(&(e.institution.clone(), e.service.clone())) else {
+                continue;
+            };
+            for s in services {
+                for (kind, unit) in [
+                    ("persona", e.person.person_id),
+                    ("hogar", e.person.household_id),
+                    ("comunidad", e.person.community_id),
+                ] {
+                    wanted
+                        .entry((kind, unit))
+                        .or_default()
+                        .push((i, s.as_str()));
+                }
+            }
+        }
+        out.answered = vec![None; fresh.len()];
+        let units: Vec<(&str, i64)> = wanted.keys().copied().collect();
+        let mut updates: Vec<(i64, String, i64)> = Vec::new();
+        for kind in ["persona", "hogar", "comunidad"] {
+            let ids: Vec<i64> = units
+                .iter()
+                .filter(|(k, _)| *k == kind)
+                .map(|(_, u)| *u)
+                .collect();
+            for chunk in ids.chunks(500) {
+                let mut params: Vec<Param> = vec![kind.into()];
+                params.extend(chunk.iter().map(|v| Param::from(*v)));
+                let marks: Vec<String> = (2..=chunk.len() + 1).map(|i| format!("${i}")).collect();
+                for r in sql.query(
+                    &format!(
+                        "SELECT id, unit_id, service, status FROM referrals
+                         WHERE unit_kind = $1 AND unit_id IN ({}) AND status IN ('emitida', 'recibida', 'contactada', 'vencida')",
+                        marks.join(", ")
+                    ),
+                    &params,
+                )? {
+                    let (rid, unit, service, status) =
+                        (r.int(0).unwrap_or_default(), r.int(1).unwrap_or_default(), r.text(2), r.text(3));
+                    let Some(list) = wanted.get(&(kind, unit)) else {
+                        continue;
+                    };
+                    if let Some((i, _)) = list.iter().find(|(_, s)| *s == service) {
+                        if updates.iter().all(|(x, _, _)| *x != rid) {
+                            updates.push((rid, status, fresh.get(*i).map_or(0, |f| f.0)));
+                            if let Some(slot) = out.answered.get_mut(*i) {
+                                slot.get_or_insert(rid);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let mut events_rows = Vec::new();
+        for (rid, from, cr) in &updates {
+            sql.execute(
+                "UPDATE referrals SET status = 'atendida', closed_at = $1, updated_at = $1, counter_referral_id = $2 WHERE id = $3",
+                &[at.into(), (*cr).into(), (*rid).into()],
+            )?;
+            events_rows.push(vec![
+                (*rid).into(),
+                at.into(),
+                "contra-referencia".into(),
+                from.as_str().into(),
+                "atendida".into(),
+                format!("contra-referencia {cr}").into(),
+            ]);
+        }
+        for (i, (cr, _)) in fresh.iter().enumerate() {
+            if let Some(Some(rid)) = out.answered.get(i) {
+                sql.execute(
+                    "UPDATE counter_referrals SET referral_id = $1 WHERE id = $2",
+                    &[(*rid).into(), (*cr).into()],
+                )?;
+            }
+        }
+        insert_rows(sql, "referral_events", &EVENT_COLS, &events_rows)?;
+        Ok(out)
+    })
+}
+
+/// A stored counter-referral.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CounterReferral {
+    pub id: i64,
+    pub institution: String,
+    pub event_key: String,
+    pub person_id: i64,
+    pub service: String,
+    pub delivered_on: String,
+    pub place: Option<String>,
+    pub place_district: Option<i64>,
+    pub referral_id: Option<i64>,
+    pub channel: String,
+    pub received_at: String,
+    pub received_by: String,
+}
+
+/// Counter-referrals of a person, newest delivery first.
+pub fn counter_referrals_of(sql: &mut dyn Sql, person_id: i64) -> Result<Vec<CounterReferral>> {
+    Ok(sql
+        .query(
+            "SELECT id, institution, event_key, person_id, service, CAST(delivered_on AS TEXT), place, place_district, referral_id, channel, received_at, received_by
+             FROM counter_referrals WHERE person_id = $1 ORDER BY delivered_on DESC, id DESC",
+            &[person_id.into()],
+        )?
+        .iter()
+        .map(|r| CounterReferral {
+            id: r.int(0).unwrap_or_default(),
+            institution: r.text(1),
+            event_key: r.text(2),
+            person_id: r.int(3).unwrap_or_default(),
+            service: r.text(4),
+            delivered_on: r.text(5),
+            place: r.string(6),
+            place_district: r.int(7),
+            referral_id: r.int(8),
+            channel: r.text(9),
+            received_at: r.text(10),
+            received_by: r.text(11),
+        })
+        .collect())
+}
+
+/// The largest counter-referral id (0 when none).
+pub fn last_counter_referral(sql: &mut dyn Sql) -> Result<i64> {
+    Ok(sql
+        .query_opt("SELECT COALESCE(MAX(id), 0) FROM counter_referrals", &[])?
+        .and_then(|r| r.int(0))
+        .unwrap_or(0))
+}
+
+/// Persons and districts of the counter-referrals after `after` up to `through`:
+/// `(person_id, district_code)`.
+pub fn counter_referral_persons(
+    sql: &mut dyn Sql,
+    after: i64,
+    through: i64,
+) -> Result<Vec<(i64, i64)>> {
+    Ok(sql
+        .query(
+            "SELECT DISTINCT c.person_id, h.district_code FROM counter_referrals c
+             JOIN persons p ON p.id = c.person_id JOIN households h ON h.id = p.household_id
+             WHERE c.id > $1 AND c.id <= $2",
+            &[after.into(), through.into()],
+        )?
+        .iter()
+        .map(|r| (r.int(0).unwrap_or_default(), r.int(1).unwrap_or_default()))
+        .collect())
+}
+
+/// The referral funnel of one institution × service × district.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FunnelRow {
+    pub institution: String,
+    pub service: String,
+    pub district_code: i64,
+    pub referred: u64,
+    pub received: u64,
+    pub contacted: u64,
+    pub served: u64,
+    pub rejected: u64,
+    pub expired: u64,
+    pub closed: u64,
+    pub open: u64,
+    /// Days from referral to the service's delivery, over the served referrals.
+    pub median_days: Option<f64>,
+    pub p90_days: Option<f64>,
+    /// Counter-referrals of this institution and service for persons of the district that
+    /// answered no referral (active search, services given on the institution's own).
+    pub served_without_referral: u64,
+}
+
+/// The nearest-rank percentile of sorted values.
+pub fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted.get(rank - 1).copied()
+}
+
+/// The funnel per institution, service and district, for the referrals matching `f`
+/// (institution, territory, scope, service).
+pub fn funnel(sql: &mut dyn Sql, f: &ReferralFilter) -> Result<Vec<FunnelRow>> {
+    let mut params = Vec::new();
+    let cond = filter_sql(f, &mut params);
+    let mut rows: std::collections::BTreeMap<(String, String, i64), FunnelRow> =
+        std::collections::BTreeMap::new();
+    for r in sql.query(
+        &format!(
+            "SELECT r.institution, r.service, r.district_code, r.status,
+                    count(*), count(r.received_at), count(r.contacted_at)
+             FROM referrals r WHERE {cond} GROUP BY r.institution, r.service, r.district_code, r.status"
+        ),
+        &params,
+    )? {
+        let key = (r.text(0), r.text(1), r.int(2).unwrap_or_default());
+        let row = rows.entry(key.clone()).or_insert_with(|| FunnelRow {
+            institution: key.0.clone(),
+            service: key.1.clone(),
+            district_code: key.2,
+            ..FunnelRow::default()
+        });
+        let n = r.int(4).unwrap_or_default() as u64;
+        row.referred += n;
+        row.received += r.int(5).unwrap_or_default() as u64;
+        row.contacted += r.int(6).unwrap_or_default() as u64;
+        match r.text(3).as_str() {
+            "atendida" => row.served += n,
+            "rechazada" => row.rejected += n,
+            "vencida" => row.expired += n,
+            "cerrada" => row.closed += n,
+            _ => row.open += n,
+        }
+    }
+    // Timeliness: referral emitted → service delivered.
+    let mut params = Vec::new();
+    let cond = filter_sql(f, &mut params);
+    let mut days: HashMap<(String, String, i64), Vec<f64>> = HashMap::new();
+    for r in sql.query(
+        &format!(
+            "SELECT r.institution, r.service, r.district_code, r.emitted_at, CAST(c.delivered_on AS TEXT)
+             FROM referrals r JOIN counter_referrals c ON c.id = r.counter_referral_id
+             WHERE r.status = 'atendida' AND {cond}"
+        ),
+        &params,
+    )? {
+        let emitted = chrono::NaiveDate::parse_from_str(r.text(3).get(..10).unwrap_or(""), "%Y-%m-%d");
+        let served = chrono::NaiveDate::parse_from_str(&r.text(4), "%Y-%m-%d");
+        if let (Ok(a), Ok(b)) = (emitted, served) {
+            days.entry((r.text(0), r.text(1), r.int(2).unwrap_or_default()))
+                .or_default()
+                .push(((b - a).num_days().max(0)) as f64);
+        }
+    }
+    for (k, mut v) in days {
+        v.sort_by(f64::total_cmp);
+        if let Some(row) = rows.get_mut(&k) {
+            row.median_days = median(&v);
+            row.p90_days = percentile(&v, 0.9);
+        }
+    }
+    // Served without referral, for the same institution / territory / scope / service.
+    let mut params: Vec<Param> = Vec::new();
+    let mut conds = vec!["c.referral_id IS NULL".to_string()];
+    if let Some(i) = &f.institution {
+        params.push(i.as_str().into());
+        conds.push(format!("c.institution = ${}", params.len()));
+    }
+    if let Some(t) = &f.territory {
+        conds.push(ranges_sql("h.district_code", t, &mut params));
+    }
+    if let Some(s) = &f.scope {
+        conds.push(ranges_sql("h.district_code", s, &mut params));
+    }
+    if let Some(s) = &f.service {
+        params.push(s.as_str().into());
+        conds.push(format!("c.service = ${}", params.len()));
+    }
+    for r in sql.query(
+        &format!(
+            "SELECT c.institution, c.service, h.district_code, count(*) FROM counter_referrals c
+             JOIN persons p ON p.id = c.person_id JOIN households h ON h.id = p.household_id
+             WHERE {} GROUP BY c.institution, c.service, h.district_code",
+            conds.join(" AND ")
+        ),
+        &params,
+    )? {
+        let key = (r.text(0), r.text(1), r.int(2).unwrap_or_default());
+        let row = rows.entry(key.clone()).or_insert_with(|| FunnelRow {
+            institution: key.0.clone(),
+            service: key.1.clone(),
+            district_code: key.2,
+            ..FunnelRow::default()
+        });
+        row.served_without_referral += r.int(3).unwrap_or_default() as u64;
+    }
+    Ok(rows.into_values().collect())
+}
+
+/// The median of sorted values.
+pub fn median(sorted: &[f64]) -> Option<f64> {
+    let n = sorted.len();
+    if n == 0 {
+        return None;
+    }
+    let mid = n / 2;
+    if n % 2 == 1 {
+        sorted.get(mid).copied()
+    } else {
+        Some((sorted.get(mid - 1)? + sorted.get(mid)?) / 2.0)
+    }
+}
+
+/// A place where a service is delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct DeliveryPoint {
+    pub institution: String,
+    pub service: String,
+    /// `distrito`, `departamento`, `nacional` or `remoto`.
+    pub level: String,
+    /// `DDdd`, `DD` or `PY`.
+    pub territory: String,
+    pub name: String,
+    pub address: Option<String>,
+    pub hours: Option<String>,
+    pub contact: Option<String>,
+}
+
+/// Adds or replaces delivery points (by service, territory and name), in one transaction.
+pub fn upsert_delivery_points(sql: &mut dyn Sql, points: &[DeliveryPoint]) -> Result<u64> {
+    in_tx(sql, |sql| {
+        for p in points {
+            sql.execute(
+                "INSERT INTO delivery_points (institution, service, level, territory, name, address, hours, contact)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (service, territory, name) DO UPDATE SET institution = excluded.institution,
+                     level = excluded.level, address = excluded.address, hours = excluded.hours,
+                     contact = excluded.contact",
+                &[
+                    p.institution.as_str().into(),
+                    p.service.as_str().into(),
+                    p.level.as_str().into(),
+                    p.territory.as_str().into(),
+                    p.name.as_str().into(),
+                    p.address.clone().into(),
+                    p.hours.clone().into(),
+                    p.contact.clone().into(),
+                ],
+            )?;
+        }
+        Ok(points.len() as u64)
+    })
+}
+
+/// Delivery points serving a district: its own, its department's, national and remote ones.
+pub fn delivery_points_for(sql: &mut dyn Sql, district: &str) -> Result<Vec<DeliveryPoint>> {
+    let dept = district.get(..2).unwrap_or("");
+    Ok(sql
+        .query(
+            "SELECT institution, service, level, territory, name, address, hours, contact FROM delivery_points
+             WHERE territory IN ($1, $2, 'PY') ORDER BY service, length(territory) DESC, name",
+            &[district.into(), dept.into()],
+        )?
+        .iter()
+        .map(|r| DeliveryPoint {
+            institution: r.text(0),
+            service: r.text(1),
+            level: r.text(2),
+            territory: r.text(3),
+            name: r.text(4),
+            address: r.string(5),
+            hours: r.string(6),
+            contact: r.string(7),
+        })
+        .collect())
+}
+
+/// How far a measurement's Logros have been updated with counter-referrals:
+/// `(last counter-referral applied, when)`.
+pub fn measurement_progress(
+    sql: &mut dyn Sql,
+    measurement_id: i64,
+) -> Result<(i64, Option<String>)> {
+    Ok(sql
+        .query_opt(
+            "SELECT cr_applied_id, cr_updated_at FROM measurements WHERE id = $1",
+            &[measurement_id.into()],
+        )?
+        .map(|r| (r.int(0).unwrap_or_default(), r.string(1)))
+        .unwrap_or((0, None)))
+}
+
+/// Stores a measurement's updated district Logros and the counter-referral watermark, in one
+/// transaction, if nobody moved the watermark meanwhile (`Ok(false)` then).
+pub fn save_progress(
+    sql: &mut dyn Sql,
+    measurement_id: i64,
+    expected: i64,
+    applied_through: i64,
+    districts: &[(i64, String)],
+    at: &str,
+) -> Result<bool> {
+    in_tx(sql, |sql| {
+        lock(sql, ACCESS_LOCK)?;
+        let (current, _) = measurement_progress(sql, measurement_id)?;
+        if current != expected {
+            return Ok(false);
+        }
+        for (d, json) in districts {
+            let n = sql.execute(
+                "UPDATE measurement_districts SET logros = $1 WHERE measurement_id = $2 AND district_code = $3",
+                &[json.as_str().into(), measurement_id.into(), (*d).into()],
+            )?;
+            if n == 0 {
+                sql.execute(
+                    "INSERT INTO measurement_districts (measurement_id, district_code, logros) VALUES ($1, $2, $3)",
+                    &[measurement_id.into(), (*d).into(), json.as_str().into()],
+                )?;
+            }
+        }
+        sql.execute(
+            "UPDATE measurements SET cr_applied_id = $1, cr_updated_at = $2 WHERE id = $3",
+            &[applied_through.into(), at.into(), measurement_id.into()],
+        )?;
+        Ok(true)
+    })
+}
+
+/// The counter-referrals a classification at `as_of` reads: every one up to the first
+/// delivered after `as_of` (those later ones, and all after them, are applied incrementally by
+/// the updater, which counts deliveries up to its own day).
+pub fn classification_watermark(sql: &mut dyn Sql, as_of: &str) -> Result<i64> {
+    let d = date_param(sql, 1);
+    Ok(sql
+        .query_opt(
+            &format!(
+                "SELECT COALESCE((SELECT MIN(id) - 1 FROM counter_referrals WHERE delivered_on > {d}),
+                                 (SELECT COALESCE(MAX(id), 0) FROM counter_referrals))"
+            ),
+            &[as_of.into()],
+        )?
+        .and_then(|r| r.int(0))
+        .unwrap_or(0))
+}
+
+/// Sets the counter-referral watermark of a new measurement (what its classification read).
+pub fn set_measurement_watermark(
+    sql: &mut dyn Sql,
+    measurement_id: i64,
+    through: i64,
+) -> Result<()> {
+    sql.execute(
+        "UPDATE measurements SET cr_applied_id = $1 WHERE id = $2",
+        &[through.into(), measurement_id.into()],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transitions_and_percentiles() {
+        assert!(allowed("emitida", "recibida"));
+        assert!(allowed("recibida", "contactada"));
+        assert!(allowed("vencida", "atendida"));
+        assert!(!allowed("atendida", "rechazada"));
+        assert!(!allowed("cerrada", "recibida"));
+        assert!(!allowed("rechazada", "atendida"));
+        let v = [1.0, 2.0, 3.0, 4.0, 10.0];
+        assert_eq!(median(&v), Some(3.0));
+        assert_eq!(median(&[1.0, 3.0]), Some(2.0));
+        assert_eq!(percentile(&v, 0.9), Some(10.0));
+        assert_eq!(percentile(&[], 0.9), None);
+    }
+}
