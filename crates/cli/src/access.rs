@@ -257,10 +257,10 @@ fn generate(a: &GenerateArgs) -> Result<ExitCode> {
         r.needs
     );
     println!(
-        "  nuevas: {}   ya abiertas: {}   cerradas (sin necesidad): {}   vencidas: {}",
-        r.outcome.created, r.outcome.kept, r.outcome.closed, r.outcome.expired
+        "  nuevas: {}   ya abiertas: {}   ya resueltas en esta medición: {}   cerradas (sin necesidad): {}   vencidas: {}",
+        r.outcome.created, r.outcome.kept, r.outcome.resolved, r.outcome.closed, r.outcome.expired
     );
-    for (inst, n) in &r.by_institution {
+    for (inst, n) in &r.outcome.by_institution {
         println!("  {inst:<8} {n}");
     }
     println!("  ({:.1} s) exporte el reporte de una institución con: vamos referrals export --db {} --institution MSPBS --territory 1116 --format csv", started.elapsed().as_secs_f64(), a.db);

@@ -82,14 +82,30 @@ impl Role {
             Role::Administrador => true,
             Role::Analista => matches!(
                 p,
-                RegistryRead | StatusRead | LogrosRead | CatalogueRead | Dci
+                RegistryRead
+                    | StatusRead
+                    | LogrosRead
+                    | CatalogueRead
+                    | Dci
+                    | ReferralsRead
+                    | ReferralsWork
             ),
             Role::Coordinador => matches!(p, LogrosRead | CatalogueRead),
             Role::Operador => matches!(
                 p,
-                RegistryRead | StatusRead | LogrosRead | CatalogueRead | Dci
+                RegistryRead
+                    | StatusRead
+                    | LogrosRead
+                    | CatalogueRead
+                    | Dci
+                    | ReferralsRead
+                    | ReferralsWork
+                    | CounterReferralsWrite
             ),
-            Role::Mesa => matches!(p, RegistryRead | StatusRead | LogrosRead | CatalogueRead),
+            Role::Mesa => matches!(
+                p,
+                RegistryRead | StatusRead | LogrosRead | CatalogueRead | ReferralsRead
+            ),
             Role::Encuestador => matches!(p, CatalogueRead),
             Role::Orientador => matches!(p, StatusRead | CatalogueRead),
             Role::Publico => matches!(p, CatalogueRead),
@@ -139,10 +155,16 @@ pub enum Permission {
     UsersAdmin,
     /// The DCI Social Registry API.
     Dci,
+    /// Referral reports (personal data): an operator its institution's, a Mesa its territory's.
+    ReferralsRead,
+    /// Working referrals: acknowledge, contact, reject; analysts also generate them.
+    ReferralsWork,
+    /// Sending counter-referrals (services delivered) for its institution.
+    CounterReferralsWrite,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 7] = [
+    pub const ALL: [Permission; 10] = [
         Permission::RegistryRead,
         Permission::StatusRead,
         Permission::LogrosRead,
@@ -150,6 +172,9 @@ impl Permission {
         Permission::AuditRead,
         Permission::UsersAdmin,
         Permission::Dci,
+        Permission::ReferralsRead,
+        Permission::ReferralsWork,
+        Permission::CounterReferralsWrite,
     ];
 
     /// Token scope name.
@@ -162,6 +187,9 @@ impl Permission {
             Permission::AuditRead => "auditoria:leer",
             Permission::UsersAdmin => "usuarios:administrar",
             Permission::Dci => "dci",
+            Permission::ReferralsRead => "referencias:leer",
+            Permission::ReferralsWork => "referencias:gestionar",
+            Permission::CounterReferralsWrite => "contrarreferencias:enviar",
         }
     }
 
@@ -178,6 +206,11 @@ impl Permission {
             Permission::AuditRead => "leer el registro de auditoría",
             Permission::UsersAdmin => "administrar cuentas, tokens y acuerdos",
             Permission::Dci => "usar la API DCI del Registro Social",
+            Permission::ReferralsRead => "leer los reportes de referencias (datos personales)",
+            Permission::ReferralsWork => {
+                "gestionar referencias (recibir, contactar, rechazar, generar)"
+            }
+            Permission::CounterReferralsWrite => "enviar contra-referencias de servicios prestados",
         }
     }
 }

@@ -46,6 +46,28 @@ pub fn answer_map(c: &Catalogue) -> AnswerMap {
     m
 }
 
+/// Catalogue service codes an institution may also report with, by (institution, catalogue
+/// code) → the event code its counter-referral rule expects (the referral names the catalogue
+/// code; the evidence rule, the institution's own code).
+pub fn catalogue_aliases(c: &Catalogue) -> HashMap<(String, String), String> {
+    let mut m = HashMap::new();
+    for s in &c.services {
+        for e in &s.evidence {
+            if let EvidenceSource::CounterReferral {
+                institution,
+                services,
+            } = &e.source
+            {
+                if let Some(first) = services.first() {
+                    m.entry((institution.clone(), s.code.clone()))
+                        .or_insert_with(|| first.clone());
+                }
+            }
+        }
+    }
+    m
+}
+
 /// The event codes an institution may report (sorted).
 pub fn reportable(c: &Catalogue, institution: &str) -> Vec<String> {
     let set: BTreeSet<String> = answer_map(c)
@@ -70,8 +92,6 @@ pub struct GenerateReport {
     pub needs: u64,
     #[serde(flatten)]
     pub outcome: store_access::SyncOutcome,
-    /// New referrals per institution.
-    pub by_institution: std::collections::BTreeMap<String, u64>,
     pub synthetic: bool,
 }
 
@@ -163,7 +183,6 @@ pub fn generate(
             due_on: (today + chrono::Days::new(u64::from(days))).to_string(),
         });
     }
-    let mut by_institution = std::collections::BTreeMap::new();
     let outcome = store_access::sync_referrals(
         store.sql(),
         m.id,
@@ -173,18 +192,12 @@ pub fn generate(
         at,
         actor,
     )?;
-    if outcome.created > 0 {
-        for r in &rows {
-            *by_institution.entry(r.institution.clone()).or_insert(0u64) += 1;
-        }
-    }
     Ok(GenerateReport {
         measurement: m.id,
         as_of: m.as_of,
         territory: t.to_string(),
         needs: rows.len() as u64,
         outcome,
-        by_institution,
         synthetic: m.synthetic,
     })
 }
@@ -273,6 +286,7 @@ pub fn ingest(
     at: &str,
 ) -> anyhow::Result<IngestSummary> {
     let answers = answer_map(catalogue);
+    let aliases = catalogue_aliases(catalogue);
     let mut sum = IngestSummary {
         received: events.len() as u64,
         ..IngestSummary::default()
@@ -353,7 +367,13 @@ pub fn ingest(
                 "institución desconocida en el catálogo".into(),
             ));
         }
-        let service = e.service.clone().unwrap_or_default().trim().to_string();
+        let mut service = e.service.clone().unwrap_or_default().trim().to_string();
+        // A catalogue service code (as the referral names it) stands for its event code.
+        if !answers.contains_key(&(institution.clone(), service.clone())) {
+            if let Some(code) = aliases.get(&(institution.clone(), service.clone())) {
+                service = code.clone();
+            }
+        }
         if service.is_empty() {
             problems.push(err(
                 &loc,
@@ -373,7 +393,7 @@ pub fn ingest(
                     format!("el catálogo no prevé contra-referencias de {institution}")
                 } else {
                     format!(
-                        "servicio desconocido para {institution}; códigos admitidos: {}",
+                        "servicio desconocido para {institution}; códigos admitidos: {} (o el código del servicio en el catálogo, como en la referencia)",
                         known.join(", ")
                     )
                 },

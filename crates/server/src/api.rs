@@ -121,7 +121,7 @@ fn in_scope(p: &Principal, row: &Map<String, Value>) -> bool {
 
 /// The error for a unit that is missing (404) or outside the caller's territories (403: the
 /// caller is told it exists but not what it holds, as the access policy requires).
-fn out_of_scope(exists: bool, kind_es: &str, id: i64) -> ApiError {
+pub(crate) fn out_of_scope(exists: bool, kind_es: &str, id: i64) -> ApiError {
     if exists {
         ApiError::forbidden(format!("{kind_es} {id}: fuera de su ámbito territorial"))
     } else {
@@ -129,7 +129,7 @@ fn out_of_scope(exists: bool, kind_es: &str, id: i64) -> ApiError {
     }
 }
 
-fn parse_territory(s: Option<&str>) -> ApiResult<TerritoryCode> {
+pub(crate) fn parse_territory(s: Option<&str>) -> ApiResult<TerritoryCode> {
     TerritoryCode::parse(s.unwrap_or("PY"))
         .map_err(|e| ApiError::bad_request(format!("territorio inválido: {e}")))
 }
@@ -142,7 +142,7 @@ fn ranges(t: TerritoryCode) -> Vec<(i64, i64)> {
     .district_ranges()
 }
 
-fn purpose_or(p: &Option<String>, default: &str) -> ApiResult<String> {
+pub(crate) fn purpose_or(p: &Option<String>, default: &str) -> ApiResult<String> {
     match p {
         Some(s) if s.chars().count() > 200 => Err(ApiError::bad_request(
             "el motivo (purpose) no puede superar 200 caracteres",

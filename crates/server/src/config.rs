@@ -23,6 +23,8 @@ pub struct RawConfig {
     pub hsts: Option<bool>,
     /// Request body limit in KiB; default 1024.
     pub body_limit_kib: Option<usize>,
+    /// Body limit of uploads (counter-referral batches and files) in MiB; default 64.
+    pub upload_limit_mib: Option<usize>,
     /// Request timeout in seconds; default 30.
     pub request_timeout_secs: Option<u64>,
     /// Login attempts per client address per minute; default 10.
@@ -70,6 +72,7 @@ impl RawConfig {
                 "cookie_secure",
                 "hsts",
                 "body_limit_kib",
+                "upload_limit_mib",
                 "request_timeout_secs",
                 "login_rate_per_minute",
                 "api_rate_per_minute",
@@ -111,6 +114,7 @@ impl RawConfig {
             cookie_secure,
             hsts,
             body_limit_kib,
+            upload_limit_mib,
             request_timeout_secs,
             login_rate_per_minute,
             api_rate_per_minute,
@@ -135,6 +139,7 @@ pub struct Settings {
     pub cookie_secure: bool,
     pub hsts: bool,
     pub body_limit: usize,
+    pub upload_limit: usize,
     pub request_timeout: std::time::Duration,
     pub login_rate_per_minute: u32,
     pub api_rate_per_minute: u32,
@@ -211,6 +216,7 @@ impl TryFrom<RawConfig> for Settings {
             cookie_secure: r.cookie_secure.unwrap_or(true),
             hsts: r.hsts.unwrap_or(false),
             body_limit: r.body_limit_kib.unwrap_or(1024).clamp(16, 256 * 1024) * 1024,
+            upload_limit: r.upload_limit_mib.unwrap_or(64).clamp(1, 1024) * 1024 * 1024,
             request_timeout: std::time::Duration::from_secs(
                 r.request_timeout_secs.unwrap_or(30).clamp(1, 3600),
             ),

@@ -9,6 +9,7 @@
 //! store filters by scope, this crate maps HTTP onto permissions and back.
 
 pub mod access;
+pub mod access_api;
 pub mod api;
 pub mod auth;
 pub mod config;
@@ -82,8 +83,13 @@ pub fn state(settings: Settings) -> anyhow::Result<AppState> {
 /// The application: every route of the table, with middleware.
 pub fn app(state: AppState) -> Router {
     let settings = state.settings.clone();
-    let router = routes::router()
-        .nest(&settings.dci_base_path, dci::router())
+    let router = routes::router(settings.body_limit, settings.upload_limit)
+        .nest(
+            &settings.dci_base_path,
+            dci::router().layer(tower_http::limit::RequestBodyLimitLayer::new(
+                settings.body_limit,
+            )),
+        )
         .fallback(|| async {
             error::ApiError::not_found("ruta inexistente: vea /api/openapi.json")
         })
@@ -94,9 +100,6 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(move |req, next| {
             security_headers(req, next, hsts)
         }))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(
-            settings.body_limit,
-        ))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             settings.request_timeout,
@@ -219,6 +222,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let addr = state.settings.addr;
     tokio::spawn(dci::notifier(state.clone()));
+    tokio::spawn(access_updater(state.clone()));
     let app = app(state);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -234,6 +238,51 @@ pub async fn serve(
     .await?;
     tracing::info!("servidor detenido");
     Ok(())
+}
+
+/// Keeps the latest measurement's Logros up to date with the counter-referrals received: woken
+/// when a batch is accepted (and every minute, which also expires overdue referrals). Updates
+/// are incremental (see [`access::update_logros`]).
+async fn access_updater(st: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let r = st.pool.run(|s| {
+                    Ok(vamos_store::access::expire_overdue(s.sql(), &auth::now().date_naive().to_string(), &auth::now_rfc3339())?)
+                }).await;
+                match r {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(referencias = n, "referencias vencidas"),
+                    Err(e) => tracing::warn!(motivo = %e.message, "vencimiento de referencias"),
+                }
+            }
+            _ = st.access_wake.notified() => {}
+        }
+        let catalogue = st.catalogue.clone();
+        let r = st
+            .pool
+            .run(move |s| {
+                Ok(access::update_logros(
+                    s,
+                    &catalogue,
+                    auth::now().date_naive(),
+                    &auth::now_rfc3339(),
+                )?)
+            })
+            .await;
+        match r {
+            Ok(Some(u)) => tracing::info!(
+                medicion = u.measurement,
+                contrarreferencias = u.counter_referrals,
+                personas = u.persons,
+                "Logros actualizados con contra-referencias"
+            ),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(motivo = %e.message, "actualización de Logros"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -35,6 +35,26 @@ fn schemas() -> Value {
             "institution": {"type": "string"}, "fields": {"type": "array", "items": {"type": "string", "enum": fields}},
             "purpose": {"type": "string"}, "valid_from": {"type": "string", "format": "date"}, "valid_to": {"type": "string", "format": "date"},
             "reference": {"type": "string"}}},
+        "CounterReferral": {"type": "object", "additionalProperties": false, "required": ["event_id", "service", "delivered_on"],
+            "description": "Un servicio prestado. La persona: person_id (SIIS) o cedula. Idempotente por (institución, event_id).", "properties": {
+            "event_id": {"type": "string", "maxLength": 100, "description": "Id del evento en el sistema de la institución"},
+            "institution": {"type": "string", "description": "Código de la institución (por defecto, la de la cuenta)"},
+            "person_id": {"type": ["string", "integer", "null"], "description": "Número de persona del SIIS"},
+            "cedula": {"type": ["string", "integer", "null"], "description": "Cédula de identidad"},
+            "service": {"type": "string", "description": "Código del servicio prestado (ej. control_prenatal)"},
+            "delivered_on": {"type": "string", "description": "Fecha de entrega: AAAA-MM-DD o dd/mm/aaaa"},
+            "place": {"type": ["string", "null"], "description": "Lugar (establecimiento)"},
+            "place_district": {"type": ["string", "integer", "null"], "description": "Distrito del lugar (DDdd)"}}},
+        "CounterReferralBatch": {"type": "object", "required": ["events"], "description": "También se acepta la lista sola", "properties": {
+            "events": {"type": "array", "items": {"$ref": "#/components/schemas/CounterReferral"}}}},
+        "CounterReferralFile": {"type": "string", "description": "Archivo CSV (columnas id_evento, institucion, persona_id o cedula, servicio, fecha_entrega, lugar, distrito_lugar) o XLSX"},
+        "StatusChange": {"type": "object", "additionalProperties": false, "required": ["status"], "properties": {
+            "status": {"type": "string", "enum": ["recibida", "contactada", "rechazada"]},
+            "reason": {"type": "string", "maxLength": 500, "description": "Obligatorio al rechazar"}}},
+        "Acknowledge": {"type": "object", "additionalProperties": false, "properties": {
+            "territory": {"type": "string", "description": "PY, DD o DDdd"}, "institution": {"type": "string"}}},
+        "GenerateReferrals": {"type": "object", "additionalProperties": false, "properties": {
+            "measurement": {"type": "integer"}, "territory": {"type": "string"}}},
         "DciRequest": {"type": "object", "required": ["header", "message"], "description": "Sobre DCI {signature, header, message} (social_api_v1.0.0.yaml)", "properties": {
             "signature": {"type": "string", "description": "Signature: … algorithm=\"ed25519\" … signature=\"base64\" (obligatoria si el emisor registró una clave)"},
             "header": {"type": "object", "required": ["message_id", "message_ts", "action", "sender_id", "total_count"], "properties": {
@@ -158,7 +178,25 @@ pub fn document(dci_base: &str) -> Value {
             op["security"] = json!([{}]);
         }
         if let Some(b) = e.body {
-            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{b}")}}}});
+            let schema = json!({"$ref": format!("#/components/schemas/{b}")});
+            op["requestBody"] = if b == "CounterReferralFile" {
+                json!({"required": true, "content": {"text/csv": {"schema": schema}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string", "format": "binary"}}}})
+            } else {
+                json!({"required": true, "content": {"application/json": {"schema": schema}}})
+            };
+        }
+        if e.path.starts_with("/api/counter-referrals") {
+            responses.insert("413".into(), err("Demasiado grande: divida el envío"));
+            responses.insert(
+                "422".into(),
+                err("Evento rechazado (los motivos en errors)"),
+            );
+        }
+        if e.path.starts_with("/api/referrals/") && e.method == "post" {
+            responses.insert(
+                "409".into(),
+                err("Transición de estado no permitida o catálogo distinto"),
+            );
         }
         let entry = paths
             .entry(e.path.to_string())

@@ -18,7 +18,7 @@ use vamos_store::{AuditEntry, Store};
 type Job = (AuditEntry, mpsc::SyncSender<Result<(), String>>);
 
 /// Most records committed together.
-const MAX_BATCH: usize = 1000;
+const MAX_BATCH: usize = vamos_store::audit::WRITER_BATCH;
 
 /// The single writer of the audit chain (see the module documentation).
 #[derive(Clone)]
@@ -36,6 +36,8 @@ impl AuditWriter {
             .name("auditoria".into())
             .spawn(move || {
                 let mut store: Option<Box<dyn Store>> = None;
+                // The chain head after this writer's last batch (see `append_as_writer`).
+                let mut head: vamos_store::audit::Head = None;
                 while let Ok(first) = rx.recv() {
                     let mut batch = vec![first];
                     while batch.len() < MAX_BATCH {
@@ -49,11 +51,14 @@ impl AuditWriter {
                         Some(s) => Ok(s),
                         None => vamos_store::open(&url).map(|s| store.insert(s)),
                     }
-                    .and_then(|s| vamos_store::audit::append_many(s.sql(), &entries));
+                    .and_then(|s| {
+                        vamos_store::audit::append_as_writer(s.sql(), &entries, &mut head)
+                    });
                     let reply = match result {
                         Ok(_) => Ok(()),
                         Err(e) => {
                             store = None;
+                            head = None;
                             Err(e.to_string())
                         }
                     };
@@ -112,6 +117,17 @@ struct Inner {
     writer: Option<AuditWriter>,
     idle: Mutex<Vec<Box<dyn Store>>>,
     max_idle: usize,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // A PostgreSQL client blocks on its own runtime when dropped, which panics on a tokio
+        // worker (the server's state is dropped there at shutdown): drop them on a plain thread.
+        let idle = self.idle.get_mut().map(std::mem::take).unwrap_or_default();
+        if !idle.is_empty() {
+            let _ = std::thread::spawn(move || drop(idle)).join();
+        }
+    }
 }
 
 impl Pool {

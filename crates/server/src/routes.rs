@@ -3,7 +3,7 @@
 //! endpoint cannot exist without being documented and classified.
 
 use crate::state::AppState;
-use crate::{api, public};
+use crate::{access_api, api, public};
 use axum::routing::{delete, get, post, MethodRouter};
 use axum::Router;
 use vamos_domain::Permission;
@@ -501,6 +501,130 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "Verifica la cadena de hashes del registro de auditoría",
         &[],
     ),
+    ep(
+        "get",
+        "/api/referrals",
+        Some(ReferralsRead),
+        true,
+        "referencias",
+        "Reporte de referencias por prioridad (operador: las de su institución; Mesa: las de su territorio), con los campos personales permitidos; format=csv|xlsx para descargar",
+        &[
+            Param { name: "institution", place: In::Query, kind: "string", required: false, description: "Institución (código del catálogo)" },
+            TERRITORY,
+            Param { name: "service", place: In::Query, kind: "string", required: false, description: "Servicio (código del catálogo)" },
+            Param { name: "status", place: In::Query, kind: "string", required: false, description: "emitida, recibida, contactada, atendida, rechazada, vencida, cerrada o abierta" },
+            Param { name: "min_priority", place: In::Query, kind: "integer", required: false, description: "Prioridad mínima" },
+            Param { name: "household", place: In::Query, kind: "integer", required: false, description: "Solo las referencias de este hogar y sus miembros" },
+            Param { name: "limit", place: In::Query, kind: "integer", required: false, description: "Tamaño de página (1 a 1000; 100 por defecto; sin límite al descargar)" },
+            Param { name: "offset", place: In::Query, kind: "integer", required: false, description: "Desplazamiento" },
+            Param { name: "format", place: In::Query, kind: "string", required: false, description: "json (por defecto), csv o xlsx" },
+            PURPOSE,
+        ],
+    ),
+    ep(
+        "get",
+        "/api/referrals/funnel",
+        Some(LogrosRead),
+        false,
+        "referencias",
+        "Embudo y oportunidad por institución, servicio y distrito: referidas, recibidas, contactadas, atendidas, rechazadas, vencidas; días hasta la atención (mediana, p90); atendidas sin referencia",
+        &[
+            Param { name: "institution", place: In::Query, kind: "string", required: false, description: "Institución" },
+            TERRITORY,
+            Param { name: "service", place: In::Query, kind: "string", required: false, description: "Servicio" },
+        ],
+    ),
+    Endpoint {
+        body: Some("GenerateReferrals"),
+        ..ep(
+            "post",
+            "/api/referrals/generate",
+            Some(ReferralsWork),
+            false,
+            "referencias",
+            "Generar las referencias de una medición (UTGS): una por unidad y servicio desprotegido; cierra las que perdieron su necesidad",
+            &[],
+        )
+    },
+    Endpoint {
+        body: Some("Acknowledge"),
+        ..ep(
+            "post",
+            "/api/referrals/acknowledge",
+            Some(ReferralsWork),
+            false,
+            "referencias",
+            "Acusar recibo: las referencias emitidas de la institución en el territorio pasan a recibidas",
+            &[],
+        )
+    },
+    Endpoint {
+        body: Some("StatusChange"),
+        ..ep(
+            "post",
+            "/api/referrals/{id}/status",
+            Some(ReferralsWork),
+            false,
+            "referencias",
+            "Cambiar el estado de una referencia: recibida, contactada o rechazada (con motivo)",
+            &[ID],
+        )
+    },
+    Endpoint {
+        body: Some("CounterReferral"),
+        ok: 201,
+        ..ep(
+            "post",
+            "/api/counter-referrals",
+            Some(CounterReferralsWrite),
+            false,
+            "contra-referencias",
+            "Informar un servicio prestado (contra-referencia); idempotente por id de evento: 201 aceptada, 200 ya recibida, 422 rechazada con los motivos",
+            &[],
+        )
+    },
+    Endpoint {
+        body: Some("CounterReferralBatch"),
+        ..ep(
+            "post",
+            "/api/counter-referrals/batch",
+            Some(CounterReferralsWrite),
+            false,
+            "contra-referencias",
+            "Lote de contra-referencias: se guardan juntas las válidas y se informa cada inválida (fila, columna, valor, motivo)",
+            &[],
+        )
+    },
+    Endpoint {
+        body: Some("CounterReferralFile"),
+        ..ep(
+            "post",
+            "/api/counter-referrals/file",
+            Some(CounterReferralsWrite),
+            false,
+            "contra-referencias",
+            "Archivo de contra-referencias (CSV en cualquier codificación y separador, o XLSX) como cuerpo de la solicitud",
+            &[],
+        )
+    },
+    ep(
+        "get",
+        "/api/persons/{id}/route",
+        Some(StatusRead),
+        true,
+        "estatus",
+        "Ruta de servicios de una persona: los servicios de su paquete en orden, los que le faltan, dónde y cuándo ir, y sus referencias abiertas",
+        &[ID, PURPOSE],
+    ),
+    ep(
+        "get",
+        "/api/delivery-points",
+        Some(CatalogueRead),
+        false,
+        "catálogo",
+        "Puntos de atención de los servicios (todos, o los que sirven a un distrito)",
+        &[Param { name: "district", place: In::Query, kind: "string", required: false, description: "Distrito DDdd" }],
+    ),
 ];
 
 fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
@@ -537,13 +661,28 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("post", "/api/agreements") => post(api::post_agreement),
         ("get", "/api/audit") => get(api::list_audit),
         ("get", "/api/audit/verify") => get(api::verify_audit),
+        ("get", "/api/referrals") => get(access_api::list_referrals),
+        ("get", "/api/referrals/funnel") => get(access_api::funnel),
+        ("post", "/api/referrals/generate") => post(access_api::generate),
+        ("post", "/api/referrals/acknowledge") => post(access_api::acknowledge),
+        ("post", "/api/referrals/{id}/status") => post(access_api::change_status),
+        ("post", "/api/counter-referrals") => post(access_api::post_one),
+        ("post", "/api/counter-referrals/batch") => post(access_api::post_batch),
+        ("post", "/api/counter-referrals/file") => post(access_api::post_file),
+        ("get", "/api/persons/{id}/route") => get(access_api::person_route),
+        ("get", "/api/delivery-points") => get(access_api::delivery_points),
         _ => return None,
     })
 }
 
+/// Endpoints that take uploads (counter-referral batches and files): the upload body limit.
+pub fn is_upload(e: &Endpoint) -> bool {
+    e.path.starts_with("/api/counter-referrals/")
+}
+
 /// The router of every endpoint in [`ENDPOINTS`] (a table row without a handler is a bug
-/// the tests catch: it is skipped here and reported missing there).
-pub fn router() -> Router<AppState> {
+/// the tests catch: it is skipped here and reported missing there), each with its body limit.
+pub fn router(body_limit: usize, upload_limit: usize) -> Router<AppState> {
     let mut by_path: std::collections::BTreeMap<&str, MethodRouter<AppState>> =
         std::collections::BTreeMap::new();
     for e in ENDPOINTS {
@@ -551,6 +690,16 @@ pub fn router() -> Router<AppState> {
             tracing::error!(path = e.path, method = e.method, "ruta sin manejador");
             continue;
         };
+        let limit = if is_upload(e) {
+            upload_limit
+        } else {
+            body_limit
+        };
+        let h = h
+            .layer::<_, std::convert::Infallible>(axum::extract::DefaultBodyLimit::max(limit))
+            .layer::<_, std::convert::Infallible>(tower_http::limit::RequestBodyLimitLayer::new(
+                limit,
+            ));
         let entry = by_path.remove(e.path);
         by_path.insert(
             e.path,

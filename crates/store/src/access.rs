@@ -141,6 +141,11 @@ pub struct SyncOutcome {
     pub closed: u64,
     /// Open referrals past their deadline, marked `vencida`.
     pub expired: u64,
+    /// Needs whose referral from this same measurement is already closed (served, rejected,
+    /// expired): not issued again until a newer measurement shows them.
+    pub resolved: u64,
+    /// New referrals per institution.
+    pub by_institution: std::collections::BTreeMap<String, u64>,
 }
 
 /// Brings the referrals of a territory (district ranges) in line with a measurement's needs, in
@@ -176,6 +181,14 @@ pub fn sync_referrals(
                 )
             })
             .collect();
+        let closed_here: HashSet<(String, i64, String)> = sql
+            .query(
+                &format!("SELECT unit_kind, unit_id, service FROM referrals WHERE measurement_id = $1 AND status NOT IN {OPEN_SQL}"),
+                &[measurement_id.into()],
+            )?
+            .iter()
+            .map(|r| (r.text(0), r.int(1).unwrap_or_default(), r.text(2)))
+            .collect();
         let mut id = next_id(sql, "referrals")?;
         let mut rows = Vec::new();
         let mut events = Vec::new();
@@ -189,6 +202,11 @@ pub fn sync_referrals(
                 out.kept += 1;
                 continue;
             }
+            if closed_here.contains(&key) {
+                out.resolved += 1;
+                continue;
+            }
+            *out.by_institution.entry(n.institution.clone()).or_insert(0) += 1;
             rows.push(vec![
                 id.into(),
                 measurement_id.into(),
@@ -794,6 +812,29 @@ pub fn insert_counter_referrals(
     answers: &AnswerMap,
     at: &str,
 ) -> Result<Stored> {
+    if events.is_empty() {
+        return Ok(Stored::default());
+    }
+    // An acknowledged event must survive a crash or a power cut: SQLite syncs this commit to
+    // disk (FULL; the connection's default, NORMAL, survives a crash of the process only).
+    // PostgreSQL commits durably by default (synchronous_commit = on).
+    let sqlite = sql.dialect() == Backend::Sqlite;
+    if sqlite {
+        sql.batch("PRAGMA synchronous = FULL")?;
+    }
+    let out = insert_counter_referrals_tx(sql, events, answers, at);
+    if sqlite {
+        sql.batch("PRAGMA synchronous = NORMAL")?;
+    }
+    out
+}
+
+fn insert_counter_referrals_tx(
+    sql: &mut dyn Sql,
+    events: &[NewCounterReferral],
+    answers: &AnswerMap,
+    at: &str,
+) -> Result<Stored> {
     in_tx(sql, |sql| {
         lock(sql, ACCESS_LOCK)?;
         let mut out = Stored::default();
@@ -1193,6 +1234,31 @@ pub fn upsert_delivery_points(sql: &mut dyn Sql, points: &[DeliveryPoint]) -> Re
     })
 }
 
+/// Every delivery point, by service and territory.
+pub fn delivery_points_all(sql: &mut dyn Sql) -> Result<Vec<DeliveryPoint>> {
+    Ok(sql
+        .query(
+            "SELECT institution, service, level, territory, name, address, hours, contact FROM delivery_points ORDER BY service, territory, name",
+            &[],
+        )?
+        .iter()
+        .map(point)
+        .collect())
+}
+
+fn point(r: &Row) -> DeliveryPoint {
+    DeliveryPoint {
+        institution: r.text(0),
+        service: r.text(1),
+        level: r.text(2),
+        territory: r.text(3),
+        name: r.text(4),
+        address: r.string(5),
+        hours: r.string(6),
+        contact: r.string(7),
+    }
+}
+
 /// Delivery points serving a district: its own, its department's, national and remote ones.
 pub fn delivery_points_for(sql: &mut dyn Sql, district: &str) -> Result<Vec<DeliveryPoint>> {
     let dept = district.get(..2).unwrap_or("");
@@ -1203,16 +1269,7 @@ pub fn delivery_points_for(sql: &mut dyn Sql, district: &str) -> Result<Vec<Deli
             &[district.into(), dept.into()],
         )?
         .iter()
-        .map(|r| DeliveryPoint {
-            institution: r.text(0),
-            service: r.text(1),
-            level: r.text(2),
-            territory: r.text(3),
-            name: r.text(4),
-            address: r.string(5),
-            hours: r.string(6),
-            contact: r.string(7),
-        })
+        .map(point)
         .collect())
 }
 

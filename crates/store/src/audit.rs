@@ -103,8 +103,116 @@ pub fn append(sql: &mut dyn Sql, e: &AuditEntry) -> Result<i64> {
         .unwrap_or_default())
 }
 
+/// Most records [`append_as_writer`] writes in one statement (13 columns × 600 < the
+/// multi-row insert's 8,000 parameters).
+pub const WRITER_BATCH: usize = 600;
+
+/// The chain head as a single writer remembers it between batches: last id and hash.
+pub type Head = Option<(i64, String)>;
+
+/// Appends entries for the one writer of a process (the server's audit thread), which knows
+/// the head from its previous batch: one multi-row `INSERT` (atomic on its own, one round trip)
+/// chained from the remembered head. If anyone else appended meanwhile, the insert collides
+/// on the id and nothing is written; then, as on the first call, [`append_many`] reads the
+/// head under the chain lock. `head` is updated to the new last row.
+pub fn append_as_writer(
+    sql: &mut dyn Sql,
+    entries: &[AuditEntry],
+    head: &mut Head,
+) -> Result<Vec<i64>> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    // One statement only (atomic without a transaction): batches that fit one INSERT.
+    if let Some((last_id, last_hash)) = head.take().filter(|_| entries.len() <= WRITER_BATCH) {
+        let (ids, rows, new_head) = chain_rows(entries, last_id, last_hash);
+        if insert_audit_rows(sql, &rows).is_ok() {
+            *head = Some(new_head);
+            return Ok(ids);
+        }
+    }
+    let ids = append_many(sql, entries)?;
+    *head = sql
+        .query_opt(
+            "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1",
+            &[],
+        )?
+        .and_then(|r| Some((r.int(0)?, r.string(1)?)));
+    Ok(ids)
+}
+
+/// The rows of `entries` chained after (`last_id`, `prev`): ids, rows, and the new head.
+fn chain_rows(
+    entries: &[AuditEntry],
+    last_id: i64,
+    mut prev: String,
+) -> (Vec<i64>, Vec<Vec<Param>>, (i64, String)) {
+    let mut ids = Vec::with_capacity(entries.len());
+    let mut rows: Vec<Vec<Param>> = Vec::with_capacity(entries.len());
+    for (id, e) in (last_id + 1..).zip(entries) {
+        let r = AuditRow {
+            id,
+            at: e.at.clone(),
+            actor: e.actor.clone(),
+            role: e.role.clone(),
+            institution: e.institution.clone(),
+            action: e.action.clone(),
+            subject_kind: e.subject_kind.clone(),
+            subject_id: e.subject_id.clone(),
+            purpose: e.purpose.clone(),
+            request_id: e.request_id.clone(),
+            outcome: e.outcome.clone(),
+            prev_hash: None,
+            hash: None,
+        };
+        let hash = row_hash(&prev, &r);
+        let prev_hash = std::mem::replace(&mut prev, hash.clone());
+        rows.push(vec![
+            r.id.into(),
+            r.at.as_str().into(),
+            r.actor.as_str().into(),
+            r.role.clone().into(),
+            r.institution.clone().into(),
+            r.action.as_str().into(),
+            r.subject_kind.as_str().into(),
+            r.subject_id.as_str().into(),
+            r.purpose.as_str().into(),
+            r.request_id.clone().into(),
+            r.outcome.as_str().into(),
+            prev_hash.into(),
+            hash.into(),
+        ]);
+        ids.push(id);
+    }
+    let last = ids.last().copied().unwrap_or(last_id);
+    (ids, rows, (last, prev))
+}
+
+/// Multi-row inserts: one round trip per few hundred records.
+fn insert_audit_rows(sql: &mut dyn Sql, rows: &[Vec<Param>]) -> Result<()> {
+    let cols: Vec<crate::access::Col> = COLUMNS
+        .split(", ")
+        .map(|c| crate::access::Col(c, false))
+        .collect();
+    crate::access::insert_rows(sql, "audit_log", &cols, rows)
+}
+
 /// Appends entries to the chain in one transaction (group commit), in order; returns their ids.
+/// Retried a few times if another writer took the same ids first.
 pub fn append_many(sql: &mut dyn Sql, entries: &[AuditEntry]) -> Result<Vec<i64>> {
+    let mut attempt = 0u64;
+    loop {
+        match append_locked(sql, entries) {
+            Err(_) if attempt < 3 => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(5 * attempt));
+            }
+            r => return r,
+        }
+    }
+}
+
+fn append_locked(sql: &mut dyn Sql, entries: &[AuditEntry]) -> Result<Vec<i64>> {
     if entries.is_empty() {
         return Ok(Vec::new());
     }
@@ -118,54 +226,13 @@ pub fn append_many(sql: &mut dyn Sql, entries: &[AuditEntry]) -> Result<Vec<i64>
             &[],
         )?;
         let last_id = head.as_ref().and_then(|r| r.int(0)).unwrap_or(0);
-        let mut prev = match head.as_ref().and_then(|r| r.string(1)) {
+        let prev = match head.as_ref().and_then(|r| r.string(1)) {
             Some(h) if head.as_ref().and_then(|r| r.int(2)) == Some(0) => h,
             _ if last_id == 0 => GENESIS.to_string(),
             _ => seal_unchained(sql)?,
         };
-        let mut ids = Vec::with_capacity(entries.len());
-        let mut rows: Vec<Vec<Param>> = Vec::with_capacity(entries.len());
-        for (id, e) in (last_id + 1..).zip(entries) {
-            let mut r = AuditRow {
-                id,
-                at: e.at.clone(),
-                actor: e.actor.clone(),
-                role: e.role.clone(),
-                institution: e.institution.clone(),
-                action: e.action.clone(),
-                subject_kind: e.subject_kind.clone(),
-                subject_id: e.subject_id.clone(),
-                purpose: e.purpose.clone(),
-                request_id: e.request_id.clone(),
-                outcome: e.outcome.clone(),
-                prev_hash: None,
-                hash: None,
-            };
-            let hash = row_hash(&prev, &r);
-            r.prev_hash = Some(std::mem::replace(&mut prev, hash.clone()));
-            rows.push(vec![
-                r.id.into(),
-                r.at.as_str().into(),
-                r.actor.as_str().into(),
-                r.role.clone().into(),
-                r.institution.clone().into(),
-                r.action.as_str().into(),
-                r.subject_kind.as_str().into(),
-                r.subject_id.as_str().into(),
-                r.purpose.as_str().into(),
-                r.request_id.clone().into(),
-                r.outcome.as_str().into(),
-                r.prev_hash.clone().into(),
-                hash.into(),
-            ]);
-            ids.push(r.id);
-        }
-        // Multi-row inserts: one round trip per few hundred records.
-        let cols: Vec<crate::access::Col> = COLUMNS
-            .split(", ")
-            .map(|c| crate::access::Col(c, false))
-            .collect();
-        crate::access::insert_rows(sql, "audit_log", &cols, &rows)?;
+        let (ids, rows, _) = chain_rows(entries, last_id, prev);
+        insert_audit_rows(sql, &rows)?;
         Ok(ids)
     })
 }
