@@ -303,6 +303,11 @@ pub fn logros(a: &LogrosArgs) -> Result<ExitCode> {
                     ""
                 }
             );
+            if let Some(at) = &m.counter_referrals_updated_at {
+                println!(
+                    "  actualizada con las contra-referencias recibidas hasta {at} (sin reclasificar)"
+                );
+            }
             println!(
                 "{:>5} {:<28} {:>12} {:>11} {:>9} {:>9}",
                 "Logro", "categoría", "identificados", "protegidos", "cobertura", "sin dato"

@@ -117,6 +117,10 @@ struct Inner {
     writer: Option<AuditWriter>,
     idle: Mutex<Vec<Box<dyn Store>>>,
     max_idle: usize,
+    /// At most `max_idle` connections at work: a request beyond waits for one to come back
+    /// instead of opening (and closing) a connection of its own, which costs far more than
+    /// waiting on PostgreSQL.
+    permits: tokio::sync::Semaphore,
 }
 
 impl Drop for Inner {
@@ -138,6 +142,7 @@ impl Pool {
                 writer,
                 idle: Mutex::new(Vec::new()),
                 max_idle,
+                permits: tokio::sync::Semaphore::new(max_idle.max(1)),
             }),
         }
     }
@@ -166,7 +171,13 @@ impl Pool {
         F: FnOnce(&mut dyn Store) -> ApiResult<T> + Send + 'static,
     {
         let pool = self.clone();
-        tokio::task::spawn_blocking(move || {
+        let permit = self
+            .inner
+            .permits
+            .acquire()
+            .await
+            .map_err(ApiError::internal)?;
+        let out = tokio::task::spawn_blocking(move || {
             let mut s = pool.take()?;
             WRITER.with(|w| *w.borrow_mut() = pool.inner.writer.clone());
             let r = f(s.as_mut());
@@ -178,6 +189,8 @@ impl Pool {
             r
         })
         .await
-        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+        drop(permit);
+        out
     }
 }

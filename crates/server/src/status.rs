@@ -102,7 +102,8 @@ pub fn logros_of(
 /// The JSON of [`logros_of`] (what `vamos logros --format json` prints).
 pub fn logros_json(m: &MeasurementRecord, t: TerritoryCode, table: &[LogroCounts]) -> Value {
     json!({
-        "measurement": {"id": m.id, "as_of": m.as_of, "catalogue_version": m.catalogue_version, "catalogue_label": m.catalogue_label, "synthetic": m.synthetic},
+        "measurement": {"id": m.id, "as_of": m.as_of, "catalogue_version": m.catalogue_version, "catalogue_label": m.catalogue_label, "synthetic": m.synthetic,
+            "counter_referrals_applied_through": m.counter_referrals_applied_through, "counter_referrals_updated_at": m.counter_referrals_updated_at},
         "territory": territory_json(t),
         "logros": table.iter().map(logro_json).collect::<Vec<_>>(),
     })

@@ -177,6 +177,10 @@ pub struct MeasurementRecord {
     pub synthetic: bool,
     pub created_at: String,
     pub details: serde_json::Value,
+    /// The last counter-referral its Logros count (incremental updates move it).
+    pub counter_referrals_applied_through: i64,
+    /// When the Logros were last updated with counter-referrals.
+    pub counter_referrals_updated_at: Option<String>,
 }
 
 /// Which kind of unit to locate.

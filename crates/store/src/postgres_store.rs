@@ -361,7 +361,7 @@ impl Store for PostgresStore {
             return Err(StoreError::NotInitialised);
         }
         let row = self.client.query_opt(
-            "SELECT id, as_of::text, catalogue_version, catalogue_label, territory, synthetic, created_at, details
+            "SELECT id, as_of::text, catalogue_version, catalogue_label, territory, synthetic, created_at, details, cr_applied_id, cr_updated_at
              FROM measurements WHERE id = coalesce($1, (SELECT max(id) FROM measurements))",
             &[&id],
         )?;
@@ -376,6 +376,8 @@ impl Store for PostgresStore {
             synthetic: r.get(5),
             created_at: r.get(6),
             details: serde_json::from_str(&details).unwrap_or(serde_json::Value::Null),
+            counter_referrals_applied_through: r.get(8),
+            counter_referrals_updated_at: r.get(9),
         };
         let rows = self.client.query(
             "SELECT district_code, logros FROM measurement_districts WHERE measurement_id = $1 ORDER BY district_code",

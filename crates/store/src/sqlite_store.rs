@@ -477,7 +477,7 @@ impl Store for SqliteStore {
         let rec = self
             .conn
             .query_row(
-                "SELECT id, as_of, catalogue_version, catalogue_label, territory, synthetic, created_at, details
+                "SELECT id, as_of, catalogue_version, catalogue_label, territory, synthetic, created_at, details, cr_applied_id, cr_updated_at
                  FROM measurements WHERE id = coalesce(?1, (SELECT max(id) FROM measurements))",
                 [id],
                 |r| {
@@ -491,6 +491,8 @@ impl Store for SqliteStore {
                         synthetic: r.get::<_, i64>(5)? != 0,
                         created_at: r.get(6)?,
                         details: serde_json::from_str(&details).unwrap_or(serde_json::Value::Null),
+                        counter_referrals_applied_through: r.get(8)?,
+                        counter_referrals_updated_at: r.get(9)?,
                     })
                 },
             )

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Benchmark: counter-referral ingestion over HTTP at national scale — single events
+# (POST /api/counter-referrals) and batches (POST /api/counter-referrals/batch), measured with
+# wrk on loopback, SQLite and PostgreSQL side by side in the same run — and the time from an
+# accepted event to the updated Logro (the server's incremental updater).
+#
+#   bash bench/access_national.sh                  # the databases of bench/server_national.sh
+#   BACKENDS=sqlite bash bench/access_national.sh  # one backend only
+#
+# Uses the national registry built by bench/server_national.sh (run it first, or with
+# PREPARE_ONLY=1). Classifies it once per backend (a measurement to update). Every commit is
+# durable: SQLite syncs counter-referral commits to disk (synchronous = FULL), PostgreSQL
+# commits with synchronous_commit = on. Needs wrk and python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/vamos-target}"
+HH="${HH:-1900000}"
+WORK="${WORK:-/tmp/vamos-bench}"
+PG_ADMIN="${PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}"
+PG_DB="${PG_DB:-vamos_server_bench}"
+DURATION="${DURATION:-20s}"
+BATCH="${BATCH:-1000}"
+cargo build --release --locked -q -p vamos-cli
+VAMOS="$CARGO_TARGET_DIR/release/vamos"
+SQLITE="sqlite:$WORK/server-$HH.sqlite"
+PG="${PG_ADMIN%/*}/$PG_DB"
+RUN="r$(date +%s)"
+[ -f "$WORK/server-$HH.sqlite" ] || { echo "falta $WORK/server-$HH.sqlite: ejecute PREPARE_ONLY=1 bash bench/server_national.sh" >&2; exit 2; }
+
+max_id() {
+  case "$1" in
+    sqlite:*) sqlite3 "${1#sqlite:}" "SELECT MAX(id) FROM persons" ;;
+    *) psql "$1" -tAc "SELECT MAX(id) FROM persons" ;;
+  esac
+}
+sql() { # url query
+  case "$1" in
+    sqlite:*) sqlite3 "${1#sqlite:}" "$2" ;;
+    *) psql "$1" -tAc "$2" ;;
+  esac
+}
+
+run() { # label url
+  local label="$1" url="$2" token pid out base m
+  "$VAMOS" db init --db "$url" > /dev/null
+  if ! "$VAMOS" user list --db "$url" 2> /dev/null | grep -q bench_mspbs; then
+    VAMOS_PASSWORD='Banco-De-Prueba-2026' "$VAMOS" user create --db "$url" bench_mspbs --role operador --institution MSPBS --territories PY > /dev/null
+  fi
+  if [ "$(sql "$url" "SELECT count(*) FROM measurements")" = "0" ]; then
+    echo "clasificando $label (una vez)…" >&2
+    /usr/bin/time -f "  clasificación nacional: %e s, %M KiB" "$VAMOS" classify --db "$url" --as-of 2026-11-23 > /dev/null
+  fi
+  token=$("$VAMOS" token create --db "$url" --user bench_mspbs --name "wrk" --days 1 --scopes contrarreferencias:enviar,logros:leer 2> /dev/null)
+  out="$WORK/access-$label.out"
+  VAMOS_API_RATE_PER_MINUTE=100000000 VAMOS_LOG=warn "$VAMOS" serve --db "$url" --addr 127.0.0.1:0 > "$out" 2> "$WORK/access-$label.err" &
+  pid=$!
+  for _ in $(seq 1 100); do grep -q escuchando "$out" 2> /dev/null && break; sleep 0.1; done
+  base=$(sed -n 's/^Vamos escuchando en //p' "$out")
+  m=$(max_id "$url")
+  # Time to the updated Logro on a quiet server (one district reloaded twice).
+  python3 bench/logro_latency.py "$base" "$token" 1 3 "$RUN-$label" > "$WORK/latency-$label-quiet.txt"
+  for what in one batch; do
+    case $what in
+      one) TOKEN="$token" MAX_ID="$m" RUN="$RUN-$label" wrk -t2 -c16 -d"$DURATION" --latency -s bench/wrk/counter_one.lua "$base" > "$WORK/wrk-access-$label-$what.txt" ;;
+      batch) TOKEN="$token" MAX_ID="$m" RUN="$RUN-$label" BATCH="$BATCH" wrk -t2 -c4 -d"$DURATION" --latency --timeout 60s -s bench/wrk/counter_batch.lua "$base" > "$WORK/wrk-access-$label-$what.txt" ;;
+    esac
+    rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk-access-$label-$what.txt")
+    p50=$(awk '$1 == "50%" {print $2}' "$WORK/wrk-access-$label-$what.txt")
+    p99=$(awk '$1 == "99%" {print $2}' "$WORK/wrk-access-$label-$what.txt")
+    non2xx=$(awk '/Non-2xx/ {print $NF}' "$WORK/wrk-access-$label-$what.txt")
+    events=$rps
+    [ "$what" = batch ] && events=$(awk -v r="$rps" -v b="$BATCH" 'BEGIN {printf "%.0f", r * b}')
+    printf "%-10s %-6s %12s %12s %10s %10s %8s\n" "$label" "$what" "$rps" "$events" "$p50" "$p99" "${non2xx:-0}"
+  done
+  # The backlog of the burst: time until the updater has applied everything received.
+  local last t0
+  last=$(sql "$url" "SELECT MAX(id) FROM counter_referrals")
+  t0=$(date +%s.%N)
+  while [ "$(sql "$url" "SELECT cr_applied_id FROM measurements ORDER BY id DESC LIMIT 1")" -lt "$last" ]; do sleep 1; done
+  echo "$label: Logros al día con las $last contra-referencias $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}') s después de la carga; una sola, en reposo: $(tail -1 "$WORK/latency-$label-quiet.txt")"
+  kill "$pid"; wait "$pid" 2> /dev/null || true
+}
+
+echo "contra-referencias: wrk -t2 (-c16 sueltas, -c4 lotes de $BATCH) -d$DURATION; $(nproc) núcleos; registro de $(max_id "$SQLITE") personas (sintéticas)"
+printf "%-10s %-6s %12s %12s %10s %10s %8s\n" "base" "envío" "solic./s" "eventos/s" "p50" "p99" "no-2xx"
+for backend in ${BACKENDS:-sqlite postgres}; do
+  case $backend in
+    sqlite) run sqlite "$SQLITE" ;;
+    postgres) run postgres "$PG" ;;
+  esac
+done
