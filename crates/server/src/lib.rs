@@ -273,12 +273,17 @@ async fn access_updater(st: AppState) {
             })
             .await;
         match r {
-            Ok(Some(u)) => tracing::info!(
-                medicion = u.measurement,
-                contrarreferencias = u.counter_referrals,
-                personas = u.persons,
-                "Logros actualizados con contra-referencias"
-            ),
+            Ok(Some(u)) => {
+                tracing::info!(
+                    medicion = u.measurement,
+                    contrarreferencias = u.counter_referrals,
+                    personas = u.persons,
+                    "Logros actualizados con contra-referencias"
+                );
+                // Under a stream of counter-referrals, one pass every couple of seconds takes
+                // everything received meanwhile, and leaves the cores to the ingestion.
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            }
             Ok(None) => {}
             Err(e) => tracing::warn!(motivo = %e.message, "actualización de Logros"),
         }
