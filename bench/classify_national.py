@@ -15,7 +15,7 @@ Needs: `pip install duckdb`, the `sqlite3` shell.
 """
 import argparse, json, os, resource, sqlite3, statistics, subprocess, sys, tempfile, time
 
-TABLES = ["persons", "households", "communities", "community_surveys", "admin_records"]
+TABLES = ["persons", "households", "communities", "community_surveys", "admin_records", "counter_referrals"]
 
 
 def duck_columns(db, table):
@@ -23,7 +23,7 @@ def duck_columns(db, table):
     cols = {}
     for _, name, decl, *_ in sqlite3.connect(db).execute(f"PRAGMA table_info({table})"):
         decl = (decl or "").upper()
-        if name.endswith("_date") or name == "as_of":
+        if name.endswith("_date") or name in ("as_of", "delivered_on", "due_on"):
             cols[name] = "DATE"
         elif "INT" in decl:
             cols[name] = "BIGINT"

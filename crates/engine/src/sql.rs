@@ -67,22 +67,32 @@ fn status(s: &Service, unit: Unit, d: &str) -> String {
             EvidenceSource::Admin {
                 institution,
                 services,
+            }
+            | EvidenceSource::CounterReferral {
+                institution,
+                services,
             } => {
+                // Counter-referrals: delivered by `as_of` (the Rust engine reads them up to the
+                // measurement's watermark, the same set unless some were delivered later).
+                let (table, date) = match &r.source {
+                    EvidenceSource::Admin { .. } => ("admin_records", "a.event_date"),
+                    _ => ("counter_referrals", "a.delivered_on"),
+                };
                 let list = services.iter().map(|x| q(x)).collect::<Vec<_>>().join(", ");
                 let cond = format!(
                     "a.institution = {} AND a.service IN ({list}) AND {}",
                     q(institution),
-                    valid("a.event_date")
+                    valid(date)
                 );
                 let exists = match unit {
-                    Unit::Person => Some(format!("EXISTS (SELECT 1 FROM admin_records a WHERE a.person_id = persona.id AND {cond})")),
+                    Unit::Person => Some(format!("EXISTS (SELECT 1 FROM {table} a WHERE a.person_id = persona.id AND {cond})")),
                     Unit::Household => Some(format!(
-                        "EXISTS (SELECT 1 FROM admin_records a JOIN persons m ON m.id = a.person_id WHERE m.household_id = hogar.id AND {cond})"
+                        "EXISTS (SELECT 1 FROM {table} a JOIN persons m ON m.id = a.person_id WHERE m.household_id = hogar.id AND {cond})"
                     )),
                     // A community: a record of any of its registered residents (e.g. a
                     // community activity they attended).
                     Unit::Community => Some(format!(
-                        "EXISTS (SELECT 1 FROM admin_records a JOIN persons m ON m.id = a.person_id JOIN households hh ON hh.id = m.household_id WHERE hh.community_id = comunidad.id AND {cond})"
+                        "EXISTS (SELECT 1 FROM {table} a JOIN persons m ON m.id = a.person_id JOIN households hh ON hh.id = m.household_id WHERE hh.community_id = comunidad.id AND {cond})"
                     )),
                 };
                 if let Some(e) = exists {
@@ -92,15 +102,10 @@ fn status(s: &Service, unit: Unit, d: &str) -> String {
                     arms.push("WHEN true THEN 'desprotegido'".into());
                 }
             }
-            EvidenceSource::CounterReferral { .. } => {
-                if r.absence_unprotects {
-                    arms.push("WHEN true THEN 'desprotegido'".into());
-                }
-            }
         }
     }
     if arms.is_empty() {
-        // No rule can decide for this unit (e.g. only counter-referrals, not yet recorded).
+        // No rule can decide for this unit.
         return "'sin_dato'".to_string();
     }
     format!("CASE {} ELSE 'sin_dato' END", arms.join(" "))

@@ -99,3 +99,17 @@ pub fn admin_file(data: &[u8]) -> Result<ImportSummary, IngestError> {
     );
     Ok(s)
 }
+
+/// Reads an arbitrary counter-referral file (as CSV, then as JSON): never panics, and a CSV that
+/// reads yields at most one event per data row, each with its row number after the header.
+pub fn counter_referral_file(data: &[u8]) -> Result<usize, IngestError> {
+    let _ = crate::counter_referrals::parse_json("fuzz.json", data);
+    let dir = tempfile::tempdir().map_err(|e| IngestError::Internal(e.to_string()))?;
+    let path = dir.path().join("contra.csv");
+    std::fs::write(&path, data).map_err(|e| IngestError::Internal(e.to_string()))?;
+    let events = crate::counter_referrals::read(&path)?;
+    assert!(events.len() <= table_bytes(data));
+    assert!(events.windows(2).all(|w| matches!(w, [a, b] if a.row < b.row)));
+    assert!(events.iter().all(|e| e.row >= 2));
+    Ok(events.len())
+}

@@ -957,6 +957,7 @@ fn mutated_inputs_never_panic_and_every_row_is_accounted_for() {
     let h = std::fs::read(dir.path().join("fips.csv")).unwrap();
     let m = std::fs::read(dir.path().join("fips-miembros.csv")).unwrap();
     let admin = b"id_registro,cedula,servicio,fecha_evento,fecha_nacimiento,distrito\nA1,1234567,vacuna,2025-01-01,2020-01-01,1116\nA2,,vacuna,01/02/2025,,0607\n".to_vec();
+    let counter = b"id_evento;institucion;cedula;servicio;fecha_entrega;lugar\nE1;MSPBS;1.234.567;control_prenatal;20/11/2026;USF\nE2;MSPBS;;bcg;2026-11-20;\n".to_vec();
     let mut rng = 0x9E37_79B9_7F4A_7C15u64;
     let mut imported = 0;
     for _ in 0..200 {
@@ -968,6 +969,9 @@ fn mutated_inputs_never_panic_and_every_row_is_accounted_for() {
             imported += 1;
         }
         let _ = vamos_ingest::fuzzing::admin_file(&a2);
+        let mut c2 = counter.clone();
+        mutate(&mut c2, &mut rng);
+        let _ = vamos_ingest::fuzzing::counter_referral_file(&c2);
         let text: String = String::from_utf8_lossy(&a2[..a2.len().min(24)]).into_owned();
         vamos_ingest::fuzzing::date_text(&text);
     }
