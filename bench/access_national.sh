@@ -6,6 +6,7 @@
 #
 #   bash bench/access_national.sh                  # the databases of bench/server_national.sh
 #   BACKENDS=sqlite bash bench/access_national.sh  # one backend only
+#   BACKLOG_WAIT=120 bash bench/access_national.sh # give up waiting for the updater after 120 s
 #
 # Uses the national registry built by bench/server_national.sh (run it first, or with
 # PREPARE_ONLY=1). Classifies it once per backend (a measurement to update). Every commit is
@@ -76,8 +77,13 @@ run() { # label url
   local last t0
   last=$(sql "$url" "SELECT MAX(id) FROM counter_referrals")
   t0=$(date +%s.%N)
-  while [ "$(sql "$url" "SELECT cr_applied_id FROM measurements ORDER BY id DESC LIMIT 1")" -lt "$last" ]; do sleep 1; done
-  echo "$label: Logros al día con las $last contra-referencias $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}') s después de la carga; una sola, en reposo: $(tail -1 "$WORK/latency-$label-quiet.txt")"
+  local waited=0
+  while [ "$(sql "$url" "SELECT cr_applied_id FROM measurements ORDER BY id DESC LIMIT 1")" -lt "$last" ] && [ "$waited" -lt "${BACKLOG_WAIT:-600}" ]; do sleep 1; waited=$((waited + 1)); done
+  if [ "$waited" -ge "${BACKLOG_WAIT:-600}" ]; then
+    echo "$label: Logros NO al día ${BACKLOG_WAIT:-600} s después de la carga ($last contra-referencias); una sola, en reposo: $(tail -1 "$WORK/latency-$label-quiet.txt")"
+  else
+    echo "$label: Logros al día con las $last contra-referencias $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}') s después de la carga; una sola, en reposo: $(tail -1 "$WORK/latency-$label-quiet.txt")"
+  fi
   kill "$pid"; wait "$pid" 2> /dev/null || true
 }
 

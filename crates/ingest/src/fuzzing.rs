@@ -109,7 +109,9 @@ pub fn counter_referral_file(data: &[u8]) -> Result<usize, IngestError> {
     std::fs::write(&path, data).map_err(|e| IngestError::Internal(e.to_string()))?;
     let events = crate::counter_referrals::read(&path)?;
     assert!(events.len() <= table_bytes(data));
-    assert!(events.windows(2).all(|w| matches!(w, [a, b] if a.row < b.row)));
+    assert!(events
+        .windows(2)
+        .all(|w| matches!(w, [a, b] if a.row < b.row)));
     assert!(events.iter().all(|e| e.row >= 2));
     Ok(events.len())
 }
