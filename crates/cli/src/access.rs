@@ -316,7 +316,7 @@ fn export(a: &ExportArgs) -> Result<ExitCode> {
         store.as_mut(),
         "exportar referencias",
         "referencias",
-        &summary_ids(&ids),
+        &vamos_server::access_api::summary_ids(&ids),
         &a.purpose,
         &format!("ok: {} referencias de {}", rows.len(), a.institution),
     )?;
@@ -360,16 +360,6 @@ fn export(a: &ExportArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The audit subject of a list of ids: all of them when few, else the first ones and a count.
-fn summary_ids(ids: &[String]) -> String {
-    if ids.len() <= 50 {
-        ids.join(",")
-    } else {
-        let first: Vec<&str> = ids.iter().take(50).map(String::as_str).collect();
-        format!("{},… ({} en total)", first.join(","), ids.len())
-    }
 }
 
 fn funnel(a: &FunnelArgs) -> Result<ExitCode> {
@@ -465,7 +455,7 @@ pub fn counter_referrals(cmd: &CounterReferralsCommand) -> Result<ExitCode> {
         store.as_mut(),
         "importar contra-referencias",
         "contra-referencias",
-        &summary_ids(&accepted_ids),
+        &vamos_server::access_api::summary_ids(&accepted_ids),
         &format!("archivo {}", a.file.display()),
         &format!(
             "ok: {} aceptadas, {} duplicadas, {} rechazadas",
@@ -670,7 +660,7 @@ pub fn route(a: &RouteArgs) -> Result<ExitCode> {
     let (as_of, until) = match store.measurement(None)? {
         Some((m, _)) => (
             chrono::NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d")?,
-            acc::figures_until(store.as_mut(), &m)?,
+            acc::figures_until(&m)?,
         ),
         None => (crate::commands::today(), crate::commands::today()),
     };

@@ -380,7 +380,7 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
         None => match store.measurement(None)? {
             Some((m, _)) => (
                 parse_day(&m.as_of)?,
-                vamos_server::access::figures_until(store.as_mut(), &m)?,
+                vamos_server::access::figures_until(&m)?,
             ),
             None => bail!("indique --as-of AAAA-MM-DD (todavía no hay mediciones)"),
         },

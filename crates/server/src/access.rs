@@ -709,18 +709,14 @@ pub fn update_logros(
     if m.catalogue_version != catalogue.version {
         return Ok(None);
     }
-    let (applied, updated_at) = store_access::measurement_progress(store.sql(), m.id)?;
+    let applied = m.counter_referrals_applied_through;
     let through = store_access::last_counter_referral(store.sql())?;
     if through <= applied {
         return Ok(None);
     }
     let as_of = NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d")?;
     // The figures stored so far count counter-referrals delivered up to this date.
-    let before_until = updated_at
-        .as_deref()
-        .and_then(|s| s.get(..10))
-        .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
-        .unwrap_or(as_of);
+    let before_until = figures_until(&m)?;
     let measured = TerritoryCode::parse(&m.territory).map_err(|e| anyhow::anyhow!("{e}"))?;
     let persons = store_access::counter_referral_persons(store.sql(), applied, through)?;
     let mut by_district: HashMap<i64, HashSet<i64>> = HashMap::new();
@@ -825,15 +821,12 @@ pub fn update_logros(
     }))
 }
 
-/// The counter-referral date bound of the latest measurement's figures (for explanations that
-/// must agree with them): the day of its last incremental update, or its reference date.
-pub fn figures_until(
-    store: &mut dyn Store,
-    measurement: &vamos_store::MeasurementRecord,
-) -> anyhow::Result<NaiveDate> {
+/// The counter-referral date bound of a measurement's figures (explanations and updates must
+/// agree with them): the day of its last incremental update, or its reference date.
+pub fn figures_until(measurement: &vamos_store::MeasurementRecord) -> anyhow::Result<NaiveDate> {
     let as_of = NaiveDate::parse_from_str(&measurement.as_of, "%Y-%m-%d")?;
-    let (_, updated) = store_access::measurement_progress(store.sql(), measurement.id)?;
-    Ok(updated
+    Ok(measurement
+        .counter_referrals_updated_at
         .as_deref()
         .and_then(|s| s.get(..10))
         .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())

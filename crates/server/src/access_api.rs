@@ -632,7 +632,7 @@ pub async fn person_route(
                 Some((m, _)) => (
                     chrono::NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d")
                         .map_err(ApiError::internal)?,
-                    acc::figures_until(s, &m)?,
+                    acc::figures_until(&m)?,
                 ),
                 None => (today, today),
             };

@@ -711,7 +711,7 @@ async fn unit_status(
                     Some((m, _)) => (
                         chrono::NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d")
                             .map_err(ApiError::internal)?,
-                        crate::access::figures_until(s, &m)?,
+                        crate::access::figures_until(&m)?,
                     ),
                     None => {
                         return Err(ApiError::bad_request(

@@ -1275,10 +1275,7 @@ pub fn delivery_points_for(sql: &mut dyn Sql, district: &str) -> Result<Vec<Deli
 
 /// How far a measurement's Logros have been updated with counter-referrals:
 /// `(last counter-referral applied, when)`.
-pub fn measurement_progress(
-    sql: &mut dyn Sql,
-    measurement_id: i64,
-) -> Result<(i64, Option<String>)> {
+fn measurement_progress(sql: &mut dyn Sql, measurement_id: i64) -> Result<(i64, Option<String>)> {
     Ok(sql
         .query_opt(
             "SELECT cr_applied_id, cr_updated_at FROM measurements WHERE id = $1",

@@ -145,22 +145,7 @@ impl Filter {
 
 /// `(h.district_code BETWEEN … OR …)` for a scope's district ranges.
 fn scope_sql(ranges: &[(i64, i64)], params: &mut Vec<Param>) -> String {
-    if ranges.is_empty() {
-        return "1 = 0".into();
-    }
-    let parts: Vec<String> = ranges
-        .iter()
-        .map(|(lo, hi)| {
-            params.push((*lo).into());
-            params.push((*hi).into());
-            format!(
-                "h.district_code BETWEEN ${} AND ${}",
-                params.len() - 1,
-                params.len()
-            )
-        })
-        .collect();
-    format!("({})", parts.join(" OR "))
+    crate::access::ranges_sql("h.district_code", ranges, params)
 }
 
 /// Person columns returned by [`person`] and searches, in order.
