@@ -9,7 +9,8 @@
 #   BACKLOG_WAIT=120 bash bench/access_national.sh # give up waiting for the updater after 120 s
 #
 # Uses the national registry built by bench/server_national.sh (run it first, or with
-# PREPARE_ONLY=1). Classifies it once per backend (a measurement to update). Every commit is
+# PREPARE_ONLY=1). Classifies it and generates its referrals once per backend (a measurement
+# to update, referrals for the events to answer; a previous run's events are deleted first). Every commit is
 # durable: SQLite syncs counter-referral commits to disk (synchronous = FULL), PostgreSQL
 # commits with synchronous_commit = on. Needs wrk and python3.
 set -euo pipefail
@@ -47,9 +48,16 @@ run() { # label url
   if ! "$VAMOS" user list --db "$url" 2> /dev/null | grep -q bench_mspbs; then
     VAMOS_PASSWORD='Banco-De-Prueba-2026' "$VAMOS" user create --db "$url" bench_mspbs --role operador --institution MSPBS --territories PY > /dev/null
   fi
+  # A previous run's counter-referrals would leave the updater a backlog: start afresh.
+  if [ "$(sql "$url" "SELECT count(*) FROM counter_referrals")" != "0" ]; then
+    echo "$label: borrando la medición, las referencias y las contra-referencias de una corrida anterior…" >&2
+    sql "$url" "DELETE FROM counter_referrals; DELETE FROM referral_events; DELETE FROM referrals; DELETE FROM measurement_districts; DELETE FROM measurements;" > /dev/null
+  fi
   if [ "$(sql "$url" "SELECT count(*) FROM measurements")" = "0" ]; then
-    echo "clasificando $label (una vez)…" >&2
+    echo "clasificando $label y generando sus referencias (una vez)…" >&2
     /usr/bin/time -f "  clasificación nacional: %e s, %M KiB" "$VAMOS" classify --db "$url" --as-of 2026-11-23 > /dev/null
+    /usr/bin/time -f "  generación de referencias: %e s, %M KiB" "$VAMOS" referrals generate --db "$url" > /dev/null
+    echo "  referencias abiertas: $(sql "$url" "SELECT count(*) FROM referrals")" >&2
   fi
   token=$("$VAMOS" token create --db "$url" --user bench_mspbs --name "wrk" --days 1 --scopes contrarreferencias:enviar,logros:leer 2> /dev/null)
   out="$WORK/access-$label.out"

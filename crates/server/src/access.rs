@@ -15,7 +15,9 @@ use vamos_domain::{DistrictCode, NationalId, Scope, Territory, TerritoryCode};
 use vamos_engine::logros::{apply_change, measure_units, DistrictLogros, UnitSet};
 use vamos_engine::{Classifier, RegistryData, Status, Unit};
 use vamos_ingest::counter_referrals::Located;
-use vamos_store::access::{self as store_access, AnswerMap, NewCounterReferral, NewReferral};
+use vamos_store::access::{
+    self as store_access, AnswerMap, NewCounterReferral, NewReferral, Outcome,
+};
 use vamos_store::Store;
 
 use crate::status::FormVocabulary;
@@ -273,6 +275,44 @@ pub struct IngestSummary {
 /// Most events in one request or file (larger files: split them).
 pub const MAX_EVENTS: usize = 200_000;
 
+/// The catalogue's counter-referral codes, computed once: which referral services an
+/// institution's event code answers, and the catalogue service codes that stand for an event
+/// code.
+pub struct Codes {
+    pub answers: AnswerMap,
+    aliases: HashMap<(String, String), String>,
+}
+
+impl Codes {
+    pub fn new(c: &Catalogue) -> Codes {
+        Codes {
+            answers: answer_map(c),
+            aliases: catalogue_aliases(c),
+        }
+    }
+}
+
+/// Events checked by [`check`]: the outcome of those already settled (rejected, duplicates
+/// of stored events) and the ones to store.
+pub struct Checked {
+    sum: IngestSummary,
+    errors: Vec<EventError>,
+    /// Each event to store, with its row and file.
+    fresh: Vec<(u64, String, NewCounterReferral)>,
+}
+
+impl Checked {
+    /// The events to store, in order.
+    pub fn rows(&self) -> impl Iterator<Item = &NewCounterReferral> {
+        self.fresh.iter().map(|(_, _, e)| e)
+    }
+
+    /// How many events are to be stored.
+    pub fn fresh_len(&self) -> usize {
+        self.fresh.len()
+    }
+}
+
 /// Validates and stores counter-referrals: each invalid event is reported (file, row, column,
 /// value, reason) and the valid ones are committed together; an event already received (same
 /// institution and event id, same content) is a duplicate and changes nothing; the same id
@@ -285,8 +325,25 @@ pub fn ingest(
     today: NaiveDate,
     at: &str,
 ) -> anyhow::Result<IngestSummary> {
-    let answers = answer_map(catalogue);
-    let aliases = catalogue_aliases(catalogue);
+    let codes = Codes::new(catalogue);
+    let checked = check(store, catalogue, &codes, events, sender, today)?;
+    let rows: Vec<NewCounterReferral> = checked.rows().cloned().collect();
+    let outcomes = store_access::insert_counter_referrals(store.sql(), &rows, &codes.answers, at)?;
+    Ok(finish(checked, &outcomes))
+}
+
+/// The reading half of [`ingest`]: validates the events (shape, codes, dates, persons,
+/// scope) and sorts out those already received, without writing anything.
+pub fn check(
+    store: &mut dyn Store,
+    catalogue: &Catalogue,
+    codes: &Codes,
+    events: Vec<Located>,
+    sender: &Sender,
+    today: NaiveDate,
+) -> anyhow::Result<Checked> {
+    let answers = &codes.answers;
+    let aliases = &codes.aliases;
     let mut sum = IngestSummary {
         received: events.len() as u64,
         ..IngestSummary::default()
@@ -298,7 +355,7 @@ pub fn ingest(
         );
     }
     // First pass: shape, codes and dates; collect person keys.
-    struct Checked {
+    struct Valid {
         loc: Located,
         institution: String,
         key: String,
@@ -308,7 +365,7 @@ pub fn ingest(
         date: NaiveDate,
         place_district: Option<i64>,
     }
-    let mut checked: Vec<Checked> = Vec::new();
+    let mut checked: Vec<Valid> = Vec::new();
     let mut errors: Vec<EventError> = Vec::new();
     let err = |loc: &Located, column: &str, value: &str, reason: String| EventError {
         file: loc.file.clone(),
@@ -503,7 +560,7 @@ pub fn ingest(
             },
         };
         match (problems.is_empty(), date) {
-            (true, Some(date)) => checked.push(Checked {
+            (true, Some(date)) => checked.push(Valid {
                 loc,
                 institution,
                 key,
@@ -544,7 +601,7 @@ pub fn ingest(
         }
     }
     let mut batch_seen: HashMap<(String, String), String> = HashMap::new();
-    let mut fresh: Vec<(u64, Option<String>, NewCounterReferral)> = Vec::new();
+    let mut fresh: Vec<(u64, String, NewCounterReferral)> = Vec::new();
     for c in checked {
         let reject = |column: &str, value: String, reason: String| EventError {
             file: c.loc.file.clone(),
@@ -630,14 +687,14 @@ pub fn ingest(
                     counter_referral_id: None,
                     referral_id: None,
                 });
-                errors.push(reject("id_evento", c.key.clone(), "ese id de evento ya se recibió con otros datos (conflicto): use un id nuevo para un evento distinto".into()));
+                errors.push(reject("id_evento", c.key.clone(), CONFLICT.into()));
             }
             continue;
         }
         batch_seen.insert(k, digest.clone());
         fresh.push((
             c.loc.row,
-            Some(c.key.clone()),
+            c.loc.file.clone(),
             NewCounterReferral {
                 institution: c.institution,
                 event_key: c.key,
@@ -652,26 +709,53 @@ pub fn ingest(
             },
         ));
     }
-    let rows: Vec<NewCounterReferral> = fresh.iter().map(|(_, _, e)| e.clone()).collect();
-    let stored = store_access::insert_counter_referrals(store.sql(), &rows, &answers, at)?;
-    for (i, (row, key, _)) in fresh.iter().enumerate() {
-        let referral = stored.answered.get(i).copied().flatten();
+    Ok(Checked { sum, errors, fresh })
+}
+
+/// The outcome of checked events once stored: `outcomes` are those of
+/// [`store_access::insert_counter_referrals`] for [`Checked::rows`], in order.
+pub fn finish(checked: Checked, outcomes: &[Outcome]) -> IngestSummary {
+    let Checked {
+        mut sum,
+        mut errors,
+        fresh,
+    } = checked;
+    for ((row, file, e), outcome) in fresh.into_iter().zip(outcomes) {
+        let (status, id, referral) = match *outcome {
+            Outcome::Stored { id, referral } => {
+                sum.accepted += 1;
+                if referral.is_some() {
+                    sum.answered_referrals += 1;
+                } else {
+                    sum.without_referral += 1;
+                }
+                ("aceptado", Some(id), referral)
+            }
+            // Received meanwhile from another submission (a concurrent re-send).
+            Outcome::Duplicate { id } => {
+                sum.duplicates += 1;
+                ("duplicado", Some(id), None)
+            }
+            Outcome::Conflict => {
+                errors.push(EventError {
+                    file,
+                    row,
+                    event_id: Some(e.event_key.clone()),
+                    column: "id_evento".into(),
+                    value: e.event_key.clone(),
+                    reason: CONFLICT.into(),
+                });
+                ("rechazado", None, None)
+            }
+        };
         sum.results.push(EventResult {
-            row: *row,
-            event_id: key.clone(),
-            status: "aceptado",
-            counter_referral_id: stored.ids.get(i).copied(),
+            row,
+            event_id: Some(e.event_key),
+            status,
+            counter_referral_id: id,
             referral_id: referral,
         });
-        if referral.is_some() {
-            sum.answered_referrals += 1;
-        } else {
-            sum.without_referral += 1;
-        }
     }
-    sum.accepted = stored.ids.len() as u64;
-    // A concurrent sender may have stored the same events between the check and the insert.
-    sum.duplicates += fresh.len() as u64 - sum.accepted;
     sum.rejected = sum
         .results
         .iter()
@@ -680,8 +764,10 @@ pub fn ingest(
     sum.results.sort_by_key(|r| r.row);
     errors.sort_by_key(|e| e.row);
     sum.errors = errors;
-    Ok(sum)
+    sum
 }
+
+const CONFLICT: &str = "ese id de evento ya se recibió con otros datos (conflicto): use un id nuevo para un evento distinto";
 
 /// What [`update_logros`] did.
 #[derive(Debug, Clone, Serialize)]
@@ -750,13 +836,10 @@ pub fn update_logros(
         let load = |store: &mut dyn Store, through: i64| -> anyhow::Result<RegistryData> {
             let mut data = RegistryData::new(&FormVocabulary);
             store.load_part(t, vamos_store::LoadPart::Units, &mut data)?;
-            store.load_part(
-                t,
-                vamos_store::LoadPart::Persons {
-                    ids: (i64::MIN, i64::MAX),
-                },
-                &mut data,
-            )?;
+            // The district's id range: an open range would read every person of the country.
+            if let Some(ids) = store.person_id_bounds(t)? {
+                store.load_part(t, vamos_store::LoadPart::Persons { ids }, &mut data)?;
+            }
             store.load_part(
                 t,
                 vamos_store::LoadPart::Events {

@@ -477,40 +477,44 @@ async fn ingest(
             format!("a lo sumo {} eventos por envío", acc::MAX_EVENTS),
         ));
     }
+    // Checked in parallel on the pool (reads only); stored by the single writer, which
+    // groups concurrent submissions into one durable commit (see `crate::intake`).
     let catalogue = st.catalogue.clone();
-    let summary = st
+    let codes = st.intake.codes();
+    let who = sender(&p, channel);
+    let entry = crate::api::audit_entry(
+        Some(&p),
+        "recibir contra-referencias",
+        "contra-referencias",
+        "",
+        channel,
+        "",
+    );
+    enum Checking {
+        /// Nothing to store (all rejected or already received).
+        Done(acc::IngestSummary),
+        ToStore(Box<(acc::Checked, vamos_store::AuditEntry)>),
+    }
+    let checking = st
         .pool
         .run(move |s| {
-            let who = sender(&p, channel);
-            let sum = acc::ingest(
-                s,
-                &catalogue,
-                events,
-                &who,
-                now().date_naive(),
-                &now_rfc3339(),
-            )?;
-            let ids: Vec<String> = sum
-                .results
-                .iter()
-                .filter_map(|r| r.counter_referral_id)
-                .map(|i| i.to_string())
-                .collect();
-            audit(
-                s,
-                Some(&p),
-                "recibir contra-referencias",
-                "contra-referencias",
-                &summary_ids(&ids),
-                channel,
-                &format!(
-                    "ok: {} aceptadas, {} duplicadas, {} rechazadas",
-                    sum.accepted, sum.duplicates, sum.rejected
-                ),
-            )?;
-            Ok(sum)
+            let checked = acc::check(s, &catalogue, &codes, events, &who, now().date_naive())?;
+            if checked.fresh_len() > 0 {
+                return Ok(Checking::ToStore(Box::new((checked, entry))));
+            }
+            // Only the audit record to write.
+            let sum = acc::finish(checked, &[]);
+            crate::pool::write_audit(s, crate::intake::complete_audit(entry, &sum))?;
+            Ok(Checking::Done(sum))
         })
         .await?;
+    let summary = match checking {
+        Checking::Done(sum) => sum,
+        Checking::ToStore(pending) => {
+            let (checked, entry) = *pending;
+            st.intake.submit(checked, entry).await?
+        }
+    };
     if summary.accepted > 0 {
         st.access_wake.notify_one();
     }

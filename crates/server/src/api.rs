@@ -39,19 +39,31 @@ pub fn audit(
 ) -> ApiResult<()> {
     crate::pool::write_audit(
         store,
-        AuditEntry {
-            at: now_rfc3339(),
-            actor: p.map(Principal::actor).unwrap_or_else(|| "anónimo".into()),
-            action: action.into(),
-            subject_kind: subject_kind.into(),
-            subject_id: subject_id.into(),
-            purpose: purpose.into(),
-            outcome: outcome.into(),
-            role: p.map(|p| p.role.code().to_string()),
-            institution: p.and_then(|p| p.user.institution.clone()),
-            request_id: p.and_then(|p| p.request_id.clone()),
-        },
+        audit_entry(p, action, subject_kind, subject_id, purpose, outcome),
     )
+}
+
+/// The audit record of an action by `p` (`None`: anonymous), stamped now.
+pub fn audit_entry(
+    p: Option<&Principal>,
+    action: &str,
+    subject_kind: &str,
+    subject_id: &str,
+    purpose: &str,
+    outcome: &str,
+) -> AuditEntry {
+    AuditEntry {
+        at: now_rfc3339(),
+        actor: p.map(Principal::actor).unwrap_or_else(|| "anónimo".into()),
+        action: action.into(),
+        subject_kind: subject_kind.into(),
+        subject_id: subject_id.into(),
+        purpose: purpose.into(),
+        outcome: outcome.into(),
+        role: p.map(|p| p.role.code().to_string()),
+        institution: p.and_then(|p| p.user.institution.clone()),
+        request_id: p.and_then(|p| p.request_id.clone()),
+    }
 }
 
 /// The person fields `p` may see (`None` = all), from its role or its institution's agreements

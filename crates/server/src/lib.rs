@@ -15,6 +15,7 @@ pub mod auth;
 pub mod config;
 pub mod dci;
 pub mod error;
+pub mod intake;
 pub mod openapi;
 pub mod pool;
 pub mod public;
@@ -48,6 +49,11 @@ pub fn state(settings: Settings) -> anyhow::Result<AppState> {
         16,
         Some(pool::AuditWriter::start(&settings.db)?),
     );
+    let intake = intake::Intake::start(
+        &settings.db,
+        Arc::new(access::Codes::new(&catalogue)),
+        pool.writer(),
+    )?;
     let dci_key = match &settings.dci_signing_key_file {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
@@ -63,6 +69,7 @@ pub fn state(settings: Settings) -> anyhow::Result<AppState> {
     Ok(AppState {
         dci_key,
         tokens: Arc::new(state::TokenCache::default()),
+        intake,
         access_wake: Arc::new(tokio::sync::Notify::new()),
         login_limiter: Arc::new(RateLimiter::new(
             settings.login_rate_per_minute,
@@ -318,8 +325,13 @@ pub fn serve_blocking(
 ) -> anyhow::Result<()> {
     init_logging(&settings.log);
     let state = state(settings)?;
-    tokio::runtime::Builder::new_multi_thread()
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?
-        .block_on(serve(state, on_bound))
+        .build()?;
+    let out = rt.block_on(serve(state, on_bound));
+    // Requests have been answered; blocking work still running (a Logros update over a large
+    // backlog) is abandoned rather than waited for: its transaction is not committed and the
+    // next start resumes from the stored watermark.
+    rt.shutdown_timeout(std::time::Duration::from_secs(5));
+    out
 }

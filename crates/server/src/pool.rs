@@ -72,6 +72,12 @@ impl AuditWriter {
 
     /// Queues `e` and waits for its commit.
     pub fn write(&self, e: AuditEntry) -> ApiResult<()> {
+        self.write_all(vec![e])
+    }
+
+    /// Queues every record of `entries` (they share a commit) and waits until all are
+    /// committed.
+    pub fn write_all(&self, entries: Vec<AuditEntry>) -> ApiResult<()> {
         let unavailable = |why: String| {
             tracing::error!(motivo = %why, "registro de auditoría no disponible");
             ApiError::new(
@@ -80,13 +86,20 @@ impl AuditWriter {
                 "no se pudo registrar la auditoría; la consulta no se respondió",
             )
         };
-        let (rtx, rrx) = mpsc::sync_channel(1);
-        self.tx
-            .send((e, rtx))
-            .map_err(|_| unavailable("escritor detenido".into()))?;
-        rrx.recv()
-            .map_err(|_| unavailable("escritor detenido".into()))?
-            .map_err(unavailable)
+        let mut waiting = Vec::with_capacity(entries.len());
+        for e in entries {
+            let (rtx, rrx) = mpsc::sync_channel(1);
+            self.tx
+                .send((e, rtx))
+                .map_err(|_| unavailable("escritor detenido".into()))?;
+            waiting.push(rrx);
+        }
+        for rrx in waiting {
+            rrx.recv()
+                .map_err(|_| unavailable("escritor detenido".into()))?
+                .map_err(unavailable)?;
+        }
+        Ok(())
     }
 }
 
@@ -145,6 +158,11 @@ impl Pool {
                 permits: tokio::sync::Semaphore::new(max_idle.max(1)),
             }),
         }
+    }
+
+    /// The pool's audit writer, if it has one.
+    pub fn writer(&self) -> Option<AuditWriter> {
+        self.inner.writer.clone()
     }
 
     fn take(&self) -> vamos_store::Result<Box<dyn Store>> {

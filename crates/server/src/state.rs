@@ -22,6 +22,8 @@ pub struct AppState {
     pub dci_key: Option<Arc<ed25519_dalek::SigningKey>>,
     /// Recently verified API tokens (see [`TokenCache`]).
     pub tokens: Arc<TokenCache>,
+    /// The single writer of counter-referrals (group commit).
+    pub intake: crate::intake::Intake,
     /// Wakes the counter-referral updater (a batch was accepted).
     pub access_wake: Arc<tokio::sync::Notify>,
 }

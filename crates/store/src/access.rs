@@ -794,26 +794,31 @@ pub fn known_events(
 /// catalogue services whose counter-referral evidence names that institution and code.
 pub type AnswerMap = HashMap<(String, String), Vec<String>>;
 
-/// What [`insert_counter_referrals`] stored.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Stored {
-    /// Counter-referral ids, in input order.
-    pub ids: Vec<i64>,
-    /// For each stored event, the referral it answered (if any).
-    pub answered: Vec<Option<i64>>,
+/// What became of one event given to [`insert_counter_referrals`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Outcome {
+    /// Stored with this id; `referral` is the referral it answered, if any.
+    Stored { id: i64, referral: Option<i64> },
+    /// Already received (stored, or earlier in the same call) with the same content.
+    Duplicate { id: i64 },
+    /// The same institution and event id already received with other content.
+    Conflict,
 }
 
 /// Stores counter-referrals and answers the open (or expired) referrals they serve, in one
-/// transaction: all or nothing. Events already known by `(institution, event_key)` are skipped
-/// (the caller has sorted duplicates out before; this guards against a concurrent re-send).
+/// transaction with a durable commit: all or nothing. Returns one [`Outcome`] per event, in
+/// input order: an event already known by `(institution, event_key)` (stored before, or earlier
+/// in `events`) is not stored again — a duplicate when its digest is the same, a conflict when
+/// not. Callers check events before (to report errors), so this only settles concurrent
+/// re-sends and submissions grouped into one commit.
 pub fn insert_counter_referrals(
     sql: &mut dyn Sql,
     events: &[NewCounterReferral],
     answers: &AnswerMap,
     at: &str,
-) -> Result<Stored> {
+) -> Result<Vec<Outcome>> {
     if events.is_empty() {
-        return Ok(Stored::default());
+        return Ok(Vec::new());
     }
     // An acknowledged event must survive a crash or a power cut: SQLite syncs this commit to
     // disk (FULL; the connection's default, NORMAL, survives a crash of the process only).
@@ -834,10 +839,9 @@ fn insert_counter_referrals_tx(
     events: &[NewCounterReferral],
     answers: &AnswerMap,
     at: &str,
-) -> Result<Stored> {
+) -> Result<Vec<Outcome>> {
     in_tx(sql, |sql| {
         lock(sql, ACCESS_LOCK)?;
-        let mut out = Stored::default();
         let mut by_inst: HashMap<&str, Vec<&str>> = HashMap::new();
         for e in events {
             by_inst
@@ -845,59 +849,37 @@ fn insert_counter_referrals_tx(
                 .or_default()
                 .push(e.event_key.as_str());
         }
-        let mut known: HashSet<(String, String)> = HashSet::new();
+        // (institution, event key) → (id, digest), stored or assigned in this call.
+        let mut known: HashMap<(String, String), (i64, String)> = HashMap::new();
         for (inst, keys) in by_inst {
-            for k in known_events(sql, inst, &keys)?.into_keys() {
-                known.insert((inst.to_string(), k));
+            for (k, v) in known_events(sql, inst, &keys)? {
+                known.insert((inst.to_string(), k), v);
             }
         }
         let mut id = next_id(sql, "counter_referrals")?;
-        let mut rows = Vec::new();
-        let mut fresh = Vec::new();
-        for e in events {
-            if !known.insert((e.institution.clone(), e.event_key.clone())) {
-                continue;
+        let mut outcomes = Vec::with_capacity(events.len());
+        // Each event to store: its index in `events`, its new id.
+        let mut fresh: Vec<(usize, i64, &NewCounterReferral)> = Vec::new();
+        for (i, e) in events.iter().enumerate() {
+            let k = (e.institution.clone(), e.event_key.clone());
+            match known.get(&k) {
+                Some((old, digest)) if *digest == e.digest => {
+                    outcomes.push(Outcome::Duplicate { id: *old })
+                }
+                Some(_) => outcomes.push(Outcome::Conflict),
+                None => {
+                    known.insert(k, (id, e.digest.clone()));
+                    outcomes.push(Outcome::Stored { id, referral: None });
+                    fresh.push((i, id, e));
+                    id += 1;
+                }
             }
-            rows.push(vec![
-                id.into(),
-                e.institution.as_str().into(),
-                e.event_key.as_str().into(),
-                e.digest.as_str().into(),
-                e.person.person_id.into(),
-                e.service.as_str().into(),
-                e.delivered_on.as_str().into(),
-                e.place.clone().into(),
-                e.place_district.into(),
-                e.channel.as_str().into(),
-                at.into(),
-                e.received_by.as_str().into(),
-            ]);
-            fresh.push((id, e));
-            out.ids.push(id);
-            id += 1;
         }
-        insert_rows(
-            sql,
-            "counter_referrals",
-            &[
-                Col("id", false),
-                Col("institution", false),
-                Col("event_key", false),
-                Col("digest", false),
-                Col("person_id", false),
-                Col("service", false),
-                Col("delivered_on", true),
-                Col("place", false),
-                Col("place_district", false),
-                Col("channel", false),
-                Col("received_at", false),
-                Col("received_by", false),
-            ],
-            &rows,
-        )?;
-        // Answer referrals: find the open ones these events serve, in bulk.
+        // The referrals these events answer: open (or expired) ones of the person, its
+        // household or its community for a service the event's code stands for; the first
+        // event to serve a referral answers it.
         let mut wanted: HashMap<(&str, i64), Vec<(usize, &str)>> = HashMap::new();
-        for (i, (_, e)) in fresh.iter().enumerate() {
+        for (f, (_, _, e)) in fresh.iter().enumerate() {
             let Some(services) = answers.get(&(e.institution.clone(), e.service.clone())) else {
                 continue;
             };
@@ -910,19 +892,21 @@ fn insert_counter_referrals_tx(
                     wanted
                         .entry((kind, unit))
                         .or_default()
-                        .push((i, s.as_str()));
+                        .push((f, s.as_str()));
                 }
             }
         }
-        out.answered = vec![None; fresh.len()];
-        let units: Vec<(&str, i64)> = wanted.keys().copied().collect();
+        let mut answered: Vec<Option<i64>> = vec![None; fresh.len()];
+        // (referral, its status, the counter-referral answering it)
         let mut updates: Vec<(i64, String, i64)> = Vec::new();
+        let mut taken: HashSet<i64> = HashSet::new();
         for kind in ["persona", "hogar", "comunidad"] {
-            let ids: Vec<i64> = units
-                .iter()
+            let mut ids: Vec<i64> = wanted
+                .keys()
                 .filter(|(k, _)| *k == kind)
                 .map(|(_, u)| *u)
                 .collect();
+            ids.sort_unstable();
             for chunk in ids.chunks(500) {
                 let mut params: Vec<Param> = vec![kind.into()];
                 params.extend(chunk.iter().map(|v| Param::from(*v)));
@@ -940,10 +924,10 @@ fn insert_counter_referrals_tx(
                     let Some(list) = wanted.get(&(kind, unit)) else {
                         continue;
                     };
-                    if let Some((i, _)) = list.iter().find(|(_, s)| *s == service) {
-                        if updates.iter().all(|(x, _, _)| *x != rid) {
-                            updates.push((rid, status, fresh.get(*i).map_or(0, |f| f.0)));
-                            if let Some(slot) = out.answered.get_mut(*i) {
+                    if let Some((f, _)) = list.iter().find(|(_, s)| *s == service) {
+                        if taken.insert(rid) {
+                            updates.push((rid, status, fresh.get(*f).map_or(0, |x| x.1)));
+                            if let Some(slot) = answered.get_mut(*f) {
                                 slot.get_or_insert(rid);
                             }
                         }
@@ -951,7 +935,49 @@ fn insert_counter_referrals_tx(
                 }
             }
         }
-        let mut events_rows = Vec::new();
+        let mut rows = Vec::with_capacity(fresh.len());
+        for (f, (i, id, e)) in fresh.iter().enumerate() {
+            let answer = answered.get(f).copied().flatten();
+            if let Some(Outcome::Stored { referral, .. }) = outcomes.get_mut(*i) {
+                *referral = answer;
+            }
+            rows.push(vec![
+                (*id).into(),
+                e.institution.as_str().into(),
+                e.event_key.as_str().into(),
+                e.digest.as_str().into(),
+                e.person.person_id.into(),
+                e.service.as_str().into(),
+                e.delivered_on.as_str().into(),
+                e.place.clone().into(),
+                e.place_district.into(),
+                answer.into(),
+                e.channel.as_str().into(),
+                at.into(),
+                e.received_by.as_str().into(),
+            ]);
+        }
+        insert_rows(
+            sql,
+            "counter_referrals",
+            &[
+                Col("id", false),
+                Col("institution", false),
+                Col("event_key", false),
+                Col("digest", false),
+                Col("person_id", false),
+                Col("service", false),
+                Col("delivered_on", true),
+                Col("place", false),
+                Col("place_district", false),
+                Col("referral_id", false),
+                Col("channel", false),
+                Col("received_at", false),
+                Col("received_by", false),
+            ],
+            &rows,
+        )?;
+        let mut events_rows = Vec::with_capacity(updates.len());
         for (rid, from, cr) in &updates {
             sql.execute(
                 "UPDATE referrals SET status = 'atendida', closed_at = $1, updated_at = $1, counter_referral_id = $2 WHERE id = $3",
@@ -966,16 +992,8 @@ fn insert_counter_referrals_tx(
                 format!("contra-referencia {cr}").into(),
             ]);
         }
-        for (i, (cr, _)) in fresh.iter().enumerate() {
-            if let Some(Some(rid)) = out.answered.get(i) {
-                sql.execute(
-                    "UPDATE counter_referrals SET referral_id = $1 WHERE id = $2",
-                    &[(*rid).into(), (*cr).into()],
-                )?;
-            }
-        }
         insert_rows(sql, "referral_events", &EVENT_COLS, &events_rows)?;
-        Ok(out)
+        Ok(outcomes)
     })
 }
 

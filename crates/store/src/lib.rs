@@ -238,13 +238,10 @@ pub trait Store: Send {
         sink: &mut dyn RegistrySink,
     ) -> Result<()> {
         self.load_part(territory, LoadPart::Units, sink)?;
-        self.load_part(
-            territory,
-            LoadPart::Persons {
-                ids: (i64::MIN, i64::MAX),
-            },
-            sink,
-        )?;
+        // Within the territory's id range (an open one would read every person).
+        if let Some(ids) = self.person_id_bounds(territory)? {
+            self.load_part(territory, LoadPart::Persons { ids }, sink)?;
+        }
         self.load_part(
             territory,
             LoadPart::Events {
@@ -329,13 +326,10 @@ pub fn load_registry_parallel<S: PartitionedSink>(
         let bounds = store.person_id_bounds(territory)?;
         let Some((lo, hi)) = bounds.filter(|(lo, hi)| readers > 1 && hi > lo) else {
             store.load_part(territory, LoadPart::Units, sink)?;
-            store.load_part(
-                territory,
-                LoadPart::Persons {
-                    ids: (i64::MIN, i64::MAX),
-                },
-                sink,
-            )?;
+            // Within the territory's id range (an open one would read every person).
+            if let Some(ids) = bounds {
+                store.load_part(territory, LoadPart::Persons { ids }, sink)?;
+            }
             return store.load_part(
                 territory,
                 LoadPart::Events {

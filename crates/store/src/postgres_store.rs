@@ -54,6 +54,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0007_access",
         include_str!("../migrations/postgres/0007_access.sql"),
     ),
+    (
+        "0008_referral_units",
+        include_str!("../migrations/postgres/0008_referral_units.sql"),
+    ),
 ];
 
 /// A PostgreSQL registry.

@@ -49,6 +49,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0007_access",
         include_str!("../migrations/sqlite/0007_access.sql"),
     ),
+    (
+        "0008_referral_units",
+        include_str!("../migrations/sqlite/0008_referral_units.sql"),
+    ),
 ];
 
 /// A SQLite registry in one file.

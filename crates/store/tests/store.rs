@@ -452,3 +452,77 @@ fn write_many(store: &mut dyn Store, households: i64, persons: i64) {
     tx.insert_admin_records(&aa).unwrap();
     tx.commit("2026-11-23T10:01:00Z", "{}").unwrap();
 }
+
+#[test]
+fn grouped_counter_referrals_settle_duplicates_and_conflicts_in_one_commit() {
+    use vamos_store::access::{
+        insert_counter_referrals, locate_persons, NewCounterReferral, Outcome,
+    };
+    for db in all_dbs() {
+        let mut s = db.open();
+        write_one(s.as_mut(), true);
+        let (by_id, _) = locate_persons(s.sql(), &[1], &[]).unwrap();
+        let person = by_id[&1];
+        let event = |key: &str, digest: &str| NewCounterReferral {
+            institution: "MSPBS".into(),
+            event_key: key.into(),
+            digest: digest.into(),
+            person,
+            service: "control_prenatal".into(),
+            delivered_on: "2026-11-20".into(),
+            place: None,
+            place_district: Some(1116),
+            channel: "api".into(),
+            received_by: "prueba".into(),
+        };
+        let answers = Default::default();
+        // Two submissions grouped into one call: the second repeats the first's event (a
+        // duplicate) and reuses its id with other content (a conflict).
+        let first = insert_counter_referrals(
+            s.sql(),
+            &[
+                event("e1", "d1"),
+                event("e1", "d1"),
+                event("e1", "d2"),
+                event("e2", "d3"),
+            ],
+            &answers,
+            "2026-11-23T10:00:00Z",
+        )
+        .unwrap();
+        let Outcome::Stored {
+            id: e1,
+            referral: None,
+        } = first[0]
+        else {
+            panic!("{}: {first:?}", db.label)
+        };
+        assert_eq!(first[1], Outcome::Duplicate { id: e1 }, "{}", db.label);
+        assert_eq!(first[2], Outcome::Conflict, "{}", db.label);
+        assert!(
+            matches!(first[3], Outcome::Stored { id, .. } if id == e1 + 1),
+            "{}",
+            db.label
+        );
+        // A later call sees what was committed.
+        let again = insert_counter_referrals(
+            s.sql(),
+            &[event("e1", "d1"), event("e2", "otro")],
+            &answers,
+            "2026-11-23T10:00:01Z",
+        )
+        .unwrap();
+        assert_eq!(
+            again,
+            vec![Outcome::Duplicate { id: e1 }, Outcome::Conflict],
+            "{}",
+            db.label
+        );
+        let n = s
+            .sql()
+            .query_opt("SELECT count(*) FROM counter_referrals", &[])
+            .unwrap()
+            .and_then(|r| r.int(0));
+        assert_eq!(n, Some(2), "{}", db.label);
+    }
+}

@@ -1,0 +1,170 @@
+//! The single writer of counter-referrals (group commit). Requests check their events in
+//! parallel on the pool (reads only), then hand the events to store to this writer: a thread
+//! with its own connection that takes every submission waiting — single events, batches,
+//! files — and stores them in one transaction with one durable commit, then appends their
+//! audit records together and answers each request. Under load many submissions share a disk
+//! sync instead of queueing for the database's write lock one commit each; a lone submission
+//! is committed at once. A submission is answered only after its commit, so every event
+//! acknowledged survives a crash.
+
+use crate::access::{self as acc, Checked, Codes, IngestSummary};
+use crate::error::{ApiError, ApiResult};
+use crate::pool::AuditWriter;
+use axum::http::StatusCode;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+use vamos_store::access::{insert_counter_referrals, NewCounterReferral};
+use vamos_store::{AuditEntry, Store};
+
+/// One submission: its checked events, its audit record (subject and outcome are filled in
+/// once stored) and where to answer.
+struct Job {
+    checked: Checked,
+    audit: AuditEntry,
+    reply: oneshot::Sender<ApiResult<IngestSummary>>,
+}
+
+/// Most events committed together (a single larger submission is committed alone).
+const MAX_GROUP_EVENTS: usize = 50_000;
+
+/// The writer (see the module documentation).
+#[derive(Clone)]
+pub struct Intake {
+    tx: mpsc::Sender<Job>,
+    codes: Arc<Codes>,
+}
+
+impl Intake {
+    /// Starts the writer thread for the database at `url` (connected lazily, reconnected
+    /// after an error). Audit records go through `audit` when given, else straight to the
+    /// writer's own connection.
+    pub fn start(
+        url: &str,
+        codes: Arc<Codes>,
+        audit: Option<AuditWriter>,
+    ) -> anyhow::Result<Intake> {
+        let (tx, mut rx) = mpsc::channel::<Job>(1024);
+        let url = url.to_string();
+        let answers = codes.clone();
+        std::thread::Builder::new()
+            .name("contrarreferencias".into())
+            .spawn(move || {
+                let mut store: Option<Box<dyn Store>> = None;
+                while let Some(first) = rx.blocking_recv() {
+                    let mut size = first.checked.fresh_len();
+                    let mut jobs = vec![first];
+                    while size < MAX_GROUP_EVENTS {
+                        match rx.try_recv() {
+                            Ok(j) => {
+                                size += j.checked.fresh_len();
+                                jobs.push(j);
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    commit_group(&url, &mut store, &answers, audit.as_ref(), jobs);
+                }
+            })?;
+        Ok(Intake { tx, codes })
+    }
+
+    /// The catalogue's counter-referral codes (for [`acc::check`]).
+    pub fn codes(&self) -> Arc<Codes> {
+        self.codes.clone()
+    }
+
+    /// Stores `checked` (in a group commit) and writes `audit` with the outcome; answers once
+    /// both are committed.
+    pub async fn submit(&self, checked: Checked, audit: AuditEntry) -> ApiResult<IngestSummary> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Job {
+                checked,
+                audit,
+                reply,
+            })
+            .await
+            .map_err(|_| unavailable("escritor detenido"))?;
+        answer.await.map_err(|_| unavailable("escritor detenido"))?
+    }
+}
+
+fn unavailable(why: &str) -> ApiError {
+    tracing::error!(motivo = %why, "contra-referencias no guardadas");
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "contrarreferencias_no_guardadas",
+        "no se pudieron guardar las contra-referencias; reintente el envío (los eventos ya recibidos se reconocen como duplicados)",
+    )
+}
+
+/// Fills in an audit record of a counter-referral submission with what became of it.
+pub fn complete_audit(mut e: AuditEntry, sum: &IngestSummary) -> AuditEntry {
+    let ids: Vec<String> = sum
+        .results
+        .iter()
+        .filter_map(|r| r.counter_referral_id)
+        .map(|i| i.to_string())
+        .collect();
+    e.subject_id = crate::access_api::summary_ids(&ids);
+    e.outcome = format!(
+        "ok: {} aceptadas, {} duplicadas, {} rechazadas",
+        sum.accepted, sum.duplicates, sum.rejected
+    );
+    e
+}
+
+fn commit_group(
+    url: &str,
+    store: &mut Option<Box<dyn Store>>,
+    codes: &Codes,
+    audit: Option<&AuditWriter>,
+    jobs: Vec<Job>,
+) {
+    let rows: Vec<NewCounterReferral> = jobs
+        .iter()
+        .flat_map(|j| j.checked.rows().cloned())
+        .collect();
+    let at = crate::auth::now_rfc3339();
+    let stored = match store.as_mut() {
+        Some(s) => Ok(s),
+        None => vamos_store::open(url).map(|s| store.insert(s)),
+    }
+    .and_then(|s| insert_counter_referrals(s.sql(), &rows, &codes.answers, &at));
+    let outcomes = match stored {
+        Ok(o) => o,
+        Err(e) => {
+            *store = None;
+            let why = e.to_string();
+            for j in jobs {
+                let _ = j.reply.send(Err(unavailable(&why)));
+            }
+            return;
+        }
+    };
+    let mut done = Vec::with_capacity(jobs.len());
+    let mut offset = 0;
+    for j in jobs {
+        let n = j.checked.fresh_len();
+        let part = outcomes.get(offset..offset + n).unwrap_or_default();
+        offset += n;
+        let sum = acc::finish(j.checked, part);
+        let entry = complete_audit(j.audit, &sum);
+        done.push((sum, entry, j.reply));
+    }
+    let entries: Vec<AuditEntry> = done.iter().map(|(_, e, _)| e.clone()).collect();
+    let audited: ApiResult<()> = match (audit, store.as_mut()) {
+        (Some(w), _) => w.write_all(entries),
+        (None, Some(s)) => entries
+            .iter()
+            .try_for_each(|e| s.audit(e))
+            .map_err(ApiError::from),
+        (None, None) => Err(unavailable("sin conexión")),
+    };
+    for (sum, _, reply) in done {
+        let _ = reply.send(match &audited {
+            Ok(()) => Ok(sum),
+            Err(e) => Err(e.clone()),
+        });
+    }
+}
