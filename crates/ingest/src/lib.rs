@@ -197,11 +197,25 @@ pub fn run_import(
     opts: &ImportOptions,
     progress: &dyn Progress,
 ) -> Result<ImportSummary, IngestError> {
-    match opts.kind {
+    let summary = match opts.kind {
         ImportKind::Fips | ImportKind::Simplificado => fips::import(store, paths, opts, progress),
         ImportKind::Comunidades => community::import(store, paths, opts, progress),
         ImportKind::Admin => admin::import(store, paths, opts, progress),
+    }?;
+    if summary.committed {
+        // The planner must know the tables grew (a bulk load on PostgreSQL, see the function).
+        vamos_store::sql::refresh_statistics(
+            store.sql(),
+            &[
+                "communities",
+                "community_surveys",
+                "households",
+                "persons",
+                "admin_records",
+            ],
+        )?;
     }
+    Ok(summary)
 }
 
 /// What the history records about a run: kind, source, synthetic label, files.

@@ -160,7 +160,7 @@ pub fn sync_referrals(
     at: &str,
     actor: &str,
 ) -> Result<SyncOutcome> {
-    in_tx(sql, |sql| {
+    let out = in_tx(sql, |sql| {
         lock(sql, ACCESS_LOCK)?;
         let mut out = SyncOutcome {
             expired: expire_in_tx(sql, today, at)?,
@@ -282,7 +282,10 @@ pub fn sync_referrals(
         }
         insert_rows(sql, "referral_events", &EVENT_COLS, &events)?;
         Ok(out)
-    })
+    })?;
+    // Many referrals may have been created: the planner must know (see the function).
+    crate::sql::refresh_statistics(sql, &["referrals", "referral_events"])?;
+    Ok(out)
 }
 
 const EVENT_COLS: [Col; 6] = [

