@@ -58,6 +58,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0008_referral_units",
         include_str!("../migrations/postgres/0008_referral_units.sql"),
     ),
+    (
+        "0009_referral_due",
+        include_str!("../migrations/postgres/0009_referral_due.sql"),
+    ),
 ];
 
 /// A PostgreSQL registry.

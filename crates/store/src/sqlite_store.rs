@@ -53,6 +53,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0008_referral_units",
         include_str!("../migrations/sqlite/0008_referral_units.sql"),
     ),
+    (
+        "0009_referral_due",
+        include_str!("../migrations/sqlite/0009_referral_due.sql"),
+    ),
 ];
 
 /// A SQLite registry in one file.
