@@ -445,22 +445,13 @@ pub fn counter_referrals(cmd: &CounterReferralsCommand) -> Result<ExitCode> {
         crate::commands::today(),
         &crate::commands::now_rfc3339(),
     )?;
-    let accepted_ids: Vec<String> = summary
-        .results
-        .iter()
-        .filter_map(|r| r.counter_referral_id)
-        .map(|i| i.to_string())
-        .collect();
     audit(
         store.as_mut(),
         "importar contra-referencias",
         "contra-referencias",
-        &vamos_server::access_api::summary_ids(&accepted_ids),
+        &summary.audit_subject(),
         &format!("archivo {}", a.file.display()),
-        &format!(
-            "ok: {} aceptadas, {} duplicadas, {} rechazadas",
-            summary.accepted, summary.duplicates, summary.rejected
-        ),
+        &summary.audit_outcome(),
     )?;
     // The Logros move now, without a new classification.
     let update = acc::update_logros(

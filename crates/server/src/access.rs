@@ -272,6 +272,27 @@ pub struct IngestSummary {
     pub results: Vec<EventResult>,
 }
 
+impl IngestSummary {
+    /// The audit record's subject: the counter-referral ids stored or recognised, compacted.
+    pub fn audit_subject(&self) -> String {
+        let ids: Vec<String> = self
+            .results
+            .iter()
+            .filter_map(|r| r.counter_referral_id)
+            .map(|i| i.to_string())
+            .collect();
+        crate::access_api::summary_ids(&ids)
+    }
+
+    /// The audit record's outcome: how many accepted, duplicated, rejected.
+    pub fn audit_outcome(&self) -> String {
+        format!(
+            "ok: {} aceptadas, {} duplicadas, {} rechazadas",
+            self.accepted, self.duplicates, self.rejected
+        )
+    }
+}
+
 /// Most events in one request or file (larger files: split them).
 pub const MAX_EVENTS: usize = 200_000;
 

@@ -100,17 +100,8 @@ fn unavailable(why: &str) -> ApiError {
 
 /// Fills in an audit record of a counter-referral submission with what became of it.
 pub fn complete_audit(mut e: AuditEntry, sum: &IngestSummary) -> AuditEntry {
-    let ids: Vec<String> = sum
-        .results
-        .iter()
-        .filter_map(|r| r.counter_referral_id)
-        .map(|i| i.to_string())
-        .collect();
-    e.subject_id = crate::access_api::summary_ids(&ids);
-    e.outcome = format!(
-        "ok: {} aceptadas, {} duplicadas, {} rechazadas",
-        sum.accepted, sum.duplicates, sum.rejected
-    );
+    e.subject_id = sum.audit_subject();
+    e.outcome = sum.audit_outcome();
     e
 }
 
@@ -143,16 +134,16 @@ fn commit_group(
         }
     };
     let mut done = Vec::with_capacity(jobs.len());
+    let mut entries = Vec::with_capacity(jobs.len());
     let mut offset = 0;
     for j in jobs {
         let n = j.checked.fresh_len();
         let part = outcomes.get(offset..offset + n).unwrap_or_default();
         offset += n;
         let sum = acc::finish(j.checked, part);
-        let entry = complete_audit(j.audit, &sum);
-        done.push((sum, entry, j.reply));
+        entries.push(complete_audit(j.audit, &sum));
+        done.push((sum, j.reply));
     }
-    let entries: Vec<AuditEntry> = done.iter().map(|(_, e, _)| e.clone()).collect();
     let audited: ApiResult<()> = match (audit, store.as_mut()) {
         (Some(w), _) => w.write_all(entries),
         (None, Some(s)) => entries
@@ -161,7 +152,7 @@ fn commit_group(
             .map_err(ApiError::from),
         (None, None) => Err(unavailable("sin conexión")),
     };
-    for (sum, _, reply) in done {
+    for (sum, reply) in done {
         let _ = reply.send(match &audited {
             Ok(()) => Ok(sum),
             Err(e) => Err(e.clone()),
