@@ -38,14 +38,24 @@ pub fn answer_map(c: &Catalogue) -> AnswerMap {
             {
                 for code in services {
                     let list = m.entry((institution.clone(), code.clone())).or_default();
-                    if !list.contains(&s.code) {
-                        list.push(s.code.clone());
+                    if !list.iter().any(|(c, _)| *c == s.code) {
+                        list.push((s.code.clone(), referral_unit_kind(s.category)));
                     }
                 }
             }
         }
     }
     m
+}
+
+/// The kind of unit a referral for a service of category `c` names: households for the
+/// households Logro, communities for the entorno, persons otherwise (as classified).
+pub fn referral_unit_kind(c: Category) -> &'static str {
+    match c {
+        Category::Hogares => "hogar",
+        Category::Entorno => "comunidad",
+        _ => "persona",
+    }
 }
 
 /// Catalogue service codes an institution may also report with, by (institution, catalogue
@@ -826,10 +836,14 @@ pub fn update_logros(
     let before_until = figures_until(&m)?;
     let measured = TerritoryCode::parse(&m.territory).map_err(|e| anyhow::anyhow!("{e}"))?;
     let persons = store_access::counter_referral_persons(store.sql(), applied, through)?;
-    let mut by_district: HashMap<i64, HashSet<i64>> = HashMap::new();
-    for (p, d) in &persons {
-        by_district.entry(*d).or_default().insert(*p);
+    // Per district, the persons named and the communities they live in.
+    let mut by_district: HashMap<i64, (HashSet<i64>, BTreeSet<i64>)> = HashMap::new();
+    for (p, c, d) in &persons {
+        let e = by_district.entry(*d).or_default();
+        e.0.insert(*p);
+        e.1.insert(*c);
     }
+    let community_counts = store_access::communities_per_district(store.sql())?;
     let mut stored: Vec<DistrictLogros> = rows
         .iter()
         .filter_map(|(d, j)| {
@@ -852,36 +866,49 @@ pub fn update_logros(
         if !measured.contains(code) {
             continue;
         }
-        let ids = by_district.get(&d).cloned().unwrap_or_default();
+        let Some((ids, communities)) = by_district.get(&d) else {
+            continue;
+        };
+        let communities: Vec<i64> = communities.iter().copied().collect();
+        // Only the communities of these persons: their figures are all that can move. When
+        // they are a good part of the district (a burst), the whole district is read instead:
+        // in id order, that costs less than looking each one up.
+        let whole =
+            communities.len() * 3 >= community_counts.get(&d).copied().unwrap_or(0) as usize;
         let t = TerritoryCode::District(code);
         let load = |store: &mut dyn Store, through: i64| -> anyhow::Result<RegistryData> {
             let mut data = RegistryData::new(&FormVocabulary);
-            store.load_part(t, vamos_store::LoadPart::Units, &mut data)?;
-            // The district's id range: an open range would read every person of the country.
-            if let Some(ids) = store.person_id_bounds(t)? {
-                store.load_part(t, vamos_store::LoadPart::Persons { ids }, &mut data)?;
+            if whole {
+                store.load_part(t, vamos_store::LoadPart::Units, &mut data)?;
+                // The district's id range: an open range would read every person of the country.
+                if let Some(ids) = store.person_id_bounds(t)? {
+                    store.load_part(t, vamos_store::LoadPart::Persons { ids }, &mut data)?;
+                }
+                store.load_part(
+                    t,
+                    vamos_store::LoadPart::Events {
+                        counter_referrals_through: through,
+                    },
+                    &mut data,
+                )?;
+            } else {
+                store.load_communities(&communities, through, &mut data)?;
             }
-            store.load_part(
-                t,
-                vamos_store::LoadPart::Events {
-                    counter_referrals_through: through,
-                },
-                &mut data,
-            )?;
             data.finish();
             Ok(data)
         };
         let units = |data: &RegistryData| -> UnitSet {
+            let (mut households, mut places) = (HashSet::new(), HashSet::new());
             let mut set = UnitSet::default();
-            for id in &ids {
+            for id in ids {
                 if let Some(p) = data.person_by_id(*id) {
                     set.persons.push(p);
                     let h = data.person_household.get(p).copied().unwrap_or(0) as usize;
-                    if !set.households.contains(&h) {
+                    if households.insert(h) {
                         set.households.push(h);
                     }
                     if let Some(&c) = data.household_community.get(h) {
-                        if !set.communities.contains(&(c as usize)) {
+                        if places.insert(c as usize) {
                             set.communities.push(c as usize);
                         }
                     }
@@ -1202,7 +1229,7 @@ mod tests {
         let prenatal = m
             .get(&("MSPBS".to_string(), "control_prenatal".to_string()))
             .unwrap();
-        assert!(prenatal.contains(&"control_prenatal".to_string()));
+        assert!(prenatal.contains(&("control_prenatal".to_string(), "persona")));
         assert!(reportable(&c, "MSPBS").contains(&"control_prenatal".to_string()));
         assert!(reportable(&c, "NADIE").is_empty());
     }

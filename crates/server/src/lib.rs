@@ -268,6 +268,7 @@ async fn access_updater(st: AppState) {
             _ = st.access_wake.notified() => {}
         }
         let catalogue = st.catalogue.clone();
+        let started = std::time::Instant::now();
         let r = st
             .pool
             .run(move |s| {
@@ -287,14 +288,23 @@ async fn access_updater(st: AppState) {
                     personas = u.persons,
                     "Logros actualizados con contra-referencias"
                 );
-                // Under a stream of counter-referrals, one pass every couple of seconds takes
-                // everything received meanwhile, and leaves the cores to the ingestion.
-                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                // Under a stream of counter-referrals the next pass takes everything received
+                // meanwhile; resting as long as the pass took leaves at least half the time to
+                // the ingestion, and a quiet server answers the next event at once.
+                tokio::time::sleep(updater_rest(started.elapsed())).await;
             }
             Ok(None) => {}
             Err(e) => tracing::warn!(motivo = %e.message, "actualización de Logros"),
         }
     }
+}
+
+/// The updater's rest after a pass that took `pass`: as long (between 0.1 s and 30 s).
+fn updater_rest(pass: std::time::Duration) -> std::time::Duration {
+    pass.clamp(
+        std::time::Duration::from_millis(100),
+        std::time::Duration::from_secs(30),
+    )
 }
 
 async fn shutdown_signal() {
@@ -334,4 +344,17 @@ pub fn serve_blocking(
     // next start resumes from the stored watermark.
     rt.shutdown_timeout(std::time::Duration::from_secs(5));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn the_updater_rests_as_long_as_its_pass_within_bounds() {
+        let ms = Duration::from_millis;
+        assert_eq!(super::updater_rest(ms(5)), ms(100));
+        assert_eq!(super::updater_rest(ms(1_500)), ms(1_500));
+        assert_eq!(super::updater_rest(ms(90_000)), ms(30_000));
+    }
 }

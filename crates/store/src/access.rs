@@ -794,8 +794,9 @@ pub fn known_events(
 }
 
 /// Which referral services a counter-referral of an institution's event code answers: the
-/// catalogue services whose counter-referral evidence names that institution and code.
-pub type AnswerMap = HashMap<(String, String), Vec<String>>;
+/// catalogue services whose counter-referral evidence names that institution and code, each
+/// with the kind of unit its referrals name (`persona`, `hogar`, `comunidad`).
+pub type AnswerMap = HashMap<(String, String), Vec<(String, &'static str)>>;
 
 /// What became of one event given to [`insert_counter_referrals`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -886,17 +887,16 @@ fn insert_counter_referrals_tx(
             let Some(services) = answers.get(&(e.institution.clone(), e.service.clone())) else {
                 continue;
             };
-            for s in services {
-                for (kind, unit) in [
-                    ("persona", e.person.person_id),
-                    ("hogar", e.person.household_id),
-                    ("comunidad", e.person.community_id),
-                ] {
-                    wanted
-                        .entry((kind, unit))
-                        .or_default()
-                        .push((f, s.as_str()));
-                }
+            for (s, kind) in services {
+                let unit = match *kind {
+                    "hogar" => e.person.household_id,
+                    "comunidad" => e.person.community_id,
+                    _ => e.person.person_id,
+                };
+                wanted
+                    .entry((kind, unit))
+                    .or_default()
+                    .push((f, s.as_str()));
             }
         }
         let mut answered: Vec<Option<i64>> = vec![None; fresh.len()];
@@ -1051,19 +1051,37 @@ pub fn last_counter_referral(sql: &mut dyn Sql) -> Result<i64> {
         .unwrap_or(0))
 }
 
-/// Persons and districts of the counter-referrals after `after` up to `through`:
-/// `(person_id, district_code)`.
+/// Where the persons of the counter-referrals after `after` up to `through` live:
+/// `(person_id, community_id, district_code)`, once per person.
 pub fn counter_referral_persons(
     sql: &mut dyn Sql,
     after: i64,
     through: i64,
-) -> Result<Vec<(i64, i64)>> {
+) -> Result<Vec<(i64, i64, i64)>> {
     Ok(sql
         .query(
-            "SELECT DISTINCT c.person_id, h.district_code FROM counter_referrals c
+            "SELECT DISTINCT c.person_id, h.community_id, h.district_code FROM counter_referrals c
              JOIN persons p ON p.id = c.person_id JOIN households h ON h.id = p.household_id
              WHERE c.id > $1 AND c.id <= $2",
             &[after.into(), through.into()],
+        )?
+        .iter()
+        .map(|r| {
+            (
+                r.int(0).unwrap_or_default(),
+                r.int(1).unwrap_or_default(),
+                r.int(2).unwrap_or_default(),
+            )
+        })
+        .collect())
+}
+
+/// How many communities each district has: `district_code → count`.
+pub fn communities_per_district(sql: &mut dyn Sql) -> Result<HashMap<i64, i64>> {
+    Ok(sql
+        .query(
+            "SELECT district_code, count(*) FROM communities GROUP BY district_code",
+            &[],
         )?
         .iter()
         .map(|r| (r.int(0).unwrap_or_default(), r.int(1).unwrap_or_default()))

@@ -257,6 +257,17 @@ pub trait Store: Send {
         part: LoadPart,
         sink: &mut dyn RegistrySink,
     ) -> Result<()>;
+    /// Streams some communities to `sink`: the communities, every household of them, the
+    /// households' members (each kind in id order), then those members' events,
+    /// counter-referrals up to `counter_referrals_through`. Everything whose figures a change in
+    /// the evidence of a person living there can move — the person, the household, the
+    /// community — for an incremental update.
+    fn load_communities(
+        &mut self,
+        communities: &[i64],
+        counter_referrals_through: i64,
+        sink: &mut dyn RegistrySink,
+    ) -> Result<()>;
     /// The smallest and largest person id of a territory (`None` when it has no persons).
     fn person_id_bounds(&mut self, territory: TerritoryCode) -> Result<Option<(i64, i64)>>;
     /// Another connection to the same database, for reading in parallel.

@@ -4,74 +4,121 @@
 use crate::answer_columns;
 use vamos_domain::schema::{COMMUNITY_FIELDS, HOUSEHOLD_FIELDS, PERSON_FIELDS};
 
-/// The load queries: communities, households, persons, events and the person id bounds. All
-/// take the inclusive district range as placeholders 1 and 2; the persons query also takes an
-/// inclusive person id range as 3 and 4. `p` renders placeholder n. For the whole nation the
-/// joins that only filter by district are left out (they would cost a lookup per person for
-/// nothing). The events query takes, as placeholder 3, the last counter-referral id to include:
-/// the events are the matched administrative records and those counter-referrals (institution
-/// prefixed with [`CR`], so an `admin` rule never takes one).
-pub(crate) fn queries(p: fn(usize) -> String, nation: bool) -> [String; 5] {
-    let (lo, hi, from, to) = (p(1), p(2), p(3), p(4));
-    let through = p(3);
-    if nation {
-        let [communities, households, _, _, _] = queries(p, false);
-        return [
-            communities,
-            households,
-            format!(
-                "SELECT p.id, p.household_id, p.national_id, p.birth_date, p.sex, p.relationship, {}
-                 FROM persons p WHERE CAST({lo} AS BIGINT) <= CAST({hi} AS BIGINT)
-                 AND p.id BETWEEN {from} AND {to} ORDER BY p.id",
-                prefixed("p", &answer_columns(PERSON_FIELDS))
-            ),
-            format!(
-                "SELECT a.person_id, a.institution, a.service, a.event_date FROM admin_records a
-                 WHERE a.person_id IS NOT NULL AND CAST({lo} AS BIGINT) <= CAST({hi} AS BIGINT)
-                 UNION ALL
-                 SELECT c.person_id, '{CR}' || c.institution, c.service, c.delivered_on FROM counter_referrals c
-                 WHERE c.id <= {through}"
-            ),
-            format!(
-                "SELECT min(id), max(id) FROM persons WHERE CAST({lo} AS BIGINT) <= CAST({hi} AS BIGINT)"
-            ),
-        ];
+/// Which rows the load queries read.
+#[derive(Clone, Copy)]
+pub(crate) enum Filter {
+    /// The inclusive district range in placeholders 1 and 2.
+    Districts,
+    /// The whole nation: the joins that only filter by district are left out (they would cost
+    /// a lookup per person for nothing); placeholders 1 and 2 are still taken.
+    Nation,
+    /// Some communities: the SQL that follows a column to test membership of the list bound to
+    /// placeholder 1 (`IN (SELECT value FROM json_each(?1))`, `= ANY($1)`).
+    Communities(&'static str),
+}
+
+/// The load queries: communities, households, persons, events and the person id bounds, in id
+/// order. With district filters the persons query also takes an inclusive person id range as
+/// placeholders 3 and 4 (and the bounds query only the districts). `p` renders placeholder n.
+/// The events query takes the last counter-referral id to include as the placeholder after the
+/// filter's (3, or 2 for communities): the events are the matched administrative records and
+/// those counter-referrals (institution prefixed with [`CR`], so an `admin` rule never takes
+/// one). For communities the bounds query is empty (not used).
+pub(crate) fn queries(p: fn(usize) -> String, filter: Filter) -> [String; 5] {
+    let community = format!(
+        "SELECT c.id, c.district_code, c.area, s.survey_date, {}
+         FROM communities c
+         LEFT JOIN community_surveys s ON s.submission_key = (
+             SELECT x.submission_key FROM community_surveys x WHERE x.community_id = c.id
+             ORDER BY x.survey_date DESC, x.submission_key DESC LIMIT 1)",
+        prefixed("s", &answer_columns(COMMUNITY_FIELDS))
+    );
+    let household = format!(
+        "SELECT id, district_code, community_id, area, interview_date, {} FROM households",
+        answer_columns(HOUSEHOLD_FIELDS)
+    );
+    let person = format!(
+        "SELECT p.id, p.household_id, p.national_id, p.birth_date, p.sex, p.relationship, {}
+         FROM persons p",
+        prefixed("p", &answer_columns(PERSON_FIELDS))
+    );
+    let admin = "SELECT a.person_id, a.institution, a.service, a.event_date FROM admin_records a";
+    let counter = format!(
+        "SELECT c.person_id, '{CR}' || c.institution, c.service, c.delivered_on
+         FROM counter_referrals c"
+    );
+    let of_household =
+        "JOIN persons p ON p.id = a.person_id JOIN households h ON h.id = p.household_id";
+    let of_household_c =
+        "JOIN persons p ON p.id = c.person_id JOIN households h ON h.id = p.household_id";
+    let (lo, hi) = (p(1), p(2));
+    match filter {
+        Filter::Communities(within) => {
+            let through = p(2);
+            [
+                format!("{community} WHERE c.id {within} ORDER BY c.id"),
+                format!("{household} WHERE community_id {within} ORDER BY id"),
+                format!(
+                    "{person} JOIN households h ON h.id = p.household_id
+                     WHERE h.community_id {within} ORDER BY p.id"
+                ),
+                format!(
+                    "{admin} {of_household} WHERE h.community_id {within}
+                     UNION ALL
+                     {counter} {of_household_c} WHERE h.community_id {within} AND c.id <= {through}"
+                ),
+                String::new(),
+            ]
+        }
+        Filter::Nation => {
+            let (from, to, through) = (p(3), p(4), p(3));
+            [
+                format!("{community} WHERE c.district_code BETWEEN {lo} AND {hi} ORDER BY c.id"),
+                format!("{household} WHERE district_code BETWEEN {lo} AND {hi} ORDER BY id"),
+                format!(
+                    "{person} WHERE CAST({lo} AS BIGINT) <= CAST({hi} AS BIGINT)
+                     AND p.id BETWEEN {from} AND {to} ORDER BY p.id"
+                ),
+                format!(
+                    "{admin} WHERE a.person_id IS NOT NULL AND CAST({lo} AS BIGINT) <= CAST({hi} AS BIGINT)
+                     UNION ALL
+                     {counter} WHERE c.id <= {through}"
+                ),
+                format!(
+                    "SELECT min(id), max(id) FROM persons WHERE CAST({lo} AS BIGINT) <= CAST({hi} AS BIGINT)"
+                ),
+            ]
+        }
+        Filter::Districts => {
+            let (from, to, through) = (p(3), p(4), p(3));
+            [
+                format!("{community} WHERE c.district_code BETWEEN {lo} AND {hi} ORDER BY c.id"),
+                format!("{household} WHERE district_code BETWEEN {lo} AND {hi} ORDER BY id"),
+                format!(
+                    "{person} JOIN households h ON h.id = p.household_id
+                     WHERE h.district_code BETWEEN {lo} AND {hi} AND p.id BETWEEN {from} AND {to} ORDER BY p.id"
+                ),
+                format!(
+                    "{admin} {of_household} WHERE h.district_code BETWEEN {lo} AND {hi}
+                     UNION ALL
+                     {counter} {of_household_c} WHERE h.district_code BETWEEN {lo} AND {hi} AND c.id <= {through}"
+                ),
+                format!(
+                    "SELECT min(p.id), max(p.id) FROM persons p JOIN households h ON h.id = p.household_id
+                     WHERE h.district_code BETWEEN {lo} AND {hi}"
+                ),
+            ]
+        }
     }
-    [
-        format!(
-            "SELECT c.id, c.district_code, c.area, s.survey_date, {}
-             FROM communities c
-             LEFT JOIN community_surveys s ON s.submission_key = (
-                 SELECT x.submission_key FROM community_surveys x WHERE x.community_id = c.id
-                 ORDER BY x.survey_date DESC, x.submission_key DESC LIMIT 1)
-             WHERE c.district_code BETWEEN {lo} AND {hi} ORDER BY c.id",
-            prefixed("s", &answer_columns(COMMUNITY_FIELDS))
-        ),
-        format!(
-            "SELECT id, district_code, community_id, area, interview_date, {}
-             FROM households WHERE district_code BETWEEN {lo} AND {hi} ORDER BY id",
-            answer_columns(HOUSEHOLD_FIELDS)
-        ),
-        format!(
-            "SELECT p.id, p.household_id, p.national_id, p.birth_date, p.sex, p.relationship, {}
-             FROM persons p JOIN households h ON h.id = p.household_id
-             WHERE h.district_code BETWEEN {lo} AND {hi} AND p.id BETWEEN {from} AND {to} ORDER BY p.id",
-            prefixed("p", &answer_columns(PERSON_FIELDS))
-        ),
-        format!(
-            "SELECT a.person_id, a.institution, a.service, a.event_date
-             FROM admin_records a JOIN persons p ON p.id = a.person_id JOIN households h ON h.id = p.household_id
-             WHERE h.district_code BETWEEN {lo} AND {hi}
-             UNION ALL
-             SELECT c.person_id, '{CR}' || c.institution, c.service, c.delivered_on
-             FROM counter_referrals c JOIN persons p ON p.id = c.person_id JOIN households h ON h.id = p.household_id
-             WHERE h.district_code BETWEEN {lo} AND {hi} AND c.id <= {through}"
-        ),
-        format!(
-            "SELECT min(p.id), max(p.id) FROM persons p JOIN households h ON h.id = p.household_id
-             WHERE h.district_code BETWEEN {lo} AND {hi}"
-        ),
-    ]
+}
+
+/// The filter of a territory's load.
+pub(crate) fn territory_filter(t: vamos_domain::TerritoryCode) -> Filter {
+    if t == vamos_domain::TerritoryCode::Nation {
+        Filter::Nation
+    } else {
+        Filter::Districts
+    }
 }
 
 /// The institution prefix of counter-referral events (equal to the engine's

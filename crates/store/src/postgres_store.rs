@@ -4,7 +4,7 @@
 //! go through `COPY … FROM STDIN` in text format inside the import's transaction, so a national
 //! load is a handful of streamed statements rather than millions of round trips.
 
-use crate::load_sql::queries;
+use crate::load_sql::{queries, territory_filter, Filter};
 use crate::LoadPart;
 use crate::{
     answer_columns, check_len, district_range, Backend, DistrictCounts, ImportMeta, ImportRecord,
@@ -61,6 +61,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0009_referral_due",
         include_str!("../migrations/postgres/0009_referral_due.sql"),
+    ),
+    (
+        "0010_community_households",
+        include_str!("../migrations/postgres/0010_community_households.sql"),
     ),
 ];
 
@@ -227,82 +231,40 @@ impl Store for PostgresStore {
             return Err(StoreError::NotInitialised);
         }
         let (lo, hi) = district_range(territory);
-        let cr_through = match part {
-            LoadPart::Events {
-                counter_referrals_through,
-            } => counter_referrals_through,
-            _ => i64::MAX,
-        };
         let [communities, households, persons, admin, _] =
-            queries(|n| format!("${n}"), territory == TerritoryCode::Nation);
-        let bad = |what: &str| StoreError::Invalid(format!("dato almacenado inválido: {what}"));
-        let district = |n: i64| -> Result<DistrictCode> {
-            DistrictCode::from_stored(n).ok_or_else(|| bad("distrito"))
-        };
-        let params: [&(dyn ToSql + Sync); 2] = [&lo, &hi];
+            queries(|n| format!("${n}"), territory_filter(territory));
+        let c = &mut self.client;
         match part {
             LoadPart::Units => {
-                {
-                    let mut it = self.client.query_raw(&communities, params)?;
-                    while let Some(r) = it.next()? {
-                        let answers = pg_answers(&r, 4, COMMUNITY_FIELDS)?;
-                        sink.community(&CommunityRow {
-                            id: r.try_get(0)?,
-                            district: district(r.try_get(1)?)?,
-                            area: r.try_get(2)?,
-                            survey_date: r.try_get(3)?,
-                            answers: &answers,
-                        });
-                    }
-                }
-                {
-                    let mut it = self.client.query_raw(&households, params)?;
-                    while let Some(r) = it.next()? {
-                        let answers = pg_answers(&r, 5, HOUSEHOLD_FIELDS)?;
-                        sink.household(&HouseholdRow {
-                            id: r.try_get(0)?,
-                            district: district(r.try_get(1)?)?,
-                            community_id: r.try_get(2)?,
-                            area: r.try_get(3)?,
-                            interview_date: r.try_get(4)?,
-                            answers: &answers,
-                        });
-                    }
-                }
+                stream_communities(c, &communities, &[&lo, &hi], sink)?;
+                stream_households(c, &households, &[&lo, &hi], sink)
             }
             LoadPart::Persons { ids: (from, to) } => {
-                let mut it = self
-                    .client
-                    .query_raw(&persons, [&lo as &(dyn ToSql + Sync), &hi, &from, &to])?;
-                while let Some(r) = it.next()? {
-                    let answers = pg_answers(&r, 6, PERSON_FIELDS)?;
-                    let nid: Option<i64> = r.try_get(2)?;
-                    let sex: &str = r.try_get(4)?;
-                    sink.person(&PersonRow {
-                        id: r.try_get(0)?,
-                        household_id: r.try_get(1)?,
-                        national_id: nid.and_then(NationalId::from_stored),
-                        birth_date: r.try_get(3)?,
-                        sex: Sex::parse(sex).ok_or_else(|| bad("sexo"))?,
-                        relationship: r.try_get(5)?,
-                        answers: &answers,
-                    });
-                }
+                stream_persons(c, &persons, &[&lo, &hi, &from, &to], sink)
             }
-            LoadPart::Events { .. } => {
-                let events: [&(dyn ToSql + Sync); 3] = [&lo, &hi, &cr_through];
-                let mut it = self.client.query_raw(&admin, events)?;
-                while let Some(r) = it.next()? {
-                    sink.admin_event(&AdminEventRow {
-                        person_id: r.try_get(0)?,
-                        institution: r.try_get(1)?,
-                        service: r.try_get(2)?,
-                        event_date: r.try_get(3)?,
-                    });
-                }
-            }
+            LoadPart::Events {
+                counter_referrals_through,
+            } => stream_events(c, &admin, &[&lo, &hi, &counter_referrals_through], sink),
         }
-        Ok(())
+    }
+
+    fn load_communities(
+        &mut self,
+        communities: &[i64],
+        counter_referrals_through: i64,
+        sink: &mut dyn RegistrySink,
+    ) -> Result<()> {
+        if !self.is_initialised()? {
+            return Err(StoreError::NotInitialised);
+        }
+        let list = communities.to_vec();
+        let [communities, households, members, events, _] =
+            queries(|n| format!("${n}"), Filter::Communities("= ANY($1)"));
+        let c = &mut self.client;
+        stream_communities(c, &communities, &[&list], sink)?;
+        stream_households(c, &households, &[&list], sink)?;
+        stream_persons(c, &members, &[&list], sink)?;
+        stream_events(c, &events, &[&list, &counter_referrals_through], sink)
     }
 
     fn person_id_bounds(&mut self, territory: TerritoryCode) -> Result<Option<(i64, i64)>> {
@@ -310,7 +272,7 @@ impl Store for PostgresStore {
             return Err(StoreError::NotInitialised);
         }
         let (lo, hi) = district_range(territory);
-        let [_, _, _, _, bounds] = queries(|n| format!("${n}"), territory == TerritoryCode::Nation);
+        let [_, _, _, _, bounds] = queries(|n| format!("${n}"), territory_filter(territory));
         let r = self.client.query_one(&bounds, &[&lo, &hi])?;
         let (a, b): (Option<i64>, Option<i64>) = (r.try_get(0)?, r.try_get(1)?);
         Ok(a.zip(b))
@@ -496,6 +458,103 @@ fn insert_import(
 }
 
 /// Answer columns of a row, typed by the schema (integers are BIGINT, everything else TEXT).
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+fn bad(what: &str) -> StoreError {
+    StoreError::Invalid(format!("dato almacenado inválido: {what}"))
+}
+
+fn district(n: i64) -> Result<DistrictCode> {
+    DistrictCode::from_stored(n).ok_or_else(|| bad("distrito"))
+}
+
+/// Streams the rows of a communities load query to `sink`.
+fn stream_communities(
+    c: &mut Client,
+    sql: &str,
+    params: Params<'_>,
+    sink: &mut dyn RegistrySink,
+) -> Result<()> {
+    let mut it = c.query_raw(sql, params.iter().copied())?;
+    while let Some(r) = it.next()? {
+        let answers = pg_answers(&r, 4, COMMUNITY_FIELDS)?;
+        sink.community(&CommunityRow {
+            id: r.try_get(0)?,
+            district: district(r.try_get(1)?)?,
+            area: r.try_get(2)?,
+            survey_date: r.try_get(3)?,
+            answers: &answers,
+        });
+    }
+    Ok(())
+}
+
+/// Streams the rows of a households load query to `sink`.
+fn stream_households(
+    c: &mut Client,
+    sql: &str,
+    params: Params<'_>,
+    sink: &mut dyn RegistrySink,
+) -> Result<()> {
+    let mut it = c.query_raw(sql, params.iter().copied())?;
+    while let Some(r) = it.next()? {
+        let answers = pg_answers(&r, 5, HOUSEHOLD_FIELDS)?;
+        sink.household(&HouseholdRow {
+            id: r.try_get(0)?,
+            district: district(r.try_get(1)?)?,
+            community_id: r.try_get(2)?,
+            area: r.try_get(3)?,
+            interview_date: r.try_get(4)?,
+            answers: &answers,
+        });
+    }
+    Ok(())
+}
+
+/// Streams the rows of a persons load query to `sink`.
+fn stream_persons(
+    c: &mut Client,
+    sql: &str,
+    params: Params<'_>,
+    sink: &mut dyn RegistrySink,
+) -> Result<()> {
+    let mut it = c.query_raw(sql, params.iter().copied())?;
+    while let Some(r) = it.next()? {
+        let answers = pg_answers(&r, 6, PERSON_FIELDS)?;
+        let nid: Option<i64> = r.try_get(2)?;
+        let sex: &str = r.try_get(4)?;
+        sink.person(&PersonRow {
+            id: r.try_get(0)?,
+            household_id: r.try_get(1)?,
+            national_id: nid.and_then(NationalId::from_stored),
+            birth_date: r.try_get(3)?,
+            sex: Sex::parse(sex).ok_or_else(|| bad("sexo"))?,
+            relationship: r.try_get(5)?,
+            answers: &answers,
+        });
+    }
+    Ok(())
+}
+
+/// Streams the rows of an events load query to `sink`.
+fn stream_events(
+    c: &mut Client,
+    sql: &str,
+    params: Params<'_>,
+    sink: &mut dyn RegistrySink,
+) -> Result<()> {
+    let mut it = c.query_raw(sql, params.iter().copied())?;
+    while let Some(r) = it.next()? {
+        sink.admin_event(&AdminEventRow {
+            person_id: r.try_get(0)?,
+            institution: r.try_get(1)?,
+            service: r.try_get(2)?,
+            event_date: r.try_get(3)?,
+        });
+    }
+    Ok(())
+}
+
 fn pg_answers<'r>(
     r: &'r postgres::Row,
     from: usize,

@@ -4,7 +4,7 @@
 //! WAL) and insert through cached prepared statements with positional binding, which is as
 //! close to the `sqlite3` shell's own `.import` loop as a validating importer gets.
 
-use crate::load_sql::queries;
+use crate::load_sql::{queries, territory_filter, Filter};
 use crate::LoadPart;
 use crate::{
     answer_columns, check_len, district_range, iso, parse_iso, Backend, DistrictCounts, ImportMeta,
@@ -56,6 +56,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0009_referral_due",
         include_str!("../migrations/sqlite/0009_referral_due.sql"),
+    ),
+    (
+        "0010_community_households",
+        include_str!("../migrations/sqlite/0010_community_households.sql"),
     ),
 ];
 
@@ -320,92 +324,50 @@ impl Store for SqliteStore {
             return Err(StoreError::NotInitialised);
         }
         let (lo, hi) = district_range(territory);
-        let cr_through = match part {
-            LoadPart::Events {
-                counter_referrals_through,
-            } => counter_referrals_through,
-            _ => i64::MAX,
-        };
         let [communities, households, persons, admin, _] =
-            queries(|n| format!("?{n}"), territory == TerritoryCode::Nation);
-        let bad = |what: &str| StoreError::Invalid(format!("dato almacenado inválido: {what}"));
-        let district = |n: i64| -> Result<DistrictCode> {
-            DistrictCode::from_stored(n).ok_or_else(|| bad("distrito"))
-        };
+            queries(|n| format!("?{n}"), territory_filter(territory));
         match part {
             LoadPart::Units => {
-                {
-                    let mut st = self.conn.prepare(&communities)?;
-                    let mut rows = st.query(params![lo, hi])?;
-                    while let Some(r) = rows.next()? {
-                        let mut buf = [AnswerRef::Null; MAX_ANSWERS];
-                        let row_answers = answers_from(r, 4, COMMUNITY_FIELDS.len(), &mut buf)?;
-                        let date: Option<String> = r.get(3)?;
-                        sink.community(&CommunityRow {
-                            id: r.get(0)?,
-                            district: district(r.get(1)?)?,
-                            area: text_ref(r.get_ref(2)?),
-                            survey_date: date.as_deref().and_then(parse_iso),
-                            answers: row_answers,
-                        });
-                    }
-                }
-                let mut st = self.conn.prepare(&households)?;
-                let mut rows = st.query(params![lo, hi])?;
-                while let Some(r) = rows.next()? {
-                    let mut buf = [AnswerRef::Null; MAX_ANSWERS];
-                    let answers = answers_from(r, 5, HOUSEHOLD_FIELDS.len(), &mut buf)?;
-                    let date = text_ref(r.get_ref(4)?)
-                        .and_then(parse_iso)
-                        .ok_or_else(|| bad("fecha de entrevista"))?;
-                    sink.household(&HouseholdRow {
-                        id: r.get(0)?,
-                        district: district(r.get(1)?)?,
-                        community_id: r.get(2)?,
-                        area: text_ref(r.get_ref(3)?),
-                        interview_date: date,
-                        answers,
-                    });
-                }
+                stream_communities(&self.conn, &communities, params![lo, hi], sink)?;
+                stream_households(&self.conn, &households, params![lo, hi], sink)
             }
             LoadPart::Persons { ids: (from, to) } => {
-                let mut st = self.conn.prepare(&persons)?;
-                let mut rows = st.query(params![lo, hi, from, to])?;
-                while let Some(r) = rows.next()? {
-                    let mut buf = [AnswerRef::Null; MAX_ANSWERS];
-                    let answers = answers_from(r, 6, PERSON_FIELDS.len(), &mut buf)?;
-                    let nid: Option<i64> = r.get(2)?;
-                    sink.person(&PersonRow {
-                        id: r.get(0)?,
-                        household_id: r.get(1)?,
-                        national_id: nid.and_then(NationalId::from_stored),
-                        birth_date: text_ref(r.get_ref(3)?)
-                            .and_then(parse_iso)
-                            .ok_or_else(|| bad("fecha de nacimiento"))?,
-                        sex: text_ref(r.get_ref(4)?)
-                            .and_then(Sex::parse)
-                            .ok_or_else(|| bad("sexo"))?,
-                        relationship: text_ref(r.get_ref(5)?).unwrap_or(""),
-                        answers,
-                    });
-                }
+                stream_persons(&self.conn, &persons, params![lo, hi, from, to], sink)
             }
-            LoadPart::Events { .. } => {
-                let mut st = self.conn.prepare(&admin)?;
-                let mut rows = st.query(params![lo, hi, cr_through])?;
-                while let Some(r) = rows.next()? {
-                    sink.admin_event(&AdminEventRow {
-                        person_id: r.get(0)?,
-                        institution: text_ref(r.get_ref(1)?).unwrap_or(""),
-                        service: text_ref(r.get_ref(2)?).unwrap_or(""),
-                        event_date: text_ref(r.get_ref(3)?)
-                            .and_then(parse_iso)
-                            .ok_or_else(|| bad("fecha del evento"))?,
-                    });
-                }
-            }
+            LoadPart::Events {
+                counter_referrals_through,
+            } => stream_events(
+                &self.conn,
+                &admin,
+                params![lo, hi, counter_referrals_through],
+                sink,
+            ),
         }
-        Ok(())
+    }
+
+    fn load_communities(
+        &mut self,
+        communities: &[i64],
+        counter_referrals_through: i64,
+        sink: &mut dyn RegistrySink,
+    ) -> Result<()> {
+        if !self.is_initialised()? {
+            return Err(StoreError::NotInitialised);
+        }
+        let list = json_list(communities);
+        let [communities, households, members, events, _] = queries(
+            |n| format!("?{n}"),
+            Filter::Communities("IN (SELECT value FROM json_each(?1))"),
+        );
+        stream_communities(&self.conn, &communities, params![list], sink)?;
+        stream_households(&self.conn, &households, params![list], sink)?;
+        stream_persons(&self.conn, &members, params![list], sink)?;
+        stream_events(
+            &self.conn,
+            &events,
+            params![list, counter_referrals_through],
+            sink,
+        )
     }
 
     fn person_id_bounds(&mut self, territory: TerritoryCode) -> Result<Option<(i64, i64)>> {
@@ -413,7 +375,7 @@ impl Store for SqliteStore {
             return Err(StoreError::NotInitialised);
         }
         let (lo, hi) = district_range(territory);
-        let [_, _, _, _, bounds] = queries(|n| format!("?{n}"), territory == TerritoryCode::Nation);
+        let [_, _, _, _, bounds] = queries(|n| format!("?{n}"), territory_filter(territory));
         let (a, b): (Option<i64>, Option<i64>) =
             self.conn
                 .query_row(&bounds, params![lo, hi], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -859,6 +821,131 @@ impl ImportTx for SqliteImport<'_> {
         self.conn.execute_batch("ROLLBACK")?;
         Ok(())
     }
+}
+
+/// A list of ids as a JSON array (bound to `json_each`).
+fn json_list(ids: &[i64]) -> String {
+    let mut s = String::with_capacity(ids.len() * 8 + 2);
+    s.push('[');
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(&id.to_string());
+    }
+    s.push(']');
+    s
+}
+
+fn bad(what: &str) -> StoreError {
+    StoreError::Invalid(format!("dato almacenado inválido: {what}"))
+}
+
+fn district(n: i64) -> Result<DistrictCode> {
+    DistrictCode::from_stored(n).ok_or_else(|| bad("distrito"))
+}
+
+/// Streams the rows of a communities load query to `sink`.
+fn stream_communities(
+    conn: &Connection,
+    sql: &str,
+    params: &[&dyn rusqlite::ToSql],
+    sink: &mut dyn RegistrySink,
+) -> Result<()> {
+    let mut st = conn.prepare(sql)?;
+    let mut rows = st.query(params)?;
+    while let Some(r) = rows.next()? {
+        let mut buf = [AnswerRef::Null; MAX_ANSWERS];
+        let row_answers = answers_from(r, 4, COMMUNITY_FIELDS.len(), &mut buf)?;
+        let date: Option<String> = r.get(3)?;
+        sink.community(&CommunityRow {
+            id: r.get(0)?,
+            district: district(r.get(1)?)?,
+            area: text_ref(r.get_ref(2)?),
+            survey_date: date.as_deref().and_then(parse_iso),
+            answers: row_answers,
+        });
+    }
+    Ok(())
+}
+
+/// Streams the rows of a households load query to `sink`.
+fn stream_households(
+    conn: &Connection,
+    sql: &str,
+    params: &[&dyn rusqlite::ToSql],
+    sink: &mut dyn RegistrySink,
+) -> Result<()> {
+    let mut st = conn.prepare(sql)?;
+    let mut rows = st.query(params)?;
+    while let Some(r) = rows.next()? {
+        let mut buf = [AnswerRef::Null; MAX_ANSWERS];
+        let answers = answers_from(r, 5, HOUSEHOLD_FIELDS.len(), &mut buf)?;
+        let date = text_ref(r.get_ref(4)?)
+            .and_then(parse_iso)
+            .ok_or_else(|| bad("fecha de entrevista"))?;
+        sink.household(&HouseholdRow {
+            id: r.get(0)?,
+            district: district(r.get(1)?)?,
+            community_id: r.get(2)?,
+            area: text_ref(r.get_ref(3)?),
+            interview_date: date,
+            answers,
+        });
+    }
+    Ok(())
+}
+
+/// Streams the rows of a persons load query to `sink`.
+fn stream_persons(
+    conn: &Connection,
+    sql: &str,
+    params: &[&dyn rusqlite::ToSql],
+    sink: &mut dyn RegistrySink,
+) -> Result<()> {
+    let mut st = conn.prepare(sql)?;
+    let mut rows = st.query(params)?;
+    while let Some(r) = rows.next()? {
+        let mut buf = [AnswerRef::Null; MAX_ANSWERS];
+        let answers = answers_from(r, 6, PERSON_FIELDS.len(), &mut buf)?;
+        let nid: Option<i64> = r.get(2)?;
+        sink.person(&PersonRow {
+            id: r.get(0)?,
+            household_id: r.get(1)?,
+            national_id: nid.and_then(NationalId::from_stored),
+            birth_date: text_ref(r.get_ref(3)?)
+                .and_then(parse_iso)
+                .ok_or_else(|| bad("fecha de nacimiento"))?,
+            sex: text_ref(r.get_ref(4)?)
+                .and_then(Sex::parse)
+                .ok_or_else(|| bad("sexo"))?,
+            relationship: text_ref(r.get_ref(5)?).unwrap_or(""),
+            answers,
+        });
+    }
+    Ok(())
+}
+
+/// Streams the rows of an events load query to `sink`.
+fn stream_events(
+    conn: &Connection,
+    sql: &str,
+    params: &[&dyn rusqlite::ToSql],
+    sink: &mut dyn RegistrySink,
+) -> Result<()> {
+    let mut st = conn.prepare(sql)?;
+    let mut rows = st.query(params)?;
+    while let Some(r) = rows.next()? {
+        sink.admin_event(&AdminEventRow {
+            person_id: r.get(0)?,
+            institution: text_ref(r.get_ref(1)?).unwrap_or(""),
+            service: text_ref(r.get_ref(2)?).unwrap_or(""),
+            event_date: text_ref(r.get_ref(3)?)
+                .and_then(parse_iso)
+                .ok_or_else(|| bad("fecha del evento"))?,
+        });
+    }
+    Ok(())
 }
 
 impl crate::sql::Sql for SqliteStore {

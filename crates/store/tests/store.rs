@@ -374,6 +374,73 @@ fn parallel_load_reads_exactly_what_the_sequential_load_reads() {
     }
 }
 
+#[test]
+fn load_communities_reads_whole_communities() {
+    for db in all_dbs() {
+        let mut store = db.open();
+        write_one(store.as_mut(), true); // community 1: one household, person 1
+        write_many(store.as_mut(), 3, 7); // community 2: three households, persons 2..=8
+        let villeta = TerritoryCode::parse("1116").unwrap();
+        let mut whole = Recorder::default();
+        store.load_registry(villeta, &mut whole).unwrap();
+        // Events come in no particular order (the engine sorts them by person and date).
+        whole.events.sort();
+        let load = |store: &mut dyn Store, ids: &[i64]| {
+            let mut r = Recorder::default();
+            store.load_communities(ids, i64::MAX, &mut r).unwrap();
+            r.events.sort();
+            r
+        };
+        let first = load(store.as_mut(), &[1]);
+        assert_eq!(first.len(), 1 + 1 + 1 + 1, "{}", db.label);
+        let second = load(store.as_mut(), &[2]);
+        assert_eq!(second.units.len(), 1 + 3, "{}", db.label);
+        assert_eq!(second.persons.len(), 7, "{}", db.label);
+        assert_eq!(second.events.len(), 7, "{}", db.label);
+        // Both communities are the whole district, row for row and in order.
+        assert_eq!(load(store.as_mut(), &[1, 2]), whole, "{}", db.label);
+        // Unknown communities, or none: nothing.
+        assert_eq!(load(store.as_mut(), &[999]).len(), 0, "{}", db.label);
+        assert_eq!(load(store.as_mut(), &[]).len(), 0, "{}", db.label);
+        // Counter-referrals count up to the id given.
+        use vamos_store::access::{insert_counter_referrals, locate_persons, NewCounterReferral};
+        let (by_id, _) = locate_persons(store.sql(), &[3], &[]).unwrap();
+        let event = NewCounterReferral {
+            institution: "MSPBS".into(),
+            event_key: "e1".into(),
+            digest: "d1".into(),
+            person: by_id[&3],
+            service: "control_prenatal".into(),
+            delivered_on: "2026-11-20".into(),
+            place: None,
+            place_district: Some(1116),
+            channel: "api".into(),
+            received_by: "prueba".into(),
+        };
+        let answers = Default::default();
+        let stored =
+            insert_counter_referrals(store.sql(), &[event], &answers, "2026-11-23T10:00:00Z")
+                .unwrap();
+        let vamos_store::access::Outcome::Stored { id, .. } = stored[0] else {
+            panic!("{stored:?}")
+        };
+        let upto = |store: &mut dyn Store, through: i64| {
+            let mut r = Recorder::default();
+            store.load_communities(&[2], through, &mut r).unwrap();
+            r.events.sort();
+            r.events
+        };
+        assert_eq!(upto(store.as_mut(), id - 1), second.events, "{}", db.label);
+        let with = upto(store.as_mut(), id);
+        assert_eq!(with.len(), 8, "{}", db.label);
+        assert!(
+            with.contains(&"e3 contrarreferencia:MSPBS control_prenatal 2026-11-20".to_string()),
+            "{} {with:?}",
+            db.label
+        );
+    }
+}
+
 /// One import of one community with `households` households and `persons` persons dealt
 /// round-robin over them (so a household's members are not contiguous by id), each person with
 /// one administrative event.
