@@ -11,6 +11,7 @@ use crate::access::{self as acc, Checked, Codes, IngestSummary};
 use crate::error::{ApiError, ApiResult};
 use crate::pool::AuditWriter;
 use axum::http::StatusCode;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use vamos_store::access::{insert_counter_referrals, NewCounterReferral};
@@ -32,6 +33,8 @@ const MAX_GROUP_EVENTS: usize = 50_000;
 pub struct Intake {
     tx: mpsc::Sender<Job>,
     codes: Arc<Codes>,
+    /// Submissions received so far (the Logros updater rests only while they keep coming).
+    submitted: Arc<AtomicU64>,
 }
 
 impl Intake {
@@ -65,7 +68,11 @@ impl Intake {
                     commit_group(&url, &mut store, &answers, audit.as_ref(), jobs);
                 }
             })?;
-        Ok(Intake { tx, codes })
+        Ok(Intake {
+            tx,
+            codes,
+            submitted: Arc::default(),
+        })
     }
 
     /// The catalogue's counter-referral codes (for [`acc::check`]).
@@ -73,10 +80,16 @@ impl Intake {
         self.codes.clone()
     }
 
+    /// How many submissions have been handed to the writer since the server started.
+    pub fn submissions(&self) -> u64 {
+        self.submitted.load(Ordering::Relaxed)
+    }
+
     /// Stores `checked` (in a group commit) and writes `audit` with the outcome; answers once
     /// both are committed.
     pub async fn submit(&self, checked: Checked, audit: AuditEntry) -> ApiResult<IngestSummary> {
         let (reply, answer) = oneshot::channel();
+        self.submitted.fetch_add(1, Ordering::Relaxed);
         self.tx
             .send(Job {
                 checked,

@@ -269,6 +269,7 @@ async fn access_updater(st: AppState) {
         }
         let catalogue = st.catalogue.clone();
         let started = std::time::Instant::now();
+        let submissions = st.intake.submissions();
         let r = st
             .pool
             .run(move |s| {
@@ -290,8 +291,9 @@ async fn access_updater(st: AppState) {
                 );
                 // Under a stream of counter-referrals the next pass takes everything received
                 // meanwhile; resting as long as the pass took leaves at least half the time to
-                // the ingestion, and a quiet server answers the next event at once.
-                tokio::time::sleep(updater_rest(started.elapsed())).await;
+                // the ingestion. Once the stream stops, the backlog is worked off without rests.
+                let streaming = st.intake.submissions() != submissions;
+                tokio::time::sleep(updater_rest(started.elapsed(), streaming)).await;
             }
             Ok(None) => {}
             Err(e) => tracing::warn!(motivo = %e.message, "actualización de Logros"),
@@ -299,12 +301,15 @@ async fn access_updater(st: AppState) {
     }
 }
 
-/// The updater's rest after a pass that took `pass`: as long (between 0.1 s and 30 s).
-fn updater_rest(pass: std::time::Duration) -> std::time::Duration {
-    pass.clamp(
-        std::time::Duration::from_millis(100),
-        std::time::Duration::from_secs(30),
-    )
+/// The updater's rest after a pass that took `pass`: as long (between 0.1 s and 30 s) while
+/// counter-referrals keep `streaming` in, else a moment.
+fn updater_rest(pass: std::time::Duration, streaming: bool) -> std::time::Duration {
+    let least = std::time::Duration::from_millis(100);
+    if streaming {
+        pass.clamp(least, std::time::Duration::from_secs(30))
+    } else {
+        least
+    }
 }
 
 async fn shutdown_signal() {
@@ -351,10 +356,12 @@ mod tests {
     use std::time::Duration;
 
     #[test]
-    fn the_updater_rests_as_long_as_its_pass_within_bounds() {
+    fn the_updater_rests_as_long_as_its_pass_while_events_stream_in() {
         let ms = Duration::from_millis;
-        assert_eq!(super::updater_rest(ms(5)), ms(100));
-        assert_eq!(super::updater_rest(ms(1_500)), ms(1_500));
-        assert_eq!(super::updater_rest(ms(90_000)), ms(30_000));
+        assert_eq!(super::updater_rest(ms(5), true), ms(100));
+        assert_eq!(super::updater_rest(ms(1_500), true), ms(1_500));
+        assert_eq!(super::updater_rest(ms(90_000), true), ms(30_000));
+        // Nothing arrived during the pass: the backlog is worked off at once.
+        assert_eq!(super::updater_rest(ms(1_500), false), ms(100));
     }
 }

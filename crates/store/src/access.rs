@@ -236,33 +236,19 @@ pub fn sync_referrals(
                 format!("medición {measurement_id}").into(),
             ]);
             id += 1;
+            out.created += 1;
+            // Written as they come, a slice at a time: a national run creates millions of
+            // referrals, and their rows held all at once took gigabytes.
+            if rows.len() >= FLUSH_ROWS {
+                insert_rows(sql, "referrals", &REFERRAL_COLS, &rows)?;
+                insert_rows(sql, "referral_events", &EVENT_COLS, &events)?;
+                rows.clear();
+                events.clear();
+            }
         }
-        out.created = rows.len() as u64;
-        insert_rows(
-            sql,
-            "referrals",
-            &[
-                Col("id", false),
-                Col("measurement_id", false),
-                Col("unit_kind", false),
-                Col("unit_id", false),
-                Col("household_id", false),
-                Col("community_id", false),
-                Col("district_code", false),
-                Col("category", false),
-                Col("service", false),
-                Col("institution", false),
-                Col("priority", false),
-                Col("unprotected", false),
-                Col("populations", false),
-                Col("critical", false),
-                Col("status", false),
-                Col("emitted_at", false),
-                Col("due_on", true),
-                Col("updated_at", false),
-            ],
-            &rows,
-        )?;
+        insert_rows(sql, "referrals", &REFERRAL_COLS, &rows)?;
+        insert_rows(sql, "referral_events", &EVENT_COLS, &events)?;
+        events.clear();
         // What is left had an open referral but no longer a need.
         let reason = format!("la necesidad ya no aparece en la medición {measurement_id}");
         let gone: Vec<i64> = existing.into_values().collect();
@@ -287,6 +273,30 @@ pub fn sync_referrals(
     crate::sql::refresh_statistics(sql, &["referrals", "referral_events"])?;
     Ok(out)
 }
+
+/// Rows written per statement batch by [`sync_referrals`].
+const FLUSH_ROWS: usize = 10_000;
+
+const REFERRAL_COLS: [Col; 18] = [
+    Col("id", false),
+    Col("measurement_id", false),
+    Col("unit_kind", false),
+    Col("unit_id", false),
+    Col("household_id", false),
+    Col("community_id", false),
+    Col("district_code", false),
+    Col("category", false),
+    Col("service", false),
+    Col("institution", false),
+    Col("priority", false),
+    Col("unprotected", false),
+    Col("populations", false),
+    Col("critical", false),
+    Col("status", false),
+    Col("emitted_at", false),
+    Col("due_on", true),
+    Col("updated_at", false),
+];
 
 const EVENT_COLS: [Col; 6] = [
     Col("referral_id", false),

@@ -593,3 +593,78 @@ fn grouped_counter_referrals_settle_duplicates_and_conflicts_in_one_commit() {
         assert_eq!(n, Some(2), "{}", db.label);
     }
 }
+
+#[test]
+fn referral_generation_writes_many_referrals_in_slices_and_keeps_them_on_a_rerun() {
+    use vamos_store::access::{sync_referrals, NewReferral};
+    for db in all_dbs() {
+        let mut s = db.open();
+        let m = s
+            .save_measurement(
+                &vamos_store::MeasurementMeta {
+                    as_of: d("2026-11-23"),
+                    catalogue_version: "prueba".into(),
+                    catalogue_label: "prueba".into(),
+                    territory: "1116".into(),
+                    synthetic: true,
+                    created_at: "2026-11-23T10:00:00Z".into(),
+                    details: "{}".into(),
+                },
+                &[],
+            )
+            .unwrap();
+        // More than one slice of rows (10,000), and a need repeated.
+        let needs: Vec<NewReferral> = (0..25_001)
+            .map(|k| NewReferral {
+                unit_kind: "persona",
+                unit_id: (k % 25_000) + 1,
+                household_id: None,
+                community_id: None,
+                district_code: 1116,
+                category: "gestacion".into(),
+                service: "control_prenatal".into(),
+                institution: "MSPBS".into(),
+                priority: 1,
+                unprotected: 1,
+                populations: String::new(),
+                critical: true,
+                due_on: "2026-12-23".into(),
+            })
+            .collect();
+        let sync = |s: &mut dyn Store| {
+            sync_referrals(
+                s.sql(),
+                m,
+                &[(1116, 1116)],
+                &needs,
+                "2026-11-23",
+                "2026-11-23T10:00:00Z",
+                "prueba",
+            )
+            .unwrap()
+        };
+        let first = sync(s.as_mut());
+        assert_eq!((first.created, first.kept), (25_000, 0), "{}", db.label);
+        let count = |s: &mut dyn Store, q: &str| s.sql().query(q, &[]).unwrap()[0].int(0).unwrap();
+        assert_eq!(
+            count(s.as_mut(), "SELECT count(*) FROM referrals"),
+            25_000,
+            "{}",
+            db.label
+        );
+        assert_eq!(
+            count(s.as_mut(), "SELECT count(*) FROM referral_events"),
+            25_000,
+            "{}",
+            db.label
+        );
+        let again = sync(s.as_mut());
+        assert_eq!((again.created, again.kept), (0, 25_000), "{}", db.label);
+        assert_eq!(
+            count(s.as_mut(), "SELECT count(*) FROM referrals"),
+            25_000,
+            "{}",
+            db.label
+        );
+    }
+}
