@@ -615,3 +615,310 @@ fn the_server_enforces_roles_scopes_agreements_and_audits_every_read() {
         );
     }
 }
+
+/// A web request without following redirects: (status, headers, body).
+fn web(
+    s: &Server,
+    cookies: &str,
+    method: &str,
+    path: &str,
+    form: &[(&str, &str)],
+    accept_language: Option<&str>,
+) -> (u16, Vec<(String, String)>, String) {
+    let a: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let url = format!("{}{}", s.base, path);
+    let resp = if method == "get" {
+        let mut r = a.get(&url);
+        if !cookies.is_empty() {
+            r = r.header("cookie", cookies);
+        }
+        if let Some(l) = accept_language {
+            r = r.header("accept-language", l);
+        }
+        r.call()
+    } else {
+        let mut r = a.post(&url);
+        if !cookies.is_empty() {
+            r = r.header("cookie", cookies);
+        }
+        r.send_form(form.iter().copied())
+    }
+    .unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    // Templates escape '/' in values as `&#x2f;` (as browsers read it): compare decoded.
+    let body = resp
+        .into_body()
+        .read_to_string()
+        .unwrap()
+        .replace("&#x2f;", "/");
+    (status, headers, body)
+}
+
+fn header<'a>(h: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    h.iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+/// `name=value` of a `Set-Cookie` for `name`.
+fn set_cookie(h: &[(String, String)], name: &str) -> Option<String> {
+    header(h, "set-cookie")
+        .into_iter()
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .and_then(|c| c.split(';').next())
+        .map(str::to_string)
+}
+
+/// The value of hidden field `name` in a page.
+fn hidden(body: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let i = body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {body}"))
+        + marker.len();
+    body[i..]
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&#x2f;", "/")
+        .replace("&amp;", "&")
+}
+
+#[test]
+fn the_web_application_serves_dashboards_catalogue_and_login_in_spanish_and_english() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = vamos(
+        &[
+            "synth",
+            "--households",
+            "300",
+            "--seed",
+            "3",
+            "--out",
+            "datos",
+            "--reference-date",
+            "2026-11-01",
+        ],
+        d,
+        &[],
+    );
+    assert!(o.status.success());
+    for db in all_dbs() {
+        let url = db.url.as_str();
+        assert!(vamos(
+            &["db", "init", "--db", url],
+            d,
+            &[("VAMOS_ADMIN_PASSWORD", PW)]
+        )
+        .status
+        .success());
+        assert!(vamos(
+            &[
+                "import",
+                "fips",
+                "--db",
+                url,
+                "datos",
+                "--date",
+                "2026-11-23"
+            ],
+            d,
+            &[]
+        )
+        .status
+        .success());
+        let s = start(url, d);
+
+        // Before any measurement: the dashboard says what to do, it does not fail.
+        let (st, h, body) = web(&s, "", "get", "/logros", &[], None);
+        assert_eq!(st, 200, "{body}");
+        assert!(body.contains("Todavía no hay mediciones"), "{body}");
+        assert!(header(&h, "content-security-policy")[0].contains("default-src 'self'"));
+        for date in ["2026-11-01", "2026-11-23"] {
+            assert!(vamos(&["classify", "--db", url, "--as-of", date], d, &[])
+                .status
+                .success());
+        }
+
+        // Public home page, Spanish by default, English by browser or by link (remembered).
+        let (st, _, body) = web(&s, "", "get", "/", &[], None);
+        assert_eq!(st, 200);
+        assert!(
+            body.starts_with("<!doctype html>\n<html lang=\"es-PY\">"),
+            "{body}"
+        );
+        assert!(body.contains("Ir al contenido") && body.contains("<main id=\"contenido\""));
+        let (_, _, body) = web(&s, "", "get", "/", &[], Some("en-US,en;q=0.9"));
+        assert!(body.contains("<html lang=\"en\">") && body.contains("Skip to content"));
+        let (_, h, body) = web(&s, "", "get", "/catalogo?lang=en", &[], None);
+        assert!(body.contains("Service catalogue"), "{body}");
+        assert_eq!(
+            set_cookie(&h, "vamos_idioma").as_deref(),
+            Some("vamos_idioma=en")
+        );
+        let (_, _, body) = web(&s, "vamos_idioma=en", "get", "/logros", &[], Some("es"));
+        assert!(body.contains("The ten Logros"));
+
+        // The public dashboard: suppressed public figures, labelled synthetic, the same as the API.
+        let (st, _, body) = web(&s, "", "get", "/logros?t=1116&logro=7", &[], None);
+        assert_eq!(st, 200, "{body}");
+        assert!(body.contains("sintético") && body.contains("Cifras públicas"));
+        assert!(body.contains("Villeta") && body.contains("Central"));
+        assert!(body.contains("<svg class=\"map\"") && body.contains("logro=7"));
+        assert!(
+            body.contains("comparada con la medición"),
+            "previous measurement: {body}"
+        );
+        let (_, api, _) = call(
+            &s,
+            &Who::default(),
+            "get",
+            "/api/public/logros?territory=1116",
+            None,
+        );
+        for l in api["logros"].as_array().unwrap() {
+            let shown = match l["coverage"].as_f64() {
+                Some(c) => format!("{:.1} %", c * 100.0).replace('.', ","),
+                None => "—".to_string(),
+            };
+            assert!(
+                body.contains(&format!("<span class=\"value\">{shown}</span>")),
+                "Logro {}: {shown}",
+                l["logro"]
+            );
+        }
+        // Drill-down: the nation lists departments, a department its districts.
+        let (_, _, body) = web(&s, "", "get", "/logros", &[], None);
+        assert!(
+            body.contains("Departamentos: cobertura")
+                && body.contains("href=\"/logros?t=11&amp;logro=1\"")
+        );
+        let (_, _, body) = web(&s, "", "get", "/logros?t=11", &[], None);
+        assert!(
+            body.contains("Distritos: cobertura")
+                && body.contains("href=\"/logros?t=1116&amp;logro=1\"")
+        );
+        let (st, _, body) = web(&s, "", "get", "/logros?t=99", &[], None);
+        assert_eq!(st, 400, "{body}");
+        assert!(body.contains("territorio inválido"));
+        // Every figure downloads as CSV.
+        let (st, h, csv) = web(&s, "", "get", "/logros.csv?t=11", &[], None);
+        assert_eq!(st, 200);
+        assert!(header(&h, "content-type")[0].starts_with("text/csv"));
+        assert!(csv.starts_with("medicion,fecha,datos,territorio,nombre,logro"));
+        assert!(csv.contains(",sintético,1116,Villeta,"), "{csv}");
+
+        // The catalogue, readable by anyone.
+        let (st, _, body) = web(
+            &s,
+            "",
+            "get",
+            "/catalogo?categoria=antes_del_nacimiento",
+            &[],
+            None,
+        );
+        assert_eq!(st, 200);
+        assert!(body.contains("Paquete núcleo") && body.contains("MSPBS"));
+
+        // Unknown pages: HTML for the application, JSON for the API.
+        let (st, _, body) = web(&s, "", "get", "/no-existe", &[], None);
+        assert_eq!(st, 404);
+        assert!(body.contains("Página no encontrada"));
+        let (st, v, _) = call(&s, &Who::default(), "get", "/api/no-existe", None);
+        assert_eq!(
+            (st, v["error"]["code"].as_str()),
+            (404, Some("no_encontrado"))
+        );
+
+        // Login by form: the form's token must match its cookie; wrong password, then right.
+        let (st, h, body) = web(
+            &s,
+            "",
+            "get",
+            "/ingresar?volver=/logros%3Ft%3D1116",
+            &[],
+            None,
+        );
+        assert_eq!(st, 200);
+        let pre = set_cookie(&h, "vamos_ingreso").unwrap();
+        let token = hidden(&body, "token");
+        assert_eq!(hidden(&body, "volver"), "/logros?t=1116");
+        let form = |pw: &'static str, tok: &str| {
+            vec![
+                ("usuario", "admin".to_string()),
+                ("clave", pw.to_string()),
+                ("token", tok.to_string()),
+                ("volver", "/logros?t=1116".to_string()),
+            ]
+        };
+        let send = |cookie: &str, f: Vec<(&'static str, String)>| {
+            let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            web(&s, cookie, "post", "/ingresar", &pairs, None)
+        };
+        let (st, _, body) = send("", form(PW, &token));
+        assert_eq!(st, 401);
+        assert!(body.contains("El formulario venció"));
+        let (st, _, body) = send(&pre, form("Mala-Clave-2026", &token));
+        assert_eq!(st, 401);
+        assert!(body.contains("Usuario o contraseña incorrectos"));
+        let (st, h, _) = send(&pre, form(PW, &token));
+        assert_eq!(st, 303);
+        assert_eq!(header(&h, "location"), vec!["/logros?t=1116"]);
+        let session = set_cookie(&h, "vamos_sesion").unwrap();
+        assert!(header(&h, "set-cookie")
+            .iter()
+            .any(|c| c.contains("HttpOnly") && c.contains("SameSite=Strict")));
+        // Signed in: the role's home page and the full figures.
+        let (_, _, body) = web(&s, &session, "get", "/", &[], None);
+        assert!(
+            body.contains("Administrador UTGS") && body.contains("href=\"/logros\""),
+            "{body}"
+        );
+        let (_, _, body) = web(&s, &session, "get", "/logros?t=1116", &[], None);
+        assert!(!body.contains("Cifras públicas") && body.contains("protegidos de"));
+        // Signing out needs the session's CSRF token.
+        let csrf = hidden(&body, "csrf");
+        let (st, _, _) = web(&s, &session, "post", "/salir", &[("csrf", "otro")], None);
+        assert_eq!(st, 403);
+        let (st, h, _) = web(&s, &session, "post", "/salir", &[("csrf", &csrf)], None);
+        assert_eq!(st, 303);
+        assert!(header(&h, "set-cookie")
+            .iter()
+            .any(|c| c.starts_with("vamos_sesion=;")));
+        let (_, _, body) = web(&s, &session, "get", "/", &[], None);
+        assert!(
+            body.contains("Ingresar como servidor público"),
+            "the session is gone"
+        );
+        let o = vamos(&["audit", "verify", "--db", url], d, &[]);
+        assert!(o.status.success());
+        let (_, audit, _) = call(
+            &s,
+            &login(&s, "admin", PW),
+            "get",
+            "/api/audit?limit=50",
+            None,
+        );
+        let actions: Vec<&str> = audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a["action"].as_str())
+            .collect();
+        assert!(
+            actions.contains(&"iniciar sesión") && actions.contains(&"cerrar sesión"),
+            "{actions:?}"
+        );
+    }
+}

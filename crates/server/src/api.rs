@@ -230,6 +230,55 @@ pub async fn login(
     headers: HeaderMap,
     Json(body): Json<LoginBody>,
 ) -> ApiResult<Response> {
+    let rid = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let signed = sign_in(&st, addr, rid, body).await?;
+    let mut r = Json(json!({
+        "username": signed.user.username,
+        "display_name": signed.user.display_name,
+        "role": signed.user.role,
+        "csrf_token": signed.csrf,
+        "expires_at": signed.expires,
+    }))
+    .into_response();
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&session_cookie(&st, &signed.cookie)).map_err(ApiError::internal)?,
+    );
+    Ok(r)
+}
+
+/// A new session: its account, the cookie's secret, the CSRF token and the expiry.
+pub struct SignedIn {
+    pub user: vamos_store::accounts::User,
+    pub cookie: String,
+    pub csrf: String,
+    pub expires: String,
+}
+
+/// The `Set-Cookie` value of a new session.
+pub fn session_cookie(st: &AppState, cookie: &str) -> String {
+    format!(
+        "{SESSION_COOKIE}={cookie}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        st.settings.session_hours * 3600,
+        if st.settings.cookie_secure {
+            "; Secure"
+        } else {
+            ""
+        }
+    )
+}
+
+/// Checks a username and password (rate limit per address, lock-out with back-off, audit of
+/// every attempt) and opens a session: shared by the API and the web login form.
+pub async fn sign_in(
+    st: &AppState,
+    addr: SocketAddr,
+    rid: Option<String>,
+    body: LoginBody,
+) -> ApiResult<SignedIn> {
     if !st.login_limiter.allow(&addr.ip().to_string()) {
         st.metrics
             .rate_limited
@@ -244,10 +293,6 @@ pub async fn login(
         ));
     }
     let settings = st.settings.clone();
-    let rid = headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
     let metrics = st.metrics.clone();
     let result = st
         .pool
@@ -316,28 +361,12 @@ pub async fn login(
     metrics
         .logins_ok
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let cookie_header = format!(
-        "{SESSION_COOKIE}={cookie}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
-        st.settings.session_hours * 3600,
-        if st.settings.cookie_secure {
-            "; Secure"
-        } else {
-            ""
-        }
-    );
-    let mut r = Json(json!({
-        "username": user.username,
-        "display_name": user.display_name,
-        "role": user.role,
-        "csrf_token": csrf,
-        "expires_at": expires,
-    }))
-    .into_response();
-    r.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&cookie_header).map_err(ApiError::internal)?,
-    );
-    Ok(r)
+    Ok(SignedIn {
+        user,
+        cookie,
+        csrf,
+        expires,
+    })
 }
 
 pub async fn session_info(p: Principal) -> Json<Value> {
@@ -349,7 +378,19 @@ pub async fn logout(
     headers: HeaderMap,
     p: Principal,
 ) -> ApiResult<Response> {
-    let cookie = auth::cookie(&headers, SESSION_COOKIE);
+    sign_out(&st, &headers, p).await?;
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    r.headers_mut()
+        .insert(header::SET_COOKIE, HeaderValue::from_static(CLEAR_SESSION));
+    Ok(r)
+}
+
+/// The `Set-Cookie` value that ends the session in the browser.
+pub const CLEAR_SESSION: &str = "vamos_sesion=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0";
+
+/// Ends the session of the request's cookie (audited): shared by the API and the web.
+pub async fn sign_out(st: &AppState, headers: &HeaderMap, p: Principal) -> ApiResult<()> {
+    let cookie = auth::cookie(headers, SESSION_COOKIE);
     st.pool
         .run(move |s| {
             if let Some(c) = cookie {
@@ -365,13 +406,7 @@ pub async fn logout(
                 "ok",
             )
         })
-        .await?;
-    let mut r = StatusCode::NO_CONTENT.into_response();
-    r.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("vamos_sesion=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
-    );
-    Ok(r)
+        .await
 }
 
 // ---------------------------------------------------------------- registry

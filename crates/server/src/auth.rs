@@ -151,6 +151,14 @@ impl Principal {
         }
     }
 
+    /// The session's CSRF token (empty for other credentials).
+    pub fn csrf(&self) -> &str {
+        match &self.credential {
+            Credential::Session { csrf } => csrf,
+            _ => "",
+        }
+    }
+
     /// The actor as written in the audit trail.
     pub fn actor(&self) -> String {
         match &self.credential {
@@ -260,28 +268,37 @@ async fn authenticate(parts: &Parts, state: &AppState) -> ApiResult<Option<Princ
             .collect();
         return principal(user, Credential::Token { id: t.id, scopes }, rid).map(Some);
     }
-    if let Some(c) = cookie(&parts.headers, SESSION_COOKIE) {
-        let hash = sha256_hex(&c);
-        let now = now_rfc3339();
-        let found = state
-            .pool
-            .run(move |s| Ok(accounts::session(s.sql(), &hash, &now)?))
-            .await?;
-        let Some((user, csrf)) = found else {
-            return Ok(None);
-        };
-        // Unsafe methods made with a cookie must echo the session's CSRF token.
-        if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
-            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-            if sent != Some(csrf.as_str()) {
-                return Err(ApiError::forbidden(
-                    "falta o no coincide el token CSRF (cabecera X-CSRF-Token) de la sesión",
-                ));
-            }
+    let Some(p) = session(parts, state).await? else {
+        return Ok(None);
+    };
+    // Unsafe methods made with a cookie must echo the session's CSRF token.
+    if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+        if Some(p.csrf()) != sent {
+            return Err(ApiError::forbidden(
+                "falta o no coincide el token CSRF (cabecera X-CSRF-Token) de la sesión",
+            ));
         }
-        return principal(user, Credential::Session { csrf }, rid).map(Some);
     }
-    Ok(None)
+    Ok(Some(p))
+}
+
+/// The principal of the request's session cookie, if it names a live session (no CSRF check:
+/// web forms carry the token in a field, checked by their handlers with [`Principal::csrf`]).
+pub async fn session(parts: &Parts, state: &AppState) -> ApiResult<Option<Principal>> {
+    let Some(c) = cookie(&parts.headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let hash = sha256_hex(&c);
+    let now = now_rfc3339();
+    let found = state
+        .pool
+        .run(move |s| Ok(accounts::session(s.sql(), &hash, &now)?))
+        .await?;
+    let Some((user, csrf)) = found else {
+        return Ok(None);
+    };
+    principal(user, Credential::Session { csrf }, request_id(parts)).map(Some)
 }
 
 /// The principal of a DCI subscription's account (notifications are sent on its behalf, with

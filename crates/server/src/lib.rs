@@ -22,11 +22,12 @@ pub mod public;
 pub mod routes;
 pub mod state;
 pub mod status;
+pub mod web;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use config::Settings;
 use state::{AppState, Metrics, RateLimiter};
@@ -97,9 +98,8 @@ pub fn app(state: AppState) -> Router {
                 settings.body_limit,
             )),
         )
-        .fallback(|| async {
-            error::ApiError::not_found("ruta inexistente: vea /api/openapi.json")
-        })
+        .merge(web::router())
+        .fallback(fallback)
         .with_state(state.clone());
     let hsts = settings.hsts;
     router
@@ -112,6 +112,28 @@ pub fn app(state: AppState) -> Router {
             settings.request_timeout,
         ))
         .layer(axum::middleware::from_fn(request_id))
+}
+
+/// An unknown path: JSON for the API's paths, an HTML page for the web application's.
+async fn fallback(State(st): State<AppState>, req: Request) -> Response {
+    let path = req.uri().path();
+    if path.starts_with("/api/")
+        || path == "/api"
+        || path.starts_with(&st.settings.dci_base_path)
+        || path == "/metrics"
+    {
+        return error::ApiError::not_found("ruta inexistente: vea /api/openapi.json")
+            .into_response();
+    }
+    let (mut parts, _) = req.into_parts();
+    match <web::Page as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+        &mut parts, &st,
+    )
+    .await
+    {
+        Ok(page) => page.error(&error::ApiError::not_found("")),
+        Err(r) => r,
+    }
 }
 
 static REQUEST_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);

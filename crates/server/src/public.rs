@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use vamos_domain::services::Category;
 use vamos_domain::{Territory, TerritoryCode};
-use vamos_engine::logros::LogroCounts;
+use vamos_engine::logros::{roll_up, DistrictLogros, LogroCounts};
 
 /// Flattened counts of one territory: key → value.
 pub type Cells = BTreeMap<String, u64>;
@@ -145,6 +145,78 @@ pub fn suppress_siblings(siblings: &[Cells], hidden: &mut [BTreeSet<String>]) {
             }
         }
     }
+}
+
+/// The public figures of territory `t` (see [`logros`]): its table suppressed, and the cells
+/// its siblings' suppression adds.
+pub fn public_territory(
+    districts: &[DistrictLogros],
+    m: &vamos_store::MeasurementRecord,
+    t: TerritoryCode,
+    k: u64,
+) -> Value {
+    let table = roll_up(districts, t);
+    let mut hidden = suppress_table(&cells(&table), k, BTreeSet::new());
+    if let Some((sibs, me)) = siblings(t) {
+        let sib_cells: Vec<Cells> = sibs
+            .iter()
+            .map(|x| cells(&roll_up(districts, *x)))
+            .collect();
+        let mut sib_hidden: Vec<BTreeSet<String>> = sib_cells
+            .iter()
+            .map(|c| suppress_table(c, k, BTreeSet::new()))
+            .collect();
+        suppress_siblings(&sib_cells, &mut sib_hidden);
+        if let (Some(extra), Some(mine)) = (sib_hidden.get(me), sib_cells.get(me)) {
+            hidden = suppress_table(mine, k, extra.clone());
+        }
+    }
+    public_json(t, m, &table, &hidden, k)
+}
+
+/// The territories one level below `t` (the departments of the nation, the districts of a
+/// department; none below a district).
+pub fn children(t: TerritoryCode) -> Vec<TerritoryCode> {
+    let official = Territory::official();
+    match t {
+        TerritoryCode::Nation => official
+            .departments()
+            .iter()
+            .map(|d| TerritoryCode::Department(d.code))
+            .collect(),
+        TerritoryCode::Department(dep) => official
+            .districts()
+            .iter()
+            .filter(|x| x.code.department() == dep)
+            .map(|x| TerritoryCode::District(x.code))
+            .collect(),
+        TerritoryCode::District(_) => Vec::new(),
+    }
+}
+
+/// The public figures of every child of `t` at once — each exactly what [`public_territory`]
+/// gives for it, with the siblings' cells computed once rather than once per child.
+pub fn public_children(
+    districts: &[DistrictLogros],
+    m: &vamos_store::MeasurementRecord,
+    t: TerritoryCode,
+    k: u64,
+) -> Vec<(TerritoryCode, Value)> {
+    let kids = children(t);
+    let tables: Vec<Vec<LogroCounts>> = kids.iter().map(|x| roll_up(districts, *x)).collect();
+    let kid_cells: Vec<Cells> = tables.iter().map(|t| cells(t)).collect();
+    let mut hidden: Vec<BTreeSet<String>> = kid_cells
+        .iter()
+        .map(|c| suppress_table(c, k, BTreeSet::new()))
+        .collect();
+    suppress_siblings(&kid_cells, &mut hidden);
+    kids.iter()
+        .zip(tables.iter().zip(kid_cells.iter().zip(hidden)))
+        .map(|(x, (table, (c, extra)))| {
+            let h = suppress_table(c, k, extra);
+            (*x, public_json(*x, m, table, &h, k))
+        })
+        .collect()
 }
 
 /// The children of a territory's parent (the territory's siblings, itself included), and its
@@ -330,23 +402,7 @@ pub async fn logros(
                     "todavía no hay mediciones publicadas",
                 ));
             };
-            let table = vamos_engine::logros::roll_up(&districts, t);
-            let mut hidden = suppress_table(&cells(&table), k, BTreeSet::new());
-            if let Some((sibs, me)) = siblings(t) {
-                let sib_cells: Vec<Cells> = sibs
-                    .iter()
-                    .map(|x| cells(&vamos_engine::logros::roll_up(&districts, *x)))
-                    .collect();
-                let mut sib_hidden: Vec<BTreeSet<String>> = sib_cells
-                    .iter()
-                    .map(|c| suppress_table(c, k, BTreeSet::new()))
-                    .collect();
-                suppress_siblings(&sib_cells, &mut sib_hidden);
-                if let (Some(extra), Some(mine)) = (sib_hidden.get(me), sib_cells.get(me)) {
-                    hidden = suppress_table(mine, k, extra.clone());
-                }
-            }
-            Ok(public_json(t, &m, &table, &hidden, k))
+            Ok(public_territory(&districts, &m, t, k))
         })
         .await?;
     Ok(axum::Json(out))

@@ -1,0 +1,511 @@
+//! The Logros dashboard (`/logros`): nation → department → district drill-down; the ten
+//! Logros as cards with coverage, counts, data gaps and the change since the previous
+//! measurement; for a chosen Logro, the coverage of each service (which desprotección weighs
+//! most), the populations of special attention, a choropleth map of the departments with its
+//! table, the territories one level down and the trend across measurements. Every figure
+//! downloads as CSV (`/logros.csv`).
+//!
+//! Accounts that may read Logros (`LogrosRead`) see the stored figures; everyone else sees the
+//! public figures with the small-cell suppression of `/api/public/logros` — the same function
+//! computes both the page and the API, so they agree. A synthetic measurement is labelled
+//! *sintético* on every view.
+
+use super::i18n::Lang;
+use super::{map, Page};
+use crate::error::ApiError;
+use crate::public;
+use crate::state::AppState;
+use crate::status;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use minijinja::context;
+use minijinja::value::Value as JValue;
+use serde::Deserialize;
+use serde_json::Value;
+use vamos_domain::access::Permission;
+use vamos_domain::{Territory, TerritoryCode};
+use vamos_engine::logros::{roll_up, DistrictLogros};
+use vamos_store::MeasurementRecord;
+
+#[derive(Deserialize, Default)]
+pub struct DashboardQuery {
+    /// Territory: `PY`, a department `DD` or a district `DDdd`.
+    pub t: Option<String>,
+    /// The Logro the map, the services and the breakdowns show (1–10).
+    pub logro: Option<u8>,
+    /// A measurement (default: the latest).
+    pub m: Option<i64>,
+}
+
+/// Most measurements the trend reads.
+const TREND: usize = 8;
+
+/// Everything a dashboard view shows, read in one go.
+struct Figures {
+    measurement: MeasurementRecord,
+    /// The territory's Logros (API JSON: stored or public).
+    current: Value,
+    previous: Option<(MeasurementRecord, Value)>,
+    /// One level down.
+    children: Vec<(TerritoryCode, Value)>,
+    /// The departments (for the map), whatever the level.
+    departments: Vec<(TerritoryCode, Value)>,
+    /// (measurement, the territory's Logros), oldest first.
+    trend: Vec<(MeasurementRecord, Value)>,
+    public: bool,
+}
+
+fn territory(q: &DashboardQuery) -> Result<TerritoryCode, ApiError> {
+    TerritoryCode::parse(q.t.as_deref().unwrap_or("PY").trim())
+        .map_err(|e| ApiError::bad_request(format!("territorio inválido: {e}")))
+}
+
+/// Whether measurement territory `covers` (as stored: `PY`, `DD` or `DDdd`) includes `t`.
+fn covers(stored: &str, t: TerritoryCode) -> bool {
+    match TerritoryCode::parse(stored) {
+        Ok(outer) => crate::access::territory_within(t, outer),
+        Err(_) => false,
+    }
+}
+
+fn table_of(
+    districts: &[DistrictLogros],
+    m: &MeasurementRecord,
+    t: TerritoryCode,
+    public: bool,
+    k: u64,
+) -> Value {
+    if public {
+        public::public_territory(districts, m, t, k)
+    } else {
+        status::logros_json(m, t, &roll_up(districts, t))
+    }
+}
+
+fn read(
+    s: &mut dyn vamos_store::Store,
+    measurement: Option<i64>,
+    t: TerritoryCode,
+    public: bool,
+    k: u64,
+) -> Result<Option<Figures>, ApiError> {
+    let Some((m, districts)) = status::measurement_districts(s, measurement)? else {
+        return Ok(None);
+    };
+    let current = table_of(&districts, &m, t, public, k);
+    let level = |x: TerritoryCode, districts: &[DistrictLogros]| -> Vec<(TerritoryCode, Value)> {
+        if public {
+            public::public_children(districts, &m, x, k)
+        } else {
+            public::children(x)
+                .into_iter()
+                .map(|c| (c, status::logros_json(&m, c, &roll_up(districts, c))))
+                .collect()
+        }
+    };
+    let children = level(t, &districts);
+    let departments = if t == TerritoryCode::Nation {
+        children.clone()
+    } else {
+        level(TerritoryCode::Nation, &districts)
+    };
+    // The earlier measurements that cover the territory, newest first.
+    let earlier: Vec<i64> = vamos_store::views::measurements(s.sql())?
+        .iter()
+        .filter_map(|r| {
+            let id = r.get("id").and_then(Value::as_i64)?;
+            let stored = r.get("territory").and_then(Value::as_str).unwrap_or("PY");
+            (id < m.id && covers(stored, t)).then_some(id)
+        })
+        .take(TREND - 1)
+        .collect();
+    let mut trend = Vec::new();
+    for id in earlier.iter().rev() {
+        if let Some((pm, pd)) = status::measurement_districts(s, Some(*id))? {
+            let v = table_of(&pd, &pm, t, public, k);
+            trend.push((pm, v));
+        }
+    }
+    let previous = trend.last().cloned();
+    trend.push((m.clone(), current.clone()));
+    Ok(Some(Figures {
+        measurement: m,
+        current,
+        previous,
+        children,
+        departments,
+        trend,
+        public,
+    }))
+}
+
+fn logro_of(v: &Value, n: u8) -> Option<&Value> {
+    v.get("logros")?
+        .as_array()?
+        .iter()
+        .find(|l| l.get("logro").and_then(Value::as_u64) == Some(u64::from(n)))
+}
+
+fn cov(v: &Value) -> Option<f64> {
+    v.get("coverage").and_then(Value::as_f64)
+}
+
+fn territory_name(t: TerritoryCode) -> String {
+    Territory::official().name_of(t)
+}
+
+/// The parents of `t`, nation first (for the breadcrumb).
+fn trail(t: TerritoryCode) -> Vec<JValue> {
+    let mut out = vec![TerritoryCode::Nation];
+    match t {
+        TerritoryCode::Nation => {}
+        TerritoryCode::Department(_) => out.push(t),
+        TerritoryCode::District(d) => {
+            out.push(TerritoryCode::Department(d.department()));
+            out.push(t);
+        }
+    }
+    out.into_iter()
+        .map(|x| context! { code => x.to_string(), name => territory_name(x) })
+        .collect()
+}
+
+/// The page's view of the figures.
+fn view(
+    f: &Figures,
+    t: TerritoryCode,
+    chosen: u8,
+    catalogue: &vamos_catalogue::Catalogue,
+    lang: Lang,
+) -> JValue {
+    let text = |key: &str| {
+        super::Web::get()
+            .map(|w| w.text(lang, key, &[("logro", chosen.to_string())]))
+            .unwrap_or_default()
+    };
+    let cards: Vec<JValue> = f
+        .current
+        .get("logros")
+        .and_then(Value::as_array)
+        .map(|ls| {
+            ls.iter()
+                .map(|l| {
+                    let n = l.get("logro").and_then(Value::as_u64).unwrap_or(0) as u8;
+                    let before = f
+                        .previous
+                        .as_ref()
+                        .and_then(|(_, p)| logro_of(p, n))
+                        .and_then(cov);
+                    let change = match (cov(l), before) {
+                        (Some(a), Some(b)) => Some(a - b),
+                        _ => None,
+                    };
+                    context! {
+                        logro => n,
+                        coverage => cov(l),
+                        identified => l.get("identified").cloned().map(JValue::from_serialize),
+                        protected => l.get("protected").cloned().map(JValue::from_serialize),
+                        without_data => l.get("without_data").cloned().map(JValue::from_serialize),
+                        change,
+                        chosen => n == chosen,
+                        bar => cov(l).map(|c| (c * 100.0).round()),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let selected = logro_of(&f.current, chosen);
+    let mut services: Vec<JValue> = Vec::new();
+    if let Some(list) = selected
+        .and_then(|l| l.get("services"))
+        .and_then(Value::as_array)
+    {
+        let mut rows: Vec<&Value> = list.iter().collect();
+        rows.sort_by_key(|s| {
+            std::cmp::Reverse(s.get("unprotected").and_then(Value::as_u64).unwrap_or(0))
+        });
+        for s in rows {
+            let code = s.get("service").and_then(Value::as_str).unwrap_or("");
+            let svc = catalogue.services.iter().find(|x| x.code == code);
+            services.push(context! {
+                code,
+                name => svc.map(|x| x.name.clone()).unwrap_or_else(|| code.to_string()),
+                institution => svc.map(|x| x.institution.clone()),
+                applicable => JValue::from_serialize(s.get("applicable")),
+                protected => JValue::from_serialize(s.get("protected")),
+                unprotected => JValue::from_serialize(s.get("unprotected")),
+                without_data => JValue::from_serialize(s.get("without_data")),
+                coverage => cov(s),
+            });
+        }
+    }
+    let breakdowns: Vec<JValue> = selected
+        .and_then(|l| l.get("breakdowns"))
+        .and_then(Value::as_object)
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| {
+                    context! {
+                        key => format!("breakdown-{}", k.replace('_', "-")),
+                        identified => JValue::from_serialize(v.get("identified")),
+                        protected => JValue::from_serialize(v.get("protected")),
+                        coverage => cov(v),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let rows = |list: &[(TerritoryCode, Value)]| -> Vec<JValue> {
+        list.iter()
+            .map(|(c, v)| {
+                let l = logro_of(v, chosen);
+                context! {
+                    code => c.to_string(),
+                    name => territory_name(*c),
+                    coverage => l.and_then(cov),
+                    identified => JValue::from_serialize(l.and_then(|x| x.get("identified"))),
+                    protected => JValue::from_serialize(l.and_then(|x| x.get("protected"))),
+                    without_data => JValue::from_serialize(l.and_then(|x| x.get("without_data"))),
+                    drill => !matches!(c, TerritoryCode::District(_)),
+                }
+            })
+            .collect()
+    };
+    let highlighted = match t {
+        TerritoryCode::Nation => None,
+        TerritoryCode::Department(d) => Some(d),
+        TerritoryCode::District(d) => Some(d.department()),
+    };
+    let map_values: Vec<(u8, Option<f64>, String)> = f
+        .departments
+        .iter()
+        .filter_map(|(c, v)| match c {
+            TerritoryCode::Department(d) => Some((
+                d.get(),
+                logro_of(v, chosen).and_then(cov),
+                territory_name(*c),
+            )),
+            _ => None,
+        })
+        .collect();
+    let svg = map::departments_svg(
+        &map_values,
+        highlighted.map(|d| d.get()),
+        chosen,
+        lang,
+        &text("map-title"),
+    );
+    let trend: Vec<JValue> = f
+        .trend
+        .iter()
+        .map(|(m, v)| {
+            context! {
+                id => m.id,
+                as_of => m.as_of.clone(),
+                synthetic => m.synthetic,
+                coverage => logro_of(v, chosen).and_then(cov),
+            }
+        })
+        .collect();
+    let trend_points: Vec<Option<f64>> = f
+        .trend
+        .iter()
+        .map(|(_, v)| logro_of(v, chosen).and_then(cov))
+        .collect();
+    let m = &f.measurement;
+    context! {
+        territory => context! {
+            code => t.to_string(),
+            name => territory_name(t),
+            level => match t {
+                TerritoryCode::Nation => "nacion",
+                TerritoryCode::Department(_) => "departamento",
+                TerritoryCode::District(_) => "distrito",
+            },
+        },
+        trail => trail(t),
+        measurement => context! {
+            id => m.id, as_of => m.as_of.clone(), synthetic => m.synthetic,
+            catalogue => m.catalogue_label.clone(),
+            updated_at => m.counter_referrals_updated_at.clone(),
+        },
+        previous => f.previous.as_ref().map(|(p, _)| context! { id => p.id, as_of => p.as_of.clone() }),
+        public => f.public,
+        min_cell => f.current.get("min_cell").and_then(Value::as_u64),
+        cards,
+        chosen,
+        services,
+        breakdowns,
+        children => rows(&f.children),
+        child_level => match t { TerritoryCode::Nation => "departamento", _ => "distrito" },
+        map_svg => svg,
+        legend => map::legend(),
+        trend,
+        trend_svg => map::trend_svg(&trend_points, &text("trend-title")),
+    }
+}
+
+/// `GET /logros`
+pub async fn page(
+    State(st): State<AppState>,
+    page: Page,
+    Query(q): Query<DashboardQuery>,
+) -> Response {
+    let t = match territory(&q) {
+        Ok(t) => t,
+        Err(e) => return page.error(&e),
+    };
+    let chosen = q.logro.filter(|n| (1..=10).contains(n)).unwrap_or(1);
+    let public = !page.can(Permission::LogrosRead);
+    let k = st.settings.public_min_cell;
+    let m = q.m;
+    let figures = st.pool.run(move |s| read(s, m, t, public, k)).await;
+    match figures {
+        Ok(Some(f)) => page.html("logros.html", view(&f, t, chosen, &st.catalogue, page.lang)),
+        Ok(None) => page.html("logros.html", context! { empty => true }),
+        Err(e) => page.error(&e),
+    }
+}
+
+/// `GET /logros.csv`: the Logros of the territory and of the territories one level down, each
+/// with its per-service coverage — what the page shows, as a table (public figures keep their
+/// suppressed cells empty).
+pub async fn csv(
+    State(st): State<AppState>,
+    page: Page,
+    Query(q): Query<DashboardQuery>,
+) -> Response {
+    let t = match territory(&q) {
+        Ok(t) => t,
+        Err(e) => return page.error(&e),
+    };
+    let public = !page.can(Permission::LogrosRead);
+    let k = st.settings.public_min_cell;
+    let m = q.m;
+    let figures = st.pool.run(move |s| read(s, m, t, public, k)).await;
+    let f = match figures {
+        Ok(Some(f)) => f,
+        Ok(None) => return page.error(&ApiError::not_found("todavía no hay mediciones")),
+        Err(e) => return page.error(&e),
+    };
+    match csv_bytes(&f, t) {
+        Ok(body) => {
+            let name = format!("logros-{}-medicion-{}.csv", t, f.measurement.id);
+            (
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{name}\""),
+                    ),
+                ],
+                body,
+            )
+                .into_response()
+        }
+        Err(e) => page.error(&e),
+    }
+}
+
+fn csv_bytes(f: &Figures, t: TerritoryCode) -> Result<Vec<u8>, ApiError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let m = &f.measurement;
+    let note = if m.synthetic { "sintético" } else { "" };
+    w.write_record([
+        "medicion",
+        "fecha",
+        "datos",
+        "territorio",
+        "nombre",
+        "logro",
+        "categoria",
+        "servicio",
+        "identificados",
+        "protegidos",
+        "desprotegidos",
+        "sin_dato",
+        "cobertura",
+    ])
+    .map_err(ApiError::internal)?;
+    let mut all = vec![(t, f.current.clone())];
+    all.extend(f.children.iter().cloned());
+    let num = |v: Option<&Value>| -> String {
+        v.and_then(Value::as_u64)
+            .map(|n| n.to_string())
+            .unwrap_or_default()
+    };
+    let ratio = |v: Option<f64>| v.map(|c| format!("{c:.4}")).unwrap_or_default();
+    for (code, v) in &all {
+        let name = territory_name(*code);
+        for l in v
+            .get("logros")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let n = l
+                .get("logro")
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+                .to_string();
+            let cat = l.get("category").and_then(Value::as_str).unwrap_or("");
+            w.write_record([
+                &m.id.to_string(),
+                &m.as_of,
+                note,
+                &code.to_string(),
+                &name,
+                &n,
+                cat,
+                "",
+                &num(l.get("identified")),
+                &num(l.get("protected")),
+                "",
+                &num(l.get("without_data")),
+                &ratio(cov(l)),
+            ])
+            .map_err(ApiError::internal)?;
+            for s in l
+                .get("services")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                w.write_record([
+                    &m.id.to_string(),
+                    &m.as_of,
+                    note,
+                    &code.to_string(),
+                    &name,
+                    &n,
+                    cat,
+                    s.get("service").and_then(Value::as_str).unwrap_or(""),
+                    &num(s.get("applicable")),
+                    &num(s.get("protected")),
+                    &num(s.get("unprotected")),
+                    &num(s.get("without_data")),
+                    &ratio(cov(s)),
+                ])
+                .map_err(ApiError::internal)?;
+            }
+        }
+    }
+    w.into_inner().map_err(ApiError::internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_measurement_covers_its_territory_and_what_lies_inside() {
+        let villeta = TerritoryCode::parse("1115").unwrap();
+        assert!(covers("PY", villeta));
+        assert!(covers("11", villeta));
+        assert!(covers("1115", villeta));
+        assert!(!covers("12", villeta));
+        assert!(!covers("11", TerritoryCode::Nation));
+        assert_eq!(trail(villeta).len(), 3);
+    }
+}

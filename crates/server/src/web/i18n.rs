@@ -1,0 +1,210 @@
+//! The web application's languages: Spanish (es-PY, the default) and English, every text a
+//! Fluent message of `web/i18n/{es,en}.ftl`, chosen per request (the `?lang=` link sets a
+//! cookie; else the cookie; else the browser's `Accept-Language`; else Spanish). Numbers and
+//! percentages are written the way each language writes them (es-PY: `1.234.567`, `43,2 %`).
+
+use fluent_bundle::concurrent::FluentBundle;
+use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
+
+/// A language of the interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Es,
+    En,
+}
+
+/// Name of the cookie that remembers the chosen language.
+pub const LANG_COOKIE: &str = "vamos_idioma";
+
+impl Lang {
+    /// The `lang` attribute of the page.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::Es => "es-PY",
+            Lang::En => "en",
+        }
+    }
+
+    /// The short code used in links and the cookie.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Es => "es",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s.trim().to_ascii_lowercase().get(..2) {
+            Some("es") => Some(Lang::Es),
+            Some("en") => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The language of a request: `query` (`?lang=`), then the cookie, then the first
+    /// supported language of `Accept-Language`, else Spanish.
+    pub fn choose(query: Option<&str>, cookie: Option<&str>, accept: Option<&str>) -> Lang {
+        if let Some(l) = query.and_then(Lang::parse) {
+            return l;
+        }
+        if let Some(l) = cookie.and_then(Lang::parse) {
+            return l;
+        }
+        accept
+            .into_iter()
+            .flat_map(|a| a.split(','))
+            .filter_map(|part| Lang::parse(part.split(';').next().unwrap_or("")))
+            .next()
+            .unwrap_or(Lang::Es)
+    }
+
+    /// Thousands separator and decimal mark.
+    fn marks(self) -> (char, char) {
+        match self {
+            Lang::Es => ('.', ','),
+            Lang::En => (',', '.'),
+        }
+    }
+
+    /// An integer with thousands separators.
+    pub fn int(self, n: i64) -> String {
+        let (sep, _) = self.marks();
+        let digits = n.unsigned_abs().to_string();
+        let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+        if n < 0 {
+            out.push('-');
+        }
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(sep);
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    /// A ratio (0–1) as a percentage with one decimal; `None` reads "—".
+    pub fn pct(self, ratio: Option<f64>) -> String {
+        let Some(r) = ratio else {
+            return "—".into();
+        };
+        let (_, dec) = self.marks();
+        let s = format!("{:.1}", r * 100.0).replace('.', &dec.to_string());
+        match self {
+            Lang::Es => format!("{s} %"),
+            Lang::En => format!("{s}%"),
+        }
+    }
+
+    /// A change of a ratio in percentage points, signed (`+1,2 pp`).
+    pub fn points(self, delta: f64) -> String {
+        let (_, dec) = self.marks();
+        let s = format!("{:+.1}", delta * 100.0).replace('.', &dec.to_string());
+        format!("{s} pp")
+    }
+}
+
+/// The message catalogues of both languages.
+pub struct Messages {
+    es: FluentBundle<FluentResource>,
+    en: FluentBundle<FluentResource>,
+}
+
+const ES: &str = include_str!("../../web/i18n/es.ftl");
+const EN: &str = include_str!("../../web/i18n/en.ftl");
+
+fn bundle(lang: &str, src: &str) -> Result<FluentBundle<FluentResource>, String> {
+    let id: unic_langid::LanguageIdentifier =
+        lang.parse().map_err(|e| format!("idioma {lang}: {e:?}"))?;
+    let res = FluentResource::try_new(src.to_string())
+        .map_err(|(_, errs)| format!("{lang}.ftl: {errs:?}"))?;
+    let mut b = FluentBundle::new_concurrent(vec![id]);
+    // No Unicode isolation marks around arguments: pages are one direction.
+    b.set_use_isolating(false);
+    b.add_resource(res)
+        .map_err(|errs| format!("{lang}.ftl: {errs:?}"))?;
+    Ok(b)
+}
+
+impl Messages {
+    pub fn load() -> Result<Messages, String> {
+        Ok(Messages {
+            es: bundle("es-PY", ES)?,
+            en: bundle("en", EN)?,
+        })
+    }
+
+    /// Message `key` in `lang` with `args`; a missing message reads as its key (and the
+    /// tests check that none is missing).
+    pub fn text(&self, lang: Lang, key: &str, args: &[(&str, String)]) -> String {
+        let b = match lang {
+            Lang::Es => &self.es,
+            Lang::En => &self.en,
+        };
+        let Some(pattern) = b.get_message(key).and_then(|m| m.value()) else {
+            return key.to_string();
+        };
+        let mut fa = FluentArgs::new();
+        for (k, v) in args {
+            fa.set(*k, FluentValue::from(v.clone()));
+        }
+        let mut errors = Vec::new();
+        b.format_pattern(pattern, Some(&fa), &mut errors)
+            .into_owned()
+    }
+
+    /// The message ids of a catalogue source (for the tests).
+    pub fn ids(src: &str) -> Vec<String> {
+        src.lines()
+            .filter(|l| l.chars().next().is_some_and(|c| c.is_ascii_alphabetic()))
+            .filter_map(|l| l.split_once(" ="))
+            .map(|(k, _)| k.trim().to_string())
+            .collect()
+    }
+
+    pub const SOURCES: [(&'static str, &'static str); 2] = [("es", ES), ("en", EN)];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_languages_have_the_same_messages() {
+        let es = Messages::ids(ES);
+        let en = Messages::ids(EN);
+        assert!(es.len() > 50, "{}", es.len());
+        for k in &es {
+            assert!(en.contains(k), "falta «{k}» en en.ftl");
+        }
+        for k in &en {
+            assert!(es.contains(k), "falta «{k}» en es.ftl");
+        }
+        let m = Messages::load().unwrap();
+        assert_eq!(m.text(Lang::Es, "nav-logros", &[]), "Logros");
+        assert_eq!(m.text(Lang::En, "nav-login", &[]), "Sign in");
+    }
+
+    #[test]
+    fn the_language_follows_link_cookie_browser_then_spanish() {
+        assert_eq!(Lang::choose(Some("en"), Some("es"), None), Lang::En);
+        assert_eq!(Lang::choose(None, Some("en"), Some("es-PY")), Lang::En);
+        assert_eq!(Lang::choose(None, None, Some("en-US,en;q=0.9")), Lang::En);
+        assert_eq!(Lang::choose(None, None, Some("gn,es;q=0.8")), Lang::Es);
+        assert_eq!(Lang::choose(None, None, Some("fr-FR")), Lang::Es);
+        assert_eq!(Lang::choose(Some("xx"), None, None), Lang::Es);
+    }
+
+    #[test]
+    fn numbers_are_written_as_each_language_writes_them() {
+        assert_eq!(Lang::Es.int(6_512_345), "6.512.345");
+        assert_eq!(Lang::En.int(6_512_345), "6,512,345");
+        assert_eq!(Lang::Es.int(-1200), "-1.200");
+        assert_eq!(Lang::Es.int(999), "999");
+        assert_eq!(Lang::Es.pct(Some(0.4321)), "43,2 %");
+        assert_eq!(Lang::En.pct(Some(0.4321)), "43.2%");
+        assert_eq!(Lang::Es.pct(None), "—");
+        assert_eq!(Lang::Es.points(0.012), "+1,2 pp");
+        assert_eq!(Lang::En.points(-0.5), "-50.0 pp");
+    }
+}

@@ -1,0 +1,590 @@
+//! The web application, server-rendered in the same binary as the API: HTML pages from
+//! minijinja templates (`web/templates`), every text through the Fluent catalogues of
+//! [`i18n`], one stylesheet served from the binary (no CDN, no script needed to read a page),
+//! sessions from the accounts of the server issue (the login form sets the same HttpOnly,
+//! SameSite=Strict cookie as `POST /api/session`; every form carries the session's CSRF token
+//! in a hidden field, checked here). Pages read through the same functions as the JSON API, so
+//! what a page shows is what the API answers.
+
+pub mod catalogue;
+pub mod dashboard;
+pub mod i18n;
+pub mod map;
+
+use crate::api::{self, LoginBody};
+use crate::auth::{self, Principal};
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use i18n::{Lang, Messages, LANG_COOKIE};
+use minijinja::value::{Kwargs, Value as JValue};
+use minijinja::{context, Environment};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use vamos_domain::access::Permission;
+
+/// The templates and the messages, built once.
+pub struct Web {
+    env: Environment<'static>,
+    messages: Arc<Messages>,
+}
+
+const TEMPLATES: [(&str, &str); 6] = [
+    ("base.html", include_str!("../../web/templates/base.html")),
+    ("home.html", include_str!("../../web/templates/home.html")),
+    ("login.html", include_str!("../../web/templates/login.html")),
+    ("error.html", include_str!("../../web/templates/error.html")),
+    (
+        "logros.html",
+        include_str!("../../web/templates/logros.html"),
+    ),
+    (
+        "catalogo.html",
+        include_str!("../../web/templates/catalogo.html"),
+    ),
+];
+
+/// The stylesheet (served at `/static/vamos.css`).
+const CSS: &str = include_str!("../../web/static/vamos.css");
+
+fn lang_of(state: &minijinja::State) -> Lang {
+    state
+        .lookup("lang")
+        .and_then(|v| v.as_str().and_then(Lang::parse))
+        .unwrap_or(Lang::Es)
+}
+
+fn number(v: &JValue) -> Option<f64> {
+    if v.is_none() || v.is_undefined() {
+        return None;
+    }
+    f64::try_from(v.clone()).ok()
+}
+
+impl Web {
+    fn build() -> Result<Web, String> {
+        let messages = Arc::new(Messages::load()?);
+        let mut env = Environment::new();
+        for (name, src) in TEMPLATES {
+            env.add_template(name, src)
+                .map_err(|e| format!("plantilla {name}: {e}"))?;
+        }
+        let m = messages.clone();
+        env.add_function(
+            "t",
+            move |state: &minijinja::State, key: &str, kwargs: Kwargs| {
+                let mut args = Vec::new();
+                for k in kwargs.args() {
+                    let v: JValue = kwargs.get(k)?;
+                    let text = match v.as_str() {
+                        Some(s) => s.to_string(),
+                        None => v.to_string(),
+                    };
+                    args.push((k, text));
+                }
+                Ok::<_, minijinja::Error>(m.text(lang_of(state), key, &args))
+            },
+        );
+        // Whole numbers with the language's thousands separator; "—" for a hidden figure.
+        env.add_filter("int", |state: &minijinja::State, v: JValue| {
+            match number(&v) {
+                Some(n) => lang_of(state).int(n.round() as i64),
+                None => "—".to_string(),
+            }
+        });
+        // A ratio as a percentage; "—" when there is none (nobody identified, or suppressed).
+        env.add_filter("pct", |state: &minijinja::State, v: JValue| {
+            lang_of(state).pct(number(&v))
+        });
+        env.add_filter("points", |state: &minijinja::State, v: JValue| {
+            number(&v)
+                .map(|d| lang_of(state).points(d))
+                .unwrap_or_default()
+        });
+        Ok(Web { env, messages })
+    }
+
+    /// The application's templates, built on first use.
+    pub fn get() -> Result<&'static Web, ApiError> {
+        static WEB: OnceLock<Result<Web, String>> = OnceLock::new();
+        WEB.get_or_init(Web::build)
+            .as_ref()
+            .map_err(ApiError::internal)
+    }
+
+    /// Message `key` in `lang` (for texts drawn in Rust, such as the maps' labels).
+    pub fn text(&self, lang: Lang, key: &str, args: &[(&str, String)]) -> String {
+        self.messages.text(lang, key, args)
+    }
+
+    /// Renders template `name` with `ctx` (which must carry `lang`).
+    pub fn render(&self, name: &str, ctx: JValue) -> Result<String, ApiError> {
+        self.env
+            .get_template(name)
+            .and_then(|t| t.render(ctx))
+            .map_err(|e| ApiError::internal(format!("plantilla {name}: {e:#}")))
+    }
+}
+
+/// What every page knows about the request: the language, the signed-in account, the path.
+pub struct Page {
+    pub lang: Lang,
+    /// Set when the language came from the `?lang=` link: remembered in a cookie.
+    pub lang_chosen: bool,
+    pub user: Option<Principal>,
+    pub path: String,
+}
+
+impl FromRequestParts<AppState> for Page {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let query_lang = parts.uri.query().and_then(|q| {
+            q.split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .find(|(k, _)| *k == "lang")
+                .map(|(_, v)| v.to_string())
+        });
+        let cookie = auth::cookie(&parts.headers, LANG_COOKIE);
+        let accept = parts
+            .headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok());
+        let lang = Lang::choose(query_lang.as_deref(), cookie.as_deref(), accept);
+        let lang_chosen = query_lang.as_deref().and_then(Lang::parse).is_some();
+        let user = match auth::session(parts, state).await {
+            Ok(u) => u,
+            Err(e) => return Err(error_page(lang, &e)),
+        };
+        Ok(Page {
+            lang,
+            lang_chosen,
+            user,
+            path: parts.uri.path().to_string(),
+        })
+    }
+}
+
+/// A navigation entry: its path, its message id, whether it is the current section.
+fn nav(page: &Page) -> Vec<JValue> {
+    let mut items = vec![("/", "nav-home"), ("/logros", "nav-logros")];
+    items.push(("/catalogo", "nav-catalogue"));
+    items
+        .into_iter()
+        .map(|(href, key)| {
+            let current = if href == "/" {
+                page.path == "/"
+            } else {
+                page.path.starts_with(href)
+            };
+            context! { href, key, current }
+        })
+        .collect()
+}
+
+impl Page {
+    /// Whether the signed-in account may use `p` (false when nobody is signed in).
+    pub fn can(&self, p: Permission) -> bool {
+        self.user.as_ref().is_some_and(|u| u.can(p))
+    }
+
+    /// The context every template receives, merged with the page's own.
+    pub fn context(&self, own: JValue) -> JValue {
+        let user = self.user.as_ref().map(|u| {
+            context! {
+                name => if u.user.display_name.is_empty() { u.user.username.clone() } else { u.user.display_name.clone() },
+                username => u.user.username.clone(),
+                role => u.role.code(),
+                institution => u.user.institution.clone(),
+                territories => u.scope.to_stored(),
+            }
+        });
+        let csrf = self.user.as_ref().map(|u| u.csrf().to_string());
+        let other = match self.lang {
+            Lang::Es => Lang::En,
+            Lang::En => Lang::Es,
+        };
+        context! {
+            lang => self.lang.code(),
+            lang_tag => self.lang.tag(),
+            other_lang => other.code(),
+            user,
+            csrf,
+            path => self.path.clone(),
+            nav => nav(self),
+            ..own
+        }
+    }
+
+    /// The page rendered as a response (remembering a language chosen by link).
+    pub fn html(&self, name: &str, own: JValue) -> Response {
+        self.html_status(StatusCode::OK, name, own)
+    }
+
+    pub fn html_status(&self, status: StatusCode, name: &str, own: JValue) -> Response {
+        let body = match Web::get().and_then(|w| w.render(name, self.context(own))) {
+            Ok(b) => b,
+            Err(e) => return plain_error(&e),
+        };
+        let mut r = (
+            status,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            body,
+        )
+            .into_response();
+        if self.lang_chosen {
+            let c = format!(
+                "{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000",
+                self.lang.code()
+            );
+            if let Ok(v) = HeaderValue::from_str(&c) {
+                r.headers_mut().append(header::SET_COOKIE, v);
+            }
+        }
+        r
+    }
+
+    /// An error as a page in the user's language (the message of `e` is the API's Spanish
+    /// text; the title says what kind of error it is).
+    pub fn error(&self, e: &ApiError) -> Response {
+        if e.status == StatusCode::UNAUTHORIZED {
+            return redirect(&format!("/ingresar?volver={}", encode(&self.path)));
+        }
+        self.html_status(
+            e.status,
+            "error.html",
+            context! { status => titled(e.status), message => e.message.clone() },
+        )
+    }
+}
+
+/// Statuses whose error page has its own title (`error-NNN`); others take 400's or 500's.
+const TITLED: [u16; 11] = [400, 401, 403, 404, 405, 408, 413, 422, 429, 500, 503];
+
+fn titled(s: StatusCode) -> u16 {
+    let n = s.as_u16();
+    if TITLED.contains(&n) {
+        n
+    } else if n >= 500 {
+        500
+    } else {
+        400
+    }
+}
+
+/// An error page when nothing is known of the request but its language.
+fn error_page(lang: Lang, e: &ApiError) -> Response {
+    let page = Page {
+        lang,
+        lang_chosen: false,
+        user: None,
+        path: String::new(),
+    };
+    page.html_status(
+        e.status,
+        "error.html",
+        context! { status => titled(e.status), message => e.message.clone() },
+    )
+}
+
+/// When even the templates fail: a bare page, no detail.
+fn plain_error(e: &ApiError) -> Response {
+    (
+        e.status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "Error interno del servidor / Internal server error",
+    )
+        .into_response()
+}
+
+/// A 303 to `to` (after a form).
+pub fn redirect(to: &str) -> Response {
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(to) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+/// Percent-encoding of a query value (paths and codes only need the ASCII cases).
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Where to go back after signing in: a local path only (never another site).
+fn local_path(to: Option<&str>) -> String {
+    match to {
+        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_string(),
+        _ => "/".to_string(),
+    }
+}
+
+/// The routes of the web application.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/ingresar", get(login_form).post(login_submit))
+        .route("/salir", axum::routing::post(logout_submit))
+        .route("/logros", get(dashboard::page))
+        .route("/logros.csv", get(dashboard::csv))
+        .route("/catalogo", get(catalogue::page))
+        .route("/static/vamos.css", get(stylesheet))
+        .route("/static/vamos.svg", get(logo))
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        CSS,
+    )
+        .into_response()
+}
+
+const LOGO: &str = include_str!("../../web/static/vamos.svg");
+
+async fn logo() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        LOGO,
+    )
+        .into_response()
+}
+
+/// The home page: for the public, what the system is and where to look; for an account, the
+/// tasks of its role.
+async fn home(page: Page) -> Response {
+    let tasks: Vec<JValue> = match &page.user {
+        None => Vec::new(),
+        Some(_) => {
+            let mut t = Vec::new();
+            if page.can(Permission::LogrosRead) {
+                t.push(context! { href => "/logros", key => "task-logros" });
+            }
+            if page.can(Permission::CatalogueRead) {
+                t.push(context! { href => "/catalogo", key => "task-catalogue" });
+            }
+            t
+        }
+    };
+    page.html("home.html", context! { tasks })
+}
+
+#[derive(Deserialize, Default)]
+struct LoginQuery {
+    volver: Option<String>,
+}
+
+/// Name of the cookie that carries the login form's anti-forgery token (double submit: the
+/// form's hidden field must match it).
+const LOGIN_COOKIE: &str = "vamos_ingreso";
+
+async fn login_form(page: Page, Query(q): Query<LoginQuery>) -> Response {
+    login_page(&page, q.volver.as_deref(), None, "")
+}
+
+fn login_page(page: &Page, back: Option<&str>, error: Option<&str>, username: &str) -> Response {
+    let token = match auth::random_hex(16) {
+        Ok(t) => t,
+        Err(e) => return page.error(&ApiError::internal(e)),
+    };
+    let status = if error.is_some() {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
+    let mut r = page.html_status(
+        status,
+        "login.html",
+        context! { token => token.clone(), back => local_path(back), error, username },
+    );
+    let c =
+        format!("{LOGIN_COOKIE}={token}; Path=/ingresar; HttpOnly; SameSite=Strict; Max-Age=3600");
+    if let Ok(v) = HeaderValue::from_str(&c) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    usuario: String,
+    clave: String,
+    token: String,
+    volver: Option<String>,
+}
+
+async fn login_submit(
+    State(st): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    page: Page,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let back = local_path(f.volver.as_deref());
+    if auth::cookie(&headers, LOGIN_COOKIE).as_deref() != Some(f.token.as_str())
+        || f.token.is_empty()
+    {
+        return login_page(&page, Some(&back), Some("login-expired"), &f.usuario);
+    }
+    let rid = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = LoginBody {
+        username: f.usuario.trim().to_string(),
+        password: f.clave,
+    };
+    match api::sign_in(&st, addr, rid, body).await {
+        Ok(signed) => {
+            let mut r = redirect(&back);
+            if let Ok(v) = HeaderValue::from_str(&api::session_cookie(&st, &signed.cookie)) {
+                r.headers_mut().append(header::SET_COOKIE, v);
+            }
+            r
+        }
+        Err(e) => {
+            let key = match e.code {
+                "credenciales_invalidas" => "login-invalid",
+                "cuenta_bloqueada" => "login-locked",
+                "demasiadas_solicitudes" => "login-rate",
+                "solicitud_invalida" => "login-invalid",
+                _ => return page.error(&e),
+            };
+            login_page(&page, Some(&back), Some(key), &f.usuario)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout_submit(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    page: Page,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let Some(user) = page.user.clone() else {
+        return redirect("/");
+    };
+    if user.csrf() != f.csrf {
+        return page.error(&ApiError::forbidden(
+            "el formulario venció o no es de esta sesión: vuelva a intentarlo",
+        ));
+    }
+    if let Err(e) = api::sign_out(&st, &headers, user).await {
+        return page.error(&e);
+    }
+    let mut r = redirect("/");
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        HeaderValue::from_static(api::CLEAR_SESSION),
+    );
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_builds_and_every_text_exists_in_both_languages() {
+        let web = Web::get().unwrap();
+        let _ = web;
+        let ids: Vec<String> = Messages::ids(Messages::SOURCES[0].1);
+        let re_start = "t(\"";
+        for (name, src) in TEMPLATES {
+            let mut rest = src;
+            while let Some(i) = rest.find(re_start) {
+                let after = &rest[i + re_start.len()..];
+                let end = after.find('"').unwrap();
+                let key = &after[..end];
+                // `t("logro-" ~ n)`: a family of messages, checked one by one below.
+                let family = after[end + 1..].trim_start().starts_with('~');
+                assert!(
+                    ids.iter()
+                        .any(|k| if family { k.starts_with(key) } else { k == key }),
+                    "{name}: falta el mensaje «{key}»"
+                );
+                rest = &after[end..];
+            }
+        }
+        let mut families: Vec<String> = Vec::new();
+        families.extend(
+            vamos_domain::access::Role::ALL
+                .iter()
+                .map(|r| format!("role-{}", r.code())),
+        );
+        families.extend((1..=10).map(|n| format!("logro-{n}")));
+        families.extend(
+            vamos_domain::services::Package::ALL
+                .iter()
+                .map(|p| format!("package-{}", p.code())),
+        );
+        families.extend(
+            vamos_domain::services::DeliveryLevel::ALL
+                .iter()
+                .map(|l| format!("level-{}", l.code())),
+        );
+        families.extend(TITLED.map(|s| format!("error-{s}")));
+        assert_eq!(titled(StatusCode::CONFLICT), 400);
+        assert_eq!(titled(StatusCode::BAD_GATEWAY), 500);
+        families.extend(["departamento", "distrito"].map(|l| format!("children-title-{l}")));
+        let breakdowns = vamos_engine::logros::PERSON_BREAKDOWNS
+            .iter()
+            .chain(vamos_engine::logros::HOUSEHOLD_BREAKDOWNS.iter())
+            .chain(vamos_engine::logros::COMMUNITY_BREAKDOWNS.iter());
+        families.extend(breakdowns.map(|b| format!("breakdown-{}", b.replace('_', "-"))));
+        for key in &families {
+            assert!(ids.contains(key), "falta el mensaje «{key}»");
+        }
+        for src in [
+            include_str!("dashboard.rs"),
+            include_str!("mod.rs"),
+            include_str!("catalogue.rs"),
+        ] {
+            for line in src.lines() {
+                for marker in ["key => \"", "Some(\""] {
+                    if let Some(i) = line.find(marker) {
+                        let after = &line[i + marker.len()..];
+                        let key = &after[..after.find('"').unwrap()];
+                        if key.contains('-') && !key.contains(' ') {
+                            assert!(ids.iter().any(|k| k == key), "falta el mensaje «{key}»");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn only_local_paths_are_followed_after_login() {
+        assert_eq!(local_path(Some("/logros?t=11")), "/logros?t=11");
+        assert_eq!(local_path(Some("//evil.example")), "/");
+        assert_eq!(local_path(Some("https://evil.example")), "/");
+        assert_eq!(local_path(Some("/\\evil")), "/");
+        assert_eq!(local_path(None), "/");
+        assert_eq!(encode("/logros?t=11"), "/logros%3Ft%3D11");
+    }
+}

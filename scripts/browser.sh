@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Browser tests of the web application (ENGINEERING: real browser): headless Debian chromium
+# driven by playwright-core (npm) walks the flows of tests/browser/walk.mjs against a real
+# `vamos serve` over a fresh synthetic SQLite database; axe-core checks every page visited;
+# any request leaving the machine fails. Screenshots are kept in $SHOTS (printed at the end).
+#
+#   bash scripts/browser.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/vamos-target}"
+SHOTS="${SHOTS:-$CARGO_TARGET_DIR/browser-screenshots}"
+
+if ! command -v chromium > /dev/null; then
+  echo "instalando chromium (paquete de Debian)…" >&2
+  apt-get install -y -q chromium > /dev/null
+fi
+if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/axe-core ]; then
+  (cd tests/browser && npm ci --no-audit --no-fund --silent)
+fi
+cargo build --locked -q -p vamos-cli
+VAMOS="$CARGO_TARGET_DIR/debug/vamos"
+
+WORK="$(mktemp -d)"
+cleanup() {
+  [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2> /dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+DB="sqlite:$WORK/web.sqlite"
+PASSWORD='Navegador-Prueba-2026'
+"$VAMOS" synth --households 400 --seed 21 --out "$WORK/datos" --reference-date 2026-11-01 > /dev/null
+VAMOS_ADMIN_PASSWORD="$PASSWORD" "$VAMOS" db init --db "$DB" > /dev/null
+"$VAMOS" import fips --db "$DB" "$WORK/datos" --date 2026-11-23 > /dev/null
+"$VAMOS" classify --db "$DB" --as-of 2026-11-01 > /dev/null 2> "$WORK/classify.err"
+"$VAMOS" classify --db "$DB" --as-of 2026-11-23 > /dev/null 2> "$WORK/classify.err"
+VAMOS_PASSWORD="$PASSWORD" "$VAMOS" user create --db "$DB" analista.web --role analista > /dev/null
+
+VAMOS_LOG=warn "$VAMOS" serve --db "$DB" --addr 127.0.0.1:0 > "$WORK/serve.out" 2> "$WORK/serve.err" &
+SERVER_PID=$!
+for _ in $(seq 1 100); do
+  grep -q "escuchando" "$WORK/serve.out" 2> /dev/null && break
+  sleep 0.1
+done
+BASE=$(sed -n 's/^Vamos escuchando en //p' "$WORK/serve.out")
+[ -n "$BASE" ] || { cat "$WORK/serve.err" >&2; exit 1; }
+rm -rf "$SHOTS"
+BASE="$BASE" SHOTS="$SHOTS" USER_NAME=analista.web PASSWORD="$PASSWORD" node tests/browser/walk.mjs

@@ -1,0 +1,130 @@
+// Browser tests of the Vamos web application, walked as a newcomer would: headless Debian
+// chromium driven by playwright-core against a real `vamos serve` (BASE), screenshots of every
+// step kept in SHOTS, axe-core run on every page visited (any serious or critical violation
+// fails), and any request that leaves the machine fails the run.
+//
+//   BASE=http://127.0.0.1:8080 SHOTS=/tmp/shots USER_NAME=analista PASSWORD=... node walk.mjs
+import { chromium } from "playwright-core";
+import { readFileSync, mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+const BASE = process.env.BASE;
+const SHOTS = process.env.SHOTS || "screenshots";
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+mkdirSync(SHOTS, { recursive: true });
+
+const failures = [];
+const fail = (m) => { failures.push(m); console.error("FALLA: " + m); };
+const expect = (cond, m) => { if (!cond) fail(m); };
+
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+const context = await browser.newContext({ locale: "es-PY", viewport: { width: 1280, height: 900 } });
+const foreign = [];
+await context.route("**/*", (route) => {
+  const u = new URL(route.request().url());
+  if (u.hostname === "127.0.0.1" || u.hostname === "localhost" || u.protocol === "data:") {
+    return route.continue();
+  }
+  foreign.push(route.request().url());
+  return route.abort();
+});
+const page = await context.newPage();
+const consoleErrors = [];
+page.on("console", (m) => {
+  // A refused login answers 401 with the form again: Chromium logs that status, as expected.
+  const refusedLogin = page.url().includes("/ingresar") && m.text().includes("status of 401");
+  if (m.type() === "error" && !refusedLogin) consoleErrors.push(`${page.url()}: ${m.text()}`);
+});
+
+let step = 0;
+async function check(name) {
+  step += 1;
+  const file = `${SHOTS}/${String(step).padStart(2, "0")}-${name}.png`;
+  await page.screenshot({ path: file, fullPage: true });
+  // Evaluated through the DevTools protocol: the page's CSP (no inline scripts) stays on.
+  await page.evaluate(AXE);
+  const result = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await axe.run(document, { resultTypes: ["violations"] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help }));
+  });
+  const bad = result.filter((v) => v.impact === "serious" || v.impact === "critical");
+  for (const v of bad) fail(`${name} (${page.url()}): axe ${v.impact} ${v.id} — ${v.help} (${v.nodes} nodos)`);
+  const lang = await page.getAttribute("html", "lang");
+  expect(lang && lang.length >= 2, `${name}: <html lang> ausente`);
+  console.log(`ok ${step} ${name} — ${file} — axe: ${result.length} avisos, ${bad.length} graves`);
+}
+
+// 1. A citizen: the public home page, in Spanish.
+await page.goto(`${BASE}/`);
+expect((await page.getAttribute("html", "lang")).startsWith("es"), "la portada no está en español");
+expect(await page.getByRole("heading", { level: 1 }).isVisible(), "portada sin título");
+await check("portada-publica");
+
+// 2. Public Logros: nation → Central → Villeta, by clicking as a reader would.
+await page.getByRole("link", { name: /Ver los Logros/ }).click();
+await page.waitForURL(/\/logros/);
+expect(await page.getByText("sintético").first().isVisible(), "cifras sintéticas sin rótulo");
+await check("logros-nacion-publico");
+await page.getByRole("table").last().getByRole("link", { name: "Central" }).click();
+await page.waitForURL(/t=11/);
+await check("logros-central-publico");
+await page.getByRole("link", { name: "Villeta" }).first().click();
+await page.waitForURL(/t=1116/);
+expect((await page.getByRole("heading", { level: 1 }).innerText()).includes("Villeta"), "Villeta sin título");
+await check("logros-villeta-publico");
+// Choose Logro 4 from its card: the map and the services follow.
+await page.getByRole("link", { name: /Logro 4/ }).click();
+await page.waitForURL(/logro=4/);
+expect(await page.getByRole("heading", { name: /Servicios del Logro 4/ }).isVisible(), "servicios del Logro 4");
+await check("logros-villeta-logro4");
+
+// 3. The catalogue, and the same page in English.
+await page.getByRole("navigation", { name: "Secciones" }).getByRole("link", { name: "Catálogo" }).click();
+await page.waitForURL(/catalogo/);
+await check("catalogo");
+await page.getByRole("link", { name: "English" }).click();
+await page.waitForURL(/lang=en/);
+expect((await page.getAttribute("html", "lang")) === "en", "el cambio de idioma no cambió <html lang>");
+expect(await page.getByRole("heading", { name: "Service catalogue" }).isVisible(), "catálogo en inglés");
+await check("catalogue-en");
+await page.getByRole("link", { name: "Español" }).click();
+await page.waitForURL(/lang=es/);
+
+// 4. An analyst signs in, from the dashboard's invitation, and sees the full figures.
+await page.goto(`${BASE}/logros?t=1116`);
+await page.getByRole("link", { name: /Ingresar para ver las cifras completas/ }).click();
+await page.waitForURL(/ingresar/);
+await check("ingresar");
+await page.getByLabel("Usuario").fill(process.env.USER_NAME);
+await page.getByLabel("Contraseña").fill("clave-equivocada");
+await page.getByRole("button", { name: "Ingresar" }).click();
+expect(await page.getByRole("alert").isVisible(), "sin aviso de contraseña incorrecta");
+await check("ingresar-error");
+await page.getByLabel("Contraseña").fill(process.env.PASSWORD);
+await page.getByRole("button", { name: "Ingresar" }).click();
+await page.waitForURL(/\/logros\?t=1116/);
+expect((await page.getByText(/Cifras públicas: las celdas/).count()) === 0, "el analista ve cifras públicas");
+expect(await page.getByText(/protegidos de/).first().isVisible(), "el analista no ve los conteos");
+await check("logros-villeta-analista");
+await page.getByRole("link", { name: "Inicio" }).click();
+expect(await page.getByRole("heading", { name: /Hola/ }).isVisible(), "inicio del rol");
+await check("inicio-analista");
+await page.getByRole("button", { name: "Salir" }).click();
+await page.waitForURL(`${BASE}/`);
+expect(await page.getByRole("link", { name: "Ingresar", exact: true }).isVisible(), "la sesión no terminó");
+
+// 5. Keyboard: the skip link is the first stop and leads to the content.
+await page.keyboard.press("Tab");
+expect((await page.evaluate(() => document.activeElement && document.activeElement.className)) === "skip", "el primer Tab no llega al enlace «Ir al contenido»");
+
+await browser.close();
+expect(foreign.length === 0, `solicitudes fuera de la máquina: ${foreign.join(", ")}`);
+expect(consoleErrors.length === 0, `errores en la consola: ${consoleErrors.join(" | ")}`);
+if (failures.length) {
+  console.error(`${failures.length} fallas`);
+  process.exit(1);
+}
+console.log(`navegador: ${step} pasos sin fallas; capturas en ${SHOTS}`);
