@@ -81,7 +81,23 @@ await page.waitForURL(/logro=4/);
 expect(await page.getByRole("heading", { name: /Servicios del Logro 4/ }).isVisible(), "servicios del Logro 4");
 await check("logros-villeta-logro4");
 
-// 3. The catalogue, and the same page in English.
+// 3. A citizen asks Orientaciones SPS for a pregnant woman in Mariscal Estigarribia.
+await page.getByRole("navigation", { name: "Secciones" }).getByRole("link", { name: "Orientaciones" }).click();
+await page.waitForURL(/orientaciones/);
+await check("orientaciones-formulario");
+await page.getByLabel("Distrito donde vive").selectOption("1602");
+await page.getByLabel("Edad (años cumplidos)").fill("24");
+await page.getByLabel("Mujer", { exact: true }).check();
+await page.getByLabel("Está embarazada").check();
+await page.getByRole("button", { name: /Ver los servicios/ }).click();
+await page.waitForURL(/embarazada=si/);
+const result = await page.getByRole("heading", { level: 2, name: /servicios para una persona de/ }).innerText();
+expect(result.includes("Estigarribia"), `orientaciones: resultado sin el distrito (${result})`);
+expect(await page.getByRole("heading", { level: 3, name: "0–4 antes del nacimiento" }).isVisible(), "orientaciones: falta la etapa prenatal");
+expect((await page.getByText(/prenatal/i).count()) > 0, "orientaciones: falta el control prenatal");
+await check("orientaciones-embarazada-mariscal");
+
+// 4. The catalogue, and the same page in English.
 await page.getByRole("navigation", { name: "Secciones" }).getByRole("link", { name: "Catálogo" }).click();
 await page.waitForURL(/catalogo/);
 await check("catalogo");
@@ -93,7 +109,7 @@ await check("catalogue-en");
 await page.getByRole("link", { name: "Español" }).click();
 await page.waitForURL(/lang=es/);
 
-// 4. An analyst signs in, from the dashboard's invitation, and sees the full figures.
+// 5. An analyst signs in, from the dashboard's invitation, and sees the full figures.
 await page.goto(`${BASE}/logros?t=1116`);
 await page.getByRole("link", { name: /Ingresar para ver las cifras completas/ }).click();
 await page.waitForURL(/ingresar/);
@@ -116,7 +132,7 @@ await page.getByRole("button", { name: "Salir" }).click();
 await page.waitForURL(`${BASE}/`);
 expect(await page.getByRole("link", { name: "Ingresar", exact: true }).isVisible(), "la sesión no terminó");
 
-// 5. Keyboard: the skip link is the first stop and leads to the content.
+// 6. Keyboard: the skip link is the first stop and leads to the content.
 await page.keyboard.press("Tab");
 expect((await page.evaluate(() => document.activeElement && document.activeElement.className)) === "skip", "el primer Tab no llega al enlace «Ir al contenido»");
 

@@ -831,6 +831,34 @@ fn the_web_application_serves_dashboards_catalogue_and_login_in_spanish_and_engl
         assert_eq!(st, 200);
         assert!(body.contains("Paquete núcleo") && body.contains("MSPBS"));
 
+        // Orientaciones SPS: a pregnant woman in Mariscal Estigarribia; errors named in the form.
+        let (st, _, body) = web(
+            &s,
+            "",
+            "get",
+            "/orientaciones?distrito=1602&edad=24&sexo=mujer&embarazada=si",
+            &[],
+            None,
+        );
+        assert_eq!(st, 200, "{body}");
+        assert!(
+            body.contains("Mariscal")
+                && body.contains("0–4 antes del nacimiento")
+                && body.contains("Para su hogar"),
+            "{body}"
+        );
+        assert!(body.to_lowercase().contains("prenatal"));
+        let (st, _, body) = web(
+            &s,
+            "",
+            "get",
+            "/orientaciones?distrito=1602&edad=30&sexo=hombre&embarazada=si",
+            &[],
+            None,
+        );
+        assert_eq!(st, 422);
+        assert!(body.contains("Sólo una mujer puede estar embarazada"));
+
         // Unknown pages: HTML for the application, JSON for the API.
         let (st, _, body) = web(&s, "", "get", "/no-existe", &[], None);
         assert_eq!(st, 404);

@@ -10,6 +10,7 @@ pub mod catalogue;
 pub mod dashboard;
 pub mod i18n;
 pub mod map;
+pub mod orientaciones;
 
 use crate::api::{self, LoginBody};
 use crate::auth::{self, Principal};
@@ -35,7 +36,7 @@ pub struct Web {
     messages: Arc<Messages>,
 }
 
-const TEMPLATES: [(&str, &str); 6] = [
+const TEMPLATES: [(&str, &str); 7] = [
     ("base.html", include_str!("../../web/templates/base.html")),
     ("home.html", include_str!("../../web/templates/home.html")),
     ("login.html", include_str!("../../web/templates/login.html")),
@@ -47,6 +48,10 @@ const TEMPLATES: [(&str, &str); 6] = [
     (
         "catalogo.html",
         include_str!("../../web/templates/catalogo.html"),
+    ),
+    (
+        "orientaciones.html",
+        include_str!("../../web/templates/orientaciones.html"),
     ),
 ];
 
@@ -172,8 +177,12 @@ impl FromRequestParts<AppState> for Page {
 
 /// A navigation entry: its path, its message id, whether it is the current section.
 fn nav(page: &Page) -> Vec<JValue> {
-    let mut items = vec![("/", "nav-home"), ("/logros", "nav-logros")];
-    items.push(("/catalogo", "nav-catalogue"));
+    let items = [
+        ("/", "nav-home"),
+        ("/logros", "nav-logros"),
+        ("/orientaciones", "nav-orientaciones"),
+        ("/catalogo", "nav-catalogue"),
+    ];
     items
         .into_iter()
         .map(|(href, key)| {
@@ -341,6 +350,7 @@ pub fn router() -> Router<AppState> {
         .route("/logros", get(dashboard::page))
         .route("/logros.csv", get(dashboard::csv))
         .route("/catalogo", get(catalogue::page))
+        .route("/orientaciones", get(orientaciones::page))
         .route("/static/vamos.css", get(stylesheet))
         .route("/static/vamos.svg", get(logo))
 }
@@ -379,6 +389,7 @@ async fn home(page: Page) -> Response {
             if page.can(Permission::LogrosRead) {
                 t.push(context! { href => "/logros", key => "task-logros" });
             }
+            t.push(context! { href => "/orientaciones", key => "task-orientaciones" });
             if page.can(Permission::CatalogueRead) {
                 t.push(context! { href => "/catalogo", key => "task-catalogue" });
             }
@@ -548,6 +559,11 @@ mod tests {
                 .map(|l| format!("level-{}", l.code())),
         );
         families.extend(TITLED.map(|s| format!("error-{s}")));
+        families.extend(
+            vamos_domain::services::DeliveryLevel::ALL
+                .iter()
+                .map(|l| format!("ori-where-{}", l.code())),
+        );
         assert_eq!(titled(StatusCode::CONFLICT), 400);
         assert_eq!(titled(StatusCode::BAD_GATEWAY), 500);
         families.extend(["departamento", "distrito"].map(|l| format!("children-title-{l}")));
@@ -563,9 +579,10 @@ mod tests {
             include_str!("dashboard.rs"),
             include_str!("mod.rs"),
             include_str!("catalogue.rs"),
+            include_str!("orientaciones.rs"),
         ] {
             for line in src.lines() {
-                for marker in ["key => \"", "Some(\""] {
+                for marker in ["key => \"", "Some(\"", "push(\""] {
                     if let Some(i) = line.find(marker) {
                         let after = &line[i + marker.len()..];
                         let key = &after[..after.find('"').unwrap()];
