@@ -125,6 +125,15 @@ await page.waitForURL(/\/logros\?t=1116/);
 expect((await page.getByText(/Cifras públicas: las celdas/).count()) === 0, "el analista ve cifras públicas");
 expect(await page.getByText(/protegidos de/).first().isVisible(), "el analista no ve los conteos");
 await check("logros-villeta-analista");
+// … and opens a household of Villeta from the dashboard.
+await page.getByRole("link", { name: /Ver las personas y hogares de Villeta/ }).click();
+await page.waitForURL(/registro\?territorio=1116/);
+await check("registro-villeta");
+await page.getByRole("link", { name: /^Hogar \d+$/ }).first().click();
+await page.waitForURL(/registro\/hogares\/\d+/);
+expect(await page.getByRole("heading", { level: 2, name: /Miembros/ }).isVisible(), "hogar sin miembros");
+expect((await page.locator("span.st").count()) > 0, "hogar sin estatus por servicio");
+await check("hogar-analista");
 await page.getByRole("link", { name: "Inicio" }).click();
 expect(await page.getByRole("heading", { name: /Hola/ }).isVisible(), "inicio del rol");
 await check("inicio-analista");

@@ -915,6 +915,67 @@ fn the_web_application_serves_dashboards_catalogue_and_login_in_spanish_and_engl
         );
         let (_, _, body) = web(&s, &session, "get", "/logros?t=1116", &[], None);
         assert!(!body.contains("Cifras públicas") && body.contains("protegidos de"));
+        // Registry views: search, then a household with its members' statuses, audited.
+        let (st, h, _) = web(&s, "", "get", "/registro?territorio=1116", &[], None);
+        assert_eq!(
+            (st, header(&h, "location")),
+            (303, vec!["/ingresar?volver=/registro"])
+        );
+        let (st, _, body) = web(&s, &session, "get", "/registro?territorio=1116", &[], None);
+        assert_eq!(st, 200, "{body}");
+        let i = body
+            .find("href=\"/registro/hogares/")
+            .expect("a household link");
+        let link = body[i + 6..].split('"').next().unwrap().to_string();
+        let hid = link.rsplit('/').next().unwrap().to_string();
+        let (st, _, body) = web(&s, &session, "get", &link, &[], None);
+        assert_eq!(st, 200, "{body}");
+        assert!(
+            body.contains("Villeta") && body.contains("Miembros ("),
+            "{body}"
+        );
+        assert!(
+            body.contains("class=\"st st-") && body.contains("Para su hogar"),
+            "{body}"
+        );
+        let (st, _, body) = web(&s, &session, "get", "/registro?cedula=abc", &[], None);
+        assert_eq!(st, 400);
+        assert!(body.contains("La cédula debe ser un número"));
+        let (_, audit, _) = call(
+            &s,
+            &login(&s, "admin", PW),
+            "get",
+            "/api/audit?limit=50",
+            None,
+        );
+        let reads: Vec<(&str, &str)> = audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["action"].as_str().unwrap(),
+                    a["subject_id"].as_str().unwrap_or(""),
+                )
+            })
+            .collect();
+        assert!(
+            reads
+                .iter()
+                .any(|(a, s)| *a == "leer hogar" && s.starts_with(&hid)),
+            "{reads:?}"
+        );
+        assert!(
+            reads
+                .iter()
+                .any(|(a, s)| *a == "explicar estatus" && s.starts_with(&hid)),
+            "{reads:?}"
+        );
+        assert!(
+            reads.iter().any(|(a, _)| *a == "buscar personas"),
+            "{reads:?}"
+        );
+
         // Signing out needs the session's CSRF token.
         let csrf = hidden(&body, "csrf");
         let (st, _, _) = web(&s, &session, "post", "/salir", &[("csrf", "otro")], None);

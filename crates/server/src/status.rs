@@ -137,7 +137,6 @@ pub fn status_es(s: Status) -> &'static str {
 /// delivered up to `counter_referrals_until` count, see
 /// [`Classifier::with_counter_referrals_until`]). `id` and `district` are the located unit (see
 /// [`Store::locate`]).
-#[allow(clippy::indexing_slicing)] // reason: serde_json::Value["key"] yields Null when absent, it cannot panic
 pub fn explain(
     store: &mut dyn Store,
     catalogue: &Catalogue,
@@ -147,18 +146,86 @@ pub fn explain(
     as_of: chrono::NaiveDate,
     counter_referrals_until: chrono::NaiveDate,
 ) -> anyhow::Result<Value> {
-    let kind_es = kind_es(kind);
     let mut data = RegistryData::new(&FormVocabulary);
     store.load_registry(TerritoryCode::District(district), &mut data)?;
     data.finish();
-    let cls = Classifier::new(catalogue, &data, as_of)
+    explain_in(
+        &data,
+        catalogue,
+        kind,
+        id,
+        district,
+        as_of,
+        counter_referrals_until,
+    )
+}
+
+/// A household and each of its members explained, reading only the household's community
+/// (its households, members and evidence) rather than the whole district: what a household
+/// page needs, in one load. Returns the household's explanation and each member's, by id.
+pub fn explain_household(
+    store: &mut dyn Store,
+    catalogue: &Catalogue,
+    household: i64,
+    community: i64,
+    district: DistrictCode,
+    as_of: chrono::NaiveDate,
+    counter_referrals_until: chrono::NaiveDate,
+) -> anyhow::Result<(Value, Vec<(i64, Value)>)> {
+    let mut data = RegistryData::new(&FormVocabulary);
+    store.load_communities(&[community], i64::MAX, &mut data)?;
+    data.finish();
+    let h = data
+        .household_by_id(household)
+        .ok_or_else(|| anyhow::anyhow!("hogar {household} fuera de su comunidad"))?;
+    let whole = explain_in(
+        &data,
+        catalogue,
+        UnitKind::Household,
+        household,
+        district,
+        as_of,
+        counter_referrals_until,
+    )?;
+    let mut members = Vec::new();
+    for &p in data.members_of(h) {
+        let Some(&id) = data.person_id.get(p as usize) else {
+            continue;
+        };
+        let v = explain_in(
+            &data,
+            catalogue,
+            UnitKind::Person,
+            id,
+            district,
+            as_of,
+            counter_referrals_until,
+        )?;
+        members.push((id, v));
+    }
+    Ok((whole, members))
+}
+
+/// [`explain`] over a registry already loaded (it must hold the unit).
+#[allow(clippy::indexing_slicing)] // reason: serde_json::Value["key"] yields Null when absent, it cannot panic
+pub fn explain_in(
+    data: &RegistryData,
+    catalogue: &Catalogue,
+    kind: UnitKind,
+    id: i64,
+    district: DistrictCode,
+    as_of: chrono::NaiveDate,
+    counter_referrals_until: chrono::NaiveDate,
+) -> anyhow::Result<Value> {
+    let kind_es = kind_es(kind);
+    let cls = Classifier::new(catalogue, data, as_of)
         .with_counter_referrals_until(counter_referrals_until);
     let missing = || anyhow::anyhow!("{kind_es} {id} fuera del registro cargado");
     let (unit, categories) = match kind {
         UnitKind::Person => {
             let p = data.person_by_id(id).ok_or_else(missing)?;
             let mut cats = Vec::new();
-            cls.person_categories(&data, p, &mut cats);
+            cls.person_categories(data, p, &mut cats);
             (Unit::Person(p), cats)
         }
         UnitKind::Household => (
@@ -173,7 +240,7 @@ pub fn explain(
     let mut out = Vec::new();
     for c in &categories {
         let mut dec = Vec::new();
-        cls.classify(&data, unit, *c, &mut dec);
+        cls.classify(data, unit, *c, &mut dec);
         let concurrent = cls.concurrent(&dec);
         let services: Vec<Value> = dec
             .iter()

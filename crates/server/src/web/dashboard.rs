@@ -362,7 +362,11 @@ pub async fn page(
     let m = q.m;
     let figures = st.pool.run(move |s| read(s, m, t, public, k)).await;
     match figures {
-        Ok(Some(f)) => page.html("logros.html", view(&f, t, chosen, &st.catalogue, page.lang)),
+        Ok(Some(f)) => {
+            let registry = page.can(Permission::RegistryRead) && t != TerritoryCode::Nation;
+            let v = view(&f, t, chosen, &st.catalogue, page.lang);
+            page.html("logros.html", context! { registry, ..v })
+        }
         Ok(None) => page.html("logros.html", context! { empty => true }),
         Err(e) => page.error(&e),
     }

@@ -11,6 +11,7 @@ pub mod dashboard;
 pub mod i18n;
 pub mod map;
 pub mod orientaciones;
+pub mod registry;
 
 use crate::api::{self, LoginBody};
 use crate::auth::{self, Principal};
@@ -36,7 +37,7 @@ pub struct Web {
     messages: Arc<Messages>,
 }
 
-const TEMPLATES: [(&str, &str); 7] = [
+const TEMPLATES: [(&str, &str); 9] = [
     ("base.html", include_str!("../../web/templates/base.html")),
     ("home.html", include_str!("../../web/templates/home.html")),
     ("login.html", include_str!("../../web/templates/login.html")),
@@ -53,6 +54,11 @@ const TEMPLATES: [(&str, &str); 7] = [
         "orientaciones.html",
         include_str!("../../web/templates/orientaciones.html"),
     ),
+    (
+        "registro.html",
+        include_str!("../../web/templates/registro.html"),
+    ),
+    ("hogar.html", include_str!("../../web/templates/hogar.html")),
 ];
 
 /// The stylesheet (served at `/static/vamos.css`).
@@ -177,12 +183,12 @@ impl FromRequestParts<AppState> for Page {
 
 /// A navigation entry: its path, its message id, whether it is the current section.
 fn nav(page: &Page) -> Vec<JValue> {
-    let items = [
-        ("/", "nav-home"),
-        ("/logros", "nav-logros"),
-        ("/orientaciones", "nav-orientaciones"),
-        ("/catalogo", "nav-catalogue"),
-    ];
+    let mut items = vec![("/", "nav-home"), ("/logros", "nav-logros")];
+    if page.can(Permission::RegistryRead) {
+        items.push(("/registro", "nav-registry"));
+    }
+    items.push(("/orientaciones", "nav-orientaciones"));
+    items.push(("/catalogo", "nav-catalogue"));
     items
         .into_iter()
         .map(|(href, key)| {
@@ -351,6 +357,8 @@ pub fn router() -> Router<AppState> {
         .route("/logros.csv", get(dashboard::csv))
         .route("/catalogo", get(catalogue::page))
         .route("/orientaciones", get(orientaciones::page))
+        .route("/registro", get(registry::search))
+        .route("/registro/hogares/{id}", get(registry::household))
         .route("/static/vamos.css", get(stylesheet))
         .route("/static/vamos.svg", get(logo))
 }
@@ -388,6 +396,9 @@ async fn home(page: Page) -> Response {
             let mut t = Vec::new();
             if page.can(Permission::LogrosRead) {
                 t.push(context! { href => "/logros", key => "task-logros" });
+            }
+            if page.can(Permission::RegistryRead) {
+                t.push(context! { href => "/registro", key => "task-registry" });
             }
             t.push(context! { href => "/orientaciones", key => "task-orientaciones" });
             if page.can(Permission::CatalogueRead) {
@@ -560,6 +571,9 @@ mod tests {
         );
         families.extend(TITLED.map(|s| format!("error-{s}")));
         families.extend(
+            ["protegido", "desprotegido", "no_aplica", "sin_dato"].map(|s| format!("status-{s}")),
+        );
+        families.extend(
             vamos_domain::services::DeliveryLevel::ALL
                 .iter()
                 .map(|l| format!("ori-where-{}", l.code())),
@@ -580,6 +594,7 @@ mod tests {
             include_str!("mod.rs"),
             include_str!("catalogue.rs"),
             include_str!("orientaciones.rs"),
+            include_str!("registry.rs"),
         ] {
             for line in src.lines() {
                 for marker in ["key => \"", "Some(\"", "push(\""] {

@@ -1,0 +1,303 @@
+//! Registry views for authorized accounts (`/registro`): search persons by name, cédula and
+//! territory, and the household page — its members (only the fields the account may see) and,
+//! with the status permission, each member's and the household's status per service with the
+//! evidence that decided it.
+//!
+//! Every read goes through the JSON API's own handlers (`api::search_persons`,
+//! `api::get_household`), so the scope, the field policy and the audit record are exactly the
+//! API's; the statuses are computed for the household's community only
+//! (`status::explain_household`) and audited as one "explicar estatus" record naming the
+//! household and its members.
+
+use super::Page;
+use crate::api::{self, PersonSearch, PurposeQuery};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::status;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::Json;
+use minijinja::context;
+use minijinja::value::Value as JValue;
+use serde::Deserialize;
+use serde_json::Value;
+use vamos_domain::access::Permission;
+use vamos_domain::{DistrictCode, Territory, TerritoryCode};
+
+#[derive(Deserialize, Default)]
+pub struct SearchForm {
+    pub nombre: Option<String>,
+    pub cedula: Option<String>,
+    pub territorio: Option<String>,
+}
+
+fn territory_name(code: Option<i64>) -> String {
+    code.and_then(|d| u16::try_from(d).ok())
+        .and_then(|d| DistrictCode::from_number(d).ok())
+        .map(|d| Territory::official().name_of(TerritoryCode::District(d)))
+        .unwrap_or_default()
+}
+
+fn text(v: &Value, k: &str) -> Option<String> {
+    match v.get(k)? {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// `GET /registro`
+pub async fn search(
+    State(st): State<AppState>,
+    page: Page,
+    Query(f): Query<SearchForm>,
+) -> Response {
+    let Some(p) = page.user.clone() else {
+        return page.error(&ApiError::unauthorized());
+    };
+    if !p.can(Permission::RegistryRead) {
+        return page.error(&ApiError::forbidden(
+            "su rol no permite consultar el registro de personas",
+        ));
+    }
+    let nombre = f.nombre.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let cedula_raw = f
+        .cedula
+        .as_deref()
+        .map(|s| s.trim().replace(['.', ' '], ""))
+        .filter(|s| !s.is_empty());
+    let territorio = f
+        .territorio
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let form = context! { nombre, cedula => f.cedula.clone(), territorio };
+    if nombre.is_none() && cedula_raw.is_none() && territorio.is_none() {
+        return page.html("registro.html", context! { form });
+    }
+    let cedula = match cedula_raw.as_deref().map(str::parse::<i64>) {
+        None => None,
+        Some(Ok(n)) if n > 0 => Some(n),
+        Some(_) => {
+            return page.html_status(
+                axum::http::StatusCode::BAD_REQUEST,
+                "registro.html",
+                context! { form, error => "reg-error-cedula" },
+            )
+        }
+    };
+    let q = PersonSearch {
+        q: nombre.map(str::to_string),
+        cedula,
+        territory: territorio.map(str::to_string),
+        after: None,
+        limit: Some(100),
+        purpose: Some("búsqueda en el registro (aplicación web)".into()),
+    };
+    let synthetic = st
+        .pool
+        .run(|s| {
+            Ok(!s
+                .sql()
+                .query("SELECT 1 FROM imports WHERE synthetic = 1 LIMIT 1", &[])?
+                .is_empty())
+        })
+        .await
+        .unwrap_or(false);
+    match api::search_persons(State(st), p, Query(q)).await {
+        Ok(Json(v)) => {
+            let rows: Vec<JValue> = v
+                .get("items")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|r| {
+                    context! {
+                        id => r.get("id").and_then(Value::as_i64),
+                        household => r.get("household_id").and_then(Value::as_i64),
+                        given => text(r, "given_names"),
+                        family => text(r, "family_names"),
+                        cedula => text(r, "national_id"),
+                        birth => text(r, "birth_date"),
+                        district => territory_name(r.get("district_code").and_then(Value::as_i64)),
+                    }
+                })
+                .collect();
+            let more = v.get("next_after").is_some_and(|n| !n.is_null());
+            page.html(
+                "registro.html",
+                context! { form, rows, searched => true, more, synthetic },
+            )
+        }
+        Err(e)
+            if e.status.is_client_error() && e.status != axum::http::StatusCode::UNAUTHORIZED =>
+        {
+            page.html_status(
+                e.status,
+                "registro.html",
+                context! { form, message => e.message },
+            )
+        }
+        Err(e) => page.error(&e),
+    }
+}
+
+/// Status of one service, for the page.
+fn services_of(explained: &Value) -> Vec<JValue> {
+    explained
+        .get("categories")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let services: Vec<JValue> = c
+                .get("services")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|s| {
+                    context! {
+                        name => text(s, "name"),
+                        code => text(s, "service"),
+                        institution => text(s, "institution"),
+                        status => text(s, "status"),
+                        source => s.get("evidence").and_then(|e| text(e, "source")),
+                        date => s.get("evidence").and_then(|e| text(e, "date")),
+                        detail => s.get("evidence").and_then(|e| text(e, "detail")),
+                    }
+                })
+                .collect();
+            context! {
+                logro => c.get("logro").and_then(Value::as_u64),
+                concurrent => c.get("concurrent").and_then(Value::as_bool),
+                services,
+            }
+        })
+        .collect()
+}
+
+/// `GET /registro/hogares/{id}`
+pub async fn household(State(st): State<AppState>, page: Page, Path(id): Path<i64>) -> Response {
+    let Some(p) = page.user.clone() else {
+        return page.error(&ApiError::unauthorized());
+    };
+    let q = PurposeQuery {
+        purpose: Some("consulta de un hogar (aplicación web)".into()),
+    };
+    let h = match api::get_household(State(st.clone()), p.clone(), Path(id), Query(q)).await {
+        Ok(Json(h)) => h,
+        Err(e) => return page.error(&e),
+    };
+    let synthetic = st
+        .pool
+        .run(move |s| {
+            Ok(s.sql()
+                .query_opt(
+                    "SELECT i.synthetic FROM households h JOIN imports i ON i.id = h.import_id WHERE h.id = $1",
+                    &[id.into()],
+                )?
+                .and_then(|r| r.int(0))
+                == Some(1))
+        })
+        .await
+        .unwrap_or(false);
+    let district = h
+        .get("district_code")
+        .and_then(Value::as_i64)
+        .and_then(|d| u16::try_from(d).ok())
+        .and_then(|d| DistrictCode::from_number(d).ok());
+    let community = h.get("community_id").and_then(Value::as_i64);
+    // Statuses, when the account may read them: one load of the community, one audit record.
+    let mut statuses: Option<(Value, Vec<(i64, Value)>)> = None;
+    let mut as_of = None;
+    if let (true, Some(d), Some(c)) = (p.can(Permission::StatusRead), district, community) {
+        let catalogue = st.catalogue.clone();
+        let who = p.clone();
+        let members: Vec<i64> = h
+            .get("members")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m.get("id").and_then(Value::as_i64))
+            .collect();
+        let r = st
+            .pool
+            .run(move |s| {
+                let Some((m, _)) = s.measurement(None)? else {
+                    return Ok(None);
+                };
+                let day = chrono::NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d")
+                    .map_err(ApiError::internal)?;
+                let until = crate::access::figures_until(&m)?;
+                let subject = format!(
+                    "{id} (miembros {})",
+                    members
+                        .iter()
+                        .map(i64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                );
+                api::audit(
+                    s,
+                    Some(&who),
+                    "explicar estatus",
+                    "hogar",
+                    &subject,
+                    "consulta de un hogar (aplicación web)",
+                    "ok",
+                )?;
+                let out = status::explain_household(s, &catalogue, id, c, d, day, until)?;
+                Ok(Some((m.as_of.clone(), out)))
+            })
+            .await;
+        match r {
+            Ok(Some((day, out))) => {
+                as_of = Some(day);
+                statuses = Some(out);
+            }
+            Ok(None) => {}
+            Err(e) => return page.error(&e),
+        }
+    }
+    let members: Vec<JValue> = h
+        .get("members")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            let pid = m.get("id").and_then(Value::as_i64);
+            let explained = statuses
+                .as_ref()
+                .and_then(|(_, list)| list.iter().find(|(i, _)| Some(*i) == pid))
+                .map(|(_, v)| services_of(v));
+            context! {
+                id => pid,
+                given => text(m, "given_names"),
+                family => text(m, "family_names"),
+                cedula => text(m, "national_id"),
+                birth => text(m, "birth_date"),
+                sex => text(m, "sex"),
+                relationship => text(m, "relationship"),
+                categories => explained,
+            }
+        })
+        .collect();
+    let household_services = statuses.as_ref().map(|(v, _)| services_of(v));
+    page.html(
+        "hogar.html",
+        context! {
+            id,
+            district => territory_name(h.get("district_code").and_then(Value::as_i64)),
+            district_code => h.get("district_code").and_then(Value::as_i64).map(|d| format!("{d:04}")),
+            community => text(&h, "community_name"),
+            area => text(&h, "area"),
+            address => text(&h, "address"),
+            interview => text(&h, "interview_date"),
+            members,
+            household_services,
+            as_of,
+            can_status => p.can(Permission::StatusRead),
+            synthetic,
+        },
+    )
+}
