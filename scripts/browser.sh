@@ -34,6 +34,10 @@ VAMOS_ADMIN_PASSWORD="$PASSWORD" "$VAMOS" db init --db "$DB" > /dev/null
 "$VAMOS" classify --db "$DB" --as-of 2026-11-01 > /dev/null 2> "$WORK/classify.err"
 "$VAMOS" classify --db "$DB" --as-of 2026-11-23 > /dev/null 2> "$WORK/classify.err"
 VAMOS_PASSWORD="$PASSWORD" "$VAMOS" user create --db "$DB" analista.web --role analista > /dev/null
+"$VAMOS" referrals generate --db "$DB" > /dev/null 2> "$WORK/referrals.err"
+VAMOS_PASSWORD="$PASSWORD" "$VAMOS" user create --db "$DB" mspbs.villeta --role operador --institution MSPBS --territories 1116 > /dev/null
+"$VAMOS" agreement create --db "$DB" --institution MSPBS --fields given_names,family_names,national_id,birth_date,district_code \
+  --purpose "referencia de servicios de salud" --from 2026-01-01 --to 2030-12-31 > /dev/null
 
 VAMOS_LOG=warn "$VAMOS" serve --db "$DB" --addr 127.0.0.1:0 > "$WORK/serve.out" 2> "$WORK/serve.err" &
 SERVER_PID=$!
@@ -44,4 +48,4 @@ done
 BASE=$(sed -n 's/^Vamos escuchando en //p' "$WORK/serve.out")
 [ -n "$BASE" ] || { cat "$WORK/serve.err" >&2; exit 1; }
 rm -rf "$SHOTS"
-BASE="$BASE" SHOTS="$SHOTS" USER_NAME=analista.web PASSWORD="$PASSWORD" node tests/browser/walk.mjs
+BASE="$BASE" SHOTS="$SHOTS" USER_NAME=analista.web OPERATOR=mspbs.villeta PASSWORD="$PASSWORD" node tests/browser/walk.mjs

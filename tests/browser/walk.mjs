@@ -141,7 +141,46 @@ await page.getByRole("button", { name: "Salir" }).click();
 await page.waitForURL(`${BASE}/`);
 expect(await page.getByRole("link", { name: "Ingresar", exact: true }).isVisible(), "la sesión no terminó");
 
-// 6. Keyboard: the skip link is the first stop and leads to the content.
+// 6. An MSPBS operator of Villeta works the inbox, records a service and sees the dashboard move.
+await page.goto(`${BASE}/ingresar`);
+await page.getByLabel("Usuario").fill(process.env.OPERATOR);
+await page.getByLabel("Contraseña").fill(process.env.PASSWORD);
+await page.getByRole("button", { name: "Ingresar" }).click();
+await page.waitForURL(`${BASE}/`);
+await page.getByRole("navigation", { name: "Secciones" }).getByRole("link", { name: "Bandeja" }).click();
+await page.waitForURL(/bandeja/);
+await check("bandeja-mspbs");
+await page.getByRole("button", { name: /Acusar recibo/ }).click();
+await page.waitForURL(/hecho=inbox-done-acknowledged/);
+expect(await page.getByRole("status").isVisible(), "sin confirmación del acuse de recibo");
+const serve = page.locator("li.referral").filter({ has: page.getByText("Registrar la atención") }).first();
+const service = await serve.locator("input[name=servicio]").getAttribute("value");
+const catalogue = await (await page.request.get(`${BASE}/api/catalogue`)).json();
+const logro = catalogue.services.find((s) => s.code === service).logro;
+const protectedCount = async () => {
+  await page.goto(`${BASE}/logros?t=1116&logro=${logro}`);
+  const row = page.locator("section[aria-labelledby=servicios]").locator("tr").filter({ hasText: `(${service})` });
+  return Number((await row.locator("td").nth(2).innerText()).replace(/\D/g, ""));
+};
+const before = await protectedCount();
+await page.goto(`${BASE}/bandeja`);
+const item = page.locator("li.referral").filter({ has: page.locator(`input[name=servicio][value="${service}"]`) }).first();
+await item.getByText("Registrar la atención").click();
+await item.getByLabel("Lugar (establecimiento)").fill("USF Villeta");
+await check("bandeja-registrar-atencion");
+await item.getByRole("button", { name: "Registrar atención" }).click();
+await page.waitForURL(/hecho=inbox-done-served/);
+expect(await page.getByRole("status").innerText().then((t) => t.includes("atención quedó registrada")), "sin confirmación de la atención");
+let after = before;
+for (let i = 0; i < 20 && after === before; i += 1) {
+  await page.waitForTimeout(500);
+  after = await protectedCount();
+}
+expect(after === before + 1, `el tablero no se movió: protegidos ${before} → ${after} (${service}, Logro ${logro})`);
+await check("logros-villeta-tras-atencion");
+console.log(`tablero: ${service} protegidos ${before} → ${after}`);
+
+// 7. Keyboard: the skip link is the first stop and leads to the content.
 await page.keyboard.press("Tab");
 expect((await page.evaluate(() => document.activeElement && document.activeElement.className)) === "skip", "el primer Tab no llega al enlace «Ir al contenido»");
 

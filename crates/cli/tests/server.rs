@@ -976,7 +976,174 @@ fn the_web_application_serves_dashboards_catalogue_and_login_in_spanish_and_engl
             "{reads:?}"
         );
 
+        // The referral inbox of an MSPBS operator of Villeta: only MSPBS referrals, worked by form.
+        assert!(vamos(&["referrals", "generate", "--db", url], d, &[])
+            .status
+            .success());
+        let o = vamos(
+            &[
+                "user",
+                "create",
+                "--db",
+                url,
+                "mspbs_web",
+                "--role",
+                "operador",
+                "--institution",
+                "MSPBS",
+                "--territories",
+                "1116",
+            ],
+            d,
+            &[("VAMOS_PASSWORD", PW)],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let o = vamos(
+            &[
+                "agreement",
+                "create",
+                "--db",
+                url,
+                "--institution",
+                "MSPBS",
+                "--fields",
+                "given_names,family_names,national_id,birth_date,district_code",
+                "--purpose",
+                "referencia de servicios de salud",
+                "--from",
+                "2026-01-01",
+                "--to",
+                "2030-12-31",
+            ],
+            d,
+            &[],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let op = login(&s, "mspbs_web", PW);
+        let op_cookie = format!("vamos_sesion={}", op.cookie.clone().unwrap());
+        let op_csrf = op.csrf.clone().unwrap();
+        let (st, _, body) = web(&s, &op_cookie, "get", "/bandeja", &[], None);
+        assert_eq!(st, 200, "{body}");
+        assert!(
+            body.contains("Bandeja de referencias · MSPBS") && body.contains("Embudo"),
+            "{body}"
+        );
+        let (_, api, _) = call(&s, &op, "get", "/api/referrals?limit=1000", None);
+        assert!(api["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["institution"] == "MSPBS" && r["district_code"] == 1116));
+        // Mark one contacted; a form without the session's token is refused.
+        // The value of the attribute that follows `marker` (the last one before `before`).
+        let value_before = |body: &str, before: usize, marker: &str| -> String {
+            let i = body[..before].rfind(marker).unwrap() + marker.len();
+            body[i..].split('"').next().unwrap().to_string()
+        };
+        let contact = body.find("name=\"accion\" value=\"contactada\"").unwrap();
+        let rid = value_before(&body, contact, "action=\"/bandeja/");
+        let path = format!("/bandeja/{rid}");
+        let (st, _, _) = web(
+            &s,
+            &op_cookie,
+            "post",
+            &path,
+            &[("csrf", "otro"), ("accion", "contactada")],
+            None,
+        );
+        assert_eq!(st, 403);
+        let (st, h, _) = web(
+            &s,
+            &op_cookie,
+            "post",
+            &path,
+            &[("csrf", &op_csrf), ("accion", "contactada"), ("volver", "")],
+            None,
+        );
+        assert_eq!(
+            (st, header(&h, "location")),
+            (303, vec!["/bandeja?hecho=inbox-done-contacted"])
+        );
+        let (_, r, _) = call(
+            &s,
+            &op,
+            "get",
+            "/api/referrals?status=contactada&limit=1000",
+            None,
+        );
+        assert!(
+            r["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x["id"].as_i64() == rid.parse().ok()),
+            "{r}"
+        );
+        // Record the service of a person's referral (twice: recorded once).
+        let pi = body
+            .find("name=\"persona\" value=\"")
+            .expect("a person referral")
+            + 1;
+        let sid = value_before(&body, pi, "action=\"/bandeja/");
+        let person = value_before(&body, pi + 30, "name=\"persona\" value=\"");
+        let service = value_before(&body, pi, "name=\"servicio\" value=\"");
+        let form = [
+            ("csrf", op_csrf.as_str()),
+            ("accion", "atendida"),
+            ("persona", person.as_str()),
+            ("servicio", service.as_str()),
+            ("fecha", "2026-11-20"),
+            ("lugar", "USF Villeta"),
+            ("volver", "estado=abierta"),
+        ];
+        for _ in 0..2 {
+            let (st, h, body) = web(
+                &s,
+                &op_cookie,
+                "post",
+                &format!("/bandeja/{sid}"),
+                &form,
+                None,
+            );
+            assert_eq!(st, 303, "{body}");
+            assert_eq!(
+                header(&h, "location"),
+                vec!["/bandeja?estado=abierta&hecho=inbox-done-served"]
+            );
+        }
+        let (_, body, _) = call(
+            &s,
+            &op,
+            "get",
+            "/api/referrals?status=atendida&limit=1000",
+            None,
+        );
+        assert_eq!(
+            body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|x| x["id"].as_i64() == sid.parse().ok())
+                .count(),
+            1,
+            "{body}"
+        );
+        let (st, _, body) = web(
+            &s,
+            &op_cookie,
+            "get",
+            "/bandeja?estado=atendida&hecho=inbox-done-served",
+            &[],
+            None,
+        );
+        assert_eq!(st, 200);
+        assert!(
+            body.contains("la atención quedó registrada")
+                && body.contains(&format!("Referencia {sid}"))
+        );
+
         // Signing out needs the session's CSRF token.
+        let (_, _, body) = web(&s, &session, "get", "/", &[], None);
         let csrf = hidden(&body, "csrf");
         let (st, _, _) = web(&s, &session, "post", "/salir", &[("csrf", "otro")], None);
         assert_eq!(st, 403);

@@ -9,6 +9,7 @@
 pub mod catalogue;
 pub mod dashboard;
 pub mod i18n;
+pub mod inbox;
 pub mod map;
 pub mod orientaciones;
 pub mod registry;
@@ -37,7 +38,7 @@ pub struct Web {
     messages: Arc<Messages>,
 }
 
-const TEMPLATES: [(&str, &str); 9] = [
+const TEMPLATES: [(&str, &str); 10] = [
     ("base.html", include_str!("../../web/templates/base.html")),
     ("home.html", include_str!("../../web/templates/home.html")),
     ("login.html", include_str!("../../web/templates/login.html")),
@@ -59,6 +60,10 @@ const TEMPLATES: [(&str, &str); 9] = [
         include_str!("../../web/templates/registro.html"),
     ),
     ("hogar.html", include_str!("../../web/templates/hogar.html")),
+    (
+        "bandeja.html",
+        include_str!("../../web/templates/bandeja.html"),
+    ),
 ];
 
 /// The stylesheet (served at `/static/vamos.css`).
@@ -186,6 +191,9 @@ fn nav(page: &Page) -> Vec<JValue> {
     let mut items = vec![("/", "nav-home"), ("/logros", "nav-logros")];
     if page.can(Permission::RegistryRead) {
         items.push(("/registro", "nav-registry"));
+    }
+    if page.can(Permission::ReferralsRead) {
+        items.push(("/bandeja", "nav-inbox"));
     }
     items.push(("/orientaciones", "nav-orientaciones"));
     items.push(("/catalogo", "nav-catalogue"));
@@ -358,6 +366,8 @@ pub fn router() -> Router<AppState> {
         .route("/catalogo", get(catalogue::page))
         .route("/orientaciones", get(orientaciones::page))
         .route("/registro", get(registry::search))
+        .route("/bandeja", get(inbox::page))
+        .route("/bandeja/{id}", axum::routing::post(inbox::act))
         .route("/registro/hogares/{id}", get(registry::household))
         .route("/static/vamos.css", get(stylesheet))
         .route("/static/vamos.svg", get(logo))
@@ -396,6 +406,9 @@ async fn home(page: Page) -> Response {
             let mut t = Vec::new();
             if page.can(Permission::LogrosRead) {
                 t.push(context! { href => "/logros", key => "task-logros" });
+            }
+            if page.can(Permission::ReferralsRead) {
+                t.push(context! { href => "/bandeja", key => "task-inbox" });
             }
             if page.can(Permission::RegistryRead) {
                 t.push(context! { href => "/registro", key => "task-registry" });
@@ -571,6 +584,23 @@ mod tests {
         );
         families.extend(TITLED.map(|s| format!("error-{s}")));
         families.extend(
+            [
+                "abierta",
+                "emitida",
+                "recibida",
+                "contactada",
+                "atendida",
+                "rechazada",
+                "vencida",
+                "cerrada",
+            ]
+            .map(|s| format!("ref-{s}")),
+        );
+        families.extend(["persona", "hogar", "comunidad"].map(|s| format!("inbox-unit-{s}")));
+        families.extend(
+            ["acknowledged", "contacted", "rejected", "served"].map(|s| format!("inbox-done-{s}")),
+        );
+        families.extend(
             ["protegido", "desprotegido", "no_aplica", "sin_dato"].map(|s| format!("status-{s}")),
         );
         families.extend(
@@ -595,6 +625,7 @@ mod tests {
             include_str!("catalogue.rs"),
             include_str!("orientaciones.rs"),
             include_str!("registry.rs"),
+            include_str!("inbox.rs"),
         ] {
             for line in src.lines() {
                 for marker in ["key => \"", "Some(\"", "push(\""] {
