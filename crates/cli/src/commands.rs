@@ -94,6 +94,12 @@ pub struct DemoArgs {
     /// Carpeta donde se escriben los archivos sintéticos.
     #[arg(long, default_value = "vamos-demo-datos")]
     pub out: PathBuf,
+    /// Dirección donde servir la aplicación web al terminar (puerto 0 = uno libre).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: String,
+    /// Terminar sin servir la aplicación web.
+    #[arg(long)]
+    pub no_serve: bool,
 }
 
 pub fn db_init(url: &str, admin: &str) -> Result<ExitCode> {
@@ -447,7 +453,19 @@ pub fn demo(a: &DemoArgs) -> Result<ExitCode> {
     println!("           vamos logros --db {} --territory 1116", a.db);
     println!("           vamos explain --db {} --household 1", a.db);
     println!("           vamos registry imports --db {}", a.db);
-    Ok(ExitCode::SUCCESS)
+    if a.no_serve {
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!();
+    println!(
+        "6. Aplicación web: ingrese como «admin» con la contraseña mostrada arriba; el tablero de\n   Logros, Orientaciones y el catálogo no piden ingresar. Ctrl-C para terminar."
+    );
+    crate::admin::serve(&crate::admin::ServeArgs {
+        db: Some(a.db.clone()),
+        addr: Some(a.addr.clone()),
+        config: None,
+        catalogue: None,
+    })
 }
 
 fn list_files(dir: &Path) -> Result<Vec<PathBuf>> {

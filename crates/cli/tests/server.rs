@@ -1178,3 +1178,55 @@ fn the_web_application_serves_dashboards_catalogue_and_login_in_spanish_and_engl
         );
     }
 }
+
+#[test]
+fn the_demo_ends_by_serving_the_web_application_at_the_printed_address() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vamos"))
+        .args([
+            "demo",
+            "--households",
+            "120",
+            "--db",
+            "sqlite:demo.sqlite",
+            "--out",
+            "datos",
+            "--addr",
+            "127.0.0.1:0",
+        ])
+        .env("VAMOS_LOG", "warn")
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut base = None;
+    let mut password = None;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(p) = line.split("cámbiela con «vamos user password»): ").nth(1) {
+            password = Some(p.trim().to_string());
+        }
+        if let Some(b) = line.strip_prefix("Vamos escuchando en ") {
+            base = Some(b.trim().to_string());
+            break;
+        }
+    }
+    let s = Server {
+        child,
+        base: base.expect("the demo prints its address"),
+    };
+    let (st, _, body) = web(&s, "", "get", "/logros", &[], None);
+    assert_eq!(st, 200);
+    assert!(
+        body.contains("<html lang=\"es-PY\">") && body.contains("sintético"),
+        "{body}"
+    );
+    let who = login(
+        &s,
+        "admin",
+        &password.expect("the demo prints the administrator's password"),
+    );
+    assert!(who.cookie.is_some());
+}
