@@ -767,8 +767,20 @@ fn the_web_application_serves_dashboards_catalogue_and_login_in_spanish_and_engl
             set_cookie(&h, "vamos_idioma").as_deref(),
             Some("vamos_idioma=en")
         );
-        let (_, _, body) = web(&s, "vamos_idioma=en", "get", "/logros", &[], Some("es"));
+        let (_, _, body) = web(
+            &s,
+            "vamos_idioma=en",
+            "get",
+            "/logros?t=1116&logro=4",
+            &[],
+            Some("es"),
+        );
         assert!(body.contains("The ten Logros"));
+        // The language link keeps the page and its query.
+        assert!(
+            body.contains("href=\"/logros?t=1116&amp;logro=4&amp;lang=es\""),
+            "{body}"
+        );
 
         // The public dashboard: suppressed public figures, labelled synthetic, the same as the API.
         let (st, _, body) = web(&s, "", "get", "/logros?t=1116&logro=7", &[], None);

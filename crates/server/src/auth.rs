@@ -323,7 +323,8 @@ pub async fn authenticate_limited(parts: &Parts, state: &AppState) -> ApiResult<
     Ok(Some(p))
 }
 
-fn limit(state: &AppState, p: &Principal) -> ApiResult<()> {
+/// The per-account API rate limit (the web pages of a signed-in account count too).
+pub(crate) fn limit(state: &AppState, p: &Principal) -> ApiResult<()> {
     let key = format!("u{}", p.user.id);
     if !state.api_limiter.allow(&key) {
         state

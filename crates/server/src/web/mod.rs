@@ -155,6 +155,8 @@ pub struct Page {
     pub lang_chosen: bool,
     pub user: Option<Principal>,
     pub path: String,
+    /// The same page in the other language (the query kept, `lang` replaced).
+    pub switch: String,
 }
 
 impl FromRequestParts<AppState> for Page {
@@ -177,11 +179,30 @@ impl FromRequestParts<AppState> for Page {
             Ok(u) => u,
             Err(e) => return Err(error_page(lang, &e)),
         };
+        if let Some(u) = &user {
+            if let Err(e) = auth::limit(state, u) {
+                return Err(error_page(lang, &e));
+            }
+        }
+        let other = match lang {
+            Lang::Es => Lang::En,
+            Lang::En => Lang::Es,
+        };
+        let mut query: Vec<&str> = parts
+            .uri
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .filter(|kv| !kv.is_empty() && !kv.starts_with("lang=") && !kv.starts_with("hecho="))
+            .collect();
+        let lang_kv = format!("lang={}", other.code());
+        query.push(&lang_kv);
         Ok(Page {
             lang,
             lang_chosen,
             user,
             path: parts.uri.path().to_string(),
+            switch: format!("{}?{}", parts.uri.path(), query.join("&")),
         })
     }
 }
@@ -239,6 +260,7 @@ impl Page {
             user,
             csrf,
             path => self.path.clone(),
+            switch => self.switch.clone(),
             nav => nav(self),
             ..own
         }
@@ -307,6 +329,7 @@ fn error_page(lang: Lang, e: &ApiError) -> Response {
         lang_chosen: false,
         user: None,
         path: String::new(),
+        switch: format!("/?lang={}", if lang == Lang::Es { "en" } else { "es" }),
     };
     page.html_status(
         e.status,
