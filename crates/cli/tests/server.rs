@@ -935,6 +935,7 @@ fn the_web_application_serves_dashboards_catalogue_and_login_in_spanish_and_engl
         );
         let (st, _, body) = web(&s, &session, "get", "/registro?territorio=1116", &[], None);
         assert_eq!(st, 200, "{body}");
+        assert!(body.contains("El registro contiene datos sintéticos"));
         let i = body
             .find("href=\"/registro/hogares/")
             .expect("a household link");
@@ -943,7 +944,9 @@ fn the_web_application_serves_dashboards_catalogue_and_login_in_spanish_and_engl
         let (st, _, body) = web(&s, &session, "get", &link, &[], None);
         assert_eq!(st, 200, "{body}");
         assert!(
-            body.contains("Villeta") && body.contains("Miembros ("),
+            body.contains("Villeta")
+                && body.contains("Miembros (")
+                && body.contains("El registro contiene datos sintéticos"),
             "{body}"
         );
         assert!(

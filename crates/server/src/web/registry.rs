@@ -96,12 +96,7 @@ pub async fn search(
     };
     let synthetic = st
         .pool
-        .run(|s| {
-            Ok(!s
-                .sql()
-                .query("SELECT 1 FROM imports WHERE synthetic = 1 LIMIT 1", &[])?
-                .is_empty())
-        })
+        .run(|s| Ok(s.has_synthetic_data()?))
         .await
         .unwrap_or(false);
     match api::search_persons(State(st), p, Query(q)).await {
@@ -188,16 +183,18 @@ pub async fn household(State(st): State<AppState>, page: Page, Path(id): Path<i6
         Ok(Json(h)) => h,
         Err(e) => return page.error(&e),
     };
+    // Whether the household came from a synthetic import (`synthetic` is an integer in SQLite
+    // and a boolean in PostgreSQL: both read it as a condition).
     let synthetic = st
         .pool
         .run(move |s| {
-            Ok(s.sql()
-                .query_opt(
-                    "SELECT i.synthetic FROM households h JOIN imports i ON i.id = h.import_id WHERE h.id = $1",
+            Ok(!s
+                .sql()
+                .query(
+                    "SELECT 1 FROM households h JOIN imports i ON i.id = h.import_id WHERE h.id = $1 AND i.synthetic",
                     &[id.into()],
                 )?
-                .and_then(|r| r.int(0))
-                == Some(1))
+                .is_empty())
         })
         .await
         .unwrap_or(false);
