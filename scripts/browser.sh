@@ -30,11 +30,8 @@ DB="sqlite:$WORK/web.sqlite"
 PASSWORD='Navegador-Prueba-2026'
 "$VAMOS" synth --households 400 --seed 21 --out "$WORK/datos" --reference-date 2026-11-01 > /dev/null
 VAMOS_ADMIN_PASSWORD="$PASSWORD" "$VAMOS" db init --db "$DB" > /dev/null
-"$VAMOS" import fips --db "$DB" "$WORK/datos" --date 2026-11-23 > /dev/null
-"$VAMOS" classify --db "$DB" --as-of 2026-11-01 > /dev/null 2> "$WORK/classify.err"
-"$VAMOS" classify --db "$DB" --as-of 2026-11-23 > /dev/null 2> "$WORK/classify.err"
+# The survey is imported and classified by the analyst in the browser (walk.mjs, step 1).
 VAMOS_PASSWORD="$PASSWORD" "$VAMOS" user create --db "$DB" analista.web --role analista > /dev/null
-"$VAMOS" referrals generate --db "$DB" > /dev/null 2> "$WORK/referrals.err"
 VAMOS_PASSWORD="$PASSWORD" "$VAMOS" user create --db "$DB" mspbs.villeta --role operador --institution MSPBS --territories 1116 > /dev/null
 "$VAMOS" agreement create --db "$DB" --institution MSPBS --fields given_names,family_names,national_id,birth_date,district_code \
   --purpose "referencia de servicios de salud" --from 2026-01-01 --to 2030-12-31 > /dev/null
@@ -48,4 +45,4 @@ done
 BASE=$(sed -n 's/^Vamos escuchando en //p' "$WORK/serve.out")
 [ -n "$BASE" ] || { cat "$WORK/serve.err" >&2; exit 1; }
 rm -rf "$SHOTS"
-BASE="$BASE" SHOTS="$SHOTS" USER_NAME=analista.web OPERATOR=mspbs.villeta PASSWORD="$PASSWORD" node tests/browser/walk.mjs
+BASE="$BASE" SHOTS="$SHOTS" DATA="$WORK/datos" USER_NAME=analista.web OPERATOR=mspbs.villeta PASSWORD="$PASSWORD" node tests/browser/walk.mjs

@@ -57,13 +57,53 @@ async function check(name) {
   console.log(`ok ${step} ${name} — ${file} — axe: ${result.length} avisos, ${bad.length} graves`);
 }
 
-// 1. A citizen: the public home page, in Spanish.
+// 1. An analyst signs in, imports the FIPS survey, classifies, and follows the dashboard from
+// the nation down to a household of Villeta.
+await page.goto(`${BASE}/ingresar`);
+await page.getByLabel("Usuario").fill(process.env.USER_NAME);
+await page.getByLabel("Contraseña").fill(process.env.PASSWORD);
+await page.getByRole("button", { name: "Ingresar" }).click();
+await page.waitForURL(`${BASE}/`);
+await page.getByRole("navigation", { name: "Secciones" }).getByRole("link", { name: "Importaciones" }).click();
+await page.waitForURL(/importaciones/);
+await check("importaciones");
+await page.getByLabel("Tipo de archivo").selectOption("fips");
+await page.getByLabel("Archivos").setInputFiles(["fips.csv", "fips-miembros.csv", "manifest.json"].map((f) => `${process.env.DATA}/${f}`));
+await page.getByRole("button", { name: "Importar", exact: true }).click();
+await page.waitForURL(/importaciones\/trabajos\/\d+/);
+await page.getByText("completada").first().waitFor({ timeout: 60000 });
+await check("importacion-completada");
+await page.goto(`${BASE}/importaciones`);
+await page.getByRole("button", { name: "Clasificar" }).click();
+await page.waitForURL(/importaciones\/trabajos\/\d+/);
+await page.getByText(/guardada/).waitFor({ timeout: 60000 });
+await check("clasificacion");
+await page.getByRole("link", { name: "Ver el tablero de Logros" }).click();
+await page.waitForURL(/\/logros/);
+await check("logros-nacion-analista");
+await page.getByRole("table").last().getByRole("link", { name: "Central" }).click();
+await page.waitForURL(/t=11/);
+await page.getByRole("link", { name: "Villeta" }).first().click();
+await page.waitForURL(/t=1116/);
+await page.getByRole("link", { name: /Ver las personas y hogares de Villeta/ }).click();
+await page.getByRole("link", { name: /^Hogar \d+$/ }).first().click();
+await page.waitForURL(/registro\/hogares\/\d+/);
+expect((await page.locator("span.st").count()) > 0, "hogar sin estatus por servicio");
+await check("hogar-desde-el-tablero");
+// The UTGS sends the referral lists (through the API, with the session's CSRF token).
+const csrf = await page.locator("input[name=csrf]").first().getAttribute("value");
+const generated = await page.request.post(`${BASE}/api/referrals/generate`, { headers: { "x-csrf-token": csrf }, data: {} });
+expect(generated.ok(), `generar referencias: ${generated.status()}`);
+await page.getByRole("button", { name: "Salir" }).click();
+await page.waitForURL(`${BASE}/`);
+
+// 2. A citizen: the public home page, in Spanish.
 await page.goto(`${BASE}/`);
 expect((await page.getAttribute("html", "lang")).startsWith("es"), "la portada no está en español");
 expect(await page.getByRole("heading", { level: 1 }).isVisible(), "portada sin título");
 await check("portada-publica");
 
-// 2. Public Logros: nation → Central → Villeta, by clicking as a reader would.
+// 3. Public Logros: nation → Central → Villeta, by clicking as a reader would.
 await page.getByRole("link", { name: /Ver los Logros/ }).click();
 await page.waitForURL(/\/logros/);
 expect(await page.getByText("sintético").first().isVisible(), "cifras sintéticas sin rótulo");
@@ -81,7 +121,7 @@ await page.waitForURL(/logro=4/);
 expect(await page.getByRole("heading", { name: /Servicios del Logro 4/ }).isVisible(), "servicios del Logro 4");
 await check("logros-villeta-logro4");
 
-// 3. A citizen asks Orientaciones SPS for a pregnant woman in Mariscal Estigarribia.
+// 4. A citizen asks Orientaciones SPS for a pregnant woman in Mariscal Estigarribia.
 await page.getByRole("navigation", { name: "Secciones" }).getByRole("link", { name: "Orientaciones" }).click();
 await page.waitForURL(/orientaciones/);
 await check("orientaciones-formulario");
@@ -97,7 +137,7 @@ expect(await page.getByRole("heading", { level: 3, name: "0–4 antes del nacimi
 expect((await page.getByText(/prenatal/i).count()) > 0, "orientaciones: falta el control prenatal");
 await check("orientaciones-embarazada-mariscal");
 
-// 4. The catalogue, and the same page in English.
+// 5. The catalogue, and the same page in English.
 await page.getByRole("navigation", { name: "Secciones" }).getByRole("link", { name: "Catálogo" }).click();
 await page.waitForURL(/catalogo/);
 await check("catalogo");
@@ -109,7 +149,7 @@ await check("catalogue-en");
 await page.getByRole("link", { name: "Español" }).click();
 await page.waitForURL(/lang=es/);
 
-// 5. An analyst signs in, from the dashboard's invitation, and sees the full figures.
+// 6. An analyst signs in, from the dashboard's invitation, and sees the full figures.
 await page.goto(`${BASE}/logros?t=1116`);
 await page.getByRole("link", { name: /Ingresar para ver las cifras completas/ }).click();
 await page.waitForURL(/ingresar/);
@@ -141,7 +181,7 @@ await page.getByRole("button", { name: "Salir" }).click();
 await page.waitForURL(`${BASE}/`);
 expect(await page.getByRole("link", { name: "Ingresar", exact: true }).isVisible(), "la sesión no terminó");
 
-// 6. An MSPBS operator of Villeta works the inbox, records a service and sees the dashboard move.
+// 7. An MSPBS operator of Villeta works the inbox, records a service and sees the dashboard move.
 await page.goto(`${BASE}/ingresar`);
 await page.getByLabel("Usuario").fill(process.env.OPERATOR);
 await page.getByLabel("Contraseña").fill(process.env.PASSWORD);
@@ -180,7 +220,7 @@ expect(after === before + 1, `el tablero no se movió: protegidos ${before} → 
 await check("logros-villeta-tras-atencion");
 console.log(`tablero: ${service} protegidos ${before} → ${after}`);
 
-// 7. Keyboard: the skip link is the first stop and leads to the content.
+// 8. Keyboard: the skip link is the first stop and leads to the content.
 await page.keyboard.press("Tab");
 expect((await page.evaluate(() => document.activeElement && document.activeElement.className)) === "skip", "el primer Tab no llega al enlace «Ir al contenido»");
 

@@ -7,15 +7,11 @@ use clap::Args;
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
 use vamos_catalogue::Catalogue;
 use vamos_domain::services::{Category, Package};
 use vamos_domain::{DistrictCode, Territory, TerritoryCode};
-use vamos_engine::logros::{roll_up, LogroCounts};
-use vamos_engine::{Classifier, RegistryData, Status};
-use vamos_store::{AuditEntry, MeasurementMeta, UnitKind};
-
-pub use vamos_server::status::FormVocabulary;
+use vamos_engine::Status;
+use vamos_store::{AuditEntry, UnitKind};
 
 /// Loads the catalogue of `dir`, or the embedded default.
 pub fn load_catalogue(dir: Option<&PathBuf>) -> Result<Catalogue> {
@@ -113,69 +109,34 @@ pub fn run_classify(a: &ClassifyArgs) -> Result<i64> {
     let catalogue = load_catalogue(a.catalogue.as_ref())?;
     let mut store =
         vamos_store::open(&a.db).with_context(|| format!("no se pudo abrir {}", a.db))?;
-    let t0 = Instant::now();
-    let mut data = RegistryData::new(&FormVocabulary);
     let readers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let through = vamos_store::access::classification_watermark(store.sql(), &as_of.to_string())?;
-    vamos_store::load_registry_parallel(store.as_mut(), t, &mut data, readers, through)?;
-    data.finish();
-    let load = t0.elapsed();
-    let t1 = Instant::now();
-    let cls = Classifier::new(&catalogue, &data, as_of);
-    let districts = vamos_engine::logros::measure(&cls, &data);
-    let evaluate = t1.elapsed();
-    // Aggregate: every department and the nation from their districts (what `logros` reads).
-    let t_agg = Instant::now();
-    let levels: Vec<TerritoryCode> = std::iter::once(TerritoryCode::Nation)
-        .chain(
-            Territory::official()
-                .departments()
-                .iter()
-                .map(|d| TerritoryCode::Department(d.code)),
-        )
-        .collect();
-    let rolled: Vec<(TerritoryCode, Vec<LogroCounts>)> = levels
-        .iter()
-        .map(|&l| (l, roll_up(&districts, l)))
-        .collect();
-    let aggregate = t_agg.elapsed();
-    let t2 = Instant::now();
-    let synthetic = store.has_synthetic_data()?;
-    let rows: Vec<(u16, String)> = districts
-        .iter()
-        .map(|d| Ok((d.district.get(), serde_json::to_string(&d.logros)?)))
-        .collect::<Result<_>>()?;
-    let imports: Vec<serde_json::Value> = store
-        .imports(u32::MAX)?
-        .into_iter()
-        .filter(|i| i.status == "completada")
-        .map(|i| json!({"import": i.id, "kind": i.kind, "source": i.source, "synthetic": i.synthetic, "finished_at": i.finished_at}))
-        .collect();
-    let stages = json!({"load": load.as_millis(), "evaluate": evaluate.as_millis(), "aggregate": aggregate.as_millis()});
-    let details = json!({
-        "sources": data.sources(),
-        "imports": imports,
-        "registry": {"persons": data.persons(), "households": data.households(), "communities": data.communities(), "admin_events": data.events.len()},
-        "stages_ms": stages,
-        "orphans": data.orphans,
-    });
-    let meta = MeasurementMeta {
+    let c = vamos_server::status::classify_and_save(
+        store.as_mut(),
+        &catalogue,
         as_of,
-        catalogue_version: catalogue.version.clone(),
-        catalogue_label: catalogue.label.clone(),
-        territory: t.to_string(),
+        t,
+        readers,
+        &crate::commands::now_rfc3339(),
+    )?;
+    let vamos_server::status::Classified {
+        id,
         synthetic,
-        created_at: crate::commands::now_rfc3339(),
-        details: details.to_string(),
-    };
-    let id = store.save_measurement(&meta, &rows)?;
-    vamos_store::access::set_measurement_watermark(store.sql(), id, through)?;
-    let stored = t2.elapsed();
+        districts,
+        rolled,
+        persons,
+        households,
+        communities,
+        events,
+        load,
+        evaluate,
+        aggregate,
+        stored,
+    } = c;
     if a.format == Format::Json {
         println!(
             "{}",
             json!({"measurement": id, "as_of": a.as_of, "catalogue_version": catalogue.version, "territory": t.to_string(),
-                   "synthetic": synthetic, "persons": data.persons(), "households": data.households(), "communities": data.communities(),
+                   "synthetic": synthetic, "persons": persons, "households": households, "communities": communities,
                    "stages_ms": {"load": load.as_millis(), "evaluate": evaluate.as_millis(), "aggregate": aggregate.as_millis(), "store": stored.as_millis()},
                    "levels": rolled.iter().map(|(l, logros)| json!({"territory": l.to_string(), "logros": logros.iter().map(|x| json!({"logro": x.logro, "identified": x.all.identified, "protected": x.all.protected, "without_data": x.all.without_data})).collect::<Vec<_>>()})).collect::<Vec<_>>()})
         );
@@ -192,11 +153,7 @@ pub fn run_classify(a: &ClassifyArgs) -> Result<i64> {
             }
         );
         eprintln!(
-            "  {} personas, {} hogares, {} comunidades, {} registros administrativos",
-            data.persons(),
-            data.households(),
-            data.communities(),
-            data.events.len()
+            "  {persons} personas, {households} hogares, {communities} comunidades, {events} registros administrativos"
         );
         eprintln!(
             "  etapas: carga {:.2} s, clasificación {:.2} s, agregación {:.3} s, guardado {:.2} s",
@@ -212,7 +169,7 @@ pub fn run_classify(a: &ClassifyArgs) -> Result<i64> {
                 .collect();
             eprintln!(
                 "  agregado: {} distritos, {} departamentos y la nación (protegidos/identificados: {})",
-                districts.len(),
+                districts,
                 rolled.len() - 1,
                 line.join(", ")
             );

@@ -1245,3 +1245,220 @@ fn the_demo_ends_by_serving_the_web_application_at_the_printed_address() {
     );
     assert!(who.cookie.is_some());
 }
+
+/// A multipart/form-data body: text fields and files.
+fn multipart(fields: &[(&str, &str)], files: &[(&str, &str, Vec<u8>)]) -> (String, Vec<u8>) {
+    let boundary = "vamos-prueba-limite-7f3a";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    for (k, name, bytes) in files {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"; filename=\"{name}\"\r\nContent-Type: text/csv\r\n\r\n").as_bytes(),
+        );
+        body.extend(bytes);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[test]
+fn the_imports_page_imports_files_reports_rejections_and_audits() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = vamos(
+        &[
+            "synth",
+            "--households",
+            "80",
+            "--seed",
+            "9",
+            "--out",
+            "datos",
+            "--reference-date",
+            "2026-11-01",
+        ],
+        d,
+        &[],
+    );
+    assert!(o.status.success());
+    for db in all_dbs() {
+        let url = db.url.as_str();
+        assert!(vamos(
+            &["db", "init", "--db", url],
+            d,
+            &[("VAMOS_ADMIN_PASSWORD", PW)]
+        )
+        .status
+        .success());
+        let s = start(url, d);
+        let admin = login(&s, "admin", PW);
+        let cookie = format!("vamos_sesion={}", admin.cookie.clone().unwrap());
+        let csrf = admin.csrf.clone().unwrap();
+        let (st, _, body) = web(&s, &cookie, "get", "/importaciones", &[], None);
+        assert_eq!(st, 200, "{body}");
+        assert!(body.contains("Todavía no hay importaciones"));
+        let file = |n: &str| std::fs::read(d.join("datos").join(n)).unwrap();
+        let post = |fields: &[(&str, &str)], files: &[(&str, &str, Vec<u8>)]| {
+            let (ct, body) = multipart(fields, files);
+            let a: ureq::Agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .build()
+                .into();
+            let r = a
+                .post(&format!("{}/importaciones", s.base))
+                .header("cookie", &cookie)
+                .header("content-type", &ct)
+                .send(&body[..])
+                .unwrap();
+            let loc = r
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            (r.status().as_u16(), loc)
+        };
+        // Until the job is done: the page refreshes itself.
+        let wait = |loc: &str| {
+            for _ in 0..200 {
+                let (st, _, body) = web(&s, &cookie, "get", loc, &[], None);
+                assert_eq!(st, 200, "{body}");
+                if !body.contains("http-equiv=\"refresh\"") {
+                    return body;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            panic!("the import did not finish");
+        };
+        // A form without the session's token is refused.
+        let (st, _) = post(
+            &[("csrf", "otro"), ("tipo", "fips")],
+            &[("archivos", "fips.csv", file("fips.csv"))],
+        );
+        assert_eq!(st, 403);
+        // The FIPS survey with its manifest: imported, labelled synthetic.
+        let (st, loc) = post(
+            &[("csrf", &csrf), ("tipo", "fips")],
+            &[
+                ("archivos", "fips.csv", file("fips.csv")),
+                ("archivos", "fips-miembros.csv", file("fips-miembros.csv")),
+                ("archivos", "manifest.json", file("manifest.json")),
+            ],
+        );
+        assert_eq!(st, 303);
+        let body = wait(&loc);
+        assert!(
+            body.contains("completada") && body.contains("sintético"),
+            "{body}"
+        );
+        assert!(body.contains(">80</td>"), "80 households: {body}");
+        // Members without their households file: the importer's error is shown.
+        let (st, loc) = post(
+            &[("csrf", &csrf), ("tipo", "fips")],
+            &[("archivos", "fips-miembros.csv", file("fips-miembros.csv"))],
+        );
+        assert_eq!(st, 303);
+        let body = wait(&loc);
+        assert!(body.contains("No se pudo importar"), "{body}");
+        // A household with an unknown district: rejected, reported, the report downloadable.
+        let fips = String::from_utf8(file("fips.csv")).unwrap();
+        let mut lines: Vec<String> = fips.lines().map(str::to_string).collect();
+        let mut cells: Vec<String> = lines[1].split(',').map(str::to_string).collect();
+        cells[8] = "9999".into();
+        *cells.last_mut().unwrap() = "uuid:prueba-rechazo".into();
+        lines[1] = cells.join(",");
+        let broken = format!("{}\n", lines.join("\n")).into_bytes();
+        let (st, loc) = post(
+            &[("csrf", &csrf), ("tipo", "fips")],
+            &[
+                ("archivos", "fips.csv", broken),
+                ("archivos", "fips-miembros.csv", file("fips-miembros.csv")),
+            ],
+        );
+        assert_eq!(st, 303);
+        let body = wait(&loc);
+        assert!(body.contains("Motivos de rechazo"), "{body}");
+        let report = format!("{loc}/rechazos.csv");
+        assert!(body.contains(&report), "{body}");
+        let (st, h, csv) = web(&s, &cookie, "get", &report, &[], None);
+        assert_eq!(st, 200);
+        assert!(header(&h, "content-type")[0].starts_with("text/csv"));
+        assert!(csv.contains("9999"), "{csv}");
+        // Classify from the page: a new measurement, then the dashboard has figures.
+        let a: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .build()
+            .into();
+        let r = a
+            .post(&format!("{}/importaciones/clasificar", s.base))
+            .header("cookie", &cookie)
+            .send_form([
+                ("csrf", csrf.as_str()),
+                ("fecha", "2026-11-23"),
+                ("territorio", "PY"),
+            ])
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 303);
+        let loc = r
+            .headers()
+            .get("location")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        let body = wait(&loc);
+        assert!(body.contains("Medición 1 al 2026-11-23 guardada"), "{body}");
+        let (_, _, body) = web(&s, "", "get", "/logros", &[], None);
+        assert!(body.contains("Medición 1 al 2026-11-23"), "{body}");
+        // The history and the audit trail.
+        let (_, _, body) = web(&s, &cookie, "get", "/importaciones", &[], None);
+        assert!(body.contains("Historial de importaciones") && body.contains("Encuesta FIPS"));
+        let (_, audit, _) = call(&s, &admin, "get", "/api/audit?limit=50", None);
+        let actions: Vec<&str> = audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a["action"].as_str())
+            .collect();
+        assert!(
+            actions.contains(&"importar archivos")
+                && actions.contains(&"descargar informe de rechazos"),
+            "{actions:?}"
+        );
+        // Other roles may not import.
+        let o = vamos(
+            &[
+                "user",
+                "create",
+                "--db",
+                url,
+                "orient",
+                "--role",
+                "orientador",
+                "--territories",
+                "1116",
+            ],
+            d,
+            &[("VAMOS_PASSWORD", PW)],
+        );
+        assert!(o.status.success());
+        let or = login(&s, "orient", PW);
+        let (st, _, _) = web(
+            &s,
+            &format!("vamos_sesion={}", or.cookie.unwrap()),
+            "get",
+            "/importaciones",
+            &[],
+            None,
+        );
+        assert_eq!(st, 403);
+    }
+}

@@ -98,7 +98,7 @@ pub fn app(state: AppState) -> Router {
                 settings.body_limit,
             )),
         )
-        .merge(web::router())
+        .merge(web::router(settings.upload_limit))
         .fallback(fallback)
         .with_state(state.clone());
     let hsts = settings.hsts;

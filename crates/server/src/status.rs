@@ -286,3 +286,105 @@ pub fn explain_in(
         "categories": out,
     }))
 }
+
+/// What a classification run saved (see [`classify_and_save`]).
+pub struct Classified {
+    pub id: i64,
+    pub synthetic: bool,
+    /// Districts measured.
+    pub districts: usize,
+    /// The nation and each department, rolled up from the districts.
+    pub rolled: Vec<(TerritoryCode, Vec<LogroCounts>)>,
+    pub persons: usize,
+    pub households: usize,
+    pub communities: usize,
+    pub events: usize,
+    pub load: std::time::Duration,
+    pub evaluate: std::time::Duration,
+    pub aggregate: std::time::Duration,
+    pub stored: std::time::Duration,
+}
+
+/// Classifies the registry of territory `t` at `as_of` (counter-referrals delivered up to then
+/// count) and saves the measurement with its districts' Logros, its sources and stage timings:
+/// what `vamos classify` and the web application's classification run. `now` is the creation
+/// time recorded (the caller reads the clock).
+pub fn classify_and_save(
+    store: &mut dyn Store,
+    catalogue: &Catalogue,
+    as_of: chrono::NaiveDate,
+    t: TerritoryCode,
+    readers: usize,
+    now: &str,
+) -> anyhow::Result<Classified> {
+    let t0 = std::time::Instant::now();
+    let mut data = RegistryData::new(&FormVocabulary);
+    let through = vamos_store::access::classification_watermark(store.sql(), &as_of.to_string())?;
+    vamos_store::load_registry_parallel(store, t, &mut data, readers, through)?;
+    data.finish();
+    let load = t0.elapsed();
+    let t1 = std::time::Instant::now();
+    let cls = Classifier::new(catalogue, &data, as_of);
+    let districts = vamos_engine::logros::measure(&cls, &data);
+    let evaluate = t1.elapsed();
+    // Aggregate: every department and the nation from their districts (what `logros` reads).
+    let t_agg = std::time::Instant::now();
+    let levels: Vec<TerritoryCode> = std::iter::once(TerritoryCode::Nation)
+        .chain(
+            Territory::official()
+                .departments()
+                .iter()
+                .map(|d| TerritoryCode::Department(d.code)),
+        )
+        .collect();
+    let rolled: Vec<(TerritoryCode, Vec<LogroCounts>)> = levels
+        .iter()
+        .map(|&l| (l, roll_up(&districts, l)))
+        .collect();
+    let aggregate = t_agg.elapsed();
+    let t2 = std::time::Instant::now();
+    let synthetic = store.has_synthetic_data()?;
+    let rows: Vec<(u16, String)> = districts
+        .iter()
+        .map(|d| Ok((d.district.get(), serde_json::to_string(&d.logros)?)))
+        .collect::<anyhow::Result<_>>()?;
+    let imports: Vec<Value> = store
+        .imports(u32::MAX)?
+        .into_iter()
+        .filter(|i| i.status == "completada")
+        .map(|i| json!({"import": i.id, "kind": i.kind, "source": i.source, "synthetic": i.synthetic, "finished_at": i.finished_at}))
+        .collect();
+    let stages = json!({"load": load.as_millis(), "evaluate": evaluate.as_millis(), "aggregate": aggregate.as_millis()});
+    let details = json!({
+        "sources": data.sources(),
+        "imports": imports,
+        "registry": {"persons": data.persons(), "households": data.households(), "communities": data.communities(), "admin_events": data.events.len()},
+        "stages_ms": stages,
+        "orphans": data.orphans,
+    });
+    let meta = vamos_store::MeasurementMeta {
+        as_of,
+        catalogue_version: catalogue.version.clone(),
+        catalogue_label: catalogue.label.clone(),
+        territory: t.to_string(),
+        synthetic,
+        created_at: now.to_string(),
+        details: details.to_string(),
+    };
+    let id = store.save_measurement(&meta, &rows)?;
+    vamos_store::access::set_measurement_watermark(store.sql(), id, through)?;
+    Ok(Classified {
+        id,
+        synthetic,
+        districts: districts.len(),
+        rolled,
+        persons: data.persons(),
+        households: data.households(),
+        communities: data.communities(),
+        events: data.events.len(),
+        load,
+        evaluate,
+        aggregate,
+        stored: t2.elapsed(),
+    })
+}

@@ -9,6 +9,7 @@
 pub mod catalogue;
 pub mod dashboard;
 pub mod i18n;
+pub mod imports;
 pub mod inbox;
 pub mod map;
 pub mod orientaciones;
@@ -30,7 +31,7 @@ use minijinja::{context, Environment};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
-use vamos_domain::access::Permission;
+use vamos_domain::access::{Permission, Role};
 
 /// The templates and the messages, built once.
 pub struct Web {
@@ -38,7 +39,7 @@ pub struct Web {
     messages: Arc<Messages>,
 }
 
-const TEMPLATES: [(&str, &str); 10] = [
+const TEMPLATES: [(&str, &str); 12] = [
     ("base.html", include_str!("../../web/templates/base.html")),
     ("home.html", include_str!("../../web/templates/home.html")),
     ("login.html", include_str!("../../web/templates/login.html")),
@@ -63,6 +64,14 @@ const TEMPLATES: [(&str, &str); 10] = [
     (
         "bandeja.html",
         include_str!("../../web/templates/bandeja.html"),
+    ),
+    (
+        "importaciones.html",
+        include_str!("../../web/templates/importaciones.html"),
+    ),
+    (
+        "importacion.html",
+        include_str!("../../web/templates/importacion.html"),
     ),
 ];
 
@@ -215,6 +224,13 @@ fn nav(page: &Page) -> Vec<JValue> {
     }
     if page.can(Permission::ReferralsRead) {
         items.push(("/bandeja", "nav-inbox"));
+    }
+    if page
+        .user
+        .as_ref()
+        .is_some_and(|u| matches!(u.role, Role::Administrador | Role::Analista))
+    {
+        items.push(("/importaciones", "nav-imports"));
     }
     items.push(("/orientaciones", "nav-orientaciones"));
     items.push(("/catalogo", "nav-catalogue"));
@@ -378,8 +394,8 @@ fn local_path(to: Option<&str>) -> String {
     }
 }
 
-/// The routes of the web application.
-pub fn router() -> Router<AppState> {
+/// The routes of the web application (`upload_limit`: the largest import upload, bytes).
+pub fn router(upload_limit: usize) -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .route("/ingresar", get(login_form).post(login_submit))
@@ -390,6 +406,21 @@ pub fn router() -> Router<AppState> {
         .route("/orientaciones", get(orientaciones::page))
         .route("/registro", get(registry::search))
         .route("/bandeja", get(inbox::page))
+        .route(
+            "/importaciones",
+            get(imports::page)
+                .post(imports::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
+        )
+        .route(
+            "/importaciones/clasificar",
+            axum::routing::post(imports::classify),
+        )
+        .route("/importaciones/trabajos/{id}", get(imports::job))
+        .route(
+            "/importaciones/trabajos/{id}/rechazos.csv",
+            get(imports::rejects),
+        )
         .route("/bandeja/{id}", axum::routing::post(inbox::act))
         .route("/registro/hogares/{id}", get(registry::household))
         .route("/static/vamos.css", get(stylesheet))
@@ -429,6 +460,13 @@ async fn home(page: Page) -> Response {
             let mut t = Vec::new();
             if page.can(Permission::LogrosRead) {
                 t.push(context! { href => "/logros", key => "task-logros" });
+            }
+            if page
+                .user
+                .as_ref()
+                .is_some_and(|u| matches!(u.role, Role::Administrador | Role::Analista))
+            {
+                t.push(context! { href => "/importaciones", key => "task-imports" });
             }
             if page.can(Permission::ReferralsRead) {
                 t.push(context! { href => "/bandeja", key => "task-inbox" });
@@ -607,6 +645,10 @@ mod tests {
         );
         families.extend(TITLED.map(|s| format!("error-{s}")));
         families.extend(
+            ["fips", "simplificado", "comunidades", "admin"].map(|s| format!("imp-kind-{s}")),
+        );
+        families.extend(["completada", "rechazada", "en_curso"].map(|s| format!("imp-status-{s}")));
+        families.extend(
             [
                 "abierta",
                 "emitida",
@@ -649,6 +691,7 @@ mod tests {
             include_str!("orientaciones.rs"),
             include_str!("registry.rs"),
             include_str!("inbox.rs"),
+            include_str!("imports.rs"),
         ] {
             for line in src.lines() {
                 for marker in ["key => \"", "Some(\"", "push(\""] {
