@@ -137,6 +137,30 @@ expect(await page.getByRole("heading", { level: 3, name: "0–4 antes del nacimi
 expect((await page.getByText(/prenatal/i).count()) > 0, "orientaciones: falta el control prenatal");
 await check("orientaciones-embarazada-mariscal");
 
+// 4b. … and self-registers her household (it waits for the UTGS's review).
+await page.goto(`${BASE}/`);
+await page.getByRole("link", { name: /Registrar a su hogar/ }).click();
+await page.waitForURL(/autorregistro/);
+await page.getByLabel("Distrito donde vive").selectOption("1602");
+await page.getByLabel("Urbana").check();
+await page.getByLabel("Barrio, compañía o localidad").fill("Barrio Centro");
+const person1 = page.getByRole("group", { name: "Persona 1" });
+await person1.getByLabel("Nombres").fill("Librada");
+await person1.getByLabel("Apellidos").fill("Autorregistro Navegador");
+await person1.getByLabel("Fecha de nacimiento").fill("2002-04-09");
+await person1.getByLabel("Sexo").selectOption("mujer");
+const person2 = page.getByRole("group", { name: "Persona 2" });
+await person2.getByLabel("Nombres").fill("Nahuel");
+await person2.getByLabel("Apellidos").fill("Autorregistro Navegador");
+await person2.getByLabel("Fecha de nacimiento").fill("2024-01-20");
+await person2.getByLabel("Sexo").selectOption("hombre");
+await person2.getByLabel("Relación con el jefe o la jefa").selectOption("hijo");
+await check("autorregistro-formulario");
+await page.waitForTimeout(3200); // the form's time token: people take longer than 3 s
+await page.getByRole("button", { name: "Enviar la solicitud" }).click();
+await page.getByRole("heading", { name: "Recibimos su solicitud" }).waitFor();
+await check("autorregistro-recibido");
+
 // 5. The catalogue, and the same page in English.
 await page.getByRole("navigation", { name: "Secciones" }).getByRole("link", { name: "Catálogo" }).click();
 await page.waitForURL(/catalogo/);
@@ -177,6 +201,17 @@ await check("hogar-analista");
 await page.getByRole("link", { name: "Inicio" }).click();
 expect(await page.getByRole("heading", { name: /Hola/ }).isVisible(), "inicio del rol");
 await check("inicio-analista");
+// The analyst reviews the self-registration and approves it into the registry.
+await page.getByRole("link", { name: /Revisar los autorregistros/ }).click();
+await page.waitForURL(/autorregistro\/revision/);
+await check("autorregistro-revision");
+const request = page.locator("section.member").filter({ hasText: "Librada" });
+await request.getByRole("button", { name: /Aprobar/ }).click();
+await page.waitForURL(/hecho=self-done-approved/);
+expect(await page.getByRole("status").innerText().then((t) => t.includes("incorporado al registro")), "autorregistro no aprobado");
+await page.goto(`${BASE}/registro?nombre=Navegador`);
+expect((await page.getByRole("link", { name: /^Hogar \d+$/ }).count()) === 2, "el hogar autorregistrado (2 personas) no está en el registro");
+await check("autorregistro-en-el-registro");
 await page.getByRole("button", { name: "Salir" }).click();
 await page.waitForURL(`${BASE}/`);
 expect(await page.getByRole("link", { name: "Ingresar", exact: true }).isVisible(), "la sesión no terminó");

@@ -1433,6 +1433,95 @@ fn the_imports_page_imports_files_reports_rejections_and_audits() {
                 && actions.contains(&"descargar informe de rechazos"),
             "{actions:?}"
         );
+        // Self-registration: the public form lands in the review queue; an analyst approves.
+        let (st, _, body) = web(&s, "", "get", "/autorregistro", &[], None);
+        assert_eq!(st, 200);
+        let token = hidden(&body, "token");
+        let household = [
+            ("distrito", "1116"),
+            ("area", "urbana"),
+            ("localidad", "Barrio Prueba"),
+            ("m0_nombres", "Ramona Autorregistro"),
+            ("m0_apellidos", "Prueba Web"),
+            ("m0_fecha", "1988-03-02"),
+            ("m0_sexo", "mujer"),
+            ("m0_relacion", "jefe"),
+            ("m1_nombres", "Tobías"),
+            ("m1_apellidos", "Prueba Web"),
+            ("m1_fecha", "2019-07-15"),
+            ("m1_sexo", "hombre"),
+            ("m1_relacion", "hijo"),
+        ];
+        let with = |extra: &[(&'static str, &str)]| {
+            let mut f: Vec<(&str, String)> =
+                household.iter().map(|(k, v)| (*k, v.to_string())).collect();
+            f.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+            f
+        };
+        let send = |f: Vec<(&str, String)>| {
+            let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            web(&s, "", "post", "/autorregistro", &pairs, None)
+        };
+        // Too fast (the token is seconds old at most) and the hidden field filled: refused.
+        let (st, _, body) = send(with(&[("token", &token)]));
+        assert_eq!(st, 400, "{body}");
+        std::thread::sleep(std::time::Duration::from_millis(3100));
+        let (st, _, _) = send(with(&[("token", &token), ("sitio_web", "http://spam")]));
+        assert_eq!(st, 400);
+        let (st, _, body) = send(with(&[("token", &token), ("m1_fecha", "2030-01-01")]));
+        assert_eq!(st, 422);
+        assert!(
+            body.contains("Persona 2: la fecha de nacimiento no es válida"),
+            "{body}"
+        );
+        let (st, _, body) = send(with(&[("token", &token)]));
+        assert_eq!(st, 200, "{body}");
+        assert!(
+            body.contains("Recibimos su solicitud") && body.contains("2 personas en Villeta"),
+            "{body}"
+        );
+        // Not in the registry before review.
+        let (_, found, _) = call(&s, &admin, "get", "/api/persons?q=Autorregistro", None);
+        assert_eq!(found["items"].as_array().unwrap().len(), 0);
+        let (st, _, body) = web(&s, &cookie, "get", "/autorregistro/revision", &[], None);
+        assert_eq!(st, 200);
+        assert!(
+            body.contains("Ramona Autorregistro") && body.contains("pendiente"),
+            "{body}"
+        );
+        let i = body.find("action=\"/autorregistro/revision/").unwrap() + "action=\"".len();
+        let path = body[i..].split('"').next().unwrap().to_string();
+        let (st, h, _) = web(
+            &s,
+            &cookie,
+            "post",
+            &path,
+            &[("csrf", &csrf), ("accion", "aprobar")],
+            None,
+        );
+        assert_eq!(
+            (st, header(&h, "location")),
+            (
+                303,
+                vec!["/autorregistro/revision?hecho=self-done-approved"]
+            )
+        );
+        let (_, found, _) = call(&s, &admin, "get", "/api/persons?q=Autorregistro", None);
+        assert_eq!(found["items"].as_array().unwrap().len(), 1, "{found}");
+        // Approving twice changes nothing.
+        let (st, h, _) = web(
+            &s,
+            &cookie,
+            "post",
+            &path,
+            &[("csrf", &csrf), ("accion", "aprobar")],
+            None,
+        );
+        assert_eq!(
+            (st, header(&h, "location")),
+            (303, vec!["/autorregistro/revision?hecho=self-done-already"])
+        );
+
         // Other roles may not import.
         let o = vamos(
             &[

@@ -66,6 +66,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0010_community_households",
         include_str!("../migrations/postgres/0010_community_households.sql"),
     ),
+    (
+        "0011_self_registrations",
+        include_str!("../migrations/postgres/0011_self_registrations.sql"),
+    ),
 ];
 
 /// A PostgreSQL registry.

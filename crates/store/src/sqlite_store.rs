@@ -61,6 +61,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0010_community_households",
         include_str!("../migrations/sqlite/0010_community_households.sql"),
     ),
+    (
+        "0011_self_registrations",
+        include_str!("../migrations/sqlite/0011_self_registrations.sql"),
+    ),
 ];
 
 /// A SQLite registry in one file.

@@ -14,6 +14,7 @@ pub mod inbox;
 pub mod map;
 pub mod orientaciones;
 pub mod registry;
+pub mod selfreg;
 
 use crate::api::{self, LoginBody};
 use crate::auth::{self, Principal};
@@ -39,7 +40,7 @@ pub struct Web {
     messages: Arc<Messages>,
 }
 
-const TEMPLATES: [(&str, &str); 12] = [
+const TEMPLATES: [(&str, &str); 14] = [
     ("base.html", include_str!("../../web/templates/base.html")),
     ("home.html", include_str!("../../web/templates/home.html")),
     ("login.html", include_str!("../../web/templates/login.html")),
@@ -72,6 +73,14 @@ const TEMPLATES: [(&str, &str); 12] = [
     (
         "importacion.html",
         include_str!("../../web/templates/importacion.html"),
+    ),
+    (
+        "autorregistro.html",
+        include_str!("../../web/templates/autorregistro.html"),
+    ),
+    (
+        "revision.html",
+        include_str!("../../web/templates/revision.html"),
     ),
 ];
 
@@ -404,6 +413,12 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .route("/logros.csv", get(dashboard::csv))
         .route("/catalogo", get(catalogue::page))
         .route("/orientaciones", get(orientaciones::page))
+        .route("/autorregistro", get(selfreg::form).post(selfreg::submit))
+        .route("/autorregistro/revision", get(selfreg::queue))
+        .route(
+            "/autorregistro/revision/{id}",
+            axum::routing::post(selfreg::decide),
+        )
         .route("/registro", get(registry::search))
         .route("/bandeja", get(inbox::page))
         .route(
@@ -467,6 +482,7 @@ async fn home(page: Page) -> Response {
                 .is_some_and(|u| matches!(u.role, Role::Administrador | Role::Analista))
             {
                 t.push(context! { href => "/importaciones", key => "task-imports" });
+                t.push(context! { href => "/autorregistro/revision", key => "task-review" });
             }
             if page.can(Permission::ReferralsRead) {
                 t.push(context! { href => "/bandeja", key => "task-inbox" });
@@ -644,6 +660,39 @@ mod tests {
                 .map(|l| format!("level-{}", l.code())),
         );
         families.extend(TITLED.map(|s| format!("error-{s}")));
+        families.extend(["pendiente", "aprobada", "rechazada"].map(|s| format!("rev-status-{s}")));
+        families.extend(
+            [
+                "district",
+                "names",
+                "birth",
+                "sex",
+                "relation",
+                "cedula",
+                "head",
+                "no-members",
+                "token",
+                "rate",
+            ]
+            .map(|s| format!("self-error-{s}")),
+        );
+        families.extend(["approved", "rejected", "already"].map(|s| format!("self-done-{s}")));
+        families.extend(
+            [
+                "jefe",
+                "conyuge",
+                "hijo",
+                "yerno_nuera",
+                "nieto",
+                "padre_madre",
+                "suegro",
+                "hermano",
+                "otro_pariente",
+                "no_pariente",
+                "servicio_domestico",
+            ]
+            .map(|s| format!("rel-{s}")),
+        );
         families.extend(
             ["fips", "simplificado", "comunidades", "admin"].map(|s| format!("imp-kind-{s}")),
         );
@@ -692,12 +741,15 @@ mod tests {
             include_str!("registry.rs"),
             include_str!("inbox.rs"),
             include_str!("imports.rs"),
+            include_str!("selfreg.rs"),
         ] {
             for line in src.lines() {
                 for marker in ["key => \"", "Some(\"", "push(\""] {
                     if let Some(i) = line.find(marker) {
                         let after = &line[i + marker.len()..];
                         let key = &after[..after.find('"').unwrap()];
+                        // `"self-error-birth|{n}"`: the message id before the member number.
+                        let key = key.split('|').next().unwrap();
                         if key.contains('-') && !key.contains(' ') {
                             assert!(ids.iter().any(|k| k == key), "falta el mensaje «{key}»");
                         }

@@ -223,7 +223,7 @@ pub fn entitlements(
             "wg_cuidado",
             "wg_comunicar",
         ] {
-            set(f, AnswerRef::Text("ninguna"));
+            set(f, AnswerRef::Text("sin_dificultad"));
         }
     }
     if let Some(w) = d.works {
