@@ -953,6 +953,21 @@ fn the_web_application_serves_dashboards_catalogue_and_login_in_spanish_and_engl
             body.contains("class=\"st st-") && body.contains("Para su hogar"),
             "{body}"
         );
+        assert!(
+            body.contains("Ruta del hogar") && body.contains("Referencias del hogar"),
+            "{body}"
+        );
+        let ci = body
+            .find("href=\"/registro/comunidades/")
+            .expect("the community link")
+            + 6;
+        let community = body[ci..].split('"').next().unwrap().to_string();
+        let (st, _, cbody) = web(&s, &session, "get", &community, &[], None);
+        assert_eq!(st, 200, "{cbody}");
+        assert!(
+            cbody.contains("Último relevamiento del Entorno") && cbody.contains("Logro 10"),
+            "{cbody}"
+        );
         let (st, _, body) = web(&s, &session, "get", "/registro?cedula=abc", &[], None);
         assert_eq!(st, 400);
         assert!(body.contains("La cédula debe ser un número"));

@@ -388,3 +388,26 @@ pub fn classify_and_save(
         stored: t2.elapsed(),
     })
 }
+
+/// A community explained, reading only that community (its households, members and survey).
+pub fn explain_community(
+    store: &mut dyn Store,
+    catalogue: &Catalogue,
+    community: i64,
+    district: DistrictCode,
+    as_of: chrono::NaiveDate,
+    counter_referrals_until: chrono::NaiveDate,
+) -> anyhow::Result<Value> {
+    let mut data = RegistryData::new(&FormVocabulary);
+    store.load_communities(&[community], i64::MAX, &mut data)?;
+    data.finish();
+    explain_in(
+        &data,
+        catalogue,
+        UnitKind::Community,
+        community,
+        district,
+        as_of,
+        counter_referrals_until,
+    )
+}

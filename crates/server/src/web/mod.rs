@@ -40,7 +40,7 @@ pub struct Web {
     messages: Arc<Messages>,
 }
 
-const TEMPLATES: [(&str, &str); 14] = [
+const TEMPLATES: [(&str, &str); 15] = [
     ("base.html", include_str!("../../web/templates/base.html")),
     ("home.html", include_str!("../../web/templates/home.html")),
     ("login.html", include_str!("../../web/templates/login.html")),
@@ -62,6 +62,10 @@ const TEMPLATES: [(&str, &str); 14] = [
         include_str!("../../web/templates/registro.html"),
     ),
     ("hogar.html", include_str!("../../web/templates/hogar.html")),
+    (
+        "comunidad.html",
+        include_str!("../../web/templates/comunidad.html"),
+    ),
     (
         "bandeja.html",
         include_str!("../../web/templates/bandeja.html"),
@@ -438,6 +442,7 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         )
         .route("/bandeja/{id}", axum::routing::post(inbox::act))
         .route("/registro/hogares/{id}", get(registry::household))
+        .route("/registro/comunidades/{id}", get(registry::community))
         .route("/static/vamos.css", get(stylesheet))
         .route("/static/vamos.svg", get(logo))
 }

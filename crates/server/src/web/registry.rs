@@ -206,6 +206,7 @@ pub async fn household(State(st): State<AppState>, page: Page, Path(id): Path<i6
     let community = h.get("community_id").and_then(Value::as_i64);
     // Statuses, when the account may read them: one load of the community, one audit record.
     let mut statuses: Option<(Value, Vec<(i64, Value)>)> = None;
+    let mut points: Vec<vamos_store::access::DeliveryPoint> = Vec::new();
     let mut as_of = None;
     if let (true, Some(d), Some(c)) = (p.can(Permission::StatusRead), district, community) {
         let catalogue = st.catalogue.clone();
@@ -244,13 +245,15 @@ pub async fn household(State(st): State<AppState>, page: Page, Path(id): Path<i6
                     "ok",
                 )?;
                 let out = status::explain_household(s, &catalogue, id, c, d, day, until)?;
-                Ok(Some((m.as_of.clone(), out)))
+                let points = vamos_store::access::delivery_points_for(s.sql(), &d.to_string())?;
+                Ok(Some((m.as_of.clone(), out, points)))
             })
             .await;
         match r {
-            Ok(Some((day, out))) => {
+            Ok(Some((day, out, found))) => {
                 as_of = Some(day);
                 statuses = Some(out);
+                points = found;
             }
             Ok(None) => {}
             Err(e) => return page.error(&e),
@@ -280,6 +283,124 @@ pub async fn household(State(st): State<AppState>, page: Page, Path(id): Path<i6
         })
         .collect();
     let household_services = statuses.as_ref().map(|(v, _)| services_of(v));
+    // The household's route: per member (and the household), the services still missing —
+    // núcleo first — with where to go in the district.
+    let mut route: Vec<JValue> = Vec::new();
+    if let Some((whole, list)) = &statuses {
+        let name_of = |pid: i64| {
+            h.get("members")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .find(|m| m.get("id").and_then(Value::as_i64) == Some(pid))
+                .map(|m| {
+                    [text(m, "given_names"), text(m, "family_names")]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .filter(|n| !n.is_empty())
+        };
+        let units = list
+            .iter()
+            .map(|(pid, v)| (name_of(*pid), Some(*pid), v))
+            .chain(std::iter::once((None, None, whole)));
+        for (name, pid, v) in units {
+            let mut missing: Vec<(u8, JValue)> = Vec::new();
+            for c in v
+                .get("categories")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                for sv in c
+                    .get("services")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let st = text(sv, "status").unwrap_or_default();
+                    if st != "desprotegido" && st != "sin_dato" {
+                        continue;
+                    }
+                    let code = text(sv, "service").unwrap_or_default();
+                    let rank = match text(sv, "package").as_deref() {
+                        Some("nucleo") => 0,
+                        Some("ampliado") => 1,
+                        _ => 2,
+                    };
+                    let places: Vec<String> = points
+                        .iter()
+                        .filter(|p| p.service == code)
+                        .map(|p| {
+                            [Some(p.name.clone()), p.address.clone(), p.hours.clone()]
+                                .into_iter()
+                                .flatten()
+                                .collect::<Vec<_>>()
+                                .join(" · ")
+                        })
+                        .collect();
+                    missing.push((
+                        rank,
+                        context! {
+                            name => text(sv, "name"),
+                            institution => text(sv, "institution"),
+                            status => st,
+                            places,
+                        },
+                    ));
+                }
+            }
+            missing.sort_by_key(|(r, _)| *r);
+            if !missing.is_empty() {
+                route.push(context! {
+                    person => pid,
+                    name,
+                    services => missing.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
+                });
+            }
+        }
+    }
+    // Its referrals, for accounts that read referrals (an operator sees its institution's).
+    let mut referrals: Vec<JValue> = Vec::new();
+    if p.can(Permission::ReferralsRead) {
+        let rq = crate::access_api::ReferralQuery {
+            institution: None,
+            territory: None,
+            service: None,
+            status: None,
+            min_priority: None,
+            household: Some(id),
+            limit: Some(200),
+            offset: None,
+            format: Some("json".into()),
+            purpose: Some("referencias de un hogar (aplicación web)".into()),
+        };
+        if let Ok(r) =
+            crate::access_api::list_referrals(State(st.clone()), p.clone(), Query(rq)).await
+        {
+            if let Ok(b) = axum::body::to_bytes(r.into_body(), 16 * 1024 * 1024).await {
+                let v: Value = serde_json::from_slice(&b).unwrap_or(Value::Null);
+                referrals = v
+                    .get("items")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .map(|r| {
+                        context! {
+                            id => r.get("id").and_then(Value::as_i64),
+                            service => text(r, "service_name").or_else(|| text(r, "service")),
+                            institution => text(r, "institution"),
+                            status => text(r, "status"),
+                            due => text(r, "due_on"),
+                            unit => text(r, "unit_kind"),
+                        }
+                    })
+                    .collect();
+            }
+        }
+    }
     page.html(
         "hogar.html",
         context! {
@@ -295,6 +416,79 @@ pub async fn household(State(st): State<AppState>, page: Page, Path(id): Path<i6
             as_of,
             can_status => p.can(Permission::StatusRead),
             synthetic,
+            route,
+            referrals,
+            can_referrals => p.can(Permission::ReferralsRead),
+            community_id => community,
+        },
+    )
+}
+
+/// `GET /registro/comunidades/{id}`: a community (counts, latest Entorno survey) and, with the
+/// status permission, its Entorno services' status with evidence (audited).
+pub async fn community(State(st): State<AppState>, page: Page, Path(id): Path<i64>) -> Response {
+    let Some(p) = page.user.clone() else {
+        return page.error(&ApiError::unauthorized());
+    };
+    let c = match api::get_community(State(st.clone()), p.clone(), Path(id)).await {
+        Ok(Json(c)) => c,
+        Err(e) => return page.error(&e),
+    };
+    let district = c
+        .get("district_code")
+        .and_then(Value::as_i64)
+        .and_then(|d| u16::try_from(d).ok())
+        .and_then(|d| DistrictCode::from_number(d).ok());
+    let mut explained = None;
+    let mut as_of = None;
+    if let (true, Some(d)) = (p.can(Permission::StatusRead), district) {
+        let catalogue = st.catalogue.clone();
+        let who = p.clone();
+        let r = st
+            .pool
+            .run(move |s| {
+                let Some((m, _)) = s.measurement(None)? else {
+                    return Ok(None);
+                };
+                let day = chrono::NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d")
+                    .map_err(ApiError::internal)?;
+                let until = crate::access::figures_until(&m)?;
+                api::audit(
+                    s,
+                    Some(&who),
+                    "explicar estatus",
+                    "comunidad",
+                    &id.to_string(),
+                    "consulta de una comunidad (aplicación web)",
+                    "ok",
+                )?;
+                let v = status::explain_community(s, &catalogue, id, d, day, until)?;
+                Ok(Some((m.as_of.clone(), v)))
+            })
+            .await;
+        match r {
+            Ok(Some((day, v))) => {
+                as_of = Some(day);
+                explained = Some(services_of(&v));
+            }
+            Ok(None) => {}
+            Err(e) => return page.error(&e),
+        }
+    }
+    page.html(
+        "comunidad.html",
+        context! {
+            id,
+            name => text(&c, "name"),
+            district => territory_name(c.get("district_code").and_then(Value::as_i64)),
+            district_code => c.get("district_code").and_then(Value::as_i64).map(|d| format!("{d:04}")),
+            area => text(&c, "area"),
+            households => c.get("households").and_then(Value::as_i64),
+            persons => c.get("persons").and_then(Value::as_i64),
+            last_survey => text(&c, "last_survey"),
+            categories => explained,
+            as_of,
+            can_status => p.can(Permission::StatusRead),
         },
     )
 }
