@@ -831,6 +831,23 @@ fn the_web_application_serves_dashboards_catalogue_and_login_in_spanish_and_engl
         assert!(csv.starts_with("medicion,fecha,datos,territorio,nombre,logro"));
         assert!(csv.contains(",sintético,1116,Villeta,"), "{csv}");
 
+        assert!(csv.contains(",poblacion:mujeres,"), "breakdowns in the CSV");
+        let (_, _, body) = web(&s, "", "get", "/logros?t=11", &[], None);
+        assert!(body.contains("El mapa como tabla"));
+        // Delivery points of a district on the catalogue page.
+        let points = format!(
+            "{}/../../data/delivery_points/puntos_ilustrativos.csv",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let o = vamos(&["delivery-points", "import", "--db", url, &points], d, &[]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let (st, _, body) = web(&s, "", "get", "/catalogo?distrito=1116", &[], None);
+        assert_eq!(st, 200);
+        assert!(
+            body.contains("Puntos de atención de un distrito")
+                && !body.contains("No hay puntos de atención"),
+            "{body}"
+        );
         // The catalogue, readable by anyone.
         let (st, _, body) = web(
             &s,

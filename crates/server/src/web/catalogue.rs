@@ -1,8 +1,8 @@
 //! The catalogue browser (`/catalogo`), readable by anyone: for each life-cycle category (in
 //! Logro order) its packages and services — provider institution, pillar, where it is
 //! delivered, the service-level deadline of its referrals and the evidence that proves it was
-//! delivered — and the catalogue's own version, marked *ilustrativo* when it is the shipped
-//! example rather than an agreed one.
+//! delivered — the delivery points serving a chosen district, and the catalogue's own version,
+//! marked *ilustrativo* when it is the shipped example rather than an agreed one.
 
 use super::Page;
 use crate::state::AppState;
@@ -17,6 +17,8 @@ use vamos_domain::services::{Category, Package};
 pub struct CatalogueQuery {
     /// A category code, to show one only.
     pub categoria: Option<String>,
+    /// A district (`DDdd`) whose delivery points to list.
+    pub distrito: Option<String>,
 }
 
 /// `GET /catalogo`
@@ -69,9 +71,55 @@ pub async fn page(
             }
         })
         .collect();
+    // Delivery points serving a district (public data: places, not persons).
+    let district = q
+        .distrito
+        .as_deref()
+        .and_then(|d| d.trim().parse::<u16>().ok())
+        .and_then(|n| vamos_domain::DistrictCode::from_number(n).ok());
+    let mut points: Option<Vec<JValue>> = None;
+    if let Some(d) = district {
+        let found = st
+            .pool
+            .run(move |s| {
+                Ok(vamos_store::access::delivery_points_for(
+                    s.sql(),
+                    &d.to_string(),
+                )?)
+            })
+            .await;
+        match found {
+            Ok(list) => points = Some(
+                list.into_iter()
+                    .map(|p| {
+                        let service = c
+                            .services
+                            .iter()
+                            .find(|x| x.code == p.service)
+                            .map(|x| x.name.clone())
+                            .unwrap_or_else(|| p.service.clone());
+                        context! {
+                            service, institution => p.institution, level => p.level, name => p.name,
+                            address => p.address, hours => p.hours, contact => p.contact,
+                        }
+                    })
+                    .collect(),
+            ),
+            Err(e) => return page.error(&e),
+        }
+    }
+    let t = vamos_domain::Territory::official();
+    let districts: Vec<JValue> = t
+        .districts()
+        .iter()
+        .map(|x| context! { code => x.code.to_string(), name => x.name.clone() })
+        .collect();
     page.html(
         "catalogo.html",
         context! {
+            points,
+            districts,
+            distrito => district.map(|d| d.to_string()),
             label => c.label.clone(),
             version => c.version.clone(),
             illustrative => c.illustrative,

@@ -338,6 +338,7 @@ fn view(
         services,
         breakdowns,
         children => rows(&f.children),
+        departments => rows(&f.departments),
         child_level => match t { TerritoryCode::Nation => "departamento", _ => "distrito" },
         map_svg => svg,
         legend => map::legend(),
@@ -373,8 +374,9 @@ pub async fn page(
 }
 
 /// `GET /logros.csv`: the Logros of the territory and of the territories one level down, each
-/// with its per-service coverage — what the page shows, as a table (public figures keep their
-/// suppressed cells empty).
+/// with its populations of special attention (`poblacion:<key>` in the service column) and its
+/// per-service coverage — what the page shows, as a table (public figures keep their suppressed
+/// cells empty).
 pub async fn csv(
     State(st): State<AppState>,
     page: Page,
@@ -470,6 +472,29 @@ fn csv_bytes(f: &Figures, t: TerritoryCode) -> Result<Vec<u8>, ApiError> {
                 &ratio(cov(l)),
             ])
             .map_err(ApiError::internal)?;
+            for (b, v) in l
+                .get("breakdowns")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                w.write_record([
+                    &m.id.to_string(),
+                    &m.as_of,
+                    note,
+                    &code.to_string(),
+                    &name,
+                    &n,
+                    cat,
+                    &format!("poblacion:{b}"),
+                    &num(v.get("identified")),
+                    &num(v.get("protected")),
+                    "",
+                    &num(v.get("without_data")),
+                    &ratio(cov(v)),
+                ])
+                .map_err(ApiError::internal)?;
+            }
             for s in l
                 .get("services")
                 .and_then(Value::as_array)
