@@ -36,7 +36,8 @@ pub struct Job {
     pub files: Vec<String>,
     pub started_at: String,
     state: Mutex<JobState>,
-    /// The uploaded files and the rejection report; removed with the job.
+    /// The uploaded files (deleted once imported) and the rejection report (removed with the
+    /// job).
     dir: tempfile::TempDir,
 }
 
@@ -289,6 +290,11 @@ fn run(url: &str, job: &Job, p: Principal, source: Option<String>, strict: bool,
         .and_then(|mut store| {
             let r = vamos_ingest::run_import(store.as_mut(), &paths, &opts, job)
                 .map_err(|e| e.to_string());
+            // The uploaded files hold personal data: gone once imported (the rejection report,
+            // which the page offers, stays with the job).
+            for p in &paths {
+                let _ = std::fs::remove_file(p);
+            }
             let (what, subject) = match &r {
                 Ok(s) => (
                     format!(
