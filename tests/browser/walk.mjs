@@ -255,7 +255,17 @@ expect(after === before + 1, `el tablero no se movió: protegidos ${before} → 
 await check("logros-villeta-tras-atencion");
 console.log(`tablero: ${service} protegidos ${before} → ${after}`);
 
-// 8. Keyboard: the skip link is the first stop and leads to the content.
+// 8. On a phone: the dashboard and Orientaciones fit the screen (no sideways scrolling).
+await page.setViewportSize({ width: 390, height: 844 });
+for (const [path, name] of [["/logros?t=1116", "telefono-logros"], ["/orientaciones", "telefono-orientaciones"], ["/bandeja", "telefono-bandeja"]]) {
+  await page.goto(`${BASE}${path}`);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow <= 1, `${path}: la página es más ancha que un teléfono (${overflow} px de más)`);
+  await check(name);
+}
+await page.setViewportSize({ width: 1280, height: 900 });
+
+// 9. Keyboard: the skip link is the first stop and leads to the content.
 await page.keyboard.press("Tab");
 expect((await page.evaluate(() => document.activeElement && document.activeElement.className)) === "skip", "el primer Tab no llega al enlace «Ir al contenido»");
 

@@ -393,3 +393,5 @@ cat-points = Delivery points of a district
 cat-points-help = Choose a district to see where each service is delivered (in the district, the department, nationwide or remotely).
 cat-points-show = Show
 cat-points-none = No delivery points registered for this district.
+error-detail-es = Details (in Spanish):
+table-scroll = Table (scroll sideways if it does not fit the screen)

@@ -393,3 +393,5 @@ cat-points = Puntos de atención de un distrito
 cat-points-help = Elija un distrito para ver dónde se presta cada servicio (en el distrito, el departamento, a nivel nacional o a distancia).
 cat-points-show = Ver
 cat-points-none = No hay puntos de atención registrados para este distrito.
+error-detail-es = Detalle:
+table-scroll = Tabla (desplácela de lado si no entra en la pantalla)
