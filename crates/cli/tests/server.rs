@@ -832,6 +832,12 @@ fn the_web_application_serves_dashboards_catalogue_and_login_in_spanish_and_engl
         assert!(csv.contains(",sintético,1116,Villeta,"), "{csv}");
 
         assert!(csv.contains(",poblacion:mujeres,"), "breakdowns in the CSV");
+        // The trend: the earlier measurement's Logros of the territory.
+        assert!(
+            csv.lines()
+                .any(|l| l.starts_with("1,2026-11-01,sintético,11,Central,")),
+            "{csv}"
+        );
         let (_, _, body) = web(&s, "", "get", "/logros?t=11", &[], None);
         assert!(body.contains("El mapa como tabla"));
         // Delivery points of a district on the catalogue page.

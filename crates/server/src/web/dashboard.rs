@@ -375,8 +375,8 @@ pub async fn page(
 
 /// `GET /logros.csv`: the Logros of the territory and of the territories one level down, each
 /// with its populations of special attention (`poblacion:<key>` in the service column) and its
-/// per-service coverage — what the page shows, as a table (public figures keep their suppressed
-/// cells empty).
+/// per-service coverage, then the territory's Logros in the earlier measurements (the trend) —
+/// what the page shows, as a table (public figures keep their suppressed cells empty).
 pub async fn csv(
     State(st): State<AppState>,
     page: Page,
@@ -518,6 +518,36 @@ fn csv_bytes(f: &Figures, t: TerritoryCode) -> Result<Vec<u8>, ApiError> {
                 ])
                 .map_err(ApiError::internal)?;
             }
+        }
+    }
+    // The trend: the territory's Logros in the earlier measurements that cover it.
+    for (pm, v) in f.trend.iter().filter(|(pm, _)| pm.id != m.id) {
+        let note = if pm.synthetic { "sintético" } else { "" };
+        for l in v
+            .get("logros")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            w.write_record([
+                &pm.id.to_string(),
+                &pm.as_of,
+                note,
+                &t.to_string(),
+                &territory_name(t),
+                &l.get("logro")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0)
+                    .to_string(),
+                l.get("category").and_then(Value::as_str).unwrap_or(""),
+                "",
+                &num(l.get("identified")),
+                &num(l.get("protected")),
+                "",
+                &num(l.get("without_data")),
+                &ratio(cov(l)),
+            ])
+            .map_err(ApiError::internal)?;
         }
     }
     w.into_inner().map_err(ApiError::internal)
