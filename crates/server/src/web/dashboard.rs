@@ -414,10 +414,62 @@ pub async fn csv(
     }
 }
 
+/// One line of the dashboard's CSV: which measurement and territory, which Logro, which
+/// population or service (empty for the Logro itself), and the counts of that cell.
+struct CsvCell<'a> {
+    measurement: &'a MeasurementRecord,
+    territory: TerritoryCode,
+    logro: &'a Value,
+    detail: String,
+    /// The cell's counts: identified (or applicable), protected, unprotected, without data.
+    counts: &'a Value,
+    total_key: &'a str,
+}
+
+fn write_cell(w: &mut csv::Writer<Vec<u8>>, c: &CsvCell<'_>) -> Result<(), ApiError> {
+    let num = |k: &str| -> String {
+        c.counts
+            .get(k)
+            .and_then(Value::as_u64)
+            .map(|n| n.to_string())
+            .unwrap_or_default()
+    };
+    let m = c.measurement;
+    w.write_record([
+        m.id.to_string(),
+        m.as_of.clone(),
+        if m.synthetic { "sintético" } else { "" }.to_string(),
+        c.territory.to_string(),
+        territory_name(c.territory),
+        c.logro
+            .get("logro")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+            .to_string(),
+        c.logro
+            .get("category")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        c.detail.clone(),
+        num(c.total_key),
+        num("protected"),
+        num("unprotected"),
+        num("without_data"),
+        cov(c.counts).map(|x| format!("{x:.4}")).unwrap_or_default(),
+    ])
+    .map_err(ApiError::internal)
+}
+
+fn logros_of(v: &Value) -> impl Iterator<Item = &Value> {
+    v.get("logros")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+}
+
 fn csv_bytes(f: &Figures, t: TerritoryCode) -> Result<Vec<u8>, ApiError> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let m = &f.measurement;
-    let note = if m.synthetic { "sintético" } else { "" };
     w.write_record([
         "medicion",
         "fecha",
@@ -436,64 +488,28 @@ fn csv_bytes(f: &Figures, t: TerritoryCode) -> Result<Vec<u8>, ApiError> {
     .map_err(ApiError::internal)?;
     let mut all = vec![(t, f.current.clone())];
     all.extend(f.children.iter().cloned());
-    let num = |v: Option<&Value>| -> String {
-        v.and_then(Value::as_u64)
-            .map(|n| n.to_string())
-            .unwrap_or_default()
-    };
-    let ratio = |v: Option<f64>| v.map(|c| format!("{c:.4}")).unwrap_or_default();
+    let m = &f.measurement;
     for (code, v) in &all {
-        let name = territory_name(*code);
-        for l in v
-            .get("logros")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let n = l
-                .get("logro")
-                .and_then(Value::as_u64)
-                .unwrap_or(0)
-                .to_string();
-            let cat = l.get("category").and_then(Value::as_str).unwrap_or("");
-            w.write_record([
-                &m.id.to_string(),
-                &m.as_of,
-                note,
-                &code.to_string(),
-                &name,
-                &n,
-                cat,
-                "",
-                &num(l.get("identified")),
-                &num(l.get("protected")),
-                "",
-                &num(l.get("without_data")),
-                &ratio(cov(l)),
-            ])
-            .map_err(ApiError::internal)?;
-            for (b, v) in l
+        for l in logros_of(v) {
+            let cell = |detail: String, counts, total_key| CsvCell {
+                measurement: m,
+                territory: *code,
+                logro: l,
+                detail,
+                counts,
+                total_key,
+            };
+            write_cell(&mut w, &cell(String::new(), l, "identified"))?;
+            for (b, counts) in l
                 .get("breakdowns")
                 .and_then(Value::as_object)
                 .into_iter()
                 .flatten()
             {
-                w.write_record([
-                    &m.id.to_string(),
-                    &m.as_of,
-                    note,
-                    &code.to_string(),
-                    &name,
-                    &n,
-                    cat,
-                    &format!("poblacion:{b}"),
-                    &num(v.get("identified")),
-                    &num(v.get("protected")),
-                    "",
-                    &num(v.get("without_data")),
-                    &ratio(cov(v)),
-                ])
-                .map_err(ApiError::internal)?;
+                write_cell(
+                    &mut w,
+                    &cell(format!("poblacion:{b}"), counts, "identified"),
+                )?;
             }
             for s in l
                 .get("services")
@@ -501,53 +517,25 @@ fn csv_bytes(f: &Figures, t: TerritoryCode) -> Result<Vec<u8>, ApiError> {
                 .into_iter()
                 .flatten()
             {
-                w.write_record([
-                    &m.id.to_string(),
-                    &m.as_of,
-                    note,
-                    &code.to_string(),
-                    &name,
-                    &n,
-                    cat,
-                    s.get("service").and_then(Value::as_str).unwrap_or(""),
-                    &num(s.get("applicable")),
-                    &num(s.get("protected")),
-                    &num(s.get("unprotected")),
-                    &num(s.get("without_data")),
-                    &ratio(cov(s)),
-                ])
-                .map_err(ApiError::internal)?;
+                let code = s.get("service").and_then(Value::as_str).unwrap_or("");
+                write_cell(&mut w, &cell(code.to_string(), s, "applicable"))?;
             }
         }
     }
     // The trend: the territory's Logros in the earlier measurements that cover it.
     for (pm, v) in f.trend.iter().filter(|(pm, _)| pm.id != m.id) {
-        let note = if pm.synthetic { "sintético" } else { "" };
-        for l in v
-            .get("logros")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            w.write_record([
-                &pm.id.to_string(),
-                &pm.as_of,
-                note,
-                &t.to_string(),
-                &territory_name(t),
-                &l.get("logro")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(0)
-                    .to_string(),
-                l.get("category").and_then(Value::as_str).unwrap_or(""),
-                "",
-                &num(l.get("identified")),
-                &num(l.get("protected")),
-                "",
-                &num(l.get("without_data")),
-                &ratio(cov(l)),
-            ])
-            .map_err(ApiError::internal)?;
+        for l in logros_of(v) {
+            write_cell(
+                &mut w,
+                &CsvCell {
+                    measurement: pm,
+                    territory: t,
+                    logro: l,
+                    detail: String::new(),
+                    counts: l,
+                    total_key: "identified",
+                },
+            )?;
         }
     }
     w.into_inner().map_err(ApiError::internal)

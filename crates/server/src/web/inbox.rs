@@ -10,6 +10,7 @@
 //! Forms carry the session's CSRF token; a counter-referral recorded here has the event id
 //! `web-<referral>`, so sending the form twice records it once.
 
+use super::registry::text;
 use super::Page;
 use crate::access_api::{self, Acknowledge, FunnelQuery, ReferralQuery, StatusChange};
 use crate::error::ApiError;
@@ -113,13 +114,6 @@ pub async fn page(State(st): State<AppState>, page: Page, Query(q): Query<InboxQ
         Err(e) => return page.error(&e),
     };
     let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let text = |r: &Value, k: &str| -> Option<String> {
-        match r.get(k)? {
-            Value::Null => None,
-            Value::String(s) => Some(s.clone()),
-            other => Some(other.to_string()),
-        }
-    };
     let rows: Vec<JValue> = v
         .get("items")
         .and_then(Value::as_array)

@@ -40,7 +40,7 @@ pub struct Web {
     messages: Arc<Messages>,
 }
 
-const TEMPLATES: [(&str, &str); 15] = [
+const TEMPLATES: [(&str, &str); 16] = [
     ("base.html", include_str!("../../web/templates/base.html")),
     ("home.html", include_str!("../../web/templates/home.html")),
     ("login.html", include_str!("../../web/templates/login.html")),
@@ -62,6 +62,10 @@ const TEMPLATES: [(&str, &str); 15] = [
         include_str!("../../web/templates/registro.html"),
     ),
     ("hogar.html", include_str!("../../web/templates/hogar.html")),
+    (
+        "_estatus.html",
+        include_str!("../../web/templates/_estatus.html"),
+    ),
     (
         "comunidad.html",
         include_str!("../../web/templates/comunidad.html"),
@@ -377,6 +381,23 @@ fn plain_error(e: &ApiError) -> Response {
         .into_response()
 }
 
+/// The districts for a form's list, grouped by department (`<optgroup>`).
+pub(crate) fn districts_by_department() -> Vec<JValue> {
+    let t = vamos_domain::Territory::official();
+    t.departments()
+        .iter()
+        .map(|dep| {
+            let list: Vec<JValue> = t
+                .districts()
+                .iter()
+                .filter(|x| x.code.department() == dep.code)
+                .map(|x| context! { code => x.code.to_string(), name => x.name.clone() })
+                .collect();
+            context! { name => dep.name.clone(), districts => list }
+        })
+        .collect()
+}
+
 /// A 303 to `to` (after a form).
 pub fn redirect(to: &str) -> Response {
     let mut r = StatusCode::SEE_OTHER.into_response();
@@ -682,22 +703,7 @@ mod tests {
             .map(|s| format!("self-error-{s}")),
         );
         families.extend(["approved", "rejected", "already"].map(|s| format!("self-done-{s}")));
-        families.extend(
-            [
-                "jefe",
-                "conyuge",
-                "hijo",
-                "yerno_nuera",
-                "nieto",
-                "padre_madre",
-                "suegro",
-                "hermano",
-                "otro_pariente",
-                "no_pariente",
-                "servicio_domestico",
-            ]
-            .map(|s| format!("rel-{s}")),
-        );
+        families.extend(selfreg::RELATIONS.map(|s| format!("rel-{s}")));
         families.extend(
             ["fips", "simplificado", "comunidades", "admin"].map(|s| format!("imp-kind-{s}")),
         );

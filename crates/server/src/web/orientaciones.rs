@@ -323,23 +323,6 @@ pub fn entitlements(
     out
 }
 
-/// The districts for the form's list, grouped by department.
-fn districts() -> Vec<JValue> {
-    let t = Territory::official();
-    t.departments()
-        .iter()
-        .map(|dep| {
-            let list: Vec<JValue> = t
-                .districts()
-                .iter()
-                .filter(|x| x.code.department() == dep.code)
-                .map(|x| context! { code => x.code.to_string(), name => x.name.clone() })
-                .collect();
-            context! { name => dep.name.clone(), districts => list }
-        })
-        .collect()
-}
-
 /// `GET /orientaciones`
 pub async fn page(State(st): State<AppState>, page: Page, Query(f): Query<Form>) -> Response {
     let form = context! {
@@ -353,14 +336,14 @@ pub async fn page(State(st): State<AppState>, page: Page, Query(f): Query<Form>)
         Ok(None) => {
             return page.html(
                 "orientaciones.html",
-                context! { form, districts => districts() },
+                context! { form, districts => super::districts_by_department() },
             )
         }
         Err(errors) => {
             return page.html_status(
                 axum::http::StatusCode::UNPROCESSABLE_ENTITY,
                 "orientaciones.html",
-                context! { form, districts => districts(), errors },
+                context! { form, districts => super::districts_by_department(), errors },
             )
         }
         Ok(Some(d)) => d,
@@ -422,7 +405,7 @@ pub async fn page(State(st): State<AppState>, page: Page, Query(f): Query<Form>)
         "orientaciones.html",
         context! {
             form,
-            districts => districts(),
+            districts => super::districts_by_department(),
             result => context! {
                 district => Territory::official().name_of(TerritoryCode::District(described.district)),
                 as_of => as_of.to_string(),

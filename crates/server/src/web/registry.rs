@@ -38,7 +38,8 @@ fn territory_name(code: Option<i64>) -> String {
         .unwrap_or_default()
 }
 
-fn text(v: &Value, k: &str) -> Option<String> {
+/// A field of a JSON row as text (`None` when absent or null).
+pub(super) fn text(v: &Value, k: &str) -> Option<String> {
     match v.get(k)? {
         Value::Null => None,
         Value::String(s) => Some(s.clone()),
@@ -137,6 +138,27 @@ pub async fn search(
     }
 }
 
+/// The latest measurement with its date and the date up to which its counter-referrals count
+/// (statuses are explained as of then), or `None` before the first classification.
+fn latest_measurement(
+    s: &mut dyn vamos_store::Store,
+) -> Result<
+    Option<(
+        vamos_store::MeasurementRecord,
+        chrono::NaiveDate,
+        chrono::NaiveDate,
+    )>,
+    ApiError,
+> {
+    let Some((m, _)) = s.measurement(None)? else {
+        return Ok(None);
+    };
+    let day =
+        chrono::NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d").map_err(ApiError::internal)?;
+    let until = crate::access::figures_until(&m)?;
+    Ok(Some((m, day, until)))
+}
+
 /// Status of one service, for the page.
 fn services_of(explained: &Value) -> Vec<JValue> {
     explained
@@ -221,12 +243,9 @@ pub async fn household(State(st): State<AppState>, page: Page, Path(id): Path<i6
         let r = st
             .pool
             .run(move |s| {
-                let Some((m, _)) = s.measurement(None)? else {
+                let Some((m, day, until)) = latest_measurement(s)? else {
                     return Ok(None);
                 };
-                let day = chrono::NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d")
-                    .map_err(ApiError::internal)?;
-                let until = crate::access::figures_until(&m)?;
                 let subject = format!(
                     "{id} (miembros {})",
                     members
@@ -447,12 +466,9 @@ pub async fn community(State(st): State<AppState>, page: Page, Path(id): Path<i6
         let r = st
             .pool
             .run(move |s| {
-                let Some((m, _)) = s.measurement(None)? else {
+                let Some((m, day, until)) = latest_measurement(s)? else {
                     return Ok(None);
                 };
-                let day = chrono::NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d")
-                    .map_err(ApiError::internal)?;
-                let until = crate::access::figures_until(&m)?;
                 api::audit(
                     s,
                     Some(&who),

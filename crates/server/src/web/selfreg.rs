@@ -30,7 +30,8 @@ use vamos_domain::{DistrictCode, ImportKind, Territory, TerritoryCode};
 
 /// Member slots on the form.
 pub const SLOTS: usize = 8;
-const RELATIONS: [&str; 11] = [
+/// The relationship codes of the simplified form (`relacion` of the FIPS).
+pub const RELATIONS: [&str; 11] = [
     "jefe",
     "conyuge",
     "hijo",
@@ -70,22 +71,6 @@ fn limiter() -> &'static RateLimiter {
     L.get_or_init(|| RateLimiter::new(5, std::time::Duration::from_secs(600)))
 }
 
-fn districts() -> Vec<JValue> {
-    let t = Territory::official();
-    t.departments()
-        .iter()
-        .map(|dep| {
-            let list: Vec<JValue> = t
-                .districts()
-                .iter()
-                .filter(|x| x.code.department() == dep.code)
-                .map(|x| context! { code => x.code.to_string(), name => x.name.clone() })
-                .collect();
-            context! { name => dep.name.clone(), districts => list }
-        })
-        .collect()
-}
-
 fn form_page(
     page: &Page,
     status: axum::http::StatusCode,
@@ -98,7 +83,7 @@ fn form_page(
         "autorregistro.html",
         context! {
             token => sign(now),
-            districts => districts(),
+            districts => super::districts_by_department(),
             relations => RELATIONS.to_vec(),
             slots => (0..SLOTS).collect::<Vec<_>>(),
             v => values.clone(),
