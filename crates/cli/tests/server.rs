@@ -698,31 +698,10 @@ fn hidden(body: &str, name: &str) -> String {
 fn the_web_application_serves_dashboards_catalogue_and_login_in_spanish_and_english() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let o = vamos(
-        &[
-            "synth",
-            "--households",
-            "300",
-            "--seed",
-            "3",
-            "--out",
-            "datos",
-            "--reference-date",
-            "2026-11-01",
-        ],
-        d,
-        &[],
-    );
-    assert!(o.status.success());
+    synth_pilots(d, "300", "3");
     for db in all_dbs() {
         let url = db.url.as_str();
-        assert!(vamos(
-            &["db", "init", "--db", url],
-            d,
-            &[("VAMOS_ADMIN_PASSWORD", PW)]
-        )
-        .status
-        .success());
+        init_db(url, d);
         assert!(vamos(
             &[
                 "import",
@@ -966,6 +945,10 @@ fn the_web_application_serves_dashboards_catalogue_and_login_in_spanish_and_engl
         let hid = link.rsplit('/').next().unwrap().to_string();
         let (st, _, body) = web(&s, &session, "get", &link, &[], None);
         assert_eq!(st, 200, "{body}");
+        assert!(
+            body.contains(&format!("<title>Hogar {hid} · Vamos</title>")),
+            "{body}"
+        );
         assert!(
             body.contains("Villeta")
                 && body.contains("Miembros (")
@@ -1309,31 +1292,10 @@ fn multipart(fields: &[(&str, &str)], files: &[(&str, &str, Vec<u8>)]) -> (Strin
 fn the_imports_page_imports_files_reports_rejections_and_audits() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let o = vamos(
-        &[
-            "synth",
-            "--households",
-            "80",
-            "--seed",
-            "9",
-            "--out",
-            "datos",
-            "--reference-date",
-            "2026-11-01",
-        ],
-        d,
-        &[],
-    );
-    assert!(o.status.success());
+    synth_pilots(d, "80", "9");
     for db in all_dbs() {
         let url = db.url.as_str();
-        assert!(vamos(
-            &["db", "init", "--db", url],
-            d,
-            &[("VAMOS_ADMIN_PASSWORD", PW)]
-        )
-        .status
-        .success());
+        init_db(url, d);
         let s = start(url, d);
         let admin = login(&s, "admin", PW);
         let cookie = format!("vamos_sesion={}", admin.cookie.clone().unwrap());

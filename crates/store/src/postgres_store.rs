@@ -461,7 +461,7 @@ fn insert_import(
     Ok(id)
 }
 
-/// Answer columns of a row, typed by the schema (integers are BIGINT, everything else TEXT).
+/// The parameters of a load query.
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
 fn bad(what: &str) -> StoreError {
@@ -559,6 +559,7 @@ fn stream_events(
     Ok(())
 }
 
+/// Answer columns of a row, typed by the schema (integers are BIGINT, everything else TEXT).
 fn pg_answers<'r>(
     r: &'r postgres::Row,
     from: usize,

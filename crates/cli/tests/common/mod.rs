@@ -161,3 +161,33 @@ pub fn vamos(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> std::process::O
 }
 
 pub const PW: &str = "Prueba-Segura-2026";
+
+/// A synthetic population of the pilot districts in `d/datos` (reference date 2026-11-01).
+pub fn synth_pilots(d: &Path, households: &str, seed: &str) {
+    let o = vamos(
+        &[
+            "synth",
+            "--households",
+            households,
+            "--seed",
+            seed,
+            "--out",
+            "datos",
+            "--reference-date",
+            "2026-11-01",
+        ],
+        d,
+        &[],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// `vamos db init` with the first administrator's password [`PW`].
+pub fn init_db(url: &str, d: &Path) {
+    let o = vamos(
+        &["db", "init", "--db", url],
+        d,
+        &[("VAMOS_ADMIN_PASSWORD", PW)],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}

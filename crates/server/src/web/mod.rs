@@ -668,6 +668,14 @@ mod tests {
                 rest = &after[end..];
             }
         }
+        // A page title is text: no markup may end up inside `<title>`.
+        for (name, src) in TEMPLATES {
+            if let Some(i) = src.find("{% block title %}") {
+                let rest = &src[i..];
+                let title = &rest[..rest.find("{% endblock %}").unwrap()];
+                assert!(!title.contains('<'), "{name}: marcado en el título");
+            }
+        }
         let mut families: Vec<String> = Vec::new();
         families.extend(
             vamos_domain::access::Role::ALL
