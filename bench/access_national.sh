@@ -51,7 +51,12 @@ run() { # label url
   # A previous run's counter-referrals would leave the updater a backlog: start afresh.
   if [ "$(sql "$url" "SELECT count(*) FROM counter_referrals")" != "0" ]; then
     echo "$label: borrando la medición, las referencias y las contra-referencias de una corrida anterior…" >&2
-    sql "$url" "DELETE FROM counter_referrals; DELETE FROM referral_events; DELETE FROM referrals; DELETE FROM measurement_districts; DELETE FROM measurements;" > /dev/null
+    # PostgreSQL: TRUNCATE, not DELETE — millions of dead rows (autovacuum is off on these
+    # machines) made every `max(id)` walk them: single events fell to ~100/s.
+    case "$url" in
+      sqlite:*) sql "$url" "DELETE FROM counter_referrals; DELETE FROM referral_events; DELETE FROM referrals; DELETE FROM measurement_districts; DELETE FROM measurements;" > /dev/null ;;
+      *) sql "$url" "TRUNCATE counter_referrals, referral_events, referrals, measurement_districts, measurements" > /dev/null ;;
+    esac
   fi
   if [ "$(sql "$url" "SELECT count(*) FROM measurements")" = "0" ]; then
     echo "clasificando $label y generando sus referencias (una vez)…" >&2
@@ -63,7 +68,10 @@ run() { # label url
   # one whose cache the referral generation above has just pushed out.
   case "$url" in
     sqlite:*) cat "${url#sqlite:}" > /dev/null ;;
-    *) sql "$url" "CREATE EXTENSION IF NOT EXISTS pg_prewarm; SELECT count(pg_prewarm(c.oid::regclass, 'read')) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i')" > /dev/null ;;
+    # PostgreSQL: every table into the operating system's cache, then what the counter-referral
+    # path reads into PostgreSQL's own buffers (as far as shared_buffers holds them).
+    *) sql "$url" "CREATE EXTENSION IF NOT EXISTS pg_prewarm; SELECT count(pg_prewarm(c.oid::regclass, 'read')) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i')" > /dev/null
+       sql "$url" "SELECT count(pg_prewarm(c.oid::regclass)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relname IN ('persons', 'persons_pkey', 'persons_national_id', 'households', 'households_pkey', 'referrals_unit', 'referrals', 'counter_referrals', 'counter_referrals_pkey', 'counter_referrals_institution_event_key_key', 'counter_referrals_person')" > /dev/null ;;
   esac
   token=$("$VAMOS" token create --db "$url" --user bench_mspbs --name "wrk" --days 1 --scopes contrarreferencias:enviar,logros:leer 2> /dev/null)
   out="$WORK/access-$label.out"
@@ -102,6 +110,7 @@ run() { # label url
 }
 
 echo "contra-referencias: wrk -t2 (-c16 sueltas, -c4 lotes de $BATCH) -d$DURATION; $(nproc) núcleos; registro de $(max_id "$SQLITE") personas (sintéticas)"
+echo "PostgreSQL: $(psql "$PG" -tAc "SELECT string_agg(name || ' = ' || current_setting(name), ', ' ORDER BY name) FROM pg_settings WHERE name IN ('shared_buffers', 'synchronous_commit', 'autovacuum')")"
 printf "%-10s %-6s %12s %12s %10s %10s %8s\n" "base" "envío" "solic./s" "eventos/s" "p50" "p99" "no-2xx"
 for backend in ${BACKENDS:-sqlite postgres}; do
   case $backend in

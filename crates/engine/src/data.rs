@@ -427,6 +427,39 @@ impl RegistryData {
             group_by(&self.household_community, self.communities());
     }
 
+    /// Adds events after [`Self::finish`], regrouping them by person: `(person id,
+    /// institution, service, date)`, as the store's events query gives them. The Logros updater
+    /// reads a territory once, measures it, then adds the counter-referrals received since and
+    /// measures again. Events of persons not loaded are counted as orphans.
+    pub fn add_events<'a>(
+        &mut self,
+        events: impl IntoIterator<Item = (i64, &'a str, &'a str, NaiveDate)>,
+    ) {
+        let n = self.persons();
+        let mut all: Vec<(u32, Event)> = Vec::with_capacity(self.events.len());
+        for p in 0..n {
+            all.extend(self.events_of(p).iter().map(|e| (p as u32, *e)));
+        }
+        let before = all.len();
+        for (id, institution, service, date) in events {
+            let e = Event {
+                institution: self.symbols.intern(institution),
+                service: self.symbols.intern(service),
+                day: day(date),
+            };
+            match self.person_index.get(&self.person_id, id) {
+                Some(p) => all.push((p, e)),
+                None => self.orphans += 1,
+            }
+        }
+        if all.len() == before {
+            return;
+        }
+        all.sort_by_key(|(p, e)| (*p, e.day));
+        self.event_start = offsets(all.iter().map(|(p, _)| *p), n);
+        self.events = all.into_iter().map(|(_, e)| e).collect();
+    }
+
     /// The households of a community.
     pub fn households_of(&self, c: usize) -> &[u32] {
         let (a, b) = (

@@ -418,6 +418,48 @@ fn persons_read_in_parts_classify_like_persons_read_in_one_go() {
 }
 
 #[test]
+fn events_added_after_loading_classify_like_events_loaded_with_the_registry() {
+    // The Logros updater reads a territory once, then adds the counter-referrals received since.
+    let c = catalogue();
+    let first = [(100, "UTGS", "orientacion", "2026-06-01")];
+    let later = [
+        (101, "MSPBS", "vacunacion", "2026-06-01"),
+        (101, "UTGS", "orientacion", "2026-05-01"),
+        (999, "MSPBS", "vacunacion", "2026-06-01"),
+    ];
+    let all: Vec<_> = first.iter().chain(&later).copied().collect();
+    let loaded = registry(&all, "no");
+    let mut added = registry(&first, "no");
+    let before = status(&added, &c, "2026-11-23", 101);
+    added.add_events(later.iter().map(|(p, i, s, day)| (*p, *i, *s, d(day))));
+    assert_ne!(
+        before,
+        status(&added, &c, "2026-11-23", 101),
+        "the vaccine counts"
+    );
+    for id in [100, 101, 102, 200] {
+        let (a, b) = (
+            loaded.person_by_id(id).unwrap(),
+            added.person_by_id(id).unwrap(),
+        );
+        let days = |r: &RegistryData, p| r.events_of(p).iter().map(|e| e.day).collect::<Vec<_>>();
+        assert_eq!(days(&loaded, a), days(&added, b), "person {id}");
+        assert_eq!(
+            status(&loaded, &c, "2026-11-23", id),
+            status(&added, &c, "2026-11-23", id)
+        );
+    }
+    // The event of a person outside the data is an orphan, as when loading.
+    assert_eq!(loaded.orphans, added.orphans);
+    assert_eq!(loaded.orphans, 1);
+    let cls = (
+        Classifier::new(&c, &loaded, d("2026-11-23")),
+        Classifier::new(&c, &added, d("2026-11-23")),
+    );
+    assert_eq!(measure(&cls.0, &loaded), measure(&cls.1, &added));
+}
+
+#[test]
 fn persons_out_of_id_order_and_orphans_are_handled() {
     let mut r = RegistryData::new(&Vocab);
     let villeta = DistrictCode::try_from("1116").unwrap();

@@ -835,13 +835,23 @@ pub fn update_logros(
     // The figures stored so far count counter-referrals delivered up to this date.
     let before_until = figures_until(&m)?;
     let measured = TerritoryCode::parse(&m.territory).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let persons = store_access::counter_referral_persons(store.sql(), applied, through)?;
-    // Per district, the persons named and the communities they live in.
-    let mut by_district: HashMap<i64, (HashSet<i64>, BTreeSet<i64>)> = HashMap::new();
-    for (p, c, d) in &persons {
-        let e = by_district.entry(*d).or_default();
-        e.0.insert(*p);
-        e.1.insert(*c);
+    // The loads below join counter-referrals: their planner statistics must follow the table.
+    vamos_store::sql::refresh_statistics_if_stale(store.sql(), "counter_referrals")?;
+    let received = store_access::counter_referral_events(store.sql(), applied, through)?;
+    // Per district, the persons named, the communities they live in and the events.
+    type Named<'a> = (
+        HashSet<i64>,
+        BTreeSet<i64>,
+        Vec<&'a store_access::ReceivedEvent>,
+    );
+    let mut by_district: HashMap<i64, Named> = HashMap::new();
+    let mut persons = HashSet::new();
+    for e in &received {
+        let d = by_district.entry(e.district_code).or_default();
+        d.0.insert(e.person_id);
+        d.1.insert(e.community_id);
+        d.2.push(e);
+        persons.insert(e.person_id);
     }
     let community_counts = store_access::communities_per_district(store.sql())?;
     let mut stored: Vec<DistrictLogros> = rows
@@ -866,7 +876,7 @@ pub fn update_logros(
         if !measured.contains(code) {
             continue;
         }
-        let Some((ids, communities)) = by_district.get(&d) else {
+        let Some((ids, communities, events)) = by_district.get(&d) else {
             continue;
         };
         let communities: Vec<i64> = communities.iter().copied().collect();
@@ -876,7 +886,8 @@ pub fn update_logros(
         let whole =
             communities.len() * 3 >= community_counts.get(&d).copied().unwrap_or(0) as usize;
         let t = TerritoryCode::District(code);
-        let load = |store: &mut dyn Store, through: i64| -> anyhow::Result<RegistryData> {
+        // The registry as the stored figures counted it: counter-referrals up to `applied`.
+        let load = |store: &mut dyn Store| -> anyhow::Result<RegistryData> {
             let mut data = RegistryData::new(&FormVocabulary);
             if whole {
                 store.load_part(t, vamos_store::LoadPart::Units, &mut data)?;
@@ -887,12 +898,12 @@ pub fn update_logros(
                 store.load_part(
                     t,
                     vamos_store::LoadPart::Events {
-                        counter_referrals_through: through,
+                        counter_referrals_through: applied,
                     },
                     &mut data,
                 )?;
             } else {
-                store.load_communities(&communities, through, &mut data)?;
+                store.load_communities(&communities, applied, &mut data)?;
             }
             data.finish();
             Ok(data)
@@ -916,15 +927,25 @@ pub fn update_logros(
             }
             set
         };
-        let old = load(store, applied)?;
-        let cls_old =
-            Classifier::new(catalogue, &old, as_of).with_counter_referrals_until(before_until);
-        let before = measure_units(&cls_old, &old, &units(&old));
-        drop(old);
-        let new = load(store, through)?;
-        let cls_new = Classifier::new(catalogue, &new, as_of)
+        // Read once: measured as it was, then again with the events received since.
+        let mut data = load(store)?;
+        let set = units(&data);
+        let before = {
+            let cls =
+                Classifier::new(catalogue, &data, as_of).with_counter_referrals_until(before_until);
+            measure_units(&cls, &data, &set)
+        };
+        data.add_events(events.iter().map(|e| {
+            (
+                e.person_id,
+                e.institution.as_str(),
+                e.service.as_str(),
+                e.delivered_on,
+            )
+        }));
+        let cls_new = Classifier::new(catalogue, &data, as_of)
             .with_counter_referrals_until(today.max(before_until));
-        let after = measure_units(&cls_new, &new, &units(&new));
+        let after = measure_units(&cls_new, &data, &set);
         apply_change(&mut stored, &before, &after);
         touched.push(code.to_string());
     }

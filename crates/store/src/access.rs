@@ -42,27 +42,36 @@ pub fn date_param(sql: &dyn Sql, n: usize) -> String {
 /// One column of a bulk insert: its name and whether it holds a date.
 pub struct Col(pub &'static str, pub bool);
 
-/// Inserts rows with multi-row `VALUES` statements (a few hundred rows per statement: one
-/// round trip each on PostgreSQL).
+/// Inserts rows: on SQLite with multi-row `VALUES` statements (a few hundred rows each); on
+/// PostgreSQL with one `INSERT … SELECT FROM UNNEST` of one array per column (up to
+/// [`UNNEST_ROWS`] rows per statement), whose text does not depend on the number of rows, so it
+/// is prepared once per connection and each call costs one round trip (a `VALUES` list of a
+/// new length was parsed and planned afresh every time, with up to 8,000 parameters).
 pub fn insert_rows(
     sql: &mut dyn Sql,
     table: &str,
     cols: &[Col],
     rows: &[Vec<Param>],
 ) -> Result<()> {
+    if let Some(row) = rows.iter().find(|r| r.len() != cols.len()) {
+        return Err(StoreError::Invalid(format!(
+            "fila con {} valores para {} columnas",
+            row.len(),
+            cols.len()
+        )));
+    }
+    if sql.dialect() == Backend::Postgres {
+        for chunk in rows.chunks(UNNEST_ROWS) {
+            insert_unnest(sql, table, cols, chunk)?;
+        }
+        return Ok(());
+    }
     let per = (8000 / cols.len().max(1)).max(1);
     let names: Vec<&str> = cols.iter().map(|c| c.0).collect();
     for chunk in rows.chunks(per) {
         let mut text = format!("INSERT INTO {table} ({}) VALUES ", names.join(", "));
         let mut params = Vec::with_capacity(chunk.len() * cols.len());
         for (i, row) in chunk.iter().enumerate() {
-            if row.len() != cols.len() {
-                return Err(StoreError::Invalid(format!(
-                    "fila con {} valores para {} columnas",
-                    row.len(),
-                    cols.len()
-                )));
-            }
             text.push_str(if i == 0 { "(" } else { ", (" });
             for (j, (c, v)) in cols.iter().zip(row).enumerate() {
                 params.push(v.clone());
@@ -81,6 +90,76 @@ pub fn insert_rows(
         sql.execute(&text, &params)?;
     }
     Ok(())
+}
+
+/// Most rows per `UNNEST` insert on PostgreSQL.
+pub const UNNEST_ROWS: usize = 20_000;
+
+/// One PostgreSQL `INSERT … SELECT … FROM UNNEST(…)` of `rows` (see [`insert_rows`]). Each
+/// column's array type follows its values (integers, text or reals; a column must not mix
+/// them); date columns travel as text and are cast.
+fn insert_unnest(sql: &mut dyn Sql, table: &str, cols: &[Col], rows: &[Vec<Param>]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut params: Vec<Param> = Vec::with_capacity(cols.len());
+    let mut selects = Vec::with_capacity(cols.len());
+    let mut arrays = Vec::with_capacity(cols.len());
+    for (j, c) in cols.iter().enumerate() {
+        let column = rows.iter().filter_map(|r| r.get(j));
+        let list = match rows.first().and_then(|r| r.get(j)) {
+            Some(Param::Int(_)) => Param::Ints(
+                column
+                    .map(|p| match p {
+                        Param::Int(v) => Ok(*v),
+                        _ => Err(mixed(table, c.0)),
+                    })
+                    .collect::<Result<_>>()?,
+            ),
+            Some(Param::Real(_)) => Param::Reals(
+                column
+                    .map(|p| match p {
+                        Param::Real(v) => Ok(*v),
+                        Param::Int(v) => Ok(v.map(|n| n as f64)),
+                        _ => Err(mixed(table, c.0)),
+                    })
+                    .collect::<Result<_>>()?,
+            ),
+            _ => Param::Texts(
+                column
+                    .map(|p| match p {
+                        Param::Text(v) => Ok(v.clone()),
+                        _ => Err(mixed(table, c.0)),
+                    })
+                    .collect::<Result<_>>()?,
+            ),
+        };
+        let ty = list.pg_array_type().unwrap_or("TEXT[]");
+        params.push(list);
+        arrays.push(format!("CAST(${} AS {ty})", j + 1));
+        selects.push(if c.1 {
+            format!("CAST(u.c{j} AS DATE)")
+        } else {
+            format!("u.c{j}")
+        });
+    }
+    let names: Vec<&str> = cols.iter().map(|c| c.0).collect();
+    let aliases: Vec<String> = (0..cols.len()).map(|j| format!("c{j}")).collect();
+    sql.execute(
+        &format!(
+            "INSERT INTO {table} ({}) SELECT {} FROM UNNEST({}) AS u({})",
+            names.join(", "),
+            selects.join(", "),
+            arrays.join(", "),
+            aliases.join(", ")
+        ),
+        &params,
+    )?;
+    Ok(())
+}
+
+fn mixed(table: &str, col: &str) -> StoreError {
+    StoreError::Invalid(format!("valores de tipos distintos en {table}.{col}"))
 }
 
 /// `(col BETWEEN … OR …)` for inclusive district ranges (`1 = 0` when there are none).
@@ -739,13 +818,12 @@ pub fn locate_persons(sql: &mut dyn Sql, ids: &[i64], cedulas: &[i64]) -> Result
     let mut by_cedula: HashMap<i64, Vec<PersonPlace>> = HashMap::new();
     for (list, col) in [(ids, "p.id"), (cedulas, "p.national_id")] {
         for chunk in list.chunks(500) {
-            let params: Vec<Param> = chunk.iter().map(|v| (*v).into()).collect();
-            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let mut params: Vec<Param> = Vec::with_capacity(chunk.len());
+            let filter = crate::sql::in_ints(sql.dialect(), col, chunk, &mut params);
             let rows = sql.query(
                 &format!(
                     "SELECT p.id, p.household_id, h.community_id, h.district_code, p.national_id
-                     FROM persons p JOIN households h ON h.id = p.household_id WHERE {col} IN ({})",
-                    marks.join(", ")
+                     FROM persons p JOIN households h ON h.id = p.household_id WHERE {filter}"
                 ),
                 &params,
             )?;
@@ -788,12 +866,10 @@ pub fn known_events(
     let mut out = HashMap::new();
     for chunk in keys.chunks(500) {
         let mut params: Vec<Param> = vec![institution.into()];
-        params.extend(chunk.iter().map(|k| Param::from(*k)));
-        let marks: Vec<String> = (2..=chunk.len() + 1).map(|i| format!("${i}")).collect();
+        let filter = crate::sql::in_texts(sql.dialect(), "event_key", chunk, &mut params);
         for r in sql.query(
             &format!(
-                "SELECT event_key, id, digest FROM counter_referrals WHERE institution = $1 AND event_key IN ({})",
-                marks.join(", ")
+                "SELECT event_key, id, digest FROM counter_referrals WHERE institution = $1 AND {filter}"
             ),
             &params,
         )? {
@@ -922,13 +998,11 @@ fn insert_counter_referrals_tx(
             ids.sort_unstable();
             for chunk in ids.chunks(500) {
                 let mut params: Vec<Param> = vec![kind.into()];
-                params.extend(chunk.iter().map(|v| Param::from(*v)));
-                let marks: Vec<String> = (2..=chunk.len() + 1).map(|i| format!("${i}")).collect();
+                let filter = crate::sql::in_ints(sql.dialect(), "unit_id", chunk, &mut params);
                 for r in sql.query(
                     &format!(
                         "SELECT id, unit_id, service, status FROM referrals
-                         WHERE unit_kind = $1 AND unit_id IN ({}) AND status IN ('emitida', 'recibida', 'contactada', 'vencida')",
-                        marks.join(", ")
+                         WHERE unit_kind = $1 AND {filter} AND status IN ('emitida', 'recibida', 'contactada', 'vencida')"
                     ),
                     &params,
                 )? {
@@ -990,12 +1064,9 @@ fn insert_counter_referrals_tx(
             ],
             &rows,
         )?;
+        mark_served(sql, &updates, at)?;
         let mut events_rows = Vec::with_capacity(updates.len());
         for (rid, from, cr) in &updates {
-            sql.execute(
-                "UPDATE referrals SET status = 'atendida', closed_at = $1, updated_at = $1, counter_referral_id = $2 WHERE id = $3",
-                &[at.into(), (*cr).into(), (*rid).into()],
-            )?;
             events_rows.push(vec![
                 (*rid).into(),
                 at.into(),
@@ -1008,6 +1079,34 @@ fn insert_counter_referrals_tx(
         insert_rows(sql, "referral_events", &EVENT_COLS, &events_rows)?;
         Ok(outcomes)
     })
+}
+
+/// Marks referrals served: `(referral, its status, the counter-referral answering it)`. On
+/// PostgreSQL one statement over arrays (one round trip for the whole group); on SQLite one
+/// prepared statement per referral (no round trips in-process).
+fn mark_served(sql: &mut dyn Sql, updates: &[(i64, String, i64)], at: &str) -> Result<()> {
+    if updates.is_empty() {
+        return Ok(());
+    }
+    if sql.dialect() == Backend::Postgres {
+        sql.execute(
+            "UPDATE referrals r SET status = 'atendida', closed_at = $1, updated_at = $1, counter_referral_id = u.cr
+             FROM UNNEST(CAST($2 AS BIGINT[]), CAST($3 AS BIGINT[])) AS u(id, cr) WHERE r.id = u.id",
+            &[
+                at.into(),
+                Param::Ints(updates.iter().map(|u| Some(u.0)).collect()),
+                Param::Ints(updates.iter().map(|u| Some(u.2)).collect()),
+            ],
+        )?;
+        return Ok(());
+    }
+    for (rid, _, cr) in updates {
+        sql.execute(
+            "UPDATE referrals SET status = 'atendida', closed_at = $1, updated_at = $1, counter_referral_id = $2 WHERE id = $3",
+            &[at.into(), (*cr).into(), (*rid).into()],
+        )?;
+    }
+    Ok(())
 }
 
 /// A stored counter-referral.
@@ -1061,29 +1160,45 @@ pub fn last_counter_referral(sql: &mut dyn Sql) -> Result<i64> {
         .unwrap_or(0))
 }
 
-/// Where the persons of the counter-referrals after `after` up to `through` live:
-/// `(person_id, community_id, district_code)`, once per person.
-pub fn counter_referral_persons(
+/// A counter-referral received after a measurement's last update, as the Logros updater needs
+/// it: where its person lives and the event as the registry load gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedEvent {
+    pub person_id: i64,
+    pub community_id: i64,
+    pub district_code: i64,
+    /// The institution prefixed as in loaded events ([`crate::load_sql::CR`]).
+    pub institution: String,
+    pub service: String,
+    pub delivered_on: chrono::NaiveDate,
+}
+
+/// The counter-referrals after `after` up to `through`, with where their persons live.
+pub fn counter_referral_events(
     sql: &mut dyn Sql,
     after: i64,
     through: i64,
-) -> Result<Vec<(i64, i64, i64)>> {
-    Ok(sql
-        .query(
-            "SELECT DISTINCT c.person_id, h.community_id, h.district_code FROM counter_referrals c
-             JOIN persons p ON p.id = c.person_id JOIN households h ON h.id = p.household_id
-             WHERE c.id > $1 AND c.id <= $2",
-            &[after.into(), through.into()],
-        )?
-        .iter()
-        .map(|r| {
-            (
-                r.int(0).unwrap_or_default(),
-                r.int(1).unwrap_or_default(),
-                r.int(2).unwrap_or_default(),
-            )
+) -> Result<Vec<ReceivedEvent>> {
+    sql.query(
+        "SELECT c.person_id, h.community_id, h.district_code, c.institution, c.service, CAST(c.delivered_on AS TEXT)
+         FROM counter_referrals c JOIN persons p ON p.id = c.person_id JOIN households h ON h.id = p.household_id
+         WHERE c.id > $1 AND c.id <= $2",
+        &[after.into(), through.into()],
+    )?
+    .iter()
+    .map(|r| {
+        let day = r.text(5);
+        Ok(ReceivedEvent {
+            person_id: r.int(0).unwrap_or_default(),
+            community_id: r.int(1).unwrap_or_default(),
+            district_code: r.int(2).unwrap_or_default(),
+            institution: format!("{}{}", crate::load_sql::CR, r.text(3)),
+            service: r.text(4),
+            delivered_on: chrono::NaiveDate::parse_from_str(day.get(..10).unwrap_or(""), "%Y-%m-%d")
+                .map_err(|_| StoreError::Invalid(format!("fecha de entrega ilegible: {day}")))?,
         })
-        .collect())
+    })
+    .collect()
 }
 
 /// How many communities each district has: `district_code → count`.

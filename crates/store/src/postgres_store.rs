@@ -1017,6 +1017,9 @@ fn pg_params(params: &[crate::sql::Param]) -> Vec<Box<dyn ToSql + Sync>> {
                 Param::Int(v) => Box::new(*v),
                 Param::Text(v) => Box::new(v.clone()),
                 Param::Real(v) => Box::new(*v),
+                Param::Ints(v) => Box::new(v.clone()),
+                Param::Texts(v) => Box::new(v.clone()),
+                Param::Reals(v) => Box::new(v.clone()),
             }
         })
         .collect()

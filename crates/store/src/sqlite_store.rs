@@ -86,6 +86,9 @@ impl SqliteStore {
              PRAGMA cache_size = -262144;
              PRAGMA temp_store = MEMORY;",
         )?;
+        // The server runs a few dozen distinct statements per connection; rusqlite's default
+        // cache of 16 re-prepared them in turn.
+        conn.set_prepared_statement_cache_capacity(128);
         Ok(SqliteStore { conn })
     }
 
@@ -1016,6 +1019,11 @@ fn bind_params(st: &mut Statement<'_>, params: &[crate::sql::Param]) -> Result<(
             Param::Int(v) => st.raw_bind_parameter(i + 1, v)?,
             Param::Text(v) => st.raw_bind_parameter(i + 1, v)?,
             Param::Real(v) => st.raw_bind_parameter(i + 1, v)?,
+            Param::Ints(_) | Param::Texts(_) | Param::Reals(_) => {
+                return Err(StoreError::Invalid(
+                    "parámetro de lista: solo en PostgreSQL".into(),
+                ))
+            }
         }
     }
     Ok(())

@@ -668,3 +668,124 @@ fn referral_generation_writes_many_referrals_in_slices_and_keeps_them_on_a_rerun
         );
     }
 }
+
+#[test]
+fn bulk_inserts_and_value_lists_read_back_alike_on_both_backends() {
+    use vamos_store::access::{insert_rows, Col};
+    use vamos_store::sql::{in_ints, in_texts, Param};
+    for db in all_dbs() {
+        let mut s = db.open();
+        let sql = s.sql();
+        sql.batch(
+            "CREATE TABLE bulk_t (id BIGINT PRIMARY KEY, name TEXT, day DATE, x DOUBLE PRECISION)",
+        )
+        .unwrap();
+        let rows: Vec<Vec<Param>> = (1..=25_000i64)
+            .map(|i| {
+                vec![
+                    i.into(),
+                    if i % 7 == 0 {
+                        Param::Text(None)
+                    } else {
+                        format!("n{i}").into()
+                    },
+                    Param::Text(Some(format!("2026-01-{:02}", i % 28 + 1))),
+                    Param::Real(Some(i as f64 / 2.0)),
+                ]
+            })
+            .collect();
+        let cols = [
+            Col("id", false),
+            Col("name", false),
+            Col("day", true),
+            Col("x", false),
+        ];
+        insert_rows(sql, "bulk_t", &cols, &rows).unwrap();
+        let one = |sql: &mut dyn vamos_store::sql::Sql, q: &str, p: &[Param]| {
+            sql.query_opt(q, p).unwrap().and_then(|r| r.int(0))
+        };
+        assert_eq!(
+            one(sql, "SELECT count(*) FROM bulk_t", &[]),
+            Some(25_000),
+            "{}",
+            db.label
+        );
+        assert_eq!(
+            one(sql, "SELECT count(*) FROM bulk_t WHERE name IS NULL", &[]),
+            Some(25_000 / 7),
+            "{}",
+            db.label
+        );
+        let r = sql
+            .query_opt(
+                "SELECT name, CAST(day AS TEXT), x FROM bulk_t WHERE id = 20001",
+                &[],
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.text(0), "n20001", "{}", db.label);
+        assert_eq!(r.text(1), "2026-01-10", "{}", db.label);
+        assert_eq!(r.at(2).real(), Some(10_000.5), "{}", db.label);
+        // A row of the wrong width is refused before anything is written.
+        let short = vec![vec![Param::from(99_999i64)]];
+        assert!(
+            insert_rows(sql, "bulk_t", &cols, &short).is_err(),
+            "{}",
+            db.label
+        );
+        // Value lists: the same rows on both backends, none for an empty list.
+        for (ids, want) in [(vec![3, 14, 20001, 99_999], 3), (vec![], 0)] {
+            let mut p = Vec::new();
+            let f = in_ints(sql.dialect(), "id", &ids, &mut p);
+            let q = format!("SELECT count(*) FROM bulk_t WHERE {f}");
+            assert_eq!(one(sql, &q, &p), Some(want), "{} {ids:?}", db.label);
+        }
+        let mut p = vec![Param::from(10i64)];
+        let f = in_texts(sql.dialect(), "name", &["n3", "n4", "n12", "nada"], &mut p);
+        let q = format!("SELECT count(*) FROM bulk_t WHERE id < $1 AND {f}");
+        assert_eq!(one(sql, &q, &p), Some(2), "{}", db.label);
+    }
+}
+
+#[test]
+fn planner_statistics_are_refreshed_once_a_table_has_grown() {
+    use vamos_store::sql::refresh_statistics_if_stale;
+    for db in all_dbs() {
+        let mut s = db.open();
+        let sql = s.sql();
+        if db.label == "sqlite" {
+            assert!(!refresh_statistics_if_stale(sql, "persons").unwrap());
+            continue;
+        }
+        sql.batch("CREATE TABLE grow_t (id BIGINT); ANALYZE grow_t")
+            .unwrap();
+        sql.batch("INSERT INTO grow_t SELECT generate_series(1, 5000)")
+            .unwrap();
+        // The server's activity counters reach the statistics views within about a second.
+        let mut refreshed = false;
+        for _ in 0..50 {
+            if refresh_statistics_if_stale(sql, "grow_t").unwrap() {
+                refreshed = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert!(
+            refreshed,
+            "5,000 rows after an ANALYZE of none must refresh the statistics"
+        );
+        let analysed = sql
+            .query_opt(
+                "SELECT reltuples FROM pg_class WHERE relname = 'grow_t'",
+                &[],
+            )
+            .unwrap()
+            .and_then(|r| r.at(0).real());
+        assert_eq!(analysed, Some(5000.0));
+        std::thread::sleep(std::time::Duration::from_millis(1200));
+        assert!(
+            !refresh_statistics_if_stale(sql, "grow_t").unwrap(),
+            "fresh now"
+        );
+    }
+}
