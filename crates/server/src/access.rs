@@ -845,14 +845,14 @@ pub fn update_logros(
         Vec<&'a store_access::ReceivedEvent>,
     );
     let mut by_district: HashMap<i64, Named> = HashMap::new();
-    let mut persons = HashSet::new();
     for e in &received {
         let d = by_district.entry(e.district_code).or_default();
         d.0.insert(e.person_id);
         d.1.insert(e.community_id);
         d.2.push(e);
-        persons.insert(e.person_id);
     }
+    // A person lives in one district: the districts' sets add up to the persons named.
+    let persons: usize = by_district.values().map(|d| d.0.len()).sum();
     let community_counts = store_access::communities_per_district(store.sql())?;
     let mut stored: Vec<DistrictLogros> = rows
         .iter()
@@ -967,7 +967,7 @@ pub fn update_logros(
     Ok(Some(UpdateReport {
         measurement: m.id,
         counter_referrals: through - applied,
-        persons: persons.len() as u64,
+        persons: persons as u64,
         districts: touched,
         applied_through: through,
     }))

@@ -114,11 +114,7 @@ pub async fn page(State(st): State<AppState>, page: Page, Query(q): Query<InboxQ
         Err(e) => return page.error(&e),
     };
     let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let rows: Vec<JValue> = v
-        .get("items")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    let rows: Vec<JValue> = super::items(&v)
         .map(|r| {
             let person = r.get("person");
             let name = person.map(|p| {

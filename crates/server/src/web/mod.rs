@@ -399,6 +399,14 @@ pub(crate) fn districts_by_department() -> Vec<JValue> {
 }
 
 /// A 303 to `to` (after a form).
+/// The rows of a JSON list answer of the API (`{"items": [...]}`; none when absent).
+pub(crate) fn items(v: &serde_json::Value) -> impl Iterator<Item = &serde_json::Value> {
+    v.get("items")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+}
+
 pub fn redirect(to: &str) -> Response {
     let mut r = StatusCode::SEE_OTHER.into_response();
     if let Ok(v) = HeaderValue::from_str(to) {

@@ -102,11 +102,7 @@ pub async fn search(
         .unwrap_or(false);
     match api::search_persons(State(st), p, Query(q)).await {
         Ok(Json(v)) => {
-            let rows: Vec<JValue> = v
-                .get("items")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
+            let rows: Vec<JValue> = super::items(&v)
                 .map(|r| {
                     context! {
                         id => r.get("id").and_then(Value::as_i64),
@@ -401,11 +397,7 @@ pub async fn household(State(st): State<AppState>, page: Page, Path(id): Path<i6
         {
             if let Ok(b) = axum::body::to_bytes(r.into_body(), 16 * 1024 * 1024).await {
                 let v: Value = serde_json::from_slice(&b).unwrap_or(Value::Null);
-                referrals = v
-                    .get("items")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
+                referrals = super::items(&v)
                     .map(|r| {
                         context! {
                             id => r.get("id").and_then(Value::as_i64),
