@@ -15,6 +15,8 @@
 # lookups wait on the disk. Needs wrk (Debian package wrk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/resident.sh
+. bench/resident.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/vamos-target}"
 HH="${HH:-1900000}"
 SEED="${SEED:-7}"
@@ -71,6 +73,7 @@ run() { # label url
   pid=$!
   for _ in $(seq 1 100); do grep -q escuchando "$out" 2> /dev/null && break; sleep 0.1; done
   base=$(sed -n 's/^Vamos escuchando en //p' "$out")
+  wait_resident "$base" "$pid"
   # Five unrecorded seconds of lookups first: the pool's connections open, prepare their
   # statements and fill their page caches (measured from a cold start, SQLite's p99 was 200–360
   # ms for the first second's requests; 4 ms once warm).

@@ -11,6 +11,8 @@
 #   BACKENDS=sqlite bash bench/web_national.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/resident.sh
+. bench/resident.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/vamos-target}"
 HH="${HH:-1900000}"
 WORK="${WORK:-/tmp/vamos-bench}"
@@ -35,6 +37,7 @@ run() { # label url
   pid=$!
   for _ in $(seq 1 100); do grep -q escuchando "$out" 2> /dev/null && break; sleep 0.1; done
   base=$(sed -n 's/^Vamos escuchando en //p' "$out")
+  wait_resident "$base" "$pid"
   cookie=$(curl -s -D - -o /dev/null -H 'content-type: application/json' \
     -d "{\"username\":\"bench_web\",\"password\":\"$PASSWORD\"}" "$base/api/session" \
     | sed -n 's/^[Ss]et-[Cc]ookie: \(vamos_sesion=[^;]*\).*/\1/p')

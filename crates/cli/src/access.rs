@@ -453,12 +453,14 @@ pub fn counter_referrals(cmd: &CounterReferralsCommand) -> Result<ExitCode> {
         &format!("archivo {}", a.file.display()),
         &summary.audit_outcome(),
     )?;
-    // The Logros move now, without a new classification.
+    // The Logros move now, without a new classification (reading the districts concerned:
+    // a one-off command keeps no registry in memory).
     let update = acc::update_logros(
         store.as_mut(),
         &catalogue,
         crate::commands::today(),
         &crate::commands::now_rfc3339(),
+        &mut None,
     )?;
     if a.format == crate::Format::Json {
         let mut v = serde_json::to_value(&summary)?;

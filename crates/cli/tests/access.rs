@@ -716,6 +716,34 @@ fn every_acknowledged_counter_referral_survives_a_sigkill() {
             );
         }
         assert!(stored.values().all(|n| *n == 1));
+        // Each stored event was committed with the audit record of its submission.
+        let audited: std::collections::HashSet<String> = store
+            .sql()
+            .query(
+                "SELECT subject_id FROM audit_log WHERE action = 'recibir contra-referencias'",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.text(0))
+            .collect();
+        for r in &store
+            .sql()
+            .query(
+                "SELECT id FROM counter_referrals WHERE channel = 'api'",
+                &[],
+            )
+            .unwrap()
+        {
+            let id = r.int(0).unwrap().to_string();
+            assert!(
+                audited.contains(&id),
+                "{}: counter-referral {id} stored without its audit record",
+                db.label
+            );
+        }
+        let o = vamos(&["audit", "verify", "--db", url], d, &[]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
         // Re-sending what was acknowledged duplicates nothing.
         for id in acked.iter().take(20) {
             let n: usize = id.rsplit('-').next().unwrap().parse().unwrap();
@@ -730,6 +758,136 @@ fn every_acknowledged_counter_referral_survives_a_sigkill() {
             "{}: {} events acknowledged before SIGKILL, all present",
             db.label,
             acked.len()
+        );
+    }
+}
+
+/// Waits until the server's updater has applied every counter-referral received.
+fn wait_applied(url: &str) {
+    let mut s = vamos_store::open(url).unwrap();
+    for _ in 0..300 {
+        let last = vamos_store::access::last_counter_referral(s.sql()).unwrap();
+        let (m, _) = s.measurement(None).unwrap().unwrap();
+        if m.counter_referrals_applied_through >= last {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("the updater did not apply the counter-referrals within 30 s");
+}
+
+/// Waits until `/api/ready` reports the Logros updater's registry in memory as `state`.
+fn wait_resident(s: &Server, state: &str) -> Value {
+    for _ in 0..300 {
+        let (_, v, _) = call(s, &Who::default(), "get", "/api/ready", None);
+        if v["resident_registry"]["state"] == state {
+            return v;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("the registry in memory never became {state}");
+}
+
+#[test]
+fn incremental_logros_in_memory_and_from_the_database_match_a_new_classification() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    synth(d);
+    for db in all_dbs() {
+        let url = db.url.as_str();
+        let (_, token) = setup(url, d);
+        json_out(
+            &["referrals", "generate", "--db", url, "--format", "json"],
+            d,
+        );
+        let his = Who {
+            bearer: Some(token.clone()),
+            ..Who::default()
+        };
+        let logros = |d: &Path| {
+            json_out(
+                &[
+                    "logros",
+                    "--db",
+                    url,
+                    "--territory",
+                    "1116",
+                    "--format",
+                    "json",
+                ],
+                d,
+            )["logros"]
+                .clone()
+        };
+        let before = logros(d);
+        // Events answering Villeta's MSPBS person referrals.
+        let s = start(url, d);
+        let ready = wait_resident(&s, "ready");
+        assert!(
+            ready["resident_registry"]["persons"].as_u64().unwrap() > 0,
+            "{ready}"
+        );
+        let (_, list, _) = call(
+            &s,
+            &his,
+            "get",
+            "/api/referrals?territory=1116&limit=60",
+            None,
+        );
+        let items = list["items"].as_array().unwrap();
+        assert!(items.len() >= 20, "{list}");
+        let event = |i: usize, it: &Value| json!({"event_id": format!("EQ-{}-{i}", db.label), "person_id": it["unit_id"], "service": it["service"], "delivered_on": "2026-11-20"});
+        let persons: Vec<&Value> = items
+            .iter()
+            .filter(|i| i["unit_kind"] == "persona")
+            .collect();
+        assert!(persons.len() >= 10, "{list}");
+        let (first, second) = persons.split_at(persons.len() / 2);
+        let batch = |part: &[&Value], from: usize| json!({"events": part.iter().enumerate().map(|(i, it)| event(from + i, it)).collect::<Vec<_>>()});
+        // In memory.
+        let (st, sum, _) = call(
+            &s,
+            &his,
+            "post",
+            "/api/counter-referrals/batch",
+            Some(batch(first, 0)),
+        );
+        assert_eq!(st, 200, "{sum}");
+        assert_eq!(
+            sum["accepted"].as_u64().unwrap() as usize,
+            first.len(),
+            "{sum}"
+        );
+        wait_applied(url);
+        drop(s);
+        // From the database (the registry in memory turned off).
+        let s = start_with(url, d, &[("VAMOS_RESIDENT_REGISTRY", "false")]);
+        wait_resident(&s, "off");
+        let (st, sum, _) = call(
+            &s,
+            &his,
+            "post",
+            "/api/counter-referrals/batch",
+            Some(batch(second, first.len())),
+        );
+        assert_eq!(st, 200, "{sum}");
+        assert_eq!(
+            sum["accepted"].as_u64().unwrap() as usize,
+            second.len(),
+            "{sum}"
+        );
+        wait_applied(url);
+        drop(s);
+        let updated = logros(d);
+        assert_ne!(updated, before, "{}: the events moved no figure", db.label);
+        // A new classification of the same date counts the same counter-referrals.
+        let o = vamos(&["classify", "--db", url, "--as-of", "2026-11-23"], d, &[]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            logros(d),
+            updated,
+            "{}: incremental figures differ from a new classification",
+            db.label
         );
     }
 }

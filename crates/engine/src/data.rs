@@ -257,6 +257,9 @@ pub struct RegistryData {
     // Administrative events, grouped by person: `events[event_start[p]..event_start[p + 1]]`.
     pub events: Vec<Event>,
     pub event_start: Vec<u32>,
+    /// Persons given events by [`Self::add_events`] after loading: all their events, by day
+    /// (they replace the person's slice of `events`, which stays as loaded).
+    added_events: FxHashMap<u32, Vec<Event>>,
     /// Members of each household: `household_persons[household_person_start[h]..[h + 1]]`.
     pub household_persons: Vec<u32>,
     pub household_person_start: Vec<u32>,
@@ -326,6 +329,7 @@ impl RegistryData {
             person_answers: Vec::new(),
             events: Vec::new(),
             event_start: Vec::new(),
+            added_events: FxHashMap::default(),
             household_persons: Vec::new(),
             household_person_start: Vec::new(),
             community_households: Vec::new(),
@@ -373,6 +377,15 @@ impl RegistryData {
 
     /// The events of a person.
     pub fn events_of(&self, p: usize) -> &[Event] {
+        // Checked for emptiness first: a full classification asks for every person.
+        if !self.added_events.is_empty() {
+            if let Some(v) = u32::try_from(p)
+                .ok()
+                .and_then(|p| self.added_events.get(&p))
+            {
+                return v;
+            }
+        }
         let (a, b) = (
             self.event_start.get(p).copied().unwrap_or(0),
             self.event_start.get(p + 1).copied().unwrap_or(0),
@@ -427,37 +440,44 @@ impl RegistryData {
             group_by(&self.household_community, self.communities());
     }
 
-    /// Adds events after [`Self::finish`], regrouping them by person: `(person id,
-    /// institution, service, date)`, as the store's events query gives them. The Logros updater
-    /// reads a territory once, measures it, then adds the counter-referrals received since and
-    /// measures again. Events of persons not loaded are counted as orphans.
+    /// Adds events after [`Self::finish`]: `(person id, institution, service, date)`, as the
+    /// store's events query gives them. The Logros updater reads a territory once (or keeps the
+    /// whole registry in memory), measures the persons named, adds the counter-referrals
+    /// received since and measures them again. The cost is that of the persons named, not of
+    /// the registry: each one's events move to a list of its own, kept by day. Events of
+    /// persons not loaded are counted as orphans.
     pub fn add_events<'a>(
         &mut self,
         events: impl IntoIterator<Item = (i64, &'a str, &'a str, NaiveDate)>,
     ) {
-        let n = self.persons();
-        let mut all: Vec<(u32, Event)> = Vec::with_capacity(self.events.len());
-        for p in 0..n {
-            all.extend(self.events_of(p).iter().map(|e| (p as u32, *e)));
-        }
-        let before = all.len();
+        let mut touched: Vec<u32> = Vec::new();
         for (id, institution, service, date) in events {
             let e = Event {
                 institution: self.symbols.intern(institution),
                 service: self.symbols.intern(service),
                 day: day(date),
             };
-            match self.person_index.get(&self.person_id, id) {
-                Some(p) => all.push((p, e)),
-                None => self.orphans += 1,
+            let Some(p) = self.person_index.get(&self.person_id, id) else {
+                self.orphans += 1;
+                continue;
+            };
+            if !self.added_events.contains_key(&p) {
+                let loaded = self.events_of(p as usize).to_vec();
+                self.added_events.insert(p, loaded);
+            }
+            if let Some(list) = self.added_events.get_mut(&p) {
+                list.push(e);
+            }
+            touched.push(p);
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        for p in touched {
+            if let Some(list) = self.added_events.get_mut(&p) {
+                // Stable: events of the same day keep their order, as a load gives them.
+                list.sort_by_key(|e| e.day);
             }
         }
-        if all.len() == before {
-            return;
-        }
-        all.sort_by_key(|(p, e)| (*p, e.day));
-        self.event_start = offsets(all.iter().map(|(p, _)| *p), n);
-        self.events = all.into_iter().map(|(_, e)| e).collect();
     }
 
     /// The households of a community.

@@ -182,8 +182,16 @@ pub async fn ready(State(st): State<AppState>) -> Response {
         })
         .await
     {
-        Ok(()) => Json(json!({"status": "ready", "backend": st.settings.db.split(':').next()}))
-            .into_response(),
+        Ok(()) => Json(json!({
+            "status": "ready",
+            "backend": st.settings.db.split(':').next(),
+            // The Logros updater's registry in memory: ready, loading or none.
+            "resident_registry": {
+                "state": if st.settings.resident_registry { st.resident.state() } else { "off" },
+                "persons": st.resident.persons.load(std::sync::atomic::Ordering::Relaxed),
+            },
+        }))
+        .into_response(),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"status": "not_ready", "error": {"code": e.code, "message": e.message}})),
@@ -198,7 +206,11 @@ pub async fn metrics(State(st): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        st.metrics.render(st.started.elapsed()),
+        format!(
+            "{}# HELP vamos_resident_registry_persons Personas del registro en memoria de los Logros (0: se leen de la base).\n# TYPE vamos_resident_registry_persons gauge\nvamos_resident_registry_persons {}\n",
+            st.metrics.render(st.started.elapsed()),
+            st.resident.persons.load(std::sync::atomic::Ordering::Relaxed)
+        ),
     )
         .into_response()
 }

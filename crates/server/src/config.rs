@@ -44,6 +44,10 @@ pub struct RawConfig {
     pub dci_signing_key_file: Option<PathBuf>,
     /// Seconds between checks for new registrations to notify to subscribers; default 60.
     pub dci_notify_secs: Option<u64>,
+    /// Keep the registry of the latest measurement in memory for the Logros updater (about
+    /// 1.5 GiB for the national registry); default true. Off: each update reads the affected
+    /// districts from the database.
+    pub resident_registry: Option<bool>,
 }
 
 impl RawConfig {
@@ -82,6 +86,7 @@ impl RawConfig {
                 "dci_registry_id",
                 "dci_signing_key_file",
                 "dci_notify_secs",
+                "resident_registry",
             ];
             if !KEYS.contains(&key.as_str()) {
                 continue;
@@ -123,7 +128,8 @@ impl RawConfig {
             dci_base_path,
             dci_registry_id,
             dci_signing_key_file,
-            dci_notify_secs
+            dci_notify_secs,
+            resident_registry
         )
     }
 }
@@ -150,6 +156,7 @@ pub struct Settings {
     pub dci_registry_id: String,
     pub dci_signing_key_file: Option<PathBuf>,
     pub dci_notify: std::time::Duration,
+    pub resident_registry: bool,
 }
 
 impl std::fmt::Debug for Settings {
@@ -224,6 +231,7 @@ impl TryFrom<RawConfig> for Settings {
             api_rate_per_minute: r.api_rate_per_minute.unwrap_or(600).max(1),
             lockout_threshold: r.lockout_threshold.unwrap_or(5).max(1),
             log: r.log.unwrap_or_else(|| "info".into()),
+            resident_registry: r.resident_registry.unwrap_or(true),
         })
     }
 }
@@ -249,6 +257,11 @@ mod tests {
         assert_eq!(s.public_min_cell, 10);
         assert_eq!(s.addr.port(), 9000);
         assert_eq!(s.db, "sqlite:x.sqlite");
+        assert!(s.resident_registry, "on by default");
+        let off =
+            RawConfig::from_env([("VAMOS_RESIDENT_REGISTRY".to_string(), "false".to_string())])
+                .unwrap();
+        assert!(!Settings::try_from(off).unwrap().resident_registry);
         assert!(toml::from_str::<RawConfig>("nope = 1").is_err());
         assert!(Settings::try_from(RawConfig {
             addr: Some("localhost".into()),

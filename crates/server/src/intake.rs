@@ -1,20 +1,22 @@
 //! The single writer of counter-referrals (group commit). Requests check their events in
 //! parallel on the pool (reads only), then hand the events to store to this writer: a thread
 //! with its own connection that takes every submission waiting — single events, batches,
-//! files — and stores them in one transaction with one durable commit, then appends their
-//! audit records together and answers each request. Under load many submissions share a disk
-//! sync instead of queueing for the database's write lock one commit each; a lone submission
-//! is committed at once. A submission is answered only after its commit, so every event
-//! acknowledged survives a crash.
+//! files — and stores them with their audit records in one transaction with one durable
+//! commit, then answers each request. Under load many submissions share a disk sync instead of
+//! queueing for the database's write lock one commit each; a lone submission is committed at
+//! once. A submission is answered only after its commit, so every event acknowledged survives
+//! a crash, and none goes unaudited. (Writing the audit records here rather than through the
+//! pool's audit writer also spares SQLite a second writer between groups, whose commits made
+//! this connection drop its page cache each time.)
 
 use crate::access::{self as acc, Checked, Codes, IngestSummary};
 use crate::error::{ApiError, ApiResult};
-use crate::pool::AuditWriter;
 use axum::http::StatusCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
-use vamos_store::access::{insert_counter_referrals, NewCounterReferral};
+use vamos_store::access::{insert_counter_referrals_and, NewCounterReferral};
+use vamos_store::audit::append_in_tx;
 use vamos_store::{AuditEntry, Store};
 
 /// One submission: its checked events, its audit record (subject and outcome are filled in
@@ -39,13 +41,8 @@ pub struct Intake {
 
 impl Intake {
     /// Starts the writer thread for the database at `url` (connected lazily, reconnected
-    /// after an error). Audit records go through `audit` when given, else straight to the
-    /// writer's own connection.
-    pub fn start(
-        url: &str,
-        codes: Arc<Codes>,
-        audit: Option<AuditWriter>,
-    ) -> anyhow::Result<Intake> {
+    /// after an error).
+    pub fn start(url: &str, codes: Arc<Codes>) -> anyhow::Result<Intake> {
         let (tx, mut rx) = mpsc::channel::<Job>(1024);
         let url = url.to_string();
         let answers = codes.clone();
@@ -65,7 +62,7 @@ impl Intake {
                             Err(_) => break,
                         }
                     }
-                    commit_group(&url, &mut store, &answers, audit.as_ref(), jobs);
+                    commit_group(&url, &mut store, &answers, jobs);
                 }
             })?;
         Ok(Intake {
@@ -85,8 +82,8 @@ impl Intake {
         self.submitted.load(Ordering::Relaxed)
     }
 
-    /// Stores `checked` (in a group commit) and writes `audit` with the outcome; answers once
-    /// both are committed.
+    /// Stores `checked` and `audit` with its outcome (in a group commit); answers once
+    /// committed.
     pub async fn submit(&self, checked: Checked, audit: AuditEntry) -> ApiResult<IngestSummary> {
         let (reply, answer) = oneshot::channel();
         self.submitted.fetch_add(1, Ordering::Relaxed);
@@ -118,57 +115,51 @@ pub fn complete_audit(mut e: AuditEntry, sum: &IngestSummary) -> AuditEntry {
     e
 }
 
-fn commit_group(
-    url: &str,
-    store: &mut Option<Box<dyn Store>>,
-    codes: &Codes,
-    audit: Option<&AuditWriter>,
-    jobs: Vec<Job>,
-) {
+fn commit_group(url: &str, store: &mut Option<Box<dyn Store>>, codes: &Codes, jobs: Vec<Job>) {
     let rows: Vec<NewCounterReferral> = jobs
         .iter()
         .flat_map(|j| j.checked.rows().cloned())
         .collect();
     let at = crate::auth::now_rfc3339();
+    let (work, replies): (Vec<(Checked, AuditEntry)>, Vec<_>) = jobs
+        .into_iter()
+        .map(|j| ((j.checked, j.audit), j.reply))
+        .unzip();
+    // The events, the referrals they answer and the submissions' audit records: one
+    // transaction, one durable commit.
     let stored = match store.as_mut() {
         Some(s) => Ok(s),
         None => vamos_store::open(url).map(|s| store.insert(s)),
     }
-    .and_then(|s| insert_counter_referrals(s.sql(), &rows, &codes.answers, &at));
-    let outcomes = match stored {
-        Ok(o) => o,
+    .and_then(|s| {
+        insert_counter_referrals_and(s.sql(), &rows, &codes.answers, &at, |sql, outcomes| {
+            let mut sums = Vec::with_capacity(work.len());
+            let mut entries = Vec::with_capacity(work.len());
+            let mut offset = 0;
+            for (checked, audit) in work {
+                let n = checked.fresh_len();
+                let part = outcomes.get(offset..offset + n).unwrap_or_default();
+                offset += n;
+                let sum = acc::finish(checked, part);
+                entries.push(complete_audit(audit, &sum));
+                sums.push(sum);
+            }
+            append_in_tx(sql, &entries)?;
+            Ok(sums)
+        })
+    });
+    match stored {
+        Ok(sums) => {
+            for (sum, reply) in sums.into_iter().zip(replies) {
+                let _ = reply.send(Ok(sum));
+            }
+        }
         Err(e) => {
             *store = None;
             let why = e.to_string();
-            for j in jobs {
-                let _ = j.reply.send(Err(unavailable(&why)));
+            for reply in replies {
+                let _ = reply.send(Err(unavailable(&why)));
             }
-            return;
         }
-    };
-    let mut done = Vec::with_capacity(jobs.len());
-    let mut entries = Vec::with_capacity(jobs.len());
-    let mut offset = 0;
-    for j in jobs {
-        let n = j.checked.fresh_len();
-        let part = outcomes.get(offset..offset + n).unwrap_or_default();
-        offset += n;
-        let sum = acc::finish(j.checked, part);
-        entries.push(complete_audit(j.audit, &sum));
-        done.push((sum, j.reply));
-    }
-    let audited: ApiResult<()> = match (audit, store.as_mut()) {
-        (Some(w), _) => w.write_all(entries),
-        (None, Some(s)) => entries
-            .iter()
-            .try_for_each(|e| s.audit(e))
-            .map_err(ApiError::from),
-        (None, None) => Err(unavailable("sin conexión")),
-    };
-    for (sum, reply) in done {
-        let _ = reply.send(match &audited {
-            Ok(()) => Ok(sum),
-            Err(e) => Err(e.clone()),
-        });
     }
 }

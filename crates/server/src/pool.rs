@@ -160,11 +160,6 @@ impl Pool {
         }
     }
 
-    /// The pool's audit writer, if it has one.
-    pub fn writer(&self) -> Option<AuditWriter> {
-        self.inner.writer.clone()
-    }
-
     fn take(&self) -> vamos_store::Result<Box<dyn Store>> {
         let reused = self.inner.idle.lock().ok().and_then(|mut v| v.pop());
         match reused {

@@ -140,7 +140,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         None,
         false,
         "servicio",
-        "Preparado: la base de datos responde y está inicializada",
+        "Preparado: la base de datos responde y está inicializada (y el estado del registro en memoria de los Logros)",
         &[],
     ),
     ep(

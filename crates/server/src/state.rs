@@ -26,6 +26,36 @@ pub struct AppState {
     pub intake: crate::intake::Intake,
     /// Wakes the counter-referral updater (a batch was accepted).
     pub access_wake: Arc<tokio::sync::Notify>,
+    /// The Logros updater's registry in memory.
+    pub resident: Arc<ResidentSlot>,
+}
+
+/// The Logros updater's copy of the registry in memory ([`crate::access::Resident`]): taken
+/// by each update pass, read again in the background when missing or stale.
+#[derive(Default)]
+pub struct ResidentSlot {
+    pub copy: Mutex<Option<crate::access::Resident>>,
+    /// A reading is under way.
+    pub loading: std::sync::atomic::AtomicBool,
+    /// When the last reading started (readings are at least [`ResidentSlot::RETRY`] apart).
+    pub last_load: Mutex<Option<Instant>>,
+    /// Persons held by the copy (0 when there is none).
+    pub persons: AtomicU64,
+}
+
+impl ResidentSlot {
+    pub const RETRY: Duration = Duration::from_secs(30);
+
+    /// `ready`, `loading` or `none` (for readiness and metrics).
+    pub fn state(&self) -> &'static str {
+        if self.loading.load(Ordering::Relaxed) {
+            "loading"
+        } else if self.persons.load(Ordering::Relaxed) > 0 {
+            "ready"
+        } else {
+            "none"
+        }
+    }
 }
 
 /// API tokens verified in the last [`TokenCache::TTL`], keyed by the token's SHA-256, with the

@@ -910,6 +910,25 @@ pub fn insert_counter_referrals(
     if events.is_empty() {
         return Ok(Vec::new());
     }
+    insert_counter_referrals_and(
+        sql,
+        events,
+        answers,
+        at,
+        |_, outcomes| Ok(outcomes.to_vec()),
+    )
+}
+
+/// [`insert_counter_referrals`], then `then` with the outcomes, in the same transaction and the
+/// same durable commit (the server's writer appends the submissions' audit records there: one
+/// disk sync for both). Nothing is committed if `then` fails.
+pub fn insert_counter_referrals_and<T>(
+    sql: &mut dyn Sql,
+    events: &[NewCounterReferral],
+    answers: &AnswerMap,
+    at: &str,
+    then: impl FnOnce(&mut dyn Sql, &[Outcome]) -> Result<T>,
+) -> Result<T> {
     // An acknowledged event must survive a crash or a power cut: SQLite syncs this commit to
     // disk (FULL; the connection's default, NORMAL, survives a crash of the process only).
     // PostgreSQL commits durably by default (synchronous_commit = on).
@@ -917,20 +936,27 @@ pub fn insert_counter_referrals(
     if sqlite {
         sql.batch("PRAGMA synchronous = FULL")?;
     }
-    let out = insert_counter_referrals_tx(sql, events, answers, at);
+    let out = in_tx(sql, |sql| {
+        let outcomes = store_counter_referrals(sql, events, answers, at)?;
+        then(sql, &outcomes)
+    });
     if sqlite {
         sql.batch("PRAGMA synchronous = NORMAL")?;
     }
     out
 }
 
-fn insert_counter_referrals_tx(
+/// The writes of [`insert_counter_referrals`], inside the caller's transaction.
+fn store_counter_referrals(
     sql: &mut dyn Sql,
     events: &[NewCounterReferral],
     answers: &AnswerMap,
     at: &str,
 ) -> Result<Vec<Outcome>> {
-    in_tx(sql, |sql| {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    {
         lock(sql, ACCESS_LOCK)?;
         let mut by_inst: HashMap<&str, Vec<&str>> = HashMap::new();
         for e in events {
@@ -1078,7 +1104,7 @@ fn insert_counter_referrals_tx(
         }
         insert_rows(sql, "referral_events", &EVENT_COLS, &events_rows)?;
         Ok(outcomes)
-    })
+    }
 }
 
 /// Marks referrals served: `(referral, its status, the counter-referral answering it)`. On
@@ -1156,6 +1182,18 @@ pub fn counter_referrals_of(sql: &mut dyn Sql, person_id: i64) -> Result<Vec<Cou
 pub fn last_counter_referral(sql: &mut dyn Sql) -> Result<i64> {
     Ok(sql
         .query_opt("SELECT COALESCE(MAX(id), 0) FROM counter_referrals", &[])?
+        .and_then(|r| r.int(0))
+        .unwrap_or(0))
+}
+
+/// The registry's state: the last import recorded, as [`crate::Store::begin_read`] reports it
+/// (persons, households, communities and administrative records change only by imports).
+pub fn registry_state(sql: &mut dyn Sql) -> Result<i64> {
+    Ok(sql
+        .query_opt(
+            "SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM imports",
+            &[],
+        )?
         .and_then(|r| r.int(0))
         .unwrap_or(0))
 }

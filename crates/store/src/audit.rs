@@ -216,25 +216,69 @@ fn append_locked(sql: &mut dyn Sql, entries: &[AuditEntry]) -> Result<Vec<i64>> 
     if entries.is_empty() {
         return Ok(Vec::new());
     }
-    in_tx(sql, |sql| {
-        lock(sql, AUDIT_LOCK)?;
-        // One round trip: the last row (id and hash) and whether unsealed rows exist.
-        let head = sql.query_opt(
+    in_tx(sql, |sql| append_chained(sql, entries))
+}
+
+/// Appends entries inside the caller's open transaction, to be committed with the caller's own
+/// writes (the counter-referral writer stores a group and its audit records in one durable
+/// commit). On SQLite the transaction already excludes every other writer. On PostgreSQL the
+/// server's audit writer inserts without the chain lock, trusting the row ids to collide if
+/// someone else appended: such a collision rolls back to a savepoint and the head is read again
+/// (at most three times), so the caller's transaction survives it.
+pub fn append_in_tx(sql: &mut dyn Sql, entries: &[AuditEntry]) -> Result<Vec<i64>> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    if sql.dialect() == crate::Backend::Sqlite {
+        return append_chained(sql, entries);
+    }
+    let mut attempt = 0;
+    loop {
+        sql.batch("SAVEPOINT audit_append")?;
+        match append_chained(sql, entries) {
+            Ok(ids) => {
+                sql.batch("RELEASE SAVEPOINT audit_append")?;
+                return Ok(ids);
+            }
+            Err(e) => {
+                sql.batch("ROLLBACK TO SAVEPOINT audit_append")?;
+                if attempt >= 3 {
+                    return Err(e);
+                }
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// Takes the chain lock, reads the head and inserts `entries` after it (in a transaction).
+fn append_chained(sql: &mut dyn Sql, entries: &[AuditEntry]) -> Result<Vec<i64>> {
+    lock(sql, AUDIT_LOCK)?;
+    // One round trip: the last row (id and hash) and whether unsealed rows exist. The partial
+    // index of unsealed rows answers the last part; SQLite is told to use it, since with
+    // statistics taken when the log was small it would scan the whole log instead (measured: a
+    // 150,000-record log held each counter-referral group ~20 ms).
+    let unsealed = match sql.dialect() {
+        crate::Backend::Sqlite => "audit_log INDEXED BY audit_log_unsealed",
+        crate::Backend::Postgres => "audit_log",
+    };
+    let head = sql.query_opt(
+        &format!(
             "SELECT (SELECT COALESCE(MAX(id), 0) FROM audit_log),
                     (SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1),
-                    (SELECT count(*) FROM audit_log WHERE hash IS NULL)",
-            &[],
-        )?;
-        let last_id = head.as_ref().and_then(|r| r.int(0)).unwrap_or(0);
-        let prev = match head.as_ref().and_then(|r| r.string(1)) {
-            Some(h) if head.as_ref().and_then(|r| r.int(2)) == Some(0) => h,
-            _ if last_id == 0 => GENESIS.to_string(),
-            _ => seal_unchained(sql)?,
-        };
-        let (ids, rows, _) = chain_rows(entries, last_id, prev);
-        insert_audit_rows(sql, &rows)?;
-        Ok(ids)
-    })
+                    (SELECT count(*) FROM {unsealed} WHERE hash IS NULL)"
+        ),
+        &[],
+    )?;
+    let last_id = head.as_ref().and_then(|r| r.int(0)).unwrap_or(0);
+    let prev = match head.as_ref().and_then(|r| r.string(1)) {
+        Some(h) if head.as_ref().and_then(|r| r.int(2)) == Some(0) => h,
+        _ if last_id == 0 => GENESIS.to_string(),
+        _ => seal_unchained(sql)?,
+    };
+    let (ids, rows, _) = chain_rows(entries, last_id, prev);
+    insert_audit_rows(sql, &rows)?;
+    Ok(ids)
 }
 
 /// Seals rows written before the chain (no hash yet) and returns the head hash.
