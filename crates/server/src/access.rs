@@ -865,7 +865,7 @@ impl Resident {
 }
 
 /// The persons of `ids` found in `data`, their households and their communities (each once).
-fn units_of<'a>(data: &RegistryData, ids: impl IntoIterator<Item = &'a i64>) -> UnitSet {
+fn units_of(data: &RegistryData, ids: &[i64]) -> UnitSet {
     let (mut households, mut places) = (HashSet::new(), HashSet::new());
     let mut set = UnitSet::default();
     for id in ids {
@@ -982,12 +982,23 @@ pub fn update_logros(
         .filter(|code| measured.contains(*code))
         .collect();
     let touched: Vec<String> = districts.iter().map(ToString::to_string).collect();
-    let classifiers = |data: &RegistryData| {
-        (
-            Classifier::new(catalogue, data, as_of).with_counter_referrals_until(before_until),
-            Classifier::new(catalogue, data, as_of)
-                .with_counter_referrals_until(today.max(before_until)),
-        )
+    // The persons of `ids`, their households and communities measured as the stored figures
+    // counted them, then again with `events` added; the difference goes to `stored`.
+    let remeasure = |data: &mut RegistryData,
+                     ids: &[i64],
+                     events: &[&store_access::ReceivedEvent],
+                     stored: &mut Vec<DistrictLogros>| {
+        let set = units_of(data, ids);
+        let before = {
+            let cls =
+                Classifier::new(catalogue, data, as_of).with_counter_referrals_until(before_until);
+            measure_units(&cls, data, &set)
+        };
+        data.add_events(event_tuples(events.iter().copied()));
+        let cls = Classifier::new(catalogue, data, as_of)
+            .with_counter_referrals_until(today.max(before_until));
+        let after = measure_units(&cls, data, &set);
+        apply_change(stored, &before, &after);
     };
     // Taken out while in use: an error below leaves no half-updated copy behind.
     let in_memory = resident.take();
@@ -1005,11 +1016,8 @@ pub fn update_logros(
                 .filter_map(|d| by_district.get(&i64::from(d.get())))
                 .flat_map(|d| d.0.iter().copied())
                 .collect();
-            let set = units_of(&r.data, &ids);
-            let before = measure_units(&classifiers(&r.data).0, &r.data, &set);
-            r.data.add_events(event_tuples(received.iter()));
-            let after = measure_units(&classifiers(&r.data).1, &r.data, &set);
-            apply_change(&mut stored, &before, &after);
+            let events: Vec<&store_access::ReceivedEvent> = received.iter().collect();
+            remeasure(&mut r.data, &ids, &events, &mut stored);
             r.applied = through;
             Some(r)
         }
@@ -1051,11 +1059,8 @@ pub fn update_logros(
                     store.load_communities(&communities, applied, &mut data)?;
                 }
                 data.finish();
-                let set = units_of(&data, ids);
-                let before = measure_units(&classifiers(&data).0, &data, &set);
-                data.add_events(event_tuples(events.iter().copied()));
-                let after = measure_units(&classifiers(&data).1, &data, &set);
-                apply_change(&mut stored, &before, &after);
+                let ids: Vec<i64> = ids.iter().copied().collect();
+                remeasure(&mut data, &ids, events, &mut stored);
             }
             None
         }
