@@ -461,6 +461,7 @@ pub fn counter_referrals(cmd: &CounterReferralsCommand) -> Result<ExitCode> {
         crate::commands::today(),
         &crate::commands::now_rfc3339(),
         &mut None,
+        None,
     )?;
     if a.format == crate::Format::Json {
         let mut v = serde_json::to_value(&summary)?;

@@ -780,12 +780,12 @@ fn wait_applied(url: &str) {
 fn wait_resident(s: &Server, state: &str) -> Value {
     for _ in 0..300 {
         let (_, v, _) = call(s, &Who::default(), "get", "/api/ready", None);
-        if v["resident_registry"]["state"] == state {
+        if v["resident_registry"]["state"] == state && v["person_places"]["state"] == state {
             return v;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    panic!("the registry in memory never became {state}");
+    panic!("the registry and the persons' places in memory never became {state}");
 }
 
 #[test]
@@ -825,6 +825,11 @@ fn incremental_logros_in_memory_and_from_the_database_match_a_new_classification
         let ready = wait_resident(&s, "ready");
         assert!(
             ready["resident_registry"]["persons"].as_u64().unwrap() > 0,
+            "{ready}"
+        );
+        // Checked and applied with the persons' places in memory too.
+        assert!(
+            ready["person_places"]["persons"].as_u64().unwrap() > 0,
             "{ready}"
         );
         let (_, list, _) = call(

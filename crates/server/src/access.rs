@@ -18,6 +18,7 @@ use vamos_ingest::counter_referrals::Located;
 use vamos_store::access::{
     self as store_access, AnswerMap, NewCounterReferral, NewReferral, Outcome,
 };
+use vamos_store::places::PersonPlaces;
 use vamos_store::Store;
 
 use crate::status::FormVocabulary;
@@ -357,14 +358,15 @@ pub fn ingest(
     at: &str,
 ) -> anyhow::Result<IngestSummary> {
     let codes = Codes::new(catalogue);
-    let checked = check(store, catalogue, &codes, events, sender, today)?;
+    let checked = check(store, catalogue, &codes, events, sender, today, None)?;
     let rows: Vec<NewCounterReferral> = checked.rows().cloned().collect();
     let outcomes = store_access::insert_counter_referrals(store.sql(), &rows, &codes.answers, at)?;
     Ok(finish(checked, &outcomes))
 }
 
 /// The reading half of [`ingest`]: validates the events (shape, codes, dates, persons,
-/// scope) and sorts out those already received, without writing anything.
+/// scope) and sorts out those already received, without writing anything. Persons are looked
+/// up in `places` when given (the server's copy in memory), otherwise in the database.
 pub fn check(
     store: &mut dyn Store,
     catalogue: &Catalogue,
@@ -372,6 +374,7 @@ pub fn check(
     events: Vec<Located>,
     sender: &Sender,
     today: NaiveDate,
+    places: Option<&PersonPlaces>,
 ) -> anyhow::Result<Checked> {
     let answers = &codes.answers;
     let aliases = &codes.aliases;
@@ -616,7 +619,10 @@ pub fn check(
     // Second pass: persons, scope, duplicates (stored and within the batch).
     let ids: Vec<i64> = checked.iter().filter_map(|c| c.person_id).collect();
     let cedulas: Vec<i64> = checked.iter().filter_map(|c| c.cedula).collect();
-    let (by_id, by_cedula) = store_access::locate_persons(store.sql(), &ids, &cedulas)?;
+    let (by_id, by_cedula) = match places {
+        Some(p) => p.locate(store.sql(), &ids, &cedulas)?,
+        None => store_access::locate_persons(store.sql(), &ids, &cedulas)?,
+    };
     let mut known: HashMap<(String, String), (i64, String)> = HashMap::new();
     let mut per_inst: HashMap<String, Vec<String>> = HashMap::new();
     for c in &checked {
@@ -914,6 +920,7 @@ pub fn update_logros(
     today: NaiveDate,
     at: &str,
     resident: &mut Option<Resident>,
+    places: Option<&PersonPlaces>,
 ) -> anyhow::Result<Option<UpdateReport>> {
     let Some((m, rows)) = store.measurement(None)? else {
         *resident = None;
@@ -945,7 +952,7 @@ pub fn update_logros(
     // it, and the ingestion looks event ids up in it (measured with statistics of the empty
     // table, batches fell from ~16,000 to ~2,000 events/s on PostgreSQL).
     vamos_store::sql::refresh_statistics_if_stale(store.sql(), "counter_referrals")?;
-    let received = store_access::counter_referral_events(store.sql(), applied, through)?;
+    let received = store_access::counter_referral_events(store.sql(), applied, through, places)?;
     // Per district, the persons named, the communities they live in and the events.
     type Named<'a> = (
         HashSet<i64>,
@@ -1008,7 +1015,7 @@ pub fn update_logros(
             // Counter-referrals another updater applied since the copy was read.
             if r.applied < applied {
                 let missed =
-                    store_access::counter_referral_events(store.sql(), r.applied, applied)?;
+                    store_access::counter_referral_events(store.sql(), r.applied, applied, places)?;
                 r.data.add_events(event_tuples(&missed));
             }
             let ids: Vec<i64> = districts

@@ -482,6 +482,7 @@ async fn ingest(
     let catalogue = st.catalogue.clone();
     let codes = st.intake.codes();
     let who = sender(&p, channel);
+    let places = st.places.get();
     let entry = crate::api::audit_entry(
         Some(&p),
         "recibir contra-referencias",
@@ -498,7 +499,15 @@ async fn ingest(
     let checking = st
         .pool
         .run(move |s| {
-            let checked = acc::check(s, &catalogue, &codes, events, &who, now().date_naive())?;
+            let checked = acc::check(
+                s,
+                &catalogue,
+                &codes,
+                events,
+                &who,
+                now().date_naive(),
+                places.as_deref(),
+            )?;
             if checked.fresh_len() > 0 {
                 return Ok(Checking::ToStore(Box::new((checked, entry))));
             }

@@ -190,6 +190,11 @@ pub async fn ready(State(st): State<AppState>) -> Response {
                 "state": if st.settings.resident_registry { st.resident.state() } else { "off" },
                 "persons": st.resident.persons.load(std::sync::atomic::Ordering::Relaxed),
             },
+            // Where every person lives, for counter-referral checks: ready, loading or none.
+            "person_places": {
+                "state": if st.settings.resident_registry { st.places.state() } else { "off" },
+                "persons": st.places.persons(),
+            },
         }))
         .into_response(),
         Err(e) => (
@@ -207,9 +212,10 @@ pub async fn metrics(State(st): State<AppState>) -> Response {
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         format!(
-            "{}# HELP vamos_resident_registry_persons Personas del registro en memoria de los Logros (0: se leen de la base).\n# TYPE vamos_resident_registry_persons gauge\nvamos_resident_registry_persons {}\n",
+            "{}# HELP vamos_resident_registry_persons Personas del registro en memoria de los Logros (0: se leen de la base).\n# TYPE vamos_resident_registry_persons gauge\nvamos_resident_registry_persons {}\n# HELP vamos_person_places_persons Personas cuyo domicilio está en memoria para verificar contra-referencias (0: se buscan en la base).\n# TYPE vamos_person_places_persons gauge\nvamos_person_places_persons {}\n",
             st.metrics.render(st.started.elapsed()),
-            st.resident.persons.load(std::sync::atomic::Ordering::Relaxed)
+            st.resident.persons.load(std::sync::atomic::Ordering::Relaxed),
+            st.places.persons()
         ),
     )
         .into_response()

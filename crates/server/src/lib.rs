@@ -69,6 +69,7 @@ pub fn state(settings: Settings) -> anyhow::Result<AppState> {
         intake,
         access_wake: Arc::new(tokio::sync::Notify::new()),
         resident: Arc::default(),
+        places: Arc::default(),
         login_limiter: Arc::new(RateLimiter::new(
             settings.login_rate_per_minute,
             Duration::from_secs(60),
@@ -275,6 +276,7 @@ async fn access_updater(st: AppState) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     if st.settings.resident_registry {
         load_resident(&st);
+        load_places(&st);
     }
     loop {
         tokio::select! {
@@ -294,6 +296,7 @@ async fn access_updater(st: AppState) {
         let started = std::time::Instant::now();
         let submissions = st.intake.submissions();
         let slot = st.resident.clone();
+        let places = st.places.get();
         let r = st
             .pool
             .run(move |s| {
@@ -305,6 +308,7 @@ async fn access_updater(st: AppState) {
                     auth::now().date_naive(),
                     &auth::now_rfc3339(),
                     &mut copy,
+                    places.as_deref(),
                 );
                 match copy {
                     Some(c) => {
@@ -321,6 +325,7 @@ async fn access_updater(st: AppState) {
             .await;
         if st.settings.resident_registry {
             load_resident(&st);
+            load_places(&st);
         }
         match r {
             Ok(Some(u)) => {
@@ -393,6 +398,64 @@ fn load_resident(st: &AppState) {
                 Err(e) => tracing::warn!(
                     motivo = %e,
                     "registro en memoria no leído: los Logros se actualizan leyendo cada distrito"
+                ),
+            }
+            worker.loading.store(false, Ordering::Relaxed);
+        });
+    if spawned.is_err() {
+        slot.loading.store(false, Ordering::Relaxed);
+    }
+}
+
+/// Reads where every registered person lives into memory for the counter-referral checks
+/// ([`vamos_store::places::PersonPlaces`]), on a thread and a connection of its own: at
+/// start-up, and again when an import has committed since the copy was read. Checked at most
+/// every [`state::ResidentSlot::RETRY`] (the Logros updater calls this after every pass and
+/// every minute). Meanwhile the checks use the copy held, if any, and the database for what
+/// it does not hold.
+fn load_places(st: &AppState) {
+    use std::sync::atomic::Ordering;
+    let slot = st.places.clone();
+    {
+        let Ok(mut last) = slot.last_load.lock() else {
+            return;
+        };
+        if last.is_some_and(|t| t.elapsed() < state::ResidentSlot::RETRY) {
+            return;
+        }
+        *last = Some(std::time::Instant::now());
+    }
+    if slot.loading.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    let url = st.settings.db.clone();
+    let worker = slot.clone();
+    let spawned = std::thread::Builder::new()
+        .name("lugares-en-memoria".into())
+        .spawn(move || {
+            let t0 = std::time::Instant::now();
+            let read = vamos_store::open(&url).and_then(|mut s| {
+                let held = worker.get().and_then(|p| p.state());
+                if held.is_some() && held == Some(vamos_store::access::registry_state(s.sql())?) {
+                    return Ok(None);
+                }
+                vamos_store::places::PersonPlaces::load(s.sql()).map(Some)
+            });
+            match read {
+                Ok(Some(p)) => {
+                    tracing::info!(
+                        personas = p.persons(),
+                        segundos = t0.elapsed().as_secs_f64(),
+                        "domicilio de cada persona en memoria para verificar contra-referencias"
+                    );
+                    if let Ok(mut c) = worker.copy.write() {
+                        *c = Some(Arc::new(p));
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(
+                    motivo = %e,
+                    "domicilios no leídos: las contra-referencias se verifican en la base"
                 ),
             }
             worker.loading.store(false, Ordering::Relaxed);

@@ -28,6 +28,40 @@ pub struct AppState {
     pub access_wake: Arc<tokio::sync::Notify>,
     /// The Logros updater's registry in memory.
     pub resident: Arc<ResidentSlot>,
+    /// Where every registered person lives, in memory, for counter-referral checks.
+    pub places: Arc<PlacesSlot>,
+}
+
+/// The persons' places in memory ([`vamos_store::places::PersonPlaces`]), shared by the
+/// counter-referral checks; read in the background at start-up and again after an import.
+#[derive(Default)]
+pub struct PlacesSlot {
+    pub copy: std::sync::RwLock<Option<Arc<vamos_store::places::PersonPlaces>>>,
+    /// A reading (or the check whether one is needed) is under way.
+    pub loading: std::sync::atomic::AtomicBool,
+    /// When the last check started (at least [`ResidentSlot::RETRY`] apart).
+    pub last_load: Mutex<Option<Instant>>,
+}
+
+impl PlacesSlot {
+    /// The copy, if read.
+    pub fn get(&self) -> Option<Arc<vamos_store::places::PersonPlaces>> {
+        self.copy.read().ok().and_then(|c| c.clone())
+    }
+
+    /// Persons held (0 when there is no copy).
+    pub fn persons(&self) -> usize {
+        self.get().map_or(0, |p| p.persons())
+    }
+
+    /// `loading` (a first reading under way), `ready` or `none` (for readiness).
+    pub fn state(&self) -> &'static str {
+        match self.get() {
+            Some(_) => "ready",
+            None if self.loading.load(Ordering::Relaxed) => "loading",
+            None => "none",
+        }
+    }
 }
 
 /// The Logros updater's copy of the registry in memory ([`crate::access::Resident`]): taken

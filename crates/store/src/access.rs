@@ -1211,12 +1211,47 @@ pub struct ReceivedEvent {
     pub delivered_on: chrono::NaiveDate,
 }
 
-/// The counter-referrals after `after` up to `through`, with where their persons live.
+/// The counter-referrals after `after` up to `through`, with where their persons live (found
+/// in `places` when given, else joined in the database).
 pub fn counter_referral_events(
     sql: &mut dyn Sql,
     after: i64,
     through: i64,
+    places: Option<&crate::places::PersonPlaces>,
 ) -> Result<Vec<ReceivedEvent>> {
+    let event = |person: &PersonPlace, r: &Row, first: usize| {
+        let day = r.text(first + 2);
+        Ok(ReceivedEvent {
+            person_id: person.person_id,
+            community_id: person.community_id,
+            district_code: person.district_code,
+            institution: format!("{}{}", crate::load_sql::CR, r.text(first)),
+            service: r.text(first + 1),
+            delivered_on: chrono::NaiveDate::parse_from_str(
+                day.get(..10).unwrap_or(""),
+                "%Y-%m-%d",
+            )
+            .map_err(|_| StoreError::Invalid(format!("fecha de entrega ilegible: {day}")))?,
+        })
+    };
+    // With the persons' places in memory, only the events are read (in id order, from the
+    // table's own order): joining each to its person and household was a random read of both
+    // tables per event, a quarter of a busy server's time.
+    if let Some(places) = places {
+        let rows = sql.query(
+            "SELECT person_id, institution, service, CAST(delivered_on AS TEXT)
+             FROM counter_referrals WHERE id > $1 AND id <= $2",
+            &[after.into(), through.into()],
+        )?;
+        let mut ids: Vec<i64> = rows.iter().filter_map(|r| r.int(0)).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let (found, _) = places.locate(sql, &ids, &[])?;
+        return rows
+            .iter()
+            .filter_map(|r| found.get(&r.int(0)?).map(|p| event(p, r, 1)))
+            .collect();
+    }
     sql.query(
         "SELECT c.person_id, h.community_id, h.district_code, c.institution, c.service, CAST(c.delivered_on AS TEXT)
          FROM counter_referrals c JOIN persons p ON p.id = c.person_id JOIN households h ON h.id = p.household_id
@@ -1225,16 +1260,13 @@ pub fn counter_referral_events(
     )?
     .iter()
     .map(|r| {
-        let day = r.text(5);
-        Ok(ReceivedEvent {
+        let person = PersonPlace {
             person_id: r.int(0).unwrap_or_default(),
+            household_id: 0,
             community_id: r.int(1).unwrap_or_default(),
             district_code: r.int(2).unwrap_or_default(),
-            institution: format!("{}{}", crate::load_sql::CR, r.text(3)),
-            service: r.text(4),
-            delivered_on: chrono::NaiveDate::parse_from_str(day.get(..10).unwrap_or(""), "%Y-%m-%d")
-                .map_err(|_| StoreError::Invalid(format!("fecha de entrega ilegible: {day}")))?,
-        })
+        };
+        event(&person, r, 3)
     })
     .collect()
 }

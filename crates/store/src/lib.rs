@@ -12,6 +12,7 @@ pub mod accounts;
 pub mod audit;
 pub mod dci;
 mod load_sql;
+pub mod places;
 mod postgres_store;
 pub mod sql;
 mod sqlite_store;

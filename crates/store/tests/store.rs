@@ -872,3 +872,72 @@ fn counter_referrals_and_their_audit_records_commit_or_roll_back_together() {
         assert_eq!((v.rows, v.broken), (4, None), "{}", db.label);
     }
 }
+
+#[test]
+fn person_places_in_memory_answer_as_the_database_and_follow_later_imports() {
+    use vamos_store::access::locate_persons;
+    use vamos_store::places::PersonPlaces;
+    let sorted = |(by_id, by_cedula): vamos_store::access::Located| {
+        let mut ids: Vec<_> = by_id.into_iter().collect();
+        ids.sort_by_key(|(k, _)| *k);
+        let mut ced: Vec<_> = by_cedula
+            .into_iter()
+            .map(|(k, mut v)| {
+                v.sort_by_key(|p| p.person_id);
+                (k, v)
+            })
+            .collect();
+        ced.sort_by_key(|(k, _)| *k);
+        format!("{ids:?} {ced:?}")
+    };
+    for db in all_dbs() {
+        let mut s = db.open();
+        let first = write_one(s.as_mut(), true);
+        let places = PersonPlaces::load(s.sql()).unwrap();
+        assert_eq!(places.persons(), 1, "{}", db.label);
+        let ids: Vec<i64> = (0..12).collect();
+        let cedula = 1_234_560 + first;
+        let cedulas = [cedula, 99_999];
+        let from_db = sorted(locate_persons(s.sql(), &ids, &cedulas).unwrap());
+        assert!(
+            from_db.contains(&format!("({cedula}, [PersonPlace")),
+            "{from_db}"
+        );
+        assert_eq!(
+            sorted(places.locate(s.sql(), &ids, &cedulas).unwrap()),
+            from_db,
+            "{}",
+            db.label
+        );
+        // A later import: its person is not held (found in the database all the same), and it
+        // gives a held cédula to a second person — memory alone would answer one person.
+        write_many(s.as_mut(), 3, 7);
+        let newest = s
+            .sql()
+            .query_opt("SELECT MAX(id) FROM persons", &[])
+            .unwrap()
+            .and_then(|r| r.int(0))
+            .unwrap();
+        s.sql()
+            .execute(
+                "UPDATE persons SET national_id = $1 WHERE id = $2",
+                &[cedula.into(), newest.into()],
+            )
+            .unwrap();
+        let from_db = sorted(locate_persons(s.sql(), &ids, &cedulas).unwrap());
+        assert!(
+            from_db.contains(&format!("person_id: {newest}")),
+            "{from_db}"
+        );
+        assert_eq!(
+            sorted(places.locate(s.sql(), &ids, &cedulas).unwrap()),
+            from_db,
+            "{}: after a later import",
+            db.label
+        );
+        // Read again, the copy holds everyone.
+        let again = PersonPlaces::load(s.sql()).unwrap();
+        assert_eq!(again.persons(), 8, "{}", db.label);
+        assert_eq!(again.with_cedula(cedula).len(), 2, "{}", db.label);
+    }
+}
