@@ -45,8 +45,9 @@ pub struct RawConfig {
     /// Seconds between checks for new registrations to notify to subscribers; default 60.
     pub dci_notify_secs: Option<u64>,
     /// Keep the registry of the latest measurement in memory for the Logros updater (about
-    /// 1.5 GiB for the national registry); default true. Off: each update reads the affected
-    /// districts from the database.
+    /// 1.5 GiB for the national registry), and where every person lives for the
+    /// counter-referral checks (about 0.3 GiB more); default true. Off: each update reads the
+    /// affected districts from the database, and each check its persons.
     pub resident_registry: Option<bool>,
 }
 

@@ -359,16 +359,7 @@ fn load_resident(st: &AppState) {
     if slot.copy.lock().map_or(true, |c| c.is_some()) || slot.loading.load(Ordering::Relaxed) {
         return;
     }
-    {
-        let Ok(mut last) = slot.last_load.lock() else {
-            return;
-        };
-        if last.is_some_and(|t| t.elapsed() < state::ResidentSlot::RETRY) {
-            return;
-        }
-        *last = Some(std::time::Instant::now());
-    }
-    if slot.loading.swap(true, Ordering::Relaxed) {
+    if !claim_reading(&slot.last_load, &slot.loading) {
         return;
     }
     let url = st.settings.db.clone();
@@ -407,6 +398,25 @@ fn load_resident(st: &AppState) {
     }
 }
 
+/// Whether a background reading may start now: none is under way and the last one started at
+/// least [`state::ResidentSlot::RETRY`] ago. If so, marks it started (`loading` set, to be
+/// cleared by the reading when it ends).
+fn claim_reading(
+    last_load: &std::sync::Mutex<Option<std::time::Instant>>,
+    loading: &std::sync::atomic::AtomicBool,
+) -> bool {
+    {
+        let Ok(mut last) = last_load.lock() else {
+            return false;
+        };
+        if last.is_some_and(|t| t.elapsed() < state::ResidentSlot::RETRY) {
+            return false;
+        }
+        *last = Some(std::time::Instant::now());
+    }
+    !loading.swap(true, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Reads where every registered person lives into memory for the counter-referral checks
 /// ([`vamos_store::places::PersonPlaces`]), on a thread and a connection of its own: at
 /// start-up, and again when an import has committed since the copy was read. Checked at most
@@ -416,16 +426,7 @@ fn load_resident(st: &AppState) {
 fn load_places(st: &AppState) {
     use std::sync::atomic::Ordering;
     let slot = st.places.clone();
-    {
-        let Ok(mut last) = slot.last_load.lock() else {
-            return;
-        };
-        if last.is_some_and(|t| t.elapsed() < state::ResidentSlot::RETRY) {
-            return;
-        }
-        *last = Some(std::time::Instant::now());
-    }
-    if slot.loading.swap(true, Ordering::Relaxed) {
+    if !claim_reading(&slot.last_load, &slot.loading) {
         return;
     }
     let url = st.settings.db.clone();
