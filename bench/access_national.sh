@@ -23,6 +23,9 @@ WORK="${WORK:-/tmp/vamos-bench}"
 PG_ADMIN="${PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}"
 PG_DB="${PG_DB:-vamos_server_bench}"
 DURATION="${DURATION:-20s}"
+# Batches run longer: the server's writer applies its intake log between groups once the oldest
+# logged event waited 10 s, so a longer run measures what it sustains, not only a burst.
+BATCH_DURATION="${BATCH_DURATION:-60s}"
 BATCH="${BATCH:-1000}"
 cargo build --release --locked -q -p vamos-cli
 VAMOS="$CARGO_TARGET_DIR/release/vamos"
@@ -56,8 +59,8 @@ run() { # label url
     # PostgreSQL: TRUNCATE, not DELETE — millions of dead rows (autovacuum is off on these
     # machines) made every `max(id)` walk them: single events fell to ~100/s.
     case "$url" in
-      sqlite:*) sql "$url" "DELETE FROM counter_referrals; DELETE FROM referral_events; DELETE FROM referrals; DELETE FROM measurement_districts; DELETE FROM measurements;" > /dev/null ;;
-      *) sql "$url" "TRUNCATE counter_referrals, referral_events, referrals, measurement_districts, measurements" > /dev/null ;;
+      sqlite:*) sql "$url" "DELETE FROM counter_referral_log; DELETE FROM counter_referrals; DELETE FROM referral_events; DELETE FROM referrals; DELETE FROM measurement_districts; DELETE FROM measurements;" > /dev/null ;;
+      *) sql "$url" "TRUNCATE counter_referral_log, counter_referrals, referral_events, referrals, measurement_districts, measurements" > /dev/null ;;
     esac
   fi
   if [ "$(sql "$url" "SELECT count(*) FROM measurements")" = "0" ]; then
@@ -95,7 +98,7 @@ run() { # label url
   for what in one batch; do
     case $what in
       one) TOKEN="$token" MAX_ID="$m" RUN="$RUN-$label" wrk -t2 -c16 -d"$DURATION" --latency -s bench/wrk/counter_one.lua "$base" > "$WORK/wrk-access-$label-$what.txt" ;;
-      batch) TOKEN="$token" MAX_ID="$m" RUN="$RUN-$label" BATCH="$BATCH" wrk -t2 -c4 -d"$DURATION" --latency --timeout 60s -s bench/wrk/counter_batch.lua "$base" > "$WORK/wrk-access-$label-$what.txt" ;;
+      batch) TOKEN="$token" MAX_ID="$m" RUN="$RUN-$label" BATCH="$BATCH" wrk -t2 -c4 -d"$BATCH_DURATION" --latency --timeout 60s -s bench/wrk/counter_batch.lua "$base" > "$WORK/wrk-access-$label-$what.txt" ;;
     esac
     rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk-access-$label-$what.txt")
     p50=$(awk '$1 == "50%" {print $2}' "$WORK/wrk-access-$label-$what.txt")
@@ -105,10 +108,28 @@ run() { # label url
     [ "$what" = batch ] && events=$(awk -v r="$rps" -v b="$BATCH" 'BEGIN {printf "%.0f", r * b}')
     printf "%-10s %-6s %12s %12s %10s %10s %8s\n" "$label" "$what" "$rps" "$events" "$p50" "$p99" "${non2xx:-0}"
   done
-  # The backlog of the burst: time until the updater has applied everything received.
-  local last t0
-  last=$(sql "$url" "SELECT MAX(id) FROM counter_referrals")
+  # The backlog of the burst: time until the writer has applied its intake log (the events in
+  # counter_referrals, their referrals answered), then until the updater has applied everything
+  # received to the Logros.
+  local last t0 applied_log
   t0=$(date +%s.%N)
+  applied_log=$(python3 - "$base" "${BACKLOG_WAIT:-600}" << 'PY'
+import json, sys, time, urllib.request
+base, limit = sys.argv[1], float(sys.argv[2])
+t0 = time.time()
+first = None
+while time.time() - t0 < limit:
+    pending = json.load(urllib.request.urlopen(base + "/api/ready"))["counter_referral_intake"]["pending"]
+    first = pending if first is None else first
+    if pending == 0:
+        print(f"{first} en el registro de entrada al terminar la carga, aplicadas {time.time() - t0:.1f} s después")
+        sys.exit(0)
+    time.sleep(0.2)
+print(f"registro de entrada NO aplicado {limit:.0f} s después de la carga")
+PY
+)
+  echo "$label: $applied_log"
+  last=$(sql "$url" "SELECT MAX(id) FROM counter_referrals")
   local waited=0
   while [ "$(sql "$url" "SELECT cr_applied_id FROM measurements ORDER BY id DESC LIMIT 1")" -lt "$last" ] && [ "$waited" -lt "${BACKLOG_WAIT:-600}" ]; do sleep 1; waited=$((waited + 1)); done
   if [ "$waited" -ge "${BACKLOG_WAIT:-600}" ]; then
@@ -119,7 +140,7 @@ run() { # label url
   kill "$pid"; wait "$pid" 2> /dev/null || true
 }
 
-echo "contra-referencias: wrk -t2 (-c16 sueltas, -c4 lotes de $BATCH) -d$DURATION; $(nproc) núcleos; registro de $(max_id "$SQLITE") personas (sintéticas)"
+echo "contra-referencias: wrk -t2 (-c16 sueltas -d$DURATION, -c4 lotes de $BATCH -d$BATCH_DURATION); $(nproc) núcleos; registro de $(max_id "$SQLITE") personas (sintéticas)"
 echo "PostgreSQL: $(psql "$PG" -tAc "SELECT string_agg(name || ' = ' || current_setting(name), ', ' ORDER BY name) FROM pg_settings WHERE name IN ('shared_buffers', 'synchronous_commit', 'autovacuum')")"
 printf "%-10s %-6s %12s %12s %10s %10s %8s\n" "base" "envío" "solic./s" "eventos/s" "p50" "p99" "no-2xx"
 for backend in ${BACKENDS:-sqlite postgres}; do

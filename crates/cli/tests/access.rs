@@ -642,6 +642,48 @@ fn load_generator(
     acked
 }
 
+/// Posts batches of [`BATCH`] counter-referrals (more than the writer applies at once: they
+/// go through its intake log) until told to stop; returns the event ids acknowledged as
+/// accepted before the connection broke.
+fn batch_generator(
+    base: String,
+    token: String,
+    persons: Vec<i64>,
+    service: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    prefix: &'static str,
+) -> Vec<String> {
+    let agent = agent();
+    let mut acked = Vec::new();
+    let mut n = 0usize;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) && n < 200 * BATCH {
+        let events: Vec<Value> = (n..n + BATCH)
+            .map(|k| json!({"event_id": format!("{prefix}-{k}"), "person_id": persons[k % persons.len()], "service": service, "delivered_on": "2026-11-20"}))
+            .collect();
+        n += BATCH;
+        let r = agent
+            .post(&format!("{base}/api/counter-referrals/batch"))
+            .header("authorization", &format!("Bearer {token}"))
+            .send_json(json!({ "events": events }));
+        match r {
+            Ok(mut resp) if resp.status().as_u16() == 200 => {
+                let sum: Value = resp.body_mut().read_json().unwrap();
+                for r in sum["results"].as_array().unwrap() {
+                    if r["status"] == "aceptado" {
+                        acked.push(r["event_id"].as_str().unwrap().to_string());
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    acked
+}
+
+/// Events per batch of [`batch_generator`].
+const BATCH: usize = 300;
+
 #[test]
 fn every_acknowledged_counter_referral_survives_a_sigkill() {
     let dir = tempfile::tempdir().unwrap();
@@ -672,7 +714,8 @@ fn every_acknowledged_counter_referral_survives_a_sigkill() {
         assert!(!persons.is_empty());
         let service = "control_prenatal".to_string();
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let gens: Vec<_> = ["A", "B"]
+        // Single events (applied in the acknowledging commit) and batches (through the log).
+        let gens: Vec<_> = ["A", "B", "L"]
             .into_iter()
             .map(|prefix| {
                 let (base, token, persons, service, stop) = (
@@ -683,7 +726,11 @@ fn every_acknowledged_counter_referral_survives_a_sigkill() {
                     stop.clone(),
                 );
                 std::thread::spawn(move || {
-                    load_generator(base, token, persons, service, stop, prefix)
+                    if prefix == "L" {
+                        batch_generator(base, token, persons, service, stop, prefix)
+                    } else {
+                        load_generator(base, token, persons, service, stop, prefix)
+                    }
                 })
             })
             .collect();
@@ -698,9 +745,27 @@ fn every_acknowledged_counter_referral_survives_a_sigkill() {
             "the load generator got too few answers: {}",
             acked.len()
         );
+        let batched = acked.iter().filter(|id| id.starts_with("L-")).count();
+        assert!(batched >= BATCH, "{}: no batch acknowledged", db.label);
         drop(s);
-        // Restarted: every acknowledged event is there, once.
+        // Restarted: once the writer has applied its intake log, every acknowledged event is
+        // there, once.
         let s = start(url, d);
+        let mut pending = None;
+        for _ in 0..300 {
+            let (_, ready, _) = call(&s, &Who::default(), "get", "/api/ready", None);
+            pending = ready["counter_referral_intake"]["pending"].as_u64();
+            if pending == Some(0) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert_eq!(
+            pending,
+            Some(0),
+            "{}: the intake log was not applied",
+            db.label
+        );
         let mut store = vamos_store::open(url).unwrap();
         let rows = store.sql().query("SELECT event_key, count(*) FROM counter_referrals WHERE institution = 'MSPBS' GROUP BY event_key", &[]).unwrap();
         let stored: std::collections::HashMap<String, i64> = rows
@@ -754,8 +819,26 @@ fn every_acknowledged_counter_referral_survives_a_sigkill() {
                 "{id}"
             );
         }
+        // And a whole acknowledged batch again: all duplicates.
+        let first: Vec<Value> = (0..BATCH)
+            .map(|k| json!({"event_id": format!("L-{k}"), "person_id": persons[k % persons.len()], "service": service, "delivered_on": "2026-11-20"}))
+            .collect();
+        let (st, again, _) = call(
+            &s,
+            &his,
+            "post",
+            "/api/counter-referrals/batch",
+            Some(json!({ "events": first })),
+        );
+        assert_eq!(st, 200, "{again}");
+        assert_eq!(
+            (again["accepted"].as_u64(), again["duplicates"].as_u64()),
+            (Some(0), Some(BATCH as u64)),
+            "{}: {again}",
+            db.label
+        );
         eprintln!(
-            "{}: {} events acknowledged before SIGKILL, all present",
+            "{}: {} events acknowledged before SIGKILL ({batched} in batches), all present",
             db.label,
             acked.len()
         );

@@ -279,6 +279,11 @@ pub struct IngestSummary {
     pub answered_referrals: u64,
     /// Accepted events for persons without an open referral (active search).
     pub without_referral: u64,
+    /// Accepted events stored in the server's intake log (under load): durable, and applied
+    /// moments later — the referral they answer, the person's status and the Logros then
+    /// change; their `referral_id` is not known in this answer (neither counted in
+    /// `answered_referrals` nor in `without_referral`).
+    pub deferred: u64,
     pub errors: Vec<EventError>,
     pub results: Vec<EventResult>,
 }
@@ -324,8 +329,8 @@ impl Codes {
     }
 }
 
-/// Events checked by [`check`]: the outcome of those already settled (rejected, duplicates
-/// of stored events) and the ones to store.
+/// Events checked by [`check`]: the outcome of those already settled (rejected, repeated
+/// within the submission) and the ones to store.
 pub struct Checked {
     sum: IngestSummary,
     errors: Vec<EventError>,
@@ -365,8 +370,9 @@ pub fn ingest(
 }
 
 /// The reading half of [`ingest`]: validates the events (shape, codes, dates, persons,
-/// scope) and sorts out those already received, without writing anything. Persons are looked
-/// up in `places` when given (the server's copy in memory), otherwise in the database.
+/// scope) and repeats within the submission, without writing anything; events received
+/// before are told apart when stored. Persons are looked up in `places` when given (the
+/// server's copy in memory), otherwise in the database.
 pub fn check(
     store: &mut dyn Store,
     catalogue: &Catalogue,
@@ -623,20 +629,6 @@ pub fn check(
         Some(p) => p.locate(store.sql(), &ids, &cedulas)?,
         None => store_access::locate_persons(store.sql(), &ids, &cedulas)?,
     };
-    let mut known: HashMap<(String, String), (i64, String)> = HashMap::new();
-    let mut per_inst: HashMap<String, Vec<String>> = HashMap::new();
-    for c in &checked {
-        per_inst
-            .entry(c.institution.clone())
-            .or_default()
-            .push(c.key.clone());
-    }
-    for (inst, keys) in &per_inst {
-        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        for (k, v) in store_access::known_events(store.sql(), inst, &refs)? {
-            known.insert((inst.clone(), k), v);
-        }
-    }
     let mut batch_seen: HashMap<(String, String), String> = HashMap::new();
     let mut fresh: Vec<(u64, String, NewCounterReferral)> = Vec::new();
     for c in checked {
@@ -701,19 +693,17 @@ pub fn check(
             c.place_district.map(|d| d.to_string()).unwrap_or_default(),
             c.institution
         ));
+        // Events received before are told apart by the writer (with the stored ones and
+        // those of concurrent submissions); here only repeats within this submission.
         let k = (c.institution.clone(), c.key.clone());
-        let previous = known
-            .get(&k)
-            .map(|(_, d)| d.clone())
-            .or_else(|| batch_seen.get(&k).cloned());
-        if let Some(d) = previous {
+        if let Some(d) = batch_seen.get(&k).cloned() {
             if d == digest {
                 sum.duplicates += 1;
                 sum.results.push(EventResult {
                     row: c.loc.row,
                     event_id: Some(c.key.clone()),
                     status: "duplicado",
-                    counter_referral_id: known.get(&k).map(|(id, _)| *id),
+                    counter_referral_id: None,
                     referral_id: None,
                 });
             } else {
@@ -767,6 +757,12 @@ pub fn finish(checked: Checked, outcomes: &[Outcome]) -> IngestSummary {
                     sum.without_referral += 1;
                 }
                 ("aceptado", Some(id), referral)
+            }
+            // Durable in the intake log; its referral is answered when the log is applied.
+            Outcome::Logged { id } => {
+                sum.accepted += 1;
+                sum.deferred += 1;
+                ("aceptado", Some(id), None)
             }
             // Received meanwhile from another submission (a concurrent re-send).
             Outcome::Duplicate { id } => {

@@ -195,6 +195,15 @@ pub async fn ready(State(st): State<AppState>) -> Response {
                 "state": if st.settings.resident_registry { st.places.state() } else { "off" },
                 "persons": st.places.persons(),
             },
+            // The counter-referral writer: acknowledged events waiting in the intake log, and
+            // the fingerprints of received events (ready or loading).
+            "counter_referral_intake": {
+                "pending": st.intake.status.pending.load(std::sync::atomic::Ordering::Relaxed),
+                "known": {
+                    "state": if st.intake.status.known_ready.load(std::sync::atomic::Ordering::Relaxed) { "ready" } else { "loading" },
+                    "events": st.intake.status.known.load(std::sync::atomic::Ordering::Relaxed),
+                },
+            },
         }))
         .into_response(),
         Err(e) => (
@@ -212,10 +221,11 @@ pub async fn metrics(State(st): State<AppState>) -> Response {
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         format!(
-            "{}# HELP vamos_resident_registry_persons Personas del registro en memoria de los Logros (0: se leen de la base).\n# TYPE vamos_resident_registry_persons gauge\nvamos_resident_registry_persons {}\n# HELP vamos_person_places_persons Personas cuyo domicilio está en memoria para verificar contra-referencias (0: se buscan en la base).\n# TYPE vamos_person_places_persons gauge\nvamos_person_places_persons {}\n",
+            "{}# HELP vamos_resident_registry_persons Personas del registro en memoria de los Logros (0: se leen de la base).\n# TYPE vamos_resident_registry_persons gauge\nvamos_resident_registry_persons {}\n# HELP vamos_person_places_persons Personas cuyo domicilio está en memoria para verificar contra-referencias (0: se buscan en la base).\n# TYPE vamos_person_places_persons gauge\nvamos_person_places_persons {}\n# HELP vamos_counter_referrals_pending Contra-referencias recibidas que esperan en el registro de entrada para aplicarse.\n# TYPE vamos_counter_referrals_pending gauge\nvamos_counter_referrals_pending {}\n",
             st.metrics.render(st.started.elapsed()),
             st.resident.persons.load(std::sync::atomic::Ordering::Relaxed),
-            st.places.persons()
+            st.places.persons(),
+            st.intake.status.pending.load(std::sync::atomic::Ordering::Relaxed)
         ),
     )
         .into_response()

@@ -3,19 +3,36 @@
 //! with its own connection that takes every submission waiting — single events, batches,
 //! files — and stores them with their audit records in one transaction with one durable
 //! commit, then answers each request. Under load many submissions share a disk sync instead of
-//! queueing for the database's write lock one commit each; a lone submission is committed at
-//! once. A submission is answered only after its commit, so every event acknowledged survives
-//! a crash, and none goes unaudited. (Writing the audit records here rather than through the
-//! pool's audit writer also spares SQLite a second writer between groups, whose commits made
-//! this connection drop its page cache each time.)
+//! queueing for the database's write lock one commit each. A submission is answered only after
+//! its commit, so every event acknowledged survives a crash, and none goes unaudited.
+//!
+//! Two ways of storing a group. A small one (at most [`APPLY_AT_ONCE`] events) while nothing
+//! waits in the intake log is applied at once: the events become counter-referrals and answer
+//! their referrals in the acknowledging commit (the answer names the referral). A larger one —
+//! or any while the log holds events — is appended to the intake log (`counter_referral_log`)
+//! as one row, its events told apart from those received before by fingerprints held in memory
+//! ([`KnownKeys`], read on a thread of its own at start-up; until then every group is applied at
+//! once): no read of the database per event, one row written per group. The writer applies the
+//! log afterwards, in order, a few thousand events per transaction: when no submission has come
+//! for [`QUIET`], and also between groups once the oldest logged event waited [`MAX_LAG`] or the
+//! log holds [`MAX_BACKLOG`] events. Every other writer of counter-referrals (a command-line
+//! import) applies the log first. After a crash the log is applied on restart.
+//! (Writing the audit records here rather than through the pool's audit writer also spares
+//! SQLite a second writer between groups, whose commits made this connection drop its page
+//! cache each time.)
 
 use crate::access::{self as acc, Checked, Codes, IngestSummary};
 use crate::error::{ApiError, ApiResult};
 use axum::http::StatusCode;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
-use vamos_store::access::{insert_counter_referrals_and, NewCounterReferral};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot, Notify};
+use vamos_store::access::{
+    insert_counter_referrals_and, log_counter_referrals_and, KnownKeys, Logged, NewCounterReferral,
+    Outcome,
+};
 use vamos_store::audit::append_in_tx;
 use vamos_store::{AuditEntry, Store};
 
@@ -29,6 +46,17 @@ struct Job {
 
 /// Most events committed together (a single larger submission is committed alone).
 const MAX_GROUP_EVENTS: usize = 50_000;
+/// Largest group applied in its acknowledging commit while the log is empty.
+pub const APPLY_AT_ONCE: usize = 256;
+/// No submission for this long: the writer applies the log.
+pub const QUIET: Duration = Duration::from_millis(50);
+/// The oldest logged event waited this long: the log is applied between groups, under load too.
+pub const MAX_LAG: Duration = Duration::from_secs(10);
+/// The log holds this many events: applied between groups, under load too.
+pub const MAX_BACKLOG: u64 = 2_000_000;
+/// Most events applied from the log in one transaction (at least one logged group): a
+/// submission arriving meanwhile waits for it.
+const APPLY_CHUNK: usize = 5_000;
 
 /// The writer (see the module documentation).
 #[derive(Clone)]
@@ -37,38 +65,48 @@ pub struct Intake {
     codes: Arc<Codes>,
     /// Submissions received so far (the Logros updater rests only while they keep coming).
     submitted: Arc<AtomicU64>,
+    /// What the writer shows of itself (`/api/ready`, `/metrics`).
+    pub status: Arc<IntakeStatus>,
+}
+
+/// The writer's state as others see it.
+#[derive(Debug, Default)]
+pub struct IntakeStatus {
+    /// Acknowledged events waiting in the intake log.
+    pub pending: AtomicU64,
+    /// Fingerprints of received events held in memory (0 while they are read).
+    pub known: AtomicU64,
+    /// Whether the fingerprints are held.
+    pub known_ready: AtomicBool,
 }
 
 impl Intake {
     /// Starts the writer thread for the database at `url` (connected lazily, reconnected
-    /// after an error).
-    pub fn start(url: &str, codes: Arc<Codes>) -> anyhow::Result<Intake> {
-        let (tx, mut rx) = mpsc::channel::<Job>(1024);
-        let url = url.to_string();
-        let answers = codes.clone();
+    /// after an error). `applied` is woken whenever events become counter-referrals (the Logros
+    /// updater).
+    pub fn start(url: &str, codes: Arc<Codes>, applied: Arc<Notify>) -> anyhow::Result<Intake> {
+        let (tx, rx) = mpsc::channel::<Job>(1024);
+        let status = Arc::new(IntakeStatus::default());
+        let mut writer = Writer {
+            url: url.to_string(),
+            store: None,
+            codes: codes.clone(),
+            known: None,
+            loading: None,
+            load_started: None,
+            backlog: None,
+            lag: VecDeque::new(),
+            status: status.clone(),
+            applied,
+        };
         std::thread::Builder::new()
             .name("contrarreferencias".into())
-            .spawn(move || {
-                let mut store: Option<Box<dyn Store>> = None;
-                while let Some(first) = rx.blocking_recv() {
-                    let mut size = first.checked.fresh_len();
-                    let mut jobs = vec![first];
-                    while size < MAX_GROUP_EVENTS {
-                        match rx.try_recv() {
-                            Ok(j) => {
-                                size += j.checked.fresh_len();
-                                jobs.push(j);
-                            }
-                            Err(_) => break,
-                        }
-                    }
-                    commit_group(&url, &mut store, &answers, jobs);
-                }
-            })?;
+            .spawn(move || writer.run(rx))?;
         Ok(Intake {
             tx,
             codes,
             submitted: Arc::default(),
+            status,
         })
     }
 
@@ -99,6 +137,309 @@ impl Intake {
     }
 }
 
+/// The writer thread's state.
+struct Writer {
+    url: String,
+    store: Option<Box<dyn Store>>,
+    codes: Arc<Codes>,
+    /// Fingerprints of every event received, once read.
+    known: Option<KnownKeys>,
+    /// Where the fingerprints being read arrive.
+    loading: Option<std::sync::mpsc::Receiver<anyhow::Result<KnownKeys>>>,
+    load_started: Option<Instant>,
+    /// Events in the log (`None` until counted).
+    backlog: Option<u64>,
+    /// Logged groups not yet applied, oldest first: their events and when they were logged.
+    lag: VecDeque<(u64, Instant)>,
+    status: Arc<IntakeStatus>,
+    applied: Arc<Notify>,
+}
+
+impl Writer {
+    fn run(&mut self, mut rx: mpsc::Receiver<Job>) {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+        else {
+            tracing::error!("escritor de contra-referencias sin reloj");
+            return;
+        };
+        loop {
+            self.take_known();
+            let backlog = self.backlog();
+            let first = if backlog == 0 {
+                rx.blocking_recv()
+            } else {
+                match rt.block_on(async { tokio::time::timeout(QUIET, rx.recv()).await }) {
+                    Ok(job) => job,
+                    // Quiet: apply some of the log.
+                    Err(_) => {
+                        self.apply_some();
+                        continue;
+                    }
+                }
+            };
+            let Some(first) = first else { break };
+            let mut size = first.checked.fresh_len();
+            let mut jobs = vec![first];
+            while size < MAX_GROUP_EVENTS {
+                match rx.try_recv() {
+                    Ok(j) => {
+                        size += j.checked.fresh_len();
+                        jobs.push(j);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.commit_group(jobs);
+            let overdue = self
+                .lag
+                .front()
+                .is_some_and(|(_, t)| t.elapsed() >= MAX_LAG);
+            if overdue || self.backlog() >= MAX_BACKLOG {
+                self.apply_some();
+            }
+        }
+    }
+
+    fn connection(&mut self) -> anyhow::Result<&mut Box<dyn Store>> {
+        if self.store.is_none() {
+            self.store = Some(vamos_store::open(&self.url)?);
+        }
+        self.store
+            .as_mut()
+            .ok_or_else(|| anyhow::anyhow!("sin conexión"))
+    }
+
+    /// Events in the log, counted once per connection.
+    fn backlog(&mut self) -> u64 {
+        if let Some(n) = self.backlog {
+            return n;
+        }
+        let counted = self
+            .connection()
+            .and_then(|s| Ok(vamos_store::access::logged_counter_referrals(s.sql())?));
+        match counted {
+            Ok(n) => {
+                let n = u64::try_from(n).unwrap_or_default();
+                self.lag.clear();
+                if n > 0 {
+                    // Left by an earlier run: overdue already.
+                    self.lag.push_back((
+                        n,
+                        Instant::now()
+                            .checked_sub(MAX_LAG)
+                            .unwrap_or_else(Instant::now),
+                    ));
+                }
+                self.set_backlog(n);
+                n
+            }
+            Err(e) => {
+                tracing::error!(motivo = %e, "registro de contra-referencias no contado");
+                self.store = None;
+                // Unknown: as if some waited, so that the writer tries again shortly.
+                1
+            }
+        }
+    }
+
+    fn set_backlog(&mut self, n: u64) {
+        self.backlog = Some(n);
+        self.status.pending.store(n, Ordering::Relaxed);
+        if n == 0 {
+            self.lag.clear();
+        }
+    }
+
+    /// Takes the fingerprints once read; starts reading them when neither held nor being read.
+    fn take_known(&mut self) {
+        if self.known.is_some() {
+            return;
+        }
+        if let Some(rx) = &self.loading {
+            match rx.try_recv() {
+                Ok(Ok(k)) => {
+                    tracing::info!(
+                        eventos = k.len(),
+                        segundos = self.load_started.map_or(0.0, |t| t.elapsed().as_secs_f64()),
+                        "huellas de contra-referencias en memoria"
+                    );
+                    self.status.known.store(k.len() as u64, Ordering::Relaxed);
+                    self.status.known_ready.store(true, Ordering::Relaxed);
+                    self.known = Some(k);
+                    self.loading = None;
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(motivo = %e, "huellas de contra-referencias no leídas");
+                    self.loading = None;
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => self.loading = None,
+            }
+            return;
+        }
+        // After a failed reading, try again a while later.
+        if self
+            .load_started
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(10))
+        {
+            return;
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let url = self.url.clone();
+        let status = self.status.clone();
+        let spawned = std::thread::Builder::new()
+            .name("huellas-contrarreferencias".into())
+            .spawn(move || {
+                let read = vamos_store::open(&url)
+                    .and_then(|mut s| KnownKeys::load(s.sql()))
+                    .map_err(anyhow::Error::from);
+                if let Ok(k) = &read {
+                    // Shown at once; the writer takes them with its next submission.
+                    status.known.store(k.len() as u64, Ordering::Relaxed);
+                    status.known_ready.store(true, Ordering::Relaxed);
+                }
+                let _ = tx.send(read);
+            });
+        if spawned.is_ok() {
+            self.loading = Some(rx);
+        }
+        self.load_started = Some(Instant::now());
+    }
+
+    /// Forgets the fingerprints (after a failed commit they may not match the database).
+    fn forget_known(&mut self) {
+        self.known = None;
+        self.load_started = None;
+        self.status.known_ready.store(false, Ordering::Relaxed);
+        self.status.known.store(0, Ordering::Relaxed);
+    }
+
+    /// Applies about [`APPLY_CHUNK`] events of the log, in one transaction.
+    fn apply_some(&mut self) {
+        let codes = self.codes.clone();
+        let applied = self.connection().and_then(|s| {
+            Ok(vamos_store::access::apply_logged_counter_referrals(
+                s.sql(),
+                &codes.answers,
+                APPLY_CHUNK,
+            )?)
+        });
+        match applied {
+            Ok(n) => {
+                let mut left = n as u64;
+                while let Some((events, _)) = self.lag.front() {
+                    if *events > left {
+                        break;
+                    }
+                    left -= events;
+                    self.lag.pop_front();
+                }
+                let backlog = self.backlog.unwrap_or_default().saturating_sub(n as u64);
+                self.set_backlog(if n == 0 { 0 } else { backlog });
+                if n > 0 {
+                    self.applied.notify_one();
+                }
+            }
+            Err(e) => {
+                tracing::error!(motivo = %e, "registro de contra-referencias no aplicado");
+                self.store = None;
+                self.backlog = None;
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+    }
+
+    fn commit_group(&mut self, jobs: Vec<Job>) {
+        let rows: Vec<NewCounterReferral> = jobs
+            .iter()
+            .flat_map(|j| j.checked.rows().cloned())
+            .collect();
+        let at = crate::auth::now_rfc3339();
+        let (work, replies): (Vec<(Checked, AuditEntry)>, Vec<_>) = jobs
+            .into_iter()
+            .map(|j| ((j.checked, j.audit), j.reply))
+            .unzip();
+        let backlog = self.backlog();
+        let codes = self.codes.clone();
+        let mut known = self.known.take();
+        let at_once = known.is_none() || (backlog == 0 && rows.len() <= APPLY_AT_ONCE);
+        // The events (or their log row), the referrals they answer and the submissions'
+        // audit records: one transaction, one durable commit.
+        let stored = self.connection().and_then(|s| {
+            let sql = s.sql();
+            let audit = |sql: &mut dyn vamos_store::sql::Sql, outcomes: &[Outcome]| {
+                let mut sums = Vec::with_capacity(work.len());
+                let mut entries = Vec::with_capacity(work.len());
+                let mut offset = 0;
+                for (checked, audit) in work {
+                    let n = checked.fresh_len();
+                    let part = outcomes.get(offset..offset + n).unwrap_or_default();
+                    offset += n;
+                    let sum = acc::finish(checked, part);
+                    entries.push(complete_audit(audit, &sum));
+                    sums.push(sum);
+                }
+                append_in_tx(sql, &entries)?;
+                Ok(sums)
+            };
+            if at_once {
+                let sums = insert_counter_referrals_and(
+                    sql,
+                    &rows,
+                    &codes.answers,
+                    &at,
+                    known.as_mut(),
+                    audit,
+                )?;
+                // Applied at once: the log, if any, was applied first.
+                Ok((sums, Logged::default(), true))
+            } else {
+                let k = known.get_or_insert_with(KnownKeys::default);
+                let (sums, logged) =
+                    log_counter_referrals_and(sql, &rows, &codes.answers, &at, k, audit)?;
+                Ok((sums, logged, false))
+            }
+        });
+        match stored {
+            Ok((sums, logged, applied)) => {
+                self.known = known;
+                if let Some(k) = &self.known {
+                    self.status.known.store(k.len() as u64, Ordering::Relaxed);
+                }
+                if applied && !rows.is_empty() {
+                    self.set_backlog(0);
+                    self.applied.notify_one();
+                } else {
+                    let backlog =
+                        backlog.saturating_sub(logged.drained as u64) + logged.logged as u64;
+                    if logged.drained > 0 {
+                        self.lag.clear();
+                        self.applied.notify_one();
+                    }
+                    if logged.logged > 0 {
+                        self.lag.push_back((logged.logged as u64, Instant::now()));
+                    }
+                    self.set_backlog(backlog);
+                }
+                for (sum, reply) in sums.into_iter().zip(replies) {
+                    let _ = reply.send(Ok(sum));
+                }
+            }
+            Err(e) => {
+                self.store = None;
+                self.backlog = None;
+                self.forget_known();
+                let why = e.to_string();
+                for reply in replies {
+                    let _ = reply.send(Err(unavailable(&why)));
+                }
+            }
+        }
+    }
+}
+
 fn unavailable(why: &str) -> ApiError {
     tracing::error!(motivo = %why, "contra-referencias no guardadas");
     ApiError::new(
@@ -113,53 +454,4 @@ pub fn complete_audit(mut e: AuditEntry, sum: &IngestSummary) -> AuditEntry {
     e.subject_id = sum.audit_subject();
     e.outcome = sum.audit_outcome();
     e
-}
-
-fn commit_group(url: &str, store: &mut Option<Box<dyn Store>>, codes: &Codes, jobs: Vec<Job>) {
-    let rows: Vec<NewCounterReferral> = jobs
-        .iter()
-        .flat_map(|j| j.checked.rows().cloned())
-        .collect();
-    let at = crate::auth::now_rfc3339();
-    let (work, replies): (Vec<(Checked, AuditEntry)>, Vec<_>) = jobs
-        .into_iter()
-        .map(|j| ((j.checked, j.audit), j.reply))
-        .unzip();
-    // The events, the referrals they answer and the submissions' audit records: one
-    // transaction, one durable commit.
-    let stored = match store.as_mut() {
-        Some(s) => Ok(s),
-        None => vamos_store::open(url).map(|s| store.insert(s)),
-    }
-    .and_then(|s| {
-        insert_counter_referrals_and(s.sql(), &rows, &codes.answers, &at, |sql, outcomes| {
-            let mut sums = Vec::with_capacity(work.len());
-            let mut entries = Vec::with_capacity(work.len());
-            let mut offset = 0;
-            for (checked, audit) in work {
-                let n = checked.fresh_len();
-                let part = outcomes.get(offset..offset + n).unwrap_or_default();
-                offset += n;
-                let sum = acc::finish(checked, part);
-                entries.push(complete_audit(audit, &sum));
-                sums.push(sum);
-            }
-            append_in_tx(sql, &entries)?;
-            Ok(sums)
-        })
-    });
-    match stored {
-        Ok(sums) => {
-            for (sum, reply) in sums.into_iter().zip(replies) {
-                let _ = reply.send(Ok(sum));
-            }
-        }
-        Err(e) => {
-            *store = None;
-            let why = e.to_string();
-            for reply in replies {
-                let _ = reply.send(Err(unavailable(&why)));
-            }
-        }
-    }
 }

@@ -50,7 +50,12 @@ pub fn state(settings: Settings) -> anyhow::Result<AppState> {
         16,
         Some(pool::AuditWriter::start(&settings.db)?),
     );
-    let intake = intake::Intake::start(&settings.db, Arc::new(access::Codes::new(&catalogue)))?;
+    let access_wake = Arc::new(tokio::sync::Notify::new());
+    let intake = intake::Intake::start(
+        &settings.db,
+        Arc::new(access::Codes::new(&catalogue)),
+        access_wake.clone(),
+    )?;
     let dci_key = match &settings.dci_signing_key_file {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
@@ -67,7 +72,7 @@ pub fn state(settings: Settings) -> anyhow::Result<AppState> {
         dci_key,
         tokens: Arc::new(state::TokenCache::default()),
         intake,
-        access_wake: Arc::new(tokio::sync::Notify::new()),
+        access_wake,
         resident: Arc::default(),
         places: Arc::default(),
         login_limiter: Arc::new(RateLimiter::new(

@@ -591,7 +591,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
             Some(CounterReferralsWrite),
             false,
             "contra-referencias",
-            "Lote de contra-referencias: se guardan juntas las válidas y se informa cada inválida (fila, columna, valor, motivo)",
+            "Lote de contra-referencias: se guardan juntas las válidas y se informa cada inválida (fila, columna, valor, motivo); un lote de más de 256 eventos pasa por el registro de entrada: aceptado y durable, su referencia se responde al aplicarlo, enseguida (`deferred` los cuenta)",
             &[],
         )
     },

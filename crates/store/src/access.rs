@@ -10,7 +10,7 @@
 use crate::sql::{in_tx, lock, Param, Row, Sql};
 use crate::Backend;
 use crate::{Result, StoreError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 
 /// Advisory-lock key of referral generation and counter-referral ingestion (PostgreSQL).
@@ -795,7 +795,7 @@ pub fn acknowledge_all(
 }
 
 /// A registered person as a counter-referral names them: id, household, community, district.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonPlace {
     pub person_id: i64,
     pub household_id: i64,
@@ -841,7 +841,7 @@ pub fn locate_persons(sql: &mut dyn Sql, ids: &[i64], cedulas: &[i64]) -> Result
 }
 
 /// A counter-referral to store.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewCounterReferral {
     pub institution: String,
     pub event_key: String,
@@ -893,6 +893,9 @@ pub enum Outcome {
     Duplicate { id: i64 },
     /// The same institution and event id already received with other content.
     Conflict,
+    /// Appended with this id to the intake log ([`log_counter_referrals_and`]): acknowledged
+    /// and durable, its referral answered when the log is applied, moments later.
+    Logged { id: i64 },
 }
 
 /// Stores counter-referrals and answers the open (or expired) referrals they serve, in one
@@ -910,13 +913,9 @@ pub fn insert_counter_referrals(
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    insert_counter_referrals_and(
-        sql,
-        events,
-        answers,
-        at,
-        |_, outcomes| Ok(outcomes.to_vec()),
-    )
+    insert_counter_referrals_and(sql, events, answers, at, None, |_, outcomes| {
+        Ok(outcomes.to_vec())
+    })
 }
 
 /// [`insert_counter_referrals`], then `then` with the outcomes, in the same transaction and the
@@ -927,23 +926,13 @@ pub fn insert_counter_referrals_and<T>(
     events: &[NewCounterReferral],
     answers: &AnswerMap,
     at: &str,
+    known: Option<&mut KnownKeys>,
     then: impl FnOnce(&mut dyn Sql, &[Outcome]) -> Result<T>,
 ) -> Result<T> {
-    // An acknowledged event must survive a crash or a power cut: SQLite syncs this commit to
-    // disk (FULL; the connection's default, NORMAL, survives a crash of the process only).
-    // PostgreSQL commits durably by default (synchronous_commit = on).
-    let sqlite = sql.dialect() == Backend::Sqlite;
-    if sqlite {
-        sql.batch("PRAGMA synchronous = FULL")?;
-    }
-    let out = in_tx(sql, |sql| {
-        let outcomes = store_counter_referrals(sql, events, answers, at)?;
+    durable(sql, |sql| {
+        let outcomes = store_counter_referrals(sql, events, answers, at, known)?;
         then(sql, &outcomes)
-    });
-    if sqlite {
-        sql.batch("PRAGMA synchronous = NORMAL")?;
-    }
-    out
+    })
 }
 
 /// The writes of [`insert_counter_referrals`], inside the caller's transaction.
@@ -952,159 +941,463 @@ fn store_counter_referrals(
     events: &[NewCounterReferral],
     answers: &AnswerMap,
     at: &str,
+    mut fingerprints: Option<&mut KnownKeys>,
 ) -> Result<Vec<Outcome>> {
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    {
-        lock(sql, ACCESS_LOCK)?;
-        let mut by_inst: HashMap<&str, Vec<&str>> = HashMap::new();
-        for e in events {
-            by_inst
-                .entry(e.institution.as_str())
-                .or_default()
-                .push(e.event_key.as_str());
+    lock(sql, ACCESS_LOCK)?;
+    let (next, logged) = counter_referral_ids(sql)?;
+    if logged {
+        // Events the server's writer logged and has not applied yet: applied first (their ids
+        // are lower), so that a re-send of one of them is recognised here.
+        apply_log_in(sql, answers, None)?;
+    }
+    if let Some(k) = fingerprints.as_deref_mut() {
+        // Stored by someone else since the fingerprints were last brought up to date.
+        k.catch_up(sql, next - 1)?;
+    }
+    let mut by_inst: HashMap<&str, Vec<&str>> = HashMap::new();
+    for e in events {
+        by_inst
+            .entry(e.institution.as_str())
+            .or_default()
+            .push(e.event_key.as_str());
+    }
+    // (institution, event key) → (id, digest), stored or assigned in this call.
+    let mut known: HashMap<(String, String), (i64, String)> = HashMap::new();
+    for (inst, keys) in by_inst {
+        for (k, v) in known_events(sql, inst, &keys)? {
+            known.insert((inst.to_string(), k), v);
         }
-        // (institution, event key) → (id, digest), stored or assigned in this call.
-        let mut known: HashMap<(String, String), (i64, String)> = HashMap::new();
-        for (inst, keys) in by_inst {
-            for (k, v) in known_events(sql, inst, &keys)? {
-                known.insert((inst.to_string(), k), v);
+    }
+    let mut id = next;
+    let mut outcomes = Vec::with_capacity(events.len());
+    // Each event to store: its index in `events`, its new id.
+    let mut fresh: Vec<(usize, i64, &NewCounterReferral)> = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        let k = (e.institution.clone(), e.event_key.clone());
+        match known.get(&k) {
+            Some((old, digest)) if *digest == e.digest => {
+                outcomes.push(Outcome::Duplicate { id: *old })
+            }
+            Some(_) => outcomes.push(Outcome::Conflict),
+            None => {
+                known.insert(k, (id, e.digest.clone()));
+                outcomes.push(Outcome::Stored { id, referral: None });
+                fresh.push((i, id, e));
+                id += 1;
             }
         }
-        let mut id = next_id(sql, "counter_referrals")?;
-        let mut outcomes = Vec::with_capacity(events.len());
-        // Each event to store: its index in `events`, its new id.
-        let mut fresh: Vec<(usize, i64, &NewCounterReferral)> = Vec::new();
-        for (i, e) in events.iter().enumerate() {
-            let k = (e.institution.clone(), e.event_key.clone());
-            match known.get(&k) {
-                Some((old, digest)) if *digest == e.digest => {
-                    outcomes.push(Outcome::Duplicate { id: *old })
-                }
-                Some(_) => outcomes.push(Outcome::Conflict),
-                None => {
-                    known.insert(k, (id, e.digest.clone()));
-                    outcomes.push(Outcome::Stored { id, referral: None });
-                    fresh.push((i, id, e));
-                    id += 1;
-                }
-            }
+    }
+    if let Some(k) = fingerprints {
+        for (_, _, e) in &fresh {
+            k.add(&e.institution, &e.event_key);
         }
-        // The referrals these events answer: open (or expired) ones of the person, its
-        // household or its community for a service the event's code stands for; the first
-        // event to serve a referral answers it.
-        let mut wanted: HashMap<(&str, i64), Vec<(usize, &str)>> = HashMap::new();
-        for (f, (_, _, e)) in fresh.iter().enumerate() {
-            let Some(services) = answers.get(&(e.institution.clone(), e.service.clone())) else {
-                continue;
+        k.through = k.through.max(id - 1);
+    }
+    let rows: Vec<(i64, &NewCounterReferral)> = fresh.iter().map(|(_, id, e)| (*id, *e)).collect();
+    let answered = apply_rows(sql, &rows, answers, at)?;
+    for ((i, _, _), answer) in fresh.iter().zip(answered) {
+        if let Some(Outcome::Stored { referral, .. }) = outcomes.get_mut(*i) {
+            *referral = answer;
+        }
+    }
+    Ok(outcomes)
+}
+
+/// Stores counter-referrals that already have their ids (known to be new) and answers the open
+/// (or expired) referrals they serve: the referrals of the person, its household or its
+/// community for a service the event's code stands for; the first event to serve a referral
+/// answers it. Returns the referral each row answered. Inside the caller's transaction.
+fn apply_rows(
+    sql: &mut dyn Sql,
+    rows: &[(i64, &NewCounterReferral)],
+    answers: &AnswerMap,
+    at: &str,
+) -> Result<Vec<Option<i64>>> {
+    let mut wanted: HashMap<(&str, i64), Vec<(usize, &str)>> = HashMap::new();
+    for (f, (_, e)) in rows.iter().enumerate() {
+        let Some(services) = answers.get(&(e.institution.clone(), e.service.clone())) else {
+            continue;
+        };
+        for (s, kind) in services {
+            let unit = match *kind {
+                "hogar" => e.person.household_id,
+                "comunidad" => e.person.community_id,
+                _ => e.person.person_id,
             };
-            for (s, kind) in services {
-                let unit = match *kind {
-                    "hogar" => e.person.household_id,
-                    "comunidad" => e.person.community_id,
-                    _ => e.person.person_id,
-                };
-                wanted
-                    .entry((kind, unit))
-                    .or_default()
-                    .push((f, s.as_str()));
-            }
+            wanted
+                .entry((kind, unit))
+                .or_default()
+                .push((f, s.as_str()));
         }
-        let mut answered: Vec<Option<i64>> = vec![None; fresh.len()];
-        // (referral, its status, the counter-referral answering it)
-        let mut updates: Vec<(i64, String, i64)> = Vec::new();
-        let mut taken: HashSet<i64> = HashSet::new();
-        for kind in ["persona", "hogar", "comunidad"] {
-            let mut ids: Vec<i64> = wanted
-                .keys()
-                .filter(|(k, _)| *k == kind)
-                .map(|(_, u)| *u)
-                .collect();
-            ids.sort_unstable();
-            for chunk in ids.chunks(500) {
-                let mut params: Vec<Param> = vec![kind.into()];
-                let filter = crate::sql::in_ints(sql.dialect(), "unit_id", chunk, &mut params);
-                for r in sql.query(
-                    &format!(
-                        "SELECT id, unit_id, service, status FROM referrals
-                         WHERE unit_kind = $1 AND {filter} AND status IN ('emitida', 'recibida', 'contactada', 'vencida')"
-                    ),
-                    &params,
-                )? {
-                    let (rid, unit, service, status) =
-                        (r.int(0).unwrap_or_default(), r.int(1).unwrap_or_default(), r.text(2), r.text(3));
-                    let Some(list) = wanted.get(&(kind, unit)) else {
-                        continue;
-                    };
-                    if let Some((f, _)) = list.iter().find(|(_, s)| *s == service) {
-                        if taken.insert(rid) {
-                            updates.push((rid, status, fresh.get(*f).map_or(0, |x| x.1)));
-                            if let Some(slot) = answered.get_mut(*f) {
-                                slot.get_or_insert(rid);
-                            }
+    }
+    let mut answered: Vec<Option<i64>> = vec![None; rows.len()];
+    // (referral, its status, the counter-referral answering it)
+    let mut updates: Vec<(i64, String, i64)> = Vec::new();
+    let mut taken: HashSet<i64> = HashSet::new();
+    for kind in ["persona", "hogar", "comunidad"] {
+        let mut ids: Vec<i64> = wanted
+            .keys()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, u)| *u)
+            .collect();
+        ids.sort_unstable();
+        for chunk in ids.chunks(500) {
+            let mut params: Vec<Param> = vec![kind.into()];
+            let filter = crate::sql::in_ints(sql.dialect(), "unit_id", chunk, &mut params);
+            for r in sql.query(
+                &format!(
+                    "SELECT id, unit_id, service, status FROM referrals
+                     WHERE unit_kind = $1 AND {filter} AND status IN ('emitida', 'recibida', 'contactada', 'vencida')"
+                ),
+                &params,
+            )? {
+                let (rid, unit, service, status) =
+                    (r.int(0).unwrap_or_default(), r.int(1).unwrap_or_default(), r.text(2), r.text(3));
+                let Some(list) = wanted.get(&(kind, unit)) else {
+                    continue;
+                };
+                if let Some((f, _)) = list.iter().find(|(_, s)| *s == service) {
+                    if taken.insert(rid) {
+                        updates.push((rid, status, rows.get(*f).map_or(0, |x| x.0)));
+                        if let Some(slot) = answered.get_mut(*f) {
+                            slot.get_or_insert(rid);
                         }
                     }
                 }
             }
         }
-        let mut rows = Vec::with_capacity(fresh.len());
-        for (f, (i, id, e)) in fresh.iter().enumerate() {
-            let answer = answered.get(f).copied().flatten();
-            if let Some(Outcome::Stored { referral, .. }) = outcomes.get_mut(*i) {
-                *referral = answer;
-            }
-            rows.push(vec![
-                (*id).into(),
-                e.institution.as_str().into(),
-                e.event_key.as_str().into(),
-                e.digest.as_str().into(),
-                e.person.person_id.into(),
-                e.service.as_str().into(),
-                e.delivered_on.as_str().into(),
-                e.place.clone().into(),
-                e.place_district.into(),
-                answer.into(),
-                e.channel.as_str().into(),
-                at.into(),
-                e.received_by.as_str().into(),
-            ]);
-        }
-        insert_rows(
-            sql,
-            "counter_referrals",
-            &[
-                Col("id", false),
-                Col("institution", false),
-                Col("event_key", false),
-                Col("digest", false),
-                Col("person_id", false),
-                Col("service", false),
-                Col("delivered_on", true),
-                Col("place", false),
-                Col("place_district", false),
-                Col("referral_id", false),
-                Col("channel", false),
-                Col("received_at", false),
-                Col("received_by", false),
-            ],
-            &rows,
-        )?;
-        mark_served(sql, &updates, at)?;
-        let mut events_rows = Vec::with_capacity(updates.len());
-        for (rid, from, cr) in &updates {
-            events_rows.push(vec![
-                (*rid).into(),
-                at.into(),
-                "contra-referencia".into(),
-                from.as_str().into(),
-                "atendida".into(),
-                format!("contra-referencia {cr}").into(),
-            ]);
-        }
-        insert_rows(sql, "referral_events", &EVENT_COLS, &events_rows)?;
-        Ok(outcomes)
     }
+    let mut values = Vec::with_capacity(rows.len());
+    for ((id, e), answer) in rows.iter().zip(&answered) {
+        values.push(vec![
+            (*id).into(),
+            e.institution.as_str().into(),
+            e.event_key.as_str().into(),
+            e.digest.as_str().into(),
+            e.person.person_id.into(),
+            e.service.as_str().into(),
+            e.delivered_on.as_str().into(),
+            e.place.clone().into(),
+            e.place_district.into(),
+            (*answer).into(),
+            e.channel.as_str().into(),
+            at.into(),
+            e.received_by.as_str().into(),
+        ]);
+    }
+    insert_rows(
+        sql,
+        "counter_referrals",
+        &[
+            Col("id", false),
+            Col("institution", false),
+            Col("event_key", false),
+            Col("digest", false),
+            Col("person_id", false),
+            Col("service", false),
+            Col("delivered_on", true),
+            Col("place", false),
+            Col("place_district", false),
+            Col("referral_id", false),
+            Col("channel", false),
+            Col("received_at", false),
+            Col("received_by", false),
+        ],
+        &values,
+    )?;
+    mark_served(sql, &updates, at)?;
+    let mut events_rows = Vec::with_capacity(updates.len());
+    for (rid, from, cr) in &updates {
+        events_rows.push(vec![
+            (*rid).into(),
+            at.into(),
+            "contra-referencia".into(),
+            from.as_str().into(),
+            "atendida".into(),
+            format!("contra-referencia {cr}").into(),
+        ]);
+    }
+    insert_rows(sql, "referral_events", &EVENT_COLS, &events_rows)?;
+    Ok(answered)
+}
+
+/// The id the next counter-referral gets (after every stored one and every logged one), and
+/// whether the intake log holds events: one query.
+fn counter_referral_ids(sql: &mut dyn Sql) -> Result<(i64, bool)> {
+    let r = sql.query_opt(
+        "SELECT (SELECT MAX(id) FROM counter_referrals), (SELECT last_id FROM counter_referral_log ORDER BY id DESC LIMIT 1)",
+        &[],
+    )?;
+    let (table, log) = r.map_or((None, None), |r| (r.int(0), r.int(1)));
+    let last = table.unwrap_or(0).max(log.unwrap_or(0));
+    Ok((last + 1, log.is_some()))
+}
+
+/// The id the next counter-referral gets: after every stored one and every logged one.
+pub fn next_counter_referral_id(sql: &mut dyn Sql) -> Result<i64> {
+    Ok(counter_referral_ids(sql)?.0)
+}
+
+/// How many acknowledged counter-referrals wait in the intake log to be applied.
+pub fn logged_counter_referrals(sql: &mut dyn Sql) -> Result<i64> {
+    Ok(sql
+        .query_opt(
+            "SELECT CAST(COALESCE(SUM(events), 0) AS BIGINT) FROM counter_referral_log",
+            &[],
+        )?
+        .and_then(|r| r.int(0))
+        .unwrap_or(0))
+}
+
+/// Applies the oldest rows of the intake log (see [`log_counter_referrals_and`]), in id order,
+/// each deleted as it is applied: until about `max_events` events (at least one row), or all
+/// of them with `None`. Inside the caller's transaction (which holds [`ACCESS_LOCK`]). Returns
+/// the number of events applied.
+fn apply_log_in(
+    sql: &mut dyn Sql,
+    answers: &AnswerMap,
+    max_events: Option<usize>,
+) -> Result<usize> {
+    let mut applied = 0;
+    while max_events.is_none_or(|m| applied < m) {
+        let Some(r) = sql.query_opt(
+            "SELECT id, received_at, payload FROM counter_referral_log ORDER BY id LIMIT 1",
+            &[],
+        )?
+        else {
+            break;
+        };
+        let (id, at, payload) = (r.int(0).unwrap_or_default(), r.text(1), r.text(2));
+        let rows: Vec<(i64, NewCounterReferral)> = serde_json::from_str(&payload).map_err(|e| {
+            StoreError::Invalid(format!("registro de contra-referencias {id} ilegible: {e}"))
+        })?;
+        let refs: Vec<(i64, &NewCounterReferral)> = rows.iter().map(|(i, e)| (*i, e)).collect();
+        apply_rows(sql, &refs, answers, &at)?;
+        sql.execute(
+            "DELETE FROM counter_referral_log WHERE id = $1",
+            &[id.into()],
+        )?;
+        applied += rows.len();
+    }
+    Ok(applied)
+}
+
+/// Applies the oldest rows of the intake log, up to about `max_events` events (at least one
+/// row), in one transaction: the events become counter-referrals, answer their referrals, and
+/// leave the log. The commit need not reach the disk at once (SQLite `NORMAL`, PostgreSQL
+/// `synchronous_commit = off`): the events are durable in the log already, and a transaction
+/// lost in a crash leaves its rows in the log, applied again afterwards. Returns the number of
+/// events applied (0 when the log is empty).
+pub fn apply_logged_counter_referrals(
+    sql: &mut dyn Sql,
+    answers: &AnswerMap,
+    max_events: usize,
+) -> Result<usize> {
+    in_tx(sql, |sql| {
+        lock(sql, ACCESS_LOCK)?;
+        if sql.dialect() == Backend::Postgres {
+            sql.batch("SET LOCAL synchronous_commit = off")?;
+        }
+        apply_log_in(sql, answers, Some(max_events.max(1)))
+    })
+}
+
+/// The (institution, event id) pairs of every counter-referral stored or logged, held by the
+/// server's writer as 64-bit fingerprints: a pair not among them is certainly new, so a group
+/// of events needs no read of the database to be told apart from what was received before
+/// (only a fingerprint found — a re-send, or rarely two pairs sharing one — is looked up).
+/// `through`: every id up to it is held; ids after it, stored by another process (a command-line
+/// import), are read by [`KnownKeys::catch_up`].
+#[derive(Debug, Default)]
+pub struct KnownKeys {
+    set: HashSet<u64>,
+    through: i64,
+}
+
+fn fingerprint(institution: &str, key: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    institution.hash(&mut h);
+    key.hash(&mut h);
+    h.finish()
+}
+
+impl KnownKeys {
+    /// Reads every pair logged or stored (the log first: a row applied meanwhile is then read
+    /// from the table), in pages.
+    pub fn load(sql: &mut dyn Sql) -> Result<KnownKeys> {
+        let mut k = KnownKeys::default();
+        let logged = sql.query(
+            "SELECT last_id, payload FROM counter_referral_log ORDER BY id",
+            &[],
+        )?;
+        for r in &logged {
+            let rows: Vec<(i64, NewCounterReferral)> =
+                serde_json::from_str(&r.text(1)).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            for (_, e) in &rows {
+                k.add(&e.institution, &e.event_key);
+            }
+            k.through = k.through.max(r.int(0).unwrap_or_default());
+        }
+        let table_through = k.read_after(sql, 0, i64::MAX)?;
+        k.through = k.through.max(table_through);
+        Ok(k)
+    }
+
+    /// Reads the pairs stored with ids in `(after, upto]`; returns the last id read (`after`
+    /// when none).
+    fn read_after(&mut self, sql: &mut dyn Sql, mut after: i64, upto: i64) -> Result<i64> {
+        loop {
+            let rows = sql.query(
+                "SELECT id, institution, event_key FROM counter_referrals WHERE id > $1 AND id <= $2 ORDER BY id LIMIT 100000",
+                &[after.into(), upto.into()],
+            )?;
+            for r in &rows {
+                self.add(&r.text(1), &r.text(2));
+                after = r.int(0).unwrap_or(after);
+            }
+            if rows.len() < 100_000 {
+                return Ok(after);
+            }
+        }
+    }
+
+    /// Holds the pairs of every id up to `upto` (the last id assigned, read under the lock):
+    /// those after [`KnownKeys::through`] were stored by someone else.
+    pub fn catch_up(&mut self, sql: &mut dyn Sql, upto: i64) -> Result<()> {
+        if upto > self.through {
+            self.read_after(sql, self.through, upto)?;
+            self.through = upto;
+        }
+        Ok(())
+    }
+
+    /// Holds one more pair.
+    pub fn add(&mut self, institution: &str, key: &str) {
+        self.set.insert(fingerprint(institution, key));
+    }
+
+    /// Whether the pair may have been received (certainly not when `false`).
+    pub fn may_contain(&self, institution: &str, key: &str) -> bool {
+        self.set.contains(&fingerprint(institution, key))
+    }
+
+    /// How many pairs are held.
+    pub fn len(&self) -> usize {
+        self.set.len()
+    }
+
+    /// Whether none is held.
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty()
+    }
+}
+
+/// What [`log_counter_referrals_and`] did besides its outcomes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Logged {
+    /// Events appended to the log.
+    pub logged: usize,
+    /// Events of the log applied first (to look up re-sends exactly).
+    pub drained: usize,
+}
+
+/// The server writer's way of storing a group of counter-referrals under load: the new events
+/// get their ids and are appended to the intake log as one row, with `then`'s writes (the audit
+/// records), in one transaction with one durable commit — without reading the database per
+/// event: `known` tells new events apart, and only a fingerprint found sends the group's
+/// doubtful events to the table (after applying the log, so the table holds every event
+/// received). Outcomes as [`insert_counter_referrals`]'s, with [`Outcome::Logged`] for the
+/// events appended. The log is applied later by [`apply_logged_counter_referrals`] (and first
+/// by every other write of counter-referrals).
+pub fn log_counter_referrals_and<T>(
+    sql: &mut dyn Sql,
+    events: &[NewCounterReferral],
+    answers: &AnswerMap,
+    at: &str,
+    known: &mut KnownKeys,
+    then: impl FnOnce(&mut dyn Sql, &[Outcome]) -> Result<T>,
+) -> Result<(T, Logged)> {
+    durable(sql, |sql| {
+        lock(sql, ACCESS_LOCK)?;
+        let (next, _) = counter_referral_ids(sql)?;
+        known.catch_up(sql, next - 1)?;
+        let mut report = Logged::default();
+        let doubtful: Vec<&NewCounterReferral> = events
+            .iter()
+            .filter(|e| known.may_contain(&e.institution, &e.event_key))
+            .collect();
+        // (institution, event key) → (id, digest): stored before, or assigned in this call.
+        let mut seen: HashMap<(&str, &str), (i64, &str)> = HashMap::new();
+        let mut stored: HashMap<(String, String), (i64, String)> = HashMap::new();
+        if !doubtful.is_empty() {
+            report.drained = apply_log_in(sql, answers, None)?;
+            let mut by_inst: HashMap<&str, Vec<&str>> = HashMap::new();
+            for e in &doubtful {
+                by_inst
+                    .entry(e.institution.as_str())
+                    .or_default()
+                    .push(e.event_key.as_str());
+            }
+            for (inst, keys) in by_inst {
+                for (k, v) in known_events(sql, inst, &keys)? {
+                    stored.insert((inst.to_string(), k), v);
+                }
+            }
+        }
+        for ((inst, key), (id, digest)) in &stored {
+            seen.insert((inst.as_str(), key.as_str()), (*id, digest.as_str()));
+        }
+        // Applying the log moves its events to the table: the next id stays.
+        let mut id = next;
+        let mut outcomes = Vec::with_capacity(events.len());
+        let mut rows: Vec<(i64, &NewCounterReferral)> = Vec::new();
+        for e in events {
+            let k = (e.institution.as_str(), e.event_key.as_str());
+            match seen.get(&k) {
+                Some((old, digest)) if *digest == e.digest => {
+                    outcomes.push(Outcome::Duplicate { id: *old })
+                }
+                Some(_) => outcomes.push(Outcome::Conflict),
+                None => {
+                    seen.insert(k, (id, e.digest.as_str()));
+                    outcomes.push(Outcome::Logged { id });
+                    rows.push((id, e));
+                    known.add(&e.institution, &e.event_key);
+                    id += 1;
+                }
+            }
+        }
+        if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
+            let payload =
+                serde_json::to_string(&rows).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            sql.execute(
+                "INSERT INTO counter_referral_log (id, last_id, events, received_at, payload) VALUES ($1, $2, $3, $4, $5)",
+                &[first.0.into(), last.0.into(), (rows.len() as i64).into(), at.into(), payload.into()],
+            )?;
+            report.logged = rows.len();
+        }
+        known.through = known.through.max(id - 1);
+        Ok((then(sql, &outcomes)?, report))
+    })
+}
+
+/// Runs `f` in a transaction whose commit reaches the disk before it returns: SQLite syncs it
+/// (`FULL`; the connection's default, `NORMAL`, survives a crash of the process only);
+/// PostgreSQL commits durably by default (`synchronous_commit = on`).
+fn durable<T>(sql: &mut dyn Sql, f: impl FnOnce(&mut dyn Sql) -> Result<T>) -> Result<T> {
+    let sqlite = sql.dialect() == Backend::Sqlite;
+    if sqlite {
+        sql.batch("PRAGMA synchronous = FULL")?;
+    }
+    let out = in_tx(sql, f);
+    if sqlite {
+        sql.batch("PRAGMA synchronous = NORMAL")?;
+    }
+    out
 }
 
 /// Marks referrals served: `(referral, its status, the counter-referral answering it)`. On

@@ -70,6 +70,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0011_self_registrations",
         include_str!("../migrations/postgres/0011_self_registrations.sql"),
     ),
+    (
+        "0012_counter_referral_log",
+        include_str!("../migrations/postgres/0012_counter_referral_log.sql"),
+    ),
 ];
 
 /// A PostgreSQL registry.

@@ -65,6 +65,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0011_self_registrations",
         include_str!("../migrations/sqlite/0011_self_registrations.sql"),
     ),
+    (
+        "0012_counter_referral_log",
+        include_str!("../migrations/sqlite/0012_counter_referral_log.sql"),
+    ),
 ];
 
 /// A SQLite registry in one file.

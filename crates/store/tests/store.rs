@@ -594,25 +594,299 @@ fn grouped_counter_referrals_settle_duplicates_and_conflicts_in_one_commit() {
     }
 }
 
+/// An empty measurement of Villeta (for referrals to hang on).
+fn villeta_measurement(s: &mut dyn Store) -> i64 {
+    s.save_measurement(
+        &vamos_store::MeasurementMeta {
+            as_of: d("2026-11-23"),
+            catalogue_version: "prueba".into(),
+            catalogue_label: "prueba".into(),
+            territory: "1116".into(),
+            synthetic: true,
+            created_at: "2026-11-23T10:00:00Z".into(),
+            details: "{}".into(),
+        },
+        &[],
+    )
+    .unwrap()
+}
+
+#[test]
+fn logged_counter_referrals_are_acknowledged_first_and_applied_later_in_order() {
+    use vamos_store::access::{
+        apply_logged_counter_referrals, insert_counter_referrals, insert_counter_referrals_and,
+        locate_persons, log_counter_referrals_and, logged_counter_referrals, sync_referrals,
+        KnownKeys, Logged, NewCounterReferral, NewReferral, Outcome,
+    };
+    for db in all_dbs() {
+        let mut s = db.open();
+        write_one(s.as_mut(), true);
+        let (by_id, _) = locate_persons(s.sql(), &[1], &[]).unwrap();
+        let person = by_id[&1];
+        let m = villeta_measurement(s.as_mut());
+        let need = NewReferral {
+            unit_kind: "persona",
+            unit_id: 1,
+            household_id: None,
+            community_id: None,
+            district_code: 1116,
+            category: "gestacion".into(),
+            service: "control_prenatal".into(),
+            institution: "MSPBS".into(),
+            priority: 1,
+            unprotected: 1,
+            populations: String::new(),
+            critical: true,
+            due_on: "2026-12-23".into(),
+        };
+        sync_referrals(
+            s.sql(),
+            m,
+            &[(1116, 1116)],
+            &[need],
+            "2026-11-23",
+            "2026-11-23T10:00:00Z",
+            "prueba",
+        )
+        .unwrap();
+        let event = |key: &str, digest: &str| NewCounterReferral {
+            institution: "MSPBS".into(),
+            event_key: key.into(),
+            digest: digest.into(),
+            person,
+            service: "control_prenatal".into(),
+            delivered_on: "2026-11-20".into(),
+            place: None,
+            place_district: Some(1116),
+            channel: "lote".into(),
+            received_by: "prueba".into(),
+        };
+        let mut answers: vamos_store::access::AnswerMap = Default::default();
+        answers.insert(
+            ("MSPBS".into(), "control_prenatal".into()),
+            vec![("control_prenatal".into(), "persona")],
+        );
+        let count =
+            |s: &mut dyn Store, q: &str| s.sql().query_opt(q, &[]).unwrap().and_then(|r| r.int(0));
+        // One stored the usual way (answering nothing) before the writer read its fingerprints.
+        let before = insert_counter_referrals(
+            s.sql(),
+            &[event("e0", "d0")],
+            &Default::default(),
+            "2026-11-23T10:00:00Z",
+        )
+        .unwrap();
+        let Outcome::Stored { id: e0, .. } = before[0] else {
+            panic!("{before:?}")
+        };
+        let mut known = KnownKeys::load(s.sql()).unwrap();
+        assert_eq!(known.len(), 1, "{}", db.label);
+        // A group is logged: new events get ids, nothing is read per event, nothing applied.
+        let (outcomes, report) = log_counter_referrals_and(
+            s.sql(),
+            &[
+                event("e1", "d1"),
+                event("e2", "d2"),
+                event("e1", "d1"),
+                event("e2", "otro"),
+            ],
+            &answers,
+            "2026-11-23T10:01:00Z",
+            &mut known,
+            |_, o| Ok(o.to_vec()),
+        )
+        .unwrap();
+        assert_eq!(
+            outcomes,
+            vec![
+                Outcome::Logged { id: e0 + 1 },
+                Outcome::Logged { id: e0 + 2 },
+                Outcome::Duplicate { id: e0 + 1 },
+                Outcome::Conflict
+            ],
+            "{}",
+            db.label
+        );
+        assert_eq!(
+            report,
+            Logged {
+                logged: 2,
+                drained: 0
+            },
+            "{}",
+            db.label
+        );
+        assert_eq!(
+            logged_counter_referrals(s.sql()).unwrap(),
+            2,
+            "{}",
+            db.label
+        );
+        assert_eq!(
+            count(s.as_mut(), "SELECT count(*) FROM counter_referrals"),
+            Some(1),
+            "{}",
+            db.label
+        );
+        // Another process stores an event meanwhile (the command-line import): it applies the
+        // log first, so ids stay in order and a re-send of a logged event is recognised.
+        let cli = insert_counter_referrals(
+            s.sql(),
+            &[event("e2", "d2"), event("e3", "d3")],
+            &answers,
+            "2026-11-23T10:02:00Z",
+        )
+        .unwrap();
+        assert_eq!(
+            cli,
+            vec![
+                Outcome::Duplicate { id: e0 + 2 },
+                Outcome::Stored {
+                    id: e0 + 3,
+                    referral: None
+                }
+            ],
+            "{}",
+            db.label
+        );
+        assert_eq!(
+            logged_counter_referrals(s.sql()).unwrap(),
+            0,
+            "{}",
+            db.label
+        );
+        // The logged event answered the open referral when applied.
+        assert_eq!(
+            count(
+                s.as_mut(),
+                "SELECT counter_referral_id FROM referrals WHERE status = 'atendida'"
+            ),
+            Some(e0 + 1),
+            "{}",
+            db.label
+        );
+        assert_eq!(
+            count(
+                s.as_mut(),
+                &format!(
+                    "SELECT referral_id FROM counter_referrals WHERE id = {}",
+                    e0 + 1
+                )
+            ),
+            count(
+                s.as_mut(),
+                "SELECT id FROM referrals WHERE status = 'atendida'"
+            ),
+            "{}",
+            db.label
+        );
+        // The writer's next group catches up with what the other process stored: its re-send
+        // is a duplicate, not a second row (it would break the unique key when applied).
+        let (again, report) = log_counter_referrals_and(
+            s.sql(),
+            &[event("e3", "d3"), event("e4", "d4"), event("e5", "d5")],
+            &answers,
+            "2026-11-23T10:03:00Z",
+            &mut known,
+            |_, o| Ok(o.to_vec()),
+        )
+        .unwrap();
+        assert_eq!(
+            again,
+            vec![
+                Outcome::Duplicate { id: e0 + 3 },
+                Outcome::Logged { id: e0 + 4 },
+                Outcome::Logged { id: e0 + 5 }
+            ],
+            "{}",
+            db.label
+        );
+        assert_eq!(report.logged, 2, "{}", db.label);
+        // Fingerprints read afresh (a restart) hold the logged events too.
+        let reread = KnownKeys::load(s.sql()).unwrap();
+        assert_eq!(reread.len(), 6, "{}", db.label);
+        assert!(reread.may_contain("MSPBS", "e5"), "{}", db.label);
+        // Applied in chunks of at least one logged group, in order, each leaving the log.
+        assert_eq!(
+            apply_logged_counter_referrals(s.sql(), &answers, 1).unwrap(),
+            2,
+            "{}",
+            db.label
+        );
+        assert_eq!(
+            apply_logged_counter_referrals(s.sql(), &answers, 1).unwrap(),
+            0,
+            "{}",
+            db.label
+        );
+        assert_eq!(
+            count(s.as_mut(), "SELECT count(*) FROM counter_referrals"),
+            Some(6),
+            "{}",
+            db.label
+        );
+        assert_eq!(
+            count(s.as_mut(), "SELECT count(*) FROM counter_referral_log"),
+            Some(0),
+            "{}",
+            db.label
+        );
+        assert_eq!(
+            count(s.as_mut(), &format!("SELECT count(*) FROM counter_referrals WHERE received_at = '2026-11-23T10:03:00Z' AND id > {}", e0 + 3)),
+            Some(2),
+            "{}: applied events keep the time they were received",
+            db.label
+        );
+        // The writer's small group, stored at once, adds its events to
+        // the fingerprints: re-sent in a later logged group, a duplicate.
+        let small = insert_counter_referrals_and(
+            s.sql(),
+            &[event("e6", "d6")],
+            &answers,
+            "2026-11-23T10:03:30Z",
+            Some(&mut known),
+            |_, o| Ok(o.to_vec()),
+        )
+        .unwrap();
+        assert_eq!(
+            small,
+            vec![Outcome::Stored {
+                id: e0 + 6,
+                referral: None
+            }],
+            "{}",
+            db.label
+        );
+        assert_eq!(
+            logged_counter_referrals(s.sql()).unwrap(),
+            0,
+            "{}",
+            db.label
+        );
+        let (resent, _) = log_counter_referrals_and(
+            s.sql(),
+            &[event("e6", "d6")],
+            &answers,
+            "2026-11-23T10:03:40Z",
+            &mut known,
+            |_, o| Ok(o.to_vec()),
+        )
+        .unwrap();
+        assert_eq!(
+            resent,
+            vec![Outcome::Duplicate { id: e0 + 6 }],
+            "{}",
+            db.label
+        );
+    }
+}
+
 #[test]
 fn referral_generation_writes_many_referrals_in_slices_and_keeps_them_on_a_rerun() {
     use vamos_store::access::{sync_referrals, NewReferral};
     for db in all_dbs() {
         let mut s = db.open();
-        let m = s
-            .save_measurement(
-                &vamos_store::MeasurementMeta {
-                    as_of: d("2026-11-23"),
-                    catalogue_version: "prueba".into(),
-                    catalogue_label: "prueba".into(),
-                    territory: "1116".into(),
-                    synthetic: true,
-                    created_at: "2026-11-23T10:00:00Z".into(),
-                    details: "{}".into(),
-                },
-                &[],
-            )
-            .unwrap();
+        let m = villeta_measurement(s.as_mut());
         // More than one slice of rows (10,000), and a need repeated.
         let needs: Vec<NewReferral> = (0..25_001)
             .map(|k| NewReferral {
@@ -843,6 +1117,7 @@ fn counter_referrals_and_their_audit_records_commit_or_roll_back_together() {
             &[event("e1"), event("e2")],
             &answers,
             "2026-11-23T10:00:00Z",
+            None,
             |sql, outcomes| {
                 assert_eq!(outcomes.len(), 2);
                 audit::append_in_tx(sql, &[entry("1"), entry("2")])
@@ -858,6 +1133,7 @@ fn counter_referrals_and_their_audit_records_commit_or_roll_back_together() {
             &[event("e3")],
             &answers,
             "2026-11-23T10:00:01Z",
+            None,
             |sql, _| {
                 audit::append_in_tx(sql, &[entry("3")])?;
                 Err::<(), _>(vamos_store::StoreError::Invalid("prueba".into()))
