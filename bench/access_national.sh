@@ -7,6 +7,8 @@
 #   bash bench/access_national.sh                  # the databases of bench/server_national.sh
 #   BACKENDS=sqlite bash bench/access_national.sh  # one backend only
 #   BACKLOG_WAIT=120 bash bench/access_national.sh # give up waiting for the updater after 120 s
+#   BATCH_DURATION=10s bash bench/access_national.sh # a burst only (the server's writer applies
+#                                                  # its intake log under load after 10 s)
 #
 # Uses the national registry built by bench/server_national.sh (run it first, or with
 # PREPARE_ONLY=1). Classifies it and generates its referrals once per backend (a measurement

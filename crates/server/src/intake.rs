@@ -87,6 +87,13 @@ impl Intake {
     pub fn start(url: &str, codes: Arc<Codes>, applied: Arc<Notify>) -> anyhow::Result<Intake> {
         let (tx, rx) = mpsc::channel::<Job>(1024);
         let status = Arc::new(IntakeStatus::default());
+        // Counted before the server answers: `/api/ready` never shows an earlier run's log as
+        // empty before the writer has looked.
+        let left = vamos_store::open(url)
+            .and_then(|mut s| vamos_store::access::logged_counter_referrals(s.sql()))?;
+        status
+            .pending
+            .store(u64::try_from(left).unwrap_or_default(), Ordering::Relaxed);
         let mut writer = Writer {
             url: url.to_string(),
             store: None,

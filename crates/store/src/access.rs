@@ -920,7 +920,8 @@ pub fn insert_counter_referrals(
 
 /// [`insert_counter_referrals`], then `then` with the outcomes, in the same transaction and the
 /// same durable commit (the server's writer appends the submissions' audit records there: one
-/// disk sync for both). Nothing is committed if `then` fails.
+/// disk sync for both). Nothing is committed if `then` fails. `known`: the writer's
+/// fingerprints ([`KnownKeys`]), brought up to date with the ids stored, this call's included.
 pub fn insert_counter_referrals_and<T>(
     sql: &mut dyn Sql,
     events: &[NewCounterReferral],
