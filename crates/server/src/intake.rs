@@ -371,7 +371,8 @@ impl Writer {
         let backlog = self.backlog();
         let codes = self.codes.clone();
         let mut known = self.known.take();
-        let at_once = known.is_none() || (backlog == 0 && rows.len() <= APPLY_AT_ONCE);
+        // Small while nothing waits: applied at once (also while the fingerprints are read).
+        let small = backlog == 0 && rows.len() <= APPLY_AT_ONCE;
         // The events (or their log row), the referrals they answer and the submissions'
         // audit records: one transaction, one durable commit.
         let stored = self.connection().and_then(|s| {
@@ -391,22 +392,18 @@ impl Writer {
                 append_in_tx(sql, &entries)?;
                 Ok(sums)
             };
-            if at_once {
-                let sums = insert_counter_referrals_and(
-                    sql,
-                    &rows,
-                    &codes.answers,
-                    &at,
-                    known.as_mut(),
-                    audit,
-                )?;
-                // Applied at once: the log, if any, was applied first.
-                Ok((sums, Logged::default(), true))
-            } else {
-                let k = known.get_or_insert_with(KnownKeys::default);
-                let (sums, logged) =
-                    log_counter_referrals_and(sql, &rows, &codes.answers, &at, k, audit)?;
-                Ok((sums, logged, false))
+            match known.as_mut() {
+                Some(k) if !small => {
+                    let (sums, logged) =
+                        log_counter_referrals_and(sql, &rows, &codes.answers, &at, k, audit)?;
+                    Ok((sums, logged, false))
+                }
+                k => {
+                    let sums =
+                        insert_counter_referrals_and(sql, &rows, &codes.answers, &at, k, audit)?;
+                    // Applied at once: the log, if any, was applied first.
+                    Ok((sums, Logged::default(), true))
+                }
             }
         });
         match stored {

@@ -958,44 +958,13 @@ fn store_counter_referrals(
         // Stored by someone else since the fingerprints were last brought up to date.
         k.catch_up(sql, next - 1)?;
     }
-    let mut by_inst: HashMap<&str, Vec<&str>> = HashMap::new();
-    for e in events {
-        by_inst
-            .entry(e.institution.as_str())
-            .or_default()
-            .push(e.event_key.as_str());
-    }
-    // (institution, event key) → (id, digest), stored or assigned in this call.
-    let mut known: HashMap<(String, String), (i64, String)> = HashMap::new();
-    for (inst, keys) in by_inst {
-        for (k, v) in known_events(sql, inst, &keys)? {
-            known.insert((inst.to_string(), k), v);
-        }
-    }
-    let mut id = next;
-    let mut outcomes = Vec::with_capacity(events.len());
-    // Each event to store: its index in `events`, its new id.
-    let mut fresh: Vec<(usize, i64, &NewCounterReferral)> = Vec::new();
-    for (i, e) in events.iter().enumerate() {
-        let k = (e.institution.clone(), e.event_key.clone());
-        match known.get(&k) {
-            Some((old, digest)) if *digest == e.digest => {
-                outcomes.push(Outcome::Duplicate { id: *old })
-            }
-            Some(_) => outcomes.push(Outcome::Conflict),
-            None => {
-                known.insert(k, (id, e.digest.clone()));
-                outcomes.push(Outcome::Stored { id, referral: None });
-                fresh.push((i, id, e));
-                id += 1;
-            }
-        }
-    }
+    let stored = stored_events(sql, events.iter())?;
+    let (mut outcomes, fresh) = settle(events, &stored, next);
     if let Some(k) = fingerprints {
-        for (_, _, e) in &fresh {
+        for (_, id, e) in &fresh {
             k.add(&e.institution, &e.event_key);
+            k.through = k.through.max(*id);
         }
-        k.through = k.through.max(id - 1);
     }
     let rows: Vec<(i64, &NewCounterReferral)> = fresh.iter().map(|(_, id, e)| (*id, *e)).collect();
     let answered = apply_rows(sql, &rows, answers, at)?;
@@ -1005,6 +974,61 @@ fn store_counter_referrals(
         }
     }
     Ok(outcomes)
+}
+
+/// The (id, digest) of events already stored, by (institution, event key), for `events`.
+fn stored_events<'a>(
+    sql: &mut dyn Sql,
+    events: impl Iterator<Item = &'a NewCounterReferral>,
+) -> Result<HashMap<(String, String), (i64, String)>> {
+    let mut by_inst: HashMap<&str, Vec<&str>> = HashMap::new();
+    for e in events {
+        by_inst
+            .entry(e.institution.as_str())
+            .or_default()
+            .push(e.event_key.as_str());
+    }
+    let mut stored = HashMap::new();
+    for (inst, keys) in by_inst {
+        for (k, v) in known_events(sql, inst, &keys)? {
+            stored.insert((inst.to_string(), k), v);
+        }
+    }
+    Ok(stored)
+}
+
+/// Settles `events` against those `stored` before and each other, in order: a known
+/// (institution, event key) is a duplicate when its digest is the same, a conflict when not;
+/// every other event gets the next id from `next` (outcome `Stored` without a referral yet).
+/// Returns the outcomes and the new events (index in `events`, id).
+fn settle<'a>(
+    events: &'a [NewCounterReferral],
+    stored: &HashMap<(String, String), (i64, String)>,
+    next: i64,
+) -> (Vec<Outcome>, Vec<(usize, i64, &'a NewCounterReferral)>) {
+    let mut seen: HashMap<(&str, &str), (i64, &str)> = stored
+        .iter()
+        .map(|((inst, key), (id, digest))| ((inst.as_str(), key.as_str()), (*id, digest.as_str())))
+        .collect();
+    let mut id = next;
+    let mut outcomes = Vec::with_capacity(events.len());
+    let mut fresh = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        let k = (e.institution.as_str(), e.event_key.as_str());
+        match seen.get(&k) {
+            Some((old, digest)) if *digest == e.digest => {
+                outcomes.push(Outcome::Duplicate { id: *old })
+            }
+            Some(_) => outcomes.push(Outcome::Conflict),
+            None => {
+                seen.insert(k, (id, e.digest.as_str()));
+                outcomes.push(Outcome::Stored { id, referral: None });
+                fresh.push((i, id, e));
+                id += 1;
+            }
+        }
+    }
+    (outcomes, fresh)
 }
 
 /// Stores counter-referrals that already have their ids (known to be new) and answers the open
@@ -1135,11 +1159,6 @@ fn counter_referral_ids(sql: &mut dyn Sql) -> Result<(i64, bool)> {
     let (table, log) = r.map_or((None, None), |r| (r.int(0), r.int(1)));
     let last = table.unwrap_or(0).max(log.unwrap_or(0));
     Ok((last + 1, log.is_some()))
-}
-
-/// The id the next counter-referral gets: after every stored one and every logged one.
-pub fn next_counter_referral_id(sql: &mut dyn Sql) -> Result<i64> {
-    Ok(counter_referral_ids(sql)?.0)
 }
 
 /// How many acknowledged counter-referrals wait in the intake log to be applied.
@@ -1331,46 +1350,21 @@ pub fn log_counter_referrals_and<T>(
             .iter()
             .filter(|e| known.may_contain(&e.institution, &e.event_key))
             .collect();
-        // (institution, event key) → (id, digest): stored before, or assigned in this call.
-        let mut seen: HashMap<(&str, &str), (i64, &str)> = HashMap::new();
-        let mut stored: HashMap<(String, String), (i64, String)> = HashMap::new();
+        let mut stored = HashMap::new();
         if !doubtful.is_empty() {
             report.drained = apply_log_in(sql, answers, None)?;
-            let mut by_inst: HashMap<&str, Vec<&str>> = HashMap::new();
-            for e in &doubtful {
-                by_inst
-                    .entry(e.institution.as_str())
-                    .or_default()
-                    .push(e.event_key.as_str());
-            }
-            for (inst, keys) in by_inst {
-                for (k, v) in known_events(sql, inst, &keys)? {
-                    stored.insert((inst.to_string(), k), v);
-                }
-            }
-        }
-        for ((inst, key), (id, digest)) in &stored {
-            seen.insert((inst.as_str(), key.as_str()), (*id, digest.as_str()));
+            stored = stored_events(sql, doubtful.into_iter())?;
         }
         // Applying the log moves its events to the table: the next id stays.
-        let mut id = next;
-        let mut outcomes = Vec::with_capacity(events.len());
-        let mut rows: Vec<(i64, &NewCounterReferral)> = Vec::new();
-        for e in events {
-            let k = (e.institution.as_str(), e.event_key.as_str());
-            match seen.get(&k) {
-                Some((old, digest)) if *digest == e.digest => {
-                    outcomes.push(Outcome::Duplicate { id: *old })
-                }
-                Some(_) => outcomes.push(Outcome::Conflict),
-                None => {
-                    seen.insert(k, (id, e.digest.as_str()));
-                    outcomes.push(Outcome::Logged { id });
-                    rows.push((id, e));
-                    known.add(&e.institution, &e.event_key);
-                    id += 1;
-                }
+        let (mut outcomes, fresh) = settle(events, &stored, next);
+        let mut rows: Vec<(i64, &NewCounterReferral)> = Vec::with_capacity(fresh.len());
+        for (i, id, e) in fresh {
+            if let Some(o) = outcomes.get_mut(i) {
+                *o = Outcome::Logged { id };
             }
+            rows.push((id, e));
+            known.add(&e.institution, &e.event_key);
+            known.through = known.through.max(id);
         }
         if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
             let payload =
@@ -1381,7 +1375,6 @@ pub fn log_counter_referrals_and<T>(
             )?;
             report.logged = rows.len();
         }
-        known.through = known.through.max(id - 1);
         Ok((then(sql, &outcomes)?, report))
     })
 }

@@ -522,26 +522,13 @@ fn write_many(store: &mut dyn Store, households: i64, persons: i64) {
 
 #[test]
 fn grouped_counter_referrals_settle_duplicates_and_conflicts_in_one_commit() {
-    use vamos_store::access::{
-        insert_counter_referrals, locate_persons, NewCounterReferral, Outcome,
-    };
+    use vamos_store::access::{insert_counter_referrals, locate_persons, Outcome};
     for db in all_dbs() {
         let mut s = db.open();
         write_one(s.as_mut(), true);
         let (by_id, _) = locate_persons(s.sql(), &[1], &[]).unwrap();
         let person = by_id[&1];
-        let event = |key: &str, digest: &str| NewCounterReferral {
-            institution: "MSPBS".into(),
-            event_key: key.into(),
-            digest: digest.into(),
-            person,
-            service: "control_prenatal".into(),
-            delivered_on: "2026-11-20".into(),
-            place: None,
-            place_district: Some(1116),
-            channel: "api".into(),
-            received_by: "prueba".into(),
-        };
+        let event = |key: &str, digest: &str| prenatal_event(person, key, digest);
         let answers = Default::default();
         // Two submissions grouped into one call: the second repeats the first's event (a
         // duplicate) and reuses its id with other content (a conflict).
@@ -594,6 +581,26 @@ fn grouped_counter_referrals_settle_duplicates_and_conflicts_in_one_commit() {
     }
 }
 
+/// A prenatal check reported by MSPBS for `person` in Villeta.
+fn prenatal_event(
+    person: vamos_store::access::PersonPlace,
+    key: &str,
+    digest: &str,
+) -> vamos_store::access::NewCounterReferral {
+    vamos_store::access::NewCounterReferral {
+        institution: "MSPBS".into(),
+        event_key: key.into(),
+        digest: digest.into(),
+        person,
+        service: "control_prenatal".into(),
+        delivered_on: "2026-11-20".into(),
+        place: None,
+        place_district: Some(1116),
+        channel: "api".into(),
+        received_by: "prueba".into(),
+    }
+}
+
 /// An empty measurement of Villeta (for referrals to hang on).
 fn villeta_measurement(s: &mut dyn Store) -> i64 {
     s.save_measurement(
@@ -616,7 +623,7 @@ fn logged_counter_referrals_are_acknowledged_first_and_applied_later_in_order() 
     use vamos_store::access::{
         apply_logged_counter_referrals, insert_counter_referrals, insert_counter_referrals_and,
         locate_persons, log_counter_referrals_and, logged_counter_referrals, sync_referrals,
-        KnownKeys, Logged, NewCounterReferral, NewReferral, Outcome,
+        KnownKeys, Logged, NewReferral, Outcome,
     };
     for db in all_dbs() {
         let mut s = db.open();
@@ -649,18 +656,7 @@ fn logged_counter_referrals_are_acknowledged_first_and_applied_later_in_order() 
             "prueba",
         )
         .unwrap();
-        let event = |key: &str, digest: &str| NewCounterReferral {
-            institution: "MSPBS".into(),
-            event_key: key.into(),
-            digest: digest.into(),
-            person,
-            service: "control_prenatal".into(),
-            delivered_on: "2026-11-20".into(),
-            place: None,
-            place_district: Some(1116),
-            channel: "lote".into(),
-            received_by: "prueba".into(),
-        };
+        let event = |key: &str, digest: &str| prenatal_event(person, key, digest);
         let mut answers: vamos_store::access::AnswerMap = Default::default();
         answers.insert(
             ("MSPBS".into(), "control_prenatal".into()),
