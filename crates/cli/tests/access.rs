@@ -907,7 +907,21 @@ fn incremental_logros_in_memory_and_from_the_database_match_a_new_classification
             .collect();
         assert!(persons.len() >= 10, "{list}");
         let (first, second) = persons.split_at(persons.len() / 2);
-        let batch = |part: &[&Value], from: usize| json!({"events": part.iter().enumerate().map(|(i, it)| event(from + i, it)).collect::<Vec<_>>()});
+        // And, in each batch, an event that moves a community's figures (a health post opened:
+        // only `Entorno` rules name it; the synthetic communities have no survey, so their
+        // health service is sin dato until then), reported by a resident: the update must
+        // measure that community again, and only the units each event reaches (`EventReach`).
+        let residents = [first[0]["unit_id"].clone(), second[0]["unit_id"].clone()];
+        let batch = |part: &[&Value], from: usize| {
+            let mut events: Vec<Value> = part
+                .iter()
+                .enumerate()
+                .map(|(i, it)| event(from + i, it))
+                .collect();
+            let resident = &residents[usize::from(from > 0)];
+            events.push(json!({"event_id": format!("EQ-{}-usf-{from}", db.label), "person_id": resident, "service": "habilitacion_usf", "delivered_on": "2026-11-20"}));
+            json!({ "events": events })
+        };
         // In memory.
         let (st, sum, _) = call(
             &s,
@@ -919,7 +933,7 @@ fn incremental_logros_in_memory_and_from_the_database_match_a_new_classification
         assert_eq!(st, 200, "{sum}");
         assert_eq!(
             sum["accepted"].as_u64().unwrap() as usize,
-            first.len(),
+            first.len() + 1,
             "{sum}"
         );
         wait_applied(url);
@@ -937,13 +951,27 @@ fn incremental_logros_in_memory_and_from_the_database_match_a_new_classification
         assert_eq!(st, 200, "{sum}");
         assert_eq!(
             sum["accepted"].as_u64().unwrap() as usize,
-            second.len(),
+            second.len() + 1,
             "{sum}"
         );
         wait_applied(url);
         drop(s);
         let updated = logros(d);
         assert_ne!(updated, before, "{}: the events moved no figure", db.label);
+        // The communities' health service moved (the events reached them).
+        let health = |l: &Value| {
+            l.as_array()
+                .and_then(|a| a.iter().find(|x| x["logro"] == 10))
+                .and_then(|x| x["services"].as_array())
+                .and_then(|s| s.iter().find(|x| x["service"] == "salud_cercana"))
+                .map(|x| x["protected"].as_u64().unwrap_or(0))
+                .unwrap_or(0)
+        };
+        assert!(
+            health(&updated) > health(&before),
+            "{}: no community's health service moved",
+            db.label
+        );
         // A new classification of the same date counts the same counter-referrals.
         let o = vamos(&["classify", "--db", url, "--as-of", "2026-11-23"], d, &[]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

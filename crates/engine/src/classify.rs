@@ -4,6 +4,7 @@
 
 use crate::data::{day, RegistryData};
 use chrono::NaiveDate;
+use std::collections::HashMap;
 use vamos_catalogue::{Catalogue, EvidenceSource, Fact, Facts, Scope, Tri, VarId};
 use vamos_domain::schema::{COMMUNITY_FIELDS, HOUSEHOLD_FIELDS, PERSON_FIELDS};
 use vamos_domain::services::{Category, Package};
@@ -335,6 +336,69 @@ impl<'c> Classifier<'c> {
                     .is_some_and(|s| s.package == Package::Nucleo)
             })
             .all(|x| matches!(x.status, Status::Protegido | Status::NoAplica))
+    }
+}
+
+/// The kinds of unit whose status an event of one institution and service can change.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reach {
+    pub person: bool,
+    pub household: bool,
+    pub community: bool,
+}
+
+/// Which kinds of unit each event reaches: a service's `admin` or `contrarreferencia` rule
+/// reads events of its institution and services only — of the person, of any member of the
+/// household (*Hogares*), of any resident of the community (*Entorno*) — and nothing else in a
+/// classification reads events. An event no rule of a kind names cannot move that kind's
+/// figures: an incremental update measures again only the units an event reaches.
+#[derive(Debug, Clone, Default)]
+pub struct EventReach {
+    /// Institution as events carry it → service → the kinds of unit whose rules name it.
+    named: HashMap<String, HashMap<String, Reach>>,
+}
+
+impl EventReach {
+    pub fn new(catalogue: &Catalogue) -> EventReach {
+        let mut named: HashMap<String, HashMap<String, Reach>> = HashMap::new();
+        for s in &catalogue.services {
+            for e in &s.evidence {
+                let (institution, services) = match &e.source {
+                    EvidenceSource::Admin {
+                        institution,
+                        services,
+                    } => (institution.clone(), services),
+                    EvidenceSource::CounterReferral {
+                        institution,
+                        services,
+                    } => (format!("{COUNTER_REFERRAL_PREFIX}{institution}"), services),
+                    EvidenceSource::Fips { .. } => continue,
+                };
+                for service in services {
+                    let r = named
+                        .entry(institution.clone())
+                        .or_default()
+                        .entry(service.clone())
+                        .or_default();
+                    match s.category.unit() {
+                        vamos_domain::services::Unit::Person => r.person = true,
+                        vamos_domain::services::Unit::Household => r.household = true,
+                        vamos_domain::services::Unit::Community => r.community = true,
+                    }
+                }
+            }
+        }
+        EventReach { named }
+    }
+
+    /// The kinds of unit an event of `institution` (with the counter-referral prefix when it
+    /// is one) and `service` can move.
+    pub fn of(&self, institution: &str, service: &str) -> Reach {
+        self.named
+            .get(institution)
+            .and_then(|m| m.get(service))
+            .copied()
+            .unwrap_or_default()
     }
 }
 

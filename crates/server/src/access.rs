@@ -12,6 +12,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use vamos_catalogue::{Catalogue, EvidenceSource};
 use vamos_domain::services::{Category, Package};
 use vamos_domain::{DistrictCode, NationalId, Scope, Territory, TerritoryCode};
+use vamos_engine::classify::EventReach;
 use vamos_engine::logros::{apply_change, measure_units, DistrictLogros, UnitSet};
 use vamos_engine::{Classifier, RegistryData, Status, Unit};
 use vamos_ingest::counter_referrals::Located;
@@ -866,21 +867,32 @@ impl Resident {
     }
 }
 
-/// The persons of `ids` found in `data`, their households and their communities (each once).
-fn units_of(data: &RegistryData, ids: &[i64]) -> UnitSet {
-    let (mut households, mut places) = (HashSet::new(), HashSet::new());
+/// The units `named` events can move (see [`EventReach`]): each event's person, its household
+/// and its community, each once, as far as a rule of that kind of unit names the event's
+/// institution and service (a prenatal check moves a person's figures, never a community's).
+fn units_of(
+    data: &RegistryData,
+    named: &[&store_access::ReceivedEvent],
+    reach: &EventReach,
+) -> UnitSet {
+    let (mut persons, mut households, mut places) =
+        (HashSet::new(), HashSet::new(), HashSet::new());
     let mut set = UnitSet::default();
-    for id in ids {
-        if let Some(p) = data.person_by_id(*id) {
+    for e in named {
+        let Some(p) = data.person_by_id(e.person_id) else {
+            continue;
+        };
+        let r = reach.of(&e.institution, &e.service);
+        if r.person && persons.insert(p) {
             set.persons.push(p);
-            let h = data.person_household.get(p).copied().unwrap_or(0) as usize;
-            if households.insert(h) {
-                set.households.push(h);
-            }
-            if let Some(&c) = data.household_community.get(h) {
-                if places.insert(c as usize) {
-                    set.communities.push(c as usize);
-                }
+        }
+        let h = data.person_household.get(p).copied().unwrap_or(0) as usize;
+        if r.household && households.insert(h) {
+            set.households.push(h);
+        }
+        if let Some(&c) = data.household_community.get(h) {
+            if r.community && places.insert(c as usize) {
+                set.communities.push(c as usize);
             }
         }
     }
@@ -985,13 +997,14 @@ pub fn update_logros(
         .filter(|code| measured.contains(*code))
         .collect();
     let touched: Vec<String> = districts.iter().map(ToString::to_string).collect();
-    // The persons of `ids`, their households and communities measured as the stored figures
-    // counted them, then again with `events` added; the difference goes to `stored`.
+    // The units the `named` events can move measured as the stored figures counted them, then
+    // again with `events` added; the difference goes to `stored`.
+    let reach = EventReach::new(catalogue);
     let remeasure = |data: &mut RegistryData,
-                     ids: &[i64],
+                     named: &[&store_access::ReceivedEvent],
                      events: &[&store_access::ReceivedEvent],
                      stored: &mut Vec<DistrictLogros>| {
-        let set = units_of(data, ids);
+        let set = units_of(data, named, &reach);
         let before = {
             let cls =
                 Classifier::new(catalogue, data, as_of).with_counter_referrals_until(before_until);
@@ -1014,21 +1027,20 @@ pub fn update_logros(
                     store_access::counter_referral_events(store.sql(), r.applied, applied, places)?;
                 r.data.add_events(event_tuples(&missed));
             }
-            let ids: Vec<i64> = districts
+            let named: Vec<&store_access::ReceivedEvent> = districts
                 .iter()
                 .filter_map(|d| by_district.get(&i64::from(d.get())))
-                .flat_map(|d| d.0.iter().copied())
+                .flat_map(|d| d.2.iter().copied())
                 .collect();
             let events: Vec<&store_access::ReceivedEvent> = received.iter().collect();
-            remeasure(&mut r.data, &ids, &events, &mut stored);
+            remeasure(&mut r.data, &named, &events, &mut stored);
             r.applied = through;
             Some(r)
         }
         None => {
             let community_counts = store_access::communities_per_district(store.sql())?;
             for code in &districts {
-                let Some((ids, communities, events)) = by_district.get(&i64::from(code.get()))
-                else {
+                let Some((_, communities, events)) = by_district.get(&i64::from(code.get())) else {
                     continue;
                 };
                 let communities: Vec<i64> = communities.iter().copied().collect();
@@ -1062,8 +1074,7 @@ pub fn update_logros(
                     store.load_communities(&communities, applied, &mut data)?;
                 }
                 data.finish();
-                let ids: Vec<i64> = ids.iter().copied().collect();
-                remeasure(&mut data, &ids, events, &mut stored);
+                remeasure(&mut data, events, events, &mut stored);
             }
             None
         }
@@ -1364,6 +1375,48 @@ pub fn report_xlsx(rows: &[Value], note: Option<&str>) -> anyhow::Result<Vec<u8>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_event_reaches_only_the_kinds_of_unit_whose_rules_name_it() {
+        use vamos_engine::classify::Reach;
+        let c = crate::status::load_catalogue(None).unwrap();
+        let reach = EventReach::new(&c);
+        let person = Reach {
+            person: true,
+            ..Reach::default()
+        };
+        // A prenatal check reported by the MSPBS: a person's service (its counter-referral rule and
+        // its administrative-registry rule), never a household's or a community's.
+        assert_eq!(
+            reach.of("contrarreferencia:MSPBS", "control_prenatal"),
+            person
+        );
+        assert_eq!(reach.of("MSPBS", "control_prenatal"), person);
+        // A health post opened: a community's service only.
+        assert_eq!(
+            reach.of("contrarreferencia:MSPBS", "habilitacion_usf"),
+            Reach {
+                community: true,
+                ..Reach::default()
+            }
+        );
+        // A water connection: a household's (counter-referral by SENASA, registry of ESSAP).
+        let household = Reach {
+            household: true,
+            ..Reach::default()
+        };
+        assert_eq!(
+            reach.of("contrarreferencia:SENASA", "conexion_agua"),
+            household
+        );
+        assert_eq!(reach.of("ESSAP", "conexion_agua"), household);
+        // The prefix keeps the two sources apart, and a service no rule names reaches nothing.
+        assert_eq!(reach.of("SENASA", "conexion_agua"), Reach::default());
+        assert_eq!(
+            reach.of("contrarreferencia:MSPBS", "servicio_inexistente"),
+            Reach::default()
+        );
+    }
 
     #[test]
     fn answer_map_follows_the_catalogue() {
