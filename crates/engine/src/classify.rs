@@ -96,28 +96,17 @@ impl<'c> Classifier<'c> {
                 s.evidence
                     .iter()
                     .map(|e| {
-                        let (institution, services, counter_referral) = match &e.source {
-                            EvidenceSource::Admin {
-                                institution,
-                                services,
-                            } => (institution.clone(), services, false),
-                            EvidenceSource::CounterReferral {
-                                institution,
-                                services,
-                            } => (
-                                format!("{COUNTER_REFERRAL_PREFIX}{institution}"),
-                                services,
-                                true,
-                            ),
-                            EvidenceSource::Fips { .. } => return None,
-                        };
+                        let (institution, services) = events_read(&e.source)?;
                         Some(AdminRule {
                             institution: data.symbols.get(&institution),
                             services: services
                                 .iter()
                                 .filter_map(|x| data.symbols.get(x))
                                 .collect(),
-                            counter_referral,
+                            counter_referral: matches!(
+                                e.source,
+                                EvidenceSource::CounterReferral { .. }
+                            ),
                         })
                     })
                     .collect()
@@ -339,6 +328,22 @@ impl<'c> Classifier<'c> {
     }
 }
 
+/// The events an evidence rule reads: the institution as events carry it (a counter-referral's
+/// with [`COUNTER_REFERRAL_PREFIX`]) and the service codes; `None` for a FIPS rule.
+fn events_read(source: &EvidenceSource) -> Option<(String, &[String])> {
+    match source {
+        EvidenceSource::Admin {
+            institution,
+            services,
+        } => Some((institution.clone(), services)),
+        EvidenceSource::CounterReferral {
+            institution,
+            services,
+        } => Some((format!("{COUNTER_REFERRAL_PREFIX}{institution}"), services)),
+        EvidenceSource::Fips { .. } => None,
+    }
+}
+
 /// The kinds of unit whose status an event of one institution and service can change.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Reach {
@@ -362,18 +367,8 @@ impl EventReach {
     pub fn new(catalogue: &Catalogue) -> EventReach {
         let mut named: HashMap<String, HashMap<String, Reach>> = HashMap::new();
         for s in &catalogue.services {
-            for e in &s.evidence {
-                let (institution, services) = match &e.source {
-                    EvidenceSource::Admin {
-                        institution,
-                        services,
-                    } => (institution.clone(), services),
-                    EvidenceSource::CounterReferral {
-                        institution,
-                        services,
-                    } => (format!("{COUNTER_REFERRAL_PREFIX}{institution}"), services),
-                    EvidenceSource::Fips { .. } => continue,
-                };
+            for (institution, services) in s.evidence.iter().filter_map(|e| events_read(&e.source))
+            {
                 for service in services {
                     let r = named
                         .entry(institution.clone())
