@@ -85,7 +85,7 @@ run() { # label url
     # PostgreSQL: every table into the operating system's cache, then what the counter-referral
     # path reads into PostgreSQL's own buffers (as far as shared_buffers holds them).
     *) sql "$url" "CREATE EXTENSION IF NOT EXISTS pg_prewarm; SELECT count(pg_prewarm(c.oid::regclass, 'read')) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i')" > /dev/null
-       sql "$url" "SELECT count(pg_prewarm(c.oid::regclass)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relname IN ('persons', 'persons_pkey', 'persons_national_id', 'households', 'households_pkey', 'referrals_unit', 'referrals', 'counter_referrals', 'counter_referrals_pkey', 'counter_referrals_institution_event_key_key', 'counter_referrals_person')" > /dev/null ;;
+       sql "$url" "SELECT count(pg_prewarm(c.oid::regclass)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relname IN ('persons', 'persons_pkey', 'persons_national_id', 'households', 'households_pkey', 'referrals_unit_service', 'referrals', 'counter_referrals', 'counter_referrals_pkey', 'counter_referrals_institution_event_key_key', 'counter_referrals_person')" > /dev/null ;;
   esac
   token=$("$VAMOS" token create --db "$url" --user bench_mspbs --name "wrk" --days 1 --scopes contrarreferencias:enviar,logros:leer 2> /dev/null)
   out="$WORK/access-$label.out"

@@ -42,7 +42,8 @@ pub fn date_param(sql: &dyn Sql, n: usize) -> String {
 /// One column of a bulk insert: its name and whether it holds a date.
 pub struct Col(pub &'static str, pub bool);
 
-/// Inserts rows: on SQLite with multi-row `VALUES` statements (a few hundred rows each); on
+/// Inserts rows: on SQLite with one single-row statement prepared once and run per row (a
+/// multi-row `VALUES` list made SQLite copy every page it changed into a statement journal); on
 /// PostgreSQL with one `INSERT … SELECT FROM UNNEST` of one array per column (up to
 /// [`UNNEST_ROWS`] rows per statement), whose text does not depend on the number of rows, so it
 /// is prepared once per connection and each call costs one round trip (a `VALUES` list of a
@@ -66,29 +67,24 @@ pub fn insert_rows(
         }
         return Ok(());
     }
-    let per = (8000 / cols.len().max(1)).max(1);
     let names: Vec<&str> = cols.iter().map(|c| c.0).collect();
-    for chunk in rows.chunks(per) {
-        let mut text = format!("INSERT INTO {table} ({}) VALUES ", names.join(", "));
-        let mut params = Vec::with_capacity(chunk.len() * cols.len());
-        for (i, row) in chunk.iter().enumerate() {
-            text.push_str(if i == 0 { "(" } else { ", (" });
-            for (j, (c, v)) in cols.iter().zip(row).enumerate() {
-                params.push(v.clone());
-                let n = params.len();
-                if j > 0 {
-                    text.push_str(", ");
-                }
-                if c.1 {
-                    text.push_str(&date_param(sql, n));
-                } else {
-                    text.push_str(&format!("${n}"));
-                }
+    let values: Vec<String> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if c.1 {
+                date_param(sql, i + 1)
+            } else {
+                format!("${}", i + 1)
             }
-            text.push(')');
-        }
-        sql.execute(&text, &params)?;
-    }
+        })
+        .collect();
+    let text = format!(
+        "INSERT INTO {table} ({}) VALUES ({})",
+        names.join(", "),
+        values.join(", ")
+    );
+    sql.execute_many(&text, rows)?;
     Ok(())
 }
 
@@ -1211,18 +1207,32 @@ fn apply_log_in(
 /// `synchronous_commit = off`): the events are durable in the log already, and a transaction
 /// lost in a crash leaves its rows in the log, applied again afterwards. Returns the number of
 /// events applied (0 when the log is empty).
+///
+/// On SQLite the transaction runs without the foreign-key probe of `persons` (switched off for
+/// it and on again after, on this connection only): every logged event names a person located
+/// in the registry when it was acknowledged, and persons are never deleted, so the probe — one
+/// random page of a multi-gigabyte table per event — could not fail, and it cost about a third
+/// of the application at national scale (BENCHMARKS.md).
 pub fn apply_logged_counter_referrals(
     sql: &mut dyn Sql,
     answers: &AnswerMap,
     max_events: usize,
 ) -> Result<usize> {
-    in_tx(sql, |sql| {
+    let sqlite = sql.dialect() == Backend::Sqlite;
+    if sqlite {
+        sql.batch("PRAGMA foreign_keys = OFF")?;
+    }
+    let applied = in_tx(sql, |sql| {
         lock(sql, ACCESS_LOCK)?;
-        if sql.dialect() == Backend::Postgres {
+        if !sqlite {
             sql.batch("SET LOCAL synchronous_commit = off")?;
         }
         apply_log_in(sql, answers, Some(max_events.max(1)))
-    })
+    });
+    if sqlite {
+        sql.batch("PRAGMA foreign_keys = ON")?;
+    }
+    applied
 }
 
 /// The (institution, event id) pairs of every counter-referral stored or logged, held by the

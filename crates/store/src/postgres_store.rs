@@ -74,6 +74,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0012_counter_referral_log",
         include_str!("../migrations/postgres/0012_counter_referral_log.sql"),
     ),
+    (
+        "0013_referral_unit_services",
+        include_str!("../migrations/postgres/0013_referral_unit_services.sql"),
+    ),
 ];
 
 /// A PostgreSQL registry.

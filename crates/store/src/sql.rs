@@ -217,6 +217,15 @@ pub trait Sql {
     fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64>;
     /// Runs statements without parameters (`BEGIN`, DDL).
     fn batch(&mut self, sql: &str) -> Result<()>;
+    /// Runs one statement once per row of parameters, all or none (inside the caller's
+    /// transaction, or in one of its own); returns the rows changed.
+    fn execute_many(&mut self, sql: &str, rows: &[Vec<Param>]) -> Result<u64> {
+        let mut changed = 0;
+        for row in rows {
+            changed += self.execute(sql, row)?;
+        }
+        Ok(changed)
+    }
 
     /// The first row, if any.
     fn query_opt(&mut self, sql: &str, params: &[Param]) -> Result<Option<Row>> {

@@ -69,6 +69,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0012_counter_referral_log",
         include_str!("../migrations/sqlite/0012_counter_referral_log.sql"),
     ),
+    (
+        "0013_referral_unit_services",
+        include_str!("../migrations/sqlite/0013_referral_unit_services.sql"),
+    ),
 ];
 
 /// A SQLite registry in one file.
@@ -1006,6 +1010,34 @@ impl crate::sql::Sql for SqliteStore {
 
     fn batch(&mut self, sql: &str) -> Result<()> {
         Ok(self.conn.execute_batch(sql)?)
+    }
+
+    /// Prepared once, bound and stepped per row: a one-row statement needs no statement
+    /// journal, where a multi-row `VALUES` list copied every page it changed into one.
+    fn execute_many(&mut self, sql: &str, rows: &[Vec<crate::sql::Param>]) -> Result<u64> {
+        let own_tx = self.conn.is_autocommit();
+        if own_tx {
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        }
+        let run = |conn: &Connection| -> Result<u64> {
+            let mut st = conn.prepare_cached(&crate::sql::sqlite_placeholders(sql))?;
+            let mut changed = 0;
+            for row in rows {
+                bind_params(&mut st, row)?;
+                changed += st.raw_execute()? as u64;
+            }
+            Ok(changed)
+        };
+        let r = run(&self.conn);
+        if own_tx {
+            match &r {
+                Ok(_) => self.conn.execute_batch("COMMIT")?,
+                Err(_) => {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                }
+            }
+        }
+        r
     }
 }
 
