@@ -217,8 +217,9 @@ pub trait Sql {
     fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64>;
     /// Runs statements without parameters (`BEGIN`, DDL).
     fn batch(&mut self, sql: &str) -> Result<()>;
-    /// Runs one statement once per row of parameters, all or none (inside the caller's
-    /// transaction, or in one of its own); returns the rows changed.
+    /// Runs one statement once per row of parameters; returns the rows changed. This default
+    /// runs them one by one; SQLite's prepares the statement once and runs all rows or none
+    /// (inside the caller's transaction, or in one of its own).
     fn execute_many(&mut self, sql: &str, rows: &[Vec<Param>]) -> Result<u64> {
         let mut changed = 0;
         for row in rows {
