@@ -403,20 +403,9 @@ fn load_communities_reads_whole_communities() {
         assert_eq!(load(store.as_mut(), &[999]).len(), 0, "{}", db.label);
         assert_eq!(load(store.as_mut(), &[]).len(), 0, "{}", db.label);
         // Counter-referrals count up to the id given.
-        use vamos_store::access::{insert_counter_referrals, locate_persons, NewCounterReferral};
+        use vamos_store::access::{insert_counter_referrals, locate_persons};
         let (by_id, _) = locate_persons(store.sql(), &[3], &[]).unwrap();
-        let event = NewCounterReferral {
-            institution: "MSPBS".into(),
-            event_key: "e1".into(),
-            digest: "d1".into(),
-            person: by_id[&3],
-            service: "control_prenatal".into(),
-            delivered_on: "2026-11-20".into(),
-            place: None,
-            place_district: Some(1116),
-            channel: "api".into(),
-            received_by: "prueba".into(),
-        };
+        let event = prenatal_event(by_id[&3], "e1", "d1");
         let answers = Default::default();
         let stored =
             insert_counter_referrals(store.sql(), &[event], &answers, "2026-11-23T10:00:00Z")
