@@ -209,6 +209,27 @@ fn rolled_back_or_dropped_import_leaves_nothing() {
 }
 
 #[test]
+fn sqlite_connections_read_the_whole_file_through_a_memory_map() {
+    for db in all_dbs().into_iter().filter(|d| d.label == "sqlite") {
+        let mut s = db.open();
+        write_one(s.as_mut(), true);
+        let st = vamos_store::SqliteStore::open(db.url.trim_start_matches("sqlite:")).unwrap();
+        // SQLite answers the size it will use: capped at the SQLITE_MAX_MMAP_SIZE it was built
+        // with (2 GB unless .cargo/config.toml's flag reached the build).
+        let size: i64 = st
+            .connection()
+            .query_row("PRAGMA mmap_size", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(size as u64, vamos_store::SQLITE_MMAP_SIZE);
+        let persons: i64 = st
+            .connection()
+            .query_row("SELECT count(*) FROM persons", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(persons, 1);
+    }
+}
+
+#[test]
 fn text_with_tabs_and_backslashes_round_trips() {
     for db in all_dbs() {
         let mut s = db.open();
