@@ -217,7 +217,16 @@ impl Writer {
 
     fn connection(&mut self) -> anyhow::Result<&mut Box<dyn Store>> {
         if self.store.is_none() {
-            self.store = Some(vamos_store::open(&self.url)?);
+            let mut s = vamos_store::open(&self.url)?;
+            if s.sql().dialect() == vamos_store::Backend::Sqlite {
+                // Random index pages of the whole file, read without copying them
+                // (see `vamos_store::SQLITE_MMAP_SIZE`).
+                s.sql().query(
+                    &format!("PRAGMA mmap_size = {}", vamos_store::SQLITE_MMAP_SIZE),
+                    &[],
+                )?;
+            }
+            self.store = Some(s);
         }
         self.store
             .as_mut()

@@ -75,11 +75,12 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ),
 ];
 
-/// How much of the database file each connection reads through a memory map: all of it. A
-/// page read then costs no system call and no copy into SQLite's page cache — at national
-/// scale, where the counter-referral writer reads random index pages of a 7 GB file and every
-/// commit of another connection empties its cache, that copy was about an eighth of its time
-/// (BENCHMARKS.md). Writes still go through the page cache. SQLite caps the size at the
+/// How much of the database file the server's counter-referral writer reads through a memory
+/// map (`PRAGMA mmap_size`, set on its connection): all of it. A page read then costs no system
+/// call and no copy into SQLite's page cache — at national scale, where the writer reads random
+/// index pages of a 7 GB file and every commit of another connection empties its cache, that
+/// copy was about an eighth of its time (BENCHMARKS.md). Not the default of every connection:
+/// the bulk referral generation ran a third slower with it. SQLite caps the size at the
 /// `SQLITE_MAX_MMAP_SIZE` it was built with (2 GB by default): `.cargo/config.toml` raises it.
 pub const MMAP_SIZE: u64 = 1 << 40;
 
@@ -91,8 +92,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the database file and sets the connection up for a
     /// write-heavy registry: WAL journal, `synchronous=NORMAL` (durable at checkpoints, never
-    /// corrupt), a 256 MiB page cache, the file read through a memory map ([`MMAP_SIZE`]),
-    /// foreign keys on.
+    /// corrupt), a 256 MiB page cache, foreign keys on.
     pub fn open(path: &str) -> Result<SqliteStore> {
         let conn = Connection::open(path)?;
         conn.execute_batch(
@@ -103,7 +103,6 @@ impl SqliteStore {
              PRAGMA cache_size = -262144;
              PRAGMA temp_store = MEMORY;",
         )?;
-        conn.execute_batch(&format!("PRAGMA mmap_size = {MMAP_SIZE}"))?;
         // The server runs a few dozen distinct statements per connection; rusqlite's default
         // cache of 16 re-prepared them in turn.
         conn.set_prepared_statement_cache_capacity(128);
