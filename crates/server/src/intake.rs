@@ -14,8 +14,9 @@
 //! ([`KnownKeys`], read on a thread of its own at start-up; until then every group is applied at
 //! once): no read of the database per event, one row written per group. The writer applies the
 //! log afterwards, in order, up to 50,000 events per transaction on SQLite and 5,000 on
-//! PostgreSQL (`APPLY_CHUNK`): when no submission has come for [`QUIET`], and also between groups once the oldest logged event waited [`MAX_LAG`] or the
-//! log holds [`MAX_BACKLOG`] events. Every other writer of counter-referrals (a command-line
+//! PostgreSQL (`APPLY_CHUNK`): when no submission has come for [`QUIET`], and also between
+//! groups once the oldest logged event waited [`MAX_LAG`] or the log holds [`MAX_BACKLOG`]
+//! events. Every other writer of counter-referrals (a command-line
 //! import) applies the log first. After a crash the log is applied on restart.
 //! (Writing the audit records here rather than through the pool's audit writer also spares
 //! SQLite a second writer between groups, whose commits made this connection drop its page
@@ -218,14 +219,8 @@ impl Writer {
     fn connection(&mut self) -> anyhow::Result<&mut Box<dyn Store>> {
         if self.store.is_none() {
             let mut s = vamos_store::open(&self.url)?;
-            if s.sql().dialect() == vamos_store::Backend::Sqlite {
-                // Random index pages of the whole file, read without copying them
-                // (see `vamos_store::SQLITE_MMAP_SIZE`).
-                s.sql().query(
-                    &format!("PRAGMA mmap_size = {}", vamos_store::SQLITE_MMAP_SIZE),
-                    &[],
-                )?;
-            }
+            // SQLite: random index pages of the whole file, read without copying them.
+            vamos_store::map_whole_file(s.sql())?;
             self.store = Some(s);
         }
         self.store

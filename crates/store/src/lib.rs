@@ -20,7 +20,7 @@ pub mod testing;
 pub mod views;
 
 pub use postgres_store::PostgresStore;
-pub use sqlite_store::{SqliteStore, MMAP_SIZE as SQLITE_MMAP_SIZE};
+pub use sqlite_store::{map_whole_file, SqliteStore, MMAP_SIZE as SQLITE_MMAP_SIZE};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;

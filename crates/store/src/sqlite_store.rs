@@ -76,13 +76,27 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
 ];
 
 /// How much of the database file the server's counter-referral writer reads through a memory
-/// map (`PRAGMA mmap_size`, set on its connection): all of it. A page read then costs no system
+/// map ([`map_whole_file`] on its connection): all of it. A page read then costs no system
 /// call and no copy into SQLite's page cache — at national scale, where the writer reads random
 /// index pages of a 7 GB file and every commit of another connection empties its cache, that
 /// copy was about an eighth of its time (BENCHMARKS.md). Not the default of every connection:
 /// the bulk referral generation ran a third slower with it. SQLite caps the size at the
 /// `SQLITE_MAX_MMAP_SIZE` it was built with (2 GB by default): `.cargo/config.toml` raises it.
 pub const MMAP_SIZE: u64 = 1 << 40;
+
+/// Sets a SQLite connection to read its whole file through a memory map ([`MMAP_SIZE`]) and
+/// returns the size SQLite took (smaller if the build caps it); on PostgreSQL does nothing and
+/// returns 0.
+pub fn map_whole_file(sql: &mut dyn crate::sql::Sql) -> Result<u64> {
+    if sql.dialect() != crate::Backend::Sqlite {
+        return Ok(0);
+    }
+    let took = sql
+        .query_opt(&format!("PRAGMA mmap_size = {MMAP_SIZE}"), &[])?
+        .and_then(|r| r.int(0))
+        .unwrap_or_default();
+    Ok(u64::try_from(took).unwrap_or_default())
+}
 
 /// A SQLite registry in one file.
 pub struct SqliteStore {
