@@ -193,6 +193,20 @@ fn referral_to_counter_referral_moves_status_and_logros_without_reclassifying() 
         assert_eq!(again["kept"].as_u64().unwrap(), created, "{again}");
 
         let s = start(url, d);
+        // The writer reads which units were referred for which service (those a
+        // counter-referral can answer), and says so.
+        let mut referrals = Value::Null;
+        for _ in 0..300 {
+            let (_, ready, _) = call(&s, &Who::default(), "get", "/api/ready", None);
+            referrals = ready["counter_referral_intake"]["referrals"].clone();
+            if referrals["state"] == "ready" {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert_eq!(referrals["state"], "ready", "{referrals}");
+        let pairs = referrals["pairs"].as_u64().unwrap();
+        assert!(pairs > 0 && pairs <= created, "{referrals} of {created}");
         let his = Who {
             bearer: Some(token.clone()),
             ..Who::default()

@@ -167,6 +167,30 @@ pub fn read(path: &Path) -> Result<Vec<Located>, IngestError> {
 
 /// Parses a JSON body: an array of events or `{"events": [...]}`.
 pub fn parse_json(label: &str, bytes: &[u8]) -> Result<Vec<Located>, IngestError> {
+    // Straight into events when the whole body is valid (one pass over the text); otherwise
+    // again through JSON values, to name the event that is not.
+    #[derive(Deserialize)]
+    struct Events {
+        events: Vec<EventInput>,
+    }
+    let direct = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => serde_json::from_slice::<Vec<EventInput>>(bytes).ok(),
+        Some(b'{') => serde_json::from_slice::<Events>(bytes)
+            .ok()
+            .map(|e| e.events),
+        _ => None,
+    };
+    if let Some(events) = direct {
+        return Ok(events
+            .into_iter()
+            .enumerate()
+            .map(|(i, event)| Located {
+                file: label.to_string(),
+                row: i as u64 + 1,
+                event,
+            })
+            .collect());
+    }
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Body {
@@ -248,5 +272,21 @@ mod tests {
         assert_eq!(b[0].event.cedula.as_deref(), Some("123"));
         assert!(parse_json("x", br#"[{"evento_raro":1}]"#).is_err());
         assert!(parse_json("x", b"nope").is_err());
+        // Read straight or through JSON values, the same events in the same rows.
+        let c = parse_json(
+            "x",
+            br#" {"events":[{"event_id":"1","person_id":"7"},{"event_id":"2","place_district":1116}], "sender":"his"}"#,
+        )
+        .unwrap();
+        assert_eq!(c.len(), 2);
+        assert_eq!(
+            (c[1].row, c[1].event.place_district.as_deref()),
+            (2, Some("1116"))
+        );
+        // An invalid event is named by its place in the list.
+        let e = parse_json("x", br#"[{"event_id":"1"},{"event_id":"2","persona":3}]"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("evento 2"), "{e}");
     }
 }

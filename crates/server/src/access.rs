@@ -330,19 +330,27 @@ impl Codes {
     }
 }
 
+/// An event to store, with its row and file.
+pub type Fresh = (u64, String, NewCounterReferral);
+
 /// Events checked by [`check`]: the outcome of those already settled (rejected, repeated
 /// within the submission) and the ones to store.
 pub struct Checked {
     sum: IngestSummary,
     errors: Vec<EventError>,
     /// Each event to store, with its row and file.
-    fresh: Vec<(u64, String, NewCounterReferral)>,
+    fresh: Vec<Fresh>,
 }
 
 impl Checked {
     /// The events to store, in order.
     pub fn rows(&self) -> impl Iterator<Item = &NewCounterReferral> {
         self.fresh.iter().map(|(_, _, e)| e)
+    }
+
+    /// Takes the events to store out (for [`finish_with`]).
+    pub fn take_fresh(&mut self) -> Vec<Fresh> {
+        std::mem::take(&mut self.fresh)
     }
 
     /// How many events are to be stored.
@@ -742,13 +750,21 @@ pub fn check(
 
 /// The outcome of checked events once stored: `outcomes` are those of
 /// [`store_access::insert_counter_referrals`] for [`Checked::rows`], in order.
-pub fn finish(checked: Checked, outcomes: &[Outcome]) -> IngestSummary {
+pub fn finish(mut checked: Checked, outcomes: &[Outcome]) -> IngestSummary {
+    let fresh = checked.take_fresh();
+    finish_with(checked, &fresh, outcomes)
+}
+
+/// [`finish`] for events taken out of `checked` ([`Checked::take_fresh`]) to be stored without
+/// a copy (the server's writer).
+pub fn finish_with(checked: Checked, fresh: &[Fresh], outcomes: &[Outcome]) -> IngestSummary {
     let Checked {
         mut sum,
         mut errors,
-        fresh,
+        fresh: _,
     } = checked;
-    for ((row, file, e), outcome) in fresh.into_iter().zip(outcomes) {
+    for ((row, file, e), outcome) in fresh.iter().zip(outcomes) {
+        let row = *row;
         let (status, id, referral) = match *outcome {
             Outcome::Stored { id, referral } => {
                 sum.accepted += 1;
@@ -772,7 +788,7 @@ pub fn finish(checked: Checked, outcomes: &[Outcome]) -> IngestSummary {
             }
             Outcome::Conflict => {
                 errors.push(EventError {
-                    file,
+                    file: file.clone(),
                     row,
                     event_id: Some(e.event_key.clone()),
                     column: "id_evento".into(),
@@ -784,7 +800,7 @@ pub fn finish(checked: Checked, outcomes: &[Outcome]) -> IngestSummary {
         };
         sum.results.push(EventResult {
             row,
-            event_id: Some(e.event_key),
+            event_id: Some(e.event_key.clone()),
             status,
             counter_referral_id: id,
             referral_id: referral,

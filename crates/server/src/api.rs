@@ -195,13 +195,19 @@ pub async fn ready(State(st): State<AppState>) -> Response {
                 "state": if st.settings.resident_registry { st.places.state() } else { "off" },
                 "persons": st.places.persons(),
             },
-            // The counter-referral writer: acknowledged events waiting in the intake log, and
-            // the fingerprints of received events (ready or loading).
+            // The counter-referral writer: acknowledged events waiting in the intake log, the
+            // fingerprints of received events and of referrals (ready or loading).
             "counter_referral_intake": {
                 "pending": st.intake.status.pending.load(std::sync::atomic::Ordering::Relaxed),
                 "known": {
                     "state": if st.intake.status.known_ready.load(std::sync::atomic::Ordering::Relaxed) { "ready" } else { "loading" },
                     "events": st.intake.status.known.load(std::sync::atomic::Ordering::Relaxed),
+                },
+                // The referrals an event may answer (unit, service), held to skip the lookup
+                // of those never made: ready or loading.
+                "referrals": {
+                    "state": if st.intake.status.referrals_ready.load(std::sync::atomic::Ordering::Relaxed) { "ready" } else { "loading" },
+                    "pairs": st.intake.status.referral_pairs.load(std::sync::atomic::Ordering::Relaxed),
                 },
             },
         }))

@@ -16,13 +16,16 @@
 //! log afterwards, in order, up to 50,000 events per transaction on SQLite and 5,000 on
 //! PostgreSQL (`APPLY_CHUNK`): when no submission has come for [`QUIET`], and also between
 //! groups once the oldest logged event waited [`MAX_LAG`] or the log holds [`MAX_BACKLOG`]
-//! events. Every other writer of counter-referrals (a command-line
-//! import) applies the log first. After a crash the log is applied on restart.
+//! events. Applying an event looks up the referral it answers only when one may exist: the
+//! (unit, service) pairs of every referral are held as fingerprints ([`ReferralUnits`], read on
+//! a thread of its own at start-up, brought up to date before each application; until read,
+//! every event is looked up). Every other writer of counter-referrals (a command-line import)
+//! applies the log first. After a crash the log is applied on restart.
 //! (Writing the audit records here rather than through the pool's audit writer also spares
 //! SQLite a second writer between groups, whose commits made this connection drop its page
 //! cache each time.)
 
-use crate::access::{self as acc, Checked, Codes, IngestSummary};
+use crate::access::{self as acc, Checked, Codes, Fresh, IngestSummary};
 use crate::error::{ApiError, ApiResult};
 use axum::http::StatusCode;
 use std::collections::VecDeque;
@@ -32,7 +35,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, Notify};
 use vamos_store::access::{
     insert_counter_referrals_and, log_counter_referrals_and, KnownKeys, Logged, NewCounterReferral,
-    Outcome,
+    Outcome, ReferralUnits,
 };
 use vamos_store::audit::append_in_tx;
 use vamos_store::{AuditEntry, Store};
@@ -85,6 +88,10 @@ pub struct IntakeStatus {
     pub known: AtomicU64,
     /// Whether the fingerprints are held.
     pub known_ready: AtomicBool,
+    /// (unit, service) pairs of referrals held in memory (0 while they are read).
+    pub referral_pairs: AtomicU64,
+    /// Whether they are held.
+    pub referrals_ready: AtomicBool,
 }
 
 impl Intake {
@@ -110,6 +117,10 @@ impl Intake {
             load_started: None,
             backlog: None,
             lag: VecDeque::new(),
+            units: None,
+            wal_pages: None,
+            units_loading: None,
+            units_started: None,
             status: status.clone(),
             applied,
         };
@@ -165,6 +176,13 @@ struct Writer {
     backlog: Option<u64>,
     /// Logged groups not yet applied, oldest first: their events and when they were logged.
     lag: VecDeque<(u64, Instant)>,
+    /// The referrals events could answer, once read (until then every event is looked up).
+    units: Option<ReferralUnits>,
+    /// The connection's checkpoint threshold, in WAL pages (`None`: not set yet).
+    wal_pages: Option<u32>,
+    /// Where they arrive while read, and when the reading started.
+    units_loading: Option<std::sync::mpsc::Receiver<anyhow::Result<ReferralUnits>>>,
+    units_started: Option<Instant>,
     status: Arc<IntakeStatus>,
     applied: Arc<Notify>,
 }
@@ -180,6 +198,7 @@ impl Writer {
         };
         loop {
             self.take_known();
+            self.take_units();
             let backlog = self.backlog();
             let first = if backlog == 0 {
                 rx.blocking_recv()
@@ -222,10 +241,24 @@ impl Writer {
             // SQLite: random index pages of the whole file, read without copying them.
             vamos_store::map_whole_file(s.sql())?;
             self.store = Some(s);
+            self.wal_pages = None;
         }
         self.store
             .as_mut()
             .ok_or_else(|| anyhow::anyhow!("sin conexión"))
+    }
+
+    /// Sets after how many WAL pages the connection's commits checkpoint (SQLite): SQLite's
+    /// 1,000 while events are applied at once — a checkpoint is then a few milliseconds, and a
+    /// single event's answer waits for it —, [`vamos_store::WRITER_WAL_PAGES`] while the intake
+    /// log is in use, where fewer, larger checkpoints copy a page written again only once.
+    fn checkpoint_after(&mut self, pages: u32) -> anyhow::Result<()> {
+        if self.wal_pages != Some(pages) {
+            let s = self.connection()?;
+            vamos_store::checkpoint_after_pages(s.sql(), pages)?;
+            self.wal_pages = Some(pages);
+        }
+        Ok(())
     }
 
     /// Events in the log, counted once per connection.
@@ -325,6 +358,64 @@ impl Writer {
         self.load_started = Some(Instant::now());
     }
 
+    /// Takes the referrals' fingerprints once read; starts reading them (on a thread of its
+    /// own) when neither held nor being read — again 10 s after a failed reading.
+    fn take_units(&mut self) {
+        if self.units.is_some() {
+            return;
+        }
+        if let Some(rx) = &self.units_loading {
+            match rx.try_recv() {
+                Ok(Ok(u)) => {
+                    self.units = Some(u);
+                    self.units_loading = None;
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(motivo = %e, "referencias no leídas");
+                    self.units_loading = None;
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => self.units_loading = None,
+            }
+            return;
+        }
+        if self
+            .units_started
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(10))
+        {
+            return;
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let url = self.url.clone();
+        let codes = self.codes.clone();
+        let status = self.status.clone();
+        let started = Instant::now();
+        let spawned = std::thread::Builder::new()
+            .name("referencias-en-memoria".into())
+            .spawn(move || {
+                let read = vamos_store::open(&url)
+                    .and_then(|mut s| ReferralUnits::load(s.sql(), &codes.answers))
+                    .map_err(anyhow::Error::from);
+                if let Ok(u) = &read {
+                    tracing::info!(
+                        pares = u.len(),
+                        segundos = started.elapsed().as_secs_f64(),
+                        "referencias que una contra-referencia puede responder, en memoria"
+                    );
+                    // Shown at once; the writer takes them with its next submission.
+                    status
+                        .referral_pairs
+                        .store(u.len() as u64, Ordering::Relaxed);
+                    status.referrals_ready.store(true, Ordering::Relaxed);
+                }
+                let _ = tx.send(read);
+            });
+        if spawned.is_ok() {
+            self.units_loading = Some(rx);
+        }
+        self.units_started = Some(started);
+    }
+
     /// Forgets the fingerprints (after a failed commit they may not match the database).
     fn forget_known(&mut self) {
         self.known = None;
@@ -337,17 +428,28 @@ impl Writer {
     /// in one transaction.
     fn apply_some(&mut self) {
         let codes = self.codes.clone();
-        let applied = self.connection().and_then(|s| {
-            let chunk = match s.sql().dialect() {
-                vamos_store::Backend::Postgres => APPLY_CHUNK_POSTGRES,
-                vamos_store::Backend::Sqlite => APPLY_CHUNK,
-            };
-            Ok(vamos_store::access::apply_logged_counter_referrals(
-                s.sql(),
-                &codes.answers,
-                chunk,
-            )?)
-        });
+        let mut units = self.units.take();
+        let applied = self
+            .checkpoint_after(vamos_store::WRITER_WAL_PAGES)
+            .and_then(|()| self.connection())
+            .and_then(|s| {
+                let chunk = match s.sql().dialect() {
+                    vamos_store::Backend::Postgres => APPLY_CHUNK_POSTGRES,
+                    vamos_store::Backend::Sqlite => APPLY_CHUNK,
+                };
+                Ok(vamos_store::access::apply_logged_counter_referrals(
+                    s.sql(),
+                    &codes.answers,
+                    chunk,
+                    units.as_mut(),
+                )?)
+            });
+        if let Some(u) = &units {
+            self.status
+                .referral_pairs
+                .store(u.len() as u64, Ordering::Relaxed);
+        }
+        self.units = units;
         match applied {
             Ok(n) => {
                 let mut left = n as u64;
@@ -373,11 +475,10 @@ impl Writer {
         }
     }
 
-    fn commit_group(&mut self, jobs: Vec<Job>) {
-        let rows: Vec<NewCounterReferral> = jobs
-            .iter()
-            .flat_map(|j| j.checked.rows().cloned())
-            .collect();
+    fn commit_group(&mut self, mut jobs: Vec<Job>) {
+        // The events are taken out of their submissions, not copied.
+        let fresh: Vec<Vec<Fresh>> = jobs.iter_mut().map(|j| j.checked.take_fresh()).collect();
+        let rows: Vec<&NewCounterReferral> = fresh.iter().flatten().map(|(_, _, e)| e).collect();
         let at = crate::auth::now_rfc3339();
         let (work, replies): (Vec<(Checked, AuditEntry)>, Vec<_>) = jobs
             .into_iter()
@@ -388,39 +489,53 @@ impl Writer {
         let mut known = self.known.take();
         // Small while nothing waits: applied at once (also while the fingerprints are read).
         let small = backlog == 0 && rows.len() <= APPLY_AT_ONCE;
+        let wal_pages = if small {
+            vamos_store::SQLITE_WAL_PAGES
+        } else {
+            vamos_store::WRITER_WAL_PAGES
+        };
         // The events (or their log row), the referrals they answer and the submissions'
         // audit records: one transaction, one durable commit.
-        let stored = self.connection().and_then(|s| {
-            let sql = s.sql();
-            let audit = |sql: &mut dyn vamos_store::sql::Sql, outcomes: &[Outcome]| {
-                let mut sums = Vec::with_capacity(work.len());
-                let mut entries = Vec::with_capacity(work.len());
-                let mut offset = 0;
-                for (checked, audit) in work {
-                    let n = checked.fresh_len();
-                    let part = outcomes.get(offset..offset + n).unwrap_or_default();
-                    offset += n;
-                    let sum = acc::finish(checked, part);
-                    entries.push(complete_audit(audit, &sum));
-                    sums.push(sum);
+        let stored = self
+            .checkpoint_after(wal_pages)
+            .and_then(|()| self.connection())
+            .and_then(|s| {
+                let sql = s.sql();
+                let audit = |sql: &mut dyn vamos_store::sql::Sql, outcomes: &[Outcome]| {
+                    let mut sums = Vec::with_capacity(work.len());
+                    let mut entries = Vec::with_capacity(work.len());
+                    let mut offset = 0;
+                    for ((checked, audit), events) in work.into_iter().zip(&fresh) {
+                        let n = events.len();
+                        let part = outcomes.get(offset..offset + n).unwrap_or_default();
+                        offset += n;
+                        let sum = acc::finish_with(checked, events, part);
+                        entries.push(complete_audit(audit, &sum));
+                        sums.push(sum);
+                    }
+                    append_in_tx(sql, &entries)?;
+                    Ok(sums)
+                };
+                match known.as_mut() {
+                    Some(k) if !small => {
+                        let (sums, logged) =
+                            log_counter_referrals_and(sql, &rows, &codes.answers, &at, k, audit)?;
+                        Ok((sums, logged, false))
+                    }
+                    k => {
+                        let sums = insert_counter_referrals_and(
+                            sql,
+                            &rows,
+                            &codes.answers,
+                            &at,
+                            k,
+                            audit,
+                        )?;
+                        // Applied at once: the log, if any, was applied first.
+                        Ok((sums, Logged::default(), true))
+                    }
                 }
-                append_in_tx(sql, &entries)?;
-                Ok(sums)
-            };
-            match known.as_mut() {
-                Some(k) if !small => {
-                    let (sums, logged) =
-                        log_counter_referrals_and(sql, &rows, &codes.answers, &at, k, audit)?;
-                    Ok((sums, logged, false))
-                }
-                k => {
-                    let sums =
-                        insert_counter_referrals_and(sql, &rows, &codes.answers, &at, k, audit)?;
-                    // Applied at once: the log, if any, was applied first.
-                    Ok((sums, Logged::default(), true))
-                }
-            }
-        });
+            });
         match stored {
             Ok((sums, logged, applied)) => {
                 self.known = known;

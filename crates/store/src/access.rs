@@ -10,7 +10,9 @@
 use crate::sql::{in_tx, lock, Param, Row, Sql};
 use crate::Backend;
 use crate::{Result, StoreError};
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet};
 
 /// Advisory-lock key of referral generation and counter-referral ingestion (PostgreSQL).
@@ -878,7 +880,11 @@ pub fn known_events(
 /// Which referral services a counter-referral of an institution's event code answers: the
 /// catalogue services whose counter-referral evidence names that institution and code, each
 /// with the kind of unit its referrals name (`persona`, `hogar`, `comunidad`).
-pub type AnswerMap = HashMap<(String, String), Vec<(String, &'static str)>>;
+pub type AnswerMap = HashMap<(String, String), AnsweredServices>;
+
+/// The catalogue services an event code answers, with the kind of unit each one's referral
+/// names.
+pub type AnsweredServices = Vec<(String, &'static str)>;
 
 /// What became of one event given to [`insert_counter_referrals`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -900,9 +906,9 @@ pub enum Outcome {
 /// in `events`) is not stored again — a duplicate when its digest is the same, a conflict when
 /// not. Callers check events before (to report errors), so this only settles concurrent
 /// re-sends and submissions grouped into one commit.
-pub fn insert_counter_referrals(
+pub fn insert_counter_referrals<E: Borrow<NewCounterReferral>>(
     sql: &mut dyn Sql,
-    events: &[NewCounterReferral],
+    events: &[E],
     answers: &AnswerMap,
     at: &str,
 ) -> Result<Vec<Outcome>> {
@@ -918,16 +924,17 @@ pub fn insert_counter_referrals(
 /// same durable commit (the server's writer appends the submissions' audit records there: one
 /// disk sync for both). Nothing is committed if `then` fails. `known`: the writer's
 /// fingerprints ([`KnownKeys`]), brought up to date with the ids stored, this call's included.
-pub fn insert_counter_referrals_and<T>(
+pub fn insert_counter_referrals_and<T, E: Borrow<NewCounterReferral>>(
     sql: &mut dyn Sql,
-    events: &[NewCounterReferral],
+    events: &[E],
     answers: &AnswerMap,
     at: &str,
     known: Option<&mut KnownKeys>,
     then: impl FnOnce(&mut dyn Sql, &[Outcome]) -> Result<T>,
 ) -> Result<T> {
+    let events: Vec<&NewCounterReferral> = events.iter().map(Borrow::borrow).collect();
     durable(sql, |sql| {
-        let outcomes = store_counter_referrals(sql, events, answers, at, known)?;
+        let outcomes = store_counter_referrals(sql, &events, answers, at, known)?;
         then(sql, &outcomes)
     })
 }
@@ -935,7 +942,7 @@ pub fn insert_counter_referrals_and<T>(
 /// The writes of [`insert_counter_referrals`], inside the caller's transaction.
 fn store_counter_referrals(
     sql: &mut dyn Sql,
-    events: &[NewCounterReferral],
+    events: &[&NewCounterReferral],
     answers: &AnswerMap,
     at: &str,
     mut fingerprints: Option<&mut KnownKeys>,
@@ -948,13 +955,13 @@ fn store_counter_referrals(
     if logged {
         // Events the server's writer logged and has not applied yet: applied first (their ids
         // are lower), so that a re-send of one of them is recognised here.
-        apply_log_in(sql, answers, None)?;
+        apply_log_in(sql, answers, None, None)?;
     }
     if let Some(k) = fingerprints.as_deref_mut() {
         // Stored by someone else since the fingerprints were last brought up to date.
         k.catch_up(sql, next - 1)?;
     }
-    let stored = stored_events(sql, events.iter())?;
+    let stored = stored_events(sql, events.iter().copied())?;
     let (mut outcomes, fresh) = settle(events, &stored, next);
     if let Some(k) = fingerprints {
         for (_, id, e) in &fresh {
@@ -963,7 +970,7 @@ fn store_counter_referrals(
         }
     }
     let rows: Vec<(i64, &NewCounterReferral)> = fresh.iter().map(|(_, id, e)| (*id, *e)).collect();
-    let answered = apply_rows(sql, &rows, answers, at)?;
+    let answered = apply_rows(sql, &rows, answers, at, None)?;
     for ((i, _, _), answer) in fresh.iter().zip(answered) {
         if let Some(Outcome::Stored { referral, .. }) = outcomes.get_mut(*i) {
             *referral = answer;
@@ -998,18 +1005,20 @@ fn stored_events<'a>(
 /// every other event gets the next id from `next` (outcome `Stored` without a referral yet).
 /// Returns the outcomes and the new events (index in `events`, id).
 fn settle<'a>(
-    events: &'a [NewCounterReferral],
+    events: &[&'a NewCounterReferral],
     stored: &HashMap<(String, String), (i64, String)>,
     next: i64,
 ) -> (Vec<Outcome>, Vec<(usize, i64, &'a NewCounterReferral)>) {
-    let mut seen: HashMap<(&str, &str), (i64, &str)> = stored
+    // Fx: one insertion per event received, on the writer's thread.
+    let mut seen: FxHashMap<(&str, &str), (i64, &str)> = stored
         .iter()
         .map(|((inst, key), (id, digest))| ((inst.as_str(), key.as_str()), (*id, digest.as_str())))
         .collect();
     let mut id = next;
     let mut outcomes = Vec::with_capacity(events.len());
     let mut fresh = Vec::new();
-    for (i, e) in events.iter().enumerate() {
+    seen.reserve(events.len());
+    for (i, &e) in events.iter().enumerate() {
         let k = (e.institution.as_str(), e.event_key.as_str());
         match seen.get(&k) {
             Some((old, digest)) if *digest == e.digest => {
@@ -1036,10 +1045,22 @@ fn apply_rows(
     rows: &[(i64, &NewCounterReferral)],
     answers: &AnswerMap,
     at: &str,
+    units: Option<&ReferralUnits>,
 ) -> Result<Vec<Option<i64>>> {
     let mut wanted: HashMap<(&str, i64), Vec<(usize, &str)>> = HashMap::new();
+    // The services of the previous event's (institution, code): a group's events mostly share
+    // them, and the map's key is owned (a lookup builds it).
+    let mut last: Option<(&str, &str, Option<&AnsweredServices>)> = None;
     for (f, (_, e)) in rows.iter().enumerate() {
-        let Some(services) = answers.get(&(e.institution.clone(), e.service.clone())) else {
+        let services = match last {
+            Some((i, c, found)) if i == e.institution && c == e.service => found,
+            _ => {
+                let found = answers.get(&(e.institution.clone(), e.service.clone()));
+                last = Some((&e.institution, &e.service, found));
+                found
+            }
+        };
+        let Some(services) = services else {
             continue;
         };
         for (s, kind) in services {
@@ -1048,6 +1069,10 @@ fn apply_rows(
                 "comunidad" => e.person.community_id,
                 _ => e.person.person_id,
             };
+            // No referral of this unit for this service was ever made: nothing to look up.
+            if units.is_some_and(|u| !u.may_have(kind, unit, s)) {
+                continue;
+            }
             wanted
                 .entry((kind, unit))
                 .or_default()
@@ -1176,6 +1201,7 @@ fn apply_log_in(
     sql: &mut dyn Sql,
     answers: &AnswerMap,
     max_events: Option<usize>,
+    units: Option<&ReferralUnits>,
 ) -> Result<usize> {
     let mut applied = 0;
     while max_events.is_none_or(|m| applied < m) {
@@ -1191,7 +1217,7 @@ fn apply_log_in(
             StoreError::Invalid(format!("registro de contra-referencias {id} ilegible: {e}"))
         })?;
         let refs: Vec<(i64, &NewCounterReferral)> = rows.iter().map(|(i, e)| (*i, e)).collect();
-        apply_rows(sql, &refs, answers, &at)?;
+        apply_rows(sql, &refs, answers, &at, units)?;
         sql.execute(
             "DELETE FROM counter_referral_log WHERE id = $1",
             &[id.into()],
@@ -1213,10 +1239,14 @@ fn apply_log_in(
 /// in the registry when it was acknowledged, and persons are never deleted, so the probe — one
 /// random page of a multi-gigabyte table per event — could not fail, and it cost about a third
 /// of the application at national scale (BENCHMARKS.md).
+///
+/// `units`: the caller's [`ReferralUnits`], brought up to date here (under the lock) and used
+/// to skip the lookup of referrals that cannot exist.
 pub fn apply_logged_counter_referrals(
     sql: &mut dyn Sql,
     answers: &AnswerMap,
     max_events: usize,
+    mut units: Option<&mut ReferralUnits>,
 ) -> Result<usize> {
     let sqlite = sql.dialect() == Backend::Sqlite;
     if sqlite {
@@ -1227,12 +1257,177 @@ pub fn apply_logged_counter_referrals(
         if !sqlite {
             sql.batch("SET LOCAL synchronous_commit = off")?;
         }
-        apply_log_in(sql, answers, Some(max_events.max(1)))
+        if let Some(u) = units.as_deref_mut() {
+            u.catch_up(sql)?;
+        }
+        apply_log_in(sql, answers, Some(max_events.max(1)), units.as_deref())
     });
     if sqlite {
         sql.batch("PRAGMA foreign_keys = ON")?;
     }
     applied
+}
+
+/// The referrals a counter-referral could answer, held by the server's writer as 64-bit
+/// fingerprints of (unit kind, unit, service): one per referral of a service that some event
+/// code answers ([`AnswerMap`]), whatever its status. A triple not among them certainly has no
+/// referral, so applying an event for it needs no lookup in `referrals` — the case of most
+/// events when an institution reports every service it delivered, not only those it was
+/// referred (active search); a triple found is looked up as before (status, id).
+///
+/// Referrals are never deleted and are created under the same lock (`ACCESS_LOCK`) with ids in
+/// increasing order: those created after the fingerprints were read (a referral generation, by
+/// any process) are read by [`ReferralUnits::catch_up`] under that lock, before each
+/// application.
+///
+/// Those read at start-up are kept sorted in a vector (8 bytes each: 61 MB for the national
+/// bench's 7.7 million, where a hash set would take about 150 MB) with a prefix index, those
+/// caught up later in a hash set.
+#[derive(Debug, Default)]
+pub struct ReferralUnits {
+    sorted: Vec<u64>,
+    /// Where the fingerprints starting with each `bits`-bit prefix begin in `sorted` (one
+    /// entry more at the end): a lookup reads one slot and a few neighbours, not the ~23
+    /// scattered ones of a binary search over the whole vector.
+    starts: Vec<u32>,
+    bits: u32,
+    recent: FxHashSet<u64>,
+    services: HashSet<String>,
+    through: i64,
+}
+
+/// The first `bits` bits of a fingerprint (0 when `bits` is 0).
+fn fingerprint_prefix(f: u64, bits: u32) -> u64 {
+    f.checked_shr(64 - bits).unwrap_or(0)
+}
+
+fn unit_fingerprint(kind: &str, unit: i64, service: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    kind.hash(&mut h);
+    unit.hash(&mut h);
+    service.hash(&mut h);
+    h.finish()
+}
+
+impl ReferralUnits {
+    /// Reads every referral of a service that an event code of `answers` answers, in pages.
+    pub fn load(sql: &mut dyn Sql, answers: &AnswerMap) -> Result<ReferralUnits> {
+        let mut u = ReferralUnits {
+            services: answers
+                .values()
+                .flat_map(|list| list.iter().map(|(s, _)| s.clone()))
+                .collect(),
+            ..ReferralUnits::default()
+        };
+        let (all, _) = u.read_new(sql)?;
+        u.set_sorted(all);
+        Ok(u)
+    }
+
+    /// Holds `all` sorted, with the start of each prefix (4 to 8 fingerprints per prefix).
+    fn set_sorted(&mut self, mut all: Vec<u64>) {
+        all.sort_unstable();
+        all.dedup();
+        all.shrink_to_fit();
+        // Fingerprints fit in u32 positions up to 4 billion referrals; beyond, the prefix
+        // index is left out and the whole vector searched.
+        let bits = (all.len() / 4).max(1).ilog2().min(28);
+        let mut starts = Vec::new();
+        if u32::try_from(all.len()).is_ok() {
+            starts.reserve_exact((1 << bits) + 1);
+            let mut at = 0usize;
+            for prefix in 0..(1u64 << bits) {
+                while all
+                    .get(at)
+                    .is_some_and(|f| fingerprint_prefix(*f, bits) < prefix)
+                {
+                    at += 1;
+                }
+                starts.push(at as u32);
+            }
+            starts.push(all.len() as u32);
+        }
+        self.sorted = all;
+        self.starts = starts;
+        self.bits = bits;
+    }
+
+    /// Holds the referrals created since the last reading (all of them again if the table's
+    /// last id went back: referrals deleted by hand).
+    pub fn catch_up(&mut self, sql: &mut dyn Sql) -> Result<()> {
+        let (new, reread) = self.read_new(sql)?;
+        if reread {
+            self.set_sorted(Vec::new());
+            self.recent.clear();
+        }
+        self.recent.extend(new);
+        Ok(())
+    }
+
+    /// The fingerprints of the referrals of an answered service created after
+    /// [`ReferralUnits::through`] — of all of them, and `true`, when the table's last id went
+    /// back.
+    fn read_new(&mut self, sql: &mut dyn Sql) -> Result<(Vec<u64>, bool)> {
+        let mut new = Vec::new();
+        let last = sql
+            .query_opt(
+                "SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM referrals",
+                &[],
+            )?
+            .and_then(|r| r.int(0))
+            .unwrap_or(0);
+        let reread = last < self.through;
+        if reread {
+            self.through = 0;
+        }
+        while self.through < last {
+            let rows = sql.query(
+                "SELECT id, unit_kind, unit_id, service FROM referrals WHERE id > $1 AND id <= $2 ORDER BY id LIMIT 100000",
+                &[self.through.into(), last.into()],
+            )?;
+            for r in &rows {
+                let service = r.text(3);
+                if self.services.contains(&service) {
+                    new.push(unit_fingerprint(
+                        &r.text(1),
+                        r.int(2).unwrap_or_default(),
+                        &service,
+                    ));
+                }
+                self.through = r.int(0).unwrap_or(self.through);
+            }
+            if rows.len() < 100_000 {
+                self.through = last;
+            }
+        }
+        Ok((new, reread))
+    }
+
+    /// Whether the unit may have a referral for the service (certainly not when `false`).
+    pub fn may_have(&self, kind: &str, unit: i64, service: &str) -> bool {
+        let f = unit_fingerprint(kind, unit, service);
+        let prefix = fingerprint_prefix(f, self.bits) as usize;
+        let held = match (self.starts.get(prefix), self.starts.get(prefix + 1)) {
+            (Some(&a), Some(&b)) => self
+                .sorted
+                .get(a as usize..b as usize)
+                .is_some_and(|s| s.contains(&f)),
+            _ => self.sorted.binary_search(&f).is_ok(),
+        };
+        held || self.recent.contains(&f)
+    }
+
+    /// How many (unit, service) pairs are held (a pair referred again after start-up may
+    /// count twice).
+    pub fn len(&self) -> usize {
+        self.sorted.len() + self.recent.len()
+    }
+
+    /// Whether none is held.
+    pub fn is_empty(&self) -> bool {
+        self.sorted.is_empty() && self.recent.is_empty()
+    }
 }
 
 /// The (institution, event id) pairs of every counter-referral stored or logged, held by the
@@ -1243,7 +1438,8 @@ pub fn apply_logged_counter_referrals(
 /// import), are read by [`KnownKeys::catch_up`].
 #[derive(Debug, Default)]
 pub struct KnownKeys {
-    set: HashSet<u64>,
+    /// Fx: the fingerprints are hashes already (SipHash), one multiplication spreads them.
+    set: FxHashSet<u64>,
     through: i64,
 }
 
@@ -1343,14 +1539,15 @@ pub struct Logged {
 /// received). Outcomes as [`insert_counter_referrals`]'s, with [`Outcome::Logged`] for the
 /// events appended. The log is applied later by [`apply_logged_counter_referrals`] (and first
 /// by every other write of counter-referrals).
-pub fn log_counter_referrals_and<T>(
+pub fn log_counter_referrals_and<T, E: Borrow<NewCounterReferral>>(
     sql: &mut dyn Sql,
-    events: &[NewCounterReferral],
+    events: &[E],
     answers: &AnswerMap,
     at: &str,
     known: &mut KnownKeys,
     then: impl FnOnce(&mut dyn Sql, &[Outcome]) -> Result<T>,
 ) -> Result<(T, Logged)> {
+    let events: Vec<&NewCounterReferral> = events.iter().map(Borrow::borrow).collect();
     durable(sql, |sql| {
         lock(sql, ACCESS_LOCK)?;
         let (next, _) = counter_referral_ids(sql)?;
@@ -1358,15 +1555,16 @@ pub fn log_counter_referrals_and<T>(
         let mut report = Logged::default();
         let doubtful: Vec<&NewCounterReferral> = events
             .iter()
+            .copied()
             .filter(|e| known.may_contain(&e.institution, &e.event_key))
             .collect();
         let mut stored = HashMap::new();
         if !doubtful.is_empty() {
-            report.drained = apply_log_in(sql, answers, None)?;
+            report.drained = apply_log_in(sql, answers, None, None)?;
             stored = stored_events(sql, doubtful.into_iter())?;
         }
         // Applying the log moves its events to the table: the next id stays.
-        let (mut outcomes, fresh) = settle(events, &stored, next);
+        let (mut outcomes, fresh) = settle(&events, &stored, next);
         let mut rows: Vec<(i64, &NewCounterReferral)> = Vec::with_capacity(fresh.len());
         for (i, id, e) in fresh {
             if let Some(o) = outcomes.get_mut(i) {
@@ -1899,5 +2097,29 @@ mod tests {
         assert_eq!(median(&[1.0, 3.0]), Some(2.0));
         assert_eq!(percentile(&v, 0.9), Some(10.0));
         assert_eq!(percentile(&[], 0.9), None);
+    }
+
+    #[test]
+    fn referral_units_find_every_pair_held_and_no_other() {
+        for n in [0usize, 1, 3, 50_000] {
+            let mut u = ReferralUnits::default();
+            u.set_sorted(
+                (0..n as i64)
+                    .map(|i| unit_fingerprint("persona", i, "control_prenatal"))
+                    .collect(),
+            );
+            assert_eq!(u.len(), n);
+            for i in 0..n as i64 {
+                assert!(u.may_have("persona", i, "control_prenatal"), "{i} of {n}");
+            }
+            for i in n as i64..n as i64 + 50_000 {
+                assert!(!u.may_have("persona", i, "control_prenatal"), "{i} of {n}");
+            }
+            assert!(!u.may_have("hogar", 0, "control_prenatal"));
+            assert!(!u.may_have("persona", 0, "vacunas"));
+            // Caught up later: held too.
+            u.recent.insert(unit_fingerprint("hogar", 7, "vivienda"));
+            assert!(u.may_have("hogar", 7, "vivienda"));
+        }
     }
 }

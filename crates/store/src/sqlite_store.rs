@@ -98,6 +98,32 @@ pub fn map_whole_file(sql: &mut dyn crate::sql::Sql) -> Result<u64> {
     Ok(u64::try_from(took).unwrap_or_default())
 }
 
+/// Sets after how many pages in the WAL a commit of this SQLite connection checkpoints it
+/// (`PRAGMA wal_autocheckpoint`; SQLite's default is 1,000, 4 MiB) and returns the value SQLite
+/// holds; on PostgreSQL does nothing and returns 0. The counter-referral writer waits for
+/// 16,000 ([`WRITER_WAL_PAGES`]) while it uses its intake log: its transactions dirty index
+/// pages at random, and a page written again before the checkpoint is copied into the
+/// database once.
+pub fn checkpoint_after_pages(sql: &mut dyn crate::sql::Sql, pages: u32) -> Result<u32> {
+    if sql.dialect() != crate::Backend::Sqlite {
+        return Ok(0);
+    }
+    let held = sql
+        .query_opt(&format!("PRAGMA wal_autocheckpoint = {pages}"), &[])?
+        .and_then(|r| r.int(0))
+        .unwrap_or_default();
+    Ok(u32::try_from(held).unwrap_or_default())
+}
+
+/// The counter-referral writer's checkpoint threshold while it uses its intake log, in pages
+/// of 4 KiB (64 MiB): with it the sustained intake of batches rose from 78,000–80,000 to
+/// 84,000–85,000 events/s end to end (BENCHMARKS.md, issue 5, sixth session). Not while it
+/// applies single events at once: a 64 MiB checkpoint held their answers (p99 72 ms).
+pub const WRITER_WAL_PAGES: u32 = 16_000;
+
+/// SQLite's own checkpoint threshold (`SQLITE_DEFAULT_WAL_AUTOCHECKPOINT`), in pages.
+pub const SQLITE_WAL_PAGES: u32 = 1_000;
+
 /// A SQLite registry in one file.
 pub struct SqliteStore {
     conn: Connection,

@@ -209,7 +209,7 @@ fn rolled_back_or_dropped_import_leaves_nothing() {
 }
 
 #[test]
-fn the_writer_can_read_the_whole_sqlite_file_through_a_memory_map() {
+fn the_writers_sqlite_connection_maps_the_whole_file_and_checkpoints_after_64_mib() {
     for db in all_dbs() {
         let mut s = db.open();
         write_one(s.as_mut(), true);
@@ -233,6 +233,20 @@ fn the_writer_can_read_the_whole_sqlite_file_through_a_memory_map() {
             .unwrap()
             .and_then(|r| r.int(0));
         assert_eq!(persons, Some(1), "{}", db.label);
+        // The writer's checkpoint threshold, read back from SQLite.
+        let held =
+            vamos_store::checkpoint_after_pages(s.sql(), vamos_store::WRITER_WAL_PAGES).unwrap();
+        if db.label == "sqlite" {
+            assert_eq!(held, vamos_store::WRITER_WAL_PAGES);
+            let asked = s
+                .sql()
+                .query_opt("PRAGMA wal_autocheckpoint", &[])
+                .unwrap()
+                .and_then(|r| r.int(0));
+            assert_eq!(asked, Some(i64::from(vamos_store::WRITER_WAL_PAGES)));
+        } else {
+            assert_eq!(held, 0, "{}", db.label);
+        }
     }
 }
 
@@ -618,6 +632,26 @@ fn prenatal_event(
     }
 }
 
+/// A need of person 1 of Villeta for `service` (MSPBS, critical), as a referral generation
+/// gives it.
+fn person_one_need(service: &str) -> vamos_store::access::NewReferral {
+    vamos_store::access::NewReferral {
+        unit_kind: "persona",
+        unit_id: 1,
+        household_id: None,
+        community_id: None,
+        district_code: 1116,
+        category: "gestacion".into(),
+        service: service.into(),
+        institution: "MSPBS".into(),
+        priority: 1,
+        unprotected: 1,
+        populations: String::new(),
+        critical: true,
+        due_on: "2026-12-23".into(),
+    }
+}
+
 /// An empty measurement of Villeta (for referrals to hang on).
 fn villeta_measurement(s: &mut dyn Store) -> i64 {
     s.save_measurement(
@@ -636,11 +670,10 @@ fn villeta_measurement(s: &mut dyn Store) -> i64 {
 }
 
 #[test]
-fn logged_counter_referrals_are_acknowledged_first_and_applied_later_in_order() {
+fn the_writer_skips_the_lookup_of_referrals_never_made_and_catches_up_with_new_ones() {
     use vamos_store::access::{
-        apply_logged_counter_referrals, insert_counter_referrals, insert_counter_referrals_and,
-        locate_persons, log_counter_referrals_and, logged_counter_referrals, sync_referrals,
-        KnownKeys, Logged, NewReferral, Outcome,
+        apply_logged_counter_referrals, locate_persons, log_counter_referrals_and, sync_referrals,
+        KnownKeys, ReferralUnits,
     };
     for db in all_dbs() {
         let mut s = db.open();
@@ -648,21 +681,123 @@ fn logged_counter_referrals_are_acknowledged_first_and_applied_later_in_order() 
         let (by_id, _) = locate_persons(s.sql(), &[1], &[]).unwrap();
         let person = by_id[&1];
         let m = villeta_measurement(s.as_mut());
-        let need = NewReferral {
-            unit_kind: "persona",
-            unit_id: 1,
-            household_id: None,
-            community_id: None,
-            district_code: 1116,
-            category: "gestacion".into(),
-            service: "control_prenatal".into(),
-            institution: "MSPBS".into(),
-            priority: 1,
-            unprotected: 1,
-            populations: String::new(),
-            critical: true,
-            due_on: "2026-12-23".into(),
-        };
+        let mut answers: vamos_store::access::AnswerMap = Default::default();
+        answers.insert(
+            ("MSPBS".into(), "control_prenatal".into()),
+            vec![("control_prenatal".into(), "persona")],
+        );
+        let count =
+            |s: &mut dyn Store, q: &str| s.sql().query_opt(q, &[]).unwrap().and_then(|r| r.int(0));
+        // Read before any referral exists: nothing held.
+        let mut units = ReferralUnits::load(s.sql(), &answers).unwrap();
+        assert!(units.is_empty(), "{}", db.label);
+        // Referrals generated afterwards (by any process): the prenatal one can be answered,
+        // the other one no event code answers.
+        sync_referrals(
+            s.sql(),
+            m,
+            &[(1116, 1116)],
+            &[
+                person_one_need("control_prenatal"),
+                person_one_need("vacunas_adultos"),
+            ],
+            "2026-11-23",
+            "2026-11-23T10:00:00Z",
+            "prueba",
+        )
+        .unwrap();
+        let mut known = KnownKeys::load(s.sql()).unwrap();
+        log_counter_referrals_and(
+            s.sql(),
+            &[prenatal_event(person, "e1", "d1")],
+            &answers,
+            "2026-11-23T10:01:00Z",
+            &mut known,
+            |_, o| Ok(o.to_vec()),
+        )
+        .unwrap();
+        // Applied with the fingerprints read before the referral: caught up first, so the
+        // event answers it.
+        assert_eq!(
+            apply_logged_counter_referrals(s.sql(), &answers, 10, Some(&mut units)).unwrap(),
+            1,
+            "{}",
+            db.label
+        );
+        assert_eq!(
+            count(
+                s.as_mut(),
+                "SELECT count(*) FROM referrals WHERE status = 'atendida' AND service = 'control_prenatal' AND counter_referral_id IS NOT NULL"
+            ),
+            Some(1),
+            "{}",
+            db.label
+        );
+        assert_eq!(units.len(), 1, "{}", db.label);
+        assert!(
+            units.may_have("persona", 1, "control_prenatal"),
+            "{}",
+            db.label
+        );
+        assert!(
+            !units.may_have("persona", 1, "vacunas_adultos"),
+            "{}",
+            db.label
+        );
+        assert!(
+            !units.may_have("persona", 2, "control_prenatal"),
+            "{}",
+            db.label
+        );
+        // A second prenatal check: the referral is served already, so it answers nothing.
+        log_counter_referrals_and(
+            s.sql(),
+            &[prenatal_event(person, "e2", "d2")],
+            &answers,
+            "2026-11-23T10:02:00Z",
+            &mut known,
+            |_, o| Ok(o.to_vec()),
+        )
+        .unwrap();
+        apply_logged_counter_referrals(s.sql(), &answers, 10, Some(&mut units)).unwrap();
+        assert_eq!(
+            count(
+                s.as_mut(),
+                "SELECT count(*) FROM counter_referrals WHERE referral_id IS NULL"
+            ),
+            Some(1),
+            "{}",
+            db.label
+        );
+        // Referrals deleted by hand: read again from scratch.
+        s.sql()
+            .batch("UPDATE counter_referrals SET referral_id = NULL; DELETE FROM referral_events; DELETE FROM referrals")
+            .unwrap();
+        units.catch_up(s.sql()).unwrap();
+        assert!(units.is_empty(), "{}", db.label);
+        assert_eq!(
+            count(s.as_mut(), "SELECT count(*) FROM counter_referrals"),
+            Some(2),
+            "{}",
+            db.label
+        );
+    }
+}
+
+#[test]
+fn logged_counter_referrals_are_acknowledged_first_and_applied_later_in_order() {
+    use vamos_store::access::{
+        apply_logged_counter_referrals, insert_counter_referrals, insert_counter_referrals_and,
+        locate_persons, log_counter_referrals_and, logged_counter_referrals, sync_referrals,
+        KnownKeys, Logged, Outcome,
+    };
+    for db in all_dbs() {
+        let mut s = db.open();
+        write_one(s.as_mut(), true);
+        let (by_id, _) = locate_persons(s.sql(), &[1], &[]).unwrap();
+        let person = by_id[&1];
+        let m = villeta_measurement(s.as_mut());
+        let need = person_one_need("control_prenatal");
         sync_referrals(
             s.sql(),
             m,
@@ -821,13 +956,13 @@ fn logged_counter_referrals_are_acknowledged_first_and_applied_later_in_order() 
         assert!(reread.may_contain("MSPBS", "e5"), "{}", db.label);
         // Applied in chunks of at least one logged group, in order, each leaving the log.
         assert_eq!(
-            apply_logged_counter_referrals(s.sql(), &answers, 1).unwrap(),
+            apply_logged_counter_referrals(s.sql(), &answers, 1, None).unwrap(),
             2,
             "{}",
             db.label
         );
         assert_eq!(
-            apply_logged_counter_referrals(s.sql(), &answers, 1).unwrap(),
+            apply_logged_counter_referrals(s.sql(), &answers, 1, None).unwrap(),
             0,
             "{}",
             db.label
