@@ -343,12 +343,7 @@ pub struct Checked {
 }
 
 impl Checked {
-    /// The events to store, in order.
-    pub fn rows(&self) -> impl Iterator<Item = &NewCounterReferral> {
-        self.fresh.iter().map(|(_, _, e)| e)
-    }
-
-    /// Takes the events to store out (for [`finish_with`]).
+    /// Takes the events to store out, to be stored without a copy (then [`finish_with`]).
     pub fn take_fresh(&mut self) -> Vec<Fresh> {
         std::mem::take(&mut self.fresh)
     }
@@ -372,10 +367,11 @@ pub fn ingest(
     at: &str,
 ) -> anyhow::Result<IngestSummary> {
     let codes = Codes::new(catalogue);
-    let checked = check(store, catalogue, &codes, events, sender, today, None)?;
-    let rows: Vec<NewCounterReferral> = checked.rows().cloned().collect();
+    let mut checked = check(store, catalogue, &codes, events, sender, today, None)?;
+    let fresh = checked.take_fresh();
+    let rows: Vec<&NewCounterReferral> = fresh.iter().map(|(_, _, e)| e).collect();
     let outcomes = store_access::insert_counter_referrals(store.sql(), &rows, &codes.answers, at)?;
-    Ok(finish(checked, &outcomes))
+    Ok(finish_with(checked, &fresh, &outcomes))
 }
 
 /// The reading half of [`ingest`]: validates the events (shape, codes, dates, persons,
@@ -749,7 +745,7 @@ pub fn check(
 }
 
 /// The outcome of checked events once stored: `outcomes` are those of
-/// [`store_access::insert_counter_referrals`] for [`Checked::rows`], in order.
+/// [`store_access::insert_counter_referrals`] for the events to store, in order.
 pub fn finish(mut checked: Checked, outcomes: &[Outcome]) -> IngestSummary {
     let fresh = checked.take_fresh();
     finish_with(checked, &fresh, outcomes)

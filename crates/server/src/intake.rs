@@ -112,15 +112,11 @@ impl Intake {
             url: url.to_string(),
             store: None,
             codes: codes.clone(),
-            known: None,
-            loading: None,
-            load_started: None,
+            known: Background::default(),
             backlog: None,
             lag: VecDeque::new(),
-            units: None,
+            units: Background::default(),
             wal_pages: None,
-            units_loading: None,
-            units_started: None,
             status: status.clone(),
             applied,
         };
@@ -162,27 +158,87 @@ impl Intake {
     }
 }
 
+/// Something the writer reads on a thread of its own — at start-up, again at most every 10 s
+/// after a failed reading — and takes once read.
+struct Background<T> {
+    /// Once read.
+    value: Option<T>,
+    /// Where it arrives while read.
+    arriving: Option<std::sync::mpsc::Receiver<anyhow::Result<T>>>,
+    /// When the last reading started (`None`: start the next one at once).
+    started: Option<Instant>,
+}
+
+impl<T> Default for Background<T> {
+    fn default() -> Self {
+        Background {
+            value: None,
+            arriving: None,
+            started: None,
+        }
+    }
+}
+
+impl<T: Send + 'static> Background<T> {
+    /// Takes the value if it has arrived; when neither held nor being read, starts the reading
+    /// `make` returns on a thread named `thread` (`what` names it in the warning of a failure).
+    fn poll<R>(&mut self, thread: &str, what: &str, make: impl FnOnce() -> R)
+    where
+        R: FnOnce() -> anyhow::Result<T> + Send + 'static,
+    {
+        if self.value.is_some() {
+            return;
+        }
+        if let Some(rx) = &self.arriving {
+            match rx.try_recv() {
+                Ok(Ok(v)) => {
+                    self.value = Some(v);
+                    self.arriving = None;
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(motivo = %e, "{what}: no leídas");
+                    self.arriving = None;
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => self.arriving = None,
+            }
+            return;
+        }
+        if self
+            .started
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(10))
+        {
+            return;
+        }
+        let read = make();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name(thread.into())
+            .spawn(move || {
+                let _ = tx.send(read());
+            });
+        if spawned.is_ok() {
+            self.arriving = Some(rx);
+        }
+        self.started = Some(Instant::now());
+    }
+}
+
 /// The writer thread's state.
 struct Writer {
     url: String,
     store: Option<Box<dyn Store>>,
     codes: Arc<Codes>,
-    /// Fingerprints of every event received, once read.
-    known: Option<KnownKeys>,
-    /// Where the fingerprints being read arrive.
-    loading: Option<std::sync::mpsc::Receiver<anyhow::Result<KnownKeys>>>,
-    load_started: Option<Instant>,
+    /// Fingerprints of every event received.
+    known: Background<KnownKeys>,
     /// Events in the log (`None` until counted).
     backlog: Option<u64>,
     /// Logged groups not yet applied, oldest first: their events and when they were logged.
     lag: VecDeque<(u64, Instant)>,
-    /// The referrals events could answer, once read (until then every event is looked up).
-    units: Option<ReferralUnits>,
+    /// The referrals events could answer (until read, every event is looked up).
+    units: Background<ReferralUnits>,
     /// The connection's checkpoint threshold, in WAL pages (`None`: not set yet).
     wal_pages: Option<u32>,
-    /// Where they arrive while read, and when the reading started.
-    units_loading: Option<std::sync::mpsc::Receiver<anyhow::Result<ReferralUnits>>>,
-    units_started: Option<Instant>,
     status: Arc<IntakeStatus>,
     applied: Arc<Notify>,
 }
@@ -304,122 +360,57 @@ impl Writer {
 
     /// Takes the fingerprints once read; starts reading them when neither held nor being read.
     fn take_known(&mut self) {
-        if self.known.is_some() {
-            return;
-        }
-        if let Some(rx) = &self.loading {
-            match rx.try_recv() {
-                Ok(Ok(k)) => {
+        let (url, status) = (&self.url, &self.status);
+        self.known.poll(
+            "huellas-contrarreferencias",
+            "huellas de contra-referencias",
+            || {
+                let (url, status, started) = (url.clone(), status.clone(), Instant::now());
+                move || {
+                    let k = vamos_store::open(&url).and_then(|mut s| KnownKeys::load(s.sql()))?;
                     tracing::info!(
                         eventos = k.len(),
-                        segundos = self.load_started.map_or(0.0, |t| t.elapsed().as_secs_f64()),
+                        segundos = started.elapsed().as_secs_f64(),
                         "huellas de contra-referencias en memoria"
                     );
-                    self.status.known.store(k.len() as u64, Ordering::Relaxed);
-                    self.status.known_ready.store(true, Ordering::Relaxed);
-                    self.known = Some(k);
-                    self.loading = None;
-                }
-                Ok(Err(e)) => {
-                    tracing::warn!(motivo = %e, "huellas de contra-referencias no leídas");
-                    self.loading = None;
-                }
-                Err(std::sync::mpsc::TryRecvError::Empty) => {}
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => self.loading = None,
-            }
-            return;
-        }
-        // After a failed reading, try again a while later.
-        if self
-            .load_started
-            .is_some_and(|t| t.elapsed() < Duration::from_secs(10))
-        {
-            return;
-        }
-        let (tx, rx) = std::sync::mpsc::channel();
-        let url = self.url.clone();
-        let status = self.status.clone();
-        let spawned = std::thread::Builder::new()
-            .name("huellas-contrarreferencias".into())
-            .spawn(move || {
-                let read = vamos_store::open(&url)
-                    .and_then(|mut s| KnownKeys::load(s.sql()))
-                    .map_err(anyhow::Error::from);
-                if let Ok(k) = &read {
                     // Shown at once; the writer takes them with its next submission.
                     status.known.store(k.len() as u64, Ordering::Relaxed);
                     status.known_ready.store(true, Ordering::Relaxed);
+                    Ok(k)
                 }
-                let _ = tx.send(read);
-            });
-        if spawned.is_ok() {
-            self.loading = Some(rx);
-        }
-        self.load_started = Some(Instant::now());
+            },
+        );
     }
 
-    /// Takes the referrals' fingerprints once read; starts reading them (on a thread of its
-    /// own) when neither held nor being read — again 10 s after a failed reading.
+    /// Takes the referrals' fingerprints once read; starts reading them when neither held nor
+    /// being read.
     fn take_units(&mut self) {
-        if self.units.is_some() {
-            return;
-        }
-        if let Some(rx) = &self.units_loading {
-            match rx.try_recv() {
-                Ok(Ok(u)) => {
-                    self.units = Some(u);
-                    self.units_loading = None;
-                }
-                Ok(Err(e)) => {
-                    tracing::warn!(motivo = %e, "referencias no leídas");
-                    self.units_loading = None;
-                }
-                Err(std::sync::mpsc::TryRecvError::Empty) => {}
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => self.units_loading = None,
-            }
-            return;
-        }
-        if self
-            .units_started
-            .is_some_and(|t| t.elapsed() < Duration::from_secs(10))
-        {
-            return;
-        }
-        let (tx, rx) = std::sync::mpsc::channel();
-        let url = self.url.clone();
-        let codes = self.codes.clone();
-        let status = self.status.clone();
-        let started = Instant::now();
-        let spawned = std::thread::Builder::new()
-            .name("referencias-en-memoria".into())
-            .spawn(move || {
-                let read = vamos_store::open(&url)
-                    .and_then(|mut s| ReferralUnits::load(s.sql(), &codes.answers))
-                    .map_err(anyhow::Error::from);
-                if let Ok(u) = &read {
+        let (url, codes, status) = (&self.url, &self.codes, &self.status);
+        self.units
+            .poll("referencias-en-memoria", "referencias", || {
+                let (url, codes, status) = (url.clone(), codes.clone(), status.clone());
+                let started = Instant::now();
+                move || {
+                    let u = vamos_store::open(&url)
+                        .and_then(|mut s| ReferralUnits::load(s.sql(), &codes.answers))?;
                     tracing::info!(
                         pares = u.len(),
                         segundos = started.elapsed().as_secs_f64(),
                         "referencias que una contra-referencia puede responder, en memoria"
                     );
-                    // Shown at once; the writer takes them with its next submission.
                     status
                         .referral_pairs
                         .store(u.len() as u64, Ordering::Relaxed);
                     status.referrals_ready.store(true, Ordering::Relaxed);
+                    Ok(u)
                 }
-                let _ = tx.send(read);
             });
-        if spawned.is_ok() {
-            self.units_loading = Some(rx);
-        }
-        self.units_started = Some(started);
     }
 
     /// Forgets the fingerprints (after a failed commit they may not match the database).
     fn forget_known(&mut self) {
-        self.known = None;
-        self.load_started = None;
+        self.known.value = None;
+        self.known.started = None;
         self.status.known_ready.store(false, Ordering::Relaxed);
         self.status.known.store(0, Ordering::Relaxed);
     }
@@ -428,7 +419,7 @@ impl Writer {
     /// in one transaction.
     fn apply_some(&mut self) {
         let codes = self.codes.clone();
-        let mut units = self.units.take();
+        let mut units = self.units.value.take();
         let applied = self
             .checkpoint_after(vamos_store::WRITER_WAL_PAGES)
             .and_then(|()| self.connection())
@@ -449,7 +440,7 @@ impl Writer {
                 .referral_pairs
                 .store(u.len() as u64, Ordering::Relaxed);
         }
-        self.units = units;
+        self.units.value = units;
         match applied {
             Ok(n) => {
                 let mut left = n as u64;
@@ -486,7 +477,7 @@ impl Writer {
             .unzip();
         let backlog = self.backlog();
         let codes = self.codes.clone();
-        let mut known = self.known.take();
+        let mut known = self.known.value.take();
         // Small while nothing waits: applied at once (also while the fingerprints are read).
         let small = backlog == 0 && rows.len() <= APPLY_AT_ONCE;
         let wal_pages = if small {
@@ -538,8 +529,8 @@ impl Writer {
             });
         match stored {
             Ok((sums, logged, applied)) => {
-                self.known = known;
-                if let Some(k) = &self.known {
+                self.known.value = known;
+                if let Some(k) = &self.known.value {
                     self.status.known.store(k.len() as u64, Ordering::Relaxed);
                 }
                 if applied && !rows.is_empty() {
