@@ -613,6 +613,23 @@ fn grouped_counter_referrals_settle_duplicates_and_conflicts_in_one_commit() {
 }
 
 /// A prenatal check reported by MSPBS for `person` in Villeta.
+/// Logs `events` as the server's writer does, with the outcomes as the follow-up's result.
+fn log_group(
+    sql: &mut dyn vamos_store::sql::Sql,
+    events: &[vamos_store::access::NewCounterReferral],
+    answers: &vamos_store::access::AnswerMap,
+    at: &str,
+    known: &mut vamos_store::access::KnownKeys,
+) -> (
+    Vec<vamos_store::access::Outcome>,
+    vamos_store::access::Logged,
+) {
+    vamos_store::access::log_counter_referrals_and(sql, events, answers, at, known, |_, o| {
+        Ok(o.to_vec())
+    })
+    .unwrap()
+}
+
 fn prenatal_event(
     person: vamos_store::access::PersonPlace,
     key: &str,
@@ -672,8 +689,7 @@ fn villeta_measurement(s: &mut dyn Store) -> i64 {
 #[test]
 fn the_writer_skips_the_lookup_of_referrals_never_made_and_catches_up_with_new_ones() {
     use vamos_store::access::{
-        apply_logged_counter_referrals, locate_persons, log_counter_referrals_and, sync_referrals,
-        KnownKeys, ReferralUnits,
+        apply_logged_counter_referrals, locate_persons, sync_referrals, KnownKeys, ReferralUnits,
     };
     for db in all_dbs() {
         let mut s = db.open();
@@ -707,15 +723,13 @@ fn the_writer_skips_the_lookup_of_referrals_never_made_and_catches_up_with_new_o
         )
         .unwrap();
         let mut known = KnownKeys::load(s.sql()).unwrap();
-        log_counter_referrals_and(
+        log_group(
             s.sql(),
             &[prenatal_event(person, "e1", "d1")],
             &answers,
             "2026-11-23T10:01:00Z",
             &mut known,
-            |_, o| Ok(o.to_vec()),
-        )
-        .unwrap();
+        );
         // Applied with the fingerprints read before the referral: caught up first, so the
         // event answers it.
         assert_eq!(
@@ -750,15 +764,13 @@ fn the_writer_skips_the_lookup_of_referrals_never_made_and_catches_up_with_new_o
             db.label
         );
         // A second prenatal check: the referral is served already, so it answers nothing.
-        log_counter_referrals_and(
+        log_group(
             s.sql(),
             &[prenatal_event(person, "e2", "d2")],
             &answers,
             "2026-11-23T10:02:00Z",
             &mut known,
-            |_, o| Ok(o.to_vec()),
-        )
-        .unwrap();
+        );
         apply_logged_counter_referrals(s.sql(), &answers, 10, Some(&mut units)).unwrap();
         assert_eq!(
             count(
@@ -788,8 +800,7 @@ fn the_writer_skips_the_lookup_of_referrals_never_made_and_catches_up_with_new_o
 fn logged_counter_referrals_are_acknowledged_first_and_applied_later_in_order() {
     use vamos_store::access::{
         apply_logged_counter_referrals, insert_counter_referrals, insert_counter_referrals_and,
-        locate_persons, log_counter_referrals_and, logged_counter_referrals, sync_referrals,
-        KnownKeys, Logged, Outcome,
+        locate_persons, logged_counter_referrals, sync_referrals, KnownKeys, Logged, Outcome,
     };
     for db in all_dbs() {
         let mut s = db.open();
@@ -830,7 +841,7 @@ fn logged_counter_referrals_are_acknowledged_first_and_applied_later_in_order() 
         let mut known = KnownKeys::load(s.sql()).unwrap();
         assert_eq!(known.len(), 1, "{}", db.label);
         // A group is logged: new events get ids, nothing is read per event, nothing applied.
-        let (outcomes, report) = log_counter_referrals_and(
+        let (outcomes, report) = log_group(
             s.sql(),
             &[
                 event("e1", "d1"),
@@ -841,9 +852,7 @@ fn logged_counter_referrals_are_acknowledged_first_and_applied_later_in_order() 
             &answers,
             "2026-11-23T10:01:00Z",
             &mut known,
-            |_, o| Ok(o.to_vec()),
-        )
-        .unwrap();
+        );
         assert_eq!(
             outcomes,
             vec![
@@ -930,15 +939,13 @@ fn logged_counter_referrals_are_acknowledged_first_and_applied_later_in_order() 
         );
         // The writer's next group catches up with what the other process stored: its re-send
         // is a duplicate, not a second row (it would break the unique key when applied).
-        let (again, report) = log_counter_referrals_and(
+        let (again, report) = log_group(
             s.sql(),
             &[event("e3", "d3"), event("e4", "d4"), event("e5", "d5")],
             &answers,
             "2026-11-23T10:03:00Z",
             &mut known,
-            |_, o| Ok(o.to_vec()),
-        )
-        .unwrap();
+        );
         assert_eq!(
             again,
             vec![
@@ -1020,15 +1027,13 @@ fn logged_counter_referrals_are_acknowledged_first_and_applied_later_in_order() 
             "{}",
             db.label
         );
-        let (resent, _) = log_counter_referrals_and(
+        let (resent, _) = log_group(
             s.sql(),
             &[event("e6", "d6")],
             &answers,
             "2026-11-23T10:03:40Z",
             &mut known,
-            |_, o| Ok(o.to_vec()),
-        )
-        .unwrap();
+        );
         assert_eq!(
             resent,
             vec![Outcome::Duplicate { id: e0 + 6 }],
