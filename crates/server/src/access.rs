@@ -5,7 +5,7 @@
 //!
 //! Neither prints nor reads the clock: dates and the caller arrive as parameters.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -292,22 +292,22 @@ pub struct IngestSummary {
 impl IngestSummary {
     /// The audit record's subject: the counter-referral ids stored or recognised, compacted.
     pub fn audit_subject(&self) -> String {
-        let ids: Vec<String> = self
+        let ids: Vec<i64> = self
             .results
             .iter()
             .filter_map(|r| r.counter_referral_id)
-            .map(|i| i.to_string())
             .collect();
         crate::access_api::summary_ids(&ids)
     }
 
     /// The audit record's outcome: how many accepted, duplicated, rejected.
     pub fn audit_outcome(&self) -> String {
-        format!(
-            "ok: {} aceptadas, {} duplicadas, {} rechazadas",
-            self.accepted, self.duplicates, self.rejected
-        )
+        outcome_text(self.accepted, self.duplicates, self.rejected)
     }
+}
+
+fn outcome_text(accepted: u64, duplicates: u64, rejected: u64) -> String {
+    format!("ok: {accepted} aceptadas, {duplicates} duplicadas, {rejected} rechazadas")
 }
 
 /// Most events in one request or file (larger files: split them).
@@ -340,12 +340,65 @@ pub struct Checked {
     errors: Vec<EventError>,
     /// Each event to store, with its row and file.
     fresh: Vec<Fresh>,
+    /// The events to store as lines of the intake log ([`Checked::encode_for_log`]).
+    log_lines: Option<String>,
 }
 
 impl Checked {
     /// Takes the events to store out, to be stored without a copy (then [`finish_with`]).
     pub fn take_fresh(&mut self) -> Vec<Fresh> {
         std::mem::take(&mut self.fresh)
+    }
+
+    /// Encodes the events to store as lines of the server's intake log, here (on the thread
+    /// that checked them) rather than on the single writer: it logs them as given if all of
+    /// them prove new.
+    pub fn encode_for_log(&mut self) {
+        let mut lines = String::with_capacity(self.fresh.len() * 128);
+        vamos_store::intake_log::push_events(&mut lines, self.fresh.iter().map(|(_, _, e)| e));
+        self.log_lines = Some(lines);
+    }
+
+    /// Takes the lines made by [`Checked::encode_for_log`] out.
+    pub fn take_log_lines(&mut self) -> Option<String> {
+        self.log_lines.take()
+    }
+
+    /// The audit record's subject and outcome once `outcomes` (of `fresh`, taken out by
+    /// [`Checked::take_fresh`]) are known: as [`IngestSummary::audit_subject`] and
+    /// [`IngestSummary::audit_outcome`] of the summary [`finish_with`] makes, without making
+    /// it (the server's writer fills the record in; the request makes the summary).
+    pub fn audit_fields(&self, fresh: &[Fresh], outcomes: &[Outcome]) -> (String, String) {
+        let (mut accepted, mut duplicates) = (self.sum.accepted, self.sum.duplicates);
+        let mut rejected = self
+            .sum
+            .results
+            .iter()
+            .filter(|r| r.status == "rechazado")
+            .count() as u64;
+        // The ids in row order, as the summary's results list them.
+        let mut ids: Vec<(u64, i64)> = Vec::with_capacity(outcomes.len());
+        for ((row, _, _), o) in fresh.iter().zip(outcomes) {
+            match *o {
+                Outcome::Stored { id, .. } | Outcome::Logged { id } => {
+                    accepted += 1;
+                    ids.push((*row, id));
+                }
+                Outcome::Duplicate { id } => {
+                    duplicates += 1;
+                    ids.push((*row, id));
+                }
+                Outcome::Conflict => rejected += 1,
+            }
+        }
+        if !ids.is_sorted_by_key(|x| x.0) {
+            ids.sort_by_key(|x| x.0);
+        }
+        let ids: Vec<i64> = ids.into_iter().map(|x| x.1).collect();
+        (
+            crate::access_api::summary_ids(&ids),
+            outcome_text(accepted, duplicates, rejected),
+        )
     }
 
     /// How many events are to be stored.
@@ -420,6 +473,8 @@ pub fn check(
         value: value.to_string(),
         reason,
     };
+    // (institution, service given, event code it stands for, whether an event code)
+    let mut last_service: Option<(String, String, String, bool)> = None;
     for loc in events {
         let e = &loc.event;
         let mut problems = Vec::new();
@@ -469,13 +524,24 @@ pub fn check(
                 "institución desconocida en el catálogo".into(),
             ));
         }
-        let mut service = e.service.clone().unwrap_or_default().trim().to_string();
-        // A catalogue service code (as the referral names it) stands for its event code.
-        if !answers.contains_key(&(institution.clone(), service.clone())) {
-            if let Some(code) = aliases.get(&(institution.clone(), service.clone())) {
-                service = code.clone();
+        let given = e.service.as_deref().unwrap_or_default().trim();
+        // A catalogue service code (as the referral names it) stands for its event code. The
+        // previous event's answer is reused (a batch's events mostly share institution and
+        // service: the maps' keys are owned, a lookup builds one).
+        let (service, answerable) = match &last_service {
+            Some((i, g, code, ok)) if *i == institution && g == given => (code.clone(), *ok),
+            _ => {
+                let mut code = given.to_string();
+                if !answers.contains_key(&(institution.clone(), code.clone())) {
+                    if let Some(alias) = aliases.get(&(institution.clone(), code.clone())) {
+                        code = alias.clone();
+                    }
+                }
+                let ok = answers.contains_key(&(institution.clone(), code.clone()));
+                last_service = Some((institution.clone(), given.to_string(), code.clone(), ok));
+                (code, ok)
             }
-        }
+        };
         if service.is_empty() {
             problems.push(err(
                 &loc,
@@ -483,9 +549,7 @@ pub fn check(
                 "",
                 "falta el código del servicio prestado".into(),
             ));
-        } else if !institution.is_empty()
-            && !answers.contains_key(&(institution.clone(), service.clone()))
-        {
+        } else if !institution.is_empty() && !answerable {
             let known = reportable(catalogue, &institution);
             problems.push(err(
                 &loc,
@@ -689,15 +753,15 @@ pub fn check(
             ));
             continue;
         }
-        let digest = vamos_store::audit::sha256_hex(&format!(
-            "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
+        let day = iso_date(c.date);
+        let digest = event_digest(
             person.person_id,
-            c.service,
-            c.date,
+            &c.service,
+            &day,
             c.loc.event.place.as_deref().unwrap_or(""),
-            c.place_district.map(|d| d.to_string()).unwrap_or_default(),
-            c.institution
-        ));
+            c.place_district,
+            &c.institution,
+        );
         // Events received before are told apart by the writer (with the stored ones and
         // those of concurrent submissions); here only repeats within this submission.
         let k = (c.institution.clone(), c.key.clone());
@@ -733,7 +797,7 @@ pub fn check(
                 digest,
                 person,
                 service: c.service,
-                delivered_on: c.date.to_string(),
+                delivered_on: day,
                 place: c.loc.event.place.clone(),
                 place_district: c.place_district,
                 channel: sender.channel.clone(),
@@ -741,7 +805,63 @@ pub fn check(
             },
         ));
     }
-    Ok(Checked { sum, errors, fresh })
+    Ok(Checked {
+        sum,
+        errors,
+        fresh,
+        log_lines: None,
+    })
+}
+
+/// The digest of an event's content (SHA-256 of its fields joined by U+001F, in hex): an
+/// identical re-send is a duplicate, a different one with the same event id a conflict. Stored
+/// with every counter-referral: the text must not change between versions.
+fn event_digest(
+    person: i64,
+    service: &str,
+    day: &str,
+    place: &str,
+    place_district: Option<i64>,
+    institution: &str,
+) -> String {
+    let mut text = String::with_capacity(48 + service.len() + place.len() + institution.len());
+    let district = place_district.map(|d| d.to_string());
+    for (i, part) in [
+        person.to_string().as_str(),
+        service,
+        day,
+        place,
+        district.as_deref().unwrap_or(""),
+        institution,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if i > 0 {
+            text.push('\u{1f}');
+        }
+        text.push_str(part);
+    }
+    vamos_store::audit::sha256_hex(&text)
+}
+
+/// A date as `AAAA-MM-DD`, as chrono writes it, without its formatting machinery (one per event
+/// received).
+fn iso_date(d: NaiveDate) -> String {
+    let (y, m, day) = (d.year(), d.month(), d.day());
+    if !(0..=9999).contains(&y) {
+        return d.to_string();
+    }
+    let mut out = String::with_capacity(10);
+    for (n, width) in [(y as u32, 4), (m, 2), (day, 2)] {
+        if width == 2 {
+            out.push('-');
+        }
+        for p in (0..width).rev() {
+            out.push(char::from(b'0' + (n / 10u32.pow(p) % 10) as u8));
+        }
+    }
+    out
 }
 
 /// The outcome of checked events once stored: `outcomes` are those of
@@ -758,6 +878,7 @@ pub fn finish_with(checked: Checked, fresh: &[Fresh], outcomes: &[Outcome]) -> I
         mut sum,
         mut errors,
         fresh: _,
+        log_lines: _,
     } = checked;
     for ((row, file, e), outcome) in fresh.iter().zip(outcomes) {
         let row = *row;
@@ -1440,6 +1561,110 @@ mod tests {
         assert!(prenatal.contains(&("control_prenatal".to_string(), "persona")));
         assert!(reportable(&c, "MSPBS").contains(&"control_prenatal".to_string()));
         assert!(reportable(&c, "NADIE").is_empty());
+    }
+
+    #[test]
+    fn the_writers_audit_fields_match_the_summary_of_the_request() {
+        let event = |key: &str| NewCounterReferral {
+            institution: "MSPBS".into(),
+            event_key: key.into(),
+            digest: "d".into(),
+            person: store_access::PersonPlace {
+                person_id: 1,
+                household_id: 1,
+                community_id: 1,
+                district_code: 1116,
+            },
+            service: "control_prenatal".into(),
+            delivered_on: "2026-11-20".into(),
+            place: None,
+            place_district: None,
+            channel: "api".into(),
+            received_by: "op".into(),
+        };
+        let rejected = |row: u64, status: &'static str| EventResult {
+            row,
+            event_id: Some(format!("r{row}")),
+            status,
+            counter_referral_id: None,
+            referral_id: None,
+        };
+        for n in [3_u64, 120] {
+            // Rows 1 and 2 settled when checked (a rejected event and a repeat in the batch).
+            let checked = || Checked {
+                sum: IngestSummary {
+                    received: n + 2,
+                    duplicates: 1,
+                    results: vec![rejected(1, "rechazado"), rejected(2, "duplicado")],
+                    ..IngestSummary::default()
+                },
+                errors: Vec::new(),
+                fresh: Vec::new(),
+                log_lines: None,
+            };
+            let fresh: Vec<Fresh> = (0..n)
+                .map(|i| (i + 3, "solicitud".to_string(), event(&format!("e{i}"))))
+                .collect();
+            let outcomes: Vec<Outcome> = (0..n as i64)
+                .map(|i| match i % 4 {
+                    0 => Outcome::Logged { id: 100 + i },
+                    1 => Outcome::Stored {
+                        id: 100 + i,
+                        referral: Some(7),
+                    },
+                    2 => Outcome::Duplicate { id: 50 + i },
+                    _ => Outcome::Conflict,
+                })
+                .collect();
+            let fields = checked().audit_fields(&fresh, &outcomes);
+            let sum = finish_with(checked(), &fresh, &outcomes);
+            assert_eq!(fields, (sum.audit_subject(), sum.audit_outcome()), "{n}");
+            assert_eq!(sum.rejected, 1 + n / 4, "{n}");
+        }
+    }
+
+    #[test]
+    fn digests_and_dates_are_written_as_before() {
+        let mut d = NaiveDate::from_ymd_opt(1999, 12, 25).unwrap();
+        while d < NaiveDate::from_ymd_opt(2031, 1, 1).unwrap() {
+            assert_eq!(iso_date(d), d.to_string());
+            d = d.succ_opt().unwrap();
+        }
+        for d in [
+            NaiveDate::from_ymd_opt(5, 1, 9).unwrap(),
+            NaiveDate::from_ymd_opt(-5, 1, 9).unwrap(),
+            NaiveDate::from_ymd_opt(12345, 1, 9).unwrap(),
+        ] {
+            assert_eq!(iso_date(d), d.to_string());
+        }
+        // The text the digest of every stored counter-referral was made of.
+        for (place, district) in [
+            ("", None),
+            ("USF Villeta", Some(1116)),
+            ("x\u{1f}y", Some(101)),
+        ] {
+            let day = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+            let before = vamos_store::audit::sha256_hex(&format!(
+                "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
+                12345,
+                "control_prenatal",
+                day,
+                place,
+                district.map(|d: i64| d.to_string()).unwrap_or_default(),
+                "MSPBS"
+            ));
+            assert_eq!(
+                event_digest(
+                    12345,
+                    "control_prenatal",
+                    &iso_date(day),
+                    place,
+                    district,
+                    "MSPBS"
+                ),
+                before
+            );
+        }
     }
 
     #[test]

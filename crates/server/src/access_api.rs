@@ -183,11 +183,11 @@ fn download_response(bytes: Vec<u8>, content_type: &'static str, name: &str) -> 
 }
 
 /// The audit subject of a list of ids: all when few, else the first ones and the count.
-pub fn summary_ids(ids: &[String]) -> String {
+pub fn summary_ids<T: std::fmt::Display>(ids: &[T]) -> String {
+    let first: Vec<String> = ids.iter().take(50).map(ToString::to_string).collect();
     if ids.len() <= 50 {
-        ids.join(",")
+        first.join(",")
     } else {
-        let first: Vec<&str> = ids.iter().take(50).map(String::as_str).collect();
         format!("{},… ({} en total)", first.join(","), ids.len())
     }
 }
@@ -499,7 +499,7 @@ async fn ingest(
     let checking = st
         .pool
         .run(move |s| {
-            let checked = acc::check(
+            let mut checked = acc::check(
                 s,
                 &catalogue,
                 &codes,
@@ -509,6 +509,7 @@ async fn ingest(
                 places.as_deref(),
             )?;
             if checked.fresh_len() > 0 {
+                checked.encode_for_log();
                 return Ok(Checking::ToStore(Box::new((checked, entry))));
             }
             // Only the audit record to write.

@@ -13,7 +13,7 @@
 //! as one row, its events told apart from those received before by fingerprints held in memory
 //! ([`KnownKeys`], read on a thread of its own at start-up; until then every group is applied at
 //! once): no read of the database per event, one row written per group. The writer applies the
-//! log afterwards, in order, up to 50,000 events per transaction on SQLite and 5,000 on
+//! log afterwards, in order, up to 150,000 events per transaction on SQLite and 5,000 on
 //! PostgreSQL (`APPLY_CHUNK`): when no submission has come for [`QUIET`], and also between
 //! groups once the oldest logged event waited [`MAX_LAG`] or the log holds [`MAX_BACKLOG`]
 //! events. Applying an event looks up the referral it answers only when one may exist: the
@@ -24,6 +24,14 @@
 //! (Writing the audit records here rather than through the pool's audit writer also spares
 //! SQLite a second writer between groups, whose commits made this connection drop its page
 //! cache each time.)
+//!
+//! The writer is the one serial stage of the intake, so work that need not be on it is done
+//! elsewhere: requests encode their events as lines of the log on the thread that checked them
+//! ([`Checked::encode_for_log`]) and make their own summaries once answered (the writer only
+//! fills in the audit records), and on SQLite a thread of its own (`checkpoint`) copies the
+//! WAL into the database after the writer's commits while the log is in use (a passive
+//! checkpoint on its own connection), so that the writer's commits seldom find much left to
+//! copy.
 
 use crate::access::{self as acc, Checked, Codes, Fresh, IngestSummary};
 use crate::error::{ApiError, ApiResult};
@@ -45,7 +53,14 @@ use vamos_store::{AuditEntry, Store};
 struct Job {
     checked: Checked,
     audit: AuditEntry,
-    reply: oneshot::Sender<ApiResult<IngestSummary>>,
+    reply: oneshot::Sender<ApiResult<Settled>>,
+}
+
+/// A submission committed: its events and what became of each, for its request to summarise.
+struct Settled {
+    checked: Checked,
+    events: Vec<Fresh>,
+    outcomes: Vec<Outcome>,
 }
 
 /// Most events committed together (a single larger submission is committed alone).
@@ -59,11 +74,13 @@ pub const MAX_LAG: Duration = Duration::from_secs(10);
 /// The log holds this many events: applied between groups, under load too.
 pub const MAX_BACKLOG: u64 = 2_000_000;
 /// Most events applied from the log in one transaction (at least one logged group): a
-/// submission arriving meanwhile waits for it (about a second at national scale). Large, because
-/// a transaction's cost is mostly the index pages it changes, written once however many of
-/// its events fall on them: 50,000 events per transaction applied the log about one and a half
-/// times as fast as 5,000 on SQLite (BENCHMARKS.md).
-const APPLY_CHUNK: usize = 50_000;
+/// submission arriving meanwhile waits for it (about a second at national scale: the p99 of
+/// batches under sustained load rose from ~0.6 to ~1.4 s against 50,000). Large, because a
+/// transaction's cost is mostly the index pages it changes — the index of counter-referrals by
+/// person gets its events at random —, written once however many of its events fall on them:
+/// 50,000 events per transaction applied the log about one and a half times as fast as 5,000,
+/// and 150,000 sustained about a tenth more than 50,000 end to end (BENCHMARKS.md, issue 5).
+const APPLY_CHUNK: usize = 150_000;
 /// [`APPLY_CHUNK`] on PostgreSQL: there 50,000 applied no faster end to end than 5,000 and kept
 /// submissions waiting up to three seconds.
 const APPLY_CHUNK_POSTGRES: usize = 5_000;
@@ -119,6 +136,7 @@ impl Intake {
             wal_pages: None,
             status: status.clone(),
             applied,
+            checkpointer: None,
         };
         std::thread::Builder::new()
             .name("contrarreferencias".into())
@@ -144,6 +162,15 @@ impl Intake {
     /// Stores `checked` and `audit` with its outcome (in a group commit); answers once
     /// committed.
     pub async fn submit(&self, checked: Checked, audit: AuditEntry) -> ApiResult<IngestSummary> {
+        let stored = self.store(checked, audit).await?;
+        Ok(acc::finish_with(
+            stored.checked,
+            &stored.events,
+            &stored.outcomes,
+        ))
+    }
+
+    async fn store(&self, checked: Checked, audit: AuditEntry) -> ApiResult<Settled> {
         let (reply, answer) = oneshot::channel();
         self.submitted.fetch_add(1, Ordering::Relaxed);
         self.tx
@@ -241,6 +268,8 @@ struct Writer {
     wal_pages: Option<u32>,
     status: Arc<IntakeStatus>,
     applied: Arc<Notify>,
+    /// Wakes the checkpointer after a commit (SQLite; `None` until started).
+    checkpointer: Option<std::sync::mpsc::SyncSender<()>>,
 }
 
 impl Writer {
@@ -296,6 +325,9 @@ impl Writer {
             let mut s = vamos_store::open(&self.url)?;
             // SQLite: random index pages of the whole file, read without copying them.
             vamos_store::map_whole_file(s.sql())?;
+            if s.sql().dialect() == vamos_store::Backend::Sqlite && self.checkpointer.is_none() {
+                self.checkpointer = start_checkpointer(&self.url);
+            }
             self.store = Some(s);
             self.wal_pages = None;
         }
@@ -407,6 +439,13 @@ impl Writer {
             });
     }
 
+    /// Wakes the checkpointer (if one is waiting to be woken already, nothing more).
+    fn wake_checkpointer(&self) {
+        if let Some(c) = &self.checkpointer {
+            let _ = c.try_send(());
+        }
+    }
+
     /// Forgets the fingerprints (after a failed commit they may not match the database).
     fn forget_known(&mut self) {
         self.known.value = None;
@@ -443,6 +482,7 @@ impl Writer {
         self.units.value = units;
         match applied {
             Ok(n) => {
+                self.wake_checkpointer();
                 let mut left = n as u64;
                 while let Some((events, _)) = self.lag.front() {
                     if *events > left {
@@ -469,9 +509,18 @@ impl Writer {
     fn commit_group(&mut self, mut jobs: Vec<Job>) {
         // The events are taken out of their submissions, not copied.
         let fresh: Vec<Vec<Fresh>> = jobs.iter_mut().map(|j| j.checked.take_fresh()).collect();
+        let lines: Vec<Option<String>> = jobs
+            .iter_mut()
+            .map(|j| j.checked.take_log_lines())
+            .collect();
         let rows: Vec<&NewCounterReferral> = fresh.iter().flatten().map(|(_, _, e)| e).collect();
+        let runs: Vec<(usize, Option<&str>)> = fresh
+            .iter()
+            .zip(&lines)
+            .map(|(f, l)| (f.len(), l.as_deref()))
+            .collect();
         let at = crate::auth::now_rfc3339();
-        let (work, replies): (Vec<(Checked, AuditEntry)>, Vec<_>) = jobs
+        let (mut work, replies): (Vec<(Checked, AuditEntry)>, Vec<_>) = jobs
             .into_iter()
             .map(|j| ((j.checked, j.audit), j.reply))
             .unzip();
@@ -486,35 +535,46 @@ impl Writer {
             vamos_store::WRITER_WAL_PAGES
         };
         // The events (or their log row), the referrals they answer and the submissions'
-        // audit records: one transaction, one durable commit.
+        // audit records: one transaction, one durable commit. Each submission's summary is
+        // made by its request afterwards (`Intake::submit`), off this thread.
         let stored = self
             .checkpoint_after(wal_pages)
             .and_then(|()| self.connection())
             .and_then(|s| {
                 let sql = s.sql();
                 let audit = |sql: &mut dyn vamos_store::sql::Sql, outcomes: &[Outcome]| {
-                    let mut sums = Vec::with_capacity(work.len());
+                    let mut parts = Vec::with_capacity(work.len());
                     let mut entries = Vec::with_capacity(work.len());
                     let mut offset = 0;
-                    for ((checked, audit), events) in work.into_iter().zip(&fresh) {
+                    for ((checked, audit), events) in work.iter_mut().zip(&fresh) {
                         let n = events.len();
                         let part = outcomes.get(offset..offset + n).unwrap_or_default();
                         offset += n;
-                        let sum = acc::finish_with(checked, events, part);
-                        entries.push(complete_audit(audit, &sum));
-                        sums.push(sum);
+                        let (subject, outcome) = checked.audit_fields(events, part);
+                        let mut entry = audit.clone();
+                        entry.subject_id = subject;
+                        entry.outcome = outcome;
+                        entries.push(entry);
+                        parts.push(part.to_vec());
                     }
                     append_in_tx(sql, &entries)?;
-                    Ok(sums)
+                    Ok(parts)
                 };
                 match known.as_mut() {
                     Some(k) if !small => {
-                        let (sums, logged) =
-                            log_counter_referrals_and(sql, &rows, &codes.answers, &at, k, audit)?;
-                        Ok((sums, logged, false))
+                        let (parts, logged) = log_counter_referrals_and(
+                            sql,
+                            &rows,
+                            &runs,
+                            &codes.answers,
+                            &at,
+                            k,
+                            audit,
+                        )?;
+                        Ok((parts, logged, false))
                     }
                     k => {
-                        let sums = insert_counter_referrals_and(
+                        let parts = insert_counter_referrals_and(
                             sql,
                             &rows,
                             &codes.answers,
@@ -523,17 +583,25 @@ impl Writer {
                             audit,
                         )?;
                         // Applied at once: the log, if any, was applied first.
-                        Ok((sums, Logged::default(), true))
+                        Ok((parts, Logged::default(), true))
                     }
                 }
             });
+        drop(rows);
+        drop(runs);
         match stored {
-            Ok((sums, logged, applied)) => {
+            Ok((parts, logged, applied)) => {
+                // Only while the log is in use: a small group's commit (single events) leaves
+                // the WAL to its own checkpoints, so that no answer waits on the disk behind
+                // a checkpoint's writes.
+                if !small {
+                    self.wake_checkpointer();
+                }
                 self.known.value = known;
                 if let Some(k) = &self.known.value {
                     self.status.known.store(k.len() as u64, Ordering::Relaxed);
                 }
-                if applied && !rows.is_empty() {
+                if applied && fresh.iter().any(|f| !f.is_empty()) {
                     self.set_backlog(0);
                     self.applied.notify_one();
                 } else {
@@ -548,8 +616,14 @@ impl Writer {
                     }
                     self.set_backlog(backlog);
                 }
-                for (sum, reply) in sums.into_iter().zip(replies) {
-                    let _ = reply.send(Ok(sum));
+                for ((((checked, _), events), outcomes), reply) in
+                    work.into_iter().zip(fresh).zip(parts).zip(replies)
+                {
+                    let _ = reply.send(Ok(Settled {
+                        checked,
+                        events,
+                        outcomes,
+                    }));
                 }
             }
             Err(e) => {
@@ -563,6 +637,34 @@ impl Writer {
             }
         }
     }
+}
+
+/// Starts the checkpointer (SQLite): a thread with a connection of its own that, woken after
+/// each of the writer's commits (at most one wake-up waits), runs a passive checkpoint — it
+/// copies what the WAL holds into the database without blocking the writer, which would
+/// otherwise do it in its own commits once the WAL reaches its threshold. `None` if the thread
+/// cannot be started (the writer then checkpoints alone, as before).
+fn start_checkpointer(url: &str) -> Option<std::sync::mpsc::SyncSender<()>> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+    let url = url.to_string();
+    std::thread::Builder::new()
+        .name("checkpoint".into())
+        .spawn(move || {
+            let mut s = match vamos_store::open(&url) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(motivo = %e, "checkpoint: sin conexión; el escritor copia el WAL solo");
+                    return;
+                }
+            };
+            while rx.recv().is_ok() {
+                if let Err(e) = s.sql().query_opt("PRAGMA wal_checkpoint(PASSIVE)", &[]) {
+                    tracing::warn!(motivo = %e, "checkpoint del WAL no hecho");
+                }
+            }
+        })
+        .ok()?;
+    Some(tx)
 }
 
 fn unavailable(why: &str) -> ApiError {
@@ -579,4 +681,48 @@ pub fn complete_audit(mut e: AuditEntry, sum: &IngestSummary) -> AuditEntry {
     e.subject_id = sum.audit_subject();
     e.outcome = sum.audit_outcome();
     e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_checkpointer_copies_the_wal_into_the_database_when_woken() {
+        let db = vamos_store::testing::sqlite_db();
+        let mut s = db.open();
+        // The writer's own commits leave the WAL alone (no automatic checkpoint).
+        vamos_store::checkpoint_after_pages(s.sql(), 0).unwrap();
+        let wake = start_checkpointer(&db.url).unwrap();
+        // (frames in the WAL, frames copied into the database) as a passive checkpoint by a
+        // third party finds them — it copies what is left, so ask only once done.
+        let wal = |s: &mut Box<dyn Store>| {
+            let r = s
+                .sql()
+                .query_opt("PRAGMA wal_checkpoint(PASSIVE)", &[])
+                .unwrap()
+                .unwrap();
+            (r.int(1).unwrap(), r.int(2).unwrap())
+        };
+        s.sql()
+            .batch("CREATE TABLE t (x TEXT); INSERT INTO t SELECT hex(randomblob(500)) FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) SELECT i FROM n)")
+            .unwrap();
+        let size = |p: &str| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let file = db.url.trim_start_matches("sqlite:").to_string();
+        let before = size(&file);
+        wake.try_send(()).unwrap();
+        // Copied by the checkpointer: the database file grows to hold the new pages.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while size(&file) <= before + 1_000_000 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            size(&file) > before + 1_000_000,
+            "{} -> {}",
+            before,
+            size(&file)
+        );
+        let (frames, copied) = wal(&mut s);
+        assert_eq!(frames, copied);
+    }
 }

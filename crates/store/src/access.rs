@@ -802,7 +802,11 @@ pub struct PersonPlace {
 }
 
 /// Persons found by id, and by cédula (a cédula may name several registered persons).
-pub type Located = (HashMap<i64, PersonPlace>, HashMap<i64, Vec<PersonPlace>>);
+/// (Fx: filled and read once per event received, on the request's thread.)
+pub type Located = (
+    FxHashMap<i64, PersonPlace>,
+    FxHashMap<i64, Vec<PersonPlace>>,
+);
 
 /// Finds persons by SIIS id or by cédula (the stored number), in bulk.
 pub fn locate_persons(sql: &mut dyn Sql, ids: &[i64], cedulas: &[i64]) -> Result<Located> {
@@ -812,8 +816,8 @@ pub fn locate_persons(sql: &mut dyn Sql, ids: &[i64], cedulas: &[i64]) -> Result
         community_id: r.int(2).unwrap_or_default(),
         district_code: r.int(3).unwrap_or_default(),
     };
-    let mut by_id = HashMap::new();
-    let mut by_cedula: HashMap<i64, Vec<PersonPlace>> = HashMap::new();
+    let mut by_id = FxHashMap::default();
+    let mut by_cedula: FxHashMap<i64, Vec<PersonPlace>> = FxHashMap::default();
     for (list, col) in [(ids, "p.id"), (cedulas, "p.national_id")] {
         for chunk in list.chunks(500) {
             let mut params: Vec<Param> = Vec::with_capacity(chunk.len());
@@ -969,8 +973,9 @@ fn store_counter_referrals(
             k.through = k.through.max(*id);
         }
     }
-    let rows: Vec<(i64, &NewCounterReferral)> = fresh.iter().map(|(_, id, e)| (*id, *e)).collect();
-    let answered = apply_rows(sql, &rows, answers, at, None)?;
+    let rows: Vec<(i64, NewCounterReferral)> =
+        fresh.iter().map(|(_, id, e)| (*id, (*e).clone())).collect();
+    let answered = apply_rows(sql, rows, answers, at, None)?;
     for ((i, _, _), answer) in fresh.iter().zip(answered) {
         if let Some(Outcome::Stored { referral, .. }) = outcomes.get_mut(*i) {
             *referral = answer;
@@ -1039,14 +1044,81 @@ fn settle<'a>(
 /// Stores counter-referrals that already have their ids (known to be new) and answers the open
 /// (or expired) referrals they serve: the referrals of the person, its household or its
 /// community for a service the event's code stands for; the first event to serve a referral
-/// answers it. Returns the referral each row answered. Inside the caller's transaction.
+/// answers it. Returns the referral each row answered. Inside the caller's transaction. The
+/// rows are taken: their text moves into the statement's parameters, not copied.
 fn apply_rows(
     sql: &mut dyn Sql,
-    rows: &[(i64, &NewCounterReferral)],
+    rows: Vec<(i64, NewCounterReferral)>,
     answers: &AnswerMap,
     at: &str,
     units: Option<&ReferralUnits>,
 ) -> Result<Vec<Option<i64>>> {
+    let (answered, updates) = referrals_answered(sql, &rows, answers, units)?;
+    let mut values = Vec::with_capacity(rows.len());
+    for ((id, e), answer) in rows.into_iter().zip(&answered) {
+        values.push(vec![
+            id.into(),
+            e.institution.into(),
+            e.event_key.into(),
+            e.digest.into(),
+            e.person.person_id.into(),
+            e.service.into(),
+            e.delivered_on.into(),
+            e.place.into(),
+            e.place_district.into(),
+            (*answer).into(),
+            e.channel.into(),
+            at.into(),
+            e.received_by.into(),
+        ]);
+    }
+    insert_rows(
+        sql,
+        "counter_referrals",
+        &[
+            Col("id", false),
+            Col("institution", false),
+            Col("event_key", false),
+            Col("digest", false),
+            Col("person_id", false),
+            Col("service", false),
+            Col("delivered_on", true),
+            Col("place", false),
+            Col("place_district", false),
+            Col("referral_id", false),
+            Col("channel", false),
+            Col("received_at", false),
+            Col("received_by", false),
+        ],
+        &values,
+    )?;
+    mark_served(sql, &updates, at)?;
+    let mut events_rows = Vec::with_capacity(updates.len());
+    for (rid, from, cr) in &updates {
+        events_rows.push(vec![
+            (*rid).into(),
+            at.into(),
+            "contra-referencia".into(),
+            from.as_str().into(),
+            "atendida".into(),
+            format!("contra-referencia {cr}").into(),
+        ]);
+    }
+    insert_rows(sql, "referral_events", &EVENT_COLS, &events_rows)?;
+    Ok(answered)
+}
+
+/// For each row the referral it answers, and the updates to make: (referral, its status, the
+/// counter-referral answering it).
+type Answered = (Vec<Option<i64>>, Vec<(i64, String, i64)>);
+
+/// The referrals `rows` answer (see [`apply_rows`]), looked up without writing.
+fn referrals_answered(
+    sql: &mut dyn Sql,
+    rows: &[(i64, NewCounterReferral)],
+    answers: &AnswerMap,
+    units: Option<&ReferralUnits>,
+) -> Result<Answered> {
     let mut wanted: HashMap<(&str, i64), Vec<(usize, &str)>> = HashMap::new();
     // The services of the previous event's (institution, code): a group's events mostly share
     // them, and the map's key is owned (a lookup builds it).
@@ -1116,58 +1188,7 @@ fn apply_rows(
             }
         }
     }
-    let mut values = Vec::with_capacity(rows.len());
-    for ((id, e), answer) in rows.iter().zip(&answered) {
-        values.push(vec![
-            (*id).into(),
-            e.institution.as_str().into(),
-            e.event_key.as_str().into(),
-            e.digest.as_str().into(),
-            e.person.person_id.into(),
-            e.service.as_str().into(),
-            e.delivered_on.as_str().into(),
-            e.place.clone().into(),
-            e.place_district.into(),
-            (*answer).into(),
-            e.channel.as_str().into(),
-            at.into(),
-            e.received_by.as_str().into(),
-        ]);
-    }
-    insert_rows(
-        sql,
-        "counter_referrals",
-        &[
-            Col("id", false),
-            Col("institution", false),
-            Col("event_key", false),
-            Col("digest", false),
-            Col("person_id", false),
-            Col("service", false),
-            Col("delivered_on", true),
-            Col("place", false),
-            Col("place_district", false),
-            Col("referral_id", false),
-            Col("channel", false),
-            Col("received_at", false),
-            Col("received_by", false),
-        ],
-        &values,
-    )?;
-    mark_served(sql, &updates, at)?;
-    let mut events_rows = Vec::with_capacity(updates.len());
-    for (rid, from, cr) in &updates {
-        events_rows.push(vec![
-            (*rid).into(),
-            at.into(),
-            "contra-referencia".into(),
-            from.as_str().into(),
-            "atendida".into(),
-            format!("contra-referencia {cr}").into(),
-        ]);
-    }
-    insert_rows(sql, "referral_events", &EVENT_COLS, &events_rows)?;
-    Ok(answered)
+    Ok((answered, updates))
 }
 
 /// The id the next counter-referral gets (after every stored one and every logged one), and
@@ -1213,16 +1234,15 @@ fn apply_log_in(
             break;
         };
         let (id, at, payload) = (r.int(0).unwrap_or_default(), r.text(1), r.text(2));
-        let rows: Vec<(i64, NewCounterReferral)> = serde_json::from_str(&payload).map_err(|e| {
-            StoreError::Invalid(format!("registro de contra-referencias {id} ilegible: {e}"))
-        })?;
-        let refs: Vec<(i64, &NewCounterReferral)> = rows.iter().map(|(i, e)| (*i, e)).collect();
-        apply_rows(sql, &refs, answers, &at, units)?;
+        let rows = crate::intake_log::decode(&payload, id)?;
+        drop(payload);
+        let n = rows.len();
+        apply_rows(sql, rows, answers, &at, units)?;
         sql.execute(
             "DELETE FROM counter_referral_log WHERE id = $1",
             &[id.into()],
         )?;
-        applied += rows.len();
+        applied += n;
     }
     Ok(applied)
 }
@@ -1461,8 +1481,7 @@ impl KnownKeys {
             &[],
         )?;
         for r in &logged {
-            let rows: Vec<(i64, NewCounterReferral)> =
-                serde_json::from_str(&r.text(1)).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            let rows = crate::intake_log::decode(&r.text(1), r.int(0).unwrap_or_default())?;
             for (_, e) in &rows {
                 k.add(&e.institution, &e.event_key);
             }
@@ -1506,6 +1525,11 @@ impl KnownKeys {
         self.set.insert(fingerprint(institution, key));
     }
 
+    /// Holds one more pair; `true` when it was certainly not held before (not received).
+    pub fn hold(&mut self, institution: &str, key: &str) -> bool {
+        self.set.insert(fingerprint(institution, key))
+    }
+
     /// Whether the pair may have been received (certainly not when `false`).
     pub fn may_contain(&self, institution: &str, key: &str) -> bool {
         self.set.contains(&fingerprint(institution, key))
@@ -1539,9 +1563,15 @@ pub struct Logged {
 /// received). Outcomes as [`insert_counter_referrals`]'s, with [`Outcome::Logged`] for the
 /// events appended. The log is applied later by [`apply_logged_counter_referrals`] (and first
 /// by every other write of counter-referrals).
+///
+/// `encoded`: `events` in consecutive runs (one per submission), each with its events' lines
+/// of the log payload when made ahead ([`crate::intake_log::push_events`], on the thread that
+/// checked them): a run whose events are all new is written as given, the others are encoded
+/// here. Runs that do not add up to `events` are ignored.
 pub fn log_counter_referrals_and<T, E: Borrow<NewCounterReferral>>(
     sql: &mut dyn Sql,
     events: &[E],
+    encoded: &[(usize, Option<&str>)],
     answers: &AnswerMap,
     at: &str,
     known: &mut KnownKeys,
@@ -1553,10 +1583,13 @@ pub fn log_counter_referrals_and<T, E: Borrow<NewCounterReferral>>(
         let (next, _) = counter_referral_ids(sql)?;
         known.catch_up(sql, next - 1)?;
         let mut report = Logged::default();
+        // Held from now on (one probe per event): an event whose pair was held already may
+        // have been received, and is looked up (as is the second of two submissions of one
+        // group naming the same event — a concurrent re-send).
         let doubtful: Vec<&NewCounterReferral> = events
             .iter()
             .copied()
-            .filter(|e| known.may_contain(&e.institution, &e.event_key))
+            .filter(|e| !known.hold(&e.institution, &e.event_key))
             .collect();
         let mut stored = HashMap::new();
         if !doubtful.is_empty() {
@@ -1571,12 +1604,10 @@ pub fn log_counter_referrals_and<T, E: Borrow<NewCounterReferral>>(
                 *o = Outcome::Logged { id };
             }
             rows.push((id, e));
-            known.add(&e.institution, &e.event_key);
             known.through = known.through.max(id);
         }
         if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
-            let payload =
-                serde_json::to_string(&rows).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            let payload = log_payload(&events, &outcomes, encoded, first.0, rows.len());
             sql.execute(
                 "INSERT INTO counter_referral_log (id, last_id, events, received_at, payload) VALUES ($1, $2, $3, $4, $5)",
                 &[first.0.into(), last.0.into(), (rows.len() as i64).into(), at.into(), payload.into()],
@@ -1585,6 +1616,52 @@ pub fn log_counter_referrals_and<T, E: Borrow<NewCounterReferral>>(
         }
         Ok((then(sql, &outcomes)?, report))
     })
+}
+
+/// The intake log payload of the events `outcomes` shows logged (ids consecutive from
+/// `first`, `count` of them): each run of `encoded` all of whose events are logged as given,
+/// the logged events of the others encoded here (see [`log_counter_referrals_and`]).
+fn log_payload(
+    events: &[&NewCounterReferral],
+    outcomes: &[Outcome],
+    encoded: &[(usize, Option<&str>)],
+    first: i64,
+    count: usize,
+) -> String {
+    let whole = [(events.len(), None)];
+    let runs = if encoded.iter().map(|r| r.0).sum::<usize>() == events.len() {
+        encoded
+    } else {
+        &whole[..]
+    };
+    let mut out = String::with_capacity(
+        32 + runs
+            .iter()
+            .map(|r| r.1.map_or(r.0 * 128, str::len))
+            .sum::<usize>(),
+    );
+    crate::intake_log::push_header(&mut out, first, count);
+    let mut start = 0;
+    for &(n, text) in runs {
+        let (run_events, run_outcomes) = (
+            events.get(start..start + n).unwrap_or_default(),
+            outcomes.get(start..start + n).unwrap_or_default(),
+        );
+        start += n;
+        let logged = |o: &Outcome| matches!(o, Outcome::Logged { .. });
+        match text {
+            Some(t) if run_outcomes.iter().all(logged) => out.push_str(t),
+            _ => crate::intake_log::push_events(
+                &mut out,
+                run_events
+                    .iter()
+                    .zip(run_outcomes)
+                    .filter(|(_, o)| logged(o))
+                    .map(|(e, _)| *e),
+            ),
+        }
+    }
+    out
 }
 
 /// Runs `f` in a transaction whose commit reaches the disk before it returns: SQLite syncs it
@@ -1716,17 +1793,18 @@ pub fn counter_referral_events(
 ) -> Result<Vec<ReceivedEvent>> {
     let event = |person: &PersonPlace, r: &Row, first: usize| {
         let day = r.text(first + 2);
+        let institution = r.text(first);
+        let mut prefixed = String::with_capacity(crate::load_sql::CR.len() + institution.len());
+        prefixed.push_str(crate::load_sql::CR);
+        prefixed.push_str(&institution);
         Ok(ReceivedEvent {
             person_id: person.person_id,
             community_id: person.community_id,
             district_code: person.district_code,
-            institution: format!("{}{}", crate::load_sql::CR, r.text(first)),
+            institution: prefixed,
             service: r.text(first + 1),
-            delivered_on: chrono::NaiveDate::parse_from_str(
-                day.get(..10).unwrap_or(""),
-                "%Y-%m-%d",
-            )
-            .map_err(|_| StoreError::Invalid(format!("fecha de entrega ilegible: {day}")))?,
+            delivered_on: iso_day(&day)
+                .ok_or_else(|| StoreError::Invalid(format!("fecha de entrega ilegible: {day}")))?,
         })
     };
     // With the persons' places in memory, only the events are read (a range of the primary
@@ -1764,6 +1842,24 @@ pub fn counter_referral_events(
         event(&person, r, 3)
     })
     .collect()
+}
+
+/// The day of an ISO date (`AAAA-MM-DD`, anything after the day ignored), read without a
+/// format string (the Logros updater reads one per event received).
+fn iso_day(s: &str) -> Option<chrono::NaiveDate> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b.get(r)?.iter().try_fold(0u32, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    if b.get(4) != Some(&b'-')
+        || b.get(7) != Some(&b'-')
+        || b.get(10).is_some_and(u8::is_ascii_digit)
+    {
+        return None;
+    }
+    chrono::NaiveDate::from_ymd_opt(i32::try_from(num(0..4)?).ok()?, num(5..7)?, num(8..10)?)
 }
 
 /// How many communities each district has: `district_code → count`.
@@ -2083,6 +2179,29 @@ pub fn set_measurement_watermark(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delivery_days_read_as_chrono_reads_them() {
+        for s in [
+            "2026-11-20",
+            "2026-11-20 00:00:00",
+            "2026-11-20T00:00:00Z",
+            "2024-02-29",
+            "2023-02-29",
+            "2026-13-01",
+            "2026-11-2",
+            "2026-11-201",
+            "26-11-20",
+            "2026/11/20",
+            "2026-1a-20",
+            "",
+        ] {
+            let chrono = chrono::NaiveDate::parse_from_str(s.get(..10).unwrap_or(""), "%Y-%m-%d")
+                .ok()
+                .filter(|_| !s.as_bytes().get(10).is_some_and(u8::is_ascii_digit));
+            assert_eq!(iso_day(s), chrono, "{s:?}");
+        }
+    }
 
     #[test]
     fn transitions_and_percentiles() {

@@ -11,6 +11,7 @@ pub mod access;
 pub mod accounts;
 pub mod audit;
 pub mod dci;
+pub mod intake_log;
 mod load_sql;
 pub mod places;
 mod postgres_store;

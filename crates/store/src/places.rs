@@ -13,7 +13,7 @@
 use crate::access::{locate_persons, registry_state, Located, PersonPlace};
 use crate::sql::Sql;
 use crate::Result;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// Rows read per query while loading (keyset pages, so no query holds millions of rows).
 const PAGE: i64 = 200_000;
@@ -147,7 +147,7 @@ impl PersonPlaces {
     /// the database is asked only for persons not held, and for cédulas when an import has
     /// committed since the reading.
     pub fn locate(&self, sql: &mut dyn Sql, ids: &[i64], cedulas: &[i64]) -> Result<Located> {
-        let mut by_id = HashMap::with_capacity(ids.len());
+        let mut by_id = FxHashMap::with_capacity_and_hasher(ids.len(), Default::default());
         let mut missing = Vec::new();
         for id in ids {
             match self.person(*id) {
@@ -158,7 +158,7 @@ impl PersonPlaces {
             }
         }
         let complete = !cedulas.is_empty() && self.state == Some(registry_state(sql)?);
-        let mut by_cedula = HashMap::new();
+        let mut by_cedula = FxHashMap::default();
         if complete {
             for c in cedulas {
                 let found = self.with_cedula(*c);

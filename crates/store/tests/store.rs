@@ -624,7 +624,7 @@ fn log_group(
     Vec<vamos_store::access::Outcome>,
     vamos_store::access::Logged,
 ) {
-    vamos_store::access::log_counter_referrals_and(sql, events, answers, at, known, |_, o| {
+    vamos_store::access::log_counter_referrals_and(sql, events, &[], answers, at, known, |_, o| {
         Ok(o.to_vec())
     })
     .unwrap()
@@ -1040,6 +1040,82 @@ fn logged_counter_referrals_are_acknowledged_first_and_applied_later_in_order() 
             "{}",
             db.label
         );
+    }
+}
+
+#[test]
+fn lines_encoded_ahead_are_logged_as_given_only_when_every_event_of_their_run_is_new() {
+    use vamos_store::access::{
+        apply_logged_counter_referrals, insert_counter_referrals, locate_persons,
+        log_counter_referrals_and, KnownKeys, Outcome,
+    };
+    use vamos_store::intake_log::push_events;
+    for db in all_dbs() {
+        let mut s = db.open();
+        write_one(s.as_mut(), true);
+        let (by_id, _) = locate_persons(s.sql(), &[1], &[]).unwrap();
+        let person = by_id[&1];
+        let event = |key: &str| prenatal_event(person, key, key);
+        let answers = Default::default();
+        let at = "2026-11-23T10:00:00Z";
+        insert_counter_referrals(s.sql(), &[event("viejo")], &answers, at).unwrap();
+        let mut known = KnownKeys::load(s.sql()).unwrap();
+        // Two submissions, each encoded ahead; the second re-sends an event stored before.
+        let first = [event("a1"), event("a2")];
+        let second = [event("b1"), event("viejo"), event("b2")];
+        let mut lines = (String::new(), String::new());
+        push_events(&mut lines.0, &first);
+        push_events(&mut lines.1, &second);
+        // Markers show which lines were used: the first run's as given (all new), the second
+        // re-encoded (as given they would log "viejo" again).
+        lines.0 = lines.0.replace("a2", "A2-AS-GIVEN");
+        lines.1 = lines.1.replace("b1", "B1-AS-GIVEN");
+        let rows: Vec<&vamos_store::access::NewCounterReferral> =
+            first.iter().chain(&second).collect();
+        let runs = [(2, Some(lines.0.as_str())), (3, Some(lines.1.as_str()))];
+        let (outcomes, report) =
+            log_counter_referrals_and(s.sql(), &rows, &runs, &answers, at, &mut known, |_, o| {
+                Ok(o.to_vec())
+            })
+            .unwrap();
+        assert_eq!(report.logged, 4, "{}", db.label);
+        assert!(
+            matches!(outcomes[3], Outcome::Duplicate { .. }),
+            "{outcomes:?} {}",
+            db.label
+        );
+        apply_logged_counter_referrals(s.sql(), &answers, 1000, None).unwrap();
+        let keys: Vec<String> = s
+            .sql()
+            .query("SELECT event_key FROM counter_referrals ORDER BY id", &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.text(0))
+            .collect();
+        assert_eq!(
+            keys,
+            ["viejo", "a1", "A2-AS-GIVEN", "b1", "b2"],
+            "{}",
+            db.label
+        );
+        // Runs that do not add up to the events are ignored: everything encoded here.
+        let third = [event("c1"), event("c2")];
+        let rows: Vec<&vamos_store::access::NewCounterReferral> = third.iter().collect();
+        let wrong = [(1, Some("basura\n"))];
+        log_counter_referrals_and(s.sql(), &rows, &wrong, &answers, at, &mut known, |_, _| {
+            Ok(())
+        })
+        .unwrap();
+        apply_logged_counter_referrals(s.sql(), &answers, 1000, None).unwrap();
+        let n = s
+            .sql()
+            .query_opt(
+                "SELECT count(*) FROM counter_referrals WHERE event_key IN ('c1', 'c2')",
+                &[],
+            )
+            .unwrap()
+            .and_then(|r| r.int(0));
+        assert_eq!(n, Some(2), "{}", db.label);
     }
 }
 
