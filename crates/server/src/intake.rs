@@ -587,8 +587,6 @@ impl Writer {
                     }
                 }
             });
-        drop(rows);
-        drop(runs);
         match stored {
             Ok((parts, logged, applied)) => {
                 // Only while the log is in use: a small group's commit (single events) leaves

@@ -1522,7 +1522,7 @@ impl KnownKeys {
 
     /// Holds one more pair.
     pub fn add(&mut self, institution: &str, key: &str) {
-        self.set.insert(fingerprint(institution, key));
+        self.hold(institution, key);
     }
 
     /// Holds one more pair; `true` when it was certainly not held before (not received).
