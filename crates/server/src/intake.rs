@@ -325,6 +325,8 @@ impl Writer {
             let mut s = vamos_store::open(&self.url)?;
             // SQLite: random index pages of the whole file, read without copying them.
             vamos_store::map_whole_file(s.sql())?;
+            // SQLite: room for every page one application of the log changes.
+            vamos_store::cache_kib(s.sql(), vamos_store::WRITER_CACHE_KIB)?;
             if s.sql().dialect() == vamos_store::Backend::Sqlite && self.checkpointer.is_none() {
                 self.checkpointer = start_checkpointer(&self.url);
             }

@@ -22,8 +22,8 @@ pub mod views;
 
 pub use postgres_store::PostgresStore;
 pub use sqlite_store::{
-    checkpoint_after_pages, map_whole_file, SqliteStore, MMAP_SIZE as SQLITE_MMAP_SIZE,
-    SQLITE_WAL_PAGES, WRITER_WAL_PAGES,
+    cache_kib, checkpoint_after_pages, map_whole_file, SqliteStore, MMAP_SIZE as SQLITE_MMAP_SIZE,
+    SQLITE_WAL_PAGES, WRITER_CACHE_KIB, WRITER_WAL_PAGES,
 };
 
 use rustc_hash::{FxHashMap, FxHashSet};

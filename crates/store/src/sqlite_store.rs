@@ -91,6 +91,24 @@ pub fn map_whole_file(sql: &mut dyn crate::sql::Sql) -> Result<u64> {
     Ok(u64::try_from(set_pragma(sql, "mmap_size", MMAP_SIZE)?).unwrap_or_default())
 }
 
+/// The counter-referral writer's page cache, in KiB (1 GiB; every other connection has 256 MiB).
+/// An application of the intake log (150,000 events) changes most leaf pages of the
+/// counter-referral indexes, which at national scale is estimated at more than 256 MiB: once
+/// its dirty pages fill the cache SQLite spills them into the WAL before the commit, and a
+/// page changed again after is written again. With the larger cache the intake sustained about
+/// a twentieth more in adjacent runs (BENCHMARKS.md, issue 5, ninth session). Only pages in use
+/// take memory.
+pub const WRITER_CACHE_KIB: u64 = 1 << 20;
+
+/// Sets the page cache of a SQLite connection to `kib` KiB (`PRAGMA cache_size`); on
+/// PostgreSQL does nothing.
+pub fn cache_kib(sql: &mut dyn crate::sql::Sql, kib: u64) -> Result<()> {
+    if sql.dialect() == crate::Backend::Sqlite {
+        sql.batch(&format!("PRAGMA cache_size = -{kib}"))?;
+    }
+    Ok(())
+}
+
 /// Sets a numeric pragma of a SQLite connection and returns the value SQLite answers (what it
 /// took); on PostgreSQL does nothing and returns 0.
 fn set_pragma(sql: &mut dyn crate::sql::Sql, name: &str, value: u64) -> Result<i64> {

@@ -209,7 +209,7 @@ fn rolled_back_or_dropped_import_leaves_nothing() {
 }
 
 #[test]
-fn the_writers_sqlite_connection_maps_the_whole_file_and_checkpoints_after_64_mib() {
+fn the_writers_sqlite_connection_maps_the_whole_file_checkpoints_after_64_mib_and_caches_1_gib() {
     for db in all_dbs() {
         let mut s = db.open();
         write_one(s.as_mut(), true);
@@ -246,6 +246,16 @@ fn the_writers_sqlite_connection_maps_the_whole_file_and_checkpoints_after_64_mi
             assert_eq!(asked, Some(i64::from(vamos_store::WRITER_WAL_PAGES)));
         } else {
             assert_eq!(held, 0, "{}", db.label);
+        }
+        // The writer's page cache, read back from SQLite (a negative size is in KiB).
+        vamos_store::cache_kib(s.sql(), vamos_store::WRITER_CACHE_KIB).unwrap();
+        if db.label == "sqlite" {
+            let asked = s
+                .sql()
+                .query_opt("PRAGMA cache_size", &[])
+                .unwrap()
+                .and_then(|r| r.int(0));
+            assert_eq!(asked, Some(-(vamos_store::WRITER_CACHE_KIB as i64)));
         }
     }
 }
