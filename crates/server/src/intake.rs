@@ -462,7 +462,11 @@ impl Writer {
         let codes = self.codes.clone();
         let mut units = self.units.value.take();
         let applied = self
-            .checkpoint_after(vamos_store::WRITER_WAL_PAGES)
+            .connection()
+            .map(|_| ())
+            .and_then(|()| {
+                self.checkpoint_after(application_wal_pages(self.checkpointer.is_some()))
+            })
             .and_then(|()| self.connection())
             .and_then(|s| {
                 let chunk = match s.sql().dialect() {
@@ -639,6 +643,22 @@ impl Writer {
     }
 }
 
+/// The writer's checkpoint threshold for an application of the log, in WAL pages: none at all
+/// (0) while the checkpointer runs — it is woken right after the commit and copies the
+/// application's pages (tens of thousands) off the writer's thread; the writer's next log
+/// commits, at [`vamos_store::WRITER_WAL_PAGES`] again, then find little left to copy, and
+/// their checkpoint lets the WAL start over. With the writer copying them itself in its commit,
+/// checkpoints and their `fsync` were about a seventh of its samples; without, the intake
+/// sustained 100,466–102,503 events/s against 92,149–92,982 in alternated runs (BENCHMARKS.md,
+/// issue 5, ninth session).
+fn application_wal_pages(checkpointer: bool) -> u32 {
+    if checkpointer {
+        0
+    } else {
+        vamos_store::WRITER_WAL_PAGES
+    }
+}
+
 /// Starts the checkpointer (SQLite): a thread with a connection of its own that, woken after
 /// each of the writer's commits (at most one wake-up waits), runs a passive checkpoint — it
 /// copies what the WAL holds into the database without blocking the writer, which would
@@ -686,6 +706,12 @@ pub fn complete_audit(mut e: AuditEntry, sum: &IngestSummary) -> AuditEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn applications_leave_the_wal_to_the_checkpointer_when_there_is_one() {
+        assert_eq!(application_wal_pages(true), 0);
+        assert_eq!(application_wal_pages(false), vamos_store::WRITER_WAL_PAGES);
+    }
 
     #[test]
     fn the_checkpointer_copies_the_wal_into_the_database_when_woken() {
