@@ -88,7 +88,8 @@ pub const MMAP_SIZE: u64 = 1 << 40;
 /// returns the size SQLite took (smaller if the build caps it); on PostgreSQL does nothing and
 /// returns 0.
 pub fn map_whole_file(sql: &mut dyn crate::sql::Sql) -> Result<u64> {
-    Ok(u64::try_from(set_pragma(sql, "mmap_size", MMAP_SIZE)?).unwrap_or_default())
+    let size = i64::try_from(MMAP_SIZE).unwrap_or(i64::MAX);
+    Ok(u64::try_from(set_pragma(sql, "mmap_size", size)?).unwrap_or_default())
 }
 
 /// The counter-referral writer's page cache, in KiB (1 GiB; every other connection has 256 MiB).
@@ -103,15 +104,14 @@ pub const WRITER_CACHE_KIB: u64 = 1 << 20;
 /// Sets the page cache of a SQLite connection to `kib` KiB (`PRAGMA cache_size`); on
 /// PostgreSQL does nothing.
 pub fn cache_kib(sql: &mut dyn crate::sql::Sql, kib: u64) -> Result<()> {
-    if sql.dialect() == crate::Backend::Sqlite {
-        sql.batch(&format!("PRAGMA cache_size = -{kib}"))?;
-    }
+    // A negative size is in KiB (a positive one in pages).
+    set_pragma(sql, "cache_size", -i64::try_from(kib).unwrap_or(i64::MAX))?;
     Ok(())
 }
 
 /// Sets a numeric pragma of a SQLite connection and returns the value SQLite answers (what it
 /// took); on PostgreSQL does nothing and returns 0.
-fn set_pragma(sql: &mut dyn crate::sql::Sql, name: &str, value: u64) -> Result<i64> {
+fn set_pragma(sql: &mut dyn crate::sql::Sql, name: &str, value: i64) -> Result<i64> {
     if sql.dialect() != crate::Backend::Sqlite {
         return Ok(0);
     }
@@ -124,11 +124,12 @@ fn set_pragma(sql: &mut dyn crate::sql::Sql, name: &str, value: u64) -> Result<i
 /// Sets after how many pages in the WAL a commit of this SQLite connection checkpoints it
 /// (`PRAGMA wal_autocheckpoint`; SQLite's default is 1,000, 4 MiB) and returns the value SQLite
 /// holds; on PostgreSQL does nothing and returns 0. The counter-referral writer waits for
-/// 16,000 ([`WRITER_WAL_PAGES`]) while it uses its intake log: its transactions dirty index
-/// pages at random, and a page written again before the checkpoint is copied into the
-/// database once.
+/// 16,000 ([`WRITER_WAL_PAGES`]) in its log commits while it uses its intake log: its
+/// transactions dirty index pages at random, and a page written again before the checkpoint is
+/// copied into the database once; its applications of the log set 0 (none) while the server's
+/// checkpointer thread copies the WAL for them.
 pub fn checkpoint_after_pages(sql: &mut dyn crate::sql::Sql, pages: u32) -> Result<u32> {
-    let held = set_pragma(sql, "wal_autocheckpoint", u64::from(pages))?;
+    let held = set_pragma(sql, "wal_autocheckpoint", i64::from(pages))?;
     Ok(u32::try_from(held).unwrap_or_default())
 }
 
