@@ -143,7 +143,7 @@ PY
 }
 
 echo "contra-referencias: wrk -t2 (-c16 sueltas -d$DURATION, -c4 lotes de $BATCH -d$BATCH_DURATION); $(nproc) núcleos; registro de $(max_id "$SQLITE") personas (sintéticas)"
-echo "PostgreSQL: $(psql "$PG" -tAc "SELECT string_agg(name || ' = ' || current_setting(name), ', ' ORDER BY name) FROM pg_settings WHERE name IN ('shared_buffers', 'synchronous_commit', 'autovacuum')")"
+echo "PostgreSQL: $(psql "$PG" -tAc "SELECT string_agg(name || ' = ' || current_setting(name), ', ' ORDER BY name) FROM pg_settings WHERE name IN ('shared_buffers', 'synchronous_commit', 'autovacuum', 'max_wal_size', 'checkpoint_timeout')")"
 printf "%-10s %-6s %12s %12s %10s %10s %8s\n" "base" "envío" "solic./s" "eventos/s" "p50" "p99" "no-2xx"
 for backend in ${BACKENDS:-sqlite postgres}; do
   case $backend in

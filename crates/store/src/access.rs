@@ -975,6 +975,7 @@ fn store_counter_referrals(
     }
     let rows: Vec<(i64, NewCounterReferral)> =
         fresh.iter().map(|(_, id, e)| (*id, (*e).clone())).collect();
+    persons_exist(sql, &rows)?;
     let answered = apply_rows(sql, rows, answers, at, None)?;
     for ((i, _, _), answer) in fresh.iter().zip(answered) {
         if let Some(Outcome::Stored { referral, .. }) = outcomes.get_mut(*i) {
@@ -1106,6 +1107,36 @@ fn apply_rows(
     }
     insert_rows(sql, "referral_events", &EVENT_COLS, &events_rows)?;
     Ok(answered)
+}
+
+/// PostgreSQL: fails unless every row's person is in the registry — the check of the foreign
+/// key that migration 0014 dropped, made for all of `rows` in one read that locks no row of
+/// `persons` (the key's check locked each referenced person, a write per event). Persons are
+/// never deleted, so no lock is needed to keep the answer true until the commit. SQLite keeps
+/// its foreign key. Not made when the intake log is applied ([`apply_log_in`]): its events
+/// name persons located in the registry when they were acknowledged, and the check — a probe
+/// of the persons' index per event, ~7 µs each at national scale — cost the intake about a
+/// fifth of its end-to-end rate (46,300–46,700 against 57,300–60,600 events/s in the hand
+/// harness, BENCHMARKS.md, issue 5), as the foreign key's probe did on SQLite (switched off
+/// there for the same reason, [`apply_logged_counter_referrals`]).
+fn persons_exist(sql: &mut dyn Sql, rows: &[(i64, NewCounterReferral)]) -> Result<()> {
+    if sql.dialect() != Backend::Postgres || rows.is_empty() {
+        return Ok(());
+    }
+    let mut ids: Vec<i64> = rows.iter().map(|(_, e)| e.person.person_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let missing = sql.query_opt(
+        "SELECT u.id FROM UNNEST(CAST($1 AS BIGINT[])) AS u(id)
+         WHERE NOT EXISTS (SELECT 1 FROM persons p WHERE p.id = u.id) LIMIT 1",
+        &[Param::Ints(ids.into_iter().map(Some).collect())],
+    )?;
+    match missing.and_then(|r| r.int(0)) {
+        Some(id) => Err(StoreError::Invalid(format!(
+            "contra-referencia de la persona {id}, que no está en el registro: no se guarda"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// For each row the referral it answers, and the updates to make: (referral, its status, the

@@ -78,6 +78,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0013_referral_unit_services",
         include_str!("../migrations/postgres/0013_referral_unit_services.sql"),
     ),
+    (
+        "0014_counter_referral_person_check",
+        include_str!("../migrations/postgres/0014_counter_referral_person_check.sql"),
+    ),
 ];
 
 /// A PostgreSQL registry.

@@ -622,6 +622,43 @@ fn grouped_counter_referrals_settle_duplicates_and_conflicts_in_one_commit() {
     }
 }
 
+#[test]
+fn counter_referrals_of_persons_not_in_the_registry_are_refused_whole() {
+    use vamos_store::access::{insert_counter_referrals, locate_persons};
+    for db in all_dbs() {
+        let mut s = db.open();
+        write_one(s.as_mut(), true);
+        let (by_id, _) = locate_persons(s.sql(), &[1], &[]).unwrap();
+        let mut stranger = by_id[&1];
+        stranger.person_id = 999_999;
+        // SQLite by its foreign key, PostgreSQL by the check that replaced it (migration 0014):
+        // the call fails, and the valid event committed with it is not kept either.
+        let refused = insert_counter_referrals(
+            s.sql(),
+            &[
+                prenatal_event(by_id[&1], "ok", "d1"),
+                prenatal_event(stranger, "nadie", "d2"),
+            ],
+            &Default::default(),
+            "2026-11-23T10:00:00Z",
+        );
+        assert!(refused.is_err(), "{}", db.label);
+        if db.label == "postgres" {
+            assert!(
+                refused.unwrap_err().to_string().contains("persona 999999"),
+                "{}",
+                db.label
+            );
+        }
+        let n = s
+            .sql()
+            .query_opt("SELECT count(*) FROM counter_referrals", &[])
+            .unwrap()
+            .and_then(|r| r.int(0));
+        assert_eq!(n, Some(0), "{}", db.label);
+    }
+}
+
 /// A prenatal check reported by MSPBS for `person` in Villeta.
 /// Logs `events` as the server's writer does, with the outcomes as the follow-up's result.
 fn log_group(
