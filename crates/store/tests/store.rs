@@ -613,13 +613,17 @@ fn grouped_counter_referrals_settle_duplicates_and_conflicts_in_one_commit() {
             "{}",
             db.label
         );
-        let n = s
-            .sql()
-            .query_opt("SELECT count(*) FROM counter_referrals", &[])
-            .unwrap()
-            .and_then(|r| r.int(0));
-        assert_eq!(n, Some(2), "{}", db.label);
+        assert_eq!(counter_referrals(s.as_mut()), 2, "{}", db.label);
     }
+}
+
+/// How many counter-referrals are stored.
+fn counter_referrals(s: &mut dyn Store) -> i64 {
+    s.sql()
+        .query_opt("SELECT count(*) FROM counter_referrals", &[])
+        .unwrap()
+        .and_then(|r| r.int(0))
+        .unwrap()
 }
 
 #[test]
@@ -650,12 +654,7 @@ fn counter_referrals_of_persons_not_in_the_registry_are_refused_whole() {
                 db.label
             );
         }
-        let n = s
-            .sql()
-            .query_opt("SELECT count(*) FROM counter_referrals", &[])
-            .unwrap()
-            .and_then(|r| r.int(0));
-        assert_eq!(n, Some(0), "{}", db.label);
+        assert_eq!(counter_referrals(s.as_mut()), 0, "{}", db.label);
     }
 }
 
