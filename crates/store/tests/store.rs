@@ -636,7 +636,7 @@ fn counter_referrals_of_persons_not_in_the_registry_are_refused_whole() {
         let mut stranger = by_id[&1];
         stranger.person_id = 999_999;
         // SQLite by its foreign key, PostgreSQL by the check that replaced it (migration 0014):
-        // the call fails, and the valid event committed with it is not kept either.
+        // the call fails, and the valid event sent in the same call is not kept either.
         let refused = insert_counter_referrals(
             s.sql(),
             &[
