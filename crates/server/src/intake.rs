@@ -12,14 +12,20 @@
 //! or any while the log holds events — is appended to the intake log (`counter_referral_log`)
 //! as one row, its events told apart from those received before by fingerprints held in memory
 //! ([`KnownKeys`], read on a thread of its own at start-up; until then every group is applied at
-//! once): no read of the database per event, one row written per group. The writer applies the
-//! log afterwards, in order, up to 150,000 events per transaction on SQLite and 5,000 on
-//! PostgreSQL (`APPLY_CHUNK`): when no submission has come for [`QUIET`], and also between
-//! groups once the oldest logged event waited [`MAX_LAG`] or the log holds [`MAX_BACKLOG`]
-//! events. Applying an event looks up the referral it answers only when one may exist: the
-//! (unit, service) pairs of every referral are held as fingerprints ([`ReferralUnits`], read on
-//! a thread of its own at start-up, brought up to date before each application; until read,
-//! every event is looked up). Every other writer of counter-referrals (a command-line import)
+//! once): no read of the database per event, one row written per group (a re-sent event is
+//! looked up in the log and the table, without applying the log). The log is applied
+//! afterwards, in order, up to 150,000 events per transaction on SQLite and 20,000 on PostgreSQL
+//! (`APPLY_CHUNK`). On PostgreSQL by an applier ([`Applier`]): a thread with a connection of its
+//! own, woken after each commit, that applies while the log holds events — PostgreSQL lets two
+//! transactions write at once, and the writer's log commits take only the lock of ids, not that
+//! of referral answers the applier holds, so acknowledging and applying go on side by side. On
+//! SQLite, one writer at a time per file, by the writer itself between groups: when no
+//! submission has come for [`QUIET`], and also once the oldest logged event waited [`MAX_LAG`]
+//! or the log holds [`MAX_BACKLOG`] events (on PostgreSQL the writer then waits for the applier
+//! to bring it below: back-pressure). Applying an event looks up the referral it answers only
+//! when one may exist: the (unit, service) pairs of every referral are held as fingerprints
+//! ([`ReferralUnits`], read on a thread of its own at start-up, brought up to date before each
+//! application; until read, every event is looked up). Every other writer of counter-referrals (a command-line import)
 //! applies the log first. After a crash the log is applied on restart.
 //! (Writing the audit records here rather than through the pool's audit writer also spares
 //! SQLite a second writer between groups, whose commits made this connection drop its page
@@ -71,7 +77,8 @@ pub const APPLY_AT_ONCE: usize = 256;
 pub const QUIET: Duration = Duration::from_millis(50);
 /// The oldest logged event waited this long: the log is applied between groups, under load too.
 pub const MAX_LAG: Duration = Duration::from_secs(10);
-/// The log holds this many events: applied between groups, under load too.
+/// The log holds this many events: applied between groups, under load too (SQLite); the
+/// writer takes no more submissions until the applier has brought it below (PostgreSQL).
 pub const MAX_BACKLOG: u64 = 2_000_000;
 /// Most events applied from the log in one transaction (at least one logged group): a
 /// submission arriving meanwhile waits for it (about a second at national scale: the p99 of
@@ -81,9 +88,11 @@ pub const MAX_BACKLOG: u64 = 2_000_000;
 /// 50,000 events per transaction applied the log about one and a half times as fast as 5,000,
 /// and 150,000 sustained about a tenth more than 50,000 end to end (BENCHMARKS.md, issue 5).
 const APPLY_CHUNK: usize = 150_000;
-/// [`APPLY_CHUNK`] on PostgreSQL: there 50,000 applied no faster end to end than 5,000 and kept
-/// submissions waiting up to three seconds.
-const APPLY_CHUNK_POSTGRES: usize = 5_000;
+/// [`APPLY_CHUNK`] on PostgreSQL, where the applier has a connection of its own and no
+/// submission waits for its transactions: 20,000 sustained ~75,600 events/s end to end against
+/// ~65,800 with 5,000 and ~76,700 with 50,000, whose larger steps doubled the p99 of batches
+/// held back by the writer's back-pressure (BENCHMARKS.md, issue 5, eleventh session).
+const APPLY_CHUNK_POSTGRES: usize = 20_000;
 
 /// The writer (see the module documentation).
 #[derive(Clone)]
@@ -122,9 +131,27 @@ impl Intake {
         // empty before the writer has looked.
         let left = vamos_store::open(url)
             .and_then(|mut s| vamos_store::access::logged_counter_referrals(s.sql()))?;
-        status
-            .pending
-            .store(u64::try_from(left).unwrap_or_default(), Ordering::Relaxed);
+        let left = u64::try_from(left).unwrap_or_default();
+        status.pending.store(left, Ordering::Relaxed);
+        // PostgreSQL: the log is applied on a connection of its own while the writer goes on
+        // acknowledging (see the module documentation).
+        let split = if url.starts_with("postgres") {
+            let backlog = Arc::new(Backlog::new(status.clone(), left));
+            let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+            let mut applier = Applier {
+                url: url.to_string(),
+                store: None,
+                application: Application::new(url, codes.clone(), status.clone()),
+                backlog: backlog.clone(),
+                applied: applied.clone(),
+            };
+            std::thread::Builder::new()
+                .name("aplicador".into())
+                .spawn(move || applier.run(&woken))?;
+            Some(Split { wake, backlog })
+        } else {
+            None
+        };
         let mut writer = Writer {
             url: url.to_string(),
             store: None,
@@ -132,11 +159,12 @@ impl Intake {
             known: Background::default(),
             backlog: None,
             lag: VecDeque::new(),
-            units: Background::default(),
+            application: Application::new(url, codes.clone(), status.clone()),
             wal_pages: None,
             status: status.clone(),
             applied,
             checkpointer: None,
+            split,
         };
         std::thread::Builder::new()
             .name("contrarreferencias".into())
@@ -262,14 +290,226 @@ struct Writer {
     backlog: Option<u64>,
     /// Logged groups not yet applied, oldest first: their events and when they were logged.
     lag: VecDeque<(u64, Instant)>,
-    /// The referrals events could answer (until read, every event is looked up).
-    units: Background<ReferralUnits>,
+    /// Applications of the log on this thread (SQLite).
+    application: Application,
     /// The connection's checkpoint threshold, in WAL pages (`None`: not set yet).
     wal_pages: Option<u32>,
     status: Arc<IntakeStatus>,
     applied: Arc<Notify>,
     /// Wakes the checkpointer after a commit (SQLite; `None` until started).
     checkpointer: Option<std::sync::mpsc::SyncSender<()>>,
+    /// The applier on a thread of its own (PostgreSQL; `None`: this thread applies the log,
+    /// and `backlog`, `lag`, `application` are this thread's).
+    split: Option<Split>,
+}
+
+/// The writer's side of an applier on a thread of its own.
+struct Split {
+    /// Wakes the applier after a commit (at most one wake-up waits).
+    wake: std::sync::mpsc::SyncSender<()>,
+    backlog: Arc<Backlog>,
+}
+
+/// Events logged and applied since the server started, counted by the writer and the applier
+/// on their threads; what waits in the log (`IntakeStatus::pending`) is the difference,
+/// published under the same lock so that two threads never publish out of order.
+struct Backlog {
+    /// (logged, applied)
+    counts: std::sync::Mutex<(u64, u64)>,
+    /// Notified when events are applied.
+    applying: std::sync::Condvar,
+    status: Arc<IntakeStatus>,
+}
+
+impl Backlog {
+    /// `left`: events an earlier run left in the log.
+    fn new(status: Arc<IntakeStatus>, left: u64) -> Backlog {
+        Backlog {
+            counts: std::sync::Mutex::new((left, 0)),
+            applying: std::sync::Condvar::new(),
+            status,
+        }
+    }
+
+    fn update(&self, f: impl FnOnce(&mut (u64, u64))) {
+        let mut c = self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut c);
+        self.status
+            .pending
+            .store(c.0.saturating_sub(c.1), Ordering::Relaxed);
+    }
+
+    /// Events logged so far.
+    fn logged_so_far(&self) -> u64 {
+        self.counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .0
+    }
+
+    /// `n` more events committed to the log.
+    fn logged(&self, n: u64) {
+        self.update(|c| c.0 += n);
+    }
+
+    /// `n` more events applied.
+    fn applied(&self, n: u64) {
+        self.update(|c| c.1 += n);
+        self.applying.notify_all();
+    }
+
+    /// Returns once fewer than `limit` events wait (or after `patience`): the writer's
+    /// back-pressure, so that acknowledged events never wait more than a bounded time for the
+    /// applier.
+    fn wait_below(&self, limit: u64, patience: Duration) {
+        let c = self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = self
+            .applying
+            .wait_timeout_while(c, patience, |c| c.0.saturating_sub(c.1) >= limit);
+    }
+
+    /// The log was found empty, after `logged` events had been counted logged: all of them are
+    /// applied (some perhaps by another writer — a command-line import applies the log first,
+    /// as does a small group stored at once). Groups are counted logged after their commit, so
+    /// those counted before the log was read were committed before it and, found gone, applied.
+    fn emptied(&self, logged: u64) {
+        self.update(|c| c.1 = c.1.max(logged));
+        self.applying.notify_all();
+    }
+}
+
+/// What applying the log needs besides a connection: the referrals events could answer, read
+/// on a thread of its own (until read, every event is looked up).
+struct Application {
+    url: String,
+    codes: Arc<Codes>,
+    units: Background<ReferralUnits>,
+    status: Arc<IntakeStatus>,
+}
+
+impl Application {
+    fn new(url: &str, codes: Arc<Codes>, status: Arc<IntakeStatus>) -> Application {
+        Application {
+            url: url.to_string(),
+            codes,
+            units: Background::default(),
+            status,
+        }
+    }
+
+    /// Takes the referrals' fingerprints once read; starts reading them when neither held nor
+    /// being read.
+    fn take_units(&mut self) {
+        let (url, codes, status) = (&self.url, &self.codes, &self.status);
+        self.units
+            .poll("referencias-en-memoria", "referencias", || {
+                let (url, codes, status) = (url.clone(), codes.clone(), status.clone());
+                let started = Instant::now();
+                move || {
+                    let u = vamos_store::open(&url)
+                        .and_then(|mut s| ReferralUnits::load(s.sql(), &codes.answers))?;
+                    tracing::info!(
+                        pares = u.len(),
+                        segundos = started.elapsed().as_secs_f64(),
+                        "referencias que una contra-referencia puede responder, en memoria"
+                    );
+                    status
+                        .referral_pairs
+                        .store(u.len() as u64, Ordering::Relaxed);
+                    status.referrals_ready.store(true, Ordering::Relaxed);
+                    Ok(u)
+                }
+            });
+    }
+
+    /// Applies about [`APPLY_CHUNK`] events of the log ([`APPLY_CHUNK_POSTGRES`] on
+    /// PostgreSQL) in one transaction on `s`; returns how many (0: the log is empty).
+    fn apply(&mut self, s: &mut dyn Store) -> anyhow::Result<usize> {
+        let chunk = match s.sql().dialect() {
+            vamos_store::Backend::Postgres => APPLY_CHUNK_POSTGRES,
+            vamos_store::Backend::Sqlite => APPLY_CHUNK,
+        };
+        let applied = vamos_store::access::apply_logged_counter_referrals(
+            s.sql(),
+            &self.codes.answers,
+            chunk,
+            self.units.value.as_mut(),
+        );
+        if let Some(u) = &self.units.value {
+            self.status
+                .referral_pairs
+                .store(u.len() as u64, Ordering::Relaxed);
+        }
+        Ok(applied?)
+    }
+}
+
+/// The applier (PostgreSQL): a thread with a connection of its own that applies the log while
+/// it holds events, woken by the writer after each commit. Its transactions hold the lock of
+/// referral answers, not that of ids, so the writer's log commits go on meanwhile.
+struct Applier {
+    url: String,
+    store: Option<Box<dyn Store>>,
+    application: Application,
+    backlog: Arc<Backlog>,
+    applied: Arc<Notify>,
+}
+
+impl Applier {
+    fn run(&mut self, woken: &std::sync::mpsc::Receiver<()>) {
+        loop {
+            self.application.take_units();
+            let logged = self.backlog.logged_so_far();
+            if self.store.is_none() {
+                match vamos_store::open(&self.url) {
+                    Ok(s) => self.store = Some(s),
+                    Err(e) => {
+                        tracing::error!(motivo = %e, "aplicador de contra-referencias sin conexión");
+                        std::thread::sleep(Duration::from_secs(1));
+                        continue;
+                    }
+                }
+            }
+            let applied = match self.store.as_mut() {
+                Some(s) => self.application.apply(s.as_mut()),
+                None => continue,
+            };
+            match applied {
+                Ok(0) => {
+                    self.backlog.emptied(logged);
+                    // Woken by the writer's next commit; while the referrals are read, also
+                    // every second, to take them.
+                    let stopped = if self.application.units.value.is_some() {
+                        woken.recv().is_err()
+                    } else {
+                        matches!(
+                            woken.recv_timeout(Duration::from_secs(1)),
+                            Err(std::sync::mpsc::RecvTimeoutError::Disconnected)
+                        )
+                    };
+                    if stopped {
+                        // The writer stopped (the server is shutting down).
+                        break;
+                    }
+                }
+                Ok(n) => {
+                    self.backlog.applied(n as u64);
+                    self.applied.notify_one();
+                }
+                Err(e) => {
+                    tracing::error!(motivo = %e, "registro de contra-referencias no aplicado");
+                    self.store = None;
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+        }
+    }
 }
 
 impl Writer {
@@ -283,9 +523,16 @@ impl Writer {
         };
         loop {
             self.take_known();
-            self.take_units();
+            match &self.split {
+                // The log holds [`MAX_BACKLOG`] events: submissions wait for the applier.
+                Some(split) => split
+                    .backlog
+                    .wait_below(MAX_BACKLOG, Duration::from_secs(60)),
+                None => self.application.take_units(),
+            }
             let backlog = self.backlog();
-            let first = if backlog == 0 {
+            // With an applier of its own (PostgreSQL) the writer only acknowledges.
+            let first = if backlog == 0 || self.split.is_some() {
                 rx.blocking_recv()
             } else {
                 match rt.block_on(async { tokio::time::timeout(QUIET, rx.recv()).await }) {
@@ -310,6 +557,9 @@ impl Writer {
                 }
             }
             self.commit_group(jobs);
+            if self.split.is_some() {
+                continue;
+            }
             let overdue = self
                 .lag
                 .front()
@@ -351,8 +601,11 @@ impl Writer {
         Ok(())
     }
 
-    /// Events in the log, counted once per connection.
+    /// Events in the log, counted once per connection (as the applier counts them, with one).
     fn backlog(&mut self) -> u64 {
+        if self.split.is_some() {
+            return self.status.pending.load(Ordering::Relaxed);
+        }
         if let Some(n) = self.backlog {
             return n;
         }
@@ -416,31 +669,6 @@ impl Writer {
         );
     }
 
-    /// Takes the referrals' fingerprints once read; starts reading them when neither held nor
-    /// being read.
-    fn take_units(&mut self) {
-        let (url, codes, status) = (&self.url, &self.codes, &self.status);
-        self.units
-            .poll("referencias-en-memoria", "referencias", || {
-                let (url, codes, status) = (url.clone(), codes.clone(), status.clone());
-                let started = Instant::now();
-                move || {
-                    let u = vamos_store::open(&url)
-                        .and_then(|mut s| ReferralUnits::load(s.sql(), &codes.answers))?;
-                    tracing::info!(
-                        pares = u.len(),
-                        segundos = started.elapsed().as_secs_f64(),
-                        "referencias que una contra-referencia puede responder, en memoria"
-                    );
-                    status
-                        .referral_pairs
-                        .store(u.len() as u64, Ordering::Relaxed);
-                    status.referrals_ready.store(true, Ordering::Relaxed);
-                    Ok(u)
-                }
-            });
-    }
-
     /// Wakes the checkpointer (if one is waiting to be woken already, nothing more).
     fn wake_checkpointer(&self) {
         if let Some(c) = &self.checkpointer {
@@ -456,36 +684,17 @@ impl Writer {
         self.status.known.store(0, Ordering::Relaxed);
     }
 
-    /// Applies about [`APPLY_CHUNK`] events of the log ([`APPLY_CHUNK_POSTGRES`] on PostgreSQL),
-    /// in one transaction.
+    /// Applies some of the log on this thread's connection (see [`Application::apply`]).
     fn apply_some(&mut self) {
-        let codes = self.codes.clone();
-        let mut units = self.units.value.take();
+        let wal_pages = application_wal_pages(self.checkpointer.is_some());
         let applied = self
-            .connection()
-            .map(|_| ())
-            .and_then(|()| {
-                self.checkpoint_after(application_wal_pages(self.checkpointer.is_some()))
-            })
+            .checkpoint_after(wal_pages)
             .and_then(|()| self.connection())
-            .and_then(|s| {
-                let chunk = match s.sql().dialect() {
-                    vamos_store::Backend::Postgres => APPLY_CHUNK_POSTGRES,
-                    vamos_store::Backend::Sqlite => APPLY_CHUNK,
-                };
-                Ok(vamos_store::access::apply_logged_counter_referrals(
-                    s.sql(),
-                    &codes.answers,
-                    chunk,
-                    units.as_mut(),
-                )?)
+            .map(|_| ())
+            .and_then(|()| match self.store.as_mut() {
+                Some(s) => self.application.apply(s.as_mut()),
+                None => Err(anyhow::anyhow!("sin conexión")),
             });
-        if let Some(u) = &units {
-            self.status
-                .referral_pairs
-                .store(u.len() as u64, Ordering::Relaxed);
-        }
-        self.units.value = units;
         match applied {
             Ok(n) => {
                 self.wake_checkpointer();
@@ -568,15 +777,8 @@ impl Writer {
                 };
                 match known.as_mut() {
                     Some(k) if !small => {
-                        let (parts, logged) = log_counter_referrals_and(
-                            sql,
-                            &rows,
-                            &runs,
-                            &codes.answers,
-                            &at,
-                            k,
-                            audit,
-                        )?;
+                        let (parts, logged) =
+                            log_counter_referrals_and(sql, &rows, &runs, &at, k, audit)?;
                         Ok((parts, logged, false))
                     }
                     k => {
@@ -605,20 +807,22 @@ impl Writer {
                 if let Some(k) = &self.known.value {
                     self.status.known.store(k.len() as u64, Ordering::Relaxed);
                 }
-                if applied && fresh.iter().any(|f| !f.is_empty()) {
+                if let Some(split) = &self.split {
+                    split.backlog.logged(logged.logged as u64);
+                    if applied && fresh.iter().any(|f| !f.is_empty()) {
+                        self.applied.notify_one();
+                    }
+                    // Also after a group stored at once (it applied what the log held, and
+                    // the applier finds it empty).
+                    let _ = split.wake.try_send(());
+                } else if applied && fresh.iter().any(|f| !f.is_empty()) {
                     self.set_backlog(0);
                     self.applied.notify_one();
                 } else {
-                    let backlog =
-                        backlog.saturating_sub(logged.drained as u64) + logged.logged as u64;
-                    if logged.drained > 0 {
-                        self.lag.clear();
-                        self.applied.notify_one();
-                    }
                     if logged.logged > 0 {
                         self.lag.push_back((logged.logged as u64, Instant::now()));
                     }
-                    self.set_backlog(backlog);
+                    self.set_backlog(backlog + logged.logged as u64);
                 }
                 for ((((checked, _), events), outcomes), reply) in
                     work.into_iter().zip(fresh).zip(parts).zip(replies)
@@ -706,6 +910,48 @@ pub fn complete_audit(mut e: AuditEntry, sum: &IngestSummary) -> AuditEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_backlog_is_what_was_logged_and_not_applied_and_holds_the_writer_back() {
+        let status = Arc::new(IntakeStatus::default());
+        let pending = || status.pending.load(Ordering::Relaxed);
+        let b = Backlog::new(status.clone(), 5);
+        b.update(|_| ());
+        assert_eq!(pending(), 5);
+        b.logged(10);
+        assert_eq!((pending(), b.logged_so_far()), (10 + 5, 15));
+        b.applied(12);
+        assert_eq!(pending(), 3);
+        // Found empty after 15 were counted logged: all applied (by whoever).
+        b.emptied(15);
+        assert_eq!(pending(), 0);
+        // Applied before the writer counted them logged: never below zero, then exact.
+        b.applied(4);
+        assert_eq!(pending(), 0);
+        b.logged(4);
+        b.logged(7);
+        assert_eq!(pending(), 7);
+        // Below the limit: no wait; at it, the writer waits until events are applied.
+        let t = Instant::now();
+        b.wait_below(8, Duration::from_secs(30));
+        assert!(t.elapsed() < Duration::from_secs(5));
+        let t = Instant::now();
+        b.wait_below(7, Duration::from_millis(200));
+        assert!(t.elapsed() >= Duration::from_millis(200));
+        let b = Arc::new(b);
+        let applier = {
+            let b = b.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(100));
+                b.applied(1);
+            })
+        };
+        let t = Instant::now();
+        b.wait_below(7, Duration::from_secs(30));
+        assert!(t.elapsed() < Duration::from_secs(20));
+        assert_eq!(pending(), 6);
+        applier.join().unwrap();
+    }
 
     #[test]
     fn applications_leave_the_wal_to_the_checkpointer_when_there_is_one() {

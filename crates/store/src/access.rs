@@ -15,8 +15,15 @@ use serde::{Deserialize, Serialize};
 use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet};
 
-/// Advisory-lock key of referral generation and counter-referral ingestion (PostgreSQL).
+/// Advisory-lock key of referral generation and of the writes that answer referrals: storing
+/// counter-referrals at once, applying the intake log (PostgreSQL).
 const ACCESS_LOCK: i64 = 7_261_005;
+/// Advisory-lock key of the ids of counter-referrals and of appends to the intake log
+/// (PostgreSQL): held by whoever assigns ids — the server writer's log commits, and stores at
+/// once (after [`ACCESS_LOCK`]: always in that order) — but not by applications of the log,
+/// which keep the ids given, so that the server acknowledges groups on one connection while
+/// another applies the log.
+const LOG_LOCK: i64 = 7_261_006;
 
 /// Open statuses (the institution still owes an answer).
 pub const OPEN: [&str; 3] = ["emitida", "recibida", "contactada"];
@@ -955,6 +962,7 @@ fn store_counter_referrals(
         return Ok(Vec::new());
     }
     lock(sql, ACCESS_LOCK)?;
+    lock(sql, LOG_LOCK)?;
     let (next, logged) = counter_referral_ids(sql)?;
     if logged {
         // Events the server's writer logged and has not applied yet: applied first (their ids
@@ -1223,15 +1231,26 @@ fn referrals_answered(
 }
 
 /// The id the next counter-referral gets (after every stored one and every logged one), and
-/// whether the intake log holds events: one query.
+/// whether the intake log holds events. Under [`LOG_LOCK`]. While the log holds events its
+/// newest row ends with the greatest id given — ids are given only under that lock, by log
+/// commits (a new newest row) and by stores at once, which apply the whole log first — so the
+/// table is read only when the log is empty. Reading it under load cost the writer's log
+/// commits dearly on PostgreSQL: the applier's uncommitted rows, up to a whole application's,
+/// sit at the end of the table's index, and its last visible id is found past all of them.
 fn counter_referral_ids(sql: &mut dyn Sql) -> Result<(i64, bool)> {
-    let r = sql.query_opt(
-        "SELECT (SELECT MAX(id) FROM counter_referrals), (SELECT last_id FROM counter_referral_log ORDER BY id DESC LIMIT 1)",
-        &[],
-    )?;
-    let (table, log) = r.map_or((None, None), |r| (r.int(0), r.int(1)));
-    let last = table.unwrap_or(0).max(log.unwrap_or(0));
-    Ok((last + 1, log.is_some()))
+    let logged = sql
+        .query_opt(
+            "SELECT last_id FROM counter_referral_log ORDER BY id DESC LIMIT 1",
+            &[],
+        )?
+        .and_then(|r| r.int(0));
+    if let Some(last) = logged {
+        return Ok((last + 1, true));
+    }
+    let table = sql
+        .query_opt("SELECT MAX(id) FROM counter_referrals", &[])?
+        .and_then(|r| r.int(0));
+    Ok((table.unwrap_or(0) + 1, false))
 }
 
 /// How many acknowledged counter-referrals wait in the intake log to be applied.
@@ -1582,18 +1601,17 @@ impl KnownKeys {
 pub struct Logged {
     /// Events appended to the log.
     pub logged: usize,
-    /// Events of the log applied first (to look up re-sends exactly).
-    pub drained: usize,
 }
 
 /// The server writer's way of storing a group of counter-referrals under load: the new events
 /// get their ids and are appended to the intake log as one row, with `then`'s writes (the audit
 /// records), in one transaction with one durable commit — without reading the database per
 /// event: `known` tells new events apart, and only a fingerprint found sends the group's
-/// doubtful events to the table (after applying the log, so the table holds every event
-/// received). Outcomes as [`insert_counter_referrals`]'s, with [`Outcome::Logged`] for the
-/// events appended. The log is applied later by [`apply_logged_counter_referrals`] (and first
-/// by every other write of counter-referrals).
+/// doubtful events to be looked up, in the log and then in the table ([`received_events`]).
+/// Outcomes as [`insert_counter_referrals`]'s, with [`Outcome::Logged`] for the events
+/// appended. The log is applied later by [`apply_logged_counter_referrals`] (and first by every
+/// other write of counter-referrals). Takes [`LOG_LOCK`] only: an application of the log on
+/// another connection goes on meanwhile (PostgreSQL).
 ///
 /// `encoded`: `events` in consecutive runs (one per submission), each with its events' lines
 /// of the log payload when made ahead ([`crate::intake_log::push_events`], on the thread that
@@ -1603,14 +1621,13 @@ pub fn log_counter_referrals_and<T, E: Borrow<NewCounterReferral>>(
     sql: &mut dyn Sql,
     events: &[E],
     encoded: &[(usize, Option<&str>)],
-    answers: &AnswerMap,
     at: &str,
     known: &mut KnownKeys,
     then: impl FnOnce(&mut dyn Sql, &[Outcome]) -> Result<T>,
 ) -> Result<(T, Logged)> {
     let events: Vec<&NewCounterReferral> = events.iter().map(Borrow::borrow).collect();
     durable(sql, |sql| {
-        lock(sql, ACCESS_LOCK)?;
+        lock(sql, LOG_LOCK)?;
         let (next, _) = counter_referral_ids(sql)?;
         known.catch_up(sql, next - 1)?;
         let mut report = Logged::default();
@@ -1622,12 +1639,11 @@ pub fn log_counter_referrals_and<T, E: Borrow<NewCounterReferral>>(
             .copied()
             .filter(|e| !known.hold(&e.institution, &e.event_key))
             .collect();
-        let mut stored = HashMap::new();
-        if !doubtful.is_empty() {
-            report.drained = apply_log_in(sql, answers, None, None)?;
-            stored = stored_events(sql, doubtful.into_iter())?;
-        }
-        // Applying the log moves its events to the table: the next id stays.
+        let stored = if doubtful.is_empty() {
+            HashMap::new()
+        } else {
+            received_events(sql, &doubtful)?
+        };
         let (mut outcomes, fresh) = settle(&events, &stored, next);
         let mut rows: Vec<(i64, &NewCounterReferral)> = Vec::with_capacity(fresh.len());
         for (i, id, e) in fresh {
@@ -1647,6 +1663,48 @@ pub fn log_counter_referrals_and<T, E: Borrow<NewCounterReferral>>(
         }
         Ok((then(sql, &outcomes)?, report))
     })
+}
+
+/// Log rows read at a time by [`received_events`] (a row holds one group, up to 50,000 events).
+const LOG_PAGE_ROWS: i64 = 16;
+
+/// The (id, digest) of those of `events` received before, by (institution, event key): in the
+/// intake log first, then in the table — under [`LOG_LOCK`] nothing is added to the log
+/// meanwhile, and an application of the log committed between the two reads (on another
+/// connection) has moved its events to the table, where the second read finds them. The log is
+/// read in pages and decoded: a re-send is rare, and reading the log costs far less than
+/// applying it to look in the table alone (what earlier versions did, holding the writer a
+/// whole application of up to 2,000,000 events).
+fn received_events(
+    sql: &mut dyn Sql,
+    events: &[&NewCounterReferral],
+) -> Result<HashMap<(String, String), (i64, String)>> {
+    let wanted: HashSet<(&str, &str)> = events
+        .iter()
+        .map(|e| (e.institution.as_str(), e.event_key.as_str()))
+        .collect();
+    let mut found = HashMap::new();
+    let mut after = i64::MIN;
+    loop {
+        let page = sql.query(
+            "SELECT id, payload FROM counter_referral_log WHERE id > $1 ORDER BY id LIMIT $2",
+            &[after.into(), LOG_PAGE_ROWS.into()],
+        )?;
+        for r in &page {
+            let id = r.int(0).unwrap_or_default();
+            after = id;
+            for (cr, e) in crate::intake_log::decode(&r.text(1), id)? {
+                if wanted.contains(&(e.institution.as_str(), e.event_key.as_str())) {
+                    found.insert((e.institution, e.event_key), (cr, e.digest));
+                }
+            }
+        }
+        if (page.len() as i64) < LOG_PAGE_ROWS {
+            break;
+        }
+    }
+    found.extend(stored_events(sql, events.iter().copied())?);
+    Ok(found)
 }
 
 /// The intake log payload of the events `outcomes` shows logged (ids consecutive from

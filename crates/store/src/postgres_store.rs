@@ -82,6 +82,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0014_counter_referral_person_check",
         include_str!("../migrations/postgres/0014_counter_referral_person_check.sql"),
     ),
+    (
+        "0015_counter_referral_person_hash",
+        include_str!("../migrations/postgres/0015_counter_referral_person_hash.sql"),
+    ),
 ];
 
 /// A PostgreSQL registry.
