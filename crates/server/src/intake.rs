@@ -25,13 +25,14 @@
 //! to bring it below: back-pressure). Applying an event looks up the referral it answers only
 //! when one may exist: the (unit, service) pairs of every referral are held as fingerprints
 //! ([`ReferralUnits`], read on a thread of its own at start-up, brought up to date before each
-//! application; until read, every event is looked up). Every other writer of counter-referrals (a command-line import)
-//! applies the log first. After a crash the log is applied on restart.
+//! application; until read, every event is looked up). Every other writer of counter-referrals
+//! (a command-line import) applies the log first. After a crash the log is applied on restart.
 //! (Writing the audit records here rather than through the pool's audit writer also spares
 //! SQLite a second writer between groups, whose commits made this connection drop its page
 //! cache each time.)
 //!
-//! The writer is the one serial stage of the intake, so work that need not be on it is done
+//! The writer is a serial stage of the intake (on PostgreSQL the applier is the other, and now
+//! the slower: BENCHMARKS.md, issue 5), so work that need not be on it is done
 //! elsewhere: requests encode their events as lines of the log on the thread that checked them
 //! ([`Checked::encode_for_log`]) and make their own summaries once answered (the writer only
 //! fills in the audit records), and on SQLite a thread of its own (`checkpoint`) copies the
@@ -290,7 +291,7 @@ struct Writer {
     backlog: Option<u64>,
     /// Logged groups not yet applied, oldest first: their events and when they were logged.
     lag: VecDeque<(u64, Instant)>,
-    /// Applications of the log on this thread (SQLite).
+    /// Applications of the log on this thread (SQLite; unused with an applier).
     application: Application,
     /// The connection's checkpoint threshold, in WAL pages (`None`: not set yet).
     wal_pages: Option<u32>,
