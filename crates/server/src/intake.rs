@@ -130,13 +130,13 @@ impl Intake {
         let status = Arc::new(IntakeStatus::default());
         // Counted before the server answers: `/api/ready` never shows an earlier run's log as
         // empty before the writer has looked.
-        let left = vamos_store::open(url)
-            .and_then(|mut s| vamos_store::access::logged_counter_referrals(s.sql()))?;
+        let mut first = vamos_store::open(url)?;
+        let left = vamos_store::access::logged_counter_referrals(first.sql())?;
         let left = u64::try_from(left).unwrap_or_default();
         status.pending.store(left, Ordering::Relaxed);
         // PostgreSQL: the log is applied on a connection of its own while the writer goes on
         // acknowledging (see the module documentation).
-        let split = if url.starts_with("postgres") {
+        let split = if first.sql().dialect() == vamos_store::Backend::Postgres {
             let backlog = Arc::new(Backlog::new(status.clone(), left));
             let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
             let mut applier = Applier {
