@@ -27,6 +27,8 @@
 //! ([`ReferralUnits`], read on a thread of its own at start-up, brought up to date before each
 //! application; until read, every event is looked up). Every other writer of counter-referrals
 //! (a command-line import) applies the log first. After a crash the log is applied on restart.
+//! On SQLite the writer stands aside before each of its transactions while another connection
+//! of the server waits for the write lock ([`take_turn`]), which it would otherwise starve.
 //! (Writing the audit records here rather than through the pool's audit writer also spares
 //! SQLite a second writer between groups, whose commits made this connection drop its page
 //! cache each time.)
@@ -522,6 +524,9 @@ impl Writer {
             tracing::error!("escritor de contra-referencias sin reloj");
             return;
         };
+        // SQLite: this thread's own waits for the write lock are not taken for another
+        // connection's, for which it stands aside before each transaction (`take_turn`).
+        vamos_store::lock_wait::mark_heavy_writer();
         loop {
             self.take_known();
             match &self.split {
@@ -687,6 +692,7 @@ impl Writer {
 
     /// Applies some of the log on this thread's connection (see [`Application::apply`]).
     fn apply_some(&mut self) {
+        take_turn();
         let wal_pages = application_wal_pages(self.checkpointer.is_some());
         let applied = self
             .checkpoint_after(wal_pages)
@@ -723,6 +729,7 @@ impl Writer {
     }
 
     fn commit_group(&mut self, mut jobs: Vec<Job>) {
+        take_turn();
         // The events are taken out of their submissions, not copied.
         let fresh: Vec<Vec<Fresh>> = jobs.iter_mut().map(|j| j.checked.take_fresh()).collect();
         let lines: Vec<Option<String>> = jobs
@@ -847,6 +854,26 @@ impl Writer {
         }
     }
 }
+
+/// Lets the server's other connections waiting for SQLite's write lock (the Logros updater's
+/// save, a referral's transition, an audited read) in before the writer's next transaction,
+/// standing aside up to [`STAND_ASIDE`]: committing back to back, the writer took the lock
+/// again before a waiting connection's next try, and under a stream of batches the Logros
+/// updater's save failed after its 10 s ("database is locked") — its registry in memory was
+/// then read again, about half a core for 28 s, while the intake went on (BENCHMARKS.md,
+/// issue 5, twelfth session). Nothing to do on PostgreSQL, whose writers queue for their locks.
+fn take_turn() {
+    let stood = vamos_store::lock_wait::yield_to_waiting_writers(STAND_ASIDE);
+    if stood >= Duration::from_millis(50) {
+        tracing::debug!(
+            milisegundos = stood.as_millis() as u64,
+            "escritor de contra-referencias: turno cedido"
+        );
+    }
+}
+
+/// The longest the writer stands aside before one of its transactions (see [`take_turn`]).
+const STAND_ASIDE: Duration = Duration::from_millis(500);
 
 /// The writer's checkpoint threshold for an application of the log, in WAL pages: none at all
 /// (0) while the checkpointer runs — it is woken right after the commit and copies the

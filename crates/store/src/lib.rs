@@ -13,6 +13,7 @@ pub mod audit;
 pub mod dci;
 pub mod intake_log;
 mod load_sql;
+pub mod lock_wait;
 pub mod places;
 mod postgres_store;
 pub mod sql;

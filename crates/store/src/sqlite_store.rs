@@ -150,17 +150,19 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the database file and sets the connection up for a
     /// write-heavy registry: WAL journal, `synchronous=NORMAL` (durable at checkpoints, never
-    /// corrupt), a 256 MiB page cache, foreign keys on.
+    /// corrupt), a 256 MiB page cache, foreign keys on, up to 10 s of waiting for the write
+    /// lock ([`crate::lock_wait`]).
     pub fn open(path: &str) -> Result<SqliteStore> {
         let conn = Connection::open(path)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;
-             PRAGMA busy_timeout = 10000;
              PRAGMA cache_size = -262144;
              PRAGMA temp_store = MEMORY;",
         )?;
+        // Waits up to 10 s for the write lock, noting that it waits (see `lock_wait`).
+        conn.busy_handler(Some(crate::lock_wait::wait_for_write_lock))?;
         // The server runs a few dozen distinct statements per connection; rusqlite's default
         // cache of 16 re-prepared them in turn.
         conn.set_prepared_statement_cache_capacity(128);
