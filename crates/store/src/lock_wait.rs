@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 /// How long a connection waits for the write lock before its statement fails with
 /// `SQLITE_BUSY` (as `PRAGMA busy_timeout = 10000` did before).
-pub const PATIENCE: Duration = Duration::from_secs(10);
+const PATIENCE: Duration = Duration::from_secs(10);
 
 /// Between two tries of a waiting connection: short, so that a writer standing aside is not
 /// kept waiting long for it.
@@ -79,7 +79,7 @@ pub fn mark_heavy_writer() {
 
 /// Whether some connection of this process other than a heavy writer's is waiting for the
 /// write lock.
-pub fn someone_waits() -> bool {
+fn someone_waits() -> bool {
     let last = LAST_WAIT.load(Ordering::Relaxed);
     last != 0 && now_micros().saturating_sub(last) <= RECENT.as_micros() as u64
 }
