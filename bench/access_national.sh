@@ -143,7 +143,7 @@ PY
 }
 
 echo "contra-referencias: wrk -t2 (-c16 sueltas -d$DURATION, -c4 lotes de $BATCH -d$BATCH_DURATION); $(nproc) núcleos; registro de $(max_id "$SQLITE") personas (sintéticas)"
-echo "PostgreSQL: $(psql "$PG" -tAc "SELECT string_agg(name || ' = ' || current_setting(name), ', ' ORDER BY name) FROM pg_settings WHERE name IN ('shared_buffers', 'synchronous_commit', 'autovacuum', 'max_wal_size', 'checkpoint_timeout')")"
+echo "PostgreSQL: $(psql "$PG" -tAc "SELECT string_agg(name || ' = ' || current_setting(name), ', ' ORDER BY name) FROM pg_settings WHERE name IN ('shared_buffers', 'synchronous_commit', 'autovacuum', 'max_wal_size', 'checkpoint_timeout', 'huge_pages')"); páginas grandes del sistema: $(awk '/HugePages_Total/ {t = $2} /HugePages_Rsvd/ {r = $2} /HugePages_Free/ {f = $2} END {printf "%d, %d en uso o reservadas", t, t - f + r}' /proc/meminfo); aplicadores del registro de entrada: ${VAMOS_COUNTER_REFERRAL_APPLIERS:-2}"
 printf "%-10s %-6s %12s %12s %10s %10s %8s\n" "base" "envío" "solic./s" "eventos/s" "p50" "p99" "no-2xx"
 for backend in ${BACKENDS:-sqlite postgres}; do
   case $backend in

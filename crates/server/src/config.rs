@@ -49,6 +49,9 @@ pub struct RawConfig {
     /// counter-referral checks (about 0.3 GiB more); default true. Off: each update reads the
     /// affected districts from the database, and each check its persons.
     pub resident_registry: Option<bool>,
+    /// PostgreSQL: connections applying the counter-referral intake log side by side; default
+    /// 2 (1 to 8). SQLite applies it on the writer's connection, one writer per file.
+    pub counter_referral_appliers: Option<usize>,
 }
 
 impl RawConfig {
@@ -88,6 +91,7 @@ impl RawConfig {
                 "dci_signing_key_file",
                 "dci_notify_secs",
                 "resident_registry",
+                "counter_referral_appliers",
             ];
             if !KEYS.contains(&key.as_str()) {
                 continue;
@@ -130,7 +134,8 @@ impl RawConfig {
             dci_registry_id,
             dci_signing_key_file,
             dci_notify_secs,
-            resident_registry
+            resident_registry,
+            counter_referral_appliers
         )
     }
 }
@@ -158,6 +163,7 @@ pub struct Settings {
     pub dci_signing_key_file: Option<PathBuf>,
     pub dci_notify: std::time::Duration,
     pub resident_registry: bool,
+    pub counter_referral_appliers: usize,
 }
 
 impl std::fmt::Debug for Settings {
@@ -233,6 +239,12 @@ impl TryFrom<RawConfig> for Settings {
             lockout_threshold: r.lockout_threshold.unwrap_or(5).max(1),
             log: r.log.unwrap_or_else(|| "info".into()),
             resident_registry: r.resident_registry.unwrap_or(true),
+            counter_referral_appliers: match r.counter_referral_appliers.unwrap_or(2) {
+                n @ 1..=8 => n,
+                n => {
+                    anyhow::bail!("counter_referral_appliers debe estar entre 1 y 8 (recibido {n})")
+                }
+            },
         })
     }
 }
@@ -263,6 +275,21 @@ mod tests {
             RawConfig::from_env([("VAMOS_RESIDENT_REGISTRY".to_string(), "false".to_string())])
                 .unwrap();
         assert!(!Settings::try_from(off).unwrap().resident_registry);
+        assert_eq!(s.counter_referral_appliers, 2, "two by default");
+        let one = RawConfig::from_env([(
+            "VAMOS_COUNTER_REFERRAL_APPLIERS".to_string(),
+            "1".to_string(),
+        )])
+        .unwrap();
+        assert_eq!(
+            Settings::try_from(one).unwrap().counter_referral_appliers,
+            1
+        );
+        assert!(Settings::try_from(RawConfig {
+            counter_referral_appliers: Some(0),
+            ..Default::default()
+        })
+        .is_err());
         assert!(toml::from_str::<RawConfig>("nope = 1").is_err());
         assert!(Settings::try_from(RawConfig {
             addr: Some("localhost".into()),

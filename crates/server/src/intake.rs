@@ -15,13 +15,14 @@
 //! once): no read of the database per event, one row written per group (a re-sent event is
 //! looked up in the log and the table, without applying the log). The log is applied
 //! afterwards, in order, up to 150,000 events per transaction on SQLite and 20,000 on PostgreSQL
-//! (`APPLY_CHUNK`). On PostgreSQL by an applier ([`Applier`]): a thread with a connection of its
-//! own, woken after each commit, that applies while the log holds events — PostgreSQL lets two
-//! transactions write at once, and the writer's log commits take only the lock of ids, not that
-//! of referral answers the applier holds, so acknowledging and applying go on side by side. On
-//! SQLite, one writer at a time per file, by the writer itself between groups: when no
+//! (`APPLY_CHUNK`). On PostgreSQL by appliers ([`Applier`], `counter_referral_appliers` of them,
+//! default 2): threads with a connection each, woken after each commit, that apply while the
+//! log holds events, each on rows the others have not claimed — PostgreSQL lets several
+//! transactions write at once, the writer's log commits take only the lock of ids, and the
+//! appliers share the lock of referral answers, so acknowledging and applying go on side by
+//! side. On SQLite, one writer at a time per file, by the writer itself between groups: when no
 //! submission has come for [`QUIET`], and also once the oldest logged event waited [`MAX_LAG`]
-//! or the log holds [`MAX_BACKLOG`] events (on PostgreSQL the writer then waits for the applier
+//! or the log holds [`MAX_BACKLOG`] events (on PostgreSQL the writer then waits for the appliers
 //! to bring it below: back-pressure). Applying an event looks up the referral it answers only
 //! when one may exist: the (unit, service) pairs of every referral are held as fingerprints
 //! ([`ReferralUnits`], read on a thread of its own at start-up, brought up to date before each
@@ -33,8 +34,8 @@
 //! SQLite a second writer between groups, whose commits made this connection drop its page
 //! cache each time.)
 //!
-//! The writer is a serial stage of the intake (on PostgreSQL the applier is the other, and now
-//! the slower: BENCHMARKS.md, issue 5), so work that need not be on it is done
+//! The writer is a serial stage of the intake (on PostgreSQL one applier was the other, and the
+//! slower: BENCHMARKS.md, issue 5), so work that need not be on it is done
 //! elsewhere: requests encode their events as lines of the log on the thread that checked them
 //! ([`Checked::encode_for_log`]) and make their own summaries once answered (the writer only
 //! fills in the audit records), and on SQLite a thread of its own (`checkpoint`) copies the
@@ -47,12 +48,12 @@ use crate::error::{ApiError, ApiResult};
 use axum::http::StatusCode;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, Notify};
 use vamos_store::access::{
-    insert_counter_referrals_and, log_counter_referrals_and, KnownKeys, Logged, NewCounterReferral,
-    Outcome, ReferralUnits,
+    insert_counter_referrals_and, log_counter_referrals_and, Applied, KnownKeys, Logged,
+    NewCounterReferral, Outcome, ReferralUnits,
 };
 use vamos_store::audit::append_in_tx;
 use vamos_store::{AuditEntry, Store};
@@ -81,7 +82,7 @@ pub const QUIET: Duration = Duration::from_millis(50);
 /// The oldest logged event waited this long: the log is applied between groups, under load too.
 pub const MAX_LAG: Duration = Duration::from_secs(10);
 /// The log holds this many events: applied between groups, under load too (SQLite); the
-/// writer takes no more submissions until the applier has brought it below (PostgreSQL).
+/// writer takes no more submissions until the appliers have brought it below (PostgreSQL).
 pub const MAX_BACKLOG: u64 = 2_000_000;
 /// Most events applied from the log in one transaction (at least one logged group): a
 /// submission arriving meanwhile waits for it (about a second at national scale: the p99 of
@@ -91,10 +92,11 @@ pub const MAX_BACKLOG: u64 = 2_000_000;
 /// 50,000 events per transaction applied the log about one and a half times as fast as 5,000,
 /// and 150,000 sustained about a tenth more than 50,000 end to end (BENCHMARKS.md, issue 5).
 const APPLY_CHUNK: usize = 150_000;
-/// [`APPLY_CHUNK`] on PostgreSQL, where the applier has a connection of its own and no
-/// submission waits for its transactions: 20,000 sustained ~75,600 events/s end to end against
-/// ~65,800 with 5,000 and ~76,700 with 50,000, whose larger steps doubled the p99 of batches
-/// held back by the writer's back-pressure (BENCHMARKS.md, issue 5, eleventh session).
+/// [`APPLY_CHUNK`] on PostgreSQL, where each applier has a connection of its own and no
+/// submission waits for its transactions: with one applier 20,000 sustained ~75,600 events/s end
+/// to end against ~65,800 with 5,000 and ~76,700 with 50,000, whose larger steps doubled the
+/// p99 of batches held back by the writer's back-pressure (BENCHMARKS.md, issue 5, eleventh
+/// session).
 const APPLY_CHUNK_POSTGRES: usize = 20_000;
 
 /// The writer (see the module documentation).
@@ -127,7 +129,12 @@ impl Intake {
     /// Starts the writer thread for the database at `url` (connected lazily, reconnected
     /// after an error). `applied` is woken whenever events become counter-referrals (the Logros
     /// updater).
-    pub fn start(url: &str, codes: Arc<Codes>, applied: Arc<Notify>) -> anyhow::Result<Intake> {
+    pub fn start(
+        url: &str,
+        codes: Arc<Codes>,
+        applied: Arc<Notify>,
+        appliers: usize,
+    ) -> anyhow::Result<Intake> {
         let (tx, rx) = mpsc::channel::<Job>(1024);
         let status = Arc::new(IntakeStatus::default());
         // Counted before the server answers: `/api/ready` never shows an earlier run's log as
@@ -136,22 +143,27 @@ impl Intake {
         let left = vamos_store::access::logged_counter_referrals(first.sql())?;
         let left = u64::try_from(left).unwrap_or_default();
         status.pending.store(left, Ordering::Relaxed);
-        // PostgreSQL: the log is applied on a connection of its own while the writer goes on
+        // PostgreSQL: the log is applied on connections of their own while the writer goes on
         // acknowledging (see the module documentation).
         let split = if first.sql().dialect() == vamos_store::Backend::Postgres {
             let backlog = Arc::new(Backlog::new(status.clone(), left));
-            let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
-            let mut applier = Applier {
-                url: url.to_string(),
-                store: None,
-                application: Application::new(url, codes.clone(), status.clone()),
-                backlog: backlog.clone(),
-                applied: applied.clone(),
-            };
-            std::thread::Builder::new()
-                .name("aplicador".into())
-                .spawn(move || applier.run(&woken))?;
-            Some(Split { wake, backlog })
+            let application = Application::new(url, codes.clone(), status.clone());
+            let mut wakes = Vec::new();
+            for n in 1..=appliers.max(1) {
+                let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+                let mut applier = Applier {
+                    url: url.to_string(),
+                    store: None,
+                    application: application.clone(),
+                    backlog: backlog.clone(),
+                    applied: applied.clone(),
+                };
+                std::thread::Builder::new()
+                    .name(format!("aplicador-{n}"))
+                    .spawn(move || applier.run(&woken))?;
+                wakes.push(wake);
+            }
+            Some(Split { wakes, backlog })
         } else {
             None
         };
@@ -293,7 +305,7 @@ struct Writer {
     backlog: Option<u64>,
     /// Logged groups not yet applied, oldest first: their events and when they were logged.
     lag: VecDeque<(u64, Instant)>,
-    /// Applications of the log on this thread (SQLite; unused with an applier).
+    /// Applications of the log on this thread (SQLite; unused with appliers).
     application: Application,
     /// The connection's checkpoint threshold, in WAL pages (`None`: not set yet).
     wal_pages: Option<u32>,
@@ -301,19 +313,19 @@ struct Writer {
     applied: Arc<Notify>,
     /// Wakes the checkpointer after a commit (SQLite; `None` until started).
     checkpointer: Option<std::sync::mpsc::SyncSender<()>>,
-    /// The applier on a thread of its own (PostgreSQL; `None`: this thread applies the log,
+    /// The appliers on threads of their own (PostgreSQL; `None`: this thread applies the log,
     /// and `backlog`, `lag`, `application` are this thread's).
     split: Option<Split>,
 }
 
-/// The writer's side of an applier on a thread of its own.
+/// The writer's side of the appliers on threads of their own.
 struct Split {
-    /// Wakes the applier after a commit (at most one wake-up waits).
-    wake: std::sync::mpsc::SyncSender<()>,
+    /// Wake the appliers after a commit (at most one wake-up waits for each).
+    wakes: Vec<std::sync::mpsc::SyncSender<()>>,
     backlog: Arc<Backlog>,
 }
 
-/// Events logged and applied since the server started, counted by the writer and the applier
+/// Events logged and applied since the server started, counted by the writer and the appliers
 /// on their threads; what waits in the log (`IntakeStatus::pending`) is the difference,
 /// published under the same lock so that two threads never publish out of order.
 struct Backlog {
@@ -366,7 +378,7 @@ impl Backlog {
 
     /// Returns once fewer than `limit` events wait (or after `patience`): the writer's
     /// back-pressure, so that acknowledged events never wait more than a bounded time for the
-    /// applier.
+    /// appliers.
     fn wait_below(&self, limit: u64, patience: Duration) {
         let c = self
             .counts
@@ -378,9 +390,10 @@ impl Backlog {
     }
 
     /// The log was found empty, after `logged` events had been counted logged: all of them are
-    /// applied (some perhaps by another writer — a command-line import applies the log first,
-    /// as does a small group stored at once). Groups are counted logged after their commit, so
-    /// those counted before the log was read were committed before it and, found gone, applied.
+    /// applied (some perhaps by another applier or writer — a command-line import applies the
+    /// log first, as does a small group stored at once). Groups are counted logged after their
+    /// commit, so those counted before the log was read were committed before it and, found
+    /// gone, applied. (A row another applier is applying is still found: not empty.)
     fn emptied(&self, logged: u64) {
         self.update(|c| c.1 = c.1.max(logged));
         self.applying.notify_all();
@@ -388,11 +401,13 @@ impl Backlog {
 }
 
 /// What applying the log needs besides a connection: the referrals events could answer, read
-/// on a thread of its own (until read, every event is looked up).
+/// on a thread of its own (until read, every event is looked up) and shared by the appliers
+/// (clones share them).
+#[derive(Clone)]
 struct Application {
     url: String,
     codes: Arc<Codes>,
-    units: Background<ReferralUnits>,
+    units: Arc<std::sync::Mutex<Background<Arc<RwLock<ReferralUnits>>>>>,
     status: Arc<IntakeStatus>,
 }
 
@@ -401,61 +416,83 @@ impl Application {
         Application {
             url: url.to_string(),
             codes,
-            units: Background::default(),
+            units: Arc::default(),
             status,
         }
     }
 
-    /// Takes the referrals' fingerprints once read; starts reading them when neither held nor
-    /// being read.
-    fn take_units(&mut self) {
+    /// The referrals' fingerprints once read; starts reading them when neither held nor being
+    /// read.
+    fn units(&self) -> Option<Arc<RwLock<ReferralUnits>>> {
         let (url, codes, status) = (&self.url, &self.codes, &self.status);
+        let mut units = self
+            .units
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        units.poll("referencias-en-memoria", "referencias", || {
+            let (url, codes, status) = (url.clone(), codes.clone(), status.clone());
+            let started = Instant::now();
+            move || {
+                let u = vamos_store::open(&url)
+                    .and_then(|mut s| ReferralUnits::load(s.sql(), &codes.answers))?;
+                tracing::info!(
+                    pares = u.len(),
+                    segundos = started.elapsed().as_secs_f64(),
+                    "referencias que una contra-referencia puede responder, en memoria"
+                );
+                status
+                    .referral_pairs
+                    .store(u.len() as u64, Ordering::Relaxed);
+                status.referrals_ready.store(true, Ordering::Relaxed);
+                Ok(Arc::new(RwLock::new(u)))
+            }
+        });
+        units.value.clone()
+    }
+
+    /// Whether the referrals' fingerprints are held.
+    fn units_held(&self) -> bool {
         self.units
-            .poll("referencias-en-memoria", "referencias", || {
-                let (url, codes, status) = (url.clone(), codes.clone(), status.clone());
-                let started = Instant::now();
-                move || {
-                    let u = vamos_store::open(&url)
-                        .and_then(|mut s| ReferralUnits::load(s.sql(), &codes.answers))?;
-                    tracing::info!(
-                        pares = u.len(),
-                        segundos = started.elapsed().as_secs_f64(),
-                        "referencias que una contra-referencia puede responder, en memoria"
-                    );
-                    status
-                        .referral_pairs
-                        .store(u.len() as u64, Ordering::Relaxed);
-                    status.referrals_ready.store(true, Ordering::Relaxed);
-                    Ok(u)
-                }
-            });
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .value
+            .is_some()
     }
 
     /// Applies about [`APPLY_CHUNK`] events of the log ([`APPLY_CHUNK_POSTGRES`] on
-    /// PostgreSQL) in one transaction on `s`; returns how many (0: the log is empty).
-    fn apply(&mut self, s: &mut dyn Store) -> anyhow::Result<usize> {
+    /// PostgreSQL) in one transaction on `s`.
+    fn apply(&self, s: &mut dyn Store) -> anyhow::Result<Applied> {
         let chunk = match s.sql().dialect() {
             vamos_store::Backend::Postgres => APPLY_CHUNK_POSTGRES,
             vamos_store::Backend::Sqlite => APPLY_CHUNK,
         };
+        let units = self.units();
         let applied = vamos_store::access::apply_logged_counter_referrals(
             s.sql(),
             &self.codes.answers,
             chunk,
-            self.units.value.as_mut(),
+            units.as_deref(),
         );
-        if let Some(u) = &self.units.value {
+        if let Some(u) = &units {
+            let pairs = u
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .len();
             self.status
                 .referral_pairs
-                .store(u.len() as u64, Ordering::Relaxed);
+                .store(pairs as u64, Ordering::Relaxed);
         }
         Ok(applied?)
     }
 }
 
-/// The applier (PostgreSQL): a thread with a connection of its own that applies the log while
-/// it holds events, woken by the writer after each commit. Its transactions hold the lock of
-/// referral answers, not that of ids, so the writer's log commits go on meanwhile.
+/// An applier (PostgreSQL): a thread with a connection of its own that applies the log while
+/// it holds events, woken by the writer after each commit. The server runs
+/// `counter_referral_appliers` of them (default 2) side by side, each on rows of the log the
+/// others have not claimed (`FOR UPDATE SKIP LOCKED`): one applier's connection was the
+/// slowest stage of the intake, a core's worth of PostgreSQL's work (BENCHMARKS.md, issue 5).
+/// Their transactions hold the lock of referral answers in shared mode, not that of ids, so
+/// the writer's log commits go on meanwhile.
 struct Applier {
     url: String,
     store: Option<Box<dyn Store>>,
@@ -467,7 +504,6 @@ struct Applier {
 impl Applier {
     fn run(&mut self, woken: &std::sync::mpsc::Receiver<()>) {
         loop {
-            self.application.take_units();
             let logged = self.backlog.logged_so_far();
             if self.store.is_none() {
                 match vamos_store::open(&self.url) {
@@ -483,33 +519,40 @@ impl Applier {
                 Some(s) => self.application.apply(s.as_mut()),
                 None => continue,
             };
-            match applied {
-                Ok(0) => {
-                    self.backlog.emptied(logged);
-                    // Woken by the writer's next commit; while the referrals are read, also
-                    // every second, to take them.
-                    let stopped = if self.application.units.value.is_some() {
-                        woken.recv().is_err()
-                    } else {
-                        matches!(
-                            woken.recv_timeout(Duration::from_secs(1)),
-                            Err(std::sync::mpsc::RecvTimeoutError::Disconnected)
-                        )
-                    };
-                    if stopped {
-                        // The writer stopped (the server is shutting down).
-                        break;
-                    }
-                }
-                Ok(n) => {
+            // Whether to wait for the writer's next commit, and how: `Some(true)` until it
+            // comes, `Some(false)` a second at most.
+            let wait = match applied {
+                Ok(Applied::Events(n)) => {
                     self.backlog.applied(n as u64);
                     self.applied.notify_one();
+                    None
                 }
+                // While the referrals are read, every second too, to take them.
+                Ok(Applied::Empty) => {
+                    self.backlog.emptied(logged);
+                    Some(self.application.units_held())
+                }
+                // What is left is being applied by another applier, which goes on after it;
+                // looked at again within a second (rows it gave back after an error).
+                Ok(Applied::Claimed) => Some(false),
                 Err(e) => {
                     tracing::error!(motivo = %e, "registro de contra-referencias no aplicado");
                     self.store = None;
                     std::thread::sleep(Duration::from_secs(1));
+                    None
                 }
+            };
+            let stopped = match wait {
+                None => false,
+                Some(true) => woken.recv().is_err(),
+                Some(false) => matches!(
+                    woken.recv_timeout(Duration::from_secs(1)),
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected)
+                ),
+            };
+            if stopped {
+                // The writer stopped (the server is shutting down).
+                break;
             }
         }
     }
@@ -530,14 +573,16 @@ impl Writer {
         loop {
             self.take_known();
             match &self.split {
-                // The log holds [`MAX_BACKLOG`] events: submissions wait for the applier.
+                // The log holds [`MAX_BACKLOG`] events: submissions wait for the appliers.
                 Some(split) => split
                     .backlog
                     .wait_below(MAX_BACKLOG, Duration::from_secs(60)),
-                None => self.application.take_units(),
+                None => {
+                    self.application.units();
+                }
             }
             let backlog = self.backlog();
-            // With an applier of its own (PostgreSQL) the writer only acknowledges.
+            // With appliers of its own (PostgreSQL) the writer only acknowledges.
             let first = if backlog == 0 || self.split.is_some() {
                 rx.blocking_recv()
             } else {
@@ -607,7 +652,7 @@ impl Writer {
         Ok(())
     }
 
-    /// Events in the log, counted once per connection (as the applier counts them, with one).
+    /// Events in the log, counted once per connection (as the appliers count them, with theirs).
     fn backlog(&mut self) -> u64 {
         if self.split.is_some() {
             return self.status.pending.load(Ordering::Relaxed);
@@ -703,7 +748,12 @@ impl Writer {
                 None => Err(anyhow::anyhow!("sin conexión")),
             });
         match applied {
-            Ok(n) => {
+            Ok(applied) => {
+                // On SQLite no other applier claims rows: nothing applied, nothing left.
+                let n = match applied {
+                    Applied::Events(n) => n,
+                    Applied::Empty | Applied::Claimed => 0,
+                };
                 self.wake_checkpointer();
                 let mut left = n as u64;
                 while let Some((events, _)) = self.lag.front() {
@@ -821,8 +871,10 @@ impl Writer {
                         self.applied.notify_one();
                     }
                     // Also after a group stored at once (it applied what the log held, and
-                    // the applier finds it empty).
-                    let _ = split.wake.try_send(());
+                    // the appliers find it empty).
+                    for wake in &split.wakes {
+                        let _ = wake.try_send(());
+                    }
                 } else if applied && fresh.iter().any(|f| !f.is_empty()) {
                     self.set_backlog(0);
                     self.applied.notify_one();

@@ -55,6 +55,7 @@ pub fn state(settings: Settings) -> anyhow::Result<AppState> {
         &settings.db,
         Arc::new(access::Codes::new(&catalogue)),
         access_wake.clone(),
+        settings.counter_referral_appliers,
     )?;
     let dci_key = match &settings.dci_signing_key_file {
         Some(path) => {

@@ -7,16 +7,18 @@
 //! `referral_events` (when, who, from, to, why). At most one referral per unit and service is
 //! open at a time (a partial unique index), so generating again never duplicates.
 
-use crate::sql::{in_tx, lock, Param, Row, Sql};
+use crate::sql::{in_tx, lock, lock_shared, Param, Row, Sql};
 use crate::Backend;
 use crate::{Result, StoreError};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet};
+use std::sync::{PoisonError, RwLock};
 
 /// Advisory-lock key of referral generation and of the writes that answer referrals: storing
-/// counter-referrals at once, applying the intake log (PostgreSQL).
+/// counter-referrals at once, applying the intake log (PostgreSQL; the server's appliers take
+/// it in shared mode, side by side, every other holder alone).
 const ACCESS_LOCK: i64 = 7_261_005;
 /// Advisory-lock key of the ids of counter-referrals and of appends to the intake log
 /// (PostgreSQL): held by whoever assigns ids — the server writer's log commits, and stores at
@@ -39,6 +41,9 @@ pub const STATUSES: [&str; 7] = [
 ];
 
 const OPEN_SQL: &str = "('emitida', 'recibida', 'contactada')";
+/// Statuses a counter-referral answers: the open ones and `vencida` (a late answer still
+/// counts).
+const ANSWERABLE_SQL: &str = "('emitida', 'recibida', 'contactada', 'vencida')";
 
 /// A date parameter: PostgreSQL `DATE` columns take text through a cast, SQLite stores text.
 pub fn date_param(sql: &dyn Sql, n: usize) -> String {
@@ -963,12 +968,18 @@ fn store_counter_referrals(
     }
     lock(sql, ACCESS_LOCK)?;
     lock(sql, LOG_LOCK)?;
-    let (next, logged) = counter_referral_ids(sql)?;
-    if logged {
+    if sql
+        .query_opt("SELECT id FROM counter_referral_log LIMIT 1", &[])?
+        .is_some()
+    {
         // Events the server's writer logged and has not applied yet: applied first (their ids
-        // are lower), so that a re-send of one of them is recognised here.
+        // are lower), so that a re-send of one of them is recognised here. No applier is at
+        // work meanwhile (they share the lock held here).
         apply_log_in(sql, answers, None, None)?;
     }
+    // The log is empty now: the table holds every id given.
+    let given = fingerprints.as_deref().map_or(0, |k| k.through);
+    let (next, _) = counter_referral_ids(sql, given)?;
     if let Some(k) = fingerprints.as_deref_mut() {
         // Stored by someone else since the fingerprints were last brought up to date.
         k.catch_up(sql, next - 1)?;
@@ -1055,14 +1066,36 @@ fn settle<'a>(
 /// community for a service the event's code stands for; the first event to serve a referral
 /// answers it. Returns the referral each row answered. Inside the caller's transaction. The
 /// rows are taken: their text moves into the statement's parameters, not copied.
+///
+/// The referrals are answered first, each only if still unanswered when locked
+/// ([`mark_served`]): on PostgreSQL two appliers of the intake log may hold events for the same
+/// referral at once, and the second to lock it finds it answered — its event is stored as
+/// evidence without a referral.
 fn apply_rows(
     sql: &mut dyn Sql,
     rows: Vec<(i64, NewCounterReferral)>,
     answers: &AnswerMap,
     at: &str,
-    units: Option<&ReferralUnits>,
+    units: Option<&RwLock<ReferralUnits>>,
 ) -> Result<Vec<Option<i64>>> {
-    let (answered, updates) = referrals_answered(sql, &rows, answers, units)?;
+    let (mut answered, candidates) = {
+        let held = units.map(|u| u.read().unwrap_or_else(PoisonError::into_inner));
+        referrals_answered(sql, &rows, answers, held.as_deref())?
+    };
+    let updates = mark_served(sql, &candidates, at)?;
+    if updates.len() < candidates.len() {
+        // Each row names the first of its candidates still answered by it, if any.
+        let kept: HashSet<i64> = updates.iter().map(|u| u.0).collect();
+        let row_of: HashMap<i64, usize> = rows.iter().enumerate().map(|(i, r)| (r.0, i)).collect();
+        answered.iter_mut().for_each(|slot| *slot = None);
+        for (rid, _, cr) in &candidates {
+            if kept.contains(rid) {
+                if let Some(slot) = row_of.get(cr).and_then(|&i| answered.get_mut(i)) {
+                    slot.get_or_insert(*rid);
+                }
+            }
+        }
+    }
     let mut values = Vec::with_capacity(rows.len());
     for ((id, e), answer) in rows.into_iter().zip(&answered) {
         values.push(vec![
@@ -1101,7 +1134,6 @@ fn apply_rows(
         ],
         &values,
     )?;
-    mark_served(sql, &updates, at)?;
     let mut events_rows = Vec::with_capacity(updates.len());
     for (rid, from, cr) in &updates {
         events_rows.push(vec![
@@ -1207,12 +1239,16 @@ fn referrals_answered(
             for r in sql.query(
                 &format!(
                     "SELECT id, unit_id, service, status FROM referrals
-                     WHERE unit_kind = $1 AND {filter} AND status IN ('emitida', 'recibida', 'contactada', 'vencida')"
+                     WHERE unit_kind = $1 AND {filter} AND status IN {ANSWERABLE_SQL}"
                 ),
                 &params,
             )? {
-                let (rid, unit, service, status) =
-                    (r.int(0).unwrap_or_default(), r.int(1).unwrap_or_default(), r.text(2), r.text(3));
+                let (rid, unit, service, status) = (
+                    r.int(0).unwrap_or_default(),
+                    r.int(1).unwrap_or_default(),
+                    r.text(2),
+                    r.text(3),
+                );
                 let Some(list) = wanted.get(&(kind, unit)) else {
                     continue;
                 };
@@ -1231,13 +1267,17 @@ fn referrals_answered(
 }
 
 /// The id the next counter-referral gets (after every stored one and every logged one), and
-/// whether the intake log holds events. Under [`LOG_LOCK`]. While the log holds events its
-/// newest row ends with the greatest id given — ids are given only under that lock, by log
-/// commits (a new newest row) and by stores at once, which apply the whole log first — so the
-/// table is read only when the log is empty. Reading it under load cost the writer's log
-/// commits dearly on PostgreSQL: the applier's uncommitted rows, up to a whole application's,
-/// sit at the end of the table's index, and its last visible id is found past all of them.
-fn counter_referral_ids(sql: &mut dyn Sql) -> Result<(i64, bool)> {
+/// whether the intake log holds events. Under [`LOG_LOCK`]. `given`: the largest id the caller
+/// knows to have been given (the server writer's [`KnownKeys::through`]; 0 when it knows none).
+///
+/// While the log holds events, ids are given only under that lock by the writer's log commits
+/// (every other writer of counter-referrals applies the whole log first), so the largest id
+/// given is the newest log row's last or, once a newer row was applied before an older one (the
+/// appliers of PostgreSQL work side by side), one the writer gave and knows: the table is read
+/// only when the log is empty. Reading it under load cost the writer's log commits dearly on
+/// PostgreSQL: the appliers' uncommitted rows, up to a whole application's each, sit at the end
+/// of the table's index, and its last visible id is found past all of them.
+fn counter_referral_ids(sql: &mut dyn Sql, given: i64) -> Result<(i64, bool)> {
     let logged = sql
         .query_opt(
             "SELECT last_id FROM counter_referral_log ORDER BY id DESC LIMIT 1",
@@ -1245,12 +1285,12 @@ fn counter_referral_ids(sql: &mut dyn Sql) -> Result<(i64, bool)> {
         )?
         .and_then(|r| r.int(0));
     if let Some(last) = logged {
-        return Ok((last + 1, true));
+        return Ok((last.max(given) + 1, true));
     }
     let table = sql
         .query_opt("SELECT MAX(id) FROM counter_referrals", &[])?
         .and_then(|r| r.int(0));
-    Ok((table.unwrap_or(0) + 1, false))
+    Ok((table.unwrap_or(0).max(given) + 1, false))
 }
 
 /// How many acknowledged counter-referrals wait in the intake log to be applied.
@@ -1266,21 +1306,27 @@ pub fn logged_counter_referrals(sql: &mut dyn Sql) -> Result<i64> {
 
 /// Applies the oldest rows of the intake log (see [`log_counter_referrals_and`]), in id order,
 /// each deleted as it is applied: until about `max_events` events (at least one row), or all
-/// of them with `None`. Inside the caller's transaction (which holds [`ACCESS_LOCK`]). Returns
-/// the number of events applied.
+/// of them with `None`. Inside the caller's transaction (which holds [`ACCESS_LOCK`], shared or
+/// not). Returns the number of events applied.
+///
+/// On PostgreSQL each row is claimed with `FOR UPDATE SKIP LOCKED`: the server's appliers
+/// work side by side, each on rows the others have not claimed (a row claimed stays in the
+/// log, for every other reader, until its applier commits).
 fn apply_log_in(
     sql: &mut dyn Sql,
     answers: &AnswerMap,
     max_events: Option<usize>,
-    units: Option<&ReferralUnits>,
+    units: Option<&RwLock<ReferralUnits>>,
 ) -> Result<usize> {
+    let claim = match sql.dialect() {
+        Backend::Postgres => {
+            "SELECT id, received_at, payload FROM counter_referral_log ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
+        }
+        Backend::Sqlite => "SELECT id, received_at, payload FROM counter_referral_log ORDER BY id LIMIT 1",
+    };
     let mut applied = 0;
     while max_events.is_none_or(|m| applied < m) {
-        let Some(r) = sql.query_opt(
-            "SELECT id, received_at, payload FROM counter_referral_log ORDER BY id LIMIT 1",
-            &[],
-        )?
-        else {
+        let Some(r) = sql.query_opt(claim, &[])? else {
             break;
         };
         let (id, at, payload) = (r.int(0).unwrap_or_default(), r.text(1), r.text(2));
@@ -1297,12 +1343,29 @@ fn apply_log_in(
     Ok(applied)
 }
 
+/// What one application of the intake log did ([`apply_logged_counter_referrals`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// This many events became counter-referrals (at least one).
+    Events(usize),
+    /// The log was empty.
+    Empty,
+    /// The log holds rows, every one claimed by another applier (PostgreSQL).
+    Claimed,
+}
+
 /// Applies the oldest rows of the intake log, up to about `max_events` events (at least one
 /// row), in one transaction: the events become counter-referrals, answer their referrals, and
 /// leave the log. The commit need not reach the disk at once (SQLite `NORMAL`, PostgreSQL
 /// `synchronous_commit = off`): the events are durable in the log already, and a transaction
-/// lost in a crash leaves its rows in the log, applied again afterwards. Returns the number of
-/// events applied (0 when the log is empty).
+/// lost in a crash leaves its rows in the log, applied again afterwards.
+///
+/// On PostgreSQL under [`ACCESS_LOCK`] in shared mode: several appliers run at once, each on
+/// rows of its own ([`apply_log_in`]), answering referrals only when still unanswered
+/// ([`mark_served`]); every other writer of referral answers (a referral generation, a store at
+/// once, a command-line import, the Logros updater's save) takes the lock alone and waits for
+/// them. Their commits need not follow the ids: [`last_counter_referral`] reads only as far as
+/// the first id still in the log.
 ///
 /// On SQLite the transaction runs without the foreign-key probe of `persons` (switched off for
 /// it and on again after, on this connection only): every logged event names a person located
@@ -1310,27 +1373,42 @@ fn apply_log_in(
 /// random page of a multi-gigabyte table per event — could not fail, and it cost about a third
 /// of the application at national scale (BENCHMARKS.md).
 ///
-/// `units`: the caller's [`ReferralUnits`], brought up to date here (under the lock) and used
-/// to skip the lookup of referrals that cannot exist.
+/// `units`: the caller's [`ReferralUnits`] (shared by the appliers), brought up to date here
+/// (under the lock) and used to skip the lookup of referrals that cannot exist.
 pub fn apply_logged_counter_referrals(
     sql: &mut dyn Sql,
     answers: &AnswerMap,
     max_events: usize,
-    mut units: Option<&mut ReferralUnits>,
-) -> Result<usize> {
+    units: Option<&RwLock<ReferralUnits>>,
+) -> Result<Applied> {
     let sqlite = sql.dialect() == Backend::Sqlite;
     if sqlite {
         sql.batch("PRAGMA foreign_keys = OFF")?;
     }
     let applied = in_tx(sql, |sql| {
-        lock(sql, ACCESS_LOCK)?;
+        lock_shared(sql, ACCESS_LOCK)?;
         if !sqlite {
             sql.batch("SET LOCAL synchronous_commit = off")?;
         }
-        if let Some(u) = units.as_deref_mut() {
-            u.catch_up(sql)?;
+        if let Some(u) = units {
+            u.write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .catch_up(sql)?;
         }
-        apply_log_in(sql, answers, Some(max_events.max(1)), units.as_deref())
+        let n = apply_log_in(sql, answers, Some(max_events.max(1)), units)?;
+        if n > 0 {
+            return Ok(Applied::Events(n));
+        }
+        // Nothing claimed: empty, or every row taken by another applier (still in the log
+        // for this transaction until that one commits).
+        let left = sql
+            .query_opt("SELECT id FROM counter_referral_log LIMIT 1", &[])?
+            .is_some();
+        Ok(if left {
+            Applied::Claimed
+        } else {
+            Applied::Empty
+        })
     });
     if sqlite {
         sql.batch("PRAGMA foreign_keys = ON")?;
@@ -1628,7 +1706,7 @@ pub fn log_counter_referrals_and<T, E: Borrow<NewCounterReferral>>(
     let events: Vec<&NewCounterReferral> = events.iter().map(Borrow::borrow).collect();
     durable(sql, |sql| {
         lock(sql, LOG_LOCK)?;
-        let (next, _) = counter_referral_ids(sql)?;
+        let (next, _) = counter_referral_ids(sql, known.through)?;
         known.catch_up(sql, next - 1)?;
         let mut report = Logged::default();
         // Held from now on (one probe per event): an event whose pair was held already may
@@ -1768,32 +1846,68 @@ fn durable<T>(sql: &mut dyn Sql, f: impl FnOnce(&mut dyn Sql) -> Result<T>) -> R
     out
 }
 
-/// Marks referrals served: `(referral, its status, the counter-referral answering it)`. On
-/// PostgreSQL one statement over arrays (one round trip for the whole group); on SQLite one
+/// Marks referrals served: `(referral, its status, the counter-referral answering it)`, each
+/// only if still unanswered (open or expired); returns those marked, with the status they had.
+/// On PostgreSQL one statement over arrays (one round trip for the whole group); on SQLite one
 /// prepared statement per referral (no round trips in-process).
-fn mark_served(sql: &mut dyn Sql, updates: &[(i64, String, i64)], at: &str) -> Result<()> {
-    if updates.is_empty() {
-        return Ok(());
+fn mark_served(
+    sql: &mut dyn Sql,
+    candidates: &[(i64, String, i64)],
+    at: &str,
+) -> Result<Vec<(i64, String, i64)>> {
+    if candidates.is_empty() {
+        return Ok(Vec::new());
     }
     if sql.dialect() == Backend::Postgres {
-        sql.execute(
-            "UPDATE referrals r SET status = 'atendida', closed_at = $1, updated_at = $1, counter_referral_id = u.cr
-             FROM UNNEST(CAST($2 AS BIGINT[]), CAST($3 AS BIGINT[])) AS u(id, cr) WHERE r.id = u.id",
+        // Locked in id order (two appliers never wait for each other in a cycle), and each
+        // taken only if, once locked, it is still unanswered: another applier's committed
+        // answer is seen after the wait (READ COMMITTED re-reads a row it waited for).
+        let rows = sql.query(
+            &format!(
+                "WITH s AS (
+                   SELECT id, status FROM referrals
+                   WHERE id = ANY(CAST($2 AS BIGINT[])) AND status IN {ANSWERABLE_SQL}
+                   ORDER BY id FOR UPDATE
+                 )
+                 UPDATE referrals r SET status = 'atendida', closed_at = $1, updated_at = $1, counter_referral_id = u.cr
+                 FROM s, UNNEST(CAST($2 AS BIGINT[]), CAST($3 AS BIGINT[])) AS u(id, cr)
+                 WHERE r.id = s.id AND u.id = s.id
+                 RETURNING r.id, s.status, u.cr"
+            ),
             &[
                 at.into(),
-                Param::Ints(updates.iter().map(|u| Some(u.0)).collect()),
-                Param::Ints(updates.iter().map(|u| Some(u.2)).collect()),
+                Param::Ints(candidates.iter().map(|u| Some(u.0)).collect()),
+                Param::Ints(candidates.iter().map(|u| Some(u.2)).collect()),
             ],
         )?;
-        return Ok(());
+        let mut done: Vec<(i64, String, i64)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.int(0).unwrap_or_default(),
+                    r.text(1),
+                    r.int(2).unwrap_or_default(),
+                )
+            })
+            .collect();
+        done.sort_unstable_by_key(|u| u.0);
+        return Ok(done);
     }
-    for (rid, _, cr) in updates {
-        sql.execute(
-            "UPDATE referrals SET status = 'atendida', closed_at = $1, updated_at = $1, counter_referral_id = $2 WHERE id = $3",
+    // SQLite: one writer at a time, so the status read before holds (checked all the same).
+    let mut done = Vec::with_capacity(candidates.len());
+    for (rid, from, cr) in candidates {
+        let n = sql.execute(
+            &format!(
+                "UPDATE referrals SET status = 'atendida', closed_at = $1, updated_at = $1, counter_referral_id = $2
+                 WHERE id = $3 AND status IN {ANSWERABLE_SQL}"
+            ),
             &[at.into(), (*cr).into(), (*rid).into()],
         )?;
+        if n > 0 {
+            done.push((*rid, from.clone(), *cr));
+        }
     }
-    Ok(())
+    Ok(done)
 }
 
 /// A stored counter-referral.
@@ -1839,12 +1953,27 @@ pub fn counter_referrals_of(sql: &mut dyn Sql, person_id: i64) -> Result<Vec<Cou
         .collect())
 }
 
-/// The largest counter-referral id (0 when none).
+/// The last counter-referral id up to which every one is stored and visible (0 when none):
+/// the largest id stored, but short of the first id still in the intake log. On PostgreSQL
+/// the server's appliers commit side by side, not in id order ([`apply_logged_counter_referrals`]):
+/// a larger id may be stored while a smaller one is still being applied, and a reader going by
+/// the largest id alone (the Logros updater's watermark) would pass over the smaller for good.
+///
+/// The largest id is read first, the log after: a row being applied stays in the log until
+/// its applier commits, and a row logged later holds larger ids than any stored before it, so
+/// every id up to the value returned was visible when the log was read.
 pub fn last_counter_referral(sql: &mut dyn Sql) -> Result<i64> {
-    Ok(sql
+    let stored = sql
         .query_opt("SELECT COALESCE(MAX(id), 0) FROM counter_referrals", &[])?
         .and_then(|r| r.int(0))
-        .unwrap_or(0))
+        .unwrap_or(0);
+    let first_logged = sql
+        .query_opt("SELECT MIN(id) FROM counter_referral_log", &[])?
+        .and_then(|r| r.int(0));
+    Ok(match first_logged {
+        Some(first) => stored.min(first - 1),
+        None => stored,
+    })
 }
 
 /// The registry's state: the last import recorded, as [`crate::Store::begin_read`] reports it
@@ -2239,17 +2368,18 @@ pub fn save_progress(
 /// delivered after `as_of` (those later ones, and all after them, are applied incrementally by
 /// the updater, which counts deliveries up to its own day).
 pub fn classification_watermark(sql: &mut dyn Sql, as_of: &str) -> Result<i64> {
+    // Only as far as every id is stored ([`last_counter_referral`]).
+    let through = last_counter_referral(sql)?;
     let d = date_param(sql, 1);
     Ok(sql
         .query_opt(
             &format!(
-                "SELECT COALESCE((SELECT MIN(id) - 1 FROM counter_referrals WHERE delivered_on > {d}),
-                                 (SELECT COALESCE(MAX(id), 0) FROM counter_referrals))"
+                "SELECT MIN(id) - 1 FROM counter_referrals WHERE delivered_on > {d} AND id <= $2"
             ),
-            &[as_of.into()],
+            &[as_of.into(), through.into()],
         )?
         .and_then(|r| r.int(0))
-        .unwrap_or(0))
+        .unwrap_or(through))
 }
 
 /// Sets the counter-referral watermark of a new measurement (what its classification read).

@@ -299,6 +299,19 @@ pub fn lock(sql: &mut dyn Sql, key: i64) -> Result<()> {
     Ok(())
 }
 
+/// Takes a named lock in shared mode inside a transaction: PostgreSQL's shared advisory
+/// transaction lock, held at once by any number of sharers and excluding [`lock`]'s holders;
+/// SQLite's `BEGIN IMMEDIATE` already admits one writer.
+pub fn lock_shared(sql: &mut dyn Sql, key: i64) -> Result<()> {
+    if sql.dialect() == Backend::Postgres {
+        sql.query(
+            "SELECT pg_advisory_xact_lock_shared($1)",
+            &[Param::from(key)],
+        )?;
+    }
+    Ok(())
+}
+
 /// `$N` placeholders as SQLite's `?N` (outside quoted text).
 pub(crate) fn sqlite_placeholders(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len());

@@ -12,6 +12,7 @@
 use chrono::NaiveDate;
 use vamos_domain::schema::{COMMUNITY_FIELDS, HOUSEHOLD_FIELDS, PERSON_FIELDS};
 use vamos_domain::*;
+use vamos_store::access::Applied;
 use vamos_store::testing::all_dbs;
 use vamos_store::{ImportMeta, SnapshotNeeds, Store};
 
@@ -731,27 +732,39 @@ fn villeta_measurement(s: &mut dyn Store) -> i64 {
     .unwrap()
 }
 
+/// Person 1 of Villeta registered, an empty measurement, and the answer of MSPBS's prenatal
+/// checks (to person referrals for `control_prenatal`): (the person, the measurement, answers).
+fn villeta_prenatal(
+    s: &mut dyn Store,
+) -> (
+    vamos_store::access::PersonPlace,
+    i64,
+    vamos_store::access::AnswerMap,
+) {
+    write_one(s, true);
+    let (by_id, _) = vamos_store::access::locate_persons(s.sql(), &[1], &[]).unwrap();
+    let m = villeta_measurement(s);
+    let mut answers: vamos_store::access::AnswerMap = Default::default();
+    answers.insert(
+        ("MSPBS".into(), "control_prenatal".into()),
+        vec![("control_prenatal".into(), "persona")],
+    );
+    (by_id[&1], m, answers)
+}
+
 #[test]
 fn the_writer_skips_the_lookup_of_referrals_never_made_and_catches_up_with_new_ones() {
     use vamos_store::access::{
-        apply_logged_counter_referrals, locate_persons, sync_referrals, KnownKeys, ReferralUnits,
+        apply_logged_counter_referrals, sync_referrals, KnownKeys, ReferralUnits,
     };
     for db in all_dbs() {
         let mut s = db.open();
-        write_one(s.as_mut(), true);
-        let (by_id, _) = locate_persons(s.sql(), &[1], &[]).unwrap();
-        let person = by_id[&1];
-        let m = villeta_measurement(s.as_mut());
-        let mut answers: vamos_store::access::AnswerMap = Default::default();
-        answers.insert(
-            ("MSPBS".into(), "control_prenatal".into()),
-            vec![("control_prenatal".into(), "persona")],
-        );
+        let (person, m, answers) = villeta_prenatal(s.as_mut());
         let count =
             |s: &mut dyn Store, q: &str| s.sql().query_opt(q, &[]).unwrap().and_then(|r| r.int(0));
         // Read before any referral exists: nothing held.
-        let mut units = ReferralUnits::load(s.sql(), &answers).unwrap();
-        assert!(units.is_empty(), "{}", db.label);
+        let units = std::sync::RwLock::new(ReferralUnits::load(s.sql(), &answers).unwrap());
+        assert!(units.read().unwrap().is_empty(), "{}", db.label);
         // Referrals generated afterwards (by any process): the prenatal one can be answered,
         // the other one no event code answers.
         sync_referrals(
@@ -777,8 +790,8 @@ fn the_writer_skips_the_lookup_of_referrals_never_made_and_catches_up_with_new_o
         // Applied with the fingerprints read before the referral: caught up first, so the
         // event answers it.
         assert_eq!(
-            apply_logged_counter_referrals(s.sql(), &answers, 10, Some(&mut units)).unwrap(),
-            1,
+            apply_logged_counter_referrals(s.sql(), &answers, 10, Some(&units)).unwrap(),
+            Applied::Events(1),
             "{}",
             db.label
         );
@@ -791,19 +804,28 @@ fn the_writer_skips_the_lookup_of_referrals_never_made_and_catches_up_with_new_o
             "{}",
             db.label
         );
-        assert_eq!(units.len(), 1, "{}", db.label);
+        assert_eq!(units.read().unwrap().len(), 1, "{}", db.label);
         assert!(
-            units.may_have("persona", 1, "control_prenatal"),
+            units
+                .read()
+                .unwrap()
+                .may_have("persona", 1, "control_prenatal"),
             "{}",
             db.label
         );
         assert!(
-            !units.may_have("persona", 1, "vacunas_adultos"),
+            !units
+                .read()
+                .unwrap()
+                .may_have("persona", 1, "vacunas_adultos"),
             "{}",
             db.label
         );
         assert!(
-            !units.may_have("persona", 2, "control_prenatal"),
+            !units
+                .read()
+                .unwrap()
+                .may_have("persona", 2, "control_prenatal"),
             "{}",
             db.label
         );
@@ -814,7 +836,7 @@ fn the_writer_skips_the_lookup_of_referrals_never_made_and_catches_up_with_new_o
             "2026-11-23T10:02:00Z",
             &mut known,
         );
-        apply_logged_counter_referrals(s.sql(), &answers, 10, Some(&mut units)).unwrap();
+        apply_logged_counter_referrals(s.sql(), &answers, 10, Some(&units)).unwrap();
         assert_eq!(
             count(
                 s.as_mut(),
@@ -828,8 +850,8 @@ fn the_writer_skips_the_lookup_of_referrals_never_made_and_catches_up_with_new_o
         s.sql()
             .batch("UPDATE counter_referrals SET referral_id = NULL; DELETE FROM referral_events; DELETE FROM referrals")
             .unwrap();
-        units.catch_up(s.sql()).unwrap();
-        assert!(units.is_empty(), "{}", db.label);
+        units.write().unwrap().catch_up(s.sql()).unwrap();
+        assert!(units.read().unwrap().is_empty(), "{}", db.label);
         assert_eq!(
             count(s.as_mut(), "SELECT count(*) FROM counter_referrals"),
             Some(2),
@@ -997,13 +1019,13 @@ fn logged_counter_referrals_are_acknowledged_first_and_applied_later_in_order() 
         // Applied in chunks of at least one logged group, in order, each leaving the log.
         assert_eq!(
             apply_logged_counter_referrals(s.sql(), &answers, 1, None).unwrap(),
-            2,
+            Applied::Events(2),
             "{}",
             db.label
         );
         assert_eq!(
             apply_logged_counter_referrals(s.sql(), &answers, 1, None).unwrap(),
-            0,
+            Applied::Empty,
             "{}",
             db.label
         );
@@ -1135,7 +1157,7 @@ fn a_resent_event_still_in_the_log_is_recognised_without_applying_the_log() {
         // Half applied: the re-sends are found in the table and in the log alike.
         assert_eq!(
             apply_logged_counter_referrals(s.sql(), &Default::default(), 20, None).unwrap(),
-            20,
+            Applied::Events(20),
             "{}",
             db.label
         );
@@ -1588,4 +1610,219 @@ fn person_places_in_memory_answer_as_the_database_and_follow_later_imports() {
         assert_eq!(again.persons(), 8, "{}", db.label);
         assert_eq!(again.with_cedula(cedula).len(), 2, "{}", db.label);
     }
+}
+
+/// PostgreSQL: appliers of the intake log work side by side on connections of their own
+/// (the server runs two by default). Each claims rows the others have not, a referral is
+/// answered once however many appliers hold events for it, the Logros watermark never passes
+/// an id still being applied, and ids given after rows were applied out of order never collide.
+#[test]
+fn appliers_side_by_side_lose_nothing_answer_a_referral_once_and_keep_the_watermark_behind() {
+    use vamos_store::access::{
+        apply_logged_counter_referrals, insert_counter_referrals, last_counter_referral,
+        logged_counter_referrals, sync_referrals, KnownKeys, ReferralUnits,
+    };
+    let Some(db) = vamos_store::testing::postgres_db() else {
+        return;
+    };
+    let mut s = db.open();
+    let (person, m, answers) = villeta_prenatal(s.as_mut());
+    sync_referrals(
+        s.sql(),
+        m,
+        &[(1116, 1116)],
+        &[person_one_need("control_prenatal")],
+        "2026-11-23",
+        "2026-11-23T10:00:00Z",
+        "prueba",
+    )
+    .unwrap();
+    let count = |s: &mut dyn Store, q: &str| {
+        s.sql()
+            .query_opt(q, &[])
+            .unwrap()
+            .and_then(|r| r.int(0))
+            .unwrap()
+    };
+    let mut known = KnownKeys::load(s.sql()).unwrap();
+    // Groups of 5 events, every one a prenatal check of person 1: all answer one referral.
+    let group = |g: usize| -> Vec<_> {
+        (0..5)
+            .map(|i| prenatal_event(person, &format!("g{g}-{i}"), &format!("d{g}-{i}")))
+            .collect()
+    };
+    let first_id = count(
+        s.as_mut(),
+        "SELECT COALESCE(MAX(id), 0) + 1 FROM counter_referrals",
+    );
+
+    // Two appliers, each on a group of its own, both find the referral open and wait for its
+    // lock (held here): the first to take it answers it, the second finds it answered.
+    for g in 0..2 {
+        log_group(s.sql(), &group(g), "2026-11-23T10:01:00Z", &mut known);
+    }
+    let mut gate = db.open();
+    gate.sql().batch("BEGIN").unwrap();
+    gate.sql()
+        .query("SELECT id FROM referrals FOR UPDATE", &[])
+        .unwrap();
+    std::thread::scope(|scope| {
+        let racers: Vec<_> = (0..2)
+            .map(|_| {
+                let (db, answers) = (&db, &answers);
+                scope.spawn(move || {
+                    let mut c = db.open();
+                    apply_logged_counter_referrals(c.sql(), answers, 5, None).unwrap()
+                })
+            })
+            .collect();
+        let mut waiting = 0;
+        for _ in 0..1000 {
+            waiting = count(
+                s.as_mut(),
+                "SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted",
+            );
+            if waiting == 2 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        gate.sql().batch("ROLLBACK").unwrap();
+        assert_eq!(waiting, 2, "both appliers waited for the referral");
+        for r in racers {
+            assert_eq!(r.join().unwrap(), Applied::Events(5));
+        }
+    });
+    assert_eq!(
+        count(
+            s.as_mut(),
+            "SELECT count(*) FROM counter_referrals WHERE referral_id IS NOT NULL"
+        ),
+        1,
+        "one of the two answers the referral"
+    );
+    assert_eq!(
+        count(
+            s.as_mut(),
+            "SELECT count(*) FROM referral_events WHERE to_status = 'atendida'"
+        ),
+        1
+    );
+
+    // 60 groups more. An applier holds the oldest, not yet committed: another applies all the
+    // rest, and the watermark stays short of the row held.
+    for g in 2..62 {
+        log_group(s.sql(), &group(g), "2026-11-23T10:01:00Z", &mut known);
+    }
+    let first_row = first_id + 10;
+    assert_eq!(
+        count(s.as_mut(), "SELECT MIN(id) FROM counter_referral_log"),
+        first_row
+    );
+    let mut holder = db.open();
+    holder.sql().batch("BEGIN").unwrap();
+    let held = holder
+        .sql()
+        .query_opt(
+            "SELECT id FROM counter_referral_log ORDER BY id LIMIT 1 FOR UPDATE",
+            &[],
+        )
+        .unwrap()
+        .and_then(|r| r.int(0));
+    assert_eq!(held, Some(first_row));
+    let mut other = db.open();
+    assert_eq!(
+        apply_logged_counter_referrals(other.sql(), &answers, 1000, None).unwrap(),
+        Applied::Events(295),
+        "every group after the one held"
+    );
+    assert_eq!(
+        count(s.as_mut(), "SELECT MAX(id) FROM counter_referrals"),
+        first_row + 299
+    );
+    assert_eq!(last_counter_referral(s.sql()).unwrap(), first_row - 1);
+    // What is left is claimed: nothing applied, but not empty either.
+    assert_eq!(
+        apply_logged_counter_referrals(other.sql(), &answers, 1000, None).unwrap(),
+        Applied::Claimed
+    );
+    // The writer logs again meanwhile: its ids follow the largest given (in the table now),
+    // not the last of the log's newest row (the one held).
+    log_group(s.sql(), &group(62), "2026-11-23T10:02:00Z", &mut known);
+    holder.sql().batch("ROLLBACK").unwrap();
+
+    // Two appliers work the log off side by side.
+    let units = std::sync::RwLock::new(ReferralUnits::load(s.sql(), &answers).unwrap());
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            let (db, answers, units) = (&db, &answers, &units);
+            scope.spawn(move || {
+                let mut c = db.open();
+                loop {
+                    match apply_logged_counter_referrals(c.sql(), answers, 5, Some(units)).unwrap()
+                    {
+                        Applied::Events(_) => {}
+                        Applied::Claimed => std::thread::sleep(std::time::Duration::from_millis(1)),
+                        Applied::Empty => break,
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(logged_counter_referrals(s.sql()).unwrap(), 0);
+    assert_eq!(
+        count(s.as_mut(), "SELECT count(*) FROM counter_referrals"),
+        315
+    );
+    assert_eq!(
+        count(
+            s.as_mut(),
+            "SELECT count(DISTINCT id) FROM counter_referrals"
+        ),
+        315
+    );
+    assert_eq!(
+        count(
+            s.as_mut(),
+            "SELECT MAX(id) - MIN(id) + 1 FROM counter_referrals"
+        ),
+        315,
+        "ids given after the out-of-order application follow on"
+    );
+    assert_eq!(last_counter_referral(s.sql()).unwrap(), first_row + 304);
+    assert_eq!(
+        count(
+            s.as_mut(),
+            "SELECT count(*) FROM counter_referrals WHERE referral_id IS NOT NULL"
+        ),
+        1,
+        "one event answers the referral"
+    );
+    assert_eq!(
+        count(
+            s.as_mut(),
+            "SELECT count(*) FROM referrals r JOIN counter_referrals c ON c.id = r.counter_referral_id AND c.referral_id = r.id WHERE r.status = 'atendida'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            s.as_mut(),
+            "SELECT count(*) FROM referral_events WHERE to_status = 'atendida'"
+        ),
+        1,
+        "one transition to served"
+    );
+    // A store at once after all that (a command-line import): the next id, no collision.
+    let out = insert_counter_referrals(
+        s.sql(),
+        &[prenatal_event(person, "suelto", "d-suelto")],
+        &answers,
+        "2026-11-23T10:03:00Z",
+    )
+    .unwrap();
+    assert!(
+        matches!(out.as_slice(), [vamos_store::access::Outcome::Stored { id, .. }] if *id == first_row + 305),
+        "{out:?}"
+    );
 }
