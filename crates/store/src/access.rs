@@ -77,10 +77,46 @@ pub fn insert_rows(
     }
     if sql.dialect() == Backend::Postgres {
         for chunk in rows.chunks(UNNEST_ROWS) {
-            insert_unnest(sql, table, cols, chunk)?;
+            insert_unnest(sql, table, cols, chunk.to_vec())?;
         }
         return Ok(());
     }
+    insert_rows_sqlite(sql, table, cols, rows)
+}
+
+/// [`insert_rows`] taking the rows: on PostgreSQL their values move into the column arrays
+/// instead of being copied (the intake log's applications insert 20,000 rows of nine texts at a
+/// time this way).
+pub fn insert_rows_owned(
+    sql: &mut dyn Sql,
+    table: &str,
+    cols: &[Col],
+    mut rows: Vec<Vec<Param>>,
+) -> Result<()> {
+    if sql.dialect() != Backend::Postgres {
+        return insert_rows(sql, table, cols, &rows);
+    }
+    if let Some(row) = rows.iter().find(|r| r.len() != cols.len()) {
+        return Err(StoreError::Invalid(format!(
+            "fila con {} valores para {} columnas",
+            row.len(),
+            cols.len()
+        )));
+    }
+    while !rows.is_empty() {
+        let rest = rows.split_off(rows.len().min(UNNEST_ROWS));
+        insert_unnest(sql, table, cols, std::mem::replace(&mut rows, rest))?;
+    }
+    Ok(())
+}
+
+/// SQLite's [`insert_rows`]: one single-row statement prepared once, run per row.
+fn insert_rows_sqlite(
+    sql: &mut dyn Sql,
+    table: &str,
+    cols: &[Col],
+    rows: &[Vec<Param>],
+) -> Result<()> {
     let names: Vec<&str> = cols.iter().map(|c| c.0).collect();
     let values: Vec<String> = cols
         .iter()
@@ -108,28 +144,42 @@ pub const UNNEST_ROWS: usize = 20_000;
 /// One PostgreSQL `INSERT … SELECT … FROM UNNEST(…)` of `rows` (see [`insert_rows`]). Each
 /// column's array type follows its values (integers, text or reals; a column must not mix
 /// them); date columns travel as text and are cast.
-fn insert_unnest(sql: &mut dyn Sql, table: &str, cols: &[Col], rows: &[Vec<Param>]) -> Result<()> {
+fn insert_unnest(
+    sql: &mut dyn Sql,
+    table: &str,
+    cols: &[Col],
+    rows: Vec<Vec<Param>>,
+) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
+    }
+    let n = rows.len();
+    // The rows turned into columns, their values moved.
+    let mut columns: Vec<Vec<Param>> = (0..cols.len()).map(|_| Vec::with_capacity(n)).collect();
+    for row in rows {
+        for (column, value) in columns.iter_mut().zip(row) {
+            column.push(value);
+        }
     }
     let mut params: Vec<Param> = Vec::with_capacity(cols.len());
     let mut selects = Vec::with_capacity(cols.len());
     let mut arrays = Vec::with_capacity(cols.len());
-    for (j, c) in cols.iter().enumerate() {
-        let column = rows.iter().filter_map(|r| r.get(j));
-        let list = match rows.first().and_then(|r| r.get(j)) {
+    for (j, (c, column)) in cols.iter().zip(columns).enumerate() {
+        let list = match column.first() {
             Some(Param::Int(_)) => Param::Ints(
                 column
+                    .into_iter()
                     .map(|p| match p {
-                        Param::Int(v) => Ok(*v),
+                        Param::Int(v) => Ok(v),
                         _ => Err(mixed(table, c.0)),
                     })
                     .collect::<Result<_>>()?,
             ),
             Some(Param::Real(_)) => Param::Reals(
                 column
+                    .into_iter()
                     .map(|p| match p {
-                        Param::Real(v) => Ok(*v),
+                        Param::Real(v) => Ok(v),
                         Param::Int(v) => Ok(v.map(|n| n as f64)),
                         _ => Err(mixed(table, c.0)),
                     })
@@ -137,8 +187,9 @@ fn insert_unnest(sql: &mut dyn Sql, table: &str, cols: &[Col], rows: &[Vec<Param
             ),
             _ => Param::Texts(
                 column
+                    .into_iter()
                     .map(|p| match p {
-                        Param::Text(v) => Ok(v.clone()),
+                        Param::Text(v) => Ok(v),
                         _ => Err(mixed(table, c.0)),
                     })
                     .collect::<Result<_>>()?,
@@ -1114,7 +1165,7 @@ fn apply_rows(
             e.received_by.into(),
         ]);
     }
-    insert_rows(
+    insert_rows_owned(
         sql,
         "counter_referrals",
         &[
@@ -1132,7 +1183,7 @@ fn apply_rows(
             Col("received_at", false),
             Col("received_by", false),
         ],
-        &values,
+        values,
     )?;
     let mut events_rows = Vec::with_capacity(updates.len());
     for (rid, from, cr) in &updates {

@@ -1315,7 +1315,7 @@ fn referral_generation_writes_many_referrals_in_slices_and_keeps_them_on_a_rerun
 
 #[test]
 fn bulk_inserts_and_value_lists_read_back_alike_on_both_backends() {
-    use vamos_store::access::{insert_rows, Col};
+    use vamos_store::access::{insert_rows, insert_rows_owned, Col};
     use vamos_store::sql::{in_ints, in_texts, Param};
     for db in all_dbs() {
         let mut s = db.open();
@@ -1344,7 +1344,10 @@ fn bulk_inserts_and_value_lists_read_back_alike_on_both_backends() {
             Col("day", true),
             Col("x", false),
         ];
-        insert_rows(sql, "bulk_t", &cols, &rows).unwrap();
+        // The first rows copied, the others (more than one statement's worth) moved.
+        let (copied, moved) = rows.split_at(2_000);
+        insert_rows(sql, "bulk_t", &cols, copied).unwrap();
+        insert_rows_owned(sql, "bulk_t", &cols, moved.to_vec()).unwrap();
         let one = |sql: &mut dyn vamos_store::sql::Sql, q: &str, p: &[Param]| {
             sql.query_opt(q, p).unwrap().and_then(|r| r.int(0))
         };
