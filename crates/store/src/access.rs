@@ -68,16 +68,16 @@ pub fn insert_rows(
     cols: &[Col],
     rows: &[Vec<Param>],
 ) -> Result<()> {
-    if let Some(row) = rows.iter().find(|r| r.len() != cols.len()) {
-        return Err(StoreError::Invalid(format!(
-            "fila con {} valores para {} columnas",
-            row.len(),
-            cols.len()
-        )));
-    }
+    same_widths(cols, rows)?;
     if sql.dialect() == Backend::Postgres {
         for chunk in rows.chunks(UNNEST_ROWS) {
-            insert_unnest(sql, table, cols, chunk.to_vec())?;
+            let mut columns = empty_columns(cols, chunk.len());
+            for row in chunk {
+                for (column, value) in columns.iter_mut().zip(row) {
+                    column.push(value.clone());
+                }
+            }
+            insert_unnest(sql, table, cols, columns)?;
         }
         return Ok(());
     }
@@ -91,23 +91,40 @@ pub fn insert_rows_owned(
     sql: &mut dyn Sql,
     table: &str,
     cols: &[Col],
-    mut rows: Vec<Vec<Param>>,
+    rows: Vec<Vec<Param>>,
 ) -> Result<()> {
     if sql.dialect() != Backend::Postgres {
         return insert_rows(sql, table, cols, &rows);
     }
-    if let Some(row) = rows.iter().find(|r| r.len() != cols.len()) {
-        return Err(StoreError::Invalid(format!(
+    same_widths(cols, &rows)?;
+    let mut columns = empty_columns(cols, rows.len().min(UNNEST_ROWS));
+    for row in rows {
+        for (column, value) in columns.iter_mut().zip(row) {
+            column.push(value);
+        }
+        if columns.first().is_some_and(|c| c.len() >= UNNEST_ROWS) {
+            let full = std::mem::replace(&mut columns, empty_columns(cols, UNNEST_ROWS));
+            insert_unnest(sql, table, cols, full)?;
+        }
+    }
+    insert_unnest(sql, table, cols, columns)
+}
+
+/// Fails unless every row has one value per column.
+fn same_widths(cols: &[Col], rows: &[Vec<Param>]) -> Result<()> {
+    match rows.iter().find(|r| r.len() != cols.len()) {
+        Some(row) => Err(StoreError::Invalid(format!(
             "fila con {} valores para {} columnas",
             row.len(),
             cols.len()
-        )));
+        ))),
+        None => Ok(()),
     }
-    while !rows.is_empty() {
-        let rest = rows.split_off(rows.len().min(UNNEST_ROWS));
-        insert_unnest(sql, table, cols, std::mem::replace(&mut rows, rest))?;
-    }
-    Ok(())
+}
+
+/// One empty list per column, each with room for `rows` values.
+fn empty_columns(cols: &[Col], rows: usize) -> Vec<Vec<Param>> {
+    cols.iter().map(|_| Vec::with_capacity(rows)).collect()
 }
 
 /// SQLite's [`insert_rows`]: one single-row statement prepared once, run per row.
@@ -141,25 +158,18 @@ fn insert_rows_sqlite(
 /// Most rows per `UNNEST` insert on PostgreSQL.
 pub const UNNEST_ROWS: usize = 20_000;
 
-/// One PostgreSQL `INSERT … SELECT … FROM UNNEST(…)` of `rows` (see [`insert_rows`]). Each
+/// One PostgreSQL `INSERT … SELECT … FROM UNNEST(…)` of rows given as `columns`, a list of
+/// values per column (see [`insert_rows`]); nothing when they are empty. Each
 /// column's array type follows its values (integers, text or reals; a column must not mix
 /// them); date columns travel as text and are cast.
 fn insert_unnest(
     sql: &mut dyn Sql,
     table: &str,
     cols: &[Col],
-    rows: Vec<Vec<Param>>,
+    columns: Vec<Vec<Param>>,
 ) -> Result<()> {
-    if rows.is_empty() {
+    if columns.first().is_none_or(Vec::is_empty) {
         return Ok(());
-    }
-    let n = rows.len();
-    // The rows turned into columns, their values moved.
-    let mut columns: Vec<Vec<Param>> = (0..cols.len()).map(|_| Vec::with_capacity(n)).collect();
-    for row in rows {
-        for (column, value) in columns.iter_mut().zip(row) {
-            column.push(value);
-        }
     }
     let mut params: Vec<Param> = Vec::with_capacity(cols.len());
     let mut selects = Vec::with_capacity(cols.len());
@@ -1019,18 +1029,17 @@ fn store_counter_referrals(
     }
     lock(sql, ACCESS_LOCK)?;
     lock(sql, LOG_LOCK)?;
-    if sql
-        .query_opt("SELECT id FROM counter_referral_log LIMIT 1", &[])?
-        .is_some()
-    {
+    let given = fingerprints.as_deref().map_or(0, |k| k.through);
+    let (mut next, logged) = counter_referral_ids(sql, given)?;
+    if logged {
         // Events the server's writer logged and has not applied yet: applied first (their ids
         // are lower), so that a re-send of one of them is recognised here. No applier is at
-        // work meanwhile (they share the lock held here).
+        // work meanwhile (they share the lock held here). The log is empty then, and the table
+        // holds every id given (the log's newest row may not end with the largest: the
+        // appliers of PostgreSQL apply side by side).
         apply_log_in(sql, answers, None, None)?;
+        (next, _) = counter_referral_ids(sql, given)?;
     }
-    // The log is empty now: the table holds every id given.
-    let given = fingerprints.as_deref().map_or(0, |k| k.through);
-    let (next, _) = counter_referral_ids(sql, given)?;
     if let Some(k) = fingerprints.as_deref_mut() {
         // Stored by someone else since the fingerprints were last brought up to date.
         k.catch_up(sql, next - 1)?;
@@ -1450,11 +1459,12 @@ pub fn apply_logged_counter_referrals(
         if n > 0 {
             return Ok(Applied::Events(n));
         }
-        // Nothing claimed: empty, or every row taken by another applier (still in the log
-        // for this transaction until that one commits).
-        let left = sql
-            .query_opt("SELECT id FROM counter_referral_log LIMIT 1", &[])?
-            .is_some();
+        // Nothing claimed: empty, or (PostgreSQL) every row taken by another applier (still in
+        // the log for this transaction until that one commits).
+        let left = !sqlite
+            && sql
+                .query_opt("SELECT id FROM counter_referral_log LIMIT 1", &[])?
+                .is_some();
         Ok(if left {
             Applied::Claimed
         } else {
