@@ -57,11 +57,14 @@ pub fn date_param(sql: &dyn Sql, n: usize) -> String {
 pub struct Col(pub &'static str, pub bool);
 
 /// Inserts rows: on SQLite with one single-row statement prepared once and run per row (a
-/// multi-row `VALUES` list made SQLite copy every page it changed into a statement journal); on
-/// PostgreSQL with one `INSERT … SELECT FROM UNNEST` of one array per column (up to
-/// [`UNNEST_ROWS`] rows per statement), whose text does not depend on the number of rows, so it
-/// is prepared once per connection and each call costs one round trip (a `VALUES` list of a
-/// new length was parsed and planned afresh every time, with up to 8,000 parameters).
+/// multi-row `VALUES` list made SQLite copy every page it changed into a statement journal). On
+/// PostgreSQL, [`COPY_ROWS`] rows or more with one `COPY … FROM STDIN` ([`Sql::copy_rows`]):
+/// the server stores them in groups per page, with no array to decode and no intermediate
+/// tuple per row — the intake log's applications went from 92,463 to 108,489 events/s end to
+/// end in the hand harness (BENCHMARKS.md, issue 5). Fewer rows go with one
+/// `INSERT … SELECT FROM UNNEST` of one array per column, whose text does not depend on the
+/// number of rows, so it is prepared once per connection and costs one round trip (`COPY`
+/// takes two; a `VALUES` list of a new length was parsed and planned afresh every time).
 pub fn insert_rows(
     sql: &mut dyn Sql,
     table: &str,
@@ -69,42 +72,18 @@ pub fn insert_rows(
     rows: &[Vec<Param>],
 ) -> Result<()> {
     same_widths(cols, rows)?;
-    if sql.dialect() == Backend::Postgres {
-        for chunk in rows.chunks(UNNEST_ROWS) {
-            let mut columns = empty_columns(cols, chunk.len());
-            for row in chunk {
-                for (column, value) in columns.iter_mut().zip(row) {
-                    column.push(value.clone());
-                }
-            }
-            insert_unnest(sql, table, cols, columns)?;
-        }
+    if sql.dialect() == Backend::Sqlite {
+        return insert_rows_sqlite(sql, table, cols, rows);
+    }
+    if rows.len() >= COPY_ROWS {
+        let names: Vec<&str> = cols.iter().map(|c| c.0).collect();
+        sql.copy_rows(table, &names, rows)?;
         return Ok(());
     }
-    insert_rows_sqlite(sql, table, cols, rows)
-}
-
-/// [`insert_rows`] taking the rows: on PostgreSQL their values move into the column arrays
-/// instead of being copied (the intake log's applications insert 20,000 rows of nine texts at a
-/// time this way).
-pub fn insert_rows_owned(
-    sql: &mut dyn Sql,
-    table: &str,
-    cols: &[Col],
-    rows: Vec<Vec<Param>>,
-) -> Result<()> {
-    if sql.dialect() != Backend::Postgres {
-        return insert_rows(sql, table, cols, &rows);
-    }
-    same_widths(cols, &rows)?;
-    let mut columns = empty_columns(cols, rows.len().min(UNNEST_ROWS));
+    let mut columns = empty_columns(cols, rows.len());
     for row in rows {
         for (column, value) in columns.iter_mut().zip(row) {
-            column.push(value);
-        }
-        if columns.first().is_some_and(|c| c.len() >= UNNEST_ROWS) {
-            let full = std::mem::replace(&mut columns, empty_columns(cols, UNNEST_ROWS));
-            insert_unnest(sql, table, cols, full)?;
+            column.push(value.clone());
         }
     }
     insert_unnest(sql, table, cols, columns)
@@ -155,8 +134,9 @@ fn insert_rows_sqlite(
     Ok(())
 }
 
-/// Most rows per `UNNEST` insert on PostgreSQL.
-pub const UNNEST_ROWS: usize = 20_000;
+/// Fewest rows [`insert_rows`] loads with `COPY` on PostgreSQL (fewer go by `UNNEST`, one
+/// round trip where `COPY` takes two).
+pub const COPY_ROWS: usize = 256;
 
 /// One PostgreSQL `INSERT … SELECT … FROM UNNEST(…)` of rows given as `columns`, a list of
 /// values per column (see [`insert_rows`]); nothing when they are empty. Each
@@ -1125,7 +1105,7 @@ fn settle<'a>(
 /// (or expired) referrals they serve: the referrals of the person, its household or its
 /// community for a service the event's code stands for; the first event to serve a referral
 /// answers it. Returns the referral each row answered. Inside the caller's transaction. The
-/// rows are taken: their text moves into the statement's parameters, not copied.
+/// rows are taken: their texts move into the rows inserted, not copied.
 ///
 /// The referrals are answered first, each only if still unanswered when locked
 /// ([`mark_served`]): on PostgreSQL two appliers of the intake log may hold events for the same
@@ -1174,7 +1154,7 @@ fn apply_rows(
             e.received_by.into(),
         ]);
     }
-    insert_rows_owned(
+    insert_rows(
         sql,
         "counter_referrals",
         &[
@@ -1192,7 +1172,7 @@ fn apply_rows(
             Col("received_at", false),
             Col("received_by", false),
         ],
-        values,
+        &values,
     )?;
     let mut events_rows = Vec::with_capacity(updates.len());
     for (rid, from, cr) in &updates {

@@ -228,6 +228,17 @@ pub trait Sql {
         Ok(changed)
     }
 
+    /// PostgreSQL: loads `rows` (one single value per column of `cols`, in order) into
+    /// `table` with one `COPY … FROM STDIN` in its text format, inside the caller's
+    /// transaction; returns the rows loaded. Each value is written as its text (a date column
+    /// takes its ISO text as a `CAST` would). SQLite has no `COPY`: callers check the dialect.
+    fn copy_rows(&mut self, table: &str, cols: &[&str], rows: &[Vec<Param>]) -> Result<u64> {
+        let _ = (cols, rows);
+        Err(StoreError::Invalid(format!(
+            "COPY en {table}: solo PostgreSQL lo tiene"
+        )))
+    }
+
     /// The first row, if any.
     fn query_opt(&mut self, sql: &str, params: &[Param]) -> Result<Option<Row>> {
         Ok(self.query(sql, params)?.into_iter().next())

@@ -1315,7 +1315,7 @@ fn referral_generation_writes_many_referrals_in_slices_and_keeps_them_on_a_rerun
 
 #[test]
 fn bulk_inserts_and_value_lists_read_back_alike_on_both_backends() {
-    use vamos_store::access::{insert_rows, insert_rows_owned, Col};
+    use vamos_store::access::{insert_rows, Col, COPY_ROWS};
     use vamos_store::sql::{in_ints, in_texts, Param};
     for db in all_dbs() {
         let mut s = db.open();
@@ -1330,6 +1330,9 @@ fn bulk_inserts_and_value_lists_read_back_alike_on_both_backends() {
                     i.into(),
                     if i % 7 == 0 {
                         Param::Text(None)
+                    } else if i % 11 == 0 {
+                        // What COPY's text format escapes, and a letter beyond ASCII.
+                        format!("tab\tnl\ncr\rbs\\ñ{i}").into()
                     } else {
                         format!("n{i}").into()
                     },
@@ -1344,10 +1347,10 @@ fn bulk_inserts_and_value_lists_read_back_alike_on_both_backends() {
             Col("day", true),
             Col("x", false),
         ];
-        // The first rows copied, the others (more than one statement's worth) moved.
-        let (copied, moved) = rows.split_at(2_000);
-        insert_rows(sql, "bulk_t", &cols, copied).unwrap();
-        insert_rows_owned(sql, "bulk_t", &cols, moved.to_vec()).unwrap();
+        // Few rows (PostgreSQL: one UNNEST statement), then many (PostgreSQL: COPY).
+        let (few, many) = rows.split_at(COPY_ROWS - 1);
+        insert_rows(sql, "bulk_t", &cols, few).unwrap();
+        insert_rows(sql, "bulk_t", &cols, many).unwrap();
         let one = |sql: &mut dyn vamos_store::sql::Sql, q: &str, p: &[Param]| {
             sql.query_opt(q, p).unwrap().and_then(|r| r.int(0))
         };
@@ -1373,6 +1376,15 @@ fn bulk_inserts_and_value_lists_read_back_alike_on_both_backends() {
         assert_eq!(r.text(0), "n20001", "{}", db.label);
         assert_eq!(r.text(1), "2026-01-10", "{}", db.label);
         assert_eq!(r.at(2).real(), Some(10_000.5), "{}", db.label);
+        // Escaped texts read back as written, by either way in.
+        for id in [22i64, 22_000] {
+            let got = sql
+                .query_opt("SELECT name FROM bulk_t WHERE id = $1", &[id.into()])
+                .unwrap()
+                .unwrap()
+                .text(0);
+            assert_eq!(got, format!("tab\tnl\ncr\rbs\\ñ{id}"), "{}", db.label);
+        }
         // Outside a transaction the rows are inserted all or none: a duplicate key in the
         // last row leaves the others out too.
         let clash: Vec<Vec<Param>> = [30_001i64, 30_002, 1]
@@ -1385,6 +1397,22 @@ fn bulk_inserts_and_value_lists_read_back_alike_on_both_backends() {
                     Param::Real(None),
                 ]
             })
+            .collect();
+        assert!(
+            insert_rows(sql, "bulk_t", &cols, &clash).is_err(),
+            "{}",
+            db.label
+        );
+        assert_eq!(
+            one(sql, "SELECT count(*) FROM bulk_t WHERE id > 30000", &[]),
+            Some(0),
+            "{}",
+            db.label
+        );
+        // So are many (PostgreSQL: one COPY).
+        let clash: Vec<Vec<Param>> = (30_001i64..30_000 + COPY_ROWS as i64)
+            .chain([2])
+            .map(|i| vec![i.into(), "x".into(), Param::Text(None), Param::Real(None)])
             .collect();
         assert!(
             insert_rows(sql, "bulk_t", &cols, &clash).is_err(),
