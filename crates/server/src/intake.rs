@@ -870,10 +870,17 @@ impl Writer {
                     if applied && fresh.iter().any(|f| !f.is_empty()) {
                         self.applied.notify_one();
                     }
-                    // Also after a group stored at once (it applied what the log held, and
-                    // the appliers find it empty).
-                    for wake in &split.wakes {
-                        let _ = wake.try_send(());
+                    // Not after a small group stored at once: it is stored so only while
+                    // nothing waits in the log, so the appliers would find it empty — and
+                    // their shared hold of the referral-answer lock, taken to look, made the
+                    // next such group wait for them (single events on PostgreSQL: 2,526/s
+                    // with these wake-ups, 3,310/s without, p99 18.8 → 15.8 ms). A large
+                    // group stored at once (no known keys yet) applied what the log held: the
+                    // appliers, woken, find it empty and count it applied.
+                    if !(applied && small) {
+                        for wake in &split.wakes {
+                            let _ = wake.try_send(());
+                        }
                     }
                 } else if applied && fresh.iter().any(|f| !f.is_empty()) {
                     self.set_backlog(0);

@@ -1403,8 +1403,8 @@ pub enum Applied {
 /// On PostgreSQL under [`ACCESS_LOCK`] in shared mode: several appliers run at once, each on
 /// rows of its own ([`apply_log_in`]), answering referrals only when still unanswered
 /// ([`mark_served`]); every other writer of referral answers (a referral generation, a store at
-/// once, a command-line import, the Logros updater's save) takes the lock alone and waits for
-/// them. Their commits need not follow the ids: [`last_counter_referral`] reads only as far as
+/// once, a command-line import, the expiry of overdue referrals) takes the lock alone and waits
+/// for them. Their commits need not follow the ids: [`last_counter_referral`] reads only as far as
 /// the first id still in the log.
 ///
 /// On SQLite the transaction runs without the foreign-key probe of `persons` (switched off for
@@ -2357,20 +2357,16 @@ pub fn delivery_points_for(sql: &mut dyn Sql, district: &str) -> Result<Vec<Deli
         .collect())
 }
 
-/// How far a measurement's Logros have been updated with counter-referrals:
-/// `(last counter-referral applied, when)`.
-fn measurement_progress(sql: &mut dyn Sql, measurement_id: i64) -> Result<(i64, Option<String>)> {
-    Ok(sql
-        .query_opt(
-            "SELECT cr_applied_id, cr_updated_at FROM measurements WHERE id = $1",
-            &[measurement_id.into()],
-        )?
-        .map(|r| (r.int(0).unwrap_or_default(), r.string(1)))
-        .unwrap_or((0, None)))
-}
-
 /// Stores a measurement's updated district Logros and the counter-referral watermark, in one
 /// transaction, if nobody moved the watermark meanwhile (`Ok(false)` then).
+///
+/// Updaters are kept apart by the measurement's row (PostgreSQL `FOR UPDATE`: a second updater
+/// waits for the first to commit, then finds the watermark moved; SQLite admits one writer),
+/// not by [`ACCESS_LOCK`]: saving figures answers no referral, and holding that lock alone
+/// through the save — a statement per district, 263 after a stream of single events from the
+/// whole country — held up every store made at once and every applier meanwhile (PostgreSQL
+/// single events: 799/s, p50 20 ms, in the national bench; BENCHMARKS.md, issue 5). The
+/// districts are written with one upsert (PostgreSQL: one statement over arrays).
 pub fn save_progress(
     sql: &mut dyn Sql,
     measurement_id: i64,
@@ -2380,20 +2376,49 @@ pub fn save_progress(
     at: &str,
 ) -> Result<bool> {
     in_tx(sql, |sql| {
-        lock(sql, ACCESS_LOCK)?;
-        let (current, _) = measurement_progress(sql, measurement_id)?;
+        let current = sql
+            .query_opt(
+                match sql.dialect() {
+                    Backend::Postgres => {
+                        "SELECT cr_applied_id FROM measurements WHERE id = $1 FOR UPDATE"
+                    }
+                    Backend::Sqlite => "SELECT cr_applied_id FROM measurements WHERE id = $1",
+                },
+                &[measurement_id.into()],
+            )?
+            .and_then(|r| r.int(0))
+            .unwrap_or(0);
         if current != expected {
             return Ok(false);
         }
-        for (d, json) in districts {
-            let n = sql.execute(
-                "UPDATE measurement_districts SET logros = $1 WHERE measurement_id = $2 AND district_code = $3",
-                &[json.as_str().into(), measurement_id.into(), (*d).into()],
-            )?;
-            if n == 0 {
+        let upsert =
+            "ON CONFLICT (measurement_id, district_code) DO UPDATE SET logros = excluded.logros";
+        match sql.dialect() {
+            Backend::Postgres if !districts.is_empty() => {
                 sql.execute(
-                    "INSERT INTO measurement_districts (measurement_id, district_code, logros) VALUES ($1, $2, $3)",
-                    &[measurement_id.into(), (*d).into(), json.as_str().into()],
+                    &format!(
+                        "INSERT INTO measurement_districts (measurement_id, district_code, logros)
+                         SELECT $1, u.d, u.j FROM UNNEST(CAST($2 AS BIGINT[]), CAST($3 AS TEXT[])) AS u(d, j) {upsert}"
+                    ),
+                    &[
+                        measurement_id.into(),
+                        Param::Ints(districts.iter().map(|(d, _)| Some(*d)).collect()),
+                        Param::Texts(districts.iter().map(|(_, j)| Some(j.clone())).collect()),
+                    ],
+                )?;
+            }
+            Backend::Postgres => {}
+            Backend::Sqlite => {
+                let rows: Vec<Vec<Param>> = districts
+                    .iter()
+                    .map(|(d, j)| vec![measurement_id.into(), (*d).into(), j.as_str().into()])
+                    .collect();
+                sql.execute_many(
+                    &format!(
+                        "INSERT INTO measurement_districts (measurement_id, district_code, logros)
+                         VALUES ($1, $2, $3) {upsert}"
+                    ),
+                    &rows,
                 )?;
             }
         }

@@ -732,6 +732,57 @@ fn villeta_measurement(s: &mut dyn Store) -> i64 {
     .unwrap()
 }
 
+#[test]
+fn logros_progress_is_saved_only_over_the_watermark_it_was_computed_from() {
+    use vamos_store::access::save_progress;
+    for db in all_dbs() {
+        let mut s = db.open();
+        let m = villeta_measurement(s.as_mut());
+        let saved = |s: &mut dyn Store| {
+            let (rec, mut rows) = s.measurement(Some(m)).unwrap().unwrap();
+            rows.sort();
+            (rec.counter_referrals_applied_through, rows)
+        };
+        let at = "2026-11-24T10:00:00Z";
+        let two = [(1116, "[1]".to_string()), (1101, "[2]".to_string())];
+        assert!(
+            save_progress(s.sql(), m, 0, 10, &two, at).unwrap(),
+            "{}",
+            db.label
+        );
+        let want = vec![(1101, "[2]".to_string()), (1116, "[1]".to_string())];
+        assert_eq!(saved(s.as_mut()), (10, want.clone()), "{}", db.label);
+        // Computed from a watermark another updater has moved since: nothing is written.
+        let late = [(1116, "[9]".to_string())];
+        assert!(
+            !save_progress(s.sql(), m, 0, 20, &late, at).unwrap(),
+            "{}",
+            db.label
+        );
+        assert_eq!(saved(s.as_mut()), (10, want), "{}", db.label);
+        // A district stored before is replaced, one not stored is added, the others kept.
+        let next = [(1116, "[3]".to_string()), (1102, "[4]".to_string())];
+        assert!(
+            save_progress(s.sql(), m, 10, 20, &next, at).unwrap(),
+            "{}",
+            db.label
+        );
+        let want = vec![
+            (1101, "[2]".to_string()),
+            (1102, "[4]".to_string()),
+            (1116, "[3]".to_string()),
+        ];
+        assert_eq!(saved(s.as_mut()), (20, want.clone()), "{}", db.label);
+        // No district moved: only the watermark.
+        assert!(
+            save_progress(s.sql(), m, 20, 25, &[], at).unwrap(),
+            "{}",
+            db.label
+        );
+        assert_eq!(saved(s.as_mut()), (25, want), "{}", db.label);
+    }
+}
+
 /// Person 1 of Villeta registered, an empty measurement, and the answer of MSPBS's prenatal
 /// checks (to person referrals for `control_prenatal`): (the person, the measurement, answers).
 fn villeta_prenatal(
