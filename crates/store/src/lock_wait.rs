@@ -152,9 +152,9 @@ mod tests {
         // A few tries each way, stopping at the first that shows it: on a machine busy with
         // other work (a build beside the tests) a thread can be kept off the processor longer
         // than the waiting connection's 1 ms between tries, or than `RECENT`, and one try alone
-        // then failed now and then. Without the standing aside the first loop fails (the
-        // waiting write would have to go in between by a scheduling accident five times over;
-        // checked by hand with `yield_to_waiting_writers` returning at once).
+        // failed once so. Without the standing aside the first loop fails unless a scheduling
+        // accident lets the waiting write in on one of its tries (checked by hand with
+        // `yield_to_waiting_writers` returning at once: all five missed).
         const TRIES: usize = 5;
         assert!(
             (0..TRIES).any(|_| waiting_write_goes_in_between(true)),
