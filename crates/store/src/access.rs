@@ -71,7 +71,13 @@ pub fn insert_rows(
     cols: &[Col],
     rows: &[Vec<Param>],
 ) -> Result<()> {
-    same_widths(cols, rows)?;
+    if let Some(row) = rows.iter().find(|r| r.len() != cols.len()) {
+        return Err(StoreError::Invalid(format!(
+            "fila con {} valores para {} columnas",
+            row.len(),
+            cols.len()
+        )));
+    }
     if sql.dialect() == Backend::Sqlite {
         return insert_rows_sqlite(sql, table, cols, rows);
     }
@@ -80,30 +86,16 @@ pub fn insert_rows(
         sql.copy_rows(table, &names, rows)?;
         return Ok(());
     }
-    let mut columns = empty_columns(cols, rows.len());
+    let mut columns: Vec<Vec<Param>> = cols
+        .iter()
+        .map(|_| Vec::with_capacity(rows.len()))
+        .collect();
     for row in rows {
         for (column, value) in columns.iter_mut().zip(row) {
             column.push(value.clone());
         }
     }
     insert_unnest(sql, table, cols, columns)
-}
-
-/// Fails unless every row has one value per column.
-fn same_widths(cols: &[Col], rows: &[Vec<Param>]) -> Result<()> {
-    match rows.iter().find(|r| r.len() != cols.len()) {
-        Some(row) => Err(StoreError::Invalid(format!(
-            "fila con {} valores para {} columnas",
-            row.len(),
-            cols.len()
-        ))),
-        None => Ok(()),
-    }
-}
-
-/// One empty list per column, each with room for `rows` values.
-fn empty_columns(cols: &[Col], rows: usize) -> Vec<Vec<Param>> {
-    cols.iter().map(|_| Vec::with_capacity(rows)).collect()
 }
 
 /// SQLite's [`insert_rows`]: one single-row statement prepared once, run per row.
