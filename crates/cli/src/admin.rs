@@ -1,52 +1,14 @@
-//! Service and administration commands: `serve`, `user`, `token`, `agreement`, `audit` — glue
-//! over `vamos-server` (validation, hashing) and `vamos-store` (accounts, audit chain).
+//! Administration commands: `user`, `token`, `agreement`, `audit` — glue over `vamos-app`
+//! (validation, hashing) and `vamos-store` (accounts, audit chain).
 
 use anyhow::{anyhow, bail, Context, Result};
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use vamos_server::api::{self, AgreementBody, NewTokenBody, NewUserBody};
-use vamos_server::config::{RawConfig, Settings};
+use vamos_app::accounts::{self as api, AgreementBody, NewTokenBody, NewUserBody};
 use vamos_store::accounts;
 use vamos_store::audit as chain;
-use vamos_store::{AuditEntry, Store};
-
-#[derive(Args)]
-pub struct ServeArgs {
-    /// Base de datos: sqlite:<archivo> o postgres://usuario@servidor/base
-    #[arg(long)]
-    pub db: Option<String>,
-    /// Dirección IP:PUERTO donde escuchar (127.0.0.1:8080 por defecto; puerto 0 = uno libre).
-    #[arg(long)]
-    pub addr: Option<String>,
-    /// Archivo de configuración TOML (las variables VAMOS_* y las opciones lo reemplazan).
-    #[arg(long, env = "VAMOS_CONFIG")]
-    pub config: Option<PathBuf>,
-    /// Carpeta del catálogo (por defecto, el ilustrativo incluido).
-    #[arg(long)]
-    pub catalogue: Option<PathBuf>,
-}
-
-/// `vamos serve`: file → VAMOS_* → flags, validated, then the server until Ctrl-C / SIGTERM.
-pub fn serve(a: &ServeArgs) -> Result<ExitCode> {
-    let file = match &a.config {
-        Some(p) => RawConfig::from_file(p)?,
-        None => RawConfig::default(),
-    };
-    let env = RawConfig::from_env(std::env::vars())?;
-    let flags = RawConfig {
-        db: a.db.clone(),
-        addr: a.addr.clone(),
-        catalogue: a.catalogue.clone(),
-        ..Default::default()
-    };
-    let settings = Settings::try_from(file.merge(env).merge(flags))?;
-    vamos_server::serve_blocking(settings, |addr| {
-        // The one line scripts wait for; stdout, not the JSON log.
-        println!("Vamos escuchando en http://{addr}");
-    })?;
-    Ok(ExitCode::SUCCESS)
-}
+use vamos_store::Store;
 
 pub(crate) fn open(db: &str) -> Result<Box<dyn Store>> {
     let mut s = vamos_store::open(db).with_context(|| format!("no se pudo abrir {db}"))?;
@@ -56,37 +18,9 @@ pub(crate) fn open(db: &str) -> Result<Box<dyn Store>> {
     Ok(s)
 }
 
-fn os_actor() -> String {
-    format!(
-        "{} (línea de órdenes)",
-        std::env::var("USER").unwrap_or_else(|_| "desconocido".into())
-    )
-}
+pub(crate) use crate::identity::record;
 
-pub(crate) fn record(
-    s: &mut dyn Store,
-    action: &str,
-    kind: &str,
-    subject: &str,
-    purpose: &str,
-    outcome: &str,
-) -> Result<()> {
-    s.audit(&AuditEntry {
-        at: crate::commands::now_rfc3339(),
-        actor: os_actor(),
-        action: action.into(),
-        subject_kind: kind.into(),
-        subject_id: subject.into(),
-        purpose: purpose.into(),
-        outcome: outcome.into(),
-        role: None,
-        institution: None,
-        request_id: None,
-    })?;
-    Ok(())
-}
-
-pub(crate) fn api_err(e: vamos_server::error::ApiError) -> anyhow::Error {
+pub(crate) fn api_err(e: vamos_app::Error) -> anyhow::Error {
     anyhow!("{}", e.message)
 }
 
@@ -143,7 +77,7 @@ pub enum UserCommand {
 fn password_input(var: &str) -> Result<(String, bool)> {
     match std::env::var(var) {
         Ok(p) if !p.is_empty() => Ok((p, false)),
-        _ => Ok((format!("Vm-{}", vamos_server::auth::random_hex(12)?), true)),
+        _ => Ok((format!("Vm-{}", vamos_app::accounts::random_hex(12)?), true)),
     }
 }
 
@@ -168,17 +102,8 @@ pub fn user(cmd: &UserCommand) -> Result<ExitCode> {
                 institution: institution.clone(),
                 territories: Some(territories.clone()),
             };
-            let r = api::create_user(s.as_mut(), &catalogue, &body);
-            let outcome = api::outcome(&r, |_| "ok".into());
-            record(
-                s.as_mut(),
-                "crear cuenta",
-                "cuenta",
-                username,
-                "administración de cuentas",
-                &outcome,
-            )?;
-            let id = r.map_err(api_err)?;
+            let actor = crate::identity::actor(s.as_mut())?;
+            let id = api::create_user(s.as_mut(), &actor, &catalogue, &body).map_err(api_err)?;
             println!("Cuenta «{username}» creada (número {id}, rol {role}).");
             if generated {
                 println!("Contraseña (se muestra una sola vez): {password}");
@@ -238,9 +163,9 @@ pub fn user(cmd: &UserCommand) -> Result<ExitCode> {
             let u = accounts::user_by_name(s.sql(), username)?
                 .ok_or_else(|| anyhow!("no existe la cuenta «{username}»"))?;
             let (password, generated) = password_input("VAMOS_PASSWORD")?;
-            vamos_server::auth::check_password_policy(&password, username)
+            vamos_app::accounts::check_password_policy(&password, username)
                 .map_err(|e| anyhow!(e))?;
-            let hash = vamos_server::auth::hash_password(&password)?;
+            let hash = vamos_app::accounts::hash_password(&password)?;
             accounts::set_password(s.sql(), u.id, &hash, &crate::commands::now_rfc3339())?;
             record(
                 s.as_mut(),
@@ -311,17 +236,9 @@ pub fn token(cmd: &TokenCommand) -> Result<ExitCode> {
                     .collect(),
                 days: Some(*days),
             };
-            let r = api::create_token(s.as_mut(), &body);
-            let outcome = api::outcome(&r, |(id, _, _)| format!("ok: token {id}"));
-            record(
-                s.as_mut(),
-                "crear token de API",
-                "cuenta",
-                user,
-                "administración de tokens",
-                &outcome,
-            )?;
-            let (id, secret, expires) = r.map_err(api_err)?;
+            let actor = crate::identity::actor(s.as_mut())?;
+            let (id, secret, expires) =
+                api::create_token(s.as_mut(), &actor, &body).map_err(api_err)?;
             eprintln!("Token {id} para «{user}», vence {expires}. Guárdelo ahora: no se vuelve a mostrar.");
             println!("{secret}");
         }
@@ -422,17 +339,9 @@ pub fn agreement(cmd: &AgreementCommand) -> Result<ExitCode> {
                 valid_to: to.clone(),
                 reference: reference.clone(),
             };
-            let r = api::create_agreement(s.as_mut(), &catalogue, &body);
-            let outcome = api::outcome(&r, |id| format!("ok: acuerdo {id}"));
-            record(
-                s.as_mut(),
-                "registrar acuerdo de intercambio",
-                "institución",
-                institution,
-                "administración de acuerdos",
-                &outcome,
-            )?;
-            let id = r.map_err(api_err)?;
+            let actor = crate::identity::actor(s.as_mut())?;
+            let id =
+                api::create_agreement(s.as_mut(), &actor, &catalogue, &body).map_err(api_err)?;
             println!(
                 "Acuerdo {id} registrado para {institution}: {} campos, vigente {from} a {to}.",
                 body.fields.len()
@@ -512,7 +421,7 @@ pub fn audit(cmd: &AuditCommand) -> Result<ExitCode> {
             )?;
             let mut rows = rows;
             rows.reverse();
-            let csv = api::audit_csv(&rows);
+            let csv = vamos_app::audit::audit_csv(&rows);
             record(
                 s.as_mut(),
                 "exportar auditoría",
@@ -550,15 +459,12 @@ pub fn first_admin(s: &mut dyn Store, username: &str) -> Result<()> {
         institution: None,
         territories: None,
     };
-    api::create_user(s, &catalogue, &body).map_err(api_err)?;
-    record(
-        s,
-        "crear primer administrador",
-        "cuenta",
-        username,
-        "inicialización",
-        "ok",
-    )?;
+    // The database has no account yet: the creation is recorded as the initialisation's.
+    let actor = vamos_app::Actor {
+        name: "inicialización (línea de órdenes)".into(),
+        ..crate::identity::actor(s)?
+    };
+    api::create_user(s, &actor, &catalogue, &body).map_err(api_err)?;
     println!("Primer administrador creado: «{username}».");
     if generated {
         println!(

@@ -11,16 +11,7 @@ use vamos_domain::territory::PILOT_DISTRICTS;
 use vamos_domain::{DistrictCode, ImportKind, Territory, TerritoryCode};
 use vamos_ingest::{ImportOptions, ImportSummary};
 
-/// The clock, read at the edge only (library crates receive dates as parameters).
-#[allow(clippy::disallowed_methods)]
-pub fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-#[allow(clippy::disallowed_methods)]
-pub fn today() -> chrono::NaiveDate {
-    chrono::Local::now().date_naive()
-}
+pub use vamos_app::clock::{now_rfc3339, today};
 
 pub fn parse_date_arg(s: &str) -> Result<chrono::NaiveDate, String> {
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
@@ -460,7 +451,7 @@ pub fn demo(a: &DemoArgs) -> Result<ExitCode> {
     println!(
         "6. Aplicación web: ingrese como «admin» con la contraseña mostrada arriba; el tablero de\n   Logros, Orientaciones y el catálogo no piden ingresar. Ctrl-C para terminar."
     );
-    crate::admin::serve(&crate::admin::ServeArgs {
+    crate::serve::serve(&crate::serve::ServeArgs {
         db: Some(a.db.clone()),
         addr: Some(a.addr.clone()),
         config: None,

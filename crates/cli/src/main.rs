@@ -4,12 +4,14 @@
 //! the library, print the result in Spanish (or JSON for machines). The clock is read here and
 //! only here, and passed down as dates.
 
-mod access;
 mod admin;
 mod commands;
+mod identity;
 mod measure;
 mod ops;
 mod output;
+mod referrals;
+mod serve;
 
 use clap::{Arg, ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -36,6 +38,9 @@ VAMOS_DB: sqlite:<archivo> (predeterminada, sin servidor) o postgres://usuario@s
     after_help = "Ejemplo: vamos demo   (construye los cuatro distritos piloto, sintéticos, en vamos-demo.sqlite)"
 )]
 struct Cli {
+    /// Cuenta con la que actúa la orden (su rol y territorios; queda en la auditoría).
+    #[arg(long = "as", global = true, env = "VAMOS_USER", value_name = "CUENTA")]
+    as_user: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -88,7 +93,7 @@ enum Command {
     /// Demostración: los cuatro distritos piloto (SINTÉTICOS) en una base SQLite local.
     Demo(commands::DemoArgs),
     /// Sirve la API HTTP (JSON, OpenAPI en /api/openapi.json, métricas en /metrics).
-    Serve(admin::ServeArgs),
+    Serve(serve::ServeArgs),
     /// Cuentas de usuario: crear, listar, desactivar, cambiar contraseña.
     User {
         #[command(subcommand)]
@@ -117,20 +122,20 @@ enum Command {
     /// Referencias: generar desde una medición, exportar el reporte de una institución, embudo.
     Referrals {
         #[command(subcommand)]
-        command: access::ReferralsCommand,
+        command: referrals::ReferralsCommand,
     },
     /// Contra-referencias: importar los servicios prestados que informan las instituciones.
     CounterReferrals {
         #[command(subcommand)]
-        command: access::CounterReferralsCommand,
+        command: referrals::CounterReferralsCommand,
     },
     /// Puntos de atención de los servicios (dónde y cuándo ir): cargar y listar.
     DeliveryPoints {
         #[command(subcommand)]
-        command: access::DeliveryPointsCommand,
+        command: referrals::DeliveryPointsCommand,
     },
     /// Ruta de servicios de una persona: qué le falta, dónde ir y en qué orden.
-    Route(access::RouteArgs),
+    Route(referrals::RouteArgs),
     /// Copia de seguridad de la base (SQLite: archivo compacto; PostgreSQL: pg_dump -Fc).
     Backup(ops::BackupArgs),
     /// Restaura una copia hecha por «vamos backup» y verifica el registro de auditoría.
@@ -265,6 +270,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => e.exit(),
     };
+    identity::set(cli.as_user);
     let result = match cli.command {
         Command::Db {
             command: DbCommand::Init { db, admin },
@@ -303,16 +309,16 @@ fn main() -> ExitCode {
         Command::Logros(a) => measure::logros(&a),
         Command::Explain(a) => measure::explain(&a),
         Command::Demo(a) => commands::demo(&a),
-        Command::Serve(a) => admin::serve(&a),
+        Command::Serve(a) => serve::serve(&a),
         Command::User { command } => admin::user(&command),
         Command::Token { command } => admin::token(&command),
         Command::Agreement { command } => admin::agreement(&command),
         Command::Audit { command } => admin::audit(&command),
         Command::Dci { command } => ops::dci_command(&command),
-        Command::Referrals { command } => access::referrals(&command),
-        Command::CounterReferrals { command } => access::counter_referrals(&command),
-        Command::DeliveryPoints { command } => access::delivery_points(&command),
-        Command::Route(a) => access::route(&a),
+        Command::Referrals { command } => referrals::referrals(&command),
+        Command::CounterReferrals { command } => referrals::counter_referrals(&command),
+        Command::DeliveryPoints { command } => referrals::delivery_points(&command),
+        Command::Route(a) => referrals::route(&a),
         Command::Backup(a) => ops::backup(&a),
         Command::Restore(a) => ops::restore(&a),
     };

@@ -11,11 +11,11 @@ use vamos_catalogue::Catalogue;
 use vamos_domain::services::{Category, Package};
 use vamos_domain::{DistrictCode, Territory, TerritoryCode};
 use vamos_engine::Status;
-use vamos_store::{AuditEntry, UnitKind};
+use vamos_store::UnitKind;
 
 /// Loads the catalogue of `dir`, or the embedded default.
 pub fn load_catalogue(dir: Option<&PathBuf>) -> Result<Catalogue> {
-    vamos_server::status::load_catalogue(dir.map(PathBuf::as_path))
+    vamos_app::measurements::load_catalogue(dir.map(PathBuf::as_path))
 }
 
 pub fn catalogue_check(dir: Option<&PathBuf>) -> Result<ExitCode> {
@@ -110,7 +110,7 @@ pub fn run_classify(a: &ClassifyArgs) -> Result<i64> {
     let mut store =
         vamos_store::open(&a.db).with_context(|| format!("no se pudo abrir {}", a.db))?;
     let readers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let c = vamos_server::status::classify_and_save(
+    let c = vamos_app::measurements::classify_and_save(
         store.as_mut(),
         &catalogue,
         as_of,
@@ -118,7 +118,7 @@ pub fn run_classify(a: &ClassifyArgs) -> Result<i64> {
         readers,
         &crate::commands::now_rfc3339(),
     )?;
-    let vamos_server::status::Classified {
+    let vamos_app::measurements::Classified {
         id,
         synthetic,
         districts,
@@ -212,7 +212,7 @@ pub fn logros(a: &LogrosArgs) -> Result<ExitCode> {
     let t = territory(&a.territory)?;
     let mut store =
         vamos_store::open(&a.db).with_context(|| format!("no se pudo abrir {}", a.db))?;
-    let Some((m, table)) = vamos_server::status::logros_of(store.as_mut(), a.measurement, t)?
+    let Some((m, table)) = vamos_app::measurements::logros_of(store.as_mut(), a.measurement, t)?
     else {
         bail!(
             "no hay mediciones{}: ejecute «vamos classify --db {} --as-of AAAA-MM-DD»",
@@ -222,7 +222,7 @@ pub fn logros(a: &LogrosArgs) -> Result<ExitCode> {
             a.db
         );
     };
-    let out = vamos_server::status::logros_json(&m, t, &table);
+    let out = vamos_app::measurements::logros_json(&m, t, &table);
     match a.format {
         LogrosFormat::Json => println!("{}", serde_json::to_string(&out)?),
         LogrosFormat::Csv => {
@@ -337,38 +337,33 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
         None => match store.measurement(None)? {
             Some((m, _)) => (
                 parse_day(&m.as_of)?,
-                vamos_server::access::figures_until(&m)?,
+                vamos_app::measurements::figures_until(&m)?,
             ),
             None => bail!("indique --as-of AAAA-MM-DD (todavía no hay mediciones)"),
         },
     };
     let catalogue = load_catalogue(a.catalogue.as_ref())?;
-    let kind_es = vamos_server::status::kind_es(kind);
-    let actor = std::env::var("USER").unwrap_or_else(|_| "desconocido".into());
+    let kind_es = vamos_app::measurements::kind_es(kind);
     let located = store.locate(kind, key)?;
-    store.audit(&AuditEntry {
-        at: crate::commands::now_rfc3339(),
-        actor,
-        action: "explicar estatus".into(),
-        subject_kind: kind_es.into(),
-        subject_id: located
+    crate::identity::record(
+        store.as_mut(),
+        "explicar estatus",
+        kind_es,
+        &located
             .map(|(id, _)| id.to_string())
             .unwrap_or_else(|| format!("no encontrado ({key})")),
-        purpose: a.purpose.clone(),
-        role: None,
-        institution: None,
-        request_id: None,
-        outcome: if located.is_some() {
-            "ok".into()
+        &a.purpose,
+        if located.is_some() {
+            "ok"
         } else {
-            "no encontrado".into()
+            "no encontrado"
         },
-    })?;
+    )?;
     let Some((id, district)) = located else {
         bail!("no se encontró la {kind_es} {key}")
     };
     let district = DistrictCode::from_number(district).map_err(|e| anyhow!("{e}"))?;
-    let result = vamos_server::status::explain(
+    let result = vamos_app::measurements::explain(
         store.as_mut(),
         &catalogue,
         kind,
@@ -403,7 +398,7 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
                 serde_json::from_value(s["status"].clone()).unwrap_or(Status::SinDato);
             println!(
                 "  [{:<12}] {} ({}, {}) — {}{}",
-                vamos_server::status::status_es(status),
+                vamos_app::measurements::status_es(status),
                 s["name"].as_str().unwrap_or(""),
                 s["institution"].as_str().unwrap_or(""),
                 s["package"].as_str().unwrap_or(""),

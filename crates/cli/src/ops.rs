@@ -7,7 +7,7 @@ use clap::Subcommand;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use vamos_server::dci;
+use vamos_app::dci_signing as dci;
 use vamos_store::accounts;
 use vamos_store::dci as store;
 
@@ -104,7 +104,7 @@ pub fn dci_command(cmd: &DciCommand) -> Result<ExitCode> {
             else {
                 bail!("el sobre necesita header y message");
             };
-            let now = vamos_server::auth::now().timestamp();
+            let now = vamos_app::clock::now().timestamp();
             let sig = dci::sign(&key, sender, key_id, &h, &m, now, (*ttl).clamp(1, 86_400));
             if let Some(o) = env.as_object_mut() {
                 o.insert("signature".into(), sig.into());

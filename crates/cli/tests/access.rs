@@ -839,7 +839,7 @@ fn every_acknowledged_counter_referral_survives_a_sigkill() {
 fn wait_applied(url: &str) {
     let mut s = vamos_store::open(url).unwrap();
     for _ in 0..300 {
-        let last = vamos_store::access::last_counter_referral(s.sql()).unwrap();
+        let last = vamos_store::counter_referrals::last_counter_referral(s.sql()).unwrap();
         let (m, _) = s.measurement(None).unwrap().unwrap();
         if m.counter_referrals_applied_through >= last {
             return;

@@ -5,14 +5,14 @@
 //! Architecture invariant: this crate knows nothing of SQL, HTTP, files or the clock —
 //! dates such as the import date or a measurement's `as_of` arrive as parameters.
 
-pub mod access;
+pub mod authz;
 pub mod ids;
 pub mod registry;
 pub mod schema;
 pub mod services;
 pub mod territory;
 
-pub use access::{FieldPolicy, Permission, Role, Scope};
+pub use authz::{FieldPolicy, Permission, Role, Scope};
 pub use ids::NationalId;
 pub use registry::{
     AdminEventRow, AdminRecord, AnswerRef, Community, CommunityRow, CommunitySurvey, Household,

@@ -4,10 +4,10 @@
 //! Architecture invariant: no SQL, no HTTP, no clock — the registry arrives through
 //! `RegistrySink`, the date as a parameter.
 
-pub mod access;
 pub mod classify;
 pub mod data;
 pub mod logros;
+pub mod needs;
 pub mod sql;
 
 pub use classify::{Because, Classifier, Decision, Status, Unit};

@@ -1,13 +1,12 @@
 //! HTTP handlers of access management: referral reports (JSON, CSV, XLSX) and their life
 //! cycle, counter-referrals (one event, a batch, a file), the funnel, personal routes and
-//! delivery points. The work itself is in [`crate::access`], shared with the command line.
+//! delivery points. The work itself is in [`vamos_app::referrals`] and [`vamos_app::counter_referrals`], shared with the command line.
 //!
 //! Who sees what: an institution operator only its institution's referrals, in its territories,
 //! with the person fields of its data-sharing agreement; a Mesa member every institution's in
 //! its territories with its fixed identification fields; analysts everything. Every report and
 //! every counter-referral batch is in the audit trail.
 
-use crate::access::{self as acc, Sender};
 use crate::api::{audit, out_of_scope, parse_territory, purpose_or, visible_fields};
 use crate::auth::{now, now_rfc3339, Principal};
 use crate::error::{ApiError, ApiResult};
@@ -19,9 +18,11 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use vamos_app::counter_referrals::{self as cr, Sender};
+use vamos_app::referrals::{self as acc, summary_ids};
 use vamos_domain::{Permission, Role, Scope, TerritoryCode};
 use vamos_ingest::counter_referrals::{parse_json, EventInput, Located};
-use vamos_store::access::{self as sa, ReferralFilter};
+use vamos_store::referrals::ReferralFilter;
 
 #[derive(Deserialize, Default)]
 pub struct ReferralQuery {
@@ -71,7 +72,7 @@ const STATUSES_HELP: &str =
 fn check_status(s: &Option<String>) -> ApiResult<()> {
     match s.as_deref() {
         None => Ok(()),
-        Some(x) if x == "abierta" || sa::STATUSES.contains(&x) => Ok(()),
+        Some(x) if x == "abierta" || vamos_store::referrals::STATUSES.contains(&x) => Ok(()),
         Some(_) => Err(ApiError::bad_request(STATUSES_HELP)),
     }
 }
@@ -123,8 +124,8 @@ pub async fn list_referrals(
                 offset: limit.and(q.offset),
                 ..Default::default()
             };
-            let total = sa::referral_count(s.sql(), &filter)?;
-            let rows = sa::referrals(s.sql(), &filter)?;
+            let total = vamos_store::referrals::referral_count(s.sql(), &filter)?;
+            let rows = vamos_store::referrals::referrals(s.sql(), &filter)?;
             let ids: Vec<String> = rows.iter().map(|(r, _)| r.id.to_string()).collect();
             audit(
                 s,
@@ -182,16 +183,6 @@ fn download_response(bytes: Vec<u8>, content_type: &'static str, name: &str) -> 
         .into_response()
 }
 
-/// The audit subject of a list of ids: all when few, else the first ones and the count.
-pub fn summary_ids<T: std::fmt::Display>(ids: &[T]) -> String {
-    let first: Vec<String> = ids.iter().take(50).map(ToString::to_string).collect();
-    if ids.len() <= 50 {
-        first.join(",")
-    } else {
-        format!("{},… ({} en total)", first.join(","), ids.len())
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatusChange {
@@ -222,7 +213,7 @@ pub async fn change_status(
     let out = st
         .pool
         .run(move |s| {
-            let found = sa::referral_by_id(s.sql(), id)?;
+            let found = vamos_store::referrals::referral_by_id(s.sql(), id)?;
             let visible = found.as_ref().is_some_and(|r| {
                 u16::try_from(r.district_code)
                     .ok()
@@ -247,7 +238,7 @@ pub async fn change_status(
                 )?;
                 return Err(out_of_scope(found.is_some(), "referencia", id));
             }
-            let r = sa::transition(
+            let r = vamos_store::referrals::transition(
                 s.sql(),
                 id,
                 &b.status,
@@ -269,7 +260,7 @@ pub async fn change_status(
             )?;
             let r =
                 r.map_err(|why| ApiError::new(StatusCode::CONFLICT, "transicion_invalida", why))?;
-            let events = sa::referral_events(s.sql(), id)?;
+            let events = vamos_store::referrals::referral_events(s.sql(), id)?;
             Ok(json!({"referral": r, "history": events}))
         })
         .await?;
@@ -301,7 +292,7 @@ pub async fn acknowledge(
         .run(move |s| {
             // Inside both the territory asked and the caller's scope.
             let ranges: Vec<(i64, i64)> = intersect(&acc::territory_ranges(territory), &p.scope.district_ranges());
-            let n = sa::acknowledge_all(s.sql(), &institution, &ranges, &p.actor(), &now_rfc3339())?;
+            let n = vamos_store::referrals::acknowledge_all(s.sql(), &institution, &ranges, &p.actor(), &now_rfc3339())?;
             audit(s, Some(&p), "acusar recibo de referencias", "referencias", &format!("{institution} {territory}"), "gestión de acceso", &format!("ok: {n} recibidas"))?;
             Ok(json!({"institution": institution, "territory": territory.to_string(), "acknowledged": n}))
         })
@@ -416,7 +407,7 @@ pub async fn funnel(
     let out = st
         .pool
         .run(move |s| {
-            let rows = sa::funnel(
+            let rows = vamos_store::referrals::funnel(
                 s.sql(),
                 &ReferralFilter {
                     institution,
@@ -426,7 +417,7 @@ pub async fn funnel(
                     ..Default::default()
                 },
             )?;
-            let mut total = sa::FunnelRow::default();
+            let mut total = vamos_store::referrals::FunnelRow::default();
             for r in &rows {
                 total.referred += r.referred;
                 total.received += r.received;
@@ -463,18 +454,18 @@ async fn ingest(
     p: Principal,
     events: Vec<Located>,
     channel: &'static str,
-) -> ApiResult<acc::IngestSummary> {
+) -> ApiResult<cr::IngestSummary> {
     p.require(Permission::CounterReferralsWrite)?;
     if p.role != Role::Administrador && p.user.institution.is_none() {
         return Err(ApiError::forbidden(
             "su cuenta no pertenece a una institución",
         ));
     }
-    if events.len() > acc::MAX_EVENTS {
+    if events.len() > cr::MAX_EVENTS {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "demasiados_eventos",
-            format!("a lo sumo {} eventos por envío", acc::MAX_EVENTS),
+            format!("a lo sumo {} eventos por envío", cr::MAX_EVENTS),
         ));
     }
     // Checked in parallel on the pool (reads only); stored by the single writer, which
@@ -493,13 +484,13 @@ async fn ingest(
     );
     enum Checking {
         /// Nothing to store (all rejected or already received).
-        Done(acc::IngestSummary),
-        ToStore(Box<(acc::Checked, vamos_store::AuditEntry)>),
+        Done(cr::IngestSummary),
+        ToStore(Box<(cr::Checked, vamos_store::AuditEntry)>),
     }
     let checking = st
         .pool
         .run(move |s| {
-            let mut checked = acc::check(
+            let mut checked = cr::check(
                 s,
                 &catalogue,
                 &codes,
@@ -513,8 +504,11 @@ async fn ingest(
                 return Ok(Checking::ToStore(Box::new((checked, entry))));
             }
             // Only the audit record to write.
-            let sum = acc::finish(checked, &[]);
-            crate::pool::write_audit(s, crate::intake::complete_audit(entry, &sum))?;
+            let sum = cr::finish(checked, &[]);
+            crate::pool::write_audit(
+                s,
+                vamos_app::counter_referrals::intake::complete_audit(entry, &sum),
+            )?;
             Ok(Checking::Done(sum))
         })
         .await?;
@@ -565,7 +559,7 @@ pub async fn post_batch(
     State(st): State<AppState>,
     p: Principal,
     body: Bytes,
-) -> ApiResult<Json<acc::IngestSummary>> {
+) -> ApiResult<Json<cr::IngestSummary>> {
     let events = parse_json("lote", &body).map_err(|e| ApiError::bad_request(e.to_string()))?;
     Ok(Json(ingest(&st, p, events, "lote").await?))
 }
@@ -577,7 +571,7 @@ pub async fn post_file(
     p: Principal,
     headers: HeaderMap,
     body: Bytes,
-) -> ApiResult<Json<acc::IngestSummary>> {
+) -> ApiResult<Json<cr::IngestSummary>> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -646,7 +640,7 @@ pub async fn person_route(
                 Some((m, _)) => (
                     chrono::NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d")
                         .map_err(ApiError::internal)?,
-                    acc::figures_until(&m)?,
+                    vamos_app::measurements::figures_until(&m)?,
                 ),
                 None => (today, today),
             };
@@ -683,8 +677,8 @@ pub async fn delivery_points(
         .pool
         .run(move |s| {
             let items = match district {
-                Some(d) => sa::delivery_points_for(s.sql(), &d)?,
-                None => sa::delivery_points_all(s.sql())?,
+                Some(d) => vamos_store::delivery_points::delivery_points_for(s.sql(), &d)?,
+                None => vamos_store::delivery_points::delivery_points_all(s.sql())?,
             };
             Ok(json!({"items": items}))
         })

@@ -7,12 +7,10 @@
 //! is serialised, and every read of it is written to the audit chain in the same blocking call.
 
 use crate::auth::{
-    self, check_password_policy, hash_password, mint_token, now_rfc3339, verify_password,
-    Credential, MaybePrincipal, Principal, SESSION_COOKIE,
+    self, now_rfc3339, verify_password, Credential, MaybePrincipal, Principal, SESSION_COOKIE,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::status;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -21,8 +19,9 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
+use vamos_app::measurements as status;
 use vamos_domain::{FieldPolicy, Permission, Role, Scope, TerritoryCode};
-use vamos_store::accounts::{self, Agreement, NewToken, NewUser};
+use vamos_store::accounts::{self};
 use vamos_store::audit::{self as chain, AuditQuery};
 use vamos_store::views::{self, Filter, Op, PersonColumn};
 use vamos_store::{AuditEntry, Store, UnitKind};
@@ -37,10 +36,10 @@ pub fn audit(
     purpose: &str,
     outcome: &str,
 ) -> ApiResult<()> {
-    crate::pool::write_audit(
+    Ok(crate::pool::write_audit(
         store,
         audit_entry(p, action, subject_kind, subject_id, purpose, outcome),
-    )
+    )?)
 }
 
 /// The audit record of an action by `p` (`None`: anonymous), stamped now.
@@ -52,18 +51,14 @@ pub fn audit_entry(
     purpose: &str,
     outcome: &str,
 ) -> AuditEntry {
-    AuditEntry {
-        at: now_rfc3339(),
-        actor: p.map(Principal::actor).unwrap_or_else(|| "anónimo".into()),
-        action: action.into(),
-        subject_kind: subject_kind.into(),
-        subject_id: subject_id.into(),
-        purpose: purpose.into(),
-        outcome: outcome.into(),
-        role: p.map(|p| p.role.code().to_string()),
-        institution: p.and_then(|p| p.user.institution.clone()),
-        request_id: p.and_then(|p| p.request_id.clone()),
-    }
+    let actor = p
+        .map(Principal::as_actor)
+        .unwrap_or_else(|| vamos_app::Actor {
+            name: "anónimo".into(),
+            role: None,
+            ..vamos_app::Actor::public()
+        });
+    actor.audit_entry(action, subject_kind, subject_id, purpose, outcome)
 }
 
 /// The person fields `p` may see (`None` = all), from its role or its institution's agreements
@@ -99,14 +94,6 @@ fn ids_of(rows: &[Map<String, Value>]) -> String {
         .map(|i| i.to_string())
         .collect::<Vec<_>>()
         .join(",")
-}
-
-/// The audit outcome of an administrative action: `ok…` or `rechazado: <reason>`.
-pub fn outcome<T>(r: &ApiResult<T>, ok: impl FnOnce(&T) -> String) -> String {
-    match r {
-        Ok(v) => ok(v),
-        Err(e) => format!("rechazado: {}", e.message),
-    }
 }
 
 /// Keeps only the visible keys of a person row.
@@ -792,7 +779,7 @@ async fn unit_status(
                     Some((m, _)) => (
                         chrono::NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d")
                             .map_err(ApiError::internal)?,
-                        crate::access::figures_until(&m)?,
+                        vamos_app::measurements::figures_until(&m)?,
                     ),
                     None => {
                         return Err(ApiError::bad_request(
@@ -902,91 +889,9 @@ pub async fn catalogue(State(st): State<AppState>) -> Json<Value> {
 
 // ---------------------------------------------------------------- administration
 
-#[derive(Deserialize)]
-pub struct NewUserBody {
-    pub username: String,
-    pub display_name: Option<String>,
-    pub password: String,
-    pub role: String,
-    pub institution: Option<String>,
-    pub territories: Option<String>,
-}
-
-/// Validates and creates an account (shared by the API and `vamos user create`).
-pub fn create_user(
-    s: &mut dyn Store,
-    catalogue: &vamos_catalogue::Catalogue,
-    b: &NewUserBody,
-) -> ApiResult<i64> {
-    let role = Role::parse(&b.role).ok_or_else(|| {
-        ApiError::bad_request(format!(
-            "rol «{}» desconocido; use uno de: {}",
-            b.role,
-            Role::ALL
-                .iter()
-                .filter(|r| **r != Role::Publico)
-                .map(|r| r.code())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-    })?;
-    if role == Role::Publico {
-        return Err(ApiError::bad_request(
-            "el público no tiene cuentas: usa las rutas /api/public",
-        ));
-    }
-    let valid_name = !b.username.is_empty()
-        && b.username.len() <= 64
-        && b.username
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c));
-    if !valid_name {
-        return Err(ApiError::bad_request(
-            "nombre de usuario inválido: 1 a 64 letras, números, '.', '_', '-' o '@'",
-        ));
-    }
-    check_password_policy(&b.password, &b.username).map_err(ApiError::bad_request)?;
-    let scope = Scope::from_stored(b.territories.as_deref().unwrap_or(""))
-        .map_err(ApiError::bad_request)?;
-    if role.needs_territory() && scope == Scope::National {
-        return Err(ApiError::bad_request(format!(
-            "el rol {} necesita territorios (departamentos DD o distritos DDdd)",
-            role.label()
-        )));
-    }
-    let institution = b.institution.as_deref().filter(|i| !i.is_empty());
-    if let Some(i) = institution {
-        if catalogue.institution(i).is_none() {
-            return Err(ApiError::bad_request(format!(
-                "institución «{i}» no está en el catálogo"
-            )));
-        }
-    } else if role.needs_institution() {
-        return Err(ApiError::bad_request(format!(
-            "el rol {} necesita una institución del catálogo",
-            role.label()
-        )));
-    }
-    let hash = hash_password(&b.password)?;
-    let now = now_rfc3339();
-    let territories = if role.is_national() {
-        String::new()
-    } else {
-        scope.to_stored()
-    };
-    Ok(accounts::create_user(
-        s.sql(),
-        &NewUser {
-            username: &b.username,
-            display_name: b.display_name.as_deref().unwrap_or(&b.username),
-            password_hash: &hash,
-            role: role.code(),
-            institution,
-            territories: &territories,
-            now: &now,
-        },
-    )?)
-}
+pub use vamos_app::accounts::{
+    create_agreement, create_token, create_user, AgreementBody, NewTokenBody, NewUserBody,
+};
 
 pub async fn list_users(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
     p.require(Permission::UsersAdmin)?;
@@ -1003,81 +908,9 @@ pub async fn post_user(
     let cat = st.catalogue.clone();
     let id = st
         .pool
-        .run(move |s| {
-            let r = create_user(s, &cat, &b);
-            let outcome = outcome(&r, |_| "ok".into());
-            audit(
-                s,
-                Some(&p),
-                "crear cuenta",
-                "cuenta",
-                &b.username,
-                "administración de cuentas",
-                &outcome,
-            )?;
-            r
-        })
+        .run(move |s| Ok(create_user(s, &p.as_actor(), &cat, &b)?))
         .await?;
     Ok((StatusCode::CREATED, Json(json!({"id": id}))).into_response())
-}
-
-#[derive(Deserialize)]
-pub struct NewTokenBody {
-    pub username: String,
-    pub name: String,
-    pub scopes: Vec<String>,
-    pub days: Option<i64>,
-}
-
-/// Validates and creates a token; returns its id and the secret (shown once).
-pub fn create_token(s: &mut dyn Store, b: &NewTokenBody) -> ApiResult<(i64, String, String)> {
-    let user = accounts::user_by_name(s.sql(), &b.username)?
-        .ok_or_else(|| ApiError::bad_request(format!("no existe la cuenta «{}»", b.username)))?;
-    let role = Role::parse(&user.role).ok_or_else(|| ApiError::internal("rol desconocido"))?;
-    if b.scopes.is_empty() {
-        return Err(ApiError::bad_request(format!(
-            "indique al menos un alcance: {}",
-            Permission::ALL
-                .iter()
-                .map(|p| p.code())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
-    for sc in &b.scopes {
-        let perm = Permission::parse(sc)
-            .ok_or_else(|| ApiError::bad_request(format!("alcance «{sc}» desconocido")))?;
-        if !role.grants(perm) {
-            return Err(ApiError::bad_request(format!(
-                "el rol {} de «{}» no permite el alcance {sc}",
-                role.label(),
-                user.username
-            )));
-        }
-    }
-    let days = b.days.unwrap_or(90);
-    if !(1..=730).contains(&days) {
-        return Err(ApiError::bad_request(
-            "la vigencia del token debe estar entre 1 y 730 días",
-        ));
-    }
-    let t = mint_token()?;
-    let now = auth::now();
-    let expires =
-        (now + chrono::Duration::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let id = accounts::create_token(
-        s.sql(),
-        &NewToken {
-            prefix: &t.prefix,
-            token_hash: &t.hash,
-            user_id: user.id,
-            name: &b.name,
-            scopes: &b.scopes,
-            now: &now_rfc3339(),
-            expires_at: &expires,
-        },
-    )?;
-    Ok((id, t.secret, expires))
 }
 
 pub async fn list_tokens(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
@@ -1094,20 +927,7 @@ pub async fn post_token(
     p.require(Permission::UsersAdmin)?;
     let (id, secret, expires) = st
         .pool
-        .run(move |s| {
-            let r = create_token(s, &b);
-            let outcome = outcome(&r, |(id, _, _)| format!("ok: token {id}"));
-            audit(
-                s,
-                Some(&p),
-                "crear token de API",
-                "cuenta",
-                &b.username,
-                "administración de tokens",
-                &outcome,
-            )?;
-            r
-        })
+        .run(move |s| Ok(create_token(s, &p.as_actor(), &b)?))
         .await?;
     Ok((StatusCode::CREATED, Json(json!({"id": id, "token": secret, "expires_at": expires, "note": "guarde el token ahora: no se vuelve a mostrar"}))).into_response())
 }
@@ -1144,64 +964,6 @@ pub async fn delete_token(
     }
 }
 
-#[derive(Deserialize)]
-pub struct AgreementBody {
-    pub institution: String,
-    pub fields: Vec<String>,
-    pub purpose: String,
-    pub valid_from: String,
-    pub valid_to: String,
-    pub reference: Option<String>,
-}
-
-/// Validates and stores an agreement (API and `vamos agreement create`).
-pub fn create_agreement(
-    s: &mut dyn Store,
-    catalogue: &vamos_catalogue::Catalogue,
-    b: &AgreementBody,
-) -> ApiResult<i64> {
-    if catalogue.institution(&b.institution).is_none() {
-        return Err(ApiError::bad_request(format!(
-            "institución «{}» no está en el catálogo",
-            b.institution
-        )));
-    }
-    let known = vamos_domain::access::person_field_names();
-    for f in &b.fields {
-        if !known.contains(&f.as_str()) {
-            return Err(ApiError::bad_request(format!(
-                "campo «{f}» desconocido; campos posibles: {}",
-                known.join(", ")
-            )));
-        }
-    }
-    let d = |s: &str| {
-        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .map_err(|_| ApiError::bad_request(format!("fecha «{s}» inválida: use AAAA-MM-DD")))
-    };
-    if d(&b.valid_from)? > d(&b.valid_to)? {
-        return Err(ApiError::bad_request(
-            "la vigencia termina antes de empezar",
-        ));
-    }
-    if b.purpose.trim().is_empty() {
-        return Err(ApiError::bad_request("indique la finalidad del acuerdo"));
-    }
-    Ok(accounts::create_agreement(
-        s.sql(),
-        &Agreement {
-            id: 0,
-            institution: b.institution.clone(),
-            fields: b.fields.clone(),
-            purpose: b.purpose.clone(),
-            valid_from: b.valid_from.clone(),
-            valid_to: b.valid_to.clone(),
-            reference: b.reference.clone(),
-        },
-        &now_rfc3339(),
-    )?)
-}
-
 pub async fn list_agreements(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
     p.require(Permission::UsersAdmin)?;
     let a = st
@@ -1220,20 +982,7 @@ pub async fn post_agreement(
     let cat = st.catalogue.clone();
     let id = st
         .pool
-        .run(move |s| {
-            let r = create_agreement(s, &cat, &b);
-            let outcome = outcome(&r, |id| format!("ok: acuerdo {id}"));
-            audit(
-                s,
-                Some(&p),
-                "registrar acuerdo de intercambio",
-                "institución",
-                &b.institution,
-                "administración de acuerdos",
-                &outcome,
-            )?;
-            r
-        })
+        .run(move |s| Ok(create_agreement(s, &p.as_actor(), &cat, &b)?))
         .await?;
     Ok((StatusCode::CREATED, Json(json!({"id": id}))).into_response())
 }
@@ -1307,31 +1056,7 @@ pub async fn list_audit(
     Ok(Json(json!({"items": rows, "next_before": next})).into_response())
 }
 
-/// The trail as CSV (RFC 4180 quoting), for the data protection officer.
-pub fn audit_csv(rows: &[chain::AuditRow]) -> String {
-    let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-    let mut out = String::from("id,fecha_hora,actor,rol,institucion,accion,tipo_sujeto,sujeto,finalidad,solicitud,resultado,hash_anterior,hash\n");
-    for r in rows {
-        let cells = [
-            r.id.to_string(),
-            r.at.clone(),
-            r.actor.clone(),
-            r.role.clone().unwrap_or_default(),
-            r.institution.clone().unwrap_or_default(),
-            r.action.clone(),
-            r.subject_kind.clone(),
-            r.subject_id.clone(),
-            r.purpose.clone(),
-            r.request_id.clone().unwrap_or_default(),
-            r.outcome.clone(),
-            r.prev_hash.clone().unwrap_or_default(),
-            r.hash.clone().unwrap_or_default(),
-        ];
-        out.push_str(&cells.iter().map(|c| q(c)).collect::<Vec<_>>().join(","));
-        out.push('\n');
-    }
-    out
-}
+pub use vamos_app::audit::audit_csv;
 
 pub async fn verify_audit(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
     p.require(Permission::AuditRead)?;

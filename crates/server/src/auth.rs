@@ -5,11 +5,13 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, Method};
+pub use vamos_app::accounts::{
+    check_password_policy, hash_password, mint_token, random_hex, verify_password, MintedToken,
+};
+pub use vamos_app::clock::{now, now_rfc3339};
 use vamos_domain::{Permission, Role, Scope};
 use vamos_store::accounts::{self, User};
 use vamos_store::audit::sha256_hex;
@@ -18,87 +20,6 @@ use vamos_store::audit::sha256_hex;
 pub const SESSION_COOKIE: &str = "vamos_sesion";
 /// Header carrying the CSRF token on unsafe requests made with a session cookie.
 pub const CSRF_HEADER: &str = "x-csrf-token";
-
-/// `n` random bytes as hexadecimal, from the operating system.
-pub fn random_hex(n: usize) -> anyhow::Result<String> {
-    let mut buf = vec![0u8; n];
-    getrandom::fill(&mut buf)
-        .map_err(|e| anyhow::anyhow!("sin fuente aleatoria del sistema: {e}"))?;
-    Ok(vamos_store::audit::hex(&buf))
-}
-
-/// Checks the password policy; the error says what to fix, in Spanish.
-pub fn check_password_policy(password: &str, username: &str) -> Result<(), String> {
-    let n = password.chars().count();
-    if n < 12 {
-        return Err(format!(
-            "la contraseña debe tener al menos 12 caracteres (tiene {n})"
-        ));
-    }
-    if n > 256 {
-        return Err("la contraseña no puede superar 256 caracteres".into());
-    }
-    let classes = [
-        password.chars().any(|c| c.is_lowercase()),
-        password.chars().any(|c| c.is_uppercase()),
-        password.chars().any(|c| c.is_ascii_digit()),
-        password.chars().any(|c| !c.is_alphanumeric()),
-    ]
-    .iter()
-    .filter(|b| **b)
-    .count();
-    if classes < 3 {
-        return Err(
-            "la contraseña debe combinar al menos tres de: minúsculas, mayúsculas, números y símbolos"
-                .into(),
-        );
-    }
-    if !username.is_empty() && password.to_lowercase().contains(&username.to_lowercase()) {
-        return Err("la contraseña no puede contener el nombre de usuario".into());
-    }
-    Ok(())
-}
-
-/// An argon2id PHC string for `password`.
-pub fn hash_password(password: &str) -> anyhow::Result<String> {
-    let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| anyhow::anyhow!("sin fuente aleatoria: {e}"))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .to_string())
-}
-
-/// Whether `password` matches the PHC string.
-pub fn verify_password(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc)
-        .map(|h| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        })
-        .unwrap_or(false)
-}
-
-/// A freshly made API token: the secret (shown once) and its stored parts.
-pub struct MintedToken {
-    pub secret: String,
-    pub prefix: String,
-    pub hash: String,
-}
-
-/// Makes a token `vamos_<prefix>_<secret>`; only its SHA-256 is stored.
-pub fn mint_token() -> anyhow::Result<MintedToken> {
-    let prefix = random_hex(6)?;
-    let secret = format!("vamos_{prefix}_{}", random_hex(24)?);
-    let hash = sha256_hex(&secret);
-    Ok(MintedToken {
-        secret,
-        prefix,
-        hash,
-    })
-}
 
 /// How the caller proved who they are.
 #[derive(Debug, Clone)]
@@ -160,6 +81,17 @@ impl Principal {
     }
 
     /// The actor as written in the audit trail.
+    /// The caller as the use cases of `vamos_app` take it.
+    pub fn as_actor(&self) -> vamos_app::Actor {
+        vamos_app::Actor {
+            name: self.actor(),
+            role: Some(self.role),
+            institution: self.user.institution.clone(),
+            scope: self.scope.clone(),
+            request_id: self.request_id.clone(),
+        }
+    }
+
     pub fn actor(&self) -> String {
         match &self.credential {
             Credential::Session { .. } => self.user.username.clone(),
@@ -184,16 +116,6 @@ pub fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
         .filter_map(|kv| kv.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_string())
-}
-
-/// The clock, read here only: the server is an edge, like the command line.
-#[allow(clippy::disallowed_methods)] // reason: the one place the server reads the clock
-pub fn now() -> chrono::DateTime<chrono::Utc> {
-    chrono::Utc::now()
-}
-
-pub fn now_rfc3339() -> String {
-    now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 fn request_id(parts: &Parts) -> Option<String> {
@@ -374,25 +296,5 @@ impl FromRequestParts<AppState> for Principal {
             .ok_or_else(ApiError::unauthorized)?;
         limit(state, &p)?;
         Ok(p)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn password_policy_and_hashing() {
-        assert!(check_password_policy("corta", "ana").is_err());
-        assert!(check_password_policy("solominusculas", "ana").is_err());
-        assert!(check_password_policy("Ana-Ana-Ana-2026", "ana").is_err());
-        assert!(check_password_policy("Correcta-2026-xyz", "ana").is_ok());
-        let h = hash_password("Correcta-2026-xyz").unwrap();
-        assert!(h.starts_with("$argon2id$"));
-        assert!(verify_password("Correcta-2026-xyz", &h));
-        assert!(!verify_password("Correcta-2026-xyZ", &h));
-        let t = mint_token().unwrap();
-        assert!(t.secret.starts_with(&format!("vamos_{}_", t.prefix)));
-        assert_eq!(t.hash, sha256_hex(&t.secret));
     }
 }

@@ -69,6 +69,23 @@ impl From<vamos_store::StoreError> for ApiError {
     }
 }
 
+impl From<vamos_app::Error> for ApiError {
+    fn from(e: vamos_app::Error) -> Self {
+        use vamos_app::ErrorKind as K;
+        let status = match e.kind {
+            K::Invalid => StatusCode::BAD_REQUEST,
+            K::Unauthenticated => StatusCode::UNAUTHORIZED,
+            K::Forbidden => StatusCode::FORBIDDEN,
+            K::NotFound => StatusCode::NOT_FOUND,
+            K::Conflict => StatusCode::CONFLICT,
+            K::TooMany => StatusCode::TOO_MANY_REQUESTS,
+            K::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            K::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, e.code, e.message)
+    }
+}
+
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
         ApiError::internal(format!("{e:#}"))

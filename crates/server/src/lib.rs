@@ -8,20 +8,17 @@
 //! Architecture invariant: no classification rules here — the engine decides statuses, the
 //! store filters by scope, this crate maps HTTP onto permissions and back.
 
-pub mod access;
 pub mod access_api;
 pub mod api;
 pub mod auth;
 pub mod config;
 pub mod dci;
 pub mod error;
-pub mod intake;
 pub mod openapi;
 pub mod pool;
 pub mod public;
 pub mod routes;
 pub mod state;
-pub mod status;
 pub mod web;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -36,7 +33,7 @@ use std::time::{Duration, Instant};
 
 /// Builds the shared state: opens the pool and checks the database is initialised.
 pub fn state(settings: Settings) -> anyhow::Result<AppState> {
-    let catalogue = status::load_catalogue(settings.catalogue.as_deref())?;
+    let catalogue = vamos_app::measurements::load_catalogue(settings.catalogue.as_deref())?;
     let mut store = vamos_store::open(&settings.db)
         .map_err(|e| anyhow::anyhow!("no se pudo abrir la base de datos: {e}"))?;
     if !store.is_ready()? {
@@ -51,9 +48,9 @@ pub fn state(settings: Settings) -> anyhow::Result<AppState> {
         Some(pool::AuditWriter::start(&settings.db)?),
     );
     let access_wake = Arc::new(tokio::sync::Notify::new());
-    let intake = intake::Intake::start(
+    let intake = vamos_app::counter_referrals::intake::Intake::start(
         &settings.db,
-        Arc::new(access::Codes::new(&catalogue)),
+        Arc::new(vamos_app::counter_referrals::Codes::new(&catalogue)),
         access_wake.clone(),
         settings.counter_referral_appliers,
     )?;
@@ -275,7 +272,7 @@ pub async fn serve(
 
 /// Keeps the latest measurement's Logros up to date with the counter-referrals received: woken
 /// when a batch is accepted (and every minute, which also expires overdue referrals). Updates
-/// are incremental (see [`access::update_logros`]), on the registry kept in memory once it has
+/// are incremental (see [`vamos_app::counter_referrals::update_logros`]), on the registry kept in memory once it has
 /// been read (in the background, from the start: see [`load_resident`]).
 async fn access_updater(st: AppState) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
@@ -288,7 +285,7 @@ async fn access_updater(st: AppState) {
         tokio::select! {
             _ = tick.tick() => {
                 let r = st.pool.run(|s| {
-                    Ok(vamos_store::access::expire_overdue(s.sql(), &auth::now().date_naive().to_string(), &auth::now_rfc3339())?)
+                    Ok(vamos_store::referrals::expire_overdue(s.sql(), &auth::now().date_naive().to_string(), &auth::now_rfc3339())?)
                 }).await;
                 match r {
                     Ok(0) => {}
@@ -308,7 +305,7 @@ async fn access_updater(st: AppState) {
             .run(move |s| {
                 let mut copy = slot.copy.lock().ok().and_then(|mut c| c.take());
                 let had = copy.is_some();
-                let out = access::update_logros(
+                let out = vamos_app::counter_referrals::update_logros(
                     s,
                     &catalogue,
                     auth::now().date_naive(),
@@ -378,7 +375,9 @@ fn load_resident(st: &AppState) {
             let readers = std::thread::available_parallelism().map_or(1, |n| n.get());
             let read = vamos_store::open(&url)
                 .map_err(anyhow::Error::from)
-                .and_then(|mut s| access::Resident::load(s.as_mut(), &catalogue, readers));
+                .and_then(|mut s| {
+                    vamos_app::counter_referrals::Resident::load(s.as_mut(), &catalogue, readers)
+                });
             match read {
                 Ok(Some(r)) => {
                     tracing::info!(
@@ -443,7 +442,9 @@ fn load_places(st: &AppState) {
             let t0 = std::time::Instant::now();
             let read = vamos_store::open(&url).and_then(|mut s| {
                 let held = worker.get().and_then(|p| p.state());
-                if held.is_some() && held == Some(vamos_store::access::registry_state(s.sql())?) {
+                if held.is_some()
+                    && held == Some(vamos_store::counter_referrals::registry_state(s.sql())?)
+                {
                     return Ok(None);
                 }
                 vamos_store::places::PersonPlaces::load(s.sql()).map(Some)

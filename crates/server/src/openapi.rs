@@ -18,7 +18,7 @@ fn error_schema() -> Value {
 }
 
 fn schemas() -> Value {
-    let fields: Vec<&str> = vamos_domain::access::person_field_names();
+    let fields: Vec<&str> = vamos_domain::authz::person_field_names();
     json!({
         "Error": error_schema(),
         "Login": {"type": "object", "required": ["username", "password"], "properties": {

@@ -7,9 +7,9 @@
 //! territory tree — a second sibling when only one district (or department) of a parent is
 //! hidden for a cell, since the parent's published total minus the others would reveal it.
 
-use crate::status::{coverage, territory_json};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
+use vamos_app::measurements::{coverage, territory_json};
 use vamos_domain::services::Category;
 use vamos_domain::{Territory, TerritoryCode};
 use vamos_engine::logros::{roll_up, DistrictLogros, LogroCounts};
@@ -396,7 +396,8 @@ pub async fn logros(
     let out = st
         .pool
         .run(move |s| {
-            let Some((m, districts)) = crate::status::measurement_districts(s, q.measurement)?
+            let Some((m, districts)) =
+                vamos_app::measurements::measurement_districts(s, q.measurement)?
             else {
                 return Err(crate::error::ApiError::not_found(
                     "todavía no hay mediciones publicadas",

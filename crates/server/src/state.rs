@@ -23,7 +23,7 @@ pub struct AppState {
     /// Recently verified API tokens (see [`TokenCache`]).
     pub tokens: Arc<TokenCache>,
     /// The single writer of counter-referrals (group commit).
-    pub intake: crate::intake::Intake,
+    pub intake: vamos_app::counter_referrals::intake::Intake,
     /// Wakes the counter-referral updater (a batch was accepted).
     pub access_wake: Arc<tokio::sync::Notify>,
     /// The Logros updater's registry in memory.
@@ -64,11 +64,11 @@ impl PlacesSlot {
     }
 }
 
-/// The Logros updater's copy of the registry in memory ([`crate::access::Resident`]): taken
+/// The Logros updater's copy of the registry in memory ([`vamos_app::counter_referrals::Resident`]): taken
 /// by each update pass, read again in the background when missing or stale.
 #[derive(Default)]
 pub struct ResidentSlot {
-    pub copy: Mutex<Option<crate::access::Resident>>,
+    pub copy: Mutex<Option<vamos_app::counter_referrals::Resident>>,
     /// A reading is under way.
     pub loading: std::sync::atomic::AtomicBool,
     /// When the last reading started (readings are at least [`ResidentSlot::RETRY`] apart).

@@ -193,11 +193,11 @@ fn chain_rows(
 
 /// Multi-row inserts: one round trip per few hundred records.
 fn insert_audit_rows(sql: &mut dyn Sql, rows: &[Vec<Param>]) -> Result<()> {
-    let cols: Vec<crate::access::Col> = COLUMNS
+    let cols: Vec<crate::bulk::Col> = COLUMNS
         .split(", ")
-        .map(|c| crate::access::Col(c, false))
+        .map(|c| crate::bulk::Col(c, false))
         .collect();
-    crate::access::insert_rows(sql, "audit_log", &cols, rows)
+    crate::bulk::insert_rows(sql, "audit_log", &cols, rows)
 }
 
 /// Appends entries to the chain in one transaction (group commit), in order; returns their ids.

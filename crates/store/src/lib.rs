@@ -7,15 +7,19 @@
 //! Architecture invariant: the store has no business rules — validation happened before a
 //! record reached it — and knows nothing of files, HTTP or the clock (timestamps are passed in).
 
-pub mod access;
 pub mod accounts;
 pub mod audit;
+pub mod bulk;
+pub mod counter_referrals;
 pub mod dci;
+pub mod delivery_points;
 pub mod intake_log;
 mod load_sql;
 pub mod lock_wait;
 pub mod places;
 mod postgres_store;
+pub mod referrals;
+pub mod self_registrations;
 pub mod sql;
 mod sqlite_store;
 pub mod testing;
@@ -23,8 +27,9 @@ pub mod views;
 
 pub use postgres_store::PostgresStore;
 pub use sqlite_store::{
-    cache_kib, checkpoint_after_pages, map_whole_file, SqliteStore, MMAP_SIZE as SQLITE_MMAP_SIZE,
-    SQLITE_WAL_PAGES, WRITER_CACHE_KIB, WRITER_WAL_PAGES,
+    cache_kib, checkpoint_after_pages, checkpoint_passive, map_whole_file, start_checkpointer,
+    SqliteStore, MMAP_SIZE as SQLITE_MMAP_SIZE, SQLITE_WAL_PAGES, WRITER_CACHE_KIB,
+    WRITER_WAL_PAGES,
 };
 
 use rustc_hash::{FxHashMap, FxHashSet};

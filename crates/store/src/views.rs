@@ -145,7 +145,7 @@ impl Filter {
 
 /// `(h.district_code BETWEEN … OR …)` for a scope's district ranges.
 fn scope_sql(ranges: &[(i64, i64)], params: &mut Vec<Param>) -> String {
-    crate::access::ranges_sql("h.district_code", ranges, params)
+    crate::bulk::ranges_sql("h.district_code", ranges, params)
 }
 
 /// Person columns returned by [`person`] and searches, in order.

@@ -12,7 +12,7 @@
 use chrono::NaiveDate;
 use vamos_domain::schema::{COMMUNITY_FIELDS, HOUSEHOLD_FIELDS, PERSON_FIELDS};
 use vamos_domain::*;
-use vamos_store::access::Applied;
+use vamos_store::counter_referrals::Applied;
 use vamos_store::testing::all_dbs;
 use vamos_store::{ImportMeta, SnapshotNeeds, Store};
 
@@ -456,14 +456,14 @@ fn load_communities_reads_whole_communities() {
         assert_eq!(load(store.as_mut(), &[999]).len(), 0, "{}", db.label);
         assert_eq!(load(store.as_mut(), &[]).len(), 0, "{}", db.label);
         // Counter-referrals count up to the id given.
-        use vamos_store::access::{insert_counter_referrals, locate_persons};
+        use vamos_store::counter_referrals::{insert_counter_referrals, locate_persons};
         let (by_id, _) = locate_persons(store.sql(), &[3], &[]).unwrap();
         let event = prenatal_event(by_id[&3], "e1", "d1");
         let answers = Default::default();
         let stored =
             insert_counter_referrals(store.sql(), &[event], &answers, "2026-11-23T10:00:00Z")
                 .unwrap();
-        let vamos_store::access::Outcome::Stored { id, .. } = stored[0] else {
+        let vamos_store::counter_referrals::Outcome::Stored { id, .. } = stored[0] else {
             panic!("{stored:?}")
         };
         let upto = |store: &mut dyn Store, through: i64| {
@@ -564,7 +564,7 @@ fn write_many(store: &mut dyn Store, households: i64, persons: i64) {
 
 #[test]
 fn grouped_counter_referrals_settle_duplicates_and_conflicts_in_one_commit() {
-    use vamos_store::access::{insert_counter_referrals, locate_persons, Outcome};
+    use vamos_store::counter_referrals::{insert_counter_referrals, locate_persons, Outcome};
     for db in all_dbs() {
         let mut s = db.open();
         write_one(s.as_mut(), true);
@@ -629,7 +629,7 @@ fn counter_referrals(s: &mut dyn Store) -> i64 {
 
 #[test]
 fn counter_referrals_of_persons_not_in_the_registry_are_refused_whole() {
-    use vamos_store::access::{insert_counter_referrals, locate_persons};
+    use vamos_store::counter_referrals::{insert_counter_referrals, locate_persons};
     for db in all_dbs() {
         let mut s = db.open();
         write_one(s.as_mut(), true);
@@ -663,25 +663,30 @@ fn counter_referrals_of_persons_not_in_the_registry_are_refused_whole() {
 /// Logs `events` as the server's writer does, with the outcomes as the follow-up's result.
 fn log_group(
     sql: &mut dyn vamos_store::sql::Sql,
-    events: &[vamos_store::access::NewCounterReferral],
+    events: &[vamos_store::counter_referrals::NewCounterReferral],
     at: &str,
-    known: &mut vamos_store::access::KnownKeys,
+    known: &mut vamos_store::counter_referrals::KnownKeys,
 ) -> (
-    Vec<vamos_store::access::Outcome>,
-    vamos_store::access::Logged,
+    Vec<vamos_store::counter_referrals::Outcome>,
+    vamos_store::counter_referrals::Logged,
 ) {
-    vamos_store::access::log_counter_referrals_and(sql, events, &[], at, known, |_, o| {
-        Ok(o.to_vec())
-    })
+    vamos_store::counter_referrals::log_counter_referrals_and(
+        sql,
+        events,
+        &[],
+        at,
+        known,
+        |_, o| Ok(o.to_vec()),
+    )
     .unwrap()
 }
 
 fn prenatal_event(
-    person: vamos_store::access::PersonPlace,
+    person: vamos_store::counter_referrals::PersonPlace,
     key: &str,
     digest: &str,
-) -> vamos_store::access::NewCounterReferral {
-    vamos_store::access::NewCounterReferral {
+) -> vamos_store::counter_referrals::NewCounterReferral {
+    vamos_store::counter_referrals::NewCounterReferral {
         institution: "MSPBS".into(),
         event_key: key.into(),
         digest: digest.into(),
@@ -697,8 +702,8 @@ fn prenatal_event(
 
 /// A need of person 1 of Villeta for `service` (MSPBS, critical), as a referral generation
 /// gives it.
-fn person_one_need(service: &str) -> vamos_store::access::NewReferral {
-    vamos_store::access::NewReferral {
+fn person_one_need(service: &str) -> vamos_store::referrals::NewReferral {
+    vamos_store::referrals::NewReferral {
         unit_kind: "persona",
         unit_id: 1,
         household_id: None,
@@ -734,7 +739,7 @@ fn villeta_measurement(s: &mut dyn Store) -> i64 {
 
 #[test]
 fn logros_progress_is_saved_only_over_the_watermark_it_was_computed_from() {
-    use vamos_store::access::save_progress;
+    use vamos_store::counter_referrals::save_progress;
     for db in all_dbs() {
         let mut s = db.open();
         let m = villeta_measurement(s.as_mut());
@@ -788,14 +793,14 @@ fn logros_progress_is_saved_only_over_the_watermark_it_was_computed_from() {
 fn villeta_prenatal(
     s: &mut dyn Store,
 ) -> (
-    vamos_store::access::PersonPlace,
+    vamos_store::counter_referrals::PersonPlace,
     i64,
-    vamos_store::access::AnswerMap,
+    vamos_store::counter_referrals::AnswerMap,
 ) {
     write_one(s, true);
-    let (by_id, _) = vamos_store::access::locate_persons(s.sql(), &[1], &[]).unwrap();
+    let (by_id, _) = vamos_store::counter_referrals::locate_persons(s.sql(), &[1], &[]).unwrap();
     let m = villeta_measurement(s);
-    let mut answers: vamos_store::access::AnswerMap = Default::default();
+    let mut answers: vamos_store::counter_referrals::AnswerMap = Default::default();
     answers.insert(
         ("MSPBS".into(), "control_prenatal".into()),
         vec![("control_prenatal".into(), "persona")],
@@ -805,9 +810,10 @@ fn villeta_prenatal(
 
 #[test]
 fn the_writer_skips_the_lookup_of_referrals_never_made_and_catches_up_with_new_ones() {
-    use vamos_store::access::{
-        apply_logged_counter_referrals, sync_referrals, KnownKeys, ReferralUnits,
+    use vamos_store::counter_referrals::{
+        apply_logged_counter_referrals, KnownKeys, ReferralUnits,
     };
+    use vamos_store::referrals::sync_referrals;
     for db in all_dbs() {
         let mut s = db.open();
         let (person, m, answers) = villeta_prenatal(s.as_mut());
@@ -914,10 +920,11 @@ fn the_writer_skips_the_lookup_of_referrals_never_made_and_catches_up_with_new_o
 
 #[test]
 fn logged_counter_referrals_are_acknowledged_first_and_applied_later_in_order() {
-    use vamos_store::access::{
+    use vamos_store::counter_referrals::{
         apply_logged_counter_referrals, insert_counter_referrals, insert_counter_referrals_and,
-        locate_persons, logged_counter_referrals, sync_referrals, KnownKeys, Logged, Outcome,
+        locate_persons, logged_counter_referrals, KnownKeys, Logged, Outcome,
     };
+    use vamos_store::referrals::sync_referrals;
     for db in all_dbs() {
         let mut s = db.open();
         write_one(s.as_mut(), true);
@@ -936,7 +943,7 @@ fn logged_counter_referrals_are_acknowledged_first_and_applied_later_in_order() 
         )
         .unwrap();
         let event = |key: &str, digest: &str| prenatal_event(person, key, digest);
-        let mut answers: vamos_store::access::AnswerMap = Default::default();
+        let mut answers: vamos_store::counter_referrals::AnswerMap = Default::default();
         answers.insert(
             ("MSPBS".into(), "control_prenatal".into()),
             vec![("control_prenatal".into(), "persona")],
@@ -1150,7 +1157,7 @@ fn logged_counter_referrals_are_acknowledged_first_and_applied_later_in_order() 
 
 #[test]
 fn a_resent_event_still_in_the_log_is_recognised_without_applying_the_log() {
-    use vamos_store::access::{
+    use vamos_store::counter_referrals::{
         apply_logged_counter_referrals, locate_persons, logged_counter_referrals, KnownKeys,
         Outcome,
     };
@@ -1233,7 +1240,7 @@ fn a_resent_event_still_in_the_log_is_recognised_without_applying_the_log() {
 
 #[test]
 fn lines_encoded_ahead_are_logged_as_given_only_when_every_event_of_their_run_is_new() {
-    use vamos_store::access::{
+    use vamos_store::counter_referrals::{
         apply_logged_counter_referrals, insert_counter_referrals, locate_persons,
         log_counter_referrals_and, KnownKeys, Outcome,
     };
@@ -1258,7 +1265,7 @@ fn lines_encoded_ahead_are_logged_as_given_only_when_every_event_of_their_run_is
         // re-encoded (as given they would log "viejo" again).
         lines.0 = lines.0.replace("a2", "A2-AS-GIVEN");
         lines.1 = lines.1.replace("b1", "B1-AS-GIVEN");
-        let rows: Vec<&vamos_store::access::NewCounterReferral> =
+        let rows: Vec<&vamos_store::counter_referrals::NewCounterReferral> =
             first.iter().chain(&second).collect();
         let runs = [(2, Some(lines.0.as_str())), (3, Some(lines.1.as_str()))];
         let (outcomes, report) =
@@ -1286,7 +1293,7 @@ fn lines_encoded_ahead_are_logged_as_given_only_when_every_event_of_their_run_is
         );
         // Runs that do not add up to the events are ignored: everything encoded here.
         let third = [event("c1"), event("c2")];
-        let rows: Vec<&vamos_store::access::NewCounterReferral> = third.iter().collect();
+        let rows: Vec<&vamos_store::counter_referrals::NewCounterReferral> = third.iter().collect();
         let wrong = [(1, Some("basura\n"))];
         log_counter_referrals_and(s.sql(), &rows, &wrong, at, &mut known, |_, _| Ok(())).unwrap();
         apply_logged_counter_referrals(s.sql(), &answers, 1000, None).unwrap();
@@ -1304,7 +1311,7 @@ fn lines_encoded_ahead_are_logged_as_given_only_when_every_event_of_their_run_is
 
 #[test]
 fn referral_generation_writes_many_referrals_in_slices_and_keeps_them_on_a_rerun() {
-    use vamos_store::access::{sync_referrals, NewReferral};
+    use vamos_store::referrals::{sync_referrals, NewReferral};
     for db in all_dbs() {
         let mut s = db.open();
         let m = villeta_measurement(s.as_mut());
@@ -1366,7 +1373,7 @@ fn referral_generation_writes_many_referrals_in_slices_and_keeps_them_on_a_rerun
 
 #[test]
 fn bulk_inserts_and_value_lists_read_back_alike_on_both_backends() {
-    use vamos_store::access::{insert_rows, Col, COPY_ROWS};
+    use vamos_store::bulk::{insert_rows, Col, COPY_ROWS};
     use vamos_store::sql::{in_ints, in_texts, Param};
     for db in all_dbs() {
         let mut s = db.open();
@@ -1529,7 +1536,9 @@ fn planner_statistics_are_refreshed_once_a_table_has_grown() {
 
 #[test]
 fn counter_referrals_and_their_audit_records_commit_or_roll_back_together() {
-    use vamos_store::access::{insert_counter_referrals_and, locate_persons, NewCounterReferral};
+    use vamos_store::counter_referrals::{
+        insert_counter_referrals_and, locate_persons, NewCounterReferral,
+    };
     use vamos_store::{audit, AuditEntry};
     for db in all_dbs() {
         let mut s = db.open();
@@ -1614,9 +1623,9 @@ fn counter_referrals_and_their_audit_records_commit_or_roll_back_together() {
 
 #[test]
 fn person_places_in_memory_answer_as_the_database_and_follow_later_imports() {
-    use vamos_store::access::locate_persons;
+    use vamos_store::counter_referrals::locate_persons;
     use vamos_store::places::PersonPlaces;
-    let sorted = |(by_id, by_cedula): vamos_store::access::Located| {
+    let sorted = |(by_id, by_cedula): vamos_store::counter_referrals::Located| {
         let mut ids: Vec<_> = by_id.into_iter().collect();
         ids.sort_by_key(|(k, _)| *k);
         let mut ced: Vec<_> = by_cedula
@@ -1687,10 +1696,11 @@ fn person_places_in_memory_answer_as_the_database_and_follow_later_imports() {
 /// an id still being applied, and ids given after rows were applied out of order never collide.
 #[test]
 fn appliers_side_by_side_lose_nothing_answer_a_referral_once_and_keep_the_watermark_behind() {
-    use vamos_store::access::{
+    use vamos_store::counter_referrals::{
         apply_logged_counter_referrals, insert_counter_referrals, last_counter_referral,
-        logged_counter_referrals, sync_referrals, KnownKeys, ReferralUnits,
+        logged_counter_referrals, KnownKeys, ReferralUnits,
     };
+    use vamos_store::referrals::sync_referrals;
     let Some(db) = vamos_store::testing::postgres_db() else {
         return;
     };
@@ -1891,7 +1901,7 @@ fn appliers_side_by_side_lose_nothing_answer_a_referral_once_and_keep_the_waterm
     )
     .unwrap();
     assert!(
-        matches!(out.as_slice(), [vamos_store::access::Outcome::Stored { id, .. }] if *id == first_row + 305),
+        matches!(out.as_slice(), [vamos_store::counter_referrals::Outcome::Stored { id, .. }] if *id == first_row + 305),
         "{out:?}"
     );
 }

@@ -82,7 +82,7 @@ pub async fn page(
         let found = st
             .pool
             .run(move |s| {
-                Ok(vamos_store::access::delivery_points_for(
+                Ok(vamos_store::delivery_points::delivery_points_for(
                     s.sql(),
                     &d.to_string(),
                 )?)

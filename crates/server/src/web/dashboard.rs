@@ -15,7 +15,6 @@ use super::{map, Page};
 use crate::error::ApiError;
 use crate::public;
 use crate::state::AppState;
-use crate::status;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -23,7 +22,8 @@ use minijinja::context;
 use minijinja::value::Value as JValue;
 use serde::Deserialize;
 use serde_json::Value;
-use vamos_domain::access::Permission;
+use vamos_app::measurements as status;
+use vamos_domain::authz::Permission;
 use vamos_domain::{Territory, TerritoryCode};
 use vamos_engine::logros::{roll_up, DistrictLogros};
 use vamos_store::MeasurementRecord;
@@ -64,7 +64,7 @@ fn territory(q: &DashboardQuery) -> Result<TerritoryCode, ApiError> {
 /// Whether measurement territory `covers` (as stored: `PY`, `DD` or `DDdd`) includes `t`.
 fn covers(stored: &str, t: TerritoryCode) -> bool {
     match TerritoryCode::parse(stored) {
-        Ok(outer) => crate::access::territory_within(t, outer),
+        Ok(outer) => vamos_app::referrals::territory_within(t, outer),
         Err(_) => false,
     }
 }

@@ -23,7 +23,7 @@ use minijinja::value::Value as JValue;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use vamos_domain::access::Role;
+use vamos_domain::authz::Role;
 use vamos_domain::ImportKind;
 use vamos_ingest::{ImportOptions, ImportSummary, Progress};
 
@@ -419,7 +419,7 @@ pub async fn classify(
                     .map_err(|e| e.to_string())
                     .and_then(|mut store| {
                         let readers = std::thread::available_parallelism().map_or(1, |n| n.get());
-                        let r = crate::status::classify_and_save(
+                        let r = vamos_app::measurements::classify_and_save(
                             store.as_mut(),
                             &catalogue,
                             as_of,

@@ -22,7 +22,7 @@ use minijinja::context;
 use minijinja::value::Value as JValue;
 use serde::Deserialize;
 use serde_json::Value;
-use vamos_domain::access::Permission;
+use vamos_domain::authz::Permission;
 use vamos_ingest::counter_referrals::EventInput;
 
 #[derive(Deserialize, Default, Clone)]

@@ -32,7 +32,7 @@ use minijinja::{context, Environment};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
-use vamos_domain::access::{Permission, Role};
+use vamos_domain::authz::{Permission, Role};
 
 /// The templates and the messages, built once.
 pub struct Web {
@@ -686,7 +686,7 @@ mod tests {
         }
         let mut families: Vec<String> = Vec::new();
         families.extend(
-            vamos_domain::access::Role::ALL
+            vamos_domain::authz::Role::ALL
                 .iter()
                 .map(|r| format!("role-{}", r.code())),
         );
@@ -719,7 +719,7 @@ mod tests {
             .map(|s| format!("self-error-{s}")),
         );
         families.extend(["approved", "rejected", "already"].map(|s| format!("self-done-{s}")));
-        families.extend(selfreg::RELATIONS.map(|s| format!("rel-{s}")));
+        families.extend(vamos_app::self_registration::RELATIONS.map(|s| format!("rel-{s}")));
         families.extend(
             ["fips", "simplificado", "comunidades", "admin"].map(|s| format!("imp-kind-{s}")),
         );

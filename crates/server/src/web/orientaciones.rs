@@ -12,13 +12,13 @@
 
 use super::Page;
 use crate::state::AppState;
-use crate::status::FormVocabulary;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use chrono::{Months, NaiveDate};
 use minijinja::context;
 use minijinja::value::Value as JValue;
 use serde::Deserialize;
+use vamos_app::measurements::FormVocabulary;
 use vamos_catalogue::Catalogue;
 use vamos_domain::registry::{AnswerRef, CommunityRow, HouseholdRow, PersonRow, RegistrySink, Sex};
 use vamos_domain::schema::{position, COMMUNITY_FIELDS, HOUSEHOLD_FIELDS, PERSON_FIELDS};
@@ -354,7 +354,7 @@ pub async fn page(State(st): State<AppState>, page: Page, Query(f): Query<Form>)
     let points = st
         .pool
         .run(move |s| {
-            Ok(vamos_store::access::delivery_points_for(
+            Ok(vamos_store::delivery_points::delivery_points_for(
                 s.sql(),
                 &district,
             )?)
@@ -487,7 +487,7 @@ mod tests {
 
     #[test]
     fn a_pregnant_woman_is_entitled_to_prenatal_care_and_her_age_group() {
-        let c = crate::status::load_catalogue(None).unwrap();
+        let c = vamos_app::measurements::load_catalogue(None).unwrap();
         let as_of = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
         let d = describe(&[
             ("distrito", "1602"),
@@ -546,7 +546,7 @@ mod tests {
 
     #[test]
     fn eligibility_follows_the_catalogue_rules_and_unknowns_are_maybe() {
-        let c = crate::status::load_catalogue(None).unwrap();
+        let c = vamos_app::measurements::load_catalogue(None).unwrap();
         let as_of = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
         // The pension for older adults is ruled by age (`persona.edad >= 65`).
         let old = describe(&[("distrito", "1116"), ("edad", "70"), ("sexo", "hombre")])

@@ -13,7 +13,6 @@ use super::Page;
 use crate::api::{self, PersonSearch, PurposeQuery};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::status;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::Json;
@@ -21,7 +20,8 @@ use minijinja::context;
 use minijinja::value::Value as JValue;
 use serde::Deserialize;
 use serde_json::Value;
-use vamos_domain::access::Permission;
+use vamos_app::measurements as status;
+use vamos_domain::authz::Permission;
 use vamos_domain::{DistrictCode, Territory, TerritoryCode};
 
 #[derive(Deserialize, Default)]
@@ -151,7 +151,7 @@ fn latest_measurement(
     };
     let day =
         chrono::NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d").map_err(ApiError::internal)?;
-    let until = crate::access::figures_until(&m)?;
+    let until = vamos_app::measurements::figures_until(&m)?;
     Ok(Some((m, day, until)))
 }
 
@@ -224,7 +224,7 @@ pub async fn household(State(st): State<AppState>, page: Page, Path(id): Path<i6
     let community = h.get("community_id").and_then(Value::as_i64);
     // Statuses, when the account may read them: one load of the community, one audit record.
     let mut statuses: Option<(Value, Vec<(i64, Value)>)> = None;
-    let mut points: Vec<vamos_store::access::DeliveryPoint> = Vec::new();
+    let mut points: Vec<vamos_store::delivery_points::DeliveryPoint> = Vec::new();
     let mut as_of = None;
     if let (true, Some(d), Some(c)) = (p.can(Permission::StatusRead), district, community) {
         let catalogue = st.catalogue.clone();
@@ -260,7 +260,8 @@ pub async fn household(State(st): State<AppState>, page: Page, Path(id): Path<i6
                     "ok",
                 )?;
                 let out = status::explain_household(s, &catalogue, id, c, d, day, until)?;
-                let points = vamos_store::access::delivery_points_for(s.sql(), &d.to_string())?;
+                let points =
+                    vamos_store::delivery_points::delivery_points_for(s.sql(), &d.to_string())?;
                 Ok(Some((m.as_of.clone(), out, points)))
             })
             .await;

@@ -42,6 +42,20 @@ pub fn load_catalogue(dir: Option<&std::path::Path>) -> anyhow::Result<Catalogue
     })
 }
 
+/// The counter-referral date bound of a measurement's figures (explanations and updates must
+/// agree with them): the day of its last incremental update, or its reference date.
+pub fn figures_until(
+    measurement: &vamos_store::MeasurementRecord,
+) -> anyhow::Result<chrono::NaiveDate> {
+    let as_of = chrono::NaiveDate::parse_from_str(&measurement.as_of, "%Y-%m-%d")?;
+    Ok(measurement
+        .counter_referrals_updated_at
+        .as_deref()
+        .and_then(|s| s.get(..10))
+        .and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+        .map_or(as_of, |d| d.max(as_of)))
+}
+
 /// A coverage ratio rounded to four decimals (`null` when nobody was identified).
 pub fn coverage(protected: u64, identified: u64) -> Value {
     if identified == 0 {
@@ -319,7 +333,8 @@ pub fn classify_and_save(
 ) -> anyhow::Result<Classified> {
     let t0 = std::time::Instant::now();
     let mut data = RegistryData::new(&FormVocabulary);
-    let through = vamos_store::access::classification_watermark(store.sql(), &as_of.to_string())?;
+    let through =
+        vamos_store::counter_referrals::classification_watermark(store.sql(), &as_of.to_string())?;
     vamos_store::load_registry_parallel(store, t, &mut data, readers, through)?;
     data.finish();
     let load = t0.elapsed();
@@ -372,7 +387,7 @@ pub fn classify_and_save(
         details: details.to_string(),
     };
     let id = store.save_measurement(&meta, &rows)?;
-    vamos_store::access::set_measurement_watermark(store.sql(), id, through)?;
+    vamos_store::counter_referrals::set_measurement_watermark(store.sql(), id, through)?;
     Ok(Classified {
         id,
         synthetic,

@@ -1,238 +1,28 @@
-//! Access management (*gestión de acceso*), shared by the command line and the HTTP API:
-//! generating referrals from a measurement, ingesting counter-referrals (validation per event,
-//! idempotency, answering referrals), keeping the latest measurement's Logros up to date with
-//! them incrementally, the personal service route, and the referral report rows.
+//! Counter-referrals (*contrarreferencias*), shared by the command line and the HTTP API:
+//! checking each event (validation, the sender's institution and scope, idempotency), storing
+//! them and answering their referrals, and keeping the latest measurement's Logros up to date
+//! with them incrementally. The server's single writer and intake log are in [`intake`].
 //!
 //! Neither prints nor reads the clock: dates and the caller arrive as parameters.
 
+pub mod intake;
+
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
-use serde_json::{json, Map, Value};
 use std::collections::{BTreeSet, HashMap, HashSet};
-use vamos_catalogue::{Catalogue, EvidenceSource};
-use vamos_domain::services::{Category, Package};
-use vamos_domain::{DistrictCode, NationalId, Scope, Territory, TerritoryCode};
+use vamos_catalogue::Catalogue;
+use vamos_domain::{DistrictCode, NationalId, Scope, TerritoryCode};
 use vamos_engine::classify::EventReach;
 use vamos_engine::logros::{apply_change, measure_units, DistrictLogros, UnitSet};
-use vamos_engine::{Classifier, RegistryData, Status, Unit};
+use vamos_engine::{Classifier, RegistryData};
 use vamos_ingest::counter_referrals::Located;
-use vamos_store::access::{
-    self as store_access, AnswerMap, NewCounterReferral, NewReferral, Outcome,
-};
+use vamos_store::counter_referrals::{AnswerMap, NewCounterReferral, Outcome};
 use vamos_store::places::PersonPlaces;
 use vamos_store::Store;
 
-use crate::status::FormVocabulary;
+use crate::measurements::FormVocabulary;
+use crate::referrals::*;
 
-/// Days to answer a referral when the catalogue sets no `plazo_dias`.
-pub const DEFAULT_DEADLINE_DAYS: u32 = 30;
-
-/// Which catalogue services a counter-referral answers, by (institution, event code): the
-/// services whose `contrarreferencia` evidence names that institution and code.
-pub fn answer_map(c: &Catalogue) -> AnswerMap {
-    let mut m: AnswerMap = HashMap::new();
-    for s in &c.services {
-        for e in &s.evidence {
-            if let EvidenceSource::CounterReferral {
-                institution,
-                services,
-            } = &e.source
-            {
-                for code in services {
-                    let list = m.entry((institution.clone(), code.clone())).or_default();
-                    if !list.iter().any(|(c, _)| *c == s.code) {
-                        list.push((s.code.clone(), referral_unit_kind(s.category)));
-                    }
-                }
-            }
-        }
-    }
-    m
-}
-
-/// The kind of unit a referral for a service of category `c` names: households for the
-/// households Logro, communities for the entorno, persons otherwise (as classified).
-pub fn referral_unit_kind(c: Category) -> &'static str {
-    match c {
-        Category::Hogares => "hogar",
-        Category::Entorno => "comunidad",
-        _ => "persona",
-    }
-}
-
-/// Catalogue service codes an institution may also report with, by (institution, catalogue
-/// code) → the event code its counter-referral rule expects (the referral names the catalogue
-/// code; the evidence rule, the institution's own code).
-pub fn catalogue_aliases(c: &Catalogue) -> HashMap<(String, String), String> {
-    let mut m = HashMap::new();
-    for s in &c.services {
-        for e in &s.evidence {
-            if let EvidenceSource::CounterReferral {
-                institution,
-                services,
-            } = &e.source
-            {
-                if let Some(first) = services.first() {
-                    m.entry((institution.clone(), s.code.clone()))
-                        .or_insert_with(|| first.clone());
-                }
-            }
-        }
-    }
-    m
-}
-
-/// The event codes an institution may report (sorted).
-pub fn reportable(c: &Catalogue, institution: &str) -> Vec<String> {
-    let set: BTreeSet<String> = answer_map(c)
-        .into_keys()
-        .filter(|(i, _)| i == institution)
-        .map(|(_, code)| code)
-        .collect();
-    set.into_iter().collect()
-}
-
-/// District ranges of a territory (for SQL filters).
-pub fn territory_ranges(t: TerritoryCode) -> Vec<(i64, i64)> {
-    Scope::Territories(vec![t]).district_ranges()
-}
-
-/// What [`generate`] did.
-#[derive(Debug, Clone, Serialize)]
-pub struct GenerateReport {
-    pub measurement: i64,
-    pub as_of: String,
-    pub territory: String,
-    pub needs: u64,
-    #[serde(flatten)]
-    pub outcome: store_access::SyncOutcome,
-    pub synthetic: bool,
-}
-
-/// Generates the referrals of a measurement (the latest when `None`) in `territory` (the
-/// measurement's when `None`): one per unit × desprotegido service, addressed to the service's
-/// institution, ordered by priority; open referrals whose need is gone are closed.
-pub fn generate(
-    store: &mut dyn Store,
-    catalogue: &Catalogue,
-    measurement: Option<i64>,
-    territory: Option<TerritoryCode>,
-    today: NaiveDate,
-    at: &str,
-    actor: &str,
-) -> anyhow::Result<GenerateReport> {
-    let Some((m, _)) = store.measurement(measurement)? else {
-        anyhow::bail!(match measurement {
-            Some(id) => format!("no existe la medición {id}"),
-            None => "todavía no hay mediciones: ejecute `vamos classify` primero".to_string(),
-        });
-    };
-    let measured = TerritoryCode::parse(&m.territory)
-        .map_err(|e| anyhow::anyhow!("territorio de la medición: {e}"))?;
-    let t = territory.unwrap_or(measured);
-    if !territory_within(t, measured) {
-        anyhow::bail!(
-            "el territorio {t} no está dentro del medido por la medición {} ({measured})",
-            m.id
-        );
-    }
-    if m.catalogue_version != catalogue.version {
-        anyhow::bail!(
-            "la medición {} se hizo con otro catálogo ({}); use ese catálogo o clasifique de nuevo",
-            m.id,
-            m.catalogue_version
-        );
-    }
-    let as_of = NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d")?;
-    let mut data = RegistryData::new(&FormVocabulary);
-    let readers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    vamos_store::load_registry_parallel(store, t, &mut data, readers, i64::MAX)?;
-    data.finish();
-    // The current state: counter-referrals received so far count (a service already given
-    // needs no referral).
-    let cls = Classifier::new(catalogue, &data, as_of).with_counter_referrals_until(today);
-    let needs = vamos_engine::access::needs(&cls, &data);
-    let mut rows = Vec::with_capacity(needs.len());
-    for n in &needs {
-        let Some(s) = catalogue.services.get(n.service) else {
-            continue;
-        };
-        let (kind, unit_id, household_id, community_id) = match n.unit {
-            Unit::Person(p) => {
-                let h = data.person_household.get(p).copied().unwrap_or(0) as usize;
-                (
-                    "persona",
-                    data.person_id.get(p).copied().unwrap_or_default(),
-                    data.household_id.get(h).copied(),
-                    community_of(&data, h),
-                )
-            }
-            Unit::Household(h) => (
-                "hogar",
-                data.household_id.get(h).copied().unwrap_or_default(),
-                data.household_id.get(h).copied(),
-                community_of(&data, h),
-            ),
-            Unit::Community(c) => (
-                "comunidad",
-                data.community_id.get(c).copied().unwrap_or_default(),
-                None,
-                data.community_id.get(c).copied(),
-            ),
-        };
-        let days = s.deadline_days.unwrap_or(DEFAULT_DEADLINE_DAYS);
-        rows.push(NewReferral {
-            unit_kind: kind,
-            unit_id,
-            household_id,
-            community_id,
-            district_code: i64::from(n.district.get()),
-            category: n.category.code().to_string(),
-            service: s.code.clone(),
-            institution: s.institution.clone(),
-            priority: n.priority(),
-            unprotected: i64::from(n.unprotected),
-            populations: n.populations.join(","),
-            critical: n.critical,
-            due_on: (today + chrono::Days::new(u64::from(days))).to_string(),
-        });
-    }
-    let outcome = store_access::sync_referrals(
-        store.sql(),
-        m.id,
-        &territory_ranges(t),
-        &rows,
-        &today.to_string(),
-        at,
-        actor,
-    )?;
-    Ok(GenerateReport {
-        measurement: m.id,
-        as_of: m.as_of,
-        territory: t.to_string(),
-        needs: rows.len() as u64,
-        outcome,
-        synthetic: m.synthetic,
-    })
-}
-
-fn community_of(data: &RegistryData, h: usize) -> Option<i64> {
-    let c = *data.household_community.get(h)? as usize;
-    data.community_id.get(c).copied()
-}
-
-/// Whether `inner` lies inside `outer`.
-pub fn territory_within(inner: TerritoryCode, outer: TerritoryCode) -> bool {
-    match (outer, inner) {
-        (TerritoryCode::Nation, _) => true,
-        (TerritoryCode::Department(d), TerritoryCode::Department(x)) => d == x,
-        (TerritoryCode::Department(d), TerritoryCode::District(x)) => x.department() == d,
-        (TerritoryCode::District(d), TerritoryCode::District(x)) => d == x,
-        _ => false,
-    }
-}
-
-/// Who is sending counter-referrals.
 #[derive(Debug, Clone)]
 pub struct Sender {
     /// As written in the audit trail and in `received_by`.
@@ -297,7 +87,7 @@ impl IngestSummary {
             .iter()
             .filter_map(|r| r.counter_referral_id)
             .collect();
-        crate::access_api::summary_ids(&ids)
+        crate::referrals::summary_ids(&ids)
     }
 
     /// The audit record's outcome: how many accepted, duplicated, rejected.
@@ -396,7 +186,7 @@ impl Checked {
         }
         let ids: Vec<i64> = ids.into_iter().map(|x| x.1).collect();
         (
-            crate::access_api::summary_ids(&ids),
+            crate::referrals::summary_ids(&ids),
             outcome_text(accepted, duplicates, rejected),
         )
     }
@@ -423,7 +213,12 @@ pub fn ingest(
     let mut checked = check(store, catalogue, &codes, events, sender, today, None)?;
     let fresh = checked.take_fresh();
     let rows: Vec<&NewCounterReferral> = fresh.iter().map(|(_, _, e)| e).collect();
-    let outcomes = store_access::insert_counter_referrals(store.sql(), &rows, &codes.answers, at)?;
+    let outcomes = vamos_store::counter_referrals::insert_counter_referrals(
+        store.sql(),
+        &rows,
+        &codes.answers,
+        at,
+    )?;
     Ok(finish_with(checked, &fresh, &outcomes))
 }
 
@@ -696,7 +491,7 @@ pub fn check(
     let cedulas: Vec<i64> = checked.iter().filter_map(|c| c.cedula).collect();
     let (by_id, by_cedula) = match places {
         Some(p) => p.locate(store.sql(), &ids, &cedulas)?,
-        None => store_access::locate_persons(store.sql(), &ids, &cedulas)?,
+        None => vamos_store::counter_referrals::locate_persons(store.sql(), &ids, &cedulas)?,
     };
     let mut batch_seen: HashMap<(String, String), String> = HashMap::new();
     let mut fresh: Vec<(u64, String, NewCounterReferral)> = Vec::new();
@@ -865,7 +660,7 @@ fn iso_date(d: NaiveDate) -> String {
 }
 
 /// The outcome of checked events once stored: `outcomes` are those of
-/// [`store_access::insert_counter_referrals`] for the events to store, in order.
+/// [`vamos_store::counter_referrals::insert_counter_referrals`] for the events to store, in order.
 pub fn finish(mut checked: Checked, outcomes: &[Outcome]) -> IngestSummary {
     let fresh = checked.take_fresh();
     finish_with(checked, &fresh, outcomes)
@@ -978,12 +773,12 @@ impl Resident {
             return Ok(None);
         }
         let t = TerritoryCode::parse(&m.territory).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let state = store_access::registry_state(store.sql())?;
+        let state = vamos_store::counter_referrals::registry_state(store.sql())?;
         let applied = m.counter_referrals_applied_through;
         let mut data = RegistryData::new(&FormVocabulary);
         vamos_store::load_registry_parallel(store, t, &mut data, readers, applied)?;
         data.finish();
-        if store_access::registry_state(store.sql())? != state {
+        if vamos_store::counter_referrals::registry_state(store.sql())? != state {
             return Ok(None);
         }
         Ok(Some(Resident {
@@ -1005,7 +800,7 @@ impl Resident {
 /// institution and service (a prenatal check moves a person's figures, never a community's).
 fn units_of(
     data: &RegistryData,
-    named: &[&store_access::ReceivedEvent],
+    named: &[&vamos_store::counter_referrals::ReceivedEvent],
     reach: &EventReach,
 ) -> UnitSet {
     let (mut persons, mut households, mut places) =
@@ -1034,7 +829,7 @@ fn units_of(
 
 /// The events of `received` as [`RegistryData::add_events`] takes them.
 fn event_tuples<'a>(
-    received: impl IntoIterator<Item = &'a store_access::ReceivedEvent>,
+    received: impl IntoIterator<Item = &'a vamos_store::counter_referrals::ReceivedEvent>,
 ) -> impl Iterator<Item = (i64, &'a str, &'a str, NaiveDate)> {
     received.into_iter().map(|e| {
         (
@@ -1072,19 +867,19 @@ pub fn update_logros(
         return Ok(None);
     }
     let applied = m.counter_referrals_applied_through;
-    let through = store_access::last_counter_referral(store.sql())?;
+    let through = vamos_store::counter_referrals::last_counter_referral(store.sql())?;
     if through <= applied {
         return Ok(None);
     }
     let as_of = NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d")?;
     // The figures stored so far count counter-referrals delivered up to this date.
-    let before_until = figures_until(&m)?;
+    let before_until = crate::measurements::figures_until(&m)?;
     let measured = TerritoryCode::parse(&m.territory).map_err(|e| anyhow::anyhow!("{e}"))?;
     // The memory copy must be of this measurement and this registry, and not ahead of it.
     if let Some(r) = resident.as_ref() {
         if r.measurement != m.id
             || r.applied > applied
-            || r.registry_state != store_access::registry_state(store.sql())?
+            || r.registry_state != vamos_store::counter_referrals::registry_state(store.sql())?
         {
             *resident = None;
         }
@@ -1093,12 +888,17 @@ pub fn update_logros(
     // it, and the ingestion looks event ids up in it (measured with statistics of the empty
     // table, batches fell from ~16,000 to ~2,000 events/s on PostgreSQL).
     vamos_store::sql::refresh_statistics_if_stale(store.sql(), "counter_referrals")?;
-    let received = store_access::counter_referral_events(store.sql(), applied, through, places)?;
+    let received = vamos_store::counter_referrals::counter_referral_events(
+        store.sql(),
+        applied,
+        through,
+        places,
+    )?;
     // Per district, the persons named, the communities they live in and the events.
     type Named<'a> = (
         HashSet<i64>,
         BTreeSet<i64>,
-        Vec<&'a store_access::ReceivedEvent>,
+        Vec<&'a vamos_store::counter_referrals::ReceivedEvent>,
     );
     let mut by_district: HashMap<i64, Named> = HashMap::new();
     for e in &received {
@@ -1134,8 +934,8 @@ pub fn update_logros(
     // again with `events` added; the difference goes to `stored`.
     let reach = EventReach::new(catalogue);
     let remeasure = |data: &mut RegistryData,
-                     named: &[&store_access::ReceivedEvent],
-                     events: &[&store_access::ReceivedEvent],
+                     named: &[&vamos_store::counter_referrals::ReceivedEvent],
+                     events: &[&vamos_store::counter_referrals::ReceivedEvent],
                      stored: &mut Vec<DistrictLogros>| {
         let set = units_of(data, named, &reach);
         let before = {
@@ -1156,22 +956,27 @@ pub fn update_logros(
         Some(mut r) => {
             // Counter-referrals another updater applied since the copy was read.
             if r.applied < applied {
-                let missed =
-                    store_access::counter_referral_events(store.sql(), r.applied, applied, places)?;
+                let missed = vamos_store::counter_referrals::counter_referral_events(
+                    store.sql(),
+                    r.applied,
+                    applied,
+                    places,
+                )?;
                 r.data.add_events(event_tuples(&missed));
             }
-            let named: Vec<&store_access::ReceivedEvent> = districts
+            let named: Vec<&vamos_store::counter_referrals::ReceivedEvent> = districts
                 .iter()
                 .filter_map(|d| by_district.get(&i64::from(d.get())))
                 .flat_map(|d| d.2.iter().copied())
                 .collect();
-            let events: Vec<&store_access::ReceivedEvent> = received.iter().collect();
+            let events: Vec<&vamos_store::counter_referrals::ReceivedEvent> =
+                received.iter().collect();
             remeasure(&mut r.data, &named, &events, &mut stored);
             r.applied = through;
             Some(r)
         }
         None => {
-            let community_counts = store_access::communities_per_district(store.sql())?;
+            let community_counts = vamos_store::referrals::communities_per_district(store.sql())?;
             for code in &districts {
                 let Some((_, communities, events)) = by_district.get(&i64::from(code.get())) else {
                     continue;
@@ -1222,7 +1027,14 @@ pub fn update_logros(
             ))
         })
         .collect::<anyhow::Result<_>>()?;
-    let saved = store_access::save_progress(store.sql(), m.id, applied, through, &out, at)?;
+    let saved = vamos_store::counter_referrals::save_progress(
+        store.sql(),
+        m.id,
+        applied,
+        through,
+        &out,
+        at,
+    )?;
     if !saved {
         // Another updater moved first; the next round starts from its watermark (and the
         // memory copy, which holds events past it, is read again).
@@ -1239,272 +1051,6 @@ pub fn update_logros(
     }))
 }
 
-/// The counter-referral date bound of a measurement's figures (explanations and updates must
-/// agree with them): the day of its last incremental update, or its reference date.
-pub fn figures_until(measurement: &vamos_store::MeasurementRecord) -> anyhow::Result<NaiveDate> {
-    let as_of = NaiveDate::parse_from_str(&measurement.as_of, "%Y-%m-%d")?;
-    Ok(measurement
-        .counter_referrals_updated_at
-        .as_deref()
-        .and_then(|s| s.get(..10))
-        .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
-        .map_or(as_of, |d| d.max(as_of)))
-}
-
-/// The personal route of a person at `as_of`: per category, the services of the package in
-/// order (núcleo, ampliado, diferencial) with their status, and for the missing ones the
-/// delivery points that serve the person's district (own district first, then department,
-/// national, remote) and the open referral, if any.
-pub fn person_route(
-    store: &mut dyn Store,
-    catalogue: &Catalogue,
-    person_id: i64,
-    district: DistrictCode,
-    as_of: NaiveDate,
-    until: NaiveDate,
-) -> anyhow::Result<Value> {
-    let mut data = RegistryData::new(&FormVocabulary);
-    store.load_registry(TerritoryCode::District(district), &mut data)?;
-    data.finish();
-    let p = data
-        .person_by_id(person_id)
-        .ok_or_else(|| anyhow::anyhow!("persona {person_id} fuera del registro cargado"))?;
-    let cls = Classifier::new(catalogue, &data, as_of).with_counter_referrals_until(until);
-    let mut cats = Vec::new();
-    cls.person_categories(&data, p, &mut cats);
-    let h = data.person_household.get(p).copied().unwrap_or(0) as usize;
-    cats.push(Category::Hogares);
-    let points = store_access::delivery_points_for(store.sql(), &district.to_string())?;
-    let open = store_access::referrals(
-        store.sql(),
-        &store_access::ReferralFilter {
-            status: Some("abierta".into()),
-            household_id: data.household_id.get(h).copied(),
-            ..Default::default()
-        },
-    )?;
-    let mut steps = Vec::new();
-    let mut missing = 0;
-    for c in &cats {
-        let unit = if *c == Category::Hogares {
-            Unit::Household(h)
-        } else {
-            Unit::Person(p)
-        };
-        let mut dec = Vec::new();
-        cls.classify(&data, unit, *c, &mut dec);
-        let mut services: Vec<Value> = Vec::new();
-        for pkg in [Package::Nucleo, Package::Ampliado, Package::Diferencial] {
-            for d in dec.iter().filter(|d| {
-                catalogue
-                    .services
-                    .get(d.service)
-                    .is_some_and(|s| s.package == pkg)
-            }) {
-                let Some(s) = catalogue.services.get(d.service) else {
-                    continue;
-                };
-                if d.status == Status::NoAplica {
-                    continue;
-                }
-                let lacks = d.status != Status::Protegido;
-                if lacks {
-                    missing += 1;
-                }
-                let (kind, uid) = match unit {
-                    Unit::Household(_) => (
-                        "hogar",
-                        data.household_id.get(h).copied().unwrap_or_default(),
-                    ),
-                    _ => ("persona", person_id),
-                };
-                let referral = open
-                    .iter()
-                    .find(|(r, _)| r.service == s.code && r.unit_kind == kind && r.unit_id == uid)
-                    .map(|(r, _)| json!({"id": r.id, "status": r.status, "due_on": r.due_on}));
-                let where_: Vec<Value> = points
-                    .iter()
-                    .filter(|x| x.service == s.code)
-                    .map(|x| json!({"name": x.name, "level": x.level, "territory": x.territory, "address": x.address, "hours": x.hours, "contact": x.contact, "institution": x.institution}))
-                    .collect();
-                services.push(json!({
-                    "order": services.len() + 1,
-                    "service": s.code,
-                    "name": s.name,
-                    "institution": s.institution,
-                    "institution_name": catalogue.institution(&s.institution).map(|i| i.name.clone()),
-                    "package": s.package.code(),
-                    "status": d.status,
-                    "missing": lacks,
-                    "delivery_level": s.delivery_level.code(),
-                    "where": where_,
-                    "referral": referral,
-                }));
-            }
-        }
-        steps.push(json!({"category": c.code(), "label": c.label(), "logro": c.logro(), "services": services}));
-    }
-    Ok(json!({
-        "person": person_id,
-        "district": {"code": district.to_string(), "name": Territory::official().name_of(TerritoryCode::District(district))},
-        "as_of": as_of.to_string(),
-        "missing": missing,
-        "route": steps,
-    }))
-}
-
-/// One referral report row: the referral and the person's fields the caller may see.
-pub fn report_row(
-    r: &store_access::Referral,
-    person: Option<Map<String, Value>>,
-    fields: &Option<BTreeSet<String>>,
-    catalogue: &Catalogue,
-) -> Value {
-    let mut o = serde_json::to_value(r)
-        .ok()
-        .and_then(|v| v.as_object().cloned())
-        .unwrap_or_default();
-    o.insert(
-        "service_name".into(),
-        json!(catalogue
-            .services
-            .iter()
-            .find(|s| s.code == r.service)
-            .map(|s| s.name.clone())),
-    );
-    o.insert(
-        "district_name".into(),
-        json!(u16::try_from(r.district_code)
-            .ok()
-            .and_then(|d| DistrictCode::from_number(d).ok())
-            .map(|d| Territory::official().name_of(TerritoryCode::District(d)))),
-    );
-    if let Some(p) = person {
-        let visible: Map<String, Value> = match fields {
-            None => p,
-            Some(f) => p.into_iter().filter(|(k, _)| f.contains(k)).collect(),
-        };
-        o.insert("person".into(), Value::Object(visible));
-    }
-    Value::Object(o)
-}
-
-/// Columns of the referral report files: (JSON key, Spanish header).
-const REPORT_COLUMNS: [(&str, &str); 24] = [
-    ("id", "referencia"),
-    ("status", "estado"),
-    ("priority", "prioridad"),
-    ("critical", "critico"),
-    ("unprotected", "desprotecciones"),
-    ("populations", "poblaciones"),
-    ("service", "servicio"),
-    ("service_name", "nombre_servicio"),
-    ("institution", "institucion"),
-    ("category", "categoria"),
-    ("district_code", "distrito"),
-    ("district_name", "nombre_distrito"),
-    ("unit_kind", "unidad"),
-    ("unit_id", "unidad_id"),
-    ("household_id", "hogar_id"),
-    ("community_id", "comunidad_id"),
-    ("emitted_at", "emitida"),
-    ("due_on", "plazo"),
-    ("received_at", "recibida"),
-    ("contacted_at", "contactada"),
-    ("closed_at", "cerrada"),
-    ("reason", "motivo"),
-    ("counter_referral_id", "contrarreferencia"),
-    ("measurement_id", "medicion"),
-];
-
-fn cell_text(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Bool(b) => if *b { "si" } else { "no" }.to_string(),
-        Value::Array(a) => a.iter().map(cell_text).collect::<Vec<_>>().join(","),
-        other => other.to_string(),
-    }
-}
-
-/// The report as a table: Spanish headers, then one row per referral (the person's visible
-/// fields as `persona_<campo>` columns, in the order they first appear).
-pub fn report_table(rows: &[Value]) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut person_keys: Vec<String> = Vec::new();
-    for r in rows {
-        if let Some(p) = r.get("person").and_then(Value::as_object) {
-            for k in p.keys() {
-                if !person_keys.contains(k) {
-                    person_keys.push(k.clone());
-                }
-            }
-        }
-    }
-    let mut headers: Vec<String> = REPORT_COLUMNS.iter().map(|(_, h)| h.to_string()).collect();
-    headers.extend(person_keys.iter().map(|k| format!("persona_{k}")));
-    let body = rows
-        .iter()
-        .map(|r| {
-            let mut line: Vec<String> = REPORT_COLUMNS
-                .iter()
-                .map(|(k, _)| r.get(*k).map(cell_text).unwrap_or_default())
-                .collect();
-            let p = r.get("person");
-            line.extend(
-                person_keys
-                    .iter()
-                    .map(|k| p.and_then(|p| p.get(k)).map(cell_text).unwrap_or_default()),
-            );
-            line
-        })
-        .collect();
-    (headers, body)
-}
-
-/// The report as CSV (UTF-8 with BOM, so Excel reads the accents; `,` separator).
-pub fn report_csv(rows: &[Value]) -> anyhow::Result<Vec<u8>> {
-    let (headers, body) = report_table(rows);
-    let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
-    w.write_record(&headers)?;
-    for r in &body {
-        w.write_record(r)?;
-    }
-    w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
-}
-
-/// The report as an XLSX workbook (one sheet, «referencias»), with a note when synthetic.
-pub fn report_xlsx(rows: &[Value], note: Option<&str>) -> anyhow::Result<Vec<u8>> {
-    use rust_xlsxwriter::{Format, Workbook};
-    let (headers, body) = report_table(rows);
-    let mut wb = Workbook::new();
-    let ws = wb.add_worksheet();
-    ws.set_name("referencias")?;
-    let bold = Format::new().set_bold();
-    let mut first = 0u32;
-    if let Some(n) = note {
-        ws.write_string_with_format(0, 0, n, &bold)?;
-        first = 1;
-    }
-    for (c, h) in headers.iter().enumerate() {
-        ws.write_string_with_format(first, c as u16, h, &bold)?;
-    }
-    for (i, r) in body.iter().enumerate() {
-        for (c, v) in r.iter().enumerate() {
-            let row = first + 1 + i as u32;
-            match v.parse::<f64>() {
-                Ok(n) if !v.starts_with('0') || v == "0" => {
-                    ws.write_number(row, c as u16, n)?;
-                }
-                _ => {
-                    ws.write_string(row, c as u16, v)?;
-                }
-            }
-        }
-    }
-    ws.set_freeze_panes(first + 1, 0)?;
-    Ok(wb.save_to_buffer()?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1512,7 +1058,7 @@ mod tests {
     #[test]
     fn an_event_reaches_only_the_kinds_of_unit_whose_rules_name_it() {
         use vamos_engine::classify::Reach;
-        let c = crate::status::load_catalogue(None).unwrap();
+        let c = crate::measurements::load_catalogue(None).unwrap();
         let reach = EventReach::new(&c);
         let person = Reach {
             person: true,
@@ -1552,24 +1098,12 @@ mod tests {
     }
 
     #[test]
-    fn answer_map_follows_the_catalogue() {
-        let c = crate::status::load_catalogue(None).unwrap();
-        let m = answer_map(&c);
-        let prenatal = m
-            .get(&("MSPBS".to_string(), "control_prenatal".to_string()))
-            .unwrap();
-        assert!(prenatal.contains(&("control_prenatal".to_string(), "persona")));
-        assert!(reportable(&c, "MSPBS").contains(&"control_prenatal".to_string()));
-        assert!(reportable(&c, "NADIE").is_empty());
-    }
-
-    #[test]
     fn the_writers_audit_fields_match_the_summary_of_the_request() {
         let event = |key: &str| NewCounterReferral {
             institution: "MSPBS".into(),
             event_key: key.into(),
             digest: "d".into(),
-            person: store_access::PersonPlace {
+            person: vamos_store::counter_referrals::PersonPlace {
                 person_id: 1,
                 household_id: 1,
                 community_id: 1,
@@ -1665,14 +1199,5 @@ mod tests {
                 before
             );
         }
-    }
-
-    #[test]
-    fn territories_nest() {
-        let t = |s| TerritoryCode::parse(s).unwrap();
-        assert!(territory_within(t("1116"), t("PY")));
-        assert!(territory_within(t("1116"), t("11")));
-        assert!(!territory_within(t("0607"), t("11")));
-        assert!(!territory_within(t("11"), t("1116")));
     }
 }

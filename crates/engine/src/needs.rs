@@ -1,7 +1,7 @@
 //! Access management in the engine: the *needs* a measurement reveals — one per unit and
 //! desprotegido service — with what orders them into a referral list (how many services the unit
 //! lacks, its populations of special attention, whether the service is critical for age).
-//! Turning needs into referrals, and answering them, is the store's and the server's work.
+//! Turning needs into referrals, and answering them, is `vamos_app::referrals`' work.
 
 use crate::classify::{Classifier, Decision, Status, Unit};
 use crate::data::RegistryData;

@@ -43,19 +43,18 @@
 //! checkpoint on its own connection), so that the writer's commits seldom find much left to
 //! copy.
 
-use crate::access::{self as acc, Checked, Codes, Fresh, IngestSummary};
-use crate::error::{ApiError, ApiResult};
-use axum::http::StatusCode;
+use super::{self as acc, Checked, Codes, Fresh, IngestSummary};
+use crate::error::{Error, ErrorKind, Result as AppResult};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, Notify};
-use vamos_store::access::{
+use vamos_store::audit::append_in_tx;
+use vamos_store::counter_referrals::{
     insert_counter_referrals_and, log_counter_referrals_and, Applied, KnownKeys, Logged,
     NewCounterReferral, Outcome, ReferralUnits,
 };
-use vamos_store::audit::append_in_tx;
 use vamos_store::{AuditEntry, Store};
 
 /// One submission: its checked events, its audit record (subject and outcome are filled in
@@ -63,7 +62,7 @@ use vamos_store::{AuditEntry, Store};
 struct Job {
     checked: Checked,
     audit: AuditEntry,
-    reply: oneshot::Sender<ApiResult<Settled>>,
+    reply: oneshot::Sender<AppResult<Settled>>,
 }
 
 /// A submission committed: its events and what became of each, for its request to summarise.
@@ -140,7 +139,7 @@ impl Intake {
         // Counted before the server answers: `/api/ready` never shows an earlier run's log as
         // empty before the writer has looked.
         let mut first = vamos_store::open(url)?;
-        let left = vamos_store::access::logged_counter_referrals(first.sql())?;
+        let left = vamos_store::counter_referrals::logged_counter_referrals(first.sql())?;
         let left = u64::try_from(left).unwrap_or_default();
         status.pending.store(left, Ordering::Relaxed);
         // PostgreSQL: the log is applied on connections of their own while the writer goes on
@@ -204,7 +203,7 @@ impl Intake {
 
     /// Stores `checked` and `audit` with its outcome (in a group commit); answers once
     /// committed.
-    pub async fn submit(&self, checked: Checked, audit: AuditEntry) -> ApiResult<IngestSummary> {
+    pub async fn submit(&self, checked: Checked, audit: AuditEntry) -> AppResult<IngestSummary> {
         let stored = self.store(checked, audit).await?;
         Ok(acc::finish_with(
             stored.checked,
@@ -213,7 +212,7 @@ impl Intake {
         ))
     }
 
-    async fn store(&self, checked: Checked, audit: AuditEntry) -> ApiResult<Settled> {
+    async fn store(&self, checked: Checked, audit: AuditEntry) -> AppResult<Settled> {
         let (reply, answer) = oneshot::channel();
         self.submitted.fetch_add(1, Ordering::Relaxed);
         self.tx
@@ -467,7 +466,7 @@ impl Application {
             vamos_store::Backend::Sqlite => APPLY_CHUNK,
         };
         let units = self.units();
-        let applied = vamos_store::access::apply_logged_counter_referrals(
+        let applied = vamos_store::counter_referrals::apply_logged_counter_referrals(
             s.sql(),
             &self.codes.answers,
             chunk,
@@ -629,7 +628,7 @@ impl Writer {
             // SQLite: room for every page one application of the log changes.
             vamos_store::cache_kib(s.sql(), vamos_store::WRITER_CACHE_KIB)?;
             if s.sql().dialect() == vamos_store::Backend::Sqlite && self.checkpointer.is_none() {
-                self.checkpointer = start_checkpointer(&self.url);
+                self.checkpointer = vamos_store::start_checkpointer(&self.url);
             }
             self.store = Some(s);
             self.wal_pages = None;
@@ -660,9 +659,11 @@ impl Writer {
         if let Some(n) = self.backlog {
             return n;
         }
-        let counted = self
-            .connection()
-            .and_then(|s| Ok(vamos_store::access::logged_counter_referrals(s.sql())?));
+        let counted = self.connection().and_then(|s| {
+            Ok(vamos_store::counter_referrals::logged_counter_referrals(
+                s.sql(),
+            )?)
+        });
         match counted {
             Ok(n) => {
                 let n = u64::try_from(n).unwrap_or_default();
@@ -792,7 +793,7 @@ impl Writer {
             .zip(&lines)
             .map(|(f, l)| (f.len(), l.as_deref()))
             .collect();
-        let at = crate::auth::now_rfc3339();
+        let at = crate::clock::now_rfc3339();
         let (mut work, replies): (Vec<(Checked, AuditEntry)>, Vec<_>) = jobs
             .into_iter()
             .map(|j| ((j.checked, j.audit), j.reply))
@@ -950,38 +951,10 @@ fn application_wal_pages(checkpointer: bool) -> u32 {
     }
 }
 
-/// Starts the checkpointer (SQLite): a thread with a connection of its own that, woken after
-/// each of the writer's commits (at most one wake-up waits), runs a passive checkpoint — it
-/// copies what the WAL holds into the database without blocking the writer, which would
-/// otherwise do it in its own commits once the WAL reaches its threshold. `None` if the thread
-/// cannot be started (the writer then checkpoints alone, as before).
-fn start_checkpointer(url: &str) -> Option<std::sync::mpsc::SyncSender<()>> {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
-    let url = url.to_string();
-    std::thread::Builder::new()
-        .name("checkpoint".into())
-        .spawn(move || {
-            let mut s = match vamos_store::open(&url) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(motivo = %e, "checkpoint: sin conexión; el escritor copia el WAL solo");
-                    return;
-                }
-            };
-            while rx.recv().is_ok() {
-                if let Err(e) = s.sql().query_opt("PRAGMA wal_checkpoint(PASSIVE)", &[]) {
-                    tracing::warn!(motivo = %e, "checkpoint del WAL no hecho");
-                }
-            }
-        })
-        .ok()?;
-    Some(tx)
-}
-
-fn unavailable(why: &str) -> ApiError {
+fn unavailable(why: &str) -> Error {
     tracing::error!(motivo = %why, "contra-referencias no guardadas");
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
+    Error::new(
+        ErrorKind::Unavailable,
         "contrarreferencias_no_guardadas",
         "no se pudieron guardar las contra-referencias; reintente el envío (los eventos ya recibidos se reconocen como duplicados)",
     )
@@ -1044,44 +1017,5 @@ mod tests {
     fn applications_leave_the_wal_to_the_checkpointer_when_there_is_one() {
         assert_eq!(application_wal_pages(true), 0);
         assert_eq!(application_wal_pages(false), vamos_store::WRITER_WAL_PAGES);
-    }
-
-    #[test]
-    fn the_checkpointer_copies_the_wal_into_the_database_when_woken() {
-        let db = vamos_store::testing::sqlite_db();
-        let mut s = db.open();
-        // The writer's own commits leave the WAL alone (no automatic checkpoint).
-        vamos_store::checkpoint_after_pages(s.sql(), 0).unwrap();
-        let wake = start_checkpointer(&db.url).unwrap();
-        // (frames in the WAL, frames copied into the database) as a passive checkpoint by a
-        // third party finds them — it copies what is left, so ask only once done.
-        let wal = |s: &mut Box<dyn Store>| {
-            let r = s
-                .sql()
-                .query_opt("PRAGMA wal_checkpoint(PASSIVE)", &[])
-                .unwrap()
-                .unwrap();
-            (r.int(1).unwrap(), r.int(2).unwrap())
-        };
-        s.sql()
-            .batch("CREATE TABLE t (x TEXT); INSERT INTO t SELECT hex(randomblob(500)) FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) SELECT i FROM n)")
-            .unwrap();
-        let size = |p: &str| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-        let file = db.url.trim_start_matches("sqlite:").to_string();
-        let before = size(&file);
-        wake.try_send(()).unwrap();
-        // Copied by the checkpointer: the database file grows to hold the new pages.
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while size(&file) <= before + 1_000_000 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert!(
-            size(&file) > before + 1_000_000,
-            "{} -> {}",
-            before,
-            size(&file)
-        );
-        let (frames, copied) = wal(&mut s);
-        assert_eq!(frames, copied);
     }
 }

@@ -1,6 +1,6 @@
 //! Access management commands: `referrals generate|export|funnel|expire`,
 //! `counter-referrals import`, `delivery-points import|list`, `route` — glue over
-//! `vamos_server::access` (shared with the HTTP API) and `vamos_store::access`.
+//! `vamos_app::referrals` and `vamos_app::counter_referrals` (shared with the HTTP API).
 
 use crate::measure::load_catalogue;
 use anyhow::{anyhow, bail, Context, Result};
@@ -9,10 +9,10 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use vamos_app::counter_referrals as cr;
+use vamos_app::referrals as acc;
 use vamos_domain::{Scope, Territory, TerritoryCode};
-use vamos_server::access as acc;
-use vamos_store::access::{self as sa, ReferralFilter};
-use vamos_store::AuditEntry;
+use vamos_store::referrals::ReferralFilter;
 
 #[derive(Subcommand)]
 pub enum ReferralsCommand {
@@ -159,10 +159,6 @@ pub struct RouteArgs {
     pub format: crate::Format,
 }
 
-fn actor() -> String {
-    std::env::var("USER").unwrap_or_else(|_| "desconocido".into())
-}
-
 fn territory(s: &str) -> Result<TerritoryCode> {
     TerritoryCode::parse(s).map_err(|e| anyhow!("{e}"))
 }
@@ -171,28 +167,7 @@ fn open(db: &str) -> Result<Box<dyn vamos_store::Store>> {
     vamos_store::open(db).with_context(|| format!("no se pudo abrir {db}"))
 }
 
-fn audit(
-    store: &mut dyn vamos_store::Store,
-    action: &str,
-    kind: &str,
-    id: &str,
-    purpose: &str,
-    outcome: &str,
-) -> Result<()> {
-    store.audit(&AuditEntry {
-        at: crate::commands::now_rfc3339(),
-        actor: actor(),
-        action: action.into(),
-        subject_kind: kind.into(),
-        subject_id: id.into(),
-        purpose: purpose.into(),
-        role: None,
-        institution: None,
-        request_id: None,
-        outcome: outcome.into(),
-    })?;
-    Ok(())
-}
+use crate::identity::record as audit;
 
 pub fn referrals(cmd: &ReferralsCommand) -> Result<ExitCode> {
     match cmd {
@@ -201,7 +176,7 @@ pub fn referrals(cmd: &ReferralsCommand) -> Result<ExitCode> {
         ReferralsCommand::Funnel(a) => funnel(a),
         ReferralsCommand::Expire { db } => {
             let mut store = open(db)?;
-            let n = sa::expire_overdue(
+            let n = vamos_store::referrals::expire_overdue(
                 store.sql(),
                 &crate::commands::today().to_string(),
                 &crate::commands::now_rfc3339(),
@@ -217,6 +192,7 @@ fn generate(a: &GenerateArgs) -> Result<ExitCode> {
     let mut store = open(&a.db)?;
     let t = a.territory.as_deref().map(territory).transpose()?;
     let started = std::time::Instant::now();
+    let actor = crate::identity::actor(store.as_mut())?;
     let r = acc::generate(
         store.as_mut(),
         &catalogue,
@@ -224,7 +200,7 @@ fn generate(a: &GenerateArgs) -> Result<ExitCode> {
         t,
         crate::commands::today(),
         &crate::commands::now_rfc3339(),
-        &actor(),
+        &actor.name,
     )?;
     audit(
         store.as_mut(),
@@ -310,13 +286,13 @@ fn export(a: &ExportArgs) -> Result<ExitCode> {
         min_priority: a.min_priority,
         ..Default::default()
     };
-    let rows = sa::referrals(store.sql(), &filter)?;
+    let rows = vamos_store::referrals::referrals(store.sql(), &filter)?;
     let ids: Vec<String> = rows.iter().map(|(r, _)| r.id.to_string()).collect();
     audit(
         store.as_mut(),
         "exportar referencias",
         "referencias",
-        &vamos_server::access_api::summary_ids(&ids),
+        &acc::summary_ids(&ids),
         &a.purpose,
         &format!("ok: {} referencias de {}", rows.len(), a.institution),
     )?;
@@ -365,7 +341,7 @@ fn export(a: &ExportArgs) -> Result<ExitCode> {
 fn funnel(a: &FunnelArgs) -> Result<ExitCode> {
     let mut store = open(&a.db)?;
     let t = a.territory.as_deref().map(territory).transpose()?;
-    let rows = sa::funnel(
+    let rows = vamos_store::referrals::funnel(
         store.sql(),
         &ReferralFilter {
             institution: a.institution.clone(),
@@ -431,13 +407,13 @@ pub fn counter_referrals(cmd: &CounterReferralsCommand) -> Result<ExitCode> {
         }
     }
     let mut store = open(&a.db)?;
-    let sender = acc::Sender {
-        actor: actor(),
+    let sender = cr::Sender {
+        actor: crate::identity::actor(store.as_mut())?.name,
         institution: None,
         scope: Scope::National,
         channel: "linea_de_comandos".into(),
     };
-    let summary = acc::ingest(
+    let summary = cr::ingest(
         store.as_mut(),
         &catalogue,
         events,
@@ -455,7 +431,7 @@ pub fn counter_referrals(cmd: &CounterReferralsCommand) -> Result<ExitCode> {
     )?;
     // The Logros move now, without a new classification (reading the districts concerned:
     // a one-off command keeps no registry in memory).
-    let update = acc::update_logros(
+    let update = cr::update_logros(
         store.as_mut(),
         &catalogue,
         crate::commands::today(),
@@ -510,14 +486,14 @@ pub fn delivery_points(cmd: &DeliveryPointsCommand) -> Result<ExitCode> {
             let catalogue = load_catalogue(None)?;
             let points = read_points(file, &catalogue)?;
             let mut store = open(db)?;
-            let n = sa::upsert_delivery_points(store.sql(), &points)?;
+            let n = vamos_store::delivery_points::upsert_delivery_points(store.sql(), &points)?;
             println!("{n} puntos de atención cargados de {}", file.display());
             Ok(ExitCode::SUCCESS)
         }
         DeliveryPointsCommand::List { db, district } => {
             let mut store = open(db)?;
             territory(district)?;
-            for p in sa::delivery_points_for(store.sql(), district)? {
+            for p in vamos_store::delivery_points::delivery_points_for(store.sql(), district)? {
                 println!(
                     "{:<28} {:<12} {:<5} {} — {} — {} — {}",
                     p.service,
@@ -538,7 +514,7 @@ pub fn delivery_points(cmd: &DeliveryPointsCommand) -> Result<ExitCode> {
 pub fn read_points(
     file: &std::path::Path,
     catalogue: &vamos_catalogue::Catalogue,
-) -> Result<Vec<sa::DeliveryPoint>> {
+) -> Result<Vec<vamos_store::delivery_points::DeliveryPoint>> {
     let mut table = vamos_ingest::table::TableSource::Csv(file.to_path_buf())
         .open()
         .map_err(|e| anyhow!("{e}"))?;
@@ -576,7 +552,7 @@ pub fn read_points(
             let v = vamos_ingest::text::clean_text(&vamos_ingest::text::decode(rec.get(c)?));
             (!v.is_empty()).then_some(v)
         };
-        let p = sa::DeliveryPoint {
+        let p = vamos_store::delivery_points::DeliveryPoint {
             institution: get(0).unwrap_or_default().to_uppercase(),
             service: get(1).unwrap_or_default(),
             level: get(2).unwrap_or_default().to_lowercase(),
@@ -654,7 +630,7 @@ pub fn route(a: &RouteArgs) -> Result<ExitCode> {
     let (as_of, until) = match store.measurement(None)? {
         Some((m, _)) => (
             chrono::NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d")?,
-            acc::figures_until(&m)?,
+            vamos_app::measurements::figures_until(&m)?,
         ),
         None => (crate::commands::today(), crate::commands::today()),
     };

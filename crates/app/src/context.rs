@@ -1,0 +1,75 @@
+//! Who is acting: the typed context every use case that reads or changes personal data takes,
+//! and from which it writes its audit record. The HTTP crate builds it from the authenticated
+//! request (session or token); the command line from the named account given with `--as`
+//! (or `VAMOS_USER`); public pages act as the anonymous public.
+
+use vamos_domain::{Role, Scope};
+use vamos_store::{AuditEntry, Store};
+
+/// The caller of a use case, as the audit trail names it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Actor {
+    /// As written in the audit trail: the account name, with the token or channel if any.
+    pub name: String,
+    /// The account's role; `None` for the anonymous public.
+    pub role: Option<Role>,
+    /// The institution the account belongs to (operators).
+    pub institution: Option<String>,
+    /// The territories the account may act on.
+    pub scope: Scope,
+    /// The request this action belongs to (HTTP), for tracing an audit record to a log line.
+    pub request_id: Option<String>,
+}
+
+impl Actor {
+    /// The anonymous public (public pages and forms).
+    pub fn public() -> Actor {
+        Actor {
+            name: "público".into(),
+            role: Some(Role::Publico),
+            institution: None,
+            scope: Scope::National,
+            request_id: None,
+        }
+    }
+
+    /// The audit record of an action by this actor, stamped now.
+    pub fn audit_entry(
+        &self,
+        action: &str,
+        subject_kind: &str,
+        subject_id: &str,
+        purpose: &str,
+        outcome: &str,
+    ) -> AuditEntry {
+        AuditEntry {
+            at: crate::clock::now_rfc3339(),
+            actor: self.name.clone(),
+            action: action.into(),
+            subject_kind: subject_kind.into(),
+            subject_id: subject_id.into(),
+            purpose: purpose.into(),
+            outcome: outcome.into(),
+            role: self.role.map(|r| r.code().to_string()),
+            institution: self.institution.clone(),
+            request_id: self.request_id.clone(),
+        }
+    }
+
+    /// Writes the audit record of an action by this actor (through the server's audit writer
+    /// when there is one: [`crate::audit::write_audit`]).
+    pub fn audit(
+        &self,
+        store: &mut dyn Store,
+        action: &str,
+        subject_kind: &str,
+        subject_id: &str,
+        purpose: &str,
+        outcome: &str,
+    ) -> crate::Result<()> {
+        crate::audit::write_audit(
+            store,
+            self.audit_entry(action, subject_kind, subject_id, purpose, outcome),
+        )
+    }
+}

@@ -1,0 +1,86 @@
+//! Storage of delivery points (*puntos de atención*): where each service is delivered, per
+//! district, department or nation — loaded from a file and read by routes and Orientaciones.
+
+use crate::sql::{in_tx, Row, Sql};
+use crate::Result;
+use serde::Serialize;
+
+/// A place where a service is delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct DeliveryPoint {
+    pub institution: String,
+    pub service: String,
+    /// `distrito`, `departamento`, `nacional` or `remoto`.
+    pub level: String,
+    /// `DDdd`, `DD` or `PY`.
+    pub territory: String,
+    pub name: String,
+    pub address: Option<String>,
+    pub hours: Option<String>,
+    pub contact: Option<String>,
+}
+
+/// Adds or replaces delivery points (by service, territory and name), in one transaction.
+pub fn upsert_delivery_points(sql: &mut dyn Sql, points: &[DeliveryPoint]) -> Result<u64> {
+    in_tx(sql, |sql| {
+        for p in points {
+            sql.execute(
+                "INSERT INTO delivery_points (institution, service, level, territory, name, address, hours, contact)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (service, territory, name) DO UPDATE SET institution = excluded.institution,
+                     level = excluded.level, address = excluded.address, hours = excluded.hours,
+                     contact = excluded.contact",
+                &[
+                    p.institution.as_str().into(),
+                    p.service.as_str().into(),
+                    p.level.as_str().into(),
+                    p.territory.as_str().into(),
+                    p.name.as_str().into(),
+                    p.address.clone().into(),
+                    p.hours.clone().into(),
+                    p.contact.clone().into(),
+                ],
+            )?;
+        }
+        Ok(points.len() as u64)
+    })
+}
+
+/// Every delivery point, by service and territory.
+pub fn delivery_points_all(sql: &mut dyn Sql) -> Result<Vec<DeliveryPoint>> {
+    Ok(sql
+        .query(
+            "SELECT institution, service, level, territory, name, address, hours, contact FROM delivery_points ORDER BY service, territory, name",
+            &[],
+        )?
+        .iter()
+        .map(point)
+        .collect())
+}
+
+fn point(r: &Row) -> DeliveryPoint {
+    DeliveryPoint {
+        institution: r.text(0),
+        service: r.text(1),
+        level: r.text(2),
+        territory: r.text(3),
+        name: r.text(4),
+        address: r.string(5),
+        hours: r.string(6),
+        contact: r.string(7),
+    }
+}
+
+/// Delivery points serving a district: its own, its department's, national and remote ones.
+pub fn delivery_points_for(sql: &mut dyn Sql, district: &str) -> Result<Vec<DeliveryPoint>> {
+    let dept = district.get(..2).unwrap_or("");
+    Ok(sql
+        .query(
+            "SELECT institution, service, level, territory, name, address, hours, contact FROM delivery_points
+             WHERE territory IN ($1, $2, 'PY') ORDER BY service, length(territory) DESC, name",
+            &[district.into(), dept.into()],
+        )?
+        .iter()
+        .map(point)
+        .collect())
+}
