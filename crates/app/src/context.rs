@@ -3,7 +3,7 @@
 //! request (session or token); the command line from the named account given with `--as`
 //! (or `VAMOS_USER`); public pages act as the anonymous public.
 
-use vamos_domain::{Role, Scope};
+use vamos_domain::{Permission, Role, Scope};
 use vamos_store::{AuditEntry, Store};
 
 /// The caller of a use case, as the audit trail names it.
@@ -19,6 +19,9 @@ pub struct Actor {
     pub scope: Scope,
     /// The request this action belongs to (HTTP), for tracing an audit record to a log line.
     pub request_id: Option<String>,
+    /// The permissions this credential was limited to (an API token's scopes); `None`: all
+    /// that the role grants.
+    pub scopes: Option<Vec<Permission>>,
 }
 
 impl Actor {
@@ -30,7 +33,27 @@ impl Actor {
             institution: None,
             scope: Scope::National,
             request_id: None,
+            scopes: None,
         }
+    }
+
+    /// Whether this actor may use permission `p`: the role grants it and, for a token, its
+    /// scopes include it.
+    pub fn can(&self, p: Permission) -> bool {
+        self.role.is_some_and(|r| r.grants(p))
+            && self.scopes.as_ref().is_none_or(|s| s.contains(&p))
+    }
+
+    /// `Ok` when [`Actor::can`], else a refusal naming the permission.
+    pub fn require(&self, p: Permission) -> crate::Result<()> {
+        if self.can(p) {
+            return Ok(());
+        }
+        Err(crate::Error::forbidden(format!(
+            "su rol ({}) o su token no permite {}",
+            self.role.map_or("sin cuenta", |r| r.label()),
+            p.label()
+        )))
     }
 
     /// The audit record of an action by this actor, stamped now.

@@ -19,6 +19,8 @@ pub enum ErrorKind {
     Conflict,
     /// Too many requests from this caller.
     TooMany,
+    /// The request is larger than the use case accepts.
+    TooLarge,
     /// A service the use case needs is not available now (try again later).
     Unavailable,
     /// A fault of the system: logged with its cause, answered without it.

@@ -17,6 +17,7 @@ pub mod dci_signing;
 pub mod error;
 pub mod measurements;
 pub mod referrals;
+pub mod registry;
 pub mod self_registration;
 
 pub use context::Actor;

@@ -34,6 +34,7 @@ pub fn actor(store: &mut dyn Store) -> Result<Actor> {
             institution: None,
             scope: Scope::National,
             request_id: None,
+            scopes: None,
         });
     };
     let Some(u) = vamos_store::accounts::user_by_name(store.sql(), name)? else {
@@ -52,6 +53,7 @@ pub fn actor(store: &mut dyn Store) -> Result<Actor> {
         institution: u.institution,
         scope,
         request_id: None,
+        scopes: None,
     })
 }
 

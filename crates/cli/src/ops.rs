@@ -300,9 +300,7 @@ pub fn backup(a: &BackupArgs) -> Result<ExitCode> {
             .out
             .to_str()
             .ok_or_else(|| anyhow!("ruta de salida no es UTF-8"))?;
-        s.sql()
-            .batch(&format!("VACUUM INTO '{}'", path.replace('\'', "''")))
-            .context("no se pudo escribir la copia")?;
+        vamos_store::sqlite_copy_to(s.sql(), path).context("no se pudo escribir la copia")?;
     } else if is_postgres(&a.db) {
         let out = a
             .out
@@ -355,11 +353,7 @@ pub fn restore(a: &RestoreArgs) -> Result<ExitCode> {
         {
             let tmp_url = format!("sqlite:{}", tmp.display());
             let mut s = vamos_store::open(&tmp_url)?;
-            let ok = s
-                .sql()
-                .query_opt("PRAGMA integrity_check", &[])?
-                .map(|r| r.text(0))
-                .unwrap_or_default();
+            let ok = vamos_store::sqlite_integrity_check(s.sql())?;
             if ok != "ok" || !s.is_ready()? {
                 let _ = std::fs::remove_file(&tmp);
                 bail!("la copia está dañada o no es una base de Vamos ({ok})");

@@ -7,6 +7,7 @@
 
 pub mod authz;
 pub mod ids;
+pub mod referral;
 pub mod registry;
 pub mod schema;
 pub mod services;
@@ -14,6 +15,7 @@ pub mod territory;
 
 pub use authz::{FieldPolicy, Permission, Role, Scope};
 pub use ids::NationalId;
+pub use referral::{Mover, ReferralStatus};
 pub use registry::{
     AdminEventRow, AdminRecord, AnswerRef, Community, CommunityRow, CommunitySurvey, Household,
     HouseholdRow, ImportKind, PartitionedSink, Person, PersonRow, Provenance, RegistryCounts,

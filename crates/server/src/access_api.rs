@@ -7,8 +7,8 @@
 //! its territories with its fixed identification fields; analysts everything. Every report and
 //! every counter-referral batch is in the audit trail.
 
-use crate::api::{audit, out_of_scope, parse_territory, purpose_or, visible_fields};
-use crate::auth::{now, now_rfc3339, Principal};
+use crate::api::{audit, out_of_scope, purpose_or};
+use crate::auth::{now, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -18,155 +18,31 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use vamos_app::counter_referrals::{self as cr, Sender};
-use vamos_app::referrals::{self as acc, summary_ids};
-use vamos_domain::{Permission, Role, Scope, TerritoryCode};
+use vamos_app::counter_referrals::{self as cr};
+use vamos_app::referrals::{self as acc, work};
+use vamos_domain::{Permission, TerritoryCode};
 use vamos_ingest::counter_referrals::{parse_json, EventInput, Located};
-use vamos_store::referrals::ReferralFilter;
 
-#[derive(Deserialize, Default)]
-pub struct ReferralQuery {
-    pub institution: Option<String>,
-    pub territory: Option<String>,
-    pub service: Option<String>,
-    pub status: Option<String>,
-    pub min_priority: Option<i64>,
-    pub household: Option<i64>,
-    pub limit: Option<i64>,
-    pub offset: Option<i64>,
-    pub format: Option<String>,
-    pub purpose: Option<String>,
-}
+pub use vamos_app::referrals::work::{
+    Acknowledge, FunnelQuery, Generate, ReferralQuery, StatusChange,
+};
 
-/// The institution whose referrals `p` may read or work: its own for an operator (another one
-/// asked → 403), the one asked (or all) for others.
-fn institution_of(p: &Principal, asked: Option<&str>) -> ApiResult<Option<String>> {
-    let asked = asked
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_uppercase);
-    if p.role == Role::Operador {
-        let own = p.user.institution.clone().unwrap_or_default();
-        if let Some(a) = asked {
-            if a != own {
-                return Err(ApiError::forbidden(format!(
-                    "su cuenta es de {own}: no puede ver las referencias de {a}"
-                )));
-            }
-        }
-        return Ok(Some(own));
-    }
-    Ok(asked)
-}
-
-fn scope_ranges(p: &Principal) -> Option<Vec<(i64, i64)>> {
-    match &p.scope {
-        Scope::National => None,
-        s => Some(s.district_ranges()),
-    }
-}
-
-const STATUSES_HELP: &str =
-    "estado inválido: emitida, recibida, contactada, atendida, rechazada, vencida, cerrada o abierta";
-
-fn check_status(s: &Option<String>) -> ApiResult<()> {
-    match s.as_deref() {
-        None => Ok(()),
-        Some(x) if x == "abierta" || vamos_store::referrals::STATUSES.contains(&x) => Ok(()),
-        Some(_) => Err(ApiError::bad_request(STATUSES_HELP)),
-    }
-}
-
-fn territory_opt(s: Option<&str>) -> ApiResult<Option<TerritoryCode>> {
-    s.map(|t| parse_territory(Some(t))).transpose()
-}
-
-/// `GET /api/referrals`: the referral report (by priority), JSON or `format=csv|xlsx`.
+/// `GET /api/referrals`: the referrals the caller may see (JSON page, or a CSV/XLSX download).
 pub async fn list_referrals(
     State(st): State<AppState>,
     p: Principal,
     Query(q): Query<ReferralQuery>,
 ) -> ApiResult<Response> {
-    p.require(Permission::ReferralsRead)?;
-    let institution = institution_of(&p, q.institution.as_deref())?;
-    let territory = territory_opt(q.territory.as_deref())?;
-    check_status(&q.status)?;
-    let format = q.format.clone().unwrap_or_else(|| "json".into());
-    if !["json", "csv", "xlsx"].contains(&format.as_str()) {
-        return Err(ApiError::bad_request("formato inválido: json, csv o xlsx"));
-    }
-    let download = format != "json";
-    let limit = match (download, q.limit) {
-        (true, _) => None,
-        (false, Some(l)) if !(1..=1000).contains(&l) => {
-            return Err(ApiError::bad_request("limit debe estar entre 1 y 1000"))
-        }
-        (false, l) => Some(l.unwrap_or(100)),
-    };
-    if q.offset.is_some_and(|o| o < 0) {
-        return Err(ApiError::bad_request("offset no puede ser negativo"));
-    }
-    let purpose = purpose_or(&q.purpose, "reporte de referencias")?;
+    let actor = p.as_actor();
     let catalogue = st.catalogue.clone();
-    let (body, total, synthetic) = st
+    let listing = st
         .pool
-        .run(move |s| {
-            let fields = visible_fields(s, &p)?;
-            let filter = ReferralFilter {
-                institution: institution.clone(),
-                territory: territory.map(acc::territory_ranges),
-                scope: scope_ranges(&p),
-                service: q.service.clone(),
-                status: q.status.clone(),
-                min_priority: q.min_priority,
-                household_id: q.household,
-                limit,
-                offset: limit.and(q.offset),
-                ..Default::default()
-            };
-            let total = vamos_store::referrals::referral_count(s.sql(), &filter)?;
-            let rows = vamos_store::referrals::referrals(s.sql(), &filter)?;
-            let ids: Vec<String> = rows.iter().map(|(r, _)| r.id.to_string()).collect();
-            audit(
-                s,
-                Some(&p),
-                "leer referencias",
-                "referencias",
-                &summary_ids(&ids),
-                &purpose,
-                &format!("ok: {} de {total}", ids.len()),
-            )?;
-            let synthetic = s.has_synthetic_data()?;
-            let items: Vec<Value> = rows
-                .into_iter()
-                .map(|(r, person)| acc::report_row(&r, person, &fields, &catalogue))
-                .collect();
-            Ok((items, total, synthetic))
-        })
+        .run(move |s| Ok(work::list(s, &actor, &catalogue, &q)?))
         .await?;
-    match format.as_str() {
-        "csv" => Ok(download_response(
-            acc::report_csv(&body)?,
-            "text/csv; charset=utf-8",
-            "referencias.csv",
-        )),
-        "xlsx" => Ok(download_response(
-            acc::report_xlsx(
-                &body,
-                synthetic.then_some("DATOS SINTÉTICOS — no corresponden a personas reales"),
-            )?,
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            "referencias.xlsx",
-        )),
-        _ => Ok(Json(json!({
-            "items": body,
-            "total": total,
-            "limit": limit,
-            "offset": q.offset.unwrap_or(0),
-            "synthetic": synthetic,
-        }))
-        .into_response()),
-    }
+    Ok(match listing.download()? {
+        Some((bytes, content_type, name)) => download_response(bytes, content_type, name),
+        None => Json(listing.json()).into_response(),
+    })
 }
 
 fn download_response(bytes: Vec<u8>, content_type: &'static str, name: &str) -> Response {
@@ -183,15 +59,6 @@ fn download_response(bytes: Vec<u8>, content_type: &'static str, name: &str) -> 
         .into_response()
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StatusChange {
-    /// `recibida`, `contactada` or `rechazada` (`atendida` comes with a counter-referral).
-    pub status: String,
-    /// Required for `rechazada`.
-    pub reason: Option<String>,
-}
-
 /// `POST /api/referrals/{id}/status`: acknowledge, mark contacted, or reject with a reason.
 pub async fn change_status(
     State(st): State<AppState>,
@@ -199,81 +66,12 @@ pub async fn change_status(
     Path(id): Path<i64>,
     Json(b): Json<StatusChange>,
 ) -> ApiResult<Json<Value>> {
-    p.require(Permission::ReferralsWork)?;
-    if !["recibida", "contactada", "rechazada"].contains(&b.status.as_str()) {
-        return Err(ApiError::bad_request(
-            "estado inválido: recibida, contactada o rechazada (la atención se informa con una contra-referencia)",
-        ));
-    }
-    if b.reason.as_deref().is_some_and(|r| r.chars().count() > 500) {
-        return Err(ApiError::bad_request(
-            "el motivo no puede superar 500 caracteres",
-        ));
-    }
+    let actor = p.as_actor();
     let out = st
         .pool
-        .run(move |s| {
-            let found = vamos_store::referrals::referral_by_id(s.sql(), id)?;
-            let visible = found.as_ref().is_some_and(|r| {
-                u16::try_from(r.district_code)
-                    .ok()
-                    .and_then(|d| vamos_domain::DistrictCode::from_number(d).ok())
-                    .is_some_and(|d| p.scope.contains(d))
-                    && (p.role != Role::Operador
-                        || p.user.institution.as_deref() == Some(r.institution.as_str()))
-            });
-            if !visible {
-                audit(
-                    s,
-                    Some(&p),
-                    "cambiar estado de referencia",
-                    "referencia",
-                    &id.to_string(),
-                    "gestión de acceso",
-                    if found.is_some() {
-                        "denegado: fuera de su ámbito o de su institución"
-                    } else {
-                        "no encontrado"
-                    },
-                )?;
-                return Err(out_of_scope(found.is_some(), "referencia", id));
-            }
-            let r = vamos_store::referrals::transition(
-                s.sql(),
-                id,
-                &b.status,
-                b.reason.as_deref(),
-                &p.actor(),
-                &now_rfc3339(),
-            )?;
-            audit(
-                s,
-                Some(&p),
-                "cambiar estado de referencia",
-                "referencia",
-                &id.to_string(),
-                "gestión de acceso",
-                &match &r {
-                    Ok(x) => format!("ok: {}", x.status),
-                    Err(why) => format!("rechazado: {why}"),
-                },
-            )?;
-            let r =
-                r.map_err(|why| ApiError::new(StatusCode::CONFLICT, "transicion_invalida", why))?;
-            let events = vamos_store::referrals::referral_events(s.sql(), id)?;
-            Ok(json!({"referral": r, "history": events}))
-        })
+        .run(move |s| Ok(work::change_status(s, &actor, id, &b)?))
         .await?;
     Ok(Json(out))
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct Acknowledge {
-    /// Territory whose list was pulled (default: all of the caller's).
-    pub territory: Option<String>,
-    /// Institution (administrators and analysts; an operator acknowledges its own).
-    pub institution: Option<String>,
 }
 
 /// `POST /api/referrals/acknowledge`: the institution has received its list — every `emitida`
@@ -283,42 +81,12 @@ pub async fn acknowledge(
     p: Principal,
     Json(b): Json<Acknowledge>,
 ) -> ApiResult<Json<Value>> {
-    p.require(Permission::ReferralsWork)?;
-    let institution = institution_of(&p, b.institution.as_deref())?
-        .ok_or_else(|| ApiError::bad_request("indique la institución"))?;
-    let territory = territory_opt(b.territory.as_deref())?.unwrap_or(TerritoryCode::Nation);
+    let actor = p.as_actor();
     let out = st
         .pool
-        .run(move |s| {
-            // Inside both the territory asked and the caller's scope.
-            let ranges: Vec<(i64, i64)> = intersect(&acc::territory_ranges(territory), &p.scope.district_ranges());
-            let n = vamos_store::referrals::acknowledge_all(s.sql(), &institution, &ranges, &p.actor(), &now_rfc3339())?;
-            audit(s, Some(&p), "acusar recibo de referencias", "referencias", &format!("{institution} {territory}"), "gestión de acceso", &format!("ok: {n} recibidas"))?;
-            Ok(json!({"institution": institution, "territory": territory.to_string(), "acknowledged": n}))
-        })
+        .run(move |s| Ok(work::acknowledge(s, &actor, &b)?))
         .await?;
     Ok(Json(out))
-}
-
-/// The intersection of two lists of inclusive ranges.
-fn intersect(a: &[(i64, i64)], b: &[(i64, i64)]) -> Vec<(i64, i64)> {
-    let mut out = Vec::new();
-    for (a0, a1) in a {
-        for (b0, b1) in b {
-            let (lo, hi) = ((*a0).max(*b0), (*a1).min(*b1));
-            if lo <= hi {
-                out.push((lo, hi));
-            }
-        }
-    }
-    out
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct Generate {
-    pub measurement: Option<i64>,
-    pub territory: Option<String>,
 }
 
 /// `POST /api/referrals/generate`: referrals from a measurement (UTGS analysts).
@@ -327,71 +95,13 @@ pub async fn generate(
     p: Principal,
     Json(b): Json<Generate>,
 ) -> ApiResult<Json<Value>> {
-    p.require(Permission::ReferralsWork)?;
-    if !p.role.is_national() {
-        return Err(ApiError::forbidden(
-            "generar referencias corresponde a la UTGS (analistas y administradores)",
-        ));
-    }
-    let territory = territory_opt(b.territory.as_deref())?;
+    let actor = p.as_actor();
     let catalogue = st.catalogue.clone();
     let out = st
         .pool
-        .run(move |s| {
-            let Some((m, _)) = s.measurement(b.measurement)? else {
-                return Err(ApiError::not_found(match b.measurement {
-                    Some(id) => format!("no existe la medición {id}"),
-                    None => "todavía no hay mediciones".into(),
-                }));
-            };
-            let measured = TerritoryCode::parse(&m.territory).map_err(ApiError::internal)?;
-            if territory.is_some_and(|t| !acc::territory_within(t, measured)) {
-                return Err(ApiError::bad_request(format!(
-                    "el territorio no está dentro del medido ({measured})"
-                )));
-            }
-            if m.catalogue_version != catalogue.version {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "catalogo_distinto",
-                    format!(
-                        "la medición {} se hizo con otro catálogo; clasifique de nuevo",
-                        m.id
-                    ),
-                ));
-            }
-            let r = acc::generate(
-                s,
-                &catalogue,
-                Some(m.id),
-                territory,
-                now().date_naive(),
-                &now_rfc3339(),
-                &p.actor(),
-            )?;
-            audit(
-                s,
-                Some(&p),
-                "generar referencias",
-                "medición",
-                &m.id.to_string(),
-                "gestión de acceso",
-                &format!(
-                    "ok: {} nuevas, {} cerradas, {} vencidas",
-                    r.outcome.created, r.outcome.closed, r.outcome.expired
-                ),
-            )?;
-            serde_json::to_value(&r).map_err(ApiError::internal)
-        })
+        .run(move |s| Ok(work::generate_for(s, &actor, &catalogue, &b)?))
         .await?;
     Ok(Json(out))
-}
-
-#[derive(Deserialize, Default)]
-pub struct FunnelQuery {
-    pub institution: Option<String>,
-    pub territory: Option<String>,
-    pub service: Option<String>,
 }
 
 /// `GET /api/referrals/funnel`: referred → received → contacted → served, rejected, expired;
@@ -401,81 +111,29 @@ pub async fn funnel(
     p: Principal,
     Query(q): Query<FunnelQuery>,
 ) -> ApiResult<Json<Value>> {
-    p.require(Permission::LogrosRead)?;
-    let institution = institution_of(&p, q.institution.as_deref())?;
-    let territory = territory_opt(q.territory.as_deref())?;
+    let actor = p.as_actor();
     let out = st
         .pool
-        .run(move |s| {
-            let rows = vamos_store::referrals::funnel(
-                s.sql(),
-                &ReferralFilter {
-                    institution,
-                    territory: territory.map(acc::territory_ranges),
-                    scope: scope_ranges(&p),
-                    service: q.service.clone(),
-                    ..Default::default()
-                },
-            )?;
-            let mut total = vamos_store::referrals::FunnelRow::default();
-            for r in &rows {
-                total.referred += r.referred;
-                total.received += r.received;
-                total.contacted += r.contacted;
-                total.served += r.served;
-                total.rejected += r.rejected;
-                total.expired += r.expired;
-                total.closed += r.closed;
-                total.open += r.open;
-                total.served_without_referral += r.served_without_referral;
-            }
-            Ok(json!({"rows": rows, "total": {"referred": total.referred, "received": total.received, "contacted": total.contacted, "served": total.served, "rejected": total.rejected, "expired": total.expired, "closed": total.closed, "open": total.open, "served_without_referral": total.served_without_referral}}))
-        })
+        .run(move |s| Ok(work::funnel(s, &actor, &q)?))
         .await?;
     Ok(Json(out))
 }
 
-fn sender(p: &Principal, channel: &str) -> Sender {
-    Sender {
-        actor: p.actor(),
-        // Administrators may load any institution's events; everyone else only their own.
-        institution: if p.role == Role::Administrador {
-            None
-        } else {
-            Some(p.user.institution.clone().unwrap_or_default())
-        },
-        scope: p.scope.clone(),
-        channel: channel.to_string(),
-    }
-}
-
-async fn ingest(
+/// Checks and stores counter-referrals from `p` (the API's three routes and the inbox page):
+/// checked in parallel on the pool (reads only), stored by the single writer, which groups
+/// concurrent submissions into one durable commit (`vamos_app::counter_referrals::intake`).
+pub(crate) async fn ingest(
     st: &AppState,
     p: Principal,
     events: Vec<Located>,
     channel: &'static str,
 ) -> ApiResult<cr::IngestSummary> {
-    p.require(Permission::CounterReferralsWrite)?;
-    if p.role != Role::Administrador && p.user.institution.is_none() {
-        return Err(ApiError::forbidden(
-            "su cuenta no pertenece a una institución",
-        ));
-    }
-    if events.len() > cr::MAX_EVENTS {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "demasiados_eventos",
-            format!("a lo sumo {} eventos por envío", cr::MAX_EVENTS),
-        ));
-    }
-    // Checked in parallel on the pool (reads only); stored by the single writer, which
-    // groups concurrent submissions into one durable commit (see `crate::intake`).
+    let actor = p.as_actor();
+    let who = cr::sender_for(&actor, channel, events.len())?;
     let catalogue = st.catalogue.clone();
     let codes = st.intake.codes();
-    let who = sender(&p, channel);
     let places = st.places.get();
-    let entry = crate::api::audit_entry(
-        Some(&p),
+    let entry = actor.audit_entry(
         "recibir contra-referencias",
         "contra-referencias",
         "",
@@ -633,7 +291,7 @@ pub async fn person_route(
                 outcome,
             )?;
             let (Some((pid, _)), Some(d), true) = (located, district, allowed) else {
-                return Err(out_of_scope(located.is_some(), "persona", id));
+                return Err(out_of_scope(located.is_some(), "persona", id).into());
             };
             let today = now().date_naive();
             let (as_of, until) = match s.measurement(None)? {
@@ -684,22 +342,4 @@ pub async fn delivery_points(
         })
         .await?;
     Ok(Json(out))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ranges_intersect() {
-        assert_eq!(
-            intersect(&[(0, i64::MAX)], &[(1116, 1116)]),
-            vec![(1116, 1116)]
-        );
-        assert_eq!(intersect(&[(1100, 1199)], &[(607, 607)]), vec![]);
-        assert_eq!(
-            intersect(&[(1100, 1199)], &[(1116, 1116), (1101, 1101)]),
-            vec![(1116, 1116), (1101, 1101)]
-        );
-    }
 }

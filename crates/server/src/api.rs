@@ -16,14 +16,15 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use vamos_app::measurements as status;
-use vamos_domain::{FieldPolicy, Permission, Role, Scope, TerritoryCode};
+use vamos_app::registry;
+use vamos_domain::{Permission, Role};
 use vamos_store::accounts::{self};
 use vamos_store::audit::{self as chain, AuditQuery};
-use vamos_store::views::{self, Filter, Op, PersonColumn};
+use vamos_store::views::{self};
 use vamos_store::{AuditEntry, Store, UnitKind};
 
 /// Writes one audit record for `p`.
@@ -61,94 +62,12 @@ pub fn audit_entry(
     actor.audit_entry(action, subject_kind, subject_id, purpose, outcome)
 }
 
+pub use vamos_app::registry::{filter_person, out_of_scope, parse_territory, purpose_or};
+
 /// The person fields `p` may see (`None` = all), from its role or its institution's agreements
 /// in force today.
 pub fn visible_fields(store: &mut dyn Store, p: &Principal) -> ApiResult<Option<BTreeSet<String>>> {
-    match p.role.field_policy() {
-        FieldPolicy::All => Ok(None),
-        FieldPolicy::Fields(f) => Ok(Some(f.iter().map(|s| s.to_string()).collect())),
-        FieldPolicy::None => Err(ApiError::forbidden(format!(
-            "el rol {} no accede a datos personales",
-            p.role.label()
-        ))),
-        FieldPolicy::Agreement => {
-            let inst = p.user.institution.clone().unwrap_or_default();
-            let today = auth::now().date_naive().to_string();
-            let list = accounts::agreements(store.sql(), Some(&inst), Some(&today))?;
-            if list.is_empty() {
-                return Err(ApiError::forbidden(format!(
-                    "la institución {inst} no tiene un acuerdo de intercambio de datos vigente"
-                )));
-            }
-            let mut set: BTreeSet<String> = list.into_iter().flat_map(|a| a.fields).collect();
-            set.insert("id".into());
-            Ok(Some(set))
-        }
-    }
-}
-
-/// The `id`s of rows, comma-separated (the audit record's subject list).
-fn ids_of(rows: &[Map<String, Value>]) -> String {
-    rows.iter()
-        .filter_map(|r| r.get("id").and_then(Value::as_i64))
-        .map(|i| i.to_string())
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// Keeps only the visible keys of a person row.
-pub fn filter_person(
-    mut row: Map<String, Value>,
-    fields: &Option<BTreeSet<String>>,
-) -> Map<String, Value> {
-    if let Some(f) = fields {
-        row.retain(|k, _| f.contains(k));
-    }
-    row
-}
-
-fn district_of(row: &Map<String, Value>) -> Option<vamos_domain::DistrictCode> {
-    row.get("district_code")
-        .and_then(Value::as_i64)
-        .and_then(|d| u16::try_from(d).ok())
-        .and_then(|d| vamos_domain::DistrictCode::from_number(d).ok())
-}
-
-fn in_scope(p: &Principal, row: &Map<String, Value>) -> bool {
-    district_of(row).is_some_and(|d| p.scope.contains(d))
-}
-
-/// The error for a unit that is missing (404) or outside the caller's territories (403: the
-/// caller is told it exists but not what it holds, as the access policy requires).
-pub(crate) fn out_of_scope(exists: bool, kind_es: &str, id: i64) -> ApiError {
-    if exists {
-        ApiError::forbidden(format!("{kind_es} {id}: fuera de su ámbito territorial"))
-    } else {
-        ApiError::not_found(format!("{kind_es} {id} no encontrado"))
-    }
-}
-
-pub(crate) fn parse_territory(s: Option<&str>) -> ApiResult<TerritoryCode> {
-    TerritoryCode::parse(s.unwrap_or("PY"))
-        .map_err(|e| ApiError::bad_request(format!("territorio inválido: {e}")))
-}
-
-fn ranges(t: TerritoryCode) -> Vec<(i64, i64)> {
-    match t {
-        TerritoryCode::Nation => Scope::National,
-        other => Scope::Territories(vec![other]),
-    }
-    .district_ranges()
-}
-
-pub(crate) fn purpose_or(p: &Option<String>, default: &str) -> ApiResult<String> {
-    match p {
-        Some(s) if s.chars().count() > 200 => Err(ApiError::bad_request(
-            "el motivo (purpose) no puede superar 200 caracteres",
-        )),
-        Some(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
-        _ => Ok(default.to_string()),
-    }
+    Ok(registry::visible_fields(store, &p.as_actor())?)
 }
 
 // ---------------------------------------------------------------- service
@@ -432,89 +351,19 @@ pub async fn sign_out(st: &AppState, headers: &HeaderMap, p: Principal) -> ApiRe
 
 // ---------------------------------------------------------------- registry
 
-#[derive(Deserialize, Default)]
-pub struct PersonSearch {
-    /// Words of the name (all must appear).
-    pub q: Option<String>,
-    /// Cédula de identidad.
-    pub cedula: Option<i64>,
-    pub territory: Option<String>,
-    pub after: Option<i64>,
-    pub limit: Option<i64>,
-    pub purpose: Option<String>,
-}
+pub use vamos_app::registry::{ListQuery, PersonSearch};
 
 pub async fn search_persons(
     State(st): State<AppState>,
     p: Principal,
     Query(q): Query<PersonSearch>,
 ) -> ApiResult<Json<Value>> {
-    p.require(Permission::RegistryRead)?;
-    let t = parse_territory(q.territory.as_deref())?;
-    let purpose = purpose_or(&q.purpose, "búsqueda en el registro")?;
-    let mut conds = vec![Filter::Or(
-        ranges(t)
-            .into_iter()
-            .map(|(lo, hi)| {
-                Filter::And(vec![
-                    Filter::Cmp(PersonColumn::District, Op::Ge, lo.into()),
-                    Filter::Cmp(PersonColumn::District, Op::Le, hi.into()),
-                ])
-            })
-            .collect(),
-    )];
-    if let Some(words) = &q.q {
-        if words.chars().count() > 100 {
-            return Err(ApiError::bad_request(
-                "la búsqueda no puede superar 100 caracteres",
-            ));
-        }
-        for w in words.split_whitespace().take(6) {
-            conds.push(Filter::Or(vec![
-                Filter::Cmp(PersonColumn::GivenNames, Op::Contains, w.into()),
-                Filter::Cmp(PersonColumn::FamilyNames, Op::Contains, w.into()),
-            ]));
-        }
-    }
-    if let Some(c) = q.cedula {
-        conds.push(Filter::Cmp(PersonColumn::NationalId, Op::Eq, c.into()));
-    }
-    if q.q.is_none() && q.cedula.is_none() && t == TerritoryCode::Nation {
-        return Err(ApiError::bad_request(
-            "indique al menos un criterio: q (nombre), cedula o territory",
-        ));
-    }
-    let limit = q.limit.unwrap_or(50).clamp(1, 200);
-    let out = st
+    let actor = p.as_actor();
+    let page = st
         .pool
-        .run(move |s| {
-            let fields = visible_fields(s, &p)?;
-            let page = views::search_persons(
-                s.sql(),
-                &Filter::And(conds),
-                &p.scope.district_ranges(),
-                q.after,
-                limit,
-            )?;
-            let ids = ids_of(&page.items);
-            audit(
-                s,
-                Some(&p),
-                "buscar personas",
-                "persona",
-                &ids,
-                &purpose,
-                &format!("ok: {} resultados", page.items.len()),
-            )?;
-            let items: Vec<Value> = page
-                .items
-                .into_iter()
-                .map(|r| Value::Object(filter_person(r, &fields)))
-                .collect();
-            Ok(json!({"items": items, "next_after": page.next, "limit": limit}))
-        })
+        .run(move |s| Ok(registry::search_persons(s, &actor, &q)?))
         .await?;
-    Ok(Json(out))
+    Ok(Json(page.json()))
 }
 
 #[derive(Deserialize, Default)]
@@ -528,55 +377,12 @@ pub async fn get_person(
     Path(id): Path<i64>,
     Query(q): Query<PurposeQuery>,
 ) -> ApiResult<Json<Value>> {
-    p.require(Permission::RegistryRead)?;
-    let purpose = purpose_or(&q.purpose, "consulta de una persona")?;
+    let actor = p.as_actor();
     let out = st
         .pool
-        .run(move |s| {
-            let fields = visible_fields(s, &p)?;
-            let row = views::person(s.sql(), id)?;
-            match row {
-                Some(r) if in_scope(&p, &r) => {
-                    audit(
-                        s,
-                        Some(&p),
-                        "leer persona",
-                        "persona",
-                        &id.to_string(),
-                        &purpose,
-                        "ok",
-                    )?;
-                    Ok(Value::Object(filter_person(r, &fields)))
-                }
-                found => {
-                    let outcome = if found.is_some() {
-                        "denegado: fuera de su ámbito territorial"
-                    } else {
-                        "no encontrado"
-                    };
-                    audit(
-                        s,
-                        Some(&p),
-                        "leer persona",
-                        "persona",
-                        &id.to_string(),
-                        &purpose,
-                        outcome,
-                    )?;
-                    Err(out_of_scope(found.is_some(), "persona", id))
-                }
-            }
-        })
+        .run(move |s| Ok(registry::person(s, &actor, id, &q.purpose)?))
         .await?;
     Ok(Json(out))
-}
-
-#[derive(Deserialize, Default)]
-pub struct ListQuery {
-    pub territory: Option<String>,
-    pub after: Option<i64>,
-    pub limit: Option<i64>,
-    pub purpose: Option<String>,
 }
 
 pub async fn list_households(
@@ -584,35 +390,12 @@ pub async fn list_households(
     p: Principal,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Value>> {
-    p.require(Permission::RegistryRead)?;
-    let t = parse_territory(q.territory.as_deref())?;
-    let purpose = purpose_or(&q.purpose, "listado de hogares")?;
-    let limit = q.limit.unwrap_or(50).clamp(1, 200);
-    let out = st
+    let actor = p.as_actor();
+    let page = st
         .pool
-        .run(move |s| {
-            visible_fields(s, &p)?;
-            let page = views::list_households(
-                s.sql(),
-                &ranges(t),
-                &p.scope.district_ranges(),
-                q.after,
-                limit,
-            )?;
-            let ids = ids_of(&page.items);
-            audit(
-                s,
-                Some(&p),
-                "listar hogares",
-                "hogar",
-                &ids,
-                &purpose,
-                &format!("ok: {} resultados", page.items.len()),
-            )?;
-            Ok(json!({"items": page.items, "next_after": page.next, "limit": limit}))
-        })
+        .run(move |s| Ok(registry::households(s, &actor, &q)?))
         .await?;
-    Ok(Json(out))
+    Ok(Json(page.json()))
 }
 
 pub async fn get_household(
@@ -621,58 +404,10 @@ pub async fn get_household(
     Path(id): Path<i64>,
     Query(q): Query<PurposeQuery>,
 ) -> ApiResult<Json<Value>> {
-    p.require(Permission::RegistryRead)?;
-    let purpose = purpose_or(&q.purpose, "consulta de un hogar")?;
+    let actor = p.as_actor();
     let out = st
         .pool
-        .run(move |s| {
-            let fields = visible_fields(s, &p)?;
-            match views::household(s.sql(), id)? {
-                Some((mut h, members)) if in_scope(&p, &h) => {
-                    let ids = ids_of(&members);
-                    audit(
-                        s,
-                        Some(&p),
-                        "leer hogar",
-                        "hogar",
-                        &format!("{id} (miembros {ids})"),
-                        &purpose,
-                        "ok",
-                    )?;
-                    if fields
-                        .as_ref()
-                        .is_some_and(|f| !f.contains("household_address"))
-                    {
-                        for k in ["address", "latitude", "longitude"] {
-                            h.remove(k);
-                        }
-                    }
-                    let members: Vec<Value> = members
-                        .into_iter()
-                        .map(|m| Value::Object(filter_person(m, &fields)))
-                        .collect();
-                    h.insert("members".into(), Value::Array(members));
-                    Ok(Value::Object(h))
-                }
-                found => {
-                    let outcome = if found.is_some() {
-                        "denegado: fuera de su ámbito territorial"
-                    } else {
-                        "no encontrado"
-                    };
-                    audit(
-                        s,
-                        Some(&p),
-                        "leer hogar",
-                        "hogar",
-                        &id.to_string(),
-                        &purpose,
-                        outcome,
-                    )?;
-                    Err(out_of_scope(found.is_some(), "hogar", id))
-                }
-            }
-        })
+        .run(move |s| Ok(registry::household(s, &actor, id, &q.purpose)?))
         .await?;
     Ok(Json(out))
 }
@@ -682,24 +417,12 @@ pub async fn list_communities(
     p: Principal,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Value>> {
-    p.require(Permission::RegistryRead)?;
-    let t = parse_territory(q.territory.as_deref())?;
-    let limit = q.limit.unwrap_or(50).clamp(1, 200);
-    let out = st
+    let actor = p.as_actor();
+    let page = st
         .pool
-        .run(move |s| {
-            visible_fields(s, &p)?;
-            let page = views::list_communities(
-                s.sql(),
-                &ranges(t),
-                &p.scope.district_ranges(),
-                q.after,
-                limit,
-            )?;
-            Ok(json!({"items": page.items, "next_after": page.next, "limit": limit}))
-        })
+        .run(move |s| Ok(registry::communities(s, &actor, &q)?))
         .await?;
-    Ok(Json(out))
+    Ok(Json(page.json()))
 }
 
 pub async fn get_community(
@@ -707,16 +430,10 @@ pub async fn get_community(
     p: Principal,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Value>> {
-    p.require(Permission::RegistryRead)?;
+    let actor = p.as_actor();
     let out = st
         .pool
-        .run(move |s| {
-            visible_fields(s, &p)?;
-            match views::community(s.sql(), id)? {
-                Some(c) if in_scope(&p, &c) => Ok(Value::Object(c)),
-                found => Err(out_of_scope(found.is_some(), "comunidad", id)),
-            }
-        })
+        .run(move |s| Ok(registry::community(s, &actor, id)?))
         .await?;
     Ok(Json(out))
 }
@@ -734,61 +451,20 @@ async fn unit_status(
     id: i64,
     q: StatusQuery,
 ) -> ApiResult<Json<Value>> {
-    p.require(Permission::StatusRead)?;
-    let purpose = purpose_or(&q.purpose, "consulta de estatus de protección")?;
-    let as_of = match &q.as_of {
-        Some(s) => Some(
-            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-                ApiError::bad_request(format!("fecha «{s}» inválida: use AAAA-MM-DD"))
-            })?,
-        ),
-        None => None,
-    };
+    let actor = p.as_actor();
     let catalogue = st.catalogue.clone();
     let out = st
         .pool
         .run(move |s| {
-            let kind_es = status::kind_es(kind);
-            let located = s.locate(kind, id)?;
-            let district =
-                located.and_then(|(_, d)| vamos_domain::DistrictCode::from_number(d).ok());
-            let allowed = district.is_some_and(|d| p.scope.contains(d));
-            let outcome = match (located, allowed) {
-                (None, _) => "no encontrado",
-                (Some(_), false) => "denegado: fuera de su ámbito territorial",
-                _ => "ok",
-            };
-            let subject = located
-                .map(|(i, _)| i.to_string())
-                .unwrap_or_else(|| id.to_string());
-            audit(
+            Ok(registry::unit_status(
                 s,
-                Some(&p),
-                "explicar estatus",
-                kind_es,
-                &subject,
-                &purpose,
-                outcome,
-            )?;
-            let (Some((uid, _)), Some(d), true) = (located, district, allowed) else {
-                return Err(out_of_scope(located.is_some(), kind_es, id));
-            };
-            let (as_of, until) = match as_of {
-                Some(d) => (d, d),
-                None => match s.measurement(None)? {
-                    Some((m, _)) => (
-                        chrono::NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d")
-                            .map_err(ApiError::internal)?,
-                        vamos_app::measurements::figures_until(&m)?,
-                    ),
-                    None => {
-                        return Err(ApiError::bad_request(
-                            "indique as_of=AAAA-MM-DD (todavía no hay mediciones)",
-                        ))
-                    }
-                },
-            };
-            Ok(status::explain(s, &catalogue, kind, uid, d, as_of, until)?)
+                &actor,
+                &catalogue,
+                kind,
+                id,
+                q.as_of.as_deref(),
+                &q.purpose,
+            )?)
         })
         .await?;
     Ok(Json(out))

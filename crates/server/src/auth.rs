@@ -89,6 +89,11 @@ impl Principal {
             institution: self.user.institution.clone(),
             scope: self.scope.clone(),
             request_id: self.request_id.clone(),
+            scopes: match &self.credential {
+                Credential::Session { .. } => None,
+                Credential::Token { scopes, .. } => Some(scopes.clone()),
+                Credential::Subscription { .. } => Some(vec![Permission::Dci]),
+            },
         }
     }
 

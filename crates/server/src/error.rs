@@ -79,6 +79,7 @@ impl From<vamos_app::Error> for ApiError {
             K::NotFound => StatusCode::NOT_FOUND,
             K::Conflict => StatusCode::CONFLICT,
             K::TooMany => StatusCode::TOO_MANY_REQUESTS,
+            K::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             K::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             K::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -27,9 +27,9 @@ pub mod views;
 
 pub use postgres_store::PostgresStore;
 pub use sqlite_store::{
-    cache_kib, checkpoint_after_pages, checkpoint_passive, map_whole_file, start_checkpointer,
-    SqliteStore, MMAP_SIZE as SQLITE_MMAP_SIZE, SQLITE_WAL_PAGES, WRITER_CACHE_KIB,
-    WRITER_WAL_PAGES,
+    cache_kib, checkpoint_after_pages, checkpoint_passive, map_whole_file, sqlite_copy_to,
+    sqlite_integrity_check, start_checkpointer, SqliteStore, MMAP_SIZE as SQLITE_MMAP_SIZE,
+    SQLITE_WAL_PAGES, WRITER_CACHE_KIB, WRITER_WAL_PAGES,
 };
 
 use rustc_hash::{FxHashMap, FxHashSet};

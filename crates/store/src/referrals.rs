@@ -12,6 +12,7 @@ use crate::sql::{in_tx, lock, Param, Row, Sql};
 use crate::{Result, StoreError};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
+use vamos_domain::{Mover, ReferralStatus};
 
 /// Advisory-lock key of referral generation and of the writes that answer referrals: storing
 /// counter-referrals at once, applying the intake log (PostgreSQL; the server's appliers take
@@ -24,22 +25,10 @@ pub(crate) const ACCESS_LOCK: i64 = 7_261_005;
 /// another applies the log.
 pub(crate) const LOG_LOCK: i64 = 7_261_006;
 
-/// Open statuses (the institution still owes an answer).
-pub const OPEN: [&str; 3] = ["emitida", "recibida", "contactada"];
-/// Every status, in funnel order.
-pub const STATUSES: [&str; 7] = [
-    "emitida",
-    "recibida",
-    "contactada",
-    "atendida",
-    "rechazada",
-    "vencida",
-    "cerrada",
-];
-
+/// The open statuses ([`ReferralStatus::is_open`]) as an SQL list.
 pub(crate) const OPEN_SQL: &str = "('emitida', 'recibida', 'contactada')";
-/// Statuses a counter-referral answers: the open ones and `vencida` (a late answer still
-/// counts).
+/// Statuses a counter-referral answers ([`ReferralStatus::is_answerable`]: the open ones and
+/// `vencida`, a late answer still counts) as an SQL list.
 pub(crate) const ANSWERABLE_SQL: &str = "('emitida', 'recibida', 'contactada', 'vencida')";
 
 /// A referral to create (see [`sync_referrals`]).
@@ -326,7 +315,7 @@ pub struct Referral {
     pub unprotected: i64,
     pub populations: Vec<String>,
     pub critical: bool,
-    pub status: String,
+    pub status: ReferralStatus,
     pub reason: Option<String>,
     pub emitted_at: String,
     pub due_on: String,
@@ -337,40 +326,44 @@ pub struct Referral {
     pub updated_at: String,
 }
 
-const REFERRAL_COLUMNS: &str = "r.id, r.measurement_id, r.unit_kind, r.unit_id, r.household_id, r.community_id, r.district_code, r.category, r.service, r.institution, r.priority, r.unprotected, r.populations, r.critical, r.status, r.reason, r.emitted_at, CAST(r.due_on AS TEXT), r.received_at, r.contacted_at, r.closed_at, r.counter_referral_id, r.updated_at";
+const REFERRAL_COLUMNS: &str = "r.id, r.measurement_id, r.unit_kind, r.unit_id, r.household_id, r.community_id, r.district_code, r.category, r.service, r.institution, r.priority, r.unprotected, r.populations, r.critical, r.status, r.reason, r.emitted_at, CAST(r.due_on AS TEXT) AS due_on, r.received_at, r.contacted_at, r.closed_at, r.counter_referral_id, r.updated_at";
 const REFERRAL_WIDTH: usize = 23;
 
-fn referral(r: &Row) -> Referral {
-    Referral {
-        id: r.int(0).unwrap_or_default(),
-        measurement_id: r.int(1).unwrap_or_default(),
-        unit_kind: r.text(2),
-        unit_id: r.int(3).unwrap_or_default(),
-        household_id: r.int(4),
-        community_id: r.int(5),
-        district_code: r.int(6).unwrap_or_default(),
-        category: r.text(7),
-        service: r.text(8),
-        institution: r.text(9),
-        priority: r.int(10).unwrap_or_default(),
-        unprotected: r.int(11).unwrap_or_default(),
+fn referral(r: &Row) -> Result<Referral> {
+    let status = r.req_text("status")?;
+    Ok(Referral {
+        id: r.req_int("id")?,
+        measurement_id: r.req_int("measurement_id")?,
+        unit_kind: r.req_text("unit_kind")?,
+        unit_id: r.req_int("unit_id")?,
+        household_id: r.opt_int("household_id")?,
+        community_id: r.opt_int("community_id")?,
+        district_code: r.req_int("district_code")?,
+        category: r.req_text("category")?,
+        service: r.req_text("service")?,
+        institution: r.req_text("institution")?,
+        priority: r.req_int("priority")?,
+        unprotected: r.req_int("unprotected")?,
         populations: r
-            .text(12)
+            .opt_text("populations")?
+            .unwrap_or_default()
             .split(',')
             .filter(|s| !s.is_empty())
             .map(str::to_string)
             .collect(),
-        critical: r.int(13) == Some(1),
-        status: r.text(14),
-        reason: r.string(15),
-        emitted_at: r.text(16),
-        due_on: r.text(17),
-        received_at: r.string(18),
-        contacted_at: r.string(19),
-        closed_at: r.string(20),
-        counter_referral_id: r.int(21),
-        updated_at: r.text(22),
-    }
+        critical: r.opt_int("critical")? == Some(1),
+        status: ReferralStatus::parse(&status).ok_or_else(|| {
+            StoreError::Invalid(format!("estado de referencia desconocido «{status}»"))
+        })?,
+        reason: r.opt_text("reason")?,
+        emitted_at: r.req_text("emitted_at")?,
+        due_on: r.req_text("due_on")?,
+        received_at: r.opt_text("received_at")?,
+        contacted_at: r.opt_text("contacted_at")?,
+        closed_at: r.opt_text("closed_at")?,
+        counter_referral_id: r.opt_int("counter_referral_id")?,
+        updated_at: r.req_text("updated_at")?,
+    })
 }
 
 /// Which referrals a report lists.
@@ -462,17 +455,16 @@ pub fn referrals(sql: &mut dyn Sql, f: &ReferralFilter) -> Result<Vec<ReportRow>
             text.push_str(&format!(" OFFSET ${}", params.len()));
         }
     }
-    Ok(sql
-        .query(&text, &params)?
+    sql.query(&text, &params)?
         .iter()
         .map(|r| {
             let person = r
                 .int(REFERRAL_WIDTH)
                 .is_some()
                 .then(|| r.object_from(REFERRAL_WIDTH));
-            (referral(r), person)
+            Ok((referral(r)?, person))
         })
-        .collect())
+        .collect()
 }
 
 /// How many referrals match `f` (ignoring limit and offset).
@@ -490,12 +482,12 @@ pub fn referral_count(sql: &mut dyn Sql, f: &ReferralFilter) -> Result<u64> {
 
 /// One referral.
 pub fn referral_by_id(sql: &mut dyn Sql, id: i64) -> Result<Option<Referral>> {
-    Ok(sql
-        .query_opt(
-            &format!("SELECT {REFERRAL_COLUMNS} FROM referrals r WHERE r.id = $1"),
-            &[id.into()],
-        )?
-        .map(|r| referral(&r)))
+    sql.query_opt(
+        &format!("SELECT {REFERRAL_COLUMNS} FROM referrals r WHERE r.id = $1"),
+        &[id.into()],
+    )?
+    .map(|r| referral(&r))
+    .transpose()
 }
 
 /// One transition of a referral's life cycle.
@@ -526,27 +518,13 @@ pub fn referral_events(sql: &mut dyn Sql, id: i64) -> Result<Vec<ReferralEvent>>
         .collect())
 }
 
-/// Whether `from → to` is a transition an institution may make by hand.
-pub fn allowed(from: &str, to: &str) -> bool {
-    matches!(
-        (from, to),
-        ("emitida", "recibida")
-            | ("emitida" | "recibida", "contactada")
-            | ("emitida" | "recibida" | "contactada", "rechazada")
-            | (
-                "emitida" | "recibida" | "contactada" | "vencida",
-                "atendida"
-            )
-    )
-}
-
 /// Moves referral `id` to `to` (`recibida`, `contactada`, `rechazada` — with a reason — or
 /// `atendida`), records the transition, and returns the referral; `Ok(Err(reason))` when the
 /// transition is not allowed from its current status.
 pub fn transition(
     sql: &mut dyn Sql,
     id: i64,
-    to: &str,
+    to: ReferralStatus,
     reason: Option<&str>,
     actor: &str,
     at: &str,
@@ -555,27 +533,32 @@ pub fn transition(
         let Some(r) = referral_by_id(sql, id)? else {
             return Ok(Err(format!("no existe la referencia {id}")));
         };
-        if r.status == to && to == "recibida" {
+        if r.status == to && to == ReferralStatus::Recibida {
             // Acknowledging twice is harmless.
             return Ok(Ok(r));
         }
-        if !allowed(&r.status, to) {
+        let mover = if to == ReferralStatus::Atendida {
+            Mover::Service
+        } else {
+            Mover::Institution
+        };
+        if !r.status.may_become(to, mover) {
             return Ok(Err(format!(
                 "la referencia {id} está «{}»: no puede pasar a «{to}»",
                 r.status
             )));
         }
-        if to == "rechazada" && reason.is_none_or(|s| s.trim().is_empty()) {
+        if to == ReferralStatus::Rechazada && reason.is_none_or(|s| s.trim().is_empty()) {
             return Ok(Err("un rechazo necesita un motivo".into()));
         }
         let stamp = match to {
-            "recibida" => "received_at = $2,",
-            "contactada" => "contacted_at = $2,",
+            ReferralStatus::Recibida => "received_at = $2,",
+            ReferralStatus::Contactada => "contacted_at = $2,",
             _ => "closed_at = $2,",
         };
         sql.execute(
             &format!("UPDATE referrals SET status = $1, {stamp} reason = COALESCE($3, reason), updated_at = $2 WHERE id = $4"),
-            &[to.into(), at.into(), reason.into(), id.into()],
+            &[to.code().into(), at.into(), reason.into(), id.into()],
         )?;
         insert_rows(
             sql,
@@ -585,8 +568,8 @@ pub fn transition(
                 id.into(),
                 at.into(),
                 actor.into(),
-                r.status.as_str().into(),
-                to.into(),
+                r.status.code().into(),
+                to.code().into(),
                 reason.into(),
             ]],
         )?;
@@ -809,13 +792,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn transitions_and_percentiles() {
-        assert!(allowed("emitida", "recibida"));
-        assert!(allowed("recibida", "contactada"));
-        assert!(allowed("vencida", "atendida"));
-        assert!(!allowed("atendida", "rechazada"));
-        assert!(!allowed("cerrada", "recibida"));
-        assert!(!allowed("rechazada", "atendida"));
+    fn the_sql_status_lists_are_the_domain_s() {
+        let list = |f: fn(ReferralStatus) -> bool| {
+            let codes: Vec<String> = ReferralStatus::ALL
+                .into_iter()
+                .filter(|s| f(*s))
+                .map(|s| format!("'{}'", s.code()))
+                .collect();
+            format!("({})", codes.join(", "))
+        };
+        assert_eq!(OPEN_SQL, list(ReferralStatus::is_open));
+        assert_eq!(ANSWERABLE_SQL, list(ReferralStatus::is_answerable));
+    }
+
+    #[test]
+    fn medians_and_percentiles_of_delivery_days() {
         let v = [1.0, 2.0, 3.0, 4.0, 10.0];
         assert_eq!(median(&v), Some(3.0));
         assert_eq!(median(&[1.0, 3.0]), Some(2.0));

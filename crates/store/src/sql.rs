@@ -193,6 +193,31 @@ impl Row {
     pub fn text(&self, i: usize) -> String {
         self.at(i).string().unwrap_or_default()
     }
+    /// The position of column `name` (its first, when a join repeats a name).
+    fn position(&self, name: &str) -> Result<usize> {
+        self.columns
+            .iter()
+            .position(|c| c == name)
+            .ok_or_else(|| StoreError::Invalid(format!("la consulta no tiene la columna «{name}»")))
+    }
+    /// The integer in column `name`: an error if it is NULL or missing.
+    pub fn req_int(&self, name: &str) -> Result<i64> {
+        self.opt_int(name)?
+            .ok_or_else(|| StoreError::Invalid(format!("la columna «{name}» es NULL")))
+    }
+    /// The integer in column `name`, `None` when NULL.
+    pub fn opt_int(&self, name: &str) -> Result<Option<i64>> {
+        Ok(self.at(self.position(name)?).int())
+    }
+    /// The text in column `name`: an error if it is NULL or missing.
+    pub fn req_text(&self, name: &str) -> Result<String> {
+        self.opt_text(name)?
+            .ok_or_else(|| StoreError::Invalid(format!("la columna «{name}» es NULL")))
+    }
+    /// The text in column `name`, `None` when NULL.
+    pub fn opt_text(&self, name: &str) -> Result<Option<String>> {
+        Ok(self.at(self.position(name)?).string())
+    }
     /// The row as a JSON object keyed by column name.
     pub fn object(&self) -> serde_json::Map<String, serde_json::Value> {
         self.object_from(0)

@@ -133,6 +133,20 @@ pub fn checkpoint_after_pages(sql: &mut dyn crate::sql::Sql, pages: u32) -> Resu
     Ok(u32::try_from(held).unwrap_or_default())
 }
 
+/// SQLite: a consistent, compacted copy of the database at `path` (`VACUUM INTO`) while others
+/// may keep reading and writing.
+pub fn sqlite_copy_to(sql: &mut dyn crate::sql::Sql, path: &str) -> Result<()> {
+    sql.batch(&format!("VACUUM INTO '{}'", path.replace('\'', "''")))
+}
+
+/// SQLite: the database's own integrity check (`ok` when sound, else what is wrong).
+pub fn sqlite_integrity_check(sql: &mut dyn crate::sql::Sql) -> Result<String> {
+    Ok(sql
+        .query_opt("PRAGMA integrity_check", &[])?
+        .map(|r| r.text(0))
+        .unwrap_or_default())
+}
+
 /// SQLite: copies what the WAL holds into the database without blocking writers (a passive
 /// checkpoint; the server's checkpointer thread runs it after the intake writer's commits).
 /// Does nothing on PostgreSQL.

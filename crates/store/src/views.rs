@@ -182,6 +182,17 @@ pub fn person(sql: &mut dyn Sql, id: i64) -> Result<Option<Map<String, Value>>> 
 /// A household row and its members' rows.
 pub type HouseholdView = (Map<String, Value>, Vec<Map<String, Value>>);
 
+/// Whether household `id` came from a synthetic import (`synthetic` is an integer in SQLite and
+/// a boolean in PostgreSQL: both read it as a condition).
+pub fn household_is_synthetic(sql: &mut dyn Sql, id: i64) -> Result<bool> {
+    Ok(!sql
+        .query(
+            "SELECT 1 FROM households h JOIN imports i ON i.id = h.import_id WHERE h.id = $1 AND i.synthetic",
+            &[id.into()],
+        )?
+        .is_empty())
+}
+
 /// One household with its members (whole rows).
 pub fn household(sql: &mut dyn Sql, id: i64) -> Result<Option<HouseholdView>> {
     let Some(h) = sql.query_opt(

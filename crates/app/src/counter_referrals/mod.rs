@@ -36,6 +36,37 @@ pub struct Sender {
     pub channel: String,
 }
 
+/// The sender of counter-referrals `actor` is, on `channel`, for a submission of `events`:
+/// refused unless the account may send them and belongs to an institution (administrators
+/// load any institution's events; everyone else only their own), and above [`MAX_EVENTS`].
+pub fn sender_for(actor: &crate::Actor, channel: &str, events: usize) -> crate::Result<Sender> {
+    use vamos_domain::{Permission, Role};
+    actor.require(Permission::CounterReferralsWrite)?;
+    let admin = actor.role == Some(Role::Administrador);
+    if !admin && actor.institution.is_none() {
+        return Err(crate::Error::forbidden(
+            "su cuenta no pertenece a una institución",
+        ));
+    }
+    if events > MAX_EVENTS {
+        return Err(crate::Error::new(
+            crate::ErrorKind::TooLarge,
+            "demasiados_eventos",
+            format!("a lo sumo {MAX_EVENTS} eventos por envío"),
+        ));
+    }
+    Ok(Sender {
+        actor: actor.name.clone(),
+        institution: if admin {
+            None
+        } else {
+            Some(actor.institution.clone().unwrap_or_default())
+        },
+        scope: actor.scope.clone(),
+        channel: channel.to_string(),
+    })
+}
+
 /// One rejected event: where, which field, which value, why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EventError {

@@ -4,26 +4,27 @@
 //! the service delivered (a counter-referral); export the same list as CSV or XLSX; and the
 //! funnel and timeliness of the institution.
 //!
-//! Every action goes through the JSON API's handlers (`access_api::list_referrals`,
-//! `acknowledge`, `change_status`, `post_one`, `funnel`) with the signed-in principal, so the
-//! permissions, the scope, the agreed fields, the life-cycle rules and the audit are the API's.
+//! Every action goes through the same use cases as the JSON API (`vamos_app::referrals::work`,
+//! and the API's counter-referral intake) acting as the signed-in account, so the permissions,
+//! the scope, the agreed fields, the life-cycle rules and the audit are the API's.
 //! Forms carry the session's CSRF token; a counter-referral recorded here has the event id
 //! `web-<referral>`, so sending the form twice records it once.
 
 use super::registry::text;
 use super::Page;
-use crate::access_api::{self, Acknowledge, FunnelQuery, ReferralQuery, StatusChange};
+use crate::access_api;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use axum::{Form, Json};
+use axum::Form;
 use minijinja::context;
 use minijinja::value::Value as JValue;
 use serde::Deserialize;
 use serde_json::Value;
+use vamos_app::referrals::work::{self, Acknowledge, FunnelQuery, ReferralQuery, StatusChange};
 use vamos_domain::authz::Permission;
-use vamos_ingest::counter_referrals::EventInput;
+use vamos_ingest::counter_referrals::{EventInput, Located};
 
 #[derive(Deserialize, Default, Clone)]
 pub struct InboxQuery {
@@ -98,12 +99,14 @@ pub async fn page(State(st): State<AppState>, page: Page, Query(q): Query<InboxQ
         format: Some("json".into()),
         purpose: Some("bandeja de referencias (aplicación web)".into()),
     };
-    let listed = access_api::list_referrals(State(st.clone()), p.clone(), Query(rq)).await;
-    let body = match listed {
-        Ok(r) => match axum::body::to_bytes(r.into_body(), 64 * 1024 * 1024).await {
-            Ok(b) => b,
-            Err(e) => return page.error(&ApiError::internal(e)),
-        },
+    let actor = p.as_actor();
+    let catalogue = st.catalogue.clone();
+    let listed = st
+        .pool
+        .run(move |s| Ok(work::list(s, &actor, &catalogue, &rq)?))
+        .await;
+    let v = match listed {
+        Ok(l) => l.json(),
         Err(e) if e.status.is_client_error() && e.status.as_u16() != 401 => {
             return page.html_status(
                 e.status,
@@ -113,7 +116,6 @@ pub async fn page(State(st): State<AppState>, page: Page, Query(q): Query<InboxQ
         }
         Err(e) => return page.error(&e),
     };
-    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let rows: Vec<JValue> = super::items(&v)
         .map(|r| {
             let person = r.get("person");
@@ -153,10 +155,11 @@ pub async fn page(State(st): State<AppState>, page: Page, Query(q): Query<InboxQ
             territory: opt(&q.territorio),
             service: opt(&q.servicio),
         };
-        access_api::funnel(State(st.clone()), p.clone(), Query(fq))
+        let actor = p.as_actor();
+        st.pool
+            .run(move |s| Ok(work::funnel(s, &actor, &fq)?))
             .await
             .ok()
-            .map(|Json(f)| f)
     } else {
         None
     };
@@ -265,26 +268,27 @@ pub async fn act(
         .unwrap_or("")
         .to_string();
     let outcome: Result<&'static str, ApiError> = match f.accion.as_str() {
-        "recibo" => access_api::acknowledge(
-            State(st.clone()),
-            p.clone(),
-            Json(Acknowledge {
+        "recibo" => {
+            let actor = p.as_actor();
+            let b = Acknowledge {
                 territory: opt(&f.territorio),
                 institution: opt(&f.institucion),
-            }),
-        )
-        .await
-        .map(|_| "inbox-done-acknowledged"),
-        "contactada" | "rechazada" => access_api::change_status(
-            State(st.clone()),
-            p.clone(),
-            Path(id),
-            Json(StatusChange {
+            };
+            st.pool
+                .run(move |s| Ok(work::acknowledge(s, &actor, &b)?))
+                .await
+                .map(|_| "inbox-done-acknowledged")
+        }
+        "contactada" | "rechazada" => {
+            let actor = p.as_actor();
+            let b = StatusChange {
                 status: f.accion.clone(),
                 reason: opt(&f.motivo),
-            }),
-        )
-        .await
+            };
+            st.pool
+                .run(move |s| Ok(work::change_status(s, &actor, id, &b)?))
+                .await
+        }
         .map(|_| {
             if f.accion == "contactada" {
                 "inbox-done-contacted"
@@ -303,20 +307,16 @@ pub async fn act(
                 place: opt(&f.lugar),
                 place_district: None,
             };
-            match access_api::post_one(State(st.clone()), p.clone(), Json(e)).await {
-                Ok(r) if r.status().is_success() => Ok("inbox-done-served"),
-                Ok(r) => {
-                    let body = axum::body::to_bytes(r.into_body(), 1024 * 1024)
-                        .await
-                        .unwrap_or_default();
-                    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                    let reasons: Vec<String> = v
-                        .get("errors")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|e| e.get("reason").and_then(Value::as_str).map(str::to_string))
-                        .collect();
+            let events = vec![Located {
+                file: "solicitud".into(),
+                row: 1,
+                event: e,
+            }];
+            match access_api::ingest(&st, p.clone(), events, "api").await {
+                Ok(sum) if sum.accepted + sum.duplicates == 1 => Ok("inbox-done-served"),
+                Ok(sum) => {
+                    let reasons: Vec<String> =
+                        sum.errors.iter().map(|e| e.reason.clone()).collect();
                     Err(ApiError::new(
                         axum::http::StatusCode::UNPROCESSABLE_ENTITY,
                         "contrarreferencia_rechazada",

@@ -3,11 +3,10 @@
 //! with the status permission, each member's and the household's status per service with the
 //! evidence that decided it.
 //!
-//! Every read goes through the JSON API's own handlers (`api::search_persons`,
-//! `api::get_household`), so the scope, the field policy and the audit record are exactly the
-//! API's; the statuses are computed for the household's community only
-//! (`status::explain_household`) and audited as one "explicar estatus" record naming the
-//! household and its members.
+//! Every read goes through the same use cases as the JSON API (`vamos_app::registry`), so the
+//! scope, the field policy and the audit record are exactly the API's; the statuses are
+//! computed for the household's community only (`explain_household`) and audited as one
+//! "explicar estatus" record naming the household and its members.
 
 use super::Page;
 use crate::api::{self, PersonSearch, PurposeQuery};
@@ -15,14 +14,15 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use axum::Json;
 use minijinja::context;
 use minijinja::value::Value as JValue;
 use serde::Deserialize;
 use serde_json::Value;
 use vamos_app::measurements as status;
+use vamos_app::registry;
 use vamos_domain::authz::Permission;
 use vamos_domain::{DistrictCode, Territory, TerritoryCode};
+use vamos_store::views;
 
 #[derive(Deserialize, Default)]
 pub struct SearchForm {
@@ -100,8 +100,13 @@ pub async fn search(
         .run(|s| Ok(s.has_synthetic_data()?))
         .await
         .unwrap_or(false);
-    match api::search_persons(State(st), p, Query(q)).await {
-        Ok(Json(v)) => {
+    let actor = p.as_actor();
+    let found = st
+        .pool
+        .run(move |s| Ok(registry::search_persons(s, &actor, &q)?))
+        .await;
+    match found.map(|page| page.json()) {
+        Ok(v) => {
             let rows: Vec<JValue> = super::items(&v)
                 .map(|r| {
                     context! {
@@ -197,23 +202,20 @@ pub async fn household(State(st): State<AppState>, page: Page, Path(id): Path<i6
     let q = PurposeQuery {
         purpose: Some("consulta de un hogar (aplicación web)".into()),
     };
-    let h = match api::get_household(State(st.clone()), p.clone(), Path(id), Query(q)).await {
-        Ok(Json(h)) => h,
+    let actor = p.as_actor();
+    let h = match st
+        .pool
+        .run(move |s| Ok(registry::household(s, &actor, id, &q.purpose)?))
+        .await
+    {
+        Ok(h) => h,
         Err(e) => return page.error(&e),
     };
     // Whether the household came from a synthetic import (`synthetic` is an integer in SQLite
     // and a boolean in PostgreSQL: both read it as a condition).
     let synthetic = st
         .pool
-        .run(move |s| {
-            Ok(!s
-                .sql()
-                .query(
-                    "SELECT 1 FROM households h JOIN imports i ON i.id = h.import_id WHERE h.id = $1 AND i.synthetic",
-                    &[id.into()],
-                )?
-                .is_empty())
-        })
+        .run(move |s| Ok(views::household_is_synthetic(s.sql(), id)?))
         .await
         .unwrap_or(false);
     let district = h
@@ -381,7 +383,7 @@ pub async fn household(State(st): State<AppState>, page: Page, Path(id): Path<i6
     // Its referrals, for accounts that read referrals (an operator sees its institution's).
     let mut referrals: Vec<JValue> = Vec::new();
     if p.can(Permission::ReferralsRead) {
-        let rq = crate::access_api::ReferralQuery {
+        let rq = vamos_app::referrals::work::ReferralQuery {
             institution: None,
             territory: None,
             service: None,
@@ -393,11 +395,19 @@ pub async fn household(State(st): State<AppState>, page: Page, Path(id): Path<i6
             format: Some("json".into()),
             purpose: Some("referencias de un hogar (aplicación web)".into()),
         };
-        if let Ok(r) =
-            crate::access_api::list_referrals(State(st.clone()), p.clone(), Query(rq)).await
-        {
-            if let Ok(b) = axum::body::to_bytes(r.into_body(), 16 * 1024 * 1024).await {
-                let v: Value = serde_json::from_slice(&b).unwrap_or(Value::Null);
+        let actor = p.as_actor();
+        let catalogue = st.catalogue.clone();
+        let listed = st
+            .pool
+            .run(move |s| {
+                Ok(vamos_app::referrals::work::list(
+                    s, &actor, &catalogue, &rq,
+                )?)
+            })
+            .await;
+        if let Ok(listing) = listed {
+            {
+                let v = listing.json();
                 referrals = super::items(&v)
                     .map(|r| {
                         context! {
@@ -442,8 +452,13 @@ pub async fn community(State(st): State<AppState>, page: Page, Path(id): Path<i6
     let Some(p) = page.user.clone() else {
         return page.error(&ApiError::unauthorized());
     };
-    let c = match api::get_community(State(st.clone()), p.clone(), Path(id)).await {
-        Ok(Json(c)) => c,
+    let actor = p.as_actor();
+    let c = match st
+        .pool
+        .run(move |s| Ok(registry::community(s, &actor, id)?))
+        .await
+    {
+        Ok(c) => c,
         Err(e) => return page.error(&e),
     };
     let district = c

@@ -1,9 +1,10 @@
-//! Access management (*gestión de acceso*), shared by the command line and the HTTP API:
-//! generating referrals from a measurement, ingesting counter-referrals (validation per event,
-//! idempotency, answering referrals), keeping the latest measurement's Logros up to date with
-//! them incrementally, the personal service route, and the referral report rows.
+//! Referrals (*gestión de acceso*), shared by the command line and the HTTP API: generating
+//! them from a measurement's needs, the personal service route, and the report rows
+//! (JSON, CSV, XLSX); working them (lists, life cycle, funnel) is in [`work`].
 //!
-//! Neither prints nor reads the clock: dates and the caller arrive as parameters.
+//! Neither prints nor reads the clock here: dates and the caller arrive as parameters.
+
+pub mod work;
 
 use chrono::NaiveDate;
 use serde::Serialize;

@@ -1,0 +1,436 @@
+//! Reading the registry: persons, households and communities, as every interface shows them —
+//! within the caller's territorial scope, with only the person fields its role or its
+//! institution's data-sharing agreement allows, and one audit record per read (refused reads
+//! included). The JSON API and the web pages both call these functions.
+
+use crate::{Actor, Error, Result};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeSet;
+use vamos_domain::{DistrictCode, FieldPolicy, Permission, Scope, TerritoryCode};
+use vamos_store::accounts;
+use vamos_store::views::{self, Filter, Op, PersonColumn};
+use vamos_store::{Store, UnitKind};
+
+/// Most rows in one page of a list or search.
+pub const MAX_PAGE: i64 = 200;
+/// Rows in a page when the caller does not say.
+pub const DEFAULT_PAGE: i64 = 50;
+
+/// The person fields `actor` may see (`None` = all), from its role or its institution's
+/// agreements in force today.
+pub fn visible_fields(store: &mut dyn Store, actor: &Actor) -> Result<Option<BTreeSet<String>>> {
+    let Some(role) = actor.role else {
+        return Ok(None);
+    };
+    match role.field_policy() {
+        FieldPolicy::All => Ok(None),
+        FieldPolicy::Fields(f) => Ok(Some(f.iter().map(|s| s.to_string()).collect())),
+        FieldPolicy::None => Err(Error::forbidden(format!(
+            "el rol {} no accede a datos personales",
+            role.label()
+        ))),
+        FieldPolicy::Agreement => {
+            let inst = actor.institution.clone().unwrap_or_default();
+            let today = crate::clock::now().date_naive().to_string();
+            let list = accounts::agreements(store.sql(), Some(&inst), Some(&today))?;
+            if list.is_empty() {
+                return Err(Error::forbidden(format!(
+                    "la institución {inst} no tiene un acuerdo de intercambio de datos vigente"
+                )));
+            }
+            let mut set: BTreeSet<String> = list.into_iter().flat_map(|a| a.fields).collect();
+            set.insert("id".into());
+            Ok(Some(set))
+        }
+    }
+}
+
+/// Keeps only the visible keys of a person row.
+pub fn filter_person(
+    mut row: Map<String, Value>,
+    fields: &Option<BTreeSet<String>>,
+) -> Map<String, Value> {
+    if let Some(f) = fields {
+        row.retain(|k, _| f.contains(k));
+    }
+    row
+}
+
+/// The `id`s of rows, comma-separated (the audit record's subject list).
+fn ids_of(rows: &[Map<String, Value>]) -> String {
+    rows.iter()
+        .filter_map(|r| r.get("id").and_then(Value::as_i64))
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn district_of(row: &Map<String, Value>) -> Option<DistrictCode> {
+    row.get("district_code")
+        .and_then(Value::as_i64)
+        .and_then(|d| u16::try_from(d).ok())
+        .and_then(|d| DistrictCode::from_number(d).ok())
+}
+
+fn in_scope(actor: &Actor, row: &Map<String, Value>) -> bool {
+    district_of(row).is_some_and(|d| actor.scope.contains(d))
+}
+
+/// The error for a unit that is missing (not found) or outside the caller's territories
+/// (forbidden: the caller is told it exists but not what it holds, as the access policy
+/// requires).
+pub fn out_of_scope(exists: bool, kind_es: &str, id: i64) -> Error {
+    if exists {
+        Error::forbidden(format!("{kind_es} {id}: fuera de su ámbito territorial"))
+    } else {
+        Error::not_found(format!("{kind_es} {id} no encontrado"))
+    }
+}
+
+/// A territory given by a caller (`PY` when absent).
+pub fn parse_territory(s: Option<&str>) -> Result<TerritoryCode> {
+    TerritoryCode::parse(s.unwrap_or("PY"))
+        .map_err(|e| Error::bad_request(format!("territorio inválido: {e}")))
+}
+
+fn ranges(t: TerritoryCode) -> Vec<(i64, i64)> {
+    match t {
+        TerritoryCode::Nation => Scope::National,
+        other => Scope::Territories(vec![other]),
+    }
+    .district_ranges()
+}
+
+/// The purpose a caller gave for a read (audited), or `default`.
+pub fn purpose_or(p: &Option<String>, default: &str) -> Result<String> {
+    match p {
+        Some(s) if s.chars().count() > 200 => Err(Error::bad_request(
+            "el motivo (purpose) no puede superar 200 caracteres",
+        )),
+        Some(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+        _ => Ok(default.to_string()),
+    }
+}
+
+/// A search of persons.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct PersonSearch {
+    /// Words of the name (given names or family names).
+    pub q: Option<String>,
+    pub cedula: Option<i64>,
+    /// `PY`, a department `DD` or a district `DDdd`.
+    pub territory: Option<String>,
+    /// The last id of the previous page.
+    pub after: Option<i64>,
+    pub limit: Option<i64>,
+    pub purpose: Option<String>,
+}
+
+/// A page of rows: the rows, the id to continue after, and the page size used.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Page {
+    pub items: Vec<Value>,
+    pub next_after: Option<i64>,
+    pub limit: i64,
+}
+
+impl Page {
+    pub fn json(&self) -> Value {
+        json!({"items": self.items, "next_after": self.next_after, "limit": self.limit})
+    }
+}
+
+/// Persons matching a search, within the caller's scope, with the fields it may see.
+pub fn search_persons(store: &mut dyn Store, actor: &Actor, q: &PersonSearch) -> Result<Page> {
+    actor.require(Permission::RegistryRead)?;
+    let t = parse_territory(q.territory.as_deref())?;
+    let purpose = purpose_or(&q.purpose, "búsqueda en el registro")?;
+    let mut conds = vec![Filter::Or(
+        ranges(t)
+            .into_iter()
+            .map(|(lo, hi)| {
+                Filter::And(vec![
+                    Filter::Cmp(PersonColumn::District, Op::Ge, lo.into()),
+                    Filter::Cmp(PersonColumn::District, Op::Le, hi.into()),
+                ])
+            })
+            .collect(),
+    )];
+    if let Some(words) = &q.q {
+        if words.chars().count() > 100 {
+            return Err(Error::bad_request(
+                "la búsqueda no puede superar 100 caracteres",
+            ));
+        }
+        for w in words.split_whitespace().take(6) {
+            conds.push(Filter::Or(vec![
+                Filter::Cmp(PersonColumn::GivenNames, Op::Contains, w.into()),
+                Filter::Cmp(PersonColumn::FamilyNames, Op::Contains, w.into()),
+            ]));
+        }
+    }
+    if let Some(c) = q.cedula {
+        conds.push(Filter::Cmp(PersonColumn::NationalId, Op::Eq, c.into()));
+    }
+    if q.q.is_none() && q.cedula.is_none() && t == TerritoryCode::Nation {
+        return Err(Error::bad_request(
+            "indique al menos un criterio: q (nombre), cedula o territory",
+        ));
+    }
+    let limit = q.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    let fields = visible_fields(store, actor)?;
+    let page = views::search_persons(
+        store.sql(),
+        &Filter::And(conds),
+        &actor.scope.district_ranges(),
+        q.after,
+        limit,
+    )?;
+    actor.audit(
+        store,
+        "buscar personas",
+        "persona",
+        &ids_of(&page.items),
+        &purpose,
+        &format!("ok: {} resultados", page.items.len()),
+    )?;
+    Ok(Page {
+        items: page
+            .items
+            .into_iter()
+            .map(|r| Value::Object(filter_person(r, &fields)))
+            .collect(),
+        next_after: page.next,
+        limit,
+    })
+}
+
+/// Audits a refused or failed read of one unit and returns its error.
+fn refuse(
+    store: &mut dyn Store,
+    actor: &Actor,
+    action: &str,
+    kind_es: &str,
+    id: i64,
+    purpose: &str,
+    exists: bool,
+) -> Result<Error> {
+    let outcome = if exists {
+        "denegado: fuera de su ámbito territorial"
+    } else {
+        "no encontrado"
+    };
+    actor.audit(store, action, kind_es, &id.to_string(), purpose, outcome)?;
+    Ok(out_of_scope(exists, kind_es, id))
+}
+
+/// One person, with the fields the caller may see.
+pub fn person(
+    store: &mut dyn Store,
+    actor: &Actor,
+    id: i64,
+    purpose: &Option<String>,
+) -> Result<Value> {
+    actor.require(Permission::RegistryRead)?;
+    let purpose = purpose_or(purpose, "consulta de una persona")?;
+    let fields = visible_fields(store, actor)?;
+    match views::person(store.sql(), id)? {
+        Some(r) if in_scope(actor, &r) => {
+            actor.audit(
+                store,
+                "leer persona",
+                "persona",
+                &id.to_string(),
+                &purpose,
+                "ok",
+            )?;
+            Ok(Value::Object(filter_person(r, &fields)))
+        }
+        found => Err(refuse(
+            store,
+            actor,
+            "leer persona",
+            "persona",
+            id,
+            &purpose,
+            found.is_some(),
+        )?),
+    }
+}
+
+/// A list of units of a territory, within the caller's scope.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ListQuery {
+    pub territory: Option<String>,
+    pub after: Option<i64>,
+    pub limit: Option<i64>,
+    pub purpose: Option<String>,
+}
+
+/// The households of a territory, a page at a time.
+pub fn households(store: &mut dyn Store, actor: &Actor, q: &ListQuery) -> Result<Page> {
+    actor.require(Permission::RegistryRead)?;
+    let t = parse_territory(q.territory.as_deref())?;
+    let purpose = purpose_or(&q.purpose, "listado de hogares")?;
+    let limit = q.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    visible_fields(store, actor)?;
+    let page = views::list_households(
+        store.sql(),
+        &ranges(t),
+        &actor.scope.district_ranges(),
+        q.after,
+        limit,
+    )?;
+    actor.audit(
+        store,
+        "listar hogares",
+        "hogar",
+        &ids_of(&page.items),
+        &purpose,
+        &format!("ok: {} resultados", page.items.len()),
+    )?;
+    Ok(Page {
+        items: page.items.into_iter().map(Value::Object).collect(),
+        next_after: page.next,
+        limit,
+    })
+}
+
+/// One household with its members (the fields the caller may see; the address only with the
+/// `household_address` field).
+pub fn household(
+    store: &mut dyn Store,
+    actor: &Actor,
+    id: i64,
+    purpose: &Option<String>,
+) -> Result<Value> {
+    actor.require(Permission::RegistryRead)?;
+    let purpose = purpose_or(purpose, "consulta de un hogar")?;
+    let fields = visible_fields(store, actor)?;
+    match views::household(store.sql(), id)? {
+        Some((mut h, members)) if in_scope(actor, &h) => {
+            actor.audit(
+                store,
+                "leer hogar",
+                "hogar",
+                &format!("{id} (miembros {})", ids_of(&members)),
+                &purpose,
+                "ok",
+            )?;
+            if fields
+                .as_ref()
+                .is_some_and(|f| !f.contains("household_address"))
+            {
+                for k in ["address", "latitude", "longitude"] {
+                    h.remove(k);
+                }
+            }
+            let members: Vec<Value> = members
+                .into_iter()
+                .map(|m| Value::Object(filter_person(m, &fields)))
+                .collect();
+            h.insert("members".into(), Value::Array(members));
+            Ok(Value::Object(h))
+        }
+        found => Err(refuse(
+            store,
+            actor,
+            "leer hogar",
+            "hogar",
+            id,
+            &purpose,
+            found.is_some(),
+        )?),
+    }
+}
+
+/// The communities of a territory, a page at a time.
+pub fn communities(store: &mut dyn Store, actor: &Actor, q: &ListQuery) -> Result<Page> {
+    actor.require(Permission::RegistryRead)?;
+    let t = parse_territory(q.territory.as_deref())?;
+    let limit = q.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    visible_fields(store, actor)?;
+    let page = views::list_communities(
+        store.sql(),
+        &ranges(t),
+        &actor.scope.district_ranges(),
+        q.after,
+        limit,
+    )?;
+    Ok(Page {
+        items: page.items.into_iter().map(Value::Object).collect(),
+        next_after: page.next,
+        limit,
+    })
+}
+
+/// One community.
+pub fn community(store: &mut dyn Store, actor: &Actor, id: i64) -> Result<Value> {
+    actor.require(Permission::RegistryRead)?;
+    visible_fields(store, actor)?;
+    match views::community(store.sql(), id)? {
+        Some(c) if in_scope(actor, &c) => Ok(Value::Object(c)),
+        found => Err(out_of_scope(found.is_some(), "comunidad", id)),
+    }
+}
+
+/// The protection status of one unit, service by service, with its evidence: at `as_of`, or at
+/// the latest measurement's date with the counter-referrals it was brought up to date with.
+pub fn unit_status(
+    store: &mut dyn Store,
+    actor: &Actor,
+    catalogue: &vamos_catalogue::Catalogue,
+    kind: UnitKind,
+    id: i64,
+    as_of: Option<&str>,
+    purpose: &Option<String>,
+) -> Result<Value> {
+    actor.require(Permission::StatusRead)?;
+    let purpose = purpose_or(purpose, "consulta de estatus de protección")?;
+    let as_of = as_of
+        .map(|s| {
+            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map_err(|_| Error::bad_request(format!("fecha «{s}» inválida: use AAAA-MM-DD")))
+        })
+        .transpose()?;
+    let kind_es = crate::measurements::kind_es(kind);
+    let located = store.locate(kind, id)?;
+    let district = located.and_then(|(_, d)| DistrictCode::from_number(d).ok());
+    let allowed = district.is_some_and(|d| actor.scope.contains(d));
+    let outcome = match (located, allowed) {
+        (None, _) => "no encontrado",
+        (Some(_), false) => "denegado: fuera de su ámbito territorial",
+        _ => "ok",
+    };
+    let subject = located
+        .map(|(i, _)| i.to_string())
+        .unwrap_or_else(|| id.to_string());
+    actor.audit(
+        store,
+        "explicar estatus",
+        kind_es,
+        &subject,
+        &purpose,
+        outcome,
+    )?;
+    let (Some((uid, _)), Some(d), true) = (located, district, allowed) else {
+        return Err(out_of_scope(located.is_some(), kind_es, id));
+    };
+    let (as_of, until) = match as_of {
+        Some(d) => (d, d),
+        None => match store.measurement(None)? {
+            Some((m, _)) => (
+                chrono::NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d").map_err(Error::internal)?,
+                crate::measurements::figures_until(&m)?,
+            ),
+            None => {
+                return Err(Error::bad_request(
+                    "indique as_of=AAAA-MM-DD (todavía no hay mediciones)",
+                ))
+            }
+        },
+    };
+    Ok(crate::measurements::explain(
+        store, catalogue, kind, uid, d, as_of, until,
+    )?)
+}
