@@ -297,6 +297,7 @@ fn base64_of(bytes: [u8; 32]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+#[allow(clippy::too_many_lines)] // reason: a scenario test, to be split into one test per behaviour
 fn run_against(
     spec: &Value,
     d: &Path,

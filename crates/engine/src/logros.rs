@@ -358,6 +358,7 @@ pub fn measure_units(
     tally(cls, data, Some(units))
 }
 
+#[allow(clippy::too_many_lines)] // reason: one pass over its input, not yet split into steps
 fn tally(cls: &Classifier<'_>, data: &RegistryData, only: Option<&UnitSet>) -> Vec<DistrictLogros> {
     let territory = Territory::official();
     let slot_of = |d: DistrictCode| {

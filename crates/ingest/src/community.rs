@@ -20,6 +20,7 @@ use vamos_domain::{Community, CommunitySurvey, DistrictCode, Provenance, Value};
 use vamos_store::{SnapshotNeeds, Store};
 
 /// Runs a community (Entorno) import.
+#[allow(clippy::too_many_lines)] // reason: one pass over its input, not yet split into steps
 pub fn import(
     store: &mut dyn Store,
     paths: &[PathBuf],

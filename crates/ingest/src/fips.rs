@@ -328,6 +328,7 @@ impl State<'_> {
         id
     }
 
+    #[allow(clippy::too_many_lines)] // reason: one pass over its input, not yet split into steps
     fn households_pass(
         &mut self,
         t: &mut Table,
@@ -558,6 +559,7 @@ impl State<'_> {
         Ok(())
     }
 
+    #[allow(clippy::too_many_lines)] // reason: one pass over its input, not yet split into steps
     fn members_pass(
         &mut self,
         t: &mut Table,

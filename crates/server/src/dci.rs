@@ -781,6 +781,7 @@ struct Call {
     correlation_id: String,
 }
 
+#[allow(clippy::too_many_lines)] // reason: one pass over its input, not yet split into steps
 async fn handle(st: AppState, kind: Kind, req: Request) -> Result<Response, DciError> {
     let (parts, body) = req.into_parts();
     let p = auth::authenticate_limited(&parts, &st)
@@ -1198,6 +1199,7 @@ fn summarise(items: &[Value]) -> Value {
 
 type Outcome = (Value, Value, String);
 
+#[allow(clippy::too_many_lines)] // reason: one pass over its input, not yet split into steps
 fn search(
     s: &mut dyn Store,
     p: &Principal,

@@ -16,7 +16,7 @@ use vamos_engine::classify::EventReach;
 use vamos_engine::logros::{apply_change, measure_units, DistrictLogros, UnitSet};
 use vamos_engine::{Classifier, RegistryData};
 use vamos_ingest::counter_referrals::Located;
-use vamos_store::counter_referrals::{AnswerMap, NewCounterReferral, Outcome};
+use vamos_store::counter_referrals::{AnswerMap, NewCounterReferral, Outcome, PersonPlace};
 use vamos_store::places::PersonPlaces;
 use vamos_store::Store;
 
@@ -253,6 +253,338 @@ pub fn ingest(
     Ok(finish_with(checked, &fresh, &outcomes))
 }
 
+/// An event whose shape, codes and dates passed the first pass of [`check`].
+struct Valid {
+    loc: Located,
+    institution: String,
+    key: String,
+    person_id: Option<i64>,
+    cedula: Option<i64>,
+    service: String,
+    date: NaiveDate,
+    place_district: Option<i64>,
+}
+
+/// The result of an event refused (its reasons are in the errors).
+fn rejected(row: u64, event_id: Option<String>) -> EventResult {
+    EventResult {
+        row,
+        event_id,
+        status: "rechazado",
+        counter_referral_id: None,
+        referral_id: None,
+    }
+}
+
+/// An error about one field of the event at `loc`.
+fn field_error(loc: &Located, column: &str, value: &str, reason: String) -> EventError {
+    EventError {
+        file: loc.file.clone(),
+        row: loc.row,
+        event_id: loc.event.event_id.clone(),
+        column: column.to_string(),
+        value: value.to_string(),
+        reason,
+    }
+}
+
+/// The catalogue event code a given service stands for, and whether the institution reports
+/// it. A catalogue service code (as the referral names it) stands for its event code. The
+/// previous event's answer is reused: a batch's events mostly share institution and service,
+/// and a look-up builds owned keys. `last` is (institution, service given, code, reportable).
+fn service_code(
+    codes: &Codes,
+    institution: &str,
+    given: &str,
+    last: &mut Option<(String, String, String, bool)>,
+) -> (String, bool) {
+    if let Some((i, g, code, ok)) = last.as_ref() {
+        if i == institution && g == given {
+            return (code.clone(), *ok);
+        }
+    }
+    let mut code = given.to_string();
+    if !codes
+        .answers
+        .contains_key(&(institution.to_string(), code.clone()))
+    {
+        if let Some(alias) = codes.aliases.get(&(institution.to_string(), code.clone())) {
+            code = alias.clone();
+        }
+    }
+    let ok = codes
+        .answers
+        .contains_key(&(institution.to_string(), code.clone()));
+    *last = Some((institution.to_string(), given.to_string(), code.clone(), ok));
+    (code, ok)
+}
+
+/// The delivery date: a real date, not in the future, not before 2000.
+fn delivery_date(
+    loc: &Located,
+    today: NaiveDate,
+    problems: &mut Vec<EventError>,
+) -> Option<NaiveDate> {
+    let raw = loc.event.delivered_on.clone().unwrap_or_default();
+    let problem = |reason: String| field_error(loc, "fecha_entrega", &raw, reason);
+    match vamos_ingest::dates::parse_date(&raw) {
+        Ok(Some(d)) if d > today => {
+            problems.push(problem(format!("fecha futura (hoy es {today})")));
+            None
+        }
+        Ok(Some(d)) if d < NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(d) => {
+            problems.push(problem("fecha anterior al año 2000".into()));
+            None
+        }
+        Ok(Some(d)) => Some(d),
+        Ok(None) => {
+            problems.push(field_error(
+                loc,
+                "fecha_entrega",
+                "",
+                "falta la fecha de entrega del servicio".into(),
+            ));
+            None
+        }
+        Err(e) => {
+            problems.push(problem(format!(
+                "{} (use AAAA-MM-DD o dd/mm/aaaa)",
+                e.message()
+            )));
+            None
+        }
+    }
+}
+
+/// The person named by the event: a SIIS number and/or a cédula, each well formed.
+fn person_keys(loc: &Located, problems: &mut Vec<EventError>) -> (Option<i64>, Option<i64>) {
+    let e = &loc.event;
+    fn given(v: &Option<String>) -> Option<&str> {
+        v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+    }
+    let person_id = given(&e.person_id).and_then(|s| match s.parse::<i64>() {
+        Ok(n) if n > 0 => Some(n),
+        _ => {
+            problems.push(field_error(
+                loc,
+                "persona_id",
+                s,
+                "el número de persona del SIIS debe ser un entero positivo".into(),
+            ));
+            None
+        }
+    });
+    let cedula = given(&e.cedula).and_then(|s| match NationalId::parse_optional(s) {
+        Ok(n) => n.map(|n| i64::from(n.get())),
+        Err(x) => {
+            problems.push(field_error(
+                loc,
+                "cedula",
+                s,
+                format!("cédula inválida: {x}"),
+            ));
+            None
+        }
+    });
+    if person_id.is_none() && cedula.is_none() && e.person_id.is_none() && e.cedula.is_none() {
+        problems.push(field_error(
+            loc,
+            "persona_id",
+            "",
+            "indique la persona: persona_id (SIIS) o cédula".into(),
+        ));
+    }
+    (person_id, cedula)
+}
+
+/// The district of the place of delivery, when given (an INE `DDdd` code).
+fn place_district(loc: &Located, problems: &mut Vec<EventError>) -> Option<i64> {
+    let s = loc
+        .event
+        .place_district
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())?;
+    match s
+        .parse::<u16>()
+        .ok()
+        .and_then(|n| DistrictCode::from_number(n).ok())
+    {
+        Some(d) => Some(i64::from(d.get())),
+        None => {
+            problems.push(field_error(
+                loc,
+                "distrito_lugar",
+                s,
+                "código de distrito desconocido (DDdd del INE)".into(),
+            ));
+            None
+        }
+    }
+}
+
+/// The institution an event is of: the sender's own (another one named is refused), or the one
+/// it names when the sender may load any (an administrator's file).
+fn event_institution(
+    loc: &Located,
+    sender: &Sender,
+    catalogue: &Catalogue,
+    problems: &mut Vec<EventError>,
+) -> String {
+    let named = loc
+        .event
+        .institution
+        .clone()
+        .map(|s| s.trim().to_uppercase())
+        .filter(|s| !s.is_empty());
+    let institution = match (&sender.institution, named) {
+        (Some(own), Some(n)) if *own != n => {
+            problems.push(field_error(
+                loc,
+                "institucion",
+                &n,
+                format!(
+                    "su cuenta es de {own}: no puede informar contra-referencias de otra institución"
+                ),
+            ));
+            own.clone()
+        }
+        (Some(own), _) => own.clone(),
+        (None, Some(n)) => n,
+        (None, None) => {
+            problems.push(field_error(
+                loc,
+                "institucion",
+                "",
+                "falta la institución que prestó el servicio".into(),
+            ));
+            String::new()
+        }
+    };
+    if !institution.is_empty() && catalogue.institution(&institution).is_none() {
+        problems.push(field_error(
+            loc,
+            "institucion",
+            &institution,
+            "institución desconocida en el catálogo".into(),
+        ));
+    }
+    institution
+}
+
+/// The first pass of [`check`] over one event: shape, codes and dates. `Err` holds every
+/// problem found.
+fn validate_event(
+    loc: Located,
+    catalogue: &Catalogue,
+    codes: &Codes,
+    sender: &Sender,
+    today: NaiveDate,
+    last_service: &mut Option<(String, String, String, bool)>,
+) -> Result<Valid, (EventResult, Vec<EventError>)> {
+    let mut problems = Vec::new();
+    let key = loc
+        .event
+        .event_id
+        .clone()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    if key.is_empty() {
+        problems.push(field_error(
+            &loc,
+            "id_evento",
+            "",
+            "falta el identificador del evento de la institución (id_evento)".into(),
+        ));
+    } else if key.chars().count() > 100 {
+        problems.push(field_error(
+            &loc,
+            "id_evento",
+            &key,
+            "el identificador del evento supera 100 caracteres".into(),
+        ));
+    }
+    let institution = event_institution(&loc, sender, catalogue, &mut problems);
+    let given = loc.event.service.as_deref().unwrap_or_default().trim();
+    let (service, answerable) = service_code(codes, &institution, given, last_service);
+    if service.is_empty() {
+        problems.push(field_error(
+            &loc,
+            "servicio",
+            "",
+            "falta el código del servicio prestado".into(),
+        ));
+    } else if !institution.is_empty() && !answerable {
+        let known = reportable(catalogue, &institution);
+        problems.push(field_error(
+            &loc,
+            "servicio",
+            &service,
+            if known.is_empty() {
+                format!("el catálogo no prevé contra-referencias de {institution}")
+            } else {
+                format!(
+                    "servicio desconocido para {institution}; códigos admitidos: {} (o el código del servicio en el catálogo, como en la referencia)",
+                    known.join(", ")
+                )
+            },
+        ));
+    }
+    let date = delivery_date(&loc, today, &mut problems);
+    let (person_id, cedula) = person_keys(&loc, &mut problems);
+    let place_district = place_district(&loc, &mut problems);
+    match (problems.is_empty(), date) {
+        (true, Some(date)) => Ok(Valid {
+            loc,
+            institution,
+            key,
+            person_id,
+            cedula,
+            service,
+            date,
+            place_district,
+        }),
+        _ => Err((rejected(loc.row, loc.event.event_id.clone()), problems)),
+    }
+}
+
+/// The registered person a valid event names, or why none: by SIIS number (and then its cédula
+/// must agree), else by a cédula that names exactly one person.
+fn named_person(
+    c: &Valid,
+    (by_id, by_cedula): &vamos_store::counter_referrals::Located,
+) -> Result<PersonPlace, (&'static str, String, String)> {
+    let cedula = || c.loc.event.cedula.clone().unwrap_or_default();
+    let by_ced = c.cedula.and_then(|n| by_cedula.get(&n)).map(Vec::as_slice);
+    match (c.person_id, by_ced) {
+        (Some(id), ced) => match by_id.get(&id) {
+            None => Err((
+                "persona_id",
+                id.to_string(),
+                "no hay ninguna persona registrada con ese número".into(),
+            )),
+            Some(p) if ced.is_some_and(|l| l.iter().all(|x| x.person_id != p.person_id)) => Err((
+                "cedula",
+                cedula(),
+                format!("la cédula no corresponde a la persona {id}"),
+            )),
+            Some(p) => Ok(*p),
+        },
+        (None, Some([only])) => Ok(*only),
+        (None, Some(_)) => Err((
+            "cedula",
+            cedula(),
+            "la cédula corresponde a más de una persona registrada: indique persona_id".into(),
+        )),
+        (None, None) => Err((
+            "cedula",
+            cedula(),
+            "ninguna persona registrada tiene esa cédula (regístrela primero; el evento puede reenviarse con el mismo id)".into(),
+        )),
+    }
+}
+
 /// The reading half of [`ingest`]: validates the events (shape, codes, dates, persons,
 /// scope) and repeats within the submission, without writing anything; events received
 /// before are told apart when stored. Persons are looked up in `places` when given (the
@@ -266,8 +598,6 @@ pub fn check(
     today: NaiveDate,
     places: Option<&PersonPlaces>,
 ) -> anyhow::Result<Checked> {
-    let answers = &codes.answers;
-    let aliases = &codes.aliases;
     let mut sum = IngestSummary {
         received: events.len() as u64,
         ..IngestSummary::default()
@@ -279,240 +609,14 @@ pub fn check(
         );
     }
     // First pass: shape, codes and dates; collect person keys.
-    struct Valid {
-        loc: Located,
-        institution: String,
-        key: String,
-        person_id: Option<i64>,
-        cedula: Option<i64>,
-        service: String,
-        date: NaiveDate,
-        place_district: Option<i64>,
-    }
     let mut checked: Vec<Valid> = Vec::new();
     let mut errors: Vec<EventError> = Vec::new();
-    let err = |loc: &Located, column: &str, value: &str, reason: String| EventError {
-        file: loc.file.clone(),
-        row: loc.row,
-        event_id: loc.event.event_id.clone(),
-        column: column.to_string(),
-        value: value.to_string(),
-        reason,
-    };
-    // (institution, service given, event code it stands for, whether an event code)
-    let mut last_service: Option<(String, String, String, bool)> = None;
+    let mut last_service = None;
     for loc in events {
-        let e = &loc.event;
-        let mut problems = Vec::new();
-        let key = e.event_id.clone().unwrap_or_default().trim().to_string();
-        if key.is_empty() {
-            problems.push(err(
-                &loc,
-                "id_evento",
-                "",
-                "falta el identificador del evento de la institución (id_evento)".into(),
-            ));
-        } else if key.chars().count() > 100 {
-            problems.push(err(
-                &loc,
-                "id_evento",
-                &key,
-                "el identificador del evento supera 100 caracteres".into(),
-            ));
-        }
-        let named = e
-            .institution
-            .clone()
-            .map(|s| s.trim().to_uppercase())
-            .filter(|s| !s.is_empty());
-        let institution = match (&sender.institution, named) {
-            (Some(own), Some(n)) if *own != n => {
-                problems.push(err(&loc, "institucion", &n, format!("su cuenta es de {own}: no puede informar contra-referencias de otra institución")));
-                own.clone()
-            }
-            (Some(own), _) => own.clone(),
-            (None, Some(n)) => n,
-            (None, None) => {
-                problems.push(err(
-                    &loc,
-                    "institucion",
-                    "",
-                    "falta la institución que prestó el servicio".into(),
-                ));
-                String::new()
-            }
-        };
-        if !institution.is_empty() && catalogue.institution(&institution).is_none() {
-            problems.push(err(
-                &loc,
-                "institucion",
-                &institution,
-                "institución desconocida en el catálogo".into(),
-            ));
-        }
-        let given = e.service.as_deref().unwrap_or_default().trim();
-        // A catalogue service code (as the referral names it) stands for its event code. The
-        // previous event's answer is reused (a batch's events mostly share institution and
-        // service: the maps' keys are owned, a lookup builds one).
-        let (service, answerable) = match &last_service {
-            Some((i, g, code, ok)) if *i == institution && g == given => (code.clone(), *ok),
-            _ => {
-                let mut code = given.to_string();
-                if !answers.contains_key(&(institution.clone(), code.clone())) {
-                    if let Some(alias) = aliases.get(&(institution.clone(), code.clone())) {
-                        code = alias.clone();
-                    }
-                }
-                let ok = answers.contains_key(&(institution.clone(), code.clone()));
-                last_service = Some((institution.clone(), given.to_string(), code.clone(), ok));
-                (code, ok)
-            }
-        };
-        if service.is_empty() {
-            problems.push(err(
-                &loc,
-                "servicio",
-                "",
-                "falta el código del servicio prestado".into(),
-            ));
-        } else if !institution.is_empty() && !answerable {
-            let known = reportable(catalogue, &institution);
-            problems.push(err(
-                &loc,
-                "servicio",
-                &service,
-                if known.is_empty() {
-                    format!("el catálogo no prevé contra-referencias de {institution}")
-                } else {
-                    format!(
-                        "servicio desconocido para {institution}; códigos admitidos: {} (o el código del servicio en el catálogo, como en la referencia)",
-                        known.join(", ")
-                    )
-                },
-            ));
-        }
-        let raw_date = e.delivered_on.clone().unwrap_or_default();
-        let date = match vamos_ingest::dates::parse_date(&raw_date) {
-            Ok(Some(d)) if d > today => {
-                problems.push(err(
-                    &loc,
-                    "fecha_entrega",
-                    &raw_date,
-                    format!("fecha futura (hoy es {today})"),
-                ));
-                None
-            }
-            Ok(Some(d)) if d < NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(d) => {
-                problems.push(err(
-                    &loc,
-                    "fecha_entrega",
-                    &raw_date,
-                    "fecha anterior al año 2000".into(),
-                ));
-                None
-            }
-            Ok(Some(d)) => Some(d),
-            Ok(None) => {
-                problems.push(err(
-                    &loc,
-                    "fecha_entrega",
-                    "",
-                    "falta la fecha de entrega del servicio".into(),
-                ));
-                None
-            }
-            Err(e) => {
-                problems.push(err(
-                    &loc,
-                    "fecha_entrega",
-                    &raw_date,
-                    format!("{} (use AAAA-MM-DD o dd/mm/aaaa)", e.message()),
-                ));
-                None
-            }
-        };
-        let person_id = match e
-            .person_id
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            None => None,
-            Some(s) => match s.parse::<i64>() {
-                Ok(n) if n > 0 => Some(n),
-                _ => {
-                    problems.push(err(
-                        &loc,
-                        "persona_id",
-                        s,
-                        "el número de persona del SIIS debe ser un entero positivo".into(),
-                    ));
-                    None
-                }
-            },
-        };
-        let cedula = match e.cedula.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            None => None,
-            Some(s) => match NationalId::parse_optional(s) {
-                Ok(Some(n)) => Some(i64::from(n.get())),
-                Ok(None) => None,
-                Err(x) => {
-                    problems.push(err(&loc, "cedula", s, format!("cédula inválida: {x}")));
-                    None
-                }
-            },
-        };
-        if person_id.is_none() && cedula.is_none() && e.person_id.is_none() && e.cedula.is_none() {
-            problems.push(err(
-                &loc,
-                "persona_id",
-                "",
-                "indique la persona: persona_id (SIIS) o cédula".into(),
-            ));
-        }
-        let place_district = match e
-            .place_district
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            None => None,
-            Some(s) => match s
-                .parse::<u16>()
-                .ok()
-                .and_then(|n| DistrictCode::from_number(n).ok())
-            {
-                Some(d) => Some(i64::from(d.get())),
-                None => {
-                    problems.push(err(
-                        &loc,
-                        "distrito_lugar",
-                        s,
-                        "código de distrito desconocido (DDdd del INE)".into(),
-                    ));
-                    None
-                }
-            },
-        };
-        match (problems.is_empty(), date) {
-            (true, Some(date)) => checked.push(Valid {
-                loc,
-                institution,
-                key,
-                person_id,
-                cedula,
-                service,
-                date,
-                place_district,
-            }),
-            _ => {
-                sum.results.push(EventResult {
-                    row: loc.row,
-                    event_id: loc.event.event_id.clone(),
-                    status: "rechazado",
-                    counter_referral_id: None,
-                    referral_id: None,
-                });
+        match validate_event(loc, catalogue, codes, sender, today, &mut last_service) {
+            Ok(v) => checked.push(v),
+            Err((result, problems)) => {
+                sum.results.push(result);
                 errors.extend(problems);
             }
         }
@@ -520,7 +624,7 @@ pub fn check(
     // Second pass: persons, scope, duplicates (stored and within the batch).
     let ids: Vec<i64> = checked.iter().filter_map(|c| c.person_id).collect();
     let cedulas: Vec<i64> = checked.iter().filter_map(|c| c.cedula).collect();
-    let (by_id, by_cedula) = match places {
+    let found = match places {
         Some(p) => p.locate(store.sql(), &ids, &cedulas)?,
         None => vamos_store::counter_referrals::locate_persons(store.sql(), &ids, &cedulas)?,
     };
@@ -535,28 +639,11 @@ pub fn check(
             value,
             reason,
         };
-        let by_ced = c.cedula.and_then(|n| by_cedula.get(&n)).map(Vec::as_slice);
-        let person = match (c.person_id, by_ced) {
-            (Some(id), ced) => match by_id.get(&id) {
-                None => Err(reject("persona_id", id.to_string(), "no hay ninguna persona registrada con ese número".into())),
-                Some(p) if ced.is_some_and(|l| l.iter().all(|x| x.person_id != p.person_id)) => Err(reject("cedula", c.loc.event.cedula.clone().unwrap_or_default(), format!("la cédula no corresponde a la persona {id}"))),
-                Some(p) => Ok(*p),
-            },
-            (None, Some([only])) => Ok(*only),
-            (None, Some(_)) => Err(reject("cedula", c.loc.event.cedula.clone().unwrap_or_default(), "la cédula corresponde a más de una persona registrada: indique persona_id".into())),
-            (None, None) => Err(reject("cedula", c.loc.event.cedula.clone().unwrap_or_default(), "ninguna persona registrada tiene esa cédula (regístrela primero; el evento puede reenviarse con el mismo id)".into())),
-        };
-        let person = match person {
+        let person = match named_person(&c, &found) {
             Ok(p) => p,
-            Err(e) => {
-                sum.results.push(EventResult {
-                    row: c.loc.row,
-                    event_id: Some(c.key.clone()),
-                    status: "rechazado",
-                    counter_referral_id: None,
-                    referral_id: None,
-                });
-                errors.push(e);
+            Err((column, value, reason)) => {
+                sum.results.push(rejected(c.loc.row, Some(c.key.clone())));
+                errors.push(reject(column, value, reason));
                 continue;
             }
         };
@@ -565,13 +652,7 @@ pub fn check(
             .and_then(|d| DistrictCode::from_number(d).ok())
             .is_some_and(|d| sender.scope.contains(d));
         if !in_scope {
-            sum.results.push(EventResult {
-                row: c.loc.row,
-                event_id: Some(c.key.clone()),
-                status: "rechazado",
-                counter_referral_id: None,
-                referral_id: None,
-            });
+            sum.results.push(rejected(c.loc.row, Some(c.key.clone())));
             errors.push(reject(
                 "persona_id",
                 person.person_id.to_string(),
@@ -595,20 +676,11 @@ pub fn check(
             if d == digest {
                 sum.duplicates += 1;
                 sum.results.push(EventResult {
-                    row: c.loc.row,
-                    event_id: Some(c.key.clone()),
                     status: "duplicado",
-                    counter_referral_id: None,
-                    referral_id: None,
+                    ..rejected(c.loc.row, Some(c.key.clone()))
                 });
             } else {
-                sum.results.push(EventResult {
-                    row: c.loc.row,
-                    event_id: Some(c.key.clone()),
-                    status: "rechazado",
-                    counter_referral_id: None,
-                    referral_id: None,
-                });
+                sum.results.push(rejected(c.loc.row, Some(c.key.clone())));
                 errors.push(reject("id_evento", c.key.clone(), CONFLICT.into()));
             }
             continue;
@@ -872,6 +944,97 @@ fn event_tuples<'a>(
     })
 }
 
+/// Per district: the persons named, the communities they live in and the events.
+type Named<'a> = (
+    HashSet<i64>,
+    BTreeSet<i64>,
+    Vec<&'a vamos_store::counter_referrals::ReceivedEvent>,
+);
+
+/// How [`update_logros`] measures a change: the units the `named` events can move, measured as
+/// the stored figures counted them, then again with `events` added; the difference goes to the
+/// stored district figures.
+struct Remeasure<'a> {
+    catalogue: &'a Catalogue,
+    reach: EventReach,
+    as_of: NaiveDate,
+    /// The counter-referral date bound of the stored figures.
+    before_until: NaiveDate,
+    /// The bound once the new events count.
+    after_until: NaiveDate,
+}
+
+impl Remeasure<'_> {
+    fn apply(
+        &self,
+        data: &mut RegistryData,
+        named: &[&vamos_store::counter_referrals::ReceivedEvent],
+        events: &[&vamos_store::counter_referrals::ReceivedEvent],
+        stored: &mut Vec<DistrictLogros>,
+    ) {
+        let set = units_of(data, named, &self.reach);
+        let before = {
+            let cls = Classifier::new(self.catalogue, data, self.as_of)
+                .with_counter_referrals_until(self.before_until);
+            measure_units(&cls, data, &set)
+        };
+        data.add_events(event_tuples(events.iter().copied()));
+        let cls = Classifier::new(self.catalogue, data, self.as_of)
+            .with_counter_referrals_until(self.after_until);
+        let after = measure_units(&cls, data, &set);
+        apply_change(stored, &before, &after);
+    }
+}
+
+/// [`update_logros`] without the registry in memory: per district touched, reads from the
+/// database the registry as the stored figures counted it (counter-referrals up to `applied`) —
+/// once, measured as it was, then again with the events received since.
+fn remeasure_from_store(
+    store: &mut dyn Store,
+    remeasure: &Remeasure<'_>,
+    districts: &[DistrictCode],
+    by_district: &HashMap<i64, Named<'_>>,
+    applied: i64,
+    stored: &mut Vec<DistrictLogros>,
+) -> anyhow::Result<()> {
+    let community_counts = vamos_store::referrals::communities_per_district(store.sql())?;
+    for code in districts {
+        let Some((_, communities, events)) = by_district.get(&i64::from(code.get())) else {
+            continue;
+        };
+        let communities: Vec<i64> = communities.iter().copied().collect();
+        // Only the communities of these persons: their figures are all that can move. When
+        // they are a good part of the district (a burst), the whole district is read instead:
+        // in id order, that costs less than looking each one up.
+        let whole = communities.len() * 3
+            >= community_counts
+                .get(&i64::from(code.get()))
+                .copied()
+                .unwrap_or(0) as usize;
+        let t = TerritoryCode::District(*code);
+        let mut data = RegistryData::new(&FormVocabulary);
+        if whole {
+            store.load_part(t, vamos_store::LoadPart::Units, &mut data)?;
+            // The district's id range: an open range would read every person.
+            if let Some(ids) = store.person_id_bounds(t)? {
+                store.load_part(t, vamos_store::LoadPart::Persons { ids }, &mut data)?;
+            }
+            store.load_part(
+                t,
+                vamos_store::LoadPart::Events {
+                    counter_referrals_through: applied,
+                },
+                &mut data,
+            )?;
+        } else {
+            store.load_communities(&communities, applied, &mut data)?;
+        }
+        data.finish();
+        remeasure.apply(&mut data, events, events, stored);
+    }
+    Ok(())
+}
+
 /// Applies the counter-referrals received since the latest measurement's watermark to its
 /// Logros, incrementally: only the affected persons, their households and communities are
 /// classified again (before and after the new events), and the difference is added to the
@@ -926,11 +1089,6 @@ pub fn update_logros(
         places,
     )?;
     // Per district, the persons named, the communities they live in and the events.
-    type Named<'a> = (
-        HashSet<i64>,
-        BTreeSet<i64>,
-        Vec<&'a vamos_store::counter_referrals::ReceivedEvent>,
-    );
     let mut by_district: HashMap<i64, Named> = HashMap::new();
     for e in &received {
         let d = by_district.entry(e.district_code).or_default();
@@ -961,24 +1119,12 @@ pub fn update_logros(
         .filter(|code| measured.contains(*code))
         .collect();
     let touched: Vec<String> = districts.iter().map(ToString::to_string).collect();
-    // The units the `named` events can move measured as the stored figures counted them, then
-    // again with `events` added; the difference goes to `stored`.
-    let reach = EventReach::new(catalogue);
-    let remeasure = |data: &mut RegistryData,
-                     named: &[&vamos_store::counter_referrals::ReceivedEvent],
-                     events: &[&vamos_store::counter_referrals::ReceivedEvent],
-                     stored: &mut Vec<DistrictLogros>| {
-        let set = units_of(data, named, &reach);
-        let before = {
-            let cls =
-                Classifier::new(catalogue, data, as_of).with_counter_referrals_until(before_until);
-            measure_units(&cls, data, &set)
-        };
-        data.add_events(event_tuples(events.iter().copied()));
-        let cls = Classifier::new(catalogue, data, as_of)
-            .with_counter_referrals_until(today.max(before_until));
-        let after = measure_units(&cls, data, &set);
-        apply_change(stored, &before, &after);
+    let remeasure = Remeasure {
+        catalogue,
+        reach: EventReach::new(catalogue),
+        as_of,
+        before_until,
+        after_until: today.max(before_until),
     };
     // Taken out while in use: an error below leaves no half-updated copy behind.
     let in_memory = resident.take();
@@ -1002,49 +1148,19 @@ pub fn update_logros(
                 .collect();
             let events: Vec<&vamos_store::counter_referrals::ReceivedEvent> =
                 received.iter().collect();
-            remeasure(&mut r.data, &named, &events, &mut stored);
+            remeasure.apply(&mut r.data, &named, &events, &mut stored);
             r.applied = through;
             Some(r)
         }
         None => {
-            let community_counts = vamos_store::referrals::communities_per_district(store.sql())?;
-            for code in &districts {
-                let Some((_, communities, events)) = by_district.get(&i64::from(code.get())) else {
-                    continue;
-                };
-                let communities: Vec<i64> = communities.iter().copied().collect();
-                // Only the communities of these persons: their figures are all that can move.
-                // When they are a good part of the district (a burst), the whole district is
-                // read instead: in id order, that costs less than looking each one up.
-                let whole = communities.len() * 3
-                    >= community_counts
-                        .get(&i64::from(code.get()))
-                        .copied()
-                        .unwrap_or(0) as usize;
-                let t = TerritoryCode::District(*code);
-                // The registry as the stored figures counted it: counter-referrals up to
-                // `applied`. Read once: measured as it was, then again with the events
-                // received since.
-                let mut data = RegistryData::new(&FormVocabulary);
-                if whole {
-                    store.load_part(t, vamos_store::LoadPart::Units, &mut data)?;
-                    // The district's id range: an open range would read every person.
-                    if let Some(ids) = store.person_id_bounds(t)? {
-                        store.load_part(t, vamos_store::LoadPart::Persons { ids }, &mut data)?;
-                    }
-                    store.load_part(
-                        t,
-                        vamos_store::LoadPart::Events {
-                            counter_referrals_through: applied,
-                        },
-                        &mut data,
-                    )?;
-                } else {
-                    store.load_communities(&communities, applied, &mut data)?;
-                }
-                data.finish();
-                remeasure(&mut data, events, events, &mut stored);
-            }
+            remeasure_from_store(
+                store,
+                &remeasure,
+                &districts,
+                &by_district,
+                applied,
+                &mut stored,
+            )?;
             None
         }
     };

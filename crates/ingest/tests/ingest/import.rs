@@ -276,6 +276,7 @@ fn valid_survey_is_accepted_and_reimport_changes_nothing() {
 
 /// Each planted error is reported once, on its own row and column, with its reason.
 #[test]
+#[allow(clippy::too_many_lines)] // reason: a scenario test, to be split into one test per behaviour
 fn each_kind_of_bad_row_is_rejected_with_file_row_column_and_reason() {
     for db in all_dbs() {
         let dir = tempfile::tempdir().unwrap();

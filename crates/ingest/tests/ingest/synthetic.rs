@@ -122,6 +122,7 @@ fn col(t: &Table, name: &str) -> usize {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // reason: a scenario test, to be split into one test per behaviour
 fn fifty_planted_errors_yield_exactly_fifty_problems() {
     let dir = tempfile::tempdir().unwrap();
     pilot_survey(dir.path(), 300);

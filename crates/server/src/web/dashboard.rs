@@ -172,6 +172,7 @@ fn trail(t: TerritoryCode) -> Vec<JValue> {
 }
 
 /// The page's view of the figures.
+#[allow(clippy::too_many_lines)] // reason: one pass over its input, not yet split into steps
 fn view(
     f: &Figures,
     t: TerritoryCode,

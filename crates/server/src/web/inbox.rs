@@ -76,6 +76,7 @@ fn back_query(q: &InboxQuery) -> String {
 }
 
 /// `GET /bandeja`
+#[allow(clippy::too_many_lines)] // reason: one pass over its input, not yet split into steps
 pub async fn page(State(st): State<AppState>, page: Page, Query(q): Query<InboxQuery>) -> Response {
     let Some(p) = page.user.clone() else {
         return page.error(&ApiError::unauthorized());

@@ -195,6 +195,7 @@ fn services_of(explained: &Value) -> Vec<JValue> {
 }
 
 /// `GET /registro/hogares/{id}`
+#[allow(clippy::too_many_lines)] // reason: one pass over its input, not yet split into steps
 pub async fn household(State(st): State<AppState>, page: Page, Path(id): Path<i64>) -> Response {
     let Some(p) = page.user.clone() else {
         return page.error(&ApiError::unauthorized());

@@ -5,6 +5,9 @@
 
 use crate::bulk::*;
 use crate::referrals::*;
+pub mod intake_log;
+pub mod places;
+
 use crate::sql::{in_tx, lock, lock_shared, Param, Row, Sql};
 use crate::Backend;
 use crate::{Result, StoreError};
@@ -539,7 +542,7 @@ fn apply_log_in(
             break;
         };
         let (id, at, payload) = (r.int(0).unwrap_or_default(), r.text(1), r.text(2));
-        let rows = crate::intake_log::decode(&payload, id)?;
+        let rows = intake_log::decode(&payload, id)?;
         drop(payload);
         let n = rows.len();
         apply_rows(sql, rows, answers, &at, units)?;
@@ -819,7 +822,7 @@ impl KnownKeys {
             &[],
         )?;
         for r in &logged {
-            let rows = crate::intake_log::decode(&r.text(1), r.int(0).unwrap_or_default())?;
+            let rows = intake_log::decode(&r.text(1), r.int(0).unwrap_or_default())?;
             for (_, e) in &rows {
                 k.add(&e.institution, &e.event_key);
             }
@@ -902,7 +905,7 @@ pub struct Logged {
 /// another connection goes on meanwhile (PostgreSQL).
 ///
 /// `encoded`: `events` in consecutive runs (one per submission), each with its events' lines
-/// of the log payload when made ahead ([`crate::intake_log::push_events`], on the thread that
+/// of the log payload when made ahead ([`intake_log::push_events`], on the thread that
 /// checked them): a run whose events are all new is written as given, the others are encoded
 /// here. Runs that do not add up to `events` are ignored.
 pub fn log_counter_referrals_and<T, E: Borrow<NewCounterReferral>>(
@@ -981,7 +984,7 @@ fn received_events(
         for r in &page {
             let id = r.int(0).unwrap_or_default();
             after = id;
-            for (cr, e) in crate::intake_log::decode(&r.text(1), id)? {
+            for (cr, e) in intake_log::decode(&r.text(1), id)? {
                 if wanted.contains(&(e.institution.as_str(), e.event_key.as_str())) {
                     found.insert((e.institution, e.event_key), (cr, e.digest));
                 }
@@ -1017,7 +1020,7 @@ fn log_payload(
             .map(|r| r.1.map_or(r.0 * 128, str::len))
             .sum::<usize>(),
     );
-    crate::intake_log::push_header(&mut out, first, count);
+    intake_log::push_header(&mut out, first, count);
     let mut start = 0;
     for &(n, text) in runs {
         let (run_events, run_outcomes) = (
@@ -1028,7 +1031,7 @@ fn log_payload(
         let logged = |o: &Outcome| matches!(o, Outcome::Logged { .. });
         match text {
             Some(t) if run_outcomes.iter().all(logged) => out.push_str(t),
-            _ => crate::intake_log::push_events(
+            _ => intake_log::push_events(
                 &mut out,
                 run_events
                     .iter()
@@ -1217,7 +1220,7 @@ pub fn counter_referral_events(
     sql: &mut dyn Sql,
     after: i64,
     through: i64,
-    places: Option<&crate::places::PersonPlaces>,
+    places: Option<&places::PersonPlaces>,
 ) -> Result<Vec<ReceivedEvent>> {
     let event = |person: &PersonPlace, r: &Row, first: usize| {
         let day = r.text(first + 2);

@@ -14,7 +14,7 @@
 //!
 //! Text fields escape `\` `\t` `\n` `\r` as `\\` `\t` `\n` `\r`, so no field holds a separator.
 
-use crate::counter_referrals::{NewCounterReferral, PersonPlace};
+use super::{NewCounterReferral, PersonPlace};
 use crate::{Result, StoreError};
 
 /// The first line's tag.

@@ -10,7 +10,7 @@
 //! import has committed since the reading (a later import may add a second person with the
 //! same cédula, which makes it ambiguous); otherwise from the database.
 
-use crate::counter_referrals::{locate_persons, registry_state, Located, PersonPlace};
+use super::{locate_persons, registry_state, Located, PersonPlace};
 use crate::sql::Sql;
 use crate::Result;
 use rustc_hash::FxHashMap;

@@ -1,0 +1,289 @@
+//! Tidy tests: the house rules of the code base that a compiler does not check (ENGINEERING.md,
+//! ARCHITECTURE.md's invariants), read from the source tree itself — a `//!` doc atop every file,
+//! no SQL text outside the store, no circle of imports between a crate's modules, the command
+//! line's one door to the HTTP server, and no HTTP stack under the use cases.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Every `.rs` file under `dir`, recursively.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The text of a source file without its unit tests (`#[cfg(test)]` to the end).
+fn without_tests(text: &str) -> &str {
+    text.find("#[cfg(test)]").map_or(text, |i| &text[..i])
+}
+
+/// House rule (ENGINEERING.md, style 7): every Rust file opens with a `//!` doc saying why it exists.
+#[test]
+fn every_rust_file_opens_with_a_module_doc() {
+    let mut checked = 0;
+    for dir in ["crates", "fuzz/fuzz_targets"] {
+        for p in rust_files(&root().join(dir)) {
+            let text = std::fs::read_to_string(&p).unwrap();
+            assert!(
+                text.starts_with("//!"),
+                "{} has no //! doc on its first line",
+                p.display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 20, "only {checked} files found");
+}
+
+/// Whether a line holds SQL text in a string literal.
+fn holds_sql(line: &str) -> bool {
+    const STATEMENTS: [&str; 9] = [
+        "SELECT ",
+        "INSERT INTO",
+        "DELETE FROM",
+        "PRAGMA ",
+        "CREATE TABLE",
+        "CREATE INDEX",
+        "ALTER TABLE",
+        "VACUUM",
+        "BEGIN IMMEDIATE",
+    ];
+    let Some(start) = line.find('"') else {
+        return false;
+    };
+    let literal = &line[start..];
+    STATEMENTS.iter().any(|s| literal.contains(s))
+        || (literal.contains("UPDATE ") && literal.contains(" SET "))
+}
+
+#[test]
+fn the_sql_check_recognises_statements_in_literals() {
+    assert!(holds_sql(r#"    let q = "SELECT 1 FROM households";"#));
+    assert!(holds_sql(r#"  .query_opt("PRAGMA integrity_check", &[])"#));
+    assert!(holds_sql(r#"  "UPDATE referrals SET status = $1""#));
+    assert!(!holds_sql("// SELECT in a comment, no literal"));
+    assert!(!holds_sql(r#"  let label = "Seleccione un distrito";"#));
+}
+
+/// Architecture invariant (ARCHITECTURE.md, `crates/store`): all SQL text lives in the store;
+/// the one exception renders the DuckDB peer's query for the benchmark.
+#[test]
+fn no_sql_text_outside_the_store() {
+    let crates = root().join("crates");
+    let mut found = Vec::new();
+    for p in rust_files(&crates) {
+        let rel = p
+            .strip_prefix(&crates)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        if rel.starts_with("store/") || rel == "engine/src/sql.rs" || rel.contains("/tests/") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).unwrap();
+        for (n, line) in without_tests(&text).lines().enumerate() {
+            if holds_sql(line) {
+                found.push(format!("{rel}:{}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "SQL text outside crates/store:\n{}",
+        found.join("\n")
+    );
+}
+
+/// The top-level modules of a crate and, for each, the others it names through `crate::…`
+/// (a folder module counts with its files; unit tests are left out).
+fn module_graph(krate: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let src = root().join("crates").join(krate).join("src");
+    let mut graph = BTreeMap::new();
+    for e in std::fs::read_dir(&src).unwrap() {
+        let p = e.unwrap().path();
+        let (name, files) = if p.is_dir() {
+            (
+                p.file_name().unwrap().to_string_lossy().to_string(),
+                rust_files(&p),
+            )
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            (
+                p.file_stem().unwrap().to_string_lossy().to_string(),
+                vec![p.clone()],
+            )
+        } else {
+            continue;
+        };
+        if name == "lib" || name == "main" {
+            continue;
+        }
+        let mut uses = BTreeSet::new();
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap();
+            let body = without_tests(&text);
+            for (i, _) in body.match_indices("crate::") {
+                let rest = &body[i + "crate::".len()..];
+                let module: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_' || c.is_ascii_digit())
+                    .collect();
+                if !module.is_empty() && module != name {
+                    uses.insert(module);
+                }
+            }
+        }
+        graph.insert(name, uses);
+    }
+    graph
+}
+
+/// A circle in `graph`, if any (as the modules along it).
+fn circle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        n: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(i) = path.iter().position(|p| p == n) {
+            let mut c = path[i..].to_vec();
+            c.push(n.to_string());
+            return Some(c);
+        }
+        if done.contains(n) {
+            return None;
+        }
+        path.push(n.to_string());
+        for d in graph.get(n).into_iter().flatten() {
+            if graph.contains_key(d) {
+                if let Some(c) = visit(d, graph, path, done) {
+                    return Some(c);
+                }
+            }
+        }
+        path.pop();
+        done.insert(n.to_string());
+        None
+    }
+    let mut done = BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|n| visit(n, graph, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn the_circle_check_finds_a_circle_and_only_one() {
+    let g = |edges: &[(&str, &str)]| {
+        let mut m: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (a, b) in edges {
+            m.entry(a.to_string()).or_default().insert(b.to_string());
+            m.entry(b.to_string()).or_default();
+        }
+        m
+    };
+    assert!(circle(&g(&[("a", "b"), ("b", "c")])).is_none());
+    assert_eq!(
+        circle(&g(&[("a", "b"), ("b", "c"), ("c", "a")]))
+            .unwrap()
+            .len(),
+        4
+    );
+}
+
+/// Issue 34: no module of `server`, `store` or `app` imports another in a circle, so each can
+/// be read (and changed) from the bottom up.
+#[test]
+fn no_module_imports_another_in_a_circle() {
+    for krate in ["server", "store", "app"] {
+        let graph = module_graph(krate);
+        assert!(
+            graph.len() > 3,
+            "{krate}: only {} modules found",
+            graph.len()
+        );
+        if let Some(c) = circle(&graph) {
+            panic!(
+                "{krate}: modules import one another in a circle: {}",
+                c.join(" → ")
+            );
+        }
+    }
+}
+
+/// Architecture invariant (ARCHITECTURE.md, `crates/cli`): only the serve module starts the HTTP
+/// server; every other command calls the use cases directly.
+#[test]
+fn only_the_serve_module_of_the_command_line_uses_the_server() {
+    let src = root().join("crates/cli/src");
+    let users: Vec<String> = rust_files(&src)
+        .into_iter()
+        .filter(|p| std::fs::read_to_string(p).unwrap().contains("vamos_server"))
+        .map(|p| p.file_name().unwrap().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(users, ["serve.rs"]);
+}
+
+/// The `[dependencies]` of a crate's manifest (names only).
+fn dependencies(manifest: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(manifest).unwrap();
+    let mut out = Vec::new();
+    let mut inside = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            inside = line == "[dependencies]";
+            continue;
+        }
+        if inside {
+            if let Some((name, _)) = line.split_once(['=', '.']) {
+                if !name.trim().is_empty() && !name.starts_with('#') {
+                    out.push(name.trim().to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Architecture invariant (ARCHITECTURE.md, `crates/app`): no HTTP stack under the use cases —
+/// neither the app crate nor any workspace crate it builds on depends on axum, tower or hyper.
+#[test]
+fn the_use_cases_build_on_no_http_stack() {
+    let crates = root().join("crates");
+    let mut todo = vec!["app".to_string()];
+    let mut seen = BTreeSet::new();
+    while let Some(c) = todo.pop() {
+        if !seen.insert(c.clone()) {
+            continue;
+        }
+        for d in dependencies(&crates.join(&c).join("Cargo.toml")) {
+            assert!(
+                !["axum", "tower", "tower-http", "hyper", "vamos-server"].contains(&d.as_str()),
+                "crates/{c} depends on {d}"
+            );
+            if let Some(inner) = d.strip_prefix("vamos-") {
+                todo.push(inner.to_string());
+            }
+        }
+    }
+    assert!(
+        seen.contains("store") && seen.contains("engine"),
+        "{seen:?}"
+    );
+}
