@@ -1,6 +1,11 @@
 //! Black-box tests of the `vamos` binary: the interface the acceptance checks use (exit codes,
 //! `--format json` as the last line, idempotent `db init`, stats per territory), on SQLite and,
 //! when configured, PostgreSQL.
+//!
+//! One test per behaviour. The sequences whose steps depend on one another (import, then the
+//! same import again; classify, then explain and count the audit records; back up, then
+//! restore) run once per backend in a `LazyLock`, keeping what each step answered, and one
+//! test checks one step.
 
 // Tests fail loudly on purpose: unwrap, panic and indexing are how they assert.
 #![allow(
@@ -10,9 +15,36 @@
     clippy::indexing_slicing
 )]
 
+use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
-use vamos_store::testing::all_dbs;
+use std::sync::LazyLock;
+use vamos_store::testing::{all_dbs, TestDb};
+
+mod common;
+use common::AtExit;
+
+/// Starts the three shared runs in the background as soon as any test runs, so that the two
+/// test threads never both wait for the same one while another could be running.
+fn warm_up() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::thread::spawn(|| LazyLock::force(&SYNTHESISED));
+        std::thread::spawn(|| LazyLock::force(&CLASSIFIED));
+        std::thread::spawn(|| LazyLock::force(&ROUND_TRIPS));
+    });
+}
+
+/// Every backend's fresh database, each with the guard that drops it (and removes `d`) should
+/// the process end while a run built in the background is still going.
+fn guarded_dbs(d: &Path) -> (Vec<TestDb>, Vec<AtExit>) {
+    let dbs = all_dbs();
+    let guards = dbs
+        .iter()
+        .map(|db| AtExit::new(&[], &[d], Some(db)))
+        .collect();
+    (dbs, guards)
+}
 
 fn vamos(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vamos"))
@@ -31,11 +63,32 @@ fn last_json(o: &Output) -> serde_json::Value {
     serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"))
 }
 
-#[test]
-fn synth_import_twice_and_stats_through_the_command_line() {
+// ---------------------------------------------------------------------------------------------
+// Synthesise four districts, initialise twice, import the survey and administrative records,
+// read the stats, import the survey again.
+
+struct Imported {
+    label: &'static str,
+    inits: Vec<bool>,
+    first: Value,
+    admin: Output,
+    nation: Value,
+    again: Value,
+    nation_again: Value,
+    /// The persons of the four departments of the districts, added up.
+    departments: u64,
+    villeta: Value,
+}
+
+struct Synthesised {
+    synth: Output,
+    runs: Vec<Imported>,
+}
+
+static SYNTHESISED: LazyLock<Synthesised> = LazyLock::new(|| {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let o = vamos(
+    let synth = vamos(
         &[
             "synth",
             "--districts",
@@ -51,87 +104,150 @@ fn synth_import_twice_and_stats_through_the_command_line() {
         ],
         d,
     );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("SINTÉTICA"));
-    for db in all_dbs() {
-        let url = db.url.as_str();
-        for _ in 0..2 {
-            assert!(
-                vamos(&["db", "init", "--db", url], d).status.success(),
-                "{}",
-                db.label
-            );
-        }
-        let first = last_json(&vamos(
-            &[
-                "import",
-                "fips",
-                "--db",
-                url,
-                "datos",
-                "--format",
-                "json",
-                "--date",
-                "2026-11-23",
-            ],
-            d,
-        ));
-        assert_eq!(first["households_accepted"], 200, "{}", db.label);
-        assert_eq!(first["rows_rejected"], 0);
-        assert_eq!(first["synthetic"], true);
-        let persons = first["persons_accepted"].as_u64().unwrap();
-        let admin = vamos(
-            &[
-                "import",
-                "admin",
-                "--db",
-                url,
-                "datos/admin/ips_aportes.csv",
-                "--source",
-                "IPS",
-                "--format",
-                "json",
-            ],
-            d,
-        );
-        assert!(admin.status.success());
-        let admin = last_json(&admin);
-        assert!(admin["records_accepted"].as_u64().unwrap() > 0);
-        assert!(admin["records_unmatched"].as_u64().is_some());
-        let stats = |t: &str| {
-            last_json(&vamos(
+    let (dbs, _at_exit) = guarded_dbs(d);
+    let runs = dbs
+        .iter()
+        .map(|db| {
+            let url = db.url.as_str();
+            let inits = (0..2)
+                .map(|_| vamos(&["db", "init", "--db", url], d).status.success())
+                .collect();
+            let import = || {
+                last_json(&vamos(
+                    &[
+                        "import",
+                        "fips",
+                        "--db",
+                        url,
+                        "datos",
+                        "--format",
+                        "json",
+                        "--date",
+                        "2026-11-23",
+                    ],
+                    d,
+                ))
+            };
+            let first = import();
+            let admin = vamos(
                 &[
-                    "registry",
-                    "stats",
+                    "import",
+                    "admin",
                     "--db",
                     url,
-                    "--territory",
-                    t,
+                    "datos/admin/ips_aportes.csv",
+                    "--source",
+                    "IPS",
                     "--format",
                     "json",
                 ],
                 d,
-            ))
-        };
-        let nation = stats("PY");
+            );
+            let stats = |t: &str| {
+                last_json(&vamos(
+                    &[
+                        "registry",
+                        "stats",
+                        "--db",
+                        url,
+                        "--territory",
+                        t,
+                        "--format",
+                        "json",
+                    ],
+                    d,
+                ))
+            };
+            let nation = stats("PY");
+            let again = import();
+            let nation_again = stats("PY");
+            let departments = ["11", "16", "02", "06"]
+                .iter()
+                .map(|t| stats(t)["persons"].as_u64().unwrap())
+                .sum();
+            Imported {
+                label: db.label,
+                inits,
+                first,
+                admin,
+                nation,
+                again,
+                nation_again,
+                departments,
+                villeta: stats("1116"),
+            }
+        })
+        .collect();
+    Synthesised { synth, runs }
+});
+
+fn synthesised_runs() -> &'static [Imported] {
+    warm_up();
+    &SYNTHESISED.runs
+}
+
+fn synthesised_synth() -> &'static Output {
+    warm_up();
+    &SYNTHESISED.synth
+}
+
+impl Imported {
+    fn persons(&self) -> u64 {
+        self.first["persons_accepted"].as_u64().unwrap()
+    }
+}
+
+#[test]
+fn synth_says_its_data_are_synthetic() {
+    let o = synthesised_synth();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("SINTÉTICA"));
+}
+
+#[test]
+fn db_init_twice_succeeds_both_times() {
+    for r in synthesised_runs() {
+        for ok in &r.inits {
+            assert!(ok, "{}", r.label);
+        }
+    }
+}
+
+#[test]
+fn importing_the_survey_accepts_every_household_labelled_synthetic() {
+    for r in synthesised_runs() {
+        let first = &r.first;
+        assert_eq!(first["households_accepted"], 200, "{}", r.label);
+        assert_eq!(first["rows_rejected"], 0);
+        assert_eq!(first["synthetic"], true);
+    }
+}
+
+#[test]
+fn importing_administrative_records_reports_the_accepted_and_unmatched() {
+    for r in synthesised_runs() {
+        assert!(r.admin.status.success());
+        let admin = last_json(&r.admin);
+        assert!(admin["records_accepted"].as_u64().unwrap() > 0);
+        assert!(admin["records_unmatched"].as_u64().is_some());
+    }
+}
+
+#[test]
+fn registry_stats_count_the_nations_households_and_persons() {
+    for r in synthesised_runs() {
+        let nation = &r.nation;
         assert_eq!(
             (nation["households"].as_u64(), nation["persons"].as_u64()),
-            (Some(200), Some(persons))
+            (Some(200), Some(r.persons()))
         );
-        let again = last_json(&vamos(
-            &[
-                "import",
-                "fips",
-                "--db",
-                url,
-                "datos",
-                "--format",
-                "json",
-                "--date",
-                "2026-11-23",
-            ],
-            d,
-        ));
+    }
+}
+
+#[test]
+fn importing_the_same_survey_again_registers_nothing_new() {
+    for r in synthesised_runs() {
+        let again = &r.again;
         assert_eq!(
             (
                 again["households_accepted"].as_u64(),
@@ -139,28 +255,44 @@ fn synth_import_twice_and_stats_through_the_command_line() {
             ),
             (Some(0), Some(200))
         );
-        assert_eq!(stats("PY"), nation, "{}", db.label);
-        // Department and district figures add up to the nation.
-        let sum: u64 = ["11", "16", "02", "06"]
-            .iter()
-            .map(|t| stats(t)["persons"].as_u64().unwrap())
-            .sum();
-        assert_eq!(sum, persons);
-        let villeta = stats("1116");
+        assert_eq!(r.nation_again, r.nation, "{}", r.label);
+    }
+}
+
+#[test]
+fn department_figures_add_up_to_the_nation() {
+    for r in synthesised_runs() {
+        assert_eq!(r.departments, r.persons());
+    }
+}
+
+#[test]
+fn a_districts_stats_name_it_and_its_level() {
+    for r in synthesised_runs() {
+        let villeta = &r.villeta;
         assert_eq!(villeta["territory"]["name"], "Villeta");
         assert_eq!(villeta["territory"]["level"], "district");
     }
 }
 
-#[test]
-fn exit_codes_tell_ran_refused_and_unreadable_apart() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+// ---------------------------------------------------------------------------------------------
+// Exit codes: 0 ran, 1 refused, 2 unreadable.
+
+/// An initialised SQLite database in `d`, and the survey files of two households, one of them
+/// in an unknown district.
+fn one_rejection(d: &Path) -> String {
     let url = format!("sqlite:{}", d.join("r.sqlite").display());
     assert!(vamos(&["db", "init", "--db", &url], d).status.success());
     std::fs::write(d.join("fips.csv"), "KEY,ubicacion-distrito,ubicacion-localidad,fecha_entrevista\nuuid:a,1116,Centro,2026-10-01\nuuid:b,9999,Centro,2026-10-01\n").unwrap();
     std::fs::write(d.join("fips-miembros.csv"), "PARENT_KEY,KEY,miembros-nombres,miembros-apellidos,miembros-fecha_nacimiento,miembros-sexo,miembros-relacion_jefe\nuuid:a,uuid:a/miembros[1],Ana,Vera,01/02/1990,mujer,jefe\n").unwrap();
-    // --strict with a rejection: nothing stored, exit 1.
+    url
+}
+
+#[test]
+fn a_strict_import_with_a_rejection_stores_nothing_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let url = one_rejection(d);
     let o = vamos(
         &[
             "import",
@@ -183,7 +315,13 @@ fn exit_codes_tell_ran_refused_and_unreadable_apart() {
         d,
     ));
     assert_eq!(stats["households"], 0);
-    // Without --strict: runs, exit 0, one rejection reported in Spanish.
+}
+
+#[test]
+fn an_import_with_a_rejection_exits_0_and_reports_it_in_spanish() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let url = one_rejection(d);
     let o = vamos(
         &[
             "import",
@@ -204,11 +342,22 @@ fn exit_codes_tell_ran_refused_and_unreadable_apart() {
         report.contains("fips.csv,3,ubicacion-distrito,9999,distrito desconocido"),
         "{report}"
     );
-    // Unreadable input: exit 2 with a Spanish message.
+}
+
+#[test]
+fn unreadable_input_exits_2_with_a_spanish_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let url = one_rejection(d);
     let o = vamos(&["import", "fips", "--db", &url, "no-existe.csv"], d);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no existe"));
-    // A database that was never initialised is named as such.
+}
+
+#[test]
+fn a_database_never_initialised_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
     let o = vamos(
         &[
             "registry",
@@ -228,6 +377,11 @@ fn territory_list_ships_the_official_districts() {
     let o = vamos(&["territory", "list", "--format", "json"], dir.path());
     let v = last_json(&o);
     assert_eq!(v.as_array().unwrap().len(), 263);
+}
+
+#[test]
+fn territory_list_of_a_department_marks_its_pilot_districts() {
+    let dir = tempfile::tempdir().unwrap();
     let o = vamos(&["territory", "list", "--department", "16"], dir.path());
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
@@ -236,9 +390,29 @@ fn territory_list_ships_the_official_districts() {
     );
 }
 
-#[test]
-#[allow(clippy::too_many_lines)] // reason: a scenario test, to be split into one test per behaviour
-fn classify_logros_and_explain_through_the_command_line() {
+// ---------------------------------------------------------------------------------------------
+// Classify, read the Logros back, classify again as JSON, explain (four times, each audited).
+
+struct Classified {
+    label: &'static str,
+    /// The measurement id classify printed as its last line.
+    id: i64,
+    nation: Value,
+    /// `logros` of each department of the districts, and of its district.
+    pairs: Vec<(Value, Value)>,
+    /// Logro 4's identified units of the four departments, added up.
+    departments_logro_4: u64,
+    csv: Output,
+    again: Value,
+    explained: Value,
+    cedula: i64,
+    by_cedula: Value,
+    household: Output,
+    missing: Output,
+    audits: i64,
+}
+
+static CLASSIFIED: LazyLock<Vec<Classified>> = LazyLock::new(|| {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let o = vamos(
@@ -256,54 +430,180 @@ fn classify_logros_and_explain_through_the_command_line() {
         d,
     );
     assert!(o.status.success());
-    for db in all_dbs() {
-        let url = db.url.as_str();
-        assert!(vamos(&["db", "init", "--db", url], d).status.success());
-        assert!(vamos(
-            &[
-                "import",
-                "fips",
-                "--db",
-                url,
-                "datos",
-                "--date",
-                "2026-11-23"
-            ],
-            d
-        )
-        .status
-        .success());
-        assert!(vamos(
-            &["import", "admin", "--db", url, "datos", "--source", "X"],
-            d
-        )
-        .status
-        .success());
-        // classify prints the measurement id as its last line.
-        let o = vamos(&["classify", "--db", url, "--as-of", "2026-11-23"], d);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let id: i64 = String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .last()
+    let (dbs, _at_exit) = guarded_dbs(d);
+    dbs.iter().map(|db| classified(db, d)).collect()
+});
+
+fn classified(db: &TestDb, d: &Path) -> Classified {
+    let url = db.url.as_str();
+    assert!(vamos(&["db", "init", "--db", url], d).status.success());
+    assert!(vamos(
+        &[
+            "import",
+            "fips",
+            "--db",
+            url,
+            "datos",
+            "--date",
+            "2026-11-23"
+        ],
+        d
+    )
+    .status
+    .success());
+    assert!(vamos(
+        &["import", "admin", "--db", url, "datos", "--source", "X"],
+        d
+    )
+    .status
+    .success());
+    // classify prints the measurement id as its last line.
+    let o = vamos(&["classify", "--db", url, "--as-of", "2026-11-23"], d);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let id: i64 = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let logros = |t: &str| {
+        last_json(&vamos(
+            &["logros", "--db", url, "--territory", t, "--format", "json"],
+            d,
+        ))
+    };
+    let nation = logros("PY");
+    let pairs = [
+        ("11", "1116"),
+        ("16", "1602"),
+        ("02", "0218"),
+        ("06", "0607"),
+    ]
+    .iter()
+    .map(|(dep, dist)| (logros(dep), logros(dist)))
+    .collect();
+    let departments_logro_4 = ["11", "16", "02", "06"]
+        .iter()
+        .map(|t| logros(t)["logros"][3]["identified"].as_u64().unwrap())
+        .sum();
+    let csv = vamos(&["logros", "--db", url, "--format", "csv"], d);
+    let again = last_json(&vamos(
+        &[
+            "classify",
+            "--db",
+            url,
+            "--as-of",
+            "2026-11-23",
+            "--format",
+            "json",
+        ],
+        d,
+    ));
+    // Explain a person, service by service.
+    let explained = last_json(&vamos(
+        &["explain", "--db", url, "--person", "1", "--format", "json"],
+        d,
+    ));
+    // By cédula: the head of household 1 in the synthetic survey has one.
+    let cedula: i64 = if db.label == "sqlite" {
+        let st = vamos_store::SqliteStore::open(url.trim_start_matches("sqlite:")).unwrap();
+        st.connection()
+            .query_row(
+                "SELECT national_id FROM persons WHERE national_id IS NOT NULL ORDER BY id LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
             .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        let logros = |t: &str| {
-            last_json(&vamos(
-                &["logros", "--db", url, "--territory", t, "--format", "json"],
-                d,
-            ))
-        };
-        let nation = logros("PY");
-        assert_eq!(nation["measurement"]["id"], id);
+    } else {
+        let mut st = vamos_store::PostgresStore::connect(url).unwrap();
+        st.client()
+            .query_one(
+                "SELECT national_id FROM persons WHERE national_id IS NOT NULL ORDER BY id LIMIT 1",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
+    let by_cedula = last_json(&vamos(
+        &[
+            "explain",
+            "--db",
+            url,
+            "--person",
+            &cedula.to_string(),
+            "--format",
+            "json",
+        ],
+        d,
+    ));
+    let household = vamos(&["explain", "--db", url, "--household", "1"], d);
+    let missing = vamos(&["explain", "--db", url, "--community", "999999"], d);
+    let audits: i64 = if db.label == "sqlite" {
+        let st = vamos_store::SqliteStore::open(url.trim_start_matches("sqlite:")).unwrap();
+        st.connection()
+            .query_row(
+                "SELECT count(*) FROM audit_log WHERE action = 'explicar estatus'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    } else {
+        let mut st = vamos_store::PostgresStore::connect(url).unwrap();
+        st.client()
+            .query_one(
+                "SELECT count(*) FROM audit_log WHERE action = 'explicar estatus'",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
+    Classified {
+        label: db.label,
+        id,
+        nation,
+        pairs,
+        departments_logro_4,
+        csv,
+        again,
+        explained,
+        cedula,
+        by_cedula,
+        household,
+        missing,
+        audits,
+    }
+}
+
+fn classified_runs() -> &'static [Classified] {
+    warm_up();
+    &CLASSIFIED
+}
+
+impl Classified {
+    fn list(&self) -> &Vec<Value> {
+        self.nation["logros"].as_array().unwrap()
+    }
+}
+
+#[test]
+fn logros_reads_back_the_measurement_classify_printed() {
+    for c in classified_runs() {
+        let nation = &c.nation;
+        assert_eq!(nation["measurement"]["id"], c.id);
         assert_eq!(nation["measurement"]["as_of"], "2026-11-23");
         assert!(nation["measurement"]["catalogue_version"]
             .as_str()
             .unwrap()
             .starts_with("sha256:"));
-        assert_eq!(nation["territory"]["level"], "nation");
-        let list = nation["logros"].as_array().unwrap();
+    }
+}
+
+#[test]
+fn the_nation_has_ten_logros_whose_coverage_is_protected_over_identified() {
+    for c in classified_runs() {
+        assert_eq!(c.nation["territory"]["level"], "nation");
+        let list = c.list();
         assert_eq!(list.len(), 10);
         for (i, l) in list.iter().enumerate() {
             assert_eq!(l["logro"], i as u64 + 1);
@@ -322,61 +622,76 @@ fn classify_logros_and_explain_through_the_command_line() {
                     && l["category"].is_string()
             );
         }
+    }
+}
+
+#[test]
+fn every_household_is_identified_for_logro_9() {
+    for c in classified_runs() {
         assert_eq!(
-            list[8]["identified"], 300,
+            c.list()[8]["identified"],
+            300,
             "every household is identified for Logro 9"
         );
-        // Departments are the sums of their districts; the nation the sum of departments.
-        for (dep, dist) in [
-            ("11", "1116"),
-            ("16", "1602"),
-            ("02", "0218"),
-            ("06", "0607"),
-        ] {
-            assert_eq!(
-                logros(dep)["logros"],
-                logros(dist)["logros"],
-                "{}",
-                db.label
-            );
+    }
+}
+
+#[test]
+fn departments_are_the_sums_of_their_districts() {
+    for c in classified_runs() {
+        for (dep, dist) in &c.pairs {
+            assert_eq!(dep["logros"], dist["logros"], "{}", c.label);
         }
-        let sum: u64 = ["11", "16", "02", "06"]
-            .iter()
-            .map(|t| logros(t)["logros"][3]["identified"].as_u64().unwrap())
-            .sum();
-        assert_eq!(sum, list[3]["identified"].as_u64().unwrap());
-        let csv = vamos(&["logros", "--db", url, "--format", "csv"], d);
-        assert_eq!(String::from_utf8_lossy(&csv.stdout).lines().count(), 11);
-        // classify's JSON carries the roll-ups it computed: the nation and the 18 departments,
-        // equal to what `logros` reads back.
-        let again = last_json(&vamos(
-            &[
-                "classify",
-                "--db",
-                url,
-                "--as-of",
-                "2026-11-23",
-                "--format",
-                "json",
-            ],
-            d,
-        ));
-        let levels = again["levels"].as_array().unwrap();
+    }
+}
+
+#[test]
+fn the_nation_is_the_sum_of_its_departments() {
+    for c in classified_runs() {
+        assert_eq!(
+            c.departments_logro_4,
+            c.list()[3]["identified"].as_u64().unwrap()
+        );
+    }
+}
+
+#[test]
+fn logros_downloads_as_csv_with_a_line_per_logro() {
+    for c in classified_runs() {
+        assert_eq!(String::from_utf8_lossy(&c.csv.stdout).lines().count(), 11);
+    }
+}
+
+/// classify's JSON carries the roll-ups it computed: the nation and the 18 departments, equal
+/// to what `logros` reads back.
+#[test]
+fn classify_reports_the_roll_ups_it_computed() {
+    for c in classified_runs() {
+        let levels = c.again["levels"].as_array().unwrap();
         assert_eq!(levels.len(), 19);
         assert_eq!(levels[0]["territory"], "PY");
+        let list = c.list();
         for (i, l) in levels[0]["logros"].as_array().unwrap().iter().enumerate() {
             assert_eq!(l["identified"], list[i]["identified"]);
             assert_eq!(l["protected"], list[i]["protected"]);
         }
-        let stages = &again["stages_ms"];
+    }
+}
+
+#[test]
+fn classify_reports_the_time_of_each_stage() {
+    for c in classified_runs() {
+        let stages = &c.again["stages_ms"];
         for stage in ["load", "evaluate", "aggregate", "store"] {
             assert!(stages[stage].is_u64(), "{stage}");
         }
-        // Explain a person, service by service, and leave an audit record.
-        let e = last_json(&vamos(
-            &["explain", "--db", url, "--person", "1", "--format", "json"],
-            d,
-        ));
+    }
+}
+
+#[test]
+fn explain_gives_a_persons_status_service_by_service() {
+    for c in classified_runs() {
+        let e = &c.explained;
         assert!(e["category"].is_string(), "{e}");
         assert!(e["concurrent"].is_boolean());
         let services = e["services"].as_array().unwrap();
@@ -386,60 +701,47 @@ fn classify_logros_and_explain_through_the_command_line() {
                 .contains(&s["status"].as_str().unwrap()));
             assert!(s["evidence"]["detail"].is_string());
         }
-        // By cédula: the head of household 1 in the synthetic survey has one.
-        let cedula: i64 = if db.label == "sqlite" {
-            let st = vamos_store::SqliteStore::open(url.trim_start_matches("sqlite:")).unwrap();
-            st.connection().query_row("SELECT national_id FROM persons WHERE national_id IS NOT NULL ORDER BY id LIMIT 1", [], |r| r.get(0)).unwrap()
-        } else {
-            let mut st = vamos_store::PostgresStore::connect(url).unwrap();
-            st.client().query_one("SELECT national_id FROM persons WHERE national_id IS NOT NULL ORDER BY id LIMIT 1", &[]).unwrap().get(0)
-        };
-        let by_id = last_json(&vamos(
-            &[
-                "explain",
-                "--db",
-                url,
-                "--person",
-                &cedula.to_string(),
-                "--format",
-                "json",
-            ],
-            d,
-        ));
-        assert!(
-            by_id["unit"]["id"].as_i64().unwrap() > 0
-                && by_id["unit"]["id"].as_i64() != Some(cedula),
-            "{by_id}"
-        );
-        let text = vamos(&["explain", "--db", url, "--household", "1"], d);
-        assert!(String::from_utf8_lossy(&text.stdout).contains("Hogares (Logro 9)"));
-        let missing = vamos(&["explain", "--db", url, "--community", "999999"], d);
-        assert_eq!(missing.status.code(), Some(2));
-        let audits: i64 = if db.label == "sqlite" {
-            let st = vamos_store::SqliteStore::open(url.trim_start_matches("sqlite:")).unwrap();
-            st.connection()
-                .query_row(
-                    "SELECT count(*) FROM audit_log WHERE action = 'explicar estatus'",
-                    [],
-                    |r| r.get(0),
-                )
-                .unwrap()
-        } else {
-            let mut st = vamos_store::PostgresStore::connect(url).unwrap();
-            st.client()
-                .query_one(
-                    "SELECT count(*) FROM audit_log WHERE action = 'explicar estatus'",
-                    &[],
-                )
-                .unwrap()
-                .get(0)
-        };
-        assert_eq!(audits, 4, "every explanation (found or not) is audited");
     }
 }
 
 #[test]
-fn catalogue_check_reports_file_line_and_column() {
+fn explain_finds_a_person_by_cedula() {
+    for c in classified_runs() {
+        let by_id = &c.by_cedula;
+        assert!(
+            by_id["unit"]["id"].as_i64().unwrap() > 0
+                && by_id["unit"]["id"].as_i64() != Some(c.cedula),
+            "{by_id}"
+        );
+    }
+}
+
+#[test]
+fn explain_describes_a_household() {
+    for c in classified_runs() {
+        assert!(String::from_utf8_lossy(&c.household.stdout).contains("Hogares (Logro 9)"));
+    }
+}
+
+#[test]
+fn explaining_a_community_that_does_not_exist_exits_2() {
+    for c in classified_runs() {
+        assert_eq!(c.missing.status.code(), Some(2));
+    }
+}
+
+#[test]
+fn every_explanation_found_or_not_is_audited() {
+    for c in classified_runs() {
+        assert_eq!(c.audits, 4, "every explanation (found or not) is audited");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The catalogue check.
+
+#[test]
+fn catalogue_check_accepts_the_default_catalogue_and_prints_its_hash() {
     let dir = tempfile::tempdir().unwrap();
     let o = vamos(&["catalogue", "check"], dir.path());
     assert!(o.status.success());
@@ -448,8 +750,18 @@ fn catalogue_check_reports_file_line_and_column() {
         text.contains("ILUSTRATIVO") && text.lines().last().unwrap().starts_with("sha256:"),
         "{text}"
     );
-    // A copy of the default catalogue with an unknown field, an unknown institution and a
-    // malformed rule.
+}
+
+/// A copy of the default catalogue with an unknown field, an unknown institution and a
+/// malformed rule, and what `vamos catalogue check` said of it.
+struct BadCatalogue {
+    original: String,
+    bad: String,
+    check: Output,
+}
+
+static BAD_CATALOGUE: LazyLock<BadCatalogue> = LazyLock::new(|| {
+    let dir = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../catalogue/default");
     let cat = dir.path().join("cat");
     std::fs::create_dir_all(cat.join("servicios")).unwrap();
@@ -459,34 +771,84 @@ fn catalogue_check_reports_file_line_and_column() {
         std::fs::copy(&p, cat.join("servicios").join(p.file_name().unwrap())).unwrap();
     }
     let hog = cat.join("servicios/hogares.toml");
-    let text = std::fs::read_to_string(&hog).unwrap();
-    let bad = text
+    let original = std::fs::read_to_string(&hog).unwrap();
+    let bad = original
         .replacen("hogar.fuente_agua", "hogar.fuente_de_agua", 1)
         .replacen("institucion = \"ANDE\"", "institucion = \"ANDEX\"", 1)
         .replacen("hogar.internet == 'si'", "hogar.internet == ", 1);
-    assert_ne!(bad, text);
     std::fs::write(&hog, &bad).unwrap();
-    let o = vamos(&["catalogue", "check", cat.to_str().unwrap()], dir.path());
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
-    let line_of = |needle: &str| bad.lines().position(|l| l.contains(needle)).unwrap() + 1;
-    assert!(
-        err.contains(&format!(
-            "servicios/hogares.toml:{}:",
-            line_of("hogar.fuente_de_agua")
-        )) && err.contains("campo desconocido «hogar.fuente_de_agua»"),
-        "{err}"
-    );
-    assert!(
-        err.contains(&format!("servicios/hogares.toml:{}:", line_of("ANDEX")))
-            && err.contains("institución desconocida «ANDEX»"),
-        "{err}"
-    );
-    assert!(err.contains("expresión incompleta"), "{err}");
+    let check = vamos(&["catalogue", "check", cat.to_str().unwrap()], dir.path());
+    BadCatalogue {
+        original,
+        bad,
+        check,
+    }
+});
+
+impl BadCatalogue {
+    fn line_of(&self, needle: &str) -> usize {
+        self.bad.lines().position(|l| l.contains(needle)).unwrap() + 1
+    }
+
+    fn err(&self) -> String {
+        String::from_utf8_lossy(&self.check.stderr).to_string()
+    }
 }
 
 #[test]
-fn backup_and_restore_round_trip_on_both_stores() {
+fn catalogue_check_refuses_a_broken_catalogue_with_exit_1() {
+    let c = &*BAD_CATALOGUE;
+    assert_ne!(c.bad, c.original);
+    assert_eq!(c.check.status.code(), Some(1));
+}
+
+#[test]
+fn catalogue_check_names_the_file_and_line_of_an_unknown_field() {
+    let c = &*BAD_CATALOGUE;
+    let err = c.err();
+    assert!(
+        err.contains(&format!(
+            "servicios/hogares.toml:{}:",
+            c.line_of("hogar.fuente_de_agua")
+        )) && err.contains("campo desconocido «hogar.fuente_de_agua»"),
+        "{err}"
+    );
+}
+
+#[test]
+fn catalogue_check_names_the_file_and_line_of_an_unknown_institution() {
+    let c = &*BAD_CATALOGUE;
+    let err = c.err();
+    assert!(
+        err.contains(&format!("servicios/hogares.toml:{}:", c.line_of("ANDEX")))
+            && err.contains("institución desconocida «ANDEX»"),
+        "{err}"
+    );
+}
+
+#[test]
+fn catalogue_check_reports_an_incomplete_expression() {
+    let err = BAD_CATALOGUE.err();
+    assert!(err.contains("expresión incompleta"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backup and restore, on each backend into a fresh one of the same kind.
+
+struct RoundTrip {
+    label: &'static str,
+    backed_up: Output,
+    backed_up_again: Output,
+    restored: Output,
+    /// Persons in the restored copy and in the original.
+    counts: (i64, i64),
+    verified: Output,
+    /// Restoring over the existing SQLite copy without, then with `--force`.
+    over_existing: Option<(Output, Output)>,
+    into_other_backend: Output,
+}
+
+static ROUND_TRIPS: LazyLock<Vec<RoundTrip>> = LazyLock::new(|| {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let ok = |o: Output| {
@@ -515,63 +877,124 @@ fn backup_and_restore_round_trip_on_both_stores() {
             .unwrap();
         r.and_then(|r| r.int(0)).unwrap()
     };
-    let targets = all_dbs();
-    for (i, (db, target)) in all_dbs().iter().zip(&targets).enumerate() {
-        let url = db.url.as_str();
-        ok(vamos(&["db", "init", "--db", url], d));
-        ok(vamos(
-            &[
-                "import",
-                "fips",
-                "--db",
-                url,
-                "datos",
-                "--date",
-                "2026-11-23",
-            ],
-            d,
-        ));
-        let copy = format!("copia-{i}");
-        ok(vamos(&["backup", "--db", url, "--out", &copy], d));
+    let (targets, _targets_at_exit) = guarded_dbs(d);
+    let (dbs, _at_exit) = guarded_dbs(d);
+    dbs.iter()
+        .zip(&targets)
+        .enumerate()
+        .map(|(i, (db, target))| {
+            let url = db.url.as_str();
+            ok(vamos(&["db", "init", "--db", url], d));
+            ok(vamos(
+                &[
+                    "import",
+                    "fips",
+                    "--db",
+                    url,
+                    "datos",
+                    "--date",
+                    "2026-11-23",
+                ],
+                d,
+            ));
+            let copy = format!("copia-{i}");
+            let backed_up = vamos(&["backup", "--db", url, "--out", &copy], d);
+            let backed_up_again = vamos(&["backup", "--db", url, "--out", &copy], d);
+            let target_url = if target.label == "sqlite" {
+                format!(
+                    "sqlite:{}",
+                    d.join(format!("restaurada-{i}.sqlite")).display()
+                )
+            } else {
+                target.url.clone()
+            };
+            let restored = vamos(&["restore", "--db", &target_url, &copy], d);
+            let counts = (count(&target_url), count(url));
+            let verified = vamos(&["audit", "verify", "--db", &target_url], d);
+            // A SQLite target that exists needs --force; a copy of the other backend is refused.
+            let over_existing = (target.label == "sqlite").then(|| {
+                (
+                    vamos(&["restore", "--db", &target_url, &copy], d),
+                    vamos(&["restore", "--db", &target_url, "--force", &copy], d),
+                )
+            });
+            let wrong = if db.label == "sqlite" {
+                "postgres://postgres@127.0.0.1:1/nada".to_string()
+            } else {
+                format!("sqlite:{}", d.join("otra.sqlite").display())
+            };
+            let into_other_backend = vamos(&["restore", "--db", &wrong, &copy], d);
+            RoundTrip {
+                label: db.label,
+                backed_up,
+                backed_up_again,
+                restored,
+                counts,
+                verified,
+                over_existing,
+                into_other_backend,
+            }
+        })
+        .collect()
+});
+
+fn round_trips() -> &'static [RoundTrip] {
+    warm_up();
+    &ROUND_TRIPS
+}
+
+fn succeeded(o: &Output) {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn an_existing_backup_is_never_overwritten() {
+    for r in round_trips() {
+        succeeded(&r.backed_up);
         assert!(
-            !vamos(&["backup", "--db", url, "--out", &copy], d)
-                .status
-                .success(),
+            !r.backed_up_again.status.success(),
             "an existing backup is never overwritten"
         );
-        let target_url = if target.label == "sqlite" {
-            format!(
-                "sqlite:{}",
-                d.join(format!("restaurada-{i}.sqlite")).display()
-            )
-        } else {
-            target.url.clone()
-        };
-        let o = ok(vamos(&["restore", "--db", &target_url, &copy], d));
+    }
+}
+
+#[test]
+fn a_restored_copy_is_whole_with_every_person() {
+    for r in round_trips() {
+        let o = &r.restored;
+        succeeded(o);
         assert!(
             String::from_utf8_lossy(&o.stderr).contains("íntegro"),
             "{}",
             String::from_utf8_lossy(&o.stderr)
         );
-        assert_eq!(count(&target_url), count(url));
-        assert!(count(url) > 0);
-        ok(vamos(&["audit", "verify", "--db", &target_url], d));
-        // A SQLite target that exists needs --force; a copy of the other backend is refused.
-        if target.label == "sqlite" {
-            assert!(!vamos(&["restore", "--db", &target_url, &copy], d)
-                .status
-                .success());
-            ok(vamos(
-                &["restore", "--db", &target_url, "--force", &copy],
-                d,
-            ));
+        let (restored, original) = r.counts;
+        assert_eq!(restored, original);
+        assert!(original > 0, "{}", r.label);
+    }
+}
+
+#[test]
+fn a_restored_copys_audit_chain_verifies() {
+    for r in round_trips() {
+        succeeded(&r.verified);
+    }
+}
+
+#[test]
+fn restoring_over_an_existing_sqlite_database_needs_force() {
+    for r in round_trips() {
+        if let Some((without, with)) = &r.over_existing {
+            assert!(!without.status.success());
+            succeeded(with);
         }
-        let wrong = if db.label == "sqlite" {
-            "postgres://postgres@127.0.0.1:1/nada".to_string()
-        } else {
-            format!("sqlite:{}", d.join("otra.sqlite").display())
-        };
-        let o = vamos(&["restore", "--db", &wrong, &copy], d);
+    }
+}
+
+#[test]
+fn a_copy_is_not_restored_into_the_other_backend() {
+    for r in round_trips() {
+        let o = &r.into_other_backend;
         assert!(!o.status.success());
         assert!(
             String::from_utf8_lossy(&o.stderr).contains("no es una copia"),

@@ -3,6 +3,12 @@
 //! transaction status, subscribe / notify / unsubscribe with callbacks to a listening sender,
 //! bearer and signature checks, replay refusal, scope and agreement filtering — every request
 //! and response shape validated against the standard's YAML (`standards/dci/`).
+//!
+//! One test per behaviour. The registry, the MSPBS system and the server are built once per
+//! backend in a `LazyLock` and shared. The exchanges whose steps depend on one another (the
+//! synchronous search and its replay, the asynchronous search whose transaction status is then
+//! asked, subscribe → new registrations → unsubscribe) run once, on first use, and keep what
+//! each step answered; one test checks one step.
 
 #![allow(
     clippy::unwrap_used,
@@ -17,11 +23,12 @@ use common::*;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 use vamos_server::dci;
-use vamos_store::testing::all_dbs;
+use vamos_store::testing::{all_dbs, TestDb};
 
 /// The standard, as JSON.
 fn spec() -> Value {
@@ -143,15 +150,17 @@ struct Client<'a> {
     token: String,
     sender: String,
     key: Option<ed25519_dalek::SigningKey>,
-    n: std::cell::Cell<u32>,
 }
+
+/// Message ids, unique in this process (a repeated id is refused as a replay).
+static MESSAGES: AtomicU32 = AtomicU32::new(0);
 
 impl Client<'_> {
     fn envelope(&self, action: &str, message: Value, total: usize) -> Value {
-        self.n.set(self.n.get() + 1);
+        let n = MESSAGES.fetch_add(1, Ordering::Relaxed) + 1;
         let header = json!({
             "version": "1.0.0",
-            "message_id": format!("m-{}-{}", self.sender, self.n.get()),
+            "message_id": format!("m-{}-{}", self.sender, n),
             "message_ts": "2026-11-23T10:00:00-03:00",
             "action": action,
             "sender_id": self.sender,
@@ -245,11 +254,56 @@ fn ok(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
-#[test]
-fn the_dci_social_registry_api_follows_the_standard() {
-    let spec = spec();
+fn base64_of(bytes: [u8; 32]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fixture: the keys (this registry's and the sender's), then per backend a registry of 300
+// synthetic households, the MSPBS system (an operator scoped to Villeta, its agreement, a dci
+// token, a sender with its key and callback), and the server.
+
+static SPEC: LazyLock<Value> = LazyLock::new(spec);
+
+struct Keys {
+    d: PathBuf,
+    sender_public: String,
+    sender_key: ed25519_dalek::SigningKey,
+    registry_public: String,
+    _dir: tempfile::TempDir,
+    _at_exit: AtExit,
+}
+
+struct Registry {
+    url: String,
+    s: Server,
+    inbox: Inbox,
+    token: String,
+    /// What registering the sender printed.
+    registered: String,
+    admin: Who,
+    /// Everyone of Villeta before any new registration; a person of Villeta and one of San
+    /// Juan Nepomuceno.
+    villeta: Vec<Value>,
+    pv: i64,
+    ps: i64,
+    sync_search: OnceLock<SyncSearch>,
+    async_search: OnceLock<AsyncSearch>,
+    subscription: OnceLock<Subscription>,
+    _db: TestDb,
+    _at_exit: AtExit,
+}
+
+struct Fixture {
+    keys: Keys,
+    all: Vec<Registry>,
+}
+
+static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    let at_exit = AtExit::new(&[], &[d], None);
     let synth = |seed: &str, out: &str| {
         ok(&vamos(
             &[
@@ -279,33 +333,32 @@ fn the_dci_social_registry_api_follows_the_standard() {
     let sender_public = ok(&vamos(&["dci", "keygen", "--out", "his.key"], d, &[]));
     let sender_key =
         dci::read_signing_key(&std::fs::read_to_string(d.join("his.key")).unwrap()).unwrap();
-    assert!(
-        !vamos(&["dci", "keygen", "--out", "his.key"], d, &[])
-            .status
-            .success(),
-        "never overwrites a key"
-    );
+    let keys = Keys {
+        d: d.to_path_buf(),
+        sender_public,
+        sender_key,
+        registry_public,
+        _dir: dir,
+        _at_exit: at_exit,
+    };
+    let all = all_dbs()
+        .into_iter()
+        .map(|db| registry(db, &keys))
+        .collect();
+    Fixture { keys, all }
+});
 
-    for db in all_dbs() {
-        let url = db.url.as_str();
-        run_against(&spec, d, url, &sender_public, &sender_key, &registry_public);
-    }
+/// The tests hold this for reading; the one that verifies the audit chain holds it for
+/// writing, so no request is half-way through then.
+static QUIET: RwLock<()> = RwLock::new(());
+
+fn fixture() -> (&'static Fixture, RwLockReadGuard<'static, ()>) {
+    let f = &*FIXTURE;
+    (f, QUIET.read().unwrap_or_else(PoisonError::into_inner))
 }
 
-fn base64_of(bytes: [u8; 32]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-#[allow(clippy::too_many_lines)] // reason: a scenario test, to be split into one test per behaviour
-fn run_against(
-    spec: &Value,
-    d: &Path,
-    url: &str,
-    sender_public: &str,
-    sender_key: &ed25519_dalek::SigningKey,
-    registry_public: &str,
-) {
+fn registry(db: TestDb, keys: &Keys) -> Registry {
+    let (d, url) = (keys.d.as_path(), db.url.as_str());
     ok(&vamos(
         &["db", "init", "--db", url],
         d,
@@ -379,7 +432,7 @@ fn run_against(
         d,
         &[],
     ));
-    let reg = ok(&vamos(
+    let registered = ok(&vamos(
         &[
             "dci",
             "sender",
@@ -391,36 +444,13 @@ fn run_against(
             "--user",
             "his_mspbs",
             "--public-key",
-            sender_public,
+            &keys.sender_public,
             "--callback-base",
             &inbox.base,
         ],
         d,
         &[],
     ));
-    assert!(reg.contains("firma obligatoria"), "{reg}");
-    assert!(
-        !vamos(
-            &[
-                "dci",
-                "sender",
-                "add",
-                "--db",
-                url,
-                "--id",
-                "x",
-                "--user",
-                "his_mspbs",
-                "--public-key",
-                "nope"
-            ],
-            d,
-            &[]
-        )
-        .status
-        .success(),
-        "a bad key is refused"
-    );
     let s = start_with(
         url,
         d,
@@ -429,23 +459,7 @@ fn run_against(
             ("VAMOS_DCI_SIGNING_KEY_FILE", "registro.key"),
         ],
     );
-    let c = Client {
-        s: &s,
-        token: token.clone(),
-        sender: "his.mspbs".into(),
-        key: Some(sender_key.clone()),
-        n: std::cell::Cell::new(0),
-    };
-    // The document lists the DCI endpoints under the base path.
-    let (_, doc, _) = call(&s, &Who::default(), "get", "/api/openapi.json", None);
-    for k in dci::Kind::ALL {
-        assert!(
-            doc["paths"].get(format!("/dci{}", k.path())).is_some(),
-            "{}",
-            k.path()
-        );
-    }
-
+    let at_exit = AtExit::new(&[s.child.id()], &[], Some(&db));
     // A person of Villeta and one of San Juan Nepomuceno, seen by the administrator.
     let admin = login(&s, "admin", PW);
     let villeta = everyone_in(&s, &admin, "1116");
@@ -454,385 +468,809 @@ fn run_against(
         villeta[0]["id"].as_i64().unwrap(),
         sjn[0]["id"].as_i64().unwrap(),
     );
+    Registry {
+        url: db.url.clone(),
+        s,
+        inbox,
+        token,
+        registered,
+        admin,
+        villeta,
+        pv,
+        ps,
+        sync_search: OnceLock::new(),
+        async_search: OnceLock::new(),
+        subscription: OnceLock::new(),
+        _db: db,
+        _at_exit: at_exit,
+    }
+}
 
-    // Synchronous search, the three query types, with pagination.
-    let msg = search_message(vec![
-        (
-            "r1",
-            "idtype-value",
-            json!({"type": "UIN", "value": pv.to_string()}),
-            None,
-        ),
-        (
-            "r2",
-            "idtype-value",
-            json!({"type": "UIN", "value": ps.to_string()}),
-            None,
-        ),
-        (
-            "r3",
-            "expression",
-            json!({"type": "ns:org:QueryType:expression", "value": {"expression": {"collection": "Member", "query": {"$and": [{"district_code": {"$eq": 1116}}]}}}}),
-            Some((2, 2)),
-        ),
-        (
-            "r4",
-            "predicate",
-            json!([{"seq_num": 1, "expression1": {"attribute_name": "YOB", "operator": "ge", "attribute_value": "1900"}, "condition": "and", "expression2": {"attribute_name": "district_code", "operator": "in", "attribute_value": "1116,0607"}}]),
-            Some((1000, 1)),
-        ),
-        (
-            "r5",
-            "expression",
-            json!({"expression": {"query": {"shoe_size": {"$gt": 40}}}}),
-            None,
-        ),
-        (
-            "r6",
-            "expression",
-            json!({"expression": {"query": {"district_code": 1116}}}),
-            None,
-        ),
-    ]);
-    let mut msg = msg;
-    msg["search_request"][5]["search_criteria"]["response_entity"] = "Group".into();
-    let env = c.envelope("search", msg, 6);
-    check(spec, &request_schema("/registry/sync/search"), &env);
-    let (st, v) = c.post("/registry/sync/search", &env);
-    assert_eq!(st, 200, "{v}");
-    check(spec, &sync_response("/registry/sync/search"), &v);
-    assert_eq!(v["header"]["action"], "on-search");
-    assert_eq!(v["header"]["status"], "succ");
-    // The answer is signed by this registry.
-    dci::verify(
-        v["signature"].as_str().unwrap(),
-        registry_public,
-        "siis.gov.py",
-        &v["header"],
-        &v["message"],
-        vamos_server::auth::now().timestamp(),
-    )
-    .unwrap();
-    let items = v["message"]["search_response"].as_array().unwrap();
-    let by = |rid: &str| {
-        items
+/// The synchronous search of the three query types with pagination: the envelope, what it
+/// answered, then what the same envelope answered again.
+struct SyncSearch {
+    env: Value,
+    answer: (u16, Value),
+    replayed: (u16, Value),
+}
+
+/// The asynchronous search: the envelope, the acknowledgement, the callback.
+struct AsyncSearch {
+    env: Value,
+    ack: (u16, Value),
+    correlation: String,
+    callback: Value,
+}
+
+/// Subscribe (twice), new registrations, unsubscribe.
+struct Subscription {
+    env: Value,
+    ack: (u16, Value),
+    confirmed: Value,
+    code: String,
+    again: Value,
+    note: Value,
+    notified: usize,
+    new_in_villeta: usize,
+    unsubscribe_env: Value,
+    unsubscribed: Value,
+}
+
+impl Registry {
+    fn client(&self, keys: &Keys) -> Client<'_> {
+        Client {
+            s: &self.s,
+            token: self.token.clone(),
+            sender: "his.mspbs".into(),
+            key: Some(keys.sender_key.clone()),
+        }
+    }
+
+    fn sync_search(&self, keys: &Keys) -> &SyncSearch {
+        self.sync_search.get_or_init(|| {
+            let c = self.client(keys);
+            let (pv, ps) = (self.pv, self.ps);
+            let msg = search_message(vec![
+                (
+                    "r1",
+                    "idtype-value",
+                    json!({"type": "UIN", "value": pv.to_string()}),
+                    None,
+                ),
+                (
+                    "r2",
+                    "idtype-value",
+                    json!({"type": "UIN", "value": ps.to_string()}),
+                    None,
+                ),
+                (
+                    "r3",
+                    "expression",
+                    json!({"type": "ns:org:QueryType:expression", "value": {"expression": {"collection": "Member", "query": {"$and": [{"district_code": {"$eq": 1116}}]}}}}),
+                    Some((2, 2)),
+                ),
+                (
+                    "r4",
+                    "predicate",
+                    json!([{"seq_num": 1, "expression1": {"attribute_name": "YOB", "operator": "ge", "attribute_value": "1900"}, "condition": "and", "expression2": {"attribute_name": "district_code", "operator": "in", "attribute_value": "1116,0607"}}]),
+                    Some((1000, 1)),
+                ),
+                (
+                    "r5",
+                    "expression",
+                    json!({"expression": {"query": {"shoe_size": {"$gt": 40}}}}),
+                    None,
+                ),
+                (
+                    "r6",
+                    "expression",
+                    json!({"expression": {"query": {"district_code": 1116}}}),
+                    None,
+                ),
+            ]);
+            let mut msg = msg;
+            msg["search_request"][5]["search_criteria"]["response_entity"] = "Group".into();
+            let env = c.envelope("search", msg, 6);
+            let answer = c.post("/registry/sync/search", &env);
+            // Replaying the same message.
+            let replayed = c.post("/registry/sync/search", &env);
+            SyncSearch {
+                env,
+                answer,
+                replayed,
+            }
+        })
+    }
+
+    /// One item of the synchronous search's answer, by reference id.
+    fn searched(&self, keys: &Keys, rid: &str) -> Value {
+        self.sync_search(keys).answer.1["message"]["search_response"]
+            .as_array()
+            .unwrap()
             .iter()
             .find(|i| i["reference_id"] == rid)
             .unwrap()
             .clone()
-    };
-    let r1 = by("r1");
-    assert_eq!(r1["status"], "succ");
-    assert_eq!(ids_of(&r1), vec![pv.to_string()]);
-    // Only the agreed fields: no cédula, no sex, no survey answers.
-    let rec = r1["data"]["reg_records"][0].clone();
-    assert!(rec["demographic_info"].get("identifier").is_none(), "{rec}");
-    assert!(
-        rec["demographic_info"].get("sex").is_none() && rec.get("additional_attributes").is_none(),
-        "{rec}"
-    );
-    assert_eq!(rec["demographic_info"]["address"]["city"], "1116");
-    // Out of scope: San Juan Nepomuceno is not in the operator's territory.
-    let r2 = by("r2");
-    assert_eq!(
-        (
-            r2["status"].as_str(),
-            r2["pagination"]["total_count"].as_i64()
-        ),
-        (Some("succ"), Some(0))
-    );
-    let r3 = by("r3");
-    assert_eq!(
-        r3["pagination"],
-        json!({"page_size": 2, "page_number": 2, "total_count": villeta.len()})
-    );
-    let expected: Vec<String> = villeta[2..4].iter().map(|p| p["id"].to_string()).collect();
-    assert_eq!(ids_of(&r3), expected);
-    let r4 = by("r4");
-    assert_eq!(
-        r4["pagination"]["total_count"].as_u64().unwrap() as usize,
-        villeta.len()
-    );
-    assert_eq!(by("r5")["status_reason_code"], "rjct.filter.invalid");
-    assert_eq!(
-        by("r6")["status_reason_code"],
-        "rjct.search_criteria.invalid"
-    );
+    }
 
-    // Replaying the same message is refused as a whole.
-    let (st, v) = c.post("/registry/sync/search", &env);
-    assert_eq!(st, 200);
-    check(spec, &sync_response("/registry/sync/search"), &v);
-    assert_eq!(
-        (
-            v["header"]["status"].as_str(),
-            v["header"]["status_reason_code"].as_str()
-        ),
-        (Some("rjct"), Some("rjct.message_id.duplicate"))
-    );
-
-    // Transport errors: HttpErrorResponse with the standard's codes.
-    let fresh = || {
+    /// A fresh signed search for the Villeta person.
+    fn fresh(&self, c: &Client) -> Value {
         c.envelope(
             "search",
             search_message(vec![(
                 "r1",
                 "idtype-value",
-                json!({"type": "UIN", "value": pv}),
+                json!({"type": "UIN", "value": self.pv}),
                 None,
             )]),
             1,
         )
-    };
-    let mut unsigned = fresh();
-    unsigned.as_object_mut().unwrap().remove("signature");
-    let mut tampered = fresh();
-    tampered["message"]["transaction_id"] = "otra".into();
-    let mut wrong_sender = fresh();
-    wrong_sender["header"]["sender_id"] = "otro.sistema".into();
-    // Signed, but with another action.
-    let wrong_action = c.envelope(
-        "subscribe",
-        search_message(vec![(
-            "r1",
-            "idtype-value",
-            json!({"type": "UIN", "value": "1"}),
-            None,
-        )]),
-        1,
+    }
+
+    fn async_search(&self, keys: &Keys) -> &AsyncSearch {
+        self.async_search.get_or_init(|| {
+            let c = self.client(keys);
+            let env = c.envelope(
+                "search",
+                search_message(vec![(
+                    "a1",
+                    "idtype-value",
+                    json!({"type": "UIN", "value": self.pv.to_string()}),
+                    None,
+                )]),
+                1,
+            );
+            let ack = c.post("/registry/search", &env);
+            let correlation = ack.1["message"]["correlation_id"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let callback = self.inbox.wait("/registry/on-search", |b| {
+                b["message"]["correlation_id"] == correlation.as_str()
+            });
+            AsyncSearch {
+                env,
+                ack,
+                correlation,
+                callback,
+            }
+        })
+    }
+
+    /// The transaction-status request for the asynchronous search.
+    fn status_message(&self, keys: &Keys) -> Value {
+        let correlation = &self.async_search(keys).correlation;
+        json!({"transaction_id": "t-2", "txnstatus_request": {"reference_id": "s1", "txn_type": "search", "attribute_type": "correlation_id", "attribute_value": correlation}})
+    }
+
+    fn subscription(&self, keys: &Keys) -> &Subscription {
+        self.subscription.get_or_init(|| {
+            // New households arrive below: the synchronous search counts Villeta before them.
+            self.sync_search(keys);
+            let c = self.client(keys);
+            // Subscribe to new registrations in Villeta and San Juan (scope keeps only Villeta).
+            let sub = json!({"transaction_id": "t-sub", "subscribe_request": [{"reference_id": "sub1", "timestamp": "2026-11-23T10:00:00-03:00",
+                "subscribe_criteria": {"reg_event_type": "REGISTER", "filter_type": "expression",
+                    "filter": {"expression": {"query": {"$or": [{"district_code": 1116}, {"district_code": 607}]}}}, "notify_record_type": "Member"}}]});
+            let env = c.envelope("subscribe", sub.clone(), 1);
+            let ack = c.post("/registry/subscribe", &env);
+            let cid = ack.1["message"]["correlation_id"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let confirmed = self.inbox.wait("/registry/on-subscribe", |b| {
+                b["message"]["correlation_id"] == cid.as_str()
+            });
+            let code = confirmed["message"]["subscribe_response"][0]["subscriptions"][0]["code"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            // The same subscription twice.
+            let (_, v) = c.post("/registry/subscribe", &c.envelope("subscribe", sub, 1));
+            let cid2 = v["message"]["correlation_id"].as_str().unwrap().to_string();
+            let again = self.inbox.wait("/registry/on-subscribe", |b| {
+                b["message"]["correlation_id"] == cid2.as_str()
+            });
+            // New households arrive.
+            ok(&vamos(
+                &[
+                    "import",
+                    "fips",
+                    "--db",
+                    &self.url,
+                    "datos2",
+                    "--date",
+                    "2026-11-24",
+                ],
+                &keys.d,
+                &[],
+            ));
+            let note = self.inbox.wait("/registry/notify", |_| true);
+            let now_villeta = everyone_in(&self.s, &self.admin, "1116").len();
+            let notified: usize = self
+                .inbox
+                .got
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(p, _)| p.ends_with("/registry/notify"))
+                .map(|(_, b)| b["message"]["notify_event"].as_array().unwrap().len())
+                .sum();
+            // Unsubscribe.
+            let uns = json!({"transaction_id": "t-uns", "timestamp": "2026-11-23T10:00:00-03:00", "subscription_codes": [code]});
+            let unsubscribe_env = c.envelope("unsubscribe", uns, 1);
+            let (_, v) = c.post("/registry/unsubscribe", &unsubscribe_env);
+            let cid = v["message"]["correlation_id"].as_str().unwrap().to_string();
+            let unsubscribed = self.inbox.wait("/registry/on-unsubscribe", |b| {
+                b["message"]["correlation_id"] == cid.as_str()
+            });
+            Subscription {
+                env,
+                ack,
+                confirmed,
+                code,
+                again,
+                note,
+                notified,
+                new_in_villeta: now_villeta - self.villeta.len(),
+                unsubscribe_env,
+                unsubscribed,
+            }
+        })
+    }
+
+    /// The DCI actions of the MSPBS system in the newest thousand audit records.
+    fn audited_dci_actions(&self) -> Vec<String> {
+        let (_, trail, _) = call(&self.s, &self.admin, "get", "/api/audit?limit=1000", None);
+        trail["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["actor"].as_str().unwrap().starts_with("his_mspbs ("))
+            .map(|r| r["action"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+#[test]
+fn dci_keygen_never_overwrites_a_key() {
+    let (f, _busy) = fixture();
+    assert!(
+        !vamos(&["dci", "keygen", "--out", "his.key"], &f.keys.d, &[])
+            .status
+            .success(),
+        "never overwrites a key"
     );
-    for (env, status, code) in [
-        (unsigned, 401, "err.signature.missing"),
-        (tampered, 401, "err.signature.invalid"),
-        (wrong_sender, 403, "err.sender_id.invalid"),
-        (json!({"header": "x"}), 400, "err.request.bad"),
-    ] {
-        let (st, v) = c.post("/registry/sync/search", &env);
+}
+
+#[test]
+fn a_sender_registered_with_a_key_must_sign() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        let reg = &r.registered;
+        assert!(reg.contains("firma obligatoria"), "{reg}");
+    }
+}
+
+#[test]
+fn a_sender_with_a_bad_key_is_refused() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        assert!(
+            !vamos(
+                &[
+                    "dci",
+                    "sender",
+                    "add",
+                    "--db",
+                    &r.url,
+                    "--id",
+                    "x",
+                    "--user",
+                    "his_mspbs",
+                    "--public-key",
+                    "nope"
+                ],
+                &f.keys.d,
+                &[]
+            )
+            .status
+            .success(),
+            "a bad key is refused"
+        );
+    }
+}
+
+#[test]
+fn the_openapi_document_lists_the_dci_endpoints_under_the_base_path() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        let (_, doc, _) = call(&r.s, &Who::default(), "get", "/api/openapi.json", None);
+        for k in dci::Kind::ALL {
+            assert!(
+                doc["paths"].get(format!("/dci{}", k.path())).is_some(),
+                "{}",
+                k.path()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_sync_search_and_its_answer_follow_the_standard() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        let search = r.sync_search(&f.keys);
+        check(&SPEC, &request_schema("/registry/sync/search"), &search.env);
+        let (st, v) = &search.answer;
+        assert_eq!(*st, 200, "{v}");
+        check(&SPEC, &sync_response("/registry/sync/search"), v);
+        assert_eq!(v["header"]["action"], "on-search");
+        assert_eq!(v["header"]["status"], "succ");
+    }
+}
+
+#[test]
+fn a_sync_answer_is_signed_by_this_registry() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        let v = &r.sync_search(&f.keys).answer.1;
+        dci::verify(
+            v["signature"].as_str().unwrap(),
+            &f.keys.registry_public,
+            "siis.gov.py",
+            &v["header"],
+            &v["message"],
+            vamos_server::auth::now().timestamp(),
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn a_search_by_id_finds_the_person_in_scope() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        let r1 = r.searched(&f.keys, "r1");
+        assert_eq!(r1["status"], "succ");
+        assert_eq!(ids_of(&r1), vec![r.pv.to_string()]);
+    }
+}
+
+#[test]
+fn a_search_discloses_only_the_agreed_fields() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        // No cédula, no sex, no survey answers.
+        let rec = r.searched(&f.keys, "r1")["data"]["reg_records"][0].clone();
+        assert!(rec["demographic_info"].get("identifier").is_none(), "{rec}");
+        assert!(
+            rec["demographic_info"].get("sex").is_none()
+                && rec.get("additional_attributes").is_none(),
+            "{rec}"
+        );
+        assert_eq!(rec["demographic_info"]["address"]["city"], "1116");
+    }
+}
+
+#[test]
+fn a_person_outside_the_senders_territory_is_not_found() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        let r2 = r.searched(&f.keys, "r2");
+        assert_eq!(
+            (
+                r2["status"].as_str(),
+                r2["pagination"]["total_count"].as_i64()
+            ),
+            (Some("succ"), Some(0))
+        );
+    }
+}
+
+#[test]
+fn an_expression_search_returns_the_requested_page() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        let r3 = r.searched(&f.keys, "r3");
+        assert_eq!(
+            r3["pagination"],
+            json!({"page_size": 2, "page_number": 2, "total_count": r.villeta.len()})
+        );
+        let expected: Vec<String> = r.villeta[2..4]
+            .iter()
+            .map(|p| p["id"].to_string())
+            .collect();
+        assert_eq!(ids_of(&r3), expected);
+    }
+}
+
+#[test]
+fn a_predicate_search_counts_everyone_in_scope() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        let r4 = r.searched(&f.keys, "r4");
+        assert_eq!(
+            r4["pagination"]["total_count"].as_u64().unwrap() as usize,
+            r.villeta.len()
+        );
+    }
+}
+
+#[test]
+fn a_filter_on_an_unknown_attribute_is_rejected() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        assert_eq!(
+            r.searched(&f.keys, "r5")["status_reason_code"],
+            "rjct.filter.invalid"
+        );
+    }
+}
+
+#[test]
+fn a_search_for_groups_is_rejected() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        assert_eq!(
+            r.searched(&f.keys, "r6")["status_reason_code"],
+            "rjct.search_criteria.invalid"
+        );
+    }
+}
+
+#[test]
+fn a_replayed_message_is_refused_as_a_whole() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        let (st, v) = &r.sync_search(&f.keys).replayed;
+        assert_eq!(*st, 200);
+        check(&SPEC, &sync_response("/registry/sync/search"), v);
+        assert_eq!(
+            (
+                v["header"]["status"].as_str(),
+                v["header"]["status_reason_code"].as_str()
+            ),
+            (Some("rjct"), Some("rjct.message_id.duplicate"))
+        );
+    }
+}
+
+/// Posts `env` to the synchronous search: a transport error with the standard's code.
+fn refused(r: &Registry, keys: &Keys, env: Value, status: u16, code: &str) {
+    let (st, v) = r.client(keys).post("/registry/sync/search", &env);
+    assert_eq!(
+        (st, v["errors"][0]["code"].as_str()),
+        (status, Some(code)),
+        "{v}"
+    );
+    check(&SPEC, HTTP_ERROR, &v);
+}
+
+#[test]
+fn an_unsigned_request_is_refused() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        let mut unsigned = r.fresh(&r.client(&f.keys));
+        unsigned.as_object_mut().unwrap().remove("signature");
+        refused(r, &f.keys, unsigned, 401, "err.signature.missing");
+    }
+}
+
+#[test]
+fn a_tampered_request_is_refused() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        let mut tampered = r.fresh(&r.client(&f.keys));
+        tampered["message"]["transaction_id"] = "otra".into();
+        refused(r, &f.keys, tampered, 401, "err.signature.invalid");
+    }
+}
+
+#[test]
+fn a_request_in_the_name_of_another_sender_is_refused() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        let mut wrong_sender = r.fresh(&r.client(&f.keys));
+        wrong_sender["header"]["sender_id"] = "otro.sistema".into();
+        refused(r, &f.keys, wrong_sender, 403, "err.sender_id.invalid");
+    }
+}
+
+#[test]
+fn a_malformed_request_is_a_bad_request() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        refused(r, &f.keys, json!({"header": "x"}), 400, "err.request.bad");
+    }
+}
+
+#[test]
+fn a_signed_request_for_another_action_is_rejected() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        let c = r.client(&f.keys);
+        let wrong_action = c.envelope(
+            "subscribe",
+            search_message(vec![(
+                "r1",
+                "idtype-value",
+                json!({"type": "UIN", "value": "1"}),
+                None,
+            )]),
+            1,
+        );
+        let (st, v) = c.post("/registry/sync/search", &wrong_action);
+        assert_eq!(
+            v["header"]["status_reason_code"], "rjct.action.invalid",
+            "{st} {v}"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_token_is_unauthorized() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        let anon = Client {
+            s: &r.s,
+            token: "vamos_x_y".into(),
+            sender: "his.mspbs".into(),
+            key: None,
+        };
+        let (st, v) = anon.post("/registry/sync/search", &r.fresh(&r.client(&f.keys)));
         assert_eq!(
             (st, v["errors"][0]["code"].as_str()),
-            (status, Some(code)),
+            (401, Some("err.request.unauthorized"))
+        );
+    }
+}
+
+#[test]
+fn an_async_search_is_acknowledged_then_answered_to_the_senders_on_search() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        let a = r.async_search(&f.keys);
+        check(&SPEC, &request_schema("/registry/search"), &a.env);
+        let (st, v) = &a.ack;
+        assert_eq!(
+            (*st, v["message"]["ack_status"].as_str()),
+            (200, Some("ACK")),
             "{v}"
         );
-        check(spec, HTTP_ERROR, &v);
-    }
-    let (st, v) = c.post("/registry/sync/search", &wrong_action);
-    assert_eq!(
-        v["header"]["status_reason_code"], "rjct.action.invalid",
-        "{st} {v}"
-    );
-    let anon = Client {
-        s: &s,
-        token: "vamos_x_y".into(),
-        sender: c.sender.clone(),
-        key: None,
-        n: std::cell::Cell::new(100),
-    };
-    let (st, v) = anon.post("/registry/sync/search", &fresh());
-    assert_eq!(
-        (st, v["errors"][0]["code"].as_str()),
-        (401, Some("err.request.unauthorized"))
-    );
-
-    // Asynchronous search: ACK now, the answer POSTed to the sender's on-search.
-    let env = c.envelope(
-        "search",
-        search_message(vec![(
-            "a1",
-            "idtype-value",
-            json!({"type": "UIN", "value": pv.to_string()}),
-            None,
-        )]),
-        1,
-    );
-    check(spec, &request_schema("/registry/search"), &env);
-    let (st, v) = c.post("/registry/search", &env);
-    assert_eq!(
-        (st, v["message"]["ack_status"].as_str()),
-        (200, Some("ACK")),
-        "{v}"
-    );
-    check(spec, ACK, &v);
-    let correlation = v["message"]["correlation_id"].as_str().unwrap().to_string();
-    let cb = inbox.wait("/registry/on-search", |b| {
-        b["message"]["correlation_id"] == correlation.as_str()
-    });
-    check(spec, &request_schema("/registry/on-search"), &cb);
-    assert_eq!(
-        ids_of(&cb["message"]["search_response"][0]),
-        vec![pv.to_string()]
-    );
-    dci::verify(
-        cb["signature"].as_str().unwrap(),
-        registry_public,
-        "siis.gov.py",
-        &cb["header"],
-        &cb["message"],
-        vamos_server::auth::now().timestamp(),
-    )
-    .unwrap();
-
-    // Transaction status, synchronous and asynchronous.
-    let status_msg = json!({"transaction_id": "t-2", "txnstatus_request": {"reference_id": "s1", "txn_type": "search", "attribute_type": "correlation_id", "attribute_value": correlation}});
-    let env = c.envelope("txn-status", status_msg.clone(), 1);
-    check(spec, &request_schema("/registry/sync/txn/status"), &env);
-    let (st, v) = c.post("/registry/sync/txn/status", &env);
-    assert_eq!(st, 200, "{v}");
-    check(spec, &sync_response("/registry/sync/txn/status"), &v);
-    let ts = &v["message"]["txnstatus_response"]["txn_status"];
-    assert_eq!(
-        (
-            ts["correlation_id"].as_str(),
-            ts["search_response"][0]["status"].as_str()
-        ),
-        (Some(correlation.as_str()), Some("succ")),
-        "{v}"
-    );
-    assert!(
-        ts["search_response"][0].get("data").is_none(),
-        "status never carries records"
-    );
-    let (st, v) = c.post(
-        "/registry/txn/status",
-        &c.envelope("txn-status", status_msg, 1),
-    );
-    assert_eq!(
-        (st, v["message"]["ack_status"].as_str()),
-        (200, Some("ACK"))
-    );
-    let cid = v["message"]["correlation_id"].as_str().unwrap().to_string();
-    let cb = inbox.wait("/registry/txn/on-status", |b| {
-        b["message"]["correlation_id"] == cid.as_str()
-    });
-    check(spec, &request_schema("/registry/txn/on-status"), &cb);
-    let unknown = json!({"transaction_id": "t-3", "txnstatus_request": {"reference_id": "s2", "txn_type": "search", "attribute_type": "transaction_id", "attribute_value": "nunca"}});
-    let (st, v) = c.post(
-        "/registry/sync/txn/status",
-        &c.envelope("txn-status", unknown.clone(), 1),
-    );
-    assert_eq!(
-        (st, v["errors"][0]["code"].as_str()),
-        (404, Some("err.request.not_found")),
-        "{v}"
-    );
-    // Asynchronously, the sender still hears back: a rejected header with the reason.
-    let (_, v) = c.post(
-        "/registry/txn/status",
-        &c.envelope("txn-status", unknown, 1),
-    );
-    assert_eq!(v["message"]["ack_status"], "ACK", "{v}");
-    let cb = inbox.wait("/registry/txn/on-status", |b| {
-        b["header"]["status"] == "rjct"
-    });
-    check(spec, &request_schema("/registry/txn/on-status"), &cb);
-    assert!(cb["header"]["status_reason_message"]
-        .as_str()
-        .unwrap()
-        .contains("transacción"));
-
-    // Subscribe to new registrations in Villeta and San Juan (scope keeps only Villeta).
-    let sub = json!({"transaction_id": "t-sub", "subscribe_request": [{"reference_id": "sub1", "timestamp": "2026-11-23T10:00:00-03:00",
-        "subscribe_criteria": {"reg_event_type": "REGISTER", "filter_type": "expression",
-            "filter": {"expression": {"query": {"$or": [{"district_code": 1116}, {"district_code": 607}]}}}, "notify_record_type": "Member"}}]});
-    let env = c.envelope("subscribe", sub.clone(), 1);
-    check(spec, &request_schema("/registry/subscribe"), &env);
-    let (st, v) = c.post("/registry/subscribe", &env);
-    assert_eq!(
-        (st, v["message"]["ack_status"].as_str()),
-        (200, Some("ACK")),
-        "{v}"
-    );
-    let cid = v["message"]["correlation_id"].as_str().unwrap().to_string();
-    let cb = inbox.wait("/registry/on-subscribe", |b| {
-        b["message"]["correlation_id"] == cid.as_str()
-    });
-    check(spec, &request_schema("/registry/on-subscribe"), &cb);
-    let code = cb["message"]["subscribe_response"][0]["subscriptions"][0]["code"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    // The same subscription twice is refused.
-    let (_, v) = c.post("/registry/subscribe", &c.envelope("subscribe", sub, 1));
-    let cid2 = v["message"]["correlation_id"].as_str().unwrap().to_string();
-    let cb = inbox.wait("/registry/on-subscribe", |b| {
-        b["message"]["correlation_id"] == cid2.as_str()
-    });
-    assert_eq!(
-        cb["message"]["subscribe_response"][0]["status_reason_code"],
-        "rjct.event.already_subscribed"
-    );
-
-    // New households arrive: the subscriber is notified of the Villeta ones only.
-    ok(&vamos(
-        &[
-            "import",
-            "fips",
-            "--db",
-            url,
-            "datos2",
-            "--date",
-            "2026-11-24",
-        ],
-        d,
-        &[],
-    ));
-    let note = inbox.wait("/registry/notify", |_| true);
-    check(spec, &request_schema("/registry/notify"), &note);
-    let events = note["message"]["notify_event"].as_array().unwrap();
-    assert!(!events.is_empty());
-    for e in events {
-        assert_eq!(e["data"]["reg_event_type"], "REGISTER");
+        check(&SPEC, ACK, v);
+        let cb = &a.callback;
+        check(&SPEC, &request_schema("/registry/on-search"), cb);
         assert_eq!(
-            e["data"]["reg_records"]["demographic_info"]["address"]["city"], "1116",
-            "{e}"
+            ids_of(&cb["message"]["search_response"][0]),
+            vec![r.pv.to_string()]
         );
     }
-    let now_villeta = everyone_in(&s, &admin, "1116").len();
-    let notified: usize = inbox
-        .got
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(p, _)| p.ends_with("/registry/notify"))
-        .map(|(_, b)| b["message"]["notify_event"].as_array().unwrap().len())
-        .sum();
-    assert_eq!(
-        notified,
-        now_villeta - villeta.len(),
-        "each new Villeta person notified once"
-    );
+}
 
-    // Unsubscribe.
-    let uns = json!({"transaction_id": "t-uns", "timestamp": "2026-11-23T10:00:00-03:00", "subscription_codes": [code]});
-    let env = c.envelope("unsubscribe", uns, 1);
-    check(spec, &request_schema("/registry/unsubscribe"), &env);
-    let (_, v) = c.post("/registry/unsubscribe", &env);
-    let cid = v["message"]["correlation_id"].as_str().unwrap().to_string();
-    let cb = inbox.wait("/registry/on-unsubscribe", |b| {
-        b["message"]["correlation_id"] == cid.as_str()
-    });
-    check(spec, &request_schema("/registry/on-unsubscribe"), &cb);
-    assert_eq!(
-        cb["message"]["subscription_status"][0],
-        json!({"code": code, "status": "unsubscribe"})
-    );
-
-    // Every disclosure is in the audit trail, and the chain holds.
-    let (_, trail, _) = call(&s, &admin, "get", "/api/audit?limit=1000", None);
-    let actions: Vec<&str> = trail["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["actor"].as_str().unwrap().starts_with("his_mspbs ("))
-        .map(|r| r["action"].as_str().unwrap())
-        .collect();
-    for a in [
-        "buscar personas (DCI)",
-        "suscribir (DCI)",
-        "notificar registros (DCI)",
-        "cancelar suscripción (DCI)",
-    ] {
-        assert!(actions.contains(&a), "{a}: {actions:?}");
+#[test]
+fn an_async_answer_is_signed_by_this_registry() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        let cb = &r.async_search(&f.keys).callback;
+        dci::verify(
+            cb["signature"].as_str().unwrap(),
+            &f.keys.registry_public,
+            "siis.gov.py",
+            &cb["header"],
+            &cb["message"],
+            vamos_server::auth::now().timestamp(),
+        )
+        .unwrap();
     }
-    drop(s);
-    ok(&vamos(&["audit", "verify", "--db", url], d, &[]));
+}
+
+#[test]
+fn the_sync_transaction_status_reports_a_search_without_its_records() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        let c = r.client(&f.keys);
+        let correlation = &r.async_search(&f.keys).correlation;
+        let env = c.envelope("txn-status", r.status_message(&f.keys), 1);
+        check(&SPEC, &request_schema("/registry/sync/txn/status"), &env);
+        let (st, v) = c.post("/registry/sync/txn/status", &env);
+        assert_eq!(st, 200, "{v}");
+        check(&SPEC, &sync_response("/registry/sync/txn/status"), &v);
+        let ts = &v["message"]["txnstatus_response"]["txn_status"];
+        assert_eq!(
+            (
+                ts["correlation_id"].as_str(),
+                ts["search_response"][0]["status"].as_str()
+            ),
+            (Some(correlation.as_str()), Some("succ")),
+            "{v}"
+        );
+        assert!(
+            ts["search_response"][0].get("data").is_none(),
+            "status never carries records"
+        );
+    }
+}
+
+#[test]
+fn the_async_transaction_status_is_answered_to_the_senders_on_status() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        let c = r.client(&f.keys);
+        let (st, v) = c.post(
+            "/registry/txn/status",
+            &c.envelope("txn-status", r.status_message(&f.keys), 1),
+        );
+        assert_eq!(
+            (st, v["message"]["ack_status"].as_str()),
+            (200, Some("ACK"))
+        );
+        let cid = v["message"]["correlation_id"].as_str().unwrap().to_string();
+        let cb = r.inbox.wait("/registry/txn/on-status", |b| {
+            b["message"]["correlation_id"] == cid.as_str()
+        });
+        check(&SPEC, &request_schema("/registry/txn/on-status"), &cb);
+    }
+}
+
+/// A transaction-status request for a transaction that never was.
+fn unknown_transaction() -> Value {
+    json!({"transaction_id": "t-3", "txnstatus_request": {"reference_id": "s2", "txn_type": "search", "attribute_type": "transaction_id", "attribute_value": "nunca"}})
+}
+
+#[test]
+fn the_status_of_an_unknown_transaction_is_not_found() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        let c = r.client(&f.keys);
+        let (st, v) = c.post(
+            "/registry/sync/txn/status",
+            &c.envelope("txn-status", unknown_transaction(), 1),
+        );
+        assert_eq!(
+            (st, v["errors"][0]["code"].as_str()),
+            (404, Some("err.request.not_found")),
+            "{v}"
+        );
+    }
+}
+
+#[test]
+fn the_async_status_of_an_unknown_transaction_is_rejected_with_the_reason() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        let c = r.client(&f.keys);
+        // Asynchronously, the sender still hears back: a rejected header with the reason.
+        let (_, v) = c.post(
+            "/registry/txn/status",
+            &c.envelope("txn-status", unknown_transaction(), 1),
+        );
+        assert_eq!(v["message"]["ack_status"], "ACK", "{v}");
+        let cb = r.inbox.wait("/registry/txn/on-status", |b| {
+            b["header"]["status"] == "rjct"
+        });
+        check(&SPEC, &request_schema("/registry/txn/on-status"), &cb);
+        assert!(cb["header"]["status_reason_message"]
+            .as_str()
+            .unwrap()
+            .contains("transacción"));
+    }
+}
+
+#[test]
+fn a_subscription_is_acknowledged_then_confirmed_with_its_code() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        let sub = r.subscription(&f.keys);
+        check(&SPEC, &request_schema("/registry/subscribe"), &sub.env);
+        let (st, v) = &sub.ack;
+        assert_eq!(
+            (*st, v["message"]["ack_status"].as_str()),
+            (200, Some("ACK")),
+            "{v}"
+        );
+        check(
+            &SPEC,
+            &request_schema("/registry/on-subscribe"),
+            &sub.confirmed,
+        );
+    }
+}
+
+#[test]
+fn the_same_subscription_twice_is_refused() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        let cb = &r.subscription(&f.keys).again;
+        assert_eq!(
+            cb["message"]["subscribe_response"][0]["status_reason_code"],
+            "rjct.event.already_subscribed"
+        );
+    }
+}
+
+#[test]
+fn a_subscriber_is_notified_of_new_registrations_in_its_scope_only() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        let note = &r.subscription(&f.keys).note;
+        check(&SPEC, &request_schema("/registry/notify"), note);
+        let events = note["message"]["notify_event"].as_array().unwrap();
+        assert!(!events.is_empty());
+        for e in events {
+            assert_eq!(e["data"]["reg_event_type"], "REGISTER");
+            assert_eq!(
+                e["data"]["reg_records"]["demographic_info"]["address"]["city"], "1116",
+                "{e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn each_new_person_in_scope_is_notified_once() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        let sub = r.subscription(&f.keys);
+        assert_eq!(
+            sub.notified, sub.new_in_villeta,
+            "each new Villeta person notified once"
+        );
+    }
+}
+
+#[test]
+fn unsubscribing_is_confirmed_to_the_senders_on_unsubscribe() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        let sub = r.subscription(&f.keys);
+        check(
+            &SPEC,
+            &request_schema("/registry/unsubscribe"),
+            &sub.unsubscribe_env,
+        );
+        let cb = &sub.unsubscribed;
+        check(&SPEC, &request_schema("/registry/on-unsubscribe"), cb);
+        assert_eq!(
+            cb["message"]["subscription_status"][0],
+            json!({"code": sub.code, "status": "unsubscribe"})
+        );
+    }
+}
+
+/// Every DCI action (searching, subscribing, notifying, unsubscribing) once the subscription's
+/// sequence has run, and the audited actions of the MSPBS system then.
+fn audited(r: &Registry, keys: &Keys) -> Vec<String> {
+    r.sync_search(keys);
+    r.subscription(keys);
+    r.audited_dci_actions()
+}
+
+#[test]
+fn every_dci_disclosure_is_audited() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        let actions = audited(r, &f.keys);
+        for a in [
+            "buscar personas (DCI)",
+            "suscribir (DCI)",
+            "notificar registros (DCI)",
+            "cancelar suscripción (DCI)",
+        ] {
+            assert!(actions.iter().any(|x| x == a), "{a}: {actions:?}");
+        }
+    }
+}
+
+#[test]
+fn the_audit_chain_holds_after_dci_traffic() {
+    // Alone: no other test's request is half-way through while the chain is read.
+    let f = &*FIXTURE;
+    for r in &f.all {
+        audited(r, &f.keys);
+    }
+    let _quiet = QUIET.write().unwrap_or_else(PoisonError::into_inner);
+    for r in &f.all {
+        ok(&vamos(&["audit", "verify", "--db", &r.url], &f.keys.d, &[]));
+    }
 }

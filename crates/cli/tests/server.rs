@@ -2,7 +2,16 @@
 //! (SQLite, and PostgreSQL when configured), spoken to over HTTP — login and lock-out, CSRF,
 //! API tokens, the authorization matrix (every role × every GET endpoint of the OpenAPI
 //! document × in-scope / out-of-scope), agreement field filtering, the audit chain (an edited
-//! row is detected by `vamos audit verify`), public small-cell suppression, OpenAPI 3.1.
+//! row is detected by `vamos audit verify`), public small-cell suppression, OpenAPI 3.1; the
+//! web application (dashboards, catalogue, login, registry pages, the referral inbox), the
+//! demo, the imports page and self-registration.
+//!
+//! One test per behaviour. The expensive part — a database with an imported synthetic
+//! population and a running server — is built once per backend in a `LazyLock` and shared:
+//! the tests that change state create their own accounts, tokens and rows, and the few
+//! sequences whose steps depend on one another (the audit chain's tampering, the
+//! self-registration review, classifying from the imports page) run once and keep what each
+//! step answered, for one test per step to check.
 
 // Tests fail loudly on purpose: unwrap, panic and indexing are how they assert.
 #![allow(
@@ -13,16 +22,64 @@
 )]
 
 use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::{LazyLock, Mutex, OnceLock, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 use vamos_domain::{Permission, Role};
-use vamos_store::testing::all_dbs;
+use vamos_store::testing::{all_dbs, TestDb};
 
 mod common;
 use common::*;
 
-#[test]
-fn the_server_enforces_roles_scopes_agreements_and_audits_every_read() {
+// ---------------------------------------------------------------------------------------------
+// The registry behind the API: 300 synthetic households, classified, an account for every role
+// bound to one district ("A"), and an MSPBS agreement.
+
+/// One backend's registry and server, and what the tests need to know about it.
+struct Registry {
+    s: Server,
+    anon: Who,
+    admin: Who,
+    /// Every role's session: the administrator, the public (nobody), then one account per
+    /// territorial or institutional role, all bound to district A.
+    who: Vec<(Role, Who)>,
+    /// The OpenAPI document's paths.
+    paths: serde_json::Map<String, Value>,
+    /// Districts A and B, and A's department.
+    da: i64,
+    db_b: i64,
+    dept_a: i64,
+    /// District A as a territory code (`0000`).
+    ta: String,
+    /// A household, a person and a community of district A, then of district B.
+    ha: i64,
+    hb: i64,
+    pa: i64,
+    pb: i64,
+    ca: i64,
+    cb: i64,
+    /// What the MSPBS operator got for a person of district A before its agreement existed.
+    oper_before_agreement: u16,
+    /// A person of Villeta (1116) and one of San Juan Nepomuceno (0607).
+    villeta: i64,
+    sjn: i64,
+    /// The session of that operator.
+    villeta_op: Who,
+    _db: TestDb,
+    _at_exit: AtExit,
+}
+
+struct Registries {
+    all: Vec<Registry>,
+    _dir: tempfile::TempDir,
+    _at_exit: AtExit,
+}
+
+static REGISTRIES: LazyLock<Registries> = LazyLock::new(|| {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    let at_exit = AtExit::new(&[], &[d], None);
     let o = vamos(
         &[
             "synth",
@@ -39,54 +96,248 @@ fn the_server_enforces_roles_scopes_agreements_and_audits_every_read() {
         &[],
     );
     assert!(o.status.success());
-    for db in all_dbs() {
-        let url = db.url.as_str();
-        let o = vamos(
-            &["db", "init", "--db", url],
-            d,
-            &[("VAMOS_ADMIN_PASSWORD", PW)],
-        );
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        assert!(vamos(
-            &[
-                "import",
-                "fips",
-                "--db",
-                url,
-                "datos",
-                "--date",
-                "2026-11-23"
-            ],
-            d,
-            &[]
-        )
-        .status
-        .success());
-        assert!(
-            vamos(&["classify", "--db", url, "--as-of", "2026-11-23"], d, &[])
-                .status
-                .success()
-        );
-        let s = start(url, d);
-        let anon = Who::default();
+    let all = all_dbs().into_iter().map(|db| registry(db, d)).collect();
+    Registries {
+        all,
+        _at_exit: at_exit,
+        _dir: dir,
+    }
+});
 
-        // Service endpoints and the OpenAPI document.
-        assert_eq!(call(&s, &anon, "get", "/api/health", None).0, 200);
-        assert_eq!(call(&s, &anon, "get", "/api/ready", None).0, 200);
-        let (st, doc, _) = call(&s, &anon, "get", "/api/openapi.json", None);
+fn registries() -> &'static [Registry] {
+    warm_up();
+    &REGISTRIES.all
+}
+
+/// An account as the administrator's `POST /api/users` takes it.
+fn new_user(u: &str, role: &str, inst: Option<&str>, terr: &str) -> Value {
+    json!({"username": u, "password": PW, "role": role, "institution": inst, "territories": terr})
+}
+
+fn registry(db: TestDb, d: &Path) -> Registry {
+    let url = db.url.as_str();
+    let o = vamos(
+        &["db", "init", "--db", url],
+        d,
+        &[("VAMOS_ADMIN_PASSWORD", PW)],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(vamos(
+        &[
+            "import",
+            "fips",
+            "--db",
+            url,
+            "datos",
+            "--date",
+            "2026-11-23"
+        ],
+        d,
+        &[]
+    )
+    .status
+    .success());
+    assert!(
+        vamos(&["classify", "--db", url, "--as-of", "2026-11-23"], d, &[])
+            .status
+            .success()
+    );
+    let s = start(url, d);
+    let at_exit = AtExit::new(&[s.child.id()], &[], Some(&db));
+    let anon = Who::default();
+    let (_, doc, _) = call(&s, &anon, "get", "/api/openapi.json", None);
+    let paths = doc["paths"].as_object().unwrap().clone();
+    let admin = login(&s, "admin", PW);
+
+    // Find two households in different districts (admin sees the nation).
+    let (st, hh, _) = call(&s, &admin, "get", "/api/households?limit=200", None);
+    assert_eq!(st, 200, "{hh}");
+    let items = hh["items"].as_array().unwrap();
+    let first = &items[0];
+    let other = items
+        .iter()
+        .find(|h| h["district_code"] != first["district_code"])
+        .expect("two districts");
+    let (da, db_b) = (
+        first["district_code"].as_i64().unwrap(),
+        other["district_code"].as_i64().unwrap(),
+    );
+    let (ha, hb) = (first["id"].as_i64().unwrap(), other["id"].as_i64().unwrap());
+    let (_, va, _) = call(&s, &admin, "get", &format!("/api/households/{ha}"), None);
+    let (_, vb, _) = call(&s, &admin, "get", &format!("/api/households/{hb}"), None);
+    let pa = va["members"][0]["id"].as_i64().unwrap();
+    let pb = vb["members"][0]["id"].as_i64().unwrap();
+    let ca = va["community_id"].as_i64().unwrap();
+    let cb = vb["community_id"].as_i64().unwrap();
+
+    // Accounts for every role; territorial roles bound to district A.
+    let ta = format!("{da:04}");
+    for (u, role, inst) in [
+        ("ana", "analista", None),
+        ("coord", "coordinador", None),
+        ("oper", "operador", Some("MSPBS")),
+        ("mesa", "mesa", None),
+        ("enc", "encuestador", None),
+        ("ori", "orientador", None),
+    ] {
+        let (st, v, _) = call(
+            &s,
+            &admin,
+            "post",
+            "/api/users",
+            Some(new_user(u, role, inst, &ta)),
+        );
+        assert_eq!(st, 201, "{u}: {v}");
+    }
+    // The operator sees nothing personal until its institution has an agreement.
+    let oper = login(&s, "oper", PW);
+    let oper_before_agreement = call(&s, &oper, "get", &format!("/api/persons/{pa}"), None).0;
+    let (st, v, _) = call(
+        &s,
+        &admin,
+        "post",
+        "/api/agreements",
+        Some(
+            json!({"institution": "MSPBS", "fields": ["given_names", "family_names", "birth_date", "district_code"], "purpose": "referencia de controles prenatales", "valid_from": "2026-01-01", "valid_to": "2030-12-31"}),
+        ),
+    );
+    assert_eq!(st, 201, "{v}");
+    let mut who: Vec<(Role, Who)> = vec![
+        (Role::Administrador, admin.clone()),
+        (Role::Publico, anon.clone()),
+    ];
+    for (u, r) in [
+        ("ana", Role::Analista),
+        ("coord", Role::Coordinador),
+        ("oper", Role::Operador),
+        ("mesa", Role::Mesa),
+        ("enc", Role::Encuestador),
+        ("ori", Role::Orientador),
+    ] {
+        who.push((r, login(&s, u, PW)));
+    }
+
+    // The acceptance case's operator: MSPBS, scoped to Villeta (1116).
+    let (st, v, _) = call(
+        &s,
+        &admin,
+        "post",
+        "/api/users",
+        Some(new_user("mspbs_villeta", "operador", Some("MSPBS"), "1116")),
+    );
+    assert_eq!(st, 201, "{v}");
+    let first_in = |t: &str| {
+        let (st, v, _) = call(
+            &s,
+            &admin,
+            "get",
+            &format!("/api/persons?territory={t}&limit=1"),
+            None,
+        );
+        assert_eq!(st, 200, "{v}");
+        v["items"][0]["id"]
+            .as_i64()
+            .expect("a person in the district")
+    };
+    let (villeta, sjn) = (first_in("1116"), first_in("0607"));
+    let villeta_op = login(&s, "mspbs_villeta", PW);
+    Registry {
+        s,
+        anon,
+        admin,
+        who,
+        paths,
+        da,
+        db_b,
+        dept_a: da / 100,
+        ta,
+        ha,
+        hb,
+        pa,
+        pb,
+        ca,
+        cb,
+        oper_before_agreement,
+        villeta,
+        sjn,
+        villeta_op,
+        _db: db,
+        _at_exit: at_exit,
+    }
+}
+
+impl Registry {
+    fn session_of(&self, role: Role) -> &Who {
+        &self.who.iter().find(|(r, _)| *r == role).unwrap().1
+    }
+
+    /// A new token of the MSPBS operator with the scope `registro:leer`.
+    fn oper_token(&self, name: &str) -> (Value, Who) {
+        let (st, t, _) = call(
+            &self.s,
+            &self.admin,
+            "post",
+            "/api/tokens",
+            Some(
+                json!({"username": "oper", "name": name, "scopes": ["registro:leer"], "days": 30}),
+            ),
+        );
+        assert_eq!(st, 201, "{t}");
+        let token = Who {
+            bearer: Some(t["token"].as_str().unwrap().to_string()),
+            ..Who::default()
+        };
+        (t, token)
+    }
+
+    /// The public Logros of district A (no login).
+    fn public_logros(&self) -> (u16, Value) {
+        let (st, v, _) = call(
+            &self.s,
+            &self.anon,
+            "get",
+            &format!("/api/public/logros?territory={}", self.ta),
+            None,
+        );
+        (st, v)
+    }
+
+    /// The newest thousand rows of the audit trail (newest first).
+    fn audit(&self) -> Vec<Value> {
+        let (st, a, _) = call(&self.s, &self.admin, "get", "/api/audit?limit=1000", None);
+        assert_eq!(st, 200);
+        a["items"].as_array().unwrap().clone()
+    }
+}
+
+#[test]
+fn health_and_readiness_answer_without_login() {
+    for f in registries() {
+        assert_eq!(call(&f.s, &f.anon, "get", "/api/health", None).0, 200);
+        assert_eq!(call(&f.s, &f.anon, "get", "/api/ready", None).0, 200);
+    }
+}
+
+#[test]
+fn the_openapi_document_is_3_1_and_lists_the_person_and_public_routes() {
+    for f in registries() {
+        let (st, doc, _) = call(&f.s, &f.anon, "get", "/api/openapi.json", None);
         assert_eq!(st, 200);
         assert_eq!(doc["openapi"], "3.1.0");
         let paths = doc["paths"].as_object().unwrap();
         assert!(
             paths.contains_key("/api/persons/{id}") && paths.contains_key("/api/public/logros")
         );
+    }
+}
 
-        // Login: wrong password is refused the same as an unknown user; repeated failures lock.
-        let admin = login(&s, "admin", PW);
+#[test]
+fn a_wrong_password_is_refused_the_same_as_an_unknown_user() {
+    for f in registries() {
         assert_eq!(
             call(
-                &s,
-                &anon,
+                &f.s,
+                &f.anon,
                 "post",
                 "/api/session",
                 Some(json!({"username": "admin", "password": "x"}))
@@ -96,8 +347,8 @@ fn the_server_enforces_roles_scopes_agreements_and_audits_every_read() {
         );
         assert_eq!(
             call(
-                &s,
-                &anon,
+                &f.s,
+                &f.anon,
                 "post",
                 "/api/session",
                 Some(json!({"username": "nadie", "password": "x"}))
@@ -105,80 +356,36 @@ fn the_server_enforces_roles_scopes_agreements_and_audits_every_read() {
             .0,
             401
         );
+    }
+}
 
-        // Find two households in different districts (admin sees the nation).
-        let (st, hh, _) = call(&s, &admin, "get", "/api/households?limit=200", None);
-        assert_eq!(st, 200, "{hh}");
-        let items = hh["items"].as_array().unwrap();
-        let first = &items[0];
-        let other = items
-            .iter()
-            .find(|h| h["district_code"] != first["district_code"])
-            .expect("two districts");
-        let (da, db_) = (
-            first["district_code"].as_i64().unwrap(),
-            other["district_code"].as_i64().unwrap(),
-        );
-        let dept_a = da / 100;
-        let (_, ha, _) = call(
-            &s,
-            &admin,
-            "get",
-            &format!("/api/households/{}", first["id"]),
-            None,
-        );
-        let (_, hb, _) = call(
-            &s,
-            &admin,
-            "get",
-            &format!("/api/households/{}", other["id"]),
-            None,
-        );
-        let pa = ha["members"][0]["id"].as_i64().unwrap();
-        let pb = hb["members"][0]["id"].as_i64().unwrap();
-        let ca = ha["community_id"].as_i64().unwrap();
-        let cb = hb["community_id"].as_i64().unwrap();
-
-        // CSRF: a state-changing request with the session cookie but no token is refused.
+#[test]
+fn a_state_changing_request_without_the_csrf_token_is_refused() {
+    for f in registries() {
         let no_csrf = Who {
             csrf: None,
-            ..admin.clone()
+            ..f.admin.clone()
         };
-        let newu = |u: &str, role: &str, inst: Option<&str>, terr: &str| json!({"username": u, "password": PW, "role": role, "institution": inst, "territories": terr});
         assert_eq!(
             call(
-                &s,
+                &f.s,
                 &no_csrf,
                 "post",
                 "/api/users",
-                Some(newu("x1", "analista", None, ""))
+                Some(new_user("x1", "analista", None, ""))
             )
             .0,
             403
         );
-        // Accounts for every role; territorial roles bound to district A.
-        let ta = format!("{da:04}");
-        for (u, role, inst) in [
-            ("ana", "analista", None),
-            ("coord", "coordinador", None),
-            ("oper", "operador", Some("MSPBS")),
-            ("mesa", "mesa", None),
-            ("enc", "encuestador", None),
-            ("ori", "orientador", None),
-        ] {
-            let (st, v, _) = call(
-                &s,
-                &admin,
-                "post",
-                "/api/users",
-                Some(newu(u, role, inst, &ta)),
-            );
-            assert_eq!(st, 201, "{u}: {v}");
-        }
-        // Policy and role checks are clear errors.
+    }
+}
+
+#[test]
+fn a_password_shorter_than_the_policy_is_refused_with_the_rule() {
+    for f in registries() {
         let (st, v, _) = call(
-            &s,
-            &admin,
+            &f.s,
+            &f.admin,
             "post",
             "/api/users",
             Some(json!({"username": "corto", "password": "abc", "role": "analista"})),
@@ -188,52 +395,40 @@ fn the_server_enforces_roles_scopes_agreements_and_audits_every_read() {
             .as_str()
             .unwrap()
             .contains("12 caracteres"));
+    }
+}
+
+#[test]
+fn a_territorial_role_without_territories_is_refused() {
+    for f in registries() {
         assert_eq!(
             call(
-                &s,
-                &admin,
+                &f.s,
+                &f.admin,
                 "post",
                 "/api/users",
-                Some(newu("sinterr", "mesa", None, ""))
+                Some(new_user("sinterr", "mesa", None, ""))
             )
             .0,
             400
         );
+    }
+}
 
-        // The operator sees nothing personal until its institution has an agreement.
-        let oper = login(&s, "oper", PW);
-        assert_eq!(
-            call(&s, &oper, "get", &format!("/api/persons/{pa}"), None).0,
-            403
-        );
-        let (st, v, _) = call(
-            &s,
-            &admin,
-            "post",
-            "/api/agreements",
-            Some(
-                json!({"institution": "MSPBS", "fields": ["given_names", "family_names", "birth_date", "district_code"], "purpose": "referencia de controles prenatales", "valid_from": "2026-01-01", "valid_to": "2030-12-31"}),
-            ),
-        );
-        assert_eq!(st, 201, "{v}");
+#[test]
+fn an_operator_sees_nothing_personal_before_its_institution_has_an_agreement() {
+    for f in registries() {
+        assert_eq!(f.oper_before_agreement, 403);
+    }
+}
 
-        // The matrix: every role × every GET endpoint with a permission × in / out of scope.
-        let mut who: Vec<(Role, Who)> = vec![
-            (Role::Administrador, admin.clone()),
-            (Role::Publico, anon.clone()),
-        ];
-        for (u, r) in [
-            ("ana", Role::Analista),
-            ("coord", Role::Coordinador),
-            ("oper", Role::Operador),
-            ("mesa", Role::Mesa),
-            ("enc", Role::Encuestador),
-            ("ori", Role::Orientador),
-        ] {
-            who.push((r, login(&s, u, PW)));
-        }
+/// The matrix: every role × every GET endpoint with a permission × in / out of scope.
+#[test]
+fn every_role_gets_what_its_permissions_and_scope_allow_on_every_get_endpoint() {
+    for f in registries() {
+        let (da, db_) = (f.da, f.db_b);
         let mut checked = 0;
-        for (path, ops) in paths {
+        for (path, ops) in &f.paths {
             let Some(op) = ops.get("get") else { continue };
             let Some(perm) = op["x-vamos-permission"]
                 .as_str()
@@ -244,9 +439,9 @@ fn the_server_enforces_roles_scopes_agreements_and_audits_every_read() {
             let personal = op["x-vamos-personal-data"].as_bool().unwrap();
             for inside in [true, false] {
                 let (p, h, c) = if inside {
-                    (pa, first["id"].as_i64().unwrap(), ca)
+                    (f.pa, f.ha, f.ca)
                 } else {
-                    (pb, other["id"].as_i64().unwrap(), cb)
+                    (f.pb, f.hb, f.cb)
                 };
                 let concrete = path
                     .replace("/persons/{id}", &format!("/persons/{p}"))
@@ -258,8 +453,8 @@ fn the_server_enforces_roles_scopes_agreements_and_audits_every_read() {
                 } else {
                     concrete
                 };
-                for (role, w) in &who {
-                    let (st, body, _) = call(&s, w, "get", &concrete, None);
+                for (role, w) in &f.who {
+                    let (st, body, _) = call(&f.s, w, "get", &concrete, None);
                     let expected = if *role == Role::Publico {
                         401
                     } else if !role.grants(perm) {
@@ -295,9 +490,14 @@ fn the_server_enforces_roles_scopes_agreements_and_audits_every_read() {
             }
         }
         assert!(checked >= 8 * 2 * 12, "matrix too small: {checked}");
+    }
+}
 
-        // Field filtering: the operator sees the agreed fields only; the Mesa its fixed set.
-        let (_, v, _) = call(&s, &who[4].1, "get", &format!("/api/persons/{pa}"), None);
+#[test]
+fn an_operator_sees_only_the_fields_of_its_agreement() {
+    for f in registries() {
+        let oper = f.session_of(Role::Operador);
+        let (_, v, _) = call(&f.s, oper, "get", &format!("/api/persons/{}", f.pa), None);
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(
             keys,
@@ -310,41 +510,46 @@ fn the_server_enforces_roles_scopes_agreements_and_audits_every_read() {
             ],
             "{v}"
         );
-        let (_, v, _) = call(&s, &who[5].1, "get", &format!("/api/persons/{pa}"), None);
+    }
+}
+
+#[test]
+fn the_mesa_sees_its_fixed_set_of_fields() {
+    for f in registries() {
+        let mesa = f.session_of(Role::Mesa);
+        let (_, v, _) = call(&f.s, mesa, "get", &format!("/api/persons/{}", f.pa), None);
         assert!(
             v.get("national_id").is_some() && v.get("embarazada").is_none(),
             "{v}"
         );
-        // The acceptance case: an MSPBS operator scoped to Villeta (1116) gets 403 for a person
-        // of San Juan Nepomuceno (0607), sees only the agreed fields in Villeta, and both reads
-        // are in the audit trail.
-        let (st, v, _) = call(
-            &s,
-            &admin,
-            "post",
-            "/api/users",
-            Some(newu("mspbs_villeta", "operador", Some("MSPBS"), "1116")),
-        );
-        assert_eq!(st, 201, "{v}");
-        let first_in = |t: &str| {
-            let (st, v, _) = call(
-                &s,
-                &admin,
-                "get",
-                &format!("/api/persons?territory={t}&limit=1"),
-                None,
-            );
-            assert_eq!(st, 200, "{v}");
-            v["items"][0]["id"]
-                .as_i64()
-                .expect("a person in the district")
-        };
-        let (villeta, sjn) = (first_in("1116"), first_in("0607"));
-        let op = login(&s, "mspbs_villeta", PW);
-        let (st, v, _) = call(&s, &op, "get", &format!("/api/persons/{sjn}"), None);
+    }
+}
+
+// The acceptance case: an MSPBS operator scoped to Villeta (1116) gets 403 for a person of
+// San Juan Nepomuceno (0607), sees only the agreed fields in Villeta, and both reads are in
+// the audit trail.
+
+#[test]
+fn an_operator_of_villeta_is_refused_a_person_of_san_juan_nepomuceno() {
+    for f in registries() {
+        let op = &f.villeta_op;
+        let (st, v, _) = call(&f.s, op, "get", &format!("/api/persons/{}", f.sjn), None);
         assert_eq!(st, 403, "{v}");
         assert!(v["error"]["message"].as_str().unwrap().contains("ámbito"));
-        let (st, v, _) = call(&s, &op, "get", &format!("/api/persons/{villeta}"), None);
+    }
+}
+
+#[test]
+fn an_operator_of_villeta_sees_only_the_agreed_fields_of_a_person_of_villeta() {
+    for f in registries() {
+        let op = &f.villeta_op;
+        let (st, v, _) = call(
+            &f.s,
+            op,
+            "get",
+            &format!("/api/persons/{}", f.villeta),
+            None,
+        );
         assert_eq!(st, 200, "{v}");
         let agreed = [
             "birth_date",
@@ -360,7 +565,23 @@ fn the_server_enforces_roles_scopes_agreements_and_audits_every_read() {
                 .all(|k| agreed.contains(&k.as_str())),
             "{v}"
         );
-        let (_, trail, _) = call(&s, &admin, "get", "/api/audit?actor=mspbs_villeta", None);
+    }
+}
+
+#[test]
+fn the_allowed_and_the_refused_read_of_the_villeta_operator_are_both_audited() {
+    for f in registries() {
+        let op = &f.villeta_op;
+        for p in [f.sjn, f.villeta] {
+            call(&f.s, op, "get", &format!("/api/persons/{p}"), None);
+        }
+        let (_, trail, _) = call(
+            &f.s,
+            &f.admin,
+            "get",
+            "/api/audit?actor=mspbs_villeta",
+            None,
+        );
         let outcomes: Vec<(String, String)> = trail["items"]
             .as_array()
             .unwrap()
@@ -375,58 +596,58 @@ fn the_server_enforces_roles_scopes_agreements_and_audits_every_read() {
             .collect();
         assert!(
             outcomes.contains(&(
-                sjn.to_string(),
+                f.sjn.to_string(),
                 "denegado: fuera de su ámbito territorial".into()
-            )) && outcomes.contains(&(villeta.to_string(), "ok".into())),
+            )) && outcomes.contains(&(f.villeta.to_string(), "ok".into())),
             "{trail}"
         );
+    }
+}
 
-        // A department scope covers its districts.
+#[test]
+fn a_department_scope_covers_its_districts() {
+    for f in registries() {
         let (st, _, _) = call(
-            &s,
-            &admin,
+            &f.s,
+            &f.admin,
             "post",
             "/api/users",
-            Some(newu("mesadep", "mesa", None, &format!("{dept_a:02}"))),
+            Some(new_user(
+                "mesadep",
+                "mesa",
+                None,
+                &format!("{:02}", f.dept_a),
+            )),
         );
         assert_eq!(st, 201);
         assert_eq!(
             call(
-                &s,
-                &login(&s, "mesadep", PW),
+                &f.s,
+                &login(&f.s, "mesadep", PW),
                 "get",
-                &format!("/api/persons/{pa}"),
+                &format!("/api/persons/{}", f.pa),
                 None
             )
             .0,
             200
         );
+    }
+}
 
-        // Tokens: shown once, scoped, revocable.
-        let (st, t, _) = call(
-            &s,
-            &admin,
-            "post",
-            "/api/tokens",
-            Some(
-                json!({"username": "oper", "name": "HIS", "scopes": ["registro:leer"], "days": 30}),
-            ),
-        );
-        assert_eq!(st, 201, "{t}");
-        let token = Who {
-            bearer: Some(t["token"].as_str().unwrap().to_string()),
-            ..Who::default()
-        };
+#[test]
+fn a_token_reads_within_its_scopes_and_territory_only() {
+    for f in registries() {
+        let (_, token) = f.oper_token("HIS");
         assert_eq!(
-            call(&s, &token, "get", &format!("/api/persons/{pa}"), None).0,
+            call(&f.s, &token, "get", &format!("/api/persons/{}", f.pa), None).0,
             200
         );
         assert_eq!(
             call(
-                &s,
+                &f.s,
                 &token,
                 "get",
-                &format!("/api/persons/{pa}/status"),
+                &format!("/api/persons/{}/status", f.pa),
                 None
             )
             .0,
@@ -434,18 +655,31 @@ fn the_server_enforces_roles_scopes_agreements_and_audits_every_read() {
             "token without estatus:leer"
         );
         assert_eq!(
-            call(&s, &token, "get", &format!("/api/persons/{pb}"), None).0,
+            call(&f.s, &token, "get", &format!("/api/persons/{}", f.pb), None).0,
             403
         );
-        let (_, list, _) = call(&s, &admin, "get", "/api/tokens", None);
+    }
+}
+
+#[test]
+fn a_token_secret_is_shown_once_and_never_listed() {
+    for f in registries() {
+        let (t, _) = f.oper_token("listado");
+        let (_, list, _) = call(&f.s, &f.admin, "get", "/api/tokens", None);
         assert!(
             !list.to_string().contains(t["token"].as_str().unwrap()),
             "secret never listed"
         );
+    }
+}
+
+#[test]
+fn a_token_cannot_have_scopes_beyond_the_role() {
+    for f in registries() {
         assert_eq!(
             call(
-                &s,
-                &admin,
+                &f.s,
+                &f.admin,
                 "post",
                 "/api/tokens",
                 Some(json!({"username": "oper", "name": "x", "scopes": ["auditoria:leer"]}))
@@ -454,10 +688,17 @@ fn the_server_enforces_roles_scopes_agreements_and_audits_every_read() {
             400,
             "beyond the role"
         );
+    }
+}
+
+#[test]
+fn a_revoked_token_is_refused() {
+    for f in registries() {
+        let (t, token) = f.oper_token("revocado");
         assert_eq!(
             call(
-                &s,
-                &admin,
+                &f.s,
+                &f.admin,
                 "delete",
                 &format!("/api/tokens/{}", t["id"]),
                 None
@@ -466,147 +707,292 @@ fn the_server_enforces_roles_scopes_agreements_and_audits_every_read() {
             204
         );
         assert_eq!(
-            call(&s, &token, "get", &format!("/api/persons/{pa}"), None).0,
+            call(&f.s, &token, "get", &format!("/api/persons/{}", f.pa), None).0,
             401
         );
+    }
+}
+
+#[test]
+fn an_unknown_token_is_refused() {
+    for f in registries() {
         let bogus = Who {
             bearer: Some("vamos_abc_def".into()),
             ..Who::default()
         };
-        assert_eq!(call(&s, &bogus, "get", "/api/logros", None).0, 401);
+        assert_eq!(call(&f.s, &bogus, "get", "/api/logros", None).0, 401);
+    }
+}
 
-        // Lock-out after repeated failures (threshold 5), with a Spanish message.
+#[test]
+fn five_failed_logins_lock_the_account_with_a_spanish_message() {
+    for f in registries() {
+        // Its own account: locking one the other tests sign in with would break them.
+        let (st, v, _) = call(
+            &f.s,
+            &f.admin,
+            "post",
+            "/api/users",
+            Some(new_user("bloqueada", "encuestador", None, &f.ta)),
+        );
+        assert_eq!(st, 201, "{v}");
         for _ in 0..5 {
             call(
-                &s,
-                &anon,
+                &f.s,
+                &f.anon,
                 "post",
                 "/api/session",
-                Some(json!({"username": "enc", "password": "mal"})),
+                Some(json!({"username": "bloqueada", "password": "mal"})),
             );
         }
         let (st, v, _) = call(
-            &s,
-            &anon,
+            &f.s,
+            &f.anon,
             "post",
             "/api/session",
-            Some(json!({"username": "enc", "password": PW})),
+            Some(json!({"username": "bloqueada", "password": PW})),
         );
         assert_eq!(st, 429, "{v}");
         assert_eq!(v["error"]["code"], "cuenta_bloqueada");
+    }
+}
 
-        // Public figures: no login, no cell between 1 and k−1.
-        let (st, pubv, _) = call(
-            &s,
-            &anon,
-            "get",
-            &format!("/api/public/logros?territory={ta}"),
-            None,
-        );
-        assert_eq!(st, 200, "{pubv}");
-        assert_eq!(pubv["min_cell"], 5);
-        let mut nulls = 0;
-        fn walk(v: &Value, nulls: &mut u32) {
-            match v {
-                Value::Object(m) => {
-                    for (k, x) in m {
-                        if [
-                            "identified",
-                            "protected",
-                            "unprotected",
-                            "without_data",
-                            "applicable",
-                        ]
-                        .contains(&k.as_str())
-                        {
-                            match x.as_u64() {
-                                Some(n) => {
-                                    assert!(n == 0 || n >= 5, "published small cell {k}={n}")
-                                }
-                                None => *nulls += 1,
-                            }
-                        } else {
-                            walk(x, nulls);
+/// Counts the suppressed (null) cells of public figures, failing on any published cell
+/// between 1 and k−1 = 4.
+fn small_cells(v: &Value, nulls: &mut u32) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                if [
+                    "identified",
+                    "protected",
+                    "unprotected",
+                    "without_data",
+                    "applicable",
+                ]
+                .contains(&k.as_str())
+                {
+                    match x.as_u64() {
+                        Some(n) => {
+                            assert!(n == 0 || n >= 5, "published small cell {k}={n}")
                         }
+                        None => *nulls += 1,
                     }
+                } else {
+                    small_cells(x, nulls);
                 }
-                Value::Array(a) => a.iter().for_each(|x| walk(x, nulls)),
-                _ => {}
             }
         }
-        walk(&pubv["logros"], &mut nulls);
+        Value::Array(a) => a.iter().for_each(|x| small_cells(x, nulls)),
+        _ => {}
+    }
+}
+
+#[test]
+fn public_figures_need_no_login_and_publish_no_cell_below_five() {
+    for f in registries() {
+        let (st, pubv) = f.public_logros();
+        assert_eq!(st, 200, "{pubv}");
+        assert_eq!(pubv["min_cell"], 5);
+        small_cells(&pubv["logros"], &mut 0);
+    }
+}
+
+#[test]
+fn public_figures_of_a_small_sample_suppress_small_cells() {
+    for f in registries() {
+        let (_, pubv) = f.public_logros();
+        let mut nulls = 0;
+        small_cells(&pubv["logros"], &mut nulls);
         assert!(
             nulls > 0,
             "a 300-household sample has small cells to suppress"
         );
-        assert_eq!(pubv["synthetic_label"], "sintético");
+    }
+}
 
-        // Metrics and request ids.
-        let (st, m, _) = call(&s, &anon, "get", "/metrics", None);
+#[test]
+fn public_figures_are_labelled_synthetic() {
+    for f in registries() {
+        let (_, pubv) = f.public_logros();
+        assert_eq!(pubv["synthetic_label"], "sintético");
+    }
+}
+
+#[test]
+fn metrics_count_requests_by_route_template() {
+    for f in registries() {
+        call(
+            &f.s,
+            &f.admin,
+            "get",
+            &format!("/api/persons/{}", f.pa),
+            None,
+        );
+        let (st, m, _) = call(&f.s, &f.anon, "get", "/metrics", None);
         assert_eq!(st, 200);
         assert!(m
             .as_str()
             .unwrap()
             .contains("vamos_http_requests_total{method=\"GET\",route=\"/api/persons/{id}\""));
+    }
+}
 
-        // The audit trail: reads recorded with actor, role and request id; the chain verifies;
-        // an edited row is detected and named.
-        let (st, a, _) = call(&s, &admin, "get", "/api/audit?limit=1000", None);
-        assert_eq!(st, 200);
-        let rows = a["items"].as_array().unwrap();
+#[test]
+fn a_read_is_audited_with_actor_role_and_request_id() {
+    for f in registries() {
+        let oper = f.session_of(Role::Operador);
+        call(&f.s, oper, "get", &format!("/api/persons/{}", f.pa), None);
+        let rows = f.audit();
         assert!(rows.iter().any(|r| r["actor"] == "oper"
             && r["action"] == "leer persona"
-            && r["subject_id"].as_str() == Some(pa.to_string().as_str())
+            && r["subject_id"].as_str() == Some(f.pa.to_string().as_str())
             && r["role"] == "operador"
             && r["request_id"].is_string()));
+    }
+}
+
+#[test]
+fn a_refused_read_is_audited_as_denied() {
+    for f in registries() {
+        let oper = f.session_of(Role::Operador);
+        call(&f.s, oper, "get", &format!("/api/persons/{}", f.pb), None);
+        let rows = f.audit();
         assert!(rows
             .iter()
             .any(|r| r["outcome"].as_str().unwrap_or("").starts_with("denegado")));
-        drop(s);
-        let o = vamos(&["audit", "verify", "--db", url], d, &[]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let mut store = vamos_store::open(url).unwrap();
-        let original = store
-            .sql()
-            .query_opt("SELECT actor FROM audit_log WHERE id = 3", &[])
-            .unwrap()
-            .unwrap()
-            .text(0);
-        assert_eq!(
-            store
-                .sql()
-                .execute("UPDATE audit_log SET actor = 'otro' WHERE id = 3", &[])
-                .unwrap(),
-            1
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The audit chain: `vamos audit verify` over a database a server has written, then the same
+// after an edited row (named), restored, and a deleted one. The steps depend on one another, so
+// they run once per backend, on a database of their own, and each test checks one step.
+
+struct ChainRun {
+    verified: Output,
+    edited: u64,
+    after_edit: Output,
+    restored: Output,
+    exported: Output,
+    after_delete: Output,
+}
+
+static CHAIN: LazyLock<Vec<ChainRun>> = LazyLock::new(|| all_dbs().iter().map(chain_run).collect());
+
+fn chain_run(db: &TestDb) -> ChainRun {
+    let url = db.url.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    init_db(url, d);
+    let s = start(url, d);
+    // Dropped at the end of the run; if the process ends first, it ends the server.
+    let _at_exit = AtExit::new(&[s.child.id()], &[], None);
+    let anon = Who::default();
+    // A trail of reads, refusals and account changes, as a working server writes it.
+    call(
+        &s,
+        &anon,
+        "post",
+        "/api/session",
+        Some(json!({"username": "admin", "password": "x"})),
+    );
+    let admin = login(&s, "admin", PW);
+    call(
+        &s,
+        &admin,
+        "post",
+        "/api/users",
+        Some(new_user("cadena", "analista", None, "")),
+    );
+    for t in ["1116", "0607", "1602"] {
+        call(
+            &s,
+            &admin,
+            "get",
+            &format!("/api/persons?territory={t}"),
+            None,
         );
-        let o = vamos(&["audit", "verify", "--db", url], d, &[]);
+    }
+    call(&s, &admin, "get", "/api/persons/1", None);
+    drop(s);
+    let verified = vamos(&["audit", "verify", "--db", url], d, &[]);
+    let mut store = vamos_store::open(url).unwrap();
+    let original = store
+        .sql()
+        .query_opt("SELECT actor FROM audit_log WHERE id = 3", &[])
+        .unwrap()
+        .unwrap()
+        .text(0);
+    let edited = store
+        .sql()
+        .execute("UPDATE audit_log SET actor = 'otro' WHERE id = 3", &[])
+        .unwrap();
+    let after_edit = vamos(&["audit", "verify", "--db", url], d, &[]);
+    store
+        .sql()
+        .execute(
+            "UPDATE audit_log SET actor = $1 WHERE id = 3",
+            &[original.into()],
+        )
+        .unwrap();
+    let restored = vamos(&["audit", "verify", "--db", url], d, &[]);
+    let exported = vamos(&["audit", "export", "--db", url], d, &[]);
+    store
+        .sql()
+        .execute("DELETE FROM audit_log WHERE id = 5", &[])
+        .unwrap();
+    let after_delete = vamos(&["audit", "verify", "--db", url], d, &[]);
+    ChainRun {
+        verified,
+        edited,
+        after_edit,
+        restored,
+        exported,
+        after_delete,
+    }
+}
+
+#[test]
+fn the_audit_chain_a_server_wrote_verifies() {
+    for run in CHAIN.iter() {
+        let o = &run.verified;
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+}
+
+#[test]
+fn an_edited_audit_row_is_detected_and_named() {
+    for run in CHAIN.iter() {
+        assert_eq!(run.edited, 1);
+        let o = &run.after_edit;
         assert_eq!(o.status.code(), Some(1));
         assert!(
             String::from_utf8_lossy(&o.stderr).contains("registro inválido 3"),
             "{}",
             String::from_utf8_lossy(&o.stderr)
         );
-        store
-            .sql()
-            .execute(
-                "UPDATE audit_log SET actor = $1 WHERE id = 3",
-                &[original.into()],
-            )
-            .unwrap();
-        assert!(
-            vamos(&["audit", "verify", "--db", url], d, &[])
-                .status
-                .success(),
-            "restored"
-        );
-        let o = vamos(&["audit", "export", "--db", url], d, &[]);
-        assert!(String::from_utf8_lossy(&o.stdout).starts_with("id,fecha_hora,actor"));
-        // A deleted row is detected as well.
-        store
-            .sql()
-            .execute("DELETE FROM audit_log WHERE id = 5", &[])
-            .unwrap();
-        let o = vamos(&["audit", "verify", "--db", url], d, &[]);
+    }
+}
+
+#[test]
+fn a_restored_audit_row_verifies_again() {
+    for run in CHAIN.iter() {
+        assert!(run.restored.status.success(), "restored");
+    }
+}
+
+#[test]
+fn the_audit_trail_exports_as_csv() {
+    for run in CHAIN.iter() {
+        assert!(String::from_utf8_lossy(&run.exported.stdout).starts_with("id,fecha_hora,actor"));
+    }
+}
+
+#[test]
+fn a_deleted_audit_row_is_detected_and_named() {
+    for run in CHAIN.iter() {
+        let o = &run.after_delete;
         assert_eq!(o.status.code(), Some(1));
         assert!(
             String::from_utf8_lossy(&o.stderr).contains("falta el registro 5"),
@@ -616,6 +1002,14 @@ fn the_server_enforces_roles_scopes_agreements_and_audits_every_read() {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// The web application over a registry of 300 synthetic households: what the dashboard said
+// before any measurement, then two measurements, delivery points, referrals, and an MSPBS
+// operator of Villeta with its agreement.
+
+/// A web page as answered: status, headers, body.
+type Page = (u16, Vec<(String, String)>, String);
+
 /// A web request without following redirects: (status, headers, body).
 fn web(
     s: &Server,
@@ -624,7 +1018,7 @@ fn web(
     path: &str,
     form: &[(&str, &str)],
     accept_language: Option<&str>,
-) -> (u16, Vec<(String, String)>, String) {
+) -> Page {
     let a: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
@@ -694,85 +1088,394 @@ fn hidden(body: &str, name: &str) -> String {
         .replace("&amp;", "&")
 }
 
-#[test]
-fn the_web_application_serves_dashboards_catalogue_and_login_in_spanish_and_english() {
+/// The value of the attribute that follows `marker` (the last one before `before`).
+fn value_before(body: &str, before: usize, marker: &str) -> String {
+    let i = body[..before].rfind(marker).unwrap() + marker.len();
+    body[i..].split('"').next().unwrap().to_string()
+}
+
+struct WebApp {
+    url: String,
+    d: PathBuf,
+    s: Server,
+    /// `GET /logros` before any measurement: status, headers, body.
+    before_measurement: Page,
+    /// Signing in costs a password hash: sessions the tests only use are signed in once.
+    session: OnceLock<String>,
+    admin: OnceLock<Who>,
+    operator: OnceLock<Who>,
+    _db: TestDb,
+    _at_exit: AtExit,
+}
+
+struct WebApps {
+    all: Vec<WebApp>,
+    _dir: tempfile::TempDir,
+    _at_exit: AtExit,
+}
+
+static WEB_APPS: LazyLock<WebApps> = LazyLock::new(|| {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    let at_exit = AtExit::new(&[], &[d], None);
     synth_pilots(d, "300", "3");
-    for db in all_dbs() {
-        let url = db.url.as_str();
-        init_db(url, d);
-        assert!(vamos(
-            &[
-                "import",
-                "fips",
-                "--db",
-                url,
-                "datos",
-                "--date",
-                "2026-11-23"
-            ],
-            d,
-            &[]
-        )
+    let all = all_dbs().into_iter().map(|db| web_app(db, d)).collect();
+    WebApps {
+        all,
+        _at_exit: at_exit,
+        _dir: dir,
+    }
+});
+
+/// Tests that write to the web application's database hold this for reading; the test that
+/// verifies its audit chain holds it for writing, so no request is half-way through then.
+static QUIET: RwLock<()> = RwLock::new(());
+
+fn web_apps() -> (&'static [WebApp], std::sync::RwLockReadGuard<'static, ()>) {
+    warm_up();
+    let apps = &WEB_APPS.all;
+    (apps, QUIET.read().unwrap_or_else(PoisonError::into_inner))
+}
+
+fn web_app(db: TestDb, d: &Path) -> WebApp {
+    let url = db.url.as_str();
+    init_db(url, d);
+    assert!(vamos(
+        &[
+            "import",
+            "fips",
+            "--db",
+            url,
+            "datos",
+            "--date",
+            "2026-11-23"
+        ],
+        d,
+        &[]
+    )
+    .status
+    .success());
+    let s = start(url, d);
+    let at_exit = AtExit::new(&[s.child.id()], &[], Some(&db));
+    let before_measurement = web(&s, "", "get", "/logros", &[], None);
+    for date in ["2026-11-01", "2026-11-23"] {
+        assert!(vamos(&["classify", "--db", url, "--as-of", date], d, &[])
+            .status
+            .success());
+    }
+    // Delivery points of the pilot districts, for the catalogue page.
+    let points = format!(
+        "{}/../../data/delivery_points/puntos_ilustrativos.csv",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let o = vamos(&["delivery-points", "import", "--db", url, &points], d, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Referrals, and the MSPBS operator of Villeta who works them, with its agreement.
+    assert!(vamos(&["referrals", "generate", "--db", url], d, &[])
         .status
         .success());
-        let s = start(url, d);
+    let o = vamos(
+        &[
+            "user",
+            "create",
+            "--db",
+            url,
+            "mspbs_web",
+            "--role",
+            "operador",
+            "--institution",
+            "MSPBS",
+            "--territories",
+            "1116",
+        ],
+        d,
+        &[("VAMOS_PASSWORD", PW)],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = vamos(
+        &[
+            "agreement",
+            "create",
+            "--db",
+            url,
+            "--institution",
+            "MSPBS",
+            "--fields",
+            "given_names,family_names,national_id,birth_date,district_code",
+            "--purpose",
+            "referencia de servicios de salud",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2030-12-31",
+        ],
+        d,
+        &[],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    WebApp {
+        url: db.url.clone(),
+        d: d.to_path_buf(),
+        s,
+        before_measurement,
+        session: OnceLock::new(),
+        admin: OnceLock::new(),
+        operator: OnceLock::new(),
+        _db: db,
+        _at_exit: at_exit,
+    }
+}
 
-        // Before any measurement: the dashboard says what to do, it does not fail.
-        let (st, h, body) = web(&s, "", "get", "/logros", &[], None);
-        assert_eq!(st, 200, "{body}");
+/// The login form's fields.
+fn login_form(pw: &str, tok: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("usuario", "admin".to_string()),
+        ("clave", pw.to_string()),
+        ("token", tok.to_string()),
+        ("volver", "/logros?t=1116".to_string()),
+    ]
+}
+
+impl WebApp {
+    fn get(&self, path: &str) -> Page {
+        web(&self.s, "", "get", path, &[], None)
+    }
+
+    /// Opens the login form: its status, headers and body (the form's cookie and token).
+    fn open_login_form(&self) -> Page {
+        self.get("/ingresar?volver=/logros%3Ft%3D1116")
+    }
+
+    fn send_login(&self, cookie: &str, f: Vec<(&'static str, String)>) -> Page {
+        let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        web(&self.s, cookie, "post", "/ingresar", &pairs, None)
+    }
+
+    /// Signs the administrator in by the form: the answer to the right password.
+    fn sign_in_answer(&self) -> Page {
+        let (_, h, body) = self.open_login_form();
+        let pre = set_cookie(&h, "vamos_ingreso").unwrap();
+        let token = hidden(&body, "token");
+        self.send_login(&pre, login_form(PW, &token))
+    }
+
+    /// The administrator's session cookie (`vamos_sesion=…`), signed in by the form.
+    fn sign_in(&self) -> String {
+        let (_, h, body) = self.sign_in_answer();
+        set_cookie(&h, "vamos_sesion").unwrap_or_else(|| panic!("not signed in: {body}"))
+    }
+
+    /// The administrator's session shared by the tests that do not sign in or out themselves.
+    fn session(&self) -> &str {
+        self.session.get_or_init(|| self.sign_in())
+    }
+
+    /// Searches the registry of Villeta and opens its first household: (id, page).
+    fn open_household(&self, session: &str) -> (String, u16, String) {
+        let (_, _, body) = web(
+            &self.s,
+            session,
+            "get",
+            "/registro?territorio=1116",
+            &[],
+            None,
+        );
+        let i = body
+            .find("href=\"/registro/hogares/")
+            .expect("a household link");
+        let link = body[i + 6..].split('"').next().unwrap().to_string();
+        let hid = link.rsplit('/').next().unwrap().to_string();
+        let (st, _, body) = web(&self.s, session, "get", &link, &[], None);
+        (hid, st, body)
+    }
+
+    /// The newest thousand audited actions (newest first) with their subjects.
+    fn audit(&self) -> Vec<(String, String)> {
+        let admin = self.admin.get_or_init(|| login(&self.s, "admin", PW));
+        let (_, audit, _) = call(&self.s, admin, "get", "/api/audit?limit=1000", None);
+        audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["action"].as_str().unwrap_or("").to_string(),
+                    a["subject_id"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// The operator of Villeta: its API session, its cookie, and its inbox page.
+    fn inbox(&self) -> (Who, String, Page) {
+        let op = self
+            .operator
+            .get_or_init(|| login(&self.s, "mspbs_web", PW))
+            .clone();
+        let op_cookie = format!("vamos_sesion={}", op.cookie.clone().unwrap());
+        let page = web(&self.s, &op_cookie, "get", "/bandeja", &[], None);
+        (op, op_cookie, page)
+    }
+
+    /// Records the service of the first person's referral of the inbox (`volver`
+    /// `estado=abierta`): the referral's id and the answer.
+    fn serve_first_referral(&self, op: &Who, op_cookie: &str, inbox: &str) -> (String, Page) {
+        let pi = inbox
+            .find("name=\"persona\" value=\"")
+            .expect("a person referral")
+            + 1;
+        let sid = value_before(inbox, pi, "action=\"/bandeja/");
+        let person = value_before(inbox, pi + 30, "name=\"persona\" value=\"");
+        let service = value_before(inbox, pi, "name=\"servicio\" value=\"");
+        let csrf = op.csrf.clone().unwrap();
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("accion", "atendida"),
+            ("persona", person.as_str()),
+            ("servicio", service.as_str()),
+            ("fecha", "2026-11-20"),
+            ("lugar", "USF Villeta"),
+            ("volver", "estado=abierta"),
+        ];
+        let answer = web(
+            &self.s,
+            op_cookie,
+            "post",
+            &format!("/bandeja/{sid}"),
+            &form,
+            None,
+        );
+        (sid, answer)
+    }
+}
+
+#[test]
+fn the_dashboard_before_any_measurement_says_what_to_do() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (st, _, body) = &f.before_measurement;
+        assert_eq!(*st, 200, "{body}");
         assert!(body.contains("Todavía no hay mediciones"), "{body}");
-        assert!(header(&h, "content-security-policy")[0].contains("default-src 'self'"));
-        for date in ["2026-11-01", "2026-11-23"] {
-            assert!(vamos(&["classify", "--db", url, "--as-of", date], d, &[])
-                .status
-                .success());
-        }
+    }
+}
 
-        // Public home page, Spanish by default, English by browser or by link (remembered).
-        let (st, _, body) = web(&s, "", "get", "/", &[], None);
+#[test]
+fn pages_carry_a_content_security_policy() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (_, h, _) = &f.before_measurement;
+        assert!(header(h, "content-security-policy")[0].contains("default-src 'self'"));
+    }
+}
+
+#[test]
+fn the_home_page_is_in_spanish_by_default_with_a_skip_link() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (st, _, body) = f.get("/");
         assert_eq!(st, 200);
         assert!(
             body.starts_with("<!doctype html>\n<html lang=\"es-PY\">"),
             "{body}"
         );
         assert!(body.contains("Ir al contenido") && body.contains("<main id=\"contenido\""));
-        let (_, _, body) = web(&s, "", "get", "/", &[], Some("en-US,en;q=0.9"));
+    }
+}
+
+#[test]
+fn the_browser_language_selects_english() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (_, _, body) = web(&f.s, "", "get", "/", &[], Some("en-US,en;q=0.9"));
         assert!(body.contains("<html lang=\"en\">") && body.contains("Skip to content"));
-        let (_, h, body) = web(&s, "", "get", "/catalogo?lang=en", &[], None);
+    }
+}
+
+#[test]
+fn the_language_link_switches_and_remembers_the_language() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (_, h, body) = f.get("/catalogo?lang=en");
         assert!(body.contains("Service catalogue"), "{body}");
         assert_eq!(
             set_cookie(&h, "vamos_idioma").as_deref(),
             Some("vamos_idioma=en")
         );
-        let (_, _, body) = web(
-            &s,
-            "vamos_idioma=en",
-            "get",
-            "/logros?t=1116&logro=4",
-            &[],
-            Some("es"),
-        );
-        assert!(body.contains("The ten Logros"));
-        // The language link keeps the page and its query.
+    }
+}
+
+/// A page in the remembered language (English) though the browser asks for Spanish.
+fn remembered_english(f: &WebApp) -> String {
+    web(
+        &f.s,
+        "vamos_idioma=en",
+        "get",
+        "/logros?t=1116&logro=4",
+        &[],
+        Some("es"),
+    )
+    .2
+}
+
+#[test]
+fn the_remembered_language_wins_over_the_browsers() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        assert!(remembered_english(f).contains("The ten Logros"));
+    }
+}
+
+#[test]
+fn the_language_link_keeps_the_page_and_its_query() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let body = remembered_english(f);
         assert!(
             body.contains("href=\"/logros?t=1116&amp;logro=4&amp;lang=es\""),
             "{body}"
         );
+    }
+}
 
-        // The public dashboard: suppressed public figures, labelled synthetic, the same as the API.
-        let (st, _, body) = web(&s, "", "get", "/logros?t=1116&logro=7", &[], None);
+#[test]
+fn the_public_dashboard_is_labelled_synthetic_and_public() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (st, _, body) = f.get("/logros?t=1116&logro=7");
         assert_eq!(st, 200, "{body}");
         assert!(body.contains("sintético") && body.contains("Cifras públicas"));
+    }
+}
+
+#[test]
+fn the_public_dashboard_names_the_territory_and_maps_the_logro() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (_, _, body) = f.get("/logros?t=1116&logro=7");
         assert!(body.contains("Villeta") && body.contains("Central"));
         assert!(body.contains("<svg class=\"map\"") && body.contains("logro=7"));
+    }
+}
+
+#[test]
+fn the_public_dashboard_compares_with_the_previous_measurement() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (_, _, body) = f.get("/logros?t=1116&logro=7");
         assert!(
             body.contains("comparada con la medición"),
             "previous measurement: {body}"
         );
+    }
+}
+
+#[test]
+fn the_public_dashboard_shows_the_same_suppressed_figures_as_the_api() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (_, _, body) = f.get("/logros?t=1116&logro=7");
         let (_, api, _) = call(
-            &s,
+            &f.s,
             &Who::default(),
             "get",
             "/api/public/logros?territory=1116",
@@ -789,71 +1492,115 @@ fn the_web_application_serves_dashboards_catalogue_and_login_in_spanish_and_engl
                 l["logro"]
             );
         }
-        // Drill-down: the nation lists departments, a department its districts.
-        let (_, _, body) = web(&s, "", "get", "/logros", &[], None);
+    }
+}
+
+#[test]
+fn the_nation_drills_down_to_its_departments() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (_, _, body) = f.get("/logros");
         assert!(
             body.contains("Departamentos: cobertura")
                 && body.contains("href=\"/logros?t=11&amp;logro=1\"")
         );
-        let (_, _, body) = web(&s, "", "get", "/logros?t=11", &[], None);
+    }
+}
+
+#[test]
+fn a_department_drills_down_to_its_districts() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (_, _, body) = f.get("/logros?t=11");
         assert!(
             body.contains("Distritos: cobertura")
                 && body.contains("href=\"/logros?t=1116&amp;logro=1\"")
         );
-        let (st, _, body) = web(&s, "", "get", "/logros?t=99", &[], None);
+    }
+}
+
+#[test]
+fn an_unknown_territory_on_the_dashboard_is_a_clear_400() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (st, _, body) = f.get("/logros?t=99");
         assert_eq!(st, 400, "{body}");
         assert!(body.contains("territorio inválido"));
-        // Every figure downloads as CSV.
-        let (st, h, csv) = web(&s, "", "get", "/logros.csv?t=11", &[], None);
+    }
+}
+
+#[test]
+fn every_figure_downloads_as_csv() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (st, h, csv) = f.get("/logros.csv?t=11");
         assert_eq!(st, 200);
         assert!(header(&h, "content-type")[0].starts_with("text/csv"));
         assert!(csv.starts_with("medicion,fecha,datos,territorio,nombre,logro"));
         assert!(csv.contains(",sintético,1116,Villeta,"), "{csv}");
+    }
+}
 
+#[test]
+fn the_csv_carries_the_breakdowns() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (_, _, csv) = f.get("/logros.csv?t=11");
         assert!(csv.contains(",poblacion:mujeres,"), "breakdowns in the CSV");
-        // The trend: the earlier measurement's Logros of the territory.
+    }
+}
+
+#[test]
+fn the_csv_carries_the_trend_of_the_earlier_measurement() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (_, _, csv) = f.get("/logros.csv?t=11");
         assert!(
             csv.lines()
                 .any(|l| l.starts_with("1,2026-11-01,sintético,11,Central,")),
             "{csv}"
         );
-        let (_, _, body) = web(&s, "", "get", "/logros?t=11", &[], None);
+    }
+}
+
+#[test]
+fn the_map_is_also_a_table() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (_, _, body) = f.get("/logros?t=11");
         assert!(body.contains("El mapa como tabla"));
-        // Delivery points of a district on the catalogue page.
-        let points = format!(
-            "{}/../../data/delivery_points/puntos_ilustrativos.csv",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let o = vamos(&["delivery-points", "import", "--db", url, &points], d, &[]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let (st, _, body) = web(&s, "", "get", "/catalogo?distrito=1116", &[], None);
+    }
+}
+
+#[test]
+fn the_catalogue_lists_the_delivery_points_of_a_district() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (st, _, body) = f.get("/catalogo?distrito=1116");
         assert_eq!(st, 200);
         assert!(
             body.contains("Puntos de atención de un distrito")
                 && !body.contains("No hay puntos de atención"),
             "{body}"
         );
-        // The catalogue, readable by anyone.
-        let (st, _, body) = web(
-            &s,
-            "",
-            "get",
-            "/catalogo?categoria=antes_del_nacimiento",
-            &[],
-            None,
-        );
+    }
+}
+
+#[test]
+fn the_catalogue_is_readable_by_anyone() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (st, _, body) = f.get("/catalogo?categoria=antes_del_nacimiento");
         assert_eq!(st, 200);
         assert!(body.contains("Paquete núcleo") && body.contains("MSPBS"));
+    }
+}
 
-        // Orientaciones SPS: a pregnant woman in Mariscal Estigarribia; errors named in the form.
-        let (st, _, body) = web(
-            &s,
-            "",
-            "get",
-            "/orientaciones?distrito=1602&edad=24&sexo=mujer&embarazada=si",
-            &[],
-            None,
-        );
+#[test]
+fn orientaciones_advise_a_pregnant_woman_of_mariscal_estigarribia() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (st, _, body) = f.get("/orientaciones?distrito=1602&edad=24&sexo=mujer&embarazada=si");
         assert_eq!(st, 200, "{body}");
         assert!(
             body.contains("Mariscal")
@@ -862,237 +1609,327 @@ fn the_web_application_serves_dashboards_catalogue_and_login_in_spanish_and_engl
             "{body}"
         );
         assert!(body.to_lowercase().contains("prenatal"));
-        let (st, _, body) = web(
-            &s,
-            "",
-            "get",
-            "/orientaciones?distrito=1602&edad=30&sexo=hombre&embarazada=si",
-            &[],
-            None,
-        );
+    }
+}
+
+#[test]
+fn orientaciones_name_an_impossible_answer_in_the_form() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (st, _, body) = f.get("/orientaciones?distrito=1602&edad=30&sexo=hombre&embarazada=si");
         assert_eq!(st, 422);
         assert!(body.contains("Sólo una mujer puede estar embarazada"));
+    }
+}
 
-        // Unknown pages: HTML for the application, JSON for the API.
-        let (st, _, body) = web(&s, "", "get", "/no-existe", &[], None);
+#[test]
+fn an_unknown_page_is_an_html_404() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (st, _, body) = f.get("/no-existe");
         assert_eq!(st, 404);
         assert!(body.contains("Página no encontrada"));
-        let (st, v, _) = call(&s, &Who::default(), "get", "/api/no-existe", None);
+    }
+}
+
+#[test]
+fn an_unknown_api_route_is_a_json_404() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (st, v, _) = call(&f.s, &Who::default(), "get", "/api/no-existe", None);
         assert_eq!(
             (st, v["error"]["code"].as_str()),
             (404, Some("no_encontrado"))
         );
+    }
+}
 
-        // Login by form: the form's token must match its cookie; wrong password, then right.
-        let (st, h, body) = web(
-            &s,
-            "",
-            "get",
-            "/ingresar?volver=/logros%3Ft%3D1116",
-            &[],
-            None,
-        );
+#[test]
+fn the_login_form_keeps_where_to_return() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (st, _, body) = f.open_login_form();
         assert_eq!(st, 200);
-        let pre = set_cookie(&h, "vamos_ingreso").unwrap();
-        let token = hidden(&body, "token");
         assert_eq!(hidden(&body, "volver"), "/logros?t=1116");
-        let form = |pw: &'static str, tok: &str| {
-            vec![
-                ("usuario", "admin".to_string()),
-                ("clave", pw.to_string()),
-                ("token", tok.to_string()),
-                ("volver", "/logros?t=1116".to_string()),
-            ]
-        };
-        let send = |cookie: &str, f: Vec<(&'static str, String)>| {
-            let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            web(&s, cookie, "post", "/ingresar", &pairs, None)
-        };
-        let (st, _, body) = send("", form(PW, &token));
+    }
+}
+
+#[test]
+fn a_login_form_without_its_cookie_has_expired() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (_, _, body) = f.open_login_form();
+        let (st, _, body) = f.send_login("", login_form(PW, &hidden(&body, "token")));
         assert_eq!(st, 401);
         assert!(body.contains("El formulario venció"));
-        let (st, _, body) = send(&pre, form("Mala-Clave-2026", &token));
+    }
+}
+
+#[test]
+fn a_wrong_password_in_the_login_form_is_refused() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (_, h, body) = f.open_login_form();
+        let pre = set_cookie(&h, "vamos_ingreso").unwrap();
+        let (st, _, body) =
+            f.send_login(&pre, login_form("Mala-Clave-2026", &hidden(&body, "token")));
         assert_eq!(st, 401);
         assert!(body.contains("Usuario o contraseña incorrectos"));
-        let (st, h, _) = send(&pre, form(PW, &token));
+    }
+}
+
+#[test]
+fn signing_in_by_form_returns_to_the_page_with_a_strict_session_cookie() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (st, h, _) = f.sign_in_answer();
         assert_eq!(st, 303);
         assert_eq!(header(&h, "location"), vec!["/logros?t=1116"]);
-        let session = set_cookie(&h, "vamos_sesion").unwrap();
         assert!(header(&h, "set-cookie")
             .iter()
             .any(|c| c.contains("HttpOnly") && c.contains("SameSite=Strict")));
-        // Signed in: the role's home page and the full figures.
-        let (_, _, body) = web(&s, &session, "get", "/", &[], None);
+    }
+}
+
+#[test]
+fn a_signed_in_administrator_gets_the_roles_home_page() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let session = f.session();
+        let (_, _, body) = web(&f.s, session, "get", "/", &[], None);
         assert!(
             body.contains("Administrador UTGS") && body.contains("href=\"/logros\""),
             "{body}"
         );
-        let (_, _, body) = web(&s, &session, "get", "/logros?t=1116", &[], None);
+    }
+}
+
+#[test]
+fn a_signed_in_user_sees_the_full_figures_not_the_public_ones() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let session = f.session();
+        let (_, _, body) = web(&f.s, session, "get", "/logros?t=1116", &[], None);
         assert!(!body.contains("Cifras públicas") && body.contains("protegidos de"));
-        // Registry views: search, then a household with its members' statuses, audited.
-        let (st, h, _) = web(&s, "", "get", "/registro?territorio=1116", &[], None);
+    }
+}
+
+#[test]
+fn the_registry_sends_a_visitor_to_sign_in() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (st, h, _) = f.get("/registro?territorio=1116");
         assert_eq!(
             (st, header(&h, "location")),
             (303, vec!["/ingresar?volver=/registro"])
         );
-        let (st, _, body) = web(&s, &session, "get", "/registro?territorio=1116", &[], None);
+    }
+}
+
+#[test]
+fn the_registry_search_is_labelled_synthetic() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let session = f.session();
+        let (st, _, body) = web(&f.s, session, "get", "/registro?territorio=1116", &[], None);
         assert_eq!(st, 200, "{body}");
         assert!(body.contains("El registro contiene datos sintéticos"));
-        let i = body
-            .find("href=\"/registro/hogares/")
-            .expect("a household link");
-        let link = body[i + 6..].split('"').next().unwrap().to_string();
-        let hid = link.rsplit('/').next().unwrap().to_string();
-        let (st, _, body) = web(&s, &session, "get", &link, &[], None);
+    }
+}
+
+#[test]
+fn a_household_page_is_titled_with_its_number() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (hid, st, body) = f.open_household(f.session());
         assert_eq!(st, 200, "{body}");
         assert!(
             body.contains(&format!("<title>Hogar {hid} · Vamos</title>")),
             "{body}"
         );
+    }
+}
+
+#[test]
+fn a_household_page_lists_its_members_in_their_district_labelled_synthetic() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (_, _, body) = f.open_household(f.session());
         assert!(
             body.contains("Villeta")
                 && body.contains("Miembros (")
                 && body.contains("El registro contiene datos sintéticos"),
             "{body}"
         );
+    }
+}
+
+#[test]
+fn a_household_page_shows_statuses_and_what_the_household_can_get() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (_, _, body) = f.open_household(f.session());
         assert!(
             body.contains("class=\"st st-") && body.contains("Para su hogar"),
             "{body}"
         );
+    }
+}
+
+#[test]
+fn a_household_page_shows_its_route_and_referrals() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (_, _, body) = f.open_household(f.session());
         assert!(
             body.contains("Ruta del hogar") && body.contains("Referencias del hogar"),
             "{body}"
         );
+    }
+}
+
+#[test]
+fn a_community_page_shows_its_last_environment_survey() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let session = f.session();
+        let (_, _, body) = f.open_household(session);
         let ci = body
             .find("href=\"/registro/comunidades/")
             .expect("the community link")
             + 6;
         let community = body[ci..].split('"').next().unwrap().to_string();
-        let (st, _, cbody) = web(&s, &session, "get", &community, &[], None);
+        let (st, _, cbody) = web(&f.s, session, "get", &community, &[], None);
         assert_eq!(st, 200, "{cbody}");
         assert!(
             cbody.contains("Último relevamiento del Entorno") && cbody.contains("Logro 10"),
             "{cbody}"
         );
-        let (st, _, body) = web(&s, &session, "get", "/registro?cedula=abc", &[], None);
+    }
+}
+
+#[test]
+fn a_cedula_that_is_not_a_number_is_a_clear_400() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let session = f.session();
+        let (st, _, body) = web(&f.s, session, "get", "/registro?cedula=abc", &[], None);
         assert_eq!(st, 400);
         assert!(body.contains("La cédula debe ser un número"));
-        let (_, audit, _) = call(
-            &s,
-            &login(&s, "admin", PW),
-            "get",
-            "/api/audit?limit=50",
-            None,
-        );
-        let reads: Vec<(&str, &str)> = audit["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| {
-                (
-                    a["action"].as_str().unwrap(),
-                    a["subject_id"].as_str().unwrap_or(""),
-                )
-            })
-            .collect();
+    }
+}
+
+#[test]
+fn reading_a_household_is_audited() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (hid, _, _) = f.open_household(f.session());
+        let reads = f.audit();
         assert!(
             reads
                 .iter()
                 .any(|(a, s)| *a == "leer hogar" && s.starts_with(&hid)),
             "{reads:?}"
         );
+    }
+}
+
+#[test]
+fn explaining_a_households_statuses_is_audited() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (hid, _, _) = f.open_household(f.session());
+        let reads = f.audit();
         assert!(
             reads
                 .iter()
                 .any(|(a, s)| *a == "explicar estatus" && s.starts_with(&hid)),
             "{reads:?}"
         );
+    }
+}
+
+#[test]
+fn searching_the_registry_is_audited() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        f.open_household(f.session());
+        let reads = f.audit();
         assert!(
             reads.iter().any(|(a, _)| *a == "buscar personas"),
             "{reads:?}"
         );
+    }
+}
 
-        // The referral inbox of an MSPBS operator of Villeta: only MSPBS referrals, worked by form.
-        assert!(vamos(&["referrals", "generate", "--db", url], d, &[])
-            .status
-            .success());
-        let o = vamos(
-            &[
-                "user",
-                "create",
-                "--db",
-                url,
-                "mspbs_web",
-                "--role",
-                "operador",
-                "--institution",
-                "MSPBS",
-                "--territories",
-                "1116",
-            ],
-            d,
-            &[("VAMOS_PASSWORD", PW)],
-        );
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let o = vamos(
-            &[
-                "agreement",
-                "create",
-                "--db",
-                url,
-                "--institution",
-                "MSPBS",
-                "--fields",
-                "given_names,family_names,national_id,birth_date,district_code",
-                "--purpose",
-                "referencia de servicios de salud",
-                "--from",
-                "2026-01-01",
-                "--to",
-                "2030-12-31",
-            ],
-            d,
-            &[],
-        );
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let op = login(&s, "mspbs_web", PW);
-        let op_cookie = format!("vamos_sesion={}", op.cookie.clone().unwrap());
-        let op_csrf = op.csrf.clone().unwrap();
-        let (st, _, body) = web(&s, &op_cookie, "get", "/bandeja", &[], None);
+/// The inbox tests change referrals and read "the first one" of the page: one at a time.
+static INBOX: Mutex<()> = Mutex::new(());
+
+fn inbox_turn() -> std::sync::MutexGuard<'static, ()> {
+    INBOX.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[test]
+fn the_inbox_of_an_operator_shows_its_institutions_referrals_and_funnel() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (_, _, (st, _, body)) = f.inbox();
         assert_eq!(st, 200, "{body}");
         assert!(
             body.contains("Bandeja de referencias · MSPBS") && body.contains("Embudo"),
             "{body}"
         );
-        let (_, api, _) = call(&s, &op, "get", "/api/referrals?limit=1000", None);
+    }
+}
+
+#[test]
+fn an_operator_lists_only_the_referrals_of_its_institution_and_district() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (op, _, _) = f.inbox();
+        let (_, api, _) = call(&f.s, &op, "get", "/api/referrals?limit=1000", None);
         assert!(api["items"]
             .as_array()
             .unwrap()
             .iter()
             .all(|r| r["institution"] == "MSPBS" && r["district_code"] == 1116));
-        // Mark one contacted; a form without the session's token is refused.
-        // The value of the attribute that follows `marker` (the last one before `before`).
-        let value_before = |body: &str, before: usize, marker: &str| -> String {
-            let i = body[..before].rfind(marker).unwrap() + marker.len();
-            body[i..].split('"').next().unwrap().to_string()
-        };
+    }
+}
+
+#[test]
+fn an_inbox_form_without_the_sessions_token_is_refused() {
+    let (apps, _busy) = web_apps();
+    let _turn = inbox_turn();
+    for f in apps {
+        let (_, op_cookie, (_, _, body)) = f.inbox();
         let contact = body.find("name=\"accion\" value=\"contactada\"").unwrap();
         let rid = value_before(&body, contact, "action=\"/bandeja/");
-        let path = format!("/bandeja/{rid}");
         let (st, _, _) = web(
-            &s,
+            &f.s,
             &op_cookie,
             "post",
-            &path,
+            &format!("/bandeja/{rid}"),
             &[("csrf", "otro"), ("accion", "contactada")],
             None,
         );
         assert_eq!(st, 403);
+    }
+}
+
+#[test]
+fn a_referral_marked_contacted_is_listed_as_contacted() {
+    let (apps, _busy) = web_apps();
+    let _turn = inbox_turn();
+    for f in apps {
+        let (op, op_cookie, (_, _, body)) = f.inbox();
+        let contact = body.find("name=\"accion\" value=\"contactada\"").unwrap();
+        let rid = value_before(&body, contact, "action=\"/bandeja/");
+        let op_csrf = op.csrf.clone().unwrap();
         let (st, h, _) = web(
-            &s,
+            &f.s,
             &op_cookie,
             "post",
-            &path,
+            &format!("/bandeja/{rid}"),
             &[("csrf", &op_csrf), ("accion", "contactada"), ("volver", "")],
             None,
         );
@@ -1101,7 +1938,7 @@ fn the_web_application_serves_dashboards_catalogue_and_login_in_spanish_and_engl
             (303, vec!["/bandeja?hecho=inbox-done-contacted"])
         );
         let (_, r, _) = call(
-            &s,
+            &f.s,
             &op,
             "get",
             "/api/referrals?status=contactada&limit=1000",
@@ -1115,40 +1952,27 @@ fn the_web_application_serves_dashboards_catalogue_and_login_in_spanish_and_engl
                 .any(|x| x["id"].as_i64() == rid.parse().ok()),
             "{r}"
         );
-        // Record the service of a person's referral (twice: recorded once).
-        let pi = body
-            .find("name=\"persona\" value=\"")
-            .expect("a person referral")
-            + 1;
-        let sid = value_before(&body, pi, "action=\"/bandeja/");
-        let person = value_before(&body, pi + 30, "name=\"persona\" value=\"");
-        let service = value_before(&body, pi, "name=\"servicio\" value=\"");
-        let form = [
-            ("csrf", op_csrf.as_str()),
-            ("accion", "atendida"),
-            ("persona", person.as_str()),
-            ("servicio", service.as_str()),
-            ("fecha", "2026-11-20"),
-            ("lugar", "USF Villeta"),
-            ("volver", "estado=abierta"),
-        ];
+    }
+}
+
+#[test]
+fn a_service_recorded_twice_is_recorded_once() {
+    let (apps, _busy) = web_apps();
+    let _turn = inbox_turn();
+    for f in apps {
+        let (op, op_cookie, (_, _, inbox)) = f.inbox();
+        let mut sid = String::new();
         for _ in 0..2 {
-            let (st, h, body) = web(
-                &s,
-                &op_cookie,
-                "post",
-                &format!("/bandeja/{sid}"),
-                &form,
-                None,
-            );
+            let (id, (st, h, body)) = f.serve_first_referral(&op, &op_cookie, &inbox);
             assert_eq!(st, 303, "{body}");
             assert_eq!(
                 header(&h, "location"),
                 vec!["/bandeja?estado=abierta&hecho=inbox-done-served"]
             );
+            sid = id;
         }
         let (_, body, _) = call(
-            &s,
+            &f.s,
             &op,
             "get",
             "/api/referrals?status=atendida&limit=1000",
@@ -1164,8 +1988,18 @@ fn the_web_application_serves_dashboards_catalogue_and_login_in_spanish_and_engl
             1,
             "{body}"
         );
+    }
+}
+
+#[test]
+fn the_inbox_confirms_a_recorded_service() {
+    let (apps, _busy) = web_apps();
+    let _turn = inbox_turn();
+    for f in apps {
+        let (op, op_cookie, (_, _, inbox)) = f.inbox();
+        let (sid, _) = f.serve_first_referral(&op, &op_cookie, &inbox);
         let (st, _, body) = web(
-            &s,
+            &f.s,
             &op_cookie,
             "get",
             "/bandeja?estado=atendida&hecho=inbox-done-served",
@@ -1177,46 +2011,80 @@ fn the_web_application_serves_dashboards_catalogue_and_login_in_spanish_and_engl
             body.contains("la atención quedó registrada")
                 && body.contains(&format!("Referencia {sid}"))
         );
+    }
+}
 
-        // Signing out needs the session's CSRF token.
-        let (_, _, body) = web(&s, &session, "get", "/", &[], None);
-        let csrf = hidden(&body, "csrf");
-        let (st, _, _) = web(&s, &session, "post", "/salir", &[("csrf", "otro")], None);
+/// Signs out of `session` with the token of its home page.
+fn sign_out(f: &WebApp, session: &str) -> Page {
+    let (_, _, body) = web(&f.s, session, "get", "/", &[], None);
+    let csrf = hidden(&body, "csrf");
+    web(&f.s, session, "post", "/salir", &[("csrf", &csrf)], None)
+}
+
+#[test]
+fn signing_out_needs_the_sessions_csrf_token() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let session = f.sign_in();
+        let (st, _, _) = web(&f.s, &session, "post", "/salir", &[("csrf", "otro")], None);
         assert_eq!(st, 403);
-        let (st, h, _) = web(&s, &session, "post", "/salir", &[("csrf", &csrf)], None);
+    }
+}
+
+#[test]
+fn signing_out_clears_the_cookie_and_ends_the_session() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let session = f.sign_in();
+        let (st, h, _) = sign_out(f, &session);
         assert_eq!(st, 303);
         assert!(header(&h, "set-cookie")
             .iter()
             .any(|c| c.starts_with("vamos_sesion=;")));
-        let (_, _, body) = web(&s, &session, "get", "/", &[], None);
+        let (_, _, body) = web(&f.s, &session, "get", "/", &[], None);
         assert!(
             body.contains("Ingresar como servidor público"),
             "the session is gone"
         );
-        let o = vamos(&["audit", "verify", "--db", url], d, &[]);
-        assert!(o.status.success());
-        let (_, audit, _) = call(
-            &s,
-            &login(&s, "admin", PW),
-            "get",
-            "/api/audit?limit=50",
-            None,
-        );
-        let actions: Vec<&str> = audit["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|a| a["action"].as_str())
-            .collect();
+    }
+}
+
+#[test]
+fn signing_in_and_out_are_audited() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        sign_out(f, &f.sign_in());
+        let actions: Vec<String> = f.audit().into_iter().map(|(a, _)| a).collect();
         assert!(
-            actions.contains(&"iniciar sesión") && actions.contains(&"cerrar sesión"),
+            actions.iter().any(|a| a == "iniciar sesión")
+                && actions.iter().any(|a| a == "cerrar sesión"),
             "{actions:?}"
         );
     }
 }
 
 #[test]
-fn the_demo_ends_by_serving_the_web_application_at_the_printed_address() {
+fn the_audit_chain_of_the_web_application_verifies() {
+    // Alone: no other test's request is half-way through while the chain is read.
+    let _quiet = QUIET.write().unwrap_or_else(PoisonError::into_inner);
+    for f in WEB_APPS.all.iter() {
+        sign_out(f, &f.sign_in());
+        let o = vamos(&["audit", "verify", "--db", &f.url], &f.d, &[]);
+        assert!(o.status.success());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The demo: it ends by serving the web application at the address it prints.
+
+struct Demo {
+    s: Server,
+    password: Option<String>,
+    _dir: tempfile::TempDir,
+    _at_exit: AtExit,
+}
+
+static DEMO: LazyLock<Demo> = LazyLock::new(|| {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vamos"))
@@ -1237,6 +2105,7 @@ fn the_demo_ends_by_serving_the_web_application_at_the_printed_address() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    let at_exit = AtExit::new(&[child.id()], &[dir.path()], None);
     let mut base = None;
     let mut password = None;
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
@@ -1253,19 +2122,39 @@ fn the_demo_ends_by_serving_the_web_application_at_the_printed_address() {
         child,
         base: base.expect("the demo prints its address"),
     };
-    let (st, _, body) = web(&s, "", "get", "/logros", &[], None);
+    Demo {
+        s,
+        password,
+        _dir: dir,
+        _at_exit: at_exit,
+    }
+});
+
+#[test]
+fn the_demo_serves_the_synthetic_dashboard_at_the_printed_address() {
+    let (st, _, body) = web(&DEMO.s, "", "get", "/logros", &[], None);
     assert_eq!(st, 200);
     assert!(
         body.contains("<html lang=\"es-PY\">") && body.contains("sintético"),
         "{body}"
     );
+}
+
+#[test]
+fn the_demo_prints_an_administrator_password_that_signs_in() {
     let who = login(
-        &s,
+        &DEMO.s,
         "admin",
-        &password.expect("the demo prints the administrator's password"),
+        DEMO.password
+            .as_deref()
+            .expect("the demo prints the administrator's password"),
     );
     assert!(who.cookie.is_some());
 }
+
+// ---------------------------------------------------------------------------------------------
+// The imports page over an empty registry: what it said before any import, then the FIPS
+// survey of 80 synthetic households imported by the form.
 
 /// A multipart/form-data body: text fields and files.
 fn multipart(fields: &[(&str, &str)], files: &[(&str, &str, Vec<u8>)]) -> (String, Vec<u8>) {
@@ -1288,260 +2177,548 @@ fn multipart(fields: &[(&str, &str)], files: &[(&str, &str, Vec<u8>)]) -> (Strin
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-#[test]
-fn the_imports_page_imports_files_reports_rejections_and_audits() {
+fn no_redirects() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into()
+}
+
+struct Imports {
+    url: String,
+    d: PathBuf,
+    s: Server,
+    admin: Who,
+    cookie: String,
+    csrf: String,
+    /// `GET /importaciones` before any import.
+    before_import: (u16, String),
+    /// The FIPS survey with its manifest, posted by the form: status, then the finished job.
+    fips: (u16, String),
+    /// The status of the public self-registration form, its token and when it was issued.
+    selfreg_form: u16,
+    selfreg_token: (String, Instant),
+    /// The same form sent at once with it.
+    too_fast: (u16, String),
+    rejection: OnceLock<Rejection>,
+    classified: OnceLock<Classified>,
+    selfreg: OnceLock<SelfRegistration>,
+    _db: TestDb,
+    _at_exit: AtExit,
+}
+
+struct ImportSet {
+    all: Vec<Imports>,
+    _dir: tempfile::TempDir,
+    _at_exit: AtExit,
+}
+
+static IMPORTS: LazyLock<ImportSet> = LazyLock::new(|| {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    let at_exit = AtExit::new(&[], &[d], None);
     synth_pilots(d, "80", "9");
-    for db in all_dbs() {
-        let url = db.url.as_str();
-        init_db(url, d);
-        let s = start(url, d);
-        let admin = login(&s, "admin", PW);
-        let cookie = format!("vamos_sesion={}", admin.cookie.clone().unwrap());
-        let csrf = admin.csrf.clone().unwrap();
-        let (st, _, body) = web(&s, &cookie, "get", "/importaciones", &[], None);
-        assert_eq!(st, 200, "{body}");
-        assert!(body.contains("Todavía no hay importaciones"));
-        let file = |n: &str| std::fs::read(d.join("datos").join(n)).unwrap();
-        let post = |fields: &[(&str, &str)], files: &[(&str, &str, Vec<u8>)]| {
-            let (ct, body) = multipart(fields, files);
-            let a: ureq::Agent = ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .max_redirects(0)
-                .build()
-                .into();
-            let r = a
-                .post(&format!("{}/importaciones", s.base))
-                .header("cookie", &cookie)
-                .header("content-type", &ct)
-                .send(&body[..])
+    let all: Vec<Imports> = all_dbs().into_iter().map(|db| imports(db, d)).collect();
+    // The self-registration runs in the background (it waits for its token to age); its tests
+    // wait for it. The thread reads the fixture once this initialisation has returned.
+    for i in 0..all.len() {
+        std::thread::spawn(move || IMPORTS.all[i].selfreg());
+    }
+    ImportSet {
+        all,
+        _at_exit: at_exit,
+        _dir: dir,
+    }
+});
+
+fn import_sets() -> &'static [Imports] {
+    &IMPORTS.all
+}
+
+/// Starts building the imports fixture in the background as soon as any test runs: its
+/// self-registration must wait three seconds after the form's token was issued, and that wait
+/// should pass while the other tests work, not hold one of the two test threads.
+fn warm_up() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::thread::spawn(|| LazyLock::force(&IMPORTS));
+    });
+}
+
+/// A household of two that a person might register by the public form.
+const HOUSEHOLD: [(&str, &str); 13] = [
+    ("distrito", "1116"),
+    ("area", "urbana"),
+    ("localidad", "Barrio Prueba"),
+    ("m0_nombres", "Ramona Autorregistro"),
+    ("m0_apellidos", "Prueba Web"),
+    ("m0_fecha", "1988-03-02"),
+    ("m0_sexo", "mujer"),
+    ("m0_relacion", "jefe"),
+    ("m1_nombres", "Tobías"),
+    ("m1_apellidos", "Prueba Web"),
+    ("m1_fecha", "2019-07-15"),
+    ("m1_sexo", "hombre"),
+    ("m1_relacion", "hijo"),
+];
+
+/// Sends the self-registration form: the household and `extra` fields.
+fn self_register(s: &Server, extra: &[(&str, &str)]) -> (u16, String) {
+    let mut f: Vec<(&str, &str)> = HOUSEHOLD.to_vec();
+    f.extend(extra.iter().copied());
+    let (st, _, body) = web(s, "", "post", "/autorregistro", &f, None);
+    (st, body)
+}
+
+fn imports(db: TestDb, d: &Path) -> Imports {
+    let url = db.url.as_str();
+    init_db(url, d);
+    let s = start(url, d);
+    let at_exit = AtExit::new(&[s.child.id()], &[], Some(&db));
+    let admin = login(&s, "admin", PW);
+    let cookie = format!("vamos_sesion={}", admin.cookie.clone().unwrap());
+    let csrf = admin.csrf.clone().unwrap();
+    let (st, _, body) = web(&s, &cookie, "get", "/importaciones", &[], None);
+    let before_import = (st, body);
+    // The self-registration form: its token is good three seconds after it was issued.
+    let (selfreg_form, _, body) = web(&s, "", "get", "/autorregistro", &[], None);
+    let token = hidden(&body, "token");
+    let too_fast = self_register(&s, &[("token", &token)]);
+    let selfreg_token = (token, Instant::now());
+    let mut f = Imports {
+        url: db.url.clone(),
+        d: d.to_path_buf(),
+        admin,
+        cookie,
+        csrf,
+        before_import,
+        fips: (0, String::new()),
+        selfreg_form,
+        selfreg_token,
+        too_fast,
+        rejection: OnceLock::new(),
+        classified: OnceLock::new(),
+        selfreg: OnceLock::new(),
+        _at_exit: at_exit,
+        s,
+        _db: db,
+    };
+    let csrf = f.csrf.clone();
+    let (st, loc) = f.post(
+        &[("csrf", &csrf), ("tipo", "fips")],
+        &[
+            ("archivos", "fips.csv", f.file("fips.csv")),
+            ("archivos", "fips-miembros.csv", f.file("fips-miembros.csv")),
+            ("archivos", "manifest.json", f.file("manifest.json")),
+        ],
+    );
+    f.fips = (st, f.wait(&loc));
+    f
+}
+
+impl Imports {
+    fn file(&self, n: &str) -> Vec<u8> {
+        std::fs::read(self.d.join("datos").join(n)).unwrap()
+    }
+
+    /// Posts the imports form: the status and where it sends the browser.
+    fn post(&self, fields: &[(&str, &str)], files: &[(&str, &str, Vec<u8>)]) -> (u16, String) {
+        let (ct, body) = multipart(fields, files);
+        let r = no_redirects()
+            .post(&format!("{}/importaciones", self.s.base))
+            .header("cookie", &self.cookie)
+            .header("content-type", &ct)
+            .send(&body[..])
+            .unwrap();
+        let loc = r
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        (r.status().as_u16(), loc)
+    }
+
+    /// The job's page once it is done (until then the page refreshes itself).
+    fn wait(&self, loc: &str) -> String {
+        for _ in 0..200 {
+            let (st, _, body) = web(&self.s, &self.cookie, "get", loc, &[], None);
+            assert_eq!(st, 200, "{body}");
+            if !body.contains("http-equiv=\"refresh\"") {
+                return body;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the import did not finish");
+    }
+
+    fn audited_actions(&self) -> Vec<String> {
+        let (_, audit, _) = call(&self.s, &self.admin, "get", "/api/audit?limit=1000", None);
+        audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a["action"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// A household with an unknown district imported, and its rejection report downloaded.
+    fn rejection(&self) -> &Rejection {
+        self.rejection.get_or_init(|| {
+            let fips = String::from_utf8(self.file("fips.csv")).unwrap();
+            let mut lines: Vec<String> = fips.lines().map(str::to_string).collect();
+            let mut cells: Vec<String> = lines[1].split(',').map(str::to_string).collect();
+            cells[8] = "9999".into();
+            *cells.last_mut().unwrap() = "uuid:prueba-rechazo".into();
+            lines[1] = cells.join(",");
+            let broken = format!("{}\n", lines.join("\n")).into_bytes();
+            let (st, loc) = self.post(
+                &[("csrf", &self.csrf), ("tipo", "fips")],
+                &[
+                    ("archivos", "fips.csv", broken),
+                    (
+                        "archivos",
+                        "fips-miembros.csv",
+                        self.file("fips-miembros.csv"),
+                    ),
+                ],
+            );
+            let body = self.wait(&loc);
+            let report = format!("{loc}/rechazos.csv");
+            let download = web(&self.s, &self.cookie, "get", &report, &[], None);
+            Rejection {
+                status: st,
+                body,
+                report,
+                download,
+            }
+        })
+    }
+
+    /// Classifies from the page; then the public dashboard.
+    fn classified(&self) -> &Classified {
+        self.classified.get_or_init(|| {
+            let r = no_redirects()
+                .post(&format!("{}/importaciones/clasificar", self.s.base))
+                .header("cookie", &self.cookie)
+                .send_form([
+                    ("csrf", self.csrf.as_str()),
+                    ("fecha", "2026-11-23"),
+                    ("territorio", "PY"),
+                ])
                 .unwrap();
+            let status = r.status().as_u16();
             let loc = r
                 .headers()
                 .get("location")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
+                .unwrap()
+                .to_str()
+                .unwrap()
                 .to_string();
-            (r.status().as_u16(), loc)
-        };
-        // Until the job is done: the page refreshes itself.
-        let wait = |loc: &str| {
-            for _ in 0..200 {
-                let (st, _, body) = web(&s, &cookie, "get", loc, &[], None);
-                assert_eq!(st, 200, "{body}");
-                if !body.contains("http-equiv=\"refresh\"") {
-                    return body;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(100));
+            let body = self.wait(&loc);
+            let (_, _, dashboard) = web(&self.s, "", "get", "/logros", &[], None);
+            Classified {
+                status,
+                body,
+                dashboard,
             }
-            panic!("the import did not finish");
-        };
-        // A form without the session's token is refused.
-        let (st, _) = post(
+        })
+    }
+
+    /// The self-registration of a household, step by step, as a person then an analyst would.
+    fn selfreg(&self) -> &SelfRegistration {
+        self.selfreg.get_or_init(|| {
+            let s = &self.s;
+            let (token, issued) = &self.selfreg_token;
+            let ready = *issued + Duration::from_millis(3100);
+            std::thread::sleep(ready.saturating_duration_since(Instant::now()));
+            let honeypot = self_register(s, &[("token", token), ("sitio_web", "http://spam")]);
+            let bad_date = self_register(s, &[("token", token), ("m1_fecha", "2030-01-01")]);
+            let received = self_register(s, &[("token", token)]);
+            let found = |s: &Server| {
+                let (_, found, _) =
+                    call(s, &self.admin, "get", "/api/persons?q=Autorregistro", None);
+                found
+            };
+            let before_review = found(s);
+            let (st, _, queue) = web(s, &self.cookie, "get", "/autorregistro/revision", &[], None);
+            let i = queue.find("action=\"/autorregistro/revision/").unwrap() + "action=\"".len();
+            let path = queue[i..].split('"').next().unwrap().to_string();
+            let approve = || {
+                let (st, h, _) = web(
+                    s,
+                    &self.cookie,
+                    "post",
+                    &path,
+                    &[("csrf", &self.csrf), ("accion", "aprobar")],
+                    None,
+                );
+                (st, header(&h, "location").join(","))
+            };
+            let approved = approve();
+            let after_review = found(s);
+            let again = approve();
+            SelfRegistration {
+                honeypot,
+                bad_date,
+                received,
+                before_review,
+                queue: (st, queue),
+                approved,
+                after_review,
+                again,
+            }
+        })
+    }
+}
+
+struct Rejection {
+    status: u16,
+    body: String,
+    /// The report's address, and what downloading it answered.
+    report: String,
+    download: Page,
+}
+
+struct Classified {
+    status: u16,
+    body: String,
+    dashboard: String,
+}
+
+struct SelfRegistration {
+    honeypot: (u16, String),
+    bad_date: (u16, String),
+    received: (u16, String),
+    before_review: Value,
+    queue: (u16, String),
+    approved: (u16, String),
+    after_review: Value,
+    again: (u16, String),
+}
+
+#[test]
+fn the_imports_page_says_when_nothing_was_imported_yet() {
+    for f in import_sets() {
+        let (st, body) = &f.before_import;
+        assert_eq!(*st, 200, "{body}");
+        assert!(body.contains("Todavía no hay importaciones"));
+    }
+}
+
+#[test]
+fn an_import_form_without_the_sessions_token_is_refused() {
+    for f in import_sets() {
+        let (st, _) = f.post(
             &[("csrf", "otro"), ("tipo", "fips")],
-            &[("archivos", "fips.csv", file("fips.csv"))],
+            &[("archivos", "fips.csv", f.file("fips.csv"))],
         );
         assert_eq!(st, 403);
-        // The FIPS survey with its manifest: imported, labelled synthetic.
-        let (st, loc) = post(
-            &[("csrf", &csrf), ("tipo", "fips")],
-            &[
-                ("archivos", "fips.csv", file("fips.csv")),
-                ("archivos", "fips-miembros.csv", file("fips-miembros.csv")),
-                ("archivos", "manifest.json", file("manifest.json")),
-            ],
-        );
-        assert_eq!(st, 303);
-        let body = wait(&loc);
+    }
+}
+
+#[test]
+fn the_fips_survey_with_its_manifest_is_imported_and_labelled_synthetic() {
+    for f in import_sets() {
+        let (st, body) = &f.fips;
+        assert_eq!(*st, 303);
         assert!(
             body.contains("completada") && body.contains("sintético"),
             "{body}"
         );
         assert!(body.contains(">80</td>"), "80 households: {body}");
-        // Members without their households file: the importer's error is shown.
-        let (st, loc) = post(
-            &[("csrf", &csrf), ("tipo", "fips")],
-            &[("archivos", "fips-miembros.csv", file("fips-miembros.csv"))],
+    }
+}
+
+#[test]
+fn members_without_their_households_file_show_the_importers_error() {
+    for f in import_sets() {
+        let (st, loc) = f.post(
+            &[("csrf", &f.csrf), ("tipo", "fips")],
+            &[("archivos", "fips-miembros.csv", f.file("fips-miembros.csv"))],
         );
         assert_eq!(st, 303);
-        let body = wait(&loc);
+        let body = f.wait(&loc);
         assert!(body.contains("No se pudo importar"), "{body}");
-        // A household with an unknown district: rejected, reported, the report downloadable.
-        let fips = String::from_utf8(file("fips.csv")).unwrap();
-        let mut lines: Vec<String> = fips.lines().map(str::to_string).collect();
-        let mut cells: Vec<String> = lines[1].split(',').map(str::to_string).collect();
-        cells[8] = "9999".into();
-        *cells.last_mut().unwrap() = "uuid:prueba-rechazo".into();
-        lines[1] = cells.join(",");
-        let broken = format!("{}\n", lines.join("\n")).into_bytes();
-        let (st, loc) = post(
-            &[("csrf", &csrf), ("tipo", "fips")],
-            &[
-                ("archivos", "fips.csv", broken),
-                ("archivos", "fips-miembros.csv", file("fips-miembros.csv")),
-            ],
-        );
-        assert_eq!(st, 303);
-        let body = wait(&loc);
-        assert!(body.contains("Motivos de rechazo"), "{body}");
-        let report = format!("{loc}/rechazos.csv");
-        assert!(body.contains(&report), "{body}");
-        let (st, h, csv) = web(&s, &cookie, "get", &report, &[], None);
-        assert_eq!(st, 200);
-        assert!(header(&h, "content-type")[0].starts_with("text/csv"));
+    }
+}
+
+#[test]
+fn a_household_with_an_unknown_district_is_rejected_and_reported() {
+    for f in import_sets() {
+        let r = f.rejection();
+        assert_eq!(r.status, 303);
+        assert!(r.body.contains("Motivos de rechazo"), "{}", r.body);
+        assert!(r.body.contains(&r.report), "{}", r.body);
+    }
+}
+
+#[test]
+fn the_rejection_report_downloads_as_csv() {
+    for f in import_sets() {
+        let (st, h, csv) = &f.rejection().download;
+        assert_eq!(*st, 200);
+        assert!(header(h, "content-type")[0].starts_with("text/csv"));
         assert!(csv.contains("9999"), "{csv}");
-        // Classify from the page: a new measurement, then the dashboard has figures.
-        let a: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .build()
-            .into();
-        let r = a
-            .post(&format!("{}/importaciones/clasificar", s.base))
-            .header("cookie", &cookie)
-            .send_form([
-                ("csrf", csrf.as_str()),
-                ("fecha", "2026-11-23"),
-                ("territorio", "PY"),
-            ])
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 303);
-        let loc = r
-            .headers()
-            .get("location")
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_string();
-        let body = wait(&loc);
-        assert!(body.contains("Medición 1 al 2026-11-23 guardada"), "{body}");
-        let (_, _, body) = web(&s, "", "get", "/logros", &[], None);
-        assert!(body.contains("Medición 1 al 2026-11-23"), "{body}");
-        // The history and the audit trail.
-        let (_, _, body) = web(&s, &cookie, "get", "/importaciones", &[], None);
-        assert!(body.contains("Historial de importaciones") && body.contains("Encuesta FIPS"));
-        let (_, audit, _) = call(&s, &admin, "get", "/api/audit?limit=50", None);
-        let actions: Vec<&str> = audit["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|a| a["action"].as_str())
-            .collect();
+    }
+}
+
+#[test]
+fn classifying_from_the_page_saves_a_measurement() {
+    for f in import_sets() {
+        let c = f.classified();
+        assert_eq!(c.status, 303);
         assert!(
-            actions.contains(&"importar archivos")
-                && actions.contains(&"descargar informe de rechazos"),
+            c.body.contains("Medición 1 al 2026-11-23 guardada"),
+            "{}",
+            c.body
+        );
+    }
+}
+
+#[test]
+fn the_dashboard_shows_the_measurement_classified_from_the_page() {
+    for f in import_sets() {
+        let body = &f.classified().dashboard;
+        assert!(body.contains("Medición 1 al 2026-11-23"), "{body}");
+    }
+}
+
+#[test]
+fn the_import_history_lists_the_fips_survey() {
+    for f in import_sets() {
+        let (_, _, body) = web(&f.s, &f.cookie, "get", "/importaciones", &[], None);
+        assert!(body.contains("Historial de importaciones") && body.contains("Encuesta FIPS"));
+    }
+}
+
+#[test]
+fn importing_files_and_downloading_rejections_are_audited() {
+    for f in import_sets() {
+        f.rejection();
+        let actions = f.audited_actions();
+        assert!(
+            actions.iter().any(|a| a == "importar archivos")
+                && actions.iter().any(|a| a == "descargar informe de rechazos"),
             "{actions:?}"
         );
-        // Self-registration: the public form lands in the review queue; an analyst approves.
-        let (st, _, body) = web(&s, "", "get", "/autorregistro", &[], None);
-        assert_eq!(st, 200);
-        let token = hidden(&body, "token");
-        let household = [
-            ("distrito", "1116"),
-            ("area", "urbana"),
-            ("localidad", "Barrio Prueba"),
-            ("m0_nombres", "Ramona Autorregistro"),
-            ("m0_apellidos", "Prueba Web"),
-            ("m0_fecha", "1988-03-02"),
-            ("m0_sexo", "mujer"),
-            ("m0_relacion", "jefe"),
-            ("m1_nombres", "Tobías"),
-            ("m1_apellidos", "Prueba Web"),
-            ("m1_fecha", "2019-07-15"),
-            ("m1_sexo", "hombre"),
-            ("m1_relacion", "hijo"),
-        ];
-        let with = |extra: &[(&'static str, &str)]| {
-            let mut f: Vec<(&str, String)> =
-                household.iter().map(|(k, v)| (*k, v.to_string())).collect();
-            f.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
-            f
-        };
-        let send = |f: Vec<(&str, String)>| {
-            let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            web(&s, "", "post", "/autorregistro", &pairs, None)
-        };
-        // Too fast (the token is seconds old at most) and the hidden field filled: refused.
-        let (st, _, body) = send(with(&[("token", &token)]));
-        assert_eq!(st, 400, "{body}");
-        std::thread::sleep(std::time::Duration::from_millis(3100));
-        let (st, _, _) = send(with(&[("token", &token), ("sitio_web", "http://spam")]));
-        assert_eq!(st, 400);
-        let (st, _, body) = send(with(&[("token", &token), ("m1_fecha", "2030-01-01")]));
-        assert_eq!(st, 422);
+    }
+}
+
+#[test]
+fn the_self_registration_form_is_open_to_anyone() {
+    for f in import_sets() {
+        assert_eq!(f.selfreg_form, 200);
+    }
+}
+
+#[test]
+fn the_self_registration_form_refuses_a_form_sent_too_fast() {
+    for f in import_sets() {
+        let (st, body) = &f.too_fast;
+        assert_eq!(*st, 400, "{body}");
+    }
+}
+
+#[test]
+fn the_self_registration_form_refuses_a_filled_hidden_field() {
+    for f in import_sets() {
+        let (st, _) = &f.selfreg().honeypot;
+        assert_eq!(*st, 400);
+    }
+}
+
+#[test]
+fn the_self_registration_form_names_an_invalid_birth_date() {
+    for f in import_sets() {
+        let (st, body) = &f.selfreg().bad_date;
+        assert_eq!(*st, 422);
         assert!(
             body.contains("Persona 2: la fecha de nacimiento no es válida"),
             "{body}"
         );
-        let (st, _, body) = send(with(&[("token", &token)]));
-        assert_eq!(st, 200, "{body}");
+    }
+}
+
+#[test]
+fn the_self_registration_form_receives_a_household_for_its_district() {
+    for f in import_sets() {
+        let (st, body) = &f.selfreg().received;
+        assert_eq!(*st, 200, "{body}");
         assert!(
             body.contains("Recibimos su solicitud") && body.contains("2 personas en Villeta"),
             "{body}"
         );
-        // Not in the registry before review.
-        let (_, found, _) = call(&s, &admin, "get", "/api/persons?q=Autorregistro", None);
+    }
+}
+
+#[test]
+fn the_registry_has_no_self_registered_household_before_review() {
+    for f in import_sets() {
+        let found = &f.selfreg().before_review;
         assert_eq!(found["items"].as_array().unwrap().len(), 0);
-        let (st, _, body) = web(&s, &cookie, "get", "/autorregistro/revision", &[], None);
-        assert_eq!(st, 200);
+    }
+}
+
+#[test]
+fn the_review_queue_lists_a_pending_self_registration() {
+    for f in import_sets() {
+        let (st, body) = &f.selfreg().queue;
+        assert_eq!(*st, 200);
         assert!(
             body.contains("Ramona Autorregistro") && body.contains("pendiente"),
             "{body}"
         );
-        let i = body.find("action=\"/autorregistro/revision/").unwrap() + "action=\"".len();
-        let path = body[i..].split('"').next().unwrap().to_string();
-        let (st, h, _) = web(
-            &s,
-            &cookie,
-            "post",
-            &path,
-            &[("csrf", &csrf), ("accion", "aprobar")],
-            None,
-        );
-        assert_eq!(
-            (st, header(&h, "location")),
-            (
-                303,
-                vec!["/autorregistro/revision?hecho=self-done-approved"]
-            )
-        );
-        let (_, found, _) = call(&s, &admin, "get", "/api/persons?q=Autorregistro", None);
-        assert_eq!(found["items"].as_array().unwrap().len(), 1, "{found}");
-        // Approving twice changes nothing.
-        let (st, h, _) = web(
-            &s,
-            &cookie,
-            "post",
-            &path,
-            &[("csrf", &csrf), ("accion", "aprobar")],
-            None,
-        );
-        assert_eq!(
-            (st, header(&h, "location")),
-            (303, vec!["/autorregistro/revision?hecho=self-done-already"])
-        );
+    }
+}
 
-        // Other roles may not import.
+#[test]
+fn the_registry_gains_an_approved_self_registered_household() {
+    for f in import_sets() {
+        let run = f.selfreg();
+        assert_eq!(
+            (run.approved.0, run.approved.1.as_str()),
+            (303, "/autorregistro/revision?hecho=self-done-approved")
+        );
+        let found = &run.after_review;
+        assert_eq!(found["items"].as_array().unwrap().len(), 1, "{found}");
+    }
+}
+
+#[test]
+fn the_second_approval_of_a_self_registration_changes_nothing() {
+    for f in import_sets() {
+        let again = &f.selfreg().again;
+        assert_eq!(
+            (again.0, again.1.as_str()),
+            (303, "/autorregistro/revision?hecho=self-done-already")
+        );
+    }
+}
+
+#[test]
+fn other_roles_may_not_import() {
+    for f in import_sets() {
         let o = vamos(
             &[
                 "user",
                 "create",
                 "--db",
-                url,
+                &f.url,
                 "orient",
                 "--role",
                 "orientador",
                 "--territories",
                 "1116",
             ],
-            d,
+            &f.d,
             &[("VAMOS_PASSWORD", PW)],
         );
         assert!(o.status.success());
-        let or = login(&s, "orient", PW);
+        let or = login(&f.s, "orient", PW);
         let (st, _, _) = web(
-            &s,
+            &f.s,
             &format!("vamos_sesion={}", or.cookie.unwrap()),
             "get",
             "/importaciones",

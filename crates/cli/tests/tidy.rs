@@ -3,6 +3,8 @@
 //! no SQL text outside the store, no circle of imports between a crate's modules, the command
 //! line's one door to the HTTP server, and no HTTP stack under the use cases.
 
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)] // reason: test helpers: a failure is a panic with its message
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

@@ -919,6 +919,7 @@ fn the_writer_skips_the_lookup_of_referrals_never_made_and_catches_up_with_new_o
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // reason: a scenario test, to be split into one test per behaviour
 fn logged_counter_referrals_are_acknowledged_first_and_applied_later_in_order() {
     use vamos_store::counter_referrals::{
         apply_logged_counter_referrals, insert_counter_referrals, insert_counter_referrals_and,
@@ -1694,6 +1695,7 @@ fn person_places_in_memory_answer_as_the_database_and_follow_later_imports() {
 /// (the server runs two by default). Each claims rows the others have not, a referral is
 /// answered once however many appliers hold events for it, the Logros watermark never passes
 /// an id still being applied, and ids given after rows were applied out of order never collide.
+#[allow(clippy::too_many_lines)] // reason: a scenario test, to be split into one test per behaviour
 #[test]
 fn appliers_side_by_side_lose_nothing_answer_a_referral_once_and_keep_the_watermark_behind() {
     use vamos_store::counter_referrals::{

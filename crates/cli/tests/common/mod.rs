@@ -191,3 +191,56 @@ pub fn init_db(url: &str, d: &Path) {
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// What a fixture kept in a `static` leaves behind, undone when the test process ends: a
+/// `static`'s destructor never runs, so a watcher (`sh`) waits for this handle's pipe to close —
+/// the kernel closes it when the process exits, however it exits — then ends the servers,
+/// removes the folders and drops the PostgreSQL database.
+pub struct AtExit {
+    _pipe: std::process::ChildStdin,
+    /// Never waited for: it outlives this process by design.
+    _watcher: Child,
+}
+
+impl AtExit {
+    /// Create it as soon as the process, folder or database exists, so that a test process
+    /// ending early (a filtered run) leaves nothing behind either.
+    pub fn new(pids: &[u32], dirs: &[&Path], db: Option<&vamos_store::testing::TestDb>) -> Self {
+        let mut script = String::from("cat >/dev/null;");
+        for p in pids {
+            script += &format!(" kill {p} 2>/dev/null;");
+        }
+        let mut dirs: Vec<std::path::PathBuf> = dirs.iter().map(|d| d.to_path_buf()).collect();
+        if let Some(db) = db {
+            if let Some(file) = db.url.strip_prefix("sqlite:") {
+                dirs.extend(Path::new(file).parent().map(Path::to_path_buf));
+            } else if let Ok(admin) = std::env::var(vamos_store::testing::POSTGRES_ENV) {
+                let name = db
+                    .url
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .split('?')
+                    .next()
+                    .unwrap();
+                script += &format!(
+                    " psql '{admin}' -qc 'DROP DATABASE IF EXISTS {name} WITH (FORCE)' >/dev/null 2>&1;"
+                );
+            }
+        }
+        for d in dirs {
+            script += &format!(" rm -rf '{}';", d.display());
+        }
+        let mut watcher = Command::new("sh")
+            .args(["-c", &script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        AtExit {
+            _pipe: watcher.stdin.take().unwrap(),
+            _watcher: watcher,
+        }
+    }
+}
