@@ -1003,3 +1003,88 @@ fn a_copy_is_not_restored_into_the_other_backend() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The account a command acts as (`--as` / `VAMOS_USER`).
+
+/// The audit trail of `url` exported as CSV.
+fn audit_csv(url: &str, d: &Path) -> String {
+    let out = d.join("auditoria.csv");
+    let o = vamos(
+        &[
+            "audit",
+            "export",
+            "--db",
+            url,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::read_to_string(out).unwrap()
+}
+
+#[test]
+fn a_command_acting_as_an_unknown_account_is_refused_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for db in all_dbs() {
+        common::init_db(&db.url, d);
+        let o = common::vamos(
+            &[
+                "--as", "nadie", "user", "create", "--db", &db.url, "ana", "--role", "analista",
+            ],
+            d,
+            &[("VAMOS_PASSWORD", "Una-Clave-Segura-2026")],
+        );
+        assert_eq!(o.status.code(), Some(2), "{}", db.url);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("no existe la cuenta «nadie»"), "{err}");
+        assert!(!audit_csv(&db.url, d).contains("\"ana\""), "{}", db.url);
+    }
+}
+
+#[test]
+fn the_audit_trail_names_the_account_a_command_acted_as() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for db in all_dbs() {
+        common::init_db(&db.url, d);
+        let o = common::vamos(
+            &[
+                "user", "create", "--db", &db.url, "ana", "--role", "analista",
+            ],
+            d,
+            &[
+                ("VAMOS_PASSWORD", "Una-Clave-Segura-2026"),
+                ("VAMOS_USER", "admin"),
+            ],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let o = common::vamos(
+            &["user", "disable", "--db", &db.url, "ana"],
+            d,
+            &[("USER", "operadora")],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let trail = audit_csv(&db.url, d);
+        let created = trail
+            .lines()
+            .find(|l| l.contains("\"crear cuenta\"") && l.contains("\"ana\""))
+            .unwrap_or_else(|| panic!("{trail}"));
+        assert!(
+            created.contains("\"admin (línea de órdenes)\""),
+            "{created}"
+        );
+        assert!(created.contains("\"administrador\""), "{created}");
+        let disabled = trail
+            .lines()
+            .find(|l| l.contains("\"desactivar cuenta\""))
+            .unwrap_or_else(|| panic!("{trail}"));
+        assert!(
+            disabled.contains("\"operadora (línea de órdenes, sin cuenta)\""),
+            "{disabled}"
+        );
+    }
+}
