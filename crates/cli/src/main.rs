@@ -18,9 +18,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// The allocator of the whole program: mimalloc, not the C library's. The counter-referral
-/// intake allocates and frees millions of small strings a second across threads; with the
-/// C library's allocator, allocating and freeing were about a fifth of the single writer's
-/// samples in a profile (BENCHMARKS.md, issue 5, ninth session).
+/// intake allocates and frees a great many small strings across threads; with the C library's
+/// allocator, allocating and freeing took a large share of the single writer's time (measured:
+/// BENCHMARKS.md, issue 5).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

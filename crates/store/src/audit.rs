@@ -83,7 +83,8 @@ pub fn row_hash(prev: &str, r: &AuditRow) -> String {
 /// Lower-case hexadecimal.
 pub fn hex(bytes: &[u8]) -> String {
     // Digit by digit, not `write!("{b:02x}")`: every counter-referral's digest passes here, and
-    // the formatter cost about 2 % of the server's CPU at 80,000 events/s.
+    // the formatter showed up in the server's profile under load (measured: BENCHMARKS.md,
+    // issue 5).
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
         for d in [b >> 4, b & 15] {
@@ -259,8 +260,8 @@ fn append_chained(sql: &mut dyn Sql, entries: &[AuditEntry]) -> Result<Vec<i64>>
     lock(sql, AUDIT_LOCK)?;
     // One round trip: the last row (id and hash) and whether unsealed rows exist. The partial
     // index of unsealed rows answers the last part; SQLite is told to use it, since with
-    // statistics taken when the log was small it would scan the whole log instead (measured: a
-    // 150,000-record log held each counter-referral group ~20 ms).
+    // statistics taken when the log was small it would scan the whole log instead, holding up
+    // each counter-referral group (measured: BENCHMARKS.md, issue 5).
     let unsealed = match sql.dialect() {
         crate::Backend::Sqlite => "audit_log INDEXED BY audit_log_unsealed",
         crate::Backend::Postgres => "audit_log",

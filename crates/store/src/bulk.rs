@@ -22,8 +22,8 @@ pub struct Col(pub &'static str, pub bool);
 /// multi-row `VALUES` list made SQLite copy every page it changed into a statement journal). On
 /// PostgreSQL, [`COPY_ROWS`] rows or more with one `COPY … FROM STDIN` ([`Sql::copy_rows`]):
 /// the server stores them in groups per page, with no array to decode and no intermediate
-/// tuple per row — the intake log's applications went from 92,463 to 108,489 events/s end to
-/// end in the hand harness (BENCHMARKS.md, issue 5). Fewer rows go with one
+/// tuple per row — the intake log's applications ran faster end to end than with the array
+/// insert (measured: BENCHMARKS.md, issue 5). Fewer rows go with one
 /// `INSERT … SELECT FROM UNNEST` of one array per column, whose text does not depend on the
 /// number of rows, so it is prepared once per connection and costs one round trip (`COPY`
 /// takes two; a `VALUES` list of a new length was parsed and planned afresh every time).

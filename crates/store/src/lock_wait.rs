@@ -3,9 +3,9 @@
 //! handler), and a thread that commits back to back — the server's counter-referral writer
 //! under a stream of batches — takes the lock again within microseconds of releasing it, so a
 //! waiting connection can miss every gap until its patience runs out ("database is locked").
-//! Measured on the national bench: the Logros updater's save waited its 10 s and failed under
-//! load, and the registry it keeps in memory, dropped as stale, was read again (28 s, about
-//! half a core) while the intake went on (BENCHMARKS.md, issue 5, twelfth session).
+//! On the national bench the Logros updater's save waited its 10 s and failed under load, and
+//! the registry it keeps in memory, dropped as stale, was read again at a heavy CPU cost while
+//! the intake went on (measured: BENCHMARKS.md, issue 5).
 //!
 //! Every SQLite connection of the process waits through [`wait_for_write_lock`], which notes
 //! the time of each try; a heavy writer calls [`yield_to_waiting_writers`] before each of its

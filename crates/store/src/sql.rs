@@ -292,8 +292,9 @@ pub fn in_tx<T>(sql: &mut dyn Sql, f: impl FnOnce(&mut dyn Sql) -> Result<T>) ->
 
 /// Refreshes the query planner's statistics of `tables` after a bulk write. PostgreSQL plans
 /// with them, and a server whose autovacuum is off (or has not got there yet) plans a freshly
-/// loaded table as if it were empty: measured on the national bench, batches of counter-referrals
-/// went from 50 to 4,040 events/s after an `ANALYZE`. SQLite runs `PRAGMA optimize`.
+/// loaded table as if it were empty, which slows batches of counter-referrals by orders of
+/// magnitude until an `ANALYZE` (measured: BENCHMARKS.md, issue 5). SQLite runs
+/// `PRAGMA optimize`.
 pub fn refresh_statistics(sql: &mut dyn Sql, tables: &[&str]) -> Result<()> {
     match sql.dialect() {
         Backend::Postgres => sql.batch(&format!("ANALYZE {}", tables.join(", "))),
@@ -305,8 +306,8 @@ pub fn refresh_statistics(sql: &mut dyn Sql, tables: &[&str]) -> Result<()> {
 /// tenth since they were taken (autovacuum's own rule; these machines run with autovacuum off,
 /// and a server must not depend on it). Returns whether it did. Counter-referrals accumulate
 /// while the server runs: with statistics taken when the table was small, the planner hashed
-/// the whole table for every district the Logros updater read (137 ms each at 900,000 rows,
-/// against 72 ms by index once analysed). SQLite: nothing to do.
+/// the whole table for every district the Logros updater read, slower than the index it uses
+/// once analysed (measured: BENCHMARKS.md, issue 5). SQLite: nothing to do.
 pub fn refresh_statistics_if_stale(sql: &mut dyn Sql, table: &str) -> Result<bool> {
     if sql.dialect() != Backend::Postgres {
         return Ok(false);

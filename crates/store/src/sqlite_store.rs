@@ -78,10 +78,11 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
 /// How much of the database file the server's counter-referral writer reads through a memory
 /// map ([`map_whole_file`] on its connection): all of it. A page read then costs no system
 /// call and no copy into SQLite's page cache — at national scale, where the writer reads random
-/// index pages of a 7 GB file and every commit of another connection empties its cache, that
-/// copy was about an eighth of its time (BENCHMARKS.md). Not the default of every connection:
-/// the bulk referral generation ran a third slower with it. SQLite caps the size at the
-/// `SQLITE_MAX_MMAP_SIZE` it was built with (2 GB by default): `.cargo/config.toml` raises it.
+/// index pages of a multi-gigabyte file and every commit of another connection empties its
+/// cache, that copy was a sizeable share of its time. Not the default of every connection: the
+/// bulk referral generation ran slower with it (measured: BENCHMARKS.md, issue 5). SQLite caps
+/// the size at the `SQLITE_MAX_MMAP_SIZE` it was built with (2 GB by default):
+/// `.cargo/config.toml` raises it.
 pub const MMAP_SIZE: u64 = 1 << 40;
 
 /// Sets a SQLite connection to read its whole file through a memory map ([`MMAP_SIZE`]) and
@@ -96,9 +97,8 @@ pub fn map_whole_file(sql: &mut dyn crate::sql::Sql) -> Result<u64> {
 /// An application of the intake log (150,000 events) changes most leaf pages of the
 /// counter-referral indexes, which at national scale is estimated at more than 256 MiB: once
 /// its dirty pages fill the cache SQLite spills them into the WAL before the commit, and a
-/// page changed again after is written again. With the larger cache the intake sustained about
-/// a twentieth more in adjacent runs (BENCHMARKS.md, issue 5, ninth session). Only pages in use
-/// take memory.
+/// page changed again after is written again. With the larger cache the intake sustained more
+/// (measured: BENCHMARKS.md, issue 5). Only pages in use take memory.
 pub const WRITER_CACHE_KIB: u64 = 1 << 20;
 
 /// Sets the page cache of a SQLite connection to `kib` KiB (`PRAGMA cache_size`); on
@@ -186,9 +186,9 @@ pub fn start_checkpointer(url: &str) -> Option<std::sync::mpsc::SyncSender<()>> 
 }
 
 /// The counter-referral writer's checkpoint threshold while it uses its intake log, in pages
-/// of 4 KiB (64 MiB): with it the sustained intake of batches rose from 78,000–80,000 to
-/// 84,000–85,000 events/s end to end (BENCHMARKS.md, issue 5, sixth session). Not while it
-/// applies single events at once: with it then, their p99 was 71.6 ms (one run; 32.4 without).
+/// of 4 KiB (64 MiB): with it the sustained intake of batches rose end to end. Not while it
+/// applies single events at once: with it then, their tail latency was worse (measured:
+/// BENCHMARKS.md, issue 5).
 pub const WRITER_WAL_PAGES: u32 = 16_000;
 
 /// SQLite's own checkpoint threshold (`SQLITE_DEFAULT_WAL_AUTOCHECKPOINT`), in pages.

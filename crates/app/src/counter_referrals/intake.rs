@@ -35,7 +35,7 @@
 //! cache each time.)
 //!
 //! The writer is a serial stage of the intake (on PostgreSQL one applier was the other, and the
-//! slower: BENCHMARKS.md, issue 5), so work that need not be on it is done
+//! slower; measured: BENCHMARKS.md, issue 5), so work that need not be on it is done
 //! elsewhere: requests encode their events as lines of the log on the thread that checked them
 //! ([`Checked::encode_for_log`]) and make their own summaries once answered (the writer only
 //! fills in the audit records), and on SQLite a thread of its own (`checkpoint`) copies the
@@ -84,18 +84,16 @@ pub const MAX_LAG: Duration = Duration::from_secs(10);
 /// writer takes no more submissions until the appliers have brought it below (PostgreSQL).
 pub const MAX_BACKLOG: u64 = 2_000_000;
 /// Most events applied from the log in one transaction (at least one logged group): a
-/// submission arriving meanwhile waits for it (about a second at national scale: the p99 of
-/// batches under sustained load rose from ~0.6 to ~1.4 s against 50,000). Large, because a
-/// transaction's cost is mostly the index pages it changes — the index of counter-referrals by
-/// person gets its events at random —, written once however many of its events fall on them:
-/// 50,000 events per transaction applied the log about one and a half times as fast as 5,000,
-/// and 150,000 sustained about a tenth more than 50,000 end to end (BENCHMARKS.md, issue 5).
+/// submission arriving meanwhile waits for it, so a larger chunk lengthens the tail latency of
+/// batches under sustained load. Large all the same, because a transaction's cost is mostly the
+/// index pages it changes — the index of counter-referrals by person gets its events at
+/// random —, written once however many of its events fall on them: larger transactions applied
+/// the log faster and sustained more end to end (measured: BENCHMARKS.md, issue 5).
 const APPLY_CHUNK: usize = 150_000;
 /// [`APPLY_CHUNK`] on PostgreSQL, where each applier has a connection of its own and no
-/// submission waits for its transactions: with one applier 20,000 sustained ~75,600 events/s end
-/// to end against ~65,800 with 5,000 and ~76,700 with 50,000, whose larger steps doubled the
-/// p99 of batches held back by the writer's back-pressure (BENCHMARKS.md, issue 5, eleventh
-/// session).
+/// submission waits for its transactions: smaller chunks sustained clearly less end to end,
+/// and larger ones barely more while their larger steps lengthened the tail latency of batches
+/// held back by the writer's back-pressure (measured: BENCHMARKS.md, issue 5).
 const APPLY_CHUNK_POSTGRES: usize = 20_000;
 
 /// The writer (see the module documentation).
@@ -488,8 +486,8 @@ impl Application {
 /// An applier (PostgreSQL): a thread with a connection of its own that applies the log while
 /// it holds events, woken by the writer after each commit. The server runs
 /// `counter_referral_appliers` of them (default 2) side by side, each on rows of the log the
-/// others have not claimed (`FOR UPDATE SKIP LOCKED`): one applier's connection was the
-/// slowest stage of the intake, a core's worth of PostgreSQL's work (BENCHMARKS.md, issue 5).
+/// others have not claimed (`FOR UPDATE SKIP LOCKED`): a single applier's connection was the
+/// slowest stage of the intake (measured: BENCHMARKS.md, issue 5).
 /// Their transactions hold the lock of referral answers in shared mode, not that of ids, so
 /// the writer's log commits go on meanwhile.
 struct Applier {
@@ -874,10 +872,10 @@ impl Writer {
                     // Not after a small group stored at once: it is stored so only while
                     // nothing waits in the log, so the appliers would find it empty — and
                     // their shared hold of the referral-answer lock, taken to look, made the
-                    // next such group wait for them (single events on PostgreSQL: 2,526/s
-                    // with these wake-ups, 3,310/s without, p99 18.8 → 15.8 ms). A large
-                    // group stored at once (no known keys yet) applied what the log held: the
-                    // appliers, woken, find it empty and count it applied.
+                    // next such group wait for them (single events on PostgreSQL were slower,
+                    // in rate and latency, with these wake-ups; measured: BENCHMARKS.md,
+                    // issue 5). A large group stored at once (no known keys yet) applied what
+                    // the log held: the appliers, woken, find it empty and count it applied.
                     if !(applied && small) {
                         for wake in &split.wakes {
                             let _ = wake.try_send(());
@@ -920,8 +918,8 @@ impl Writer {
 /// standing aside up to [`STAND_ASIDE`]: committing back to back, the writer took the lock
 /// again before a waiting connection's next try, and under a stream of batches the Logros
 /// updater's save failed after its 10 s ("database is locked") — its registry in memory was
-/// then read again, about half a core for 28 s, while the intake went on (BENCHMARKS.md,
-/// issue 5, twelfth session). Nothing to do on PostgreSQL, whose writers queue for their locks.
+/// then read again, at a heavy CPU cost, while the intake went on (measured: BENCHMARKS.md,
+/// issue 5). Nothing to do on PostgreSQL, whose writers queue for their locks.
 fn take_turn() {
     let stood = vamos_store::lock_wait::yield_to_waiting_writers(STAND_ASIDE);
     if stood >= Duration::from_millis(50) {
@@ -940,9 +938,8 @@ const STAND_ASIDE: Duration = Duration::from_millis(500);
 /// application's pages (tens of thousands) off the writer's thread; the writer's next log
 /// commits, at [`vamos_store::WRITER_WAL_PAGES`] again, then find little left to copy, and
 /// their checkpoint lets the WAL start over. With the writer copying them itself in its commit,
-/// checkpoints and their `fsync` were about a seventh of its samples; without, the intake
-/// sustained 100,466–102,503 events/s against 92,149–92,982 in alternated runs (BENCHMARKS.md,
-/// issue 5, ninth session).
+/// checkpoints and their `fsync` took a large share of its time; off its thread, the intake
+/// sustained more (measured: BENCHMARKS.md, issue 5).
 fn application_wal_pages(checkpointer: bool) -> u32 {
     if checkpointer {
         0

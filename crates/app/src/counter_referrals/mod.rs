@@ -1079,8 +1079,8 @@ pub fn update_logros(
         }
     }
     // Planner statistics must follow counter-referrals as the table grows: the loads below join
-    // it, and the ingestion looks event ids up in it (measured with statistics of the empty
-    // table, batches fell from ~16,000 to ~2,000 events/s on PostgreSQL).
+    // it, and the ingestion looks event ids up in it (with statistics of the empty table, the
+    // batches on PostgreSQL slowed by an order of magnitude; measured: BENCHMARKS.md, issue 5).
     vamos_store::sql::refresh_statistics_if_stale(store.sql(), "counter_referrals")?;
     let received = vamos_store::counter_referrals::counter_referral_events(
         store.sql(),

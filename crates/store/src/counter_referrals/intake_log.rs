@@ -2,9 +2,9 @@
 //! events of one group, with the ids they were given, as compact text. One line per event,
 //! fields separated by tabs, the ids implied (the first id and the count head the payload; a
 //! group's ids are consecutive), a field equal to the previous event's written as `\s`. A
-//! group of 1,000 events takes about a third of its JSON (the format of earlier versions,
-//! still read), and is written and read without a general-purpose parser: the server's single
-//! writer writes every event once here and reads it back once (BENCHMARKS.md, issue 5).
+//! group takes a fraction of the size of its JSON (the format of earlier versions, still
+//! read), and is written and read without a general-purpose parser: the server's single writer
+//! writes every event once here and reads it back once (measured: BENCHMARKS.md, issue 5).
 //!
 //! ```text
 //! cr2 <tab> first id <tab> count <newline>

@@ -367,9 +367,8 @@ fn apply_rows(
 /// never deleted, so no lock is needed to keep the answer true until the commit. SQLite keeps
 /// its foreign key. Not made when the intake log is applied ([`apply_log_in`]): its events
 /// name persons located in the registry when they were acknowledged, and the check — a probe
-/// of the persons' index per event, ~7 µs each at national scale — cost the intake about a
-/// fifth of its end-to-end rate (46,300–46,700 against 57,300–60,600 events/s in the hand
-/// harness, BENCHMARKS.md, issue 5), as the foreign key's probe did on SQLite (switched off
+/// of the persons' index per event — cost the intake a large share of its end-to-end rate
+/// (measured: BENCHMARKS.md, issue 5), as the foreign key's probe did on SQLite (switched off
 /// there for the same reason, [`apply_logged_counter_referrals`]).
 fn persons_exist(sql: &mut dyn Sql, rows: &[(i64, NewCounterReferral)]) -> Result<()> {
     if sql.dialect() != Backend::Postgres || rows.is_empty() {
@@ -582,8 +581,8 @@ pub enum Applied {
 /// On SQLite the transaction runs without the foreign-key probe of `persons` (switched off for
 /// it and on again after, on this connection only): every logged event names a person located
 /// in the registry when it was acknowledged, and persons are never deleted, so the probe — one
-/// random page of a multi-gigabyte table per event — could not fail, and it cost about a third
-/// of the application at national scale (BENCHMARKS.md).
+/// random page of a multi-gigabyte table per event — could not fail, and it cost a large share
+/// of the application at national scale (measured: BENCHMARKS.md, issue 5).
 ///
 /// `units`: the caller's [`ReferralUnits`] (shared by the appliers), brought up to date here
 /// (under the lock) and used to skip the lookup of referrals that cannot exist.
@@ -1240,7 +1239,7 @@ pub fn counter_referral_events(
     };
     // With the persons' places in memory, only the events are read (a range of the primary
     // key): joining each to its person and household was a random read of both tables per
-    // event, a quarter of a busy server's samples in one profile (BENCHMARKS, issue 5).
+    // event, a large share of a busy server's time (measured: BENCHMARKS.md, issue 5).
     if let Some(places) = places {
         let rows = sql.query(
             "SELECT person_id, institution, service, CAST(delivered_on AS TEXT)
@@ -1299,9 +1298,9 @@ fn iso_day(s: &str) -> Option<chrono::NaiveDate> {
 /// Updaters are kept apart by the measurement's row (PostgreSQL `FOR UPDATE`: a second updater
 /// waits for the first to commit, then finds the watermark moved; SQLite admits one writer),
 /// not by [`ACCESS_LOCK`]: saving figures answers no referral, and holding that lock alone
-/// through the save — a statement per district, 263 after a stream of single events from the
-/// whole country — held up every store made at once and every applier meanwhile (PostgreSQL
-/// single events: 799/s, p50 20 ms, in the national bench; BENCHMARKS.md, issue 5). The
+/// through the save — a statement per district, hundreds after a stream of single events from
+/// the whole country — held up every store made at once and every applier meanwhile, which
+/// slowed PostgreSQL's single events badly (measured: BENCHMARKS.md, issue 5). The
 /// districts are written with one upsert (PostgreSQL: one statement over arrays).
 pub fn save_progress(
     sql: &mut dyn Sql,
