@@ -18,6 +18,7 @@ pub mod dci;
 pub mod delivery_points;
 mod load_sql;
 pub mod lock_wait;
+mod migrations;
 mod postgres_store;
 pub mod referrals;
 pub mod self_registrations;

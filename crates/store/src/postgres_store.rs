@@ -20,8 +20,8 @@ use std::io::Write as _;
 use vamos_domain::schema::{COMMUNITY_FIELDS, HOUSEHOLD_FIELDS, PERSON_FIELDS};
 use vamos_domain::{
     AdminEventRow, AdminRecord, AnswerRef, Community, CommunityRow, CommunitySurvey, DistrictCode,
-    Household, HouseholdRow, NationalId, Person, PersonRow, RegistrySink, Sex, Territory,
-    TerritoryCode, Value,
+    Household, HouseholdRow, NationalId, Person, PersonRow, RegistrySink, Sex, TerritoryCode,
+    Value,
 };
 
 /// Migrations of the PostgreSQL schema, in order. Append-only.
@@ -131,47 +131,7 @@ impl Store for PostgresStore {
     }
 
     fn migrate(&mut self) -> Result<Vec<String>> {
-        let mut tx = self.client.transaction()?;
-        // Two `db init` at once must not both apply a migration.
-        tx.execute("SELECT pg_advisory_xact_lock(7261001)", &[])?;
-        tx.batch_execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (
-                 version TEXT PRIMARY KEY,
-                 applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
-        )?;
-        let mut applied = Vec::new();
-        for (name, sql) in MIGRATIONS {
-            let done = tx.query_opt(
-                "SELECT 1 FROM schema_migrations WHERE version = $1",
-                &[name],
-            )?;
-            if done.is_none() {
-                tx.batch_execute(sql)?;
-                tx.execute(
-                    "INSERT INTO schema_migrations (version) VALUES ($1)",
-                    &[name],
-                )?;
-                applied.push((*name).to_string());
-            }
-        }
-        let t = Territory::official();
-        for d in t.departments() {
-            tx.execute(
-                "INSERT INTO departments (code, name) VALUES ($1, $2)
-                 ON CONFLICT (code) DO UPDATE SET name = excluded.name",
-                &[&i64::from(d.code.get()), &d.name],
-            )?;
-        }
-        for d in t.districts() {
-            tx.execute(
-                "INSERT INTO districts (code, department_code, name, code_source) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (code) DO UPDATE SET department_code = excluded.department_code,
-                     name = excluded.name, code_source = excluded.code_source",
-                &[&i64::from(d.code.get()), &i64::from(d.code.department().get()), &d.name, &d.code_source],
-            )?;
-        }
-        tx.commit()?;
-        Ok(applied)
+        crate::migrations::run(self, MIGRATIONS)
     }
 
     fn begin_import(&mut self, meta: &ImportMeta) -> Result<Box<dyn ImportTx + '_>> {

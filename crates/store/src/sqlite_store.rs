@@ -15,8 +15,8 @@ use rusqlite::{params, Connection, OptionalExtension, Statement};
 use vamos_domain::schema::{COMMUNITY_FIELDS, HOUSEHOLD_FIELDS, PERSON_FIELDS};
 use vamos_domain::{
     AdminEventRow, AdminRecord, AnswerRef, Community, CommunityRow, CommunitySurvey, DistrictCode,
-    Household, HouseholdRow, NationalId, Person, PersonRow, RegistrySink, Sex, Territory,
-    TerritoryCode, Value,
+    Household, HouseholdRow, NationalId, Person, PersonRow, RegistrySink, Sex, TerritoryCode,
+    Value,
 };
 
 /// Migrations of the SQLite schema, in order. Append-only.
@@ -301,60 +301,7 @@ impl Store for SqliteStore {
     }
 
     fn migrate(&mut self) -> Result<Vec<String>> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute_batch(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (
-                 version TEXT PRIMARY KEY,
-                 applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')))",
-        )?;
-        let mut applied = Vec::new();
-        for (name, sql) in MIGRATIONS {
-            let done: bool = tx
-                .query_row(
-                    "SELECT 1 FROM schema_migrations WHERE version = ?1",
-                    [name],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some();
-            if !done {
-                tx.execute_batch(sql)?;
-                tx.execute(
-                    "INSERT INTO schema_migrations (version) VALUES (?1)",
-                    [name],
-                )?;
-                applied.push((*name).to_string());
-            }
-        }
-        // Territory is reference data shipped with the binary: reload it on every init so a
-        // corrected official list reaches existing databases.
-        {
-            let t = Territory::official();
-            let mut dep = tx.prepare(
-                "INSERT INTO departments (code, name) VALUES (?1, ?2)
-                 ON CONFLICT (code) DO UPDATE SET name = excluded.name",
-            )?;
-            for d in t.departments() {
-                dep.execute(params![d.code.get(), d.name])?;
-            }
-            let mut dis = tx.prepare(
-                "INSERT INTO districts (code, department_code, name, code_source) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (code) DO UPDATE SET department_code = excluded.department_code,
-                     name = excluded.name, code_source = excluded.code_source",
-            )?;
-            for d in t.districts() {
-                dis.execute(params![
-                    d.code.get(),
-                    d.code.department().get(),
-                    d.name,
-                    d.code_source
-                ])?;
-            }
-        }
-        tx.commit()?;
-        Ok(applied)
+        crate::migrations::run(self, MIGRATIONS)
     }
 
     fn begin_import(&mut self, meta: &ImportMeta) -> Result<Box<dyn ImportTx + '_>> {
