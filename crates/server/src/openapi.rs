@@ -2,62 +2,9 @@
 //! operations from the handlers' `#[utoipa::path]` annotations and their wire types
 //! ([`crate::api::openapi`]); [`finish`] adds what every operation shares — the error answers,
 //! how it authenticates (derived from the `x-vamos-permission` it declares) — and the DCI
-//! operations, whose envelopes the DCI standard defines, are added from [`crate::dci::Kind`].
+//! operations, whose envelopes the DCI standard defines, are added from [`crate::dci::Kind`] ([`crate::dci::paths`]).
 
 use serde_json::{json, Map, Value};
-
-/// The DCI envelope schemas (`standards/dci/social_api_v1.0.0.yaml`, the parts Vamos reads
-/// and answers): the DCI standard defines them, so they are written as the standard has them
-/// rather than derived from Rust types (the handlers read the envelope as JSON to answer each
-/// malformed part with its DCI error code).
-fn dci_schemas() -> Value {
-    json!({
-        "DciRequest": {"type": "object", "required": ["header", "message"], "description": "Sobre DCI {signature, header, message} (social_api_v1.0.0.yaml)", "properties": {
-            "signature": {"type": "string", "description": "Signature: … algorithm=\"ed25519\" … signature=\"base64\" (obligatoria si el emisor registró una clave)"},
-            "header": {"type": "object", "required": ["message_id", "message_ts", "action", "sender_id", "total_count"], "properties": {
-                "version": {"type": "string", "default": crate::dci::VERSION}, "message_id": {"type": "string"}, "message_ts": {"type": "string", "format": "date-time"},
-                "action": {"type": "string"}, "sender_id": {"type": "string"}, "sender_uri": {"type": "string", "format": "uri"},
-                "receiver_id": {"type": "string"}, "total_count": {"type": "integer"}, "is_msg_encrypted": {"type": "boolean"}}},
-            "message": {"type": "object"}}},
-        "DciAck": {"type": "object", "properties": {"message": {"type": "object", "required": ["ack_status", "timestamp", "correlation_id"], "properties": {
-            "ack_status": {"type": "string", "enum": ["ACK", "NACK", "ERR"]}, "timestamp": {"type": "string", "format": "date-time"},
-            "correlation_id": {"type": "string"}, "error": {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}}},
-        "DciResponse": {"type": "object", "required": ["header"], "properties": {
-            "signature": {"type": "string"}, "header": {"type": "object"}, "message": {"type": "object"}}},
-        "DciErrors": {"type": "object", "properties": {"errors": {"type": "array", "items": {"type": "object", "properties": {
-            "code": {"type": "string"}, "message": {"type": "string"}}}}}}
-    })
-}
-
-/// The DCI operations under `base`.
-fn dci_paths(base: &str, paths: &mut Map<String, Value>) {
-    let err = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DciErrors"}}}});
-    for k in crate::dci::Kind::ALL {
-        let ok = if k.is_sync() {
-            json!({"description": "Respuesta DCI (header.status succ o rjct)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DciResponse"}}}})
-        } else {
-            json!({"description": "Acuse (ACK; la respuesta va al callback del emisor) o ERR", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DciAck"}}}})
-        };
-        let op = json!({
-            "operationId": format!("dci_{}", k.path().trim_start_matches('/').replace('/', "_")),
-            "summary": k.summary(),
-            "tags": ["dci"],
-            "security": [{"bearer": []}],
-            "x-vamos-permission": vamos_domain::Permission::Dci.code(),
-            "x-vamos-personal-data": matches!(k, crate::dci::Kind::Search | crate::dci::Kind::SyncSearch),
-            "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DciRequest"}}}},
-            "responses": {
-                "200": ok,
-                "400": err("err.request.bad, err.receiver_id.invalid, err.encryption.invalid"),
-                "401": err("err.request.unauthorized, err.signature.missing, err.signature.invalid"),
-                "403": err("err.request.forbidden, err.sender_id.invalid"),
-                "404": err("err.request.not_found (estado de una transacción inexistente)"),
-                "429": err("err.request.too_many_requests"),
-            },
-        });
-        paths.insert(format!("{base}{}", k.path()), json!({"post": op}));
-    }
-}
 
 /// The error answers every operation may give, and how it authenticates: an operation that
 /// declares a permission, or a security requirement, needs a credential (bearer token or session
@@ -120,12 +67,12 @@ pub fn document(dci_base: &str) -> Value {
         _ => Map::new(),
     };
     finish(&mut paths);
-    dci_paths(dci_base, &mut paths);
+    crate::dci::paths(dci_base, &mut paths);
     let mut schemas = match doc.pointer_mut("/components/schemas").map(Value::take) {
         Some(Value::Object(m)) => m,
         _ => Map::new(),
     };
-    if let Value::Object(dci) = dci_schemas() {
+    if let Value::Object(dci) = crate::dci::schemas() {
         schemas.extend(dci);
     }
     doc["openapi"] = json!("3.1.0");
