@@ -91,6 +91,7 @@ pub fn state(settings: Settings) -> anyhow::Result<AppState> {
 pub fn app(state: AppState) -> Router {
     let settings = state.settings.clone();
     let router = api::router(settings.body_limit, settings.upload_limit)
+        .merge(openapi::router())
         .nest(
             &settings.dci_base_path,
             dci::router().layer(tower_http::limit::RequestBodyLimitLayer::new(

@@ -4,7 +4,32 @@
 //! how it authenticates (derived from the `x-vamos-permission` it declares) — and the DCI
 //! operations, whose envelopes the DCI standard defines, are added from [`crate::dci::Kind`] ([`crate::dci::paths`]).
 
+use crate::state::AppState;
+use axum::extract::State;
+use axum::Json;
 use serde_json::{json, Map, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The route of the document itself. It lives here rather than among the resources of
+/// [`crate::api`] so that `api` does not depend on this module, which reads `api` (and `dci`).
+pub fn router() -> axum::Router<AppState> {
+    own().into()
+}
+
+fn own() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(serve))
+}
+
+/// `GET /api/openapi.json`. The document describes itself as an open object: its shape is the
+/// OpenAPI 3.1 specification's, not ours.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "servicio",
+    summary = "Este documento OpenAPI 3.1",
+    responses((status = 200, description = "Correcto", body = Object)),
+    extensions(("x-vamos-permission" = json!(null)), ("x-vamos-personal-data" = json!(false))))]
+pub async fn serve(State(st): State<AppState>) -> Json<Value> {
+    Json(document(&st.settings.dci_base_path))
+}
 
 /// The error answers every operation may give, and how it authenticates: an operation that
 /// declares a permission, or a security requirement, needs a credential (bearer token or session
@@ -61,7 +86,9 @@ fn finish(paths: &mut Map<String, Value>) {
 /// The document: the JSON API's operations and the DCI operations under `dci_base`.
 #[allow(clippy::indexing_slicing)] // reason: assigning a key of a JSON object inserts it, it cannot panic
 pub fn document(dci_base: &str) -> Value {
-    let mut doc = serde_json::to_value(crate::api::openapi()).unwrap_or_else(|_| json!({}));
+    let mut api = crate::api::openapi();
+    api.merge(own().into_openapi());
+    let mut doc = serde_json::to_value(api).unwrap_or_else(|_| json!({}));
     let mut paths = match doc.get_mut("paths").map(Value::take) {
         Some(Value::Object(m)) => m,
         _ => Map::new(),
@@ -112,7 +139,9 @@ mod tests {
 
     #[test]
     fn every_operation_declares_its_permission_and_personal_data_next_to_it() {
-        let raw = serde_json::to_value(crate::api::openapi()).unwrap();
+        let mut api = crate::api::openapi();
+        api.merge(own().into_openapi());
+        let raw = serde_json::to_value(api).unwrap();
         let ops = operations(&raw);
         assert!(ops.len() >= 42, "{}", ops.len());
         for (path, method, op) in ops {

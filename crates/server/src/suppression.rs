@@ -1,5 +1,5 @@
 //! Public figures without personal data: Logros and per-service coverage of a territory, with
-//! small-cell suppression — shared by the public API ([`crate::api::public`]) and the
+//! small-cell suppression — shared by the public API (`api::public`) and the
 //! dashboard pages.
 //!
 //! A count from 1 to k−1 is suppressed (primary). Complementary suppression then hides what

@@ -3,7 +3,7 @@
 //! and `x-vamos-personal-data` extensions, the permission the operation needs and whether it
 //! reads personal data — and returns them as an [`OpenApiRouter`] from its `router()`. They are
 //! merged here, once, into the axum router and into the OpenAPI document
-//! ([`crate::openapi::document`]), so an endpoint cannot exist without being documented and
+//! (the `openapi` module), so an endpoint cannot exist without being documented and
 //! classified.
 //!
 //! Wire types (query strings, bodies, answers) live next to their handlers and convert into the

@@ -1,5 +1,6 @@
 //! The service's own endpoints: liveness, readiness (with the state of the in-memory copies and
-//! of the counter-referral intake), Prometheus metrics and the OpenAPI document.
+//! of the counter-referral intake) and Prometheus metrics (the OpenAPI document is served by
+//! the `openapi` module, which reads every module's annotations).
 
 use crate::state::AppState;
 use axum::extract::State;
@@ -7,7 +8,6 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use serde_json::Value;
 use std::sync::atomic::Ordering::Relaxed;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -18,7 +18,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(health))
         .routes(routes!(ready))
         .routes(routes!(metrics))
-        .routes(routes!(openapi))
 }
 
 /// The process is alive.
@@ -168,14 +167,4 @@ pub async fn metrics(State(st): State<AppState>) -> Response {
         ),
     )
         .into_response()
-}
-
-/// `GET /api/openapi.json`. The document describes itself as an open object: its shape is the
-/// OpenAPI 3.1 specification's, not ours.
-#[utoipa::path(get, path = "/api/openapi.json", tag = "servicio",
-    summary = "Este documento OpenAPI 3.1",
-    responses((status = 200, description = "Correcto", body = Object)),
-    extensions(("x-vamos-permission" = json!(null)), ("x-vamos-personal-data" = json!(false))))]
-pub async fn openapi(State(st): State<AppState>) -> Json<Value> {
-    Json(crate::openapi::document(&st.settings.dci_base_path))
 }
