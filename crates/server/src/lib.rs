@@ -1,14 +1,13 @@
 //! Vamos as a service: `vamos serve` runs this crate's HTTP server over either store.
 //!
-//! The route table ([`routes::ENDPOINTS`]) is the single list of endpoints: the router, the
-//! OpenAPI 3.1 document at `/api/openapi.json` and the authorization tests are all built from
-//! it. Middleware adds a request id, structured JSON access logs (method, route, status,
+//! The JSON API is one module per resource ([`api`]), each with its router and the
+//! `#[utoipa::path]` annotations from which the OpenAPI 3.1 document at `/api/openapi.json` is
+//! generated ([`openapi`]), every operation with its permission. Middleware adds a request id, structured JSON access logs (method, route, status,
 //! duration — never query strings, bodies or personal data), metrics, security headers, a
 //! body limit, a timeout and rate limits.
 //! Architecture invariant: no classification rules here — the engine decides statuses, the
 //! store filters by scope, this crate maps HTTP onto permissions and back.
 
-pub mod access_api;
 pub mod api;
 pub mod auth;
 pub mod config;
@@ -16,9 +15,8 @@ pub mod dci;
 pub mod error;
 pub mod openapi;
 pub mod pool;
-pub mod public;
-pub mod routes;
 pub mod state;
+pub mod suppression;
 pub mod web;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -89,10 +87,11 @@ pub fn state(settings: Settings) -> anyhow::Result<AppState> {
     })
 }
 
-/// The application: every route of the table, with middleware.
+/// The application: the JSON API, DCI and the web pages, with middleware.
 pub fn app(state: AppState) -> Router {
     let settings = state.settings.clone();
-    let router = routes::router(settings.body_limit, settings.upload_limit)
+    let router = api::router(settings.body_limit, settings.upload_limit)
+        .merge(openapi::router())
         .nest(
             &settings.dci_base_path,
             dci::router().layer(tower_http::limit::RequestBodyLimitLayer::new(

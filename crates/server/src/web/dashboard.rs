@@ -13,8 +13,8 @@
 use super::i18n::Lang;
 use super::{map, Page};
 use crate::error::ApiError;
-use crate::public;
 use crate::state::AppState;
+use crate::suppression;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -77,7 +77,7 @@ fn table_of(
     k: u64,
 ) -> Value {
     if public {
-        public::public_territory(districts, m, t, k)
+        suppression::public_territory(districts, m, t, k)
     } else {
         status::logros_json(m, t, &roll_up(districts, t))
     }
@@ -96,9 +96,9 @@ fn read(
     let current = table_of(&districts, &m, t, public, k);
     let level = |x: TerritoryCode, districts: &[DistrictLogros]| -> Vec<(TerritoryCode, Value)> {
         if public {
-            public::public_children(districts, &m, x, k)
+            suppression::public_children(districts, &m, x, k)
         } else {
-            public::children(x)
+            suppression::children(x)
                 .into_iter()
                 .map(|c| (c, status::logros_json(&m, c, &roll_up(districts, c))))
                 .collect()

@@ -12,7 +12,7 @@
 
 use super::registry::text;
 use super::Page;
-use crate::access_api;
+use crate::api::counter_referrals;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
@@ -313,7 +313,7 @@ pub async fn act(
                 row: 1,
                 event: e,
             }];
-            match access_api::ingest(&st, p.clone(), events, "api").await {
+            match counter_referrals::ingest(&st, p.clone(), events, "api").await {
                 Ok(sum) if sum.accepted + sum.duplicates == 1 => Ok("inbox-done-served"),
                 Ok(sum) => {
                     let reasons: Vec<String> =

@@ -16,7 +16,7 @@ pub mod orientaciones;
 pub mod registry;
 pub mod selfreg;
 
-use crate::api::{self, LoginBody};
+use crate::api::session::{self as api, LoginBody};
 use crate::auth::{self, Principal};
 use crate::error::ApiError;
 use crate::state::AppState;

@@ -9,7 +9,7 @@
 //! "explicar estatus" record naming the household and its members.
 
 use super::Page;
-use crate::api::{self, PersonSearch, PurposeQuery};
+use crate::api::{self, PurposeQuery};
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
@@ -20,6 +20,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use vamos_app::measurements as status;
 use vamos_app::registry;
+use vamos_app::registry::PersonSearch;
 use vamos_domain::authz::Permission;
 use vamos_domain::{DistrictCode, Territory, TerritoryCode};
 use vamos_store::views;

@@ -1,5 +1,6 @@
 //! Public figures without personal data: Logros and per-service coverage of a territory, with
-//! small-cell suppression.
+//! small-cell suppression — shared by the public API (`api::public`) and the
+//! dashboard pages.
 //!
 //! A count from 1 to k−1 is suppressed (primary). Complementary suppression then hides what
 //! would let a reader recompute it: a part whose complement (total − part) is small, every part
@@ -358,53 +359,4 @@ mod tests {
         );
         assert!(!hidden[1].contains("L1.all.protected"));
     }
-}
-
-/// `GET /api/public/measurements`: id, date and synthetic label of each measurement.
-#[allow(clippy::indexing_slicing)] // reason: serde_json::Value["key"] yields Null when absent
-pub async fn measurements(
-    axum::extract::State(st): axum::extract::State<crate::state::AppState>,
-) -> crate::error::ApiResult<axum::Json<Value>> {
-    let rows = st
-        .pool
-        .run(|s| Ok(vamos_store::views::measurements(s.sql())?))
-        .await?;
-    let items: Vec<Value> = rows
-        .into_iter()
-        .map(|r| {
-            json!({"id": r["id"], "as_of": r["as_of"], "catalogue_label": r["catalogue_label"], "synthetic": r["synthetic"]})
-        })
-        .collect();
-    Ok(axum::Json(json!({"items": items})))
-}
-
-/// Query of `GET /api/public/logros`.
-#[derive(serde::Deserialize, Default)]
-pub struct PublicQuery {
-    pub territory: Option<String>,
-    pub measurement: Option<i64>,
-}
-
-/// `GET /api/public/logros`: a territory's Logros with small cells suppressed.
-pub async fn logros(
-    axum::extract::State(st): axum::extract::State<crate::state::AppState>,
-    axum::extract::Query(q): axum::extract::Query<PublicQuery>,
-) -> crate::error::ApiResult<axum::Json<Value>> {
-    let t = TerritoryCode::parse(q.territory.as_deref().unwrap_or("PY"))
-        .map_err(|e| crate::error::ApiError::bad_request(format!("territorio inválido: {e}")))?;
-    let k = st.settings.public_min_cell;
-    let out = st
-        .pool
-        .run(move |s| {
-            let Some((m, districts)) =
-                vamos_app::measurements::measurement_districts(s, q.measurement)?
-            else {
-                return Err(crate::error::ApiError::not_found(
-                    "todavía no hay mediciones publicadas",
-                ));
-            };
-            Ok(public_territory(&districts, &m, t, k))
-        })
-        .await?;
-    Ok(axum::Json(out))
 }

@@ -1,0 +1,86 @@
+//! The communities of the registry: a territory's, a page at a time, and one with its counts.
+
+use super::Page;
+use crate::auth::Principal;
+use crate::error::ApiResult;
+use crate::state::AppState;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use vamos_app::registry;
+use vamos_domain::Permission;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_communities))
+        .routes(routes!(get_community))
+}
+
+/// Territory and cursor of a list of communities (no personal data: no purpose asked).
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CommunityList {
+    /// PY (nación), DD (departamento) o DDdd (distrito), códigos del INE
+    pub territory: Option<String>,
+    /// Continúa después de este número (paginación por cursor: next_after de la página anterior)
+    pub after: Option<i64>,
+    /// Tamaño de página (1 a 200; 50 por defecto)
+    pub limit: Option<i64>,
+}
+
+impl From<CommunityList> for registry::ListQuery {
+    fn from(q: CommunityList) -> Self {
+        registry::ListQuery {
+            territory: q.territory,
+            after: q.after,
+            limit: q.limit,
+            purpose: None,
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/communities", tag = "registro",
+    summary = "Comunidades de un territorio",
+    params(CommunityList),
+    responses((status = 200, description = "Correcto", body = Page)),
+    extensions(("x-vamos-permission" = json!(Permission::RegistryRead.code())), ("x-vamos-personal-data" = json!(true))))]
+pub async fn list_communities(
+    State(st): State<AppState>,
+    p: Principal,
+    Query(q): Query<CommunityList>,
+) -> ApiResult<Json<Page>> {
+    let actor = p.as_actor();
+    let q = registry::ListQuery::from(q);
+    let page = st
+        .pool
+        .run(move |s| Ok(registry::communities(s, &actor, &q)?))
+        .await?;
+    Ok(Json(page.into()))
+}
+
+/// `GET /api/communities/{id}`: the community's row and its counts, as the store reads them
+/// (an open object: the counts follow the questionnaire).
+#[utoipa::path(get, path = "/api/communities/{id}", tag = "registro",
+    summary = "Una comunidad con sus conteos",
+    params(("id" = i64, Path, description = "Número interno")),
+    responses(
+        (status = 200, description = "Correcto", body = Object),
+        (status = 404, description = "No encontrado (o fuera del ámbito de la cuenta)", body = crate::error::ErrorBody),
+    ),
+    extensions(("x-vamos-permission" = json!(Permission::RegistryRead.code())), ("x-vamos-personal-data" = json!(true))))]
+pub async fn get_community(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    let actor = p.as_actor();
+    let out = st
+        .pool
+        .run(move |s| Ok(registry::community(s, &actor, id)?))
+        .await?;
+    Ok(Json(out))
+}

@@ -1,0 +1,91 @@
+//! Where services are delivered: every delivery point, or those serving a district.
+
+use super::Items;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use axum::extract::{Query, State};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use vamos_domain::{Permission, TerritoryCode};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(delivery_points))
+}
+
+/// Which delivery points.
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PointsQuery {
+    /// Distrito DDdd
+    pub district: Option<String>,
+}
+
+/// A place where a service is delivered.
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryPoint {
+    pub institution: String,
+    pub service: String,
+    /// distrito, departamento, nacional o remoto
+    pub level: String,
+    /// DDdd, DD o PY
+    pub territory: String,
+    pub name: String,
+    pub address: Option<String>,
+    pub hours: Option<String>,
+    pub contact: Option<String>,
+}
+
+impl From<vamos_store::delivery_points::DeliveryPoint> for DeliveryPoint {
+    fn from(d: vamos_store::delivery_points::DeliveryPoint) -> Self {
+        DeliveryPoint {
+            institution: d.institution,
+            service: d.service,
+            level: d.level,
+            territory: d.territory,
+            name: d.name,
+            address: d.address,
+            hours: d.hours,
+            contact: d.contact,
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/delivery-points", tag = "catálogo",
+    summary = "Puntos de atención de los servicios (todos, o los que sirven a un distrito)",
+    params(PointsQuery),
+    responses((status = 200, description = "Correcto", body = Items<DeliveryPoint>)),
+    extensions(("x-vamos-permission" = json!(Permission::CatalogueRead.code())), ("x-vamos-personal-data" = json!(false))))]
+pub async fn delivery_points(
+    State(st): State<AppState>,
+    p: Principal,
+    Query(q): Query<PointsQuery>,
+) -> ApiResult<Json<Items<DeliveryPoint>>> {
+    p.require(Permission::CatalogueRead)?;
+    let district = match q.district.as_deref() {
+        None => None,
+        Some(d) => match TerritoryCode::parse(d) {
+            Ok(TerritoryCode::District(x)) => Some(x.to_string()),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "district debe ser un código de distrito DDdd",
+                ))
+            }
+        },
+    };
+    let items = st
+        .pool
+        .run(move |s| {
+            Ok(match district {
+                Some(d) => vamos_store::delivery_points::delivery_points_for(s.sql(), &d)?,
+                None => vamos_store::delivery_points::delivery_points_all(s.sql())?,
+            })
+        })
+        .await?;
+    Ok(Json(Items {
+        items: items.into_iter().map(DeliveryPoint::from).collect(),
+    }))
+}

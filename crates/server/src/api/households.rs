@@ -1,0 +1,63 @@
+//! The households of the registry: a territory's, a page at a time, and one household with its
+//! members, within the caller's scope (audited by `vamos_app::registry`).
+
+use super::{ListQuery, Page, PurposeQuery};
+use crate::auth::Principal;
+use crate::error::ApiResult;
+use crate::state::AppState;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use vamos_app::registry;
+use vamos_domain::Permission;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_households))
+        .routes(routes!(get_household))
+}
+
+#[utoipa::path(get, path = "/api/households", tag = "registro",
+    summary = "Hogares de un territorio, dentro del ámbito de la cuenta",
+    params(ListQuery),
+    responses((status = 200, description = "Correcto", body = Page)),
+    extensions(("x-vamos-permission" = json!(Permission::RegistryRead.code())), ("x-vamos-personal-data" = json!(true))))]
+pub async fn list_households(
+    State(st): State<AppState>,
+    p: Principal,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Page>> {
+    let actor = p.as_actor();
+    let q = registry::ListQuery::from(q);
+    let page = st
+        .pool
+        .run(move |s| Ok(registry::households(s, &actor, &q)?))
+        .await?;
+    Ok(Json(page.into()))
+}
+
+/// `GET /api/households/{id}`: an open object, since its members carry the person fields the
+/// caller may see.
+#[utoipa::path(get, path = "/api/households/{id}", tag = "registro",
+    summary = "Un hogar y sus miembros",
+    params(("id" = i64, Path, description = "Número interno"), PurposeQuery),
+    responses(
+        (status = 200, description = "Correcto", body = Object),
+        (status = 404, description = "No encontrado (o fuera del ámbito de la cuenta)", body = crate::error::ErrorBody),
+    ),
+    extensions(("x-vamos-permission" = json!(Permission::RegistryRead.code())), ("x-vamos-personal-data" = json!(true))))]
+pub async fn get_household(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+    Query(q): Query<PurposeQuery>,
+) -> ApiResult<Json<Value>> {
+    let actor = p.as_actor();
+    let out = st
+        .pool
+        .run(move |s| Ok(registry::household(s, &actor, id, &q.purpose)?))
+        .await?;
+    Ok(Json(out))
+}

@@ -1,0 +1,132 @@
+//! Saved measurements and the ten Logros of a territory without suppression (internal use; the
+//! public figures are in [`super::public`]).
+
+use super::{parse_territory, Items};
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use vamos_app::measurements as status;
+use vamos_domain::Permission;
+use vamos_store::views;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_measurements))
+        .routes(routes!(get_measurement))
+        .routes(routes!(logros))
+}
+
+/// `GET /api/measurements`: each row as the store lists it (id, as_of, catalogue_version,
+/// catalogue_label, territory, synthetic, created_at).
+#[utoipa::path(get, path = "/api/measurements", tag = "logros",
+    summary = "Mediciones guardadas",
+    responses(
+        (status = 200, description = "Correcto", body = Items<Object>),
+        (status = 404, description = "No encontrado (o fuera del ámbito de la cuenta)", body = crate::error::ErrorBody),
+    ),
+    extensions(("x-vamos-permission" = json!(Permission::LogrosRead.code())), ("x-vamos-personal-data" = json!(false))))]
+pub async fn list_measurements(
+    State(st): State<AppState>,
+    p: Principal,
+) -> ApiResult<Json<Items<Value>>> {
+    p.require(Permission::LogrosRead)?;
+    let items = st.pool.run(|s| Ok(views::measurements(s.sql())?)).await?;
+    Ok(Json(Items { items }))
+}
+
+/// One measurement with its sources.
+#[derive(Serialize, ToSchema)]
+pub struct Measurement {
+    pub id: i64,
+    pub as_of: String,
+    pub catalogue_version: String,
+    pub catalogue_label: String,
+    pub territory: String,
+    pub synthetic: bool,
+    pub created_at: String,
+    /// Fuentes y parámetros de la medición, tal como se guardaron
+    #[schema(value_type = Object)]
+    pub details: Value,
+    /// Cuántos distritos midió
+    pub districts: usize,
+}
+
+#[utoipa::path(get, path = "/api/measurements/{id}", tag = "logros",
+    summary = "Una medición con sus fuentes",
+    params(("id" = i64, Path, description = "Número interno")),
+    responses(
+        (status = 200, description = "Correcto", body = Measurement),
+        (status = 404, description = "No encontrado (o fuera del ámbito de la cuenta)", body = crate::error::ErrorBody),
+    ),
+    extensions(("x-vamos-permission" = json!(Permission::LogrosRead.code())), ("x-vamos-personal-data" = json!(false))))]
+pub async fn get_measurement(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Measurement>> {
+    p.require(Permission::LogrosRead)?;
+    let (m, districts) = st
+        .pool
+        .run(move |s| s.measurement(Some(id)).map_err(ApiError::from))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("medición {id} no encontrada")))?;
+    Ok(Json(Measurement {
+        id: m.id,
+        as_of: m.as_of,
+        catalogue_version: m.catalogue_version,
+        catalogue_label: m.catalogue_label,
+        territory: m.territory,
+        synthetic: m.synthetic,
+        created_at: m.created_at,
+        details: m.details,
+        districts: districts.len(),
+    }))
+}
+
+/// Which Logros: a territory and a measurement.
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LogrosQuery {
+    /// PY (nación), DD (departamento) o DDdd (distrito), códigos del INE
+    pub territory: Option<String>,
+    /// Número de medición (por defecto, la última)
+    pub measurement: Option<i64>,
+}
+
+/// `GET /api/logros`: the table built by `vamos_app::measurements::logros_json` (one entry per
+/// Logro with its breakdowns and services, which follow the catalogue): an open object.
+#[utoipa::path(get, path = "/api/logros", tag = "logros",
+    summary = "Los diez Logros de un territorio, sin supresión (uso interno)",
+    params(LogrosQuery),
+    responses(
+        (status = 200, description = "Correcto", body = Object),
+        (status = 404, description = "No encontrado (o fuera del ámbito de la cuenta)", body = crate::error::ErrorBody),
+    ),
+    extensions(("x-vamos-permission" = json!(Permission::LogrosRead.code())), ("x-vamos-personal-data" = json!(false))))]
+pub async fn logros(
+    State(st): State<AppState>,
+    p: Principal,
+    Query(q): Query<LogrosQuery>,
+) -> ApiResult<Json<Value>> {
+    p.require(Permission::LogrosRead)?;
+    let t = parse_territory(q.territory.as_deref())?;
+    let out = st
+        .pool
+        .run(move |s| {
+            let Some((m, table)) = status::logros_of(s, q.measurement, t)? else {
+                return Err(ApiError::not_found(
+                    "no hay mediciones: ejecute «vamos classify»",
+                ));
+            };
+            Ok(status::logros_json(&m, t, &table))
+        })
+        .await?;
+    Ok(Json(out))
+}

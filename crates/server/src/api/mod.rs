@@ -1,0 +1,192 @@
+//! The JSON API, one module per resource. Each module declares its handlers with
+//! `#[utoipa::path]` — method, path, parameters, bodies, answers and, in the `x-vamos-permission`
+//! and `x-vamos-personal-data` extensions, the permission the operation needs and whether it
+//! reads personal data — and returns them as an [`OpenApiRouter`] from its `router()`. They are
+//! merged here, once, into the axum router and into the OpenAPI document
+//! (the `openapi` module), so an endpoint cannot exist without being documented and
+//! classified.
+//!
+//! Wire types (query strings, bodies, answers) live next to their handlers and convert into the
+//! types of `vamos_app`; handlers stay thin: extract, call the use case, answer.
+
+pub mod agreements;
+pub mod audit;
+pub mod catalogue;
+pub mod communities;
+pub mod counter_referrals;
+pub mod delivery_points;
+pub mod households;
+pub mod measurements;
+pub mod persons;
+pub mod public;
+pub mod referrals;
+pub mod service;
+pub mod service_routes;
+pub mod session;
+pub mod status;
+pub mod tokens;
+pub mod users;
+
+use crate::auth::Principal;
+use crate::error::ApiResult;
+use crate::state::AppState;
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use vamos_store::{AuditEntry, Store};
+
+pub use vamos_app::registry::{filter_person, out_of_scope, parse_territory, purpose_or};
+
+/// Every operation but the uploads, merged from the resources' routers.
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(service::router())
+        .merge(session::router())
+        .merge(persons::router())
+        .merge(households::router())
+        .merge(communities::router())
+        .merge(status::router())
+        .merge(measurements::router())
+        .merge(catalogue::router())
+        .merge(public::router())
+        .merge(users::router())
+        .merge(tokens::router())
+        .merge(agreements::router())
+        .merge(audit::router())
+        .merge(referrals::router())
+        .merge(counter_referrals::router())
+        .merge(service_routes::router())
+        .merge(delivery_points::router())
+}
+
+/// The router of the JSON API: every operation with the request body limit, the uploads
+/// (counter-referral batches and files) with the upload limit.
+pub fn router(body_limit: usize, upload_limit: usize) -> Router<AppState> {
+    fn limited(r: OpenApiRouter<AppState>, limit: usize) -> Router<AppState> {
+        Router::from(r)
+            .layer(axum::extract::DefaultBodyLimit::max(limit))
+            .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
+    }
+    limited(routes(), body_limit).merge(limited(counter_referrals::uploads(), upload_limit))
+}
+
+/// The OpenAPI description of every operation of [`router`], as utoipa generates it from the
+/// handlers' annotations and types.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().merge(counter_referrals::uploads()).into_openapi()
+}
+
+// ---------------------------------------------------------------- wire types shared by resources
+
+/// A page of registry rows (persons, households, communities): the rows as the caller may see
+/// them, the id to continue after, and the page size used.
+#[derive(Serialize, ToSchema)]
+pub struct Page {
+    /// Filas; los campos de una persona dependen del rol o del acuerdo de intercambio.
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<Value>,
+    /// Pase este número como `after` para la página siguiente (null: no hay más)
+    pub next_after: Option<i64>,
+    pub limit: i64,
+}
+
+impl From<vamos_app::registry::Page> for Page {
+    fn from(p: vamos_app::registry::Page) -> Self {
+        Page {
+            items: p.items,
+            next_after: p.next_after,
+            limit: p.limit,
+        }
+    }
+}
+
+/// A list answered whole.
+#[derive(Serialize, ToSchema)]
+pub struct Items<T> {
+    pub items: Vec<T>,
+}
+
+/// The number of what was created.
+#[derive(Serialize, ToSchema)]
+pub struct Created {
+    pub id: i64,
+}
+
+/// Territory and cursor of a list of households or communities.
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// PY (nación), DD (departamento) o DDdd (distrito), códigos del INE
+    pub territory: Option<String>,
+    /// Continúa después de este número (paginación por cursor: next_after de la página anterior)
+    pub after: Option<i64>,
+    /// Tamaño de página (1 a 200; 50 por defecto)
+    pub limit: Option<i64>,
+    /// Finalidad de la consulta (queda en el registro de auditoría)
+    pub purpose: Option<String>,
+}
+
+impl From<ListQuery> for vamos_app::registry::ListQuery {
+    fn from(q: ListQuery) -> Self {
+        vamos_app::registry::ListQuery {
+            territory: q.territory,
+            after: q.after,
+            limit: q.limit,
+            purpose: q.purpose,
+        }
+    }
+}
+
+/// `?purpose=`: why personal data are read (written to the audit trail).
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PurposeQuery {
+    /// Finalidad de la consulta (queda en el registro de auditoría)
+    pub purpose: Option<String>,
+}
+
+// ---------------------------------------------------------------- helpers shared with the web pages
+
+/// Writes one audit record for `p`.
+pub fn audit(
+    store: &mut dyn Store,
+    p: Option<&Principal>,
+    action: &str,
+    subject_kind: &str,
+    subject_id: &str,
+    purpose: &str,
+    outcome: &str,
+) -> ApiResult<()> {
+    Ok(crate::pool::write_audit(
+        store,
+        audit_entry(p, action, subject_kind, subject_id, purpose, outcome),
+    )?)
+}
+
+/// The audit record of an action by `p` (`None`: anonymous), stamped now.
+pub fn audit_entry(
+    p: Option<&Principal>,
+    action: &str,
+    subject_kind: &str,
+    subject_id: &str,
+    purpose: &str,
+    outcome: &str,
+) -> AuditEntry {
+    let actor = p
+        .map(Principal::as_actor)
+        .unwrap_or_else(|| vamos_app::Actor {
+            name: "anónimo".into(),
+            role: None,
+            ..vamos_app::Actor::public()
+        });
+    actor.audit_entry(action, subject_kind, subject_id, purpose, outcome)
+}
+
+/// The person fields `p` may see (`None` = all), from its role or its institution's agreements
+/// in force today.
+pub fn visible_fields(store: &mut dyn Store, p: &Principal) -> ApiResult<Option<BTreeSet<String>>> {
+    Ok(vamos_app::registry::visible_fields(store, &p.as_actor())?)
+}

@@ -1,0 +1,700 @@
+//! DCI search: the three query types (`idtype-value`, `expression`, `predicate`) become the
+//! store's filters; members become DCI records with the fields the sender may see; a search
+//! message answers each of its requests, paged, and every disclosure is audited.
+
+use super::*;
+
+// ---------------------------------------------------------------- queries
+
+/// A query value as a bound parameter of `col`: integers for id columns, ISO dates, and DCI's
+/// `male`/`female` as the registry's `hombre`/`mujer`.
+pub(super) fn db_value(col: PersonColumn, v: &Value) -> Result<vamos_store::sql::Param, String> {
+    if col.is_integer() {
+        return match v {
+            Value::Number(n) => n
+                .as_i64()
+                .map(Into::into)
+                .ok_or_else(|| format!("{n} no es un número entero")),
+            Value::String(s) => s
+                .trim()
+                .parse::<i64>()
+                .map(Into::into)
+                .map_err(|_| format!("«{s}» no es un número entero")),
+            other => Err(format!("{other} no es un número entero")),
+        };
+    }
+    let text = match v {
+        Value::String(s) => s.trim().to_string(),
+        Value::Number(n) => n.to_string(),
+        other => return Err(format!("{other} no es un texto")),
+    };
+    if col == PersonColumn::Sex {
+        return match text.to_lowercase().as_str() {
+            "male" | "m" | "hombre" => Ok("hombre".into()),
+            "female" | "f" | "mujer" => Ok("mujer".into()),
+            _ => Err(format!("sexo «{text}» desconocido: use male o female")),
+        };
+    }
+    if col == PersonColumn::BirthDate {
+        // A date-time is compared by its date part.
+        let day = text.get(..10).unwrap_or(&text);
+        if chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").is_err() {
+            return Err(format!("fecha «{text}» inválida: use AAAA-MM-DD"));
+        }
+        return Ok(day.into());
+    }
+    Ok(text.into())
+}
+
+/// An attribute of a query: a column, or a derived one.
+pub(super) enum Attr {
+    Col(PersonColumn),
+    /// Year of birth.
+    Yob,
+    /// Department code (its districts).
+    Department,
+}
+
+/// The queryable attributes (names compared case-insensitively).
+pub const ATTRIBUTES: &[(&str, &str)] = &[
+    ("UIN, id", "número SIIS de la persona"),
+    (
+        "NationalID, national_id, CI, NID, cedula",
+        "cédula de identidad",
+    ),
+    ("household_id, group_id", "número SIIS del hogar"),
+    (
+        "district_code, district, location",
+        "distrito (código INE DDdd)",
+    ),
+    (
+        "department_code, department",
+        "departamento (código INE DD)",
+    ),
+    (
+        "given_name, given_names",
+        "nombres (eq: igual; contains: contiene)",
+    ),
+    ("surname, family_names", "apellidos"),
+    ("birth_date, DOB", "fecha de nacimiento AAAA-MM-DD"),
+    ("YOB", "año de nacimiento"),
+    ("sex", "male o female"),
+];
+
+pub(super) fn attr(name: &str) -> Option<Attr> {
+    Some(match name.trim().to_lowercase().as_str() {
+        "uin" | "id" | "siis_id" => Attr::Col(PersonColumn::Id),
+        "nationalid" | "national_id" | "ci" | "nid" | "cedula" => {
+            Attr::Col(PersonColumn::NationalId)
+        }
+        "household_id" | "group_id" | "groupid" => Attr::Col(PersonColumn::HouseholdId),
+        "district_code" | "district" | "location" => Attr::Col(PersonColumn::District),
+        "department_code" | "department" => Attr::Department,
+        "given_name" | "given_names" => Attr::Col(PersonColumn::GivenNames),
+        "surname" | "family_names" | "family_name" => Attr::Col(PersonColumn::FamilyNames),
+        "birth_date" | "dob" => Attr::Col(PersonColumn::BirthDate),
+        "yob" => Attr::Yob,
+        "sex" | "gender" => Attr::Col(PersonColumn::Sex),
+        _ => return None,
+    })
+}
+
+/// One comparison of a query.
+pub(super) fn condition(name: &str, op: &str, value: &Value) -> Result<Filter, String> {
+    let a = attr(name).ok_or_else(|| {
+        format!(
+            "atributo «{name}» desconocido; admitidos: {}",
+            ATTRIBUTES
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    })?;
+    let op = match op.trim_start_matches('$').to_lowercase().as_str() {
+        "eq" => Op::Eq,
+        "lt" => Op::Lt,
+        "le" | "lte" => Op::Le,
+        "gt" => Op::Gt,
+        "ge" | "gte" => Op::Ge,
+        "contains" | "like" => Op::Contains,
+        "in" => {
+            // A list, or (as the standard's attribute_value cannot be an array) a text of
+            // comma-separated values.
+            let items: Vec<Value> = match value {
+                Value::Array(items) => items.clone(),
+                Value::String(t) => t
+                    .split(',')
+                    .map(|x| Value::String(x.trim().into()))
+                    .collect(),
+                _ => {
+                    return Err(format!(
+                        "«in» de {name} necesita una lista o valores separados por comas"
+                    ))
+                }
+            };
+            if items.len() > 1000 {
+                return Err("una lista «in» admite hasta 1000 valores".into());
+            }
+            return Ok(Filter::Or(
+                items
+                    .iter()
+                    .map(|v| condition(name, "eq", v))
+                    .collect::<Result<_, _>>()?,
+            ));
+        }
+        other => return Err(format!("operador «{other}» desconocido")),
+    };
+    match a {
+        Attr::Col(c) => {
+            if op == Op::Contains && c.is_integer() {
+                return Err(format!("«contains» no aplica a {name}"));
+            }
+            Ok(Filter::Cmp(c, op, db_value(c, value)?))
+        }
+        Attr::Yob | Attr::Department => {
+            let n = match value {
+                Value::Number(n) => n.as_i64(),
+                Value::String(s) => s.trim().parse().ok(),
+                _ => None,
+            }
+            .ok_or_else(|| format!("{name}: {value} no es un número"))?;
+            let (col, lo, hi): (
+                PersonColumn,
+                vamos_store::sql::Param,
+                vamos_store::sql::Param,
+            ) = match a {
+                Attr::Yob => (
+                    PersonColumn::BirthDate,
+                    format!("{n:04}-01-01").into(),
+                    format!("{n:04}-12-31").into(),
+                ),
+                _ => (
+                    PersonColumn::District,
+                    (n * 100).into(),
+                    (n * 100 + 99).into(),
+                ),
+            };
+            Ok(match op {
+                Op::Eq => Filter::And(vec![
+                    Filter::Cmp(col, Op::Ge, lo),
+                    Filter::Cmp(col, Op::Le, hi),
+                ]),
+                Op::Lt => Filter::Cmp(col, Op::Lt, lo),
+                Op::Ge => Filter::Cmp(col, Op::Ge, lo),
+                Op::Gt => Filter::Cmp(col, Op::Gt, hi),
+                Op::Le => Filter::Cmp(col, Op::Le, hi),
+                Op::Contains => return Err(format!("«contains» no aplica a {name}")),
+            })
+        }
+    }
+}
+
+/// Nesting limit of expressions.
+pub(super) const MAX_DEPTH: usize = 8;
+
+/// A MongoDB-style expression: `{"$and": [...]}`, `{"$or": [...]}`, `{"$not": {...}}`,
+/// `{"attr": {"$lt": 5}}`, `{"attr": "value"}` (equality).
+pub(super) fn expression(v: &Value, depth: usize) -> Result<Filter, String> {
+    if depth > MAX_DEPTH {
+        return Err("expresión demasiado anidada".into());
+    }
+    let Value::Object(m) = v else {
+        return Err("cada expresión debe ser un objeto".into());
+    };
+    if m.is_empty() {
+        return Err("expresión vacía".into());
+    }
+    let mut parts = Vec::new();
+    for (k, x) in m {
+        let f = match k.as_str() {
+            "$and" | "$or" => {
+                let Value::Array(items) = x else {
+                    return Err(format!("{k} necesita una lista"));
+                };
+                let fs = items
+                    .iter()
+                    .map(|i| expression(i, depth + 1))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if k == "$and" {
+                    Filter::And(fs)
+                } else {
+                    Filter::Or(fs)
+                }
+            }
+            "$not" => Filter::Not(Box::new(expression(x, depth + 1)?)),
+            name => match x {
+                Value::Object(ops) if ops.keys().all(|o| o.starts_with('$')) && !ops.is_empty() => {
+                    all_of(
+                        ops.iter()
+                            .map(|(o, val)| condition(name, o, val))
+                            .collect::<Result<_, _>>()?,
+                    )
+                }
+                other => condition(name, "eq", other)?,
+            },
+        };
+        parts.push(f);
+    }
+    Ok(all_of(parts))
+}
+
+/// AND of `parts` (the part itself when there is one).
+pub(super) fn all_of(mut parts: Vec<Filter>) -> Filter {
+    if parts.len() == 1 {
+        if let Some(f) = parts.pop() {
+            return f;
+        }
+    }
+    Filter::And(parts)
+}
+
+/// The standard's predicate list: items in `seq_num` order, each
+/// `expression1 [condition expression2]`, all items combined with AND
+/// (`not`: expression1 AND NOT expression2).
+pub(super) fn predicate(v: &Value) -> Result<Filter, String> {
+    let Value::Array(items) = v else {
+        return Err("predicate necesita una lista de expresiones".into());
+    };
+    if items.is_empty() || items.len() > 50 {
+        return Err("predicate admite de 1 a 50 expresiones".into());
+    }
+    let mut sorted: Vec<&Value> = items.iter().collect();
+    sorted.sort_by(|a, b| {
+        let n = |v: &Value| v.get("seq_num").and_then(Value::as_f64).unwrap_or(0.0);
+        n(a).total_cmp(&n(b))
+    });
+    let one = |e: Option<&Value>| -> Result<Filter, String> {
+        let e = e
+            .and_then(Value::as_object)
+            .ok_or("falta expression1 (objeto)")?;
+        let name = e
+            .get("attribute_name")
+            .and_then(Value::as_str)
+            .ok_or("falta attribute_name")?;
+        let op = e
+            .get("operator")
+            .and_then(Value::as_str)
+            .ok_or("falta operator")?;
+        let value = e.get("attribute_value").ok_or("falta attribute_value")?;
+        condition(name, op, value)
+    };
+    let mut all = Vec::new();
+    for it in sorted {
+        let first = one(it.get("expression1"))?;
+        let cond = it.get("condition").and_then(Value::as_str);
+        let second = match it.get("expression2") {
+            Some(Value::Null) | None => None,
+            Some(e) => Some(one(Some(e))?),
+        };
+        all.push(match (cond, second) {
+            (None, None) => first,
+            (Some("not"), None) => Filter::Not(Box::new(first)),
+            (Some("and") | None, Some(s)) => Filter::And(vec![first, s]),
+            (Some("or"), Some(s)) => Filter::Or(vec![first, s]),
+            (Some("not"), Some(s)) => Filter::And(vec![first, Filter::Not(Box::new(s))]),
+            (Some(c), _) => return Err(format!("condition «{c}» desconocida: and, or o not")),
+        });
+    }
+    Ok(Filter::And(all))
+}
+
+/// A query or filter of one of the standard's types, as a filter over persons.
+pub fn parse_query(query_type: &str, query: &Value) -> Result<Filter, String> {
+    match query_type.rsplit(':').next().unwrap_or(query_type) {
+        "idtype-value" => {
+            let t = query
+                .get("type")
+                .and_then(Value::as_str)
+                .ok_or("idtype-value necesita type")?;
+            let v = query.get("value").ok_or("idtype-value necesita value")?;
+            condition(t, "eq", v)
+        }
+        "expression" => {
+            // {type, value: {expression: {collection, query}}} or {expression: …} or the query.
+            let e = query
+                .get("value")
+                .and_then(|v| v.get("expression"))
+                .or_else(|| query.get("expression"))
+                .unwrap_or(query);
+            if let Some(c) = e.get("collection").and_then(Value::as_str) {
+                if !matches!(c.to_lowercase().as_str(), "member" | "person" | "persons") {
+                    return Err(format!("colección «{c}» no admitida: use Member"));
+                }
+            }
+            expression(e.get("query").unwrap_or(e), 0)
+        }
+        "predicate" => predicate(query),
+        other => Err(format!(
+            "query_type «{other}» no admitido: idtype-value, expression o predicate"
+        )),
+    }
+}
+
+// ---------------------------------------------------------------- records
+
+/// A person row as a DCI `Member` record, with only the fields `fields` allows.
+pub fn member_record(row: Map<String, Value>, fields: &Option<BTreeSet<String>>) -> Value {
+    let row = filter_person(row, fields);
+    let s = |k: &str| row.get(k).filter(|v| !v.is_null());
+    let mut rec = Map::new();
+    rec.insert("@type".into(), "Member".into());
+    if let Some(id) = s("id") {
+        rec.insert(
+            "member_identifier".into(),
+            json!([{"@type": "Identifier", "identifier_type": "UIN", "identifier_value": id.to_string()}]),
+        );
+    }
+    let mut demo = Map::new();
+    demo.insert("@type".into(), "SRPerson".into());
+    if let Some(c) = s("national_id") {
+        demo.insert(
+            "identifier".into(),
+            json!([{"@type": "Identifier", "identifier_type": "NationalID", "identifier_value": c.to_string()}]),
+        );
+    }
+    if s("given_names").is_some() || s("family_names").is_some() {
+        let mut name = Map::new();
+        name.insert("@type".into(), "Name".into());
+        if let Some(v) = s("given_names") {
+            name.insert("given_name".into(), v.clone());
+        }
+        if let Some(v) = s("family_names") {
+            name.insert("surname".into(), v.clone());
+        }
+        demo.insert("name".into(), Value::Object(name));
+    }
+    if let Some(v) = s("sex").and_then(Value::as_str) {
+        demo.insert(
+            "sex".into(),
+            match v {
+                "hombre" => "male",
+                "mujer" => "female",
+                other => other,
+            }
+            .into(),
+        );
+    }
+    if let Some(v) = s("birth_date") {
+        demo.insert("birth_date".into(), v.clone());
+    }
+    if let Some(d) = s("district_code").and_then(Value::as_i64) {
+        demo.insert(
+            "address".into(),
+            json!({"@type": "Address", "region": format!("{:02}", d / 100), "city": format!("{d:04}"), "country": "PY"}),
+        );
+    }
+    rec.insert("demographic_info".into(), Value::Object(demo));
+    if let Some(h) = s("household_id") {
+        rec.insert(
+            "group_identifier".into(),
+            json!([{"@type": "Identifier", "identifier_type": "HouseholdID", "identifier_value": h.to_string()}]),
+        );
+    }
+    const MAPPED: &[&str] = &[
+        "id",
+        "national_id",
+        "given_names",
+        "family_names",
+        "sex",
+        "birth_date",
+        "district_code",
+        "household_id",
+    ];
+    let extra: Vec<Value> = row
+        .iter()
+        .filter(|(k, v)| !MAPPED.contains(&k.as_str()) && !v.is_null())
+        .map(|(k, v)| json!({"name": k, "value": v}))
+        .collect();
+    if !extra.is_empty() {
+        rec.insert("additional_attributes".into(), Value::Array(extra));
+    }
+    Value::Object(rec)
+}
+
+pub(super) type Outcome = (Value, Value, String);
+
+#[allow(clippy::too_many_lines)] // reason: one pass over its input, not yet split into steps
+pub(super) fn search(
+    s: &mut dyn Store,
+    p: &Principal,
+    message: &Value,
+    cid: &str,
+) -> Result<Outcome, ApiError> {
+    let fields = visible_fields(s, p)?;
+    let scope = p.scope.district_ranges();
+    let mut items = Vec::new();
+    let mut disclosed: Vec<String> = Vec::new();
+    let mut purpose = String::from("búsqueda DCI");
+    for it in message["search_request"].as_array().into_iter().flatten() {
+        let rid = match request_reference(it) {
+            Ok(r) => r,
+            Err(rejection) => {
+                items.push(rejection);
+                continue;
+            }
+        };
+        let Some(c) = it.get("search_criteria").and_then(Value::as_object) else {
+            items.push(rejected(
+                rid,
+                "rjct.search_criteria.invalid",
+                "falta search_criteria",
+            ));
+            continue;
+        };
+        if let Some(t) = c
+            .get("consent")
+            .or_else(|| c.get("authorize"))
+            .and_then(|x| x.get("purpose"))
+            .and_then(|x| x.get("text"))
+            .and_then(Value::as_str)
+        {
+            purpose = format!("búsqueda DCI: {}", t.chars().take(150).collect::<String>());
+        }
+        let entity = c
+            .get("response_entity")
+            .or_else(|| c.get("reg_record_type"))
+            .and_then(Value::as_str)
+            .unwrap_or("Member");
+        if !matches!(
+            entity.rsplit(':').next(),
+            Some("Member" | "SRPerson" | "Person")
+        ) {
+            items.push(rejected(
+                rid,
+                "rjct.search_criteria.invalid",
+                &format!("response_entity «{entity}» no admitido: este registro responde Member"),
+            ));
+            continue;
+        }
+        let (Some(qt), Some(q)) = (c.get("query_type").and_then(Value::as_str), c.get("query"))
+        else {
+            items.push(rejected(
+                rid,
+                "rjct.search_criteria.invalid",
+                "faltan query_type y query",
+            ));
+            continue;
+        };
+        let filter = match parse_query(qt, q) {
+            Ok(f) => f,
+            Err(e) => {
+                let code = if qt.ends_with("idtype-value")
+                    || qt.ends_with("expression")
+                    || qt.ends_with("predicate")
+                {
+                    "rjct.filter.invalid"
+                } else {
+                    "rjct.search_criteria.invalid"
+                };
+                items.push(rejected(rid, code, &e));
+                continue;
+            }
+        };
+        let mut sort = Vec::new();
+        let mut sort_error = None;
+        for x in c
+            .get("sort")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let name = x
+                .get("attribute_name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let desc = match x.get("sort_order").and_then(Value::as_str) {
+                None | Some("asc") => false,
+                Some("desc") => true,
+                Some(o) => {
+                    sort_error = Some(format!("sort_order «{o}»: use asc o desc"));
+                    break;
+                }
+            };
+            match attr(name) {
+                Some(Attr::Col(col)) => sort.push((col, desc)),
+                _ => {
+                    sort_error = Some(format!("no se puede ordenar por «{name}»"));
+                    break;
+                }
+            }
+        }
+        if let Some(e) = sort_error {
+            items.push(rejected(rid, "rjct.sort.invalid", &e));
+            continue;
+        }
+        let pg = c.get("pagination");
+        let size = pg.and_then(|x| x.get("page_size")).map(|v| v.as_f64());
+        let number = pg.and_then(|x| x.get("page_number")).map(|v| v.as_f64());
+        let size = match size {
+            None => Some(100.0),
+            Some(v) => v,
+        };
+        let number = match number {
+            None => Some(1.0),
+            Some(v) => v,
+        };
+        let (Some(size), Some(number)) = (size, number) else {
+            items.push(rejected(
+                rid,
+                "rjct.pagination.invalid",
+                "page_size y page_number deben ser números",
+            ));
+            continue;
+        };
+        if size.fract() != 0.0
+            || number.fract() != 0.0
+            || !(1.0..=MAX_PAGE_SIZE as f64).contains(&size)
+            || !(1.0..=1.0e6).contains(&number)
+        {
+            items.push(rejected(
+                rid,
+                "rjct.pagination.invalid",
+                &format!("page_size de 1 a {MAX_PAGE_SIZE} y page_number desde 1"),
+            ));
+            continue;
+        }
+        let (size, number) = (size as i64, number as i64);
+        let total = views::count_persons(s.sql(), &filter, &scope)?;
+        let rows = if (number - 1) * size < total {
+            views::search_persons_offset(
+                s.sql(),
+                &filter,
+                &scope,
+                &sort,
+                (number - 1) * size,
+                size,
+            )?
+        } else {
+            Vec::new()
+        };
+        disclosed.extend(
+            rows.iter()
+                .filter_map(|r| r.get("id").and_then(Value::as_i64))
+                .map(|i| i.to_string()),
+        );
+        let records: Vec<Value> = rows
+            .into_iter()
+            .map(|r| member_record(r, &fields))
+            .collect();
+        items.push(json!({
+            "reference_id": rid,
+            "timestamp": now_ts(),
+            "status": "succ",
+            "data": {
+                "version": VERSION,
+                "reg_type": REG_TYPE,
+                "reg_record_type": "Member",
+                "reg_records": records,
+            },
+            "pagination": {"page_size": size, "page_number": number, "total_count": total},
+            "locale": "spa",
+        }));
+    }
+    audit(
+        s,
+        Some(p),
+        "buscar personas (DCI)",
+        "persona",
+        &disclosed.join(","),
+        &purpose,
+        &format!("ok: {} registros, correlación {cid}", disclosed.len()),
+    )?;
+    let status = overall(&items);
+    let summary = summarise(&items);
+    Ok((
+        json!({
+            "transaction_id": message["transaction_id"],
+            "correlation_id": cid,
+            "search_response": items,
+        }),
+        summary,
+        status,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_of_the_three_types_become_filters() {
+        let f = parse_query("idtype-value", &json!({"type": "UIN", "value": "42"})).unwrap();
+        assert_eq!(f, Filter::Cmp(PersonColumn::Id, Op::Eq, 42i64.into()));
+        let f = parse_query(
+            "idtype-value",
+            &json!({"type": "NationalID", "value": 1234567}),
+        )
+        .unwrap();
+        assert_eq!(
+            f,
+            Filter::Cmp(PersonColumn::NationalId, Op::Eq, 1234567i64.into())
+        );
+        assert!(parse_query("idtype-value", &json!({"type": "pasaporte", "value": "1"})).is_err());
+        let f = parse_query(
+            "expression",
+            &json!({"type": "ns:org:QueryType:expression", "value": {"expression": {"collection": "Member", "query": {"$and": [{"district_code": {"$eq": 1116}}, {"sex": "female"}]}}}}),
+        )
+        .unwrap();
+        assert_eq!(
+            f,
+            Filter::And(vec![
+                Filter::Cmp(PersonColumn::District, Op::Eq, 1116i64.into()),
+                Filter::Cmp(PersonColumn::Sex, Op::Eq, "mujer".into()),
+            ])
+        );
+        let f = parse_query(
+            "predicate",
+            &json!([
+                {"seq_num": 2, "expression1": {"attribute_name": "YOB", "operator": "ge", "attribute_value": 2000}},
+                {"seq_num": 1, "expression1": {"attribute_name": "district", "operator": "in", "attribute_value": [1116, 607]}, "condition": "not", "expression2": {"attribute_name": "sex", "operator": "eq", "attribute_value": "male"}},
+            ]),
+        )
+        .unwrap();
+        let Filter::And(parts) = f else { panic!("and") };
+        assert_eq!(parts.len(), 2);
+        assert!(matches!(&parts[0], Filter::And(x) if matches!(x[1], Filter::Not(_))));
+        assert_eq!(
+            parts[1],
+            Filter::Cmp(PersonColumn::BirthDate, Op::Ge, "2000-01-01".into())
+        );
+        for bad in [
+            json!({"nope": {"$eq": 1}}),
+            json!({"id": {"$regex": "x"}}),
+            json!({"birth_date": "31/12/2000"}),
+            json!({"id": "abc"}),
+        ] {
+            assert!(parse_query("expression", &bad).is_err(), "{bad}");
+        }
+        assert!(parse_query("graphql", &json!({})).is_err());
+    }
+
+    #[test]
+    fn member_records_keep_only_agreed_fields() {
+        let row: Map<String, Value> = serde_json::from_value(json!({
+            "id": 7, "household_id": 3, "district_code": 1116, "given_names": "Ana", "family_names": "Benítez",
+            "national_id": 1234567, "birth_date": "1990-05-01", "sex": "mujer", "embarazada": "si"
+        }))
+        .unwrap();
+        let all = member_record(row.clone(), &None);
+        assert_eq!(all["demographic_info"]["sex"], "female");
+        assert_eq!(
+            all["demographic_info"]["identifier"][0]["identifier_value"],
+            "1234567"
+        );
+        assert_eq!(all["additional_attributes"][0]["name"], "embarazada");
+        let some: BTreeSet<String> = ["id", "given_names"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let r = member_record(row, &Some(some));
+        let text = r.to_string();
+        assert!(
+            text.contains("Ana")
+                && !text.contains("Benítez")
+                && !text.contains("1234567")
+                && !text.contains("embarazada"),
+            "{text}"
+        );
+    }
+}
