@@ -1,13 +1,17 @@
-//! Server configuration in two stages: a raw layer merged from a TOML file, then `VAMOS_*`
-//! environment variables, then command-line flags (later wins; unknown file keys rejected), and
-//! a validated [`Settings`] the server runs with. `Debug` hides the database password.
+//! Server configuration in two stages: [`RawConfig`], the keys merged by `figment` from a TOML
+//! file, then `VAMOS_*` environment variables, then command-line flags (later wins; unknown
+//! file keys rejected), and the validated [`Settings`] the server runs with. Neither stage shows
+//! the database password: `RawConfig` has no `Debug`, and that of `Settings` redacts it.
 
-use serde::Deserialize;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-/// One configuration layer; every key optional.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The keys of every layer, all optional; the one list of them (the environment layer takes its
+/// variable names from it too).
+#[derive(Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
     pub db: Option<String>,
@@ -55,88 +59,39 @@ pub struct RawConfig {
 }
 
 impl RawConfig {
-    /// Reads a TOML file; unknown keys are an error naming them.
-    pub fn from_file(path: &std::path::Path) -> anyhow::Result<RawConfig> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("no se pudo leer {}: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    /// The layers in order: the TOML `file` (if any; unknown keys are an error naming them),
+    /// the `VAMOS_*` variables named after a key (`VAMOS_PUBLIC_MIN_CELL` sets
+    /// `public_min_cell`), then `flags` (a struct whose set fields are keys; leave unset ones
+    /// out with `skip_serializing_if`, or they would erase the layers below).
+    pub fn layered(file: Option<&Path>, flags: impl Serialize) -> anyhow::Result<RawConfig> {
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            // figment treats a missing file as an empty one; a named file must exist.
+            std::fs::File::open(path)
+                .map_err(|e| anyhow::anyhow!("no se pudo leer {}: {e}", path.display()))?;
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        // Other commands' variables (VAMOS_USER, VAMOS_PASSWORD, VAMOS_CONFIG…) share the
+        // prefix: only those named after a key are configuration, the rest are not ours.
+        let keys = RawConfig::keys();
+        let env = Env::prefixed("VAMOS_").filter(move |k| keys.iter().any(|key| k == key.as_str()));
+        figment
+            .merge(env)
+            .merge(Serialized::defaults(flags))
+            .extract()
+            .map_err(|errors| {
+                let all: Vec<String> = errors.into_iter().map(|e| e.to_string()).collect();
+                anyhow::anyhow!("configuración inválida: {}", all.join("; "))
+            })
     }
 
-    /// The `VAMOS_*` variables of `vars` (e.g. `VAMOS_PUBLIC_MIN_CELL=10`).
-    pub fn from_env(vars: impl IntoIterator<Item = (String, String)>) -> anyhow::Result<RawConfig> {
-        let mut table = toml::Table::new();
-        for (k, v) in vars {
-            let Some(key) = k.strip_prefix("VAMOS_") else {
-                continue;
-            };
-            let key = key.to_ascii_lowercase();
-            // Variables of other commands (VAMOS_DB is shared) and secrets in files only.
-            const KEYS: &[&str] = &[
-                "db",
-                "addr",
-                "catalogue",
-                "public_min_cell",
-                "session_hours",
-                "cookie_secure",
-                "hsts",
-                "body_limit_kib",
-                "upload_limit_mib",
-                "request_timeout_secs",
-                "login_rate_per_minute",
-                "api_rate_per_minute",
-                "lockout_threshold",
-                "log",
-                "dci_base_path",
-                "dci_registry_id",
-                "dci_signing_key_file",
-                "dci_notify_secs",
-                "resident_registry",
-                "counter_referral_appliers",
-            ];
-            if !KEYS.contains(&key.as_str()) {
-                continue;
-            }
-            let value = if let Ok(n) = v.parse::<i64>() {
-                toml::Value::Integer(n)
-            } else if let Ok(b) = v.parse::<bool>() {
-                toml::Value::Boolean(b)
-            } else {
-                toml::Value::String(v)
-            };
-            table.insert(key, value);
-        }
-        table
-            .try_into()
-            .map_err(|e| anyhow::anyhow!("variables VAMOS_*: {e}"))
-    }
-
-    /// `other` over `self`: keys set in `other` win.
-    pub fn merge(self, other: RawConfig) -> RawConfig {
-        macro_rules! pick {
-            ($($f:ident),*) => { RawConfig { $($f: other.$f.or(self.$f)),* } };
-        }
-        pick!(
-            db,
-            addr,
-            catalogue,
-            public_min_cell,
-            session_hours,
-            cookie_secure,
-            hsts,
-            body_limit_kib,
-            upload_limit_mib,
-            request_timeout_secs,
-            login_rate_per_minute,
-            api_rate_per_minute,
-            lockout_threshold,
-            log,
-            dci_base_path,
-            dci_registry_id,
-            dci_signing_key_file,
-            dci_notify_secs,
-            resident_registry,
-            counter_referral_appliers
-        )
+    /// Every key's name, from the struct itself (an empty layer serializes each field as none).
+    fn keys() -> Vec<String> {
+        figment::value::Value::serialize(RawConfig::default())
+            .ok()
+            .and_then(|v| v.into_dict())
+            .map(|d| d.into_keys().collect())
+            .unwrap_or_default()
     }
 }
 
@@ -252,53 +207,247 @@ impl TryFrom<RawConfig> for Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use figment::Jail;
+
+    /// The command line's layer in tests: only `db` and `addr`, unset ones left out.
+    #[derive(Default, Serialize)]
+    struct Flags {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        db: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        addr: Option<String>,
+    }
+
+    /// Settings from `file` (written in the jail as `vamos.toml`), the jail's environment and
+    /// `flags`.
+    fn load(jail: &mut Jail, file: Option<&str>, flags: Flags) -> anyhow::Result<Settings> {
+        let path = match file {
+            Some(text) => {
+                jail.create_file("vamos.toml", text)?;
+                Some(jail.directory().join("vamos.toml"))
+            }
+            None => None,
+        };
+        Settings::try_from(RawConfig::layered(path.as_deref(), flags)?)
+    }
+
+    /// Runs `f` with a clean `VAMOS_*` environment (the jail restores the process's after).
+    #[allow(clippy::result_large_err)] // reason: the closure's type is figment's `Jail` API
+    fn jailed(f: impl FnOnce(&mut Jail) -> anyhow::Result<()>) {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            f(jail).map_err(|e| figment::Error::from(format!("{e:#}")))
+        });
+    }
 
     #[test]
-    fn layers_merge_in_order_and_validate() {
-        let file: RawConfig =
-            toml::from_str("addr = \"127.0.0.1:9000\"\npublic_min_cell = 7\n").unwrap();
-        let env = RawConfig::from_env([
-            ("VAMOS_PUBLIC_MIN_CELL".to_string(), "10".to_string()),
-            ("VAMOS_UNRELATED".to_string(), "x".to_string()),
-        ])
-        .unwrap();
-        let flags = RawConfig {
-            db: Some("sqlite:x.sqlite".into()),
-            ..Default::default()
-        };
-        let s = Settings::try_from(file.merge(env).merge(flags)).unwrap();
-        assert_eq!(s.public_min_cell, 10);
-        assert_eq!(s.addr.port(), 9000);
-        assert_eq!(s.db, "sqlite:x.sqlite");
-        assert!(s.resident_registry, "on by default");
-        let off =
-            RawConfig::from_env([("VAMOS_RESIDENT_REGISTRY".to_string(), "false".to_string())])
-                .unwrap();
-        assert!(!Settings::try_from(off).unwrap().resident_registry);
-        assert_eq!(s.counter_referral_appliers, 2, "two by default");
-        let one = RawConfig::from_env([(
-            "VAMOS_COUNTER_REFERRAL_APPLIERS".to_string(),
-            "1".to_string(),
-        )])
-        .unwrap();
-        assert_eq!(
-            Settings::try_from(one).unwrap().counter_referral_appliers,
-            1
+    fn the_environment_overrides_the_file_and_flags_override_both() {
+        jailed(|jail| {
+            jail.set_env("VAMOS_PUBLIC_MIN_CELL", "10");
+            jail.set_env("VAMOS_ADDR", "127.0.0.1:9001");
+            let s = load(
+                jail,
+                Some("addr = \"127.0.0.1:9000\"\npublic_min_cell = 7\ndb = \"sqlite:f.sqlite\"\nhsts = true\n"),
+                Flags {
+                    addr: Some("127.0.0.1:9002".into()),
+                    ..Flags::default()
+                },
+            )?;
+            assert_eq!(s.public_min_cell, 10, "environment over file");
+            assert_eq!(s.addr.port(), 9002, "flag over environment");
+            assert_eq!(s.db, "sqlite:f.sqlite", "file where nothing overrides it");
+            assert!(s.hsts);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unset_flags_do_not_erase_the_layers_below() {
+        jailed(|jail| {
+            jail.set_env("VAMOS_DB", "sqlite:env.sqlite");
+            let s = load(jail, None, Flags::default())?;
+            assert_eq!(s.db, "sqlite:env.sqlite");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn every_key_has_its_default() {
+        jailed(|jail| {
+            let s = load(jail, None, Flags::default())?;
+            assert_eq!(s.db, "sqlite:vamos.sqlite");
+            assert_eq!(s.addr.to_string(), "127.0.0.1:8080");
+            assert_eq!(s.catalogue, None);
+            assert_eq!(s.public_min_cell, 5);
+            assert_eq!(s.session_hours, 8);
+            assert!(s.cookie_secure);
+            assert!(!s.hsts);
+            assert_eq!(s.body_limit, 1024 * 1024);
+            assert_eq!(s.upload_limit, 64 * 1024 * 1024);
+            assert_eq!(s.request_timeout.as_secs(), 30);
+            assert_eq!(s.login_rate_per_minute, 10);
+            assert_eq!(s.api_rate_per_minute, 600);
+            assert_eq!(s.lockout_threshold, 5);
+            assert_eq!(s.log, "info");
+            assert_eq!(s.dci_base_path, "/dci");
+            assert_eq!(s.dci_registry_id, "siis.gov.py");
+            assert_eq!(s.dci_signing_key_file, None);
+            assert_eq!(s.dci_notify.as_secs(), 60);
+            assert!(s.resident_registry);
+            assert_eq!(s.counter_referral_appliers, 2);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn every_key_has_its_environment_variable() {
+        jailed(|jail| {
+            let vars = [
+                ("DB", "postgres://u:p@h:5432/db?x=[1]"),
+                ("ADDR", "127.0.0.1:9100"),
+                ("CATALOGUE", "cat"),
+                ("PUBLIC_MIN_CELL", "9"),
+                ("SESSION_HOURS", "2"),
+                ("COOKIE_SECURE", "false"),
+                ("HSTS", "true"),
+                ("BODY_LIMIT_KIB", "32"),
+                ("UPLOAD_LIMIT_MIB", "3"),
+                ("REQUEST_TIMEOUT_SECS", "7"),
+                ("LOGIN_RATE_PER_MINUTE", "11"),
+                ("API_RATE_PER_MINUTE", "12"),
+                ("LOCKOUT_THRESHOLD", "4"),
+                ("LOG", "warn,vamos_server=debug"),
+                ("DCI_BASE_PATH", "/registro/"),
+                ("DCI_REGISTRY_ID", "otro.gov.py"),
+                ("DCI_SIGNING_KEY_FILE", "k.key"),
+                ("DCI_NOTIFY_SECS", "5"),
+                ("RESIDENT_REGISTRY", "false"),
+                ("COUNTER_REFERRAL_APPLIERS", "1"),
+            ];
+            assert_eq!(vars.len(), RawConfig::keys().len(), "one variable per key");
+            for (k, v) in vars {
+                jail.set_env(format!("VAMOS_{k}"), v);
+            }
+            let s = load(jail, None, Flags::default())?;
+            assert_eq!(s.db, "postgres://u:p@h:5432/db?x=[1]", "a URL stays text");
+            assert_eq!(s.addr.port(), 9100);
+            assert_eq!(s.catalogue, Some(PathBuf::from("cat")));
+            assert_eq!(s.public_min_cell, 9);
+            assert_eq!(s.session_hours, 2);
+            assert!(!s.cookie_secure);
+            assert!(s.hsts);
+            assert_eq!(s.body_limit, 32 * 1024);
+            assert_eq!(s.upload_limit, 3 * 1024 * 1024);
+            assert_eq!(s.request_timeout.as_secs(), 7);
+            assert_eq!(s.login_rate_per_minute, 11);
+            assert_eq!(s.api_rate_per_minute, 12);
+            assert_eq!(s.lockout_threshold, 4);
+            assert_eq!(s.log, "warn,vamos_server=debug");
+            assert_eq!(s.dci_base_path, "/registro");
+            assert_eq!(s.dci_registry_id, "otro.gov.py");
+            assert_eq!(s.dci_signing_key_file, Some(PathBuf::from("k.key")));
+            assert_eq!(s.dci_notify.as_secs(), 5);
+            assert!(!s.resident_registry);
+            assert_eq!(s.counter_referral_appliers, 1);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn other_vamos_variables_are_not_configuration() {
+        jailed(|jail| {
+            jail.set_env("VAMOS_UNRELATED", "x");
+            jail.set_env("VAMOS_USER", "admin");
+            jail.set_env("VAMOS_CONFIG", "otro.toml");
+            assert!(load(jail, None, Flags::default()).is_ok());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unknown_file_key_is_an_error_naming_it() {
+        jailed(|jail| {
+            let e = load(jail, Some("nope = 1\n"), Flags::default()).unwrap_err();
+            assert!(e.to_string().contains("nope"), "{e}");
+            assert!(e.to_string().starts_with("configuración inválida"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_malformed_variable_is_an_error_naming_it() {
+        jailed(|jail| {
+            jail.set_env("VAMOS_PUBLIC_MIN_CELL", "muchos");
+            let e = load(jail, None, Flags::default()).unwrap_err();
+            assert!(
+                e.to_string().contains("\"PUBLIC_MIN_CELL\" in `VAMOS_`"),
+                "{e}"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error_naming_it() {
+        let e = RawConfig::layered(Some(Path::new("/no/existe/vamos.toml")), Flags::default())
+            .err()
+            .unwrap();
+        assert!(
+            e.to_string()
+                .starts_with("no se pudo leer /no/existe/vamos.toml"),
+            "{e}"
         );
-        assert!(Settings::try_from(RawConfig {
-            counter_referral_appliers: Some(0),
-            ..Default::default()
-        })
-        .is_err());
-        assert!(toml::from_str::<RawConfig>("nope = 1").is_err());
-        assert!(Settings::try_from(RawConfig {
-            addr: Some("localhost".into()),
-            ..Default::default()
-        })
-        .is_err());
+    }
+
+    #[test]
+    fn validation_rejects_out_of_range_values_in_spanish() {
+        let check = |raw: RawConfig, expected: &str| {
+            let e = Settings::try_from(raw).unwrap_err().to_string();
+            assert!(e.starts_with(expected), "{e}");
+        };
+        check(
+            RawConfig {
+                counter_referral_appliers: Some(0),
+                ..RawConfig::default()
+            },
+            "counter_referral_appliers debe estar entre 1 y 8 (recibido 0)",
+        );
+        check(
+            RawConfig {
+                addr: Some("localhost".into()),
+                ..RawConfig::default()
+            },
+            "dirección «localhost» inválida",
+        );
+        check(
+            RawConfig {
+                public_min_cell: Some(1),
+                ..RawConfig::default()
+            },
+            "public_min_cell debe ser al menos 2 (recibido 1)",
+        );
+        check(
+            RawConfig {
+                dci_base_path: Some("/api/dci".into()),
+                ..RawConfig::default()
+            },
+            "dci_base_path «/api/dci» inválido",
+        );
+    }
+
+    #[test]
+    fn the_database_password_is_hidden() {
         assert_eq!(
             redact_url("postgres://u:secret@h/db"),
             "postgres://u:***@h/db"
         );
+        let s = Settings::try_from(RawConfig {
+            db: Some("postgres://u:secret@h/db".into()),
+            ..RawConfig::default()
+        })
+        .unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("postgres://u:***@h/db"), "{shown}");
     }
 }
