@@ -2728,3 +2728,116 @@ fn other_roles_may_not_import() {
         assert_eq!(st, 403);
     }
 }
+
+/// A request answering its status, its `Retry-After` header and its JSON body.
+fn with_retry_after(
+    s: &Server,
+    who: &Who,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Option<String>, Value) {
+    let url = format!("{}{}", s.base, path);
+    let cookie = who.cookie.as_ref().map(|c| format!("vamos_sesion={c}"));
+    let resp = if method == "get" {
+        let mut r = agent().get(&url);
+        if let Some(c) = &cookie {
+            r = r.header("cookie", c);
+        }
+        r.call()
+    } else {
+        agent().post(&url).send_json(body.unwrap_or(json!({})))
+    }
+    .unwrap();
+    let retry = resp
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    let status = resp.status().as_u16();
+    let text = resp.into_body().read_to_string().unwrap();
+    (
+        status,
+        retry,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[test]
+fn logins_beyond_the_rate_per_address_get_429_with_retry_after_in_spanish() {
+    let dir = tempfile::tempdir().unwrap();
+    for db in all_dbs() {
+        init_db(&db.url, dir.path());
+        let s = start_with(&db.url, dir.path(), &[("VAMOS_LOGIN_RATE_PER_MINUTE", "2")]);
+        let wrong = json!({"username": "admin", "password": "x"});
+        for _ in 0..2 {
+            let (st, _, v) = with_retry_after(
+                &s,
+                &Who::default(),
+                "post",
+                "/api/session",
+                Some(wrong.clone()),
+            );
+            assert_eq!(st, 401, "{v}");
+        }
+        let right = json!({"username": "admin", "password": PW});
+        let (st, retry, v) =
+            with_retry_after(&s, &Who::default(), "post", "/api/session", Some(right));
+        assert_eq!(st, 429, "{v}");
+        assert_eq!(retry.as_deref(), Some("60"));
+        assert_eq!(v["error"]["code"], "demasiadas_solicitudes");
+        assert_eq!(
+            v["error"]["message"],
+            "demasiados intentos de inicio de sesión desde esta dirección; espere un minuto"
+        );
+        let (_, m, _) = call(&s, &Who::default(), "get", "/metrics", None);
+        assert!(
+            m.as_str().unwrap().contains("vamos_rate_limited_total 1\n"),
+            "{m}"
+        );
+    }
+}
+
+#[test]
+fn requests_beyond_the_rate_per_account_get_429_with_retry_after_in_spanish() {
+    let dir = tempfile::tempdir().unwrap();
+    for db in all_dbs() {
+        init_db(&db.url, dir.path());
+        let s = start_with(&db.url, dir.path(), &[("VAMOS_API_RATE_PER_MINUTE", "3")]);
+        let admin = login(&s, "admin", PW);
+        for _ in 0..3 {
+            assert_eq!(call(&s, &admin, "get", "/api/session", None).0, 200);
+        }
+        let (st, retry, v) = with_retry_after(&s, &admin, "get", "/api/session", None);
+        assert_eq!(st, 429, "{v}");
+        assert_eq!(retry.as_deref(), Some("60"));
+        assert_eq!(
+            v["error"]["message"],
+            "demasiadas solicitudes de esta cuenta; espere un minuto"
+        );
+    }
+}
+
+#[test]
+fn a_sixth_self_registration_from_one_address_in_ten_minutes_is_refused_in_spanish() {
+    let dir = tempfile::tempdir().unwrap();
+    for db in all_dbs() {
+        init_db(&db.url, dir.path());
+        let s = start(&db.url, dir.path());
+        let (st, _, body) = web(&s, "", "get", "/autorregistro", &[], None);
+        assert_eq!(st, 200);
+        let token = hidden(&body, "token");
+        // The form must have been open three seconds (the anti-bot token).
+        std::thread::sleep(std::time::Duration::from_millis(3100));
+        // Incomplete forms: refused by validation, but counted by the limit.
+        for i in 0..5 {
+            let (st, _, _) = web(&s, "", "post", "/autorregistro", &[("token", &token)], None);
+            assert_eq!(st, 422, "submission {i}");
+        }
+        let (st, _, body) = web(&s, "", "post", "/autorregistro", &[("token", &token)], None);
+        assert_eq!(st, 429);
+        assert!(
+            body.contains("Se recibieron demasiadas solicitudes desde esta dirección"),
+            "{body}"
+        );
+    }
+}

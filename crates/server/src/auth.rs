@@ -252,8 +252,7 @@ pub async fn authenticate_limited(parts: &Parts, state: &AppState) -> ApiResult<
 
 /// The per-account API rate limit (the web pages of a signed-in account count too).
 pub(crate) fn limit(state: &AppState, p: &Principal) -> ApiResult<()> {
-    let key = format!("u{}", p.user.id);
-    if !state.api_limiter.allow(&key) {
+    if state.api_limiter.check_key(&p.user.id).is_err() {
         state
             .metrics
             .rate_limited

@@ -33,7 +33,7 @@ pub struct RawConfig {
     pub request_timeout_secs: Option<u64>,
     /// Login attempts per client address per minute; default 10.
     pub login_rate_per_minute: Option<u32>,
-    /// API requests per account or address per minute; default 600.
+    /// Authenticated requests (API and web pages) per account per minute; default 600.
     pub api_rate_per_minute: Option<u32>,
     /// Failed logins before the account is locked (with growing back-off); default 5.
     pub lockout_threshold: Option<i64>,

@@ -25,7 +25,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use config::Settings;
-use state::{AppState, Metrics, RateLimiter};
+use state::{AppState, Metrics};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -71,13 +71,17 @@ pub fn state(settings: Settings) -> anyhow::Result<AppState> {
         access_wake,
         resident: Arc::default(),
         places: Arc::default(),
-        login_limiter: Arc::new(RateLimiter::new(
+        login_limiter: Arc::new(state::limiter(
             settings.login_rate_per_minute,
             Duration::from_secs(60),
         )),
-        api_limiter: Arc::new(RateLimiter::new(
+        api_limiter: Arc::new(state::limiter(
             settings.api_rate_per_minute,
             Duration::from_secs(60),
+        )),
+        selfreg_limiter: Arc::new(state::limiter(
+            state::SELF_REGISTRATIONS.0,
+            state::SELF_REGISTRATIONS.1,
         )),
         settings: Arc::new(settings),
         pool,
@@ -252,6 +256,7 @@ pub async fn serve(
     let addr = state.settings.addr;
     tokio::spawn(dci::notifier(state.clone()));
     tokio::spawn(access_updater(state.clone()));
+    tokio::spawn(forget_idle_clients(state.clone()));
     let app = app(state);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -267,6 +272,19 @@ pub async fn serve(
     .await?;
     tracing::info!("servidor detenido");
     Ok(())
+}
+
+/// Every minute, drops from the rate limiters the keys whose quota is whole again: they would
+/// be allowed as if never seen, and without this every address that ever called would stay.
+async fn forget_idle_clients(st: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        st.login_limiter.retain_recent();
+        st.api_limiter.retain_recent();
+        st.selfreg_limiter.retain_recent();
+    }
 }
 
 /// Keeps the latest measurement's Logros up to date with the counter-referrals received: woken

@@ -1,9 +1,10 @@
 //! Shared server state: settings, the connection pool, the compiled catalogue, metrics and
-//! the rate limiters.
+//! the rate limiters (governor's, keyed by client address or account).
 
 use crate::config::Settings;
 use crate::pool::Pool;
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,8 +16,12 @@ pub struct AppState {
     pub pool: Pool,
     pub catalogue: Arc<Catalogue>,
     pub metrics: Arc<Metrics>,
-    pub login_limiter: Arc<RateLimiter>,
-    pub api_limiter: Arc<RateLimiter>,
+    /// Login attempts per client address (`login_rate_per_minute`).
+    pub login_limiter: Arc<RateLimiter<IpAddr>>,
+    /// Authenticated requests per account (`api_rate_per_minute`).
+    pub api_limiter: Arc<RateLimiter<i64>>,
+    /// Self-registration forms per client address ([`SELF_REGISTRATIONS`]).
+    pub selfreg_limiter: Arc<RateLimiter<IpAddr>>,
     pub started: Instant,
     /// This registry's DCI signing key (`dci_signing_key_file`), when configured.
     pub dci_key: Option<Arc<ed25519_dalek::SigningKey>>,
@@ -227,51 +232,111 @@ impl Metrics {
     }
 }
 
-/// A fixed-window limiter per key (client address, account).
-pub struct RateLimiter {
-    per_window: u32,
-    window: Duration,
-    hits: Mutex<HashMap<String, (Instant, u32)>>,
+/// Requests allowed per key (a client address, an account): governor's keyed GCRA limiter.
+pub type RateLimiter<K> = governor::DefaultKeyedRateLimiter<K>;
+
+/// The self-registration form's limit per client address: 5 in 10 minutes.
+pub const SELF_REGISTRATIONS: (u32, Duration) = (5, Duration::from_secs(600));
+
+/// `per_window` requests per `window`: a burst of `per_window`, then one more each
+/// `window / per_window` (GCRA refills gradually, so no client waits for a window to roll over
+/// and none gets more than `per_window` a window after its burst).
+pub fn quota(per_window: u32, window: Duration) -> governor::Quota {
+    let burst = std::num::NonZeroU32::new(per_window).unwrap_or(std::num::NonZeroU32::MIN);
+    governor::Quota::with_period(window / burst.get())
+        .unwrap_or_else(|| governor::Quota::per_second(burst))
+        .allow_burst(burst)
 }
 
-impl RateLimiter {
-    pub fn new(per_window: u32, window: Duration) -> RateLimiter {
-        RateLimiter {
-            per_window,
-            window,
-            hits: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Counts a hit; `false` when the key is over its limit in this window.
-    pub fn allow(&self, key: &str) -> bool {
-        let now = Instant::now();
-        let Ok(mut hits) = self.hits.lock() else {
-            return true;
-        };
-        if hits.len() > 100_000 {
-            hits.retain(|_, (start, _)| now.duration_since(*start) < self.window);
-        }
-        let e = hits.entry(key.to_string()).or_insert((now, 0));
-        if now.duration_since(e.0) >= self.window {
-            *e = (now, 0);
-        }
-        e.1 += 1;
-        e.1 <= self.per_window
-    }
+/// A limiter of [`quota`]`(per_window, window)` per key.
+pub fn limiter<K: std::hash::Hash + Eq + Clone>(
+    per_window: u32,
+    window: Duration,
+) -> RateLimiter<K> {
+    RateLimiter::dashmap(quota(per_window, window))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    type FakeClock = governor::clock::FakeRelativeClock;
+    type FakeLimiter = governor::RateLimiter<
+        &'static str,
+        governor::state::keyed::DefaultKeyedStateStore<&'static str>,
+        FakeClock,
+        governor::middleware::NoOpMiddleware<<FakeClock as governor::clock::Clock>::Instant>,
+    >;
+
+    /// A limiter of `quota(per_window, window)` on a clock the test moves.
+    fn on_fake_clock(per_window: u32, window: Duration) -> (FakeLimiter, FakeClock) {
+        let clock = FakeClock::default();
+        let l = governor::RateLimiter::dashmap_with_clock(quota(per_window, window), clock.clone());
+        (l, clock)
+    }
+
     #[test]
-    fn limiter_counts_per_key_and_window() {
-        let l = RateLimiter::new(2, Duration::from_secs(60));
-        assert!(l.allow("a"));
-        assert!(l.allow("a"));
-        assert!(!l.allow("a"));
-        assert!(l.allow("b"));
+    fn a_limiter_allows_its_whole_quota_at_once_then_refuses() {
+        let (l, _) = on_fake_clock(SELF_REGISTRATIONS.0, SELF_REGISTRATIONS.1);
+        for i in 0..5 {
+            assert!(l.check_key(&"a").is_ok(), "request {i}");
+        }
+        assert!(l.check_key(&"a").is_err(), "the sixth in ten minutes");
+    }
+
+    #[test]
+    fn a_limiter_counts_each_key_apart() {
+        let (l, _) = on_fake_clock(2, Duration::from_secs(60));
+        assert!(l.check_key(&"a").is_ok() && l.check_key(&"a").is_ok());
+        assert!(l.check_key(&"a").is_err());
+        assert!(l.check_key(&"b").is_ok());
+    }
+
+    #[test]
+    fn a_refused_key_gets_one_more_request_each_window_share() {
+        let (l, clock) = on_fake_clock(SELF_REGISTRATIONS.0, SELF_REGISTRATIONS.1);
+        for _ in 0..5 {
+            assert!(l.check_key(&"a").is_ok());
+        }
+        clock.advance(Duration::from_secs(119));
+        assert!(l.check_key(&"a").is_err(), "before a fifth of the window");
+        clock.advance(Duration::from_secs(1));
+        assert!(l.check_key(&"a").is_ok(), "one more after 120 s");
+        assert!(l.check_key(&"a").is_err());
+        clock.advance(Duration::from_secs(600));
+        for _ in 0..5 {
+            assert!(
+                l.check_key(&"a").is_ok(),
+                "the whole quota after a quiet window"
+            );
+        }
+        assert!(
+            l.check_key(&"a").is_err(),
+            "never more than the quota at once"
+        );
+    }
+
+    #[test]
+    fn a_key_is_forgotten_once_its_quota_is_whole_again() {
+        let (l, clock) = on_fake_clock(2, Duration::from_secs(60));
+        assert!(l.check_key(&"a").is_ok() && l.check_key(&"b").is_ok());
+        clock.advance(Duration::from_secs(15));
+        l.retain_recent();
+        assert_eq!(l.len(), 2, "a quota still refilling is kept");
+        clock.advance(Duration::from_secs(50));
+        l.retain_recent();
+        assert_eq!(l.len(), 0);
+    }
+
+    #[test]
+    fn a_zero_quota_is_read_as_one() {
+        let (l, _) = on_fake_clock(0, Duration::from_secs(60));
+        assert!(l.check_key(&"a").is_ok());
+        assert!(l.check_key(&"a").is_err());
+    }
+
+    #[test]
+    fn metrics_count_requests_per_method_route_and_status() {
         let m = Metrics::default();
         m.observe("GET", "/api/health", 200, 0.001);
         assert!(m.render(Duration::from_secs(3)).contains(

@@ -165,7 +165,7 @@ pub async fn sign_in(
     rid: Option<String>,
     body: LoginBody,
 ) -> ApiResult<SignedIn> {
-    if !st.login_limiter.allow(&addr.ip().to_string()) {
+    if st.login_limiter.check_key(&addr.ip()).is_err() {
         st.metrics
             .rate_limited
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

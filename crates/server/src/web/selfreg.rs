@@ -13,7 +13,7 @@
 use super::Page;
 use crate::auth::{self, Principal};
 use crate::error::ApiError;
-use crate::state::{AppState, RateLimiter};
+use crate::state::AppState;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::response::Response;
 use axum::Form;
@@ -46,11 +46,6 @@ pub fn token_ok(token: &str, now: i64) -> bool {
         return false;
     };
     sign(ts) == token && (3..=7200).contains(&(now - ts))
-}
-
-fn limiter() -> &'static RateLimiter {
-    static L: OnceLock<RateLimiter> = OnceLock::new();
-    L.get_or_init(|| RateLimiter::new(5, std::time::Duration::from_secs(600)))
 }
 
 fn form_page(
@@ -112,7 +107,7 @@ pub async fn submit(
             vec!["self-error-token|".into()],
         );
     }
-    if !limiter().allow(&addr.ip().to_string()) {
+    if st.selfreg_limiter.check_key(&addr.ip()).is_err() {
         return form_page(
             &page,
             axum::http::StatusCode::TOO_MANY_REQUESTS,
