@@ -2841,3 +2841,44 @@ fn a_sixth_self_registration_from_one_address_in_ten_minutes_is_refused_in_spani
         );
     }
 }
+
+#[test]
+fn metrics_export_every_series_with_its_type() {
+    let dir = tempfile::tempdir().unwrap();
+    for db in all_dbs() {
+        init_db(&db.url, dir.path());
+        let s = start(&db.url, dir.path());
+        assert_eq!(call(&s, &Who::default(), "get", "/api/health", None).0, 200);
+        let (st, m, _) = call(&s, &Who::default(), "get", "/metrics", None);
+        assert_eq!(st, 200);
+        let text = m.as_str().unwrap();
+        for (name, kind) in [
+            ("vamos_http_requests_total", "counter"),
+            ("vamos_http_request_duration_seconds", "histogram"),
+            ("vamos_logins_total", "counter"),
+            ("vamos_rate_limited_total", "counter"),
+            ("vamos_uptime_seconds", "gauge"),
+            ("vamos_resident_registry_persons", "gauge"),
+            ("vamos_person_places_persons", "gauge"),
+            ("vamos_counter_referrals_pending", "gauge"),
+        ] {
+            assert!(
+                text.contains(&format!("# TYPE {name} {kind}\n")),
+                "{name} {kind}: {text}"
+            );
+        }
+        let health = "{method=\"GET\",route=\"/api/health\",status=\"200\"";
+        for line in [
+            format!("vamos_http_requests_total{health}}} 1\n"),
+            format!("vamos_http_request_duration_seconds_count{health}}} 1\n"),
+            "vamos_logins_total{result=\"ok\"} 0\n".to_string(),
+            "vamos_counter_referrals_pending 0\n".to_string(),
+        ] {
+            assert!(text.contains(&line), "{line}: {text}");
+        }
+        assert!(text.contains(&format!(
+            "vamos_http_request_duration_seconds_sum{health}}} "
+        )));
+        assert!(text.contains("# HELP vamos_uptime_seconds Segundos desde el arranque.\n"));
+    }
+}

@@ -253,10 +253,7 @@ pub async fn authenticate_limited(parts: &Parts, state: &AppState) -> ApiResult<
 /// The per-account API rate limit (the web pages of a signed-in account count too).
 pub(crate) fn limit(state: &AppState, p: &Principal) -> ApiResult<()> {
     if state.api_limiter.check_key(&p.user.id).is_err() {
-        state
-            .metrics
-            .rate_limited
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        crate::telemetry::rate_limited();
         return Err(ApiError::too_many(
             "demasiadas solicitudes de esta cuenta; espere un minuto",
         ));

@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod pool;
 pub mod state;
 pub mod suppression;
+pub mod telemetry;
 pub mod web;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -25,7 +26,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use config::Settings;
-use state::{AppState, Metrics};
+use state::AppState;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -86,7 +87,7 @@ pub fn state(settings: Settings) -> anyhow::Result<AppState> {
         settings: Arc::new(settings),
         pool,
         catalogue: Arc::new(catalogue),
-        metrics: Arc::new(Metrics::default()),
+        metrics: telemetry::handle(),
         started: Instant::now(),
     })
 }
@@ -107,7 +108,7 @@ pub fn app(state: AppState) -> Router {
         .with_state(state.clone());
     let hsts = settings.hsts;
     router
-        .layer(axum::middleware::from_fn_with_state(state, observe))
+        .layer(axum::middleware::from_fn(observe))
         .layer(axum::middleware::from_fn(move |req, next| {
             security_headers(req, next, hsts)
         }))
@@ -170,7 +171,7 @@ async fn request_id(mut req: Request, next: Next) -> Response {
 
 /// Access log and metrics: the route template (never the concrete path with ids, never the
 /// query string), status and duration.
-async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Response {
+async fn observe(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().to_string();
     let route = req
@@ -187,7 +188,7 @@ async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Respon
     let res = next.run(req).await;
     let secs = started.elapsed().as_secs_f64();
     let status = res.status().as_u16();
-    st.metrics.observe(&method, &route, status, secs);
+    telemetry::request(&method, &route, status, secs);
     tracing::info!(
         request_id = %rid,
         method = %method,
@@ -257,6 +258,7 @@ pub async fn serve(
     tokio::spawn(dci::notifier(state.clone()));
     tokio::spawn(access_updater(state.clone()));
     tokio::spawn(forget_idle_clients(state.clone()));
+    tokio::spawn(telemetry::upkeep(state.metrics.clone()));
     let app = app(state);
     let listener = tokio::net::TcpListener::bind(addr)
         .await

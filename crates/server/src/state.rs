@@ -15,7 +15,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub pool: Pool,
     pub catalogue: Arc<Catalogue>,
-    pub metrics: Arc<Metrics>,
+    /// The Prometheus exporter's registry, rendered at `GET /metrics`.
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Login attempts per client address (`login_rate_per_minute`).
     pub login_limiter: Arc<RateLimiter<IpAddr>>,
     /// Authenticated requests per account (`api_rate_per_minute`).
@@ -152,86 +153,6 @@ impl TokenCache {
     }
 }
 
-/// Per (method, route, status): request count and total seconds.
-pub type RequestCounts = HashMap<(String, String, u16), (u64, f64)>;
-
-/// Counters exported at `/metrics` (Prometheus text format).
-#[derive(Default)]
-pub struct Metrics {
-    /// (method, route, status class) → count and total seconds.
-    pub requests: Mutex<RequestCounts>,
-    pub logins_ok: AtomicU64,
-    pub logins_failed: AtomicU64,
-    pub rate_limited: AtomicU64,
-}
-
-impl Metrics {
-    pub fn observe(&self, method: &str, route: &str, status: u16, secs: f64) {
-        if let Ok(mut m) = self.requests.lock() {
-            let e = m
-                .entry((method.to_string(), route.to_string(), status))
-                .or_insert((0, 0.0));
-            e.0 += 1;
-            e.1 += secs;
-        }
-    }
-
-    /// The Prometheus exposition text.
-    pub fn render(&self, uptime: Duration) -> String {
-        use std::fmt::Write as _;
-        let mut s = String::new();
-        let _ = writeln!(s, "# HELP vamos_http_requests_total Solicitudes HTTP atendidas.\n# TYPE vamos_http_requests_total counter");
-        let rows: Vec<_> = self
-            .requests
-            .lock()
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), *v)).collect())
-            .unwrap_or_default();
-        let mut rows = rows;
-        rows.sort_by(|a, b| a.0.cmp(&b.0));
-        for ((m, r, st), (n, _)) in &rows {
-            let _ = writeln!(
-                s,
-                "vamos_http_requests_total{{method=\"{m}\",route=\"{}\",status=\"{st}\"}} {n}",
-                r.replace('"', "'")
-            );
-        }
-        let _ = writeln!(s, "# HELP vamos_http_request_duration_seconds_sum Tiempo total de servidor por ruta.\n# TYPE vamos_http_request_duration_seconds_sum counter");
-        for ((m, r, st), (_, secs)) in &rows {
-            let _ = writeln!(
-                s,
-                "vamos_http_request_duration_seconds_sum{{method=\"{m}\",route=\"{}\",status=\"{st}\"}} {secs:.6}",
-                r.replace('"', "'")
-            );
-        }
-        let counters = [
-            (
-                "vamos_logins_total{result=\"ok\"}",
-                &self.logins_ok,
-                "Inicios de sesión.",
-            ),
-            (
-                "vamos_logins_total{result=\"failed\"}",
-                &self.logins_failed,
-                "",
-            ),
-            (
-                "vamos_rate_limited_total",
-                &self.rate_limited,
-                "Solicitudes rechazadas por límite de frecuencia.",
-            ),
-        ];
-        for (name, v, help) in counters {
-            let base = name.split('{').next().unwrap_or(name);
-            if !help.is_empty() {
-                let _ = writeln!(s, "# HELP {base} {help}\n# TYPE {base} counter");
-            }
-            let _ = writeln!(s, "{name} {}", v.load(Ordering::Relaxed));
-        }
-        let _ = writeln!(s, "# HELP vamos_uptime_seconds Segundos desde el arranque.\n# TYPE vamos_uptime_seconds gauge\nvamos_uptime_seconds {:.0}", uptime.as_secs_f64());
-        s
-    }
-}
-
 /// Requests allowed per key (a client address, an account): governor's keyed GCRA limiter.
 pub type RateLimiter<K> = governor::DefaultKeyedRateLimiter<K>;
 
@@ -333,14 +254,5 @@ mod tests {
         let (l, _) = on_fake_clock(0, Duration::from_secs(60));
         assert!(l.check_key(&"a").is_ok());
         assert!(l.check_key(&"a").is_err());
-    }
-
-    #[test]
-    fn metrics_count_requests_per_method_route_and_status() {
-        let m = Metrics::default();
-        m.observe("GET", "/api/health", 200, 0.001);
-        assert!(m.render(Duration::from_secs(3)).contains(
-            "vamos_http_requests_total{method=\"GET\",route=\"/api/health\",status=\"200\"} 1"
-        ));
     }
 }

@@ -158,13 +158,7 @@ pub async fn metrics(State(st): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        format!(
-            "{}# HELP vamos_resident_registry_persons Personas del registro en memoria de los Logros (0: se leen de la base).\n# TYPE vamos_resident_registry_persons gauge\nvamos_resident_registry_persons {}\n# HELP vamos_person_places_persons Personas cuyo domicilio está en memoria para verificar contra-referencias (0: se buscan en la base).\n# TYPE vamos_person_places_persons gauge\nvamos_person_places_persons {}\n# HELP vamos_counter_referrals_pending Contra-referencias recibidas que esperan en el registro de entrada para aplicarse.\n# TYPE vamos_counter_referrals_pending gauge\nvamos_counter_referrals_pending {}\n",
-            st.metrics.render(st.started.elapsed()),
-            st.resident.persons.load(Relaxed),
-            st.places.persons(),
-            st.intake.status.pending.load(Relaxed)
-        ),
+        crate::telemetry::render(&st),
     )
         .into_response()
 }

@@ -166,9 +166,7 @@ pub async fn sign_in(
     body: LoginBody,
 ) -> ApiResult<SignedIn> {
     if st.login_limiter.check_key(&addr.ip()).is_err() {
-        st.metrics
-            .rate_limited
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        crate::telemetry::rate_limited();
         return Err(ApiError::too_many(
             "demasiados intentos de inicio de sesión desde esta dirección; espere un minuto",
         ));
@@ -179,7 +177,6 @@ pub async fn sign_in(
         ));
     }
     let settings = st.settings.clone();
-    let metrics = st.metrics.clone();
     let result = st
         .pool
         .run(move |s| {
@@ -238,15 +235,11 @@ pub async fn sign_in(
     let (user, cookie, csrf, expires) = match result {
         Ok(v) => v,
         Err(e) => {
-            metrics
-                .logins_failed
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            crate::telemetry::login(false);
             return Err(e);
         }
     };
-    metrics
-        .logins_ok
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    crate::telemetry::login(true);
     Ok(SignedIn {
         user,
         cookie,
