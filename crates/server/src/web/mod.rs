@@ -40,58 +40,6 @@ pub struct Web {
     messages: Arc<Messages>,
 }
 
-const TEMPLATES: [(&str, &str); 16] = [
-    ("base.html", include_str!("../../web/templates/base.html")),
-    ("home.html", include_str!("../../web/templates/home.html")),
-    ("login.html", include_str!("../../web/templates/login.html")),
-    ("error.html", include_str!("../../web/templates/error.html")),
-    (
-        "logros.html",
-        include_str!("../../web/templates/logros.html"),
-    ),
-    (
-        "catalogo.html",
-        include_str!("../../web/templates/catalogo.html"),
-    ),
-    (
-        "orientaciones.html",
-        include_str!("../../web/templates/orientaciones.html"),
-    ),
-    (
-        "registro.html",
-        include_str!("../../web/templates/registro.html"),
-    ),
-    ("hogar.html", include_str!("../../web/templates/hogar.html")),
-    (
-        "_estatus.html",
-        include_str!("../../web/templates/_estatus.html"),
-    ),
-    (
-        "comunidad.html",
-        include_str!("../../web/templates/comunidad.html"),
-    ),
-    (
-        "bandeja.html",
-        include_str!("../../web/templates/bandeja.html"),
-    ),
-    (
-        "importaciones.html",
-        include_str!("../../web/templates/importaciones.html"),
-    ),
-    (
-        "importacion.html",
-        include_str!("../../web/templates/importacion.html"),
-    ),
-    (
-        "autorregistro.html",
-        include_str!("../../web/templates/autorregistro.html"),
-    ),
-    (
-        "revision.html",
-        include_str!("../../web/templates/revision.html"),
-    ),
-];
-
 /// The stylesheet (served at `/static/vamos.css`).
 const CSS: &str = include_str!("../../web/static/vamos.css");
 
@@ -109,14 +57,17 @@ fn number(v: &JValue) -> Option<f64> {
     f64::try_from(v.clone()).ok()
 }
 
+/// Every file of `web/templates`, embedded by `build.rs` under its file name.
+#[allow(clippy::expect_used)] // reason: minijinja-embed's loader panics on a broken template; the tests build every one
+fn load_templates(env: &mut Environment<'static>) {
+    minijinja_embed::load_templates!(*env);
+}
+
 impl Web {
     fn build() -> Result<Web, String> {
         let messages = Arc::new(Messages::load()?);
         let mut env = Environment::new();
-        for (name, src) in TEMPLATES {
-            env.add_template(name, src)
-                .map_err(|e| format!("plantilla {name}: {e}"))?;
-        }
+        load_templates(&mut env);
         let m = messages.clone();
         env.add_function(
             "t",
@@ -657,10 +608,10 @@ mod tests {
     #[test]
     fn every_template_builds_and_every_text_exists_in_both_languages() {
         let web = Web::get().unwrap();
-        let _ = web;
         let ids: Vec<String> = Messages::ids(Messages::SOURCES[0].1);
         let re_start = "t(\"";
-        for (name, src) in TEMPLATES {
+        for (name, template) in web.env.templates() {
+            let src = template.source();
             let mut rest = src;
             while let Some(i) = rest.find(re_start) {
                 let after = &rest[i + re_start.len()..];
@@ -677,7 +628,8 @@ mod tests {
             }
         }
         // A page title is text: no markup may end up inside `<title>`.
-        for (name, src) in TEMPLATES {
+        for (name, template) in web.env.templates() {
+            let src = template.source();
             if let Some(i) = src.find("{% block title %}") {
                 let rest = &src[i..];
                 let title = &rest[..rest.find("{% endblock %}").unwrap()];
@@ -784,6 +736,21 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn every_file_of_the_templates_folder_is_a_template_under_its_name() {
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web/templates");
+        let mut files: Vec<String> = std::fs::read_dir(folder)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        files.sort();
+        let web = Web::get().unwrap();
+        let mut names: Vec<&str> = web.env.templates().map(|(name, _)| name).collect();
+        names.sort();
+        assert_eq!(names, files);
+        assert!(web.env.get_template("autorregistro.html").is_ok());
     }
 
     #[test]
