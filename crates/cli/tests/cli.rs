@@ -1046,6 +1046,36 @@ fn a_command_acting_as_an_unknown_account_is_refused_and_changes_nothing() {
 }
 
 #[test]
+fn a_command_acting_as_a_disabled_account_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for db in all_dbs() {
+        common::init_db(&db.url, d);
+        let pw = [("VAMOS_PASSWORD", "Una-Clave-Segura-2026")];
+        let create = [
+            "user", "create", "--db", &db.url, "bea", "--role", "analista",
+        ];
+        assert!(
+            common::vamos(&create, d, &pw).status.success(),
+            "{}",
+            db.url
+        );
+        let disable = ["user", "disable", "--db", &db.url, "bea"];
+        assert!(vamos(&disable, d).status.success(), "{}", db.url);
+        let o = common::vamos(
+            &[
+                "--as", "bea", "user", "create", "--db", &db.url, "carla", "--role", "analista",
+            ],
+            d,
+            &pw,
+        );
+        assert_eq!(o.status.code(), Some(2), "{}", db.url);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("la cuenta «bea» está desactivada"), "{err}");
+    }
+}
+
+#[test]
 fn the_audit_trail_names_the_account_a_command_acted_as() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
