@@ -393,29 +393,7 @@ pub fn unit_status(
                 .map_err(|_| Error::bad_request(format!("fecha «{s}» inválida: use AAAA-MM-DD")))
         })
         .transpose()?;
-    let kind_es = crate::measurements::kind_es(kind);
-    let located = store.locate(kind, id)?;
-    let district = located.and_then(|(_, d)| DistrictCode::from_number(d).ok());
-    let allowed = district.is_some_and(|d| actor.scope.contains(d));
-    let outcome = match (located, allowed) {
-        (None, _) => "no encontrado",
-        (Some(_), false) => "denegado: fuera de su ámbito territorial",
-        _ => "ok",
-    };
-    let subject = located
-        .map(|(i, _)| i.to_string())
-        .unwrap_or_else(|| id.to_string());
-    actor.audit(
-        store,
-        "explicar estatus",
-        kind_es,
-        &subject,
-        &purpose,
-        outcome,
-    )?;
-    let (Some((uid, _)), Some(d), true) = (located, district, allowed) else {
-        return Err(out_of_scope(located.is_some(), kind_es, id));
-    };
+    let (uid, d) = locate_in_scope(store, actor, kind, id, "explicar estatus", &purpose)?;
     let (as_of, until) = match as_of {
         Some(d) => (d, d),
         None => match store.measurement(None)? {
@@ -433,4 +411,33 @@ pub fn unit_status(
     Ok(crate::measurements::explain(
         store, catalogue, kind, uid, d, as_of, until,
     )?)
+}
+
+/// Finds unit `id` and checks it lies within the caller's territories; audits the look-up
+/// under `action` either way (found, refused, or missing).
+pub fn locate_in_scope(
+    store: &mut dyn Store,
+    actor: &Actor,
+    kind: UnitKind,
+    id: i64,
+    action: &str,
+    purpose: &str,
+) -> Result<(i64, DistrictCode)> {
+    let kind_es = crate::measurements::kind_es(kind);
+    let located = store.locate(kind, id)?;
+    let district = located.and_then(|(_, d)| DistrictCode::from_number(d).ok());
+    let allowed = district.is_some_and(|d| actor.scope.contains(d));
+    let outcome = match (located, allowed) {
+        (None, _) => "no encontrado",
+        (Some(_), false) => "denegado: fuera de su ámbito territorial",
+        _ => "ok",
+    };
+    let subject = located
+        .map(|(i, _)| i.to_string())
+        .unwrap_or_else(|| id.to_string());
+    actor.audit(store, action, kind_es, &subject, purpose, outcome)?;
+    match (located, district, allowed) {
+        (Some((uid, _)), Some(d), true) => Ok((uid, d)),
+        _ => Err(out_of_scope(located.is_some(), kind_es, id)),
+    }
 }

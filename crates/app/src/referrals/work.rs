@@ -442,6 +442,36 @@ pub fn funnel(store: &mut dyn Store, actor: &Actor, q: &FunnelQuery) -> Result<V
     }}))
 }
 
+/// A person's service route at the latest measurement (or today, before any): the services of
+/// their package in order, the missing ones with where to go, and their open referrals.
+pub fn person_route_for(
+    store: &mut dyn Store,
+    actor: &Actor,
+    catalogue: &vamos_catalogue::Catalogue,
+    id: i64,
+    purpose: &Option<String>,
+) -> Result<Value> {
+    actor.require(Permission::StatusRead)?;
+    let purpose = purpose_or(purpose, "orientación: ruta de servicios")?;
+    let (pid, d) = crate::registry::locate_in_scope(
+        store,
+        actor,
+        vamos_store::UnitKind::Person,
+        id,
+        "ruta de servicios",
+        &purpose,
+    )?;
+    let today = crate::clock::now().date_naive();
+    let (as_of, until) = match store.measurement(None)? {
+        Some((m, _)) => (
+            chrono::NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d").map_err(Error::internal)?,
+            crate::measurements::figures_until(&m)?,
+        ),
+        None => (today, today),
+    };
+    Ok(super::person_route(store, catalogue, pid, d, as_of, until)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
