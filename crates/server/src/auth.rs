@@ -81,6 +81,19 @@ impl Principal {
     }
 
     /// The actor as written in the audit trail.
+    /// Runs a use case of `vamos_app` acting as this caller, on a connection of the server's
+    /// pool: the one shape of a handler or page that reads or changes data for an account.
+    pub async fn act<T, F>(&self, st: &AppState, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn vamos_store::Store, &vamos_app::Actor) -> vamos_app::Result<T>
+            + Send
+            + 'static,
+    {
+        let actor = self.as_actor();
+        st.pool.run(move |s| Ok(f(s, &actor)?)).await
+    }
+
     /// The caller as the use cases of `vamos_app` take it.
     pub fn as_actor(&self) -> vamos_app::Actor {
         vamos_app::Actor {

@@ -53,11 +53,9 @@ pub async fn list_communities(
     p: Principal,
     Query(q): Query<CommunityList>,
 ) -> ApiResult<Json<Page>> {
-    let actor = p.as_actor();
     let q = registry::ListQuery::from(q);
-    let page = st
-        .pool
-        .run(move |s| Ok(registry::communities(s, &actor, &q)?))
+    let page = p
+        .act(&st, move |s, actor| registry::communities(s, actor, &q))
         .await?;
     Ok(Json(page.into()))
 }
@@ -77,10 +75,8 @@ pub async fn get_community(
     p: Principal,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Value>> {
-    let actor = p.as_actor();
-    let out = st
-        .pool
-        .run(move |s| Ok(registry::community(s, &actor, id)?))
+    let out = p
+        .act(&st, move |s, actor| registry::community(s, actor, id))
         .await?;
     Ok(Json(out))
 }

@@ -29,11 +29,9 @@ pub async fn list_households(
     p: Principal,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Page>> {
-    let actor = p.as_actor();
     let q = registry::ListQuery::from(q);
-    let page = st
-        .pool
-        .run(move |s| Ok(registry::households(s, &actor, &q)?))
+    let page = p
+        .act(&st, move |s, actor| registry::households(s, actor, &q))
         .await?;
     Ok(Json(page.into()))
 }
@@ -54,10 +52,10 @@ pub async fn get_household(
     Path(id): Path<i64>,
     Query(q): Query<PurposeQuery>,
 ) -> ApiResult<Json<Value>> {
-    let actor = p.as_actor();
-    let out = st
-        .pool
-        .run(move |s| Ok(registry::household(s, &actor, id, &q.purpose)?))
+    let out = p
+        .act(&st, move |s, actor| {
+            registry::household(s, actor, id, &q.purpose)
+        })
         .await?;
     Ok(Json(out))
 }

@@ -63,11 +63,9 @@ pub async fn search_persons(
     p: Principal,
     Query(q): Query<PersonSearch>,
 ) -> ApiResult<Json<Page>> {
-    let actor = p.as_actor();
     let q = registry::PersonSearch::from(q);
-    let page = st
-        .pool
-        .run(move |s| Ok(registry::search_persons(s, &actor, &q)?))
+    let page = p
+        .act(&st, move |s, actor| registry::search_persons(s, actor, &q))
         .await?;
     Ok(Json(page.into()))
 }
@@ -88,10 +86,10 @@ pub async fn get_person(
     Path(id): Path<i64>,
     Query(q): Query<PurposeQuery>,
 ) -> ApiResult<Json<Value>> {
-    let actor = p.as_actor();
-    let out = st
-        .pool
-        .run(move |s| Ok(registry::person(s, &actor, id, &q.purpose)?))
+    let out = p
+        .act(&st, move |s, actor| {
+            registry::person(s, actor, id, &q.purpose)
+        })
         .await?;
     Ok(Json(out))
 }

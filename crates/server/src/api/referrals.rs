@@ -110,12 +110,10 @@ pub async fn list_referrals(
     p: Principal,
     Query(q): Query<ReferralQuery>,
 ) -> ApiResult<Response> {
-    let actor = p.as_actor();
     let catalogue = st.catalogue.clone();
     let q = work::ReferralQuery::from(q);
-    let listing = st
-        .pool
-        .run(move |s| Ok(work::list(s, &actor, &catalogue, &q)?))
+    let listing = p
+        .act(&st, move |s, actor| work::list(s, actor, &catalogue, &q))
         .await?;
     Ok(match listing.download()? {
         Some((bytes, content_type, name)) => (
@@ -168,11 +166,9 @@ pub async fn funnel(
     p: Principal,
     Query(q): Query<FunnelQuery>,
 ) -> ApiResult<Json<Value>> {
-    let actor = p.as_actor();
     let q = work::FunnelQuery::from(q);
-    let out = st
-        .pool
-        .run(move |s| Ok(work::funnel(s, &actor, &q)?))
+    let out = p
+        .act(&st, move |s, actor| work::funnel(s, actor, &q))
         .await?;
     Ok(Json(out))
 }
@@ -211,12 +207,12 @@ pub async fn generate(
     p: Principal,
     Json(b): Json<GenerateReferrals>,
 ) -> ApiResult<Json<Value>> {
-    let actor = p.as_actor();
     let catalogue = st.catalogue.clone();
     let b = work::Generate::from(b);
-    let out = st
-        .pool
-        .run(move |s| Ok(work::generate_for(s, &actor, &catalogue, &b)?))
+    let out = p
+        .act(&st, move |s, actor| {
+            work::generate_for(s, actor, &catalogue, &b)
+        })
         .await?;
     Ok(Json(out))
 }
@@ -255,11 +251,9 @@ pub async fn acknowledge(
     p: Principal,
     Json(b): Json<Acknowledge>,
 ) -> ApiResult<Json<Value>> {
-    let actor = p.as_actor();
     let b = work::Acknowledge::from(b);
-    let out = st
-        .pool
-        .run(move |s| Ok(work::acknowledge(s, &actor, &b)?))
+    let out = p
+        .act(&st, move |s, actor| work::acknowledge(s, actor, &b))
         .await?;
     Ok(Json(out))
 }
@@ -314,11 +308,9 @@ pub async fn change_status(
     Path(id): Path<i64>,
     Json(b): Json<StatusChange>,
 ) -> ApiResult<Json<Value>> {
-    let actor = p.as_actor();
     let b = work::StatusChange::from(b);
-    let out = st
-        .pool
-        .run(move |s| Ok(work::change_status(s, &actor, id, &b)?))
+    let out = p
+        .act(&st, move |s, actor| work::change_status(s, actor, id, &b))
         .await?;
     Ok(Json(out))
 }

@@ -100,11 +100,9 @@ pub async fn page(State(st): State<AppState>, page: Page, Query(q): Query<InboxQ
         format: Some("json".into()),
         purpose: Some("bandeja de referencias (aplicación web)".into()),
     };
-    let actor = p.as_actor();
     let catalogue = st.catalogue.clone();
-    let listed = st
-        .pool
-        .run(move |s| Ok(work::list(s, &actor, &catalogue, &rq)?))
+    let listed = p
+        .act(&st, move |s, actor| work::list(s, actor, &catalogue, &rq))
         .await;
     let v = match listed {
         Ok(l) => l.json(),

@@ -101,10 +101,8 @@ pub async fn search(
         .run(|s| Ok(s.has_synthetic_data()?))
         .await
         .unwrap_or(false);
-    let actor = p.as_actor();
-    let found = st
-        .pool
-        .run(move |s| Ok(registry::search_persons(s, &actor, &q)?))
+    let found = p
+        .act(&st, move |s, actor| registry::search_persons(s, actor, &q))
         .await;
     match found.map(|page| page.json()) {
         Ok(v) => {
