@@ -174,7 +174,7 @@ fn insert_user(
         scope.to_stored()
     };
     Ok(accounts::create_user(
-        s.sql(),
+        &mut s.db(),
         &NewUser {
             username: &b.username,
             display_name: b.display_name.as_deref().unwrap_or(&b.username),
@@ -196,7 +196,7 @@ pub struct NewTokenBody {
 }
 
 fn insert_token(s: &mut dyn Store, b: &NewTokenBody) -> Result<(i64, String, String)> {
-    let user = accounts::user_by_name(s.sql(), &b.username)?
+    let user = accounts::user_by_name(&mut s.db(), &b.username)?
         .ok_or_else(|| Error::bad_request(format!("no existe la cuenta «{}»", b.username)))?;
     let role = Role::parse(&user.role).ok_or_else(|| Error::internal("rol desconocido"))?;
     if b.scopes.is_empty() {
@@ -231,7 +231,7 @@ fn insert_token(s: &mut dyn Store, b: &NewTokenBody) -> Result<(i64, String, Str
     let expires =
         (now + chrono::Duration::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let id = accounts::create_token(
-        s.sql(),
+        &mut s.db(),
         &NewToken {
             prefix: &t.prefix,
             token_hash: &t.hash,
@@ -286,7 +286,7 @@ fn insert_agreement(
         return Err(Error::bad_request("indique la finalidad del acuerdo"));
     }
     Ok(accounts::create_agreement(
-        s.sql(),
+        &mut s.db(),
         &Agreement {
             id: 0,
             institution: b.institution.clone(),

@@ -50,7 +50,7 @@ impl AuditWriter {
                         None => vamos_store::open(&url).map(|s| store.insert(s)),
                     }
                     .and_then(|s| {
-                        vamos_store::audit::append_as_writer(s.sql(), &entries, &mut head)
+                        vamos_store::audit::append_as_writer(&mut s.db(), &entries, &mut head)
                     });
                     let reply = match result {
                         Ok(_) => Ok(()),

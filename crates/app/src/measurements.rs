@@ -333,8 +333,10 @@ pub fn classify_and_save(
 ) -> anyhow::Result<Classified> {
     let t0 = std::time::Instant::now();
     let mut data = RegistryData::new(&FormVocabulary);
-    let through =
-        vamos_store::counter_referrals::classification_watermark(store.sql(), &as_of.to_string())?;
+    let through = vamos_store::counter_referrals::classification_watermark(
+        &mut store.db(),
+        &as_of.to_string(),
+    )?;
     vamos_store::load_registry_parallel(store, t, &mut data, readers, through)?;
     data.finish();
     let load = t0.elapsed();
@@ -387,7 +389,7 @@ pub fn classify_and_save(
         details: details.to_string(),
     };
     let id = store.save_measurement(&meta, &rows)?;
-    vamos_store::counter_referrals::set_measurement_watermark(store.sql(), id, through)?;
+    vamos_store::counter_referrals::set_measurement_watermark(&mut store.db(), id, through)?;
     Ok(Classified {
         id,
         synthetic,

@@ -32,7 +32,7 @@ pub fn visible_fields(store: &mut dyn Store, actor: &Actor) -> Result<Option<BTr
         FieldPolicy::Agreement => {
             let inst = actor.institution.clone().unwrap_or_default();
             let today = crate::clock::now().date_naive().to_string();
-            let list = accounts::agreements(store.sql(), Some(&inst), Some(&today))?;
+            let list = accounts::agreements(&mut store.db(), Some(&inst), Some(&today))?;
             if list.is_empty() {
                 return Err(Error::forbidden(format!(
                     "la institución {inst} no tiene un acuerdo de intercambio de datos vigente"
@@ -180,7 +180,7 @@ pub fn search_persons(store: &mut dyn Store, actor: &Actor, q: &PersonSearch) ->
     let limit = q.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
     let fields = visible_fields(store, actor)?;
     let page = views::search_persons(
-        store.sql(),
+        &mut store.db(),
         &Filter::And(conds),
         &actor.scope.district_ranges(),
         q.after,
@@ -234,7 +234,7 @@ pub fn person(
     actor.require(Permission::RegistryRead)?;
     let purpose = purpose_or(purpose, "consulta de una persona")?;
     let fields = visible_fields(store, actor)?;
-    match views::person(store.sql(), id)? {
+    match views::person(&mut store.db(), id)? {
         Some(r) if in_scope(actor, &r) => {
             actor.audit(
                 store,
@@ -275,7 +275,7 @@ pub fn households(store: &mut dyn Store, actor: &Actor, q: &ListQuery) -> Result
     let limit = q.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
     visible_fields(store, actor)?;
     let page = views::list_households(
-        store.sql(),
+        &mut store.db(),
         &ranges(t),
         &actor.scope.district_ranges(),
         q.after,
@@ -307,7 +307,7 @@ pub fn household(
     actor.require(Permission::RegistryRead)?;
     let purpose = purpose_or(purpose, "consulta de un hogar")?;
     let fields = visible_fields(store, actor)?;
-    match views::household(store.sql(), id)? {
+    match views::household(&mut store.db(), id)? {
         Some((mut h, members)) if in_scope(actor, &h) => {
             actor.audit(
                 store,
@@ -351,7 +351,7 @@ pub fn communities(store: &mut dyn Store, actor: &Actor, q: &ListQuery) -> Resul
     let limit = q.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
     visible_fields(store, actor)?;
     let page = views::list_communities(
-        store.sql(),
+        &mut store.db(),
         &ranges(t),
         &actor.scope.district_ranges(),
         q.after,
@@ -368,7 +368,7 @@ pub fn communities(store: &mut dyn Store, actor: &Actor, q: &ListQuery) -> Resul
 pub fn community(store: &mut dyn Store, actor: &Actor, id: i64) -> Result<Value> {
     actor.require(Permission::RegistryRead)?;
     visible_fields(store, actor)?;
-    match views::community(store.sql(), id)? {
+    match views::community(&mut store.db(), id)? {
         Some(c) if in_scope(actor, &c) => Ok(Value::Object(c)),
         found => Err(out_of_scope(found.is_some(), "comunidad", id)),
     }

@@ -154,7 +154,7 @@ pub fn split_error(e: &str) -> (String, String) {
 pub fn submit(store: &mut dyn Store, sub: &Submission, at: &str) -> Result<i64> {
     let members = serde_json::to_string(&sub.members).map_err(Error::internal)?;
     let id = stored::insert(
-        store.sql(),
+        &mut store.db(),
         &NewSelfRegistration {
             submitted_at: at,
             district_code: i64::from(sub.district.get()),
@@ -190,7 +190,7 @@ pub fn require_reviewer(actor: &Actor) -> Result<()> {
 /// The review queue (pending first), with each submission's members; an audited read.
 pub fn queue(store: &mut dyn Store, actor: &Actor) -> Result<Vec<(SelfRegistration, Vec<Member>)>> {
     require_reviewer(actor)?;
-    let rows = stored::queue(store.sql(), QUEUE_LIMIT)?;
+    let rows = stored::queue(&mut store.db(), QUEUE_LIMIT)?;
     let ids: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
     actor.audit(
         store,
@@ -235,7 +235,7 @@ pub fn decide(
     decision: &Decision,
 ) -> Result<Decided> {
     require_reviewer(actor)?;
-    let Some(r) = stored::get(store.sql(), id)? else {
+    let Some(r) = stored::get(&mut store.db(), id)? else {
         return Err(Error::not_found(format!(
             "autorregistro {id} no encontrado"
         )));
@@ -250,7 +250,7 @@ pub fn decide(
         if reason.is_empty() {
             return Err(Error::bad_request("indique el motivo del rechazo"));
         }
-        stored::reject(store.sql(), id, &actor.name, &now, reason)?;
+        stored::reject(&mut store.db(), id, &actor.name, &now, reason)?;
         actor.audit(
             store,
             "rechazar autorregistro",
@@ -281,7 +281,7 @@ pub fn decide(
             ),
         ));
     }
-    stored::approve(store.sql(), id, &actor.name, &now, summary.import_id)?;
+    stored::approve(&mut store.db(), id, &actor.name, &now, summary.import_id)?;
     actor.audit(
         store,
         "aprobar autorregistro",

@@ -115,7 +115,7 @@ pub fn user(cmd: &UserCommand) -> Result<ExitCode> {
                 "{:<20} {:<14} {:<10} {:<16} {:<7} bloqueada hasta",
                 "usuario", "rol", "institución", "territorios", "activa"
             );
-            for u in accounts::users(s.sql())? {
+            for u in accounts::users(&mut s.db())? {
                 println!(
                     "{:<20} {:<14} {:<10} {:<16} {:<7} {}",
                     u.username,
@@ -134,9 +134,9 @@ pub fn user(cmd: &UserCommand) -> Result<ExitCode> {
         UserCommand::Disable { db, username } | UserCommand::Enable { db, username } => {
             let active = matches!(cmd, UserCommand::Enable { .. });
             let mut s = open(db)?;
-            let u = accounts::user_by_name(s.sql(), username)?
+            let u = accounts::user_by_name(&mut s.db(), username)?
                 .ok_or_else(|| anyhow!("no existe la cuenta «{username}»"))?;
-            accounts::set_active(s.sql(), u.id, active)?;
+            accounts::set_active(&mut s.db(), u.id, active)?;
             record(
                 s.as_mut(),
                 if active {
@@ -160,13 +160,13 @@ pub fn user(cmd: &UserCommand) -> Result<ExitCode> {
         }
         UserCommand::Password { db, username } => {
             let mut s = open(db)?;
-            let u = accounts::user_by_name(s.sql(), username)?
+            let u = accounts::user_by_name(&mut s.db(), username)?
                 .ok_or_else(|| anyhow!("no existe la cuenta «{username}»"))?;
             let (password, generated) = password_input("VAMOS_PASSWORD")?;
             vamos_app::accounts::check_password_policy(&password, username)
                 .map_err(|e| anyhow!(e))?;
             let hash = vamos_app::accounts::hash_password(&password)?;
-            accounts::set_password(s.sql(), u.id, &hash, &crate::commands::now_rfc3339())?;
+            accounts::set_password(&mut s.db(), u.id, &hash, &crate::commands::now_rfc3339())?;
             record(
                 s.as_mut(),
                 "cambiar contraseña",
@@ -248,7 +248,7 @@ pub fn token(cmd: &TokenCommand) -> Result<ExitCode> {
                 "{:>4} {:<14} {:<16} {:<28} {:<22} estado",
                 "nº", "prefijo", "cuenta", "alcances", "vence"
             );
-            for t in accounts::tokens(s.sql())? {
+            for t in accounts::tokens(&mut s.db())? {
                 println!(
                     "{:>4} {:<14} {:<16} {:<28} {:<22} {}",
                     t.id,
@@ -264,7 +264,7 @@ pub fn token(cmd: &TokenCommand) -> Result<ExitCode> {
         }
         TokenCommand::Revoke { db, token } => {
             let mut s = open(db)?;
-            let done = accounts::revoke_token(s.sql(), token, &crate::commands::now_rfc3339())?;
+            let done = accounts::revoke_token(&mut s.db(), token, &crate::commands::now_rfc3339())?;
             record(
                 s.as_mut(),
                 "revocar token de API",
@@ -349,7 +349,7 @@ pub fn agreement(cmd: &AgreementCommand) -> Result<ExitCode> {
         }
         AgreementCommand::List { db } => {
             let mut s = open(db)?;
-            for a in accounts::agreements(s.sql(), None, None)? {
+            for a in accounts::agreements(&mut s.db(), None, None)? {
                 println!(
                     "{:>3} {:<8} {} a {} — {} — campos: {}",
                     a.id,
@@ -392,7 +392,7 @@ pub fn audit(cmd: &AuditCommand) -> Result<ExitCode> {
     match cmd {
         AuditCommand::Verify { db } => {
             let mut s = open(db)?;
-            let v = chain::verify(s.sql())?;
+            let v = chain::verify(&mut s.db())?;
             match v.broken {
                 None => {
                     println!(
@@ -411,7 +411,7 @@ pub fn audit(cmd: &AuditCommand) -> Result<ExitCode> {
         AuditCommand::Export { db, out, from, to } => {
             let mut s = open(db)?;
             let rows = chain::list(
-                s.sql(),
+                &mut s.db(),
                 &chain::AuditQuery {
                     from: from.clone(),
                     to: to.clone(),
@@ -446,7 +446,7 @@ pub fn audit(cmd: &AuditCommand) -> Result<ExitCode> {
 /// At `db init`: the first administrator when there is no account yet. Its password comes from
 /// `VAMOS_ADMIN_PASSWORD` or is generated and printed once.
 pub fn first_admin(s: &mut dyn Store, username: &str) -> Result<()> {
-    if !accounts::users(s.sql())?.is_empty() {
+    if !accounts::users(&mut s.db())?.is_empty() {
         return Ok(());
     }
     let (password, generated) = password_input("VAMOS_ADMIN_PASSWORD")?;

@@ -37,7 +37,7 @@ pub fn actor(store: &mut dyn Store) -> Result<Actor> {
             scopes: None,
         });
     };
-    let Some(u) = vamos_store::accounts::user_by_name(store.sql(), name)? else {
+    let Some(u) = vamos_store::accounts::user_by_name(&mut store.db(), name)? else {
         bail!("no existe la cuenta «{name}» (indicada con --as o VAMOS_USER)");
     };
     if !u.active {

@@ -146,7 +146,7 @@ fn sender(cmd: &SenderCommand) -> Result<()> {
             if id.trim().is_empty() || id.len() > 99 {
                 bail!("--id debe tener de 1 a 99 caracteres");
             }
-            let Some(u) = accounts::user_by_name(s.sql(), user)? else {
+            let Some(u) = accounts::user_by_name(&mut s.db(), user)? else {
                 bail!("no existe la cuenta «{user}»");
             };
             let role = vamos_domain::Role::parse(&u.role)
@@ -166,7 +166,7 @@ fn sender(cmd: &SenderCommand) -> Result<()> {
                 }
             }
             store::upsert_sender(
-                s.sql(),
+                &mut s.db(),
                 &store::Sender {
                     sender_id: id.trim().to_string(),
                     username: user.clone(),
@@ -203,7 +203,7 @@ fn sender(cmd: &SenderCommand) -> Result<()> {
                 "{:<28} {:<16} {:<8} {:<8} retorno",
                 "emisor", "cuenta", "firma", "estado"
             );
-            for x in store::senders(s.sql())? {
+            for x in store::senders(&mut s.db())? {
                 println!(
                     "{:<28} {:<16} {:<8} {:<8} {}",
                     x.sender_id,
@@ -220,7 +220,7 @@ fn sender(cmd: &SenderCommand) -> Result<()> {
         }
         SenderCommand::Disable { db, id } => {
             let mut s = open(db)?;
-            let done = store::deactivate_sender(s.sql(), id)?;
+            let done = store::deactivate_sender(&mut s.db(), id)?;
             record(
                 s.as_mut(),
                 "desactivar emisor DCI",
@@ -300,7 +300,7 @@ pub fn backup(a: &BackupArgs) -> Result<ExitCode> {
             .out
             .to_str()
             .ok_or_else(|| anyhow!("ruta de salida no es UTF-8"))?;
-        vamos_store::sqlite_copy_to(s.sql(), path).context("no se pudo escribir la copia")?;
+        vamos_store::sqlite_copy_to(&mut s.db(), path).context("no se pudo escribir la copia")?;
     } else if is_postgres(&a.db) {
         let out = a
             .out
@@ -353,7 +353,7 @@ pub fn restore(a: &RestoreArgs) -> Result<ExitCode> {
         {
             let tmp_url = format!("sqlite:{}", tmp.display());
             let mut s = vamos_store::open(&tmp_url)?;
-            let ok = vamos_store::sqlite_integrity_check(s.sql())?;
+            let ok = vamos_store::sqlite_integrity_check(&mut s.db())?;
             if ok != "ok" || !s.is_ready()? {
                 let _ = std::fs::remove_file(&tmp);
                 bail!("la copia está dañada o no es una base de Vamos ({ok})");
@@ -389,7 +389,7 @@ pub fn restore(a: &RestoreArgs) -> Result<ExitCode> {
         bail!("base desconocida: {}", a.db);
     }
     let mut s = open(&a.db)?;
-    let chain = vamos_store::audit::verify(s.sql())?;
+    let chain = vamos_store::audit::verify(&mut s.db())?;
     record(
         s.as_mut(),
         "restaurar copia de seguridad",

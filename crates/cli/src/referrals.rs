@@ -177,7 +177,7 @@ pub fn referrals(cmd: &ReferralsCommand) -> Result<ExitCode> {
         ReferralsCommand::Expire { db } => {
             let mut store = open(db)?;
             let n = vamos_store::referrals::expire_overdue(
-                store.sql(),
+                &mut store.db(),
                 &crate::commands::today().to_string(),
                 &crate::commands::now_rfc3339(),
             )?;
@@ -249,7 +249,7 @@ fn agreement_fields(
     institution: &str,
 ) -> Result<Option<BTreeSet<String>>> {
     let today = crate::commands::today().to_string();
-    let list = vamos_store::accounts::agreements(store.sql(), Some(institution), Some(&today))?;
+    let list = vamos_store::accounts::agreements(&mut store.db(), Some(institution), Some(&today))?;
     if list.is_empty() {
         return Ok(None);
     }
@@ -286,7 +286,7 @@ fn export(a: &ExportArgs) -> Result<ExitCode> {
         min_priority: a.min_priority,
         ..Default::default()
     };
-    let rows = vamos_store::referrals::referrals(store.sql(), &filter)?;
+    let rows = vamos_store::referrals::referrals(&mut store.db(), &filter)?;
     let ids: Vec<String> = rows.iter().map(|(r, _)| r.id.to_string()).collect();
     audit(
         store.as_mut(),
@@ -342,7 +342,7 @@ fn funnel(a: &FunnelArgs) -> Result<ExitCode> {
     let mut store = open(&a.db)?;
     let t = a.territory.as_deref().map(territory).transpose()?;
     let rows = vamos_store::referrals::funnel(
-        store.sql(),
+        &mut store.db(),
         &ReferralFilter {
             institution: a.institution.clone(),
             territory: t.map(acc::territory_ranges),
@@ -486,14 +486,14 @@ pub fn delivery_points(cmd: &DeliveryPointsCommand) -> Result<ExitCode> {
             let catalogue = load_catalogue(None)?;
             let points = read_points(file, &catalogue)?;
             let mut store = open(db)?;
-            let n = vamos_store::delivery_points::upsert_delivery_points(store.sql(), &points)?;
+            let n = vamos_store::delivery_points::upsert_delivery_points(&mut store.db(), &points)?;
             println!("{n} puntos de atención cargados de {}", file.display());
             Ok(ExitCode::SUCCESS)
         }
         DeliveryPointsCommand::List { db, district } => {
             let mut store = open(db)?;
             territory(district)?;
-            for p in vamos_store::delivery_points::delivery_points_for(store.sql(), district)? {
+            for p in vamos_store::delivery_points::delivery_points_for(&mut store.db(), district)? {
                 println!(
                     "{:<28} {:<12} {:<5} {} — {} — {} — {}",
                     p.service,

@@ -26,6 +26,7 @@ use std::path::Path;
 use std::process::Output;
 use std::sync::LazyLock;
 use std::time::Duration;
+use vamos_store::testing::RawSql;
 use vamos_store::testing::{all_dbs, TestDb};
 
 mod common;
@@ -1103,13 +1104,13 @@ fn killed(db: &TestDb, d: &Path) -> Killed {
         std::thread::sleep(Duration::from_millis(100));
     }
     let mut store = vamos_store::open(url).unwrap();
-    let rows = store.sql().query("SELECT event_key, count(*) FROM counter_referrals WHERE institution = 'MSPBS' GROUP BY event_key", &[]).unwrap();
+    let rows = store.db().query("SELECT event_key, count(*) FROM counter_referrals WHERE institution = 'MSPBS' GROUP BY event_key", &[]).unwrap();
     let stored: std::collections::HashMap<String, i64> = rows
         .iter()
         .map(|r| (r.text(0), r.int(1).unwrap()))
         .collect();
     let audited: std::collections::HashSet<String> = store
-        .sql()
+        .db()
         .query(
             "SELECT subject_id FROM audit_log WHERE action = 'recibir contra-referencias'",
             &[],
@@ -1119,7 +1120,7 @@ fn killed(db: &TestDb, d: &Path) -> Killed {
         .map(|r| r.text(0))
         .collect();
     let api_ids: Vec<String> = store
-        .sql()
+        .db()
         .query(
             "SELECT id FROM counter_referrals WHERE channel = 'api'",
             &[],
@@ -1259,7 +1260,7 @@ fn a_whole_acknowledged_batch_again_is_all_duplicates() {
 fn wait_applied(url: &str) {
     let mut s = vamos_store::open(url).unwrap();
     for _ in 0..300 {
-        let last = vamos_store::counter_referrals::last_counter_referral(s.sql()).unwrap();
+        let last = vamos_store::counter_referrals::last_counter_referral(&mut s.db()).unwrap();
         let (m, _) = s.measurement(None).unwrap().unwrap();
         if m.counter_referrals_applied_through >= last {
             return;

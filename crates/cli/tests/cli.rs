@@ -19,6 +19,7 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::LazyLock;
+use vamos_store::testing::RawSql;
 use vamos_store::testing::{all_dbs, TestDb};
 
 mod common;
@@ -872,7 +873,7 @@ static ROUND_TRIPS: LazyLock<Vec<RoundTrip>> = LazyLock::new(|| {
     let count = |url: &str| {
         let mut s = vamos_store::open(url).unwrap();
         let r = s
-            .sql()
+            .db()
             .query_opt("SELECT COUNT(*) FROM persons", &[])
             .unwrap();
         r.and_then(|r| r.int(0)).unwrap()

@@ -27,6 +27,7 @@ use std::process::Output;
 use std::sync::{LazyLock, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 use vamos_domain::{Permission, Role};
+use vamos_store::testing::RawSql;
 use vamos_store::testing::{all_dbs, TestDb};
 
 mod common;
@@ -919,18 +920,18 @@ fn chain_run(db: &TestDb) -> ChainRun {
     let verified = vamos(&["audit", "verify", "--db", url], d, &[]);
     let mut store = vamos_store::open(url).unwrap();
     let original = store
-        .sql()
+        .db()
         .query_opt("SELECT actor FROM audit_log WHERE id = 3", &[])
         .unwrap()
         .unwrap()
         .text(0);
     let edited = store
-        .sql()
+        .db()
         .execute("UPDATE audit_log SET actor = 'otro' WHERE id = 3", &[])
         .unwrap();
     let after_edit = vamos(&["audit", "verify", "--db", url], d, &[]);
     store
-        .sql()
+        .db()
         .execute(
             "UPDATE audit_log SET actor = $1 WHERE id = 3",
             &[original.into()],
@@ -939,7 +940,7 @@ fn chain_run(db: &TestDb) -> ChainRun {
     let restored = vamos(&["audit", "verify", "--db", url], d, &[]);
     let exported = vamos(&["audit", "export", "--db", url], d, &[]);
     store
-        .sql()
+        .db()
         .execute("DELETE FROM audit_log WHERE id = 5", &[])
         .unwrap();
     let after_delete = vamos(&["audit", "verify", "--db", url], d, &[]);

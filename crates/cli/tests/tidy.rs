@@ -112,6 +112,36 @@ fn no_sql_text_outside_the_store() {
     );
 }
 
+/// Architecture invariant (ARCHITECTURE.md, `crates/store`): the crates above the store hold an
+/// opaque `Db` and cannot run SQL through it (the compiler sees to that: the executor is private
+/// to the store); the one door to raw SQL, `vamos_store::testing::RawSql`, is for test suites.
+#[test]
+fn only_tests_open_the_stores_raw_sql_door() {
+    let crates = root().join("crates");
+    let mut found = Vec::new();
+    for p in rust_files(&crates) {
+        let rel = p
+            .strip_prefix(&crates)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        if rel.starts_with("store/") || rel.contains("/tests/") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).unwrap();
+        for (n, line) in without_tests(&text).lines().enumerate() {
+            if line.contains("RawSql") || line.contains("vamos_store::testing") {
+                found.push(format!("{rel}:{}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "raw SQL outside tests:\n{}",
+        found.join("\n")
+    );
+}
+
 /// The top-level modules of a crate and, for each, the others it names through `crate::…`
 /// (a folder module counts with its files; unit tests are left out).
 fn module_graph(krate: &str) -> BTreeMap<String, BTreeSet<String>> {

@@ -205,7 +205,7 @@ pub fn run_import(
     if summary.committed {
         // The planner must know the tables grew (a bulk load on PostgreSQL, see the function).
         vamos_store::sql::refresh_statistics(
-            store.sql(),
+            &mut store.db(),
             &[
                 "communities",
                 "community_surveys",

@@ -170,7 +170,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> ApiResult<Option<Princ
                 let found = state
                     .pool
                     .run(move |s| {
-                        let sql = s.sql();
+                        let sql = &mut s.db();
                         let Some((t, hash)) = accounts::token_by_prefix(sql, &prefix)? else {
                             return Ok(None);
                         };
@@ -233,7 +233,7 @@ pub async fn session(parts: &Parts, state: &AppState) -> ApiResult<Option<Princi
     let now = now_rfc3339();
     let found = state
         .pool
-        .run(move |s| Ok(accounts::session(s.sql(), &hash, &now)?))
+        .run(move |s| Ok(accounts::session(&mut s.db(), &hash, &now)?))
         .await?;
     let Some((user, csrf)) = found else {
         return Ok(None);

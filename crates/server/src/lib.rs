@@ -304,7 +304,7 @@ async fn access_updater(st: AppState) {
         tokio::select! {
             _ = tick.tick() => {
                 let r = st.pool.run(|s| {
-                    Ok(vamos_store::referrals::expire_overdue(s.sql(), &auth::now().date_naive().to_string(), &auth::now_rfc3339())?)
+                    Ok(vamos_store::referrals::expire_overdue(&mut s.db(), &auth::now().date_naive().to_string(), &auth::now_rfc3339())?)
                 }).await;
                 match r {
                     Ok(0) => {}
@@ -462,11 +462,11 @@ fn load_places(st: &AppState) {
             let read = vamos_store::open(&url).and_then(|mut s| {
                 let held = worker.get().and_then(|p| p.state());
                 if held.is_some()
-                    && held == Some(vamos_store::counter_referrals::registry_state(s.sql())?)
+                    && held == Some(vamos_store::counter_referrals::registry_state(&mut s.db())?)
                 {
                     return Ok(None);
                 }
-                vamos_store::places::PersonPlaces::load(s.sql()).map(Some)
+                vamos_store::places::PersonPlaces::load(&mut s.db()).map(Some)
             });
             match read {
                 Ok(Some(p)) => {

@@ -5,7 +5,7 @@
 //! cookies and API tokens as SHA-256 hex digests (hashed by the server). Timestamps are RFC 3339
 //! text passed in by the caller, so the store never reads the clock.
 
-use crate::sql::{in_tx, Param, Row, Sql};
+use crate::sql::{in_tx, Param, Row};
 use crate::{Result, StoreError};
 use serde::Serialize;
 
@@ -55,7 +55,8 @@ fn user(r: &Row) -> User {
 }
 
 /// Creates an account; a taken user name is a clear error.
-pub fn create_user(sql: &mut dyn Sql, u: &NewUser<'_>) -> Result<i64> {
+pub fn create_user(sql: &mut crate::sql::Db<'_>, u: &NewUser<'_>) -> Result<i64> {
+    let sql = sql.raw();
     in_tx(sql, |sql| {
         if sql
             .query_opt(
@@ -88,7 +89,8 @@ pub fn create_user(sql: &mut dyn Sql, u: &NewUser<'_>) -> Result<i64> {
 }
 
 /// An account by user name.
-pub fn user_by_name(sql: &mut dyn Sql, username: &str) -> Result<Option<User>> {
+pub fn user_by_name(sql: &mut crate::sql::Db<'_>, username: &str) -> Result<Option<User>> {
+    let sql = sql.raw();
     Ok(sql
         .query_opt(
             &format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"),
@@ -98,7 +100,8 @@ pub fn user_by_name(sql: &mut dyn Sql, username: &str) -> Result<Option<User>> {
 }
 
 /// An account by id.
-pub fn user_by_id(sql: &mut dyn Sql, id: i64) -> Result<Option<User>> {
+pub fn user_by_id(sql: &mut crate::sql::Db<'_>, id: i64) -> Result<Option<User>> {
+    let sql = sql.raw();
     Ok(sql
         .query_opt(
             &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"),
@@ -108,7 +111,8 @@ pub fn user_by_id(sql: &mut dyn Sql, id: i64) -> Result<Option<User>> {
 }
 
 /// Every account, by user name.
-pub fn users(sql: &mut dyn Sql) -> Result<Vec<User>> {
+pub fn users(sql: &mut crate::sql::Db<'_>) -> Result<Vec<User>> {
+    let sql = sql.raw();
     Ok(sql
         .query(
             &format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"),
@@ -120,7 +124,8 @@ pub fn users(sql: &mut dyn Sql) -> Result<Vec<User>> {
 }
 
 /// The stored password hash of an account.
-pub fn password_hash(sql: &mut dyn Sql, user_id: i64) -> Result<Option<String>> {
+pub fn password_hash(sql: &mut crate::sql::Db<'_>, user_id: i64) -> Result<Option<String>> {
+    let sql = sql.raw();
     Ok(sql
         .query_opt(
             "SELECT password_hash FROM users WHERE id = $1",
@@ -130,7 +135,13 @@ pub fn password_hash(sql: &mut dyn Sql, user_id: i64) -> Result<Option<String>> 
 }
 
 /// Replaces an account's password and clears its failed-login count.
-pub fn set_password(sql: &mut dyn Sql, user_id: i64, hash: &str, now: &str) -> Result<bool> {
+pub fn set_password(
+    sql: &mut crate::sql::Db<'_>,
+    user_id: i64,
+    hash: &str,
+    now: &str,
+) -> Result<bool> {
+    let sql = sql.raw();
     Ok(sql.execute(
         "UPDATE users SET password_hash = $1, password_changed_at = $2, failed_logins = 0, locked_until = NULL WHERE id = $3",
         &[hash.into(), now.into(), user_id.into()],
@@ -138,7 +149,8 @@ pub fn set_password(sql: &mut dyn Sql, user_id: i64, hash: &str, now: &str) -> R
 }
 
 /// Enables or disables an account; disabling also ends its sessions.
-pub fn set_active(sql: &mut dyn Sql, user_id: i64, active: bool) -> Result<bool> {
+pub fn set_active(sql: &mut crate::sql::Db<'_>, user_id: i64, active: bool) -> Result<bool> {
+    let sql = sql.raw();
     in_tx(sql, |sql| {
         let n = sql.execute(
             "UPDATE users SET active = $1 WHERE id = $2",
@@ -154,11 +166,12 @@ pub fn set_active(sql: &mut dyn Sql, user_id: i64, active: bool) -> Result<bool>
 /// Records a failed login: the count goes up and, from `threshold` failures on, the account is
 /// locked until `lock_until` (the caller computes the back-off).
 pub fn record_failed_login(
-    sql: &mut dyn Sql,
+    sql: &mut crate::sql::Db<'_>,
     user_id: i64,
     threshold: i64,
     lock_until: &str,
 ) -> Result<i64> {
+    let sql = sql.raw();
     in_tx(sql, |sql| {
         let n = sql
             .query_opt(
@@ -178,7 +191,8 @@ pub fn record_failed_login(
 }
 
 /// Records a successful login (failed count reset).
-pub fn record_login(sql: &mut dyn Sql, user_id: i64) -> Result<()> {
+pub fn record_login(sql: &mut crate::sql::Db<'_>, user_id: i64) -> Result<()> {
+    let sql = sql.raw();
     sql.execute(
         "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1",
         &[user_id.into()],
@@ -188,13 +202,14 @@ pub fn record_login(sql: &mut dyn Sql, user_id: i64) -> Result<()> {
 
 /// Stores a new session.
 pub fn create_session(
-    sql: &mut dyn Sql,
+    sql: &mut crate::sql::Db<'_>,
     token_hash: &str,
     user_id: i64,
     csrf: &str,
     now: &str,
     expires_at: &str,
 ) -> Result<()> {
+    let sql = sql.raw();
     sql.execute(
         "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
         &[token_hash.into(), user_id.into(), csrf.into(), now.into(), expires_at.into()],
@@ -204,7 +219,12 @@ pub fn create_session(
 
 /// A live session: `(user, csrf token)`, when it exists, has not expired and its account is
 /// active.
-pub fn session(sql: &mut dyn Sql, token_hash: &str, now: &str) -> Result<Option<(User, String)>> {
+pub fn session(
+    sql: &mut crate::sql::Db<'_>,
+    token_hash: &str,
+    now: &str,
+) -> Result<Option<(User, String)>> {
+    let sql = sql.raw();
     let cols: Vec<String> = USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect();
     let r = sql.query_opt(
         &format!(
@@ -218,7 +238,8 @@ pub fn session(sql: &mut dyn Sql, token_hash: &str, now: &str) -> Result<Option<
 }
 
 /// Ends a session.
-pub fn delete_session(sql: &mut dyn Sql, token_hash: &str) -> Result<()> {
+pub fn delete_session(sql: &mut crate::sql::Db<'_>, token_hash: &str) -> Result<()> {
+    let sql = sql.raw();
     sql.execute(
         "DELETE FROM sessions WHERE token_hash = $1",
         &[token_hash.into()],
@@ -275,7 +296,8 @@ pub struct NewToken<'a> {
     pub expires_at: &'a str,
 }
 
-pub fn create_token(sql: &mut dyn Sql, t: &NewToken<'_>) -> Result<i64> {
+pub fn create_token(sql: &mut crate::sql::Db<'_>, t: &NewToken<'_>) -> Result<i64> {
+    let sql = sql.raw();
     sql.query_opt(
         "INSERT INTO api_tokens (prefix, token_hash, user_id, name, scopes, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
@@ -294,7 +316,11 @@ pub fn create_token(sql: &mut dyn Sql, t: &NewToken<'_>) -> Result<i64> {
 }
 
 /// A token by its public prefix, with its stored hash.
-pub fn token_by_prefix(sql: &mut dyn Sql, prefix: &str) -> Result<Option<(ApiToken, String)>> {
+pub fn token_by_prefix(
+    sql: &mut crate::sql::Db<'_>,
+    prefix: &str,
+) -> Result<Option<(ApiToken, String)>> {
+    let sql = sql.raw();
     Ok(sql
         .query_opt(
             &format!("SELECT {TOKEN_COLUMNS}, t.token_hash FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.prefix = $1"),
@@ -304,7 +330,8 @@ pub fn token_by_prefix(sql: &mut dyn Sql, prefix: &str) -> Result<Option<(ApiTok
 }
 
 /// Marks a token used (at most once a minute per token is enough for "last used").
-pub fn touch_token(sql: &mut dyn Sql, id: i64, now: &str) -> Result<()> {
+pub fn touch_token(sql: &mut crate::sql::Db<'_>, id: i64, now: &str) -> Result<()> {
+    let sql = sql.raw();
     sql.execute(
         "UPDATE api_tokens SET last_used_at = $1 WHERE id = $2",
         &[now.into(), id.into()],
@@ -312,7 +339,8 @@ pub fn touch_token(sql: &mut dyn Sql, id: i64, now: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn tokens(sql: &mut dyn Sql) -> Result<Vec<ApiToken>> {
+pub fn tokens(sql: &mut crate::sql::Db<'_>) -> Result<Vec<ApiToken>> {
+    let sql = sql.raw();
     Ok(sql
         .query(
             &format!("SELECT {TOKEN_COLUMNS} FROM api_tokens t JOIN users u ON u.id = t.user_id ORDER BY t.id"),
@@ -324,7 +352,8 @@ pub fn tokens(sql: &mut dyn Sql) -> Result<Vec<ApiToken>> {
 }
 
 /// Revokes a token by id or prefix; returns whether one was revoked now.
-pub fn revoke_token(sql: &mut dyn Sql, key: &str, now: &str) -> Result<bool> {
+pub fn revoke_token(sql: &mut crate::sql::Db<'_>, key: &str, now: &str) -> Result<bool> {
+    let sql = sql.raw();
     let id: i64 = key.parse().unwrap_or(-1);
     Ok(sql.execute(
         "UPDATE api_tokens SET revoked_at = $1 WHERE (id = $2 OR prefix = $3) AND revoked_at IS NULL",
@@ -362,7 +391,8 @@ fn agreement(r: &Row) -> Agreement {
 }
 
 /// Stores an agreement (validated by the caller).
-pub fn create_agreement(sql: &mut dyn Sql, a: &Agreement, now: &str) -> Result<i64> {
+pub fn create_agreement(sql: &mut crate::sql::Db<'_>, a: &Agreement, now: &str) -> Result<i64> {
+    let sql = sql.raw();
     sql.query_opt(
         "INSERT INTO agreements (institution, fields, purpose, valid_from, valid_to, reference, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
@@ -382,10 +412,11 @@ pub fn create_agreement(sql: &mut dyn Sql, a: &Agreement, now: &str) -> Result<i
 
 /// Agreements, all or of one institution; `valid_on` (YYYY-MM-DD) keeps the ones in force.
 pub fn agreements(
-    sql: &mut dyn Sql,
+    sql: &mut crate::sql::Db<'_>,
     institution: Option<&str>,
     valid_on: Option<&str>,
 ) -> Result<Vec<Agreement>> {
+    let sql = sql.raw();
     let rows = sql.query(
         "SELECT id, institution, fields, purpose, valid_from, valid_to, reference FROM agreements
          WHERE (CAST($1 AS TEXT) IS NULL OR institution = CAST($1 AS TEXT))

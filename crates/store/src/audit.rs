@@ -100,11 +100,14 @@ pub fn sha256_hex(s: &str) -> String {
 }
 
 /// Appends one entry to the chain; returns its id.
-pub fn append(sql: &mut dyn Sql, e: &AuditEntry) -> Result<i64> {
-    Ok(append_many(sql, std::slice::from_ref(e))?
-        .first()
-        .copied()
-        .unwrap_or_default())
+pub fn append(sql: &mut crate::sql::Db<'_>, e: &AuditEntry) -> Result<i64> {
+    let sql = sql.raw();
+    Ok(
+        append_many(&mut crate::sql::Db::new(sql), std::slice::from_ref(e))?
+            .first()
+            .copied()
+            .unwrap_or_default(),
+    )
 }
 
 /// Most records [`append_as_writer`] writes in one statement (13 columns × 600 < the
@@ -120,10 +123,11 @@ pub type Head = Option<(i64, String)>;
 /// on the id and nothing is written; then, as on the first call, [`append_many`] reads the
 /// head under the chain lock. `head` is updated to the new last row.
 pub fn append_as_writer(
-    sql: &mut dyn Sql,
+    sql: &mut crate::sql::Db<'_>,
     entries: &[AuditEntry],
     head: &mut Head,
 ) -> Result<Vec<i64>> {
+    let sql = sql.raw();
     if entries.is_empty() {
         return Ok(Vec::new());
     }
@@ -135,7 +139,7 @@ pub fn append_as_writer(
             return Ok(ids);
         }
     }
-    let ids = append_many(sql, entries)?;
+    let ids = append_many(&mut crate::sql::Db::new(sql), entries)?;
     *head = sql
         .query_opt(
             "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1",
@@ -203,7 +207,8 @@ fn insert_audit_rows(sql: &mut dyn Sql, rows: &[Vec<Param>]) -> Result<()> {
 
 /// Appends entries to the chain in one transaction (group commit), in order; returns their ids.
 /// Retried a few times if another writer took the same ids first.
-pub fn append_many(sql: &mut dyn Sql, entries: &[AuditEntry]) -> Result<Vec<i64>> {
+pub fn append_many(sql: &mut crate::sql::Db<'_>, entries: &[AuditEntry]) -> Result<Vec<i64>> {
+    let sql = sql.raw();
     let mut attempt = 0u64;
     loop {
         match append_locked(sql, entries) {
@@ -229,7 +234,8 @@ fn append_locked(sql: &mut dyn Sql, entries: &[AuditEntry]) -> Result<Vec<i64>> 
 /// server's audit writer inserts without the chain lock, trusting the row ids to collide if
 /// someone else appended: such a collision rolls back to a savepoint and the head is read again
 /// (at most three times), so the caller's transaction survives it.
-pub fn append_in_tx(sql: &mut dyn Sql, entries: &[AuditEntry]) -> Result<Vec<i64>> {
+pub fn append_in_tx(sql: &mut crate::sql::Db<'_>, entries: &[AuditEntry]) -> Result<Vec<i64>> {
+    let sql = sql.raw();
     if entries.is_empty() {
         return Ok(Vec::new());
     }
@@ -319,7 +325,8 @@ pub struct Verification {
 }
 
 /// Walks the whole chain in id order and recomputes every hash.
-pub fn verify(sql: &mut dyn Sql) -> Result<Verification> {
+pub fn verify(sql: &mut crate::sql::Db<'_>) -> Result<Verification> {
+    let sql = sql.raw();
     let mut prev = GENESIS.to_string();
     let mut expected_id = None;
     let mut n = 0u64;
@@ -397,7 +404,8 @@ pub struct AuditQuery {
 }
 
 /// Rows of the trail, newest first.
-pub fn list(sql: &mut dyn Sql, q: &AuditQuery) -> Result<Vec<AuditRow>> {
+pub fn list(sql: &mut crate::sql::Db<'_>, q: &AuditQuery) -> Result<Vec<AuditRow>> {
+    let sql = sql.raw();
     let rows = sql.query(
         &format!(
             "SELECT {COLUMNS} FROM audit_log

@@ -8,7 +8,7 @@ use crate::Backend;
 use crate::{Result, StoreError};
 
 /// A date parameter: PostgreSQL `DATE` columns take text through a cast, SQLite stores text.
-pub fn date_param(sql: &dyn Sql, n: usize) -> String {
+pub(crate) fn date_param(sql: &dyn Sql, n: usize) -> String {
     match sql.dialect() {
         Backend::Postgres => format!("CAST(CAST(${n} AS TEXT) AS DATE)"),
         Backend::Sqlite => format!("${n}"),
@@ -191,4 +191,129 @@ pub(crate) fn next_id(sql: &mut dyn Sql, table: &str) -> Result<i64> {
         )?
         .and_then(|r| r.int(0))
         .unwrap_or(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bulk_inserts_and_value_lists_read_back_alike_on_both_backends() {
+        use crate::sql::{in_ints, in_texts, Param};
+        for db in crate::testing::all_dbs() {
+            let mut s = db.open();
+            let mut db_handle = s.db();
+            let sql = db_handle.raw();
+            sql.batch(
+                "CREATE TABLE bulk_t (id BIGINT PRIMARY KEY, name TEXT, day DATE, x DOUBLE PRECISION)",
+            )
+            .unwrap();
+            let rows: Vec<Vec<Param>> = (1..=25_000i64)
+                .map(|i| {
+                    vec![
+                        i.into(),
+                        if i % 7 == 0 {
+                            Param::Text(None)
+                        } else if i % 11 == 0 {
+                            // What COPY's text format escapes, and a letter beyond ASCII.
+                            format!("tab\tnl\ncr\rbs\\ñ{i}").into()
+                        } else {
+                            format!("n{i}").into()
+                        },
+                        Param::Text(Some(format!("2026-01-{:02}", i % 28 + 1))),
+                        Param::Real(Some(i as f64 / 2.0)),
+                    ]
+                })
+                .collect();
+            let cols = [
+                Col("id", false),
+                Col("name", false),
+                Col("day", true),
+                Col("x", false),
+            ];
+            // Few rows (PostgreSQL: one UNNEST statement), then many (PostgreSQL: COPY).
+            let (few, many) = rows.split_at(COPY_ROWS - 1);
+            insert_rows(sql, "bulk_t", &cols, few).unwrap();
+            insert_rows(sql, "bulk_t", &cols, many).unwrap();
+            let one = |sql: &mut dyn crate::sql::Sql, q: &str, p: &[Param]| {
+                sql.query_opt(q, p).unwrap().and_then(|r| r.int(0))
+            };
+            assert_eq!(
+                one(sql, "SELECT count(*) FROM bulk_t", &[]),
+                Some(25_000),
+                "{}",
+                db.label
+            );
+            assert_eq!(
+                one(sql, "SELECT count(*) FROM bulk_t WHERE name IS NULL", &[]),
+                Some(25_000 / 7),
+                "{}",
+                db.label
+            );
+            let r = sql
+                .query_opt(
+                    "SELECT name, CAST(day AS TEXT), x FROM bulk_t WHERE id = 20001",
+                    &[],
+                )
+                .unwrap()
+                .unwrap();
+            assert_eq!(r.text(0), "n20001", "{}", db.label);
+            assert_eq!(r.text(1), "2026-01-10", "{}", db.label);
+            assert_eq!(r.at(2).real(), Some(10_000.5), "{}", db.label);
+            // Escaped texts read back as written, by either way in.
+            for id in [22i64, 22_000] {
+                let got = sql
+                    .query_opt("SELECT name FROM bulk_t WHERE id = $1", &[id.into()])
+                    .unwrap()
+                    .unwrap()
+                    .text(0);
+                assert_eq!(got, format!("tab\tnl\ncr\rbs\\ñ{id}"), "{}", db.label);
+            }
+            // Outside a transaction the rows are inserted all or none: a duplicate key in the
+            // last row leaves the others out too — of a few rows and of many (PostgreSQL: UNNEST,
+            // then one COPY).
+            for n in [2i64, COPY_ROWS as i64] {
+                let clash: Vec<Vec<Param>> = (30_001..=30_000 + n)
+                    .chain([1])
+                    .map(|i| {
+                        vec![
+                            i.into(),
+                            "x".into(),
+                            Param::Text(Some("2026-02-01".into())),
+                            Param::Real(None),
+                        ]
+                    })
+                    .collect();
+                assert!(
+                    insert_rows(sql, "bulk_t", &cols, &clash).is_err(),
+                    "{} {n}",
+                    db.label
+                );
+                assert_eq!(
+                    one(sql, "SELECT count(*) FROM bulk_t WHERE id > 30000", &[]),
+                    Some(0),
+                    "{} {n}",
+                    db.label
+                );
+            }
+            // A row of the wrong width is refused before anything is written.
+            let short = vec![vec![Param::from(99_999i64)]];
+            assert!(
+                insert_rows(sql, "bulk_t", &cols, &short).is_err(),
+                "{}",
+                db.label
+            );
+            // Value lists: the same rows on both backends, none for an empty list.
+            for (ids, want) in [(vec![3, 14, 20001, 99_999], 3), (vec![], 0)] {
+                let mut p = Vec::new();
+                let f = in_ints(sql.dialect(), "id", &ids, &mut p);
+                let q = format!("SELECT count(*) FROM bulk_t WHERE {f}");
+                assert_eq!(one(sql, &q, &p), Some(want), "{} {ids:?}", db.label);
+            }
+            let mut p = vec![Param::from(10i64)];
+            let f = in_texts(sql.dialect(), "name", &["n3", "n4", "n12", "nada"], &mut p);
+            let q = format!("SELECT count(*) FROM bulk_t WHERE id < $1 AND {f}");
+            assert_eq!(one(sql, &q, &p), Some(2), "{}", db.label);
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! transactions (statuses and counts only, never records) and event subscriptions, on both
 //! backends through [`Sql`].
 
-use crate::sql::{Param, Row, Sql};
+use crate::sql::{Param, Row};
 use crate::{Result, StoreError};
 
 /// An institutional system allowed to call the DCI API.
@@ -33,7 +33,8 @@ fn sender(r: &Row) -> Sender {
 const SENDER_COLUMNS: &str = "sender_id, username, public_key, callback_base, active, created_at";
 
 /// Registers a sender, or replaces its account, key and callback base (and reactivates it).
-pub fn upsert_sender(sql: &mut dyn Sql, s: &Sender) -> Result<()> {
+pub fn upsert_sender(sql: &mut crate::sql::Db<'_>, s: &Sender) -> Result<()> {
+    let sql = sql.raw();
     sql.execute(
         "INSERT INTO dci_senders (sender_id, username, public_key, callback_base, active, created_at)
          VALUES ($1, $2, $3, $4, $5, $6)
@@ -53,7 +54,8 @@ pub fn upsert_sender(sql: &mut dyn Sql, s: &Sender) -> Result<()> {
 }
 
 /// One sender.
-pub fn sender_by_id(sql: &mut dyn Sql, id: &str) -> Result<Option<Sender>> {
+pub fn sender_by_id(sql: &mut crate::sql::Db<'_>, id: &str) -> Result<Option<Sender>> {
+    let sql = sql.raw();
     Ok(sql
         .query_opt(
             &format!("SELECT {SENDER_COLUMNS} FROM dci_senders WHERE sender_id = $1"),
@@ -63,7 +65,8 @@ pub fn sender_by_id(sql: &mut dyn Sql, id: &str) -> Result<Option<Sender>> {
 }
 
 /// Every sender.
-pub fn senders(sql: &mut dyn Sql) -> Result<Vec<Sender>> {
+pub fn senders(sql: &mut crate::sql::Db<'_>) -> Result<Vec<Sender>> {
+    let sql = sql.raw();
     Ok(sql
         .query(
             &format!("SELECT {SENDER_COLUMNS} FROM dci_senders ORDER BY sender_id"),
@@ -75,7 +78,8 @@ pub fn senders(sql: &mut dyn Sql) -> Result<Vec<Sender>> {
 }
 
 /// Deactivates a sender; `false` when it does not exist.
-pub fn deactivate_sender(sql: &mut dyn Sql, id: &str) -> Result<bool> {
+pub fn deactivate_sender(sql: &mut crate::sql::Db<'_>, id: &str) -> Result<bool> {
+    let sql = sql.raw();
     Ok(sql.execute(
         "UPDATE dci_senders SET active = 0 WHERE sender_id = $1",
         &[id.into()],
@@ -119,7 +123,8 @@ fn transaction(r: &Row) -> Transaction {
 const TXN_COLUMNS: &str = "sender_id, message_id, transaction_id, correlation_id, action, status, summary, callback, created_at, updated_at";
 
 /// Records a transaction; `Ok(false)` when the sender already used this `message_id` (replay).
-pub fn insert_transaction(sql: &mut dyn Sql, t: &Transaction) -> Result<bool> {
+pub fn insert_transaction(sql: &mut crate::sql::Db<'_>, t: &Transaction) -> Result<bool> {
+    let sql = sql.raw();
     let n = sql.execute(
         "INSERT INTO dci_transactions (sender_id, message_id, transaction_id, correlation_id, action,
                                        status, summary, callback, created_at, updated_at)
@@ -143,13 +148,14 @@ pub fn insert_transaction(sql: &mut dyn Sql, t: &Transaction) -> Result<bool> {
 
 /// Updates a transaction's status, summary and callback outcome.
 pub fn finish_transaction(
-    sql: &mut dyn Sql,
+    sql: &mut crate::sql::Db<'_>,
     correlation_id: &str,
     status: &str,
     summary: &str,
     callback: Option<&str>,
     now: &str,
 ) -> Result<()> {
+    let sql = sql.raw();
     let n = sql.execute(
         "UPDATE dci_transactions SET status = $2, summary = $3, callback = $4, updated_at = $5
          WHERE correlation_id = $1",
@@ -170,7 +176,13 @@ pub fn finish_transaction(
 }
 
 /// Records how a transaction's callback went.
-pub fn note_callback(sql: &mut dyn Sql, correlation_id: &str, note: &str, now: &str) -> Result<()> {
+pub fn note_callback(
+    sql: &mut crate::sql::Db<'_>,
+    correlation_id: &str,
+    note: &str,
+    now: &str,
+) -> Result<()> {
+    let sql = sql.raw();
     sql.execute(
         "UPDATE dci_transactions SET callback = $2, updated_at = $3 WHERE correlation_id = $1",
         &[correlation_id.into(), note.into(), now.into()],
@@ -181,12 +193,13 @@ pub fn note_callback(sql: &mut dyn Sql, correlation_id: &str, note: &str, now: &
 /// A sender's transactions of one action type, by `transaction_id` or `correlation_id`
 /// (newest first, at most 100).
 pub fn find_transactions(
-    sql: &mut dyn Sql,
+    sql: &mut crate::sql::Db<'_>,
     sender_id: &str,
     action: &str,
     transaction_id: Option<&str>,
     correlation_id: Option<&str>,
 ) -> Result<Vec<Transaction>> {
+    let sql = sql.raw();
     Ok(sql
         .query(
             &format!(
@@ -251,7 +264,8 @@ fn subscription(r: &Row) -> Subscription {
 const SUB_COLUMNS: &str = "code, sender_id, username, transaction_id, reference_id, reg_event_type, filter_type, filter, notify_record_type, status, last_person_id, last_household_id, created_at, updated_at";
 
 /// Stores a new subscription.
-pub fn insert_subscription(sql: &mut dyn Sql, s: &Subscription) -> Result<()> {
+pub fn insert_subscription(sql: &mut crate::sql::Db<'_>, s: &Subscription) -> Result<()> {
+    let sql = sql.raw();
     sql.execute(
         &format!(
             "INSERT INTO dci_subscriptions ({SUB_COLUMNS})
@@ -278,7 +292,11 @@ pub fn insert_subscription(sql: &mut dyn Sql, s: &Subscription) -> Result<()> {
 }
 
 /// One subscription.
-pub fn subscription_by_code(sql: &mut dyn Sql, code: &str) -> Result<Option<Subscription>> {
+pub fn subscription_by_code(
+    sql: &mut crate::sql::Db<'_>,
+    code: &str,
+) -> Result<Option<Subscription>> {
+    let sql = sql.raw();
     Ok(sql
         .query_opt(
             &format!("SELECT {SUB_COLUMNS} FROM dci_subscriptions WHERE code = $1"),
@@ -289,9 +307,10 @@ pub fn subscription_by_code(sql: &mut dyn Sql, code: &str) -> Result<Option<Subs
 
 /// Active subscriptions, of one sender or of all.
 pub fn active_subscriptions(
-    sql: &mut dyn Sql,
+    sql: &mut crate::sql::Db<'_>,
     sender_id: Option<&str>,
 ) -> Result<Vec<Subscription>> {
+    let sql = sql.raw();
     Ok(sql
         .query(
             &format!(
@@ -308,11 +327,12 @@ pub fn active_subscriptions(
 
 /// Sets a subscription's status.
 pub fn set_subscription_status(
-    sql: &mut dyn Sql,
+    sql: &mut crate::sql::Db<'_>,
     code: &str,
     status: &str,
     now: &str,
 ) -> Result<()> {
+    let sql = sql.raw();
     sql.execute(
         "UPDATE dci_subscriptions SET status = $2, updated_at = $3 WHERE code = $1",
         &[code.into(), status.into(), now.into()],
@@ -322,12 +342,13 @@ pub fn set_subscription_status(
 
 /// Moves a subscription's notification watermarks.
 pub fn advance_subscription(
-    sql: &mut dyn Sql,
+    sql: &mut crate::sql::Db<'_>,
     code: &str,
     last_person_id: i64,
     last_household_id: i64,
     now: &str,
 ) -> Result<()> {
+    let sql = sql.raw();
     sql.execute(
         "UPDATE dci_subscriptions SET last_person_id = $2, last_household_id = $3, updated_at = $4
          WHERE code = $1",
@@ -343,7 +364,8 @@ pub fn advance_subscription(
 
 /// The highest person and household ids of the registry (0 when empty): where a new
 /// subscription starts watching.
-pub fn registry_watermarks(sql: &mut dyn Sql) -> Result<(i64, i64)> {
+pub fn registry_watermarks(sql: &mut crate::sql::Db<'_>) -> Result<(i64, i64)> {
+    let sql = sql.raw();
     let p = sql
         .query_opt("SELECT COALESCE(MAX(id), 0) FROM persons", &[])?
         .and_then(|r| r.int(0))

@@ -1,7 +1,7 @@
 //! Storage of delivery points (*puntos de atención*): where each service is delivered, per
 //! district, department or nation — loaded from a file and read by routes and Orientaciones.
 
-use crate::sql::{in_tx, Row, Sql};
+use crate::sql::{in_tx, Row};
 use crate::Result;
 use serde::Serialize;
 
@@ -21,7 +21,11 @@ pub struct DeliveryPoint {
 }
 
 /// Adds or replaces delivery points (by service, territory and name), in one transaction.
-pub fn upsert_delivery_points(sql: &mut dyn Sql, points: &[DeliveryPoint]) -> Result<u64> {
+pub fn upsert_delivery_points(
+    sql: &mut crate::sql::Db<'_>,
+    points: &[DeliveryPoint],
+) -> Result<u64> {
+    let sql = sql.raw();
     in_tx(sql, |sql| {
         for p in points {
             sql.execute(
@@ -47,7 +51,8 @@ pub fn upsert_delivery_points(sql: &mut dyn Sql, points: &[DeliveryPoint]) -> Re
 }
 
 /// Every delivery point, by service and territory.
-pub fn delivery_points_all(sql: &mut dyn Sql) -> Result<Vec<DeliveryPoint>> {
+pub fn delivery_points_all(sql: &mut crate::sql::Db<'_>) -> Result<Vec<DeliveryPoint>> {
+    let sql = sql.raw();
     Ok(sql
         .query(
             "SELECT institution, service, level, territory, name, address, hours, contact FROM delivery_points ORDER BY service, territory, name",
@@ -72,7 +77,11 @@ fn point(r: &Row) -> DeliveryPoint {
 }
 
 /// Delivery points serving a district: its own, its department's, national and remote ones.
-pub fn delivery_points_for(sql: &mut dyn Sql, district: &str) -> Result<Vec<DeliveryPoint>> {
+pub fn delivery_points_for(
+    sql: &mut crate::sql::Db<'_>,
+    district: &str,
+) -> Result<Vec<DeliveryPoint>> {
+    let sql = sql.raw();
     let dept = district.get(..2).unwrap_or("");
     Ok(sql
         .query(

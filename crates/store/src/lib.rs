@@ -9,15 +9,16 @@
 
 pub mod accounts;
 pub mod audit;
-pub mod bulk;
+mod bulk;
 pub mod counter_referrals;
 // The intake log's encoding and the persons' places are parts of counter-referrals, kept at
 // their old paths for the crates above.
 pub use counter_referrals::{intake_log, places};
 pub mod dci;
 pub mod delivery_points;
+pub mod heavy_writer;
 mod load_sql;
-pub mod lock_wait;
+mod lock_wait;
 mod migrations;
 mod postgres_store;
 pub mod referrals;
@@ -28,11 +29,8 @@ pub mod testing;
 pub mod views;
 
 pub use postgres_store::PostgresStore;
-pub use sqlite_store::{
-    cache_kib, checkpoint_after_pages, checkpoint_passive, map_whole_file, sqlite_copy_to,
-    sqlite_integrity_check, start_checkpointer, SqliteStore, MMAP_SIZE as SQLITE_MMAP_SIZE,
-    SQLITE_WAL_PAGES, WRITER_CACHE_KIB, WRITER_WAL_PAGES,
-};
+pub use sql::Db;
+pub use sqlite_store::{sqlite_copy_to, sqlite_integrity_check, SqliteStore};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
@@ -302,10 +300,10 @@ pub trait Store: Send {
     fn locate(&mut self, kind: UnitKind, key: i64) -> Result<Option<(i64, u16)>>;
     /// Appends an audit entry to the hash chain ([`audit::append`]).
     fn audit(&mut self, entry: &AuditEntry) -> Result<()> {
-        audit::append(self.sql(), entry).map(|_| ())
+        audit::append(&mut self.db(), entry).map(|_| ())
     }
-    /// This connection as a plain SQL executor (accounts, audit, views, DCI).
-    fn sql(&mut self) -> &mut dyn sql::Sql;
+    /// This connection, for the store's typed functions (accounts, audit, views, DCI, …).
+    fn db(&mut self) -> sql::Db<'_>;
     /// Whether the schema exists (`vamos db init` has run).
     fn is_ready(&mut self) -> Result<bool>;
     /// A saved measurement (the latest when `id` is `None`) with its districts.

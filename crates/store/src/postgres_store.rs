@@ -375,8 +375,8 @@ impl Store for PostgresStore {
         }))
     }
 
-    fn sql(&mut self) -> &mut dyn crate::sql::Sql {
-        self
+    fn db(&mut self) -> crate::sql::Db<'_> {
+        crate::sql::Db::new(self)
     }
 
     fn is_ready(&mut self) -> Result<bool> {

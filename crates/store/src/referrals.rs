@@ -74,7 +74,7 @@ pub struct SyncOutcome {
 /// one transaction: a need without an open referral gets one (`emitida`), an open referral
 /// whose need is gone is closed with that reason, and overdue ones expire.
 pub fn sync_referrals(
-    sql: &mut dyn Sql,
+    sql: &mut crate::sql::Db<'_>,
     measurement_id: i64,
     ranges: &[(i64, i64)],
     needs: &[NewReferral],
@@ -82,6 +82,7 @@ pub fn sync_referrals(
     at: &str,
     actor: &str,
 ) -> Result<SyncOutcome> {
+    let sql = sql.raw();
     let out = in_tx(sql, |sql| {
         lock(sql, ACCESS_LOCK)?;
         let mut out = SyncOutcome {
@@ -192,7 +193,10 @@ pub fn sync_referrals(
         Ok(out)
     })?;
     // Many referrals may have been created: the planner must know (see the function).
-    crate::sql::refresh_statistics(sql, &["referrals", "referral_events"])?;
+    crate::sql::refresh_statistics(
+        &mut crate::sql::Db::new(sql),
+        &["referrals", "referral_events"],
+    )?;
     Ok(out)
 }
 
@@ -291,7 +295,8 @@ fn expire_in_tx(sql: &mut dyn Sql, today: &str, at: &str) -> Result<u64> {
 }
 
 /// Marks open referrals past their deadline (`due_on` before `today`) as `vencida`.
-pub fn expire_overdue(sql: &mut dyn Sql, today: &str, at: &str) -> Result<u64> {
+pub fn expire_overdue(sql: &mut crate::sql::Db<'_>, today: &str, at: &str) -> Result<u64> {
+    let sql = sql.raw();
     in_tx(sql, |sql| {
         lock(sql, ACCESS_LOCK)?;
         expire_in_tx(sql, today, at)
@@ -437,7 +442,8 @@ pub type ReportRow = (Referral, Option<serde_json::Map<String, serde_json::Value
 /// Referrals matching `f`, by priority (highest first), then id; with the referred person's
 /// columns (`person` object) when the unit is a person, for the caller to filter by its field
 /// policy.
-pub fn referrals(sql: &mut dyn Sql, f: &ReferralFilter) -> Result<Vec<ReportRow>> {
+pub fn referrals(sql: &mut crate::sql::Db<'_>, f: &ReferralFilter) -> Result<Vec<ReportRow>> {
+    let sql = sql.raw();
     let mut params = Vec::new();
     let cond = filter_sql(f, &mut params);
     let mut text = format!(
@@ -468,7 +474,8 @@ pub fn referrals(sql: &mut dyn Sql, f: &ReferralFilter) -> Result<Vec<ReportRow>
 }
 
 /// How many referrals match `f` (ignoring limit and offset).
-pub fn referral_count(sql: &mut dyn Sql, f: &ReferralFilter) -> Result<u64> {
+pub fn referral_count(sql: &mut crate::sql::Db<'_>, f: &ReferralFilter) -> Result<u64> {
+    let sql = sql.raw();
     let mut params = Vec::new();
     let cond = filter_sql(f, &mut params);
     Ok(sql
@@ -481,7 +488,8 @@ pub fn referral_count(sql: &mut dyn Sql, f: &ReferralFilter) -> Result<u64> {
 }
 
 /// One referral.
-pub fn referral_by_id(sql: &mut dyn Sql, id: i64) -> Result<Option<Referral>> {
+pub fn referral_by_id(sql: &mut crate::sql::Db<'_>, id: i64) -> Result<Option<Referral>> {
+    let sql = sql.raw();
     sql.query_opt(
         &format!("SELECT {REFERRAL_COLUMNS} FROM referrals r WHERE r.id = $1"),
         &[id.into()],
@@ -501,7 +509,8 @@ pub struct ReferralEvent {
 }
 
 /// A referral's history, oldest first.
-pub fn referral_events(sql: &mut dyn Sql, id: i64) -> Result<Vec<ReferralEvent>> {
+pub fn referral_events(sql: &mut crate::sql::Db<'_>, id: i64) -> Result<Vec<ReferralEvent>> {
+    let sql = sql.raw();
     Ok(sql
         .query(
             "SELECT at, actor, from_status, to_status, reason FROM referral_events WHERE referral_id = $1 ORDER BY id",
@@ -522,15 +531,16 @@ pub fn referral_events(sql: &mut dyn Sql, id: i64) -> Result<Vec<ReferralEvent>>
 /// `atendida`), records the transition, and returns the referral; `Ok(Err(reason))` when the
 /// transition is not allowed from its current status.
 pub fn transition(
-    sql: &mut dyn Sql,
+    sql: &mut crate::sql::Db<'_>,
     id: i64,
     to: ReferralStatus,
     reason: Option<&str>,
     actor: &str,
     at: &str,
 ) -> Result<std::result::Result<Referral, String>> {
+    let sql = sql.raw();
     in_tx(sql, |sql| {
-        let Some(r) = referral_by_id(sql, id)? else {
+        let Some(r) = referral_by_id(&mut crate::sql::Db::new(sql), id)? else {
             return Ok(Err(format!("no existe la referencia {id}")));
         };
         if r.status == to && to == ReferralStatus::Recibida {
@@ -573,7 +583,7 @@ pub fn transition(
                 reason.into(),
             ]],
         )?;
-        let r = referral_by_id(sql, id)?
+        let r = referral_by_id(&mut crate::sql::Db::new(sql), id)?
             .ok_or_else(|| StoreError::Invalid("referencia perdida".into()))?;
         Ok(Ok(r))
     })
@@ -582,12 +592,13 @@ pub fn transition(
 /// Acknowledges receipt of every `emitida` referral of an institution in a territory
 /// (ranges): the institution has pulled its list. Returns how many.
 pub fn acknowledge_all(
-    sql: &mut dyn Sql,
+    sql: &mut crate::sql::Db<'_>,
     institution: &str,
     ranges: &[(i64, i64)],
     actor: &str,
     at: &str,
 ) -> Result<u64> {
+    let sql = sql.raw();
     in_tx(sql, |sql| {
         let mut params: Vec<Param> = vec![institution.into()];
         let cond = ranges_sql("district_code", ranges, &mut params);
@@ -632,7 +643,8 @@ pub fn acknowledge_all(
 }
 
 /// How many communities each district has: `district_code → count`.
-pub fn communities_per_district(sql: &mut dyn Sql) -> Result<HashMap<i64, i64>> {
+pub fn communities_per_district(sql: &mut crate::sql::Db<'_>) -> Result<HashMap<i64, i64>> {
+    let sql = sql.raw();
     Ok(sql
         .query(
             "SELECT district_code, count(*) FROM communities GROUP BY district_code",
@@ -676,7 +688,8 @@ pub fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
 
 /// The funnel per institution, service and district, for the referrals matching `f`
 /// (institution, territory, scope, service).
-pub fn funnel(sql: &mut dyn Sql, f: &ReferralFilter) -> Result<Vec<FunnelRow>> {
+pub fn funnel(sql: &mut crate::sql::Db<'_>, f: &ReferralFilter) -> Result<Vec<FunnelRow>> {
+    let sql = sql.raw();
     let mut params = Vec::new();
     let cond = filter_sql(f, &mut params);
     let mut rows: std::collections::BTreeMap<(String, String, i64), FunnelRow> =

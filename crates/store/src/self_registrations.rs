@@ -2,7 +2,7 @@
 //! the UTGS's review. Typed reads and writes of `self_registrations`; the review rules (who may
 //! decide, how an approved household enters the registry) are in `vamos_app`.
 
-use crate::sql::{Row, Sql};
+use crate::sql::Row;
 use crate::{Result, StoreError};
 
 /// A submission as stored. `members` is the JSON array written by the public form.
@@ -55,7 +55,8 @@ fn decode(r: &Row) -> Result<SelfRegistration> {
 }
 
 /// Stores a submission as pending; returns its id.
-pub fn insert(sql: &mut dyn Sql, n: &NewSelfRegistration<'_>) -> Result<i64> {
+pub fn insert(sql: &mut crate::sql::Db<'_>, n: &NewSelfRegistration<'_>) -> Result<i64> {
+    let sql = sql.raw();
     let row = sql.query_opt(
         "INSERT INTO self_registrations (submitted_at, district_code, area, locality, address, phone, members, status)
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'pendiente') RETURNING id",
@@ -74,7 +75,8 @@ pub fn insert(sql: &mut dyn Sql, n: &NewSelfRegistration<'_>) -> Result<i64> {
 }
 
 /// The review queue: pending first, newest first, at most `limit`.
-pub fn queue(sql: &mut dyn Sql, limit: i64) -> Result<Vec<SelfRegistration>> {
+pub fn queue(sql: &mut crate::sql::Db<'_>, limit: i64) -> Result<Vec<SelfRegistration>> {
+    let sql = sql.raw();
     sql.query(
         &format!(
             "SELECT {COLUMNS} FROM self_registrations
@@ -88,7 +90,8 @@ pub fn queue(sql: &mut dyn Sql, limit: i64) -> Result<Vec<SelfRegistration>> {
 }
 
 /// One submission.
-pub fn get(sql: &mut dyn Sql, id: i64) -> Result<Option<SelfRegistration>> {
+pub fn get(sql: &mut crate::sql::Db<'_>, id: i64) -> Result<Option<SelfRegistration>> {
+    let sql = sql.raw();
     sql.query_opt(
         &format!("SELECT {COLUMNS} FROM self_registrations WHERE id = $1"),
         &[id.into()],
@@ -99,7 +102,14 @@ pub fn get(sql: &mut dyn Sql, id: i64) -> Result<Option<SelfRegistration>> {
 }
 
 /// Marks a pending submission rejected with its reason; false if it was no longer pending.
-pub fn reject(sql: &mut dyn Sql, id: i64, by: &str, at: &str, reason: &str) -> Result<bool> {
+pub fn reject(
+    sql: &mut crate::sql::Db<'_>,
+    id: i64,
+    by: &str,
+    at: &str,
+    reason: &str,
+) -> Result<bool> {
+    let sql = sql.raw();
     Ok(sql.execute(
         "UPDATE self_registrations SET status = 'rechazada', reviewed_by = $1, reviewed_at = $2, reason = $3
          WHERE id = $4 AND status = 'pendiente'",
@@ -109,12 +119,13 @@ pub fn reject(sql: &mut dyn Sql, id: i64, by: &str, at: &str, reason: &str) -> R
 
 /// Marks a pending submission approved with the import that registered it.
 pub fn approve(
-    sql: &mut dyn Sql,
+    sql: &mut crate::sql::Db<'_>,
     id: i64,
     by: &str,
     at: &str,
     import_id: Option<i64>,
 ) -> Result<bool> {
+    let sql = sql.raw();
     Ok(sql.execute(
         "UPDATE self_registrations SET status = 'aprobada', reviewed_by = $1, reviewed_at = $2, import_id = $3
          WHERE id = $4 AND status = 'pendiente'",

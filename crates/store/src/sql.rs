@@ -233,8 +233,30 @@ impl Row {
     }
 }
 
-/// Runs parameterised SQL on one connection. Implemented by both stores.
-pub trait Sql {
+/// A connection (or an open transaction on it) as the store's area functions take it.
+///
+/// Opaque above the store on purpose: the crates above hand it from [`crate::Store::db`] to
+/// the store's typed functions and can neither write SQL nor reach the driver through it, so
+/// every statement the system runs is in this crate.
+pub struct Db<'a>(&'a mut dyn Sql);
+
+impl<'a> Db<'a> {
+    pub(crate) fn new(sql: &'a mut dyn Sql) -> Self {
+        Db(sql)
+    }
+    /// The executor, inside the store.
+    pub(crate) fn raw(&mut self) -> &mut dyn Sql {
+        &mut *self.0
+    }
+    /// Which backend this connection talks to (some use cases pick a batch size by it).
+    pub fn backend(&self) -> Backend {
+        self.0.dialect()
+    }
+}
+
+/// Runs parameterised SQL on one connection. Implemented by both stores; private to the store
+/// (callers above hold a [`Db`]).
+pub(crate) trait Sql {
     fn dialect(&self) -> Backend;
     /// Rows of a query.
     fn query(&mut self, sql: &str, params: &[Param]) -> Result<Vec<Row>>;
@@ -272,7 +294,7 @@ pub trait Sql {
 
 /// Runs `f` in one write transaction (SQLite `BEGIN IMMEDIATE`: one writer at a time), committing
 /// when it returns `Ok` and rolling back otherwise.
-pub fn in_tx<T>(sql: &mut dyn Sql, f: impl FnOnce(&mut dyn Sql) -> Result<T>) -> Result<T> {
+pub(crate) fn in_tx<T>(sql: &mut dyn Sql, f: impl FnOnce(&mut dyn Sql) -> Result<T>) -> Result<T> {
     sql.batch(match sql.dialect() {
         Backend::Sqlite => "BEGIN IMMEDIATE",
         Backend::Postgres => "BEGIN",
@@ -295,7 +317,8 @@ pub fn in_tx<T>(sql: &mut dyn Sql, f: impl FnOnce(&mut dyn Sql) -> Result<T>) ->
 /// loaded table as if it were empty, which slows batches of counter-referrals by orders of
 /// magnitude until an `ANALYZE` (measured: BENCHMARKS.md, issue 5). SQLite runs
 /// `PRAGMA optimize`.
-pub fn refresh_statistics(sql: &mut dyn Sql, tables: &[&str]) -> Result<()> {
+pub fn refresh_statistics(sql: &mut crate::sql::Db<'_>, tables: &[&str]) -> Result<()> {
+    let sql = sql.raw();
     match sql.dialect() {
         Backend::Postgres => sql.batch(&format!("ANALYZE {}", tables.join(", "))),
         Backend::Sqlite => sql.batch("PRAGMA optimize"),
@@ -308,7 +331,8 @@ pub fn refresh_statistics(sql: &mut dyn Sql, tables: &[&str]) -> Result<()> {
 /// while the server runs: with statistics taken when the table was small, the planner hashed
 /// the whole table for every district the Logros updater read, slower than the index it uses
 /// once analysed (measured: BENCHMARKS.md, issue 5). SQLite: nothing to do.
-pub fn refresh_statistics_if_stale(sql: &mut dyn Sql, table: &str) -> Result<bool> {
+pub fn refresh_statistics_if_stale(sql: &mut crate::sql::Db<'_>, table: &str) -> Result<bool> {
+    let sql = sql.raw();
     if sql.dialect() != Backend::Postgres {
         return Ok(false);
     }
@@ -322,14 +346,14 @@ pub fn refresh_statistics_if_stale(sql: &mut dyn Sql, table: &str) -> Result<boo
         .unwrap_or(0)
         != 0;
     if stale {
-        refresh_statistics(sql, &[table])?;
+        refresh_statistics(&mut crate::sql::Db::new(sql), &[table])?;
     }
     Ok(stale)
 }
 
 /// Serialises writers on a named lock inside a transaction: PostgreSQL takes an advisory
 /// transaction lock; SQLite's `BEGIN IMMEDIATE` already admits one writer.
-pub fn lock(sql: &mut dyn Sql, key: i64) -> Result<()> {
+pub(crate) fn lock(sql: &mut dyn Sql, key: i64) -> Result<()> {
     if sql.dialect() == Backend::Postgres {
         sql.query("SELECT pg_advisory_xact_lock($1)", &[Param::from(key)])?;
     }
@@ -339,7 +363,7 @@ pub fn lock(sql: &mut dyn Sql, key: i64) -> Result<()> {
 /// Takes a named lock in shared mode inside a transaction: PostgreSQL's shared advisory
 /// transaction lock, held at once by any number of sharers and excluding [`lock`]'s holders;
 /// SQLite's `BEGIN IMMEDIATE` already admits one writer.
-pub fn lock_shared(sql: &mut dyn Sql, key: i64) -> Result<()> {
+pub(crate) fn lock_shared(sql: &mut dyn Sql, key: i64) -> Result<()> {
     if sql.dialect() == Backend::Postgres {
         sql.query(
             "SELECT pg_advisory_xact_lock_shared($1)",

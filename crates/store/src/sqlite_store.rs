@@ -83,12 +83,13 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
 /// bulk referral generation ran slower with it (measured: BENCHMARKS.md, issue 5). SQLite caps
 /// the size at the `SQLITE_MAX_MMAP_SIZE` it was built with (2 GB by default):
 /// `.cargo/config.toml` raises it.
-pub const MMAP_SIZE: u64 = 1 << 40;
+pub(crate) const MMAP_SIZE: u64 = 1 << 40;
 
 /// Sets a SQLite connection to read its whole file through a memory map ([`MMAP_SIZE`]) and
 /// returns the size SQLite took (smaller if the build caps it); on PostgreSQL does nothing and
 /// returns 0.
-pub fn map_whole_file(sql: &mut dyn crate::sql::Sql) -> Result<u64> {
+pub(crate) fn map_whole_file(sql: &mut crate::sql::Db<'_>) -> Result<u64> {
+    let sql = sql.raw();
     let size = i64::try_from(MMAP_SIZE).unwrap_or(i64::MAX);
     Ok(u64::try_from(set_pragma(sql, "mmap_size", size)?).unwrap_or_default())
 }
@@ -99,11 +100,12 @@ pub fn map_whole_file(sql: &mut dyn crate::sql::Sql) -> Result<u64> {
 /// its dirty pages fill the cache SQLite spills them into the WAL before the commit, and a
 /// page changed again after is written again. With the larger cache the intake sustained more
 /// (measured: BENCHMARKS.md, issue 5). Only pages in use take memory.
-pub const WRITER_CACHE_KIB: u64 = 1 << 20;
+pub(crate) const WRITER_CACHE_KIB: u64 = 1 << 20;
 
 /// Sets the page cache of a SQLite connection to `kib` KiB (`PRAGMA cache_size`); on
 /// PostgreSQL does nothing.
-pub fn cache_kib(sql: &mut dyn crate::sql::Sql, kib: u64) -> Result<()> {
+pub(crate) fn cache_kib(sql: &mut crate::sql::Db<'_>, kib: u64) -> Result<()> {
+    let sql = sql.raw();
     // A negative size is in KiB (a positive one in pages).
     set_pragma(sql, "cache_size", -i64::try_from(kib).unwrap_or(i64::MAX))?;
     Ok(())
@@ -128,19 +130,22 @@ fn set_pragma(sql: &mut dyn crate::sql::Sql, name: &str, value: i64) -> Result<i
 /// transactions dirty index pages at random, and a page written again before the checkpoint is
 /// copied into the database once; its applications of the log set 0 (none) while the server's
 /// checkpointer thread copies the WAL for them.
-pub fn checkpoint_after_pages(sql: &mut dyn crate::sql::Sql, pages: u32) -> Result<u32> {
+pub(crate) fn checkpoint_after_pages(sql: &mut crate::sql::Db<'_>, pages: u32) -> Result<u32> {
+    let sql = sql.raw();
     let held = set_pragma(sql, "wal_autocheckpoint", i64::from(pages))?;
     Ok(u32::try_from(held).unwrap_or_default())
 }
 
 /// SQLite: a consistent, compacted copy of the database at `path` (`VACUUM INTO`) while others
 /// may keep reading and writing.
-pub fn sqlite_copy_to(sql: &mut dyn crate::sql::Sql, path: &str) -> Result<()> {
+pub fn sqlite_copy_to(sql: &mut crate::sql::Db<'_>, path: &str) -> Result<()> {
+    let sql = sql.raw();
     sql.batch(&format!("VACUUM INTO '{}'", path.replace('\'', "''")))
 }
 
 /// SQLite: the database's own integrity check (`ok` when sound, else what is wrong).
-pub fn sqlite_integrity_check(sql: &mut dyn crate::sql::Sql) -> Result<String> {
+pub fn sqlite_integrity_check(sql: &mut crate::sql::Db<'_>) -> Result<String> {
+    let sql = sql.raw();
     Ok(sql
         .query_opt("PRAGMA integrity_check", &[])?
         .map(|r| r.text(0))
@@ -150,7 +155,8 @@ pub fn sqlite_integrity_check(sql: &mut dyn crate::sql::Sql) -> Result<String> {
 /// SQLite: copies what the WAL holds into the database without blocking writers (a passive
 /// checkpoint; the server's checkpointer thread runs it after the intake writer's commits).
 /// Does nothing on PostgreSQL.
-pub fn checkpoint_passive(sql: &mut dyn crate::sql::Sql) -> Result<()> {
+pub(crate) fn checkpoint_passive(sql: &mut crate::sql::Db<'_>) -> Result<()> {
+    let sql = sql.raw();
     if sql.dialect() == crate::Backend::Sqlite {
         sql.query_opt("PRAGMA wal_checkpoint(PASSIVE)", &[])?;
     }
@@ -162,7 +168,7 @@ pub fn checkpoint_passive(sql: &mut dyn crate::sql::Sql) -> Result<()> {
 /// copies what the WAL holds into the database without blocking the writer, which would
 /// otherwise do it in its own commits once the WAL reaches its threshold. `None` if the thread
 /// cannot be started (the writer then checkpoints alone, as before).
-pub fn start_checkpointer(url: &str) -> Option<std::sync::mpsc::SyncSender<()>> {
+pub(crate) fn start_checkpointer(url: &str) -> Option<std::sync::mpsc::SyncSender<()>> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
     let url = url.to_string();
     std::thread::Builder::new()
@@ -176,7 +182,7 @@ pub fn start_checkpointer(url: &str) -> Option<std::sync::mpsc::SyncSender<()>> 
                 }
             };
             while rx.recv().is_ok() {
-                if let Err(e) = checkpoint_passive(s.sql()) {
+                if let Err(e) = checkpoint_passive(&mut s.db()) {
                     tracing::warn!(motivo = %e, "checkpoint del WAL no hecho");
                 }
             }
@@ -189,10 +195,10 @@ pub fn start_checkpointer(url: &str) -> Option<std::sync::mpsc::SyncSender<()>> 
 /// of 4 KiB (64 MiB): with it the sustained intake of batches rose end to end. Not while it
 /// applies single events at once: with it then, their tail latency was worse (measured:
 /// BENCHMARKS.md, issue 5).
-pub const WRITER_WAL_PAGES: u32 = 16_000;
+pub(crate) const WRITER_WAL_PAGES: u32 = 16_000;
 
 /// SQLite's own checkpoint threshold (`SQLITE_DEFAULT_WAL_AUTOCHECKPOINT`), in pages.
-pub const SQLITE_WAL_PAGES: u32 = 1_000;
+pub(crate) const SQLITE_WAL_PAGES: u32 = 1_000;
 
 /// A SQLite registry in one file.
 pub struct SqliteStore {
@@ -594,8 +600,8 @@ impl Store for SqliteStore {
         Ok(r.and_then(|(id, d)| u16::try_from(d).ok().map(|d| (id, d))))
     }
 
-    fn sql(&mut self) -> &mut dyn crate::sql::Sql {
-        self
+    fn db(&mut self) -> crate::sql::Db<'_> {
+        crate::sql::Db::new(self)
     }
 
     fn is_ready(&mut self) -> Result<bool> {
@@ -1143,19 +1149,21 @@ mod checkpointer_tests {
         let db = crate::testing::sqlite_db();
         let mut s = db.open();
         // The writer's own commits leave the WAL alone (no automatic checkpoint).
-        checkpoint_after_pages(s.sql(), 0).unwrap();
+        checkpoint_after_pages(&mut s.db(), 0).unwrap();
         let wake = start_checkpointer(&db.url).unwrap();
         // (frames in the WAL, frames copied into the database) as a passive checkpoint by a
         // third party finds them — it copies what is left, so ask only once done.
         let wal = |s: &mut Box<dyn crate::Store>| {
             let r = s
-                .sql()
+                .db()
+                .raw()
                 .query_opt("PRAGMA wal_checkpoint(PASSIVE)", &[])
                 .unwrap()
                 .unwrap();
             (r.int(1).unwrap(), r.int(2).unwrap())
         };
-        s.sql()
+        s.db()
+            .raw()
             .batch("CREATE TABLE t (x TEXT); INSERT INTO t SELECT hex(randomblob(500)) FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) SELECT i FROM n)")
             .unwrap();
         let size = |p: &str| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);

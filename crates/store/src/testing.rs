@@ -5,7 +5,8 @@
 // Test support: failing loudly is the point (a test that cannot reach its database must fail).
 #![allow(clippy::panic)]
 
-use crate::{PostgresStore, SqliteStore, Store};
+use crate::sql::{Db, Param, Row};
+use crate::{Backend, PostgresStore, Result, SqliteStore, Store};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The environment variable naming the PostgreSQL server used by the test suites.
@@ -108,4 +109,32 @@ pub fn all_dbs() -> Vec<TestDb> {
     let mut v = vec![sqlite_db()];
     v.extend(postgres_db());
     v
+}
+
+/// Raw SQL on a [`Db`], for test suites that set up or inspect what no typed function of the
+/// store exposes (a tidy test keeps it out of everything but tests).
+pub trait RawSql {
+    fn dialect(&self) -> Backend;
+    fn query(&mut self, sql: &str, params: &[Param]) -> Result<Vec<Row>>;
+    fn query_opt(&mut self, sql: &str, params: &[Param]) -> Result<Option<Row>>;
+    fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64>;
+    fn batch(&mut self, sql: &str) -> Result<()>;
+}
+
+impl RawSql for Db<'_> {
+    fn dialect(&self) -> Backend {
+        self.backend()
+    }
+    fn query(&mut self, sql: &str, params: &[Param]) -> Result<Vec<Row>> {
+        self.raw().query(sql, params)
+    }
+    fn query_opt(&mut self, sql: &str, params: &[Param]) -> Result<Option<Row>> {
+        self.raw().query_opt(sql, params)
+    }
+    fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64> {
+        self.raw().execute(sql, params)
+    }
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        self.raw().batch(sql)
+    }
 }

@@ -6,7 +6,7 @@
 //! caller can widen its territory. Which fields the caller may *see* is decided above (the
 //! server applies the role and the data-sharing agreement); this module returns whole rows.
 
-use crate::sql::{Param, Row, Sql};
+use crate::sql::{Param, Row};
 use crate::Result;
 use serde_json::{Map, Value};
 use vamos_domain::schema::PERSON_FIELDS;
@@ -167,7 +167,8 @@ pub(crate) fn person_columns() -> String {
 }
 
 /// One person (whole row) with its household's district.
-pub fn person(sql: &mut dyn Sql, id: i64) -> Result<Option<Map<String, Value>>> {
+pub fn person(sql: &mut crate::sql::Db<'_>, id: i64) -> Result<Option<Map<String, Value>>> {
+    let sql = sql.raw();
     Ok(sql
         .query_opt(
             &format!(
@@ -184,7 +185,8 @@ pub type HouseholdView = (Map<String, Value>, Vec<Map<String, Value>>);
 
 /// Whether household `id` came from a synthetic import (`synthetic` is an integer in SQLite and
 /// a boolean in PostgreSQL: both read it as a condition).
-pub fn household_is_synthetic(sql: &mut dyn Sql, id: i64) -> Result<bool> {
+pub fn household_is_synthetic(sql: &mut crate::sql::Db<'_>, id: i64) -> Result<bool> {
+    let sql = sql.raw();
     Ok(!sql
         .query(
             "SELECT 1 FROM households h JOIN imports i ON i.id = h.import_id WHERE h.id = $1 AND i.synthetic",
@@ -194,7 +196,8 @@ pub fn household_is_synthetic(sql: &mut dyn Sql, id: i64) -> Result<bool> {
 }
 
 /// One household with its members (whole rows).
-pub fn household(sql: &mut dyn Sql, id: i64) -> Result<Option<HouseholdView>> {
+pub fn household(sql: &mut crate::sql::Db<'_>, id: i64) -> Result<Option<HouseholdView>> {
+    let sql = sql.raw();
     let Some(h) = sql.query_opt(
         "SELECT h.id, h.district_code, h.community_id, c.name AS community_name, h.area, h.address,
                 h.latitude, h.longitude, CAST(h.interview_date AS TEXT) AS interview_date, h.form
@@ -218,7 +221,8 @@ pub fn household(sql: &mut dyn Sql, id: i64) -> Result<Option<HouseholdView>> {
 }
 
 /// One community with its counts and latest Entorno survey date.
-pub fn community(sql: &mut dyn Sql, id: i64) -> Result<Option<Map<String, Value>>> {
+pub fn community(sql: &mut crate::sql::Db<'_>, id: i64) -> Result<Option<Map<String, Value>>> {
+    let sql = sql.raw();
     Ok(sql
         .query_opt(
             "SELECT c.id, c.district_code, c.name, c.area,
@@ -256,12 +260,13 @@ fn persons_where(
 
 /// A person search: `filter` inside the scope's district ranges, ids after `after`.
 pub fn search_persons(
-    sql: &mut dyn Sql,
+    sql: &mut crate::sql::Db<'_>,
     filter: &Filter,
     scope: &[(i64, i64)],
     after: Option<i64>,
     limit: i64,
 ) -> Result<Page> {
+    let sql = sql.raw();
     let mut params = Vec::new();
     let mut q = persons_where(&person_columns(), filter, scope, &mut params);
     params.push(after.unwrap_or(i64::MIN).into());
@@ -275,13 +280,14 @@ pub fn search_persons(
 /// A person search by page number (DCI pagination): `filter` inside the scope, ordered by
 /// `sort` (column, descending?) then id, skipping `offset` rows.
 pub fn search_persons_offset(
-    sql: &mut dyn Sql,
+    sql: &mut crate::sql::Db<'_>,
     filter: &Filter,
     scope: &[(i64, i64)],
     sort: &[(PersonColumn, bool)],
     offset: i64,
     limit: i64,
 ) -> Result<Vec<Map<String, Value>>> {
+    let sql = sql.raw();
     let mut params = Vec::new();
     let mut q = persons_where(&person_columns(), filter, scope, &mut params);
     q.push_str(" ORDER BY ");
@@ -300,7 +306,12 @@ pub fn search_persons_offset(
 }
 
 /// How many persons match (for DCI's `total_count`).
-pub fn count_persons(sql: &mut dyn Sql, filter: &Filter, scope: &[(i64, i64)]) -> Result<i64> {
+pub fn count_persons(
+    sql: &mut crate::sql::Db<'_>,
+    filter: &Filter,
+    scope: &[(i64, i64)],
+) -> Result<i64> {
+    let sql = sql.raw();
     let mut params = Vec::new();
     let q = persons_where("COUNT(*)", filter, scope, &mut params);
     Ok(sql
@@ -311,12 +322,13 @@ pub fn count_persons(sql: &mut dyn Sql, filter: &Filter, scope: &[(i64, i64)]) -
 
 /// Households of a territory range (inside the scope), ids after `after`.
 pub fn list_households(
-    sql: &mut dyn Sql,
+    sql: &mut crate::sql::Db<'_>,
     within: &[(i64, i64)],
     scope: &[(i64, i64)],
     after: Option<i64>,
     limit: i64,
 ) -> Result<Page> {
+    let sql = sql.raw();
     let mut params = Vec::new();
     let mut q = "SELECT h.id, h.district_code, h.community_id, h.area, CAST(h.interview_date AS TEXT) AS interview_date,
                         (SELECT COUNT(*) FROM persons p WHERE p.household_id = h.id) AS members
@@ -334,12 +346,13 @@ pub fn list_households(
 
 /// Communities of a territory range (inside the scope), ids after `after`.
 pub fn list_communities(
-    sql: &mut dyn Sql,
+    sql: &mut crate::sql::Db<'_>,
     within: &[(i64, i64)],
     scope: &[(i64, i64)],
     after: Option<i64>,
     limit: i64,
 ) -> Result<Page> {
+    let sql = sql.raw();
     let mut params = Vec::new();
     let mut q =
         "SELECT h.id, h.district_code, h.name, h.area FROM communities h WHERE ".to_string();
@@ -355,7 +368,8 @@ pub fn list_communities(
 }
 
 /// Every measurement without its districts, newest first (at most 1000).
-pub fn measurements(sql: &mut dyn Sql) -> Result<Vec<Value>> {
+pub fn measurements(sql: &mut crate::sql::Db<'_>) -> Result<Vec<Value>> {
+    let sql = sql.raw();
     Ok(sql
         .query(
             "SELECT id, as_of, catalogue_version, catalogue_label, territory, synthetic, created_at

@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use vamos_domain::schema::{COMMUNITY_FIELDS, HOUSEHOLD_FIELDS, PERSON_FIELDS};
 use vamos_domain::*;
 use vamos_store::counter_referrals::Applied;
-use vamos_store::testing::all_dbs;
+use vamos_store::testing::{all_dbs, RawSql};
 use vamos_store::{ImportMeta, SnapshotNeeds, Store};
 
 fn meta() -> ImportMeta {
@@ -210,54 +210,53 @@ fn rolled_back_or_dropped_import_leaves_nothing() {
 }
 
 #[test]
-fn the_writers_sqlite_connection_maps_the_whole_file_checkpoints_after_64_mib_and_caches_1_gib() {
+fn the_heavy_writers_sqlite_connection_maps_the_whole_file_caches_1_gib_and_checkpoints_by_kind() {
+    use vamos_store::heavy_writer::{HeavyWriter, WriteKind};
     for db in all_dbs() {
         let mut s = db.open();
         write_one(s.as_mut(), true);
-        let took = vamos_store::map_whole_file(s.sql()).unwrap();
-        if db.label == "sqlite" {
-            // SQLite answers the size it took: capped at the SQLITE_MAX_MMAP_SIZE it was built
-            // with (2 GB unless .cargo/config.toml's flag reached the build).
-            assert_eq!(took, vamos_store::SQLITE_MMAP_SIZE);
-            let asked = s
-                .sql()
-                .query_opt("PRAGMA mmap_size", &[])
+        let mut writer = HeavyWriter::new(&db.url);
+        let pragma = |w: &mut HeavyWriter, name: &str| {
+            w.connection()
                 .unwrap()
-                .and_then(|r| r.int(0));
-            assert_eq!(asked, Some(vamos_store::SQLITE_MMAP_SIZE as i64));
-        } else {
-            assert_eq!(took, 0, "{}", db.label);
-        }
-        let persons = s
-            .sql()
+                .db()
+                .query_opt(&format!("PRAGMA {name}"), &[])
+                .unwrap()
+                .and_then(|r| r.int(0))
+        };
+        let persons = writer
+            .connection()
+            .unwrap()
+            .db()
             .query_opt("SELECT count(*) FROM persons", &[])
             .unwrap()
             .and_then(|r| r.int(0));
         assert_eq!(persons, Some(1), "{}", db.label);
-        // The writer's checkpoint threshold, read back from SQLite.
-        let held =
-            vamos_store::checkpoint_after_pages(s.sql(), vamos_store::WRITER_WAL_PAGES).unwrap();
-        if db.label == "sqlite" {
-            assert_eq!(held, vamos_store::WRITER_WAL_PAGES);
-            let asked = s
-                .sql()
-                .query_opt("PRAGMA wal_autocheckpoint", &[])
-                .unwrap()
-                .and_then(|r| r.int(0));
-            assert_eq!(asked, Some(i64::from(vamos_store::WRITER_WAL_PAGES)));
-        } else {
-            assert_eq!(held, 0, "{}", db.label);
+        if db.label != "sqlite" {
+            // Nothing to tune on PostgreSQL: each kind of transaction just gets the connection.
+            for kind in [WriteKind::Small, WriteKind::Batch, WriteKind::Application] {
+                writer.prepare(kind).unwrap();
+                writer.committed(kind);
+            }
+            continue;
         }
-        // The writer's page cache, read back from SQLite (a negative size is in KiB).
-        vamos_store::cache_kib(s.sql(), vamos_store::WRITER_CACHE_KIB).unwrap();
-        if db.label == "sqlite" {
-            let asked = s
-                .sql()
-                .query_opt("PRAGMA cache_size", &[])
-                .unwrap()
-                .and_then(|r| r.int(0));
-            assert_eq!(asked, Some(-(vamos_store::WRITER_CACHE_KIB as i64)));
-        }
+        // The whole file through a memory map: SQLite answers the size it took, capped at the
+        // SQLITE_MAX_MMAP_SIZE it was built with (2 GB unless .cargo/config.toml's flag
+        // reached the build): a terabyte means the flag took.
+        assert_eq!(pragma(&mut writer, "mmap_size"), Some(1 << 40));
+        // A 1 GiB page cache (a negative size is in KiB).
+        assert_eq!(pragma(&mut writer, "cache_size"), Some(-(1 << 20)));
+        // Single events keep SQLite's own checkpoint threshold; larger groups wait for 64 MiB;
+        // applications leave the WAL to the checkpointer thread.
+        writer.prepare(WriteKind::Small).unwrap();
+        assert_eq!(pragma(&mut writer, "wal_autocheckpoint"), Some(1_000));
+        writer.prepare(WriteKind::Batch).unwrap();
+        assert_eq!(pragma(&mut writer, "wal_autocheckpoint"), Some(16_000));
+        writer.prepare(WriteKind::Application).unwrap();
+        assert_eq!(pragma(&mut writer, "wal_autocheckpoint"), Some(0));
+        // After an error the connection is opened (and tuned) again.
+        writer.reset();
+        assert_eq!(pragma(&mut writer, "cache_size"), Some(-(1 << 20)));
     }
 }
 
@@ -457,11 +456,11 @@ fn load_communities_reads_whole_communities() {
         assert_eq!(load(store.as_mut(), &[]).len(), 0, "{}", db.label);
         // Counter-referrals count up to the id given.
         use vamos_store::counter_referrals::{insert_counter_referrals, locate_persons};
-        let (by_id, _) = locate_persons(store.sql(), &[3], &[]).unwrap();
+        let (by_id, _) = locate_persons(&mut store.db(), &[3], &[]).unwrap();
         let event = prenatal_event(by_id[&3], "e1", "d1");
         let answers = Default::default();
         let stored =
-            insert_counter_referrals(store.sql(), &[event], &answers, "2026-11-23T10:00:00Z")
+            insert_counter_referrals(&mut store.db(), &[event], &answers, "2026-11-23T10:00:00Z")
                 .unwrap();
         let vamos_store::counter_referrals::Outcome::Stored { id, .. } = stored[0] else {
             panic!("{stored:?}")
@@ -568,14 +567,14 @@ fn grouped_counter_referrals_settle_duplicates_and_conflicts_in_one_commit() {
     for db in all_dbs() {
         let mut s = db.open();
         write_one(s.as_mut(), true);
-        let (by_id, _) = locate_persons(s.sql(), &[1], &[]).unwrap();
+        let (by_id, _) = locate_persons(&mut s.db(), &[1], &[]).unwrap();
         let person = by_id[&1];
         let event = |key: &str, digest: &str| prenatal_event(person, key, digest);
         let answers = Default::default();
         // Two submissions grouped into one call: the second repeats the first's event (a
         // duplicate) and reuses its id with other content (a conflict).
         let first = insert_counter_referrals(
-            s.sql(),
+            &mut s.db(),
             &[
                 event("e1", "d1"),
                 event("e1", "d1"),
@@ -602,7 +601,7 @@ fn grouped_counter_referrals_settle_duplicates_and_conflicts_in_one_commit() {
         );
         // A later call sees what was committed.
         let again = insert_counter_referrals(
-            s.sql(),
+            &mut s.db(),
             &[event("e1", "d1"), event("e2", "otro")],
             &answers,
             "2026-11-23T10:00:01Z",
@@ -620,7 +619,7 @@ fn grouped_counter_referrals_settle_duplicates_and_conflicts_in_one_commit() {
 
 /// How many counter-referrals are stored.
 fn counter_referrals(s: &mut dyn Store) -> i64 {
-    s.sql()
+    s.db()
         .query_opt("SELECT count(*) FROM counter_referrals", &[])
         .unwrap()
         .and_then(|r| r.int(0))
@@ -633,13 +632,13 @@ fn counter_referrals_of_persons_not_in_the_registry_are_refused_whole() {
     for db in all_dbs() {
         let mut s = db.open();
         write_one(s.as_mut(), true);
-        let (by_id, _) = locate_persons(s.sql(), &[1], &[]).unwrap();
+        let (by_id, _) = locate_persons(&mut s.db(), &[1], &[]).unwrap();
         let mut stranger = by_id[&1];
         stranger.person_id = 999_999;
         // SQLite by its foreign key, PostgreSQL by the check that replaced it (migration 0014):
         // the call fails, and the valid event sent in the same call is not kept either.
         let refused = insert_counter_referrals(
-            s.sql(),
+            &mut s.db(),
             &[
                 prenatal_event(by_id[&1], "ok", "d1"),
                 prenatal_event(stranger, "nadie", "d2"),
@@ -662,7 +661,7 @@ fn counter_referrals_of_persons_not_in_the_registry_are_refused_whole() {
 /// A prenatal check reported by MSPBS for `person` in Villeta.
 /// Logs `events` as the server's writer does, with the outcomes as the follow-up's result.
 fn log_group(
-    sql: &mut dyn vamos_store::sql::Sql,
+    sql: &mut vamos_store::Db<'_>,
     events: &[vamos_store::counter_referrals::NewCounterReferral],
     at: &str,
     known: &mut vamos_store::counter_referrals::KnownKeys,
@@ -751,7 +750,7 @@ fn logros_progress_is_saved_only_over_the_watermark_it_was_computed_from() {
         let at = "2026-11-24T10:00:00Z";
         let two = [(1116, "[1]".to_string()), (1101, "[2]".to_string())];
         assert!(
-            save_progress(s.sql(), m, 0, 10, &two, at).unwrap(),
+            save_progress(&mut s.db(), m, 0, 10, &two, at).unwrap(),
             "{}",
             db.label
         );
@@ -760,7 +759,7 @@ fn logros_progress_is_saved_only_over_the_watermark_it_was_computed_from() {
         // Computed from a watermark another updater has moved since: nothing is written.
         let late = [(1116, "[9]".to_string())];
         assert!(
-            !save_progress(s.sql(), m, 0, 20, &late, at).unwrap(),
+            !save_progress(&mut s.db(), m, 0, 20, &late, at).unwrap(),
             "{}",
             db.label
         );
@@ -768,7 +767,7 @@ fn logros_progress_is_saved_only_over_the_watermark_it_was_computed_from() {
         // A district stored before is replaced, one not stored is added, the others kept.
         let next = [(1116, "[3]".to_string()), (1102, "[4]".to_string())];
         assert!(
-            save_progress(s.sql(), m, 10, 20, &next, at).unwrap(),
+            save_progress(&mut s.db(), m, 10, 20, &next, at).unwrap(),
             "{}",
             db.label
         );
@@ -780,7 +779,7 @@ fn logros_progress_is_saved_only_over_the_watermark_it_was_computed_from() {
         assert_eq!(saved(s.as_mut()), (20, want.clone()), "{}", db.label);
         // No district moved: only the watermark.
         assert!(
-            save_progress(s.sql(), m, 20, 25, &[], at).unwrap(),
+            save_progress(&mut s.db(), m, 20, 25, &[], at).unwrap(),
             "{}",
             db.label
         );
@@ -798,7 +797,8 @@ fn villeta_prenatal(
     vamos_store::counter_referrals::AnswerMap,
 ) {
     write_one(s, true);
-    let (by_id, _) = vamos_store::counter_referrals::locate_persons(s.sql(), &[1], &[]).unwrap();
+    let (by_id, _) =
+        vamos_store::counter_referrals::locate_persons(&mut s.db(), &[1], &[]).unwrap();
     let m = villeta_measurement(s);
     let mut answers: vamos_store::counter_referrals::AnswerMap = Default::default();
     answers.insert(
@@ -818,14 +818,14 @@ fn the_writer_skips_the_lookup_of_referrals_never_made_and_catches_up_with_new_o
         let mut s = db.open();
         let (person, m, answers) = villeta_prenatal(s.as_mut());
         let count =
-            |s: &mut dyn Store, q: &str| s.sql().query_opt(q, &[]).unwrap().and_then(|r| r.int(0));
+            |s: &mut dyn Store, q: &str| s.db().query_opt(q, &[]).unwrap().and_then(|r| r.int(0));
         // Read before any referral exists: nothing held.
-        let units = std::sync::RwLock::new(ReferralUnits::load(s.sql(), &answers).unwrap());
+        let units = std::sync::RwLock::new(ReferralUnits::load(&mut s.db(), &answers).unwrap());
         assert!(units.read().unwrap().is_empty(), "{}", db.label);
         // Referrals generated afterwards (by any process): the prenatal one can be answered,
         // the other one no event code answers.
         sync_referrals(
-            s.sql(),
+            &mut s.db(),
             m,
             &[(1116, 1116)],
             &[
@@ -837,9 +837,9 @@ fn the_writer_skips_the_lookup_of_referrals_never_made_and_catches_up_with_new_o
             "prueba",
         )
         .unwrap();
-        let mut known = KnownKeys::load(s.sql()).unwrap();
+        let mut known = KnownKeys::load(&mut s.db()).unwrap();
         log_group(
-            s.sql(),
+            &mut s.db(),
             &[prenatal_event(person, "e1", "d1")],
             "2026-11-23T10:01:00Z",
             &mut known,
@@ -847,7 +847,7 @@ fn the_writer_skips_the_lookup_of_referrals_never_made_and_catches_up_with_new_o
         // Applied with the fingerprints read before the referral: caught up first, so the
         // event answers it.
         assert_eq!(
-            apply_logged_counter_referrals(s.sql(), &answers, 10, Some(&units)).unwrap(),
+            apply_logged_counter_referrals(&mut s.db(), &answers, 10, Some(&units)).unwrap(),
             Applied::Events(1),
             "{}",
             db.label
@@ -888,12 +888,12 @@ fn the_writer_skips_the_lookup_of_referrals_never_made_and_catches_up_with_new_o
         );
         // A second prenatal check: the referral is served already, so it answers nothing.
         log_group(
-            s.sql(),
+            &mut s.db(),
             &[prenatal_event(person, "e2", "d2")],
             "2026-11-23T10:02:00Z",
             &mut known,
         );
-        apply_logged_counter_referrals(s.sql(), &answers, 10, Some(&units)).unwrap();
+        apply_logged_counter_referrals(&mut s.db(), &answers, 10, Some(&units)).unwrap();
         assert_eq!(
             count(
                 s.as_mut(),
@@ -904,10 +904,10 @@ fn the_writer_skips_the_lookup_of_referrals_never_made_and_catches_up_with_new_o
             db.label
         );
         // Referrals deleted by hand: read again from scratch.
-        s.sql()
+        s.db()
             .batch("UPDATE counter_referrals SET referral_id = NULL; DELETE FROM referral_events; DELETE FROM referrals")
             .unwrap();
-        units.write().unwrap().catch_up(s.sql()).unwrap();
+        units.write().unwrap().catch_up(&mut s.db()).unwrap();
         assert!(units.read().unwrap().is_empty(), "{}", db.label);
         assert_eq!(
             count(s.as_mut(), "SELECT count(*) FROM counter_referrals"),
@@ -929,12 +929,12 @@ fn logged_counter_referrals_are_acknowledged_first_and_applied_later_in_order() 
     for db in all_dbs() {
         let mut s = db.open();
         write_one(s.as_mut(), true);
-        let (by_id, _) = locate_persons(s.sql(), &[1], &[]).unwrap();
+        let (by_id, _) = locate_persons(&mut s.db(), &[1], &[]).unwrap();
         let person = by_id[&1];
         let m = villeta_measurement(s.as_mut());
         let need = person_one_need("control_prenatal");
         sync_referrals(
-            s.sql(),
+            &mut s.db(),
             m,
             &[(1116, 1116)],
             &[need],
@@ -950,10 +950,10 @@ fn logged_counter_referrals_are_acknowledged_first_and_applied_later_in_order() 
             vec![("control_prenatal".into(), "persona")],
         );
         let count =
-            |s: &mut dyn Store, q: &str| s.sql().query_opt(q, &[]).unwrap().and_then(|r| r.int(0));
+            |s: &mut dyn Store, q: &str| s.db().query_opt(q, &[]).unwrap().and_then(|r| r.int(0));
         // One stored the usual way (answering nothing) before the writer read its fingerprints.
         let before = insert_counter_referrals(
-            s.sql(),
+            &mut s.db(),
             &[event("e0", "d0")],
             &Default::default(),
             "2026-11-23T10:00:00Z",
@@ -962,11 +962,11 @@ fn logged_counter_referrals_are_acknowledged_first_and_applied_later_in_order() 
         let Outcome::Stored { id: e0, .. } = before[0] else {
             panic!("{before:?}")
         };
-        let mut known = KnownKeys::load(s.sql()).unwrap();
+        let mut known = KnownKeys::load(&mut s.db()).unwrap();
         assert_eq!(known.len(), 1, "{}", db.label);
         // A group is logged: new events get ids, nothing is read per event, nothing applied.
         let (outcomes, report) = log_group(
-            s.sql(),
+            &mut s.db(),
             &[
                 event("e1", "d1"),
                 event("e2", "d2"),
@@ -989,7 +989,7 @@ fn logged_counter_referrals_are_acknowledged_first_and_applied_later_in_order() 
         );
         assert_eq!(report, Logged { logged: 2 }, "{}", db.label);
         assert_eq!(
-            logged_counter_referrals(s.sql()).unwrap(),
+            logged_counter_referrals(&mut s.db()).unwrap(),
             2,
             "{}",
             db.label
@@ -1003,7 +1003,7 @@ fn logged_counter_referrals_are_acknowledged_first_and_applied_later_in_order() 
         // Another process stores an event meanwhile (the command-line import): it applies the
         // log first, so ids stay in order and a re-send of a logged event is recognised.
         let cli = insert_counter_referrals(
-            s.sql(),
+            &mut s.db(),
             &[event("e2", "d2"), event("e3", "d3")],
             &answers,
             "2026-11-23T10:02:00Z",
@@ -1022,7 +1022,7 @@ fn logged_counter_referrals_are_acknowledged_first_and_applied_later_in_order() 
             db.label
         );
         assert_eq!(
-            logged_counter_referrals(s.sql()).unwrap(),
+            logged_counter_referrals(&mut s.db()).unwrap(),
             0,
             "{}",
             db.label
@@ -1055,7 +1055,7 @@ fn logged_counter_referrals_are_acknowledged_first_and_applied_later_in_order() 
         // The writer's next group catches up with what the other process stored: its re-send
         // is a duplicate, not a second row (it would break the unique key when applied).
         let (again, report) = log_group(
-            s.sql(),
+            &mut s.db(),
             &[event("e3", "d3"), event("e4", "d4"), event("e5", "d5")],
             "2026-11-23T10:03:00Z",
             &mut known,
@@ -1072,18 +1072,18 @@ fn logged_counter_referrals_are_acknowledged_first_and_applied_later_in_order() 
         );
         assert_eq!(report.logged, 2, "{}", db.label);
         // Fingerprints read afresh (a restart) hold the logged events too.
-        let reread = KnownKeys::load(s.sql()).unwrap();
+        let reread = KnownKeys::load(&mut s.db()).unwrap();
         assert_eq!(reread.len(), 6, "{}", db.label);
         assert!(reread.may_contain("MSPBS", "e5"), "{}", db.label);
         // Applied in chunks of at least one logged group, in order, each leaving the log.
         assert_eq!(
-            apply_logged_counter_referrals(s.sql(), &answers, 1, None).unwrap(),
+            apply_logged_counter_referrals(&mut s.db(), &answers, 1, None).unwrap(),
             Applied::Events(2),
             "{}",
             db.label
         );
         assert_eq!(
-            apply_logged_counter_referrals(s.sql(), &answers, 1, None).unwrap(),
+            apply_logged_counter_referrals(&mut s.db(), &answers, 1, None).unwrap(),
             Applied::Empty,
             "{}",
             db.label
@@ -1118,7 +1118,7 @@ fn logged_counter_referrals_are_acknowledged_first_and_applied_later_in_order() 
         // The writer's small group, stored at once, adds its events to
         // the fingerprints: re-sent in a later logged group, a duplicate.
         let small = insert_counter_referrals_and(
-            s.sql(),
+            &mut s.db(),
             &[event("e6", "d6")],
             &answers,
             "2026-11-23T10:03:30Z",
@@ -1136,13 +1136,13 @@ fn logged_counter_referrals_are_acknowledged_first_and_applied_later_in_order() 
             db.label
         );
         assert_eq!(
-            logged_counter_referrals(s.sql()).unwrap(),
+            logged_counter_referrals(&mut s.db()).unwrap(),
             0,
             "{}",
             db.label
         );
         let (resent, _) = log_group(
-            s.sql(),
+            &mut s.db(),
             &[event("e6", "d6")],
             "2026-11-23T10:03:40Z",
             &mut known,
@@ -1165,15 +1165,15 @@ fn a_resent_event_still_in_the_log_is_recognised_without_applying_the_log() {
     for db in all_dbs() {
         let mut s = db.open();
         write_one(s.as_mut(), true);
-        let (by_id, _) = locate_persons(s.sql(), &[1], &[]).unwrap();
+        let (by_id, _) = locate_persons(&mut s.db(), &[1], &[]).unwrap();
         let person = by_id[&1];
         let event = |key: &str, digest: &str| prenatal_event(person, key, digest);
-        let mut known = KnownKeys::load(s.sql()).unwrap();
+        let mut known = KnownKeys::load(&mut s.db()).unwrap();
         // More groups than the log is read at a time: the re-sends are found on every page.
         let mut ids = Vec::new();
         for i in 0..40 {
             let (o, _) = log_group(
-                s.sql(),
+                &mut s.db(),
                 &[event(&format!("g{i}"), "d")],
                 "2026-11-23T10:00:00Z",
                 &mut known,
@@ -1184,7 +1184,7 @@ fn a_resent_event_still_in_the_log_is_recognised_without_applying_the_log() {
             ids.push(id);
         }
         let (resent, report) = log_group(
-            s.sql(),
+            &mut s.db(),
             &[
                 event("g0", "d"),
                 event("g39", "otro"),
@@ -1208,20 +1208,20 @@ fn a_resent_event_still_in_the_log_is_recognised_without_applying_the_log() {
         assert_eq!(report.logged, 1, "{}", db.label);
         // Recognised in the log: nothing was applied to look them up.
         assert_eq!(
-            logged_counter_referrals(s.sql()).unwrap(),
+            logged_counter_referrals(&mut s.db()).unwrap(),
             41,
             "{}",
             db.label
         );
         // Half applied: the re-sends are found in the table and in the log alike.
         assert_eq!(
-            apply_logged_counter_referrals(s.sql(), &Default::default(), 20, None).unwrap(),
+            apply_logged_counter_referrals(&mut s.db(), &Default::default(), 20, None).unwrap(),
             Applied::Events(20),
             "{}",
             db.label
         );
         let (again, _) = log_group(
-            s.sql(),
+            &mut s.db(),
             &[event("g3", "d"), event("g30", "d"), event("nuevo", "d")],
             "2026-11-23T10:02:00Z",
             &mut known,
@@ -1249,13 +1249,13 @@ fn lines_encoded_ahead_are_logged_as_given_only_when_every_event_of_their_run_is
     for db in all_dbs() {
         let mut s = db.open();
         write_one(s.as_mut(), true);
-        let (by_id, _) = locate_persons(s.sql(), &[1], &[]).unwrap();
+        let (by_id, _) = locate_persons(&mut s.db(), &[1], &[]).unwrap();
         let person = by_id[&1];
         let event = |key: &str| prenatal_event(person, key, key);
         let answers = Default::default();
         let at = "2026-11-23T10:00:00Z";
-        insert_counter_referrals(s.sql(), &[event("viejo")], &answers, at).unwrap();
-        let mut known = KnownKeys::load(s.sql()).unwrap();
+        insert_counter_referrals(&mut s.db(), &[event("viejo")], &answers, at).unwrap();
+        let mut known = KnownKeys::load(&mut s.db()).unwrap();
         // Two submissions, each encoded ahead; the second re-sends an event stored before.
         let first = [event("a1"), event("a2")];
         let second = [event("b1"), event("viejo"), event("b2")];
@@ -1270,17 +1270,19 @@ fn lines_encoded_ahead_are_logged_as_given_only_when_every_event_of_their_run_is
             first.iter().chain(&second).collect();
         let runs = [(2, Some(lines.0.as_str())), (3, Some(lines.1.as_str()))];
         let (outcomes, report) =
-            log_counter_referrals_and(s.sql(), &rows, &runs, at, &mut known, |_, o| Ok(o.to_vec()))
-                .unwrap();
+            log_counter_referrals_and(&mut s.db(), &rows, &runs, at, &mut known, |_, o| {
+                Ok(o.to_vec())
+            })
+            .unwrap();
         assert_eq!(report.logged, 4, "{}", db.label);
         assert!(
             matches!(outcomes[3], Outcome::Duplicate { .. }),
             "{outcomes:?} {}",
             db.label
         );
-        apply_logged_counter_referrals(s.sql(), &answers, 1000, None).unwrap();
+        apply_logged_counter_referrals(&mut s.db(), &answers, 1000, None).unwrap();
         let keys: Vec<String> = s
-            .sql()
+            .db()
             .query("SELECT event_key FROM counter_referrals ORDER BY id", &[])
             .unwrap()
             .iter()
@@ -1296,10 +1298,11 @@ fn lines_encoded_ahead_are_logged_as_given_only_when_every_event_of_their_run_is
         let third = [event("c1"), event("c2")];
         let rows: Vec<&vamos_store::counter_referrals::NewCounterReferral> = third.iter().collect();
         let wrong = [(1, Some("basura\n"))];
-        log_counter_referrals_and(s.sql(), &rows, &wrong, at, &mut known, |_, _| Ok(())).unwrap();
-        apply_logged_counter_referrals(s.sql(), &answers, 1000, None).unwrap();
+        log_counter_referrals_and(&mut s.db(), &rows, &wrong, at, &mut known, |_, _| Ok(()))
+            .unwrap();
+        apply_logged_counter_referrals(&mut s.db(), &answers, 1000, None).unwrap();
         let n = s
-            .sql()
+            .db()
             .query_opt(
                 "SELECT count(*) FROM counter_referrals WHERE event_key IN ('c1', 'c2')",
                 &[],
@@ -1336,7 +1339,7 @@ fn referral_generation_writes_many_referrals_in_slices_and_keeps_them_on_a_rerun
             .collect();
         let sync = |s: &mut dyn Store| {
             sync_referrals(
-                s.sql(),
+                &mut s.db(),
                 m,
                 &[(1116, 1116)],
                 &needs,
@@ -1348,7 +1351,7 @@ fn referral_generation_writes_many_referrals_in_slices_and_keeps_them_on_a_rerun
         };
         let first = sync(s.as_mut());
         assert_eq!((first.created, first.kept), (25_000, 0), "{}", db.label);
-        let count = |s: &mut dyn Store, q: &str| s.sql().query(q, &[]).unwrap()[0].int(0).unwrap();
+        let count = |s: &mut dyn Store, q: &str| s.db().query(q, &[]).unwrap()[0].int(0).unwrap();
         assert_eq!(
             count(s.as_mut(), "SELECT count(*) FROM referrals"),
             25_000,
@@ -1373,131 +1376,11 @@ fn referral_generation_writes_many_referrals_in_slices_and_keeps_them_on_a_rerun
 }
 
 #[test]
-fn bulk_inserts_and_value_lists_read_back_alike_on_both_backends() {
-    use vamos_store::bulk::{insert_rows, Col, COPY_ROWS};
-    use vamos_store::sql::{in_ints, in_texts, Param};
-    for db in all_dbs() {
-        let mut s = db.open();
-        let sql = s.sql();
-        sql.batch(
-            "CREATE TABLE bulk_t (id BIGINT PRIMARY KEY, name TEXT, day DATE, x DOUBLE PRECISION)",
-        )
-        .unwrap();
-        let rows: Vec<Vec<Param>> = (1..=25_000i64)
-            .map(|i| {
-                vec![
-                    i.into(),
-                    if i % 7 == 0 {
-                        Param::Text(None)
-                    } else if i % 11 == 0 {
-                        // What COPY's text format escapes, and a letter beyond ASCII.
-                        format!("tab\tnl\ncr\rbs\\ñ{i}").into()
-                    } else {
-                        format!("n{i}").into()
-                    },
-                    Param::Text(Some(format!("2026-01-{:02}", i % 28 + 1))),
-                    Param::Real(Some(i as f64 / 2.0)),
-                ]
-            })
-            .collect();
-        let cols = [
-            Col("id", false),
-            Col("name", false),
-            Col("day", true),
-            Col("x", false),
-        ];
-        // Few rows (PostgreSQL: one UNNEST statement), then many (PostgreSQL: COPY).
-        let (few, many) = rows.split_at(COPY_ROWS - 1);
-        insert_rows(sql, "bulk_t", &cols, few).unwrap();
-        insert_rows(sql, "bulk_t", &cols, many).unwrap();
-        let one = |sql: &mut dyn vamos_store::sql::Sql, q: &str, p: &[Param]| {
-            sql.query_opt(q, p).unwrap().and_then(|r| r.int(0))
-        };
-        assert_eq!(
-            one(sql, "SELECT count(*) FROM bulk_t", &[]),
-            Some(25_000),
-            "{}",
-            db.label
-        );
-        assert_eq!(
-            one(sql, "SELECT count(*) FROM bulk_t WHERE name IS NULL", &[]),
-            Some(25_000 / 7),
-            "{}",
-            db.label
-        );
-        let r = sql
-            .query_opt(
-                "SELECT name, CAST(day AS TEXT), x FROM bulk_t WHERE id = 20001",
-                &[],
-            )
-            .unwrap()
-            .unwrap();
-        assert_eq!(r.text(0), "n20001", "{}", db.label);
-        assert_eq!(r.text(1), "2026-01-10", "{}", db.label);
-        assert_eq!(r.at(2).real(), Some(10_000.5), "{}", db.label);
-        // Escaped texts read back as written, by either way in.
-        for id in [22i64, 22_000] {
-            let got = sql
-                .query_opt("SELECT name FROM bulk_t WHERE id = $1", &[id.into()])
-                .unwrap()
-                .unwrap()
-                .text(0);
-            assert_eq!(got, format!("tab\tnl\ncr\rbs\\ñ{id}"), "{}", db.label);
-        }
-        // Outside a transaction the rows are inserted all or none: a duplicate key in the
-        // last row leaves the others out too — of a few rows and of many (PostgreSQL: UNNEST,
-        // then one COPY).
-        for n in [2i64, COPY_ROWS as i64] {
-            let clash: Vec<Vec<Param>> = (30_001..=30_000 + n)
-                .chain([1])
-                .map(|i| {
-                    vec![
-                        i.into(),
-                        "x".into(),
-                        Param::Text(Some("2026-02-01".into())),
-                        Param::Real(None),
-                    ]
-                })
-                .collect();
-            assert!(
-                insert_rows(sql, "bulk_t", &cols, &clash).is_err(),
-                "{} {n}",
-                db.label
-            );
-            assert_eq!(
-                one(sql, "SELECT count(*) FROM bulk_t WHERE id > 30000", &[]),
-                Some(0),
-                "{} {n}",
-                db.label
-            );
-        }
-        // A row of the wrong width is refused before anything is written.
-        let short = vec![vec![Param::from(99_999i64)]];
-        assert!(
-            insert_rows(sql, "bulk_t", &cols, &short).is_err(),
-            "{}",
-            db.label
-        );
-        // Value lists: the same rows on both backends, none for an empty list.
-        for (ids, want) in [(vec![3, 14, 20001, 99_999], 3), (vec![], 0)] {
-            let mut p = Vec::new();
-            let f = in_ints(sql.dialect(), "id", &ids, &mut p);
-            let q = format!("SELECT count(*) FROM bulk_t WHERE {f}");
-            assert_eq!(one(sql, &q, &p), Some(want), "{} {ids:?}", db.label);
-        }
-        let mut p = vec![Param::from(10i64)];
-        let f = in_texts(sql.dialect(), "name", &["n3", "n4", "n12", "nada"], &mut p);
-        let q = format!("SELECT count(*) FROM bulk_t WHERE id < $1 AND {f}");
-        assert_eq!(one(sql, &q, &p), Some(2), "{}", db.label);
-    }
-}
-
-#[test]
 fn planner_statistics_are_refreshed_once_a_table_has_grown() {
     use vamos_store::sql::refresh_statistics_if_stale;
     for db in all_dbs() {
         let mut s = db.open();
-        let sql = s.sql();
+        let sql = &mut s.db();
         if db.label == "sqlite" {
             assert!(!refresh_statistics_if_stale(sql, "persons").unwrap());
             continue;
@@ -1544,7 +1427,7 @@ fn counter_referrals_and_their_audit_records_commit_or_roll_back_together() {
     for db in all_dbs() {
         let mut s = db.open();
         write_one(s.as_mut(), true);
-        let (by_id, _) = locate_persons(s.sql(), &[1], &[]).unwrap();
+        let (by_id, _) = locate_persons(&mut s.db(), &[1], &[]).unwrap();
         let event = |key: &str| NewCounterReferral {
             institution: "MSPBS".into(),
             event_key: key.into(),
@@ -1570,14 +1453,14 @@ fn counter_referrals_and_their_audit_records_commit_or_roll_back_together() {
             request_id: None,
         };
         // An earlier record, as the server's audit writer leaves one.
-        audit::append(s.sql(), &entry("antes")).unwrap();
+        audit::append(&mut s.db(), &entry("antes")).unwrap();
         // SQLite statistics taken while the log was empty must not make the head's lookup scan
         // the whole log (it stays correct either way; this is the state the bench met).
         if db.label == "sqlite" {
-            s.sql().batch("ANALYZE").unwrap();
+            s.db().batch("ANALYZE").unwrap();
         }
         let count = |s: &mut Box<dyn Store>, table: &str| {
-            s.sql()
+            s.db()
                 .query_opt(&format!("SELECT count(*) FROM {table}"), &[])
                 .unwrap()
                 .and_then(|r| r.int(0))
@@ -1586,7 +1469,7 @@ fn counter_referrals_and_their_audit_records_commit_or_roll_back_together() {
         let answers = Default::default();
         // Committed together.
         let ids = insert_counter_referrals_and(
-            s.sql(),
+            &mut s.db(),
             &[event("e1"), event("e2")],
             &answers,
             "2026-11-23T10:00:00Z",
@@ -1602,7 +1485,7 @@ fn counter_referrals_and_their_audit_records_commit_or_roll_back_together() {
         assert_eq!(count(&mut s, "audit_log"), 3, "{}", db.label);
         // A failure after the audit records undoes the events too.
         let failed = insert_counter_referrals_and(
-            s.sql(),
+            &mut s.db(),
             &[event("e3")],
             &answers,
             "2026-11-23T10:00:01Z",
@@ -1616,8 +1499,8 @@ fn counter_referrals_and_their_audit_records_commit_or_roll_back_together() {
         assert_eq!(count(&mut s, "counter_referrals"), 2, "{}", db.label);
         assert_eq!(count(&mut s, "audit_log"), 3, "{}", db.label);
         // The chain goes on from the committed records and verifies.
-        audit::append(s.sql(), &entry("después")).unwrap();
-        let v = audit::verify(s.sql()).unwrap();
+        audit::append(&mut s.db(), &entry("después")).unwrap();
+        let v = audit::verify(&mut s.db()).unwrap();
         assert_eq!((v.rows, v.broken), (4, None), "{}", db.label);
     }
 }
@@ -1642,18 +1525,18 @@ fn person_places_in_memory_answer_as_the_database_and_follow_later_imports() {
     for db in all_dbs() {
         let mut s = db.open();
         let first = write_one(s.as_mut(), true);
-        let places = PersonPlaces::load(s.sql()).unwrap();
+        let places = PersonPlaces::load(&mut s.db()).unwrap();
         assert_eq!(places.persons(), 1, "{}", db.label);
         let ids: Vec<i64> = (0..12).collect();
         let cedula = 1_234_560 + first;
         let cedulas = [cedula, 99_999];
-        let from_db = sorted(locate_persons(s.sql(), &ids, &cedulas).unwrap());
+        let from_db = sorted(locate_persons(&mut s.db(), &ids, &cedulas).unwrap());
         assert!(
             from_db.contains(&format!("({cedula}, [PersonPlace")),
             "{from_db}"
         );
         assert_eq!(
-            sorted(places.locate(s.sql(), &ids, &cedulas).unwrap()),
+            sorted(places.locate(&mut s.db(), &ids, &cedulas).unwrap()),
             from_db,
             "{}",
             db.label
@@ -1662,30 +1545,30 @@ fn person_places_in_memory_answer_as_the_database_and_follow_later_imports() {
         // gives a held cédula to a second person — memory alone would answer one person.
         write_many(s.as_mut(), 3, 7);
         let newest = s
-            .sql()
+            .db()
             .query_opt("SELECT MAX(id) FROM persons", &[])
             .unwrap()
             .and_then(|r| r.int(0))
             .unwrap();
-        s.sql()
+        s.db()
             .execute(
                 "UPDATE persons SET national_id = $1 WHERE id = $2",
                 &[cedula.into(), newest.into()],
             )
             .unwrap();
-        let from_db = sorted(locate_persons(s.sql(), &ids, &cedulas).unwrap());
+        let from_db = sorted(locate_persons(&mut s.db(), &ids, &cedulas).unwrap());
         assert!(
             from_db.contains(&format!("person_id: {newest}")),
             "{from_db}"
         );
         assert_eq!(
-            sorted(places.locate(s.sql(), &ids, &cedulas).unwrap()),
+            sorted(places.locate(&mut s.db(), &ids, &cedulas).unwrap()),
             from_db,
             "{}: after a later import",
             db.label
         );
         // Read again, the copy holds everyone.
-        let again = PersonPlaces::load(s.sql()).unwrap();
+        let again = PersonPlaces::load(&mut s.db()).unwrap();
         assert_eq!(again.persons(), 8, "{}", db.label);
         assert_eq!(again.with_cedula(cedula).len(), 2, "{}", db.label);
     }
@@ -1709,7 +1592,7 @@ fn appliers_side_by_side_lose_nothing_answer_a_referral_once_and_keep_the_waterm
     let mut s = db.open();
     let (person, m, answers) = villeta_prenatal(s.as_mut());
     sync_referrals(
-        s.sql(),
+        &mut s.db(),
         m,
         &[(1116, 1116)],
         &[person_one_need("control_prenatal")],
@@ -1719,13 +1602,13 @@ fn appliers_side_by_side_lose_nothing_answer_a_referral_once_and_keep_the_waterm
     )
     .unwrap();
     let count = |s: &mut dyn Store, q: &str| {
-        s.sql()
+        s.db()
             .query_opt(q, &[])
             .unwrap()
             .and_then(|r| r.int(0))
             .unwrap()
     };
-    let mut known = KnownKeys::load(s.sql()).unwrap();
+    let mut known = KnownKeys::load(&mut s.db()).unwrap();
     // Groups of 5 events, every one a prenatal check of person 1: all answer one referral.
     let group = |g: usize| -> Vec<_> {
         (0..5)
@@ -1740,11 +1623,11 @@ fn appliers_side_by_side_lose_nothing_answer_a_referral_once_and_keep_the_waterm
     // Two appliers, each on a group of its own, both find the referral open and wait for its
     // lock (held here): the first to take it answers it, the second finds it answered.
     for g in 0..2 {
-        log_group(s.sql(), &group(g), "2026-11-23T10:01:00Z", &mut known);
+        log_group(&mut s.db(), &group(g), "2026-11-23T10:01:00Z", &mut known);
     }
     let mut gate = db.open();
-    gate.sql().batch("BEGIN").unwrap();
-    gate.sql()
+    gate.db().batch("BEGIN").unwrap();
+    gate.db()
         .query("SELECT id FROM referrals FOR UPDATE", &[])
         .unwrap();
     std::thread::scope(|scope| {
@@ -1753,7 +1636,7 @@ fn appliers_side_by_side_lose_nothing_answer_a_referral_once_and_keep_the_waterm
                 let (db, answers) = (&db, &answers);
                 scope.spawn(move || {
                     let mut c = db.open();
-                    apply_logged_counter_referrals(c.sql(), answers, 5, None).unwrap()
+                    apply_logged_counter_referrals(&mut c.db(), answers, 5, None).unwrap()
                 })
             })
             .collect();
@@ -1768,7 +1651,7 @@ fn appliers_side_by_side_lose_nothing_answer_a_referral_once_and_keep_the_waterm
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
-        gate.sql().batch("ROLLBACK").unwrap();
+        gate.db().batch("ROLLBACK").unwrap();
         assert_eq!(waiting, 2, "both appliers waited for the referral");
         for r in racers {
             assert_eq!(r.join().unwrap(), Applied::Events(5));
@@ -1793,7 +1676,7 @@ fn appliers_side_by_side_lose_nothing_answer_a_referral_once_and_keep_the_waterm
     // 60 groups more. An applier holds the oldest, not yet committed: another applies all the
     // rest, and the watermark stays short of the row held.
     for g in 2..62 {
-        log_group(s.sql(), &group(g), "2026-11-23T10:01:00Z", &mut known);
+        log_group(&mut s.db(), &group(g), "2026-11-23T10:01:00Z", &mut known);
     }
     let first_row = first_id + 10;
     assert_eq!(
@@ -1801,9 +1684,9 @@ fn appliers_side_by_side_lose_nothing_answer_a_referral_once_and_keep_the_waterm
         first_row
     );
     let mut holder = db.open();
-    holder.sql().batch("BEGIN").unwrap();
+    holder.db().batch("BEGIN").unwrap();
     let held = holder
-        .sql()
+        .db()
         .query_opt(
             "SELECT id FROM counter_referral_log ORDER BY id LIMIT 1 FOR UPDATE",
             &[],
@@ -1813,7 +1696,7 @@ fn appliers_side_by_side_lose_nothing_answer_a_referral_once_and_keep_the_waterm
     assert_eq!(held, Some(first_row));
     let mut other = db.open();
     assert_eq!(
-        apply_logged_counter_referrals(other.sql(), &answers, 1000, None).unwrap(),
+        apply_logged_counter_referrals(&mut other.db(), &answers, 1000, None).unwrap(),
         Applied::Events(295),
         "every group after the one held"
     );
@@ -1821,26 +1704,27 @@ fn appliers_side_by_side_lose_nothing_answer_a_referral_once_and_keep_the_waterm
         count(s.as_mut(), "SELECT MAX(id) FROM counter_referrals"),
         first_row + 299
     );
-    assert_eq!(last_counter_referral(s.sql()).unwrap(), first_row - 1);
+    assert_eq!(last_counter_referral(&mut s.db()).unwrap(), first_row - 1);
     // What is left is claimed: nothing applied, but not empty either.
     assert_eq!(
-        apply_logged_counter_referrals(other.sql(), &answers, 1000, None).unwrap(),
+        apply_logged_counter_referrals(&mut other.db(), &answers, 1000, None).unwrap(),
         Applied::Claimed
     );
     // The writer logs again meanwhile: its ids follow the largest given (in the table now),
     // not the last of the log's newest row (the one held).
-    log_group(s.sql(), &group(62), "2026-11-23T10:02:00Z", &mut known);
-    holder.sql().batch("ROLLBACK").unwrap();
+    log_group(&mut s.db(), &group(62), "2026-11-23T10:02:00Z", &mut known);
+    holder.db().batch("ROLLBACK").unwrap();
 
     // Two appliers work the log off side by side.
-    let units = std::sync::RwLock::new(ReferralUnits::load(s.sql(), &answers).unwrap());
+    let units = std::sync::RwLock::new(ReferralUnits::load(&mut s.db(), &answers).unwrap());
     std::thread::scope(|scope| {
         for _ in 0..2 {
             let (db, answers, units) = (&db, &answers, &units);
             scope.spawn(move || {
                 let mut c = db.open();
                 loop {
-                    match apply_logged_counter_referrals(c.sql(), answers, 5, Some(units)).unwrap()
+                    match apply_logged_counter_referrals(&mut c.db(), answers, 5, Some(units))
+                        .unwrap()
                     {
                         Applied::Events(_) => {}
                         Applied::Claimed => std::thread::sleep(std::time::Duration::from_millis(1)),
@@ -1850,7 +1734,7 @@ fn appliers_side_by_side_lose_nothing_answer_a_referral_once_and_keep_the_waterm
             });
         }
     });
-    assert_eq!(logged_counter_referrals(s.sql()).unwrap(), 0);
+    assert_eq!(logged_counter_referrals(&mut s.db()).unwrap(), 0);
     assert_eq!(
         count(s.as_mut(), "SELECT count(*) FROM counter_referrals"),
         315
@@ -1870,7 +1754,7 @@ fn appliers_side_by_side_lose_nothing_answer_a_referral_once_and_keep_the_waterm
         315,
         "ids given after the out-of-order application follow on"
     );
-    assert_eq!(last_counter_referral(s.sql()).unwrap(), first_row + 304);
+    assert_eq!(last_counter_referral(&mut s.db()).unwrap(), first_row + 304);
     assert_eq!(
         count(
             s.as_mut(),
@@ -1896,7 +1780,7 @@ fn appliers_side_by_side_lose_nothing_answer_a_referral_once_and_keep_the_waterm
     );
     // A store at once after all that (a command-line import): the next id, no collision.
     let out = insert_counter_referrals(
-        s.sql(),
+        &mut s.db(),
         &[prenatal_event(person, "suelto", "d-suelto")],
         &answers,
         "2026-11-23T10:03:00Z",

@@ -29,7 +29,8 @@
 //! application; until read, every event is looked up). Every other writer of counter-referrals
 //! (a command-line import) applies the log first. After a crash the log is applied on restart.
 //! On SQLite the writer stands aside before each of its transactions while another connection
-//! of the server waits for the write lock ([`take_turn`]), which it would otherwise starve.
+//! of the server waits for the write lock (the store's [`HeavyWriter`] sees to it), which it would
+//! otherwise starve.
 //! (Writing the audit records here rather than through the pool's audit writer also spares
 //! SQLite a second writer between groups, whose commits made this connection drop its page
 //! cache each time.)
@@ -55,6 +56,7 @@ use vamos_store::counter_referrals::{
     insert_counter_referrals_and, log_counter_referrals_and, Applied, KnownKeys, Logged,
     NewCounterReferral, Outcome, ReferralUnits,
 };
+use vamos_store::heavy_writer::{HeavyWriter, WriteKind};
 use vamos_store::{AuditEntry, Store};
 
 /// One submission: its checked events, its audit record (subject and outcome are filled in
@@ -137,12 +139,12 @@ impl Intake {
         // Counted before the server answers: `/api/ready` never shows an earlier run's log as
         // empty before the writer has looked.
         let mut first = vamos_store::open(url)?;
-        let left = vamos_store::counter_referrals::logged_counter_referrals(first.sql())?;
+        let left = vamos_store::counter_referrals::logged_counter_referrals(&mut first.db())?;
         let left = u64::try_from(left).unwrap_or_default();
         status.pending.store(left, Ordering::Relaxed);
         // PostgreSQL: the log is applied on connections of their own while the writer goes on
         // acknowledging (see the module documentation).
-        let split = if first.sql().dialect() == vamos_store::Backend::Postgres {
+        let split = if first.backend() == vamos_store::Backend::Postgres {
             let backlog = Arc::new(Backlog::new(status.clone(), left));
             let application = Application::new(url, codes.clone(), status.clone());
             let mut wakes = Vec::new();
@@ -166,16 +168,14 @@ impl Intake {
         };
         let mut writer = Writer {
             url: url.to_string(),
-            store: None,
+            conn: HeavyWriter::new(url),
             codes: codes.clone(),
             known: Background::default(),
             backlog: None,
             lag: VecDeque::new(),
             application: Application::new(url, codes.clone(), status.clone()),
-            wal_pages: None,
             status: status.clone(),
             applied,
-            checkpointer: None,
             split,
         };
         std::thread::Builder::new()
@@ -294,7 +294,8 @@ impl<T: Send + 'static> Background<T> {
 /// The writer thread's state.
 struct Writer {
     url: String,
-    store: Option<Box<dyn Store>>,
+    /// The writer's connection, tuned by the store for a heavy writer.
+    conn: HeavyWriter,
     codes: Arc<Codes>,
     /// Fingerprints of every event received.
     known: Background<KnownKeys>,
@@ -304,12 +305,8 @@ struct Writer {
     lag: VecDeque<(u64, Instant)>,
     /// Applications of the log on this thread (SQLite; unused with appliers).
     application: Application,
-    /// The connection's checkpoint threshold, in WAL pages (`None`: not set yet).
-    wal_pages: Option<u32>,
     status: Arc<IntakeStatus>,
     applied: Arc<Notify>,
-    /// Wakes the checkpointer after a commit (SQLite; `None` until started).
-    checkpointer: Option<std::sync::mpsc::SyncSender<()>>,
     /// The appliers on threads of their own (PostgreSQL; `None`: this thread applies the log,
     /// and `backlog`, `lag`, `application` are this thread's).
     split: Option<Split>,
@@ -431,7 +428,7 @@ impl Application {
             let started = Instant::now();
             move || {
                 let u = vamos_store::open(&url)
-                    .and_then(|mut s| ReferralUnits::load(s.sql(), &codes.answers))?;
+                    .and_then(|mut s| ReferralUnits::load(&mut s.db(), &codes.answers))?;
                 tracing::info!(
                     pares = u.len(),
                     segundos = started.elapsed().as_secs_f64(),
@@ -459,13 +456,13 @@ impl Application {
     /// Applies about [`APPLY_CHUNK`] events of the log ([`APPLY_CHUNK_POSTGRES`] on
     /// PostgreSQL) in one transaction on `s`.
     fn apply(&self, s: &mut dyn Store) -> anyhow::Result<Applied> {
-        let chunk = match s.sql().dialect() {
+        let chunk = match s.backend() {
             vamos_store::Backend::Postgres => APPLY_CHUNK_POSTGRES,
             vamos_store::Backend::Sqlite => APPLY_CHUNK,
         };
         let units = self.units();
         let applied = vamos_store::counter_referrals::apply_logged_counter_referrals(
-            s.sql(),
+            &mut s.db(),
             &self.codes.answers,
             chunk,
             units.as_deref(),
@@ -564,9 +561,6 @@ impl Writer {
             tracing::error!("escritor de contra-referencias sin reloj");
             return;
         };
-        // SQLite: this thread's own waits for the write lock are not taken for another
-        // connection's, for which it stands aside before each transaction (`take_turn`).
-        vamos_store::lock_wait::mark_heavy_writer();
         loop {
             self.take_known();
             match &self.split {
@@ -618,37 +612,6 @@ impl Writer {
         }
     }
 
-    fn connection(&mut self) -> anyhow::Result<&mut Box<dyn Store>> {
-        if self.store.is_none() {
-            let mut s = vamos_store::open(&self.url)?;
-            // SQLite: random index pages of the whole file, read without copying them.
-            vamos_store::map_whole_file(s.sql())?;
-            // SQLite: room for every page one application of the log changes.
-            vamos_store::cache_kib(s.sql(), vamos_store::WRITER_CACHE_KIB)?;
-            if s.sql().dialect() == vamos_store::Backend::Sqlite && self.checkpointer.is_none() {
-                self.checkpointer = vamos_store::start_checkpointer(&self.url);
-            }
-            self.store = Some(s);
-            self.wal_pages = None;
-        }
-        self.store
-            .as_mut()
-            .ok_or_else(|| anyhow::anyhow!("sin conexión"))
-    }
-
-    /// Sets after how many WAL pages the connection's commits checkpoint (SQLite): SQLite's
-    /// 1,000 while events are applied at once — a checkpoint is then a few milliseconds, and a
-    /// single event's answer waits for it —, [`vamos_store::WRITER_WAL_PAGES`] while the intake
-    /// log is in use, where fewer, larger checkpoints copy a page written again only once.
-    fn checkpoint_after(&mut self, pages: u32) -> anyhow::Result<()> {
-        if self.wal_pages != Some(pages) {
-            let s = self.connection()?;
-            vamos_store::checkpoint_after_pages(s.sql(), pages)?;
-            self.wal_pages = Some(pages);
-        }
-        Ok(())
-    }
-
     /// Events in the log, counted once per connection (as the appliers count them, with theirs).
     fn backlog(&mut self) -> u64 {
         if self.split.is_some() {
@@ -657,11 +620,10 @@ impl Writer {
         if let Some(n) = self.backlog {
             return n;
         }
-        let counted = self.connection().and_then(|s| {
-            Ok(vamos_store::counter_referrals::logged_counter_referrals(
-                s.sql(),
-            )?)
-        });
+        let counted = self
+            .conn
+            .connection()
+            .and_then(|s| vamos_store::counter_referrals::logged_counter_referrals(&mut s.db()));
         match counted {
             Ok(n) => {
                 let n = u64::try_from(n).unwrap_or_default();
@@ -680,7 +642,7 @@ impl Writer {
             }
             Err(e) => {
                 tracing::error!(motivo = %e, "registro de contra-referencias no contado");
-                self.store = None;
+                self.conn.reset();
                 // Unknown: as if some waited, so that the writer tries again shortly.
                 1
             }
@@ -704,7 +666,8 @@ impl Writer {
             || {
                 let (url, status, started) = (url.clone(), status.clone(), Instant::now());
                 move || {
-                    let k = vamos_store::open(&url).and_then(|mut s| KnownKeys::load(s.sql()))?;
+                    let k =
+                        vamos_store::open(&url).and_then(|mut s| KnownKeys::load(&mut s.db()))?;
                     tracing::info!(
                         eventos = k.len(),
                         segundos = started.elapsed().as_secs_f64(),
@@ -719,13 +682,6 @@ impl Writer {
         );
     }
 
-    /// Wakes the checkpointer (if one is waiting to be woken already, nothing more).
-    fn wake_checkpointer(&self) {
-        if let Some(c) = &self.checkpointer {
-            let _ = c.try_send(());
-        }
-    }
-
     /// Forgets the fingerprints (after a failed commit they may not match the database).
     fn forget_known(&mut self) {
         self.known.value = None;
@@ -736,16 +692,10 @@ impl Writer {
 
     /// Applies some of the log on this thread's connection (see [`Application::apply`]).
     fn apply_some(&mut self) {
-        take_turn();
-        let wal_pages = application_wal_pages(self.checkpointer.is_some());
-        let applied = self
-            .checkpoint_after(wal_pages)
-            .and_then(|()| self.connection())
-            .map(|_| ())
-            .and_then(|()| match self.store.as_mut() {
-                Some(s) => self.application.apply(s.as_mut()),
-                None => Err(anyhow::anyhow!("sin conexión")),
-            });
+        let applied = match self.conn.prepare(WriteKind::Application) {
+            Ok(s) => self.application.apply(s.as_mut()),
+            Err(e) => Err(e.into()),
+        };
         match applied {
             Ok(applied) => {
                 // On SQLite no other applier claims rows: nothing applied, nothing left.
@@ -753,7 +703,7 @@ impl Writer {
                     Applied::Events(n) => n,
                     Applied::Empty | Applied::Claimed => 0,
                 };
-                self.wake_checkpointer();
+                self.conn.committed(WriteKind::Application);
                 let mut left = n as u64;
                 while let Some((events, _)) = self.lag.front() {
                     if *events > left {
@@ -770,7 +720,7 @@ impl Writer {
             }
             Err(e) => {
                 tracing::error!(motivo = %e, "registro de contra-referencias no aplicado");
-                self.store = None;
+                self.conn.reset();
                 self.backlog = None;
                 std::thread::sleep(Duration::from_secs(1));
             }
@@ -778,7 +728,6 @@ impl Writer {
     }
 
     fn commit_group(&mut self, mut jobs: Vec<Job>) {
-        take_turn();
         // The events are taken out of their submissions, not copied.
         let fresh: Vec<Vec<Fresh>> = jobs.iter_mut().map(|j| j.checked.take_fresh()).collect();
         let lines: Vec<Option<String>> = jobs
@@ -801,65 +750,51 @@ impl Writer {
         let mut known = self.known.value.take();
         // Small while nothing waits: applied at once (also while the fingerprints are read).
         let small = backlog == 0 && rows.len() <= APPLY_AT_ONCE;
-        let wal_pages = if small {
-            vamos_store::SQLITE_WAL_PAGES
+        let kind = if small {
+            WriteKind::Small
         } else {
-            vamos_store::WRITER_WAL_PAGES
+            WriteKind::Batch
         };
         // The events (or their log row), the referrals they answer and the submissions'
         // audit records: one transaction, one durable commit. Each submission's summary is
         // made by its request afterwards (`Intake::submit`), off this thread.
-        let stored = self
-            .checkpoint_after(wal_pages)
-            .and_then(|()| self.connection())
-            .and_then(|s| {
-                let sql = s.sql();
-                let audit = |sql: &mut dyn vamos_store::sql::Sql, outcomes: &[Outcome]| {
-                    let mut parts = Vec::with_capacity(work.len());
-                    let mut entries = Vec::with_capacity(work.len());
-                    let mut offset = 0;
-                    for ((checked, audit), events) in work.iter_mut().zip(&fresh) {
-                        let n = events.len();
-                        let part = outcomes.get(offset..offset + n).unwrap_or_default();
-                        offset += n;
-                        let (subject, outcome) = checked.audit_fields(events, part);
-                        let mut entry = audit.clone();
-                        entry.subject_id = subject;
-                        entry.outcome = outcome;
-                        entries.push(entry);
-                        parts.push(part.to_vec());
-                    }
-                    append_in_tx(sql, &entries)?;
-                    Ok(parts)
-                };
-                match known.as_mut() {
-                    Some(k) if !small => {
-                        let (parts, logged) =
-                            log_counter_referrals_and(sql, &rows, &runs, &at, k, audit)?;
-                        Ok((parts, logged, false))
-                    }
-                    k => {
-                        let parts = insert_counter_referrals_and(
-                            sql,
-                            &rows,
-                            &codes.answers,
-                            &at,
-                            k,
-                            audit,
-                        )?;
-                        // Applied at once: the log, if any, was applied first.
-                        Ok((parts, Logged::default(), true))
-                    }
+        let stored = self.conn.prepare(kind).and_then(|s| {
+            let sql = &mut s.db();
+            let audit = |sql: &mut vamos_store::Db<'_>, outcomes: &[Outcome]| {
+                let mut parts = Vec::with_capacity(work.len());
+                let mut entries = Vec::with_capacity(work.len());
+                let mut offset = 0;
+                for ((checked, audit), events) in work.iter_mut().zip(&fresh) {
+                    let n = events.len();
+                    let part = outcomes.get(offset..offset + n).unwrap_or_default();
+                    offset += n;
+                    let (subject, outcome) = checked.audit_fields(events, part);
+                    let mut entry = audit.clone();
+                    entry.subject_id = subject;
+                    entry.outcome = outcome;
+                    entries.push(entry);
+                    parts.push(part.to_vec());
                 }
-            });
+                append_in_tx(sql, &entries)?;
+                Ok(parts)
+            };
+            match known.as_mut() {
+                Some(k) if !small => {
+                    let (parts, logged) =
+                        log_counter_referrals_and(sql, &rows, &runs, &at, k, audit)?;
+                    Ok((parts, logged, false))
+                }
+                k => {
+                    let parts =
+                        insert_counter_referrals_and(sql, &rows, &codes.answers, &at, k, audit)?;
+                    // Applied at once: the log, if any, was applied first.
+                    Ok((parts, Logged::default(), true))
+                }
+            }
+        });
         match stored {
             Ok((parts, logged, applied)) => {
-                // Only while the log is in use: a small group's commit (single events) leaves
-                // the WAL to its own checkpoints, so that no answer waits on the disk behind
-                // a checkpoint's writes.
-                if !small {
-                    self.wake_checkpointer();
-                }
+                self.conn.committed(kind);
                 self.known.value = known;
                 if let Some(k) = &self.known.value {
                     self.status.known.store(k.len() as u64, Ordering::Relaxed);
@@ -901,7 +836,7 @@ impl Writer {
                 }
             }
             Err(e) => {
-                self.store = None;
+                self.conn.reset();
                 self.backlog = None;
                 self.forget_known();
                 let why = e.to_string();
@@ -910,41 +845,6 @@ impl Writer {
                 }
             }
         }
-    }
-}
-
-/// Lets the server's other connections waiting for SQLite's write lock (the Logros updater's
-/// save, a referral's transition, an audited read) in before the writer's next transaction,
-/// standing aside up to [`STAND_ASIDE`]: committing back to back, the writer took the lock
-/// again before a waiting connection's next try, and under a stream of batches the Logros
-/// updater's save failed after its 10 s ("database is locked") — its registry in memory was
-/// then read again, at a heavy CPU cost, while the intake went on (measured: BENCHMARKS.md,
-/// issue 5). Nothing to do on PostgreSQL, whose writers queue for their locks.
-fn take_turn() {
-    let stood = vamos_store::lock_wait::yield_to_waiting_writers(STAND_ASIDE);
-    if stood >= Duration::from_millis(50) {
-        tracing::debug!(
-            milisegundos = stood.as_millis() as u64,
-            "escritor de contra-referencias: turno cedido"
-        );
-    }
-}
-
-/// The longest the writer stands aside before one of its transactions (see [`take_turn`]).
-const STAND_ASIDE: Duration = Duration::from_millis(500);
-
-/// The writer's checkpoint threshold for an application of the log, in WAL pages: none at all
-/// (0) while the checkpointer runs — it is woken right after the commit and copies the
-/// application's pages (tens of thousands) off the writer's thread; the writer's next log
-/// commits, at [`vamos_store::WRITER_WAL_PAGES`] again, then find little left to copy, and
-/// their checkpoint lets the WAL start over. With the writer copying them itself in its commit,
-/// checkpoints and their `fsync` took a large share of its time; off its thread, the intake
-/// sustained more (measured: BENCHMARKS.md, issue 5).
-fn application_wal_pages(checkpointer: bool) -> u32 {
-    if checkpointer {
-        0
-    } else {
-        vamos_store::WRITER_WAL_PAGES
     }
 }
 
@@ -1008,11 +908,5 @@ mod tests {
         assert!(t.elapsed() < Duration::from_secs(20));
         assert_eq!(pending(), 6);
         applier.join().unwrap();
-    }
-
-    #[test]
-    fn applications_leave_the_wal_to_the_checkpointer_when_there_is_one() {
-        assert_eq!(application_wal_pages(true), 0);
-        assert_eq!(application_wal_pages(false), vamos_store::WRITER_WAL_PAGES);
     }
 }

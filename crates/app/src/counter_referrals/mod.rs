@@ -245,7 +245,7 @@ pub fn ingest(
     let fresh = checked.take_fresh();
     let rows: Vec<&NewCounterReferral> = fresh.iter().map(|(_, _, e)| e).collect();
     let outcomes = vamos_store::counter_referrals::insert_counter_referrals(
-        store.sql(),
+        &mut store.db(),
         &rows,
         &codes.answers,
         at,
@@ -625,8 +625,8 @@ pub fn check(
     let ids: Vec<i64> = checked.iter().filter_map(|c| c.person_id).collect();
     let cedulas: Vec<i64> = checked.iter().filter_map(|c| c.cedula).collect();
     let found = match places {
-        Some(p) => p.locate(store.sql(), &ids, &cedulas)?,
-        None => vamos_store::counter_referrals::locate_persons(store.sql(), &ids, &cedulas)?,
+        Some(p) => p.locate(&mut store.db(), &ids, &cedulas)?,
+        None => vamos_store::counter_referrals::locate_persons(&mut store.db(), &ids, &cedulas)?,
     };
     let mut batch_seen: HashMap<(String, String), String> = HashMap::new();
     let mut fresh: Vec<(u64, String, NewCounterReferral)> = Vec::new();
@@ -876,12 +876,12 @@ impl Resident {
             return Ok(None);
         }
         let t = TerritoryCode::parse(&m.territory).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let state = vamos_store::counter_referrals::registry_state(store.sql())?;
+        let state = vamos_store::counter_referrals::registry_state(&mut store.db())?;
         let applied = m.counter_referrals_applied_through;
         let mut data = RegistryData::new(&FormVocabulary);
         vamos_store::load_registry_parallel(store, t, &mut data, readers, applied)?;
         data.finish();
-        if vamos_store::counter_referrals::registry_state(store.sql())? != state {
+        if vamos_store::counter_referrals::registry_state(&mut store.db())? != state {
             return Ok(None);
         }
         Ok(Some(Resident {
@@ -997,7 +997,7 @@ fn remeasure_from_store(
     applied: i64,
     stored: &mut Vec<DistrictLogros>,
 ) -> anyhow::Result<()> {
-    let community_counts = vamos_store::referrals::communities_per_district(store.sql())?;
+    let community_counts = vamos_store::referrals::communities_per_district(&mut store.db())?;
     for code in districts {
         let Some((_, communities, events)) = by_district.get(&i64::from(code.get())) else {
             continue;
@@ -1061,7 +1061,7 @@ pub fn update_logros(
         return Ok(None);
     }
     let applied = m.counter_referrals_applied_through;
-    let through = vamos_store::counter_referrals::last_counter_referral(store.sql())?;
+    let through = vamos_store::counter_referrals::last_counter_referral(&mut store.db())?;
     if through <= applied {
         return Ok(None);
     }
@@ -1073,7 +1073,7 @@ pub fn update_logros(
     if let Some(r) = resident.as_ref() {
         if r.measurement != m.id
             || r.applied > applied
-            || r.registry_state != vamos_store::counter_referrals::registry_state(store.sql())?
+            || r.registry_state != vamos_store::counter_referrals::registry_state(&mut store.db())?
         {
             *resident = None;
         }
@@ -1081,9 +1081,9 @@ pub fn update_logros(
     // Planner statistics must follow counter-referrals as the table grows: the loads below join
     // it, and the ingestion looks event ids up in it (with statistics of the empty table, the
     // batches on PostgreSQL slowed by an order of magnitude; measured: BENCHMARKS.md, issue 5).
-    vamos_store::sql::refresh_statistics_if_stale(store.sql(), "counter_referrals")?;
+    vamos_store::sql::refresh_statistics_if_stale(&mut store.db(), "counter_referrals")?;
     let received = vamos_store::counter_referrals::counter_referral_events(
-        store.sql(),
+        &mut store.db(),
         applied,
         through,
         places,
@@ -1134,7 +1134,7 @@ pub fn update_logros(
             // Counter-referrals another updater applied since the copy was read.
             if r.applied < applied {
                 let missed = vamos_store::counter_referrals::counter_referral_events(
-                    store.sql(),
+                    &mut store.db(),
                     r.applied,
                     applied,
                     places,
@@ -1175,7 +1175,7 @@ pub fn update_logros(
         })
         .collect::<anyhow::Result<_>>()?;
     let saved = vamos_store::counter_referrals::save_progress(
-        store.sql(),
+        &mut store.db(),
         m.id,
         applied,
         through,

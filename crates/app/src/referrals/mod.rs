@@ -194,7 +194,7 @@ pub fn generate(
         });
     }
     let outcome = vamos_store::referrals::sync_referrals(
-        store.sql(),
+        &mut store.db(),
         m.id,
         &territory_ranges(t),
         &rows,
@@ -253,9 +253,9 @@ pub fn person_route(
     let h = data.person_household.get(p).copied().unwrap_or(0) as usize;
     cats.push(Category::Hogares);
     let points =
-        vamos_store::delivery_points::delivery_points_for(store.sql(), &district.to_string())?;
+        vamos_store::delivery_points::delivery_points_for(&mut store.db(), &district.to_string())?;
     let open = vamos_store::referrals::referrals(
-        store.sql(),
+        &mut store.db(),
         &vamos_store::referrals::ReferralFilter {
             status: Some("abierta".into()),
             household_id: data.household_id.get(h).copied(),

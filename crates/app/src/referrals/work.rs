@@ -171,8 +171,8 @@ pub fn list(
         offset: limit.and(q.offset),
         ..Default::default()
     };
-    let total = vamos_store::referrals::referral_count(store.sql(), &filter)?;
-    let rows = vamos_store::referrals::referrals(store.sql(), &filter)?;
+    let total = vamos_store::referrals::referral_count(&mut store.db(), &filter)?;
+    let rows = vamos_store::referrals::referrals(&mut store.db(), &filter)?;
     let ids: Vec<String> = rows.iter().map(|(r, _)| r.id.to_string()).collect();
     actor.audit(
         store,
@@ -231,7 +231,7 @@ pub fn change_status(
             "el motivo no puede superar 500 caracteres",
         ));
     }
-    let found = vamos_store::referrals::referral_by_id(store.sql(), id)?;
+    let found = vamos_store::referrals::referral_by_id(&mut store.db(), id)?;
     let visible = found.as_ref().is_some_and(|r| {
         u16::try_from(r.district_code)
             .ok()
@@ -257,7 +257,7 @@ pub fn change_status(
         return Err(out_of_scope(found.is_some(), "referencia", id));
     }
     let r = vamos_store::referrals::transition(
-        store.sql(),
+        &mut store.db(),
         id,
         to,
         b.reason.as_deref(),
@@ -276,7 +276,7 @@ pub fn change_status(
         },
     )?;
     let r = r.map_err(|why| Error::new(ErrorKind::Conflict, "transicion_invalida", why))?;
-    let events = vamos_store::referrals::referral_events(store.sql(), id)?;
+    let events = vamos_store::referrals::referral_events(&mut store.db(), id)?;
     Ok(json!({"referral": r, "history": events}))
 }
 
@@ -300,7 +300,7 @@ pub fn acknowledge(store: &mut dyn Store, actor: &Actor, b: &Acknowledge) -> Res
     // Inside both the territory asked and the caller's scope.
     let ranges = intersect(&territory_ranges(territory), &actor.scope.district_ranges());
     let n = vamos_store::referrals::acknowledge_all(
-        store.sql(),
+        &mut store.db(),
         &institution,
         &ranges,
         &actor.name,
@@ -413,7 +413,7 @@ pub fn funnel(store: &mut dyn Store, actor: &Actor, q: &FunnelQuery) -> Result<V
     let institution = institution_of(actor, q.institution.as_deref())?;
     let territory = territory_opt(q.territory.as_deref())?;
     let rows = vamos_store::referrals::funnel(
-        store.sql(),
+        &mut store.db(),
         &ReferralFilter {
             institution,
             territory: territory.map(territory_ranges),

@@ -60,7 +60,7 @@ pub async fn list_agreements(
     p.require(Permission::UsersAdmin)?;
     let a = st
         .pool
-        .run(|s| Ok(accounts::agreements(s.sql(), None, None)?))
+        .run(|s| Ok(accounts::agreements(&mut s.db(), None, None)?))
         .await?;
     Ok(Json(Items {
         items: a.into_iter().map(Agreement::from).collect(),

@@ -106,7 +106,7 @@ pub async fn list_audit(
         .pool
         .run(move |s| {
             let rows = chain::list(
-                s.sql(),
+                &mut s.db(),
                 &AuditQuery {
                     actor: q.actor.clone(),
                     subject_id: q.subject.clone(),
@@ -182,7 +182,7 @@ pub async fn verify_audit(
     let v = st
         .pool
         .run(move |s| {
-            let v = chain::verify(s.sql())?;
+            let v = chain::verify(&mut s.db())?;
             audit(
                 s,
                 Some(&p),

@@ -80,8 +80,8 @@ pub async fn delivery_points(
         .pool
         .run(move |s| {
             Ok(match district {
-                Some(d) => vamos_store::delivery_points::delivery_points_for(s.sql(), &d)?,
-                None => vamos_store::delivery_points::delivery_points_all(s.sql())?,
+                Some(d) => vamos_store::delivery_points::delivery_points_for(&mut s.db(), &d)?,
+                None => vamos_store::delivery_points::delivery_points_all(&mut s.db())?,
             })
         })
         .await?;

@@ -37,7 +37,10 @@ pub async fn list_measurements(
     p: Principal,
 ) -> ApiResult<Json<Items<Value>>> {
     p.require(Permission::LogrosRead)?;
-    let items = st.pool.run(|s| Ok(views::measurements(s.sql())?)).await?;
+    let items = st
+        .pool
+        .run(|s| Ok(views::measurements(&mut s.db())?))
+        .await?;
     Ok(Json(Items { items }))
 }
 

@@ -51,7 +51,7 @@ pub async fn public_measurements(
 ) -> ApiResult<Json<PublicMeasurements>> {
     let rows = st
         .pool
-        .run(|s| Ok(vamos_store::views::measurements(s.sql())?))
+        .run(|s| Ok(vamos_store::views::measurements(&mut s.db())?))
         .await?;
     let field = |r: &Value, k: &str| r.get(k).cloned().unwrap_or(Value::Null);
     let items = rows

@@ -182,7 +182,7 @@ pub async fn sign_in(
         .run(move |s| {
             let now = auth::now();
             let now_s = now_rfc3339();
-            let user = accounts::user_by_name(s.sql(), &body.username)?;
+            let user = accounts::user_by_name(&mut s.db(), &body.username)?;
             let entry = |actor: &str, outcome: &str, role: Option<String>| AuditEntry {
                 at: now_s.clone(),
                 actor: actor.to_string(),
@@ -211,23 +211,23 @@ pub async fn sign_in(
                     )));
                 }
             }
-            let phc = accounts::password_hash(s.sql(), user.id)?.unwrap_or_default();
+            let phc = accounts::password_hash(&mut s.db(), user.id)?.unwrap_or_default();
             if !verify_password(&body.password, &phc) {
                 // Back-off: from the threshold on, 1, 2, 4 … minutes (at most a day).
                 let over = (user.failed_logins + 1 - settings.lockout_threshold).clamp(0, 11);
                 let minutes = 1i64 << over;
                 let until = (now + chrono::Duration::minutes(minutes.min(1440)))
                     .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-                accounts::record_failed_login(s.sql(), user.id, settings.lockout_threshold, &until)?;
+                accounts::record_failed_login(&mut s.db(), user.id, settings.lockout_threshold, &until)?;
                 s.audit(&entry(&user.username, "rechazado: credenciales inválidas", Some(user.role.clone())))?;
                 return Ok(Err(ApiError::new(StatusCode::UNAUTHORIZED, "credenciales_invalidas", "usuario o contraseña incorrectos")));
             }
-            accounts::record_login(s.sql(), user.id)?;
+            accounts::record_login(&mut s.db(), user.id)?;
             let cookie = auth::random_hex(32)?;
             let csrf = auth::random_hex(24)?;
             let expires = (now + chrono::Duration::hours(settings.session_hours))
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-            accounts::create_session(s.sql(), &vamos_store::audit::sha256_hex(&cookie), user.id, &csrf, &now_s, &expires)?;
+            accounts::create_session(&mut s.db(), &vamos_store::audit::sha256_hex(&cookie), user.id, &csrf, &now_s, &expires)?;
             s.audit(&entry(&user.username, "ok", Some(user.role.clone())))?;
             Ok(Ok((user, cookie, csrf, expires)))
         })
@@ -257,7 +257,7 @@ pub async fn sign_out(st: &AppState, headers: &HeaderMap, p: Principal) -> ApiRe
     st.pool
         .run(move |s| {
             if let Some(c) = cookie {
-                accounts::delete_session(s.sql(), &vamos_store::audit::sha256_hex(&c))?;
+                accounts::delete_session(&mut s.db(), &vamos_store::audit::sha256_hex(&c))?;
             }
             audit(
                 s,

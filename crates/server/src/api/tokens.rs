@@ -65,7 +65,7 @@ pub async fn list_tokens(
     p: Principal,
 ) -> ApiResult<Json<Items<Token>>> {
     p.require(Permission::UsersAdmin)?;
-    let t = st.pool.run(|s| Ok(accounts::tokens(s.sql())?)).await?;
+    let t = st.pool.run(|s| Ok(accounts::tokens(&mut s.db())?)).await?;
     Ok(Json(Items {
         items: t.into_iter().map(Token::from).collect(),
     }))
@@ -158,7 +158,7 @@ pub async fn delete_token(
     let done = st
         .pool
         .run(move |s| {
-            let done = accounts::revoke_token(s.sql(), &id.to_string(), &now_rfc3339())?;
+            let done = accounts::revoke_token(&mut s.db(), &id.to_string(), &now_rfc3339())?;
             audit(
                 s,
                 Some(&p),

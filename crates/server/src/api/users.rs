@@ -60,7 +60,7 @@ impl From<accounts::User> for User {
     extensions(("x-vamos-permission" = json!(Permission::UsersAdmin.code())), ("x-vamos-personal-data" = json!(false))))]
 pub async fn list_users(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Items<User>>> {
     p.require(Permission::UsersAdmin)?;
-    let users = st.pool.run(|s| Ok(accounts::users(s.sql())?)).await?;
+    let users = st.pool.run(|s| Ok(accounts::users(&mut s.db())?)).await?;
     Ok(Json(Items {
         items: users.into_iter().map(User::from).collect(),
     }))

@@ -214,7 +214,7 @@ async fn handle(st: AppState, kind: Kind, req: Request) -> Result<Response, DciE
     let sid = header.sender_id.clone();
     let sender = st
         .pool
-        .run(move |s| Ok(store::sender_by_id(s.sql(), &sid)?))
+        .run(move |s| Ok(store::sender_by_id(&mut s.db(), &sid)?))
         .await?;
     let sender = match sender {
         Some(s) if s.active && s.username == p.user.username => s,
@@ -357,7 +357,7 @@ async fn handle(st: AppState, kind: Kind, req: Request) -> Result<Response, DciE
     };
     let fresh = st
         .pool
-        .run(move |s| Ok(store::insert_transaction(s.sql(), &txn)?))
+        .run(move |s| Ok(store::insert_transaction(&mut s.db(), &txn)?))
         .await?;
     if !fresh {
         return reject_message(
@@ -454,7 +454,7 @@ async fn deliver(
     });
     st.pool
         .run(move |s| {
-            let sql = s.sql();
+            let sql = &mut s.db();
             match failed {
                 Some(summary) => {
                     store::finish_transaction(sql, &cid, "rjct", &summary, Some(&note), &now)?
@@ -501,7 +501,7 @@ async fn process(st: &AppState, kind: Kind, call: &Call) -> Result<(Value, Strin
                 Kind::TxnStatus | Kind::SyncTxnStatus => txn_status(s, &sender, &message, &cid)?,
             };
             store::finish_transaction(
-                s.sql(),
+                &mut s.db(),
                 &cid,
                 &status,
                 &summary.to_string(),

@@ -555,10 +555,10 @@ pub(super) fn search(
             continue;
         }
         let (size, number) = (size as i64, number as i64);
-        let total = views::count_persons(s.sql(), &filter, &scope)?;
+        let total = views::count_persons(&mut s.db(), &filter, &scope)?;
         let rows = if (number - 1) * size < total {
             views::search_persons_offset(
-                s.sql(),
+                &mut s.db(),
                 &filter,
                 &scope,
                 &sort,

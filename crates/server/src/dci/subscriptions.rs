@@ -20,8 +20,8 @@ pub(super) fn subscribe(
     cid: &str,
 ) -> Result<Outcome, ApiError> {
     visible_fields(s, p)?;
-    let existing = store::active_subscriptions(s.sql(), Some(&sender.sender_id))?;
-    let (last_p, last_h) = store::registry_watermarks(s.sql())?;
+    let existing = store::active_subscriptions(&mut s.db(), Some(&sender.sender_id))?;
+    let (last_p, last_h) = store::registry_watermarks(&mut s.db())?;
     let mut items = Vec::new();
     let mut codes = Vec::new();
     for it in message["subscribe_request"]
@@ -88,7 +88,7 @@ pub(super) fn subscribe(
         let code = auth::random_hex(10).map_err(ApiError::internal)?;
         let now = now_ts();
         store::insert_subscription(
-            s.sql(),
+            &mut s.db(),
             &Subscription {
                 code: code.clone(),
                 sender_id: sender.sender_id.clone(),
@@ -161,7 +161,7 @@ pub(super) fn unsubscribe(
         .flatten()
     {
         let code = code.as_str().unwrap_or_default();
-        match store::subscription_by_code(s.sql(), code)? {
+        match store::subscription_by_code(&mut s.db(), code)? {
             None => {
                 problem.get_or_insert((
                     "rjct.subscription_code.invalid",
@@ -182,7 +182,7 @@ pub(super) fn unsubscribe(
                 statuses.push(json!({"code": code, "status": "unsubscribe"}));
             }
             Some(_) => {
-                store::set_subscription_status(s.sql(), code, "unsubscribe", &now_ts())?;
+                store::set_subscription_status(&mut s.db(), code, "unsubscribe", &now_ts())?;
                 statuses.push(json!({"code": code, "status": "unsubscribe"}));
             }
         }
@@ -288,7 +288,7 @@ pub async fn notify_once(st: &AppState) -> Result<usize, String> {
                     &outcome,
                 )?;
                 if ok {
-                    store::advance_subscription(s.sql(), &code, marks.0, marks.1, &now_ts())?;
+                    store::advance_subscription(&mut s.db(), &code, marks.0, marks.1, &now_ts())?;
                 }
                 Ok(())
             })
@@ -302,22 +302,22 @@ pub async fn notify_once(st: &AppState) -> Result<usize, String> {
 }
 
 pub(super) fn collect_notifications(s: &mut dyn Store) -> Result<Vec<Pending>, ApiError> {
-    let subs = store::active_subscriptions(s.sql(), None)?;
+    let subs = store::active_subscriptions(&mut s.db(), None)?;
     if subs.is_empty() {
         return Ok(Vec::new());
     }
-    let (max_p, max_h) = store::registry_watermarks(s.sql())?;
+    let (max_p, max_h) = store::registry_watermarks(&mut s.db())?;
     let mut out = Vec::new();
     for sub in subs {
         if sub.last_person_id >= max_p {
             continue;
         }
-        let Some(sender) = store::sender_by_id(s.sql(), &sub.sender_id)?.filter(|x| x.active)
+        let Some(sender) = store::sender_by_id(&mut s.db(), &sub.sender_id)?.filter(|x| x.active)
         else {
             continue;
         };
         let Some(user) =
-            vamos_store::accounts::user_by_name(s.sql(), &sub.username)?.filter(|u| u.active)
+            vamos_store::accounts::user_by_name(&mut s.db(), &sub.username)?.filter(|u| u.active)
         else {
             continue;
         };
@@ -345,7 +345,7 @@ pub(super) fn collect_notifications(s: &mut dyn Store) -> Result<Vec<Pending>, A
             ));
         }
         let page = views::search_persons(
-            s.sql(),
+            &mut s.db(),
             &Filter::And(conds),
             &principal.scope.district_ranges(),
             Some(sub.last_person_id),
@@ -360,7 +360,7 @@ pub(super) fn collect_notifications(s: &mut dyn Store) -> Result<Vec<Pending>, A
             continue;
         };
         if page.items.is_empty() {
-            store::advance_subscription(s.sql(), &sub.code, marks.0, marks.1, &now_ts())?;
+            store::advance_subscription(&mut s.db(), &sub.code, marks.0, marks.1, &now_ts())?;
             continue;
         }
         let ids = page

@@ -83,7 +83,7 @@ pub async fn page(
             .pool
             .run(move |s| {
                 Ok(vamos_store::delivery_points::delivery_points_for(
-                    s.sql(),
+                    &mut s.db(),
                     &d.to_string(),
                 )?)
             })

@@ -355,7 +355,7 @@ pub async fn page(State(st): State<AppState>, page: Page, Query(f): Query<Form>)
         .pool
         .run(move |s| {
             Ok(vamos_store::delivery_points::delivery_points_for(
-                s.sql(),
+                &mut s.db(),
                 &district,
             )?)
         })

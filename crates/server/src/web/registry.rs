@@ -215,7 +215,7 @@ pub async fn household(State(st): State<AppState>, page: Page, Path(id): Path<i6
     // and a boolean in PostgreSQL: both read it as a condition).
     let synthetic = st
         .pool
-        .run(move |s| Ok(views::household_is_synthetic(s.sql(), id)?))
+        .run(move |s| Ok(views::household_is_synthetic(&mut s.db(), id)?))
         .await
         .unwrap_or(false);
     let district = h
@@ -263,7 +263,7 @@ pub async fn household(State(st): State<AppState>, page: Page, Path(id): Path<i6
                 )?;
                 let out = status::explain_household(s, &catalogue, id, c, d, day, until)?;
                 let points =
-                    vamos_store::delivery_points::delivery_points_for(s.sql(), &d.to_string())?;
+                    vamos_store::delivery_points::delivery_points_for(&mut s.db(), &d.to_string())?;
                 Ok(Some((m.as_of.clone(), out, points)))
             })
             .await;

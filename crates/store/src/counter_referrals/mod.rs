@@ -34,7 +34,12 @@ pub type Located = (
 );
 
 /// Finds persons by SIIS id or by cédula (the stored number), in bulk.
-pub fn locate_persons(sql: &mut dyn Sql, ids: &[i64], cedulas: &[i64]) -> Result<Located> {
+pub fn locate_persons(
+    sql: &mut crate::sql::Db<'_>,
+    ids: &[i64],
+    cedulas: &[i64],
+) -> Result<Located> {
+    let sql = sql.raw();
     let place = |r: &Row| PersonPlace {
         person_id: r.int(0).unwrap_or_default(),
         household_id: r.int(1).unwrap_or_default(),
@@ -86,10 +91,11 @@ pub struct NewCounterReferral {
 
 /// The digests of events already received from `institution`, by event key.
 pub fn known_events(
-    sql: &mut dyn Sql,
+    sql: &mut crate::sql::Db<'_>,
     institution: &str,
     keys: &[&str],
 ) -> Result<HashMap<String, (i64, String)>> {
+    let sql = sql.raw();
     let mut out = HashMap::new();
     for chunk in keys.chunks(500) {
         let mut params: Vec<Param> = vec![institution.into()];
@@ -136,17 +142,23 @@ pub enum Outcome {
 /// not. Callers check events before (to report errors), so this only settles concurrent
 /// re-sends and submissions grouped into one commit.
 pub fn insert_counter_referrals<E: Borrow<NewCounterReferral>>(
-    sql: &mut dyn Sql,
+    sql: &mut crate::sql::Db<'_>,
     events: &[E],
     answers: &AnswerMap,
     at: &str,
 ) -> Result<Vec<Outcome>> {
+    let sql = sql.raw();
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    insert_counter_referrals_and(sql, events, answers, at, None, |_, outcomes| {
-        Ok(outcomes.to_vec())
-    })
+    insert_counter_referrals_and(
+        &mut crate::sql::Db::new(sql),
+        events,
+        answers,
+        at,
+        None,
+        |_, outcomes| Ok(outcomes.to_vec()),
+    )
 }
 
 /// [`insert_counter_referrals`], then `then` with the outcomes, in the same transaction and the
@@ -154,17 +166,18 @@ pub fn insert_counter_referrals<E: Borrow<NewCounterReferral>>(
 /// disk sync for both). Nothing is committed if `then` fails. `known`: the writer's
 /// fingerprints ([`KnownKeys`]), brought up to date with the ids stored, this call's included.
 pub fn insert_counter_referrals_and<T, E: Borrow<NewCounterReferral>>(
-    sql: &mut dyn Sql,
+    sql: &mut crate::sql::Db<'_>,
     events: &[E],
     answers: &AnswerMap,
     at: &str,
     known: Option<&mut KnownKeys>,
-    then: impl FnOnce(&mut dyn Sql, &[Outcome]) -> Result<T>,
+    then: impl FnOnce(&mut crate::sql::Db<'_>, &[Outcome]) -> Result<T>,
 ) -> Result<T> {
+    let sql = sql.raw();
     let events: Vec<&NewCounterReferral> = events.iter().map(Borrow::borrow).collect();
     durable(sql, |sql| {
         let outcomes = store_counter_referrals(sql, &events, answers, at, known)?;
-        then(sql, &outcomes)
+        then(&mut crate::sql::Db::new(sql), &outcomes)
     })
 }
 
@@ -194,7 +207,7 @@ fn store_counter_referrals(
     }
     if let Some(k) = fingerprints.as_deref_mut() {
         // Stored by someone else since the fingerprints were last brought up to date.
-        k.catch_up(sql, next - 1)?;
+        k.catch_up(&mut crate::sql::Db::new(sql), next - 1)?;
     }
     let stored = stored_events(sql, events.iter().copied())?;
     let (mut outcomes, fresh) = settle(events, &stored, next);
@@ -230,7 +243,7 @@ fn stored_events<'a>(
     }
     let mut stored = HashMap::new();
     for (inst, keys) in by_inst {
-        for (k, v) in known_events(sql, inst, &keys)? {
+        for (k, v) in known_events(&mut crate::sql::Db::new(sql), inst, &keys)? {
             stored.insert((inst.to_string(), k), v);
         }
     }
@@ -505,7 +518,8 @@ fn counter_referral_ids(sql: &mut dyn Sql, given: i64) -> Result<(i64, bool)> {
 }
 
 /// How many acknowledged counter-referrals wait in the intake log to be applied.
-pub fn logged_counter_referrals(sql: &mut dyn Sql) -> Result<i64> {
+pub fn logged_counter_referrals(sql: &mut crate::sql::Db<'_>) -> Result<i64> {
+    let sql = sql.raw();
     Ok(sql
         .query_opt(
             "SELECT CAST(COALESCE(SUM(events), 0) AS BIGINT) FROM counter_referral_log",
@@ -587,11 +601,12 @@ pub enum Applied {
 /// `units`: the caller's [`ReferralUnits`] (shared by the appliers), brought up to date here
 /// (under the lock) and used to skip the lookup of referrals that cannot exist.
 pub fn apply_logged_counter_referrals(
-    sql: &mut dyn Sql,
+    sql: &mut crate::sql::Db<'_>,
     answers: &AnswerMap,
     max_events: usize,
     units: Option<&RwLock<ReferralUnits>>,
 ) -> Result<Applied> {
+    let sql = sql.raw();
     let sqlite = sql.dialect() == Backend::Sqlite;
     if sqlite {
         sql.batch("PRAGMA foreign_keys = OFF")?;
@@ -604,7 +619,7 @@ pub fn apply_logged_counter_referrals(
         if let Some(u) = units {
             u.write()
                 .unwrap_or_else(PoisonError::into_inner)
-                .catch_up(sql)?;
+                .catch_up(&mut crate::sql::Db::new(sql))?;
         }
         let n = apply_log_in(sql, answers, Some(max_events.max(1)), units)?;
         if n > 0 {
@@ -672,7 +687,8 @@ fn unit_fingerprint(kind: &str, unit: i64, service: &str) -> u64 {
 
 impl ReferralUnits {
     /// Reads every referral of a service that an event code of `answers` answers, in pages.
-    pub fn load(sql: &mut dyn Sql, answers: &AnswerMap) -> Result<ReferralUnits> {
+    pub fn load(sql: &mut crate::sql::Db<'_>, answers: &AnswerMap) -> Result<ReferralUnits> {
+        let sql = sql.raw();
         let mut u = ReferralUnits {
             services: answers
                 .values()
@@ -715,7 +731,8 @@ impl ReferralUnits {
 
     /// Holds the referrals created since the last reading (all of them again if the table's
     /// last id went back: referrals deleted by hand).
-    pub fn catch_up(&mut self, sql: &mut dyn Sql) -> Result<()> {
+    pub fn catch_up(&mut self, sql: &mut crate::sql::Db<'_>) -> Result<()> {
+        let sql = sql.raw();
         let (new, reread) = self.read_new(sql)?;
         if reread {
             self.set_sorted(Vec::new());
@@ -814,7 +831,8 @@ fn fingerprint(institution: &str, key: &str) -> u64 {
 impl KnownKeys {
     /// Reads every pair logged or stored (the log first: a row applied meanwhile is then read
     /// from the table), in pages.
-    pub fn load(sql: &mut dyn Sql) -> Result<KnownKeys> {
+    pub fn load(sql: &mut crate::sql::Db<'_>) -> Result<KnownKeys> {
+        let sql = sql.raw();
         let mut k = KnownKeys::default();
         let logged = sql.query(
             "SELECT last_id, payload FROM counter_referral_log ORDER BY id",
@@ -852,7 +870,8 @@ impl KnownKeys {
 
     /// Holds the pairs of every id up to `upto` (the last id assigned, read under the lock):
     /// those after [`KnownKeys::through`] were stored by someone else.
-    pub fn catch_up(&mut self, sql: &mut dyn Sql, upto: i64) -> Result<()> {
+    pub fn catch_up(&mut self, sql: &mut crate::sql::Db<'_>, upto: i64) -> Result<()> {
+        let sql = sql.raw();
         if upto > self.through {
             self.read_after(sql, self.through, upto)?;
             self.through = upto;
@@ -908,18 +927,19 @@ pub struct Logged {
 /// checked them): a run whose events are all new is written as given, the others are encoded
 /// here. Runs that do not add up to `events` are ignored.
 pub fn log_counter_referrals_and<T, E: Borrow<NewCounterReferral>>(
-    sql: &mut dyn Sql,
+    sql: &mut crate::sql::Db<'_>,
     events: &[E],
     encoded: &[(usize, Option<&str>)],
     at: &str,
     known: &mut KnownKeys,
-    then: impl FnOnce(&mut dyn Sql, &[Outcome]) -> Result<T>,
+    then: impl FnOnce(&mut crate::sql::Db<'_>, &[Outcome]) -> Result<T>,
 ) -> Result<(T, Logged)> {
+    let sql = sql.raw();
     let events: Vec<&NewCounterReferral> = events.iter().map(Borrow::borrow).collect();
     durable(sql, |sql| {
         lock(sql, LOG_LOCK)?;
         let (next, _) = counter_referral_ids(sql, known.through)?;
-        known.catch_up(sql, next - 1)?;
+        known.catch_up(&mut crate::sql::Db::new(sql), next - 1)?;
         let mut report = Logged::default();
         // Held from now on (one probe per event): an event whose pair was held already may
         // have been received, and is looked up (as is the second of two submissions of one
@@ -951,7 +971,7 @@ pub fn log_counter_referrals_and<T, E: Borrow<NewCounterReferral>>(
             )?;
             report.logged = rows.len();
         }
-        Ok((then(sql, &outcomes)?, report))
+        Ok((then(&mut crate::sql::Db::new(sql), &outcomes)?, report))
     })
 }
 
@@ -1140,7 +1160,11 @@ pub struct CounterReferral {
 }
 
 /// Counter-referrals of a person, newest delivery first.
-pub fn counter_referrals_of(sql: &mut dyn Sql, person_id: i64) -> Result<Vec<CounterReferral>> {
+pub fn counter_referrals_of(
+    sql: &mut crate::sql::Db<'_>,
+    person_id: i64,
+) -> Result<Vec<CounterReferral>> {
+    let sql = sql.raw();
     Ok(sql
         .query(
             "SELECT id, institution, event_key, person_id, service, CAST(delivered_on AS TEXT), place, place_district, referral_id, channel, received_at, received_by
@@ -1174,7 +1198,8 @@ pub fn counter_referrals_of(sql: &mut dyn Sql, person_id: i64) -> Result<Vec<Cou
 /// The largest id is read first, the log after: a row being applied stays in the log until
 /// its applier commits, and a row logged later holds larger ids than any stored before it, so
 /// every id up to the value returned was visible when the log was read.
-pub fn last_counter_referral(sql: &mut dyn Sql) -> Result<i64> {
+pub fn last_counter_referral(sql: &mut crate::sql::Db<'_>) -> Result<i64> {
+    let sql = sql.raw();
     let stored = sql
         .query_opt("SELECT COALESCE(MAX(id), 0) FROM counter_referrals", &[])?
         .and_then(|r| r.int(0))
@@ -1190,7 +1215,8 @@ pub fn last_counter_referral(sql: &mut dyn Sql) -> Result<i64> {
 
 /// The registry's state: the last import recorded, as [`crate::Store::begin_read`] reports it
 /// (persons, households, communities and administrative records change only by imports).
-pub fn registry_state(sql: &mut dyn Sql) -> Result<i64> {
+pub fn registry_state(sql: &mut crate::sql::Db<'_>) -> Result<i64> {
+    let sql = sql.raw();
     Ok(sql
         .query_opt(
             "SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM imports",
@@ -1216,11 +1242,12 @@ pub struct ReceivedEvent {
 /// The counter-referrals after `after` up to `through`, with where their persons live (found
 /// in `places` when given, else joined in the database).
 pub fn counter_referral_events(
-    sql: &mut dyn Sql,
+    sql: &mut crate::sql::Db<'_>,
     after: i64,
     through: i64,
     places: Option<&places::PersonPlaces>,
 ) -> Result<Vec<ReceivedEvent>> {
+    let sql = sql.raw();
     let event = |person: &PersonPlace, r: &Row, first: usize| {
         let day = r.text(first + 2);
         let institution = r.text(first);
@@ -1249,7 +1276,7 @@ pub fn counter_referral_events(
         let mut ids: Vec<i64> = rows.iter().filter_map(|r| r.int(0)).collect();
         ids.sort_unstable();
         ids.dedup();
-        let (found, _) = places.locate(sql, &ids, &[])?;
+        let (found, _) = places.locate(&mut crate::sql::Db::new(sql), &ids, &[])?;
         return rows
             .iter()
             .filter_map(|r| found.get(&r.int(0)?).map(|p| event(p, r, 1)))
@@ -1303,13 +1330,14 @@ fn iso_day(s: &str) -> Option<chrono::NaiveDate> {
 /// slowed PostgreSQL's single events badly (measured: BENCHMARKS.md, issue 5). The
 /// districts are written with one upsert (PostgreSQL: one statement over arrays).
 pub fn save_progress(
-    sql: &mut dyn Sql,
+    sql: &mut crate::sql::Db<'_>,
     measurement_id: i64,
     expected: i64,
     applied_through: i64,
     districts: &[(i64, String)],
     at: &str,
 ) -> Result<bool> {
+    let sql = sql.raw();
     in_tx(sql, |sql| {
         let current = sql
             .query_opt(
@@ -1368,9 +1396,10 @@ pub fn save_progress(
 /// The counter-referrals a classification at `as_of` reads: every one up to the first
 /// delivered after `as_of` (those later ones, and all after them, are applied incrementally by
 /// the updater, which counts deliveries up to its own day).
-pub fn classification_watermark(sql: &mut dyn Sql, as_of: &str) -> Result<i64> {
+pub fn classification_watermark(sql: &mut crate::sql::Db<'_>, as_of: &str) -> Result<i64> {
+    let sql = sql.raw();
     // Only as far as every id is stored ([`last_counter_referral`]).
-    let through = last_counter_referral(sql)?;
+    let through = last_counter_referral(&mut crate::sql::Db::new(sql))?;
     let d = date_param(sql, 1);
     Ok(sql
         .query_opt(
@@ -1385,10 +1414,11 @@ pub fn classification_watermark(sql: &mut dyn Sql, as_of: &str) -> Result<i64> {
 
 /// Sets the counter-referral watermark of a new measurement (what its classification read).
 pub fn set_measurement_watermark(
-    sql: &mut dyn Sql,
+    sql: &mut crate::sql::Db<'_>,
     measurement_id: i64,
     through: i64,
 ) -> Result<()> {
+    let sql = sql.raw();
     sql.execute(
         "UPDATE measurements SET cr_applied_id = $1 WHERE id = $2",
         &[through.into(), measurement_id.into()],

@@ -11,7 +11,6 @@
 //! same cédula, which makes it ambiguous); otherwise from the database.
 
 use super::{locate_persons, registry_state, Located, PersonPlace};
-use crate::sql::Sql;
 use crate::Result;
 use rustc_hash::FxHashMap;
 
@@ -38,8 +37,9 @@ pub struct PersonPlaces {
 
 impl PersonPlaces {
     /// Reads every person and household (ids, household, community, district, cédula).
-    pub fn load(sql: &mut dyn Sql) -> Result<PersonPlaces> {
-        let state = registry_state(sql)?;
+    pub fn load(sql: &mut crate::sql::Db<'_>) -> Result<PersonPlaces> {
+        let sql = sql.raw();
+        let state = registry_state(&mut crate::sql::Db::new(sql))?;
         let mut out = PersonPlaces::default();
         let mut after = i64::MIN;
         loop {
@@ -88,7 +88,7 @@ impl PersonPlaces {
             }
         }
         out.cedulas.sort_unstable();
-        out.state = (registry_state(sql)? == state).then_some(state);
+        out.state = (registry_state(&mut crate::sql::Db::new(sql))? == state).then_some(state);
         Ok(out)
     }
 
@@ -146,7 +146,13 @@ impl PersonPlaces {
     /// [`locate_persons`] answered from memory where it can (see the module documentation):
     /// the database is asked only for persons not held, and for cédulas when an import has
     /// committed since the reading.
-    pub fn locate(&self, sql: &mut dyn Sql, ids: &[i64], cedulas: &[i64]) -> Result<Located> {
+    pub fn locate(
+        &self,
+        sql: &mut crate::sql::Db<'_>,
+        ids: &[i64],
+        cedulas: &[i64],
+    ) -> Result<Located> {
+        let sql = sql.raw();
         let mut by_id = FxHashMap::with_capacity_and_hasher(ids.len(), Default::default());
         let mut missing = Vec::new();
         for id in ids {
@@ -157,7 +163,8 @@ impl PersonPlaces {
                 None => missing.push(*id),
             }
         }
-        let complete = !cedulas.is_empty() && self.state == Some(registry_state(sql)?);
+        let complete = !cedulas.is_empty()
+            && self.state == Some(registry_state(&mut crate::sql::Db::new(sql))?);
         let mut by_cedula = FxHashMap::default();
         if complete {
             for c in cedulas {
@@ -168,8 +175,11 @@ impl PersonPlaces {
             }
         }
         if !missing.is_empty() || (!cedulas.is_empty() && !complete) {
-            let (found, from_db) =
-                locate_persons(sql, &missing, if complete { &[] } else { cedulas })?;
+            let (found, from_db) = locate_persons(
+                &mut crate::sql::Db::new(sql),
+                &missing,
+                if complete { &[] } else { cedulas },
+            )?;
             by_id.extend(found);
             by_cedula.extend(from_db);
         }
