@@ -180,12 +180,13 @@ pub fn explain(
 pub fn explain_household(
     store: &mut dyn Store,
     catalogue: &Catalogue,
-    household: i64,
-    community: i64,
+    household: vamos_domain::HouseholdId,
+    community: vamos_domain::CommunityId,
     district: DistrictCode,
     as_of: chrono::NaiveDate,
     counter_referrals_until: chrono::NaiveDate,
 ) -> anyhow::Result<(Value, Vec<(i64, Value)>)> {
+    let (household, community) = (household.get(), community.get());
     let mut data = RegistryData::new(&FormVocabulary);
     store.load_communities(&[community], i64::MAX, &mut data)?;
     data.finish();
@@ -410,11 +411,12 @@ pub fn classify_and_save(
 pub fn explain_community(
     store: &mut dyn Store,
     catalogue: &Catalogue,
-    community: i64,
+    community: vamos_domain::CommunityId,
     district: DistrictCode,
     as_of: chrono::NaiveDate,
     counter_referrals_until: chrono::NaiveDate,
 ) -> anyhow::Result<Value> {
+    let community = community.get();
     let mut data = RegistryData::new(&FormVocabulary);
     store.load_communities(&[community], i64::MAX, &mut data)?;
     data.finish();

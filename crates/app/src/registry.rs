@@ -6,7 +6,9 @@
 use crate::{Actor, Error, Result};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
-use vamos_domain::{DistrictCode, FieldPolicy, Permission, Scope, TerritoryCode};
+use vamos_domain::{
+    CommunityId, DistrictCode, FieldPolicy, HouseholdId, Permission, PersonId, Scope, TerritoryCode,
+};
 use vamos_store::accounts;
 use vamos_store::views::{self, Filter, Op, PersonColumn};
 use vamos_store::{Store, UnitKind};
@@ -79,7 +81,7 @@ fn in_scope(actor: &Actor, row: &Map<String, Value>) -> bool {
 /// The error for a unit that is missing (not found) or outside the caller's territories
 /// (forbidden: the caller is told it exists but not what it holds, as the access policy
 /// requires).
-pub fn out_of_scope(exists: bool, kind_es: &str, id: i64) -> Error {
+pub fn out_of_scope(exists: bool, kind_es: &str, id: impl std::fmt::Display) -> Error {
     if exists {
         Error::forbidden(format!("{kind_es} {id}: fuera de su ámbito territorial"))
     } else {
@@ -228,7 +230,7 @@ fn refuse(
 pub fn person(
     store: &mut dyn Store,
     actor: &Actor,
-    id: i64,
+    id: PersonId,
     purpose: &Option<String>,
 ) -> Result<Value> {
     actor.require(Permission::RegistryRead)?;
@@ -251,7 +253,7 @@ pub fn person(
             actor,
             "leer persona",
             "persona",
-            id,
+            id.get(),
             &purpose,
             found.is_some(),
         )?),
@@ -301,7 +303,7 @@ pub fn households(store: &mut dyn Store, actor: &Actor, q: &ListQuery) -> Result
 pub fn household(
     store: &mut dyn Store,
     actor: &Actor,
-    id: i64,
+    id: HouseholdId,
     purpose: &Option<String>,
 ) -> Result<Value> {
     actor.require(Permission::RegistryRead)?;
@@ -337,7 +339,7 @@ pub fn household(
             actor,
             "leer hogar",
             "hogar",
-            id,
+            id.get(),
             &purpose,
             found.is_some(),
         )?),
@@ -365,7 +367,7 @@ pub fn communities(store: &mut dyn Store, actor: &Actor, q: &ListQuery) -> Resul
 }
 
 /// One community.
-pub fn community(store: &mut dyn Store, actor: &Actor, id: i64) -> Result<Value> {
+pub fn community(store: &mut dyn Store, actor: &Actor, id: CommunityId) -> Result<Value> {
     actor.require(Permission::RegistryRead)?;
     visible_fields(store, actor)?;
     match views::community(&mut store.db(), id)? {
@@ -440,4 +442,135 @@ pub fn locate_in_scope(
         (Some((uid, _)), Some(d), true) => Ok((uid, d)),
         _ => Err(out_of_scope(located.is_some(), kind_es, id)),
     }
+}
+
+/// Whether a household came from an import labelled synthetic (its page then says so).
+pub fn household_is_synthetic(store: &mut dyn Store, id: HouseholdId) -> Result<bool> {
+    Ok(views::household_is_synthetic(&mut store.db(), id)?)
+}
+
+/// The statuses of a household and of each of its members at the latest measurement, with the
+/// district's delivery points: what a household page shows.
+#[derive(Debug, Clone)]
+pub struct HouseholdStatuses {
+    /// The measurement's reference date.
+    pub as_of: String,
+    /// The household's explanation.
+    pub household: Value,
+    /// Each member's explanation, by person id.
+    pub members: Vec<(i64, Value)>,
+    pub delivery_points: Vec<vamos_store::delivery_points::DeliveryPoint>,
+}
+
+/// The latest measurement, its reference date and the date up to which its counter-referrals
+/// count (statuses are explained as of then); `None` before the first classification.
+fn latest_measurement(
+    store: &mut dyn Store,
+) -> Result<Option<(String, chrono::NaiveDate, chrono::NaiveDate)>> {
+    let Some((m, _)) = store.measurement(None)? else {
+        return Ok(None);
+    };
+    let day = chrono::NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d").map_err(Error::internal)?;
+    let until = crate::measurements::figures_until(&m)?;
+    Ok(Some((m.as_of, day, until)))
+}
+
+/// Explains household `id` and its members, reading only its community: one audited
+/// "explicar estatus" record naming the household and its members. `None` before the first
+/// measurement.
+pub fn household_statuses(
+    store: &mut dyn Store,
+    actor: &Actor,
+    catalogue: &vamos_catalogue::Catalogue,
+    id: HouseholdId,
+    purpose: &str,
+) -> Result<Option<HouseholdStatuses>> {
+    actor.require(Permission::StatusRead)?;
+    let found = views::household(&mut store.db(), id)?;
+    let Some((h, members)) = found.filter(|(h, _)| in_scope(actor, h)) else {
+        actor.audit(
+            store,
+            "explicar estatus",
+            "hogar",
+            &id.to_string(),
+            purpose,
+            "denegado o no encontrado",
+        )?;
+        return Err(out_of_scope(false, "hogar", id));
+    };
+    let (Some(district), Some(community)) = (
+        district_of(&h),
+        h.get("community_id").and_then(Value::as_i64),
+    ) else {
+        return Err(Error::internal("hogar sin distrito o comunidad"));
+    };
+    let Some((as_of, day, until)) = latest_measurement(store)? else {
+        return Ok(None);
+    };
+    let ids: Vec<String> = members
+        .iter()
+        .filter_map(|m| m.get("id").and_then(Value::as_i64))
+        .map(|i| i.to_string())
+        .collect();
+    let subject = format!("{id} (miembros {})", ids.join(","));
+    actor.audit(store, "explicar estatus", "hogar", &subject, purpose, "ok")?;
+    let (household, members) = crate::measurements::explain_household(
+        store,
+        catalogue,
+        id,
+        CommunityId(community),
+        district,
+        day,
+        until,
+    )?;
+    let delivery_points =
+        vamos_store::delivery_points::delivery_points_for(&mut store.db(), &district.to_string())?;
+    Ok(Some(HouseholdStatuses {
+        as_of,
+        household,
+        members,
+        delivery_points,
+    }))
+}
+
+/// Explains community `id` (its Entorno services), reading only that community; audited.
+/// Returns the measurement's reference date and the explanation; `None` before the first
+/// measurement.
+pub fn community_statuses(
+    store: &mut dyn Store,
+    actor: &Actor,
+    catalogue: &vamos_catalogue::Catalogue,
+    id: CommunityId,
+    purpose: &str,
+) -> Result<Option<(String, Value)>> {
+    actor.require(Permission::StatusRead)?;
+    let found = views::community(&mut store.db(), id)?;
+    let Some(district) = found
+        .as_ref()
+        .filter(|c| in_scope(actor, c))
+        .and_then(district_of)
+    else {
+        actor.audit(
+            store,
+            "explicar estatus",
+            "comunidad",
+            &id.to_string(),
+            purpose,
+            "denegado o no encontrado",
+        )?;
+        return Err(out_of_scope(false, "comunidad", id));
+    };
+    let Some((as_of, day, until)) = latest_measurement(store)? else {
+        return Ok(None);
+    };
+    actor.audit(
+        store,
+        "explicar estatus",
+        "comunidad",
+        &id.to_string(),
+        purpose,
+        "ok",
+    )?;
+    let v = crate::measurements::explain_community(store, catalogue, id, district, day, until)?;
+    Ok(Some((as_of, v)))
 }

@@ -1,10 +1,55 @@
-//! Identifiers of persons: the national identity number (*cédula de identidad*).
+//! Identifiers: the registry's row ids as types of their own (a person's id cannot be passed
+//! where a household's is expected), and the national identity number (*cédula de identidad*).
 //!
 //! A cédula is optional in the registry (many children and some adults have none) and is
 //! never the primary key; when present it links administrative records to registered persons.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
+
+/// Declares a row id: a copyable `i64` newtype, serialised as the bare number (the JSON API
+/// and DCI keep their shape), shown as the number, parsed from a path segment.
+macro_rules! row_id {
+    ($(#[$doc:meta] $name:ident),+ $(,)?) => {$(
+        #[$doc]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+        )]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl $name {
+            /// The number as stored.
+            pub fn get(self) -> i64 {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}", self.0)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = std::num::ParseIntError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                s.trim().parse().map($name)
+            }
+        }
+    )+};
+}
+
+row_id!(
+    /// A registered person (`persons.id`).
+    PersonId,
+    /// A registered household (`households.id`).
+    HouseholdId,
+    /// A registered community (`communities.id`).
+    CommunityId,
+    /// A referral (`referrals.id`).
+    ReferralId,
+);
 
 /// A Paraguayan cédula number: 3 to 9 digits, stored without thousands separators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -69,6 +114,18 @@ impl From<NationalId> for String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_ids_serialise_as_bare_numbers_and_parse_from_paths() {
+        assert_eq!(serde_json::to_string(&PersonId(42)).unwrap(), "42");
+        assert_eq!(
+            serde_json::from_str::<HouseholdId>("7").unwrap(),
+            HouseholdId(7)
+        );
+        assert_eq!(" 15 ".parse::<ReferralId>().unwrap(), ReferralId(15));
+        assert!("x15".parse::<CommunityId>().is_err());
+        assert_eq!(PersonId(9).to_string(), "9");
+    }
 
     #[test]
     fn parses_written_forms() {

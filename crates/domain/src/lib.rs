@@ -14,7 +14,7 @@ pub mod services;
 pub mod territory;
 
 pub use authz::{FieldPolicy, Permission, Role, Scope};
-pub use ids::NationalId;
+pub use ids::{CommunityId, HouseholdId, NationalId, PersonId, ReferralId};
 pub use referral::{Mover, ReferralStatus};
 pub use registry::{
     AdminEventRow, AdminRecord, AnswerRef, Community, CommunityRow, CommunitySurvey, Household,

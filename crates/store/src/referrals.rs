@@ -12,7 +12,7 @@ use crate::sql::{in_tx, lock, Param, Row, Sql};
 use crate::{Result, StoreError};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
-use vamos_domain::{Mover, ReferralStatus};
+use vamos_domain::{CommunityId, HouseholdId, Mover, ReferralId, ReferralStatus};
 
 /// Advisory-lock key of referral generation and of the writes that answer referrals: storing
 /// counter-referrals at once, applying the intake log (PostgreSQL; the server's appliers take
@@ -306,12 +306,12 @@ pub fn expire_overdue(sql: &mut crate::sql::Db<'_>, today: &str, at: &str) -> Re
 /// A stored referral.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Referral {
-    pub id: i64,
+    pub id: ReferralId,
     pub measurement_id: i64,
     pub unit_kind: String,
     pub unit_id: i64,
-    pub household_id: Option<i64>,
-    pub community_id: Option<i64>,
+    pub household_id: Option<HouseholdId>,
+    pub community_id: Option<CommunityId>,
     pub district_code: i64,
     pub category: String,
     pub service: String,
@@ -337,12 +337,12 @@ const REFERRAL_WIDTH: usize = 23;
 fn referral(r: &Row) -> Result<Referral> {
     let status = r.req_text("status")?;
     Ok(Referral {
-        id: r.req_int("id")?,
+        id: ReferralId(r.req_int("id")?),
         measurement_id: r.req_int("measurement_id")?,
         unit_kind: r.req_text("unit_kind")?,
         unit_id: r.req_int("unit_id")?,
-        household_id: r.opt_int("household_id")?,
-        community_id: r.opt_int("community_id")?,
+        household_id: r.opt_int("household_id")?.map(HouseholdId),
+        community_id: r.opt_int("community_id")?.map(CommunityId),
         district_code: r.req_int("district_code")?,
         category: r.req_text("category")?,
         service: r.req_text("service")?,
@@ -382,7 +382,7 @@ pub struct ReferralFilter {
     pub service: Option<String>,
     pub status: Option<String>,
     pub min_priority: Option<i64>,
-    pub household_id: Option<i64>,
+    pub household_id: Option<HouseholdId>,
     /// Only referrals of this unit (`persona` / `hogar` / `comunidad`, id).
     pub unit: Option<(String, i64)>,
     pub limit: Option<i64>,
@@ -488,7 +488,7 @@ pub fn referral_count(sql: &mut crate::sql::Db<'_>, f: &ReferralFilter) -> Resul
 }
 
 /// One referral.
-pub fn referral_by_id(sql: &mut crate::sql::Db<'_>, id: i64) -> Result<Option<Referral>> {
+pub fn referral_by_id(sql: &mut crate::sql::Db<'_>, id: ReferralId) -> Result<Option<Referral>> {
     let sql = sql.raw();
     sql.query_opt(
         &format!("SELECT {REFERRAL_COLUMNS} FROM referrals r WHERE r.id = $1"),
@@ -509,7 +509,7 @@ pub struct ReferralEvent {
 }
 
 /// A referral's history, oldest first.
-pub fn referral_events(sql: &mut crate::sql::Db<'_>, id: i64) -> Result<Vec<ReferralEvent>> {
+pub fn referral_events(sql: &mut crate::sql::Db<'_>, id: ReferralId) -> Result<Vec<ReferralEvent>> {
     let sql = sql.raw();
     Ok(sql
         .query(
@@ -532,7 +532,7 @@ pub fn referral_events(sql: &mut crate::sql::Db<'_>, id: i64) -> Result<Vec<Refe
 /// transition is not allowed from its current status.
 pub fn transition(
     sql: &mut crate::sql::Db<'_>,
-    id: i64,
+    id: ReferralId,
     to: ReferralStatus,
     reason: Option<&str>,
     actor: &str,

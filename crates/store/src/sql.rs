@@ -117,6 +117,28 @@ impl From<bool> for Param {
     }
 }
 
+/// Row ids bind as their number.
+macro_rules! row_id_params {
+    ($($t:ty),+) => {$(
+        impl From<$t> for Param {
+            fn from(v: $t) -> Self {
+                Param::Int(Some(v.get()))
+            }
+        }
+        impl From<Option<$t>> for Param {
+            fn from(v: Option<$t>) -> Self {
+                Param::Int(v.map(<$t>::get))
+            }
+        }
+    )+};
+}
+row_id_params!(
+    vamos_domain::PersonId,
+    vamos_domain::HouseholdId,
+    vamos_domain::CommunityId,
+    vamos_domain::ReferralId
+);
+
 /// One value read back.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell {

@@ -167,7 +167,10 @@ pub(crate) fn person_columns() -> String {
 }
 
 /// One person (whole row) with its household's district.
-pub fn person(sql: &mut crate::sql::Db<'_>, id: i64) -> Result<Option<Map<String, Value>>> {
+pub fn person(
+    sql: &mut crate::sql::Db<'_>,
+    id: vamos_domain::PersonId,
+) -> Result<Option<Map<String, Value>>> {
     let sql = sql.raw();
     Ok(sql
         .query_opt(
@@ -185,7 +188,10 @@ pub type HouseholdView = (Map<String, Value>, Vec<Map<String, Value>>);
 
 /// Whether household `id` came from a synthetic import (`synthetic` is an integer in SQLite and
 /// a boolean in PostgreSQL: both read it as a condition).
-pub fn household_is_synthetic(sql: &mut crate::sql::Db<'_>, id: i64) -> Result<bool> {
+pub fn household_is_synthetic(
+    sql: &mut crate::sql::Db<'_>,
+    id: vamos_domain::HouseholdId,
+) -> Result<bool> {
     let sql = sql.raw();
     Ok(!sql
         .query(
@@ -196,7 +202,10 @@ pub fn household_is_synthetic(sql: &mut crate::sql::Db<'_>, id: i64) -> Result<b
 }
 
 /// One household with its members (whole rows).
-pub fn household(sql: &mut crate::sql::Db<'_>, id: i64) -> Result<Option<HouseholdView>> {
+pub fn household(
+    sql: &mut crate::sql::Db<'_>,
+    id: vamos_domain::HouseholdId,
+) -> Result<Option<HouseholdView>> {
     let sql = sql.raw();
     let Some(h) = sql.query_opt(
         "SELECT h.id, h.district_code, h.community_id, c.name AS community_name, h.area, h.address,
@@ -221,7 +230,10 @@ pub fn household(sql: &mut crate::sql::Db<'_>, id: i64) -> Result<Option<Househo
 }
 
 /// One community with its counts and latest Entorno survey date.
-pub fn community(sql: &mut crate::sql::Db<'_>, id: i64) -> Result<Option<Map<String, Value>>> {
+pub fn community(
+    sql: &mut crate::sql::Db<'_>,
+    id: vamos_domain::CommunityId,
+) -> Result<Option<Map<String, Value>>> {
     let sql = sql.raw();
     Ok(sql
         .query_opt(

@@ -258,7 +258,11 @@ pub fn person_route(
         &mut store.db(),
         &vamos_store::referrals::ReferralFilter {
             status: Some("abierta".into()),
-            household_id: data.household_id.get(h).copied(),
+            household_id: data
+                .household_id
+                .get(h)
+                .copied()
+                .map(vamos_domain::HouseholdId),
             ..Default::default()
         },
     )?;

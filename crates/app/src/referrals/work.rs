@@ -14,7 +14,9 @@ use crate::{Actor, Error, ErrorKind, Result};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use vamos_catalogue::Catalogue;
-use vamos_domain::{DistrictCode, Permission, ReferralStatus, Role, Scope, TerritoryCode};
+use vamos_domain::{
+    DistrictCode, HouseholdId, Permission, ReferralId, ReferralStatus, Role, Scope, TerritoryCode,
+};
 use vamos_store::referrals::{FunnelRow, ReferralFilter};
 use vamos_store::Store;
 
@@ -26,7 +28,7 @@ pub struct ReferralQuery {
     pub service: Option<String>,
     pub status: Option<String>,
     pub min_priority: Option<i64>,
-    pub household: Option<i64>,
+    pub household: Option<HouseholdId>,
     pub limit: Option<i64>,
     pub offset: Option<i64>,
     /// `json` (default), `csv` or `xlsx` (a download: every row, no paging).
@@ -212,7 +214,7 @@ pub struct StatusChange {
 pub fn change_status(
     store: &mut dyn Store,
     actor: &Actor,
-    id: i64,
+    id: ReferralId,
     b: &StatusChange,
 ) -> Result<Value> {
     actor.require(Permission::ReferralsWork)?;
@@ -254,7 +256,7 @@ pub fn change_status(
                 "no encontrado"
             },
         )?;
-        return Err(out_of_scope(found.is_some(), "referencia", id));
+        return Err(out_of_scope(found.is_some(), "referencia", id.get()));
     }
     let r = vamos_store::referrals::transition(
         &mut store.db(),

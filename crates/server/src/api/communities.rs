@@ -73,7 +73,7 @@ pub async fn list_communities(
 pub async fn get_community(
     State(st): State<AppState>,
     p: Principal,
-    Path(id): Path<i64>,
+    Path(id): Path<vamos_domain::CommunityId>,
 ) -> ApiResult<Json<Value>> {
     let out = p
         .act(&st, move |s, actor| registry::community(s, actor, id))

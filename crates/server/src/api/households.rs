@@ -49,7 +49,7 @@ pub async fn list_households(
 pub async fn get_household(
     State(st): State<AppState>,
     p: Principal,
-    Path(id): Path<i64>,
+    Path(id): Path<vamos_domain::HouseholdId>,
     Query(q): Query<PurposeQuery>,
 ) -> ApiResult<Json<Value>> {
     let out = p

@@ -83,7 +83,7 @@ pub async fn search_persons(
 pub async fn get_person(
     State(st): State<AppState>,
     p: Principal,
-    Path(id): Path<i64>,
+    Path(id): Path<vamos_domain::PersonId>,
     Query(q): Query<PurposeQuery>,
 ) -> ApiResult<Json<Value>> {
     let out = p

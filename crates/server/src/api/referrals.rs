@@ -65,7 +65,7 @@ impl From<ReferralQuery> for work::ReferralQuery {
             service: q.service,
             status: q.status,
             min_priority: q.min_priority,
-            household: q.household,
+            household: q.household.map(vamos_domain::HouseholdId),
             limit: q.limit,
             offset: q.offset,
             format: q.format,
@@ -305,7 +305,7 @@ impl From<StatusChange> for work::StatusChange {
 pub async fn change_status(
     State(st): State<AppState>,
     p: Principal,
-    Path(id): Path<i64>,
+    Path(id): Path<vamos_domain::ReferralId>,
     Json(b): Json<StatusChange>,
 ) -> ApiResult<Json<Value>> {
     let b = work::StatusChange::from(b);

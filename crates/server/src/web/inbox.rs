@@ -249,7 +249,7 @@ pub struct ActionForm {
 pub async fn act(
     State(st): State<AppState>,
     page: Page,
-    Path(id): Path<i64>,
+    Path(id): Path<vamos_domain::ReferralId>,
     Form(f): Form<ActionForm>,
 ) -> Response {
     let Some(p) = page.user.clone() else {

@@ -9,7 +9,7 @@
 //! "explicar estatus" record naming the household and its members.
 
 use super::Page;
-use crate::api::{self, PurposeQuery};
+use crate::api::PurposeQuery;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
@@ -18,12 +18,10 @@ use minijinja::context;
 use minijinja::value::Value as JValue;
 use serde::Deserialize;
 use serde_json::Value;
-use vamos_app::measurements as status;
 use vamos_app::registry;
 use vamos_app::registry::PersonSearch;
 use vamos_domain::authz::Permission;
 use vamos_domain::{DistrictCode, Territory, TerritoryCode};
-use vamos_store::views;
 
 #[derive(Deserialize, Default)]
 pub struct SearchForm {
@@ -138,27 +136,6 @@ pub async fn search(
     }
 }
 
-/// The latest measurement with its date and the date up to which its counter-referrals count
-/// (statuses are explained as of then), or `None` before the first classification.
-fn latest_measurement(
-    s: &mut dyn vamos_store::Store,
-) -> Result<
-    Option<(
-        vamos_store::MeasurementRecord,
-        chrono::NaiveDate,
-        chrono::NaiveDate,
-    )>,
-    ApiError,
-> {
-    let Some((m, _)) = s.measurement(None)? else {
-        return Ok(None);
-    };
-    let day =
-        chrono::NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d").map_err(ApiError::internal)?;
-    let until = vamos_app::measurements::figures_until(&m)?;
-    Ok(Some((m, day, until)))
-}
-
 /// Status of one service, for the page.
 fn services_of(explained: &Value) -> Vec<JValue> {
     explained
@@ -195,7 +172,11 @@ fn services_of(explained: &Value) -> Vec<JValue> {
 
 /// `GET /registro/hogares/{id}`
 #[allow(clippy::too_many_lines)] // reason: one pass over its input, not yet split into steps
-pub async fn household(State(st): State<AppState>, page: Page, Path(id): Path<i64>) -> Response {
+pub async fn household(
+    State(st): State<AppState>,
+    page: Page,
+    Path(id): Path<vamos_domain::HouseholdId>,
+) -> Response {
     let Some(p) = page.user.clone() else {
         return page.error(&ApiError::unauthorized());
     };
@@ -211,67 +192,35 @@ pub async fn household(State(st): State<AppState>, page: Page, Path(id): Path<i6
         Ok(h) => h,
         Err(e) => return page.error(&e),
     };
-    // Whether the household came from a synthetic import (`synthetic` is an integer in SQLite
-    // and a boolean in PostgreSQL: both read it as a condition).
     let synthetic = st
         .pool
-        .run(move |s| Ok(views::household_is_synthetic(&mut s.db(), id)?))
+        .run(move |s| Ok(registry::household_is_synthetic(s, id)?))
         .await
         .unwrap_or(false);
-    let district = h
-        .get("district_code")
-        .and_then(Value::as_i64)
-        .and_then(|d| u16::try_from(d).ok())
-        .and_then(|d| DistrictCode::from_number(d).ok());
-    let community = h.get("community_id").and_then(Value::as_i64);
     // Statuses, when the account may read them: one load of the community, one audit record.
     let mut statuses: Option<(Value, Vec<(i64, Value)>)> = None;
     let mut points: Vec<vamos_store::delivery_points::DeliveryPoint> = Vec::new();
     let mut as_of = None;
-    if let (true, Some(d), Some(c)) = (p.can(Permission::StatusRead), district, community) {
+    if p.can(Permission::StatusRead) {
         let catalogue = st.catalogue.clone();
-        let who = p.clone();
-        let members: Vec<i64> = h
-            .get("members")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|m| m.get("id").and_then(Value::as_i64))
-            .collect();
+        let actor = p.as_actor();
         let r = st
             .pool
             .run(move |s| {
-                let Some((m, day, until)) = latest_measurement(s)? else {
-                    return Ok(None);
-                };
-                let subject = format!(
-                    "{id} (miembros {})",
-                    members
-                        .iter()
-                        .map(i64::to_string)
-                        .collect::<Vec<_>>()
-                        .join(",")
-                );
-                api::audit(
+                Ok(registry::household_statuses(
                     s,
-                    Some(&who),
-                    "explicar estatus",
-                    "hogar",
-                    &subject,
+                    &actor,
+                    &catalogue,
+                    id,
                     "consulta de un hogar (aplicación web)",
-                    "ok",
-                )?;
-                let out = status::explain_household(s, &catalogue, id, c, d, day, until)?;
-                let points =
-                    vamos_store::delivery_points::delivery_points_for(&mut s.db(), &d.to_string())?;
-                Ok(Some((m.as_of.clone(), out, points)))
+                )?)
             })
             .await;
         match r {
-            Ok(Some((day, out, found))) => {
-                as_of = Some(day);
-                statuses = Some(out);
-                points = found;
+            Ok(Some(found)) => {
+                as_of = Some(found.as_of);
+                statuses = Some((found.household, found.members));
+                points = found.delivery_points;
             }
             Ok(None) => {}
             Err(e) => return page.error(&e),
@@ -441,14 +390,18 @@ pub async fn household(State(st): State<AppState>, page: Page, Path(id): Path<i6
             route,
             referrals,
             can_referrals => p.can(Permission::ReferralsRead),
-            community_id => community,
+            community_id => h.get("community_id").and_then(Value::as_i64),
         },
     )
 }
 
 /// `GET /registro/comunidades/{id}`: a community (counts, latest Entorno survey) and, with the
 /// status permission, its Entorno services' status with evidence (audited).
-pub async fn community(State(st): State<AppState>, page: Page, Path(id): Path<i64>) -> Response {
+pub async fn community(
+    State(st): State<AppState>,
+    page: Page,
+    Path(id): Path<vamos_domain::CommunityId>,
+) -> Response {
     let Some(p) = page.user.clone() else {
         return page.error(&ApiError::unauthorized());
     };
@@ -461,33 +414,21 @@ pub async fn community(State(st): State<AppState>, page: Page, Path(id): Path<i6
         Ok(c) => c,
         Err(e) => return page.error(&e),
     };
-    let district = c
-        .get("district_code")
-        .and_then(Value::as_i64)
-        .and_then(|d| u16::try_from(d).ok())
-        .and_then(|d| DistrictCode::from_number(d).ok());
     let mut explained = None;
     let mut as_of = None;
-    if let (true, Some(d)) = (p.can(Permission::StatusRead), district) {
+    if p.can(Permission::StatusRead) {
         let catalogue = st.catalogue.clone();
-        let who = p.clone();
+        let actor = p.as_actor();
         let r = st
             .pool
             .run(move |s| {
-                let Some((m, day, until)) = latest_measurement(s)? else {
-                    return Ok(None);
-                };
-                api::audit(
+                Ok(registry::community_statuses(
                     s,
-                    Some(&who),
-                    "explicar estatus",
-                    "comunidad",
-                    &id.to_string(),
+                    &actor,
+                    &catalogue,
+                    id,
                     "consulta de una comunidad (aplicación web)",
-                    "ok",
-                )?;
-                let v = status::explain_community(s, &catalogue, id, d, day, until)?;
-                Ok(Some((m.as_of.clone(), v)))
+                )?)
             })
             .await;
         match r {

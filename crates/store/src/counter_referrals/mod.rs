@@ -1162,7 +1162,7 @@ pub struct CounterReferral {
 /// Counter-referrals of a person, newest delivery first.
 pub fn counter_referrals_of(
     sql: &mut crate::sql::Db<'_>,
-    person_id: i64,
+    person_id: vamos_domain::PersonId,
 ) -> Result<Vec<CounterReferral>> {
     let sql = sql.raw();
     Ok(sql
