@@ -22,6 +22,10 @@ pub struct Actor {
     /// The permissions this credential was limited to (an API token's scopes); `None`: all
     /// that the role grants.
     pub scopes: Option<Vec<Permission>>,
+    /// The command line run without an account (no `--as`): whoever holds the database's
+    /// credentials on its machine, who may do all the command line offers — recorded under
+    /// the operating-system user, with no role. Never set by the server.
+    pub operator: bool,
 }
 
 impl Actor {
@@ -34,14 +38,29 @@ impl Actor {
             scope: Scope::National,
             request_id: None,
             scopes: None,
+            operator: false,
+        }
+    }
+
+    /// The command line without an account, as operating-system user `user`.
+    pub fn command_line(user: &str) -> Actor {
+        Actor {
+            name: format!("{user} (línea de órdenes, sin cuenta)"),
+            role: None,
+            institution: None,
+            scope: Scope::National,
+            request_id: None,
+            scopes: None,
+            operator: true,
         }
     }
 
     /// Whether this actor may use permission `p`: the role grants it and, for a token, its
-    /// scopes include it.
+    /// scopes include it (the command line's operator: always).
     pub fn can(&self, p: Permission) -> bool {
-        self.role.is_some_and(|r| r.grants(p))
-            && self.scopes.as_ref().is_none_or(|s| s.contains(&p))
+        self.operator
+            || (self.role.is_some_and(|r| r.grants(p))
+                && self.scopes.as_ref().is_none_or(|s| s.contains(&p)))
     }
 
     /// `Ok` when [`Actor::can`], else a refusal naming the permission.

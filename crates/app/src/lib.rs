@@ -15,6 +15,7 @@ pub mod context;
 pub mod counter_referrals;
 pub mod dci_signing;
 pub mod error;
+pub mod imports;
 pub mod measurements;
 pub mod referrals;
 pub mod registry;

@@ -320,6 +320,41 @@ pub struct Classified {
     pub stored: std::time::Duration,
 }
 
+/// Classifies territory `t` as of `as_of` into a new measurement as `actor` (who needs the
+/// permission to load the registry), and records it in the audit trail, failed or not.
+pub fn classify_as(
+    store: &mut dyn Store,
+    actor: &crate::Actor,
+    catalogue: &Catalogue,
+    as_of: chrono::NaiveDate,
+    t: TerritoryCode,
+    readers: usize,
+    purpose: &str,
+) -> crate::Result<Classified> {
+    actor.require(vamos_domain::Permission::RegistryLoad)?;
+    let r = classify_and_save(
+        store,
+        catalogue,
+        as_of,
+        t,
+        readers,
+        &crate::clock::now_rfc3339(),
+    );
+    let outcome = match &r {
+        Ok(c) => format!("ok: medición {}", c.id),
+        Err(e) => format!("error: {e:#}"),
+    };
+    actor.audit(
+        store,
+        "clasificar",
+        "medición",
+        &format!("{t} al {as_of}"),
+        purpose,
+        &outcome,
+    )?;
+    Ok(r?)
+}
+
 /// Classifies the registry of territory `t` at `as_of` (counter-referrals delivered up to then
 /// count) and saves the measurement with its districts' Logros, its sources and stage timings:
 /// what `vamos classify` and the web application's classification run. `now` is the creation

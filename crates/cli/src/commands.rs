@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use vamos_domain::territory::PILOT_DISTRICTS;
 use vamos_domain::{DistrictCode, ImportKind, Territory, TerritoryCode};
-use vamos_ingest::{ImportOptions, ImportSummary};
+use vamos_ingest::ImportSummary;
 
 pub use vamos_app::clock::{now_rfc3339, today};
 
@@ -175,24 +175,25 @@ fn default_rejects(kind: ImportKind) -> PathBuf {
     PathBuf::from(format!("vamos-rechazos-{}-{stamp}.csv", kind.as_str()))
 }
 
-/// Runs one import; returns its summary (also used by `demo`).
+/// Runs one import as the command's actor (audited); returns its summary (also used by `demo`).
 pub fn run_import(kind: ImportKind, a: &ImportArgs, quiet: bool) -> Result<ImportSummary> {
     let mut store =
         vamos_store::open(&a.db).with_context(|| format!("no se pudo abrir {}", a.db))?;
+    let actor = crate::identity::actor(store.as_mut())?;
     let default_rejects_path = a.rejects.is_none().then(|| default_rejects(kind));
-    let opts = ImportOptions {
+    let req = vamos_app::imports::ImportRequest {
         kind,
+        paths: a.paths.clone(),
         source: a.source.clone(),
         strict: a.strict,
         synthetic: a.synthetic.then_some(true),
         import_date: a.date.unwrap_or_else(today),
-        started_at: now_rfc3339(),
         rejects: a.rejects.clone().or_else(|| default_rejects_path.clone()),
         unmatched: a.unmatched.clone(),
-        clock: now_rfc3339,
+        purpose: "carga de datos (línea de órdenes)".into(),
     };
     let progress = output::BarProgress::new(quiet);
-    let mut summary = vamos_ingest::run_import(store.as_mut(), &a.paths, &opts, &progress)?;
+    let mut summary = vamos_app::imports::run(store.as_mut(), &actor, &req, &progress)?;
     progress.finish();
     if let Some(p) = default_rejects_path {
         if summary.rows_rejected == 0 {

@@ -25,17 +25,9 @@ pub fn named() -> Option<&'static str> {
 /// The actor of this command on `store`: the named account, or the operating-system user.
 pub fn actor(store: &mut dyn Store) -> Result<Actor> {
     let Some(name) = named() else {
-        return Ok(Actor {
-            name: format!(
-                "{} (línea de órdenes, sin cuenta)",
-                std::env::var("USER").unwrap_or_else(|_| "desconocido".into())
-            ),
-            role: None,
-            institution: None,
-            scope: Scope::National,
-            request_id: None,
-            scopes: None,
-        });
+        return Ok(Actor::command_line(
+            &std::env::var("USER").unwrap_or_else(|_| "desconocido".into()),
+        ));
     };
     let Some(u) = vamos_store::accounts::user_by_name(&mut store.db(), name)? else {
         bail!("no existe la cuenta «{name}» (indicada con --as o VAMOS_USER)");
@@ -54,6 +46,7 @@ pub fn actor(store: &mut dyn Store) -> Result<Actor> {
         scope,
         request_id: None,
         scopes: None,
+        operator: false,
     })
 }
 

@@ -110,13 +110,15 @@ pub fn run_classify(a: &ClassifyArgs) -> Result<i64> {
     let mut store =
         vamos_store::open(&a.db).with_context(|| format!("no se pudo abrir {}", a.db))?;
     let readers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let c = vamos_app::measurements::classify_and_save(
+    let actor = crate::identity::actor(store.as_mut())?;
+    let c = vamos_app::measurements::classify_as(
         store.as_mut(),
+        &actor,
         &catalogue,
         as_of,
         t,
         readers,
-        &crate::commands::now_rfc3339(),
+        "medición del estatus de protección (línea de órdenes)",
     )?;
     let vamos_app::measurements::Classified {
         id,

@@ -1119,3 +1119,90 @@ fn the_audit_trail_names_the_account_a_command_acted_as() {
         );
     }
 }
+
+#[test]
+fn an_import_is_recorded_in_the_audit_trail_with_its_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let url = one_rejection(d);
+    let o = common::vamos(
+        &[
+            "import",
+            "fips",
+            "--db",
+            &url,
+            "fips.csv",
+            "--rejects",
+            "r.csv",
+        ],
+        d,
+        &[("USER", "cargadora")],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let trail = audit_csv(&url, d);
+    let line = trail
+        .lines()
+        .find(|l| l.contains("\"importar archivos\""))
+        .unwrap_or_else(|| panic!("{trail}"));
+    assert!(
+        line.contains("cargadora (línea de órdenes, sin cuenta)"),
+        "{line}"
+    );
+    assert!(line.contains("fips: fips.csv"), "{line}");
+    assert!(
+        line.contains("completada: 2 filas válidas, 1 rechazadas"),
+        "{line}"
+    );
+}
+
+#[test]
+fn an_account_without_the_permission_to_load_cannot_import_and_nothing_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let url = one_rejection(d);
+    let pw = [("VAMOS_PASSWORD", "Una-Clave-Segura-2026")];
+    let create = [
+        "user",
+        "create",
+        "--db",
+        &url,
+        "mesa1",
+        "--role",
+        "mesa",
+        "--territories",
+        "11",
+    ];
+    let o = common::vamos(&create, d, &pw);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = common::vamos(
+        &["--as", "mesa1", "import", "fips", "--db", &url, "fips.csv"],
+        d,
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("cargar archivos al registro"), "{err}");
+    let stats = last_json(&vamos(
+        &["registry", "stats", "--db", &url, "--format", "json"],
+        d,
+    ));
+    assert_eq!(stats["households"], 0);
+}
+
+#[test]
+fn a_classification_is_recorded_in_the_audit_trail() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let url = one_rejection(d);
+    let o = vamos(&["import", "fips", "--db", &url, "fips.csv"], d);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = vamos(&["classify", "--db", &url, "--as-of", "2026-11-01"], d);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let trail = audit_csv(&url, d);
+    let line = trail
+        .lines()
+        .find(|l| l.contains("\"clasificar\""))
+        .unwrap_or_else(|| panic!("{trail}"));
+    assert!(line.contains("PY al 2026-11-01"), "{line}");
+    assert!(line.contains("ok: medición 1"), "{line}");
+}

@@ -89,6 +89,7 @@ impl Role {
                     | Dci
                     | ReferralsRead
                     | ReferralsWork
+                    | RegistryLoad
             ),
             Role::Coordinador => matches!(p, LogrosRead | CatalogueRead),
             Role::Operador => matches!(
@@ -161,10 +162,12 @@ pub enum Permission {
     ReferralsWork,
     /// Sending counter-referrals (services delivered) for its institution.
     CounterReferralsWrite,
+    /// Loading files into the registry and classifying it into a new measurement.
+    RegistryLoad,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 10] = [
+    pub const ALL: [Permission; 11] = [
         Permission::RegistryRead,
         Permission::StatusRead,
         Permission::LogrosRead,
@@ -175,6 +178,7 @@ impl Permission {
         Permission::ReferralsRead,
         Permission::ReferralsWork,
         Permission::CounterReferralsWrite,
+        Permission::RegistryLoad,
     ];
 
     /// Token scope name.
@@ -190,6 +194,7 @@ impl Permission {
             Permission::ReferralsRead => "referencias:leer",
             Permission::ReferralsWork => "referencias:gestionar",
             Permission::CounterReferralsWrite => "contrarreferencias:enviar",
+            Permission::RegistryLoad => "registro:cargar",
         }
     }
 
@@ -211,6 +216,7 @@ impl Permission {
                 "gestionar referencias (recibir, contactar, rechazar, generar)"
             }
             Permission::CounterReferralsWrite => "enviar contra-referencias de servicios prestados",
+            Permission::RegistryLoad => "cargar archivos al registro y clasificarlo",
         }
     }
 }
@@ -361,6 +367,9 @@ mod tests {
     fn least_privilege_in_the_role_table() {
         assert!(Role::Administrador.grants(Permission::AuditRead));
         assert!(!Role::Analista.grants(Permission::AuditRead));
+        assert!(Role::Analista.grants(Permission::RegistryLoad));
+        assert!(!Role::Operador.grants(Permission::RegistryLoad));
+        assert!(!Role::Mesa.grants(Permission::RegistryLoad));
         assert!(!Role::Coordinador.grants(Permission::RegistryRead));
         assert!(!Role::Encuestador.grants(Permission::StatusRead));
         assert!(Role::Orientador.grants(Permission::StatusRead));

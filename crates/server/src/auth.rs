@@ -107,6 +107,7 @@ impl Principal {
                 Credential::Token { scopes, .. } => Some(scopes.clone()),
                 Credential::Subscription { .. } => Some(vec![Permission::Dci]),
             },
+            operator: false,
         }
     }
 

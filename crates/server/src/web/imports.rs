@@ -23,9 +23,9 @@ use minijinja::value::Value as JValue;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use vamos_domain::authz::Role;
+use vamos_domain::authz::{Permission, Role};
 use vamos_domain::ImportKind;
-use vamos_ingest::{ImportOptions, ImportSummary, Progress};
+use vamos_ingest::{ImportSummary, Progress};
 
 /// One import started from the page.
 pub struct Job {
@@ -78,7 +78,7 @@ const KEEP: usize = 50;
 static NEXT: AtomicU64 = AtomicU64::new(1);
 
 fn allowed(p: &Principal) -> bool {
-    matches!(p.role, Role::Administrador | Role::Analista)
+    p.can(Permission::RegistryLoad)
 }
 
 /// A file name reduced to its last component and safe characters.
@@ -248,7 +248,7 @@ pub async fn upload(State(st): State<AppState>, page: Page, mut form: Multipart)
         owner: p.user.username.clone(),
         kind: Some(kind),
         files: files.clone(),
-        started_at: now.clone(),
+        started_at: now,
         state: Mutex::new(JobState {
             stage: "inicio".into(),
             ..JobState::default()
@@ -260,65 +260,41 @@ pub async fn upload(State(st): State<AppState>, page: Page, mut form: Multipart)
     let worker = job.clone();
     let spawned = std::thread::Builder::new()
         .name("importacion-web".into())
-        .spawn(move || run(&url, &worker, p, source, strict, now));
+        .spawn(move || run(&url, &worker, p, source, strict));
     if let Err(e) = spawned {
         return page.error(&ApiError::internal(e));
     }
     super::redirect(&format!("/importaciones/trabajos/{}", job.id))
 }
 
-/// The import itself (on its own thread), then its audit record.
-fn run(url: &str, job: &Job, p: Principal, source: Option<String>, strict: bool, started: String) {
+/// The import itself (on its own thread; the use case writes its audit record).
+fn run(url: &str, job: &Job, p: Principal, source: Option<String>, strict: bool) {
     let Some(kind) = job.kind else {
         return;
     };
     let paths: Vec<std::path::PathBuf> = job.files.iter().map(|f| job.dir.path().join(f)).collect();
-    let rejects = job.dir.path().join("rechazos.csv");
-    let opts = ImportOptions {
+    let req = vamos_app::imports::ImportRequest {
         kind,
+        paths: paths.clone(),
         source,
         strict,
         synthetic: None,
         import_date: crate::auth::now().date_naive(),
-        started_at: started,
-        rejects: Some(rejects),
+        rejects: Some(job.dir.path().join("rechazos.csv")),
         unmatched: (kind == ImportKind::Admin).then(|| job.dir.path().join("sin_coincidencia.csv")),
-        clock: crate::auth::now_rfc3339,
+        purpose: "carga de datos (aplicación web)".into(),
     };
     let outcome = vamos_store::open(url)
         .map_err(|e| e.to_string())
         .and_then(|mut store| {
-            let r = vamos_ingest::run_import(store.as_mut(), &paths, &opts, job)
-                .map_err(|e| e.to_string());
+            let r = vamos_app::imports::run(store.as_mut(), &p.as_actor(), &req, job)
+                .map_err(|e| e.message);
             // The uploaded files hold personal data: gone once imported (the rejection report,
             // which the page offers, stays with the job).
             for p in &paths {
                 let _ = std::fs::remove_file(p);
             }
-            let (what, subject) = match &r {
-                Ok(s) => (
-                    format!(
-                        "{}: {} filas válidas, {} rechazadas",
-                        s.status, s.rows_valid, s.rows_rejected
-                    ),
-                    s.import_id.map(|i| i.to_string()).unwrap_or_default(),
-                ),
-                Err(e) => (format!("error: {e}"), String::new()),
-            };
-            let audited = api::audit(
-                store.as_mut(),
-                Some(&p),
-                "importar archivos",
-                "importación",
-                &format!("{subject} ({}: {})", kind.as_str(), job.files.join(", ")),
-                "carga de datos (aplicación web)",
-                &what,
-            );
-            match (r, audited) {
-                (Ok(s), Ok(())) => Ok(s),
-                (Err(e), _) => Err(e),
-                (_, Err(e)) => Err(e.message),
-            }
+            r
         });
     if let Ok(mut s) = job.state.lock() {
         s.finished = true;
@@ -419,30 +395,16 @@ pub async fn classify(
                     .map_err(|e| e.to_string())
                     .and_then(|mut store| {
                         let readers = std::thread::available_parallelism().map_or(1, |n| n.get());
-                        let r = vamos_app::measurements::classify_and_save(
+                        vamos_app::measurements::classify_as(
                             store.as_mut(),
+                            &p.as_actor(),
                             &catalogue,
                             as_of,
                             t,
                             readers,
-                            &crate::auth::now_rfc3339(),
-                        )
-                        .map_err(|e| format!("{e:#}"));
-                        let what = match &r {
-                            Ok(c) => format!("ok: medición {}", c.id),
-                            Err(e) => format!("error: {e}"),
-                        };
-                        api::audit(
-                            store.as_mut(),
-                            Some(&p),
-                            "clasificar",
-                            "medición",
-                            &format!("{t} al {as_of}"),
                             "medición del estatus de protección (aplicación web)",
-                            &what,
                         )
-                        .map_err(|e| e.message)?;
-                        r
+                        .map_err(|e| e.message)
                     });
             if let Ok(mut s) = worker.state.lock() {
                 s.finished = true;
