@@ -1,17 +1,22 @@
-//! Accounts, API tokens and data-sharing agreements: the password policy and argon2id hashing,
-//! validating and creating users, tokens and agreements — shared by the API and `vamos user`,
-//! `vamos token`, `vamos agreement`. Each creation writes its audit record, refused or not.
+//! Accounts, API tokens, data-sharing agreements and sessions: the password policy and argon2id
+//! hashing; listing, creating and changing users, tokens and agreements — shared by the API and
+//! `vamos user`, `vamos token`, `vamos agreement` —; signing in and out, and finding the account
+//! behind a session cookie or an API token (the server's authentication); the account the
+//! command line acts as. Each administrative change writes its audit record (a creation refused
+//! or not), and every sign-in attempt too.
 
 use crate::clock::now_rfc3339;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::Actor;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use serde::Deserialize;
 use vamos_domain::{Permission, Role, Scope};
-use vamos_store::accounts::{self, Agreement, NewToken, NewUser};
+use vamos_store::accounts::{self, NewToken, NewUser};
 use vamos_store::audit::sha256_hex;
-use vamos_store::Store;
+use vamos_store::{AuditEntry, Store};
+
+pub use vamos_store::accounts::{Agreement, ApiToken, User};
 
 /// `n` random bytes as hexadecimal, from the operating system.
 pub fn random_hex(n: usize) -> anyhow::Result<String> {
@@ -300,13 +305,15 @@ fn insert_agreement(
     )?)
 }
 
-/// Validates and creates an account (API and `vamos user create`); audited, refused or not.
+/// Validates and creates an account (API and `vamos user create`), for a caller who may
+/// administer accounts; audited, refused or not.
 pub fn create_user(
     s: &mut dyn Store,
     actor: &Actor,
     catalogue: &vamos_catalogue::Catalogue,
     b: &NewUserBody,
 ) -> Result<i64> {
+    actor.require(Permission::UsersAdmin)?;
     let r = insert_user(s, catalogue, b);
     let outcome = outcome(&r, |_| "ok".into());
     actor.audit(
@@ -320,13 +327,15 @@ pub fn create_user(
     r
 }
 
-/// Validates and creates a token (API and `vamos token create`); returns its id, the secret
-/// (shown once) and its expiry; audited, refused or not.
+/// Validates and creates a token (API and `vamos token create`), for a caller who may
+/// administer accounts; returns its id, the secret (shown once) and its expiry; audited,
+/// refused or not.
 pub fn create_token(
     s: &mut dyn Store,
     actor: &Actor,
     b: &NewTokenBody,
 ) -> Result<(i64, String, String)> {
+    actor.require(Permission::UsersAdmin)?;
     let r = insert_token(s, b);
     let outcome = outcome(&r, |(id, _, _)| format!("ok: token {id}"));
     actor.audit(
@@ -340,14 +349,15 @@ pub fn create_token(
     r
 }
 
-/// Validates and stores a data-sharing agreement (API and `vamos agreement create`); audited,
-/// refused or not.
+/// Validates and stores a data-sharing agreement (API and `vamos agreement create`), for a
+/// caller who may administer accounts; audited, refused or not.
 pub fn create_agreement(
     s: &mut dyn Store,
     actor: &Actor,
     catalogue: &vamos_catalogue::Catalogue,
     b: &AgreementBody,
 ) -> Result<i64> {
+    actor.require(Permission::UsersAdmin)?;
     let r = insert_agreement(s, catalogue, b);
     let outcome = outcome(&r, |id| format!("ok: acuerdo {id}"));
     actor.audit(
@@ -359,6 +369,299 @@ pub fn create_agreement(
         &outcome,
     )?;
     r
+}
+
+// ---------------------------------------------------------------- administration
+
+/// The accounts (API `GET /api/users`, `vamos user list`).
+pub fn users(s: &mut dyn Store, actor: &Actor) -> Result<Vec<User>> {
+    actor.require(Permission::UsersAdmin)?;
+    Ok(accounts::users(&mut s.db())?)
+}
+
+/// Whether the database holds any account yet (`vamos db init` creates the first
+/// administrator when it does not).
+pub fn has_accounts(s: &mut dyn Store) -> Result<bool> {
+    Ok(!accounts::users(&mut s.db())?.is_empty())
+}
+
+/// The account named `username`, or the error that says there is none.
+fn named(s: &mut dyn Store, username: &str) -> Result<User> {
+    accounts::user_by_name(&mut s.db(), username)?
+        .ok_or_else(|| Error::not_found(format!("no existe la cuenta «{username}»")))
+}
+
+/// Re-enables an account, or disables it and ends its sessions (`vamos user enable|disable`);
+/// audited.
+pub fn set_active(s: &mut dyn Store, actor: &Actor, username: &str, active: bool) -> Result<()> {
+    actor.require(Permission::UsersAdmin)?;
+    let u = named(s, username)?;
+    accounts::set_active(&mut s.db(), u.id, active)?;
+    actor.audit(
+        s,
+        if active {
+            "reactivar cuenta"
+        } else {
+            "desactivar cuenta"
+        },
+        "cuenta",
+        username,
+        "administración de cuentas",
+        "ok",
+    )
+}
+
+/// Replaces an account's password, checked against the policy, and unlocks the account
+/// (`vamos user password`); audited.
+pub fn set_password(
+    s: &mut dyn Store,
+    actor: &Actor,
+    username: &str,
+    password: &str,
+) -> Result<()> {
+    actor.require(Permission::UsersAdmin)?;
+    let u = named(s, username)?;
+    check_password_policy(password, username).map_err(Error::bad_request)?;
+    let hash = hash_password(password)?;
+    accounts::set_password(&mut s.db(), u.id, &hash, &now_rfc3339())?;
+    actor.audit(
+        s,
+        "cambiar contraseña",
+        "cuenta",
+        username,
+        "administración de cuentas",
+        "ok",
+    )
+}
+
+/// The API tokens, never their secrets (API `GET /api/tokens`, `vamos token list`).
+pub fn tokens(s: &mut dyn Store, actor: &Actor) -> Result<Vec<ApiToken>> {
+    actor.require(Permission::UsersAdmin)?;
+    Ok(accounts::tokens(&mut s.db())?)
+}
+
+/// Revokes the token in force whose number or prefix is `key` (API `DELETE /api/tokens/{id}`,
+/// `vamos token revoke`); `false` when there was none. Audited either way.
+pub fn revoke_token(s: &mut dyn Store, actor: &Actor, key: &str) -> Result<bool> {
+    actor.require(Permission::UsersAdmin)?;
+    let done = accounts::revoke_token(&mut s.db(), key, &now_rfc3339())?;
+    actor.audit(
+        s,
+        "revocar token de API",
+        "token",
+        key,
+        "administración de tokens",
+        if done { "ok" } else { "no encontrado" },
+    )?;
+    Ok(done)
+}
+
+/// The data-sharing agreements (API `GET /api/agreements`, `vamos agreement list`).
+pub fn agreements(s: &mut dyn Store, actor: &Actor) -> Result<Vec<Agreement>> {
+    actor.require(Permission::UsersAdmin)?;
+    Ok(accounts::agreements(&mut s.db(), None, None)?)
+}
+
+/// The actor of a command run as the account `name` (`--as`, `VAMOS_USER`): it must exist and
+/// be active; the command then acts with its role, institution and territories.
+pub fn command_line_actor(s: &mut dyn Store, name: &str) -> Result<Actor> {
+    let Some(u) = accounts::user_by_name(&mut s.db(), name)? else {
+        return Err(Error::not_found(format!(
+            "no existe la cuenta «{name}» (indicada con --as o VAMOS_USER)"
+        )));
+    };
+    if !u.active {
+        return Err(Error::forbidden(format!(
+            "la cuenta «{name}» está desactivada"
+        )));
+    }
+    let Some(role) = Role::parse(&u.role) else {
+        return Err(Error::bad_request(format!(
+            "la cuenta «{name}» tiene un rol desconocido «{}»",
+            u.role
+        )));
+    };
+    let scope = Scope::from_stored(&u.territories).map_err(Error::bad_request)?;
+    Ok(Actor {
+        name: format!("{name} (línea de órdenes)"),
+        role: Some(role),
+        institution: u.institution,
+        scope,
+        request_id: None,
+        scopes: None,
+        operator: false,
+    })
+}
+
+// ---------------------------------------------------------------- sessions and tokens
+
+/// What signing in takes from the server's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginPolicy {
+    /// Failed attempts from which an account is locked (with back-off).
+    pub lockout_threshold: i64,
+    /// How long a session lasts.
+    pub session_hours: i64,
+}
+
+/// A session just opened: its account, the cookie's secret (only its digest is stored), the
+/// CSRF token and the expiry.
+#[derive(Debug, Clone)]
+pub struct OpenedSession {
+    pub user: User,
+    pub cookie: String,
+    pub csrf: String,
+    pub expires: String,
+}
+
+/// How a sign-in attempt ended: a session, or the refusal to answer (wrong credentials, a
+/// locked account).
+#[derive(Debug, Clone)]
+pub enum SignIn {
+    Opened(Box<OpenedSession>),
+    Refused(Error),
+}
+
+/// An argon2id hash of nothing anyone types: checked against when the account does not exist,
+/// so the time taken does not reveal which names exist.
+const DECOY_PHC: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$0Cgl5ZkS3ffKkZoV9U1ZrKVuF9TDsZUbOc5JXDFBuqI";
+
+/// Checks a user name and password — a locked account is refused; failures count towards the
+/// lock-out, from the threshold on with a back-off of 1, 2, 4 … minutes (at most a day) — and
+/// opens a session. Every attempt is in the audit trail, under the name tried.
+pub fn sign_in(
+    s: &mut dyn Store,
+    username: &str,
+    password: &str,
+    request_id: Option<String>,
+    policy: LoginPolicy,
+) -> Result<SignIn> {
+    let now = crate::clock::now();
+    let now_s = now_rfc3339();
+    let user = accounts::user_by_name(&mut s.db(), username)?;
+    let entry = |actor: &str, outcome: &str, role: Option<String>| AuditEntry {
+        at: now_s.clone(),
+        actor: actor.to_string(),
+        action: "iniciar sesión".into(),
+        subject_kind: "cuenta".into(),
+        subject_id: actor.to_string(),
+        purpose: "autenticación".into(),
+        outcome: outcome.into(),
+        role,
+        institution: None,
+        request_id: request_id.clone(),
+    };
+    let invalid = || {
+        SignIn::Refused(Error::new(
+            ErrorKind::Unauthenticated,
+            "credenciales_invalidas",
+            "usuario o contraseña incorrectos",
+        ))
+    };
+    let Some(user) = user.filter(|u| u.active) else {
+        let _ = verify_password(password, DECOY_PHC);
+        s.audit(&entry(username, "rechazado: credenciales inválidas", None))?;
+        return Ok(invalid());
+    };
+    let role = Some(user.role.clone());
+    if let Some(until) = &user.locked_until {
+        if until.as_str() > now_s.as_str() {
+            s.audit(&entry(&user.username, "rechazado: cuenta bloqueada", role))?;
+            return Ok(SignIn::Refused(Error::new(
+                ErrorKind::TooMany,
+                "cuenta_bloqueada",
+                format!("cuenta bloqueada temporalmente por intentos fallidos hasta {until}"),
+            )));
+        }
+    }
+    let phc = accounts::password_hash(&mut s.db(), user.id)?.unwrap_or_default();
+    if !verify_password(password, &phc) {
+        let over = (user.failed_logins + 1 - policy.lockout_threshold).clamp(0, 11);
+        let minutes = 1i64 << over;
+        let until = (now + chrono::Duration::minutes(minutes.min(1440)))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        accounts::record_failed_login(&mut s.db(), user.id, policy.lockout_threshold, &until)?;
+        s.audit(&entry(
+            &user.username,
+            "rechazado: credenciales inválidas",
+            role,
+        ))?;
+        return Ok(invalid());
+    }
+    accounts::record_login(&mut s.db(), user.id)?;
+    let cookie = random_hex(32)?;
+    let csrf = random_hex(24)?;
+    let expires = (now + chrono::Duration::hours(policy.session_hours))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    accounts::create_session(
+        &mut s.db(),
+        &sha256_hex(&cookie),
+        user.id,
+        &csrf,
+        &now_s,
+        &expires,
+    )?;
+    s.audit(&entry(&user.username, "ok", role))?;
+    Ok(SignIn::Opened(Box::new(OpenedSession {
+        user,
+        cookie,
+        csrf,
+        expires,
+    })))
+}
+
+/// Ends the session whose cookie is `cookie`, if any, and records that `username` signed out.
+pub fn sign_out(
+    s: &mut dyn Store,
+    actor: &Actor,
+    cookie: Option<&str>,
+    username: &str,
+) -> Result<()> {
+    if let Some(c) = cookie {
+        accounts::delete_session(&mut s.db(), &sha256_hex(c))?;
+    }
+    actor.audit(
+        s,
+        "cerrar sesión",
+        "cuenta",
+        username,
+        "autenticación",
+        "ok",
+    )
+}
+
+/// The live session of cookie `cookie` at `now`: its account and CSRF token (none when the
+/// session has expired or its account is disabled).
+pub fn session_of(s: &mut dyn Store, cookie: &str, now: &str) -> Result<Option<(User, String)>> {
+    Ok(accounts::session(&mut s.db(), &sha256_hex(cookie), now)?)
+}
+
+/// The token whose prefix is `prefix` and whose SHA-256 is `digest`, with its account, when the
+/// token is in force at `now` and the account is active; its "last used" is kept to the minute.
+pub fn token_account(
+    s: &mut dyn Store,
+    prefix: &str,
+    digest: &str,
+    now: &str,
+) -> Result<Option<(ApiToken, User)>> {
+    let Some((t, hash)) = accounts::token_by_prefix(&mut s.db(), prefix)? else {
+        return Ok(None);
+    };
+    if hash != digest || t.revoked_at.is_some() || t.expires_at.as_str() <= now {
+        return Ok(None);
+    }
+    let Some(user) = accounts::user_by_id(&mut s.db(), t.user_id)? else {
+        return Ok(None);
+    };
+    if !user.active {
+        return Ok(None);
+    }
+    // "Last used" to the minute is enough and spares a write per request.
+    if t.last_used_at.as_deref().map(|l| &l[..l.len().min(16)]) != Some(&now[..now.len().min(16)]) {
+        accounts::touch_token(&mut s.db(), t.id, now)?;
+    }
+    Ok(Some((t, user)))
 }
 
 #[cfg(test)]

@@ -3,14 +3,18 @@
 //! queued record to the hash chain in one transaction (group commit); a request waits until its
 //! record is committed before it answers, so no disclosure goes unrecorded, but concurrent
 //! requests share a commit instead of queueing for the database's write lock. Elsewhere
-//! (commands, tests) directly on the caller's connection. Also the CSV export for the data
-//! protection officer (`GET /api/audit?format=csv` and `vamos audit export`).
+//! (commands, tests) directly on the caller's connection. Also reading the trail and walking
+//! its chain (`GET /api/audit`, `GET /api/audit/verify`, `vamos audit verify|export`) and the CSV
+//! export for the data protection officer (`GET /api/audit?format=csv`, `vamos audit export`).
 
-use crate::Error;
+use crate::{Actor, Error};
 use std::cell::RefCell;
 use std::sync::mpsc;
+use vamos_domain::Permission;
 use vamos_store::audit as chain;
 use vamos_store::{AuditEntry, Store};
+
+pub use vamos_store::audit::{hex, sha256_hex, AuditQuery, AuditRow, Verification};
 
 /// One queued record and where to report its commit.
 type Job = (AuditEntry, mpsc::SyncSender<Result<(), String>>);
@@ -148,4 +152,55 @@ pub fn audit_csv(rows: &[chain::AuditRow]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Rows of the trail, newest first, as `q` filters them; the reading is itself audited — as an
+/// export when `export` (the whole trail handed over as a file), else as a reading.
+pub fn list(
+    store: &mut dyn Store,
+    actor: &Actor,
+    q: &AuditQuery,
+    export: bool,
+) -> crate::Result<Vec<AuditRow>> {
+    actor.require(Permission::AuditRead)?;
+    let rows = chain::list(&mut store.db(), q)?;
+    actor.audit(
+        store,
+        if export {
+            "exportar auditoría"
+        } else {
+            "leer auditoría"
+        },
+        "auditoría",
+        "",
+        "control de protección de datos",
+        &format!("ok: {} registros", rows.len()),
+    )?;
+    Ok(rows)
+}
+
+/// Walks the whole chain and recomputes every hash (`GET /api/audit/verify`); the check is
+/// audited.
+pub fn verify(store: &mut dyn Store, actor: &Actor) -> crate::Result<Verification> {
+    let v = check_chain(store, actor)?;
+    actor.audit(
+        store,
+        "verificar auditoría",
+        "auditoría",
+        "",
+        "control de integridad",
+        if v.broken.is_none() {
+            "ok: íntegra"
+        } else {
+            "rota"
+        },
+    )?;
+    Ok(v)
+}
+
+/// Walks the whole chain as [`verify`] does, without adding a record to it: `vamos audit
+/// verify`, whose exit code says whether the chain as it stands is intact.
+pub fn check_chain(store: &mut dyn Store, actor: &Actor) -> crate::Result<Verification> {
+    actor.require(Permission::AuditRead)?;
+    Ok(chain::verify(&mut store.db())?)
 }

@@ -1,7 +1,8 @@
 //! Loading files into the registry, as one use case for the command line (`vamos import …`)
 //! and the web page of imports: the caller's permission is checked, the importer runs (all or
 //! nothing, each rejected row reported), and the audit record names who loaded what and what
-//! came of it — accepted, refused as a whole, or failed.
+//! came of it — accepted, refused as a whole, or failed. Downloading a rejection report is
+//! audited too.
 
 use crate::{Actor, Error, Result};
 use std::path::PathBuf;
@@ -79,6 +80,20 @@ pub fn run(
         &outcome,
     )?;
     r.map_err(ingest_error)
+}
+
+/// Records that `actor` downloads the rejection report of an import (it holds the rejected
+/// rows, personal data included): the web page of an import job, before it hands the file over.
+pub fn record_rejects_download(store: &mut dyn Store, actor: &Actor, subject: &str) -> Result<()> {
+    actor.require(Permission::RegistryLoad)?;
+    actor.audit(
+        store,
+        "descargar informe de rechazos",
+        "importación",
+        subject,
+        "corrección de datos (aplicación web)",
+        "ok",
+    )
 }
 
 /// An importer's failure as a use-case error: what the operator can fix keeps its message.

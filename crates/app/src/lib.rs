@@ -1,18 +1,22 @@
 //! The use cases of Vamos, shared by every interface: the command line, the JSON API, the web
 //! pages and DCI call these functions, so a rule is written once. Measurements (classify, save,
-//! explain, the Logros), referrals (generation, routes, reports), counter-referrals (checking,
-//! the server's intake writer, the incremental Logros updater) and accounts (password policy,
-//! users, tokens, data-sharing agreements).
+//! explain, the Logros), referrals (generation, routes, delivery points, reports),
+//! counter-referrals (checking, the server's intake writer, the incremental Logros updater),
+//! accounts (password policy, users, tokens, data-sharing agreements, sessions), the audit
+//! trail, DCI (senders, transactions, searches, subscriptions) and backups.
 //!
 //! **Architecture invariant:** no HTTP here (no axum, tower or hyper) and no SQL text — storage
-//! goes through `vamos_store`'s typed functions. Errors are [`Error`]: a kind and a Spanish
+//! goes through `vamos_store`'s typed functions, which only this crate calls (the interfaces
+//! call the use cases: a tidy test checks it). Errors are [`Error`]: a kind and a Spanish
 //! message; the HTTP crate decides the status code.
 
 pub mod accounts;
 pub mod audit;
+pub mod backup;
 pub mod clock;
 pub mod context;
 pub mod counter_referrals;
+pub mod dci;
 pub mod dci_signing;
 pub mod error;
 pub mod imports;

@@ -3,7 +3,8 @@
 //! evidence that decided it).
 //!
 //! Both read the store and the catalogue and call the engine; neither prints nor audits — the
-//! caller records who asked (the CLI as the operating-system user, the server as the account).
+//! use case that finds the unit records who asked (`registry::locate_in_scope`,
+//! `registry::locate_recorded`). Also the list of saved measurements.
 
 use serde_json::{json, Value};
 use vamos_catalogue::{Catalogue, EvidenceSource, Vocabulary};
@@ -79,6 +80,19 @@ pub fn logro_json(l: &LogroCounts) -> Value {
         "breakdowns": l.breakdowns.iter().map(|(k, c)| (k.clone(), json!({"identified": c.identified, "protected": c.protected, "coverage": coverage(c.protected, c.identified), "without_data": c.without_data}))).collect::<serde_json::Map<_, _>>(),
         "services": l.services.iter().map(|s| json!({"service": s.service, "applicable": s.applicable, "protected": s.protected, "unprotected": s.unprotected, "without_data": s.without_data, "coverage": coverage(s.protected, s.applicable)})).collect::<Vec<_>>(),
     })
+}
+
+/// The saved measurements, newest first, each as the store lists it (id, as_of,
+/// catalogue_version, catalogue_label, territory, synthetic, created_at): `GET /api/measurements`.
+pub fn list(store: &mut dyn Store, actor: &crate::Actor) -> crate::Result<Vec<Value>> {
+    actor.require(vamos_domain::Permission::LogrosRead)?;
+    Ok(vamos_store::views::measurements(&mut store.db())?)
+}
+
+/// The saved measurements as [`list`] gives them, for the public figures and the dashboard: no
+/// permission needed (a measurement's number, date and territory are published).
+pub fn published(store: &mut dyn Store) -> crate::Result<Vec<Value>> {
+    Ok(vamos_store::views::measurements(&mut store.db())?)
 }
 
 /// A stored measurement (the latest when `measurement` is `None`) with its districts' Logros.

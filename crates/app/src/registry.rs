@@ -34,17 +34,30 @@ pub fn visible_fields(store: &mut dyn Store, actor: &Actor) -> Result<Option<BTr
         FieldPolicy::Agreement => {
             let inst = actor.institution.clone().unwrap_or_default();
             let today = crate::clock::now().date_naive().to_string();
-            let list = accounts::agreements(&mut store.db(), Some(&inst), Some(&today))?;
-            if list.is_empty() {
-                return Err(Error::forbidden(format!(
+            match agreed_fields(store, &inst, &today)? {
+                Some(set) => Ok(Some(set)),
+                None => Err(Error::forbidden(format!(
                     "la institución {inst} no tiene un acuerdo de intercambio de datos vigente"
-                )));
+                ))),
             }
-            let mut set: BTreeSet<String> = list.into_iter().flat_map(|a| a.fields).collect();
-            set.insert("id".into());
-            Ok(Some(set))
         }
     }
+}
+
+/// The person fields the data-sharing agreements of `institution` in force on `day`
+/// (`AAAA-MM-DD`) allow, `id` always among them; `None` when none is in force.
+pub fn agreed_fields(
+    store: &mut dyn Store,
+    institution: &str,
+    day: &str,
+) -> Result<Option<BTreeSet<String>>> {
+    let list = accounts::agreements(&mut store.db(), Some(institution), Some(day))?;
+    if list.is_empty() {
+        return Ok(None);
+    }
+    let mut set: BTreeSet<String> = list.into_iter().flat_map(|a| a.fields).collect();
+    set.insert("id".into());
+    Ok(Some(set))
 }
 
 /// Keeps only the visible keys of a person row.
@@ -442,6 +455,36 @@ pub fn locate_in_scope(
         (Some((uid, _)), Some(d), true) => Ok((uid, d)),
         _ => Err(out_of_scope(located.is_some(), kind_es, id)),
     }
+}
+
+/// Finds unit `key` for a command of the command line and audits the look-up under `action`
+/// (found or missing: `vamos explain`, `vamos route`); the caller needs the permission to read
+/// statuses. The unit's id and district number, `None` when there is no such unit.
+pub fn locate_recorded(
+    store: &mut dyn Store,
+    actor: &Actor,
+    kind: UnitKind,
+    key: i64,
+    action: &str,
+    purpose: &str,
+) -> Result<Option<(i64, u16)>> {
+    actor.require(Permission::StatusRead)?;
+    let located = store.locate(kind, key)?;
+    actor.audit(
+        store,
+        action,
+        crate::measurements::kind_es(kind),
+        &located
+            .map(|(id, _)| id.to_string())
+            .unwrap_or_else(|| format!("no encontrado ({key})")),
+        purpose,
+        if located.is_some() {
+            "ok"
+        } else {
+            "no encontrado"
+        },
+    )?;
+    Ok(located)
 }
 
 /// Whether a household came from an import labelled synthetic (its page then says so).

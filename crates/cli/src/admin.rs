@@ -1,13 +1,13 @@
-//! Administration commands: `user`, `token`, `agreement`, `audit` — glue over `vamos-app`
-//! (validation, hashing) and `vamos-store` (accounts, audit chain).
+//! Administration commands: `user`, `token`, `agreement`, `audit` — glue over the use cases of
+//! `vamos_app::accounts` and `vamos_app::audit`, which check the permission and write the audit
+//! records.
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Subcommand;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use vamos_app::accounts::{self as api, AgreementBody, NewTokenBody, NewUserBody};
-use vamos_store::accounts;
-use vamos_store::audit as chain;
+use vamos_app::audit::{self as chain, AuditQuery};
 use vamos_store::Store;
 
 pub(crate) fn open(db: &str) -> Result<Box<dyn Store>> {
@@ -17,8 +17,6 @@ pub(crate) fn open(db: &str) -> Result<Box<dyn Store>> {
     }
     Ok(s)
 }
-
-pub(crate) use crate::identity::record;
 
 pub(crate) fn api_err(e: vamos_app::Error) -> anyhow::Error {
     anyhow!("{}", e.message)
@@ -111,11 +109,13 @@ pub fn user(cmd: &UserCommand) -> Result<ExitCode> {
         }
         UserCommand::List { db } => {
             let mut s = open(db)?;
+            let actor = crate::identity::actor(s.as_mut())?;
+            let users = api::users(s.as_mut(), &actor)?;
             println!(
                 "{:<20} {:<14} {:<10} {:<16} {:<7} bloqueada hasta",
                 "usuario", "rol", "institución", "territorios", "activa"
             );
-            for u in accounts::users(&mut s.db())? {
+            for u in users {
                 println!(
                     "{:<20} {:<14} {:<10} {:<16} {:<7} {}",
                     u.username,
@@ -134,21 +134,8 @@ pub fn user(cmd: &UserCommand) -> Result<ExitCode> {
         UserCommand::Disable { db, username } | UserCommand::Enable { db, username } => {
             let active = matches!(cmd, UserCommand::Enable { .. });
             let mut s = open(db)?;
-            let u = accounts::user_by_name(&mut s.db(), username)?
-                .ok_or_else(|| anyhow!("no existe la cuenta «{username}»"))?;
-            accounts::set_active(&mut s.db(), u.id, active)?;
-            record(
-                s.as_mut(),
-                if active {
-                    "reactivar cuenta"
-                } else {
-                    "desactivar cuenta"
-                },
-                "cuenta",
-                username,
-                "administración de cuentas",
-                "ok",
-            )?;
+            let actor = crate::identity::actor(s.as_mut())?;
+            api::set_active(s.as_mut(), &actor, username, active)?;
             println!(
                 "Cuenta «{username}» {}.",
                 if active {
@@ -160,21 +147,9 @@ pub fn user(cmd: &UserCommand) -> Result<ExitCode> {
         }
         UserCommand::Password { db, username } => {
             let mut s = open(db)?;
-            let u = accounts::user_by_name(&mut s.db(), username)?
-                .ok_or_else(|| anyhow!("no existe la cuenta «{username}»"))?;
+            let actor = crate::identity::actor(s.as_mut())?;
             let (password, generated) = password_input("VAMOS_PASSWORD")?;
-            vamos_app::accounts::check_password_policy(&password, username)
-                .map_err(|e| anyhow!(e))?;
-            let hash = vamos_app::accounts::hash_password(&password)?;
-            accounts::set_password(&mut s.db(), u.id, &hash, &crate::commands::now_rfc3339())?;
-            record(
-                s.as_mut(),
-                "cambiar contraseña",
-                "cuenta",
-                username,
-                "administración de cuentas",
-                "ok",
-            )?;
+            api::set_password(s.as_mut(), &actor, username, &password)?;
             println!("Contraseña de «{username}» cambiada; la cuenta queda desbloqueada.");
             if generated {
                 println!("Contraseña (se muestra una sola vez): {password}");
@@ -244,11 +219,13 @@ pub fn token(cmd: &TokenCommand) -> Result<ExitCode> {
         }
         TokenCommand::List { db } => {
             let mut s = open(db)?;
+            let actor = crate::identity::actor(s.as_mut())?;
+            let tokens = api::tokens(s.as_mut(), &actor)?;
             println!(
                 "{:>4} {:<14} {:<16} {:<28} {:<22} estado",
                 "nº", "prefijo", "cuenta", "alcances", "vence"
             );
-            for t in accounts::tokens(&mut s.db())? {
+            for t in tokens {
                 println!(
                     "{:>4} {:<14} {:<16} {:<28} {:<22} {}",
                     t.id,
@@ -264,15 +241,8 @@ pub fn token(cmd: &TokenCommand) -> Result<ExitCode> {
         }
         TokenCommand::Revoke { db, token } => {
             let mut s = open(db)?;
-            let done = accounts::revoke_token(&mut s.db(), token, &crate::commands::now_rfc3339())?;
-            record(
-                s.as_mut(),
-                "revocar token de API",
-                "token",
-                token,
-                "administración de tokens",
-                if done { "ok" } else { "no encontrado" },
-            )?;
+            let actor = crate::identity::actor(s.as_mut())?;
+            let done = api::revoke_token(s.as_mut(), &actor, token)?;
             if !done {
                 bail!("no hay un token vigente «{token}»");
             }
@@ -349,7 +319,8 @@ pub fn agreement(cmd: &AgreementCommand) -> Result<ExitCode> {
         }
         AgreementCommand::List { db } => {
             let mut s = open(db)?;
-            for a in accounts::agreements(&mut s.db(), None, None)? {
+            let actor = crate::identity::actor(s.as_mut())?;
+            for a in api::agreements(s.as_mut(), &actor)? {
                 println!(
                     "{:>3} {:<8} {} a {} — {} — campos: {}",
                     a.id,
@@ -392,7 +363,8 @@ pub fn audit(cmd: &AuditCommand) -> Result<ExitCode> {
     match cmd {
         AuditCommand::Verify { db } => {
             let mut s = open(db)?;
-            let v = chain::verify(&mut s.db())?;
+            let actor = crate::identity::actor(s.as_mut())?;
+            let v = chain::check_chain(s.as_mut(), &actor)?;
             match v.broken {
                 None => {
                     println!(
@@ -410,26 +382,16 @@ pub fn audit(cmd: &AuditCommand) -> Result<ExitCode> {
         }
         AuditCommand::Export { db, out, from, to } => {
             let mut s = open(db)?;
-            let rows = chain::list(
-                &mut s.db(),
-                &chain::AuditQuery {
-                    from: from.clone(),
-                    to: to.clone(),
-                    limit: 100_000_000,
-                    ..Default::default()
-                },
-            )?;
-            let mut rows = rows;
+            let actor = crate::identity::actor(s.as_mut())?;
+            let query = AuditQuery {
+                from: from.clone(),
+                to: to.clone(),
+                limit: 100_000_000,
+                ..Default::default()
+            };
+            let mut rows = chain::list(s.as_mut(), &actor, &query, true)?;
             rows.reverse();
-            let csv = vamos_app::audit::audit_csv(&rows);
-            record(
-                s.as_mut(),
-                "exportar auditoría",
-                "auditoría",
-                "",
-                "control de protección de datos",
-                &format!("ok: {} registros", rows.len()),
-            )?;
+            let csv = chain::audit_csv(&rows);
             match out {
                 Some(p) => {
                     std::fs::write(p, csv)
@@ -446,7 +408,7 @@ pub fn audit(cmd: &AuditCommand) -> Result<ExitCode> {
 /// At `db init`: the first administrator when there is no account yet. Its password comes from
 /// `VAMOS_ADMIN_PASSWORD` or is generated and printed once.
 pub fn first_admin(s: &mut dyn Store, username: &str) -> Result<()> {
-    if !accounts::users(&mut s.db())?.is_empty() {
+    if api::has_accounts(s)? {
         return Ok(());
     }
     let (password, generated) = password_input("VAMOS_ADMIN_PASSWORD")?;

@@ -346,20 +346,14 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
     };
     let catalogue = load_catalogue(a.catalogue.as_ref())?;
     let kind_es = vamos_app::measurements::kind_es(kind);
-    let located = store.locate(kind, key)?;
-    crate::identity::record(
+    let who = crate::identity::actor(store.as_mut())?;
+    let located = vamos_app::registry::locate_recorded(
         store.as_mut(),
+        &who,
+        kind,
+        key,
         "explicar estatus",
-        kind_es,
-        &located
-            .map(|(id, _)| id.to_string())
-            .unwrap_or_else(|| format!("no encontrado ({key})")),
         &a.purpose,
-        if located.is_some() {
-            "ok"
-        } else {
-            "no encontrado"
-        },
     )?;
     let Some((id, district)) = located else {
         bail!("no se encontró la {kind_es} {key}")

@@ -1,15 +1,16 @@
 //! Operations commands: DCI senders and signing keys (`vamos dci …`) and backups of either
 //! store (`vamos backup`, `vamos restore`).
 
-use crate::admin::{open, record, DB_HELP};
+use crate::admin::{open, DB_HELP};
+use crate::identity::actor;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Subcommand;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use vamos_app::backup;
+use vamos_app::dci::{self as senders, NewSender};
 use vamos_app::dci_signing as dci;
-use vamos_store::accounts;
-use vamos_store::dci as store;
 
 #[derive(Subcommand)]
 pub enum DciCommand {
@@ -143,47 +144,14 @@ fn sender(cmd: &SenderCommand) -> Result<()> {
             callback_base,
         } => {
             let mut s = open(db)?;
-            if id.trim().is_empty() || id.len() > 99 {
-                bail!("--id debe tener de 1 a 99 caracteres");
-            }
-            let Some(u) = accounts::user_by_name(&mut s.db(), user)? else {
-                bail!("no existe la cuenta «{user}»");
+            let new = NewSender {
+                id: id.clone(),
+                username: user.clone(),
+                public_key: public_key.clone(),
+                callback_base: callback_base.clone(),
             };
-            let role = vamos_domain::Role::parse(&u.role)
-                .ok_or_else(|| anyhow!("rol desconocido «{}»", u.role))?;
-            if !role.grants(vamos_domain::Permission::Dci) {
-                bail!(
-                    "el rol {} de «{user}» no permite usar la API DCI",
-                    role.label()
-                );
-            }
-            if let Some(k) = public_key {
-                dci::check_public_key(k).map_err(|e| anyhow!(e))?;
-            }
-            if let Some(c) = callback_base {
-                if !(c.starts_with("https://") || c.starts_with("http://")) || c.contains(' ') {
-                    bail!("--callback-base debe ser una URL http:// o https://");
-                }
-            }
-            store::upsert_sender(
-                &mut s.db(),
-                &store::Sender {
-                    sender_id: id.trim().to_string(),
-                    username: user.clone(),
-                    public_key: public_key.as_ref().map(|k| k.trim().to_string()),
-                    callback_base: callback_base.clone(),
-                    active: true,
-                    created_at: crate::commands::now_rfc3339(),
-                },
-            )?;
-            record(
-                s.as_mut(),
-                "registrar emisor DCI",
-                "emisor DCI",
-                id,
-                "administración de la API DCI",
-                "ok",
-            )?;
+            let who = actor(s.as_mut())?;
+            senders::add_sender(s.as_mut(), &who, &new)?;
             println!(
                 "Emisor {id} registrado para «{user}»{}{}.",
                 if public_key.is_some() {
@@ -203,7 +171,7 @@ fn sender(cmd: &SenderCommand) -> Result<()> {
                 "{:<28} {:<16} {:<8} {:<8} retorno",
                 "emisor", "cuenta", "firma", "estado"
             );
-            for x in store::senders(&mut s.db())? {
+            for x in senders::senders(s.as_mut())? {
                 println!(
                     "{:<28} {:<16} {:<8} {:<8} {}",
                     x.sender_id,
@@ -220,15 +188,8 @@ fn sender(cmd: &SenderCommand) -> Result<()> {
         }
         SenderCommand::Disable { db, id } => {
             let mut s = open(db)?;
-            let done = store::deactivate_sender(&mut s.db(), id)?;
-            record(
-                s.as_mut(),
-                "desactivar emisor DCI",
-                "emisor DCI",
-                id,
-                "administración de la API DCI",
-                if done { "ok" } else { "no encontrado" },
-            )?;
+            let who = actor(s.as_mut())?;
+            let done = senders::disable_sender(s.as_mut(), &who, id)?;
             if !done {
                 bail!("no existe el emisor «{id}»");
             }
@@ -293,6 +254,7 @@ pub fn backup(a: &BackupArgs) -> Result<ExitCode> {
         bail!("{} ya existe: elija otro nombre", a.out.display());
     }
     let mut s = open(&a.db)?;
+    let who = actor(s.as_mut())?;
     let started = std::time::Instant::now();
     if sqlite_path(&a.db).is_some() {
         // A consistent, compacted copy while others may keep reading and writing.
@@ -300,7 +262,7 @@ pub fn backup(a: &BackupArgs) -> Result<ExitCode> {
             .out
             .to_str()
             .ok_or_else(|| anyhow!("ruta de salida no es UTF-8"))?;
-        vamos_store::sqlite_copy_to(&mut s.db(), path).context("no se pudo escribir la copia")?;
+        backup::copy_sqlite(s.as_mut(), path)?;
     } else if is_postgres(&a.db) {
         let out = a
             .out
@@ -311,14 +273,7 @@ pub fn backup(a: &BackupArgs) -> Result<ExitCode> {
         bail!("base desconocida: {}", a.db);
     }
     let size = std::fs::metadata(&a.out).map(|m| m.len()).unwrap_or(0);
-    record(
-        s.as_mut(),
-        "copia de seguridad",
-        "base de datos",
-        "",
-        "respaldo",
-        &format!("ok: {} bytes", size),
-    )?;
+    backup::record_backup(s.as_mut(), &who, size)?;
     eprintln!(
         "Copia escrita en {} ({:.1} MB, {:.1} s). Contiene datos personales: guárdela cifrada y con acceso restringido.",
         a.out.display(),
@@ -353,7 +308,7 @@ pub fn restore(a: &RestoreArgs) -> Result<ExitCode> {
         {
             let tmp_url = format!("sqlite:{}", tmp.display());
             let mut s = vamos_store::open(&tmp_url)?;
-            let ok = vamos_store::sqlite_integrity_check(&mut s.db())?;
+            let ok = backup::integrity_check(s.as_mut())?;
             if ok != "ok" || !s.is_ready()? {
                 let _ = std::fs::remove_file(&tmp);
                 bail!("la copia está dañada o no es una base de Vamos ({ok})");
@@ -389,15 +344,8 @@ pub fn restore(a: &RestoreArgs) -> Result<ExitCode> {
         bail!("base desconocida: {}", a.db);
     }
     let mut s = open(&a.db)?;
-    let chain = vamos_store::audit::verify(&mut s.db())?;
-    record(
-        s.as_mut(),
-        "restaurar copia de seguridad",
-        "base de datos",
-        "",
-        "respaldo",
-        "ok",
-    )?;
+    let who = actor(s.as_mut())?;
+    let chain = backup::record_restore(s.as_mut(), &who)?;
     eprintln!(
         "Copia restaurada en {}. Registro de auditoría: {}.",
         a.db,

@@ -10,9 +10,9 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use vamos_app::counter_referrals as cr;
-use vamos_app::referrals as acc;
-use vamos_domain::{Scope, Territory, TerritoryCode};
-use vamos_store::referrals::ReferralFilter;
+use vamos_app::referrals::work::{FunnelQuery, InstitutionReport};
+use vamos_app::referrals::{self as acc, DeliveryPoint};
+use vamos_domain::{Territory, TerritoryCode};
 
 #[derive(Subcommand)]
 pub enum ReferralsCommand {
@@ -167,7 +167,7 @@ fn open(db: &str) -> Result<Box<dyn vamos_store::Store>> {
     vamos_store::open(db).with_context(|| format!("no se pudo abrir {db}"))
 }
 
-use crate::identity::record as audit;
+use crate::identity::actor;
 
 pub fn referrals(cmd: &ReferralsCommand) -> Result<ExitCode> {
     match cmd {
@@ -176,9 +176,9 @@ pub fn referrals(cmd: &ReferralsCommand) -> Result<ExitCode> {
         ReferralsCommand::Funnel(a) => funnel(a),
         ReferralsCommand::Expire { db } => {
             let mut store = open(db)?;
-            let n = vamos_store::referrals::expire_overdue(
-                &mut store.db(),
-                &crate::commands::today().to_string(),
+            let n = acc::expire_overdue(
+                store.as_mut(),
+                crate::commands::today(),
                 &crate::commands::now_rfc3339(),
             )?;
             println!("{n} referencias vencidas");
@@ -192,26 +192,15 @@ fn generate(a: &GenerateArgs) -> Result<ExitCode> {
     let mut store = open(&a.db)?;
     let t = a.territory.as_deref().map(territory).transpose()?;
     let started = std::time::Instant::now();
-    let actor = crate::identity::actor(store.as_mut())?;
-    let r = acc::generate(
+    let who = actor(store.as_mut())?;
+    let r = acc::generate_as(
         store.as_mut(),
+        &who,
         &catalogue,
         a.measurement,
         t,
         crate::commands::today(),
         &crate::commands::now_rfc3339(),
-        &actor.name,
-    )?;
-    audit(
-        store.as_mut(),
-        "generar referencias",
-        "medición",
-        &r.measurement.to_string(),
-        "gestión de acceso",
-        &format!(
-            "ok: {} nuevas, {} abiertas sin cambio, {} cerradas, {} vencidas",
-            r.outcome.created, r.outcome.kept, r.outcome.closed, r.outcome.expired
-        ),
     )?;
     if a.format == crate::Format::Json {
         println!("{}", serde_json::to_string(&r)?);
@@ -243,21 +232,6 @@ fn generate(a: &GenerateArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The person fields an institution's agreements in force today allow (`id` always).
-fn agreement_fields(
-    store: &mut dyn vamos_store::Store,
-    institution: &str,
-) -> Result<Option<BTreeSet<String>>> {
-    let today = crate::commands::today().to_string();
-    let list = vamos_store::accounts::agreements(&mut store.db(), Some(institution), Some(&today))?;
-    if list.is_empty() {
-        return Ok(None);
-    }
-    let mut set: BTreeSet<String> = list.into_iter().flat_map(|a| a.fields).collect();
-    set.insert("id".into());
-    Ok(Some(set))
-}
-
 fn export(a: &ExportArgs) -> Result<ExitCode> {
     let catalogue = load_catalogue(None)?;
     if catalogue.institution(&a.institution).is_none() {
@@ -270,32 +244,27 @@ fn export(a: &ExportArgs) -> Result<ExitCode> {
         bail!("el formato XLSX necesita --out ARCHIVO.xlsx");
     }
     let mut store = open(&a.db)?;
-    let fields = match agreement_fields(store.as_mut(), &a.institution)? {
+    let t = a.territory.as_deref().map(territory).transpose()?;
+    let who = actor(store.as_mut())?;
+    let report = InstitutionReport {
+        institution: a.institution.clone(),
+        territory: t,
+        service: a.service.clone(),
+        status: a.status.clone(),
+        min_priority: a.min_priority,
+        purpose: a.purpose.clone(),
+    };
+    let found =
+        acc::work::institution_report(store.as_mut(), &who, &report, crate::commands::today())?;
+    let fields = match found.agreed {
         Some(f) => Some(f),
         None => {
             eprintln!("aviso: {} no tiene un acuerdo de intercambio de datos vigente: el reporte sale sin datos personales (solo números de persona y hogar)", a.institution);
             Some(BTreeSet::from(["id".to_string()]))
         }
     };
-    let t = a.territory.as_deref().map(territory).transpose()?;
-    let filter = ReferralFilter {
-        institution: Some(a.institution.clone()),
-        territory: t.map(acc::territory_ranges),
-        service: a.service.clone(),
-        status: a.status.clone(),
-        min_priority: a.min_priority,
-        ..Default::default()
-    };
-    let rows = vamos_store::referrals::referrals(&mut store.db(), &filter)?;
-    let ids: Vec<String> = rows.iter().map(|(r, _)| r.id.to_string()).collect();
-    audit(
-        store.as_mut(),
-        "exportar referencias",
-        "referencias",
-        &acc::summary_ids(&ids),
-        &a.purpose,
-        &format!("ok: {} referencias de {}", rows.len(), a.institution),
-    )?;
+    let rows = found.rows;
+    let count = rows.len();
     let synthetic = store.has_synthetic_data()?;
     let values: Vec<Value> = rows
         .into_iter()
@@ -321,7 +290,7 @@ fn export(a: &ExportArgs) -> Result<ExitCode> {
                 .with_context(|| format!("no se pudo escribir {}", p.display()))?;
             eprintln!(
                 "{} referencias escritas en {}{}",
-                ids.len(),
+                count,
                 p.display(),
                 if synthetic {
                     " (datos SINTÉTICOS)"
@@ -340,14 +309,15 @@ fn export(a: &ExportArgs) -> Result<ExitCode> {
 
 fn funnel(a: &FunnelArgs) -> Result<ExitCode> {
     let mut store = open(&a.db)?;
-    let t = a.territory.as_deref().map(territory).transpose()?;
-    let rows = vamos_store::referrals::funnel(
-        &mut store.db(),
-        &ReferralFilter {
+    a.territory.as_deref().map(territory).transpose()?;
+    let who = actor(store.as_mut())?;
+    let rows = acc::work::funnel_rows(
+        store.as_mut(),
+        &who,
+        &FunnelQuery {
             institution: a.institution.clone(),
-            territory: t.map(acc::territory_ranges),
+            territory: a.territory.clone(),
             service: a.service.clone(),
-            ..Default::default()
         },
     )?;
     if a.format == crate::Format::Json {
@@ -407,27 +377,15 @@ pub fn counter_referrals(cmd: &CounterReferralsCommand) -> Result<ExitCode> {
         }
     }
     let mut store = open(&a.db)?;
-    let sender = cr::Sender {
-        actor: crate::identity::actor(store.as_mut())?.name,
-        institution: None,
-        scope: Scope::National,
-        channel: "linea_de_comandos".into(),
-    };
-    let summary = cr::ingest(
+    let who = actor(store.as_mut())?;
+    let summary = cr::import_file(
         store.as_mut(),
+        &who,
         &catalogue,
         events,
-        &sender,
+        &a.file.display().to_string(),
         crate::commands::today(),
         &crate::commands::now_rfc3339(),
-    )?;
-    audit(
-        store.as_mut(),
-        "importar contra-referencias",
-        "contra-referencias",
-        &summary.audit_subject(),
-        &format!("archivo {}", a.file.display()),
-        &summary.audit_outcome(),
     )?;
     // The Logros move now, without a new classification (reading the districts concerned:
     // a one-off command keeps no registry in memory).
@@ -486,14 +444,15 @@ pub fn delivery_points(cmd: &DeliveryPointsCommand) -> Result<ExitCode> {
             let catalogue = load_catalogue(None)?;
             let points = read_points(file, &catalogue)?;
             let mut store = open(db)?;
-            let n = vamos_store::delivery_points::upsert_delivery_points(&mut store.db(), &points)?;
+            let n = acc::load_delivery_points(store.as_mut(), &points)?;
             println!("{n} puntos de atención cargados de {}", file.display());
             Ok(ExitCode::SUCCESS)
         }
         DeliveryPointsCommand::List { db, district } => {
             let mut store = open(db)?;
             territory(district)?;
-            for p in vamos_store::delivery_points::delivery_points_for(&mut store.db(), district)? {
+            let who = actor(store.as_mut())?;
+            for p in acc::delivery_points(store.as_mut(), &who, Some(district))? {
                 println!(
                     "{:<28} {:<12} {:<5} {} — {} — {} — {}",
                     p.service,
@@ -514,7 +473,7 @@ pub fn delivery_points(cmd: &DeliveryPointsCommand) -> Result<ExitCode> {
 pub fn read_points(
     file: &std::path::Path,
     catalogue: &vamos_catalogue::Catalogue,
-) -> Result<Vec<vamos_store::delivery_points::DeliveryPoint>> {
+) -> Result<Vec<DeliveryPoint>> {
     let mut table = vamos_ingest::table::TableSource::Csv(file.to_path_buf())
         .open()
         .map_err(|e| anyhow!("{e}"))?;
@@ -552,7 +511,7 @@ pub fn read_points(
             let v = vamos_ingest::text::clean_text(&vamos_ingest::text::decode(rec.get(c)?));
             (!v.is_empty()).then_some(v)
         };
-        let p = vamos_store::delivery_points::DeliveryPoint {
+        let p = DeliveryPoint {
             institution: get(0).unwrap_or_default().to_uppercase(),
             service: get(1).unwrap_or_default(),
             level: get(2).unwrap_or_default().to_lowercase(),
@@ -608,20 +567,14 @@ pub fn read_points(
 pub fn route(a: &RouteArgs) -> Result<ExitCode> {
     let catalogue = load_catalogue(a.catalogue.as_ref())?;
     let mut store = open(&a.db)?;
-    let located = store.locate(vamos_store::UnitKind::Person, a.person)?;
-    audit(
+    let who = actor(store.as_mut())?;
+    let located = vamos_app::registry::locate_recorded(
         store.as_mut(),
+        &who,
+        vamos_store::UnitKind::Person,
+        a.person,
         "ruta de servicios",
-        "persona",
-        &located
-            .map(|(id, _)| id.to_string())
-            .unwrap_or_else(|| format!("no encontrado ({})", a.person)),
         &a.purpose,
-        if located.is_some() {
-            "ok"
-        } else {
-            "no encontrado"
-        },
     )?;
     let Some((id, district)) = located else {
         bail!("no se encontró la persona {}", a.person)

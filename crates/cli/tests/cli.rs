@@ -1121,6 +1121,79 @@ fn the_audit_trail_names_the_account_a_command_acted_as() {
 }
 
 #[test]
+fn a_command_acting_as_an_account_is_held_to_the_permissions_of_its_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for db in all_dbs() {
+        common::init_db(&db.url, d);
+        let pw = [("VAMOS_PASSWORD", "Una-Clave-Segura-2026")];
+        let create = [
+            "user", "create", "--db", &db.url, "ana", "--role", "analista",
+        ];
+        assert!(
+            common::vamos(&create, d, &pw).status.success(),
+            "{}",
+            db.url
+        );
+        for cmd in [
+            vec!["--as", "ana", "user", "list", "--db", &db.url],
+            vec!["--as", "ana", "user", "disable", "--db", &db.url, "admin"],
+        ] {
+            let o = vamos(&cmd, d);
+            assert_eq!(o.status.code(), Some(2), "{}: {cmd:?}", db.url);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(err.contains("administrar cuentas"), "{err}");
+        }
+        let o = vamos(&["user", "list", "--db", &db.url], d);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let admin = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .find(|l| l.starts_with("admin "))
+            .map(str::to_string)
+            .unwrap_or_default();
+        assert!(admin.contains(" sí "), "{admin}");
+        assert!(
+            !audit_csv(&db.url, d).contains("\"desactivar cuenta\""),
+            "{}",
+            db.url
+        );
+    }
+}
+
+#[test]
+fn a_sender_added_acting_as_an_unknown_account_is_not_registered() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for db in all_dbs() {
+        common::init_db(&db.url, d);
+        let o = vamos(
+            &[
+                "--as",
+                "nadie",
+                "dci",
+                "sender",
+                "add",
+                "--db",
+                &db.url,
+                "--id",
+                "his.mspbs.gov.py",
+                "--user",
+                "admin",
+            ],
+            d,
+        );
+        assert_eq!(o.status.code(), Some(2), "{}", db.url);
+        let o = vamos(&["dci", "sender", "list", "--db", &db.url], d);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            !String::from_utf8_lossy(&o.stdout).contains("his.mspbs.gov.py"),
+            "{}",
+            db.url
+        );
+    }
+}
+
+#[test]
 fn an_import_is_recorded_in_the_audit_trail_with_its_outcome() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -1,7 +1,8 @@
 //! Tidy tests: the house rules of the code base that a compiler does not check (ENGINEERING.md,
 //! ARCHITECTURE.md's invariants), read from the source tree itself — a `//!` doc atop every file,
 //! no SQL text outside the store, no circle of imports between a crate's modules, the command
-//! line's one door to the HTTP server, and no HTTP stack under the use cases.
+//! line's one door to the HTTP server, no HTTP stack under the use cases, and the interfaces
+//! reaching the store and the audit trail only through the use cases.
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)] // reason: test helpers: a failure is a panic with its message
 
@@ -138,6 +139,268 @@ fn only_tests_open_the_stores_raw_sql_door() {
     assert!(
         found.is_empty(),
         "raw SQL outside tests:\n{}",
+        found.join("\n")
+    );
+}
+
+/// The store's per-area modules: their functions are the use cases' to call (`crates/app`).
+const STORE_AREAS: [&str; 8] = [
+    "accounts",
+    "audit",
+    "views",
+    "referrals",
+    "counter_referrals",
+    "delivery_points",
+    "dci",
+    "self_registrations",
+];
+
+/// The identifier at the start of `s` and what follows it.
+fn ident(s: &str) -> (&str, &str) {
+    let end = s
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(s.len());
+    s.split_at(end)
+}
+
+/// Whether a line calls the store past the use cases: a function of a per-area module named by
+/// its path (`vamos_store::accounts::users(`, through submodules too), or the store's connection
+/// (`.db()`), which only the store's functions take.
+fn calls_the_store(line: &str) -> bool {
+    if line.contains(".db()") {
+        return true;
+    }
+    line.match_indices("vamos_store::").any(|(i, m)| {
+        let (area, mut rest) = ident(&line[i + m.len()..]);
+        if !STORE_AREAS.contains(&area) {
+            return false;
+        }
+        while let Some(after) = rest.strip_prefix("::") {
+            let (name, next) = ident(after);
+            if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+                return false;
+            }
+            if next.trim_start().starts_with('(') {
+                return true;
+            }
+            rest = next;
+        }
+        false
+    })
+}
+
+/// The paths a `use` declaration brings in, aliases dropped: `use a::{b as c, d::{self, E}};`
+/// gives `a::b`, `a::d` and `a::d::E`.
+fn use_paths(declaration: &str) -> Vec<String> {
+    fn expand(prefix: &str, tree: &str, out: &mut Vec<String>) {
+        let tree = tree.trim();
+        let join = |p: &str| {
+            if prefix.is_empty() {
+                p.to_string()
+            } else if p.is_empty() {
+                prefix.to_string()
+            } else {
+                format!("{prefix}::{p}")
+            }
+        };
+        let Some(open) = tree.find('{') else {
+            let path = tree.split(" as ").next().unwrap_or("").trim();
+            out.push(join(if path == "self" { "" } else { path }));
+            return;
+        };
+        let head = join(tree[..open].trim().trim_end_matches("::"));
+        let inner = &tree[open + 1..tree.rfind('}').unwrap_or(tree.len())];
+        let (mut depth, mut start) = (0, 0);
+        for (i, c) in inner.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => depth -= 1,
+                ',' if depth == 0 => {
+                    expand(&head, &inner[start..i], out);
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        if !inner[start..].trim().is_empty() {
+            expand(&head, &inner[start..], out);
+        }
+    }
+    let body = declaration.trim().trim_end_matches(';');
+    let body = body.split_once("use ").map_or(body, |(_, b)| b);
+    let mut out = Vec::new();
+    expand(
+        "",
+        &body.split_whitespace().collect::<Vec<_>>().join(" "),
+        &mut out,
+    );
+    out
+}
+
+/// Whether a `use` declaration brings in what would let a store function be called without its
+/// path: a per-area module itself (`use vamos_store::accounts;`, `…::audit::{self as chain}`),
+/// one of its functions or submodules (`use vamos_store::audit::sha256_hex;`), or all of it
+/// (`…::dci::*`). Its types are plain data and may be named.
+fn imports_store_functions(declaration: &str) -> bool {
+    use_paths(declaration).iter().any(|p| {
+        let parts: Vec<&str> = p.split("::").collect();
+        parts.first() == Some(&"vamos_store")
+            && parts.get(1).is_some_and(|a| STORE_AREAS.contains(a))
+            && (parts.len() == 2
+                || parts
+                    .last()
+                    .is_some_and(|l| *l == "*" || l.starts_with(|c: char| c.is_ascii_lowercase())))
+    })
+}
+
+#[test]
+fn the_store_call_check_recognises_calls_and_imports() {
+    assert!(calls_the_store(
+        "    let u = vamos_store::accounts::users(&mut x)?;"
+    ));
+    assert!(calls_the_store(
+        "vamos_store::counter_referrals::registry_state (sql)"
+    ));
+    assert!(calls_the_store(
+        "    let n = accounts::users(&mut s.db())?;"
+    ));
+    assert!(!calls_the_store(
+        "fn f(u: vamos_store::accounts::User) -> vamos_store::Result<()> {"
+    ));
+    assert!(!calls_the_store("    let s = vamos_store::open(url)?;"));
+    assert!(!calls_the_store(
+        "    Arc<vamos_store::places::PersonPlaces>"
+    ));
+    assert!(!calls_the_store("    vamos_app::accounts::users(s, actor)"));
+    assert!(imports_store_functions("use vamos_store::accounts;"));
+    assert!(imports_store_functions("use vamos_store::dci as store;"));
+    assert!(imports_store_functions(
+        "use vamos_store::audit::{self as chain, AuditQuery};"
+    ));
+    assert!(imports_store_functions(
+        "use vamos_store::{accounts, Store};"
+    ));
+    assert!(imports_store_functions(
+        "use vamos_store::audit::sha256_hex;"
+    ));
+    assert!(imports_store_functions("use vamos_store::views::*;"));
+    assert!(imports_store_functions(
+        "use vamos_store::{\n    views::{Filter, search_persons},\n    Store,\n};"
+    ));
+    assert!(!imports_store_functions(
+        "use vamos_store::views::{Filter, Op, PersonColumn};"
+    ));
+    assert!(!imports_store_functions(
+        "use vamos_store::{AuditEntry, Store};"
+    ));
+    assert!(!imports_store_functions(
+        "pub use vamos_app::accounts::{random_hex, User};"
+    ));
+}
+
+/// Architecture invariant (ARCHITECTURE.md, `crates/server`, `crates/cli`): the JSON API, the web
+/// pages, DCI and the command line reach the store's per-area functions only through the use
+/// cases of `crates/app`, which check the caller's permission and write the audit record; above
+/// the store they may name its types (plain data), open it and use the `Store` trait.
+#[test]
+fn the_server_and_the_command_line_call_the_store_only_through_app() {
+    let crates = root().join("crates");
+    let mut found = Vec::new();
+    let mut files = 0;
+    for dir in ["server/src", "cli/src"] {
+        for p in rust_files(&crates.join(dir)) {
+            files += 1;
+            let rel = p
+                .strip_prefix(&crates)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            let text = std::fs::read_to_string(&p).unwrap();
+            let mut declaration: Option<(usize, String)> = None;
+            for (n, line) in without_tests(&text).lines().enumerate() {
+                let code = line.trim_start();
+                if code.starts_with("//") {
+                    continue;
+                }
+                if calls_the_store(code) {
+                    found.push(format!("{rel}:{}: {}", n + 1, code));
+                }
+                let starts =
+                    code.starts_with("use ") || (code.starts_with("pub") && code.contains(" use "));
+                if let Some((_, d)) = declaration.as_mut() {
+                    d.push(' ');
+                    d.push_str(code);
+                } else if starts {
+                    declaration = Some((n + 1, code.to_string()));
+                }
+                if declaration.as_ref().is_some_and(|(_, d)| d.ends_with(';')) {
+                    if let Some((at, d)) = declaration.take() {
+                        if imports_store_functions(&d) {
+                            found.push(format!("{rel}:{at}: {d}"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(files > 20, "only {files} files found");
+    assert!(
+        found.is_empty(),
+        "the store called around the use cases (call crates/app instead):\n{}",
+        found.join("\n")
+    );
+}
+
+/// Whether a line writes an audit record itself, or builds one to write.
+fn writes_an_audit_record(line: &str) -> bool {
+    [".audit(", "audit_entry(", "write_audit", "AuditEntry"]
+        .iter()
+        .any(|w| line.contains(w))
+}
+
+#[test]
+fn the_audit_check_recognises_records_written_around_the_use_cases() {
+    assert!(writes_an_audit_record("    s.audit(&entry)?;"));
+    assert!(writes_an_audit_record(
+        "    actor.audit(s, \"leer\", \"persona\", \"1\", \"p\", \"ok\")?;"
+    ));
+    assert!(writes_an_audit_record(
+        "    crate::pool::write_audit(s, e)?;"
+    ));
+    assert!(!writes_an_audit_record(
+        "    let rows = vamos_app::audit::list(s, actor, &q, false)?;"
+    ));
+    assert!(!writes_an_audit_record(
+        "pub use vamos_app::audit::{set_thread_writer, AuditWriter};"
+    ));
+}
+
+/// Architecture invariant (ARCHITECTURE.md, `crates/app`): the use cases write the audit records
+/// — every read of personal data and every administrative action — so the server and the command
+/// line neither write one nor build one.
+#[test]
+fn the_server_and_the_command_line_leave_the_audit_records_to_app() {
+    let crates = root().join("crates");
+    let mut found = Vec::new();
+    for dir in ["server/src", "cli/src"] {
+        for p in rust_files(&crates.join(dir)) {
+            let rel = p
+                .strip_prefix(&crates)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            let text = std::fs::read_to_string(&p).unwrap();
+            for (n, line) in without_tests(&text).lines().enumerate() {
+                let code = line.trim_start();
+                if !code.starts_with("//") && writes_an_audit_record(code) {
+                    found.push(format!("{rel}:{}: {}", n + 1, code));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "audit records written around the use cases (let crates/app write them):\n{}",
         found.join("\n")
     );
 }

@@ -8,13 +8,13 @@ use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, Method};
+use vamos_app::accounts::User;
 pub use vamos_app::accounts::{
     check_password_policy, hash_password, mint_token, random_hex, verify_password, MintedToken,
 };
+use vamos_app::audit::sha256_hex;
 pub use vamos_app::clock::{now, now_rfc3339};
 use vamos_domain::{Permission, Role, Scope};
-use vamos_store::accounts::{self, User};
-use vamos_store::audit::sha256_hex;
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "vamos_sesion";
@@ -24,17 +24,8 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 /// How the caller proved who they are.
 #[derive(Debug, Clone)]
 pub enum Credential {
-    Session {
-        csrf: String,
-    },
-    Token {
-        id: i64,
-        scopes: Vec<Permission>,
-    },
-    /// The server acting for a DCI subscription's account (notifications): DCI only.
-    Subscription {
-        code: String,
-    },
+    Session { csrf: String },
+    Token { id: i64, scopes: Vec<Permission> },
 }
 
 /// The authenticated caller.
@@ -55,7 +46,6 @@ impl Principal {
             && match &self.credential {
                 Credential::Session { .. } => true,
                 Credential::Token { scopes, .. } => scopes.contains(&p),
-                Credential::Subscription { .. } => p == Permission::Dci,
             }
     }
 
@@ -105,7 +95,6 @@ impl Principal {
             scopes: match &self.credential {
                 Credential::Session { .. } => None,
                 Credential::Token { scopes, .. } => Some(scopes.clone()),
-                Credential::Subscription { .. } => Some(vec![Permission::Dci]),
             },
             operator: false,
         }
@@ -115,9 +104,6 @@ impl Principal {
         match &self.credential {
             Credential::Session { .. } => self.user.username.clone(),
             Credential::Token { id, .. } => format!("{} (token {id})", self.user.username),
-            Credential::Subscription { code } => {
-                format!("{} (suscripción DCI {code})", self.user.username)
-            }
         }
     }
 }
@@ -170,28 +156,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> ApiResult<Option<Princ
                 let key = digest.clone();
                 let found = state
                     .pool
-                    .run(move |s| {
-                        let sql = &mut s.db();
-                        let Some((t, hash)) = accounts::token_by_prefix(sql, &prefix)? else {
-                            return Ok(None);
-                        };
-                        if hash != key || t.revoked_at.is_some() || t.expires_at <= now {
-                            return Ok(None);
-                        }
-                        let Some(user) = accounts::user_by_id(sql, t.user_id)? else {
-                            return Ok(None);
-                        };
-                        if !user.active {
-                            return Ok(None);
-                        }
-                        // "Last used" to the minute is enough and spares a write per request.
-                        if t.last_used_at.as_deref().map(|l| &l[..l.len().min(16)])
-                            != Some(&now[..now.len().min(16)])
-                        {
-                            accounts::touch_token(sql, t.id, &now)?;
-                        }
-                        Ok(Some((t, user)))
-                    })
+                    .run(move |s| Ok(vamos_app::accounts::token_account(s, &prefix, &key, &now)?))
                     .await?;
                 if let Some((t, user)) = &found {
                     state.tokens.put(digest, t.clone(), user.clone());
@@ -230,28 +195,15 @@ pub async fn session(parts: &Parts, state: &AppState) -> ApiResult<Option<Princi
     let Some(c) = cookie(&parts.headers, SESSION_COOKIE) else {
         return Ok(None);
     };
-    let hash = sha256_hex(&c);
     let now = now_rfc3339();
     let found = state
         .pool
-        .run(move |s| Ok(accounts::session(&mut s.db(), &hash, &now)?))
+        .run(move |s| Ok(vamos_app::accounts::session_of(s, &c, &now)?))
         .await?;
     let Some((user, csrf)) = found else {
         return Ok(None);
     };
     principal(user, Credential::Session { csrf }, request_id(parts)).map(Some)
-}
-
-/// The principal of a DCI subscription's account (notifications are sent on its behalf, with
-/// its scope and agreement as they are at sending time).
-pub fn principal_for_subscription(user: User, code: &str) -> ApiResult<Principal> {
-    principal(
-        user,
-        Credential::Subscription {
-            code: code.to_string(),
-        },
-        None,
-    )
 }
 
 /// [`authenticate`] plus the per-account API rate limit (for handlers that answer errors in

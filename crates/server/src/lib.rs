@@ -304,7 +304,7 @@ async fn access_updater(st: AppState) {
         tokio::select! {
             _ = tick.tick() => {
                 let r = st.pool.run(|s| {
-                    Ok(vamos_store::referrals::expire_overdue(&mut s.db(), &auth::now().date_naive().to_string(), &auth::now_rfc3339())?)
+                    Ok(vamos_app::referrals::expire_overdue(s, auth::now().date_naive(), &auth::now_rfc3339())?)
                 }).await;
                 match r {
                     Ok(0) => {}
@@ -459,15 +459,12 @@ fn load_places(st: &AppState) {
         .name("lugares-en-memoria".into())
         .spawn(move || {
             let t0 = std::time::Instant::now();
-            let read = vamos_store::open(&url).and_then(|mut s| {
-                let held = worker.get().and_then(|p| p.state());
-                if held.is_some()
-                    && held == Some(vamos_store::counter_referrals::registry_state(&mut s.db())?)
-                {
-                    return Ok(None);
-                }
-                vamos_store::places::PersonPlaces::load(&mut s.db()).map(Some)
-            });
+            let read = vamos_store::open(&url)
+                .map_err(anyhow::Error::from)
+                .and_then(|mut s| {
+                    let held = worker.get().and_then(|p| p.state());
+                    vamos_app::counter_referrals::read_places(s.as_mut(), held)
+                });
             match read {
                 Ok(Some(p)) => {
                     tracing::info!(

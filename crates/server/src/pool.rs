@@ -7,7 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use std::sync::{Arc, Mutex};
 use vamos_store::Store;
 
-pub use vamos_app::audit::{set_thread_writer, write_audit, AuditWriter};
+pub use vamos_app::audit::{set_thread_writer, AuditWriter};
 
 #[derive(Clone)]
 pub struct Pool {

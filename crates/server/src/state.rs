@@ -109,8 +109,8 @@ pub struct TokenCache {
             String,
             (
                 Instant,
-                vamos_store::accounts::ApiToken,
-                vamos_store::accounts::User,
+                vamos_app::accounts::ApiToken,
+                vamos_app::accounts::User,
             ),
         >,
     >,
@@ -125,7 +125,7 @@ impl TokenCache {
     pub fn get(
         &self,
         hash: &str,
-    ) -> Option<(vamos_store::accounts::ApiToken, vamos_store::accounts::User)> {
+    ) -> Option<(vamos_app::accounts::ApiToken, vamos_app::accounts::User)> {
         let m = self.entries.lock().ok()?;
         let (at, t, u) = m.get(hash)?;
         (at.elapsed() < Self::TTL).then(|| (t.clone(), u.clone()))
@@ -134,8 +134,8 @@ impl TokenCache {
     pub fn put(
         &self,
         hash: String,
-        token: vamos_store::accounts::ApiToken,
-        user: vamos_store::accounts::User,
+        token: vamos_app::accounts::ApiToken,
+        user: vamos_app::accounts::User,
     ) {
         if let Ok(mut m) = self.entries.lock() {
             if m.len() >= Self::MAX {

@@ -857,6 +857,48 @@ fn unavailable(why: &str) -> Error {
     )
 }
 
+/// A submission of counter-referrals checked for the writer ([`check_submission`]).
+pub enum Checking {
+    /// Nothing to store (every event rejected or already received): its audit record is
+    /// written.
+    Done(IngestSummary),
+    /// Events to hand to [`Intake::submit`], with the audit record the writer completes and
+    /// writes with them.
+    ToStore(Box<(Checked, AuditEntry)>),
+}
+
+/// The reading half of a submission of `actor` on `channel` (the API's three routes and the
+/// inbox page): the sender's right to send is checked ([`acc::sender_for`]), the events are
+/// checked against `codes` and `places` (reads only; run in parallel on the pool) and encoded
+/// for the log; when nothing is left to store, the submission's audit record is written here.
+pub fn check_submission(
+    store: &mut dyn Store,
+    actor: &crate::Actor,
+    catalogue: &vamos_catalogue::Catalogue,
+    codes: &Codes,
+    events: Vec<vamos_ingest::counter_referrals::Located>,
+    channel: &str,
+    places: Option<&vamos_store::places::PersonPlaces>,
+) -> AppResult<Checking> {
+    let who = acc::sender_for(actor, channel, events.len())?;
+    let entry = actor.audit_entry(
+        "recibir contra-referencias",
+        "contra-referencias",
+        "",
+        channel,
+        "",
+    );
+    let today = crate::clock::now().date_naive();
+    let mut checked = acc::check(store, catalogue, codes, events, &who, today, places)?;
+    if checked.fresh_len() > 0 {
+        checked.encode_for_log();
+        return Ok(Checking::ToStore(Box::new((checked, entry))));
+    }
+    let sum = acc::finish(checked, &[]);
+    crate::audit::write_audit(store, complete_audit(entry, &sum))?;
+    Ok(Checking::Done(sum))
+}
+
 /// Fills in an audit record of a counter-referral submission with what became of it.
 pub fn complete_audit(mut e: AuditEntry, sum: &IngestSummary) -> AuditEntry {
     e.subject_id = sum.audit_subject();

@@ -228,6 +228,56 @@ impl Checked {
     }
 }
 
+/// Counter-referrals read from a file by the command line (`vamos counter-referrals import`),
+/// loaded as `actor`: checked and stored as [`ingest`] does — a load of the whole country,
+/// each event of the institution it names — with the permission the API asks for sending them,
+/// and recorded in the audit trail with the file (`source`).
+pub fn import_file(
+    store: &mut dyn Store,
+    actor: &crate::Actor,
+    catalogue: &Catalogue,
+    events: Vec<Located>,
+    source: &str,
+    today: NaiveDate,
+    at: &str,
+) -> anyhow::Result<IngestSummary> {
+    actor.require(vamos_domain::Permission::CounterReferralsWrite)?;
+    let sender = Sender {
+        actor: actor.name.clone(),
+        institution: None,
+        scope: Scope::National,
+        channel: "linea_de_comandos".into(),
+    };
+    let summary = ingest(store, catalogue, events, &sender, today, at)?;
+    actor.audit(
+        store,
+        "importar contra-referencias",
+        "contra-referencias",
+        &summary.audit_subject(),
+        &format!("archivo {source}"),
+        &summary.audit_outcome(),
+    )?;
+    Ok(summary)
+}
+
+/// Where every registered person lives, read for the server's counter-referral checks — unless
+/// the copy held was read at registry state `held` and no import has committed since (then
+/// `None`: the copy is still complete).
+pub fn read_places(
+    store: &mut dyn Store,
+    held: Option<i64>,
+) -> anyhow::Result<Option<PersonPlaces>> {
+    if held.is_some()
+        && held
+            == Some(vamos_store::counter_referrals::registry_state(
+                &mut store.db(),
+            )?)
+    {
+        return Ok(None);
+    }
+    Ok(Some(PersonPlaces::load(&mut store.db())?))
+}
+
 /// Validates and stores counter-referrals: each invalid event is reported (file, row, column,
 /// value, reason) and the valid ones are committed together; an event already received (same
 /// institution and event id, same content) is a duplicate and changes nothing; the same id

@@ -1,6 +1,7 @@
 //! Referrals (*gestión de acceso*), shared by the command line and the HTTP API: generating
-//! them from a measurement's needs, the personal service route, and the report rows
-//! (JSON, CSV, XLSX); working them (lists, life cycle, funnel) is in [`work`].
+//! them from a measurement's needs, their expiry, the personal service route and the delivery
+//! points it sends people to, and the report rows (JSON, CSV, XLSX); working them (lists, life
+//! cycle, institution reports, funnel) is in [`work`].
 //!
 //! Neither prints nor reads the clock here: dates and the caller arrive as parameters.
 
@@ -12,13 +13,16 @@ use serde_json::{json, Map, Value};
 use std::collections::{BTreeSet, HashMap};
 use vamos_catalogue::{Catalogue, EvidenceSource};
 use vamos_domain::services::{Category, Package};
-use vamos_domain::{DistrictCode, Scope, Territory, TerritoryCode};
+use vamos_domain::{DistrictCode, Permission, Scope, Territory, TerritoryCode};
 use vamos_engine::{Classifier, RegistryData, Status, Unit};
 use vamos_store::counter_referrals::AnswerMap;
 use vamos_store::referrals::NewReferral;
 use vamos_store::Store;
 
 use crate::measurements::FormVocabulary;
+use crate::Actor;
+
+pub use vamos_store::delivery_points::DeliveryPoint;
 
 /// Days to answer a referral when the catalogue sets no `plazo_dias`.
 pub const DEFAULT_DEADLINE_DAYS: u32 = 30;
@@ -210,6 +214,75 @@ pub fn generate(
         outcome,
         synthetic: m.synthetic,
     })
+}
+
+/// [`generate`] as `actor` (`vamos referrals generate`), recorded in the audit trail.
+pub fn generate_as(
+    store: &mut dyn Store,
+    actor: &Actor,
+    catalogue: &Catalogue,
+    measurement: Option<i64>,
+    territory: Option<TerritoryCode>,
+    today: NaiveDate,
+    at: &str,
+) -> anyhow::Result<GenerateReport> {
+    actor.require(Permission::ReferralsWork)?;
+    let r = generate(
+        store,
+        catalogue,
+        measurement,
+        territory,
+        today,
+        at,
+        &actor.name,
+    )?;
+    actor.audit(
+        store,
+        "generar referencias",
+        "medición",
+        &r.measurement.to_string(),
+        "gestión de acceso",
+        &format!(
+            "ok: {} nuevas, {} abiertas sin cambio, {} cerradas, {} vencidas",
+            r.outcome.created, r.outcome.kept, r.outcome.closed, r.outcome.expired
+        ),
+    )?;
+    Ok(r)
+}
+
+/// Marks the open referrals whose deadline passed before `today` as expired (`vencida`), at
+/// `at`: the server's every minute, and `vamos referrals expire`. How many expired.
+pub fn expire_overdue(store: &mut dyn Store, today: NaiveDate, at: &str) -> crate::Result<u64> {
+    Ok(vamos_store::referrals::expire_overdue(
+        &mut store.db(),
+        &today.to_string(),
+        at,
+    )?)
+}
+
+/// The delivery points serving district `district` (`DDdd`), or every one: places, not
+/// persons, read with the catalogue's permission — the public has it (API
+/// `GET /api/delivery-points`, the catalogue and Orientaciones pages,
+/// `vamos delivery-points list`).
+pub fn delivery_points(
+    store: &mut dyn Store,
+    actor: &Actor,
+    district: Option<&str>,
+) -> crate::Result<Vec<DeliveryPoint>> {
+    actor.require(Permission::CatalogueRead)?;
+    Ok(match district {
+        Some(d) => vamos_store::delivery_points::delivery_points_for(&mut store.db(), d)?,
+        None => vamos_store::delivery_points::delivery_points_all(&mut store.db())?,
+    })
+}
+
+/// Adds or replaces delivery points (by service, territory and name) in one transaction
+/// (`vamos delivery-points import`, once the file was checked against the catalogue). How many.
+pub fn load_delivery_points(store: &mut dyn Store, points: &[DeliveryPoint]) -> crate::Result<u64> {
+    Ok(vamos_store::delivery_points::upsert_delivery_points(
+        &mut store.db(),
+        points,
+    )?)
 }
 
 fn community_of(data: &RegistryData, h: usize) -> Option<i64> {

@@ -9,15 +9,16 @@
 //! every change is in the audit trail.
 
 use super::{report_csv, report_row, report_xlsx, summary_ids, territory_ranges, territory_within};
-use crate::registry::{out_of_scope, parse_territory, purpose_or, visible_fields};
+use crate::registry::{agreed_fields, out_of_scope, parse_territory, purpose_or, visible_fields};
 use crate::{Actor, Error, ErrorKind, Result};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::collections::BTreeSet;
 use vamos_catalogue::Catalogue;
 use vamos_domain::{
     DistrictCode, HouseholdId, Permission, ReferralId, ReferralStatus, Role, Scope, TerritoryCode,
 };
-use vamos_store::referrals::{FunnelRow, ReferralFilter};
+use vamos_store::referrals::{FunnelRow, ReferralFilter, ReportRow};
 use vamos_store::Store;
 
 /// A request for a list of referrals.
@@ -197,6 +198,62 @@ pub fn list(
         offset: q.offset.unwrap_or(0),
         synthetic,
     })
+}
+
+/// An institution's referral report as the command line exports it (`vamos referrals export`).
+#[derive(Debug, Clone, Default)]
+pub struct InstitutionReport {
+    pub institution: String,
+    pub territory: Option<TerritoryCode>,
+    pub service: Option<String>,
+    pub status: Option<String>,
+    pub min_priority: Option<i64>,
+    /// Why (kept in the audit record).
+    pub purpose: String,
+}
+
+/// The rows of an institution's report and the person fields they may carry.
+#[derive(Debug, Clone)]
+pub struct InstitutionRows {
+    /// Each referral with its person's row.
+    pub rows: Vec<ReportRow>,
+    /// The person fields of the institution's data-sharing agreements in force (`id` always);
+    /// `None`: it has none in force, so no personal data go out.
+    pub agreed: Option<BTreeSet<String>>,
+}
+
+/// The referrals of an institution, with the person fields its agreements in force on `today`
+/// allow; the export is audited. An operator exports only its own institution's, within its
+/// territories.
+pub fn institution_report(
+    store: &mut dyn Store,
+    actor: &Actor,
+    r: &InstitutionReport,
+    today: chrono::NaiveDate,
+) -> Result<InstitutionRows> {
+    actor.require(Permission::ReferralsRead)?;
+    let institution = institution_of(actor, Some(&r.institution))?;
+    let agreed = agreed_fields(store, &r.institution, &today.to_string())?;
+    let filter = ReferralFilter {
+        institution,
+        territory: r.territory.map(territory_ranges),
+        scope: scope_ranges(actor),
+        service: r.service.clone(),
+        status: r.status.clone(),
+        min_priority: r.min_priority,
+        ..Default::default()
+    };
+    let rows = vamos_store::referrals::referrals(&mut store.db(), &filter)?;
+    let ids: Vec<String> = rows.iter().map(|(x, _)| x.id.to_string()).collect();
+    actor.audit(
+        store,
+        "exportar referencias",
+        "referencias",
+        &summary_ids(&ids),
+        &r.purpose,
+        &format!("ok: {} referencias de {}", rows.len(), r.institution),
+    )?;
+    Ok(InstitutionRows { rows, agreed })
 }
 
 /// A change of a referral's status asked by an institution or the UTGS.
@@ -408,13 +465,17 @@ pub struct FunnelQuery {
     pub service: Option<String>,
 }
 
-/// Referred → received → contacted → served, rejected, expired; days to service; served
-/// without referral — per institution, service and district, and their total. Aggregates only.
-pub fn funnel(store: &mut dyn Store, actor: &Actor, q: &FunnelQuery) -> Result<Value> {
+/// The funnel's rows, per institution, service and district, as the caller may see them
+/// (`vamos referrals funnel`; [`funnel`] adds their total).
+pub fn funnel_rows(
+    store: &mut dyn Store,
+    actor: &Actor,
+    q: &FunnelQuery,
+) -> Result<Vec<FunnelRow>> {
     actor.require(Permission::LogrosRead)?;
     let institution = institution_of(actor, q.institution.as_deref())?;
     let territory = territory_opt(q.territory.as_deref())?;
-    let rows = vamos_store::referrals::funnel(
+    Ok(vamos_store::referrals::funnel(
         &mut store.db(),
         &ReferralFilter {
             institution,
@@ -423,7 +484,13 @@ pub fn funnel(store: &mut dyn Store, actor: &Actor, q: &FunnelQuery) -> Result<V
             service: q.service.clone(),
             ..Default::default()
         },
-    )?;
+    )?)
+}
+
+/// Referred → received → contacted → served, rejected, expired; days to service; served
+/// without referral — per institution, service and district, and their total. Aggregates only.
+pub fn funnel(store: &mut dyn Store, actor: &Actor, q: &FunnelQuery) -> Result<Value> {
+    let rows = funnel_rows(store, actor, q)?;
     let mut total = FunnelRow::default();
     for r in &rows {
         total.referred += r.referred;

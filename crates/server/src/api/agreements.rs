@@ -13,8 +13,8 @@ use utoipa::openapi::{ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Ty
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use vamos_app::accounts;
 use vamos_domain::Permission;
-use vamos_store::accounts;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_agreements, post_agreement))
@@ -57,11 +57,7 @@ pub async fn list_agreements(
     State(st): State<AppState>,
     p: Principal,
 ) -> ApiResult<Json<Items<Agreement>>> {
-    p.require(Permission::UsersAdmin)?;
-    let a = st
-        .pool
-        .run(|s| Ok(accounts::agreements(&mut s.db(), None, None)?))
-        .await?;
+    let a = p.act(&st, accounts::agreements).await?;
     Ok(Json(Items {
         items: a.into_iter().map(Agreement::from).collect(),
     }))
@@ -119,7 +115,6 @@ pub async fn post_agreement(
     p: Principal,
     Json(b): Json<NewAgreement>,
 ) -> ApiResult<(StatusCode, Json<Created>)> {
-    p.require(Permission::UsersAdmin)?;
     let cat = st.catalogue.clone();
     let b = vamos_app::accounts::AgreementBody::from(b);
     let id = st

@@ -1,7 +1,6 @@
 //! The audit trail: reading it (JSON pages or a CSV export) and verifying its hash chain; both
 //! are themselves audited.
 
-use super::audit;
 use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::state::AppState;
@@ -13,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use vamos_app::audit::{self as chain, AuditQuery};
 use vamos_domain::Permission;
-use vamos_store::audit::{self as chain, AuditQuery};
 
 pub use vamos_app::audit::audit_csv;
 
@@ -100,37 +99,17 @@ pub async fn list_audit(
     p: Principal,
     Query(q): Query<AuditListQuery>,
 ) -> ApiResult<Response> {
-    p.require(Permission::AuditRead)?;
     let csv = q.format.as_deref() == Some("csv");
-    let rows = st
-        .pool
-        .run(move |s| {
-            let rows = chain::list(
-                &mut s.db(),
-                &AuditQuery {
-                    actor: q.actor.clone(),
-                    subject_id: q.subject.clone(),
-                    from: q.from.clone(),
-                    to: q.to.clone(),
-                    before: q.before,
-                    limit: q.limit.unwrap_or(if csv { 100_000 } else { 100 }),
-                },
-            )?;
-            audit(
-                s,
-                Some(&p),
-                if csv {
-                    "exportar auditoría"
-                } else {
-                    "leer auditoría"
-                },
-                "auditoría",
-                "",
-                "control de protección de datos",
-                &format!("ok: {} registros", rows.len()),
-            )?;
-            Ok(rows)
-        })
+    let query = AuditQuery {
+        actor: q.actor,
+        subject_id: q.subject,
+        from: q.from,
+        to: q.to,
+        before: q.before,
+        limit: q.limit.unwrap_or(if csv { 100_000 } else { 100 }),
+    };
+    let rows = p
+        .act(&st, move |s, actor| chain::list(s, actor, &query, csv))
         .await?;
     if csv {
         return Ok((
@@ -178,27 +157,7 @@ pub async fn verify_audit(
     State(st): State<AppState>,
     p: Principal,
 ) -> ApiResult<Json<Verification>> {
-    p.require(Permission::AuditRead)?;
-    let v = st
-        .pool
-        .run(move |s| {
-            let v = chain::verify(&mut s.db())?;
-            audit(
-                s,
-                Some(&p),
-                "verificar auditoría",
-                "auditoría",
-                "",
-                "control de integridad",
-                if v.broken.is_none() {
-                    "ok: íntegra"
-                } else {
-                    "rota"
-                },
-            )?;
-            Ok(v)
-        })
-        .await?;
+    let v = p.act(&st, chain::verify).await?;
     Ok(Json(Verification {
         intact: v.broken.is_none(),
         rows: v.rows,

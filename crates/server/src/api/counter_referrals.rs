@@ -3,7 +3,7 @@
 //! pool, stored by the single writer of `vamos_app::counter_referrals::intake`; idempotent by
 //! event id. The batch and file routes ([`uploads`]) take the upload body limit.
 
-use crate::auth::{now, Principal};
+use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -17,6 +17,7 @@ use utoipa::openapi::{ObjectBuilder, Type};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use vamos_app::counter_referrals::intake::{self, Checking};
 use vamos_app::counter_referrals::{self as cr};
 use vamos_domain::Permission;
 use vamos_ingest::counter_referrals::{parse_json, EventInput, Located};
@@ -221,46 +222,20 @@ pub(crate) async fn ingest(
     events: Vec<Located>,
     channel: &'static str,
 ) -> ApiResult<cr::IngestSummary> {
-    let actor = p.as_actor();
-    let who = cr::sender_for(&actor, channel, events.len())?;
     let catalogue = st.catalogue.clone();
     let codes = st.intake.codes();
     let places = st.places.get();
-    let entry = actor.audit_entry(
-        "recibir contra-referencias",
-        "contra-referencias",
-        "",
-        channel,
-        "",
-    );
-    enum Checking {
-        /// Nothing to store (all rejected or already received).
-        Done(cr::IngestSummary),
-        ToStore(Box<(cr::Checked, vamos_store::AuditEntry)>),
-    }
-    let checking = st
-        .pool
-        .run(move |s| {
-            let mut checked = cr::check(
+    let checking = p
+        .act(st, move |s, actor| {
+            intake::check_submission(
                 s,
+                actor,
                 &catalogue,
                 &codes,
                 events,
-                &who,
-                now().date_naive(),
+                channel,
                 places.as_deref(),
-            )?;
-            if checked.fresh_len() > 0 {
-                checked.encode_for_log();
-                return Ok(Checking::ToStore(Box::new((checked, entry))));
-            }
-            // Only the audit record to write.
-            let sum = cr::finish(checked, &[]);
-            crate::pool::write_audit(
-                s,
-                vamos_app::counter_referrals::intake::complete_audit(entry, &sum),
-            )?;
-            Ok(Checking::Done(sum))
+            )
         })
         .await?;
     let summary = match checking {

@@ -39,8 +39,8 @@ pub struct DeliveryPoint {
     pub contact: Option<String>,
 }
 
-impl From<vamos_store::delivery_points::DeliveryPoint> for DeliveryPoint {
-    fn from(d: vamos_store::delivery_points::DeliveryPoint) -> Self {
+impl From<vamos_app::referrals::DeliveryPoint> for DeliveryPoint {
+    fn from(d: vamos_app::referrals::DeliveryPoint) -> Self {
         DeliveryPoint {
             institution: d.institution,
             service: d.service,
@@ -64,6 +64,7 @@ pub async fn delivery_points(
     p: Principal,
     Query(q): Query<PointsQuery>,
 ) -> ApiResult<Json<Items<DeliveryPoint>>> {
+    // Checked here too: a caller without the permission is refused before its district is read.
     p.require(Permission::CatalogueRead)?;
     let district = match q.district.as_deref() {
         None => None,
@@ -76,13 +77,9 @@ pub async fn delivery_points(
             }
         },
     };
-    let items = st
-        .pool
-        .run(move |s| {
-            Ok(match district {
-                Some(d) => vamos_store::delivery_points::delivery_points_for(&mut s.db(), &d)?,
-                None => vamos_store::delivery_points::delivery_points_all(&mut s.db())?,
-            })
+    let items = p
+        .act(&st, move |s, actor| {
+            vamos_app::referrals::delivery_points(s, actor, district.as_deref())
         })
         .await?;
     Ok(Json(Items {

@@ -14,7 +14,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vamos_app::measurements as status;
 use vamos_domain::Permission;
-use vamos_store::views;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -36,11 +35,7 @@ pub async fn list_measurements(
     State(st): State<AppState>,
     p: Principal,
 ) -> ApiResult<Json<Items<Value>>> {
-    p.require(Permission::LogrosRead)?;
-    let items = st
-        .pool
-        .run(|s| Ok(views::measurements(&mut s.db())?))
-        .await?;
+    let items = p.act(&st, status::list).await?;
     Ok(Json(Items { items }))
 }
 

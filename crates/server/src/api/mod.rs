@@ -27,16 +27,12 @@ pub mod status;
 pub mod tokens;
 pub mod users;
 
-use crate::auth::Principal;
-use crate::error::ApiResult;
 use crate::state::AppState;
 use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::BTreeSet;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
-use vamos_store::{AuditEntry, Store};
 
 pub use vamos_app::registry::{filter_person, out_of_scope, parse_territory, purpose_or};
 
@@ -146,47 +142,4 @@ impl From<ListQuery> for vamos_app::registry::ListQuery {
 pub struct PurposeQuery {
     /// Finalidad de la consulta (queda en el registro de auditoría)
     pub purpose: Option<String>,
-}
-
-// ---------------------------------------------------------------- helpers shared with the web pages
-
-/// Writes one audit record for `p`.
-pub fn audit(
-    store: &mut dyn Store,
-    p: Option<&Principal>,
-    action: &str,
-    subject_kind: &str,
-    subject_id: &str,
-    purpose: &str,
-    outcome: &str,
-) -> ApiResult<()> {
-    Ok(crate::pool::write_audit(
-        store,
-        audit_entry(p, action, subject_kind, subject_id, purpose, outcome),
-    )?)
-}
-
-/// The audit record of an action by `p` (`None`: anonymous), stamped now.
-pub fn audit_entry(
-    p: Option<&Principal>,
-    action: &str,
-    subject_kind: &str,
-    subject_id: &str,
-    purpose: &str,
-    outcome: &str,
-) -> AuditEntry {
-    let actor = p
-        .map(Principal::as_actor)
-        .unwrap_or_else(|| vamos_app::Actor {
-            name: "anónimo".into(),
-            role: None,
-            ..vamos_app::Actor::public()
-        });
-    actor.audit_entry(action, subject_kind, subject_id, purpose, outcome)
-}
-
-/// The person fields `p` may see (`None` = all), from its role or its institution's agreements
-/// in force today.
-pub fn visible_fields(store: &mut dyn Store, p: &Principal) -> ApiResult<Option<BTreeSet<String>>> {
-    Ok(vamos_app::registry::visible_fields(store, &p.as_actor())?)
 }

@@ -51,7 +51,7 @@ pub async fn public_measurements(
 ) -> ApiResult<Json<PublicMeasurements>> {
     let rows = st
         .pool
-        .run(|s| Ok(vamos_store::views::measurements(&mut s.db())?))
+        .run(|s| Ok(vamos_app::measurements::published(s)?))
         .await?;
     let field = |r: &Value, k: &str| r.get(k).cloned().unwrap_or(Value::Null);
     let items = rows

@@ -1,10 +1,8 @@
 //! Signing in and out, and who the caller is: the session cookie (HttpOnly, SameSite=Strict)
-//! with its CSRF token, shared with the web login form ([`sign_in`], [`sign_out`]).
+//! with its CSRF token, shared with the web login form ([`sign_in`], [`sign_out`]); the checks,
+//! the lock-out and the audit records are `vamos_app::accounts::sign_in` and `sign_out`.
 
-use super::audit;
-use crate::auth::{
-    self, now_rfc3339, verify_password, Credential, MaybePrincipal, Principal, SESSION_COOKIE,
-};
+use crate::auth::{self, Credential, MaybePrincipal, Principal, SESSION_COOKIE};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, State};
@@ -16,9 +14,8 @@ use std::net::SocketAddr;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use vamos_app::accounts::{LoginPolicy, SignIn};
 use vamos_domain::{Permission, Role};
-use vamos_store::accounts;
-use vamos_store::AuditEntry;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -138,7 +135,7 @@ pub async fn login(
 
 /// A new session: its account, the cookie's secret, the CSRF token and the expiry.
 pub struct SignedIn {
-    pub user: vamos_store::accounts::User,
+    pub user: vamos_app::accounts::User,
     pub cookie: String,
     pub csrf: String,
     pub expires: String,
@@ -176,75 +173,35 @@ pub async fn sign_in(
             "usuario o contraseña demasiado largos",
         ));
     }
-    let settings = st.settings.clone();
+    let policy = LoginPolicy {
+        lockout_threshold: st.settings.lockout_threshold,
+        session_hours: st.settings.session_hours,
+    };
     let result = st
         .pool
         .run(move |s| {
-            let now = auth::now();
-            let now_s = now_rfc3339();
-            let user = accounts::user_by_name(&mut s.db(), &body.username)?;
-            let entry = |actor: &str, outcome: &str, role: Option<String>| AuditEntry {
-                at: now_s.clone(),
-                actor: actor.to_string(),
-                action: "iniciar sesión".into(),
-                subject_kind: "cuenta".into(),
-                subject_id: actor.to_string(),
-                purpose: "autenticación".into(),
-                outcome: outcome.into(),
-                role,
-                institution: None,
-                request_id: rid.clone(),
-            };
-            let Some(user) = user.filter(|u| u.active) else {
-                // Same work as a real check, so timing does not reveal which names exist.
-                let _ = verify_password(&body.password, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$0Cgl5ZkS3ffKkZoV9U1ZrKVuF9TDsZUbOc5JXDFBuqI");
-                s.audit(&entry(&body.username, "rechazado: credenciales inválidas", None))?;
-                return Ok(Err(ApiError::new(StatusCode::UNAUTHORIZED, "credenciales_invalidas", "usuario o contraseña incorrectos")));
-            };
-            if let Some(until) = &user.locked_until {
-                if until.as_str() > now_s.as_str() {
-                    s.audit(&entry(&user.username, "rechazado: cuenta bloqueada", Some(user.role.clone())))?;
-                    return Ok(Err(ApiError::new(
-                        StatusCode::TOO_MANY_REQUESTS,
-                        "cuenta_bloqueada",
-                        format!("cuenta bloqueada temporalmente por intentos fallidos hasta {until}"),
-                    )));
-                }
-            }
-            let phc = accounts::password_hash(&mut s.db(), user.id)?.unwrap_or_default();
-            if !verify_password(&body.password, &phc) {
-                // Back-off: from the threshold on, 1, 2, 4 … minutes (at most a day).
-                let over = (user.failed_logins + 1 - settings.lockout_threshold).clamp(0, 11);
-                let minutes = 1i64 << over;
-                let until = (now + chrono::Duration::minutes(minutes.min(1440)))
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-                accounts::record_failed_login(&mut s.db(), user.id, settings.lockout_threshold, &until)?;
-                s.audit(&entry(&user.username, "rechazado: credenciales inválidas", Some(user.role.clone())))?;
-                return Ok(Err(ApiError::new(StatusCode::UNAUTHORIZED, "credenciales_invalidas", "usuario o contraseña incorrectos")));
-            }
-            accounts::record_login(&mut s.db(), user.id)?;
-            let cookie = auth::random_hex(32)?;
-            let csrf = auth::random_hex(24)?;
-            let expires = (now + chrono::Duration::hours(settings.session_hours))
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-            accounts::create_session(&mut s.db(), &vamos_store::audit::sha256_hex(&cookie), user.id, &csrf, &now_s, &expires)?;
-            s.audit(&entry(&user.username, "ok", Some(user.role.clone())))?;
-            Ok(Ok((user, cookie, csrf, expires)))
+            Ok(vamos_app::accounts::sign_in(
+                s,
+                &body.username,
+                &body.password,
+                rid,
+                policy,
+            )?)
         })
         .await?;
-    let (user, cookie, csrf, expires) = match result {
-        Ok(v) => v,
-        Err(e) => {
+    let opened = match result {
+        SignIn::Opened(o) => o,
+        SignIn::Refused(e) => {
             crate::telemetry::login(false);
-            return Err(e);
+            return Err(e.into());
         }
     };
     crate::telemetry::login(true);
     Ok(SignedIn {
-        user,
-        cookie,
-        csrf,
-        expires,
+        user: opened.user,
+        cookie: opened.cookie,
+        csrf: opened.csrf,
+        expires: opened.expires,
     })
 }
 
@@ -254,22 +211,11 @@ pub const CLEAR_SESSION: &str = "vamos_sesion=; Path=/; HttpOnly; SameSite=Stric
 /// Ends the session of the request's cookie (audited): shared by the API and the web.
 pub async fn sign_out(st: &AppState, headers: &HeaderMap, p: Principal) -> ApiResult<()> {
     let cookie = auth::cookie(headers, SESSION_COOKIE);
-    st.pool
-        .run(move |s| {
-            if let Some(c) = cookie {
-                accounts::delete_session(&mut s.db(), &vamos_store::audit::sha256_hex(&c))?;
-            }
-            audit(
-                s,
-                Some(&p),
-                "cerrar sesión",
-                "cuenta",
-                &p.user.username,
-                "autenticación",
-                "ok",
-            )
-        })
-        .await
+    let username = p.user.username.clone();
+    p.act(st, move |s, actor| {
+        vamos_app::accounts::sign_out(s, actor, cookie.as_deref(), &username)
+    })
+    .await
 }
 
 #[utoipa::path(get, path = "/api/session", tag = "sesión",

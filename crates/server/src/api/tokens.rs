@@ -1,8 +1,8 @@
 //! API tokens: the list (never their secrets), a new token (its secret shown once) and
 //! revocation.
 
-use super::{audit, Items};
-use crate::auth::{now_rfc3339, Principal};
+use super::Items;
+use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::{Path, State};
@@ -13,8 +13,8 @@ use utoipa::openapi::{ArrayBuilder, ObjectBuilder, Type};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use vamos_app::accounts;
 use vamos_domain::Permission;
-use vamos_store::accounts;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -64,8 +64,7 @@ pub async fn list_tokens(
     State(st): State<AppState>,
     p: Principal,
 ) -> ApiResult<Json<Items<Token>>> {
-    p.require(Permission::UsersAdmin)?;
-    let t = st.pool.run(|s| Ok(accounts::tokens(&mut s.db())?)).await?;
+    let t = p.act(&st, accounts::tokens).await?;
     Ok(Json(Items {
         items: t.into_iter().map(Token::from).collect(),
     }))
@@ -124,7 +123,6 @@ pub async fn post_token(
     p: Principal,
     Json(b): Json<NewToken>,
 ) -> ApiResult<(StatusCode, Json<TokenCreated>)> {
-    p.require(Permission::UsersAdmin)?;
     let b = vamos_app::accounts::NewTokenBody::from(b);
     let (id, token, expires_at) = st
         .pool
@@ -154,21 +152,9 @@ pub async fn delete_token(
     p: Principal,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
-    p.require(Permission::UsersAdmin)?;
-    let done = st
-        .pool
-        .run(move |s| {
-            let done = accounts::revoke_token(&mut s.db(), &id.to_string(), &now_rfc3339())?;
-            audit(
-                s,
-                Some(&p),
-                "revocar token de API",
-                "token",
-                &id.to_string(),
-                "administración de tokens",
-                if done { "ok" } else { "no encontrado" },
-            )?;
-            Ok(done)
+    let done = p
+        .act(&st, move |s, actor| {
+            accounts::revoke_token(s, actor, &id.to_string())
         })
         .await?;
     st.tokens.clear();

@@ -13,8 +13,8 @@ use utoipa::openapi::{ObjectBuilder, Type};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use vamos_app::accounts;
 use vamos_domain::{Permission, Role};
-use vamos_store::accounts;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_users, post_user))
@@ -59,8 +59,7 @@ impl From<accounts::User> for User {
     responses((status = 200, description = "Correcto", body = Items<User>)),
     extensions(("x-vamos-permission" = json!(Permission::UsersAdmin.code())), ("x-vamos-personal-data" = json!(false))))]
 pub async fn list_users(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Items<User>>> {
-    p.require(Permission::UsersAdmin)?;
-    let users = st.pool.run(|s| Ok(accounts::users(&mut s.db())?)).await?;
+    let users = p.act(&st, accounts::users).await?;
     Ok(Json(Items {
         items: users.into_iter().map(User::from).collect(),
     }))
@@ -116,7 +115,6 @@ pub async fn post_user(
     p: Principal,
     Json(b): Json<NewUser>,
 ) -> ApiResult<(StatusCode, Json<Created>)> {
-    p.require(Permission::UsersAdmin)?;
     let cat = st.catalogue.clone();
     let b = vamos_app::accounts::NewUserBody::from(b);
     let id = st

@@ -15,7 +15,9 @@
 //! Here: the endpoints ([`Kind`]), the router, the call's life (authenticate, check the
 //! envelope, do the work, answer or call back) and the operations' part of the OpenAPI document.
 //! The envelope and its errors are in [`envelope`]; the work of each kind in [`search`],
-//! [`subscriptions`] (and the notifications) and [`txn`].
+//! [`subscriptions`] (and the notifications) and [`txn`]: each reads its part of the message
+//! and answers it, and leaves the senders, transactions, searches and subscriptions — with
+//! their audit records — to the use cases of `vamos_app::dci`.
 
 mod envelope;
 mod search;
@@ -30,7 +32,7 @@ use subscriptions::*;
 pub use subscriptions::{notifier, notify_once};
 use txn::*;
 
-use crate::api::{audit, filter_person, visible_fields};
+use crate::api::filter_person;
 use crate::auth::{self, Credential, Principal};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -41,9 +43,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
+use vamos_app::dci::{self as app, callback_url, Sender, Subscription, Transaction};
 use vamos_domain::Permission;
-use vamos_store::dci::{self as store, Sender, Subscription, Transaction};
-use vamos_store::views::{self, Filter, Op, PersonColumn};
+use vamos_store::views::{Filter, Op, PersonColumn};
 use vamos_store::Store;
 
 /// Version of the messaging protocol this implementation speaks.
@@ -212,13 +214,15 @@ async fn handle(st: AppState, kind: Kind, req: Request) -> Result<Response, DciE
         ));
     }
     let sid = header.sender_id.clone();
-    let sender = st
-        .pool
-        .run(move |s| Ok(store::sender_by_id(&mut s.db(), &sid)?))
+    let username = p.user.username.clone();
+    let sender = p
+        .act(&st, move |s, actor| {
+            app::sender_of(s, actor, &sid, &username)
+        })
         .await?;
     let sender = match sender {
-        Some(s) if s.active && s.username == p.user.username => s,
-        _ => {
+        Some(s) => s,
+        None => {
             return Err(DciError::new(
                 StatusCode::FORBIDDEN,
                 "err.sender_id.invalid",
@@ -357,7 +361,7 @@ async fn handle(st: AppState, kind: Kind, req: Request) -> Result<Response, DciE
     };
     let fresh = st
         .pool
-        .run(move |s| Ok(store::insert_transaction(&mut s.db(), &txn)?))
+        .run(move |s| Ok(app::open_transaction(s, &txn)?))
         .await?;
     if !fresh {
         return reject_message(
@@ -394,24 +398,6 @@ async fn handle(st: AppState, kind: Kind, req: Request) -> Result<Response, DciE
     Ok(ack("ACK", &correlation_id, None))
 }
 
-/// Where the answer to `call` goes: `header.sender_uri` when it lies under the sender's
-/// registered callback URL, else that URL + `path`.
-fn callback_url(sender: &Sender, sender_uri: Option<&str>, path: &str) -> Result<String, String> {
-    let Some(base) = sender.callback_base.as_deref() else {
-        return Err(format!(
-            "el emisor {} no tiene URL de retorno registrada: use los endpoints /sync o registre --callback-base",
-            sender.sender_id
-        ));
-    };
-    match sender_uri {
-        Some(u) if u.starts_with(base) && !u.contains("..") => Ok(u.to_string()),
-        Some(u) => Err(format!(
-            "sender_uri «{u}» no está bajo la URL de retorno registrada del emisor"
-        )),
-        None => Ok(format!("{}{path}", base.trim_end_matches('/'))),
-    }
-}
-
 /// POSTs a signed answer to the sender and records the outcome on the transaction.
 async fn deliver(
     st: &AppState,
@@ -446,7 +432,6 @@ async fn deliver(
         Err(e) => format!("no entregado a {url}: {e}"),
     };
     let cid = call.correlation_id.clone();
-    let now = now_ts();
     // A failed call was never finished by `process`: it ends rejected here.
     let failed = reason.map(|r| {
         json!([{"reference_id": "", "timestamp": now_ts(), "status": "rjct", "status_reason_message": r}])
@@ -454,12 +439,9 @@ async fn deliver(
     });
     st.pool
         .run(move |s| {
-            let sql = &mut s.db();
             match failed {
-                Some(summary) => {
-                    store::finish_transaction(sql, &cid, "rjct", &summary, Some(&note), &now)?
-                }
-                None => store::note_callback(sql, &cid, &note, &now)?,
+                Some(summary) => app::finish_transaction(s, &cid, "rjct", &summary, Some(&note))?,
+                None => app::note_callback(s, &cid, &note)?,
             }
             Ok(())
         })
@@ -500,14 +482,7 @@ async fn process(st: &AppState, kind: Kind, call: &Call) -> Result<(Value, Strin
                 Kind::Unsubscribe => unsubscribe(s, &p, &sender, &message, &cid)?,
                 Kind::TxnStatus | Kind::SyncTxnStatus => txn_status(s, &sender, &message, &cid)?,
             };
-            store::finish_transaction(
-                &mut s.db(),
-                &cid,
-                &status,
-                &summary.to_string(),
-                None,
-                &now_ts(),
-            )?;
+            app::finish_transaction(s, &cid, &status, &summary.to_string(), None)?;
             Ok((msg, status))
         })
         .await

@@ -1,6 +1,7 @@
 //! DCI search: the three query types (`idtype-value`, `expression`, `predicate`) become the
 //! store's filters; members become DCI records with the fields the sender may see; a search
-//! message answers each of its requests, paged, and every disclosure is audited.
+//! message answers each of its requests, paged, and every disclosure is audited (by
+//! `vamos_app::dci::search`, which runs them).
 
 use super::*;
 
@@ -414,166 +415,173 @@ pub fn member_record(row: Map<String, Value>, fields: &Option<BTreeSet<String>>)
 
 pub(super) type Outcome = (Value, Value, String);
 
-#[allow(clippy::too_many_lines)] // reason: one pass over its input, not yet split into steps
+/// What one request of a search message became: its rejection, or a search to run.
+enum Asked {
+    Rejected(Value),
+    Search(String, app::Search),
+}
+
+/// Reads one request of a search message (criteria, query, sort, pagination) into a search,
+/// or the item that rejects it; a consent's or authorisation's purpose replaces `purpose`.
+fn read_search(it: &Value, purpose: &mut String) -> Asked {
+    let rid = match request_reference(it) {
+        Ok(r) => r,
+        Err(rejection) => return Asked::Rejected(rejection),
+    };
+    let reject = |code: &str, why: &str| Asked::Rejected(rejected(rid, code, why));
+    let Some(c) = it.get("search_criteria").and_then(Value::as_object) else {
+        return reject("rjct.search_criteria.invalid", "falta search_criteria");
+    };
+    if let Some(t) = c
+        .get("consent")
+        .or_else(|| c.get("authorize"))
+        .and_then(|x| x.get("purpose"))
+        .and_then(|x| x.get("text"))
+        .and_then(Value::as_str)
+    {
+        *purpose = format!("búsqueda DCI: {}", t.chars().take(150).collect::<String>());
+    }
+    let entity = c
+        .get("response_entity")
+        .or_else(|| c.get("reg_record_type"))
+        .and_then(Value::as_str)
+        .unwrap_or("Member");
+    if !matches!(
+        entity.rsplit(':').next(),
+        Some("Member" | "SRPerson" | "Person")
+    ) {
+        return reject(
+            "rjct.search_criteria.invalid",
+            &format!("response_entity «{entity}» no admitido: este registro responde Member"),
+        );
+    }
+    let (Some(qt), Some(q)) = (c.get("query_type").and_then(Value::as_str), c.get("query")) else {
+        return reject("rjct.search_criteria.invalid", "faltan query_type y query");
+    };
+    let filter = match parse_query(qt, q) {
+        Ok(f) => f,
+        Err(e) => {
+            let code = if qt.ends_with("idtype-value")
+                || qt.ends_with("expression")
+                || qt.ends_with("predicate")
+            {
+                "rjct.filter.invalid"
+            } else {
+                "rjct.search_criteria.invalid"
+            };
+            return reject(code, &e);
+        }
+    };
+    let sort = match read_sort(c) {
+        Ok(s) => s,
+        Err(e) => return reject("rjct.sort.invalid", &e),
+    };
+    match read_pagination(c.get("pagination")) {
+        Ok((size, number)) => Asked::Search(
+            rid.to_string(),
+            app::Search {
+                filter,
+                sort,
+                size,
+                number,
+            },
+        ),
+        Err(e) => reject("rjct.pagination.invalid", &e),
+    }
+}
+
+/// The columns a search is ordered by (descending when `true`), or why they cannot be.
+fn read_sort(c: &Map<String, Value>) -> Result<Vec<(PersonColumn, bool)>, String> {
+    let mut sort = Vec::new();
+    for x in c
+        .get("sort")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let name = x
+            .get("attribute_name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let desc = match x.get("sort_order").and_then(Value::as_str) {
+            None | Some("asc") => false,
+            Some("desc") => true,
+            Some(o) => return Err(format!("sort_order «{o}»: use asc o desc")),
+        };
+        match attr(name) {
+            Some(Attr::Col(col)) => sort.push((col, desc)),
+            _ => return Err(format!("no se puede ordenar por «{name}»")),
+        }
+    }
+    Ok(sort)
+}
+
+/// The page size and number asked for (100 and 1 by default), or why they cannot be.
+fn read_pagination(pg: Option<&Value>) -> Result<(i64, i64), String> {
+    let size = pg.and_then(|x| x.get("page_size")).map(|v| v.as_f64());
+    let number = pg.and_then(|x| x.get("page_number")).map(|v| v.as_f64());
+    let size = match size {
+        None => Some(100.0),
+        Some(v) => v,
+    };
+    let number = match number {
+        None => Some(1.0),
+        Some(v) => v,
+    };
+    let (Some(size), Some(number)) = (size, number) else {
+        return Err("page_size y page_number deben ser números".into());
+    };
+    if size.fract() != 0.0
+        || number.fract() != 0.0
+        || !(1.0..=MAX_PAGE_SIZE as f64).contains(&size)
+        || !(1.0..=1.0e6).contains(&number)
+    {
+        return Err(format!(
+            "page_size de 1 a {MAX_PAGE_SIZE} y page_number desde 1"
+        ));
+    }
+    Ok((size as i64, number as i64))
+}
+
+/// A search message: each request read, the valid ones run by `vamos_app::dci::search` (which
+/// audits the disclosure), each answered in order — its page of `Member` records with the
+/// fields the sender may see, or its rejection.
 pub(super) fn search(
     s: &mut dyn Store,
     p: &Principal,
     message: &Value,
     cid: &str,
 ) -> Result<Outcome, ApiError> {
-    let fields = visible_fields(s, p)?;
-    let scope = p.scope.district_ranges();
-    let mut items = Vec::new();
-    let mut disclosed: Vec<String> = Vec::new();
     let mut purpose = String::from("búsqueda DCI");
-    for it in message["search_request"].as_array().into_iter().flatten() {
-        let rid = match request_reference(it) {
-            Ok(r) => r,
-            Err(rejection) => {
-                items.push(rejection);
+    let asked: Vec<Asked> = message["search_request"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|it| read_search(it, &mut purpose))
+        .collect();
+    let searches: Vec<app::Search> = asked
+        .iter()
+        .filter_map(|a| match a {
+            Asked::Search(_, q) => Some(q.clone()),
+            Asked::Rejected(_) => None,
+        })
+        .collect();
+    let (fields, pages) = app::search(s, &p.as_actor(), &searches, &purpose, cid)?;
+    let mut pages = searches.iter().zip(pages);
+    let mut items = Vec::with_capacity(asked.len());
+    for a in asked {
+        let rid = match a {
+            Asked::Rejected(item) => {
+                items.push(item);
                 continue;
             }
+            Asked::Search(rid, _) => rid,
         };
-        let Some(c) = it.get("search_criteria").and_then(Value::as_object) else {
-            items.push(rejected(
-                rid,
-                "rjct.search_criteria.invalid",
-                "falta search_criteria",
-            ));
-            continue;
+        let Some((q, found)) = pages.next() else {
+            break;
         };
-        if let Some(t) = c
-            .get("consent")
-            .or_else(|| c.get("authorize"))
-            .and_then(|x| x.get("purpose"))
-            .and_then(|x| x.get("text"))
-            .and_then(Value::as_str)
-        {
-            purpose = format!("búsqueda DCI: {}", t.chars().take(150).collect::<String>());
-        }
-        let entity = c
-            .get("response_entity")
-            .or_else(|| c.get("reg_record_type"))
-            .and_then(Value::as_str)
-            .unwrap_or("Member");
-        if !matches!(
-            entity.rsplit(':').next(),
-            Some("Member" | "SRPerson" | "Person")
-        ) {
-            items.push(rejected(
-                rid,
-                "rjct.search_criteria.invalid",
-                &format!("response_entity «{entity}» no admitido: este registro responde Member"),
-            ));
-            continue;
-        }
-        let (Some(qt), Some(q)) = (c.get("query_type").and_then(Value::as_str), c.get("query"))
-        else {
-            items.push(rejected(
-                rid,
-                "rjct.search_criteria.invalid",
-                "faltan query_type y query",
-            ));
-            continue;
-        };
-        let filter = match parse_query(qt, q) {
-            Ok(f) => f,
-            Err(e) => {
-                let code = if qt.ends_with("idtype-value")
-                    || qt.ends_with("expression")
-                    || qt.ends_with("predicate")
-                {
-                    "rjct.filter.invalid"
-                } else {
-                    "rjct.search_criteria.invalid"
-                };
-                items.push(rejected(rid, code, &e));
-                continue;
-            }
-        };
-        let mut sort = Vec::new();
-        let mut sort_error = None;
-        for x in c
-            .get("sort")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let name = x
-                .get("attribute_name")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let desc = match x.get("sort_order").and_then(Value::as_str) {
-                None | Some("asc") => false,
-                Some("desc") => true,
-                Some(o) => {
-                    sort_error = Some(format!("sort_order «{o}»: use asc o desc"));
-                    break;
-                }
-            };
-            match attr(name) {
-                Some(Attr::Col(col)) => sort.push((col, desc)),
-                _ => {
-                    sort_error = Some(format!("no se puede ordenar por «{name}»"));
-                    break;
-                }
-            }
-        }
-        if let Some(e) = sort_error {
-            items.push(rejected(rid, "rjct.sort.invalid", &e));
-            continue;
-        }
-        let pg = c.get("pagination");
-        let size = pg.and_then(|x| x.get("page_size")).map(|v| v.as_f64());
-        let number = pg.and_then(|x| x.get("page_number")).map(|v| v.as_f64());
-        let size = match size {
-            None => Some(100.0),
-            Some(v) => v,
-        };
-        let number = match number {
-            None => Some(1.0),
-            Some(v) => v,
-        };
-        let (Some(size), Some(number)) = (size, number) else {
-            items.push(rejected(
-                rid,
-                "rjct.pagination.invalid",
-                "page_size y page_number deben ser números",
-            ));
-            continue;
-        };
-        if size.fract() != 0.0
-            || number.fract() != 0.0
-            || !(1.0..=MAX_PAGE_SIZE as f64).contains(&size)
-            || !(1.0..=1.0e6).contains(&number)
-        {
-            items.push(rejected(
-                rid,
-                "rjct.pagination.invalid",
-                &format!("page_size de 1 a {MAX_PAGE_SIZE} y page_number desde 1"),
-            ));
-            continue;
-        }
-        let (size, number) = (size as i64, number as i64);
-        let total = views::count_persons(&mut s.db(), &filter, &scope)?;
-        let rows = if (number - 1) * size < total {
-            views::search_persons_offset(
-                &mut s.db(),
-                &filter,
-                &scope,
-                &sort,
-                (number - 1) * size,
-                size,
-            )?
-        } else {
-            Vec::new()
-        };
-        disclosed.extend(
-            rows.iter()
-                .filter_map(|r| r.get("id").and_then(Value::as_i64))
-                .map(|i| i.to_string()),
-        );
-        let records: Vec<Value> = rows
+        let records: Vec<Value> = found
+            .rows
             .into_iter()
             .map(|r| member_record(r, &fields))
             .collect();
@@ -587,19 +595,10 @@ pub(super) fn search(
                 "reg_record_type": "Member",
                 "reg_records": records,
             },
-            "pagination": {"page_size": size, "page_number": number, "total_count": total},
+            "pagination": {"page_size": q.size, "page_number": q.number, "total_count": found.total},
             "locale": "spa",
         }));
     }
-    audit(
-        s,
-        Some(p),
-        "buscar personas (DCI)",
-        "persona",
-        &disclosed.join(","),
-        &purpose,
-        &format!("ok: {} registros, correlación {cid}", disclosed.len()),
-    )?;
     let status = overall(&items);
     let summary = summarise(&items);
     Ok((

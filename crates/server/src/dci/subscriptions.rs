@@ -1,5 +1,6 @@
 //! DCI subscriptions: subscribe and unsubscribe, and the notifications of new registrations
-//! sent to each subscriber's callback on behalf of its account.
+//! sent to each subscriber's callback on behalf of its account — the messages read and
+//! answered here, the subscriptions kept and audited by `vamos_app::dci`.
 
 use super::*;
 
@@ -12,6 +13,55 @@ pub(super) fn event_type(t: &str) -> Option<&'static str> {
     }
 }
 
+/// One request of a subscribe message read: the subscription to make and the answer's
+/// `filter` as sent, or the item that rejects it.
+fn read_subscription(it: &Value) -> Result<(app::SubscribeRequest, Value), Value> {
+    let rid = request_reference(it)?;
+    let c = it.get("subscribe_criteria").cloned().unwrap_or(Value::Null);
+    let Some(ev) = c
+        .get("reg_event_type")
+        .and_then(Value::as_str)
+        .and_then(event_type)
+    else {
+        return Err(rejected(
+            rid,
+            "rjct.notify_types.invalid",
+            "reg_event_type debe ser REGISTER o NewHouseHoldMember",
+        ));
+    };
+    let ft = c
+        .get("filter_type")
+        .and_then(Value::as_str)
+        .unwrap_or("expression");
+    let filter = c.get("filter").cloned().unwrap_or(Value::Null);
+    if let Err(e) = parse_query(ft, &filter) {
+        return Err(rejected(rid, "rjct.notify_details.invalid", &e));
+    }
+    let record_type = c
+        .get("notify_record_type")
+        .and_then(Value::as_str)
+        .unwrap_or("Member");
+    if !matches!(
+        record_type.rsplit(':').next(),
+        Some("Member" | "SRPerson" | "Person")
+    ) {
+        return Err(rejected(
+            rid,
+            "rjct.notify_details.invalid",
+            "notify_record_type: este registro notifica Member",
+        ));
+    }
+    let request = app::SubscribeRequest {
+        reference_id: rid.to_string(),
+        event_type: ev,
+        filter_type: ft.to_string(),
+        filter: canonical_json(&filter),
+    };
+    Ok((request, filter))
+}
+
+/// A subscribe message: each request read, the valid ones made by
+/// `vamos_app::dci::subscribe` (which audits them), each answered in order.
 pub(super) fn subscribe(
     s: &mut dyn Store,
     p: &Principal,
@@ -19,124 +69,54 @@ pub(super) fn subscribe(
     message: &Value,
     cid: &str,
 ) -> Result<Outcome, ApiError> {
-    visible_fields(s, p)?;
-    let existing = store::active_subscriptions(&mut s.db(), Some(&sender.sender_id))?;
-    let (last_p, last_h) = store::registry_watermarks(&mut s.db())?;
-    let mut items = Vec::new();
-    let mut codes = Vec::new();
-    for it in message["subscribe_request"]
+    let read: Vec<Result<(app::SubscribeRequest, Value), Value>> = message["subscribe_request"]
         .as_array()
         .into_iter()
         .flatten()
-    {
-        let rid = match request_reference(it) {
-            Ok(r) => r,
+        .map(read_subscription)
+        .collect();
+    let requests: Vec<app::SubscribeRequest> = read
+        .iter()
+        .filter_map(|r| r.as_ref().ok().map(|(q, _)| q.clone()))
+        .collect();
+    let transaction_id = message["transaction_id"].as_str().unwrap_or_default();
+    let made = app::subscribe(s, &p.as_actor(), sender, transaction_id, &requests, cid)?;
+    let mut made = made.into_iter();
+    let mut items = Vec::with_capacity(read.len());
+    for r in read {
+        let (q, filter) = match r {
+            Ok(x) => x,
             Err(rejection) => {
                 items.push(rejection);
                 continue;
             }
         };
-        let c = it.get("subscribe_criteria").cloned().unwrap_or(Value::Null);
-        let Some(ev) = c
-            .get("reg_event_type")
-            .and_then(Value::as_str)
-            .and_then(event_type)
-        else {
-            items.push(rejected(
-                rid,
-                "rjct.notify_types.invalid",
-                "reg_event_type debe ser REGISTER o NewHouseHoldMember",
-            ));
-            continue;
-        };
-        let ft = c
-            .get("filter_type")
-            .and_then(Value::as_str)
-            .unwrap_or("expression");
-        let filter = c.get("filter").cloned().unwrap_or(Value::Null);
-        if let Err(e) = parse_query(ft, &filter) {
-            items.push(rejected(rid, "rjct.notify_details.invalid", &e));
-            continue;
-        }
-        let record_type = c
-            .get("notify_record_type")
-            .and_then(Value::as_str)
-            .unwrap_or("Member");
-        if !matches!(
-            record_type.rsplit(':').next(),
-            Some("Member" | "SRPerson" | "Person")
-        ) {
-            items.push(rejected(
-                rid,
-                "rjct.notify_details.invalid",
-                "notify_record_type: este registro notifica Member",
-            ));
-            continue;
-        }
-        let filter_text = canonical_json(&filter);
-        if existing
-            .iter()
-            .any(|e| e.reg_event_type == ev && e.filter == filter_text && e.filter_type == ft)
-        {
-            items.push(rejected(
-                rid,
+        match made.next() {
+            Some(app::Subscribed::New { code, at }) => items.push(json!({
+                "reference_id": q.reference_id,
+                "timestamp": at,
+                "status": "succ",
+                "subscriptions": [{
+                    "version": VERSION,
+                    "code": code,
+                    "status": "subscribe",
+                    "timestamp": at,
+                    "reg_type": REG_TYPE,
+                    "reg_event_type": q.event_type,
+                    "filter_type": q.filter_type,
+                    "filter": filter,
+                    "notify_record_type": "Member",
+                }],
+                "locale": "spa",
+            })),
+            Some(app::Subscribed::AlreadySubscribed) => items.push(rejected(
+                &q.reference_id,
                 "rjct.event.already_subscribed",
                 "ya existe una suscripción igual de este emisor",
-            ));
-            continue;
+            )),
+            None => break,
         }
-        let code = auth::random_hex(10).map_err(ApiError::internal)?;
-        let now = now_ts();
-        store::insert_subscription(
-            &mut s.db(),
-            &Subscription {
-                code: code.clone(),
-                sender_id: sender.sender_id.clone(),
-                username: p.user.username.clone(),
-                transaction_id: message["transaction_id"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .into(),
-                reference_id: rid.into(),
-                reg_event_type: ev.into(),
-                filter_type: ft.into(),
-                filter: filter_text,
-                notify_record_type: "Member".into(),
-                status: "subscribe".into(),
-                last_person_id: last_p,
-                last_household_id: last_h,
-                created_at: now.clone(),
-                updated_at: now.clone(),
-            },
-        )?;
-        codes.push(code.clone());
-        items.push(json!({
-            "reference_id": rid,
-            "timestamp": now,
-            "status": "succ",
-            "subscriptions": [{
-                "version": VERSION,
-                "code": code,
-                "status": "subscribe",
-                "timestamp": now,
-                "reg_type": REG_TYPE,
-                "reg_event_type": ev,
-                "filter_type": ft,
-                "filter": filter,
-                "notify_record_type": "Member",
-            }],
-            "locale": "spa",
-        }));
     }
-    audit(
-        s,
-        Some(p),
-        "suscribir (DCI)",
-        "suscripción",
-        &codes.join(","),
-        "notificación de nuevos registros",
-        &format!("ok: {} suscripciones, correlación {cid}", codes.len()),
-    )?;
     let status = overall(&items);
     let summary = summarise(&items);
     Ok((
@@ -146,6 +126,8 @@ pub(super) fn subscribe(
     ))
 }
 
+/// An unsubscribe message: the codes cancelled by `vamos_app::dci::unsubscribe` (which audits
+/// them), and the first problem met, if any, as the answer's reason.
 pub(super) fn unsubscribe(
     s: &mut dyn Store,
     p: &Principal,
@@ -153,53 +135,41 @@ pub(super) fn unsubscribe(
     message: &Value,
     cid: &str,
 ) -> Result<Outcome, ApiError> {
-    let mut statuses = Vec::new();
-    let mut problem: Option<(&str, String)> = None;
-    for code in message["subscription_codes"]
+    let codes: Vec<&str> = message["subscription_codes"]
         .as_array()
         .into_iter()
         .flatten()
-    {
-        let code = code.as_str().unwrap_or_default();
-        match store::subscription_by_code(&mut s.db(), code)? {
-            None => {
+        .map(|c| c.as_str().unwrap_or_default())
+        .collect();
+    let results = app::unsubscribe(s, &p.as_actor(), &sender.sender_id, &codes, cid)?;
+    let mut statuses = Vec::new();
+    let mut problem: Option<(&str, String)> = None;
+    for (code, r) in codes.iter().zip(results) {
+        match r {
+            app::Unsubscribed::Unknown => {
                 problem.get_or_insert((
                     "rjct.subscription_code.invalid",
                     format!("código «{code}» inexistente"),
                 ));
             }
-            Some(sub) if sub.sender_id != sender.sender_id => {
+            app::Unsubscribed::OtherSender => {
                 problem.get_or_insert((
                     "rjct.requester.invalid",
                     format!("la suscripción «{code}» es de otro emisor"),
                 ));
             }
-            Some(sub) if sub.status == "unsubscribe" => {
+            app::Unsubscribed::AlreadyCancelled => {
                 problem.get_or_insert((
                     "rjct.event.already_unsubscribed",
                     format!("la suscripción «{code}» ya estaba cancelada"),
                 ));
                 statuses.push(json!({"code": code, "status": "unsubscribe"}));
             }
-            Some(_) => {
-                store::set_subscription_status(&mut s.db(), code, "unsubscribe", &now_ts())?;
+            app::Unsubscribed::Cancelled => {
                 statuses.push(json!({"code": code, "status": "unsubscribe"}));
             }
         }
     }
-    audit(
-        s,
-        Some(p),
-        "cancelar suscripción (DCI)",
-        "suscripción",
-        &statuses
-            .iter()
-            .filter_map(|x| x["code"].as_str())
-            .collect::<Vec<_>>()
-            .join(","),
-        "notificación de nuevos registros",
-        &format!("ok: {} canceladas, correlación {cid}", statuses.len()),
-    )?;
     let mut msg = json!({
         "transaction_id": message["transaction_id"],
         "correlation_id": cid,
@@ -229,7 +199,8 @@ pub(super) const NOTIFY_BATCH: i64 = 500;
 pub(super) struct Pending {
     pub(super) sub: Subscription,
     pub(super) callback: String,
-    pub(super) principal: Principal,
+    /// The subscription's account, as which it is sent and audited.
+    pub(super) actor: vamos_app::Actor,
     pub(super) ids: Vec<String>,
     pub(super) records: Vec<Value>,
     pub(super) marks: (i64, i64),
@@ -274,23 +245,17 @@ pub async fn notify_once(st: &AppState) -> Result<usize, String> {
             Ok(code) => format!("ok: {n} registros entregados (HTTP {code})"),
             Err(e) => format!("error: no entregado ({e})"),
         };
-        let (code, marks, ids, principal) =
-            (p.sub.code.clone(), p.marks, p.ids.join(","), p.principal);
+        let (code, marks, ids, actor) = (p.sub.code.clone(), p.marks, p.ids.join(","), p.actor);
         st.pool
             .run(move |s| {
-                audit(
+                Ok(app::record_notification(
                     s,
-                    Some(&principal),
-                    "notificar registros (DCI)",
-                    "persona",
+                    &actor,
+                    &code,
                     &ids,
-                    &format!("suscripción {code}"),
                     &outcome,
-                )?;
-                if ok {
-                    store::advance_subscription(&mut s.db(), &code, marks.0, marks.1, &now_ts())?;
-                }
-                Ok(())
+                    ok.then_some(marks),
+                )?)
             })
             .await
             .map_err(|e| e.message)?;
@@ -301,89 +266,32 @@ pub async fn notify_once(st: &AppState) -> Result<usize, String> {
     Ok(delivered)
 }
 
+/// The notifications due (`vamos_app::dci::pending_notifications`, reading each subscription's
+/// filter with the DCI query language), their persons as `Member` records.
 pub(super) fn collect_notifications(s: &mut dyn Store) -> Result<Vec<Pending>, ApiError> {
-    let subs = store::active_subscriptions(&mut s.db(), None)?;
-    if subs.is_empty() {
-        return Ok(Vec::new());
-    }
-    let (max_p, max_h) = store::registry_watermarks(&mut s.db())?;
-    let mut out = Vec::new();
-    for sub in subs {
-        if sub.last_person_id >= max_p {
-            continue;
-        }
-        let Some(sender) = store::sender_by_id(&mut s.db(), &sub.sender_id)?.filter(|x| x.active)
-        else {
-            continue;
-        };
-        let Some(user) =
-            vamos_store::accounts::user_by_name(&mut s.db(), &sub.username)?.filter(|u| u.active)
-        else {
-            continue;
-        };
-        let Ok(principal) = auth::principal_for_subscription(user, &sub.code) else {
-            continue;
-        };
-        if !principal.role.grants(Permission::Dci) {
-            continue;
-        }
-        let Ok(fields) = visible_fields(s, &principal) else {
-            continue;
-        };
-        let Ok(filter) = parse_query(
+    let filter_of = |sub: &Subscription| {
+        parse_query(
             &sub.filter_type,
             &serde_json::from_str(&sub.filter).unwrap_or(Value::Null),
-        ) else {
-            continue;
-        };
-        let mut conds = vec![filter];
-        if sub.reg_event_type == "NewHouseHoldMember" {
-            conds.push(Filter::Cmp(
-                PersonColumn::HouseholdId,
-                Op::Le,
-                sub.last_household_id.into(),
-            ));
-        }
-        let page = views::search_persons(
-            &mut s.db(),
-            &Filter::And(conds),
-            &principal.scope.district_ranges(),
-            Some(sub.last_person_id),
-            NOTIFY_BATCH,
-        )?;
-        // A full page: continue after its last id next round; else everything up to now is seen.
-        let marks = match page.next {
-            Some(last) => (last, sub.last_household_id),
-            None => (max_p, max_h),
-        };
-        let Ok(callback) = callback_url(&sender, None, "/registry/notify") else {
-            continue;
-        };
-        if page.items.is_empty() {
-            store::advance_subscription(&mut s.db(), &sub.code, marks.0, marks.1, &now_ts())?;
-            continue;
-        }
-        let ids = page
-            .items
-            .iter()
-            .filter_map(|r| r.get("id").and_then(Value::as_i64))
-            .map(|i| i.to_string())
-            .collect();
-        let records = page
-            .items
-            .into_iter()
-            .map(|r| member_record(r, &fields))
-            .collect();
-        out.push(Pending {
-            sub,
-            callback,
-            principal,
-            ids,
-            records,
-            marks,
-        });
-    }
-    Ok(out)
+        )
+        .ok()
+    };
+    let due = app::pending_notifications(s, &filter_of, NOTIFY_BATCH)?;
+    Ok(due
+        .into_iter()
+        .map(|n| Pending {
+            records: n
+                .rows
+                .into_iter()
+                .map(|r| member_record(r, &n.fields))
+                .collect(),
+            sub: n.sub,
+            callback: n.callback,
+            actor: n.actor,
+            ids: n.ids,
+            marks: n.marks,
+        })
+        .collect())
 }
 
 /// Runs [`notify_once`] every `dci_notify` seconds until the process ends.

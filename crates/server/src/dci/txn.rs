@@ -47,7 +47,7 @@ pub(super) fn txn_status(
             "attribute_value no corresponde a attribute_type",
         ));
     }
-    let found = store::find_transactions(&mut s.db(), &sender.sender_id, txn_type, by_txn, by_cid)?;
+    let found = app::transactions(s, &sender.sender_id, txn_type, by_txn, by_cid)?;
     let mut hit: Option<(Transaction, Vec<Value>)> = None;
     for t in found {
         if t.correlation_id == cid {

@@ -82,9 +82,10 @@ pub async fn page(
         let found = st
             .pool
             .run(move |s| {
-                Ok(vamos_store::delivery_points::delivery_points_for(
-                    &mut s.db(),
-                    &d.to_string(),
+                Ok(vamos_app::referrals::delivery_points(
+                    s,
+                    &vamos_app::Actor::public(),
+                    Some(&d.to_string()),
                 )?)
             })
             .await;

@@ -111,7 +111,7 @@ fn read(
         level(TerritoryCode::Nation, &districts)
     };
     // The earlier measurements that cover the territory, newest first.
-    let earlier: Vec<i64> = vamos_store::views::measurements(&mut s.db())?
+    let earlier: Vec<i64> = status::published(s)?
         .iter()
         .filter_map(|r| {
             let id = r.get("id").and_then(Value::as_i64)?;

@@ -11,7 +11,6 @@
 //! forgets the page of a finished job, not the import (the history shows it).
 
 use super::Page;
-use crate::api;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -457,18 +456,9 @@ pub async fn rejects(State(st): State<AppState>, page: Page, Path(id): Path<u64>
         Err(_) => return page.error(&ApiError::not_found("esta importación no rechazó filas")),
     };
     let subject = format!("trabajo {id} ({})", j.files.join(", "));
-    let audited = st
-        .pool
-        .run(move |s| {
-            api::audit(
-                s,
-                Some(&p),
-                "descargar informe de rechazos",
-                "importación",
-                &subject,
-                "corrección de datos (aplicación web)",
-                "ok",
-            )
+    let audited = p
+        .act(&st, move |s, actor| {
+            vamos_app::imports::record_rejects_download(s, actor, &subject)
         })
         .await;
     if let Err(e) = audited {

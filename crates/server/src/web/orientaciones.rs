@@ -354,9 +354,10 @@ pub async fn page(State(st): State<AppState>, page: Page, Query(f): Query<Form>)
     let points = st
         .pool
         .run(move |s| {
-            Ok(vamos_store::delivery_points::delivery_points_for(
-                &mut s.db(),
-                &district,
+            Ok(vamos_app::referrals::delivery_points(
+                s,
+                &vamos_app::Actor::public(),
+                Some(&district),
             )?)
         })
         .await;

@@ -199,7 +199,7 @@ pub async fn household(
         .unwrap_or(false);
     // Statuses, when the account may read them: one load of the community, one audit record.
     let mut statuses: Option<(Value, Vec<(i64, Value)>)> = None;
-    let mut points: Vec<vamos_store::delivery_points::DeliveryPoint> = Vec::new();
+    let mut points: Vec<vamos_app::referrals::DeliveryPoint> = Vec::new();
     let mut as_of = None;
     if p.can(Permission::StatusRead) {
         let catalogue = st.catalogue.clone();

@@ -33,7 +33,7 @@ fn secret() -> &'static str {
 }
 
 fn sign(ts: i64) -> String {
-    let mac = vamos_store::audit::sha256_hex(&format!("{}:{ts}", secret()));
+    let mac = vamos_app::audit::sha256_hex(&format!("{}:{ts}", secret()));
     format!("{ts}.{}", mac.get(..32).unwrap_or(""))
 }
 
