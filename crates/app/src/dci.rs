@@ -33,8 +33,10 @@ pub struct NewSender {
 }
 
 /// Registers a sender, or replaces its account, key and callback URL and reactivates it: the
-/// account must exist and its role allow the DCI API. Audited.
+/// account must exist and its role allow the DCI API. Administering senders is administering
+/// who may use the API: the permission of accounts and tokens. Audited.
 pub fn add_sender(s: &mut dyn Store, actor: &Actor, new: &NewSender) -> Result<()> {
+    actor.require(Permission::UsersAdmin)?;
     if new.id.trim().is_empty() || new.id.len() > 99 {
         return Err(Error::bad_request("--id debe tener de 1 a 99 caracteres"));
     }
@@ -82,13 +84,15 @@ pub fn add_sender(s: &mut dyn Store, actor: &Actor, new: &NewSender) -> Result<(
 }
 
 /// The registered senders (`vamos dci sender list`).
-pub fn senders(s: &mut dyn Store) -> Result<Vec<Sender>> {
+pub fn senders(s: &mut dyn Store, actor: &Actor) -> Result<Vec<Sender>> {
+    actor.require(Permission::UsersAdmin)?;
     Ok(store::senders(&mut s.db())?)
 }
 
 /// Deactivates sender `id` (its messages are refused from then on); `false` when there is no
 /// such sender. Audited either way.
 pub fn disable_sender(s: &mut dyn Store, actor: &Actor, id: &str) -> Result<bool> {
+    actor.require(Permission::UsersAdmin)?;
     let done = store::deactivate_sender(&mut s.db(), id)?;
     actor.audit(
         s,

@@ -167,11 +167,13 @@ fn sender(cmd: &SenderCommand) -> Result<()> {
         }
         SenderCommand::List { db } => {
             let mut s = open(db)?;
+            let who = actor(s.as_mut())?;
+            let list = senders::senders(s.as_mut(), &who)?;
             println!(
                 "{:<28} {:<16} {:<8} {:<8} retorno",
                 "emisor", "cuenta", "firma", "estado"
             );
-            for x in senders::senders(s.as_mut())? {
+            for x in list {
                 println!(
                     "{:<28} {:<16} {:<8} {:<8} {}",
                     x.sender_id,

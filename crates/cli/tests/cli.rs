@@ -1279,3 +1279,42 @@ fn a_classification_is_recorded_in_the_audit_trail() {
     assert!(line.contains("PY al 2026-11-01"), "{line}");
     assert!(line.contains("ok: medición 1"), "{line}");
 }
+
+#[test]
+fn an_analyst_cannot_register_or_list_dci_senders() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = vamos_store::testing::sqlite_db();
+    common::init_db(&db.url, d);
+    let pw = [("VAMOS_PASSWORD", "Una-Clave-Segura-2026")];
+    let create = [
+        "user", "create", "--db", &db.url, "ana", "--role", "analista",
+    ];
+    assert!(common::vamos(&create, d, &pw).status.success());
+    let add = [
+        "--as",
+        "ana",
+        "dci",
+        "sender",
+        "add",
+        "--db",
+        &db.url,
+        "--id",
+        "his.mspbs.gov.py",
+        "--user",
+        "ana",
+    ];
+    let o = common::vamos(&add, d, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("administrar cuentas"), "{err}");
+    let o = common::vamos(
+        &["--as", "ana", "dci", "sender", "list", "--db", &db.url],
+        d,
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    // The machine's operator (no account) may.
+    let o = common::vamos(&add[2..], d, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
