@@ -10,6 +10,7 @@ use std::fmt;
 use std::path::Path;
 use toml::Spanned;
 use vamos_domain::services::{Category, DeliveryLevel, Package, Pillar};
+use vamos_domain::EvidenceKind;
 
 /// One problem in a catalogue file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -367,29 +368,27 @@ pub fn load_files(
                         }
                     }
                 };
-                let source = match ev.fuente.get_ref().as_str() {
-                    "admin" | "contrarreferencia" => {
+                let fuente = ev.fuente.get_ref().as_str();
+                let source = match (EvidenceKind::parse(fuente), fuente) {
+                    (Some(kind), _) => {
                         if let Some(r) = &ev.regla {
                             err.at(
                                 r.span().start,
                                 "una regla «admin»/«contrarreferencia» no lleva «regla»",
                             );
                         }
-                        admin_like(&mut err).map(|(institution, services)| {
-                            if ev.fuente.get_ref() == "admin" {
-                                EvidenceSource::Admin {
-                                    institution,
-                                    services,
-                                }
-                            } else {
-                                EvidenceSource::CounterReferral {
-                                    institution,
-                                    services,
-                                }
-                            }
+                        admin_like(&mut err).map(|(institution, services)| match kind {
+                            EvidenceKind::Admin => EvidenceSource::Admin {
+                                institution,
+                                services,
+                            },
+                            EvidenceKind::CounterReferral => EvidenceSource::CounterReferral {
+                                institution,
+                                services,
+                            },
                         })
                     }
-                    "fips" => match &ev.regla {
+                    (None, "fips") => match &ev.regla {
                         Some(r) if category.is_some() => {
                             compile_at(r, &mut err).map(|rule| EvidenceSource::Fips { rule })
                         }
@@ -399,7 +398,7 @@ pub fn load_files(
                             None
                         }
                     },
-                    other => {
+                    (None, other) => {
                         err.at(
                             ev.fuente.span().start,
                             format!(

@@ -1,11 +1,13 @@
 //! Vamos domain types: the vocabulary every other crate speaks.
 //!
 //! Territory codes, national identity numbers, the questionnaire schema (which answers a
-//! household, person or community record carries) and the registry records themselves.
+//! household, person or community record carries), the registry records themselves and where
+//! evidence about a person came from.
 //! Architecture invariant: this crate knows nothing of SQL, HTTP, files or the clock —
 //! dates such as the import date or a measurement's `as_of` arrive as parameters.
 
 pub mod authz;
+pub mod evidence;
 pub mod ids;
 pub mod referral;
 pub mod registry;
@@ -14,6 +16,7 @@ pub mod services;
 pub mod territory;
 
 pub use authz::{FieldPolicy, Permission, Role, Scope};
+pub use evidence::{EvidenceKind, EvidenceSource};
 pub use ids::{CommunityId, HouseholdId, NationalId, PersonId, ReferralId};
 pub use referral::{Mover, ReferralStatus};
 pub use registry::{

@@ -4,6 +4,7 @@
 //! These are the validated forms of import rows: the importer builds them only after every
 //! check passed, and the store writes them as they are.
 
+use crate::evidence::EvidenceSource;
 use crate::ids::NationalId;
 use crate::schema::Value;
 use crate::territory::DistrictCode;
@@ -273,17 +274,18 @@ pub struct CommunityRow<'a> {
     pub answers: &'a [AnswerRef<'a>],
 }
 
-/// A matched administrative record: evidence about one person.
+/// Evidence about one person: a matched administrative record or a counter-referral.
 #[derive(Debug, Clone, Copy)]
 pub struct AdminEventRow<'a> {
     pub person_id: i64,
-    pub institution: &'a str,
+    /// The channel and the institution.
+    pub source: EvidenceSource<&'a str>,
     pub service: &'a str,
     pub event_date: NaiveDate,
 }
 
 /// Receives the registry as the store reads it, row by row, in this order: communities (by
-/// id), households (by id), persons (by id), administrative events (in no particular order:
+/// id), households (by id), persons (by id), events (in no particular order:
 /// sorting them is the sink's job, cheaper than an indexed walk). Implemented by the engine;
 /// keeps the store ignorant of how the data are used and the engine ignorant of SQL.
 pub trait RegistrySink {

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use vamos_catalogue::{Catalogue, EvidenceSource, Fact, Facts, Scope, Tri, VarId};
 use vamos_domain::schema::{COMMUNITY_FIELDS, HOUSEHOLD_FIELDS, PERSON_FIELDS};
 use vamos_domain::services::{Category, Package};
+use vamos_domain::{EvidenceKind, EvidenceSource as Source};
 
 /// Protection status of a unit for one service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -48,18 +49,14 @@ pub enum Unit {
     Community(usize),
 }
 
-/// Admin / counter-referral rule resolved to the registry's interned codes.
+/// Admin / counter-referral rule resolved to the registry's interned source and codes.
 struct AdminRule {
-    institution: Option<u32>,
+    source: Option<u32>,
     services: Vec<u32>,
     /// A counter-referral rule (its events may count after `as_of`, see
     /// [`Classifier::with_counter_referrals_until`]).
     counter_referral: bool,
 }
-
-/// Prefix of the institution code under which counter-referrals reach the engine as events
-/// (`contrarreferencia:MSPBS`), so that they never satisfy an `admin` rule and vice versa.
-pub const COUNTER_REFERRAL_PREFIX: &str = "contrarreferencia:";
 
 /// A catalogue ready to classify one registry at one date.
 pub struct Classifier<'c> {
@@ -96,9 +93,9 @@ impl<'c> Classifier<'c> {
                 s.evidence
                     .iter()
                     .map(|e| {
-                        let (institution, services) = events_read(&e.source)?;
+                        let (source, services) = events_read(&e.source)?;
                         Some(AdminRule {
-                            institution: data.symbols.get(&institution),
+                            source: data.event_sources.get(source),
                             services: services
                                 .iter()
                                 .filter_map(|x| data.symbols.get(x))
@@ -277,7 +274,7 @@ impl<'c> Classifier<'c> {
         r: &AdminRule,
         valid: &dyn Fn(i32) -> bool,
     ) -> Option<i32> {
-        let inst = r.institution?;
+        let source = r.source?;
         let until = if r.counter_referral {
             self.cr_until_day
         } else {
@@ -288,7 +285,7 @@ impl<'c> Classifier<'c> {
                 .iter()
                 .rev()
                 .filter(|e| {
-                    e.institution == inst
+                    e.source == source
                         && r.services.contains(&e.service)
                         && e.day <= until
                         && valid(e.day)
@@ -328,18 +325,19 @@ impl<'c> Classifier<'c> {
     }
 }
 
-/// The events an evidence rule reads: the institution as events carry it (a counter-referral's
-/// with [`COUNTER_REFERRAL_PREFIX`]) and the service codes; `None` for a FIPS rule.
-fn events_read(source: &EvidenceSource) -> Option<(String, &[String])> {
+/// The events an evidence rule reads: their source (a `contrarreferencia` rule reads the
+/// institution's counter-referrals, an `admin` rule its administrative records, never the
+/// other's) and the service codes; `None` for a FIPS rule.
+fn events_read(source: &EvidenceSource) -> Option<(Source<&str>, &[String])> {
     match source {
         EvidenceSource::Admin {
             institution,
             services,
-        } => Some((institution.clone(), services)),
+        } => Some((Source::Admin(institution), services)),
         EvidenceSource::CounterReferral {
             institution,
             services,
-        } => Some((format!("{COUNTER_REFERRAL_PREFIX}{institution}"), services)),
+        } => Some((Source::CounterReferral(institution), services)),
         EvidenceSource::Fips { .. } => None,
     }
 }
@@ -359,19 +357,27 @@ pub struct Reach {
 /// figures: an incremental update measures again only the units an event reaches.
 #[derive(Debug, Clone, Default)]
 pub struct EventReach {
-    /// Institution as events carry it → service → the kinds of unit whose rules name it.
-    named: HashMap<String, HashMap<String, Reach>>,
+    /// What the `admin` rules name.
+    admin: Named,
+    /// What the `contrarreferencia` rules name.
+    counter_referral: Named,
 }
+
+/// Institution → service → the kinds of unit whose rules name it.
+type Named = HashMap<String, HashMap<String, Reach>>;
 
 impl EventReach {
     pub fn new(catalogue: &Catalogue) -> EventReach {
-        let mut named: HashMap<String, HashMap<String, Reach>> = HashMap::new();
+        let mut reach = EventReach::default();
         for s in &catalogue.services {
-            for (institution, services) in s.evidence.iter().filter_map(|e| events_read(&e.source))
-            {
+            for (source, services) in s.evidence.iter().filter_map(|e| events_read(&e.source)) {
+                let named = match source.kind() {
+                    EvidenceKind::Admin => &mut reach.admin,
+                    EvidenceKind::CounterReferral => &mut reach.counter_referral,
+                };
                 for service in services {
                     let r = named
-                        .entry(institution.clone())
+                        .entry(source.institution().to_string())
                         .or_default()
                         .entry(service.clone())
                         .or_default();
@@ -383,14 +389,17 @@ impl EventReach {
                 }
             }
         }
-        EventReach { named }
+        reach
     }
 
-    /// The kinds of unit an event of `institution` (with the counter-referral prefix when it
-    /// is one) and `service` can move.
-    pub fn of(&self, institution: &str, service: &str) -> Reach {
-        self.named
-            .get(institution)
+    /// The kinds of unit an event of `source` and `service` can move.
+    pub fn of(&self, source: Source<&str>, service: &str) -> Reach {
+        let named = match source.kind() {
+            EvidenceKind::Admin => &self.admin,
+            EvidenceKind::CounterReferral => &self.counter_referral,
+        };
+        named
+            .get(source.institution())
             .and_then(|m| m.get(service))
             .copied()
             .unwrap_or_default()

@@ -8,8 +8,8 @@ use rustc_hash::FxHashMap;
 use vamos_catalogue::{Fact, Vocabulary};
 use vamos_domain::schema::{COMMUNITY_FIELDS, HOUSEHOLD_FIELDS, PERSON_FIELDS};
 use vamos_domain::{
-    AdminEventRow, AnswerRef, CommunityRow, DistrictCode, FieldKind, FieldSpec, HouseholdRow,
-    PersonRow, RegistrySink, Sex,
+    AdminEventRow, AnswerRef, CommunityRow, DistrictCode, EvidenceKind, EvidenceSource, FieldKind,
+    FieldSpec, HouseholdRow, PersonRow, RegistrySink, Sex,
 };
 
 /// Days since 1970-01-01 (compact date; the engine only subtracts and compares dates).
@@ -165,7 +165,7 @@ fn columns(fields: &[FieldSpec], vocab: &dyn Vocabulary) -> Vec<Column> {
     fields.iter().map(|f| Column::new(f, vocab)).collect()
 }
 
-/// Interned strings (institution and service codes of administrative events).
+/// Interned strings (service codes of events).
 #[derive(Default)]
 pub struct Symbols {
     map: FxHashMap<String, u32>,
@@ -184,6 +184,50 @@ impl Symbols {
     }
     pub fn get(&self, s: &str) -> Option<u32> {
         self.map.get(s).copied()
+    }
+}
+
+/// Interned evidence sources: one id per channel and institution, so that an administrative
+/// record and a counter-referral of the same institution never share one and a rule matches an
+/// event's source by comparing two integers. One table of institution codes per channel: a
+/// source is found by its borrowed institution code, as a string is in [`Symbols`].
+#[derive(Default)]
+pub struct EventSources {
+    admin: FxHashMap<String, u32>,
+    counter_referral: FxHashMap<String, u32>,
+    /// The source of each id.
+    pub list: Vec<EvidenceSource>,
+}
+
+impl EventSources {
+    fn table(&self, kind: EvidenceKind) -> &FxHashMap<String, u32> {
+        match kind {
+            EvidenceKind::Admin => &self.admin,
+            EvidenceKind::CounterReferral => &self.counter_referral,
+        }
+    }
+
+    pub fn intern(&mut self, s: EvidenceSource<&str>) -> u32 {
+        if let Some(i) = self.get(s) {
+            return i;
+        }
+        let i = self.list.len() as u32;
+        self.list.push(s.owned());
+        let table = match s.kind() {
+            EvidenceKind::Admin => &mut self.admin,
+            EvidenceKind::CounterReferral => &mut self.counter_referral,
+        };
+        table.insert(s.institution().to_string(), i);
+        i
+    }
+
+    pub fn get(&self, s: EvidenceSource<&str>) -> Option<u32> {
+        self.table(s.kind()).get(s.institution()).copied()
+    }
+
+    /// The source of an id.
+    pub fn source(&self, i: u32) -> Option<EvidenceSource<&str>> {
+        self.list.get(i as usize).map(EvidenceSource::as_deref)
     }
 }
 
@@ -229,10 +273,12 @@ impl IdIndex {
     }
 }
 
-/// An administrative event about a person.
+/// An event about a person: an administrative record or a counter-referral.
 #[derive(Debug, Clone, Copy)]
 pub struct Event {
-    pub institution: u32,
+    /// In [`RegistryData::event_sources`].
+    pub source: u32,
+    /// In [`RegistryData::symbols`].
     pub service: u32,
     pub day: i32,
 }
@@ -279,6 +325,7 @@ pub struct RegistryData {
     pub community_households: Vec<u32>,
     pub community_household_start: Vec<u32>,
     pub symbols: Symbols,
+    pub event_sources: EventSources,
     pub relationship_list: &'static [&'static str],
     pub area_list: &'static [&'static str],
     // Load-time indexes.
@@ -347,6 +394,7 @@ impl RegistryData {
             community_households: Vec::new(),
             community_household_start: Vec::new(),
             symbols: Symbols::default(),
+            event_sources: EventSources::default(),
             relationship_list: &[],
             area_list: &[],
             household_index: IdIndex::default(),
@@ -452,7 +500,7 @@ impl RegistryData {
             group_by(&self.household_community, self.communities());
     }
 
-    /// Adds events after [`Self::finish`]: `(person id, institution, service, date)`, as the
+    /// Adds events after [`Self::finish`]: `(person id, source, service, date)`, as the
     /// store's events query gives them. The Logros updater reads a territory once (or keeps the
     /// whole registry in memory), measures the persons named, adds the counter-referrals
     /// received since and measures them again. The cost is that of the persons named, not of
@@ -460,12 +508,12 @@ impl RegistryData {
     /// persons not loaded are counted as orphans.
     pub fn add_events<'a>(
         &mut self,
-        events: impl IntoIterator<Item = (i64, &'a str, &'a str, NaiveDate)>,
+        events: impl IntoIterator<Item = (i64, EvidenceSource<&'a str>, &'a str, NaiveDate)>,
     ) {
         let mut touched: Vec<u32> = Vec::new();
-        for (id, institution, service, date) in events {
+        for (id, source, service, date) in events {
             let e = Event {
-                institution: self.symbols.intern(institution),
+                source: self.event_sources.intern(source),
                 service: self.symbols.intern(service),
                 day: day(date),
             };
@@ -638,7 +686,7 @@ impl RegistrySink for RegistryData {
 
     fn admin_event(&mut self, r: &AdminEventRow<'_>) {
         let e = Event {
-            institution: self.symbols.intern(r.institution),
+            source: self.event_sources.intern(r.source),
             service: self.symbols.intern(r.service),
             day: day(r.event_date),
         };
@@ -713,28 +761,24 @@ impl SourceSpan {
 
 impl RegistryData {
     /// The data sources a classification of this registry used, with their dates: the FIPS
-    /// household interviews, the Entorno community surveys and each institution's
-    /// administrative records.
+    /// household interviews, the Entorno community surveys, each institution's administrative
+    /// records and its counter-referrals.
     pub fn sources(&self) -> Vec<SourceSpan> {
         let mut out = vec![
             SourceSpan::of("FIPS", self.household_interview_day.iter().copied()),
             SourceSpan::of("Entorno", self.community_survey_day.iter().copied()),
         ];
-        let mut by_institution: Vec<u32> = self.events.iter().map(|e| e.institution).collect();
-        by_institution.sort_unstable();
-        by_institution.dedup();
-        for i in by_institution {
+        let mut by_source: Vec<u32> = self.events.iter().map(|e| e.source).collect();
+        by_source.sort_unstable();
+        by_source.dedup();
+        for i in by_source {
             let name = self
-                .symbols
-                .names
-                .get(i as usize)
-                .map_or("", |s| s.as_str());
+                .event_sources
+                .source(i)
+                .map_or_else(String::new, |s| s.to_string());
             out.push(SourceSpan::of(
-                name,
-                self.events
-                    .iter()
-                    .filter(|e| e.institution == i)
-                    .map(|e| e.day),
+                &name,
+                self.events.iter().filter(|e| e.source == i).map(|e| e.day),
             ));
         }
         out
@@ -789,8 +833,12 @@ impl vamos_domain::PartitionedSink for RegistryData {
                     .get(s as usize)
                     .map_or("", |x| x.as_str())
             };
+            let source = part
+                .event_sources
+                .source(e.source)
+                .unwrap_or(EvidenceSource::Admin(""));
             let e = Event {
-                institution: self.symbols.intern(name(e.institution)),
+                source: self.event_sources.intern(source),
                 service: self.symbols.intern(name(e.service)),
                 day: e.day,
             };

@@ -13,6 +13,7 @@ use chrono::NaiveDate;
 use vamos_catalogue::{load_files, Catalogue, Vocabulary};
 use vamos_domain::schema::{position, COMMUNITY_FIELDS, HOUSEHOLD_FIELDS, PERSON_FIELDS};
 use vamos_domain::services::Category;
+use vamos_domain::EvidenceSource::{Admin, CounterReferral};
 use vamos_domain::*;
 use vamos_engine::logros::{measure, roll_up};
 use vamos_engine::{Because, Classifier, RegistryData, Status, Unit};
@@ -33,6 +34,12 @@ impl Vocabulary for Vocab {
 }
 
 fn catalogue() -> Catalogue {
+    catalogue_with_vaccines_read_from("admin")
+}
+
+/// [`catalogue`], its `vacunas` service's first rule reading MSPBS's events of `fuente`
+/// (`admin` or `contrarreferencia`).
+fn catalogue_with_vaccines_read_from(fuente: &str) -> Catalogue {
     let meta = r#"nombre = "t"
 version = "t"
 ilustrativo = true
@@ -71,7 +78,7 @@ costo_unitario_pyg = 1
 "#
         ));
     }
-    services.push_str(
+    services.push_str(&format!(
         r#"[[servicio]]
 codigo = "vacunas"
 nombre = "Vacunación completa"
@@ -82,7 +89,7 @@ paquete = "nucleo"
 nivel_entrega = "distrito"
 costo_unitario_pyg = 1
   [[servicio.evidencia]]
-  fuente = "admin"
+  fuente = "{fuente}"
   institucion = "MSPBS"
   servicios = ["vacunacion_completa"]
   vigencia_dias = 365
@@ -105,8 +112,8 @@ costo_unitario_pyg = 1
   fuente = "fips"
   regla = "hogar.fuente_agua == 'red_essap_senasa'"
   descripcion = "Red pública"
-"#,
-    );
+"#
+    ));
     load_files(
         "t",
         &[
@@ -123,15 +130,18 @@ fn d(s: &str) -> NaiveDate {
 }
 
 /// Two districts; in Villeta a household with a mother and two children, in Santa Rosa one
-/// household with a child; `events` are (person id, institution, service, date).
-fn registry(events: &[(i64, &str, &str, &str)], card_child_2: &str) -> RegistryData {
+/// household with a child; `events` are (person id, source, service, date).
+fn registry(
+    events: &[(i64, EvidenceSource<&str>, &str, &str)],
+    card_child_2: &str,
+) -> RegistryData {
     registry_in_parts(events, card_child_2, false)
 }
 
 /// [`registry`], with all persons but the first delivered to a part absorbed afterwards (as
 /// the parallel load does) when `in_parts`.
 fn registry_in_parts(
-    events: &[(i64, &str, &str, &str)],
+    events: &[(i64, EvidenceSource<&str>, &str, &str)],
     card_child_2: &str,
     in_parts: bool,
 ) -> RegistryData {
@@ -217,7 +227,7 @@ fn registry_in_parts(
         let sink = if in_parts { &mut events_part } else { &mut r };
         sink.admin_event(&AdminEventRow {
             person_id: *p,
-            institution: i,
+            source: *i,
             service: s,
             event_date: d(date),
         });
@@ -248,11 +258,45 @@ fn status(
 }
 
 #[test]
+fn a_counter_referral_is_evidence_only_for_a_counter_referral_rule() {
+    // Child 101's FIPS card is not up to date: without evidence of MSPBS `vacunas` is
+    // desprotegido by the FIPS rule.
+    let record = [(101, Admin("MSPBS"), "vacunacion_completa", "2026-09-01")];
+    let reported = [(
+        101,
+        CounterReferral("MSPBS"),
+        "vacunacion_completa",
+        "2026-09-01",
+    )];
+    let vaccines = |c: &Catalogue, events: &[(i64, EvidenceSource<&str>, &str, &str)]| {
+        status(&registry(events, "si"), c, "2026-11-23", 101).1[1].1
+    };
+    // An `admin` rule takes the institution's record, never its counter-referral…
+    let admin = catalogue();
+    assert_eq!(vaccines(&admin, &record), Status::Protegido);
+    assert_eq!(vaccines(&admin, &reported), Status::Desprotegido);
+    // …and a `contrarreferencia` rule the other way round.
+    let counter = catalogue_with_vaccines_read_from("contrarreferencia");
+    assert_eq!(vaccines(&counter, &reported), Status::Protegido);
+    assert_eq!(vaccines(&counter, &record), Status::Desprotegido);
+    // Both kinds of the same institution in one registry keep their own source.
+    let both: Vec<_> = record.iter().chain(&reported).copied().collect();
+    let r = registry(&both, "si");
+    assert_eq!(r.event_sources.list.len(), 2);
+    let names: Vec<String> = r.sources().into_iter().map(|s| s.source).collect();
+    assert!(names.contains(&"MSPBS".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"contrarreferencia:MSPBS".to_string()),
+        "{names:?}"
+    );
+}
+
+#[test]
 fn evidence_decides_in_order_and_expires() {
     let c = catalogue();
     let events = [
-        (101, "UTGS", "orientacion", "2026-06-01"),
-        (102, "UTGS", "orientacion", "2026-06-01"),
+        (101, Admin("UTGS"), "orientacion", "2026-06-01"),
+        (102, Admin("UTGS"), "orientacion", "2026-06-01"),
     ];
     let r = registry(&events, "si");
     // Child 101: oriented; FIPS says the card is not up to date → desprotegido by the FIPS.
@@ -272,7 +316,7 @@ fn evidence_decides_in_order_and_expires() {
     assert!(s.iter().all(|(_, st)| *st == Status::SinDato));
     // An administrative record outranks the FIPS self-report: 101 becomes protected…
     let mut with_pai = events.to_vec();
-    with_pai.push((101, "MSPBS", "vacunacion_completa", "2026-09-01"));
+    with_pai.push((101, Admin("MSPBS"), "vacunacion_completa", "2026-09-01"));
     let r2 = registry(&with_pai, "si");
     let cls = Classifier::new(&c, &r2, d("2026-11-23"));
     let mut dec = Vec::new();
@@ -303,9 +347,9 @@ fn evidence_decides_in_order_and_expires() {
 fn logros_add_up_and_move_by_exactly_one() {
     let c = catalogue();
     let base = [
-        (101, "UTGS", "orientacion", "2026-06-01"),
-        (102, "UTGS", "orientacion", "2026-06-01"),
-        (100, "UTGS", "orientacion", "2026-06-01"),
+        (101, Admin("UTGS"), "orientacion", "2026-06-01"),
+        (102, Admin("UTGS"), "orientacion", "2026-06-01"),
+        (100, Admin("UTGS"), "orientacion", "2026-06-01"),
     ];
     let r = registry(&base, "si");
     let cls = Classifier::new(&c, &r, d("2026-11-23"));
@@ -344,7 +388,7 @@ fn logros_add_up_and_move_by_exactly_one() {
     assert_eq!(nation[1].all.identified, 0);
     // One more PAI record for child 101 raises Logro 3 by exactly one.
     let mut more = base.to_vec();
-    more.push((101, "MSPBS", "vacunacion_completa", "2026-09-01"));
+    more.push((101, Admin("MSPBS"), "vacunacion_completa", "2026-09-01"));
     let r2 = registry(&more, "si");
     let nation2 = roll_up(
         &measure(&Classifier::new(&c, &r2, d("2026-11-23")), &r2),
@@ -391,9 +435,9 @@ fn the_sql_rendering_keeps_the_evidence_order() {
 fn persons_read_in_parts_classify_like_persons_read_in_one_go() {
     let c = catalogue();
     let events = [
-        (101, "MSPBS", "vacunacion", "2026-06-01"),
-        (100, "UTGS", "orientacion", "2026-06-01"),
-        (101, "UTGS", "orientacion", "2026-07-01"),
+        (101, Admin("MSPBS"), "vacunacion", "2026-06-01"),
+        (100, Admin("UTGS"), "orientacion", "2026-06-01"),
+        (101, Admin("UTGS"), "orientacion", "2026-07-01"),
     ];
     let whole = registry(&events, "no");
     let parts = registry_in_parts(&events, "no", true);
@@ -421,11 +465,11 @@ fn persons_read_in_parts_classify_like_persons_read_in_one_go() {
 fn events_added_after_loading_classify_like_events_loaded_with_the_registry() {
     // The Logros updater reads a territory once, then adds the counter-referrals received since.
     let c = catalogue();
-    let first = [(100, "UTGS", "orientacion", "2026-06-01")];
+    let first = [(100, Admin("UTGS"), "orientacion", "2026-06-01")];
     let later = [
-        (101, "MSPBS", "vacunacion", "2026-06-01"),
-        (101, "UTGS", "orientacion", "2026-05-01"),
-        (999, "MSPBS", "vacunacion", "2026-06-01"),
+        (101, Admin("MSPBS"), "vacunacion", "2026-06-01"),
+        (101, Admin("UTGS"), "orientacion", "2026-05-01"),
+        (999, Admin("MSPBS"), "vacunacion", "2026-06-01"),
     ];
     let all: Vec<_> = first.iter().chain(&later).copied().collect();
     let loaded = registry(&all, "no");
@@ -497,13 +541,13 @@ fn persons_out_of_id_order_and_orphans_are_handled() {
     }
     r.admin_event(&AdminEventRow {
         person_id: 7,
-        institution: "MEC",
+        source: Admin("MEC"),
         service: "matricula",
         event_date: d("2026-03-01"),
     });
     r.admin_event(&AdminEventRow {
         person_id: 5,
-        institution: "MEC",
+        source: Admin("MEC"),
         service: "matricula",
         event_date: d("2026-03-01"),
     });

@@ -3,6 +3,7 @@
 
 use crate::answer_columns;
 use vamos_domain::schema::{COMMUNITY_FIELDS, HOUSEHOLD_FIELDS, PERSON_FIELDS};
+use vamos_domain::{EvidenceKind, EvidenceSource};
 
 /// Which rows the load queries read.
 #[derive(Clone, Copy)]
@@ -22,8 +23,8 @@ pub(crate) enum Filter {
 /// placeholders 3 and 4 (and the bounds query only the districts). `p` renders placeholder n.
 /// The events query takes the last counter-referral id to include as the placeholder after the
 /// filter's (3, or 2 for communities): the events are the matched administrative records and
-/// those counter-referrals (institution prefixed with [`CR`], so an `admin` rule never takes
-/// one). For communities the bounds query is empty (not used).
+/// those counter-referrals, each row's fifth column saying which of the two it is (read with
+/// [`event_source`]). For communities the bounds query is empty (not used).
 pub(crate) fn queries(p: fn(usize) -> String, filter: Filter) -> [String; 5] {
     let community = format!(
         "SELECT c.id, c.district_code, c.area, s.survey_date, {}
@@ -42,10 +43,15 @@ pub(crate) fn queries(p: fn(usize) -> String, filter: Filter) -> [String; 5] {
          FROM persons p",
         prefixed("p", &answer_columns(PERSON_FIELDS))
     );
-    let admin = "SELECT a.person_id, a.institution, a.service, a.event_date FROM admin_records a";
+    let admin = format!(
+        "SELECT a.person_id, a.institution, a.service, a.event_date, {} AS kind
+         FROM admin_records a",
+        kind_code(EvidenceKind::Admin)
+    );
     let counter = format!(
-        "SELECT c.person_id, '{CR}' || c.institution, c.service, c.delivered_on
-         FROM counter_referrals c"
+        "SELECT c.person_id, c.institution, c.service, c.delivered_on, {} AS kind
+         FROM counter_referrals c",
+        kind_code(EvidenceKind::CounterReferral)
     );
     let of_household =
         "JOIN persons p ON p.id = a.person_id JOIN households h ON h.id = p.household_id";
@@ -121,13 +127,42 @@ pub(crate) fn territory_filter(t: vamos_domain::TerritoryCode) -> Filter {
     }
 }
 
-/// The institution prefix of counter-referral events (equal to the engine's
-/// `COUNTER_REFERRAL_PREFIX`; the store does not depend on the engine).
-pub const CR: &str = "contrarreferencia:";
+/// The events query's `kind` column for each kind of evidence: the store's own encoding (a
+/// constant per arm of the `UNION ALL`), never seen outside it. A bare literal (INTEGER in
+/// PostgreSQL): a CAST would be evaluated again for every row in SQLite.
+fn kind_code(kind: EvidenceKind) -> i32 {
+    match kind {
+        EvidenceKind::Admin => 0,
+        EvidenceKind::CounterReferral => 1,
+    }
+}
+
+/// The source of an events query's row: its `kind` column and its institution; `None` for a
+/// kind this store never writes.
+pub(crate) fn event_source(kind: i64, institution: &str) -> Option<EvidenceSource<&str>> {
+    EvidenceKind::ALL
+        .into_iter()
+        .find(|&k| i64::from(kind_code(k)) == kind)
+        .map(|k| k.of(institution))
+}
 
 fn prefixed(alias: &str, cols: &str) -> String {
     cols.split(", ")
         .map(|c| format!("{alias}.{c}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_of_evidence_reads_back_from_its_column() {
+        for kind in EvidenceKind::ALL {
+            let code = i64::from(kind_code(kind));
+            assert_eq!(event_source(code, "MSPBS"), Some(kind.of("MSPBS")));
+        }
+        assert_eq!(event_source(7, "MSPBS"), None);
+    }
 }

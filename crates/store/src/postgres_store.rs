@@ -4,7 +4,7 @@
 //! go through `COPY … FROM STDIN` in text format inside the import's transaction, so a national
 //! load is a handful of streamed statements rather than millions of round trips.
 
-use crate::load_sql::{queries, territory_filter, Filter};
+use crate::load_sql::{event_source, queries, territory_filter, Filter};
 use crate::LoadPart;
 use crate::{
     answer_columns, check_len, district_range, Backend, DistrictCounts, ImportMeta, ImportRecord,
@@ -525,9 +525,11 @@ fn stream_events(
 ) -> Result<()> {
     let mut it = c.query_raw(sql, params.iter().copied())?;
     while let Some(r) = it.next()? {
+        let kind: i32 = r.try_get(4)?;
         sink.admin_event(&AdminEventRow {
             person_id: r.try_get(0)?,
-            institution: r.try_get(1)?,
+            source: event_source(kind.into(), r.try_get(1)?)
+                .ok_or_else(|| bad("tipo de evidencia"))?,
             service: r.try_get(2)?,
             event_date: r.try_get(3)?,
         });

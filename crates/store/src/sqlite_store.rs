@@ -4,7 +4,7 @@
 //! WAL) and insert through cached prepared statements with positional binding, which is as
 //! close to the `sqlite3` shell's own `.import` loop as a validating importer gets.
 
-use crate::load_sql::{queries, territory_filter, Filter};
+use crate::load_sql::{event_source, queries, territory_filter, Filter};
 use crate::LoadPart;
 use crate::{
     answer_columns, check_len, district_range, iso, parse_iso, Backend, DistrictCounts, ImportMeta,
@@ -1025,9 +1025,14 @@ fn stream_events(
     let mut st = conn.prepare(sql)?;
     let mut rows = st.query(params)?;
     while let Some(r) = rows.next()? {
+        let kind = r
+            .get_ref(4)?
+            .as_i64()
+            .map_err(|_| bad("tipo de evidencia"))?;
         sink.admin_event(&AdminEventRow {
             person_id: r.get(0)?,
-            institution: text_ref(r.get_ref(1)?).unwrap_or(""),
+            source: event_source(kind, text_ref(r.get_ref(1)?).unwrap_or(""))
+                .ok_or_else(|| bad("tipo de evidencia"))?,
             service: text_ref(r.get_ref(2)?).unwrap_or(""),
             event_date: text_ref(r.get_ref(3)?)
                 .and_then(parse_iso)

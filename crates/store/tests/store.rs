@@ -373,8 +373,8 @@ impl RegistrySink for Recorder {
     }
     fn admin_event(&mut self, r: &AdminEventRow<'_>) {
         self.events.push(format!(
-            "e{} {} {} {}",
-            r.person_id, r.institution, r.service, r.event_date
+            "e{} {:?} {} {}",
+            r.person_id, r.source, r.service, r.event_date
         ));
     }
 }
@@ -475,7 +475,7 @@ fn load_communities_reads_whole_communities() {
         let with = upto(store.as_mut(), id);
         assert_eq!(with.len(), 8, "{}", db.label);
         assert!(
-            with.contains(&"e3 contrarreferencia:MSPBS control_prenatal 2026-11-20".to_string()),
+            with.contains(&"e3 CounterReferral(\"MSPBS\") control_prenatal 2026-11-20".to_string()),
             "{} {with:?}",
             db.label
         );

@@ -11,7 +11,7 @@ use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use vamos_catalogue::Catalogue;
-use vamos_domain::{DistrictCode, NationalId, Scope, TerritoryCode};
+use vamos_domain::{DistrictCode, EvidenceSource, NationalId, Scope, TerritoryCode};
 use vamos_engine::classify::EventReach;
 use vamos_engine::logros::{apply_change, measure_units, DistrictLogros, UnitSet};
 use vamos_engine::{Classifier, RegistryData};
@@ -963,7 +963,7 @@ fn units_of(
         let Some(p) = data.person_by_id(e.person_id) else {
             continue;
         };
-        let r = reach.of(&e.institution, &e.service);
+        let r = reach.of(e.source.as_deref(), &e.service);
         if r.person && persons.insert(p) {
             set.persons.push(p);
         }
@@ -983,11 +983,11 @@ fn units_of(
 /// The events of `received` as [`RegistryData::add_events`] takes them.
 fn event_tuples<'a>(
     received: impl IntoIterator<Item = &'a vamos_store::counter_referrals::ReceivedEvent>,
-) -> impl Iterator<Item = (i64, &'a str, &'a str, NaiveDate)> {
+) -> impl Iterator<Item = (i64, EvidenceSource<&'a str>, &'a str, NaiveDate)> {
     received.into_iter().map(|e| {
         (
             e.person_id,
-            e.institution.as_str(),
+            e.source.as_deref(),
             e.service.as_str(),
             e.delivered_on,
         )
@@ -1254,6 +1254,7 @@ mod tests {
 
     #[test]
     fn an_event_reaches_only_the_kinds_of_unit_whose_rules_name_it() {
+        use vamos_domain::EvidenceSource::{Admin, CounterReferral};
         use vamos_engine::classify::Reach;
         let c = crate::measurements::load_catalogue(None).unwrap();
         let reach = EventReach::new(&c);
@@ -1264,13 +1265,13 @@ mod tests {
         // A prenatal check reported by the MSPBS: a person's service (its counter-referral rule and
         // its administrative-registry rule), never a household's or a community's.
         assert_eq!(
-            reach.of("contrarreferencia:MSPBS", "control_prenatal"),
+            reach.of(CounterReferral("MSPBS"), "control_prenatal"),
             person
         );
-        assert_eq!(reach.of("MSPBS", "control_prenatal"), person);
+        assert_eq!(reach.of(Admin("MSPBS"), "control_prenatal"), person);
         // A health post opened: a community's service only.
         assert_eq!(
-            reach.of("contrarreferencia:MSPBS", "habilitacion_usf"),
+            reach.of(CounterReferral("MSPBS"), "habilitacion_usf"),
             Reach {
                 community: true,
                 ..Reach::default()
@@ -1282,14 +1283,18 @@ mod tests {
             ..Reach::default()
         };
         assert_eq!(
-            reach.of("contrarreferencia:SENASA", "conexion_agua"),
+            reach.of(CounterReferral("SENASA"), "conexion_agua"),
             household
         );
-        assert_eq!(reach.of("ESSAP", "conexion_agua"), household);
-        // The prefix keeps the two sources apart, and a service no rule names reaches nothing.
-        assert_eq!(reach.of("SENASA", "conexion_agua"), Reach::default());
+        assert_eq!(reach.of(Admin("ESSAP"), "conexion_agua"), household);
+        // The channel keeps the two sources apart, and a service no rule names reaches nothing.
+        assert_eq!(reach.of(Admin("SENASA"), "conexion_agua"), Reach::default());
         assert_eq!(
-            reach.of("contrarreferencia:MSPBS", "servicio_inexistente"),
+            reach.of(CounterReferral("ESSAP"), "conexion_agua"),
+            Reach::default()
+        );
+        assert_eq!(
+            reach.of(CounterReferral("MSPBS"), "servicio_inexistente"),
             Reach::default()
         );
     }

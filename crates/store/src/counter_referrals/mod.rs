@@ -1233,8 +1233,8 @@ pub struct ReceivedEvent {
     pub person_id: i64,
     pub community_id: i64,
     pub district_code: i64,
-    /// The institution prefixed as in loaded events ([`crate::load_sql::CR`]).
-    pub institution: String,
+    /// The institution that reported it, as a counter-referral source.
+    pub source: vamos_domain::EvidenceSource,
     pub service: String,
     pub delivered_on: chrono::NaiveDate,
 }
@@ -1250,15 +1250,11 @@ pub fn counter_referral_events(
     let sql = sql.raw();
     let event = |person: &PersonPlace, r: &Row, first: usize| {
         let day = r.text(first + 2);
-        let institution = r.text(first);
-        let mut prefixed = String::with_capacity(crate::load_sql::CR.len() + institution.len());
-        prefixed.push_str(crate::load_sql::CR);
-        prefixed.push_str(&institution);
         Ok(ReceivedEvent {
             person_id: person.person_id,
             community_id: person.community_id,
             district_code: person.district_code,
-            institution: prefixed,
+            source: vamos_domain::EvidenceSource::CounterReferral(r.text(first)),
             service: r.text(first + 1),
             delivered_on: iso_day(&day)
                 .ok_or_else(|| StoreError::Invalid(format!("fecha de entrega ilegible: {day}")))?,
