@@ -4,6 +4,7 @@
 //! row); the meaning — person, service, date, duplicates — is validated against the registry
 //! by the caller, which reports each problem with file, row, column, value and reason.
 
+use crate::bounded::SheetLimits;
 use crate::table::TableSource;
 use crate::IngestError;
 use serde::{Deserialize, Serialize};
@@ -81,8 +82,13 @@ const COLUMNS: [(&str, &[&str]); 8] = [
     ),
 ];
 
-/// Reads a counter-referral file. Fails (nothing read) when it cannot be read or lacks a
-/// required column (`id_evento`, `servicio`, `fecha_entrega`, and `persona_id` or `cedula`).
+/// Most events in one request or file (larger files: split them). A file is read no further
+/// than one event past it.
+pub const MAX_EVENTS: usize = 200_000;
+
+/// Reads a counter-referral file. Fails (nothing read) when it cannot be read, lacks a
+/// required column (`id_evento`, `servicio`, `fecha_entrega`, and `persona_id` or `cedula`) or
+/// holds more than [`MAX_EVENTS`] events.
 pub fn read(path: &Path) -> Result<Vec<Located>, IngestError> {
     let label = path
         .file_name()
@@ -114,7 +120,12 @@ pub fn read(path: &Path) -> Result<Vec<Located>, IngestError> {
     } else {
         TableSource::Csv(path.to_path_buf())
     };
-    let mut table = source.open()?;
+    // A sheet is read no further than the rows such a file may hold (its header included).
+    let limits = SheetLimits {
+        rows: u32::try_from(MAX_EVENTS + 1).unwrap_or(u32::MAX),
+        ..SheetLimits::DEFAULT
+    };
+    let mut table = source.open_within(&limits)?;
     let cols: Vec<Option<usize>> = COLUMNS.iter().map(|(_, names)| table.col(names)).collect();
     let has = |i: usize| cols.get(i).copied().flatten().is_some();
     let mut missing = Vec::new();
@@ -146,6 +157,12 @@ pub fn read(path: &Path) -> Result<Vec<Located>, IngestError> {
         };
         if (0..COLUMNS.len()).all(|i| get(i).is_none()) {
             continue; // a blank line
+        }
+        if out.len() == MAX_EVENTS {
+            return Err(IngestError::Unreadable {
+                file: table.label.clone(),
+                reason: format!("más de {MAX_EVENTS} eventos; divídalo en varios archivos"),
+            });
         }
         out.push(Located {
             file: table.label.clone(),

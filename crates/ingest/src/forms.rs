@@ -1,9 +1,8 @@
 //! The XLSForms shipped in `forms/` read at run time for their choice lists, so the codes an
 //! import accepts are exactly the codes the enumerators' form offers.
 
-use calamine::{Data, Reader, Xlsx};
+use crate::bounded::{sheet, workbook, SheetLimits};
 use rustc_hash::FxHashMap;
-use std::io::Cursor;
 use std::sync::OnceLock;
 
 const FIPS_XLSX: &[u8] = include_bytes!("../../../forms/fips.xlsx");
@@ -32,61 +31,59 @@ impl Form {
     }
 }
 
-fn cell(d: &Data) -> String {
-    match d {
-        Data::Empty => String::new(),
-        Data::String(s) => s.trim().to_string(),
-        Data::Float(f) if f.fract() == 0.0 => format!("{}", *f as i64),
-        other => other.to_string(),
-    }
+/// The rows of a sheet as (column, text) cells, texts trimmed (forms are small: read whole).
+fn sheet_rows(bytes: &[u8], name: &str) -> Result<Vec<Vec<(u32, String)>>, String> {
+    let mut wb = workbook::open_bytes(bytes, "formulario").map_err(|e| e.to_string())?;
+    let mut rows = Vec::new();
+    sheet::stream(&mut wb, name, name, &SheetLimits::DEFAULT, |_, cells| {
+        rows.push(
+            cells
+                .iter()
+                .map(|(c, t)| (*c, t.trim().to_string()))
+                .collect(),
+        );
+        Ok(())
+    })
+    .map_err(|e| e.to_string())?;
+    Ok(rows)
+}
+
+/// The column of the header `name` in a sheet's first row.
+fn column(rows: &[Vec<(u32, String)>], name: &str) -> Option<u32> {
+    rows.first()?
+        .iter()
+        .find(|(_, t)| t == name)
+        .map(|(c, _)| *c)
+}
+
+/// The text of column `col` in a row (empty when absent).
+fn text(row: &[(u32, String)], col: u32) -> &str {
+    row.iter()
+        .find(|(c, _)| *c == col)
+        .map_or("", |(_, t)| t.as_str())
 }
 
 /// Parses an XLSForm workbook from bytes.
 pub fn parse_form(bytes: &[u8]) -> Result<Form, String> {
-    let mut wb: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|e| e.to_string())?;
     let mut form = Form::default();
-    let survey = wb.worksheet_range("survey").map_err(|e| e.to_string())?;
-    let mut rows = survey.rows();
-    let header: Vec<String> = rows
-        .next()
-        .map(|r| r.iter().map(cell).collect())
-        .unwrap_or_default();
-    let ti = header
-        .iter()
-        .position(|h| h == "type")
-        .ok_or("survey sin columna type")?;
-    let ni = header
-        .iter()
-        .position(|h| h == "name")
-        .ok_or("survey sin columna name")?;
-    for r in rows {
-        let t = r.get(ti).map(cell).unwrap_or_default();
-        let n = r.get(ni).map(cell).unwrap_or_default();
+    let survey = sheet_rows(bytes, "survey")?;
+    let ti = column(&survey, "type").ok_or("survey sin columna type")?;
+    let ni = column(&survey, "name").ok_or("survey sin columna name")?;
+    for r in survey.iter().skip(1) {
+        let t = text(r, ti);
         if !t.is_empty() {
-            form.survey.push((t, n));
+            form.survey.push((t.to_string(), text(r, ni).to_string()));
         }
     }
-    let choices = wb.worksheet_range("choices").map_err(|e| e.to_string())?;
-    let mut rows = choices.rows();
-    let header: Vec<String> = rows
-        .next()
-        .map(|r| r.iter().map(cell).collect())
-        .unwrap_or_default();
-    let li = header
-        .iter()
-        .position(|h| h == "list_name")
-        .ok_or("choices sin list_name")?;
-    let ni = header
-        .iter()
-        .position(|h| h == "name")
-        .ok_or("choices sin name")?;
-    for r in rows {
-        let l = r.get(li).map(cell).unwrap_or_default();
-        let n = r.get(ni).map(cell).unwrap_or_default();
+    let choices = sheet_rows(bytes, "choices")?;
+    let li = column(&choices, "list_name").ok_or("choices sin list_name")?;
+    let ni = column(&choices, "name").ok_or("choices sin name")?;
+    for r in choices.iter().skip(1) {
+        let (l, n) = (text(r, li), text(r, ni));
         if !l.is_empty() && !n.is_empty() {
             // Interned once per process: answers then carry `&'static str` codes.
-            let code: &'static str = Box::leak(n.into_boxed_str());
-            form.choices.entry(l).or_default().push(code);
+            let code: &'static str = Box::leak(n.to_string().into_boxed_str());
+            form.choices.entry(l.to_string()).or_default().push(code);
         }
     }
     Ok(form)

@@ -1,6 +1,8 @@
 //! Harnesses shared by the fuzz targets (`fuzz/`) and by the in-tree robustness tests: feed
 //! arbitrary bytes to the readers and importers and check the invariants that must hold for
 //! any input — no panic, and every data row either accepted, rejected or already registered.
+//! And the builders of hostile files those tests need: workbooks written part by part
+//! ([`write_xlsx`]) and ZIP archives whose entries say what a test wants ([`write_zip`]).
 
 use crate::table::Table;
 use crate::text::decode;
@@ -114,4 +116,190 @@ pub fn counter_referral_file(data: &[u8]) -> Result<usize, IngestError> {
         .all(|w| matches!(w, [a, b] if a.row < b.row)));
     assert!(events.iter().all(|e| e.row >= 2));
     Ok(events.len())
+}
+
+/// Opens arbitrary bytes as an XLSX workbook within the limits and streams every sheet: never
+/// panics, whatever the archive or its XML hold. Returns the cells with text read.
+pub fn xlsx_bytes(data: &[u8]) -> usize {
+    use crate::bounded::{sheet, workbook, SheetLimits};
+    let Ok(mut wb) = workbook::open_bytes(data, "fuzz.xlsx") else {
+        return 0;
+    };
+    let limits = SheetLimits {
+        rows: 10_000,
+        columns: 1_000,
+        cells: 100_000,
+    };
+    let mut n = 0;
+    for name in calamine::Reader::sheet_names(&wb) {
+        let _ = sheet::stream(&mut wb, &name, "fuzz.xlsx", &limits, |_, cells| {
+            n += cells.len();
+            Ok(())
+        });
+    }
+    n
+}
+
+/// Scans arbitrary bytes as each kind of workbook part, whole and split in two at a point the
+/// bytes choose: the answer never depends on how the bytes arrive.
+pub fn xml_part(data: &[u8]) {
+    use crate::bounded::xml::{PartKind, XmlScan};
+    let at = data
+        .first()
+        .map_or(0, |&b| usize::from(b) * data.len() / 256);
+    let (a, b) = data.split_at(at.min(data.len()));
+    for kind in [PartKind::SharedStrings, PartKind::Sheet, PartKind::Other] {
+        let whole = {
+            let mut s = XmlScan::new(kind, 64, 8);
+            s.feed(data)
+                .and_then(|()| s.finish())
+                .map(|()| s.shared_strings())
+        };
+        let split = {
+            let mut s = XmlScan::new(kind, 64, 8);
+            s.feed(a)
+                .and_then(|()| s.feed(b))
+                .and_then(|()| s.finish())
+                .map(|()| s.shared_strings())
+        };
+        assert_eq!(whole, split, "{kind:?} split at {at}");
+    }
+}
+
+/// A part writer of [`write_xlsx`]: writes XML into the part.
+pub type PartWriter<'a> = &'a mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>;
+
+/// Writes a minimal XLSX workbook of one sheet, `Hoja1`, for robustness tests: `sheet_data`
+/// writes the rows inside `<sheetData>`, `shared` the `<si>` entries of a shared-strings table
+/// (none when `None`). Parts are deflated as Excel does.
+pub fn write_xlsx(
+    path: &std::path::Path,
+    sheet_data: PartWriter<'_>,
+    shared: Option<PartWriter<'_>>,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut z = zip::ZipWriter::new(std::io::BufWriter::new(std::fs::File::create(path)?));
+    let o = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(6));
+    let strings = shared.is_some();
+    let ss_type = if strings {
+        r#"<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>"#
+    } else {
+        ""
+    };
+    let parts = [
+        ("[Content_Types].xml", format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>{ss_type}</Types>"#
+        )),
+        ("_rels/.rels", r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#.to_string()),
+        ("xl/workbook.xml", r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Hoja1" sheetId="1" r:id="rId1"/></sheets></workbook>"#.to_string()),
+        ("xl/_rels/workbook.xml.rels", format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>{}</Relationships>"#,
+            if strings { r#"<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/>"# } else { "" }
+        )),
+    ];
+    for (name, text) in parts {
+        z.start_file(name, o)?;
+        z.write_all(text.as_bytes())?;
+    }
+    z.start_file("xl/worksheets/sheet1.xml", o)?;
+    z.write_all(br#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#)?;
+    sheet_data(&mut z)?;
+    z.write_all(b"</sheetData></worksheet>")?;
+    if let Some(shared) = shared {
+        z.start_file("xl/sharedStrings.xml", o)?;
+        z.write_all(br#"<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">"#)?;
+        shared(&mut z)?;
+        z.write_all(b"</sst>")?;
+    }
+    z.finish()?.flush()
+}
+
+/// A deflated entry built by hand for [`write_zip`]: its compressed bytes, inflated size and
+/// CRC — which a test may make lie.
+#[derive(Debug, Clone)]
+pub struct RawEntry {
+    pub name: String,
+    pub deflated: Vec<u8>,
+    pub size: u64,
+    pub crc32: u32,
+}
+
+impl RawEntry {
+    /// `chunk` repeated `times`, deflated without inflating it all: the chunk is compressed
+    /// once with a full flush (its back-references stay inside it), and its compressed bytes
+    /// repeated — gigabytes of content in kilobytes, built in milliseconds.
+    pub fn repeated(name: &str, chunk: &[u8], times: u64) -> std::io::Result<RawEntry> {
+        use flate2::{Compress, Compression, FlushCompress};
+        let err = |e: flate2::CompressError| std::io::Error::other(e.to_string());
+        let mut block = Vec::with_capacity(chunk.len() + 1024);
+        let mut c = Compress::new(Compression::best(), false);
+        c.compress_vec(chunk, &mut block, FlushCompress::Full)
+            .map_err(err)?;
+        if c.total_in() != chunk.len() as u64 {
+            return Err(std::io::Error::other("chunk too large to deflate at once"));
+        }
+        let mut end = Vec::with_capacity(64);
+        Compress::new(Compression::best(), false)
+            .compress_vec(&[], &mut end, FlushCompress::Finish)
+            .map_err(err)?;
+        let mut deflated = Vec::with_capacity(block.len() * times as usize + end.len());
+        let (mut crc, mut one) = (crc32fast::Hasher::new(), crc32fast::Hasher::new());
+        one.update(chunk);
+        for _ in 0..times {
+            deflated.extend_from_slice(&block);
+            crc.combine(&one);
+        }
+        deflated.extend_from_slice(&end);
+        Ok(RawEntry {
+            name: name.to_string(),
+            deflated,
+            size: chunk.len() as u64 * times,
+            crc32: crc.finalize(),
+        })
+    }
+}
+
+/// Writes a ZIP archive of deflated entries as given (sizes and CRC taken as they are, true
+/// or not; no ZIP64, so each below 4 GiB).
+pub fn write_zip(path: &std::path::Path, entries: &[RawEntry]) -> std::io::Result<()> {
+    use std::io::Write;
+    let u32_of = |v: u64| u32::try_from(v).map_err(|_| std::io::Error::other("entry too large"));
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    for e in entries {
+        let offset = u32_of(out.len() as u64)?;
+        let name = e.name.as_bytes();
+        let sizes = [
+            e.crc32.to_le_bytes(),
+            u32_of(e.deflated.len() as u64)?.to_le_bytes(),
+            u32_of(e.size)?.to_le_bytes(),
+        ]
+        .concat();
+        // Local header: signature, version 2.0, no flags, deflate, no date.
+        out.extend_from_slice(&[0x50, 0x4b, 0x03, 0x04, 20, 0, 0, 0, 8, 0, 0, 0, 0, 0]);
+        out.extend_from_slice(&sizes);
+        out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        out.extend_from_slice(&[0, 0]);
+        out.extend_from_slice(name);
+        out.extend_from_slice(&e.deflated);
+        // Central directory header.
+        central.extend_from_slice(&[0x50, 0x4b, 0x01, 0x02, 20, 0, 20, 0, 0, 0, 8, 0, 0, 0, 0, 0]);
+        central.extend_from_slice(&sizes);
+        central.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        central.extend_from_slice(&[0; 12]);
+        central.extend_from_slice(&offset.to_le_bytes());
+        central.extend_from_slice(name);
+    }
+    let start = u32_of(out.len() as u64)?;
+    let count = (entries.len() as u16).to_le_bytes();
+    out.extend_from_slice(&central);
+    out.extend_from_slice(&[0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0]);
+    out.extend_from_slice(&count);
+    out.extend_from_slice(&count);
+    out.extend_from_slice(&u32_of(central.len() as u64)?.to_le_bytes());
+    out.extend_from_slice(&start.to_le_bytes());
+    out.extend_from_slice(&[0, 0]);
+    std::fs::File::create(path)?.write_all(&out)
 }

@@ -11,6 +11,7 @@
 
 pub mod admin;
 pub mod answers;
+pub mod bounded;
 pub mod community;
 pub mod counter_referrals;
 pub mod dates;

@@ -1,10 +1,14 @@
 //! Tables to import, whatever file they arrive in: a CSV (streamed, any encoding and
-//! separator), a CSV inside an ODK Central ZIP export, or a sheet of an XLSX workbook.
-//! Every table yields rows as byte records with their spreadsheet row number (header = 1).
+//! separator), a CSV inside an ODK Central ZIP export (streamed from the archive), or a sheet
+//! of an XLSX workbook (streamed to a temporary file). Every table yields rows as byte records
+//! with their spreadsheet row number (header = 1). Archives and workbooks are read within the
+//! limits of [`crate::bounded`]; so is every CSV record.
 
+use crate::bounded::records::RecordGuard;
+use crate::bounded::sheet::Spilled;
+use crate::bounded::{archive, workbook, SheetLimits};
 use crate::text::{decode, looks_utf16, normalize_header, sniff_delimiter};
 use crate::IngestError;
-use calamine::{Data, Reader, Xlsx};
 use csv::ByteRecord;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -53,66 +57,37 @@ impl TableSource {
 
     /// Opens the table and reads its header.
     pub fn open(&self) -> Result<Table, IngestError> {
-        let unreadable = |e: std::io::Error| IngestError::Unreadable {
-            file: self.label(),
-            reason: e.to_string(),
-        };
+        self.open_within(&SheetLimits::DEFAULT)
+    }
+
+    /// Opens the table with limits of its own on a sheet (a CSV has none but its records').
+    pub fn open_within(&self, limits: &SheetLimits) -> Result<Table, IngestError> {
+        let label = self.label();
         match self {
             TableSource::Csv(p) => {
-                let f = File::open(p).map_err(unreadable)?;
-                let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-                Table::from_reader(self.label(), Box::new(f), len)
-            }
-            TableSource::ZipEntry { zip, entry } => {
-                // Spill the member to a temporary file so it can be streamed like any CSV
-                // without holding the archive borrowed (exports can be gigabytes).
-                let f = File::open(zip).map_err(unreadable)?;
-                let mut archive = zip::ZipArchive::new(f).map_err(|e| IngestError::Unreadable {
-                    file: self.label(),
+                let f = File::open(p).map_err(|e| IngestError::Unreadable {
+                    file: label.clone(),
                     reason: e.to_string(),
                 })?;
-                let mut member = archive
-                    .by_name(entry)
-                    .map_err(|e| IngestError::Unreadable {
-                        file: self.label(),
-                        reason: e.to_string(),
-                    })?;
-                let mut tmp = tempfile::tempfile().map_err(unreadable)?;
-                let len = std::io::copy(&mut member, &mut tmp).map_err(unreadable)?;
-                use std::io::Seek;
-                tmp.rewind().map_err(unreadable)?;
-                Table::from_reader(self.label(), Box::new(tmp), len)
+                let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+                Table::from_reader(label, Box::new(f), len)
+            }
+            TableSource::ZipEntry { zip, entry } => {
+                // Streamed from the archive, inflating as it is read: checked on its declared
+                // size and ratio first, counted while it inflates, never copied first.
+                let (read, len) = archive::open_entry(zip, entry, &label)?;
+                Table::from_reader(label, read, len)
             }
             TableSource::Sheet { path, sheet } => {
-                let mut wb: Xlsx<_> =
-                    calamine::open_workbook(path).map_err(|e: calamine::XlsxError| {
-                        IngestError::Unreadable {
-                            file: self.label(),
-                            reason: e.to_string(),
-                        }
-                    })?;
-                let range = wb
-                    .worksheet_range(sheet)
-                    .map_err(|e| IngestError::Unreadable {
-                        file: self.label(),
-                        reason: e.to_string(),
-                    })?;
-                let mut rows: Vec<Vec<String>> = range
-                    .rows()
-                    .map(|r| r.iter().map(cell_text).collect())
-                    .collect();
-                // Drop fully empty trailing rows Excel leaves behind.
-                while rows.last().is_some_and(|r| r.iter().all(String::is_empty)) {
-                    rows.pop();
-                }
-                let mut it = rows.into_iter();
-                let headers = it.next().unwrap_or_default();
-                let total = it.len() as u64;
+                let mut wb = workbook::open(path, &label)?;
+                let spilled = Spilled::write(&mut wb, sheet, &label, limits)?;
+                let headers = spilled.headers.clone();
+                let total = spilled.rows;
                 Ok(Table::new(
-                    self.label(),
+                    label,
                     headers,
                     Inner::Sheet {
-                        rows: it,
+                        rows: Box::new(spilled),
                         total,
                         done: 0,
                     },
@@ -122,31 +97,13 @@ impl TableSource {
     }
 }
 
-/// Text of a spreadsheet cell: whole numbers without `.0`, dates as ISO `YYYY-MM-DD`.
-fn cell_text(d: &Data) -> String {
-    match d {
-        Data::Empty => String::new(),
-        Data::String(s) => s.clone(),
-        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
-        Data::Int(i) => i.to_string(),
-        Data::DateTime(dt) => match dt.as_datetime() {
-            Some(x) if x.time() == chrono::NaiveTime::MIN => {
-                x.date().format("%Y-%m-%d").to_string()
-            }
-            Some(x) => x.format("%Y-%m-%dT%H:%M:%S").to_string(),
-            None => dt.to_string(),
-        },
-        other => other.to_string(),
-    }
-}
-
 enum Inner {
     Csv {
         rdr: csv::Reader<Box<dyn Read>>,
         total: u64,
     },
     Sheet {
-        rows: std::vec::IntoIter<Vec<String>>,
+        rows: Box<Spilled>,
         total: u64,
         done: u64,
     },
@@ -201,7 +158,7 @@ impl Table {
             .delimiter(delim)
             .flexible(true)
             .has_headers(true)
-            .from_reader(Box::new(buf) as Box<dyn Read>);
+            .from_reader(Box::new(RecordGuard::new(buf, delim)) as Box<dyn Read>);
         let headers: Vec<String> = rdr
             .byte_headers()
             .map_err(|e| IngestError::Unreadable {
@@ -242,17 +199,17 @@ impl Table {
                     reason: format!("fila {}: {e}", self.row + 1),
                 }),
             },
-            Inner::Sheet { rows, done, .. } => match rows.next() {
-                Some(r) => {
-                    rec.clear();
-                    for c in &r {
-                        rec.push_field(c.as_bytes());
-                    }
+            Inner::Sheet { rows, done, .. } => match rows.next_record(rec) {
+                Ok(true) => {
                     *done += 1;
                     self.row += 1;
                     Ok(Some(self.row))
                 }
-                None => Ok(None),
+                Ok(false) => Ok(None),
+                Err(e) => Err(IngestError::Unreadable {
+                    file: self.label.clone(),
+                    reason: format!("archivo temporal: {e}"),
+                }),
             },
         }
     }
@@ -266,34 +223,20 @@ impl Table {
     }
 }
 
-/// Lists the sheet names of an XLSX workbook.
+/// Lists the sheet names of an XLSX workbook (inspected within the limits first).
 pub fn xlsx_sheets(path: &Path) -> Result<Vec<String>, IngestError> {
-    let label = path.display().to_string();
-    let wb: Xlsx<_> = calamine::open_workbook(path).map_err(|e: calamine::XlsxError| {
-        IngestError::Unreadable {
-            file: label,
-            reason: e.to_string(),
-        }
-    })?;
-    Ok(wb.sheet_names())
+    workbook::sheet_names(path, &file_name(path))
 }
 
-/// Lists the CSV members of a ZIP archive.
+/// Lists the CSV members of a ZIP archive, each checked on its declared size and ratio.
 pub fn zip_csv_entries(path: &Path) -> Result<Vec<String>, IngestError> {
-    let label = path.display().to_string();
-    let f = File::open(path).map_err(|e| IngestError::Unreadable {
-        file: label.clone(),
-        reason: e.to_string(),
-    })?;
-    let archive = zip::ZipArchive::new(f).map_err(|e| IngestError::Unreadable {
-        file: label,
-        reason: e.to_string(),
-    })?;
-    Ok(archive
-        .file_names()
-        .filter(|n| n.to_lowercase().ends_with(".csv"))
-        .map(String::from)
-        .collect())
+    archive::csv_entries(path, &file_name(path))
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -131,8 +131,9 @@ fn outcome_text(accepted: u64, duplicates: u64, rejected: u64) -> String {
     format!("ok: {accepted} aceptadas, {duplicates} duplicadas, {rejected} rechazadas")
 }
 
-/// Most events in one request or file (larger files: split them).
-pub const MAX_EVENTS: usize = 200_000;
+/// Most events in one request or file (larger files: split them); the file reader stops one
+/// event past it.
+pub use vamos_ingest::counter_referrals::MAX_EVENTS;
 
 /// The catalogue's counter-referral codes, computed once: which referral services an
 /// institution's event code answers, and the catalogue service codes that stand for an event

@@ -1,6 +1,7 @@
 //! The importers' test binary (one per crate: compile time matters on two cores).
 //! `import`: hand-made files for every layout and every kind of bad row; `synthetic`:
-//! acceptance tests on synthetic pilot surveys.
+//! acceptance tests on synthetic pilot surveys; `bombs`: decompression bombs and oversized
+//! inputs, refused.
 
 // Tests fail loudly on purpose: unwrap, panic and indexing are how they assert.
 #![allow(
@@ -10,6 +11,7 @@
     clippy::indexing_slicing
 )]
 
+mod bombs;
 mod import;
 mod synthetic;
 

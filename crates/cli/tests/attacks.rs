@@ -1,0 +1,197 @@
+//! The attacks of the adversarial review (issue 35), each reproduced against the real server
+//! over HTTP and refused: one test per attack, named after it, readable top to bottom.
+//!
+//! Decompression bombs: a token that may send counter-referrals posts workbooks built to fill
+//! the server's memory — five million cells naming one shared string in a file of kilobytes,
+//! five million distinct shared strings, a sheet of a million honest-looking rows. Each is
+//! refused with a Spanish message naming the file and the limit, and the server's resident
+//! memory (its peak included, read from `/proc`) stays within a bound while it reads them.
+//! The workbooks are built by `vamos_ingest::fuzzing`; the ingest crate's `bombs` tests try
+//! every limit on its own.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::Path;
+
+mod common;
+use common::*;
+
+/// A field of the server's `/proc/<pid>/status`, in kB (`VmRSS`, `VmHWM`).
+fn memory_kb(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(field)?
+                .trim_start_matches(':')
+                .split_whitespace()
+                .next()
+        })
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Posts a file to `/api/counter-referrals/file` as a workbook.
+fn post_workbook(s: &Server, token: &str, body: &[u8]) -> (u16, Value) {
+    let resp = agent()
+        .post(format!("{}/api/counter-referrals/file", s.base))
+        .header("authorization", format!("Bearer {token}"))
+        .header(
+            "content-type",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+        .send(body)
+        .unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.into_body().read_to_string().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// A registry with an MSPBS operator of Villeta, and its token that may send counter-referrals.
+fn operator_token(url: &str, d: &Path) -> String {
+    init_db(url, d);
+    let o = vamos(
+        &[
+            "user",
+            "create",
+            "--db",
+            url,
+            "hospital",
+            "--role",
+            "operador",
+            "--institution",
+            "MSPBS",
+            "--territories",
+            "1116",
+        ],
+        d,
+        &[("VAMOS_PASSWORD", PW)],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = vamos(
+        &[
+            "token",
+            "create",
+            "--db",
+            url,
+            "--user",
+            "hospital",
+            "--name",
+            "his",
+            "--days",
+            "1",
+            "--scopes",
+            "contrarreferencias:enviar",
+        ],
+        d,
+        &[],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// The header row of a counter-referral sheet, as inline strings.
+const HEADER: &[u8] = br#"<row r="1"><c r="A1" t="inlineStr"><is><t>id_evento</t></is></c><c r="B1" t="inlineStr"><is><t>cedula</t></is></c><c r="C1" t="inlineStr"><is><t>servicio</t></is></c><c r="D1" t="inlineStr"><is><t>fecha_entrega</t></is></c></row>"#;
+
+/// The three bombs, each with what its refusal must say.
+fn bombs(dir: &Path) -> Vec<(&'static str, Vec<u8>, &'static str)> {
+    use vamos_ingest::fuzzing::{write_xlsx, PartWriter};
+    let build = |name: &str, sheet: PartWriter<'_>, shared: PartWriter<'_>| {
+        let path = dir.join(name);
+        write_xlsx(&path, sheet, Some(shared)).unwrap();
+        std::fs::read(path).unwrap()
+    };
+    let one_string = build(
+        "una_cadena.xlsx",
+        &mut |w| {
+            let mut b = std::io::BufWriter::with_capacity(1 << 20, w);
+            b.write_all(HEADER)?;
+            let row = br#"<row><c t="s"><v>0</v></c><c t="s"><v>0</v></c><c t="s"><v>0</v></c><c t="s"><v>0</v></c><c t="s"><v>0</v></c></row>"#;
+            for _ in 0..1_000_000 {
+                b.write_all(row)?;
+            }
+            b.flush()
+        },
+        &mut |w| w.write_all(b"<si><t>1234567</t></si>"),
+    );
+    let strings = build("cadenas.xlsx", &mut |w| w.write_all(HEADER), &mut |w| {
+        let mut b = std::io::BufWriter::with_capacity(1 << 20, w);
+        for i in 0..5_000_000u32 {
+            write!(b, "<si><t>{i:07}</t></si>")?;
+        }
+        b.flush()
+    });
+    let rows = build(
+        "filas.xlsx",
+        &mut |w| {
+            let mut b = std::io::BufWriter::with_capacity(1 << 20, w);
+            b.write_all(HEADER)?;
+            for r in 2..=1_000_001u32 {
+                write!(
+                    b,
+                    r#"<row r="{r}"><c r="A{r}"><v>{r}</v></c><c r="B{r}" t="s"><v>0</v></c><c r="C{r}" t="s"><v>1</v></c><c r="D{r}" t="s"><v>2</v></c></row>"#
+                )?;
+            }
+            b.flush()
+        },
+        &mut |w| {
+            w.write_all(b"<si><t>1234567</t></si><si><t>control_prenatal</t></si><si><t>2026-11-20</t></si>")
+        },
+    );
+    vec![
+        (
+            "cinco millones de celdas de una cadena",
+            one_string,
+            "más de 100 a 1",
+        ),
+        (
+            "cinco millones de cadenas",
+            strings,
+            "más de 2000000 textos distintos",
+        ),
+        ("un millón de filas", rows, "más de 200001 filas"),
+    ]
+}
+
+#[test]
+fn a_workbook_bomb_posted_as_counter_referrals_is_refused_within_bounded_memory() {
+    let db = vamos_store::testing::sqlite_db();
+    let d = tempfile::tempdir().unwrap();
+    let token = operator_token(&db.url, d.path());
+    let bombs = bombs(d.path());
+    let s = start(&db.url, d.path());
+    let pid = s.child.id();
+    let before = memory_kb(pid, "VmRSS");
+    for (what, body, reason) in &bombs {
+        let (status, v) = post_workbook(&s, &token, body);
+        let message = v["error"]["message"].as_str().unwrap_or_default();
+        assert_eq!(status, 400, "{what}: {v}");
+        assert!(
+            message.contains("«contrarreferencias.xlsx") && message.contains(reason),
+            "{what}: {message}"
+        );
+        let (now, peak) = (memory_kb(pid, "VmRSS"), memory_kb(pid, "VmHWM"));
+        eprintln!(
+            "{what} ({} bytes): resident {before} kB before, {now} kB after, peak {peak} kB",
+            body.len()
+        );
+        assert!(
+            peak.saturating_sub(before) < 300 * 1024,
+            "{what}: the server's memory grew from {before} kB to a peak of {peak} kB"
+        );
+    }
+    // The server still answers.
+    let (status, _, _) = call(&s, &Who::default(), "get", "/api/health", None);
+    assert_eq!(status, 200);
+}
