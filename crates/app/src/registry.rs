@@ -505,6 +505,93 @@ pub struct HouseholdStatuses {
     pub delivery_points: Vec<vamos_store::delivery_points::DeliveryPoint>,
 }
 
+/// A service a unit still lacks, with where to go for it in the district.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct MissingService {
+    pub name: Option<String>,
+    pub institution: Option<String>,
+    /// `desprotegido` or `sin_dato`.
+    pub status: String,
+    /// Delivery points of the service: name · address · hours.
+    pub places: Vec<String>,
+}
+
+/// The services one unit of a household still lacks, núcleo package first.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct UnitRoute {
+    /// The member (`None`: the household itself).
+    pub person: Option<i64>,
+    pub services: Vec<MissingService>,
+}
+
+impl HouseholdStatuses {
+    /// The household's route: per member, then the household, the services still missing —
+    /// núcleo first, then ampliado, then the rest — with where to go in the district. Units
+    /// that lack nothing are left out.
+    pub fn route(&self) -> Vec<UnitRoute> {
+        self.members
+            .iter()
+            .map(|(pid, v)| (Some(*pid), v))
+            .chain(std::iter::once((None, &self.household)))
+            .filter_map(|(person, explained)| {
+                let services = missing_services(explained, &self.delivery_points);
+                (!services.is_empty()).then_some(UnitRoute { person, services })
+            })
+            .collect()
+    }
+}
+
+/// The unprotected (or unknown) services of one explanation, núcleo first.
+fn missing_services(
+    explained: &Value,
+    points: &[vamos_store::delivery_points::DeliveryPoint],
+) -> Vec<MissingService> {
+    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    let services = explained
+        .get("categories")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("services").and_then(Value::as_array))
+        .flatten();
+    let mut missing: Vec<(u8, MissingService)> = Vec::new();
+    for sv in services {
+        let status = text(sv, "status").unwrap_or_default();
+        if status != "desprotegido" && status != "sin_dato" {
+            continue;
+        }
+        let code = text(sv, "service").unwrap_or_default();
+        let rank = match text(sv, "package").as_deref() {
+            Some("nucleo") => 0,
+            Some("ampliado") => 1,
+            _ => 2,
+        };
+        let places = points
+            .iter()
+            .filter(|p| p.service == code)
+            .map(|p| {
+                [Some(p.name.clone()), p.address.clone(), p.hours.clone()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" · ")
+            })
+            .collect();
+        missing.push((
+            rank,
+            MissingService {
+                name: text(sv, "name"),
+                institution: text(sv, "institution"),
+                status,
+                places,
+            },
+        ));
+    }
+    // Stable: within a package, catalogue order.
+    missing.sort_by_key(|(r, _)| *r);
+    missing.into_iter().map(|(_, m)| m).collect()
+}
+
 /// The latest measurement, its reference date and the date up to which its counter-referrals
 /// count (statuses are explained as of then); `None` before the first classification.
 fn latest_measurement(
@@ -616,4 +703,47 @@ pub fn community_statuses(
     )?;
     let v = crate::measurements::explain_community(store, catalogue, id, district, day, until)?;
     Ok(Some((as_of, v)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(service: &str, name: &str) -> vamos_store::delivery_points::DeliveryPoint {
+        vamos_store::delivery_points::DeliveryPoint {
+            institution: "MSPBS".into(),
+            service: service.into(),
+            level: "distrito".into(),
+            territory: "1116".into(),
+            name: name.into(),
+            address: Some("Calle 1".into()),
+            hours: None,
+            contact: None,
+        }
+    }
+
+    #[test]
+    fn a_household_route_lists_what_each_unit_lacks_nucleo_first_with_where_to_go() {
+        let member = json!({"categories": [{"services": [
+            {"service": "b", "name": "B", "status": "desprotegido", "package": "ampliado"},
+            {"service": "a", "name": "A", "status": "sin_dato", "package": "nucleo"},
+            {"service": "c", "name": "C", "status": "protegido", "package": "nucleo"},
+        ]}]});
+        let household = json!({"categories": [{"services": [
+            {"service": "c", "name": "C", "status": "protegido", "package": "nucleo"},
+        ]}]});
+        let s = HouseholdStatuses {
+            as_of: "2026-11-23".into(),
+            household,
+            members: vec![(7, member)],
+            delivery_points: vec![point("a", "USF Centro"), point("z", "Otro")],
+        };
+        let route = s.route();
+        assert_eq!(route.len(), 1, "the household lacks nothing: left out");
+        assert_eq!(route[0].person, Some(7));
+        let names: Vec<_> = route[0].services.iter().map(|m| m.name.clone()).collect();
+        assert_eq!(names, vec![Some("A".into()), Some("B".into())]);
+        assert_eq!(route[0].services[0].places, vec!["USF Centro · Calle 1"]);
+        assert!(route[0].services[1].places.is_empty());
+    }
 }

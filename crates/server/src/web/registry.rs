@@ -136,6 +136,61 @@ pub async fn search(
     }
 }
 
+/// The referrals of a household and its members, for accounts that read referrals (an
+/// operator sees its institution's); none otherwise or on error.
+async fn household_referrals(
+    st: &AppState,
+    p: &crate::auth::Principal,
+    id: vamos_domain::HouseholdId,
+) -> Vec<JValue> {
+    if !p.can(Permission::ReferralsRead) {
+        return Vec::new();
+    }
+    let rq = vamos_app::referrals::work::ReferralQuery {
+        institution: None,
+        territory: None,
+        service: None,
+        status: None,
+        min_priority: None,
+        household: Some(id),
+        limit: Some(200),
+        offset: None,
+        format: Some("json".into()),
+        purpose: Some("referencias de un hogar (aplicación web)".into()),
+    };
+    let actor = p.as_actor();
+    let catalogue = st.catalogue.clone();
+    let listed = st
+        .pool
+        .run(move |s| {
+            Ok(vamos_app::referrals::work::list(
+                s, &actor, &catalogue, &rq,
+            )?)
+        })
+        .await;
+    let Ok(listing) = listed else {
+        return Vec::new();
+    };
+    let v = listing.json();
+    super::items(&v)
+        .map(|r| {
+            context! {
+                id => r.get("id").and_then(Value::as_i64),
+                service => text(r, "service_name").or_else(|| text(r, "service")),
+                institution => text(r, "institution"),
+                status => text(r, "status"),
+                due => text(r, "due_on"),
+                unit => text(r, "unit_kind"),
+            }
+        })
+        .collect()
+}
+
+/// The objects of an array field of a JSON row (none when absent).
+fn items_named<'a>(row: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
+    row.get(key).and_then(Value::as_array).into_iter().flatten()
+}
+
 /// Status of one service, for the page.
 fn services_of(explained: &Value) -> Vec<JValue> {
     explained
@@ -171,7 +226,6 @@ fn services_of(explained: &Value) -> Vec<JValue> {
 }
 
 /// `GET /registro/hogares/{id}`
-#[allow(clippy::too_many_lines)] // reason: one pass over its input, not yet split into steps
 pub async fn household(
     State(st): State<AppState>,
     page: Page,
@@ -198,9 +252,7 @@ pub async fn household(
         .await
         .unwrap_or(false);
     // Statuses, when the account may read them: one load of the community, one audit record.
-    let mut statuses: Option<(Value, Vec<(i64, Value)>)> = None;
-    let mut points: Vec<vamos_app::referrals::DeliveryPoint> = Vec::new();
-    let mut as_of = None;
+    let mut statuses: Option<registry::HouseholdStatuses> = None;
     if p.can(Permission::StatusRead) {
         let catalogue = st.catalogue.clone();
         let actor = p.as_actor();
@@ -217,25 +269,28 @@ pub async fn household(
             })
             .await;
         match r {
-            Ok(Some(found)) => {
-                as_of = Some(found.as_of);
-                statuses = Some((found.household, found.members));
-                points = found.delivery_points;
-            }
-            Ok(None) => {}
+            Ok(found) => statuses = found,
             Err(e) => return page.error(&e),
         }
     }
-    let members: Vec<JValue> = h
-        .get("members")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    let name_of = |pid: i64| {
+        items_named(&h, "members")
+            .find(|m| m.get("id").and_then(Value::as_i64) == Some(pid))
+            .map(|m| {
+                [text(m, "given_names"), text(m, "family_names")]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .filter(|n| !n.is_empty())
+    };
+    let members: Vec<JValue> = items_named(&h, "members")
         .map(|m| {
             let pid = m.get("id").and_then(Value::as_i64);
             let explained = statuses
                 .as_ref()
-                .and_then(|(_, list)| list.iter().find(|(i, _)| Some(*i) == pid))
+                .and_then(|s| s.members.iter().find(|(i, _)| Some(*i) == pid))
                 .map(|(_, v)| services_of(v));
             context! {
                 id => pid,
@@ -249,129 +304,23 @@ pub async fn household(
             }
         })
         .collect();
-    let household_services = statuses.as_ref().map(|(v, _)| services_of(v));
-    // The household's route: per member (and the household), the services still missing —
-    // núcleo first — with where to go in the district.
-    let mut route: Vec<JValue> = Vec::new();
-    if let Some((whole, list)) = &statuses {
-        let name_of = |pid: i64| {
-            h.get("members")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .find(|m| m.get("id").and_then(Value::as_i64) == Some(pid))
-                .map(|m| {
-                    [text(m, "given_names"), text(m, "family_names")]
-                        .into_iter()
-                        .flatten()
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .filter(|n| !n.is_empty())
-        };
-        let units = list
-            .iter()
-            .map(|(pid, v)| (name_of(*pid), Some(*pid), v))
-            .chain(std::iter::once((None, None, whole)));
-        for (name, pid, v) in units {
-            let mut missing: Vec<(u8, JValue)> = Vec::new();
-            for c in v
-                .get("categories")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                for sv in c
-                    .get("services")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    let st = text(sv, "status").unwrap_or_default();
-                    if st != "desprotegido" && st != "sin_dato" {
-                        continue;
-                    }
-                    let code = text(sv, "service").unwrap_or_default();
-                    let rank = match text(sv, "package").as_deref() {
-                        Some("nucleo") => 0,
-                        Some("ampliado") => 1,
-                        _ => 2,
-                    };
-                    let places: Vec<String> = points
-                        .iter()
-                        .filter(|p| p.service == code)
-                        .map(|p| {
-                            [Some(p.name.clone()), p.address.clone(), p.hours.clone()]
-                                .into_iter()
-                                .flatten()
-                                .collect::<Vec<_>>()
-                                .join(" · ")
-                        })
-                        .collect();
-                    missing.push((
-                        rank,
-                        context! {
-                            name => text(sv, "name"),
-                            institution => text(sv, "institution"),
-                            status => st,
-                            places,
-                        },
-                    ));
-                }
+    let household_services = statuses.as_ref().map(|s| services_of(&s.household));
+    // The household's route, with the members' names.
+    let route: Vec<JValue> = statuses
+        .as_ref()
+        .map(registry::HouseholdStatuses::route)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|u| {
+            context! {
+                person => u.person,
+                name => u.person.and_then(name_of),
+                services => u.services,
             }
-            missing.sort_by_key(|(r, _)| *r);
-            if !missing.is_empty() {
-                route.push(context! {
-                    person => pid,
-                    name,
-                    services => missing.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
-                });
-            }
-        }
-    }
-    // Its referrals, for accounts that read referrals (an operator sees its institution's).
-    let mut referrals: Vec<JValue> = Vec::new();
-    if p.can(Permission::ReferralsRead) {
-        let rq = vamos_app::referrals::work::ReferralQuery {
-            institution: None,
-            territory: None,
-            service: None,
-            status: None,
-            min_priority: None,
-            household: Some(id),
-            limit: Some(200),
-            offset: None,
-            format: Some("json".into()),
-            purpose: Some("referencias de un hogar (aplicación web)".into()),
-        };
-        let actor = p.as_actor();
-        let catalogue = st.catalogue.clone();
-        let listed = st
-            .pool
-            .run(move |s| {
-                Ok(vamos_app::referrals::work::list(
-                    s, &actor, &catalogue, &rq,
-                )?)
-            })
-            .await;
-        if let Ok(listing) = listed {
-            {
-                let v = listing.json();
-                referrals = super::items(&v)
-                    .map(|r| {
-                        context! {
-                            id => r.get("id").and_then(Value::as_i64),
-                            service => text(r, "service_name").or_else(|| text(r, "service")),
-                            institution => text(r, "institution"),
-                            status => text(r, "status"),
-                            due => text(r, "due_on"),
-                            unit => text(r, "unit_kind"),
-                        }
-                    })
-                    .collect();
-            }
-        }
-    }
+        })
+        .collect();
+    let as_of = statuses.as_ref().map(|s| s.as_of.clone());
+    let referrals = household_referrals(&st, &p, id).await;
     page.html(
         "hogar.html",
         context! {
