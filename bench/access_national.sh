@@ -24,6 +24,9 @@ HH="${HH:-1900000}"
 WORK="${WORK:-/tmp/vamos-bench}"
 PG_ADMIN="${PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}"
 PG_DB="${PG_DB:-vamos_server_bench}"
+# The audit key every command and server here seals with (PostgreSQL has no default place for
+# it; the SQLite databases use it too, each keeping its checkpoint beside it).
+export VAMOS_AUDIT_KEY_FILE="${VAMOS_AUDIT_KEY_FILE:-$WORK/auditoria.key}"
 DURATION="${DURATION:-20s}"
 # Batches run longer: the server's writer applies its intake log between groups once the oldest
 # logged event waited 10 s, so a longer run measures what it sustains, not only a burst.

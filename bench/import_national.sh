@@ -21,6 +21,9 @@ SEED="${SEED:-7}"
 WORK="${WORK:-/tmp/vamos-bench}"
 PG_ADMIN="${PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}"
 PG_DB="${PG_DB:-vamos_bench}"
+# The audit key every command and server here seals with (PostgreSQL has no default place for
+# it; the SQLite databases use it too, each keeping its checkpoint beside it).
+export VAMOS_AUDIT_KEY_FILE="${VAMOS_AUDIT_KEY_FILE:-$WORK/auditoria.key}"
 REF_DATE="${REF_DATE:-2026-11-01}"
 mkdir -p "$WORK"
 
@@ -55,6 +58,7 @@ results+=("$(timed vamos_sqlite_reimport "$VAMOS" import fips --db "sqlite:$WORK
 if pg_isready -h 127.0.0.1 -p 5432 -q; then
   psql "$PG_ADMIN" -q -c "DROP DATABASE IF EXISTS ${PG_DB}_peer" -c "CREATE DATABASE ${PG_DB}_peer" \
     -c "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB" > /dev/null
+  rm -f "$VAMOS_AUDIT_KEY_FILE.$PG_DB.checkpoint.json" # the dropped database's
   peer_url="${PG_ADMIN%/*}/${PG_DB}_peer"
   for t in hogares:fips.csv miembros:fips-miembros.csv; do
     cols=$(head -n 1 "$DATA/${t#*:}" | tr -d '\r' | awk -F, '{for (i = 1; i <= NF; i++) printf "%s\"%s\" text", (i > 1 ? ", " : ""), $i}')

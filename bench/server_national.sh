@@ -25,6 +25,9 @@ SEED="${SEED:-7}"
 WORK="${WORK:-/tmp/vamos-bench}"
 PG_ADMIN="${PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}"
 PG_DB="${PG_DB:-vamos_server_bench}"
+# The audit key every command and server here seals with (PostgreSQL has no default place for
+# it; the SQLite databases use it too, each keeping its checkpoint beside it).
+export VAMOS_AUDIT_KEY_FILE="${VAMOS_AUDIT_KEY_FILE:-$WORK/auditoria.key}"
 DURATION="${DURATION:-20s}"
 CONNECTIONS="${CONNECTIONS:-16}"
 REF_DATE=2026-11-01
@@ -51,6 +54,7 @@ prepare() { # url
 if [ ! -f "$WORK/server-$HH.sqlite" ]; then prepare "$SQLITE"; fi
 if ! psql "$PG_ADMIN" -tAc "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'" | grep -q 1; then
   psql "$PG_ADMIN" -q -c "CREATE DATABASE $PG_DB"
+  rm -f "$VAMOS_AUDIT_KEY_FILE.$PG_DB.checkpoint.json" # a dropped database's
   prepare "$PG"
 fi
 [ -n "${PREPARE_ONLY:-}" ] && exit 0

@@ -18,6 +18,9 @@ HH="${HH:-1900000}"
 WORK="${WORK:-/tmp/vamos-bench}"
 PG_ADMIN="${PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}"
 PG_DB="${PG_DB:-vamos_server_bench}"
+# The audit key every command and server here seals with (PostgreSQL has no default place for
+# it; the SQLite databases use it too, each keeping its checkpoint beside it).
+export VAMOS_AUDIT_KEY_FILE="${VAMOS_AUDIT_KEY_FILE:-$WORK/auditoria.key}"
 DURATION="${DURATION:-10s}"
 cargo build --release --locked -q -p vamos-cli
 VAMOS="$CARGO_TARGET_DIR/release/vamos"

@@ -561,13 +561,19 @@ pub fn sign_in(
     };
     let Some(user) = user.filter(|u| u.active) else {
         let _ = verify_password(password, DECOY_PHC);
-        s.audit(&entry(username, "rechazado: credenciales inválidas", None))?;
+        crate::audit::write_audit(
+            s,
+            entry(username, "rechazado: credenciales inválidas", None),
+        )?;
         return Ok(invalid());
     };
     let role = Some(user.role.clone());
     if let Some(until) = &user.locked_until {
         if until.as_str() > now_s.as_str() {
-            s.audit(&entry(&user.username, "rechazado: cuenta bloqueada", role))?;
+            crate::audit::write_audit(
+                s,
+                entry(&user.username, "rechazado: cuenta bloqueada", role),
+            )?;
             return Ok(SignIn::Refused(Error::new(
                 ErrorKind::TooMany,
                 "cuenta_bloqueada",
@@ -582,11 +588,10 @@ pub fn sign_in(
         let until = (now + chrono::Duration::minutes(minutes.min(1440)))
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         accounts::record_failed_login(&mut s.db(), user.id, policy.lockout_threshold, &until)?;
-        s.audit(&entry(
-            &user.username,
-            "rechazado: credenciales inválidas",
-            role,
-        ))?;
+        crate::audit::write_audit(
+            s,
+            entry(&user.username, "rechazado: credenciales inválidas", role),
+        )?;
         return Ok(invalid());
     }
     accounts::record_login(&mut s.db(), user.id)?;
@@ -602,7 +607,7 @@ pub fn sign_in(
         &now_s,
         &expires,
     )?;
-    s.audit(&entry(&user.username, "ok", role))?;
+    crate::audit::write_audit(s, entry(&user.username, "ok", role))?;
     Ok(SignIn::Opened(Box::new(OpenedSession {
         user,
         cookie,

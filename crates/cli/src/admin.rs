@@ -7,15 +7,48 @@ use clap::Subcommand;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use vamos_app::accounts::{self as api, AgreementBody, NewTokenBody, NewUserBody};
-use vamos_app::audit::{self as chain, AuditQuery};
+use vamos_app::audit::{self as chain, AuditConfig, AuditFiles, AuditQuery};
 use vamos_store::Store;
 
+/// Opens an initialised database for a command that writes audit records: without the audit
+/// chain's key, or a checkpoint it can keep, the command does not start.
 pub(crate) fn open(db: &str) -> Result<Box<dyn Store>> {
+    let s = open_ready(db)?;
+    install_audit(db, true)?;
+    Ok(s)
+}
+
+/// Opens an initialised database, and installs its audit configuration if it can be read (for
+/// `audit verify`, which writes nothing).
+fn open_ready(db: &str) -> Result<Box<dyn Store>> {
     let mut s = vamos_store::open(db).with_context(|| format!("no se pudo abrir {db}"))?;
     if !s.is_ready()? {
         bail!("la base de datos no está inicializada: ejecute «vamos db init --db {db}»");
     }
     Ok(s)
+}
+
+/// Opens a database for a command that writes audit records once it runs (imports,
+/// classification, referrals): as [`open`] when it is initialised; an uninitialised one is
+/// left for the command to report as it always has.
+pub(crate) fn connect(db: &str) -> Result<Box<dyn Store>> {
+    let mut s = vamos_store::open(db).with_context(|| format!("no se pudo abrir {db}"))?;
+    if s.is_ready()? {
+        install_audit(db, true)?;
+    }
+    Ok(s)
+}
+
+/// Installs the audit configuration of `db` for this process (the files named by
+/// `VAMOS_AUDIT_KEY_FILE` and `VAMOS_AUDIT_CHECKPOINT_FILE`, else the defaults); a writer also
+/// checks that it can keep the checkpoint.
+pub(crate) fn install_audit(db: &str, writes: bool) -> Result<()> {
+    let config = AuditConfig::load(db, &AuditFiles::from_env()).map_err(api_err)?;
+    if writes {
+        config.checkpoint.check_writable().map_err(api_err)?;
+    }
+    vamos_app::audit::install(std::sync::Arc::new(config));
+    Ok(())
 }
 
 pub(crate) fn api_err(e: vamos_app::Error) -> anyhow::Error {
@@ -338,10 +371,15 @@ pub fn agreement(cmd: &AgreementCommand) -> Result<ExitCode> {
 
 #[derive(Subcommand)]
 pub enum AuditCommand {
-    /// Verifica la cadena de hashes: sale con 0 si está íntegra; si no, nombra el primer registro roto.
+    /// Verifica la cadena sellada con la clave y su punto de control: sale con 0 si está íntegra; si no, nombra el primer registro roto.
     Verify {
         #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB, help = DB_HELP)]
         db: String,
+    },
+    /// La clave con que se sella la cadena de auditoría.
+    Key {
+        #[command(subcommand)]
+        command: AuditKeyCommand,
     },
     /// Exporta el registro de auditoría en CSV (para el responsable de protección de datos).
     Export {
@@ -359,26 +397,79 @@ pub enum AuditCommand {
     },
 }
 
+#[derive(Subcommand)]
+pub enum AuditKeyCommand {
+    /// Crea la clave (32 bytes al azar, permisos 0600; nunca sobre una existente) en --out, en VAMOS_AUDIT_KEY_FILE o, para una base SQLite, junto a ella.
+    Init {
+        #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB, help = DB_HELP)]
+        db: String,
+        /// Archivo de la clave (fuera del servidor de la base y de sus copias).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// The checkpoint in a sentence.
+pub(crate) fn describe_checkpoint(c: &chain::Checkpoint) -> String {
+    format!(
+        "{} registros, el último el {} (sello {}…), sellado el {} con la clave {}",
+        c.rows,
+        c.head_id,
+        c.head_hash.get(..16).unwrap_or(&c.head_hash),
+        c.at,
+        c.key_id
+    )
+}
+
+/// `vamos audit verify`: exit code 0 when intact, 1 naming the first problem.
+fn verify(db: &str) -> Result<ExitCode> {
+    let mut s = open_ready(db)?;
+    install_audit(db, false)?;
+    let actor = crate::identity::actor(s.as_mut())?;
+    let v = chain::check_chain(s.as_mut(), &actor)?;
+    match v.broken {
+        None => {
+            println!(
+                "Registro de auditoría íntegro: {} registros; último sello {}.",
+                v.rows,
+                v.head.unwrap_or_else(|| "—".into())
+            );
+            if let Some(c) = &v.checkpoint {
+                println!("Punto de control: {}.", describe_checkpoint(c));
+            }
+            if v.unkeyed_rows > 0 {
+                println!(
+                    "Los primeros {} registros son anteriores a la clave (sellados sin ella y anclados por el primero sellado con ella).",
+                    v.unkeyed_rows
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some((0, why)) => {
+            eprintln!("Registro de auditoría ROTO: {why}.");
+            Ok(ExitCode::from(1))
+        }
+        Some((id, why)) => {
+            eprintln!("Registro de auditoría ROTO: primer registro inválido {id}: {why}.");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
 pub fn audit(cmd: &AuditCommand) -> Result<ExitCode> {
     match cmd {
-        AuditCommand::Verify { db } => {
-            let mut s = open(db)?;
-            let actor = crate::identity::actor(s.as_mut())?;
-            let v = chain::check_chain(s.as_mut(), &actor)?;
-            match v.broken {
-                None => {
-                    println!(
-                        "Registro de auditoría íntegro: {} registros; último sello {}.",
-                        v.rows,
-                        v.head.unwrap_or_else(|| "—".into())
-                    );
-                    Ok(ExitCode::SUCCESS)
-                }
-                Some((id, why)) => {
-                    eprintln!("Registro de auditoría ROTO: primer registro inválido {id}: {why}.");
-                    Ok(ExitCode::from(1))
-                }
-            }
+        AuditCommand::Verify { db } => verify(db),
+        AuditCommand::Key {
+            command: AuditKeyCommand::Init { db, out },
+        } => {
+            let (path, id) = chain::create_key_for(db, &AuditFiles::from_env(), out.as_deref())
+                .map_err(api_err)?;
+            println!(
+                "Clave de auditoría {id} creada en {} (permisos 0600). Guárdela fuera de la base y de sus copias: sin ella no se verifica la cadena. Indíquela a cada orden y al servidor con VAMOS_AUDIT_KEY_FILE{}.",
+                path.display(),
+                if out.is_some() { "" } else { " (o déjela donde está, junto a la base SQLite)" }
+            );
+            Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Export { db, out, from, to } => {
             let mut s = open(db)?;
@@ -390,19 +481,78 @@ pub fn audit(cmd: &AuditCommand) -> Result<ExitCode> {
                 ..Default::default()
             };
             let mut rows = chain::list(s.as_mut(), &actor, &query, true)?;
+            let checkpoint = chain::current_checkpoint(&actor)?;
             rows.reverse();
             let csv = chain::audit_csv(&rows);
+            let sealed = checkpoint
+                .as_ref()
+                .map(serde_json::to_string_pretty)
+                .transpose()?;
             match out {
                 Some(p) => {
                     std::fs::write(p, csv)
                         .with_context(|| format!("no se pudo escribir {}", p.display()))?;
                     eprintln!("{} registros exportados a {}.", rows.len(), p.display());
+                    // The checkpoint travels with the export, beside it.
+                    if let Some(text) = sealed {
+                        let side = checkpoint_beside(p);
+                        std::fs::write(&side, text + "\n")
+                            .with_context(|| format!("no se pudo escribir {}", side.display()))?;
+                        eprintln!("Punto de control de la cadena en {}.", side.display());
+                    }
                 }
-                None => print!("{csv}"),
+                None => {
+                    print!("{csv}");
+                    if let Some(c) = &checkpoint {
+                        eprintln!(
+                            "Punto de control de la cadena: {}",
+                            serde_json::to_string(c)?
+                        );
+                    }
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Where an export's checkpoint is written: `<file>.punto-de-control.json`.
+pub(crate) fn checkpoint_beside(p: &std::path::Path) -> PathBuf {
+    let mut name = p.as_os_str().to_os_string();
+    name.push(".punto-de-control.json");
+    PathBuf::from(name)
+}
+
+/// At `db init`, once migrated: the audit chain's key — read, or created for a new database
+/// or one whose chain predates keys (then anchored) —, installed for the rest of the command,
+/// and the checkpoint brought up to the chain's head; says what it did.
+pub fn prepare_audit(s: &mut dyn Store, db: &str, new_database: bool) -> Result<()> {
+    let actor = vamos_app::Actor {
+        name: "inicialización (línea de órdenes)".into(),
+        ..crate::identity::actor(s)?
+    };
+    let p =
+        chain::prepare(s, &actor, db, &AuditFiles::from_env(), new_database).map_err(api_err)?;
+    if p.created_key {
+        println!(
+            "Clave de auditoría {} creada en {} (permisos 0600): sella cada registro de auditoría. Guárdela fuera de las copias de la base; en producción, fuera del servidor de la base, indicada con VAMOS_AUDIT_KEY_FILE.",
+            p.config.key().id(),
+            p.config.paths.key.display()
+        );
+    }
+    if p.anchored > 0 {
+        println!(
+            "{} registros de auditoría anteriores a la clave quedaron anclados a ella.",
+            p.anchored
+        );
+    }
+    if let Some(old) = &p.set_aside {
+        println!(
+            "El punto de control de auditoría de una base anterior quedó apartado en {}.",
+            old.display()
+        );
+    }
+    Ok(())
 }
 
 /// At `db init`: the first administrator when there is no account yet. Its password comes from

@@ -94,6 +94,10 @@ pub struct DemoArgs {
 }
 
 pub fn db_init(url: &str, admin: &str) -> Result<ExitCode> {
+    let new_database = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .is_some_and(|p| !Path::new(p).exists());
     let mut store = vamos_store::open(url).with_context(|| format!("no se pudo abrir {url}"))?;
     let applied = store.migrate()?;
     let t = Territory::official();
@@ -111,6 +115,7 @@ pub fn db_init(url: &str, admin: &str) -> Result<ExitCode> {
             t.districts().len()
         );
     }
+    crate::admin::prepare_audit(store.as_mut(), url, new_database)?;
     crate::admin::first_admin(store.as_mut(), admin)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -177,8 +182,7 @@ fn default_rejects(kind: ImportKind) -> PathBuf {
 
 /// Runs one import as the command's actor (audited); returns its summary (also used by `demo`).
 pub fn run_import(kind: ImportKind, a: &ImportArgs, quiet: bool) -> Result<ImportSummary> {
-    let mut store =
-        vamos_store::open(&a.db).with_context(|| format!("no se pudo abrir {}", a.db))?;
+    let mut store = crate::admin::connect(&a.db)?;
     let actor = crate::identity::actor(store.as_mut())?;
     let default_rejects_path = a.rejects.is_none().then(|| default_rejects(kind));
     let req = vamos_app::imports::ImportRequest {

@@ -109,7 +109,7 @@ enum Command {
         #[command(subcommand)]
         command: admin::AgreementCommand,
     },
-    /// Registro de auditoría: verificar la cadena de hashes, exportar.
+    /// Registro de auditoría: verificar la cadena sellada, exportar, crear la clave.
     Audit {
         #[command(subcommand)]
         command: admin::AuditCommand,

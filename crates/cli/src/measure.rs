@@ -107,8 +107,7 @@ pub fn run_classify(a: &ClassifyArgs) -> Result<i64> {
     let as_of = parse_day(&a.as_of)?;
     let t = territory(&a.territory)?;
     let catalogue = load_catalogue(a.catalogue.as_ref())?;
-    let mut store =
-        vamos_store::open(&a.db).with_context(|| format!("no se pudo abrir {}", a.db))?;
+    let mut store = crate::admin::connect(&a.db)?;
     let readers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let actor = crate::identity::actor(store.as_mut())?;
     let c = vamos_app::measurements::classify_as(
@@ -327,8 +326,7 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
         (_, _, Some(k)) => (UnitKind::Community, k),
         _ => bail!("indique --person, --household o --community"),
     };
-    let mut store =
-        vamos_store::open(&a.db).with_context(|| format!("no se pudo abrir {}", a.db))?;
+    let mut store = crate::admin::connect(&a.db)?;
     // By default, the latest measurement's date, counting the counter-referrals its figures
     // count (so the explanation agrees with `vamos logros`).
     let (as_of, until) = match &a.as_of {

@@ -258,6 +258,8 @@ pub fn backup(a: &BackupArgs) -> Result<ExitCode> {
     let mut s = open(&a.db)?;
     let who = actor(s.as_mut())?;
     let started = std::time::Instant::now();
+    // Recorded in the database before the copy, so that the copy carries it.
+    let checkpoint = backup::record_checkpoint(s.as_mut())?;
     if sqlite_path(&a.db).is_some() {
         // A consistent, compacted copy while others may keep reading and writing.
         let path = a
@@ -282,6 +284,12 @@ pub fn backup(a: &BackupArgs) -> Result<ExitCode> {
         size as f64 / 1e6,
         started.elapsed().as_secs_f64()
     );
+    if let Some(c) = &checkpoint {
+        eprintln!(
+            "La copia lleva el punto de control de auditoría: {}.",
+            crate::admin::describe_checkpoint(c)
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -293,6 +301,11 @@ pub fn restore(a: &RestoreArgs) -> Result<ExitCode> {
     let head = head.get(..n).unwrap_or_default();
     let is_sqlite_file = head.starts_with(b"SQLite format 3\0");
     let is_pg_dump = head.starts_with(b"PGDMP");
+    // The key that sealed the copy must be at hand before anything is replaced (a copy of the
+    // other backend is refused below, before that).
+    if (sqlite_path(&a.db).is_some() && is_sqlite_file) || (is_postgres(&a.db) && is_pg_dump) {
+        crate::admin::install_audit(&a.db, true)?;
+    }
     if let Some(path) = sqlite_path(&a.db) {
         if !is_sqlite_file {
             bail!(
@@ -347,12 +360,27 @@ pub fn restore(a: &RestoreArgs) -> Result<ExitCode> {
     }
     let mut s = open(&a.db)?;
     let who = actor(s.as_mut())?;
-    let chain = backup::record_restore(s.as_mut(), &who)?;
+    let restored = backup::record_restore(s.as_mut(), &who)?;
     eprintln!(
-        "Copia restaurada en {}. Registro de auditoría: {}.",
+        "Copia restaurada en {}. {}",
         a.db,
-        match chain.broken {
+        match (&restored.checkpoint, &restored.other_key) {
+            (Some(c), _) => format!(
+                "Restaurada al punto de control de auditoría de la copia: {}.",
+                crate::admin::describe_checkpoint(c)
+            ),
+            (None, Some(other)) => format!(
+                "La copia trae puntos de control sellados con otra clave ({other}): restáurela con la clave que la selló (VAMOS_AUDIT_KEY_FILE)."
+            ),
+            (None, None) => "La copia no trae punto de control de auditoría (es anterior a ellos): el punto de control parte de la cadena restaurada.".into(),
+        }
+    );
+    let chain = &restored.chain;
+    eprintln!(
+        "Registro de auditoría: {}.",
+        match &chain.broken {
             None => format!("íntegro, {} registros", chain.rows),
+            Some((0, why)) => format!("ROTO: {why}"),
             Some((id, why)) => format!("ROTO en el registro {id}: {why}"),
         }
     );

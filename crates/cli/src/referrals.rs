@@ -164,7 +164,7 @@ fn territory(s: &str) -> Result<TerritoryCode> {
 }
 
 fn open(db: &str) -> Result<Box<dyn vamos_store::Store>> {
-    vamos_store::open(db).with_context(|| format!("no se pudo abrir {db}"))
+    crate::admin::connect(db)
 }
 
 use crate::identity::actor;

@@ -48,9 +48,17 @@ fn guarded_dbs(d: &Path) -> (Vec<TestDb>, Vec<AtExit>) {
 }
 
 fn vamos(args: &[&str], cwd: &Path) -> Output {
+    vamos_with(args, cwd, &[])
+}
+
+/// [`vamos`] with extra environment (the PostgreSQL suite's audit files are added as for every
+/// command: `common::audit_env`).
+fn vamos_with(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vamos"))
         .args(args)
         .current_dir(cwd)
+        .envs(common::audit_env(args, env))
+        .envs(env.iter().copied())
         .output()
         .unwrap()
 }
@@ -909,14 +917,25 @@ static ROUND_TRIPS: LazyLock<Vec<RoundTrip>> = LazyLock::new(|| {
             } else {
                 target.url.clone()
             };
-            let restored = vamos(&["restore", "--db", &target_url, &copy], d);
+            // The copy was sealed with the source's key: the restored database is verified
+            // with it (a SQLite target keeps its checkpoint beside it, a PostgreSQL one where
+            // the suite names it).
+            let key = vamos_store::testing::audit_key_file(url)
+                .display()
+                .to_string();
+            let with_key = [("VAMOS_AUDIT_KEY_FILE", key.as_str())];
+            let restored = vamos_with(&["restore", "--db", &target_url, &copy], d, &with_key);
             let counts = (count(&target_url), count(url));
-            let verified = vamos(&["audit", "verify", "--db", &target_url], d);
+            let verified = vamos_with(&["audit", "verify", "--db", &target_url], d, &with_key);
             // A SQLite target that exists needs --force; a copy of the other backend is refused.
             let over_existing = (target.label == "sqlite").then(|| {
                 (
-                    vamos(&["restore", "--db", &target_url, &copy], d),
-                    vamos(&["restore", "--db", &target_url, "--force", &copy], d),
+                    vamos_with(&["restore", "--db", &target_url, &copy], d, &with_key),
+                    vamos_with(
+                        &["restore", "--db", &target_url, "--force", &copy],
+                        d,
+                        &with_key,
+                    ),
                 )
             });
             let wrong = if db.label == "sqlite" {
@@ -924,7 +943,7 @@ static ROUND_TRIPS: LazyLock<Vec<RoundTrip>> = LazyLock::new(|| {
             } else {
                 format!("sqlite:{}", d.join("otra.sqlite").display())
             };
-            let into_other_backend = vamos(&["restore", "--db", &wrong, &copy], d);
+            let into_other_backend = vamos_with(&["restore", "--db", &wrong, &copy], d, &with_key);
             RoundTrip {
                 label: db.label,
                 backed_up,
@@ -979,6 +998,19 @@ fn a_restored_copy_is_whole_with_every_person() {
 fn a_restored_copys_audit_chain_verifies() {
     for r in round_trips() {
         succeeded(&r.verified);
+    }
+}
+
+#[test]
+fn a_restore_names_the_audit_checkpoint_it_restores_to() {
+    for r in round_trips() {
+        let err = String::from_utf8_lossy(&r.restored.stderr);
+        assert!(
+            err.contains("Restaurada al punto de control de auditoría de la copia")
+                && err.contains("registros, el último el"),
+            "{}: {err}",
+            r.label
+        );
     }
 }
 

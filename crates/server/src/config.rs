@@ -56,6 +56,12 @@ pub struct RawConfig {
     /// PostgreSQL: connections applying the counter-referral intake log side by side; default
     /// 2 (1 to 8). SQLite applies it on the writer's connection, one writer per file.
     pub counter_referral_appliers: Option<usize>,
+    /// File with the audit chain's key (`vamos audit key init`); default: next to a SQLite
+    /// database, required on PostgreSQL. Without a key the server does not start.
+    pub audit_key_file: Option<PathBuf>,
+    /// File where the audit chain's keyed checkpoint is kept; default: next to a SQLite
+    /// database, or next to the key on PostgreSQL.
+    pub audit_checkpoint_file: Option<PathBuf>,
 }
 
 impl RawConfig {
@@ -119,6 +125,9 @@ pub struct Settings {
     pub dci_notify: std::time::Duration,
     pub resident_registry: bool,
     pub counter_referral_appliers: usize,
+    /// The audit chain's key and checkpoint files, as configured (defaults are resolved by
+    /// `vamos_app::audit`, the same for the command line).
+    pub audit_files: vamos_app::audit::AuditFiles,
 }
 
 impl std::fmt::Debug for Settings {
@@ -194,6 +203,10 @@ impl TryFrom<RawConfig> for Settings {
             lockout_threshold: r.lockout_threshold.unwrap_or(5).max(1),
             log: r.log.unwrap_or_else(|| "info".into()),
             resident_registry: r.resident_registry.unwrap_or(true),
+            audit_files: vamos_app::audit::AuditFiles {
+                key: r.audit_key_file,
+                checkpoint: r.audit_checkpoint_file,
+            },
             counter_referral_appliers: match r.counter_referral_appliers.unwrap_or(2) {
                 n @ 1..=8 => n,
                 n => {
@@ -295,6 +308,8 @@ mod tests {
             assert_eq!(s.dci_notify.as_secs(), 60);
             assert!(s.resident_registry);
             assert_eq!(s.counter_referral_appliers, 2);
+            assert_eq!(s.audit_files.key, None);
+            assert_eq!(s.audit_files.checkpoint, None);
             Ok(())
         });
     }
@@ -323,6 +338,8 @@ mod tests {
                 ("DCI_NOTIFY_SECS", "5"),
                 ("RESIDENT_REGISTRY", "false"),
                 ("COUNTER_REFERRAL_APPLIERS", "1"),
+                ("AUDIT_KEY_FILE", "auditoria.key"),
+                ("AUDIT_CHECKPOINT_FILE", "control.json"),
             ];
             assert_eq!(vars.len(), RawConfig::keys().len(), "one variable per key");
             for (k, v) in vars {
@@ -349,6 +366,11 @@ mod tests {
             assert_eq!(s.dci_notify.as_secs(), 5);
             assert!(!s.resident_registry);
             assert_eq!(s.counter_referral_appliers, 1);
+            assert_eq!(s.audit_files.key, Some(PathBuf::from("auditoria.key")));
+            assert_eq!(
+                s.audit_files.checkpoint,
+                Some(PathBuf::from("control.json"))
+            );
             Ok(())
         });
     }

@@ -41,10 +41,18 @@ pub fn state(settings: Settings) -> anyhow::Result<AppState> {
             config::redact_url(&settings.db)
         );
     }
+    // Without the audit chain's key (and a checkpoint it can keep) the server does not start:
+    // every answer it gives is audited.
+    let audit = Arc::new(
+        vamos_app::audit::AuditConfig::load(&settings.db, &settings.audit_files)
+            .and_then(|c| c.checkpoint.check_writable().map(|()| c))
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    );
+    vamos_app::audit::install(audit.clone());
     let pool = pool::Pool::new(
         &settings.db,
         16,
-        Some(pool::AuditWriter::start(&settings.db)?),
+        Some(pool::AuditWriter::start(&settings.db, audit.clone())?),
     );
     let access_wake = Arc::new(tokio::sync::Notify::new());
     let intake = vamos_app::counter_referrals::intake::Intake::start(
@@ -52,6 +60,7 @@ pub fn state(settings: Settings) -> anyhow::Result<AppState> {
         Arc::new(vamos_app::counter_referrals::Codes::new(&catalogue)),
         access_wake.clone(),
         settings.counter_referral_appliers,
+        audit,
     )?;
     let dci_key = match &settings.dci_signing_key_file {
         Some(path) => {

@@ -1,20 +1,32 @@
 //! The audit trail: an append-only log of every read, export or change of personal data and
-//! every administrative action, chained by SHA-256 so that an edited, deleted or inserted row is
-//! detected by [`verify`].
+//! every administrative action, chained and sealed with a keyed MAC so that an edited, deleted,
+//! inserted or forged row is detected by [`verify`].
 //!
-//! Each row's hash covers the previous row's hash and the row's own fields in a fixed,
-//! length-prefixed encoding; the first row chains from 64 zeros. Appends are serialised (one
-//! writer holds the chain head), so the chain is a line, never a tree. Rows written before the
-//! chain existed (migration 0004) are sealed on the next append, in id order.
+//! Each row's seal is HMAC-SHA256 under a key kept outside the database ([`AuditKey`]; where it
+//! lives is decided above the store), over the previous row's seal and the row's own fields in a
+//! fixed, length-prefixed encoding; the first row chains from 64 zeros. A row is sealed in the
+//! statement that writes it and never changed afterwards (the database refuses UPDATE and
+//! DELETE on the table, migration 0016): a row without a seal, or whose seal or link does not
+//! match, breaks the chain. Appends are serialised (one writer holds the chain head), so the
+//! chain is a line, never a tree. Rows sealed before the chain was keyed (plain SHA-256) are
+//! accepted only ahead of the first keyed row, which anchors them: rewriting one would change
+//! the link the keyed row's MAC covers.
+//!
+//! A chain whose last rows were deleted still verifies on its own: truncation is caught against
+//! a [`Checkpoint`] — the head and the count, sealed with the same key and kept outside the
+//! database by the layer above — which [`verify`] checks the chain against. Design:
+//! `docs/design/audit.md`.
 
 use crate::sql::{in_tx, lock, Param, Row, Sql};
-use crate::{AuditEntry, Result};
-use serde::Serialize;
+use crate::{AuditEntry, Result, StoreError};
+use hmac::{Hmac, KeyInit, Mac};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Advisory-lock key of the audit chain head (PostgreSQL).
 const AUDIT_LOCK: i64 = 7_261_002;
-const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// The link of the first row.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// One stored audit row.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -54,13 +66,41 @@ fn row(r: &Row) -> AuditRow {
     }
 }
 
-/// The hash of a row given its predecessor's hash.
-pub fn row_hash(prev: &str, r: &AuditRow) -> String {
-    let mut h = Sha256::new();
-    let id = r.id.to_string();
-    let fields: [&str; 12] = [
+impl AuditRow {
+    /// The row `id` that `e` becomes, not sealed yet.
+    fn of(id: i64, e: &AuditEntry) -> AuditRow {
+        AuditRow {
+            id,
+            at: e.at.clone(),
+            actor: e.actor.clone(),
+            role: e.role.clone(),
+            institution: e.institution.clone(),
+            action: e.action.clone(),
+            subject_kind: e.subject_kind.clone(),
+            subject_id: e.subject_id.clone(),
+            purpose: e.purpose.clone(),
+            request_id: e.request_id.clone(),
+            outcome: e.outcome.clone(),
+            prev_hash: None,
+            hash: None,
+        }
+    }
+}
+
+/// Feeds `parts` to a hash, each prefixed by its length: ("ab","c") and ("a","bc") differ.
+fn feed(mut update: impl FnMut(&[u8]), parts: &[&str]) {
+    for p in parts {
+        update(&(p.len() as u64).to_le_bytes());
+        update(p.as_bytes());
+    }
+}
+
+/// The fields a seal covers: the link to the previous row, then the row's own (an absent
+/// optional field as a NUL, which no text field holds).
+fn sealed_fields<'a>(prev: &'a str, id: &'a str, r: &'a AuditRow) -> [&'a str; 12] {
+    [
         prev,
-        &id,
+        id,
         &r.at,
         &r.actor,
         r.role.as_deref().unwrap_or("\u{0}"),
@@ -71,13 +111,77 @@ pub fn row_hash(prev: &str, r: &AuditRow) -> String {
         &r.purpose,
         r.request_id.as_deref().unwrap_or("\u{0}"),
         &r.outcome,
-    ];
-    for f in fields {
-        // Length-prefixed: ("ab","c") and ("a","bc") hash differently.
-        h.update((f.len() as u64).to_le_bytes());
-        h.update(f.as_bytes());
-    }
+    ]
+}
+
+/// The plain SHA-256 seal of rows written before the chain was keyed. Anyone can compute it,
+/// which is why [`verify`] accepts it only ahead of the first keyed row (and why the test
+/// suites use it to forge rows as an attacker without the key would).
+pub fn unkeyed_row_hash(prev: &str, r: &AuditRow) -> String {
+    let mut h = Sha256::new();
+    let id = r.id.to_string();
+    feed(|b| h.update(b), &sealed_fields(prev, &id, r));
     hex(&h.finalize())
+}
+
+/// The secret of the chain's HMAC. Kept outside the database (a file, read by the layer above);
+/// never printed: `Debug` shows only its [`AuditKey::id`].
+#[derive(Clone)]
+pub struct AuditKey {
+    /// The HMAC keyed once; each seal starts from a copy.
+    mac: Hmac<Sha256>,
+    id: String,
+}
+
+impl std::fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditKey").field("id", &self.id).finish()
+    }
+}
+
+impl AuditKey {
+    /// Fewest bytes of a key: HMAC-SHA256's own output size.
+    pub const MIN_LEN: usize = 32;
+
+    /// A key from its bytes (at least [`AuditKey::MIN_LEN`]).
+    pub fn from_bytes(bytes: &[u8]) -> Result<AuditKey> {
+        if bytes.len() < Self::MIN_LEN {
+            return Err(StoreError::Invalid(format!(
+                "la clave de auditoría tiene {} bytes; hacen falta al menos {}",
+                bytes.len(),
+                Self::MIN_LEN
+            )));
+        }
+        let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(bytes)
+            .map_err(|e| StoreError::Invalid(format!("clave de auditoría inválida: {e}")))?;
+        let mut key = AuditKey {
+            mac,
+            id: String::new(),
+        };
+        // A public name of the key (checkpoints carry it, so that a wrong key is named as such).
+        key.id = key.seal(&["id"]).chars().take(16).collect();
+        Ok(key)
+    }
+
+    /// The key's public name: the first 16 hexadecimal digits of its MAC of a fixed text.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The MAC of `parts` (the first names what is sealed: rows, checkpoints and the key's id
+    /// never share a MAC), in hexadecimal.
+    fn seal(&self, parts: &[&str]) -> String {
+        let mut m = self.mac.clone();
+        feed(|b| m.update(b), parts);
+        hex(&m.finalize().into_bytes())
+    }
+
+    /// The seal of row `r` chained after `prev`.
+    pub fn row_seal(&self, prev: &str, r: &AuditRow) -> String {
+        let id = r.id.to_string();
+        let [a, b, c, d, e, f, g, h, i, j, k, l] = sealed_fields(prev, &id, r);
+        self.seal(&["fila", a, b, c, d, e, f, g, h, i, j, k, l])
+    }
 }
 
 /// Lower-case hexadecimal.
@@ -99,101 +203,180 @@ pub fn sha256_hex(s: &str) -> String {
     hex(&Sha256::digest(s.as_bytes()))
 }
 
-/// Appends one entry to the chain; returns its id.
-pub fn append(sql: &mut crate::sql::Db<'_>, e: &AuditEntry) -> Result<i64> {
-    let sql = sql.raw();
-    Ok(
-        append_many(&mut crate::sql::Db::new(sql), std::slice::from_ref(e))?
-            .first()
-            .copied()
-            .unwrap_or_default(),
-    )
+/// A keyed checkpoint of the chain: how many rows it had, which was the last and its seal,
+/// when, under which key — sealed with that key. Kept outside the database (a file the writers
+/// advance after their commits, and a copy recorded in each backup), so that deleting the last
+/// rows, which leaves a shorter chain that verifies on its own, is seen by [`verify`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// Rows of the chain up to the head (its ids run from 1, so this is `head_id`).
+    pub rows: i64,
+    pub head_id: i64,
+    pub head_hash: String,
+    /// When it was sealed (RFC 3339).
+    pub at: String,
+    /// The [`AuditKey::id`] of the key that sealed it.
+    pub key_id: String,
+    pub mac: String,
+}
+
+impl Checkpoint {
+    /// The checkpoint of a chain whose last row is `head_id` with seal `head_hash`, sealed now
+    /// (`at`) with `key`.
+    pub fn seal(key: &AuditKey, head_id: i64, head_hash: &str, at: &str) -> Checkpoint {
+        let mut c = Checkpoint {
+            rows: head_id,
+            head_id,
+            head_hash: head_hash.to_string(),
+            at: at.to_string(),
+            key_id: key.id().to_string(),
+            mac: String::new(),
+        };
+        c.mac = c.expected_mac(key);
+        c
+    }
+
+    fn expected_mac(&self, key: &AuditKey) -> String {
+        let (rows, head) = (self.rows.to_string(), self.head_id.to_string());
+        key.seal(&[
+            "control",
+            &rows,
+            &head,
+            &self.head_hash,
+            &self.at,
+            &self.key_id,
+        ])
+    }
+
+    /// Whether `key` sealed this checkpoint as it stands.
+    pub fn is_authentic(&self, key: &AuditKey) -> bool {
+        self.key_id == key.id() && self.mac == self.expected_mac(key)
+    }
+}
+
+/// The rows one append wrote: ids from `first_id` on, chained from `prev`, with their seals in
+/// order (what the writer needs to advance the checkpoint without reading the database).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Segment {
+    pub first_id: i64,
+    pub prev: String,
+    pub seals: Vec<String>,
+}
+
+impl Segment {
+    /// The ids written, in order.
+    pub fn ids(&self) -> Vec<i64> {
+        (self.first_id..).take(self.seals.len()).collect()
+    }
+
+    /// The last row written and its seal.
+    pub fn head(&self) -> Option<(i64, &str)> {
+        let last = self.seals.last()?;
+        Some((self.first_id + self.seals.len() as i64 - 1, last.as_str()))
+    }
+
+    /// The seal of row `id`, if this segment wrote it.
+    pub fn seal_of(&self, id: i64) -> Option<&str> {
+        let i = usize::try_from(id - self.first_id).ok()?;
+        self.seals.get(i).map(String::as_str)
+    }
+}
+
+/// Appends one entry to the chain, in a transaction of its own.
+pub fn append(sql: &mut crate::sql::Db<'_>, key: &AuditKey, e: &AuditEntry) -> Result<Segment> {
+    append_many(sql, key, std::slice::from_ref(e))
 }
 
 /// Most records [`append_as_writer`] writes in one statement (13 columns × 600 < the
 /// multi-row insert's 8,000 parameters).
 pub const WRITER_BATCH: usize = 600;
 
-/// The chain head as a single writer remembers it between batches: last id and hash.
+/// The chain head as a single writer remembers it between batches: last id and seal.
 pub type Head = Option<(i64, String)>;
 
 /// Appends entries for the one writer of a process (the server's audit thread), which knows
 /// the head from its previous batch: one multi-row `INSERT` (atomic on its own, one round trip)
 /// chained from the remembered head. If anyone else appended meanwhile, the insert collides
 /// on the id and nothing is written; then, as on the first call, [`append_many`] reads the
-/// head under the chain lock. `head` is updated to the new last row.
+/// head under the chain lock. `head` is updated to the new last row. Synced ([`synced`]).
 pub fn append_as_writer(
     sql: &mut crate::sql::Db<'_>,
+    key: &AuditKey,
     entries: &[AuditEntry],
     head: &mut Head,
-) -> Result<Vec<i64>> {
-    let sql = sql.raw();
+) -> Result<Segment> {
     if entries.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Segment::default());
     }
-    // One statement only (atomic without a transaction): batches that fit one INSERT.
-    if let Some((last_id, last_hash)) = head.take().filter(|_| entries.len() <= WRITER_BATCH) {
-        let (ids, rows, new_head) = chain_rows(entries, last_id, last_hash);
-        if insert_audit_rows(sql, &rows).is_ok() {
-            *head = Some(new_head);
-            return Ok(ids);
+    let segment = synced(sql.raw(), |sql| {
+        // One statement only (atomic without a transaction): batches that fit one INSERT.
+        if let Some((last_id, last_hash)) = head.take().filter(|_| entries.len() <= WRITER_BATCH) {
+            let (rows, segment) = chain_rows(key, entries, last_id, last_hash);
+            if insert_audit_rows(sql, &rows).is_ok() {
+                return Ok(segment);
+            }
         }
-    }
-    let ids = append_many(&mut crate::sql::Db::new(sql), entries)?;
-    *head = sql
-        .query_opt(
-            "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1",
-            &[],
-        )?
-        .and_then(|r| Some((r.int(0)?, r.string(1)?)));
-    Ok(ids)
+        append_retried(sql, key, entries)
+    })?;
+    *head = segment.head().map(|(id, h)| (id, h.to_string()));
+    Ok(segment)
 }
 
-/// The rows of `entries` chained after (`last_id`, `prev`): ids, rows, and the new head.
+/// Runs `f` with SQLite's commits synced to disk (`synchronous = FULL`; the connection's
+/// default, `NORMAL`, survives a crash of the process but not of the machine): a request is
+/// answered only once its audit record is on disk, and the checkpoint written after the commit
+/// is never ahead of what the database keeps. PostgreSQL commits durably by default.
+fn synced<T>(sql: &mut dyn Sql, f: impl FnOnce(&mut dyn Sql) -> Result<T>) -> Result<T> {
+    let sqlite = sql.dialect() == crate::Backend::Sqlite;
+    if sqlite {
+        sql.batch("PRAGMA synchronous = FULL")?;
+    }
+    let out = f(sql);
+    if sqlite {
+        let back = sql.batch("PRAGMA synchronous = NORMAL");
+        if out.is_ok() {
+            back?;
+        }
+    }
+    out
+}
+
+/// The rows of `entries` chained after (`last_id`, `prev`) and sealed with `key`.
 fn chain_rows(
+    key: &AuditKey,
     entries: &[AuditEntry],
     last_id: i64,
-    mut prev: String,
-) -> (Vec<i64>, Vec<Vec<Param>>, (i64, String)) {
-    let mut ids = Vec::with_capacity(entries.len());
+    prev: String,
+) -> (Vec<Vec<Param>>, Segment) {
     let mut rows: Vec<Vec<Param>> = Vec::with_capacity(entries.len());
+    let mut seals: Vec<String> = Vec::with_capacity(entries.len());
     for (id, e) in (last_id + 1..).zip(entries) {
-        let r = AuditRow {
-            id,
-            at: e.at.clone(),
-            actor: e.actor.clone(),
-            role: e.role.clone(),
-            institution: e.institution.clone(),
-            action: e.action.clone(),
-            subject_kind: e.subject_kind.clone(),
-            subject_id: e.subject_id.clone(),
-            purpose: e.purpose.clone(),
-            request_id: e.request_id.clone(),
-            outcome: e.outcome.clone(),
-            prev_hash: None,
-            hash: None,
-        };
-        let hash = row_hash(&prev, &r);
-        let prev_hash = std::mem::replace(&mut prev, hash.clone());
+        let r = AuditRow::of(id, e);
+        let link = seals.last().unwrap_or(&prev).clone();
+        let seal = key.row_seal(&link, &r);
         rows.push(vec![
             r.id.into(),
-            r.at.as_str().into(),
-            r.actor.as_str().into(),
-            r.role.clone().into(),
-            r.institution.clone().into(),
-            r.action.as_str().into(),
-            r.subject_kind.as_str().into(),
-            r.subject_id.as_str().into(),
-            r.purpose.as_str().into(),
-            r.request_id.clone().into(),
-            r.outcome.as_str().into(),
-            prev_hash.into(),
-            hash.into(),
+            r.at.into(),
+            r.actor.into(),
+            r.role.into(),
+            r.institution.into(),
+            r.action.into(),
+            r.subject_kind.into(),
+            r.subject_id.into(),
+            r.purpose.into(),
+            r.request_id.into(),
+            r.outcome.into(),
+            link.into(),
+            seal.as_str().into(),
         ]);
-        ids.push(id);
+        seals.push(seal);
     }
-    let last = ids.last().copied().unwrap_or(last_id);
-    (ids, rows, (last, prev))
+    let segment = Segment {
+        first_id: last_id + 1,
+        prev,
+        seals,
+    };
+    (rows, segment)
 }
 
 /// Multi-row inserts: one round trip per few hundred records.
@@ -205,13 +388,25 @@ fn insert_audit_rows(sql: &mut dyn Sql, rows: &[Vec<Param>]) -> Result<()> {
     crate::bulk::insert_rows(sql, "audit_log", &cols, rows)
 }
 
-/// Appends entries to the chain in one transaction (group commit), in order; returns their ids.
-/// Retried a few times if another writer took the same ids first.
-pub fn append_many(sql: &mut crate::sql::Db<'_>, entries: &[AuditEntry]) -> Result<Vec<i64>> {
-    let sql = sql.raw();
+/// Appends entries to the chain in one transaction (group commit), in order, synced
+/// ([`synced`]). Retried a few times if another writer took the same ids first.
+pub fn append_many(
+    sql: &mut crate::sql::Db<'_>,
+    key: &AuditKey,
+    entries: &[AuditEntry],
+) -> Result<Segment> {
+    if entries.is_empty() {
+        return Ok(Segment::default());
+    }
+    synced(sql.raw(), |sql| append_retried(sql, key, entries))
+}
+
+/// [`append_chained`] in a transaction, retried a few times if another writer took the same
+/// ids first.
+fn append_retried(sql: &mut dyn Sql, key: &AuditKey, entries: &[AuditEntry]) -> Result<Segment> {
     let mut attempt = 0u64;
     loop {
-        match append_locked(sql, entries) {
+        match in_tx(sql, |sql| append_chained(sql, key, entries)) {
             Err(_) if attempt < 3 => {
                 attempt += 1;
                 std::thread::sleep(std::time::Duration::from_millis(5 * attempt));
@@ -221,34 +416,31 @@ pub fn append_many(sql: &mut crate::sql::Db<'_>, entries: &[AuditEntry]) -> Resu
     }
 }
 
-fn append_locked(sql: &mut dyn Sql, entries: &[AuditEntry]) -> Result<Vec<i64>> {
-    if entries.is_empty() {
-        return Ok(Vec::new());
-    }
-    in_tx(sql, |sql| append_chained(sql, entries))
-}
-
 /// Appends entries inside the caller's open transaction, to be committed with the caller's own
 /// writes (the counter-referral writer stores a group and its audit records in one durable
 /// commit). On SQLite the transaction already excludes every other writer. On PostgreSQL the
 /// server's audit writer inserts without the chain lock, trusting the row ids to collide if
 /// someone else appended: such a collision rolls back to a savepoint and the head is read again
 /// (at most three times), so the caller's transaction survives it.
-pub fn append_in_tx(sql: &mut crate::sql::Db<'_>, entries: &[AuditEntry]) -> Result<Vec<i64>> {
+pub fn append_in_tx(
+    sql: &mut crate::sql::Db<'_>,
+    key: &AuditKey,
+    entries: &[AuditEntry],
+) -> Result<Segment> {
     let sql = sql.raw();
     if entries.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Segment::default());
     }
     if sql.dialect() == crate::Backend::Sqlite {
-        return append_chained(sql, entries);
+        return append_chained(sql, key, entries);
     }
     let mut attempt = 0;
     loop {
         sql.batch("SAVEPOINT audit_append")?;
-        match append_chained(sql, entries) {
-            Ok(ids) => {
+        match append_chained(sql, key, entries) {
+            Ok(segment) => {
                 sql.batch("RELEASE SAVEPOINT audit_append")?;
-                return Ok(ids);
+                return Ok(segment);
             }
             Err(e) => {
                 sql.batch("ROLLBACK TO SAVEPOINT audit_append")?;
@@ -261,75 +453,168 @@ pub fn append_in_tx(sql: &mut crate::sql::Db<'_>, entries: &[AuditEntry]) -> Res
     }
 }
 
-/// Takes the chain lock, reads the head and inserts `entries` after it (in a transaction).
-fn append_chained(sql: &mut dyn Sql, entries: &[AuditEntry]) -> Result<Vec<i64>> {
+/// Takes the chain lock, reads the head and inserts `entries` after it (in a transaction). A
+/// head without a seal (a row someone wrote around the store) is chained from as if it were the
+/// start: the chain is broken there already, and [`verify`] names that row.
+fn append_chained(sql: &mut dyn Sql, key: &AuditKey, entries: &[AuditEntry]) -> Result<Segment> {
     lock(sql, AUDIT_LOCK)?;
-    // One round trip: the last row (id and hash) and whether unsealed rows exist. The partial
-    // index of unsealed rows answers the last part; SQLite is told to use it, since with
-    // statistics taken when the log was small it would scan the whole log instead, holding up
-    // each counter-referral group (measured: BENCHMARKS.md, issue 5).
-    let unsealed = match sql.dialect() {
-        crate::Backend::Sqlite => "audit_log INDEXED BY audit_log_unsealed",
-        crate::Backend::Postgres => "audit_log",
-    };
     let head = sql.query_opt(
-        &format!(
-            "SELECT (SELECT COALESCE(MAX(id), 0) FROM audit_log),
-                    (SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1),
-                    (SELECT count(*) FROM {unsealed} WHERE hash IS NULL)"
-        ),
+        "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1",
         &[],
     )?;
     let last_id = head.as_ref().and_then(|r| r.int(0)).unwrap_or(0);
-    let prev = match head.as_ref().and_then(|r| r.string(1)) {
-        Some(h) if head.as_ref().and_then(|r| r.int(2)) == Some(0) => h,
-        _ if last_id == 0 => GENESIS.to_string(),
-        _ => seal_unchained(sql)?,
-    };
-    let (ids, rows, _) = chain_rows(entries, last_id, prev);
+    let prev = head
+        .and_then(|r| r.string(1))
+        .unwrap_or_else(|| GENESIS.to_string());
+    let (rows, segment) = chain_rows(key, entries, last_id, prev);
     insert_audit_rows(sql, &rows)?;
-    Ok(ids)
+    Ok(segment)
 }
 
-/// Seals rows written before the chain (no hash yet) and returns the head hash.
-fn seal_unchained(sql: &mut dyn Sql) -> Result<String> {
-    let head = sql.query_opt(
-        "SELECT hash FROM audit_log WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1",
+/// The last row of the chain (`None` when the chain is empty).
+pub fn last_row(sql: &mut crate::sql::Db<'_>) -> Result<Option<AuditRow>> {
+    Ok(sql
+        .raw()
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM audit_log ORDER BY id DESC LIMIT 1"),
+            &[],
+        )?
+        .as_ref()
+        .map(row))
+}
+
+/// The seal of row `id` (`None`: no such row, or it has none).
+pub fn seal_at(sql: &mut crate::sql::Db<'_>, id: i64) -> Result<Option<String>> {
+    Ok(sql
+        .raw()
+        .query_opt("SELECT hash FROM audit_log WHERE id = $1", &[id.into()])?
+        .and_then(|r| r.string(0)))
+}
+
+/// Whether no row of the chain was sealed with a key yet: the chain is empty, or its last row
+/// carries the plain SHA-256 seal of the chain before keys (a database written by an earlier
+/// version). Only then may a new key be made for it.
+pub fn unkeyed(sql: &mut crate::sql::Db<'_>) -> Result<bool> {
+    Ok(match last_row(sql)? {
+        None => true,
+        Some(r) => match (&r.prev_hash, &r.hash) {
+            (Some(prev), Some(hash)) => unkeyed_row_hash(prev, &r) == *hash,
+            _ => false,
+        },
+    })
+}
+
+/// Records checkpoint `c` in the database (before a backup is copied, so that the copy carries
+/// it), with why and when (`recorded_at`).
+pub fn record_checkpoint(
+    sql: &mut crate::sql::Db<'_>,
+    c: &Checkpoint,
+    reason: &str,
+    recorded_at: &str,
+) -> Result<()> {
+    sql.raw().execute(
+        "INSERT INTO audit_checkpoints
+             (recorded_at, reason, row_count, head_id, head_hash, at, key_id, mac)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &[
+            recorded_at.into(),
+            reason.into(),
+            c.rows.into(),
+            c.head_id.into(),
+            c.head_hash.as_str().into(),
+            c.at.as_str().into(),
+            c.key_id.as_str().into(),
+            c.mac.as_str().into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// The checkpoints recorded in the database ([`record_checkpoint`]), oldest first.
+pub fn recorded_checkpoints(sql: &mut crate::sql::Db<'_>) -> Result<Vec<Checkpoint>> {
+    let rows = sql.raw().query(
+        "SELECT row_count, head_id, head_hash, at, key_id, mac FROM audit_checkpoints ORDER BY id",
         &[],
     )?;
-    let mut prev = head
-        .and_then(|r| r.string(0))
-        .unwrap_or_else(|| GENESIS.to_string());
-    let legacy = sql.query(
-        &format!("SELECT {COLUMNS} FROM audit_log WHERE hash IS NULL ORDER BY id"),
-        &[],
-    )?;
-    for r in legacy.iter().map(row) {
-        let h = row_hash(&prev, &r);
-        sql.execute(
-            "UPDATE audit_log SET prev_hash = $1, hash = $2 WHERE id = $3",
-            &[prev.as_str().into(), h.as_str().into(), r.id.into()],
-        )?;
-        prev = h;
-    }
-    Ok(prev)
+    Ok(rows
+        .iter()
+        .map(|r| Checkpoint {
+            rows: r.int(0).unwrap_or_default(),
+            head_id: r.int(1).unwrap_or_default(),
+            head_hash: r.text(2),
+            at: r.text(3),
+            key_id: r.text(4),
+            mac: r.text(5),
+        })
+        .collect())
 }
 
 /// What [`verify`] found.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Verification {
     pub rows: u64,
-    /// The first row that does not verify, with the reason (Spanish).
+    /// The first problem: the row it concerns (0 when it is the checkpoint's, not a row's) and
+    /// the reason (Spanish).
     pub broken: Option<(i64, String)>,
+    /// The seal of the last row.
     pub head: Option<String>,
+    /// Rows at the start of the chain sealed before it was keyed (plain SHA-256, anchored by
+    /// the first keyed row).
+    pub unkeyed_rows: u64,
+    /// The checkpoint the chain was checked against.
+    pub checkpoint: Option<Checkpoint>,
 }
 
-/// Walks the whole chain in id order and recomputes every hash.
-pub fn verify(sql: &mut crate::sql::Db<'_>) -> Result<Verification> {
-    let sql = sql.raw();
+/// What walking the chain found.
+struct Walk {
+    rows: u64,
+    broken: Option<(i64, String)>,
+    /// The last row and its seal.
+    head: Option<(i64, String)>,
+    unkeyed_rows: u64,
+    /// The seal of the row the checkpoint names, as the walk found it.
+    at_checkpoint: Option<String>,
+}
+
+/// Walks the whole chain in id order, recomputing every seal with `key`, then checks it against
+/// `checkpoint` (the last one the writers kept outside the database): a chain shorter than the
+/// checkpoint lost its last rows; one whose row at the checkpoint's head has another seal was
+/// rewritten from there. Without a checkpoint, a chain with rows is reported: its end cannot be
+/// vouched for.
+pub fn verify(
+    sql: &mut crate::sql::Db<'_>,
+    key: &AuditKey,
+    checkpoint: Option<&Checkpoint>,
+) -> Result<Verification> {
+    let walk = walk(sql.raw(), key, checkpoint.map(|c| c.head_id))?;
+    let broken = match walk.broken.clone() {
+        Some(b) => Some(b),
+        None => against_checkpoint(&walk, key, checkpoint),
+    };
+    Ok(Verification {
+        rows: walk.rows,
+        head: if broken.is_none() {
+            walk.head.map(|(_, h)| h)
+        } else {
+            None
+        },
+        broken,
+        unkeyed_rows: walk.unkeyed_rows,
+        checkpoint: checkpoint.cloned(),
+    })
+}
+
+/// Walks the chain (see [`verify`]), noting the seal of row `mark` on the way.
+fn walk(sql: &mut dyn Sql, key: &AuditKey, mark: Option<i64>) -> Result<Walk> {
+    let mut w = Walk {
+        rows: 0,
+        broken: None,
+        head: None,
+        unkeyed_rows: 0,
+        at_checkpoint: None,
+    };
     let mut prev = GENESIS.to_string();
-    let mut expected_id = None;
-    let mut n = 0u64;
+    let mut keyed = false;
     // In pages, so a long trail does not sit in memory at once.
     let mut after = i64::MIN;
     loop {
@@ -338,57 +623,122 @@ pub fn verify(sql: &mut crate::sql::Db<'_>) -> Result<Verification> {
             &[Param::from(after)],
         )?;
         if page.is_empty() {
-            break;
+            return Ok(w);
         }
         for r in page.iter().map(row) {
             after = r.id;
-            n += 1;
-            let fail = |why: String| Verification {
-                rows: n,
-                broken: Some((r.id, why)),
-                head: None,
-            };
-            if let Some(e) = expected_id {
-                if r.id != e {
-                    return Ok(fail(format!(
-                        "falta el registro {e} (la cadena salta al {})",
-                        r.id
-                    )));
-                }
+            w.rows += 1;
+            let expected = w.head.as_ref().map_or(1, |(id, _)| id + 1);
+            if let Some(why) = check_row(key, &r, expected, &prev, &mut keyed) {
+                w.broken = Some((r.id, why));
+                return Ok(w);
             }
-            let Some(hash) = &r.hash else {
-                // Rows awaiting their seal may only trail the chain (written before 0004).
-                let sealed_after = sql
-                    .query_opt(
-                        "SELECT 1 FROM audit_log WHERE id > $1 AND hash IS NOT NULL",
-                        &[r.id.into()],
-                    )?
-                    .is_some();
-                if sealed_after {
-                    return Ok(fail("registro sin sello dentro de la cadena".into()));
-                }
-                expected_id = Some(r.id + 1);
-                continue;
-            };
-            if r.prev_hash.as_deref() != Some(prev.as_str()) {
-                return Ok(fail(
-                    "el enlace con el registro anterior no coincide (registro anterior borrado o alterado)".into(),
-                ));
+            if !keyed {
+                w.unkeyed_rows += 1;
             }
-            if row_hash(&prev, &r) != *hash {
-                return Ok(fail(
-                    "el contenido no coincide con su sello (registro alterado)".into(),
-                ));
+            let hash = r.hash.unwrap_or_default();
+            if mark == Some(r.id) {
+                w.at_checkpoint = Some(hash.clone());
             }
-            prev = hash.clone();
-            expected_id = Some(r.id + 1);
+            prev.clone_from(&hash);
+            w.head = Some((r.id, hash));
         }
     }
-    Ok(Verification {
-        rows: n,
-        broken: None,
-        head: (n > 0).then_some(prev),
-    })
+}
+
+/// Why row `r` breaks the chain, if it does: `expected` is the id it must have, `prev` the seal
+/// it must link to. `keyed` tells whether a keyed row came before (after one, an unkeyed seal is
+/// a forgery); it is set when `r` is keyed.
+fn check_row(
+    key: &AuditKey,
+    r: &AuditRow,
+    expected: i64,
+    prev: &str,
+    keyed: &mut bool,
+) -> Option<String> {
+    if r.id != expected {
+        return Some(if expected == 1 {
+            format!(
+                "la cadena empieza en el registro {} (faltan los primeros)",
+                r.id
+            )
+        } else {
+            format!("falta el registro {expected} (la cadena salta al {})", r.id)
+        });
+    }
+    let (Some(link), Some(hash)) = (&r.prev_hash, &r.hash) else {
+        return Some(
+            "registro sin sello o sin enlace (hash nulo): la cadena no admite registros sin sellar"
+                .into(),
+        );
+    };
+    if link != prev {
+        return Some(
+            "el enlace con el registro anterior no coincide (registro anterior borrado o alterado)"
+                .into(),
+        );
+    }
+    if key.row_seal(prev, r) == *hash {
+        *keyed = true;
+        return None;
+    }
+    if !*keyed && unkeyed_row_hash(prev, r) == *hash {
+        return None;
+    }
+    Some("el contenido no coincide con su sello (registro alterado, o sellado sin la clave)".into())
+}
+
+/// Why a chain that walked whole does not match `checkpoint`, if it does not.
+fn against_checkpoint(
+    walk: &Walk,
+    key: &AuditKey,
+    checkpoint: Option<&Checkpoint>,
+) -> Option<(i64, String)> {
+    let last = walk.head.as_ref().map_or(0, |(id, _)| *id);
+    let Some(c) = checkpoint else {
+        return (walk.rows > 0).then(|| {
+            (
+                0,
+                "no hay punto de control de la cadena: no se puede descartar que se hayan borrado los últimos registros".into(),
+            )
+        });
+    };
+    if c.key_id != key.id() {
+        return Some((
+            0,
+            format!(
+                "el punto de control fue sellado con otra clave ({}; la configurada es {})",
+                c.key_id,
+                key.id()
+            ),
+        ));
+    }
+    if !c.is_authentic(key) || c.rows != c.head_id {
+        return Some((
+            0,
+            "el punto de control no es auténtico: su sello no corresponde (archivo alterado)"
+                .into(),
+        ));
+    }
+    if last < c.head_id {
+        return Some((
+            last + 1,
+            format!(
+                "faltan los últimos registros: el punto de control del {} cuenta {} registros, hasta el {}, y la cadena termina en el {last} (registros borrados al final)",
+                c.at, c.rows, c.head_id
+            ),
+        ));
+    }
+    if walk.at_checkpoint.as_deref() != Some(c.head_hash.as_str()) {
+        return Some((
+            c.head_id,
+            format!(
+                "el registro {} no es el que selló el punto de control del {} (registros borrados y vueltos a escribir)",
+                c.head_id, c.at
+            ),
+        ));
+    }
+    None
 }
 
 /// Filters for reading the trail.
@@ -431,6 +781,87 @@ pub fn list(sql: &mut crate::sql::Db<'_>, q: &AuditQuery) -> Result<Vec<AuditRow
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_shorter_than_an_hmac_output_is_refused() {
+        assert!(AuditKey::from_bytes(&[1; 31]).is_err());
+        assert!(AuditKey::from_bytes(&[1; 32]).is_ok());
+    }
+
+    #[test]
+    fn the_key_id_names_the_key_and_debug_shows_nothing_else() {
+        let a = AuditKey::from_bytes(&[1; 32]).unwrap();
+        let again = AuditKey::from_bytes(&[1; 32]).unwrap();
+        let b = AuditKey::from_bytes(&[2; 32]).unwrap();
+        assert_eq!(a.id(), again.id());
+        assert_ne!(a.id(), b.id());
+        assert_eq!(a.id().len(), 16);
+        assert_eq!(format!("{a:?}"), format!("AuditKey {{ id: {:?} }}", a.id()));
+    }
+
+    #[test]
+    fn a_row_seal_depends_on_the_key_the_link_and_every_field() {
+        let key = AuditKey::from_bytes(&[1; 32]).unwrap();
+        let entry = AuditEntry {
+            at: "2026-11-23T10:00:00Z".into(),
+            actor: "ana".into(),
+            action: "leer persona".into(),
+            subject_kind: "persona".into(),
+            subject_id: "1".into(),
+            purpose: "prueba".into(),
+            outcome: "ok".into(),
+            role: None,
+            institution: None,
+            request_id: None,
+        };
+        let r = AuditRow::of(1, &entry);
+        let seal = key.row_seal(GENESIS, &r);
+        let other = AuditKey::from_bytes(&[2; 32]).unwrap();
+        assert_ne!(seal, other.row_seal(GENESIS, &r));
+        assert_ne!(seal, key.row_seal(&"1".repeat(64), &r));
+        assert_ne!(seal, unkeyed_row_hash(GENESIS, &r));
+        let edited = AuditRow {
+            actor: "otra".into(),
+            ..r.clone()
+        };
+        assert_ne!(seal, key.row_seal(GENESIS, &edited));
+        let with_role = AuditRow {
+            role: Some(String::new()),
+            ..r
+        };
+        assert_ne!(seal, key.row_seal(GENESIS, &with_role), "NULL is not empty");
+    }
+
+    #[test]
+    fn a_checkpoint_is_authentic_only_as_sealed_and_with_its_key() {
+        let key = AuditKey::from_bytes(&[1; 32]).unwrap();
+        let c = Checkpoint::seal(&key, 5, "abc", "2026-11-23T10:00:00Z");
+        assert_eq!((c.rows, c.head_id), (5, 5));
+        assert!(c.is_authentic(&key));
+        assert!(!c.is_authentic(&AuditKey::from_bytes(&[2; 32]).unwrap()));
+        let pulled_back = Checkpoint {
+            rows: 3,
+            head_id: 3,
+            ..c.clone()
+        };
+        assert!(!pulled_back.is_authentic(&key));
+    }
+
+    #[test]
+    fn a_segment_knows_its_ids_head_and_seals() {
+        let s = Segment {
+            first_id: 4,
+            prev: "p".into(),
+            seals: vec!["a".into(), "b".into()],
+        };
+        assert_eq!(s.ids(), vec![4, 5]);
+        assert_eq!(s.head(), Some((5, "b")));
+        assert_eq!(
+            (s.seal_of(4), s.seal_of(6), s.seal_of(3)),
+            (Some("a"), None, None)
+        );
+        assert_eq!(Segment::default().head(), None);
+    }
 
     #[test]
     fn hex_is_lower_case_two_digits_per_byte() {

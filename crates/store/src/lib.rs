@@ -298,10 +298,6 @@ pub trait Store: Send {
     fn has_synthetic_data(&mut self) -> Result<bool>;
     /// Finds a unit by id (persons also by cédula) and its district: `(id, district code)`.
     fn locate(&mut self, kind: UnitKind, key: i64) -> Result<Option<(i64, u16)>>;
-    /// Appends an audit entry to the hash chain ([`audit::append`]).
-    fn audit(&mut self, entry: &AuditEntry) -> Result<()> {
-        audit::append(&mut self.db(), entry).map(|_| ())
-    }
     /// This connection, for the store's typed functions (accounts, audit, views, DCI, …).
     fn db(&mut self) -> sql::Db<'_>;
     /// Whether the schema exists (`vamos db init` has run).

@@ -86,6 +86,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0015_counter_referral_person_hash",
         include_str!("../migrations/postgres/0015_counter_referral_person_hash.sql"),
     ),
+    (
+        "0016_audit_append_only",
+        include_str!("../migrations/postgres/0016_audit_append_only.sql"),
+    ),
 ];
 
 /// A PostgreSQL registry.

@@ -73,6 +73,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0013_referral_unit_services",
         include_str!("../migrations/sqlite/0013_referral_unit_services.sql"),
     ),
+    (
+        "0016_audit_append_only",
+        include_str!("../migrations/sqlite/0016_audit_append_only.sql"),
+    ),
 ];
 
 /// How much of the database file the server's counter-referral writer reads through a memory

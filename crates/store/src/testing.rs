@@ -26,6 +26,78 @@ impl Drop for TestDb {
             if let Ok(mut c) = postgres::Client::connect(admin_url, postgres::NoTls) {
                 let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
             }
+            remove_audit_files(name);
+        }
+    }
+}
+
+/// The folder of the audit keys and checkpoints the suites name for PostgreSQL databases.
+pub fn audit_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join("vamos-pruebas-auditoria")
+}
+
+/// The PostgreSQL database named in `url`, if it is a PostgreSQL URL.
+fn postgres_name(url: &str) -> Option<&str> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return None;
+    }
+    url.rsplit('/').next()?.split('?').next()
+}
+
+/// The audit key file of database `url` as the suites set it up: beside a SQLite file (the
+/// default), in [`audit_dir`] for a PostgreSQL database (which has no default).
+pub fn audit_key_file(url: &str) -> std::path::PathBuf {
+    match postgres_name(url) {
+        Some(name) => audit_dir().join(format!("{name}.key")),
+        None => std::path::PathBuf::from(format!(
+            "{}.audit-key",
+            url.trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:")
+        )),
+    }
+}
+
+/// The audit checkpoint file of database `url` as the suites set it up ([`audit_key_file`]).
+pub fn audit_checkpoint_file(url: &str) -> std::path::PathBuf {
+    match postgres_name(url) {
+        Some(name) => audit_dir().join(format!("{name}.checkpoint.json")),
+        None => std::path::PathBuf::from(format!(
+            "{}.audit-checkpoint.json",
+            url.trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:")
+        )),
+    }
+}
+
+/// The variables naming the audit key and checkpoint of a PostgreSQL database at `url` for a
+/// `vamos` the suites run (one pair per database, in [`audit_dir`]); none for SQLite, whose
+/// defaults sit beside its file.
+pub fn audit_env(url: &str) -> Vec<(&'static str, String)> {
+    if postgres_name(url).is_none() {
+        return Vec::new();
+    }
+    let _ = std::fs::create_dir_all(audit_dir());
+    vec![
+        (
+            "VAMOS_AUDIT_KEY_FILE",
+            audit_key_file(url).display().to_string(),
+        ),
+        (
+            "VAMOS_AUDIT_CHECKPOINT_FILE",
+            audit_checkpoint_file(url).display().to_string(),
+        ),
+    ]
+}
+
+/// Removes the audit files of PostgreSQL database `name` ([`audit_env`]).
+pub fn remove_audit_files(name: &str) {
+    if let Ok(entries) = std::fs::read_dir(audit_dir()) {
+        for e in entries.flatten() {
+            let file = e.file_name();
+            let file = file.to_string_lossy();
+            if file.starts_with(&format!("{name}.")) {
+                let _ = std::fs::remove_file(e.path());
+            }
         }
     }
 }

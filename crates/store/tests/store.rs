@@ -1452,8 +1452,9 @@ fn counter_referrals_and_their_audit_records_commit_or_roll_back_together() {
             institution: Some("MSPBS".into()),
             request_id: None,
         };
+        let key = audit::AuditKey::from_bytes(&[7; 32]).unwrap();
         // An earlier record, as the server's audit writer leaves one.
-        audit::append(&mut s.db(), &entry("antes")).unwrap();
+        audit::append(&mut s.db(), &key, &entry("antes")).unwrap();
         // SQLite statistics taken while the log was empty must not make the head's lookup scan
         // the whole log (it stays correct either way; this is the state the bench met).
         if db.label == "sqlite" {
@@ -1476,11 +1477,11 @@ fn counter_referrals_and_their_audit_records_commit_or_roll_back_together() {
             None,
             |sql, outcomes| {
                 assert_eq!(outcomes.len(), 2);
-                audit::append_in_tx(sql, &[entry("1"), entry("2")])
+                audit::append_in_tx(sql, &key, &[entry("1"), entry("2")]).map(|s| s.ids())
             },
         )
         .unwrap();
-        assert_eq!(ids.len(), 2, "{}", db.label);
+        assert_eq!(ids, vec![2, 3], "{}", db.label);
         assert_eq!(count(&mut s, "counter_referrals"), 2, "{}", db.label);
         assert_eq!(count(&mut s, "audit_log"), 3, "{}", db.label);
         // A failure after the audit records undoes the events too.
@@ -1491,7 +1492,7 @@ fn counter_referrals_and_their_audit_records_commit_or_roll_back_together() {
             "2026-11-23T10:00:01Z",
             None,
             |sql, _| {
-                audit::append_in_tx(sql, &[entry("3")])?;
+                audit::append_in_tx(sql, &key, &[entry("3")])?;
                 Err::<(), _>(vamos_store::StoreError::Invalid("prueba".into()))
             },
         );
@@ -1499,8 +1500,10 @@ fn counter_referrals_and_their_audit_records_commit_or_roll_back_together() {
         assert_eq!(count(&mut s, "counter_referrals"), 2, "{}", db.label);
         assert_eq!(count(&mut s, "audit_log"), 3, "{}", db.label);
         // The chain goes on from the committed records and verifies.
-        audit::append(&mut s.db(), &entry("después")).unwrap();
-        let v = audit::verify(&mut s.db()).unwrap();
+        let last = audit::append(&mut s.db(), &key, &entry("después")).unwrap();
+        let (head_id, head) = last.head().unwrap();
+        let checkpoint = audit::Checkpoint::seal(&key, head_id, head, "2026-11-23T10:00:02Z");
+        let v = audit::verify(&mut s.db(), &key, Some(&checkpoint)).unwrap();
         assert_eq!((v.rows, v.broken), (4, None), "{}", db.label);
     }
 }

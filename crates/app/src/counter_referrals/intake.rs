@@ -127,12 +127,13 @@ pub struct IntakeStatus {
 impl Intake {
     /// Starts the writer thread for the database at `url` (connected lazily, reconnected
     /// after an error). `applied` is woken whenever events become counter-referrals (the Logros
-    /// updater).
+    /// updater); `audit` seals the submissions' audit records.
     pub fn start(
         url: &str,
         codes: Arc<Codes>,
         applied: Arc<Notify>,
         appliers: usize,
+        audit: Arc<crate::audit::AuditConfig>,
     ) -> anyhow::Result<Intake> {
         let (tx, rx) = mpsc::channel::<Job>(1024);
         let status = Arc::new(IntakeStatus::default());
@@ -176,6 +177,7 @@ impl Intake {
             application: Application::new(url, codes.clone(), status.clone()),
             status: status.clone(),
             applied,
+            audit,
             split,
         };
         std::thread::Builder::new()
@@ -307,6 +309,9 @@ struct Writer {
     application: Application,
     status: Arc<IntakeStatus>,
     applied: Arc<Notify>,
+    /// The audit chain's key and checkpoint: the submissions' records are sealed in the
+    /// writer's transactions, and the checkpoint advanced after each commit.
+    audit: Arc<crate::audit::AuditConfig>,
     /// The appliers on threads of their own (PostgreSQL; `None`: this thread applies the log,
     /// and `backlog`, `lag`, `application` are this thread's).
     split: Option<Split>,
@@ -758,6 +763,7 @@ impl Writer {
         // The events (or their log row), the referrals they answer and the submissions'
         // audit records: one transaction, one durable commit. Each submission's summary is
         // made by its request afterwards (`Intake::submit`), off this thread.
+        let config = self.audit.clone();
         let stored = self.conn.prepare(kind).and_then(|s| {
             let sql = &mut s.db();
             let audit = |sql: &mut vamos_store::Db<'_>, outcomes: &[Outcome]| {
@@ -775,22 +781,29 @@ impl Writer {
                     entries.push(entry);
                     parts.push(part.to_vec());
                 }
-                append_in_tx(sql, &entries)?;
-                Ok(parts)
+                let segment = append_in_tx(sql, config.key(), &entries)?;
+                Ok((parts, segment))
             };
-            match known.as_mut() {
+            let stored = match known.as_mut() {
                 Some(k) if !small => {
-                    let (parts, logged) =
+                    let ((parts, segment), logged) =
                         log_counter_referrals_and(sql, &rows, &runs, &at, k, audit)?;
-                    Ok((parts, logged, false))
+                    (parts, segment, logged, false)
                 }
                 k => {
-                    let parts =
+                    let (parts, segment) =
                         insert_counter_referrals_and(sql, &rows, &codes.answers, &at, k, audit)?;
                     // Applied at once: the log, if any, was applied first.
-                    Ok((parts, Logged::default(), true))
+                    (parts, segment, Logged::default(), true)
                 }
+            };
+            // Committed: the checkpoint follows (a failure to write it is logged; the
+            // submissions are stored).
+            let (parts, segment, logged, applied) = stored;
+            if let Err(e) = config.after_commit(sql, &segment) {
+                tracing::error!(motivo = %e, "punto de control de auditoría no escrito");
             }
+            Ok((parts, logged, applied))
         });
         match stored {
             Ok((parts, logged, applied)) => {

@@ -36,6 +36,7 @@ pub fn start_with(url: &str, cwd: &Path, env: &[(&str, &str)]) -> Server {
         .args(["serve", "--db", url, "--addr", "127.0.0.1:0"])
         .env("VAMOS_LOG", "warn")
         .env("VAMOS_LOGIN_RATE_PER_MINUTE", "1000")
+        .envs(audit_env(&["--db", url], env))
         .envs(env.iter().copied())
         .current_dir(cwd)
         .stdout(Stdio::piped())
@@ -154,10 +155,24 @@ pub fn login(s: &Server, user: &str, password: &str) -> Who {
 pub fn vamos(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> std::process::Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vamos"));
     c.args(args).current_dir(cwd);
+    c.envs(audit_env(args, env));
     for (k, v) in env {
         c.env(k, v);
     }
     c.output().unwrap()
+}
+
+/// The audit key and checkpoint files of the PostgreSQL database a command names with `--db`
+/// (`vamos_store::testing::audit_env`), unless `env` names them itself.
+pub fn audit_env(args: &[&str], env: &[(&str, &str)]) -> Vec<(&'static str, String)> {
+    let url = args
+        .windows(2)
+        .find(|w| w[0] == "--db")
+        .map_or("", |w| w[1]);
+    vamos_store::testing::audit_env(url)
+        .into_iter()
+        .filter(|(k, _)| !env.iter().any(|(given, _)| given == k))
+        .collect()
 }
 
 pub const PW: &str = "Prueba-Segura-2026";
@@ -224,7 +239,8 @@ impl AtExit {
                     .next()
                     .unwrap();
                 script += &format!(
-                    " psql '{admin}' -qc 'DROP DATABASE IF EXISTS {name} WITH (FORCE)' >/dev/null 2>&1;"
+                    " psql '{admin}' -qc 'DROP DATABASE IF EXISTS {name} WITH (FORCE)' >/dev/null 2>&1; rm -f '{}/{name}.'*;",
+                    vamos_store::testing::audit_dir().display()
                 );
             }
         }

@@ -1,5 +1,5 @@
-//! The audit trail: reading it (JSON pages or a CSV export) and verifying its hash chain; both
-//! are themselves audited.
+//! The audit trail: reading it (JSON pages or a CSV export, which carries the chain's checkpoint)
+//! and verifying its keyed chain against the checkpoint; both are themselves audited.
 
 use crate::auth::Principal;
 use crate::error::ApiResult;
@@ -108,17 +108,30 @@ pub async fn list_audit(
         before: q.before,
         limit: q.limit.unwrap_or(if csv { 100_000 } else { 100 }),
     };
-    let rows = p
-        .act(&st, move |s, actor| chain::list(s, actor, &query, csv))
+    let (rows, checkpoint) = p
+        .act(&st, move |s, actor| {
+            let rows = chain::list(s, actor, &query, csv)?;
+            let checkpoint = if csv {
+                chain::current_checkpoint(actor)?
+            } else {
+                None
+            };
+            Ok((rows, checkpoint))
+        })
         .await?;
     if csv {
+        // The export carries the chain's checkpoint, in a header of its own.
+        let checkpoint = checkpoint
+            .and_then(|c| serde_json::to_string(&c).ok())
+            .unwrap_or_default();
         return Ok((
             [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
                 (
                     header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"auditoria.csv\"",
+                    "attachment; filename=\"auditoria.csv\"".to_string(),
                 ),
+                (CHECKPOINT_HEADER, checkpoint),
             ],
             audit_csv(&rows),
         )
@@ -132,17 +145,38 @@ pub async fn list_audit(
     .into_response())
 }
 
+/// The header of a CSV export that carries the audit chain's keyed checkpoint (JSON).
+pub const CHECKPOINT_HEADER: header::HeaderName =
+    header::HeaderName::from_static("x-vamos-audit-checkpoint");
+
 /// The result of walking the chain.
 #[derive(Serialize, ToSchema)]
 pub struct Verification {
     pub intact: bool,
     pub rows: u64,
-    /// Hash del último registro
+    /// Sello del último registro
     pub head: Option<String>,
     pub first_broken: Option<Broken>,
+    /// Registros iniciales sellados antes de la clave (anclados por el primero sellado con ella)
+    pub unkeyed_rows: u64,
+    /// El punto de control contra el que se verificó la cadena
+    pub checkpoint: Option<CheckpointBody>,
 }
 
-/// The first record that does not verify, and why.
+/// The keyed checkpoint of the chain, kept outside the database.
+#[derive(Serialize, ToSchema)]
+pub struct CheckpointBody {
+    /// Registros de la cadena hasta su último
+    pub rows: i64,
+    pub head_id: i64,
+    pub head_hash: String,
+    /// Cuándo se selló (RFC 3339)
+    pub at: String,
+    /// Identificador público de la clave que lo selló
+    pub key_id: String,
+}
+
+/// The first record that does not verify (0: the checkpoint, not a record), and why.
 #[derive(Serialize, ToSchema)]
 pub struct Broken {
     pub id: i64,
@@ -150,7 +184,7 @@ pub struct Broken {
 }
 
 #[utoipa::path(get, path = "/api/audit/verify", tag = "auditoría",
-    summary = "Verifica la cadena de hashes del registro de auditoría",
+    summary = "Verifica la cadena sellada del registro de auditoría y su punto de control",
     responses((status = 200, description = "Correcto", body = Verification)),
     extensions(("x-vamos-permission" = json!(Permission::AuditRead.code())), ("x-vamos-personal-data" = json!(false))))]
 pub async fn verify_audit(
@@ -163,5 +197,13 @@ pub async fn verify_audit(
         rows: v.rows,
         head: v.head,
         first_broken: v.broken.map(|(id, reason)| Broken { id, reason }),
+        unkeyed_rows: v.unkeyed_rows,
+        checkpoint: v.checkpoint.map(|c| CheckpointBody {
+            rows: c.rows,
+            head_id: c.head_id,
+            head_hash: c.head_hash,
+            at: c.at,
+            key_id: c.key_id,
+        }),
     }))
 }
