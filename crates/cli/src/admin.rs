@@ -391,7 +391,7 @@ pub fn audit(cmd: &AuditCommand) -> Result<ExitCode> {
             };
             let mut rows = chain::list(s.as_mut(), &actor, &query, true)?;
             rows.reverse();
-            let csv = chain::audit_csv(&rows);
+            let csv = chain::audit_csv(&rows)?;
             match out {
                 Some(p) => {
                     std::fs::write(p, csv)

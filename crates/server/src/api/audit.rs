@@ -120,7 +120,7 @@ pub async fn list_audit(
                     "attachment; filename=\"auditoria.csv\"",
                 ),
             ],
-            audit_csv(&rows),
+            audit_csv(&rows)?,
         )
             .into_response());
     }
