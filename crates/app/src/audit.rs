@@ -154,7 +154,7 @@ pub fn audit_csv(rows: &[chain::AuditRow]) -> crate::Result<String> {
         ])
         .map_err(Error::internal)?;
     }
-    let bytes = w.into_inner().map_err(|e| Error::internal(e.error()))?;
+    let bytes = w.into_inner().map_err(Error::internal)?;
     String::from_utf8(bytes).map_err(Error::internal)
 }
 

@@ -102,8 +102,8 @@ impl<W: Write> CsvWriter<W> {
     }
 
     /// Flushes and hands back the sink.
-    pub fn into_inner(self) -> Result<W, csv::IntoInnerError<csv::Writer<W>>> {
-        self.inner.into_inner()
+    pub fn into_inner(self) -> std::io::Result<W> {
+        self.inner.into_inner().map_err(|e| e.into_error())
     }
 }
 
