@@ -133,9 +133,9 @@ pub fn set_thread_writer(w: Option<AuditWriter>) {
 /// cells a spreadsheet would run as a formula (a `purpose` such as `=HYPERLINK(…)`) are
 /// neutralised by `vamos_domain::csv_safe`.
 pub fn audit_csv(rows: &[chain::AuditRow]) -> crate::Result<String> {
-    let mut w = CsvWriter::quoting_every_cell(Vec::new());
-    let header = "id,fecha_hora,actor,rol,institucion,accion,tipo_sujeto,sujeto,finalidad,solicitud,resultado,hash_anterior,hash";
-    w.write_record(header.split(',')).map_err(Error::internal)?;
+    // The header line as it has always been (unquoted, a constant of ours); the rows quoted.
+    let header = "id,fecha_hora,actor,rol,institucion,accion,tipo_sujeto,sujeto,finalidad,solicitud,resultado,hash_anterior,hash\n";
+    let mut w = CsvWriter::quoting_every_cell(header.as_bytes().to_vec());
     for r in rows {
         w.write_record([
             r.id.to_string().as_str(),
