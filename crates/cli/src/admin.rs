@@ -483,7 +483,7 @@ pub fn audit(cmd: &AuditCommand) -> Result<ExitCode> {
             let mut rows = chain::list(s.as_mut(), &actor, &query, true)?;
             let checkpoint = chain::current_checkpoint(&actor)?;
             rows.reverse();
-            let csv = chain::audit_csv(&rows);
+            let csv = chain::audit_csv(&rows)?;
             let sealed = checkpoint
                 .as_ref()
                 .map(serde_json::to_string_pretty)

@@ -227,25 +227,38 @@ pub fn logros(a: &LogrosArgs) -> Result<ExitCode> {
     match a.format {
         LogrosFormat::Json => println!("{}", serde_json::to_string(&out)?),
         LogrosFormat::Csv => {
-            println!("medicion,fecha_referencia,territorio,logro,categoria,identificados,protegidos,cobertura,sin_dato,sintetico");
+            // Through the neutralising writer, like every CSV (`vamos_domain::csv_safe`).
+            let mut w = vamos_domain::csv_safe::CsvWriter::from_writer(std::io::stdout().lock());
+            w.write_record([
+                "medicion",
+                "fecha_referencia",
+                "territorio",
+                "logro",
+                "categoria",
+                "identificados",
+                "protegidos",
+                "cobertura",
+                "sin_dato",
+                "sintetico",
+            ])?;
             for l in &table {
-                println!(
-                    "{},{},{},{},{},{},{},{},{},{}",
-                    m.id,
-                    m.as_of,
-                    t,
-                    l.logro,
-                    l.category,
-                    l.all.identified,
-                    l.all.protected,
+                w.write_record([
+                    m.id.to_string(),
+                    m.as_of.clone(),
+                    t.to_string(),
+                    l.logro.to_string(),
+                    l.category.to_string(),
+                    l.all.identified.to_string(),
+                    l.all.protected.to_string(),
                     l.all
                         .coverage()
                         .map(|c| format!("{c:.4}"))
                         .unwrap_or_default(),
-                    l.all.without_data,
-                    if m.synthetic { "si" } else { "no" }
-                );
+                    l.all.without_data.to_string(),
+                    if m.synthetic { "si" } else { "no" }.to_string(),
+                ])?;
             }
+            w.flush()?;
         }
         LogrosFormat::Table => {
             println!(

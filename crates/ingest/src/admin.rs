@@ -80,7 +80,8 @@ pub fn import(
                 reason: e.to_string(),
             })?);
             f.write_all(b"\xEF\xBB\xBF").map_err(IngestError::io)?;
-            let mut w = csv::Writer::from_writer(f);
+            // Neutralised cells: the list is opened in a spreadsheet (`vamos_domain::csv_safe`).
+            let mut w = vamos_domain::csv_safe::CsvWriter::from_writer(f);
             w.write_record([
                 "archivo",
                 "fila",

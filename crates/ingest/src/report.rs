@@ -1,6 +1,7 @@
 //! The rejection report: one line per problem found, naming file, row, column, value and
 //! reason, in Spanish. Written as CSV (UTF-8 with BOM so Excel opens accents correctly) while
-//! the import streams, so memory stays bounded however many rows are rejected.
+//! the import streams, so memory stays bounded however many rows are rejected. Values and
+//! reasons that a spreadsheet would run as a formula are neutralised (`vamos_domain::csv_safe`).
 
 use crate::IngestError;
 use serde::Serialize;
@@ -8,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
+use vamos_domain::csv_safe::CsvWriter;
 
 /// One problem in one row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -23,7 +25,7 @@ pub struct Rejection {
 
 /// Collects rejections: counts by reason (for the summary) and streams them to a CSV file.
 pub struct RejectionLog {
-    writer: Option<csv::Writer<BufWriter<File>>>,
+    writer: Option<CsvWriter<BufWriter<File>>>,
     rows_rejected: u64,
     problems: u64,
     by_reason: BTreeMap<String, u64>,
@@ -51,7 +53,7 @@ impl RejectionLog {
                         reason: format!("no se puede crear el informe de rechazos: {e}"),
                     })?);
                 f.write_all(b"\xEF\xBB\xBF").map_err(IngestError::io)?;
-                let mut w = csv::Writer::from_writer(f);
+                let mut w = CsvWriter::from_writer(f);
                 w.write_record(["archivo", "fila", "columna", "valor", "motivo", "clave"])
                     .map_err(IngestError::csv)?;
                 Some(w)

@@ -18,6 +18,7 @@ use crate::{Actor, Error};
 use std::cell::RefCell;
 use std::sync::mpsc;
 use std::sync::Arc;
+use vamos_domain::csv_safe::CsvWriter;
 use vamos_domain::Permission;
 use vamos_store::audit::{self as chain, Segment};
 use vamos_store::{AuditEntry, Store};
@@ -181,30 +182,33 @@ pub fn set_thread_writer(w: Option<AuditWriter>) {
     WRITER.with(|cell| *cell.borrow_mut() = w);
 }
 
-/// The trail as CSV (RFC 4180 quoting), for the data protection officer.
-pub fn audit_csv(rows: &[chain::AuditRow]) -> String {
-    let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-    let mut out = String::from("id,fecha_hora,actor,rol,institucion,accion,tipo_sujeto,sujeto,finalidad,solicitud,resultado,hash_anterior,hash\n");
+/// The trail as CSV (RFC 4180, every cell quoted), for the data protection officer; text
+/// cells a spreadsheet would run as a formula (a `purpose` such as `=HYPERLINK(…)`) are
+/// neutralised by `vamos_domain::csv_safe`.
+pub fn audit_csv(rows: &[chain::AuditRow]) -> crate::Result<String> {
+    // The header line as it has always been (unquoted, a constant of ours); the rows quoted.
+    let header = "id,fecha_hora,actor,rol,institucion,accion,tipo_sujeto,sujeto,finalidad,solicitud,resultado,hash_anterior,hash\n";
+    let mut w = CsvWriter::quoting_every_cell(header.as_bytes().to_vec());
     for r in rows {
-        let cells = [
-            r.id.to_string(),
-            r.at.clone(),
-            r.actor.clone(),
-            r.role.clone().unwrap_or_default(),
-            r.institution.clone().unwrap_or_default(),
-            r.action.clone(),
-            r.subject_kind.clone(),
-            r.subject_id.clone(),
-            r.purpose.clone(),
-            r.request_id.clone().unwrap_or_default(),
-            r.outcome.clone(),
-            r.prev_hash.clone().unwrap_or_default(),
-            r.hash.clone().unwrap_or_default(),
-        ];
-        out.push_str(&cells.iter().map(|c| q(c)).collect::<Vec<_>>().join(","));
-        out.push('\n');
+        w.write_record([
+            r.id.to_string().as_str(),
+            &r.at,
+            &r.actor,
+            r.role.as_deref().unwrap_or_default(),
+            r.institution.as_deref().unwrap_or_default(),
+            &r.action,
+            &r.subject_kind,
+            &r.subject_id,
+            &r.purpose,
+            r.request_id.as_deref().unwrap_or_default(),
+            &r.outcome,
+            r.prev_hash.as_deref().unwrap_or_default(),
+            r.hash.as_deref().unwrap_or_default(),
+        ])
+        .map_err(Error::internal)?;
     }
-    out
+    let bytes = w.into_inner().map_err(Error::internal)?;
+    String::from_utf8(bytes).map_err(Error::internal)
 }
 
 /// Rows of the trail, newest first, as `q` filters them; the reading is itself audited — as an

@@ -517,10 +517,11 @@ pub fn report_table(rows: &[Value]) -> (Vec<String>, Vec<Vec<String>>) {
     (headers, body)
 }
 
-/// The report as CSV (UTF-8 with BOM, so Excel reads the accents; `,` separator).
+/// The report as CSV (UTF-8 with BOM, so Excel reads the accents; `,` separator; text cells
+/// that a spreadsheet would run as a formula neutralised, see `vamos_domain::csv_safe`).
 pub fn report_csv(rows: &[Value]) -> anyhow::Result<Vec<u8>> {
     let (headers, body) = report_table(rows);
-    let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+    let mut w = vamos_domain::csv_safe::CsvWriter::from_writer(b"\xEF\xBB\xBF".to_vec());
     w.write_record(&headers)?;
     for r in &body {
         w.write_record(r)?;
@@ -529,6 +530,8 @@ pub fn report_csv(rows: &[Value]) -> anyhow::Result<Vec<u8>> {
 }
 
 /// The report as an XLSX workbook (one sheet, «referencias»), with a note when synthetic.
+/// Text goes in with `write_string`, which stores a string cell, never a formula: a name such
+/// as `=HYPERLINK(…)` is shown as typed (only numbers are written as numbers).
 pub fn report_xlsx(rows: &[Value], note: Option<&str>) -> anyhow::Result<Vec<u8>> {
     use rust_xlsxwriter::{Format, Workbook};
     let (headers, body) = report_table(rows);

@@ -133,7 +133,7 @@ pub async fn list_audit(
                 ),
                 (CHECKPOINT_HEADER, checkpoint),
             ],
-            audit_csv(&rows),
+            audit_csv(&rows)?,
         )
             .into_response());
     }

@@ -24,6 +24,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use vamos_app::measurements as status;
 use vamos_domain::authz::Permission;
+use vamos_domain::csv_safe::CsvWriter;
 use vamos_domain::{Territory, TerritoryCode};
 use vamos_engine::logros::{roll_up, DistrictLogros};
 use vamos_store::MeasurementRecord;
@@ -427,7 +428,7 @@ struct CsvCell<'a> {
     total_key: &'a str,
 }
 
-fn write_cell(w: &mut csv::Writer<Vec<u8>>, c: &CsvCell<'_>) -> Result<(), ApiError> {
+fn write_cell(w: &mut CsvWriter<Vec<u8>>, c: &CsvCell<'_>) -> Result<(), ApiError> {
     let num = |k: &str| -> String {
         c.counts
             .get(k)
@@ -470,7 +471,7 @@ fn logros_of(v: &Value) -> impl Iterator<Item = &Value> {
 }
 
 fn csv_bytes(f: &Figures, t: TerritoryCode) -> Result<Vec<u8>, ApiError> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = CsvWriter::from_writer(Vec::new());
     w.write_record([
         "medicion",
         "fecha",
