@@ -91,6 +91,7 @@ run() { # label url
        sql "$url" "SELECT count(pg_prewarm(c.oid::regclass)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relname IN ('persons', 'persons_pkey', 'persons_national_id', 'households', 'households_pkey', 'referrals_unit_service', 'referrals', 'counter_referrals', 'counter_referrals_pkey', 'counter_referrals_institution_event_key_key', 'counter_referrals_person')" > /dev/null ;;
   esac
   token=$("$VAMOS" token create --db "$url" --user bench_mspbs --name "wrk" --days 1 --scopes contrarreferencias:enviar,logros:leer 2> /dev/null)
+  MONITOR_TOKEN=$(monitor_token "$url")
   out="$WORK/access-$label.out"
   VAMOS_API_RATE_PER_MINUTE=100000000 VAMOS_LOG=warn "$VAMOS" serve --db "$url" --addr 127.0.0.1:0 > "$out" 2> "$WORK/access-$label.err" &
   pid=$!
@@ -118,13 +119,14 @@ run() { # label url
   # received to the Logros.
   local last t0 applied_log
   t0=$(date +%s.%N)
-  applied_log=$(python3 - "$base" "${BACKLOG_WAIT:-600}" << 'PY'
+  applied_log=$(python3 - "$base" "${BACKLOG_WAIT:-600}" "$MONITOR_TOKEN" << 'PY'
 import json, sys, time, urllib.request
-base, limit = sys.argv[1], float(sys.argv[2])
+base, limit, token = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+ready = urllib.request.Request(base + "/api/ready", headers={"authorization": "Bearer " + token})
 t0 = time.time()
 first = None
 while time.time() - t0 < limit:
-    pending = json.load(urllib.request.urlopen(base + "/api/ready"))["counter_referral_intake"]["pending"]
+    pending = json.load(urllib.request.urlopen(ready))["counter_referral_intake"]["pending"]
     first = pending if first is None else first
     if pending == 0:
         print(f"{first} en el registro de entrada al terminar la carga, aplicadas {time.time() - t0:.1f} s después")

@@ -5,13 +5,18 @@
 # which service (`/api/ready` → none of resident_registry.state, person_places.state,
 # counter_referral_intake.referrals.state "loading"), so that the measurement sees a
 # server that has been running, not one busy reading the registry. Prints the state, the
-# seconds waited and (given the server's PID) its resident memory on stderr.
+# seconds waited and (given the server's PID) its resident memory on stderr. `/api/ready` needs
+# a monitoring token: MONITOR_TOKEN, made by `monitor_token URL` before the server starts.
+monitor_token() { # db-url
+  "$VAMOS" token create --db "$1" --user admin --name "bench monitoreo" --days 1 --scopes monitoreo:leer 2> /dev/null
+}
+
 wait_resident() { # base [pid]
   local t0 state="" rss=""
   t0=$(date +%s.%N)
   sleep 1
   for _ in $(seq 1 1200); do
-    state=$(curl -s "$1/api/ready" | python3 -c 'import json, sys; r = json.load(sys.stdin); print(r.get("resident_registry", {}).get("state", ""), r.get("person_places", {}).get("state", ""), r.get("counter_referral_intake", {}).get("referrals", {}).get("state", ""))' 2> /dev/null || true)
+    state=$(curl -s -H "authorization: Bearer ${MONITOR_TOKEN:?}" "$1/api/ready" | python3 -c 'import json, sys; r = json.load(sys.stdin); print(r.get("resident_registry", {}).get("state", ""), r.get("person_places", {}).get("state", ""), r.get("counter_referral_intake", {}).get("referrals", {}).get("state", ""))' 2> /dev/null || true)
     case " $state " in *" loading "*) ;; *) break ;; esac
     sleep 0.5
   done

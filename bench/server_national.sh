@@ -73,6 +73,7 @@ run() { # label url
   warm "$url"
   "$VAMOS" db init --db "$url" > /dev/null # applies migrations newer than the import
   token=$("$VAMOS" token create --db "$url" --user bench_his --name "wrk" --days 1 --scopes registro:leer,dci 2> /dev/null)
+  MONITOR_TOKEN=$(monitor_token "$url")
   max_id=$(sqlite_or_pg_max "$url")
   out="$WORK/serve-$label.out"
   VAMOS_API_RATE_PER_MINUTE=100000000 VAMOS_LOG=warn "$VAMOS" serve --db "$url" --addr 127.0.0.1:0 > "$out" 2> "$WORK/serve-$label.err" &

@@ -35,6 +35,7 @@ run() { # label url
   if ! "$VAMOS" user list --db "$url" 2> /dev/null | grep -q bench_web; then
     VAMOS_PASSWORD="$PASSWORD" "$VAMOS" user create --db "$url" bench_web --role analista > /dev/null
   fi
+  MONITOR_TOKEN=$(monitor_token "$url")
   out="$WORK/web-$label.out"
   VAMOS_API_RATE_PER_MINUTE=100000000 VAMOS_LOG=warn VAMOS_COOKIE_SECURE=false "$VAMOS" serve --db "$url" --addr 127.0.0.1:0 > "$out" 2> "$WORK/web-$label.err" &
   pid=$!

@@ -31,7 +31,7 @@ VAMOS_ADMIN_PASSWORD='Esquema-Prueba-2026' "$VAMOS" db init --db "$DB" > /dev/nu
 "$VAMOS" referrals generate --db "$DB" > /dev/null
 "$VAMOS" delivery-points import --db "$DB" data/delivery_points/puntos_ilustrativos.csv > /dev/null
 TOKEN=$("$VAMOS" token create --db "$DB" --user admin --name schemathesis --days 1 \
-  --scopes registro:leer,estatus:leer,logros:leer,catalogo:leer,auditoria:leer,usuarios:administrar,dci,referencias:leer,referencias:gestionar,contrarreferencias:enviar 2> /dev/null)
+  --scopes registro:leer,estatus:leer,logros:leer,catalogo:leer,auditoria:leer,usuarios:administrar,dci,referencias:leer,referencias:gestionar,contrarreferencias:enviar,monitoreo:leer 2> /dev/null)
 # An unsigned DCI sender for the admin account, so generated DCI messages reach the handlers.
 "$VAMOS" dci sender add --db "$DB" --id schemathesis --user admin > /dev/null
 

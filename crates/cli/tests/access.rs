@@ -266,12 +266,13 @@ fn journey(url: &str, d: &Path) -> Journey {
         d,
     );
 
+    let monitor = monitoring(url, d, "monitoreo");
     let s = start(url, d);
     // The writer reads which units were referred for which service (those a
     // counter-referral can answer), and says so.
     let mut intake_referrals = Value::Null;
     for _ in 0..300 {
-        let (_, ready, _) = call(&s, &Who::default(), "get", "/api/ready", None);
+        let (_, ready, _) = call(&s, &monitor, "get", "/api/ready", None);
         intake_referrals = ready["counter_referral_intake"]["referrals"].clone();
         if intake_referrals["state"] == "ready" {
             break;
@@ -1094,9 +1095,10 @@ fn killed(db: &TestDb, d: &Path) -> Killed {
     // Restarted: once the writer has applied its intake log.
     let s = start(url, d);
     let _at_exit = AtExit::new(&[s.child.id()], &[], None);
+    let monitor = monitoring(url, d, "monitoreo");
     let mut pending = None;
     for _ in 0..300 {
-        let (_, ready, _) = call(&s, &Who::default(), "get", "/api/ready", None);
+        let (_, ready, _) = call(&s, &monitor, "get", "/api/ready", None);
         pending = ready["counter_referral_intake"]["pending"].as_u64();
         if pending == Some(0) {
             break;
@@ -1270,10 +1272,11 @@ fn wait_applied(url: &str) {
     panic!("the updater did not apply the counter-referrals within 30 s");
 }
 
-/// Waits until `/api/ready` reports the Logros updater's registry in memory as `state`.
-fn wait_resident(s: &Server, state: &str) -> Value {
+/// Waits until `/api/ready` (asked by `monitor`) reports the Logros updater's registry in
+/// memory as `state`.
+fn wait_resident(s: &Server, monitor: &Who, state: &str) -> Value {
     for _ in 0..300 {
-        let (_, v, _) = call(s, &Who::default(), "get", "/api/ready", None);
+        let (_, v, _) = call(s, monitor, "get", "/api/ready", None);
         if v["resident_registry"]["state"] == state && v["person_places"]["state"] == state {
             return v;
         }
@@ -1344,7 +1347,8 @@ fn incremental(db: &TestDb, d: &Path) -> Incremental {
     let before = logros(d);
     // Events answering Villeta's MSPBS person referrals.
     let s = start(url, d);
-    let ready = wait_resident(&s, "ready");
+    let monitor = monitoring(url, d, "monitoreo");
+    let ready = wait_resident(&s, &monitor, "ready");
     let (_, list, _) = call(
         &s,
         &his,
@@ -1387,7 +1391,7 @@ fn incremental(db: &TestDb, d: &Path) -> Incremental {
     drop(s);
     // From the database (the registry in memory turned off).
     let s = start_with(url, d, &[("VAMOS_RESIDENT_REGISTRY", "false")]);
-    wait_resident(&s, "off");
+    wait_resident(&s, &monitor, "off");
     let (st, sum, _) = call(
         &s,
         &his,

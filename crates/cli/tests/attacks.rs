@@ -14,6 +14,11 @@
 //! open in a spreadsheet (the referral list, the rejection report, the audit export). Each is
 //! written with an apostrophe in front, so the spreadsheet shows it as text; numbers stay numbers
 //! (`vamos_domain::csv_safe` tries every dangerous first character on its own).
+//!
+//! The web's edges (item 12, and item 8's open redirect): a return path after login that a
+//! browser would follow to another site, HSTS that depended on a flag, readiness and metrics
+//! (the registry's size) open to anyone, a health check naming the version, request-parsing
+//! errors in English plain text, and a DCI expression too large for the database's SQL.
 
 #![allow(
     clippy::unwrap_used,
@@ -272,4 +277,266 @@ fn a_formula_in_a_rejected_value_is_neutralised_in_the_rejection_report() {
     assert!(csv.contains(",'-cédula inválida,"), "{csv}");
     assert!(csv.contains(",'\t=1+2\n"), "{csv}");
     assert!(csv.contains("hogares.csv,2,cedula,"), "{csv}");
+}
+
+/// An agent that reports redirects instead of following them.
+fn no_redirects() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into()
+}
+
+/// The value of the hidden field `name` of a form.
+fn hidden(body: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let i = body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {body}"))
+        + marker.len();
+    body[i..]
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&#x2f;", "/")
+        .replace("&amp;", "&")
+}
+
+#[test]
+fn a_login_return_path_cannot_leave_the_site() {
+    let db = vamos_store::testing::sqlite_db();
+    let d = tempfile::tempdir().unwrap();
+    init_db(&db.url, d.path());
+    let s = start(&db.url, d.path());
+    let a = no_redirects();
+    for (query, posted) in [
+        ("/%09/evil.example/x", "/\t/evil.example/x"),
+        ("//evil.example/x", "//evil.example/x"),
+        ("/%5Cevil.example/x", "/\\evil.example/x"),
+        ("https://evil.example/", "https://evil.example/"),
+        ("/%0A/evil.example", "/\n/evil.example"),
+    ] {
+        let resp = a
+            .get(format!("{}/ingresar?volver={query}", s.base))
+            .call()
+            .unwrap();
+        let cookie = resp
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("vamos_ingreso="))
+            .and_then(|c| c.split(';').next())
+            .unwrap()
+            .to_string();
+        let page = resp.into_body().read_to_string().unwrap();
+        assert_eq!(hidden(&page, "volver"), "/", "{query}");
+        let resp = a
+            .post(format!("{}/ingresar", s.base))
+            .header("cookie", &cookie)
+            .send_form([
+                ("usuario", "admin"),
+                ("clave", PW),
+                ("token", hidden(&page, "token").as_str()),
+                ("volver", posted),
+            ])
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 303, "{posted:?}");
+        assert_eq!(resp.headers()["location"], "/", "{posted:?}");
+    }
+}
+
+#[test]
+fn hsts_is_sent_when_the_public_url_is_https() {
+    let db = vamos_store::testing::sqlite_db();
+    let d = tempfile::tempdir().unwrap();
+    init_db(&db.url, d.path());
+    let hsts = |public_url: &str| {
+        let s = start_with(&db.url, d.path(), &[("VAMOS_PUBLIC_URL", public_url)]);
+        let resp = agent()
+            .get(format!("{}/api/health", s.base))
+            .call()
+            .unwrap();
+        resp.headers()
+            .get("strict-transport-security")
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    assert_eq!(
+        hsts("https://vamos.gov.py").as_deref(),
+        Some("max-age=31536000; includeSubDomains")
+    );
+    assert_eq!(hsts("http://127.0.0.1:8080"), None);
+}
+
+#[test]
+fn metrics_and_readiness_need_a_monitoring_token() {
+    let db = vamos_store::testing::sqlite_db();
+    let d = tempfile::tempdir().unwrap();
+    let other = operator_token(&db.url, d.path());
+    let monitor = monitoring(&db.url, d.path(), "prometheus");
+    let s = start(&db.url, d.path());
+    let operator = Who {
+        bearer: Some(other),
+        ..Who::default()
+    };
+    for path in ["/api/ready", "/metrics"] {
+        let (st, v, _) = call(&s, &Who::default(), "get", path, None);
+        assert_eq!(st, 401, "{path}: {v}");
+        assert_eq!(v["error"]["code"], "no_autenticado", "{path}");
+        let (st, v, _) = call(&s, &operator, "get", path, None);
+        assert_eq!(st, 403, "{path}: {v}");
+        let (st, v, _) = call(&s, &monitor, "get", path, None);
+        assert_eq!(st, 200, "{path}: {v}");
+    }
+    let (_, ready, _) = call(&s, &monitor, "get", "/api/ready", None);
+    assert_eq!(ready["version"], env!("CARGO_PKG_VERSION"), "{ready}");
+}
+
+#[test]
+fn health_does_not_reveal_the_version() {
+    let db = vamos_store::testing::sqlite_db();
+    let d = tempfile::tempdir().unwrap();
+    init_db(&db.url, d.path());
+    let s = start(&db.url, d.path());
+    let (st, v, _) = call(&s, &Who::default(), "get", "/api/health", None);
+    assert_eq!((st, v), (200, serde_json::json!({"status": "ok"})));
+}
+
+/// Posts `body` to `path` with `content_type`, answering status, content type and body.
+fn post_raw(s: &Server, path: &str, content_type: &str, body: &str) -> (u16, String, Value) {
+    let resp = agent()
+        .post(format!("{}{path}", s.base))
+        .header("content-type", content_type)
+        .send(body)
+        .unwrap();
+    let status = resp.status().as_u16();
+    let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
+    let text = resp.into_body().read_to_string().unwrap();
+    (
+        status,
+        ct,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[test]
+fn a_malformed_json_body_gets_the_spanish_json_error() {
+    let db = vamos_store::testing::sqlite_db();
+    let d = tempfile::tempdir().unwrap();
+    init_db(&db.url, d.path());
+    let s = start(&db.url, d.path());
+    for (content_type, body, status, message) in [
+        (
+            "application/json",
+            r#"{"username": "admin""#,
+            400,
+            "el cuerpo no es JSON válido: el JSON termina antes de tiempo (línea 1, columna 20)",
+        ),
+        (
+            "application/json",
+            r#"{"username": "admin"}"#,
+            422,
+            "el cuerpo no tiene la forma esperada: falta el campo «password» (línea 1, columna 21)",
+        ),
+        (
+            "text/plain",
+            r#"{"username": "admin", "password": "x"}"#,
+            415,
+            "el cuerpo debe ser JSON: envíe la cabecera «Content-Type: application/json»",
+        ),
+    ] {
+        let (st, ct, v) = post_raw(&s, "/api/session", content_type, body);
+        assert_eq!(st, status, "{body}: {v}");
+        assert_eq!(ct, "application/json", "{body}");
+        assert_eq!(v["error"]["code"], "solicitud_invalida", "{body}");
+        assert_eq!(v["error"]["message"], message, "{body}");
+    }
+    let admin = login(&s, "admin", PW);
+    let (st, v, _) = call(&s, &admin, "get", "/api/persons?limit=muchos", None);
+    assert_eq!(st, 400, "{v}");
+    assert_eq!(
+        v["error"]["message"],
+        "parámetros de consulta inválidos: el campo «limit» tiene un valor inválido"
+    );
+    let (st, v, _) = call(&s, &admin, "get", "/api/persons/uno", None);
+    assert_eq!(
+        (st, &v["error"]["message"]),
+        (400, &serde_json::json!("la ruta tiene un valor inválido"))
+    );
+}
+
+#[test]
+fn an_oversized_dci_expression_gets_a_dci_error() {
+    let db = vamos_store::testing::sqlite_db();
+    let d = tempfile::tempdir().unwrap();
+    let url = db.url.as_str();
+    init_db(url, d.path());
+    let run = |args: &[&str]| {
+        let o = vamos(args, d.path(), &[("VAMOS_PASSWORD", PW)]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    run(&["user", "create", "--db", url, "his", "--role", "analista"]);
+    let token = run(&[
+        "token", "create", "--db", url, "--user", "his", "--name", "HIS", "--scopes", "dci",
+    ]);
+    run(&[
+        "dci",
+        "sender",
+        "add",
+        "--db",
+        url,
+        "--id",
+        "his.mspbs",
+        "--user",
+        "his",
+    ]);
+    let s = start(url, d.path());
+    let his = Who {
+        bearer: Some(token),
+        ..Who::default()
+    };
+    // Five thousand alternatives (about 100 KB): more than the SQL of a search may hold.
+    let search = |n: usize, id: &str| {
+        let any: Vec<Value> = (0..n).map(|i| serde_json::json!({"UIN": i})).collect();
+        serde_json::json!({
+            "header": {"version": "1.0.0", "message_id": id, "message_ts": "2026-11-23T10:00:00-03:00",
+                "action": "search", "sender_id": "his.mspbs", "receiver_id": "siis.gov.py",
+                "total_count": 1, "is_msg_encrypted": false},
+            "message": {"transaction_id": "t-1", "search_request": [{
+                "reference_id": "r1", "timestamp": "2026-11-23T10:00:00-03:00",
+                "search_criteria": {"reg_type": "ns:org:RegistryType:Social",
+                    "query_type": "expression", "query": {"$or": any},
+                    "consent": {"purpose": {"text": "prueba"}}}}]}
+        })
+    };
+    let (st, v, _) = call(
+        &s,
+        &his,
+        "post",
+        "/dci/registry/sync/search",
+        Some(search(5000, "m-1")),
+    );
+    assert_eq!(st, 200, "{v}");
+    let item = &v["message"]["search_response"][0];
+    assert_eq!(item["status"], "rjct", "{item}");
+    assert_eq!(item["status_reason_code"], "rjct.filter.invalid", "{item}");
+    assert!(
+        item["status_reason_message"]
+            .as_str()
+            .unwrap()
+            .contains("consulta demasiado grande"),
+        "{item}"
+    );
+    // The largest admitted is answered.
+    let (st, v, _) = call(
+        &s,
+        &his,
+        "post",
+        "/dci/registry/sync/search",
+        Some(search(500, "m-2")),
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["message"]["search_response"][0]["status"], "succ", "{v}");
 }

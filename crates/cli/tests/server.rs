@@ -312,10 +312,10 @@ impl Registry {
 }
 
 #[test]
-fn health_and_readiness_answer_without_login() {
+fn health_answers_without_login_and_readiness_to_an_administrator() {
     for f in registries() {
         assert_eq!(call(&f.s, &f.anon, "get", "/api/health", None).0, 200);
-        assert_eq!(call(&f.s, &f.anon, "get", "/api/ready", None).0, 200);
+        assert_eq!(call(&f.s, &f.admin, "get", "/api/ready", None).0, 200);
     }
 }
 
@@ -830,7 +830,7 @@ fn metrics_count_requests_by_route_template() {
             &format!("/api/persons/{}", f.pa),
             None,
         );
-        let (st, m, _) = call(&f.s, &f.anon, "get", "/metrics", None);
+        let (st, m, _) = call(&f.s, &f.admin, "get", "/metrics", None);
         assert_eq!(st, 200);
         assert!(m
             .as_str()
@@ -2752,7 +2752,8 @@ fn logins_beyond_the_rate_per_address_get_429_with_retry_after_in_spanish() {
             v["error"]["message"],
             "demasiados intentos de inicio de sesión desde esta dirección; espere un minuto"
         );
-        let (_, m, _) = call(&s, &Who::default(), "get", "/metrics", None);
+        let monitor = monitoring(&db.url, dir.path(), "monitoreo");
+        let (_, m, _) = call(&s, &monitor, "get", "/metrics", None);
         assert!(
             m.as_str().unwrap().contains("vamos_rate_limited_total 1\n"),
             "{m}"
@@ -2811,8 +2812,9 @@ fn metrics_export_every_series_with_its_type() {
     for db in all_dbs() {
         init_db(&db.url, dir.path());
         let s = start(&db.url, dir.path());
+        let monitor = monitoring(&db.url, dir.path(), "monitoreo");
         assert_eq!(call(&s, &Who::default(), "get", "/api/health", None).0, 200);
-        let (st, m, _) = call(&s, &Who::default(), "get", "/metrics", None);
+        let (st, m, _) = call(&s, &monitor, "get", "/metrics", None);
         assert_eq!(st, 200);
         let text = m.as_str().unwrap();
         for (name, kind) in [

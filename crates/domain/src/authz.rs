@@ -164,10 +164,12 @@ pub enum Permission {
     CounterReferralsWrite,
     /// Loading files into the registry and classifying it into a new measurement.
     RegistryLoad,
+    /// The service's readiness (registry size, intake backlog, version) and its metrics.
+    Monitoring,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 12] = [
         Permission::RegistryRead,
         Permission::StatusRead,
         Permission::LogrosRead,
@@ -179,6 +181,7 @@ impl Permission {
         Permission::ReferralsWork,
         Permission::CounterReferralsWrite,
         Permission::RegistryLoad,
+        Permission::Monitoring,
     ];
 
     /// Token scope name.
@@ -195,6 +198,7 @@ impl Permission {
             Permission::ReferralsWork => "referencias:gestionar",
             Permission::CounterReferralsWrite => "contrarreferencias:enviar",
             Permission::RegistryLoad => "registro:cargar",
+            Permission::Monitoring => "monitoreo:leer",
         }
     }
 
@@ -217,6 +221,7 @@ impl Permission {
             }
             Permission::CounterReferralsWrite => "enviar contra-referencias de servicios prestados",
             Permission::RegistryLoad => "cargar archivos al registro y clasificarlo",
+            Permission::Monitoring => "consultar la preparación y las métricas del servicio",
         }
     }
 }
@@ -375,6 +380,13 @@ mod tests {
         assert!(Role::Orientador.grants(Permission::StatusRead));
         assert!(!Role::Orientador.grants(Permission::RegistryRead));
         assert!(!Role::Publico.grants(Permission::LogrosRead));
+        for r in Role::ALL {
+            assert_eq!(
+                r.grants(Permission::Monitoring),
+                r == Role::Administrador,
+                "{r:?}"
+            );
+        }
         for r in Role::ALL {
             assert_eq!(Role::parse(r.code()), Some(r));
             assert!(r.grants(Permission::CatalogueRead));

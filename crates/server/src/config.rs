@@ -23,7 +23,10 @@ pub struct RawConfig {
     pub session_hours: Option<i64>,
     /// Mark cookies `Secure` (default true; browsers accept them on http://localhost).
     pub cookie_secure: Option<bool>,
-    /// Send HSTS (only behind TLS); default false.
+    /// The address users reach the server at (`https://vamos.gov.py`), behind whatever proxy
+    /// ends TLS; when it is `https`, every response carries HSTS. Default none.
+    pub public_url: Option<String>,
+    /// Send HSTS even without an `https` `public_url` (behind TLS); default false.
     pub hsts: Option<bool>,
     /// Request body limit in KiB; default 1024.
     pub body_limit_kib: Option<usize>,
@@ -110,6 +113,9 @@ pub struct Settings {
     pub public_min_cell: u64,
     pub session_hours: i64,
     pub cookie_secure: bool,
+    /// Normalised: `http(s)://host[:port][/path]` without a trailing `/`.
+    pub public_url: Option<String>,
+    /// Send HSTS: `hsts` set, or `public_url` is `https`.
     pub hsts: bool,
     pub body_limit: usize,
     pub upload_limit: usize,
@@ -154,6 +160,28 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// A `public_url` normalised (no trailing `/`), or why it is not one: `http` or `https`, a
+/// host, no spaces, query or fragment.
+fn public_url(url: &str) -> anyhow::Result<String> {
+    let url = url.trim().trim_end_matches('/');
+    let host = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .map(|rest| rest.split('/').next().unwrap_or(""));
+    match host {
+        Some(h)
+            if !h.is_empty()
+                && url.bytes().all(|b| b.is_ascii_graphic())
+                && !url.contains(['?', '#', '\\', '@']) =>
+        {
+            Ok(url.to_string())
+        }
+        _ => anyhow::bail!(
+            "public_url «{url}» inválida: use la dirección pública del servicio, p. ej. https://vamos.gov.py"
+        ),
+    }
+}
+
 impl TryFrom<RawConfig> for Settings {
     type Error = anyhow::Error;
     fn try_from(r: RawConfig) -> anyhow::Result<Settings> {
@@ -167,6 +195,10 @@ impl TryFrom<RawConfig> for Settings {
         if k < 2 {
             anyhow::bail!("public_min_cell debe ser al menos 2 (recibido {k})");
         }
+        let public_url = r.public_url.as_deref().map(public_url).transpose()?;
+        let https = public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"));
         let base = r.dci_base_path.unwrap_or_else(|| "/dci".into());
         let base = format!("/{}", base.trim_matches('/'));
         if base == "/"
@@ -192,7 +224,8 @@ impl TryFrom<RawConfig> for Settings {
             public_min_cell: k,
             session_hours: r.session_hours.unwrap_or(8).clamp(1, 24 * 7),
             cookie_secure: r.cookie_secure.unwrap_or(true),
-            hsts: r.hsts.unwrap_or(false),
+            hsts: r.hsts.unwrap_or(false) || https,
+            public_url,
             body_limit: r.body_limit_kib.unwrap_or(1024).clamp(16, 256 * 1024) * 1024,
             upload_limit: r.upload_limit_mib.unwrap_or(64).clamp(1, 1024) * 1024 * 1024,
             request_timeout: std::time::Duration::from_secs(
@@ -294,6 +327,7 @@ mod tests {
             assert_eq!(s.public_min_cell, 5);
             assert_eq!(s.session_hours, 8);
             assert!(s.cookie_secure);
+            assert_eq!(s.public_url, None);
             assert!(!s.hsts);
             assert_eq!(s.body_limit, 1024 * 1024);
             assert_eq!(s.upload_limit, 64 * 1024 * 1024);
@@ -324,6 +358,7 @@ mod tests {
                 ("PUBLIC_MIN_CELL", "9"),
                 ("SESSION_HOURS", "2"),
                 ("COOKIE_SECURE", "false"),
+                ("PUBLIC_URL", "http://vamos.example/"),
                 ("HSTS", "true"),
                 ("BODY_LIMIT_KIB", "32"),
                 ("UPLOAD_LIMIT_MIB", "3"),
@@ -352,6 +387,7 @@ mod tests {
             assert_eq!(s.public_min_cell, 9);
             assert_eq!(s.session_hours, 2);
             assert!(!s.cookie_secure);
+            assert_eq!(s.public_url.as_deref(), Some("http://vamos.example"));
             assert!(s.hsts);
             assert_eq!(s.body_limit, 32 * 1024);
             assert_eq!(s.upload_limit, 3 * 1024 * 1024);
@@ -450,11 +486,36 @@ mod tests {
         );
         check(
             RawConfig {
+                public_url: Some("vamos.gov.py".into()),
+                ..RawConfig::default()
+            },
+            "public_url «vamos.gov.py» inválida",
+        );
+        check(
+            RawConfig {
                 dci_base_path: Some("/api/dci".into()),
                 ..RawConfig::default()
             },
             "dci_base_path «/api/dci» inválido",
         );
+    }
+
+    #[test]
+    fn an_https_public_url_turns_hsts_on() {
+        let hsts = |public_url: Option<&str>, hsts: Option<bool>| {
+            Settings::try_from(RawConfig {
+                public_url: public_url.map(str::to_string),
+                hsts,
+                ..RawConfig::default()
+            })
+            .unwrap()
+            .hsts
+        };
+        assert!(hsts(Some("https://vamos.gov.py"), None));
+        assert!(hsts(Some("https://vamos.gov.py"), Some(false)));
+        assert!(!hsts(Some("http://127.0.0.1:8080"), None));
+        assert!(hsts(Some("http://127.0.0.1:8080"), Some(true)));
+        assert!(!hsts(None, None));
     }
 
     #[test]

@@ -115,8 +115,10 @@ pub fn app(state: AppState) -> Router {
         .merge(web::router(settings.upload_limit))
         .fallback(fallback)
         .with_state(state.clone());
+    // HSTS: `hsts`, or a `public_url` that is `https` (see `config::Settings::hsts`).
     let hsts = settings.hsts;
     router
+        .layer(axum::middleware::from_fn(error::spanish_rejections))
         .layer(axum::middleware::from_fn(observe))
         .layer(axum::middleware::from_fn(move |req, next| {
             security_headers(req, next, hsts)

@@ -260,3 +260,31 @@ impl AtExit {
         }
     }
 }
+
+/// A token of the first administrator with the monitoring scope only (`monitoreo:leer`), for
+/// `/api/ready` and `/metrics`; `name` must be new for the database.
+pub fn monitoring(url: &str, cwd: &Path, name: &str) -> Who {
+    let o = vamos(
+        &[
+            "token",
+            "create",
+            "--db",
+            url,
+            "--user",
+            "admin",
+            "--name",
+            name,
+            "--days",
+            "1",
+            "--scopes",
+            "monitoreo:leer",
+        ],
+        cwd,
+        &[],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    Who {
+        bearer: Some(String::from_utf8_lossy(&o.stdout).trim().to_string()),
+        ..Who::default()
+    }
+}

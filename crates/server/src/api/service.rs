@@ -1,7 +1,11 @@
-//! The service's own endpoints: liveness, readiness (with the state of the in-memory copies and
-//! of the counter-referral intake) and Prometheus metrics (the OpenAPI document is served by
-//! the `openapi` module, which reads every module's annotations).
+//! The service's own endpoints: liveness (public, saying nothing about the build), readiness
+//! (the version, the state of the in-memory copies and of the counter-referral intake) and
+//! Prometheus metrics, both for monitoring credentials only (`monitoreo:leer`): they reveal the
+//! registry's size. The OpenAPI document is served by the `openapi` module, which reads every
+//! module's annotations.
 
+use crate::auth::MaybePrincipal;
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -12,6 +16,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use vamos_domain::Permission;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -20,12 +25,19 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(metrics))
 }
 
-/// The process is alive.
+/// A caller with `monitoreo:leer` (401 without credentials, 403 without the permission). Not
+/// counted against the account's request rate: a scraper polling every few seconds must not
+/// use up its administrator's quota.
+fn monitoring(p: MaybePrincipal) -> ApiResult<()> {
+    p.0.ok_or_else(ApiError::unauthorized)?
+        .require(Permission::Monitoring)
+}
+
+/// The process is alive (and nothing else: no version for whoever scans for one).
 #[derive(Serialize, ToSchema)]
 pub struct Health {
     /// Siempre `ok`
     pub status: &'static str,
-    pub version: &'static str,
 }
 
 #[utoipa::path(get, path = "/api/health", tag = "servicio",
@@ -33,10 +45,7 @@ pub struct Health {
     responses((status = 200, description = "Correcto", body = Health)),
     extensions(("x-vamos-permission" = json!(null)), ("x-vamos-personal-data" = json!(false))))]
 pub async fn health() -> Json<Health> {
-    Json(Health {
-        status: "ok",
-        version: env!("CARGO_PKG_VERSION"),
-    })
+    Json(Health { status: "ok" })
 }
 
 /// The database answers and is initialised; how far the in-memory copies and the intake are.
@@ -44,6 +53,8 @@ pub async fn health() -> Json<Health> {
 pub struct Ready {
     /// Siempre `ready`
     pub status: &'static str,
+    /// Versión de Vamos
+    pub version: &'static str,
     /// `sqlite` o `postgres`
     pub backend: Option<String>,
     /// The Logros updater's registry in memory: ready, loading or none.
@@ -97,8 +108,9 @@ pub struct NotReady {
         (status = 200, description = "Correcto", body = Ready),
         (status = 503, description = "Base de datos no disponible o no inicializada", body = NotReady),
     ),
-    extensions(("x-vamos-permission" = json!(null)), ("x-vamos-personal-data" = json!(false))))]
-pub async fn ready(State(st): State<AppState>) -> Response {
+    extensions(("x-vamos-permission" = json!(Permission::Monitoring.code())), ("x-vamos-personal-data" = json!(false))))]
+pub async fn ready(State(st): State<AppState>, p: MaybePrincipal) -> ApiResult<Response> {
+    monitoring(p)?;
     let checked = st
         .pool
         .run(|s| {
@@ -117,13 +129,14 @@ pub async fn ready(State(st): State<AppState>) -> Response {
                 message: e.message,
             },
         };
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+        return Ok((StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response());
     }
     let on = st.settings.resident_registry;
     let intake = &st.intake.status;
     let state = |ready: bool| if ready { "ready" } else { "loading" };
-    Json(Ready {
+    Ok(Json(Ready {
         status: "ready",
+        version: env!("CARGO_PKG_VERSION"),
         backend: st.settings.db.split(':').next().map(str::to_string),
         resident_registry: HeldCopy {
             state: if on { st.resident.state() } else { "off" },
@@ -145,20 +158,21 @@ pub async fn ready(State(st): State<AppState>) -> Response {
             },
         },
     })
-    .into_response()
+    .into_response())
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "servicio",
     summary = "Métricas en formato de texto de Prometheus",
     responses((status = 200, description = "Correcto", body = String, content_type = "text/plain")),
-    extensions(("x-vamos-permission" = json!(null)), ("x-vamos-personal-data" = json!(false))))]
-pub async fn metrics(State(st): State<AppState>) -> Response {
-    (
+    extensions(("x-vamos-permission" = json!(Permission::Monitoring.code())), ("x-vamos-personal-data" = json!(false))))]
+pub async fn metrics(State(st): State<AppState>, p: MaybePrincipal) -> ApiResult<Response> {
+    monitoring(p)?;
+    Ok((
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         crate::telemetry::render(&st),
     )
-        .into_response()
+        .into_response())
 }

@@ -134,8 +134,10 @@ pub(super) fn condition(name: &str, op: &str, value: &Value) -> Result<Filter, S
                     ))
                 }
             };
-            if items.len() > 1000 {
-                return Err("una lista «in» admite hasta 1000 valores".into());
+            if items.len() > MAX_COMPARISONS {
+                return Err(format!(
+                    "una lista «in» admite hasta {MAX_COMPARISONS} valores"
+                ));
             }
             return Ok(Filter::Or(
                 items
@@ -300,8 +302,34 @@ pub(super) fn predicate(v: &Value) -> Result<Filter, String> {
     Ok(Filter::And(all))
 }
 
-/// A query or filter of one of the standard's types, as a filter over persons.
+/// Comparisons a query may make in all (each value of an `in` list is one): every one is a
+/// bound parameter and a term of the search's SQL, whose parameters and expression depth the
+/// databases cap (SQLite: an expression at most 1000 deep, and `a OR b OR …` nests).
+pub(super) const MAX_COMPARISONS: usize = 500;
+
+/// How many comparisons `f` makes.
+fn comparisons(f: &Filter) -> usize {
+    match f {
+        Filter::Cmp(..) => 1,
+        Filter::In(_, values) => values.len(),
+        Filter::And(fs) | Filter::Or(fs) => fs.iter().map(comparisons).sum(),
+        Filter::Not(f) => comparisons(f),
+    }
+}
+
+/// A query or filter of one of the standard's types, as a filter over persons; refused when
+/// it makes more than [`MAX_COMPARISONS`] comparisons.
 pub fn parse_query(query_type: &str, query: &Value) -> Result<Filter, String> {
+    let f = parse_query_unbounded(query_type, query)?;
+    if comparisons(&f) > MAX_COMPARISONS {
+        return Err(format!(
+            "consulta demasiado grande: admite hasta {MAX_COMPARISONS} comparaciones"
+        ));
+    }
+    Ok(f)
+}
+
+fn parse_query_unbounded(query_type: &str, query: &Value) -> Result<Filter, String> {
     match query_type.rsplit(':').next().unwrap_or(query_type) {
         "idtype-value" => {
             let t = query
@@ -615,6 +643,18 @@ pub(super) fn search(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_query_of_more_than_the_maximum_comparisons_is_refused() {
+        let or = |n: usize| json!({"$or": (0..n).map(|i| json!({"UIN": {"$in": [i]}})).collect::<Vec<_>>()});
+        assert!(parse_query("expression", &or(MAX_COMPARISONS)).is_ok());
+        let e = parse_query("expression", &or(MAX_COMPARISONS + 1)).unwrap_err();
+        assert!(e.starts_with("consulta demasiado grande"), "{e}");
+        let lists: Vec<Value> = (0..2)
+            .map(|_| json!({"expression1": {"attribute_name": "UIN", "operator": "in", "attribute_value": (0..300).collect::<Vec<_>>()}}))
+            .collect();
+        assert!(parse_query("predicate", &json!(lists)).is_err());
+    }
 
     #[test]
     fn queries_of_the_three_types_become_filters() {

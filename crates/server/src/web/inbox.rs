@@ -260,10 +260,11 @@ pub async fn act(
             "el formulario venció o no es de esta sesión: vuelva a la bandeja e intente de nuevo",
         ));
     }
+    // The list's query string, sent back after `/bandeja?`: a local path once prefixed.
     let back = f
         .volver
         .as_deref()
-        .filter(|v| !v.contains("//") && !v.contains('\\'))
+        .filter(|v| super::safe_return_path(&format!("/bandeja?{v}")).is_some())
         .unwrap_or("")
         .to_string();
     let outcome: Result<&'static str, ApiError> = match f.accion.as_str() {

@@ -381,10 +381,18 @@ pub fn encode(s: &str) -> String {
 
 /// Where to go back after signing in: a local path only (never another site).
 fn local_path(to: Option<&str>) -> String {
-    match to {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_string(),
-        _ => "/".to_string(),
-    }
+    to.and_then(safe_return_path).unwrap_or("/").to_string()
+}
+
+/// `to` when it is a path on this site to send a browser back to, else `None`: one leading `/`
+/// not followed by `/` or `\` (`//host` and `/\host` name another site), and only visible
+/// ASCII — no control character (browsers drop tabs and newlines, so `/\t/host` becomes
+/// `//host`), no space, no backslash anywhere. Every return path the web accepts goes through
+/// here; the caller falls back to a page of its own.
+pub fn safe_return_path(to: &str) -> Option<&str> {
+    let rest = to.strip_prefix('/')?;
+    let local = !rest.starts_with('/') && to.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    local.then_some(to)
 }
 
 /// The routes of the web application (`upload_limit`: the largest import upload, bytes).
@@ -761,5 +769,32 @@ mod tests {
         assert_eq!(local_path(Some("/\\evil")), "/");
         assert_eq!(local_path(None), "/");
         assert_eq!(encode("/logros?t=11"), "/logros%3Ft%3D11");
+    }
+
+    #[test]
+    fn only_local_paths_are_return_paths() {
+        for ok in [
+            "/",
+            "/bandeja?estado=pendiente",
+            "/logros?t=1602",
+            "/a/b%2F/c",
+        ] {
+            assert_eq!(safe_return_path(ok), Some(ok));
+        }
+        for bad in [
+            "",
+            "x",
+            "https://evil.example/",
+            "//evil.example/x",
+            "/\\evil.example/x",
+            "/\t/evil.example/x",
+            "/\n/evil.example",
+            "/a\\b",
+            "/a b",
+            "/caf\u{e9}",
+            "/\u{7f}",
+        ] {
+            assert_eq!(safe_return_path(bad), None, "{bad:?}");
+        }
     }
 }
