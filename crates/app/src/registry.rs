@@ -379,13 +379,32 @@ pub fn communities(store: &mut dyn Store, actor: &Actor, q: &ListQuery) -> Resul
     })
 }
 
-/// One community.
+/// One community; audited like a person or a household (read, refused or missing).
 pub fn community(store: &mut dyn Store, actor: &Actor, id: CommunityId) -> Result<Value> {
     actor.require(Permission::RegistryRead)?;
     visible_fields(store, actor)?;
+    let purpose = "consulta de una comunidad";
     match views::community(&mut store.db(), id)? {
-        Some(c) if in_scope(actor, &c) => Ok(Value::Object(c)),
-        found => Err(out_of_scope(found.is_some(), "comunidad", id)),
+        Some(c) if in_scope(actor, &c) => {
+            actor.audit(
+                store,
+                "leer comunidad",
+                "comunidad",
+                &id.to_string(),
+                purpose,
+                "ok",
+            )?;
+            Ok(Value::Object(c))
+        }
+        found => Err(refuse(
+            store,
+            actor,
+            "leer comunidad",
+            "comunidad",
+            id.get(),
+            purpose,
+            found.is_some(),
+        )?),
     }
 }
 

@@ -2847,3 +2847,34 @@ fn metrics_export_every_series_with_its_type() {
         assert!(text.contains("# HELP vamos_uptime_seconds Segundos desde el arranque.\n"));
     }
 }
+
+#[test]
+fn community_reads_are_audited_read_or_refused() {
+    for f in registries() {
+        let (_, mesa) = f
+            .who
+            .iter()
+            .find(|(r, _)| *r == Role::Mesa)
+            .expect("a Mesa account");
+        let inside = format!("/api/communities/{}", f.ca);
+        let outside = format!("/api/communities/{}", f.cb);
+        assert_eq!(call(&f.s, mesa, "get", &inside, None).0, 200);
+        assert_eq!(call(&f.s, mesa, "get", &outside, None).0, 403);
+        let rows: Vec<Value> = f
+            .audit()
+            .into_iter()
+            .filter(|r| r["action"] == "leer comunidad")
+            .collect();
+        let outcome = |id: i64| {
+            rows.iter()
+                .find(|r| r["subject_id"].as_str().and_then(|s| s.parse::<i64>().ok()) == Some(id))
+                .map(|r| r["outcome"].as_str().unwrap_or_default().to_string())
+        };
+        assert_eq!(outcome(f.ca).as_deref(), Some("ok"), "{rows:?}");
+        assert_eq!(
+            outcome(f.cb).as_deref(),
+            Some("denegado: fuera de su ámbito territorial"),
+            "{rows:?}"
+        );
+    }
+}
