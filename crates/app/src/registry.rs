@@ -636,16 +636,18 @@ pub fn household_statuses(
 ) -> Result<Option<HouseholdStatuses>> {
     actor.require(Permission::StatusRead)?;
     let found = views::household(&mut store.db(), id)?;
+    let exists = found.is_some();
     let Some((h, members)) = found.filter(|(h, _)| in_scope(actor, h)) else {
-        actor.audit(
+        let why = refuse(
             store,
+            actor,
             "explicar estatus",
             "hogar",
-            &id.to_string(),
+            id.get(),
             purpose,
-            "denegado o no encontrado",
+            exists,
         )?;
-        return Err(out_of_scope(false, "hogar", id));
+        return Err(why);
     };
     let (Some(district), Some(community)) = (
         district_of(&h),
@@ -694,20 +696,22 @@ pub fn community_statuses(
 ) -> Result<Option<(String, Value)>> {
     actor.require(Permission::StatusRead)?;
     let found = views::community(&mut store.db(), id)?;
+    let exists = found.is_some();
     let Some(district) = found
         .as_ref()
         .filter(|c| in_scope(actor, c))
         .and_then(district_of)
     else {
-        actor.audit(
+        let why = refuse(
             store,
+            actor,
             "explicar estatus",
             "comunidad",
-            &id.to_string(),
+            id.get(),
             purpose,
-            "denegado o no encontrado",
+            exists,
         )?;
-        return Err(out_of_scope(false, "comunidad", id));
+        return Err(why);
     };
     let Some((as_of, day, until)) = latest_measurement(store)? else {
         return Ok(None);
