@@ -540,3 +540,167 @@ fn an_oversized_dci_expression_gets_a_dci_error() {
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["message"]["search_response"][0]["status"], "succ", "{v}");
 }
+
+// Cédula probing (item 3): an operator posts counter-referrals naming cédulas and SIIS numbers
+// it has no patient for, to learn who is registered elsewhere in the country. A person outside
+// its scope is answered exactly as a person registered nowhere (no id, same words), and the
+// distinct persons not found in scope are limited per account and hour: past the limit the
+// batch is refused whole and the refusal is audited with what was tried.
+
+/// The pilot registry with an MSPBS operator of Villeta (1116) and its token; returns the
+/// token, a registered cédula and SIIS number in Villeta and outside it.
+fn probing_registry(url: &str, d: &Path) -> (String, [(i64, i64); 2]) {
+    synth_pilots(d, "300", "11");
+    let token = operator_token(url, d);
+    let o = vamos(
+        &[
+            "import",
+            "fips",
+            "--db",
+            url,
+            "datos",
+            "--date",
+            "2026-11-23",
+        ],
+        d,
+        &[],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut store = vamos_store::open(url).unwrap();
+    let mut one = |inside: bool| {
+        let op = if inside { "=" } else { "<>" };
+        let sql = format!(
+            "SELECT p.national_id, p.id FROM persons p JOIN households h ON h.id = p.household_id \
+             WHERE p.national_id IS NOT NULL AND h.district_code {op} 1116 ORDER BY p.id LIMIT 1"
+        );
+        let rows = vamos_store::testing::RawSql::query(&mut store.db(), &sql, &[]).unwrap();
+        (rows[0].int(0).unwrap(), rows[0].int(1).unwrap())
+    };
+    let places = [one(true), one(false)];
+    (token, places)
+}
+
+fn post_batch(s: &Server, token: &str, events: Value) -> (u16, Value) {
+    let who = Who {
+        bearer: Some(token.to_string()),
+        ..Who::default()
+    };
+    let (status, v, _) = call(
+        s,
+        &who,
+        "post",
+        "/api/counter-referrals/batch",
+        Some(serde_json::json!({ "events": events })),
+    );
+    (status, v)
+}
+
+fn event(id: &str, key: &str, value: i64) -> Value {
+    serde_json::json!({"event_id": id, key: value.to_string(), "service": "control_prenatal", "delivered_on": "2026-11-20"})
+}
+
+#[test]
+fn an_operator_cannot_probe_cedulas_outside_scope() {
+    for db in vamos_store::testing::all_dbs() {
+        let d = tempfile::tempdir().unwrap();
+        let (token, [_inside, (outside_ced, outside_id)]) = probing_registry(&db.url, d.path());
+        let unknown_ced = 99_999_001;
+        let unknown_id = 999_999_001;
+        let s = common::start(&db.url, d.path());
+        let (status, v) = post_batch(
+            &s,
+            &token,
+            serde_json::json!([
+                event("P-1", "cedula", outside_ced),
+                event("P-2", "cedula", unknown_ced),
+                event("P-3", "person_id", outside_id),
+                event("P-4", "person_id", unknown_id),
+            ]),
+        );
+        assert_eq!(status, 200, "{}: {v}", db.label);
+        let errors = v["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 4, "{}: {v}", db.label);
+        let shape = |e: &Value| (e["column"].clone(), e["reason"].clone());
+        // Out of scope and unknown: the same column and reason, each with the value sent.
+        assert_eq!(shape(&errors[0]), shape(&errors[1]), "{}: {v}", db.label);
+        assert_eq!(shape(&errors[2]), shape(&errors[3]), "{}: {v}", db.label);
+        assert_eq!(errors[0]["value"], outside_ced.to_string(), "{}", db.label);
+        assert_eq!(errors[2]["value"], outside_id.to_string(), "{}", db.label);
+        // Nothing in the answer names the person found outside the scope.
+        let text = v.to_string();
+        assert!(
+            v["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r["counter_referral_id"].is_null()
+                    && r["referral_id"].is_null()
+                    && r["status"] == "rechazado"),
+            "{}: {v}",
+            db.label
+        );
+        assert!(
+            !text.contains("fuera de su ámbito"),
+            "{}: the answer tells out of scope apart: {v}",
+            db.label
+        );
+    }
+}
+
+#[test]
+fn probing_with_counter_referrals_is_limited_per_account_and_audited() {
+    for db in vamos_store::testing::all_dbs() {
+        let d = tempfile::tempdir().unwrap();
+        let (token, [(inside_ced, _), _]) = probing_registry(&db.url, d.path());
+        let s = common::start_with(
+            &db.url,
+            d.path(),
+            &[("VAMOS_COUNTER_REFERRAL_MISSES_PER_HOUR", "5")],
+        );
+        let probe = |from: i64, n: i64| -> Value {
+            (from..from + n)
+                .map(|c| event(&format!("X-{c}"), "cedula", c))
+                .collect()
+        };
+        // Three unknown cédulas: answered (each rejected), counted.
+        let (status, v) = post_batch(&s, &token, probe(99_000_000, 3));
+        assert_eq!(status, 200, "{}: {v}", db.label);
+        // Three more would make six: the batch is refused whole, answering nothing about them.
+        let (status, v) = post_batch(&s, &token, probe(99_000_100, 3));
+        assert_eq!(status, 429, "{}: {v}", db.label);
+        assert!(
+            v.get("errors").is_none() && v.get("results").is_none(),
+            "{v}"
+        );
+        let message = v["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("por hora"), "{}: {message}", db.label);
+        // Re-sending the cédulas already counted, and the operator's own patients, still pass.
+        let mut events = probe(99_000_000, 3);
+        events
+            .as_array_mut()
+            .unwrap()
+            .push(event("OK-1", "cedula", inside_ced));
+        let (status, v) = post_batch(&s, &token, events);
+        assert_eq!(status, 200, "{}: {v}", db.label);
+        assert_eq!(v["accepted"], 1, "{}: {v}", db.label);
+        // Each submission is audited with a subject, and the cédulas tried.
+        let mut store = vamos_store::open(&db.url).unwrap();
+        let rows = vamos_store::testing::RawSql::query(
+            &mut store.db(),
+            "SELECT subject_id, outcome FROM audit_log WHERE action = 'recibir contra-referencias' ORDER BY id",
+            &[],
+        )
+        .unwrap();
+        let rows: Vec<(String, String)> = rows.iter().map(|r| (r.text(0), r.text(1))).collect();
+        assert_eq!(rows.len(), 3, "{}: {rows:?}", db.label);
+        assert!(
+            rows.iter().all(|(subject, _)| !subject.is_empty()),
+            "{rows:?}"
+        );
+        assert!(rows[0].1.contains("cédula 99000002"), "{rows:?}");
+        assert!(
+            rows[1].1.starts_with("denegado") && rows[1].1.contains("cédula 99000102"),
+            "{rows:?}"
+        );
+    }
+}

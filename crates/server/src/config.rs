@@ -40,6 +40,9 @@ pub struct RawConfig {
     pub api_rate_per_minute: Option<u32>,
     /// Failed logins before the account is locked (with growing back-off); default 5.
     pub lockout_threshold: Option<i64>,
+    /// Distinct persons an account may name in counter-referrals per hour that are not
+    /// registered within its scope (a batch past it is refused whole); default 200.
+    pub counter_referral_misses_per_hour: Option<usize>,
     /// Log filter (`info`, `debug`, …); default `info`.
     pub log: Option<String>,
     /// Where the DCI Social Registry API is served; default `/dci`.
@@ -123,6 +126,7 @@ pub struct Settings {
     pub login_rate_per_minute: u32,
     pub api_rate_per_minute: u32,
     pub lockout_threshold: i64,
+    pub counter_referral_misses_per_hour: usize,
     pub log: String,
     /// Normalised: starts with `/`, no trailing `/` (e.g. `/dci`).
     pub dci_base_path: String,
@@ -234,6 +238,10 @@ impl TryFrom<RawConfig> for Settings {
             login_rate_per_minute: r.login_rate_per_minute.unwrap_or(10).max(1),
             api_rate_per_minute: r.api_rate_per_minute.unwrap_or(600).max(1),
             lockout_threshold: r.lockout_threshold.unwrap_or(5).max(1),
+            counter_referral_misses_per_hour: r
+                .counter_referral_misses_per_hour
+                .unwrap_or(vamos_app::counter_referrals::misses::DEFAULT_PER_HOUR)
+                .max(1),
             log: r.log.unwrap_or_else(|| "info".into()),
             resident_registry: r.resident_registry.unwrap_or(true),
             audit_files: vamos_app::audit::AuditFiles {
@@ -366,6 +374,7 @@ mod tests {
                 ("LOGIN_RATE_PER_MINUTE", "11"),
                 ("API_RATE_PER_MINUTE", "12"),
                 ("LOCKOUT_THRESHOLD", "4"),
+                ("COUNTER_REFERRAL_MISSES_PER_HOUR", "30"),
                 ("LOG", "warn,vamos_server=debug"),
                 ("DCI_BASE_PATH", "/registro/"),
                 ("DCI_REGISTRY_ID", "otro.gov.py"),
@@ -395,6 +404,7 @@ mod tests {
             assert_eq!(s.login_rate_per_minute, 11);
             assert_eq!(s.api_rate_per_minute, 12);
             assert_eq!(s.lockout_threshold, 4);
+            assert_eq!(s.counter_referral_misses_per_hour, 30);
             assert_eq!(s.log, "warn,vamos_server=debug");
             assert_eq!(s.dci_base_path, "/registro");
             assert_eq!(s.dci_registry_id, "otro.gov.py");

@@ -61,6 +61,7 @@ pub fn state(settings: Settings) -> anyhow::Result<AppState> {
         access_wake.clone(),
         settings.counter_referral_appliers,
         audit,
+        settings.counter_referral_misses_per_hour,
     )?;
     let dci_key = match &settings.dci_signing_key_file {
         Some(path) => {

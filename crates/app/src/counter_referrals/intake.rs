@@ -44,6 +44,7 @@
 //! checkpoint on its own connection), so that the writer's commits seldom find much left to
 //! copy.
 
+use super::misses::MissLimit;
 use super::{self as acc, Checked, Codes, Fresh, IngestSummary};
 use crate::error::{Error, ErrorKind, Result as AppResult};
 use std::collections::VecDeque;
@@ -103,6 +104,8 @@ const APPLY_CHUNK_POSTGRES: usize = 20_000;
 pub struct Intake {
     tx: mpsc::Sender<Job>,
     codes: Arc<Codes>,
+    /// Persons named but not found in the sender's scope, per account ([`MissLimit`]).
+    misses: Arc<MissLimit>,
     /// Submissions received so far (the Logros updater rests only while they keep coming).
     submitted: Arc<AtomicU64>,
     /// What the writer shows of itself (`/api/ready`, `/metrics`).
@@ -134,6 +137,7 @@ impl Intake {
         applied: Arc<Notify>,
         appliers: usize,
         audit: Arc<crate::audit::AuditConfig>,
+        misses_per_hour: usize,
     ) -> anyhow::Result<Intake> {
         let (tx, rx) = mpsc::channel::<Job>(1024);
         let status = Arc::new(IntakeStatus::default());
@@ -186,6 +190,7 @@ impl Intake {
         Ok(Intake {
             tx,
             codes,
+            misses: Arc::new(MissLimit::new(misses_per_hour)),
             submitted: Arc::default(),
             status,
         })
@@ -194,6 +199,14 @@ impl Intake {
     /// The catalogue's counter-referral codes (for [`acc::check`]).
     pub fn codes(&self) -> Arc<Codes> {
         self.codes.clone()
+    }
+
+    /// What [`check_submission`] reads besides the database.
+    pub fn gate(&self) -> Gate {
+        Gate {
+            codes: self.codes.clone(),
+            misses: self.misses.clone(),
+        }
     }
 
     /// How many submissions have been handed to the writer since the server started.
@@ -870,6 +883,14 @@ fn unavailable(why: &str) -> Error {
     )
 }
 
+/// What the checks of a submission read besides the database ([`Intake::gate`]): the
+/// catalogue's codes and the server's count of persons named but not found in scope.
+#[derive(Clone)]
+pub struct Gate {
+    pub codes: Arc<Codes>,
+    pub misses: Arc<MissLimit>,
+}
+
 /// A submission of counter-referrals checked for the writer ([`check_submission`]).
 pub enum Checking {
     /// Nothing to store (every event rejected or already received): its audit record is
@@ -884,17 +905,21 @@ pub enum Checking {
 /// inbox page): the sender's right to send is checked ([`acc::sender_for`]), the events are
 /// checked against `codes` and `places` (reads only; run in parallel on the pool) and encoded
 /// for the log; when nothing is left to store, the submission's audit record is written here.
+/// The persons named that are not registered within the sender's scope count against `limit`
+/// (the server's [`MissLimit`]): a submission that would pass it is refused whole, answering
+/// nothing about any event, and its refusal audited with what it tried.
 pub fn check_submission(
     store: &mut dyn Store,
     actor: &crate::Actor,
     catalogue: &vamos_catalogue::Catalogue,
-    codes: &Codes,
+    gate: &Gate,
     events: Vec<vamos_ingest::counter_referrals::Located>,
     channel: &str,
     places: Option<&vamos_store::places::PersonPlaces>,
 ) -> AppResult<Checking> {
+    let limit = &gate.misses;
     let who = acc::sender_for(actor, channel, events.len())?;
-    let entry = actor.audit_entry(
+    let mut entry = actor.audit_entry(
         "recibir contra-referencias",
         "contra-referencias",
         "",
@@ -902,13 +927,33 @@ pub fn check_submission(
         "",
     );
     let today = crate::clock::now().date_naive();
-    let mut checked = acc::check(store, catalogue, codes, events, &who, today, places)?;
+    let mut checked = acc::check(store, catalogue, &gate.codes, events, &who, today, places)?;
+    let account = super::misses::account_of(&actor.name);
+    if let Err(before) = limit.admit(account, checked.misses(), std::time::Instant::now()) {
+        let per_hour = limit.per_hour();
+        entry.subject_id = "ninguna contra-referencia guardada".into();
+        entry.outcome = format!(
+            "denegado: demasiadas personas no encontradas en su ámbito ({before} en la última hora, límite {per_hour}){}",
+            acc::misses_note(checked.misses())
+        );
+        crate::audit::write_audit(store, entry)?;
+        return Err(Error::new(
+            ErrorKind::TooMany,
+            "demasiadas_personas_no_encontradas",
+            format!(
+                "el envío nombra demasiadas personas que no están registradas en su ámbito territorial (a lo sumo {per_hour} distintas por hora); no se guardó ningún evento. Registre primero a las personas o espere una hora"
+            ),
+        ));
+    }
     if checked.fresh_len() > 0 {
         checked.encode_for_log();
         return Ok(Checking::ToStore(Box::new((checked, entry))));
     }
+    let note = acc::misses_note(checked.misses());
     let sum = acc::finish(checked, &[]);
-    crate::audit::write_audit(store, complete_audit(entry, &sum))?;
+    let mut entry = complete_audit(entry, &sum);
+    entry.outcome.push_str(&note);
+    crate::audit::write_audit(store, entry)?;
     Ok(Checking::Done(sum))
 }
 

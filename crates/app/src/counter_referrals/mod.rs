@@ -6,6 +6,7 @@
 //! Neither prints nor reads the clock: dates and the caller arrive as parameters.
 
 pub mod intake;
+pub mod misses;
 
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
@@ -118,13 +119,52 @@ impl IngestSummary {
             .iter()
             .filter_map(|r| r.counter_referral_id)
             .collect();
-        crate::referrals::summary_ids(&ids)
+        subject_text(&ids)
     }
 
     /// The audit record's outcome: how many accepted, duplicated, rejected.
     pub fn audit_outcome(&self) -> String {
         outcome_text(self.accepted, self.duplicates, self.rejected)
     }
+}
+
+/// The subject of a submission's audit record: the counter-referrals it stored or recognised,
+/// or that it stored none (never empty).
+fn subject_text(ids: &[i64]) -> String {
+    if ids.is_empty() {
+        "ninguna contra-referencia guardada".into()
+    } else {
+        crate::referrals::summary_ids(ids)
+    }
+}
+
+/// Persons listed in an audit record's note of those not found in scope; a submission naming
+/// more (refused by [`misses::MissLimit`] unless the limit was raised that far) records the
+/// rest by count.
+const MISSES_LISTED: usize = 1000;
+
+/// What an audit record adds about the persons named that were not found within the sender's
+/// scope: the cédulas and SIIS numbers tried (empty when none).
+pub fn misses_note(misses: &BTreeSet<String>) -> String {
+    if misses.is_empty() {
+        return String::new();
+    }
+    let listed: Vec<&str> = misses
+        .iter()
+        .take(MISSES_LISTED)
+        .map(String::as_str)
+        .collect();
+    let more = misses.len().saturating_sub(MISSES_LISTED);
+    let tail = if more > 0 {
+        format!(" y {more} más")
+    } else {
+        String::new()
+    };
+    format!(
+        "; {} sin persona registrada en su ámbito: {}{tail}",
+        misses.len(),
+        listed.join(", ")
+    )
 }
 
 fn outcome_text(accepted: u64, duplicates: u64, rejected: u64) -> String {
@@ -164,6 +204,9 @@ pub struct Checked {
     fresh: Vec<Fresh>,
     /// The events to store as lines of the intake log ([`Checked::encode_for_log`]).
     log_lines: Option<String>,
+    /// The persons named that are not registered within the sender's scope (`cédula N`,
+    /// `persona N`): counted against [`misses::MissLimit`] and written in the audit record.
+    misses: BTreeSet<String>,
 }
 
 impl Checked {
@@ -218,9 +261,14 @@ impl Checked {
         }
         let ids: Vec<i64> = ids.into_iter().map(|x| x.1).collect();
         (
-            crate::referrals::summary_ids(&ids),
-            outcome_text(accepted, duplicates, rejected),
+            subject_text(&ids),
+            outcome_text(accepted, duplicates, rejected) + &misses_note(&self.misses),
         )
+    }
+
+    /// The persons named that are not registered within the sender's scope.
+    pub fn misses(&self) -> &BTreeSet<String> {
+        &self.misses
     }
 
     /// How many events are to be stored.
@@ -242,12 +290,17 @@ pub fn import_file(
     today: NaiveDate,
     at: &str,
 ) -> anyhow::Result<IngestSummary> {
-    actor.require(vamos_domain::Permission::CounterReferralsWrite)?;
-    let sender = Sender {
-        actor: actor.name.clone(),
-        institution: None,
-        scope: Scope::National,
-        channel: "linea_de_comandos".into(),
+    // The operator of the command line loads the whole country, each event of the institution
+    // it names; an account (`--as`) sends as the API lets it: its institution, its scope.
+    let sender = if actor.operator {
+        Sender {
+            actor: actor.name.clone(),
+            institution: None,
+            scope: Scope::National,
+            channel: "linea_de_comandos".into(),
+        }
+    } else {
+        sender_for(actor, "linea_de_comandos", events.len())?
     };
     let summary = ingest(store, catalogue, events, &sender, today, at)?;
     actor.audit(
@@ -600,8 +653,10 @@ fn validate_event(
     }
 }
 
-/// The registered person a valid event names, or why none: by SIIS number (and then its cédula
-/// must agree), else by a cédula that names exactly one person.
+/// The registered person within the sender's scope a valid event names, or why none: by SIIS
+/// number (and then its cédula must agree), else by a cédula that names exactly one person.
+/// `found` holds only persons in scope, so a person registered elsewhere is answered exactly as
+/// one registered nowhere — same column, same value (the one sent), same reason, no id.
 fn named_person(
     c: &Valid,
     (by_id, by_cedula): &vamos_store::counter_referrals::Located,
@@ -613,7 +668,7 @@ fn named_person(
             None => Err((
                 "persona_id",
                 id.to_string(),
-                "no hay ninguna persona registrada con ese número".into(),
+                NOT_IN_SCOPE_ID.into(),
             )),
             Some(p) if ced.is_some_and(|l| l.iter().all(|x| x.person_id != p.person_id)) => Err((
                 "cedula",
@@ -626,15 +681,19 @@ fn named_person(
         (None, Some(_)) => Err((
             "cedula",
             cedula(),
-            "la cédula corresponde a más de una persona registrada: indique persona_id".into(),
+            "la cédula corresponde a más de una persona registrada en su ámbito: indique persona_id".into(),
         )),
-        (None, None) => Err((
-            "cedula",
-            cedula(),
-            "ninguna persona registrada tiene esa cédula (regístrela primero; el evento puede reenviarse con el mismo id)".into(),
-        )),
+        (None, None) => Err(("cedula", cedula(), NOT_IN_SCOPE_CEDULA.into())),
     }
 }
+
+/// Why an event naming a SIIS number is rejected when nobody with it is registered within the
+/// sender's scope (registered elsewhere or nowhere: the same words).
+pub const NOT_IN_SCOPE_ID: &str =
+    "no hay ninguna persona registrada con ese número dentro de su ámbito territorial";
+/// Why an event naming a cédula is rejected when nobody with it is registered within the
+/// sender's scope.
+pub const NOT_IN_SCOPE_CEDULA: &str = "ninguna persona registrada dentro de su ámbito territorial tiene esa cédula (si vive en su ámbito, regístrela primero; el evento puede reenviarse con el mismo id)";
 
 /// The reading half of [`ingest`]: validates the events (shape, codes, dates, persons,
 /// scope) and repeats within the submission, without writing anything; events received
@@ -675,10 +734,24 @@ pub fn check(
     // Second pass: persons, scope, duplicates (stored and within the batch).
     let ids: Vec<i64> = checked.iter().filter_map(|c| c.person_id).collect();
     let cedulas: Vec<i64> = checked.iter().filter_map(|c| c.cedula).collect();
-    let found = match places {
+    let mut found = match places {
         Some(p) => p.locate(&mut store.db(), &ids, &cedulas)?,
         None => vamos_store::counter_referrals::locate_persons(&mut store.db(), &ids, &cedulas)?,
     };
+    // Only persons within the sender's scope exist for it: nothing below can tell a person
+    // registered elsewhere from one registered nowhere.
+    let in_scope = |p: &PersonPlace| {
+        u16::try_from(p.district_code)
+            .ok()
+            .and_then(|d| DistrictCode::from_number(d).ok())
+            .is_some_and(|d| sender.scope.contains(d))
+    };
+    found.0.retain(|_, p| in_scope(p));
+    found.1.retain(|_, l| {
+        l.retain(|p| in_scope(p));
+        !l.is_empty()
+    });
+    let mut misses = BTreeSet::new();
     let mut batch_seen: HashMap<(String, String), String> = HashMap::new();
     let mut fresh: Vec<(u64, String, NewCounterReferral)> = Vec::new();
     for c in checked {
@@ -693,24 +766,17 @@ pub fn check(
         let person = match named_person(&c, &found) {
             Ok(p) => p,
             Err((column, value, reason)) => {
+                if reason == NOT_IN_SCOPE_ID || reason == NOT_IN_SCOPE_CEDULA {
+                    misses.insert(match column {
+                        "cedula" => format!("cédula {}", c.cedula.unwrap_or_default()),
+                        _ => format!("persona {}", c.person_id.unwrap_or_default()),
+                    });
+                }
                 sum.results.push(rejected(c.loc.row, Some(c.key.clone())));
                 errors.push(reject(column, value, reason));
                 continue;
             }
         };
-        let in_scope = u16::try_from(person.district_code)
-            .ok()
-            .and_then(|d| DistrictCode::from_number(d).ok())
-            .is_some_and(|d| sender.scope.contains(d));
-        if !in_scope {
-            sum.results.push(rejected(c.loc.row, Some(c.key.clone())));
-            errors.push(reject(
-                "persona_id",
-                person.person_id.to_string(),
-                "la persona vive fuera de su ámbito territorial".into(),
-            ));
-            continue;
-        }
         let day = iso_date(c.date);
         let digest = event_digest(
             person.person_id,
@@ -759,6 +825,7 @@ pub fn check(
         errors,
         fresh,
         log_lines: None,
+        misses,
     })
 }
 
@@ -828,6 +895,7 @@ pub fn finish_with(checked: Checked, fresh: &[Fresh], outcomes: &[Outcome]) -> I
         mut errors,
         fresh: _,
         log_lines: _,
+        misses: _,
     } = checked;
     for ((row, file, e), outcome) in fresh.iter().zip(outcomes) {
         let row = *row;
@@ -1338,6 +1406,7 @@ mod tests {
                 errors: Vec::new(),
                 fresh: Vec::new(),
                 log_lines: None,
+                misses: BTreeSet::new(),
             };
             let fresh: Vec<Fresh> = (0..n)
                 .map(|i| (i + 3, "solicitud".to_string(), event(&format!("e{i}"))))

@@ -223,7 +223,7 @@ pub(crate) async fn ingest(
     channel: &'static str,
 ) -> ApiResult<cr::IngestSummary> {
     let catalogue = st.catalogue.clone();
-    let codes = st.intake.codes();
+    let gate = st.intake.gate();
     let places = st.places.get();
     let checking = p
         .act(st, move |s, actor| {
@@ -231,7 +231,7 @@ pub(crate) async fn ingest(
                 s,
                 actor,
                 &catalogue,
-                &codes,
+                &gate,
                 events,
                 channel,
                 places.as_deref(),
