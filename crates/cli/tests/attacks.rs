@@ -704,3 +704,42 @@ fn probing_with_counter_referrals_is_limited_per_account_and_audited() {
         );
     }
 }
+
+#[test]
+fn the_command_line_acting_as_an_operator_cannot_probe_outside_its_scope() {
+    for db in vamos_store::testing::all_dbs() {
+        let d = tempfile::tempdir().unwrap();
+        let (_, [_, (outside_ced, _)]) = probing_registry(&db.url, d.path());
+        let file = d.path().join("eventos.csv");
+        std::fs::write(
+            &file,
+            format!("id_evento,cedula,servicio,fecha_entrega\nC-1,{outside_ced},control_prenatal,20/11/2026\nC-2,99999001,control_prenatal,20/11/2026\n"),
+        )
+        .unwrap();
+        let o = vamos(
+            &[
+                "--as",
+                "hospital",
+                "counter-referrals",
+                "import",
+                "--db",
+                &db.url,
+                file.to_str().unwrap(),
+                "--format",
+                "json",
+            ],
+            d.path(),
+            &[],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["accepted"], 0, "{}: {v}", db.label);
+        let errors = v["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 2, "{}: {v}", db.label);
+        assert_eq!(
+            errors[0]["reason"], errors[1]["reason"],
+            "{}: {v}",
+            db.label
+        );
+    }
+}
