@@ -225,6 +225,9 @@ pub struct Refused {
     pub message: String,
 }
 
+/// One search of a message answered: its page, or why it was refused.
+pub type Answered = std::result::Result<Found, Refused>;
+
 /// Runs the searches of one message of `actor` within its territories and records the
 /// disclosure — every person returned — once for the message (`purpose`, correlation `cid`).
 /// Returns the person fields `actor` may see (refused when it may see none) and each search's
@@ -237,10 +240,7 @@ pub fn search(
     searches: &[Search],
     purpose: &str,
     cid: &str,
-) -> Result<(
-    Option<BTreeSet<String>>,
-    Vec<std::result::Result<Found, Refused>>,
-)> {
+) -> Result<(Option<BTreeSet<String>>, Vec<Answered>)> {
     actor.require(Permission::Dci)?;
     let fields = crate::registry::visible_fields(s, actor)?;
     let scope = actor.scope.district_ranges();

@@ -548,6 +548,8 @@ pub fn unit_status(
                 .map_err(|_| Error::bad_request(format!("fecha «{s}» inválida: use AAAA-MM-DD")))
         })
         .transpose()?;
+    // Before the look-up: a caller who may see no person field is refused before anything.
+    let fields = visible_fields(store, actor)?;
     let (uid, d) = locate_in_scope(store, actor, kind, id, "explicar estatus", &purpose)?;
     let (as_of, until) = match as_of {
         Some(d) => (d, d),
@@ -563,7 +565,6 @@ pub fn unit_status(
             }
         },
     };
-    let fields = visible_fields(store, actor)?;
     let mut v = crate::measurements::explain(store, catalogue, kind, uid, d, as_of, until)?;
     redact_explanation(&mut v, catalogue, &fields);
     Ok(v)
@@ -946,6 +947,7 @@ pub fn household_statuses(
     purpose: &str,
 ) -> Result<Option<HouseholdStatuses>> {
     actor.require(Permission::StatusRead)?;
+    let fields = visible_fields(store, actor)?;
     let found = views::household(&mut store.db(), id)?;
     let exists = found.is_some();
     let Some((h, members)) = found.filter(|(h, _)| in_scope(actor, h)) else {
@@ -976,7 +978,6 @@ pub fn household_statuses(
         .collect();
     let subject = format!("{id} (miembros {})", ids.join(","));
     actor.audit(store, "explicar estatus", "hogar", &subject, purpose, "ok")?;
-    let fields = visible_fields(store, actor)?;
     let (mut household, mut members) = crate::measurements::explain_household(
         store,
         catalogue,

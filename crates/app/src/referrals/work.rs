@@ -535,6 +535,7 @@ pub fn person_route_for(
 ) -> Result<Value> {
     actor.require(Permission::StatusRead)?;
     let purpose = purpose_or(purpose, "orientación: ruta de servicios")?;
+    let fields = visible_fields(store, actor)?;
     let (pid, d) = crate::registry::locate_in_scope(
         store,
         actor,
@@ -551,7 +552,6 @@ pub fn person_route_for(
         ),
         None => (today, today),
     };
-    let fields = visible_fields(store, actor)?;
     let mut v = super::person_route(store, catalogue, pid, d, as_of, until)?;
     crate::registry::redact_route(&mut v, catalogue, &fields);
     Ok(v)
