@@ -34,7 +34,7 @@ VAMOS_ADMIN_PASSWORD="$PASSWORD" "$VAMOS" db init --db "$DB" > /dev/null
 VAMOS_PASSWORD="$PASSWORD" "$VAMOS" user create --db "$DB" analista.web --role analista > /dev/null
 "$VAMOS" delivery-points import --db "$DB" data/delivery_points/puntos_ilustrativos.csv > /dev/null
 VAMOS_PASSWORD="$PASSWORD" "$VAMOS" user create --db "$DB" mspbs.villeta --role operador --institution MSPBS --territories 1116 > /dev/null
-"$VAMOS" agreement create --db "$DB" --institution MSPBS --fields given_names,family_names,national_id,birth_date,district_code \
+"$VAMOS" agreement create --db "$DB" --institution MSPBS --fields given_names,family_names,national_id,birth_date,sex,embarazada,district_code \
   --purpose "referencia de servicios de salud" --from 2026-01-01 --to 2030-12-31 > /dev/null
 
 VAMOS_LOG=warn "$VAMOS" serve --db "$DB" --addr 127.0.0.1:0 > "$WORK/serve.out" 2> "$WORK/serve.err" &

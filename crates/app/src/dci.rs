@@ -216,23 +216,54 @@ pub struct Found {
     pub rows: Vec<Map<String, Value>>,
 }
 
+/// Why one search of a message was refused: the DCI reason code and the Spanish message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// `rjct.filter.invalid` (a filter on a field the sender may not see) or
+    /// `rjct.sort.invalid` (a sort key it may not see).
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// One search of a message answered: its page, or why it was refused.
+pub type Answered = std::result::Result<Found, Refused>;
+
 /// Runs the searches of one message of `actor` within its territories and records the
 /// disclosure — every person returned — once for the message (`purpose`, correlation `cid`).
 /// Returns the person fields `actor` may see (refused when it may see none) and each search's
-/// page, in order.
+/// page, in order. A search whose filter or sort key uses a field the sender may not see is
+/// refused without touching the registry, so its answer is the same whether or not anyone
+/// would match (no count to probe a cédula, a birth date or a sex with).
 pub fn search(
     s: &mut dyn Store,
     actor: &Actor,
     searches: &[Search],
     purpose: &str,
     cid: &str,
-) -> Result<(Option<BTreeSet<String>>, Vec<Found>)> {
+) -> Result<(Option<BTreeSet<String>>, Vec<Answered>)> {
     actor.require(Permission::Dci)?;
     let fields = crate::registry::visible_fields(s, actor)?;
     let scope = actor.scope.district_ranges();
     let mut pages = Vec::with_capacity(searches.len());
     let mut disclosed: Vec<String> = Vec::new();
+    let mut refused: Vec<&str> = Vec::new();
     for q in searches {
+        let hidden = match (
+            crate::registry::hidden_filter_field(&fields, &q.filter),
+            crate::registry::hidden_sort_field(&fields, &q.sort),
+        ) {
+            (Some(f), _) => Some((f, "rjct.filter.invalid", "filtrar")),
+            (None, Some(f)) => Some((f, "rjct.sort.invalid", "ordenar")),
+            (None, None) => None,
+        };
+        if let Some((field, code, what)) = hidden {
+            refused.push(field);
+            pages.push(Err(Refused {
+                code,
+                message: crate::registry::hidden_field_message(field, what),
+            }));
+            continue;
+        }
         let total = views::count_persons(&mut s.db(), &q.filter, &scope)?;
         let rows = if (q.number - 1) * q.size < total {
             views::search_persons_offset(
@@ -251,15 +282,27 @@ pub fn search(
                 .filter_map(|r| r.get("id").and_then(Value::as_i64))
                 .map(|i| i.to_string()),
         );
-        pages.push(Found { total, rows });
+        pages.push(Ok(Found { total, rows }));
     }
+    let refusals = if refused.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", {} consultas denegadas por campos fuera de su acuerdo ({})",
+            refused.len(),
+            refused.join(",")
+        )
+    };
     actor.audit(
         s,
         "buscar personas (DCI)",
         "persona",
         &disclosed.join(","),
         purpose,
-        &format!("ok: {} registros, correlación {cid}", disclosed.len()),
+        &format!(
+            "ok: {} registros{refusals}, correlación {cid}",
+            disclosed.len()
+        ),
     )?;
     Ok((fields, pages))
 }
@@ -480,6 +523,11 @@ pub fn pending_notifications(
         let Some(filter) = filter_of(&sub) else {
             continue;
         };
+        // A filter on a field the account may not see (now: agreements change) would make
+        // every notification an answer to it; such a subscription sends nothing.
+        if crate::registry::hidden_filter_field(&fields, &filter).is_some() {
+            continue;
+        }
         let mut conds = vec![filter];
         if sub.reg_event_type == "NewHouseHoldMember" {
             conds.push(Filter::Cmp(

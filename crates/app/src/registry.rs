@@ -60,6 +60,99 @@ pub fn agreed_fields(
     Ok(Some(set))
 }
 
+/// The person field a search column reads: a caller may filter or sort by a column only when
+/// it may see that field.
+pub fn column_field(c: PersonColumn) -> &'static str {
+    match c {
+        PersonColumn::Id => "id",
+        PersonColumn::HouseholdId => "household_id",
+        PersonColumn::District => "district_code",
+        PersonColumn::GivenNames => "given_names",
+        PersonColumn::FamilyNames => "family_names",
+        PersonColumn::NationalId => "national_id",
+        PersonColumn::BirthDate => "birth_date",
+        PersonColumn::Sex => "sex",
+    }
+}
+
+/// Whether the caller may see field `field` (`None`: every field).
+pub fn may_see(fields: &Option<BTreeSet<String>>, field: &str) -> bool {
+    fields.as_ref().is_none_or(|f| f.contains(field))
+}
+
+/// The refusal of a filter or a sort key outside the fields the caller may see. It depends on
+/// the field alone, never on the registry's rows, so that it answers the same whether or not any
+/// person would match (a filter that were answered would be an oracle: a count or a page that
+/// says whether someone has that cédula, that birth date, that sex).
+pub fn hidden_field_error(field: &str, what: &str) -> Error {
+    Error::forbidden(hidden_field_message(field, what))
+}
+
+/// The Spanish text of [`hidden_field_error`] (the DCI API puts it in its own rejection).
+pub fn hidden_field_message(field: &str, what: &str) -> String {
+    format!(
+        "no puede {what} por el campo «{field}»: no está entre los campos de la persona que usted \
+         puede ver (rol o acuerdo de intercambio de datos de su institución)"
+    )
+}
+
+/// The first field a filter tests that the caller may not see, if any.
+pub fn hidden_filter_field(
+    fields: &Option<BTreeSet<String>>,
+    filter: &Filter,
+) -> Option<&'static str> {
+    match filter {
+        Filter::Cmp(c, _, _) | Filter::In(c, _) => {
+            Some(column_field(*c)).filter(|f| !may_see(fields, f))
+        }
+        Filter::And(fs) | Filter::Or(fs) => fs.iter().find_map(|f| hidden_filter_field(fields, f)),
+        Filter::Not(f) => hidden_filter_field(fields, f),
+    }
+}
+
+/// The first sort key the caller may not see, if any.
+pub fn hidden_sort_field(
+    fields: &Option<BTreeSet<String>>,
+    sort: &[(PersonColumn, bool)],
+) -> Option<&'static str> {
+    sort.iter()
+        .map(|(c, _)| column_field(*c))
+        .find(|f| !may_see(fields, f))
+}
+
+/// Refuses (and audits, under `action`) a search whose filter or sort key uses a field the
+/// caller may not see.
+pub fn check_search_fields(
+    store: &mut dyn Store,
+    actor: &Actor,
+    fields: &Option<BTreeSet<String>>,
+    filter: &Filter,
+    sort: &[(PersonColumn, bool)],
+    action: &str,
+    purpose: &str,
+) -> Result<()> {
+    let refused = match (
+        hidden_filter_field(fields, filter),
+        hidden_sort_field(fields, sort),
+    ) {
+        (Some(f), _) => Some((f, "filtrar")),
+        (None, Some(f)) => Some((f, "ordenar")),
+        (None, None) => None,
+    };
+    let Some((field, what)) = refused else {
+        return Ok(());
+    };
+    actor.audit(
+        store,
+        action,
+        "persona",
+        "",
+        purpose,
+        &format!("denegado: {what} por un campo fuera de su acuerdo ({field})"),
+    )?;
+    Err(hidden_field_error(field, what))
+}
+
 /// Keeps only the visible keys of a person row.
 pub fn filter_person(
     mut row: Map<String, Value>,
@@ -171,29 +264,57 @@ pub fn search_persons(store: &mut dyn Store, actor: &Actor, q: &PersonSearch) ->
             })
             .collect(),
     )];
+    let fields = visible_fields(store, actor)?;
+    // A territory narrower than the country filters by district.
+    let mut asked: Vec<Filter> = Vec::new();
+    if t != TerritoryCode::Nation {
+        asked.push(conds.remove(0));
+    }
     if let Some(words) = &q.q {
         if words.chars().count() > 100 {
             return Err(Error::bad_request(
                 "la búsqueda no puede superar 100 caracteres",
             ));
         }
+        // A word is looked for in the names the caller may see (both, for most): matching a
+        // name it may not see would tell it that name.
+        let names: Vec<PersonColumn> = [PersonColumn::GivenNames, PersonColumn::FamilyNames]
+            .into_iter()
+            .filter(|c| may_see(&fields, column_field(*c)))
+            .collect();
         for w in words.split_whitespace().take(6) {
-            conds.push(Filter::Or(vec![
-                Filter::Cmp(PersonColumn::GivenNames, Op::Contains, w.into()),
-                Filter::Cmp(PersonColumn::FamilyNames, Op::Contains, w.into()),
-            ]));
+            asked.push(if names.is_empty() {
+                Filter::Cmp(PersonColumn::GivenNames, Op::Contains, w.into())
+            } else {
+                Filter::Or(
+                    names
+                        .iter()
+                        .map(|c| Filter::Cmp(*c, Op::Contains, w.into()))
+                        .collect(),
+                )
+            });
         }
     }
     if let Some(c) = q.cedula {
-        conds.push(Filter::Cmp(PersonColumn::NationalId, Op::Eq, c.into()));
+        asked.push(Filter::Cmp(PersonColumn::NationalId, Op::Eq, c.into()));
     }
     if q.q.is_none() && q.cedula.is_none() && t == TerritoryCode::Nation {
         return Err(Error::bad_request(
             "indique al menos un criterio: q (nombre), cedula o territory",
         ));
     }
+    let asked = Filter::And(asked);
+    check_search_fields(
+        store,
+        actor,
+        &fields,
+        &asked,
+        &[],
+        "buscar personas",
+        &purpose,
+    )?;
+    conds.push(asked);
     let limit = q.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
-    let fields = visible_fields(store, actor)?;
     let page = views::search_persons(
         &mut store.db(),
         &Filter::And(conds),
@@ -427,6 +548,8 @@ pub fn unit_status(
                 .map_err(|_| Error::bad_request(format!("fecha «{s}» inválida: use AAAA-MM-DD")))
         })
         .transpose()?;
+    // Before the look-up: a caller who may see no person field is refused before anything.
+    let fields = visible_fields(store, actor)?;
     let (uid, d) = locate_in_scope(store, actor, kind, id, "explicar estatus", &purpose)?;
     let (as_of, until) = match as_of {
         Some(d) => (d, d),
@@ -442,9 +565,198 @@ pub fn unit_status(
             }
         },
     };
-    Ok(crate::measurements::explain(
-        store, catalogue, kind, uid, d, as_of, until,
-    )?)
+    let mut v = crate::measurements::explain(store, catalogue, kind, uid, d, as_of, until)?;
+    redact_explanation(&mut v, catalogue, &fields);
+    Ok(v)
+}
+
+/// What an explanation or a route shows instead of a criterion that names an attribute the
+/// caller may not see.
+pub const WITHHELD: &str = "criterio reservado por el acuerdo de intercambio de datos";
+
+/// The person field whose value tells that a person belongs to category `code`: pregnancy for
+/// «antes del nacimiento», age for the others; `None` for households and communities.
+fn category_field(code: &str) -> Option<&'static str> {
+    match code {
+        "antes_del_nacimiento" => Some("embarazada"),
+        "hogares" | "entorno" => None,
+        _ => Some("birth_date"),
+    }
+}
+
+/// Whether a catalogue rule names a variable the caller may not see (an unknown one counts as
+/// hidden).
+fn rule_hidden(rule: &vamos_catalogue::Compiled, fields: &Option<BTreeSet<String>>) -> bool {
+    rule.variables().iter().any(|v| {
+        let vars = vamos_catalogue::vars::variables(v.scope);
+        let Some(spec) = vars.get(usize::from(v.index)) else {
+            return true;
+        };
+        match vamos_domain::authz::rule_variable_field(v.scope.prefix(), spec.name) {
+            Ok(None) => false,
+            Ok(Some(f)) => !may_see(fields, f),
+            Err(()) => true,
+        }
+    })
+}
+
+/// How a service's explanation is cut for a caller: shown whole, its evidence's rule text
+/// withheld (the rule names an attribute the caller may not see), or its status withheld too
+/// (its eligibility does: whether it applies at all would tell that attribute).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cut {
+    Whole,
+    RuleText,
+    Status,
+}
+
+fn cut_of(
+    catalogue: &vamos_catalogue::Catalogue,
+    code: &str,
+    fields: &Option<BTreeSet<String>>,
+) -> Cut {
+    let Some(s) = catalogue.services.iter().find(|s| s.code == code) else {
+        return Cut::Status;
+    };
+    if s.eligibility
+        .as_ref()
+        .is_some_and(|e| rule_hidden(e, fields))
+    {
+        return Cut::Status;
+    }
+    let fips_hidden = s.evidence.iter().any(|e| match &e.source {
+        vamos_catalogue::EvidenceSource::Fips { rule } => rule_hidden(rule, fields),
+        _ => false,
+    });
+    if fips_hidden {
+        Cut::RuleText
+    } else {
+        Cut::Whole
+    }
+}
+
+/// Keeps the categories of a person whose membership the caller may know: a category that
+/// tells pregnancy (or age) is left out whole — a placeholder would tell that there is one.
+fn category_visible(c: &Value, fields: &Option<BTreeSet<String>>) -> bool {
+    c.get("category")
+        .and_then(Value::as_str)
+        .and_then(category_field)
+        .is_none_or(|f| may_see(fields, f))
+}
+
+/// A status explanation ([`crate::measurements::explain`]) as a caller who sees `fields` may
+/// read it: the sensitive classes (disability, poverty, pregnancy, indigenous identity) and
+/// every other attribute outside its role's fields or its institution's agreement stay out —
+/// categories that would tell them are left out, a rule naming them is replaced by
+/// [`WITHHELD`], and a service whose eligibility names them shows neither status nor evidence.
+/// `None`: everything is shown.
+pub fn redact_explanation(
+    v: &mut Value,
+    catalogue: &vamos_catalogue::Catalogue,
+    fields: &Option<BTreeSet<String>>,
+) {
+    if fields.is_none() {
+        return;
+    }
+    let Some(categories) = v.get_mut("categories").and_then(Value::as_array_mut) else {
+        return;
+    };
+    categories.retain(|c| category_visible(c, fields));
+    for c in categories.iter_mut() {
+        let services = c
+            .get_mut("services")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten();
+        for sv in services {
+            let code = sv
+                .get("service")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            match cut_of(catalogue, &code, fields) {
+                Cut::Whole => {}
+                Cut::Status => {
+                    set(sv, "status", json!("reservado"));
+                    set(
+                        sv,
+                        "evidence",
+                        json!({"source": null, "date": null, "detail": WITHHELD}),
+                    );
+                }
+                Cut::RuleText => {
+                    let from_answers = sv
+                        .pointer("/evidence/source")
+                        .and_then(Value::as_str)
+                        .is_some_and(|s| s == "FIPS" || s == "relevamiento del Entorno");
+                    if let Some(e) = sv.get_mut("evidence").filter(|_| from_answers) {
+                        set(e, "detail", json!(WITHHELD));
+                    }
+                }
+            }
+        }
+    }
+    let first = categories.first().cloned().unwrap_or(Value::Null);
+    let part = |k: &str, none: Value| first.get(k).cloned().unwrap_or(none);
+    let (category, concurrent, services) = (
+        part("category", Value::Null),
+        part("concurrent", json!(false)),
+        part("services", json!([])),
+    );
+    set(v, "category", category);
+    set(v, "concurrent", concurrent);
+    set(v, "services", services);
+}
+
+/// Sets key `k` of an object (nothing for another value).
+fn set(v: &mut Value, k: &str, x: Value) {
+    if let Some(o) = v.as_object_mut() {
+        o.insert(k.to_string(), x);
+    }
+}
+
+/// A person's service route (the referrals module's `person_route`) as a caller who sees `fields`
+/// may read it: the same cuts as [`redact_explanation`] (categories left out, services whose
+/// eligibility names a hidden attribute without status or places), and the count of missing
+/// services recounted.
+pub fn redact_route(
+    v: &mut Value,
+    catalogue: &vamos_catalogue::Catalogue,
+    fields: &Option<BTreeSet<String>>,
+) {
+    if fields.is_none() {
+        return;
+    }
+    let Some(steps) = v.get_mut("route").and_then(Value::as_array_mut) else {
+        return;
+    };
+    steps.retain(|c| category_visible(c, fields));
+    let mut missing = 0;
+    for step in steps.iter_mut() {
+        let services = step
+            .get_mut("services")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten();
+        for sv in services {
+            let code = sv
+                .get("service")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            if cut_of(catalogue, &code, fields) == Cut::Status {
+                set(sv, "status", json!("reservado"));
+                set(sv, "missing", json!(false));
+                set(sv, "where", json!([]));
+                set(sv, "referral", Value::Null);
+                set(sv, "detail", json!(WITHHELD));
+            }
+            if sv.get("missing") == Some(&json!(true)) {
+                missing += 1;
+            }
+        }
+    }
+    set(v, "missing", json!(missing));
 }
 
 /// Finds unit `id` and checks it lies within the caller's territories; audits the look-up
@@ -635,6 +947,7 @@ pub fn household_statuses(
     purpose: &str,
 ) -> Result<Option<HouseholdStatuses>> {
     actor.require(Permission::StatusRead)?;
+    let fields = visible_fields(store, actor)?;
     let found = views::household(&mut store.db(), id)?;
     let exists = found.is_some();
     let Some((h, members)) = found.filter(|(h, _)| in_scope(actor, h)) else {
@@ -665,7 +978,7 @@ pub fn household_statuses(
         .collect();
     let subject = format!("{id} (miembros {})", ids.join(","));
     actor.audit(store, "explicar estatus", "hogar", &subject, purpose, "ok")?;
-    let (household, members) = crate::measurements::explain_household(
+    let (mut household, mut members) = crate::measurements::explain_household(
         store,
         catalogue,
         id,
@@ -674,6 +987,10 @@ pub fn household_statuses(
         day,
         until,
     )?;
+    redact_explanation(&mut household, catalogue, &fields);
+    for (_, m) in &mut members {
+        redact_explanation(m, catalogue, &fields);
+    }
     let delivery_points =
         vamos_store::delivery_points::delivery_points_for(&mut store.db(), &district.to_string())?;
     Ok(Some(HouseholdStatuses {

@@ -295,6 +295,9 @@ pub enum AgreementCommand {
         #[arg(long)]
         institution: String,
         /// Campos separados por comas (p. ej. id,given_names,family_names,national_id,birth_date).
+        /// Las clases sensibles son campos como los demás: embarazada, indigena, discapacidad,
+        /// pobreza; sin ellas la institución no las ve en referencias ni explicaciones, y sólo
+        /// filtra u ordena por campos que ve.
         #[arg(long)]
         fields: String,
         /// Finalidad del intercambio.

@@ -370,7 +370,7 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
         bail!("no se encontró la {kind_es} {key}")
     };
     let district = DistrictCode::from_number(district).map_err(|e| anyhow!("{e}"))?;
-    let result = vamos_app::measurements::explain(
+    let mut result = vamos_app::measurements::explain(
         store.as_mut(),
         &catalogue,
         kind,
@@ -379,6 +379,8 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
         as_of,
         until,
     )?;
+    let fields = vamos_app::registry::visible_fields(store.as_mut(), &who)?;
+    vamos_app::registry::redact_explanation(&mut result, &catalogue, &fields);
     let out = result["categories"].as_array().cloned().unwrap_or_default();
     if a.format == Format::Json {
         println!("{}", serde_json::to_string(&result)?);

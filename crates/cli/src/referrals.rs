@@ -587,7 +587,9 @@ pub fn route(a: &RouteArgs) -> Result<ExitCode> {
         ),
         None => (crate::commands::today(), crate::commands::today()),
     };
-    let v = acc::person_route(store.as_mut(), &catalogue, id, district, as_of, until)?;
+    let mut v = acc::person_route(store.as_mut(), &catalogue, id, district, as_of, until)?;
+    let fields = vamos_app::registry::visible_fields(store.as_mut(), &who)?;
+    vamos_app::registry::redact_route(&mut v, &catalogue, &fields);
     if a.format == crate::Format::Json {
         println!("{}", serde_json::to_string(&v)?);
         return Ok(ExitCode::SUCCESS);

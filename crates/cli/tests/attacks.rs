@@ -743,3 +743,509 @@ fn the_command_line_acting_as_an_operator_cannot_probe_outside_its_scope() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The data-sharing agreement decides filters, predicates, sort keys and sensitive attributes
+// (issue 35, items 4 and 5).
+//
+// An operator whose institution agreed to `id, given_names, family_names, district_code` used
+// to find a person by cédula (`GET /api/persons?cedula=N`), and to recover a cédula, a birth
+// date or a sex by binary search over the `total_count` of DCI `expression`/`predicate`
+// searches, or their order by sorting. A filter, a predicate or a sort key on a field outside
+// what the caller may see is now refused — the same answer whether or not anyone matches, so
+// it is no oracle. And the sensitive classes (disability, poverty, pregnancy, indigenous
+// identity, and the attributes behind the other populations of special attention) are fields of
+// the agreement like any other: referral rows (JSON, CSV, XLSX) carry only the populations the
+// agreement covers, with a priority that counts only those, and status explanations leave out
+// the categories and rule texts that would tell them.
+//
+// One registry per backend, built once: Villeta's MSPBS with the narrow agreement above, MEC
+// with the same and `birth_date`.
+
+/// A classified registry with referrals, its server, and three callers.
+struct Agreed {
+    s: Server,
+    /// The first administrator (sees every field).
+    admin: Who,
+    /// MSPBS operator of Villeta: `id, given_names, family_names, district_code`.
+    narrow: Who,
+    /// The same operator signed in to the web pages.
+    narrow_web: Who,
+    /// MEC operator of Villeta: the same and `birth_date`.
+    dated: Who,
+    _exit: AtExit,
+    _db: vamos_store::testing::TestDb,
+}
+
+static AGREED: std::sync::LazyLock<Vec<Agreed>> = std::sync::LazyLock::new(|| {
+    let dir = tempfile::tempdir().unwrap().keep();
+    synth_pilots(&dir, "300", "11");
+    vamos_store::testing::all_dbs()
+        .into_iter()
+        .enumerate()
+        .map(|(i, db)| agreed(db, &dir, i == 0))
+        .collect()
+});
+
+/// One backend's fixture in `d` (the first one also removes `d` when the tests end).
+fn agreed(db: vamos_store::testing::TestDb, d: &Path, owns_dir: bool) -> Agreed {
+    let url = db.url.clone();
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--db", &url]);
+        let o = vamos(&all, d, &[("VAMOS_PASSWORD", PW)]);
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    init_db(&url, d);
+    run(&["import", "fips", "datos", "--date", "2026-11-23"]);
+    run(&["classify", "--as-of", "2026-11-23"]);
+    run(&["referrals", "generate"]);
+    let mut tokens = Vec::new();
+    for (user, inst, fields) in [
+        (
+            "mspbs_op",
+            "MSPBS",
+            "id,given_names,family_names,district_code",
+        ),
+        (
+            "mec_op",
+            "MEC",
+            "given_names,family_names,district_code,birth_date",
+        ),
+    ] {
+        run(&[
+            "user",
+            "create",
+            user,
+            "--role",
+            "operador",
+            "--institution",
+            inst,
+            "--territories",
+            "1116",
+        ]);
+        run(&[
+            "agreement",
+            "create",
+            "--institution",
+            inst,
+            "--fields",
+            fields,
+            "--purpose",
+            "referencias",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2030-12-31",
+        ]);
+        let token = run(&[
+            "token",
+            "create",
+            "--user",
+            user,
+            "--name",
+            "sistema",
+            "--days",
+            "1",
+            "--scopes",
+            "registro:leer,estatus:leer,referencias:leer,dci",
+        ]);
+        run(&[
+            "dci",
+            "sender",
+            "add",
+            "--id",
+            &format!("{user}.sis"),
+            "--user",
+            user,
+        ]);
+        tokens.push(Who {
+            bearer: Some(token),
+            ..Who::default()
+        });
+    }
+    let s = start(&url, d);
+    let dirs: &[&Path] = if owns_dir { &[d] } else { &[] };
+    let exit = AtExit::new(&[s.child.id()], dirs, Some(&db));
+    let dated = tokens.pop().unwrap();
+    let narrow = tokens.pop().unwrap();
+    Agreed {
+        admin: login(&s, "admin", PW),
+        narrow_web: login(&s, "mspbs_op", PW),
+        narrow,
+        dated,
+        s,
+        _exit: exit,
+        _db: db,
+    }
+}
+
+/// Persons of Villeta as the administrator sees them (every field).
+fn villeta(a: &Agreed) -> Vec<Value> {
+    let (st, v, _) = call(
+        &a.s,
+        &a.admin,
+        "get",
+        "/api/persons?territory=1116&limit=200",
+        None,
+    );
+    assert_eq!(st, 200, "{v}");
+    v["items"].as_array().unwrap().clone()
+}
+
+/// A synchronous DCI search of `sender` with one request per `(query_type, query, sort)`;
+/// answers each request's item.
+fn dci_search(a: &Agreed, who: &Who, sender: &str, queries: &[(&str, Value, Value)]) -> Vec<Value> {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let requests: Vec<Value> = queries
+        .iter()
+        .enumerate()
+        .map(|(i, (qt, q, sort))| {
+            serde_json::json!({
+                "reference_id": format!("r{i}"), "timestamp": "2026-11-23T10:00:00-03:00",
+                "search_criteria": {"reg_type": "ns:org:RegistryType:Social",
+                    "query_type": qt, "query": q, "sort": sort,
+                    "consent": {"purpose": {"text": "prueba"}}}})
+        })
+        .collect();
+    let body = serde_json::json!({
+        "header": {"version": "1.0.0", "message_id": format!("m-{n}"),
+            "message_ts": "2026-11-23T10:00:00-03:00", "action": "search",
+            "sender_id": sender, "receiver_id": "siis.gov.py",
+            "total_count": requests.len(), "is_msg_encrypted": false},
+        "message": {"transaction_id": format!("t-{n}"), "search_request": requests}
+    });
+    let (st, v, _) = call(&a.s, who, "post", "/dci/registry/sync/search", Some(body));
+    assert_eq!(st, 200, "{v}");
+    v["message"]["search_response"].as_array().unwrap().clone()
+}
+
+/// An answer without what changes from one call to the next.
+fn steady(mut v: Value) -> Value {
+    if let Some(o) = v.as_object_mut() {
+        o.remove("timestamp");
+        o.remove("reference_id");
+    }
+    v
+}
+
+#[test]
+fn a_filter_outside_the_agreement_is_refused_not_answered() {
+    for a in AGREED.iter() {
+        let people = villeta(a);
+        let someone = people.iter().find(|p| p["national_id"].is_i64()).unwrap();
+        let cedula = someone["national_id"].as_i64().unwrap();
+        let nobody = 1;
+        // The administrator finds the person; the operator is refused, alike for a cédula of
+        // the registry and one of nobody.
+        let (st, v, _) = call(
+            &a.s,
+            &a.admin,
+            "get",
+            &format!("/api/persons?cedula={cedula}"),
+            None,
+        );
+        assert_eq!((st, v["items"].as_array().unwrap().len()), (200, 1), "{v}");
+        let asked = |who: &Who, q: String| call(&a.s, who, "get", &q, None);
+        let (st, found) = {
+            let (st, v, _) = asked(&a.narrow, format!("/api/persons?cedula={cedula}"));
+            (st, v)
+        };
+        let (st2, missing, _) = asked(&a.narrow, format!("/api/persons?cedula={nobody}"));
+        assert_eq!(st, 403, "{found}");
+        assert_eq!((st, &found), (st2, &missing));
+        assert!(
+            found["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("«national_id»"),
+            "{found}"
+        );
+        // Names and territory are in the agreement: those searches are answered.
+        let word = people
+            .iter()
+            .filter_map(|p| p["given_names"].as_str())
+            .flat_map(str::split_whitespace)
+            .find(|w| w.len() > 2 && w.chars().all(|c| c.is_ascii_alphabetic()))
+            .unwrap()
+            .to_string();
+        let (st, v, _) = asked(&a.narrow, format!("/api/persons?territory=1116&q={word}"));
+        assert_eq!(st, 200, "{v}");
+        assert!(!v["items"].as_array().unwrap().is_empty(), "{v}");
+        // The web page offers the same filter through the same use case.
+        let page = |c: i64| {
+            let (st, v, _) = call(
+                &a.s,
+                &a.narrow_web,
+                "get",
+                &format!("/registro?cedula={c}"),
+                None,
+            );
+            let text = v.as_str().unwrap_or_default().to_string();
+            (st, text.contains("«national_id»"))
+        };
+        assert_eq!(page(cedula), (403, true));
+        assert_eq!(page(nobody), (403, true));
+    }
+}
+
+#[test]
+fn dci_predicates_cannot_probe_fields_outside_the_agreement() {
+    use serde_json::json;
+    for a in AGREED.iter() {
+        let people = villeta(a);
+        let p = people
+            .iter()
+            .find(|p| p["national_id"].is_i64() && p["birth_date"].is_string())
+            .unwrap();
+        let cedula = p["national_id"].as_i64().unwrap();
+        let born = p["birth_date"].as_str().unwrap().to_string();
+        // Each probe twice: once true of someone in the registry, once of nobody.
+        let pred = |attr: &str, op: &str, value: Value| json!([{"seq_num": 1, "expression1": {"attribute_name": attr, "operator": op, "attribute_value": value}}]);
+        let pairs = [
+            (
+                (
+                    "idtype-value",
+                    json!({"type": "NationalID", "value": cedula.to_string()}),
+                ),
+                ("idtype-value", json!({"type": "NationalID", "value": "1"})),
+            ),
+            (
+                ("expression", json!({"national_id": {"$lt": cedula + 1}})),
+                ("expression", json!({"national_id": {"$lt": 1}})),
+            ),
+            (
+                ("predicate", pred("birth_date", "ge", json!(born))),
+                ("predicate", pred("birth_date", "ge", json!("2999-01-01"))),
+            ),
+            (
+                ("predicate", pred("YOB", "eq", json!(&born[..4]))),
+                ("predicate", pred("YOB", "eq", json!("1800"))),
+            ),
+            (
+                (
+                    "expression",
+                    json!({"$and": [{"district_code": 1116}, {"sex": "female"}]}),
+                ),
+                (
+                    "expression",
+                    json!({"$and": [{"district_code": 9999}, {"sex": "male"}]}),
+                ),
+            ),
+        ];
+        let mut queries = Vec::new();
+        for ((t1, q1), (t2, q2)) in &pairs {
+            queries.push((*t1, q1.clone(), json!([])));
+            queries.push((*t2, q2.clone(), json!([])));
+        }
+        let items = dci_search(a, &a.narrow, "mspbs_op.sis", &queries);
+        assert_eq!(items.len(), queries.len());
+        for pair in items.chunks(2) {
+            let (hit, miss) = (&pair[0], &pair[1]);
+            assert_eq!(hit["status"], "rjct", "{hit}");
+            assert_eq!(hit["status_reason_code"], "rjct.filter.invalid", "{hit}");
+            assert!(hit.get("pagination").is_none(), "{hit}");
+            assert_eq!(steady(hit.clone()), steady(miss.clone()));
+        }
+        // A search on the agreed fields is answered.
+        let ok = dci_search(
+            a,
+            &a.narrow,
+            "mspbs_op.sis",
+            &[("expression", json!({"district_code": 1116}), json!([]))],
+        );
+        assert_eq!(ok[0]["status"], "succ", "{}", ok[0]);
+        assert!(ok[0]["pagination"]["total_count"].as_i64().unwrap() > 0);
+    }
+}
+
+#[test]
+fn sorting_by_a_field_outside_the_agreement_is_refused() {
+    use serde_json::json;
+    for a in AGREED.iter() {
+        let by = |attr: &str| json!([{"attribute_name": attr, "sort_order": "asc"}]);
+        let q = json!({"district_code": 1116});
+        let items = dci_search(
+            a,
+            &a.narrow,
+            "mspbs_op.sis",
+            &[
+                ("expression", q.clone(), by("birth_date")),
+                ("expression", q.clone(), by("sex")),
+                ("expression", q.clone(), by("given_names")),
+            ],
+        );
+        for refused in &items[..2] {
+            assert_eq!(refused["status"], "rjct", "{refused}");
+            assert_eq!(
+                refused["status_reason_code"], "rjct.sort.invalid",
+                "{refused}"
+            );
+            assert!(refused.get("pagination").is_none(), "{refused}");
+        }
+        assert_eq!(items[2]["status"], "succ", "{}", items[2]);
+        // With birth dates in its agreement, MEC may sort by them.
+        let items = dci_search(
+            a,
+            &a.dated,
+            "mec_op.sis",
+            &[("expression", q, by("birth_date"))],
+        );
+        assert_eq!(items[0]["status"], "succ", "{}", items[0]);
+    }
+}
+
+/// The rows of a referral list downloaded as `format` by `who`: header and data rows.
+fn referral_table(a: &Agreed, who: &Who, format: &str) -> Vec<Vec<String>> {
+    let resp = agent()
+        .get(format!("{}/api/referrals?format={format}", a.s.base))
+        .header(
+            "authorization",
+            format!("Bearer {}", who.bearer.as_ref().unwrap()),
+        )
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let bytes = resp.into_body().read_to_vec().unwrap();
+    let mut rows: Vec<Vec<String>> = if format == "csv" {
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap())
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_string).collect())
+            .collect()
+    } else {
+        use calamine::Reader;
+        let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+        let range = book.worksheet_range("referencias").unwrap();
+        range
+            .rows()
+            .map(|r| r.iter().map(ToString::to_string).collect())
+            .collect()
+    };
+    // The XLSX of synthetic data opens with a note: the table starts at the header.
+    let start = rows
+        .iter()
+        .position(|r| r.iter().any(|c| c == "poblaciones"))
+        .unwrap_or_else(|| panic!("{format}: {:?}", &rows[..rows.len().min(3)]));
+    rows.split_off(start)
+}
+
+#[test]
+fn referral_rows_hide_populations_outside_the_agreement() {
+    for a in AGREED.iter() {
+        // The administrator sees MSPBS's referrals of Villeta with their populations.
+        let (st, all, _) = call(
+            &a.s,
+            &a.admin,
+            "get",
+            "/api/referrals?institution=MSPBS&territory=1116&limit=1000",
+            None,
+        );
+        assert_eq!(st, 200, "{all}");
+        let sensitive = ["discapacidad", "pobreza", "indigenas", "mujeres", "ninos"];
+        let carried = |v: &Value| {
+            v["items"].as_array().unwrap().iter().any(|r| {
+                r["populations"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|p| sensitive.contains(&p.as_str().unwrap()))
+            })
+        };
+        assert!(carried(&all), "the registry has referrals with populations");
+        // The narrow agreement covers none: no population, a priority that counts none, in
+        // that order.
+        let (st, mine, _) = call(&a.s, &a.narrow, "get", "/api/referrals?limit=1000", None);
+        assert_eq!(st, 200, "{mine}");
+        let items = mine["items"].as_array().unwrap();
+        assert!(!items.is_empty());
+        let priorities: Vec<i64> = items
+            .iter()
+            .map(|r| r["priority"].as_i64().unwrap())
+            .collect();
+        for r in items {
+            assert_eq!(r["populations"], serde_json::json!([]), "{r}");
+            assert_eq!(r["priority"].as_i64().unwrap() % 100, 0, "{r}");
+        }
+        assert!(
+            priorities.windows(2).all(|w| w[0] >= w[1]),
+            "{priorities:?}"
+        );
+        // The same list as CSV and XLSX: the populations column is empty.
+        for format in ["csv", "xlsx"] {
+            let rows = referral_table(a, &a.narrow, format);
+            let col = rows[0].iter().position(|h| h == "poblaciones").unwrap();
+            assert!(rows.len() > 1, "{format}");
+            for r in &rows[1..] {
+                assert_eq!(r[col], "", "{format}: {r:?}");
+            }
+        }
+        // MEC agreed to birth dates: ages' populations only.
+        let (_, mec, _) = call(&a.s, &a.dated, "get", "/api/referrals?limit=1000", None);
+        for r in mec["items"].as_array().unwrap() {
+            let pops = r["populations"].as_array().unwrap();
+            assert!(
+                pops.iter().all(|p| p == "ninos" || p == "adultos_mayores"),
+                "{r}"
+            );
+            assert_eq!(
+                r["priority"].as_i64().unwrap() % 100,
+                pops.len() as i64,
+                "{r}"
+            );
+        }
+    }
+}
+
+/// The person variables a text names (`persona.<name>`).
+fn person_variables(text: &str) -> Vec<String> {
+    text.split("persona.")
+        .skip(1)
+        .map(|rest| {
+            rest.chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn status_explanations_hide_sensitive_rule_text() {
+    for a in AGREED.iter() {
+        let mut shown_to_admin = std::collections::BTreeSet::new();
+        let mut withheld = 0;
+        for p in villeta(a).iter().take(120) {
+            let path = format!("/api/persons/{}/status", p["id"]);
+            let (st, full, _) = call(&a.s, &a.admin, "get", &path, None);
+            assert_eq!(st, 200, "{full}");
+            shown_to_admin.extend(person_variables(&full.to_string()));
+            let (st, mec, _) = call(&a.s, &a.dated, "get", &path, None);
+            assert_eq!(st, 200, "{mec}");
+            let text = mec.to_string();
+            // Only the age may show in MEC's rules (its agreement has birth dates).
+            for var in person_variables(&text) {
+                assert!(
+                    var == "edad" || var == "edad_meses",
+                    "persona.{var} in {text}"
+                );
+            }
+            // Pregnancy shows as a category of its own: left out.
+            assert!(!text.contains("antes_del_nacimiento"), "{text}");
+            withheld += text.matches("criterio reservado por el acuerdo").count();
+            // Without birth dates, no category at all (they tell the age).
+            let (_, narrow, _) = call(&a.s, &a.narrow, "get", &path, None);
+            assert_eq!(narrow["categories"], serde_json::json!([]), "{narrow}");
+        }
+        for var in ["sexo", "trabaja", "asiste_escuela"] {
+            assert!(shown_to_admin.contains(var), "{var}: {shown_to_admin:?}");
+        }
+        assert!(withheld > 0);
+    }
+}

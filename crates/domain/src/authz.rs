@@ -251,12 +251,67 @@ pub const MESA_FIELDS: &[&str] = &[
     "household_address",
 ];
 
-/// Every person field a data-sharing agreement may list: the registry's core columns and the
-/// FIPS answers.
+/// Sensitive classes the registry derives rather than stores as one answer: a reader sees that
+/// a person belongs to one (a referral's populations, an explanation's rule) only when its
+/// agreement lists the class like any other field. Pregnancy and indigenous identity are the
+/// FIPS answers `embarazada` and `indigena`, which agreements already list by name.
+pub const SENSITIVE_CLASSES: &[&str] = &["discapacidad", "pobreza"];
+
+/// Every person field a data-sharing agreement may list: the registry's core columns, the
+/// FIPS answers and the derived sensitive classes ([`SENSITIVE_CLASSES`]).
 pub fn person_field_names() -> Vec<&'static str> {
     let mut v = MESA_FIELDS.to_vec();
     v.extend(PERSON_FIELDS.iter().map(|f| f.name));
+    v.extend(SENSITIVE_CLASSES);
     v
+}
+
+/// The person field a reader must see to learn that a unit belongs to population of special
+/// attention `population` (a breakdown key of the Logros): age for children and older adults,
+/// sex for women, the class itself for the sensitive ones, the household's location for rural.
+/// `None` for a population this table does not know: withheld from everyone with a field list.
+pub fn population_field(population: &str) -> Option<&'static str> {
+    Some(match population {
+        "ninos" | "adultos_mayores" => "birth_date",
+        "mujeres" => "sex",
+        "discapacidad" => "discapacidad",
+        "indigenas" => "indigena",
+        "pobreza" => "pobreza",
+        "rural" => "household_address",
+        _ => return None,
+    })
+}
+
+/// The person field a reader must see to read a catalogue rule that names variable `name` of
+/// unit `unit` (`persona`, `hogar`, `comunidad`): a FIPS answer is its own field, the computed
+/// ones the field they come from. `Ok(None)`: no person field is involved (the dwelling's and
+/// the community's answers); `Err(())`: a variable this table does not know — withheld.
+#[allow(clippy::result_unit_err)] // reason: the only failure is "unknown", there is nothing to say
+pub fn rule_variable_field(unit: &str, name: &str) -> Result<Option<&'static str>, ()> {
+    match unit {
+        "persona" => {
+            if let Some(f) = PERSON_FIELDS.iter().find(|f| f.name == name) {
+                return Ok(Some(f.name));
+            }
+            Ok(Some(match name {
+                "edad" | "edad_meses" => "birth_date",
+                "sexo" => "sex",
+                "relacion_jefe" => "relationship",
+                "cedula_registrada" => "national_id",
+                "discapacidad" => "discapacidad",
+                _ => return Err(()),
+            }))
+        }
+        "hogar" => Ok(match name {
+            // Income per member and the poverty line's verdict are the poverty class; the
+            // area is where the household lives.
+            "ingreso_per_capita" | "pobre" => Some("pobreza"),
+            "area" => Some("household_address"),
+            _ => None,
+        }),
+        "comunidad" => Ok(None),
+        _ => Err(()),
+    }
 }
 
 /// The territories an account may see personal data of: `National`, or a list of departments
@@ -395,5 +450,32 @@ mod tests {
             assert_eq!(Permission::parse(p.code()), Some(p));
         }
         assert!(person_field_names().contains(&"embarazada"));
+        assert!(person_field_names().contains(&"discapacidad"));
+        assert!(person_field_names().contains(&"pobreza"));
+    }
+
+    #[test]
+    fn every_population_and_rule_variable_names_the_field_that_reveals_it() {
+        for p in [
+            "ninos",
+            "mujeres",
+            "adultos_mayores",
+            "discapacidad",
+            "indigenas",
+            "pobreza",
+            "rural",
+        ] {
+            let f = population_field(p).unwrap();
+            assert!(person_field_names().contains(&f), "{p} → {f}");
+        }
+        assert_eq!(population_field("nueva"), None);
+        assert_eq!(rule_variable_field("persona", "sexo"), Ok(Some("sex")));
+        assert_eq!(
+            rule_variable_field("persona", "trabaja"),
+            Ok(Some("trabaja"))
+        );
+        assert_eq!(rule_variable_field("hogar", "pobre"), Ok(Some("pobreza")));
+        assert_eq!(rule_variable_field("hogar", "fuente_agua"), Ok(None));
+        assert_eq!(rule_variable_field("persona", "nueva"), Err(()));
     }
 }

@@ -385,8 +385,30 @@ pub struct ReferralFilter {
     pub household_id: Option<HouseholdId>,
     /// Only referrals of this unit (`persona` / `hogar` / `comunidad`, id).
     pub unit: Option<(String, i64)>,
+    /// The populations of special attention the caller may see (`None`: all). The priority
+    /// orders and filters by then counts only these: the stored one counts every population,
+    /// so ordering by it would tell a reader how many the unit belongs to.
+    pub visible_populations: Option<Vec<String>>,
     pub limit: Option<i64>,
     pub offset: Option<i64>,
+}
+
+/// The priority as the caller may know it (see [`ReferralFilter::visible_populations`]): the
+/// stored one, or its part without populations (critical, unprotected: multiples of 100) plus
+/// how many of the visible populations the unit belongs to.
+fn priority_sql(f: &ReferralFilter, params: &mut Vec<Param>) -> String {
+    let Some(visible) = &f.visible_populations else {
+        return "r.priority".into();
+    };
+    let mut terms = vec!["(r.priority / 100) * 100".to_string()];
+    for p in visible {
+        params.push(format!("%,{p},%").into());
+        terms.push(format!(
+            "(CASE WHEN (',' || r.populations || ',') LIKE ${} THEN 1 ELSE 0 END)",
+            params.len()
+        ));
+    }
+    format!("({})", terms.join(" + "))
 }
 
 fn filter_sql(f: &ReferralFilter, params: &mut Vec<Param>) -> String {
@@ -414,8 +436,9 @@ fn filter_sql(f: &ReferralFilter, params: &mut Vec<Param>) -> String {
         }
     }
     if let Some(p) = f.min_priority {
+        let priority = priority_sql(f, params);
         params.push(p.into());
-        conds.push(format!("r.priority >= ${}", params.len()));
+        conds.push(format!("{priority} >= ${}", params.len()));
     }
     if let Some(h) = f.household_id {
         params.push(h.into());
@@ -446,11 +469,12 @@ pub fn referrals(sql: &mut crate::sql::Db<'_>, f: &ReferralFilter) -> Result<Vec
     let sql = sql.raw();
     let mut params = Vec::new();
     let cond = filter_sql(f, &mut params);
+    let priority = priority_sql(f, &mut params);
     let mut text = format!(
         "SELECT {REFERRAL_COLUMNS}, {} FROM referrals r
          LEFT JOIN persons p ON r.unit_kind = 'persona' AND p.id = r.unit_id
          LEFT JOIN households h ON h.id = p.household_id
-         WHERE {cond} ORDER BY r.priority DESC, r.id",
+         WHERE {cond} ORDER BY {priority} DESC, r.id",
         crate::views::person_columns()
     );
     if let Some(l) = f.limit {

@@ -409,17 +409,67 @@ pub fn person_route(
     }))
 }
 
-/// One referral report row: the referral and the person's fields the caller may see.
+/// The populations of special attention a caller who sees `fields` may know a unit belongs
+/// to (`None`: every one): each only with the field that reveals it
+/// ([`vamos_domain::authz::population_field`]) — disability, poverty, indigenous identity only
+/// when the agreement lists them like any other field.
+pub fn visible_populations(fields: &Option<BTreeSet<String>>) -> Option<Vec<String>> {
+    use vamos_engine::logros::{COMMUNITY_BREAKDOWNS, HOUSEHOLD_BREAKDOWNS, PERSON_BREAKDOWNS};
+    let f = fields.as_ref()?;
+    let mut all: Vec<&str> = Vec::new();
+    for p in PERSON_BREAKDOWNS
+        .iter()
+        .chain(&HOUSEHOLD_BREAKDOWNS)
+        .chain(&COMMUNITY_BREAKDOWNS)
+    {
+        if !all.contains(p) {
+            all.push(p);
+        }
+    }
+    Some(
+        all.into_iter()
+            .filter(|p| vamos_domain::authz::population_field(p).is_some_and(|x| f.contains(x)))
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+/// A referral as a caller who sees `fields` may read it: its populations of special attention
+/// only those the caller may see, its priority counting only those. The service referred (and
+/// so its category, which the catalogue ties to it) is the referral's purpose and always shown.
+pub fn referral_value(
+    r: &vamos_store::referrals::Referral,
+    fields: &Option<BTreeSet<String>>,
+) -> Map<String, Value> {
+    let mut o = serde_json::to_value(r)
+        .ok()
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default();
+    if let Some(visible) = visible_populations(fields) {
+        let kept: Vec<&String> = r
+            .populations
+            .iter()
+            .filter(|p| visible.contains(p))
+            .collect();
+        // The stored priority counts every population (see `vamos_engine::needs::Need`).
+        o.insert(
+            "priority".into(),
+            json!(r.priority / 100 * 100 + kept.len() as i64),
+        );
+        o.insert("populations".into(), json!(kept));
+    }
+    o
+}
+
+/// One referral report row: the referral as [`referral_value`] shows it, and the person's
+/// fields the caller may see.
 pub fn report_row(
     r: &vamos_store::referrals::Referral,
     person: Option<Map<String, Value>>,
     fields: &Option<BTreeSet<String>>,
     catalogue: &Catalogue,
 ) -> Value {
-    let mut o = serde_json::to_value(r)
-        .ok()
-        .and_then(|v| v.as_object().cloned())
-        .unwrap_or_default();
+    let mut o = referral_value(r, fields);
     o.insert(
         "service_name".into(),
         json!(catalogue

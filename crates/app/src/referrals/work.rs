@@ -170,6 +170,7 @@ pub fn list(
         status: q.status.clone(),
         min_priority: q.min_priority,
         household_id: q.household,
+        visible_populations: super::visible_populations(&fields),
         limit,
         offset: limit.and(q.offset),
         ..Default::default()
@@ -241,6 +242,12 @@ pub fn institution_report(
         service: r.service.clone(),
         status: r.status.clone(),
         min_priority: r.min_priority,
+        // Without an agreement in force the report carries no personal data (only ids).
+        visible_populations: super::visible_populations(&Some(
+            agreed
+                .clone()
+                .unwrap_or_else(|| BTreeSet::from(["id".to_string()])),
+        )),
         ..Default::default()
     };
     let rows = vamos_store::referrals::referrals(&mut store.db(), &filter)?;
@@ -290,6 +297,12 @@ pub fn change_status(
             "el motivo no puede superar 500 caracteres",
         ));
     }
+    // What the answer may show of the referral; without any personal data (no agreement in
+    // force), no population either.
+    let fields = match visible_fields(store, actor) {
+        Err(e) if e.kind == ErrorKind::Forbidden => Some(BTreeSet::from(["id".to_string()])),
+        other => other?,
+    };
     let found = vamos_store::referrals::referral_by_id(&mut store.db(), id)?;
     let visible = found.as_ref().is_some_and(|r| {
         u16::try_from(r.district_code)
@@ -336,7 +349,7 @@ pub fn change_status(
     )?;
     let r = r.map_err(|why| Error::new(ErrorKind::Conflict, "transicion_invalida", why))?;
     let events = vamos_store::referrals::referral_events(&mut store.db(), id)?;
-    Ok(json!({"referral": r, "history": events}))
+    Ok(json!({"referral": super::referral_value(&r, &fields), "history": events}))
 }
 
 /// An institution's acknowledgement that it received its list.
@@ -522,6 +535,7 @@ pub fn person_route_for(
 ) -> Result<Value> {
     actor.require(Permission::StatusRead)?;
     let purpose = purpose_or(purpose, "orientación: ruta de servicios")?;
+    let fields = visible_fields(store, actor)?;
     let (pid, d) = crate::registry::locate_in_scope(
         store,
         actor,
@@ -538,7 +552,9 @@ pub fn person_route_for(
         ),
         None => (today, today),
     };
-    Ok(super::person_route(store, catalogue, pid, d, as_of, until)?)
+    let mut v = super::person_route(store, catalogue, pid, d, as_of, until)?;
+    crate::registry::redact_route(&mut v, catalogue, &fields);
+    Ok(v)
 }
 
 #[cfg(test)]

@@ -67,6 +67,9 @@ pub async fn list_agreements(
 #[derive(Deserialize, ToSchema)]
 pub struct NewAgreement {
     pub institution: String,
+    /// Campos de la persona que sus operadores ven, y los únicos por los que filtran u ordenan;
+    /// las clases sensibles (`embarazada`, `indigena`, `discapacidad`, `pobreza`) son campos como
+    /// los demás.
     #[schema(schema_with = person_fields)]
     pub fields: Vec<String>,
     pub purpose: String,

@@ -608,6 +608,13 @@ pub(super) fn search(
         let Some((q, found)) = pages.next() else {
             break;
         };
+        let found = match found {
+            Ok(f) => f,
+            Err(refused) => {
+                items.push(rejected(&rid, refused.code, &refused.message));
+                continue;
+            }
+        };
         let records: Vec<Value> = found
             .rows
             .into_iter()
