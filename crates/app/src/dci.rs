@@ -199,6 +199,10 @@ pub fn transactions(
 /// One search of a message, in the store's terms (the server reads the query language).
 #[derive(Debug, Clone)]
 pub struct Search {
+    /// The request's `reference_id` in its message (the sender's).
+    pub reference_id: String,
+    /// The query's type (`idtype-value`, `expression` or `predicate`).
+    pub query_type: String,
     pub filter: Filter,
     /// Columns to order by, descending when `true` (then by id).
     pub sort: Vec<(PersonColumn, bool)>,
@@ -293,11 +297,16 @@ pub fn search(
             refused.join(",")
         )
     };
+    let subject = if disclosed.is_empty() {
+        nothing_found(searches)
+    } else {
+        disclosed.join(",")
+    };
     actor.audit(
         s,
         "buscar personas (DCI)",
         "persona",
-        &disclosed.join(","),
+        &subject,
         purpose,
         &format!(
             "ok: {} registros{refusals}, correlación {cid}",
@@ -305,6 +314,20 @@ pub fn search(
         ),
     )?;
     Ok((fields, pages))
+}
+
+/// The audit subject of a search message that disclosed nobody: which requests found nothing
+/// and of what type, so the record can be matched to the sender's own log — never the values
+/// searched for, which may be personal (a cédula, a name, a birth date).
+fn nothing_found(searches: &[Search]) -> String {
+    if searches.is_empty() {
+        return "ninguna persona (ninguna solicitud válida)".into();
+    }
+    let asked: Vec<String> = searches
+        .iter()
+        .map(|q| format!("{} ({})", q.reference_id, q.query_type))
+        .collect();
+    format!("ninguna persona: solicitudes {}", asked.join(", "))
 }
 
 // ---------------------------------------------------------------- subscriptions

@@ -1,6 +1,6 @@
-//! The DCI envelope: the transport errors (the standard's `HttpErrorResponse`), the request
-//! header checked field by field, the answer's header and envelope (signed when the registry has
-//! a key), acknowledgements and rejected messages.
+//! The DCI envelope: the transport errors (the standard's `HttpErrorResponse`, for 401, 403,
+//! 429 and 500 only), the request header checked field by field, the answer's header and
+//! envelope (signed when the registry has a key), acknowledgements and rejected messages.
 
 use super::*;
 
@@ -25,9 +25,6 @@ impl DciError {
             code,
             message: message.into(),
         }
-    }
-    pub(super) fn bad(message: impl Into<String>) -> DciError {
-        DciError::new(StatusCode::BAD_REQUEST, "err.request.bad", message)
     }
 }
 
@@ -75,13 +72,52 @@ pub(super) struct Header {
     pub(super) version: Option<String>,
 }
 
-pub(super) fn text_field<'a>(m: &'a Map<String, Value>, k: &str) -> Result<&'a str, DciError> {
+/// Why a message is refused as a whole before any work: the standard's header reason code
+/// (`rjct.*`, `MsgHeaderStatusReasonCode`) when it has one for the fault, the acknowledgement's
+/// error code (`err.*`), and what to fix. A synchronous endpoint answers it in a rejected
+/// header, an asynchronous one in an `ERR` acknowledgement: the standard keeps its HTTP error
+/// body for 401, 403 and 500, so a sender always gets an envelope it can read.
+#[derive(Debug)]
+pub(super) struct Refusal {
+    pub(super) reason: Option<&'static str>,
+    pub(super) error: &'static str,
+    pub(super) message: String,
+}
+
+impl Refusal {
+    /// A fault of the header the standard has a reason code for.
+    pub(super) fn header(reason: &'static str, message: impl Into<String>) -> Refusal {
+        Refusal {
+            reason: Some(reason),
+            error: "err.request.bad",
+            message: message.into(),
+        }
+    }
+    /// A message that cannot be read (not JSON, no header or message, a field missing): the
+    /// standard has no header reason code for it, so the message says what is wrong.
+    pub(super) fn unreadable(message: impl Into<String>) -> Refusal {
+        Refusal {
+            reason: None,
+            error: "err.request.bad",
+            message: message.into(),
+        }
+    }
+    /// A fault the standard names only with a transport code (`err.receiver_id.invalid`, …).
+    pub(super) fn transport(error: &'static str, message: impl Into<String>) -> Refusal {
+        Refusal {
+            reason: None,
+            error,
+            message: message.into(),
+        }
+    }
+}
+
+/// Text field `k` of the header, or why not.
+pub(super) fn text_field<'a>(m: &'a Map<String, Value>, k: &str) -> Result<&'a str, String> {
     match m.get(k) {
         Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 999 => Ok(s),
-        Some(_) => Err(DciError::bad(format!(
-            "header.{k} debe ser un texto no vacío"
-        ))),
-        None => Err(DciError::bad(format!("falta header.{k}"))),
+        Some(_) => Err(format!("header.{k} debe ser un texto no vacío")),
+        None => Err(format!("falta header.{k}")),
     }
 }
 
@@ -89,35 +125,45 @@ pub(super) fn rfc3339(s: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> 
     chrono::DateTime::parse_from_rfc3339(s).ok()
 }
 
-pub(super) fn parse_header(h: &Map<String, Value>, registry_id: &str) -> Result<Header, DciError> {
-    let message_id = text_field(h, "message_id")?.to_string();
-    let ts = text_field(h, "message_ts")?;
+/// The header checked field by field; a fault carries the standard's reason code where it has
+/// one (`message_ts`, `action`, `total_count`).
+pub(super) fn parse_header(h: &Map<String, Value>, registry_id: &str) -> Result<Header, Refusal> {
+    let message_id = text_field(h, "message_id")
+        .map_err(Refusal::unreadable)?
+        .to_string();
+    let ts =
+        text_field(h, "message_ts").map_err(|m| Refusal::header("rjct.message_ts.invalid", m))?;
     if rfc3339(ts).is_none() {
-        return Err(DciError::bad(format!(
-            "header.message_ts «{ts}» no es una fecha-hora ISO 8601 con zona"
-        )));
+        return Err(Refusal::header(
+            "rjct.message_ts.invalid",
+            format!("header.message_ts «{ts}» no es una fecha-hora ISO 8601 con zona"),
+        ));
     }
-    let action = text_field(h, "action")?.to_string();
-    let sender_id = text_field(h, "sender_id")?.to_string();
+    let action = text_field(h, "action")
+        .map_err(|m| Refusal::header("rjct.action.invalid", m))?
+        .to_string();
+    let sender_id = text_field(h, "sender_id")
+        .map_err(|m| Refusal::transport("err.sender_id.invalid", m))?
+        .to_string();
     let total_count = match h.get("total_count") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(
-            v.as_i64()
-                .ok_or_else(|| DciError::bad("header.total_count debe ser un entero"))?,
-        ),
+        Some(v) => Some(v.as_i64().ok_or_else(|| {
+            Refusal::header(
+                "rjct.total_count.invalid",
+                "header.total_count debe ser un entero",
+            )
+        })?),
     };
     if let Some(r) = h.get("receiver_id").and_then(Value::as_str) {
         if r != registry_id {
-            return Err(DciError::new(
-                StatusCode::BAD_REQUEST,
+            return Err(Refusal::transport(
                 "err.receiver_id.invalid",
                 format!("receiver_id «{r}» no es este registro ({registry_id})"),
             ));
         }
     }
     if h.get("is_msg_encrypted").and_then(Value::as_bool) == Some(true) {
-        return Err(DciError::new(
-            StatusCode::BAD_REQUEST,
+        return Err(Refusal::transport(
             "err.encryption.invalid",
             "los mensajes cifrados (JWE) no se admiten: envíe el mensaje en claro sobre TLS",
         ));
@@ -125,7 +171,12 @@ pub(super) fn parse_header(h: &Map<String, Value>, registry_id: &str) -> Result<
     let sender_uri = match h.get("sender_uri") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return Err(DciError::bad("header.sender_uri debe ser un texto (URL)")),
+        Some(_) => {
+            return Err(Refusal::transport(
+                "err.sender_uri.invalid",
+                "header.sender_uri debe ser un texto (URL)",
+            ))
+        }
     };
     let version = h.get("version").and_then(Value::as_str).map(str::to_string);
     Ok(Header {
@@ -210,30 +261,40 @@ pub(super) fn ack(status: &str, correlation_id: &str, error: Option<(&str, Strin
     Json(json!({"message": m})).into_response()
 }
 
-/// A message refused as a whole (header-level `rjct.*`): a sync endpoint answers with the
-/// rejected header, an async one with an `ERR` acknowledgement.
+/// Adds the reason of a rejected answer to its header: the standard's code when there is one,
+/// and always the message, so the sender learns what to fix.
+pub(super) fn set_reason(header: &mut Value, code: Option<&str>, message: &str) {
+    if let Some(o) = header.as_object_mut() {
+        if let Some(c) = code {
+            o.insert("status_reason_code".into(), c.into());
+        }
+        o.insert("status_reason_message".into(), message.into());
+    }
+}
+
+/// A message refused as a whole (see [`Refusal`]): a sync endpoint answers with the rejected
+/// header, an async one with an `ERR` acknowledgement. `receiver` is the sender the message
+/// names, empty when it names none.
 pub(super) fn reject_message(
     st: &AppState,
     kind: Kind,
     receiver: &str,
-    code: &str,
-    message: String,
+    refusal: Refusal,
 ) -> Result<Response, DciError> {
     if kind.is_sync() {
-        let h = answer_header(
-            st,
-            kind.answer().0,
-            "rjct",
-            Some((code, &message)),
-            receiver,
-            0,
-        )?;
+        let mut h = answer_header(st, kind.answer().0, "rjct", None, receiver, 0)?;
+        set_reason(&mut h, refusal.reason, &refusal.message);
+        if receiver.is_empty() {
+            if let Some(o) = h.as_object_mut() {
+                o.remove("receiver_id");
+            }
+        }
         Ok(Json(envelope(st, h, None)).into_response())
     } else {
-        Ok(ack(
-            "ERR",
-            &new_id()?,
-            Some(("err.request.bad", format!("{code}: {message}"))),
-        ))
+        let message = match refusal.reason {
+            Some(code) => format!("{code}: {}", refusal.message),
+            None => refusal.message,
+        };
+        Ok(ack("ERR", &new_id()?, Some((refusal.error, message))))
     }
 }

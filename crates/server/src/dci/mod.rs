@@ -189,29 +189,66 @@ async fn handle(st: AppState, kind: Kind, req: Request) -> Result<Response, DciE
             "el token no tiene el alcance dci o el rol no lo permite",
         ));
     }
-    let bytes = axum::body::to_bytes(body, st.settings.body_limit)
-        .await
-        .map_err(|_| DciError::bad("cuerpo ilegible o demasiado grande"))?;
-    let env: Value =
-        serde_json::from_slice(&bytes).map_err(|e| DciError::bad(format!("JSON inválido: {e}")))?;
-    let header_v = env
+    // From here on a fault of the message is answered in the standard's envelope (a rejected
+    // header, or an `ERR` acknowledgement), never with the HTTP error body.
+    let Ok(bytes) = axum::body::to_bytes(body, st.settings.body_limit).await else {
+        return reject_message(
+            &st,
+            kind,
+            "",
+            Refusal::unreadable("cuerpo ilegible o demasiado grande"),
+        );
+    };
+    let env: Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            return reject_message(
+                &st,
+                kind,
+                "",
+                Refusal::unreadable(format!(
+                    "el cuerpo no es JSON válido (línea {}, columna {})",
+                    e.line(),
+                    e.column()
+                )),
+            )
+        }
+    };
+    // The sender the message names, unverified: only to address the rejection.
+    let named = env
         .get("header")
-        .filter(|h| h.is_object())
-        .ok_or_else(|| DciError::bad("falta header (objeto)"))?
-        .clone();
-    let message = env
-        .get("message")
-        .filter(|m| m.is_object())
-        .ok_or_else(|| DciError::bad("falta message (objeto)"))?
-        .clone();
-    let header_map = header_v.as_object().cloned().unwrap_or_default();
-    let header = parse_header(&header_map, &st.settings.dci_registry_id)?;
+        .and_then(|h| h.get("sender_id"))
+        .and_then(Value::as_str)
+        .filter(|s| s.len() <= 999)
+        .unwrap_or_default()
+        .to_string();
+    let (Some(header_map), Some(message)) = (
+        env.get("header").and_then(Value::as_object),
+        env.get("message").filter(|m| m.is_object()),
+    ) else {
+        let what = if env.get("header").is_some_and(Value::is_object) {
+            "falta message (objeto)"
+        } else {
+            "falta header (objeto)"
+        };
+        return reject_message(&st, kind, &named, Refusal::unreadable(what));
+    };
+    let header_v = Value::Object(header_map.clone());
+    let message = message.clone();
+    let header = match parse_header(header_map, &st.settings.dci_registry_id) {
+        Ok(h) => h,
+        Err(refusal) => return reject_message(&st, kind, &named, refusal),
+    };
     if message.get("ciphertext").is_some() {
-        return Err(DciError::new(
-            StatusCode::BAD_REQUEST,
-            "err.encryption.invalid",
-            "los mensajes cifrados (JWE) no se admiten: envíe el mensaje en claro sobre TLS",
-        ));
+        return reject_message(
+            &st,
+            kind,
+            &named,
+            Refusal::transport(
+                "err.encryption.invalid",
+                "los mensajes cifrados (JWE) no se admiten: envíe el mensaje en claro sobre TLS",
+            ),
+        );
     }
     let sid = header.sender_id.clone();
     let username = p.user.username.clone();
@@ -262,8 +299,10 @@ async fn handle(st: AppState, kind: Kind, req: Request) -> Result<Response, DciE
             &st,
             kind,
             &receiver,
-            "rjct.version.invalid",
-            format!("versión no admitida: use {VERSION}"),
+            Refusal::header(
+                "rjct.version.invalid",
+                format!("versión no admitida: use {VERSION}"),
+            ),
         );
     }
     if header.action != kind.action() {
@@ -271,12 +310,14 @@ async fn handle(st: AppState, kind: Kind, req: Request) -> Result<Response, DciE
             &st,
             kind,
             &receiver,
-            "rjct.action.invalid",
-            format!(
-                "header.action «{}» no corresponde a {} (use «{}»)",
-                header.action,
-                kind.path(),
-                kind.action()
+            Refusal::header(
+                "rjct.action.invalid",
+                format!(
+                    "header.action «{}» no corresponde a {} (use «{}»)",
+                    header.action,
+                    kind.path(),
+                    kind.action()
+                ),
             ),
         );
     }
@@ -296,18 +337,25 @@ async fn handle(st: AppState, kind: Kind, req: Request) -> Result<Response, DciE
         Kind::TxnStatus | Kind::SyncTxnStatus => Some(1),
     };
     let Some(requests) = requests else {
-        return Err(DciError::bad(format!(
-            "el mensaje no tiene la lista que {} requiere",
-            kind.path()
-        )));
+        return reject_message(
+            &st,
+            kind,
+            &receiver,
+            Refusal::unreadable(format!(
+                "el mensaje no tiene la lista que {} requiere",
+                kind.path()
+            )),
+        );
     };
     if requests > MAX_REQUESTS {
         return reject_message(
             &st,
             kind,
             &receiver,
-            "rjct.total_count.limit_exceeded",
-            format!("un mensaje admite hasta {MAX_REQUESTS} solicitudes"),
+            Refusal::header(
+                "rjct.total_count.limit_exceeded",
+                format!("un mensaje admite hasta {MAX_REQUESTS} solicitudes"),
+            ),
         );
     }
     if let Some(n) = header.total_count {
@@ -316,8 +364,10 @@ async fn handle(st: AppState, kind: Kind, req: Request) -> Result<Response, DciE
                 &st,
                 kind,
                 &receiver,
-                "rjct.total_count.invalid",
-                format!("header.total_count = {n}, pero el mensaje trae {requests}"),
+                Refusal::header(
+                    "rjct.total_count.invalid",
+                    format!("header.total_count = {n}, pero el mensaje trae {requests}"),
+                ),
             );
         }
     }
@@ -330,14 +380,19 @@ async fn handle(st: AppState, kind: Kind, req: Request) -> Result<Response, DciE
             ));
         }
     }
-    let transaction_id = message
+    let Some(transaction_id) = message
         .get("transaction_id")
         .and_then(Value::as_str)
         .filter(|t| !t.is_empty() && t.len() <= 99)
-        .ok_or_else(|| {
-            DciError::bad("falta message.transaction_id (texto de hasta 99 caracteres)")
-        })?
-        .to_string();
+        .map(str::to_string)
+    else {
+        return reject_message(
+            &st,
+            kind,
+            &receiver,
+            Refusal::unreadable("falta message.transaction_id (texto de hasta 99 caracteres)"),
+        );
+    };
     let call = Call {
         p,
         sender,
@@ -368,29 +423,39 @@ async fn handle(st: AppState, kind: Kind, req: Request) -> Result<Response, DciE
             &st,
             kind,
             &receiver,
-            "rjct.message_id.duplicate",
-            format!(
-                "message_id «{}» ya fue recibido de {receiver}",
-                call.header.message_id
+            Refusal::header(
+                "rjct.message_id.duplicate",
+                format!(
+                    "message_id «{}» ya fue recibido de {receiver}",
+                    call.header.message_id
+                ),
             ),
         );
     }
     if kind.is_sync() {
-        let (msg, status) = process(&st, kind, &call).await?;
-        let h = answer_header(&st, kind.answer().0, &status, None, &receiver, requests)?;
-        return Ok(Json(envelope(&st, h, Some(msg))).into_response());
+        let answer = process(&st, kind, &call).await?;
+        let mut h = answer_header(
+            &st,
+            kind.answer().0,
+            &answer.status,
+            None,
+            &receiver,
+            requests,
+        )?;
+        if let Some(note) = &answer.note {
+            set_reason(&mut h, None, note);
+        }
+        return Ok(Json(envelope(&st, h, Some(answer.msg))).into_response());
     }
     let correlation_id = call.correlation_id.clone();
     let st2 = st.clone();
     tokio::spawn(async move {
-        let outcome = match process(&st2, kind, &call).await {
-            Ok((msg, status)) => {
-                deliver(&st2, kind, &call, Some(msg), &status, None, requests).await
-            }
-            // The sender still hears back: a rejected header carrying the reason.
-            Err(e) => deliver(&st2, kind, &call, None, "rjct", Some(&e.message), requests).await,
+        let answer = match process(&st2, kind, &call).await {
+            Ok(answer) => answer,
+            // The sender still hears back, in an answer it can match to its request.
+            Err(e) => failed(kind, &call, &e),
         };
-        if let Err(why) = outcome {
+        if let Err(why) = deliver(&st2, kind, &call, answer, requests).await {
             // No personal data: the reason is a transport or validation message.
             tracing::warn!(correlation_id = %call.correlation_id, reason = %why, "respuesta DCI no entregada");
         }
@@ -398,14 +463,112 @@ async fn handle(st: AppState, kind: Kind, req: Request) -> Result<Response, DciE
     Ok(ack("ACK", &correlation_id, None))
 }
 
+/// What a call answers: the message, the header's status and, when there is something to
+/// explain, the header's reason (the standard's code if it has one for it, and the text).
+struct Answer {
+    msg: Value,
+    status: String,
+    note: Option<String>,
+    /// Set when the work failed: the transaction ends rejected with this reason.
+    failure: Option<(Option<&'static str>, String)>,
+}
+
+impl Answer {
+    fn of(msg: Value, status: String) -> Answer {
+        Answer {
+            msg,
+            status,
+            note: None,
+            failure: None,
+        }
+    }
+}
+
+/// Cuts `text` to the standard's 999 characters for a reason message.
+fn reason_text(text: &str) -> String {
+    text.chars().take(999).collect()
+}
+
+/// The answer to a call whose work failed with `e`: the standard's message for the kind with the
+/// request's `transaction_id` and the acknowledged `correlation_id` — each request of the
+/// message rejected with the reason, so the sender can match it to what it asked — and a
+/// rejected header with the reason. A refusal (403: the account may not do this, e.g. its
+/// institution has no data-sharing agreement in force) is the standard's
+/// `rjct.action.not_supported`; the standard has no header code for a failure of the service.
+fn failed(kind: Kind, call: &Call, e: &DciError) -> Answer {
+    let why = reason_text(&e.message);
+    let request = &call.message;
+    let rejected_each = |list: &str| -> Vec<Value> {
+        request
+            .get(list)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|it| {
+                let rid = it
+                    .get("reference_id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                json!({"reference_id": rid, "timestamp": now_ts(), "status": "rjct", "status_reason_message": why})
+            })
+            .collect()
+    };
+    let mut msg = json!({
+        "transaction_id": request.get("transaction_id").cloned().unwrap_or_else(|| "".into()),
+        "correlation_id": call.correlation_id,
+    });
+    let part = match kind {
+        Kind::SyncSearch | Kind::Search => {
+            vec![(
+                "search_response",
+                Value::Array(rejected_each("search_request")),
+            )]
+        }
+        Kind::Subscribe => vec![(
+            "subscribe_response",
+            Value::Array(rejected_each("subscribe_request")),
+        )],
+        Kind::Unsubscribe => vec![
+            ("timestamp", now_ts().into()),
+            ("status", "rjct".into()),
+            ("status_reason_message", why.clone().into()),
+            ("subscription_status", json!([])),
+        ],
+        Kind::TxnStatus | Kind::SyncTxnStatus => {
+            let r = request.get("txnstatus_request");
+            vec![(
+                "txnstatus_response",
+                status_failed(
+                    r.and_then(|r| r.get("txn_type")).and_then(Value::as_str),
+                    r.and_then(|r| r.get("reference_id"))
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                    None,
+                    &why,
+                ),
+            )]
+        }
+    };
+    if let Some(o) = msg.as_object_mut() {
+        for (k, v) in part {
+            o.insert(k.into(), v);
+        }
+    }
+    let code = (e.status == StatusCode::FORBIDDEN).then_some("rjct.action.not_supported");
+    Answer {
+        msg,
+        status: "rjct".into(),
+        note: None,
+        failure: Some((code, why)),
+    }
+}
+
 /// POSTs a signed answer to the sender and records the outcome on the transaction.
 async fn deliver(
     st: &AppState,
     kind: Kind,
     call: &Call,
-    msg: Option<Value>,
-    status: &str,
-    reason: Option<&str>,
+    answer: Answer,
     total: usize,
 ) -> Result<(), String> {
     let url = callback_url(
@@ -416,16 +579,18 @@ async fn deliver(
     let mut h = answer_header(
         st,
         kind.answer().0,
-        status,
+        &answer.status,
         None,
         &call.sender.sender_id,
         total,
     )
     .map_err(|e| e.message)?;
-    if let (Some(r), Some(o)) = (reason, h.as_object_mut()) {
-        o.insert("status_reason_message".into(), r.into());
+    if let Some((code, why)) = &answer.failure {
+        set_reason(&mut h, *code, why);
+    } else if let Some(note) = &answer.note {
+        set_reason(&mut h, None, note);
     }
-    let body = envelope(st, h, msg);
+    let body = envelope(st, h, Some(answer.msg));
     let result = post_json(url.clone(), body).await;
     let note = match &result {
         Ok(code) => format!("entregado a {url}: HTTP {code}"),
@@ -433,7 +598,7 @@ async fn deliver(
     };
     let cid = call.correlation_id.clone();
     // A failed call was never finished by `process`: it ends rejected here.
-    let failed = reason.map(|r| {
+    let failed = answer.failure.map(|(_, r)| {
         json!([{"reference_id": "", "timestamp": now_ts(), "status": "rjct", "status_reason_message": r}])
             .to_string()
     });
@@ -468,25 +633,32 @@ async fn post_json(url: String, body: Value) -> Result<u16, String> {
     .map_err(|e| e.to_string())?
 }
 
-/// Does the work of a call on a pooled connection: the answer message and the header status.
-async fn process(st: &AppState, kind: Kind, call: &Call) -> Result<(Value, String), DciError> {
+/// Does the work of a call on a pooled connection: the answer's message, the header status
+/// and the header's note, if any.
+async fn process(st: &AppState, kind: Kind, call: &Call) -> Result<Answer, DciError> {
     let p = call.p.clone();
     let sender = call.sender.clone();
     let message = call.message.clone();
     let cid = call.correlation_id.clone();
     st.pool
         .run(move |s| {
-            let (msg, summary, status) = match kind {
-                Kind::SyncSearch | Kind::Search => search(s, &p, &message, &cid)?,
-                Kind::Subscribe => subscribe(s, &p, &sender, &message, &cid)?,
-                Kind::Unsubscribe => unsubscribe(s, &p, &sender, &message, &cid)?,
+            let (msg, summary, status, note) = match kind {
+                Kind::SyncSearch | Kind::Search => with_no_note(search(s, &p, &message, &cid)?),
+                Kind::Subscribe => with_no_note(subscribe(s, &p, &sender, &message, &cid)?),
+                Kind::Unsubscribe => with_no_note(unsubscribe(s, &p, &sender, &message, &cid)?),
                 Kind::TxnStatus | Kind::SyncTxnStatus => txn_status(s, &sender, &message, &cid)?,
             };
             app::finish_transaction(s, &cid, &status, &summary.to_string(), None)?;
-            Ok((msg, status))
+            let mut answer = Answer::of(msg, status);
+            answer.note = note;
+            Ok(answer)
         })
         .await
         .map_err(DciError::from)
+}
+
+fn with_no_note((msg, summary, status): Outcome) -> (Value, Value, String, Option<String>) {
+    (msg, summary, status, None)
 }
 
 /// Header status of an answer from its item statuses: `rjct` when all were rejected.
@@ -582,9 +754,9 @@ pub fn paths(base: &str, paths: &mut Map<String, Value>) {
     let err = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DciErrors"}}}});
     for k in Kind::ALL {
         let ok = if k.is_sync() {
-            json!({"description": "Respuesta DCI (header.status succ o rjct)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DciResponse"}}}})
+            json!({"description": "Respuesta DCI (header.status succ o rjct; un sobre ilegible o mal formado también se responde así, con status_reason_message)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DciResponse"}}}})
         } else {
-            json!({"description": "Acuse (ACK; la respuesta va al callback del emisor) o ERR", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DciAck"}}}})
+            json!({"description": "Acuse (ACK; la respuesta va al callback del emisor, siempre con message) o ERR (sobre ilegible o mal formado: error.code err.*)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DciAck"}}}})
         };
         let op = json!({
             "operationId": format!("dci_{}", k.path().trim_start_matches('/').replace('/', "_")),
@@ -596,11 +768,10 @@ pub fn paths(base: &str, paths: &mut Map<String, Value>) {
             "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DciRequest"}}}},
             "responses": {
                 "200": ok,
-                "400": err("err.request.bad, err.receiver_id.invalid, err.encryption.invalid"),
                 "401": err("err.request.unauthorized, err.signature.missing, err.signature.invalid"),
                 "403": err("err.request.forbidden, err.sender_id.invalid"),
-                "404": err("err.request.not_found (estado de una transacción inexistente)"),
                 "429": err("err.request.too_many_requests"),
+                "500": err("err.service.unavailable"),
             },
         });
         paths.insert(format!("{base}{}", k.path()), json!({"post": op}));

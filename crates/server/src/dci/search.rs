@@ -153,6 +153,11 @@ pub(super) fn condition(name: &str, op: &str, value: &Value) -> Result<Filter, S
             if op == Op::Contains && c.is_integer() {
                 return Err(format!("«contains» no aplica a {name}"));
             }
+            if op == Op::Eq && is_identifier(c) && identifier_matches_none(value) {
+                // Identifier values are text in the standard: one that is not a number of
+                // this registry names nobody here — a search with no result, not a fault.
+                return Ok(Filter::In(c, Vec::new()));
+            }
             Ok(Filter::Cmp(c, op, db_value(c, value)?))
         }
         Attr::Yob | Attr::Department => {
@@ -191,6 +196,24 @@ pub(super) fn condition(name: &str, op: &str, value: &Value) -> Result<Filter, S
             })
         }
     }
+}
+
+/// Whether `col` holds an identifier (a person's, a household's, a cédula), whose values the
+/// standard gives as text.
+fn is_identifier(col: PersonColumn) -> bool {
+    matches!(
+        col,
+        PersonColumn::Id | PersonColumn::HouseholdId | PersonColumn::NationalId
+    )
+}
+
+/// Whether an identifier `value` given as text can match no row: the registry numbers its
+/// identifiers, so a text that is not a whole number (`"ABC-123"`, a passport number) names
+/// nobody.
+fn identifier_matches_none(value: &Value) -> bool {
+    value
+        .as_str()
+        .is_some_and(|s| s.trim().parse::<i64>().is_err())
 }
 
 /// Nesting limit of expressions.
@@ -508,6 +531,8 @@ fn read_search(it: &Value, purpose: &mut String) -> Asked {
         Ok((size, number)) => Asked::Search(
             rid.to_string(),
             app::Search {
+                reference_id: rid.to_string(),
+                query_type: qt.rsplit(':').next().unwrap_or(qt).to_string(),
                 filter,
                 sort,
                 size,
@@ -708,11 +733,38 @@ mod tests {
             json!({"nope": {"$eq": 1}}),
             json!({"id": {"$regex": "x"}}),
             json!({"birth_date": "31/12/2000"}),
-            json!({"id": "abc"}),
+            json!({"id": {"$lt": "abc"}}),
         ] {
             assert!(parse_query("expression", &bad).is_err(), "{bad}");
         }
         assert!(parse_query("graphql", &json!({})).is_err());
+    }
+
+    #[test]
+    fn dci_a_non_numeric_identifier_is_a_filter_matching_nobody() {
+        for (t, v) in [
+            ("UIN", json!("abc")),
+            ("NationalID", json!("A-123")),
+            ("household_id", json!("")),
+            ("UIN", json!("99999999999999999999999")),
+        ] {
+            let f = parse_query("idtype-value", &json!({"type": t, "value": v})).unwrap();
+            assert!(
+                matches!(&f, Filter::In(_, values) if values.is_empty()),
+                "{t} {v}: {f:?}"
+            );
+        }
+        let f = parse_query("expression", &json!({"id": {"$in": ["7", "x"]}})).unwrap();
+        assert_eq!(
+            f,
+            Filter::Or(vec![
+                Filter::Cmp(PersonColumn::Id, Op::Eq, 7i64.into()),
+                Filter::In(PersonColumn::Id, Vec::new()),
+            ])
+        );
+        // Order comparisons and other attributes still need a value of their kind.
+        assert!(parse_query("expression", &json!({"UIN": {"$gt": "abc"}})).is_err());
+        assert!(parse_query("expression", &json!({"district_code": "abc"})).is_err());
     }
 
     #[test]

@@ -13,6 +13,29 @@ pub(super) fn event_type(t: &str) -> Option<&'static str> {
     }
 }
 
+/// The type of a `filter` sent without `filter_type`, from its form (the standard's three):
+/// a list is a predicate; `{type, value}` naming an identifier type (`{"type": "UIN",
+/// "value": "123"}`) is an identifier and value; anything else, `{type: QueryType, value:
+/// {expression}}` included, an expression.
+pub(super) fn filter_type_of(filter: &Value) -> &'static str {
+    if filter.is_array() {
+        return "predicate";
+    }
+    let names_a_query_type = |t: &str| {
+        matches!(
+            t.rsplit(':').next(),
+            Some("expression" | "idtype-value" | "predicate" | "graphql")
+        )
+    };
+    match (
+        filter.get("type").and_then(Value::as_str),
+        filter.get("value"),
+    ) {
+        (Some(t), Some(v)) if !names_a_query_type(t) && !v.is_object() => "idtype-value",
+        _ => "expression",
+    }
+}
+
 /// One request of a subscribe message read: the subscription to make and the answer's
 /// `filter` as sent, or the item that rejects it.
 fn read_subscription(it: &Value) -> Result<(app::SubscribeRequest, Value), Value> {
@@ -29,11 +52,11 @@ fn read_subscription(it: &Value) -> Result<(app::SubscribeRequest, Value), Value
             "reg_event_type debe ser REGISTER o NewHouseHoldMember",
         ));
     };
+    let filter = c.get("filter").cloned().unwrap_or(Value::Null);
     let ft = c
         .get("filter_type")
         .and_then(Value::as_str)
-        .unwrap_or("expression");
-    let filter = c.get("filter").cloned().unwrap_or(Value::Null);
+        .unwrap_or_else(|| filter_type_of(&filter));
     if let Err(e) = parse_query(ft, &filter) {
         return Err(rejected(rid, "rjct.notify_details.invalid", &e));
     }
@@ -304,6 +327,37 @@ pub async fn notifier(st: AppState) {
             Ok(0) => {}
             Ok(n) => tracing::info!(registros = n, "notificaciones DCI entregadas"),
             Err(e) => tracing::warn!(motivo = %e, "notificaciones DCI"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dci_a_filter_without_filter_type_is_read_by_its_form() {
+        for (filter, expected) in [
+            (json!({"type": "UIN", "value": "123"}), "idtype-value"),
+            (
+                json!({"type": "NationalID", "value": 1234567}),
+                "idtype-value",
+            ),
+            (
+                json!({"type": "ns:org:QueryType:expression", "value": {"expression": {"query": {"district_code": 1116}}}}),
+                "expression",
+            ),
+            (
+                json!({"expression": {"query": {"district_code": 1116}}}),
+                "expression",
+            ),
+            (
+                json!([{"expression1": {"attribute_name": "YOB", "operator": "ge", "attribute_value": 2000}}]),
+                "predicate",
+            ),
+        ] {
+            assert_eq!(filter_type_of(&filter), expected, "{filter}");
+            assert!(parse_query(expected, &filter).is_ok(), "{filter}");
         }
     }
 }
