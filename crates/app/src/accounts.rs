@@ -46,9 +46,9 @@ const LOCAL_WORDS: &[&str] = &[
 ];
 
 /// Checks the password policy for an account: 12 to 256 characters, not containing the user
-/// name, and hard to guess — a zxcvbn score of at least [`MIN_PASSWORD_SCORE`], with the
-/// account's own words (`user_inputs`: user name, display name…) and [`LOCAL_WORDS`] counted as
-/// guessable. No rule on character classes: `Password1234` satisfies such rules and is among
+/// name (the first of `user_inputs`), and hard to guess — a zxcvbn score of at least
+/// [`MIN_PASSWORD_SCORE`], with the account's own words (`user_inputs`: user name, display
+/// name…) and [`LOCAL_WORDS`] counted as guessable. No rule on character classes: `Password1234` satisfies such rules and is among
 /// the first guesses, while a long passphrase without digits is strong (NIST SP 800-63B §5.1.1).
 /// The error says what to fix, in Spanish.
 pub fn check_password_policy(
@@ -64,14 +64,12 @@ pub fn check_password_policy(
     if n > 256 {
         return Err("la contraseña no puede superar 256 caracteres".into());
     }
-    let lower = password.to_lowercase();
-    if let Some(name) = user_inputs
-        .iter()
-        .find(|u| u.chars().count() >= 3 && lower.contains(&u.to_lowercase()))
-    {
-        return Err(format!(
-            "la contraseña no puede contener el nombre de la cuenta («{name}»)"
-        ));
+    // The user name, first of the inputs, may not appear at all; the others (a display name
+    // such as "Ana") only make zxcvbn count them as guessable, so "Banana…" is not refused.
+    if let Some(name) = user_inputs.first().filter(|u| !u.is_empty()) {
+        if password.to_lowercase().contains(&name.to_lowercase()) {
+            return Err("la contraseña no puede contener el nombre de usuario".into());
+        }
     }
     let mut inputs: Vec<&str> = user_inputs.to_vec();
     inputs.extend_from_slice(LOCAL_WORDS);
@@ -878,7 +876,11 @@ mod tests {
             assert!(e.starts_with("la contraseña"), "{weak}: {e}");
         }
         let e = check_password_policy("ana.perez-2026-ok", &["ana.perez"]).unwrap_err();
-        assert!(e.contains("nombre de la cuenta"), "{e}");
+        assert!(e.contains("nombre de usuario"), "{e}");
+        assert_eq!(
+            check_password_policy("Banana-Colorada-Tardía", &["ana.perez", "Ana"]),
+            Ok(())
+        );
         for strong in [
             "Correcta-2026-xyz",
             "mandioca tereré lapacho guaraní",

@@ -268,7 +268,7 @@ pub async fn whoami(MaybePrincipal(p): MaybePrincipal) -> Json<Caller> {
 pub struct PasswordChange {
     #[schema(max_length = 1024)]
     pub current_password: String,
-    /// Al menos 12 caracteres, difícil de adivinar (zxcvbn ≥ 3), sin el nombre de la cuenta
+    /// Al menos 12 caracteres, difícil de adivinar (zxcvbn ≥ 3), sin el nombre de usuario
     #[schema(max_length = 1024)]
     pub new_password: String,
 }

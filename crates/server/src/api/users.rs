@@ -73,7 +73,7 @@ pub async fn list_users(State(st): State<AppState>, p: Principal) -> ApiResult<J
 pub struct NewUser {
     pub username: String,
     pub display_name: Option<String>,
-    /// Al menos 12 caracteres, difícil de adivinar (zxcvbn ≥ 3), sin el nombre de la cuenta
+    /// Al menos 12 caracteres, difícil de adivinar (zxcvbn ≥ 3), sin el nombre de usuario
     pub password: String,
     #[schema(schema_with = role_codes)]
     pub role: String,
@@ -138,7 +138,7 @@ pub async fn post_user(
 /// A new password for an account, set by an administrator.
 #[derive(Deserialize, ToSchema)]
 pub struct PasswordReset {
-    /// Al menos 12 caracteres, difícil de adivinar (zxcvbn ≥ 3), sin el nombre de la cuenta
+    /// Al menos 12 caracteres, difícil de adivinar (zxcvbn ≥ 3), sin el nombre de usuario
     #[schema(max_length = 1024)]
     pub password: String,
 }
