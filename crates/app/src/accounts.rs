@@ -894,6 +894,31 @@ mod tests {
         }
     }
 
+    /// Any text a person may type is judged, none makes the estimator fail, and the longest
+    /// password allowed is judged quickly (the check runs on every password set).
+    #[test]
+    fn the_password_policy_judges_any_text_quickly() {
+        for odd in [
+            "ñandutí-ñandutí-ñandutí",
+            "🙂🙃🙂🙃🙂🙃🙂🙃🙂🙃🙂🙃",
+            "e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}",
+            "\u{202e}abc\u{202d}defghijklmn",
+            "ÅÅÅÅÅÅÅÅÅÅÅÅ\u{0}\u{0}",
+            "İİİİİİİİİİİİ",
+            "ﬃﬃﬃﬃﬃﬃﬃﬃﬃﬃﬃﬃ",
+        ] {
+            let _ = check_password_policy(odd, &["ana", "İ"]);
+        }
+        let long: String = "Kurupí-ñandutí-9-".repeat(15).chars().take(256).collect();
+        let t = std::time::Instant::now();
+        assert_eq!(check_password_policy(&long, &["ana"]), Ok(()));
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            t.elapsed()
+        );
+    }
+
     /// The decoy against which unknown names are checked is a real argon2id hash with the
     /// stored hashes' parameters, so checking it costs what checking a real one does.
     #[test]
