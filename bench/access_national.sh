@@ -55,8 +55,11 @@ sql() { # url query
 run() { # label url
   local label="$1" url="$2" token pid out base m
   "$VAMOS" db init --db "$url" > /dev/null
-  if ! "$VAMOS" user list --db "$url" 2> /dev/null | grep -q bench_mspbs; then
-    VAMOS_PASSWORD='Banco-De-Prueba-2026' "$VAMOS" user create --db "$url" bench_mspbs --role operador --institution MSPBS --territories PY > /dev/null
+  # The MSPBS's national system: an operador is territorial (no empty list, no PY), so it names
+  # every department. (An earlier bench_mspbs, made with PY, can no longer act: a new name.)
+  if ! "$VAMOS" user list --db "$url" 2> /dev/null | grep -q bench_his_mspbs; then
+    VAMOS_PASSWORD='Banco-De-Prueba-2026' "$VAMOS" user create --db "$url" bench_his_mspbs --role operador --institution MSPBS \
+      --territories 00,01,02,03,04,05,06,07,08,09,10,11,12,13,14,15,16,17 > /dev/null
   fi
   # A previous run's counter-referrals would leave the updater a backlog: start afresh.
   if [ "$(sql "$url" "SELECT count(*) FROM counter_referrals")" != "0" ]; then
@@ -90,7 +93,7 @@ run() { # label url
     *) sql "$url" "CREATE EXTENSION IF NOT EXISTS pg_prewarm; SELECT count(pg_prewarm(c.oid::regclass, 'read')) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i')" > /dev/null
        sql "$url" "SELECT count(pg_prewarm(c.oid::regclass)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relname IN ('persons', 'persons_pkey', 'persons_national_id', 'households', 'households_pkey', 'referrals_unit_service', 'referrals', 'counter_referrals', 'counter_referrals_pkey', 'counter_referrals_institution_event_key_key', 'counter_referrals_person')" > /dev/null ;;
   esac
-  token=$("$VAMOS" token create --db "$url" --user bench_mspbs --name "wrk" --days 1 --scopes contrarreferencias:enviar,logros:leer 2> /dev/null)
+  token=$("$VAMOS" token create --db "$url" --user bench_his_mspbs --name "wrk" --days 1 --scopes contrarreferencias:enviar,logros:leer 2> /dev/null)
   MONITOR_TOKEN=$(monitor_token "$url")
   out="$WORK/access-$label.out"
   VAMOS_API_RATE_PER_MINUTE=100000000 VAMOS_LOG=warn "$VAMOS" serve --db "$url" --addr 127.0.0.1:0 > "$out" 2> "$WORK/access-$label.err" &

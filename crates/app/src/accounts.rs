@@ -26,8 +26,35 @@ pub fn random_hex(n: usize) -> anyhow::Result<String> {
     Ok(vamos_store::audit::hex(&buf))
 }
 
-/// Checks the password policy; the error says what to fix, in Spanish.
-pub fn check_password_policy(password: &str, username: &str) -> std::result::Result<(), String> {
+/// The lowest zxcvbn score (0 to 4) a password must reach: 3 is "safely unguessable: moderate
+/// protection from an offline slow-hash scenario", which argon2id storage is.
+pub const MIN_PASSWORD_SCORE: u8 = 3;
+
+/// Words of this system and this country that zxcvbn's (English) dictionaries do not know and
+/// that a person choosing a password here reaches for first: they count as guessable.
+const LOCAL_WORDS: &[&str] = &[
+    "vamos",
+    "paraguay",
+    "asuncion",
+    "siis",
+    "utgs",
+    "contraseña",
+    "contrasena",
+    "clave",
+    "usuario",
+    "administrador",
+];
+
+/// Checks the password policy for an account: 12 to 256 characters, not containing the user
+/// name (the first of `user_inputs`), and hard to guess — a zxcvbn score of at least
+/// [`MIN_PASSWORD_SCORE`], with the account's own words (`user_inputs`: user name, display
+/// name…) and [`LOCAL_WORDS`] counted as guessable. No rule on character classes: `Password1234` satisfies such rules and is among
+/// the first guesses, while a long passphrase without digits is strong (NIST SP 800-63B §5.1.1).
+/// The error says what to fix, in Spanish.
+pub fn check_password_policy(
+    password: &str,
+    user_inputs: &[&str],
+) -> std::result::Result<(), String> {
     let n = password.chars().count();
     if n < 12 {
         return Err(format!(
@@ -37,25 +64,56 @@ pub fn check_password_policy(password: &str, username: &str) -> std::result::Res
     if n > 256 {
         return Err("la contraseña no puede superar 256 caracteres".into());
     }
-    let classes = [
-        password.chars().any(|c| c.is_lowercase()),
-        password.chars().any(|c| c.is_uppercase()),
-        password.chars().any(|c| c.is_ascii_digit()),
-        password.chars().any(|c| !c.is_alphanumeric()),
-    ]
-    .iter()
-    .filter(|b| **b)
-    .count();
-    if classes < 3 {
-        return Err(
-            "la contraseña debe combinar al menos tres de: minúsculas, mayúsculas, números y símbolos"
-                .into(),
-        );
+    // The user name, first of the inputs, may not appear at all; the others (a display name
+    // such as "Ana") only make zxcvbn count them as guessable, so "Banana…" is not refused.
+    if let Some(name) = user_inputs.first().filter(|u| !u.is_empty()) {
+        if password.to_lowercase().contains(&name.to_lowercase()) {
+            return Err("la contraseña no puede contener el nombre de usuario".into());
+        }
     }
-    if !username.is_empty() && password.to_lowercase().contains(&username.to_lowercase()) {
-        return Err("la contraseña no puede contener el nombre de usuario".into());
+    let mut inputs: Vec<&str> = user_inputs.to_vec();
+    inputs.extend_from_slice(LOCAL_WORDS);
+    let entropy = zxcvbn::zxcvbn(password, &inputs);
+    let score = u8::from(entropy.score());
+    if score >= MIN_PASSWORD_SCORE {
+        return Ok(());
     }
-    Ok(())
+    let why = entropy
+        .feedback()
+        .and_then(|f| f.warning())
+        .map(spanish_warning)
+        .unwrap_or("sigue patrones que se adivinan pronto");
+    Err(format!(
+        "la contraseña es demasiado fácil de adivinar ({why}; fuerza {score} de 4, se exige \
+         {MIN_PASSWORD_SCORE}): use una frase de varias palabras poco comunes, o una \
+         contraseña generada por un gestor de contraseñas"
+    ))
+}
+
+/// zxcvbn's warning, in Spanish.
+fn spanish_warning(w: zxcvbn::feedback::Warning) -> &'static str {
+    use zxcvbn::feedback::Warning as W;
+    match w {
+        W::StraightRowsOfKeysAreEasyToGuess => "las filas seguidas del teclado se adivinan pronto",
+        W::ShortKeyboardPatternsAreEasyToGuess => {
+            "los patrones cortos del teclado se adivinan pronto"
+        }
+        W::RepeatsLikeAaaAreEasyToGuess => "las repeticiones como «aaa» se adivinan pronto",
+        W::RepeatsLikeAbcAbcAreOnlySlightlyHarderToGuess => {
+            "las repeticiones como «abcabc» apenas cuestan más que «abc»"
+        }
+        W::ThisIsATop10Password | W::ThisIsATop100Password | W::ThisIsACommonPassword => {
+            "es una de las contraseñas más usadas"
+        }
+        W::ThisIsSimilarToACommonlyUsedPassword => "se parece a una contraseña muy usada",
+        W::SequencesLikeAbcAreEasyToGuess => "las secuencias como «abc» o «123» se adivinan pronto",
+        W::RecentYearsAreEasyToGuess => "los años recientes se adivinan pronto",
+        W::AWordByItselfIsEasyToGuess => "una palabra sola se adivina pronto",
+        W::DatesAreOftenEasyToGuess => "las fechas se adivinan pronto",
+        W::NamesAndSurnamesByThemselvesAreEasyToGuess | W::CommonNamesAndSurnamesAreEasyToGuess => {
+            "los nombres y apellidos se adivinan pronto"
+        }
+    }
 }
 
 /// An argon2id PHC string for `password`.
@@ -149,15 +207,11 @@ fn insert_user(
             "nombre de usuario inválido: 1 a 64 letras, números, '.', '_', '-' o '@'",
         ));
     }
-    check_password_policy(&b.password, &b.username).map_err(Error::bad_request)?;
+    let display_name = b.display_name.as_deref().unwrap_or(&b.username);
+    check_password_policy(&b.password, &[&b.username, display_name]).map_err(Error::bad_request)?;
     let scope =
         Scope::from_stored(b.territories.as_deref().unwrap_or("")).map_err(Error::bad_request)?;
-    if role.needs_territory() && scope == Scope::National {
-        return Err(Error::bad_request(format!(
-            "el rol {} necesita territorios (departamentos DD o distritos DDdd)",
-            role.label()
-        )));
-    }
+    check_scope(role, &scope)?;
     let institution = b.institution.as_deref().filter(|i| !i.is_empty());
     if let Some(i) = institution {
         if catalogue.institution(i).is_none() {
@@ -182,7 +236,7 @@ fn insert_user(
         &mut s.db(),
         &NewUser {
             username: &b.username,
-            display_name: b.display_name.as_deref().unwrap_or(&b.username),
+            display_name,
             password_hash: &hash,
             role: role.code(),
             institution,
@@ -190,6 +244,20 @@ fn insert_user(
             now: &now,
         },
     )?)
+}
+
+/// Refuses a scope the role may not hold: an operador, a mesa or an orientador works in the
+/// territories named on its account, never the whole country — whether its territories are left
+/// empty or name the nation (`PY`). Only the national roles (administrador, analista) see all.
+fn check_scope(role: Role, scope: &Scope) -> Result<()> {
+    if role.admits_scope(scope) {
+        return Ok(());
+    }
+    Err(Error::bad_request(format!(
+        "el rol {} no puede tener alcance nacional: indique sus territorios (departamentos DD o \
+         distritos DDdd), no «PY» ni una lista vacía",
+        role.label()
+    )))
 }
 
 #[derive(Deserialize)]
@@ -411,27 +479,130 @@ pub fn set_active(s: &mut dyn Store, actor: &Actor, username: &str, active: bool
     )
 }
 
-/// Replaces an account's password, checked against the policy, and unlocks the account
-/// (`vamos user password`); audited.
+/// Resets an account's password (an administrator: `vamos user password`, API
+/// `POST /api/users/{username}/password`), checked against the policy; unlocks the account and
+/// ends **every** session of it, since a reset is what follows a forgotten or stolen password.
+/// API tokens stay: an administrator issues them to an institution's system, the password
+/// never gave them, and each is revoked on its own (`vamos token revoke`). Answers how many
+/// sessions ended; audited, refused or not.
 pub fn set_password(
     s: &mut dyn Store,
     actor: &Actor,
     username: &str,
     password: &str,
-) -> Result<()> {
+) -> Result<u64> {
     actor.require(Permission::UsersAdmin)?;
     let u = named(s, username)?;
-    check_password_policy(password, username).map_err(Error::bad_request)?;
-    let hash = hash_password(password)?;
-    accounts::set_password(&mut s.db(), u.id, &hash, &now_rfc3339())?;
+    let r = replace_password(s, &u, password, None);
+    let outcome = outcome(&r, |n| format!("ok: {n} sesiones cerradas"));
     actor.audit(
         s,
         "cambiar contraseña",
         "cuenta",
         username,
         "administración de cuentas",
-        "ok",
+        &outcome,
+    )?;
+    r
+}
+
+/// Checks `password` against the policy for account `u`, stores its hash and ends the
+/// account's sessions but `keep` (a session cookie, not its digest).
+fn replace_password(
+    s: &mut dyn Store,
+    u: &User,
+    password: &str,
+    keep: Option<&str>,
+) -> Result<u64> {
+    check_password_policy(password, &[&u.username, &u.display_name]).map_err(Error::bad_request)?;
+    let hash = hash_password(password)?;
+    let keep = keep.map(sha256_hex);
+    Ok(accounts::set_password(
+        &mut s.db(),
+        u.id,
+        &hash,
+        &now_rfc3339(),
+        keep.as_deref(),
+    )?)
+}
+
+/// The refusal of a password check — in signing in and in changing one's own password — the
+/// same whether the name is unknown, the password wrong or the account locked, so that the
+/// answer does not tell which names exist (or which are locked).
+fn wrong_credentials() -> Error {
+    Error::new(
+        ErrorKind::Unauthenticated,
+        "credenciales_invalidas",
+        "usuario o contraseña incorrectos (tras varios intentos fallidos la cuenta se bloquea \
+         unos minutos)",
     )
+}
+
+/// Counts a failed password check of `user` towards the lock-out: from the threshold on the
+/// account is locked with a back-off of 1, 2, 4 … minutes (at most a day).
+fn record_failure(s: &mut dyn Store, user: &User, threshold: i64) -> Result<()> {
+    let over = (user.failed_logins + 1 - threshold).clamp(0, 11);
+    let minutes = 1i64 << over;
+    let until = (crate::clock::now() + chrono::Duration::minutes(minutes.min(1440)))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    accounts::record_failed_login(&mut s.db(), user.id, threshold, &until)?;
+    Ok(())
+}
+
+/// Whether `user` is locked at `now` (RFC 3339).
+fn locked(user: &User, now: &str) -> bool {
+    user.locked_until
+        .as_deref()
+        .is_some_and(|until| until > now)
+}
+
+/// An account changes its own password (API `POST /api/session/password`), proving it knows
+/// the current one — a borrowed or stolen session cookie alone cannot take the account over;
+/// a wrong current password counts towards the lock-out like a failed sign-in. Every other
+/// session of the account ends; the session `cookie` it acts from stays open, so the person
+/// goes on working where they are. Answers how many sessions ended; audited, refused or not.
+pub fn change_own_password(
+    s: &mut dyn Store,
+    actor: &Actor,
+    username: &str,
+    cookie: &str,
+    current: &str,
+    new: &str,
+    policy: LoginPolicy,
+) -> Result<u64> {
+    let u = named(s, username)?;
+    let r = (|| {
+        let phc = accounts::password_hash(&mut s.db(), u.id)?.unwrap_or_default();
+        let is_locked = locked(&u, &now_rfc3339());
+        // The hash is checked even when the account is locked, so the time taken says nothing.
+        if !verify_password(current, &phc) || is_locked {
+            if !is_locked {
+                record_failure(s, &u, policy.lockout_threshold)?;
+            }
+            return Err(Error::new(
+                ErrorKind::Forbidden,
+                "credenciales_invalidas",
+                "la contraseña actual no es correcta (tras varios intentos fallidos la cuenta se \
+                 bloquea unos minutos)",
+            ));
+        }
+        if current == new {
+            return Err(Error::bad_request(
+                "la nueva contraseña debe ser distinta de la actual",
+            ));
+        }
+        replace_password(s, &u, new, Some(cookie))
+    })();
+    let outcome = outcome(&r, |n| format!("ok: {n} otras sesiones cerradas"));
+    actor.audit(
+        s,
+        "cambiar la propia contraseña",
+        "cuenta",
+        username,
+        "autenticación",
+        &outcome,
+    )?;
+    r
 }
 
 /// The API tokens, never their secrets (API `GET /api/tokens`, `vamos token list`).
@@ -482,6 +653,9 @@ pub fn command_line_actor(s: &mut dyn Store, name: &str) -> Result<Actor> {
         )));
     };
     let scope = Scope::from_stored(&u.territories).map_err(Error::bad_request)?;
+    // An account stored with a scope its role may not hold (made before the check existed)
+    // acts nowhere rather than everywhere.
+    check_scope(role, &scope)?;
     Ok(Actor {
         name: format!("{name} (línea de órdenes)"),
         role: Some(role),
@@ -522,14 +696,24 @@ pub enum SignIn {
     Refused(Error),
 }
 
-/// An argon2id hash of nothing anyone types: checked against when the account does not exist,
-/// so the time taken does not reveal which names exist.
-const DECOY_PHC: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$0Cgl5ZkS3ffKkZoV9U1ZrKVuF9TDsZUbOc5JXDFBuqI";
+/// An argon2id hash, made with the same parameters as every stored one, of a random password
+/// nobody knows: checked against when the account does not exist or is disabled, so the time
+/// taken does not reveal which names exist.
+fn decoy_phc() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| {
+        random_hex(16)
+            .and_then(|p| hash_password(&p))
+            .unwrap_or_default()
+    })
+}
 
-/// Checks a user name and password — a locked account is refused; failures count towards the
-/// lock-out, from the threshold on with a back-off of 1, 2, 4 … minutes (at most a day) — and
-/// opens a session. Every attempt is in the audit trail, under the name tried.
+/// Checks a user name and password and opens a session. An unknown name, a wrong password and
+/// a locked account are refused with one same answer ([`wrong_credentials`]), after the same
+/// argon2id work, so that an attacker learns neither which names exist nor which are locked;
+/// the lock-out still holds (a locked account is refused even with the right password), and
+/// failures count towards it, from the threshold on with a back-off of 1, 2, 4 … minutes (at
+/// most a day). Every attempt is in the audit trail, under the name tried, with the true reason.
 pub fn sign_in(
     s: &mut dyn Store,
     username: &str,
@@ -552,47 +736,32 @@ pub fn sign_in(
         institution: None,
         request_id: request_id.clone(),
     };
-    let invalid = || {
-        SignIn::Refused(Error::new(
-            ErrorKind::Unauthenticated,
-            "credenciales_invalidas",
-            "usuario o contraseña incorrectos",
-        ))
-    };
     let Some(user) = user.filter(|u| u.active) else {
-        let _ = verify_password(password, DECOY_PHC);
+        let _ = verify_password(password, decoy_phc());
         crate::audit::write_audit(
             s,
             entry(username, "rechazado: credenciales inválidas", None),
         )?;
-        return Ok(invalid());
+        return Ok(SignIn::Refused(wrong_credentials()));
     };
     let role = Some(user.role.clone());
-    if let Some(until) = &user.locked_until {
-        if until.as_str() > now_s.as_str() {
-            crate::audit::write_audit(
-                s,
-                entry(&user.username, "rechazado: cuenta bloqueada", role),
-            )?;
-            return Ok(SignIn::Refused(Error::new(
-                ErrorKind::TooMany,
-                "cuenta_bloqueada",
-                format!("cuenta bloqueada temporalmente por intentos fallidos hasta {until}"),
-            )));
-        }
-    }
     let phc = accounts::password_hash(&mut s.db(), user.id)?.unwrap_or_default();
-    if !verify_password(password, &phc) {
-        let over = (user.failed_logins + 1 - policy.lockout_threshold).clamp(0, 11);
-        let minutes = 1i64 << over;
-        let until = (now + chrono::Duration::minutes(minutes.min(1440)))
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        accounts::record_failed_login(&mut s.db(), user.id, policy.lockout_threshold, &until)?;
+    // Checked before looking at the lock, so that a locked account costs the same time.
+    let matches = verify_password(password, &phc);
+    if locked(&user, &now_s) {
+        crate::audit::write_audit(
+            s,
+            entry(&user.username, "rechazado: cuenta bloqueada", role),
+        )?;
+        return Ok(SignIn::Refused(wrong_credentials()));
+    }
+    if !matches {
+        record_failure(s, &user, policy.lockout_threshold)?;
         crate::audit::write_audit(
             s,
             entry(&user.username, "rechazado: credenciales inválidas", role),
         )?;
-        return Ok(invalid());
+        return Ok(SignIn::Refused(wrong_credentials()));
     }
     accounts::record_login(&mut s.db(), user.id)?;
     let cookie = random_hex(32)?;
@@ -675,10 +844,9 @@ mod tests {
 
     #[test]
     fn password_policy_and_hashing() {
-        assert!(check_password_policy("corta", "ana").is_err());
-        assert!(check_password_policy("solominusculas", "ana").is_err());
-        assert!(check_password_policy("Ana-Ana-Ana-2026", "ana").is_err());
-        assert!(check_password_policy("Correcta-2026-xyz", "ana").is_ok());
+        assert!(check_password_policy("corta", &["ana"]).is_err());
+        assert!(check_password_policy("Ana-Ana-Ana-2026", &["ana"]).is_err());
+        assert!(check_password_policy("Correcta-2026-xyz", &["ana"]).is_ok());
         let h = hash_password("Correcta-2026-xyz").unwrap();
         assert!(h.starts_with("$argon2id$"));
         assert!(verify_password("Correcta-2026-xyz", &h));
@@ -686,5 +854,83 @@ mod tests {
         let t = mint_token().unwrap();
         assert!(t.secret.starts_with(&format!("vamos_{}_", t.prefix)));
         assert_eq!(t.hash, sha256_hex(&t.secret));
+    }
+
+    /// The policy's verdicts: common and patterned passwords that satisfy length and character
+    /// classes are refused with a Spanish reason; passphrases and generated ones pass.
+    #[test]
+    fn the_password_policy_refuses_guessable_passwords() {
+        for weak in [
+            "Password1234",
+            "Qwerty123456",
+            "Password1234!",
+            "Contraseña2026",
+            "Paraguay2026!",
+            "123456789012",
+            "aaaaaaaaaaaa",
+            "abcdefghijkl",
+            "Vamos-Vamos-2026",
+            "Vamos12345678",
+        ] {
+            let e = check_password_policy(weak, &["ana.perez", "Ana Pérez"]).expect_err(weak);
+            assert!(e.starts_with("la contraseña"), "{weak}: {e}");
+        }
+        let e = check_password_policy("ana.perez-2026-ok", &["ana.perez"]).unwrap_err();
+        assert!(e.contains("nombre de usuario"), "{e}");
+        assert_eq!(
+            check_password_policy("Banana-Colorada-Tardía", &["ana.perez", "Ana"]),
+            Ok(())
+        );
+        for strong in [
+            "Correcta-2026-xyz",
+            "mandioca tereré lapacho guaraní",
+            "Vm-3f9a1c07d2be44a1b0c9e8f7",
+        ] {
+            assert_eq!(
+                check_password_policy(strong, &["ana.perez"]),
+                Ok(()),
+                "{strong}"
+            );
+        }
+    }
+
+    /// Any text a person may type is judged, none makes the estimator fail, and the longest
+    /// password allowed is judged quickly (the check runs on every password set).
+    #[test]
+    fn the_password_policy_judges_any_text_quickly() {
+        for odd in [
+            "ñandutí-ñandutí-ñandutí",
+            "🙂🙃🙂🙃🙂🙃🙂🙃🙂🙃🙂🙃",
+            "e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}",
+            "\u{202e}abc\u{202d}defghijklmn",
+            "ÅÅÅÅÅÅÅÅÅÅÅÅ\u{0}\u{0}",
+            "İİİİİİİİİİİİ",
+            "ﬃﬃﬃﬃﬃﬃﬃﬃﬃﬃﬃﬃ",
+        ] {
+            let _ = check_password_policy(odd, &["ana", "İ"]);
+        }
+        let long: String = "Kurupí-ñandutí-9-".repeat(15).chars().take(256).collect();
+        let t = std::time::Instant::now();
+        assert_eq!(check_password_policy(&long, &["ana"]), Ok(()));
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            t.elapsed()
+        );
+    }
+
+    /// The decoy against which unknown names are checked is a real argon2id hash with the
+    /// stored hashes' parameters, so checking it costs what checking a real one does.
+    #[test]
+    fn the_decoy_hash_costs_what_a_real_one_does() {
+        let decoy = PasswordHash::new(decoy_phc()).unwrap();
+        let real_phc = hash_password("Correcta-2026-xyz").unwrap();
+        let real = PasswordHash::new(&real_phc).unwrap();
+        assert_eq!(decoy.algorithm, real.algorithm);
+        assert_eq!(
+            decoy.params.iter().collect::<Vec<_>>(),
+            real.params.iter().collect::<Vec<_>>()
+        );
+        assert!(!verify_password("", decoy_phc()));
     }
 }

@@ -72,7 +72,8 @@ pub enum UserCommand {
         /// Institución del catálogo (obligatoria para operadores), p. ej. MSPBS.
         #[arg(long)]
         institution: Option<String>,
-        /// Territorios separados por comas: DD (departamento) o DDdd (distrito); vacío = nacional.
+        /// Territorios separados por comas: DD (departamento) o DDdd (distrito); vacío = nacional
+        /// (no para operador, mesa ni orientador, que necesitan territorios).
         #[arg(long, default_value = "")]
         territories: String,
         /// Nombre para mostrar.
@@ -96,7 +97,8 @@ pub enum UserCommand {
         db: String,
         username: String,
     },
-    /// Cambia la contraseña (de VAMOS_PASSWORD, o generada y mostrada una vez) y desbloquea.
+    /// Cambia la contraseña (de VAMOS_PASSWORD, o generada y mostrada una vez), desbloquea la
+    /// cuenta y cierra todas sus sesiones (sus tokens de API siguen: «vamos token revoke»).
     Password {
         #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB, help = DB_HELP)]
         db: String,
@@ -182,8 +184,12 @@ pub fn user(cmd: &UserCommand) -> Result<ExitCode> {
             let mut s = open(db)?;
             let actor = crate::identity::actor(s.as_mut())?;
             let (password, generated) = password_input("VAMOS_PASSWORD")?;
-            api::set_password(s.as_mut(), &actor, username, &password)?;
-            println!("Contraseña de «{username}» cambiada; la cuenta queda desbloqueada.");
+            let ended =
+                api::set_password(s.as_mut(), &actor, username, &password).map_err(api_err)?;
+            println!(
+                "Contraseña de «{username}» cambiada; la cuenta queda desbloqueada y sus \
+                 sesiones abiertas ({ended}) se cerraron."
+            );
             if generated {
                 println!("Contraseña (se muestra una sola vez): {password}");
             }

@@ -1249,3 +1249,552 @@ fn status_explanations_hide_sensitive_rule_text() {
         assert!(withheld > 0);
     }
 }
+
+// ---------------------------------------------------------------- accounts (item 11)
+//
+// Accounts under attack: a session opened with a password that was then changed (by its owner
+// or reset by an administrator) kept working; the answer to a failed sign-in said whether the
+// name existed (a locked account answered 429 "cuenta bloqueada", and faster, since it skipped
+// the password check); `Password1234` and `Qwerty123456` passed the policy of length and
+// character classes; an administrator could give an operador the whole country by naming `PY`.
+// Each runs on every backend under test, through the command line, the JSON API and the web
+// form where each sets or checks a password.
+mod accounts {
+    use super::*;
+    use serde_json::json;
+    use std::time::{Duration, Instant};
+    use vamos_store::testing::{all_dbs, RawSql, TestDb};
+
+    /// A registry with its first administrator and a server, on one backend.
+    struct Site {
+        s: Server,
+        admin: Who,
+        db: TestDb,
+        dir: tempfile::TempDir,
+    }
+
+    impl Site {
+        fn url(&self) -> &str {
+            &self.db.url
+        }
+        fn d(&self) -> &Path {
+            self.dir.path()
+        }
+        /// Creates an account through the API as the administrator.
+        fn create(
+            &self,
+            username: &str,
+            role: &str,
+            inst: Option<&str>,
+            terr: &str,
+        ) -> (u16, Value) {
+            let (st, v, _) = call(
+                &self.s,
+                &self.admin,
+                "post",
+                "/api/users",
+                Some(json!({"username": username, "password": PW, "role": role,
+                            "institution": inst, "territories": terr})),
+            );
+            (st, v)
+        }
+        /// Whether the session of `who` is still alive (`GET /api/session`).
+        fn alive(&self, who: &Who) -> bool {
+            let (st, v, _) = call(&self.s, who, "get", "/api/session", None);
+            assert!(st == 200 || st == 401, "{st} {v}");
+            st == 200
+        }
+    }
+
+    fn sites() -> Vec<Site> {
+        all_dbs()
+            .into_iter()
+            .map(|db| {
+                let dir = tempfile::tempdir().unwrap();
+                init_db(&db.url, dir.path());
+                let s = start(&db.url, dir.path());
+                let admin = login(&s, "admin", PW);
+                Site { s, admin, db, dir }
+            })
+            .collect()
+    }
+
+    /// A strong password other than [`PW`].
+    const NEW_PW: &str = "Yerba-Mate-Cocido-1811";
+    /// A third one.
+    const RESET_PW: &str = "Lapacho-Rosado-Kurupi-88";
+
+    fn error_message(v: &Value) -> String {
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    #[test]
+    fn a_password_change_ends_other_sessions() {
+        for site in sites() {
+            let label = site.db.label;
+            assert_eq!(
+                site.create("ana.perez", "analista", None, "").0,
+                201,
+                "{label}"
+            );
+            let here = login(&site.s, "ana.perez", PW);
+            let elsewhere = login(&site.s, "ana.perez", PW);
+
+            // Her own change, from one session: the other ends, this one goes on.
+            let (st, v, _) = call(
+                &site.s,
+                &here,
+                "post",
+                "/api/session/password",
+                Some(json!({"current_password": PW, "new_password": NEW_PW})),
+            );
+            assert_eq!(st, 200, "{label}: {v}");
+            assert_eq!(v["sessions_ended"], 1, "{label}: {v}");
+            assert!(
+                !site.alive(&elsewhere),
+                "{label}: the other session survived"
+            );
+            assert!(
+                site.alive(&here),
+                "{label}: the session that changed it ended"
+            );
+            let (st, _, _) = call(
+                &site.s,
+                &Who::default(),
+                "post",
+                "/api/session",
+                Some(json!({"username": "ana.perez", "password": PW})),
+            );
+            assert_eq!(st, 401, "{label}: the old password still opens a session");
+
+            // A stolen cookie alone cannot change it: the current password is required.
+            let (st, v, _) = call(
+                &site.s,
+                &here,
+                "post",
+                "/api/session/password",
+                Some(
+                    json!({"current_password": "Adivinanza-Equivocada-1", "new_password": RESET_PW}),
+                ),
+            );
+            assert_eq!(st, 403, "{label}: {v}");
+            assert_eq!(v["error"]["code"], "credenciales_invalidas", "{label}: {v}");
+
+            // An administrator's reset through the API ends every session, this one too.
+            let third = login(&site.s, "ana.perez", NEW_PW);
+            let (st, v, _) = call(
+                &site.s,
+                &site.admin,
+                "post",
+                "/api/users/ana.perez/password",
+                Some(json!({"password": RESET_PW})),
+            );
+            assert_eq!(st, 200, "{label}: {v}");
+            assert_eq!(v["sessions_ended"], 2, "{label}: {v}");
+            assert!(!site.alive(&here), "{label}: a session survived the reset");
+            assert!(!site.alive(&third), "{label}: a session survived the reset");
+            assert!(
+                site.alive(&site.admin),
+                "{label}: the administrator's session ended"
+            );
+
+            // And through the command line.
+            let fourth = login(&site.s, "ana.perez", RESET_PW);
+            let o = vamos(
+                &["user", "password", "--db", site.url(), "ana.perez"],
+                site.d(),
+                &[("VAMOS_PASSWORD", NEW_PW)],
+            );
+            assert!(
+                o.status.success(),
+                "{label}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            assert!(
+                !site.alive(&fourth),
+                "{label}: a session survived `vamos user password`"
+            );
+
+            // And her own change from the web page: the other sessions end, this one goes on.
+            let web = login(&site.s, "ana.perez", NEW_PW);
+            let other = login(&site.s, "ana.perez", NEW_PW);
+            let cookie = format!("vamos_sesion={}", web.cookie.as_deref().unwrap());
+            let form = agent()
+                .get(format!("{}/cuenta", site.s.base))
+                .header("cookie", &cookie)
+                .call()
+                .unwrap()
+                .into_body()
+                .read_to_string()
+                .unwrap();
+            let resp = agent()
+                .post(format!("{}/cuenta", site.s.base))
+                .header("cookie", &cookie)
+                .send_form([
+                    ("csrf", hidden(&form, "csrf").as_str()),
+                    ("actual", NEW_PW),
+                    ("nueva", RESET_PW),
+                    ("repetida", RESET_PW),
+                ])
+                .unwrap();
+            assert_eq!(resp.status().as_u16(), 200, "{label}");
+            let page = resp.into_body().read_to_string().unwrap();
+            assert!(page.contains("Contraseña cambiada"), "{label}: {page}");
+            assert!(
+                !site.alive(&other),
+                "{label}: a session survived the web change"
+            );
+            assert!(
+                site.alive(&web),
+                "{label}: the web session that changed it ended"
+            );
+            login(&site.s, "ana.perez", RESET_PW);
+        }
+    }
+
+    /// What a client sees of an answer, without what differs on every answer anyway (the date,
+    /// the request id) and with the given one-off values (a form token, the name typed) masked.
+    #[derive(Debug, PartialEq)]
+    struct Seen {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: String,
+    }
+
+    fn seen(resp: ureq::http::Response<ureq::Body>, masks: &[&str]) -> Seen {
+        let mask = |t: &str| {
+            masks
+                .iter()
+                .filter(|m| !m.is_empty())
+                .fold(t.to_string(), |t, m| t.replace(m, "…"))
+        };
+        let status = resp.status().as_u16();
+        let mut headers: Vec<(String, String)> = resp
+            .headers()
+            .iter()
+            .filter(|(k, _)| !["date", "x-request-id"].contains(&k.as_str()))
+            .map(|(k, v)| (k.to_string(), mask(v.to_str().unwrap_or_default())))
+            .collect();
+        headers.sort();
+        let body = resp.into_body().read_to_string().unwrap_or_default();
+        Seen {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// A sign-in through the JSON API: what the client sees and how long it took.
+    fn api_attempt(s: &Server, user: &str, password: &str) -> (Seen, Duration) {
+        let t = Instant::now();
+        let resp = agent()
+            .post(format!("{}/api/session", s.base))
+            .send_json(json!({"username": user, "password": password}))
+            .unwrap();
+        let took = t.elapsed();
+        (seen(resp, &[]), took)
+    }
+
+    /// A sign-in through the web form (its page fetched first, for the form's token).
+    fn web_attempt(s: &Server, user: &str, password: &str) -> (Seen, Duration) {
+        let a = no_redirects();
+        let resp = a.get(format!("{}/ingresar", s.base)).call().unwrap();
+        let cookie = resp
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("vamos_ingreso="))
+            .and_then(|c| c.split(';').next())
+            .unwrap()
+            .to_string();
+        let page = resp.into_body().read_to_string().unwrap();
+        let t = Instant::now();
+        let resp = a
+            .post(format!("{}/ingresar", s.base))
+            .header("cookie", &cookie)
+            .send_form([
+                ("usuario", user),
+                ("clave", password),
+                ("token", hidden(&page, "token").as_str()),
+                ("volver", "/"),
+            ])
+            .unwrap();
+        let took = t.elapsed();
+        // The answer is the form again, with a fresh token (body and cookie) and the name typed.
+        let status = resp.status().as_u16();
+        let headers: Vec<(String, String)> = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+            .collect();
+        let body = resp.into_body().read_to_string().unwrap_or_default();
+        let token = hidden(&body, "token");
+        let mut out = Seen {
+            status,
+            headers: headers
+                .into_iter()
+                .filter(|(k, _)| !["date", "x-request-id"].contains(&k.as_str()))
+                .map(|(k, v)| (k, v.replace(&token, "…")))
+                .collect(),
+            body: body.replace(&token, "…").replace(user, "USUARIO"),
+        };
+        out.headers.sort();
+        (out, took)
+    }
+
+    #[test]
+    fn lock_out_does_not_reveal_which_user_names_exist() {
+        for site in sites() {
+            let label = site.db.label;
+            type Attempt = fn(&Server, &str, &str) -> (Seen, Duration);
+            for (channel, attempt) in [("api", api_attempt as Attempt), ("web", web_attempt)] {
+                let who = format!("{channel}.{}", label);
+                // A name of the same length per channel, so the echoed name changes no length.
+                let real = format!("ana.{}", &who[..3]);
+                let unknown = format!("zzz.{}", &who[..3]);
+                assert_eq!(site.create(&real, "analista", None, "").0, 201, "{who}");
+                let mut answers: Vec<(&str, Seen)> = Vec::new();
+                let mut times: Vec<(&str, Duration)> = Vec::new();
+                let mut record = |class: &'static str, r: (Seen, Duration)| {
+                    answers.push((class, r.0));
+                    times.push((class, r.1));
+                };
+                // Four failures on an existing account (the fifth locks it), eight on no account.
+                for i in 0..8 {
+                    if i < 4 {
+                        record(
+                            "contraseña equivocada",
+                            attempt(&site.s, &real, "Equivocada-Clave-77"),
+                        );
+                    }
+                    record(
+                        "nombre desconocido",
+                        attempt(&site.s, &unknown, "Equivocada-Clave-77"),
+                    );
+                }
+                // The fifth failure locks it; from then on even the right password is refused.
+                record(
+                    "contraseña equivocada",
+                    attempt(&site.s, &real, "Equivocada-Clave-77"),
+                );
+                for _ in 0..8 {
+                    record("cuenta bloqueada", attempt(&site.s, &real, PW));
+                }
+                let (first_class, first) = &answers[0];
+                assert_eq!(first.status, 401, "{who}: {first:?}");
+                for (class, a) in &answers {
+                    assert_eq!(
+                        a, first,
+                        "{who}: «{class}» is told apart from «{first_class}»"
+                    );
+                }
+                // The lock-out holds: the account is refused with its right password (above)
+                // and the audit trail keeps the true reason.
+                // Timing, on a machine other work slows down at random: the fastest answer of
+                // each class (noise only adds time) must cost at least a third of the fastest
+                // wrong password — an answer that skips the argon2id check is several times
+                // faster — and no class may be slower than four times the usual wrong one.
+                let of = |class: &str| {
+                    let mut t: Vec<Duration> = times
+                        .iter()
+                        .filter(|(c, _)| *c == class)
+                        .map(|(_, t)| *t)
+                        .collect();
+                    t.sort();
+                    t
+                };
+                let wrong = of("contraseña equivocada");
+                let (fastest_wrong, usual_wrong) = (wrong[0], wrong[wrong.len() / 2]);
+                for class in ["nombre desconocido", "cuenta bloqueada"] {
+                    let fastest = of(class)[0];
+                    assert!(
+                        fastest * 3 > fastest_wrong && fastest < usual_wrong * 4,
+                        "{who}: «{class}» answered in {fastest:?} at best, a wrong password in \
+                         {fastest_wrong:?} at best and {usual_wrong:?} usually"
+                    );
+                }
+            }
+            let o = vamos(
+                &[
+                    "audit",
+                    "export",
+                    "--db",
+                    site.url(),
+                    "--out",
+                    "auditoria.csv",
+                ],
+                site.d(),
+                &[],
+            );
+            assert!(
+                o.status.success(),
+                "{label}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let trail = std::fs::read_to_string(site.d().join("auditoria.csv")).unwrap();
+            assert!(trail.contains("rechazado: cuenta bloqueada"), "{label}");
+        }
+    }
+
+    #[test]
+    fn common_passwords_are_refused() {
+        const WEAK: [&str; 3] = ["Password1234", "Qwerty123456", "Paraguay2026!"];
+        let refused = |text: &str, what: &str| {
+            assert!(
+                text.contains("demasiado fácil de adivinar"),
+                "{what} was not refused as guessable: {text}"
+            );
+        };
+        for site in sites() {
+            let label = site.db.label;
+            for weak in WEAK {
+                // The command line: the first administrator, a new account, a reset.
+                let fresh = tempfile::tempdir().unwrap();
+                let db = format!("sqlite:{}", fresh.path().join("v.sqlite").display());
+                let o = vamos(
+                    &["db", "init", "--db", &db],
+                    fresh.path(),
+                    &[("VAMOS_ADMIN_PASSWORD", weak)],
+                );
+                assert!(!o.status.success(), "db init {weak}");
+                refused(&String::from_utf8_lossy(&o.stderr), "db init");
+                let o = vamos(
+                    &[
+                        "user",
+                        "create",
+                        "--db",
+                        site.url(),
+                        "debil",
+                        "--role",
+                        "analista",
+                    ],
+                    site.d(),
+                    &[("VAMOS_PASSWORD", weak)],
+                );
+                assert!(!o.status.success(), "{label}: user create {weak}");
+                refused(&String::from_utf8_lossy(&o.stderr), "user create");
+                let o = vamos(
+                    &["user", "password", "--db", site.url(), "admin"],
+                    site.d(),
+                    &[("VAMOS_PASSWORD", weak)],
+                );
+                assert!(!o.status.success(), "{label}: user password {weak}");
+                refused(&String::from_utf8_lossy(&o.stderr), "user password");
+
+                // The API: a new account, an administrator's reset, one's own change.
+                let (st, v, _) = call(
+                    &site.s,
+                    &site.admin,
+                    "post",
+                    "/api/users",
+                    Some(json!({"username": "debil", "password": weak, "role": "analista"})),
+                );
+                assert_eq!(st, 400, "{label}: POST /api/users {weak}: {v}");
+                refused(&error_message(&v), "POST /api/users");
+            }
+            // (`debil` was never created: each attempt above was refused.)
+            let (st, v, _) = call(&site.s, &site.admin, "get", "/api/users", None);
+            assert_eq!(st, 200);
+            assert!(!v.to_string().contains("debil"), "{label}: {v}");
+            for weak in WEAK {
+                let (st, v, _) = call(
+                    &site.s,
+                    &site.admin,
+                    "post",
+                    "/api/users/admin/password",
+                    Some(json!({"password": weak})),
+                );
+                assert_eq!(st, 400, "{label}: reset {weak}: {v}");
+                refused(&error_message(&v), "POST /api/users/{u}/password");
+                let (st, v, _) = call(
+                    &site.s,
+                    &site.admin,
+                    "post",
+                    "/api/session/password",
+                    Some(json!({"current_password": PW, "new_password": weak})),
+                );
+                assert_eq!(st, 400, "{label}: own change {weak}: {v}");
+                refused(&error_message(&v), "POST /api/session/password");
+            }
+            // The administrator's password is the one it was.
+            login(&site.s, "admin", PW);
+        }
+    }
+
+    #[test]
+    fn an_operator_cannot_have_national_scope() {
+        for site in sites() {
+            let label = site.db.label;
+            for (role, inst, terr) in [
+                ("operador", Some("MSPBS"), ""),
+                ("operador", Some("MSPBS"), "PY"),
+                ("operador", Some("MSPBS"), "1116,PY"),
+                ("mesa", None, "py"),
+                ("orientador", None, "PY"),
+            ] {
+                let (st, v) = site.create("nacional", role, inst, terr);
+                assert_eq!(st, 400, "{label}: {role} «{terr}»: {v}");
+                assert!(
+                    error_message(&v).contains("no puede tener alcance nacional"),
+                    "{label}: {v}"
+                );
+            }
+            let o = vamos(
+                &[
+                    "user",
+                    "create",
+                    "--db",
+                    site.url(),
+                    "nacional",
+                    "--role",
+                    "operador",
+                    "--institution",
+                    "MSPBS",
+                    "--territories",
+                    "PY",
+                ],
+                site.d(),
+                &[("VAMOS_PASSWORD", PW)],
+            );
+            assert!(!o.status.success(), "{label}");
+            assert!(
+                String::from_utf8_lossy(&o.stderr).contains("no puede tener alcance nacional"),
+                "{label}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            // A territorial operador is created as before.
+            assert_eq!(
+                site.create("op.villeta", "operador", Some("MSPBS"), "1116")
+                    .0,
+                201
+            );
+
+            // An operador stored nationwide before the check existed acts nowhere.
+            site.db
+                .open()
+                .db()
+                .execute(
+                    "UPDATE users SET territories = 'PY' WHERE username = 'op.villeta'",
+                    &[],
+                )
+                .unwrap();
+            let op = login(&site.s, "op.villeta", PW);
+            let (st, v, _) = call(&site.s, &op, "get", "/api/session", None);
+            assert_eq!(st, 403, "{label}: {v}");
+            let o = vamos(
+                &["--as", "op.villeta", "user", "list", "--db", site.url()],
+                site.d(),
+                &[],
+            );
+            assert!(
+                String::from_utf8_lossy(&o.stderr).contains("no puede tener alcance nacional"),
+                "{label}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+    }
+}

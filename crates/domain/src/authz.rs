@@ -128,6 +128,12 @@ impl Role {
         matches!(self, Role::Operador)
     }
 
+    /// Whether an account of this role may hold `scope`: a role bound to territories may not
+    /// reach the whole country, neither by leaving its territories empty nor by naming `PY`.
+    pub fn admits_scope(self, scope: &Scope) -> bool {
+        !(self.needs_territory() && scope.is_nationwide())
+    }
+
     /// Which person fields the role may read (operators: their agreement decides).
     pub fn field_policy(self) -> FieldPolicy {
         match self {
@@ -348,6 +354,14 @@ impl Scope {
         }
     }
 
+    /// Whether the scope reaches every district: national, or a list that names the nation.
+    pub fn is_nationwide(&self) -> bool {
+        match self {
+            Scope::National => true,
+            Scope::Territories(ts) => ts.contains(&TerritoryCode::Nation),
+        }
+    }
+
     /// Inclusive district-number ranges the scope spans (`DDdd` numbers), for SQL filters.
     pub fn district_ranges(&self) -> Vec<(i64, i64)> {
         match self {
@@ -421,6 +435,21 @@ mod tests {
         assert_eq!(s.to_stored(), "11,0101");
         assert!(Scope::from_stored("99").is_err());
         assert_eq!(Scope::from_stored("").unwrap(), Scope::National);
+    }
+
+    #[test]
+    fn an_operator_cannot_have_national_scope() {
+        for stored in ["", "PY", "py", "1116,PY", " , "] {
+            let s = Scope::from_stored(stored).unwrap();
+            assert!(s.is_nationwide(), "{stored:?}");
+            for r in [Role::Operador, Role::Mesa, Role::Orientador] {
+                assert!(!r.admits_scope(&s), "{r:?} {stored:?}");
+            }
+            assert!(Role::Analista.admits_scope(&s));
+        }
+        let villeta = Scope::from_stored("1116").unwrap();
+        assert!(!villeta.is_nationwide());
+        assert!(Role::Operador.admits_scope(&villeta));
     }
 
     #[test]

@@ -239,6 +239,15 @@ fn principal(
     } else {
         Scope::from_stored(&user.territories).map_err(ApiError::internal)?
     };
+    // An account stored with a scope its role may not hold (an operador reaching the whole
+    // country, made before account creation refused it) acts nowhere rather than everywhere.
+    if !role.admits_scope(&scope) {
+        return Err(ApiError::forbidden(format!(
+            "la cuenta «{}» ({}) no tiene territorios asignados: pida al administrador que la corrija",
+            user.username,
+            role.label()
+        )));
+    }
     Ok(Principal {
         user,
         role,

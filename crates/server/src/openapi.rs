@@ -186,8 +186,9 @@ mod tests {
         let doc = document("/dci");
         assert_eq!(doc["openapi"], "3.1.0");
         for (path, method, op) in operations(&doc) {
-            let needs =
-                !op["x-vamos-permission"].is_null() || (path == "/api/session" && method != "post");
+            let needs = !op["x-vamos-permission"].is_null()
+                || (path == "/api/session" && method != "post")
+                || path == "/api/session/password";
             let security = op["security"].as_array().unwrap();
             assert_eq!(
                 security.iter().any(|s| s.get("bearer").is_some()),

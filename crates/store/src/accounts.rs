@@ -134,18 +134,31 @@ pub fn password_hash(sql: &mut crate::sql::Db<'_>, user_id: i64) -> Result<Optio
         .and_then(|r| r.string(0)))
 }
 
-/// Replaces an account's password and clears its failed-login count.
+/// Replaces an account's password, clears its failed-login count and ends its sessions — all
+/// but the one whose digest is `keep` (the session of an account changing its own password) —
+/// in one transaction, so no session opened with the old password outlives it. Answers how
+/// many sessions it ended.
 pub fn set_password(
     sql: &mut crate::sql::Db<'_>,
     user_id: i64,
     hash: &str,
     now: &str,
-) -> Result<bool> {
+    keep: Option<&str>,
+) -> Result<u64> {
     let sql = sql.raw();
-    Ok(sql.execute(
-        "UPDATE users SET password_hash = $1, password_changed_at = $2, failed_logins = 0, locked_until = NULL WHERE id = $3",
-        &[hash.into(), now.into(), user_id.into()],
-    )? == 1)
+    in_tx(sql, |sql| {
+        sql.execute(
+            "UPDATE users SET password_hash = $1, password_changed_at = $2, failed_logins = 0, locked_until = NULL WHERE id = $3",
+            &[hash.into(), now.into(), user_id.into()],
+        )?;
+        Ok(match keep {
+            Some(k) => sql.execute(
+                "DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2",
+                &[user_id.into(), k.into()],
+            )?,
+            None => sql.execute("DELETE FROM sessions WHERE user_id = $1", &[user_id.into()])?,
+        })
+    })
 }
 
 /// Enables or disables an account; disabling also ends its sessions.

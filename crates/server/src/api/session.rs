@@ -1,6 +1,7 @@
 //! Signing in and out, and who the caller is: the session cookie (HttpOnly, SameSite=Strict)
 //! with its CSRF token, shared with the web login form ([`sign_in`], [`sign_out`]); the checks,
-//! the lock-out and the audit records are `vamos_app::accounts::sign_in` and `sign_out`.
+//! the lock-out and the audit records are `vamos_app::accounts::sign_in` and `sign_out`; and an
+//! account changing its own password ([`change_password`]), which ends its other sessions.
 
 use crate::auth::{self, Credential, MaybePrincipal, Principal, SESSION_COOKIE};
 use crate::error::{ApiError, ApiResult};
@@ -21,6 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(login, session_info, logout))
         .routes(routes!(whoami))
+        .routes(routes!(change_password))
 }
 
 /// A username and password (also the web login form's fields).
@@ -103,8 +105,8 @@ pub enum Caller {
     request_body = LoginBody,
     responses(
         (status = 200, description = "Correcto", body = SessionOpened),
-        (status = 401, description = "Usuario o contraseña incorrectos", body = crate::error::ErrorBody),
-        (status = 429, description = "Demasiados intentos o cuenta bloqueada", body = crate::error::ErrorBody),
+        (status = 401, description = "Usuario o contraseña incorrectos, o cuenta bloqueada: la misma respuesta en los tres casos, para no revelar qué cuentas existen", body = crate::error::ErrorBody),
+        (status = 429, description = "Demasiados intentos desde esta dirección", body = crate::error::ErrorBody),
     ),
     extensions(("x-vamos-permission" = json!(null)), ("x-vamos-personal-data" = json!(false))))]
 pub async fn login(
@@ -258,4 +260,70 @@ pub async fn whoami(MaybePrincipal(p): MaybePrincipal) -> Json<Caller> {
             permissions: vec![Permission::CatalogueRead.code()],
         }),
     })
+}
+
+/// A change of one's own password: the current one, and the new one (the policy of
+/// `vamos_app::accounts::check_password_policy`).
+#[derive(Deserialize, ToSchema)]
+pub struct PasswordChange {
+    #[schema(max_length = 1024)]
+    pub current_password: String,
+    /// Al menos 12 caracteres, difícil de adivinar (zxcvbn ≥ 3), sin el nombre de usuario
+    #[schema(max_length = 1024)]
+    pub new_password: String,
+}
+
+/// What a change of password did.
+#[derive(Serialize, ToSchema)]
+pub struct PasswordChanged {
+    /// Sesiones de la cuenta que se cerraron (todas menos la actual)
+    pub sessions_ended: u64,
+}
+
+#[utoipa::path(post, path = "/api/session/password", tag = "sesión",
+    summary = "Cambiar la propia contraseña (cierra las demás sesiones de la cuenta; la actual sigue)",
+    request_body = PasswordChange,
+    responses(
+        (status = 200, description = "Correcto", body = PasswordChanged),
+        (status = 400, description = "La nueva contraseña no cumple la política", body = crate::error::ErrorBody),
+        (status = 403, description = "La contraseña actual no es correcta, o la credencial es un token", body = crate::error::ErrorBody),
+    ),
+    security(("session" = [])),
+    extensions(("x-vamos-permission" = json!(null)), ("x-vamos-personal-data" = json!(false))))]
+pub async fn change_password(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    p: Principal,
+    Json(body): Json<PasswordChange>,
+) -> ApiResult<Json<PasswordChanged>> {
+    // A token is an institution's system, not a person who knows the password.
+    let (Credential::Session { .. }, Some(cookie)) =
+        (&p.credential, auth::cookie(&headers, SESSION_COOKIE))
+    else {
+        return Err(ApiError::forbidden(
+            "la contraseña se cambia desde una sesión iniciada con usuario y contraseña, no con un token",
+        ));
+    };
+    if body.current_password.len() > 1024 || body.new_password.len() > 1024 {
+        return Err(ApiError::bad_request("contraseña demasiado larga"));
+    }
+    let policy = LoginPolicy {
+        lockout_threshold: st.settings.lockout_threshold,
+        session_hours: st.settings.session_hours,
+    };
+    let username = p.user.username.clone();
+    let sessions_ended = p
+        .act(&st, move |s, actor| {
+            vamos_app::accounts::change_own_password(
+                s,
+                actor,
+                &username,
+                &cookie,
+                &body.current_password,
+                &body.new_password,
+                policy,
+            )
+        })
+        .await?;
+    Ok(Json(PasswordChanged { sessions_ended }))
 }

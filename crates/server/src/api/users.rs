@@ -1,11 +1,12 @@
-//! Accounts: the list and a new account (password policy, role, institution and territories
-//! checked by `vamos_app::accounts`, which writes the audit record).
+//! Accounts: the list, a new account and an administrator's reset of a password (password
+//! policy, role, institution and territories checked by `vamos_app::accounts`, which ends the
+//! sessions a reset must end and writes the audit record).
 
 use super::{Created, Items};
 use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::state::AppState;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -17,7 +18,9 @@ use vamos_app::accounts;
 use vamos_domain::{Permission, Role};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_users, post_user))
+    OpenApiRouter::new()
+        .routes(routes!(list_users, post_user))
+        .routes(routes!(reset_password))
 }
 
 /// An account (never its password).
@@ -70,13 +73,14 @@ pub async fn list_users(State(st): State<AppState>, p: Principal) -> ApiResult<J
 pub struct NewUser {
     pub username: String,
     pub display_name: Option<String>,
-    /// Al menos 12 caracteres y tres clases (minúsculas, mayúsculas, números, símbolos)
+    /// Al menos 12 caracteres, difícil de adivinar (zxcvbn ≥ 3), sin el nombre de usuario
     pub password: String,
     #[schema(schema_with = role_codes)]
     pub role: String,
     /// Código de la institución (operadores)
     pub institution: Option<String>,
-    /// Códigos separados por comas (DD o DDdd); vacío = nacional
+    /// Códigos separados por comas (DD o DDdd); vacío = nacional, solo para administrador,
+    /// analista, coordinador y encuestador (operador, mesa y orientador necesitan territorios)
     pub territories: Option<String>,
 }
 
@@ -129,4 +133,43 @@ pub async fn post_user(
         })
         .await?;
     Ok((StatusCode::CREATED, Json(Created { id })))
+}
+
+/// A new password for an account, set by an administrator.
+#[derive(Deserialize, ToSchema)]
+pub struct PasswordReset {
+    /// Al menos 12 caracteres, difícil de adivinar (zxcvbn ≥ 3), sin el nombre de usuario
+    #[schema(max_length = 1024)]
+    pub password: String,
+}
+
+/// What a reset did.
+#[derive(Serialize, ToSchema)]
+pub struct PasswordResetDone {
+    /// Sesiones de la cuenta que se cerraron (todas)
+    pub sessions_ended: u64,
+}
+
+#[utoipa::path(post, path = "/api/users/{username}/password", tag = "administración",
+    summary = "Restablecer la contraseña de una cuenta (la desbloquea y cierra todas sus sesiones; sus tokens de API siguen)",
+    params(("username" = String, Path, description = "Nombre de usuario")),
+    request_body = PasswordReset,
+    responses(
+        (status = 200, description = "Correcto", body = PasswordResetDone),
+        (status = 400, description = "La contraseña no cumple la política", body = crate::error::ErrorBody),
+        (status = 404, description = "No existe la cuenta", body = crate::error::ErrorBody),
+    ),
+    extensions(("x-vamos-permission" = json!(Permission::UsersAdmin.code())), ("x-vamos-personal-data" = json!(false))))]
+pub async fn reset_password(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(username): Path<String>,
+    Json(b): Json<PasswordReset>,
+) -> ApiResult<Json<PasswordResetDone>> {
+    let sessions_ended = p
+        .act(&st, move |s, actor| {
+            accounts::set_password(s, actor, &username, &b.password)
+        })
+        .await?;
+    Ok(Json(PasswordResetDone { sessions_ended }))
 }

@@ -6,6 +6,7 @@
 //! in a hidden field, checked here). Pages read through the same functions as the JSON API, so
 //! what a page shows is what the API answers.
 
+pub mod account;
 pub mod catalogue;
 pub mod dashboard;
 pub mod i18n;
@@ -401,6 +402,7 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .route("/", get(home))
         .route("/ingresar", get(login_form).post(login_submit))
         .route("/salir", axum::routing::post(logout_submit))
+        .route("/cuenta", get(account::page).post(account::submit))
         .route("/logros", get(dashboard::page))
         .route("/logros.csv", get(dashboard::csv))
         .route("/catalogo", get(catalogue::page))
@@ -569,7 +571,6 @@ async fn login_submit(
         Err(e) => {
             let key = match e.code {
                 "credenciales_invalidas" => "login-invalid",
-                "cuenta_bloqueada" => "login-locked",
                 "demasiadas_solicitudes" => "login-rate",
                 "solicitud_invalida" => "login-invalid",
                 _ => return page.error(&e),
