@@ -94,7 +94,8 @@ pub(super) fn parse_header(h: &Map<String, Value>, registry_id: &str) -> Result<
     let ts = text_field(h, "message_ts")?;
     if rfc3339(ts).is_none() {
         return Err(DciError::bad(format!(
-            "header.message_ts «{ts}» no es una fecha-hora ISO 8601 con zona"
+            "header.message_ts «{}» no es una fecha-hora ISO 8601 con zona",
+            vamos_domain::limits::echo(ts)
         )));
     }
     let action = text_field(h, "action")?.to_string();
@@ -111,7 +112,10 @@ pub(super) fn parse_header(h: &Map<String, Value>, registry_id: &str) -> Result<
             return Err(DciError::new(
                 StatusCode::BAD_REQUEST,
                 "err.receiver_id.invalid",
-                format!("receiver_id «{r}» no es este registro ({registry_id})"),
+                format!(
+                    "receiver_id «{}» no es este registro ({registry_id})",
+                    vamos_domain::limits::echo(r)
+                ),
             ));
         }
     }

@@ -228,7 +228,7 @@ async fn handle(st: AppState, kind: Kind, req: Request) -> Result<Response, DciE
                 "err.sender_id.invalid",
                 format!(
                     "sender_id «{}» no está registrado para esta cuenta (vamos dci sender add)",
-                    header.sender_id
+                    vamos_domain::limits::echo(&header.sender_id)
                 ),
             ))
         }
@@ -274,7 +274,7 @@ async fn handle(st: AppState, kind: Kind, req: Request) -> Result<Response, DciE
             "rjct.action.invalid",
             format!(
                 "header.action «{}» no corresponde a {} (use «{}»)",
-                header.action,
+                vamos_domain::limits::echo(&header.action),
                 kind.path(),
                 kind.action()
             ),
@@ -371,7 +371,7 @@ async fn handle(st: AppState, kind: Kind, req: Request) -> Result<Response, DciE
             "rjct.message_id.duplicate",
             format!(
                 "message_id «{}» ya fue recibido de {receiver}",
-                call.header.message_id
+                vamos_domain::limits::echo(&call.header.message_id)
             ),
         );
     }

@@ -18,7 +18,8 @@ pub(super) fn txn_status(
         .unwrap_or_default();
     if !matches!(txn_type, "search" | "subscribe") {
         return Err(ApiError::bad_request(format!(
-            "txn_type «{txn_type}» no admitido: search o subscribe"
+            "txn_type «{}» no admitido: search o subscribe",
+            vamos_domain::limits::echo(txn_type)
         )));
     }
     let attr_type = r
@@ -38,7 +39,8 @@ pub(super) fn txn_status(
         ),
         other => {
             return Err(ApiError::bad_request(format!(
-                "attribute_type «{other}»: transaction_id, reference_id_list o correlation_id"
+                "attribute_type «{}»: transaction_id, reference_id_list o correlation_id",
+                vamos_domain::limits::echo(other)
             )))
         }
     };
