@@ -183,7 +183,7 @@ fn insert_user(
     let role = Role::parse(&b.role).ok_or_else(|| {
         Error::bad_request(format!(
             "rol «{}» desconocido; use uno de: {}",
-            b.role,
+            vamos_domain::limits::echo(&b.role),
             Role::ALL
                 .iter()
                 .filter(|r| **r != Role::Publico)
@@ -216,7 +216,8 @@ fn insert_user(
     if let Some(i) = institution {
         if catalogue.institution(i).is_none() {
             return Err(Error::bad_request(format!(
-                "institución «{i}» no está en el catálogo"
+                "institución «{}» no está en el catálogo",
+                vamos_domain::limits::echo(i)
             )));
         }
     } else if role.needs_institution() {
@@ -269,8 +270,12 @@ pub struct NewTokenBody {
 }
 
 fn insert_token(s: &mut dyn Store, b: &NewTokenBody) -> Result<(i64, String, String)> {
-    let user = accounts::user_by_name(&mut s.db(), &b.username)?
-        .ok_or_else(|| Error::bad_request(format!("no existe la cuenta «{}»", b.username)))?;
+    let user = accounts::user_by_name(&mut s.db(), &b.username)?.ok_or_else(|| {
+        Error::bad_request(format!(
+            "no existe la cuenta «{}»",
+            vamos_domain::limits::echo(&b.username)
+        ))
+    })?;
     let role = Role::parse(&user.role).ok_or_else(|| Error::internal("rol desconocido"))?;
     if b.scopes.is_empty() {
         return Err(Error::bad_request(format!(
@@ -283,8 +288,12 @@ fn insert_token(s: &mut dyn Store, b: &NewTokenBody) -> Result<(i64, String, Str
         )));
     }
     for sc in &b.scopes {
-        let perm = Permission::parse(sc)
-            .ok_or_else(|| Error::bad_request(format!("alcance «{sc}» desconocido")))?;
+        let perm = Permission::parse(sc).ok_or_else(|| {
+            Error::bad_request(format!(
+                "alcance «{}» desconocido",
+                vamos_domain::limits::echo(sc)
+            ))
+        })?;
         if !role.grants(perm) {
             return Err(Error::bad_request(format!(
                 "el rol {} de «{}» no permite el alcance {sc}",
@@ -336,21 +345,26 @@ fn insert_agreement(
     if catalogue.institution(&b.institution).is_none() {
         return Err(Error::bad_request(format!(
             "institución «{}» no está en el catálogo",
-            b.institution
+            vamos_domain::limits::echo(&b.institution)
         )));
     }
     let known = vamos_domain::authz::person_field_names();
     for f in &b.fields {
         if !known.contains(&f.as_str()) {
             return Err(Error::bad_request(format!(
-                "campo «{f}» desconocido; campos posibles: {}",
+                "campo «{}» desconocido; campos posibles: {}",
+                vamos_domain::limits::echo(f),
                 known.join(", ")
             )));
         }
     }
     let d = |s: &str| {
-        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .map_err(|_| Error::bad_request(format!("fecha «{s}» inválida: use AAAA-MM-DD")))
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+            Error::bad_request(format!(
+                "fecha «{}» inválida: use AAAA-MM-DD",
+                vamos_domain::limits::echo(s)
+            ))
+        })
     };
     if d(&b.valid_from)? > d(&b.valid_to)? {
         return Err(Error::bad_request("la vigencia termina antes de empezar"));
@@ -455,8 +469,12 @@ pub fn has_accounts(s: &mut dyn Store) -> Result<bool> {
 
 /// The account named `username`, or the error that says there is none.
 fn named(s: &mut dyn Store, username: &str) -> Result<User> {
-    accounts::user_by_name(&mut s.db(), username)?
-        .ok_or_else(|| Error::not_found(format!("no existe la cuenta «{username}»")))
+    accounts::user_by_name(&mut s.db(), username)?.ok_or_else(|| {
+        Error::not_found(format!(
+            "no existe la cuenta «{}»",
+            vamos_domain::limits::echo(username)
+        ))
+    })
 }
 
 /// Re-enables an account, or disables it and ends its sessions (`vamos user enable|disable`);

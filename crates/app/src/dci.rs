@@ -42,7 +42,10 @@ pub fn add_sender(s: &mut dyn Store, actor: &Actor, new: &NewSender) -> Result<(
     }
     let user = &new.username;
     let Some(u) = vamos_store::accounts::user_by_name(&mut s.db(), user)? else {
-        return Err(Error::bad_request(format!("no existe la cuenta «{user}»")));
+        return Err(Error::bad_request(format!(
+            "no existe la cuenta «{}»",
+            vamos_domain::limits::echo(user)
+        )));
     };
     let role = Role::parse(&u.role)
         .ok_or_else(|| Error::bad_request(format!("rol desconocido «{}»", u.role)))?;
@@ -133,7 +136,8 @@ pub fn callback_url(
     match sender_uri {
         Some(u) if u.starts_with(base) && !u.contains("..") => Ok(u.to_string()),
         Some(u) => Err(format!(
-            "sender_uri «{u}» no está bajo la URL de retorno registrada del emisor"
+            "sender_uri «{}» no está bajo la URL de retorno registrada del emisor",
+            vamos_domain::limits::echo(u)
         )),
         None => Ok(format!("{}{path}", base.trim_end_matches('/'))),
     }

@@ -544,8 +544,12 @@ pub fn unit_status(
     let purpose = purpose_or(purpose, "consulta de estatus de protección")?;
     let as_of = as_of
         .map(|s| {
-            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .map_err(|_| Error::bad_request(format!("fecha «{s}» inválida: use AAAA-MM-DD")))
+            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+                Error::bad_request(format!(
+                    "fecha «{}» inválida: use AAAA-MM-DD",
+                    vamos_domain::limits::echo(s)
+                ))
+            })
         })
         .transpose()?;
     // Before the look-up: a caller who may see no person field is refused before anything.

@@ -8,6 +8,7 @@
 use crate::{Actor, Error, ErrorKind, Result};
 use chrono::Datelike;
 use std::collections::HashMap;
+use vamos_domain::limits::Limit;
 use vamos_domain::{DistrictCode, ImportKind, Role};
 use vamos_store::self_registrations::{self as stored, NewSelfRegistration, SelfRegistration};
 use vamos_store::Store;
@@ -87,8 +88,8 @@ pub fn validate(
         let n = i + 1;
         if nombres.is_empty()
             || apellidos.is_empty()
-            || nombres.chars().count() > 100
-            || apellidos.chars().count() > 100
+            || Limit::Name.check(&nombres).is_err()
+            || Limit::Name.check(&apellidos).is_err()
         {
             errors.push(format!("self-error-names|{n}"));
         }
@@ -123,11 +124,15 @@ pub fn validate(
     } else if members.iter().filter(|m| m.relacion_jefe == "jefe").count() != 1 {
         errors.push("self-error-head|".to_string());
     }
-    let text = |k: &str| {
-        v.get(k)
-            .map(|s| s.trim().chars().take(200).collect::<String>())
-            .filter(|s| !s.is_empty())
-    };
+    // Locality, address and phone: refused when longer than a place may be (they were cut
+    // silently before; a person should know what was not kept).
+    if ["localidad", "direccion", "telefono"]
+        .iter()
+        .any(|k| Limit::Place.check(&get(k)).is_err())
+    {
+        errors.push("self-error-too-long|".to_string());
+    }
+    let text = |k: &str| Some(get(k)).filter(|s| !s.is_empty());
     match district {
         Some(district) if errors.is_empty() => Ok(Submission {
             district,
@@ -250,6 +255,9 @@ pub fn decide(
         if reason.is_empty() {
             return Err(Error::bad_request("indique el motivo del rechazo"));
         }
+        Limit::FreeText
+            .check(reason)
+            .map_err(|e| Error::bad_request(format!("motivo del rechazo: {e}")))?;
         stored::reject(&mut store.db(), id, &actor.name, &now, reason)?;
         actor.audit(
             store,
@@ -448,6 +456,35 @@ mod tests {
         assert_eq!(
             split_error("self-error-birth|2"),
             ("self-error-birth".into(), "2".into())
+        );
+    }
+
+    #[test]
+    fn an_oversize_address_in_the_self_registration_form_is_refused() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        let long_place = "x".repeat(vamos_domain::limits::PLACE + 1);
+        let long_name = "ñ".repeat(vamos_domain::limits::NAME + 1);
+        let mut f = form(&[
+            ("distrito", "1116"),
+            ("localidad", "Barrio Centro"),
+            ("m0_apellidos", "Benítez"),
+            ("m0_fecha", "04/05/1990"),
+            ("m0_sexo", "mujer"),
+            ("m0_relacion", "jefe"),
+        ]);
+        f.insert("m0_nombres".into(), "Ana".into());
+        f.insert("direccion".into(), long_place.clone());
+        let e = validate(&f, today).unwrap_err();
+        assert_eq!(e, vec!["self-error-too-long|".to_string()]);
+        f.insert("direccion".into(), long_place[1..].to_string());
+        f.insert("m0_nombres".into(), long_name);
+        let e = validate(&f, today).unwrap_err();
+        assert_eq!(e, vec!["self-error-names|1".to_string()]);
+        f.insert("m0_nombres".into(), "Ana".into());
+        let sub = validate(&f, today).unwrap();
+        assert_eq!(
+            sub.address.map(|a| a.chars().count()),
+            Some(vamos_domain::limits::PLACE)
         );
     }
 

@@ -522,8 +522,20 @@ pub fn read_points(
             contact: get(7),
         };
         let mut bad = |col: &str, val: &str, why: &str| {
+            let val = vamos_domain::limits::echo(val);
             problems.push(format!("fila {row} [{col}] «{val}»: {why}"))
         };
+        // Places and their details are shown on public pages: none longer than a place may be.
+        for (col, val) in [
+            ("nombre", Some(&p.name)),
+            ("direccion", p.address.as_ref()),
+            ("horario", p.hours.as_ref()),
+            ("contacto", p.contact.as_ref()),
+        ] {
+            if let Some(Err(e)) = val.map(|v| vamos_domain::limits::Limit::Place.check(v)) {
+                bad(col, val.map_or("", |v| v.as_str()), &e.to_string());
+            }
+        }
         if catalogue.institution(&p.institution).is_none() {
             bad(
                 "institucion",

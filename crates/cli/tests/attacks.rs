@@ -1798,3 +1798,365 @@ mod accounts {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Unbounded fields (item 9) and exports that account for every referral (item 10).
+//
+// A 10 MB name, address or place of delivery used to be stored and carried into every page and
+// export, and an error repeated a 20 MB header line whole. Every entry point now refuses a text
+// longer than its limit (`vamos_domain::limits`: names 100 characters, addresses and places
+// 200, free text 2,000, codes and keys 100) with the usual row report or JSON error, and every
+// error that repeats a value cuts it at 200 characters with `…`. An export's audit record names
+// every referral that left: their count, a SHA-256 over their sorted ids, and the filter.
+
+/// The characters of `s` (the limits count characters, not bytes).
+fn chars(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// A value cut as an error repeats it: 200 characters (`vamos_domain::limits::ECHO`) and `…`.
+fn is_cut(value: &str) -> bool {
+    chars(value) == 200 + 1 && value.ends_with('…')
+}
+
+#[test]
+fn a_ten_megabyte_name_is_refused_with_a_row_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    synth_pilots(d, "30", "35");
+    // The first member's given names become four million characters: the longest cell a CSV
+    // row carries (a record over 4 MiB, such as a 10 MB name, refuses the whole file before
+    // any row is read — the bound against bombs, `vamos_ingest::bounded`).
+    let members = d.join("datos/fips-miembros.csv");
+    let text = std::fs::read_to_string(&members).unwrap();
+    let (header, rest) = text.split_once('\n').unwrap();
+    let (first_name, row) = rest.split_once(',').unwrap();
+    assert!(!first_name.is_empty() && !first_name.starts_with('"'));
+    let huge = format!("Ana{}", "a".repeat(4_000_000));
+    std::fs::write(&members, format!("{header}\n{huge},{row}")).unwrap();
+    for db in vamos_store::testing::all_dbs() {
+        let url = db.url.as_str();
+        init_db(url, d);
+        let rejects = d.join(format!("rechazos-{}.csv", db.label));
+        let o = vamos(
+            &[
+                "import",
+                "fips",
+                "--db",
+                url,
+                "datos",
+                "--date",
+                "2026-11-23",
+                "--rejects",
+                rejects.to_str().unwrap(),
+                "--format",
+                "json",
+            ],
+            d,
+            &[],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let summary: Value =
+            serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().last().unwrap())
+                .unwrap();
+        assert_eq!(summary["persons_rejected"], 1, "{}: {summary}", db.label);
+        assert!(summary["persons_accepted"].as_u64().unwrap() > 0);
+        // The report names file, row, column, the value cut at 200 characters and why.
+        let report = std::fs::read_to_string(&rejects).unwrap();
+        assert!(
+            report.len() < 10_000,
+            "{}: {} bytes",
+            db.label,
+            report.len()
+        );
+        let mut r = csv::Reader::from_reader(report.trim_start_matches('\u{feff}').as_bytes());
+        let line = r
+            .records()
+            .map(Result::unwrap)
+            .find(|l| &l[2] == "miembros-nombres")
+            .unwrap_or_else(|| panic!("{}: {report}", db.label));
+        assert_eq!(&line[0], "fips-miembros.csv");
+        assert_eq!(&line[1], "2");
+        assert!(
+            is_cut(&line[3]) && line[3].starts_with("Anaaa"),
+            "{}",
+            &line[3]
+        );
+        assert_eq!(
+            &line[4],
+            "texto demasiado largo: 4000003 caracteres; un nombre admite a lo sumo 100"
+        );
+    }
+}
+
+/// Posts `body` to `path` with a bearer token and `content_type`; status and JSON answer.
+fn post_as(s: &Server, token: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
+    let resp = agent()
+        .post(format!("{}{path}", s.base))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", content_type)
+        .send(body)
+        .unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.into_body().read_to_string().unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[test]
+fn an_oversize_delivery_place_is_refused() {
+    for db in vamos_store::testing::all_dbs() {
+        let d = tempfile::tempdir().unwrap();
+        let token = operator_token(&db.url, d.path());
+        let s = start(&db.url, d.path());
+        let place = "x".repeat(10_000_000);
+        let event = serde_json::json!({"event_id": "E-1", "cedula": "1234567",
+            "service": "control_prenatal", "delivered_on": "2026-11-20", "place": place});
+        let batch = serde_json::to_vec(&serde_json::json!({ "events": [event] })).unwrap();
+        // A file's row is read up to 4 MiB (`vamos_ingest::bounded`): three million there.
+        let file = format!(
+            "id_evento,cedula,servicio,fecha_entrega,lugar\nE-1,1234567,control_prenatal,2026-11-20,{}\n",
+            &place[..3_000_000]
+        );
+        for (path, content_type, body, length) in [
+            (
+                "/api/counter-referrals/batch",
+                "application/json",
+                batch,
+                "10000000",
+            ),
+            (
+                "/api/counter-referrals/file",
+                "text/csv",
+                file.into_bytes(),
+                "3000000",
+            ),
+        ] {
+            let (st, v) = post_as(&s, &token, path, content_type, &body);
+            assert_eq!(st, 200, "{}: {path}", db.label);
+            assert_eq!(
+                (v["accepted"].as_u64(), v["rejected"].as_u64()),
+                (Some(0), Some(1))
+            );
+            let errors = v["errors"].as_array().unwrap();
+            assert_eq!(errors.len(), 1, "{}: {path}: {errors:?}", db.label);
+            let e = &errors[0];
+            assert_eq!(e["column"], "lugar", "{path}");
+            assert_eq!(
+                e["reason"],
+                format!("texto demasiado largo: {length} caracteres; una dirección o un lugar admite a lo sumo 200")
+            );
+            assert!(is_cut(e["value"].as_str().unwrap()), "{path}");
+        }
+        // The largest place admitted passes this check (the event then names nobody here).
+        let event = serde_json::json!({"event_id": "E-2", "cedula": "1234567",
+            "service": "control_prenatal", "delivered_on": "2026-11-20", "place": "x".repeat(200)});
+        let (_, v) = post_as(
+            &s,
+            &token,
+            "/api/counter-referrals/batch",
+            "application/json",
+            &serde_json::to_vec(&serde_json::json!([event])).unwrap(),
+        );
+        assert_ne!(v["errors"][0]["column"], "lugar", "{}: {v}", db.label);
+    }
+}
+
+#[test]
+fn a_huge_header_line_is_not_echoed() {
+    let db = vamos_store::testing::sqlite_db();
+    let d = tempfile::tempdir().unwrap();
+    let token = operator_token(&db.url, d.path());
+    let s = start(&db.url, d.path());
+    // Three million characters: a line over 4 MiB is refused as a record too long, unread.
+    let body = format!("id_evento,{}\nE-1,x\n", "y".repeat(3_000_000));
+    let (st, v) = post_as(
+        &s,
+        &token,
+        "/api/counter-referrals/file",
+        "text/csv",
+        body.as_bytes(),
+    );
+    assert_eq!(st, 400, "{v}");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("faltan columnas obligatorias"),
+        "{message}"
+    );
+    assert!(
+        message.contains("id_evento, yyyy") && message.ends_with("…)"),
+        "{message}"
+    );
+    assert!(chars(message) < 400, "{} characters", chars(message));
+    // A JSON field name is the sender's too.
+    let batch = format!(
+        r#"[{{"event_id": "E-1", "{}": 1}}]"#,
+        "z".repeat(20_000_000)
+    );
+    let (st, v) = post_as(
+        &s,
+        &token,
+        "/api/counter-referrals/batch",
+        "application/json",
+        batch.as_bytes(),
+    );
+    assert_eq!(st, 400, "{v}");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("evento 1") && message.contains('…'),
+        "{message}"
+    );
+    assert!(chars(message) < 400, "{} characters", chars(message));
+}
+
+#[test]
+fn a_long_query_parameter_is_not_echoed() {
+    let db = vamos_store::testing::sqlite_db();
+    let d = tempfile::tempdir().unwrap();
+    init_db(&db.url, d.path());
+    let s = start(&db.url, d.path());
+    let admin = login(&s, "admin", PW);
+    let territory = "9".repeat(5_000);
+    let (st, v, _) = call(
+        &s,
+        &admin,
+        "get",
+        &format!("/api/persons?q=Ana&territory={territory}"),
+        None,
+    );
+    assert_eq!(st, 400, "{v}");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("mal formado «9999") && message.contains("…»"),
+        "{message}"
+    );
+    assert!(chars(message) < 400, "{} characters", chars(message));
+}
+
+#[test]
+fn oversize_free_text_is_refused_in_the_api() {
+    let db = vamos_store::testing::sqlite_db();
+    let d = tempfile::tempdir().unwrap();
+    init_db(&db.url, d.path());
+    let s = start(&db.url, d.path());
+    let admin = login(&s, "admin", PW);
+    let reject = |reason: String| {
+        call(
+            &s,
+            &admin,
+            "post",
+            "/api/referrals/1/status",
+            Some(serde_json::json!({"status": "rechazada", "reason": reason})),
+        )
+    };
+    let (st, v, _) = reject("x".repeat(2_001));
+    assert_eq!(st, 400, "{v}");
+    assert_eq!(
+        v["error"]["message"],
+        "motivo: texto demasiado largo: 2001 caracteres; un texto libre admite a lo sumo 2000"
+    );
+    // Two thousand characters are free text enough: the referral is then looked for.
+    let (st, v, _) = reject("ñ".repeat(2_000));
+    assert_eq!(st, 404, "{v}");
+}
+
+/// The referrals of an export (the first column of its CSV), as the digest of its audit record
+/// takes them: ascending, each in decimal followed by a line feed.
+fn exported_ids(csv_text: &str) -> (usize, String) {
+    let mut r = csv::Reader::from_reader(csv_text.trim_start_matches('\u{feff}').as_bytes());
+    let mut ids: Vec<i64> = r
+        .records()
+        .map(|l| l.unwrap()[0].parse().unwrap())
+        .collect();
+    ids.sort_unstable();
+    let lines: String = ids.iter().map(|i| format!("{i}\n")).collect();
+    (ids.len(), vamos_store::audit::sha256_hex(&lines))
+}
+
+#[test]
+fn an_export_audit_record_accounts_for_every_referral() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    synth_pilots(d, "300", "36");
+    for db in vamos_store::testing::all_dbs() {
+        let url = db.url.as_str();
+        init_db(url, d);
+        for args in [
+            &[
+                "import",
+                "fips",
+                "--db",
+                url,
+                "datos",
+                "--date",
+                "2026-11-23",
+            ][..],
+            &["classify", "--db", url, "--as-of", "2026-11-23"],
+            &["referrals", "generate", "--db", url],
+        ] {
+            let o = vamos(args, d, &[]);
+            assert!(
+                o.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+        let out = d.join(format!("mspbs-{}.csv", db.label));
+        let o = vamos(
+            &[
+                "referrals",
+                "export",
+                "--db",
+                url,
+                "--institution",
+                "MSPBS",
+                "--status",
+                "abierta",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            d,
+            &[],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let (count, digest) = exported_ids(&std::fs::read_to_string(&out).unwrap());
+        assert!(count > 50, "{}: only {count} referrals", db.label);
+        let trail = d.join(format!("auditoria-{}.csv", db.label));
+        let o = vamos(
+            &[
+                "audit",
+                "export",
+                "--db",
+                url,
+                "--out",
+                trail.to_str().unwrap(),
+            ],
+            d,
+            &[],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let trail = std::fs::read_to_string(&trail).unwrap();
+        let mut r = csv::Reader::from_reader(trail.trim_start_matches('\u{feff}').as_bytes());
+        let headers = r.headers().unwrap().clone();
+        let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+        let (action, subject, outcome) = (col("accion"), col("sujeto"), col("resultado"));
+        let record = r
+            .records()
+            .map(Result::unwrap)
+            .find(|l| &l[action] == "exportar referencias")
+            .unwrap_or_else(|| panic!("{}: {trail}", db.label));
+        assert_eq!(
+            &record[subject],
+            format!("{count} referencias, sha256:{digest}"),
+            "{}",
+            db.label
+        );
+        assert!(
+            record[outcome].contains("filtro: institucion=MSPBS estado=abierta"),
+            "{}",
+            &record[outcome]
+        );
+    }
+}

@@ -404,10 +404,9 @@ impl Scope {
         }
         let mut ts = Vec::new();
         for p in parts {
-            ts.push(
-                TerritoryCode::parse(p)
-                    .map_err(|e| format!("territorio «{p}» no reconocido: {e}"))?,
-            );
+            ts.push(TerritoryCode::parse(p).map_err(|e| {
+                format!("territorio «{}» no reconocido: {e}", crate::limits::echo(p))
+            })?);
         }
         Ok(Scope::Territories(ts))
     }

@@ -56,7 +56,7 @@ row_id!(
 #[serde(into = "String")]
 pub struct NationalId(u32);
 
-/// Why a cédula was refused.
+/// Why a cédula was refused (the text given, cut if long).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("cédula inválida «{0}»: se esperan de 3 a 9 dígitos (se admiten puntos de miles)")]
 pub struct NationalIdError(pub String);
@@ -80,19 +80,19 @@ impl NationalId {
                     n = n * 10 + u64::from(b - b'0');
                     digits += 1;
                     if digits > 9 {
-                        return Err(NationalIdError(s.to_string()));
+                        return Err(NationalIdError(crate::limits::echo(s).into_owned()));
                     }
                 }
                 b'.' | b' ' => {}
-                _ => return Err(NationalIdError(s.to_string())),
+                _ => return Err(NationalIdError(crate::limits::echo(s).into_owned())),
             }
         }
         if !(3..=9).contains(&digits) || n == 0 {
-            return Err(NationalIdError(s.to_string()));
+            return Err(NationalIdError(crate::limits::echo(s).into_owned()));
         }
         u32::try_from(n)
             .map(|v| Some(NationalId(v)))
-            .map_err(|_| NationalIdError(s.to_string()))
+            .map_err(|_| NationalIdError(crate::limits::echo(s).into_owned()))
     }
     /// From a stored number (already validated when it was written).
     pub fn from_stored(n: i64) -> Option<NationalId> {

@@ -10,6 +10,7 @@ pub mod authz;
 pub mod csv_safe;
 pub mod evidence;
 pub mod ids;
+pub mod limits;
 pub mod referral;
 pub mod registry;
 pub mod schema;

@@ -30,7 +30,12 @@ impl TryFrom<String> for DistrictCode {
     }
 }
 
-/// Why a territory code was refused.
+/// The refused text as an error repeats it: cut at [`crate::limits::ECHO`] characters.
+fn echo(s: &str) -> String {
+    crate::limits::echo(s).into_owned()
+}
+
+/// Why a territory code was refused (the code given, cut if long).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TerritoryError {
     #[error(
@@ -113,11 +118,11 @@ impl TryFrom<&str> for DepartmentCode {
         let t = s.trim();
         let n = parse_digits(t, 2)
             .or_else(|| parse_digits(t, 1))
-            .ok_or_else(|| TerritoryError::Malformed(s.to_string()))?;
+            .ok_or_else(|| TerritoryError::Malformed(echo(s)))?;
         if n <= 17 {
             Ok(DepartmentCode(n as u8))
         } else {
-            Err(TerritoryError::UnknownDepartment(s.to_string()))
+            Err(TerritoryError::UnknownDepartment(echo(s)))
         }
     }
 }
@@ -129,8 +134,8 @@ impl TryFrom<&str> for DistrictCode {
         let t = s.trim();
         let n = parse_digits(t, 4)
             .or_else(|| parse_digits(t, 3))
-            .ok_or_else(|| TerritoryError::Malformed(s.to_string()))?;
-        DistrictCode::from_number(n).map_err(|_| TerritoryError::UnknownDistrict(t.to_string()))
+            .ok_or_else(|| TerritoryError::Malformed(echo(s)))?;
+        DistrictCode::from_number(n).map_err(|_| TerritoryError::UnknownDistrict(echo(t)))
     }
 }
 
@@ -177,7 +182,7 @@ impl TerritoryCode {
         match t.len() {
             1 | 2 => DepartmentCode::try_from(t).map(TerritoryCode::Department),
             3 | 4 => DistrictCode::try_from(t).map(TerritoryCode::District),
-            _ => Err(TerritoryError::Malformed(s.to_string())),
+            _ => Err(TerritoryError::Malformed(echo(s))),
         }
     }
     pub fn level(self) -> TerritoryLevel {

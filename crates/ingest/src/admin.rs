@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
+use vamos_domain::limits::Limit;
 use vamos_domain::{AdminRecord, DistrictCode, NationalId, Provenance, Sex};
 use vamos_store::{SnapshotNeeds, Store};
 
@@ -162,6 +163,7 @@ pub fn import(
                         "falta la institución (columna institucion o --source)",
                     );
                 }
+                p.check(&h_inst, &institution, Limit::Code);
                 let nid_raw = field(&rec, c_nid);
                 let nid = NationalId::parse_optional(&nid_raw).unwrap_or_else(|e| {
                     p.add(&h_nid, &nid_raw, e.to_string());
@@ -169,6 +171,14 @@ pub fn import(
                 });
                 let given = Some(clean_text(&field(&rec, c_given))).filter(|s| !s.is_empty());
                 let family = Some(clean_text(&field(&rec, c_family))).filter(|s| !s.is_empty());
+                for (c, fallback, name) in [
+                    (c_given, "nombres", &given),
+                    (c_family, "apellidos", &family),
+                ] {
+                    if let Some(n) = name {
+                        p.check(&t.header(c, fallback), n, Limit::Name);
+                    }
+                }
                 let birth_raw = field(&rec, c_birth);
                 let birth = parse_date(&birth_raw).unwrap_or_else(|e| {
                     p.add(&h_birth, &birth_raw, e.message());
@@ -203,6 +213,7 @@ pub fn import(
                 if service.is_empty() {
                     p.add(&h_serv, "", "falta el dato obligatorio (servicio)");
                 }
+                p.check(&h_serv, &service, Limit::Code);
                 let date_raw = field(&rec, c_date);
                 let event_date = match parse_date(&date_raw) {
                     Ok(Some(d)) if d > opts.import_date => {
@@ -228,7 +239,11 @@ pub fn import(
                     }
                 };
                 let detail = Some(clean_text(&field(&rec, c_detail))).filter(|s| !s.is_empty());
+                if let Some(d) = &detail {
+                    p.check(&t.header(c_detail, "detalle"), d, Limit::FreeText);
+                }
                 let own_id = field(&rec, c_id);
+                p.check(&h_id, &own_id, Limit::Code);
                 let record_key = if !own_id.is_empty() {
                     own_id.to_string()
                 } else {

@@ -1,5 +1,6 @@
 //! Questionnaire answers read from a table row and checked against the form: choice codes must
-//! exist in the XLSForm's list, integers must parse and lie in range. Columns are resolved
+//! exist in the XLSForm's list, integers must parse and lie in range, free text must fit
+//! `vamos_domain::limits::FREE_TEXT`. Columns are resolved
 //! once per table, so the per-row work is a lookup and a comparison.
 
 use crate::forms::Form;
@@ -7,6 +8,7 @@ use crate::report::RowProblems;
 use crate::table::Table;
 use crate::text::decode;
 use csv::ByteRecord;
+use vamos_domain::limits::Limit;
 use vamos_domain::{FieldKind, FieldSpec, Value};
 
 enum Check {
@@ -73,7 +75,14 @@ impl AnswerReader {
                 continue;
             }
             let value = match &f.check {
-                Check::Text => Value::Text(crate::text::clean_text(v)),
+                Check::Text => {
+                    let text = crate::text::clean_text(v);
+                    if problems.check(&f.header, &text, Limit::FreeText) {
+                        Value::Text(text)
+                    } else {
+                        Value::Null
+                    }
+                }
                 Check::Int { min, max } => match parse_int(v) {
                     Some(n) if n >= *min && n <= *max => Value::Int(n),
                     Some(_) => {

@@ -15,6 +15,7 @@ use crate::{
 use csv::ByteRecord;
 use rustc_hash::FxHashMap;
 use std::path::PathBuf;
+use vamos_domain::limits::Limit;
 use vamos_domain::schema::{position, COMMUNITY_FIELDS};
 use vamos_domain::{Community, CommunitySurvey, DistrictCode, Provenance, Value};
 use vamos_store::{SnapshotNeeds, Store};
@@ -114,6 +115,9 @@ pub fn import(
             p.key = key.clone();
             if key.is_empty() {
                 p.add(&h_key, "", "falta la clave del envío (KEY / instanceID)");
+            } else if !p.check(&h_key, &key, Limit::Code) {
+                log.reject_row(p.into_vec())?;
+                continue;
             } else if snap.survey_keys.contains(&key) {
                 summary.surveys_already_registered += 1;
                 continue;
@@ -140,6 +144,7 @@ pub fn import(
             if name.is_empty() {
                 p.add(&h_loc, "", "falta el dato obligatorio (localidad o barrio)");
             }
+            p.check(&h_loc, &name, Limit::Place);
             let area_raw = field(&rec, c_area);
             let area = if area_raw.is_empty() {
                 None

@@ -2,13 +2,16 @@
 //! sheet) or JSON (an array of events, or `{"events": [...]}`), read into [`EventInput`]s with
 //! their row numbers. Only the shape is checked here (required columns present, one event per
 //! row); the meaning — person, service, date, duplicates — is validated against the registry
-//! by the caller, which reports each problem with file, row, column, value and reason.
+//! by the caller, which reports each problem with file, row, column, value and reason. Lengths
+//! are checked there too (`vamos_domain::limits`); what an error here repeats of the file — its
+//! header line, a field name — is cut at 200 characters.
 
 use crate::bounded::SheetLimits;
 use crate::table::TableSource;
 use crate::IngestError;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use vamos_domain::limits;
 
 /// One counter-referral as received, every field as text (validated later).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,7 +146,8 @@ pub fn read(path: &Path) -> Result<Vec<Located>, IngestError> {
             reason: format!(
                 "faltan columnas obligatorias: {} (columnas del archivo: {})",
                 missing.join(", "),
-                table.headers.join(", ")
+                // The header line is the sender's: repeated cut, never whole.
+                limits::echo(&table.headers.join(", "))
             ),
         });
     }
@@ -217,7 +221,8 @@ pub fn parse_json(label: &str, bytes: &[u8]) -> Result<Vec<Located>, IngestError
     let body: Body = serde_json::from_slice(bytes).map_err(|e| IngestError::Unreadable {
         file: label.to_string(),
         reason: format!(
-            "JSON inválido: {e} (se espera una lista de eventos o {{\"events\": [...]}})"
+            "JSON inválido: {} (se espera una lista de eventos o {{\"events\": [...]}})",
+            limits::echo(&e.to_string())
         ),
     })?;
     let list = match body {
@@ -234,7 +239,8 @@ pub fn parse_json(label: &str, bytes: &[u8]) -> Result<Vec<Located>, IngestError
                 })
                 .map_err(|e| IngestError::Unreadable {
                     file: label.to_string(),
-                    reason: format!("evento {}: {e}", i + 1),
+                    // serde repeats an unknown field's name: cut, as every echoed value.
+                    reason: format!("evento {}: {}", i + 1, limits::echo(&e.to_string())),
                 })
         })
         .collect()

@@ -24,6 +24,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::mpsc::SyncSender;
+use vamos_domain::limits::Limit;
 use vamos_domain::schema::{HOUSEHOLD_FIELDS, PERSON_FIELDS};
 use vamos_domain::{
     Community, DepartmentCode, DistrictCode, Household, ImportKind, NationalId, Person, Provenance,
@@ -372,6 +373,11 @@ impl State<'_> {
             }
             if key.is_empty() {
                 p.add(&h_key, "", "falta la clave del envío (KEY / instanceID)");
+            } else if !p.check(&h_key, &key, Limit::Code) {
+                // Refused for its length; not remembered, so its members point at nothing.
+                log.reject_row(p.into_vec())?;
+                self.summary.households_rejected += 1;
+                continue;
             } else if self.snap.household_keys.contains(&key) {
                 self.summary.households_already_registered += 1;
                 continue;
@@ -451,7 +457,11 @@ impl State<'_> {
             if locality.is_empty() {
                 p.add(&h_loc, "", "falta el dato obligatorio (localidad o barrio)");
             }
+            p.check(&h_loc, &locality, Limit::Place);
             let address = Some(clean_text(&field(&rec, c.address))).filter(|s| !s.is_empty());
+            if let Some(a) = &address {
+                p.check(&t.header(c.address, "ubicacion-direccion"), a, Limit::Place);
+            }
             let gps = match parse_gps(
                 &field(&rec, c.gps),
                 &field(&rec, c.lat),
@@ -657,14 +667,25 @@ impl State<'_> {
                     "miembro duplicado: la misma clave ya apareció en el archivo",
                 );
             }
+            // A member's key is its household's (already within the limit) and its place in
+            // the repeat, `<KEY>/miembros[n]`: what follows the household's key is checked.
+            p.check(
+                &h_key,
+                member_key
+                    .strip_prefix(parent.as_str())
+                    .unwrap_or(&member_key),
+                Limit::Code,
+            );
             let given = clean_text(&field(&rec, c.given));
             if given.is_empty() {
                 p.add(&h_given, "", "falta el dato obligatorio (nombres)");
             }
+            p.check(&h_given, &given, Limit::Name);
             let family = clean_text(&field(&rec, c.family));
             if family.is_empty() {
                 p.add(&h_family, "", "falta el dato obligatorio (apellidos)");
             }
+            p.check(&h_family, &family, Limit::Name);
             let nid_raw = field(&rec, c.nid);
             let nid = match NationalId::parse_optional(&nid_raw) {
                 Ok(n) => n,

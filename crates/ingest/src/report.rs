@@ -2,6 +2,8 @@
 //! reason, in Spanish. Written as CSV (UTF-8 with BOM so Excel opens accents correctly) while
 //! the import streams, so memory stays bounded however many rows are rejected. Values and
 //! reasons that a spreadsheet would run as a formula are neutralised (`vamos_domain::csv_safe`).
+//! A value, column or key repeated here is cut at 200 characters (`vamos_domain::limits`): a
+//! 10 MB cell is refused for its length, not copied into the report.
 
 use crate::IngestError;
 use serde::Serialize;
@@ -10,6 +12,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use vamos_domain::csv_safe::CsvWriter;
+use vamos_domain::limits::{self, Limit};
 
 /// One problem in one row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -131,15 +134,27 @@ impl<'a> RowProblems<'a> {
             list: Vec::new(),
         }
     }
+    /// Adds a problem of `column`; the column name and the value are kept cut at
+    /// [`limits::ECHO`] characters (the report repeats them, it does not store them).
     pub fn add(&mut self, column: &str, value: &str, reason: impl Into<String>) {
         self.list.push(Rejection {
-            file: self.file.to_string(),
+            file: limits::echo(self.file).into_owned(),
             row: self.row,
-            column: column.to_string(),
-            value: value.to_string(),
+            column: limits::echo(column).into_owned(),
+            value: limits::echo(value).into_owned(),
             reason: reason.into(),
-            key: self.key.clone(),
+            key: limits::echo(&self.key).into_owned(),
         });
+    }
+    /// Adds a problem when `value` of `column` is longer than `limit` allows; whether it fits.
+    pub fn check(&mut self, column: &str, value: &str, limit: Limit) -> bool {
+        match limit.check(value) {
+            Ok(()) => true,
+            Err(e) => {
+                self.add(column, value, e.to_string());
+                false
+            }
+        }
     }
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
@@ -150,7 +165,7 @@ impl<'a> RowProblems<'a> {
             .into_iter()
             .map(|mut r| {
                 if r.key.is_empty() {
-                    r.key = key.clone();
+                    r.key = limits::echo(&key).into_owned();
                 }
                 r
             })

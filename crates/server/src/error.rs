@@ -198,7 +198,12 @@ fn rejection(status: StatusCode, text: &str) -> ApiError {
 /// What serde said was wrong, in Spanish where it follows one of its usual forms (a field
 /// missing or unknown, a value of the wrong type, JSON cut short), with where it happened.
 fn serde_detail(text: &str) -> Option<String> {
-    let tick = |s: &str| s.split('`').nth(1).map(str::to_string);
+    // A field name is the client's (`{"<20 MB>": 1}`): repeated cut, as every echoed value.
+    let tick = |s: &str| {
+        s.split('`')
+            .nth(1)
+            .map(|f| vamos_domain::limits::echo(f).into_owned())
+    };
     let (what, position) = match text.rsplit_once(" at line ") {
         Some((w, at)) => {
             let mut n = at.split(" column ");
@@ -232,7 +237,10 @@ fn serde_detail(text: &str) -> Option<String> {
                         .all(|c| c.is_ascii_alphanumeric() || "_.[]".contains(c))
             });
         match field {
-            Some(f) => format!("el campo «{f}» tiene un valor inválido"),
+            Some(f) => format!(
+                "el campo «{}» tiene un valor inválido",
+                vamos_domain::limits::echo(f)
+            ),
             None => "un valor tiene un tipo inválido".to_string(),
         }
     } else if what.contains("EOF while parsing") {

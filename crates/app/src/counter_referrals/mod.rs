@@ -12,6 +12,7 @@ use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use vamos_catalogue::Catalogue;
+use vamos_domain::limits::{self, Limit};
 use vamos_domain::{DistrictCode, EvidenceSource, NationalId, Scope, TerritoryCode};
 use vamos_engine::classify::EventReach;
 use vamos_engine::logros::{apply_change, measure_units, DistrictLogros, UnitSet};
@@ -369,26 +370,45 @@ struct Valid {
     place_district: Option<i64>,
 }
 
-/// The result of an event refused (its reasons are in the errors).
+/// The result of an event refused (its reasons are in the errors); its id repeated cut at
+/// [`limits::ECHO`] characters, as every value an error repeats.
 fn rejected(row: u64, event_id: Option<String>) -> EventResult {
     EventResult {
         row,
-        event_id,
+        event_id: event_id.map(|e| limits::echo(&e).into_owned()),
         status: "rechazado",
         counter_referral_id: None,
         referral_id: None,
     }
 }
 
-/// An error about one field of the event at `loc`.
+/// An error about one field of the event at `loc`; the value and the event id it repeats are
+/// cut at [`limits::ECHO`] characters (a 20 MB field is refused, not sent back).
 fn field_error(loc: &Located, column: &str, value: &str, reason: String) -> EventError {
     EventError {
         file: loc.file.clone(),
         row: loc.row,
-        event_id: loc.event.event_id.clone(),
+        event_id: loc
+            .event
+            .event_id
+            .as_deref()
+            .map(|e| limits::echo(e).into_owned()),
         column: column.to_string(),
-        value: value.to_string(),
+        value: limits::echo(value).into_owned(),
         reason,
+    }
+}
+
+/// A problem when the text `value` of `column` is longer than `limit` allows.
+fn too_long(
+    loc: &Located,
+    column: &str,
+    value: Option<&str>,
+    limit: Limit,
+    problems: &mut Vec<EventError>,
+) {
+    if let (Some(v), Err(e)) = (value, limit.check_opt(value)) {
+        problems.push(field_error(loc, column, v, e.to_string()));
     }
 }
 
@@ -601,14 +621,18 @@ fn validate_event(
             "",
             "falta el identificador del evento de la institución (id_evento)".into(),
         ));
-    } else if key.chars().count() > 100 {
-        problems.push(field_error(
-            &loc,
-            "id_evento",
-            &key,
-            "el identificador del evento supera 100 caracteres".into(),
-        ));
+    } else {
+        too_long(&loc, "id_evento", Some(&key), Limit::Code, &mut problems);
     }
+    // The place of delivery is stored as sent and shown in pages and exports: refused when
+    // longer than a place may be, like every stored text (`vamos_domain::limits`).
+    too_long(
+        &loc,
+        "lugar",
+        loc.event.place.as_deref(),
+        Limit::Place,
+        &mut problems,
+    );
     let institution = event_institution(&loc, sender, catalogue, &mut problems);
     let given = loc.event.service.as_deref().unwrap_or_default().trim();
     let (service, answerable) = service_code(codes, &institution, given, last_service);

@@ -278,7 +278,27 @@ pub fn delivery_points(
 
 /// Adds or replaces delivery points (by service, territory and name) in one transaction
 /// (`vamos delivery-points import`, once the file was checked against the catalogue). How many.
+/// Refused whole when a text of a point is longer than its limit (`vamos_domain::limits`).
 pub fn load_delivery_points(store: &mut dyn Store, points: &[DeliveryPoint]) -> crate::Result<u64> {
+    use vamos_domain::limits::Limit;
+    for p in points {
+        let texts = [
+            (Limit::Code, "institucion", Some(&p.institution)),
+            (Limit::Code, "servicio", Some(&p.service)),
+            (Limit::Place, "nombre", Some(&p.name)),
+            (Limit::Place, "direccion", p.address.as_ref()),
+            (Limit::Place, "horario", p.hours.as_ref()),
+            (Limit::Place, "contacto", p.contact.as_ref()),
+        ];
+        for (limit, column, value) in texts {
+            if let Err(e) = limit.check_opt(value.map(String::as_str)) {
+                return Err(crate::Error::bad_request(format!(
+                    "punto de atención «{}», {column}: {e}",
+                    vamos_domain::limits::echo(&p.name)
+                )));
+            }
+        }
+    }
     Ok(vamos_store::delivery_points::upsert_delivery_points(
         &mut store.db(),
         points,
@@ -612,6 +632,53 @@ pub fn report_xlsx(rows: &[Value], note: Option<&str>) -> anyhow::Result<Vec<u8>
     }
     ws.set_freeze_panes(first + 1, 0)?;
     Ok(wb.save_to_buffer()?)
+}
+
+/// Referral lists and exports name in their audit record at most this many ids one by one;
+/// every list names them all through its count and digest ([`referral_set_subject`]).
+pub const LISTED_IDS: usize = 50;
+
+/// The audit subject of the referrals a list or an export handed out, so that an auditor can
+/// tell exactly which left: `<n> referencias, sha256:<hex>` — the SHA-256 of their ids in
+/// ascending order, each written in decimal and followed by a line feed (what
+/// `sort -n ids.txt | sha256sum` computes) —, then `: <id>,<id>,…` when there are at most
+/// [`LISTED_IDS`]. Checking an export against it: `docs/design/audit.md`.
+pub fn referral_set_subject(ids: &[vamos_domain::ReferralId]) -> String {
+    let mut sorted: Vec<i64> = ids.iter().map(|i| i.get()).collect();
+    sorted.sort_unstable();
+    let mut lines = String::with_capacity(sorted.len() * 8);
+    for id in &sorted {
+        lines.push_str(&id.to_string());
+        lines.push('\n');
+    }
+    let head = format!(
+        "{} referencias, sha256:{}",
+        sorted.len(),
+        crate::audit::sha256_hex(&lines)
+    );
+    if sorted.len() <= LISTED_IDS {
+        let list: Vec<String> = sorted.iter().map(ToString::to_string).collect();
+        format!("{head}: {}", list.join(","))
+    } else {
+        head
+    }
+}
+
+/// The filter of a list or an export as its audit record keeps it: `clave=valor` for each
+/// criterion given (values cut at `vamos_domain::limits::ECHO` characters), `sin filtro` when none.
+pub fn filter_text(criteria: &[(&str, Option<String>)]) -> String {
+    let given: Vec<String> = criteria
+        .iter()
+        .filter_map(|(k, v)| {
+            v.as_deref()
+                .map(|v| format!("{k}={}", vamos_domain::limits::echo(v)))
+        })
+        .collect();
+    if given.is_empty() {
+        "sin filtro".to_string()
+    } else {
+        given.join(" ")
+    }
 }
 
 /// The audit subject of a list of ids: all when few, else the first ones and the count.

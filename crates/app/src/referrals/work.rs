@@ -8,13 +8,17 @@
 //! its territories with its fixed identification fields; analysts everything. Every list and
 //! every change is in the audit trail.
 
-use super::{report_csv, report_row, report_xlsx, summary_ids, territory_ranges, territory_within};
+use super::{
+    filter_text, referral_set_subject, report_csv, report_row, report_xlsx, territory_ranges,
+    territory_within,
+};
 use crate::registry::{agreed_fields, out_of_scope, parse_territory, purpose_or, visible_fields};
 use crate::{Actor, Error, ErrorKind, Result};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use vamos_catalogue::Catalogue;
+use vamos_domain::limits::Limit;
 use vamos_domain::{
     DistrictCode, HouseholdId, Permission, ReferralId, ReferralStatus, Role, Scope, TerritoryCode,
 };
@@ -177,14 +181,27 @@ pub fn list(
     };
     let total = vamos_store::referrals::referral_count(&mut store.db(), &filter)?;
     let rows = vamos_store::referrals::referrals(&mut store.db(), &filter)?;
-    let ids: Vec<String> = rows.iter().map(|(r, _)| r.id.to_string()).collect();
+    // Every referral handed out is accounted for: count and digest of all their ids, and the
+    // filter asked (issue 35, item 10).
+    let ids: Vec<ReferralId> = rows.iter().map(|(r, _)| r.id).collect();
+    let asked = filter_text(&[
+        ("institucion", filter.institution.clone()),
+        ("territorio", q.territory.clone()),
+        ("servicio", q.service.clone()),
+        ("estado", q.status.clone()),
+        ("prioridad_minima", q.min_priority.map(|p| p.to_string())),
+        ("hogar", q.household.map(|h| h.to_string())),
+        ("limite", limit.map(|l| l.to_string())),
+        ("desde", limit.and(q.offset).map(|o| o.to_string())),
+        ("formato", q.format.clone()),
+    ]);
     actor.audit(
         store,
         "leer referencias",
         "referencias",
-        &summary_ids(&ids),
+        &referral_set_subject(&ids),
         &purpose,
-        &format!("ok: {} de {total}", ids.len()),
+        &format!("ok: {} de {total}; filtro: {asked}", ids.len()),
     )?;
     let synthetic = store.has_synthetic_data()?;
     let items = rows
@@ -251,14 +268,25 @@ pub fn institution_report(
         ..Default::default()
     };
     let rows = vamos_store::referrals::referrals(&mut store.db(), &filter)?;
-    let ids: Vec<String> = rows.iter().map(|(x, _)| x.id.to_string()).collect();
+    let ids: Vec<ReferralId> = rows.iter().map(|(x, _)| x.id).collect();
+    let asked = filter_text(&[
+        ("institucion", filter.institution.clone()),
+        ("territorio", r.territory.map(|t| t.to_string())),
+        ("servicio", r.service.clone()),
+        ("estado", r.status.clone()),
+        ("prioridad_minima", r.min_priority.map(|p| p.to_string())),
+    ]);
     actor.audit(
         store,
         "exportar referencias",
         "referencias",
-        &summary_ids(&ids),
+        &referral_set_subject(&ids),
         &r.purpose,
-        &format!("ok: {} referencias de {}", rows.len(), r.institution),
+        &format!(
+            "ok: {} referencias de {}; filtro: {asked}",
+            rows.len(),
+            r.institution
+        ),
     )?;
     Ok(InstitutionRows { rows, agreed })
 }
@@ -292,11 +320,10 @@ pub fn change_status(
             ))
         }
     };
-    if b.reason.as_deref().is_some_and(|r| r.chars().count() > 500) {
-        return Err(Error::bad_request(
-            "el motivo no puede superar 500 caracteres",
-        ));
-    }
+    // The reason is free text, kept with the referral and shown in every list and export.
+    Limit::FreeText
+        .check_opt(b.reason.as_deref())
+        .map_err(|e| Error::bad_request(format!("motivo: {e}")))?;
     // What the answer may show of the referral; without any personal data (no agreement in
     // force), no population either.
     let fields = match visible_fields(store, actor) {

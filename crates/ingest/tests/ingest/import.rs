@@ -906,6 +906,94 @@ fn admin_records_match_by_cedula_keep_unmatched_and_do_not_duplicate() {
     }
 }
 
+/// The rejection of `column` in a report: its value and reason.
+fn rejection_of(report: &[BTreeMap<String, String>], column: &str) -> (String, String) {
+    let r = report
+        .iter()
+        .find(|r| r["columna"] == column)
+        .unwrap_or_else(|| panic!("no {column} in {report:?}"));
+    (r["valor"].clone(), r["motivo"].clone())
+}
+
+#[test]
+fn oversize_texts_are_refused_by_every_importer() {
+    // Characters, not bytes: `ñ` is two bytes and counts one.
+    let long = |n: usize| "ñ".repeat(n);
+    for db in all_dbs() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut hh, mut pp) = valid_survey();
+        hh[1].insert("ubicacion-localidad".into(), long(201));
+        hh[2].insert("ubicacion-localidad".into(), long(200));
+        pp[1].insert("miembros-apellidos".into(), long(101));
+        write_survey(dir.path(), &hh, &pp);
+        let rej = dir.path().join("rej.csv");
+        let sum = import(
+            &db,
+            ImportKind::Fips,
+            &[dir.path().to_path_buf()],
+            Some(rej.clone()),
+        );
+        // The household with the long locality (and its two members), the member with the long
+        // family name; the 200-character locality is a place like any other.
+        assert_eq!(
+            (
+                sum.households_rejected,
+                sum.persons_rejected,
+                sum.households_accepted
+            ),
+            (1, 3, 2),
+            "{}: {:?}",
+            db.label,
+            sum.rejections_by_reason
+        );
+        let report = read_rejects(&rej);
+        let (value, reason) = rejection_of(&report, "ubicacion-localidad");
+        assert_eq!(value, format!("{}…", long(200)), "cut at 200 characters");
+        assert_eq!(
+            reason,
+            "texto demasiado largo: 201 caracteres; una dirección o un lugar admite a lo sumo 200"
+        );
+        let (value, reason) = rejection_of(&report, "miembros-apellidos");
+        assert_eq!(value, long(101));
+        assert_eq!(
+            reason,
+            "texto demasiado largo: 101 caracteres; un nombre admite a lo sumo 100"
+        );
+
+        let admin = dir.path().join("mec.csv");
+        std::fs::write(
+            &admin,
+            format!(
+                "id_registro;cedula;nombres;apellidos;fecha_nacimiento;sexo;distrito;servicio;fecha_evento;detalle\n\
+                 MEC-1;1234567;{};BENITEZ;17/05/1980;F;1116;matricula_escolar;01/03/2026;\n\
+                 MEC-2;2345678;Juan;Benítez;02/01/1978;M;1116;matricula_escolar;01/03/2026;{}\n\
+                 MEC-3;2345678;Juan;Benítez;02/01/1978;M;1116;matricula_escolar;01/03/2026;{}\n",
+                long(101),
+                long(2001),
+                long(2000)
+            ),
+        )
+        .unwrap();
+        let mut s = db.open();
+        let mut o = opts(ImportKind::Admin, Some(dir.path().join("rej-mec.csv")));
+        o.source = Some("mec".into());
+        let sum = run_import(s.as_mut(), std::slice::from_ref(&admin), &o, &NoProgress).unwrap();
+        assert_eq!(
+            (sum.records_accepted, sum.rows_rejected),
+            (1, 2),
+            "{}",
+            db.label
+        );
+        let report = read_rejects(&dir.path().join("rej-mec.csv"));
+        assert!(rejection_of(&report, "nombres")
+            .1
+            .contains("101 caracteres"));
+        let (value, reason) = rejection_of(&report, "detalle");
+        assert_eq!(value, format!("{}…", long(200)));
+        assert!(reason.contains("2001 caracteres; un texto libre admite a lo sumo 2000"));
+    }
+}
+
 /// xorshift: deterministic pseudo-random numbers for the mutation tests.
 fn next(state: &mut u64) -> u64 {
     *state ^= *state << 13;

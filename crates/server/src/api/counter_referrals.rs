@@ -45,6 +45,7 @@ pub struct CounterReferral {
     pub event_id: Option<String>,
     /// Código de la institución (por defecto, la de la cuenta)
     #[serde(default, alias = "institucion")]
+    #[schema(max_length = 100)]
     pub institution: Option<String>,
     /// Número de persona del SIIS
     #[serde(default, alias = "persona_id")]
@@ -56,12 +57,14 @@ pub struct CounterReferral {
     pub cedula: Option<Value>,
     /// Código del servicio prestado (ej. control_prenatal)
     #[serde(alias = "servicio")]
+    #[schema(max_length = 100)]
     pub service: Option<String>,
     /// Fecha de entrega: AAAA-MM-DD o dd/mm/aaaa
     #[serde(alias = "fecha_entrega")]
     pub delivered_on: Option<String>,
-    /// Lugar (establecimiento)
+    /// Lugar (establecimiento); hasta 200 caracteres (`vamos_domain::limits::PLACE`)
     #[serde(default, alias = "lugar")]
+    #[schema(max_length = 200)]
     pub place: Option<String>,
     /// Distrito del lugar (DDdd)
     #[serde(default, alias = "distrito_lugar")]

@@ -264,8 +264,8 @@ pub async fn acknowledge(
 pub struct StatusChange {
     #[schema(schema_with = settable_status)]
     pub status: String,
-    /// Obligatorio al rechazar
-    #[schema(max_length = 500)]
+    /// Obligatorio al rechazar (texto libre: `vamos_domain::limits::FREE_TEXT`)
+    #[schema(max_length = 2000)]
     pub reason: Option<String>,
 }
 

@@ -136,7 +136,10 @@ pub(super) fn parse_header(h: &Map<String, Value>, registry_id: &str) -> Result<
     if rfc3339(ts).is_none() {
         return Err(Refusal::header(
             "rjct.message_ts.invalid",
-            format!("header.message_ts «{ts}» no es una fecha-hora ISO 8601 con zona"),
+            format!(
+                "header.message_ts «{}» no es una fecha-hora ISO 8601 con zona",
+                vamos_domain::limits::echo(ts)
+            ),
         ));
     }
     let action = text_field(h, "action")
@@ -158,7 +161,10 @@ pub(super) fn parse_header(h: &Map<String, Value>, registry_id: &str) -> Result<
         if r != registry_id {
             return Err(Refusal::transport(
                 "err.receiver_id.invalid",
-                format!("receiver_id «{r}» no es este registro ({registry_id})"),
+                format!(
+                    "receiver_id «{}» no es este registro ({registry_id})",
+                    vamos_domain::limits::echo(r)
+                ),
             ));
         }
     }

@@ -265,7 +265,7 @@ async fn handle(st: AppState, kind: Kind, req: Request) -> Result<Response, DciE
                 "err.sender_id.invalid",
                 format!(
                     "sender_id «{}» no está registrado para esta cuenta (vamos dci sender add)",
-                    header.sender_id
+                    vamos_domain::limits::echo(&header.sender_id)
                 ),
             ))
         }
@@ -314,7 +314,7 @@ async fn handle(st: AppState, kind: Kind, req: Request) -> Result<Response, DciE
                 "rjct.action.invalid",
                 format!(
                     "header.action «{}» no corresponde a {} (use «{}»)",
-                    header.action,
+                    vamos_domain::limits::echo(&header.action),
                     kind.path(),
                     kind.action()
                 ),
@@ -427,7 +427,7 @@ async fn handle(st: AppState, kind: Kind, req: Request) -> Result<Response, DciE
                 "rjct.message_id.duplicate",
                 format!(
                     "message_id «{}» ya fue recibido de {receiver}",
-                    call.header.message_id
+                    vamos_domain::limits::echo(&call.header.message_id)
                 ),
             ),
         );

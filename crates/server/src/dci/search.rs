@@ -16,31 +16,45 @@ pub(super) fn db_value(col: PersonColumn, v: &Value) -> Result<vamos_store::sql:
                 .as_i64()
                 .map(Into::into)
                 .ok_or_else(|| format!("{n} no es un número entero")),
-            Value::String(s) => s
-                .trim()
-                .parse::<i64>()
-                .map(Into::into)
-                .map_err(|_| format!("«{s}» no es un número entero")),
-            other => Err(format!("{other} no es un número entero")),
+            Value::String(s) => {
+                s.trim().parse::<i64>().map(Into::into).map_err(|_| {
+                    format!("«{}» no es un número entero", vamos_domain::limits::echo(s))
+                })
+            }
+            other => Err(format!(
+                "{} no es un número entero",
+                vamos_domain::limits::echo(&other.to_string())
+            )),
         };
     }
     let text = match v {
         Value::String(s) => s.trim().to_string(),
         Value::Number(n) => n.to_string(),
-        other => return Err(format!("{other} no es un texto")),
+        other => {
+            return Err(format!(
+                "{} no es un texto",
+                vamos_domain::limits::echo(&other.to_string())
+            ))
+        }
     };
     if col == PersonColumn::Sex {
         return match text.to_lowercase().as_str() {
             "male" | "m" | "hombre" => Ok("hombre".into()),
             "female" | "f" | "mujer" => Ok("mujer".into()),
-            _ => Err(format!("sexo «{text}» desconocido: use male o female")),
+            _ => Err(format!(
+                "sexo «{}» desconocido: use male o female",
+                vamos_domain::limits::echo(&text)
+            )),
         };
     }
     if col == PersonColumn::BirthDate {
         // A date-time is compared by its date part.
         let day = text.get(..10).unwrap_or(&text);
         if chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").is_err() {
-            return Err(format!("fecha «{text}» inválida: use AAAA-MM-DD"));
+            return Err(format!(
+                "fecha «{}» inválida: use AAAA-MM-DD",
+                vamos_domain::limits::echo(&text)
+            ));
         }
         return Ok(day.into());
     }
@@ -104,7 +118,8 @@ pub(super) fn attr(name: &str) -> Option<Attr> {
 pub(super) fn condition(name: &str, op: &str, value: &Value) -> Result<Filter, String> {
     let a = attr(name).ok_or_else(|| {
         format!(
-            "atributo «{name}» desconocido; admitidos: {}",
+            "atributo «{}» desconocido; admitidos: {}",
+            vamos_domain::limits::echo(name),
             ATTRIBUTES
                 .iter()
                 .map(|(n, _)| *n)
@@ -146,7 +161,12 @@ pub(super) fn condition(name: &str, op: &str, value: &Value) -> Result<Filter, S
                     .collect::<Result<_, _>>()?,
             ));
         }
-        other => return Err(format!("operador «{other}» desconocido")),
+        other => {
+            return Err(format!(
+                "operador «{}» desconocido",
+                vamos_domain::limits::echo(other)
+            ))
+        }
     };
     match a {
         Attr::Col(c) => {
@@ -319,7 +339,12 @@ pub(super) fn predicate(v: &Value) -> Result<Filter, String> {
             (Some("and") | None, Some(s)) => Filter::And(vec![first, s]),
             (Some("or"), Some(s)) => Filter::Or(vec![first, s]),
             (Some("not"), Some(s)) => Filter::And(vec![first, Filter::Not(Box::new(s))]),
-            (Some(c), _) => return Err(format!("condition «{c}» desconocida: and, or o not")),
+            (Some(c), _) => {
+                return Err(format!(
+                    "condition «{}» desconocida: and, or o not",
+                    vamos_domain::limits::echo(c)
+                ))
+            }
         });
     }
     Ok(Filter::And(all))
@@ -371,14 +396,18 @@ fn parse_query_unbounded(query_type: &str, query: &Value) -> Result<Filter, Stri
                 .unwrap_or(query);
             if let Some(c) = e.get("collection").and_then(Value::as_str) {
                 if !matches!(c.to_lowercase().as_str(), "member" | "person" | "persons") {
-                    return Err(format!("colección «{c}» no admitida: use Member"));
+                    return Err(format!(
+                        "colección «{}» no admitida: use Member",
+                        vamos_domain::limits::echo(c)
+                    ));
                 }
             }
             expression(e.get("query").unwrap_or(e), 0)
         }
         "predicate" => predicate(query),
         other => Err(format!(
-            "query_type «{other}» no admitido: idtype-value, expression o predicate"
+            "query_type «{}» no admitido: idtype-value, expression o predicate",
+            vamos_domain::limits::echo(other)
         )),
     }
 }
@@ -503,7 +532,10 @@ fn read_search(it: &Value, purpose: &mut String) -> Asked {
     ) {
         return reject(
             "rjct.search_criteria.invalid",
-            &format!("response_entity «{entity}» no admitido: este registro responde Member"),
+            &format!(
+                "response_entity «{}» no admitido: este registro responde Member",
+                vamos_domain::limits::echo(entity)
+            ),
         );
     }
     let (Some(qt), Some(q)) = (c.get("query_type").and_then(Value::as_str), c.get("query")) else {
@@ -559,11 +591,21 @@ fn read_sort(c: &Map<String, Value>) -> Result<Vec<(PersonColumn, bool)>, String
         let desc = match x.get("sort_order").and_then(Value::as_str) {
             None | Some("asc") => false,
             Some("desc") => true,
-            Some(o) => return Err(format!("sort_order «{o}»: use asc o desc")),
+            Some(o) => {
+                return Err(format!(
+                    "sort_order «{}»: use asc o desc",
+                    vamos_domain::limits::echo(o)
+                ))
+            }
         };
         match attr(name) {
             Some(Attr::Col(col)) => sort.push((col, desc)),
-            _ => return Err(format!("no se puede ordenar por «{name}»")),
+            _ => {
+                return Err(format!(
+                    "no se puede ordenar por «{}»",
+                    vamos_domain::limits::echo(name)
+                ))
+            }
         }
     }
     Ok(sort)

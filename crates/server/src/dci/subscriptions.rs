@@ -36,6 +36,21 @@ pub(super) fn filter_type_of(filter: &Value) -> &'static str {
     }
 }
 
+/// `Ok` when every text of `v` (values and keys, at any depth) fits
+/// [`vamos_domain::limits::PLACE`].
+fn longest_text_fits(v: &Value) -> Result<(), vamos_domain::limits::TooLong> {
+    let place = vamos_domain::limits::Limit::Place;
+    match v {
+        Value::String(s) => place.check(s),
+        Value::Array(a) => a.iter().try_for_each(longest_text_fits),
+        Value::Object(o) => o.iter().try_for_each(|(k, x)| {
+            place.check(k)?;
+            longest_text_fits(x)
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// One request of a subscribe message read: the subscription to make and the answer's
 /// `filter` as sent, or the item that rejects it.
 fn read_subscription(it: &Value) -> Result<(app::SubscribeRequest, Value), Value> {
@@ -72,6 +87,16 @@ fn read_subscription(it: &Value) -> Result<(app::SubscribeRequest, Value), Value
             rid,
             "rjct.notify_details.invalid",
             "notify_record_type: este registro notifica Member",
+        ));
+    }
+    // The filter is stored with the subscription: each value it compares is a name, a code
+    // or a place, so none may be longer than a place (the number of comparisons is bounded
+    // by `parse_query`); one 10 MB name in it is refused, not stored.
+    if let Err(e) = longest_text_fits(&filter) {
+        return Err(rejected(
+            rid,
+            "rjct.notify_details.invalid",
+            &format!("filter: {e}"),
         ));
     }
     let request = app::SubscribeRequest {
@@ -172,19 +197,25 @@ pub(super) fn unsubscribe(
             app::Unsubscribed::Unknown => {
                 problem.get_or_insert((
                     "rjct.subscription_code.invalid",
-                    format!("código «{code}» inexistente"),
+                    format!("código «{}» inexistente", vamos_domain::limits::echo(code)),
                 ));
             }
             app::Unsubscribed::OtherSender => {
                 problem.get_or_insert((
                     "rjct.requester.invalid",
-                    format!("la suscripción «{code}» es de otro emisor"),
+                    format!(
+                        "la suscripción «{}» es de otro emisor",
+                        vamos_domain::limits::echo(code)
+                    ),
                 ));
             }
             app::Unsubscribed::AlreadyCancelled => {
                 problem.get_or_insert((
                     "rjct.event.already_unsubscribed",
-                    format!("la suscripción «{code}» ya estaba cancelada"),
+                    format!(
+                        "la suscripción «{}» ya estaba cancelada",
+                        vamos_domain::limits::echo(code)
+                    ),
                 ));
                 statuses.push(json!({"code": code, "status": "unsubscribe"}));
             }
@@ -359,5 +390,24 @@ mod tests {
             assert_eq!(filter_type_of(&filter), expected, "{filter}");
             assert!(parse_query(expected, &filter).is_ok(), "{filter}");
         }
+    }
+
+    fn request(filter: Value) -> Value {
+        json!({"reference_id": "r1", "timestamp": "2026-11-23T10:00:00-03:00",
+            "subscribe_criteria": {"reg_event_type": "REGISTER", "filter_type": "expression",
+                "filter": filter}})
+    }
+
+    #[test]
+    fn an_oversize_value_in_a_subscription_filter_is_refused() {
+        let huge = request(json!({"given_names": "x".repeat(10_000_000)}));
+        let item = read_subscription(&huge).unwrap_err();
+        assert_eq!(item["status_reason_code"], "rjct.notify_details.invalid");
+        assert_eq!(
+            item["status_reason_message"],
+            "filter: texto demasiado largo: 10000000 caracteres; una dirección o un lugar admite a lo sumo 200"
+        );
+        let fits = request(json!({"given_names": "x".repeat(200)}));
+        assert!(read_subscription(&fits).is_ok());
     }
 }

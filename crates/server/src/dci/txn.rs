@@ -36,7 +36,8 @@ fn read_query(r: &Value) -> Result<StatusQuery<'_>, (&'static str, String)> {
         .unwrap_or_default();
     if !matches!(txn_type, "search" | "subscribe") {
         return Err(invalid(format!(
-            "txn_type «{txn_type}» no admitido: search o subscribe"
+            "txn_type «{}» no admitido: search o subscribe",
+            vamos_domain::limits::echo(txn_type)
         )));
     }
     let attr_type = r
@@ -56,7 +57,8 @@ fn read_query(r: &Value) -> Result<StatusQuery<'_>, (&'static str, String)> {
         ),
         other => {
             return Err(invalid(format!(
-                "attribute_type «{other}»: transaction_id, reference_id_list o correlation_id"
+                "attribute_type «{}»: transaction_id, reference_id_list o correlation_id",
+                vamos_domain::limits::echo(other)
             )))
         }
     };

@@ -93,7 +93,12 @@ fn safe_name(raw: &str) -> Option<String> {
             }
         })
         .collect();
-    (!clean.is_empty() && !clean.starts_with('.')).then_some(clean)
+    // A file name is kept in the import history and shown in every rejection report: no longer
+    // than a code (`vamos_domain::limits::CODE`); a longer one is refused with the other bad names.
+    (!clean.is_empty()
+        && !clean.starts_with('.')
+        && vamos_domain::limits::Limit::Code.check(&clean).is_ok())
+    .then_some(clean)
 }
 
 fn gate(page: &Page) -> Result<Principal, ApiError> {
@@ -348,7 +353,8 @@ pub async fn classify(
             Ok(d) if d <= today => d,
             _ => {
                 return page.error(&ApiError::bad_request(format!(
-                    "fecha «{s}» inválida: use AAAA-MM-DD, no posterior a hoy"
+                    "fecha «{}» inválida: use AAAA-MM-DD, no posterior a hoy",
+                    vamos_domain::limits::echo(s)
                 )))
             }
         },
@@ -494,5 +500,6 @@ mod tests {
         assert_eq!(safe_name("../../etc/passwd").as_deref(), Some("passwd"));
         assert_eq!(safe_name(".."), None);
         assert_eq!(safe_name(""), None);
+        assert_eq!(safe_name(&format!("{}.csv", "a".repeat(200))), None);
     }
 }

@@ -676,6 +676,7 @@ mod tests {
                 "no-members",
                 "token",
                 "rate",
+                "too-long",
             ]
             .map(|s| format!("self-error-{s}")),
         );

@@ -379,6 +379,7 @@ rel-otro_pariente = Other relative
 rel-no_pariente = Non-relative
 rel-servicio_domestico = Live-in domestic worker
 self-error-locality = Write the neighbourhood, compañía or locality where the household lives.
+self-error-too-long = The neighbourhood, address and phone may have up to 200 characters each.
 reg-route = The household's route: what is missing, in order
 reg-route-help = Per person, the services they are entitled to and do not receive yet (or without data), core package first, with where to go in the district.
 reg-route-no-point = No delivery point registered in the district: ask the institution.

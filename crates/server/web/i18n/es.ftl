@@ -379,6 +379,7 @@ rel-otro_pariente = Otro pariente
 rel-no_pariente = No pariente
 rel-servicio_domestico = Personal de servicio doméstico
 self-error-locality = Escriba el barrio, la compañía o la localidad donde vive el hogar.
+self-error-too-long = El barrio, la dirección y el teléfono admiten hasta 200 caracteres cada uno.
 reg-route = Ruta del hogar: lo que falta, en orden
 reg-route-help = Por persona, los servicios que le corresponden y aún no recibe (o sin dato), primero los del paquete núcleo, con dónde acudir en el distrito.
 reg-route-no-point = Sin punto de atención registrado en el distrito: consulte en la institución.
