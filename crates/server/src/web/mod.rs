@@ -403,6 +403,7 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .route("/salir", axum::routing::post(logout_submit))
         .route("/logros", get(dashboard::page))
         .route("/logros.csv", get(dashboard::csv))
+        .route("/logros/publicar", axum::routing::post(dashboard::publish))
         .route("/catalogo", get(catalogue::page))
         .route("/orientaciones", get(orientaciones::page))
         .route("/autorregistro", get(selfreg::form).post(selfreg::submit))
