@@ -239,7 +239,8 @@ pub fn suppress_table(c: &Cells, k: u64) -> BTreeSet<String> {
     s.run();
     keys.into_iter()
         .zip(s.hidden)
-        .filter_map(|(k, h)| h.then(|| k.clone()))
+        .filter(|(_, h)| *h)
+        .map(|(k, _)| k.clone())
         .collect()
 }
 

@@ -214,7 +214,10 @@ pub fn logros(a: &LogrosArgs) -> Result<ExitCode> {
     let t = territory(&a.territory)?;
     let mut store =
         vamos_store::open(&a.db).with_context(|| format!("no se pudo abrir {}", a.db))?;
-    let Some((m, table)) = vamos_app::measurements::logros_of(store.as_mut(), a.measurement, t)?
+    // As an account (`--as`), only within its territorial scope, like the API.
+    let actor = crate::identity::actor(store.as_mut())?;
+    let Some((m, table)) =
+        vamos_app::measurements::logros_in_scope(store.as_mut(), &actor, a.measurement, t)?
     else {
         bail!(
             "no hay mediciones{}: ejecute «vamos classify --db {} --as-of AAAA-MM-DD»",

@@ -597,6 +597,7 @@ fn ok(o: &std::process::Output) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
+#[allow(clippy::too_many_lines)] // reason: one scenario, its steps in order, read top to bottom
 fn publication(db: vamos_store::testing::TestDb) -> Publication {
     use vamos_store::testing::RawSql;
     let dir = tempfile::tempdir().unwrap();

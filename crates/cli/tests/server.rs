@@ -2396,7 +2396,8 @@ impl Imports {
                 .unwrap()
                 .to_string();
             let body = self.wait(&loc);
-            let (_, _, dashboard) = web(&self.s, "", "get", "/logros", &[], None);
+            // As the account that classified: the public sees it only once published.
+            let (_, _, dashboard) = web(&self.s, &self.cookie, "get", "/logros", &[], None);
             Classified {
                 status,
                 body,
