@@ -581,6 +581,9 @@ struct Publication {
     /// The same member's dashboard of its district and of Villeta.
     mesa_page_own: String,
     mesa_page_villeta: String,
+    /// The analyst's dashboard (it may publish), and what its publish form answered.
+    analyst_page: String,
+    form_publish: u16,
     _server: Server,
     _db: vamos_store::testing::TestDb,
     _dir: tempfile::TempDir,
@@ -777,6 +780,27 @@ fn publication(db: vamos_store::testing::TestDb) -> Publication {
     let mesa_nation = logros("PY").0;
     let mesa_page_own = page(&mesa, "/logros?t=0607");
     let mesa_page_villeta = page(&mesa, "/logros?t=1116");
+    let analyst_page = page(&analyst, "/logros?t=1116");
+    // The page's button is a form posting the session's CSRF token.
+    let no_redirects: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let form_publish = no_redirects
+        .post(format!("{}/logros/publicar", s.base))
+        .header(
+            "cookie",
+            format!("vamos_sesion={}", analyst.cookie.clone().unwrap()),
+        )
+        .send_form([
+            ("csrf", analyst.csrf.clone().unwrap()),
+            ("medicion", m.to_string()),
+            ("t", "1116".to_string()),
+        ])
+        .unwrap()
+        .status()
+        .as_u16();
     Publication {
         label: db.label,
         m,
@@ -798,6 +822,8 @@ fn publication(db: vamos_store::testing::TestDb) -> Publication {
         mesa_nation,
         mesa_page_own,
         mesa_page_villeta,
+        analyst_page,
+        form_publish,
         _server: s,
         _db: db,
         _dir: dir,
@@ -902,5 +928,21 @@ fn a_mesa_reads_unsuppressed_logros_only_in_its_territory() {
             "{label}: {}",
             p.mesa_page_villeta
         );
+    }
+}
+
+#[test]
+fn the_dashboard_offers_publishing_only_to_who_may_publish() {
+    for p in PUBLICATIONS.iter() {
+        let label = p.label;
+        assert!(
+            p.analyst_page.contains("Publicar la medición")
+                && p.analyst_page.contains("action=\"/logros/publicar\"")
+                && p.analyst_page.contains("publicada el"),
+            "{label}: {}",
+            p.analyst_page
+        );
+        assert!(!p.mesa_page_own.contains("/logros/publicar"), "{label}");
+        assert_eq!(p.form_publish, 303, "{label}");
     }
 }
