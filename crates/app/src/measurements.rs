@@ -107,6 +107,9 @@ pub struct PublishedFigures {
     pub published_at: String,
     pub published_by: String,
     pub districts: Vec<DistrictLogros>,
+    /// A digest of the frozen figures as stored, so that their suppression, computed once, can
+    /// be reused ([`crate::suppression::for_publication`]).
+    pub fingerprint: u64,
 }
 
 /// The published measurement `measurement` (the latest published one when `None`) with its
@@ -119,11 +122,18 @@ pub fn published_figures(
     let Some(p) = vamos_store::measurements::published(&mut store.db(), measurement)? else {
         return Ok(None);
     };
+    let fingerprint = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        p.districts.hash(&mut h);
+        h.finish()
+    };
     Ok(Some(PublishedFigures {
         measurement: p.measurement,
         published_at: p.publication.published_at,
         published_by: p.publication.published_by,
         districts: parse_districts(&p.districts),
+        fingerprint,
     }))
 }
 

@@ -409,6 +409,43 @@ impl PublicFigures {
     }
 }
 
+/// A publication's figures as last suppressed: (measurement, published_at, k, fingerprint).
+type Key = (i64, String, u64, u64);
+
+/// How many publications' suppressed figures are kept.
+const RECENT: usize = 16;
+
+/// The suppressed figures of a published measurement, computed once per publication and kept:
+/// they cannot change until the measurement is published again (a new `published_at` and new
+/// frozen figures, hence a new key), and the public pages ask for the same few measurements —
+/// the latest and its trend — on every view. The key carries a digest of the stored figures,
+/// so two databases served by one process never share an entry they should not.
+pub fn for_publication(
+    p: &crate::measurements::PublishedFigures,
+    k: u64,
+) -> std::sync::Arc<PublicFigures> {
+    use std::sync::{Arc, Mutex, PoisonError};
+    static KEPT: Mutex<Vec<(Key, Arc<PublicFigures>)>> = Mutex::new(Vec::new());
+    let key: Key = (p.measurement.id, p.published_at.clone(), k, p.fingerprint);
+    let found = KEPT
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .find(|(x, _)| *x == key)
+        .map(|(_, f)| Arc::clone(f));
+    if let Some(f) = found {
+        return f;
+    }
+    // Computed outside the lock: two first requests may both compute it, harmlessly.
+    let f = Arc::new(PublicFigures::new(&p.districts, k));
+    let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
+    if kept.len() >= RECENT {
+        kept.remove(0);
+    }
+    kept.push((key, Arc::clone(&f)));
+    f
+}
+
 /// The public JSON of a table with `hidden` keys replaced by `null`.
 pub fn public_json(
     t: TerritoryCode,

@@ -110,7 +110,7 @@ pub async fn public_logros(
                     None => "todavía no hay cifras públicas: un analista debe publicar una medición («vamos measurements publish <N>» o POST /api/measurements/{id}/publish)".to_string(),
                 }));
             };
-            let figures = vamos_app::suppression::PublicFigures::new(&p.districts, k);
+            let figures = vamos_app::suppression::for_publication(&p, k);
             Ok(figures.json(t, &p.measurement, &p.published_at))
         })
         .await?;

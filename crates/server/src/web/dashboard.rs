@@ -26,7 +26,7 @@ use minijinja::value::Value as JValue;
 use serde::Deserialize;
 use serde_json::Value;
 use vamos_app::measurements as status;
-use vamos_app::suppression::{self, PublicFigures};
+use vamos_app::suppression;
 use vamos_domain::authz::Permission;
 use vamos_domain::csv_safe::CsvWriter;
 use vamos_domain::{Scope, Territory, TerritoryCode};
@@ -120,7 +120,7 @@ fn read_public(
     let Some(p) = status::published_figures(s, measurement)? else {
         return Ok(None);
     };
-    let figures = PublicFigures::new(&p.districts, k);
+    let figures = suppression::for_publication(&p, k);
     let m = p.measurement;
     let current = figures.json(t, &m, &p.published_at);
     let children = figures.children_json(t, &m, &p.published_at);
@@ -128,7 +128,7 @@ fn read_public(
     let mut trend = Vec::new();
     for id in earlier(&status::published(s)?, m.id, t).iter().rev() {
         if let Some(e) = status::published_figures(s, Some(*id))? {
-            let v = PublicFigures::new(&e.districts, k).json(t, &e.measurement, &e.published_at);
+            let v = suppression::for_publication(&e, k).json(t, &e.measurement, &e.published_at);
             trend.push((e.measurement, v));
         }
     }
