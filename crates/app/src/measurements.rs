@@ -108,7 +108,7 @@ pub struct PublishedFigures {
     pub published_by: String,
     pub districts: Vec<DistrictLogros>,
     /// A digest of the frozen figures as stored, so that their suppression, computed once, can
-    /// be reused ([`crate::suppression::for_publication`]).
+    /// be reused (the suppression module keeps it by publication).
     pub fingerprint: u64,
 }
 
