@@ -36,6 +36,9 @@ run() { # label url
     VAMOS_PASSWORD="$PASSWORD" "$VAMOS" user create --db "$url" bench_web --role analista > /dev/null
   fi
   MONITOR_TOKEN=$(monitor_token "$url")
+  # The public dashboard shows only a published measurement: publish the latest.
+  "$VAMOS" measurements publish "$("$VAMOS" measurements list --db "$url" --format json \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')" --db "$url" > /dev/null
   out="$WORK/web-$label.out"
   VAMOS_API_RATE_PER_MINUTE=100000000 VAMOS_LOG=warn VAMOS_COOKIE_SECURE=false "$VAMOS" serve --db "$url" --addr 127.0.0.1:0 > "$out" 2> "$WORK/web-$label.err" &
   pid=$!

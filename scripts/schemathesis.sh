@@ -28,6 +28,7 @@ DB="sqlite:$WORK/st.sqlite"
 VAMOS_ADMIN_PASSWORD='Esquema-Prueba-2026' "$VAMOS" db init --db "$DB" > /dev/null
 "$VAMOS" import fips --db "$DB" "$WORK/datos" --date 2026-11-23 > /dev/null
 "$VAMOS" classify --db "$DB" --as-of 2026-11-23 > /dev/null
+"$VAMOS" measurements publish 1 --db "$DB" > /dev/null # the public figures need a published one
 "$VAMOS" referrals generate --db "$DB" > /dev/null
 "$VAMOS" delivery-points import --db "$DB" data/delivery_points/puntos_ilustrativos.csv > /dev/null
 TOKEN=$("$VAMOS" token create --db "$DB" --user admin --name schemathesis --days 1 \

@@ -24,6 +24,7 @@ pub mod measurements;
 pub mod referrals;
 pub mod registry;
 pub mod self_registration;
+pub mod suppression;
 
 pub use context::Actor;
 pub use error::{Error, ErrorKind, Result};

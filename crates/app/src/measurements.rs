@@ -89,10 +89,104 @@ pub fn list(store: &mut dyn Store, actor: &crate::Actor) -> crate::Result<Vec<Va
     Ok(vamos_store::views::measurements(&mut store.db())?)
 }
 
-/// The saved measurements as [`list`] gives them, for the public figures and the dashboard: no
-/// permission needed (a measurement's number, date and territory are published).
-pub fn published(store: &mut dyn Store) -> crate::Result<Vec<Value>> {
+/// The saved measurements as [`list`] gives them, for a caller that has already checked
+/// [`vamos_domain::Permission::LogrosRead`] (the dashboard's trend of internal figures).
+pub fn saved(store: &mut dyn Store) -> crate::Result<Vec<Value>> {
     Ok(vamos_store::views::measurements(&mut store.db())?)
+}
+
+/// The published measurements, newest first (number, date, catalogue, territory, synthetic,
+/// when published): no permission needed, they are what the public figures come from.
+pub fn published(store: &mut dyn Store) -> crate::Result<Vec<Value>> {
+    Ok(vamos_store::measurements::published_list(&mut store.db())?)
+}
+
+/// A published measurement with its figures as they were frozen when it was published.
+pub struct PublishedFigures {
+    pub measurement: MeasurementRecord,
+    pub published_at: String,
+    pub published_by: String,
+    pub districts: Vec<DistrictLogros>,
+    /// A digest of the frozen figures as stored, so that their suppression, computed once, can
+    /// be reused (the suppression module keeps it by publication).
+    pub fingerprint: u64,
+}
+
+/// The published measurement `measurement` (the latest published one when `None`) with its
+/// frozen districts' Logros: the only source of the public figures, so that they never move
+/// with the counter-referral updater. `None` when it is not published, or nothing is.
+pub fn published_figures(
+    store: &mut dyn Store,
+    measurement: Option<i64>,
+) -> crate::Result<Option<PublishedFigures>> {
+    let Some(p) = vamos_store::measurements::published(&mut store.db(), measurement)? else {
+        return Ok(None);
+    };
+    let fingerprint = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        p.districts.hash(&mut h);
+        h.finish()
+    };
+    Ok(Some(PublishedFigures {
+        measurement: p.measurement,
+        published_at: p.publication.published_at,
+        published_by: p.publication.published_by,
+        districts: parse_districts(&p.districts),
+        fingerprint,
+    }))
+}
+
+/// Publishes measurement `id` as `actor` (who needs [`vamos_domain::Permission::MeasurementsPublish`]):
+/// its figures as they stand now become the public figures, until a measurement is published
+/// again. Audited, refused or not.
+pub fn publish(
+    store: &mut dyn Store,
+    actor: &crate::Actor,
+    id: i64,
+) -> crate::Result<vamos_store::measurements::Publication> {
+    const PURPOSE: &str = "publicación de cifras";
+    let subject = id.to_string();
+    if let Err(e) = actor.require(vamos_domain::Permission::MeasurementsPublish) {
+        actor.audit(store, "publicar", "medición", &subject, PURPOSE, "denegado")?;
+        return Err(e);
+    }
+    let at = crate::clock::now_rfc3339();
+    let r = vamos_store::measurements::publish(&mut store.db(), id, &at, &actor.name);
+    let outcome = match &r {
+        Ok(Some(_)) => "ok: publicada".to_string(),
+        Ok(None) => "no encontrada".to_string(),
+        Err(e) => format!("error: {e}"),
+    };
+    actor.audit(store, "publicar", "medición", &subject, PURPOSE, &outcome)?;
+    r?.ok_or_else(|| crate::Error::not_found(format!("medición {id} no encontrada")))
+}
+
+/// Whether `actor` may read territory `t`'s Logros without suppression: with
+/// [`vamos_domain::Permission::LogrosRead`] and a scope that covers `t` (a district's Mesa: its
+/// district; a department's coordinator: the department and its districts).
+pub fn reads_unsuppressed(actor: &crate::Actor, t: TerritoryCode) -> bool {
+    actor.can(vamos_domain::Permission::LogrosRead) && (actor.operator || actor.scope.covers(t))
+}
+
+/// The Logros of territory `t` without suppression (the latest measurement when `measurement`
+/// is `None`), for `actor`, who needs [`vamos_domain::Permission::LogrosRead`] and whose
+/// territorial scope must cover `t`: outside it small cells would identify persons the
+/// account has no business with, and only the public (suppressed, published) figures apply.
+pub fn logros_in_scope(
+    store: &mut dyn Store,
+    actor: &crate::Actor,
+    measurement: Option<i64>,
+    t: TerritoryCode,
+) -> crate::Result<Option<(MeasurementRecord, Vec<LogroCounts>)>> {
+    actor.require(vamos_domain::Permission::LogrosRead)?;
+    if !reads_unsuppressed(actor, t) {
+        return Err(crate::Error::forbidden(format!(
+            "{} está fuera de su ámbito territorial: allí solo valen las cifras públicas (/api/public/logros)",
+            Territory::official().name_of(t)
+        )));
+    }
+    Ok(logros_of(store, measurement, t)?)
 }
 
 /// A stored measurement (the latest when `measurement` is `None`) with its districts' Logros.
@@ -103,16 +197,19 @@ pub fn measurement_districts(
     let Some((m, rows)) = store.measurement(measurement)? else {
         return Ok(None);
     };
-    let districts: Vec<DistrictLogros> = rows
-        .iter()
+    Ok(Some((m, parse_districts(&rows))))
+}
+
+/// Districts' Logros as stored (district number, JSON).
+fn parse_districts(rows: &[(u16, String)]) -> Vec<DistrictLogros> {
+    rows.iter()
         .filter_map(|(d, j)| {
             Some(DistrictLogros {
                 district: DistrictCode::from_number(*d).ok()?,
                 logros: serde_json::from_str(j).ok()?,
             })
         })
-        .collect();
-    Ok(Some((m, districts)))
+        .collect()
 }
 
 /// A stored measurement's Logros rolled up to territory `t`: the measurement and the table.

@@ -426,11 +426,19 @@ pub fn demo(a: &DemoArgs) -> Result<ExitCode> {
     let as_of = today().format("%Y-%m-%d").to_string();
     println!();
     println!("5. Clasificación del estatus de protección al {as_of} (catálogo ilustrativo):");
-    crate::measure::run_classify(&crate::measure::ClassifyArgs {
+    let measurement = crate::measure::run_classify(&crate::measure::ClassifyArgs {
         db: a.db.clone(),
         as_of,
         catalogue: None,
         territory: "PY".into(),
+        format: Format::Text,
+    })?;
+    // The public pages show only a published measurement: the demo publishes this one, as an
+    // analyst would after checking it.
+    println!();
+    crate::measure::measurements(&crate::measure::MeasurementsCommand::Publish {
+        id: measurement,
+        db: a.db.clone(),
         format: Format::Text,
     })?;
     println!();
@@ -447,6 +455,7 @@ pub fn demo(a: &DemoArgs) -> Result<ExitCode> {
         a.db
     );
     println!("           vamos logros --db {} --territory 1116", a.db);
+    println!("           vamos measurements list --db {}", a.db);
     println!("           vamos explain --db {} --household 1", a.db);
     println!("           vamos registry imports --db {}", a.db);
     if a.no_serve {

@@ -86,6 +86,11 @@ enum Command {
     },
     /// Clasifica el estatus de protección a una fecha de referencia y guarda la medición.
     Classify(measure::ClassifyArgs),
+    /// Mediciones guardadas: listar, publicar (sus cifras pasan a ser las cifras públicas).
+    Measurements {
+        #[command(subcommand)]
+        command: measure::MeasurementsCommand,
+    },
     /// Los diez Logros de una medición, por territorio.
     Logros(measure::LogrosArgs),
     /// Explica, servicio por servicio, el estatus de una persona, hogar o comunidad.
@@ -306,6 +311,7 @@ fn main() -> ExitCode {
             command: CatalogueCommand::Sql { dir, as_of },
         } => measure::catalogue_sql(dir.as_ref(), &as_of),
         Command::Classify(a) => measure::classify(&a),
+        Command::Measurements { command } => measure::measurements(&command),
         Command::Logros(a) => measure::logros(&a),
         Command::Explain(a) => measure::explain(&a),
         Command::Demo(a) => commands::demo(&a),

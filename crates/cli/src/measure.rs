@@ -1,9 +1,10 @@
-//! Protection status commands: `catalogue check`, `classify`, `logros`, `explain` — glue between
-//! the store (registry, measurements, audit), the catalogue and the engine.
+//! Protection status commands: `catalogue check`, `classify`, `measurements list|publish`,
+//! `logros`, `explain` — glue between the store (registry, measurements, audit), the catalogue
+//! and the engine.
 
 use crate::Format;
 use anyhow::{anyhow, bail, Context, Result};
-use clap::Args;
+use clap::{Args, Subcommand};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -213,7 +214,10 @@ pub fn logros(a: &LogrosArgs) -> Result<ExitCode> {
     let t = territory(&a.territory)?;
     let mut store =
         vamos_store::open(&a.db).with_context(|| format!("no se pudo abrir {}", a.db))?;
-    let Some((m, table)) = vamos_app::measurements::logros_of(store.as_mut(), a.measurement, t)?
+    // As an account (`--as`), only within its territorial scope, like the API.
+    let actor = crate::identity::actor(store.as_mut())?;
+    let Some((m, table)) =
+        vamos_app::measurements::logros_in_scope(store.as_mut(), &actor, a.measurement, t)?
     else {
         bail!(
             "no hay mediciones{}: ejecute «vamos classify --db {} --as-of AAAA-MM-DD»",
@@ -420,4 +424,84 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Subcommand)]
+pub enum MeasurementsCommand {
+    /// Lista las mediciones guardadas (la última primero), con quién y cuándo publicó cada una.
+    List {
+        /// Base de datos: sqlite:<archivo> o postgres://usuario@servidor/base
+        #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB)]
+        db: String,
+        /// Formato de salida.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Publica una medición: sus cifras de este momento pasan a ser las cifras públicas (API
+    /// pública y tablero sin cuenta) hasta la próxima publicación. Requiere el permiso
+    /// mediciones:publicar (analista o administrador, con --as) y queda en la auditoría.
+    Publish {
+        /// Número de la medición (vamos measurements list).
+        id: i64,
+        /// Base de datos: sqlite:<archivo> o postgres://usuario@servidor/base
+        #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB)]
+        db: String,
+        /// Formato de salida.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+}
+
+pub fn measurements(c: &MeasurementsCommand) -> Result<ExitCode> {
+    match c {
+        MeasurementsCommand::List { db, format } => {
+            let mut store = crate::admin::connect(db)?;
+            let actor = crate::identity::actor(store.as_mut())?;
+            let rows = vamos_app::measurements::list(store.as_mut(), &actor)?;
+            if *format == Format::Json {
+                println!("{}", serde_json::to_string(&rows)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!(
+                "{:>8} {:<10} {:<8} {:<10} publicada",
+                "medición", "fecha", "ámbito", "datos"
+            );
+            for r in &rows {
+                let text = |k: &str| r[k].as_str().unwrap_or("").to_string();
+                let published = match r["published_at"].as_str() {
+                    Some(at) => format!("{at} por {}", text("published_by")),
+                    None => "no".to_string(),
+                };
+                println!(
+                    "{:>8} {:<10} {:<8} {:<10} {published}",
+                    r["id"],
+                    text("as_of"),
+                    text("territory"),
+                    if r["synthetic"] == true {
+                        "sintético"
+                    } else {
+                        ""
+                    },
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        MeasurementsCommand::Publish { id, db, format } => {
+            let mut store = crate::admin::connect(db)?;
+            let actor = crate::identity::actor(store.as_mut())?;
+            let p = vamos_app::measurements::publish(store.as_mut(), &actor, *id)?;
+            if *format == Format::Json {
+                println!(
+                    "{}",
+                    json!({"measurement": p.measurement_id, "published_at": p.published_at, "published_by": p.published_by})
+                );
+            } else {
+                println!(
+                    "Medición {} publicada el {} por {}: sus cifras de este momento son ahora las cifras públicas.",
+                    p.measurement_id, p.published_at, p.published_by
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }

@@ -2160,3 +2160,409 @@ fn an_export_audit_record_accounts_for_every_referral() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Public figures (item 7) and the Logros permission's scope (item 11): the public figures come
+// only from a measurement an analyst publishes — a counter-referral moves the live figures
+// within seconds, and a public figure that moved with one delivery would tell whoever knew
+// when a person was served that person's attributes — and an account reads unsuppressed
+// Logros only of its own territories. One scenario per backend, run once, each step kept for
+// the test that checks it. (The suppression rule itself — no published cell is the difference
+// of two published cells — is tested over tables in `vamos_app::suppression`.)
+
+/// What each step of the publication scenario answered.
+struct Publication {
+    label: &'static str,
+    m: i64,
+    /// `/api/public/logros` and the public page before anything was published.
+    public_before: (u16, Value),
+    page_before: String,
+    /// Publishing refused: a Mesa member's session, nobody, the command line as that member.
+    mesa_publish: u16,
+    anonymous_publish: u16,
+    command_line_mesa_publish: Option<i32>,
+    /// The analyst's publication.
+    analyst_publish: (u16, Value),
+    /// Public figures after publishing, after a counter-referral, after publishing again.
+    public_published: Value,
+    public_after_counter_referral: Value,
+    public_republished: Value,
+    /// The live Logros of Villeta (analyst) before and after the counter-referral.
+    live_before: Value,
+    live_after: Value,
+    /// `(actor, subject, outcome)` of every audit record of a publication.
+    audited: Vec<(String, String, String)>,
+    /// A Mesa member of San Juan Nepomuceno (0607) reading `/api/logros` of: its district, Villeta
+    /// (1116), its department (06), the nation.
+    mesa_own: (u16, Value),
+    mesa_villeta: (u16, Value),
+    mesa_department: u16,
+    mesa_nation: u16,
+    /// The same member's dashboard of its district and of Villeta.
+    mesa_page_own: String,
+    mesa_page_villeta: String,
+    /// The analyst's dashboard (it may publish), and what its publish form answered.
+    analyst_page: String,
+    form_publish: u16,
+    _server: Server,
+    _db: vamos_store::testing::TestDb,
+    _dir: tempfile::TempDir,
+}
+
+static PUBLICATIONS: std::sync::LazyLock<Vec<Publication>> = std::sync::LazyLock::new(|| {
+    vamos_store::testing::all_dbs()
+        .into_iter()
+        .map(publication)
+        .collect()
+});
+
+fn ok(o: &std::process::Output) {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[allow(clippy::too_many_lines)] // reason: one scenario, its steps in order, read top to bottom
+fn publication(db: vamos_store::testing::TestDb) -> Publication {
+    use vamos_store::testing::RawSql;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let url = db.url.clone();
+    let url = url.as_str();
+    synth_pilots(d, "400", "11");
+    init_db(url, d);
+    ok(&vamos(
+        &[
+            "import",
+            "fips",
+            "--db",
+            url,
+            "datos",
+            "--date",
+            "2026-11-23",
+        ],
+        d,
+        &[],
+    ));
+    let o = vamos(&["classify", "--db", url, "--as-of", "2026-11-23"], d, &[]);
+    ok(&o);
+    let m: i64 = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    for (user, role, territories) in [
+        ("analista", "analista", None),
+        ("mesa_sjn", "mesa", Some("0607")),
+    ] {
+        let mut args = vec!["user", "create", "--db", url, user, "--role", role];
+        if let Some(t) = territories {
+            args.extend(["--territories", t]);
+        }
+        ok(&vamos(&args, d, &[("VAMOS_PASSWORD", PW)]));
+    }
+    let token = operator_token(url, d);
+    ok(&vamos(
+        &[
+            "agreement",
+            "create",
+            "--db",
+            url,
+            "--institution",
+            "MSPBS",
+            "--fields",
+            "given_names,family_names,national_id,district_code",
+            "--purpose",
+            "referencia de servicios de salud",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2030-12-31",
+        ],
+        d,
+        &[],
+    ));
+    ok(&vamos(&["referrals", "generate", "--db", url], d, &[]));
+    let monitor = monitoring(url, d, "monitoreo");
+    let s = start(url, d);
+    let nobody = Who::default();
+    let analyst = login(&s, "analista", PW);
+    let mesa = login(&s, "mesa_sjn", PW);
+    let public = |who: &Who| call(&s, who, "get", "/api/public/logros?territory=PY", None);
+    let page = |who: &Who, path: &str| match call(&s, who, "get", path, None).1 {
+        Value::String(html) => html,
+        v => v.to_string(),
+    };
+
+    let (st, v, _) = public(&nobody);
+    let public_before = (st, v);
+    let page_before = page(&nobody, "/logros");
+    let publish_path = format!("/api/measurements/{m}/publish");
+    let mesa_publish = call(&s, &mesa, "post", &publish_path, None).0;
+    let anonymous_publish = call(&s, &nobody, "post", &publish_path, None).0;
+    let command_line_mesa_publish = vamos(
+        &["measurements", "publish", &m.to_string(), "--db", url],
+        d,
+        &[("VAMOS_USER", "mesa_sjn")],
+    )
+    .status
+    .code();
+    let (st, v, _) = call(&s, &analyst, "post", &publish_path, None);
+    let analyst_publish = (st, v);
+    let public_published = public(&nobody).1;
+
+    // A counter-referral for a person of Villeta that MSPBS was referred.
+    for _ in 0..300 {
+        let (_, ready, _) = call(&s, &monitor, "get", "/api/ready", None);
+        if ready["counter_referral_intake"]["referrals"]["state"] == "ready" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let live = || call(&s, &analyst, "get", "/api/logros?territory=1116", None).1;
+    let live_before = live();
+    let his = Who {
+        bearer: Some(token),
+        ..Who::default()
+    };
+    let (_, list, _) = call(
+        &s,
+        &his,
+        "get",
+        "/api/referrals?territory=1116&limit=1000",
+        None,
+    );
+    // The operator's token may only send counter-referrals: read the list as the analyst.
+    let list = if list["items"].is_array() {
+        list
+    } else {
+        call(
+            &s,
+            &analyst,
+            "get",
+            "/api/referrals?territory=1116&institution=MSPBS&limit=1000",
+            None,
+        )
+        .1
+    };
+    let target = list["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{list}"))
+        .iter()
+        .find(|i| i["unit_kind"] == "persona")
+        .expect("a person referral")
+        .clone();
+    let event = serde_json::json!({"event_id": "PUB-1", "person_id": target["unit_id"], "service": target["service"], "delivered_on": "2026-11-20", "place": "USF Villeta", "place_district": 1116});
+    let (st, v, _) = call(&s, &his, "post", "/api/counter-referrals", Some(event));
+    assert_eq!(st, 201, "{v}");
+    let mut live_after = live();
+    for _ in 0..200 {
+        if live_after["logros"] != live_before["logros"] {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        live_after = live();
+    }
+    let public_after_counter_referral = public(&nobody).1;
+    ok(&vamos(
+        &["measurements", "publish", &m.to_string(), "--db", url],
+        d,
+        &[("VAMOS_USER", "analista")],
+    ));
+    let public_republished = public(&nobody).1;
+
+    let audited = vamos_store::open(url)
+        .unwrap()
+        .db()
+        .query(
+            "SELECT actor, subject_id, outcome FROM audit_log WHERE action = 'publicar' ORDER BY id",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.text(0), r.text(1), r.text(2)))
+        .collect();
+
+    let logros = |t: &str| {
+        call(
+            &s,
+            &mesa,
+            "get",
+            &format!("/api/logros?territory={t}"),
+            None,
+        )
+    };
+    let (st, v, _) = logros("0607");
+    let mesa_own = (st, v);
+    let (st, v, _) = logros("1116");
+    let mesa_villeta = (st, v);
+    let mesa_department = logros("06").0;
+    let mesa_nation = logros("PY").0;
+    let mesa_page_own = page(&mesa, "/logros?t=0607");
+    let mesa_page_villeta = page(&mesa, "/logros?t=1116");
+    let analyst_page = page(&analyst, "/logros?t=1116");
+    // The page's button is a form posting the session's CSRF token.
+    let no_redirects: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let form_publish = no_redirects
+        .post(format!("{}/logros/publicar", s.base))
+        .header(
+            "cookie",
+            format!("vamos_sesion={}", analyst.cookie.clone().unwrap()),
+        )
+        .send_form([
+            ("csrf", analyst.csrf.clone().unwrap()),
+            ("medicion", m.to_string()),
+            ("t", "1116".to_string()),
+        ])
+        .unwrap()
+        .status()
+        .as_u16();
+    Publication {
+        label: db.label,
+        m,
+        public_before,
+        page_before,
+        mesa_publish,
+        anonymous_publish,
+        command_line_mesa_publish,
+        analyst_publish,
+        public_published,
+        public_after_counter_referral,
+        public_republished,
+        live_before,
+        live_after,
+        audited,
+        mesa_own,
+        mesa_villeta,
+        mesa_department,
+        mesa_nation,
+        mesa_page_own,
+        mesa_page_villeta,
+        analyst_page,
+        form_publish,
+        _server: s,
+        _db: db,
+        _dir: dir,
+    }
+}
+
+#[test]
+fn nothing_is_public_until_a_measurement_is_published() {
+    for p in PUBLICATIONS.iter() {
+        let (st, v) = &p.public_before;
+        assert_eq!(*st, 404, "{}: {v}", p.label);
+        assert!(
+            v.to_string()
+                .contains("un analista debe publicar una medición"),
+            "{}: {v}",
+            p.label
+        );
+        assert!(
+            p.page_before
+                .contains("Todavía no hay mediciones publicadas")
+                && p.page_before.contains("un analista publica"),
+            "{}: {}",
+            p.label,
+            p.page_before
+        );
+    }
+}
+
+#[test]
+fn publishing_a_measurement_is_audited_and_needs_permission() {
+    for p in PUBLICATIONS.iter() {
+        let label = p.label;
+        assert_eq!(p.mesa_publish, 403, "{label}");
+        assert_eq!(p.anonymous_publish, 401, "{label}");
+        assert_eq!(p.command_line_mesa_publish, Some(2), "{label}");
+        let (st, v) = &p.analyst_publish;
+        assert_eq!(*st, 200, "{label}: {v}");
+        assert_eq!(v["measurement"], p.m, "{label}: {v}");
+        assert_eq!(v["published_by"], "analista", "{label}: {v}");
+        let m = p.m.to_string();
+        let row = |actor: &str, outcome: &str| (actor.to_string(), m.clone(), outcome.to_string());
+        assert_eq!(
+            p.audited,
+            vec![
+                row("mesa_sjn", "denegado"),
+                row("mesa_sjn (línea de órdenes)", "denegado"),
+                row("analista", "ok: publicada"),
+                row("analista (línea de órdenes)", "ok: publicada"),
+            ],
+            "{label}"
+        );
+    }
+}
+
+#[test]
+fn public_figures_do_not_move_until_a_measurement_is_published() {
+    for p in PUBLICATIONS.iter() {
+        let label = p.label;
+        // The live figures moved with the counter-referral…
+        assert_ne!(
+            p.live_before["logros"], p.live_after["logros"],
+            "{label}: the updater did not run"
+        );
+        assert_eq!(p.public_published["measurement"]["id"], p.m, "{label}");
+        // …the public ones did not, to the cell…
+        assert_eq!(
+            p.public_after_counter_referral, p.public_published,
+            "{label}"
+        );
+        // …until the measurement was published again.
+        assert_ne!(
+            p.public_republished["logros"], p.public_published["logros"],
+            "{label}"
+        );
+    }
+}
+
+#[test]
+fn a_mesa_reads_unsuppressed_logros_only_in_its_territory() {
+    for p in PUBLICATIONS.iter() {
+        let label = p.label;
+        let (st, v) = &p.mesa_own;
+        assert_eq!(*st, 200, "{label}: {v}");
+        assert_eq!(v["territory"]["code"], "0607", "{label}");
+        let (st, v) = &p.mesa_villeta;
+        assert_eq!(*st, 403, "{label}: {v}");
+        assert!(
+            v["error"].to_string().contains("fuera de su ámbito"),
+            "{label}: {v}"
+        );
+        assert_eq!(p.mesa_department, 403, "{label}");
+        assert_eq!(p.mesa_nation, 403, "{label}");
+        // On the dashboard: its own district live, Villeta only as the public figures.
+        assert!(
+            !p.mesa_page_own.contains("fuera del ámbito de su cuenta"),
+            "{label}"
+        );
+        assert!(
+            p.mesa_page_villeta
+                .contains("fuera del ámbito de su cuenta")
+                && p.mesa_page_villeta.contains("Cifras públicas"),
+            "{label}: {}",
+            p.mesa_page_villeta
+        );
+    }
+}
+
+#[test]
+fn the_dashboard_offers_publishing_only_to_who_may_publish() {
+    for p in PUBLICATIONS.iter() {
+        let label = p.label;
+        assert!(
+            p.analyst_page.contains("Publicar la medición")
+                && p.analyst_page.contains("action=\"/logros/publicar\"")
+                && p.analyst_page.contains("publicada el"),
+            "{label}: {}",
+            p.analyst_page
+        );
+        assert!(!p.mesa_page_own.contains("/logros/publicar"), "{label}");
+        assert_eq!(p.form_publish, 303, "{label}");
+    }
+}

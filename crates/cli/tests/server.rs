@@ -143,6 +143,12 @@ fn registry(db: TestDb, d: &Path) -> Registry {
             .status
             .success()
     );
+    // The public figures come only from a published measurement.
+    assert!(
+        vamos(&["measurements", "publish", "1", "--db", url], d, &[])
+            .status
+            .success()
+    );
     let s = start(url, d);
     let at_exit = AtExit::new(&[s.child.id()], &[], Some(&db));
     let anon = Who::default();
@@ -451,6 +457,8 @@ fn every_role_gets_what_its_permissions_and_scope_allow_on_every_get_endpoint() 
                     .replace("/measurements/{id}", "/measurements/1");
                 let concrete = if path.ends_with("/persons") {
                     format!("{concrete}?territory={}", if inside { da } else { db_ })
+                } else if path == "/api/logros" {
+                    format!("{concrete}?territory={:04}", if inside { da } else { db_ })
                 } else {
                     concrete
                 };
@@ -467,6 +475,9 @@ fn every_role_gets_what_its_permissions_and_scope_allow_on_every_get_endpoint() 
                         && path.contains("{id}")
                     {
                         // Exists, but outside the account's territories.
+                        403
+                    } else if path == "/api/logros" && !inside && !role.is_national() {
+                        // Unsuppressed Logros only of the account's territories.
                         403
                     } else {
                         200
@@ -1123,8 +1134,13 @@ fn web_app(db: TestDb, d: &Path) -> WebApp {
     let s = start(url, d);
     let at_exit = AtExit::new(&[s.child.id()], &[], Some(&db));
     let before_measurement = web(&s, "", "get", "/logros", &[], None);
-    for date in ["2026-11-01", "2026-11-23"] {
+    for (n, date) in ["2026-11-01", "2026-11-23"].iter().enumerate() {
         assert!(vamos(&["classify", "--db", url, "--as-of", date], d, &[])
+            .status
+            .success());
+        // Both published: the public dashboard shows the latest and its trend.
+        let n = (n + 1).to_string();
+        assert!(vamos(&["measurements", "publish", &n, "--db", url], d, &[])
             .status
             .success());
     }
@@ -2382,7 +2398,8 @@ impl Imports {
                 .unwrap()
                 .to_string();
             let body = self.wait(&loc);
-            let (_, _, dashboard) = web(&self.s, "", "get", "/logros", &[], None);
+            // As the account that classified: the public sees it only once published.
+            let (_, _, dashboard) = web(&self.s, &self.cookie, "get", "/logros", &[], None);
             Classified {
                 status,
                 body,

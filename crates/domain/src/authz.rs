@@ -90,6 +90,7 @@ impl Role {
                     | ReferralsRead
                     | ReferralsWork
                     | RegistryLoad
+                    | MeasurementsPublish
             ),
             Role::Coordinador => matches!(p, LogrosRead | CatalogueRead),
             Role::Operador => matches!(
@@ -172,10 +173,12 @@ pub enum Permission {
     RegistryLoad,
     /// The service's readiness (registry size, intake backlog, version) and its metrics.
     Monitoring,
+    /// Publishing a measurement: its figures, frozen, become the public figures.
+    MeasurementsPublish,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 13] = [
         Permission::RegistryRead,
         Permission::StatusRead,
         Permission::LogrosRead,
@@ -188,6 +191,7 @@ impl Permission {
         Permission::CounterReferralsWrite,
         Permission::RegistryLoad,
         Permission::Monitoring,
+        Permission::MeasurementsPublish,
     ];
 
     /// Token scope name.
@@ -205,6 +209,7 @@ impl Permission {
             Permission::CounterReferralsWrite => "contrarreferencias:enviar",
             Permission::RegistryLoad => "registro:cargar",
             Permission::Monitoring => "monitoreo:leer",
+            Permission::MeasurementsPublish => "mediciones:publicar",
         }
     }
 
@@ -228,6 +233,9 @@ impl Permission {
             Permission::CounterReferralsWrite => "enviar contra-referencias de servicios prestados",
             Permission::RegistryLoad => "cargar archivos al registro y clasificarlo",
             Permission::Monitoring => "consultar la preparación y las métricas del servicio",
+            Permission::MeasurementsPublish => {
+                "publicar una medición (sus cifras pasan a ser las cifras públicas)"
+            }
         }
     }
 }
@@ -463,6 +471,13 @@ mod tests {
         assert!(Role::Orientador.grants(Permission::StatusRead));
         assert!(!Role::Orientador.grants(Permission::RegistryRead));
         assert!(!Role::Publico.grants(Permission::LogrosRead));
+        for r in Role::ALL {
+            assert_eq!(
+                r.grants(Permission::MeasurementsPublish),
+                matches!(r, Role::Administrador | Role::Analista),
+                "{r:?}"
+            );
+        }
         for r in Role::ALL {
             assert_eq!(
                 r.grants(Permission::Monitoring),

@@ -16,7 +16,6 @@ pub mod error;
 pub mod openapi;
 pub mod pool;
 pub mod state;
-pub mod suppression;
 pub mod telemetry;
 pub mod web;
 

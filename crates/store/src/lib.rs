@@ -19,6 +19,7 @@ pub mod delivery_points;
 pub mod heavy_writer;
 mod load_sql;
 mod lock_wait;
+pub mod measurements;
 mod migrations;
 mod postgres_store;
 pub mod referrals;

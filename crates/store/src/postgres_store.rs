@@ -90,6 +90,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0016_audit_append_only",
         include_str!("../migrations/postgres/0016_audit_append_only.sql"),
     ),
+    (
+        "0017_measurement_publication",
+        include_str!("../migrations/postgres/0017_measurement_publication.sql"),
+    ),
 ];
 
 /// A PostgreSQL registry.

@@ -77,6 +77,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0016_audit_append_only",
         include_str!("../migrations/sqlite/0016_audit_append_only.sql"),
     ),
+    (
+        "0017_measurement_publication",
+        include_str!("../migrations/sqlite/0017_measurement_publication.sql"),
+    ),
 ];
 
 /// How much of the database file the server's counter-referral writer reads through a memory

@@ -379,12 +379,14 @@ pub fn list_communities(
     page(sql.query(&q, &params)?, limit)
 }
 
-/// Every measurement without its districts, newest first (at most 1000).
+/// Every measurement without its districts, newest first (at most 1000), with who published
+/// it and when (`null` while unpublished).
 pub fn measurements(sql: &mut crate::sql::Db<'_>) -> Result<Vec<Value>> {
     let sql = sql.raw();
     Ok(sql
         .query(
-            "SELECT id, as_of, catalogue_version, catalogue_label, territory, synthetic, created_at
+            "SELECT id, as_of, catalogue_version, catalogue_label, territory, synthetic, created_at,
+                    published_at, published_by
              FROM measurements ORDER BY id DESC LIMIT 1000",
             &[],
         )?

@@ -1,5 +1,6 @@
-//! Saved measurements and the ten Logros of a territory without suppression (internal use; the
-//! public figures are in [`super::public`]).
+//! Saved measurements, publishing one (its figures, frozen, become the public figures), and the
+//! ten Logros of a territory without suppression — within the caller's territorial scope only
+//! (internal use; the public figures are in [`super::public`]).
 
 use super::{parse_territory, Items};
 use crate::auth::Principal;
@@ -19,11 +20,12 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_measurements))
         .routes(routes!(get_measurement))
+        .routes(routes!(publish_measurement))
         .routes(routes!(logros))
 }
 
 /// `GET /api/measurements`: each row as the store lists it (id, as_of, catalogue_version,
-/// catalogue_label, territory, synthetic, created_at).
+/// catalogue_label, territory, synthetic, created_at, published_at, published_by).
 #[utoipa::path(get, path = "/api/measurements", tag = "logros",
     summary = "Mediciones guardadas",
     responses(
@@ -88,6 +90,40 @@ pub async fn get_measurement(
     }))
 }
 
+/// A measurement published: which, when and by whom.
+#[derive(Serialize, ToSchema)]
+pub struct Publication {
+    pub measurement: i64,
+    /// RFC 3339
+    pub published_at: String,
+    pub published_by: String,
+}
+
+/// `POST /api/measurements/{id}/publish`: the measurement's figures as they stand now become
+/// the public figures (`/api/public/…`, the public dashboard) until a measurement is published
+/// again (`vamos_app::measurements::publish`, audited).
+#[utoipa::path(post, path = "/api/measurements/{id}/publish", tag = "logros",
+    summary = "Publicar una medición: sus cifras de este momento pasan a ser las cifras públicas",
+    params(("id" = i64, Path, description = "Número interno")),
+    responses(
+        (status = 200, description = "Correcto", body = Publication),
+        (status = 403, description = "Su rol o su token no permite publicar mediciones", body = crate::error::ErrorBody),
+        (status = 404, description = "No encontrado", body = crate::error::ErrorBody),
+    ),
+    extensions(("x-vamos-permission" = json!(Permission::MeasurementsPublish.code())), ("x-vamos-personal-data" = json!(false))))]
+pub async fn publish_measurement(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Publication>> {
+    let r = p.act(&st, move |s, a| status::publish(s, a, id)).await?;
+    Ok(Json(Publication {
+        measurement: r.measurement_id,
+        published_at: r.published_at,
+        published_by: r.published_by,
+    }))
+}
+
 /// Which Logros: a territory and a measurement.
 #[derive(Deserialize, Default, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -99,13 +135,16 @@ pub struct LogrosQuery {
 }
 
 /// `GET /api/logros`: the table built by `vamos_app::measurements::logros_json` (one entry per
-/// Logro with its breakdowns and services, which follow the catalogue): an open object.
+/// Logro with its breakdowns and services, which follow the catalogue): an open object. Only
+/// for a territory within the caller's scope (`vamos_app::measurements::logros_in_scope`):
+/// outside it, 403 — the public figures are at `/api/public/logros`.
 #[utoipa::path(get, path = "/api/logros", tag = "logros",
-    summary = "Los diez Logros de un territorio, sin supresión (uso interno)",
+    summary = "Los diez Logros de un territorio de su ámbito, sin supresión (uso interno)",
     params(LogrosQuery),
     responses(
         (status = 200, description = "Correcto", body = Object),
-        (status = 404, description = "No encontrado (o fuera del ámbito de la cuenta)", body = crate::error::ErrorBody),
+        (status = 403, description = "Territorio fuera del ámbito de la cuenta (use /api/public/logros)", body = crate::error::ErrorBody),
+        (status = 404, description = "No encontrado", body = crate::error::ErrorBody),
     ),
     extensions(("x-vamos-permission" = json!(Permission::LogrosRead.code())), ("x-vamos-personal-data" = json!(false))))]
 pub async fn logros(
@@ -113,18 +152,16 @@ pub async fn logros(
     p: Principal,
     Query(q): Query<LogrosQuery>,
 ) -> ApiResult<Json<Value>> {
-    p.require(Permission::LogrosRead)?;
     let t = parse_territory(q.territory.as_deref())?;
-    let out = st
-        .pool
-        .run(move |s| {
-            let Some((m, table)) = status::logros_of(s, q.measurement, t)? else {
-                return Err(ApiError::not_found(
-                    "no hay mediciones: ejecute «vamos classify»",
-                ));
-            };
-            Ok(status::logros_json(&m, t, &table))
+    let found = p
+        .act(&st, move |s, a| {
+            status::logros_in_scope(s, a, q.measurement, t)
         })
         .await?;
-    Ok(Json(out))
+    let Some((m, table)) = found else {
+        return Err(ApiError::not_found(
+            "no hay mediciones: ejecute «vamos classify»",
+        ));
+    };
+    Ok(Json(status::logros_json(&m, t, &table)))
 }

@@ -1,5 +1,7 @@
 //! Public figures without personal data and without a credential: the published measurements,
-//! and a territory's Logros with small cells suppressed ([`crate::suppression`]).
+//! and a territory's Logros from the latest published one (never the live figures the
+//! counter-referral updater moves), with small cells suppressed
+//! ([`vamos_app::suppression`]).
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -18,7 +20,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(public_logros))
 }
 
-/// A published measurement: its number, date and whether its data are synthetic.
+/// A published measurement: its number, date, whether its data are synthetic and when it was
+/// published.
 #[derive(Serialize, ToSchema)]
 pub struct PublicMeasurement {
     #[schema(value_type = i64)]
@@ -29,6 +32,9 @@ pub struct PublicMeasurement {
     pub catalogue_label: Value,
     #[schema(value_type = bool)]
     pub synthetic: Value,
+    /// Cuándo la publicó un analista (RFC 3339)
+    #[schema(value_type = String)]
+    pub published_at: Value,
 }
 
 /// The published measurements.
@@ -37,10 +43,10 @@ pub struct PublicMeasurements {
     pub items: Vec<PublicMeasurement>,
 }
 
-/// `GET /api/public/measurements`: id, date and synthetic label of each measurement (the
-/// store's rows are JSON objects; a missing column answers `null`, as before).
+/// `GET /api/public/measurements`: id, date, synthetic label and publication time of each
+/// published measurement (the store's rows are JSON objects; a missing column answers `null`).
 #[utoipa::path(get, path = "/api/public/measurements", tag = "público",
-    summary = "Mediciones publicadas",
+    summary = "Mediciones publicadas (solo las que un analista publicó)",
     responses(
         (status = 200, description = "Correcto", body = PublicMeasurements),
         (status = 404, description = "No encontrado (o fuera del ámbito de la cuenta)", body = crate::error::ErrorBody),
@@ -61,6 +67,7 @@ pub async fn public_measurements(
             as_of: field(r, "as_of"),
             catalogue_label: field(r, "catalogue_label"),
             synthetic: field(r, "synthetic"),
+            published_at: field(r, "published_at"),
         })
         .collect();
     Ok(Json(PublicMeasurements { items }))
@@ -72,19 +79,19 @@ pub async fn public_measurements(
 pub struct PublicQuery {
     /// PY (nación), DD (departamento) o DDdd (distrito), códigos del INE
     pub territory: Option<String>,
-    /// Número de medición (por defecto, la última)
+    /// Número de una medición publicada (por defecto, la última publicada)
     pub measurement: Option<i64>,
 }
 
-/// `GET /api/public/logros`: built by [`crate::suppression::public_json`]; its Logros carry
-/// breakdowns and services that follow the catalogue, and suppressed cells are `null`: an open
-/// object.
+/// `GET /api/public/logros`: built by [`vamos_app::suppression::PublicFigures`] from the
+/// latest published measurement (or the published one asked for); its Logros carry breakdowns
+/// and services that follow the catalogue, and suppressed cells are `null`: an open object.
 #[utoipa::path(get, path = "/api/public/logros", tag = "público",
-    summary = "Logros y cobertura por territorio, sin datos personales, con supresión de celdas pequeñas",
+    summary = "Logros y cobertura por territorio de la última medición publicada, sin datos personales, con supresión de celdas pequeñas",
     params(PublicQuery),
     responses(
         (status = 200, description = "Correcto", body = Object),
-        (status = 404, description = "No encontrado (o fuera del ámbito de la cuenta)", body = crate::error::ErrorBody),
+        (status = 404, description = "Ninguna medición publicada (o no está publicada la pedida)", body = crate::error::ErrorBody),
     ),
     extensions(("x-vamos-permission" = json!(null)), ("x-vamos-personal-data" = json!(false))))]
 pub async fn public_logros(
@@ -97,12 +104,14 @@ pub async fn public_logros(
     let out = st
         .pool
         .run(move |s| {
-            let Some((m, districts)) =
-                vamos_app::measurements::measurement_districts(s, q.measurement)?
-            else {
-                return Err(ApiError::not_found("todavía no hay mediciones publicadas"));
+            let Some(p) = vamos_app::measurements::published_figures(s, q.measurement)? else {
+                return Err(ApiError::not_found(match q.measurement {
+                    Some(id) => format!("la medición {id} no está publicada: las cifras públicas salen solo de las mediciones que un analista publica"),
+                    None => "todavía no hay cifras públicas: un analista debe publicar una medición («vamos measurements publish <N>» o POST /api/measurements/{id}/publish)".to_string(),
+                }));
             };
-            Ok(crate::suppression::public_territory(&districts, &m, t, k))
+            let figures = vamos_app::suppression::for_publication(&p, k);
+            Ok(figures.json(t, &p.measurement, &p.published_at))
         })
         .await?;
     Ok(Json(out))

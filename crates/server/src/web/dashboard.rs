@@ -5,16 +5,19 @@
 //! table, the territories one level down and the trend across measurements. Every figure
 //! downloads as CSV (`/logros.csv`).
 //!
-//! Accounts that may read Logros (`LogrosRead`) see the stored figures; everyone else sees the
-//! public figures with the small-cell suppression of `/api/public/logros` — the same function
-//! computes both the page and the API, so they agree. A synthetic measurement is labelled
-//! *sintético* on every view.
+//! Accounts that may read Logros (`LogrosRead`) see the stored, live figures of the territories
+//! their scope covers (`vamos_app::measurements::reads_unsuppressed`), and may publish the
+//! measurement they look at when they hold `mediciones:publicar` (`POST /logros/publicar`).
+//! Everyone else — and an account outside its scope — sees the public figures: those of the
+//! latest *published* measurement, frozen when it was published, with the small-cell
+//! suppression of `/api/public/logros` (the same `vamos_app::suppression` computes both, so
+//! they agree); with nothing published the page says that an analyst must publish one. A
+//! synthetic measurement is labelled *sintético* on every view.
 
 use super::i18n::Lang;
 use super::{map, Page};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::suppression;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -23,9 +26,10 @@ use minijinja::value::Value as JValue;
 use serde::Deserialize;
 use serde_json::Value;
 use vamos_app::measurements as status;
+use vamos_app::suppression;
 use vamos_domain::authz::Permission;
 use vamos_domain::csv_safe::CsvWriter;
-use vamos_domain::{Territory, TerritoryCode};
+use vamos_domain::{Scope, Territory, TerritoryCode};
 use vamos_engine::logros::{roll_up, DistrictLogros};
 use vamos_store::MeasurementRecord;
 
@@ -55,6 +59,17 @@ struct Figures {
     /// (measurement, the territory's Logros), oldest first.
     trend: Vec<(MeasurementRecord, Value)>,
     public: bool,
+    /// When the measurement shown was published and by whom (`None`: not published).
+    publication: Option<(String, String)>,
+}
+
+/// Which figures a view shows.
+#[derive(Clone)]
+enum Mode {
+    /// The stored, live figures; territories outside `scope` are left out.
+    Internal { scope: Scope },
+    /// The public figures of published measurements.
+    Public,
 }
 
 fn territory(q: &DashboardQuery) -> Result<TerritoryCode, ApiError> {
@@ -70,61 +85,105 @@ fn covers(stored: &str, t: TerritoryCode) -> bool {
     }
 }
 
-fn table_of(
-    districts: &[DistrictLogros],
-    m: &MeasurementRecord,
-    t: TerritoryCode,
-    public: bool,
-    k: u64,
-) -> Value {
-    if public {
-        suppression::public_territory(districts, m, t, k)
-    } else {
-        status::logros_json(m, t, &roll_up(districts, t))
-    }
+/// The rows of the measurement list (`saved` or `published`) as (id, territory, published_at,
+/// published_by).
+fn listed(rows: &[Value]) -> Vec<(i64, String, Option<String>, Option<String>)> {
+    let text = |r: &Value, k: &str| r.get(k).and_then(Value::as_str).map(str::to_string);
+    rows.iter()
+        .filter_map(|r| {
+            Some((
+                r.get("id").and_then(Value::as_i64)?,
+                text(r, "territory").unwrap_or_else(|| "PY".into()),
+                text(r, "published_at"),
+                text(r, "published_by"),
+            ))
+        })
+        .collect()
 }
 
-fn read(
+/// The earlier measurements of `rows` that cover `t`, before `id`, newest first.
+fn earlier(rows: &[Value], id: i64, t: TerritoryCode) -> Vec<i64> {
+    listed(rows)
+        .into_iter()
+        .filter(|(x, stored, _, _)| *x < id && covers(stored, t))
+        .map(|(x, ..)| x)
+        .take(TREND - 1)
+        .collect()
+}
+
+fn read_public(
     s: &mut dyn vamos_store::Store,
     measurement: Option<i64>,
     t: TerritoryCode,
-    public: bool,
     k: u64,
+) -> Result<Option<Figures>, ApiError> {
+    let Some(p) = status::published_figures(s, measurement)? else {
+        return Ok(None);
+    };
+    let figures = suppression::for_publication(&p, k);
+    let m = p.measurement;
+    let current = figures.json(t, &m, &p.published_at);
+    let children = figures.children_json(t, &m, &p.published_at);
+    let departments = figures.children_json(TerritoryCode::Nation, &m, &p.published_at);
+    let mut trend = Vec::new();
+    for id in earlier(&status::published(s)?, m.id, t).iter().rev() {
+        if let Some(e) = status::published_figures(s, Some(*id))? {
+            let v = suppression::for_publication(&e, k).json(t, &e.measurement, &e.published_at);
+            trend.push((e.measurement, v));
+        }
+    }
+    let previous = trend.last().cloned();
+    trend.push((m.clone(), current.clone()));
+    Ok(Some(Figures {
+        measurement: m,
+        current,
+        previous,
+        children,
+        departments,
+        trend,
+        public: true,
+        publication: Some((p.published_at, p.published_by)),
+    }))
+}
+
+fn read_internal(
+    s: &mut dyn vamos_store::Store,
+    measurement: Option<i64>,
+    t: TerritoryCode,
+    scope: &Scope,
 ) -> Result<Option<Figures>, ApiError> {
     let Some((m, districts)) = status::measurement_districts(s, measurement)? else {
         return Ok(None);
     };
-    let current = table_of(&districts, &m, t, public, k);
-    let level = |x: TerritoryCode, districts: &[DistrictLogros]| -> Vec<(TerritoryCode, Value)> {
-        if public {
-            suppression::public_children(districts, &m, x, k)
-        } else {
-            suppression::children(x)
-                .into_iter()
-                .map(|c| (c, status::logros_json(&m, c, &roll_up(districts, c))))
-                .collect()
-        }
+    let table = |m: &MeasurementRecord, d: &[DistrictLogros], x: TerritoryCode| {
+        status::logros_json(m, x, &roll_up(d, x))
     };
-    let children = level(t, &districts);
-    let departments = if t == TerritoryCode::Nation {
-        children.clone()
-    } else {
-        level(TerritoryCode::Nation, &districts)
+    let current = table(&m, &districts, t);
+    // Only the territories the scope covers; the others are left without figures.
+    let level = |x: TerritoryCode| -> Vec<(TerritoryCode, Value)> {
+        suppression::children(x)
+            .into_iter()
+            .map(|c| {
+                let v = if scope.covers(c) {
+                    table(&m, &districts, c)
+                } else {
+                    Value::Null
+                };
+                (c, v)
+            })
+            .collect()
     };
-    // The earlier measurements that cover the territory, newest first.
-    let earlier: Vec<i64> = status::published(s)?
-        .iter()
-        .filter_map(|r| {
-            let id = r.get("id").and_then(Value::as_i64)?;
-            let stored = r.get("territory").and_then(Value::as_str).unwrap_or("PY");
-            (id < m.id && covers(stored, t)).then_some(id)
-        })
-        .take(TREND - 1)
-        .collect();
+    let children = level(t);
+    let departments = level(TerritoryCode::Nation);
+    let saved = status::saved(s)?;
+    let publication = listed(&saved)
+        .into_iter()
+        .find(|(id, ..)| *id == m.id)
+        .and_then(|(_, _, at, by)| Some((at?, by.unwrap_or_default())));
     let mut trend = Vec::new();
-    for id in earlier.iter().rev() {
+    for id in earlier(&saved, m.id, t).iter().rev() {
         if let Some((pm, pd)) = status::measurement_districts(s, Some(*id))? {
-            let v = table_of(&pd, &pm, t, public, k);
+            let v = table(&pm, &pd, t);
             trend.push((pm, v));
         }
     }
@@ -137,8 +196,33 @@ fn read(
         children,
         departments,
         trend,
-        public,
+        public: false,
+        publication,
     }))
+}
+
+fn read(
+    s: &mut dyn vamos_store::Store,
+    measurement: Option<i64>,
+    t: TerritoryCode,
+    mode: &Mode,
+    k: u64,
+) -> Result<Option<Figures>, ApiError> {
+    match mode {
+        Mode::Internal { scope } => read_internal(s, measurement, t, scope),
+        Mode::Public => read_public(s, measurement, t, k),
+    }
+}
+
+/// The figures `page` may see of territory `t`, and whether the account reads Logros but `t`
+/// lies outside its scope (it then sees the public figures).
+fn mode(page: &Page, t: TerritoryCode) -> (Mode, bool) {
+    let actor = page.user.as_ref().map(crate::auth::Principal::as_actor);
+    match actor {
+        Some(a) if status::reads_unsuppressed(&a, t) => (Mode::Internal { scope: a.scope }, false),
+        Some(a) => (Mode::Public, a.can(Permission::LogrosRead)),
+        None => (Mode::Public, false),
+    }
 }
 
 fn logro_of(v: &Value, n: u8) -> Option<&Value> {
@@ -330,7 +414,10 @@ fn view(
         measurement => context! {
             id => m.id, as_of => m.as_of.clone(), synthetic => m.synthetic,
             catalogue => m.catalogue_label.clone(),
-            updated_at => m.counter_referrals_updated_at.clone(),
+            // Public figures are frozen at publication: the live updates do not apply to them.
+            updated_at => if f.public { None } else { m.counter_referrals_updated_at.clone() },
+            published_at => f.publication.as_ref().map(|(at, _)| at.clone()),
+            published_by => f.publication.as_ref().filter(|_| !f.public).map(|(_, by)| by.clone()),
         },
         previous => f.previous.as_ref().map(|(p, _)| context! { id => p.id, as_of => p.as_of.clone() }),
         public => f.public,
@@ -360,17 +447,70 @@ pub async fn page(
         Err(e) => return page.error(&e),
     };
     let chosen = q.logro.filter(|n| (1..=10).contains(n)).unwrap_or(1);
-    let public = !page.can(Permission::LogrosRead);
+    let (mode, outside) = mode(&page, t);
+    let public = matches!(mode, Mode::Public);
     let k = st.settings.public_min_cell;
     let m = q.m;
-    let figures = st.pool.run(move |s| read(s, m, t, public, k)).await;
+    let figures = st.pool.run(move |s| read(s, m, t, &mode, k)).await;
     match figures {
         Ok(Some(f)) => {
             let registry = page.can(Permission::RegistryRead) && t != TerritoryCode::Nation;
+            let can_publish = !public && page.can(Permission::MeasurementsPublish);
+            let csrf = page
+                .user
+                .as_ref()
+                .map(|u| u.csrf().to_string())
+                .unwrap_or_default();
             let v = view(&f, t, chosen, &st.catalogue, page.lang);
-            page.html("logros.html", context! { registry, ..v })
+            page.html(
+                "logros.html",
+                context! { registry, outside, can_publish, csrf, ..v },
+            )
         }
-        Ok(None) => page.html("logros.html", context! { empty => true }),
+        Ok(None) => page.html(
+            "logros.html",
+            context! { empty => true, empty_public => public, outside },
+        ),
+        Err(e) => page.error(&e),
+    }
+}
+
+/// The publish button's form.
+#[derive(Deserialize)]
+pub struct PublishForm {
+    pub csrf: String,
+    pub medicion: i64,
+    /// The territory the page showed, to go back to.
+    pub t: Option<String>,
+}
+
+/// `POST /logros/publicar`: publishes the measurement the page showed
+/// (`vamos_app::measurements::publish`, audited) and goes back to it.
+pub async fn publish(
+    State(st): State<AppState>,
+    page: Page,
+    axum::Form(f): axum::Form<PublishForm>,
+) -> Response {
+    let Some(p) = page.user.clone() else {
+        return page.error(&ApiError::unauthorized());
+    };
+    if p.csrf() != f.csrf {
+        return page.error(&ApiError::forbidden(
+            "el formulario venció o no es de esta sesión: vuelva a la página e intente de nuevo",
+        ));
+    }
+    let t =
+        f.t.as_deref()
+            .and_then(|x| TerritoryCode::parse(x.trim()).ok())
+            .unwrap_or(TerritoryCode::Nation);
+    let id = f.medicion;
+    let actor = p.as_actor();
+    let done = st
+        .pool
+        .run(move |s| Ok(status::publish(s, &actor, id)?))
+        .await;
+    match done {
+        Ok(_) => super::redirect(&format!("/logros?t={t}&m={id}")),
         Err(e) => page.error(&e),
     }
 }
@@ -388,12 +528,18 @@ pub async fn csv(
         Ok(t) => t,
         Err(e) => return page.error(&e),
     };
-    let public = !page.can(Permission::LogrosRead);
+    let (mode, _) = mode(&page, t);
+    let public = matches!(mode, Mode::Public);
     let k = st.settings.public_min_cell;
     let m = q.m;
-    let figures = st.pool.run(move |s| read(s, m, t, public, k)).await;
+    let figures = st.pool.run(move |s| read(s, m, t, &mode, k)).await;
     let f = match figures {
         Ok(Some(f)) => f,
+        Ok(None) if public => {
+            return page.error(&ApiError::not_found(
+                "todavía no hay mediciones publicadas: un analista debe publicar una medición",
+            ))
+        }
         Ok(None) => return page.error(&ApiError::not_found("todavía no hay mediciones")),
         Err(e) => return page.error(&e),
     };

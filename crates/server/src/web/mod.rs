@@ -405,6 +405,7 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .route("/cuenta", get(account::page).post(account::submit))
         .route("/logros", get(dashboard::page))
         .route("/logros.csv", get(dashboard::csv))
+        .route("/logros/publicar", axum::routing::post(dashboard::publish))
         .route("/catalogo", get(catalogue::page))
         .route("/orientaciones", get(orientaciones::page))
         .route("/autorregistro", get(selfreg::form).post(selfreg::submit))
