@@ -81,6 +81,11 @@ await check("clasificacion");
 await page.getByRole("link", { name: "Ver el tablero de Logros" }).click();
 await page.waitForURL(/\/logros/);
 await check("logros-nacion-analista");
+// The analyst publishes the measurement: public figures come only from a publication.
+await page.getByRole("button", { name: /Publicar la medición/ }).click();
+await page.waitForURL(/\/logros\?t=\w+&m=\d+/);
+expect(await page.getByText(/publicada el \d\d\/\d\d\/\d{4} \d\d:\d\d por/).first().isVisible(), "la medición no quedó publicada (o la fecha no está como se escribe)");
+await check("logros-publicada");
 await page.getByRole("table").last().getByRole("link", { name: "Central" }).click();
 await page.waitForURL(/t=11/);
 await page.getByRole("link", { name: "Villeta" }).first().click();
@@ -189,6 +194,11 @@ await page.waitForURL(/\/logros\?t=1116/);
 expect((await page.getByText(/Cifras públicas: las celdas/).count()) === 0, "el analista ve cifras públicas");
 expect(await page.getByText(/protegidos de/).first().isVisible(), "el analista no ve los conteos");
 await check("logros-villeta-analista");
+// … looks at her account page (changing the password) …
+await page.goto(`${BASE}/cuenta`);
+expect(await page.getByRole("heading", { name: /Mi cuenta/ }).isVisible(), "sin la página de la cuenta");
+await check("cuenta");
+await page.goto(`${BASE}/logros?t=1116`);
 // … and opens a household of Villeta from the dashboard.
 await page.getByRole("link", { name: /Ver las personas y hogares de Villeta/ }).click();
 await page.waitForURL(/registro\?territorio=1116/);

@@ -345,6 +345,9 @@ pub struct SubscribeRequest {
     pub filter_type: String,
     /// The filter as canonical JSON (two equal filters have the same text).
     pub filter: String,
+    /// The filter as the server's query language read it: its fields must be ones the account
+    /// may see.
+    pub parsed: Filter,
 }
 
 /// What became of a subscription asked for.
@@ -354,6 +357,9 @@ pub enum Subscribed {
     New { code: String, at: String },
     /// The sender already has the same subscription.
     AlreadySubscribed,
+    /// The filter tests a field the account may not see: refused before anything is stored,
+    /// whatever the registry holds (each notification would answer it).
+    HiddenField(String),
 }
 
 /// Subscribes `sender` (as `actor`, the sender's account) to new registrations: each request
@@ -369,12 +375,20 @@ pub fn subscribe(
     cid: &str,
 ) -> Result<Vec<Subscribed>> {
     actor.require(Permission::Dci)?;
-    crate::registry::visible_fields(s, actor)?;
+    let fields = crate::registry::visible_fields(s, actor)?;
     let existing = store::active_subscriptions(&mut s.db(), Some(&sender.sender_id))?;
     let (last_p, last_h) = store::registry_watermarks(&mut s.db())?;
     let mut out = Vec::with_capacity(requests.len());
     let mut codes = Vec::new();
+    let mut refused = Vec::new();
     for r in requests {
+        if let Some(field) = crate::registry::hidden_filter_field(&fields, &r.parsed) {
+            refused.push(format!("{} ({field})", r.reference_id));
+            out.push(Subscribed::HiddenField(
+                crate::registry::hidden_field_message(field, "suscribirse filtrando"),
+            ));
+            continue;
+        }
         if existing.iter().any(|e| {
             e.reg_event_type == r.event_type
                 && e.filter == r.filter
@@ -413,7 +427,18 @@ pub fn subscribe(
         "suscripción",
         &codes.join(","),
         "notificación de nuevos registros",
-        &format!("ok: {} suscripciones, correlación {cid}", codes.len()),
+        &format!(
+            "ok: {} suscripciones{}, correlación {cid}",
+            codes.len(),
+            if refused.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", denegadas por campos fuera de su acuerdo: {}",
+                    refused.join(", ")
+                )
+            }
+        ),
     )?;
     Ok(out)
 }

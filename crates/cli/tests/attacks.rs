@@ -19,6 +19,12 @@
 //! browser would follow to another site, HSTS that depended on a flag, readiness and metrics
 //! (the registry's size) open to anyone, a health check naming the version, request-parsing
 //! errors in English plain text, and a DCI expression too large for the database's SQL.
+//!
+//! Then, each in a section of its own further down: cédula probing with counter-referrals
+//! (item 3), the data-sharing agreement deciding filters, sort keys and sensitive attributes
+//! (items 4 and 5), length limits and exports that account for every record (items 9 and 10),
+//! accounts (item 11) and public figures only from published measurements (item 7). The threat
+//! model that ties them together: `docs/security.md`.
 
 #![allow(
     clippy::unwrap_used,

@@ -1627,3 +1627,38 @@ fn dci_zero_record_searches_are_audited_with_a_subject() {
         );
     }
 }
+
+#[test]
+fn dci_a_subscription_filter_outside_the_agreement_is_refused() {
+    let (f, _busy) = fixture();
+    for r in &f.all {
+        let c = r.client(&f.keys);
+        // This client's agreement has no `national_id`: every notification of such a
+        // subscription would answer "someone with a cédula below N registered".
+        let sub = json!({"transaction_id": "t-sub-hidden", "subscribe_request": [{"reference_id": "hidden", "timestamp": "2026-11-23T10:00:00-03:00",
+            "subscribe_criteria": {"reg_event_type": "REGISTER", "filter_type": "expression",
+                "filter": {"national_id": {"$lt": 5_000_000}}, "notify_record_type": "Member"}}]});
+        let (_, ack) = c.post("/registry/subscribe", &c.envelope("subscribe", sub, 1));
+        let cid = ack["message"]["correlation_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let cb = r.inbox.wait("/registry/on-subscribe", |b| {
+            b["message"]["correlation_id"] == cid.as_str()
+        });
+        check(&SPEC, &request_schema("/registry/on-subscribe"), &cb);
+        let item = &cb["message"]["subscribe_response"][0];
+        assert_eq!(
+            (item["status"].as_str(), item["status_reason_code"].as_str()),
+            (Some("rjct"), Some("rjct.notify_details.invalid")),
+            "{cb}"
+        );
+        assert!(
+            item["status_reason_message"]
+                .as_str()
+                .unwrap()
+                .contains("«national_id»"),
+            "{cb}"
+        );
+    }
+}

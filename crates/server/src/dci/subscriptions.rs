@@ -72,9 +72,10 @@ fn read_subscription(it: &Value) -> Result<(app::SubscribeRequest, Value), Value
         .get("filter_type")
         .and_then(Value::as_str)
         .unwrap_or_else(|| filter_type_of(&filter));
-    if let Err(e) = parse_query(ft, &filter) {
-        return Err(rejected(rid, "rjct.notify_details.invalid", &e));
-    }
+    let parsed = match parse_query(ft, &filter) {
+        Ok(f) => f,
+        Err(e) => return Err(rejected(rid, "rjct.notify_details.invalid", &e)),
+    };
     let record_type = c
         .get("notify_record_type")
         .and_then(Value::as_str)
@@ -104,6 +105,7 @@ fn read_subscription(it: &Value) -> Result<(app::SubscribeRequest, Value), Value
         event_type: ev,
         filter_type: ft.to_string(),
         filter: canonical_json(&filter),
+        parsed,
     };
     Ok((request, filter))
 }
@@ -161,6 +163,11 @@ pub(super) fn subscribe(
                 &q.reference_id,
                 "rjct.event.already_subscribed",
                 "ya existe una suscripción igual de este emisor",
+            )),
+            Some(app::Subscribed::HiddenField(why)) => items.push(rejected(
+                &q.reference_id,
+                "rjct.notify_details.invalid",
+                &why,
             )),
             None => break,
         }

@@ -96,6 +96,23 @@ impl Lang {
         }
     }
 
+    /// A moment stored as RFC 3339 (UTC), as people in Paraguay write it, in Paraguay's time
+    /// (UTC−3 all year since 2024): `06/12/2026 20:37` (`6 Dec 2026, 20:37` in English). Text
+    /// that is not such a moment is shown as it is.
+    pub fn when(self, rfc3339: &str) -> String {
+        let Ok(t) = chrono::DateTime::parse_from_rfc3339(rfc3339) else {
+            return rfc3339.to_string();
+        };
+        let Some(paraguay) = chrono::FixedOffset::west_opt(3 * 3600) else {
+            return rfc3339.to_string();
+        };
+        let t = t.with_timezone(&paraguay);
+        match self {
+            Lang::Es => t.format("%d/%m/%Y %H:%M").to_string(),
+            Lang::En => t.format("%-d %b %Y, %H:%M").to_string(),
+        }
+    }
+
     /// A change of a ratio in percentage points, signed (`+1,2 pp`).
     pub fn points(self, delta: f64) -> String {
         let (_, dec) = self.marks();
@@ -168,6 +185,13 @@ impl Messages {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn moments_are_shown_as_people_write_them_in_paraguay_time() {
+        assert_eq!(Lang::Es.when("2026-12-06T23:37:27Z"), "06/12/2026 20:37");
+        assert_eq!(Lang::En.when("2026-12-06T23:37:27Z"), "6 Dec 2026, 20:37");
+        assert_eq!(Lang::Es.when("ayer"), "ayer");
+    }
 
     #[test]
     fn both_languages_have_the_same_messages() {

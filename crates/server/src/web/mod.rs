@@ -96,6 +96,12 @@ impl Web {
         env.add_filter("pct", |state: &minijinja::State, v: JValue| {
             lang_of(state).pct(number(&v))
         });
+        // A stored moment (RFC 3339) as people write it, in Paraguay's time.
+        env.add_filter("when", |state: &minijinja::State, v: JValue| {
+            v.as_str()
+                .map(|s| lang_of(state).when(s))
+                .unwrap_or_default()
+        });
         env.add_filter("points", |state: &minijinja::State, v: JValue| {
             number(&v)
                 .map(|d| lang_of(state).points(d))
