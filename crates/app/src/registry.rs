@@ -146,7 +146,7 @@ pub fn check_search_fields(
         store,
         action,
         "persona",
-        "",
+        "ninguna persona (búsqueda denegada)",
         purpose,
         &format!("denegado: {what} por un campo fuera de su acuerdo ({field})"),
     )?;
@@ -164,8 +164,12 @@ pub fn filter_person(
     row
 }
 
-/// The `id`s of rows, comma-separated (the audit record's subject list).
+/// The `id`s of rows, comma-separated (the audit record's subject list); `ninguna` when there
+/// are none, never an empty subject.
 fn ids_of(rows: &[Map<String, Value>]) -> String {
+    if rows.is_empty() {
+        return "ninguna".into();
+    }
     rows.iter()
         .filter_map(|r| r.get("id").and_then(Value::as_i64))
         .map(|i| i.to_string())
@@ -303,6 +307,18 @@ pub fn search_persons(store: &mut dyn Store, actor: &Actor, q: &PersonSearch) ->
             "indique al menos un criterio: q (nombre), cedula o territory",
         ));
     }
+    // What was asked, for the audit record: a search that finds nobody is still a question
+    // about someone (a cédula tried, a name).
+    let criteria = [
+        q.q.as_deref()
+            .map(|w| format!("nombre «{}»", vamos_domain::limits::echo(w))),
+        q.cedula.map(|c| format!("cédula {c}")),
+        (t != TerritoryCode::Nation).then(|| format!("territorio {t}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(", ");
     let asked = Filter::And(asked);
     check_search_fields(
         store,
@@ -328,7 +344,7 @@ pub fn search_persons(store: &mut dyn Store, actor: &Actor, q: &PersonSearch) ->
         "persona",
         &ids_of(&page.items),
         &purpose,
-        &format!("ok: {} resultados", page.items.len()),
+        &format!("ok: {} resultados; criterios: {criteria}", page.items.len()),
     )?;
     Ok(Page {
         items: page
@@ -720,9 +736,11 @@ fn set(v: &mut Value, k: &str, x: Value) {
 }
 
 /// A person's service route (the referrals module's `person_route`) as a caller who sees `fields`
-/// may read it: the same cuts as [`redact_explanation`] (categories left out, services whose
-/// eligibility names a hidden attribute without status or places), and the count of missing
-/// services recounted.
+/// may read it: the categories [`redact_explanation`] leaves out are left out, and so is every
+/// service whose eligibility names a hidden attribute — a route lists only the services that
+/// apply to the person, so such a service's mere presence would answer its rule (a service for
+/// poor households shown only to members of poor households); a category left with none goes
+/// too. The count of missing services is recounted.
 pub fn redact_route(
     v: &mut Value,
     catalogue: &vamos_catalogue::Catalogue,
@@ -736,30 +754,24 @@ pub fn redact_route(
     };
     steps.retain(|c| category_visible(c, fields));
     let mut missing = 0;
-    for step in steps.iter_mut() {
-        let services = step
-            .get_mut("services")
-            .and_then(Value::as_array_mut)
-            .into_iter()
-            .flatten();
-        for sv in services {
+    steps.retain_mut(|step| {
+        let Some(services) = step.get_mut("services").and_then(Value::as_array_mut) else {
+            return true;
+        };
+        let before = services.len();
+        services.retain(|sv| {
             let code = sv
                 .get("service")
                 .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            if cut_of(catalogue, &code, fields) == Cut::Status {
-                set(sv, "status", json!("reservado"));
-                set(sv, "missing", json!(false));
-                set(sv, "where", json!([]));
-                set(sv, "referral", Value::Null);
-                set(sv, "detail", json!(WITHHELD));
-            }
-            if sv.get("missing") == Some(&json!(true)) {
-                missing += 1;
-            }
-        }
-    }
+                .unwrap_or_default();
+            cut_of(catalogue, code, fields) != Cut::Status
+        });
+        missing += services
+            .iter()
+            .filter(|sv| sv.get("missing") == Some(&json!(true)))
+            .count();
+        !(services.is_empty() && before > 0)
+    });
     set(v, "missing", json!(missing));
 }
 

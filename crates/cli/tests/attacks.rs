@@ -654,6 +654,29 @@ fn an_operator_cannot_probe_cedulas_outside_scope() {
 }
 
 #[test]
+fn a_known_number_cannot_test_whose_a_cedula_is() {
+    for db in vamos_store::testing::all_dbs() {
+        let d = tempfile::tempdir().unwrap();
+        let (token, [(_, inside_id), (outside_ced, _)]) = probing_registry(&db.url, d.path());
+        let s = common::start(&db.url, d.path());
+        // The operator's own patient, named by number, with a cédula that is someone else's
+        // (outside the scope) or nobody's: the same answer, nothing stored.
+        let with = |event_id: &str, cedula: i64| serde_json::json!({"event_id": event_id, "person_id": inside_id.to_string(), "cedula": cedula.to_string(), "service": "control_prenatal", "delivered_on": "2026-11-20"});
+        let (status, v) = post_batch(
+            &s,
+            &token,
+            serde_json::json!([with("K-1", outside_ced), with("K-2", 99_999_001)]),
+        );
+        assert_eq!(status, 200, "{}: {v}", db.label);
+        assert_eq!(v["accepted"], 0, "{}: {v}", db.label);
+        let errors = v["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 2, "{}: {v}", db.label);
+        let shape = |e: &Value| (e["column"].clone(), e["reason"].clone());
+        assert_eq!(shape(&errors[0]), shape(&errors[1]), "{}: {v}", db.label);
+    }
+}
+
+#[test]
 fn probing_with_counter_referrals_is_limited_per_account_and_audited() {
     for db in vamos_store::testing::all_dbs() {
         let d = tempfile::tempdir().unwrap();
@@ -1253,6 +1276,25 @@ fn status_explanations_hide_sensitive_rule_text() {
             assert!(shown_to_admin.contains(var), "{var}: {shown_to_admin:?}");
         }
         assert!(withheld > 0);
+    }
+}
+
+#[test]
+fn a_route_does_not_reveal_a_hidden_eligibility_by_listing_the_service() {
+    // Tekoporã applies only to poor households (`hogar.pobre`): listed in a route, it would say
+    // the household is poor to a reader whose agreement has no `pobreza`.
+    for a in AGREED.iter() {
+        let mut shown_to_admin = 0;
+        for p in villeta(a).iter().take(200) {
+            let path = format!("/api/persons/{}/route", p["id"]);
+            let (st, full, _) = call(&a.s, &a.admin, "get", &path, None);
+            assert_eq!(st, 200, "{full}");
+            shown_to_admin += usize::from(full.to_string().contains("\"tekopora\""));
+            let (st, mec, _) = call(&a.s, &a.dated, "get", &path, None);
+            assert_eq!(st, 200, "{mec}");
+            assert!(!mec.to_string().contains("\"tekopora\""), "{mec}");
+        }
+        assert!(shown_to_admin > 0, "no route of the sample lists Tekoporã");
     }
 }
 

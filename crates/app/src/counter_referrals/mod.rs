@@ -303,14 +303,14 @@ pub fn import_file(
     } else {
         sender_for(actor, "linea_de_comandos", events.len())?
     };
-    let summary = ingest(store, catalogue, events, &sender, today, at)?;
+    let (summary, note) = ingest_noting(store, catalogue, events, &sender, today, at)?;
     actor.audit(
         store,
         "importar contra-referencias",
         "contra-referencias",
         &summary.audit_subject(),
         &format!("archivo {source}"),
-        &summary.audit_outcome(),
+        &(summary.audit_outcome() + &note),
     )?;
     Ok(summary)
 }
@@ -345,8 +345,22 @@ pub fn ingest(
     today: NaiveDate,
     at: &str,
 ) -> anyhow::Result<IngestSummary> {
+    ingest_noting(store, catalogue, events, sender, today, at).map(|(sum, _)| sum)
+}
+
+/// [`ingest`], with what the submission's audit record adds about the persons named that were
+/// not found within the sender's scope ([`misses_note`]).
+fn ingest_noting(
+    store: &mut dyn Store,
+    catalogue: &Catalogue,
+    events: Vec<Located>,
+    sender: &Sender,
+    today: NaiveDate,
+    at: &str,
+) -> anyhow::Result<(IngestSummary, String)> {
     let codes = Codes::new(catalogue);
     let mut checked = check(store, catalogue, &codes, events, sender, today, None)?;
+    let note = misses_note(checked.misses());
     let fresh = checked.take_fresh();
     let rows: Vec<&NewCounterReferral> = fresh.iter().map(|(_, _, e)| e).collect();
     let outcomes = vamos_store::counter_referrals::insert_counter_referrals(
@@ -355,7 +369,7 @@ pub fn ingest(
         &codes.answers,
         at,
     )?;
-    Ok(finish_with(checked, &fresh, &outcomes))
+    Ok((finish_with(checked, &fresh, &outcomes), note))
 }
 
 /// An event whose shape, codes and dates passed the first pass of [`check`].
@@ -694,11 +708,15 @@ fn named_person(
                 id.to_string(),
                 NOT_IN_SCOPE_ID.into(),
             )),
-            Some(p) if ced.is_some_and(|l| l.iter().all(|x| x.person_id != p.person_id)) => Err((
-                "cedula",
-                cedula(),
-                format!("la cédula no corresponde a la persona {id}"),
-            )),
+            // A cédula given with the number must be that person's: anything else — another
+            // person's, someone's outside the scope, nobody's — is answered alike (and counted
+            // as a miss), so a known number cannot test whose a cédula is.
+            Some(p)
+                if c.cedula.is_some()
+                    && !ced.is_some_and(|l| l.iter().any(|x| x.person_id == p.person_id)) =>
+            {
+                Err(("cedula", cedula(), NOT_IN_SCOPE_CEDULA.into()))
+            }
             Some(p) => Ok(*p),
         },
         (None, Some([only])) => Ok(*only),

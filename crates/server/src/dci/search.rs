@@ -186,7 +186,15 @@ pub(super) fn condition(name: &str, op: &str, value: &Value) -> Result<Filter, S
                 Value::String(s) => s.trim().parse().ok(),
                 _ => None,
             }
-            .ok_or_else(|| format!("{name}: {value} no es un número"))?;
+            .ok_or_else(|| {
+                format!(
+                    "{name}: {} no es un número",
+                    vamos_domain::limits::echo(&value.to_string())
+                )
+            })?;
+            // A year or a department code: anything else matches nobody, and must not
+            // overflow when made a range of districts.
+            let n = n.clamp(-1, 9999);
             let (col, lo, hi): (
                 PersonColumn,
                 vamos_store::sql::Param,
