@@ -20,7 +20,9 @@
 //! The rule, for every relation whose total is published: what the published parts leave of
 //! the total (the total minus the published parts — for one part, the plain difference T − B)
 //! must be 0 or at least k, and a sum may not have exactly one part hidden (it would be the
-//! total minus the others); a hidden total of a sum needs a hidden part. Where a relation
+//! total minus the others); a hidden total of a sum needs a hidden part. Across the territory
+//! tree a sum may not have exactly two parts hidden either: each district is read unsuppressed
+//! by its own Mesa, who would subtract its own district and get the other. Where a relation
 //! breaks the rule another part is hidden — the smallest non-zero one, so as little as possible
 //! is lost — or the total when no part is left. Hiding only ever adds cells, so repeating over
 //! every relation of every territory at once reaches a fixed point.
@@ -66,6 +68,10 @@ pub struct Relation<K> {
     pub total: K,
     pub parts: Vec<K>,
     pub exact: bool,
+    /// The parts are territories, each of which someone reads unsuppressed (the Mesa of a
+    /// district reads its own district): two hidden parts are no better than one to that
+    /// reader, who subtracts its own and gets the other's.
+    pub read_apart: bool,
 }
 
 fn contains<K>(total: K, part: K) -> Relation<K> {
@@ -73,6 +79,7 @@ fn contains<K>(total: K, part: K) -> Relation<K> {
         total,
         parts: vec![part],
         exact: false,
+        read_apart: false,
     }
 }
 
@@ -95,6 +102,7 @@ pub fn table_relations(keys: &BTreeSet<String>) -> Vec<Relation<String>> {
                 total: k.clone(),
                 parts: vec![all("protected"), all("without_data")],
                 exact: false,
+                read_apart: false,
             });
         } else if let Some(b) = rest
             .strip_prefix("b.")
@@ -115,6 +123,7 @@ pub fn table_relations(keys: &BTreeSet<String>) -> Vec<Relation<String>> {
                     .map(|f| format!("L{n}.s.{s}.{f}"))
                     .collect(),
                 exact: true,
+                read_apart: false,
             });
         }
     }
@@ -179,7 +188,9 @@ impl Solver {
             .map(|p| self.value(*p))
             .sum();
         let left = self.value(r.total).saturating_sub(published);
-        let exposed = small(left, self.k) || (r.exact && hidden_parts == 1 && left > 0);
+        let exposed = small(left, self.k)
+            || (r.exact && hidden_parts == 1 && left > 0)
+            || (r.read_apart && hidden_parts == 2 && left > 0);
         if !exposed {
             return false;
         }
@@ -227,6 +238,7 @@ pub fn suppress_table(c: &Cells, k: u64) -> BTreeSet<String> {
                     .map(|p| index.get(p).copied())
                     .collect::<Option<_>>()?,
                 exact: r.exact,
+                read_apart: false,
             })
         })
         .collect();
@@ -336,6 +348,7 @@ impl PublicFigures {
                         total,
                         parts,
                         exact: r.exact,
+                        read_apart: false,
                     });
                 }
             }
@@ -354,6 +367,7 @@ impl PublicFigures {
                     total: pi * nk + ki,
                     parts: kids.iter().map(|c| c * nk + ki).collect(),
                     exact: true,
+                    read_apart: true,
                 });
             }
         }
@@ -662,6 +676,34 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_mesa_cannot_subtract_its_own_district_from_the_department() {
+        // 1602 is small; hiding 1605 as well would leave the department minus 1604 = 1602 +
+        // 1605, and the Mesa of 1605, which reads its district unsuppressed, would get 1602.
+        let ds = vec![
+            district(1604, counts(80, 50, 0), &[], &[]),
+            district(1602, counts(10, 3, 0), &[], &[]),
+            district(1605, counts(60, 30, 0), &[], &[]),
+            district(1606, counts(70, 40, 0), &[], &[]),
+        ];
+        let f = PublicFigures::new(&ds, K);
+        let m = record();
+        let dept = cell(&f.json(t("16"), &m, ""), &["protected"]).as_u64();
+        let kids = f.children_json(t("16"), &m, "");
+        let shown: Vec<Option<u64>> = kids
+            .iter()
+            .filter(|(c, _)| [t("1602"), t("1604"), t("1605"), t("1606")].contains(c))
+            .map(|(_, v)| cell(v, &["protected"]).as_u64())
+            .collect();
+        let hidden = shown.iter().filter(|v| v.is_none()).count();
+        if let Some(total) = dept {
+            assert!(
+                hidden == 0 || hidden >= 3,
+                "department {total}, districts {shown:?}"
+            );
+        }
+    }
+
     /// splitmix64: a deterministic stream of numbers for the property test.
     struct Rng(u64);
 
@@ -792,6 +834,15 @@ mod tests {
                         true,
                         &format!("{ter} {k} over its children"),
                     );
+                    // Nor two: the Mesa of one would subtract its own and get the other.
+                    if let Some(total) = s.get(k) {
+                        let published: u64 = parts.iter().flatten().sum();
+                        let hidden = parts.iter().filter(|p| p.is_none()).count();
+                        assert!(
+                            hidden != 2 || *total == published,
+                            "seed {seed}: {ter} {k}: two hidden children"
+                        );
+                    }
                     // A hidden sum needs a hidden part.
                     if !s.contains_key(k) && a.get(k).copied().unwrap_or(0) > 0 {
                         assert!(parts.iter().any(Option::is_none), "seed {seed}: {ter} {k}");
