@@ -180,8 +180,7 @@ fn ids_of(rows: &[Map<String, Value>]) -> String {
 fn district_of(row: &Map<String, Value>) -> Option<DistrictCode> {
     row.get("district_code")
         .and_then(Value::as_i64)
-        .and_then(|d| u16::try_from(d).ok())
-        .and_then(|d| DistrictCode::from_number(d).ok())
+        .and_then(DistrictCode::from_stored)
 }
 
 fn in_scope(actor: &Actor, row: &Map<String, Value>) -> bool {

@@ -56,22 +56,30 @@ fn memory_kb(pid: u32, field: &str) -> u64 {
         .unwrap()
 }
 
-/// Posts a file to `/api/counter-referrals/file` as a workbook.
-fn post_workbook(s: &Server, token: &str, body: &[u8]) -> (u16, Value) {
+/// Posts `body` to `path` with `token`, as `content_type`: the status and the JSON answer.
+fn post_as(s: &Server, token: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
     let resp = agent()
-        .post(format!("{}/api/counter-referrals/file", s.base))
+        .post(format!("{}{path}", s.base))
         .header("authorization", format!("Bearer {token}"))
-        .header(
-            "content-type",
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        )
+        .header("content-type", content_type)
         .send(body)
         .unwrap();
     let status = resp.status().as_u16();
-    let text = resp.into_body().read_to_string().unwrap_or_default();
+    let text = resp.into_body().read_to_string().unwrap();
     (
         status,
         serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// Posts a file to `/api/counter-referrals/file` as a workbook.
+fn post_workbook(s: &Server, token: &str, body: &[u8]) -> (u16, Value) {
+    post_as(
+        s,
+        token,
+        "/api/counter-referrals/file",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        body,
     )
 }
 
@@ -587,18 +595,14 @@ fn probing_registry(url: &str, d: &Path) -> (String, [(i64, i64); 2]) {
 }
 
 fn post_batch(s: &Server, token: &str, events: Value) -> (u16, Value) {
-    let who = Who {
-        bearer: Some(token.to_string()),
-        ..Who::default()
-    };
-    let (status, v, _) = call(
+    let body = serde_json::json!({ "events": events }).to_string();
+    post_as(
         s,
-        &who,
-        "post",
+        token,
         "/api/counter-referrals/batch",
-        Some(serde_json::json!({ "events": events })),
-    );
-    (status, v)
+        "application/json",
+        body.as_bytes(),
+    )
 }
 
 fn event(id: &str, key: &str, value: i64) -> Value {
@@ -1935,22 +1939,6 @@ fn a_ten_megabyte_name_is_refused_with_a_row_report() {
             "texto demasiado largo: 4000003 caracteres; un nombre admite a lo sumo 100"
         );
     }
-}
-
-/// Posts `body` to `path` with a bearer token and `content_type`; status and JSON answer.
-fn post_as(s: &Server, token: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
-    let resp = agent()
-        .post(format!("{}{path}", s.base))
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", content_type)
-        .send(body)
-        .unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.into_body().read_to_string().unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
 }
 
 #[test]

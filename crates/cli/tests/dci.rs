@@ -1483,6 +1483,23 @@ fn dci_a_non_numeric_uin_finds_nothing() {
     }
 }
 
+/// Posts a subscribe message and waits for its `on-subscribe` callback, both checked against the
+/// standard's schemas.
+fn subscribe_and_wait(r: &Registry, c: &Client, sub: Value) -> Value {
+    let env = c.envelope("subscribe", sub, 1);
+    check(&SPEC, &request_schema("/registry/subscribe"), &env);
+    let (_, ack) = c.post("/registry/subscribe", &env);
+    let cid = ack["message"]["correlation_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cb = r.inbox.wait("/registry/on-subscribe", |b| {
+        b["message"]["correlation_id"] == cid.as_str()
+    });
+    check(&SPEC, &request_schema("/registry/on-subscribe"), &cb);
+    cb
+}
+
 #[test]
 fn dci_subscribe_accepts_an_identifier_filter() {
     let (f, _busy) = fixture();
@@ -1491,17 +1508,7 @@ fn dci_subscribe_accepts_an_identifier_filter() {
         // The standard's identifier form of a filter, without filter_type.
         let sub = json!({"transaction_id": "t-sub-id", "subscribe_request": [{"reference_id": "subid", "timestamp": "2026-11-23T10:00:00-03:00",
             "subscribe_criteria": {"reg_event_type": "REGISTER", "filter": {"type": "UIN", "value": r.pv.to_string()}, "notify_record_type": "Member"}}]});
-        let env = c.envelope("subscribe", sub, 1);
-        check(&SPEC, &request_schema("/registry/subscribe"), &env);
-        let (_, ack) = c.post("/registry/subscribe", &env);
-        let cid = ack["message"]["correlation_id"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let cb = r.inbox.wait("/registry/on-subscribe", |b| {
-            b["message"]["correlation_id"] == cid.as_str()
-        });
-        check(&SPEC, &request_schema("/registry/on-subscribe"), &cb);
+        let cb = subscribe_and_wait(r, &c, sub);
         let item = &cb["message"]["subscribe_response"][0];
         assert_eq!(item["status"], "succ", "{cb}");
         assert_eq!(
@@ -1638,15 +1645,7 @@ fn dci_a_subscription_filter_outside_the_agreement_is_refused() {
         let sub = json!({"transaction_id": "t-sub-hidden", "subscribe_request": [{"reference_id": "hidden", "timestamp": "2026-11-23T10:00:00-03:00",
             "subscribe_criteria": {"reg_event_type": "REGISTER", "filter_type": "expression",
                 "filter": {"national_id": {"$lt": 5_000_000}}, "notify_record_type": "Member"}}]});
-        let (_, ack) = c.post("/registry/subscribe", &c.envelope("subscribe", sub, 1));
-        let cid = ack["message"]["correlation_id"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let cb = r.inbox.wait("/registry/on-subscribe", |b| {
-            b["message"]["correlation_id"] == cid.as_str()
-        });
-        check(&SPEC, &request_schema("/registry/on-subscribe"), &cb);
+        let cb = subscribe_and_wait(r, &c, sub);
         let item = &cb["message"]["subscribe_response"][0];
         assert_eq!(
             (item["status"].as_str(), item["status_reason_code"].as_str()),

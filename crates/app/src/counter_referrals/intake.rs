@@ -196,11 +196,6 @@ impl Intake {
         })
     }
 
-    /// The catalogue's counter-referral codes (for [`acc::check`]).
-    pub fn codes(&self) -> Arc<Codes> {
-        self.codes.clone()
-    }
-
     /// What [`check_submission`] reads besides the database.
     pub fn gate(&self) -> Gate {
         Gate {

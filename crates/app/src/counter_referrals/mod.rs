@@ -783,10 +783,7 @@ pub fn check(
     // Only persons within the sender's scope exist for it: nothing below can tell a person
     // registered elsewhere from one registered nowhere.
     let in_scope = |p: &PersonPlace| {
-        u16::try_from(p.district_code)
-            .ok()
-            .and_then(|d| DistrictCode::from_number(d).ok())
-            .is_some_and(|d| sender.scope.contains(d))
+        DistrictCode::from_stored(p.district_code).is_some_and(|d| sender.scope.contains(d))
     };
     found.0.retain(|_, p| in_scope(p));
     found.1.retain(|_, l| {
@@ -1272,11 +1269,7 @@ pub fn update_logros(
     districts.sort_unstable();
     let districts: Vec<DistrictCode> = districts
         .into_iter()
-        .filter_map(|d| {
-            u16::try_from(d)
-                .ok()
-                .and_then(|d| DistrictCode::from_number(d).ok())
-        })
+        .filter_map(DistrictCode::from_stored)
         .filter(|code| measured.contains(*code))
         .collect();
     let touched: Vec<String> = districts.iter().map(ToString::to_string).collect();

@@ -500,9 +500,7 @@ pub fn report_row(
     );
     o.insert(
         "district_name".into(),
-        json!(u16::try_from(r.district_code)
-            .ok()
-            .and_then(|d| DistrictCode::from_number(d).ok())
+        json!(DistrictCode::from_stored(r.district_code)
             .map(|d| Territory::official().name_of(TerritoryCode::District(d)))),
     );
     if let Some(p) = person {

@@ -332,10 +332,7 @@ pub fn change_status(
     };
     let found = vamos_store::referrals::referral_by_id(&mut store.db(), id)?;
     let visible = found.as_ref().is_some_and(|r| {
-        u16::try_from(r.district_code)
-            .ok()
-            .and_then(|d| DistrictCode::from_number(d).ok())
-            .is_some_and(|d| actor.scope.contains(d))
+        DistrictCode::from_stored(r.district_code).is_some_and(|d| actor.scope.contains(d))
             && (actor.role != Some(Role::Operador)
                 || actor.institution.as_deref() == Some(r.institution.as_str()))
     });

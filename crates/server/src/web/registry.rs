@@ -31,8 +31,7 @@ pub struct SearchForm {
 }
 
 fn territory_name(code: Option<i64>) -> String {
-    code.and_then(|d| u16::try_from(d).ok())
-        .and_then(|d| DistrictCode::from_number(d).ok())
+    code.and_then(DistrictCode::from_stored)
         .map(|d| Territory::official().name_of(TerritoryCode::District(d)))
         .unwrap_or_default()
 }

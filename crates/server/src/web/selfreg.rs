@@ -175,9 +175,7 @@ pub async fn queue(
     let items: Vec<JValue> = rows
         .iter()
         .map(|(r, members)| {
-            let district = u16::try_from(r.district_code)
-                .ok()
-                .and_then(|d| DistrictCode::from_number(d).ok())
+            let district = DistrictCode::from_stored(r.district_code)
                 .map(|d| Territory::official().name_of(TerritoryCode::District(d)))
                 .unwrap_or_default();
             context! {
