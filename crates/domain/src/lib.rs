@@ -16,6 +16,7 @@ pub mod registry;
 pub mod schema;
 pub mod services;
 pub mod territory;
+pub mod versions;
 
 pub use authz::{FieldPolicy, Permission, Role, Scope};
 pub use evidence::{EvidenceKind, EvidenceSource};
@@ -28,3 +29,4 @@ pub use registry::{
 };
 pub use schema::{FieldKind, FieldSpec, Value};
 pub use territory::{DepartmentCode, DistrictCode, Territory, TerritoryCode, TerritoryLevel};
+pub use versions::{Effect, UnitStatus, VersionMeta};

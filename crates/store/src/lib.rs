@@ -27,6 +27,7 @@ pub mod self_registrations;
 pub mod sql;
 mod sqlite_store;
 pub mod testing;
+pub mod versions;
 pub mod views;
 
 pub use postgres_store::PostgresStore;

@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use vamos_domain::schema::{COMMUNITY_FIELDS, HOUSEHOLD_FIELDS, PERSON_FIELDS};
+use vamos_domain::versions::{household_hash, person_hash};
 use vamos_domain::{
     AdminEventRow, AdminRecord, AnswerRef, Community, CommunityRow, CommunitySurvey, DistrictCode,
     Household, HouseholdRow, NationalId, Person, PersonRow, RegistrySink, Sex, TerritoryCode,
@@ -94,6 +95,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0017_measurement_publication",
         include_str!("../migrations/postgres/0017_measurement_publication.sql"),
     ),
+    (
+        "0018_versions",
+        include_str!("../migrations/postgres/0018_versions.sql"),
+    ),
 ];
 
 /// A PostgreSQL registry.
@@ -151,6 +156,7 @@ impl Store for PostgresStore {
         Ok(Box::new(PgImport {
             tx: Some(tx),
             import_id: id,
+            started_at: meta.started_at.clone(),
         }))
     }
 
@@ -570,6 +576,8 @@ fn pg_answers<'r>(
 struct PgImport<'c> {
     tx: Option<Transaction<'c>>,
     import_id: i64,
+    /// Written as each new row's `recorded_at` (when the registry learnt it).
+    started_at: String,
 }
 
 /// Appends one field in COPY text format (tab separated, `\N` for NULL, backslash escapes).
@@ -810,11 +818,14 @@ impl ImportTx for PgImport<'_> {
             r.int(self.import_id);
             r.int(i64::from(h.provenance.file_no));
             r.int(h.provenance.row as i64);
+            r.text(&self.started_at);
+            r.int(household_hash(h));
             r.end();
         }
         let sql = format!(
             "COPY households (id, submission_key, form, district_code, community_id, area, address,
-             latitude, longitude, interview_date, {}, import_id, file_no, source_row) FROM STDIN",
+             latitude, longitude, interview_date, {}, import_id, file_no, source_row, recorded_at,
+             content_hash) FROM STDIN",
             answer_columns(HOUSEHOLD_FIELDS)
         );
         self.copy(&sql, buf)
@@ -840,11 +851,14 @@ impl ImportTx for PgImport<'_> {
             r.int(self.import_id);
             r.int(i64::from(p.provenance.file_no));
             r.int(p.provenance.row as i64);
+            r.text(&self.started_at);
+            r.int(person_hash(p));
             r.end();
         }
         let sql = format!(
             "COPY persons (id, household_id, submission_key, given_names, family_names, national_id,
-             birth_date, sex, relationship, {}, import_id, file_no, source_row) FROM STDIN",
+             birth_date, sex, relationship, {}, import_id, file_no, source_row, recorded_at,
+             content_hash) FROM STDIN",
             answer_columns(PERSON_FIELDS)
         );
         self.copy(&sql, buf)

@@ -13,6 +13,7 @@ use crate::{
 };
 use rusqlite::{params, Connection, OptionalExtension, Statement};
 use vamos_domain::schema::{COMMUNITY_FIELDS, HOUSEHOLD_FIELDS, PERSON_FIELDS};
+use vamos_domain::versions::{household_hash, person_hash};
 use vamos_domain::{
     AdminEventRow, AdminRecord, AnswerRef, Community, CommunityRow, CommunitySurvey, DistrictCode,
     Household, HouseholdRow, NationalId, Person, PersonRow, RegistrySink, Sex, TerritoryCode,
@@ -80,6 +81,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0017_measurement_publication",
         include_str!("../migrations/sqlite/0017_measurement_publication.sql"),
+    ),
+    (
+        "0018_versions",
+        include_str!("../migrations/sqlite/0018_versions.sql"),
     ),
 ];
 
@@ -333,6 +338,7 @@ impl Store for SqliteStore {
         Ok(Box::new(SqliteImport {
             conn: &mut self.conn,
             import_id: id,
+            started_at: meta.started_at.clone(),
             open: true,
         }))
     }
@@ -668,6 +674,8 @@ fn insert_import(
 struct SqliteImport<'c> {
     conn: &'c mut Connection,
     import_id: i64,
+    /// Written as each new row's `recorded_at` (when the registry learnt it).
+    started_at: String,
     open: bool,
 }
 
@@ -780,10 +788,11 @@ impl ImportTx for SqliteImport<'_> {
         let fixed = 10;
         let sql = format!(
             "INSERT INTO households (id, submission_key, form, district_code, community_id, area,
-             address, latitude, longitude, interview_date, {}, import_id, file_no, source_row)
+             address, latitude, longitude, interview_date, {}, import_id, file_no, source_row,
+             recorded_at, content_hash)
              VALUES ({})",
             answer_columns(HOUSEHOLD_FIELDS),
-            placeholders(fixed + HOUSEHOLD_FIELDS.len() + 3)
+            placeholders(fixed + HOUSEHOLD_FIELDS.len() + 5)
         );
         let mut st = self.conn.prepare_cached(&sql)?;
         for h in rows {
@@ -806,6 +815,8 @@ impl ImportTx for SqliteImport<'_> {
             st.raw_bind_parameter(i, self.import_id)?;
             st.raw_bind_parameter(i + 1, h.provenance.file_no)?;
             st.raw_bind_parameter(i + 2, h.provenance.row as i64)?;
+            st.raw_bind_parameter(i + 3, self.started_at.as_str())?;
+            st.raw_bind_parameter(i + 4, household_hash(h))?;
             st.raw_execute()?;
         }
         Ok(())
@@ -815,10 +826,11 @@ impl ImportTx for SqliteImport<'_> {
         let fixed = 9;
         let sql = format!(
             "INSERT INTO persons (id, household_id, submission_key, given_names, family_names,
-             national_id, birth_date, sex, relationship, {}, import_id, file_no, source_row)
+             national_id, birth_date, sex, relationship, {}, import_id, file_no, source_row,
+             recorded_at, content_hash)
              VALUES ({})",
             answer_columns(PERSON_FIELDS),
-            placeholders(fixed + PERSON_FIELDS.len() + 3)
+            placeholders(fixed + PERSON_FIELDS.len() + 5)
         );
         let mut st = self.conn.prepare_cached(&sql)?;
         for p in rows {
@@ -840,6 +852,8 @@ impl ImportTx for SqliteImport<'_> {
             st.raw_bind_parameter(i, self.import_id)?;
             st.raw_bind_parameter(i + 1, p.provenance.file_no)?;
             st.raw_bind_parameter(i + 2, p.provenance.row as i64)?;
+            st.raw_bind_parameter(i + 3, self.started_at.as_str())?;
+            st.raw_bind_parameter(i + 4, person_hash(p))?;
             st.raw_execute()?;
         }
         Ok(())

@@ -1794,3 +1794,71 @@ fn appliers_side_by_side_lose_nothing_answer_a_referral_once_and_keep_the_waterm
         "{out:?}"
     );
 }
+
+#[test]
+fn a_new_version_keeps_the_replaced_one_in_the_history() {
+    use vamos_domain::versions::{UnitStatus, VersionMeta};
+    use vamos_store::versions;
+    for db in all_dbs() {
+        let mut s = db.open();
+        write_one(s.as_mut(), true);
+        let mut d0 = s.db();
+        let (h, hm) = versions::household(&mut d0, 1).unwrap().unwrap();
+        let (p, pm) = versions::person(&mut d0, 1).unwrap().unwrap();
+        assert_eq!(hm.version, 1, "{}", db.label);
+        assert_eq!(hm.recorded_at, "2026-11-23T10:00:00Z", "{}", db.label);
+        assert_eq!(pm.status, UnitStatus::Activo, "{}", db.label);
+        let mut h2 = h.clone();
+        h2.submission_key = "k-reentrevista".into();
+        h2.interview_date = d("2027-04-02");
+        h2.answers[4] = Value::Int(4);
+        let m2 = VersionMeta {
+            version: 2,
+            valid_from: Some(d("2027-04-02")),
+            recorded_at: "2027-04-10T12:00:00Z".into(),
+            status: UnitStatus::Activo,
+            merged_into: None,
+            change_id: None,
+        };
+        let mut dead = p.clone();
+        dead.answers[10] = Value::Text("guarani".into());
+        let dm = VersionMeta {
+            status: UnitStatus::Fallecido,
+            valid_from: Some(d("2027-03-01")),
+            ..m2.clone()
+        };
+        let next = versions::next_person_id(&mut d0).unwrap();
+        let mut baby = p.clone();
+        baby.id = next;
+        baby.national_id = None;
+        baby.birth_date = d("2027-02-01");
+        let bm = VersionMeta {
+            version: 1,
+            valid_from: Some(d("2027-02-01")),
+            ..m2.clone()
+        };
+        let set = versions::VersionSet {
+            households: vec![(h2.clone(), m2.clone())],
+            persons: vec![(dead, dm)],
+            new_persons: vec![(baby, bm)],
+            ..Default::default()
+        };
+        versions::apply(&mut d0, &set).unwrap();
+        let hv = versions::household_versions(&mut d0, 1).unwrap();
+        assert_eq!(hv.len(), 2, "{}", db.label);
+        assert_eq!(hv[0].0, h, "{}: version 1 unchanged", db.label);
+        assert_eq!(hv[1].0, h2, "{}", db.label);
+        assert_eq!(hv[1].1, m2, "{}", db.label);
+        let mv = versions::member_versions(&mut d0, 1).unwrap();
+        assert_eq!(mv.len(), 3, "{}", db.label);
+        assert_eq!(mv[1].1.status, UnitStatus::Fallecido, "{}", db.label);
+        assert_eq!(mv[2].0.id, next, "{}", db.label);
+        // A version that does not follow the current one is refused, and nothing is written.
+        let stale = versions::VersionSet {
+            households: vec![(h2, m2)],
+            ..Default::default()
+        };
+        assert!(versions::apply(&mut d0, &stale).is_err(), "{}", db.label);
+        assert_eq!(versions::household_versions(&mut d0, 1).unwrap().len(), 2);
+    }
+}

@@ -1,0 +1,478 @@
+//! Versions of households and persons (issue 36): the current version lives in `households` /
+//! `persons`, every other one in `household_history` / `person_history` (migration 0018).
+//!
+//! Writes go through [`apply`], which runs a whole [`VersionSet`] in one transaction: a unit's
+//! new current version first copies the row it replaces into the history, then overwrites it
+//! in place (rows are referenced by referrals and evidence, so a replacement is an `UPDATE`,
+//! never a delete). The rules — which versions an edit writes, how they are dated — are the
+//! caller's (`vamos_app`, `vamos_ingest`); this module only stores them.
+
+use crate::bulk::date_param;
+use crate::sql::{in_tx, Db, Param, Row, Sql};
+use crate::{iso, Result, StoreError};
+use chrono::NaiveDate;
+use vamos_domain::schema::{FieldKind, HOUSEHOLD_FIELDS, PERSON_FIELDS};
+use vamos_domain::versions::{household_hash, person_hash, UnitStatus, VersionMeta};
+use vamos_domain::{
+    DistrictCode, FieldSpec, Household, ImportKind, NationalId, Person, Provenance, Sex, Value,
+};
+
+/// Everything one edit writes, applied all or nothing by [`apply`].
+#[derive(Debug, Default, Clone)]
+pub struct VersionSet {
+    /// New current versions of existing households (the old row goes to the history).
+    pub households: Vec<(Household, VersionMeta)>,
+    /// New current versions of existing persons.
+    pub persons: Vec<(Person, VersionMeta)>,
+    /// Persons new to the registry (a birth, a member who joined): inserted as current rows
+    /// with the ids given (take them from [`next_person_id`] inside the same transaction).
+    pub new_persons: Vec<(Person, VersionMeta)>,
+    /// Versions that do not become current (a correction of a past version): history only.
+    pub past_households: Vec<(Household, VersionMeta)>,
+    pub past_persons: Vec<(Person, VersionMeta)>,
+}
+
+impl VersionSet {
+    pub fn is_empty(&self) -> bool {
+        self.households.is_empty()
+            && self.persons.is_empty()
+            && self.new_persons.is_empty()
+            && self.past_households.is_empty()
+            && self.past_persons.is_empty()
+    }
+}
+
+const VERSION_COLS: [&str; 7] = [
+    "valid_from",
+    "recorded_at",
+    "version",
+    "status",
+    "merged_into",
+    "change_id",
+    "content_hash",
+];
+
+fn household_cols() -> Vec<&'static str> {
+    let mut c = vec![
+        "id",
+        "submission_key",
+        "form",
+        "district_code",
+        "community_id",
+        "area",
+        "address",
+        "latitude",
+        "longitude",
+        "interview_date",
+    ];
+    c.extend(HOUSEHOLD_FIELDS.iter().map(|f| f.name));
+    c.extend(["import_id", "file_no", "source_row"]);
+    c.extend(VERSION_COLS);
+    c
+}
+
+fn person_cols() -> Vec<&'static str> {
+    let mut c = vec![
+        "id",
+        "household_id",
+        "submission_key",
+        "given_names",
+        "family_names",
+        "national_id",
+        "birth_date",
+        "sex",
+        "relationship",
+    ];
+    c.extend(PERSON_FIELDS.iter().map(|f| f.name));
+    c.extend(["import_id", "file_no", "source_row"]);
+    c.extend(VERSION_COLS);
+    c
+}
+
+fn answer_param(v: &Value) -> Param {
+    match v {
+        Value::Null => Param::Text(None),
+        Value::Int(n) => Param::Int(Some(*n)),
+        Value::Text(s) => Param::Text(Some(s.clone())),
+        Value::Code(s) => Param::Text(Some((*s).to_string())),
+        Value::Date(d) => Param::Text(Some(iso(*d))),
+    }
+}
+
+/// Integer answer columns bind a typed NULL (PostgreSQL checks the parameter's type).
+fn answer_params(fields: &[FieldSpec], values: &[Value]) -> Vec<Param> {
+    fields
+        .iter()
+        .zip(values)
+        .map(|(f, v)| match (f.kind, v) {
+            (FieldKind::Integer { .. }, Value::Null) => Param::Int(None),
+            _ => answer_param(v),
+        })
+        .collect()
+}
+
+fn meta_params(m: &VersionMeta, hash: i64) -> [Param; 7] {
+    [
+        Param::Text(m.valid_from.map(iso)),
+        Param::Text(Some(m.recorded_at.clone())),
+        Param::Int(Some(m.version)),
+        Param::Text(Some(m.status.as_str().into())),
+        Param::Int(m.merged_into),
+        Param::Int(m.change_id),
+        Param::Int(Some(hash)),
+    ]
+}
+
+fn household_params(h: &Household, m: &VersionMeta) -> Vec<Param> {
+    let mut p = vec![
+        Param::Int(Some(h.id)),
+        Param::Text(Some(h.submission_key.clone())),
+        Param::Text(Some(h.form.as_str().into())),
+        Param::Int(Some(i64::from(h.district.get()))),
+        Param::Int(Some(h.community_id)),
+        Param::Text(h.area.clone()),
+        Param::Text(h.address.clone()),
+        Param::Real(h.latitude),
+        Param::Real(h.longitude),
+        Param::Text(Some(iso(h.interview_date))),
+    ];
+    p.extend(answer_params(HOUSEHOLD_FIELDS, &h.answers));
+    p.extend([
+        Param::Int(Some(h.provenance.import_id)),
+        Param::Int(Some(i64::from(h.provenance.file_no))),
+        Param::Int(Some(h.provenance.row as i64)),
+    ]);
+    p.extend(meta_params(m, household_hash(h)));
+    p
+}
+
+fn person_params(x: &Person, m: &VersionMeta) -> Vec<Param> {
+    let mut p = vec![
+        Param::Int(Some(x.id)),
+        Param::Int(Some(x.household_id)),
+        Param::Text(Some(x.submission_key.clone())),
+        Param::Text(Some(x.given_names.clone())),
+        Param::Text(Some(x.family_names.clone())),
+        Param::Int(x.national_id.map(|n| i64::from(n.get()))),
+        Param::Text(Some(iso(x.birth_date))),
+        Param::Text(Some(x.sex.as_str().into())),
+        Param::Text(Some(x.relationship.clone())),
+    ];
+    p.extend(answer_params(PERSON_FIELDS, &x.answers));
+    p.extend([
+        Param::Int(Some(x.provenance.import_id)),
+        Param::Int(Some(i64::from(x.provenance.file_no))),
+        Param::Int(Some(x.provenance.row as i64)),
+    ]);
+    p.extend(meta_params(m, person_hash(x)));
+    p
+}
+
+/// `$n` for each column, with the date columns cast on PostgreSQL.
+fn value_marks(sql: &dyn Sql, cols: &[&str]) -> Vec<String> {
+    cols.iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if matches!(*c, "interview_date" | "birth_date") {
+                date_param(sql, i + 1)
+            } else {
+                format!("${}", i + 1)
+            }
+        })
+        .collect()
+}
+
+fn insert_sql(sql: &dyn Sql, table: &str, cols: &[&str]) -> String {
+    format!(
+        "INSERT INTO {table} ({}) VALUES ({})",
+        cols.join(", "),
+        value_marks(sql, cols).join(", ")
+    )
+}
+
+/// Replaces the current row `id` of `table`, whose old content goes to `history` first.
+fn replace_sql(sql: &dyn Sql, table: &str, cols: &[&str]) -> String {
+    let marks = value_marks(sql, cols);
+    let sets: Vec<String> = cols
+        .iter()
+        .zip(&marks)
+        .skip(1)
+        .map(|(c, m)| format!("{c} = {m}"))
+        .collect();
+    format!("UPDATE {table} SET {} WHERE id = $1", sets.join(", "))
+}
+
+fn check_version(table: &str, id: i64, current: Option<i64>, next: i64) -> Result<()> {
+    match current {
+        None => Err(StoreError::Invalid(format!("{table} {id}: no existe"))),
+        Some(v) if next <= v => Err(StoreError::Invalid(format!(
+            "{table} {id}: la versión {next} no sigue a la vigente {v}"
+        ))),
+        Some(_) => Ok(()),
+    }
+}
+
+fn current_version(sql: &mut dyn Sql, table: &str, id: i64) -> Result<Option<i64>> {
+    Ok(sql
+        .query_opt(
+            &format!("SELECT version FROM {table} WHERE id = $1"),
+            &[id.into()],
+        )?
+        .and_then(|r| r.int(0)))
+}
+
+/// Writes `set` in the caller's transaction (see [`apply`]).
+pub(crate) fn write(sql: &mut dyn Sql, set: &VersionSet) -> Result<()> {
+    let hcols = household_cols();
+    let pcols = person_cols();
+    for (h, m) in &set.households {
+        check_version(
+            "hogar",
+            h.id,
+            current_version(sql, "households", h.id)?,
+            m.version,
+        )?;
+        sql.execute(
+            "INSERT INTO household_history SELECT * FROM households WHERE id = $1",
+            &[h.id.into()],
+        )?;
+        sql.execute(
+            &replace_sql(sql, "households", &hcols),
+            &household_params(h, m),
+        )?;
+    }
+    for (p, m) in &set.persons {
+        check_version(
+            "persona",
+            p.id,
+            current_version(sql, "persons", p.id)?,
+            m.version,
+        )?;
+        sql.execute(
+            "INSERT INTO person_history SELECT * FROM persons WHERE id = $1",
+            &[p.id.into()],
+        )?;
+        sql.execute(&replace_sql(sql, "persons", &pcols), &person_params(p, m))?;
+    }
+    if !set.new_persons.is_empty() {
+        let text = insert_sql(sql, "persons", &pcols);
+        let rows: Vec<Vec<Param>> = set
+            .new_persons
+            .iter()
+            .map(|(p, m)| person_params(p, m))
+            .collect();
+        sql.execute_many(&text, &rows)?;
+    }
+    if !set.past_households.is_empty() {
+        let text = insert_sql(sql, "household_history", &hcols);
+        let rows: Vec<Vec<Param>> = set
+            .past_households
+            .iter()
+            .map(|(h, m)| household_params(h, m))
+            .collect();
+        sql.execute_many(&text, &rows)?;
+    }
+    if !set.past_persons.is_empty() {
+        let text = insert_sql(sql, "person_history", &pcols);
+        let rows: Vec<Vec<Param>> = set
+            .past_persons
+            .iter()
+            .map(|(p, m)| person_params(p, m))
+            .collect();
+        sql.execute_many(&text, &rows)?;
+    }
+    Ok(())
+}
+
+/// Applies `set` in one transaction of its own: all of it or nothing.
+pub fn apply(db: &mut Db<'_>, set: &VersionSet) -> Result<()> {
+    in_tx(db.raw(), |sql| write(sql, set))
+}
+
+/// The next free person id (current and past versions), for [`VersionSet::new_persons`].
+pub fn next_person_id(db: &mut Db<'_>) -> Result<i64> {
+    let row = db.raw().query_opt(
+        "SELECT MAX(m) FROM (SELECT MAX(id) AS m FROM persons
+         UNION ALL SELECT MAX(id) AS m FROM person_history) t",
+        &[],
+    )?;
+    Ok(row.and_then(|r| r.int(0)).unwrap_or(0) + 1)
+}
+
+fn select_list(cols: &[&str]) -> String {
+    cols.iter()
+        .map(|c| match *c {
+            // Dates come back as ISO text from both backends.
+            "interview_date" | "birth_date" => format!("CAST({c} AS TEXT) AS {c}"),
+            _ => (*c).to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn bad(what: &str) -> StoreError {
+    StoreError::Invalid(format!("versión ilegible: {what}"))
+}
+
+fn date(s: Option<String>, what: &str) -> Result<NaiveDate> {
+    s.and_then(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok())
+        .ok_or_else(|| bad(what))
+}
+
+fn answers(r: &Row, start: usize, fields: &[FieldSpec]) -> Vec<Value> {
+    fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let c = r.at(start + i);
+            match f.kind {
+                FieldKind::Integer { .. } => c.int().map_or(Value::Null, Value::Int),
+                _ => c.string().map_or(Value::Null, Value::Text),
+            }
+        })
+        .collect()
+}
+
+fn meta(r: &Row, start: usize) -> Result<VersionMeta> {
+    Ok(VersionMeta {
+        valid_from: match r.string(start) {
+            None => None,
+            s => Some(date(s, "valid_from")?),
+        },
+        recorded_at: r.string(start + 1).unwrap_or_default(),
+        version: r.int(start + 2).ok_or_else(|| bad("version"))?,
+        status: r
+            .string(start + 3)
+            .as_deref()
+            .and_then(UnitStatus::parse)
+            .ok_or_else(|| bad("status"))?,
+        merged_into: r.int(start + 4),
+        change_id: r.int(start + 5),
+    })
+}
+
+fn decode_household(r: &Row) -> Result<(Household, VersionMeta)> {
+    let n = HOUSEHOLD_FIELDS.len();
+    let district = r
+        .int(3)
+        .and_then(DistrictCode::from_stored)
+        .ok_or_else(|| bad("district_code"))?;
+    let h = Household {
+        id: r.int(0).ok_or_else(|| bad("id"))?,
+        submission_key: r.text(1),
+        form: ImportKind::parse(&r.text(2)).ok_or_else(|| bad("form"))?,
+        district,
+        community_id: r.int(4).ok_or_else(|| bad("community_id"))?,
+        area: r.string(5),
+        address: r.string(6),
+        latitude: r.at(7).real(),
+        longitude: r.at(8).real(),
+        interview_date: date(r.string(9), "interview_date")?,
+        answers: answers(r, 10, HOUSEHOLD_FIELDS),
+        provenance: Provenance {
+            import_id: r.int(10 + n).unwrap_or(0),
+            file_no: r.int(11 + n).unwrap_or(0) as u32,
+            row: r.int(12 + n).unwrap_or(0) as u64,
+        },
+    };
+    Ok((h, meta(r, 13 + n)?))
+}
+
+fn decode_person(r: &Row) -> Result<(Person, VersionMeta)> {
+    let n = PERSON_FIELDS.len();
+    let p = Person {
+        id: r.int(0).ok_or_else(|| bad("id"))?,
+        household_id: r.int(1).ok_or_else(|| bad("household_id"))?,
+        submission_key: r.text(2),
+        given_names: r.text(3),
+        family_names: r.text(4),
+        national_id: r
+            .int(5)
+            .and_then(|n| u32::try_from(n).ok())
+            .and_then(|n| NationalId::parse_optional(&n.to_string()).ok().flatten()),
+        birth_date: date(r.string(6), "birth_date")?,
+        sex: Sex::parse(&r.text(7)).ok_or_else(|| bad("sex"))?,
+        relationship: r.text(8),
+        answers: answers(r, 9, PERSON_FIELDS),
+        provenance: Provenance {
+            import_id: r.int(9 + n).unwrap_or(0),
+            file_no: r.int(10 + n).unwrap_or(0) as u32,
+            row: r.int(11 + n).unwrap_or(0) as u64,
+        },
+    };
+    Ok((p, meta(r, 12 + n)?))
+}
+
+/// The current version of household `id`.
+pub fn household(db: &mut Db<'_>, id: i64) -> Result<Option<(Household, VersionMeta)>> {
+    let cols = household_cols();
+    db.raw()
+        .query_opt(
+            &format!(
+                "SELECT {} FROM households WHERE id = $1",
+                select_list(&cols)
+            ),
+            &[id.into()],
+        )?
+        .as_ref()
+        .map(decode_household)
+        .transpose()
+}
+
+/// The current version of person `id`.
+pub fn person(db: &mut Db<'_>, id: i64) -> Result<Option<(Person, VersionMeta)>> {
+    let cols = person_cols();
+    db.raw()
+        .query_opt(
+            &format!("SELECT {} FROM persons WHERE id = $1", select_list(&cols)),
+            &[id.into()],
+        )?
+        .as_ref()
+        .map(decode_person)
+        .transpose()
+}
+
+/// Every version of household `id`, oldest first (by version number), the current one last.
+pub fn household_versions(db: &mut Db<'_>, id: i64) -> Result<Vec<(Household, VersionMeta)>> {
+    let list = select_list(&household_cols());
+    let rows = db.raw().query(
+        &format!(
+            "SELECT {list} FROM household_history WHERE id = $1
+             UNION ALL SELECT {list} FROM households WHERE id = $1
+             ORDER BY version"
+        ),
+        &[id.into()],
+    )?;
+    rows.iter().map(decode_household).collect()
+}
+
+/// Every version of every person who was ever a member of household `id` (in any version),
+/// ordered by person and version.
+pub fn member_versions(db: &mut Db<'_>, household_id: i64) -> Result<Vec<(Person, VersionMeta)>> {
+    let list = select_list(&person_cols());
+    let rows = db.raw().query(
+        &format!(
+            "WITH ids AS (SELECT id FROM persons WHERE household_id = $1
+                          UNION SELECT id FROM person_history WHERE household_id = $1)
+             SELECT {list} FROM person_history WHERE id IN (SELECT id FROM ids)
+             UNION ALL SELECT {list} FROM persons WHERE id IN (SELECT id FROM ids)
+             ORDER BY id, version"
+        ),
+        &[household_id.into()],
+    )?;
+    rows.iter().map(decode_person).collect()
+}
+
+/// Every version of person `id`, oldest first.
+pub fn person_versions(db: &mut Db<'_>, id: i64) -> Result<Vec<(Person, VersionMeta)>> {
+    let list = select_list(&person_cols());
+    let rows = db.raw().query(
+        &format!(
+            "SELECT {list} FROM person_history WHERE id = $1
+             UNION ALL SELECT {list} FROM persons WHERE id = $1
+             ORDER BY version"
+        ),
+        &[id.into()],
+    )?;
+    rows.iter().map(decode_person).collect()
+}
