@@ -55,6 +55,16 @@ impl Actor {
         }
     }
 
+    /// The named account acting (the account name without the token or channel the audit
+    /// trail adds); `None` for the command line without an account and the public. Maker-checker
+    /// rules compare accounts, so that one person's session and token are the same checker.
+    pub fn account(&self) -> Option<&str> {
+        if self.operator || self.role.is_none_or(|r| r == Role::Publico) {
+            return None;
+        }
+        self.name.split(" (").next()
+    }
+
     /// Whether this actor may use permission `p`: the role grants it and, for a token, its
     /// scopes include it (the command line's operator: always).
     pub fn can(&self, p: Permission) -> bool {

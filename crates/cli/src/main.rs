@@ -5,6 +5,7 @@
 //! only here, and passed down as dates.
 
 mod admin;
+mod changes;
 mod commands;
 mod identity;
 mod measure;
@@ -128,6 +129,11 @@ enum Command {
     Referrals {
         #[command(subcommand)]
         command: referrals::ReferralsCommand,
+    },
+    /// Solicitudes de cambio al registro con aprobación de otra cuenta (maker-checker).
+    Changes {
+        #[command(subcommand)]
+        command: changes::ChangesCommand,
     },
     /// Contra-referencias: importar los servicios prestados que informan las instituciones.
     CounterReferrals {
@@ -323,6 +329,7 @@ fn main() -> ExitCode {
         Command::Dci { command } => ops::dci_command(&command),
         Command::Referrals { command } => referrals::referrals(&command),
         Command::CounterReferrals { command } => referrals::counter_referrals(&command),
+        Command::Changes { command } => changes::changes(&command),
         Command::DeliveryPoints { command } => referrals::delivery_points(&command),
         Command::Route(a) => referrals::route(&a),
         Command::Backup(a) => ops::backup(&a),

@@ -91,6 +91,8 @@ impl Role {
                     | ReferralsWork
                     | RegistryLoad
                     | MeasurementsPublish
+                    | ChangesRequest
+                    | ChangesApprove
             ),
             Role::Coordinador => matches!(p, LogrosRead | CatalogueRead),
             Role::Operador => matches!(
@@ -103,13 +105,19 @@ impl Role {
                     | ReferralsRead
                     | ReferralsWork
                     | CounterReferralsWrite
+                    | ChangesRequest
             ),
             Role::Mesa => matches!(
                 p,
-                RegistryRead | StatusRead | LogrosRead | CatalogueRead | ReferralsRead
+                RegistryRead
+                    | StatusRead
+                    | LogrosRead
+                    | CatalogueRead
+                    | ReferralsRead
+                    | ChangesRequest
             ),
             Role::Encuestador => matches!(p, CatalogueRead),
-            Role::Orientador => matches!(p, StatusRead | CatalogueRead),
+            Role::Orientador => matches!(p, StatusRead | CatalogueRead | ChangesRequest),
             Role::Publico => matches!(p, CatalogueRead),
         }
     }
@@ -175,10 +183,14 @@ pub enum Permission {
     Monitoring,
     /// Publishing a measurement: its figures, frozen, become the public figures.
     MeasurementsPublish,
+    /// Requesting a change to the registry (a change request, within its territories).
+    ChangesRequest,
+    /// Approving or rejecting change requests made by others.
+    ChangesApprove,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 15] = [
         Permission::RegistryRead,
         Permission::StatusRead,
         Permission::LogrosRead,
@@ -192,6 +204,8 @@ impl Permission {
         Permission::RegistryLoad,
         Permission::Monitoring,
         Permission::MeasurementsPublish,
+        Permission::ChangesRequest,
+        Permission::ChangesApprove,
     ];
 
     /// Token scope name.
@@ -210,6 +224,8 @@ impl Permission {
             Permission::RegistryLoad => "registro:cargar",
             Permission::Monitoring => "monitoreo:leer",
             Permission::MeasurementsPublish => "mediciones:publicar",
+            Permission::ChangesRequest => "cambios:solicitar",
+            Permission::ChangesApprove => "cambios:aprobar",
         }
     }
 
@@ -236,6 +252,8 @@ impl Permission {
             Permission::MeasurementsPublish => {
                 "publicar una medición (sus cifras pasan a ser las cifras públicas)"
             }
+            Permission::ChangesRequest => "solicitar cambios al registro (datos personales)",
+            Permission::ChangesApprove => "aprobar o rechazar solicitudes de cambio de otros",
         }
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod changes;
 mod bulk;
 pub mod counter_referrals;
 // The intake log's encoding and the persons' places are parts of counter-referrals, kept at

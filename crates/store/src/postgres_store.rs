@@ -99,6 +99,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0018_versions",
         include_str!("../migrations/postgres/0018_versions.sql"),
     ),
+    (
+        "0019_change_requests",
+        include_str!("../migrations/postgres/0019_change_requests.sql"),
+    ),
 ];
 
 /// A PostgreSQL registry.
@@ -664,7 +668,7 @@ impl<'b> CopyRow<'b> {
             Param::Int(n) => self.opt_int(*n),
             Param::Text(t) => self.opt_text(t.as_deref()),
             Param::Real(x) => self.opt_float(*x),
-            Param::Ints(_) | Param::Texts(_) | Param::Reals(_) => {
+            Param::Bytes(_) | Param::Ints(_) | Param::Texts(_) | Param::Reals(_) => {
                 return Err(StoreError::Invalid(
                     "una lista no es un valor de fila de COPY".into(),
                 ))
@@ -999,6 +1003,8 @@ impl crate::sql::Sql for PostgresStore {
                 } else if *t == Type::TIMESTAMPTZ {
                     r.try_get::<_, Option<chrono::DateTime<chrono::Utc>>>(i)?
                         .map(|d| Cell::Text(d.to_rfc3339()))
+                } else if *t == Type::BYTEA {
+                    r.try_get::<_, Option<Vec<u8>>>(i)?.map(Cell::Bytes)
                 } else if *t == Type::VOID {
                     None
                 } else {
@@ -1060,6 +1066,7 @@ fn pg_params(params: &[crate::sql::Param]) -> Vec<&(dyn ToSql + Sync)> {
                 Param::Int(v) => v,
                 Param::Text(v) => v,
                 Param::Real(v) => v,
+                Param::Bytes(v) => v,
                 Param::Ints(v) => v,
                 Param::Texts(v) => v,
                 Param::Reals(v) => v,

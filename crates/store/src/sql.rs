@@ -16,6 +16,8 @@ pub enum Param {
     Int(Option<i64>),
     Text(Option<String>),
     Real(Option<f64>),
+    /// Binary content (a change request's attachment): `BYTEA` / `BLOB`.
+    Bytes(Option<Vec<u8>>),
     /// A list bound as one array parameter, PostgreSQL only (`= ANY($n)`, `UNNEST($n)`): the
     /// statement text stays the same whatever the number of values, so it is prepared once
     /// per connection. SQLite rejects it (see [`in_ints`] for lists that run on both).
@@ -146,6 +148,8 @@ pub enum Cell {
     Int(i64),
     Real(f64),
     Text(String),
+    /// A `BYTEA` / `BLOB` value.
+    Bytes(Vec<u8>),
 }
 
 impl Cell {
@@ -154,7 +158,7 @@ impl Cell {
             Cell::Int(n) => Some(*n),
             Cell::Real(x) => Some(*x as i64),
             Cell::Text(t) => t.parse().ok(),
-            Cell::Null => None,
+            Cell::Null | Cell::Bytes(_) => None,
         }
     }
     pub fn text(&self) -> Option<&str> {
@@ -168,7 +172,16 @@ impl Cell {
             Cell::Text(t) => Some(t.clone()),
             Cell::Int(n) => Some(n.to_string()),
             Cell::Real(x) => Some(x.to_string()),
+            Cell::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
             Cell::Null => None,
+        }
+    }
+    /// The bytes of a binary value (text as its UTF-8 bytes).
+    pub fn bytes(&self) -> Option<Vec<u8>> {
+        match self {
+            Cell::Bytes(b) => Some(b.clone()),
+            Cell::Text(t) => Some(t.as_bytes().to_vec()),
+            _ => None,
         }
     }
     pub fn real(&self) -> Option<f64> {
@@ -188,6 +201,7 @@ impl Cell {
             Cell::Int(n) => serde_json::Value::from(*n),
             Cell::Real(x) => serde_json::Value::from(*x),
             Cell::Text(t) => serde_json::Value::from(t.as_str()),
+            Cell::Bytes(b) => serde_json::Value::from(b.len()),
         }
     }
 }

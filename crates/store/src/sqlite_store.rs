@@ -86,6 +86,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0018_versions",
         include_str!("../migrations/sqlite/0018_versions.sql"),
     ),
+    (
+        "0019_change_requests",
+        include_str!("../migrations/sqlite/0019_change_requests.sql"),
+    ),
 ];
 
 /// How much of the database file the server's counter-referral writer reads through a memory
@@ -1088,9 +1092,8 @@ impl crate::sql::Sql for SqliteStore {
                     ValueRef::Null => Cell::Null,
                     ValueRef::Integer(v) => Cell::Int(v),
                     ValueRef::Real(v) => Cell::Real(v),
-                    ValueRef::Text(t) | ValueRef::Blob(t) => {
-                        Cell::Text(String::from_utf8_lossy(t).into_owned())
-                    }
+                    ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Blob(b) => Cell::Bytes(b.to_vec()),
                 });
             }
             out.push(Row {
@@ -1156,6 +1159,7 @@ fn bind_params(st: &mut Statement<'_>, params: &[crate::sql::Param]) -> Result<(
             Param::Int(v) => st.raw_bind_parameter(i + 1, v)?,
             Param::Text(v) => st.raw_bind_parameter(i + 1, v)?,
             Param::Real(v) => st.raw_bind_parameter(i + 1, v)?,
+            Param::Bytes(v) => st.raw_bind_parameter(i + 1, v)?,
             Param::Ints(_) | Param::Texts(_) | Param::Reals(_) => {
                 return Err(StoreError::Invalid(
                     "parámetro de lista: solo en PostgreSQL".into(),

@@ -27,6 +27,9 @@ pub struct VersionSet {
     /// Persons new to the registry (a birth, a member who joined): inserted as current rows
     /// with the ids given (take them from [`next_person_id`] inside the same transaction).
     pub new_persons: Vec<(Person, VersionMeta)>,
+    /// Households new to the registry (one split off another): inserted as current rows with
+    /// the ids given (take them from [`next_household_id`] inside the same transaction).
+    pub new_households: Vec<(Household, VersionMeta)>,
     /// Versions that do not become current (a correction of a past version): history only.
     pub past_households: Vec<(Household, VersionMeta)>,
     pub past_persons: Vec<(Person, VersionMeta)>,
@@ -37,6 +40,7 @@ impl VersionSet {
         self.households.is_empty()
             && self.persons.is_empty()
             && self.new_persons.is_empty()
+            && self.new_households.is_empty()
             && self.past_households.is_empty()
             && self.past_persons.is_empty()
     }
@@ -241,6 +245,15 @@ pub(crate) fn write(sql: &mut dyn Sql, set: &VersionSet) -> Result<()> {
             &household_params(h, m),
         )?;
     }
+    if !set.new_households.is_empty() {
+        let text = insert_sql(sql, "households", &hcols);
+        let rows: Vec<Vec<Param>> = set
+            .new_households
+            .iter()
+            .map(|(h, m)| household_params(h, m))
+            .collect();
+        sql.execute_many(&text, &rows)?;
+    }
     for (p, m) in &set.persons {
         check_version(
             "persona",
@@ -294,6 +307,21 @@ pub fn next_person_id(db: &mut Db<'_>) -> Result<i64> {
     let row = db.raw().query_opt(
         "SELECT MAX(m) FROM (SELECT MAX(id) AS m FROM persons
          UNION ALL SELECT MAX(id) AS m FROM person_history) t",
+        &[],
+    )?;
+    Ok(row.and_then(|r| r.int(0)).unwrap_or(0) + 1)
+}
+
+/// The next free household id (current and past versions), for
+/// [`VersionSet::new_households`].
+pub fn next_household_id(db: &mut Db<'_>) -> Result<i64> {
+    next_household_id_in(db.raw())
+}
+
+pub(crate) fn next_household_id_in(sql: &mut dyn Sql) -> Result<i64> {
+    let row = sql.query_opt(
+        "SELECT MAX(m) FROM (SELECT MAX(id) AS m FROM households
+         UNION ALL SELECT MAX(id) AS m FROM household_history) t",
         &[],
     )?;
     Ok(row.and_then(|r| r.int(0)).unwrap_or(0) + 1)

@@ -12,6 +12,7 @@
 pub mod agreements;
 pub mod audit;
 pub mod catalogue;
+pub mod change_requests;
 pub mod communities;
 pub mod counter_referrals;
 pub mod delivery_points;
@@ -56,6 +57,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(counter_referrals::router())
         .merge(service_routes::router())
         .merge(delivery_points::router())
+        .merge(change_requests::router())
 }
 
 /// The router of the JSON API: every operation with the request body limit, the uploads
@@ -66,13 +68,26 @@ pub fn router(body_limit: usize, upload_limit: usize) -> Router<AppState> {
             .layer(axum::extract::DefaultBodyLimit::max(limit))
             .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
     }
-    limited(routes(), body_limit).merge(limited(counter_referrals::uploads(), upload_limit))
+    limited(routes(), body_limit)
+        .merge(limited(counter_referrals::uploads(), upload_limit))
+        .merge(limited(
+            change_requests::uploads(),
+            upload_limit.max(ch_upload_limit()),
+        ))
+}
+
+/// A change request's body: its documents (up to five of 10 MB) and the form around them.
+fn ch_upload_limit() -> usize {
+    vamos_app::changes::MAX_ATTACHMENTS * vamos_app::changes::MAX_ATTACHMENT + 1024 * 1024
 }
 
 /// The OpenAPI description of every operation of [`router`], as utoipa generates it from the
 /// handlers' annotations and types.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes().merge(counter_referrals::uploads()).into_openapi()
+    routes()
+        .merge(counter_referrals::uploads())
+        .merge(change_requests::uploads())
+        .into_openapi()
 }
 
 // ---------------------------------------------------------------- wire types shared by resources

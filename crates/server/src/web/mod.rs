@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod catalogue;
+pub mod changes;
 pub mod dashboard;
 pub mod i18n;
 pub mod imports;
@@ -206,6 +207,9 @@ fn nav(page: &Page) -> Vec<JValue> {
         .is_some_and(|u| matches!(u.role, Role::Administrador | Role::Analista))
     {
         items.push(("/importaciones", "nav-imports"));
+    }
+    if page.can(Permission::ChangesRequest) || page.can(Permission::ChangesApprove) {
+        items.push(("/cambios", "nav-changes"));
     }
     items.push(("/orientaciones", "nav-orientaciones"));
     items.push(("/catalogo", "nav-catalogue"));
@@ -438,6 +442,16 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
             get(imports::rejects),
         )
         .route("/bandeja/{id}", axum::routing::post(inbox::act))
+        .route("/cambios", get(changes::list).post(changes::create).layer(
+            axum::extract::DefaultBodyLimit::max(
+                vamos_app::changes::MAX_ATTACHMENTS * vamos_app::changes::MAX_ATTACHMENT
+                    + 1024 * 1024,
+            ),
+        ))
+        .route("/cambios.csv", get(changes::csv))
+        .route("/cambios/nueva", get(changes::new_form))
+        .route("/cambios/{id}", get(changes::detail).post(changes::decide))
+        .route("/cambios/{id}/documentos/{n}", get(changes::document))
         .route("/registro/hogares/{id}", get(registry::household))
         .route("/registro/comunidades/{id}", get(registry::community))
         .route("/static/vamos.css", get(stylesheet))
@@ -738,6 +752,7 @@ mod tests {
             include_str!("inbox.rs"),
             include_str!("imports.rs"),
             include_str!("selfreg.rs"),
+            include_str!("changes.rs"),
         ] {
             for line in src.lines() {
                 for marker in ["key => \"", "Some(\"", "push(\""] {

@@ -1,0 +1,248 @@
+//! Adversarial tests of change requests, on every backend: maker-checker (no self-approval, no
+//! approval by a role the type does not name), conflicts between open requests, stale requests,
+//! documents of the wrong type or size, units and requests outside the caller's territories
+//! answered exactly like missing ones, formula injection in the CSV export.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod changes_site;
+mod common;
+
+use changes_site::*;
+
+fn correct(s: &Site, user: &str, p: i64, field: &str, value: &str) -> i64 {
+    s.request(
+        user,
+        &[
+            "--tipo", "corregir_persona", "--unidad", &p.to_string(), "--set",
+            &format!("{field}={value}"), "--efecto", "correccion", "--motivo", "error de tipeo",
+        ],
+        &[("cedula", "ci.pdf", PDF)],
+    )
+}
+
+#[test]
+fn a_requester_cannot_approve_their_own_request() {
+    for s in sites() {
+        let (_, m) = s.household_with(1);
+        let id = correct(&s, "ana1", m[0], "given_names", "Ana");
+        let err = s.refused("ana1", &["changes", "approve", &id.to_string()]);
+        assert!(err.contains("propia solicitud"), "{}: {err}", s.label());
+        let err = s.refused("ana1", &["changes", "reject", &id.to_string(), "--motivo", "no"]);
+        assert!(err.contains("propia solicitud"), "{}: {err}", s.label());
+        s.ok("ana2", &["changes", "approve", &id.to_string()]);
+    }
+}
+
+#[test]
+fn an_orientador_or_mesa_member_cannot_approve() {
+    for s in sites() {
+        let (_, m) = s.household_with(1);
+        let id = correct(&s, "ana1", m[0], "given_names", "Ana");
+        for who in ["ori", "mesa"] {
+            let err = s.refused(who, &["changes", "approve", &id.to_string()]);
+            assert!(err.contains("no permite") || err.contains("no puede aprobar"), "{}: {err}", s.label());
+        }
+    }
+}
+
+#[test]
+fn approving_without_a_named_account_is_refused() {
+    for s in sites() {
+        let (_, m) = s.household_with(1);
+        let id = correct(&s, "ori", m[0], "given_names", "Ana");
+        let err = s.refused("", &["changes", "approve", &id.to_string()]);
+        assert!(err.contains("cuenta con nombre"), "{}: {err}", s.label());
+    }
+}
+
+#[test]
+fn a_second_open_request_on_the_same_field_is_refused_naming_the_first() {
+    for s in sites() {
+        let (_, m) = s.household_with(1);
+        let first = correct(&s, "ori", m[0], "given_names", "Ana");
+        let a = s.request_args(
+            &[
+                "--tipo", "corregir_persona", "--unidad", &m[0].to_string(), "--set",
+                "given_names=Otra", "--efecto", "correccion", "--motivo", "x",
+            ],
+            &[("cedula", "ci.pdf", PDF)],
+        );
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        let err = s.refused("mesa", &refs);
+        assert!(err.contains(&format!("la {first}")), "{}: {err}", s.label());
+        // Another field of the same person is not a conflict.
+        correct(&s, "mesa", m[0], "family_names", "Benítez");
+    }
+}
+
+#[test]
+fn a_structural_request_blocks_any_other_request_on_its_units() {
+    for s in sites() {
+        let (h1, m1) = s.household_with(1);
+        let (h2, _) = s.other_household(h1);
+        s.request(
+            "mesa",
+            &[
+                "--tipo", "fusionar_hogares", "--unidad", &h1.to_string(), "--unidad",
+                &h2.to_string(), "--efecto", "correccion", "--motivo", "duplicado",
+            ],
+            &[],
+        );
+        let a = s.request_args(
+            &[
+                "--tipo", "mudar_hogar", "--unidad", &h2.to_string(), "--set", "address=X",
+                "--efecto", "correccion", "--motivo", "x",
+            ],
+            &[],
+        );
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        let err = s.refused("ori", &refs);
+        assert!(err.contains("solicitud abierta"), "{}: {err}", s.label());
+        let _ = m1;
+    }
+}
+
+#[test]
+fn a_request_whose_unit_changed_since_is_refused_at_approval() {
+    for s in sites() {
+        let (_, m) = s.household_with(1);
+        let first = correct(&s, "ori", m[0], "given_names", "Ana");
+        let second = correct(&s, "ori", m[0], "family_names", "Benítez");
+        s.ok("ana1", &["changes", "approve", &first.to_string()]);
+        let err = s.refused("ana1", &["changes", "approve", &second.to_string()]);
+        assert!(err.contains("revise de nuevo la vista previa"), "{}: {err}", s.label());
+        let shown = s.ok("ana1", &["changes", "show", &second.to_string()]);
+        assert!(shown["vista_previa_error"].as_str().is_some(), "{}", s.label());
+    }
+}
+
+#[test]
+fn a_document_that_is_not_pdf_jpeg_or_png_is_refused_whatever_its_name() {
+    for s in sites() {
+        let (_, m) = s.household_with(1);
+        let a = s.request_args(
+            &[
+                "--tipo", "marcar_fallecimiento", "--unidad", &m[0].to_string(), "--efecto",
+                "cambio", "--desde", "2026-10-01", "--motivo", "x",
+            ],
+            &[("certificado_defuncion", "acta.pdf", b"MZ\x90\x00este no es un PDF")],
+        );
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        let err = s.refused("ori", &refs);
+        assert!(err.contains("no es PDF, JPEG ni PNG"), "{}: {err}", s.label());
+    }
+}
+
+#[test]
+fn a_document_over_10_mb_is_refused() {
+    for s in sites() {
+        let (_, m) = s.household_with(1);
+        let mut big = PDF.to_vec();
+        big.resize(10 * 1024 * 1024 + 1, b'x');
+        let a = s.request_args(
+            &[
+                "--tipo", "marcar_fallecimiento", "--unidad", &m[0].to_string(), "--efecto",
+                "cambio", "--desde", "2026-10-01", "--motivo", "x",
+            ],
+            &[("certificado_defuncion", "grande.pdf", &big)],
+        );
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        let err = s.refused("ori", &refs);
+        assert!(err.contains("10 MB"), "{}: {err}", s.label());
+    }
+}
+
+#[test]
+fn a_death_without_a_certificate_is_refused() {
+    for s in sites() {
+        let (_, m) = s.household_with(1);
+        let a = s.request_args(
+            &[
+                "--tipo", "marcar_fallecimiento", "--unidad", &m[0].to_string(), "--efecto",
+                "cambio", "--desde", "2026-10-01", "--motivo", "x",
+            ],
+            &[("declaracion", "nota.pdf", PDF)],
+        );
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        let err = s.refused("ori", &refs);
+        assert!(err.contains("certificado de defunción"), "{}: {err}", s.label());
+    }
+}
+
+#[test]
+fn units_and_requests_out_of_scope_are_answered_like_missing_ones() {
+    for s in sites() {
+        let (_, m) = s.household_with(1);
+        let ask = |p: &str| {
+            s.request_args(
+                &[
+                    "--tipo", "corregir_persona", "--unidad", p, "--set", "given_names=X",
+                    "--efecto", "correccion", "--motivo", "x",
+                ],
+                &[("cedula", "ci.pdf", PDF)],
+            )
+        };
+        let far = ask(&m[0].to_string());
+        let missing = ask("99999999");
+        let e1 = s.refused("mesa_lejos", &far.iter().map(String::as_str).collect::<Vec<_>>());
+        let e2 = s.refused("mesa_lejos", &missing.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(
+            e1.replace(&m[0].to_string(), "N"),
+            e2.replace("99999999", "N"),
+            "{}",
+            s.label()
+        );
+        let id = correct(&s, "ori", m[0], "given_names", "Ana");
+        let e1 = s.refused("mesa_lejos", &["changes", "show", &id.to_string()]);
+        let e2 = s.refused("mesa_lejos", &["changes", "show", "99999999"]);
+        assert_eq!(
+            e1.replace(&id.to_string(), "N"),
+            e2.replace("99999999", "N"),
+            "{}",
+            s.label()
+        );
+        let list = s.ok("mesa_lejos", &["changes", "list"]);
+        assert!(list["solicitudes"].as_array().unwrap().is_empty(), "{}", s.label());
+    }
+}
+
+#[test]
+fn an_orientador_cannot_request_a_merge() {
+    for s in sites() {
+        let (h1, _) = s.household_with(1);
+        let (h2, _) = s.other_household(h1);
+        let a = s.request_args(
+            &[
+                "--tipo", "fusionar_hogares", "--unidad", &h1.to_string(), "--unidad",
+                &h2.to_string(), "--efecto", "correccion", "--motivo", "x",
+            ],
+            &[],
+        );
+        let err = s.refused("ori", &a.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(err.contains("no puede solicitar"), "{}: {err}", s.label());
+    }
+}
+
+#[test]
+fn the_csv_export_neutralises_formulas() {
+    for s in sites() {
+        let (h, _) = s.household_with(1);
+        s.request(
+            "ori",
+            &[
+                "--tipo", "mudar_hogar", "--unidad", &h.to_string(), "--set", "address=X",
+                "--efecto", "correccion", "--motivo", "=HYPERLINK(\"http://x\",\"y\")",
+            ],
+            &[],
+        );
+        let csv = s.text("ana1", &["changes", "list", "--csv"]);
+        assert!(csv.contains("'=HYPERLINK"), "{}: {csv}", s.label());
+        assert!(!csv.contains(",=HYPERLINK"), "{}", s.label());
+    }
+}
