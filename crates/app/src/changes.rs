@@ -20,9 +20,7 @@ use vamos_domain::changes::{
 };
 use vamos_domain::limits::{echo, Limit};
 use vamos_domain::versions::{Effect, UnitStatus, VersionMeta};
-use vamos_domain::{
-    DistrictCode, Household, NationalId, Permission, Person, Sex, Value,
-};
+use vamos_domain::{DistrictCode, Household, NationalId, Permission, Person, Sex, Value};
 use vamos_store::changes::{self as store, ApplyRefusal, Approval, ChangeRow, Created, Relink};
 use vamos_store::versions::{self, VersionSet};
 use vamos_store::Store;
@@ -123,7 +121,10 @@ fn parse_date(s: &str) -> Result<NaiveDate> {
 }
 
 fn parse_effect(efecto: &str, desde: Option<&str>) -> Result<Effect> {
-    match (efecto.trim(), desde.map(str::trim).filter(|s| !s.is_empty())) {
+    match (
+        efecto.trim(),
+        desde.map(str::trim).filter(|s| !s.is_empty()),
+    ) {
         ("correccion", None) => Ok(Effect::Correccion),
         ("correccion", Some(_)) => Err(Error::bad_request(
             "una corrección vale desde la fecha original: no lleva fecha «desde»",
@@ -296,13 +297,16 @@ fn status_of(v: &Value) -> Result<UnitStatus> {
 fn put_person(p: &mut Person, m: &mut VersionMeta, v: &[Value]) -> Result<()> {
     p.given_names = as_text(&v[0]).unwrap_or_default();
     p.family_names = as_text(&v[1]).unwrap_or_default();
-    p.national_id = as_int(&v[2])
-        .and_then(|n| NationalId::parse_optional(&n.to_string()).ok().flatten());
+    p.national_id =
+        as_int(&v[2]).and_then(|n| NationalId::parse_optional(&n.to_string()).ok().flatten());
     p.birth_date = match &v[3] {
         Value::Date(d) => *d,
         _ => p.birth_date,
     };
-    p.sex = as_text(&v[4]).as_deref().and_then(Sex::parse).unwrap_or(p.sex);
+    p.sex = as_text(&v[4])
+        .as_deref()
+        .and_then(Sex::parse)
+        .unwrap_or(p.sex);
     p.relationship = as_text(&v[5]).unwrap_or_default();
     p.household_id = as_int(&v[6]).unwrap_or(p.household_id);
     m.status = status_of(&v[7])?;
@@ -361,7 +365,12 @@ fn show_value(v: &Value) -> Option<String> {
     }
 }
 
-fn diff(unit: &str, fields: &[&str], before: Option<&[Value]>, p: &Planned<Value>) -> PreviewVersion {
+fn diff(
+    unit: &str,
+    fields: &[&str],
+    before: Option<&[Value]>,
+    p: &Planned<Value>,
+) -> PreviewVersion {
     let cambios = fields
         .iter()
         .enumerate()
@@ -405,7 +414,9 @@ impl Ctx<'_> {
     /// Plans an edit of person `id` and adds its versions.
     fn edit_person(&mut self, id: i64, edits: &[(&str, Value)], effect: Effect) -> Result<()> {
         let versions = versions::person_versions(&mut self.store.db(), id)?;
-        let cur = versions.last().ok_or_else(|| not_found_unit(UnitKind::Persona, id))?;
+        let cur = versions
+            .last()
+            .ok_or_else(|| not_found_unit(UnitKind::Persona, id))?;
         self.built.expected.push(("persona", id, cur.1.version));
         let vals: Vec<(VersionMeta, Vec<Value>)> = versions
             .iter()
@@ -422,7 +433,10 @@ impl Ctx<'_> {
                 .iter()
                 .find(|(_, m)| m.version == p.base)
                 .ok_or_else(|| Error::internal("versión base perdida"))?;
-            let before = vals.iter().find(|(m, _)| m.version == p.base).map(|x| &x.1[..]);
+            let before = vals
+                .iter()
+                .find(|(m, _)| m.version == p.base)
+                .map(|x| &x.1[..]);
             self.built
                 .preview
                 .push(diff(&format!("persona {id}"), &PERSON_FIELDS, before, &p));
@@ -440,7 +454,9 @@ impl Ctx<'_> {
 
     fn edit_household(&mut self, id: i64, edits: &[(&str, Value)], effect: Effect) -> Result<()> {
         let versions = versions::household_versions(&mut self.store.db(), id)?;
-        let cur = versions.last().ok_or_else(|| not_found_unit(UnitKind::Hogar, id))?;
+        let cur = versions
+            .last()
+            .ok_or_else(|| not_found_unit(UnitKind::Hogar, id))?;
         self.built.expected.push(("hogar", id, cur.1.version));
         let vals: Vec<(VersionMeta, Vec<Value>)> = versions
             .iter()
@@ -457,7 +473,10 @@ impl Ctx<'_> {
                 .iter()
                 .find(|(_, m)| m.version == p.base)
                 .ok_or_else(|| Error::internal("versión base perdida"))?;
-            let before = vals.iter().find(|(m, _)| m.version == p.base).map(|x| &x.1[..]);
+            let before = vals
+                .iter()
+                .find(|(m, _)| m.version == p.base)
+                .map(|x| &x.1[..]);
             self.built
                 .preview
                 .push(diff(&format!("hogar {id}"), &HOUSEHOLD_FIELDS, before, &p));
@@ -562,7 +581,13 @@ fn build(
         ChangeType::AgregarMiembro => {
             let (h, _) = active_household(cx.store, u0)?;
             let vals = fields(kind.spec().payload)?;
-            for need in ["given_names", "family_names", "birth_date", "sex", "relationship"] {
+            for need in [
+                "given_names",
+                "family_names",
+                "birth_date",
+                "sex",
+                "relationship",
+            ] {
                 if !vals.iter().any(|(f, _)| *f == need) {
                     return Err(Error::bad_request(format!(
                         "agregar un miembro necesita «{need}»"
@@ -607,25 +632,40 @@ fn build(
                 values,
                 current: true,
             };
-            cx.built
-                .preview
-                .push(diff(&format!("persona nueva {id}"), &PERSON_FIELDS, None, &planned));
+            cx.built.preview.push(diff(
+                &format!("persona nueva {id}"),
+                &PERSON_FIELDS,
+                None,
+                &planned,
+            ));
             cx.built.set.new_persons.push((p, m));
-            cx.built.expected.push(("hogar", h.id, current_version_of_household(cx.store, h.id)?));
+            cx.built
+                .expected
+                .push(("hogar", h.id, current_version_of_household(cx.store, h.id)?));
             cx.touch("hogar", u0, "members");
         }
         ChangeType::RetirarMiembro | ChangeType::MarcarFallecimiento => {
             active_person(cx.store, u0)?;
             let (status, why) = if kind == ChangeType::RetirarMiembro {
-                (UnitStatus::Retirado, format!("la persona dejó el hogar (solicitud de cambio {cid})"))
+                (
+                    UnitStatus::Retirado,
+                    format!("la persona dejó el hogar (solicitud de cambio {cid})"),
+                )
             } else {
                 let d = match effect {
                     Effect::Cambio { desde } => desde.format("%d/%m/%Y").to_string(),
                     Effect::Correccion => String::new(),
                 };
-                (UnitStatus::Fallecido, format!("la persona falleció el {d} (solicitud de cambio {cid})"))
+                (
+                    UnitStatus::Fallecido,
+                    format!("la persona falleció el {d} (solicitud de cambio {cid})"),
+                )
             };
-            cx.edit_person(u0, &[("status", Value::Text(status.as_str().into()))], effect)?;
+            cx.edit_person(
+                u0,
+                &[("status", Value::Text(status.as_str().into()))],
+                effect,
+            )?;
             cx.built.relink.close_referrals.push((u0, why));
             cx.touch("persona", u0, "status");
         }
@@ -676,7 +716,11 @@ fn build(
                     cx.touch("persona", m.id, "relationship");
                 }
             }
-            cx.edit_person(p.id, &[("relationship", Value::Text("jefe".into()))], effect)?;
+            cx.edit_person(
+                p.id,
+                &[("relationship", Value::Text("jefe".into()))],
+                effect,
+            )?;
             cx.touch("persona", p.id, "relationship");
             cx.touch("hogar", u0, "jefe");
         }
@@ -780,7 +824,11 @@ fn build(
                 ],
                 effect,
             )?;
-            cx.built.expected.push(("persona", survivor.id, current_version_of_person(cx.store, survivor.id)?));
+            cx.built.expected.push((
+                "persona",
+                survivor.id,
+                current_version_of_person(cx.store, survivor.id)?,
+            ));
             cx.built.relink.persons.push((dup.id, survivor.id));
             cx.touch("persona", dup.id, "*");
             cx.touch("persona", survivor.id, "*");
@@ -789,7 +837,9 @@ fn build(
             let (dup, _) = active_household(cx.store, u0)?;
             let (survivor, _) = active_household(cx.store, units[1])?;
             if dup.id == survivor.id {
-                return Err(Error::bad_request("un hogar no puede fusionarse consigo mismo"));
+                return Err(Error::bad_request(
+                    "un hogar no puede fusionarse consigo mismo",
+                ));
             }
             for m in active_members(cx.store, dup.id)? {
                 cx.edit_person(m.id, &[("household_id", Value::Int(survivor.id))], effect)?;
@@ -803,7 +853,11 @@ fn build(
                 ],
                 effect,
             )?;
-            cx.built.expected.push(("hogar", survivor.id, current_version_of_household(cx.store, survivor.id)?));
+            cx.built.expected.push((
+                "hogar",
+                survivor.id,
+                current_version_of_household(cx.store, survivor.id)?,
+            ));
             cx.built.relink.households.push((dup.id, survivor.id));
             cx.touch("hogar", dup.id, "*");
             cx.touch("hogar", survivor.id, "*");
@@ -861,10 +915,7 @@ fn units_in_scope(
     Ok(out)
 }
 
-fn may_see_fields(
-    store: &mut dyn Store,
-    actor: &Actor,
-) -> Result<Option<BTreeSet<String>>> {
+fn may_see_fields(store: &mut dyn Store, actor: &Actor) -> Result<Option<BTreeSet<String>>> {
     match actor.role {
         // Orientadores have no registry reading but see identification (MESA_FIELDS).
         Some(_) => crate::registry::visible_fields(store, actor),
@@ -1106,7 +1157,11 @@ pub fn request(store: &mut dyn Store, actor: &Actor, input: &RequestInput) -> Re
                 store,
                 "solicitar cambio",
                 "solicitud de cambio",
-                &format!("{id} ({} {})", spec.unit.as_str(), ids_text(&input.unidades)),
+                &format!(
+                    "{id} ({} {})",
+                    spec.unit.as_str(),
+                    ids_text(&input.unidades)
+                ),
                 &purpose,
                 "ok",
             )?;
@@ -1122,13 +1177,13 @@ pub fn request(store: &mut dyn Store, actor: &Actor, input: &RequestInput) -> Re
 }
 
 fn ids_text(ids: &[i64]) -> String {
-    ids.iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }
 
-fn check_attachments(spec: &TypeSpec, docs: &[AttachmentInput]) -> Result<Vec<store::NewAttachment>> {
+fn check_attachments(
+    spec: &TypeSpec,
+    docs: &[AttachmentInput],
+) -> Result<Vec<store::NewAttachment>> {
     if docs.len() > MAX_ATTACHMENTS {
         return Err(Error::new(
             crate::ErrorKind::TooLarge,
@@ -1149,10 +1204,7 @@ fn check_attachments(spec: &TypeSpec, docs: &[AttachmentInput]) -> Result<Vec<st
             return Err(Error::new(
                 crate::ErrorKind::TooLarge,
                 "adjunto_muy_grande",
-                format!(
-                    "el documento «{}» pesa más de 10 MB",
-                    echo(&d.file_name)
-                ),
+                format!("el documento «{}» pesa más de 10 MB", echo(&d.file_name)),
             ));
         }
         let media = sniff(&d.content).ok_or_else(|| {
@@ -1210,8 +1262,7 @@ fn visible(
         Some(r) => {
             let mut ok = DistrictCode::from_stored(r.district_code)
                 .is_some_and(|d| actor.scope.contains(d))
-                && r
-                    .other_district
+                && r.other_district
                     .and_then(DistrictCode::from_stored)
                     .is_none_or(|d| actor.scope.contains(d));
             for (k, uid) in &units {
@@ -1372,7 +1423,14 @@ pub fn approve(store: &mut dyn Store, actor: &Actor, id: i64) -> Result<Json> {
     let account = match may_decide(actor, spec, &row) {
         Ok(a) => a,
         Err(e) => {
-            actor.audit(store, "aprobar cambio", "solicitud de cambio", &id.to_string(), "aprobación", &format!("denegado: {}", e.message))?;
+            actor.audit(
+                store,
+                "aprobar cambio",
+                "solicitud de cambio",
+                &id.to_string(),
+                "aprobación",
+                &format!("denegado: {}", e.message),
+            )?;
             return Err(e);
         }
     };
@@ -1389,13 +1447,23 @@ pub fn approve(store: &mut dyn Store, actor: &Actor, id: i64) -> Result<Json> {
         )));
     }
     if let Some((k, uid)) = stale_unit(store, &row)? {
-        actor.audit(store, "aprobar cambio", "solicitud de cambio", &id.to_string(), "aprobación", "rechazado: la unidad cambió")?;
+        actor.audit(
+            store,
+            "aprobar cambio",
+            "solicitud de cambio",
+            &id.to_string(),
+            "aprobación",
+            "rechazado: la unidad cambió",
+        )?;
         return Err(stale_error(&k, uid));
     }
     let now = crate::clock::now_rfc3339();
     let approval = Approval {
         approver: account,
-        role: actor.role.map_or("operador_local", |r| r.code()).to_string(),
+        role: actor
+            .role
+            .map_or("operador_local", |r| r.code())
+            .to_string(),
         at: now.clone(),
     };
     let applied = approvals.len() + 1 >= usize::from(spec.approvals);
@@ -1422,7 +1490,11 @@ pub fn approve(store: &mut dyn Store, actor: &Actor, id: i64) -> Result<Json> {
         "solicitud de cambio",
         &id.to_string(),
         "aprobación",
-        if applied { "ok: aplicada" } else { "ok: aprobación registrada" },
+        if applied {
+            "ok: aplicada"
+        } else {
+            "ok: aprobación registrada"
+        },
     )?;
     show(store, actor, id)
 }
@@ -1452,7 +1524,13 @@ pub fn reject(store: &mut dyn Store, actor: &Actor, id: i64, reason: &str) -> Re
             row.state
         )));
     }
-    store::reject(&mut store.db(), id, &account, &crate::clock::now_rfc3339(), reason)?;
+    store::reject(
+        &mut store.db(),
+        id,
+        &account,
+        &crate::clock::now_rfc3339(),
+        reason,
+    )?;
     actor.audit(
         store,
         "rechazar cambio",
@@ -1543,8 +1621,16 @@ pub fn export_csv(store: &mut dyn Store, actor: &Actor, q: &ListQuery) -> Result
     let rows = list(store, actor, q)?;
     let mut w = vamos_domain::csv_safe::CsvWriter::from_writer(Vec::new());
     let header = [
-        "id", "tipo", "unidades", "efecto", "desde", "estado", "solicitado_por",
-        "solicitado_en", "decidido_por", "motivo",
+        "id",
+        "tipo",
+        "unidades",
+        "efecto",
+        "desde",
+        "estado",
+        "solicitado_por",
+        "solicitado_en",
+        "decidido_por",
+        "motivo",
     ];
     w.write_record(header).map_err(Error::internal)?;
     for r in rows {
@@ -1590,7 +1676,12 @@ pub struct Download {
 
 /// Document `n` of request `id`, under the scope and audit of personal data.
 pub fn attachment(store: &mut dyn Store, actor: &Actor, id: i64, n: i64) -> Result<Download> {
-    visible(store, actor, id, "descargar documento de solicitud de cambio")?;
+    visible(
+        store,
+        actor,
+        id,
+        "descargar documento de solicitud de cambio",
+    )?;
     let found = store::attachment(&mut store.db(), id, n)?;
     actor.audit(
         store,
@@ -1598,10 +1689,15 @@ pub fn attachment(store: &mut dyn Store, actor: &Actor, id: i64, n: i64) -> Resu
         "solicitud de cambio",
         &format!("{id} documento {n}"),
         "solicitudes de cambio",
-        if found.is_some() { "ok" } else { "no encontrado" },
+        if found.is_some() {
+            "ok"
+        } else {
+            "no encontrado"
+        },
     )?;
-    let (meta, content) = found
-        .ok_or_else(|| Error::not_found(format!("documento {n} de la solicitud {id} no encontrado")))?;
+    let (meta, content) = found.ok_or_else(|| {
+        Error::not_found(format!("documento {n} de la solicitud {id} no encontrado"))
+    })?;
     Ok(Download {
         media_type: meta.media_type,
         file_name: meta.file_name,

@@ -234,7 +234,10 @@ fn list(a: &ListArgs) -> Result<ExitCode> {
     }
     let rows = ch::list(store.as_mut(), &who, &q)?;
     if a.format == crate::Format::Json {
-        println!("{}", serde_json::to_string(&serde_json::json!({ "solicitudes": rows }))?);
+        println!(
+            "{}",
+            serde_json::to_string(&serde_json::json!({ "solicitudes": rows }))?
+        );
         return Ok(ExitCode::SUCCESS);
     }
     println!(
@@ -301,7 +304,10 @@ fn print(v: &Value, format: crate::Format) {
             ap["en"].as_str().unwrap_or("")
         );
     }
-    println!("  aprobaciones requeridas: {}", v["aprobaciones_requeridas"]);
+    println!(
+        "  aprobaciones requeridas: {}",
+        v["aprobaciones_requeridas"]
+    );
     if let Some(r) = v["motivo_decision"].as_str() {
         println!("  motivo del rechazo: {r}");
     }

@@ -19,8 +19,16 @@ fn correct(s: &Site, user: &str, p: i64, field: &str, value: &str) -> i64 {
     s.request(
         user,
         &[
-            "--tipo", "corregir_persona", "--unidad", &p.to_string(), "--set",
-            &format!("{field}={value}"), "--efecto", "correccion", "--motivo", "error de tipeo",
+            "--tipo",
+            "corregir_persona",
+            "--unidad",
+            &p.to_string(),
+            "--set",
+            &format!("{field}={value}"),
+            "--efecto",
+            "correccion",
+            "--motivo",
+            "error de tipeo",
         ],
         &[("cedula", "ci.pdf", PDF)],
     )
@@ -33,7 +41,10 @@ fn a_requester_cannot_approve_their_own_request() {
         let id = correct(&s, "ana1", m[0], "given_names", "Ana");
         let err = s.refused("ana1", &["changes", "approve", &id.to_string()]);
         assert!(err.contains("propia solicitud"), "{}: {err}", s.label());
-        let err = s.refused("ana1", &["changes", "reject", &id.to_string(), "--motivo", "no"]);
+        let err = s.refused(
+            "ana1",
+            &["changes", "reject", &id.to_string(), "--motivo", "no"],
+        );
         assert!(err.contains("propia solicitud"), "{}: {err}", s.label());
         s.ok("ana2", &["changes", "approve", &id.to_string()]);
     }
@@ -46,7 +57,11 @@ fn an_orientador_or_mesa_member_cannot_approve() {
         let id = correct(&s, "ana1", m[0], "given_names", "Ana");
         for who in ["ori", "mesa"] {
             let err = s.refused(who, &["changes", "approve", &id.to_string()]);
-            assert!(err.contains("no permite") || err.contains("no puede aprobar"), "{}: {err}", s.label());
+            assert!(
+                err.contains("no permite") || err.contains("no puede aprobar"),
+                "{}: {err}",
+                s.label()
+            );
         }
     }
 }
@@ -68,8 +83,16 @@ fn a_second_open_request_on_the_same_field_is_refused_naming_the_first() {
         let first = correct(&s, "ori", m[0], "given_names", "Ana");
         let a = s.request_args(
             &[
-                "--tipo", "corregir_persona", "--unidad", &m[0].to_string(), "--set",
-                "given_names=Otra", "--efecto", "correccion", "--motivo", "x",
+                "--tipo",
+                "corregir_persona",
+                "--unidad",
+                &m[0].to_string(),
+                "--set",
+                "given_names=Otra",
+                "--efecto",
+                "correccion",
+                "--motivo",
+                "x",
             ],
             &[("cedula", "ci.pdf", PDF)],
         );
@@ -89,15 +112,31 @@ fn a_structural_request_blocks_any_other_request_on_its_units() {
         s.request(
             "mesa",
             &[
-                "--tipo", "fusionar_hogares", "--unidad", &h1.to_string(), "--unidad",
-                &h2.to_string(), "--efecto", "correccion", "--motivo", "duplicado",
+                "--tipo",
+                "fusionar_hogares",
+                "--unidad",
+                &h1.to_string(),
+                "--unidad",
+                &h2.to_string(),
+                "--efecto",
+                "correccion",
+                "--motivo",
+                "duplicado",
             ],
             &[],
         );
         let a = s.request_args(
             &[
-                "--tipo", "mudar_hogar", "--unidad", &h2.to_string(), "--set", "address=X",
-                "--efecto", "correccion", "--motivo", "x",
+                "--tipo",
+                "mudar_hogar",
+                "--unidad",
+                &h2.to_string(),
+                "--set",
+                "address=X",
+                "--efecto",
+                "correccion",
+                "--motivo",
+                "x",
             ],
             &[],
         );
@@ -116,9 +155,17 @@ fn a_request_whose_unit_changed_since_is_refused_at_approval() {
         let second = correct(&s, "ori", m[0], "family_names", "Benítez");
         s.ok("ana1", &["changes", "approve", &first.to_string()]);
         let err = s.refused("ana1", &["changes", "approve", &second.to_string()]);
-        assert!(err.contains("revise de nuevo la vista previa"), "{}: {err}", s.label());
+        assert!(
+            err.contains("revise de nuevo la vista previa"),
+            "{}: {err}",
+            s.label()
+        );
         let shown = s.ok("ana1", &["changes", "show", &second.to_string()]);
-        assert!(shown["vista_previa_error"].as_str().is_some(), "{}", s.label());
+        assert!(
+            shown["vista_previa_error"].as_str().is_some(),
+            "{}",
+            s.label()
+        );
     }
 }
 
@@ -128,14 +175,30 @@ fn a_document_that_is_not_pdf_jpeg_or_png_is_refused_whatever_its_name() {
         let (_, m) = s.household_with(1);
         let a = s.request_args(
             &[
-                "--tipo", "marcar_fallecimiento", "--unidad", &m[0].to_string(), "--efecto",
-                "cambio", "--desde", "2026-10-01", "--motivo", "x",
+                "--tipo",
+                "marcar_fallecimiento",
+                "--unidad",
+                &m[0].to_string(),
+                "--efecto",
+                "cambio",
+                "--desde",
+                "2026-10-01",
+                "--motivo",
+                "x",
             ],
-            &[("certificado_defuncion", "acta.pdf", b"MZ\x90\x00este no es un PDF")],
+            &[(
+                "certificado_defuncion",
+                "acta.pdf",
+                b"MZ\x90\x00este no es un PDF",
+            )],
         );
         let refs: Vec<&str> = a.iter().map(String::as_str).collect();
         let err = s.refused("ori", &refs);
-        assert!(err.contains("no es PDF, JPEG ni PNG"), "{}: {err}", s.label());
+        assert!(
+            err.contains("no es PDF, JPEG ni PNG"),
+            "{}: {err}",
+            s.label()
+        );
     }
 }
 
@@ -147,8 +210,16 @@ fn a_document_over_10_mb_is_refused() {
         big.resize(10 * 1024 * 1024 + 1, b'x');
         let a = s.request_args(
             &[
-                "--tipo", "marcar_fallecimiento", "--unidad", &m[0].to_string(), "--efecto",
-                "cambio", "--desde", "2026-10-01", "--motivo", "x",
+                "--tipo",
+                "marcar_fallecimiento",
+                "--unidad",
+                &m[0].to_string(),
+                "--efecto",
+                "cambio",
+                "--desde",
+                "2026-10-01",
+                "--motivo",
+                "x",
             ],
             &[("certificado_defuncion", "grande.pdf", &big)],
         );
@@ -164,14 +235,26 @@ fn a_death_without_a_certificate_is_refused() {
         let (_, m) = s.household_with(1);
         let a = s.request_args(
             &[
-                "--tipo", "marcar_fallecimiento", "--unidad", &m[0].to_string(), "--efecto",
-                "cambio", "--desde", "2026-10-01", "--motivo", "x",
+                "--tipo",
+                "marcar_fallecimiento",
+                "--unidad",
+                &m[0].to_string(),
+                "--efecto",
+                "cambio",
+                "--desde",
+                "2026-10-01",
+                "--motivo",
+                "x",
             ],
             &[("declaracion", "nota.pdf", PDF)],
         );
         let refs: Vec<&str> = a.iter().map(String::as_str).collect();
         let err = s.refused("ori", &refs);
-        assert!(err.contains("certificado de defunción"), "{}: {err}", s.label());
+        assert!(
+            err.contains("certificado de defunción"),
+            "{}: {err}",
+            s.label()
+        );
     }
 }
 
@@ -182,16 +265,30 @@ fn units_and_requests_out_of_scope_are_answered_like_missing_ones() {
         let ask = |p: &str| {
             s.request_args(
                 &[
-                    "--tipo", "corregir_persona", "--unidad", p, "--set", "given_names=X",
-                    "--efecto", "correccion", "--motivo", "x",
+                    "--tipo",
+                    "corregir_persona",
+                    "--unidad",
+                    p,
+                    "--set",
+                    "given_names=X",
+                    "--efecto",
+                    "correccion",
+                    "--motivo",
+                    "x",
                 ],
                 &[("cedula", "ci.pdf", PDF)],
             )
         };
         let far = ask(&m[0].to_string());
         let missing = ask("99999999");
-        let e1 = s.refused("mesa_lejos", &far.iter().map(String::as_str).collect::<Vec<_>>());
-        let e2 = s.refused("mesa_lejos", &missing.iter().map(String::as_str).collect::<Vec<_>>());
+        let e1 = s.refused(
+            "mesa_lejos",
+            &far.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
+        let e2 = s.refused(
+            "mesa_lejos",
+            &missing.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
         assert_eq!(
             e1.replace(&m[0].to_string(), "N"),
             e2.replace("99999999", "N"),
@@ -208,7 +305,11 @@ fn units_and_requests_out_of_scope_are_answered_like_missing_ones() {
             s.label()
         );
         let list = s.ok("mesa_lejos", &["changes", "list"]);
-        assert!(list["solicitudes"].as_array().unwrap().is_empty(), "{}", s.label());
+        assert!(
+            list["solicitudes"].as_array().unwrap().is_empty(),
+            "{}",
+            s.label()
+        );
     }
 }
 
@@ -219,8 +320,16 @@ fn an_orientador_cannot_request_a_merge() {
         let (h2, _) = s.other_household(h1);
         let a = s.request_args(
             &[
-                "--tipo", "fusionar_hogares", "--unidad", &h1.to_string(), "--unidad",
-                &h2.to_string(), "--efecto", "correccion", "--motivo", "x",
+                "--tipo",
+                "fusionar_hogares",
+                "--unidad",
+                &h1.to_string(),
+                "--unidad",
+                &h2.to_string(),
+                "--efecto",
+                "correccion",
+                "--motivo",
+                "x",
             ],
             &[],
         );
@@ -236,8 +345,16 @@ fn the_csv_export_neutralises_formulas() {
         s.request(
             "ori",
             &[
-                "--tipo", "mudar_hogar", "--unidad", &h.to_string(), "--set", "address=X",
-                "--efecto", "correccion", "--motivo", "=HYPERLINK(\"http://x\",\"y\")",
+                "--tipo",
+                "mudar_hogar",
+                "--unidad",
+                &h.to_string(),
+                "--set",
+                "address=X",
+                "--efecto",
+                "correccion",
+                "--motivo",
+                "=HYPERLINK(\"http://x\",\"y\")",
             ],
             &[],
         );

@@ -12,8 +12,8 @@
     clippy::indexing_slicing
 )]
 
-mod common;
 mod changes_site;
+mod common;
 
 use changes_site::*;
 use serde_json::Value;
@@ -28,22 +28,39 @@ fn a_person_correction_is_approved_and_rewrites_the_current_version() {
         let id = s.request(
             "ori",
             &[
-                "--tipo", "corregir_persona", "--unidad", &p.to_string(),
-                "--set", "given_names=Ana Corregida", "--efecto", "correccion",
-                "--motivo", "error de tipeo en la FIPS",
+                "--tipo",
+                "corregir_persona",
+                "--unidad",
+                &p.to_string(),
+                "--set",
+                "given_names=Ana Corregida",
+                "--efecto",
+                "correccion",
+                "--motivo",
+                "error de tipeo en la FIPS",
             ],
             &[("cedula", "ci.pdf", PDF)],
         );
         let shown = s.ok("ana1", &["changes", "show", &id.to_string()]);
         let pv = &shown["vista_previa"][0];
         assert_eq!(pv["cambios"][0]["campo"], "given_names", "{}", s.label());
-        assert_eq!(pv["cambios"][0]["despues"], "Ana Corregida", "{}", s.label());
+        assert_eq!(
+            pv["cambios"][0]["despues"],
+            "Ana Corregida",
+            "{}",
+            s.label()
+        );
         let done = s.ok("ana1", &["changes", "approve", &id.to_string()]);
         assert_eq!(done["estado"], "aplicada", "{}", s.label());
         let vs = versions::person_versions(&mut s.store().db(), p).unwrap();
         assert_eq!(vs.len(), 2, "{}", s.label());
         assert_eq!(vs[1].0.given_names, "Ana Corregida", "{}", s.label());
-        assert_eq!(vs[1].1.valid_from, vs[0].1.valid_from, "{}: a correction keeps the date", s.label());
+        assert_eq!(
+            vs[1].1.valid_from,
+            vs[0].1.valid_from,
+            "{}: a correction keeps the date",
+            s.label()
+        );
         assert_eq!(vs[1].1.change_id, Some(id), "{}", s.label());
         assert_eq!(s.active_members(h), members.len(), "{}", s.label());
     }
@@ -56,18 +73,37 @@ fn a_household_move_from_a_date_writes_a_version_valid_from_that_date() {
         let id = s.request(
             "ori",
             &[
-                "--tipo", "mudar_hogar", "--unidad", &h.to_string(),
-                "--set", "address=Calle Nueva 123", "--efecto", "cambio",
-                "--desde", "01/10/2026", "--motivo", "se mudaron",
+                "--tipo",
+                "mudar_hogar",
+                "--unidad",
+                &h.to_string(),
+                "--set",
+                "address=Calle Nueva 123",
+                "--efecto",
+                "cambio",
+                "--desde",
+                "01/10/2026",
+                "--motivo",
+                "se mudaron",
             ],
             &[],
         );
         s.ok("ana1", &["changes", "approve", &id.to_string()]);
         let vs = versions::household_versions(&mut s.store().db(), h).unwrap();
         assert_eq!(vs.len(), 2, "{}", s.label());
-        assert_eq!(vs[1].0.address.as_deref(), Some("Calle Nueva 123"), "{}", s.label());
+        assert_eq!(
+            vs[1].0.address.as_deref(),
+            Some("Calle Nueva 123"),
+            "{}",
+            s.label()
+        );
         assert_eq!(vs[1].1.valid_from, Some(d("2026-10-01")), "{}", s.label());
-        assert_ne!(vs[0].0.address.as_deref(), Some("Calle Nueva 123"), "{}", s.label());
+        assert_ne!(
+            vs[0].0.address.as_deref(),
+            Some("Calle Nueva 123"),
+            "{}",
+            s.label()
+        );
     }
 }
 
@@ -78,11 +114,26 @@ fn adding_a_member_registers_a_new_person_from_the_date_given() {
         let id = s.request(
             "mesa",
             &[
-                "--tipo", "agregar_miembro", "--unidad", &h.to_string(),
-                "--set", "given_names=Bebé", "--set", "family_names=Nuevo",
-                "--set", "birth_date=2026-09-15", "--set", "sex=mujer",
-                "--set", "relationship=hijo", "--efecto", "cambio", "--desde", "2026-09-15",
-                "--motivo", "nacimiento",
+                "--tipo",
+                "agregar_miembro",
+                "--unidad",
+                &h.to_string(),
+                "--set",
+                "given_names=Bebé",
+                "--set",
+                "family_names=Nuevo",
+                "--set",
+                "birth_date=2026-09-15",
+                "--set",
+                "sex=mujer",
+                "--set",
+                "relationship=hijo",
+                "--efecto",
+                "cambio",
+                "--desde",
+                "2026-09-15",
+                "--motivo",
+                "nacimiento",
             ],
             &[("certificado_nacimiento", "acta.png", PNG)],
         );
@@ -98,8 +149,16 @@ fn removing_a_member_and_a_death_leave_them_out_of_the_household() {
         let id = s.request(
             "ori",
             &[
-                "--tipo", "retirar_miembro", "--unidad", &members[1].to_string(),
-                "--efecto", "cambio", "--desde", "2026-10-01", "--motivo", "se fue a trabajar afuera",
+                "--tipo",
+                "retirar_miembro",
+                "--unidad",
+                &members[1].to_string(),
+                "--efecto",
+                "cambio",
+                "--desde",
+                "2026-10-01",
+                "--motivo",
+                "se fue a trabajar afuera",
             ],
             &[("declaracion", "nota.jpg", JPEG)],
         );
@@ -107,14 +166,24 @@ fn removing_a_member_and_a_death_leave_them_out_of_the_household() {
         let id = s.request(
             "ori",
             &[
-                "--tipo", "marcar_fallecimiento", "--unidad", &members[2].to_string(),
-                "--efecto", "cambio", "--desde", "2026-10-02", "--motivo", "falleció",
+                "--tipo",
+                "marcar_fallecimiento",
+                "--unidad",
+                &members[2].to_string(),
+                "--efecto",
+                "cambio",
+                "--desde",
+                "2026-10-02",
+                "--motivo",
+                "falleció",
             ],
             &[("certificado_defuncion", "acta.pdf", PDF)],
         );
         s.ok("ana2", &["changes", "approve", &id.to_string()]);
         assert_eq!(s.active_members(h), members.len() - 2, "{}", s.label());
-        let (_, m) = versions::person(&mut s.store().db(), members[2]).unwrap().unwrap();
+        let (_, m) = versions::person(&mut s.store().db(), members[2])
+            .unwrap()
+            .unwrap();
         assert_eq!(m.status, UnitStatus::Fallecido, "{}", s.label());
         assert_eq!(m.valid_from, Some(d("2026-10-02")), "{}", s.label());
     }
@@ -128,9 +197,20 @@ fn a_transfer_moves_a_member_to_another_household() {
         let id = s.request(
             "ori",
             &[
-                "--tipo", "trasladar_miembro", "--unidad", &m1[1].to_string(),
-                "--unidad", &h2.to_string(), "--set", "relationship=otro_pariente",
-                "--efecto", "cambio", "--desde", "2026-10-01", "--motivo", "se mudó con su tía",
+                "--tipo",
+                "trasladar_miembro",
+                "--unidad",
+                &m1[1].to_string(),
+                "--unidad",
+                &h2.to_string(),
+                "--set",
+                "relationship=otro_pariente",
+                "--efecto",
+                "cambio",
+                "--desde",
+                "2026-10-01",
+                "--motivo",
+                "se mudó con su tía",
             ],
             &[("declaracion", "nota.pdf", PDF)],
         );
@@ -149,9 +229,20 @@ fn changing_the_head_swaps_the_relationships() {
         let id = s.request(
             "ori",
             &[
-                "--tipo", "cambiar_jefe", "--unidad", &h.to_string(), "--unidad",
-                &new_head.to_string(), "--set", "relacion_anterior=conyuge",
-                "--efecto", "cambio", "--desde", "2026-10-01", "--motivo", "cambio de jefatura",
+                "--tipo",
+                "cambiar_jefe",
+                "--unidad",
+                &h.to_string(),
+                "--unidad",
+                &new_head.to_string(),
+                "--set",
+                "relacion_anterior=conyuge",
+                "--efecto",
+                "cambio",
+                "--desde",
+                "2026-10-01",
+                "--motivo",
+                "cambio de jefatura",
             ],
             &[("declaracion", "nota.pdf", PDF)],
         );
@@ -169,9 +260,18 @@ fn a_split_needs_two_approvals_and_makes_a_new_household() {
         let id = s.request(
             "mesa",
             &[
-                "--tipo", "dividir_hogar", "--unidad", &h.to_string(), "--set",
-                &format!("members={chosen}"), "--efecto", "cambio", "--desde", "2026-10-01",
-                "--motivo", "formaron su propio hogar",
+                "--tipo",
+                "dividir_hogar",
+                "--unidad",
+                &h.to_string(),
+                "--set",
+                &format!("members={chosen}"),
+                "--efecto",
+                "cambio",
+                "--desde",
+                "2026-10-01",
+                "--motivo",
+                "formaron su propio hogar",
             ],
             &[("declaracion", "nota.pdf", PDF)],
         );
@@ -192,15 +292,30 @@ fn merging_two_households_moves_the_members_to_the_survivor() {
         let id = s.request(
             "mesa",
             &[
-                "--tipo", "fusionar_hogares", "--unidad", &dup.to_string(), "--unidad",
-                &survivor.to_string(), "--efecto", "correccion", "--motivo", "registrado dos veces",
+                "--tipo",
+                "fusionar_hogares",
+                "--unidad",
+                &dup.to_string(),
+                "--unidad",
+                &survivor.to_string(),
+                "--efecto",
+                "correccion",
+                "--motivo",
+                "registrado dos veces",
             ],
             &[],
         );
         s.ok("ana1", &["changes", "approve", &id.to_string()]);
         s.ok("ana2", &["changes", "approve", &id.to_string()]);
-        assert_eq!(s.active_members(survivor), sm.len() + dm.len(), "{}", s.label());
-        let (_, m) = versions::household(&mut s.store().db(), dup).unwrap().unwrap();
+        assert_eq!(
+            s.active_members(survivor),
+            sm.len() + dm.len(),
+            "{}",
+            s.label()
+        );
+        let (_, m) = versions::household(&mut s.store().db(), dup)
+            .unwrap()
+            .unwrap();
         assert_eq!(m.status, UnitStatus::Fusionado, "{}", s.label());
         assert_eq!(m.merged_into, Some(survivor), "{}", s.label());
     }
@@ -217,8 +332,16 @@ fn merging_two_registrations_of_a_person_moves_referrals_and_evidence_to_the_sur
         let id = s.request(
             "mesa",
             &[
-                "--tipo", "fusionar_personas", "--unidad", &dup.to_string(), "--unidad",
-                &survivor.to_string(), "--efecto", "correccion", "--motivo", "misma cédula",
+                "--tipo",
+                "fusionar_personas",
+                "--unidad",
+                &dup.to_string(),
+                "--unidad",
+                &survivor.to_string(),
+                "--efecto",
+                "correccion",
+                "--motivo",
+                "misma cédula",
             ],
             &[],
         );
@@ -226,11 +349,26 @@ fn merging_two_registrations_of_a_person_moves_referrals_and_evidence_to_the_sur
         s.ok("ana2", &["changes", "approve", &id.to_string()]);
         let mut st = s.store();
         let refs = vamos_store::changes::person_referrals(&mut st.db(), survivor).unwrap();
-        assert!(refs.iter().any(|(r, _)| *r == referral), "{}: {refs:?}", s.label());
-        assert!(vamos_store::changes::person_referrals(&mut st.db(), dup).unwrap().is_empty(), "{}", s.label());
+        assert!(
+            refs.iter().any(|(r, _)| *r == referral),
+            "{}: {refs:?}",
+            s.label()
+        );
+        assert!(
+            vamos_store::changes::person_referrals(&mut st.db(), dup)
+                .unwrap()
+                .is_empty(),
+            "{}",
+            s.label()
+        );
         let (c, a) = vamos_store::changes::person_evidence_counts(&mut st.db(), survivor).unwrap();
         assert!(c >= 1 && a >= 1, "{}: {c} {a}", s.label());
-        assert_eq!(vamos_store::changes::person_evidence_counts(&mut st.db(), dup).unwrap(), (0, 0), "{}", s.label());
+        assert_eq!(
+            vamos_store::changes::person_evidence_counts(&mut st.db(), dup).unwrap(),
+            (0, 0),
+            "{}",
+            s.label()
+        );
         let _ = (counter, admin);
         let (_, m) = versions::person(&mut st.db(), dup).unwrap().unwrap();
         assert_eq!(m.status, UnitStatus::Fusionado, "{}", s.label());
@@ -247,14 +385,25 @@ fn a_death_closes_the_persons_open_referrals_with_the_reason() {
         let id = s.request(
             "ori",
             &[
-                "--tipo", "marcar_fallecimiento", "--unidad", &p.to_string(), "--efecto",
-                "cambio", "--desde", "2026-10-02", "--motivo", "falleció",
+                "--tipo",
+                "marcar_fallecimiento",
+                "--unidad",
+                &p.to_string(),
+                "--efecto",
+                "cambio",
+                "--desde",
+                "2026-10-02",
+                "--motivo",
+                "falleció",
             ],
             &[("certificado_defuncion", "acta.pdf", PDF)],
         );
         s.ok("ana1", &["changes", "approve", &id.to_string()]);
         let refs = vamos_store::changes::person_referrals(&mut s.store().db(), p).unwrap();
-        let status = refs.iter().find(|(r, _)| *r == referral).map(|(_, st)| st.clone());
+        let status = refs
+            .iter()
+            .find(|(r, _)| *r == referral)
+            .map(|(_, st)| st.clone());
         assert_eq!(status.as_deref(), Some("cerrada"), "{}", s.label());
     }
 }
@@ -266,16 +415,42 @@ fn the_list_filters_by_state_and_type_and_exports_csv() {
         let id = s.request(
             "ori",
             &[
-                "--tipo", "mudar_hogar", "--unidad", &h.to_string(), "--set",
-                "address=Otra", "--efecto", "correccion", "--motivo", "dirección mal escrita",
+                "--tipo",
+                "mudar_hogar",
+                "--unidad",
+                &h.to_string(),
+                "--set",
+                "address=Otra",
+                "--efecto",
+                "correccion",
+                "--motivo",
+                "dirección mal escrita",
             ],
             &[],
         );
-        let list = s.ok("ana1", &["changes", "list", "--estado", "pendiente", "--tipo", "mudar_hogar"]);
+        let list = s.ok(
+            "ana1",
+            &[
+                "changes",
+                "list",
+                "--estado",
+                "pendiente",
+                "--tipo",
+                "mudar_hogar",
+            ],
+        );
         let items = list["solicitudes"].as_array().unwrap();
-        assert!(items.iter().any(|r| r["id"] == Value::from(id)), "{}", s.label());
+        assert!(
+            items.iter().any(|r| r["id"] == Value::from(id)),
+            "{}",
+            s.label()
+        );
         let none = s.ok("ana1", &["changes", "list", "--estado", "aplicada"]);
-        assert!(none["solicitudes"].as_array().unwrap().is_empty(), "{}", s.label());
+        assert!(
+            none["solicitudes"].as_array().unwrap().is_empty(),
+            "{}",
+            s.label()
+        );
         let csv = s.text("ana1", &["changes", "list", "--csv"]);
         assert!(csv.starts_with("id,tipo,"), "{}", s.label());
         assert!(csv.contains("mudar_hogar"), "{}", s.label());

@@ -100,7 +100,8 @@ pub struct AttachmentMeta {
     pub uploaded_at: String,
 }
 
-const COLS: &str = "id, kind, unit_kind, unit_id, unit_ids, district_code, other_district, payload, effect, \
+const COLS: &str =
+    "id, kind, unit_kind, unit_id, unit_ids, district_code, other_district, payload, effect, \
     effect_date, reason, base_versions, state, requested_by, requested_at, decided_by, \
     decided_at, decision_reason, grievance_id";
 
@@ -146,7 +147,12 @@ fn open_conflict(
             "SELECT MIN(c.id) FROM change_units u JOIN change_requests c ON c.id = u.change_id
              WHERE c.state = 'pendiente' AND u.unit_kind = $1 AND u.unit_id = $2
                AND (u.field = $3 OR u.field = '*' OR $3 = '*') AND c.id <> $4",
-            &[kind.into(), id.into(), field.into(), except.unwrap_or(0).into()],
+            &[
+                kind.into(),
+                id.into(),
+                field.into(),
+                except.unwrap_or(0).into(),
+            ],
         )?
         .and_then(|r| r.int(0)))
 }
@@ -204,7 +210,12 @@ pub fn create(db: &mut Db<'_>, c: &NewChange, attachments: &[NewAttachment]) -> 
             sql.execute(
                 "INSERT INTO change_units (change_id, unit_kind, unit_id, field)
                  VALUES ($1, $2, $3, $4)",
-                &[id.into(), k.as_str().into(), (*uid).into(), f.as_str().into()],
+                &[
+                    id.into(),
+                    k.as_str().into(),
+                    (*uid).into(),
+                    f.as_str().into(),
+                ],
             )?;
         }
         for (n, a) in attachments.iter().enumerate() {
@@ -460,7 +471,11 @@ pub fn apply(
         sql.execute(
             "UPDATE change_requests SET state = 'aplicada', decided_by = $2, decided_at = $3
              WHERE id = $1",
-            &[id.into(), approval.approver.as_str().into(), approval.at.as_str().into()],
+            &[
+                id.into(),
+                approval.approver.as_str().into(),
+                approval.at.as_str().into(),
+            ],
         )?;
         Ok(Ok(()))
     })
@@ -469,7 +484,13 @@ pub fn apply(
 const OPEN: &str = "('emitida', 'recibida', 'contactada')";
 
 /// Closes the open referrals of `ids` (by referral id) with `reason`, one event each.
-fn close_referrals(sql: &mut dyn Sql, ids: &[(i64, String)], reason: &str, at: &str, actor: &str) -> Result<()> {
+fn close_referrals(
+    sql: &mut dyn Sql,
+    ids: &[(i64, String)],
+    reason: &str,
+    at: &str,
+    actor: &str,
+) -> Result<()> {
     for (rid, from) in ids {
         sql.execute(
             "UPDATE referrals SET status = 'cerrada', reason = $2, closed_at = $3, updated_at = $3
@@ -479,7 +500,13 @@ fn close_referrals(sql: &mut dyn Sql, ids: &[(i64, String)], reason: &str, at: &
         sql.execute(
             "INSERT INTO referral_events (referral_id, at, actor, from_status, to_status, reason)
              VALUES ($1, $2, $3, $4, 'cerrada', $5)",
-            &[(*rid).into(), at.into(), actor.into(), from.as_str().into(), reason.into()],
+            &[
+                (*rid).into(),
+                at.into(),
+                actor.into(),
+                from.as_str().into(),
+                reason.into(),
+            ],
         )?;
     }
     Ok(())

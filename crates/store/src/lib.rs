@@ -9,8 +9,8 @@
 
 pub mod accounts;
 pub mod audit;
-pub mod changes;
 mod bulk;
+pub mod changes;
 pub mod counter_referrals;
 // The intake log's encoding and the persons' places are parts of counter-referrals, kept at
 // their old paths for the crates above.

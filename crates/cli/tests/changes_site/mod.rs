@@ -57,10 +57,22 @@ pub fn sites() -> Vec<Site> {
             let dir = tempfile::tempdir().unwrap();
             let url = db.url.clone();
             let d = dir.path();
-            must(vamos(&["db", "init", "--db", &url], d, &[("VAMOS_ADMIN_PASSWORD", PW)]));
+            must(vamos(
+                &["db", "init", "--db", &url],
+                d,
+                &[("VAMOS_ADMIN_PASSWORD", PW)],
+            ));
             let datos = data().to_string_lossy().into_owned();
             must(vamos(
-                &["import", "fips", "--db", &url, &datos, "--date", "2026-11-23"],
+                &[
+                    "import",
+                    "fips",
+                    "--db",
+                    &url,
+                    &datos,
+                    "--date",
+                    "2026-11-23",
+                ],
                 d,
                 &[],
             ));
@@ -126,7 +138,10 @@ impl Site {
 
     /// The arguments of `changes request` with documents written to files.
     pub fn request_args(&self, args: &[&str], docs: &[(&str, &str, &[u8])]) -> Vec<String> {
-        let mut a: Vec<String> = ["changes", "request"].iter().map(|s| s.to_string()).collect();
+        let mut a: Vec<String> = ["changes", "request"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         a.extend(args.iter().map(|s| s.to_string()));
         for (kind, name, bytes) in docs {
             let path = self.dir.path().join(name);
@@ -217,11 +232,14 @@ impl Site {
     pub fn household_count(&self) -> i64 {
         let mut st = self.store();
         let mut db = st.db();
-        db.query_opt("SELECT COUNT(*) FROM households WHERE status = 'activo'", &[])
-            .unwrap()
-            .unwrap()
-            .int(0)
-            .unwrap()
+        db.query_opt(
+            "SELECT COUNT(*) FROM households WHERE status = 'activo'",
+            &[],
+        )
+        .unwrap()
+        .unwrap()
+        .int(0)
+        .unwrap()
     }
 
     /// Gives person `p` an open referral, a counter-referral and an administrative record

@@ -91,10 +91,9 @@ pub(crate) async fn read_form(
         let name = field.name().unwrap_or("").to_string();
         if name == "adjunto" {
             let file_name = field.file_name().unwrap_or("documento").to_string();
-            let bytes = field
-                .bytes()
-                .await
-                .map_err(|e| ApiError::bad_request(format!("el documento no se pudo recibir: {e}")))?;
+            let bytes = field.bytes().await.map_err(|e| {
+                ApiError::bad_request(format!("el documento no se pudo recibir: {e}"))
+            })?;
             if bytes.is_empty() {
                 continue;
             }
@@ -102,7 +101,10 @@ pub(crate) async fn read_form(
                 return Err(ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "adjunto_muy_grande",
-                    format!("el documento «{}» pesa más de 10 MB", vamos_domain::limits::echo(&file_name)),
+                    format!(
+                        "el documento «{}» pesa más de 10 MB",
+                        vamos_domain::limits::echo(&file_name)
+                    ),
                 ));
             }
             files.push(ch::AttachmentInput {
@@ -278,7 +280,8 @@ pub async fn approve_request(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(
-        p.act(&st, move |s, actor| ch::approve(s, actor, id)).await?,
+        p.act(&st, move |s, actor| ch::approve(s, actor, id))
+            .await?,
     ))
 }
 

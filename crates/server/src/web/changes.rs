@@ -55,10 +55,7 @@ pub async fn list(
         limite: Some(200),
     };
     let who = p.as_actor();
-    let rows = st
-        .pool
-        .run(move |s| Ok(ch::list(s, &who, &query)?))
-        .await;
+    let rows = st.pool.run(move |s| Ok(ch::list(s, &who, &query)?)).await;
     match rows {
         Ok(rows) => page.html(
             "cambios.html",
@@ -169,7 +166,13 @@ pub async fn create(State(st): State<AppState>, page: Page, form: Multipart) -> 
                     return page.html_status(
                         axum::http::StatusCode::BAD_REQUEST,
                         "cambio_nuevo.html",
-                        form_ctx(kind, Some(format!("«{}» no es un número de unidad", vamos_domain::limits::echo(v)))),
+                        form_ctx(
+                            kind,
+                            Some(format!(
+                                "«{}» no es un número de unidad",
+                                vamos_domain::limits::echo(v)
+                            )),
+                        ),
                     )
                 }
             }

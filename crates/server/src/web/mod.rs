@@ -442,12 +442,15 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
             get(imports::rejects),
         )
         .route("/bandeja/{id}", axum::routing::post(inbox::act))
-        .route("/cambios", get(changes::list).post(changes::create).layer(
-            axum::extract::DefaultBodyLimit::max(
-                vamos_app::changes::MAX_ATTACHMENTS * vamos_app::changes::MAX_ATTACHMENT
-                    + 1024 * 1024,
-            ),
-        ))
+        .route(
+            "/cambios",
+            get(changes::list)
+                .post(changes::create)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    vamos_app::changes::MAX_ATTACHMENTS * vamos_app::changes::MAX_ATTACHMENT
+                        + 1024 * 1024,
+                )),
+        )
         .route("/cambios.csv", get(changes::csv))
         .route("/cambios/nueva", get(changes::new_form))
         .route("/cambios/{id}", get(changes::detail).post(changes::decide))
