@@ -26,6 +26,8 @@ pub struct ImportRequest {
     pub import_date: chrono::NaiveDate,
     /// Where the rejection report is written.
     pub rejects: Option<PathBuf>,
+    /// FIPS: where what re-interviews changed is written (hogar, persona, campo, antes, después).
+    pub changes: Option<PathBuf>,
     /// Administrative records: where records whose cédula matched nobody are listed.
     pub unmatched: Option<PathBuf>,
     /// Why (kept in the audit record).
@@ -49,6 +51,7 @@ pub fn run(
         import_date: req.import_date,
         started_at: crate::clock::now_rfc3339(),
         rejects: req.rejects.clone(),
+        changes: req.changes.clone(),
         unmatched: req.unmatched.clone(),
         clock: crate::clock::now_rfc3339,
     };

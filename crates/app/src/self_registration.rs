@@ -377,6 +377,7 @@ fn import_household(
         import_date: crate::clock::now().date_naive(),
         started_at: now.to_string(),
         rejects: Some(dir.path().join("rechazos.csv")),
+        changes: None,
         unmatched: None,
         clock: crate::clock::now_rfc3339,
     };

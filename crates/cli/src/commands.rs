@@ -38,6 +38,12 @@ pub struct SynthArgs {
     /// No escribir los registros administrativos (carpeta admin/).
     #[arg(long)]
     pub no_admin: bool,
+    /// Reentrevista: lee una salida anterior de vamos synth (carpeta) y escribe los mismos
+    /// hogares entrevistados de nuevo seis meses después (claves nuevas, fechas +182 días;
+    /// alrededor de un hogar de cada diez con mudanza, nacimiento, un miembro menos o respuestas
+    /// distintas). Usa --seed y --out; ignora --districts, --households y --reference-date.
+    #[arg(long, value_name = "CARPETA")]
+    pub reinterview_of: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -54,6 +60,10 @@ pub struct ImportArgs {
     /// Informe de rechazos (CSV). Por defecto vamos-rechazos-<tipo>-<fecha>.csv si hubo rechazos.
     #[arg(long)]
     pub rejects: Option<PathBuf>,
+    /// FIPS: informe de lo que cambió en los hogares reentrevistados (CSV: hogar, persona,
+    /// campo, antes, después). Por defecto vamos-cambios-<tipo>-<fecha>.csv si algo cambió.
+    #[arg(long)]
+    pub changes: Option<PathBuf>,
     /// Registros administrativos: lista de registros cuya cédula no coincide con nadie (CSV).
     #[arg(long)]
     pub unmatched: Option<PathBuf>,
@@ -135,6 +145,9 @@ fn parse_districts(s: &str) -> Result<Vec<DistrictCode>> {
 }
 
 fn run_synth(a: &SynthArgs, quiet: bool) -> Result<vamos_synth::SynthReport> {
+    if let Some(prev) = &a.reinterview_of {
+        return Ok(vamos_synth::reinterview(prev, &a.out, a.seed)?);
+    }
     let districts = parse_districts(&a.districts)?;
     let cfg = vamos_synth::SynthConfig {
         districts,
@@ -176,8 +189,13 @@ pub fn synth(a: &SynthArgs) -> Result<ExitCode> {
 
 #[allow(clippy::disallowed_methods)]
 fn default_rejects(kind: ImportKind) -> PathBuf {
+    default_report("rechazos", kind)
+}
+
+#[allow(clippy::disallowed_methods)]
+fn default_report(what: &str, kind: ImportKind) -> PathBuf {
     let stamp = chrono::Local::now().format("%Y%m%dT%H%M%S%.3f");
-    PathBuf::from(format!("vamos-rechazos-{}-{stamp}.csv", kind.as_str()))
+    PathBuf::from(format!("vamos-{what}-{}-{stamp}.csv", kind.as_str()))
 }
 
 /// Runs one import as the command's actor (audited); returns its summary (also used by `demo`).
@@ -185,6 +203,9 @@ pub fn run_import(kind: ImportKind, a: &ImportArgs, quiet: bool) -> Result<Impor
     let mut store = crate::admin::connect(&a.db)?;
     let actor = crate::identity::actor(store.as_mut())?;
     let default_rejects_path = a.rejects.is_none().then(|| default_rejects(kind));
+    let fips = matches!(kind, ImportKind::Fips | ImportKind::Simplificado);
+    let default_changes_path =
+        (fips && a.changes.is_none()).then(|| default_report("cambios", kind));
     let req = vamos_app::imports::ImportRequest {
         kind,
         paths: a.paths.clone(),
@@ -193,6 +214,7 @@ pub fn run_import(kind: ImportKind, a: &ImportArgs, quiet: bool) -> Result<Impor
         synthetic: a.synthetic.then_some(true),
         import_date: a.date.unwrap_or_else(today),
         rejects: a.rejects.clone().or_else(|| default_rejects_path.clone()),
+        changes: a.changes.clone().or_else(|| default_changes_path.clone()),
         unmatched: a.unmatched.clone(),
         purpose: "carga de datos (línea de órdenes)".into(),
     };
@@ -203,6 +225,12 @@ pub fn run_import(kind: ImportKind, a: &ImportArgs, quiet: bool) -> Result<Impor
         if summary.rows_rejected == 0 {
             let _ = std::fs::remove_file(&p);
             summary.rejects_file = None;
+        }
+    }
+    if let Some(p) = default_changes_path {
+        if summary.households_updated == 0 {
+            let _ = std::fs::remove_file(&p);
+            summary.changes_file = None;
         }
     }
     Ok(summary)
@@ -283,6 +311,23 @@ pub fn imports(db: &str, limit: u32, format: Format) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `vamos registry history`: a household's versions and its members' (audited).
+pub fn history(db: &str, household: i64, format: Format) -> Result<ExitCode> {
+    let mut store = crate::admin::connect(db)?;
+    let actor = crate::identity::actor(store.as_mut())?;
+    let v = vamos_app::history::household_history(
+        store.as_mut(),
+        &actor,
+        vamos_domain::HouseholdId(household),
+        &None,
+    )?;
+    match format {
+        Format::Json => println!("{}", serde_json::to_string(&v)?),
+        _ => output::print_history(&v),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn territory_list(department: Option<&str>, format: Format) -> Result<ExitCode> {
     let t = Territory::official();
     let dep = department
@@ -350,6 +395,7 @@ pub fn demo(a: &DemoArgs) -> Result<ExitCode> {
         out: a.out.clone(),
         reference_date: None,
         no_admin: false,
+        reinterview_of: None,
     };
     let report = run_synth(&synth, false)?;
     println!(
@@ -366,6 +412,7 @@ pub fn demo(a: &DemoArgs) -> Result<ExitCode> {
         paths,
         source: Some(source.to_string()),
         rejects: Some(reports.join(format!("rechazos-{name}.csv"))),
+        changes: None,
         unmatched: admin.then(|| reports.join(format!("sin_coincidencia-{name}.csv"))),
         strict: false,
         synthetic: true,

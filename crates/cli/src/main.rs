@@ -223,6 +223,18 @@ enum RegistryCommand {
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
+    /// Historial de un hogar: sus versiones y las de sus miembros (fechas, origen, cambios).
+    History {
+        /// Base de datos: sqlite:<archivo> o postgres://usuario@servidor/base
+        #[arg(long, env = "VAMOS_DB", default_value = DEFAULT_DB)]
+        db: String,
+        /// Número del hogar.
+        #[arg(long)]
+        household: i64,
+        /// Formato de salida.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
 }
 
 #[derive(Subcommand)]
@@ -307,6 +319,14 @@ fn main() -> ExitCode {
         Command::Registry {
             command: RegistryCommand::Imports { db, limit, format },
         } => commands::imports(&db, limit, format),
+        Command::Registry {
+            command:
+                RegistryCommand::History {
+                    db,
+                    household,
+                    format,
+                },
+        } => commands::history(&db, household, format),
         Command::Territory {
             command: TerritoryCommand::List { department, format },
         } => commands::territory_list(department.as_deref(), format),

@@ -116,6 +116,20 @@ pub fn print_import(s: &ImportSummary) {
                 "  personas: {} aceptadas, {} ya registradas, {} rechazadas",
                 s.persons_accepted, s.persons_already_registered, s.persons_rejected
             );
+            let revisited = s.households_updated + s.households_unchanged + s.households_to_review;
+            if revisited > 0 {
+                println!(
+                    "  reentrevistas: {} hogares actualizados (nueva versión), {} sin cambios, {} en revisión",
+                    s.households_updated, s.households_unchanged, s.households_to_review
+                );
+                println!(
+                    "  en esos hogares: {} personas con datos nuevos, {} personas nuevas, {} ya no integran el hogar",
+                    s.persons_updated, s.persons_added, s.persons_left
+                );
+                if let Some(c) = &s.changes_file {
+                    println!("  informe de cambios (hogar, persona, campo, antes, después): {c}");
+                }
+            }
             println!(
                 "  comunidades (localidades/barrios) nuevas: {}",
                 s.communities_created
@@ -251,5 +265,60 @@ pub fn print_imports(rows: &[ImportRecord]) {
             get("rows_rejected"),
             if r.synthetic { "sí" } else { "no" }
         );
+    }
+}
+
+/// `2026-06-01` → `01/06/2026` (dates as users read them); anything else as it is.
+fn dmy(iso: &str) -> String {
+    chrono::NaiveDate::parse_from_str(iso, "%Y-%m-%d")
+        .map(|d| d.format("%d/%m/%Y").to_string())
+        .unwrap_or_else(|_| iso.to_string())
+}
+
+fn print_versions(indent: &str, versions: &serde_json::Value) {
+    for v in versions.as_array().into_iter().flatten() {
+        let from = v["valid_from"]
+            .as_str()
+            .map_or("desde siempre (primer registro)".to_string(), |d| {
+                format!("desde el {}", dmy(d))
+            });
+        let p = &v["provenance"];
+        let origin = match p["change_id"].as_i64() {
+            Some(c) => format!("solicitud de cambio {c}"),
+            None => format!(
+                "importación {}, {} fila {}",
+                p["import_id"],
+                p["file"].as_str().unwrap_or("?"),
+                p["row"]
+            ),
+        };
+        println!(
+            "{indent}versión {} — {from}; registrada {}; {}; {origin}",
+            v["version"],
+            v["recorded_at"].as_str().unwrap_or(""),
+            v["status_label"].as_str().unwrap_or("")
+        );
+        for c in v["changes"].as_array().into_iter().flatten() {
+            println!(
+                "{indent}    {}: «{}» → «{}»",
+                c["field"].as_str().unwrap_or(""),
+                c["before"].as_str().unwrap_or(""),
+                c["after"].as_str().unwrap_or("")
+            );
+        }
+    }
+}
+
+pub fn print_history(v: &serde_json::Value) {
+    println!("Historial del hogar {}", v["household_id"]);
+    print_versions("  ", &v["versions"]);
+    for m in v["members"].as_array().into_iter().flatten() {
+        let name = format!(
+            "{} {}",
+            m["given_names"].as_str().unwrap_or(""),
+            m["family_names"].as_str().unwrap_or("")
+        );
+        println!("  persona {} {}", m["id"], name.trim());
+        print_versions("    ", &m["versions"]);
     }
 }

@@ -14,7 +14,8 @@ use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::schema::Value;
+use crate::schema::{FieldSpec, Value, HOUSEHOLD_FIELDS, PERSON_FIELDS};
+use crate::{Household, Person};
 
 /// Whether a unit is still part of the registry in a version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -249,6 +250,159 @@ pub fn person_hash(p: &crate::Person) -> i64 {
         head.into_iter()
             .chain(p.answers.iter().map(ContentPart::from)),
     )
+}
+
+/// One field that differs between two versions, as the analyst reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldChange {
+    /// The field as access policies name it (`national_id`, `household_address`, an answer).
+    pub field: &'static str,
+    /// The export column it comes from (`miembros-cedula`), shown in reports.
+    pub label: String,
+    pub before: String,
+    pub after: String,
+}
+
+impl FieldChange {
+    pub fn new(field: &'static str, label: &str, before: String, after: String) -> FieldChange {
+        FieldChange {
+            field,
+            label: label.to_string(),
+            before,
+            after,
+        }
+    }
+}
+
+/// An answer as the analyst reads it (codes and numbers as stored, empty for no answer).
+fn shown(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::Int(n)) => n.to_string(),
+        Some(Value::Text(s)) => s.clone(),
+        Some(Value::Code(s)) => (*s).to_string(),
+        Some(Value::Date(d)) => d.format("%d/%m/%Y").to_string(),
+    }
+}
+
+fn column(f: &FieldSpec) -> String {
+    if f.group.is_empty() {
+        f.name.to_string()
+    } else {
+        format!("{}-{}", f.group, f.name)
+    }
+}
+
+/// (field, before, after) for each field that differs.
+fn answer_diff(fields: &[FieldSpec], old: &[Value], new: &[Value]) -> Vec<FieldChange> {
+    fields
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            let (a, b) = (shown(old.get(i)), shown(new.get(i)));
+            (a != b).then(|| FieldChange::new(f.name, &column(f), a, b))
+        })
+        .collect()
+}
+
+fn opt(s: Option<&str>) -> String {
+    s.unwrap_or_default().to_string()
+}
+
+/// What differs between two versions of a household, field by field (place, form, answers).
+pub fn household_diff(old: &Household, new: &Household) -> Vec<FieldChange> {
+    let mut d = Vec::new();
+    let mut push = |f: &'static str, c: &str, a: String, b: String| {
+        if a != b {
+            d.push(FieldChange::new(f, c, a, b));
+        }
+    };
+    push(
+        "district_code",
+        "ubicacion-distrito",
+        old.district.get().to_string(),
+        new.district.get().to_string(),
+    );
+    push(
+        "community_id",
+        "ubicacion-comunidad",
+        old.community_id.to_string(),
+        new.community_id.to_string(),
+    );
+    push(
+        "area",
+        "ubicacion-area",
+        opt(old.area.as_deref()),
+        opt(new.area.as_deref()),
+    );
+    push(
+        "household_address",
+        "ubicacion-direccion",
+        opt(old.address.as_deref()),
+        opt(new.address.as_deref()),
+    );
+    let gps = |h: &Household| match (h.latitude, h.longitude) {
+        (Some(a), Some(o)) => format!("{a} {o}"),
+        _ => String::new(),
+    };
+    push("household_address", "ubicacion-gps", gps(old), gps(new));
+    push(
+        "form",
+        "formulario",
+        old.form.as_str().into(),
+        new.form.as_str().into(),
+    );
+    d.extend(answer_diff(HOUSEHOLD_FIELDS, &old.answers, &new.answers));
+    d
+}
+
+/// What differs between two versions of a person, field by field (identity, answers).
+pub fn person_diff(old: &Person, new: &Person) -> Vec<FieldChange> {
+    let mut d = Vec::new();
+    let mut push = |f: &'static str, c: &str, a: String, b: String| {
+        if a != b {
+            d.push(FieldChange::new(f, c, a, b));
+        }
+    };
+    push(
+        "given_names",
+        "miembros-nombres",
+        old.given_names.clone(),
+        new.given_names.clone(),
+    );
+    push(
+        "family_names",
+        "miembros-apellidos",
+        old.family_names.clone(),
+        new.family_names.clone(),
+    );
+    let nid = |p: &Person| {
+        p.national_id
+            .map(|n| n.get().to_string())
+            .unwrap_or_default()
+    };
+    push("national_id", "miembros-cedula", nid(old), nid(new));
+    let birth = |p: &Person| p.birth_date.format("%d/%m/%Y").to_string();
+    push(
+        "birth_date",
+        "miembros-fecha_nacimiento",
+        birth(old),
+        birth(new),
+    );
+    push(
+        "sex",
+        "miembros-sexo",
+        old.sex.as_str().into(),
+        new.sex.as_str().into(),
+    );
+    push(
+        "relationship",
+        "miembros-relacion_jefe",
+        old.relationship.clone(),
+        new.relationship.clone(),
+    );
+    d.extend(answer_diff(PERSON_FIELDS, &old.answers, &new.answers));
+    d
 }
 
 #[cfg(test)]

@@ -6,16 +6,25 @@
 //! head count), then members. A household that is rejected takes its members with it (each
 //! reported, pointing at the household's row); a submission already in the registry is
 //! skipped whole, which is what makes a re-import change nothing.
+//!
+//! Re-interviews (issue 36): when the registry already holds households, the members file is
+//! read once more first, only to learn which registered households each submission's cédulas
+//! point to (parent key → candidate households, and its number of member rows). The households
+//! pass then knows each household's target before writing: a new household, a new version of
+//! one registered household (its ODK/Kobo `deprecatedID`, or all its cédulas in one household),
+//! or review when they point to several. New versions are compared and written by
+//! [`crate::reinterview`] on the writer thread.
 
 use crate::answers::AnswerReader;
 use crate::dates::{age_at, parse_date};
 use crate::forms::{form, FormId};
+use crate::reinterview::{Applier, Revisit};
 use crate::report::{RejectionLog, RowProblems};
 use crate::source::{detect_synthetic, resolve_inputs};
 use crate::table::Table;
 use crate::text::{clean_text, decode};
 use crate::{
-    begin, finish, record_refusal, send, with_writer, Batch, ImportOptions, ImportSummary,
+    begin, finish, record_refusal, send, with_writer_applying, Batch, ImportOptions, ImportSummary,
     IngestError, Progress, BATCH,
 };
 use chrono::NaiveDate;
@@ -23,6 +32,7 @@ use csv::ByteRecord;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::borrow::Cow;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc::SyncSender;
 use vamos_domain::limits::Limit;
 use vamos_domain::schema::{HOUSEHOLD_FIELDS, PERSON_FIELDS};
@@ -89,6 +99,8 @@ struct HouseholdCols {
     today: Option<usize>,
     submitted: Option<usize>,
     kobo_index: Option<usize>,
+    /// ODK/Kobo edit of an earlier submission: the key it replaces.
+    deprecated: Option<usize>,
 }
 
 struct MemberCols {
@@ -112,7 +124,27 @@ struct Slot {
     members: u32,
     /// Bit n set when member `…/miembros[n]` was seen (n < 64); larger n use `extra_members`.
     lines: u64,
+    /// A re-interview of registered household `id` (not a new one).
+    revisit: bool,
 }
+
+/// What the pre-scan of the members file learnt about one submission.
+#[derive(Default)]
+struct Prescan {
+    /// Member rows pointing at it (a re-interview is complete once all were read).
+    rows: u32,
+    /// Registered households its members' cédulas belong to.
+    candidates: Vec<i64>,
+}
+
+/// A re-interview whose member rows are still being read.
+struct Pending {
+    revisit: Revisit,
+    rows_left: u32,
+}
+
+/// Re-interviews sent to the writer per batch.
+const REVISITS: usize = 500;
 
 struct State<'a> {
     opts: &'a ImportOptions,
@@ -129,6 +161,17 @@ struct State<'a> {
     households: Vec<Household>,
     persons: Vec<Person>,
     summary: ImportSummary,
+    /// Parent key (or `#<_parent_index>`) → pre-scan; empty when the registry had no cédulas.
+    prescan: FxHashMap<Box<str>, Prescan>,
+    /// Shared with the writer thread, which numbers the members a re-interview adds.
+    next_person_id: &'a AtomicI64,
+    /// Registered households already re-interviewed by a submission of this file.
+    targeted: FxHashSet<i64>,
+    reinterviewed: Vec<Household>,
+    pending: FxHashMap<Box<str>, Pending>,
+    revisits: Vec<Revisit>,
+    /// Member rows of re-interviews that passed every check.
+    revisit_rows: u64,
 }
 
 /// Runs a FIPS or simplified-form import.
@@ -172,6 +215,7 @@ pub fn import(
         today: ht.col(&["today"]),
         submitted: ht.col(&["submissiondate", "submission_time"]),
         kobo_index: ht.col(&["index"]),
+        deprecated: ht.col(&["deprecatedid"]),
     };
     let mut missing = Vec::new();
     for (c, name) in [
@@ -262,6 +306,9 @@ pub fn import(
         },
     )?;
     let import_id = tx.import_id();
+    let next_person_id = AtomicI64::new(snap.next_person_id);
+    let applier = Applier::new(&next_person_id, opts.changes.as_deref())?;
+    summary.changes_file = opts.changes.as_ref().map(|p| p.display().to_string());
 
     let mut st = State {
         opts,
@@ -278,20 +325,136 @@ pub fn import(
         households: Vec::with_capacity(BATCH),
         persons: Vec::with_capacity(BATCH),
         summary,
+        prescan: FxHashMap::default(),
+        next_person_id: &next_person_id,
+        targeted: FxHashSet::default(),
+        reinterviewed: Vec::new(),
+        pending: FxHashMap::default(),
+        revisits: Vec::new(),
+        revisit_rows: 0,
     };
-    let (mut st, tx) = with_writer(tx, |ch| {
+    if !st.snap.national_ids.is_empty() {
+        // Only a registry with cédulas can be re-interviewed: a first load skips this read.
+        st.prescan(&mut msrc.open()?, &mc)?;
+    }
+    let (mut st, tx, applier) = with_writer_applying(tx, Some(applier), |ch| {
         st.households_pass(&mut ht, &hc, hreader.as_ref(), ch, &mut log)?;
         st.members_pass(&mut mt, &mc, preader.as_ref(), ch, &mut log)?;
         Ok(st)
     })?;
     st.summary.households_without_head =
         st.accepted.values().filter(|s| s.head_row == 0).count() as u64;
-    st.summary.rows_valid = st.summary.households_accepted + st.summary.persons_accepted;
+    if let Some(a) = applier {
+        let c = a.finish()?;
+        st.summary.households_updated = c.households_updated;
+        st.summary.households_unchanged = c.households_unchanged;
+        st.summary.persons_updated = c.persons_updated;
+        st.summary.persons_added = c.persons_added;
+        st.summary.persons_left = c.persons_left;
+    }
+    st.summary.rows_valid = st.summary.households_accepted
+        + st.summary.persons_accepted
+        + st.summary.households_updated
+        + st.summary.households_unchanged
+        + st.revisit_rows;
     let (summary, refused) = finish(tx, log, st.summary, opts, started)?;
     record_refusal(store, refused, summary, opts)
 }
 
 impl State<'_> {
+    /// Reads the members file once for cédula → registered household, per submission.
+    fn prescan(&mut self, t: &mut Table, c: &MemberCols) -> Result<(), IngestError> {
+        self.progress
+            .stage("miembros (reentrevistas)", t.progress().1);
+        let mut rec = ByteRecord::new();
+        while t.next_row(&mut rec)?.is_some() {
+            let parent_raw = field(&rec, c.parent);
+            let parent = if !parent_raw.is_empty() {
+                norm_key(&parent_raw).to_string()
+            } else {
+                let ix = field(&rec, c.parent_index);
+                if ix.is_empty() {
+                    continue;
+                }
+                format!("#{ix}")
+            };
+            // An oversize key is refused in the members pass; not kept here.
+            if Limit::Code.check(&parent).is_err() {
+                continue;
+            }
+            let nid = NationalId::parse_optional(&field(&rec, c.nid))
+                .ok()
+                .flatten()
+                .and_then(|n| self.snap.national_ids.get(&n))
+                .map(|k| k.household_id);
+            let e = self.prescan.entry(parent.into()).or_default();
+            e.rows = e.rows.saturating_add(1);
+            if let Some(h) = nid {
+                if !e.candidates.contains(&h) {
+                    e.candidates.push(h);
+                }
+            }
+        }
+        self.progress.advance(t.progress().1);
+        Ok(())
+    }
+
+    /// Which registered household a submission re-interviews: `Ok(None)` a new household,
+    /// `Ok(Some(id))` a new version of `id`, `Err((reason, first candidate))` review.
+    fn target(
+        &self,
+        key: &str,
+        kobo_ix: Option<&str>,
+        deprecated: &str,
+    ) -> Result<Option<i64>, (String, i64)> {
+        let pre = self
+            .prescan
+            .get(key)
+            .or_else(|| kobo_ix.and_then(|ix| self.prescan.get(format!("#{ix}").as_str())));
+        let candidates = pre.map_or(&[][..], |p| p.candidates.as_slice());
+        let edited = (!deprecated.is_empty())
+            .then(|| self.snap.household_keys.get(deprecated).copied())
+            .flatten();
+        let list = |ids: &[i64]| {
+            ids.iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let target = match (edited, candidates) {
+            (Some(t), c) if c.iter().all(|&x| x == t) => Some(t),
+            (Some(t), c) => {
+                let mut ids = vec![t];
+                ids.extend(c.iter().filter(|&&x| x != t));
+                return Err((format!(
+                    "reentrevista en revisión: la clave editada (deprecatedID) es del hogar {t} pero las cédulas de sus miembros son de otro hogar (hogares {}); no se registra hasta que un analista decida",
+                    list(&ids)
+                ), t));
+            }
+            (None, []) => None,
+            (None, [one]) => Some(*one),
+            (None, many) => {
+                return Err((format!(
+                    "reentrevista en revisión: las cédulas de sus miembros corresponden a varios hogares registrados (hogares {}); no se registra hasta que un analista decida",
+                    list(many)
+                ), many[0]))
+            }
+        };
+        match target {
+            Some(t) if self.targeted.contains(&t) => Err((format!(
+                "reentrevista en revisión: otro envío de este archivo ya es una reentrevista del hogar {t}"
+            ), t)),
+            t => Ok(t),
+        }
+    }
+
+    fn flush_revisits(&mut self, ch: &SyncSender<Batch>) -> Result<(), IngestError> {
+        if !self.revisits.is_empty() {
+            send(ch, Batch::Revisits(std::mem::take(&mut self.revisits)))?;
+        }
+        Ok(())
+    }
+
     fn flush_households(&mut self, ch: &SyncSender<Batch>) -> Result<(), IngestError> {
         if !self.pending_communities.is_empty() {
             send(
@@ -306,6 +469,12 @@ impl State<'_> {
                     &mut self.households,
                     Vec::with_capacity(BATCH),
                 )),
+            )?;
+        }
+        if !self.reinterviewed.is_empty() {
+            send(
+                ch,
+                Batch::Reinterviewed(std::mem::take(&mut self.reinterviewed)),
             )?;
         }
         Ok(())
@@ -350,6 +519,8 @@ impl State<'_> {
         let h_date = t.header(c.date.or(c.today).or(c.submitted), "fecha_entrevista");
         let h_consent = t.header(c.consent, "consentimiento");
         let h_review = t.header(c.review, "ReviewState");
+        let h_deprecated = t.header(c.deprecated, "meta-deprecatedID");
+        let mut review_rows: Vec<vamos_store::HouseholdInterview> = Vec::new();
         let area_codes = self.form.choice_list("area");
         let cuartos = vamos_domain::schema::position(HOUSEHOLD_FIELDS, "cuartos");
         let dormitorios = vamos_domain::schema::position(HOUSEHOLD_FIELDS, "dormitorios");
@@ -365,11 +536,19 @@ impl State<'_> {
             let key_raw = field(&rec, c.key);
             let key = norm_key(&key_raw).to_string();
             p.key = key.clone();
+            let mut kobo_ix = None;
             if let Some(ix) = c.kobo_index {
                 let ix = field(&rec, Some(ix));
                 if !ix.is_empty() {
-                    self.kobo_index.insert(ix.into(), key.clone().into());
+                    self.kobo_index
+                        .insert(ix.as_ref().into(), key.clone().into());
+                    kobo_ix = Some(ix.into_owned());
                 }
+            }
+            let deprecated_raw = field(&rec, c.deprecated);
+            let deprecated = norm_key(&deprecated_raw).to_string();
+            if !deprecated.is_empty() {
+                p.check(&h_deprecated, &deprecated, Limit::Code);
             }
             if key.is_empty() {
                 p.add(&h_key, "", "falta la clave del envío (KEY / instanceID)");
@@ -378,7 +557,7 @@ impl State<'_> {
                 log.reject_row(p.into_vec())?;
                 self.summary.households_rejected += 1;
                 continue;
-            } else if self.snap.household_keys.contains(&key) {
+            } else if self.snap.household_keys.contains_key(&key) {
                 self.summary.households_already_registered += 1;
                 continue;
             } else if let Some(first) = self
@@ -518,9 +697,35 @@ impl State<'_> {
             }
             match (district, interview) {
                 (Some(district), Some(interview)) if p.is_empty() => {
+                    let target = match self.target(&key, kobo_ix.as_deref(), &deprecated) {
+                        Ok(t) => t,
+                        Err((reason, first)) => {
+                            // Not a guess: recorded (listed under the first candidate) and
+                            // reported; its members follow it into the rejects file.
+                            p.add(&h_key, &key, reason);
+                            log.reject_row(p.into_vec())?;
+                            self.summary.households_to_review += 1;
+                            review_rows.push(vamos_store::HouseholdInterview {
+                                submission_key: key.clone(),
+                                household_id: first,
+                                interview_date: interview,
+                                outcome: "en_revision",
+                            });
+                            self.rejected.insert(key.into(), (label.clone(), row));
+                            continue;
+                        }
+                    };
                     let community_id = self.community_id(district, &locality, area);
-                    let id = self.snap.next_household_id;
-                    self.snap.next_household_id += 1;
+                    let id = match target {
+                        Some(t) => {
+                            self.targeted.insert(t);
+                            t
+                        }
+                        None => {
+                            self.snap.next_household_id += 1;
+                            self.snap.next_household_id - 1
+                        }
+                    };
                     self.accepted.insert(
                         key.clone().into(),
                         Slot {
@@ -530,9 +735,39 @@ impl State<'_> {
                             head_row: 0,
                             members: 0,
                             lines: 0,
+                            revisit: target.is_some(),
                         },
                     );
-                    self.households.push(Household {
+                    let provenance = Provenance {
+                        import_id,
+                        file_no: 0,
+                        row,
+                    };
+                    if target.is_some() {
+                        let rows_left = self
+                            .prescan
+                            .get(key.as_str())
+                            .or_else(|| {
+                                kobo_ix
+                                    .as_deref()
+                                    .and_then(|ix| self.prescan.get(format!("#{ix}").as_str()))
+                            })
+                            .map_or(0, |p| p.rows);
+                        self.pending.insert(
+                            key.clone().into(),
+                            Pending {
+                                revisit: Revisit {
+                                    target: id,
+                                    key: key.clone(),
+                                    interview,
+                                    provenance,
+                                    members: Vec::new(),
+                                },
+                                rows_left,
+                            },
+                        );
+                    }
+                    let household = Household {
                         id,
                         submission_key: key,
                         district,
@@ -544,14 +779,15 @@ impl State<'_> {
                         interview_date: interview,
                         form: self.opts.kind,
                         answers: vals.clone(),
-                        provenance: Provenance {
-                            import_id,
-                            file_no: 0,
-                            row,
-                        },
-                    });
-                    self.summary.households_accepted += 1;
-                    if self.households.len() >= BATCH {
+                        provenance,
+                    };
+                    if target.is_some() {
+                        self.reinterviewed.push(household);
+                    } else {
+                        self.households.push(household);
+                        self.summary.households_accepted += 1;
+                    }
+                    if self.households.len() + self.reinterviewed.len() >= BATCH {
                         self.flush_households(ch)?;
                     }
                 }
@@ -565,7 +801,41 @@ impl State<'_> {
             }
         }
         self.flush_households(ch)?;
+        if !review_rows.is_empty() {
+            send(ch, Batch::Interviews(review_rows))?;
+        }
+        // Re-interviews without member rows are complete already (all members left).
+        let done: Vec<Box<str>> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.rows_left == 0)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in done {
+            if let Some(p) = self.pending.remove(&k) {
+                self.revisits.push(p.revisit);
+            }
+        }
+        self.flush_revisits(ch)?;
         progress.advance(t.progress().1);
+        Ok(())
+    }
+
+    /// One member row of a re-interview was read (accepted or not): once all were, the
+    /// household goes to the writer.
+    fn member_read(&mut self, parent: &str, ch: &SyncSender<Batch>) -> Result<(), IngestError> {
+        let Some(p) = self.pending.get_mut(parent) else {
+            return Ok(());
+        };
+        p.rows_left = p.rows_left.saturating_sub(1);
+        if p.rows_left == 0 {
+            if let Some(p) = self.pending.remove(parent) {
+                self.revisits.push(p.revisit);
+            }
+            if self.revisits.len() >= REVISITS {
+                self.flush_revisits(ch)?;
+            }
+        }
         Ok(())
     }
 
@@ -623,7 +893,7 @@ impl State<'_> {
                 self.summary.persons_rejected += 1;
                 continue;
             }
-            if self.snap.household_keys.contains(&parent) {
+            if self.snap.household_keys.contains_key(&parent) {
                 self.summary.persons_already_registered += 1;
                 continue;
             }
@@ -642,8 +912,13 @@ impl State<'_> {
                 self.summary.persons_rejected += 1;
                 continue;
             };
-            let (household_id, interview, head_row, members) =
-                (slot.id, slot.interview, slot.head_row, slot.members);
+            let (household_id, interview, head_row, members, revisit) = (
+                slot.id,
+                slot.interview,
+                slot.head_row,
+                slot.members,
+                slot.revisit,
+            );
             let member_key = if p.key.is_empty() {
                 format!("{parent}/miembros[{}]", members + 1)
             } else {
@@ -777,7 +1052,8 @@ impl State<'_> {
                 );
             }
             if let (Some(nid), Some(b)) = (nid, birth) {
-                if let Some(known) = self.snap.national_ids.get(&nid) {
+                let own = |k: &vamos_store::KnownPerson| revisit && k.household_id == household_id;
+                if let Some(known) = self.snap.national_ids.get(&nid).filter(|k| !own(k)) {
                     if known.birth_date != b {
                         p.add(
                             &h_nid,
@@ -822,9 +1098,14 @@ impl State<'_> {
                     if let Some(nid) = nid {
                         self.seen_nids.insert(nid, (birth, row));
                     }
-                    let id = self.snap.next_person_id;
-                    self.snap.next_person_id += 1;
-                    self.persons.push(Person {
+                    // A re-interview's member gets its id on the writer thread, and only if
+                    // it matches nobody already in the household.
+                    let id = if revisit {
+                        0
+                    } else {
+                        self.next_person_id.fetch_add(1, Ordering::Relaxed)
+                    };
+                    let person = Person {
                         id,
                         household_id,
                         submission_key: member_key,
@@ -840,8 +1121,16 @@ impl State<'_> {
                             file_no: 1,
                             row,
                         },
-                    });
-                    self.summary.persons_accepted += 1;
+                    };
+                    if revisit {
+                        if let Some(p) = self.pending.get_mut(parent.as_str()) {
+                            p.revisit.members.push(person);
+                        }
+                        self.revisit_rows += 1;
+                    } else {
+                        self.persons.push(person);
+                        self.summary.persons_accepted += 1;
+                    }
                     if self.persons.len() >= BATCH {
                         send(
                             ch,
@@ -857,10 +1146,18 @@ impl State<'_> {
                     self.summary.persons_rejected += 1;
                 }
             }
+            if revisit {
+                self.member_read(&parent, ch)?;
+            }
         }
         if !self.persons.is_empty() {
             send(ch, Batch::Persons(std::mem::take(&mut self.persons)))?;
         }
+        // Whatever is still pending had member rows the pre-scan counted but this pass did not
+        // reach (it cannot happen with one file read twice, but a short read must not drop it).
+        let rest: Vec<Pending> = self.pending.drain().map(|(_, p)| p).collect();
+        self.revisits.extend(rest.into_iter().map(|p| p.revisit));
+        self.flush_revisits(ch)?;
         progress.advance(t.progress().1);
         Ok(())
     }

@@ -54,6 +54,7 @@ fn options(kind: ImportKind, source: Option<&str>) -> ImportOptions {
         import_date: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default(),
         started_at: clock(),
         rejects: None,
+        changes: None,
         unmatched: None,
         clock,
     }

@@ -18,6 +18,7 @@ pub mod dates;
 pub mod fips;
 pub mod forms;
 pub mod fuzzing;
+mod reinterview;
 pub mod report;
 pub mod source;
 pub mod table;
@@ -78,6 +79,8 @@ pub struct ImportOptions {
     /// RFC 3339 start time, recorded in the import history.
     pub started_at: String,
     pub rejects: Option<PathBuf>,
+    /// FIPS imports: where to write what re-interviews changed, field by field (CSV).
+    pub changes: Option<PathBuf>,
     /// Admin imports: where to list records whose cédula matched nobody.
     pub unmatched: Option<PathBuf>,
     /// Wall clock for the finish time in the history (RFC 3339); injected so that library
@@ -95,8 +98,22 @@ pub struct ImportSummary {
     pub committed: bool,
     pub synthetic: bool,
     pub files: Vec<String>,
+    /// New households (a re-interview of a registered one counts in `households_updated`).
     pub households_accepted: u64,
     pub persons_accepted: u64,
+    /// Re-interviews that wrote a new version of their household.
+    pub households_updated: u64,
+    /// Re-interviews that found nothing changed (recorded, nothing written).
+    pub households_unchanged: u64,
+    /// Re-interviews not written because they match several households: listed in the
+    /// rejects file for an analyst to decide.
+    pub households_to_review: u64,
+    /// Re-interviewed persons with a new version (their answers changed).
+    pub persons_updated: u64,
+    /// Members new to a re-interviewed household (births, persons who joined).
+    pub persons_added: u64,
+    /// Members of a re-interviewed household no longer in it.
+    pub persons_left: u64,
     pub communities_created: u64,
     pub community_surveys_accepted: u64,
     pub records_accepted: u64,
@@ -120,6 +137,8 @@ pub struct ImportSummary {
     pub households_without_head: u64,
     pub missing_optional_columns: Vec<String>,
     pub rejects_file: Option<String>,
+    /// The changes report of re-interviews (hogar, persona, campo, antes, después).
+    pub changes_file: Option<String>,
     pub unmatched_file: Option<String>,
     pub seconds: f64,
 }
@@ -149,6 +168,12 @@ pub(crate) enum Batch {
     Persons(Vec<Person>),
     Surveys(Vec<CommunitySurvey>),
     Admin(Vec<AdminRecord>),
+    /// Re-interviews: households' new answers (`id` = the household re-interviewed).
+    Reinterviewed(Vec<Household>),
+    /// Re-interviews: each household's members, once all were read.
+    Revisits(Vec<reinterview::Revisit>),
+    /// Re-interviews not written (sent to review).
+    Interviews(Vec<vamos_store::HouseholdInterview>),
 }
 
 /// Runs `produce` on this thread while a writer thread stores what it sends; returns the
@@ -157,10 +182,24 @@ pub(crate) fn with_writer<'s, R>(
     tx: Box<dyn ImportTx + 's>,
     produce: impl FnOnce(&SyncSender<Batch>) -> Result<R, IngestError>,
 ) -> Result<(R, Box<dyn ImportTx + 's>), IngestError> {
+    let (r, tx, _) = with_writer_applying(tx, None, produce)?;
+    Ok((r, tx))
+}
+
+/// [`with_writer`] whose writer also applies re-interviews with `applier` (handed back).
+pub(crate) fn with_writer_applying<'s, 'a, R>(
+    tx: Box<dyn ImportTx + 's>,
+    applier: Option<reinterview::Applier<'a>>,
+    produce: impl FnOnce(&SyncSender<Batch>) -> Result<R, IngestError>,
+) -> Result<(R, Box<dyn ImportTx + 's>, Option<reinterview::Applier<'a>>), IngestError> {
+    type Written<'s, 'a> = (Box<dyn ImportTx + 's>, Option<reinterview::Applier<'a>>);
     std::thread::scope(|scope| {
         let (send, recv) = sync_channel::<Batch>(2);
-        let writer = scope.spawn(move || -> Result<Box<dyn ImportTx + 's>, IngestError> {
+        let writer = scope.spawn(move || -> Result<Written<'s, 'a>, IngestError> {
             let mut tx = tx;
+            let mut applier = applier;
+            let no_applier =
+                || IngestError::Internal("reentrevista sin su aplicador de cambios".into());
             for batch in recv {
                 match batch {
                     Batch::Communities(v) => tx.insert_communities(&v)?,
@@ -168,9 +207,18 @@ pub(crate) fn with_writer<'s, R>(
                     Batch::Persons(v) => tx.insert_persons(&v)?,
                     Batch::Surveys(v) => tx.insert_community_surveys(&v)?,
                     Batch::Admin(v) => tx.insert_admin_records(&v)?,
+                    Batch::Reinterviewed(v) => applier
+                        .as_mut()
+                        .ok_or_else(no_applier)?
+                        .households(tx.as_mut(), v)?,
+                    Batch::Revisits(v) => applier
+                        .as_mut()
+                        .ok_or_else(no_applier)?
+                        .members(tx.as_mut(), v)?,
+                    Batch::Interviews(v) => tx.insert_interviews(&v)?,
                 }
             }
-            Ok(tx)
+            Ok((tx, applier))
         });
         let produced = produce(&send);
         drop(send);
@@ -178,8 +226,8 @@ pub(crate) fn with_writer<'s, R>(
             .join()
             .map_err(|_| IngestError::Internal("el hilo de escritura falló".into()))?;
         // A store error explains a producer's "channel closed" better than the producer can.
-        let tx = written?;
-        Ok((produced?, tx))
+        let (tx, applier) = written?;
+        Ok((produced?, tx, applier))
     })
 }
 

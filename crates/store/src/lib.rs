@@ -109,6 +109,16 @@ pub struct ImportMeta {
     pub files: Vec<String>,
 }
 
+/// A submission read for a household that did not become its current row's key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HouseholdInterview {
+    pub submission_key: String,
+    pub household_id: i64,
+    pub interview_date: chrono::NaiveDate,
+    /// `sin_cambios` | `actualizado` | `en_revision`.
+    pub outcome: &'static str,
+}
+
 /// What an import needs to know about the registry before validating rows.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SnapshotNeeds {
@@ -125,12 +135,16 @@ pub struct SnapshotNeeds {
 pub struct KnownPerson {
     pub person_id: i64,
     pub birth_date: chrono::NaiveDate,
+    /// The person's household in its current version (a re-interview matches by it).
+    pub household_id: i64,
 }
 
 /// The parts of the registry an import validates against, loaded once inside its transaction.
 #[derive(Debug, Default)]
 pub struct RegistrySnapshot {
-    pub household_keys: FxHashSet<String>,
+    /// Every submission key the registry has read for a household — current rows, earlier
+    /// versions and re-interviews on record (`household_interviews`) — with that household's id.
+    pub household_keys: FxHashMap<String, i64>,
     pub national_ids: FxHashMap<NationalId, KnownPerson>,
     pub communities: FxHashMap<(DistrictCode, String), i64>,
     pub survey_keys: FxHashSet<String>,
@@ -472,6 +486,22 @@ pub trait ImportTx: Send {
     fn insert_persons(&mut self, rows: &[Person]) -> Result<()>;
     fn insert_community_surveys(&mut self, rows: &[CommunitySurvey]) -> Result<()>;
     fn insert_admin_records(&mut self, rows: &[AdminRecord]) -> Result<()>;
+    /// When the registry learns what this import writes (its start, RFC 3339 UTC).
+    fn recorded_at(&self) -> &str;
+    /// Re-interviews: the current versions of these households (absent ids are left out).
+    fn current_households(
+        &mut self,
+        ids: &[i64],
+    ) -> Result<Vec<(Household, vamos_domain::versions::VersionMeta)>>;
+    /// Re-interviews: the current versions of every person of these households.
+    fn current_members(
+        &mut self,
+        household_ids: &[i64],
+    ) -> Result<Vec<(Person, vamos_domain::versions::VersionMeta)>>;
+    /// Re-interviews: new versions written inside the import's transaction.
+    fn write_versions(&mut self, set: &versions::VersionSet) -> Result<()>;
+    /// Re-interviews that did not become a current row (unchanged, or sent to review).
+    fn insert_interviews(&mut self, rows: &[HouseholdInterview]) -> Result<()>;
     /// Makes everything written visible at once and closes the run with its summary (JSON).
     fn commit(self: Box<Self>, finished_at: &str, summary: &str) -> Result<()>;
     /// Discards everything written in this run.

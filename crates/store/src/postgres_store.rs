@@ -161,6 +161,7 @@ impl Store for PostgresStore {
             tx: Some(tx),
             import_id: id,
             started_at: meta.started_at.clone(),
+            statements: HashMap::new(),
         }))
     }
 
@@ -582,6 +583,52 @@ struct PgImport<'c> {
     import_id: i64,
     /// Written as each new row's `recorded_at` (when the registry learnt it).
     started_at: String,
+    /// Prepared statements of the re-interview path (one per text), valid in this transaction.
+    statements: HashMap<String, postgres::Statement>,
+}
+
+impl<'c> PgImport<'c> {
+    fn tx(&mut self) -> Result<&mut Transaction<'c>> {
+        self.tx
+            .as_mut()
+            .ok_or_else(|| StoreError::Invalid("transacción cerrada".into()))
+    }
+
+    fn prepared(&mut self, sql: &str) -> Result<postgres::Statement> {
+        if let Some(st) = self.statements.get(sql) {
+            return Ok(st.clone());
+        }
+        let st = self.tx()?.prepare(sql)?;
+        self.statements.insert(sql.to_string(), st.clone());
+        Ok(st)
+    }
+}
+
+/// The import's transaction as the store's SQL executor, so the re-interview path reuses the
+/// column lists and statements of [`crate::versions`].
+impl crate::sql::Sql for PgImport<'_> {
+    fn dialect(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    fn query(&mut self, sql: &str, params: &[crate::sql::Param]) -> Result<Vec<crate::sql::Row>> {
+        let st = self.prepared(sql)?;
+        let columns: std::sync::Arc<[String]> =
+            st.columns().iter().map(|c| c.name().to_string()).collect();
+        let refs = pg_params(params);
+        let rows = self.tx()?.query(&st, &refs)?;
+        pg_rows(rows, columns)
+    }
+
+    fn execute(&mut self, sql: &str, params: &[crate::sql::Param]) -> Result<u64> {
+        let st = self.prepared(sql)?;
+        let refs = pg_params(params);
+        Ok(self.tx()?.execute(&st, &refs)?)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        Ok(self.tx()?.batch_execute(sql)?)
+    }
 }
 
 /// Appends one field in COPY text format (tab separated, `\N` for NULL, backslash escapes).
@@ -737,14 +784,15 @@ impl ImportTx for PgImport<'_> {
             ..Default::default()
         };
         if needs.household_keys {
-            self.stream_keys("SELECT submission_key FROM households", |r| {
-                s.household_keys.insert(r.try_get(0)?);
+            self.stream_keys(crate::versions::KNOWN_KEYS_SQL, |r| {
+                s.household_keys.insert(r.try_get(0)?, r.try_get(1)?);
                 Ok(())
             })?;
         }
         if needs.national_ids {
             self.stream_keys(
-                "SELECT national_id, id, birth_date FROM persons WHERE national_id IS NOT NULL",
+                "SELECT national_id, id, birth_date, household_id FROM persons
+                 WHERE national_id IS NOT NULL",
                 |r| {
                     if let Some(nid) = NationalId::from_stored(r.try_get(0)?) {
                         s.national_ids.insert(
@@ -752,6 +800,7 @@ impl ImportTx for PgImport<'_> {
                             KnownPerson {
                                 person_id: r.try_get(1)?,
                                 birth_date: r.try_get(2)?,
+                                household_id: r.try_get(3)?,
                             },
                         );
                     }
@@ -927,6 +976,33 @@ impl ImportTx for PgImport<'_> {
         )
     }
 
+    fn recorded_at(&self) -> &str {
+        &self.started_at
+    }
+
+    fn current_households(
+        &mut self,
+        ids: &[i64],
+    ) -> Result<Vec<(Household, vamos_domain::versions::VersionMeta)>> {
+        crate::versions::current_households(self, ids)
+    }
+
+    fn current_members(
+        &mut self,
+        household_ids: &[i64],
+    ) -> Result<Vec<(Person, vamos_domain::versions::VersionMeta)>> {
+        crate::versions::current_members(self, household_ids)
+    }
+
+    fn write_versions(&mut self, set: &crate::versions::VersionSet) -> Result<()> {
+        crate::versions::write(self, set)
+    }
+
+    fn insert_interviews(&mut self, rows: &[crate::HouseholdInterview]) -> Result<()> {
+        let id = self.import_id;
+        crate::versions::insert_interviews(self, rows, id)
+    }
+
     fn commit(mut self: Box<Self>, finished_at: &str, summary: &str) -> Result<()> {
         let mut tx = self
             .tx
@@ -969,8 +1045,6 @@ impl crate::sql::Sql for PostgresStore {
     }
 
     fn query(&mut self, sql: &str, params: &[crate::sql::Param]) -> Result<Vec<crate::sql::Row>> {
-        use crate::sql::{Cell, Row};
-        use postgres::types::Type;
         let st = self.statement(sql)?;
         let refs = pg_params(params);
         let columns: std::sync::Arc<[String]> =
@@ -978,46 +1052,7 @@ impl crate::sql::Sql for PostgresStore {
         let rows = self.client.query(&st, &refs).inspect_err(|_| {
             self.statements.remove(sql);
         })?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let mut cells = Vec::with_capacity(columns.len());
-            for (i, c) in r.columns().iter().enumerate() {
-                let t = c.type_();
-                let cell = if *t == Type::INT8 {
-                    r.try_get::<_, Option<i64>>(i)?.map(Cell::Int)
-                } else if *t == Type::INT4 {
-                    r.try_get::<_, Option<i32>>(i)?.map(|v| Cell::Int(v.into()))
-                } else if *t == Type::INT2 {
-                    r.try_get::<_, Option<i16>>(i)?.map(|v| Cell::Int(v.into()))
-                } else if *t == Type::BOOL {
-                    r.try_get::<_, Option<bool>>(i)?
-                        .map(|v| Cell::Int(v.into()))
-                } else if *t == Type::FLOAT8 {
-                    r.try_get::<_, Option<f64>>(i)?.map(Cell::Real)
-                } else if *t == Type::FLOAT4 {
-                    r.try_get::<_, Option<f32>>(i)?
-                        .map(|v| Cell::Real(v.into()))
-                } else if *t == Type::DATE {
-                    r.try_get::<_, Option<chrono::NaiveDate>>(i)?
-                        .map(|d| Cell::Text(crate::iso(d)))
-                } else if *t == Type::TIMESTAMPTZ {
-                    r.try_get::<_, Option<chrono::DateTime<chrono::Utc>>>(i)?
-                        .map(|d| Cell::Text(d.to_rfc3339()))
-                } else if *t == Type::BYTEA {
-                    r.try_get::<_, Option<Vec<u8>>>(i)?.map(Cell::Bytes)
-                } else if *t == Type::VOID {
-                    None
-                } else {
-                    r.try_get::<_, Option<String>>(i)?.map(Cell::Text)
-                };
-                cells.push(cell.unwrap_or(Cell::Null));
-            }
-            out.push(Row {
-                cells,
-                columns: columns.clone(),
-            });
-        }
-        Ok(out)
+        pg_rows(rows, columns)
     }
 
     fn execute(&mut self, sql: &str, params: &[crate::sql::Param]) -> Result<u64> {
@@ -1053,6 +1088,55 @@ impl crate::sql::Sql for PostgresStore {
         w.write_all(buf.as_bytes())?;
         Ok(w.finish()?)
     }
+}
+
+/// Driver rows as the store's [`crate::sql::Row`]s (dates as ISO text, integers widened).
+fn pg_rows(
+    rows: Vec<postgres::Row>,
+    columns: std::sync::Arc<[String]>,
+) -> Result<Vec<crate::sql::Row>> {
+    use crate::sql::{Cell, Row};
+    use postgres::types::Type;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let mut cells = Vec::with_capacity(columns.len());
+        for (i, c) in r.columns().iter().enumerate() {
+            let t = c.type_();
+            let cell = if *t == Type::INT8 {
+                r.try_get::<_, Option<i64>>(i)?.map(Cell::Int)
+            } else if *t == Type::INT4 {
+                r.try_get::<_, Option<i32>>(i)?.map(|v| Cell::Int(v.into()))
+            } else if *t == Type::INT2 {
+                r.try_get::<_, Option<i16>>(i)?.map(|v| Cell::Int(v.into()))
+            } else if *t == Type::BOOL {
+                r.try_get::<_, Option<bool>>(i)?
+                    .map(|v| Cell::Int(v.into()))
+            } else if *t == Type::FLOAT8 {
+                r.try_get::<_, Option<f64>>(i)?.map(Cell::Real)
+            } else if *t == Type::FLOAT4 {
+                r.try_get::<_, Option<f32>>(i)?
+                    .map(|v| Cell::Real(v.into()))
+            } else if *t == Type::DATE {
+                r.try_get::<_, Option<chrono::NaiveDate>>(i)?
+                    .map(|d| Cell::Text(crate::iso(d)))
+            } else if *t == Type::TIMESTAMPTZ {
+                r.try_get::<_, Option<chrono::DateTime<chrono::Utc>>>(i)?
+                    .map(|d| Cell::Text(d.to_rfc3339()))
+            } else if *t == Type::BYTEA {
+                r.try_get::<_, Option<Vec<u8>>>(i)?.map(Cell::Bytes)
+            } else if *t == Type::VOID {
+                None
+            } else {
+                r.try_get::<_, Option<String>>(i)?.map(Cell::Text)
+            };
+            cells.push(cell.unwrap_or(Cell::Null));
+        }
+        out.push(Row {
+            cells,
+            columns: columns.clone(),
+        });
+    }
+    Ok(out)
 }
 
 /// The parameters as the driver takes them, borrowed: a list of 20,000 texts (an intake

@@ -715,15 +715,16 @@ impl ImportTx for SqliteImport<'_> {
             ..Default::default()
         };
         if needs.household_keys {
-            let mut st = c.prepare("SELECT submission_key FROM households")?;
+            let mut st = c.prepare(crate::versions::KNOWN_KEYS_SQL)?;
             let mut rows = st.query([])?;
             while let Some(r) = rows.next()? {
-                s.household_keys.insert(r.get(0)?);
+                s.household_keys.insert(r.get(0)?, r.get(1)?);
             }
         }
         if needs.national_ids {
             let mut st = c.prepare(
-                "SELECT national_id, id, birth_date FROM persons WHERE national_id IS NOT NULL",
+                "SELECT national_id, id, birth_date, household_id FROM persons
+                 WHERE national_id IS NOT NULL",
             )?;
             let mut rows = st.query([])?;
             while let Some(r) = rows.next()? {
@@ -738,6 +739,7 @@ impl ImportTx for SqliteImport<'_> {
                         KnownPerson {
                             person_id: r.get(1)?,
                             birth_date,
+                            household_id: r.get(3)?,
                         },
                     );
                 }
@@ -921,6 +923,33 @@ impl ImportTx for SqliteImport<'_> {
         Ok(())
     }
 
+    fn recorded_at(&self) -> &str {
+        &self.started_at
+    }
+
+    fn current_households(
+        &mut self,
+        ids: &[i64],
+    ) -> Result<Vec<(Household, vamos_domain::versions::VersionMeta)>> {
+        crate::versions::current_households(self, ids)
+    }
+
+    fn current_members(
+        &mut self,
+        household_ids: &[i64],
+    ) -> Result<Vec<(Person, vamos_domain::versions::VersionMeta)>> {
+        crate::versions::current_members(self, household_ids)
+    }
+
+    fn write_versions(&mut self, set: &crate::versions::VersionSet) -> Result<()> {
+        crate::versions::write(self, set)
+    }
+
+    fn insert_interviews(&mut self, rows: &[crate::HouseholdInterview]) -> Result<()> {
+        let id = self.import_id;
+        crate::versions::insert_interviews(self, rows, id)
+    }
+
     fn commit(mut self: Box<Self>, finished_at: &str, summary: &str) -> Result<()> {
         self.conn.execute(
             "UPDATE imports SET status = 'completada', finished_at = ?2, summary = ?3 WHERE id = ?1",
@@ -1072,77 +1101,105 @@ impl crate::sql::Sql for SqliteStore {
     fn dialect(&self) -> Backend {
         Backend::Sqlite
     }
-
     fn query(&mut self, sql: &str, params: &[crate::sql::Param]) -> Result<Vec<crate::sql::Row>> {
-        use crate::sql::{Cell, Row};
-        use rusqlite::types::ValueRef;
-        let mut st = self
-            .conn
-            .prepare_cached(&crate::sql::sqlite_placeholders(sql))?;
-        bind_params(&mut st, params)?;
-        let columns: std::sync::Arc<[String]> =
-            st.column_names().iter().map(|c| c.to_string()).collect();
-        let n = columns.len();
-        let mut rows = st.raw_query();
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            let mut cells = Vec::with_capacity(n);
-            for i in 0..n {
-                cells.push(match r.get_ref(i)? {
-                    ValueRef::Null => Cell::Null,
-                    ValueRef::Integer(v) => Cell::Int(v),
-                    ValueRef::Real(v) => Cell::Real(v),
-                    ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
-                    ValueRef::Blob(b) => Cell::Bytes(b.to_vec()),
-                });
-            }
-            out.push(Row {
-                cells,
-                columns: columns.clone(),
-            });
-        }
-        Ok(out)
+        conn_query(&self.conn, sql, params)
     }
-
     fn execute(&mut self, sql: &str, params: &[crate::sql::Param]) -> Result<u64> {
-        let mut st = self
-            .conn
-            .prepare_cached(&crate::sql::sqlite_placeholders(sql))?;
-        bind_params(&mut st, params)?;
-        Ok(st.raw_execute()? as u64)
+        conn_execute(&self.conn, sql, params)
     }
-
     fn batch(&mut self, sql: &str) -> Result<()> {
         Ok(self.conn.execute_batch(sql)?)
     }
-
     /// Prepared once, bound and stepped per row: a one-row statement needs no statement
     /// journal, where a multi-row `VALUES` list copied every page it changed into one.
     fn execute_many(&mut self, sql: &str, rows: &[Vec<crate::sql::Param>]) -> Result<u64> {
-        let own_tx = self.conn.is_autocommit();
-        if own_tx {
-            self.conn.execute_batch("BEGIN IMMEDIATE")?;
-        }
-        let run = |conn: &Connection| -> Result<u64> {
-            let mut st = conn.prepare_cached(&crate::sql::sqlite_placeholders(sql))?;
-            let mut changed = 0;
-            for row in rows {
-                bind_params(&mut st, row)?;
-                changed += st.raw_execute()? as u64;
-            }
-            Ok(changed)
-        };
-        let r = run(&self.conn);
-        if own_tx {
-            match &r {
-                Ok(_) => self.conn.execute_batch("COMMIT")?,
-                Err(_) => {
-                    let _ = self.conn.execute_batch("ROLLBACK");
-                }
-            }
-        }
-        r
+        conn_execute_many(&self.conn, sql, rows)
     }
+}
+
+/// The import's transaction as the store's SQL executor (the re-interview path reuses
+/// [`crate::versions`]); the transaction is already open, so statements run inside it.
+impl crate::sql::Sql for SqliteImport<'_> {
+    fn dialect(&self) -> Backend {
+        Backend::Sqlite
+    }
+    fn query(&mut self, sql: &str, params: &[crate::sql::Param]) -> Result<Vec<crate::sql::Row>> {
+        conn_query(self.conn, sql, params)
+    }
+    fn execute(&mut self, sql: &str, params: &[crate::sql::Param]) -> Result<u64> {
+        conn_execute(self.conn, sql, params)
+    }
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        Ok(self.conn.execute_batch(sql)?)
+    }
+    fn execute_many(&mut self, sql: &str, rows: &[Vec<crate::sql::Param>]) -> Result<u64> {
+        conn_execute_many(self.conn, sql, rows)
+    }
+}
+
+fn conn_query(
+    conn: &Connection,
+    sql: &str,
+    params: &[crate::sql::Param],
+) -> Result<Vec<crate::sql::Row>> {
+    use crate::sql::{Cell, Row};
+    use rusqlite::types::ValueRef;
+    let mut st = conn.prepare_cached(&crate::sql::sqlite_placeholders(sql))?;
+    bind_params(&mut st, params)?;
+    let columns: std::sync::Arc<[String]> =
+        st.column_names().iter().map(|c| c.to_string()).collect();
+    let n = columns.len();
+    let mut rows = st.raw_query();
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let mut cells = Vec::with_capacity(n);
+        for i in 0..n {
+            cells.push(match r.get_ref(i)? {
+                ValueRef::Null => Cell::Null,
+                ValueRef::Integer(v) => Cell::Int(v),
+                ValueRef::Real(v) => Cell::Real(v),
+                ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Blob(b) => Cell::Bytes(b.to_vec()),
+            });
+        }
+        out.push(Row {
+            cells,
+            columns: columns.clone(),
+        });
+    }
+    Ok(out)
+}
+
+fn conn_execute(conn: &Connection, sql: &str, params: &[crate::sql::Param]) -> Result<u64> {
+    let mut st = conn.prepare_cached(&crate::sql::sqlite_placeholders(sql))?;
+    bind_params(&mut st, params)?;
+    Ok(st.raw_execute()? as u64)
+}
+
+fn conn_execute_many(conn: &Connection, sql: &str, rows: &[Vec<crate::sql::Param>]) -> Result<u64> {
+    let own_tx = conn.is_autocommit();
+    if own_tx {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+    }
+    let run = |conn: &Connection| -> Result<u64> {
+        let mut st = conn.prepare_cached(&crate::sql::sqlite_placeholders(sql))?;
+        let mut changed = 0;
+        for row in rows {
+            bind_params(&mut st, row)?;
+            changed += st.raw_execute()? as u64;
+        }
+        Ok(changed)
+    };
+    let r = run(conn);
+    if own_tx {
+        match &r {
+            Ok(_) => conn.execute_batch("COMMIT")?,
+            Err(_) => {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+        }
+    }
+    r
 }
 
 fn bind_params(st: &mut Statement<'_>, params: &[crate::sql::Param]) -> Result<()> {

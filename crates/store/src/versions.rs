@@ -504,3 +504,104 @@ pub fn person_versions(db: &mut Db<'_>, id: i64) -> Result<Vec<(Person, VersionM
     )?;
     rows.iter().map(decode_person).collect()
 }
+
+/// Every household submission key on record with its household: current rows, earlier
+/// versions and re-interviews kept in `household_interviews` (a re-run finds them all).
+pub(crate) const KNOWN_KEYS_SQL: &str = "SELECT submission_key, id FROM households
+     UNION ALL SELECT submission_key, id FROM household_history
+     UNION ALL SELECT submission_key, household_id FROM household_interviews";
+
+/// `IN (…)` list of ids: integers formatted here, never text from outside.
+fn id_list(ids: &[i64]) -> String {
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// The current versions of households `ids` (inside the caller's transaction).
+pub(crate) fn current_households(
+    sql: &mut dyn Sql,
+    ids: &[i64],
+) -> Result<Vec<(Household, VersionMeta)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sql.query(
+        &format!(
+            "SELECT {} FROM households WHERE id IN ({})",
+            select_list(&household_cols()),
+            id_list(ids)
+        ),
+        &[],
+    )?;
+    rows.iter().map(decode_household).collect()
+}
+
+/// The current versions of every person of households `household_ids`, by person id.
+pub(crate) fn current_members(
+    sql: &mut dyn Sql,
+    household_ids: &[i64],
+) -> Result<Vec<(Person, VersionMeta)>> {
+    if household_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sql.query(
+        &format!(
+            "SELECT {} FROM persons WHERE household_id IN ({}) ORDER BY id",
+            select_list(&person_cols()),
+            id_list(household_ids)
+        ),
+        &[],
+    )?;
+    rows.iter().map(decode_person).collect()
+}
+
+/// Records re-interviews that did not become a current row.
+pub(crate) fn insert_interviews(
+    sql: &mut dyn Sql,
+    rows: &[crate::HouseholdInterview],
+    import_id: i64,
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let params: Vec<Vec<Param>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                Param::Text(Some(r.submission_key.clone())),
+                Param::Int(Some(r.household_id)),
+                Param::Text(Some(iso(r.interview_date))),
+                Param::Int(Some(import_id)),
+                Param::Text(Some(r.outcome.into())),
+            ]
+        })
+        .collect();
+    let text = format!(
+        "INSERT INTO household_interviews
+         (submission_key, household_id, interview_date, import_id, outcome)
+         VALUES ($1, $2, {}, $4, $5)",
+        date_param(sql, 3)
+    );
+    sql.execute_many(&text, &params)?;
+    Ok(())
+}
+
+/// The file name of each (import, file number) among `imports` (a version's provenance).
+pub fn import_files(
+    db: &mut Db<'_>,
+    imports: &[i64],
+) -> Result<std::collections::BTreeMap<(i64, i64), String>> {
+    if imports.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows = db.raw().query(
+        &format!(
+            "SELECT import_id, file_no, path FROM import_files WHERE import_id IN ({})",
+            id_list(imports)
+        ),
+        &[],
+    )?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| Some(((r.int(0)?, r.int(1)?), r.string(2)?)))
+        .collect())
+}

@@ -160,7 +160,7 @@ fn committed_import_is_visible_and_counted() {
                 admin_keys: true,
             })
             .unwrap();
-        assert!(snap.household_keys.contains("k-1"), "{}", db.label);
+        assert!(snap.household_keys.contains_key("k-1"), "{}", db.label);
         assert_eq!(snap.national_ids.len(), 1);
         assert_eq!(
             snap.national_ids.values().next().unwrap().birth_date,

@@ -22,9 +22,12 @@ mod model;
 mod names;
 mod out;
 mod plan;
+mod reinterview;
 mod rng;
 #[cfg(test)]
 mod tests;
+
+pub use reinterview::reinterview;
 
 use chrono::NaiveDate;
 use std::path::{Path, PathBuf};

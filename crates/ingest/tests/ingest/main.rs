@@ -13,6 +13,7 @@
 
 mod bombs;
 mod import;
+mod reinterview;
 mod synthetic;
 
 use std::path::PathBuf;
@@ -33,6 +34,7 @@ pub fn opts(kind: ImportKind, rejects: Option<PathBuf>) -> ImportOptions {
         import_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
         started_at: clock(),
         rejects,
+        changes: None,
         unmatched: None,
         clock,
     }

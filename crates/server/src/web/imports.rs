@@ -285,6 +285,8 @@ fn run(url: &str, job: &Job, p: Principal, source: Option<String>, strict: bool)
         synthetic: None,
         import_date: crate::auth::now().date_naive(),
         rejects: Some(job.dir.path().join("rechazos.csv")),
+        changes: matches!(kind, ImportKind::Fips | ImportKind::Simplificado)
+            .then(|| job.dir.path().join("cambios.csv")),
         unmatched: (kind == ImportKind::Admin).then(|| job.dir.path().join("sin_coincidencia.csv")),
         purpose: "carga de datos (aplicación web)".into(),
     };

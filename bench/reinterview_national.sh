@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Benchmark: re-import of a national re-interview wave (issue 36) against the first import.
+#
+#   bash bench/reinterview_national.sh             # national scale (1.9 M households)
+#   HH=20000 bash bench/reinterview_national.sh    # smaller run
+#
+# In the same run, on the same machine:
+#   1. vamos synth: the national wave (interviews in the 90 days before REF_DATE);
+#   2. vamos import fips of it into an empty registry (timed: the baseline);
+#   3. vamos synth --reinterview-of: the same households six months later (~10 % changed);
+#   4. vamos import fips of the re-interview wave (timed) — target ≤ 2.5× step 2.
+# Both SQLite and (when it answers) PostgreSQL. Needs GNU time (Debian package time).
+# Absolute times on a shared 2-core machine are noisy; the ratio is what to compare.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/vamos-target}"
+HH="${HH:-1900000}"
+SEED="${SEED:-7}"
+WORK="${WORK:-/tmp/vamos-bench-reinterview}"
+PG_ADMIN="${PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}"
+PG_DB="${PG_DB:-vamos_bench_reinterview}"
+export VAMOS_AUDIT_KEY_FILE="${VAMOS_AUDIT_KEY_FILE:-$WORK/auditoria.key}"
+# The first wave is interviewed before REF_DATE, the second ~182 days later: both imports run
+# on IMPORT_DATE, after all of them.
+REF_DATE="${REF_DATE:-2026-05-01}"
+IMPORT_DATE="${IMPORT_DATE:-2026-11-30}"
+mkdir -p "$WORK"
+
+if [ -z "${VAMOS:-}" ]; then
+  cargo build --release --locked -p vamos-cli >&2
+  VAMOS="$CARGO_TARGET_DIR/release/vamos"
+fi
+ONE="$WORK/wave1-$HH-$SEED"
+TWO="$WORK/wave2-$HH-$SEED"
+
+timed() { # label, command… → "label seconds peak_kib"
+  local label="$1"; shift
+  /usr/bin/time -f "%e %M" -o "$WORK/time.txt" "$@" > "$WORK/$label.out" 2> "$WORK/$label.err"
+  read -r secs kib < <(tail -n 1 "$WORK/time.txt")
+  echo "$label $secs $kib"
+}
+
+if [ ! -f "$ONE/manifest.json" ]; then
+  echo "generando la primera ola: $HH hogares (semilla $SEED)…" >&2
+  "$VAMOS" synth --districts all --households "$HH" --seed "$SEED" --out "$ONE" --reference-date "$REF_DATE" --no-admin > /dev/null
+fi
+if [ ! -f "$TWO/manifest.json" ]; then
+  echo "generando la reentrevista…" >&2
+  "$VAMOS" synth --reinterview-of "$ONE" --seed "$SEED" --out "$TWO" > /dev/null
+fi
+persons=$(($(wc -l < "$ONE/fips-miembros.csv") - 1))
+echo "datos: $HH hogares, $persons personas en la primera ola"
+
+results=()
+rm -f "$WORK/vamos.sqlite" "$WORK/vamos.sqlite-wal" "$WORK/vamos.sqlite-shm"
+"$VAMOS" db init --db "sqlite:$WORK/vamos.sqlite" > /dev/null
+results+=("$(timed sqlite_first "$VAMOS" import fips --db "sqlite:$WORK/vamos.sqlite" "$ONE" --date "$IMPORT_DATE" --format json --rejects "$WORK/rechazos1.csv")")
+results+=("$(timed sqlite_reinterview "$VAMOS" import fips --db "sqlite:$WORK/vamos.sqlite" "$TWO" --date "$IMPORT_DATE" --format json --rejects "$WORK/rechazos2.csv" --changes "$WORK/cambios.csv")")
+
+if pg_isready -h 127.0.0.1 -p 5432 -q; then
+  psql "$PG_ADMIN" -q -c "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB" > /dev/null
+  rm -f "$VAMOS_AUDIT_KEY_FILE.$PG_DB.checkpoint.json" # the dropped database's
+  pg_url="${PG_ADMIN%/*}/$PG_DB"
+  "$VAMOS" db init --db "$pg_url" > /dev/null
+  results+=("$(timed postgres_first "$VAMOS" import fips --db "$pg_url" "$ONE" --date "$IMPORT_DATE" --format json --rejects "$WORK/rechazos1-pg.csv")")
+  results+=("$(timed postgres_reinterview "$VAMOS" import fips --db "$pg_url" "$TWO" --date "$IMPORT_DATE" --format json --rejects "$WORK/rechazos2-pg.csv" --changes "$WORK/cambios-pg.csv")")
+fi
+
+echo
+printf "%-24s %10s %12s\n" "paso" "segundos" "memoria MiB"
+declare -A secs
+for r in "${results[@]}"; do
+  read -r label s kib <<< "$r"
+  secs[$label]=$s
+  printf "%-24s %10.2f %12.0f\n" "$label" "$s" "$((kib / 1024))"
+done
+echo
+for b in sqlite postgres; do
+  if [ -n "${secs[${b}_first]:-}" ]; then
+    echo "$b: reentrevista / primera importación = $(awk -v a="${secs[${b}_reinterview]}" -v f="${secs[${b}_first]}" 'BEGIN {printf "%.2f", a / f}')× (objetivo ≤ 2,5×)"
+    tail -n 1 "$WORK/${b}_reinterview.out" | sed 's/^/  resumen: /' | cut -c1-400
+  fi
+done
