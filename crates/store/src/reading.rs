@@ -92,7 +92,7 @@ impl Answer {
             AnswerRef::Text(t) => Answer::Text((*t).to_string()),
         }
     }
-    fn as_ref(&self) -> AnswerRef<'_> {
+    fn borrowed(&self) -> AnswerRef<'_> {
         match self {
             Answer::Null => AnswerRef::Null,
             Answer::Int(n) => AnswerRef::Int(*n),
@@ -157,7 +157,7 @@ impl RegistrySink for Past {
 }
 
 fn emit_household(sink: &mut dyn RegistrySink, h: &PastHousehold) {
-    let answers: Vec<AnswerRef<'_>> = h.answers.iter().map(Answer::as_ref).collect();
+    let answers: Vec<AnswerRef<'_>> = h.answers.iter().map(Answer::borrowed).collect();
     sink.household(&HouseholdRow {
         id: h.id,
         district: h.district,
@@ -169,7 +169,7 @@ fn emit_household(sink: &mut dyn RegistrySink, h: &PastHousehold) {
 }
 
 fn emit_person(sink: &mut dyn RegistrySink, p: &PastPerson) {
-    let answers: Vec<AnswerRef<'_>> = p.answers.iter().map(Answer::as_ref).collect();
+    let answers: Vec<AnswerRef<'_>> = p.answers.iter().map(Answer::borrowed).collect();
     sink.person(&PersonRow {
         id: p.id,
         household_id: p.household_id,
@@ -204,9 +204,10 @@ impl<'a> Merge<'a> {
         }
     }
 
-    fn households_before(&mut self, id: i64) {
+    /// Hands over the past households with an id below `id` (all of them with `None`).
+    fn households_before(&mut self, id: Option<i64>) {
         while let Some(h) = self.past.households.get(self.next_household) {
-            if h.id >= id {
+            if id.is_some_and(|id| h.id >= id) {
                 break;
             }
             emit_household(self.sink, h);
@@ -214,9 +215,10 @@ impl<'a> Merge<'a> {
         }
     }
 
-    fn persons_before(&mut self, id: i64) {
+    /// Hands over the past persons with an id below `id` (all of them with `None`).
+    fn persons_before(&mut self, id: Option<i64>) {
         while let Some(p) = self.past.persons.get(self.next_person) {
-            if p.id >= id {
+            if id.is_some_and(|id| p.id >= id) {
                 break;
             }
             emit_person(self.sink, p);
@@ -226,14 +228,8 @@ impl<'a> Merge<'a> {
 
     /// Hands over the past versions that come after every current row.
     pub(crate) fn finish(mut self) {
-        self.households_before(i64::MAX);
-        self.persons_before(i64::MAX);
-        if let Some(h) = self.past.households.last().filter(|h| h.id == i64::MAX) {
-            emit_household(self.sink, h);
-        }
-        if let Some(p) = self.past.persons.last().filter(|p| p.id == i64::MAX) {
-            emit_person(self.sink, p);
-        }
+        self.households_before(None);
+        self.persons_before(None);
     }
 }
 
@@ -243,14 +239,14 @@ impl RegistrySink for Merge<'_> {
     }
 
     fn household(&mut self, r: &HouseholdRow<'_>) {
-        self.households_before(r.id);
+        self.households_before(Some(r.id));
         if self.skip.is_empty() || !self.skip.contains(&r.id) {
             self.sink.household(r);
         }
     }
 
     fn person(&mut self, r: &PersonRow<'_>) {
-        self.persons_before(r.id);
+        self.persons_before(Some(r.id));
         if self.skip.is_empty() || !self.skip.contains(&r.id) {
             self.sink.person(r);
         }
