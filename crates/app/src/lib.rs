@@ -27,6 +27,7 @@ pub mod referrals;
 pub mod registry;
 pub mod self_registration;
 pub mod suppression;
+pub mod versions;
 
 pub use context::Actor;
 pub use error::{Error, ErrorKind, Result};

@@ -272,7 +272,11 @@ pub fn explain(
     counter_referrals_until: chrono::NaiveDate,
 ) -> anyhow::Result<Value> {
     let mut data = RegistryData::new(&FormVocabulary);
-    store.load_registry(TerritoryCode::District(district), &mut data)?;
+    store.load_registry(
+        TerritoryCode::District(district),
+        &vamos_store::Reading::at(as_of),
+        &mut data,
+    )?;
     data.finish();
     explain_in(
         &data,
@@ -299,7 +303,12 @@ pub fn explain_household(
 ) -> anyhow::Result<(Value, Vec<(i64, Value)>)> {
     let (household, community) = (household.get(), community.get());
     let mut data = RegistryData::new(&FormVocabulary);
-    store.load_communities(&[community], i64::MAX, &mut data)?;
+    store.load_communities(
+        &[community],
+        i64::MAX,
+        &vamos_store::Reading::at(as_of),
+        &mut data,
+    )?;
     data.finish();
     let h = data
         .household_by_id(household)
@@ -419,6 +428,8 @@ pub struct Classified {
     pub synthetic: bool,
     /// Districts measured.
     pub districts: usize,
+    /// The moment of the registry read (UTC, RFC 3339), stored with the measurement.
+    pub known_at: Option<String>,
     /// The nation and each department, rolled up from the districts.
     pub rolled: Vec<(TerritoryCode, Vec<LogroCounts>)>,
     pub persons: usize,
@@ -433,23 +444,28 @@ pub struct Classified {
 
 /// Classifies territory `t` as of `as_of` into a new measurement as `actor` (who needs the
 /// permission to load the registry), and records it in the audit trail, failed or not.
+/// `known_at`: read the registry as it was known then (`None`: as known now, and now is
+/// recorded as the measurement's `known_at`, so it can always be reproduced).
+#[allow(clippy::too_many_arguments)] // reason: each is one independent choice of the caller
 pub fn classify_as(
     store: &mut dyn Store,
     actor: &crate::Actor,
     catalogue: &Catalogue,
     as_of: chrono::NaiveDate,
+    known_at: Option<chrono::DateTime<chrono::Utc>>,
     t: TerritoryCode,
     readers: usize,
     purpose: &str,
 ) -> crate::Result<Classified> {
     actor.require(vamos_domain::Permission::RegistryLoad)?;
+    let now = crate::clock::now();
     let r = classify_and_save(
         store,
         catalogue,
-        as_of,
+        &vamos_store::Reading::known_at(as_of, Some(known_at.unwrap_or(now))),
         t,
         readers,
-        &crate::clock::now_rfc3339(),
+        &now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     );
     let outcome = match &r {
         Ok(c) => format!("ok: medición {}", c.id),
@@ -466,25 +482,27 @@ pub fn classify_as(
     Ok(r?)
 }
 
-/// Classifies the registry of territory `t` at `as_of` (counter-referrals delivered up to then
-/// count) and saves the measurement with its districts' Logros, its sources and stage timings:
-/// what `vamos classify` and the web application's classification run. `now` is the creation
-/// time recorded (the caller reads the clock).
+/// Classifies the registry of territory `t` at `at` — the versions valid on its `as_of` as
+/// known at its `known_at` (counter-referrals delivered up to `as_of` count) — and saves the
+/// measurement with its districts' Logros, its reading, sources and stage timings: what
+/// `vamos classify` and the web application's classification run. `now` is the creation time
+/// recorded (the caller reads the clock).
 pub fn classify_and_save(
     store: &mut dyn Store,
     catalogue: &Catalogue,
-    as_of: chrono::NaiveDate,
+    at: &vamos_store::Reading,
     t: TerritoryCode,
     readers: usize,
     now: &str,
 ) -> anyhow::Result<Classified> {
+    let as_of = at.as_of();
     let t0 = std::time::Instant::now();
     let mut data = RegistryData::new(&FormVocabulary);
     let through = vamos_store::counter_referrals::classification_watermark(
         &mut store.db(),
         &as_of.to_string(),
     )?;
-    vamos_store::load_registry_parallel(store, t, &mut data, readers, through)?;
+    vamos_store::load_registry_parallel(store, t, at, &mut data, readers, through)?;
     data.finish();
     let load = t0.elapsed();
     let t1 = std::time::Instant::now();
@@ -534,6 +552,7 @@ pub fn classify_and_save(
         synthetic,
         created_at: now.to_string(),
         details: details.to_string(),
+        known_at: at.known_at_text(),
     };
     let id = store.save_measurement(&meta, &rows)?;
     vamos_store::counter_referrals::set_measurement_watermark(&mut store.db(), id, through)?;
@@ -541,6 +560,7 @@ pub fn classify_and_save(
         id,
         synthetic,
         districts: districts.len(),
+        known_at: at.known_at_text(),
         rolled,
         persons: data.persons(),
         households: data.households(),
@@ -564,7 +584,12 @@ pub fn explain_community(
 ) -> anyhow::Result<Value> {
     let community = community.get();
     let mut data = RegistryData::new(&FormVocabulary);
-    store.load_communities(&[community], i64::MAX, &mut data)?;
+    store.load_communities(
+        &[community],
+        i64::MAX,
+        &vamos_store::Reading::at(as_of),
+        &mut data,
+    )?;
     data.finish();
     explain_in(
         &data,

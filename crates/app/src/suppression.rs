@@ -592,6 +592,7 @@ mod tests {
             details: Value::Null,
             counter_referrals_applied_through: 0,
             counter_referrals_updated_at: None,
+            known_at: None,
         }
     }
 

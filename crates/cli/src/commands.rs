@@ -478,6 +478,7 @@ pub fn demo(a: &DemoArgs) -> Result<ExitCode> {
         as_of,
         catalogue: None,
         territory: "PY".into(),
+        known_at: None,
         format: Format::Text,
     })?;
     // The public pages show only a published measurement: the demo publishes this one, as an

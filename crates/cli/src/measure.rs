@@ -81,6 +81,10 @@ pub struct ClassifyArgs {
     /// PY (nación), DD (departamento) o DDdd (distrito).
     #[arg(long, default_value = "PY")]
     pub territory: String,
+    /// Leer el registro como se lo conocía en ese momento (dd/mm/aaaa HH:MM, AAAA-MM-DD o
+    /// RFC 3339, hora UTC): las versiones registradas después no cuentan. Por defecto, ahora.
+    #[arg(long)]
+    pub known_at: Option<String>,
     /// Formato de salida: texto (la última línea es el número de medición) o JSON.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
@@ -107,6 +111,12 @@ pub fn classify(a: &ClassifyArgs) -> Result<ExitCode> {
 pub fn run_classify(a: &ClassifyArgs) -> Result<i64> {
     let as_of = parse_day(&a.as_of)?;
     let t = territory(&a.territory)?;
+    let known_at = a
+        .known_at
+        .as_deref()
+        .map(vamos_domain::versions::parse_known_at)
+        .transpose()
+        .map_err(|e| anyhow!(e))?;
     let catalogue = load_catalogue(a.catalogue.as_ref())?;
     let mut store = crate::admin::connect(&a.db)?;
     let readers = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -116,6 +126,7 @@ pub fn run_classify(a: &ClassifyArgs) -> Result<i64> {
         &actor,
         &catalogue,
         as_of,
+        known_at,
         t,
         readers,
         "medición del estatus de protección (línea de órdenes)",
@@ -124,6 +135,7 @@ pub fn run_classify(a: &ClassifyArgs) -> Result<i64> {
         id,
         synthetic,
         districts,
+        known_at: read_at,
         rolled,
         persons,
         households,
@@ -137,7 +149,7 @@ pub fn run_classify(a: &ClassifyArgs) -> Result<i64> {
     if a.format == Format::Json {
         println!(
             "{}",
-            json!({"measurement": id, "as_of": a.as_of, "catalogue_version": catalogue.version, "territory": t.to_string(),
+            json!({"measurement": id, "as_of": a.as_of, "known_at": read_at, "catalogue_version": catalogue.version, "territory": t.to_string(),
                    "synthetic": synthetic, "persons": persons, "households": households, "communities": communities,
                    "stages_ms": {"load": load.as_millis(), "evaluate": evaluate.as_millis(), "aggregate": aggregate.as_millis(), "store": stored.as_millis()},
                    "levels": rolled.iter().map(|(l, logros)| json!({"territory": l.to_string(), "logros": logros.iter().map(|x| json!({"logro": x.logro, "identified": x.all.identified, "protected": x.all.protected, "without_data": x.all.without_data})).collect::<Vec<_>>()})).collect::<Vec<_>>()})
@@ -154,6 +166,15 @@ pub fn run_classify(a: &ClassifyArgs) -> Result<i64> {
                 ""
             }
         );
+        if let Some(k) = read_at
+            .as_deref()
+            .and_then(|k| chrono::DateTime::parse_from_rfc3339(k).ok())
+        {
+            eprintln!(
+                "  registro tal como se lo conocía el {} UTC",
+                k.format("%d/%m/%Y %H:%M:%S")
+            );
+        }
         eprintln!(
             "  {persons} personas, {households} hogares, {communities} comunidades, {events} registros administrativos"
         );
@@ -472,8 +493,14 @@ pub fn measurements(c: &MeasurementsCommand) -> Result<ExitCode> {
                     Some(at) => format!("{at} por {}", text("published_by")),
                     None => "no".to_string(),
                 };
+                // The moment of the registry it read, as users read dates (UTC).
+                let known = r["known_at"]
+                    .as_str()
+                    .and_then(|k| chrono::DateTime::parse_from_rfc3339(k).ok())
+                    .map(|k| format!(" (registro al {} UTC)", k.format("%d/%m/%Y %H:%M")))
+                    .unwrap_or_default();
                 println!(
-                    "{:>8} {:<10} {:<8} {:<10} {published}",
+                    "{:>8} {:<10} {:<8} {:<10} {published}{known}",
                     r["id"],
                     text("as_of"),
                     text("territory"),

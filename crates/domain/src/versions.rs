@@ -10,7 +10,7 @@
 //! A correction (an error in the data) and a change (something that happened) differ only in
 //! the `valid_from` they give the versions they write: see [`Effect`].
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -111,6 +111,33 @@ impl VersionMeta {
         known_at.is_none_or(|k| self.recorded_at.as_str() <= k)
             && self.valid_from.is_none_or(|d| d <= as_of)
     }
+}
+
+/// Parses the moment of a `--known-at` (what the registry had learnt by then): RFC 3339
+/// (`2026-12-07T14:03:00Z`, any offset), `dd/mm/aaaa HH:MM` or `AAAA-MM-DD HH:MM` (UTC), or a
+/// date alone (`dd/mm/aaaa`, `AAAA-MM-DD`: the end of that day, UTC — everything learnt that
+/// day counts). The error is in Spanish, for the user.
+pub fn parse_known_at(text: &str) -> Result<DateTime<Utc>, String> {
+    let s = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for f in ["%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+            return Ok(t.and_utc());
+        }
+    }
+    for f in ["%d/%m/%Y", "%Y-%m-%d"] {
+        if let Ok(d) = NaiveDate::parse_from_str(s, f) {
+            if let Some(t) = d.and_hms_opt(23, 59, 59) {
+                return Ok(t.and_utc());
+            }
+        }
+    }
+    Err(format!(
+        "momento no válido: «{}»; use dd/mm/aaaa HH:MM, AAAA-MM-DD o AAAA-MM-DDTHH:MM:SSZ (hora UTC)",
+        s.chars().take(40).collect::<String>()
+    ))
 }
 
 /// How an edit is dated.

@@ -23,6 +23,7 @@ mod lock_wait;
 pub mod measurements;
 mod migrations;
 mod postgres_store;
+pub mod reading;
 pub mod referrals;
 pub mod self_registrations;
 pub mod sql;
@@ -32,6 +33,7 @@ pub mod versions;
 pub mod views;
 
 pub use postgres_store::PostgresStore;
+pub use reading::Reading;
 pub use sql::Db;
 pub use sqlite_store::{sqlite_copy_to, sqlite_integrity_check, SqliteStore};
 
@@ -192,6 +194,8 @@ pub struct MeasurementMeta {
     pub created_at: String,
     /// JSON: data sources and their dates, stage timings.
     pub details: String,
+    /// The moment of the registry read (UTC, RFC 3339): only versions recorded by then count.
+    pub known_at: Option<String>,
 }
 
 /// A saved measurement.
@@ -209,6 +213,8 @@ pub struct MeasurementRecord {
     pub counter_referrals_applied_through: i64,
     /// When the Logros were last updated with counter-referrals.
     pub counter_referrals_updated_at: Option<String>,
+    /// The moment of the registry the measurement read (`None`: taken before versions).
+    pub known_at: Option<String>,
 }
 
 /// Which kind of unit to locate.
@@ -260,21 +266,25 @@ pub trait Store: Send {
     /// Streams the registry of a territory to `sink` (communities, households and persons in id
     /// order, then the matched administrative events), for classification, on this connection.
     /// [`load_registry_parallel`] reads persons and events on several connections at once.
+    /// Units are read at `at`: per unit the version [`vamos_domain::versions::pick`] selects,
+    /// if it is active (see [`reading`]).
     fn load_registry(
         &mut self,
         territory: TerritoryCode,
+        at: &Reading,
         sink: &mut dyn RegistrySink,
     ) -> Result<()> {
-        self.load_part(territory, LoadPart::Units, sink)?;
+        self.load_part(territory, LoadPart::Units, at, sink)?;
         // Within the territory's id range (an open one would read every person).
         if let Some(ids) = self.person_id_bounds(territory)? {
-            self.load_part(territory, LoadPart::Persons { ids }, sink)?;
+            self.load_part(territory, LoadPart::Persons { ids }, at, sink)?;
         }
         self.load_part(
             territory,
             LoadPart::Events {
                 counter_referrals_through: i64::MAX,
             },
+            at,
             sink,
         )
     }
@@ -283,6 +293,7 @@ pub trait Store: Send {
         &mut self,
         territory: TerritoryCode,
         part: LoadPart,
+        at: &Reading,
         sink: &mut dyn RegistrySink,
     ) -> Result<()>;
     /// Streams some communities to `sink`: the communities, every household of them, the
@@ -294,9 +305,11 @@ pub trait Store: Send {
         &mut self,
         communities: &[i64],
         counter_referrals_through: i64,
+        at: &Reading,
         sink: &mut dyn RegistrySink,
     ) -> Result<()>;
-    /// The smallest and largest person id of a territory (`None` when it has no persons).
+    /// The smallest and largest person id of a territory, over every version (`None` when it
+    /// has no persons).
     fn person_id_bounds(&mut self, territory: TerritoryCode) -> Result<Option<(i64, i64)>>;
     /// Another connection to the same database, for reading in parallel.
     fn reopen(&self) -> Result<Box<dyn Store>>;
@@ -350,6 +363,7 @@ pub enum LoadPart {
 pub fn load_registry_parallel<S: PartitionedSink>(
     store: &mut dyn Store,
     territory: TerritoryCode,
+    at: &Reading,
     sink: &mut S,
     readers: usize,
     counter_referrals_through: i64,
@@ -360,16 +374,17 @@ pub fn load_registry_parallel<S: PartitionedSink>(
     let outcome = (|| {
         let bounds = store.person_id_bounds(territory)?;
         let Some((lo, hi)) = bounds.filter(|(lo, hi)| readers > 1 && hi > lo) else {
-            store.load_part(territory, LoadPart::Units, sink)?;
+            store.load_part(territory, LoadPart::Units, at, sink)?;
             // Within the territory's id range (an open one would read every person).
             if let Some(ids) = bounds {
-                store.load_part(territory, LoadPart::Persons { ids }, sink)?;
+                store.load_part(territory, LoadPart::Persons { ids }, at, sink)?;
             }
             return store.load_part(
                 territory,
                 LoadPart::Events {
                     counter_referrals_through,
                 },
+                at,
                 sink,
             );
         };
@@ -407,7 +422,7 @@ pub fn load_registry_parallel<S: PartitionedSink>(
                 };
                 let taken = slot.lock().ok().and_then(|mut p| p.take());
                 if let Some(mut part) = taken {
-                    reader.load_part(territory, item, &mut part)?;
+                    reader.load_part(territory, item, at, &mut part)?;
                     done.push((i, part));
                 }
             }
@@ -417,7 +432,7 @@ pub fn load_registry_parallel<S: PartitionedSink>(
                 .iter_mut()
                 .map(|other| scope.spawn(|| work(other.as_mut())))
                 .collect();
-            store.load_part(territory, LoadPart::Units, sink)?;
+            store.load_part(territory, LoadPart::Units, at, sink)?;
             let mut loaded = work(store)?;
             for h in handles {
                 let theirs = h

@@ -79,7 +79,8 @@ pub fn publish(
 pub fn published(sql: &mut crate::sql::Db<'_>, id: Option<i64>) -> Result<Option<Published>> {
     let sql = sql.raw();
     let columns = "SELECT id, CAST(as_of AS TEXT), catalogue_version, catalogue_label, territory,
-            synthetic, created_at, details, cr_applied_id, cr_updated_at, published_at, published_by
+            synthetic, created_at, details, cr_applied_id, cr_updated_at, published_at, published_by,
+            known_at
          FROM measurements WHERE published_at IS NOT NULL";
     let row = match id {
         Some(id) => sql.query_opt(&format!("{columns} AND id = $1"), &[id.into()])?,
@@ -98,6 +99,7 @@ pub fn published(sql: &mut crate::sql::Db<'_>, id: Option<i64>) -> Result<Option
         details: serde_json::from_str(&r.text(7)).unwrap_or(Value::Null),
         counter_referrals_applied_through: r.int(8).unwrap_or_default(),
         counter_referrals_updated_at: r.string(9),
+        known_at: r.string(12),
     };
     let publication = Publication {
         measurement_id: id,

@@ -5,6 +5,7 @@
 //! load is a handful of streamed statements rather than millions of round trips.
 
 use crate::load_sql::{event_source, queries, territory_filter, Filter};
+use crate::reading::{Merge, Past, Reading};
 use crate::LoadPart;
 use crate::{
     answer_columns, check_len, district_range, Backend, DistrictCounts, ImportMeta, ImportRecord,
@@ -103,6 +104,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0019_change_requests",
         include_str!("../migrations/postgres/0019_change_requests.sql"),
     ),
+    (
+        "0022_measurement_known_at",
+        include_str!("../migrations/postgres/0022_measurement_known_at.sql"),
+    ),
 ];
 
 /// A PostgreSQL registry.
@@ -137,6 +142,15 @@ impl PostgresStore {
             .client
             .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])?;
         Ok(row.get(0))
+    }
+
+    /// Whether any past version is stored (loads then read the versions a reading picks).
+    fn has_history(&mut self) -> Result<bool> {
+        let row = self.client.query_one(
+            "SELECT EXISTS (SELECT 1 FROM household_history) OR EXISTS (SELECT 1 FROM person_history)",
+            &[],
+        )?;
+        Ok(row.try_get(0)?)
     }
 }
 
@@ -224,26 +238,47 @@ impl Store for PostgresStore {
         &mut self,
         territory: TerritoryCode,
         part: LoadPart,
+        at: &Reading,
         sink: &mut dyn RegistrySink,
     ) -> Result<()> {
         if !self.is_initialised()? {
             return Err(StoreError::NotInitialised);
         }
         let (lo, hi) = district_range(territory);
-        let [communities, households, persons, admin, _] =
-            queries(|n| format!("${n}"), territory_filter(territory));
+        let history = self.has_history()?;
+        let q = queries(
+            |n| format!("${n}"),
+            territory_filter(territory),
+            at,
+            history,
+        );
         let c = &mut self.client;
         match part {
             LoadPart::Units => {
-                stream_communities(c, &communities, &[&lo, &hi], sink)?;
-                stream_households(c, &households, &[&lo, &hi], sink)
+                stream_communities(c, &q.communities, &[&lo, &hi], sink)?;
+                let mut picked = Past::default();
+                let skip = versioned(c, &q.skip_households, &[&lo, &hi], |c| {
+                    stream_households(c, &q.past_households, &[&lo, &hi], &mut picked)
+                })?;
+                let mut merge = Merge::new(sink, picked, skip);
+                stream_households(c, &q.households, &[&lo, &hi], &mut merge)?;
+                merge.finish();
+                Ok(())
             }
             LoadPart::Persons { ids: (from, to) } => {
-                stream_persons(c, &persons, &[&lo, &hi, &from, &to], sink)
+                let params: Params<'_> = &[&lo, &hi, &from, &to];
+                let mut picked = Past::default();
+                let skip = versioned(c, &q.skip_persons, params, |c| {
+                    stream_persons(c, &q.past_persons, params, &mut picked)
+                })?;
+                let mut merge = Merge::new(sink, picked, skip);
+                stream_persons(c, &q.persons, params, &mut merge)?;
+                merge.finish();
+                Ok(())
             }
             LoadPart::Events {
                 counter_referrals_through,
-            } => stream_events(c, &admin, &[&lo, &hi, &counter_referrals_through], sink),
+            } => stream_events(c, &q.events, &[&lo, &hi, &counter_referrals_through], sink),
         }
     }
 
@@ -251,19 +286,37 @@ impl Store for PostgresStore {
         &mut self,
         communities: &[i64],
         counter_referrals_through: i64,
+        at: &Reading,
         sink: &mut dyn RegistrySink,
     ) -> Result<()> {
         if !self.is_initialised()? {
             return Err(StoreError::NotInitialised);
         }
         let list = communities.to_vec();
-        let [communities, households, members, events, _] =
-            queries(|n| format!("${n}"), Filter::Communities("= ANY($1)"));
+        let history = self.has_history()?;
+        let q = queries(
+            |n| format!("${n}"),
+            Filter::Communities("= ANY($1)"),
+            at,
+            history,
+        );
         let c = &mut self.client;
-        stream_communities(c, &communities, &[&list], sink)?;
-        stream_households(c, &households, &[&list], sink)?;
-        stream_persons(c, &members, &[&list], sink)?;
-        stream_events(c, &events, &[&list, &counter_referrals_through], sink)
+        stream_communities(c, &q.communities, &[&list], sink)?;
+        let mut picked = Past::default();
+        let skip = versioned(c, &q.skip_households, &[&list], |c| {
+            stream_households(c, &q.past_households, &[&list], &mut picked)
+        })?;
+        let mut merge = Merge::new(sink, picked, skip);
+        stream_households(c, &q.households, &[&list], &mut merge)?;
+        merge.finish();
+        let mut picked = Past::default();
+        let skip = versioned(c, &q.skip_persons, &[&list], |c| {
+            stream_persons(c, &q.past_persons, &[&list], &mut picked)
+        })?;
+        let mut merge = Merge::new(sink, picked, skip);
+        stream_persons(c, &q.persons, &[&list], &mut merge)?;
+        merge.finish();
+        stream_events(c, &q.events, &[&list, &counter_referrals_through], sink)
     }
 
     fn person_id_bounds(&mut self, territory: TerritoryCode) -> Result<Option<(i64, i64)>> {
@@ -271,8 +324,14 @@ impl Store for PostgresStore {
             return Err(StoreError::NotInitialised);
         }
         let (lo, hi) = district_range(territory);
-        let [_, _, _, _, bounds] = queries(|n| format!("${n}"), territory_filter(territory));
-        let r = self.client.query_one(&bounds, &[&lo, &hi])?;
+        let history = self.has_history()?;
+        let q = queries(
+            |n| format!("${n}"),
+            territory_filter(territory),
+            &Reading::at(chrono::NaiveDate::MAX),
+            history,
+        );
+        let r = self.client.query_one(&q.bounds, &[&lo, &hi])?;
         let (a, b): (Option<i64>, Option<i64>) = (r.try_get(0)?, r.try_get(1)?);
         Ok(a.zip(b))
     }
@@ -310,9 +369,9 @@ impl Store for PostgresStore {
             .query_one("SELECT coalesce(max(id), 0) + 1 FROM measurements", &[])?
             .get(0);
         tx.execute(
-            "INSERT INTO measurements (id, as_of, catalogue_version, catalogue_label, territory, synthetic, created_at, details)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            &[&id, &meta.as_of, &meta.catalogue_version, &meta.catalogue_label, &meta.territory, &meta.synthetic, &meta.created_at, &meta.details],
+            "INSERT INTO measurements (id, as_of, catalogue_version, catalogue_label, territory, synthetic, created_at, details, known_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[&id, &meta.as_of, &meta.catalogue_version, &meta.catalogue_label, &meta.territory, &meta.synthetic, &meta.created_at, &meta.details, &meta.known_at],
         )?;
         let st = tx.prepare("INSERT INTO measurement_districts (measurement_id, district_code, logros) VALUES ($1, $2, $3)")?;
         for (d, json) in districts {
@@ -330,7 +389,7 @@ impl Store for PostgresStore {
             return Err(StoreError::NotInitialised);
         }
         let row = self.client.query_opt(
-            "SELECT id, as_of::text, catalogue_version, catalogue_label, territory, synthetic, created_at, details, cr_applied_id, cr_updated_at
+            "SELECT id, as_of::text, catalogue_version, catalogue_label, territory, synthetic, created_at, details, cr_applied_id, cr_updated_at, known_at
              FROM measurements WHERE id = coalesce($1, (SELECT max(id) FROM measurements))",
             &[&id],
         )?;
@@ -347,6 +406,7 @@ impl Store for PostgresStore {
             details: serde_json::from_str(&details).unwrap_or(serde_json::Value::Null),
             counter_referrals_applied_through: r.get(8),
             counter_referrals_updated_at: r.get(9),
+            known_at: r.get(10),
         };
         let rows = self.client.query(
             "SELECT district_code, logros FROM measurement_districts WHERE measurement_id = $1 ORDER BY district_code",
@@ -465,6 +525,25 @@ fn bad(what: &str) -> StoreError {
 
 fn district(n: i64) -> Result<DistrictCode> {
     DistrictCode::from_stored(n).ok_or_else(|| bad("distrito"))
+}
+
+/// Reads what versions change in a load: the past versions picked (`past`, which streams them
+/// where it keeps them) and the ids of the current rows they outrank (query `skip`). Nothing is
+/// read without history (empty SQL).
+fn versioned(
+    c: &mut Client,
+    skip: &str,
+    params: Params<'_>,
+    past: impl FnOnce(&mut Client) -> Result<()>,
+) -> Result<rustc_hash::FxHashSet<i64>> {
+    let mut skipped = rustc_hash::FxHashSet::default();
+    if !skip.is_empty() {
+        past(c)?;
+        for r in c.query(skip, params)? {
+            skipped.insert(r.try_get::<_, i64>(0)?);
+        }
+    }
+    Ok(skipped)
 }
 
 /// Streams the rows of a communities load query to `sink`.

@@ -5,6 +5,7 @@
 //! close to the `sqlite3` shell's own `.import` loop as a validating importer gets.
 
 use crate::load_sql::{event_source, queries, territory_filter, Filter};
+use crate::reading::{Merge, Past, Reading};
 use crate::LoadPart;
 use crate::{
     answer_columns, check_len, district_range, iso, parse_iso, Backend, DistrictCounts, ImportMeta,
@@ -89,6 +90,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0019_change_requests",
         include_str!("../migrations/sqlite/0019_change_requests.sql"),
+    ),
+    (
+        "0022_measurement_known_at",
+        include_str!("../migrations/sqlite/0022_measurement_known_at.sql"),
     ),
 ];
 
@@ -260,6 +265,15 @@ impl SqliteStore {
             .optional()?
             .is_some())
     }
+
+    /// Whether any past version is stored (loads then read the versions a reading picks).
+    fn has_history(&self) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM household_history) OR EXISTS (SELECT 1 FROM person_history)",
+            [],
+            |r| r.get(0),
+        )?)
+    }
 }
 
 fn bind_value(stmt: &mut Statement<'_>, i: usize, v: &Value) -> rusqlite::Result<()> {
@@ -425,27 +439,56 @@ impl Store for SqliteStore {
         &mut self,
         territory: TerritoryCode,
         part: LoadPart,
+        at: &Reading,
         sink: &mut dyn RegistrySink,
     ) -> Result<()> {
         if !self.is_initialised()? {
             return Err(StoreError::NotInitialised);
         }
         let (lo, hi) = district_range(territory);
-        let [communities, households, persons, admin, _] =
-            queries(|n| format!("?{n}"), territory_filter(territory));
+        let q = queries(
+            |n| format!("?{n}"),
+            territory_filter(territory),
+            at,
+            self.has_history()?,
+        );
         match part {
             LoadPart::Units => {
-                stream_communities(&self.conn, &communities, params![lo, hi], sink)?;
-                stream_households(&self.conn, &households, params![lo, hi], sink)
+                stream_communities(&self.conn, &q.communities, params![lo, hi], sink)?;
+                let past = |c: &Connection, s: &mut dyn RegistrySink| {
+                    stream_households(c, &q.past_households, params![lo, hi], s)
+                };
+                let merge = versioned(&self.conn, past, &q.skip_households, params![lo, hi], sink)?;
+                let mut merge = merge;
+                stream_households(&self.conn, &q.households, params![lo, hi], &mut merge)?;
+                merge.finish();
+                Ok(())
             }
             LoadPart::Persons { ids: (from, to) } => {
-                stream_persons(&self.conn, &persons, params![lo, hi, from, to], sink)
+                let past = |c: &Connection, s: &mut dyn RegistrySink| {
+                    stream_persons(c, &q.past_persons, params![lo, hi, from, to], s)
+                };
+                let mut merge = versioned(
+                    &self.conn,
+                    past,
+                    &q.skip_persons,
+                    params![lo, hi, from, to],
+                    sink,
+                )?;
+                stream_persons(
+                    &self.conn,
+                    &q.persons,
+                    params![lo, hi, from, to],
+                    &mut merge,
+                )?;
+                merge.finish();
+                Ok(())
             }
             LoadPart::Events {
                 counter_referrals_through,
             } => stream_events(
                 &self.conn,
-                &admin,
+                &q.events,
                 params![lo, hi, counter_referrals_through],
                 sink,
             ),
@@ -456,22 +499,35 @@ impl Store for SqliteStore {
         &mut self,
         communities: &[i64],
         counter_referrals_through: i64,
+        at: &Reading,
         sink: &mut dyn RegistrySink,
     ) -> Result<()> {
         if !self.is_initialised()? {
             return Err(StoreError::NotInitialised);
         }
         let list = json_list(communities);
-        let [communities, households, members, events, _] = queries(
+        let q = queries(
             |n| format!("?{n}"),
             Filter::Communities("IN (SELECT value FROM json_each(?1))"),
+            at,
+            self.has_history()?,
         );
-        stream_communities(&self.conn, &communities, params![list], sink)?;
-        stream_households(&self.conn, &households, params![list], sink)?;
-        stream_persons(&self.conn, &members, params![list], sink)?;
+        stream_communities(&self.conn, &q.communities, params![list], sink)?;
+        let past = |c: &Connection, s: &mut dyn RegistrySink| {
+            stream_households(c, &q.past_households, params![list], s)
+        };
+        let mut merge = versioned(&self.conn, past, &q.skip_households, params![list], sink)?;
+        stream_households(&self.conn, &q.households, params![list], &mut merge)?;
+        merge.finish();
+        let past = |c: &Connection, s: &mut dyn RegistrySink| {
+            stream_persons(c, &q.past_persons, params![list], s)
+        };
+        let mut merge = versioned(&self.conn, past, &q.skip_persons, params![list], sink)?;
+        stream_persons(&self.conn, &q.persons, params![list], &mut merge)?;
+        merge.finish();
         stream_events(
             &self.conn,
-            &events,
+            &q.events,
             params![list, counter_referrals_through],
             sink,
         )
@@ -482,10 +538,15 @@ impl Store for SqliteStore {
             return Err(StoreError::NotInitialised);
         }
         let (lo, hi) = district_range(territory);
-        let [_, _, _, _, bounds] = queries(|n| format!("?{n}"), territory_filter(territory));
+        let q = queries(
+            |n| format!("?{n}"),
+            territory_filter(territory),
+            &Reading::at(chrono::NaiveDate::MAX),
+            self.has_history()?,
+        );
         let (a, b): (Option<i64>, Option<i64>) =
             self.conn
-                .query_row(&bounds, params![lo, hi], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                .query_row(&q.bounds, params![lo, hi], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(a.zip(b))
     }
 
@@ -530,9 +591,9 @@ impl Store for SqliteStore {
             |r| r.get(0),
         )?;
         tx.execute(
-            "INSERT INTO measurements (id, as_of, catalogue_version, catalogue_label, territory, synthetic, created_at, details)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![id, iso(meta.as_of), meta.catalogue_version, meta.catalogue_label, meta.territory, meta.synthetic, meta.created_at, meta.details],
+            "INSERT INTO measurements (id, as_of, catalogue_version, catalogue_label, territory, synthetic, created_at, details, known_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![id, iso(meta.as_of), meta.catalogue_version, meta.catalogue_label, meta.territory, meta.synthetic, meta.created_at, meta.details, meta.known_at],
         )?;
         {
             let mut st = tx.prepare("INSERT INTO measurement_districts (measurement_id, district_code, logros) VALUES (?1, ?2, ?3)")?;
@@ -554,7 +615,7 @@ impl Store for SqliteStore {
         let rec = self
             .conn
             .query_row(
-                "SELECT id, as_of, catalogue_version, catalogue_label, territory, synthetic, created_at, details, cr_applied_id, cr_updated_at
+                "SELECT id, as_of, catalogue_version, catalogue_label, territory, synthetic, created_at, details, cr_applied_id, cr_updated_at, known_at
                  FROM measurements WHERE id = coalesce(?1, (SELECT max(id) FROM measurements))",
                 [id],
                 |r| {
@@ -570,6 +631,7 @@ impl Store for SqliteStore {
                         details: serde_json::from_str(&details).unwrap_or(serde_json::Value::Null),
                         counter_referrals_applied_through: r.get(8)?,
                         counter_referrals_updated_at: r.get(9)?,
+                        known_at: r.get(10)?,
                     })
                 },
             )
@@ -987,6 +1049,29 @@ fn bad(what: &str) -> StoreError {
 
 fn district(n: i64) -> Result<DistrictCode> {
     DistrictCode::from_stored(n).ok_or_else(|| bad("distrito"))
+}
+
+/// Reads what versions change in a load — the past versions picked (`past`) and the ids of
+/// the current rows they outrank (`skip`, a query of ids) — and returns the sink the current
+/// rows go through. Both are empty without history (empty SQL: nothing is read).
+fn versioned<'s>(
+    conn: &Connection,
+    past: impl FnOnce(&Connection, &mut dyn RegistrySink) -> Result<()>,
+    skip: &str,
+    params: &[&dyn rusqlite::ToSql],
+    sink: &'s mut dyn RegistrySink,
+) -> Result<Merge<'s>> {
+    let mut picked = Past::default();
+    let mut skipped = rustc_hash::FxHashSet::default();
+    if !skip.is_empty() {
+        past(conn, &mut picked)?;
+        let mut st = conn.prepare(skip)?;
+        let mut rows = st.query(params)?;
+        while let Some(r) = rows.next()? {
+            skipped.insert(r.get::<_, i64>(0)?);
+        }
+    }
+    Ok(Merge::new(sink, picked, skipped))
 }
 
 /// Streams the rows of a communities load query to `sink`.

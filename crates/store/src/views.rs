@@ -386,7 +386,7 @@ pub fn measurements(sql: &mut crate::sql::Db<'_>) -> Result<Vec<Value>> {
     Ok(sql
         .query(
             "SELECT id, as_of, catalogue_version, catalogue_label, territory, synthetic, created_at,
-                    published_at, published_by
+                    published_at, published_by, known_at
              FROM measurements ORDER BY id DESC LIMIT 1000",
             &[],
         )?

@@ -30,6 +30,11 @@ fn d(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
 }
 
+/// The registry as the engine reads it at the synthetic data's date, as known now.
+fn now() -> vamos_store::Reading {
+    vamos_store::Reading::at(d("2026-11-23"))
+}
+
 /// Writes one community, household, person and admin record in one import.
 fn write_one(store: &mut dyn Store, commit: bool) -> i64 {
     let mut tx = store.begin_import(&meta()).unwrap();
@@ -398,12 +403,13 @@ fn parallel_load_reads_exactly_what_the_sequential_load_reads() {
         for territory in ["PY", "11", "1116", "0218"] {
             let t = TerritoryCode::parse(territory).unwrap();
             let mut sequential = Recorder::default();
-            store.load_registry(t, &mut sequential).unwrap();
+            store.load_registry(t, &now(), &mut sequential).unwrap();
             for readers in [1, 2, 3] {
                 let mut parallel = Recorder::default();
                 vamos_store::load_registry_parallel(
                     store.as_mut(),
                     t,
+                    &now(),
                     &mut parallel,
                     readers,
                     i64::MAX,
@@ -434,12 +440,14 @@ fn load_communities_reads_whole_communities() {
         write_many(store.as_mut(), 3, 7); // community 2: three households, persons 2..=8
         let villeta = TerritoryCode::parse("1116").unwrap();
         let mut whole = Recorder::default();
-        store.load_registry(villeta, &mut whole).unwrap();
+        store.load_registry(villeta, &now(), &mut whole).unwrap();
         // Events come in no particular order (the engine sorts them by person and date).
         whole.events.sort();
         let load = |store: &mut dyn Store, ids: &[i64]| {
             let mut r = Recorder::default();
-            store.load_communities(ids, i64::MAX, &mut r).unwrap();
+            store
+                .load_communities(ids, i64::MAX, &now(), &mut r)
+                .unwrap();
             r.events.sort();
             r
         };
@@ -467,7 +475,9 @@ fn load_communities_reads_whole_communities() {
         };
         let upto = |store: &mut dyn Store, through: i64| {
             let mut r = Recorder::default();
-            store.load_communities(&[2], through, &mut r).unwrap();
+            store
+                .load_communities(&[2], through, &now(), &mut r)
+                .unwrap();
             r.events.sort();
             r.events
         };
@@ -730,6 +740,7 @@ fn villeta_measurement(s: &mut dyn Store) -> i64 {
             synthetic: true,
             created_at: "2026-11-23T10:00:00Z".into(),
             details: "{}".into(),
+            known_at: None,
         },
         &[],
     )

@@ -1037,7 +1037,15 @@ impl Resident {
         let state = vamos_store::counter_referrals::registry_state(&mut store.db())?;
         let applied = m.counter_referrals_applied_through;
         let mut data = RegistryData::new(&FormVocabulary);
-        vamos_store::load_registry_parallel(store, t, &mut data, readers, applied)?;
+        let as_of = NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d")?;
+        vamos_store::load_registry_parallel(
+            store,
+            t,
+            &vamos_store::Reading::at(as_of),
+            &mut data,
+            readers,
+            applied,
+        )?;
         data.finish();
         if vamos_store::counter_referrals::registry_state(&mut store.db())? != state {
             return Ok(None);
@@ -1171,21 +1179,23 @@ fn remeasure_from_store(
                 .unwrap_or(0) as usize;
         let t = TerritoryCode::District(*code);
         let mut data = RegistryData::new(&FormVocabulary);
+        let at = vamos_store::Reading::at(remeasure.as_of);
         if whole {
-            store.load_part(t, vamos_store::LoadPart::Units, &mut data)?;
+            store.load_part(t, vamos_store::LoadPart::Units, &at, &mut data)?;
             // The district's id range: an open range would read every person.
             if let Some(ids) = store.person_id_bounds(t)? {
-                store.load_part(t, vamos_store::LoadPart::Persons { ids }, &mut data)?;
+                store.load_part(t, vamos_store::LoadPart::Persons { ids }, &at, &mut data)?;
             }
             store.load_part(
                 t,
                 vamos_store::LoadPart::Events {
                     counter_referrals_through: applied,
                 },
+                &at,
                 &mut data,
             )?;
         } else {
-            store.load_communities(&communities, applied, &mut data)?;
+            store.load_communities(&communities, applied, &at, &mut data)?;
         }
         data.finish();
         remeasure.apply(&mut data, events, events, stored);

@@ -146,7 +146,14 @@ pub fn generate(
     let as_of = NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d")?;
     let mut data = RegistryData::new(&FormVocabulary);
     let readers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    vamos_store::load_registry_parallel(store, t, &mut data, readers, i64::MAX)?;
+    vamos_store::load_registry_parallel(
+        store,
+        t,
+        &vamos_store::Reading::at(as_of),
+        &mut data,
+        readers,
+        i64::MAX,
+    )?;
     data.finish();
     // The current state: counter-referrals received so far count (a service already given
     // needs no referral).
@@ -335,7 +342,11 @@ pub fn person_route(
     until: NaiveDate,
 ) -> anyhow::Result<Value> {
     let mut data = RegistryData::new(&FormVocabulary);
-    store.load_registry(TerritoryCode::District(district), &mut data)?;
+    store.load_registry(
+        TerritoryCode::District(district),
+        &vamos_store::Reading::at(as_of),
+        &mut data,
+    )?;
     data.finish();
     let p = data
         .person_by_id(person_id)

@@ -25,7 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// `GET /api/measurements`: each row as the store lists it (id, as_of, catalogue_version,
-/// catalogue_label, territory, synthetic, created_at, published_at, published_by).
+/// catalogue_label, territory, synthetic, created_at, published_at, published_by, known_at).
 #[utoipa::path(get, path = "/api/measurements", tag = "logros",
     summary = "Mediciones guardadas",
     responses(
@@ -56,6 +56,9 @@ pub struct Measurement {
     pub details: Value,
     /// Cuántos distritos midió
     pub districts: usize,
+    /// Momento del registro que leyó (UTC, RFC 3339): las versiones registradas después no
+    /// cuentan; `null` en mediciones anteriores a las versiones
+    pub known_at: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/measurements/{id}", tag = "logros",
@@ -87,6 +90,7 @@ pub async fn get_measurement(
         created_at: m.created_at,
         details: m.details,
         districts: districts.len(),
+        known_at: m.known_at,
     }))
 }
 

@@ -407,6 +407,7 @@ pub async fn classify(
                             &p.as_actor(),
                             &catalogue,
                             as_of,
+                            None,
                             t,
                             readers,
                             "medición del estatus de protección (aplicación web)",

@@ -1,0 +1,159 @@
+//! The fast paths follow versions (issue 36): after a change writes new versions of some
+//! households and persons, [`refresh`] brings the latest measurement's Logros and the
+//! server's in-memory registry in line with them, as a counter-referral does for its events.
+//!
+//! Classification itself reads versions through `vamos_store::Reading` (see
+//! `docs/design/versions.md`); this module only keeps what is held between classifications —
+//! the stored figures being updated incrementally and the `Resident` copy — from going stale.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use vamos_catalogue::Catalogue;
+use vamos_domain::{DistrictCode, TerritoryCode};
+use vamos_engine::logros::{apply_change, measure, DistrictLogros};
+use vamos_engine::{Classifier, RegistryData};
+use vamos_store::{Reading, Store};
+
+use crate::counter_referrals::Resident;
+use crate::measurements::FormVocabulary;
+
+/// The units a change wrote versions of (every version they had before and after counts: a
+/// household that moved touches both districts).
+#[derive(Debug, Clone, Default)]
+pub struct Touched {
+    pub households: Vec<i64>,
+    pub persons: Vec<i64>,
+}
+
+/// What [`refresh`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefreshReport {
+    pub measurement: i64,
+    /// The districts whose Logros were measured again (`DDdd`).
+    pub districts: Vec<String>,
+    /// Whether an in-memory copy was held (it is then read again by its owner).
+    pub resident_dropped: bool,
+}
+
+/// Brings the latest measurement's Logros and the in-memory registry in line with a change
+/// recorded at `recorded_at` (the versions' `recorded_at`) that touched `touched`.
+///
+/// Each district any version of a touched unit lives in is measured twice at the
+/// measurement's date, with the counter-referrals its figures count: as the registry knew it
+/// just before `recorded_at` and as it knows it now; the difference goes to the stored district
+/// figures, like [`crate::counter_referrals::update_logros`] does for events (a person who died
+/// or left leaves the figures, a household that moved leaves one district for the other). The
+/// resident copy is dropped for its owner to read again, as after an import (it is read at the
+/// measurement's date as known now, so the next reading holds the change). `at` is the time of
+/// the update (the caller reads the clock). `None` when there is no measurement to keep up to
+/// date or it was made with another catalogue.
+pub fn refresh(
+    store: &mut dyn Store,
+    catalogue: &Catalogue,
+    touched: &Touched,
+    recorded_at: DateTime<Utc>,
+    at: &str,
+    resident: &mut Option<Resident>,
+) -> anyhow::Result<Option<RefreshReport>> {
+    let resident_dropped = resident.take().is_some();
+    let Some((m, rows)) = store.measurement(None)? else {
+        return Ok(None);
+    };
+    if m.catalogue_version != catalogue.version {
+        return Ok(None);
+    }
+    let as_of = NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d")?;
+    let measured = TerritoryCode::parse(&m.territory).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let districts: Vec<DistrictCode> = districts_of(store, touched)?
+        .into_iter()
+        .filter(|d| measured.contains(*d))
+        .collect();
+    let until = crate::measurements::figures_until(&m)?;
+    let applied = m.counter_referrals_applied_through;
+    let before_at = Reading::known_at(as_of, Some(recorded_at - chrono::Duration::seconds(1)));
+    let now_at = Reading::at(as_of);
+    let mut stored: Vec<DistrictLogros> = rows
+        .iter()
+        .filter_map(|(d, j)| {
+            Some(DistrictLogros {
+                district: DistrictCode::from_number(*d).ok()?,
+                logros: serde_json::from_str(j).ok()?,
+            })
+        })
+        .collect();
+    for d in &districts {
+        let figures = |store: &mut dyn Store, reading: &Reading| -> anyhow::Result<_> {
+            let mut data = RegistryData::new(&FormVocabulary);
+            let t = TerritoryCode::District(*d);
+            store.load_part(t, vamos_store::LoadPart::Units, reading, &mut data)?;
+            if let Some(ids) = store.person_id_bounds(t)? {
+                store.load_part(
+                    t,
+                    vamos_store::LoadPart::Persons { ids },
+                    reading,
+                    &mut data,
+                )?;
+            }
+            store.load_part(
+                t,
+                vamos_store::LoadPart::Events {
+                    counter_referrals_through: applied,
+                },
+                reading,
+                &mut data,
+            )?;
+            data.finish();
+            let cls = Classifier::new(catalogue, &data, as_of).with_counter_referrals_until(until);
+            Ok(measure(&cls, &data))
+        };
+        let before = figures(store, &before_at)?;
+        let after = figures(store, &now_at)?;
+        apply_change(&mut stored, &before, &after);
+    }
+    let out: Vec<(i64, String)> = stored
+        .iter()
+        .filter(|s| districts.contains(&s.district))
+        .map(|s| {
+            Ok((
+                i64::from(s.district.get()),
+                serde_json::to_string(&s.logros)?,
+            ))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    vamos_store::counter_referrals::save_progress(
+        &mut store.db(),
+        m.id,
+        applied,
+        applied,
+        &out,
+        at,
+    )?;
+    Ok(Some(RefreshReport {
+        measurement: m.id,
+        districts: districts.iter().map(ToString::to_string).collect(),
+        resident_dropped,
+    }))
+}
+
+/// Every district a version of a touched unit was in.
+fn districts_of(
+    store: &mut dyn Store,
+    touched: &Touched,
+) -> anyhow::Result<BTreeSet<DistrictCode>> {
+    let mut db = store.db();
+    let mut households: BTreeSet<i64> = touched.households.iter().copied().collect();
+    for &p in &touched.persons {
+        for (person, _) in vamos_store::versions::person_versions(&mut db, p)? {
+            households.insert(person.household_id);
+        }
+    }
+    let mut out = BTreeSet::new();
+    for h in households {
+        for (household, _) in vamos_store::versions::household_versions(&mut db, h)? {
+            out.insert(household.district);
+        }
+    }
+    Ok(out)
+}

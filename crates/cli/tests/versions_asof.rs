@@ -1,0 +1,268 @@
+//! Classification follows versions (issue 36), end to end through `vamos classify` on every
+//! backend under test: a measurement is reproduced exactly at its (as_of, known_at) after later
+//! versions were written — a moved household, a death, two births, changed answers —, a
+//! reading at a later date sees them, and `--known-at` before them ignores them.
+
+// Tests fail loudly on purpose: unwrap, panic and indexing are how they assert.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use common::{init_db, synth_pilots, vamos};
+use serde_json::Value as Json;
+use vamos_domain::versions::{UnitStatus, VersionMeta};
+use vamos_domain::Value;
+use vamos_store::testing::all_dbs;
+use vamos_store::versions::{self, VersionSet};
+
+fn classify(url: &str, d: &std::path::Path, as_of: &str, known_at: Option<&str>) -> Json {
+    let mut args = vec![
+        "classify", "--db", url, "--as-of", as_of, "--format", "json",
+    ];
+    if let Some(k) = known_at {
+        args.extend(["--known-at", k]);
+    }
+    let o = vamos(&args, d, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// What a measurement says: its Logros at every level and how many units it read.
+fn figures(m: &Json) -> (Json, Json, Json) {
+    (
+        m["levels"].clone(),
+        m["persons"].clone(),
+        m["households"].clone(),
+    )
+}
+
+/// Second versions valid from `from`, recorded at `recorded_at`: household 1 moves to a
+/// community of another district, household 2 changes answers, person 1 dies, two babies are
+/// born into household 3.
+fn write_changes(url: &str, from: &str, recorded_at: &str) {
+    let mut store = vamos_store::open(url).unwrap();
+    let mut db = store.db();
+    let from = chrono::NaiveDate::parse_from_str(from, "%Y-%m-%d").unwrap();
+    let meta = |version| VersionMeta {
+        version,
+        valid_from: Some(from),
+        recorded_at: recorded_at.to_string(),
+        status: UnitStatus::Activo,
+        merged_into: None,
+        change_id: None,
+    };
+    let (mut moved, m1) = versions::household(&mut db, 1).unwrap().unwrap();
+    // A community of another district: the last household's.
+    let last = db
+        .raw()
+        .query_opt("SELECT max(id) FROM households", &[])
+        .unwrap()
+        .and_then(|r| r.int(0))
+        .unwrap();
+    let (far, _) = versions::household(&mut db, last).unwrap().unwrap();
+    assert_ne!(far.district, moved.district, "the pilot districts differ");
+    moved.district = far.district;
+    moved.community_id = far.community_id;
+    let (mut changed, m2) = versions::household(&mut db, 2).unwrap().unwrap();
+    for a in changed.answers.iter_mut().take(4) {
+        *a = Value::Null;
+    }
+    let (dead, pm) = versions::person(&mut db, 1).unwrap().unwrap();
+    let (_, m3) = versions::household(&mut db, 3).unwrap().unwrap();
+    let _ = m3;
+    let members = versions::member_versions(&mut db, 3).unwrap();
+    let (mother, _) = members.first().unwrap().clone();
+    let next = versions::next_person_id(&mut db).unwrap();
+    let babies: Vec<_> = (0..2)
+        .map(|k| {
+            let mut b = mother.clone();
+            b.id = next + k;
+            b.national_id = None;
+            b.birth_date = from;
+            b.relationship = "hijo".into();
+            b.submission_key = format!("nacimiento-{k}");
+            (b, meta(1))
+        })
+        .collect();
+    let set = VersionSet {
+        households: vec![
+            (moved, meta(m1.version + 1)),
+            (changed, meta(m2.version + 1)),
+        ],
+        persons: vec![(
+            dead,
+            VersionMeta {
+                status: UnitStatus::Fallecido,
+                ..meta(pm.version + 1)
+            },
+        )],
+        new_persons: babies,
+        ..Default::default()
+    };
+    versions::apply(&mut db, &set).unwrap();
+}
+
+#[test]
+fn a_measurement_is_reproduced_at_its_reading_after_later_versions_and_later_dates_see_them() {
+    for db in all_dbs() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        synth_pilots(d, "200", "36");
+        init_db(&db.url, d);
+        let o = vamos(
+            &[
+                "import",
+                "fips",
+                "--db",
+                &db.url,
+                "datos",
+                "--date",
+                "2026-11-01",
+            ],
+            d,
+            &[],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let at_a = classify(&db.url, d, "2026-11-23", None);
+        let at_b = classify(&db.url, d, "2027-06-01", None);
+        let known = at_b["known_at"].as_str().unwrap().to_string();
+        assert!(
+            at_a["known_at"].is_string(),
+            "{}: known_at recorded",
+            db.label
+        );
+        // Changes learnt after both measurements (recorded_at compares to the second).
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let later =
+            vamos_domain::versions::parse_known_at(&known).unwrap() + chrono::Duration::seconds(1);
+        let recorded = later.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        write_changes(&db.url, "2027-03-01", &recorded);
+        // At A, before the changes were true: the same Logros, with or without --known-at.
+        let again_a = classify(&db.url, d, "2026-11-23", None);
+        assert_eq!(figures(&again_a), figures(&at_a), "{}: at A", db.label);
+        let a_known = at_a["known_at"].as_str().unwrap().to_string();
+        let again_a_known = classify(&db.url, d, "2026-11-23", Some(&a_known));
+        assert_eq!(figures(&again_a_known), figures(&at_a), "{}", db.label);
+        // At B as known when B was measured: the changes are ignored, the figures reproduced.
+        let again_b_known = classify(&db.url, d, "2027-06-01", Some(&known));
+        assert_eq!(
+            figures(&again_b_known),
+            figures(&at_b),
+            "{}: at B known then",
+            db.label
+        );
+        // At B as known now: one person died, two were born.
+        let now_b = classify(&db.url, d, "2027-06-01", None);
+        assert_eq!(
+            now_b["persons"].as_u64().unwrap(),
+            at_b["persons"].as_u64().unwrap() + 1,
+            "{}: a death and two births",
+            db.label
+        );
+        assert_ne!(
+            now_b["levels"], at_b["levels"],
+            "{}: the Logros move",
+            db.label
+        );
+    }
+}
+
+#[test]
+fn a_known_at_that_is_not_a_moment_is_refused_in_spanish() {
+    for db in all_dbs() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        init_db(&db.url, d);
+        let o = vamos(
+            &[
+                "classify",
+                "--db",
+                &db.url,
+                "--as-of",
+                "2026-11-23",
+                "--known-at",
+                "ayer",
+            ],
+            d,
+            &[],
+        );
+        assert!(!o.status.success(), "{}", db.label);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("momento no válido"), "{}: {err}", db.label);
+    }
+}
+
+#[test]
+fn after_a_refresh_the_latest_measurement_counts_a_change_as_a_fresh_classification_does() {
+    for db in all_dbs() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        synth_pilots(d, "200", "37");
+        init_db(&db.url, d);
+        let o = vamos(
+            &[
+                "import",
+                "fips",
+                "--db",
+                &db.url,
+                "datos",
+                "--date",
+                "2026-11-01",
+            ],
+            d,
+            &[],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let first = classify(&db.url, d, "2027-06-01", None);
+        let known =
+            vamos_domain::versions::parse_known_at(first["known_at"].as_str().unwrap()).unwrap();
+        let recorded = known + chrono::Duration::seconds(2);
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        write_changes(
+            &db.url,
+            "2027-03-01",
+            &recorded.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        );
+        let mut store = vamos_store::open(&db.url).unwrap();
+        let catalogue = vamos_app::measurements::load_catalogue(None).unwrap();
+        let last_person = vamos_store::versions::next_person_id(&mut store.db()).unwrap() - 1;
+        let touched = vamos_app::versions::Touched {
+            households: vec![1, 2, 3],
+            persons: vec![1, last_person - 1, last_person],
+        };
+        let mut resident = None;
+        let report = vamos_app::versions::refresh(
+            store.as_mut(),
+            &catalogue,
+            &touched,
+            recorded,
+            "2027-06-02T00:00:00Z",
+            &mut resident,
+        )
+        .unwrap()
+        .unwrap();
+        assert!(
+            report.districts.len() >= 2,
+            "{}: the move touches two districts",
+            db.label
+        );
+        let id = first["measurement"].as_i64().unwrap();
+        let (_, refreshed) = store.measurement(Some(id)).unwrap().unwrap();
+        let fresh = classify(&db.url, d, "2027-06-01", None);
+        let (_, expected) = store
+            .measurement(fresh["measurement"].as_i64())
+            .unwrap()
+            .unwrap();
+        let parse = |rows: Vec<(u16, String)>| -> Vec<(u16, Json)> {
+            rows.into_iter()
+                .map(|(d, j)| (d, serde_json::from_str(&j).unwrap()))
+                .collect()
+        };
+        assert_eq!(parse(refreshed), parse(expected), "{}", db.label);
+    }
+}
