@@ -19,6 +19,7 @@ pub mod counter_referrals;
 pub mod dci;
 pub mod dci_signing;
 pub mod error;
+pub mod grievances;
 pub mod imports;
 pub mod measurements;
 pub mod referrals;

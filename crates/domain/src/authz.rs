@@ -91,8 +91,10 @@ impl Role {
                     | ReferralsWork
                     | RegistryLoad
                     | MeasurementsPublish
+                    | GrievancesLodge
+                    | GrievancesWork
             ),
-            Role::Coordinador => matches!(p, LogrosRead | CatalogueRead),
+            Role::Coordinador => matches!(p, LogrosRead | CatalogueRead | GrievancesLodge),
             Role::Operador => matches!(
                 p,
                 RegistryRead
@@ -103,14 +105,24 @@ impl Role {
                     | ReferralsRead
                     | ReferralsWork
                     | CounterReferralsWrite
+                    | GrievancesLodge
+                    | GrievancesWork
             ),
             Role::Mesa => matches!(
                 p,
-                RegistryRead | StatusRead | LogrosRead | CatalogueRead | ReferralsRead
+                RegistryRead
+                    | StatusRead
+                    | LogrosRead
+                    | CatalogueRead
+                    | ReferralsRead
+                    | GrievancesLodge
+                    | GrievancesWork
             ),
-            Role::Encuestador => matches!(p, CatalogueRead),
-            Role::Orientador => matches!(p, StatusRead | CatalogueRead),
-            Role::Publico => matches!(p, CatalogueRead),
+            Role::Encuestador => matches!(p, CatalogueRead | GrievancesLodge),
+            // Orientadores lodge grievances on behalf of the people they guide; handling them
+            // (and reading the identification they carry) is for those who can act on them.
+            Role::Orientador => matches!(p, StatusRead | CatalogueRead | GrievancesLodge),
+            Role::Publico => matches!(p, CatalogueRead | GrievancesLodge),
         }
     }
 
@@ -175,10 +187,14 @@ pub enum Permission {
     Monitoring,
     /// Publishing a measurement: its figures, frozen, become the public figures.
     MeasurementsPublish,
+    /// Lodging a grievance (*reclamo*) for oneself or on behalf of a person.
+    GrievancesLodge,
+    /// Handling grievances within scope: list, read, assign, comment, resolve.
+    GrievancesWork,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 15] = [
         Permission::RegistryRead,
         Permission::StatusRead,
         Permission::LogrosRead,
@@ -192,6 +208,8 @@ impl Permission {
         Permission::RegistryLoad,
         Permission::Monitoring,
         Permission::MeasurementsPublish,
+        Permission::GrievancesLodge,
+        Permission::GrievancesWork,
     ];
 
     /// Token scope name.
@@ -210,6 +228,8 @@ impl Permission {
             Permission::RegistryLoad => "registro:cargar",
             Permission::Monitoring => "monitoreo:leer",
             Permission::MeasurementsPublish => "mediciones:publicar",
+            Permission::GrievancesLodge => "reclamos:presentar",
+            Permission::GrievancesWork => "reclamos:gestionar",
         }
     }
 
@@ -235,6 +255,10 @@ impl Permission {
             Permission::Monitoring => "consultar la preparación y las métricas del servicio",
             Permission::MeasurementsPublish => {
                 "publicar una medición (sus cifras pasan a ser las cifras públicas)"
+            }
+            Permission::GrievancesLodge => "presentar reclamos",
+            Permission::GrievancesWork => {
+                "gestionar reclamos (asignar, comentar, resolver) dentro de su ámbito"
             }
         }
     }
@@ -491,6 +515,17 @@ mod tests {
         }
         for p in Permission::ALL {
             assert_eq!(Permission::parse(p.code()), Some(p));
+        }
+        for r in Role::ALL {
+            assert!(r.grants(Permission::GrievancesLodge), "{r:?}");
+            assert_eq!(
+                r.grants(Permission::GrievancesWork),
+                matches!(
+                    r,
+                    Role::Administrador | Role::Analista | Role::Mesa | Role::Operador
+                ),
+                "{r:?}"
+            );
         }
         assert!(person_field_names().contains(&"embarazada"));
         assert!(person_field_names().contains(&"discapacidad"));

@@ -99,6 +99,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0018_versions",
         include_str!("../migrations/postgres/0018_versions.sql"),
     ),
+    (
+        "0020_grievances",
+        include_str!("../migrations/postgres/0020_grievances.sql"),
+    ),
 ];
 
 /// A PostgreSQL registry.

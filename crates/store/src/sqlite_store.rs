@@ -86,6 +86,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0018_versions",
         include_str!("../migrations/sqlite/0018_versions.sql"),
     ),
+    (
+        "0020_grievances",
+        include_str!("../migrations/sqlite/0020_grievances.sql"),
+    ),
 ];
 
 /// How much of the database file the server's counter-referral writer reads through a memory

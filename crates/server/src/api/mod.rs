@@ -15,6 +15,7 @@ pub mod catalogue;
 pub mod communities;
 pub mod counter_referrals;
 pub mod delivery_points;
+pub mod grievances;
 pub mod households;
 pub mod measurements;
 pub mod persons;
@@ -56,6 +57,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(counter_referrals::router())
         .merge(service_routes::router())
         .merge(delivery_points::router())
+        .merge(grievances::router())
 }
 
 /// The router of the JSON API: every operation with the request body limit, the uploads
