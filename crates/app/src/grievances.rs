@@ -148,7 +148,10 @@ pub fn validate(f: &Form, today: NaiveDate) -> std::result::Result<Lodging, Vec<
     let birth_date = match birth.as_deref() {
         None => None,
         Some(s) if s.chars().count() > 10 => {
-            err("fecha_nacimiento", "escriba la fecha como dd/mm/aaaa".into());
+            err(
+                "fecha_nacimiento",
+                "escriba la fecha como dd/mm/aaaa".into(),
+            );
             None
         }
         Some(s) => match NaiveDate::parse_from_str(s, "%Y-%m-%d")
@@ -287,7 +290,8 @@ pub fn lodge(
 ) -> Result<Lodged> {
     actor.require(Permission::GrievancesLodge)?;
     let mut random = [0u8; CODE_BYTES];
-    getrandom::fill(&mut random).map_err(|e| Error::internal(format!("sin azar del sistema: {e}")))?;
+    getrandom::fill(&mut random)
+        .map_err(|e| Error::internal(format!("sin azar del sistema: {e}")))?;
     let code = TrackingCode::from_random(&random);
     let matched = match &l.person {
         Some(p) => stored::persons_by_national_id(&mut store.db(), i64::from(p.national_id.get()))?
@@ -462,7 +466,9 @@ pub fn appeal(
 ) -> Result<Tracking> {
     let reason = reason.trim();
     if reason.is_empty() {
-        return Err(Error::bad_request("motivo: cuente por qué no está de acuerdo"));
+        return Err(Error::bad_request(
+            "motivo: cuente por qué no está de acuerdo",
+        ));
     }
     Limit::FreeText
         .check(reason)
@@ -529,9 +535,12 @@ pub fn reach(actor: &Actor) -> Result<Reach> {
     }
     let districts = (!actor.scope.is_nationwide()).then(|| actor.scope.district_ranges());
     let institution = if actor.role == Some(Role::Operador) {
-        Some(actor.institution.clone().ok_or_else(|| {
-            Error::forbidden("la cuenta de operador no tiene institución")
-        })?)
+        Some(
+            actor
+                .institution
+                .clone()
+                .ok_or_else(|| Error::forbidden("la cuenta de operador no tiene institución"))?,
+        )
     } else {
         None
     };
@@ -618,7 +627,11 @@ pub fn list(
             )));
         }
     }
-    let category = q.category.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let category = q
+        .category
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     if let Some(c) = category {
         if dom::category(c).is_none() {
             return Err(Error::bad_request(format!(
@@ -699,12 +712,7 @@ fn load(store: &mut dyn Store, actor: &Actor, id: i64) -> Result<(Grievance, Rea
 
 /// Grievance `id` with its steps and, for readers of the registry, the person's identification
 /// and whether it matched the registry (an audited read of personal data).
-pub fn show(
-    store: &mut dyn Store,
-    actor: &Actor,
-    id: i64,
-    now: DateTime<Utc>,
-) -> Result<Detail> {
+pub fn show(store: &mut dyn Store, actor: &Actor, id: i64, now: DateTime<Utc>) -> Result<Detail> {
     let (g, _) = load(store, actor, id)?;
     let personal = actor.can(Permission::RegistryRead);
     let steps = stored::events(&mut store.db(), id)?
@@ -771,7 +779,9 @@ pub enum Handling {
 fn text(field: &str, v: &str, limit: Limit) -> Result<String> {
     let v = v.trim();
     if v.is_empty() {
-        return Err(Error::bad_request(format!("{field}: no puede quedar vacío")));
+        return Err(Error::bad_request(format!(
+            "{field}: no puede quedar vacío"
+        )));
     }
     limit
         .check(v)
@@ -970,7 +980,10 @@ pub fn escalate_overdue(store: &mut dyn Store, now: DateTime<Utc>) -> Result<Vec
                 detail: Some(if top {
                     format!("vencido otra vez en el último nivel (venció {})", g.due_at)
                 } else {
-                    format!("de nivel {} a nivel {} (venció {})", g.level, next.level, g.due_at)
+                    format!(
+                        "de nivel {} a nivel {} (venció {})",
+                        g.level, next.level, g.due_at
+                    )
                 }),
                 public: true,
             };
@@ -1025,7 +1038,13 @@ pub fn export_csv(
         "respuesta",
     ];
     if personal {
-        header.extend(["cedula", "fecha_nacimiento", "nombres", "apellidos", "contacto"]);
+        header.extend([
+            "cedula",
+            "fecha_nacimiento",
+            "nombres",
+            "apellidos",
+            "contacto",
+        ]);
     }
     w.write_record(&header).map_err(Error::internal)?;
     for s in &summaries {

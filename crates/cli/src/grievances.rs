@@ -223,7 +223,10 @@ pub fn grievances(cmd: &GrievancesCommand) -> Result<ExitCode> {
             print(common, &out, || {
                 println!("Reclamo {} presentado ({}).", out.id, out.category);
                 println!("Código de seguimiento: {}", out.code);
-                println!("Guárdelo: no se vuelve a mostrar. Plazo de respuesta: {}", out.due_at);
+                println!(
+                    "Guárdelo: no se vuelve a mostrar. Plazo de respuesta: {}",
+                    out.due_at
+                );
             })
         }
         GrievancesCommand::List {
@@ -330,7 +333,10 @@ pub fn grievances(cmd: &GrievancesCommand) -> Result<ExitCode> {
 
 fn print_tracking(common: &Common, t: &g::Tracking) -> Result<ExitCode> {
     print(common, t, || {
-        println!("{} — {} ({})", t.category_label, t.state_label, t.level_label);
+        println!(
+            "{} — {} ({})",
+            t.category_label, t.state_label, t.level_label
+        );
         println!("Presentado {}; plazo {}", t.lodged_at, t.due_at);
         if let Some(r) = &t.resolution_text {
             println!("Respuesta: {r}");

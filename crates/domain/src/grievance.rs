@@ -227,7 +227,10 @@ impl GrievanceState {
         !self.is_closed()
     }
     pub fn is_closed(self) -> bool {
-        matches!(self, GrievanceState::Resuelto | GrievanceState::NoCorresponde)
+        matches!(
+            self,
+            GrievanceState::Resuelto | GrievanceState::NoCorresponde
+        )
     }
     /// Whether an action may move a grievance from this state (closed ones only by appeal).
     pub fn may(self, action: Action) -> bool {
@@ -380,8 +383,14 @@ mod tests {
     fn working_days_skip_the_weekend() {
         // Friday + 1 working day = Monday; + 5 = next Friday.
         let fri = at("2026-12-04T10:00:00Z");
-        assert_eq!(Deadline::WorkingDays(1).due(fri), at("2026-12-07T10:00:00Z"));
-        assert_eq!(Deadline::WorkingDays(5).due(fri), at("2026-12-11T10:00:00Z"));
+        assert_eq!(
+            Deadline::WorkingDays(1).due(fri),
+            at("2026-12-07T10:00:00Z")
+        );
+        assert_eq!(
+            Deadline::WorkingDays(5).due(fri),
+            at("2026-12-11T10:00:00Z")
+        );
         assert_eq!(Deadline::Days(3).due(fri), at("2026-12-07T10:00:00Z"));
     }
 

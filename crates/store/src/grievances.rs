@@ -35,7 +35,8 @@ pub struct Grievance {
     pub change_request_id: Option<i64>,
 }
 
-const COLUMNS: &str = "id, category, state, level, channel, lodged_by, lodged_at, due_at, updated_at, \
+const COLUMNS: &str =
+    "id, category, state, level, channel, lodged_by, lodged_at, due_at, updated_at, \
      district_code, institution, assigned_to, description, contact, national_id, birth_date, \
      given_names, family_names, person_id, resolution, public_text, resolved_at, appealed_at, \
      change_request_id";

@@ -15,8 +15,8 @@ pub mod counter_referrals;
 // their old paths for the crates above.
 pub use counter_referrals::{intake_log, places};
 pub mod dci;
-pub mod grievances;
 pub mod delivery_points;
+pub mod grievances;
 pub mod heavy_writer;
 mod load_sql;
 mod lock_wait;

@@ -171,7 +171,9 @@ pub async fn show(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<g::Detail>> {
     let now = auth::now();
-    let d = p.act(&st, move |s, actor| g::show(s, actor, id, now)).await?;
+    let d = p
+        .act(&st, move |s, actor| g::show(s, actor, id, now))
+        .await?;
     Ok(Json(d))
 }
 
@@ -318,10 +320,7 @@ pub async fn track(
 ) -> ApiResult<Json<g::Tracking>> {
     track_limit(&st, &addr)?;
     let now = auth::now();
-    let t = st
-        .pool
-        .run(move |s| Ok(g::track(s, &code, now)?))
-        .await?;
+    let t = st.pool.run(move |s| Ok(g::track(s, &code, now)?)).await?;
     Ok(Json(t))
 }
 
