@@ -21,6 +21,7 @@ pub mod dci;
 pub mod dci_signing;
 pub mod error;
 pub mod history;
+pub mod grievances;
 pub mod imports;
 pub mod measurements;
 pub mod referrals;

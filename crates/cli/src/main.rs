@@ -7,6 +7,7 @@
 mod admin;
 mod changes;
 mod commands;
+mod grievances;
 mod identity;
 mod measure;
 mod ops;
@@ -124,6 +125,12 @@ enum Command {
     Dci {
         #[command(subcommand)]
         command: ops::DciCommand,
+    },
+    /// Reclamos: presentar, seguir con el código, gestionar (asignar, comentar, resolver),
+    /// escalar los vencidos, apelar.
+    Grievances {
+        #[command(subcommand)]
+        command: grievances::GrievancesCommand,
     },
     /// Referencias: generar desde una medición, exportar el reporte de una institución, embudo.
     Referrals {
@@ -347,6 +354,7 @@ fn main() -> ExitCode {
         Command::Agreement { command } => admin::agreement(&command),
         Command::Audit { command } => admin::audit(&command),
         Command::Dci { command } => ops::dci_command(&command),
+        Command::Grievances { command } => grievances::grievances(&command),
         Command::Referrals { command } => referrals::referrals(&command),
         Command::CounterReferrals { command } => referrals::counter_referrals(&command),
         Command::Changes { command } => changes::changes(&command),

@@ -93,8 +93,10 @@ impl Role {
                     | MeasurementsPublish
                     | ChangesRequest
                     | ChangesApprove
+                    | GrievancesLodge
+                    | GrievancesWork
             ),
-            Role::Coordinador => matches!(p, LogrosRead | CatalogueRead),
+            Role::Coordinador => matches!(p, LogrosRead | CatalogueRead | GrievancesLodge),
             Role::Operador => matches!(
                 p,
                 RegistryRead
@@ -106,6 +108,8 @@ impl Role {
                     | ReferralsWork
                     | CounterReferralsWrite
                     | ChangesRequest
+                    | GrievancesLodge
+                    | GrievancesWork
             ),
             Role::Mesa => matches!(
                 p,
@@ -115,10 +119,16 @@ impl Role {
                     | CatalogueRead
                     | ReferralsRead
                     | ChangesRequest
+                    | GrievancesLodge
+                    | GrievancesWork
             ),
-            Role::Encuestador => matches!(p, CatalogueRead),
-            Role::Orientador => matches!(p, StatusRead | CatalogueRead | ChangesRequest),
-            Role::Publico => matches!(p, CatalogueRead),
+            Role::Encuestador => matches!(p, CatalogueRead | GrievancesLodge),
+            // Orientadores lodge grievances on behalf of the people they guide; handling them
+            // (and reading the identification they carry) is for those who can act on them.
+            Role::Orientador => {
+                matches!(p, StatusRead | CatalogueRead | ChangesRequest | GrievancesLodge)
+            }
+            Role::Publico => matches!(p, CatalogueRead | GrievancesLodge),
         }
     }
 
@@ -187,10 +197,14 @@ pub enum Permission {
     ChangesRequest,
     /// Approving or rejecting change requests made by others.
     ChangesApprove,
+    /// Lodging a grievance (*reclamo*) for oneself or on behalf of a person.
+    GrievancesLodge,
+    /// Handling grievances within scope: list, read, assign, comment, resolve.
+    GrievancesWork,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 15] = [
+    pub const ALL: [Permission; 17] = [
         Permission::RegistryRead,
         Permission::StatusRead,
         Permission::LogrosRead,
@@ -206,6 +220,8 @@ impl Permission {
         Permission::MeasurementsPublish,
         Permission::ChangesRequest,
         Permission::ChangesApprove,
+        Permission::GrievancesLodge,
+        Permission::GrievancesWork,
     ];
 
     /// Token scope name.
@@ -226,6 +242,8 @@ impl Permission {
             Permission::MeasurementsPublish => "mediciones:publicar",
             Permission::ChangesRequest => "cambios:solicitar",
             Permission::ChangesApprove => "cambios:aprobar",
+            Permission::GrievancesLodge => "reclamos:presentar",
+            Permission::GrievancesWork => "reclamos:gestionar",
         }
     }
 
@@ -254,6 +272,10 @@ impl Permission {
             }
             Permission::ChangesRequest => "solicitar cambios al registro (datos personales)",
             Permission::ChangesApprove => "aprobar o rechazar solicitudes de cambio de otros",
+            Permission::GrievancesLodge => "presentar reclamos",
+            Permission::GrievancesWork => {
+                "gestionar reclamos (asignar, comentar, resolver) dentro de su ámbito"
+            }
         }
     }
 }
@@ -509,6 +531,17 @@ mod tests {
         }
         for p in Permission::ALL {
             assert_eq!(Permission::parse(p.code()), Some(p));
+        }
+        for r in Role::ALL {
+            assert!(r.grants(Permission::GrievancesLodge), "{r:?}");
+            assert_eq!(
+                r.grants(Permission::GrievancesWork),
+                matches!(
+                    r,
+                    Role::Administrador | Role::Analista | Role::Mesa | Role::Operador
+                ),
+                "{r:?}"
+            );
         }
         assert!(person_field_names().contains(&"embarazada"));
         assert!(person_field_names().contains(&"discapacidad"));

@@ -10,6 +10,7 @@ pub mod authz;
 pub mod changes;
 pub mod csv_safe;
 pub mod evidence;
+pub mod grievance;
 pub mod ids;
 pub mod limits;
 pub mod referral;

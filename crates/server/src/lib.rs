@@ -93,6 +93,14 @@ pub fn state(settings: Settings) -> anyhow::Result<AppState> {
             state::SELF_REGISTRATIONS.0,
             state::SELF_REGISTRATIONS.1,
         )),
+        grievance_lodge_limiter: Arc::new(state::limiter(
+            state::GRIEVANCES_LODGED.0,
+            state::GRIEVANCES_LODGED.1,
+        )),
+        grievance_track_limiter: Arc::new(state::limiter(
+            state::GRIEVANCE_LOOKUPS.0,
+            state::GRIEVANCE_LOOKUPS.1,
+        )),
         settings: Arc::new(settings),
         pool,
         catalogue: Arc::new(catalogue),
@@ -269,6 +277,7 @@ pub async fn serve(
     tokio::spawn(dci::notifier(state.clone()));
     tokio::spawn(access_updater(state.clone()));
     tokio::spawn(forget_idle_clients(state.clone()));
+    tokio::spawn(escalate_grievances(state.clone()));
     tokio::spawn(telemetry::upkeep(state.metrics.clone()));
     let app = app(state);
     let listener = tokio::net::TcpListener::bind(addr)
@@ -297,6 +306,27 @@ async fn forget_idle_clients(st: AppState) {
         st.login_limiter.retain_recent();
         st.api_limiter.retain_recent();
         st.selfreg_limiter.retain_recent();
+        st.grievance_lodge_limiter.retain_recent();
+        st.grievance_track_limiter.retain_recent();
+    }
+}
+
+/// Every minute, raises the open grievances whose deadline passed to the next level
+/// ([`vamos_app::grievances::escalate_overdue`]; `vamos grievances escalate` does the same).
+async fn escalate_grievances(st: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let r = st
+            .pool
+            .run(|s| Ok(vamos_app::grievances::escalate_overdue(s, auth::now())?))
+            .await;
+        match r {
+            Ok(ids) if ids.is_empty() => {}
+            Ok(ids) => tracing::info!(reclamos = ids.len(), "reclamos escalados por plazo vencido"),
+            Err(e) => tracing::warn!(motivo = %e.message, "escalamiento de reclamos"),
+        }
     }
 }
 

@@ -23,6 +23,10 @@ pub struct AppState {
     pub api_limiter: Arc<RateLimiter<i64>>,
     /// Self-registration forms per client address ([`SELF_REGISTRATIONS`]).
     pub selfreg_limiter: Arc<RateLimiter<IpAddr>>,
+    /// Grievances lodged on the public page per client address ([`GRIEVANCES_LODGED`]).
+    pub grievance_lodge_limiter: Arc<RateLimiter<IpAddr>>,
+    /// Tracking-code look-ups and appeals per client address ([`GRIEVANCE_LOOKUPS`]).
+    pub grievance_track_limiter: Arc<RateLimiter<IpAddr>>,
     pub started: Instant,
     /// This registry's DCI signing key (`dci_signing_key_file`), when configured.
     pub dci_key: Option<Arc<ed25519_dalek::SigningKey>>,
@@ -158,6 +162,14 @@ pub type RateLimiter<K> = governor::DefaultKeyedRateLimiter<K>;
 
 /// The self-registration form's limit per client address: 5 in 10 minutes.
 pub const SELF_REGISTRATIONS: (u32, Duration) = (5, Duration::from_secs(600));
+
+/// Grievances the public page accepts per client address: 5 in 10 minutes, as
+/// self-registrations.
+pub const GRIEVANCES_LODGED: (u32, Duration) = (5, Duration::from_secs(600));
+
+/// Tracking-code look-ups (and appeals) per client address: 30 in 10 minutes — a person checks
+/// a few times; somebody trying codes is stopped long before 100 random bits matter.
+pub const GRIEVANCE_LOOKUPS: (u32, Duration) = (30, Duration::from_secs(600));
 
 /// `per_window` requests per `window`: a burst of `per_window`, then one more each
 /// `window / per_window` (GCRA refills gradually, so no client waits for a window to roll over

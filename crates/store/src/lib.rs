@@ -17,6 +17,7 @@ pub mod counter_referrals;
 pub use counter_referrals::{intake_log, places};
 pub mod dci;
 pub mod delivery_points;
+pub mod grievances;
 pub mod heavy_writer;
 mod load_sql;
 mod lock_wait;

@@ -105,6 +105,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../migrations/postgres/0019_change_requests.sql"),
     ),
     (
+        "0020_grievances",
+        include_str!("../migrations/postgres/0020_grievances.sql"),
+    ),
+    (
         "0022_measurement_known_at",
         include_str!("../migrations/postgres/0022_measurement_known_at.sql"),
     ),

@@ -92,6 +92,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../migrations/sqlite/0019_change_requests.sql"),
     ),
     (
+        "0020_grievances",
+        include_str!("../migrations/sqlite/0020_grievances.sql"),
+    ),
+    (
         "0022_measurement_known_at",
         include_str!("../migrations/sqlite/0022_measurement_known_at.sql"),
     ),

@@ -16,6 +16,7 @@ pub mod change_requests;
 pub mod communities;
 pub mod counter_referrals;
 pub mod delivery_points;
+pub mod grievances;
 pub mod households;
 pub mod measurements;
 pub mod persons;
@@ -58,6 +59,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(service_routes::router())
         .merge(delivery_points::router())
         .merge(change_requests::router())
+        .merge(grievances::router())
 }
 
 /// The router of the JSON API: every operation with the request body limit, the uploads

@@ -10,6 +10,7 @@ pub mod account;
 pub mod catalogue;
 pub mod changes;
 pub mod dashboard;
+pub mod grievances;
 pub mod i18n;
 pub mod imports;
 pub mod inbox;
@@ -200,6 +201,9 @@ fn nav(page: &Page) -> Vec<JValue> {
     }
     if page.can(Permission::ReferralsRead) {
         items.push(("/bandeja", "nav-inbox"));
+    }
+    if page.can(Permission::GrievancesWork) {
+        items.push(("/reclamos/gestion", "nav-grievances"));
     }
     if page
         .user
@@ -424,6 +428,19 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
             "/autorregistro/revision/{id}",
             axum::routing::post(selfreg::decide),
         )
+        .route("/reclamos", get(grievances::form).post(grievances::submit))
+        .route("/reclamos/seguimiento", get(grievances::lookup))
+        .route("/reclamos/gestion", get(grievances::staff_list))
+        .route("/reclamos/gestion.csv", get(grievances::staff_csv))
+        .route(
+            "/reclamos/gestion/{id}",
+            get(grievances::staff_detail).post(grievances::staff_act),
+        )
+        .route("/reclamos/{code}", get(grievances::track))
+        .route(
+            "/reclamos/{code}/apelar",
+            axum::routing::post(grievances::appeal),
+        )
         .route("/registro", get(registry::search))
         .route("/bandeja", get(inbox::page))
         .route(
@@ -508,6 +525,9 @@ async fn home(page: Page) -> Response {
             }
             if page.can(Permission::RegistryRead) {
                 t.push(context! { href => "/registro", key => "task-registry" });
+            }
+            if page.can(Permission::GrievancesWork) {
+                t.push(context! { href => "/reclamos/gestion", key => "task-grievances" });
             }
             t.push(context! { href => "/orientaciones", key => "task-orientaciones" });
             if page.can(Permission::CatalogueRead) {

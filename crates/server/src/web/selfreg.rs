@@ -32,7 +32,7 @@ fn secret() -> &'static str {
     SECRET.get_or_init(|| auth::random_hex(32).unwrap_or_else(|_| auth::now_rfc3339()))
 }
 
-fn sign(ts: i64) -> String {
+pub(crate) fn sign(ts: i64) -> String {
     let mac = vamos_app::audit::sha256_hex(&format!("{}:{ts}", secret()));
     format!("{ts}.{}", mac.get(..32).unwrap_or(""))
 }
