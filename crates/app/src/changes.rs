@@ -1480,7 +1480,9 @@ pub fn approve(store: &mut dyn Store, actor: &Actor, id: i64) -> Result<Json> {
             Ok(()) => {}
             Err(ApplyRefusal::Stale(k, uid)) => return Err(stale_error(k, uid)),
         }
-        refresh_after_apply(store, &built)?;
+        // Open referrals of those who died or left were closed in the same transaction; the
+        // Logros follow at the next classification, and a server reloads its in-memory copy
+        // when it is stale, as after an import (`versions::refresh` is not called here yet).
     } else {
         store::approve(&mut store.db(), id, &approval)?;
     }
@@ -1497,14 +1499,6 @@ pub fn approve(store: &mut dyn Store, actor: &Actor, id: i64) -> Result<Json> {
         },
     )?;
     show(store, actor, id)
-}
-
-/// After a request is applied, protection status and referrals follow. The lead wires
-/// `app::versions::refresh` (branch `asof`) here at merge; until then this does what an
-/// import does after writing: nothing in process — the server's in-memory copy is read again
-/// when stale, and the next classification reads the new versions.
-fn refresh_after_apply(_store: &mut dyn Store, _built: &Built) -> Result<()> {
-    Ok(())
 }
 
 /// Rejects request `id` with a reason (not by its requester).

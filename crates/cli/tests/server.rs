@@ -443,9 +443,10 @@ fn every_role_gets_what_its_permissions_and_scope_allow_on_every_get_endpoint() 
             else {
                 continue;
             };
-            // A grievance by number answers 404 outside the scope (there is no sequential
-            // SIIS-number exception for it): its own matrix is in attacks_grievances.rs.
-            if path.starts_with("/api/grievances/{") {
+            // A grievance or a change request by number answers 404 outside the scope (there
+            // is no sequential SIIS-number exception for them): their own matrices are in
+            // attacks_grievances.rs and attacks_changes.rs.
+            if path.starts_with("/api/grievances/{") || path.starts_with("/api/change-requests/{") {
                 continue;
             }
             let personal = op["x-vamos-personal-data"].as_bool().unwrap();

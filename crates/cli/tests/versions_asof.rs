@@ -17,7 +17,7 @@ use common::{init_db, synth_pilots, vamos};
 use serde_json::Value as Json;
 use vamos_domain::versions::{UnitStatus, VersionMeta};
 use vamos_domain::Value;
-use vamos_store::testing::all_dbs;
+use vamos_store::testing::{all_dbs, RawSql};
 use vamos_store::versions::{self, VersionSet};
 
 fn classify(url: &str, d: &std::path::Path, as_of: &str, known_at: Option<&str>) -> Json {
@@ -58,9 +58,7 @@ fn write_changes(url: &str, from: &str, recorded_at: &str) {
     };
     let (mut moved, m1) = versions::household(&mut db, 1).unwrap().unwrap();
     // A community of another district: the last household's.
-    let last = db
-        .raw()
-        .query_opt("SELECT max(id) FROM households", &[])
+    let last = RawSql::query_opt(&mut db, "SELECT max(id) FROM households", &[])
         .unwrap()
         .and_then(|r| r.int(0))
         .unwrap();

@@ -126,7 +126,10 @@ impl Role {
             // Orientadores lodge grievances on behalf of the people they guide; handling them
             // (and reading the identification they carry) is for those who can act on them.
             Role::Orientador => {
-                matches!(p, StatusRead | CatalogueRead | ChangesRequest | GrievancesLodge)
+                matches!(
+                    p,
+                    StatusRead | CatalogueRead | ChangesRequest | GrievancesLodge
+                )
             }
             Role::Publico => matches!(p, CatalogueRead | GrievancesLodge),
         }

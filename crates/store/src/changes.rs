@@ -285,7 +285,8 @@ pub fn list(
     let rows = db.raw().query(
         &format!(
             "SELECT {COLS} FROM change_requests
-             WHERE ($1 IS NULL OR state = $1) AND ($2 IS NULL OR kind = $2) AND id < $3
+             WHERE (CAST($1 AS TEXT) IS NULL OR state = $1) AND (CAST($2 AS TEXT) IS NULL OR kind = $2)
+               AND id < $3
                AND ({})
              ORDER BY id DESC LIMIT $4",
             scope.join(" OR ")
