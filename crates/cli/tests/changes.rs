@@ -16,7 +16,6 @@ mod changes_site;
 mod common;
 
 use changes_site::*;
-use serde_json::Value;
 use vamos_domain::versions::UnitStatus;
 use vamos_store::versions;
 
@@ -440,11 +439,7 @@ fn the_list_filters_by_state_and_type_and_exports_csv() {
             ],
         );
         let items = list["solicitudes"].as_array().unwrap();
-        assert!(
-            items.iter().any(|r| r["id"] == Value::from(id)),
-            "{}",
-            s.label()
-        );
+        assert!(items.iter().any(|r| r["id"] == id), "{}", s.label());
         let none = s.ok("ana1", &["changes", "list", "--estado", "aplicada"]);
         assert!(
             none["solicitudes"].as_array().unwrap().is_empty(),

@@ -211,7 +211,9 @@ pub fn content_hash<'a>(parts: impl IntoIterator<Item = ContentPart<'a>>) -> i64
     }
     let d = h.finalize();
     let mut b = [0u8; 8];
-    b.copy_from_slice(&d[..8]);
+    for (x, y) in b.iter_mut().zip(d.iter()) {
+        *x = *y;
+    }
     i64::from_le_bytes(b)
 }
 

@@ -175,6 +175,7 @@ struct State<'a> {
 }
 
 /// Runs a FIPS or simplified-form import.
+#[allow(clippy::too_many_lines)] // reason: the steps of one import in order, each a call
 pub fn import(
     store: &mut dyn Store,
     paths: &[PathBuf],
@@ -437,7 +438,7 @@ impl State<'_> {
                 return Err((format!(
                     "reentrevista en revisión: las cédulas de sus miembros corresponden a varios hogares registrados (hogares {}); no se registra hasta que un analista decida",
                     list(many)
-                ), many[0]))
+                ), many.first().copied().unwrap_or_default()))
             }
         };
         match target {

@@ -186,12 +186,16 @@ pub(crate) fn with_writer<'s, R>(
     Ok((r, tx))
 }
 
+/// What [`with_writer_applying`] hands back: the producer's result, the transaction and the
+/// applier.
+pub(crate) type Applied<'s, 'a, R> = (R, Box<dyn ImportTx + 's>, Option<reinterview::Applier<'a>>);
+
 /// [`with_writer`] whose writer also applies re-interviews with `applier` (handed back).
 pub(crate) fn with_writer_applying<'s, 'a, R>(
     tx: Box<dyn ImportTx + 's>,
     applier: Option<reinterview::Applier<'a>>,
     produce: impl FnOnce(&SyncSender<Batch>) -> Result<R, IngestError>,
-) -> Result<(R, Box<dyn ImportTx + 's>, Option<reinterview::Applier<'a>>), IngestError> {
+) -> Result<Applied<'s, 'a, R>, IngestError> {
     type Written<'s, 'a> = (Box<dyn ImportTx + 's>, Option<reinterview::Applier<'a>>);
     std::thread::scope(|scope| {
         let (send, recv) = sync_channel::<Batch>(2);

@@ -193,21 +193,22 @@ impl<'a> Applier<'a> {
                 let by_nid = p.national_id.and_then(|n| {
                     old.iter()
                         .enumerate()
-                        .position(|(i, (o, _))| !used[i] && o.national_id == Some(n))
+                        .position(|(i, (o, _))| !taken(&used, i) && o.national_id == Some(n))
                 });
                 let by_name = || {
                     let key = Community::name_key(&p.given_names);
                     old.iter().enumerate().position(|(i, (o, _))| {
-                        !used[i]
+                        !taken(&used, i)
                             && (o.national_id.is_none() || p.national_id.is_none())
                             && o.birth_date == p.birth_date
                             && Community::name_key(&o.given_names) == key
                     })
                 };
-                match by_nid.or_else(by_name) {
-                    Some(i) => {
-                        used[i] = true;
-                        let (o, om) = &old[i];
+                match by_nid.or_else(by_name).and_then(|i| Some((i, old.get(i)?))) {
+                    Some((i, (o, om))) => {
+                        if let Some(u) = used.get_mut(i) {
+                            *u = true;
+                        }
                         p.id = o.id;
                         let diff = person_diff(o, &p);
                         if !diff.is_empty() {
@@ -248,7 +249,7 @@ impl<'a> Applier<'a> {
                 }
             }
             for (i, (o, om)) in old.into_iter().enumerate() {
-                if used[i] {
+                if taken(&used, i) {
                     continue;
                 }
                 changed = true;
@@ -307,4 +308,9 @@ impl<'a> Applier<'a> {
         }
         Ok(self.counts)
     }
+}
+
+/// Whether old member `i` was already matched to a re-interviewed one.
+fn taken(used: &[bool], i: usize) -> bool {
+    used.get(i).copied().unwrap_or(true)
 }

@@ -48,6 +48,7 @@ pub(crate) struct Queries {
 /// territory through its household's current row only, as before versions; with history a
 /// person, or its events, belongs where any version of its household was (a superset: what the
 /// reading does not place there is dropped by the sink as an orphan).
+#[allow(clippy::too_many_lines)] // reason: one query text per table and case, kept side by side
 pub(crate) fn queries(
     p: fn(usize) -> String,
     filter: Filter,

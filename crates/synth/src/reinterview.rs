@@ -10,6 +10,11 @@
 //! finds those households unchanged. Deterministic by seed; streams both files (memory holds
 //! one entry per household).
 
+// reason: CSV columns are located once in the header (a missing one is an error) and rows are
+// read with `flexible(false)`, so every record has every column; checked access throughout is a
+// pending tidy-up.
+#![allow(clippy::indexing_slicing)]
+
 use crate::{SynthError, SynthReport, WrittenFile};
 use chrono::{Duration, NaiveDate};
 use rand::{RngCore, SeedableRng};
@@ -98,6 +103,7 @@ struct Seen {
 }
 
 /// Writes the re-interview wave of `prev` into `out_dir`.
+#[allow(clippy::too_many_lines)] // reason: one pass over each file, not yet split into steps
 pub fn reinterview(prev: &Path, out_dir: &Path, seed: u64) -> Result<SynthReport, SynthError> {
     std::fs::create_dir_all(out_dir).map_err(|e| io(out_dir, e))?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_2E1E_u64);

@@ -175,7 +175,6 @@ impl Site {
                 &[],
             )
             .unwrap();
-        drop(db);
         rows.iter()
             .map(|r| {
                 let h = r.int(0).unwrap();

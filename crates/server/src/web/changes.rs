@@ -202,7 +202,7 @@ pub async fn create(State(st): State<AppState>, page: Page, form: Multipart) -> 
         .run(move |s| Ok(ch::request(s, &who, &input)?))
         .await
     {
-        Ok(v) => super::redirect(&format!("/cambios/{}", v["id"])),
+        Ok(v) => super::redirect(&format!("/cambios/{}", v.get("id").unwrap_or(&Value::Null))),
         Err(e) if e.status.is_client_error() && e.status != axum::http::StatusCode::FORBIDDEN => {
             page.html_status(
                 e.status,
@@ -223,7 +223,8 @@ pub async fn detail(State(st): State<AppState>, page: Page, Path(id): Path<i64>)
     let who = p.as_actor();
     match st.pool.run(move |s| Ok(ch::show(s, &who, id)?)).await {
         Ok(v) => {
-            let own = v["solicitado_por"].as_str() == Some(p.user.username.as_str());
+            let own =
+                v.get("solicitado_por").and_then(|x| x.as_str()) == Some(p.user.username.as_str());
             page.html(
                 "cambio.html",
                 context! {
