@@ -370,6 +370,15 @@ fn show_value(v: &Value) -> Option<String> {
     }
 }
 
+/// How [`Ctx::plan_unit`] reads and writes one kind of unit's fields.
+struct Unit<T: 'static> {
+    kind: UnitKind,
+    label: &'static str,
+    fields: &'static [&'static str],
+    values: fn(&T, &VersionMeta) -> Vec<Value>,
+    put: fn(&mut T, &mut VersionMeta, &[Value]) -> Result<()>,
+}
+
 fn diff(
     unit: &str,
     fields: &[&str],
@@ -419,36 +428,15 @@ impl Ctx<'_> {
     /// Plans an edit of person `id` and adds its versions.
     fn edit_person(&mut self, id: i64, edits: &[(&str, Value)], effect: Effect) -> Result<()> {
         let versions = versions::person_versions(&mut self.store.db(), id)?;
-        let cur = versions
-            .last()
-            .ok_or_else(|| not_found_unit(UnitKind::Persona, id))?;
-        self.built.expected.push(("persona", id, cur.1.version));
-        let vals: Vec<(VersionMeta, Vec<Value>)> = versions
-            .iter()
-            .map(|(p, m)| (m.clone(), person_values(p, m)))
-            .collect();
-        let idx: Vec<(usize, Value)> = edits
-            .iter()
-            .map(|(f, v)| (field_index(&PERSON_FIELDS, f), v.clone()))
-            .collect();
-        let planned = plan(&vals, &idx, effect)
-            .map_err(|e| Error::bad_request(format!("persona {id}: {e}")))?;
-        for p in planned {
-            let (base, _) = versions
-                .iter()
-                .find(|(_, m)| m.version == p.base)
-                .ok_or_else(|| Error::internal("versión base perdida"))?;
-            let before = vals
-                .iter()
-                .find(|(m, _)| m.version == p.base)
-                .map(|x| &x.1[..]);
-            self.built
-                .preview
-                .push(diff(&format!("persona {id}"), &PERSON_FIELDS, before, &p));
-            let mut person = base.clone();
-            let mut meta = self.meta(&p);
-            put_person(&mut person, &mut meta, &p.values)?;
-            if p.current {
+        let unit = Unit {
+            kind: UnitKind::Persona,
+            label: "persona",
+            fields: &PERSON_FIELDS,
+            values: person_values,
+            put: put_person,
+        };
+        for (person, meta, current) in self.plan_unit(id, &versions, &unit, edits, effect)? {
+            if current {
                 self.built.set.persons.push((person, meta));
             } else {
                 self.built.set.past_persons.push((person, meta));
@@ -459,20 +447,49 @@ impl Ctx<'_> {
 
     fn edit_household(&mut self, id: i64, edits: &[(&str, Value)], effect: Effect) -> Result<()> {
         let versions = versions::household_versions(&mut self.store.db(), id)?;
+        let unit = Unit {
+            kind: UnitKind::Hogar,
+            label: "hogar",
+            fields: &HOUSEHOLD_FIELDS,
+            values: household_values,
+            put: put_household,
+        };
+        for (h, meta, current) in self.plan_unit(id, &versions, &unit, edits, effect)? {
+            if current {
+                self.built.set.households.push((h, meta));
+            } else {
+                self.built.set.past_households.push((h, meta));
+            }
+        }
+        Ok(())
+    }
+
+    /// Plans an edit of one unit (person or household) from all its versions: records the
+    /// version it read, adds the preview of each version written and returns those versions
+    /// with whether each becomes the current one.
+    fn plan_unit<T: Clone>(
+        &mut self,
+        id: i64,
+        versions: &[(T, VersionMeta)],
+        unit: &Unit<T>,
+        edits: &[(&str, Value)],
+        effect: Effect,
+    ) -> Result<Vec<(T, VersionMeta, bool)>> {
         let cur = versions
             .last()
-            .ok_or_else(|| not_found_unit(UnitKind::Hogar, id))?;
-        self.built.expected.push(("hogar", id, cur.1.version));
+            .ok_or_else(|| not_found_unit(unit.kind, id))?;
+        self.built.expected.push((unit.label, id, cur.1.version));
         let vals: Vec<(VersionMeta, Vec<Value>)> = versions
             .iter()
-            .map(|(h, m)| (m.clone(), household_values(h, m)))
+            .map(|(x, m)| (m.clone(), (unit.values)(x, m)))
             .collect();
         let idx: Vec<(usize, Value)> = edits
             .iter()
-            .map(|(f, v)| (field_index(&HOUSEHOLD_FIELDS, f), v.clone()))
+            .map(|(f, v)| (field_index(unit.fields, f), v.clone()))
             .collect();
         let planned = plan(&vals, &idx, effect)
-            .map_err(|e| Error::bad_request(format!("hogar {id}: {e}")))?;
+            .map_err(|e| Error::bad_request(format!("{} {id}: {e}", unit.label)))?;
+        let mut out = Vec::with_capacity(planned.len());
         for p in planned {
             let (base, _) = versions
                 .iter()
@@ -482,19 +499,18 @@ impl Ctx<'_> {
                 .iter()
                 .find(|(m, _)| m.version == p.base)
                 .map(|x| &x.1[..]);
-            self.built
-                .preview
-                .push(diff(&format!("hogar {id}"), &HOUSEHOLD_FIELDS, before, &p));
-            let mut h = base.clone();
+            self.built.preview.push(diff(
+                &format!("{} {id}", unit.label),
+                unit.fields,
+                before,
+                &p,
+            ));
+            let mut x = base.clone();
             let mut meta = self.meta(&p);
-            put_household(&mut h, &mut meta, &p.values)?;
-            if p.current {
-                self.built.set.households.push((h, meta));
-            } else {
-                self.built.set.past_households.push((h, meta));
-            }
+            (unit.put)(&mut x, &mut meta, &p.values)?;
+            out.push((x, meta, p.current));
         }
-        Ok(())
+        Ok(out)
     }
 
     fn touch(&mut self, kind: &str, id: i64, field: &str) {
