@@ -14,12 +14,15 @@
 // (a missing key reads as null). Checked access throughout is a pending tidy-up.
 #![allow(clippy::indexing_slicing)]
 
+use crate::counter_referrals::Resident;
+use crate::versions::Touched;
 use crate::{Actor, Error, Result};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{json, Map, Value as Json};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
+use vamos_catalogue::Catalogue;
 use vamos_domain::changes::{
     plan, ChangeState, ChangeType, DocumentKind, Planned, TypeSpec, UnitKind, TYPES,
 };
@@ -329,6 +332,45 @@ fn put_household(h: &mut Household, m: &mut VersionMeta, v: &[Value]) -> Result<
     m.status = status_of(&v[4])?;
     m.merged_into = as_int(&v[5]);
     Ok(())
+}
+
+/// Keeps a moved household's district and community consistent (a household always belongs
+/// to a community of its own district): another district needs a community of that district;
+/// a community alone brings its district, returned when it is not among `edits` already and
+/// differs from `current`.
+fn place_of_move(
+    store: &mut dyn Store,
+    current: i64,
+    edits: &[(&'static str, Value)],
+) -> Result<Option<i64>> {
+    let given = |f: &str| {
+        edits
+            .iter()
+            .find(|(k, _)| *k == f)
+            .and_then(|(_, v)| as_int(v))
+    };
+    let district = given("district_code");
+    let Some(c) = given("community_id") else {
+        return match district {
+            Some(d) if d != current => Err(Error::bad_request(format!(
+                "community_id: al mudar el hogar al distrito {d} indique también la comunidad de \
+                 ese distrito (un hogar pertenece siempre a una comunidad de su distrito)"
+            ))),
+            _ => Ok(None),
+        };
+    };
+    let Some(cd) = store::community_district(&mut store.db(), c)? else {
+        return Err(Error::bad_request(format!(
+            "community_id: la comunidad {c} no existe"
+        )));
+    };
+    match district {
+        Some(d) if d != cd => Err(Error::bad_request(format!(
+            "community_id: la comunidad {c} es del distrito {cd:04}, no del {d:04}"
+        ))),
+        Some(_) => Ok(None),
+        None => Ok((cd != current).then_some(cd)),
+    }
 }
 
 /// One version a request writes, for the preview: what each edited field held and will hold.
@@ -747,13 +789,16 @@ fn build(
             cx.touch("hogar", u0, "jefe");
         }
         ChangeType::MudarHogar => {
-            active_household(cx.store, u0)?;
-            let edits = fields(kind.spec().payload)?;
+            let (h, _) = active_household(cx.store, u0)?;
+            let mut edits = fields(kind.spec().payload)?;
             if edits.is_empty() {
                 return Err(Error::bad_request(
                     "mudar el hogar necesita al menos uno de: district_code, community_id, area, \
                      address",
                 ));
+            }
+            if let Some(d) = place_of_move(cx.store, i64::from(h.district.get()), &edits)? {
+                edits.push(("district_code", Value::Int(d)));
             }
             cx.edit_household(u0, &edits, effect)?;
             for (f, _) in &edits {
@@ -1103,11 +1148,23 @@ pub fn request(store: &mut dyn Store, actor: &Actor, input: &RequestInput) -> Re
             return Err(e);
         }
     };
-    // A move into a district outside the requester's territories is refused like a missing one.
+    // A move into a district outside the requester's territories is refused like a missing one,
+    // whether the district is named or comes with the community.
     if let Some(d) = input.valores.get("district_code") {
         if let Value::Int(n) = payload_value("district_code", d)? {
             if !DistrictCode::from_stored(n).is_some_and(|d| actor.scope.contains(d)) {
                 return Err(Error::not_found(format!("distrito {n} no encontrado")));
+            }
+        }
+    }
+    if let Some(c) = input.valores.get("community_id") {
+        if let Value::Int(n) = payload_value("community_id", c)? {
+            let district = store::community_district(&mut store.db(), n)?;
+            if !district
+                .and_then(DistrictCode::from_stored)
+                .is_some_and(|d| actor.scope.contains(d))
+            {
+                return Err(Error::not_found(format!("comunidad {n} no encontrada")));
             }
         }
     }
@@ -1438,7 +1495,7 @@ fn may_decide(actor: &Actor, spec: &TypeSpec, row: &ChangeRow) -> Result<String>
 /// Approves request `id`: refuses the requester, a role the type does not name, a second
 /// approval by the same account and a request whose units moved on since; the last required
 /// approval applies it (new versions, evidence moved, referrals closed) in one transaction.
-pub fn approve(store: &mut dyn Store, actor: &Actor, id: i64) -> Result<Json> {
+pub fn approve(store: &mut dyn Store, actor: &Actor, id: i64, follow: Follow<'_>) -> Result<Json> {
     let (row, _) = visible(store, actor, id, "aprobar cambio")?;
     let kind = ChangeType::parse(&row.kind)
         .ok_or_else(|| Error::internal("tipo de solicitud desconocido"))?;
@@ -1490,6 +1547,7 @@ pub fn approve(store: &mut dyn Store, actor: &Actor, id: i64) -> Result<Json> {
         at: now.clone(),
     };
     let applied = approvals.len() + 1 >= usize::from(spec.approvals);
+    let mut refreshed = None;
     if applied {
         let built = built_for(store, &row, &now)?;
         match store::apply(
@@ -1504,8 +1562,8 @@ pub fn approve(store: &mut dyn Store, actor: &Actor, id: i64) -> Result<Json> {
             Err(ApplyRefusal::Stale(k, uid)) => return Err(stale_error(k, uid)),
         }
         // Open referrals of those who died or left were closed in the same transaction; the
-        // Logros follow at the next classification, and a server reloads its in-memory copy
-        // when it is stale, as after an import (`versions::refresh` is not called here yet).
+        // latest measurement's Logros and the in-memory copy follow now.
+        refreshed = Some(follow_change(store, id, &built.set, &now, follow));
     } else {
         store::approve(&mut store.db(), id, &approval)?;
     }
@@ -1521,7 +1579,63 @@ pub fn approve(store: &mut dyn Store, actor: &Actor, id: i64) -> Result<Json> {
             "ok: aprobación registrada"
         },
     )?;
-    show(store, actor, id)
+    let mut out = show(store, actor, id)?;
+    if let Some(r) = refreshed {
+        out["logros"] = r;
+    }
+    Ok(out)
+}
+
+/// What an applied change keeps up to date besides the registry: the latest measurement's
+/// Logros and the in-memory registry of whoever holds one (see [`crate::versions::refresh`]).
+pub struct Follow<'a> {
+    pub catalogue: &'a Catalogue,
+    pub resident: &'a mut Option<Resident>,
+}
+
+/// Runs [`crate::versions::refresh`] for the versions change `change` wrote (`set`, at
+/// `recorded_at`); what it
+/// did, for the answer (`null`: no measurement to keep up to date). The change is committed
+/// already, so a failure here is logged and reported, not returned: the next classification
+/// counts the change anyway.
+fn follow_change(
+    store: &mut dyn Store,
+    change: i64,
+    set: &VersionSet,
+    recorded_at: &str,
+    f: Follow<'_>,
+) -> Json {
+    let ids = |v: &[(Household, VersionMeta)]| v.iter().map(|(h, _)| h.id).collect::<Vec<_>>();
+    let pids = |v: &[(Person, VersionMeta)]| v.iter().map(|(p, _)| p.id).collect::<Vec<_>>();
+    let touched = Touched {
+        households: [
+            ids(&set.households),
+            ids(&set.new_households),
+            ids(&set.past_households),
+        ]
+        .concat(),
+        persons: [
+            pids(&set.persons),
+            pids(&set.new_persons),
+            pids(&set.past_persons),
+        ]
+        .concat(),
+    };
+    let result = crate::versions::refresh(
+        store,
+        f.catalogue,
+        &touched,
+        change,
+        recorded_at,
+        f.resident,
+    );
+    match result {
+        Ok(r) => json!(r),
+        Err(e) => {
+            tracing::warn!(motivo = %e, "Logros no actualizados tras aplicar un cambio");
+            json!({"error": "los Logros no se actualizaron ahora: la próxima clasificación cuenta el cambio"})
+        }
+    }
 }
 
 /// Rejects request `id` with a reason (not by its requester).

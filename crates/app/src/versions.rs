@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::Serialize;
 use vamos_catalogue::Catalogue;
 use vamos_domain::{DistrictCode, TerritoryCode};
@@ -37,12 +37,12 @@ pub struct RefreshReport {
     pub resident_dropped: bool,
 }
 
-/// Brings the latest measurement's Logros and the in-memory registry in line with a change
-/// recorded at `recorded_at` (the versions' `recorded_at`) that touched `touched`.
+/// Brings the latest measurement's Logros and the in-memory registry in line with change
+/// request `change` (whose versions carry its id) that touched `touched`.
 ///
 /// Each district any version of a touched unit lives in is measured twice at the
-/// measurement's date, with the counter-referrals its figures count: as the registry knew it
-/// just before `recorded_at` and as it knows it now; the difference goes to the stored district
+/// measurement's date, with the counter-referrals its figures count: as the registry knows it
+/// without the change's versions and with them; the difference goes to the stored district
 /// figures, like [`crate::counter_referrals::update_logros`] does for events (a person who died
 /// or left leaves the figures, a household that moved leaves one district for the other). The
 /// resident copy is dropped for its owner to read again, as after an import (it is read at the
@@ -53,7 +53,7 @@ pub fn refresh(
     store: &mut dyn Store,
     catalogue: &Catalogue,
     touched: &Touched,
-    recorded_at: DateTime<Utc>,
+    change: i64,
     at: &str,
     resident: &mut Option<Resident>,
 ) -> anyhow::Result<Option<RefreshReport>> {
@@ -72,8 +72,8 @@ pub fn refresh(
         .collect();
     let until = crate::measurements::figures_until(&m)?;
     let applied = m.counter_referrals_applied_through;
-    let before_at = Reading::known_at(as_of, Some(recorded_at - chrono::Duration::seconds(1)));
     let now_at = Reading::at(as_of);
+    let before_at = now_at.clone().without_change(change);
     let mut stored: Vec<DistrictLogros> = rows
         .iter()
         .filter_map(|(d, j)| {

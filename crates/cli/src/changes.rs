@@ -119,7 +119,13 @@ pub fn changes(cmd: &ChangesCommand) -> Result<ExitCode> {
         ChangesCommand::Approve(a) => {
             let mut store = crate::admin::connect(&a.db)?;
             let who = actor(store.as_mut())?;
-            let v = ch::approve(store.as_mut(), &who, a.id)?;
+            // The latest measurement's Logros follow an applied change (no copy is held here).
+            let catalogue = crate::measure::load_catalogue(None)?;
+            let follow = ch::Follow {
+                catalogue: &catalogue,
+                resident: &mut None,
+            };
+            let v = ch::approve(store.as_mut(), &who, a.id, follow)?;
             print(&v, a.format);
             Ok(ExitCode::SUCCESS)
         }

@@ -408,6 +408,128 @@ fn a_death_closes_the_persons_open_referrals_with_the_reason() {
 }
 
 #[test]
+fn an_applied_change_reaches_the_latest_measurements_logros_at_once() {
+    for s in sites() {
+        let measured = s.ok("admin", &["classify", "--as-of", "2026-12-01"]);
+        let m = measured["measurement"].as_i64().unwrap();
+        let (h, members) = s.household_with(3);
+        // The latest stored figures after each approval are those a fresh classification
+        // computes (which then becomes the latest).
+        let check = |step: &str| {
+            let mut store = s.store();
+            let parse = |rows: Vec<(u16, String)>| -> Vec<(u16, serde_json::Value)> {
+                rows.into_iter()
+                    .map(|(d, j)| (d, serde_json::from_str(&j).unwrap()))
+                    .collect()
+            };
+            let (_, refreshed) = store.measurement(None).unwrap().unwrap();
+            let fresh = s.ok("admin", &["classify", "--as-of", "2026-12-01"]);
+            let (_, expected) = store
+                .measurement(fresh["measurement"].as_i64())
+                .unwrap()
+                .unwrap();
+            let (refreshed, expected) = (parse(refreshed), parse(expected));
+            for ((d, a), (_, b)) in refreshed.iter().zip(&expected) {
+                assert!(a == b, "{}: after {step}, district {d} differs", s.label());
+            }
+            assert_eq!(refreshed.len(), expected.len(), "{}", s.label());
+        };
+        let id = s.request(
+            "ana1",
+            &[
+                "--tipo",
+                "mudar_hogar",
+                "--unidad",
+                &h.to_string(),
+                "--set",
+                &format!("community_id={}", s.community_in(1602)),
+                "--efecto",
+                "cambio",
+                "--desde",
+                "2026-11-25",
+                "--motivo",
+                "se mudaron a otro distrito piloto",
+            ],
+            &[],
+        );
+        let done = s.ok("ana2", &["changes", "approve", &id.to_string()]);
+        assert_eq!(done["logros"]["measurement"], m, "{}", s.label());
+        assert_eq!(
+            done["logros"]["districts"],
+            serde_json::json!(["1116", "1602"]),
+            "{}",
+            s.label()
+        );
+        check("the move");
+        let death = s.request(
+            "ana2",
+            &[
+                "--tipo",
+                "marcar_fallecimiento",
+                "--unidad",
+                &members[0].to_string(),
+                "--efecto",
+                "cambio",
+                "--desde",
+                "2026-11-26",
+                "--motivo",
+                "falleció",
+            ],
+            &[("certificado_defuncion", "acta.pdf", PDF)],
+        );
+        s.ok("ana1", &["changes", "approve", &death.to_string()]);
+        check("the death");
+    }
+}
+
+#[test]
+fn a_move_keeps_the_households_district_and_community_together() {
+    for s in sites() {
+        let (h, _) = s.household_with(1);
+        let other = s.community_in(1602);
+        let args = |set: &[String]| {
+            let mut a = vec![
+                "--tipo".to_string(),
+                "mudar_hogar".into(),
+                "--unidad".into(),
+                h.to_string(),
+                "--efecto".into(),
+                "cambio".into(),
+                "--desde".into(),
+                "2026-11-25".into(),
+                "--motivo".into(),
+                "mudanza".into(),
+            ];
+            for x in set {
+                a.extend(["--set".to_string(), x.clone()]);
+            }
+            s.request_args(&a.iter().map(String::as_str).collect::<Vec<_>>(), &[])
+        };
+        let run =
+            |a: Vec<String>| s.refused("ana1", &a.iter().map(String::as_str).collect::<Vec<_>>());
+        let err = run(args(&["district_code=1602".into()]));
+        assert!(
+            err.contains("indique también la comunidad"),
+            "{}: {err}",
+            s.label()
+        );
+        let err = run(args(&[
+            "district_code=1116".into(),
+            format!("community_id={other}"),
+        ]));
+        assert!(err.contains("es del distrito 1602"), "{}: {err}", s.label());
+        let a = args(&[format!("community_id={other}")]);
+        let v = s.ok("ana1", &a.iter().map(String::as_str).collect::<Vec<_>>());
+        s.ok("ana2", &["changes", "approve", &v["id"].to_string()]);
+        let (now, _) = versions::household(&mut s.store().db(), h)
+            .unwrap()
+            .unwrap();
+        assert_eq!(now.district.get(), 1602, "{}", s.label());
+        assert_eq!(now.community_id, other, "{}", s.label());
+    }
+}
+
+#[test]
 fn the_list_filters_by_state_and_type_and_exports_csv() {
     for s in sites() {
         let (h, _) = s.household_with(1);

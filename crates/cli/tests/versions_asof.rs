@@ -41,6 +41,9 @@ fn figures(m: &Json) -> (Json, Json, Json) {
     )
 }
 
+/// The change request number the versions of [`write_changes`] carry.
+const CHANGE: i64 = 7;
+
 /// Second versions valid from `from`, recorded at `recorded_at`: household 1 moves to a
 /// community of another district, household 2 changes answers, person 1 dies, two babies are
 /// born into household 3.
@@ -54,7 +57,7 @@ fn write_changes(url: &str, from: &str, recorded_at: &str) {
         recorded_at: recorded_at.to_string(),
         status: UnitStatus::Activo,
         merged_into: None,
-        change_id: None,
+        change_id: Some(CHANGE),
     };
     let (mut moved, m1) = versions::household(&mut db, 1).unwrap().unwrap();
     // A community of another district: the last household's.
@@ -238,7 +241,7 @@ fn after_a_refresh_the_latest_measurement_counts_a_change_as_a_fresh_classificat
             store.as_mut(),
             &catalogue,
             &touched,
-            recorded,
+            CHANGE,
             "2027-06-02T00:00:00Z",
             &mut resident,
         )

@@ -618,3 +618,14 @@ pub fn person_evidence_counts(db: &mut Db<'_>, person: i64) -> Result<(i64, i64)
 pub fn open_on(db: &mut Db<'_>, kind: &str, id: i64, field: &str) -> Result<Option<i64>> {
     open_conflict(db.raw(), kind, id, field, None)
 }
+
+/// The district (`DDdd` as a number) of community `id`, if it exists.
+pub fn community_district(db: &mut Db<'_>, id: i64) -> Result<Option<i64>> {
+    Ok(db
+        .raw()
+        .query_opt(
+            "SELECT district_code FROM communities WHERE id = $1",
+            &[id.into()],
+        )?
+        .and_then(|r| r.int(0)))
+}

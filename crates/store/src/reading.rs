@@ -21,6 +21,9 @@ use vamos_domain::{
 pub struct Reading {
     as_of: NaiveDate,
     known_at: Option<DateTime<Utc>>,
+    /// A change request whose versions are left out: the registry as it was just before that
+    /// change was applied, whatever else was recorded in the same second.
+    without_change: Option<i64>,
 }
 
 impl Reading {
@@ -29,12 +32,23 @@ impl Reading {
         Reading {
             as_of,
             known_at: None,
+            without_change: None,
         }
     }
 
     /// The versions valid on `as_of` as the registry knew them at `known_at`.
     pub fn known_at(as_of: NaiveDate, known_at: Option<DateTime<Utc>>) -> Reading {
-        Reading { as_of, known_at }
+        Reading {
+            as_of,
+            known_at,
+            without_change: None,
+        }
+    }
+
+    /// The same reading without the versions change request `id` wrote.
+    pub fn without_change(mut self, id: i64) -> Reading {
+        self.without_change = Some(id);
+        self
     }
 
     pub fn as_of(&self) -> NaiveDate {
@@ -56,6 +70,11 @@ impl Reading {
         if let Some(k) = self.known_at_text() {
             s.push_str(&format!(
                 " AND ({a}.recorded_at IS NULL OR {a}.recorded_at <= '{k}')"
+            ));
+        }
+        if let Some(c) = self.without_change {
+            s.push_str(&format!(
+                " AND ({a}.change_id IS NULL OR {a}.change_id <> {c})"
             ));
         }
         s

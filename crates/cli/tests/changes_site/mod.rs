@@ -183,6 +183,19 @@ impl Site {
             .collect()
     }
 
+    /// A community of district `d`.
+    pub fn community_in(&self, d: i64) -> i64 {
+        let mut st = self.store();
+        let mut db = st.db();
+        db.query(
+            "SELECT MIN(id) FROM communities WHERE district_code = $1",
+            &[Param::Int(Some(d))],
+        )
+        .unwrap()[0]
+            .int(0)
+            .unwrap()
+    }
+
     /// The active members of household `h`, in id order.
     pub fn members(&self, h: i64) -> Vec<i64> {
         let mut st = self.store();

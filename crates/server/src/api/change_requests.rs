@@ -279,10 +279,47 @@ pub async fn approve_request(
     p: Principal,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        p.act(&st, move |s, actor| ch::approve(s, actor, id))
-            .await?,
-    ))
+    let (slot, catalogue) = (st.resident.clone(), st.catalogue.clone());
+    let v = p
+        .act(&st, move |s, actor| {
+            approve_following(&slot, &catalogue, s, actor, id)
+        })
+        .await?;
+    st.access_wake.notify_one();
+    Ok(Json(v))
+}
+
+/// Approves request `id` with the server's catalogue and in-memory registry, so that an
+/// applied change reaches the latest measurement's Logros at once; the copy it drops is read
+/// again by the Logros updater (wake it afterwards), as after an import.
+pub(crate) fn approve_following(
+    slot: &crate::state::ResidentSlot,
+    catalogue: &vamos_catalogue::Catalogue,
+    s: &mut dyn vamos_store::Store,
+    actor: &vamos_app::Actor,
+    id: i64,
+) -> Result<Value, vamos_app::Error> {
+    let mut copy = slot.copy.lock().ok().and_then(|mut c| c.take());
+    let had = copy.is_some();
+    let out = ch::approve(
+        s,
+        actor,
+        id,
+        ch::Follow {
+            catalogue,
+            resident: &mut copy,
+        },
+    );
+    match copy {
+        Some(c) => {
+            if let Ok(mut g) = slot.copy.lock() {
+                *g = Some(c);
+            }
+        }
+        None if had => slot.persons.store(0, std::sync::atomic::Ordering::Relaxed),
+        None => {}
+    }
+    out
 }
 
 /// The reason of a rejection.

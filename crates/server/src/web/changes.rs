@@ -264,16 +264,20 @@ pub async fn decide(
     }
     let who = p.as_actor();
     let accion = d.accion.clone();
+    let (slot, catalogue) = (st.resident.clone(), st.catalogue.clone());
     let result = st
         .pool
         .run(move |s| {
             Ok(match accion.as_str() {
-                "aprobar" => ch::approve(s, &who, id)?,
+                "aprobar" => {
+                    crate::api::change_requests::approve_following(&slot, &catalogue, s, &who, id)?
+                }
                 "rechazar" => ch::reject(s, &who, id, d.motivo.as_deref().unwrap_or(""))?,
                 _ => return Err(ApiError::bad_request("acción desconocida")),
             })
         })
         .await;
+    st.access_wake.notify_one();
     match result {
         Ok(_) => super::redirect(&format!("/cambios/{id}")),
         Err(e) => page.error(&e),
