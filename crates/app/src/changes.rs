@@ -1085,6 +1085,9 @@ pub fn request(store: &mut dyn Store, actor: &Actor, input: &RequestInput) -> Re
         ))
     })?;
     let spec = kind.spec();
+    if let Some(g) = input.reclamo {
+        crate::grievances::check_for_change(store, actor, g)?;
+    }
     if let Some(role) = actor.role {
         if !spec.may_request(role) {
             return Err(Error::forbidden(format!(
@@ -1233,6 +1236,9 @@ pub fn request(store: &mut dyn Store, actor: &Actor, input: &RequestInput) -> Re
             )))
         }
         Created::Id(id) => {
+            if let Some(g) = input.reclamo {
+                crate::grievances::link_change(store, actor, g, id, crate::clock::now())?;
+            }
             actor.audit(
                 store,
                 "solicitar cambio",
@@ -1579,6 +1585,9 @@ pub fn approve(store: &mut dyn Store, actor: &Actor, id: i64, follow: Follow<'_>
             "ok: aprobación registrada"
         },
     )?;
+    if let (Some(g), true) = (row.grievance_id, applied) {
+        crate::grievances::note_change_decision(store, actor, g, id, true, crate::clock::now())?;
+    }
     let mut out = show(store, actor, id)?;
     if let Some(r) = refreshed {
         out["logros"] = r;
@@ -1670,6 +1679,9 @@ pub fn reject(store: &mut dyn Store, actor: &Actor, id: i64, reason: &str) -> Re
         "rechazo",
         "ok",
     )?;
+    if let Some(g) = row.grievance_id {
+        crate::grievances::note_change_decision(store, actor, g, id, false, crate::clock::now())?;
+    }
     show(store, actor, id)
 }
 

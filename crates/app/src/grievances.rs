@@ -388,6 +388,8 @@ fn step_label(kind: &str) -> &'static str {
         "resuelto" => "Respondido",
         "apelado" => "Apelación recibida",
         "solicitud_cambio" => "Se pidió un cambio en el registro",
+        "cambio_aplicado" => "El cambio en el registro fue aprobado y aplicado",
+        "cambio_rechazado" => "El cambio pedido en el registro no fue aprobado",
         _ => "Actualización",
     }
 }
@@ -759,7 +761,7 @@ pub fn show(store: &mut dyn Store, actor: &Actor, id: i64, now: DateTime<Utc>) -
 }
 
 /// What a member of staff does to a grievance.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Handling {
     /// To an account (user name) and/or an institution (catalogue code).
     Assign {
@@ -768,11 +770,13 @@ pub enum Handling {
     },
     /// An internal note.
     Comment { text: String },
-    /// Closes it: the outcome, the internal reason and the text the person reads.
+    /// Closes it: the outcome, the internal reason and the text the person reads — with, for a
+    /// grievance found right about the registry, the change request that corrects it.
     Resolve {
         outcome: Outcome,
         reason: String,
         public_text: String,
+        change: Option<Box<crate::changes::RequestInput>>,
     },
 }
 
@@ -797,6 +801,33 @@ pub fn handle(
     h: &Handling,
     now: DateTime<Utc>,
 ) -> Result<Detail> {
+    if let Handling::Resolve {
+        outcome,
+        reason,
+        public_text,
+        change: Some(c),
+    } = h
+    {
+        // The resolution creates the request first (it checks the grievance is open and in
+        // reach and links it), then closes the grievance; nothing is created on bad texts.
+        if *outcome != Outcome::Resuelto {
+            return Err(Error::bad_request(
+                "una solicitud de cambio acompaña solo una resolución «resuelto»",
+            ));
+        }
+        text("motivo", reason, Limit::FreeText)?;
+        text("respuesta a la persona", public_text, Limit::FreeText)?;
+        let mut input = (**c).clone();
+        input.reclamo = Some(id);
+        crate::changes::request(store, actor, &input)?;
+        let plain = Handling::Resolve {
+            outcome: *outcome,
+            reason: reason.clone(),
+            public_text: public_text.clone(),
+            change: None,
+        };
+        return handle(store, actor, id, &plain, now);
+    }
     let (g, _) = load(store, actor, id)?;
     let state = state_of(&g)?;
     let at = rfc3339(now);
@@ -903,6 +934,7 @@ pub fn handle(
             outcome,
             reason,
             public_text,
+            ..
         } => {
             let reason = text("motivo", reason, Limit::FreeText)?;
             let public_text = text("respuesta a la persona", public_text, Limit::FreeText)?;
@@ -936,6 +968,88 @@ pub fn handle(
         &format!("ok: {}", next.state),
     )?;
     show(store, actor, id, now)
+}
+
+/// Checks that `actor` may answer grievance `id` with a change request: one who handles
+/// grievances, the grievance in reach (else answered like a missing one), open, and without a
+/// request already.
+pub(crate) fn check_for_change(store: &mut dyn Store, actor: &Actor, id: i64) -> Result<()> {
+    actor.require(Permission::GrievancesWork)?;
+    let (g, _) = load(store, actor, id)?;
+    if !state_of(&g)?.may(Action::Resolve) {
+        return Err(Error::conflict(format!(
+            "el reclamo {id} está cerrado: no se le puede asociar una solicitud de cambio"
+        )));
+    }
+    if let Some(c) = g.change_request_id {
+        return Err(Error::conflict(format!(
+            "el reclamo {id} ya tiene la solicitud de cambio {c}"
+        )));
+    }
+    Ok(())
+}
+
+/// Records on grievance `id` that change request `change` answers it (a step the person sees).
+pub(crate) fn link_change(
+    store: &mut dyn Store,
+    actor: &Actor,
+    id: i64,
+    change: i64,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let (g, _) = load(store, actor, id)?;
+    let mut next = g.clone();
+    next.change_request_id = Some(change);
+    next.updated_at = rfc3339(now);
+    let event = Event {
+        at: next.updated_at.clone(),
+        kind: "solicitud_cambio".into(),
+        actor: actor.name.clone(),
+        detail: Some(format!("solicitud de cambio {change}")),
+        public: true,
+    };
+    if !stored::save(&mut store.db(), &next, &g.updated_at, &event)? {
+        return Err(Error::conflict(
+            "el reclamo cambió mientras tanto: vuelva a abrirlo e intente de nuevo",
+        ));
+    }
+    actor.audit(
+        store,
+        "vincular solicitud de cambio",
+        SUBJECT,
+        &id.to_string(),
+        "gestión de reclamos",
+        &format!("ok: solicitud {change}"),
+    )
+}
+
+/// Records on grievance `id` that its change request was applied or rejected (a step the
+/// person sees; the grievance itself is not reopened or closed by it).
+pub(crate) fn note_change_decision(
+    store: &mut dyn Store,
+    actor: &Actor,
+    id: i64,
+    change: i64,
+    applied: bool,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    stored::note(
+        &mut store.db(),
+        id,
+        &Event {
+            at: rfc3339(now),
+            kind: if applied {
+                "cambio_aplicado"
+            } else {
+                "cambio_rechazado"
+            }
+            .into(),
+            actor: actor.name.clone(),
+            detail: Some(format!("solicitud de cambio {change}")),
+            public: true,
+        },
+    )?;
+    Ok(())
 }
 
 /// Marks every open grievance whose deadline passed before `now` as escalated to the next

@@ -55,6 +55,9 @@ pub struct RequestArgs {
     /// Motivo de la solicitud.
     #[arg(long)]
     pub motivo: String,
+    /// Número del reclamo al que responde (queda asociada a él; necesita gestionar reclamos).
+    #[arg(long)]
+    pub reclamo: Option<i64>,
     /// Documento adjunto (PDF, JPEG o PNG, hasta 10 MB); repetible.
     #[arg(long = "adjunto", value_name = "ARCHIVO")]
     pub adjuntos: Vec<PathBuf>,
@@ -215,7 +218,7 @@ fn request(a: &RequestArgs) -> Result<ExitCode> {
         efecto: a.efecto.clone(),
         desde: a.desde.clone(),
         motivo: a.motivo.clone(),
-        reclamo: None,
+        reclamo: a.reclamo,
         adjuntos,
     };
     let mut store = crate::admin::connect(&a.db)?;

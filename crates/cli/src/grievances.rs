@@ -304,6 +304,7 @@ pub fn grievances(cmd: &GrievancesCommand) -> Result<ExitCode> {
                     outcome,
                     reason: reason.clone(),
                     public_text: public_text.clone(),
+                    change: None,
                 },
             )
         }

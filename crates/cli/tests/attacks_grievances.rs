@@ -246,6 +246,280 @@ fn a_grievance_lodged_on_the_public_page_is_tracked_escalates_is_resolved_and_ap
     }
 }
 
+/// A registered person of Villeta to lodge about: (cédula, birth date, given, family names,
+/// household).
+fn registered_person(url: &str) -> (String, String, String, String, i64) {
+    let mut store = vamos_store::open(url).unwrap();
+    let mut db = store.db();
+    let r = vamos_store::testing::RawSql::query_opt(
+        &mut db,
+        "SELECT p.national_id, CAST(p.birth_date AS TEXT), p.given_names, p.family_names,
+                p.household_id
+         FROM persons p JOIN households h ON h.id = p.household_id
+         WHERE h.district_code = 1116 AND p.national_id IS NOT NULL ORDER BY p.id LIMIT 1",
+        &[],
+    )
+    .unwrap()
+    .unwrap();
+    (
+        r.int(0).unwrap().to_string(),
+        r.text(1),
+        r.text(2),
+        r.text(3),
+        r.int(4).unwrap(),
+    )
+}
+
+#[test]
+fn a_grievance_resolution_creates_a_change_request_that_another_account_approves() {
+    for db in vamos_store::testing::all_dbs() {
+        let d = tempfile::tempdir().unwrap();
+        init_db(&db.url, d.path());
+        synth_pilots(d.path(), "40", "36");
+        let o = vamos(
+            &[
+                "import",
+                "fips",
+                "--db",
+                &db.url,
+                "datos",
+                "--date",
+                "2026-11-23",
+            ],
+            d.path(),
+            &[],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        for name in ["ana1", "ana2"] {
+            user(&db.url, d.path(), name, "analista", &[]);
+        }
+        user(
+            &db.url,
+            d.path(),
+            "lejos",
+            "mesa",
+            &["--territories", "1602"],
+        );
+        let s = start(&db.url, d.path());
+        let (ana1, ana2) = (login(&s, "ana1", PW), login(&s, "ana2", PW));
+        let lejos = login(&s, "lejos", PW);
+        let (cedula, born, given, family, household) = registered_person(&db.url);
+
+        // Lodged on the public page about the person's registration, then tracked.
+        let token = aged_token(&s);
+        let (st, html) = post_form(
+            &s,
+            "/reclamos",
+            &[
+                ("token", token.as_str()),
+                ("categoria", "registro_datos_incorrectos"),
+                (
+                    "descripcion",
+                    "La dirección de mi casa está mal en el registro.",
+                ),
+                ("distrito", "1116"),
+                ("cedula", cedula.as_str()),
+                ("fecha_nacimiento", born.as_str()),
+                ("nombres", given.as_str()),
+                ("apellidos", family.as_str()),
+            ],
+        );
+        assert_eq!(st, 200, "{}: {html}", db.label);
+        let code = shown_code(&html);
+        let (st, list, _) = call(&s, &ana1, "get", "/api/grievances", None);
+        assert_eq!(st, 200, "{list}");
+        let id = list["items"][0]["id"].as_i64().unwrap();
+        let change = json!({
+            "tipo": "mudar_hogar",
+            "unidades": [household],
+            "valores": {"address": "Calle Corregida 45"},
+            "efecto": "correccion",
+            "motivo": "reclamo: dirección mal cargada",
+        });
+        let resolve = |who: &Who, outcome: &str| {
+            call(
+                &s,
+                who,
+                "post",
+                &format!("/api/grievances/{id}/resolve"),
+                Some(json!({
+                    "outcome": outcome,
+                    "reason": "dirección mal cargada en la encuesta",
+                    "public_text": "Se pidió corregir la dirección de su hogar.",
+                    "change_request": change,
+                })),
+            )
+        };
+        // A change goes only with a favourable answer; nothing is created otherwise.
+        let (st, v, _) = resolve(&ana1, "no_corresponde");
+        assert_eq!(st, 400, "{}: {v}", db.label);
+        let (_, none, _) = call(&s, &ana1, "get", "/api/change-requests", None);
+        assert_eq!(none["items"], json!([]), "{}: {none}", db.label);
+        // Staff of another district neither see the grievance nor reach it through a request.
+        let (st, v, _) = resolve(&lejos, "resuelto");
+        assert_eq!(st, 404, "{}: {v}", db.label);
+
+        let (st, v, _) = resolve(&ana1, "resuelto");
+        assert_eq!(st, 200, "{}: {v}", db.label);
+        assert_eq!(v["state"], "resuelto", "{v}");
+        let change_id = v["change_request_id"].as_i64().unwrap();
+        let (st, v, _) = call(
+            &s,
+            &ana1,
+            "post",
+            &format!("/api/change-requests/{change_id}/approve"),
+            None,
+        );
+        assert_eq!(st, 403, "{}: the resolver is the requester: {v}", db.label);
+        let (st, v, _) = call(
+            &s,
+            &ana2,
+            "post",
+            &format!("/api/change-requests/{change_id}/approve"),
+            None,
+        );
+        assert_eq!(st, 200, "{}: {v}", db.label);
+        assert_eq!(v["estado"], "aplicada", "{v}");
+        assert_eq!(v["reclamo"], id, "{v}");
+        let (st, h, _) = call(
+            &s,
+            &ana2,
+            "get",
+            &format!("/api/households/{household}"),
+            None,
+        );
+        assert_eq!(st, 200, "{h}");
+        assert!(
+            h.to_string().contains("Calle Corregida 45"),
+            "{}: {h}",
+            db.label
+        );
+
+        // The person follows it with the code: the request and its approval, nothing personal.
+        let (st, t, _) = call(
+            &s,
+            &Who::default(),
+            "get",
+            &format!("/api/grievances/track/{code}"),
+            None,
+        );
+        assert_eq!(st, 200, "{t}");
+        let steps = t["steps"].to_string();
+        assert!(
+            steps.contains("Se pidió un cambio en el registro"),
+            "{steps}"
+        );
+        assert!(
+            steps.contains("El cambio en el registro fue aprobado y aplicado"),
+            "{steps}"
+        );
+        for secret in [&cedula, &given, &family, &"Calle Corregida".to_string()] {
+            assert!(
+                !t.to_string().contains(secret.as_str()),
+                "{}: {t}",
+                db.label
+            );
+        }
+    }
+}
+
+#[test]
+fn a_change_request_cannot_claim_a_grievance_out_of_reach_or_already_answered() {
+    for db in vamos_store::testing::all_dbs() {
+        let d = tempfile::tempdir().unwrap();
+        init_db(&db.url, d.path());
+        synth_pilots(d.path(), "40", "36");
+        let o = vamos(
+            &[
+                "import",
+                "fips",
+                "--db",
+                &db.url,
+                "datos",
+                "--date",
+                "2026-11-23",
+            ],
+            d.path(),
+            &[],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        user(&db.url, d.path(), "ana1", "analista", &[]);
+        user(
+            &db.url,
+            d.path(),
+            "ori",
+            "orientador",
+            &["--territories", "1116"],
+        );
+        user(
+            &db.url,
+            d.path(),
+            "lejos",
+            "mesa",
+            &["--territories", "1602"],
+        );
+        let s = start(&db.url, d.path());
+        let (ana1, ori, lejos) = (
+            login(&s, "ana1", PW),
+            login(&s, "ori", PW),
+            login(&s, "lejos", PW),
+        );
+        let (_, _, _, _, household) = registered_person(&db.url);
+        let (st, v) = lodge_api(
+            &s,
+            &ana1,
+            registration_body("1116", "dirección mal cargada"),
+        );
+        assert_eq!(st, 201, "{v}");
+        let id = v["id"].as_i64().unwrap();
+        let request = |who: &Who, grievance: i64, address: &str| {
+            // Another household each time: only the grievance can make two requests collide.
+            let unit = household + i64::from(address.ends_with('2'));
+            let body = json!({
+                "tipo": "mudar_hogar",
+                "unidades": [unit],
+                "valores": {"address": address},
+                "efecto": "correccion",
+                "motivo": "por reclamo",
+                "reclamo": grievance,
+            });
+            call_multipart(
+                &s,
+                who,
+                "/api/change-requests",
+                &[("solicitud", &body.to_string())],
+            )
+        };
+        // A number never given and one of another district answer alike.
+        let (st_missing, missing) = request(&ana1, id + 1000, "Calle 1");
+        assert_eq!(st_missing, 404, "{}: {missing}", db.label);
+        let (st, v) = request(&lejos, id, "Calle 1");
+        assert_eq!(st, 404, "{}: {v}", db.label);
+        assert_eq!(
+            v["error"]["message"]
+                .as_str()
+                .map(|m| m.replace(&id.to_string(), "N")),
+            missing["error"]["message"]
+                .as_str()
+                .map(|m| m.replace(&(id + 1000).to_string(), "N")),
+            "{}: out of reach must read like missing",
+            db.label
+        );
+        // An orientador may request changes but does not handle grievances.
+        let (st, v) = request(&ori, id, "Calle 1");
+        assert_eq!(st, 403, "{}: {v}", db.label);
+        let (st, v) = request(&ana1, id, "Calle 1");
+        assert_eq!(st, 201, "{}: {v}", db.label);
+        let (st, v) = request(&ana1, id, "Calle 2");
+        assert_eq!(st, 409, "{}: one request per grievance: {v}", db.label);
+        assert!(
+            v.to_string().contains("ya tiene la solicitud de cambio"),
+            "{}: {v}",
+            db.label
+        );
+    }
+}
+
 #[test]
 fn an_anonymous_grievance_about_a_registration_is_refused() {
     for db in vamos_store::testing::all_dbs() {

@@ -2143,27 +2143,6 @@ fn the_demo_prints_an_administrator_password_that_signs_in() {
 // The imports page over an empty registry: what it said before any import, then the FIPS
 // survey of 80 synthetic households imported by the form.
 
-/// A multipart/form-data body: text fields and files.
-fn multipart(fields: &[(&str, &str)], files: &[(&str, &str, Vec<u8>)]) -> (String, Vec<u8>) {
-    let boundary = "vamos-prueba-limite-7f3a";
-    let mut body = Vec::new();
-    for (k, v) in fields {
-        body.extend(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
-                .as_bytes(),
-        );
-    }
-    for (k, name, bytes) in files {
-        body.extend(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"; filename=\"{name}\"\r\nContent-Type: text/csv\r\n\r\n").as_bytes(),
-        );
-        body.extend(bytes);
-        body.extend(b"\r\n");
-    }
-    body.extend(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
 fn no_redirects() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)

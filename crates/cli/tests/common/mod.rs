@@ -288,3 +288,49 @@ pub fn monitoring(url: &str, cwd: &Path, name: &str) -> Who {
         ..Who::default()
     }
 }
+
+/// A multipart/form-data body: text fields and files.
+pub fn multipart(fields: &[(&str, &str)], files: &[(&str, &str, Vec<u8>)]) -> (String, Vec<u8>) {
+    let boundary = "vamos-prueba-limite-7f3a";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    for (k, name, bytes) in files {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"; filename=\"{name}\"\r\nContent-Type: text/csv\r\n\r\n").as_bytes(),
+        );
+        body.extend(bytes);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// Posts text fields as multipart/form-data as `who` (session cookie and CSRF header, or
+/// token): the status and the JSON answer.
+pub fn call_multipart(s: &Server, who: &Who, path: &str, fields: &[(&str, &str)]) -> (u16, Value) {
+    let (ct, body) = multipart(fields, &[]);
+    let mut r = agent()
+        .post(format!("{}{}", s.base, path))
+        .header("content-type", &ct);
+    if let Some(c) = &who.cookie {
+        r = r.header("cookie", &format!("vamos_sesion={c}"));
+    }
+    if let Some(c) = &who.csrf {
+        r = r.header("x-csrf-token", c);
+    }
+    if let Some(b) = &who.bearer {
+        r = r.header("authorization", &format!("Bearer {b}"));
+    }
+    let resp = r.send(&body[..]).unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.into_body().read_to_string().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}

@@ -260,6 +260,10 @@ pub struct ResolveBody {
     pub reason: String,
     /// Respuesta que la persona lee con su código
     pub public_text: String,
+    /// Solicitud de cambio que corrige el registro (solo con outcome «resuelto»): se crea
+    /// asociada al reclamo y queda pendiente de aprobación por otra cuenta
+    #[schema(value_type = Option<crate::api::change_requests::NewChangeRequest>)]
+    pub change_request: Option<vamos_app::changes::RequestInput>,
 }
 
 /// `POST /api/grievances/{id}/resolve`
@@ -289,6 +293,7 @@ pub async fn resolve(
             outcome,
             reason: b.reason,
             public_text: b.public_text,
+            change: b.change_request.map(Box::new),
         },
     )
     .await

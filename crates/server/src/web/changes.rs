@@ -108,9 +108,10 @@ pub async fn csv(
     }
 }
 
-fn form_ctx(kind: Option<ChangeType>, error: Option<String>) -> JValue {
+fn form_ctx(kind: Option<ChangeType>, reclamo: Option<i64>, error: Option<String>) -> JValue {
     let spec = kind.map(|k| k.spec());
     context! {
+        reclamo,
         types => types_ctx(),
         tipo => spec.map(|s| s.code),
         label => spec.map(|s| s.label),
@@ -130,7 +131,8 @@ pub async fn new_form(page: Page, Query(q): Query<HashMap<String, String>>) -> R
         return page.error(&e);
     }
     let kind = q.get("tipo").and_then(|t| ChangeType::parse(t));
-    page.html("cambio_nuevo.html", form_ctx(kind, None))
+    let reclamo = q.get("reclamo").and_then(|r| r.trim().parse::<i64>().ok());
+    page.html("cambio_nuevo.html", form_ctx(kind, reclamo, None))
 }
 
 /// `POST /cambios` (multipart: csrf, tipo, unidad…, valor_<campo>…, efecto, desde, motivo,
@@ -157,6 +159,7 @@ pub async fn create(State(st): State<AppState>, page: Page, form: Multipart) -> 
     }
     let tipo = get("tipo").unwrap_or_default();
     let kind = ChangeType::parse(&tipo);
+    let reclamo = get("reclamo").and_then(|r| r.parse::<i64>().ok());
     let mut unidades = Vec::new();
     for (n, v) in &fields {
         if n == "unidad" && !v.trim().is_empty() {
@@ -168,6 +171,7 @@ pub async fn create(State(st): State<AppState>, page: Page, form: Multipart) -> 
                         "cambio_nuevo.html",
                         form_ctx(
                             kind,
+                            reclamo,
                             Some(format!(
                                 "«{}» no es un número de unidad",
                                 vamos_domain::limits::echo(v)
@@ -193,7 +197,7 @@ pub async fn create(State(st): State<AppState>, page: Page, form: Multipart) -> 
         efecto: get("efecto").unwrap_or_default(),
         desde: get("desde").filter(|s| !s.is_empty()),
         motivo: get("motivo").unwrap_or_default(),
-        reclamo: None,
+        reclamo,
         adjuntos: files.map(|f| f.adjuntos).unwrap_or_default(),
     };
     let who = p.as_actor();
@@ -207,7 +211,7 @@ pub async fn create(State(st): State<AppState>, page: Page, form: Multipart) -> 
             page.html_status(
                 e.status,
                 "cambio_nuevo.html",
-                form_ctx(kind, Some(e.message.clone())),
+                form_ctx(kind, reclamo, Some(e.message.clone())),
             )
         }
         Err(e) => page.error(&e),
