@@ -14,6 +14,7 @@ mod changes_site;
 mod common;
 
 use changes_site::*;
+use vamos_store::testing::RawSql;
 
 fn correct(s: &Site, user: &str, p: i64, field: &str, value: &str) -> i64 {
     s.request(
@@ -361,5 +362,132 @@ fn the_csv_export_neutralises_formulas() {
         let csv = s.text("ana1", &["changes", "list", "--csv"]);
         assert!(csv.contains("'=HYPERLINK"), "{}: {csv}", s.label());
         assert!(!csv.contains(",=HYPERLINK"), "{}", s.label());
+    }
+}
+
+#[test]
+fn a_household_history_out_of_scope_reads_like_a_missing_one_and_is_audited() {
+    for s in sites() {
+        let (h, _) = s.household_with(1);
+        let history =
+            |user: &str, id: &str| s.refused(user, &["registry", "history", "--household", id]);
+        let far = history("mesa_lejos", &h.to_string());
+        let missing = history("mesa_lejos", "99999999");
+        assert_eq!(
+            far.replace(&h.to_string(), "N"),
+            missing.replace("99999999", "N"),
+            "{}",
+            s.label()
+        );
+        // An orientador guides people but does not read the registry.
+        let e = history("ori", &h.to_string());
+        assert!(
+            e.contains("no permite leer el registro"),
+            "{}: {e}",
+            s.label()
+        );
+        let mut st = s.store();
+        let mut db = st.db();
+        let outcomes: Vec<String> = db
+            .query(
+                "SELECT outcome FROM audit_log WHERE actor = 'mesa_lejos (línea de órdenes)'
+                 AND action = 'leer historial de hogar' ORDER BY id",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.text(0))
+            .collect();
+        assert_eq!(
+            outcomes,
+            vec![
+                "denegado: fuera de su ámbito territorial".to_string(),
+                "no encontrado".to_string()
+            ],
+            "{}",
+            s.label()
+        );
+    }
+}
+
+#[test]
+fn a_household_history_hides_fields_outside_the_agreement_also_in_what_changed() {
+    for s in sites() {
+        let (h, m) = s.household_with(1);
+        let p = m[0];
+        let before = s.ok(
+            "ana1",
+            &["registry", "history", "--household", &h.to_string()],
+        );
+        let old_id = before["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == p)
+            .and_then(|x| x["versions"][0].get("national_id").cloned());
+        let id = correct(&s, "ana1", p, "national_id", "7654321");
+        s.ok("ana2", &["changes", "approve", &id.to_string()]);
+        let id = correct(&s, "ana1", p, "given_names", "Nombre Corregido");
+        s.ok("ana2", &["changes", "approve", &id.to_string()]);
+        s.text(
+            "admin",
+            &[
+                "agreement",
+                "create",
+                "--institution",
+                "MSPBS",
+                "--fields",
+                "given_names,family_names,birth_date,district_code",
+                "--purpose",
+                "controles prenatales",
+                "--from",
+                "2026-01-01",
+                "--to",
+                "2030-12-31",
+            ],
+        );
+        let o = common::vamos(
+            &[
+                "user",
+                "create",
+                "--db",
+                &s.db.url,
+                "oper",
+                "--role",
+                "operador",
+                "--institution",
+                "MSPBS",
+                "--territories",
+                "1116",
+            ],
+            s.dir.path(),
+            &[("VAMOS_PASSWORD", common::PW)],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        // The analyst sees the corrected cédula in what changed; the operator does not.
+        let full = s.ok(
+            "ana1",
+            &["registry", "history", "--household", &h.to_string()],
+        );
+        assert!(
+            full.to_string().contains("7654321"),
+            "{}: {full}",
+            s.label()
+        );
+        let seen = s.ok(
+            "oper",
+            &["registry", "history", "--household", &h.to_string()],
+        );
+        let text = seen.to_string();
+        assert!(!text.contains("7654321"), "{}: {text}", s.label());
+        if let Some(old) = old_id {
+            assert!(!text.contains(&old.to_string()), "{}: {text}", s.label());
+        }
+        assert!(!text.contains("national_id"), "{}: {text}", s.label());
+        assert!(
+            text.contains("Nombre Corregido"),
+            "{}: a field of the agreement stays visible: {text}",
+            s.label()
+        );
     }
 }

@@ -1,5 +1,6 @@
-//! The households of the registry: a territory's, a page at a time, and one household with its
-//! members, within the caller's scope (audited by `vamos_app::registry`).
+//! The households of the registry: a territory's, a page at a time, one household with its
+//! members, and its history (every version, dated and with provenance), within the caller's
+//! scope (audited by `vamos_app::registry` and `vamos_app::history`).
 
 use super::{ListQuery, Page, PurposeQuery};
 use crate::auth::Principal;
@@ -17,6 +18,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_households))
         .routes(routes!(get_household))
+        .routes(routes!(get_household_history))
 }
 
 #[utoipa::path(get, path = "/api/households", tag = "registro",
@@ -55,6 +57,30 @@ pub async fn get_household(
     let out = p
         .act(&st, move |s, actor| {
             registry::household(s, actor, id, &q.purpose)
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+/// `GET /api/households/{id}/history`: every version of the household and of each person ever
+/// in it, oldest first, with the person fields the caller may see (also in the differences).
+#[utoipa::path(get, path = "/api/households/{id}/history", tag = "registro",
+    summary = "Historial de un hogar: sus versiones y las de sus miembros, con fechas (desde cuándo vale, cuándo se registró), procedencia y qué cambió",
+    params(("id" = i64, Path, description = "Número interno"), PurposeQuery),
+    responses(
+        (status = 200, description = "Correcto", body = Object),
+        (status = 404, description = "No encontrado (o fuera del ámbito de la cuenta)", body = crate::error::ErrorBody),
+    ),
+    extensions(("x-vamos-permission" = json!(Permission::RegistryRead.code())), ("x-vamos-personal-data" = json!(true))))]
+pub async fn get_household_history(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<vamos_domain::HouseholdId>,
+    Query(q): Query<PurposeQuery>,
+) -> ApiResult<Json<Value>> {
+    let out = p
+        .act(&st, move |s, actor| {
+            vamos_app::history::household_history(s, actor, id, &q.purpose)
         })
         .await?;
     Ok(Json(out))

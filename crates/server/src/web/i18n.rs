@@ -113,6 +113,17 @@ impl Lang {
         }
     }
 
+    /// A calendar date (`AAAA-MM-DD`) as people write it.
+    pub fn day(self, ymd: &str) -> String {
+        let Ok(d) = chrono::NaiveDate::parse_from_str(ymd, "%Y-%m-%d") else {
+            return ymd.to_string();
+        };
+        match self {
+            Lang::Es => d.format("%d/%m/%Y").to_string(),
+            Lang::En => d.format("%-d %b %Y").to_string(),
+        }
+    }
+
     /// A change of a ratio in percentage points, signed (`+1,2 pp`).
     pub fn points(self, delta: f64) -> String {
         let (_, dec) = self.marks();

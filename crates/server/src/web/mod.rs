@@ -104,6 +104,12 @@ impl Web {
                 .map(|s| lang_of(state).when(s))
                 .unwrap_or_default()
         });
+        // A calendar date (AAAA-MM-DD) as people write it.
+        env.add_filter("day", |state: &minijinja::State, v: JValue| {
+            v.as_str()
+                .map(|s| lang_of(state).day(s))
+                .unwrap_or_default()
+        });
         env.add_filter("points", |state: &minijinja::State, v: JValue| {
             number(&v)
                 .map(|d| lang_of(state).points(d))
@@ -473,6 +479,10 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .route("/cambios/{id}", get(changes::detail).post(changes::decide))
         .route("/cambios/{id}/documentos/{n}", get(changes::document))
         .route("/registro/hogares/{id}", get(registry::household))
+        .route(
+            "/registro/hogares/{id}/historial",
+            get(registry::household_history),
+        )
         .route("/registro/comunidades/{id}", get(registry::community))
         .route("/static/vamos.css", get(stylesheet))
         .route("/static/vamos.svg", get(logo))

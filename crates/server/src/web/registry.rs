@@ -338,6 +338,7 @@ pub async fn household(
             route,
             referrals,
             can_referrals => p.can(Permission::ReferralsRead),
+            can_request => p.can(Permission::ChangesRequest),
             community_id => h.get("community_id").and_then(Value::as_i64),
         },
     )
@@ -404,4 +405,37 @@ pub async fn community(
             can_status => p.can(Permission::StatusRead),
         },
     )
+}
+
+/// `GET /registro/hogares/{id}/historial`: every version of the household and of its members,
+/// dated, with where each came from and what changed (one audited read).
+pub async fn household_history(
+    State(st): State<AppState>,
+    page: Page,
+    Path(id): Path<vamos_domain::HouseholdId>,
+) -> Response {
+    let Some(p) = page.user.clone() else {
+        return page.error(&ApiError::unauthorized());
+    };
+    let purpose = Some("consulta del historial de un hogar (aplicación web)".to_string());
+    let actor = p.as_actor();
+    match st
+        .pool
+        .run(move |s| {
+            Ok(vamos_app::history::household_history(
+                s, &actor, id, &purpose,
+            )?)
+        })
+        .await
+    {
+        Ok(h) => page.html(
+            "hogar_historial.html",
+            context! {
+                id,
+                h => JValue::from_serialize(&h),
+                can_request => p.can(Permission::ChangesRequest),
+            },
+        ),
+        Err(e) => page.error(&e),
+    }
 }
