@@ -442,6 +442,29 @@ pub struct Classified {
     pub stored: std::time::Duration,
 }
 
+/// The moment a reading "as known now" records: the last whole second, once nothing the
+/// registry learnt carries the current second — waiting for the next one if something does
+/// (at most a second). Stamps have one-second resolution, so a reading known at the current
+/// second could not tell what finished before it from what finished later in that second; at
+/// the last whole second everything stamped up to it had committed when the reading began,
+/// and the measurement is reproduced exactly by its `known_at`.
+fn known_now(store: &mut dyn Store) -> crate::Result<chrono::DateTime<chrono::Utc>> {
+    use chrono::{SubsecRound, Timelike};
+    let second = |t: chrono::DateTime<chrono::Utc>| t.trunc_subsecs(0);
+    let mut now = second(crate::clock::now());
+    if let Some(last) = vamos_store::versions::latest_write(&mut store.db())? {
+        let stamp =
+            |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        if last >= stamp(now) {
+            let wait =
+                1_000_u64.saturating_sub(u64::from(crate::clock::now().nanosecond() / 1_000_000));
+            std::thread::sleep(std::time::Duration::from_millis(wait + 1));
+            now = second(crate::clock::now());
+        }
+    }
+    Ok(now - chrono::Duration::seconds(1))
+}
+
 /// Classifies territory `t` as of `as_of` into a new measurement as `actor` (who needs the
 /// permission to load the registry), and records it in the audit trail, failed or not.
 /// `known_at`: read the registry as it was known then (`None`: as known now, and now is
@@ -458,11 +481,15 @@ pub fn classify_as(
     purpose: &str,
 ) -> crate::Result<Classified> {
     actor.require(vamos_domain::Permission::RegistryLoad)?;
+    let known_at = match known_at {
+        Some(k) => k,
+        None => known_now(store)?,
+    };
     let now = crate::clock::now();
     let r = classify_and_save(
         store,
         catalogue,
-        &vamos_store::Reading::known_at(as_of, Some(known_at.unwrap_or(now))),
+        &vamos_store::Reading::known_at(as_of, Some(known_at)),
         t,
         readers,
         &now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),

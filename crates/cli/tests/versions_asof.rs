@@ -267,3 +267,163 @@ fn after_a_refresh_the_latest_measurement_counts_a_change_as_a_fresh_classificat
         assert_eq!(parse(refreshed), parse(expected), "{}", db.label);
     }
 }
+
+/// `vamos <args>` in `d` that must succeed: the last line of its output as JSON.
+fn json_of(args: &[&str], d: &std::path::Path) -> Json {
+    let o = vamos(args, d, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    serde_json::from_str(out.lines().last().unwrap_or("")).unwrap()
+}
+
+// The acceptance case of issue 36: the four pilot districts surveyed (interviews in the 90 days
+// before 1 May 2026), measured on that date, then interviewed again six months later by
+// `vamos synth --reinterview-of` (moves, births, departures, changed answers) and imported.
+#[test]
+fn a_reinterview_wave_leaves_the_first_measurement_reproducible_and_the_second_date_sees_it() {
+    for db in all_dbs() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let url = db.url.as_str();
+        let synth = |args: &[&str]| {
+            let o = vamos(args, d, &[]);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        };
+        synth(&[
+            "synth",
+            "--households",
+            "240",
+            "--seed",
+            "41",
+            "--out",
+            "uno",
+            "--reference-date",
+            "2026-05-01",
+        ]);
+        let wave = synth(&[
+            "synth",
+            "--reinterview-of",
+            "uno",
+            "--out",
+            "dos",
+            "--seed",
+            "41",
+        ]);
+        // "  240 hogares, 1234 personas, …": the second wave's persons.
+        let wave_persons: u64 = wave
+            .split(" hogares, ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        init_db(url, d);
+        let first = json_of(
+            &[
+                "import",
+                "fips",
+                "--db",
+                url,
+                "uno",
+                "--date",
+                "2026-05-01",
+                "--format",
+                "json",
+            ],
+            d,
+        );
+        assert_eq!(first["households_accepted"], 240, "{}: {first}", db.label);
+        let m1 = classify(url, d, "2026-05-01", None);
+
+        let second = json_of(
+            &[
+                "import",
+                "fips",
+                "--db",
+                url,
+                "dos",
+                "--date",
+                "2026-11-01",
+                "--format",
+                "json",
+            ],
+            d,
+        );
+        let updated = second["households_updated"].as_u64().unwrap();
+        assert!(updated > 0, "{}: {second}", db.label);
+        assert_eq!(second["households_accepted"], 0, "{}: {second}", db.label);
+        assert_eq!(
+            updated + second["households_unchanged"].as_u64().unwrap(),
+            240,
+            "{}: {second}",
+            db.label
+        );
+
+        // A household the second wave changed has two versions, each with its interview date.
+        let mut store = vamos_store::open(url).unwrap();
+        let changed = RawSql::query_opt(
+            &mut store.db(),
+            "SELECT MIN(id) FROM household_history",
+            &[],
+        )
+        .unwrap()
+        .and_then(|r| r.int(0))
+        .unwrap();
+        let h = json_of(
+            &[
+                "registry",
+                "history",
+                "--db",
+                url,
+                "--household",
+                &changed.to_string(),
+                "--format",
+                "json",
+            ],
+            d,
+        );
+        let vs = h["versions"].as_array().unwrap();
+        assert_eq!(vs.len(), 2, "{}: {h}", db.label);
+        assert!(vs[0]["valid_from"].is_null(), "{h}");
+        assert!(
+            vs[1]["valid_from"].as_str().unwrap() >= "2026-08-01",
+            "{}: valid from the re-interview: {h}",
+            db.label
+        );
+        assert!(
+            vs[1]["provenance"]["import_id"].as_i64().unwrap() > 0,
+            "{h}"
+        );
+
+        // At the first date as the registry knew it then: the same figures, exactly.
+        let known = m1["known_at"].as_str().unwrap();
+        let exact = classify(url, d, "2026-05-01", Some(known));
+        assert_eq!(figures(&exact), figures(&m1), "{}", db.label);
+        // As known now, the first date also counts the babies the second wave found born
+        // before it (a member since birth) — and nothing the second wave changed later.
+        let now = classify(url, d, "2026-05-01", None);
+        let babies = RawSql::query_opt(
+            &mut store.db(),
+            "SELECT COUNT(*) FROM persons WHERE valid_from IS NOT NULL
+             AND valid_from <= '2026-05-01' AND version = 1",
+            &[],
+        )
+        .unwrap()
+        .and_then(|r| r.int(0))
+        .unwrap();
+        assert_eq!(
+            now["persons"].as_i64().unwrap(),
+            m1["persons"].as_i64().unwrap() + babies,
+            "{}",
+            db.label
+        );
+        assert_eq!(now["households"], m1["households"], "{}", db.label);
+
+        // At the second date: the second wave's members, no one who left, no one twice.
+        let m2 = classify(url, d, "2026-11-01", None);
+        assert_ne!(figures(&m2), figures(&m1), "{}", db.label);
+        assert_eq!(m2["households"], 240, "{}", db.label);
+        assert_eq!(m2["persons"], wave_persons, "{}: {m2}", db.label);
+    }
+}

@@ -71,6 +71,15 @@ impl Reading {
             s.push_str(&format!(
                 " AND ({a}.recorded_at IS NULL OR {a}.recorded_at <= '{k}')"
             ));
+            // An import's rows carry its start as `recorded_at` but become known when it
+            // commits: a reading known at k leaves out an import still under way then, so a
+            // measurement taken during a long import is reproduced without it. Imports commit
+            // one at a time in id order, so "finished by k" is an id bound (computed once per
+            // statement: the subquery does not depend on the row).
+            s.push_str(&format!(
+                " AND ({a}.change_id IS NOT NULL OR {a}.import_id <= (SELECT COALESCE(MAX(i.id), 0) \
+                 FROM imports i WHERE i.finished_at IS NOT NULL AND i.finished_at <= '{k}'))"
+            ));
         }
         if let Some(c) = self.without_change {
             s.push_str(&format!(

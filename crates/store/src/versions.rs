@@ -605,3 +605,20 @@ pub fn import_files(
         .filter_map(|r| Some(((r.int(0)?, r.int(1)?), r.string(2)?)))
         .collect())
 }
+
+/// When the registry last learnt something: the latest finish of an import and the latest
+/// applied change request (RFC 3339 UTC text, as stored), if any.
+pub fn latest_write(db: &mut Db<'_>) -> Result<Option<String>> {
+    Ok(db
+        .raw()
+        .query_opt(
+            "SELECT (SELECT MAX(finished_at) FROM imports),
+                    (SELECT MAX(decided_at) FROM change_requests WHERE state = 'aplicada')",
+            &[],
+        )?
+        .and_then(|r| {
+            let a = r.string(0);
+            let b = r.string(1);
+            a.into_iter().chain(b).max()
+        }))
+}
