@@ -208,6 +208,28 @@ await page.waitForURL(/registro\/hogares\/\d+/);
 expect(await page.getByRole("heading", { level: 2, name: /Miembros/ }).isVisible(), "hogar sin miembros");
 expect((await page.locator("span.st").count()) > 0, "hogar sin estatus por servicio");
 await check("hogar-analista");
+// … reads its history and asks for a change of address (another account approves it).
+const householdUrl = page.url();
+const householdId = householdUrl.match(/hogares\/(\d+)/)[1];
+await page.getByRole("link", { name: /Ver el historial del hogar/ }).click();
+await page.waitForURL(/historial$/);
+expect(await page.getByRole("table").first().isVisible(), "historial sin tabla de versiones");
+await check("hogar-historial");
+await page.getByRole("link", { name: "Pedir un cambio en el registro" }).click();
+await page.waitForURL(/cambios\/nueva/);
+await check("cambio-tipos");
+await page.getByRole("link", { name: /Mudar el hogar/ }).click();
+await page.getByLabel(/Número de hogar/).fill(householdId);
+await page.locator("#valor_address").fill("Calle del Navegador 12");
+await page.locator("#ef-d").check();
+await page.locator("#desde").fill("2026-11-20");
+await page.getByLabel("Motivo").fill("se mudaron dentro de la compañía");
+await check("cambio-formulario");
+await page.getByRole("button", { name: "Enviar la solicitud" }).click();
+await page.waitForURL(/cambios\/\d+$/);
+expect(await page.getByText("Calle del Navegador 12").first().isVisible(), "la vista previa no muestra el valor nuevo");
+await check("cambio-detalle");
+await page.goto(householdUrl);
 await page.getByRole("link", { name: "Inicio" }).click();
 expect(await page.getByRole("heading", { name: /Hola/ }).isVisible(), "inicio del rol");
 await check("inicio-analista");
@@ -265,7 +287,23 @@ expect(after === before + 1, `el tablero no se movió: protegidos ${before} → 
 await check("logros-villeta-tras-atencion");
 console.log(`tablero: ${service} protegidos ${before} → ${after}`);
 
-// 8. On a phone: the dashboard and Orientaciones fit the screen (no sideways scrolling).
+// 8. A citizen lodges a complaint about a service on the public page and follows it by code.
+await page.getByRole("button", { name: "Salir" }).click();
+await page.waitForURL(`${BASE}/`);
+await page.goto(`${BASE}/reclamos`);
+await check("reclamos-publico");
+await page.getByLabel("Servicio: mala atención").check();
+await page.getByLabel("Qué pasó").fill("En el puesto de salud no me dieron turno.");
+await page.waitForTimeout(3200);
+await page.getByRole("button", { name: "Enviar el reclamo" }).click();
+const code = (await page.locator("#codigo").innerText()).trim();
+expect(/^[0-9A-Z]{4}(-[0-9A-Z]{4}){4}$/.test(code), `código de seguimiento inesperado: ${code}`);
+await check("reclamo-recibido");
+await page.goto(`${BASE}/reclamos/${code}`);
+expect(await page.getByText("Recibido").first().isVisible(), "el seguimiento no muestra el estado");
+await check("reclamo-seguimiento");
+
+// 9. On a phone: the dashboard and Orientaciones fit the screen (no sideways scrolling).
 await page.setViewportSize({ width: 390, height: 844 });
 for (const [path, name] of [["/logros?t=1116", "telefono-logros"], ["/orientaciones", "telefono-orientaciones"], ["/bandeja", "telefono-bandeja"]]) {
   await page.goto(`${BASE}${path}`);
@@ -275,7 +313,7 @@ for (const [path, name] of [["/logros?t=1116", "telefono-logros"], ["/orientacio
 }
 await page.setViewportSize({ width: 1280, height: 900 });
 
-// 9. Keyboard: the skip link is the first stop and leads to the content.
+// 10. Keyboard: the skip link is the first stop and leads to the content.
 await page.keyboard.press("Tab");
 expect((await page.evaluate(() => document.activeElement && document.activeElement.className)) === "skip", "el primer Tab no llega al enlace «Ir al contenido»");
 

@@ -1595,6 +1595,36 @@ pub fn approve(store: &mut dyn Store, actor: &Actor, id: i64, follow: Follow<'_>
     Ok(out)
 }
 
+/// Resolves grievance `id` as `resuelto` with the change request `input` that corrects the
+/// registry: the request is created first (with every check of a request, naming the grievance,
+/// which must be open and in reach) and the grievance closed after; nothing is created when the
+/// resolution's texts are missing or too long. The grievance as staff now see it.
+pub fn resolve_grievance(
+    store: &mut dyn Store,
+    actor: &Actor,
+    id: i64,
+    reason: &str,
+    public_text: &str,
+    input: &RequestInput,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<crate::grievances::Detail> {
+    crate::grievances::check_resolution(reason, public_text)?;
+    let mut input = input.clone();
+    input.reclamo = Some(id);
+    request(store, actor, &input)?;
+    crate::grievances::handle(
+        store,
+        actor,
+        id,
+        &crate::grievances::Handling::Resolve {
+            outcome: vamos_domain::grievance::Outcome::Resuelto,
+            reason: reason.to_string(),
+            public_text: public_text.to_string(),
+        },
+        now,
+    )
+}
+
 /// What an applied change keeps up to date besides the registry: the latest measurement's
 /// Logros and the in-memory registry of whoever holds one (see [`crate::versions::refresh`]).
 pub struct Follow<'a> {

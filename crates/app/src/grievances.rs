@@ -761,7 +761,7 @@ pub fn show(store: &mut dyn Store, actor: &Actor, id: i64, now: DateTime<Utc>) -
 }
 
 /// What a member of staff does to a grievance.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Handling {
     /// To an account (user name) and/or an institution (catalogue code).
     Assign {
@@ -770,13 +770,12 @@ pub enum Handling {
     },
     /// An internal note.
     Comment { text: String },
-    /// Closes it: the outcome, the internal reason and the text the person reads — with, for a
-    /// grievance found right about the registry, the change request that corrects it.
+    /// Closes it: the outcome, the internal reason and the text the person reads (a resolution
+    /// that also requests a change in the registry is `changes::resolve_grievance`).
     Resolve {
         outcome: Outcome,
         reason: String,
         public_text: String,
-        change: Option<Box<crate::changes::RequestInput>>,
     },
 }
 
@@ -801,33 +800,6 @@ pub fn handle(
     h: &Handling,
     now: DateTime<Utc>,
 ) -> Result<Detail> {
-    if let Handling::Resolve {
-        outcome,
-        reason,
-        public_text,
-        change: Some(c),
-    } = h
-    {
-        // The resolution creates the request first (it checks the grievance is open and in
-        // reach and links it), then closes the grievance; nothing is created on bad texts.
-        if *outcome != Outcome::Resuelto {
-            return Err(Error::bad_request(
-                "una solicitud de cambio acompaña solo una resolución «resuelto»",
-            ));
-        }
-        text("motivo", reason, Limit::FreeText)?;
-        text("respuesta a la persona", public_text, Limit::FreeText)?;
-        let mut input = (**c).clone();
-        input.reclamo = Some(id);
-        crate::changes::request(store, actor, &input)?;
-        let plain = Handling::Resolve {
-            outcome: *outcome,
-            reason: reason.clone(),
-            public_text: public_text.clone(),
-            change: None,
-        };
-        return handle(store, actor, id, &plain, now);
-    }
     let (g, _) = load(store, actor, id)?;
     let state = state_of(&g)?;
     let at = rfc3339(now);
@@ -934,7 +906,6 @@ pub fn handle(
             outcome,
             reason,
             public_text,
-            ..
         } => {
             let reason = text("motivo", reason, Limit::FreeText)?;
             let public_text = text("respuesta a la persona", public_text, Limit::FreeText)?;
@@ -968,6 +939,13 @@ pub fn handle(
         &format!("ok: {}", next.state),
     )?;
     show(store, actor, id, now)
+}
+
+/// Checks the texts of a resolution before anything else is done for it.
+pub(crate) fn check_resolution(reason: &str, public_text: &str) -> Result<()> {
+    text("motivo", reason, Limit::FreeText)?;
+    text("respuesta a la persona", public_text, Limit::FreeText)?;
+    Ok(())
 }
 
 /// Checks that `actor` may answer grievance `id` with a change request: one who handles

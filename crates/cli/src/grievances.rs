@@ -304,7 +304,6 @@ pub fn grievances(cmd: &GrievancesCommand) -> Result<ExitCode> {
                     outcome,
                     reason: reason.clone(),
                     public_text: public_text.clone(),
-                    change: None,
                 },
             )
         }

@@ -477,6 +477,13 @@ fn every_role_gets_what_its_permissions_and_scope_allow_on_every_get_endpoint() 
                     } else if personal
                         && !inside
                         && !role.is_national()
+                        && path.ends_with("/history")
+                    {
+                        // A history outside the account's territories reads like a missing one.
+                        404
+                    } else if personal
+                        && !inside
+                        && !role.is_national()
                         && concrete.contains("/api/")
                         && path.contains("{id}")
                     {

@@ -285,18 +285,39 @@ pub async fn resolve(
 ) -> ApiResult<Json<g::Detail>> {
     let outcome = Outcome::parse(&b.outcome)
         .ok_or_else(|| ApiError::bad_request("outcome: resuelto o no_corresponde"))?;
-    act(
-        &st,
-        &p,
-        id,
-        Handling::Resolve {
-            outcome,
-            reason: b.reason,
-            public_text: b.public_text,
-            change: b.change_request.map(Box::new),
-        },
-    )
-    .await
+    let Some(change) = b.change_request else {
+        return act(
+            &st,
+            &p,
+            id,
+            Handling::Resolve {
+                outcome,
+                reason: b.reason,
+                public_text: b.public_text,
+            },
+        )
+        .await;
+    };
+    if outcome != Outcome::Resuelto {
+        return Err(ApiError::bad_request(
+            "una solicitud de cambio acompaña solo una resolución «resuelto»",
+        ));
+    }
+    let now = auth::now();
+    let d = p
+        .act(&st, move |s, actor| {
+            vamos_app::changes::resolve_grievance(
+                s,
+                actor,
+                id,
+                &b.reason,
+                &b.public_text,
+                &change,
+                now,
+            )
+        })
+        .await?;
+    Ok(Json(d))
 }
 
 /// Refuses a client address past its tracking quota.

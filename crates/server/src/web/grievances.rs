@@ -383,7 +383,6 @@ pub async fn staff_act(
                 outcome,
                 reason: a.motivo.unwrap_or_default(),
                 public_text: a.respuesta.unwrap_or_default(),
-                change: None,
             },
             None => return page.error(&ApiError::bad_request("elija cómo se cierra el reclamo")),
         },
