@@ -1633,10 +1633,9 @@ pub struct Follow<'a> {
 }
 
 /// Runs [`crate::versions::refresh`] for the versions change `change` wrote (`set`, at
-/// `recorded_at`); what it
-/// did, for the answer (`null`: no measurement to keep up to date). The change is committed
-/// already, so a failure here is logged and reported, not returned: the next classification
-/// counts the change anyway.
+/// `recorded_at`); what it did, for the answer (`null`: no measurement to keep up to date). The
+/// change is committed already, so a failure here is logged and reported, not returned: the
+/// next classification counts the change anyway.
 fn follow_change(
     store: &mut dyn Store,
     change: i64,

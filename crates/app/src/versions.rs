@@ -58,11 +58,30 @@ pub fn refresh(
     resident: &mut Option<Resident>,
 ) -> anyhow::Result<Option<RefreshReport>> {
     let resident_dropped = resident.take().is_some();
+    // The Logros updater may save the same figures meanwhile (its counter-referral watermark
+    // guards the write): read them again and retry, a few times.
+    for _ in 0..3 {
+        if let Some(r) = refresh_once(store, catalogue, touched, change, at, resident_dropped)? {
+            return Ok(r);
+        }
+    }
+    anyhow::bail!("las cifras de la medición cambiaron mientras se actualizaban: se cuentan en la próxima clasificación")
+}
+
+/// One attempt of [`refresh`]: `Ok(None)` when the stored figures changed while it measured.
+fn refresh_once(
+    store: &mut dyn Store,
+    catalogue: &Catalogue,
+    touched: &Touched,
+    change: i64,
+    at: &str,
+    resident_dropped: bool,
+) -> anyhow::Result<Option<Option<RefreshReport>>> {
     let Some((m, rows)) = store.measurement(None)? else {
-        return Ok(None);
+        return Ok(Some(None));
     };
     if m.catalogue_version != catalogue.version {
-        return Ok(None);
+        return Ok(Some(None));
     }
     let as_of = NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d")?;
     let measured = TerritoryCode::parse(&m.territory).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -122,19 +141,21 @@ pub fn refresh(
             ))
         })
         .collect::<anyhow::Result<_>>()?;
-    vamos_store::counter_referrals::save_progress(
+    if !vamos_store::counter_referrals::save_progress(
         &mut store.db(),
         m.id,
         applied,
         applied,
         &out,
         at,
-    )?;
-    Ok(Some(RefreshReport {
+    )? {
+        return Ok(None);
+    }
+    Ok(Some(Some(RefreshReport {
         measurement: m.id,
         districts: districts.iter().map(ToString::to_string).collect(),
         resident_dropped,
-    }))
+    })))
 }
 
 /// Every district a version of a touched unit was in.
