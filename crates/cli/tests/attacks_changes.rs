@@ -17,21 +17,13 @@ use changes_site::*;
 use vamos_store::testing::RawSql;
 
 fn correct(s: &Site, user: &str, p: i64, field: &str, value: &str) -> i64 {
-    s.request(
+    s.ask(
         user,
-        &[
-            "--tipo",
-            "corregir_persona",
-            "--unidad",
-            &p.to_string(),
-            "--set",
-            &format!("{field}={value}"),
-            "--efecto",
-            "correccion",
-            "--motivo",
-            "error de tipeo",
-        ],
-        &[("cedula", "ci.pdf", PDF)],
+        &Ask::new("corregir_persona", &[p])
+            .set(&format!("{field}={value}"))
+            .correction()
+            .reason("error de tipeo")
+            .doc("cedula", "ci.pdf", PDF),
     )
 }
 
@@ -82,23 +74,14 @@ fn a_second_open_request_on_the_same_field_is_refused_naming_the_first() {
     for s in sites() {
         let (_, m) = s.household_with(1);
         let first = correct(&s, "ori", m[0], "given_names", "Ana");
-        let a = s.request_args(
-            &[
-                "--tipo",
-                "corregir_persona",
-                "--unidad",
-                &m[0].to_string(),
-                "--set",
-                "given_names=Otra",
-                "--efecto",
-                "correccion",
-                "--motivo",
-                "x",
-            ],
-            &[("cedula", "ci.pdf", PDF)],
+        let err = s.ask_refused(
+            "mesa",
+            &Ask::new("corregir_persona", &[m[0]])
+                .set("given_names=Otra")
+                .correction()
+                .reason("x")
+                .doc("cedula", "ci.pdf", PDF),
         );
-        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
-        let err = s.refused("mesa", &refs);
         assert!(err.contains(&format!("la {first}")), "{}: {err}", s.label());
         // Another field of the same person is not a conflict.
         correct(&s, "mesa", m[0], "family_names", "Benítez");
@@ -110,39 +93,19 @@ fn a_structural_request_blocks_any_other_request_on_its_units() {
     for s in sites() {
         let (h1, m1) = s.household_with(1);
         let (h2, _) = s.other_household(h1);
-        s.request(
+        s.ask(
             "mesa",
-            &[
-                "--tipo",
-                "fusionar_hogares",
-                "--unidad",
-                &h1.to_string(),
-                "--unidad",
-                &h2.to_string(),
-                "--efecto",
-                "correccion",
-                "--motivo",
-                "duplicado",
-            ],
-            &[],
+            &Ask::new("fusionar_hogares", &[h1, h2])
+                .correction()
+                .reason("duplicado"),
         );
-        let a = s.request_args(
-            &[
-                "--tipo",
-                "mudar_hogar",
-                "--unidad",
-                &h2.to_string(),
-                "--set",
-                "address=X",
-                "--efecto",
-                "correccion",
-                "--motivo",
-                "x",
-            ],
-            &[],
+        let err = s.ask_refused(
+            "ori",
+            &Ask::new("mudar_hogar", &[h2])
+                .set("address=X")
+                .correction()
+                .reason("x"),
         );
-        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
-        let err = s.refused("ori", &refs);
         assert!(err.contains("solicitud abierta"), "{}: {err}", s.label());
         let _ = m1;
     }
@@ -174,27 +137,17 @@ fn a_request_whose_unit_changed_since_is_refused_at_approval() {
 fn a_document_that_is_not_pdf_jpeg_or_png_is_refused_whatever_its_name() {
     for s in sites() {
         let (_, m) = s.household_with(1);
-        let a = s.request_args(
-            &[
-                "--tipo",
-                "marcar_fallecimiento",
-                "--unidad",
-                &m[0].to_string(),
-                "--efecto",
-                "cambio",
-                "--desde",
-                "2026-10-01",
-                "--motivo",
-                "x",
-            ],
-            &[(
-                "certificado_defuncion",
-                "acta.pdf",
-                b"MZ\x90\x00este no es un PDF",
-            )],
+        let err = s.ask_refused(
+            "ori",
+            &Ask::new("marcar_fallecimiento", &[m[0]])
+                .since("2026-10-01")
+                .reason("x")
+                .doc(
+                    "certificado_defuncion",
+                    "acta.pdf",
+                    b"MZ\x90\x00este no es un PDF",
+                ),
         );
-        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
-        let err = s.refused("ori", &refs);
         assert!(
             err.contains("no es PDF, JPEG ni PNG"),
             "{}: {err}",
@@ -209,23 +162,13 @@ fn a_document_over_10_mb_is_refused() {
         let (_, m) = s.household_with(1);
         let mut big = PDF.to_vec();
         big.resize(10 * 1024 * 1024 + 1, b'x');
-        let a = s.request_args(
-            &[
-                "--tipo",
-                "marcar_fallecimiento",
-                "--unidad",
-                &m[0].to_string(),
-                "--efecto",
-                "cambio",
-                "--desde",
-                "2026-10-01",
-                "--motivo",
-                "x",
-            ],
-            &[("certificado_defuncion", "grande.pdf", &big)],
+        let err = s.ask_refused(
+            "ori",
+            &Ask::new("marcar_fallecimiento", &[m[0]])
+                .since("2026-10-01")
+                .reason("x")
+                .doc("certificado_defuncion", "grande.pdf", &big),
         );
-        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
-        let err = s.refused("ori", &refs);
         assert!(err.contains("10 MB"), "{}: {err}", s.label());
     }
 }
@@ -234,23 +177,13 @@ fn a_document_over_10_mb_is_refused() {
 fn a_death_without_a_certificate_is_refused() {
     for s in sites() {
         let (_, m) = s.household_with(1);
-        let a = s.request_args(
-            &[
-                "--tipo",
-                "marcar_fallecimiento",
-                "--unidad",
-                &m[0].to_string(),
-                "--efecto",
-                "cambio",
-                "--desde",
-                "2026-10-01",
-                "--motivo",
-                "x",
-            ],
-            &[("declaracion", "nota.pdf", PDF)],
+        let err = s.ask_refused(
+            "ori",
+            &Ask::new("marcar_fallecimiento", &[m[0]])
+                .since("2026-10-01")
+                .reason("x")
+                .doc("declaracion", "nota.pdf", PDF),
         );
-        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
-        let err = s.refused("ori", &refs);
         assert!(
             err.contains("certificado de defunción"),
             "{}: {err}",
@@ -263,33 +196,15 @@ fn a_death_without_a_certificate_is_refused() {
 fn units_and_requests_out_of_scope_are_answered_like_missing_ones() {
     for s in sites() {
         let (_, m) = s.household_with(1);
-        let ask = |p: &str| {
-            s.request_args(
-                &[
-                    "--tipo",
-                    "corregir_persona",
-                    "--unidad",
-                    p,
-                    "--set",
-                    "given_names=X",
-                    "--efecto",
-                    "correccion",
-                    "--motivo",
-                    "x",
-                ],
-                &[("cedula", "ci.pdf", PDF)],
-            )
+        let ask = |p: i64| {
+            Ask::new("corregir_persona", &[p])
+                .set("given_names=X")
+                .correction()
+                .reason("x")
+                .doc("cedula", "ci.pdf", PDF)
         };
-        let far = ask(&m[0].to_string());
-        let missing = ask("99999999");
-        let e1 = s.refused(
-            "mesa_lejos",
-            &far.iter().map(String::as_str).collect::<Vec<_>>(),
-        );
-        let e2 = s.refused(
-            "mesa_lejos",
-            &missing.iter().map(String::as_str).collect::<Vec<_>>(),
-        );
+        let e1 = s.ask_refused("mesa_lejos", &ask(m[0]));
+        let e2 = s.ask_refused("mesa_lejos", &ask(99_999_999));
         assert_eq!(
             e1.replace(&m[0].to_string(), "N"),
             e2.replace("99999999", "N"),
@@ -319,22 +234,12 @@ fn an_orientador_cannot_request_a_merge() {
     for s in sites() {
         let (h1, _) = s.household_with(1);
         let (h2, _) = s.other_household(h1);
-        let a = s.request_args(
-            &[
-                "--tipo",
-                "fusionar_hogares",
-                "--unidad",
-                &h1.to_string(),
-                "--unidad",
-                &h2.to_string(),
-                "--efecto",
-                "correccion",
-                "--motivo",
-                "x",
-            ],
-            &[],
+        let err = s.ask_refused(
+            "ori",
+            &Ask::new("fusionar_hogares", &[h1, h2])
+                .correction()
+                .reason("x"),
         );
-        let err = s.refused("ori", &a.iter().map(String::as_str).collect::<Vec<_>>());
         assert!(err.contains("no puede solicitar"), "{}: {err}", s.label());
     }
 }
@@ -343,21 +248,12 @@ fn an_orientador_cannot_request_a_merge() {
 fn the_csv_export_neutralises_formulas() {
     for s in sites() {
         let (h, _) = s.household_with(1);
-        s.request(
+        s.ask(
             "ori",
-            &[
-                "--tipo",
-                "mudar_hogar",
-                "--unidad",
-                &h.to_string(),
-                "--set",
-                "address=X",
-                "--efecto",
-                "correccion",
-                "--motivo",
-                "=HYPERLINK(\"http://x\",\"y\")",
-            ],
-            &[],
+            &Ask::new("mudar_hogar", &[h])
+                .set("address=X")
+                .correction()
+                .reason("=HYPERLINK(\"http://x\",\"y\")"),
         );
         let csv = s.text("ana1", &["changes", "list", "--csv"]);
         assert!(csv.contains("'=HYPERLINK"), "{}: {csv}", s.label());

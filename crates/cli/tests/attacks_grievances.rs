@@ -246,6 +246,27 @@ fn a_grievance_lodged_on_the_public_page_is_tracked_escalates_is_resolved_and_ap
     }
 }
 
+/// A fresh database on `url` with the administrator and a synthetic survey of the pilot
+/// districts imported, for grievances about registered people.
+fn with_registry(url: &str, d: &Path) {
+    init_db(url, d);
+    synth_pilots(d, "40", "36");
+    let o = vamos(
+        &[
+            "import",
+            "fips",
+            "--db",
+            url,
+            "datos",
+            "--date",
+            "2026-11-23",
+        ],
+        d,
+        &[],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 /// A registered person of Villeta to lodge about: (cédula, birth date, given, family names,
 /// household).
 fn registered_person(url: &str) -> (String, String, String, String, i64) {
@@ -274,22 +295,7 @@ fn registered_person(url: &str) -> (String, String, String, String, i64) {
 fn a_grievance_resolution_creates_a_change_request_that_another_account_approves() {
     for db in vamos_store::testing::all_dbs() {
         let d = tempfile::tempdir().unwrap();
-        init_db(&db.url, d.path());
-        synth_pilots(d.path(), "40", "36");
-        let o = vamos(
-            &[
-                "import",
-                "fips",
-                "--db",
-                &db.url,
-                "datos",
-                "--date",
-                "2026-11-23",
-            ],
-            d.path(),
-            &[],
-        );
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        with_registry(&db.url, d.path());
         for name in ["ana1", "ana2"] {
             user(&db.url, d.path(), name, "analista", &[]);
         }
@@ -427,22 +433,7 @@ fn a_grievance_resolution_creates_a_change_request_that_another_account_approves
 fn a_change_request_cannot_claim_a_grievance_out_of_reach_or_already_answered() {
     for db in vamos_store::testing::all_dbs() {
         let d = tempfile::tempdir().unwrap();
-        init_db(&db.url, d.path());
-        synth_pilots(d.path(), "40", "36");
-        let o = vamos(
-            &[
-                "import",
-                "fips",
-                "--db",
-                &db.url,
-                "datos",
-                "--date",
-                "2026-11-23",
-            ],
-            d.path(),
-            &[],
-        );
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        with_registry(&db.url, d.path());
         user(&db.url, d.path(), "ana1", "analista", &[]);
         user(
             &db.url,

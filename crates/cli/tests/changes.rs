@@ -24,21 +24,13 @@ fn a_person_correction_is_approved_and_rewrites_the_current_version() {
     for s in sites() {
         let (h, members) = s.household_with(2);
         let p = members[0];
-        let id = s.request(
+        let id = s.ask(
             "ori",
-            &[
-                "--tipo",
-                "corregir_persona",
-                "--unidad",
-                &p.to_string(),
-                "--set",
-                "given_names=Ana Corregida",
-                "--efecto",
-                "correccion",
-                "--motivo",
-                "error de tipeo en la FIPS",
-            ],
-            &[("cedula", "ci.pdf", PDF)],
+            &Ask::new("corregir_persona", &[p])
+                .set("given_names=Ana Corregida")
+                .correction()
+                .reason("error de tipeo en la FIPS")
+                .doc("cedula", "ci.pdf", PDF),
         );
         let shown = s.ok("ana1", &["changes", "show", &id.to_string()]);
         let pv = &shown["vista_previa"][0];
@@ -69,23 +61,12 @@ fn a_person_correction_is_approved_and_rewrites_the_current_version() {
 fn a_household_move_from_a_date_writes_a_version_valid_from_that_date() {
     for s in sites() {
         let (h, _) = s.household_with(1);
-        let id = s.request(
+        let id = s.ask(
             "ori",
-            &[
-                "--tipo",
-                "mudar_hogar",
-                "--unidad",
-                &h.to_string(),
-                "--set",
-                "address=Calle Nueva 123",
-                "--efecto",
-                "cambio",
-                "--desde",
-                "01/10/2026",
-                "--motivo",
-                "se mudaron",
-            ],
-            &[],
+            &Ask::new("mudar_hogar", &[h])
+                .set("address=Calle Nueva 123")
+                .since("01/10/2026")
+                .reason("se mudaron"),
         );
         s.ok("ana1", &["changes", "approve", &id.to_string()]);
         let vs = versions::household_versions(&mut s.store().db(), h).unwrap();
@@ -110,31 +91,17 @@ fn a_household_move_from_a_date_writes_a_version_valid_from_that_date() {
 fn adding_a_member_registers_a_new_person_from_the_date_given() {
     for s in sites() {
         let (h, members) = s.household_with(1);
-        let id = s.request(
+        let id = s.ask(
             "mesa",
-            &[
-                "--tipo",
-                "agregar_miembro",
-                "--unidad",
-                &h.to_string(),
-                "--set",
-                "given_names=Bebé",
-                "--set",
-                "family_names=Nuevo",
-                "--set",
-                "birth_date=2026-09-15",
-                "--set",
-                "sex=mujer",
-                "--set",
-                "relationship=hijo",
-                "--efecto",
-                "cambio",
-                "--desde",
-                "2026-09-15",
-                "--motivo",
-                "nacimiento",
-            ],
-            &[("certificado_nacimiento", "acta.png", PNG)],
+            &Ask::new("agregar_miembro", &[h])
+                .set("given_names=Bebé")
+                .set("family_names=Nuevo")
+                .set("birth_date=2026-09-15")
+                .set("sex=mujer")
+                .set("relationship=hijo")
+                .since("2026-09-15")
+                .reason("nacimiento")
+                .doc("certificado_nacimiento", "acta.png", PNG),
         );
         s.ok("ana1", &["changes", "approve", &id.to_string()]);
         assert_eq!(s.active_members(h), members.len() + 1, "{}", s.label());
@@ -145,38 +112,20 @@ fn adding_a_member_registers_a_new_person_from_the_date_given() {
 fn removing_a_member_and_a_death_leave_them_out_of_the_household() {
     for s in sites() {
         let (h, members) = s.household_with(3);
-        let id = s.request(
+        let id = s.ask(
             "ori",
-            &[
-                "--tipo",
-                "retirar_miembro",
-                "--unidad",
-                &members[1].to_string(),
-                "--efecto",
-                "cambio",
-                "--desde",
-                "2026-10-01",
-                "--motivo",
-                "se fue a trabajar afuera",
-            ],
-            &[("declaracion", "nota.jpg", JPEG)],
+            &Ask::new("retirar_miembro", &[members[1]])
+                .since("2026-10-01")
+                .reason("se fue a trabajar afuera")
+                .doc("declaracion", "nota.jpg", JPEG),
         );
         s.ok("ana1", &["changes", "approve", &id.to_string()]);
-        let id = s.request(
+        let id = s.ask(
             "ori",
-            &[
-                "--tipo",
-                "marcar_fallecimiento",
-                "--unidad",
-                &members[2].to_string(),
-                "--efecto",
-                "cambio",
-                "--desde",
-                "2026-10-02",
-                "--motivo",
-                "falleció",
-            ],
-            &[("certificado_defuncion", "acta.pdf", PDF)],
+            &Ask::new("marcar_fallecimiento", &[members[2]])
+                .since("2026-10-02")
+                .reason("falleció")
+                .doc("certificado_defuncion", "acta.pdf", PDF),
         );
         s.ok("ana2", &["changes", "approve", &id.to_string()]);
         assert_eq!(s.active_members(h), members.len() - 2, "{}", s.label());
@@ -193,25 +142,13 @@ fn a_transfer_moves_a_member_to_another_household() {
     for s in sites() {
         let (h1, m1) = s.household_with(2);
         let (h2, m2) = s.other_household(h1);
-        let id = s.request(
+        let id = s.ask(
             "ori",
-            &[
-                "--tipo",
-                "trasladar_miembro",
-                "--unidad",
-                &m1[1].to_string(),
-                "--unidad",
-                &h2.to_string(),
-                "--set",
-                "relationship=otro_pariente",
-                "--efecto",
-                "cambio",
-                "--desde",
-                "2026-10-01",
-                "--motivo",
-                "se mudó con su tía",
-            ],
-            &[("declaracion", "nota.pdf", PDF)],
+            &Ask::new("trasladar_miembro", &[m1[1], h2])
+                .set("relationship=otro_pariente")
+                .since("2026-10-01")
+                .reason("se mudó con su tía")
+                .doc("declaracion", "nota.pdf", PDF),
         );
         s.ok("ana1", &["changes", "approve", &id.to_string()]);
         assert_eq!(s.active_members(h1), m1.len() - 1, "{}", s.label());
@@ -225,25 +162,13 @@ fn changing_the_head_swaps_the_relationships() {
         let (h, members) = s.household_with(2);
         let head = s.head_of(h);
         let new_head = *members.iter().find(|m| Some(**m) != head).unwrap();
-        let id = s.request(
+        let id = s.ask(
             "ori",
-            &[
-                "--tipo",
-                "cambiar_jefe",
-                "--unidad",
-                &h.to_string(),
-                "--unidad",
-                &new_head.to_string(),
-                "--set",
-                "relacion_anterior=conyuge",
-                "--efecto",
-                "cambio",
-                "--desde",
-                "2026-10-01",
-                "--motivo",
-                "cambio de jefatura",
-            ],
-            &[("declaracion", "nota.pdf", PDF)],
+            &Ask::new("cambiar_jefe", &[h, new_head])
+                .set("relacion_anterior=conyuge")
+                .since("2026-10-01")
+                .reason("cambio de jefatura")
+                .doc("declaracion", "nota.pdf", PDF),
         );
         s.ok("ana1", &["changes", "approve", &id.to_string()]);
         assert_eq!(s.head_of(h), Some(new_head), "{}", s.label());
@@ -256,23 +181,13 @@ fn a_split_needs_two_approvals_and_makes_a_new_household() {
         let (h, members) = s.household_with(3);
         let before = s.household_count();
         let chosen = format!("{},{}", members[1], members[2]);
-        let id = s.request(
+        let id = s.ask(
             "mesa",
-            &[
-                "--tipo",
-                "dividir_hogar",
-                "--unidad",
-                &h.to_string(),
-                "--set",
-                &format!("members={chosen}"),
-                "--efecto",
-                "cambio",
-                "--desde",
-                "2026-10-01",
-                "--motivo",
-                "formaron su propio hogar",
-            ],
-            &[("declaracion", "nota.pdf", PDF)],
+            &Ask::new("dividir_hogar", &[h])
+                .set(&format!("members={chosen}"))
+                .since("2026-10-01")
+                .reason("formaron su propio hogar")
+                .doc("declaracion", "nota.pdf", PDF),
         );
         let first = s.ok("ana1", &["changes", "approve", &id.to_string()]);
         assert_eq!(first["estado"], "pendiente", "{}", s.label());
@@ -288,21 +203,11 @@ fn merging_two_households_moves_the_members_to_the_survivor() {
     for s in sites() {
         let (dup, dm) = s.household_with(1);
         let (survivor, sm) = s.other_household(dup);
-        let id = s.request(
+        let id = s.ask(
             "mesa",
-            &[
-                "--tipo",
-                "fusionar_hogares",
-                "--unidad",
-                &dup.to_string(),
-                "--unidad",
-                &survivor.to_string(),
-                "--efecto",
-                "correccion",
-                "--motivo",
-                "registrado dos veces",
-            ],
-            &[],
+            &Ask::new("fusionar_hogares", &[dup, survivor])
+                .correction()
+                .reason("registrado dos veces"),
         );
         s.ok("ana1", &["changes", "approve", &id.to_string()]);
         s.ok("ana2", &["changes", "approve", &id.to_string()]);
@@ -328,21 +233,11 @@ fn merging_two_registrations_of_a_person_moves_referrals_and_evidence_to_the_sur
         let dup = m1[0];
         let survivor = s.members(h2)[0];
         let (referral, counter, admin) = s.evidence_for(dup);
-        let id = s.request(
+        let id = s.ask(
             "mesa",
-            &[
-                "--tipo",
-                "fusionar_personas",
-                "--unidad",
-                &dup.to_string(),
-                "--unidad",
-                &survivor.to_string(),
-                "--efecto",
-                "correccion",
-                "--motivo",
-                "misma cédula",
-            ],
-            &[],
+            &Ask::new("fusionar_personas", &[dup, survivor])
+                .correction()
+                .reason("misma cédula"),
         );
         s.ok("ana1", &["changes", "approve", &id.to_string()]);
         s.ok("ana2", &["changes", "approve", &id.to_string()]);
@@ -381,21 +276,12 @@ fn a_death_closes_the_persons_open_referrals_with_the_reason() {
         let (_, members) = s.household_with(1);
         let p = members[0];
         let (referral, _, _) = s.evidence_for(p);
-        let id = s.request(
+        let id = s.ask(
             "ori",
-            &[
-                "--tipo",
-                "marcar_fallecimiento",
-                "--unidad",
-                &p.to_string(),
-                "--efecto",
-                "cambio",
-                "--desde",
-                "2026-10-02",
-                "--motivo",
-                "falleció",
-            ],
-            &[("certificado_defuncion", "acta.pdf", PDF)],
+            &Ask::new("marcar_fallecimiento", &[p])
+                .since("2026-10-02")
+                .reason("falleció")
+                .doc("certificado_defuncion", "acta.pdf", PDF),
         );
         s.ok("ana1", &["changes", "approve", &id.to_string()]);
         let refs = vamos_store::changes::person_referrals(&mut s.store().db(), p).unwrap();
@@ -434,23 +320,12 @@ fn an_applied_change_reaches_the_latest_measurements_logros_at_once() {
             }
             assert_eq!(refreshed.len(), expected.len(), "{}", s.label());
         };
-        let id = s.request(
+        let id = s.ask(
             "ana1",
-            &[
-                "--tipo",
-                "mudar_hogar",
-                "--unidad",
-                &h.to_string(),
-                "--set",
-                &format!("community_id={}", s.community_in(1602)),
-                "--efecto",
-                "cambio",
-                "--desde",
-                "2026-11-25",
-                "--motivo",
-                "se mudaron a otro distrito piloto",
-            ],
-            &[],
+            &Ask::new("mudar_hogar", &[h])
+                .set(&format!("community_id={}", s.community_in(1602)))
+                .since("2026-11-25")
+                .reason("se mudaron a otro distrito piloto"),
         );
         let done = s.ok("ana2", &["changes", "approve", &id.to_string()]);
         assert_eq!(done["logros"]["measurement"], m, "{}", s.label());
@@ -461,21 +336,12 @@ fn an_applied_change_reaches_the_latest_measurements_logros_at_once() {
             s.label()
         );
         check("the move");
-        let death = s.request(
+        let death = s.ask(
             "ana2",
-            &[
-                "--tipo",
-                "marcar_fallecimiento",
-                "--unidad",
-                &members[0].to_string(),
-                "--efecto",
-                "cambio",
-                "--desde",
-                "2026-11-26",
-                "--motivo",
-                "falleció",
-            ],
-            &[("certificado_defuncion", "acta.pdf", PDF)],
+            &Ask::new("marcar_fallecimiento", &[members[0]])
+                .since("2026-11-26")
+                .reason("falleció")
+                .doc("certificado_defuncion", "acta.pdf", PDF),
         );
         s.ok("ana1", &["changes", "approve", &death.to_string()]);
         check("the death");
@@ -487,40 +353,26 @@ fn a_move_keeps_the_households_district_and_community_together() {
     for s in sites() {
         let (h, _) = s.household_with(1);
         let other = s.community_in(1602);
-        let args = |set: &[String]| {
-            let mut a = vec![
-                "--tipo".to_string(),
-                "mudar_hogar".into(),
-                "--unidad".into(),
-                h.to_string(),
-                "--efecto".into(),
-                "cambio".into(),
-                "--desde".into(),
-                "2026-11-25".into(),
-                "--motivo".into(),
-                "mudanza".into(),
-            ];
-            for x in set {
-                a.extend(["--set".to_string(), x.clone()]);
-            }
-            s.request_args(&a.iter().map(String::as_str).collect::<Vec<_>>(), &[])
+        let move_to = || {
+            Ask::new("mudar_hogar", &[h])
+                .since("2026-11-25")
+                .reason("mudanza")
         };
-        let run =
-            |a: Vec<String>| s.refused("ana1", &a.iter().map(String::as_str).collect::<Vec<_>>());
-        let err = run(args(&["district_code=1602".into()]));
+        let err = s.ask_refused("ana1", &move_to().set("district_code=1602"));
         assert!(
             err.contains("indique también la comunidad"),
             "{}: {err}",
             s.label()
         );
-        let err = run(args(&[
-            "district_code=1116".into(),
-            format!("community_id={other}"),
-        ]));
+        let err = s.ask_refused(
+            "ana1",
+            &move_to()
+                .set("district_code=1116")
+                .set(&format!("community_id={other}")),
+        );
         assert!(err.contains("es del distrito 1602"), "{}: {err}", s.label());
-        let a = args(&[format!("community_id={other}")]);
-        let v = s.ok("ana1", &a.iter().map(String::as_str).collect::<Vec<_>>());
-        s.ok("ana2", &["changes", "approve", &v["id"].to_string()]);
+        let id = s.ask("ana1", &move_to().set(&format!("community_id={other}")));
+        s.ok("ana2", &["changes", "approve", &id.to_string()]);
         let (now, _) = versions::household(&mut s.store().db(), h)
             .unwrap()
             .unwrap();
@@ -533,21 +385,12 @@ fn a_move_keeps_the_households_district_and_community_together() {
 fn the_list_filters_by_state_and_type_and_exports_csv() {
     for s in sites() {
         let (h, _) = s.household_with(1);
-        let id = s.request(
+        let id = s.ask(
             "ori",
-            &[
-                "--tipo",
-                "mudar_hogar",
-                "--unidad",
-                &h.to_string(),
-                "--set",
-                "address=Otra",
-                "--efecto",
-                "correccion",
-                "--motivo",
-                "dirección mal escrita",
-            ],
-            &[],
+            &Ask::new("mudar_hogar", &[h])
+                .set("address=Otra")
+                .correction()
+                .reason("dirección mal escrita"),
         );
         let list = s.ok(
             "ana1",

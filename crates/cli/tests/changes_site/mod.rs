@@ -34,6 +34,63 @@ fn data() -> &'static Path {
     })
 }
 
+/// A change request as a test writes it: type and units, then values, dating, reason and
+/// documents.
+#[derive(Clone)]
+pub struct Ask {
+    args: Vec<String>,
+    docs: Vec<(String, String, Vec<u8>)>,
+}
+
+impl Ask {
+    pub fn new(tipo: &str, units: &[i64]) -> Ask {
+        let mut args = vec!["--tipo".to_string(), tipo.to_string()];
+        for u in units {
+            args.extend(["--unidad".to_string(), u.to_string()]);
+        }
+        Ask {
+            args,
+            docs: Vec::new(),
+        }
+    }
+
+    fn arg(mut self, flag: &str, value: &str) -> Ask {
+        self.args.extend([flag.to_string(), value.to_string()]);
+        self
+    }
+
+    /// A new value, `campo=valor`.
+    pub fn set(self, kv: &str) -> Ask {
+        self.arg("--set", kv)
+    }
+
+    /// Corrects an error (valid from the original date).
+    pub fn correction(self) -> Ask {
+        self.arg("--efecto", "correccion")
+    }
+
+    /// Records a change valid from `date`.
+    pub fn since(self, date: &str) -> Ask {
+        self.arg("--efecto", "cambio").arg("--desde", date)
+    }
+
+    pub fn reason(self, why: &str) -> Ask {
+        self.arg("--motivo", why)
+    }
+
+    /// The grievance the request answers.
+    pub fn grievance(self, id: i64) -> Ask {
+        self.arg("--reclamo", &id.to_string())
+    }
+
+    /// A document of `kind` named `name`.
+    pub fn doc(mut self, kind: &str, name: &str, bytes: &[u8]) -> Ask {
+        self.docs
+            .push((kind.to_string(), name.to_string(), bytes.to_vec()));
+        self
+    }
+}
+
 pub struct Site {
     pub db: TestDb,
     pub dir: tempfile::TempDir,
@@ -136,33 +193,35 @@ impl Site {
         String::from_utf8_lossy(&o.stderr).into_owned()
     }
 
-    /// The arguments of `changes request` with documents written to files.
-    pub fn request_args(&self, args: &[&str], docs: &[(&str, &str, &[u8])]) -> Vec<String> {
-        let mut a: Vec<String> = ["changes", "request"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        a.extend(args.iter().map(|s| s.to_string()));
-        for (kind, name, bytes) in docs {
+    /// The arguments of `vamos changes request` for `ask`, its documents written to files.
+    pub fn ask_args(&self, ask: &Ask) -> Vec<String> {
+        let mut a: Vec<String> = vec!["changes".into(), "request".into()];
+        a.extend(ask.args.iter().cloned());
+        for (kind, name, bytes) in &ask.docs {
             let path = self.dir.path().join(name);
             std::fs::write(&path, bytes).unwrap();
             a.extend([
                 "--adjunto".to_string(),
                 path.to_string_lossy().into_owned(),
                 "--documento".to_string(),
-                kind.to_string(),
+                kind.clone(),
             ]);
         }
         a
     }
 
-    /// Requests a change as `user`; its id.
-    pub fn request(&self, user: &str, args: &[&str], docs: &[(&str, &str, &[u8])]) -> i64 {
-        let a = self.request_args(args, docs);
-        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
-        let v = self.ok(user, &refs);
+    /// Requests `ask` as `user`, which must be accepted as pending: its id.
+    pub fn ask(&self, user: &str, ask: &Ask) -> i64 {
+        let a = self.ask_args(ask);
+        let v = self.ok(user, &a.iter().map(String::as_str).collect::<Vec<_>>());
         assert_eq!(v["estado"], "pendiente", "{}", self.label());
         v["id"].as_i64().unwrap()
+    }
+
+    /// Requests `ask` as `user`, which must be refused: the message.
+    pub fn ask_refused(&self, user: &str, ask: &Ask) -> String {
+        let a = self.ask_args(ask);
+        self.refused(user, &a.iter().map(String::as_str).collect::<Vec<_>>())
     }
 
     /// Households of Villeta, in id order, with their active members.
