@@ -117,10 +117,10 @@ fn not_found_unit(kind: UnitKind, id: i64) -> Error {
 }
 
 fn parse_date(s: &str) -> Result<NaiveDate> {
-    let s = s.trim();
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(s, "%d/%m/%Y"))
-        .map_err(|_| {
+    vamos_ingest::dates::parse_date(s)
+        .ok()
+        .flatten()
+        .ok_or_else(|| {
             Error::bad_request(format!(
                 "fecha inválida «{}»: use dd/mm/aaaa o AAAA-MM-DD",
                 echo(s)
@@ -248,8 +248,13 @@ fn members_of(v: Option<&Json>) -> Result<Vec<i64>> {
     Ok(ids)
 }
 
-fn field_index(fields: &[&str], name: &str) -> usize {
-    fields.iter().position(|f| *f == name).unwrap_or(0)
+/// Where field `name` sits among a unit's editable fields (the payload names come from the
+/// type's spec, so a miss is a programming error, never the caller's).
+fn field_index(fields: &[&str], name: &str) -> Result<usize> {
+    fields
+        .iter()
+        .position(|f| *f == name)
+        .ok_or_else(|| Error::internal(format!("campo editable desconocido: {name}")))
 }
 
 fn person_values(p: &Person, m: &VersionMeta) -> Vec<Value> {
@@ -451,7 +456,6 @@ struct Ctx<'a> {
     store: &'a mut dyn Store,
     now: String,
     change_id: Option<i64>,
-    effect: Effect,
     built: Built,
 }
 
@@ -527,8 +531,8 @@ impl Ctx<'_> {
             .collect();
         let idx: Vec<(usize, Value)> = edits
             .iter()
-            .map(|(f, v)| (field_index(unit.fields, f), v.clone()))
-            .collect();
+            .map(|(f, v)| Ok((field_index(unit.fields, f)?, v.clone())))
+            .collect::<Result<_>>()?;
         let planned = plan(&vals, &idx, effect)
             .map_err(|e| Error::bad_request(format!("{} {id}: {e}", unit.label)))?;
         let mut out = Vec::with_capacity(planned.len());
@@ -614,7 +618,6 @@ fn build(
         store,
         now: now.to_string(),
         change_id,
-        effect,
         built: Built {
             set: VersionSet::default(),
             relink: Relink::default(),
@@ -686,7 +689,7 @@ fn build(
             };
             let mut values = person_values(&p, &m);
             for (f, v) in &vals {
-                values[field_index(&PERSON_FIELDS, f)] = v.clone();
+                values[field_index(&PERSON_FIELDS, f)?] = v.clone();
             }
             put_person(&mut p, &mut m, &values)?;
             let planned = Planned {
@@ -930,7 +933,6 @@ fn build(
             cx.touch("hogar", survivor.id, "*");
         }
     }
-    let _ = cx.effect;
     Ok(cx.built)
 }
 
@@ -1305,7 +1307,7 @@ fn check_attachments(
             document_kind: kind.code().into(),
             media_type: media.into(),
             file_name: name,
-            sha256: hex(&Sha256::digest(&d.content)),
+            sha256: vamos_store::audit::hex(&Sha256::digest(&d.content)),
             content: d.content.clone(),
         });
     }
@@ -1325,10 +1327,6 @@ fn check_attachments(
         )));
     }
     Ok(out)
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Loads request `id` if the caller may see it: it holds a change permission and every unit
@@ -1439,8 +1437,37 @@ fn built_for(store: &mut dyn Store, row: &ChangeRow, now: &str) -> Result<Built>
 /// A request with its approvals, documents and — while pending — its before/after preview.
 pub fn show(store: &mut dyn Store, actor: &Actor, id: i64) -> Result<Json> {
     let (row, units) = visible(store, actor, id, "ver solicitud de cambio")?;
-    let mut out = row_json(&row, &units);
-    out["aprobaciones"] = json!(store::approvals(&mut store.db(), id)?
+    detail(store, actor, &row, &units)
+}
+
+/// A request just decided by `actor`, read again for the answer (the decision is its audit
+/// record; no second one for reading it).
+fn decided(store: &mut dyn Store, actor: &Actor, id: i64) -> Result<Json> {
+    let row = store::get(&mut store.db(), id)?.ok_or_else(|| not_found_change(id))?;
+    let units = store::units(&mut store.db(), id)?;
+    detail(store, actor, &row, &units)
+}
+
+/// What [`show`] answers for a request the caller was found to see (read and audited already).
+fn detail(
+    store: &mut dyn Store,
+    actor: &Actor,
+    row: &ChangeRow,
+    units: &[(String, i64)],
+) -> Result<Json> {
+    let id = row.id;
+    let mut out = row_json(row, units);
+    // What the caller may do with it, for the interfaces' buttons (the decision checks again).
+    let approvals = store::approvals(&mut store.db(), id)?;
+    let mine = actor.account();
+    out["propia"] = json!(mine == Some(row.requested_by.as_str()));
+    out["puede_decidir"] = json!(
+        row.state == ChangeState::Pendiente.code()
+            && ChangeType::parse(&row.kind)
+                .is_some_and(|k| may_decide(actor, k.spec(), row).is_ok())
+            && !approvals.iter().any(|a| Some(a.approver.as_str()) == mine)
+    );
+    out["aprobaciones"] = json!(approvals
         .iter()
         .map(|a| json!({"cuenta": a.approver, "rol": a.role, "en": a.at}))
         .collect::<Vec<_>>());
@@ -1452,9 +1479,9 @@ pub fn show(store: &mut dyn Store, actor: &Actor, id: i64) -> Result<Json> {
         }))
         .collect::<Vec<_>>());
     if row.state == ChangeState::Pendiente.code() {
-        match stale_unit(store, &row)? {
+        match stale_unit(store, row)? {
             Some((k, uid)) => out["vista_previa_error"] = json!(stale_error(&k, uid).message),
-            None => match built_for(store, &row, &crate::clock::now_rfc3339()) {
+            None => match built_for(store, row, &crate::clock::now_rfc3339()) {
                 Ok(b) => {
                     let fields = may_see_fields(store, actor)?;
                     let mut preview = b.preview;
@@ -1466,11 +1493,6 @@ pub fn show(store: &mut dyn Store, actor: &Actor, id: i64) -> Result<Json> {
         }
     }
     Ok(out)
-}
-
-/// The before/after preview of a pending request (as [`show`]).
-pub fn preview(store: &mut dyn Store, actor: &Actor, id: i64) -> Result<Json> {
-    show(store, actor, id)
 }
 
 fn may_decide(actor: &Actor, spec: &TypeSpec, row: &ChangeRow) -> Result<String> {
@@ -1566,6 +1588,11 @@ pub fn approve(store: &mut dyn Store, actor: &Actor, id: i64, follow: Follow<'_>
         )? {
             Ok(()) => {}
             Err(ApplyRefusal::Stale(k, uid)) => return Err(stale_error(k, uid)),
+            Err(ApplyRefusal::IdTaken) => {
+                return Err(Error::conflict(
+                    "el registro sumó personas u hogares mientras se aprobaba: apruebe de nuevo",
+                ))
+            }
         }
         // Open referrals of those who died or left were closed in the same transaction; the
         // latest measurement's Logros and the in-memory copy follow now.
@@ -1588,26 +1615,34 @@ pub fn approve(store: &mut dyn Store, actor: &Actor, id: i64, follow: Follow<'_>
     if let (Some(g), true) = (row.grievance_id, applied) {
         crate::grievances::note_change_decision(store, actor, g, id, true, crate::clock::now())?;
     }
-    let mut out = show(store, actor, id)?;
+    let mut out = decided(store, actor, id)?;
     if let Some(r) = refreshed {
         out["logros"] = r;
     }
     Ok(out)
 }
 
-/// Resolves grievance `id` as `resuelto` with the change request `input` that corrects the
-/// registry: the request is created first (with every check of a request, naming the grievance,
-/// which must be open and in reach) and the grievance closed after; nothing is created when the
-/// resolution's texts are missing or too long. The grievance as staff now see it.
+/// Resolves grievance `id` with the change request `input` that corrects the registry — only
+/// as `resuelto`: the request is created first (with every check of a request, naming the
+/// grievance, which must be open and in reach) and the grievance closed after; nothing is
+/// created when the outcome is another or the resolution's texts are missing or too long. The
+/// grievance as staff now see it.
+#[allow(clippy::too_many_arguments)] // reason: the resolution's parts and the request, as given
 pub fn resolve_grievance(
     store: &mut dyn Store,
     actor: &Actor,
     id: i64,
+    outcome: vamos_domain::grievance::Outcome,
     reason: &str,
     public_text: &str,
     input: &RequestInput,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<crate::grievances::Detail> {
+    if outcome != vamos_domain::grievance::Outcome::Resuelto {
+        return Err(Error::bad_request(
+            "una solicitud de cambio acompaña solo una resolución «resuelto»",
+        ));
+    }
     crate::grievances::check_resolution(reason, public_text)?;
     let mut input = input.clone();
     input.reclamo = Some(id);
@@ -1617,7 +1652,7 @@ pub fn resolve_grievance(
         actor,
         id,
         &crate::grievances::Handling::Resolve {
-            outcome: vamos_domain::grievance::Outcome::Resuelto,
+            outcome,
             reason: reason.to_string(),
             public_text: public_text.to_string(),
         },
@@ -1711,7 +1746,7 @@ pub fn reject(store: &mut dyn Store, actor: &Actor, id: i64, reason: &str) -> Re
     if let Some(g) = row.grievance_id {
         crate::grievances::note_change_decision(store, actor, g, id, false, crate::clock::now())?;
     }
-    show(store, actor, id)
+    decided(store, actor, id)
 }
 
 /// Filters of [`list`].
@@ -1760,38 +1795,31 @@ pub fn list(store: &mut dyn Store, actor: &Actor, q: &ListQuery) -> Result<Vec<J
         q.antes,
         limit,
     )?;
-    let rows: Vec<ChangeRow> = rows
-        .into_iter()
-        .filter(|r| {
-            r.other_district
-                .and_then(DistrictCode::from_stored)
-                .is_none_or(|d| actor.scope.contains(d))
-        })
-        .collect();
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     actor.audit(
         store,
         "listar solicitudes de cambio",
         "solicitud de cambio",
-        &rows
-            .iter()
-            .map(|r| r.id.to_string())
-            .collect::<Vec<_>>()
-            .join(","),
+        &if ids.is_empty() {
+            "ninguna".to_string()
+        } else {
+            crate::referrals::summary_ids(&ids)
+        },
         "solicitudes de cambio",
         &format!("ok: {} resultados", rows.len()),
     )?;
-    let mut out = Vec::new();
-    for r in rows {
-        let units = store::units(&mut store.db(), r.id)?;
-        out.push(row_json(&r, &units));
-    }
-    Ok(out)
+    let mut units = store::units_of(&mut store.db(), &ids)?;
+    Ok(rows
+        .iter()
+        .map(|r| row_json(r, &units.remove(&r.id).unwrap_or_default()))
+        .collect())
 }
 
 /// The list as CSV (cells neutralised against formula injection).
 pub fn export_csv(store: &mut dyn Store, actor: &Actor, q: &ListQuery) -> Result<String> {
     let rows = list(store, actor, q)?;
-    let mut w = vamos_domain::csv_safe::CsvWriter::from_writer(Vec::new());
+    // UTF-8 with BOM, so a spreadsheet reads the accents.
+    let mut w = vamos_domain::csv_safe::CsvWriter::from_writer(b"\xEF\xBB\xBF".to_vec());
     let header = [
         "id",
         "tipo",
@@ -1815,11 +1843,7 @@ pub fn export_csv(store: &mut dyn Store, actor: &Actor, q: &ListQuery) -> Result
                     .join("; ")
             })
             .unwrap_or_default();
-        let s = |k: &str| match &r[k] {
-            Json::Null => String::new(),
-            Json::String(s) => s.clone(),
-            other => other.to_string(),
-        };
+        let s = |k: &str| crate::referrals::cell_text(&r[k]);
         w.write_record([
             s("id"),
             s("tipo"),

@@ -84,6 +84,7 @@ impl From<vamos_store::StoreError> for Error {
     fn from(e: vamos_store::StoreError) -> Self {
         match e {
             vamos_store::StoreError::Invalid(m) => Error::bad_request(m),
+            vamos_store::StoreError::Conflict(m) => Error::conflict(m),
             vamos_store::StoreError::NotInitialised => Error::unavailable(
                 "base_no_inicializada",
                 "la base de datos no está inicializada: ejecute «vamos db init»",

@@ -154,10 +154,10 @@ pub fn validate(f: &Form, today: NaiveDate) -> std::result::Result<Lodging, Vec<
             );
             None
         }
-        Some(s) => match NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .or_else(|_| NaiveDate::parse_from_str(s, "%d/%m/%Y"))
-        {
-            Ok(d) if d <= today && d >= NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(d) => Some(d),
+        Some(s) => match vamos_ingest::dates::parse_date(s) {
+            Ok(Some(d)) if d <= today && d >= NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(d) => {
+                Some(d)
+            }
             _ => {
                 err(
                     "fecha_nacimiento",
@@ -566,6 +566,8 @@ pub struct Summary {
     pub lodged_at: String,
     pub due_at: String,
     pub overdue: bool,
+    /// Answered (resolved or not its business): only the person's appeal moves it again.
+    pub closed: bool,
     pub district_code: Option<i64>,
     pub district: Option<String>,
     pub institution: Option<String>,
@@ -593,6 +595,7 @@ fn summary(g: &Grievance, now: DateTime<Utc>) -> Summary {
         lodged_at: g.lodged_at.clone(),
         due_at: g.due_at.clone(),
         overdue: state.is_some_and(GrievanceState::is_open) && g.due_at < rfc3339(now),
+        closed: state.is_some_and(GrievanceState::is_closed),
         district_code: g.district_code,
         district: district_name(g.district_code),
         institution: g.institution.clone(),
@@ -618,6 +621,19 @@ pub fn list(
     q: &ListQuery,
     now: DateTime<Utc>,
 ) -> Result<Vec<Summary>> {
+    Ok(listed(store, actor, q, now)?
+        .iter()
+        .map(|g| summary(g, now))
+        .collect())
+}
+
+/// The grievances [`list`] shows, whole (checked, filtered and audited as the listing).
+fn listed(
+    store: &mut dyn Store,
+    actor: &Actor,
+    q: &ListQuery,
+    now: DateTime<Utc>,
+) -> Result<Vec<Grievance>> {
     let reach = reach(actor)?;
     let state = q.state.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let open = state == Some("abierto");
@@ -653,16 +669,20 @@ pub fn list(
             limit: LIST_LIMIT,
         },
     )?;
-    let ids: Vec<String> = rows.iter().map(|g| g.id.to_string()).collect();
+    let ids: Vec<i64> = rows.iter().map(|g| g.id).collect();
     actor.audit(
         store,
         "listar reclamos",
         SUBJECT,
-        &ids.join(","),
+        &if ids.is_empty() {
+            "ninguno".to_string()
+        } else {
+            crate::referrals::summary_ids(&ids)
+        },
         "gestión de reclamos",
         &format!("ok: {}", ids.len()),
     )?;
-    Ok(rows.iter().map(|g| summary(g, now)).collect())
+    Ok(rows)
 }
 
 /// The identification a grievance carries: for staff who may read the registry.
@@ -1109,11 +1129,11 @@ pub fn export_csv(
     q: &ListQuery,
     now: DateTime<Utc>,
 ) -> Result<Vec<u8>> {
-    let reach = reach(actor)?;
     let personal = actor.can(Permission::RegistryRead);
-    // The listing's own checks and audit record, then the rows with their texts.
-    let summaries = list(store, actor, q, now)?;
-    let mut w = vamos_domain::csv_safe::CsvWriter::from_writer(Vec::new());
+    // The listing's own checks and audit record, with the rows' texts.
+    let rows = listed(store, actor, q, now)?;
+    // UTF-8 with BOM, so a spreadsheet reads the accents.
+    let mut w = vamos_domain::csv_safe::CsvWriter::from_writer(b"\xEF\xBB\xBF".to_vec());
     let mut header = vec![
         "numero",
         "categoria",
@@ -1139,10 +1159,8 @@ pub fn export_csv(
         ]);
     }
     w.write_record(&header).map_err(Error::internal)?;
-    for s in &summaries {
-        let Some(g) = stored::get(&mut store.db(), s.id, &reach)? else {
-            continue;
-        };
+    for g in &rows {
+        let s = summary(g, now);
         let mut row = vec![
             g.id.to_string(),
             s.category_label.to_string(),

@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use vamos_catalogue::Catalogue;
 use vamos_domain::{DistrictCode, TerritoryCode};
-use vamos_engine::logros::{apply_change, measure, DistrictLogros};
+use vamos_engine::logros::{apply_change, measure};
 use vamos_engine::{Classifier, RegistryData};
 use vamos_store::{Reading, Store};
 
@@ -93,36 +93,11 @@ fn refresh_once(
     let applied = m.counter_referrals_applied_through;
     let now_at = Reading::at(as_of);
     let before_at = now_at.clone().without_change(change);
-    let mut stored: Vec<DistrictLogros> = rows
-        .iter()
-        .filter_map(|(d, j)| {
-            Some(DistrictLogros {
-                district: DistrictCode::from_number(*d).ok()?,
-                logros: serde_json::from_str(j).ok()?,
-            })
-        })
-        .collect();
+    let mut stored = crate::counter_referrals::stored_logros(&rows);
     for d in &districts {
         let figures = |store: &mut dyn Store, reading: &Reading| -> anyhow::Result<_> {
             let mut data = RegistryData::new(&FormVocabulary);
-            let t = TerritoryCode::District(*d);
-            store.load_part(t, vamos_store::LoadPart::Units, reading, &mut data)?;
-            if let Some(ids) = store.person_id_bounds(t)? {
-                store.load_part(
-                    t,
-                    vamos_store::LoadPart::Persons { ids },
-                    reading,
-                    &mut data,
-                )?;
-            }
-            store.load_part(
-                t,
-                vamos_store::LoadPart::Events {
-                    counter_referrals_through: applied,
-                },
-                reading,
-                &mut data,
-            )?;
+            crate::counter_referrals::load_district(store, *d, reading, applied, &mut data)?;
             data.finish();
             let cls = Classifier::new(catalogue, &data, as_of).with_counter_referrals_until(until);
             Ok(measure(&cls, &data))

@@ -412,7 +412,8 @@ fn the_list_filters_by_state_and_type_and_exports_csv() {
             s.label()
         );
         let csv = s.text("ana1", &["changes", "list", "--csv"]);
-        assert!(csv.starts_with("id,tipo,"), "{}", s.label());
+        // UTF-8 with BOM, so a spreadsheet shows the accents.
+        assert!(csv.starts_with("\u{feff}id,tipo,"), "{}", s.label());
         assert!(csv.contains("mudar_hogar"), "{}", s.label());
     }
 }

@@ -2889,3 +2889,21 @@ fn community_reads_are_audited_read_or_refused() {
         );
     }
 }
+
+#[test]
+fn a_change_request_body_that_is_not_a_request_is_refused_in_spanish() {
+    for f in registries() {
+        let ana = f.session_of(Role::Analista);
+        let (st, v, _) = call(
+            &f.s,
+            ana,
+            "post",
+            "/api/change-requests",
+            Some(json!({"unidades": [1], "efecto": "correccion", "motivo": "x"})),
+        );
+        assert_eq!(st, 400, "{v}");
+        let m = v["error"]["message"].as_str().unwrap();
+        assert!(m.contains("falta el campo «tipo»"), "{m}");
+        assert!(!m.contains("missing"), "{m}");
+    }
+}

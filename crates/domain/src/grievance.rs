@@ -59,23 +59,6 @@ pub enum Assignee {
     Institution,
 }
 
-impl Assignee {
-    pub fn code(self) -> &'static str {
-        match self {
-            Assignee::Utgs => "utgs",
-            Assignee::Mesa => "mesa",
-            Assignee::Institution => "institucion",
-        }
-    }
-    pub fn label(self) -> &'static str {
-        match self {
-            Assignee::Utgs => "UTGS (registro)",
-            Assignee::Mesa => "Mesa de Protección Social del distrito",
-            Assignee::Institution => "Institución que presta el servicio",
-        }
-    }
-}
-
 /// What a grievance is about, as data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Category {
@@ -235,7 +218,7 @@ impl GrievanceState {
     /// Whether an action may move a grievance from this state (closed ones only by appeal).
     pub fn may(self, action: Action) -> bool {
         match action {
-            Action::Assign | Action::Comment | Action::Resolve | Action::Escalate => self.is_open(),
+            Action::Assign | Action::Comment | Action::Resolve => self.is_open(),
             Action::Appeal => self.is_closed(),
         }
     }
@@ -247,7 +230,6 @@ pub enum Action {
     Assign,
     Comment,
     Resolve,
-    Escalate,
     Appeal,
 }
 

@@ -93,18 +93,6 @@ pub struct VersionMeta {
 }
 
 impl VersionMeta {
-    /// The first version of a unit registered by an import at `recorded_at`.
-    pub fn first(recorded_at: &str) -> VersionMeta {
-        VersionMeta {
-            version: 1,
-            valid_from: None,
-            recorded_at: recorded_at.to_string(),
-            status: UnitStatus::Activo,
-            merged_into: None,
-            change_id: None,
-        }
-    }
-
     /// Whether this version may be read at (`as_of`, `known_at`): the registry had learnt it by
     /// `known_at` (always, when `None`) and it had become true by `as_of`.
     pub fn visible(&self, as_of: NaiveDate, known_at: Option<&str>) -> bool {
@@ -150,15 +138,6 @@ pub enum Effect {
     /// Something happened on `desde`: the new values hold from that date; earlier versions stay
     /// as they were.
     Cambio { desde: NaiveDate },
-}
-
-impl Effect {
-    pub fn label(self) -> &'static str {
-        match self {
-            Effect::Correccion => "Corrige un error (vale desde la fecha original)",
-            Effect::Cambio { .. } => "Registra un cambio (vale desde su fecha)",
-        }
-    }
 }
 
 /// Which of a unit's versions a reading at (`as_of`, `known_at`) sees: among the

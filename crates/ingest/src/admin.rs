@@ -15,8 +15,6 @@ use crate::{
 use csv::ByteRecord;
 use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use vamos_domain::limits::Limit;
 use vamos_domain::{AdminRecord, DistrictCode, NationalId, Provenance, Sex};
@@ -74,29 +72,26 @@ pub fn import(
         unmatched_file: opts.unmatched.as_ref().map(|p| p.display().to_string()),
         ..Default::default()
     };
-    let mut unmatched = match &opts.unmatched {
-        Some(p) => {
-            let mut f = BufWriter::new(File::create(p).map_err(|e| IngestError::Unreadable {
-                file: p.display().to_string(),
-                reason: e.to_string(),
-            })?);
-            f.write_all(b"\xEF\xBB\xBF").map_err(IngestError::io)?;
-            // Neutralised cells: the list is opened in a spreadsheet (`vamos_domain::csv_safe`).
-            let mut w = vamos_domain::csv_safe::CsvWriter::from_writer(f);
-            w.write_record([
-                "archivo",
-                "fila",
-                "institucion",
-                "cedula",
-                "servicio",
-                "fecha_evento",
-                "motivo",
-            ])
-            .map_err(IngestError::csv)?;
-            Some(w)
-        }
-        None => None,
-    };
+    // Neutralised cells: the list is opened in a spreadsheet (`vamos_domain::csv_safe`).
+    let mut unmatched = opts
+        .unmatched
+        .as_deref()
+        .map(|p| {
+            crate::report::csv_file(
+                p,
+                "de cédulas sin coincidencia",
+                &[
+                    "archivo",
+                    "fila",
+                    "institucion",
+                    "cedula",
+                    "servicio",
+                    "fecha_evento",
+                    "motivo",
+                ],
+            )
+        })
+        .transpose()?;
     let (mut log, tx, mut snap) = begin(
         store,
         opts,

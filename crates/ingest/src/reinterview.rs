@@ -14,7 +14,7 @@ use crate::IngestError;
 use chrono::NaiveDate;
 use rustc_hash::FxHashMap;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use vamos_domain::csv_safe::CsvWriter;
@@ -70,22 +70,15 @@ fn full_name(p: &Person) -> String {
 
 impl<'a> Applier<'a> {
     pub fn new(next_person_id: &'a AtomicI64, changes: Option<&Path>) -> Result<Self, IngestError> {
-        let changes = match changes {
-            Some(p) => {
-                let mut f =
-                    BufWriter::new(File::create(p).map_err(|e| IngestError::Unreadable {
-                        file: p.display().to_string(),
-                        reason: format!("no se puede crear el informe de cambios: {e}"),
-                    })?);
-                // UTF-8 with BOM, like the rejection report, so a spreadsheet shows accents.
-                f.write_all(b"\xEF\xBB\xBF").map_err(IngestError::io)?;
-                let mut w = CsvWriter::from_writer(f);
-                w.write_record(["hogar", "persona", "campo", "antes", "después"])
-                    .map_err(IngestError::csv)?;
-                Some(w)
-            }
-            None => None,
-        };
+        let changes = changes
+            .map(|p| {
+                crate::report::csv_file(
+                    p,
+                    "de cambios",
+                    &["hogar", "persona", "campo", "antes", "después"],
+                )
+            })
+            .transpose()?;
         Ok(Applier {
             next_person_id,
             versioned: FxHashMap::default(),

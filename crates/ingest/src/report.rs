@@ -46,23 +46,35 @@ fn reason_kind(reason: &str) -> String {
         .to_string()
 }
 
+/// A report file an import writes at `path` (`what`: "de rechazos", "de cambios", …): UTF-8
+/// with BOM, so a spreadsheet shows the accents, cells neutralised against formulas, and its
+/// header row.
+pub(crate) fn csv_file(
+    path: &Path,
+    what: &str,
+    header: &[&str],
+) -> Result<CsvWriter<BufWriter<File>>, IngestError> {
+    let mut f = BufWriter::new(File::create(path).map_err(|e| IngestError::Unreadable {
+        file: path.display().to_string(),
+        reason: format!("no se puede crear el informe {what}: {e}"),
+    })?);
+    f.write_all(b"\xEF\xBB\xBF").map_err(IngestError::io)?;
+    let mut w = CsvWriter::from_writer(f);
+    w.write_record(header).map_err(IngestError::csv)?;
+    Ok(w)
+}
+
 impl RejectionLog {
     pub fn new(path: Option<&Path>) -> Result<RejectionLog, IngestError> {
-        let writer = match path {
-            Some(p) => {
-                let mut f =
-                    BufWriter::new(File::create(p).map_err(|e| IngestError::Unreadable {
-                        file: p.display().to_string(),
-                        reason: format!("no se puede crear el informe de rechazos: {e}"),
-                    })?);
-                f.write_all(b"\xEF\xBB\xBF").map_err(IngestError::io)?;
-                let mut w = CsvWriter::from_writer(f);
-                w.write_record(["archivo", "fila", "columna", "valor", "motivo", "clave"])
-                    .map_err(IngestError::csv)?;
-                Some(w)
-            }
-            None => None,
-        };
+        let writer = path
+            .map(|p| {
+                csv_file(
+                    p,
+                    "de rechazos",
+                    &["archivo", "fila", "columna", "valor", "motivo", "clave"],
+                )
+            })
+            .transpose()?;
         Ok(RejectionLog {
             writer,
             rows_rejected: 0,

@@ -197,7 +197,7 @@ fn rejection(status: StatusCode, text: &str) -> ApiError {
 
 /// What serde said was wrong, in Spanish where it follows one of its usual forms (a field
 /// missing or unknown, a value of the wrong type, JSON cut short), with where it happened.
-fn serde_detail(text: &str) -> Option<String> {
+pub(crate) fn serde_detail(text: &str) -> Option<String> {
     // A field name is the client's (`{"<20 MB>": 1}`): repeated cut, as every echoed value.
     let tick = |s: &str| {
         s.split('`')

@@ -5,6 +5,7 @@
 //! The rules (who may ask or approve, how an edit is dated, which versions it writes) are
 //! `vamos_domain::changes` and `vamos_app::changes`; this module only stores.
 
+use crate::referrals::OPEN_SQL;
 use crate::sql::{in_tx, Db, Param, Row, Sql};
 use crate::versions::{self, VersionSet};
 use crate::{Result, StoreError};
@@ -133,26 +134,15 @@ fn decode(r: &Row) -> ChangeRow {
     }
 }
 
-/// The open request (other than `except`) that names unit (`kind`, `id`) for `field` — or for
-/// any field when either is `*`.
-fn open_conflict(
-    sql: &mut dyn Sql,
-    kind: &str,
-    id: i64,
-    field: &str,
-    except: Option<i64>,
-) -> Result<Option<i64>> {
+/// The open request that names unit (`kind`, `id`) for `field` — or for any field when either
+/// is `*`.
+fn open_conflict(sql: &mut dyn Sql, kind: &str, id: i64, field: &str) -> Result<Option<i64>> {
     Ok(sql
         .query_opt(
             "SELECT MIN(c.id) FROM change_units u JOIN change_requests c ON c.id = u.change_id
              WHERE c.state = 'pendiente' AND u.unit_kind = $1 AND u.unit_id = $2
-               AND (u.field = $3 OR u.field = '*' OR $3 = '*') AND c.id <> $4",
-            &[
-                kind.into(),
-                id.into(),
-                field.into(),
-                except.unwrap_or(0).into(),
-            ],
+               AND (u.field = $3 OR u.field = '*' OR $3 = '*')",
+            &[kind.into(), id.into(), field.into()],
         )?
         .and_then(|r| r.int(0)))
 }
@@ -170,7 +160,7 @@ fn static_kind(k: &str) -> &'static str {
 pub fn create(db: &mut Db<'_>, c: &NewChange, attachments: &[NewAttachment]) -> Result<Created> {
     in_tx(db.raw(), |sql| {
         for (k, id, f) in &c.units {
-            if let Some(other) = open_conflict(sql, k, *id, f, None)? {
+            if let Some(other) = open_conflict(sql, k, *id, f)? {
                 return Ok(Created::Conflict(other, static_kind(k), *id));
             }
         }
@@ -269,27 +259,17 @@ pub fn list(
         before.unwrap_or(i64::MAX).into(),
         limit.into(),
     ];
-    let mut scope: Vec<String> = Vec::new();
-    for (lo, hi) in ranges {
-        params.push((*lo).into());
-        params.push((*hi).into());
-        scope.push(format!(
-            "district_code BETWEEN ${} AND ${}",
-            params.len() - 1,
-            params.len()
-        ));
-    }
-    if scope.is_empty() {
-        scope.push("1 = 0".into());
-    }
+    // Both districts a request touches must be in scope (a transfer or a merge may name a
+    // second one), in SQL so that pages stay full.
+    let main = crate::bulk::ranges_sql("district_code", ranges, &mut params);
+    let other = crate::bulk::ranges_sql("other_district", ranges, &mut params);
     let rows = db.raw().query(
         &format!(
             "SELECT {COLS} FROM change_requests
              WHERE (CAST($1 AS TEXT) IS NULL OR state = $1) AND (CAST($2 AS TEXT) IS NULL OR kind = $2)
                AND id < $3
-               AND ({})
-             ORDER BY id DESC LIMIT $4",
-            scope.join(" OR ")
+               AND {main} AND (other_district IS NULL OR {other})
+             ORDER BY id DESC LIMIT $4"
         ),
         &params,
     )?;
@@ -298,15 +278,30 @@ pub fn list(
 
 /// The units request `id` names, in order (unit kind, id), without repeats.
 pub fn units(db: &mut Db<'_>, id: i64) -> Result<Vec<(String, i64)>> {
-    let rows = db.raw().query(
-        "SELECT unit_kind, unit_id FROM change_units WHERE change_id = $1",
-        &[id.into()],
+    Ok(units_of(db, &[id])?.remove(&id).unwrap_or_default())
+}
+
+/// The units of each of requests `ids`, in order, without repeats (one query).
+pub fn units_of(
+    db: &mut Db<'_>,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, Vec<(String, i64)>>> {
+    let mut out: std::collections::HashMap<i64, Vec<(String, i64)>> = Default::default();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let sql = db.raw();
+    let mut params = Vec::new();
+    let within = crate::sql::in_ints(sql.dialect(), "change_id", ids, &mut params);
+    let rows = sql.query(
+        &format!("SELECT change_id, unit_kind, unit_id FROM change_units WHERE {within}"),
+        &params,
     )?;
-    let mut out: Vec<(String, i64)> = Vec::new();
     for r in rows {
-        let u = (r.text(0), r.int(1).unwrap_or_default());
-        if !out.contains(&u) {
-            out.push(u);
+        let list = out.entry(r.int(0).unwrap_or_default()).or_default();
+        let u = (r.text(1), r.int(2).unwrap_or_default());
+        if !list.contains(&u) {
+            list.push(u);
         }
     }
     Ok(out)
@@ -376,7 +371,7 @@ fn still_pending(sql: &mut dyn Sql, id: i64) -> Result<()> {
         .map(|r| r.text(0));
     match state.as_deref() {
         Some("pendiente") => Ok(()),
-        Some(s) => Err(StoreError::Invalid(format!(
+        Some(s) => Err(StoreError::Conflict(format!(
             "la solicitud {id} ya está {s}"
         ))),
         None => Err(StoreError::Invalid(format!("la solicitud {id} no existe"))),
@@ -435,6 +430,9 @@ pub struct Relink {
 pub enum ApplyRefusal {
     /// Unit (kind, id) moved on since the request: its current version is not the expected.
     Stale(&'static str, i64),
+    /// A person or household id the change would register was taken meanwhile (by an import
+    /// or another change): plan it again.
+    IdTaken,
 }
 
 /// Applies request `id`: records the final approval, checks every unit is still at the version
@@ -466,6 +464,18 @@ pub fn apply(
                 return Ok(Err(ApplyRefusal::Stale(kind, *uid)));
             }
         }
+        // New units were numbered when the change was planned, just before this transaction.
+        let first_new = |ids: &mut dyn Iterator<Item = i64>| ids.min();
+        if let Some(p) = first_new(&mut set.new_persons.iter().map(|(p, _)| p.id)) {
+            if p < versions::next_person_id_in(sql)? {
+                return Ok(Err(ApplyRefusal::IdTaken));
+            }
+        }
+        if let Some(h) = first_new(&mut set.new_households.iter().map(|(h, _)| h.id)) {
+            if h < versions::next_household_id_in(sql)? {
+                return Ok(Err(ApplyRefusal::IdTaken));
+            }
+        }
         insert_approval(sql, id, approval)?;
         versions::write(sql, set)?;
         relink_in_tx(sql, relink, &approval.at, &approval.approver, id)?;
@@ -481,8 +491,6 @@ pub fn apply(
         Ok(Ok(()))
     })
 }
-
-const OPEN: &str = "('emitida', 'recibida', 'contactada')";
 
 /// Closes the open referrals of `ids` (by referral id) with `reason`, one event each.
 fn close_referrals(
@@ -518,7 +526,7 @@ fn open_referrals(sql: &mut dyn Sql, kind: &str, unit: i64) -> Result<Vec<(i64, 
         .query(
             &format!(
                 "SELECT id, status, service FROM referrals
-                 WHERE unit_kind = $1 AND unit_id = $2 AND status IN {OPEN}"
+                 WHERE unit_kind = $1 AND unit_id = $2 AND status IN {OPEN_SQL}"
             ),
             &[kind.into(), unit.into()],
         )?
@@ -612,11 +620,6 @@ pub fn person_evidence_counts(db: &mut Db<'_>, person: i64) -> Result<(i64, i64)
         .map(|r| (r.int(0).unwrap_or_default(), r.int(1).unwrap_or_default()))
         .unwrap_or_default();
     Ok(c)
-}
-
-/// The open request that names unit (`kind`, `id`) for `field` (`*`: any), if any.
-pub fn open_on(db: &mut Db<'_>, kind: &str, id: i64, field: &str) -> Result<Option<i64>> {
-    open_conflict(db.raw(), kind, id, field, None)
 }
 
 /// The district (`DDdd` as a number) of community `id`, if it exists.

@@ -189,21 +189,7 @@ pub struct Reach {
 
 fn reach_sql(reach: &Reach, params: &mut Vec<Param>, clauses: &mut Vec<String>) {
     if let Some(ranges) = &reach.districts {
-        let mut any = Vec::new();
-        for (lo, hi) in ranges {
-            params.push((*lo).into());
-            params.push((*hi).into());
-            any.push(format!(
-                "district_code BETWEEN ${} AND ${}",
-                params.len() - 1,
-                params.len()
-            ));
-        }
-        if any.is_empty() {
-            clauses.push("1 = 0".into());
-        } else {
-            clauses.push(format!("({})", any.join(" OR ")));
-        }
+        clauses.push(crate::bulk::ranges_sql("district_code", ranges, params));
     }
     if let Some(inst) = &reach.institution {
         params.push(inst.as_str().into());

@@ -60,6 +60,9 @@ pub enum StoreError {
     NotInitialised,
     #[error("{0}")]
     Invalid(String),
+    /// The data moved on since the caller read it (decided already, changed meanwhile).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl From<postgres::Error> for StoreError {

@@ -112,6 +112,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0022_measurement_known_at",
         include_str!("../migrations/postgres/0022_measurement_known_at.sql"),
     ),
+    (
+        "0023_change_units_by_change",
+        include_str!("../migrations/postgres/0023_change_units_by_change.sql"),
+    ),
 ];
 
 /// A PostgreSQL registry.

@@ -99,6 +99,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0022_measurement_known_at",
         include_str!("../migrations/sqlite/0022_measurement_known_at.sql"),
     ),
+    (
+        "0023_change_units_by_change",
+        include_str!("../migrations/sqlite/0023_change_units_by_change.sql"),
+    ),
 ];
 
 /// How much of the database file the server's counter-referral writer reads through a memory

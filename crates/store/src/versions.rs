@@ -35,17 +35,6 @@ pub struct VersionSet {
     pub past_persons: Vec<(Person, VersionMeta)>,
 }
 
-impl VersionSet {
-    pub fn is_empty(&self) -> bool {
-        self.households.is_empty()
-            && self.persons.is_empty()
-            && self.new_persons.is_empty()
-            && self.new_households.is_empty()
-            && self.past_households.is_empty()
-            && self.past_persons.is_empty()
-    }
-}
-
 const VERSION_COLS: [&str; 7] = [
     "valid_from",
     "recorded_at",
@@ -304,7 +293,11 @@ pub fn apply(db: &mut Db<'_>, set: &VersionSet) -> Result<()> {
 
 /// The next free person id (current and past versions), for [`VersionSet::new_persons`].
 pub fn next_person_id(db: &mut Db<'_>) -> Result<i64> {
-    let row = db.raw().query_opt(
+    next_person_id_in(db.raw())
+}
+
+pub(crate) fn next_person_id_in(sql: &mut dyn Sql) -> Result<i64> {
+    let row = sql.query_opt(
         "SELECT MAX(m) FROM (SELECT MAX(id) AS m FROM persons
          UNION ALL SELECT MAX(id) AS m FROM person_history) t",
         &[],
@@ -512,8 +505,16 @@ pub(crate) const KNOWN_KEYS_SQL: &str = "SELECT submission_key, id FROM househol
      UNION ALL SELECT submission_key, household_id FROM household_interviews";
 
 /// `IN (…)` list of ids: integers formatted here, never text from outside.
-fn id_list(ids: &[i64]) -> String {
-    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+/// Rows of `select … WHERE <col IN ids>` (the template's `{in}`), the ids bound as parameters in
+/// slices SQLite can bind.
+fn rows_in(sql: &mut dyn Sql, template: &str, col: &str, ids: &[i64]) -> Result<Vec<Row>> {
+    let mut out = Vec::new();
+    for slice in ids.chunks(10_000) {
+        let mut params = Vec::new();
+        let within = crate::sql::in_ints(sql.dialect(), col, slice, &mut params);
+        out.extend(sql.query(&template.replace("{in}", &within), &params)?);
+    }
+    Ok(out)
 }
 
 /// The current versions of households `ids` (inside the caller's transaction).
@@ -524,13 +525,14 @@ pub(crate) fn current_households(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let rows = sql.query(
+    let rows = rows_in(
+        sql,
         &format!(
-            "SELECT {} FROM households WHERE id IN ({})",
-            select_list(&household_cols()),
-            id_list(ids)
+            "SELECT {} FROM households WHERE {{in}}",
+            select_list(&household_cols())
         ),
-        &[],
+        "id",
+        ids,
     )?;
     rows.iter().map(decode_household).collect()
 }
@@ -543,15 +545,18 @@ pub(crate) fn current_members(
     if household_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let rows = sql.query(
+    let rows = rows_in(
+        sql,
         &format!(
-            "SELECT {} FROM persons WHERE household_id IN ({}) ORDER BY id",
-            select_list(&person_cols()),
-            id_list(household_ids)
+            "SELECT {} FROM persons WHERE {{in}}",
+            select_list(&person_cols())
         ),
-        &[],
+        "household_id",
+        household_ids,
     )?;
-    rows.iter().map(decode_person).collect()
+    let mut out = rows.iter().map(decode_person).collect::<Result<Vec<_>>>()?;
+    out.sort_by_key(|(p, _)| p.id);
+    Ok(out)
 }
 
 /// Records re-interviews that did not become a current row.
@@ -593,12 +598,11 @@ pub fn import_files(
     if imports.is_empty() {
         return Ok(Default::default());
     }
-    let rows = db.raw().query(
-        &format!(
-            "SELECT import_id, file_no, path FROM import_files WHERE import_id IN ({})",
-            id_list(imports)
-        ),
-        &[],
+    let rows = rows_in(
+        db.raw(),
+        "SELECT import_id, file_no, path FROM import_files WHERE {in}",
+        "import_id",
+        imports,
     )?;
     Ok(rows
         .iter()

@@ -1177,23 +1177,10 @@ fn remeasure_from_store(
                 .get(&i64::from(code.get()))
                 .copied()
                 .unwrap_or(0) as usize;
-        let t = TerritoryCode::District(*code);
         let mut data = RegistryData::new(&FormVocabulary);
         let at = vamos_store::Reading::at(remeasure.as_of);
         if whole {
-            store.load_part(t, vamos_store::LoadPart::Units, &at, &mut data)?;
-            // The district's id range: an open range would read every person.
-            if let Some(ids) = store.person_id_bounds(t)? {
-                store.load_part(t, vamos_store::LoadPart::Persons { ids }, &at, &mut data)?;
-            }
-            store.load_part(
-                t,
-                vamos_store::LoadPart::Events {
-                    counter_referrals_through: applied,
-                },
-                &at,
-                &mut data,
-            )?;
+            load_district(store, *code, &at, applied, &mut data)?;
         } else {
             store.load_communities(&communities, applied, &at, &mut data)?;
         }
@@ -1266,15 +1253,7 @@ pub fn update_logros(
     }
     // A person lives in one district: the districts' sets add up to the persons named.
     let persons: usize = by_district.values().map(|d| d.0.len()).sum();
-    let mut stored: Vec<DistrictLogros> = rows
-        .iter()
-        .filter_map(|(d, j)| {
-            Some(DistrictLogros {
-                district: DistrictCode::from_number(*d).ok()?,
-                logros: serde_json::from_str(j).ok()?,
-            })
-        })
-        .collect();
+    let mut stored = stored_logros(&rows);
     let mut districts: Vec<i64> = by_district.keys().copied().collect();
     districts.sort_unstable();
     let districts: Vec<DistrictCode> = districts
@@ -1360,6 +1339,44 @@ pub fn update_logros(
         applied_through: through,
         resident: used_memory,
     }))
+}
+
+/// A measurement's stored district figures (`(district, JSON)` rows) as Logros.
+pub(crate) fn stored_logros(rows: &[(u16, String)]) -> Vec<DistrictLogros> {
+    rows.iter()
+        .filter_map(|(d, j)| {
+            Some(DistrictLogros {
+                district: DistrictCode::from_number(*d).ok()?,
+                logros: serde_json::from_str(j).ok()?,
+            })
+        })
+        .collect()
+}
+
+/// Reads district `d` at `at` into `data`: its units, its persons (within the district's id
+/// range: an open range would read every person) and their events with the counter-referrals
+/// up to `through`.
+pub(crate) fn load_district(
+    store: &mut dyn Store,
+    d: DistrictCode,
+    at: &vamos_store::Reading,
+    through: i64,
+    data: &mut RegistryData,
+) -> anyhow::Result<()> {
+    let t = TerritoryCode::District(d);
+    store.load_part(t, vamos_store::LoadPart::Units, at, data)?;
+    if let Some(ids) = store.person_id_bounds(t)? {
+        store.load_part(t, vamos_store::LoadPart::Persons { ids }, at, data)?;
+    }
+    store.load_part(
+        t,
+        vamos_store::LoadPart::Events {
+            counter_referrals_through: through,
+        },
+        at,
+        data,
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -552,7 +552,8 @@ const REPORT_COLUMNS: [(&str, &str); 24] = [
     ("measurement_id", "medicion"),
 ];
 
-fn cell_text(v: &Value) -> String {
+/// A JSON value as a CSV cell (null empty, yes/no, lists joined with commas).
+pub(crate) fn cell_text(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),

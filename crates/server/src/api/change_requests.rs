@@ -82,18 +82,12 @@ pub(crate) async fn read_form(
         let field = match form.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
-            Err(e) => {
-                return Err(ApiError::bad_request(format!(
-                    "el envío no se pudo leer: {e}"
-                )))
-            }
+            Err(e) => return Err(unreadable(&e)),
         };
         let name = field.name().unwrap_or("").to_string();
         if name == "adjunto" {
             let file_name = field.file_name().unwrap_or("documento").to_string();
-            let bytes = field.bytes().await.map_err(|e| {
-                ApiError::bad_request(format!("el documento no se pudo recibir: {e}"))
-            })?;
+            let bytes = field.bytes().await.map_err(|e| unreadable(&e))?;
             if bytes.is_empty() {
                 continue;
             }
@@ -117,7 +111,10 @@ pub(crate) async fn read_form(
         let text = field.text().await.unwrap_or_default();
         if name == json_part {
             input = Some(serde_json::from_str(&text).map_err(|e| {
-                ApiError::bad_request(format!("«{json_part}» no es una solicitud válida: {e}"))
+                ApiError::bad_request(format!(
+                    "«{json_part}» no es una solicitud válida: {}",
+                    invalid_json(&e)
+                ))
             })?);
         } else if name == "documento" {
             kinds.push(text.trim().to_string());
@@ -173,17 +170,31 @@ pub async fn create_request(
     let input: ch::RequestInput = if ctype.starts_with("multipart/form-data") {
         let form = <Multipart as axum::extract::FromRequest<AppState>>::from_request(body, &st)
             .await
-            .map_err(|e| ApiError::bad_request(format!("el envío no se pudo leer: {e}")))?;
+            .map_err(|e| {
+                ApiError::new(
+                    e.status(),
+                    "envio_ilegible",
+                    "el envío no es un formulario multipart válido",
+                )
+            })?;
         read_form(form, "solicitud")
             .await?
             .0
             .ok_or_else(|| ApiError::bad_request("falta la parte «solicitud» (JSON)"))?
     } else {
+        // Reading fails when the body passes the limit (or the client goes away meanwhile).
         let bytes = axum::body::to_bytes(body.into_body(), ch::MAX_ATTACHMENT)
             .await
-            .map_err(|e| ApiError::bad_request(format!("el envío no se pudo leer: {e}")))?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::bad_request(format!("solicitud inválida: {e}")))?
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "envio_muy_grande",
+                    "la solicitud supera 10 MB",
+                )
+            })?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::bad_request(format!("solicitud inválida: {}", invalid_json(&e)))
+        })?
     };
     let out = p
         .act(&st, move |s, actor| ch::request(s, actor, &input))
@@ -368,12 +379,18 @@ pub async fn get_attachment(
     let d = p
         .act(&st, move |s, actor| ch::attachment(s, actor, id, n))
         .await?;
+    Ok(attachment_response(id, n, d))
+}
+
+/// A request's document as a download (API and web page alike): its type, a file name with
+/// the extension of that type, and `nosniff` so no browser reads it as anything else.
+pub(crate) fn attachment_response(id: i64, n: i64, d: ch::Download) -> Response {
     let ext = match d.media_type.as_str() {
         "application/pdf" => "pdf",
         "image/png" => "png",
         _ => "jpg",
     };
-    Ok((
+    (
         [
             (header::CONTENT_TYPE, d.media_type),
             (
@@ -384,5 +401,28 @@ pub async fn get_attachment(
         ],
         d.content,
     )
-        .into_response())
+        .into_response()
+}
+
+/// A multipart body that could not be read, in Spanish, with the status axum gives it (413 past
+/// the limit).
+fn unreadable(e: &axum::extract::multipart::MultipartError) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "envio_muy_grande",
+            "el envío supera el tamaño permitido (documentos de hasta 10 MB)",
+        )
+    } else {
+        ApiError::new(
+            e.status(),
+            "envio_ilegible",
+            "el envío no se pudo leer: el formulario está incompleto o mal armado",
+        )
+    }
+}
+
+/// What is wrong with a JSON body, in Spanish.
+fn invalid_json(e: &serde_json::Error) -> String {
+    crate::error::serde_detail(&e.to_string()).unwrap_or_else(|| "el JSON no es válido".into())
 }

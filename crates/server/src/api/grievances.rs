@@ -298,11 +298,6 @@ pub async fn resolve(
         )
         .await;
     };
-    if outcome != Outcome::Resuelto {
-        return Err(ApiError::bad_request(
-            "una solicitud de cambio acompaña solo una resolución «resuelto»",
-        ));
-    }
     let now = auth::now();
     let d = p
         .act(&st, move |s, actor| {
@@ -310,6 +305,7 @@ pub async fn resolve(
                 s,
                 actor,
                 id,
+                outcome,
                 &b.reason,
                 &b.public_text,
                 &change,

@@ -226,18 +226,14 @@ pub async fn detail(State(st): State<AppState>, page: Page, Path(id): Path<i64>)
     };
     let who = p.as_actor();
     match st.pool.run(move |s| Ok(ch::show(s, &who, id)?)).await {
-        Ok(v) => {
-            let own =
-                v.get("solicitado_por").and_then(|x| x.as_str()) == Some(p.user.username.as_str());
-            page.html(
-                "cambio.html",
-                context! {
-                    c => JValue::from_serialize(&v),
-                    can_decide => p.can(Permission::ChangesApprove) && !own,
-                    own,
-                },
-            )
-        }
+        Ok(v) => page.html(
+            "cambio.html",
+            context! {
+                can_decide => v.get("puede_decidir").and_then(Value::as_bool) == Some(true),
+                own => v.get("propia").and_then(Value::as_bool) == Some(true),
+                c => JValue::from_serialize(&v),
+            },
+        ),
         Err(e) => page.error(&e),
     }
 }
@@ -304,18 +300,7 @@ pub async fn document(
         .run(move |s| Ok(ch::attachment(s, &who, id, n)?))
         .await
     {
-        Ok(d) => (
-            [
-                (header::CONTENT_TYPE, d.media_type),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"solicitud-{id}-documento-{n}\""),
-                ),
-                (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
-            ],
-            d.content,
-        )
-            .into_response(),
+        Ok(d) => crate::api::change_requests::attachment_response(id, n, d),
         Err(e) => page.error(&e),
     }
 }

@@ -331,7 +331,7 @@ pub async fn staff_detail(
             "reclamo_gestion.html",
             context! {
                 d => JValue::from_serialize(&d),
-                closed => d.resolved_at.is_some() && matches!(d.summary.state.as_str(), "resuelto" | "no_corresponde"),
+                closed => d.summary.closed,
                 personal => page.can(Permission::RegistryRead),
                 can_request_change => page.can(Permission::ChangesRequest),
                 done => q.get("hecho").filter(|h| h.starts_with("grv-done-")).cloned(),
