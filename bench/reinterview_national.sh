@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Benchmark: re-import of a national re-interview wave (issue 36) against the first import.
+# Benchmark: re-import of a national re-interview wave (issue 36) against the first import, and
+# classification at a past date over two versions against a single-version registry.
 #
 #   bash bench/reinterview_national.sh             # national scale (1.9 M households)
 #   HH=20000 bash bench/reinterview_national.sh    # smaller run
@@ -8,7 +9,9 @@
 #   1. vamos synth: the national wave (interviews in the 90 days before REF_DATE);
 #   2. vamos import fips of it into an empty registry (timed: the baseline);
 #   3. vamos synth --reinterview-of: the same households six months later (~10 % changed);
-#   4. vamos import fips of the re-interview wave (timed) — target ≤ 2.5× step 2.
+#   4. vamos import fips of the re-interview wave (timed) — target ≤ 2.5× step 2;
+#   5. (SQLite, unless CLASSIFY=0) classification at 1 June 2026 of that two-version registry
+#      against a fresh import of the first wave alone, alternating, two runs each — target ≤ 1.3×.
 # Both SQLite and (when it answers) PostgreSQL; BACKENDS=sqlite runs SQLite only. Needs GNU
 # time (Debian package time).
 # Absolute times on a shared 2-core machine are noisy; the ratio is what to compare.
@@ -82,3 +85,23 @@ for b in sqlite postgres; do
     tail -n 1 "$WORK/${b}_reinterview.out" | sed 's/^/  resumen: /' | cut -c1-400
   fi
 done
+
+# Classification at a past date (1 June 2026: after the first wave, before the re-interviews)
+# over the two-version registry against a fresh single-version import of the first wave,
+# alternating, two runs each (SQLite; CLASSIFY=0 skips it).
+if [ "${CLASSIFY:-1}" != 0 ]; then
+  rm -f "$WORK/single.sqlite" "$WORK/single.sqlite-wal" "$WORK/single.sqlite-shm"
+  "$VAMOS" db init --db "sqlite:$WORK/single.sqlite" > /dev/null
+  "$VAMOS" import fips --db "sqlite:$WORK/single.sqlite" "$ONE" --date "$IMPORT_DATE" --format json \
+    --rejects "$WORK/rechazos3.csv" > /dev/null
+  echo
+  printf "%-34s %10s %22s\n" "clasificación al 2026-06-01" "segundos" "personas, hogares"
+  for run in 1 2; do
+    for db in single vamos; do
+      r="$(timed "classify_${db}_$run" "$VAMOS" classify --db "sqlite:$WORK/$db.sqlite" --as-of 2026-06-01 --format json)"
+      read -r _ s _ <<< "$r"
+      counts=$(python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(d['persons'], d['households'])" "$WORK/classify_${db}_$run.out")
+      printf "%-34s %10.2f %22s\n" "$([ $db = single ] && echo 'una versión' || echo 'dos versiones') (corrida $run)" "$s" "$counts"
+    done
+  done
+fi

@@ -339,6 +339,13 @@ fn put_household(h: &mut Household, m: &mut VersionMeta, v: &[Value]) -> Result<
     Ok(())
 }
 
+/// The district (`DDdd` as a number) of community `id`, if it exists.
+fn community_district(store: &mut dyn Store, id: i64) -> Result<Option<i64>> {
+    Ok(store
+        .locate(vamos_store::UnitKind::Community, id)?
+        .map(|(_, d)| i64::from(d)))
+}
+
 /// Keeps a moved household's district and community consistent (a household always belongs
 /// to a community of its own district): another district needs a community of that district;
 /// a community alone brings its district, returned when it is not among `edits` already and
@@ -364,7 +371,7 @@ fn place_of_move(
             _ => Ok(None),
         };
     };
-    let Some(cd) = store::community_district(&mut store.db(), c)? else {
+    let Some(cd) = community_district(store, c)? else {
         return Err(Error::bad_request(format!(
             "community_id: la comunidad {c} no existe"
         )));
@@ -1164,7 +1171,7 @@ pub fn request(store: &mut dyn Store, actor: &Actor, input: &RequestInput) -> Re
     }
     if let Some(c) = input.valores.get("community_id") {
         if let Value::Int(n) = payload_value("community_id", c)? {
-            let district = store::community_district(&mut store.db(), n)?;
+            let district = community_district(store, n)?;
             if !district
                 .and_then(DistrictCode::from_stored)
                 .is_some_and(|d| actor.scope.contains(d))

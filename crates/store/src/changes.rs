@@ -621,14 +621,3 @@ pub fn person_evidence_counts(db: &mut Db<'_>, person: i64) -> Result<(i64, i64)
         .unwrap_or_default();
     Ok(c)
 }
-
-/// The district (`DDdd` as a number) of community `id`, if it exists.
-pub fn community_district(db: &mut Db<'_>, id: i64) -> Result<Option<i64>> {
-    Ok(db
-        .raw()
-        .query_opt(
-            "SELECT district_code FROM communities WHERE id = $1",
-            &[id.into()],
-        )?
-        .and_then(|r| r.int(0)))
-}

@@ -6,6 +6,9 @@
 use crate::sql::{in_tx, Param, Row};
 use crate::{Result, StoreError};
 
+/// The closed states ([`vamos_domain::grievance::GrievanceState::is_closed`]) as an SQL list.
+const CLOSED_SQL: &str = "('resuelto', 'no_corresponde')";
+
 /// A grievance as stored.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Grievance {
@@ -237,7 +240,7 @@ pub fn list(db: &mut crate::sql::Db<'_>, reach: &Reach, f: &Filter) -> Result<Ve
         clauses.push(format!("state = ${}", params.len()));
     }
     if f.open || f.overdue_at.is_some() {
-        clauses.push("state NOT IN ('resuelto', 'no_corresponde')".into());
+        clauses.push(format!("state NOT IN {CLOSED_SQL}"));
     }
     if let Some(c) = &f.category {
         params.push(c.as_str().into());
@@ -360,4 +363,20 @@ pub fn persons_by_national_id(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CLOSED_SQL;
+    use vamos_domain::grievance::GrievanceState;
+
+    #[test]
+    fn the_sql_list_of_closed_states_is_the_domain_s() {
+        let codes: Vec<String> = GrievanceState::ALL
+            .into_iter()
+            .filter(|s| s.is_closed())
+            .map(|s| format!("'{}'", s.code()))
+            .collect();
+        assert_eq!(CLOSED_SQL, format!("({})", codes.join(", ")));
+    }
 }

@@ -138,6 +138,13 @@ pub(crate) fn queries(
     } else {
         (String::new(), String::new())
     };
+    // Every person any version of whom belonged to a household that is or was in the place.
+    let of_place = format!(
+        "SELECT p.id FROM persons p JOIN households h ON h.id = p.household_id WHERE {pl}
+         UNION SELECT p.id FROM person_history p JOIN households h ON h.id = p.household_id
+         WHERE {pl}",
+        pl = place("h")
+    );
     // The persons' territory and id range, for alias `p` (current or past rows).
     let (person_join, person_where, persons_of_place) = match filter {
         Filter::Nation => {
@@ -155,23 +162,13 @@ pub(crate) fn queries(
             (
                 "JOIN households h ON h.id = p.household_id".to_string(),
                 format!("{} AND p.id BETWEEN {from} AND {to}", place("h")),
-                format!(
-                    "SELECT p.id FROM persons p JOIN households h ON h.id = p.household_id WHERE {pl}
-                     UNION SELECT p.id FROM person_history p JOIN households h ON h.id = p.household_id
-                     WHERE {pl}",
-                    pl = place("h")
-                ),
+                of_place,
             )
         }
         Filter::Communities(_) => (
             "JOIN households h ON h.id = p.household_id".to_string(),
             place("h"),
-            format!(
-                "SELECT p.id FROM persons p JOIN households h ON h.id = p.household_id WHERE {pl}
-                 UNION SELECT p.id FROM person_history p JOIN households h ON h.id = p.household_id
-                 WHERE {pl}",
-                pl = place("h")
-            ),
+            of_place,
         ),
     };
     let persons = format!(

@@ -239,17 +239,7 @@ pub async fn list_requests(
         let text = p
             .act(&st, move |s, actor| ch::export_csv(s, actor, &query))
             .await?;
-        return Ok((
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"solicitudes-de-cambio.csv\"",
-                ),
-            ],
-            text,
-        )
-            .into_response());
+        return Ok(super::csv_download("solicitudes-de-cambio.csv", text));
     }
     let rows = p
         .act(&st, move |s, actor| ch::list(s, actor, &query))

@@ -7,7 +7,7 @@ use crate::auth::{self, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -134,17 +134,7 @@ pub async fn list(
             let bytes = p
                 .act(&st, move |s, actor| g::export_csv(s, actor, &lq, now))
                 .await?;
-            Ok((
-                [
-                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        "attachment; filename=\"reclamos.csv\"".to_string(),
-                    ),
-                ],
-                bytes,
-            )
-                .into_response())
+            Ok(super::csv_download("reclamos.csv", bytes))
         }
         None | Some("json") => {
             let rows = p

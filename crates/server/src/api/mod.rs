@@ -74,13 +74,34 @@ pub fn router(body_limit: usize, upload_limit: usize) -> Router<AppState> {
         .merge(limited(counter_referrals::uploads(), upload_limit))
         .merge(limited(
             change_requests::uploads(),
-            upload_limit.max(ch_upload_limit()),
+            upload_limit.max(change_upload_limit()),
         ))
 }
 
-/// A change request's body: its documents (up to five of 10 MB) and the form around them.
-fn ch_upload_limit() -> usize {
+/// A change request's body (API and web form): its documents (up to five of 10 MB) and the
+/// form around them.
+pub(crate) fn change_upload_limit() -> usize {
     vamos_app::changes::MAX_ATTACHMENTS * vamos_app::changes::MAX_ATTACHMENT + 1024 * 1024
+}
+
+/// A CSV file as a download named `file_name` (the body is UTF-8, cells already neutralised).
+pub(crate) fn csv_download(
+    file_name: &str,
+    body: impl Into<axum::body::Body>,
+) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file_name}\""),
+            ),
+        ],
+        body.into(),
+    )
+        .into_response()
 }
 
 /// The OpenAPI description of every operation of [`router`], as utoipa generates it from the

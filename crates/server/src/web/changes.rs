@@ -8,8 +8,7 @@ use crate::api::change_requests::read_form;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{Multipart, Path, Query, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Form;
 use minijinja::context;
 use minijinja::value::Value as JValue;
@@ -93,17 +92,7 @@ pub async fn csv(
         .run(move |s| Ok(ch::export_csv(s, &who, &query)?))
         .await
     {
-        Ok(text) => (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"solicitudes-de-cambio.csv\"",
-                ),
-            ],
-            text,
-        )
-            .into_response(),
+        Ok(text) => crate::api::csv_download("solicitudes-de-cambio.csv", text),
         Err(e) => page.error(&e),
     }
 }

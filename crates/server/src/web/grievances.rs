@@ -16,8 +16,8 @@ use crate::auth;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Form;
 use minijinja::context;
 use minijinja::value::Value as JValue;
@@ -299,17 +299,7 @@ pub async fn staff_csv(
         .run(move |s| Ok(g::export_csv(s, &actor, &lq, now)?))
         .await
     {
-        Ok(bytes) => (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"reclamos.csv\"",
-                ),
-            ],
-            bytes,
-        )
-            .into_response(),
+        Ok(bytes) => crate::api::csv_download("reclamos.csv", bytes),
         Err(e) => page.error(&e),
     }
 }

@@ -15,8 +15,7 @@ use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{Multipart, Path, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use minijinja::context;
 use minijinja::value::Value as JValue;
 use std::collections::BTreeMap;
@@ -473,17 +472,7 @@ pub async fn rejects(State(st): State<AppState>, page: Page, Path(id): Path<u64>
     if let Err(e) = audited {
         return page.error(&e);
     }
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"rechazos-importacion-{id}.csv\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response()
+    crate::api::csv_download(&format!("rechazos-importacion-{id}.csv"), bytes)
 }
 
 #[cfg(test)]

@@ -470,8 +470,7 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
             get(changes::list)
                 .post(changes::create)
                 .layer(axum::extract::DefaultBodyLimit::max(
-                    vamos_app::changes::MAX_ATTACHMENTS * vamos_app::changes::MAX_ATTACHMENT
-                        + 1024 * 1024,
+                    crate::api::change_upload_limit(),
                 )),
         )
         .route("/cambios.csv", get(changes::csv))
