@@ -716,6 +716,33 @@ impl crate::sql::Sql for PgImport<'_> {
     fn batch(&mut self, sql: &str) -> Result<()> {
         Ok(self.tx()?.batch_execute(sql)?)
     }
+
+    fn copy_rows(
+        &mut self,
+        table: &str,
+        cols: &[&str],
+        rows: &[Vec<crate::sql::Param>],
+    ) -> Result<u64> {
+        let buf = copy_text(cols, rows)?;
+        let mut w = self
+            .tx()?
+            .copy_in(&format!("COPY {table} ({}) FROM STDIN", cols.join(", ")))?;
+        w.write_all(buf.as_bytes())?;
+        Ok(w.finish()?)
+    }
+}
+
+/// `rows` in COPY's text format.
+fn copy_text(cols: &[&str], rows: &[Vec<crate::sql::Param>]) -> Result<String> {
+    let mut buf = String::with_capacity(rows.len() * 16 * cols.len().max(1));
+    for row in rows {
+        let mut r = CopyRow::new(&mut buf);
+        for p in row {
+            r.param(p)?;
+        }
+        r.end();
+    }
+    Ok(buf)
 }
 
 /// Appends one field in COPY text format (tab separated, `\N` for NULL, backslash escapes).
@@ -1161,14 +1188,7 @@ impl crate::sql::Sql for PostgresStore {
         cols: &[&str],
         rows: &[Vec<crate::sql::Param>],
     ) -> Result<u64> {
-        let mut buf = String::with_capacity(rows.len() * 16 * cols.len().max(1));
-        for row in rows {
-            let mut r = CopyRow::new(&mut buf);
-            for p in row {
-                r.param(p)?;
-            }
-            r.end();
-        }
+        let buf = copy_text(cols, rows)?;
         let mut w = self
             .client
             .copy_in(&format!("COPY {table} ({}) FROM STDIN", cols.join(", ")))?;

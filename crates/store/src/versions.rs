@@ -9,7 +9,7 @@
 
 use crate::bulk::date_param;
 use crate::sql::{in_tx, Db, Param, Row, Sql};
-use crate::{iso, Result, StoreError};
+use crate::{iso, Backend, Result, StoreError};
 use chrono::NaiveDate;
 use vamos_domain::schema::{FieldKind, HOUSEHOLD_FIELDS, PERSON_FIELDS};
 use vamos_domain::versions::{household_hash, person_hash, UnitStatus, VersionMeta};
@@ -195,6 +195,72 @@ fn replace_sql(sql: &dyn Sql, table: &str, cols: &[&str]) -> String {
     format!("UPDATE {table} SET {} WHERE id = $1", sets.join(", "))
 }
 
+/// Makes `rows` — (id, new version, the row's values in `cols` order) — the current rows of
+/// `table`, the rows they replace moved to `history` first, in bulk: one version check and one
+/// copy to the history per slice of ids; the new values by one prepared `UPDATE` per row on
+/// SQLite (in process, nothing to save) and, on PostgreSQL, by `COPY` into a temporary table and
+/// one `UPDATE … FROM` (a re-interview wave replaces hundreds of thousands of rows: one round
+/// trip per row would dominate).
+fn replace_current(
+    sql: &mut dyn Sql,
+    (label, table, history): (&str, &str, &str),
+    cols: &[&str],
+    rows: Vec<(i64, i64, Vec<Param>)>,
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = rows.iter().map(|(id, _, _)| *id).collect();
+    let current: std::collections::HashMap<i64, i64> = rows_in(
+        sql,
+        &format!("SELECT id, version FROM {table} WHERE {{in}}"),
+        "id",
+        &ids,
+    )?
+    .iter()
+    .filter_map(|r| Some((r.int(0)?, r.int(1)?)))
+    .collect();
+    for (id, next, _) in &rows {
+        check_version(label, *id, current.get(id).copied(), *next)?;
+    }
+    for slice in ids.chunks(10_000) {
+        let mut params = Vec::new();
+        let within = crate::sql::in_ints(sql.dialect(), "id", slice, &mut params);
+        sql.execute(
+            &format!("INSERT INTO {history} SELECT * FROM {table} WHERE {within}"),
+            &params,
+        )?;
+    }
+    let values: Vec<Vec<Param>> = rows.into_iter().map(|(_, _, v)| v).collect();
+    match sql.dialect() {
+        Backend::Postgres => {
+            let staged = format!("staged_{table}");
+            sql.batch(&format!(
+                "CREATE TEMP TABLE IF NOT EXISTS {staged} (LIKE {table}) ON COMMIT DROP;
+                 TRUNCATE {staged}"
+            ))?;
+            sql.copy_rows(&staged, cols, &values)?;
+            let sets: Vec<String> = cols
+                .iter()
+                .skip(1)
+                .map(|c| format!("{c} = s.{c}"))
+                .collect();
+            sql.execute(
+                &format!(
+                    "UPDATE {table} x SET {} FROM {staged} s WHERE x.id = s.id",
+                    sets.join(", ")
+                ),
+                &[],
+            )?;
+        }
+        Backend::Sqlite => {
+            let text = replace_sql(sql, table, cols);
+            sql.execute_many(&text, &values)?;
+        }
+    }
+    Ok(())
+}
+
 fn check_version(table: &str, id: i64, current: Option<i64>, next: i64) -> Result<()> {
     match current {
         None => Err(StoreError::Invalid(format!("{table} {id}: no existe"))),
@@ -205,35 +271,19 @@ fn check_version(table: &str, id: i64, current: Option<i64>, next: i64) -> Resul
     }
 }
 
-fn current_version(sql: &mut dyn Sql, table: &str, id: i64) -> Result<Option<i64>> {
-    Ok(sql
-        .query_opt(
-            &format!("SELECT version FROM {table} WHERE id = $1"),
-            &[id.into()],
-        )?
-        .and_then(|r| r.int(0)))
-}
-
 /// Writes `set` in the caller's transaction (see [`apply`]).
 pub(crate) fn write(sql: &mut dyn Sql, set: &VersionSet) -> Result<()> {
     let hcols = household_cols();
     let pcols = person_cols();
-    for (h, m) in &set.households {
-        check_version(
-            "hogar",
-            h.id,
-            current_version(sql, "households", h.id)?,
-            m.version,
-        )?;
-        sql.execute(
-            "INSERT INTO household_history SELECT * FROM households WHERE id = $1",
-            &[h.id.into()],
-        )?;
-        sql.execute(
-            &replace_sql(sql, "households", &hcols),
-            &household_params(h, m),
-        )?;
-    }
+    replace_current(
+        sql,
+        ("hogar", "households", "household_history"),
+        &hcols,
+        set.households
+            .iter()
+            .map(|(h, m)| (h.id, m.version, household_params(h, m)))
+            .collect(),
+    )?;
     if !set.new_households.is_empty() {
         let text = insert_sql(sql, "households", &hcols);
         let rows: Vec<Vec<Param>> = set
@@ -243,19 +293,15 @@ pub(crate) fn write(sql: &mut dyn Sql, set: &VersionSet) -> Result<()> {
             .collect();
         sql.execute_many(&text, &rows)?;
     }
-    for (p, m) in &set.persons {
-        check_version(
-            "persona",
-            p.id,
-            current_version(sql, "persons", p.id)?,
-            m.version,
-        )?;
-        sql.execute(
-            "INSERT INTO person_history SELECT * FROM persons WHERE id = $1",
-            &[p.id.into()],
-        )?;
-        sql.execute(&replace_sql(sql, "persons", &pcols), &person_params(p, m))?;
-    }
+    replace_current(
+        sql,
+        ("persona", "persons", "person_history"),
+        &pcols,
+        set.persons
+            .iter()
+            .map(|(p, m)| (p.id, m.version, person_params(p, m)))
+            .collect(),
+    )?;
     if !set.new_persons.is_empty() {
         let text = insert_sql(sql, "persons", &pcols);
         let rows: Vec<Vec<Param>> = set
