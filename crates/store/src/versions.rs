@@ -196,11 +196,10 @@ fn replace_sql(sql: &dyn Sql, table: &str, cols: &[&str]) -> String {
 }
 
 /// Makes `rows` — (id, new version, the row's values in `cols` order) — the current rows of
-/// `table`, the rows they replace moved to `history` first, in bulk: one version check and one
-/// copy to the history per slice of ids; the new values by one prepared `UPDATE` per row on
-/// SQLite (in process, nothing to save) and, on PostgreSQL, by `COPY` into a temporary table and
-/// one `UPDATE … FROM` (a re-interview wave replaces hundreds of thousands of rows: one round
-/// trip per row would dominate).
+/// `table`, the rows they replace moved to `history` first. On PostgreSQL in bulk — one version
+/// check and one copy to the history per slice of ids, the new values by `COPY` into a temporary
+/// table and one `UPDATE … FROM` (a re-interview wave replaces hundreds of thousands of rows:
+/// one round trip per row would dominate); on SQLite row by row by primary key.
 fn replace_current(
     sql: &mut dyn Sql,
     (label, table, history): (&str, &str, &str),
@@ -208,6 +207,26 @@ fn replace_current(
     rows: Vec<(i64, i64, Vec<Param>)>,
 ) -> Result<()> {
     if rows.is_empty() {
+        return Ok(());
+    }
+    if sql.dialect() == Backend::Sqlite {
+        // In process a statement costs no round trip: one prepared check, copy and update per
+        // row, each by primary key.
+        let text = replace_sql(sql, table, cols);
+        for (id, next, values) in &rows {
+            let current = sql
+                .query_opt(
+                    &format!("SELECT version FROM {table} WHERE id = $1"),
+                    &[(*id).into()],
+                )?
+                .and_then(|r| r.int(0));
+            check_version(label, *id, current, *next)?;
+            sql.execute(
+                &format!("INSERT INTO {history} SELECT * FROM {table} WHERE id = $1"),
+                &[(*id).into()],
+            )?;
+            sql.execute(&text, values)?;
+        }
         return Ok(());
     }
     let ids: Vec<i64> = rows.iter().map(|(id, _, _)| *id).collect();
@@ -232,32 +251,24 @@ fn replace_current(
         )?;
     }
     let values: Vec<Vec<Param>> = rows.into_iter().map(|(_, _, v)| v).collect();
-    match sql.dialect() {
-        Backend::Postgres => {
-            let staged = format!("staged_{table}");
-            sql.batch(&format!(
-                "CREATE TEMP TABLE IF NOT EXISTS {staged} (LIKE {table}) ON COMMIT DROP;
-                 TRUNCATE {staged}"
-            ))?;
-            sql.copy_rows(&staged, cols, &values)?;
-            let sets: Vec<String> = cols
-                .iter()
-                .skip(1)
-                .map(|c| format!("{c} = s.{c}"))
-                .collect();
-            sql.execute(
-                &format!(
-                    "UPDATE {table} x SET {} FROM {staged} s WHERE x.id = s.id",
-                    sets.join(", ")
-                ),
-                &[],
-            )?;
-        }
-        Backend::Sqlite => {
-            let text = replace_sql(sql, table, cols);
-            sql.execute_many(&text, &values)?;
-        }
-    }
+    let staged = format!("staged_{table}");
+    sql.batch(&format!(
+        "CREATE TEMP TABLE IF NOT EXISTS {staged} (LIKE {table}) ON COMMIT DROP;
+         TRUNCATE {staged}"
+    ))?;
+    sql.copy_rows(&staged, cols, &values)?;
+    let sets: Vec<String> = cols
+        .iter()
+        .skip(1)
+        .map(|c| format!("{c} = s.{c}"))
+        .collect();
+    sql.execute(
+        &format!(
+            "UPDATE {table} x SET {} FROM {staged} s WHERE x.id = s.id",
+            sets.join(", ")
+        ),
+        &[],
+    )?;
     Ok(())
 }
 
