@@ -10,10 +10,10 @@
 #   2. vamos import fips of it into an empty registry (timed: the baseline);
 #   3. vamos synth --reinterview-of: the same households six months later (~10 % changed);
 #   4. vamos import fips of the re-interview wave (timed) — target ≤ 2.5× step 2;
-#   5. (SQLite, unless CLASSIFY=0) classification at 1 June 2026 of that two-version registry
-#      against a fresh import of the first wave alone, alternating, two runs each — target ≤ 1.3×.
-# Both SQLite and (when it answers) PostgreSQL; BACKENDS=sqlite runs SQLite only. Needs GNU
-# time (Debian package time).
+#   5. (unless CLASSIFY=0) classification at 1 June 2026 of that two-version registry against a
+#      fresh import of the first wave alone, alternating, two runs each — target ≤ 1.3×.
+# Both SQLite and (when it answers) PostgreSQL; BACKENDS=sqlite or BACKENDS=postgres runs one.
+# Needs GNU time (Debian package time).
 # Absolute times on a shared 2-core machine are noisy; the ratio is what to compare.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +22,6 @@ HH="${HH:-1900000}"
 SEED="${SEED:-7}"
 WORK="${WORK:-/tmp/vamos-bench-reinterview}"
 PG_ADMIN="${PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}"
-PG_DB="${PG_DB:-vamos_bench_reinterview}"
 export VAMOS_AUDIT_KEY_FILE="${VAMOS_AUDIT_KEY_FILE:-$WORK/auditoria.key}"
 # The first wave is interviewed before REF_DATE, the second ~182 days later: both imports run
 # on IMPORT_DATE, after all of them.
@@ -55,20 +54,30 @@ fi
 persons=$(($(wc -l < "$ONE/fips-miembros.csv") - 1))
 echo "datos: $HH hogares, $persons personas en la primera ola"
 
-results=()
-rm -f "$WORK/vamos.sqlite" "$WORK/vamos.sqlite-wal" "$WORK/vamos.sqlite-shm"
-"$VAMOS" db init --db "sqlite:$WORK/vamos.sqlite" > /dev/null
-results+=("$(timed sqlite_first "$VAMOS" import fips --db "sqlite:$WORK/vamos.sqlite" "$ONE" --date "$IMPORT_DATE" --format json --rejects "$WORK/rechazos1.csv")")
-results+=("$(timed sqlite_reinterview "$VAMOS" import fips --db "sqlite:$WORK/vamos.sqlite" "$TWO" --date "$IMPORT_DATE" --format json --rejects "$WORK/rechazos2.csv" --changes "$WORK/cambios.csv")")
-
-if [[ "${BACKENDS:-sqlite postgres}" == *postgres* ]] && pg_isready -h 127.0.0.1 -p 5432 -q; then
-  psql "$PG_ADMIN" -q -c "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB" > /dev/null
-  rm -f "$VAMOS_AUDIT_KEY_FILE.$PG_DB.checkpoint.json" # the dropped database's
-  pg_url="${PG_ADMIN%/*}/$PG_DB"
-  "$VAMOS" db init --db "$pg_url" > /dev/null
-  results+=("$(timed postgres_first "$VAMOS" import fips --db "$pg_url" "$ONE" --date "$IMPORT_DATE" --format json --rejects "$WORK/rechazos1-pg.csv")")
-  results+=("$(timed postgres_reinterview "$VAMOS" import fips --db "$pg_url" "$TWO" --date "$IMPORT_DATE" --format json --rejects "$WORK/rechazos2-pg.csv" --changes "$WORK/cambios-pg.csv")")
+BACKENDS="${BACKENDS:-sqlite postgres}"
+if [[ "$BACKENDS" == *postgres* ]] && ! pg_isready -h 127.0.0.1 -p 5432 -q; then
+  BACKENDS="${BACKENDS//postgres/}"
 fi
+pg_url() { echo "${PG_ADMIN%/*}/$1"; }
+fresh() { # backend, name → the URL of an empty, initialised registry
+  if [ "$1" = sqlite ]; then
+    rm -f "$WORK/$2.sqlite" "$WORK/$2.sqlite-wal" "$WORK/$2.sqlite-shm"
+    echo "sqlite:$WORK/$2.sqlite"
+  else
+    psql "$PG_ADMIN" -q -c "DROP DATABASE IF EXISTS vamos_bench_$2" -c "CREATE DATABASE vamos_bench_$2" > /dev/null
+    rm -f "$VAMOS_AUDIT_KEY_FILE.vamos_bench_$2.checkpoint.json" # the dropped database's
+    pg_url "vamos_bench_$2"
+  fi
+}
+
+results=()
+declare -A url
+for b in $BACKENDS; do
+  url[$b]="$(fresh "$b" "${b}_versions")"
+  "$VAMOS" db init --db "${url[$b]}" > /dev/null
+  results+=("$(timed "${b}_first" "$VAMOS" import fips --db "${url[$b]}" "$ONE" --date "$IMPORT_DATE" --format json --rejects "$WORK/rechazos1-$b.csv")")
+  results+=("$(timed "${b}_reinterview" "$VAMOS" import fips --db "${url[$b]}" "$TWO" --date "$IMPORT_DATE" --format json --rejects "$WORK/rechazos2-$b.csv" --changes "$WORK/cambios-$b.csv")")
+done
 
 echo
 printf "%-24s %10s %12s\n" "paso" "segundos" "memoria MiB"
@@ -88,20 +97,23 @@ done
 
 # Classification at a past date (1 June 2026: after the first wave, before the re-interviews)
 # over the two-version registry against a fresh single-version import of the first wave,
-# alternating, two runs each (SQLite; CLASSIFY=0 skips it).
+# alternating, two runs each, on each backend (CLASSIFY=0 skips it).
 if [ "${CLASSIFY:-1}" != 0 ]; then
-  rm -f "$WORK/single.sqlite" "$WORK/single.sqlite-wal" "$WORK/single.sqlite-shm"
-  "$VAMOS" db init --db "sqlite:$WORK/single.sqlite" > /dev/null
-  "$VAMOS" import fips --db "sqlite:$WORK/single.sqlite" "$ONE" --date "$IMPORT_DATE" --format json \
-    --rejects "$WORK/rechazos3.csv" > /dev/null
-  echo
-  printf "%-34s %10s %22s\n" "clasificación al 2026-06-01" "segundos" "personas, hogares"
-  for run in 1 2; do
-    for db in single vamos; do
-      r="$(timed "classify_${db}_$run" "$VAMOS" classify --db "sqlite:$WORK/$db.sqlite" --as-of 2026-06-01 --format json)"
-      read -r _ s _ <<< "$r"
-      counts=$(python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(d['persons'], d['households'])" "$WORK/classify_${db}_$run.out")
-      printf "%-34s %10.2f %22s\n" "$([ $db = single ] && echo 'una versión' || echo 'dos versiones') (corrida $run)" "$s" "$counts"
+  for b in $BACKENDS; do
+    single="$(fresh "$b" "${b}_single")"
+    "$VAMOS" db init --db "$single" > /dev/null
+    "$VAMOS" import fips --db "$single" "$ONE" --date "$IMPORT_DATE" --format json \
+      --rejects "$WORK/rechazos3-$b.csv" > /dev/null
+    echo
+    printf "%-34s %10s %22s\n" "$b: clasificación al 2026-06-01" "segundos" "personas, hogares"
+    for run in 1 2; do
+      for db in single versions; do
+        target="$single"; [ "$db" = versions ] && target="${url[$b]}"
+        r="$(timed "classify_${b}_${db}_$run" "$VAMOS" classify --db "$target" --as-of 2026-06-01 --format json)"
+        read -r _ s _ <<< "$r"
+        counts=$(python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(d['persons'], d['households'])" "$WORK/classify_${b}_${db}_$run.out")
+        printf "%-34s %10.2f %22s\n" "$([ $db = single ] && echo 'una versión' || echo 'dos versiones') (corrida $run)" "$s" "$counts"
+      done
     done
   done
 fi

@@ -72,6 +72,25 @@ pub struct Form {
     pub institucion: Option<String>,
 }
 
+impl Form {
+    /// The form from the fields a page posted (`application/x-www-form-urlencoded`, decoded):
+    /// the known ones by name, absent ones empty, anything else ignored.
+    pub fn from_fields(v: &std::collections::HashMap<String, String>) -> Form {
+        let get = |k: &str| v.get(k).cloned();
+        Form {
+            categoria: get("categoria").unwrap_or_default(),
+            descripcion: get("descripcion").unwrap_or_default(),
+            cedula: get("cedula"),
+            fecha_nacimiento: get("fecha_nacimiento"),
+            nombres: get("nombres"),
+            apellidos: get("apellidos"),
+            contacto: get("contacto"),
+            distrito: get("distrito"),
+            institucion: get("institucion"),
+        }
+    }
+}
+
 /// Who the grievance is about, as they identified themselves.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Identity {

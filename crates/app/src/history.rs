@@ -4,7 +4,8 @@
 //! before. Read like the household itself: the permission to read the registry, within the
 //! caller's territories (a household outside them answers exactly like one that does not
 //! exist), only the person fields the caller's role or agreement allows — also in the diff —,
-//! and one audit record per read.
+//! and one audit record per read. A community's history is the list of its surveys, read the
+//! same way.
 
 // reason: JSON objects built here are indexed by key (a missing key reads as null; writing
 // one inserts it).
@@ -14,7 +15,9 @@ use crate::registry::{may_see, purpose_or, visible_fields};
 use crate::{Actor, Error, Result};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use vamos_domain::versions::{household_diff, person_diff, FieldChange, VersionMeta};
+use vamos_domain::versions::{
+    community_diff, household_diff, person_diff, FieldChange, VersionMeta,
+};
 use vamos_domain::{HouseholdId, Permission, Person};
 use vamos_store::versions;
 use vamos_store::Store;
@@ -164,4 +167,73 @@ pub fn household_history(
         "ok",
     )?;
     Ok(json!({ "household_id": id.get(), "versions": out, "members": members }))
+}
+
+/// Every version of community `id`: its surveys, oldest first, each valid from its survey date
+/// (the first one since always, as a classification reads it) and known since its import
+/// finished, with its provenance and what changed from the survey before. A community's
+/// answers are not personal data, but it is read like a household all the same: the permission
+/// to read the registry, within the caller's territories (outside them it answers like a
+/// community that does not exist), audited.
+pub fn community_history(
+    store: &mut dyn Store,
+    actor: &Actor,
+    id: i64,
+    purpose: &Option<String>,
+) -> Result<Value> {
+    actor.require(Permission::RegistryRead)?;
+    let purpose = purpose_or(purpose, "consulta del historial de una comunidad")?;
+    let found = versions::community_versions(&mut store.db(), id)?;
+    let Some((district, name, surveys)) = found.filter(|(d, _, _)| actor.scope.contains(*d)) else {
+        actor.audit(
+            store,
+            "leer historial de comunidad",
+            "comunidad",
+            &id.to_string(),
+            &purpose,
+            "no encontrado o fuera de su ámbito territorial",
+        )?;
+        return Err(Error::not_found(format!("comunidad {id} no encontrada")));
+    };
+    let imports: Vec<i64> = surveys
+        .iter()
+        .map(|(s, _)| s.provenance.import_id)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let files = versions::import_files(&mut store.db(), &imports)?;
+    let mut out = Vec::with_capacity(surveys.len());
+    for (i, (s, known)) in surveys.iter().enumerate() {
+        let diff = match i.checked_sub(1).and_then(|j| surveys.get(j)) {
+            Some((prev, _)) => changes(community_diff(prev, s), &None),
+            None => Value::Array(Vec::new()),
+        };
+        let meta = VersionMeta {
+            version: i as i64 + 1,
+            valid_from: (i > 0).then_some(s.survey_date),
+            // A survey is read only once its import committed, which sets its finish.
+            recorded_at: known.clone().unwrap_or_default(),
+            status: vamos_domain::versions::UnitStatus::Activo,
+            merged_into: None,
+            change_id: None,
+        };
+        let mut v = version_json(&meta, provenance(&meta, &s.provenance, &files), diff);
+        v["survey_date"] = json!(s.survey_date.to_string());
+        v["submission_key"] = json!(s.submission_key);
+        out.push(v);
+    }
+    actor.audit(
+        store,
+        "leer historial de comunidad",
+        "comunidad",
+        &id.to_string(),
+        &purpose,
+        "ok",
+    )?;
+    Ok(json!({
+        "community_id": id,
+        "name": name,
+        "district_code": district.get(),
+        "versions": out,
+    }))
 }

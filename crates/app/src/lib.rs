@@ -20,6 +20,7 @@ pub mod counter_referrals;
 pub mod dci;
 pub mod dci_signing;
 pub mod error;
+pub mod fuzzing;
 pub mod grievances;
 pub mod history;
 pub mod imports;

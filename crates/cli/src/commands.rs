@@ -328,6 +328,18 @@ pub fn history(db: &str, household: i64, format: Format) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `vamos registry history --community`: a community's surveys (audited).
+pub fn community_history(db: &str, community: i64, format: Format) -> Result<ExitCode> {
+    let mut store = crate::admin::connect(db)?;
+    let actor = crate::identity::actor(store.as_mut())?;
+    let v = vamos_app::history::community_history(store.as_mut(), &actor, community, &None)?;
+    match format {
+        Format::Json => println!("{}", serde_json::to_string(&v)?),
+        _ => output::print_community_history(&v),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn territory_list(department: Option<&str>, format: Format) -> Result<ExitCode> {
     let t = Territory::official();
     let dep = department

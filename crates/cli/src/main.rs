@@ -230,14 +230,19 @@ enum RegistryCommand {
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
-    /// Historial de un hogar: sus versiones y las de sus miembros (fechas, origen, cambios).
+    /// Historial de un hogar (sus versiones y las de sus miembros: fechas, origen, cambios) o de
+    /// una comunidad (sus relevamientos).
+    #[command(group(clap::ArgGroup::new("unidad").required(true).args(["household", "community"])))]
     History {
         /// Base de datos: sqlite:<archivo> o postgres://usuario@servidor/base
         #[arg(long, env = "VAMOS_DB", default_value = DEFAULT_DB)]
         db: String,
         /// Número del hogar.
         #[arg(long)]
-        household: i64,
+        household: Option<i64>,
+        /// Número de la comunidad.
+        #[arg(long)]
+        community: Option<i64>,
         /// Formato de salida.
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
@@ -331,9 +336,14 @@ fn main() -> ExitCode {
                 RegistryCommand::History {
                     db,
                     household,
+                    community,
                     format,
                 },
-        } => commands::history(&db, household, format),
+        } => match (household, community) {
+            (Some(h), _) => commands::history(&db, h, format),
+            (None, Some(c)) => commands::community_history(&db, c, format),
+            (None, None) => Err(anyhow::anyhow!("indique --household o --community")),
+        },
         Command::Territory {
             command: TerritoryCommand::List { department, format },
         } => commands::territory_list(department.as_deref(), format),

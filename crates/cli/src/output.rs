@@ -309,6 +309,19 @@ fn print_versions(indent: &str, versions: &serde_json::Value) {
     }
 }
 
+pub fn print_community_history(v: &serde_json::Value) {
+    println!(
+        "Historial de la comunidad {} — {} (distrito {})",
+        v["community_id"],
+        v["name"].as_str().unwrap_or(""),
+        v["district_code"]
+    );
+    if v["versions"].as_array().is_none_or(Vec::is_empty) {
+        println!("  sin relevamientos comunitarios");
+    }
+    print_versions("  ", &v["versions"]);
+}
+
 pub fn print_history(v: &serde_json::Value) {
     println!("Historial del hogar {}", v["household_id"]);
     print_versions("  ", &v["versions"]);

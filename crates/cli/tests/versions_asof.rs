@@ -427,3 +427,132 @@ fn a_reinterview_wave_leaves_the_first_measurement_reproducible_and_the_second_d
         assert_eq!(m2["persons"], wave_persons, "{}: {m2}", db.label);
     }
 }
+
+/// The pilot communities' survey written again `days` later: new submission keys, dates moved,
+/// and every community's answers changed (health post and school distance, community water).
+fn resurvey(from: &std::path::Path, to: &std::path::Path, days: i64) {
+    let mut r = csv::Reader::from_path(from).unwrap();
+    let h = r.headers().unwrap().clone();
+    let col = |n: &str| h.iter().position(|c| c == n).unwrap();
+    let mut w = csv::Writer::from_path(to).unwrap();
+    w.write_record(&h).unwrap();
+    for rec in r.records() {
+        let mut row: Vec<String> = rec.unwrap().iter().map(String::from).collect();
+        for c in ["KEY", "meta-instanceID"] {
+            row[col(c)].push_str("-r2");
+        }
+        for c in ["today", "fecha_relevamiento"] {
+            let d = chrono::NaiveDate::parse_from_str(&row[col(c)], "%Y-%m-%d").unwrap();
+            row[col(c)] = (d + chrono::Duration::days(days)).to_string();
+        }
+        row[col("servicios-puesto_salud")] = "mas_15km".into();
+        row[col("servicios-escuela")] = "mas_15km".into();
+        row[col("servicios-agua_comunitaria")] = "no".into();
+        w.write_record(&row).unwrap();
+    }
+    w.flush().unwrap();
+}
+
+// Communities have versions too: a community surveyed again is a second version — its history
+// shows both surveys, a measurement at the first date is reproduced exactly, and one at the
+// second date reads the new answers.
+#[test]
+fn a_community_surveyed_again_has_two_versions_and_a_measurement_reads_the_survey_of_its_date() {
+    for db in all_dbs() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let url = db.url.as_str();
+        synth_pilots(d, "200", "43");
+        init_db(url, d);
+        let import = |kind: &str, path: &str, date: &str| {
+            json_of(
+                &[
+                    "import", kind, "--db", url, path, "--date", date, "--format", "json",
+                ],
+                d,
+            )
+        };
+        import("fips", "datos", "2026-11-01");
+        import("comunidades", "datos/comunidades.csv", "2026-11-01");
+        let m1 = classify(url, d, "2026-11-01", None);
+        let explain = |as_of: &str| {
+            let e = json_of(
+                &[
+                    "explain",
+                    "--db",
+                    url,
+                    "--community",
+                    "1",
+                    "--as-of",
+                    as_of,
+                    "--format",
+                    "json",
+                ],
+                d,
+            );
+            let school = e["categories"][0]["services"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["service"] == "escuela_cercana")
+                .cloned()
+                .unwrap();
+            (e, school)
+        };
+        let (before, _) = explain("2026-11-01");
+        resurvey(
+            &d.join("datos/comunidades.csv"),
+            &d.join("comunidades-2.csv"),
+            200,
+        );
+        let again = import("comunidades", "comunidades-2.csv", "2027-12-31");
+        assert!(
+            again["community_surveys_accepted"].as_u64().unwrap() > 0,
+            "{}: {again}",
+            db.label
+        );
+        // The first date as known now: the first surveys still describe it.
+        let again1 = classify(url, d, "2026-11-01", None);
+        assert_eq!(figures(&again1), figures(&m1), "{}", db.label);
+        assert_eq!(explain("2026-11-01").0, before, "{}", db.label);
+        // The second date reads the second survey: the school is now beyond 5 km.
+        let (_, school) = explain("2027-12-31");
+        assert_eq!(school["status"], "desprotegido", "{}: {school}", db.label);
+        let h = json_of(
+            &[
+                "registry",
+                "history",
+                "--db",
+                url,
+                "--community",
+                "1",
+                "--format",
+                "json",
+            ],
+            d,
+        );
+        let vs = h["versions"].as_array().unwrap();
+        assert_eq!(vs.len(), 2, "{}: {h}", db.label);
+        assert!(vs[0]["valid_from"].is_null(), "{h}");
+        assert_eq!(vs[1]["valid_from"], vs[1]["survey_date"], "{h}");
+        let changed: Vec<&str> = vs[1]["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["field"].as_str().unwrap())
+            .collect();
+        assert!(changed.contains(&"servicios-escuela"), "{h}");
+        // No such community: a clear Spanish error.
+        let o = vamos(
+            &["registry", "history", "--db", url, "--community", "999999"],
+            d,
+            &[],
+        );
+        assert!(!o.status.success());
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("comunidad 999999 no encontrada"),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}

@@ -14,8 +14,8 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::schema::{FieldSpec, Value, HOUSEHOLD_FIELDS, PERSON_FIELDS};
-use crate::{Household, Person};
+use crate::schema::{FieldSpec, Value, COMMUNITY_FIELDS, HOUSEHOLD_FIELDS, PERSON_FIELDS};
+use crate::{CommunitySurvey, Household, Person};
 
 /// Whether a unit is still part of the registry in a version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -361,6 +361,21 @@ pub fn household_diff(old: &Household, new: &Household) -> Vec<FieldChange> {
         new.form.as_str().into(),
     );
     d.extend(answer_diff(HOUSEHOLD_FIELDS, &old.answers, &new.answers));
+    d
+}
+
+/// What differs between two surveys of a community (its versions), field by field (place,
+/// answers).
+pub fn community_diff(old: &CommunitySurvey, new: &CommunitySurvey) -> Vec<FieldChange> {
+    let gps = |s: &CommunitySurvey| match (s.latitude, s.longitude) {
+        (Some(a), Some(o)) => format!("{a} {o}"),
+        _ => String::new(),
+    };
+    let mut d = Vec::new();
+    if gps(old) != gps(new) {
+        d.push(FieldChange::new("gps", "gps", gps(old), gps(new)));
+    }
+    d.extend(answer_diff(COMMUNITY_FIELDS, &old.answers, &new.answers));
     d
 }
 

@@ -87,6 +87,51 @@ pub fn fips_files(households: &[u8], members: &[u8]) -> Result<ImportSummary, In
     Ok(s)
 }
 
+/// Imports a valid first wave (`first`: household and member files), then arbitrary household
+/// and member files as its re-interview. Every household row of the second import is accounted
+/// for exactly once — new, updated, unchanged, to review, already registered or rejected — and
+/// importing the same files again adds and changes nothing. Returns the second import's summary.
+pub fn reinterview_files(
+    first: (&[u8], &[u8]),
+    households: &[u8],
+    members: &[u8],
+) -> Result<ImportSummary, IngestError> {
+    let internal = |e: std::io::Error| IngestError::Internal(e.to_string());
+    let mut store = vamos_store::SqliteStore::open(":memory:")?;
+    vamos_store::Store::migrate(&mut store)?;
+    let opts = options(ImportKind::Fips, None);
+    let mut wave = |h: &[u8], m: &[u8]| {
+        let dir = tempfile::tempdir().map_err(internal)?;
+        std::fs::write(dir.path().join("fips.csv"), h).map_err(internal)?;
+        std::fs::write(dir.path().join("fips-miembros.csv"), m).map_err(internal)?;
+        run_import(&mut store, &[dir.path().to_path_buf()], &opts, &NoProgress)
+    };
+    wave(first.0, first.1)?;
+    let s = wave(households, members)?;
+    assert_eq!(
+        s.households_accepted
+            + s.households_updated
+            + s.households_unchanged
+            + s.households_to_review
+            + s.households_already_registered
+            + s.households_rejected,
+        table_bytes(households) as u64,
+        "household rows of the re-interview: {s:?}"
+    );
+    // The same files again change nothing.
+    let again = wave(households, members)?;
+    assert_eq!(
+        (
+            again.households_accepted,
+            again.households_updated,
+            again.persons_accepted
+        ),
+        (0, 0, 0),
+        "a re-run of the re-interview: {again:?}"
+    );
+    Ok(s)
+}
+
 /// Imports an arbitrary administrative registry file into a fresh in-memory registry.
 pub fn admin_file(data: &[u8]) -> Result<ImportSummary, IngestError> {
     let dir = tempfile::tempdir().map_err(|e| IngestError::Internal(e.to_string()))?;

@@ -58,10 +58,9 @@ pub(crate) fn queries(
     let community = format!(
         "SELECT c.id, c.district_code, c.area, s.survey_date, {}
          FROM communities c
-         LEFT JOIN community_surveys s ON s.submission_key = (
-             SELECT x.submission_key FROM community_surveys x WHERE x.community_id = c.id
-             ORDER BY x.survey_date DESC, x.submission_key DESC LIMIT 1)",
-        prefixed("s", &answer_columns(COMMUNITY_FIELDS))
+         LEFT JOIN community_surveys s ON s.submission_key = ({})",
+        prefixed("s", &answer_columns(COMMUNITY_FIELDS)),
+        at.community_survey_sql("c")
     );
     let household_cols = format!(
         "h.id, h.district_code, h.community_id, h.area, h.interview_date, {}",

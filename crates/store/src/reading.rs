@@ -90,6 +90,29 @@ impl Reading {
     }
 }
 
+impl Reading {
+    /// The SQL that picks the survey of community `c` at this reading: a community's surveys
+    /// are its versions, each valid from its survey date and known once its import finished.
+    /// Among those known, the latest on or before `as_of`; before the first one, the first
+    /// (a community's first survey describes it since always, as a unit's first registration
+    /// does); ties to the latest submission key.
+    pub(crate) fn community_survey_sql(&self, c: &str) -> String {
+        let as_of = self.as_of.format("%Y-%m-%d");
+        let known = self.known_at_text().map_or(String::new(), |k| {
+            format!(
+                " AND x.import_id <= (SELECT COALESCE(MAX(i.id), 0) FROM imports i \
+                 WHERE i.finished_at IS NOT NULL AND i.finished_at <= '{k}')"
+            )
+        });
+        format!(
+            "SELECT x.submission_key FROM community_surveys x WHERE x.community_id = {c}.id{known} \
+             ORDER BY CASE WHEN x.survey_date <= '{as_of}' THEN 0 ELSE 1 END, \
+             CASE WHEN x.survey_date <= '{as_of}' THEN x.survey_date END DESC, \
+             x.survey_date, x.submission_key DESC LIMIT 1"
+        )
+    }
+}
+
 /// The SQL test that version `x` outranks version `y` of the same unit: `pick`'s order — later
 /// `valid_from` (NULL earliest), then later `recorded_at` (NULL as empty text), then higher
 /// version number.

@@ -11,10 +11,11 @@ use crate::bulk::date_param;
 use crate::sql::{in_tx, Db, Param, Row, Sql};
 use crate::{iso, Backend, Result, StoreError};
 use chrono::NaiveDate;
-use vamos_domain::schema::{FieldKind, HOUSEHOLD_FIELDS, PERSON_FIELDS};
+use vamos_domain::schema::{FieldKind, COMMUNITY_FIELDS, HOUSEHOLD_FIELDS, PERSON_FIELDS};
 use vamos_domain::versions::{household_hash, person_hash, UnitStatus, VersionMeta};
 use vamos_domain::{
-    DistrictCode, FieldSpec, Household, ImportKind, NationalId, Person, Provenance, Sex, Value,
+    CommunitySurvey, DistrictCode, FieldSpec, Household, ImportKind, NationalId, Person,
+    Provenance, Sex, Value,
 };
 
 /// Everything one edit writes, applied all or nothing by [`apply`].
@@ -539,6 +540,62 @@ pub fn member_versions(db: &mut Db<'_>, household_id: i64) -> Result<Vec<(Person
         &[household_id.into()],
     )?;
     rows.iter().map(decode_person).collect()
+}
+
+/// A community and its versions: its surveys, oldest first (by survey date, then submission
+/// key — the order [`crate::Reading`] picks them in), each with when the registry learnt it
+/// (its import's finish, RFC 3339 UTC; `None` while the import is under way). `None` when
+/// there is no such community.
+#[allow(clippy::type_complexity)] // reason: one place reads it; a struct would only rename
+pub fn community_versions(
+    db: &mut Db<'_>,
+    id: i64,
+) -> Result<Option<(DistrictCode, String, Vec<(CommunitySurvey, Option<String>)>)>> {
+    let Some(c) = db.raw().query_opt(
+        "SELECT district_code, name FROM communities WHERE id = $1",
+        &[id.into()],
+    )?
+    else {
+        return Ok(None);
+    };
+    let district = c
+        .int(0)
+        .and_then(DistrictCode::from_stored)
+        .ok_or_else(|| bad("district_code"))?;
+    let answers_list = COMMUNITY_FIELDS
+        .iter()
+        .map(|f| format!("s.{}", f.name))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rows = db.raw().query(
+        &format!(
+            "SELECT s.submission_key, CAST(s.survey_date AS TEXT), s.latitude, s.longitude,
+                    s.import_id, s.file_no, s.source_row, i.finished_at, {answers_list}
+             FROM community_surveys s JOIN imports i ON i.id = s.import_id
+             WHERE s.community_id = $1 ORDER BY s.survey_date, s.submission_key"
+        ),
+        &[id.into()],
+    )?;
+    let surveys = rows
+        .iter()
+        .map(|r| {
+            let s = CommunitySurvey {
+                submission_key: r.text(0),
+                community_id: id,
+                survey_date: date(r.string(1), "survey_date")?,
+                latitude: r.at(2).real(),
+                longitude: r.at(3).real(),
+                provenance: Provenance {
+                    import_id: r.int(4).unwrap_or(0),
+                    file_no: r.int(5).unwrap_or(0) as u32,
+                    row: r.int(6).unwrap_or(0) as u64,
+                },
+                answers: answers(r, 8, COMMUNITY_FIELDS),
+            };
+            Ok((s, r.string(7)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some((district, c.text(1), surveys)))
 }
 
 /// Every version of person `id`, oldest first.

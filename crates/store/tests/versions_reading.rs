@@ -331,3 +331,92 @@ fn without_history_a_load_reads_every_active_current_row() {
         assert_eq!(got.persons.len(), 12, "{}", db.label);
     }
 }
+
+/// The survey each community is read with.
+#[derive(Default)]
+struct Surveys(Vec<(i64, Option<NaiveDate>)>);
+
+impl RegistrySink for Surveys {
+    fn community(&mut self, r: &CommunityRow<'_>) {
+        self.0.push((r.id, r.survey_date));
+    }
+    fn household(&mut self, _: &HouseholdRow<'_>) {}
+    fn person(&mut self, _: &PersonRow<'_>) {}
+    fn admin_event(&mut self, _: &AdminEventRow<'_>) {}
+}
+
+/// One import of a community survey of community 1, dated `date`, finished at `finished`.
+fn survey(store: &mut dyn Store, key: &str, date: &str, finished: &str) {
+    let mut tx = store
+        .begin_import(&ImportMeta {
+            kind: ImportKind::Comunidades,
+            source: None,
+            synthetic: true,
+            started_at: finished.into(),
+            files: vec!["comunidades.csv".into()],
+        })
+        .unwrap();
+    let import_id = tx.import_id();
+    tx.insert_community_surveys(&[CommunitySurvey {
+        submission_key: key.into(),
+        community_id: 1,
+        survey_date: d(date),
+        latitude: None,
+        longitude: None,
+        answers: vec![Value::Null; vamos_domain::schema::COMMUNITY_FIELDS.len()],
+        provenance: Provenance {
+            import_id,
+            file_no: 0,
+            row: 1,
+        },
+    }])
+    .unwrap();
+    tx.commit(finished, "{}").unwrap();
+}
+
+#[test]
+fn a_community_is_read_with_its_survey_valid_at_the_reading_as_then_known() {
+    for db in all_dbs() {
+        let mut s = db.open();
+        registry(s.as_mut(), 3);
+        survey(s.as_mut(), "c-1", "2026-03-01", "2026-03-10T00:00:00Z");
+        survey(s.as_mut(), "c-2", "2026-09-01", "2026-09-10T00:00:00Z");
+        let read = |s: &mut dyn Store, as_of: &str, known: Option<&str>| {
+            let k = known.map(|k| chrono::DateTime::parse_from_rfc3339(k).unwrap().to_utc());
+            let mut got = Surveys::default();
+            s.load_registry(
+                TerritoryCode::Nation,
+                &Reading::known_at(d(as_of), k),
+                &mut got,
+            )
+            .unwrap();
+            got.0.iter().find(|(id, _)| *id == 1).unwrap().1
+        };
+        let first = Some(d("2026-03-01"));
+        let second = Some(d("2026-09-01"));
+        assert_eq!(read(s.as_mut(), "2026-12-31", None), second, "{}", db.label);
+        assert_eq!(read(s.as_mut(), "2026-06-30", None), first, "{}", db.label);
+        // Before its first survey a community is described by it (as since always).
+        assert_eq!(read(s.as_mut(), "2025-01-01", None), first, "{}", db.label);
+        // Known before the second survey's import finished: the first.
+        let before = Some("2026-09-09T00:00:00Z");
+        assert_eq!(
+            read(s.as_mut(), "2026-12-31", before),
+            first,
+            "{}",
+            db.label
+        );
+        // Known before any survey: none.
+        let none = Some("2026-01-01T00:00:00Z");
+        assert_eq!(read(s.as_mut(), "2026-12-31", none), None, "{}", db.label);
+        // A community without any survey is still read, without answers.
+        let mut all = Surveys::default();
+        s.load_registry(
+            TerritoryCode::Nation,
+            &Reading::at(d("2026-12-31")),
+            &mut all,
+        )
+        .unwrap();
+        assert!(all.0.contains(&(2, None)), "{}: {:?}", db.label, all.0);
+    }
+}

@@ -110,18 +110,27 @@ pub fn reinterview(prev: &Path, out_dir: &Path, seed: u64) -> Result<SynthReport
     let (hin, min) = (prev.join("fips.csv"), prev.join("fips-miembros.csv"));
     let (hout, mout) = (out_dir.join("fips.csv"), out_dir.join("fips-miembros.csv"));
 
-    // Households whose members all lack a cédula cannot be matched by cédula: the enumerator
-    // edits the earlier submission instead (ODK `meta-deprecatedID`), which ties them.
-    let mut with_nid: std::collections::HashSet<String> = std::collections::HashSet::new();
+    // A household is matched by cédula only when one is sure to be there again: the head's
+    // (the head never leaves) or two of them (at most one member leaves). Otherwise the
+    // enumerator edits the earlier submission instead (ODK `meta-deprecatedID`), which ties them.
+    let mut sure_nid: std::collections::HashSet<String> = std::collections::HashSet::new();
     {
         let mut r = reader(&min)?;
         let mh = r.headers().map_err(|e| io(&min, e))?.clone();
         let parent = col(&mh, "PARENT_KEY", &min)?;
         let nid = col(&mh, "miembros-cedula", &min)?;
+        // Per household: members seen so far, and cédulas seen so far.
+        let mut tally: HashMap<String, (u32, u32)> = HashMap::new();
         for rec in r.records() {
             let rec = rec.map_err(|e| io(&min, e))?;
+            let p = rec.get(parent).unwrap_or("");
+            let t = tally.entry(p.to_string()).or_insert((0, 0));
+            t.0 += 1;
             if !rec.get(nid).unwrap_or("").is_empty() {
-                with_nid.insert(rec.get(parent).unwrap_or("").to_string());
+                t.1 += 1;
+                if t.0 == 1 || t.1 == 2 {
+                    sure_nid.insert(p.to_string());
+                }
             }
         }
     }
@@ -178,7 +187,7 @@ pub fn reinterview(prev: &Path, out_dir: &Path, seed: u64) -> Result<SynthReport
         let new_key = rekey(&old_key);
         row[key] = new_key.clone();
         row[inst] = new_key.clone();
-        row.push(if with_nid.contains(&old_key) {
+        row.push(if sure_nid.contains(&old_key) {
             String::new()
         } else {
             old_key.clone()

@@ -1026,3 +1026,37 @@ fn dump_sample() {
         r.admin_records
     );
 }
+
+/// Every household of a re-interview wave can be tied to its first interview: it edits the
+/// earlier submission (`meta-deprecatedID`) or keeps a member with a cédula — never a household
+/// whose only cédula-bearing member is the one who left.
+#[test]
+fn every_reinterviewed_household_keeps_a_way_to_be_matched() {
+    // Large enough to meet the rare case (a household whose one cédula-bearing member left).
+    let (one, _) = run(&cfg(&[1116, 1602, 218, 607], 40000, 11, false));
+    let two = tempfile::tempdir().unwrap();
+    let r = reinterview(one.path(), two.path(), 11).unwrap();
+    assert_eq!(r.households, 40000);
+    let h = Table::read(&two.path().join("fips.csv"));
+    let m = Table::read(&two.path().join("fips-miembros.csv"));
+    let with_nid: HashSet<&str> = m
+        .rows
+        .iter()
+        .filter(|row| !m.get(row, "miembros-cedula").is_empty())
+        .map(|row| m.get(row, "PARENT_KEY"))
+        .collect();
+    let mut by_edit = 0;
+    for row in &h.rows {
+        if !h.get(row, "meta-deprecatedID").is_empty() {
+            by_edit += 1;
+        } else {
+            assert!(
+                with_nid.contains(h.get(row, "KEY")),
+                "household {} cannot be matched",
+                h.get(row, "KEY")
+            );
+        }
+    }
+    // Both ways of matching are exercised.
+    assert!(by_edit > 0 && by_edit < 40000, "{by_edit}");
+}

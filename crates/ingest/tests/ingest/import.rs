@@ -1002,7 +1002,7 @@ fn next(state: &mut u64) -> u64 {
     *state
 }
 
-fn mutate(v: &mut Vec<u8>, rng: &mut u64) {
+pub(crate) fn mutate(v: &mut Vec<u8>, rng: &mut u64) {
     mutate_with(v, rng, b",;\n\r\"\t\xe1\xef\xbb\xbf0/-9 ");
 }
 

@@ -108,3 +108,49 @@ fn a_reinterview_wave_becomes_new_versions_and_a_rerun_changes_nothing() {
         );
     }
 }
+
+/// The re-interview fuzz target's invariants on deterministic mutations of a real second wave:
+/// no panic, every household row accounted for once, a re-run adds and changes nothing.
+#[test]
+fn mutated_reinterviews_never_panic_and_every_household_is_accounted_for() {
+    let one = tempfile::tempdir().unwrap();
+    let two = tempfile::tempdir().unwrap();
+    let cfg = vamos_synth::SynthConfig {
+        districts: vec![DistrictCode::try_from("1116").unwrap()],
+        households: 12,
+        seed: 9,
+        reference_date: chrono::NaiveDate::from_ymd_opt(2025, 3, 1).unwrap(),
+        admin: false,
+    };
+    vamos_synth::generate(&cfg, one.path(), &|_, _| {}).unwrap();
+    vamos_synth::reinterview(one.path(), two.path(), 9).unwrap();
+    let read = |d: &Path, f: &str| std::fs::read(d.join(f)).unwrap();
+    let first = (
+        read(one.path(), "fips.csv"),
+        read(one.path(), "fips-miembros.csv"),
+    );
+    let (h, m) = (
+        read(two.path(), "fips.csv"),
+        read(two.path(), "fips-miembros.csv"),
+    );
+    // The harness imports as of 2026-01-01: both waves (2025) are in the past.
+    let whole = vamos_ingest::fuzzing::reinterview_files((&first.0, &first.1), &h, &m).unwrap();
+    assert_eq!(
+        whole.households_updated + whole.households_unchanged,
+        12,
+        "{whole:?}"
+    );
+    let mut rng = 0x51_7CC1_B727_220Au64;
+    let (mut imported, mut revisited) = (0, 0);
+    for _ in 0..60 {
+        let (mut h2, mut m2) = (h.clone(), m.clone());
+        crate::import::mutate(&mut h2, &mut rng);
+        crate::import::mutate(&mut m2, &mut rng);
+        if let Ok(s) = vamos_ingest::fuzzing::reinterview_files((&first.0, &first.1), &h2, &m2) {
+            imported += 1;
+            revisited += u64::from(s.households_updated + s.households_unchanged > 0);
+        }
+    }
+    // The mutated waves mostly still read and still find their households.
+    assert!(imported > 30 && revisited > 30, "{imported} {revisited}");
+}

@@ -1,6 +1,7 @@
-//! The communities of the registry: a territory's, a page at a time, and one with its counts.
+//! The communities of the registry: a territory's, a page at a time, one with its counts, and
+//! its history (its surveys, each a version).
 
-use super::Page;
+use super::{Page, PurposeQuery};
 use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::state::AppState;
@@ -18,6 +19,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_communities))
         .routes(routes!(get_community))
+        .routes(routes!(get_community_history))
 }
 
 /// Territory and cursor of a list of communities (no personal data: no purpose asked).
@@ -77,6 +79,30 @@ pub async fn get_community(
 ) -> ApiResult<Json<Value>> {
     let out = p
         .act(&st, move |s, actor| registry::community(s, actor, id))
+        .await?;
+    Ok(Json(out))
+}
+
+/// `GET /api/communities/{id}/history`: the community's surveys, oldest first, each a version
+/// (valid from its survey date, known since its import finished) with what changed.
+#[utoipa::path(get, path = "/api/communities/{id}/history", tag = "registro",
+    summary = "Historial de una comunidad: sus relevamientos, con fechas (desde cuándo vale, cuándo se registró), procedencia y qué cambió",
+    params(("id" = i64, Path, description = "Número interno"), PurposeQuery),
+    responses(
+        (status = 200, description = "Correcto", body = Object),
+        (status = 404, description = "No encontrado (o fuera del ámbito de la cuenta)", body = crate::error::ErrorBody),
+    ),
+    extensions(("x-vamos-permission" = json!(Permission::RegistryRead.code())), ("x-vamos-personal-data" = json!(true))))]
+pub async fn get_community_history(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<vamos_domain::CommunityId>,
+    Query(q): Query<PurposeQuery>,
+) -> ApiResult<Json<Value>> {
+    let out = p
+        .act(&st, move |s, actor| {
+            vamos_app::history::community_history(s, actor, id.get(), &q.purpose)
+        })
         .await?;
     Ok(Json(out))
 }

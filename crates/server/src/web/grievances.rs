@@ -68,21 +68,6 @@ pub async fn form(page: Page) -> Response {
     form_page(&page, StatusCode::OK, &HashMap::new(), &[], None)
 }
 
-fn form_of(v: &HashMap<String, String>) -> g::Form {
-    let get = |k: &str| v.get(k).cloned();
-    g::Form {
-        categoria: get("categoria").unwrap_or_default(),
-        descripcion: get("descripcion").unwrap_or_default(),
-        cedula: get("cedula"),
-        fecha_nacimiento: get("fecha_nacimiento"),
-        nombres: get("nombres"),
-        apellidos: get("apellidos"),
-        contacto: get("contacto"),
-        distrito: get("distrito"),
-        institucion: get("institucion"),
-    }
-}
-
 /// `POST /reclamos`
 pub async fn submit(
     State(st): State<AppState>,
@@ -114,7 +99,7 @@ pub async fn submit(
             Some("grv-error-rate"),
         );
     }
-    let lodging = match g::validate(&form_of(&v), now.date_naive()) {
+    let lodging = match g::validate(&g::Form::from_fields(&v), now.date_naive()) {
         Ok(l) => l,
         Err(errors) => {
             return form_page(&page, StatusCode::UNPROCESSABLE_ENTITY, &v, &errors, None)
