@@ -5,6 +5,7 @@
 //! Architecture invariant: the catalogue knows nothing of where registry data come from; the
 //! choice codes it checks rules against are handed in as a [`Vocabulary`].
 
+pub mod canal_verde;
 pub mod expr;
 mod load;
 pub mod vars;

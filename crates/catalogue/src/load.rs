@@ -108,14 +108,14 @@ fn position(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-struct Errors<'a> {
-    file: &'a str,
-    text: &'a str,
-    list: &'a mut Vec<CatalogueError>,
+pub(crate) struct Errors<'a> {
+    pub(crate) file: &'a str,
+    pub(crate) text: &'a str,
+    pub(crate) list: &'a mut Vec<CatalogueError>,
 }
 
 impl Errors<'_> {
-    fn at(&mut self, offset: usize, message: impl Into<String>) {
+    pub(crate) fn at(&mut self, offset: usize, message: impl Into<String>) {
         let (line, column) = position(self.text, offset);
         self.list.push(CatalogueError {
             file: self.file.to_string(),
@@ -126,7 +126,7 @@ impl Errors<'_> {
     }
 }
 
-fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> CatalogueError {
+pub(crate) fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> CatalogueError {
     let (line, column) = e.span().map(|s| position(text, s.start)).unwrap_or((1, 1));
     CatalogueError {
         file: file.to_string(),
@@ -136,7 +136,7 @@ fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> CatalogueError {
     }
 }
 
-fn valid_code(s: &str) -> bool {
+pub(crate) fn valid_code(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')

@@ -249,3 +249,80 @@ fn household_rules_cannot_read_persons() {
         "{e:?}"
     );
 }
+
+#[test]
+fn the_illustrative_canal_verde_loads_against_the_default_catalogue() {
+    let cat = vamos_catalogue::default_catalogue(&Vocab).unwrap();
+    let cv = vamos_catalogue::canal_verde::default_canal_verde(&cat).unwrap();
+    assert!(cv.illustrative);
+    assert!(cv.version.starts_with("sha256:"));
+    assert!(cv.criteria.len() >= 5);
+    assert!(cv.protocol("violencia_ninez").is_some());
+    // Its own hash: the services' version does not depend on it.
+    assert_ne!(cv.version, cat.version);
+}
+
+#[test]
+fn canal_verde_errors_name_file_line_and_column_in_spanish() {
+    let cat = vamos_catalogue::default_catalogue(&Vocab).unwrap();
+    let text = r#"version = "x"
+ilustrativo = true
+
+[[criterio]]
+codigo = "a"
+nombre = "A"
+unidad = "hogar"
+poblaciones = ["marcianos"]
+min_desprotecciones = 0
+prioridad = "urgente"
+
+[[criterio]]
+codigo = "b"
+nombre = "B"
+unidad = "barrio"
+prioridad = "alta"
+
+[[protocolo]]
+codigo = "p"
+nombre = "P"
+  [[protocolo.paso]]
+  nombre = "Paso"
+  institucion = "NADIE"
+  plazo_dias = 0
+"#;
+    let errs: Vec<String> =
+        vamos_catalogue::canal_verde::load_canal_verde("canal_verde.toml", text, &cat)
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+    let all = errs.join("\n");
+    for want in [
+        "canal_verde.toml:8:16: población desconocida «marcianos» para hogar",
+        "canal_verde.toml:9:23: min_desprotecciones es al menos 1",
+        "canal_verde.toml:10:13: prioridad desconocida «urgente»",
+        "canal_verde.toml:15:10: unidad desconocida «barrio»",
+        "canal_verde.toml:23:17: institución desconocida «NADIE»",
+        "canal_verde.toml:24:16: plazo_dias va de 1 a 365",
+    ] {
+        assert!(all.contains(want), "missing «{want}» in:\n{all}");
+    }
+}
+
+#[test]
+fn a_criterion_needs_its_populations_its_count_and_if_asked_a_critical_service() {
+    use vamos_domain::cases::{Priority, UnitKind};
+    let c = vamos_catalogue::canal_verde::Criterion {
+        code: "x".into(),
+        name: "X".into(),
+        unit: UnitKind::Persona,
+        populations: vec!["indigenas".into(), "discapacidad".into()],
+        min_unprotected: 2,
+        critical_only: true,
+        priority: Priority::Alta,
+    };
+    assert!(c.met(2, &["indigenas"], true));
+    assert!(!c.met(1, &["indigenas"], true), "too few services");
+    assert!(!c.met(2, &["ninos"], true), "another population");
+    assert!(!c.met(2, &["discapacidad"], false), "no critical service");
+}

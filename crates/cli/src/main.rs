@@ -5,6 +5,7 @@
 //! only here, and passed down as dates.
 
 mod admin;
+mod cases;
 mod changes;
 mod commands;
 mod grievances;
@@ -125,6 +126,12 @@ enum Command {
     Dci {
         #[command(subcommand)]
         command: ops::DciCommand,
+    },
+    /// Canal Verde: candidatas, casos con su plan hasta verificar la protección, cierres con
+    /// aprobación de otra persona.
+    Cases {
+        #[command(subcommand)]
+        command: cases::CasesCommand,
     },
     /// Reclamos: presentar, seguir con el código, gestionar (asignar, comentar, resolver),
     /// escalar los vencidos, apelar.
@@ -364,6 +371,7 @@ fn main() -> ExitCode {
         Command::Agreement { command } => admin::agreement(&command),
         Command::Audit { command } => admin::audit(&command),
         Command::Dci { command } => ops::dci_command(&command),
+        Command::Cases { command } => cases::cases(&command),
         Command::Grievances { command } => grievances::grievances(&command),
         Command::Referrals { command } => referrals::referrals(&command),
         Command::CounterReferrals { command } => referrals::counter_referrals(&command),

@@ -51,6 +51,33 @@ pub fn catalogue_check(dir: Option<&PathBuf>) -> Result<ExitCode> {
             n(Package::Diferencial)
         );
     }
+    // Canal Verde's criteria and protocols: the folder's own file, or the illustrative ones.
+    let own = dir
+        .map(|d| d.join("canal_verde.toml"))
+        .filter(|p| p.exists());
+    let cv = match &own {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)?;
+            vamos_catalogue::canal_verde::load_canal_verde(&p.display().to_string(), &text, &c)
+        }
+        None => vamos_catalogue::canal_verde::default_canal_verde(&c),
+    };
+    match cv {
+        Ok(cv) => println!(
+            "Canal Verde {} ({}){}: {} criterios, {} protocolos",
+            cv.label,
+            cv.version,
+            if cv.illustrative { ", ILUSTRATIVO" } else { "" },
+            cv.criteria.len(),
+            cv.protocols.len()
+        ),
+        Err(errors) => {
+            for e in errors {
+                eprintln!("{e}");
+            }
+            return Ok(ExitCode::from(1));
+        }
+    }
     println!("{}", c.version);
     Ok(ExitCode::SUCCESS)
 }

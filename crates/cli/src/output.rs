@@ -269,7 +269,7 @@ pub fn print_imports(rows: &[ImportRecord]) {
 }
 
 /// `2026-06-01` → `01/06/2026` (dates as users read them); anything else as it is.
-fn dmy(iso: &str) -> String {
+pub fn dmy(iso: &str) -> String {
     chrono::NaiveDate::parse_from_str(iso, "%Y-%m-%d")
         .map(|d| d.format("%d/%m/%Y").to_string())
         .unwrap_or_else(|_| iso.to_string())

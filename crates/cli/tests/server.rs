@@ -184,6 +184,7 @@ fn registry(db: TestDb, d: &Path) -> Registry {
         ("coord", "coordinador", None),
         ("oper", "operador", Some("MSPBS")),
         ("mesa", "mesa", None),
+        ("sup", "supervisor", None),
         ("enc", "encuestador", None),
         ("ori", "orientador", None),
     ] {
@@ -218,6 +219,7 @@ fn registry(db: TestDb, d: &Path) -> Registry {
         ("coord", Role::Coordinador),
         ("oper", Role::Operador),
         ("mesa", Role::Mesa),
+        ("sup", Role::Supervisor),
         ("enc", Role::Encuestador),
         ("ori", Role::Orientador),
     ] {
@@ -443,10 +445,13 @@ fn every_role_gets_what_its_permissions_and_scope_allow_on_every_get_endpoint() 
             else {
                 continue;
             };
-            // A grievance or a change request by number answers 404 outside the scope (there
-            // is no sequential SIIS-number exception for them): their own matrices are in
-            // attacks_grievances.rs and attacks_changes.rs.
-            if path.starts_with("/api/grievances/{") || path.starts_with("/api/change-requests/{") {
+            // A grievance, a change request or a case by number answers 404 outside the scope
+            // (there is no sequential SIIS-number exception for them): their own matrices are
+            // in attacks_grievances.rs, attacks_changes.rs and cases.rs.
+            if path.starts_with("/api/grievances/{")
+                || path.starts_with("/api/change-requests/{")
+                || path.starts_with("/api/cases/{")
+            {
                 continue;
             }
             let personal = op["x-vamos-personal-data"].as_bool().unwrap();

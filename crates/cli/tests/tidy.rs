@@ -206,7 +206,8 @@ fn every_csv_is_written_through_the_neutralising_writer() {
 }
 
 /// The store's per-area modules: their functions are the use cases' to call (`crates/app`).
-const STORE_AREAS: [&str; 8] = [
+const STORE_AREAS: [&str; 9] = [
+    "cases",
     "accounts",
     "audit",
     "views",

@@ -24,6 +24,9 @@ pub enum Role {
     Operador,
     /// Miembro de Mesa de Protección Social: identification and status in its territories.
     Mesa,
+    /// Coordinador de la Mesa: a Mesa member who also approves the endings of a case the
+    /// system cannot verify (moved, deceased, refused, lost contact) — never their own.
+    Supervisor,
     /// Encuestador: collects FIPS data in the field; no registry reading through the API.
     Encuestador,
     /// Orientador SPS: a person's status in its territories, to guide them.
@@ -33,12 +36,13 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 8] = [
+    pub const ALL: [Role; 9] = [
         Role::Administrador,
         Role::Analista,
         Role::Coordinador,
         Role::Operador,
         Role::Mesa,
+        Role::Supervisor,
         Role::Encuestador,
         Role::Orientador,
         Role::Publico,
@@ -51,6 +55,7 @@ impl Role {
             Role::Coordinador => "coordinador",
             Role::Operador => "operador",
             Role::Mesa => "mesa",
+            Role::Supervisor => "supervisor",
             Role::Encuestador => "encuestador",
             Role::Orientador => "orientador",
             Role::Publico => "publico",
@@ -69,6 +74,7 @@ impl Role {
             Role::Coordinador => "Coordinador territorial",
             Role::Operador => "Operador institucional",
             Role::Mesa => "Miembro de Mesa de Protección Social",
+            Role::Supervisor => "Coordinador de Mesa de Protección Social",
             Role::Encuestador => "Encuestador",
             Role::Orientador => "Orientador SPS",
             Role::Publico => "Público",
@@ -95,6 +101,10 @@ impl Role {
                     | ChangesApprove
                     | GrievancesLodge
                     | GrievancesWork
+                    | CasesRead
+                    | CasesOpen
+                    | CasesWork
+                    | CasesApprove
             ),
             Role::Coordinador => matches!(p, LogrosRead | CatalogueRead | GrievancesLodge),
             Role::Operador => matches!(
@@ -121,14 +131,18 @@ impl Role {
                     | ChangesRequest
                     | GrievancesLodge
                     | GrievancesWork
+                    | CasesRead
+                    | CasesOpen
+                    | CasesWork
             ),
+            Role::Supervisor => Role::Mesa.grants(p) || p == CasesApprove,
             Role::Encuestador => matches!(p, CatalogueRead | GrievancesLodge),
             // Orientadores lodge grievances on behalf of the people they guide; handling them
             // (and reading the identification they carry) is for those who can act on them.
             Role::Orientador => {
                 matches!(
                     p,
-                    StatusRead | CatalogueRead | ChangesRequest | GrievancesLodge
+                    StatusRead | CatalogueRead | ChangesRequest | GrievancesLodge | CasesOpen
                 )
             }
             Role::Publico => matches!(p, CatalogueRead | GrievancesLodge),
@@ -142,7 +156,10 @@ impl Role {
 
     /// Roles that must be bound to territories when the account is created.
     pub fn needs_territory(self) -> bool {
-        matches!(self, Role::Operador | Role::Mesa | Role::Orientador)
+        matches!(
+            self,
+            Role::Operador | Role::Mesa | Role::Supervisor | Role::Orientador
+        )
     }
 
     /// Roles that must belong to an institution.
@@ -160,7 +177,9 @@ impl Role {
     pub fn field_policy(self) -> FieldPolicy {
         match self {
             Role::Administrador | Role::Analista => FieldPolicy::All,
-            Role::Mesa | Role::Orientador => FieldPolicy::Fields(MESA_FIELDS.to_vec()),
+            Role::Mesa | Role::Supervisor | Role::Orientador => {
+                FieldPolicy::Fields(MESA_FIELDS.to_vec())
+            }
             Role::Operador => FieldPolicy::Agreement,
             Role::Coordinador | Role::Encuestador | Role::Publico => FieldPolicy::None,
         }
@@ -204,10 +223,20 @@ pub enum Permission {
     GrievancesLodge,
     /// Handling grievances within scope: list, read, assign, comment, resolve.
     GrievancesWork,
+    /// Canal Verde cases within scope: candidates, cases, their plans and timelines (personal
+    /// data).
+    CasesRead,
+    /// Opening a case (an orientador at the counter, a community alert) without following it.
+    CasesOpen,
+    /// Following cases: open, assign, plan, record visits and notes, close once protection is
+    /// verified, ask for another ending.
+    CasesWork,
+    /// Approving or refusing another person's request to end a case otherwise than protected.
+    CasesApprove,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 17] = [
+    pub const ALL: [Permission; 21] = [
         Permission::RegistryRead,
         Permission::StatusRead,
         Permission::LogrosRead,
@@ -225,6 +254,10 @@ impl Permission {
         Permission::ChangesApprove,
         Permission::GrievancesLodge,
         Permission::GrievancesWork,
+        Permission::CasesRead,
+        Permission::CasesOpen,
+        Permission::CasesWork,
+        Permission::CasesApprove,
     ];
 
     /// Token scope name.
@@ -247,6 +280,10 @@ impl Permission {
             Permission::ChangesApprove => "cambios:aprobar",
             Permission::GrievancesLodge => "reclamos:presentar",
             Permission::GrievancesWork => "reclamos:gestionar",
+            Permission::CasesRead => "casos:leer",
+            Permission::CasesOpen => "casos:abrir",
+            Permission::CasesWork => "casos:gestionar",
+            Permission::CasesApprove => "casos:aprobar",
         }
     }
 
@@ -278,6 +315,14 @@ impl Permission {
             Permission::GrievancesLodge => "presentar reclamos",
             Permission::GrievancesWork => {
                 "gestionar reclamos (asignar, comentar, resolver) dentro de su ámbito"
+            }
+            Permission::CasesRead => "consultar casos de Canal Verde (datos personales)",
+            Permission::CasesOpen => "abrir casos de Canal Verde y alertas comunitarias",
+            Permission::CasesWork => {
+                "gestionar casos de Canal Verde (asignar, planificar, registrar visitas, cerrar)"
+            }
+            Permission::CasesApprove => {
+                "aprobar o rechazar el cierre de un caso pedido por otra persona"
             }
         }
     }
@@ -492,7 +537,12 @@ mod tests {
         for stored in ["", "PY", "py", "1116,PY", " , "] {
             let s = Scope::from_stored(stored).unwrap();
             assert!(s.is_nationwide(), "{stored:?}");
-            for r in [Role::Operador, Role::Mesa, Role::Orientador] {
+            for r in [
+                Role::Operador,
+                Role::Mesa,
+                Role::Supervisor,
+                Role::Orientador,
+            ] {
                 assert!(!r.admits_scope(&s), "{r:?} {stored:?}");
             }
             assert!(Role::Analista.admits_scope(&s));
@@ -541,11 +591,25 @@ mod tests {
                 r.grants(Permission::GrievancesWork),
                 matches!(
                     r,
-                    Role::Administrador | Role::Analista | Role::Mesa | Role::Operador
+                    Role::Administrador
+                        | Role::Analista
+                        | Role::Mesa
+                        | Role::Supervisor
+                        | Role::Operador
                 ),
                 "{r:?}"
             );
         }
+        // Only a Mesa's coordinator (and the UTGS) approves an ending the system cannot verify.
+        for r in Role::ALL {
+            assert_eq!(
+                r.grants(Permission::CasesApprove),
+                matches!(r, Role::Administrador | Role::Analista | Role::Supervisor),
+                "{r:?}"
+            );
+        }
+        assert!(Role::Orientador.grants(Permission::CasesOpen));
+        assert!(!Role::Orientador.grants(Permission::CasesWork));
         assert!(person_field_names().contains(&"embarazada"));
         assert!(person_field_names().contains(&"discapacidad"));
         assert!(person_field_names().contains(&"pobreza"));

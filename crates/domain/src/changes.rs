@@ -157,8 +157,14 @@ pub struct TypeSpec {
     pub payload: &'static [&'static str],
 }
 
-const FIELD_STAFF: &[Role] = &[Role::Orientador, Role::Mesa, Role::Operador, Role::Analista];
-const MESA_UP: &[Role] = &[Role::Mesa, Role::Analista];
+const FIELD_STAFF: &[Role] = &[
+    Role::Orientador,
+    Role::Mesa,
+    Role::Supervisor,
+    Role::Operador,
+    Role::Analista,
+];
+const MESA_UP: &[Role] = &[Role::Mesa, Role::Supervisor, Role::Analista];
 const IDENTITY: &[&str] = &[
     "given_names",
     "family_names",

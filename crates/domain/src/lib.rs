@@ -7,6 +7,7 @@
 //! dates such as the import date or a measurement's `as_of` arrive as parameters.
 
 pub mod authz;
+pub mod cases;
 pub mod changes;
 pub mod csv_safe;
 pub mod evidence;

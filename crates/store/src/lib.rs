@@ -10,6 +10,7 @@
 pub mod accounts;
 pub mod audit;
 mod bulk;
+pub mod cases;
 pub mod changes;
 pub mod counter_referrals;
 // The intake log's encoding and the persons' places are parts of counter-referrals, kept at

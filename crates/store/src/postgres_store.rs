@@ -116,6 +116,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0023_change_units_by_change",
         include_str!("../migrations/postgres/0023_change_units_by_change.sql"),
     ),
+    (
+        "0024_cases",
+        include_str!("../migrations/postgres/0024_cases.sql"),
+    ),
 ];
 
 /// A PostgreSQL registry.

@@ -103,6 +103,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0023_change_units_by_change",
         include_str!("../migrations/sqlite/0023_change_units_by_change.sql"),
     ),
+    (
+        "0024_cases",
+        include_str!("../migrations/sqlite/0024_cases.sql"),
+    ),
 ];
 
 /// How much of the database file the server's counter-referral writer reads through a memory

@@ -11,6 +11,7 @@
 
 pub mod agreements;
 pub mod audit;
+pub mod cases;
 pub mod catalogue;
 pub mod change_requests;
 pub mod communities;
@@ -60,6 +61,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(delivery_points::router())
         .merge(change_requests::router())
         .merge(grievances::router())
+        .merge(cases::router())
 }
 
 /// The router of the JSON API: every operation with the request body limit, the uploads

@@ -16,6 +16,7 @@ role-analista = UTGS analyst
 role-coordinador = Territorial coordinator
 role-operador = Institution operator
 role-mesa = Social Protection Table member
+role-supervisor = Social Protection Table coordinator
 role-encuestador = Enumerator
 role-orientador = Guidance officer
 role-publico = Public

@@ -16,6 +16,7 @@ role-analista = Analista UTGS
 role-coordinador = Coordinador territorial
 role-operador = Operador institucional
 role-mesa = Miembro de Mesa de Protección Social
+role-supervisor = Coordinador de Mesa de Protección Social
 role-encuestador = Encuestador
 role-orientador = Orientador
 role-publico = Público

@@ -1,0 +1,1117 @@
+//! Canal Verde cases (issue 37): flagging candidates from the latest measurement's open
+//! referrals by the catalogue's criteria, opening a case for a person, household or community
+//! with a plan (one task per desprotección, linked to its referral, plus the steps of an
+//! emergency protocol), assigning it, recording visits, contacts and notes, and ending it.
+//!
+//! **The closing rule.** A case closes as *protegido* only when the system verifies it: every
+//! service of its plan is `protegido` in a classification of its unit at the closing date with
+//! all the evidence then valid (administrative records, counter-referrals), and every protocol
+//! step is done. Any other ending (moved, deceased, refused, lost contact) needs a reason and
+//! the approval of a second account with `casos:aprobar` — never the one who asked.
+//!
+//! Scope: a case is read and moved only within the caller's territories (outside them it
+//! answers like a case that does not exist); every read and change is audited.
+
+// reason: JSON objects built here are indexed by key (a missing key reads as null).
+#![allow(clippy::indexing_slicing)]
+
+use crate::{Actor, Error, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use vamos_catalogue::canal_verde::{default_canal_verde, CanalVerde};
+use vamos_catalogue::Catalogue;
+use vamos_domain::authz::Scope;
+use vamos_domain::cases::{
+    barrier_label, CaseStatus, Ending, Origin, Priority, TaskStatus, UnitKind,
+};
+use vamos_domain::limits::Limit;
+use vamos_domain::{DistrictCode, Permission, TerritoryCode};
+use vamos_store::cases::{self as store_cases, Case, Event, NewCase, OpenNeed, Task};
+use vamos_store::Store;
+
+/// The Canal Verde criteria and protocols in force (the illustrative set shipped with Vamos,
+/// checked against the service catalogue's institutions).
+pub fn criteria(catalogue: &Catalogue) -> Result<CanalVerde> {
+    default_canal_verde(catalogue).map_err(|errors| {
+        Error::internal(format!(
+            "criterios de Canal Verde inválidos: {}",
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        ))
+    })
+}
+
+fn ranges(scope: &Scope) -> Option<Vec<(i64, i64)>> {
+    match scope {
+        Scope::National => None,
+        s => Some(s.district_ranges()),
+    }
+}
+
+fn territory_in_scope(actor: &Actor, territory: &str) -> Result<TerritoryCode> {
+    let t = TerritoryCode::parse(territory)
+        .map_err(|e| Error::bad_request(format!("territorio inválido «{territory}»: {e}")))?;
+    if !actor.scope.covers(t) {
+        return Err(Error::forbidden(format!(
+            "el territorio {territory} está fuera de su ámbito"
+        )));
+    }
+    Ok(t)
+}
+
+// ------------------------------------------------------------------------------- candidates
+
+/// A unit the criteria flag for Canal Verde.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Candidate {
+    pub unit_kind: UnitKind,
+    pub unit_id: i64,
+    pub district_code: i64,
+    pub priority: Priority,
+    /// For sorting: the priority's band, then the unit's highest referral priority.
+    pub score: i64,
+    /// The criteria met, by name.
+    pub reasons: Vec<String>,
+    /// Services the unit lacks (for a household: its own and its members').
+    pub unprotected: u32,
+    pub populations: Vec<String>,
+    /// The unit's open case, when it already has one.
+    pub open_case: Option<i64>,
+}
+
+#[derive(Default)]
+struct Tally {
+    district: i64,
+    unprotected: u32,
+    critical: bool,
+    top: i64,
+    populations: BTreeSet<String>,
+}
+
+impl Tally {
+    fn add(&mut self, n: &OpenNeed) {
+        self.district = n.district_code;
+        self.unprotected += 1;
+        self.critical |= n.critical;
+        self.top = self.top.max(n.priority);
+        self.populations.extend(
+            n.populations
+                .split(',')
+                .filter(|p| !p.is_empty())
+                .map(str::to_string),
+        );
+    }
+}
+
+/// The candidates among `needs` (open referrals): per unit, the criteria of its kind it meets;
+/// highest priority first, then score. Units with an open case are kept, marked with it.
+pub fn flag(
+    canal: &CanalVerde,
+    needs: &[OpenNeed],
+    open_cases: &HashMap<(String, i64), i64>,
+) -> Vec<Candidate> {
+    let mut units: BTreeMap<(UnitKind, i64), Tally> = BTreeMap::new();
+    for n in needs {
+        let own = match n.unit_kind.as_str() {
+            "persona" => Some(UnitKind::Persona),
+            "hogar" => Some(UnitKind::Hogar),
+            "comunidad" => Some(UnitKind::Comunidad),
+            _ => None,
+        };
+        if let Some(k) = own {
+            units.entry((k, n.unit_id)).or_default().add(n);
+        }
+        // A household counts its members' needs too.
+        if n.unit_kind == "persona" {
+            if let Some(h) = n.household_id {
+                units.entry((UnitKind::Hogar, h)).or_default().add(n);
+            }
+        }
+    }
+    let mut out: Vec<Candidate> = units
+        .into_iter()
+        .filter_map(|((kind, id), t)| {
+            let pops: Vec<&str> = t.populations.iter().map(String::as_str).collect();
+            let met: Vec<_> = canal
+                .criteria
+                .iter()
+                .filter(|c| c.unit == kind && c.met(t.unprotected, &pops, t.critical))
+                .collect();
+            let priority = met.iter().map(|c| c.priority).max()?;
+            let band = match priority {
+                Priority::Alta => 3,
+                Priority::Media => 2,
+                Priority::Baja => 1,
+            };
+            Some(Candidate {
+                unit_kind: kind,
+                unit_id: id,
+                district_code: t.district,
+                priority,
+                score: band * 1_000_000 + t.top,
+                reasons: met.iter().map(|c| c.name.clone()).collect(),
+                unprotected: t.unprotected,
+                populations: t.populations.into_iter().collect(),
+                open_case: open_cases.get(&(kind.code().to_string(), id)).copied(),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| b.score.cmp(&a.score).then(a.unit_id.cmp(&b.unit_id)));
+    out
+}
+
+/// The Canal Verde candidates of `territory` (within the caller's scope; all of it when
+/// `None`), from the open referrals — the latest measurement's unmet needs. Audited (one record
+/// for the list).
+pub fn candidates(
+    store: &mut dyn Store,
+    actor: &Actor,
+    catalogue: &Catalogue,
+    territory: Option<&str>,
+) -> Result<Vec<Candidate>> {
+    actor.require(Permission::CasesRead)?;
+    let r = match territory {
+        Some(territory) => {
+            let t = territory_in_scope(actor, territory)?;
+            (t != TerritoryCode::Nation).then(|| Scope::Territories(vec![t]).district_ranges())
+        }
+        None => ranges(&actor.scope),
+    };
+    let territory = territory.unwrap_or("ámbito de la cuenta");
+    let canal = criteria(catalogue)?;
+    let needs = store_cases::open_needs(&mut store.db(), r.as_deref())?;
+    let open: HashMap<(String, i64), i64> = store_cases::open_units(&mut store.db(), r.as_deref())?
+        .into_iter()
+        .map(|(k, u, c)| ((k, u), c))
+        .collect();
+    let out = flag(&canal, &needs, &open);
+    actor.audit(
+        store,
+        "listar candidatos de Canal Verde",
+        "territorio",
+        territory,
+        "gestión de casos",
+        &format!("ok: {} candidatos", out.len()),
+    )?;
+    Ok(out)
+}
+
+// ------------------------------------------------------------------------------------ open
+
+/// What to open a case for.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenCase {
+    /// `persona`, `hogar` or `comunidad`.
+    pub unit_kind: String,
+    pub unit_id: i64,
+    pub reason: String,
+    /// Where it came from (`mesa` by default).
+    #[serde(default)]
+    pub origin: Option<String>,
+    /// An emergency protocol route of the criteria (`violencia_ninez`, …).
+    #[serde(default)]
+    pub protocol: Option<String>,
+}
+
+fn unit_kind(s: &str) -> Result<UnitKind> {
+    UnitKind::parse(s).ok_or_else(|| {
+        Error::bad_request(format!("unidad inválida «{s}»: persona, hogar o comunidad"))
+    })
+}
+
+fn store_kind(k: UnitKind) -> vamos_store::UnitKind {
+    match k {
+        UnitKind::Persona => vamos_store::UnitKind::Person,
+        UnitKind::Hogar => vamos_store::UnitKind::Household,
+        UnitKind::Comunidad => vamos_store::UnitKind::Community,
+    }
+}
+
+/// The district of a unit, if it exists and is within the caller's scope (else the same
+/// "not found" either way).
+fn locate(store: &mut dyn Store, actor: &Actor, kind: UnitKind, id: i64) -> Result<DistrictCode> {
+    let found = store
+        .locate(store_kind(kind), id)?
+        .filter(|(found, _)| *found == id)
+        .and_then(|(_, d)| DistrictCode::from_number(d).ok())
+        .filter(|d| actor.scope.contains(*d));
+    found.ok_or_else(|| Error::not_found(format!("{} {id} no encontrada", kind_label(kind))))
+}
+
+fn kind_label(k: UnitKind) -> &'static str {
+    match k {
+        UnitKind::Persona => "persona",
+        UnitKind::Hogar => "hogar",
+        UnitKind::Comunidad => "comunidad",
+    }
+}
+
+fn days_after(date: chrono::NaiveDate, days: u32) -> String {
+    (date + chrono::Duration::days(i64::from(days))).to_string()
+}
+
+/// Opens a case: its plan is one task per open referral of the unit (for a household, its own
+/// and its members'), plus one per step of `protocol`; its priority is the highest of the
+/// criteria the unit meets (`baja` when it meets none: the Mesa decided). Refused when the unit
+/// already has an open case (the conflict names it). Returns the case's number.
+pub fn open(
+    store: &mut dyn Store,
+    actor: &Actor,
+    catalogue: &Catalogue,
+    o: &OpenCase,
+) -> Result<i64> {
+    if !(actor.can(Permission::CasesOpen) || actor.can(Permission::CasesWork)) {
+        return Err(Error::forbidden("no tiene permiso para abrir casos"));
+    }
+    let kind = unit_kind(&o.unit_kind)?;
+    let reason = o.reason.trim();
+    if reason.is_empty() {
+        return Err(Error::bad_request("indique el motivo del caso"));
+    }
+    Limit::FreeText
+        .check(reason)
+        .map_err(|e| Error::bad_request(format!("motivo: {e}")))?;
+    let origin = match o.origin.as_deref() {
+        None => Origin::Mesa,
+        Some(s) => Origin::parse(s).ok_or_else(|| {
+            Error::bad_request(format!(
+                "origen inválido «{s}»: candidato, referencia, mesa, alerta_comunitaria, orientacion o reclamo"
+            ))
+        })?,
+    };
+    let canal = criteria(catalogue)?;
+    let protocol = match o.protocol.as_deref() {
+        None => None,
+        Some(p) => Some(canal.protocol(p).ok_or_else(|| {
+            let all: Vec<&str> = canal.protocols.iter().map(|p| p.code.as_str()).collect();
+            Error::bad_request(format!("protocolo desconocido «{p}» ({})", all.join(", ")))
+        })?),
+    };
+    let district = match locate(store, actor, kind, o.unit_id) {
+        Ok(d) => d,
+        Err(e) => {
+            actor.audit(
+                store,
+                "abrir caso",
+                kind.code(),
+                &o.unit_id.to_string(),
+                "gestión de casos",
+                "no encontrado o fuera de su ámbito territorial",
+            )?;
+            return Err(e);
+        }
+    };
+    let needs = store_cases::open_needs_of(&mut store.db(), kind.code(), o.unit_id)?;
+    let open_cases = HashMap::new();
+    let flagged = flag(&canal, &needs, &open_cases)
+        .into_iter()
+        .find(|c| c.unit_kind == kind && c.unit_id == o.unit_id);
+    let (priority, score) = flagged
+        .as_ref()
+        .map_or((Priority::Baja, 0), |c| (c.priority, c.score));
+    let today = crate::clock::today();
+    let mut tasks: Vec<Task> = needs
+        .iter()
+        .map(|n| Task {
+            id: 0,
+            case_id: 0,
+            kind: "servicio".into(),
+            unit_kind: Some(n.unit_kind.clone()),
+            unit_id: Some(n.unit_id),
+            service: Some(n.service.clone()),
+            referral_id: Some(n.referral_id),
+            step: None,
+            institution: n.institution.clone(),
+            due_on: n.due_on.clone(),
+            status: TaskStatus::Pendiente.code().into(),
+            barrier: None,
+            done_at: None,
+            done_by: None,
+        })
+        .collect();
+    if let Some(p) = protocol {
+        tasks.extend(p.steps.iter().map(|s| Task {
+            id: 0,
+            case_id: 0,
+            kind: "protocolo".into(),
+            unit_kind: None,
+            unit_id: None,
+            service: None,
+            referral_id: None,
+            step: Some(s.name.clone()),
+            institution: s.institution.clone(),
+            due_on: days_after(today, s.days),
+            status: TaskStatus::Pendiente.code().into(),
+            barrier: None,
+            done_at: None,
+            done_by: None,
+        }));
+    }
+    let at = crate::clock::now_rfc3339();
+    let by = actor.name.clone();
+    let new = NewCase {
+        unit_kind: kind.code().into(),
+        unit_id: o.unit_id,
+        district_code: i64::from(district.get()),
+        status: CaseStatus::Abierto.code().into(),
+        origin: origin.code().into(),
+        reason: reason.into(),
+        priority: priority.code().into(),
+        score,
+        protocol: protocol.map(|p| p.code.clone()),
+        criteria_version: canal.version.clone(),
+        opened_by: by,
+        opened_at: at,
+    };
+    let detail = format!(
+        "{} — {}; plan de {} tareas{}",
+        origin.label(),
+        reason,
+        tasks.len(),
+        flagged
+            .map(|c| format!("; criterios: {}", c.reasons.join(", ")))
+            .unwrap_or_default()
+    );
+    let id = store_cases::open(&mut store.db(), &new, &tasks, &detail).map_err(|e| match e {
+        vamos_store::StoreError::Conflict(m) => Error::conflict(m),
+        e => e.into(),
+    })?;
+    actor.audit(
+        store,
+        "abrir caso",
+        "caso",
+        &format!("{id} ({} {})", kind.code(), o.unit_id),
+        "gestión de casos",
+        "ok",
+    )?;
+    Ok(id)
+}
+
+// ------------------------------------------------------------------------------- read
+
+/// A case within the caller's scope, or "not found" (audited either way).
+fn visible(store: &mut dyn Store, actor: &Actor, id: i64, action: &str) -> Result<Case> {
+    actor.require(Permission::CasesRead)?;
+    let c = store_cases::get(&mut store.db(), id, ranges(&actor.scope).as_deref())?;
+    match c {
+        Some(c) => Ok(c),
+        None => {
+            actor.audit(
+                store,
+                action,
+                "caso",
+                &id.to_string(),
+                "gestión de casos",
+                "no encontrado o fuera de su ámbito territorial",
+            )?;
+            Err(Error::not_found(format!("caso {id} no encontrado")))
+        }
+    }
+}
+
+fn task_json(t: &Task, verdicts: &Verdicts) -> Value {
+    let status = TaskStatus::parse(&t.status).unwrap_or(TaskStatus::Pendiente);
+    let evidence = match (&t.unit_kind, t.unit_id, &t.service) {
+        (Some(k), Some(u), Some(s)) => verdicts
+            .get(&(k.clone(), u, s.clone()))
+            .map(|v| json!({ "status": v })),
+        _ => None,
+    };
+    json!({
+        "id": t.id,
+        "kind": t.kind,
+        "unit_kind": t.unit_kind,
+        "unit_id": t.unit_id,
+        "service": t.service,
+        "step": t.step,
+        "referral_id": t.referral_id,
+        "institution": t.institution,
+        "due": t.due_on,
+        "status": status.code(),
+        "status_label": status.label(),
+        "barrier": t.barrier,
+        "barrier_label": t.barrier.as_deref().and_then(barrier_label),
+        "evidence": evidence,
+        "done_at": t.done_at,
+        "done_by": t.done_by,
+    })
+}
+
+fn case_json(c: &Case, tasks: &[Task], events: &[Event], verdicts: &Verdicts) -> Value {
+    let status = CaseStatus::parse(&c.status).unwrap_or(CaseStatus::Abierto);
+    json!({
+        "id": c.id,
+        "status": status.code(),
+        "status_label": status.label(),
+        "unit": { "kind": c.unit_kind, "id": c.unit_id },
+        "district_code": c.district_code,
+        "origin": c.origin,
+        "origin_label": Origin::parse(&c.origin).map(Origin::label),
+        "reason": c.reason,
+        "priority": c.priority,
+        "score": c.score,
+        "protocol": c.protocol,
+        "criteria_version": c.criteria_version,
+        "assigned_to": c.assigned_to,
+        "institution": c.institution,
+        "opened_by": c.opened_by,
+        "opened_at": c.opened_at,
+        "updated_at": c.updated_at,
+        "ending": c.ending,
+        "ending_label": c.ending.as_deref().and_then(Ending::parse).map(Ending::label),
+        "ending_reason": c.ending_reason,
+        "ending_requested_by": c.ending_requested_by,
+        "approved_by": c.approved_by,
+        "closed_at": c.closed_at,
+        "offered_to": c.offered_to,
+        "tasks": tasks.iter().map(|t| task_json(t, verdicts)).collect::<Vec<_>>(),
+        "timeline": events,
+    })
+}
+
+/// One case with its plan and timeline (audited).
+pub fn show(store: &mut dyn Store, actor: &Actor, id: i64) -> Result<Value> {
+    let c = visible(store, actor, id, "leer caso")?;
+    let tasks = store_cases::tasks(&mut store.db(), id)?;
+    let events = store_cases::events(&mut store.db(), id)?;
+    actor.audit(
+        store,
+        "leer caso",
+        "caso",
+        &id.to_string(),
+        "gestión de casos",
+        "ok",
+    )?;
+    Ok(case_json(&c, &tasks, &events, &HashMap::new()))
+}
+
+/// Which cases to list.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ListQuery {
+    pub territory: Option<String>,
+    pub status: Option<String>,
+    /// Only open cases (the default).
+    pub all: Option<bool>,
+    pub limit: Option<i64>,
+}
+
+/// Cases within the caller's scope (and `territory`), highest score first (audited).
+pub fn list(store: &mut dyn Store, actor: &Actor, q: &ListQuery) -> Result<Vec<Case>> {
+    actor.require(Permission::CasesRead)?;
+    let district = match q.territory.as_deref() {
+        None => None,
+        Some(t) => match territory_in_scope(actor, t)? {
+            TerritoryCode::District(d) => Some(i64::from(d.get())),
+            _ => None,
+        },
+    };
+    if let Some(s) = &q.status {
+        if CaseStatus::parse(s).is_none() {
+            return Err(Error::bad_request(format!(
+                "estado inválido «{s}»: abierto, en_seguimiento, plan_completo, cierre_pendiente o cerrado"
+            )));
+        }
+    }
+    let f = store_cases::Filter {
+        district,
+        status: q.status.clone(),
+        open: !q.all.unwrap_or(false) && q.status.is_none(),
+        limit: q.limit.unwrap_or(200),
+    };
+    let out = store_cases::list(&mut store.db(), ranges(&actor.scope).as_deref(), &f)?;
+    actor.audit(
+        store,
+        "listar casos",
+        "casos",
+        &out.iter()
+            .map(|c| c.id.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+        "gestión de casos",
+        "ok",
+    )?;
+    Ok(out)
+}
+
+// ------------------------------------------------------------------------------- follow-up
+
+fn work(store: &mut dyn Store, actor: &Actor, id: i64, action: &str) -> Result<(Case, Vec<Task>)> {
+    actor.require(Permission::CasesWork)?;
+    let c = visible(store, actor, id, action)?;
+    if c.status == CaseStatus::Cerrado.code() {
+        return Err(Error::conflict(format!(
+            "el caso {id} está cerrado: ábralo de nuevo para seguir"
+        )));
+    }
+    let tasks = store_cases::tasks(&mut store.db(), id)?;
+    Ok((c, tasks))
+}
+
+fn save(
+    store: &mut dyn Store,
+    actor: &Actor,
+    c: &Case,
+    expected: &str,
+    tasks: &[Task],
+    kind: &str,
+    detail: String,
+) -> Result<()> {
+    let e = Event {
+        at: c.updated_at.clone(),
+        actor: actor.name.clone(),
+        kind: kind.into(),
+        detail,
+    };
+    store_cases::save(&mut store.db(), c, expected, tasks, &e).map_err(|e| match e {
+        vamos_store::StoreError::Conflict(m) => Error::conflict(m),
+        e => e.into(),
+    })?;
+    actor.audit(
+        store,
+        &format!("caso: {kind}"),
+        "caso",
+        &c.id.to_string(),
+        "gestión de casos",
+        "ok",
+    )
+}
+
+/// Assigns the case to a member (an account) and/or an institution (catalogue code).
+pub fn assign(
+    store: &mut dyn Store,
+    actor: &Actor,
+    catalogue: &Catalogue,
+    id: i64,
+    to: Option<&str>,
+    institution: Option<&str>,
+) -> Result<()> {
+    let (mut c, _) = work(store, actor, id, "asignar caso")?;
+    let to = to.map(str::trim).filter(|s| !s.is_empty());
+    let institution = institution
+        .map(|s| s.trim().to_uppercase())
+        .filter(|s| !s.is_empty());
+    if to.is_none() && institution.is_none() {
+        return Err(Error::bad_request(
+            "indique a quién asignar el caso (--to o --institution)",
+        ));
+    }
+    if let Some(t) = to {
+        Limit::Name
+            .check(t)
+            .map_err(|e| Error::bad_request(format!("cuenta: {e}")))?;
+    }
+    if let Some(i) = &institution {
+        if catalogue.institution(i).is_none() {
+            return Err(Error::bad_request(format!("institución desconocida «{i}»")));
+        }
+    }
+    let expected = c.status.clone();
+    c.assigned_to = to.map(str::to_string).or(c.assigned_to);
+    c.institution = institution.or(c.institution);
+    if c.status == CaseStatus::Abierto.code() {
+        c.status = CaseStatus::EnSeguimiento.code().into();
+    }
+    c.updated_at = crate::clock::now_rfc3339();
+    let detail = format!(
+        "asignado a {}{}",
+        c.assigned_to.as_deref().unwrap_or("—"),
+        c.institution
+            .as_deref()
+            .map(|i| format!(" ({i})"))
+            .unwrap_or_default()
+    );
+    save(store, actor, &c, &expected, &[], "asignado", detail)
+}
+
+/// What to do with one task of the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskAction {
+    /// A protocol step done (a service task is done when its service is delivered and proven).
+    Done { note: String },
+    /// A barrier that keeps the unit from the service (a code of `BARRIERS`).
+    Barrier { code: String, note: String },
+}
+
+/// Records a task's progress: a protocol step done, or a barrier met.
+pub fn task(
+    store: &mut dyn Store,
+    actor: &Actor,
+    id: i64,
+    task_id: i64,
+    action: &TaskAction,
+) -> Result<()> {
+    let (mut c, tasks) = work(store, actor, id, "actualizar tarea de caso")?;
+    let mut t = tasks
+        .into_iter()
+        .find(|t| t.id == task_id)
+        .ok_or_else(|| Error::not_found(format!("el caso {id} no tiene la tarea {task_id}")))?;
+    let now = crate::clock::now_rfc3339();
+    let (kind, detail) = match action {
+        TaskAction::Done { note } => {
+            if t.kind != "protocolo" {
+                return Err(Error::bad_request(
+                    "una tarea de servicio se cumple cuando la institución informa el servicio (contra-referencia) y la clasificación lo verifica; aquí se registran los pasos de protocolo",
+                ));
+            }
+            t.status = TaskStatus::Hecha.code().into();
+            t.done_at = Some(now.clone());
+            t.done_by = Some(actor.name.clone());
+            (
+                "paso_cumplido",
+                format!("{} — {}", t.step.clone().unwrap_or_default(), note.trim()),
+            )
+        }
+        TaskAction::Barrier { code, note } => {
+            let label = barrier_label(code).ok_or_else(|| {
+                Error::bad_request(format!(
+                    "barrera desconocida «{code}» ({})",
+                    vamos_domain::cases::BARRIERS
+                        .iter()
+                        .map(|(c, _)| *c)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
+            t.barrier = Some(code.clone());
+            (
+                "barrera",
+                format!(
+                    "{}: {label} — {}",
+                    t.service.clone().or(t.step.clone()).unwrap_or_default(),
+                    note.trim()
+                ),
+            )
+        }
+    };
+    Limit::FreeText
+        .check(&detail)
+        .map_err(|e| Error::bad_request(format!("nota: {e}")))?;
+    let expected = c.status.clone();
+    c.updated_at = now;
+    save(store, actor, &c, &expected, &[t], kind, detail)
+}
+
+/// Records a visit, a contact or a note on the case's timeline.
+pub fn note(store: &mut dyn Store, actor: &Actor, id: i64, kind: &str, text: &str) -> Result<()> {
+    let (c, _) = work(store, actor, id, "anotar en caso")?;
+    if !matches!(kind, "visita" | "contacto" | "nota") {
+        return Err(Error::bad_request(
+            "tipo de anotación: visita, contacto o nota",
+        ));
+    }
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(Error::bad_request("la anotación está vacía"));
+    }
+    Limit::FreeText
+        .check(text)
+        .map_err(|e| Error::bad_request(format!("anotación: {e}")))?;
+    store_cases::note(
+        &mut store.db(),
+        c.id,
+        &Event {
+            at: crate::clock::now_rfc3339(),
+            actor: actor.name.clone(),
+            kind: kind.into(),
+            detail: text.into(),
+        },
+    )?;
+    actor.audit(
+        store,
+        &format!("caso: {kind}"),
+        "caso",
+        &id.to_string(),
+        "gestión de casos",
+        "ok",
+    )
+}
+
+// ------------------------------------------------------------------------- verification
+
+/// Per (unit kind, unit id, service code): the service's status in a classification.
+type Verdicts = HashMap<(String, i64, String), &'static str>;
+
+/// The status of every service task's service in a classification of its unit at `date`, with
+/// every piece of evidence then valid (counter-referrals delivered up to that date included).
+fn verdicts(
+    store: &mut dyn Store,
+    catalogue: &Catalogue,
+    c: &Case,
+    tasks: &[Task],
+    date: chrono::NaiveDate,
+) -> Result<Verdicts> {
+    let mut out = HashMap::new();
+    let units: BTreeSet<(String, i64)> = tasks
+        .iter()
+        .filter_map(|t| Some((t.unit_kind.clone()?, t.unit_id?)))
+        .collect();
+    if units.is_empty() {
+        return Ok(out);
+    }
+    // Where the unit lives now (a household may have moved since the case was opened).
+    let kind = UnitKind::parse(&c.unit_kind).unwrap_or(UnitKind::Persona);
+    let now_in = store
+        .locate(store_kind(kind), c.unit_id)?
+        .filter(|(found, _)| *found == c.unit_id)
+        .map_or(c.district_code, |(_, d)| i64::from(d));
+    let district = u16::try_from(now_in)
+        .ok()
+        .and_then(|d| DistrictCode::from_number(d).ok())
+        .ok_or_else(|| Error::internal(format!("distrito del caso inválido: {now_in}")))?;
+    let mut data = vamos_engine::RegistryData::new(&crate::measurements::FormVocabulary);
+    store.load_registry(
+        TerritoryCode::District(district),
+        &vamos_store::Reading::at(date),
+        &mut data,
+    )?;
+    data.finish();
+    for (kind, id) in units {
+        let k = match kind.as_str() {
+            "persona" => vamos_store::UnitKind::Person,
+            "hogar" => vamos_store::UnitKind::Household,
+            _ => vamos_store::UnitKind::Community,
+        };
+        // A unit no longer in the registry read (deceased, moved away) proves nothing.
+        let Ok(v) = crate::measurements::explain_in(&data, catalogue, k, id, district, date, date)
+        else {
+            continue;
+        };
+        for cat in v["categories"].as_array().into_iter().flatten() {
+            for s in cat["services"].as_array().into_iter().flatten() {
+                let status = match s["status"].as_str() {
+                    Some("protegido") => "protegido",
+                    Some("desprotegido") => "desprotegido",
+                    Some("sin_dato") => "sin_dato",
+                    _ => "no_aplica",
+                };
+                if let Some(code) = s["service"].as_str() {
+                    out.insert((kind.clone(), id, code.to_string()), status);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The plan checked against a classification at `date`: each service task `verificada` when
+/// its service is `protegido`; whether every task is then done.
+fn check_plan(
+    store: &mut dyn Store,
+    catalogue: &Catalogue,
+    c: &Case,
+    tasks: &[Task],
+    date: chrono::NaiveDate,
+    by: &str,
+) -> Result<(Vec<Task>, Verdicts, Vec<String>)> {
+    let v = verdicts(store, catalogue, c, tasks, date)?;
+    let mut changed = Vec::new();
+    let mut missing = Vec::new();
+    for t in tasks {
+        let mut t = t.clone();
+        if t.kind == "servicio" {
+            let key = (
+                t.unit_kind.clone().unwrap_or_default(),
+                t.unit_id.unwrap_or(0),
+                t.service.clone().unwrap_or_default(),
+            );
+            let verdict = v.get(&key).copied().unwrap_or("sin_dato");
+            let want = if verdict == "protegido" {
+                TaskStatus::Verificada
+            } else {
+                TaskStatus::Pendiente
+            };
+            if verdict != "protegido" {
+                missing.push(format!(
+                    "{} de {} {}: {}",
+                    key.2,
+                    key.0,
+                    key.1,
+                    verdict.replace('_', " ")
+                ));
+            }
+            if t.status != want.code() {
+                t.status = want.code().into();
+                t.done_at = (want == TaskStatus::Verificada).then(crate::clock::now_rfc3339);
+                t.done_by = (want == TaskStatus::Verificada).then(|| by.to_string());
+                changed.push(t);
+            }
+        } else if t.status != TaskStatus::Hecha.code() {
+            missing.push(format!(
+                "paso de protocolo pendiente: {}",
+                t.step.clone().unwrap_or_default()
+            ));
+        }
+    }
+    Ok((changed, v, missing))
+}
+
+/// One case with its plan checked against a classification today: what `show` gives plus
+/// each service task's verdict. Saves what the check found (tasks verified, the plan complete).
+pub fn check(
+    store: &mut dyn Store,
+    actor: &Actor,
+    catalogue: &Catalogue,
+    id: i64,
+) -> Result<Value> {
+    let c = visible(store, actor, id, "verificar caso")?;
+    let tasks = store_cases::tasks(&mut store.db(), id)?;
+    let today = crate::clock::today();
+    let (changed, v, missing) = check_plan(store, catalogue, &c, &tasks, today, "sistema")?;
+    let mut c2 = c.clone();
+    let complete = missing.is_empty() && !tasks.is_empty();
+    if complete
+        && matches!(
+            CaseStatus::parse(&c.status),
+            Some(CaseStatus::Abierto | CaseStatus::EnSeguimiento)
+        )
+    {
+        c2.status = CaseStatus::PlanCompleto.code().into();
+    }
+    if (!changed.is_empty() || c2.status != c.status)
+        && actor.can(Permission::CasesWork)
+        && c.status != CaseStatus::Cerrado.code()
+    {
+        c2.updated_at = crate::clock::now_rfc3339();
+        let detail = if c2.status == CaseStatus::PlanCompleto.code() {
+            "plan completo: cada servicio del plan está protegido según la clasificación; el caso se puede cerrar".to_string()
+        } else {
+            format!(
+                "{} tareas verificadas por la clasificación",
+                changed
+                    .iter()
+                    .filter(|t| t.status == TaskStatus::Verificada.code())
+                    .count()
+            )
+        };
+        save(
+            store,
+            actor,
+            &c2,
+            &c.status,
+            &changed,
+            "verificacion",
+            detail,
+        )?;
+    }
+    let tasks = store_cases::tasks(&mut store.db(), id)?;
+    let events = store_cases::events(&mut store.db(), id)?;
+    let mut out = case_json(&c2, &tasks, &events, &v);
+    out["plan_complete"] = json!(complete);
+    out["missing"] = json!(missing);
+    Ok(out)
+}
+
+// -------------------------------------------------------------------------------- endings
+
+/// Closes a case. Without `ending` (or `protegido`) the system verifies protection: it closes
+/// only when every service of the plan is `protegido` in a classification of its unit today and
+/// every protocol step is done — else a conflict that lists what is missing, in Spanish. Any
+/// other ending needs a reason and waits for another account's approval ([`approve`]).
+pub fn close(
+    store: &mut dyn Store,
+    actor: &Actor,
+    catalogue: &Catalogue,
+    id: i64,
+    ending: Option<&str>,
+    reason: Option<&str>,
+) -> Result<CaseStatus> {
+    let (mut c, tasks) = work(store, actor, id, "cerrar caso")?;
+    let ending = match ending {
+        None => Ending::Protegido,
+        Some(e) => Ending::parse(e).ok_or_else(|| {
+            Error::bad_request(format!(
+                "cierre inválido «{e}»: protegido, mudanza, fallecimiento, rechazo o sin_contacto"
+            ))
+        })?,
+    };
+    let expected = c.status.clone();
+    let now = crate::clock::now_rfc3339();
+    if ending == Ending::Protegido {
+        let (changed, _, missing) = check_plan(
+            store,
+            catalogue,
+            &c,
+            &tasks,
+            crate::clock::today(),
+            &actor.name,
+        )?;
+        if tasks.is_empty() {
+            return Err(Error::conflict(
+                "el caso no tiene plan: no hay servicios que verificar; use otro cierre con su motivo",
+            ));
+        }
+        if !missing.is_empty() {
+            if !changed.is_empty() {
+                c.updated_at = now;
+                save(
+                    store,
+                    actor,
+                    &c,
+                    &expected,
+                    &changed,
+                    "verificacion",
+                    format!("{} tareas verificadas", changed.len()),
+                )?;
+            }
+            return Err(Error::conflict(format!(
+                "no se puede cerrar como protegido: falta verificar {}",
+                missing.join("; ")
+            )));
+        }
+        c.status = CaseStatus::Cerrado.code().into();
+        c.ending = Some(ending.code().into());
+        c.closed_at = Some(now.clone());
+        c.updated_at = now;
+        save(
+            store,
+            actor,
+            &c,
+            &expected,
+            &changed,
+            "cerrado",
+            "protección verificada: cada servicio del plan está protegido en la clasificación de hoy".into(),
+        )?;
+        return Ok(CaseStatus::Cerrado);
+    }
+    let reason = reason
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| {
+            Error::bad_request(format!(
+                "el cierre «{}» necesita un motivo (--reason)",
+                ending.label()
+            ))
+        })?;
+    Limit::FreeText
+        .check(reason)
+        .map_err(|e| Error::bad_request(format!("motivo: {e}")))?;
+    if actor.account().is_none() {
+        return Err(Error::forbidden(
+            "pedir un cierre necesita una cuenta con nombre (--as): otra persona lo aprobará",
+        ));
+    }
+    c.status = CaseStatus::CierrePendiente.code().into();
+    c.ending = Some(ending.code().into());
+    c.ending_reason = Some(reason.into());
+    c.ending_requested_by = actor.account().map(str::to_string);
+    c.updated_at = now;
+    save(
+        store,
+        actor,
+        &c,
+        &expected,
+        &[],
+        "cierre_pedido",
+        format!(
+            "{}: {reason} (espera la aprobación de otra persona)",
+            ending.label()
+        ),
+    )?;
+    Ok(CaseStatus::CierrePendiente)
+}
+
+/// Approves (or refuses) the ending another account asked for: a named account with
+/// `casos:aprobar`, never the one who asked. Refusing puts the case back in follow-up.
+pub fn approve(
+    store: &mut dyn Store,
+    actor: &Actor,
+    id: i64,
+    accept: bool,
+    reason: Option<&str>,
+) -> Result<CaseStatus> {
+    actor.require(Permission::CasesApprove)?;
+    let c0 = visible(store, actor, id, "aprobar cierre de caso")?;
+    if c0.status != CaseStatus::CierrePendiente.code() {
+        return Err(Error::conflict(format!(
+            "el caso {id} no tiene un cierre pendiente de aprobación"
+        )));
+    }
+    let me = actor.account().ok_or_else(|| {
+        Error::forbidden("aprobar un cierre necesita una cuenta con nombre (--as)")
+    })?;
+    if c0.ending_requested_by.as_deref() == Some(me) {
+        actor.audit(
+            store,
+            "aprobar cierre de caso",
+            "caso",
+            &id.to_string(),
+            "gestión de casos",
+            "denegado: quien lo pidió no puede aprobarlo",
+        )?;
+        return Err(Error::forbidden(
+            "no puede aprobar el cierre que usted mismo pidió: lo aprueba otra persona",
+        ));
+    }
+    let mut c = c0.clone();
+    let now = crate::clock::now_rfc3339();
+    c.updated_at = now.clone();
+    let (kind, detail) = if accept {
+        c.status = CaseStatus::Cerrado.code().into();
+        c.approved_by = Some(me.to_string());
+        c.closed_at = Some(now);
+        (
+            "cierre_aprobado",
+            format!(
+                "{} aprobado por {me}",
+                c.ending
+                    .as_deref()
+                    .and_then(Ending::parse)
+                    .map_or("cierre", Ending::label)
+            ),
+        )
+    } else {
+        c.status = CaseStatus::EnSeguimiento.code().into();
+        c.ending = None;
+        c.ending_reason = None;
+        c.ending_requested_by = None;
+        (
+            "cierre_rechazado",
+            format!(
+                "cierre rechazado por {me}: {}",
+                reason.map(str::trim).unwrap_or("sin motivo")
+            ),
+        )
+    };
+    save(store, actor, &c, &c0.status, &[], kind, detail)?;
+    Ok(CaseStatus::parse(&c.status).unwrap_or(CaseStatus::EnSeguimiento))
+}
+
+/// Reopens a closed case: the same case, its history kept, back in follow-up.
+pub fn reopen(store: &mut dyn Store, actor: &Actor, id: i64, reason: &str) -> Result<()> {
+    actor.require(Permission::CasesWork)?;
+    let c0 = visible(store, actor, id, "reabrir caso")?;
+    if c0.status != CaseStatus::Cerrado.code() {
+        return Err(Error::conflict(format!("el caso {id} no está cerrado")));
+    }
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(Error::bad_request("indique por qué se reabre el caso"));
+    }
+    if let Some(other) = store_cases::open_case_of(&mut store.db(), &c0.unit_kind, c0.unit_id)? {
+        return Err(Error::conflict(format!(
+            "la unidad ya tiene el caso abierto {other}"
+        )));
+    }
+    let mut c = c0.clone();
+    c.status = CaseStatus::EnSeguimiento.code().into();
+    c.closed_at = None;
+    c.ending = None;
+    c.ending_reason = None;
+    c.ending_requested_by = None;
+    c.approved_by = None;
+    c.updated_at = crate::clock::now_rfc3339();
+    save(
+        store,
+        actor,
+        &c,
+        &c0.status,
+        &[],
+        "reabierto",
+        reason.into(),
+    )
+}

@@ -1,0 +1,549 @@
+//! Canal Verde cases end to end (issue 37), on every backend, through `vamos cases …` as named
+//! accounts of Mariscal Estigarribia's Mesa (1602): a desprotegido indigenous household is a
+//! candidate; its case is opened and assigned; closing is refused while its plan is not
+//! verified; the institutions' counter-referrals arrive for each planned service; the system
+//! reports the plan complete and closing succeeds; the timeline shows each step. Another ending
+//! needs a second person's approval, and a case outside the account's district does not exist
+//! for it.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use common::{synth_pilots, vamos, PW};
+use serde_json::Value;
+use std::path::Path;
+use std::process::Output;
+use vamos_catalogue::EvidenceSource;
+use vamos_store::testing::{all_dbs, RawSql, TestDb};
+
+struct Site {
+    db: TestDb,
+    dir: tempfile::TempDir,
+}
+
+fn must(o: Output) -> Output {
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+impl Site {
+    fn new(db: TestDb) -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let url = db.url.clone();
+        synth_pilots(d, "400", "37");
+        must(vamos(
+            &["db", "init", "--db", &url],
+            d,
+            &[("VAMOS_ADMIN_PASSWORD", PW)],
+        ));
+        for args in [
+            vec![
+                "import",
+                "fips",
+                "--db",
+                &url,
+                "datos",
+                "--date",
+                "2026-11-01",
+            ],
+            vec!["classify", "--db", &url, "--as-of", "2026-11-01"],
+            vec!["referrals", "generate", "--db", &url],
+        ] {
+            must(vamos(&args, d, &[]));
+        }
+        for (name, role, terr) in [
+            ("mesa_me", "mesa", "1602"),
+            ("coord_me", "supervisor", "1602"),
+            ("mesa_villeta", "mesa", "1116"),
+            ("ori_me", "orientador", "1602"),
+        ] {
+            must(vamos(
+                &[
+                    "user",
+                    "create",
+                    "--db",
+                    &url,
+                    name,
+                    "--role",
+                    role,
+                    "--territories",
+                    terr,
+                ],
+                d,
+                &[("VAMOS_PASSWORD", PW)],
+            ));
+        }
+        Site { db, dir }
+    }
+
+    fn run(&self, user: &str, args: &[&str]) -> Output {
+        let mut a: Vec<&str> = args.to_vec();
+        a.extend(["--db", &self.db.url]);
+        vamos(&a, self.dir.path(), &[("VAMOS_USER", user)])
+    }
+
+    fn ok(&self, user: &str, args: &[&str]) -> Value {
+        let mut a: Vec<&str> = args.to_vec();
+        a.extend(["--format", "json"]);
+        let o = must(self.run(user, &a));
+        let out = String::from_utf8_lossy(&o.stdout);
+        serde_json::from_str(out.lines().last().unwrap_or("")).unwrap()
+    }
+
+    fn refused(&self, user: &str, args: &[&str]) -> String {
+        let o = self.run(user, args);
+        assert!(
+            !o.status.success(),
+            "{}: should have been refused: {}",
+            self.db.label,
+            String::from_utf8_lossy(&o.stdout)
+        );
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    }
+
+    fn ints(&self, sql: &str) -> Vec<i64> {
+        let mut s = self.db.open();
+        let mut db = s.db();
+        db.query(sql, &[])
+            .unwrap()
+            .iter()
+            .filter_map(|r| r.int(0))
+            .collect()
+    }
+}
+
+/// The counter-referral service code and institution that prove `service`, if the catalogue
+/// has such evidence.
+fn proof(service: &str) -> Option<(String, String)> {
+    let cat = vamos_app::measurements::load_catalogue(None).unwrap();
+    let s = cat.services.iter().find(|s| s.code == service)?;
+    s.evidence.iter().find_map(|e| match &e.source {
+        EvidenceSource::CounterReferral {
+            institution,
+            services,
+        } => Some((services.first()?.clone(), institution.clone())),
+        _ => None,
+    })
+}
+
+/// A counter-referral file proving every service task of `case` for its unit (a household's
+/// own services through its first member), delivered yesterday.
+fn proofs(site: &Site, case: &Value, path: &Path) -> usize {
+    let yesterday = (vamos_app::clock::today() - chrono::Duration::days(1)).to_string();
+    let mut w = csv::Writer::from_path(path).unwrap();
+    w.write_record([
+        "id_evento",
+        "institucion",
+        "persona_id",
+        "servicio",
+        "fecha_entrega",
+    ])
+    .unwrap();
+    let mut n = 0;
+    for t in case["tasks"].as_array().unwrap() {
+        if t["kind"] != "servicio" {
+            continue;
+        }
+        let service = t["service"].as_str().unwrap();
+        let (code, inst) = proof(service).unwrap_or_else(|| panic!("no proof for {service}"));
+        let unit = t["unit_id"].as_i64().unwrap();
+        let person = if t["unit_kind"] == "persona" {
+            unit
+        } else {
+            site.ints(&format!(
+                "SELECT MIN(id) FROM persons WHERE household_id = {unit} AND status = 'activo'"
+            ))[0]
+        };
+        w.write_record([
+            format!("CV-{}", t["id"]),
+            inst,
+            person.to_string(),
+            code,
+            yesterday.clone(),
+        ])
+        .unwrap();
+        n += 1;
+    }
+    w.flush().unwrap();
+    n
+}
+
+/// The first indigenous household candidate of Mariscal Estigarribia whose every open referral
+/// can be proven by a counter-referral.
+fn indigenous_household(site: &Site) -> i64 {
+    let list = site.ok("mesa_me", &["cases", "candidates", "--territory", "1602"]);
+    let list = list.as_array().unwrap();
+    assert!(!list.is_empty(), "{}: no candidates", site.db.label);
+    for c in list {
+        assert_eq!(c["district_code"], 1602, "{c}");
+        assert!(["alta", "media", "baja"].contains(&c["priority"].as_str().unwrap()));
+        assert!(!c["reasons"].as_array().unwrap().is_empty(), "{c}");
+    }
+    list.iter()
+        .filter(|c| {
+            c["unit_kind"] == "hogar"
+                && c["populations"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|p| p == "indigenas")
+        })
+        .map(|c| c["unit_id"].as_i64().unwrap())
+        .find(|h| {
+            let mut s = site.db.open();
+            let mut db = s.db();
+            db.query(
+                &format!(
+                    "SELECT service FROM referrals WHERE household_id = {h} AND status IN ('emitida', 'recibida', 'contactada')"
+                ),
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .all(|r| proof(&r.text(0)).is_some())
+        })
+        .unwrap_or_else(|| panic!("{}: no indigenous household candidate", site.db.label))
+}
+
+#[test]
+fn a_case_closes_as_protected_only_once_counter_referrals_prove_every_planned_service() {
+    for db in all_dbs() {
+        let site = Site::new(db);
+        let label = site.db.label;
+        let h = indigenous_household(&site);
+        let opened = site.ok(
+            "mesa_me",
+            &[
+                "cases",
+                "open",
+                "--household",
+                &h.to_string(),
+                "--reason",
+                "hogar indígena con servicios sin proteger",
+                "--origin",
+                "candidato",
+            ],
+        );
+        let id = opened["id"].as_i64().unwrap().to_string();
+        // The same household cannot have two open cases.
+        let twice = site.refused(
+            "mesa_me",
+            &[
+                "cases",
+                "open",
+                "--household",
+                &h.to_string(),
+                "--reason",
+                "otra vez",
+            ],
+        );
+        assert!(
+            twice.contains(&format!("ya tiene el caso abierto {id}")),
+            "{twice}"
+        );
+        site.ok("mesa_me", &["cases", "assign", &id, "--to", "mesa_me"]);
+        let case = site.ok("mesa_me", &["cases", "show", &id]);
+        assert_eq!(case["status"], "en_seguimiento", "{label}: {case}");
+        assert_eq!(case["unit"]["kind"], "hogar");
+        assert_eq!(case["unit"]["id"], h);
+        let tasks = case["tasks"].as_array().unwrap();
+        assert!(!tasks.is_empty(), "{label}: an empty plan");
+        for t in tasks {
+            assert!(t["referral_id"].is_i64(), "{t}");
+            assert_eq!(t["status"], "pendiente", "{t}");
+            assert!(t["due"].is_string());
+        }
+        // Closing is refused while a planned service is unverified, with the reason.
+        let refused = site.refused("mesa_me", &["cases", "close", &id]);
+        assert!(
+            refused.contains("no se puede cerrar como protegido: falta verificar"),
+            "{label}: {refused}"
+        );
+        // The institutions report each service delivered.
+        let file = site.dir.path().join("contrarreferencias.csv");
+        let n = proofs(&site, &case, &file);
+        assert_eq!(n, tasks.len());
+        must(vamos(
+            &[
+                "counter-referrals",
+                "import",
+                "--db",
+                &site.db.url,
+                file.to_str().unwrap(),
+            ],
+            site.dir.path(),
+            &[],
+        ));
+        // The system reports the plan complete…
+        let checked = site.ok("mesa_me", &["cases", "check", &id]);
+        assert_eq!(checked["plan_complete"], true, "{label}: {checked}");
+        assert_eq!(checked["status"], "plan_completo", "{label}");
+        for t in checked["tasks"].as_array().unwrap() {
+            assert_eq!(t["status"], "verificada", "{label}: {t}");
+            assert_eq!(t["evidence"]["status"], "protegido", "{label}: {t}");
+        }
+        // …and closing succeeds.
+        let closed = site.ok("mesa_me", &["cases", "close", &id]);
+        assert_eq!(closed["status"], "cerrado", "{label}");
+        let done = site.ok("mesa_me", &["cases", "show", &id]);
+        assert_eq!(done["ending"], "protegido");
+        let steps: Vec<&str> = done["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            steps,
+            vec!["abierto", "asignado", "verificacion", "cerrado"],
+            "{label}"
+        );
+        // Every read and change was audited under the account's name.
+        let audited = site.ints(
+            "SELECT COUNT(*) FROM audit_log WHERE actor LIKE 'mesa_me%' AND subject_kind = 'caso'",
+        );
+        assert!(audited[0] >= 6, "{label}: {audited:?}");
+    }
+}
+
+#[test]
+fn another_ending_needs_a_second_persons_approval() {
+    for db in all_dbs() {
+        let site = Site::new(db);
+        let label = site.db.label;
+        let h = indigenous_household(&site);
+        let id = site.ok(
+            "mesa_me",
+            &[
+                "cases",
+                "open",
+                "--household",
+                &h.to_string(),
+                "--reason",
+                "seguimiento",
+            ],
+        )["id"]
+            .as_i64()
+            .unwrap()
+            .to_string();
+        // Without a reason: refused.
+        let why = site.refused("mesa_me", &["cases", "close", &id, "--ending", "mudanza"]);
+        assert!(why.contains("necesita un motivo"), "{label}: {why}");
+        let asked = site.ok(
+            "mesa_me",
+            &[
+                "cases",
+                "close",
+                &id,
+                "--ending",
+                "mudanza",
+                "--reason",
+                "se mudó a Asunción",
+            ],
+        );
+        assert_eq!(asked["status"], "cierre_pendiente", "{label}");
+        // A Mesa member cannot approve; the supervisor who asked cannot either.
+        let not_allowed = site.refused("mesa_villeta", &["cases", "approve", &id]);
+        assert!(not_allowed.contains("no permite"), "{label}: {not_allowed}");
+        let member = site.refused("mesa_me", &["cases", "approve", &id]);
+        assert!(member.contains("no permite"), "{label}: {member}");
+        let approved = site.ok("coord_me", &["cases", "approve", &id]);
+        assert_eq!(approved["status"], "cerrado", "{label}");
+        let shown = site.ok("coord_me", &["cases", "show", &id]);
+        assert_eq!(shown["ending"], "mudanza");
+        assert_eq!(shown["ending_requested_by"], "mesa_me");
+        assert_eq!(shown["approved_by"], "coord_me");
+        // A supervisor asking for an ending cannot approve it.
+        site.ok(
+            "coord_me",
+            &["cases", "reopen", &id, "--reason", "volvió al distrito"],
+        );
+        site.ok(
+            "coord_me",
+            &[
+                "cases",
+                "close",
+                &id,
+                "--ending",
+                "sin_contacto",
+                "--reason",
+                "no responde",
+            ],
+        );
+        let own = site.refused("coord_me", &["cases", "approve", &id]);
+        assert!(own.contains("usted mismo"), "{label}: {own}");
+    }
+}
+
+#[test]
+fn a_case_outside_the_accounts_district_does_not_exist_for_it() {
+    for db in all_dbs() {
+        let site = Site::new(db);
+        let label = site.db.label;
+        let h = indigenous_household(&site);
+        let id = site.ok(
+            "mesa_me",
+            &[
+                "cases",
+                "open",
+                "--household",
+                &h.to_string(),
+                "--reason",
+                "seguimiento",
+            ],
+        )["id"]
+            .as_i64()
+            .unwrap()
+            .to_string();
+        for args in [
+            vec!["cases", "show", id.as_str()],
+            vec!["cases", "close", id.as_str()],
+            vec!["cases", "note", id.as_str(), "--text", "hola"],
+        ] {
+            let e = site.refused("mesa_villeta", &args);
+            assert!(
+                e.contains(&format!("caso {id} no encontrado")),
+                "{label}: {e}"
+            );
+        }
+        // Nor may it open a case for a unit of another district, or list its candidates.
+        let e = site.refused(
+            "mesa_villeta",
+            &[
+                "cases",
+                "open",
+                "--household",
+                &h.to_string(),
+                "--reason",
+                "x",
+            ],
+        );
+        assert!(e.contains("no encontrad"), "{label}: {e}");
+        let e = site.refused(
+            "mesa_villeta",
+            &["cases", "candidates", "--territory", "1602"],
+        );
+        assert!(e.contains("fuera de su ámbito"), "{label}: {e}");
+        let listed = site.ok("mesa_villeta", &["cases", "list", "--all"]);
+        assert_eq!(listed.as_array().unwrap().len(), 0, "{label}: {listed}");
+        // An orientador opens a case but cannot follow it.
+        let e = site.refused("ori_me", &["cases", "show", &id]);
+        assert!(e.contains("no permite"), "{label}: {e}");
+    }
+}
+
+#[test]
+fn the_api_answers_out_of_scope_cases_as_missing_and_refuses_oversize_text() {
+    use common::{call, login, start};
+    use serde_json::json;
+    for db in all_dbs() {
+        let site = Site::new(db);
+        let label = site.db.label;
+        let h = indigenous_household(&site);
+        let s = start(&site.db.url, site.dir.path());
+        let me = login(&s, "mesa_me", PW);
+        let villeta = login(&s, "mesa_villeta", PW);
+        let (st, v, _) = call(
+            &s,
+            &me,
+            "post",
+            "/api/cases",
+            Some(json!({"unit_kind": "hogar", "unit_id": h, "reason": "seguimiento"})),
+        );
+        assert_eq!(st, 200, "{label}: {v}");
+        let id = v["id"].as_i64().unwrap();
+        // Another district's Mesa: the case and the unit do not exist for it, the same answer
+        // as a number never used, and no count leaks through the filters.
+        for path in [format!("/api/cases/{id}"), "/api/cases/999999".to_string()] {
+            let (st, v, _) = call(&s, &villeta, "get", &path, None);
+            assert_eq!(st, 404, "{label} {path}: {v}");
+            assert!(
+                v["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("no encontrado"),
+                "{v}"
+            );
+        }
+        let (st, v, _) = call(&s, &villeta, "get", "/api/cases?territory=1602", None);
+        assert_eq!(st, 403, "{label}: {v}");
+        let (st, v, _) = call(&s, &villeta, "get", "/api/cases?all=true", None);
+        assert_eq!(st, 200, "{label}: {v}");
+        assert_eq!(v["items"].as_array().unwrap().len(), 0, "{label}: {v}");
+        let (st, v, _) = call(&s, &villeta, "get", "/api/cases/candidates", None);
+        assert_eq!(st, 200, "{label}: {v}");
+        assert!(
+            v["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["district_code"] == 1116),
+            "{label}: another district's candidates leaked"
+        );
+        let (st, _, _) = call(
+            &s,
+            &villeta,
+            "post",
+            "/api/cases",
+            Some(json!({"unit_kind": "hogar", "unit_id": h, "reason": "x"})),
+        );
+        assert_eq!(st, 404, "{label}: a unit of another district");
+        // Oversize text is refused with a Spanish reason, and nothing is written.
+        let big = "x".repeat(vamos_domain::limits::FREE_TEXT + 1);
+        let (st, v, _) = call(
+            &s,
+            &me,
+            "post",
+            &format!("/api/cases/{id}/notes"),
+            Some(json!({"kind": "nota", "text": big})),
+        );
+        assert_eq!(st, 400, "{label}: {v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("demasiado largo"),
+            "{v}"
+        );
+        let (st, v, _) = call(
+            &s,
+            &me,
+            "post",
+            &format!("/api/cases/{id}/close"),
+            Some(json!({"ending": "rechazo", "reason": big})),
+        );
+        assert_eq!(st, 400, "{label}: {v}");
+        let (_, shown, _) = call(&s, &me, "get", &format!("/api/cases/{id}"), None);
+        assert_eq!(shown["status"], "abierto", "{label}: {shown}");
+        assert_eq!(shown["timeline"].as_array().unwrap().len(), 1, "{label}");
+        // A service task is not ticked by hand.
+        let task = shown["tasks"][0]["id"].as_i64().unwrap();
+        let (st, v, _) = call(
+            &s,
+            &me,
+            "post",
+            &format!("/api/cases/{id}/tasks/{task}"),
+            Some(json!({"done": true, "note": "listo"})),
+        );
+        assert_eq!(st, 400, "{label}: {v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("contra-referencia"),
+            "{v}"
+        );
+    }
+}
