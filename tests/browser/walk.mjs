@@ -35,7 +35,9 @@ const consoleErrors = [];
 page.on("console", (m) => {
   // A refused login answers 401 with the form again: Chromium logs that status, as expected.
   const refusedLogin = page.url().includes("/ingresar") && m.text().includes("status of 401");
-  if (m.type() === "error" && !refusedLogin) consoleErrors.push(`${page.url()}: ${m.text()}`);
+  // So does a refused step of a case (closing an unverified plan): 409 with the case again.
+  const refusedStep = page.url().includes("/casos/") && m.text().includes("status of 409");
+  if (m.type() === "error" && !refusedLogin && !refusedStep) consoleErrors.push(`${page.url()}: ${m.text()}`);
 });
 
 let step = 0;
@@ -287,7 +289,36 @@ expect(after === before + 1, `el tablero no se movió: protegidos ${before} → 
 await check("logros-villeta-tras-atencion");
 console.log(`tablero: ${service} protegidos ${before} → ${after}`);
 
+// 7b. The Villeta Mesa opens a Canal Verde case from its candidates, records a visit, and is
+// told why the case cannot be closed yet (its plan is not verified).
+await page.getByRole("button", { name: "Salir" }).click();
+await page.waitForURL(`${BASE}/`);
+await page.goto(`${BASE}/ingresar`);
+await page.getByLabel("Usuario").fill(process.env.MESA);
+await page.getByLabel("Contraseña").fill(process.env.PASSWORD);
+await page.getByRole("button", { name: "Ingresar" }).click();
+await page.waitForURL(`${BASE}/`);
+await page.getByRole("navigation", { name: "Secciones" }).getByRole("link", { name: "Casos" }).click();
+await page.waitForURL(/\/casos/);
+expect(await page.getByRole("heading", { name: "Candidatas" }).isVisible(), "sin candidatas en el banco de trabajo");
+await check("casos-candidatas");
+await page.getByRole("button", { name: /Abrir caso — unidad/ }).first().click();
+await page.waitForURL(/\/casos\/\d+\?hecho=case-done-abrir/);
+expect(await page.getByRole("heading", { name: "Plan" }).isVisible(), "el caso no muestra su plan");
+expect((await page.locator("table tbody tr").count()) > 0, "plan vacío");
+await check("caso-abierto");
+await page.getByLabel("Tipo").selectOption("visita");
+await page.getByRole("group", { name: "Anotar" }).getByLabel("Texto").fill("Visitamos el hogar; la familia acepta el acompañamiento.");
+await page.getByRole("button", { name: "Anotar" }).click();
+await page.waitForURL(/hecho=case-done-anotar/);
+expect(await page.getByText("Visitamos el hogar").isVisible(), "la visita no quedó en la historia");
+await page.getByRole("button", { name: "Verificar y cerrar" }).click();
+expect(await page.getByRole("alert").getByText(/no se puede cerrar como protegido: falta verificar/).isVisible(), "el cierre no verificado no dice qué falta");
+expect(await page.getByRole("heading", { name: "Plan" }).isVisible(), "el cierre rechazado deja la página del caso");
+await check("caso-cierre-rechazado");
+
 // 8. A citizen lodges a complaint about a service on the public page and follows it by code.
+await page.goto(`${BASE}/`);
 await page.getByRole("button", { name: "Salir" }).click();
 await page.waitForURL(`${BASE}/`);
 await page.goto(`${BASE}/reclamos`);

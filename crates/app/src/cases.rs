@@ -826,9 +826,13 @@ fn check_plan(
                 TaskStatus::Pendiente
             };
             if verdict != "protegido" {
+                let name = catalogue
+                    .services
+                    .iter()
+                    .find(|s| s.code == key.2)
+                    .map_or(key.2.as_str(), |s| s.name.as_str());
                 missing.push(format!(
-                    "{} de {} {}: {}",
-                    key.2,
+                    "{name} ({} {}): {}",
                     key.0,
                     key.1,
                     verdict.replace('_', " ")
@@ -901,6 +905,19 @@ pub fn check(
     let tasks = store_cases::tasks(&mut store.db(), id)?;
     let events = store_cases::events(&mut store.db(), id)?;
     let mut out = case_json(&c2, &tasks, &events, &v);
+    // Names people read, next to the codes.
+    if let Some(list) = out["tasks"].as_array_mut() {
+        for t in list {
+            let name = t["service"].as_str().and_then(|code| {
+                catalogue
+                    .services
+                    .iter()
+                    .find(|s| s.code == code)
+                    .map(|s| s.name.clone())
+            });
+            t["service_name"] = json!(name);
+        }
+    }
     out["plan_complete"] = json!(complete);
     out["missing"] = json!(missing);
     Ok(out)
@@ -958,6 +975,14 @@ pub fn close(
                     format!("{} tareas verificadas", changed.len()),
                 )?;
             }
+            actor.audit(
+                store,
+                "caso: cerrar",
+                "caso",
+                &id.to_string(),
+                "gestión de casos",
+                "rechazado: protección sin verificar",
+            )?;
             return Err(Error::conflict(format!(
                 "no se puede cerrar como protegido: falta verificar {}",
                 missing.join("; ")

@@ -816,6 +816,39 @@ pub fn locate_recorded(
 ) -> Result<Option<(i64, u16)>> {
     actor.require(Permission::StatusRead)?;
     let located = store.locate(kind, key)?;
+    record_lookup(store, actor, kind, key, located, action, purpose)
+}
+
+/// [`locate_recorded`] for a person given by cédula (never tried as an internal number).
+pub fn locate_cedula_recorded(
+    store: &mut dyn Store,
+    actor: &Actor,
+    cedula: vamos_domain::NationalId,
+    action: &str,
+    purpose: &str,
+) -> Result<Option<(i64, u16)>> {
+    actor.require(Permission::StatusRead)?;
+    let located = store.locate_national_id(i64::from(cedula.get()))?;
+    record_lookup(
+        store,
+        actor,
+        UnitKind::Person,
+        i64::from(cedula.get()),
+        located,
+        action,
+        purpose,
+    )
+}
+
+fn record_lookup(
+    store: &mut dyn Store,
+    actor: &Actor,
+    kind: UnitKind,
+    key: i64,
+    located: Option<(i64, u16)>,
+    action: &str,
+    purpose: &str,
+) -> Result<Option<(i64, u16)>> {
     actor.audit(
         store,
         action,

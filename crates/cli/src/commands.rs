@@ -555,3 +555,17 @@ fn institution_of(p: &Path) -> String {
         other => other.to_string(),
     }
 }
+
+/// A `--cedula` argument as people write it (`1234567`, `1.234.567`).
+pub fn cedula_arg(s: Option<&str>) -> Result<Option<vamos_domain::NationalId>> {
+    match s {
+        None => Ok(None),
+        Some(s) => match vamos_domain::NationalId::parse_optional(s) {
+            Ok(Some(c)) => Ok(Some(c)),
+            _ => Err(anyhow::anyhow!(
+                "--cedula: de 3 a 9 dígitos (se admiten puntos), no «{}»",
+                vamos_domain::limits::echo(s)
+            )),
+        },
+    }
+}

@@ -360,9 +360,12 @@ pub struct ExplainArgs {
     /// Base de datos: sqlite:<archivo> o postgres://usuario@servidor/base
     #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB)]
     pub db: String,
-    /// Persona: número interno o cédula.
+    /// Persona por su número interno (el de la lista del registro).
     #[arg(long, group = "unit")]
-    pub person: Option<i64>,
+    pub person_id: Option<i64>,
+    /// Persona por su cédula (1234567 o 1.234.567).
+    #[arg(long, group = "unit")]
+    pub cedula: Option<String>,
     /// Hogar: número interno.
     #[arg(long, group = "unit")]
     pub household: Option<i64>,
@@ -385,11 +388,13 @@ pub struct ExplainArgs {
 
 #[allow(clippy::indexing_slicing)] // reason: serde_json::Value["key"] yields Null when absent, it cannot panic
 pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
-    let (kind, key) = match (a.person, a.household, a.community) {
-        (Some(k), _, _) => (UnitKind::Person, k),
-        (_, Some(k), _) => (UnitKind::Household, k),
-        (_, _, Some(k)) => (UnitKind::Community, k),
-        _ => bail!("indique --person, --household o --community"),
+    let cedula = crate::commands::cedula_arg(a.cedula.as_deref())?;
+    let (kind, key) = match (a.person_id, cedula, a.household, a.community) {
+        (Some(k), _, _, _) => (UnitKind::Person, k),
+        (_, Some(c), _, _) => (UnitKind::Person, i64::from(c.get())),
+        (_, _, Some(k), _) => (UnitKind::Household, k),
+        (_, _, _, Some(k)) => (UnitKind::Community, k),
+        _ => bail!("indique --person-id, --cedula, --household o --community"),
     };
     let mut store = crate::admin::connect(&a.db)?;
     // By default, the latest measurement's date, counting the counter-referrals its figures
@@ -410,14 +415,23 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
     let catalogue = load_catalogue(a.catalogue.as_ref())?;
     let kind_es = vamos_app::measurements::kind_es(kind);
     let who = crate::identity::actor(store.as_mut())?;
-    let located = vamos_app::registry::locate_recorded(
-        store.as_mut(),
-        &who,
-        kind,
-        key,
-        "explicar estatus",
-        &a.purpose,
-    )?;
+    let located = match cedula {
+        Some(c) => vamos_app::registry::locate_cedula_recorded(
+            store.as_mut(),
+            &who,
+            c,
+            "explicar estatus",
+            &a.purpose,
+        )?,
+        None => vamos_app::registry::locate_recorded(
+            store.as_mut(),
+            &who,
+            kind,
+            key,
+            "explicar estatus",
+            &a.purpose,
+        )?,
+    };
     let Some((id, district)) = located else {
         bail!("no se encontró la {kind_es} {key}")
     };

@@ -148,9 +148,12 @@ pub enum DeliveryPointsCommand {
 pub struct RouteArgs {
     #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB)]
     pub db: String,
-    /// Persona: número interno o cédula.
-    #[arg(long)]
-    pub person: i64,
+    /// Persona por su número interno.
+    #[arg(long, group = "persona", required = true)]
+    pub person_id: Option<i64>,
+    /// Persona por su cédula (1234567 o 1.234.567).
+    #[arg(long, group = "persona")]
+    pub cedula: Option<String>,
     #[arg(long)]
     pub catalogue: Option<PathBuf>,
     #[arg(long, default_value = "orientación: ruta de servicios")]
@@ -580,16 +583,27 @@ pub fn route(a: &RouteArgs) -> Result<ExitCode> {
     let catalogue = load_catalogue(a.catalogue.as_ref())?;
     let mut store = open(&a.db)?;
     let who = actor(store.as_mut())?;
-    let located = vamos_app::registry::locate_recorded(
-        store.as_mut(),
-        &who,
-        vamos_store::UnitKind::Person,
-        a.person,
-        "ruta de servicios",
-        &a.purpose,
-    )?;
+    let cedula = crate::commands::cedula_arg(a.cedula.as_deref())?;
+    let located = match (a.person_id, cedula) {
+        (Some(p), _) => vamos_app::registry::locate_recorded(
+            store.as_mut(),
+            &who,
+            vamos_store::UnitKind::Person,
+            p,
+            "ruta de servicios",
+            &a.purpose,
+        )?,
+        (None, Some(c)) => vamos_app::registry::locate_cedula_recorded(
+            store.as_mut(),
+            &who,
+            c,
+            "ruta de servicios",
+            &a.purpose,
+        )?,
+        (None, None) => bail!("indique --person-id o --cedula"),
+    };
     let Some((id, district)) = located else {
-        bail!("no se encontró la persona {}", a.person)
+        bail!("no se encontró la persona")
     };
     let district = vamos_domain::DistrictCode::from_number(district).map_err(|e| anyhow!("{e}"))?;
     let (as_of, until) = match store.measurement(None)? {

@@ -346,7 +346,7 @@ fn journey(url: &str, d: &Path) -> Journey {
                 "explain",
                 "--db",
                 url,
-                "--person",
+                "--person-id",
                 &pid.to_string(),
                 "--format",
                 "json",

@@ -416,6 +416,8 @@ struct Classified {
     explained: Value,
     cedula: i64,
     by_cedula: Value,
+    /// `explain --person-id <that cédula>`: a cédula is never tried as an internal number.
+    cedula_as_id: std::process::Output,
     household: Output,
     missing: Output,
     audits: i64,
@@ -511,7 +513,15 @@ fn classified(db: &TestDb, d: &Path) -> Classified {
     ));
     // Explain a person, service by service.
     let explained = last_json(&vamos(
-        &["explain", "--db", url, "--person", "1", "--format", "json"],
+        &[
+            "explain",
+            "--db",
+            url,
+            "--person-id",
+            "1",
+            "--format",
+            "json",
+        ],
         d,
     ));
     // By cédula: the head of household 1 in the synthetic survey has one.
@@ -539,13 +549,17 @@ fn classified(db: &TestDb, d: &Path) -> Classified {
             "explain",
             "--db",
             url,
-            "--person",
+            "--cedula",
             &cedula.to_string(),
             "--format",
             "json",
         ],
         d,
     ));
+    let cedula_as_id = vamos(
+        &["explain", "--db", url, "--person-id", &cedula.to_string()],
+        d,
+    );
     let household = vamos(&["explain", "--db", url, "--household", "1"], d);
     let missing = vamos(&["explain", "--db", url, "--community", "999999"], d);
     let audits: i64 = if db.label == "sqlite" {
@@ -578,6 +592,7 @@ fn classified(db: &TestDb, d: &Path) -> Classified {
         explained,
         cedula,
         by_cedula,
+        cedula_as_id,
         household,
         missing,
         audits,
@@ -725,6 +740,26 @@ fn explain_finds_a_person_by_cedula() {
     }
 }
 
+/// Issue 37: `--person 5967276` explained whichever person had that internal number (at
+/// national scale most cédulas are also some person's number). The two are separate now.
+#[test]
+fn a_cedula_is_never_taken_for_an_internal_number() {
+    for c in classified_runs() {
+        assert_eq!(
+            c.cedula_as_id.status.code(),
+            Some(2),
+            "{}: {}",
+            c.label,
+            String::from_utf8_lossy(&c.cedula_as_id.stdout)
+        );
+        assert!(
+            String::from_utf8_lossy(&c.cedula_as_id.stderr).contains("no se encontró"),
+            "{}",
+            String::from_utf8_lossy(&c.cedula_as_id.stderr)
+        );
+    }
+}
+
 #[test]
 fn explain_describes_a_household() {
     for c in classified_runs() {
@@ -742,7 +777,8 @@ fn explaining_a_community_that_does_not_exist_exits_2() {
 #[test]
 fn every_explanation_found_or_not_is_audited() {
     for c in classified_runs() {
-        assert_eq!(c.audits, 4, "every explanation (found or not) is audited");
+        // By id, by cédula, a cédula given as an id (not found), a household, a missing community.
+        assert_eq!(c.audits, 5, "every explanation (found or not) is audited");
     }
 }
 

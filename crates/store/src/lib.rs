@@ -331,8 +331,12 @@ pub trait Store: Send {
     ) -> Result<i64>;
     /// Whether any completed import was labelled synthetic (then every figure is *sintético*).
     fn has_synthetic_data(&mut self) -> Result<bool>;
-    /// Finds a unit by id (persons also by cédula) and its district: `(id, district code)`.
+    /// Finds a unit by its internal number and its district: `(id, district code)`.
     fn locate(&mut self, kind: UnitKind, key: i64) -> Result<Option<(i64, u16)>>;
+    /// Finds the person with this cédula (an active one first) and its district. A cédula is
+    /// never tried as an internal number, nor the reverse: at national scale most cédulas are
+    /// also some person's number.
+    fn locate_national_id(&mut self, national_id: i64) -> Result<Option<(i64, u16)>>;
     /// This connection, for the store's typed functions (accounts, audit, views, DCI, …).
     fn db(&mut self) -> sql::Db<'_>;
     /// Whether the schema exists (`vamos db init` has run).

@@ -451,14 +451,28 @@ impl Store for PostgresStore {
         let sql = match kind {
             UnitKind::Person => {
                 "SELECT p.id, h.district_code FROM persons p JOIN households h ON h.id = p.household_id
-                 WHERE p.id = $1 UNION ALL
-                 (SELECT p.id, h.district_code FROM persons p JOIN households h ON h.id = p.household_id
-                 WHERE p.national_id = $1 AND NOT EXISTS (SELECT 1 FROM persons WHERE id = $1) LIMIT 1) LIMIT 1"
+                 WHERE p.id = $1"
             }
             UnitKind::Household => "SELECT id, district_code FROM households WHERE id = $1",
             UnitKind::Community => "SELECT id, district_code FROM communities WHERE id = $1",
         };
         let r = self.client.query_opt(sql, &[&key])?;
+        Ok(r.and_then(|r| {
+            u16::try_from(r.get::<_, i64>(1))
+                .ok()
+                .map(|d| (r.get(0), d))
+        }))
+    }
+
+    fn locate_national_id(&mut self, national_id: i64) -> Result<Option<(i64, u16)>> {
+        if !self.is_initialised()? {
+            return Err(StoreError::NotInitialised);
+        }
+        let r = self.client.query_opt(
+            "SELECT p.id, h.district_code FROM persons p JOIN households h ON h.id = p.household_id
+             WHERE p.national_id = $1 ORDER BY p.status <> 'activo', p.id LIMIT 1",
+            &[&national_id],
+        )?;
         Ok(r.and_then(|r| {
             u16::try_from(r.get::<_, i64>(1))
                 .ok()

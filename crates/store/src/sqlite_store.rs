@@ -678,9 +678,7 @@ impl Store for SqliteStore {
         let sql = match kind {
             UnitKind::Person => {
                 "SELECT p.id, h.district_code FROM persons p JOIN households h ON h.id = p.household_id
-                 WHERE p.id = ?1 UNION ALL
-                 SELECT p.id, h.district_code FROM persons p JOIN households h ON h.id = p.household_id
-                 WHERE p.national_id = ?1 AND NOT EXISTS (SELECT 1 FROM persons WHERE id = ?1) LIMIT 1"
+                 WHERE p.id = ?1"
             }
             UnitKind::Household => "SELECT id, district_code FROM households WHERE id = ?1",
             UnitKind::Community => "SELECT id, district_code FROM communities WHERE id = ?1",
@@ -688,6 +686,22 @@ impl Store for SqliteStore {
         let r: Option<(i64, i64)> = self
             .conn
             .query_row(sql, [key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        Ok(r.and_then(|(id, d)| u16::try_from(d).ok().map(|d| (id, d))))
+    }
+
+    fn locate_national_id(&mut self, national_id: i64) -> Result<Option<(i64, u16)>> {
+        if !self.is_initialised()? {
+            return Err(StoreError::NotInitialised);
+        }
+        let r: Option<(i64, i64)> = self
+            .conn
+            .query_row(
+                "SELECT p.id, h.district_code FROM persons p JOIN households h ON h.id = p.household_id
+                 WHERE p.national_id = ?1 ORDER BY p.status <> 'activo', p.id LIMIT 1",
+                [national_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?;
         Ok(r.and_then(|(id, d)| u16::try_from(d).ok().map(|d| (id, d))))
     }

@@ -7,6 +7,7 @@
 //! what a page shows is what the API answers.
 
 pub mod account;
+pub mod cases;
 pub mod catalogue;
 pub mod changes;
 pub mod dashboard;
@@ -210,6 +211,9 @@ fn nav(page: &Page) -> Vec<JValue> {
     }
     if page.can(Permission::GrievancesWork) {
         items.push(("/reclamos/gestion", "nav-grievances"));
+    }
+    if page.can(Permission::CasesRead) {
+        items.push(("/casos", "nav-cases"));
     }
     if page
         .user
@@ -436,6 +440,8 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         )
         .route("/reclamos", get(grievances::form).post(grievances::submit))
         .route("/reclamos/seguimiento", get(grievances::lookup))
+        .route("/casos", get(cases::workbench).post(cases::open))
+        .route("/casos/{id}", get(cases::case_page).post(cases::act))
         .route("/reclamos/gestion", get(grievances::staff_list))
         .route("/reclamos/gestion.csv", get(grievances::staff_csv))
         .route(
@@ -534,6 +540,9 @@ async fn home(page: Page) -> Response {
             }
             if page.can(Permission::RegistryRead) {
                 t.push(context! { href => "/registro", key => "task-registry" });
+            }
+            if page.can(Permission::CasesRead) {
+                t.push(context! { href => "/casos", key => "task-cases" });
             }
             if page.can(Permission::GrievancesWork) {
                 t.push(context! { href => "/reclamos/gestion", key => "task-grievances" });
@@ -785,6 +794,7 @@ mod tests {
             include_str!("imports.rs"),
             include_str!("selfreg.rs"),
             include_str!("changes.rs"),
+            include_str!("cases.rs"),
         ] {
             for line in src.lines() {
                 for marker in ["key => \"", "Some(\"", "push(\""] {
