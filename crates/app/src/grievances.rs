@@ -1218,9 +1218,10 @@ pub fn invalid_form(errors: &[FieldError]) -> Error {
     )
 }
 
-// Canal Verde cases (issue 37) do not exist yet: once they do, a grievance about a person in
-// urgent need opens one from here, recorded on the grievance like a change request
-// (`change_request_id`) — a `canal_verde_case_id` column of its own and a step `caso_canal_verde`.
+// A grievance does not open a Canal Verde case yet (`crate::cases`, origin `reclamo`): when it
+// does, a grievance about a person in urgent need opens one from here, recorded on the
+// grievance like a change request (`change_request_id`) — a `canal_verde_case_id` column of its
+// own and a step `caso_canal_verde`.
 
 #[cfg(test)]
 mod tests {
