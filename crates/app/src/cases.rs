@@ -1140,3 +1140,145 @@ pub fn reopen(store: &mut dyn Store, actor: &Actor, id: i64, reason: &str) -> Re
         reason.into(),
     )
 }
+
+// ------------------------------------------------------------------------------- moves
+
+/// A household that moved (an applied change request) takes its open cases along: each open
+/// case of the household or of a member followed in another district is offered to the Mesa of
+/// the district it moved to, which accepts it ([`accept`]); until then the old Mesa keeps it.
+pub fn follow_move(store: &mut dyn Store, actor: &Actor, household_id: i64) -> Result<Vec<i64>> {
+    let Some((h, _)) = vamos_store::versions::household(&mut store.db(), household_id)? else {
+        return Ok(Vec::new());
+    };
+    let to = i64::from(h.district.get());
+    let mut offered = Vec::new();
+    for c0 in store_cases::open_cases_of_household(&mut store.db(), household_id)? {
+        if c0.district_code == to || c0.offered_to == Some(to) {
+            continue;
+        }
+        let mut c = c0.clone();
+        c.offered_to = Some(to);
+        c.updated_at = crate::clock::now_rfc3339();
+        save(
+            store,
+            actor,
+            &c,
+            &c0.status,
+            &[],
+            "ofrecido",
+            format!("el hogar se mudó al distrito {to:04}: el caso se ofrece a su Mesa"),
+        )?;
+        offered.push(c.id);
+    }
+    Ok(offered)
+}
+
+/// The Mesa of the district a case was offered to takes it: the case is followed there from now
+/// on (its responsible member is cleared; the institution stays), its history kept.
+pub fn accept(store: &mut dyn Store, actor: &Actor, id: i64) -> Result<()> {
+    let (c0, _) = work(store, actor, id, "aceptar caso")?;
+    let Some(to) = c0.offered_to else {
+        return Err(Error::conflict(format!(
+            "el caso {id} no fue ofrecido a otro distrito"
+        )));
+    };
+    let covered = DistrictCode::from_stored(to)
+        .is_some_and(|d| actor.scope.covers(TerritoryCode::District(d)));
+    if !covered {
+        actor.audit(
+            store,
+            "aceptar caso",
+            "caso",
+            &id.to_string(),
+            "gestión de casos",
+            "denegado: el distrito ofrecido está fuera de su ámbito",
+        )?;
+        return Err(Error::forbidden(
+            "el caso se ofreció a la Mesa de otro distrito: solo ella puede aceptarlo",
+        ));
+    }
+    let mut c = c0.clone();
+    let from = c.district_code;
+    c.district_code = to;
+    c.offered_to = None;
+    c.assigned_to = None;
+    c.updated_at = crate::clock::now_rfc3339();
+    save(
+        store,
+        actor,
+        &c,
+        &c0.status,
+        &[],
+        "traspasado",
+        format!("aceptado por la Mesa del distrito {to:04} (venía del {from:04})"),
+    )
+}
+
+// ------------------------------------------------------------------------------- notices
+
+/// Something a case asks of the Mesa, in words.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Notification {
+    pub case_id: i64,
+    /// `vencidas`, `sin_asignar`, `contra_referencias`, `plan_completo`, `aprobar`, `ofrecido`.
+    pub kind: String,
+    /// Overdue tasks for `vencidas`; 1 otherwise.
+    pub count: i64,
+    pub text: String,
+}
+
+/// How many notices of each kind are read at most (the header shows the total, the home page
+/// the list; the workbench has the rest).
+const NOTICE_LIMIT: i64 = 50;
+
+/// The account's notifications: overdue tasks, unassigned cases, plans whose every service was
+/// answered by a counter-referral (check and close), plans verified complete, endings waiting
+/// for its approval (never its own) and cases offered to its districts. Empty for an account
+/// that cannot read cases. Not audited: it names case numbers only, and every case it points
+/// to is read (and audited) when opened.
+pub fn notifications(store: &mut dyn Store, actor: &Actor) -> Result<Vec<Notification>> {
+    if !actor.can(Permission::CasesRead) {
+        return Ok(Vec::new());
+    }
+    let approver = if actor.can(Permission::CasesApprove) {
+        actor.account()
+    } else {
+        None
+    };
+    let today = crate::clock::today().to_string();
+    let rows = store_cases::notices(
+        &mut store.db(),
+        ranges(&actor.scope).as_deref(),
+        &today,
+        approver,
+        NOTICE_LIMIT,
+    )?;
+    Ok(rows
+        .into_iter()
+        .map(|n| {
+            let id = n.case_id;
+            let text = match n.kind.as_str() {
+                "vencidas" if n.count == 1 => format!("Caso {id}: 1 tarea vencida"),
+                "vencidas" => format!("Caso {id}: {} tareas vencidas", n.count),
+                "sin_asignar" => format!("Caso {id}: sin responsable asignado"),
+                "contra_referencias" => format!(
+                    "Caso {id}: cada servicio del plan fue atendido según su institución — verifique y cierre"
+                ),
+                "plan_completo" => {
+                    format!("Caso {id}: protección verificada en cada servicio — puede cerrarse")
+                }
+                "aprobar" => format!("Caso {id}: un cierre espera su aprobación"),
+                "ofrecido" => {
+                    format!("Caso {id}: el hogar se mudó a su distrito — acepte el caso")
+                }
+                other => format!("Caso {id}: {other}"),
+            };
+            Notification {
+                case_id: id,
+                kind: n.kind,
+                count: n.count,
+                text,
+            }
+        })
+        .collect())
+}

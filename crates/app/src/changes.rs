@@ -1604,6 +1604,9 @@ pub fn approve(store: &mut dyn Store, actor: &Actor, id: i64, follow: Follow<'_>
         // Open referrals of those who died or left were closed in the same transaction; the
         // latest measurement's Logros and the in-memory copy follow now.
         refreshed = Some(follow_change(store, id, &built.set, &now, follow));
+        if kind == ChangeType::MudarHogar {
+            crate::cases::follow_move(store, actor, row.unit_id)?;
+        }
     } else {
         store::approve(&mut store.db(), id, &approval)?;
     }

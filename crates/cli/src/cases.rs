@@ -1,4 +1,4 @@
-//! `vamos cases candidates|list|open|show|check|assign|task|note|close|approve|reopen`: glue
+//! `vamos cases candidates|list|open|show|check|assign|task|note|close|approve|reopen|accept|notifications`: glue
 //! over `vamos_app::cases` (shared with the API and the web pages), acting as the account of
 //! `--as` (maker-checker rules compare named accounts).
 
@@ -144,6 +144,19 @@ pub enum CasesCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Acepta un caso ofrecido a su distrito (el hogar se mudó a él): desde ahora lo sigue su
+    /// Mesa.
+    Accept {
+        #[command(flatten)]
+        common: Common,
+        id: i64,
+    },
+    /// Avisos de la cuenta: tareas vencidas, casos sin responsable, planes atendidos o
+    /// completos, cierres por aprobar y casos ofrecidos.
+    Notifications {
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 fn print<T: serde::Serialize>(c: &Common, v: &T, text: impl FnOnce()) -> Result<ExitCode> {
@@ -216,7 +229,9 @@ pub fn cases(cmd: &CasesCommand) -> Result<ExitCode> {
         | CasesCommand::Note { common, .. }
         | CasesCommand::Close { common, .. }
         | CasesCommand::Approve { common, .. }
-        | CasesCommand::Reopen { common, .. } => common,
+        | CasesCommand::Reopen { common, .. }
+        | CasesCommand::Accept { common, .. }
+        | CasesCommand::Notifications { common, .. } => common,
     };
     let mut store = crate::admin::open(&common.db)?;
     let who = crate::identity::actor(store.as_mut())?;
@@ -367,6 +382,23 @@ pub fn cases(cmd: &CasesCommand) -> Result<ExitCode> {
             c::reopen(s, &who, *id, reason)?;
             print(common, &serde_json::json!({ "id": id }), || {
                 println!("Caso {id} reabierto.");
+            })
+        }
+        CasesCommand::Accept { id, .. } => {
+            c::accept(s, &who, *id)?;
+            print(common, &serde_json::json!({ "id": id }), || {
+                println!("Caso {id} aceptado: lo sigue la Mesa de su distrito.");
+            })
+        }
+        CasesCommand::Notifications { .. } => {
+            let out = c::notifications(s, &who)?;
+            print(common, &out, || {
+                if out.is_empty() {
+                    println!("Sin avisos.");
+                }
+                for n in &out {
+                    println!("  {}", n.text);
+                }
             })
         }
     }

@@ -193,6 +193,26 @@ pub fn open_case_of(
         .and_then(|r| r.int(0)))
 }
 
+/// The open cases of household `household_id` and of its current members (any district).
+pub fn open_cases_of_household(
+    db: &mut crate::sql::Db<'_>,
+    household_id: i64,
+) -> Result<Vec<Case>> {
+    db.raw()
+        .query(
+            &format!(
+                "SELECT {COLUMNS} FROM cases WHERE status <> 'cerrado' AND (
+                 (unit_kind = 'hogar' AND unit_id = $1)
+                 OR (unit_kind = 'persona' AND unit_id IN (SELECT id FROM persons WHERE household_id = $1)))
+                 ORDER BY id"
+            ),
+            &[household_id.into()],
+        )?
+        .iter()
+        .map(decode)
+        .collect()
+}
+
 /// Opens a case with its plan and the timeline's first step, all or nothing. A unit with an
 /// open case already answers [`StoreError::Conflict`] with that case's number.
 pub fn open(
@@ -250,7 +270,15 @@ pub fn open(
     })
 }
 
-/// One case, if its district is within `ranges` (`None`: every district).
+/// A case is within reach of the districts `ranges` when it is followed there or offered there
+/// (its household moved in).
+fn in_reach(ranges: &[(i64, i64)], params: &mut Vec<Param>) -> String {
+    let followed = crate::bulk::ranges_sql("district_code", ranges, params);
+    let offered = crate::bulk::ranges_sql("offered_to", ranges, params);
+    format!("({followed} OR {offered})")
+}
+
+/// One case, if it is followed or offered within `ranges` (`None`: every district).
 pub fn get(
     db: &mut crate::sql::Db<'_>,
     id: i64,
@@ -259,7 +287,7 @@ pub fn get(
     let mut params: Vec<Param> = vec![id.into()];
     let mut clauses = vec!["id = $1".to_string()];
     if let Some(r) = ranges {
-        clauses.push(crate::bulk::ranges_sql("district_code", r, &mut params));
+        clauses.push(in_reach(r, &mut params));
     }
     db.raw()
         .query_opt(
@@ -292,11 +320,14 @@ pub fn list(
     let mut params: Vec<Param> = Vec::new();
     let mut clauses = vec!["1 = 1".to_string()];
     if let Some(r) = ranges {
-        clauses.push(crate::bulk::ranges_sql("district_code", r, &mut params));
+        clauses.push(in_reach(r, &mut params));
     }
     if let Some(d) = f.district {
         params.push(d.into());
-        clauses.push(format!("district_code = ${}", params.len()));
+        clauses.push(format!(
+            "(district_code = ${0} OR offered_to = ${0})",
+            params.len()
+        ));
     }
     if let Some(s) = &f.status {
         params.push(s.as_str().into());
@@ -518,4 +549,125 @@ pub fn open_units(
         .iter()
         .filter_map(|r| Some((r.text(0), r.int(1)?, r.int(2)?)))
         .collect())
+}
+
+/// What asks for a Mesa's attention, per case: the kind of notice and how many things it counts
+/// (overdue tasks; 1 for the others).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Notice {
+    pub case_id: i64,
+    pub kind: String,
+    pub count: i64,
+}
+
+/// The notices of the open cases within `ranges`, at most `limit` of each kind:
+/// `vencidas` (pending tasks due before `today`), `sin_asignar`, `contra_referencias` (every
+/// service of the plan answered as attended by its institution: the case can be checked and
+/// closed), `plan_completo` (verified by the system), `aprobar` (another ending waiting for a
+/// second person: only when `approver` is given, never the asker's own) and `ofrecido` (a case
+/// whose household moved into these districts).
+pub fn notices(
+    db: &mut crate::sql::Db<'_>,
+    ranges: Option<&[(i64, i64)]>,
+    today: &str,
+    approver: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Notice>> {
+    let scope = |col: &str, params: &mut Vec<Param>| match ranges {
+        None => "1 = 1".to_string(),
+        Some(r) => crate::bulk::ranges_sql(col, r, params),
+    };
+    let mut out = Vec::new();
+    let mut run = |kind: &str, sql: String, params: Vec<Param>| -> Result<()> {
+        for r in db.raw().query(&sql, &params)? {
+            out.push(Notice {
+                case_id: r.int(0).unwrap_or(0),
+                kind: kind.into(),
+                count: r.int(1).unwrap_or(1),
+            });
+        }
+        Ok(())
+    };
+    let mut p: Vec<Param> = vec![today.into()];
+    let s = scope("c.district_code", &mut p);
+    p.push(limit.into());
+    run(
+        "vencidas",
+        format!(
+            "SELECT c.id, count(*) FROM cases c JOIN case_tasks t ON t.case_id = c.id
+             WHERE c.status <> 'cerrado' AND t.status = 'pendiente' AND t.due_on < $1 AND {s}
+             GROUP BY c.id ORDER BY c.id LIMIT ${}",
+            p.len()
+        ),
+        p,
+    )?;
+    let mut p: Vec<Param> = Vec::new();
+    let s = scope("district_code", &mut p);
+    p.push(limit.into());
+    run(
+        "sin_asignar",
+        format!(
+            "SELECT id, 1 FROM cases WHERE status <> 'cerrado' AND assigned_to IS NULL
+             AND institution IS NULL AND {s} ORDER BY score DESC, id LIMIT ${}",
+            p.len()
+        ),
+        p,
+    )?;
+    let mut p: Vec<Param> = Vec::new();
+    let s = scope("c.district_code", &mut p);
+    p.push(limit.into());
+    run(
+        "contra_referencias",
+        format!(
+            "SELECT c.id, 1 FROM cases c
+             WHERE c.status IN ('abierto', 'en_seguimiento') AND {s}
+             AND EXISTS (SELECT 1 FROM case_tasks t WHERE t.case_id = c.id AND t.kind = 'servicio')
+             AND NOT EXISTS (
+                 SELECT 1 FROM case_tasks t LEFT JOIN referrals r ON r.id = t.referral_id
+                 WHERE t.case_id = c.id AND t.status <> 'verificada'
+                 AND ((t.kind = 'protocolo' AND t.status = 'pendiente')
+                      OR (t.kind = 'servicio' AND (r.status IS NULL OR r.status <> 'atendida'))))
+             ORDER BY c.id LIMIT ${}",
+            p.len()
+        ),
+        p,
+    )?;
+    let mut p: Vec<Param> = Vec::new();
+    let s = scope("district_code", &mut p);
+    p.push(limit.into());
+    run(
+        "plan_completo",
+        format!(
+            "SELECT id, 1 FROM cases WHERE status = 'plan_completo' AND {s} ORDER BY id LIMIT ${}",
+            p.len()
+        ),
+        p,
+    )?;
+    if let Some(me) = approver {
+        let mut p: Vec<Param> = vec![me.into()];
+        let s = scope("district_code", &mut p);
+        p.push(limit.into());
+        run(
+            "aprobar",
+            format!(
+                "SELECT id, 1 FROM cases WHERE status = 'cierre_pendiente'
+                 AND ending_requested_by <> $1 AND {s} ORDER BY id LIMIT ${}",
+                p.len()
+            ),
+            p,
+        )?;
+    }
+    let mut p: Vec<Param> = Vec::new();
+    let s = scope("offered_to", &mut p);
+    p.push(limit.into());
+    run(
+        "ofrecido",
+        format!(
+            "SELECT id, 1 FROM cases WHERE status <> 'cerrado' AND offered_to IS NOT NULL
+             AND {s} ORDER BY id LIMIT ${}",
+            p.len()
+        ),
+        p,
+    )?;
+    Ok(out)
 }

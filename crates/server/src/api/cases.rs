@@ -28,6 +28,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(close_case))
         .routes(routes!(approve_case_ending))
         .routes(routes!(reopen_case))
+        .routes(routes!(accept_case))
+        .routes(routes!(case_notifications))
 }
 
 /// The territory of a candidates list.
@@ -408,4 +410,47 @@ pub async fn reopen_case(
         })
         .await?;
     Ok(Json(v))
+}
+
+/// `POST /api/cases/{id}/accept`
+#[utoipa::path(post, path = "/api/cases/{id}/accept", tag = "casos",
+    summary = "Aceptar un caso ofrecido al distrito de la cuenta (el hogar se mudó a él)",
+    params(("id" = i64, Path, description = "Número del caso")),
+    responses(
+        (status = 200, description = "Correcto", body = Object),
+        (status = 403, description = "El caso se ofreció a otro distrito", body = crate::error::ErrorBody),
+        (status = 404, description = "No encontrado (o fuera del ámbito de la cuenta)", body = crate::error::ErrorBody),
+        (status = 409, description = "El caso no fue ofrecido, o está cerrado", body = crate::error::ErrorBody),
+    ),
+    extensions(("x-vamos-permission" = json!(Permission::CasesWork.code())), ("x-vamos-personal-data" = json!(true))))]
+pub async fn accept_case(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    let v = p
+        .act(&st, move |s, actor| {
+            c::accept(s, actor, id)?;
+            c::show(s, actor, id)
+        })
+        .await?;
+    Ok(Json(v))
+}
+
+/// `GET /api/cases/notifications`
+#[utoipa::path(get, path = "/api/cases/notifications", tag = "casos",
+    summary = "Avisos de la cuenta: tareas vencidas, casos sin responsable, planes atendidos o completos, cierres por aprobar, casos ofrecidos",
+    responses((status = 200, description = "Correcto", body = Object)),
+    extensions(("x-vamos-permission" = json!(Permission::CasesRead.code())), ("x-vamos-personal-data" = json!(false))))]
+pub async fn case_notifications(
+    State(st): State<AppState>,
+    p: Principal,
+) -> ApiResult<Json<Value>> {
+    let out = p
+        .act(&st, |s, actor| {
+            actor.require(Permission::CasesRead)?;
+            c::notifications(s, actor)
+        })
+        .await?;
+    Ok(Json(json!({ "total": out.len(), "items": out })))
 }

@@ -174,7 +174,13 @@ impl Messages {
         };
         let mut fa = FluentArgs::new();
         for (k, v) in args {
-            fa.set(*k, FluentValue::from(v.clone()));
+            // A plain whole number is passed as a number so that plurals choose their form
+            // ("1 persona", "2 personas"); a figure already written with separators stays text.
+            let value = match v.parse::<i64>() {
+                Ok(n) if !v.starts_with('+') => FluentValue::from(n),
+                _ => FluentValue::from(v.clone()),
+            };
+            fa.set(*k, value);
         }
         let mut errors = Vec::new();
         b.format_pattern(pattern, Some(&fa), &mut errors)
@@ -228,6 +234,19 @@ mod tests {
         assert_eq!(Lang::choose(None, None, Some("gn,es;q=0.8")), Lang::Es);
         assert_eq!(Lang::choose(None, None, Some("fr-FR")), Lang::Es);
         assert_eq!(Lang::choose(Some("xx"), None, None), Lang::Es);
+    }
+
+    #[test]
+    fn a_count_of_one_takes_the_singular_form() {
+        let m = Messages::load().unwrap();
+        let one = m.text(Lang::Es, "notices-count", &[("count", "1".into())]);
+        let two = m.text(Lang::Es, "notices-count", &[("count", "2".into())]);
+        assert_eq!(one, "1 aviso");
+        assert_eq!(two, "2 avisos");
+        let found = m.text(Lang::Es, "reg-results", &[("n", "1".into())]);
+        assert!(!found.contains("personas"), "{found}");
+        let many = m.text(Lang::Es, "reg-results", &[("n", "8.189".into())]);
+        assert!(many.contains("8.189 personas"), "{many}");
     }
 
     #[test]

@@ -150,6 +150,9 @@ pub struct Page {
     pub path: String,
     /// The same page in the other language (the query kept, `lang` replaced).
     pub switch: String,
+    /// The account's Canal Verde notifications (a count in the header, the list on the home
+    /// page); empty for an account that does not follow cases.
+    pub notices: Vec<vamos_app::cases::Notification>,
 }
 
 impl FromRequestParts<AppState> for Page {
@@ -177,6 +180,18 @@ impl FromRequestParts<AppState> for Page {
                 return Err(error_page(lang, &e));
             }
         }
+        let notices = match &user {
+            Some(u) if u.can(Permission::CasesRead) => {
+                let actor = u.as_actor();
+                // A page still renders when the notices cannot be read: they are a reminder.
+                state
+                    .pool
+                    .run(move |s| Ok(vamos_app::cases::notifications(s, &actor)?))
+                    .await
+                    .unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
         let other = match lang {
             Lang::Es => Lang::En,
             Lang::En => Lang::Es,
@@ -196,6 +211,7 @@ impl FromRequestParts<AppState> for Page {
             user,
             path: parts.uri.path().to_string(),
             switch: format!("{}?{}", parts.uri.path(), query.join("&")),
+            notices,
         })
     }
 }
@@ -271,6 +287,12 @@ impl Page {
             path => self.path.clone(),
             switch => self.switch.clone(),
             nav => nav(self),
+            notices => self.notices.iter().map(|n| context! {
+                case_id => n.case_id,
+                kind => n.kind.clone(),
+                count => n.count,
+                text => n.text.clone(),
+            }).collect::<Vec<_>>(),
             ..own
         }
     }
@@ -339,6 +361,7 @@ fn error_page(lang: Lang, e: &ApiError) -> Response {
         user: None,
         path: String::new(),
         switch: format!("/?lang={}", if lang == Lang::Es { "en" } else { "es" }),
+        notices: Vec::new(),
     };
     page.html_status(
         e.status,
@@ -525,7 +548,14 @@ async fn home(page: Page) -> Response {
         Some(_) => {
             let mut t = Vec::new();
             if page.can(Permission::LogrosRead) {
-                t.push(context! { href => "/logros", key => "task-logros" });
+                // A territorial account starts from its own territory, not the national page.
+                let href = match page.user.as_ref().map(|u| u.scope.to_stored()) {
+                    Some(t) if !t.is_empty() => {
+                        format!("/logros?t={}", t.split(',').next().unwrap_or_default())
+                    }
+                    _ => "/logros".to_string(),
+                };
+                t.push(context! { href, key => "task-logros" });
             }
             if page
                 .user

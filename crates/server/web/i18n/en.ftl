@@ -646,3 +646,18 @@ case-done-otro_cierre = Ending asked for: it waits for someone else's approval.
 case-done-aprobar = Ending approved.
 case-done-rechazar = Ending refused: the case is back in follow-up.
 case-done-reabrir = Case reopened.
+
+notices-count = { $count ->
+    [one] 1 notice
+   *[other] { $count } notices
+}
+notices-title = Notices
+notice-vencidas = { $count ->
+    [one] Case { $id }: 1 overdue task
+   *[other] Case { $id }: { $count } overdue tasks
+}
+notice-sin_asignar = Case { $id }: nobody responsible yet
+notice-contra_referencias = Case { $id }: every service of the plan was reported delivered — check and close
+notice-plan_completo = Case { $id }: protection verified for every service — it can be closed
+notice-aprobar = Case { $id }: an ending awaits your approval
+notice-ofrecido = Case { $id }: the household moved to your district — accept the case

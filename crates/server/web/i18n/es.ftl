@@ -646,3 +646,18 @@ case-done-otro_cierre = Cierre pedido: espera la aprobación de otra persona.
 case-done-aprobar = Cierre aprobado.
 case-done-rechazar = Cierre rechazado: el caso vuelve a seguimiento.
 case-done-reabrir = Caso reabierto.
+
+notices-count = { $count ->
+    [one] 1 aviso
+   *[other] { $count } avisos
+}
+notices-title = Avisos
+notice-vencidas = { $count ->
+    [one] Caso { $id }: 1 tarea vencida
+   *[other] Caso { $id }: { $count } tareas vencidas
+}
+notice-sin_asignar = Caso { $id }: sin responsable asignado
+notice-contra_referencias = Caso { $id }: cada servicio del plan fue atendido según su institución — verifique y cierre
+notice-plan_completo = Caso { $id }: protección verificada en cada servicio — puede cerrarse
+notice-aprobar = Caso { $id }: un cierre espera su aprobación
+notice-ofrecido = Caso { $id }: el hogar se mudó a su distrito — acepte el caso
