@@ -538,6 +538,37 @@ pub fn list(store: &mut dyn Store, actor: &Actor, q: &ListQuery) -> Result<Vec<C
     Ok(out)
 }
 
+/// The cases of a person and of their household (open or closed, newest first) within the
+/// caller's scope: what a person's page lists. Audited as one read naming the cases found.
+pub fn of_person(
+    store: &mut dyn Store,
+    actor: &Actor,
+    person_id: i64,
+    household_id: Option<i64>,
+) -> Result<Vec<Case>> {
+    actor.require(Permission::CasesRead)?;
+    let mut units = vec![("persona", person_id)];
+    if let Some(h) = household_id {
+        units.push(("hogar", h));
+    }
+    let out = store_cases::of_units(&mut store.db(), &units, ranges(&actor.scope).as_deref())?;
+    actor.audit(
+        store,
+        "listar casos de una persona",
+        "persona",
+        &person_id.to_string(),
+        "gestión de casos",
+        &format!(
+            "ok: casos {}",
+            out.iter()
+                .map(|c| c.id.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+    )?;
+    Ok(out)
+}
+
 // ------------------------------------------------------------------------------- follow-up
 
 fn work(store: &mut dyn Store, actor: &Actor, id: i64, action: &str) -> Result<(Case, Vec<Task>)> {

@@ -26,6 +26,7 @@ pub mod grievances;
 pub mod history;
 pub mod imports;
 pub mod measurements;
+pub mod orientations;
 pub mod referrals;
 pub mod registry;
 pub mod self_registration;

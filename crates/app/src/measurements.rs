@@ -271,12 +271,33 @@ pub fn explain(
     as_of: chrono::NaiveDate,
     counter_referrals_until: chrono::NaiveDate,
 ) -> anyhow::Result<Value> {
+    // Only the unit's community (its households, members and evidence): a person of the
+    // largest district is explained without reading the district. A unit that was in another
+    // community at `as_of` (a household that moved since) is read with its whole district.
+    let reading = vamos_store::Reading::at(as_of);
+    if let Some(community) = community_of(store, kind, id)? {
+        let mut data = RegistryData::new(&FormVocabulary);
+        store.load_communities(&[community], i64::MAX, &reading, &mut data)?;
+        data.finish();
+        let found = match kind {
+            UnitKind::Person => data.person_by_id(id).is_some(),
+            UnitKind::Household => data.household_by_id(id).is_some(),
+            UnitKind::Community => data.community_by_id(id).is_some(),
+        };
+        if found {
+            return explain_in(
+                &data,
+                catalogue,
+                kind,
+                id,
+                district,
+                as_of,
+                counter_referrals_until,
+            );
+        }
+    }
     let mut data = RegistryData::new(&FormVocabulary);
-    store.load_registry(
-        TerritoryCode::District(district),
-        &vamos_store::Reading::at(as_of),
-        &mut data,
-    )?;
+    store.load_registry(TerritoryCode::District(district), &reading, &mut data)?;
     data.finish();
     explain_in(
         &data,
@@ -287,6 +308,19 @@ pub fn explain(
         as_of,
         counter_referrals_until,
     )
+}
+
+/// The community a unit belongs to now (a person: its household's), if it is registered.
+fn community_of(store: &mut dyn Store, kind: UnitKind, id: i64) -> anyhow::Result<Option<i64>> {
+    let household = match kind {
+        UnitKind::Community => return Ok(Some(id)),
+        UnitKind::Household => id,
+        UnitKind::Person => match vamos_store::versions::person(&mut store.db(), id)? {
+            Some((p, _)) => p.household_id,
+            None => return Ok(None),
+        },
+    };
+    Ok(vamos_store::versions::household(&mut store.db(), household)?.map(|(h, _)| h.community_id))
 }
 
 /// A household and each of its members explained, reading only the household's community
@@ -341,6 +375,69 @@ pub fn explain_household(
     Ok((whole, members))
 }
 
+/// The answers a survey rule read for `unit`, each as (the question as asked, the answer in
+/// words): choice codes by their label in the shipped form, `sin respuesta` for none.
+fn recorded_answers(
+    data: &RegistryData,
+    unit: Unit,
+    as_of: chrono::NaiveDate,
+    catalogue: &Catalogue,
+    rule: &vamos_catalogue::expr::Compiled,
+) -> Vec<(String, String)> {
+    use vamos_catalogue::expr::{Fact, Facts};
+    use vamos_catalogue::vars::{self, Scope, VarType};
+    let facts =
+        vamos_engine::classify::UnitFacts::new(data, unit, as_of, catalogue.poverty_line_pyg);
+    let mut out = Vec::new();
+    for var in rule.variables() {
+        let Some(spec) = vars::variables(var.scope)
+            .get(usize::from(var.index))
+            .copied()
+        else {
+            continue;
+        };
+        let f = form(if var.scope == Scope::Community {
+            FormId::Comunidad
+        } else {
+            FormId::Fips
+        });
+        let question = f
+            .question_label(spec.name)
+            .map_or_else(|| spec.name.replace('_', " "), str::to_string);
+        let value = match (facts.get(*var), spec.ty) {
+            (Fact::Null, _) => "sin respuesta".to_string(),
+            (Fact::Int(n), _) => n.to_string(),
+            (Fact::Bool(b), _) => if b { "sí" } else { "no" }.to_string(),
+            (Fact::Text(code), VarType::Text(Some(list))) => f
+                .choice_label(list, code)
+                .map_or_else(|| code.to_string(), str::to_string),
+            (Fact::Text(t), _) => t.to_string(),
+            (Fact::Bits(bits), VarType::Multi(list)) => {
+                let codes = f.choice_list(list);
+                let chosen: Vec<String> = codes
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i < 64 && bits & (1u64 << i) != 0)
+                    .map(|(_, c)| {
+                        f.choice_label(list, c)
+                            .map_or_else(|| (*c).to_string(), str::to_string)
+                    })
+                    .collect();
+                if chosen.is_empty() {
+                    "ninguna".to_string()
+                } else {
+                    chosen.join(", ")
+                }
+            }
+            (Fact::Bits(_), _) => "—".to_string(),
+        };
+        if !out.iter().any(|(q, _): &(String, String)| *q == question) {
+            out.push((question, value));
+        }
+    }
+    out
+}
+
 /// [`explain`] over a registry already loaded (it must hold the unit).
 #[allow(clippy::indexing_slicing)] // reason: serde_json::Value["key"] yields Null when absent, it cannot panic
 pub fn explain_in(
@@ -392,11 +489,22 @@ pub fn explain_in(
                             EvidenceSource::Fips { .. } => "FIPS".to_string(),
                         };
                         let date = chrono::NaiveDate::default() + chrono::Days::new(day.max(0) as u64);
-                        let rule_text = match &r.source {
-                            EvidenceSource::Fips { rule } => format!(" (regla: {})", rule.source()),
-                            _ => String::new(),
-                        };
-                        json!({"source": source, "date": date.to_string(), "detail": format!("{}{rule_text}", r.description)})
+                        match &r.source {
+                            // What the survey recorded and what it means, in words; the rule
+                            // itself only as the technical detail.
+                            EvidenceSource::Fips { rule } => {
+                                let recorded = recorded_answers(data, unit, as_of, catalogue, rule);
+                                let who = if matches!(unit, Unit::Community(_)) { "El relevamiento del Entorno registra" } else { "La FIPS registra" };
+                                let said = recorded.iter().map(|(q, v)| format!("{q}: {v}")).collect::<Vec<_>>().join("; ");
+                                json!({"source": source, "date": date.to_string(),
+                                       "detail": format!("{who}: {said} → {}", status_es(d.status)),
+                                       "recorded": recorded.iter().map(|(q, v)| json!({"question": q, "value": v})).collect::<Vec<_>>(),
+                                       "technical": format!("{} (regla: {})", r.description, rule.source())})
+                            }
+                            _ => json!({"source": source, "date": date.to_string(),
+                                        "detail": format!("{} → {}", r.description, status_es(d.status)),
+                                        "technical": r.description})
+                        }
                     }
                     Because::NotEligible => json!({"source": "catálogo", "date": null, "detail": format!("no cumple la condición de elegibilidad: {}", s.eligibility.as_ref().map(|e| e.source()).unwrap_or(""))}),
                     Because::EligibilityUnknown => json!({"source": "catálogo", "date": null, "detail": "faltan datos para saber si el servicio le corresponde"}),

@@ -243,11 +243,22 @@ pub struct Page {
     pub items: Vec<Value>,
     pub next_after: Option<i64>,
     pub limit: i64,
+    /// How many match in all (a person search: counted up to [`COUNT_CAP`]; `None` elsewhere).
+    pub total: Option<i64>,
 }
+
+/// A person search counts its matches up to this many ("más de 10.000").
+pub const COUNT_CAP: i64 = 10_000;
 
 impl Page {
     pub fn json(&self) -> Value {
-        json!({"items": self.items, "next_after": self.next_after, "limit": self.limit})
+        let mut v =
+            json!({"items": self.items, "next_after": self.next_after, "limit": self.limit});
+        if let (Some(t), Value::Object(o)) = (self.total, &mut v) {
+            o.insert("total".into(), json!(t.min(COUNT_CAP)));
+            o.insert("total_is_lower_bound".into(), json!(t > COUNT_CAP));
+        }
+        v
     }
 }
 
@@ -330,13 +341,26 @@ pub fn search_persons(store: &mut dyn Store, actor: &Actor, q: &PersonSearch) ->
     )?;
     conds.push(asked);
     let limit = q.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    let filter = Filter::And(conds);
     let page = views::search_persons(
         &mut store.db(),
-        &Filter::And(conds),
+        &filter,
         &actor.scope.district_ranges(),
         q.after,
         limit,
     )?;
+    // The total is counted only when there is more than one page (one past the cap reads
+    // "more than").
+    let total = if page.next.is_some() || q.after.is_some() {
+        views::count_persons_up_to(
+            &mut store.db(),
+            &filter,
+            &actor.scope.district_ranges(),
+            COUNT_CAP + 1,
+        )?
+    } else {
+        i64::try_from(page.items.len()).unwrap_or(0)
+    };
     actor.audit(
         store,
         "buscar personas",
@@ -353,6 +377,7 @@ pub fn search_persons(store: &mut dyn Store, actor: &Actor, q: &PersonSearch) ->
             .collect(),
         next_after: page.next,
         limit,
+        total: Some(total),
     })
 }
 
@@ -444,6 +469,7 @@ pub fn households(store: &mut dyn Store, actor: &Actor, q: &ListQuery) -> Result
         items: page.items.into_iter().map(Value::Object).collect(),
         next_after: page.next,
         limit,
+        total: None,
     })
 }
 
@@ -512,6 +538,7 @@ pub fn communities(store: &mut dyn Store, actor: &Actor, q: &ListQuery) -> Resul
         items: page.items.into_iter().map(Value::Object).collect(),
         next_after: page.next,
         limit,
+        total: None,
     })
 }
 
@@ -710,6 +737,11 @@ pub fn redact_explanation(
                         .is_some_and(|s| s == "FIPS" || s == "relevamiento del Entorno");
                     if let Some(e) = sv.get_mut("evidence").filter(|_| from_answers) {
                         set(e, "detail", json!(WITHHELD));
+                        // The answers recorded and the rule would say what the detail withholds.
+                        if let Some(o) = e.as_object_mut() {
+                            o.remove("recorded");
+                            o.remove("technical");
+                        }
                     }
                 }
             }

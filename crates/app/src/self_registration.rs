@@ -29,6 +29,8 @@ pub const RELATIONS: [&str; 11] = [
     "no_pariente",
     "servicio_domestico",
 ];
+/// Below this age a head or spouse is questioned (a birth date typed wrong, most likely).
+pub const MIN_PARTNER_AGE: i32 = 14;
 /// Submissions shown in the review queue.
 pub const QUEUE_LIMIT: i64 = 100;
 const PURPOSE: &str = "revisión del autorregistro";
@@ -118,6 +120,18 @@ pub fn validate(
             sexo,
             relacion_jefe: rel,
         });
+    }
+    // A head or spouse under 14 is almost always a date typed wrong (a five-year-old spouse):
+    // the form asks the person to check it, and takes it once they confirm it is right.
+    if get("confirmo_edades") != "si" {
+        for (i, m) in members.iter().enumerate() {
+            let young = chrono::NaiveDate::parse_from_str(&m.fecha_nacimiento, "%Y-%m-%d")
+                .ok()
+                .is_some_and(|b| vamos_ingest::dates::age_at(b, today) < MIN_PARTNER_AGE);
+            if young && (m.relacion_jefe == "conyuge" || m.relacion_jefe == "jefe") {
+                errors.push(format!("self-error-young|{}", i + 1));
+            }
+        }
     }
     if members.is_empty() {
         errors.push("self-error-no-members|".to_string());
@@ -458,6 +472,35 @@ mod tests {
             split_error("self-error-birth|2"),
             ("self-error-birth".into(), "2".into())
         );
+    }
+
+    #[test]
+    fn a_five_year_old_spouse_is_questioned_until_the_person_confirms_the_dates() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        let mut f = form(&[
+            ("distrito", "1116"),
+            ("localidad", "Barrio Centro"),
+            ("m0_nombres", "Ana"),
+            ("m0_apellidos", "Benítez"),
+            ("m0_fecha", "04/05/1990"),
+            ("m0_sexo", "mujer"),
+            ("m0_relacion", "jefe"),
+            ("m1_nombres", "Luis"),
+            ("m1_apellidos", "Benítez"),
+            ("m1_fecha", "01/02/2021"),
+            ("m1_sexo", "hombre"),
+            ("m1_relacion", "conyuge"),
+        ]);
+        assert_eq!(
+            validate(&f, today).unwrap_err(),
+            vec!["self-error-young|2".to_string()]
+        );
+        f.insert("confirmo_edades".into(), "si".into());
+        assert_eq!(validate(&f, today).unwrap().members.len(), 2);
+        // A child of five is no question.
+        f.remove("confirmo_edades");
+        f.insert("m1_relacion".into(), "hijo".into());
+        assert!(validate(&f, today).is_ok());
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod grievances;
 mod identity;
 mod measure;
 mod ops;
+mod orientations;
 mod output;
 mod referrals;
 mod serve;
@@ -132,6 +133,12 @@ enum Command {
     Cases {
         #[command(subcommand)]
         command: cases::CasesCommand,
+    },
+    /// Orientaciones en ventanilla: registrar la orientación dada a una persona (evidencia de
+    /// ORIENTACIONES SPS, como contra-referencia de la UTGS).
+    Orientations {
+        #[command(subcommand)]
+        command: orientations::OrientationsCommand,
     },
     /// Reclamos: presentar, seguir con el código, gestionar (asignar, comentar, resolver),
     /// escalar los vencidos, apelar.
@@ -372,6 +379,7 @@ fn main() -> ExitCode {
         Command::Audit { command } => admin::audit(&command),
         Command::Dci { command } => ops::dci_command(&command),
         Command::Cases { command } => cases::cases(&command),
+        Command::Orientations { command } => orientations::orientations(&command),
         Command::Grievances { command } => grievances::grievances(&command),
         Command::Referrals { command } => referrals::referrals(&command),
         Command::CounterReferrals { command } => referrals::counter_referrals(&command),

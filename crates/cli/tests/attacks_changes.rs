@@ -275,8 +275,8 @@ fn a_household_history_out_of_scope_reads_like_a_missing_one_and_is_audited() {
             "{}",
             s.label()
         );
-        // An orientador guides people but does not read the registry.
-        let e = history("ori", &h.to_string());
+        // A coordinator reads figures, not the registry.
+        let e = history("coord", &h.to_string());
         assert!(
             e.contains("no permite leer el registro"),
             "{}: {e}",

@@ -85,6 +85,13 @@ impl Site {
                 &[("VAMOS_PASSWORD", PW)],
             ));
         }
+        for name in ["ana1", "ana2"] {
+            must(vamos(
+                &["user", "create", "--db", &url, name, "--role", "analista"],
+                d,
+                &[("VAMOS_PASSWORD", PW)],
+            ));
+        }
         Site { db, dir }
     }
 
@@ -180,6 +187,21 @@ fn proofs(site: &Site, case: &Value, path: &Path) -> usize {
     n
 }
 
+/// The notifications of `user`: (kind, case id).
+fn notices(site: &Site, user: &str) -> Vec<(String, String)> {
+    site.ok(user, &["cases", "notifications"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["kind"].as_str().unwrap().to_string(),
+                n["case_id"].to_string(),
+            )
+        })
+        .collect()
+}
+
 /// The first indigenous household candidate of Mariscal Estigarribia whose every open referral
 /// can be proven by a counter-referral.
 fn indigenous_household(site: &Site) -> i64 {
@@ -253,7 +275,13 @@ fn a_case_closes_as_protected_only_once_counter_referrals_prove_every_planned_se
             twice.contains(&format!("ya tiene el caso abierto {id}")),
             "{twice}"
         );
+        // Nobody follows it yet: the Mesa is told.
+        assert!(
+            notices(&site, "mesa_me").contains(&("sin_asignar".into(), id.clone())),
+            "{label}"
+        );
         site.ok("mesa_me", &["cases", "assign", &id, "--to", "mesa_me"]);
+        assert!(!notices(&site, "mesa_me").contains(&("sin_asignar".into(), id.clone())));
         let case = site.ok("mesa_me", &["cases", "show", &id]);
         assert_eq!(case["status"], "en_seguimiento", "{label}: {case}");
         assert_eq!(case["unit"]["kind"], "hogar");
@@ -286,7 +314,13 @@ fn a_case_closes_as_protected_only_once_counter_referrals_prove_every_planned_se
             site.dir.path(),
             &[],
         ));
-        // The system reports the plan complete…
+        // The counter-referral that completes the plan tells the Mesa the case can be closed…
+        assert!(
+            notices(&site, "mesa_me").contains(&("contra_referencias".into(), id.clone())),
+            "{label}: {:?}",
+            notices(&site, "mesa_me")
+        );
+        // …the system verifies and reports the plan complete…
         let checked = site.ok("mesa_me", &["cases", "check", &id]);
         assert_eq!(checked["plan_complete"], true, "{label}: {checked}");
         assert_eq!(checked["status"], "plan_completo", "{label}");
@@ -544,6 +578,275 @@ fn the_api_answers_out_of_scope_cases_as_missing_and_refuses_oversize_text() {
                 .unwrap()
                 .contains("contra-referencia"),
             "{v}"
+        );
+    }
+}
+
+#[test]
+fn a_household_that_moves_offers_its_open_case_to_the_new_districts_mesa() {
+    for db in all_dbs() {
+        let site = Site::new(db);
+        let label = site.db.label;
+        let h = indigenous_household(&site);
+        let id = site.ok(
+            "mesa_me",
+            &[
+                "cases",
+                "open",
+                "--household",
+                &h.to_string(),
+                "--reason",
+                "seguimiento",
+            ],
+        )["id"]
+            .as_i64()
+            .unwrap()
+            .to_string();
+        // Villeta's Mesa cannot take a case that was not offered to it.
+        let early = site.refused("mesa_villeta", &["cases", "accept", &id]);
+        assert!(early.contains("no encontrado"), "{label}: {early}");
+        let villeta = site.ints("SELECT MIN(id) FROM communities WHERE district_code = 1116")[0];
+        let asked = site.ok(
+            "ana1",
+            &[
+                "changes",
+                "request",
+                "--tipo",
+                "mudar_hogar",
+                "--unidad",
+                &h.to_string(),
+                "--set",
+                &format!("community_id={villeta}"),
+                "--efecto",
+                "cambio",
+                "--desde",
+                "2026-11-20",
+                "--motivo",
+                "se mudaron a Villeta",
+            ],
+        );
+        let cr = asked["id"].as_i64().unwrap().to_string();
+        site.ok("ana2", &["changes", "approve", &cr]);
+        // The new district's Mesa is told and sees the case; the old one still follows it.
+        assert!(
+            notices(&site, "mesa_villeta").contains(&("ofrecido".into(), id.clone())),
+            "{label}: {:?}",
+            notices(&site, "mesa_villeta")
+        );
+        let offered = site.ok("mesa_villeta", &["cases", "show", &id]);
+        assert_eq!(offered["offered_to"], 1116, "{label}: {offered}");
+        assert_eq!(offered["district_code"], 1602);
+        // Only the Mesa it was offered to accepts it.
+        let other = site.refused("mesa_me", &["cases", "accept", &id]);
+        assert!(other.contains("otro distrito"), "{label}: {other}");
+        site.ok("mesa_villeta", &["cases", "accept", &id]);
+        let moved = site.ok("mesa_villeta", &["cases", "show", &id]);
+        assert_eq!(moved["district_code"], 1116, "{label}");
+        assert!(moved["offered_to"].is_null());
+        let kinds: Vec<&str> = moved["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, vec!["abierto", "ofrecido", "traspasado"], "{label}");
+        // The old district's Mesa no longer reaches it.
+        let gone = site.refused("mesa_me", &["cases", "show", &id]);
+        assert!(gone.contains("no encontrado"), "{label}: {gone}");
+    }
+}
+
+#[test]
+fn an_orientation_recorded_at_the_counter_makes_the_persons_orientaciones_sps_protegido() {
+    use common::{call, login, start};
+    use serde_json::json;
+    for db in all_dbs() {
+        let site = Site::new(db);
+        let label = site.db.label;
+        let (person, cedula) = {
+            let mut s = site.db.open();
+            let mut db = s.db();
+            let r = db
+                .query(
+                    "SELECT p.id, p.national_id FROM persons p JOIN households h ON h.id = p.household_id
+                     WHERE h.district_code = 1602 AND p.national_id IS NOT NULL AND p.status = 'activo'
+                     ORDER BY p.id LIMIT 1",
+                    &[],
+                )
+                .unwrap();
+            (r[0].int(0).unwrap(), r[0].int(1).unwrap())
+        };
+        let far = site.ints(
+            "SELECT MIN(p.id) FROM persons p JOIN households h ON h.id = p.household_id WHERE h.district_code = 1116",
+        )[0];
+        let s = start(&site.db.url, site.dir.path());
+        let ori = login(&s, "ori_me", PW);
+        let mesa = login(&s, "mesa_me", PW);
+        // The orientador finds the person by cédula, within its district.
+        let (st, v, _) = call(
+            &s,
+            &ori,
+            "get",
+            &format!("/api/persons?cedula={cedula}"),
+            None,
+        );
+        assert_eq!(st, 200, "{label}: {v}");
+        assert_eq!(v["items"][0]["id"], person, "{label}: {v}");
+        let status = |who: &common::Who| {
+            let (st, v, _) = call(
+                &s,
+                who,
+                "get",
+                &format!(
+                    "/api/persons/{person}/status?as_of={}",
+                    vamos_app::clock::today()
+                ),
+                None,
+            );
+            assert_eq!(st, 200, "{label}: {v}");
+            v["categories"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|c| c["services"].as_array().unwrap().clone())
+                .find(|sv| {
+                    sv["service"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("orientaciones_sps")
+                })
+                .map(|sv| sv["status"].as_str().unwrap().to_string())
+                .unwrap()
+        };
+        // The FIPS does not ask about it: without a record of the service it is not known.
+        assert_eq!(status(&ori), "sin_dato", "{label}");
+        let (st, v, _) = call(
+            &s,
+            &ori,
+            "post",
+            "/api/orientations",
+            Some(json!({"person_id": person, "place": "Oficina de Mariscal Estigarribia"})),
+        );
+        assert_eq!(st, 201, "{label}: {v}");
+        // The same orientation twice the same day changes nothing.
+        let (st, v, _) = call(
+            &s,
+            &ori,
+            "post",
+            "/api/orientations",
+            Some(json!({"person_id": person, "place": "Oficina de Mariscal Estigarribia"})),
+        );
+        assert_eq!(st, 200, "{label}: {v}");
+        assert_eq!(v["duplicates"], 1, "{label}: {v}");
+        assert_eq!(status(&ori), "protegido", "{label}");
+        // A person of another district is refused like a missing one; a Mesa member does not
+        // record orientations; oversize input is refused.
+        let (st, v, _) = call(
+            &s,
+            &ori,
+            "post",
+            "/api/orientations",
+            Some(json!({"person_id": far})),
+        );
+        assert_eq!(st, 422, "{label}: {v}");
+        let (st2, v2, _) = call(
+            &s,
+            &ori,
+            "post",
+            "/api/orientations",
+            Some(json!({"person_id": 99_999_999})),
+        );
+        assert_eq!(st2, 422, "{label}: {v2}");
+        assert_eq!(
+            v["errors"][0]["reason"], v2["errors"][0]["reason"],
+            "{label}: out of scope reads like missing"
+        );
+        let (st, _, _) = call(
+            &s,
+            &mesa,
+            "post",
+            "/api/orientations",
+            Some(json!({"person_id": person})),
+        );
+        assert_eq!(st, 403, "{label}");
+        let (st, _, _) = call(
+            &s,
+            &ori,
+            "post",
+            "/api/orientations",
+            Some(json!({"person_id": person, "place": "x".repeat(201)})),
+        );
+        assert_eq!(st, 400, "{label}");
+        let audited = site.ints(
+            "SELECT COUNT(*) FROM audit_log WHERE actor LIKE 'ori_me (orientación)%' AND action = 'recibir contra-referencias'",
+        );
+        assert!(audited[0] >= 2, "{label}: {audited:?}");
+    }
+}
+
+#[test]
+fn an_explanation_reads_only_the_units_community_and_says_what_the_survey_recorded() {
+    use vamos_app::measurements::{explain, explain_in, FormVocabulary};
+    use vamos_store::UnitKind;
+    for db in all_dbs() {
+        let site = Site::new(db);
+        let label = site.db.label;
+        let cat = vamos_app::measurements::load_catalogue(None).unwrap();
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+        let district = vamos_domain::DistrictCode::from_number(1602).unwrap();
+        let mut store = site.db.open();
+        let mut whole = vamos_engine::RegistryData::new(&FormVocabulary);
+        store
+            .load_registry(
+                vamos_domain::TerritoryCode::District(district),
+                &vamos_store::Reading::at(day),
+                &mut whole,
+            )
+            .unwrap();
+        whole.finish();
+        let persons = site.ints(
+            "SELECT p.id FROM persons p JOIN households h ON h.id = p.household_id WHERE h.district_code = 1602 ORDER BY p.id LIMIT 15",
+        );
+        let households =
+            site.ints("SELECT id FROM households WHERE district_code = 1602 ORDER BY id LIMIT 5");
+        let units = persons
+            .iter()
+            .map(|p| (UnitKind::Person, *p))
+            .chain(households.iter().map(|h| (UnitKind::Household, *h)));
+        let mut said = 0;
+        for (kind, id) in units {
+            let from_community =
+                explain(store.as_mut(), &cat, kind, id, district, day, day).unwrap();
+            let from_district = explain_in(&whole, &cat, kind, id, district, day, day).unwrap();
+            assert_eq!(from_community, from_district, "{label}: {kind:?} {id}");
+            for sv in from_community["categories"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|c| c["services"].as_array().unwrap().clone())
+            {
+                let detail = sv["evidence"]["detail"].as_str().unwrap_or_default();
+                if sv["evidence"]["source"] == "FIPS" {
+                    // The recorded answer and the verdict, not the rule's wording.
+                    assert!(detail.starts_with("La FIPS registra: "), "{detail}");
+                    assert!(
+                        detail.ends_with(&format!(
+                            "→ {}",
+                            sv["status"].as_str().unwrap().replace('_', " ")
+                        )),
+                        "{detail}"
+                    );
+                    assert!(sv["evidence"]["technical"]
+                        .as_str()
+                        .unwrap()
+                        .contains("regla:"));
+                    said += 1;
+                }
+            }
+        }
+        assert!(
+            said > 0,
+            "{label}: no survey-decided service among the units"
         );
     }
 }

@@ -1535,8 +1535,18 @@ fn every_figure_downloads_as_csv() {
         let (st, h, csv) = f.get("/logros.csv?t=11");
         assert_eq!(st, 200);
         assert!(header(&h, "content-type")[0].starts_with("text/csv"));
-        assert!(csv.starts_with("medicion,fecha,datos,territorio,nombre,logro"));
+        assert!(csv.starts_with("\u{feff}medicion,fecha,datos,territorio,nombre,logro"));
         assert!(csv.contains(",sintético,1116,Villeta,"), "{csv}");
+    }
+}
+
+#[test]
+fn the_logros_csv_starts_with_a_utf8_bom_for_spreadsheets() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (_, _, csv) = f.get("/logros.csv?t=11");
+        assert!(csv.starts_with('\u{feff}'), "{}", &csv[..40.min(csv.len())]);
+        assert!(csv.contains(",sintético,"), "accents survive");
     }
 }
 

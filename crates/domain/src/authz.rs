@@ -105,6 +105,7 @@ impl Role {
                     | CasesOpen
                     | CasesWork
                     | CasesApprove
+                    | OrientationsRecord
             ),
             Role::Coordinador => matches!(p, LogrosRead | CatalogueRead | GrievancesLodge),
             Role::Operador => matches!(
@@ -137,12 +138,20 @@ impl Role {
             ),
             Role::Supervisor => Role::Mesa.grants(p) || p == CasesApprove,
             Role::Encuestador => matches!(p, CatalogueRead | GrievancesLodge),
-            // Orientadores lodge grievances on behalf of the people they guide; handling them
-            // (and reading the identification they carry) is for those who can act on them.
+            // An orientador at the counter finds the person (by cédula or name, within its
+            // territories, with the Mesa's fields), sees their route and records the orientation
+            // given; it lodges grievances on their behalf, but handling them (and reading the
+            // identification they carry) is for those who can act on them.
             Role::Orientador => {
                 matches!(
                     p,
-                    StatusRead | CatalogueRead | ChangesRequest | GrievancesLodge | CasesOpen
+                    RegistryRead
+                        | StatusRead
+                        | CatalogueRead
+                        | ChangesRequest
+                        | GrievancesLodge
+                        | CasesOpen
+                        | OrientationsRecord
                 )
             }
             Role::Publico => matches!(p, CatalogueRead | GrievancesLodge),
@@ -233,10 +242,13 @@ pub enum Permission {
     CasesWork,
     /// Approving or refusing another person's request to end a case otherwise than protected.
     CasesApprove,
+    /// Recording the orientation given to a person at the counter: evidence for ORIENTACIONES
+    /// SPS, sent as the UTGS's counter-referral.
+    OrientationsRecord,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 21] = [
+    pub const ALL: [Permission; 22] = [
         Permission::RegistryRead,
         Permission::StatusRead,
         Permission::LogrosRead,
@@ -258,6 +270,7 @@ impl Permission {
         Permission::CasesOpen,
         Permission::CasesWork,
         Permission::CasesApprove,
+        Permission::OrientationsRecord,
     ];
 
     /// Token scope name.
@@ -284,6 +297,7 @@ impl Permission {
             Permission::CasesOpen => "casos:abrir",
             Permission::CasesWork => "casos:gestionar",
             Permission::CasesApprove => "casos:aprobar",
+            Permission::OrientationsRecord => "orientaciones:registrar",
         }
     }
 
@@ -323,6 +337,9 @@ impl Permission {
             }
             Permission::CasesApprove => {
                 "aprobar o rechazar el cierre de un caso pedido por otra persona"
+            }
+            Permission::OrientationsRecord => {
+                "registrar la orientación dada a una persona (evidencia de ORIENTACIONES SPS)"
             }
         }
     }
@@ -609,6 +626,14 @@ mod tests {
             );
         }
         assert!(Role::Orientador.grants(Permission::CasesOpen));
+        // Orientations are recorded by the orientador (and the UTGS), not by the institutions.
+        for r in Role::ALL {
+            assert_eq!(
+                r.grants(Permission::OrientationsRecord),
+                matches!(r, Role::Administrador | Role::Analista | Role::Orientador),
+                "{r:?}"
+            );
+        }
         assert!(!Role::Orientador.grants(Permission::CasesWork));
         assert!(person_field_names().contains(&"embarazada"));
         assert!(person_field_names().contains(&"discapacidad"));

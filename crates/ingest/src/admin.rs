@@ -182,6 +182,18 @@ pub fn import(
                 if birth.is_some_and(|b| b > opts.import_date) {
                     p.add(&h_birth, &birth_raw, "fecha de nacimiento en el futuro");
                 }
+                // The FIPS refuses an age over 120 at the interview; so does an administrative
+                // record at its import (a birth year like 1890 is a typing error, not a person).
+                if let Some(age) = birth
+                    .map(|b| crate::dates::age_at(b, opts.import_date))
+                    .filter(|a| *a > 120)
+                {
+                    p.add(
+                        &h_birth,
+                        &birth_raw,
+                        format!("edad mayor a 120 años ({age} años a la fecha de importación)"),
+                    );
+                }
                 let sex_raw = field(&rec, c_sex);
                 let sex = if sex_raw.is_empty() {
                     None

@@ -22,6 +22,10 @@ pub enum FormId {
 pub struct Form {
     pub survey: Vec<(String, String)>,
     pub choices: FxHashMap<String, Vec<&'static str>>,
+    /// The Spanish label of each question, by name.
+    pub question_labels: FxHashMap<String, String>,
+    /// The Spanish label of each choice, by list and code.
+    pub choice_labels: FxHashMap<(String, String), String>,
 }
 
 impl Form {
@@ -29,6 +33,23 @@ impl Form {
     pub fn choice_list(&self, list: &str) -> &[&'static str] {
         self.choices.get(list).map(Vec::as_slice).unwrap_or(&[])
     }
+
+    /// The question as the enumerator read it (Spanish), if the form has it.
+    pub fn question_label(&self, name: &str) -> Option<&str> {
+        self.question_labels.get(name).map(String::as_str)
+    }
+
+    /// What a choice code means in words (Spanish), if the list has it.
+    pub fn choice_label(&self, list: &str, code: &str) -> Option<&str> {
+        self.choice_labels
+            .get(&(list.to_string(), code.to_string()))
+            .map(String::as_str)
+    }
+}
+
+/// The column of the Spanish label (`label::Español (es)`, or a plain `label`).
+fn label_column(rows: &[Vec<(u32, String)>]) -> Option<u32> {
+    column(rows, "label::Español (es)").or_else(|| column(rows, "label"))
 }
 
 /// The rows of a sheet as (column, text) cells, texts trimmed (forms are small: read whole).
@@ -69,17 +90,29 @@ pub fn parse_form(bytes: &[u8]) -> Result<Form, String> {
     let survey = sheet_rows(bytes, "survey")?;
     let ti = column(&survey, "type").ok_or("survey sin columna type")?;
     let ni = column(&survey, "name").ok_or("survey sin columna name")?;
+    let sl = label_column(&survey);
     for r in survey.iter().skip(1) {
         let t = text(r, ti);
         if !t.is_empty() {
-            form.survey.push((t.to_string(), text(r, ni).to_string()));
+            let name = text(r, ni).to_string();
+            if let Some(label) = sl.map(|c| text(r, c)).filter(|l| !l.is_empty()) {
+                form.question_labels.insert(name.clone(), label.to_string());
+            }
+            form.survey.push((t.to_string(), name));
         }
     }
     let choices = sheet_rows(bytes, "choices")?;
     let li = column(&choices, "list_name").ok_or("choices sin list_name")?;
     let ni = column(&choices, "name").ok_or("choices sin name")?;
+    let cl = label_column(&choices);
     for r in choices.iter().skip(1) {
         let (l, n) = (text(r, li), text(r, ni));
+        if let Some(label) = cl.map(|c| text(r, c)).filter(|x| !x.is_empty()) {
+            if !l.is_empty() && !n.is_empty() {
+                form.choice_labels
+                    .insert((l.to_string(), n.to_string()), label.to_string());
+            }
+        }
         if !l.is_empty() && !n.is_empty() {
             // Interned once per process: answers then carry `&'static str` codes.
             let code: &'static str = Box::leak(n.to_string().into_boxed_str());

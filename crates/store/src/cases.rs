@@ -213,6 +213,43 @@ pub fn open_cases_of_household(
         .collect()
 }
 
+/// The cases (open or closed) of the units named, within `ranges`, newest first, at most 20.
+pub fn of_units(
+    db: &mut crate::sql::Db<'_>,
+    units: &[(&str, i64)],
+    ranges: Option<&[(i64, i64)]>,
+) -> Result<Vec<Case>> {
+    if units.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut params: Vec<Param> = Vec::new();
+    let mut any = Vec::new();
+    for (kind, id) in units {
+        params.push((*kind).into());
+        params.push((*id).into());
+        any.push(format!(
+            "(unit_kind = ${} AND unit_id = ${})",
+            params.len() - 1,
+            params.len()
+        ));
+    }
+    let mut clauses = vec![format!("({})", any.join(" OR "))];
+    if let Some(r) = ranges {
+        clauses.push(in_reach(r, &mut params));
+    }
+    db.raw()
+        .query(
+            &format!(
+                "SELECT {COLUMNS} FROM cases WHERE {} ORDER BY id DESC LIMIT 20",
+                clauses.join(" AND ")
+            ),
+            &params,
+        )?
+        .iter()
+        .map(decode)
+        .collect()
+}
+
 /// Opens a case with its plan and the timeline's first step, all or nothing. A unit with an
 /// open case already answers [`StoreError::Conflict`] with that case's number.
 pub fn open(

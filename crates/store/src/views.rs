@@ -332,6 +332,28 @@ pub fn count_persons(
         .unwrap_or(0))
 }
 
+/// How many persons match, counted up to `cap` (a search across the country by a common name
+/// would otherwise count millions to show a number nobody reads): `cap` means "at least".
+pub fn count_persons_up_to(
+    sql: &mut crate::sql::Db<'_>,
+    filter: &Filter,
+    scope: &[(i64, i64)],
+    cap: i64,
+) -> Result<i64> {
+    let sql = sql.raw();
+    let mut params = Vec::new();
+    let inner = persons_where("1", filter, scope, &mut params);
+    params.push(cap.max(1).into());
+    let q = format!(
+        "SELECT COUNT(*) FROM ({inner} LIMIT ${}) capped",
+        params.len()
+    );
+    Ok(sql
+        .query_opt(&q, &params)?
+        .and_then(|r| r.int(0))
+        .unwrap_or(0))
+}
+
 /// Households of a territory range (inside the scope), ids after `after`.
 pub fn list_households(
     sql: &mut crate::sql::Db<'_>,

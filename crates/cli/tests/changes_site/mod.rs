@@ -139,6 +139,7 @@ pub fn sites() -> Vec<Site> {
                 ("mesa_lejos", "mesa", Some("1602")),
                 ("ana1", "analista", None),
                 ("ana2", "analista", None),
+                ("coord", "coordinador", None),
             ] {
                 let mut args = vec!["user", "create", "--db", &url, name, "--role", role];
                 if let Some(t) = terr {

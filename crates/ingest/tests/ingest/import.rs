@@ -906,6 +906,37 @@ fn admin_records_match_by_cedula_keep_unmatched_and_do_not_duplicate() {
     }
 }
 
+#[test]
+fn an_admin_record_born_more_than_120_years_ago_is_rejected_with_its_reason() {
+    for db in all_dbs() {
+        let dir = tempfile::tempdir().unwrap();
+        let (hh, pp) = valid_survey();
+        write_survey(dir.path(), &hh, &pp);
+        import(&db, ImportKind::Fips, &[dir.path().to_path_buf()], None);
+        let admin = dir.path().join("mec.csv");
+        std::fs::write(
+            &admin,
+            "id_registro;cedula;nombres;apellidos;fecha_nacimiento;sexo;distrito;servicio;fecha_evento;detalle\n\
+             MEC-1;1.234.567;MARIA JOSE;BENITEZ;17/05/1890;F;1116;matricula_escolar;01/03/2026;\n",
+        )
+        .unwrap();
+        let mut s = db.open();
+        let mut o = opts(ImportKind::Admin, Some(dir.path().join("rej.csv")));
+        o.source = Some("mec".into());
+        let sum = run_import(s.as_mut(), &[admin], &o, &NoProgress).unwrap();
+        assert_eq!(
+            (sum.records_accepted, sum.rows_rejected),
+            (0, 1),
+            "{}",
+            db.label
+        );
+        let report = read_rejects(&dir.path().join("rej.csv"));
+        let (value, reason) = rejection_of(&report, "fecha_nacimiento");
+        assert_eq!(value, "17/05/1890");
+        assert!(reason.contains("mayor a 120 años"), "{reason}");
+    }
+}
+
 /// The rejection of `column` in a report: its value and reason.
 fn rejection_of(report: &[BTreeMap<String, String>], column: &str) -> (String, String) {
     let r = report

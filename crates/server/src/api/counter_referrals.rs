@@ -225,20 +225,32 @@ pub(crate) async fn ingest(
     events: Vec<Located>,
     channel: &'static str,
 ) -> ApiResult<cr::IngestSummary> {
+    ingest_as(st, p.as_actor(), events, channel).await
+}
+
+/// [`ingest`] on behalf of `actor` (an orientation is sent as the UTGS's counter-referral by an
+/// actor derived from the orientador's account: `vamos_app::orientations::sender`).
+pub(crate) async fn ingest_as(
+    st: &AppState,
+    actor: vamos_app::Actor,
+    events: Vec<Located>,
+    channel: &'static str,
+) -> ApiResult<cr::IngestSummary> {
     let catalogue = st.catalogue.clone();
     let gate = st.intake.gate();
     let places = st.places.get();
-    let checking = p
-        .act(st, move |s, actor| {
-            intake::check_submission(
+    let checking = st
+        .pool
+        .run(move |s| {
+            Ok(intake::check_submission(
                 s,
-                actor,
+                &actor,
                 &catalogue,
                 &gate,
                 events,
                 channel,
                 places.as_deref(),
-            )
+            )?)
         })
         .await?;
     let summary = match checking {

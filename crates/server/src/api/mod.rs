@@ -20,6 +20,7 @@ pub mod delivery_points;
 pub mod grievances;
 pub mod households;
 pub mod measurements;
+pub mod orientations;
 pub mod persons;
 pub mod public;
 pub mod referrals;
@@ -62,6 +63,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(change_requests::router())
         .merge(grievances::router())
         .merge(cases::router())
+        .merge(orientations::router())
 }
 
 /// The router of the JSON API: every operation with the request body limit, the uploads
@@ -127,14 +129,23 @@ pub struct Page {
     /// Pase este número como `after` para la página siguiente (null: no hay más)
     pub next_after: Option<i64>,
     pub limit: i64,
+    /// Cuántas personas coinciden en total (búsqueda de personas), contadas hasta 10.000
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<i64>,
+    /// Verdadero cuando hay más de 10.000 y `total` es un mínimo
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_is_lower_bound: Option<bool>,
 }
 
 impl From<vamos_app::registry::Page> for Page {
     fn from(p: vamos_app::registry::Page) -> Self {
+        let cap = vamos_app::registry::COUNT_CAP;
         Page {
             items: p.items,
             next_after: p.next_after,
             limit: p.limit,
+            total: p.total.map(|t| t.min(cap)),
+            total_is_lower_bound: p.total.map(|t| t > cap),
         }
     }
 }

@@ -104,6 +104,9 @@ pub struct OpenForm {
     pub motivo: String,
     pub origen: Option<String>,
     pub protocolo: Option<String>,
+    /// The person page the case was opened from (an orientador, who does not follow cases,
+    /// goes back there).
+    pub volver: Option<String>,
 }
 
 /// `POST /casos`: opens a case and shows it.
@@ -118,6 +121,10 @@ pub async fn open(State(st): State<AppState>, page: Page, Form(f): Form<OpenForm
     }
     let actor = p.as_actor();
     let cat = st.catalogue.clone();
+    let back = f
+        .volver
+        .clone()
+        .filter(|v| v.starts_with("/registro/personas/") && !v.contains("//"));
     let o = c::OpenCase {
         unit_kind: f.unidad,
         unit_id: f.numero,
@@ -130,7 +137,12 @@ pub async fn open(State(st): State<AppState>, page: Page, Form(f): Form<OpenForm
         .run(move |s| Ok(c::open(s, &actor, &cat, &o)?))
         .await
     {
-        Ok(id) => super::redirect(&format!("/casos/{id}?hecho=case-done-abrir")),
+        Ok(id) => match back {
+            Some(b) if !page.can(Permission::CasesRead) => {
+                super::redirect(&format!("{b}?hecho=person-done-case&caso={id}"))
+            }
+            _ => super::redirect(&format!("/casos/{id}?hecho=case-done-abrir")),
+        },
         Err(e) => page.error(&e),
     }
 }

@@ -617,7 +617,8 @@ fn logros_of(v: &Value) -> impl Iterator<Item = &Value> {
 }
 
 fn csv_bytes(f: &Figures, t: TerritoryCode) -> Result<Vec<u8>, ApiError> {
-    let mut w = CsvWriter::from_writer(Vec::new());
+    // UTF-8 with BOM, so a spreadsheet reads the accents of the territory names.
+    let mut w = CsvWriter::from_writer("\u{feff}".as_bytes().to_vec());
     w.write_record([
         "medicion",
         "fecha",

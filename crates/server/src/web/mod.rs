@@ -17,6 +17,7 @@ pub mod imports;
 pub mod inbox;
 pub mod map;
 pub mod orientaciones;
+pub mod persons;
 pub mod registry;
 pub mod selfreg;
 
@@ -506,6 +507,10 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .route("/cambios/nueva", get(changes::new_form))
         .route("/cambios/{id}", get(changes::detail).post(changes::decide))
         .route("/cambios/{id}/documentos/{n}", get(changes::document))
+        .route(
+            "/registro/personas/{id}",
+            get(persons::page).post(persons::orient),
+        )
         .route("/registro/hogares/{id}", get(registry::household))
         .route(
             "/registro/hogares/{id}/historial",

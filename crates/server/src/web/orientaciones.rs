@@ -293,6 +293,9 @@ pub fn entitlements(
     cats.push(Category::Hogares);
     let mut out = Vec::new();
     let mut decisions = Vec::new();
+    // A service offered in several of the person's categories (ORIENTACIONES SPS is in every
+    // core package) is one step of the route, shown in the first category that has it.
+    let mut seen = std::collections::HashSet::new();
     for c in cats {
         let unit = if c == Category::Hogares {
             Unit::Household(h)
@@ -308,6 +311,11 @@ pub fn entitlements(
                     continue;
                 };
                 if s.package != pkg || dec.status == Status::NoAplica {
+                    continue;
+                }
+                if c != Category::Hogares
+                    && !seen.insert((s.name.to_lowercase(), s.institution.clone()))
+                {
                     continue;
                 }
                 let e = if dec.because == Because::EligibilityUnknown {
@@ -453,6 +461,35 @@ mod tests {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_service_of_several_categories_is_one_step_of_the_route() {
+        let c = vamos_catalogue::default_catalogue(&FormVocabulary).unwrap();
+        let d = describe(&[
+            ("distrito", "1116"),
+            ("edad", "30"),
+            ("sexo", "mujer"),
+            ("embarazada", "si"),
+            ("discapacidad", "si"),
+            ("indigena", "si"),
+        ])
+        .unwrap()
+        .unwrap();
+        let as_of = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        let list = entitlements(&c, &d, as_of);
+        let persons: Vec<_> = list
+            .iter()
+            .filter(|(k, _)| *k != Category::Hogares)
+            .collect();
+        assert!(persons.len() > 1, "the person has several categories");
+        let orientations = persons
+            .iter()
+            .flat_map(|(_, s)| s.iter())
+            .filter_map(|(i, _)| c.services.get(*i))
+            .filter(|s| s.name.to_uppercase().contains("ORIENTACIONES"))
+            .count();
+        assert_eq!(orientations, 1);
     }
 
     #[test]

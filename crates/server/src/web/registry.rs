@@ -28,9 +28,13 @@ pub struct SearchForm {
     pub nombre: Option<String>,
     pub cedula: Option<String>,
     pub territorio: Option<String>,
+    /// The page to continue after (the last id shown).
+    pub despues: Option<i64>,
+    /// How many were shown before this page (for "101–200 de 8.189").
+    pub desde: Option<i64>,
 }
 
-fn territory_name(code: Option<i64>) -> String {
+pub(super) fn territory_name(code: Option<i64>) -> String {
     code.and_then(DistrictCode::from_stored)
         .map(|d| Territory::official().name_of(TerritoryCode::District(d)))
         .unwrap_or_default()
@@ -44,6 +48,9 @@ pub(super) fn text(v: &Value, k: &str) -> Option<String> {
         other => Some(other.to_string()),
     }
 }
+
+/// Persons per page of the search.
+const PAGE: i64 = 100;
 
 /// `GET /registro`
 pub async fn search(
@@ -89,8 +96,8 @@ pub async fn search(
         q: nombre.map(str::to_string),
         cedula,
         territory: territorio.map(str::to_string),
-        after: None,
-        limit: Some(100),
+        after: f.despues.filter(|a| *a > 0),
+        limit: Some(PAGE),
         purpose: Some("búsqueda en el registro (aplicación web)".into()),
     };
     let synthetic = st
@@ -116,10 +123,36 @@ pub async fn search(
                     }
                 })
                 .collect();
-            let more = v.get("next_after").is_some_and(|n| !n.is_null());
+            let shown_before = f.desde.unwrap_or(0).max(0);
+            let next = v.get("next_after").and_then(Value::as_i64).map(|after| {
+                let mut pairs: Vec<(&str, String)> = [
+                    ("nombre", nombre),
+                    ("cedula", f.cedula.as_deref()),
+                    ("territorio", territorio),
+                ]
+                .into_iter()
+                .filter_map(|(k, v)| {
+                    v.filter(|x| !x.trim().is_empty())
+                        .map(|x| (k, x.to_string()))
+                })
+                .collect();
+                pairs.push(("despues", after.to_string()));
+                pairs.push(("desde", (shown_before + PAGE).to_string()));
+                format!(
+                    "/registro?{}",
+                    serde_urlencoded::to_string(&pairs).unwrap_or_default()
+                )
+            });
+            let total = v.get("total").and_then(Value::as_i64);
+            let at_least = v
+                .get("total_is_lower_bound")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let first = shown_before + 1;
+            let last = shown_before + i64::try_from(rows.len()).unwrap_or(0);
             page.html(
                 "registro.html",
-                context! { form, rows, searched => true, more, synthetic },
+                context! { form, rows, searched => true, next, total, at_least, first, last, synthetic },
             )
         }
         Err(e)
@@ -137,7 +170,7 @@ pub async fn search(
 
 /// The referrals of a household and its members, for accounts that read referrals (an
 /// operator sees its institution's); none otherwise or on error.
-async fn household_referrals(
+pub(super) async fn household_referrals(
     st: &AppState,
     p: &crate::auth::Principal,
     id: vamos_domain::HouseholdId,
@@ -180,6 +213,7 @@ async fn household_referrals(
                 status => text(r, "status"),
                 due => text(r, "due_on"),
                 unit => text(r, "unit_kind"),
+                unit_id => r.get("unit_id").and_then(Value::as_i64),
             }
         })
         .collect()
@@ -190,8 +224,8 @@ fn items_named<'a>(row: &'a Value, key: &str) -> impl Iterator<Item = &'a Value>
     row.get(key).and_then(Value::as_array).into_iter().flatten()
 }
 
-/// Status of one service, for the page.
-fn services_of(explained: &Value) -> Vec<JValue> {
+/// Status of one service, for the page (the rule behind it only for analysts: `technical`).
+pub(super) fn services_of(explained: &Value, technical: bool) -> Vec<JValue> {
     explained
         .get("categories")
         .and_then(Value::as_array)
@@ -212,6 +246,7 @@ fn services_of(explained: &Value) -> Vec<JValue> {
                         source => s.get("evidence").and_then(|e| text(e, "source")),
                         date => s.get("evidence").and_then(|e| text(e, "date")),
                         detail => s.get("evidence").and_then(|e| text(e, "detail")),
+                        technical => s.get("evidence").and_then(|e| text(e, "technical")).filter(|_| technical),
                     }
                 })
                 .collect();
@@ -233,6 +268,10 @@ pub async fn household(
     let Some(p) = page.user.clone() else {
         return page.error(&ApiError::unauthorized());
     };
+    let technical = matches!(
+        p.role,
+        vamos_domain::authz::Role::Administrador | vamos_domain::authz::Role::Analista
+    );
     let q = PurposeQuery {
         purpose: Some("consulta de un hogar (aplicación web)".into()),
     };
@@ -290,7 +329,7 @@ pub async fn household(
             let explained = statuses
                 .as_ref()
                 .and_then(|s| s.members.iter().find(|(i, _)| Some(*i) == pid))
-                .map(|(_, v)| services_of(v));
+                .map(|(_, v)| services_of(v, technical));
             context! {
                 id => pid,
                 given => text(m, "given_names"),
@@ -303,7 +342,9 @@ pub async fn household(
             }
         })
         .collect();
-    let household_services = statuses.as_ref().map(|s| services_of(&s.household));
+    let household_services = statuses
+        .as_ref()
+        .map(|s| services_of(&s.household, technical));
     // The household's route, with the members' names.
     let route: Vec<JValue> = statuses
         .as_ref()
@@ -354,6 +395,10 @@ pub async fn community(
     let Some(p) = page.user.clone() else {
         return page.error(&ApiError::unauthorized());
     };
+    let technical = matches!(
+        p.role,
+        vamos_domain::authz::Role::Administrador | vamos_domain::authz::Role::Analista
+    );
     let actor = p.as_actor();
     let c = match st
         .pool
@@ -383,7 +428,7 @@ pub async fn community(
         match r {
             Ok(Some((day, v))) => {
                 as_of = Some(day);
-                explained = Some(services_of(&v));
+                explained = Some(services_of(&v, technical));
             }
             Ok(None) => {}
             Err(e) => return page.error(&e),

@@ -64,6 +64,7 @@ fn form_page(
             relations => RELATIONS.to_vec(),
             slots => (0..SLOTS).collect::<Vec<_>>(),
             v => values.clone(),
+            young => errors.iter().any(|e| e.starts_with("self-error-young|")),
             errors => errors
                 .iter()
                 .map(|e| {
