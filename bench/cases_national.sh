@@ -2,8 +2,9 @@
 # Benchmark: Canal Verde at national scale (issue 37) — flagging the candidates of the whole
 # country and of the largest district from the latest measurement's open referrals (the
 # command's wall time, process start and audit included), and the server time of a case page,
-# the Mesa's workbench and a case over the API, measured with wrk on loopback, with the
-# server's resident memory before and after. No case-management peer installs from the package
+# the Mesa's workbench, a case over the API, a household page, a person's explanation over the
+# API, a person's page and the home page with its notifications, measured with wrk on
+# loopback, with the server's resident memory before and after. No case-management peer installs from the package
 # registries: absolute figures.
 #
 #   bash bench/cases_national.sh      # the databases of bench/server_national.sh, after
@@ -39,8 +40,15 @@ best_of_3() { # command… → the best wall time in seconds
   echo "$best"
 }
 
+first_member() { # url household → the household's first member
+  case "$1" in
+    sqlite:*) python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT MIN(id) FROM persons WHERE household_id = ?", (int(sys.argv[2]),)).fetchone()[0])' "${1#sqlite:}" "$2" ;;
+    *) psql "$1" -tAc "SELECT MIN(id) FROM persons WHERE household_id = $2" ;;
+  esac
+}
+
 run() { # label url
-  local label="$1" url="$2" out pid base cookie largest hh id
+  local label="$1" url="$2" out pid base cookie largest hh id pp
   "$VAMOS" db init --db "$url" > /dev/null
   # The largest district by households, and a Mesa account for it.
   largest=$("$VAMOS" registry stats --db "$url" --format json \
@@ -70,7 +78,9 @@ run() { # label url
     -d "{\"username\":\"bench_mesa\",\"password\":\"$PASSWORD\"}" "$base/api/session" \
     | sed -n 's/^[Ss]et-[Cc]ookie: \(vamos_sesion=[^;]*\).*/\1/p')
   printf "  %-28s %10s %10s %10s\n" "página" "req/s" "p50" "p99"
-  for path in "/casos/$id" "/api/cases/$id" "/casos?territorio=$largest"; do
+  pp=$(first_member "$url" "$hh")
+  for path in "/casos/$id" "/api/cases/$id" "/casos?territorio=$largest" "/registro/hogares/$hh" \
+    "/api/persons/$pp/status" "/registro/personas/$pp" "/"; do
     curl -s -o /dev/null -H "Cookie: $cookie" "$base$path"
     wrk -t1 -c2 -d"$DURATION" --latency -H "Cookie: $cookie" "$base$path" > "$WORK/wrk-cases-$label.txt"
     printf "  %-28s %10s %10s %10s\n" "$path" \

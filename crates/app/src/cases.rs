@@ -18,7 +18,7 @@
 use crate::{Actor, Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use vamos_catalogue::canal_verde::{default_canal_verde, CanalVerde};
 use vamos_catalogue::Catalogue;
 use vamos_domain::authz::Scope;
@@ -83,58 +83,100 @@ pub struct Candidate {
     pub open_case: Option<i64>,
 }
 
+/// One unmet need as the flagging reads it: an open referral (opening a case) or a need of
+/// the measurement (referral generation).
+#[derive(Debug, Clone, Copy)]
+pub struct NeedRef<'a> {
+    pub unit_kind: &'a str,
+    pub unit_id: i64,
+    pub household_id: Option<i64>,
+    pub district_code: i64,
+    /// Populations of special attention, comma-separated.
+    pub populations: &'a str,
+    pub critical: bool,
+    pub priority: i64,
+}
+
+impl<'a> From<&'a OpenNeed> for NeedRef<'a> {
+    fn from(n: &'a OpenNeed) -> Self {
+        NeedRef {
+            unit_kind: &n.unit_kind,
+            unit_id: n.unit_id,
+            household_id: n.household_id,
+            district_code: n.district_code,
+            populations: &n.populations,
+            critical: n.critical,
+            priority: n.priority,
+        }
+    }
+}
+
+impl<'a> From<&'a vamos_store::referrals::NewReferral> for NeedRef<'a> {
+    fn from(n: &'a vamos_store::referrals::NewReferral) -> Self {
+        NeedRef {
+            unit_kind: n.unit_kind,
+            unit_id: n.unit_id,
+            household_id: n.household_id,
+            district_code: n.district_code,
+            populations: &n.populations,
+            critical: n.critical,
+            priority: n.priority,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Tally {
     district: i64,
     unprotected: u32,
     critical: bool,
     top: i64,
-    populations: BTreeSet<String>,
+    populations: Vec<String>,
 }
 
 impl Tally {
-    fn add(&mut self, n: &OpenNeed) {
+    fn add(&mut self, n: &NeedRef<'_>) {
         self.district = n.district_code;
         self.unprotected += 1;
         self.critical |= n.critical;
         self.top = self.top.max(n.priority);
-        self.populations.extend(
-            n.populations
-                .split(',')
-                .filter(|p| !p.is_empty())
-                .map(str::to_string),
-        );
+        for p in n.populations.split(',').filter(|p| !p.is_empty()) {
+            if !self.populations.iter().any(|x| x == p) {
+                self.populations.push(p.to_string());
+            }
+        }
     }
 }
 
-/// The candidates among `needs` (open referrals): per unit, the criteria of its kind it meets;
-/// highest priority first, then score. Units with an open case are kept, marked with it.
-pub fn flag(
+/// The candidates among `needs`: per unit, the criteria of its kind it meets; highest priority
+/// first, then score. Units with an open case are kept, marked with it.
+pub fn flag<'a>(
     canal: &CanalVerde,
-    needs: &[OpenNeed],
+    needs: impl IntoIterator<Item = NeedRef<'a>>,
     open_cases: &HashMap<(String, i64), i64>,
 ) -> Vec<Candidate> {
-    let mut units: BTreeMap<(UnitKind, i64), Tally> = BTreeMap::new();
+    let mut units: HashMap<(UnitKind, i64), Tally> = HashMap::new();
     for n in needs {
-        let own = match n.unit_kind.as_str() {
+        let own = match n.unit_kind {
             "persona" => Some(UnitKind::Persona),
             "hogar" => Some(UnitKind::Hogar),
             "comunidad" => Some(UnitKind::Comunidad),
             _ => None,
         };
         if let Some(k) = own {
-            units.entry((k, n.unit_id)).or_default().add(n);
+            units.entry((k, n.unit_id)).or_default().add(&n);
         }
         // A household counts its members' needs too.
         if n.unit_kind == "persona" {
             if let Some(h) = n.household_id {
-                units.entry((UnitKind::Hogar, h)).or_default().add(n);
+                units.entry((UnitKind::Hogar, h)).or_default().add(&n);
             }
         }
     }
     let mut out: Vec<Candidate> = units
         .into_iter()
-        .filter_map(|((kind, id), t)| {
+        .filter_map(|((kind, id), mut t)| {
+            t.populations.sort();
             let pops: Vec<&str> = t.populations.iter().map(String::as_str).collect();
             let met: Vec<_> = canal
                 .criteria
@@ -142,62 +184,139 @@ pub fn flag(
                 .filter(|c| c.unit == kind && c.met(t.unprotected, &pops, t.critical))
                 .collect();
             let priority = met.iter().map(|c| c.priority).max()?;
-            let band = match priority {
-                Priority::Alta => 3,
-                Priority::Media => 2,
-                Priority::Baja => 1,
-            };
             Some(Candidate {
                 unit_kind: kind,
                 unit_id: id,
                 district_code: t.district,
                 priority,
-                score: band * 1_000_000 + t.top,
+                score: band(priority) * 1_000_000 + t.top,
                 reasons: met.iter().map(|c| c.name.clone()).collect(),
                 unprotected: t.unprotected,
-                populations: t.populations.into_iter().collect(),
+                populations: t.populations,
                 open_case: open_cases.get(&(kind.code().to_string(), id)).copied(),
             })
         })
         .collect();
-    out.sort_by(|a, b| b.score.cmp(&a.score).then(a.unit_id.cmp(&b.unit_id)));
+    out.sort_by(|a, b| {
+        b.score
+            .cmp(&a.score)
+            .then(a.unit_id.cmp(&b.unit_id))
+            .then(a.unit_kind.code().cmp(b.unit_kind.code()))
+    });
     out
 }
 
+fn band(p: Priority) -> i64 {
+    match p {
+        Priority::Alta => 3,
+        Priority::Media => 2,
+        Priority::Baja => 1,
+    }
+}
+
+/// Flags the candidates of the districts within `ranges` from the needs of measurement
+/// `measurement_id` and stores them, replacing those of an earlier generation (called by
+/// referral generation). How many were flagged.
+pub fn refresh_candidates(
+    store: &mut dyn Store,
+    catalogue: &Catalogue,
+    measurement_id: i64,
+    ranges: &[(i64, i64)],
+    needs: &[vamos_store::referrals::NewReferral],
+) -> Result<usize> {
+    let canal = criteria(catalogue)?;
+    let flagged = flag(&canal, needs.iter().map(NeedRef::from), &HashMap::new());
+    let rows: Vec<store_cases::CandidateRow> = flagged
+        .into_iter()
+        .map(|c| store_cases::CandidateRow {
+            unit_kind: c.unit_kind.code().into(),
+            unit_id: c.unit_id,
+            measurement_id,
+            district_code: c.district_code,
+            priority: c.priority.code().into(),
+            score: c.score,
+            reasons: c.reasons,
+            unprotected: i64::from(c.unprotected),
+            populations: c.populations.join(","),
+            criteria_version: canal.version.clone(),
+            open_case: None,
+        })
+        .collect();
+    store_cases::replace_candidates(&mut store.db(), ranges, &rows)?;
+    Ok(rows.len())
+}
+
+/// The most candidates a list returns (the Mesa's workbench shows the first 200).
+pub const CANDIDATES_LIMIT: i64 = 5_000;
+
 /// The Canal Verde candidates of `territory` (within the caller's scope; all of it when
-/// `None`), from the open referrals — the latest measurement's unmet needs. Audited (one record
-/// for the list).
-pub fn candidates(
+/// `None`), as flagged at the latest referral generation from the measurement's unmet needs,
+/// highest score first, at most `limit` ([`CANDIDATES_LIMIT`] by default), without the units
+/// whose referrals were all answered since; and how many were flagged in all. Audited (one
+/// record for the list).
+pub fn candidates_page(
     store: &mut dyn Store,
     actor: &Actor,
-    catalogue: &Catalogue,
     territory: Option<&str>,
-) -> Result<Vec<Candidate>> {
+    limit: Option<i64>,
+) -> Result<(Vec<Candidate>, i64)> {
     actor.require(Permission::CasesRead)?;
-    let r = match territory {
+    let (r, district) = match territory {
         Some(territory) => {
             let t = territory_in_scope(actor, territory)?;
-            (t != TerritoryCode::Nation).then(|| Scope::Territories(vec![t]).district_ranges())
+            let r =
+                (t != TerritoryCode::Nation).then(|| Scope::Territories(vec![t]).district_ranges());
+            let district = match t {
+                TerritoryCode::District(d) => Some(i64::from(d.get())),
+                _ => None,
+            };
+            // Within the account's scope as well (a department of a district-bound account).
+            (r.or_else(|| ranges(&actor.scope)), district)
         }
-        None => ranges(&actor.scope),
+        None => (ranges(&actor.scope), None),
     };
-    let territory = territory.unwrap_or("ámbito de la cuenta");
-    let canal = criteria(catalogue)?;
-    let needs = store_cases::open_needs(&mut store.db(), r.as_deref())?;
-    let open: HashMap<(String, i64), i64> = store_cases::open_units(&mut store.db(), r.as_deref())?
+    let limit = limit.unwrap_or(CANDIDATES_LIMIT).clamp(1, CANDIDATES_LIMIT);
+    let (rows, total) = store_cases::candidates(&mut store.db(), r.as_deref(), district, limit)?;
+    let out: Vec<Candidate> = rows
         .into_iter()
-        .map(|(k, u, c)| ((k, u), c))
+        .filter_map(|c| {
+            Some(Candidate {
+                unit_kind: UnitKind::parse(&c.unit_kind)?,
+                unit_id: c.unit_id,
+                district_code: c.district_code,
+                priority: Priority::parse(&c.priority)?,
+                score: c.score,
+                reasons: c.reasons,
+                unprotected: u32::try_from(c.unprotected).unwrap_or(0),
+                populations: c
+                    .populations
+                    .split(',')
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                open_case: c.open_case,
+            })
+        })
         .collect();
-    let out = flag(&canal, &needs, &open);
     actor.audit(
         store,
         "listar candidatos de Canal Verde",
         "territorio",
-        territory,
+        territory.unwrap_or("ámbito de la cuenta"),
         "gestión de casos",
-        &format!("ok: {} candidatos", out.len()),
+        &format!("ok: {} de {total} candidatos", out.len()),
     )?;
-    Ok(out)
+    Ok((out, total))
+}
+
+/// [`candidates_page`] with the default limit, without the total.
+pub fn candidates(
+    store: &mut dyn Store,
+    actor: &Actor,
+    _catalogue: &Catalogue,
+    territory: Option<&str>,
+) -> Result<Vec<Candidate>> {
+    Ok(candidates_page(store, actor, territory, None)?.0)
 }
 
 // ------------------------------------------------------------------------------------ open
@@ -308,7 +427,7 @@ pub fn open(
     };
     let needs = store_cases::open_needs_of(&mut store.db(), kind.code(), o.unit_id)?;
     let open_cases = HashMap::new();
-    let flagged = flag(&canal, &needs, &open_cases)
+    let flagged = flag(&canal, needs.iter().map(NeedRef::from), &open_cases)
         .into_iter()
         .find(|c| c.unit_kind == kind && c.unit_id == o.unit_id);
     let (priority, score) = flagged

@@ -29,6 +29,9 @@ pub enum CasesCommand {
         /// Territorio: DDdd (distrito), DD (departamento) o PY.
         #[arg(long)]
         territory: String,
+        /// A lo sumo cuántas (mayor prioridad primero; por defecto y como máximo 5000).
+        #[arg(long)]
+        limit: Option<i64>,
     },
     /// Casos dentro del ámbito de la cuenta (abiertos, salvo --all o --status).
     List {
@@ -237,7 +240,9 @@ pub fn cases(cmd: &CasesCommand) -> Result<ExitCode> {
     let who = crate::identity::actor(store.as_mut())?;
     let s = store.as_mut();
     match cmd {
-        CasesCommand::Candidates { territory, .. } => candidates(s, &who, common, territory),
+        CasesCommand::Candidates {
+            territory, limit, ..
+        } => candidates(s, &who, common, territory, *limit),
         CasesCommand::List {
             territory,
             status,
@@ -409,11 +414,14 @@ fn candidates(
     who: &vamos_app::Actor,
     common: &Common,
     territory: &str,
+    limit: Option<i64>,
 ) -> Result<ExitCode> {
-    let catalogue = crate::measure::load_catalogue(None)?;
-    let out = c::candidates(s, who, &catalogue, Some(territory))?;
+    let (out, total) = c::candidates_page(s, who, Some(territory), limit)?;
     print(common, &out, || {
-        println!("{} candidatas en {territory}:", out.len());
+        println!(
+            "{total} candidatas en {territory} según la última medición; {} con referencias aún sin atender, mayor prioridad primero:",
+            out.len()
+        );
         for x in &out {
             println!(
                 "  {} {} — prioridad {} — {} servicios sin proteger — {}{}",

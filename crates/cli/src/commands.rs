@@ -508,6 +508,7 @@ pub fn demo(a: &DemoArgs) -> Result<ExitCode> {
         measurement: None,
         format: crate::measure::LogrosFormat::Table,
     })?;
+    crate::demo::workflow(&a.db, &a.out)?;
     println!();
     println!("Base de datos: {}{}", a.db, db_path_note(&a.db));
     println!(
@@ -523,7 +524,7 @@ pub fn demo(a: &DemoArgs) -> Result<ExitCode> {
     }
     println!();
     println!(
-        "6. Aplicación web: ingrese como «admin» con la contraseña mostrada arriba; el tablero de\n   Logros, Orientaciones y el catálogo no piden ingresar. Ctrl-C para terminar."
+        "10. Aplicación web: ingrese como «admin» o como una de las cuentas de Villeta con la\n    contraseña mostrada arriba (la Mesa ve sus casos en /casos; el MSPBS, su bandeja; la\n    orientadora busca personas en /registro); el tablero de Logros, Orientaciones y el\n    catálogo no piden ingresar. Ctrl-C para terminar."
     );
     crate::serve::serve(&crate::serve::ServeArgs {
         db: Some(a.db.clone()),

@@ -8,6 +8,7 @@ mod admin;
 mod cases;
 mod changes;
 mod commands;
+mod demo;
 mod grievances;
 mod identity;
 mod measure;

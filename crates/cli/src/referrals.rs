@@ -190,7 +190,7 @@ pub fn referrals(cmd: &ReferralsCommand) -> Result<ExitCode> {
     }
 }
 
-fn generate(a: &GenerateArgs) -> Result<ExitCode> {
+pub fn generate(a: &GenerateArgs) -> Result<ExitCode> {
     let catalogue = load_catalogue(a.catalogue.as_ref())?;
     let mut store = open(&a.db)?;
     let t = a.territory.as_deref().map(territory).transpose()?;
@@ -231,6 +231,10 @@ fn generate(a: &GenerateArgs) -> Result<ExitCode> {
     for (inst, n) in &r.outcome.by_institution {
         println!("  {inst:<8} {n}");
     }
+    println!(
+        "  candidatas de Canal Verde: {} ({:.1} s): vamos cases candidates --db {} --territory 1116",
+        r.candidates, r.candidates_seconds, a.db
+    );
     println!("  ({:.1} s) exporte el reporte de una institución con: vamos referrals export --db {} --institution MSPBS --territory 1116 --format csv", started.elapsed().as_secs_f64(), a.db);
     Ok(ExitCode::SUCCESS)
 }

@@ -314,6 +314,16 @@ fn a_case_closes_as_protected_only_once_counter_referrals_prove_every_planned_se
             site.dir.path(),
             &[],
         ));
+        // A unit whose every referral was answered is no longer a candidate.
+        let still = site.ok("mesa_me", &["cases", "candidates", "--territory", "1602"]);
+        assert!(
+            !still
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["unit_kind"] == "hogar" && c["unit_id"] == h),
+            "{label}"
+        );
         // The counter-referral that completes the plan tells the Mesa the case can be closed…
         assert!(
             notices(&site, "mesa_me").contains(&("contra_referencias".into(), id.clone())),

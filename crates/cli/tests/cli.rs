@@ -1386,3 +1386,67 @@ fn an_analyst_cannot_register_or_list_dci_senders() {
     let o = common::vamos(&add[2..], d, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+#[test]
+fn the_usage_example_imports_every_admin_file_so_orientations_count_in_the_logros() {
+    for db in all_dbs() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let url = db.url.as_str();
+        let step = |args: &[&str]| {
+            let o = vamos(args, d);
+            assert!(
+                o.status.success(),
+                "{}: {args:?}: {}",
+                db.label,
+                String::from_utf8_lossy(&o.stderr)
+            );
+            o
+        };
+        // The block of docs/usage.md, as written (four pilot districts, fewer households).
+        step(&[
+            "synth",
+            "--districts",
+            "1116,1602,0218,0607",
+            "--households",
+            "400",
+            "--seed",
+            "7",
+            "--out",
+            "datos",
+        ]);
+        common::init_db(url, d);
+        step(&[
+            "import",
+            "fips",
+            "--db",
+            url,
+            "datos",
+            "--rejects",
+            "rechazos.csv",
+        ]);
+        step(&["import", "comunidades", "--db", url, "datos"]);
+        step(&[
+            "import",
+            "admin",
+            "--db",
+            url,
+            "datos",
+            "--unmatched",
+            "sin_cedula.csv",
+        ]);
+        step(&["classify", "--db", url, "--as-of", "2026-11-23"]);
+        let logros = last_json(&step(&["logros", "--db", url, "--format", "json"]));
+        let protected: u64 = logros["logros"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["protected"].as_u64().unwrap_or(0))
+            .sum();
+        assert!(
+            protected > 0,
+            "{}: every Logro at 0 % — the UTGS orientations were not imported: {logros}",
+            db.label
+        );
+    }
+}

@@ -2089,6 +2089,8 @@ fn the_audit_chain_of_the_web_application_verifies() {
 struct Demo {
     s: Server,
     password: Option<String>,
+    /// The sample accounts it printed: (user, password).
+    accounts: Vec<(String, String)>,
     _dir: tempfile::TempDir,
     _at_exit: AtExit,
 }
@@ -2117,8 +2119,15 @@ static DEMO: LazyLock<Demo> = LazyLock::new(|| {
     let at_exit = AtExit::new(&[child.id()], &[dir.path()], None);
     let mut base = None;
     let mut password = None;
+    let mut accounts = Vec::new();
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
         let line = line.unwrap();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if let [user, pw, ..] = words[..] {
+            if user.ends_with("_villeta") && pw.starts_with("Vm-") {
+                accounts.push((user.to_string(), pw.to_string()));
+            }
+        }
         if let Some(p) = line.split("cámbiela con «vamos user password»): ").nth(1) {
             password = Some(p.trim().to_string());
         }
@@ -2134,6 +2143,7 @@ static DEMO: LazyLock<Demo> = LazyLock::new(|| {
     Demo {
         s,
         password,
+        accounts,
         _dir: dir,
         _at_exit: at_exit,
     }
@@ -2147,6 +2157,55 @@ fn the_demo_serves_the_synthetic_dashboard_at_the_printed_address() {
         body.contains("<html lang=\"es-PY\">") && body.contains("sintético"),
         "{body}"
     );
+}
+
+#[test]
+fn the_demo_shows_the_workflow_with_sample_accounts_referrals_and_open_cases() {
+    let password = |u: &str| {
+        DEMO.accounts
+            .iter()
+            .find(|(x, _)| x == u)
+            .map(|(_, p)| p.clone())
+            .unwrap_or_else(|| panic!("the demo prints {u}'s password: {:?}", DEMO.accounts))
+    };
+    let mesa = login(&DEMO.s, "mesa_villeta", &password("mesa_villeta"));
+    let (st, v, _) = call(&DEMO.s, &mesa, "get", "/api/cases", None);
+    assert_eq!(st, 200, "{v}");
+    assert!(
+        !v["items"].as_array().unwrap().is_empty(),
+        "open cases: {v}"
+    );
+    let mspbs = login(&DEMO.s, "mspbs_villeta", &password("mspbs_villeta"));
+    let (st, v, _) = call(
+        &DEMO.s,
+        &mspbs,
+        "get",
+        "/api/referrals?territory=1116",
+        None,
+    );
+    assert_eq!(st, 200, "{v}");
+    assert!(!v["items"].as_array().unwrap().is_empty(), "an inbox: {v}");
+    let ori = login(
+        &DEMO.s,
+        "orientador_villeta",
+        &password("orientador_villeta"),
+    );
+    let (st, v, _) = call(&DEMO.s, &ori, "get", "/api/persons?territory=1116", None);
+    assert_eq!(st, 200, "{v}");
+    let (st, v, _) = call(
+        &DEMO.s,
+        &ori,
+        "get",
+        "/api/delivery-points?district=1116",
+        None,
+    );
+    assert!(
+        st == 200 && !v["items"].as_array().unwrap().is_empty(),
+        "{st}: {v}"
+    );
+    for u in ["coord_villeta"] {
+        login(&DEMO.s, u, &password(u));
+    }
 }
 
 #[test]

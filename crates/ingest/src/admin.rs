@@ -20,6 +20,45 @@ use vamos_domain::limits::Limit;
 use vamos_domain::{AdminRecord, DistrictCode, NationalId, Provenance, Sex};
 use vamos_store::{SnapshotNeeds, Store};
 
+/// The largest `manifest.json` read (a synthetic folder's is a few kilobytes).
+const MANIFEST_LIMIT: u64 = 1 << 20;
+
+/// The institution of each file named by the `manifest.json` of a folder among `paths` (or of
+/// its parent, for the `admin/` folder of a synthetic population): `files[].institution`, the
+/// paths relative to the manifest, canonicalized. Absent, oversize or unreadable manifests
+/// name nothing.
+fn manifest_institutions(paths: &[PathBuf]) -> std::collections::HashMap<PathBuf, String> {
+    use std::io::Read;
+    let mut out = std::collections::HashMap::new();
+    for p in paths.iter().filter(|p| p.is_dir()) {
+        for dir in [Some(p.as_path()), p.parent()].into_iter().flatten() {
+            let Ok(f) = std::fs::File::open(dir.join("manifest.json")) else {
+                continue;
+            };
+            let mut text = String::new();
+            if f.take(MANIFEST_LIMIT).read_to_string(&mut text).is_err() {
+                continue;
+            }
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+                continue;
+            };
+            let files = v.get("files").and_then(serde_json::Value::as_array);
+            for f in files.into_iter().flatten() {
+                let (Some(path), Some(inst)) = (
+                    f.get("path").and_then(serde_json::Value::as_str),
+                    f.get("institution").and_then(serde_json::Value::as_str),
+                ) else {
+                    continue;
+                };
+                if let Ok(c) = std::fs::canonicalize(dir.join(path)) {
+                    out.insert(c, inst.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Runs an administrative-registry import over one or more tables.
 #[allow(clippy::too_many_lines)] // reason: one pass over its input, not yet split into steps
 pub fn import(
@@ -31,9 +70,23 @@ pub fn import(
     let started = std::time::Instant::now();
     let sources = resolve_inputs(opts.kind, paths)?;
     let synthetic = opts.synthetic.unwrap_or_else(|| detect_synthetic(paths));
+    // The institution of each table without an `institucion` column: `--source`, else the one
+    // its folder's `manifest.json` names for the file.
+    let named = manifest_institutions(paths);
+    let defaults: Vec<Option<String>> = sources
+        .iter()
+        .map(|s| {
+            opts.source.clone().or_else(|| match s {
+                crate::table::TableSource::Csv(p) => std::fs::canonicalize(p)
+                    .ok()
+                    .and_then(|c| named.get(&c).cloned()),
+                _ => None,
+            })
+        })
+        .collect();
     // Open every table first: a missing required column stops everything before writing.
     let mut tables = Vec::new();
-    for s in &sources {
+    for (s, default) in sources.iter().zip(&defaults) {
         let t = s.open()?;
         let mut missing = Vec::new();
         if t.col(&["servicio", "prestacion"]).is_none() {
@@ -53,7 +106,7 @@ pub fn import(
         {
             missing.push("cedula");
         }
-        if opts.source.is_none() && t.col(&["institucion"]).is_none() {
+        if default.is_none() && t.col(&["institucion"]).is_none() {
             missing.push("institucion (o indique --source)");
         }
         if !missing.is_empty() {
@@ -149,7 +202,12 @@ pub fn import(
                 let institution = if !inst_col.is_empty() {
                     inst_col
                 } else {
-                    opts.source.clone().unwrap_or_default().to_uppercase()
+                    defaults
+                        .get(file_no)
+                        .cloned()
+                        .flatten()
+                        .unwrap_or_default()
+                        .to_uppercase()
                 };
                 if institution.is_empty() {
                     p.add(

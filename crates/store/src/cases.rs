@@ -513,29 +513,147 @@ fn decode_need(r: &Row) -> Option<OpenNeed> {
     })
 }
 
-/// Every open referral (emitted, received or contacted) of the districts within `ranges`
-/// (`None`: the whole country), in district and unit order.
-pub fn open_needs(
+/// A unit flagged for Canal Verde, as stored by [`replace_candidates`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CandidateRow {
+    pub unit_kind: String,
+    pub unit_id: i64,
+    pub measurement_id: i64,
+    pub district_code: i64,
+    pub priority: String,
+    pub score: i64,
+    /// The criteria met, by name.
+    pub reasons: Vec<String>,
+    pub unprotected: i64,
+    /// Populations of special attention, comma-separated.
+    pub populations: String,
+    pub criteria_version: String,
+    /// The unit's open case (read only).
+    pub open_case: Option<i64>,
+}
+
+const CANDIDATE_COLS: [crate::bulk::Col; 10] = [
+    crate::bulk::Col("unit_kind", false),
+    crate::bulk::Col("unit_id", false),
+    crate::bulk::Col("measurement_id", false),
+    crate::bulk::Col("district_code", false),
+    crate::bulk::Col("priority", false),
+    crate::bulk::Col("score", false),
+    crate::bulk::Col("reasons", false),
+    crate::bulk::Col("unprotected", false),
+    crate::bulk::Col("populations", false),
+    crate::bulk::Col("criteria_version", false),
+];
+
+/// Replaces the candidates of the districts within `ranges` by `rows`, all or nothing.
+pub fn replace_candidates(
+    db: &mut crate::sql::Db<'_>,
+    ranges: &[(i64, i64)],
+    rows: &[CandidateRow],
+) -> Result<()> {
+    in_tx(db.raw(), |sql| {
+        let mut params: Vec<Param> = Vec::new();
+        let cond = crate::bulk::ranges_sql("district_code", ranges, &mut params);
+        sql.execute(
+            &format!("DELETE FROM case_candidates WHERE {cond}"),
+            &params,
+        )?;
+        for chunk in rows.chunks(100_000) {
+            let values: Vec<Vec<Param>> = chunk
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.unit_kind.as_str().into(),
+                        c.unit_id.into(),
+                        c.measurement_id.into(),
+                        c.district_code.into(),
+                        c.priority.as_str().into(),
+                        c.score.into(),
+                        c.reasons.join("|").into(),
+                        c.unprotected.into(),
+                        c.populations.as_str().into(),
+                        c.criteria_version.as_str().into(),
+                    ]
+                })
+                .collect();
+            crate::bulk::insert_rows(sql, "case_candidates", &CANDIDATE_COLS, &values)?;
+        }
+        Ok(())
+    })
+}
+
+/// The candidates within `ranges` (and `district`), highest score first, at most `limit`, each
+/// with its unit's open case; a unit whose referrals were all answered since it was flagged
+/// is left out. Also how many were flagged in all (before the limit, answered ones included).
+pub fn candidates(
     db: &mut crate::sql::Db<'_>,
     ranges: Option<&[(i64, i64)]>,
-) -> Result<Vec<OpenNeed>> {
+    district: Option<i64>,
+    limit: i64,
+) -> Result<(Vec<CandidateRow>, i64)> {
     let mut params: Vec<Param> = Vec::new();
-    let mut clauses = vec!["status IN ('emitida', 'recibida', 'contactada')".to_string()];
+    let mut clauses = vec!["1 = 1".to_string()];
     if let Some(r) = ranges {
-        clauses.push(crate::bulk::ranges_sql("district_code", r, &mut params));
+        clauses.push(crate::bulk::ranges_sql("k.district_code", r, &mut params));
     }
-    Ok(db
+    if let Some(d) = district {
+        params.push(d.into());
+        clauses.push(format!("k.district_code = ${}", params.len()));
+    }
+    // The count is of the units flagged (an index range); the answered ones are left out of
+    // the rows read, which stop at `limit`.
+    let flagged = clauses.join(" AND ");
+    let open = "r.status IN ('emitida', 'recibida', 'contactada')";
+    clauses.push(format!(
+        "(CASE WHEN k.unit_kind = 'hogar'
+             THEN EXISTS (SELECT 1 FROM referrals r WHERE r.household_id = k.unit_id AND {open})
+             ELSE EXISTS (SELECT 1 FROM referrals r WHERE r.unit_kind = k.unit_kind AND r.unit_id = k.unit_id AND {open})
+         END)"
+    ));
+    let filter = clauses.join(" AND ");
+    let total = db
         .raw()
-        .query(
-            &format!(
-                "SELECT {NEED_COLUMNS} FROM referrals WHERE {} ORDER BY district_code, unit_kind, unit_id",
-                clauses.join(" AND ")
-            ),
+        .query_opt(
+            &format!("SELECT COUNT(*) FROM case_candidates k WHERE {flagged}"),
             &params,
         )?
+        .and_then(|r| r.int(0))
+        .unwrap_or(0);
+    params.push(limit.max(1).into());
+    let rows = db.raw().query(
+        &format!(
+            "SELECT k.unit_kind, k.unit_id, k.measurement_id, k.district_code, k.priority, k.score,
+                    k.reasons, k.unprotected, k.populations, k.criteria_version,
+                    (SELECT c.id FROM cases c WHERE c.unit_kind = k.unit_kind AND c.unit_id = k.unit_id
+                     AND c.status <> 'cerrado')
+             FROM case_candidates k WHERE {filter}
+             ORDER BY k.score DESC, k.unit_id LIMIT ${}",
+            params.len()
+        ),
+        &params,
+    )?;
+    let out = rows
         .iter()
-        .filter_map(decode_need)
-        .collect())
+        .map(|r| CandidateRow {
+            unit_kind: r.text(0),
+            unit_id: r.int(1).unwrap_or(0),
+            measurement_id: r.int(2).unwrap_or(0),
+            district_code: r.int(3).unwrap_or(0),
+            priority: r.text(4),
+            score: r.int(5).unwrap_or(0),
+            reasons: r
+                .text(6)
+                .split('|')
+                .filter(|x| !x.is_empty())
+                .map(str::to_string)
+                .collect(),
+            unprotected: r.int(7).unwrap_or(0),
+            populations: r.text(8),
+            criteria_version: r.text(9),
+            open_case: r.int(10),
+        })
+        .collect();
+    Ok((out, total))
 }
 
 /// The open referrals of one unit — for a household, its own and its members'.
@@ -561,30 +679,6 @@ pub fn open_needs_of(
         .query(&sql, &params)?
         .iter()
         .filter_map(decode_need)
-        .collect())
-}
-
-/// The units with an open case in the districts within `ranges`: `(unit_kind, unit_id, case)`.
-pub fn open_units(
-    db: &mut crate::sql::Db<'_>,
-    ranges: Option<&[(i64, i64)]>,
-) -> Result<Vec<(String, i64, i64)>> {
-    let mut params: Vec<Param> = Vec::new();
-    let mut clauses = vec!["status <> 'cerrado'".to_string()];
-    if let Some(r) = ranges {
-        clauses.push(crate::bulk::ranges_sql("district_code", r, &mut params));
-    }
-    Ok(db
-        .raw()
-        .query(
-            &format!(
-                "SELECT unit_kind, unit_id, id FROM cases WHERE {}",
-                clauses.join(" AND ")
-            ),
-            &params,
-        )?
-        .iter()
-        .filter_map(|r| Some((r.text(0), r.int(1)?, r.int(2)?)))
         .collect())
 }
 

@@ -120,6 +120,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0024_cases",
         include_str!("../migrations/postgres/0024_cases.sql"),
     ),
+    (
+        "0025_case_candidates",
+        include_str!("../migrations/postgres/0025_case_candidates.sql"),
+    ),
 ];
 
 /// A PostgreSQL registry.

@@ -107,6 +107,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0024_cases",
         include_str!("../migrations/sqlite/0024_cases.sql"),
     ),
+    (
+        "0025_case_candidates",
+        include_str!("../migrations/sqlite/0025_case_candidates.sql"),
+    ),
 ];
 
 /// How much of the database file the server's counter-referral writer reads through a memory

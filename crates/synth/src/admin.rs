@@ -160,8 +160,20 @@ impl Registry {
             Registry::Ips => "ips_aportes.csv",
             Registry::Pension => "pension_adultos_mayores.csv",
             Registry::Rc => "rc_nacimientos.csv",
-            // The CLI's demo takes the institution from the first word of the name: `UTGS`.
             Registry::Utgs => "utgs_orientaciones.csv",
+        }
+    }
+
+    /// The institution that keeps the registry (its code in the service catalogue), written
+    /// in `manifest.json` so that `vamos import admin <folder>` loads each file as its own.
+    pub(crate) fn institution(self) -> &'static str {
+        match self {
+            Registry::Mec => "MEC",
+            Registry::Mspbs => "MSPBS",
+            Registry::Ips => "IPS",
+            Registry::Pension => "MDS",
+            Registry::Rc => "RC",
+            Registry::Utgs => "UTGS",
         }
     }
 

@@ -99,14 +99,21 @@ pub(crate) fn write(
         .map(|f| {
             let rel = relative(out_dir, &f.path);
             let mec = rel.ends_with("mec_matricula.csv");
-            serde_json::json!({
+            let mut v = serde_json::json!({
                 "path": rel,
                 "rows": f.rows,
                 "what": f.what,
                 "encoding": if mec { "windows-1252" } else { "utf-8" },
                 "delimiter": if mec { ";" } else { "," },
                 "date_format": if mec { "dd/mm/yyyy" } else { "yyyy-mm-dd" },
-            })
+            });
+            let registry = crate::admin::Registry::ALL
+                .into_iter()
+                .find(|r| rel.ends_with(&format!("admin/{}", r.file())));
+            if let (Some(r), Some(o)) = (registry, v.as_object_mut()) {
+                o.insert("institution".into(), r.institution().into());
+            }
+            v
         })
         .collect();
     let manifest = serde_json::json!({

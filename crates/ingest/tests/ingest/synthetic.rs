@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use vamos_domain::{DistrictCode, ImportKind};
 use vamos_ingest::{run_import, ImportSummary, NoProgress};
-use vamos_store::testing::{all_dbs, TestDb};
+use vamos_store::testing::{all_dbs, RawSql, TestDb};
 
 fn pilot_survey(dir: &Path, households: u64) -> vamos_synth::SynthReport {
     let cfg = vamos_synth::SynthConfig {
@@ -35,6 +35,55 @@ fn import(
 
 fn counts(db: &TestDb) -> Vec<vamos_store::DistrictCounts> {
     db.open().district_counts().unwrap()
+}
+
+#[test]
+fn a_synthetic_folder_imports_every_admin_file_as_the_institution_its_manifest_names() {
+    for db in all_dbs() {
+        let dir = tempfile::tempdir().unwrap();
+        pilot_survey(dir.path(), 200);
+        import(&db, ImportKind::Fips, &[dir.path().to_path_buf()], None);
+        // No --source: each file's institution comes from manifest.json.
+        let no_source = |paths: &[PathBuf]| {
+            let mut o = opts(ImportKind::Admin, None);
+            o.source = None;
+            run_import(db.open().as_mut(), paths, &o, &NoProgress).unwrap()
+        };
+        let sum = no_source(&[dir.path().to_path_buf()]);
+        assert!(sum.records_accepted > 0, "{}: {sum:?}", db.label);
+        assert_eq!(
+            sum.rows_rejected, 0,
+            "{}: {:?}",
+            db.label, sum.rejections_by_reason
+        );
+        assert!(sum.files.len() >= 5, "every admin file: {:?}", sum.files);
+        let mut s = db.open();
+        let mut sql = s.db();
+        let institutions: Vec<String> = sql
+            .query(
+                "SELECT DISTINCT institution FROM admin_records ORDER BY institution",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.text(0))
+            .collect();
+        for want in ["MEC", "MSPBS", "UTGS"] {
+            assert!(
+                institutions.iter().any(|i| i == want),
+                "{}: {want} in {institutions:?}",
+                db.label
+            );
+        }
+        // The admin folder alone finds the manifest of its parent.
+        let again = no_source(&[dir.path().join("admin")]);
+        assert_eq!(
+            again.records_accepted, 0,
+            "{}: re-runs do not duplicate",
+            db.label
+        );
+        assert_eq!(again.rows_rejected, 0, "{}", db.label);
+    }
 }
 
 #[test]

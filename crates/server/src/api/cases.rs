@@ -38,6 +38,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct CandidatesQuery {
     /// PY, DD o DDdd (por defecto, todo el ámbito de la cuenta)
     pub territory: Option<String>,
+    /// A lo sumo cuántas (por defecto y como máximo 5000), mayor prioridad primero
+    pub limit: Option<i64>,
 }
 
 /// `GET /api/cases/candidates`
@@ -51,13 +53,12 @@ pub async fn case_candidates(
     p: Principal,
     Query(q): Query<CandidatesQuery>,
 ) -> ApiResult<Json<Value>> {
-    let cat = st.catalogue.clone();
-    let out = p
+    let (items, total) = p
         .act(&st, move |s, actor| {
-            c::candidates(s, actor, &cat, q.territory.as_deref())
+            c::candidates_page(s, actor, q.territory.as_deref(), q.limit)
         })
         .await?;
-    Ok(Json(json!({ "items": out })))
+    Ok(Json(json!({ "total": total, "items": items })))
 }
 
 /// Which cases to list.

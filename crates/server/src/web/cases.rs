@@ -46,12 +46,11 @@ pub async fn workbench(
         Err(e) => return page.error(&e),
     };
     let territory = q.get("territorio").cloned().filter(|t| !t.is_empty());
-    let cat = st.catalogue.clone();
     let t2 = territory.clone();
     let out = st
         .pool
         .run(move |s| {
-            let candidates = c::candidates(s, &actor, &cat, t2.as_deref())?;
+            let candidates = c::candidates_page(s, &actor, t2.as_deref(), Some(200))?;
             let cases = c::list(
                 s,
                 &actor,
@@ -65,11 +64,10 @@ pub async fn workbench(
             Ok((candidates, cases))
         })
         .await;
-    let (candidates, cases) = match out {
+    let ((candidates, total), cases) = match out {
         Ok(x) => x,
         Err(e) => return page.error(&e),
     };
-    let total = candidates.len();
     let shown: Vec<_> = candidates
         .into_iter()
         .filter(|c| c.open_case.is_none())

@@ -589,7 +589,10 @@ case-assigned = Responsible
 case-nobody = nobody yet
 case-opened = Opened
 case-candidates = Candidates
-case-candidates-lead = { $n } units meet the Canal Verde criteria according to the latest measurement's open referrals (the highest priority ones without an open case are shown; illustrative criteria).
+case-candidates-lead = { $n ->
+    [one] 1 unit meets
+   *[other] { $n } units meet
+} the Canal Verde criteria according to the latest measurement's needs (the highest priority ones without an open case and with referrals still unanswered are shown; illustrative criteria).
 case-reasons = Why
 case-unprotected = Unprotected services
 case-open = Open case

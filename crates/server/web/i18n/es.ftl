@@ -589,7 +589,10 @@ case-assigned = Responsable
 case-nobody = sin responsable
 case-opened = Abierto
 case-candidates = Candidatas
-case-candidates-lead = { $n } unidades cumplen los criterios de Canal Verde según las referencias abiertas de la última medición (se muestran las de mayor prioridad sin caso abierto; criterios ilustrativos).
+case-candidates-lead = { $n ->
+    [one] 1 unidad cumple
+   *[other] { $n } unidades cumplen
+} los criterios de Canal Verde según las necesidades de la última medición (se muestran las de mayor prioridad sin caso abierto y con referencias aún sin atender; criterios ilustrativos).
 case-reasons = Por qué
 case-unprotected = Servicios sin proteger
 case-open = Abrir caso

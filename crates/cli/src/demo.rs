@@ -1,0 +1,170 @@
+//! The part of `vamos demo` that shows the workflow, not only the figures: the referrals of the
+//! measurement, the illustrative delivery points, sample accounts of Villeta (an MSPBS
+//! operator with a data-sharing agreement, the Mesa, its coordinator, an orientador) with
+//! their passwords printed once, and a few Canal Verde cases opened by the Mesa — so that
+//! logging in as any of them leads somewhere.
+
+use anyhow::Result;
+use std::path::Path;
+use vamos_app::accounts::NewUserBody;
+use vamos_store::Store;
+
+/// The illustrative delivery points shipped with Vamos (labelled as such in the file).
+const POINTS: &[u8] = include_bytes!("../../../data/delivery_points/puntos_ilustrativos.csv");
+
+/// Villeta, the demo's district of the sample accounts.
+const DISTRICT: &str = "1116";
+
+/// The sample accounts: user name, display name, role, institution.
+const ACCOUNTS: [(&str, &str, &str, Option<&str>); 4] = [
+    (
+        "mspbs_villeta",
+        "Operadora MSPBS Villeta",
+        "operador",
+        Some("MSPBS"),
+    ),
+    (
+        "mesa_villeta",
+        "Mesa de Protección Social de Villeta",
+        "mesa",
+        None,
+    ),
+    (
+        "coord_villeta",
+        "Coordinación de la Mesa de Villeta",
+        "supervisor",
+        None,
+    ),
+    (
+        "orientador_villeta",
+        "Orientadora SPS de Villeta",
+        "orientador",
+        None,
+    ),
+];
+
+/// Referrals, delivery points, accounts and cases on the demo database `db` (files go to
+/// `out`). Each step says what it did; a re-run keeps what exists.
+pub fn workflow(db: &str, out: &Path) -> Result<()> {
+    println!();
+    println!("6. Referencias de la medición a cada institución:");
+    crate::referrals::generate(&crate::referrals::GenerateArgs {
+        db: db.to_string(),
+        measurement: None,
+        territory: None,
+        catalogue: None,
+        format: crate::Format::Text,
+    })?;
+    let points = out.join("puntos_ilustrativos.csv");
+    std::fs::write(&points, POINTS)?;
+    let catalogue = crate::measure::load_catalogue(None)?;
+    let mut store = crate::admin::open(db)?;
+    let read = crate::referrals::read_points(&points, &catalogue)?;
+    let n = vamos_app::referrals::load_delivery_points(store.as_mut(), &read)?;
+    println!("7. Puntos de atención (ILUSTRATIVOS): {n} cargados");
+    accounts(store.as_mut(), &catalogue, db)?;
+    cases(store.as_mut(), &catalogue)?;
+    Ok(())
+}
+
+fn accounts(s: &mut dyn Store, catalogue: &vamos_catalogue::Catalogue, db: &str) -> Result<()> {
+    let admin = crate::identity::actor(s)?;
+    println!("8. Cuentas de ejemplo de Villeta (contraseñas mostradas una sola vez):");
+    let mut existed = Vec::new();
+    for (user, name, role, institution) in ACCOUNTS {
+        if vamos_app::accounts::command_line_actor(s, user).is_ok() {
+            existed.push(user);
+            continue;
+        }
+        let password = format!("Vm-{}", vamos_app::accounts::random_hex(12)?);
+        let body = NewUserBody {
+            username: user.into(),
+            display_name: Some(name.into()),
+            password: password.clone(),
+            role: role.into(),
+            institution: institution.map(str::to_string),
+            territories: Some(DISTRICT.into()),
+        };
+        vamos_app::accounts::create_user(s, &admin, catalogue, &body)
+            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        println!("   {user:<20} {password}   {name}");
+    }
+    if !existed.is_empty() {
+        println!(
+            "   Ya existían: {}. Para darles una contraseña nueva: vamos user password --db {db} <cuenta>",
+            existed.join(", ")
+        );
+    }
+    // The operator sees the persons of its referrals only under a data-sharing agreement.
+    let today = crate::commands::today();
+    let has = vamos_app::registry::agreed_fields(s, "MSPBS", &today.to_string())?.is_some();
+    if !has {
+        let body = vamos_app::accounts::AgreementBody {
+            institution: "MSPBS".into(),
+            fields: [
+                "id",
+                "given_names",
+                "family_names",
+                "national_id",
+                "birth_date",
+                "sex",
+                "embarazada",
+            ]
+            .map(str::to_string)
+            .to_vec(),
+            purpose: "demostración: atender las referencias de salud (ILUSTRATIVO)".into(),
+            valid_from: today.to_string(),
+            valid_to: (today + chrono::Duration::days(365)).to_string(),
+            reference: Some("acuerdo de demostración".into()),
+        };
+        vamos_app::accounts::create_agreement(s, &admin, catalogue, &body)
+            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        println!("   Acuerdo de intercambio de datos (ILUSTRATIVO) para el MSPBS, un año.");
+    }
+    Ok(())
+}
+
+/// The Mesa of Villeta opens cases for its three highest-priority household candidates.
+fn cases(s: &mut dyn Store, catalogue: &vamos_catalogue::Catalogue) -> Result<()> {
+    let mesa = vamos_app::accounts::command_line_actor(s, "mesa_villeta")?;
+    let candidates = vamos_app::cases::candidates(s, &mesa, catalogue, Some(DISTRICT))?;
+    let mut opened = Vec::new();
+    for c in candidates
+        .iter()
+        .filter(|c| c.open_case.is_none() && c.unit_kind.code() == "hogar")
+        .take(3)
+    {
+        let id = vamos_app::cases::open(
+            s,
+            &mesa,
+            catalogue,
+            &vamos_app::cases::OpenCase {
+                unit_kind: "hogar".into(),
+                unit_id: c.unit_id,
+                reason: format!(
+                    "caso de demostración (ILUSTRATIVO): {}",
+                    c.reasons.join("; ")
+                ),
+                origin: Some("candidato".into()),
+                protocol: None,
+            },
+        )?;
+        opened.push(id.to_string());
+    }
+    let open = candidates.iter().filter(|c| c.open_case.is_some()).count();
+    println!(
+        "9. Canal Verde en Villeta: {} candidatas; casos abiertos ahora: {}{}",
+        candidates.len(),
+        if opened.is_empty() {
+            "ninguno nuevo".to_string()
+        } else {
+            opened.join(", ")
+        },
+        if open > 0 {
+            format!(" (ya había {open})")
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
+}

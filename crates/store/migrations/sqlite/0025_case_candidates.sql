@@ -1,0 +1,22 @@
+-- 0025: Canal Verde candidates (issue 37), flagged once per referral generation from the
+-- measurement's unmet needs and the criteria of canal_verde.toml, so that a Mesa's list is one
+-- indexed read of its district (highest score first) instead of a pass over every open referral.
+-- Replaced per territory by each generation; read with the unit's open case and without units
+-- whose referrals have all been answered since.
+CREATE TABLE case_candidates (
+    unit_kind TEXT NOT NULL CHECK (unit_kind IN ('persona', 'hogar', 'comunidad')),
+    unit_id INTEGER NOT NULL,
+    measurement_id INTEGER NOT NULL,
+    district_code INTEGER NOT NULL,
+    priority TEXT NOT NULL CHECK (priority IN ('alta', 'media', 'baja')),
+    score INTEGER NOT NULL,
+    -- The criteria met, by name, separated by '|'.
+    reasons TEXT NOT NULL,
+    unprotected INTEGER NOT NULL,
+    -- Populations of special attention, comma-separated.
+    populations TEXT NOT NULL,
+    -- The version of canal_verde.toml that flagged it.
+    criteria_version TEXT NOT NULL,
+    PRIMARY KEY (unit_kind, unit_id)
+);
+CREATE INDEX case_candidates_district ON case_candidates (district_code, score DESC, unit_id);
