@@ -302,8 +302,15 @@ await page.getByRole("navigation", { name: "Secciones" }).getByRole("link", { na
 await page.waitForURL(/\/casos/);
 expect(await page.getByRole("heading", { name: "Candidatas" }).isVisible(), "sin candidatas en el banco de trabajo");
 await check("casos-candidatas");
-await page.getByRole("button", { name: /Abrir caso — unidad/ }).first().click();
+// A person with an open MSPBS referral, so that the MSPBS operator has a part in the plan.
+const mspbsOpen = await (await page.request.get(`${BASE}/api/referrals?territory=1116&institution=MSPBS&limit=500`)).json();
+const withMspbs = new Set(mspbsOpen.items.filter((r) => r.unit_kind === "persona" && ["emitida", "recibida", "contactada"].includes(r.status)).map((r) => r.unit_id));
+const listed = await (await page.request.get(`${BASE}/api/cases/candidates?territory=1116&limit=200`)).json();
+const chosen = listed.items.find((c) => c.unit_kind === "persona" && c.open_case === null && withMspbs.has(c.unit_id));
+expect(chosen, "ninguna candidata con una referencia abierta del MSPBS");
+await page.getByRole("button", { name: `Abrir caso — unidad ${chosen.unit_id}`, exact: true }).click();
 await page.waitForURL(/\/casos\/\d+\?hecho=case-done-abrir/);
+const caseId = page.url().match(/casos\/(\d+)/)[1];
 expect(await page.getByRole("heading", { name: "Plan" }).isVisible(), "el caso no muestra su plan");
 expect((await page.locator("table tbody tr").count()) > 0, "plan vacío");
 await check("caso-abierto");
@@ -316,6 +323,117 @@ await page.getByRole("button", { name: "Verificar y cerrar" }).click();
 expect(await page.getByRole("alert").getByText(/no se puede cerrar como protegido: falta verificar/).isVisible(), "el cierre no verificado no dice qué falta");
 expect(await page.getByRole("heading", { name: "Plan" }).isVisible(), "el cierre rechazado deja la página del caso");
 await check("caso-cierre-rechazado");
+const plan = (await (await page.request.get(`${BASE}/api/cases/${caseId}`)).json()).tasks.filter((t) => t.kind === "servicio");
+await page.goto(`${BASE}/`);
+await page.getByRole("button", { name: "Salir" }).click();
+await page.waitForURL(`${BASE}/`);
+
+// 7c. The other institutions report their services (the UTGS administrator sends their
+// counter-referrals through the API), and the MSPBS operator records hers in the inbox.
+await page.goto(`${BASE}/ingresar`);
+await page.getByLabel("Usuario").fill("admin");
+await page.getByLabel("Contraseña").fill(process.env.PASSWORD);
+await page.getByRole("button", { name: "Ingresar" }).click();
+await page.waitForURL(`${BASE}/`);
+const adminCsrf = await page.locator("input[name=csrf]").first().getAttribute("value");
+const today = new Date().toISOString().slice(0, 10);
+const others = plan.filter((t) => t.institution !== "MSPBS").map((t) => ({
+  event_id: `walk-${caseId}-${t.id}`, institution: t.institution, person_id: t.unit_id, service: t.service, delivered_on: today,
+}));
+if (others.length > 0) {
+  const sent = await page.request.post(`${BASE}/api/counter-referrals/batch`, { headers: { "x-csrf-token": adminCsrf }, data: { events: others } });
+  const body = await sent.json();
+  expect(sent.ok() && body.accepted + body.duplicates === others.length, `contra-referencias de las otras instituciones: ${sent.status()} ${JSON.stringify(body.errors)}`);
+}
+await page.getByRole("button", { name: "Salir" }).click();
+await page.waitForURL(`${BASE}/`);
+await page.goto(`${BASE}/ingresar`);
+await page.getByLabel("Usuario").fill(process.env.OPERATOR);
+await page.getByLabel("Contraseña").fill(process.env.PASSWORD);
+await page.getByRole("button", { name: "Ingresar" }).click();
+await page.waitForURL(`${BASE}/`);
+for (const t of plan.filter((x) => x.institution === "MSPBS")) {
+  await page.goto(`${BASE}/bandeja?servicio=${t.service}`);
+  const mine = page.locator("li.referral").filter({ has: page.locator(`input[name=persona][value="${t.unit_id}"]`) }).first();
+  await mine.getByText("Registrar la atención").click();
+  await mine.getByLabel("Lugar (establecimiento)").fill("USF Villeta");
+  await mine.getByRole("button", { name: "Registrar atención" }).click();
+  await page.waitForURL(/hecho=inbox-done-served/);
+}
+await page.getByRole("button", { name: "Salir" }).click();
+await page.waitForURL(`${BASE}/`);
+
+// 7d. The Mesa is told the plan was answered, opens the case from its notice and closes it:
+// the system verifies each service protegido.
+await page.goto(`${BASE}/ingresar`);
+await page.getByLabel("Usuario").fill(process.env.MESA);
+await page.getByLabel("Contraseña").fill(process.env.PASSWORD);
+await page.getByRole("button", { name: "Ingresar" }).click();
+await page.waitForURL(`${BASE}/`);
+let notice = page.locator("#avisos").getByRole("link", { name: new RegExp(`Caso ${caseId}: cada servicio del plan fue atendido`) });
+for (let i = 0; i < 20 && !(await notice.isVisible()); i += 1) {
+  await page.waitForTimeout(500);
+  await page.goto(`${BASE}/`);
+  notice = page.locator("#avisos").getByRole("link", { name: new RegExp(`Caso ${caseId}: cada servicio del plan fue atendido`) });
+}
+expect(await notice.isVisible(), "la Mesa no recibió el aviso del plan atendido");
+expect(await page.locator("header .notices").isVisible(), "el encabezado no cuenta los avisos");
+await check("inicio-mesa-avisos");
+await notice.click();
+await page.waitForURL(new RegExp(`/casos/${caseId}`));
+await page.getByRole("button", { name: "Verificar y cerrar" }).click();
+await page.waitForURL(/hecho=case-done-cerrar/);
+expect(await page.getByText("Cerrado", { exact: false }).first().isVisible(), "el caso no quedó cerrado");
+await check("caso-cerrado-protegido");
+console.log(`caso ${caseId}: cerrado como protegido tras ${plan.length} servicios verificados`);
+await page.getByRole("button", { name: "Salir" }).click();
+await page.waitForURL(`${BASE}/`);
+
+// 7e. An orientadora of Villeta finds a person by cédula, records the orientation she gave, and
+// the person's ORIENTACIONES SPS becomes protegido.
+await page.goto(`${BASE}/ingresar`);
+await page.getByLabel("Usuario").fill(process.env.ORIENTADOR);
+await page.getByLabel("Contraseña").fill(process.env.PASSWORD);
+await page.getByRole("button", { name: "Ingresar" }).click();
+await page.waitForURL(`${BASE}/`);
+const orientation = (status) => status.categories.flatMap((c) => c.services).find((x) => x.service.startsWith("orientaciones_sps"));
+const people = await (await page.request.get(`${BASE}/api/persons?territory=1116&limit=100`)).json();
+let guided = null;
+for (const p of people.items.filter((x) => x.national_id)) {
+  const st = await (await page.request.get(`${BASE}/api/persons/${p.id}/status`)).json();
+  if (orientation(st) && orientation(st).status !== "protegido") { guided = p; break; }
+}
+expect(guided, "ninguna persona de Villeta sin orientación registrada");
+await page.getByRole("navigation", { name: "Secciones" }).getByRole("link", { name: "Registro" }).click();
+await page.getByLabel("Cédula").fill(String(guided.national_id));
+await page.getByRole("button", { name: "Buscar" }).click();
+await page.waitForURL(/registro\?/);
+await page.locator(`a[href="/registro/personas/${guided.id}"]`).click();
+await page.waitForURL(new RegExp(`/registro/personas/${guided.id}`));
+await check("persona-ventanilla");
+await page.getByLabel("Dónde se la orientó (opcional)").fill("Espacio SPS de Villeta");
+await page.getByRole("button", { name: "Registrar la orientación dada hoy" }).click();
+await page.waitForURL(/hecho=person-done-oriented/);
+expect(await page.getByRole("status").innerText().then((t) => t.includes("Orientación registrada")), "sin confirmación de la orientación");
+let oriented = "";
+for (let i = 0; i < 20 && oriented !== "protegido"; i += 1) {
+  const st = await (await page.request.get(`${BASE}/api/persons/${guided.id}/status`)).json();
+  oriented = orientation(st).status;
+  if (oriented !== "protegido") await page.waitForTimeout(500);
+}
+expect(oriented === "protegido", `ORIENTACIONES SPS de la persona ${guided.id}: ${oriented}`);
+await page.reload();
+const row = page.locator("table.status tr").filter({ hasText: "ORIENTACIONES SPS" }).first();
+expect(await row.locator(".st-protegido").isVisible(), "la página de la persona no muestra la orientación como protegida");
+await check("persona-orientada");
+console.log(`orientación: persona ${guided.id} — ORIENTACIONES SPS ${oriented}`);
+await page.getByRole("button", { name: "Salir" }).click();
+await page.waitForURL(`${BASE}/`);
+await page.goto(`${BASE}/ingresar`);
+await page.getByLabel("Usuario").fill(process.env.MESA);
+await page.getByLabel("Contraseña").fill(process.env.PASSWORD);
+await page.getByRole("button", { name: "Ingresar" }).click();
+await page.waitForURL(`${BASE}/`);
 
 // 8. A citizen lodges a complaint about a service on the public page and follows it by code.
 await page.goto(`${BASE}/`);

@@ -125,26 +125,61 @@ impl<'a> From<&'a vamos_store::referrals::NewReferral> for NeedRef<'a> {
     }
 }
 
-#[derive(Default)]
+/// What the flagging keeps per unit; populations as bits of the flagging's own list (a unit
+/// seldom has more than two, and there are a few kinds in all: no string per unit).
+#[derive(Default, Clone, Copy)]
 struct Tally {
     district: i64,
     unprotected: u32,
     critical: bool,
     top: i64,
-    populations: Vec<String>,
+    populations: u64,
+}
+
+/// The populations met so far, in order of first appearance (a unit's bit `i` is `names[i]`).
+#[derive(Default)]
+struct Populations {
+    names: Vec<String>,
+}
+
+impl Populations {
+    fn bits(&mut self, list: &str) -> u64 {
+        let mut bits = 0u64;
+        for p in list.split(',').filter(|p| !p.is_empty()) {
+            let i = match self.names.iter().position(|n| n == p) {
+                Some(i) => i,
+                None => {
+                    self.names.push(p.to_string());
+                    self.names.len() - 1
+                }
+            };
+            if i < 64 {
+                bits |= 1 << i;
+            }
+        }
+        bits
+    }
+
+    fn names(&self, bits: u64) -> Vec<&str> {
+        let mut v: Vec<&str> = self
+            .names
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i < 64 && bits & (1 << i) != 0)
+            .map(|(_, n)| n.as_str())
+            .collect();
+        v.sort_unstable();
+        v
+    }
 }
 
 impl Tally {
-    fn add(&mut self, n: &NeedRef<'_>) {
+    fn add(&mut self, n: &NeedRef<'_>, populations: u64) {
         self.district = n.district_code;
         self.unprotected += 1;
         self.critical |= n.critical;
         self.top = self.top.max(n.priority);
-        for p in n.populations.split(',').filter(|p| !p.is_empty()) {
-            if !self.populations.iter().any(|x| x == p) {
-                self.populations.push(p.to_string());
-            }
-        }
+        self.populations |= populations;
     }
 }
 
@@ -155,7 +190,8 @@ pub fn flag<'a>(
     needs: impl IntoIterator<Item = NeedRef<'a>>,
     open_cases: &HashMap<(String, i64), i64>,
 ) -> Vec<Candidate> {
-    let mut units: HashMap<(UnitKind, i64), Tally> = HashMap::new();
+    let mut units: rustc_hash::FxHashMap<(UnitKind, i64), Tally> = Default::default();
+    let mut known = Populations::default();
     for n in needs {
         let own = match n.unit_kind {
             "persona" => Some(UnitKind::Persona),
@@ -163,21 +199,21 @@ pub fn flag<'a>(
             "comunidad" => Some(UnitKind::Comunidad),
             _ => None,
         };
+        let bits = known.bits(n.populations);
         if let Some(k) = own {
-            units.entry((k, n.unit_id)).or_default().add(&n);
+            units.entry((k, n.unit_id)).or_default().add(&n, bits);
         }
         // A household counts its members' needs too.
         if n.unit_kind == "persona" {
             if let Some(h) = n.household_id {
-                units.entry((UnitKind::Hogar, h)).or_default().add(&n);
+                units.entry((UnitKind::Hogar, h)).or_default().add(&n, bits);
             }
         }
     }
     let mut out: Vec<Candidate> = units
         .into_iter()
-        .filter_map(|((kind, id), mut t)| {
-            t.populations.sort();
-            let pops: Vec<&str> = t.populations.iter().map(String::as_str).collect();
+        .filter_map(|((kind, id), t)| {
+            let pops = known.names(t.populations);
             let met: Vec<_> = canal
                 .criteria
                 .iter()
@@ -192,7 +228,7 @@ pub fn flag<'a>(
                 score: band(priority) * 1_000_000 + t.top,
                 reasons: met.iter().map(|c| c.name.clone()).collect(),
                 unprotected: t.unprotected,
-                populations: t.populations,
+                populations: pops.into_iter().map(str::to_string).collect(),
                 open_case: open_cases.get(&(kind.code().to_string(), id)).copied(),
             })
         })

@@ -2580,6 +2580,16 @@ fn the_fips_survey_with_its_manifest_is_imported_and_labelled_synthetic() {
 }
 
 #[test]
+fn the_import_summary_page_names_every_already_registered_count() {
+    for f in import_sets() {
+        let (_, body) = &f.fips;
+        // Households, persons, surveys and administrative records each say how many were
+        // already registered.
+        assert_eq!(body.matches("ya registrados:").count(), 4, "{body}");
+    }
+}
+
+#[test]
 fn members_without_their_households_file_show_the_importers_error() {
     for f in import_sets() {
         let (st, loc) = f.post(
@@ -2618,7 +2628,7 @@ fn classifying_from_the_page_saves_a_measurement() {
         let c = f.classified();
         assert_eq!(c.status, 303);
         assert!(
-            c.body.contains("Medición 1 al 2026-11-23 guardada"),
+            c.body.contains("Medición 1 al 23/11/2026 guardada"),
             "{}",
             c.body
         );
@@ -2629,7 +2639,7 @@ fn classifying_from_the_page_saves_a_measurement() {
 fn the_dashboard_shows_the_measurement_classified_from_the_page() {
     for f in import_sets() {
         let body = &f.classified().dashboard;
-        assert!(body.contains("Medición 1 al 2026-11-23"), "{body}");
+        assert!(body.contains("Medición 1 al 23/11/2026"), "{body}");
     }
 }
 

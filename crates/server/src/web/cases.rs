@@ -204,7 +204,7 @@ async fn render(
 pub struct Action {
     pub csrf: String,
     /// `asignar`, `anotar`, `paso`, `barrera`, `cerrar`, `otro_cierre`, `aprobar`, `rechazar`,
-    /// `reabrir`.
+    /// `reabrir`, `aceptar` (a case offered to the account's district).
     pub accion: String,
     pub cuenta: Option<String>,
     pub institucion: Option<String>,
@@ -285,6 +285,7 @@ pub async fn act(
                     c::approve(s, &actor, id, false, a.motivo.as_deref())?;
                 }
                 "reabrir" => c::reopen(s, &actor, id, a.motivo.as_deref().unwrap_or(""))?,
+                "aceptar" => c::accept(s, &actor, id)?,
                 _ => return Err(vamos_app::Error::bad_request("acción desconocida").into()),
             }
             Ok(())

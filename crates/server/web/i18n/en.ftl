@@ -688,3 +688,7 @@ person-status = Status per service
 person-cases = Canal Verde cases
 person-no-cases = No Canal Verde cases.
 person-contacts = Contacts recorded on the open case
+case-offered = The household moved: the case is offered to the Mesa of district { $district }, which follows it once it accepts it.
+case-accept = Accept the case in our district
+case-done-aceptar = Case accepted: your district's Mesa follows it.
+imp-households-updated = Households updated (re-interview)

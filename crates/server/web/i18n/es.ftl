@@ -688,3 +688,7 @@ person-status = Estatus por servicio
 person-cases = Casos de Canal Verde
 person-no-cases = Sin casos de Canal Verde.
 person-contacts = Contactos registrados en el caso abierto
+case-offered = El hogar se mudó: el caso se ofrece a la Mesa del distrito { $district }, que lo sigue desde que lo acepta.
+case-accept = Aceptar el caso en nuestro distrito
+case-done-aceptar = Caso aceptado: lo sigue la Mesa de su distrito.
+imp-households-updated = Hogares actualizados (re-entrevista)
