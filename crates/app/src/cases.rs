@@ -250,36 +250,50 @@ fn band(p: Priority) -> i64 {
     }
 }
 
+/// What flagging a generation's needs did: how many units, and the seconds spent flagging and
+/// storing them.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct Flagged {
+    pub candidates: u64,
+    pub flag_seconds: f64,
+    pub store_seconds: f64,
+}
+
 /// Flags the candidates of the districts within `ranges` from the needs of measurement
 /// `measurement_id` and stores them, replacing those of an earlier generation (called by
-/// referral generation). How many were flagged.
+/// referral generation).
 pub fn refresh_candidates(
     store: &mut dyn Store,
     catalogue: &Catalogue,
     measurement_id: i64,
     ranges: &[(i64, i64)],
     needs: &[vamos_store::referrals::NewReferral],
-) -> Result<usize> {
+) -> Result<Flagged> {
+    let started = std::time::Instant::now();
     let canal = criteria(catalogue)?;
     let flagged = flag(&canal, needs.iter().map(NeedRef::from), &HashMap::new());
-    let rows: Vec<store_cases::CandidateRow> = flagged
-        .into_iter()
-        .map(|c| store_cases::CandidateRow {
-            unit_kind: c.unit_kind.code().into(),
-            unit_id: c.unit_id,
-            measurement_id,
-            district_code: c.district_code,
-            priority: c.priority.code().into(),
-            score: c.score,
-            reasons: c.reasons,
-            unprotected: i64::from(c.unprotected),
-            populations: c.populations.join(","),
-            criteria_version: canal.version.clone(),
-            open_case: None,
-        })
-        .collect();
-    store_cases::replace_candidates(&mut store.db(), ranges, &rows)?;
-    Ok(rows.len())
+    let flag_seconds = started.elapsed().as_secs_f64();
+    let started = std::time::Instant::now();
+    let version = canal.version.clone();
+    let mut rows = flagged.into_iter().map(|c| store_cases::CandidateRow {
+        unit_kind: c.unit_kind.code().into(),
+        unit_id: c.unit_id,
+        measurement_id,
+        district_code: c.district_code,
+        priority: c.priority.code().into(),
+        score: c.score,
+        reasons: c.reasons,
+        unprotected: i64::from(c.unprotected),
+        populations: c.populations.join(","),
+        criteria_version: version.clone(),
+        open_case: None,
+    });
+    let candidates = store_cases::replace_candidates(&mut store.db(), ranges, &mut rows)?;
+    Ok(Flagged {
+        candidates,
+        flag_seconds,
+        store_seconds: started.elapsed().as_secs_f64(),
+    })
 }
 
 /// The most candidates a list returns (the Mesa's workbench shows the first 200).
@@ -1467,4 +1481,77 @@ pub fn notifications(store: &mut dyn Store, actor: &Actor) -> Result<Vec<Notific
             }
         })
         .collect())
+}
+
+// ------------------------------------------------------------------------------- figures
+
+/// What the Mesa's figures say: cases open and closed, how many closed with protection
+/// verified, and the median days from opening to verified protection; per unit kind.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Figures {
+    pub open: i64,
+    pub closed: i64,
+    pub closed_protected: i64,
+    pub pending_approval: i64,
+    /// Median days from opening to verified protection; `None` before the first such case.
+    pub median_days_to_protection: Option<f64>,
+    pub by_unit: Vec<UnitFigures>,
+}
+
+/// Cases of one unit kind.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct UnitFigures {
+    pub unit_kind: String,
+    pub open: i64,
+    pub closed: i64,
+}
+
+/// The figures of the cases within the caller's scope (and `territory`). Aggregates of its own
+/// cases, nothing personal: not audited.
+pub fn figures(store: &mut dyn Store, actor: &Actor, territory: Option<&str>) -> Result<Figures> {
+    actor.require(Permission::CasesRead)?;
+    let r = match territory {
+        Some(t) => {
+            let t = territory_in_scope(actor, t)?;
+            (t != TerritoryCode::Nation)
+                .then(|| Scope::Territories(vec![t]).district_ranges())
+                .or_else(|| ranges(&actor.scope))
+        }
+        None => ranges(&actor.scope),
+    };
+    let f = store_cases::figures(&mut store.db(), r.as_deref())?;
+    let mut days: Vec<f64> = f
+        .protected_spans
+        .iter()
+        .filter_map(|(a, b)| {
+            let a = chrono::DateTime::parse_from_rfc3339(a).ok()?;
+            let b = chrono::DateTime::parse_from_rfc3339(b).ok()?;
+            Some((b - a).num_seconds() as f64 / 86_400.0)
+        })
+        .collect();
+    days.sort_by(f64::total_cmp);
+    let median = match days.len() {
+        0 => None,
+        n if n % 2 == 1 => days.get(n / 2).copied(),
+        n => Some(
+            (days.get(n / 2 - 1).copied().unwrap_or(0.0) + days.get(n / 2).copied().unwrap_or(0.0))
+                / 2.0,
+        ),
+    };
+    Ok(Figures {
+        open: f.open,
+        closed: f.closed,
+        closed_protected: f.closed_protected,
+        pending_approval: f.pending_approval,
+        median_days_to_protection: median.map(|d| (d * 10.0).round() / 10.0),
+        by_unit: f
+            .by_unit
+            .into_iter()
+            .map(|(unit_kind, open, closed)| UnitFigures {
+                unit_kind,
+                open,
+                closed,
+            })
+            .collect(),
+    })
 }

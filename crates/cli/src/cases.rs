@@ -1,4 +1,4 @@
-//! `vamos cases candidates|list|open|show|check|assign|task|note|close|approve|reopen|accept|notifications`: glue
+//! `vamos cases candidates|list|open|show|check|assign|task|note|close|approve|reopen|accept|notifications|figures`: glue
 //! over `vamos_app::cases` (shared with the API and the web pages), acting as the account of
 //! `--as` (maker-checker rules compare named accounts).
 
@@ -160,6 +160,14 @@ pub enum CasesCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// Cifras de los casos del ámbito (o de --territory): abiertos, cerrados, con protección
+    /// verificada, mediana de días hasta la protección.
+    Figures {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        territory: Option<String>,
+    },
 }
 
 fn print<T: serde::Serialize>(c: &Common, v: &T, text: impl FnOnce()) -> Result<ExitCode> {
@@ -234,7 +242,8 @@ pub fn cases(cmd: &CasesCommand) -> Result<ExitCode> {
         | CasesCommand::Approve { common, .. }
         | CasesCommand::Reopen { common, .. }
         | CasesCommand::Accept { common, .. }
-        | CasesCommand::Notifications { common, .. } => common,
+        | CasesCommand::Notifications { common, .. }
+        | CasesCommand::Figures { common, .. } => common,
     };
     let mut store = crate::admin::open(&common.db)?;
     let who = crate::identity::actor(store.as_mut())?;
@@ -393,6 +402,18 @@ pub fn cases(cmd: &CasesCommand) -> Result<ExitCode> {
             c::accept(s, &who, *id)?;
             print(common, &serde_json::json!({ "id": id }), || {
                 println!("Caso {id} aceptado: lo sigue la Mesa de su distrito.");
+            })
+        }
+        CasesCommand::Figures { territory, .. } => {
+            let f = c::figures(s, &who, territory.as_deref())?;
+            print(common, &f, || {
+                println!(
+                    "Casos abiertos: {}; cerrados: {} ({} con protección verificada; {} esperan aprobación)",
+                    f.open, f.closed, f.closed_protected, f.pending_approval
+                );
+                if let Some(d) = f.median_days_to_protection {
+                    println!("Mediana de días hasta la protección verificada: {d}");
+                }
             })
         }
         CasesCommand::Notifications { .. } => {

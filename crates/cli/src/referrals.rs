@@ -232,8 +232,8 @@ pub fn generate(a: &GenerateArgs) -> Result<ExitCode> {
         println!("  {inst:<8} {n}");
     }
     println!(
-        "  candidatas de Canal Verde: {} ({:.1} s): vamos cases candidates --db {} --territory 1116",
-        r.candidates, r.candidates_seconds, a.db
+        "  candidatas de Canal Verde: {} (marcadas en {:.1} s, guardadas en {:.1} s): vamos cases candidates --db {} --territory 1116",
+        r.candidates.candidates, r.candidates.flag_seconds, r.candidates.store_seconds, a.db
     );
     println!("  ({:.1} s) exporte el reporte de una institución con: vamos referrals export --db {} --institution MSPBS --territory 1116 --format csv", started.elapsed().as_secs_f64(), a.db);
     Ok(ExitCode::SUCCESS)

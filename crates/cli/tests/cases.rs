@@ -354,6 +354,13 @@ fn a_case_closes_as_protected_only_once_counter_referrals_prove_every_planned_se
             vec!["abierto", "asignado", "verificacion", "cerrado"],
             "{label}"
         );
+        // The Mesa's figures count it.
+        let figures = site.ok("mesa_me", &["cases", "figures"]);
+        assert_eq!(figures["closed_protected"], 1, "{label}: {figures}");
+        assert!(
+            figures["median_days_to_protection"].is_number(),
+            "{label}: {figures}"
+        );
         // Every read and change was audited under the account's name.
         let audited = site.ints(
             "SELECT COUNT(*) FROM audit_log WHERE actor LIKE 'mesa_me%' AND subject_kind = 'caso'",

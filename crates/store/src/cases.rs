@@ -545,12 +545,14 @@ const CANDIDATE_COLS: [crate::bulk::Col; 10] = [
     crate::bulk::Col("criteria_version", false),
 ];
 
-/// Replaces the candidates of the districts within `ranges` by `rows`, all or nothing.
+/// Replaces the candidates of the districts within `ranges` by `rows`, all or nothing; the
+/// rows are taken from the iterator a slice at a time (a national generation flags over a
+/// million units). How many were stored.
 pub fn replace_candidates(
     db: &mut crate::sql::Db<'_>,
     ranges: &[(i64, i64)],
-    rows: &[CandidateRow],
-) -> Result<()> {
+    rows: &mut dyn Iterator<Item = CandidateRow>,
+) -> Result<u64> {
     in_tx(db.raw(), |sql| {
         let mut params: Vec<Param> = Vec::new();
         let cond = crate::bulk::ranges_sql("district_code", ranges, &mut params);
@@ -558,27 +560,30 @@ pub fn replace_candidates(
             &format!("DELETE FROM case_candidates WHERE {cond}"),
             &params,
         )?;
-        for chunk in rows.chunks(100_000) {
-            let values: Vec<Vec<Param>> = chunk
-                .iter()
-                .map(|c| {
-                    vec![
-                        c.unit_kind.as_str().into(),
-                        c.unit_id.into(),
-                        c.measurement_id.into(),
-                        c.district_code.into(),
-                        c.priority.as_str().into(),
-                        c.score.into(),
-                        c.reasons.join("|").into(),
-                        c.unprotected.into(),
-                        c.populations.as_str().into(),
-                        c.criteria_version.as_str().into(),
-                    ]
-                })
-                .collect();
+        let mut stored = 0u64;
+        let mut values: Vec<Vec<Param>> = Vec::with_capacity(50_000);
+        loop {
+            values.clear();
+            for c in (&mut *rows).take(50_000) {
+                values.push(vec![
+                    c.unit_kind.as_str().into(),
+                    c.unit_id.into(),
+                    c.measurement_id.into(),
+                    c.district_code.into(),
+                    c.priority.as_str().into(),
+                    c.score.into(),
+                    c.reasons.join("|").into(),
+                    c.unprotected.into(),
+                    c.populations.as_str().into(),
+                    c.criteria_version.as_str().into(),
+                ]);
+            }
+            if values.is_empty() {
+                return Ok(stored);
+            }
+            stored += values.len() as u64;
             crate::bulk::insert_rows(sql, "case_candidates", &CANDIDATE_COLS, &values)?;
         }
-        Ok(())
     })
 }
 
@@ -801,4 +806,74 @@ pub fn notices(
         p,
     )?;
     Ok(out)
+}
+
+/// Counts of the cases within `ranges` and, for those closed as protected, the days each took
+/// from opening to verified protection (the caller takes the median).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Figures {
+    pub open: i64,
+    pub closed: i64,
+    pub closed_protected: i64,
+    pub pending_approval: i64,
+    /// Per unit kind: (kind, open, closed).
+    pub by_unit: Vec<(String, i64, i64)>,
+    /// Opening and closing moments (RFC 3339) of the cases closed as protected.
+    pub protected_spans: Vec<(String, String)>,
+}
+
+/// The figures of the cases within `ranges` (`None`: all).
+pub fn figures(db: &mut crate::sql::Db<'_>, ranges: Option<&[(i64, i64)]>) -> Result<Figures> {
+    let mut params: Vec<Param> = Vec::new();
+    let scope = match ranges {
+        None => "1 = 1".to_string(),
+        Some(r) => crate::bulk::ranges_sql("district_code", r, &mut params),
+    };
+    let mut f = Figures::default();
+    for r in db.raw().query(
+        &format!(
+            "SELECT unit_kind, status, ending, COUNT(*) FROM cases WHERE {scope}
+             GROUP BY unit_kind, status, ending ORDER BY unit_kind"
+        ),
+        &params,
+    )? {
+        let (kind, status, ending, n) = (r.text(0), r.text(1), r.string(2), r.int(3).unwrap_or(0));
+        let closed = status == "cerrado";
+        if closed {
+            f.closed += n;
+            if ending.as_deref() == Some("protegido") {
+                f.closed_protected += n;
+            }
+        } else {
+            f.open += n;
+        }
+        if status == "cierre_pendiente" {
+            f.pending_approval += n;
+        }
+        match f.by_unit.iter_mut().find(|(k, _, _)| *k == kind) {
+            Some(row) => {
+                if closed {
+                    row.2 += n;
+                } else {
+                    row.1 += n;
+                }
+            }
+            None => f
+                .by_unit
+                .push((kind, if closed { 0 } else { n }, if closed { n } else { 0 })),
+        }
+    }
+    f.protected_spans = db
+        .raw()
+        .query(
+            &format!(
+                "SELECT opened_at, closed_at FROM cases WHERE {scope} AND status = 'cerrado'
+                 AND ending = 'protegido' AND closed_at IS NOT NULL"
+            ),
+            &params,
+        )?
+        .iter()
+        .map(|r| (r.text(0), r.text(1)))
+        .collect();
+    Ok(f)
 }

@@ -108,8 +108,7 @@ pub struct GenerateReport {
     pub outcome: vamos_store::referrals::SyncOutcome,
     pub synthetic: bool,
     /// Units flagged for Canal Verde from the same needs, and the seconds that took.
-    pub candidates: u64,
-    pub candidates_seconds: f64,
+    pub candidates: crate::cases::Flagged,
 }
 
 /// Generates the referrals of a measurement (the latest when `None`) in `territory` (the
@@ -217,10 +216,8 @@ pub fn generate(
         actor,
     )?;
     // The Canal Verde candidates of the same needs, for the Mesas' lists.
-    let flagging = std::time::Instant::now();
     let candidates =
         crate::cases::refresh_candidates(store, catalogue, m.id, &territory_ranges(t), &rows)?;
-    let candidates_seconds = flagging.elapsed().as_secs_f64();
     Ok(GenerateReport {
         measurement: m.id,
         as_of: m.as_of,
@@ -228,8 +225,7 @@ pub fn generate(
         needs: rows.len() as u64,
         outcome,
         synthetic: m.synthetic,
-        candidates: candidates as u64,
-        candidates_seconds,
+        candidates,
     })
 }
 

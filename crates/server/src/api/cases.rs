@@ -30,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reopen_case))
         .routes(routes!(accept_case))
         .routes(routes!(case_notifications))
+        .routes(routes!(case_figures))
 }
 
 /// The territory of a candidates list.
@@ -454,4 +455,31 @@ pub async fn case_notifications(
         })
         .await?;
     Ok(Json(json!({ "total": out.len(), "items": out })))
+}
+
+/// The territory of the figures.
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FiguresQuery {
+    /// PY, DD o DDdd (por defecto, todo el ámbito de la cuenta)
+    pub territory: Option<String>,
+}
+
+/// `GET /api/cases/figures`
+#[utoipa::path(get, path = "/api/cases/figures", tag = "casos",
+    summary = "Cifras de los casos: abiertos, cerrados, con protección verificada, mediana de días hasta la protección, por tipo de unidad",
+    params(FiguresQuery),
+    responses((status = 200, description = "Correcto", body = Object)),
+    extensions(("x-vamos-permission" = json!(Permission::CasesRead.code())), ("x-vamos-personal-data" = json!(false))))]
+pub async fn case_figures(
+    State(st): State<AppState>,
+    p: Principal,
+    Query(q): Query<FiguresQuery>,
+) -> ApiResult<Json<Value>> {
+    let f = p
+        .act(&st, move |s, actor| {
+            c::figures(s, actor, q.territory.as_deref())
+        })
+        .await?;
+    Ok(Json(json!(f)))
 }

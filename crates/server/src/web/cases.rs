@@ -51,6 +51,7 @@ pub async fn workbench(
         .pool
         .run(move |s| {
             let candidates = c::candidates_page(s, &actor, t2.as_deref(), Some(200))?;
+            let figures = c::figures(s, &actor, t2.as_deref())?;
             let cases = c::list(
                 s,
                 &actor,
@@ -61,10 +62,10 @@ pub async fn workbench(
                     limit: Some(500),
                 },
             )?;
-            Ok((candidates, cases))
+            Ok((candidates, cases, figures))
         })
         .await;
-    let ((candidates, total), cases) = match out {
+    let ((candidates, total), cases, figures) = match out {
         Ok(x) => x,
         Err(e) => return page.error(&e),
     };
@@ -86,6 +87,7 @@ pub async fn workbench(
         context! {
             candidates => JValue::from_serialize(&shown),
             total,
+            figures => JValue::from_serialize(&figures),
             stages,
             territory,
             can_open => page.can(Permission::CasesOpen) || page.can(Permission::CasesWork),
