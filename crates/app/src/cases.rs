@@ -271,8 +271,23 @@ pub fn refresh_candidates(
 ) -> Result<Flagged> {
     let started = std::time::Instant::now();
     let canal = criteria(catalogue)?;
-    let flagged = flag(&canal, needs.iter().map(NeedRef::from), &HashMap::new());
+    let mut flagged = flag(&canal, needs.iter().map(NeedRef::from), &HashMap::new());
     let flag_seconds = started.elapsed().as_secs_f64();
+    // In the table's order (district, highest score first): the rows are appended.
+    flagged.sort_unstable_by(|a, b| {
+        (
+            a.district_code,
+            std::cmp::Reverse(a.score),
+            a.unit_id,
+            a.unit_kind.code(),
+        )
+            .cmp(&(
+                b.district_code,
+                std::cmp::Reverse(b.score),
+                b.unit_id,
+                b.unit_kind.code(),
+            ))
+    });
     let started = std::time::Instant::now();
     let version = canal.version.clone();
     let mut rows = flagged.into_iter().map(|c| store_cases::CandidateRow {

@@ -506,7 +506,7 @@ pub fn explain_in(
                                         "technical": r.description})
                         }
                     }
-                    Because::NotEligible => json!({"source": "catálogo", "date": null, "detail": format!("no cumple la condición de elegibilidad: {}", s.eligibility.as_ref().map(|e| e.source()).unwrap_or(""))}),
+                    Because::NotEligible => json!({"source": "catálogo", "date": null, "detail": "no le corresponde: no cumple la condición del servicio (edad, sexo u otra)", "technical": format!("condición de elegibilidad: {}", s.eligibility.as_ref().map(|e| e.source()).unwrap_or(""))}),
                     Because::EligibilityUnknown => json!({"source": "catálogo", "date": null, "detail": "faltan datos para saber si el servicio le corresponde"}),
                     Because::NoEvidence => json!({"source": null, "date": null, "detail": "ninguna fuente de evidencia vigente (registros, contra-referencias o FIPS) permite decidir"}),
                 };

@@ -232,6 +232,7 @@ status-protegido = protected
 status-desprotegido = unprotected
 status-no_aplica = not applicable
 status-sin_dato = no data
+status-reservado = withheld
 logros-registry = See the persons and households of { $name } in the registry
 reg-synthetic-note = The registry holds synthetic data (generated for testing): these persons do not exist.
 
@@ -683,7 +684,8 @@ person-open-case = Open a Canal Verde case
 person-done-oriented = Orientation recorded: it counts as ORIENTACIONES SPS received today.
 person-done-case = Case { $id } was opened: the district's Mesa de Protección Social will follow it.
 person-print-help = To hand over the route on paper use the browser's Print (Ctrl+P): the person's details and route are printed.
-person-route-none = According to the latest measurement no service is missing.
+person-route-none = According to the latest measurement no service your role can see is missing.
+person-route = The person's route: what is missing, in order
 person-status = Status per service
 person-cases = Canal Verde cases
 person-no-cases = No Canal Verde cases.

@@ -232,6 +232,7 @@ status-protegido = protegido
 status-desprotegido = desprotegido
 status-no_aplica = no aplica
 status-sin_dato = sin dato
+status-reservado = reservado
 logros-registry = Ver las personas y hogares de { $name } en el registro
 reg-synthetic-note = El registro contiene datos sintéticos (generados para pruebas): estas personas no existen.
 
@@ -683,7 +684,8 @@ person-open-case = Abrir un caso de Canal Verde
 person-done-oriented = Orientación registrada: cuenta como ORIENTACIONES SPS recibida hoy.
 person-done-case = Se abrió el caso { $id }: la Mesa de Protección Social del distrito lo seguirá.
 person-print-help = Para entregar la ruta impresa use «Imprimir» del navegador (Ctrl+P): se imprimen los datos de la persona y su ruta.
-person-route-none = No le falta ningún servicio según la última medición.
+person-route-none = Según la última medición no le falta ningún servicio de los que su rol puede ver.
+person-route = Ruta de la persona: lo que le falta, en orden
 person-status = Estatus por servicio
 person-cases = Casos de Canal Verde
 person-no-cases = Sin casos de Canal Verde.

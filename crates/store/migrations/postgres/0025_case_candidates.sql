@@ -16,7 +16,7 @@ CREATE TABLE case_candidates (
     -- Populations of special attention, comma-separated.
     populations TEXT NOT NULL,
     -- The version of canal_verde.toml that flagged it.
-    criteria_version TEXT NOT NULL,
-    PRIMARY KEY (unit_kind, unit_id)
+    criteria_version TEXT NOT NULL
 );
-CREATE INDEX case_candidates_district ON case_candidates (district_code, score DESC, unit_id);
+-- In reading order: a district's list is one range of the index, highest score first.
+CREATE UNIQUE INDEX case_candidates_district ON case_candidates (district_code, score DESC, unit_id, unit_kind);

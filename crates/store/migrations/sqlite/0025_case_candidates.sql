@@ -17,6 +17,7 @@ CREATE TABLE case_candidates (
     populations TEXT NOT NULL,
     -- The version of canal_verde.toml that flagged it.
     criteria_version TEXT NOT NULL,
-    PRIMARY KEY (unit_kind, unit_id)
-);
-CREATE INDEX case_candidates_district ON case_candidates (district_code, score DESC, unit_id);
+    -- Clustered in reading order: a district's list is one range of the table, highest score
+    -- first (rows are written in this order, so a generation appends).
+    PRIMARY KEY (district_code, score DESC, unit_id, unit_kind)
+) WITHOUT ROWID;
