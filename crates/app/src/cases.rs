@@ -978,12 +978,24 @@ fn verdicts(
         .ok()
         .and_then(|d| DistrictCode::from_number(d).ok())
         .ok_or_else(|| Error::internal(format!("distrito del caso inválido: {now_in}")))?;
+    // Only the communities the plan's units live in today (a page of a case reads a few
+    // hundred households, not a district).
+    let reading = vamos_store::Reading::at(date);
+    let mut communities = Vec::new();
+    for (kind, id) in &units {
+        let k = match kind.as_str() {
+            "persona" => vamos_store::UnitKind::Person,
+            "hogar" => vamos_store::UnitKind::Household,
+            _ => vamos_store::UnitKind::Community,
+        };
+        if let Some(c) = crate::measurements::community_of(store, k, *id)? {
+            if !communities.contains(&c) {
+                communities.push(c);
+            }
+        }
+    }
     let mut data = vamos_engine::RegistryData::new(&crate::measurements::FormVocabulary);
-    store.load_registry(
-        TerritoryCode::District(district),
-        &vamos_store::Reading::at(date),
-        &mut data,
-    )?;
+    store.load_communities(&communities, i64::MAX, &reading, &mut data)?;
     data.finish();
     for (kind, id) in units {
         let k = match kind.as_str() {

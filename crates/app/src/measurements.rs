@@ -311,7 +311,11 @@ pub fn explain(
 }
 
 /// The community a unit belongs to now (a person: its household's), if it is registered.
-fn community_of(store: &mut dyn Store, kind: UnitKind, id: i64) -> anyhow::Result<Option<i64>> {
+pub(crate) fn community_of(
+    store: &mut dyn Store,
+    kind: UnitKind,
+    id: i64,
+) -> anyhow::Result<Option<i64>> {
     let household = match kind {
         UnitKind::Community => return Ok(Some(id)),
         UnitKind::Household => id,
