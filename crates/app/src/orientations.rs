@@ -152,7 +152,18 @@ mod tests {
         assert!(utgs.can(Permission::CounterReferralsWrite));
         assert!(!utgs.can(Permission::ReferralsWork), "only this one event");
         let e = &events[0].event;
-        assert_eq!(e.event_id.as_deref(), Some("orientacion-42-2026-12-07"));
+        // Per person, day and place.
+        let id = e.event_id.as_deref().unwrap();
+        assert!(id.starts_with("orientacion-42-2026-12-07-"), "{id}");
+        let bare = Orientation {
+            person_id: 42,
+            place: None,
+        };
+        let (_, plain) = sender(&orientador(), &bare, day).unwrap();
+        assert_eq!(
+            plain[0].event.event_id.as_deref(),
+            Some("orientacion-42-2026-12-07")
+        );
         assert_eq!(e.service.as_deref(), Some("orientacion"));
         assert_eq!(e.person_id.as_deref(), Some("42"));
     }

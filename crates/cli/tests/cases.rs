@@ -794,6 +794,37 @@ fn an_orientation_recorded_at_the_counter_makes_the_persons_orientaciones_sps_pr
             Some(json!({"person_id": person, "place": "x".repeat(201)})),
         );
         assert_eq!(st, 400, "{label}");
+        // The person page: the orientador's own district shows it with the orientation; a
+        // person of another district is refused as the registry API refuses it (403, outside
+        // the account's territories), without a word of its data, and the refusal is audited.
+        let (st, page, _) = call(
+            &s,
+            &ori,
+            "get",
+            &format!("/registro/personas/{person}"),
+            None,
+        );
+        assert_eq!(st, 200, "{label}");
+        assert!(
+            page.as_str().unwrap().contains("ORIENTACIONES SPS"),
+            "{label}"
+        );
+        let (st_far, far_page, _) =
+            call(&s, &ori, "get", &format!("/registro/personas/{far}"), None);
+        assert_eq!(st_far, 403, "{label}");
+        let far_page = far_page.as_str().unwrap();
+        assert!(far_page.contains("fuera de su ámbito"), "{label}");
+        assert!(
+            !far_page.contains("ORIENTACIONES"),
+            "{label}: no status of another district"
+        );
+        let (st_none, _, _) = call(&s, &ori, "get", "/registro/personas/99999999", None);
+        assert_eq!(st_none, 404, "{label}");
+        let refused = site.ints(&format!(
+            "SELECT COUNT(*) FROM audit_log WHERE actor LIKE 'ori_me%' AND action = 'leer persona'
+             AND subject_id = '{far}' AND outcome LIKE 'denegado%'"
+        ));
+        assert_eq!(refused[0], 1, "{label}");
         let audited = site.ints(
             "SELECT COUNT(*) FROM audit_log WHERE actor LIKE 'ori_me (orientación)%' AND action = 'recibir contra-referencias'",
         );

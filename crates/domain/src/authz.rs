@@ -579,7 +579,9 @@ mod tests {
         assert!(!Role::Coordinador.grants(Permission::RegistryRead));
         assert!(!Role::Encuestador.grants(Permission::StatusRead));
         assert!(Role::Orientador.grants(Permission::StatusRead));
-        assert!(!Role::Orientador.grants(Permission::RegistryRead));
+        // The orientador finds the person at the counter, but reads no institution's lists.
+        assert!(Role::Orientador.grants(Permission::RegistryRead));
+        assert!(!Role::Orientador.grants(Permission::ReferralsRead));
         assert!(!Role::Publico.grants(Permission::LogrosRead));
         for r in Role::ALL {
             assert_eq!(

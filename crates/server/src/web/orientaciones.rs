@@ -313,9 +313,10 @@ pub fn entitlements(
                 if s.package != pkg || dec.status == Status::NoAplica {
                     continue;
                 }
-                if c != Category::Hogares
-                    && !seen.insert((s.name.to_lowercase(), s.institution.clone()))
-                {
+                // The catalogue names each category's copy with its range in brackets
+                // ("ORIENTACIONES SPS (30 a 59 años)"): the name before them is the service.
+                let base = s.name.split(" (").next().unwrap_or(&s.name).to_lowercase();
+                if c != Category::Hogares && !seen.insert((base, s.institution.clone())) {
                     continue;
                 }
                 let e = if dec.because == Because::EligibilityUnknown {
