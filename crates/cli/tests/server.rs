@@ -1437,6 +1437,30 @@ fn the_language_link_keeps_the_page_and_its_query() {
 }
 
 #[test]
+fn a_services_unprotected_figure_leads_to_the_referrals_behind_it_for_staff_only() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (_, _, staff) = web(
+            &f.s,
+            f.session(),
+            "get",
+            "/logros?t=1116&logro=7",
+            &[],
+            None,
+        );
+        assert!(
+            staff.contains("href=\"/bandeja?servicio=") && staff.contains("&amp;territorio=1116\""),
+            "the unprotected count links to the inbox"
+        );
+        let (_, _, public) = f.get("/logros?t=1116&logro=7");
+        assert!(
+            !public.contains("/bandeja?servicio="),
+            "no link on public figures"
+        );
+    }
+}
+
+#[test]
 fn the_public_dashboard_is_labelled_synthetic_and_public() {
     let (apps, _busy) = web_apps();
     for f in apps {

@@ -456,6 +456,9 @@ pub async fn page(
         Ok(Some(f)) => {
             let registry = page.can(Permission::RegistryRead) && t != TerritoryCode::Nation;
             let can_publish = !public && page.can(Permission::MeasurementsPublish);
+            // Behind a service's unprotected figure: its open referrals in the inbox (scoped,
+            // audited, exportable there), for accounts that read them and inside their scope.
+            let behind = !public && !outside && page.can(Permission::ReferralsRead);
             let csrf = page
                 .user
                 .as_ref()
@@ -464,7 +467,7 @@ pub async fn page(
             let v = view(&f, t, chosen, &st.catalogue, page.lang);
             page.html(
                 "logros.html",
-                context! { registry, outside, can_publish, csrf, ..v },
+                context! { registry, outside, can_publish, behind, csrf, ..v },
             )
         }
         Ok(None) => page.html(

@@ -701,3 +701,4 @@ case-figures-protected = { $n } with protection verified
 case-figures-median = Median days to verified protection
 case-figures-days = { $n } days
 case-figures-unit = { $open } open, { $closed } closed
+logros-behind = See who: their open referrals in the inbox (exportable)

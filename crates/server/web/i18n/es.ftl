@@ -701,3 +701,4 @@ case-figures-protected = { $n } con protección verificada
 case-figures-median = Mediana de días hasta la protección verificada
 case-figures-days = { $n } días
 case-figures-unit = { $open } abiertos, { $closed } cerrados
+logros-behind = Ver quiénes: sus referencias abiertas en la bandeja (exportables)
