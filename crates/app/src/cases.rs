@@ -317,11 +317,12 @@ pub const CANDIDATES_LIMIT: i64 = 5_000;
 /// The Canal Verde candidates of `territory` (within the caller's scope; all of it when
 /// `None`), as flagged at the latest referral generation from the measurement's unmet needs,
 /// highest score first, at most `limit` ([`CANDIDATES_LIMIT`] by default), without the units
-/// whose referrals were all answered since; and how many were flagged in all. Audited (one
-/// record for the list).
+/// whose referrals were all answered since; and how many were flagged in all. Populations and
+/// criteria the caller's fields do not reveal are withheld. Audited (one record for the list).
 pub fn candidates_page(
     store: &mut dyn Store,
     actor: &Actor,
+    catalogue: &Catalogue,
     territory: Option<&str>,
     limit: Option<i64>,
 ) -> Result<(Vec<Candidate>, i64)> {
@@ -342,6 +343,13 @@ pub fn candidates_page(
     };
     let limit = limit.unwrap_or(CANDIDATES_LIMIT).clamp(1, CANDIDATES_LIMIT);
     let (rows, total) = store_cases::candidates(&mut store.db(), r.as_deref(), district, limit)?;
+    // The populations of special attention the caller may know of (disability, poverty,
+    // indigenous identity only with their field), and the criteria that name one it may not
+    // read as withheld — as in a referral.
+    let fields = crate::registry::visible_fields(store, actor)?;
+    let visible = crate::referrals::visible_populations(&fields);
+    let may_know = |p: &str| visible.as_ref().is_none_or(|v| v.iter().any(|x| x == p));
+    let canal = criteria(catalogue)?;
     let out: Vec<Candidate> = rows
         .into_iter()
         .filter_map(|c| {
@@ -351,12 +359,27 @@ pub fn candidates_page(
                 district_code: c.district_code,
                 priority: Priority::parse(&c.priority)?,
                 score: c.score,
-                reasons: c.reasons,
+                reasons: c
+                    .reasons
+                    .into_iter()
+                    .map(|name| {
+                        let hides = canal
+                            .criteria
+                            .iter()
+                            .find(|k| k.name == name)
+                            .is_some_and(|k| k.populations.iter().any(|p| !may_know(p)));
+                        if hides {
+                            crate::registry::WITHHELD.to_string()
+                        } else {
+                            name
+                        }
+                    })
+                    .collect(),
                 unprotected: u32::try_from(c.unprotected).unwrap_or(0),
                 populations: c
                     .populations
                     .split(',')
-                    .filter(|p| !p.is_empty())
+                    .filter(|p| !p.is_empty() && may_know(p))
                     .map(str::to_string)
                     .collect(),
                 open_case: c.open_case,
@@ -378,10 +401,10 @@ pub fn candidates_page(
 pub fn candidates(
     store: &mut dyn Store,
     actor: &Actor,
-    _catalogue: &Catalogue,
+    catalogue: &Catalogue,
     territory: Option<&str>,
 ) -> Result<Vec<Candidate>> {
-    Ok(candidates_page(store, actor, territory, None)?.0)
+    Ok(candidates_page(store, actor, catalogue, territory, None)?.0)
 }
 
 // ------------------------------------------------------------------------------------ open
@@ -653,6 +676,12 @@ fn case_json(c: &Case, tasks: &[Task], events: &[Event], verdicts: &Verdicts) ->
         "approved_by": c.approved_by,
         "closed_at": c.closed_at,
         "offered_to": c.offered_to,
+        "offered_to_name": c.offered_to.and_then(DistrictCode::from_stored).map(|d| {
+            format!(
+                "{} ({d})",
+                vamos_domain::Territory::official().name_of(TerritoryCode::District(d))
+            )
+        }),
         "tasks": tasks.iter().map(|t| task_json(t, verdicts)).collect::<Vec<_>>(),
         "timeline": events,
     })
@@ -755,9 +784,36 @@ pub fn of_person(
 
 // ------------------------------------------------------------------------------- follow-up
 
+/// Whether the case is followed within the caller's territories (not only offered to them):
+/// a case offered to another district is read there, and worked there only once accepted.
+fn followed_here(actor: &Actor, c: &Case) -> bool {
+    DistrictCode::from_stored(c.district_code)
+        .is_some_and(|d| actor.scope.covers(TerritoryCode::District(d)))
+}
+
+/// [`visible`], refusing a case only offered to the caller's districts (it must be accepted
+/// first) — for every step that changes it.
+fn visible_to_work(store: &mut dyn Store, actor: &Actor, id: i64, action: &str) -> Result<Case> {
+    let c = visible(store, actor, id, action)?;
+    if !followed_here(actor, &c) {
+        actor.audit(
+            store,
+            action,
+            "caso",
+            &id.to_string(),
+            "gestión de casos",
+            "denegado: caso ofrecido y todavía no aceptado",
+        )?;
+        return Err(Error::forbidden(format!(
+            "el caso {id} se ofreció a su distrito: acéptelo primero para seguirlo"
+        )));
+    }
+    Ok(c)
+}
+
 fn work(store: &mut dyn Store, actor: &Actor, id: i64, action: &str) -> Result<(Case, Vec<Task>)> {
     actor.require(Permission::CasesWork)?;
-    let c = visible(store, actor, id, action)?;
+    let c = visible_to_work(store, actor, id, action)?;
     if c.status == CaseStatus::Cerrado.code() {
         return Err(Error::conflict(format!(
             "el caso {id} está cerrado: ábralo de nuevo para seguir"
@@ -1277,7 +1333,7 @@ pub fn approve(
     reason: Option<&str>,
 ) -> Result<CaseStatus> {
     actor.require(Permission::CasesApprove)?;
-    let c0 = visible(store, actor, id, "aprobar cierre de caso")?;
+    let c0 = visible_to_work(store, actor, id, "aprobar cierre de caso")?;
     if c0.status != CaseStatus::CierrePendiente.code() {
         return Err(Error::conflict(format!(
             "el caso {id} no tiene un cierre pendiente de aprobación"
@@ -1336,7 +1392,7 @@ pub fn approve(
 /// Reopens a closed case: the same case, its history kept, back in follow-up.
 pub fn reopen(store: &mut dyn Store, actor: &Actor, id: i64, reason: &str) -> Result<()> {
     actor.require(Permission::CasesWork)?;
-    let c0 = visible(store, actor, id, "reabrir caso")?;
+    let c0 = visible_to_work(store, actor, id, "reabrir caso")?;
     if c0.status != CaseStatus::Cerrado.code() {
         return Err(Error::conflict(format!("el caso {id} no está cerrado")));
     }
@@ -1380,7 +1436,23 @@ pub fn follow_move(store: &mut dyn Store, actor: &Actor, household_id: i64) -> R
     let to = i64::from(h.district.get());
     let mut offered = Vec::new();
     for c0 in store_cases::open_cases_of_household(&mut store.db(), household_id)? {
-        if c0.district_code == to || c0.offered_to == Some(to) {
+        if c0.offered_to == Some(to) || (c0.district_code == to && c0.offered_to.is_none()) {
+            continue;
+        }
+        if c0.district_code == to {
+            // Back where it is followed: the offer to the district it had moved to is withdrawn.
+            let mut c = c0.clone();
+            c.offered_to = None;
+            c.updated_at = crate::clock::now_rfc3339();
+            save(
+                store,
+                actor,
+                &c,
+                &c0.status,
+                &[],
+                "oferta_retirada",
+                format!("el hogar volvió al distrito {to:04}: la oferta se retira"),
+            )?;
             continue;
         }
         let mut c = c0.clone();
@@ -1403,7 +1475,11 @@ pub fn follow_move(store: &mut dyn Store, actor: &Actor, household_id: i64) -> R
 /// The Mesa of the district a case was offered to takes it: the case is followed there from now
 /// on (its responsible member is cleared; the institution stays), its history kept.
 pub fn accept(store: &mut dyn Store, actor: &Actor, id: i64) -> Result<()> {
-    let (c0, _) = work(store, actor, id, "aceptar caso")?;
+    actor.require(Permission::CasesWork)?;
+    let c0 = visible(store, actor, id, "aceptar caso")?;
+    if c0.status == CaseStatus::Cerrado.code() {
+        return Err(Error::conflict(format!("el caso {id} está cerrado")));
+    }
     let Some(to) = c0.offered_to else {
         return Err(Error::conflict(format!(
             "el caso {id} no fue ofrecido a otro distrito"

@@ -993,7 +993,7 @@ fn units_in_scope(
 
 fn may_see_fields(store: &mut dyn Store, actor: &Actor) -> Result<Option<BTreeSet<String>>> {
     match actor.role {
-        // Orientadores have no registry reading but see identification (MESA_FIELDS).
+        // Orientadores see identification (MESA_FIELDS), as the Mesa does.
         Some(_) => crate::registry::visible_fields(store, actor),
         None => Ok(None),
     }
@@ -1605,7 +1605,17 @@ pub fn approve(store: &mut dyn Store, actor: &Actor, id: i64, follow: Follow<'_>
         // latest measurement's Logros and the in-memory copy follow now.
         refreshed = Some(follow_change(store, id, &built.set, &now, follow));
         if kind == ChangeType::MudarHogar {
-            crate::cases::follow_move(store, actor, row.unit_id)?;
+            // The change is applied: a failure to offer its cases is recorded, not undone.
+            if let Err(e) = crate::cases::follow_move(store, actor, row.unit_id) {
+                actor.audit(
+                    store,
+                    "ofrecer casos del hogar mudado",
+                    "hogar",
+                    &row.unit_id.to_string(),
+                    "gestión de casos",
+                    &format!("error: {}", e.message),
+                )?;
+            }
         }
     } else {
         store::approve(&mut store.db(), id, &approval)?;

@@ -379,6 +379,27 @@ pub fn explain_household(
     Ok((whole, members))
 }
 
+/// A form's question without its `${campo}` references (the enumerator's screen fills them
+/// with the member's name): "¿${nombres} está embarazada?" reads "¿La persona está embarazada?".
+fn without_placeholders(label: &str) -> String {
+    let mut parts = label.split("${");
+    let mut out = parts.next().unwrap_or_default().to_string();
+    for part in parts {
+        match part.split_once('}') {
+            Some((_, tail)) => {
+                let start = out.is_empty() || out.ends_with('¿');
+                out.push_str(if start { "La persona" } else { "la persona" });
+                out.push_str(tail);
+            }
+            None => {
+                out.push_str("${");
+                out.push_str(part);
+            }
+        }
+    }
+    out
+}
+
 /// The answers a survey rule read for `unit`, each as (the question as asked, the answer in
 /// words): choice codes by their label in the shipped form, `sin respuesta` for none.
 fn recorded_answers(
@@ -407,7 +428,7 @@ fn recorded_answers(
         });
         let question = f
             .question_label(spec.name)
-            .map_or_else(|| spec.name.replace('_', " "), str::to_string);
+            .map_or_else(|| spec.name.replace('_', " "), without_placeholders);
         let value = match (facts.get(*var), spec.ty) {
             (Fact::Null, _) => "sin respuesta".to_string(),
             (Fact::Int(n), _) => n.to_string(),
@@ -739,4 +760,22 @@ pub fn explain_community(
         as_of,
         counter_referrals_until,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_placeholders;
+
+    #[test]
+    fn a_question_reads_without_the_forms_field_references() {
+        assert_eq!(
+            without_placeholders("¿${nombres} está embarazada?"),
+            "¿La persona está embarazada?"
+        );
+        assert_eq!(
+            without_placeholders("Edad de ${nombres}"),
+            "Edad de la persona"
+        );
+        assert_eq!(without_placeholders("sin cierre ${x"), "sin cierre ${x");
+    }
 }

@@ -437,7 +437,8 @@ fn candidates(
     territory: &str,
     limit: Option<i64>,
 ) -> Result<ExitCode> {
-    let (out, total) = c::candidates_page(s, who, Some(territory), limit)?;
+    let catalogue = crate::measure::load_catalogue(None)?;
+    let (out, total) = c::candidates_page(s, who, &catalogue, Some(territory), limit)?;
     print(common, &out, || {
         println!(
             "{total} candidatas en {territory} según la última medición; {} con referencias aún sin atender, mayor prioridad primero:",

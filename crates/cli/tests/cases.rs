@@ -205,7 +205,16 @@ fn notices(site: &Site, user: &str) -> Vec<(String, String)> {
 /// The first indigenous household candidate of Mariscal Estigarribia whose every open referral
 /// can be proven by a counter-referral.
 fn indigenous_household(site: &Site) -> i64 {
-    let list = site.ok("mesa_me", &["cases", "candidates", "--territory", "1602"]);
+    // The Mesa's fields do not include indigenous identity: its list withholds it (and the
+    // criteria that name it); a UTGS analyst sees why each unit is a candidate.
+    let mesa = site.ok("mesa_me", &["cases", "candidates", "--territory", "1602"]);
+    let text = mesa.to_string();
+    assert!(
+        !text.contains("indigenas") && !text.to_lowercase().contains("indígena"),
+        "{}: the Mesa's candidates reveal indigenous identity",
+        site.db.label
+    );
+    let list = site.ok("ana1", &["cases", "candidates", "--territory", "1602"]);
     let list = list.as_array().unwrap();
     assert!(!list.is_empty(), "{}: no candidates", site.db.label);
     for c in list {
@@ -653,6 +662,23 @@ fn a_household_that_moves_offers_its_open_case_to_the_new_districts_mesa() {
         let offered = site.ok("mesa_villeta", &["cases", "show", &id]);
         assert_eq!(offered["offered_to"], 1116, "{label}: {offered}");
         assert_eq!(offered["district_code"], 1602);
+        // Read there, but not worked there until accepted.
+        let early_note = site.refused(
+            "mesa_villeta",
+            &[
+                "cases",
+                "note",
+                &id,
+                "--kind",
+                "nota",
+                "--text",
+                "antes de aceptar",
+            ],
+        );
+        assert!(
+            early_note.contains("acéptelo primero"),
+            "{label}: {early_note}"
+        );
         // Only the Mesa it was offered to accepts it.
         let other = site.refused("mesa_me", &["cases", "accept", &id]);
         assert!(other.contains("otro distrito"), "{label}: {other}");

@@ -54,9 +54,10 @@ pub async fn case_candidates(
     p: Principal,
     Query(q): Query<CandidatesQuery>,
 ) -> ApiResult<Json<Value>> {
+    let cat = st.catalogue.clone();
     let (items, total) = p
         .act(&st, move |s, actor| {
-            c::candidates_page(s, actor, q.territory.as_deref(), q.limit)
+            c::candidates_page(s, actor, &cat, q.territory.as_deref(), q.limit)
         })
         .await?;
     Ok(Json(json!({ "total": total, "items": items })))

@@ -46,11 +46,12 @@ pub async fn workbench(
         Err(e) => return page.error(&e),
     };
     let territory = q.get("territorio").cloned().filter(|t| !t.is_empty());
+    let cat = st.catalogue.clone();
     let t2 = territory.clone();
     let out = st
         .pool
         .run(move |s| {
-            let candidates = c::candidates_page(s, &actor, t2.as_deref(), Some(200))?;
+            let candidates = c::candidates_page(s, &actor, &cat, t2.as_deref(), Some(200))?;
             let figures = c::figures(s, &actor, t2.as_deref())?;
             let cases = c::list(
                 s,
@@ -121,10 +122,12 @@ pub async fn open(State(st): State<AppState>, page: Page, Form(f): Form<OpenForm
     }
     let actor = p.as_actor();
     let cat = st.catalogue.clone();
+    // Only back to the page of the person the case is opened for (built here, not taken).
     let back = f
         .volver
-        .clone()
-        .filter(|v| v.starts_with("/registro/personas/") && !v.contains("//"));
+        .as_deref()
+        .filter(|_| f.unidad == "persona")
+        .map(|_| format!("/registro/personas/{}", f.numero));
     let o = c::OpenCase {
         unit_kind: f.unidad,
         unit_id: f.numero,

@@ -83,6 +83,12 @@ impl Lang {
         out
     }
 
+    /// A number with one decimal, with the language's decimal mark.
+    pub fn dec(self, n: f64) -> String {
+        let (_, dec) = self.marks();
+        format!("{n:.1}").replace('.', &dec.to_string())
+    }
+
     /// A ratio (0–1) as a percentage with one decimal; `None` reads "—".
     pub fn pct(self, ratio: Option<f64>) -> String {
         let Some(r) = ratio else {
@@ -247,6 +253,12 @@ mod tests {
         assert!(!found.contains("personas"), "{found}");
         let many = m.text(Lang::Es, "reg-results", &[("n", "8.189".into())]);
         assert!(many.contains("8.189 personas"), "{many}");
+    }
+
+    #[test]
+    fn a_decimal_takes_the_languages_mark() {
+        assert_eq!(Lang::Es.dec(12.5), "12,5");
+        assert_eq!(Lang::En.dec(12.5), "12.5");
     }
 
     #[test]

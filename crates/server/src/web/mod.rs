@@ -96,6 +96,13 @@ impl Web {
                 None => "—".to_string(),
             }
         });
+        // A number with one decimal and the language's decimal mark (`12,5` in Spanish).
+        env.add_filter("dec", |state: &minijinja::State, v: JValue| {
+            match number(&v) {
+                Some(n) => lang_of(state).dec(n),
+                None => "—".to_string(),
+            }
+        });
         // A ratio as a percentage; "—" when there is none (nobody identified, or suppressed).
         env.add_filter("pct", |state: &minijinja::State, v: JValue| {
             lang_of(state).pct(number(&v))

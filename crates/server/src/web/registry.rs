@@ -123,7 +123,7 @@ pub async fn search(
                     }
                 })
                 .collect();
-            let shown_before = f.desde.unwrap_or(0).max(0);
+            let shown_before = f.desde.unwrap_or(0).clamp(0, 100_000_000);
             let next = v.get("next_after").and_then(Value::as_i64).map(|after| {
                 let mut pairs: Vec<(&str, String)> = [
                     ("nombre", nombre),

@@ -20,3 +20,6 @@ CREATE TABLE case_candidates (
 );
 -- In reading order: a district's list is one range of the index, highest score first.
 CREATE UNIQUE INDEX case_candidates_district ON case_candidates (district_code, score DESC, unit_id, unit_kind);
+
+-- Cases offered to a district (their household moved there) are read and notified there.
+CREATE INDEX cases_offered ON cases (offered_to) WHERE offered_to IS NOT NULL;

@@ -21,3 +21,6 @@ CREATE TABLE case_candidates (
     -- first (rows are written in this order, so a generation appends).
     PRIMARY KEY (district_code, score DESC, unit_id, unit_kind)
 ) WITHOUT ROWID;
+
+-- Cases offered to a district (their household moved there) are read and notified there.
+CREATE INDEX cases_offered ON cases (offered_to) WHERE offered_to IS NOT NULL;
