@@ -347,7 +347,7 @@ pub fn candidates_page(
     // indigenous identity only with their field), and the criteria that name one it may not
     // read as withheld — as in a referral.
     let fields = crate::registry::visible_fields(store, actor)?;
-    let visible = crate::referrals::visible_populations(&fields);
+    let visible = crate::registry::visible_populations(&fields);
     let may_know = |p: &str| visible.as_ref().is_none_or(|v| v.iter().any(|x| x == p));
     let canal = criteria(catalogue)?;
     let out: Vec<Candidate> = rows

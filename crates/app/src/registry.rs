@@ -690,6 +690,31 @@ fn category_visible(c: &Value, fields: &Option<BTreeSet<String>>) -> bool {
         .is_none_or(|f| may_see(fields, f))
 }
 
+/// The populations of special attention a caller who sees `fields` may know a unit belongs
+/// to (`None`: every one): each only with the field that reveals it
+/// ([`vamos_domain::authz::population_field`]) — disability, poverty, indigenous identity only
+/// when the agreement lists them like any other field.
+pub fn visible_populations(fields: &Option<BTreeSet<String>>) -> Option<Vec<String>> {
+    use vamos_engine::logros::{COMMUNITY_BREAKDOWNS, HOUSEHOLD_BREAKDOWNS, PERSON_BREAKDOWNS};
+    let f = fields.as_ref()?;
+    let mut all: Vec<&str> = Vec::new();
+    for p in PERSON_BREAKDOWNS
+        .iter()
+        .chain(&HOUSEHOLD_BREAKDOWNS)
+        .chain(&COMMUNITY_BREAKDOWNS)
+    {
+        if !all.contains(p) {
+            all.push(p);
+        }
+    }
+    Some(
+        all.into_iter()
+            .filter(|p| vamos_domain::authz::population_field(p).is_some_and(|x| f.contains(x)))
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
 /// A status explanation ([`crate::measurements::explain`]) as a caller who sees `fields` may
 /// read it: the sensitive classes (disability, poverty, pregnancy, indigenous identity) and
 /// every other attribute outside its role's fields or its institution's agreement stay out —
