@@ -993,7 +993,7 @@ fn units_in_scope(
 
 fn may_see_fields(store: &mut dyn Store, actor: &Actor) -> Result<Option<BTreeSet<String>>> {
     match actor.role {
-        // Orientadores see identification (MESA_FIELDS), as the Mesa does.
+        // Orientadores do not read the registry but see identification (MESA_FIELDS).
         Some(_) => crate::registry::visible_fields(store, actor),
         None => Ok(None),
     }

@@ -70,7 +70,7 @@ impl Actor {
     pub fn can(&self, p: Permission) -> bool {
         self.operator
             || (self.role.is_some_and(|r| r.grants(p))
-                && self.scopes.as_ref().is_none_or(|s| s.contains(&p)))
+                && self.scopes.as_ref().is_none_or(|s| p.within(s)))
     }
 
     /// `Ok` when [`Actor::can`], else a refusal naming the permission.

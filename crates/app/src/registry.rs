@@ -264,7 +264,7 @@ impl Page {
 
 /// Persons matching a search, within the caller's scope, with the fields it may see.
 pub fn search_persons(store: &mut dyn Store, actor: &Actor, q: &PersonSearch) -> Result<Page> {
-    actor.require(Permission::RegistryRead)?;
+    actor.require(Permission::PersonsFind)?;
     let t = parse_territory(q.territory.as_deref())?;
     let purpose = purpose_or(&q.purpose, "búsqueda en el registro")?;
     let mut conds = vec![Filter::Or(
@@ -407,7 +407,7 @@ pub fn person(
     id: PersonId,
     purpose: &Option<String>,
 ) -> Result<Value> {
-    actor.require(Permission::RegistryRead)?;
+    actor.require(Permission::PersonsFind)?;
     let purpose = purpose_or(purpose, "consulta de una persona")?;
     let fields = visible_fields(store, actor)?;
     match views::person(&mut store.db(), id)? {

@@ -84,6 +84,10 @@ impl Role {
     /// The permissions the role grants.
     pub fn grants(self, p: Permission) -> bool {
         use Permission::*;
+        // Finding a person comes with reading the registry, and is all the counter needs.
+        if p == PersonsFind {
+            return self == Role::Orientador || self.grants(RegistryRead);
+        }
         match self {
             Role::Administrador => true,
             Role::Analista => matches!(
@@ -139,14 +143,14 @@ impl Role {
             Role::Supervisor => Role::Mesa.grants(p) || p == CasesApprove,
             Role::Encuestador => matches!(p, CatalogueRead | GrievancesLodge),
             // An orientador at the counter finds the person (by cédula or name, within its
-            // territories, with the Mesa's fields), sees their route and records the orientation
-            // given; it lodges grievances on their behalf, but handling them (and reading the
-            // identification they carry) is for those who can act on them.
+            // territories, with the Mesa's fields: `PersonsFind`, above), sees their route and
+            // records the orientation given — but lists no households or communities; it lodges
+            // grievances on their behalf, but handling them (and reading the identification
+            // they carry) is for those who can act on them.
             Role::Orientador => {
                 matches!(
                     p,
-                    RegistryRead
-                        | StatusRead
+                    StatusRead
                         | CatalogueRead
                         | ChangesRequest
                         | GrievancesLodge
@@ -245,10 +249,14 @@ pub enum Permission {
     /// Recording the orientation given to a person at the counter: evidence for ORIENTACIONES
     /// SPS, sent as the UTGS's counter-referral.
     OrientationsRecord,
+    /// Finding a person by cédula or name and reading that person (personal data): what the
+    /// counter needs, without listing households or communities (`RegistryRead`, which implies
+    /// it).
+    PersonsFind,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 22] = [
+    pub const ALL: [Permission; 23] = [
         Permission::RegistryRead,
         Permission::StatusRead,
         Permission::LogrosRead,
@@ -271,6 +279,7 @@ impl Permission {
         Permission::CasesWork,
         Permission::CasesApprove,
         Permission::OrientationsRecord,
+        Permission::PersonsFind,
     ];
 
     /// Token scope name.
@@ -298,11 +307,19 @@ impl Permission {
             Permission::CasesWork => "casos:gestionar",
             Permission::CasesApprove => "casos:aprobar",
             Permission::OrientationsRecord => "orientaciones:registrar",
+            Permission::PersonsFind => "personas:buscar",
         }
     }
 
     pub fn parse(s: &str) -> Option<Permission> {
         Permission::ALL.into_iter().find(|p| p.code() == s)
+    }
+
+    /// Whether a credential limited to `scopes` may use `self`: listed, or implied by one that
+    /// is (reading the registry includes finding a person).
+    pub fn within(self, scopes: &[Permission]) -> bool {
+        scopes.contains(&self)
+            || (self == Permission::PersonsFind && scopes.contains(&Permission::RegistryRead))
     }
 
     pub fn label(self) -> &'static str {
@@ -340,6 +357,9 @@ impl Permission {
             }
             Permission::OrientationsRecord => {
                 "registrar la orientación dada a una persona (evidencia de ORIENTACIONES SPS)"
+            }
+            Permission::PersonsFind => {
+                "buscar una persona por cédula o nombre y ver su página (datos personales)"
             }
         }
     }
@@ -579,9 +599,18 @@ mod tests {
         assert!(!Role::Coordinador.grants(Permission::RegistryRead));
         assert!(!Role::Encuestador.grants(Permission::StatusRead));
         assert!(Role::Orientador.grants(Permission::StatusRead));
-        // The orientador finds the person at the counter, but reads no institution's lists.
-        assert!(Role::Orientador.grants(Permission::RegistryRead));
+        // The orientador finds a person at the counter, but lists no households and reads no
+        // institution's lists; whoever reads the registry also finds persons.
+        assert!(Role::Orientador.grants(Permission::PersonsFind));
+        assert!(!Role::Orientador.grants(Permission::RegistryRead));
         assert!(!Role::Orientador.grants(Permission::ReferralsRead));
+        for r in Role::ALL {
+            if r.grants(Permission::RegistryRead) {
+                assert!(r.grants(Permission::PersonsFind), "{r:?}");
+            }
+        }
+        assert!(Permission::PersonsFind.within(&[Permission::RegistryRead]));
+        assert!(!Permission::RegistryRead.within(&[Permission::PersonsFind]));
         assert!(!Role::Publico.grants(Permission::LogrosRead));
         for r in Role::ALL {
             assert_eq!(

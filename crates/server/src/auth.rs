@@ -45,7 +45,7 @@ impl Principal {
         self.role.grants(p)
             && match &self.credential {
                 Credential::Session { .. } => true,
-                Credential::Token { scopes, .. } => scopes.contains(&p),
+                Credential::Token { scopes, .. } => p.within(scopes),
             }
     }
 

@@ -57,7 +57,7 @@ impl From<PersonSearch> for registry::PersonSearch {
     summary = "Buscar personas por nombre, cédula o territorio, dentro del ámbito de la cuenta",
     params(PersonSearch),
     responses((status = 200, description = "Correcto", body = Page)),
-    extensions(("x-vamos-permission" = json!(Permission::RegistryRead.code())), ("x-vamos-personal-data" = json!(true))))]
+    extensions(("x-vamos-permission" = json!(Permission::PersonsFind.code())), ("x-vamos-personal-data" = json!(true))))]
 pub async fn search_persons(
     State(st): State<AppState>,
     p: Principal,
@@ -79,7 +79,7 @@ pub async fn search_persons(
         (status = 200, description = "Correcto", body = Object),
         (status = 404, description = "No encontrado (o fuera del ámbito de la cuenta)", body = crate::error::ErrorBody),
     ),
-    extensions(("x-vamos-permission" = json!(Permission::RegistryRead.code())), ("x-vamos-personal-data" = json!(true))))]
+    extensions(("x-vamos-permission" = json!(Permission::PersonsFind.code())), ("x-vamos-personal-data" = json!(true))))]
 pub async fn get_person(
     State(st): State<AppState>,
     p: Principal,

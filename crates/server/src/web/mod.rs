@@ -227,7 +227,7 @@ impl FromRequestParts<AppState> for Page {
 /// A navigation entry: its path, its message id, whether it is the current section.
 fn nav(page: &Page) -> Vec<JValue> {
     let mut items = vec![("/", "nav-home"), ("/logros", "nav-logros")];
-    if page.can(Permission::RegistryRead) {
+    if page.can(Permission::PersonsFind) {
         items.push(("/registro", "nav-registry"));
     }
     if page.can(Permission::ReferralsRead) {
@@ -580,7 +580,7 @@ async fn home(page: Page) -> Response {
             if page.can(Permission::ReferralsRead) {
                 t.push(context! { href => "/bandeja", key => "task-inbox" });
             }
-            if page.can(Permission::RegistryRead) {
+            if page.can(Permission::PersonsFind) {
                 t.push(context! { href => "/registro", key => "task-registry" });
             }
             if page.can(Permission::CasesRead) {

@@ -121,6 +121,7 @@ pub async fn page(
             cases,
             contacts,
             can_status => p.can(Permission::StatusRead),
+            can_households => p.can(Permission::RegistryRead),
             can_referrals => p.can(Permission::ReferralsRead),
             can_cases => p.can(Permission::CasesRead),
             can_orient => p.can(Permission::OrientationsRecord),

@@ -61,7 +61,7 @@ pub async fn search(
     let Some(p) = page.user.clone() else {
         return page.error(&ApiError::unauthorized());
     };
-    if !p.can(Permission::RegistryRead) {
+    if !p.can(Permission::PersonsFind) {
         return page.error(&ApiError::forbidden(
             "su rol no permite consultar el registro de personas",
         ));
@@ -152,7 +152,7 @@ pub async fn search(
             let last = shown_before + i64::try_from(rows.len()).unwrap_or(0);
             page.html(
                 "registro.html",
-                context! { form, rows, searched => true, next, total, at_least, first, last, synthetic },
+                context! { form, rows, searched => true, next, total, at_least, first, last, synthetic, can_households => p.can(Permission::RegistryRead) },
             )
         }
         Err(e)
