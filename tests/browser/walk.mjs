@@ -59,13 +59,18 @@ async function check(name) {
   console.log(`ok ${step} ${name} — ${file} — axe: ${result.length} avisos, ${bad.length} graves`);
 }
 
+// Signs in through the login form as `user` (every account of the walk has the same password).
+async function signIn(user) {
+  await page.goto(`${BASE}/ingresar`);
+  await page.getByLabel("Usuario").fill(user);
+  await page.getByLabel("Contraseña").fill(process.env.PASSWORD);
+  await page.getByRole("button", { name: "Ingresar" }).click();
+  await page.waitForURL(`${BASE}/`);
+}
+
 // 1. An analyst signs in, imports the FIPS survey, classifies, and follows the dashboard from
 // the nation down to a household of Villeta.
-await page.goto(`${BASE}/ingresar`);
-await page.getByLabel("Usuario").fill(process.env.USER_NAME);
-await page.getByLabel("Contraseña").fill(process.env.PASSWORD);
-await page.getByRole("button", { name: "Ingresar" }).click();
-await page.waitForURL(`${BASE}/`);
+await signIn(process.env.USER_NAME);
 await page.getByRole("navigation", { name: "Secciones" }).getByRole("link", { name: "Importaciones" }).click();
 await page.waitForURL(/importaciones/);
 await check("importaciones");
@@ -251,11 +256,7 @@ await page.waitForURL(`${BASE}/`);
 expect(await page.getByRole("link", { name: "Ingresar", exact: true }).isVisible(), "la sesión no terminó");
 
 // 7. An MSPBS operator of Villeta works the inbox, records a service and sees the dashboard move.
-await page.goto(`${BASE}/ingresar`);
-await page.getByLabel("Usuario").fill(process.env.OPERATOR);
-await page.getByLabel("Contraseña").fill(process.env.PASSWORD);
-await page.getByRole("button", { name: "Ingresar" }).click();
-await page.waitForURL(`${BASE}/`);
+await signIn(process.env.OPERATOR);
 await page.getByRole("navigation", { name: "Secciones" }).getByRole("link", { name: "Bandeja" }).click();
 await page.waitForURL(/bandeja/);
 await check("bandeja-mspbs");
@@ -293,11 +294,7 @@ console.log(`tablero: ${service} protegidos ${before} → ${after}`);
 // told why the case cannot be closed yet (its plan is not verified).
 await page.getByRole("button", { name: "Salir" }).click();
 await page.waitForURL(`${BASE}/`);
-await page.goto(`${BASE}/ingresar`);
-await page.getByLabel("Usuario").fill(process.env.MESA);
-await page.getByLabel("Contraseña").fill(process.env.PASSWORD);
-await page.getByRole("button", { name: "Ingresar" }).click();
-await page.waitForURL(`${BASE}/`);
+await signIn(process.env.MESA);
 await page.getByRole("navigation", { name: "Secciones" }).getByRole("link", { name: "Casos" }).click();
 await page.waitForURL(/\/casos/);
 expect(await page.getByRole("heading", { name: "Candidatas" }).isVisible(), "sin candidatas en el banco de trabajo");
@@ -330,11 +327,7 @@ await page.waitForURL(`${BASE}/`);
 
 // 7c. The other institutions report their services (the UTGS administrator sends their
 // counter-referrals through the API), and the MSPBS operator records hers in the inbox.
-await page.goto(`${BASE}/ingresar`);
-await page.getByLabel("Usuario").fill("admin");
-await page.getByLabel("Contraseña").fill(process.env.PASSWORD);
-await page.getByRole("button", { name: "Ingresar" }).click();
-await page.waitForURL(`${BASE}/`);
+await signIn("admin");
 const adminCsrf = await page.locator("input[name=csrf]").first().getAttribute("value");
 const today = new Date().toISOString().slice(0, 10);
 const others = plan.filter((t) => t.institution !== "MSPBS").map((t) => ({
@@ -347,11 +340,7 @@ if (others.length > 0) {
 }
 await page.getByRole("button", { name: "Salir" }).click();
 await page.waitForURL(`${BASE}/`);
-await page.goto(`${BASE}/ingresar`);
-await page.getByLabel("Usuario").fill(process.env.OPERATOR);
-await page.getByLabel("Contraseña").fill(process.env.PASSWORD);
-await page.getByRole("button", { name: "Ingresar" }).click();
-await page.waitForURL(`${BASE}/`);
+await signIn(process.env.OPERATOR);
 for (const t of plan.filter((x) => x.institution === "MSPBS")) {
   await page.goto(`${BASE}/bandeja?servicio=${t.service}`);
   const mine = page.locator("li.referral").filter({ has: page.locator(`input[name=persona][value="${t.unit_id}"]`) }).first();
@@ -365,11 +354,7 @@ await page.waitForURL(`${BASE}/`);
 
 // 7d. The Mesa is told the plan was answered, opens the case from its notice and closes it:
 // the system verifies each service protegido.
-await page.goto(`${BASE}/ingresar`);
-await page.getByLabel("Usuario").fill(process.env.MESA);
-await page.getByLabel("Contraseña").fill(process.env.PASSWORD);
-await page.getByRole("button", { name: "Ingresar" }).click();
-await page.waitForURL(`${BASE}/`);
+await signIn(process.env.MESA);
 let notice = page.locator("#avisos").getByRole("link", { name: new RegExp(`Caso ${caseId}: cada servicio del plan fue atendido`) });
 for (let i = 0; i < 20 && !(await notice.isVisible()); i += 1) {
   await page.waitForTimeout(500);
@@ -391,11 +376,7 @@ await page.waitForURL(`${BASE}/`);
 
 // 7e. An orientadora of Villeta finds a person by cédula, records the orientation she gave, and
 // the person's ORIENTACIONES SPS becomes protegido.
-await page.goto(`${BASE}/ingresar`);
-await page.getByLabel("Usuario").fill(process.env.ORIENTADOR);
-await page.getByLabel("Contraseña").fill(process.env.PASSWORD);
-await page.getByRole("button", { name: "Ingresar" }).click();
-await page.waitForURL(`${BASE}/`);
+await signIn(process.env.ORIENTADOR);
 const orientation = (status) => status.categories.flatMap((c) => c.services).find((x) => x.service.startsWith("orientaciones_sps"));
 const people = await (await page.request.get(`${BASE}/api/persons?territory=1116&limit=100`)).json();
 let guided = null;
@@ -429,11 +410,7 @@ await check("persona-orientada");
 console.log(`orientación: persona ${guided.id} — ORIENTACIONES SPS ${oriented}`);
 await page.getByRole("button", { name: "Salir" }).click();
 await page.waitForURL(`${BASE}/`);
-await page.goto(`${BASE}/ingresar`);
-await page.getByLabel("Usuario").fill(process.env.MESA);
-await page.getByLabel("Contraseña").fill(process.env.PASSWORD);
-await page.getByRole("button", { name: "Ingresar" }).click();
-await page.waitForURL(`${BASE}/`);
+await signIn(process.env.MESA);
 
 // 8. A citizen lodges a complaint about a service on the public page and follows it by code.
 await page.goto(`${BASE}/`);

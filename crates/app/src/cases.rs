@@ -184,11 +184,10 @@ impl Tally {
 }
 
 /// The candidates among `needs`: per unit, the criteria of its kind it meets; highest priority
-/// first, then score. Units with an open case are kept, marked with it.
+/// first, then score. (Their open cases are marked when the stored list is read.)
 pub fn flag<'a>(
     canal: &CanalVerde,
     needs: impl IntoIterator<Item = NeedRef<'a>>,
-    open_cases: &HashMap<(String, i64), i64>,
 ) -> Vec<Candidate> {
     let mut units: rustc_hash::FxHashMap<(UnitKind, i64), Tally> = Default::default();
     let mut known = Populations::default();
@@ -229,7 +228,7 @@ pub fn flag<'a>(
                 reasons: met.iter().map(|c| c.name.clone()).collect(),
                 unprotected: t.unprotected,
                 populations: pops.into_iter().map(str::to_string).collect(),
-                open_case: open_cases.get(&(kind.code().to_string(), id)).copied(),
+                open_case: None,
             })
         })
         .collect();
@@ -271,7 +270,7 @@ pub fn refresh_candidates(
 ) -> Result<Flagged> {
     let started = std::time::Instant::now();
     let canal = criteria(catalogue)?;
-    let mut flagged = flag(&canal, needs.iter().map(NeedRef::from), &HashMap::new());
+    let mut flagged = flag(&canal, needs.iter().map(NeedRef::from));
     let flag_seconds = started.elapsed().as_secs_f64();
     // In the table's order (district, highest score first): the rows are appended.
     flagged.sort_unstable_by(|a, b| {
@@ -397,16 +396,6 @@ pub fn candidates_page(
     Ok((out, total))
 }
 
-/// [`candidates_page`] with the default limit, without the total.
-pub fn candidates(
-    store: &mut dyn Store,
-    actor: &Actor,
-    catalogue: &Catalogue,
-    territory: Option<&str>,
-) -> Result<Vec<Candidate>> {
-    Ok(candidates_page(store, actor, catalogue, territory, None)?.0)
-}
-
 // ------------------------------------------------------------------------------------ open
 
 /// What to open a case for.
@@ -514,8 +503,7 @@ pub fn open(
         }
     };
     let needs = store_cases::open_needs_of(&mut store.db(), kind.code(), o.unit_id)?;
-    let open_cases = HashMap::new();
-    let flagged = flag(&canal, needs.iter().map(NeedRef::from), &open_cases)
+    let flagged = flag(&canal, needs.iter().map(NeedRef::from))
         .into_iter()
         .find(|c| c.unit_kind == kind && c.unit_id == o.unit_id);
     let (priority, score) = flagged

@@ -127,7 +127,8 @@ fn accounts(s: &mut dyn Store, catalogue: &vamos_catalogue::Catalogue, db: &str)
 /// The Mesa of Villeta opens cases for its three highest-priority household candidates.
 fn cases(s: &mut dyn Store, catalogue: &vamos_catalogue::Catalogue) -> Result<()> {
     let mesa = vamos_app::accounts::command_line_actor(s, "mesa_villeta")?;
-    let candidates = vamos_app::cases::candidates(s, &mesa, catalogue, Some(DISTRICT))?;
+    let (candidates, _) =
+        vamos_app::cases::candidates_page(s, &mesa, catalogue, Some(DISTRICT), None)?;
     let mut opened = Vec::new();
     for c in candidates
         .iter()

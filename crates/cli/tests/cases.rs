@@ -628,9 +628,19 @@ fn a_household_that_moves_offers_its_open_case_to_the_new_districts_mesa() {
             .as_i64()
             .unwrap()
             .to_string();
-        // Villeta's Mesa cannot take a case that was not offered to it.
+        // Villeta's Mesa cannot take a case that was not offered to it, is told nothing of
+        // it and counts none.
         let early = site.refused("mesa_villeta", &["cases", "accept", &id]);
         assert!(early.contains("no encontrado"), "{label}: {early}");
+        assert!(
+            notices(&site, "mesa_villeta").iter().all(|(_, c)| *c != id),
+            "{label}: another district's case in the notices"
+        );
+        assert_eq!(
+            site.ok("mesa_villeta", &["cases", "figures"])["open"],
+            0,
+            "{label}"
+        );
         let villeta = site.ints("SELECT MIN(id) FROM communities WHERE district_code = 1116")[0];
         let asked = site.ok(
             "ana1",
@@ -683,6 +693,16 @@ fn a_household_that_moves_offers_its_open_case_to_the_new_districts_mesa() {
         let other = site.refused("mesa_me", &["cases", "accept", &id]);
         assert!(other.contains("otro distrito"), "{label}: {other}");
         site.ok("mesa_villeta", &["cases", "accept", &id]);
+        assert_eq!(
+            site.ok("mesa_villeta", &["cases", "figures"])["open"],
+            1,
+            "{label}"
+        );
+        assert_eq!(
+            site.ok("mesa_me", &["cases", "figures"])["open"],
+            0,
+            "{label}"
+        );
         let moved = site.ok("mesa_villeta", &["cases", "show", &id]);
         assert_eq!(moved["district_code"], 1116, "{label}");
         assert!(moved["offered_to"].is_null());

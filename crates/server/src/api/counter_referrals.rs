@@ -266,6 +266,17 @@ pub(crate) async fn ingest_as(
     Ok(summary)
 }
 
+/// The answer to a submission of one event: 201 stored, 200 already received, 422 refused.
+pub(crate) fn single_status(sum: &cr::IngestSummary) -> StatusCode {
+    if sum.accepted == 1 {
+        StatusCode::CREATED
+    } else if sum.duplicates == 1 {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    }
+}
+
 /// `POST /api/counter-referrals`: one event. 201 accepted, 200 already received (idempotent),
 /// 422 rejected with the reasons.
 #[utoipa::path(post, path = "/api/counter-referrals", tag = "contra-referencias",
@@ -289,13 +300,7 @@ pub async fn post_one(
         event: e.into(),
     }];
     let sum = ingest(&st, p, events, "api").await?;
-    let status = if sum.accepted == 1 {
-        StatusCode::CREATED
-    } else if sum.duplicates == 1 {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = single_status(&sum);
     let result = sum.results.first().cloned().map(EventResult::from);
     let errors = sum.errors.into_iter().map(EventError::from).collect();
     Ok((status, Json(EventAnswer { result, errors })))

@@ -3,7 +3,7 @@
 //! ORIENTACIONES SPS (`vamos_app::orientations`), so it moves the person's status and the
 //! Logros like any service delivered.
 
-use super::counter_referrals::{ingest_as, IngestReport};
+use super::counter_referrals::{ingest_as, single_status, IngestReport};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -58,12 +58,5 @@ pub async fn record_orientation(
     )
     .map_err(ApiError::from)?;
     let sum = ingest_as(&st, utgs, events, "orientacion").await?;
-    let status = if sum.accepted == 1 {
-        StatusCode::CREATED
-    } else if sum.duplicates == 1 {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    Ok((status, Json(IngestReport::from(sum))))
+    Ok((single_status(&sum), Json(IngestReport::from(sum))))
 }

@@ -188,8 +188,9 @@ impl FromRequestParts<AppState> for Page {
                 return Err(error_page(lang, &e));
             }
         }
+        // Only a page that is shown needs them (a form's POST answers with a redirect).
         let notices = match &user {
-            Some(u) if u.can(Permission::CasesRead) => {
+            Some(u) if u.can(Permission::CasesRead) && parts.method == axum::http::Method::GET => {
                 let actor = u.as_actor();
                 // A page still renders when the notices cannot be read: they are a reminder.
                 state
