@@ -18,3 +18,10 @@ pub fn now_rfc3339() -> String {
 pub fn today() -> chrono::NaiveDate {
     chrono::Local::now().date_naive()
 }
+
+/// A calendar date `AAAA-MM-DD` as people in Paraguay write it (`DD/MM/AAAA`); anything else
+/// unchanged.
+pub fn date_es(iso: &str) -> String {
+    chrono::NaiveDate::parse_from_str(iso, "%Y-%m-%d")
+        .map_or_else(|_| iso.to_string(), |d| d.format("%d/%m/%Y").to_string())
+}

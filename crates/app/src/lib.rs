@@ -31,6 +31,7 @@ pub mod referrals;
 pub mod registry;
 pub mod self_registration;
 pub mod suppression;
+pub mod units;
 pub mod versions;
 
 pub use context::Actor;

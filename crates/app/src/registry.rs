@@ -630,6 +630,22 @@ fn category_field(code: &str) -> Option<&'static str> {
     }
 }
 
+/// Whether a caller who sees `fields` may know which units belong to category `code` (the
+/// category before birth tells a pregnancy; the others, an age).
+pub fn category_code_visible(code: &str, fields: &Option<BTreeSet<String>>) -> bool {
+    category_field(code).is_none_or(|f| may_see(fields, f))
+}
+
+/// Whether a caller who sees `fields` may know a unit's status for service `code`: not when
+/// the service's eligibility names an attribute it may not see (its status would answer it).
+pub fn service_status_visible(
+    catalogue: &vamos_catalogue::Catalogue,
+    code: &str,
+    fields: &Option<BTreeSet<String>>,
+) -> bool {
+    fields.is_none() || !matches!(cut_of(catalogue, code, fields), Cut::Status)
+}
+
 /// Whether a catalogue rule names a variable the caller may not see (an unknown one counts as
 /// hidden).
 fn rule_hidden(rule: &vamos_catalogue::Compiled, fields: &Option<BTreeSet<String>>) -> bool {

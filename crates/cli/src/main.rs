@@ -17,6 +17,7 @@ mod orientations;
 mod output;
 mod referrals;
 mod serve;
+mod units;
 
 use clap::{Arg, ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -98,6 +99,9 @@ enum Command {
     },
     /// Los diez Logros de una medición, por territorio.
     Logros(measure::LogrosArgs),
+    /// Las unidades detrás de una cifra: quiénes cuenta un Logro (o uno de sus servicios) como
+    /// sin protección o sin dato en un distrito, página por página o en CSV.
+    Units(units::UnitsArgs),
     /// Explica, servicio por servicio, el estatus de una persona, hogar o comunidad.
     Explain(measure::ExplainArgs),
     /// Demostración: los cuatro distritos piloto (SINTÉTICOS) en una base SQLite local.
@@ -371,6 +375,7 @@ fn main() -> ExitCode {
         Command::Classify(a) => measure::classify(&a),
         Command::Measurements { command } => measure::measurements(&command),
         Command::Logros(a) => measure::logros(&a),
+        Command::Units(a) => units::units(&a),
         Command::Explain(a) => measure::explain(&a),
         Command::Demo(a) => commands::demo(&a),
         Command::Serve(a) => serve::serve(&a),

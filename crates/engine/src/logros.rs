@@ -546,3 +546,135 @@ fn tally(cls: &Classifier<'_>, data: &RegistryData, only: Option<&UnitSet>) -> V
         })
         .collect()
 }
+
+/// Which units of a figure a list asks for: those the figure counts as not protected, or
+/// those it counts as without data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behind {
+    /// Of a Logro: not in concurrent protection (the card's complement of *protegidos*); of a
+    /// service: `desprotegido` for it.
+    Unprotected,
+    /// Of a Logro: not protected with some núcleo service *sin dato*; of a service: `sin_dato`.
+    WithoutData,
+}
+
+/// The figure a list of units stands behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Figure {
+    pub category: Category,
+    /// One núcleo service of the category (catalogue index): its row instead of the card.
+    pub service: Option<usize>,
+    /// A breakdown of the category (index into its populations, see [`Populations`]).
+    pub population: Option<usize>,
+    pub which: Behind,
+}
+
+/// One unit behind a figure, with the núcleo services it lacks (not protegido nor no aplica).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitBehind {
+    pub unit: Unit,
+    pub district: DistrictCode,
+    pub lacking: Vec<(usize, Status)>,
+}
+
+/// The units that figure `f` counts, in registry order — the same decisions [`measure`] made,
+/// so the list and the figure agree unit for unit.
+pub fn units_behind(cls: &Classifier<'_>, data: &RegistryData, f: Figure) -> Vec<UnitBehind> {
+    let nucleo: Vec<usize> = cls
+        .services_of(f.category)
+        .iter()
+        .copied()
+        .filter(|&i| {
+            cls.catalogue
+                .services
+                .get(i)
+                .is_some_and(|s| s.package == Package::Nucleo)
+        })
+        .collect();
+    let pops = Populations::new(cls, data);
+    let counted = |dec: &[Decision]| -> bool {
+        match f.service {
+            Some(s) => dec.iter().any(|d| {
+                d.service == s
+                    && d.status
+                        == match f.which {
+                            Behind::Unprotected => Status::Desprotegido,
+                            Behind::WithoutData => Status::SinDato,
+                        }
+            }),
+            None => {
+                let concurrent = cls.concurrent(dec);
+                let without = dec
+                    .iter()
+                    .any(|d| nucleo.contains(&d.service) && d.status == Status::SinDato);
+                !concurrent && (f.which == Behind::Unprotected || without)
+            }
+        }
+    };
+    let lacking = |dec: &[Decision]| -> Vec<(usize, Status)> {
+        dec.iter()
+            .filter(|d| {
+                nucleo.contains(&d.service)
+                    && matches!(d.status, Status::Desprotegido | Status::SinDato)
+            })
+            .map(|d| (d.service, d.status))
+            .collect()
+    };
+    let in_population = |flags: &[bool]| f.population.is_none_or(|i| flags.get(i) == Some(&true));
+    let mut out = Vec::new();
+    let mut dec = Vec::new();
+    let mut cats = Vec::new();
+    let mut keep = |unit: Unit, district: DistrictCode, dec: &[Decision]| {
+        if counted(dec) {
+            out.push(UnitBehind {
+                unit,
+                district,
+                lacking: lacking(dec),
+            });
+        }
+    };
+    match f.category.unit() {
+        vamos_domain::services::Unit::Person => {
+            for p in 0..data.persons() {
+                cls.person_categories(data, p, &mut cats);
+                if !cats.contains(&f.category) || !in_population(&pops.person(p)) {
+                    continue;
+                }
+                let h = data.person_household.get(p).copied().unwrap_or(0) as usize;
+                let Some(&district) = data.household_district.get(h) else {
+                    continue;
+                };
+                dec.clear();
+                cls.classify(data, Unit::Person(p), f.category, &mut dec);
+                keep(Unit::Person(p), district, &dec);
+            }
+        }
+        vamos_domain::services::Unit::Household => {
+            for h in 0..data.households() {
+                let Some(&district) = data.household_district.get(h) else {
+                    continue;
+                };
+                if !in_population(&pops.household(h)) {
+                    continue;
+                }
+                dec.clear();
+                cls.classify(data, Unit::Household(h), f.category, &mut dec);
+                keep(Unit::Household(h), district, &dec);
+            }
+        }
+        vamos_domain::services::Unit::Community => {
+            for c in 0..data.communities() {
+                let Some(&district) = data.community_district.get(c) else {
+                    continue;
+                };
+                if !in_population(&pops.community(c)) {
+                    continue;
+                }
+                dec.clear();
+                cls.classify(data, Unit::Community(c), f.category, &mut dec);
+                keep(Unit::Community(c), district, &dec);
+            }
+        }
+    }
+    out
+}

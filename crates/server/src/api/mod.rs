@@ -29,6 +29,7 @@ pub mod service_routes;
 pub mod session;
 pub mod status;
 pub mod tokens;
+pub mod units;
 pub mod users;
 
 use crate::state::AppState;
@@ -64,6 +65,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(grievances::router())
         .merge(cases::router())
         .merge(orientations::router())
+        .merge(units::router())
 }
 
 /// The router of the JSON API: every operation with the request body limit, the uploads

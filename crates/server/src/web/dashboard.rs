@@ -333,6 +333,7 @@ fn view(
             o.iter()
                 .map(|(k, v)| {
                     context! {
+                        code => k.clone(),
                         key => format!("breakdown-{}", k.replace('_', "-")),
                         identified => JValue::from_serialize(v.get("identified")),
                         protected => JValue::from_serialize(v.get("protected")),
@@ -459,6 +460,10 @@ pub async fn page(
             // Behind a service's unprotected figure: its open referrals in the inbox (scoped,
             // audited, exportable there), for accounts that read them and inside their scope.
             let behind = !public && !outside && page.can(Permission::ReferralsRead);
+            // Behind every figure of a district: the units it counts (`/logros/unidades`).
+            let reads_units = !public && !outside && page.can(Permission::RegistryRead);
+            let units = reads_units && matches!(t, TerritoryCode::District(_));
+            let choose_district = reads_units && !units;
             let csrf = page
                 .user
                 .as_ref()
@@ -467,7 +472,7 @@ pub async fn page(
             let v = view(&f, t, chosen, &st.catalogue, page.lang);
             page.html(
                 "logros.html",
-                context! { registry, outside, can_publish, behind, csrf, ..v },
+                context! { registry, outside, can_publish, behind, units, choose_district, csrf, ..v },
             )
         }
         Ok(None) => page.html(

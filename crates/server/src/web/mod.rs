@@ -20,6 +20,7 @@ pub mod orientaciones;
 pub mod persons;
 pub mod registry;
 pub mod selfreg;
+pub mod units;
 
 use crate::api::session::{self as api, LoginBody};
 use crate::auth::{self, Principal};
@@ -461,6 +462,8 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .route("/cuenta", get(account::page).post(account::submit))
         .route("/logros", get(dashboard::page))
         .route("/logros.csv", get(dashboard::csv))
+        .route("/logros/unidades", get(units::page))
+        .route("/logros/unidades.csv", get(units::csv))
         .route("/logros/publicar", axum::routing::post(dashboard::publish))
         .route("/catalogo", get(catalogue::page))
         .route("/orientaciones", get(orientaciones::page))

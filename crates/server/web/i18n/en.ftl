@@ -702,3 +702,32 @@ case-figures-median = Median days to verified protection
 case-figures-days = { $n } days
 case-figures-unit = { $open } open, { $closed } closed
 logros-behind = See who: their open referrals in the inbox (exportable)
+
+# The units behind a figure (/logros/unidades)
+units-title = Units behind Logro { $logro }
+units-back = ← Logro { $logro } in { $name }
+units-heading-unprotected = { $n ->
+    [one] 1 unit without protection
+   *[other] { $n } units without protection
+}
+units-heading-without-data = { $n ->
+    [one] 1 unit without data
+   *[other] { $n } units without data
+}
+units-figure = Logro { $logro } ({ $category }) in { $name }
+units-service = service «{ $name }»
+units-measurement = According to measurement { $id } as of { $date }: the list classifies the registry again as that measurement read it, so it matches the figure.
+units-audit-note = This query is recorded in the audit trail with the units shown. Only the data your agreement allows is shown.
+units-download = Download the whole list (CSV)
+units-col-unit = Unit
+units-col-lacking = Core services it lacks
+units-community = Community { $id }
+units-pages = Pages
+units-prev = ← Previous
+units-next = Next →
+units-page-of = Page { $page } of { $pages }
+units-none = No units: the figure is zero.
+units-see-unprotected = See who is without protection ({ $n })
+units-see-without-data = See who has no data ({ $n })
+units-choose-district = To see who is behind each figure, choose a district.
+units-link-title = See the list of units (audited, exportable)

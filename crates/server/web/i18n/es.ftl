@@ -702,3 +702,32 @@ case-figures-median = Mediana de días hasta la protección verificada
 case-figures-days = { $n } días
 case-figures-unit = { $open } abiertos, { $closed } cerrados
 logros-behind = Ver quiénes: sus referencias abiertas en la bandeja (exportables)
+
+# The units behind a figure (/logros/unidades)
+units-title = Unidades detrás del Logro { $logro }
+units-back = ← Logro { $logro } en { $name }
+units-heading-unprotected = { $n ->
+    [one] 1 unidad sin protección
+   *[other] { $n } unidades sin protección
+}
+units-heading-without-data = { $n ->
+    [one] 1 unidad sin dato
+   *[other] { $n } unidades sin dato
+}
+units-figure = Logro { $logro } ({ $category }) en { $name }
+units-service = servicio «{ $name }»
+units-measurement = Según la medición { $id } al { $date }: la lista clasifica de nuevo el registro tal como lo leyó esa medición, por eso coincide con la cifra.
+units-audit-note = Esta consulta queda registrada en la auditoría con las unidades mostradas. Solo se ven los datos que permite su convenio.
+units-download = Descargar la lista completa (CSV)
+units-col-unit = Unidad
+units-col-lacking = Servicios núcleo que le faltan
+units-community = Comunidad { $id }
+units-pages = Páginas
+units-prev = ← Anterior
+units-next = Siguiente →
+units-page-of = Página { $page } de { $pages }
+units-none = Ninguna unidad: la cifra está en cero.
+units-see-unprotected = Ver quiénes están sin protección ({ $n })
+units-see-without-data = Ver quiénes están sin dato ({ $n })
+units-choose-district = Para ver quiénes están detrás de cada cifra, elija un distrito.
+units-link-title = Ver la lista de unidades (auditada, exportable)

@@ -1,0 +1,541 @@
+//! The units behind a figure: from a Logro card or one of its service rows in a stored
+//! measurement, the persons, households or communities the figure counts as not protected or
+//! as without data, in one district — classified again exactly as the measurement read the
+//! registry (its reference date, its moment of knowledge, the counter-referrals it counts), so
+//! the list and the figure agree unit for unit. Personal data: the caller needs to read the
+//! registry, the district must lie in its scope, its data-sharing agreement decides the fields
+//! of each row and which figures it may list at all (a list of a service whose eligibility
+//! names a withheld attribute, or of a withheld population, would answer that attribute), and
+//! every page or export is audited with the units it showed.
+
+use crate::registry::{self, visible_fields};
+use crate::{Actor, Error, Result};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use vamos_catalogue::Catalogue;
+use vamos_domain::services::{Category, Unit as UnitKind};
+use vamos_domain::{DistrictCode, Permission, Territory, TerritoryCode};
+use vamos_engine::classify::{Classifier, Status, Unit};
+use vamos_engine::data::RegistryData;
+use vamos_engine::logros::{Behind, Figure};
+use vamos_store::Store;
+
+/// Rows per page when the caller does not say.
+pub const PAGE: usize = 50;
+/// The most rows an export carries (a district's largest list fits well within it).
+pub const EXPORT_MAX: usize = 200_000;
+
+/// Which figure to list, where and which page.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct UnitsQuery {
+    /// The measurement (the latest when absent).
+    pub measurement: Option<i64>,
+    /// A district, `DDdd`.
+    pub territory: String,
+    pub logro: u8,
+    /// A núcleo service of the Logro (its row instead of the card).
+    pub service: Option<String>,
+    /// A population of special attention the card breaks down.
+    pub population: Option<String>,
+    /// `desprotegidos` (default) or `sin_dato`.
+    pub state: Option<String>,
+    /// 1-based.
+    pub page: Option<usize>,
+    pub limit: Option<usize>,
+    pub purpose: Option<String>,
+}
+
+/// One page of units behind a figure.
+#[derive(Debug, Clone)]
+pub struct UnitsPage {
+    pub measurement: i64,
+    pub as_of: String,
+    pub synthetic: bool,
+    pub district: DistrictCode,
+    pub logro: u8,
+    pub category: Category,
+    pub service: Option<(String, String)>,
+    pub population: Option<String>,
+    pub state: &'static str,
+    pub total: usize,
+    pub page: usize,
+    pub pages: usize,
+    pub rows: Vec<Value>,
+}
+
+impl UnitsPage {
+    pub fn json(&self) -> Value {
+        json!({
+            "measurement": {"id": self.measurement, "as_of": self.as_of, "synthetic": self.synthetic},
+            "territory": crate::measurements::territory_json(TerritoryCode::District(self.district)),
+            "logro": self.logro,
+            "category": {"code": self.category.code(), "label": self.category.label()},
+            "service": self.service.as_ref().map(|(c, n)| json!({"code": c, "name": n})),
+            "population": self.population,
+            "state": self.state,
+            "total": self.total,
+            "page": self.page,
+            "pages": self.pages,
+            "units": self.rows,
+        })
+    }
+}
+
+/// One unit as classified, before any caller's fields apply.
+#[derive(Debug, Clone)]
+struct Raw {
+    kind: UnitKind,
+    id: i64,
+    household: Option<i64>,
+    lacking: Vec<(usize, Status)>,
+}
+
+/// What a list was computed from (counter-referrals move a measurement, so they are part of it).
+type Key = (i64, i64, u16, u8, Option<usize>, Option<usize>, bool);
+
+/// The last lists computed: paging through one classifies its district once.
+static RECENT: Mutex<Vec<(Key, Arc<Vec<Raw>>)>> = Mutex::new(Vec::new());
+const RECENT_MAX: usize = 8;
+
+/// A page of the units behind the figure `q` names, for `actor` (see the module comment).
+pub fn list(
+    store: &mut dyn Store,
+    actor: &Actor,
+    catalogue: &Catalogue,
+    q: &UnitsQuery,
+) -> Result<UnitsPage> {
+    let limit = q.limit.unwrap_or(PAGE).clamp(1, 1000);
+    read(
+        store,
+        actor,
+        catalogue,
+        q,
+        q.page.unwrap_or(1).max(1),
+        limit,
+    )
+}
+
+/// Every unit behind the figure `q` names (up to [`EXPORT_MAX`]), for a CSV export.
+pub fn export(
+    store: &mut dyn Store,
+    actor: &Actor,
+    catalogue: &Catalogue,
+    q: &UnitsQuery,
+) -> Result<UnitsPage> {
+    read(store, actor, catalogue, q, 1, EXPORT_MAX)
+}
+
+fn read(
+    store: &mut dyn Store,
+    actor: &Actor,
+    catalogue: &Catalogue,
+    q: &UnitsQuery,
+    page: usize,
+    limit: usize,
+) -> Result<UnitsPage> {
+    actor.require(Permission::RegistryRead)?;
+    let purpose = registry::purpose_or(&q.purpose, "lista de unidades detrás de una cifra")?;
+    let district = match registry::parse_territory(Some(&q.territory))? {
+        TerritoryCode::District(d) => d,
+        t => {
+            return Err(Error::bad_request(format!(
+                "la lista de unidades se calcula por distrito: elija un distrito de {}",
+                Territory::official().name_of(t)
+            )))
+        }
+    };
+    let subject = format!("logro {} en {district}", q.logro);
+    if !actor.scope.contains(district) {
+        actor.audit(
+            store,
+            "listar unidades",
+            "cifra",
+            &subject,
+            &purpose,
+            "denegado: fuera de su ámbito territorial",
+        )?;
+        return Err(Error::forbidden(format!(
+            "{} está fuera de su ámbito territorial",
+            Territory::official().name_of(TerritoryCode::District(district))
+        )));
+    }
+    let fields = visible_fields(store, actor)?;
+    let figure = figure_of(catalogue, q, &fields)?;
+    let Some((m, _)) = store.measurement(q.measurement)? else {
+        return Err(Error::not_found(
+            "no hay mediciones: clasifique primero (vamos classify)",
+        ));
+    };
+    let measured = TerritoryCode::parse(&m.territory).map_err(Error::internal)?;
+    if !covers(measured, district) {
+        return Err(Error::bad_request(format!(
+            "la medición {} no abarca {}",
+            m.id,
+            Territory::official().name_of(TerritoryCode::District(district))
+        )));
+    }
+    if m.catalogue_version != catalogue.version {
+        return Err(Error::conflict(format!(
+            "la medición {} se hizo con otro catálogo ({}); clasifique de nuevo para listar sus unidades",
+            m.id, m.catalogue_version
+        )));
+    }
+    let key: Key = (
+        m.id,
+        m.counter_referrals_applied_through,
+        district.get(),
+        q.logro,
+        figure.service,
+        figure.population,
+        figure.which == Behind::WithoutData,
+    );
+    let all = computed(store, catalogue, &m, district, figure, key)?;
+    let pages = all.len().div_ceil(limit).max(1);
+    let page = page.min(pages);
+    let shown: Vec<&Raw> = all.iter().skip((page - 1) * limit).take(limit).collect();
+    let rows = shown
+        .iter()
+        .map(|r| row(store, catalogue, r, &fields))
+        .collect::<Result<Vec<_>>>()?;
+    let ids: Vec<String> = shown
+        .iter()
+        .map(|r| {
+            format!(
+                "{}:{}",
+                crate::measurements::kind_es(store_kind(r.kind)),
+                r.id
+            )
+        })
+        .collect();
+    actor.audit(
+        store,
+        "listar unidades",
+        "cifra",
+        &subject,
+        &purpose,
+        &format!(
+            "ok: {} de {} ({})",
+            rows.len(),
+            all.len(),
+            if ids.is_empty() {
+                "ninguna".to_string()
+            } else {
+                ids.join(",")
+            }
+        ),
+    )?;
+    Ok(UnitsPage {
+        measurement: m.id,
+        as_of: m.as_of.clone(),
+        synthetic: m.synthetic,
+        district,
+        logro: q.logro,
+        category: figure.category,
+        service: figure.service.and_then(|i| {
+            catalogue
+                .services
+                .get(i)
+                .map(|s| (s.code.clone(), s.name.clone()))
+        }),
+        population: q.population.clone().filter(|p| !p.is_empty()),
+        state: if figure.which == Behind::WithoutData {
+            "sin_dato"
+        } else {
+            "desprotegidos"
+        },
+        total: all.len(),
+        page,
+        pages,
+        rows,
+    })
+}
+
+fn covers(measured: TerritoryCode, d: DistrictCode) -> bool {
+    match measured {
+        TerritoryCode::Nation => true,
+        TerritoryCode::Department(x) => d.department() == x,
+        TerritoryCode::District(x) => x == d,
+    }
+}
+
+fn store_kind(k: UnitKind) -> vamos_store::UnitKind {
+    match k {
+        UnitKind::Person => vamos_store::UnitKind::Person,
+        UnitKind::Household => vamos_store::UnitKind::Household,
+        UnitKind::Community => vamos_store::UnitKind::Community,
+    }
+}
+
+/// The figure `q` names, refused when listing it would tell the caller what its agreement
+/// withholds.
+fn figure_of(
+    catalogue: &Catalogue,
+    q: &UnitsQuery,
+    fields: &Option<BTreeSet<String>>,
+) -> Result<Figure> {
+    let category = Category::ALL
+        .into_iter()
+        .find(|c| c.logro() == q.logro)
+        .ok_or_else(|| {
+            Error::bad_request(format!("no existe el Logro {}: son del 1 al 10", q.logro))
+        })?;
+    let withheld = |what: &str| {
+        Error::forbidden(format!(
+            "su convenio de intercambio de datos no permite listar {what}, porque la lista diría datos que el convenio reserva"
+        ))
+    };
+    if !registry::category_code_visible(category.code(), fields) {
+        return Err(withheld(&format!("el Logro {}", q.logro)));
+    }
+    let nucleo: Vec<usize> = catalogue
+        .services
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            s.category == category && s.package == vamos_domain::services::Package::Nucleo
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let service = match q.service.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(code) => {
+            let i = nucleo
+                .iter()
+                .copied()
+                .find(|&i| catalogue.services.get(i).is_some_and(|s| s.code == code))
+                .ok_or_else(|| {
+                    Error::bad_request(format!(
+                        "«{code}» no es un servicio del paquete núcleo del Logro {}",
+                        q.logro
+                    ))
+                })?;
+            if !registry::service_status_visible(catalogue, code, fields) {
+                return Err(withheld(&format!("el servicio {code}")));
+            }
+            Some(i)
+        }
+    };
+    if service.is_none() {
+        let hidden = nucleo
+            .iter()
+            .filter_map(|&i| catalogue.services.get(i))
+            .find(|s| !registry::service_status_visible(catalogue, &s.code, fields));
+        if let Some(s) = hidden {
+            return Err(Error::forbidden(format!(
+                "su convenio de intercambio de datos no permite listar el Logro {} entero: su servicio «{}» depende de datos que el convenio reserva. Liste servicio por servicio",
+                q.logro, s.name
+            )));
+        }
+    }
+    let population = match q.population.as_deref().filter(|p| !p.is_empty()) {
+        None => None,
+        Some(p) => {
+            let list: &[&str] = match category.unit() {
+                UnitKind::Person => &vamos_engine::logros::PERSON_BREAKDOWNS,
+                UnitKind::Household => &vamos_engine::logros::HOUSEHOLD_BREAKDOWNS,
+                UnitKind::Community => &vamos_engine::logros::COMMUNITY_BREAKDOWNS,
+            };
+            let i = list.iter().position(|x| *x == p).ok_or_else(|| {
+                Error::bad_request(format!(
+                    "«{p}» no es una población del Logro {}: {}",
+                    q.logro,
+                    list.join(", ")
+                ))
+            })?;
+            if registry::visible_populations(fields).is_some_and(|v| !v.iter().any(|x| x == p)) {
+                return Err(withheld(&format!("la población «{p}»")));
+            }
+            Some(i)
+        }
+    };
+    let which = match q.state.as_deref().unwrap_or("desprotegidos") {
+        "" | "desprotegidos" | "desprotegido" => Behind::Unprotected,
+        "sin_dato" => Behind::WithoutData,
+        s => {
+            return Err(Error::bad_request(format!(
+                "estado «{s}» desconocido: desprotegidos o sin_dato"
+            )))
+        }
+    };
+    Ok(Figure {
+        category,
+        service,
+        population,
+        which,
+    })
+}
+
+/// The units of `figure` in `district` as measurement `m` counted them (from [`RECENT`] when
+/// paging through the same list).
+fn computed(
+    store: &mut dyn Store,
+    catalogue: &Catalogue,
+    m: &vamos_store::MeasurementRecord,
+    district: DistrictCode,
+    figure: Figure,
+    key: Key,
+) -> Result<Arc<Vec<Raw>>> {
+    if let Some(hit) = RECENT.lock().ok().and_then(|r| {
+        r.iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| Arc::clone(v))
+    }) {
+        return Ok(hit);
+    }
+    let as_of = chrono::NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d").map_err(Error::internal)?;
+    let known_at = m
+        .known_at
+        .as_deref()
+        .map(chrono::DateTime::parse_from_rfc3339)
+        .transpose()
+        .map_err(Error::internal)?
+        .map(|t| t.with_timezone(&chrono::Utc));
+    let mut data = RegistryData::new(&crate::measurements::FormVocabulary);
+    vamos_store::load_registry_parallel(
+        store,
+        TerritoryCode::District(district),
+        &vamos_store::Reading::known_at(as_of, known_at),
+        &mut data,
+        1,
+        m.counter_referrals_applied_through,
+    )?;
+    data.finish();
+    let cls = Classifier::new(catalogue, &data, as_of);
+    let units = vamos_engine::logros::units_behind(&cls, &data, figure);
+    let raw: Vec<Raw> = units
+        .into_iter()
+        .map(|u| {
+            let (kind, id, household) = match u.unit {
+                Unit::Person(p) => {
+                    let h = data.person_household.get(p).copied().unwrap_or(0) as usize;
+                    (
+                        UnitKind::Person,
+                        data.person_id.get(p).copied().unwrap_or_default(),
+                        data.household_id.get(h).copied(),
+                    )
+                }
+                Unit::Household(h) => {
+                    let id = data.household_id.get(h).copied().unwrap_or_default();
+                    (UnitKind::Household, id, Some(id))
+                }
+                Unit::Community(c) => (
+                    UnitKind::Community,
+                    data.community_id.get(c).copied().unwrap_or_default(),
+                    None,
+                ),
+            };
+            Raw {
+                kind,
+                id,
+                household,
+                lacking: u.lacking,
+            }
+        })
+        .collect();
+    let raw = Arc::new(raw);
+    if let Ok(mut r) = RECENT.lock() {
+        r.retain(|(k, _)| *k != key);
+        if r.len() >= RECENT_MAX {
+            r.remove(0);
+        }
+        r.push((key, Arc::clone(&raw)));
+    }
+    Ok(raw)
+}
+
+/// One unit as the caller may read it: its identity fields within the agreement, and the
+/// núcleo services it lacks whose status the agreement lets it know.
+fn row(
+    store: &mut dyn Store,
+    catalogue: &Catalogue,
+    r: &Raw,
+    fields: &Option<BTreeSet<String>>,
+) -> Result<Value> {
+    let lacking: Vec<Value> = r
+        .lacking
+        .iter()
+        .filter_map(|(i, st)| catalogue.services.get(*i).map(|s| (s, *st)))
+        .filter(|(s, _)| registry::service_status_visible(catalogue, &s.code, fields))
+        .map(|(s, st)| {
+            json!({"service": s.code, "name": s.name, "status": st, "status_label": crate::measurements::status_es(st)})
+        })
+        .collect();
+    let mut out = Map::new();
+    out.insert(
+        "kind".into(),
+        json!(crate::measurements::kind_es(store_kind(r.kind))),
+    );
+    out.insert("id".into(), json!(r.id));
+    out.insert("household_id".into(), json!(r.household));
+    if r.kind == UnitKind::Person {
+        if let Some(p) = vamos_store::views::person(&mut store.db(), vamos_domain::PersonId(r.id))?
+        {
+            let p = registry::filter_person(p, fields);
+            for k in [
+                "given_names",
+                "family_names",
+                "national_id",
+                "birth_date",
+                "sex",
+            ] {
+                if let Some(v) = p.get(k) {
+                    out.insert(k.into(), v.clone());
+                }
+            }
+        }
+    }
+    out.insert("lacking".into(), Value::Array(lacking));
+    Ok(Value::Object(out))
+}
+
+/// A page of units as CSV: UTF-8 with a BOM (spreadsheets read the accents), every cell
+/// neutralised against formulas; a field the caller may not see is an empty cell.
+pub fn csv(p: &UnitsPage) -> Result<Vec<u8>> {
+    let mut w = vamos_domain::csv_safe::CsvWriter::from_writer("\u{feff}".as_bytes().to_vec());
+    let header = [
+        "medicion",
+        "fecha_referencia",
+        "distrito",
+        "logro",
+        "tipo",
+        "id",
+        "hogar",
+        "nombres",
+        "apellidos",
+        "cedula",
+        "fecha_nacimiento",
+        "servicios_sin_proteger",
+    ];
+    w.write_record(header).map_err(Error::internal)?;
+    let text = |v: &Value, k: &str| match v.get(k) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(x) => x.to_string(),
+    };
+    for r in &p.rows {
+        let lacking: Vec<String> = r
+            .get("lacking")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|l| format!("{} ({})", text(l, "name"), text(l, "status_label")))
+            .collect();
+        w.write_record([
+            p.measurement.to_string(),
+            p.as_of.clone(),
+            p.district.to_string(),
+            p.logro.to_string(),
+            text(r, "kind"),
+            text(r, "id"),
+            text(r, "household_id"),
+            text(r, "given_names"),
+            text(r, "family_names"),
+            text(r, "national_id"),
+            text(r, "birth_date"),
+            lacking.join("; "),
+        ])
+        .map_err(Error::internal)?;
+    }
+    w.into_inner().map_err(Error::internal)
+}
