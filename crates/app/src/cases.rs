@@ -19,21 +19,20 @@ use crate::{Actor, Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
-use vamos_catalogue::canal_verde::{default_canal_verde, CanalVerde};
+use vamos_catalogue::canal_verde::CanalVerde;
 use vamos_catalogue::Catalogue;
 use vamos_domain::authz::Scope;
-use vamos_domain::cases::{
-    barrier_label, CaseStatus, Ending, Origin, Priority, TaskStatus, UnitKind,
-};
+use vamos_domain::cases::{CaseStatus, Ending, Origin, Priority, TaskStatus, UnitKind};
 use vamos_domain::limits::Limit;
 use vamos_domain::{DistrictCode, Permission, TerritoryCode};
 use vamos_store::cases::{self as store_cases, Case, Event, NewCase, OpenNeed, Task};
 use vamos_store::Store;
 
-/// The Canal Verde criteria and protocols in force (the illustrative set shipped with Vamos,
-/// checked against the service catalogue's institutions).
+/// The Canal Verde criteria, protocols and barriers in force: the catalogue folder's own
+/// `canal_verde.toml`, or the illustrative set shipped with Vamos, checked against the service
+/// catalogue's institutions.
 pub fn criteria(catalogue: &Catalogue) -> Result<CanalVerde> {
-    default_canal_verde(catalogue).map_err(|errors| {
+    vamos_catalogue::canal_verde::of(catalogue).map_err(|errors| {
         Error::internal(format!(
             "criterios de Canal Verde inválidos: {}",
             errors
@@ -609,7 +608,7 @@ fn visible(store: &mut dyn Store, actor: &Actor, id: i64, action: &str) -> Resul
     }
 }
 
-fn task_json(t: &Task, verdicts: &Verdicts) -> Value {
+fn task_json(t: &Task, verdicts: &Verdicts, cv: &CanalVerde) -> Value {
     let status = TaskStatus::parse(&t.status).unwrap_or(TaskStatus::Pendiente);
     let evidence = match (&t.unit_kind, t.unit_id, &t.service) {
         (Some(k), Some(u), Some(s)) => verdicts
@@ -630,14 +629,20 @@ fn task_json(t: &Task, verdicts: &Verdicts) -> Value {
         "status": status.code(),
         "status_label": status.label(),
         "barrier": t.barrier,
-        "barrier_label": t.barrier.as_deref().and_then(barrier_label),
+        "barrier_label": t.barrier.as_deref().map(|b| cv.barrier(b).unwrap_or(b)),
         "evidence": evidence,
         "done_at": t.done_at,
         "done_by": t.done_by,
     })
 }
 
-fn case_json(c: &Case, tasks: &[Task], events: &[Event], verdicts: &Verdicts) -> Value {
+fn case_json(
+    c: &Case,
+    tasks: &[Task],
+    events: &[Event],
+    verdicts: &Verdicts,
+    cv: &CanalVerde,
+) -> Value {
     let status = CaseStatus::parse(&c.status).unwrap_or(CaseStatus::Abierto);
     json!({
         "id": c.id,
@@ -670,13 +675,14 @@ fn case_json(c: &Case, tasks: &[Task], events: &[Event], verdicts: &Verdicts) ->
                 vamos_domain::Territory::official().name_of(TerritoryCode::District(d))
             )
         }),
-        "tasks": tasks.iter().map(|t| task_json(t, verdicts)).collect::<Vec<_>>(),
+        "tasks": tasks.iter().map(|t| task_json(t, verdicts, cv)).collect::<Vec<_>>(),
         "timeline": events,
     })
 }
 
 /// One case with its plan and timeline (audited).
-pub fn show(store: &mut dyn Store, actor: &Actor, id: i64) -> Result<Value> {
+pub fn show(store: &mut dyn Store, actor: &Actor, catalogue: &Catalogue, id: i64) -> Result<Value> {
+    let cv = criteria(catalogue)?;
     let c = visible(store, actor, id, "leer caso")?;
     let tasks = store_cases::tasks(&mut store.db(), id)?;
     let events = store_cases::events(&mut store.db(), id)?;
@@ -688,7 +694,7 @@ pub fn show(store: &mut dyn Store, actor: &Actor, id: i64) -> Result<Value> {
         "gestión de casos",
         "ok",
     )?;
-    Ok(case_json(&c, &tasks, &events, &HashMap::new()))
+    Ok(case_json(&c, &tasks, &events, &HashMap::new(), &cv))
 }
 
 /// Which cases to list.
@@ -892,7 +898,7 @@ pub fn assign(
 pub enum TaskAction {
     /// A protocol step done (a service task is done when its service is delivered and proven).
     Done { note: String },
-    /// A barrier that keeps the unit from the service (a code of `BARRIERS`).
+    /// A barrier that keeps the unit from the service (a code of the Canal Verde barriers).
     Barrier { code: String, note: String },
 }
 
@@ -900,6 +906,7 @@ pub enum TaskAction {
 pub fn task(
     store: &mut dyn Store,
     actor: &Actor,
+    catalogue: &Catalogue,
     id: i64,
     task_id: i64,
     action: &TaskAction,
@@ -926,12 +933,13 @@ pub fn task(
             )
         }
         TaskAction::Barrier { code, note } => {
-            let label = barrier_label(code).ok_or_else(|| {
+            let cv = criteria(catalogue)?;
+            let label = cv.barrier(code).map(str::to_string).ok_or_else(|| {
                 Error::bad_request(format!(
                     "barrera desconocida «{code}» ({})",
-                    vamos_domain::cases::BARRIERS
+                    cv.barriers
                         .iter()
-                        .map(|(c, _)| *c)
+                        .map(|(c, _)| c.as_str())
                         .collect::<Vec<_>>()
                         .join(", ")
                 ))
@@ -1175,7 +1183,7 @@ pub fn check(
     }
     let tasks = store_cases::tasks(&mut store.db(), id)?;
     let events = store_cases::events(&mut store.db(), id)?;
-    let mut out = case_json(&c2, &tasks, &events, &v);
+    let mut out = case_json(&c2, &tasks, &events, &v, &criteria(catalogue)?);
     // Names people read, next to the codes.
     if let Some(list) = out["tasks"].as_array_mut() {
         for t in list {

@@ -13,6 +13,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod backup;
+pub mod barriers;
 pub mod cases;
 pub mod changes;
 pub mod clock;

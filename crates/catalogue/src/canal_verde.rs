@@ -1,6 +1,8 @@
 //! Canal Verde as catalogue data (issue 37): which units qualify for case management and with
 //! what priority (`[[criterio]]`), and the protocol routes for emergencies (`[[protocolo]]`,
-//! each a list of mandatory steps with an institution and a deadline). Kept in
+//! each a list of mandatory steps with an institution and a deadline) and the barriers to
+//! access a Mesa may record (`[[barrera]]`, component IV: the Mesa Técnica extends the list).
+//! Kept in
 //! `canal_verde.toml` next to `catalogo.toml`, maintained by the Mesa Técnica de Servicios,
 //! validated with the same `file:line:column` errors as the services, and versioned by its own
 //! hash: changing the criteria must not invalidate the measurements taken with the services.
@@ -65,11 +67,21 @@ pub struct CanalVerde {
     pub description: String,
     pub criteria: Vec<Criterion>,
     pub protocols: Vec<Protocol>,
+    /// The barriers to access: (code, Spanish label), in the file's order.
+    pub barriers: Vec<(String, String)>,
 }
 
 impl CanalVerde {
     pub fn protocol(&self, code: &str) -> Option<&Protocol> {
         self.protocols.iter().find(|p| p.code == code)
+    }
+
+    /// The label of a barrier code (`None`: not in this version of the list).
+    pub fn barrier(&self, code: &str) -> Option<&str> {
+        self.barriers
+            .iter()
+            .find(|(c, _)| c == code)
+            .map(|(_, l)| l.as_str())
     }
 }
 
@@ -84,6 +96,15 @@ struct RawCanalVerde {
     criterio: Vec<RawCriterion>,
     #[serde(default)]
     protocolo: Vec<RawProtocol>,
+    #[serde(default)]
+    barrera: Vec<RawBarrier>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBarrier {
+    codigo: Spanned<String>,
+    nombre: String,
 }
 
 #[derive(Deserialize)]
@@ -127,6 +148,39 @@ pub fn default_canal_verde(catalogue: &Catalogue) -> Result<CanalVerde, Vec<Cata
         DEFAULT_CANAL_VERDE,
         catalogue,
     )
+}
+
+/// The Canal Verde of `catalogue`: its folder's own `canal_verde.toml` when it has one (see
+/// [`Catalogue::canal_verde`]), else the illustrative one shipped with Vamos.
+pub fn of(catalogue: &Catalogue) -> Result<CanalVerde, Vec<CatalogueError>> {
+    match &catalogue.canal_verde {
+        Some((file, text)) => load_canal_verde(file, text, catalogue),
+        None => default_canal_verde(catalogue),
+    }
+}
+
+/// The barrier list: codes valid and unique, at least one.
+fn barriers(raw: Vec<RawBarrier>, err: &mut Errors<'_>) -> Vec<(String, String)> {
+    let mut barriers: Vec<(String, String)> = Vec::new();
+    for b in raw {
+        let code = b.codigo.get_ref().clone();
+        if !valid_code(&code) {
+            err.at(
+                b.codigo.span().start,
+                format!("código de barrera inválido «{code}»: minúsculas, dígitos y _"),
+            );
+        } else if barriers.iter().any(|(c, _)| *c == code) {
+            err.at(b.codigo.span().start, format!("barrera repetida «{code}»"));
+        }
+        barriers.push((code, b.nombre));
+    }
+    if barriers.is_empty() {
+        err.at(
+            0,
+            "declare al menos una [[barrera]]: las Mesas registran las barreras de acceso con ellas",
+        );
+    }
+    barriers
 }
 
 /// Loads `canal_verde.toml` (`file` names it in errors): every criterion with a unique code, a
@@ -254,6 +308,7 @@ pub fn load_canal_verde(
             steps,
         });
     }
+    let barriers = barriers(raw.barrera, &mut err);
     if !list.is_empty() {
         return Err(list);
     }
@@ -272,5 +327,6 @@ pub fn load_canal_verde(
         description: raw.descripcion,
         criteria,
         protocols,
+        barriers,
     })
 }

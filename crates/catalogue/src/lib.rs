@@ -87,6 +87,10 @@ pub struct Catalogue {
     pub poverty_line_pyg: Option<i64>,
     pub institutions: Vec<Institution>,
     pub services: Vec<Service>,
+    /// The folder's own `canal_verde.toml` (its path and text), checked against this catalogue
+    /// when the folder was loaded; `None`: the illustrative one applies
+    /// ([`canal_verde::of`]).
+    pub canal_verde: Option<(String, String)>,
 }
 
 impl Catalogue {

@@ -176,7 +176,17 @@ pub fn load_dir(dir: &Path, vocab: &dyn Vocabulary) -> Result<Catalogue, Vec<Cat
             std::fs::read_to_string(&p).map_err(|e| read_err(&p, e))?,
         ));
     }
-    load_files(&dir.display().to_string(), &files, vocab)
+    let mut catalogue = load_files(&dir.display().to_string(), &files, vocab)?;
+    // Canal Verde's criteria, protocols and barriers, when the folder has its own: checked now,
+    // so a catalogue that loads is one whose cases can be worked.
+    let cv = dir.join("canal_verde.toml");
+    if cv.exists() {
+        let text = std::fs::read_to_string(&cv).map_err(|e| read_err(&cv, e))?;
+        let file = cv.display().to_string();
+        crate::canal_verde::load_canal_verde(&file, &text, &catalogue)?;
+        catalogue.canal_verde = Some((file, text));
+    }
+    Ok(catalogue)
 }
 
 /// Loads a catalogue from `(relative path, text)` pairs; the first must be `catalogo.toml`.
@@ -517,6 +527,7 @@ pub fn load_files(
         poverty_line_pyg: meta.parametros.linea_pobreza_mensual_pyg,
         institutions,
         services,
+        canal_verde: None,
     })
 }
 

@@ -326,3 +326,35 @@ fn a_criterion_needs_its_populations_its_count_and_if_asked_a_critical_service()
     assert!(!c.met(2, &["ninos"], true), "another population");
     assert!(!c.met(2, &["discapacidad"], false), "no critical service");
 }
+
+#[test]
+fn a_catalogue_folder_brings_its_own_canal_verde_and_barriers() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../catalogue/default");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::copy(root.join("catalogo.toml"), d.join("catalogo.toml")).unwrap();
+    std::fs::create_dir(d.join("servicios")).unwrap();
+    for e in std::fs::read_dir(root.join("servicios")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, d.join("servicios").join(p.file_name().unwrap())).unwrap();
+    }
+    let own = vamos_catalogue::canal_verde::DEFAULT_CANAL_VERDE.to_string()
+        + "\n[[barrera]]\ncodigo = \"puente_caido\"\nnombre = \"Puente caído\"\n";
+    std::fs::write(d.join("canal_verde.toml"), &own).unwrap();
+    let cat = vamos_catalogue::load_dir(d, &Vocab).unwrap();
+    let cv = vamos_catalogue::canal_verde::of(&cat).unwrap();
+    assert_eq!(cv.barrier("puente_caido"), Some("Puente caído"));
+    assert_eq!(cv.barrier("documentos"), Some("Falta de documentos"));
+    // A folder whose file is wrong does not load: its cases could not be worked.
+    std::fs::write(
+        d.join("canal_verde.toml"),
+        own + "\n[[barrera]]\ncodigo = \"puente_caido\"\nnombre = \"Otra vez\"\n",
+    )
+    .unwrap();
+    let errs = vamos_catalogue::load_dir(d, &Vocab).unwrap_err();
+    assert!(
+        errs.iter()
+            .any(|e| e.message.contains("barrera repetida «puente_caido»")),
+        "{errs:?}"
+    );
+}

@@ -298,7 +298,8 @@ pub fn cases(cmd: &CasesCommand) -> Result<ExitCode> {
             })
         }
         CasesCommand::Show { id, .. } => {
-            let v = c::show(s, &who, *id)?;
+            let catalogue = crate::measure::load_catalogue(None)?;
+            let v = c::show(s, &who, &catalogue, *id)?;
             print_case(common, &v)
         }
         CasesCommand::Check { id, .. } => {
@@ -345,7 +346,8 @@ pub fn cases(cmd: &CasesCommand) -> Result<ExitCode> {
                 },
                 _ => anyhow::bail!("indique --done o --barrier"),
             };
-            c::task(s, &who, *id, *task, &action)?;
+            let catalogue = crate::measure::load_catalogue(None)?;
+            c::task(s, &who, &catalogue, *id, *task, &action)?;
             print(
                 common,
                 &serde_json::json!({ "id": id, "task": task }),

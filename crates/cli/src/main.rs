@@ -5,6 +5,7 @@
 //! only here, and passed down as dates.
 
 mod admin;
+mod barriers;
 mod cases;
 mod changes;
 mod commands;
@@ -138,6 +139,12 @@ enum Command {
     Cases {
         #[command(subcommand)]
         command: cases::CasesCommand,
+    },
+    /// Innovación social para el acceso: barreras por territorio, facilitadores y su
+    /// seguimiento, y la vista territorial de lo que bloquea más casos.
+    Barriers {
+        #[command(subcommand)]
+        command: barriers::BarriersCommand,
     },
     /// Orientaciones en ventanilla: registrar la orientación dada a una persona (evidencia de
     /// ORIENTACIONES SPS, como contra-referencia de la UTGS).
@@ -385,6 +392,7 @@ fn main() -> ExitCode {
         Command::Audit { command } => admin::audit(&command),
         Command::Dci { command } => ops::dci_command(&command),
         Command::Cases { command } => cases::cases(&command),
+        Command::Barriers { command } => barriers::run(&command),
         Command::Orientations { command } => orientations::orientations(&command),
         Command::Grievances { command } => grievances::grievances(&command),
         Command::Referrals { command } => referrals::referrals(&command),

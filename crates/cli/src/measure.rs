@@ -51,25 +51,18 @@ pub fn catalogue_check(dir: Option<&PathBuf>) -> Result<ExitCode> {
             n(Package::Diferencial)
         );
     }
-    // Canal Verde's criteria and protocols: the folder's own file, or the illustrative ones.
-    let own = dir
-        .map(|d| d.join("canal_verde.toml"))
-        .filter(|p| p.exists());
-    let cv = match &own {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)?;
-            vamos_catalogue::canal_verde::load_canal_verde(&p.display().to_string(), &text, &c)
-        }
-        None => vamos_catalogue::canal_verde::default_canal_verde(&c),
-    };
+    // Canal Verde's criteria, protocols and barriers: the folder's own file (checked when the
+    // folder loaded), or the illustrative ones.
+    let cv = vamos_catalogue::canal_verde::of(&c);
     match cv {
         Ok(cv) => println!(
-            "Canal Verde {} ({}){}: {} criterios, {} protocolos",
+            "Canal Verde {} ({}){}: {} criterios, {} protocolos, {} barreras de acceso",
             cv.label,
             cv.version,
             if cv.illustrative { ", ILUSTRATIVO" } else { "" },
             cv.criteria.len(),
-            cv.protocols.len()
+            cv.protocols.len(),
+            cv.barriers.len()
         ),
         Err(errors) => {
             for e in errors {

@@ -944,3 +944,169 @@ fn an_explanation_reads_only_the_units_community_and_says_what_the_survey_record
         );
     }
 }
+
+#[test]
+fn a_barrier_met_on_a_task_is_counted_where_it_blocks_and_a_facilitator_is_followed() {
+    for db in all_dbs() {
+        let site = Site::new(db);
+        let label = site.db.label;
+        let h = indigenous_household(&site);
+        let id = site.ok(
+            "mesa_me",
+            &[
+                "cases",
+                "open",
+                "--household",
+                &h.to_string(),
+                "--reason",
+                "seguimiento",
+            ],
+        )["id"]
+            .as_i64()
+            .unwrap()
+            .to_string();
+        let case = site.ok("mesa_me", &["cases", "show", &id]);
+        let task = case["tasks"][0]["id"].to_string();
+        site.ok(
+            "mesa_me",
+            &[
+                "cases",
+                "task",
+                &id,
+                "--task",
+                &task,
+                "--barrier",
+                "documentos",
+                "--note",
+                "sin partida de nacimiento",
+            ],
+        );
+        // The territorial view puts the barrier that blocks the case first.
+        let view = site.ok("mesa_me", &["barriers", "view", "--territory", "1602"]);
+        let first = &view["barriers"][0];
+        assert_eq!(first["code"], "documentos", "{label}: {view}");
+        assert_eq!(first["blocked_cases"], 1, "{label}");
+        assert_eq!(first["blocked_tasks"], 1, "{label}");
+        // A Mesa with no scope there neither reads nor records it.
+        let out = site.refused("mesa_villeta", &["barriers", "view", "--territory", "1602"]);
+        assert!(out.contains("fuera de su ámbito"), "{label}: {out}");
+        let own = site.ok("mesa_villeta", &["barriers", "view"]);
+        assert_eq!(own["territory"]["code"], "1116", "{label}");
+        assert!(
+            own["barriers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|b| b["blocked_cases"] == 0),
+            "{label}: {own}"
+        );
+        let record = |user: &str, barrier: &str, text: &str| {
+            site.run(
+                user,
+                &[
+                    "barriers",
+                    "record",
+                    "--territory",
+                    "1602",
+                    "--barrier",
+                    barrier,
+                    "--description",
+                    text,
+                ],
+            )
+        };
+        assert!(!record("mesa_villeta", "distancia", "ruta cortada")
+            .status
+            .success());
+        let unknown =
+            String::from_utf8_lossy(&record("mesa_me", "marciana", "x").stderr).into_owned();
+        assert!(
+            unknown.contains("barrera desconocida «marciana»"),
+            "{label}: {unknown}"
+        );
+        let long = "x".repeat(20_000);
+        assert!(
+            !record("mesa_me", "distancia", &long).status.success(),
+            "{label}"
+        );
+        assert!(
+            record("mesa_me", "distancia", "el puente del arroyo se cayó")
+                .status
+                .success()
+        );
+        follow_a_facilitator(&site);
+        let view = site.ok("ana1", &["barriers", "view"]);
+        let fac = &view["facilitators"][0];
+        assert_eq!(fac["status"], "cumplido", "{label}");
+        assert_eq!(fac["result_label"], "Funcionó", "{label}");
+        assert_eq!(fac["still_blocked"], 1, "{label}");
+        assert_eq!(fac["updates"].as_array().unwrap().len(), 2, "{label}");
+        let distancia = view["barriers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["code"] == "distancia")
+            .unwrap()
+            .clone();
+        assert_eq!(distancia["recorded"], 1, "{label}");
+    }
+}
+
+/// A facilitator in Mariscal Estigarribia: designed by its Mesa, judged only once it ends, out
+/// of reach of another district's Mesa, followed up by the coordinator.
+fn follow_a_facilitator(site: &Site) {
+    let label = site.db.label;
+    // A facilitator: designed, followed, judged only once it ends.
+    let f = site.ok(
+        "mesa_me",
+        &[
+            "barriers",
+            "facilitator",
+            "--territory",
+            "1602",
+            "--barrier",
+            "documentos",
+            "--name",
+            "Jornada de cedulación en la comunidad",
+            "--owner",
+            "Registro Civil",
+            "--from",
+            "01/12/2026",
+            "--to",
+            "31/12/2026",
+        ],
+    )["id"]
+        .to_string();
+    let early = site.refused(
+        "mesa_me",
+        &[
+            "barriers", "follow", &f, "--status", "en_curso", "--result", "funciono",
+        ],
+    );
+    assert!(
+        early.contains("cuando el facilitador termina"),
+        "{label}: {early}"
+    );
+    let other = site.refused(
+        "mesa_villeta",
+        &["barriers", "follow", &f, "--status", "suspendido"],
+    );
+    assert!(
+        other.contains("no existe el facilitador"),
+        "{label}: {other}"
+    );
+    site.ok(
+        "coord_me",
+        &[
+            "barriers",
+            "follow",
+            &f,
+            "--status",
+            "cumplido",
+            "--result",
+            "funciono",
+            "--note",
+            "40 cédulas",
+        ],
+    );
+}

@@ -292,27 +292,6 @@ impl TaskStatus {
     }
 }
 
-/// The barriers to access a task may record (component IV); the Mesa Técnica may extend the
-/// list in a later version (codes are stored as text).
-pub const BARRIERS: &[(&str, &str)] = &[
-    ("documentos", "Falta de documentos"),
-    ("distancia", "Distancia o transporte"),
-    ("idioma", "Idioma"),
-    ("costo", "Costo"),
-    (
-        "accesibilidad",
-        "Accesibilidad para personas con discapacidad",
-    ),
-    ("rechazo_institucional", "Rechazo institucional"),
-    ("informacion", "Falta de información"),
-    ("otra", "Otra"),
-];
-
-/// The Spanish label of a barrier code.
-pub fn barrier_label(code: &str) -> Option<&'static str> {
-    BARRIERS.iter().find(|(c, _)| *c == code).map(|(_, l)| *l)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod barriers;
 mod bulk;
 pub mod cases;
 pub mod changes;

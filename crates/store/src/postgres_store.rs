@@ -124,6 +124,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0025_case_candidates",
         include_str!("../migrations/postgres/0025_case_candidates.sql"),
     ),
+    (
+        "0026_barriers",
+        include_str!("../migrations/postgres/0026_barriers.sql"),
+    ),
 ];
 
 /// A PostgreSQL registry.

@@ -111,6 +111,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0025_case_candidates",
         include_str!("../migrations/sqlite/0025_case_candidates.sql"),
     ),
+    (
+        "0026_barriers",
+        include_str!("../migrations/sqlite/0026_barriers.sql"),
+    ),
 ];
 
 /// How much of the database file the server's counter-referral writer reads through a memory

@@ -157,7 +157,10 @@ pub async fn show_case(
     p: Principal,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Value>> {
-    let v = p.act(&st, move |s, actor| c::show(s, actor, id)).await?;
+    let cat = st.catalogue.clone();
+    let v = p
+        .act(&st, move |s, actor| c::show(s, actor, &cat, id))
+        .await?;
     Ok(Json(v))
 }
 
@@ -220,7 +223,7 @@ pub async fn assign_case(
                 b.to.as_deref(),
                 b.institution.as_deref(),
             )?;
-            c::show(s, actor, id)
+            c::show(s, actor, &cat, id)
         })
         .await?;
     Ok(Json(v))
@@ -256,6 +259,7 @@ pub async fn case_task(
     Path((id, task)): Path<(i64, i64)>,
     Json(b): Json<TaskBody>,
 ) -> ApiResult<Json<Value>> {
+    let cat = st.catalogue.clone();
     let action = match (b.done, b.barrier) {
         (true, _) => TaskAction::Done { note: b.note },
         (false, Some(code)) => TaskAction::Barrier { code, note: b.note },
@@ -267,8 +271,8 @@ pub async fn case_task(
     };
     let v = p
         .act(&st, move |s, actor| {
-            c::task(s, actor, id, task, &action)?;
-            c::show(s, actor, id)
+            c::task(s, actor, &cat, id, task, &action)?;
+            c::show(s, actor, &cat, id)
         })
         .await?;
     Ok(Json(v))
@@ -299,10 +303,11 @@ pub async fn case_note(
     Path(id): Path<i64>,
     Json(b): Json<NoteBody>,
 ) -> ApiResult<Json<Value>> {
+    let cat = st.catalogue.clone();
     let v = p
         .act(&st, move |s, actor| {
             c::note(s, actor, id, b.kind.as_deref().unwrap_or("nota"), &b.text)?;
-            c::show(s, actor, id)
+            c::show(s, actor, &cat, id)
         })
         .await?;
     Ok(Json(v))
@@ -406,10 +411,11 @@ pub async fn reopen_case(
     Path(id): Path<i64>,
     Json(b): Json<ReopenBody>,
 ) -> ApiResult<Json<Value>> {
+    let cat = st.catalogue.clone();
     let v = p
         .act(&st, move |s, actor| {
             c::reopen(s, actor, id, &b.reason)?;
-            c::show(s, actor, id)
+            c::show(s, actor, &cat, id)
         })
         .await?;
     Ok(Json(v))
@@ -431,10 +437,11 @@ pub async fn accept_case(
     p: Principal,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Value>> {
+    let cat = st.catalogue.clone();
     let v = p
         .act(&st, move |s, actor| {
             c::accept(s, actor, id)?;
-            c::show(s, actor, id)
+            c::show(s, actor, &cat, id)
         })
         .await?;
     Ok(Json(v))

@@ -11,6 +11,7 @@
 
 pub mod agreements;
 pub mod audit;
+pub mod barriers;
 pub mod cases;
 pub mod catalogue;
 pub mod change_requests;
@@ -66,6 +67,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(cases::router())
         .merge(orientations::router())
         .merge(units::router())
+        .merge(barriers::router())
 }
 
 /// The router of the JSON API: every operation with the request body limit, the uploads

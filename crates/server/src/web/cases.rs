@@ -16,7 +16,7 @@ use minijinja::context;
 use minijinja::value::Value as JValue;
 use std::collections::HashMap;
 use vamos_app::cases::{self as c, TaskAction};
-use vamos_domain::cases::{CaseStatus, BARRIERS};
+use vamos_domain::cases::CaseStatus;
 use vamos_domain::Permission;
 
 fn staff(page: &Page) -> Result<vamos_app::Actor, ApiError> {
@@ -187,6 +187,10 @@ async fn render(
         Err(e) => return page.error(&e),
     };
     let me = page.user.as_ref().map(|u| u.user.username.clone());
+    // The barriers of the Canal Verde in force (the catalogue folder's own list, if any).
+    let barriers = c::criteria(&st.catalogue)
+        .map(|cv| cv.barriers)
+        .unwrap_or_default();
     let pending = v["status"] == "cierre_pendiente";
     let own_request = v["ending_requested_by"].as_str() == me.as_deref();
     let ctx = context! {
@@ -194,7 +198,7 @@ async fn render(
         open => v["status"] != "cerrado",
         can_work => page.can(Permission::CasesWork),
         can_approve => page.can(Permission::CasesApprove) && pending && !own_request,
-        barriers => BARRIERS.iter().map(|(code, label)| context! { code, label }).collect::<Vec<_>>(),
+        barriers => barriers.iter().map(|(code, label)| context! { code, label }).collect::<Vec<_>>(),
         done,
         refused => refused.clone(),
     };
@@ -256,6 +260,7 @@ pub async fn act(
                 "paso" => c::task(
                     s,
                     &actor,
+                    &cat,
                     id,
                     a.tarea.unwrap_or(0),
                     &TaskAction::Done { note: text },
@@ -263,6 +268,7 @@ pub async fn act(
                 "barrera" => c::task(
                     s,
                     &actor,
+                    &cat,
                     id,
                     a.tarea.unwrap_or(0),
                     &TaskAction::Barrier {

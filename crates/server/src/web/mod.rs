@@ -7,6 +7,7 @@
 //! what a page shows is what the API answers.
 
 pub mod account;
+pub mod barriers;
 pub mod cases;
 pub mod catalogue;
 pub mod changes;
@@ -477,6 +478,7 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .route("/reclamos/seguimiento", get(grievances::lookup))
         .route("/casos", get(cases::workbench).post(cases::open))
         .route("/casos/{id}", get(cases::case_page).post(cases::act))
+        .route("/barreras", get(barriers::page).post(barriers::act))
         .route("/reclamos/gestion", get(grievances::staff_list))
         .route("/reclamos/gestion.csv", get(grievances::staff_csv))
         .route(
@@ -589,6 +591,7 @@ async fn home(page: Page) -> Response {
             }
             if page.can(Permission::CasesRead) {
                 t.push(context! { href => "/casos", key => "task-cases" });
+                t.push(context! { href => "/barreras", key => "task-barriers" });
             }
             if page.can(Permission::GrievancesWork) {
                 t.push(context! { href => "/reclamos/gestion", key => "task-grievances" });

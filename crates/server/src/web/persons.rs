@@ -144,6 +144,7 @@ async fn person_cases(
         return (Vec::new(), Vec::new());
     }
     let actor = p.as_actor();
+    let catalogue = st.catalogue.clone();
     let found = st
         .pool
         .run(move |s| {
@@ -152,7 +153,7 @@ async fn person_cases(
                 .iter()
                 .find(|c| c.status != CaseStatus::Cerrado.code());
             let shown = match open {
-                Some(c) => Some(vamos_app::cases::show(s, &actor, c.id)?),
+                Some(c) => Some(vamos_app::cases::show(s, &actor, &catalogue, c.id)?),
                 None => None,
             };
             Ok((cases, shown))
