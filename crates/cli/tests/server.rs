@@ -3013,3 +3013,130 @@ fn a_change_request_body_that_is_not_a_request_is_refused_in_spanish() {
         assert!(!m.contains("missing"), "{m}");
     }
 }
+
+#[test]
+fn a_logro_card_leads_staff_to_the_units_behind_it_and_the_public_to_nothing() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (_, _, staff) = web(
+            &f.s,
+            f.session(),
+            "get",
+            "/logros?t=1116&logro=9",
+            &[],
+            None,
+        );
+        let at = staff
+            .find("href=\"/logros/unidades?t=1116&amp;logro=9&amp;m=")
+            .expect("the card links to its units");
+        let link = value_before(&staff, at + 7, "href=\"").replace("&amp;", "&");
+        let (st, _, list) = web(&f.s, f.session(), "get", &link, &[], None);
+        assert_eq!(st, 200, "{list}");
+        assert!(list.contains("unidades sin protección") && list.contains("/registro/hogares/"));
+        assert!(list.contains("/logros/unidades.csv?"), "exportable");
+        // Department level: the page asks for a district rather than classify a department.
+        let (_, _, dept) = web(&f.s, f.session(), "get", "/logros?t=11&logro=9", &[], None);
+        assert!(dept.contains("elija un distrito") && !dept.contains("/logros/unidades?"));
+        let (_, _, public) = f.get("/logros?t=1116&logro=9");
+        assert!(
+            !public.contains("/logros/unidades"),
+            "no list behind public figures"
+        );
+        let (st, _, _) = f.get(&link);
+        assert_ne!(st, 200, "the list needs a session");
+    }
+}
+
+#[test]
+fn the_inbox_groups_referrals_by_household_with_a_readable_priority() {
+    let (apps, _busy) = web_apps();
+    let _turn = inbox_turn();
+    for f in apps {
+        let (_, op_cookie, (st, _, body)) = f.inbox();
+        assert_eq!(st, 200, "{body}");
+        assert!(body.contains("class=\"inbox-groups\""), "{body}");
+        assert!(
+            body.contains("class=\"prio prio-alta\">Prioridad alta")
+                || body.contains("class=\"prio prio-media\">Prioridad media")
+                || body.contains("class=\"prio prio-baja\">Prioridad baja"),
+            "a band in words"
+        );
+        assert!(body.contains("(puntaje "), "the score is kept");
+        // A household's "see all" lists that household's referrals only.
+        let at = body.find("ver todas las del hogar").unwrap();
+        let link = value_before(&body, at, "href=\"").replace("&amp;", "&");
+        let household = link
+            .split("hogar=")
+            .nth(1)
+            .and_then(|x| x.split('&').next())
+            .unwrap()
+            .to_string();
+        let (st, _, one) = web(&f.s, &op_cookie, "get", &link, &[], None);
+        assert_eq!(st, 200);
+        assert_eq!(
+            one.matches("<li class=\"group\">").count(),
+            1,
+            "one household: {one}"
+        );
+        assert!(one.contains(&format!("/registro/hogares/{household}\"")));
+    }
+}
+
+#[test]
+fn the_barriers_page_records_a_barrier_and_designs_a_facilitator() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (st, _, body) = web(
+            &f.s,
+            f.session(),
+            "get",
+            "/barreras?territorio=1116",
+            &[],
+            None,
+        );
+        assert_eq!(st, 200, "{body}");
+        assert!(body.contains("Las barreras que bloquean más casos"));
+        let at = body.find("name=\"accion\" value=\"registrar\"").unwrap();
+        let csrf = value_before(&body, at, "name=\"csrf\" value=\"");
+        let post = |form: &[(&str, &str)]| web(&f.s, f.session(), "post", "/barreras", form, None);
+        let (st, h, _) = post(&[
+            ("csrf", &csrf),
+            ("accion", "registrar"),
+            ("distrito", "1116"),
+            ("barrera", "idioma"),
+            ("servicio", ""),
+            ("descripcion", "La atención es solo en castellano"),
+        ]);
+        assert_eq!(
+            (st, header(&h, "location")),
+            (
+                303,
+                vec!["/barreras?territorio=1116&hecho=barrier-done-registrar"]
+            )
+        );
+        // Dates in the wrong order: the page again, with the reason.
+        let (st, _, refused) = post(&[
+            ("csrf", &csrf),
+            ("accion", "facilitador"),
+            ("distrito", "1116"),
+            ("barrera", "idioma"),
+            ("nombre", "Intérprete guaraní"),
+            ("responsable", "Municipalidad"),
+            ("desde", "2026-12-10"),
+            ("hasta", "2026-12-01"),
+        ]);
+        assert_eq!(st, 400);
+        assert!(refused.contains("el período termina antes de empezar"));
+        let (st, _, _) = post(&[("csrf", "otro"), ("accion", "superar"), ("numero", "1")]);
+        assert_eq!(st, 403, "a form without the session's token");
+        let (_, _, shown) = web(
+            &f.s,
+            f.session(),
+            "get",
+            "/barreras?territorio=1116",
+            &[],
+            None,
+        );
+        assert!(shown.contains("La atención es solo en castellano"));
+    }
+}

@@ -101,6 +101,63 @@ impl fmt::Display for ReferralStatus {
     }
 }
 
+/// The Spanish label of a population of special attention.
+pub fn population_label(code: &str) -> &str {
+    match code {
+        "ninos" => "niñez",
+        "mujeres" => "mujeres",
+        "adultos_mayores" => "personas mayores",
+        "discapacidad" => "discapacidad",
+        "indigenas" => "pueblos indígenas",
+        "pobreza" => "pobreza",
+        "rural" => "zona rural",
+        other => other,
+    }
+}
+
+/// A referral's priority as people read it: *alta* for a service critical for the age (before
+/// and at birth) or a unit lacking four services or more, *media* for one lacking two or more or
+/// belonging to a population of special attention, *baja* otherwise — with the reasons, in
+/// Spanish. `score` is the stored numeric priority (critical × 10 000 + services lacking × 100 +
+/// populations, see `vamos_engine::needs::Need::priority`), kept for sorting; `populations`, the
+/// populations the reader may know of.
+pub fn readable_priority(
+    score: i64,
+    populations: &[String],
+) -> (crate::cases::Priority, Vec<String>) {
+    use crate::cases::Priority;
+    let critical = score >= 10_000;
+    let lacking = (score % 10_000) / 100;
+    let mut why = Vec::new();
+    if critical {
+        why.push("servicio crítico para la edad".to_string());
+    }
+    if lacking > 1 {
+        why.push(format!("le faltan {lacking} servicios"));
+    }
+    if !populations.is_empty() {
+        why.push(format!(
+            "atención especial: {}",
+            populations
+                .iter()
+                .map(|p| population_label(p))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let band = if critical || lacking >= 4 {
+        Priority::Alta
+    } else if lacking >= 2 || !populations.is_empty() {
+        Priority::Media
+    } else {
+        Priority::Baja
+    };
+    if why.is_empty() {
+        why.push("un servicio sin proteger".into());
+    }
+    (band, why)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,5 +242,30 @@ mod tests {
             answerable,
             [S::Emitida, S::Recibida, S::Contactada, S::Vencida]
         );
+    }
+
+    #[test]
+    fn a_readable_priority_says_its_band_and_why() {
+        use crate::cases::Priority;
+        let (band, why) = readable_priority(10_102, &[]);
+        assert_eq!(band, Priority::Alta);
+        assert_eq!(why, vec!["servicio crítico para la edad".to_string()]);
+        let (band, why) = readable_priority(401, &["indigenas".into()]);
+        assert_eq!(band, Priority::Alta);
+        assert_eq!(
+            why,
+            vec![
+                "le faltan 4 servicios".to_string(),
+                "atención especial: pueblos indígenas".to_string()
+            ]
+        );
+        assert_eq!(readable_priority(200, &[]).0, Priority::Media);
+        assert_eq!(
+            readable_priority(101, &["mujeres".into()]).0,
+            Priority::Media
+        );
+        let (band, why) = readable_priority(100, &[]);
+        assert_eq!(band, Priority::Baja);
+        assert_eq!(why, vec!["un servicio sin proteger".to_string()]);
     }
 }

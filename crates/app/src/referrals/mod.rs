@@ -473,6 +473,19 @@ pub fn referral_value(
         );
         o.insert("populations".into(), json!(kept));
     }
+    // The priority as people read it (band and reasons); the number stays, for sorting.
+    let score = o
+        .get("priority")
+        .and_then(Value::as_i64)
+        .unwrap_or(r.priority);
+    let shown: Vec<String> = o
+        .get("populations")
+        .and_then(|p| serde_json::from_value(p.clone()).ok())
+        .unwrap_or_default();
+    let (band, why) = vamos_domain::referral::readable_priority(score, &shown);
+    o.insert("priority_band".into(), json!(band.code()));
+    o.insert("priority_label".into(), json!(band.label()));
+    o.insert("priority_why".into(), json!(why));
     o
 }
 

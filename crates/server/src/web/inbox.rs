@@ -33,6 +33,8 @@ pub struct InboxQuery {
     pub estado: Option<String>,
     pub prioridad: Option<i64>,
     pub institucion: Option<String>,
+    /// One household's referrals (a group's "see all").
+    pub hogar: Option<i64>,
     pub pagina: Option<i64>,
     /// The message id of what the last action did (shown once).
     pub hecho: Option<String>,
@@ -67,12 +69,48 @@ fn back_query(q: &InboxQuery) -> String {
         ("estado", opt(&q.estado)),
         ("institucion", opt(&q.institucion)),
         ("prioridad", q.prioridad.map(|p| p.to_string())),
+        ("hogar", q.hogar.map(|h| h.to_string())),
     ] {
         if let Some(v) = v {
             parts.push(format!("{k}={}", super::encode(&v)));
         }
     }
     parts.join("&")
+}
+
+/// The rows of a page grouped by the household (or community) they reach, in the order of each
+/// group's first — highest-priority — referral: one visit can answer several referrals.
+fn group(rows: &[JValue]) -> Vec<JValue> {
+    let mut keys: Vec<(String, i64)> = Vec::new();
+    let mut members: Vec<Vec<JValue>> = Vec::new();
+    for r in rows {
+        let attr = |k: &str| r.get_attr(k).ok().and_then(|v| i64::try_from(v).ok());
+        let kind = r
+            .get_attr("unit_kind")
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let key = match (kind.as_str(), attr("household")) {
+            ("comunidad", _) => ("comunidad".to_string(), attr("unit_id").unwrap_or(0)),
+            (_, Some(h)) => ("hogar".to_string(), h),
+            (k, None) => (k.to_string(), attr("unit_id").unwrap_or(0)),
+        };
+        match keys.iter().position(|x| *x == key) {
+            Some(i) => {
+                if let Some(m) = members.get_mut(i) {
+                    m.push(r.clone());
+                }
+            }
+            None => {
+                keys.push(key);
+                members.push(vec![r.clone()]);
+            }
+        }
+    }
+    keys.into_iter()
+        .zip(members)
+        .map(|((kind, id), rows)| context! { kind, id, count => rows.len(), rows })
+        .collect()
 }
 
 /// `GET /bandeja`
@@ -94,7 +132,7 @@ pub async fn page(State(st): State<AppState>, page: Page, Query(q): Query<InboxQ
         service: opt(&q.servicio),
         status: Some(status.clone()).filter(|s| s != "todas"),
         min_priority: q.prioridad,
-        household: None,
+        household: q.hogar.map(vamos_domain::HouseholdId),
         limit: Some(PAGE),
         offset: Some(offset),
         format: Some("json".into()),
@@ -131,6 +169,9 @@ pub async fn page(State(st): State<AppState>, page: Page, Query(q): Query<InboxQ
                 status => st.clone(),
                 open => ["emitida", "recibida", "contactada", "vencida"].contains(&st.as_str()),
                 priority => r.get("priority").and_then(Value::as_i64),
+                band => text(r, "priority_band"),
+                band_label => text(r, "priority_label"),
+                why => r.get("priority_why").map(JValue::from_serialize),
                 critical => r.get("critical").and_then(Value::as_bool),
                 service => text(r, "service"),
                 service_name => text(r, "service_name"),
@@ -145,6 +186,7 @@ pub async fn page(State(st): State<AppState>, page: Page, Query(q): Query<InboxQ
             }
         })
         .collect();
+    let groups = group(&rows);
     let total = v.get("total").and_then(Value::as_i64).unwrap_or(0);
     let synthetic = v.get("synthetic").and_then(Value::as_bool).unwrap_or(false);
     // The funnel of the same institution, territory and service (aggregates).
@@ -169,7 +211,23 @@ pub async fn page(State(st): State<AppState>, page: Page, Query(q): Query<InboxQ
         .into_iter()
         .flatten()
         .take(40)
-        .map(JValue::from_serialize)
+        .map(|f| {
+            // Names, not codes: the service's and the district's.
+            let code = f.get("service").and_then(Value::as_str).unwrap_or_default();
+            let district = f
+                .get("district_code")
+                .and_then(Value::as_i64)
+                .and_then(vamos_domain::DistrictCode::from_stored);
+            context! {
+                institution => text(f, "institution"),
+                service => st.catalogue.services.iter().find(|s| s.code == code).map_or_else(|| code.to_string(), |s| s.name.clone()),
+                district => district.map(|d| format!("{} ({d})", vamos_domain::Territory::official().name_of(vamos_domain::TerritoryCode::District(d)))),
+                referred => f.get("referred").map(JValue::from_serialize),
+                served => f.get("served").map(JValue::from_serialize),
+                median_days => f.get("median_days").map(JValue::from_serialize),
+                p90_days => f.get("p90_days").map(JValue::from_serialize),
+            }
+        })
         .collect();
     let catalogue = &st.catalogue;
     let institution = opt(&q.institucion).or_else(|| p.user.institution.clone());
@@ -204,6 +262,8 @@ pub async fn page(State(st): State<AppState>, page: Page, Query(q): Query<InboxQ
         "bandeja.html",
         context! {
             rows,
+            groups,
+            household => q.hogar,
             total,
             synthetic,
             institution,

@@ -247,8 +247,6 @@ inbox-export-xlsx = Export XLSX
 inbox-acknowledge = Acknowledge the list (issued → received)
 inbox-count = { $n } referrals
 inbox-referral = Referral { $id }
-inbox-priority = priority { $n }
-inbox-critical = age-critical service
 inbox-due = due { $date }
 inbox-unit-persona = person { $id }
 inbox-unit-hogar = household { $id }
@@ -701,6 +699,7 @@ case-figures-protected = { $n } with protection verified
 case-figures-median = Median days to verified protection
 case-figures-days = { $n } days
 case-figures-unit = { $open } open, { $closed } closed
+logros-behind-short = referrals
 logros-behind = See who: their open referrals in the inbox (exportable)
 
 # The units behind a figure (/logros/unidades)
@@ -786,3 +785,13 @@ barrier-done-facilitador = Facilitator saved: it starts as planned.
 barrier-done-seguir = Follow-up recorded.
 task-barriers = See the access barriers of the territory and follow their facilitators
 case-barriers-link = Access barriers and facilitators of the territory
+inbox-band-alta = High priority
+inbox-band-media = Medium priority
+inbox-band-baja = Low priority
+inbox-score = (score { $n })
+inbox-group-count = { $n ->
+    [one] 1 referral on this page
+   *[other] { $n } referrals on this page
+}
+inbox-group-all = see all of the household's
+inbox-all-households = ← All referrals

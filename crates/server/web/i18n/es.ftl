@@ -247,8 +247,6 @@ inbox-export-xlsx = Exportar XLSX
 inbox-acknowledge = Acusar recibo de la lista (emitidas → recibidas)
 inbox-count = { $n } referencias
 inbox-referral = Referencia { $id }
-inbox-priority = prioridad { $n }
-inbox-critical = servicio crítico por la edad
 inbox-due = vence el { $date }
 inbox-unit-persona = persona { $id }
 inbox-unit-hogar = hogar { $id }
@@ -701,6 +699,7 @@ case-figures-protected = { $n } con protección verificada
 case-figures-median = Mediana de días hasta la protección verificada
 case-figures-days = { $n } días
 case-figures-unit = { $open } abiertos, { $closed } cerrados
+logros-behind-short = referencias
 logros-behind = Ver quiénes: sus referencias abiertas en la bandeja (exportables)
 
 # The units behind a figure (/logros/unidades)
@@ -786,3 +785,13 @@ barrier-done-facilitador = Facilitador guardado: queda planificado.
 barrier-done-seguir = Seguimiento registrado.
 task-barriers = Ver las barreras de acceso del territorio y seguir sus facilitadores
 case-barriers-link = Barreras de acceso y facilitadores del territorio
+inbox-band-alta = Prioridad alta
+inbox-band-media = Prioridad media
+inbox-band-baja = Prioridad baja
+inbox-score = (puntaje { $n })
+inbox-group-count = { $n ->
+    [one] 1 referencia en esta página
+   *[other] { $n } referencias en esta página
+}
+inbox-group-all = ver todas las del hogar
+inbox-all-households = ← Todas las referencias
