@@ -548,7 +548,16 @@ pub fn open(
     }
     let at = crate::clock::now_rfc3339();
     let by = actor.name.clone();
+    // The unit's populations, as its referrals carry them (a household: its members' too).
+    let mut populations: Vec<&str> = needs
+        .iter()
+        .flat_map(|n| n.populations.split(','))
+        .filter(|p| !p.is_empty())
+        .collect();
+    populations.sort_unstable();
+    populations.dedup();
     let new = NewCase {
+        populations: populations.join(","),
         unit_kind: kind.code().into(),
         unit_id: o.unit_id,
         district_code: i64::from(district.get()),
@@ -567,8 +576,10 @@ pub fn open(
         origin.label(),
         reason,
         tasks.len(),
+        // How many criteria, not which: the timeline is read by accounts whose agreement may
+        // withhold what a criterion names (indigenous identity, disability, poverty).
         flagged
-            .map(|c| format!("; criterios: {}", c.reasons.join(", ")))
+            .map(|c| format!("; cumple {} criterios de Canal Verde", c.reasons.len()))
             .unwrap_or_default()
     );
     let id = store_cases::open(&mut store.db(), &new, &tasks, &detail).map_err(|e| match e {
@@ -641,10 +652,12 @@ fn case_json(
     tasks: &[Task],
     events: &[Event],
     verdicts: &Verdicts,
-    cv: &CanalVerde,
-) -> Value {
+    catalogue: &Catalogue,
+) -> Result<Value> {
+    let cv = criteria(catalogue)?;
+    let cv = &cv;
     let status = CaseStatus::parse(&c.status).unwrap_or(CaseStatus::Abierto);
-    json!({
+    Ok(json!({
         "id": c.id,
         "status": status.code(),
         "status_label": status.label(),
@@ -675,14 +688,23 @@ fn case_json(
                 vamos_domain::Territory::official().name_of(TerritoryCode::District(d))
             )
         }),
-        "tasks": tasks.iter().map(|t| task_json(t, verdicts, cv)).collect::<Vec<_>>(),
-        "timeline": events,
-    })
+        "tasks": tasks.iter().map(|t| {
+            let mut v = task_json(t, verdicts, cv);
+            // Names people read, next to the codes.
+            v["service_name"] = json!(t.service.as_deref().and_then(|code| {
+                catalogue.services.iter().find(|s| s.code == code).map(|s| s.name.clone())
+            }));
+            v
+        }).collect::<Vec<_>>(),
+        "timeline": events.iter().map(|e| json!({
+            "at": e.at, "actor": e.actor, "kind": e.kind,
+            "kind_label": vamos_domain::cases::event_label(&e.kind), "detail": e.detail,
+        })).collect::<Vec<_>>(),
+    }))
 }
 
 /// One case with its plan and timeline (audited).
 pub fn show(store: &mut dyn Store, actor: &Actor, catalogue: &Catalogue, id: i64) -> Result<Value> {
-    let cv = criteria(catalogue)?;
     let c = visible(store, actor, id, "leer caso")?;
     let tasks = store_cases::tasks(&mut store.db(), id)?;
     let events = store_cases::events(&mut store.db(), id)?;
@@ -694,7 +716,7 @@ pub fn show(store: &mut dyn Store, actor: &Actor, catalogue: &Catalogue, id: i64
         "gestión de casos",
         "ok",
     )?;
-    Ok(case_json(&c, &tasks, &events, &HashMap::new(), &cv))
+    case_json(&c, &tasks, &events, &HashMap::new(), catalogue)
 }
 
 /// Which cases to list.
@@ -1183,20 +1205,7 @@ pub fn check(
     }
     let tasks = store_cases::tasks(&mut store.db(), id)?;
     let events = store_cases::events(&mut store.db(), id)?;
-    let mut out = case_json(&c2, &tasks, &events, &v, &criteria(catalogue)?);
-    // Names people read, next to the codes.
-    if let Some(list) = out["tasks"].as_array_mut() {
-        for t in list {
-            let name = t["service"].as_str().and_then(|code| {
-                catalogue
-                    .services
-                    .iter()
-                    .find(|s| s.code == code)
-                    .map(|s| s.name.clone())
-            });
-            t["service_name"] = json!(name);
-        }
-    }
+    let mut out = case_json(&c2, &tasks, &events, &v, catalogue)?;
     out["plan_complete"] = json!(complete);
     out["missing"] = json!(missing);
     Ok(out)
@@ -1595,33 +1604,25 @@ pub struct Figures {
     /// Median days from opening to verified protection; `None` before the first such case.
     pub median_days_to_protection: Option<f64>,
     pub by_unit: Vec<UnitFigures>,
+    /// Per population of special attention the caller may know of (a case counts in each of
+    /// its unit's populations).
+    pub by_population: Vec<PopulationFigures>,
 }
 
-/// Cases of one unit kind.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct UnitFigures {
-    pub unit_kind: String,
+/// Cases of one population of special attention.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PopulationFigures {
+    pub population: String,
+    pub label: String,
     pub open: i64,
     pub closed: i64,
+    pub closed_protected: i64,
+    pub median_days_to_protection: Option<f64>,
 }
 
-/// The figures of the cases within the caller's scope (and `territory`). Aggregates of its own
-/// cases, nothing personal: not audited.
-pub fn figures(store: &mut dyn Store, actor: &Actor, territory: Option<&str>) -> Result<Figures> {
-    actor.require(Permission::CasesRead)?;
-    let r = match territory {
-        Some(t) => {
-            let t = territory_in_scope(actor, t)?;
-            (t != TerritoryCode::Nation)
-                .then(|| Scope::Territories(vec![t]).district_ranges())
-                .or_else(|| ranges(&actor.scope))
-        }
-        None => ranges(&actor.scope),
-    };
-    let f = store_cases::figures(&mut store.db(), r.as_deref())?;
-    let mut days: Vec<f64> = f
-        .protected_spans
-        .iter()
+/// Days from opening to closing of each span (RFC 3339 moments), and their median in tenths.
+fn median_days<'a>(spans: impl Iterator<Item = (&'a str, &'a str)>) -> Option<f64> {
+    let mut days: Vec<f64> = spans
         .filter_map(|(a, b)| {
             let a = chrono::DateTime::parse_from_rfc3339(a).ok()?;
             let b = chrono::DateTime::parse_from_rfc3339(b).ok()?;
@@ -1637,12 +1638,87 @@ pub fn figures(store: &mut dyn Store, actor: &Actor, territory: Option<&str>) ->
                 / 2.0,
         ),
     };
+    median.map(|d| (d * 10.0).round() / 10.0)
+}
+
+/// Cases of one unit kind.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct UnitFigures {
+    pub unit_kind: String,
+    pub open: i64,
+    pub closed: i64,
+}
+
+/// The populations the figures break cases down by, in the order the Logros use.
+const CASE_POPULATIONS: [&str; 7] = [
+    "ninos",
+    "mujeres",
+    "adultos_mayores",
+    "discapacidad",
+    "indigenas",
+    "pobreza",
+    "rural",
+];
+
+/// The figures of the cases within the caller's scope (and `territory`). Aggregates of its own
+/// cases, nothing personal: not audited.
+pub fn figures(store: &mut dyn Store, actor: &Actor, territory: Option<&str>) -> Result<Figures> {
+    actor.require(Permission::CasesRead)?;
+    let r = match territory {
+        Some(t) => {
+            let t = territory_in_scope(actor, t)?;
+            (t != TerritoryCode::Nation)
+                .then(|| Scope::Territories(vec![t]).district_ranges())
+                .or_else(|| ranges(&actor.scope))
+        }
+        None => ranges(&actor.scope),
+    };
+    let f = store_cases::figures(&mut store.db(), r.as_deref())?;
+    let median = median_days(
+        f.protected_spans
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str())),
+    );
+    // Only the populations the caller's fields let it know of.
+    let visible =
+        crate::registry::visible_populations(&crate::registry::visible_fields(store, actor)?);
+    let mut by_population: Vec<PopulationFigures> = Vec::new();
+    for p in CASE_POPULATIONS {
+        if visible.as_ref().is_some_and(|v| !v.iter().any(|x| x == p)) {
+            continue;
+        }
+        let mine: Vec<&store_cases::PopulationCase> = f
+            .with_populations
+            .iter()
+            .filter(|c| c.populations.split(',').any(|x| x == p))
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let protected: Vec<&&store_cases::PopulationCase> = mine
+            .iter()
+            .filter(|c| c.closed && c.ending.as_deref() == Some("protegido"))
+            .collect();
+        by_population.push(PopulationFigures {
+            population: (*p).to_string(),
+            label: vamos_domain::referral::population_label(p).to_string(),
+            open: mine.iter().filter(|c| !c.closed).count() as i64,
+            closed: mine.iter().filter(|c| c.closed).count() as i64,
+            closed_protected: protected.len() as i64,
+            median_days_to_protection: median_days(
+                protected
+                    .iter()
+                    .filter_map(|c| Some((c.opened_at.as_str(), c.closed_at.as_deref()?))),
+            ),
+        });
+    }
     Ok(Figures {
         open: f.open,
         closed: f.closed,
         closed_protected: f.closed_protected,
         pending_approval: f.pending_approval,
-        median_days_to_protection: median.map(|d| (d * 10.0).round() / 10.0),
+        median_days_to_protection: median,
+        by_population,
         by_unit: f
             .by_unit
             .into_iter()

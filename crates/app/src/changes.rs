@@ -365,7 +365,7 @@ fn place_of_move(
     let Some(c) = given("community_id") else {
         return match district {
             Some(d) if d != current => Err(Error::bad_request(format!(
-                "community_id: al mudar el hogar al distrito {d} indique también la comunidad de \
+                "community_id: al mudar el hogar al distrito {d:04} indique también la comunidad de \
                  ese distrito (un hogar pertenece siempre a una comunidad de su distrito)"
             ))),
             _ => Ok(None),
@@ -443,10 +443,20 @@ fn diff(
         .iter()
         .enumerate()
         .filter(|(i, _)| before.is_none_or(|b| b[*i] != p.values[*i]))
-        .map(|(i, f)| FieldChange {
-            campo: (*f).to_string(),
-            antes: before.and_then(|b| show_value(&b[i])),
-            despues: show_value(&p.values[i]),
+        .map(|(i, f)| {
+            // A district as its name and four-digit code, not the stored number.
+            let shown = |v: &Value| match (*f, v) {
+                ("district_code", Value::Int(n)) => u16::try_from(*n)
+                    .ok()
+                    .and_then(|n| DistrictCode::from_number(n).ok())
+                    .map(DistrictCode::label),
+                _ => show_value(v),
+            };
+            FieldChange {
+                campo: (*f).to_string(),
+                antes: before.and_then(|b| shown(&b[i])),
+                despues: shown(&p.values[i]),
+            }
         })
         .collect();
     PreviewVersion {
@@ -1481,7 +1491,9 @@ fn detail(
     out["adjuntos"] = json!(store::attachments(&mut store.db(), id)?
         .iter()
         .map(|a| json!({
-            "n": a.n, "tipo_documento": a.document_kind, "tipo": a.media_type,
+            "n": a.n, "tipo_documento": a.document_kind,
+            "tipo_documento_etiqueta": vamos_domain::changes::DocumentKind::parse(&a.document_kind).map(|k| k.label()),
+            "tipo": a.media_type,
             "nombre": a.file_name, "bytes": a.size, "sha256": a.sha256,
         }))
         .collect::<Vec<_>>());

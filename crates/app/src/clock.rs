@@ -25,3 +25,19 @@ pub fn date_es(iso: &str) -> String {
     chrono::NaiveDate::parse_from_str(iso, "%Y-%m-%d")
         .map_or_else(|_| iso.to_string(), |d| d.format("%d/%m/%Y").to_string())
 }
+
+/// A moment stored as RFC 3339 (UTC) in Paraguay's time (UTC−3 all year since 2024); `None`
+/// for text that is not such a moment.
+pub fn in_paraguay(rfc3339: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    let t = chrono::DateTime::parse_from_rfc3339(rfc3339).ok()?;
+    Some(t.with_timezone(&chrono::FixedOffset::west_opt(3 * 3600)?))
+}
+
+/// A moment stored as RFC 3339 as people in Paraguay write it (`06/12/2026 20:37`, their
+/// time); anything else unchanged.
+pub fn moment_es(rfc3339: &str) -> String {
+    in_paraguay(rfc3339).map_or_else(
+        || rfc3339.to_string(),
+        |t| t.format("%d/%m/%Y %H:%M").to_string(),
+    )
+}

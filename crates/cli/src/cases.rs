@@ -195,7 +195,11 @@ fn print_case(common: &Common, v: &serde_json::Value) -> Result<ExitCode> {
         }
         println!("Plan:");
         for t in v["tasks"].as_array().into_iter().flatten() {
-            let what = t["service"].as_str().or(t["step"].as_str()).unwrap_or("");
+            let what = t["service_name"]
+                .as_str()
+                .or(t["service"].as_str())
+                .or(t["step"].as_str())
+                .unwrap_or("");
             println!(
                 "  [{}] {what} — {} — vence {} — {}{}",
                 t["id"],
@@ -218,8 +222,8 @@ fn print_case(common: &Common, v: &serde_json::Value) -> Result<ExitCode> {
         for e in v["timeline"].as_array().into_iter().flatten() {
             println!(
                 "  {} {} ({}): {}",
-                e["at"].as_str().unwrap_or(""),
-                e["kind"].as_str().unwrap_or(""),
+                vamos_app::clock::moment_es(e["at"].as_str().unwrap_or("")),
+                e["kind_label"].as_str().unwrap_or(""),
                 e["actor"].as_str().unwrap_or(""),
                 e["detail"].as_str().unwrap_or("")
             );
@@ -416,6 +420,18 @@ pub fn cases(cmd: &CasesCommand) -> Result<ExitCode> {
                 if let Some(d) = f.median_days_to_protection {
                     println!("Mediana de días hasta la protección verificada: {d}");
                 }
+                for p in &f.by_population {
+                    println!(
+                        "  {}: {} abiertos, {} cerrados ({} con protección verificada{})",
+                        p.label,
+                        p.open,
+                        p.closed,
+                        p.closed_protected,
+                        p.median_days_to_protection
+                            .map(|d| format!("; mediana {d} días"))
+                            .unwrap_or_default()
+                    );
+                }
             })
         }
         CasesCommand::Notifications { .. } => {
@@ -487,7 +503,8 @@ fn list(
                 x.id,
                 x.unit_kind,
                 x.unit_id,
-                x.status,
+                vamos_domain::cases::CaseStatus::parse(&x.status)
+                    .map_or(x.status.as_str(), |s| s.label()),
                 x.priority,
                 x.assigned_to.as_deref().unwrap_or("sin responsable")
             );

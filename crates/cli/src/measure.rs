@@ -311,7 +311,7 @@ pub fn logros(a: &LogrosArgs) -> Result<ExitCode> {
                 Territory::official().name_of(t),
                 t,
                 m.id,
-                m.as_of,
+                vamos_app::clock::date_es(&m.as_of),
                 m.catalogue_label,
                 if m.synthetic {
                     " — datos SINTÉTICOS"
@@ -469,7 +469,7 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
                 vamos_app::measurements::status_es(status),
                 s["name"].as_str().unwrap_or(""),
                 s["institution"].as_str().unwrap_or(""),
-                s["package"].as_str().unwrap_or(""),
+                vamos_domain::services::package_label(s["package"].as_str().unwrap_or("")),
                 s["evidence"]["detail"].as_str().unwrap_or(""),
                 s["evidence"]["date"]
                     .as_str()

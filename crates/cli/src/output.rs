@@ -84,13 +84,26 @@ impl Progress for BarProgress {
     }
 }
 
-pub fn print_import(s: &ImportSummary) {
-    let what = match s.kind.as_str() {
+/// What an import read, in words.
+fn import_kind(kind: &str) -> &'static str {
+    match kind {
         "fips" => "encuesta FIPS",
         "simplificado" => "formulario simplificado",
         "comunidades" => "formulario de Entorno (comunidades)",
         _ => "registros administrativos",
-    };
+    }
+}
+
+/// An import's status, in words.
+fn import_status(status: &str) -> &str {
+    match status {
+        "en_curso" => "en curso",
+        other => other,
+    }
+}
+
+pub fn print_import(s: &ImportSummary) {
+    let what = import_kind(&s.kind);
     let id = s.import_id.map(|i| format!(" n.º {i}")).unwrap_or_default();
     let state = if s.committed {
         "completada"
@@ -240,7 +253,7 @@ pub fn print_stats(v: &serde_json::Value) {
 
 pub fn print_imports(rows: &[ImportRecord]) {
     println!(
-        "{:>4} {:<13} {:<8} {:<11} {:<21} {:>9} {:>9} {:>9}",
+        "{:>4} {:<36} {:<8} {:<11} {:<16} {:>9} {:>9} {:>9}",
         "n.º", "tipo", "fuente", "estado", "inicio", "aceptadas", "rechaz.", "sintético"
     );
     for r in rows {
@@ -255,12 +268,12 @@ pub fn print_imports(rows: &[ImportRecord]) {
             + get("records_accepted")
             + get("community_surveys_accepted");
         println!(
-            "{:>4} {:<13} {:<8} {:<11} {:<21} {:>9} {:>9} {:>9}",
+            "{:>4} {:<36} {:<8} {:<11} {:<16} {:>9} {:>9} {:>9}",
             r.id,
-            r.kind,
+            import_kind(&r.kind),
             r.source.as_deref().unwrap_or("—"),
-            r.status,
-            r.started_at,
+            import_status(&r.status),
+            vamos_app::clock::moment_es(&r.started_at),
             accepted,
             get("rows_rejected"),
             if r.synthetic { "sí" } else { "no" }
@@ -270,9 +283,7 @@ pub fn print_imports(rows: &[ImportRecord]) {
 
 /// `2026-06-01` → `01/06/2026` (dates as users read them); anything else as it is.
 pub fn dmy(iso: &str) -> String {
-    chrono::NaiveDate::parse_from_str(iso, "%Y-%m-%d")
-        .map(|d| d.format("%d/%m/%Y").to_string())
-        .unwrap_or_else(|_| iso.to_string())
+    vamos_app::clock::date_es(iso)
 }
 
 fn print_versions(indent: &str, versions: &serde_json::Value) {

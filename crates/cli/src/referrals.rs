@@ -646,7 +646,7 @@ pub fn route(a: &RouteArgs) -> Result<ExitCode> {
                 s["order"],
                 s["name"].as_str().unwrap_or(""),
                 s["institution"].as_str().unwrap_or(""),
-                s["package"].as_str().unwrap_or("")
+                vamos_domain::services::package_label(s["package"].as_str().unwrap_or(""))
             );
             if s["missing"].as_bool() == Some(true) {
                 for w in s["where"].as_array().into_iter().flatten() {

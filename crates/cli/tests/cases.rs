@@ -370,6 +370,25 @@ fn a_case_closes_as_protected_only_once_counter_referrals_prove_every_planned_se
             figures["median_days_to_protection"].is_number(),
             "{label}: {figures}"
         );
+        // Per population: the analyst sees the indigenous household's case counted there; the
+        // Mesa, whose fields do not include indigenous identity, is not told of that population.
+        let per = |user: &str| -> Vec<Value> {
+            site.ok(user, &["cases", "figures"])["by_population"]
+                .as_array()
+                .unwrap()
+                .clone()
+        };
+        let indigenous = per("ana1")
+            .into_iter()
+            .find(|p| p["population"] == "indigenas")
+            .unwrap_or_else(|| panic!("{label}: no indigenous figures"));
+        assert_eq!(indigenous["closed_protected"], 1, "{label}: {indigenous}");
+        assert!(
+            per("mesa_me")
+                .iter()
+                .all(|p| p["population"] != "indigenas"),
+            "{label}"
+        );
         // Every read and change was audited under the account's name.
         let audited = site.ints(
             "SELECT COUNT(*) FROM audit_log WHERE actor LIKE 'mesa_me%' AND subject_kind = 'caso'",
@@ -398,6 +417,12 @@ fn another_ending_needs_a_second_persons_approval() {
             .as_i64()
             .unwrap()
             .to_string();
+        // The timeline names no criterion the Mesa's fields withhold (indigenous identity).
+        let shown = site.ok("mesa_me", &["cases", "show", &id]).to_string();
+        assert!(
+            !shown.to_lowercase().contains("indígena"),
+            "{label}: the case tells the Mesa what its fields withhold: {shown}"
+        );
         // Without a reason: refused.
         let why = site.refused("mesa_me", &["cases", "close", &id, "--ending", "mudanza"]);
         assert!(why.contains("necesita un motivo"), "{label}: {why}");

@@ -292,6 +292,29 @@ impl TaskStatus {
     }
 }
 
+/// The Spanish label of a step of a case's timeline (its `kind`); an unknown one as it is.
+pub fn event_label(kind: &str) -> &str {
+    match kind {
+        "abierto" => "Caso abierto",
+        "asignado" => "Asignado",
+        "paso_cumplido" => "Paso de protocolo cumplido",
+        "barrera" => "Barrera de acceso",
+        "verificacion" => "Verificación del plan",
+        "cierre_pedido" => "Cierre pedido",
+        "cierre_aprobado" => "Cierre aprobado",
+        "cierre_rechazado" => "Cierre rechazado",
+        "cerrado" => "Cerrado con protección verificada",
+        "reabierto" => "Reabierto",
+        "ofrecido" => "Ofrecido a la Mesa de otro distrito",
+        "oferta_retirada" => "Oferta retirada",
+        "traspasado" => "Traspasado a otra Mesa",
+        "visita" => "Visita",
+        "contacto" => "Contacto",
+        "nota" => "Nota",
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -133,6 +133,37 @@ coded_enum!(
     DeliveryLevel { Distrito => "distrito", Departamento => "departamento", Nacional => "nacional", Remoto => "remoto" }
 );
 
+impl Package {
+    /// The Spanish label users read.
+    pub fn label(self) -> &'static str {
+        match self {
+            Package::Nucleo => "paquete núcleo",
+            Package::Ampliado => "paquete ampliado",
+            Package::Diferencial => "paquete diferencial",
+        }
+    }
+}
+
+impl DeliveryLevel {
+    /// The Spanish label users read.
+    pub fn label(self) -> &'static str {
+        match self {
+            DeliveryLevel::Distrito => "distrital",
+            DeliveryLevel::Departamento => "departamental",
+            DeliveryLevel::Nacional => "nacional",
+            DeliveryLevel::Remoto => "a distancia",
+        }
+    }
+}
+
+/// The label of a package code (the code itself when unknown).
+pub fn package_label(code: &str) -> &str {
+    match Package::parse(code) {
+        Some(p) => p.label(),
+        None => code,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -88,6 +88,17 @@ impl fmt::Display for DepartmentCode {
         write!(f, "{:02}", self.0)
     }
 }
+impl DistrictCode {
+    /// The district as people read it: its official name and its four-digit code,
+    /// `Villeta (1116)`, `Asunción (0001)`.
+    pub fn label(self) -> String {
+        format!(
+            "{} ({self})",
+            Territory::official().name_of(TerritoryCode::District(self))
+        )
+    }
+}
+
 impl fmt::Display for DistrictCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:04}", self.0)

@@ -328,8 +328,8 @@ pub fn household_diff(old: &Household, new: &Household) -> Vec<FieldChange> {
     push(
         "district_code",
         "ubicacion-distrito",
-        old.district.get().to_string(),
-        new.district.get().to_string(),
+        old.district.label(),
+        new.district.label(),
     );
     push(
         "community_id",

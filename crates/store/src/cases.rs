@@ -133,6 +133,8 @@ pub struct NewCase {
     pub criteria_version: String,
     pub opened_by: String,
     pub opened_at: String,
+    /// The populations of special attention of its unit, comma-separated.
+    pub populations: String,
 }
 
 /// A task to plan (its `id` and `case_id` are given by [`open`]).
@@ -273,8 +275,8 @@ pub fn open(
         let id = sql
             .query_opt(
                 "INSERT INTO cases (unit_kind, unit_id, district_code, status, origin, reason, priority,
-                 score, protocol, criteria_version, opened_by, opened_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
+                 score, protocol, criteria_version, opened_by, opened_at, updated_at, populations)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13) RETURNING id",
                 &[
                     c.unit_kind.as_str().into(),
                     c.unit_id.into(),
@@ -288,6 +290,7 @@ pub fn open(
                     c.criteria_version.as_str().into(),
                     c.opened_by.as_str().into(),
                     c.opened_at.as_str().into(),
+                    c.populations.as_str().into(),
                 ],
             )?
             .and_then(|r| r.int(0))
@@ -820,6 +823,19 @@ pub struct Figures {
     pub by_unit: Vec<(String, i64, i64)>,
     /// Opening and closing moments (RFC 3339) of the cases closed as protected.
     pub protected_spans: Vec<(String, String)>,
+    /// Per case with populations: (populations comma-separated, closed, ending, opened_at,
+    /// closed_at).
+    pub with_populations: Vec<PopulationCase>,
+}
+
+/// A case's populations and how it stands (for the figures per population).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PopulationCase {
+    pub populations: String,
+    pub closed: bool,
+    pub ending: Option<String>,
+    pub opened_at: String,
+    pub closed_at: Option<String>,
 }
 
 /// The figures of the cases within `ranges` (`None`: all).
@@ -874,6 +890,24 @@ pub fn figures(db: &mut crate::sql::Db<'_>, ranges: Option<&[(i64, i64)]>) -> Re
         )?
         .iter()
         .map(|r| (r.text(0), r.text(1)))
+        .collect();
+    f.with_populations = db
+        .raw()
+        .query(
+            &format!(
+                "SELECT populations, status, ending, opened_at, closed_at FROM cases
+                 WHERE {scope} AND populations <> ''"
+            ),
+            &params,
+        )?
+        .iter()
+        .map(|r| PopulationCase {
+            populations: r.text(0),
+            closed: r.text(1) == "cerrado",
+            ending: r.string(2),
+            opened_at: r.text(3),
+            closed_at: r.string(4),
+        })
         .collect();
     Ok(f)
 }

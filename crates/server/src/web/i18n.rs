@@ -106,13 +106,9 @@ impl Lang {
     /// (UTC−3 all year since 2024): `06/12/2026 20:37` (`6 Dec 2026, 20:37` in English). Text
     /// that is not such a moment is shown as it is.
     pub fn when(self, rfc3339: &str) -> String {
-        let Ok(t) = chrono::DateTime::parse_from_rfc3339(rfc3339) else {
+        let Some(t) = vamos_app::clock::in_paraguay(rfc3339) else {
             return rfc3339.to_string();
         };
-        let Some(paraguay) = chrono::FixedOffset::west_opt(3 * 3600) else {
-            return rfc3339.to_string();
-        };
-        let t = t.with_timezone(&paraguay);
         match self {
             Lang::Es => t.format("%d/%m/%Y %H:%M").to_string(),
             Lang::En => t.format("%-d %b %Y, %H:%M").to_string(),

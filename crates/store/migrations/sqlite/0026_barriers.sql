@@ -1,8 +1,9 @@
--- 0026: social innovation for access (issue 37, component IV). A Mesa records the barriers that
--- keep people from services in its territory (besides those met on a case's task), designs
--- facilitators against them — with an owner, a period and a follow-up status — and follows
--- them; the territorial view counts which barriers block most cases and which facilitators
--- worked. Barrier codes are those of canal_verde.toml (stored as text: the list grows).
+-- 0026: social innovation for access (issue 37, component IV), and a case's populations. A
+-- Mesa records the barriers that keep people from services in its territory (besides those met
+-- on a case's task), designs facilitators against them — with an owner, a period and a
+-- follow-up status — and follows them; the territorial view counts which barriers block most
+-- cases and which facilitators worked. Barrier codes are those of canal_verde.toml (stored as
+-- text: the list grows).
 CREATE TABLE territory_barriers (
     id INTEGER PRIMARY KEY,
     district_code INTEGER NOT NULL,
@@ -49,3 +50,7 @@ CREATE INDEX facilitator_updates_facilitator ON facilitator_updates (facilitator
 
 -- Tasks blocked by a barrier, per district: the territorial view reads them by barrier.
 CREATE INDEX case_tasks_barrier ON case_tasks (barrier) WHERE barrier IS NOT NULL;
+
+-- The populations of special attention a case's unit belongs to when it was opened (from its
+-- referrals, comma-separated): the Mesa's figures per population.
+ALTER TABLE cases ADD COLUMN populations TEXT NOT NULL DEFAULT '';
