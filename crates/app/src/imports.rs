@@ -56,6 +56,12 @@ pub fn run(
         clock: crate::clock::now_rfc3339,
     };
     let r = vamos_ingest::run_import(store, &req.paths, &opts, progress);
+    // The rejection report stays with the import (the history offers it later).
+    if let (Ok(s), Some(path)) = (&r, &req.rejects) {
+        if let (Some(id), true) = (s.import_id, s.rows_rejected > 0) {
+            keep_rejects(store, id, path)?;
+        }
+    }
     let (outcome, id) = match &r {
         Ok(s) => (
             format!(
@@ -97,6 +103,56 @@ pub fn record_rejects_download(store: &mut dyn Store, actor: &Actor, subject: &s
         "corrección de datos (aplicación web)",
         "ok",
     )
+}
+
+/// The most of a rejection report the store keeps (its first rows; the file the importer wrote
+/// keeps them all).
+pub const REJECTS_KEPT: usize = 16 * 1024 * 1024;
+
+fn keep_rejects(store: &mut dyn Store, import_id: i64, path: &std::path::Path) -> Result<()> {
+    let Ok(mut bytes) = std::fs::read(path) else {
+        return Ok(());
+    };
+    let truncated = bytes.len() > REJECTS_KEPT;
+    if truncated {
+        // Whole rows only: cut after the last line break within the limit.
+        let end = bytes
+            .get(..REJECTS_KEPT)
+            .and_then(|b| b.iter().rposition(|&c| c == b'\n'))
+            .map_or(0, |i| i + 1);
+        bytes.truncate(end);
+    }
+    vamos_store::rejects::save(&mut store.db(), import_id, &bytes, truncated)?;
+    Ok(())
+}
+
+/// The rejection report kept with import `import_id` (its rows, and whether it was cut short),
+/// for `actor`, who needs to load data; the download is audited.
+pub fn rejects(store: &mut dyn Store, actor: &Actor, import_id: i64) -> Result<(Vec<u8>, bool)> {
+    actor.require(Permission::RegistryLoad)?;
+    let found = vamos_store::rejects::get(&mut store.db(), import_id)?;
+    actor.audit(
+        store,
+        "descargar informe de rechazos",
+        "importación",
+        &import_id.to_string(),
+        "corrección de datos",
+        if found.is_some() {
+            "ok"
+        } else {
+            "no encontrado"
+        },
+    )?;
+    found.ok_or_else(|| {
+        Error::not_found(format!(
+            "la importación {import_id} no tiene informe de rechazos guardado"
+        ))
+    })
+}
+
+/// Which of the imports `ids` have a rejection report kept.
+pub fn with_rejects(store: &mut dyn Store, ids: &[i64]) -> Result<Vec<i64>> {
+    Ok(vamos_store::rejects::kept(&mut store.db(), ids)?)
 }
 
 /// An importer's failure as a use-case error: what the operator can fix keeps its message.

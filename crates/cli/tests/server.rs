@@ -3140,3 +3140,27 @@ fn the_barriers_page_records_a_barrier_and_designs_a_facilitator() {
         assert!(shown.contains("La atención es solo en castellano"));
     }
 }
+
+#[test]
+fn a_past_imports_rejection_report_is_kept_and_linked_from_the_history() {
+    for f in import_sets() {
+        let job = f.rejection();
+        let (_, _, history) = web(&f.s, &f.cookie, "get", "/importaciones", &[], None);
+        let at = history
+            .find("/rechazos.csv\" download")
+            .unwrap_or_else(|| panic!("no report linked: {history}"));
+        let link = value_before(&history, at + "/rechazos.csv".len(), "href=\"");
+        assert!(
+            link.starts_with("/importaciones/") && !link.contains("trabajos"),
+            "{link}"
+        );
+        let (st, _, kept) = web(&f.s, &f.cookie, "get", &link, &[], None);
+        assert_eq!(st, 200);
+        // The same rows the job offered, reason and value included.
+        assert_eq!(kept, job.download.2, "the report kept is the job's");
+        assert!(kept.contains("9999"), "{kept}");
+        // Someone who does not load data gets nothing.
+        let (st, _, _) = web(&f.s, "", "get", &link, &[], None);
+        assert_ne!(st, 200);
+    }
+}

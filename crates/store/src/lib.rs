@@ -28,6 +28,7 @@ mod migrations;
 mod postgres_store;
 pub mod reading;
 pub mod referrals;
+pub mod rejects;
 pub mod self_registrations;
 pub mod sql;
 mod sqlite_store;

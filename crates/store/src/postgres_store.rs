@@ -128,6 +128,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0026_barriers",
         include_str!("../migrations/postgres/0026_barriers.sql"),
     ),
+    (
+        "0027_import_rejects",
+        include_str!("../migrations/postgres/0027_import_rejects.sql"),
+    ),
 ];
 
 /// A PostgreSQL registry.

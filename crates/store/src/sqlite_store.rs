@@ -115,6 +115,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0026_barriers",
         include_str!("../migrations/sqlite/0026_barriers.sql"),
     ),
+    (
+        "0027_import_rejects",
+        include_str!("../migrations/sqlite/0027_import_rejects.sql"),
+    ),
 ];
 
 /// How much of the database file the server's counter-referral writer reads through a memory

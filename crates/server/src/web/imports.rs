@@ -118,9 +118,17 @@ pub async fn page(State(st): State<AppState>, page: Page) -> Response {
         Ok(p) => p,
         Err(e) => return page.error(&e),
     };
-    let history = st.pool.run(|s| Ok(s.imports(30)?)).await;
+    let history = st
+        .pool
+        .run(|s| {
+            let h = s.imports(30)?;
+            let ids: Vec<i64> = h.iter().map(|r| r.id).collect();
+            let kept = vamos_app::imports::with_rejects(s, &ids)?;
+            Ok((h, kept))
+        })
+        .await;
     let history: Vec<JValue> = match history {
-        Ok(h) => h
+        Ok((h, kept)) => h
             .into_iter()
             .map(|r| {
                 let n = |k: &str| {
@@ -135,6 +143,7 @@ pub async fn page(State(st): State<AppState>, page: Page) -> Response {
                     households => n("households_accepted"), persons => n("persons_accepted"),
                     surveys => n("community_surveys_accepted"), records => n("records_accepted"),
                     rejected => n("rows_rejected"),
+                    report => kept.contains(&r.id),
                 }
             })
             .collect(),
@@ -447,6 +456,26 @@ pub async fn job(page: Page, Path(id): Path<u64>) -> Response {
         Err(e) => return page.error(&e),
     };
     page.html("importacion.html", context! { job => view(&j) })
+}
+
+/// `GET /importaciones/{id}/rechazos.csv`: the rejection report kept with a past import
+/// (audited: it holds the rejected rows).
+pub async fn past_rejects(State(st): State<AppState>, page: Page, Path(id): Path<i64>) -> Response {
+    let p = match gate(&page) {
+        Ok(p) => p,
+        Err(e) => return page.error(&e),
+    };
+    match p
+        .act(&st, move |s, actor| {
+            vamos_app::imports::rejects(s, actor, id)
+        })
+        .await
+    {
+        Ok((bytes, _)) => {
+            crate::api::csv_download(&format!("rechazos-importacion-{id}.csv"), bytes)
+        }
+        Err(e) => page.error(&e),
+    }
 }
 
 /// `GET /importaciones/trabajos/{id}/rechazos.csv` (audited: it holds the rejected rows).

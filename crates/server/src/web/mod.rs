@@ -504,6 +504,10 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         )
         .route("/importaciones/trabajos/{id}", get(imports::job))
         .route(
+            "/importaciones/{id}/rechazos.csv",
+            get(imports::past_rejects),
+        )
+        .route(
             "/importaciones/trabajos/{id}/rechazos.csv",
             get(imports::rejects),
         )
