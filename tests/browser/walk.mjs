@@ -412,6 +412,33 @@ await page.getByRole("button", { name: "Salir" }).click();
 await page.waitForURL(`${BASE}/`);
 await signIn(process.env.MESA);
 
+// 7f. The Mesa acts on the figures: from a Logro card of Villeta to the units behind it; then
+// it records a barrier of its territory and designs a facilitator against it.
+await page.goto(`${BASE}/logros?t=1116&logro=9`);
+await page.getByRole("link", { name: /Ver quiénes están sin protección/ }).click();
+await page.waitForURL(/\/logros\/unidades\?/);
+expect(await page.getByRole("heading", { name: /unidad(es)? sin protección/ }).isVisible(), "la lista detrás de la cifra no se abrió");
+expect((await page.locator("table tbody tr").count()) > 0, "la lista detrás de la cifra está vacía");
+await check("unidades-detras-de-la-cifra");
+await page.goto(`${BASE}/casos`);
+await page.getByRole("link", { name: "Barreras de acceso y facilitadores del territorio" }).click();
+await page.waitForURL(/\/barreras/);
+await page.locator("#distrito-r").fill("1116");
+await page.locator("#barrera-r").selectOption("distancia");
+await page.locator("#descripcion-r").fill("El camino a la USF se corta cuando llueve.");
+await page.getByRole("button", { name: "Registrar la barrera" }).click();
+await page.waitForURL(/hecho=barrier-done-registrar/);
+await page.locator("#distrito-f").fill("1116");
+await page.locator("#barrera-f").selectOption("distancia");
+await page.locator("#nombre-f").fill("Traslado solidario a la USF");
+await page.locator("#responsable-f").fill("Municipalidad de Villeta");
+await page.locator("#desde-f").fill("2026-12-01");
+await page.locator("#hasta-f").fill("2027-02-28");
+await page.getByRole("button", { name: "Guardar el facilitador" }).click();
+await page.waitForURL(/hecho=barrier-done-facilitador/);
+expect(await page.getByRole("heading", { name: /Traslado solidario a la USF/ }).isVisible(), "el facilitador no aparece");
+await check("barreras-y-facilitadores");
+
 // 8. A citizen lodges a complaint about a service on the public page and follows it by code.
 await page.goto(`${BASE}/`);
 await page.getByRole("button", { name: "Salir" }).click();

@@ -470,6 +470,12 @@ fn every_role_gets_what_its_permissions_and_scope_allow_on_every_get_endpoint() 
                     format!("{concrete}?territory={}", if inside { da } else { db_ })
                 } else if path == "/api/logros" {
                     format!("{concrete}?territory={:04}", if inside { da } else { db_ })
+                } else if path == "/api/units" {
+                    // The communities behind Logro 10: no category or population withheld.
+                    format!(
+                        "{concrete}?territory={:04}&logro=10",
+                        if inside { da } else { db_ }
+                    )
                 } else {
                     concrete
                 };
@@ -494,8 +500,12 @@ fn every_role_gets_what_its_permissions_and_scope_allow_on_every_get_endpoint() 
                     {
                         // Exists, but outside the account's territories.
                         403
-                    } else if path == "/api/logros" && !inside && !role.is_national() {
-                        // Unsuppressed Logros only of the account's territories.
+                    } else if (path == "/api/logros" || path == "/api/units")
+                        && !inside
+                        && !role.is_national()
+                    {
+                        // Unsuppressed Logros, and the units behind them, only of the account's
+                        // territories.
                         403
                     } else {
                         200

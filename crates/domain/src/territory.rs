@@ -90,7 +90,7 @@ impl fmt::Display for DepartmentCode {
 }
 impl DistrictCode {
     /// The district as people read it: its official name and its four-digit code,
-    /// `Villeta (1116)`, `Asunción (0001)`.
+    /// `Villeta (1116)`.
     pub fn label(self) -> String {
         format!(
             "{} ({self})",
