@@ -518,8 +518,26 @@ pub fn view(
         "innovación social para el acceso",
         "ok",
     )?;
+    // An account of several territories that named none reads all of them, and is told so.
+    let territory = match (
+        &actor.scope,
+        territory.map(str::trim).filter(|x| !x.is_empty()),
+    ) {
+        (Scope::Territories(ts), None) if ts.len() > 1 => serde_json::json!({
+            "code": "",
+            "name": format!(
+                "su ámbito ({})",
+                ts.iter()
+                    .map(|x| Territory::official().name_of(*x))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "level": "ambito",
+        }),
+        _ => crate::measurements::territory_json(t),
+    };
     Ok(View {
-        territory: crate::measurements::territory_json(t),
+        territory,
         barriers,
         facilitators: out,
         records,

@@ -56,12 +56,6 @@ pub fn run(
         clock: crate::clock::now_rfc3339,
     };
     let r = vamos_ingest::run_import(store, &req.paths, &opts, progress);
-    // The rejection report stays with the import (the history offers it later).
-    if let (Ok(s), Some(path)) = (&r, &req.rejects) {
-        if let (Some(id), true) = (s.import_id, s.rows_rejected > 0) {
-            keep_rejects(store, id, path)?;
-        }
-    }
     let (outcome, id) = match &r {
         Ok(s) => (
             format!(
@@ -88,6 +82,13 @@ pub fn run(
         &req.purpose,
         &outcome,
     )?;
+    // The rejection report stays with the import (the history offers it later); after the audit
+    // record, which an import that committed must have whatever happens next.
+    if let (Ok(s), Some(path)) = (&r, &req.rejects) {
+        if let (Some(id), true) = (s.import_id, s.rows_rejected > 0) {
+            keep_rejects(store, id, path)?;
+        }
+    }
     r.map_err(ingest_error)
 }
 

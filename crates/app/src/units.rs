@@ -1,12 +1,14 @@
-//! The units behind a figure: from a Logro card or one of its service rows in a stored
-//! measurement, the persons, households or communities the figure counts as not protected or
-//! as without data, in one district — classified again exactly as the measurement read the
-//! registry (its reference date, its moment of knowledge, the counter-referrals it counts), so
-//! the list and the figure agree unit for unit. Personal data: the caller needs to read the
-//! registry, the district must lie in its scope, its data-sharing agreement decides the fields
-//! of each row and which figures it may list at all (a list of a service whose eligibility
-//! names a withheld attribute, or of a withheld population, would answer that attribute), and
-//! every page or export is audited with the units it showed.
+//! The units behind a figure: from a Logro card or one of its service or population rows in a
+//! stored measurement, the persons, households or communities the figure counts as not
+//! protected or as without data, in one district — classified again as the figure stands: at the
+//! measurement's reference date, with the counter-referrals its figures count (through its
+//! incremental updates) and the registry as known now, which approved changes also bring into
+//! the figures. A registry re-import after the measurement is the one thing the figure does not
+//! follow until the next classification; there the list is the newer. Personal data: the caller
+//! needs to read the registry, the district must lie in its scope, its data-sharing agreement
+//! decides the fields of each row and which figures it may list at all (a list of a service whose
+//! eligibility names a withheld attribute, or of a withheld population, would answer that
+//! attribute), and every page, export or refusal is audited with the units it showed.
 
 use crate::registry::{self, visible_fields};
 use crate::{Actor, Error, Result};
@@ -23,7 +25,7 @@ use vamos_store::Store;
 
 /// Rows per page when the caller does not say.
 pub const PAGE: usize = 50;
-/// The most rows an export carries (a district's largest list fits well within it).
+/// The most rows an export carries; a longer list is refused with a way to narrow it.
 pub const EXPORT_MAX: usize = 200_000;
 
 /// Which figure to list, where and which page.
@@ -91,8 +93,20 @@ struct Raw {
     lacking: Vec<(usize, Status)>,
 }
 
-/// What a list was computed from (counter-referrals move a measurement, so they are part of it).
-type Key = (i64, i64, u16, u8, Option<usize>, Option<usize>, bool);
+/// What a list was computed from: the measurement as its figures stand (counter-referrals and
+/// approved changes move them), the registry's last write, and the figure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Key {
+    measurement: i64,
+    applied_through: i64,
+    updated_at: Option<String>,
+    registry_written: Option<String>,
+    district: u16,
+    logro: u8,
+    service: Option<usize>,
+    population: Option<usize>,
+    without_data: bool,
+}
 
 /// The last lists computed: paging through one classifies its district once.
 static RECENT: Mutex<Vec<(Key, Arc<Vec<Raw>>)>> = Mutex::new(Vec::new());
@@ -161,7 +175,20 @@ fn read(
         )));
     }
     let fields = visible_fields(store, actor)?;
-    let figure = figure_of(catalogue, q, &fields)?;
+    let figure = match figure_of(catalogue, q, &fields) {
+        Ok(f) => f,
+        Err(e) => {
+            actor.audit(
+                store,
+                "listar unidades",
+                "cifra",
+                &subject,
+                &purpose,
+                &format!("denegado: {}", e.message),
+            )?;
+            return Err(e);
+        }
+    };
     let Some((m, _)) = store.measurement(q.measurement)? else {
         return Err(Error::not_found(
             "no hay mediciones: clasifique primero (vamos classify)",
@@ -181,16 +208,32 @@ fn read(
             m.id, m.catalogue_version
         )));
     }
-    let key: Key = (
-        m.id,
-        m.counter_referrals_applied_through,
-        district.get(),
-        q.logro,
-        figure.service,
-        figure.population,
-        figure.which == Behind::WithoutData,
-    );
+    let key = Key {
+        measurement: m.id,
+        applied_through: m.counter_referrals_applied_through,
+        updated_at: m.counter_referrals_updated_at.clone(),
+        registry_written: vamos_store::versions::latest_write(&mut store.db())?,
+        district: district.get(),
+        logro: q.logro,
+        service: figure.service,
+        population: figure.population,
+        without_data: figure.which == Behind::WithoutData,
+    };
     let all = computed(store, catalogue, &m, district, figure, key)?;
+    if limit == EXPORT_MAX && all.len() > EXPORT_MAX {
+        actor.audit(
+            store,
+            "listar unidades",
+            "cifra",
+            &subject,
+            &purpose,
+            "rechazado: exportación demasiado grande",
+        )?;
+        return Err(Error::bad_request(format!(
+            "la lista tiene {} unidades, más de las {EXPORT_MAX} que se exportan de una vez: elija un servicio o una población",
+            all.len()
+        )));
+    }
     let pages = all.len().div_ceil(limit).max(1);
     let page = page.min(pages);
     let shown: Vec<&Raw> = all.iter().skip((page - 1) * limit).take(limit).collect();
@@ -384,24 +427,19 @@ fn computed(
         return Ok(hit);
     }
     let as_of = chrono::NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d").map_err(Error::internal)?;
-    let known_at = m
-        .known_at
-        .as_deref()
-        .map(chrono::DateTime::parse_from_rfc3339)
-        .transpose()
-        .map_err(Error::internal)?
-        .map(|t| t.with_timezone(&chrono::Utc));
+    let until = crate::measurements::figures_until(m).map_err(Error::internal)?;
     let mut data = RegistryData::new(&crate::measurements::FormVocabulary);
     vamos_store::load_registry_parallel(
         store,
         TerritoryCode::District(district),
-        &vamos_store::Reading::known_at(as_of, known_at),
+        &vamos_store::Reading::at(as_of),
         &mut data,
         1,
         m.counter_referrals_applied_through,
     )?;
     data.finish();
-    let cls = Classifier::new(catalogue, &data, as_of);
+    // The figures' own bound on counter-referrals (their last incremental update).
+    let cls = Classifier::new(catalogue, &data, as_of).with_counter_referrals_until(until);
     let units = vamos_engine::logros::units_behind(&cls, &data, figure);
     let raw: Vec<Raw> = units
         .into_iter()
@@ -467,7 +505,10 @@ fn row(
         json!(crate::measurements::kind_es(store_kind(r.kind))),
     );
     out.insert("id".into(), json!(r.id));
-    out.insert("household_id".into(), json!(r.household));
+    // A person's household is a field like any other; a household's own number is the unit.
+    if r.kind != UnitKind::Person || registry::may_see(fields, "household_id") {
+        out.insert("household_id".into(), json!(r.household));
+    }
     if r.kind == UnitKind::Person {
         if let Some(p) = vamos_store::views::person(&mut store.db(), vamos_domain::PersonId(r.id))?
         {
@@ -538,4 +579,62 @@ pub fn csv(p: &UnitsPage) -> Result<Vec<u8>> {
         .map_err(Error::internal)?;
     }
     w.into_inner().map_err(Error::internal)
+}
+
+/// Which lists of Logro `logro` a caller may open (what its agreement lets it list): the card,
+/// the núcleo services' rows, the populations' rows — so a page links only to lists it will get.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listable {
+    pub card: bool,
+    pub services: Vec<String>,
+    pub populations: Vec<String>,
+}
+
+/// See [`Listable`]; nothing personal is read, so nothing is audited.
+pub fn listable(
+    store: &mut dyn Store,
+    actor: &Actor,
+    catalogue: &Catalogue,
+    logro: u8,
+) -> Result<Listable> {
+    if !actor.can(Permission::RegistryRead) {
+        return Ok(Listable::default());
+    }
+    let fields = visible_fields(store, actor)?;
+    let ok = |service: Option<&str>, population: Option<&str>| {
+        figure_of(
+            catalogue,
+            &UnitsQuery {
+                logro,
+                service: service.map(str::to_string),
+                population: population.map(str::to_string),
+                ..UnitsQuery::default()
+            },
+            &fields,
+        )
+        .is_ok()
+    };
+    let Some(category) = Category::ALL.into_iter().find(|c| c.logro() == logro) else {
+        return Ok(Listable::default());
+    };
+    let populations: &[&str] = match category.unit() {
+        UnitKind::Person => &vamos_engine::logros::PERSON_BREAKDOWNS,
+        UnitKind::Household => &vamos_engine::logros::HOUSEHOLD_BREAKDOWNS,
+        UnitKind::Community => &vamos_engine::logros::COMMUNITY_BREAKDOWNS,
+    };
+    Ok(Listable {
+        card: ok(None, None),
+        services: catalogue
+            .services
+            .iter()
+            .filter(|s| s.category == category)
+            .map(|s| s.code.clone())
+            .filter(|c| ok(Some(c), None))
+            .collect(),
+        populations: populations
+            .iter()
+            .filter(|p| ok(None, Some(p)))
+            .map(|p| (*p).to_string())
+            .collect(),
+    })
 }

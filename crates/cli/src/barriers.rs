@@ -98,7 +98,7 @@ pub fn run(cmd: &BarriersCommand) -> Result<ExitCode> {
     let mut store = crate::admin::open(&common.db)?;
     let who = crate::identity::actor(store.as_mut())?;
     let s = store.as_mut();
-    let catalogue = crate::measure::load_catalogue(None)?;
+    let catalogue = crate::measure::load_catalogue(common.catalogue.as_ref())?;
     match cmd {
         BarriersCommand::View { territory, .. } => {
             let v = b::view(s, &who, &catalogue, territory.as_deref())?;

@@ -17,6 +17,10 @@ pub struct Common {
     pub db: String,
     #[arg(long, value_enum, default_value = "text")]
     pub format: crate::Format,
+    /// Carpeta del catálogo (por defecto, el catálogo ilustrativo incluido; con su
+    /// `canal_verde.toml`, sus criterios, protocolos y barreras).
+    #[arg(long)]
+    pub catalogue: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -284,7 +288,7 @@ pub fn cases(cmd: &CasesCommand) -> Result<ExitCode> {
                 (None, None, Some(c)) => ("comunidad", *c),
                 _ => anyhow::bail!("indique --person-id, --household o --community"),
             };
-            let catalogue = crate::measure::load_catalogue(None)?;
+            let catalogue = crate::measure::load_catalogue(common.catalogue.as_ref())?;
             let id = c::open(
                 s,
                 &who,
@@ -302,12 +306,12 @@ pub fn cases(cmd: &CasesCommand) -> Result<ExitCode> {
             })
         }
         CasesCommand::Show { id, .. } => {
-            let catalogue = crate::measure::load_catalogue(None)?;
+            let catalogue = crate::measure::load_catalogue(common.catalogue.as_ref())?;
             let v = c::show(s, &who, &catalogue, *id)?;
             print_case(common, &v)
         }
         CasesCommand::Check { id, .. } => {
-            let catalogue = crate::measure::load_catalogue(None)?;
+            let catalogue = crate::measure::load_catalogue(common.catalogue.as_ref())?;
             let v = c::check(s, &who, &catalogue, *id)?;
             print_case(common, &v)
         }
@@ -317,7 +321,7 @@ pub fn cases(cmd: &CasesCommand) -> Result<ExitCode> {
             institution,
             ..
         } => {
-            let catalogue = crate::measure::load_catalogue(None)?;
+            let catalogue = crate::measure::load_catalogue(common.catalogue.as_ref())?;
             c::assign(
                 s,
                 &who,
@@ -350,7 +354,7 @@ pub fn cases(cmd: &CasesCommand) -> Result<ExitCode> {
                 },
                 _ => anyhow::bail!("indique --done o --barrier"),
             };
-            let catalogue = crate::measure::load_catalogue(None)?;
+            let catalogue = crate::measure::load_catalogue(common.catalogue.as_ref())?;
             c::task(s, &who, &catalogue, *id, *task, &action)?;
             print(
                 common,
@@ -369,7 +373,7 @@ pub fn cases(cmd: &CasesCommand) -> Result<ExitCode> {
         CasesCommand::Close {
             id, ending, reason, ..
         } => {
-            let catalogue = crate::measure::load_catalogue(None)?;
+            let catalogue = crate::measure::load_catalogue(common.catalogue.as_ref())?;
             let st = c::close(
                 s,
                 &who,
@@ -455,7 +459,7 @@ fn candidates(
     territory: &str,
     limit: Option<i64>,
 ) -> Result<ExitCode> {
-    let catalogue = crate::measure::load_catalogue(None)?;
+    let catalogue = crate::measure::load_catalogue(common.catalogue.as_ref())?;
     let (out, total) = c::candidates_page(s, who, &catalogue, Some(territory), limit)?;
     print(common, &out, || {
         println!(

@@ -41,6 +41,9 @@ pub struct UnitsArgs {
     /// Finalidad de la consulta (queda en la auditoría).
     #[arg(long)]
     pub purpose: Option<String>,
+    /// Carpeta del catálogo con que se clasificó la medición (por defecto, el ilustrativo).
+    #[arg(long)]
+    pub catalogue: Option<std::path::PathBuf>,
     /// text, json o csv (csv: todas las unidades, no una página).
     #[arg(long, default_value = "text")]
     pub format: String,
@@ -49,7 +52,7 @@ pub struct UnitsArgs {
 pub fn units(a: &UnitsArgs) -> Result<ExitCode> {
     let mut store = crate::admin::open(&a.db)?;
     let who = crate::identity::actor(store.as_mut())?;
-    let catalogue = crate::measure::load_catalogue(None)?;
+    let catalogue = crate::measure::load_catalogue(a.catalogue.as_ref())?;
     let q = UnitsQuery {
         measurement: a.measurement,
         territory: a.territory.clone(),

@@ -343,6 +343,13 @@ fn a_withheld_population_service_or_category_cannot_be_listed() {
             e.contains("no permite listar la población «pobreza»"),
             "{e}"
         );
+        assert!(
+            s.audited("mspbs_op")
+                .iter()
+                .any(|o| o.starts_with("denegado: su convenio")),
+            "{}: the refusal is audited",
+            s.db.label
+        );
         // Without birth dates, who is in an age category is withheld too.
         let e = s.refused("mspbs_op", &["--territory", "1116", "--logro", "3"]);
         assert!(e.contains("no permite listar el Logro 3"), "{e}");
@@ -375,6 +382,7 @@ fn a_units_row_carries_only_the_fields_of_the_agreement() {
         assert_eq!(narrow["total"], full["total"], "{}", s.db.label);
         for u in narrow["units"].as_array().unwrap() {
             assert!(u.get("national_id").is_none(), "{u}");
+            assert!(u.get("household_id").is_none(), "{u}");
             assert!(u.get("sex").is_none(), "{u}");
             assert!(u["birth_date"].is_string(), "{u}");
         }

@@ -823,8 +823,7 @@ pub struct Figures {
     pub by_unit: Vec<(String, i64, i64)>,
     /// Opening and closing moments (RFC 3339) of the cases closed as protected.
     pub protected_spans: Vec<(String, String)>,
-    /// Per case with populations: (populations comma-separated, closed, ending, opened_at,
-    /// closed_at).
+    /// Each case whose unit belongs to a population of special attention.
     pub with_populations: Vec<PopulationCase>,
 }
 

@@ -464,6 +464,17 @@ pub async fn page(
             let reads_units = !public && !outside && page.can(Permission::RegistryRead);
             let units = reads_units && matches!(t, TerritoryCode::District(_));
             let choose_district = reads_units && !units;
+            // Only links to the lists the account's agreement lets it open.
+            let listable = match (&page.user, units) {
+                (Some(u), true) => {
+                    let (actor, cat) = (u.as_actor(), st.catalogue.clone());
+                    st.pool
+                        .run(move |s| Ok(vamos_app::units::listable(s, &actor, &cat, chosen)?))
+                        .await
+                        .unwrap_or_default()
+                }
+                _ => vamos_app::units::Listable::default(),
+            };
             let csrf = page
                 .user
                 .as_ref()
@@ -472,7 +483,11 @@ pub async fn page(
             let v = view(&f, t, chosen, &st.catalogue, page.lang);
             page.html(
                 "logros.html",
-                context! { registry, outside, can_publish, behind, units, choose_district, csrf, ..v },
+                context! {
+                    registry, outside, can_publish, behind, units, choose_district, csrf,
+                    units_card => listable.card, units_services => listable.services,
+                    units_populations => listable.populations, ..v
+                },
             )
         }
         Ok(None) => page.html(

@@ -471,9 +471,14 @@ pub async fn past_rejects(State(st): State<AppState>, page: Page, Path(id): Path
         })
         .await
     {
-        Ok((bytes, _)) => {
-            crate::api::csv_download(&format!("rechazos-importacion-{id}.csv"), bytes)
-        }
+        // A report cut short says so in its name (its first rows only).
+        Ok((bytes, truncated)) => crate::api::csv_download(
+            &format!(
+                "rechazos-importacion-{id}{}.csv",
+                if truncated { "-primeras-filas" } else { "" }
+            ),
+            bytes,
+        ),
         Err(e) => page.error(&e),
     }
 }

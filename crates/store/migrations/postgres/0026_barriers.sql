@@ -54,3 +54,8 @@ CREATE INDEX case_tasks_barrier ON case_tasks (barrier) WHERE barrier IS NOT NUL
 -- The populations of special attention a case's unit belongs to when it was opened (from its
 -- referrals, comma-separated): the Mesa's figures per population.
 ALTER TABLE cases ADD COLUMN populations TEXT NOT NULL DEFAULT '';
+
+-- A case's opening step named the Canal Verde criteria its unit met, which can name what an
+-- agreement withholds (indigenous identity, disability, poverty): the timeline keeps the rest.
+UPDATE case_events SET detail = split_part(detail, '; criterios: ', 1)
+WHERE kind = 'abierto' AND strpos(detail, '; criterios: ') > 0;
