@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: acting on the figures at national scale (issue 37) — the units behind a Logro
 # figure of the largest district (the command's wall time, which classifies the district again as
-# the measurement read it; then the server's first page of each Logro card, and the next pages,
+# the figure stands; then the server's first page of each Logro card, and the next pages,
 # which reuse the list), the territorial view of barriers and facilitators, and the inbox grouped
 # by household, with the server's resident memory before and after. No peer lists the units
 # behind an indicator from its own registry (DHIS2's drill-down stops at aggregates and needs its

@@ -47,7 +47,7 @@ pub struct UnitsParams {
 
 /// `GET /api/units`
 #[utoipa::path(get, path = "/api/units", tag = "logros",
-    summary = "Las unidades detrás de una cifra: quiénes cuenta un Logro (o uno de sus servicios) como sin protección o sin dato en un distrito, reclasificadas como las leyó la medición; format=csv para descargar",
+    summary = "Las unidades detrás de una cifra: quiénes cuenta un Logro (o uno de sus servicios) como sin protección o sin dato en un distrito, reclasificadas como está la cifra; format=csv para descargar",
     params(UnitsParams),
     responses((status = 200, description = "Correcto", body = Object)),
     extensions(("x-vamos-permission" = json!(Permission::RegistryRead.code())), ("x-vamos-personal-data" = json!(true))))]

@@ -722,7 +722,7 @@ units-heading-without-data = { $n ->
 }
 units-figure = Logro { $logro } ({ $category }) in { $name }
 units-service = service «{ $name }»
-units-measurement = According to measurement { $id } as of { $date }: the list classifies the registry again as that measurement read it, so it matches the figure.
+units-measurement = According to measurement { $id } as of { $date }: the list classifies the district again as the figure stands (its date, the counter-referrals it counts, approved changes), so it matches the figure.
 units-audit-note = This query is recorded in the audit trail with the units shown. Only the data your agreement allows is shown.
 units-download = Download the whole list (CSV)
 units-col-unit = Unit

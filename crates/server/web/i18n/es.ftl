@@ -722,7 +722,7 @@ units-heading-without-data = { $n ->
 }
 units-figure = Logro { $logro } ({ $category }) en { $name }
 units-service = servicio «{ $name }»
-units-measurement = Según la medición { $id } al { $date }: la lista clasifica de nuevo el registro tal como lo leyó esa medición, por eso coincide con la cifra.
+units-measurement = Según la medición { $id } al { $date }: la lista clasifica de nuevo el distrito como está la cifra (su fecha, las contra-referencias que cuenta, los cambios aprobados), por eso coincide con ella.
 units-audit-note = Esta consulta queda registrada en la auditoría con las unidades mostradas. Solo se ven los datos que permite su convenio.
 units-download = Descargar la lista completa (CSV)
 units-col-unit = Unidad
