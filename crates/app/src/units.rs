@@ -84,13 +84,39 @@ impl UnitsPage {
     }
 }
 
-/// One unit as classified, before any caller's fields apply.
-#[derive(Debug, Clone)]
+/// One unit as classified, before any caller's fields apply: fixed size, no allocation of its
+/// own, so a cached list of a large district stays small.
+#[derive(Debug, Clone, Copy)]
 struct Raw {
     kind: UnitKind,
     id: i64,
     household: Option<i64>,
-    lacking: Vec<(usize, Status)>,
+    /// The núcleo services it lacks, as bits over [`List::nucleo`]: `desprotegido`…
+    unprotected: u64,
+    /// …and `sin_dato`.
+    without: u64,
+}
+
+/// A computed list: the units, and the núcleo services (catalogue indices) their bits name.
+#[derive(Debug)]
+struct List {
+    nucleo: Vec<usize>,
+    rows: Vec<Raw>,
+}
+
+impl List {
+    /// What `r` lacks, as (catalogue index, status).
+    fn lacking(&self, r: &Raw) -> Vec<(usize, Status)> {
+        let mut out = Vec::new();
+        for (bit, &i) in self.nucleo.iter().enumerate().take(64) {
+            if r.unprotected >> bit & 1 == 1 {
+                out.push((i, Status::Desprotegido));
+            } else if r.without >> bit & 1 == 1 {
+                out.push((i, Status::SinDato));
+            }
+        }
+        out
+    }
 }
 
 /// What a list was computed from: the measurement as its figures stand (counter-referrals and
@@ -109,8 +135,8 @@ struct Key {
 }
 
 /// The last lists computed: paging through one classifies its district once.
-static RECENT: Mutex<Vec<(Key, Arc<Vec<Raw>>)>> = Mutex::new(Vec::new());
-const RECENT_MAX: usize = 8;
+static RECENT: Mutex<Vec<(Key, Arc<List>)>> = Mutex::new(Vec::new());
+const RECENT_MAX: usize = 6;
 
 /// A page of the units behind the figure `q` names, for `actor` (see the module comment).
 pub fn list(
@@ -220,7 +246,7 @@ fn read(
         without_data: figure.which == Behind::WithoutData,
     };
     let all = computed(store, catalogue, &m, district, figure, key)?;
-    if limit == EXPORT_MAX && all.len() > EXPORT_MAX {
+    if limit == EXPORT_MAX && all.rows.len() > EXPORT_MAX {
         actor.audit(
             store,
             "listar unidades",
@@ -231,15 +257,20 @@ fn read(
         )?;
         return Err(Error::bad_request(format!(
             "la lista tiene {} unidades, más de las {EXPORT_MAX} que se exportan de una vez: elija un servicio o una población",
-            all.len()
+            all.rows.len()
         )));
     }
-    let pages = all.len().div_ceil(limit).max(1);
+    let pages = all.rows.len().div_ceil(limit).max(1);
     let page = page.min(pages);
-    let shown: Vec<&Raw> = all.iter().skip((page - 1) * limit).take(limit).collect();
+    let shown: Vec<&Raw> = all
+        .rows
+        .iter()
+        .skip((page - 1) * limit)
+        .take(limit)
+        .collect();
     let rows = shown
         .iter()
-        .map(|r| row(store, catalogue, r, &fields))
+        .map(|r| row(store, catalogue, &all, r, &fields))
         .collect::<Result<Vec<_>>>()?;
     let ids: Vec<String> = shown
         .iter()
@@ -260,7 +291,7 @@ fn read(
         &format!(
             "ok: {} de {} ({})",
             rows.len(),
-            all.len(),
+            all.rows.len(),
             if ids.is_empty() {
                 "ninguna".to_string()
             } else {
@@ -287,7 +318,7 @@ fn read(
         } else {
             "desprotegidos"
         },
-        total: all.len(),
+        total: all.rows.len(),
         page,
         pages,
         rows,
@@ -418,7 +449,7 @@ fn computed(
     district: DistrictCode,
     figure: Figure,
     key: Key,
-) -> Result<Arc<Vec<Raw>>> {
+) -> Result<Arc<List>> {
     if let Some(hit) = RECENT.lock().ok().and_then(|r| {
         r.iter()
             .find(|(k, _)| *k == key)
@@ -441,6 +472,23 @@ fn computed(
     // The figures' own bound on counter-referrals (their last incremental update).
     let cls = Classifier::new(catalogue, &data, as_of).with_counter_referrals_until(until);
     let units = vamos_engine::logros::units_behind(&cls, &data, figure);
+    let nucleo: Vec<usize> = catalogue
+        .services
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            s.category == figure.category && s.package == vamos_domain::services::Package::Nucleo
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let bits = |lacking: &[(usize, Status)], status: Status| -> u64 {
+        lacking
+            .iter()
+            .filter(|(_, st)| *st == status)
+            .filter_map(|(i, _)| nucleo.iter().position(|n| n == i))
+            .filter(|&b| b < 64)
+            .fold(0, |acc, b| acc | 1 << b)
+    };
     let raw: Vec<Raw> = units
         .into_iter()
         .map(|u| {
@@ -467,11 +515,12 @@ fn computed(
                 kind,
                 id,
                 household,
-                lacking: u.lacking,
+                unprotected: bits(&u.lacking, Status::Desprotegido),
+                without: bits(&u.lacking, Status::SinDato),
             }
         })
         .collect();
-    let raw = Arc::new(raw);
+    let raw = Arc::new(List { nucleo, rows: raw });
     if let Ok(mut r) = RECENT.lock() {
         r.retain(|(k, _)| *k != key);
         if r.len() >= RECENT_MAX {
@@ -487,13 +536,14 @@ fn computed(
 fn row(
     store: &mut dyn Store,
     catalogue: &Catalogue,
+    list: &List,
     r: &Raw,
     fields: &Option<BTreeSet<String>>,
 ) -> Result<Value> {
-    let lacking: Vec<Value> = r
-        .lacking
-        .iter()
-        .filter_map(|(i, st)| catalogue.services.get(*i).map(|s| (s, *st)))
+    let lacking: Vec<Value> = list
+        .lacking(r)
+        .into_iter()
+        .filter_map(|(i, st)| catalogue.services.get(i).map(|s| (s, st)))
         .filter(|(s, _)| registry::service_status_visible(catalogue, &s.code, fields))
         .map(|(s, st)| {
             json!({"service": s.code, "name": s.name, "status": st, "status_label": crate::measurements::status_es(st)})
