@@ -18,6 +18,7 @@ pub mod cases;
 pub mod changes;
 pub mod clock;
 pub mod context;
+pub mod costing;
 pub mod counter_referrals;
 pub mod dci;
 pub mod dci_signing;

@@ -57,6 +57,32 @@ pub fn figures_until(
         .map_or(as_of, |d| d.max(as_of)))
 }
 
+/// The registry of territory `t` read as measurement `m`'s figures stand — its reference date,
+/// the registry as known now (approved changes refresh the figures with it) and the
+/// counter-referrals its figures count — with the reference date and the day up to which
+/// counter-referrals count ([`Classifier::with_counter_referrals_until`]). What lists and costs
+/// behind a figure classify, so they agree with it.
+pub fn registry_as_figures_stand(
+    store: &mut dyn Store,
+    m: &vamos_store::MeasurementRecord,
+    t: TerritoryCode,
+    readers: usize,
+) -> anyhow::Result<(RegistryData, chrono::NaiveDate, chrono::NaiveDate)> {
+    let as_of = chrono::NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d")?;
+    let until = figures_until(m)?;
+    let mut data = RegistryData::new(&FormVocabulary);
+    vamos_store::load_registry_parallel(
+        store,
+        t,
+        &vamos_store::Reading::at(as_of),
+        &mut data,
+        readers,
+        m.counter_referrals_applied_through,
+    )?;
+    data.finish();
+    Ok((data, as_of, until))
+}
+
 /// A coverage ratio rounded to four decimals (`null` when nobody was identified).
 pub fn coverage(protected: u64, identified: u64) -> Value {
     if identified == 0 {

@@ -19,7 +19,6 @@ use vamos_catalogue::Catalogue;
 use vamos_domain::services::{Category, Unit as UnitKind};
 use vamos_domain::{DistrictCode, Permission, Territory, TerritoryCode};
 use vamos_engine::classify::{Classifier, Status, Unit};
-use vamos_engine::data::RegistryData;
 use vamos_engine::logros::{Behind, Figure};
 use vamos_store::Store;
 
@@ -457,18 +456,13 @@ fn computed(
     }) {
         return Ok(hit);
     }
-    let as_of = chrono::NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d").map_err(Error::internal)?;
-    let until = crate::measurements::figures_until(m).map_err(Error::internal)?;
-    let mut data = RegistryData::new(&crate::measurements::FormVocabulary);
-    vamos_store::load_registry_parallel(
+    let (data, as_of, until) = crate::measurements::registry_as_figures_stand(
         store,
+        m,
         TerritoryCode::District(district),
-        &vamos_store::Reading::at(as_of),
-        &mut data,
         1,
-        m.counter_referrals_applied_through,
-    )?;
-    data.finish();
+    )
+    .map_err(Error::internal)?;
     // The figures' own bound on counter-referrals (their last incremental update).
     let cls = Classifier::new(catalogue, &data, as_of).with_counter_referrals_until(until);
     let units = vamos_engine::logros::units_behind(&cls, &data, figure);

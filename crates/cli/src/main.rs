@@ -9,6 +9,7 @@ mod barriers;
 mod cases;
 mod changes;
 mod commands;
+mod cost;
 mod demo;
 mod grievances;
 mod identity;
@@ -103,6 +104,9 @@ enum Command {
     /// Las unidades detrás de una cifra: quiénes cuenta un Logro (o uno de sus servicios) como
     /// sin protección o sin dato en un distrito, página por página o en CSV.
     Units(units::UnitsArgs),
+    /// Costeo desde metas: cuánto cuesta llevar un Logro de un territorio a una meta en un año,
+    /// por servicio, institución y año (las unidades más baratas primero).
+    Cost(cost::CostArgs),
     /// Explica, servicio por servicio, el estatus de una persona, hogar o comunidad.
     Explain(measure::ExplainArgs),
     /// Demostración: los cuatro distritos piloto (SINTÉTICOS) en una base SQLite local.
@@ -383,6 +387,7 @@ fn main() -> ExitCode {
         Command::Measurements { command } => measure::measurements(&command),
         Command::Logros(a) => measure::logros(&a),
         Command::Units(a) => units::units(&a),
+        Command::Cost(a) => cost::cost(&a),
         Command::Explain(a) => measure::explain(&a),
         Command::Demo(a) => commands::demo(&a),
         Command::Serve(a) => serve::serve(&a),

@@ -470,6 +470,11 @@ fn every_role_gets_what_its_permissions_and_scope_allow_on_every_get_endpoint() 
                     format!("{concrete}?territory={}", if inside { da } else { db_ })
                 } else if path == "/api/logros" {
                     format!("{concrete}?territory={:04}", if inside { da } else { db_ })
+                } else if path == "/api/costing" {
+                    format!(
+                        "{concrete}?territory={:04}&logro=10&target=0.9&by=2030",
+                        if inside { da } else { db_ }
+                    )
                 } else if path == "/api/units" {
                     // The communities behind Logro 10: no category or population withheld.
                     format!(
@@ -500,7 +505,9 @@ fn every_role_gets_what_its_permissions_and_scope_allow_on_every_get_endpoint() 
                     {
                         // Exists, but outside the account's territories.
                         403
-                    } else if (path == "/api/logros" || path == "/api/units")
+                    } else if (path == "/api/logros"
+                        || path == "/api/units"
+                        || path == "/api/costing")
                         && !inside
                         && !role.is_national()
                     {

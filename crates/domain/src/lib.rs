@@ -14,6 +14,7 @@ pub mod evidence;
 pub mod grievance;
 pub mod ids;
 pub mod limits;
+pub mod numbers;
 pub mod referral;
 pub mod registry;
 pub mod schema;

@@ -5,6 +5,7 @@
 //! `RegistrySink`, the date as a parameter.
 
 pub mod classify;
+pub mod costing;
 pub mod data;
 pub mod logros;
 pub mod needs;

@@ -16,6 +16,7 @@ pub mod cases;
 pub mod catalogue;
 pub mod change_requests;
 pub mod communities;
+pub mod costing;
 pub mod counter_referrals;
 pub mod delivery_points;
 pub mod grievances;
@@ -68,6 +69,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(orientations::router())
         .merge(units::router())
         .merge(barriers::router())
+        .merge(costing::router())
 }
 
 /// The router of the JSON API: every operation with the request body limit, the uploads

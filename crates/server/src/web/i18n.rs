@@ -68,19 +68,7 @@ impl Lang {
 
     /// An integer with thousands separators.
     pub fn int(self, n: i64) -> String {
-        let (sep, _) = self.marks();
-        let digits = n.unsigned_abs().to_string();
-        let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
-        if n < 0 {
-            out.push('-');
-        }
-        for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i).is_multiple_of(3) {
-                out.push(sep);
-            }
-            out.push(c);
-        }
-        out
+        vamos_domain::numbers::grouped(n, self.marks().0)
     }
 
     /// A number with one decimal, with the language's decimal mark.

@@ -1,0 +1,144 @@
+//! `vamos cost`: what raising a Logro of a territory to a target by a year costs, per service,
+//! institution and year — `vamos_app::costing`, shared with `GET /api/costing`.
+
+use anyhow::Result;
+use clap::Args;
+use std::process::ExitCode;
+use vamos_app::costing::{self as c, CostQuery};
+
+#[derive(Args)]
+pub struct CostArgs {
+    /// Base de datos: sqlite:<archivo> o postgres://usuario@servidor/base
+    #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB)]
+    pub db: String,
+    /// PY (nación), DD (departamento) o DDdd (distrito): la meta se aplica a cada distrito.
+    #[arg(long)]
+    pub territory: String,
+    /// Número de Logro (1 a 10).
+    #[arg(long)]
+    pub logro: u8,
+    /// Cobertura a alcanzar, de 0 a 1 (0.7 = 70 %).
+    #[arg(long)]
+    pub target: f64,
+    /// Año en que alcanzarla (posterior al de la medición).
+    #[arg(long)]
+    pub by: i32,
+    /// Gastos administrativos sobre el costo de los servicios (0.1 = 10 %).
+    #[arg(long, default_value_t = 0.0)]
+    pub overhead: f64,
+    /// Indexación de precios por año (0.04 = 4 % anual).
+    #[arg(long, default_value_t = 0.0)]
+    pub indexation: f64,
+    /// Costo de verificar una unidad sin dato (una actualización de la FIPS), en guaraníes.
+    #[arg(long, default_value_t = 0)]
+    pub verification_cost: i64,
+    /// Número de medición (por defecto, la última).
+    #[arg(long)]
+    pub measurement: Option<i64>,
+    /// Carpeta del catálogo con que se clasificó la medición (por defecto, el ilustrativo).
+    #[arg(long)]
+    pub catalogue: Option<std::path::PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: crate::Format,
+}
+
+/// Guaraníes with thousands separated as people write them (`1.234.567`).
+fn pyg(n: i64) -> String {
+    vamos_domain::numbers::grouped(n, '.')
+}
+
+pub fn cost(a: &CostArgs) -> Result<ExitCode> {
+    let mut store = crate::admin::open(&a.db)?;
+    let who = crate::identity::actor(store.as_mut())?;
+    let catalogue = crate::measure::load_catalogue(a.catalogue.as_ref())?;
+    let q = CostQuery {
+        territory: a.territory.clone(),
+        logro: a.logro,
+        target: a.target,
+        by: a.by,
+        overhead: a.overhead,
+        indexation: a.indexation,
+        verification_cost: a.verification_cost,
+        measurement: a.measurement,
+    };
+    let out = c::cost(store.as_mut(), &who, &catalogue, &q)?;
+    if a.format == crate::Format::Json {
+        println!("{}", serde_json::to_string(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let pct = |v: Option<f64>| v.map_or("—".to_string(), |x| format!("{:.1} %", x * 100.0));
+    println!(
+        "Logro {} ({}) en {}: de {} (medición {}) a {} en {} — catálogo {}{}",
+        out.logro,
+        out.category,
+        out.territory
+            .get("name")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default(),
+        pct(out
+            .baseline
+            .get("coverage")
+            .and_then(serde_json::Value::as_f64)),
+        out.baseline.get("measurement").cloned().unwrap_or_default(),
+        pct(Some(out.target)),
+        out.by,
+        out.catalogue_version,
+        if out.synthetic {
+            " — datos SINTÉTICOS"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "Unidades a proteger: {} ({} distritos){}",
+        out.units_to_protect,
+        out.districts,
+        if out.unreachable_units > 0 {
+            format!(
+                "; {} más no alcanzan: la meta supera lo que se logra protegiendo a todos",
+                out.unreachable_units
+            )
+        } else {
+            String::new()
+        }
+    );
+    println!("Costo total: {} PYG", pyg(out.total_cost));
+    for s in &out.by_service {
+        println!(
+            "  {:<48} {:<8} {:>9} × {:>12} = {:>18} PYG",
+            s.name,
+            s.institution,
+            s.units,
+            pyg(s.unit_cost),
+            pyg(s.cost)
+        );
+    }
+    for y in &out.by_year {
+        println!(
+            "  {}: {} unidades, {} PYG, cobertura {}",
+            y.year,
+            y.units,
+            pyg(y.cost),
+            pct(y.coverage)
+        );
+    }
+    let v = |k: &str| {
+        out.verification
+            .get(k)
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or(0)
+    };
+    if v("units") > 0 {
+        println!(
+            "Aparte, verificar {} unidades sin dato (actualización de la FIPS): {} PYG{}",
+            v("units"),
+            pyg(v("cost")),
+            if v("unit_cost") == 0 {
+                " (indique --verification-cost)"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
