@@ -283,3 +283,101 @@ pub fn scenario(catalogue: &Catalogue, gaps: &[&Gap], q: &CostQuery, base: i32) 
         total,
     }
 }
+
+/// Every district × Logro × target year of a territory costed at once (what a planner's table
+/// of the whole country needs), with how long each stage took.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Sweep {
+    pub measurement: i64,
+    pub districts: usize,
+    pub scenarios: usize,
+    /// Reading the registry as the figures stand, classifying it and ordering every gap.
+    pub load_ms: u128,
+    pub gaps_ms: u128,
+    /// Costing every scenario once the gaps are known.
+    pub scenarios_ms: f64,
+    /// Per target year: the cost of every district and Logro reaching the target by then.
+    pub total_by_year: Vec<(i32, i64)>,
+}
+
+/// Costs target `target` for every district and Logro of `territory` by each year of `years`.
+pub fn sweep(
+    store: &mut dyn Store,
+    actor: &Actor,
+    catalogue: &Catalogue,
+    territory: &str,
+    target: f64,
+    years: std::ops::RangeInclusive<i32>,
+) -> Result<Sweep> {
+    actor.require(Permission::LogrosRead)?;
+    let t = crate::registry::parse_territory(Some(territory))?;
+    if !crate::measurements::reads_unsuppressed(actor, t) {
+        return Err(Error::forbidden(format!(
+            "{} está fuera de su ámbito territorial",
+            Territory::official().name_of(t)
+        )));
+    }
+    let Some((m, _)) = store.measurement(None)? else {
+        return Err(Error::not_found(
+            "no hay mediciones: clasifique primero (vamos classify)",
+        ));
+    };
+    if m.catalogue_version != catalogue.version {
+        return Err(Error::conflict(format!(
+            "la medición {} se hizo con otro catálogo ({})",
+            m.id, m.catalogue_version
+        )));
+    }
+    let t0 = std::time::Instant::now();
+    let readers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (data, as_of, until) =
+        crate::measurements::registry_as_figures_stand(store, &m, t, readers)
+            .map_err(Error::internal)?;
+    let load_ms = t0.elapsed().as_millis();
+    let t1 = std::time::Instant::now();
+    let cls = Classifier::new(catalogue, &data, as_of).with_counter_referrals_until(until);
+    let all = gaps(&cls, &data, &unit_costs(catalogue));
+    let gaps_ms = t1.elapsed().as_millis();
+    let base = chrono::Datelike::year(&as_of);
+    let t2 = std::time::Instant::now();
+    let mut totals: Vec<(i32, i64)> = Vec::new();
+    let mut scenarios = 0;
+    for by in years {
+        let q = CostQuery {
+            territory: territory.to_string(),
+            logro: 0,
+            target,
+            by,
+            overhead: 0.0,
+            indexation: 0.0,
+            verification_cost: 0,
+            measurement: None,
+        };
+        let mut total = 0;
+        for g in &all {
+            total += scenario(catalogue, &[g], &q, base).total;
+            scenarios += 1;
+        }
+        totals.push((by, total));
+    }
+    let scenarios_ms = t2.elapsed().as_secs_f64() * 1000.0;
+    let mut districts: Vec<_> = all.iter().map(|g| g.district).collect();
+    districts.dedup();
+    actor.audit(
+        store,
+        "costear metas",
+        "territorio",
+        &format!("{t} meta {target}"),
+        "planificación",
+        &format!("ok: {scenarios} escenarios"),
+    )?;
+    Ok(Sweep {
+        measurement: m.id,
+        districts: districts.len(),
+        scenarios,
+        load_ms,
+        gaps_ms,
+        scenarios_ms,
+        total_by_year: totals,
+    })
+}

@@ -15,14 +15,18 @@ pub struct CostArgs {
     #[arg(long)]
     pub territory: String,
     /// Número de Logro (1 a 10).
-    #[arg(long)]
-    pub logro: u8,
+    #[arg(long, required_unless_present = "sweep")]
+    pub logro: Option<u8>,
     /// Cobertura a alcanzar, de 0 a 1 (0.7 = 70 %).
     #[arg(long)]
     pub target: f64,
     /// Año en que alcanzarla (posterior al de la medición).
+    #[arg(long, required_unless_present = "sweep")]
+    pub by: Option<i32>,
+    /// Costea la meta para cada distrito y Logro del territorio y cada año del rango
+    /// (AAAA-AAAA), y dice cuánto tardó cada etapa.
     #[arg(long)]
-    pub by: i32,
+    pub sweep: Option<String>,
     /// Gastos administrativos sobre el costo de los servicios (0.1 = 10 %).
     #[arg(long, default_value_t = 0.0)]
     pub overhead: f64,
@@ -51,11 +55,40 @@ pub fn cost(a: &CostArgs) -> Result<ExitCode> {
     let mut store = crate::admin::open(&a.db)?;
     let who = crate::identity::actor(store.as_mut())?;
     let catalogue = crate::measure::load_catalogue(a.catalogue.as_ref())?;
+    if let Some(range) = &a.sweep {
+        let (from, to) = range
+            .split_once('-')
+            .and_then(|(x, y)| Some((x.trim().parse::<i32>().ok()?, y.trim().parse::<i32>().ok()?)))
+            .ok_or_else(|| anyhow::anyhow!("--sweep espera un rango de años AAAA-AAAA"))?;
+        let out = c::sweep(
+            store.as_mut(),
+            &who,
+            &catalogue,
+            &a.territory,
+            a.target,
+            from..=to,
+        )?;
+        if a.format == crate::Format::Json {
+            println!("{}", serde_json::to_string(&out)?);
+        } else {
+            println!(
+                "{} escenarios ({} distritos × Logros × años {from}–{to}) de la medición {}: lectura {} ms, brechas {} ms, escenarios {:.1} ms",
+                out.scenarios, out.districts, out.measurement, out.load_ms, out.gaps_ms, out.scenarios_ms
+            );
+            for (year, total) in &out.total_by_year {
+                println!("  meta {} al {year}: {} PYG", a.target, pyg(*total));
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (Some(logro), Some(by)) = (a.logro, a.by) else {
+        anyhow::bail!("indique --logro y --by (o --sweep AAAA-AAAA)");
+    };
     let q = CostQuery {
         territory: a.territory.clone(),
-        logro: a.logro,
+        logro,
         target: a.target,
-        by: a.by,
+        by,
         overhead: a.overhead,
         indexation: a.indexation,
         verification_cost: a.verification_cost,
