@@ -41,3 +41,17 @@ pub fn moment_es(rfc3339: &str) -> String {
         |t| t.format("%d/%m/%Y %H:%M").to_string(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_moments_read_as_people_in_paraguay_write_them() {
+        assert_eq!(date_es("2026-12-07"), "07/12/2026");
+        assert_eq!(date_es("no es fecha"), "no es fecha");
+        // UTC−3: a moment after midnight UTC is still the evening before in Paraguay.
+        assert_eq!(moment_es("2026-12-07T01:30:00Z"), "06/12/2026 22:30");
+        assert_eq!(moment_es("—"), "—");
+    }
+}

@@ -347,4 +347,11 @@ mod tests {
         assert_eq!(unapproved, vec![Ending::Protegido]);
         assert!(Priority::Alta > Priority::Media && Priority::Media > Priority::Baja);
     }
+
+    #[test]
+    fn timeline_steps_read_as_words() {
+        assert_eq!(event_label("cierre_pedido"), "Cierre pedido");
+        assert_eq!(event_label("traspasado"), "Traspasado a otra Mesa");
+        assert_eq!(event_label("desconocido"), "desconocido");
+    }
 }

@@ -180,4 +180,11 @@ mod tests {
         assert_eq!(Package::parse("diferencial"), Some(Package::Diferencial));
         assert_eq!(Pillar::parse("x"), None);
     }
+
+    #[test]
+    fn packages_read_as_words_and_unknown_codes_stay() {
+        assert_eq!(package_label("nucleo"), "paquete núcleo");
+        assert_eq!(package_label("diferencial"), "paquete diferencial");
+        assert_eq!(package_label("otro"), "otro");
+    }
 }

@@ -383,4 +383,12 @@ mod tests {
             .unwrap()
             .contains(DistrictCode::try_from("1602").unwrap()));
     }
+
+    #[test]
+    fn a_district_reads_as_its_name_and_four_digits() {
+        let d = DistrictCode::from_number(101).unwrap_or_else(|_| unreachable!());
+        assert!(d.label().ends_with("(0101)"), "{}", d.label());
+        let villeta = DistrictCode::from_number(1116).unwrap_or_else(|_| unreachable!());
+        assert_eq!(villeta.label(), "Villeta (1116)");
+    }
 }
