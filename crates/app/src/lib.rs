@@ -33,6 +33,7 @@ pub mod referrals;
 pub mod registry;
 pub mod self_registration;
 pub mod suppression;
+pub mod targets;
 pub mod units;
 pub mod versions;
 

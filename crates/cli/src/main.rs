@@ -19,6 +19,7 @@ mod orientations;
 mod output;
 mod referrals;
 mod serve;
+mod targets;
 mod units;
 
 use clap::{Arg, ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
@@ -107,6 +108,11 @@ enum Command {
     /// Costeo desde metas: cuánto cuesta llevar un Logro de un territorio a una meta en un año,
     /// por servicio, institución y año (las unidades más baratas primero).
     Cost(cost::CostArgs),
+    /// Metas compartidas de los Logros por territorio y año: definir, listar.
+    Targets {
+        #[command(subcommand)]
+        command: targets::TargetsCommand,
+    },
     /// Explica, servicio por servicio, el estatus de una persona, hogar o comunidad.
     Explain(measure::ExplainArgs),
     /// Demostración: los cuatro distritos piloto (SINTÉTICOS) en una base SQLite local.
@@ -388,6 +394,7 @@ fn main() -> ExitCode {
         Command::Logros(a) => measure::logros(&a),
         Command::Units(a) => units::units(&a),
         Command::Cost(a) => cost::cost(&a),
+        Command::Targets { command } => targets::targets(&command),
         Command::Explain(a) => measure::explain(&a),
         Command::Demo(a) => commands::demo(&a),
         Command::Serve(a) => serve::serve(&a),

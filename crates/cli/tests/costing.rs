@@ -246,3 +246,54 @@ fn doubling_a_unit_cost_doubles_that_services_cost() {
         }
     }
 }
+
+#[test]
+fn only_planners_set_targets_and_everyone_who_reads_logros_lists_them() {
+    for s in SITES.iter() {
+        let run = |user: &str, args: &[&str]| {
+            let mut a = args.to_vec();
+            a.extend(["--db", &s.db.url]);
+            vamos(
+                &a,
+                &s.dir,
+                &[("VAMOS_USER", user), ("VAMOS_PASSWORD", common::PW)],
+            )
+        };
+        for (name, role) in [("plan_ana", "analista"), ("plan_mesa", "mesa")] {
+            let mut args = vec!["user", "create", name, "--role", role];
+            if role == "mesa" {
+                args.extend(["--territories", "1116"]);
+            }
+            let _ = run("", &args);
+        }
+        let set = [
+            "targets",
+            "set",
+            "--territory",
+            "1116",
+            "--logro",
+            "4",
+            "--year",
+            "2028",
+            "--coverage",
+            "0.7",
+        ];
+        let refused = run("plan_mesa", &set);
+        assert!(
+            !refused.status.success(),
+            "{}: a Mesa sets no target",
+            s.db.label
+        );
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("no permite definir las metas"));
+        assert!(run("plan_ana", &set).status.success(), "{}", s.db.label);
+        let listed = run("plan_mesa", &["targets", "list", "--format", "json"]);
+        let v: Value = serde_json::from_slice(&listed.stdout).unwrap();
+        assert!(
+            v.as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["territory"] == "1116" && t["coverage"] == 0.7),
+            "{v}"
+        );
+    }
+}

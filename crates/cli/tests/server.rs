@@ -3181,3 +3181,57 @@ fn a_past_imports_rejection_report_is_kept_and_linked_from_the_history() {
         assert_ne!(st, 200);
     }
 }
+
+#[test]
+fn a_target_set_by_a_planner_shows_on_the_logro_card_with_its_gap() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let admin = login(&f.s, "admin", PW);
+        let (st, _, body) = call(
+            &f.s,
+            &admin,
+            "post",
+            "/api/targets",
+            Some(
+                serde_json::json!({"territory": "1116", "logro": 6, "year": 2029, "coverage": 0.75}),
+            ),
+        );
+        assert_eq!(st, 200, "{body}");
+        let (st, list, _) = call(&f.s, &admin, "get", "/api/targets?territory=11", None);
+        assert_eq!(st, 200);
+        assert!(list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["territory"] == "1116" && t["logro"] == 6));
+        let (_, _, card) = web(
+            &f.s,
+            f.session(),
+            "get",
+            "/logros?t=1116&logro=6",
+            &[],
+            None,
+        );
+        assert!(
+            card.contains("Meta 2029: 75,0 %") && card.contains("brecha de"),
+            "the card shows the target"
+        );
+        // Central, without a target of its own, reads its districts' — and says so.
+        let (_, _, dept) = web(&f.s, f.session(), "get", "/logros?t=11&logro=6", &[], None);
+        assert!(
+            dept.contains("Meta 2029") && dept.contains("su único distrito con meta"),
+            "derived target"
+        );
+        // Out of range: refused with the reason.
+        let (st, _, body) = call(
+            &f.s,
+            &admin,
+            "post",
+            "/api/targets",
+            Some(
+                serde_json::json!({"territory": "1116", "logro": 6, "year": 2029, "coverage": 1.5}),
+            ),
+        );
+        assert_eq!(st, 400, "{body}");
+    }
+}

@@ -110,6 +110,7 @@ impl Role {
                     | CasesWork
                     | CasesApprove
                     | OrientationsRecord
+                    | TargetsSet
             ),
             Role::Coordinador => matches!(p, LogrosRead | CatalogueRead | GrievancesLodge),
             Role::Operador => matches!(
@@ -253,10 +254,12 @@ pub enum Permission {
     /// counter needs, without listing households or communities (`RegistryRead`, which implies
     /// it).
     PersonsFind,
+    /// Setting shared targets (a Logro's coverage for a territory and year) and costing them.
+    TargetsSet,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 23] = [
+    pub const ALL: [Permission; 24] = [
         Permission::RegistryRead,
         Permission::StatusRead,
         Permission::LogrosRead,
@@ -280,6 +283,7 @@ impl Permission {
         Permission::CasesApprove,
         Permission::OrientationsRecord,
         Permission::PersonsFind,
+        Permission::TargetsSet,
     ];
 
     /// Token scope name.
@@ -308,6 +312,7 @@ impl Permission {
             Permission::CasesApprove => "casos:aprobar",
             Permission::OrientationsRecord => "orientaciones:registrar",
             Permission::PersonsFind => "personas:buscar",
+            Permission::TargetsSet => "metas:definir",
         }
     }
 
@@ -360,6 +365,9 @@ impl Permission {
             }
             Permission::PersonsFind => {
                 "buscar una persona por cédula o nombre y ver su página (datos personales)"
+            }
+            Permission::TargetsSet => {
+                "definir las metas compartidas de los Logros por territorio y año"
             }
         }
     }
@@ -615,6 +623,13 @@ mod tests {
         for r in Role::ALL {
             assert_eq!(
                 r.grants(Permission::MeasurementsPublish),
+                matches!(r, Role::Administrador | Role::Analista),
+                "{r:?}"
+            );
+        }
+        for r in Role::ALL {
+            assert_eq!(
+                r.grants(Permission::TargetsSet),
                 matches!(r, Role::Administrador | Role::Analista),
                 "{r:?}"
             );

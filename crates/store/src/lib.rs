@@ -32,6 +32,7 @@ pub mod rejects;
 pub mod self_registrations;
 pub mod sql;
 mod sqlite_store;
+pub mod targets;
 pub mod testing;
 pub mod versions;
 pub mod views;

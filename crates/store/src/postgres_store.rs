@@ -132,6 +132,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0027_import_rejects",
         include_str!("../migrations/postgres/0027_import_rejects.sql"),
     ),
+    (
+        "0028_targets",
+        include_str!("../migrations/postgres/0028_targets.sql"),
+    ),
 ];
 
 /// A PostgreSQL registry.

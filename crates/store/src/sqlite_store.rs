@@ -119,6 +119,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0027_import_rejects",
         include_str!("../migrations/sqlite/0027_import_rejects.sql"),
     ),
+    (
+        "0028_targets",
+        include_str!("../migrations/sqlite/0028_targets.sql"),
+    ),
 ];
 
 /// How much of the database file the server's counter-referral writer reads through a memory

@@ -30,6 +30,7 @@ pub mod service;
 pub mod service_routes;
 pub mod session;
 pub mod status;
+pub mod targets;
 pub mod tokens;
 pub mod units;
 pub mod users;
@@ -70,6 +71,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(units::router())
         .merge(barriers::router())
         .merge(costing::router())
+        .merge(targets::router())
 }
 
 /// The router of the JSON API: every operation with the request body limit, the uploads

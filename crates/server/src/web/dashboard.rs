@@ -61,6 +61,8 @@ struct Figures {
     public: bool,
     /// When the measurement shown was published and by whom (`None`: not published).
     publication: Option<(String, String)>,
+    /// The territory's next target per Logro (internal figures only, for now).
+    targets: Vec<vamos_app::targets::Effective>,
 }
 
 /// Which figures a view shows.
@@ -143,6 +145,7 @@ fn read_public(
         trend,
         public: true,
         publication: Some((p.published_at, p.published_by)),
+        targets: Vec::new(),
     }))
 }
 
@@ -189,6 +192,12 @@ fn read_internal(
     }
     let previous = trend.last().cloned();
     trend.push((m.clone(), current.clone()));
+    let year = m
+        .as_of
+        .get(..4)
+        .and_then(|y| y.parse().ok())
+        .unwrap_or(i32::MIN);
+    let targets = vamos_app::targets::effective_stored(s, &districts, t, year)?;
     Ok(Some(Figures {
         measurement: m,
         current,
@@ -198,6 +207,7 @@ fn read_internal(
         trend,
         public: false,
         publication,
+        targets,
     }))
 }
 
@@ -287,8 +297,26 @@ fn view(
                         (Some(a), Some(b)) => Some(a - b),
                         _ => None,
                     };
+                    let target = f.targets.iter().find(|x| x.logro == n);
+                    let points: Vec<(chrono::NaiveDate, f64)> = f
+                        .trend
+                        .iter()
+                        .filter_map(|(m, v)| {
+                            Some((
+                                chrono::NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d").ok()?,
+                                logro_of(v, n).and_then(cov)?,
+                            ))
+                        })
+                        .collect();
                     context! {
                         logro => n,
+                        target => target.map(|x| context! {
+                            year => x.year,
+                            coverage => x.coverage,
+                            gap => cov(l).map(|c| (x.coverage - c).max(0.0)),
+                            districts => x.from_districts,
+                            reaches => vamos_app::targets::trend_reaches(&points, x.year, x.coverage),
+                        }),
                         coverage => cov(l),
                         identified => l.get("identified").cloned().map(JValue::from_serialize),
                         protected => l.get("protected").cloned().map(JValue::from_serialize),
@@ -434,6 +462,7 @@ fn view(
         legend => map::legend(),
         trend,
         trend_svg => map::trend_svg(&trend_points, &text("trend-title")),
+        has_targets => !f.targets.is_empty(),
     }
 }
 

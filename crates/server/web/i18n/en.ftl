@@ -84,6 +84,16 @@ logros-cards = The ten Logros
 logros-protected-of = { $protected } protected of { $identified } identified
 logros-without-data = no data: { $n }
 logros-change = { $change } since the previous measurement
+logros-target = Target { $year }: { $target }
+logros-gap = gap of { $gap } points
+logros-trend-none = no trend yet (a second measurement is needed)
+logros-trend-reaches = the trend reaches it
+logros-trend-misses = the trend falls short
+logros-target-derived = { $n ->
+    [one] the target of its one district with a target
+   *[other] mean of the targets of { $n } districts, weighted by identified units
+}
+logros-target-note-set = Coverage: identified units in concurrent protection (every core service) over identified units. Target: the next one set for the territory (or derived from its districts); gap in points; the trend is a straight line through the measurements.
 logros-target-note = Coverage: identified units in concurrent protection (every core service) over identified units. Shared targets per territory will be shown once they are recorded.
 logro-number = Logro { $n }
 logro-1 = 0–4 before birth

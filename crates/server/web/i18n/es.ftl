@@ -84,6 +84,16 @@ logros-cards = Los diez Logros
 logros-protected-of = { $protected } protegidos de { $identified } identificados
 logros-without-data = sin dato: { $n }
 logros-change = { $change } desde la medición anterior
+logros-target = Meta { $year }: { $target }
+logros-gap = brecha de { $gap } puntos
+logros-trend-none = sin tendencia todavía (hace falta una segunda medición)
+logros-trend-reaches = la tendencia la alcanza
+logros-trend-misses = la tendencia no la alcanza
+logros-target-derived = { $n ->
+    [one] la meta de su único distrito con meta
+   *[other] promedio de las metas de { $n } distritos, ponderado por unidades identificadas
+}
+logros-target-note-set = Cobertura: unidades identificadas en protección concurrente (todos los servicios núcleo) sobre las unidades identificadas. Meta: la próxima definida para el territorio (o derivada de sus distritos); brecha en puntos; la tendencia es una recta por las mediciones.
 logros-target-note = Cobertura: unidades identificadas en protección concurrente (todos los servicios núcleo) sobre las unidades identificadas. Las metas compartidas por territorio se mostrarán cuando se registren.
 logro-number = Logro { $n }
 logro-1 = 0–4 antes del nacimiento
