@@ -64,6 +64,46 @@ pub fn workflow(db: &str, out: &Path) -> Result<()> {
     println!("7. Puntos de atención (ILUSTRATIVOS): {n} cargados");
     accounts(store.as_mut(), &catalogue, db)?;
     cases(store.as_mut(), &catalogue)?;
+    plan(store.as_mut(), &catalogue, db)?;
+    Ok(())
+}
+
+/// An illustrative shared target for Villeta, so the dashboard shows a target and its gap, and
+/// what reaching it costs.
+fn plan(s: &mut dyn Store, catalogue: &vamos_catalogue::Catalogue, db: &str) -> Result<()> {
+    let admin = vamos_app::accounts::command_line_actor(s, "admin")?;
+    // Two years after the measurement, which the demo takes today.
+    let by = chrono::Datelike::year(&vamos_app::clock::today()) + 2;
+    vamos_app::targets::set(
+        s,
+        &admin,
+        &vamos_app::targets::SetTarget {
+            territory: DISTRICT.into(),
+            logro: 4,
+            year: by,
+            coverage: 0.7,
+        },
+    )?;
+    let cost = vamos_app::costing::cost(
+        s,
+        &admin,
+        catalogue,
+        &vamos_app::costing::CostQuery {
+            territory: DISTRICT.into(),
+            logro: 4,
+            target: 0.7,
+            by,
+            overhead: 0.0,
+            indexation: 0.0,
+            verification_cost: 0,
+            measurement: None,
+        },
+    )?;
+    println!(
+        "10. Meta ILUSTRATIVA: Logro 4 en Villeta al 70 % en {by} — {} unidades, {} PYG con los costos\n    unitarios ilustrativos del catálogo: vamos cost --db {db} --territory {DISTRICT} --logro 4 --target 0.7 --by {by}",
+        cost.units_to_protect,
+        vamos_domain::numbers::grouped(cost.total_cost, '.')
+    );
     Ok(())
 }
 
