@@ -438,6 +438,16 @@ await page.getByRole("button", { name: "Guardar el facilitador" }).click();
 await page.waitForURL(/hecho=barrier-done-facilitador/);
 expect(await page.getByRole("heading", { name: /Traslado solidario a la USF/ }).isVisible(), "el facilitador no aparece");
 await check("barreras-y-facilitadores");
+// …and asks what raising Villeta's Hogares Logro to 90 % in two years would cost.
+await page.goto(`${BASE}/costeo`);
+await page.getByLabel("Territorio").fill("1116");
+await page.getByLabel("Logro", { exact: true }).selectOption("9");
+await page.getByLabel("Meta (% de cobertura)").fill("90");
+await page.getByLabel("Año").fill(String(new Date().getFullYear() + 2));
+await page.getByRole("button", { name: "Costear" }).click();
+await page.waitForURL(/\/costeo\?/);
+expect(await page.getByText("Costo total").isVisible(), "el costeo no dio un costo total");
+await check("costeo-de-una-meta");
 
 // 8. A citizen lodges a complaint about a service on the public page and follows it by code.
 await page.goto(`${BASE}/`);

@@ -3235,3 +3235,39 @@ fn a_target_set_by_a_planner_shows_on_the_logro_card_with_its_gap() {
         assert_eq!(st, 400, "{body}");
     }
 }
+
+#[test]
+fn the_costing_page_answers_per_service_institution_and_year() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        let (st, _, page) = web(
+            &f.s,
+            f.session(),
+            "get",
+            "/costeo?t=1116&logro=9&meta=90&anio=2028",
+            &[],
+            None,
+        );
+        assert_eq!(st, 200, "{page}");
+        for part in [
+            "Costo total",
+            "Por servicio",
+            "Por institución",
+            "Por año (pasos iguales)",
+        ] {
+            assert!(page.contains(part), "{part}");
+        }
+        let (st, _, bad) = web(
+            &f.s,
+            f.session(),
+            "get",
+            "/costeo?t=1116&logro=9&meta=150&anio=2028",
+            &[],
+            None,
+        );
+        assert_eq!(st, 400);
+        assert!(bad.contains("la meta es una cobertura entre 0 y 1"));
+        let (st, _, _) = f.get("/costeo?t=1116&logro=9&meta=90&anio=2028");
+        assert_ne!(st, 200, "costing needs a session");
+    }
+}

@@ -11,6 +11,7 @@ pub mod barriers;
 pub mod cases;
 pub mod catalogue;
 pub mod changes;
+pub mod costing;
 pub mod dashboard;
 pub mod grievances;
 pub mod i18n;
@@ -463,6 +464,7 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .route("/cuenta", get(account::page).post(account::submit))
         .route("/logros", get(dashboard::page))
         .route("/logros.csv", get(dashboard::csv))
+        .route("/costeo", get(costing::page))
         .route("/logros/unidades", get(units::page))
         .route("/logros/unidades.csv", get(units::csv))
         .route("/logros/publicar", axum::routing::post(dashboard::publish))
@@ -596,6 +598,9 @@ async fn home(page: Page) -> Response {
             if page.can(Permission::CasesRead) {
                 t.push(context! { href => "/casos", key => "task-cases" });
                 t.push(context! { href => "/barreras", key => "task-barriers" });
+            }
+            if page.can(Permission::TargetsSet) {
+                t.push(context! { href => "/costeo", key => "task-costing" });
             }
             if page.can(Permission::GrievancesWork) {
                 t.push(context! { href => "/reclamos/gestion", key => "task-grievances" });
