@@ -14,7 +14,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use vamos_catalogue::Catalogue;
 use vamos_domain::services::Category;
-use vamos_domain::{Permission, Territory};
+use vamos_domain::{Permission, Territory, TerritoryCode};
 use vamos_engine::classify::Classifier;
 use vamos_engine::costing::{gaps, Gap};
 use vamos_store::Store;
@@ -90,6 +90,9 @@ pub struct Costing {
     pub districts: usize,
 }
 
+/// Held while a department or the nation is read and costed (see [`cost`]).
+static LARGE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// The unit cost of every catalogue service (its `costo_unitario_pyg`).
 pub fn unit_costs(catalogue: &Catalogue) -> Vec<i64> {
     catalogue.services.iter().map(|s| s.unit_cost_pyg).collect()
@@ -137,6 +140,14 @@ pub fn cost(
             m.id, m.catalogue_version
         )));
     }
+    // A department's or the nation's registry is large (the nation: gigabytes while it is
+    // costed): one such costing at a time, the others wait their turn.
+    let large = !matches!(t, TerritoryCode::District(_));
+    let _turn = large.then(|| {
+        LARGE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    });
     let readers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (data, as_of, until) =
         crate::measurements::registry_as_figures_stand(store, &m, t, readers)
@@ -328,6 +339,9 @@ pub fn sweep(
             m.id, m.catalogue_version
         )));
     }
+    let _turn = LARGE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let t0 = std::time::Instant::now();
     let readers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (data, as_of, until) =
