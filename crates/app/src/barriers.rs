@@ -9,7 +9,7 @@
 //! needs `casos:leer`, recording and following `casos:gestionar`; both are scoped to the account's
 //! districts and audited. Nothing here names a person: the view counts tasks and cases.
 
-use crate::cases::criteria;
+use crate::cases::{criteria, ranges};
 use crate::{Actor, Error, Result};
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -34,13 +34,6 @@ pub const RESULTS: &[(&str, &str)] = &[("funciono", "Funcionó"), ("no_funciono"
 
 fn label(list: &[(&str, &'static str)], code: &str) -> Option<&'static str> {
     list.iter().find(|(c, _)| *c == code).map(|(_, l)| *l)
-}
-
-fn ranges(scope: &Scope) -> Option<Vec<(i64, i64)>> {
-    match scope {
-        Scope::National => None,
-        s => Some(s.district_ranges()),
-    }
 }
 
 /// The district `territory` names, inside the account's scope.

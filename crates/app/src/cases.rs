@@ -44,7 +44,8 @@ pub fn criteria(catalogue: &Catalogue) -> Result<CanalVerde> {
     })
 }
 
-fn ranges(scope: &Scope) -> Option<Vec<(i64, i64)>> {
+/// The district ranges of a scope (`None`: national).
+pub(crate) fn ranges(scope: &Scope) -> Option<Vec<(i64, i64)>> {
     match scope {
         Scope::National => None,
         s => Some(s.district_ranges()),
@@ -1649,17 +1650,6 @@ pub struct UnitFigures {
     pub closed: i64,
 }
 
-/// The populations the figures break cases down by, in the order the Logros use.
-const CASE_POPULATIONS: [&str; 7] = [
-    "ninos",
-    "mujeres",
-    "adultos_mayores",
-    "discapacidad",
-    "indigenas",
-    "pobreza",
-    "rural",
-];
-
 /// The figures of the cases within the caller's scope (and `territory`). Aggregates of its own
 /// cases, nothing personal: not audited.
 pub fn figures(store: &mut dyn Store, actor: &Actor, territory: Option<&str>) -> Result<Figures> {
@@ -1683,14 +1673,15 @@ pub fn figures(store: &mut dyn Store, actor: &Actor, territory: Option<&str>) ->
     let visible =
         crate::registry::visible_populations(&crate::registry::visible_fields(store, actor)?);
     let mut by_population: Vec<PopulationFigures> = Vec::new();
-    for p in CASE_POPULATIONS {
+    // A household's populations are every one a case can carry (its members' and its own).
+    for p in UnitKind::Hogar.populations() {
         if visible.as_ref().is_some_and(|v| !v.iter().any(|x| x == p)) {
             continue;
         }
         let mine: Vec<&store_cases::PopulationCase> = f
             .with_populations
             .iter()
-            .filter(|c| c.populations.split(',').any(|x| x == p))
+            .filter(|c| c.populations.split(',').any(|x| x == *p))
             .collect();
         if mine.is_empty() {
             continue;

@@ -6,7 +6,7 @@ use clap::Subcommand;
 use std::process::ExitCode;
 use vamos_app::barriers::{self as b, NewBarrier, NewFacilitator};
 
-use crate::cases::Common;
+use crate::cases::{print, Common};
 
 #[derive(Subcommand)]
 pub enum BarriersCommand {
@@ -76,15 +76,6 @@ pub enum BarriersCommand {
         #[arg(long, default_value = "")]
         note: String,
     },
-}
-
-fn print<T: serde::Serialize>(c: &Common, v: &T, text: impl FnOnce()) -> Result<ExitCode> {
-    if c.format == crate::Format::Json {
-        println!("{}", serde_json::to_string(v)?);
-    } else {
-        text();
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 pub fn run(cmd: &BarriersCommand) -> Result<ExitCode> {

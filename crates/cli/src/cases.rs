@@ -174,7 +174,11 @@ pub enum CasesCommand {
     },
 }
 
-fn print<T: serde::Serialize>(c: &Common, v: &T, text: impl FnOnce()) -> Result<ExitCode> {
+pub(crate) fn print<T: serde::Serialize>(
+    c: &Common,
+    v: &T,
+    text: impl FnOnce(),
+) -> Result<ExitCode> {
     if c.format == crate::Format::Json {
         println!("{}", serde_json::to_string(v)?);
     } else {
