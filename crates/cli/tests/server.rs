@@ -3222,6 +3222,18 @@ fn a_target_set_by_a_planner_shows_on_the_logro_card_with_its_gap() {
             dept.contains("Meta 2029") && dept.contains("su único distrito con meta"),
             "derived target"
         );
+        // The public dashboard shows the district's own target; Central's derived one, not.
+        let (_, _, public) = f.get("/logros?t=1116&logro=6");
+        assert!(public.contains("Meta 2029: 75,0 %"), "public target");
+        assert!(
+            !public.contains("¿Cuánto cuesta alcanzarla?"),
+            "no costing link in public"
+        );
+        let (_, _, public_dept) = f.get("/logros?t=11&logro=6");
+        assert!(
+            !public_dept.contains("Meta 2029"),
+            "no derived target in public"
+        );
         // Out of range: refused with the reason.
         let (st, _, body) = call(
             &f.s,

@@ -61,7 +61,7 @@ struct Figures {
     public: bool,
     /// When the measurement shown was published and by whom (`None`: not published).
     publication: Option<(String, String)>,
-    /// The territory's next target per Logro (internal figures only, for now).
+    /// The territory's next target per Logro (public figures: only those set for it).
     targets: Vec<vamos_app::targets::Effective>,
 }
 
@@ -136,6 +136,14 @@ fn read_public(
     }
     let previous = trend.last().cloned();
     trend.push((m.clone(), current.clone()));
+    // The targets set for the territory itself (public policy); none derived from its districts,
+    // whose weights would be the unsuppressed counts.
+    let year = m
+        .as_of
+        .get(..4)
+        .and_then(|y| y.parse().ok())
+        .unwrap_or(i32::MIN);
+    let targets = vamos_app::targets::effective_stored(s, &[], t, year)?;
     Ok(Some(Figures {
         measurement: m,
         current,
@@ -145,7 +153,7 @@ fn read_public(
         trend,
         public: true,
         publication: Some((p.published_at, p.published_by)),
-        targets: Vec::new(),
+        targets,
     }))
 }
 
