@@ -98,38 +98,31 @@ pub fn unit_costs(catalogue: &Catalogue) -> Vec<i64> {
     catalogue.services.iter().map(|s| s.unit_cost_pyg).collect()
 }
 
-/// Costs `q` for `actor`, who needs to read the Logros of the territory without suppression.
-pub fn cost(
+/// What every costing checks first: `actor` reads the Logros of `territory` without suppression,
+/// the target is a coverage, and the measurement (the latest when `None`) was classified with
+/// `catalogue`. The territory and the measurement.
+fn costed(
     store: &mut dyn Store,
     actor: &Actor,
     catalogue: &Catalogue,
-    q: &CostQuery,
-) -> Result<Costing> {
+    territory: &str,
+    target: f64,
+    measurement: Option<i64>,
+) -> Result<(TerritoryCode, vamos_store::MeasurementRecord)> {
     actor.require(Permission::LogrosRead)?;
-    let t = crate::registry::parse_territory(Some(&q.territory))?;
+    let t = crate::registry::parse_territory(Some(territory))?;
     if !crate::measurements::reads_unsuppressed(actor, t) {
         return Err(Error::forbidden(format!(
             "{} está fuera de su ámbito territorial",
             Territory::official().name_of(t)
         )));
     }
-    let category = Category::ALL
-        .into_iter()
-        .find(|c| c.logro() == q.logro)
-        .ok_or_else(|| {
-            Error::bad_request(format!("no existe el Logro {}: son del 1 al 10", q.logro))
-        })?;
-    if !(0.0..=1.0).contains(&q.target) {
+    if !(0.0..=1.0).contains(&target) {
         return Err(Error::bad_request(
             "la meta es una cobertura entre 0 y 1 (0,7 = 70 %)",
         ));
     }
-    if !(0.0..=10.0).contains(&q.overhead) || !(-0.5..=1.0).contains(&q.indexation) {
-        return Err(Error::bad_request(
-            "gastos administrativos entre 0 y 10 (0,1 = 10 %); indexación anual entre -0,5 y 1",
-        ));
-    }
-    let Some((m, _)) = store.measurement(q.measurement)? else {
+    let Some((m, _)) = store.measurement(measurement)? else {
         return Err(Error::not_found(
             "no hay mediciones: clasifique primero (vamos classify)",
         ));
@@ -139,6 +132,35 @@ pub fn cost(
             "la medición {} se hizo con otro catálogo ({}): use ese catálogo o clasifique de nuevo",
             m.id, m.catalogue_version
         )));
+    }
+    Ok((t, m))
+}
+
+/// Costs `q` for `actor`, who needs to read the Logros of the territory without suppression.
+pub fn cost(
+    store: &mut dyn Store,
+    actor: &Actor,
+    catalogue: &Catalogue,
+    q: &CostQuery,
+) -> Result<Costing> {
+    let (t, m) = costed(
+        store,
+        actor,
+        catalogue,
+        &q.territory,
+        q.target,
+        q.measurement,
+    )?;
+    let category = Category::ALL
+        .into_iter()
+        .find(|c| c.logro() == q.logro)
+        .ok_or_else(|| {
+            Error::bad_request(format!("no existe el Logro {}: son del 1 al 10", q.logro))
+        })?;
+    if !(0.0..=10.0).contains(&q.overhead) || !(-0.5..=1.0).contains(&q.indexation) {
+        return Err(Error::bad_request(
+            "gastos administrativos entre 0 y 10 (0,1 = 10 %); indexación anual entre -0,5 y 1",
+        ));
     }
     // A department's or the nation's registry is large (the nation: gigabytes while it is
     // costed): one such costing at a time, the others wait their turn.
@@ -320,25 +342,7 @@ pub fn sweep(
     target: f64,
     years: std::ops::RangeInclusive<i32>,
 ) -> Result<Sweep> {
-    actor.require(Permission::LogrosRead)?;
-    let t = crate::registry::parse_territory(Some(territory))?;
-    if !crate::measurements::reads_unsuppressed(actor, t) {
-        return Err(Error::forbidden(format!(
-            "{} está fuera de su ámbito territorial",
-            Territory::official().name_of(t)
-        )));
-    }
-    let Some((m, _)) = store.measurement(None)? else {
-        return Err(Error::not_found(
-            "no hay mediciones: clasifique primero (vamos classify)",
-        ));
-    };
-    if m.catalogue_version != catalogue.version {
-        return Err(Error::conflict(format!(
-            "la medición {} se hizo con otro catálogo ({})",
-            m.id, m.catalogue_version
-        )));
-    }
+    let (t, m) = costed(store, actor, catalogue, territory, target, None)?;
     let _turn = LARGE
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -361,15 +361,7 @@ fn figure_of(
     if !registry::category_code_visible(category.code(), fields) {
         return Err(withheld(&format!("el Logro {}", q.logro)));
     }
-    let nucleo: Vec<usize> = catalogue
-        .services
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| {
-            s.category == category && s.package == vamos_domain::services::Package::Nucleo
-        })
-        .map(|(i, _)| i)
-        .collect();
+    let nucleo = catalogue.nucleo(category);
     let service = match q.service.as_deref().filter(|s| !s.is_empty()) {
         None => None,
         Some(code) => {
@@ -466,15 +458,7 @@ fn computed(
     // The figures' own bound on counter-referrals (their last incremental update).
     let cls = Classifier::new(catalogue, &data, as_of).with_counter_referrals_until(until);
     let units = vamos_engine::logros::units_behind(&cls, &data, figure);
-    let nucleo: Vec<usize> = catalogue
-        .services
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| {
-            s.category == figure.category && s.package == vamos_domain::services::Package::Nucleo
-        })
-        .map(|(i, _)| i)
-        .collect();
+    let nucleo = catalogue.nucleo(figure.category);
     let bits = |lacking: &[(usize, Status)], status: Status| -> u64 {
         lacking
             .iter()
@@ -669,9 +653,9 @@ pub fn listable(
     Ok(Listable {
         card: ok(None, None),
         services: catalogue
-            .services
-            .iter()
-            .filter(|s| s.category == category)
+            .nucleo(category)
+            .into_iter()
+            .filter_map(|i| catalogue.services.get(i))
             .map(|s| s.code.clone())
             .filter(|c| ok(Some(c), None))
             .collect(),

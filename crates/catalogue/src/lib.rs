@@ -94,6 +94,17 @@ pub struct Catalogue {
 }
 
 impl Catalogue {
+    /// The catalogue indices of the núcleo services of `category`, in file order: the services
+    /// whose concurrent protection a Logro counts.
+    pub fn nucleo(&self, category: Category) -> Vec<usize> {
+        self.services
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.category == category && s.package == Package::Nucleo)
+            .map(|(i, _)| i)
+            .collect()
+    }
+
     /// The services of one category and package, in file order.
     pub fn package(&self, category: Category, package: Package) -> impl Iterator<Item = &Service> {
         self.services

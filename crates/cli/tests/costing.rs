@@ -297,3 +297,31 @@ fn only_planners_set_targets_and_everyone_who_reads_logros_lists_them() {
         );
     }
 }
+
+#[test]
+fn a_target_outside_zero_to_one_is_refused_for_one_scenario_and_for_a_sweep() {
+    for s in SITES.iter() {
+        for extra in [
+            vec!["--logro", "9", "--by", "2028"],
+            vec!["--sweep", "2027-2028"],
+        ] {
+            let mut args = vec![
+                "cost",
+                "--db",
+                &s.db.url,
+                "--territory",
+                "1116",
+                "--target",
+                "7",
+            ];
+            args.extend(extra);
+            let o = vamos(&args, &s.dir, &[]);
+            assert!(!o.status.success(), "{}", s.db.label);
+            assert!(
+                String::from_utf8_lossy(&o.stderr).contains("la meta es una cobertura entre 0 y 1"),
+                "{}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+    }
+}

@@ -9,7 +9,7 @@
 use crate::classify::{Classifier, Decision, Status, Unit};
 use crate::data::RegistryData;
 use rayon::prelude::*;
-use vamos_domain::services::{Category, Package};
+use vamos_domain::services::Category;
 use vamos_domain::DistrictCode;
 
 /// The units of one Logro of one district that the measurement does not protect, cheapest first.
@@ -88,19 +88,7 @@ struct Lacking {
 pub fn gaps(cls: &Classifier<'_>, data: &RegistryData, unit_cost: &[i64]) -> Vec<Gap> {
     let nucleo: Vec<Vec<usize>> = Category::ALL
         .iter()
-        .map(|c| {
-            cls.services_of(*c)
-                .iter()
-                .copied()
-                .filter(|&i| {
-                    cls.catalogue
-                        .services
-                        .get(i)
-                        .is_some_and(|s| s.package == Package::Nucleo)
-                })
-                .take(64)
-                .collect()
-        })
+        .map(|c| cls.catalogue.nucleo(*c).into_iter().take(64).collect())
         .collect();
     let mut districts: Vec<DistrictCode> = data
         .household_district

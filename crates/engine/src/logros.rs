@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use vamos_domain::schema::PERSON_FIELDS;
-use vamos_domain::services::{Category, Package};
+use vamos_domain::services::Category;
 use vamos_domain::{DistrictCode, Territory, TerritoryCode};
 
 /// Populations of special attention (persons), in breakdown order.
@@ -370,18 +370,7 @@ fn tally(cls: &Classifier<'_>, data: &RegistryData, only: Option<&UnitSet>) -> V
     let nd = territory.districts().len();
     let nucleo: Vec<Vec<usize>> = Category::ALL
         .iter()
-        .map(|c| {
-            cls.services_of(*c)
-                .iter()
-                .copied()
-                .filter(|&i| {
-                    cls.catalogue
-                        .services
-                        .get(i)
-                        .is_some_and(|s| s.package == Package::Nucleo)
-                })
-                .collect()
-        })
+        .map(|c| cls.catalogue.nucleo(*c))
         .collect();
     let pops = Populations::new(cls, data);
     // Records one classified unit in its district's accumulator.
@@ -580,17 +569,7 @@ pub struct UnitBehind {
 /// The units that figure `f` counts, in registry order — the same decisions [`measure`] made,
 /// so the list and the figure agree unit for unit.
 pub fn units_behind(cls: &Classifier<'_>, data: &RegistryData, f: Figure) -> Vec<UnitBehind> {
-    let nucleo: Vec<usize> = cls
-        .services_of(f.category)
-        .iter()
-        .copied()
-        .filter(|&i| {
-            cls.catalogue
-                .services
-                .get(i)
-                .is_some_and(|s| s.package == Package::Nucleo)
-        })
-        .collect();
+    let nucleo = cls.catalogue.nucleo(f.category);
     let pops = Populations::new(cls, data);
     let counted = |dec: &[Decision]| -> bool {
         match f.service {

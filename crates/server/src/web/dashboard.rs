@@ -113,6 +113,14 @@ fn earlier(rows: &[Value], id: i64, t: TerritoryCode) -> Vec<i64> {
         .collect()
 }
 
+/// The year of a measurement's reference date (the first targets shown are from it on).
+fn year_of(m: &MeasurementRecord) -> i32 {
+    m.as_of
+        .get(..4)
+        .and_then(|y| y.parse().ok())
+        .unwrap_or(i32::MIN)
+}
+
 fn read_public(
     s: &mut dyn vamos_store::Store,
     measurement: Option<i64>,
@@ -138,11 +146,7 @@ fn read_public(
     trend.push((m.clone(), current.clone()));
     // The targets set for the territory itself (public policy); none derived from its districts,
     // whose weights would be the unsuppressed counts.
-    let year = m
-        .as_of
-        .get(..4)
-        .and_then(|y| y.parse().ok())
-        .unwrap_or(i32::MIN);
+    let year = year_of(&m);
     let targets = vamos_app::targets::effective_stored(s, &[], t, year)?;
     Ok(Some(Figures {
         measurement: m,
@@ -200,11 +204,7 @@ fn read_internal(
     }
     let previous = trend.last().cloned();
     trend.push((m.clone(), current.clone()));
-    let year = m
-        .as_of
-        .get(..4)
-        .and_then(|y| y.parse().ok())
-        .unwrap_or(i32::MIN);
+    let year = year_of(&m);
     let targets = vamos_app::targets::effective_stored(s, &districts, t, year)?;
     Ok(Some(Figures {
         measurement: m,
