@@ -36,6 +36,7 @@ VAMOS_PASSWORD="$PASSWORD" "$VAMOS" user create --db "$DB" analista.web --role a
 VAMOS_PASSWORD="$PASSWORD" "$VAMOS" user create --db "$DB" mspbs.villeta --role operador --institution MSPBS --territories 1116 > /dev/null
 VAMOS_PASSWORD="$PASSWORD" "$VAMOS" user create --db "$DB" mesa.villeta --role mesa --territories 1116 > /dev/null
 VAMOS_PASSWORD="$PASSWORD" "$VAMOS" user create --db "$DB" orientador.villeta --role orientador --territories 1116 > /dev/null
+VAMOS_PASSWORD="$PASSWORD" "$VAMOS" user create --db "$DB" planificadora.web --role planificador > /dev/null
 "$VAMOS" agreement create --db "$DB" --institution MSPBS --fields given_names,family_names,national_id,birth_date,sex,embarazada,district_code \
   --purpose "referencia de servicios de salud" --from 2026-01-01 --to 2030-12-31 > /dev/null
 
@@ -48,4 +49,4 @@ done
 BASE=$(sed -n 's/^Vamos escuchando en //p' "$WORK/serve.out")
 [ -n "$BASE" ] || { cat "$WORK/serve.err" >&2; exit 1; }
 rm -rf "$SHOTS"
-BASE="$BASE" SHOTS="$SHOTS" DATA="$WORK/datos" USER_NAME=analista.web OPERATOR=mspbs.villeta MESA=mesa.villeta ORIENTADOR=orientador.villeta PASSWORD="$PASSWORD" node tests/browser/walk.mjs
+BASE="$BASE" SHOTS="$SHOTS" DATA="$WORK/datos" USER_NAME=analista.web OPERATOR=mspbs.villeta MESA=mesa.villeta ORIENTADOR=orientador.villeta PLANNER=planificadora.web PLANNING="$PWD/data/planning" PASSWORD="$PASSWORD" node tests/browser/walk.mjs

@@ -449,6 +449,57 @@ await page.waitForURL(/\/costeo\?/);
 expect(await page.getByText("Costo total").isVisible(), "el costeo no dio un costo total");
 await check("costeo-de-una-meta");
 
+// 7b. A planner imports the illustrative strategic framework, costs San Pedro's Logro 4 at 70 %,
+// adopts it as the shared target, saves the scenario, imports the illustrative budget and
+// compares what is needed with what is allocated, then writes a management agreement that
+// adopts the target and follows it.
+await page.goto(`${BASE}/`);
+await page.getByRole("button", { name: "Salir" }).click();
+await page.waitForURL(`${BASE}/`);
+await signIn(process.env.PLANNER);
+await page.getByRole("navigation", { name: "Secciones" }).getByRole("link", { name: "Planificación" }).click();
+await page.waitForURL(/\/planes$/);
+await check("planes");
+await page.getByLabel("Archivo").setInputFiles(`${process.env.PLANNING}/marco_estrategico_ilustrativo.xlsx`);
+await page.getByRole("button", { name: "Importar" }).click();
+await page.waitForURL(/\/planes\/\d+\?hecho=importado/);
+expect(await page.getByText("Plan importado.").isVisible(), "el plan no se importó");
+await check("plan-ilustrativo");
+const by = String(new Date().getFullYear() + 2);
+await page.goto(`${BASE}/costeo?t=02&logro=4&meta=70&anio=${by}`);
+await page.getByRole("button", { name: "Adoptar la meta" }).click();
+await page.waitForURL(/\/logros\?t=02&logro=4&hecho=meta/);
+expect(await page.getByText("Meta compartida registrada.").isVisible(), "la meta no se adoptó");
+await check("logros-san-pedro-con-meta");
+await page.goto(`${BASE}/costeo?t=02&logro=4&meta=70&anio=${by}`);
+await page.getByRole("button", { name: "Guardar escenario" }).click();
+await page.waitForURL(/\/costeo\/escenarios\?hecho=guardado/);
+await check("escenarios");
+await page.goto(`${BASE}/presupuesto`);
+await page.getByLabel("Archivo").setInputFiles(`${process.env.PLANNING}/presupuesto_ilustrativo.csv`);
+await page.getByRole("button", { name: "Importar" }).click();
+await page.waitForURL(/\/presupuesto\?anio=\d+&hecho=importado/);
+await page.getByLabel("Año").selectOption("2027");
+await page.getByLabel("Territorio").fill("02");
+await page.getByLabel("Necesario según el escenario").selectOption({ index: 1 });
+await page.getByRole("button", { name: "Mostrar" }).click();
+await page.waitForURL(/\/presupuesto\?anio=2027/);
+expect(await page.getByRole("table", { name: "Por servicio" }).isVisible(), "el presupuesto no muestra la tabla por servicio");
+await check("presupuesto-san-pedro");
+await page.goto(`${BASE}/acuerdos-de-gestion`);
+await page.getByLabel("Título").fill("Acuerdo por la niñez de San Pedro");
+await page.getByLabel("Territorio").fill("02");
+await page.getByLabel("Desde").fill("01/01/2027");
+await page.getByLabel("Hasta").fill(`31/12/${by}`);
+await page.getByLabel(/^MEC ·/).check();
+await page.getByLabel(/^MSPBS ·/).check();
+await page.getByLabel("Compromisos").fill("operativo; MSPBS; vacunación en las escuelas");
+await page.getByLabel(/^Logro 4 en 02/).check();
+await page.getByRole("button", { name: "Crear acuerdo" }).click();
+await page.waitForURL(/\/acuerdos-de-gestion\/\d+\?hecho=creado/);
+expect(await page.getByText("Borrador (sin firmar)").isVisible(), "el acuerdo no quedó como borrador");
+await check("acuerdo-de-gestion");
+
 // 8. A citizen lodges a complaint about a service on the public page and follows it by code.
 await page.goto(`${BASE}/`);
 await page.getByRole("button", { name: "Salir" }).click();

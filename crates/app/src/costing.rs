@@ -63,6 +63,9 @@ pub struct YearCost {
     pub units: u64,
     pub coverage: Option<f64>,
     pub cost: i64,
+    /// That year's cost per service (catalogue code), what the budget of the year is compared
+    /// with.
+    pub services: BTreeMap<String, i64>,
 }
 
 /// What a target costs.
@@ -85,6 +88,9 @@ pub struct Costing {
     pub verification: serde_json::Value,
     pub parameters: serde_json::Value,
     pub catalogue_version: String,
+    /// When the registry behind the gaps was read (RFC 3339): kept gaps answer until the
+    /// server reads the figures again as counter-referrals and changes move them.
+    pub gaps_read_at: String,
     pub synthetic: bool,
     /// Districts costed (a department's or the nation's target applies to each).
     pub districts: usize,
@@ -92,6 +98,140 @@ pub struct Costing {
 
 /// Held while a department or the nation is read and costed (see [`cost`]).
 static LARGE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Which gaps: a measurement classified with a catalogue, read for a territory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct GapsKey {
+    measurement: i64,
+    catalogue: String,
+    territory: TerritoryCode,
+}
+
+/// How the figures stood when gaps were computed: counter-referrals and approved changes move
+/// them after the measurement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stood {
+    applied_through: i64,
+    updated_at: Option<String>,
+    registry_written: Option<String>,
+}
+
+/// Gaps kept in memory, with how the figures stood and when they were read (RFC 3339).
+struct Kept {
+    key: GapsKey,
+    stood: Stood,
+    read_at: String,
+    gaps: std::sync::Arc<Vec<Gap>>,
+}
+
+/// The gaps last computed, newest last: a scenario of a territory they cover is then a matter
+/// of milliseconds (the nation's, kept by [`warm`], cover every territory). Kept gaps answer
+/// until [`warm`] reads the figures again as they moved; every costing says when its gaps were
+/// read (`gaps_read_at`).
+static GAPS: std::sync::Mutex<Vec<Kept>> = std::sync::Mutex::new(Vec::new());
+const GAPS_KEPT: usize = 3;
+
+fn stood(store: &mut dyn Store, m: &vamos_store::MeasurementRecord) -> Result<Stood> {
+    Ok(Stood {
+        applied_through: m.counter_referrals_applied_through,
+        updated_at: m.counter_referrals_updated_at.clone(),
+        registry_written: vamos_store::versions::latest_write(&mut store.db())?,
+    })
+}
+
+/// Kept gaps of measurement `m` that cover `t` (those that stand as `now`, when given).
+fn kept(
+    catalogue: &Catalogue,
+    m: &vamos_store::MeasurementRecord,
+    t: TerritoryCode,
+    now: Option<&Stood>,
+) -> Option<(std::sync::Arc<Vec<Gap>>, String)> {
+    let kept = GAPS.lock().ok()?;
+    kept.iter()
+        .rev()
+        .find(|k| {
+            k.key.measurement == m.id
+                && k.key.catalogue == catalogue.version
+                && crate::referrals::territory_within(t, k.key.territory)
+                && now.is_none_or(|n| *n == k.stood)
+        })
+        .map(|k| (k.gaps.clone(), k.read_at.clone()))
+}
+
+/// The gaps of every district and Logro of `t` as measurement `m`'s figures stand (kept ones
+/// when a territory containing `t` was read, else read, classified and kept), when they were
+/// read, and the measurement's year.
+fn gaps_of(
+    store: &mut dyn Store,
+    catalogue: &Catalogue,
+    m: &vamos_store::MeasurementRecord,
+    t: TerritoryCode,
+    fresh: bool,
+) -> Result<(std::sync::Arc<Vec<Gap>>, String, i32)> {
+    let base = chrono::NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d")
+        .map(|d| chrono::Datelike::year(&d))
+        .map_err(Error::internal)?;
+    let now = stood(store, m)?;
+    let wanted = fresh.then_some(&now);
+    if let Some((g, at)) = kept(catalogue, m, t, wanted) {
+        return Ok((g, at, base));
+    }
+    // A department's or the nation's registry is large (the nation: gigabytes while it is
+    // read): one such reading at a time, the others wait their turn — and may then find it
+    // kept.
+    let large = !matches!(t, TerritoryCode::District(_));
+    let _turn = large.then(|| {
+        LARGE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    });
+    if let Some((g, at)) = kept(catalogue, m, t, wanted) {
+        return Ok((g, at, base));
+    }
+    let read_at = crate::clock::now_rfc3339();
+    let readers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (data, as_of, until) = crate::measurements::registry_as_figures_stand(store, m, t, readers)
+        .map_err(Error::internal)?;
+    let cls = Classifier::new(catalogue, &data, as_of).with_counter_referrals_until(until);
+    let gaps = std::sync::Arc::new(gaps(&cls, &data, &unit_costs(catalogue)));
+    drop(data);
+    if let Ok(mut list) = GAPS.lock() {
+        list.retain(|k| k.key.measurement == m.id);
+        if list.len() >= GAPS_KEPT {
+            list.remove(0);
+        }
+        list.push(Kept {
+            key: GapsKey {
+                measurement: m.id,
+                catalogue: catalogue.version.clone(),
+                territory: t,
+            },
+            stood: now,
+            read_at: read_at.clone(),
+            gaps: gaps.clone(),
+        });
+    }
+    Ok((gaps, read_at, base))
+}
+
+/// Reads the nation's gaps for the latest measurement again unless those kept stand as the
+/// figures stand now — so that every costing after it is answered from memory (the server does
+/// this in the background when it starts and, at most every [`WARM_EVERY`], once counter-
+/// referrals or changes have moved the figures). Nothing when there is no measurement or it was
+/// classified with another catalogue; else the number of district × Logro gaps kept.
+pub fn warm(store: &mut dyn Store, catalogue: &Catalogue) -> Result<Option<usize>> {
+    let Some((m, _)) = store.measurement(None)? else {
+        return Ok(None);
+    };
+    if m.catalogue_version != catalogue.version {
+        return Ok(None);
+    }
+    let (g, _, _) = gaps_of(store, catalogue, &m, TerritoryCode::Nation, true)?;
+    Ok(Some(g.len()))
+}
+
+/// How often, at most, the server reads the nation's gaps again as the figures move.
+pub const WARM_EVERY: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
 /// The unit cost of every catalogue service (its `costo_unitario_pyg`).
 pub fn unit_costs(catalogue: &Catalogue) -> Vec<i64> {
@@ -162,28 +302,16 @@ pub fn cost(
             "gastos administrativos entre 0 y 10 (0,1 = 10 %); indexación anual entre -0,5 y 1",
         ));
     }
-    // A department's or the nation's registry is large (the nation: gigabytes while it is
-    // costed): one such costing at a time, the others wait their turn.
-    let large = !matches!(t, TerritoryCode::District(_));
-    let _turn = large.then(|| {
-        LARGE
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    });
-    let readers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let (data, as_of, until) =
-        crate::measurements::registry_as_figures_stand(store, &m, t, readers)
-            .map_err(Error::internal)?;
-    let base = chrono::Datelike::year(&as_of);
+    let (all, gaps_read_at, base) = gaps_of(store, catalogue, &m, t, false)?;
     if q.by <= base {
         return Err(Error::bad_request(format!(
             "el año meta debe ser posterior al de la medición ({base})"
         )));
     }
-    let cls = Classifier::new(catalogue, &data, as_of).with_counter_referrals_until(until);
-    let costs = unit_costs(catalogue);
-    let all = gaps(&cls, &data, &costs);
-    let mine: Vec<&Gap> = all.iter().filter(|g| g.category == category).collect();
+    let mine: Vec<&Gap> = all
+        .iter()
+        .filter(|g| g.category == category && t.contains(g.district))
+        .collect();
     let out = scenario(catalogue, &mine, q, base);
     actor.audit(
         store,
@@ -216,6 +344,7 @@ pub fn cost(
             "cost": out.unknown as i64 * q.verification_cost,
         }),
         parameters: serde_json::json!({"overhead": q.overhead, "indexation": q.indexation, "path": "pasos iguales por año", "selection": "menor costo primero"}),
+        gaps_read_at,
         catalogue_version: catalogue.version.clone(),
         synthetic: m.synthetic,
         districts: mine.len(),
@@ -241,6 +370,7 @@ pub fn scenario(catalogue: &Catalogue, gaps: &[&Gap], q: &CostQuery, base: i32) 
     // Per service (catalogue index): units and cost in PYG (not yet rounded).
     let mut services: BTreeMap<usize, (u64, f64)> = BTreeMap::new();
     let mut by_year: Vec<(u64, f64)> = vec![(0, 0.0); years as usize];
+    let mut year_services: Vec<BTreeMap<usize, f64>> = vec![BTreeMap::new(); years as usize];
     let (mut units, mut unreachable, mut unknown) = (0u64, 0u64, 0u64);
     let identified: u64 = gaps.iter().map(|g| g.identified).sum();
     let mut protected_by: Vec<u64> = vec![gaps.iter().map(|g| g.protected).sum(); years as usize];
@@ -266,6 +396,9 @@ pub fn scenario(catalogue: &Catalogue, gaps: &[&Gap], q: &CostQuery, base: i32) 
                 e.1 += (a - b) as f64 * cost * f;
                 if let Some(row) = by_year.get_mut(y as usize - 1) {
                     row.1 += (a - b) as f64 * cost * f;
+                }
+                if let Some(row) = year_services.get_mut(y as usize - 1) {
+                    *row.entry(*s).or_default() += (a - b) as f64 * cost * f;
                 }
             }
             if let Some(row) = by_year.get_mut(y as usize - 1) {
@@ -305,12 +438,20 @@ pub fn scenario(catalogue: &Catalogue, gaps: &[&Gap], q: &CostQuery, base: i32) 
         by_year: by_year
             .into_iter()
             .zip(protected_by)
+            .zip(year_services)
             .enumerate()
-            .map(|(i, ((n, c), p))| YearCost {
+            .map(|(i, (((n, c), p), services))| YearCost {
                 year: base + i as i32 + 1,
                 units: n,
                 coverage: (identified > 0).then(|| p as f64 / identified as f64),
                 cost: c.round() as i64,
+                services: services
+                    .into_iter()
+                    .filter_map(|(s, c)| {
+                        let s = catalogue.services.get(s)?;
+                        (c > 0.0).then(|| (s.code.clone(), c.round() as i64))
+                    })
+                    .collect(),
             })
             .collect(),
         total,
@@ -398,4 +539,149 @@ pub fn sweep(
         scenarios_ms,
         total_by_year: totals,
     })
+}
+
+/// Costs `q` and keeps the answer as scenario `name`, as `actor` (`planes:editar` besides what
+/// [`cost`] needs); the scenario's number and the costing.
+pub fn save(
+    store: &mut dyn Store,
+    actor: &Actor,
+    catalogue: &Catalogue,
+    q: &CostQuery,
+    name: &str,
+) -> Result<(i64, Costing)> {
+    actor.require(Permission::PlansEdit)?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(Error::bad_request(
+            "el escenario necesita un nombre de 1 a 200 caracteres",
+        ));
+    }
+    let c = cost(store, actor, catalogue, q)?;
+    let id = vamos_store::costing::save(
+        &mut store.db(),
+        &vamos_store::costing::Scenario {
+            id: 0,
+            name: name.to_string(),
+            territory: c
+                .territory
+                .get("code")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            logro: i64::from(q.logro),
+            target: q.target,
+            by_year: i64::from(q.by),
+            measurement: c
+                .baseline
+                .get("measurement")
+                .and_then(serde_json::Value::as_i64)
+                .unwrap_or(0),
+            catalogue_version: c.catalogue_version.clone(),
+            total_cost: c.total_cost,
+            result: serde_json::to_value(&c).map_err(Error::internal)?,
+            saved_by: actor.name.clone(),
+            saved_at: crate::clock::now_rfc3339(),
+        },
+    )?;
+    actor.audit(
+        store,
+        "guardar escenario",
+        "escenario",
+        &id.to_string(),
+        "planificación",
+        "ok",
+    )?;
+    Ok((id, c))
+}
+
+/// The saved scenarios (without their answers), for those who read plans.
+pub fn scenarios(
+    store: &mut dyn Store,
+    actor: &Actor,
+) -> Result<Vec<vamos_store::costing::Scenario>> {
+    actor.require(Permission::PlansRead)?;
+    Ok(vamos_store::costing::list(&mut store.db())?)
+}
+
+/// Saved scenario `id` with its answer, for those who read plans and the Logros of its
+/// territory.
+pub fn scenario_saved(
+    store: &mut dyn Store,
+    actor: &Actor,
+    id: i64,
+) -> Result<vamos_store::costing::Scenario> {
+    actor.require(Permission::PlansRead)?;
+    let s = vamos_store::costing::get(&mut store.db(), id)?
+        .ok_or_else(|| Error::not_found(format!("no existe el escenario {id}")))?;
+    let t = crate::registry::parse_territory(Some(&s.territory))?;
+    if !crate::measurements::reads_unsuppressed(actor, t) {
+        return Err(Error::not_found(format!("no existe el escenario {id}")));
+    }
+    Ok(s)
+}
+
+/// Deletes saved scenario `id`, as `actor` (`planes:editar`).
+pub fn scenario_delete(store: &mut dyn Store, actor: &Actor, id: i64) -> Result<()> {
+    actor.require(Permission::PlansEdit)?;
+    if !vamos_store::costing::delete(&mut store.db(), id)? {
+        return Err(Error::not_found(format!("no existe el escenario {id}")));
+    }
+    actor.audit(
+        store,
+        "borrar escenario",
+        "escenario",
+        &id.to_string(),
+        "planificación",
+        "ok",
+    )
+}
+
+/// `v[k]`, or null: a saved answer read back (JSON indexing without a panic path).
+fn field<'a>(v: &'a serde_json::Value, k: &str) -> &'a serde_json::Value {
+    v.get(k).unwrap_or(&serde_json::Value::Null)
+}
+
+/// Saved scenarios side by side: per scenario its target, units, total and verification, and
+/// per service the cost in each (0 where a scenario does not need it).
+pub fn compare(store: &mut dyn Store, actor: &Actor, ids: &[i64]) -> Result<serde_json::Value> {
+    if ids.len() < 2 || ids.len() > 6 {
+        return Err(Error::bad_request("se comparan de 2 a 6 escenarios"));
+    }
+    let mut all = Vec::new();
+    for id in ids {
+        all.push(scenario_saved(store, actor, *id)?);
+    }
+    let mut services: BTreeMap<String, (String, String, Vec<i64>)> = BTreeMap::new();
+    for (i, s) in all.iter().enumerate() {
+        for x in field(&s.result, "by_service")
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let code = x["service"].as_str().unwrap_or_default().to_string();
+            let e = services.entry(code).or_insert_with(|| {
+                (
+                    x["name"].as_str().unwrap_or_default().to_string(),
+                    x["institution"].as_str().unwrap_or_default().to_string(),
+                    vec![0; ids.len()],
+                )
+            });
+            if let Some(c) = e.2.get_mut(i) {
+                *c = x["cost"].as_i64().unwrap_or(0);
+            }
+        }
+    }
+    Ok(serde_json::json!({
+        "scenarios": all.iter().map(|s| serde_json::json!({
+            "id": s.id, "name": s.name, "territory": field(&s.result, "territory"), "logro": s.logro,
+            "target": s.target, "by": s.by_year, "baseline": field(&s.result, "baseline"),
+            "units_to_protect": field(&s.result, "units_to_protect"), "total_cost": s.total_cost,
+            "verification": field(&s.result, "verification"), "measurement": s.measurement,
+            "catalogue_version": s.catalogue_version, "saved_by": s.saved_by, "saved_at": s.saved_at,
+        })).collect::<Vec<_>>(),
+        "by_service": services.into_iter().map(|(code, (name, institution, costs))| serde_json::json!({
+            "service": code, "name": name, "institution": institution, "costs": costs,
+        })).collect::<Vec<_>>(),
+    }))
 }

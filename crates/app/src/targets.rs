@@ -211,6 +211,68 @@ pub fn trend_reaches(points: &[(chrono::NaiveDate, f64)], year: i32, target: f64
     Some(projected + 1e-9 >= target)
 }
 
+/// How a target stands (a management agreement's, a plan's): the target, the coverage of the
+/// latest measurement, the gap left, and whether a straight line through the last measurements
+/// that cover the territory (at most six) reaches it — for a reader of the territory's Logros
+/// without suppression (`None` for others: the figures stay theirs).
+pub fn progress(
+    store: &mut dyn Store,
+    actor: &Actor,
+    territory: TerritoryCode,
+    logro: u8,
+    year: i32,
+    target: f64,
+) -> Result<Option<serde_json::Value>> {
+    if !crate::measurements::reads_unsuppressed(actor, territory) {
+        return Ok(None);
+    }
+    let rows = crate::measurements::saved(store)?;
+    let mut points: Vec<(chrono::NaiveDate, f64)> = Vec::new();
+    let mut latest = None;
+    for r in rows.iter().take(12) {
+        let covers = r["territory"]
+            .as_str()
+            .and_then(|s| TerritoryCode::parse(s).ok())
+            .is_none_or(|outer| contains(outer, territory));
+        let (Some(id), true) = (r["id"].as_i64(), covers) else {
+            continue;
+        };
+        let Some((m, table)) =
+            crate::measurements::logros_of(store, Some(id), territory).map_err(Error::internal)?
+        else {
+            continue;
+        };
+        let Some(c) = table.iter().find(|l| l.logro == logro).and_then(|l| {
+            (l.all.identified > 0).then(|| l.all.protected as f64 / l.all.identified as f64)
+        }) else {
+            continue;
+        };
+        if latest.is_none() {
+            latest = Some((m.id, m.as_of.clone(), c));
+        }
+        if let Ok(d) = chrono::NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d") {
+            points.push((d, c));
+        }
+        if points.len() >= 6 {
+            break;
+        }
+    }
+    points.reverse();
+    let reaches = trend_reaches(&points, year, target);
+    Ok(Some(serde_json::json!({
+        "current": latest.as_ref().map(|(_, _, c)| c),
+        "measurement": latest.as_ref().map(|(id, as_of, _)| serde_json::json!({"id": id, "as_of": as_of})),
+        "gap": latest.as_ref().map(|(_, _, c)| (target - c).max(0.0)),
+        "measurements": points.len(),
+        "reaches": reaches,
+        "verdict": match reaches {
+            Some(true) => "en camino: la tendencia alcanza la meta",
+            Some(false) => "no alcanza la meta al ritmo actual",
+            None => "sin tendencia todavía (hace falta más de una medición)",
+        },
+    })))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

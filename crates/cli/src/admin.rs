@@ -66,7 +66,7 @@ pub enum UserCommand {
         db: String,
         /// Nombre de usuario (letras, números, '.', '_', '-', '@').
         username: String,
-        /// Rol: administrador, analista, coordinador, operador, mesa, supervisor (coordinador de Mesa), encuestador u orientador.
+        /// Rol: administrador, analista, coordinador, operador, mesa, supervisor (coordinador de Mesa), encuestador, orientador, planificador o autoridad.
         #[arg(long)]
         role: String,
         /// Institución del catálogo (obligatoria para operadores), p. ej. MSPBS.

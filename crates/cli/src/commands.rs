@@ -524,7 +524,7 @@ pub fn demo(a: &DemoArgs) -> Result<ExitCode> {
     }
     println!();
     println!(
-        "11. Aplicación web: ingrese como «admin» o como una de las cuentas de Villeta con la\n    contraseña mostrada arriba (la Mesa ve sus casos en /casos; el MSPBS, su bandeja; la\n    orientadora busca personas en /registro); el tablero de Logros, Orientaciones y el\n    catálogo no piden ingresar. Ctrl-C para terminar."
+        "12. Aplicación web: ingrese como «admin» o como una de las cuentas de ejemplo con la\n    contraseña mostrada arriba (la Mesa ve sus casos en /casos; el MSPBS, su bandeja; la\n    orientadora busca personas en /registro; la planificadora, /planes); el tablero de Logros,\n    Orientaciones y el catálogo no piden ingresar. Ctrl-C para terminar."
     );
     crate::serve::serve(&crate::serve::ServeArgs {
         db: Some(a.db.clone()),

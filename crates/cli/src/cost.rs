@@ -1,6 +1,9 @@
 //! `vamos cost`: what raising a Logro of a territory to a target by a year costs, per service,
 //! institution and year — `vamos_app::costing`, shared with `GET /api/costing`.
 
+// reason: serde_json::Value["key"] yields Null when absent; printing never panics.
+#![allow(clippy::indexing_slicing)]
+
 use anyhow::Result;
 use clap::Args;
 use std::process::ExitCode;
@@ -12,16 +15,16 @@ pub struct CostArgs {
     #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB)]
     pub db: String,
     /// PY (nación), DD (departamento) o DDdd (distrito): la meta se aplica a cada distrito.
-    #[arg(long)]
-    pub territory: String,
+    #[arg(long, required_unless_present = "compare")]
+    pub territory: Option<String>,
     /// Número de Logro (1 a 10).
-    #[arg(long, required_unless_present = "sweep")]
+    #[arg(long, required_unless_present_any = ["sweep", "compare"])]
     pub logro: Option<u8>,
     /// Cobertura a alcanzar, de 0 a 1 (0.7 = 70 %).
-    #[arg(long)]
-    pub target: f64,
+    #[arg(long, required_unless_present = "compare")]
+    pub target: Option<f64>,
     /// Año en que alcanzarla (posterior al de la medición).
-    #[arg(long, required_unless_present = "sweep")]
+    #[arg(long, required_unless_present_any = ["sweep", "compare"])]
     pub by: Option<i32>,
     /// Costea la meta para cada distrito y Logro del territorio y cada año del rango
     /// (AAAA-AAAA), y dice cuánto tardó cada etapa.
@@ -42,6 +45,13 @@ pub struct CostArgs {
     /// Carpeta del catálogo con que se clasificó la medición (por defecto, el ilustrativo).
     #[arg(long)]
     pub catalogue: Option<std::path::PathBuf>,
+    /// Guarda el costeo como escenario con este nombre, para compararlo con otros y con el
+    /// presupuesto (`vamos cost --compare`, `vamos budget show --scenario`).
+    #[arg(long, conflicts_with = "sweep")]
+    pub save: Option<String>,
+    /// Compara escenarios guardados (sus números, separados por comas) y no costea.
+    #[arg(long, conflicts_with_all = ["sweep", "save"])]
+    pub compare: Option<String>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: crate::Format,
 }
@@ -55,6 +65,25 @@ pub fn cost(a: &CostArgs) -> Result<ExitCode> {
     let mut store = crate::admin::open(&a.db)?;
     let who = crate::identity::actor(store.as_mut())?;
     let catalogue = crate::measure::load_catalogue(a.catalogue.as_ref())?;
+    if let Some(ids) = &a.compare {
+        let ids: Vec<i64> = ids
+            .split(',')
+            .map(|x| x.trim().parse::<i64>())
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|_| {
+                anyhow::anyhow!("--compare espera números de escenario separados por comas")
+            })?;
+        let out = c::compare(store.as_mut(), &who, &ids)?;
+        if a.format == crate::Format::Json {
+            println!("{out}");
+        } else {
+            print_comparison(&out);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (Some(territory), Some(target)) = (a.territory.clone(), a.target) else {
+        anyhow::bail!("indique --territory y --target");
+    };
     if let Some(range) = &a.sweep {
         let (from, to) = range
             .split_once('-')
@@ -64,8 +93,8 @@ pub fn cost(a: &CostArgs) -> Result<ExitCode> {
             store.as_mut(),
             &who,
             &catalogue,
-            &a.territory,
-            a.target,
+            &territory,
+            target,
             from..=to,
         )?;
         if a.format == crate::Format::Json {
@@ -76,7 +105,7 @@ pub fn cost(a: &CostArgs) -> Result<ExitCode> {
                 out.scenarios, out.districts, out.measurement, out.load_ms, out.gaps_ms, out.scenarios_ms
             );
             for (year, total) in &out.total_by_year {
-                println!("  meta {} al {year}: {} PYG", a.target, pyg(*total));
+                println!("  meta {target} al {year}: {} PYG", pyg(*total));
             }
         }
         return Ok(ExitCode::SUCCESS);
@@ -85,16 +114,23 @@ pub fn cost(a: &CostArgs) -> Result<ExitCode> {
         anyhow::bail!("indique --logro y --by (o --sweep AAAA-AAAA)");
     };
     let q = CostQuery {
-        territory: a.territory.clone(),
+        territory,
         logro,
-        target: a.target,
+        target,
         by,
         overhead: a.overhead,
         indexation: a.indexation,
         verification_cost: a.verification_cost,
         measurement: a.measurement,
     };
-    let out = c::cost(store.as_mut(), &who, &catalogue, &q)?;
+    let out = match &a.save {
+        Some(name) => {
+            let (id, out) = c::save(store.as_mut(), &who, &catalogue, &q, name)?;
+            eprintln!("Escenario {id} guardado: «{name}»");
+            out
+        }
+        None => c::cost(store.as_mut(), &who, &catalogue, &q)?,
+    };
     if a.format == crate::Format::Json {
         println!("{}", serde_json::to_string(&out)?);
         return Ok(ExitCode::SUCCESS);
@@ -174,4 +210,37 @@ pub fn cost(a: &CostArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Saved scenarios side by side, one column each.
+fn print_comparison(out: &serde_json::Value) {
+    let empty = Vec::new();
+    let list = out["scenarios"].as_array().unwrap_or(&empty);
+    for s in list {
+        println!(
+            "Escenario {}: «{}» — {} Logro {}, meta {:.1} % al {}: {} unidades, {} PYG",
+            s["id"],
+            s["name"].as_str().unwrap_or_default(),
+            s["territory"]["name"].as_str().unwrap_or_default(),
+            s["logro"],
+            s["target"].as_f64().unwrap_or(0.0) * 100.0,
+            s["by"],
+            s["units_to_protect"],
+            pyg(s["total_cost"].as_i64().unwrap_or(0))
+        );
+    }
+    for row in out["by_service"].as_array().unwrap_or(&empty) {
+        let costs: Vec<String> = row["costs"]
+            .as_array()
+            .unwrap_or(&empty)
+            .iter()
+            .map(|c| format!("{:>18}", pyg(c.as_i64().unwrap_or(0))))
+            .collect();
+        println!(
+            "  {:<48} {:<8} {}",
+            row["name"].as_str().unwrap_or_default(),
+            row["institution"].as_str().unwrap_or_default(),
+            costs.join(" ")
+        );
+    }
 }

@@ -15,31 +15,53 @@ const POINTS: &[u8] = include_bytes!("../../../data/delivery_points/puntos_ilust
 /// Villeta, the demo's district of the sample accounts.
 const DISTRICT: &str = "1116";
 
-/// The sample accounts: user name, display name, role, institution.
-const ACCOUNTS: [(&str, &str, &str, Option<&str>); 4] = [
+/// The illustrative budget lines shipped with Vamos (labelled as such in the file).
+const BUDGET: &[u8] = include_bytes!("../../../data/planning/presupuesto_ilustrativo.csv");
+
+/// The sample accounts: user name, display name, role, institution, territories (empty:
+/// national).
+const ACCOUNTS: [(&str, &str, &str, Option<&str>, &str); 6] = [
     (
         "mspbs_villeta",
         "Operadora MSPBS Villeta",
         "operador",
         Some("MSPBS"),
+        DISTRICT,
     ),
     (
         "mesa_villeta",
         "Mesa de Protección Social de Villeta",
         "mesa",
         None,
+        DISTRICT,
     ),
     (
         "coord_villeta",
         "Coordinación de la Mesa de Villeta",
         "supervisor",
         None,
+        DISTRICT,
     ),
     (
         "orientador_villeta",
         "Orientadora SPS de Villeta",
         "orientador",
         None,
+        DISTRICT,
+    ),
+    (
+        "planificadora",
+        "Planificadora (Mesa Técnica de Planificación)",
+        "planificador",
+        None,
+        "",
+    ),
+    (
+        "autoridad",
+        "Autoridad del Gabinete Social",
+        "autoridad",
+        None,
+        "",
     ),
 ];
 
@@ -65,6 +87,7 @@ pub fn workflow(db: &str, out: &Path) -> Result<()> {
     accounts(store.as_mut(), &catalogue, db)?;
     cases(store.as_mut(), &catalogue)?;
     plan(store.as_mut(), &catalogue, db)?;
+    planning(store.as_mut(), &catalogue, out)?;
     Ok(())
 }
 
@@ -109,9 +132,11 @@ fn plan(s: &mut dyn Store, catalogue: &vamos_catalogue::Catalogue, db: &str) -> 
 
 fn accounts(s: &mut dyn Store, catalogue: &vamos_catalogue::Catalogue, db: &str) -> Result<()> {
     let admin = crate::identity::actor(s)?;
-    println!("8. Cuentas de ejemplo de Villeta (contraseñas mostradas una sola vez):");
+    println!(
+        "8. Cuentas de ejemplo de Villeta y de planificación (contraseñas mostradas una sola vez):"
+    );
     let mut existed = Vec::new();
-    for (user, name, role, institution) in ACCOUNTS {
+    for (user, name, role, institution, territories) in ACCOUNTS {
         if vamos_app::accounts::command_line_actor(s, user).is_ok() {
             existed.push(user);
             continue;
@@ -123,7 +148,7 @@ fn accounts(s: &mut dyn Store, catalogue: &vamos_catalogue::Catalogue, db: &str)
             password: password.clone(),
             role: role.into(),
             institution: institution.map(str::to_string),
-            territories: Some(DISTRICT.into()),
+            territories: Some(territories.into()),
         };
         vamos_app::accounts::create_user(s, &admin, catalogue, &body)
             .map_err(|e| anyhow::anyhow!("{}", e.message))?;
@@ -206,6 +231,102 @@ fn cases(s: &mut dyn Store, catalogue: &vamos_catalogue::Catalogue) -> Result<()
         } else {
             String::new()
         }
+    );
+    Ok(())
+}
+
+/// The chain the planners follow, with illustrative data, as the planner account: the
+/// illustrative strategic framework, San Pedro's Logro 4 target (70 %, two years after the
+/// measurement), its costing saved as a scenario, the illustrative budget beside it, and a
+/// management agreement that adopts the target. A re-run replaces the plan and the budget and
+/// keeps the scenario and the agreement it finds.
+fn planning(s: &mut dyn Store, catalogue: &vamos_catalogue::Catalogue, out: &Path) -> Result<()> {
+    let planner = vamos_app::accounts::command_line_actor(s, "planificadora")?;
+    let by = chrono::Datelike::year(&vamos_app::clock::today()) + 2;
+    let framework = vamos_app::plans::xlsx::illustrative()?;
+    let stored = vamos_app::plans::store(
+        s,
+        &planner,
+        catalogue,
+        framework,
+        &vamos_app::plans::Rows::default(),
+        "demostración",
+    )?
+    .map_err(|p| {
+        anyhow::anyhow!(
+            "el plan ilustrativo no pasa sus propias reglas: {:?}",
+            p.first()
+        )
+    })?;
+    vamos_app::targets::set(
+        s,
+        &planner,
+        &vamos_app::targets::SetTarget {
+            territory: "02".into(),
+            logro: 4,
+            year: by,
+            coverage: 0.7,
+        },
+    )?;
+    let name = format!("San Pedro: Logro 4 al 70 % en {by} (ilustrativo)");
+    let scenario = match vamos_app::costing::scenarios(s, &planner)?
+        .into_iter()
+        .find(|x| x.name == name)
+    {
+        Some(x) => x.id,
+        None => {
+            let q = vamos_app::costing::CostQuery {
+                territory: "02".into(),
+                logro: 4,
+                target: 0.7,
+                by,
+                overhead: 0.1,
+                indexation: 0.04,
+                verification_cost: 0,
+                measurement: None,
+            };
+            vamos_app::costing::save(s, &planner, catalogue, &q, &name)?.0
+        }
+    };
+    let file = out.join("presupuesto_ilustrativo.csv");
+    std::fs::write(&file, BUDGET)?;
+    let mapping = vamos_app::budget::Mapping::default_mh()?;
+    let budget =
+        vamos_app::budget::import(s, &planner, catalogue, &file, &mapping)?.map_err(|p| {
+            anyhow::anyhow!(
+                "el presupuesto ilustrativo no pasa sus propias reglas: {:?}",
+                p.first()
+            )
+        })?;
+    let title = "Acuerdo de gestión por la niñez de San Pedro (ILUSTRATIVO)";
+    let agreement = match vamos_app::management_agreements::list(s, &planner)?
+        .iter()
+        .find(|a| a["title"] == title)
+    {
+        Some(a) => a["id"].as_i64().unwrap_or_default(),
+        None => {
+            let today = vamos_app::clock::today();
+            let input: vamos_app::management_agreements::AgreementInput = serde_json::from_value(
+                serde_json::json!({
+                    "title": title, "territory": "02", "parties": ["MEC", "MSPBS", "DGIC", "UTGS"],
+                    "period_from": today.to_string(), "period_to": format!("{by}-12-31"), "signed_on": today.to_string(),
+                    "arrangements": "Cada institución designa un punto focal ante la Mesa departamental de San Pedro.",
+                    "commitments": [
+                        {"kind": "funcional", "institution": "MEC", "description": "Matricular a cada niña y niño sin escuela que la Mesa refiera"},
+                        {"kind": "operativo", "institution": "MSPBS", "description": "Vacunación en las escuelas de los distritos rezagados"},
+                        {"kind": "operativo", "institution": "DGIC", "description": "Jornadas móviles de cedulación cada trimestre"},
+                        {"kind": "interno", "institution": "UTGS", "description": "Un orientador SPS asignado a cada distrito"}
+                    ],
+                    "targets": [{"territory": "02", "logro": 4, "year": by}],
+                }),
+            )?;
+            vamos_app::management_agreements::save(s, &planner, catalogue, None, &input)?
+        }
+    };
+    let year = budget.years.first().copied().unwrap_or(i64::from(by));
+    println!(
+        "11. Planificación (ILUSTRATIVA), como «planificadora»: Marco Estratégico {} («{}»), meta del Logro 4\n    en San Pedro al 70 % en {by}, su costeo guardado como escenario {scenario}, {} líneas de presupuesto\n    ilustrativas y el acuerdo de gestión {agreement}. En la web: /planes, /presupuesto?anio={year}&t=02&escenario={scenario}\n    y /acuerdos-de-gestion/{agreement}",
+        stored.plan, stored.name, budget.lines
     );
     Ok(())
 }

@@ -6,6 +6,7 @@
 
 mod admin;
 mod barriers;
+mod budget;
 mod cases;
 mod changes;
 mod commands;
@@ -13,10 +14,12 @@ mod cost;
 mod demo;
 mod grievances;
 mod identity;
+mod management_agreements;
 mod measure;
 mod ops;
 mod orientations;
 mod output;
+mod plans;
 mod referrals;
 mod serve;
 mod targets;
@@ -112,6 +115,22 @@ enum Command {
     Targets {
         #[command(subcommand)]
         command: targets::TargetsCommand,
+    },
+    /// Marco Estratégico: planes con objetivos, acciones estratégicas, indicadores y metas
+    /// (importar y exportar XLSX, plantilla, líneas de base).
+    Plan {
+        #[command(subcommand)]
+        command: plans::PlanCommand,
+    },
+    /// Presupuesto por programas y su ejecución: importar, comparar con lo necesario.
+    Budget {
+        #[command(subcommand)]
+        command: budget::BudgetCommand,
+    },
+    /// Acuerdos de gestión interinstitucionales: listar, ver, guardar.
+    ManagementAgreements {
+        #[command(subcommand)]
+        command: management_agreements::ManagementAgreementsCommand,
     },
     /// Explica, servicio por servicio, el estatus de una persona, hogar o comunidad.
     Explain(measure::ExplainArgs),
@@ -395,6 +414,11 @@ fn main() -> ExitCode {
         Command::Units(a) => units::units(&a),
         Command::Cost(a) => cost::cost(&a),
         Command::Targets { command } => targets::targets(&command),
+        Command::Plan { command } => plans::plan(&command),
+        Command::Budget { command } => budget::budget(&command),
+        Command::ManagementAgreements { command } => {
+            management_agreements::management_agreements(&command)
+        }
         Command::Explain(a) => measure::explain(&a),
         Command::Demo(a) => commands::demo(&a),
         Command::Serve(a) => serve::serve(&a),

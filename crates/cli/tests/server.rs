@@ -115,6 +115,40 @@ fn new_user(u: &str, role: &str, inst: Option<&str>, terr: &str) -> Value {
     json!({"username": u, "password": PW, "role": role, "institution": inst, "territories": terr})
 }
 
+/// Two households in different districts (the administrator sees the nation): the districts,
+/// the households, a member of each and their communities.
+#[allow(clippy::many_single_char_names)]
+fn two_households(s: &Server, admin: &Who) -> (i64, i64, i64, i64, i64, i64, i64, i64) {
+    let (st, hh, _) = call(s, admin, "get", "/api/households?limit=200", None);
+    assert_eq!(st, 200, "{hh}");
+    let items = hh["items"].as_array().unwrap();
+    let first = &items[0];
+    let other = items
+        .iter()
+        .find(|h| h["district_code"] != first["district_code"])
+        .expect("two districts");
+    let (da, db_b) = (
+        first["district_code"].as_i64().unwrap(),
+        other["district_code"].as_i64().unwrap(),
+    );
+    let (ha, hb) = (first["id"].as_i64().unwrap(), other["id"].as_i64().unwrap());
+    let (_, va, _) = call(s, admin, "get", &format!("/api/households/{ha}"), None);
+    let (_, vb, _) = call(s, admin, "get", &format!("/api/households/{hb}"), None);
+    let pa = va["members"][0]["id"].as_i64().unwrap();
+    let pb = vb["members"][0]["id"].as_i64().unwrap();
+    let ca = va["community_id"].as_i64().unwrap();
+    let cb = vb["community_id"].as_i64().unwrap();
+    (da, db_b, ha, hb, pa, pb, ca, cb)
+}
+
+/// The access matrices walk every role of the one role table: each needs an account.
+fn assert_every_role(who: &[(Role, Who)]) {
+    assert!(
+        Role::ALL.iter().all(|r| who.iter().any(|(w, _)| w == r)),
+        "a role without an account in the matrix"
+    );
+}
+
 fn registry(db: TestDb, d: &Path) -> Registry {
     let url = db.url.as_str();
     let o = vamos(
@@ -156,26 +190,7 @@ fn registry(db: TestDb, d: &Path) -> Registry {
     let paths = doc["paths"].as_object().unwrap().clone();
     let admin = login(&s, "admin", PW);
 
-    // Find two households in different districts (admin sees the nation).
-    let (st, hh, _) = call(&s, &admin, "get", "/api/households?limit=200", None);
-    assert_eq!(st, 200, "{hh}");
-    let items = hh["items"].as_array().unwrap();
-    let first = &items[0];
-    let other = items
-        .iter()
-        .find(|h| h["district_code"] != first["district_code"])
-        .expect("two districts");
-    let (da, db_b) = (
-        first["district_code"].as_i64().unwrap(),
-        other["district_code"].as_i64().unwrap(),
-    );
-    let (ha, hb) = (first["id"].as_i64().unwrap(), other["id"].as_i64().unwrap());
-    let (_, va, _) = call(&s, &admin, "get", &format!("/api/households/{ha}"), None);
-    let (_, vb, _) = call(&s, &admin, "get", &format!("/api/households/{hb}"), None);
-    let pa = va["members"][0]["id"].as_i64().unwrap();
-    let pb = vb["members"][0]["id"].as_i64().unwrap();
-    let ca = va["community_id"].as_i64().unwrap();
-    let cb = vb["community_id"].as_i64().unwrap();
+    let (da, db_b, ha, hb, pa, pb, ca, cb) = two_households(&s, &admin);
 
     // Accounts for every role; territorial roles bound to district A.
     let ta = format!("{da:04}");
@@ -187,6 +202,8 @@ fn registry(db: TestDb, d: &Path) -> Registry {
         ("sup", "supervisor", None),
         ("enc", "encuestador", None),
         ("ori", "orientador", None),
+        ("plan", "planificador", None),
+        ("auto", "autoridad", None),
     ] {
         let (st, v, _) = call(
             &s,
@@ -222,9 +239,12 @@ fn registry(db: TestDb, d: &Path) -> Registry {
         ("sup", Role::Supervisor),
         ("enc", Role::Encuestador),
         ("ori", Role::Orientador),
+        ("plan", Role::Planificador),
+        ("auto", Role::Autoridad),
     ] {
         who.push((r, login(&s, u, PW)));
     }
+    assert_every_role(&who);
 
     // The acceptance case's operator: MSPBS, scoped to Villeta (1116).
     let (st, v, _) = call(
@@ -451,7 +471,12 @@ fn every_role_gets_what_its_permissions_and_scope_allow_on_every_get_endpoint() 
             if path.starts_with("/api/grievances/{")
                 || path.starts_with("/api/change-requests/{")
                 || path.starts_with("/api/cases/{")
+                || path.starts_with("/api/plans/{")
+                || path.starts_with("/api/management-agreements/{")
+                || path.starts_with("/api/costing/scenarios/{")
+                || path == "/api/costing/compare"
             {
+                // Plans, agreements and scenarios by number: planning_over_the_api_* below.
                 continue;
             }
             let personal = op["x-vamos-personal-data"].as_bool().unwrap();
@@ -3281,5 +3306,173 @@ fn the_costing_page_answers_per_service_institution_and_year() {
         assert!(bad.contains("la meta es una cobertura entre 0 y 1"));
         let (st, _, _) = f.get("/costeo?t=1116&logro=9&meta=90&anio=2028");
         assert_ne!(st, 200, "costing needs a session");
+    }
+}
+
+/// A raw body POSTed as `who` with a content type (a workbook, a CSV).
+fn post_bytes(s: &Server, who: &Who, path: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
+    let mut r = agent().post(&format!("{}{}", s.base, path));
+    if let Some(c) = &who.cookie {
+        r = r.header("cookie", &format!("vamos_sesion={c}"));
+    }
+    if let Some(c) = &who.csrf {
+        r = r.header("x-csrf-token", c);
+    }
+    let resp = r.header("content-type", content_type).send(body).unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.into_body().read_to_string().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+#[test]
+fn planning_over_the_api_planners_edit_authorities_read_others_are_refused() {
+    for f in registries() {
+        let (plan, auto, mesa) = (
+            f.session_of(Role::Planificador),
+            f.session_of(Role::Autoridad),
+            f.session_of(Role::Mesa),
+        );
+        let mut fw = vamos_app::plans::xlsx::illustrative().unwrap();
+        fw.plan.name = format!("Plan por la API {}", f.ta);
+        // The planner's account is bound to district A: its values there only.
+        for v in &mut fw.values {
+            v.territory = f.ta.clone();
+        }
+        fw.values.dedup_by(|a, b| a.indicator == b.indicator);
+        let book = vamos_app::plans::xlsx::write(&fw).unwrap();
+        assert_eq!(post_bytes(&f.s, auto, "/api/plans", XLSX, &book).0, 403);
+        assert_eq!(post_bytes(&f.s, mesa, "/api/plans", XLSX, &book).0, 403);
+        let (st, v) = post_bytes(&f.s, plan, "/api/plans", XLSX, &book);
+        assert_eq!(st, 201, "{v}");
+        let id = v["plan"].as_i64().unwrap();
+        let (st, view, _) = call(&f.s, auto, "get", &format!("/api/plans/{id}"), None);
+        assert_eq!(st, 200, "{view}");
+        assert_eq!(
+            call(&f.s, mesa, "get", &format!("/api/plans/{id}"), None).0,
+            403
+        );
+        // A workbook with a territory outside the planner's scope is refused row by row.
+        fw.values[0].territory = format!("{:04}", f.db_b);
+        let bad = vamos_app::plans::xlsx::write(&fw).unwrap();
+        let (st, v) = post_bytes(&f.s, plan, "/api/plans", XLSX, &bad);
+        assert_eq!(st, 422, "{v}");
+        assert_eq!(v["problems"][0]["column"], "territorio", "{v}");
+        // Not a workbook at all.
+        let (st, _) = post_bytes(&f.s, plan, "/api/plans", XLSX, b"PK\x03\x04 no es un libro");
+        assert_eq!(st, 400);
+        // A management agreement outside the planner's territory is refused; inside, it must
+        // adopt shared targets that exist.
+        let agreement = |t: &str| {
+            json!({"title": "Acuerdo de prueba", "territory": t, "parties": ["MEC", "MSPBS"],
+                "period_from": "2027-01-01", "period_to": "2028-12-31", "commitments": [], "targets": []})
+        };
+        let out = call(
+            &f.s,
+            plan,
+            "post",
+            "/api/management-agreements",
+            Some(agreement(&format!("{:04}", f.db_b))),
+        );
+        assert_eq!(out.0, 403, "{}", out.1);
+        let (st, v, _) = call(
+            &f.s,
+            plan,
+            "post",
+            "/api/management-agreements",
+            Some(agreement(&f.ta)),
+        );
+        assert_eq!(st, 201, "{v}");
+        let id = v["id"].as_i64().unwrap();
+        assert_eq!(
+            call(
+                &f.s,
+                auto,
+                "get",
+                &format!("/api/management-agreements/{id}"),
+                None
+            )
+            .0,
+            200
+        );
+        assert_eq!(
+            call(
+                &f.s,
+                mesa,
+                "get",
+                &format!("/api/management-agreements/{id}"),
+                None
+            )
+            .0,
+            403
+        );
+        // Scenarios: saved by the planner in its territory, compared by the authority.
+        let body = |target: f64| json!({"name": format!("al {target}"), "territory": f.ta, "logro": 10, "target": target, "by": 2030});
+        let (st, a, _) = call(
+            &f.s,
+            plan,
+            "post",
+            "/api/costing/scenarios",
+            Some(body(0.9)),
+        );
+        assert_eq!(st, 201, "{a}");
+        let (_, b, _) = call(
+            &f.s,
+            plan,
+            "post",
+            "/api/costing/scenarios",
+            Some(body(0.8)),
+        );
+        assert_eq!(
+            call(
+                &f.s,
+                auto,
+                "post",
+                "/api/costing/scenarios",
+                Some(body(0.7))
+            )
+            .0,
+            403
+        );
+        let ids = format!("{},{}", a["id"], b["id"]);
+        let (st, cmp, _) = call(
+            &f.s,
+            auto,
+            "get",
+            &format!("/api/costing/compare?ids={ids}"),
+            None,
+        );
+        assert_eq!(st, 200, "{cmp}");
+        assert!(
+            cmp["scenarios"][0]["total_cost"].as_i64().unwrap()
+                >= cmp["scenarios"][1]["total_cost"].as_i64().unwrap()
+        );
+        assert_eq!(
+            call(
+                &f.s,
+                mesa,
+                "get",
+                &format!("/api/costing/compare?ids={ids}"),
+                None
+            )
+            .0,
+            403
+        );
+        // The budget: a CSV with a formula in a text cell is stored as text and read back as such.
+        let csv = "anio,entidad,programa,fuente_financiamiento,presupuesto_vigente,obligado,pagado\n2031,MEC,=HYPERLINK(\"http://x\"),10,100,50,25\n";
+        let (st, v) = post_bytes(&f.s, plan, "/api/budget", "text/csv", csv.as_bytes());
+        assert_eq!(st, 201, "{v}");
+        assert_eq!(
+            post_bytes(&f.s, auto, "/api/budget", "text/csv", csv.as_bytes()).0,
+            403
+        );
+        let (st, v, _) = call(&f.s, auto, "get", "/api/budget?year=2031", None);
+        assert_eq!(st, 200, "{v}");
+        assert_eq!(v["total"]["current"], 100);
+        assert_eq!(v["total"]["execution"], 0.5);
     }
 }

@@ -33,10 +33,17 @@ pub enum Role {
     Orientador,
     /// The public: aggregated, suppressed figures and the catalogue only.
     Publico,
+    /// Planificador (Mesa Técnica de Planificación Estratégica: UTGS, MH-DGP, STP): the
+    /// strategic framework, targets, unit costs, budget and management agreements — aggregates,
+    /// nothing personal.
+    Planificador,
+    /// Autoridad (Gabinete Social, ministers, governors): reads the plans, the figures, the
+    /// budget and the agreements; edits nothing.
+    Autoridad,
 }
 
 impl Role {
-    pub const ALL: [Role; 9] = [
+    pub const ALL: [Role; 11] = [
         Role::Administrador,
         Role::Analista,
         Role::Coordinador,
@@ -46,6 +53,8 @@ impl Role {
         Role::Encuestador,
         Role::Orientador,
         Role::Publico,
+        Role::Planificador,
+        Role::Autoridad,
     ];
 
     pub fn code(self) -> &'static str {
@@ -59,6 +68,8 @@ impl Role {
             Role::Encuestador => "encuestador",
             Role::Orientador => "orientador",
             Role::Publico => "publico",
+            Role::Planificador => "planificador",
+            Role::Autoridad => "autoridad",
         }
     }
 
@@ -78,6 +89,8 @@ impl Role {
             Role::Encuestador => "Encuestador",
             Role::Orientador => "Orientador SPS",
             Role::Publico => "Público",
+            Role::Planificador => "Planificador (Mesa Técnica de Planificación)",
+            Role::Autoridad => "Autoridad",
         }
     }
 
@@ -111,6 +124,7 @@ impl Role {
                     | CasesApprove
                     | OrientationsRecord
                     | TargetsSet
+                    | PlansRead
             ),
             Role::Coordinador => matches!(p, LogrosRead | CatalogueRead | GrievancesLodge),
             Role::Operador => matches!(
@@ -160,6 +174,13 @@ impl Role {
                 )
             }
             Role::Publico => matches!(p, CatalogueRead | GrievancesLodge),
+            Role::Planificador => matches!(
+                p,
+                LogrosRead | CatalogueRead | GrievancesLodge | TargetsSet | PlansRead | PlansEdit
+            ),
+            Role::Autoridad => {
+                matches!(p, LogrosRead | CatalogueRead | GrievancesLodge | PlansRead)
+            }
         }
     }
 
@@ -195,7 +216,11 @@ impl Role {
                 FieldPolicy::Fields(MESA_FIELDS.to_vec())
             }
             Role::Operador => FieldPolicy::Agreement,
-            Role::Coordinador | Role::Encuestador | Role::Publico => FieldPolicy::None,
+            Role::Coordinador
+            | Role::Encuestador
+            | Role::Publico
+            | Role::Planificador
+            | Role::Autoridad => FieldPolicy::None,
         }
     }
 }
@@ -256,10 +281,16 @@ pub enum Permission {
     PersonsFind,
     /// Setting shared targets (a Logro's coverage for a territory and year) and costing them.
     TargetsSet,
+    /// Reading the strategic framework, saved costing scenarios, the budget and the management
+    /// agreements (aggregates, nothing personal).
+    PlansRead,
+    /// Editing them: plans and their indicators, scenarios, budget imports, management
+    /// agreements.
+    PlansEdit,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 24] = [
+    pub const ALL: [Permission; 26] = [
         Permission::RegistryRead,
         Permission::StatusRead,
         Permission::LogrosRead,
@@ -284,6 +315,8 @@ impl Permission {
         Permission::OrientationsRecord,
         Permission::PersonsFind,
         Permission::TargetsSet,
+        Permission::PlansRead,
+        Permission::PlansEdit,
     ];
 
     /// Token scope name.
@@ -313,6 +346,8 @@ impl Permission {
             Permission::OrientationsRecord => "orientaciones:registrar",
             Permission::PersonsFind => "personas:buscar",
             Permission::TargetsSet => "metas:definir",
+            Permission::PlansRead => "planes:leer",
+            Permission::PlansEdit => "planes:editar",
         }
     }
 
@@ -368,6 +403,12 @@ impl Permission {
             }
             Permission::TargetsSet => {
                 "definir las metas compartidas de los Logros por territorio y año"
+            }
+            Permission::PlansRead => {
+                "consultar planes, escenarios de costeo, presupuesto y acuerdos de gestión"
+            }
+            Permission::PlansEdit => {
+                "editar planes, escenarios de costeo, presupuesto y acuerdos de gestión"
             }
         }
     }
@@ -630,9 +671,28 @@ mod tests {
         for r in Role::ALL {
             assert_eq!(
                 r.grants(Permission::TargetsSet),
-                matches!(r, Role::Administrador | Role::Analista),
+                matches!(r, Role::Administrador | Role::Analista | Role::Planificador),
                 "{r:?}"
             );
+            // Planners edit plans, budgets and agreements; authorities (and analysts) read them.
+            assert_eq!(
+                r.grants(Permission::PlansEdit),
+                matches!(r, Role::Administrador | Role::Planificador),
+                "{r:?}"
+            );
+            assert_eq!(
+                r.grants(Permission::PlansRead),
+                matches!(
+                    r,
+                    Role::Administrador | Role::Analista | Role::Planificador | Role::Autoridad
+                ),
+                "{r:?}"
+            );
+            // Neither reads a person.
+            if matches!(r, Role::Planificador | Role::Autoridad) {
+                assert_eq!(r.field_policy(), FieldPolicy::None);
+                assert!(!r.grants(Permission::RegistryRead) && !r.grants(Permission::StatusRead));
+            }
         }
         for r in Role::ALL {
             assert_eq!(

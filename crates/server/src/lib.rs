@@ -276,6 +276,9 @@ pub async fn serve(
     let addr = state.settings.addr;
     tokio::spawn(dci::notifier(state.clone()));
     tokio::spawn(access_updater(state.clone()));
+    if state.settings.resident_registry {
+        tokio::spawn(costing_warmer(state.clone()));
+    }
     tokio::spawn(forget_idle_clients(state.clone()));
     tokio::spawn(escalate_grievances(state.clone()));
     tokio::spawn(telemetry::upkeep(state.metrics.clone()));
@@ -409,6 +412,34 @@ async fn access_updater(st: AppState) {
             Ok(None) => {}
             Err(e) => tracing::warn!(motivo = %e.message, "actualización de Logros"),
         }
+    }
+}
+
+/// Keeps the nation's costing gaps of the latest measurement in memory
+/// ([`vamos_app::costing::warm`]): read in the background when the server starts, then again at
+/// most every [`vamos_app::costing::WARM_EVERY`] once counter-referrals or changes have moved the
+/// figures — so that costing one scenario from the web is answered from memory.
+async fn costing_warmer(st: AppState) {
+    loop {
+        let url = st.settings.db.clone();
+        let catalogue = st.catalogue.clone();
+        let t0 = std::time::Instant::now();
+        let done = tokio::task::spawn_blocking(move || {
+            let mut s = vamos_store::open(&url)?;
+            Ok::<_, anyhow::Error>(vamos_app::costing::warm(s.as_mut(), &catalogue)?)
+        })
+        .await;
+        match done {
+            Ok(Ok(Some(n))) => tracing::info!(
+                brechas = n,
+                segundos = t0.elapsed().as_secs_f64(),
+                "brechas de costeo de la última medición en memoria"
+            ),
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => tracing::warn!(motivo = %e, "brechas de costeo no leídas"),
+            Err(e) => tracing::warn!(motivo = %e, "brechas de costeo no leídas"),
+        }
+        tokio::time::sleep(vamos_app::costing::WARM_EVERY).await;
     }
 }
 

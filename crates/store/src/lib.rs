@@ -17,14 +17,18 @@ pub mod counter_referrals;
 // The intake log's encoding and the persons' places are parts of counter-referrals, kept at
 // their old paths for the crates above.
 pub use counter_referrals::{intake_log, places};
+pub mod budget;
+pub mod costing;
 pub mod dci;
 pub mod delivery_points;
 pub mod grievances;
 pub mod heavy_writer;
 mod load_sql;
 mod lock_wait;
+pub mod management_agreements;
 pub mod measurements;
 mod migrations;
+pub mod plans;
 mod postgres_store;
 pub mod reading;
 pub mod referrals;

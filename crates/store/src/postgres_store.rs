@@ -136,6 +136,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0028_targets",
         include_str!("../migrations/postgres/0028_targets.sql"),
     ),
+    (
+        "0029_planning",
+        include_str!("../migrations/postgres/0029_planning.sql"),
+    ),
 ];
 
 /// A PostgreSQL registry.

@@ -123,6 +123,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0028_targets",
         include_str!("../migrations/sqlite/0028_targets.sql"),
     ),
+    (
+        "0029_planning",
+        include_str!("../migrations/sqlite/0029_planning.sql"),
+    ),
 ];
 
 /// How much of the database file the server's counter-referral writer reads through a memory

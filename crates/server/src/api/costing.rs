@@ -4,18 +4,23 @@
 use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::state::AppState;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vamos_app::costing::{self as c, CostQuery};
 use vamos_domain::Permission;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(costing))
+    OpenApiRouter::new()
+        .routes(routes!(costing))
+        .routes(routes!(list_scenarios, save_scenario))
+        .routes(routes!(get_scenario, delete_scenario))
+        .routes(routes!(compare_scenarios))
 }
 
 /// The target to cost.
@@ -66,4 +71,128 @@ pub async fn costing(
         .act(&st, move |s, actor| c::cost(s, actor, &cat, &cq))
         .await?;
     Ok(Json(json!(out)))
+}
+
+/// `GET /api/costing/scenarios`
+#[utoipa::path(get, path = "/api/costing/scenarios", tag = "planificación",
+    summary = "Escenarios de costeo guardados (sin su detalle): territorio, Logro, meta, año, costo total, medición y catálogo",
+    responses((status = 200, description = "Correcto", body = Object)),
+    extensions(("x-vamos-permission" = json!(Permission::PlansRead.code())), ("x-vamos-personal-data" = json!(false))))]
+pub async fn list_scenarios(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
+    let list = p.act(&st, c::scenarios).await?;
+    Ok(Json(json!({ "items": list })))
+}
+
+/// A costing to keep.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioBody {
+    /// Nombre del escenario («San Pedro al 70 % en 2028»)
+    pub name: String,
+    pub territory: String,
+    pub logro: u8,
+    pub target: f64,
+    pub by: i32,
+    pub overhead: Option<f64>,
+    pub indexation: Option<f64>,
+    pub verification_cost: Option<i64>,
+    pub measurement: Option<i64>,
+}
+
+/// `POST /api/costing/scenarios`
+#[utoipa::path(post, path = "/api/costing/scenarios", tag = "planificación",
+    summary = "Costear y guardar el resultado como escenario, para compararlo con otros y con el presupuesto",
+    request_body = ScenarioBody,
+    responses((status = 201, description = "Guardado", body = Object)),
+    extensions(("x-vamos-permission" = json!(Permission::PlansEdit.code())), ("x-vamos-personal-data" = json!(false))))]
+pub async fn save_scenario(
+    State(st): State<AppState>,
+    p: Principal,
+    Json(b): Json<ScenarioBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let cat = st.catalogue.clone();
+    let q = CostQuery {
+        territory: b.territory,
+        logro: b.logro,
+        target: b.target,
+        by: b.by,
+        overhead: b.overhead.unwrap_or(0.0),
+        indexation: b.indexation.unwrap_or(0.0),
+        verification_cost: b.verification_cost.unwrap_or(0),
+        measurement: b.measurement,
+    };
+    let (id, out) = p
+        .act(&st, move |s, actor| c::save(s, actor, &cat, &q, &b.name))
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": id, "costing": out })),
+    ))
+}
+
+/// `GET /api/costing/scenarios/{id}`
+#[utoipa::path(get, path = "/api/costing/scenarios/{id}", tag = "planificación",
+    summary = "Un escenario guardado con su costeo completo",
+    params(("id" = i64, Path, description = "Número del escenario")),
+    responses((status = 200, description = "Correcto", body = Object), (status = 404, description = "No existe o fuera de su ámbito", body = crate::error::ErrorBody)),
+    extensions(("x-vamos-permission" = json!(Permission::PlansRead.code())), ("x-vamos-personal-data" = json!(false))))]
+pub async fn get_scenario(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    let s = p
+        .act(&st, move |s, actor| c::scenario_saved(s, actor, id))
+        .await?;
+    Ok(Json(json!(s)))
+}
+
+/// `DELETE /api/costing/scenarios/{id}`
+#[utoipa::path(delete, path = "/api/costing/scenarios/{id}", tag = "planificación",
+    summary = "Borrar un escenario guardado",
+    params(("id" = i64, Path, description = "Número del escenario")),
+    responses((status = 200, description = "Correcto", body = Object)),
+    extensions(("x-vamos-permission" = json!(Permission::PlansEdit.code())), ("x-vamos-personal-data" = json!(false))))]
+pub async fn delete_scenario(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    p.act(&st, move |s, actor| c::scenario_delete(s, actor, id))
+        .await?;
+    Ok(Json(json!({ "ok": true })))
+}
+
+/// Which scenarios.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CompareParams {
+    /// Números de 2 a 6 escenarios, separados por comas
+    pub ids: String,
+}
+
+/// `GET /api/costing/compare`
+#[utoipa::path(get, path = "/api/costing/compare", tag = "planificación",
+    summary = "Escenarios guardados lado a lado: meta, unidades, costo total y costo por servicio en cada uno",
+    params(CompareParams),
+    responses((status = 200, description = "Correcto", body = Object)),
+    extensions(("x-vamos-permission" = json!(Permission::PlansRead.code())), ("x-vamos-personal-data" = json!(false))))]
+pub async fn compare_scenarios(
+    State(st): State<AppState>,
+    p: Principal,
+    Query(q): Query<CompareParams>,
+) -> ApiResult<Json<Value>> {
+    let ids: Vec<i64> = q
+        .ids
+        .split(',')
+        .take(7)
+        .map(|x| x.trim().parse::<i64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| {
+            crate::error::ApiError::bad_request("ids: números de escenario separados por comas")
+        })?;
+    Ok(Json(
+        p.act(&st, move |s, actor| c::compare(s, actor, &ids))
+            .await?,
+    ))
 }

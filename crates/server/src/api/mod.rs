@@ -12,6 +12,7 @@
 pub mod agreements;
 pub mod audit;
 pub mod barriers;
+pub mod budget;
 pub mod cases;
 pub mod catalogue;
 pub mod change_requests;
@@ -21,9 +22,11 @@ pub mod counter_referrals;
 pub mod delivery_points;
 pub mod grievances;
 pub mod households;
+pub mod management_agreements;
 pub mod measurements;
 pub mod orientations;
 pub mod persons;
+pub mod plans;
 pub mod public;
 pub mod referrals;
 pub mod service;
@@ -72,6 +75,9 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(barriers::router())
         .merge(costing::router())
         .merge(targets::router())
+        .merge(plans::router())
+        .merge(budget::router())
+        .merge(management_agreements::router())
 }
 
 /// The router of the JSON API: every operation with the request body limit, the uploads
@@ -88,6 +94,8 @@ pub fn router(body_limit: usize, upload_limit: usize) -> Router<AppState> {
             change_requests::uploads(),
             upload_limit.max(change_upload_limit()),
         ))
+        .merge(limited(plans::uploads(), upload_limit))
+        .merge(limited(budget::uploads(), upload_limit))
 }
 
 /// A change request's body (API and web form): its documents (up to five of 10 MB) and the
@@ -116,12 +124,35 @@ pub(crate) fn csv_download(
         .into_response()
 }
 
+/// An XLSX workbook as a download named `file_name` (text cells written as text, never as
+/// formulas: see the writers in `vamos_app`).
+pub(crate) fn xlsx_download(file_name: &str, body: Vec<u8>) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file_name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 /// The OpenAPI description of every operation of [`router`], as utoipa generates it from the
 /// handlers' annotations and types.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     routes()
         .merge(counter_referrals::uploads())
         .merge(change_requests::uploads())
+        .merge(plans::uploads())
+        .merge(budget::uploads())
         .into_openapi()
 }
 

@@ -65,6 +65,8 @@ pub async fn page(
     };
     let cat = st.catalogue.clone();
     let actor = user.as_actor();
+    let can_save = user.can(Permission::PlansEdit);
+    let can_adopt = user.can(Permission::TargetsSet);
     match st
         .pool
         .run(move |s| Ok(c::cost(s, &actor, &cat, &cq)?))
@@ -72,7 +74,7 @@ pub async fn page(
     {
         Ok(r) => page.html(
             "costeo.html",
-            context! { form, result => JValue::from_serialize(&r) },
+            context! { form, result => JValue::from_serialize(&r), can_save, can_adopt },
         ),
         Err(e)
             if e.status == axum::http::StatusCode::BAD_REQUEST
@@ -84,6 +86,154 @@ pub async fn page(
                 context! { form, result => JValue::from(()), message => e.message },
             )
         }
+        Err(e) => page.error(&e),
+    }
+}
+
+/// `GET /costeo/escenarios`: the saved scenarios, and side by side those ticked
+/// (`comparar=1&comparar=2`).
+pub async fn scenarios(
+    State(st): State<AppState>,
+    page: Page,
+    raw: axum::extract::RawQuery,
+) -> Response {
+    let actor = match super::plans::reader(&page) {
+        Ok(a) => a,
+        Err(e) => return page.error(&e),
+    };
+    let pairs: Vec<(String, String)> = raw
+        .0
+        .as_deref()
+        .and_then(|q| serde_urlencoded::from_str(q).ok())
+        .unwrap_or_default();
+    let ids: Vec<i64> = pairs
+        .iter()
+        .filter(|(k, _)| k == "comparar")
+        .filter_map(|(_, v)| v.parse().ok())
+        .take(7)
+        .collect();
+    let done = pairs.iter().any(|(k, v)| k == "hecho" && v == "guardado");
+    let can_edit = actor.can(Permission::PlansEdit);
+    let out = st
+        .pool
+        .run(move |s| {
+            let list = c::scenarios(s, &actor)?;
+            let compared = if ids.is_empty() {
+                None
+            } else {
+                Some(c::compare(s, &actor, &ids))
+            };
+            Ok((list, compared))
+        })
+        .await;
+    match out {
+        Ok((list, compared)) => {
+            let (comparison, refused) = match compared {
+                Some(Ok(v)) => (JValue::from_serialize(&v), None),
+                Some(Err(e)) => (
+                    JValue::from(()),
+                    Some(crate::error::ApiError::from(e).message),
+                ),
+                None => (JValue::from(()), None),
+            };
+            page.html(
+                "escenarios.html",
+                context! { list => JValue::from_serialize(&list), comparison, refused, can_edit, done => done.then_some("scenario-done-saved") },
+            )
+        }
+        Err(e) => page.error(&e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct SaveScenario {
+    pub csrf: String,
+    pub nombre: String,
+    pub t: String,
+    pub logro: u8,
+    pub meta: f64,
+    pub anio: i32,
+    #[serde(default)]
+    pub gastos: f64,
+    #[serde(default)]
+    pub indexacion: f64,
+    #[serde(default)]
+    pub verificacion: i64,
+}
+
+/// `POST /costeo/escenarios`: cost again and keep the result under a name.
+pub async fn save(
+    State(st): State<AppState>,
+    page: Page,
+    axum::Form(f): axum::Form<SaveScenario>,
+) -> Response {
+    let actor = match super::plans::reader(&page) {
+        Ok(a) => a,
+        Err(e) => return page.error(&e),
+    };
+    if page.user.as_ref().is_none_or(|u| u.csrf() != f.csrf) {
+        return page.error(&ApiError::forbidden(
+            "el formulario venció o no es de esta sesión: vuelva a la página e intente de nuevo",
+        ));
+    }
+    let cq = CostQuery {
+        territory: f.t,
+        logro: f.logro,
+        target: f.meta,
+        by: f.anio,
+        overhead: f.gastos,
+        indexation: f.indexacion,
+        verification_cost: f.verificacion,
+        measurement: None,
+    };
+    let cat = st.catalogue.clone();
+    match st
+        .pool
+        .run(move |s| Ok(c::save(s, &actor, &cat, &cq, &f.nombre)?))
+        .await
+    {
+        Ok(_) => super::redirect("/costeo/escenarios?hecho=guardado"),
+        Err(e) => page.error(&e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct AdoptTarget {
+    pub csrf: String,
+    pub t: String,
+    pub logro: u8,
+    pub meta: f64,
+    pub anio: i32,
+}
+
+/// `POST /costeo/meta`: adopt the costed target as the territory's shared target
+/// (`metas:definir`), then show it on the dashboard.
+pub async fn adopt(
+    State(st): State<AppState>,
+    page: Page,
+    axum::Form(f): axum::Form<AdoptTarget>,
+) -> Response {
+    let Some(user) = page.user.clone() else {
+        return page.error(&ApiError::unauthorized());
+    };
+    if user.csrf() != f.csrf {
+        return page.error(&ApiError::forbidden(
+            "el formulario venció o no es de esta sesión: vuelva a la página e intente de nuevo",
+        ));
+    }
+    let actor = user.as_actor();
+    let target = vamos_app::targets::SetTarget {
+        territory: f.t.clone(),
+        logro: f.logro,
+        year: f.anio,
+        coverage: f.meta,
+    };
+    match st
+        .pool
+        .run(move |s| Ok(vamos_app::targets::set(s, &actor, &target)?))
+        .await
+    {
+        Ok(()) => super::redirect(&format!("/logros?t={}&logro={}&hecho=meta", f.t, f.logro)),
         Err(e) => page.error(&e),
     }
 }

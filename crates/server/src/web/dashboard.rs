@@ -41,6 +41,8 @@ pub struct DashboardQuery {
     pub logro: Option<u8>,
     /// A measurement (default: the latest).
     pub m: Option<i64>,
+    /// What the page comes back from (`meta`: a shared target was just adopted).
+    pub hecho: Option<String>,
 }
 
 /// Most measurements the trend reads.
@@ -63,6 +65,9 @@ struct Figures {
     publication: Option<(String, String)>,
     /// The territory's next target per Logro (public figures: only those set for it).
     targets: Vec<vamos_app::targets::Effective>,
+    /// Each service's next target in the territory, from the plans in force (internal figures
+    /// only).
+    service_targets: Vec<vamos_app::plans::ServiceTarget>,
 }
 
 /// Which figures a view shows.
@@ -158,6 +163,7 @@ fn read_public(
         public: true,
         publication: Some((p.published_at, p.published_by)),
         targets,
+        service_targets: Vec::new(),
     }))
 }
 
@@ -206,6 +212,7 @@ fn read_internal(
     trend.push((m.clone(), current.clone()));
     let year = year_of(&m);
     let targets = vamos_app::targets::effective_stored(s, &districts, t, year)?;
+    let service_targets = vamos_app::plans::service_targets(s, t, i64::from(year))?;
     Ok(Some(Figures {
         measurement: m,
         current,
@@ -216,6 +223,7 @@ fn read_internal(
         public: false,
         publication,
         targets,
+        service_targets,
     }))
 }
 
@@ -350,7 +358,14 @@ fn view(
         for s in rows {
             let code = s.get("service").and_then(Value::as_str).unwrap_or("");
             let svc = catalogue.services.iter().find(|x| x.code == code);
+            let target = f.service_targets.iter().find(|x| x.service == code);
             services.push(context! {
+                target => target.map(|x| context! {
+                    year => x.year,
+                    coverage => x.coverage,
+                    gap => cov(s).map(|c| (x.coverage - c).max(0.0)),
+                    plan => x.plan.clone(),
+                }),
                 code,
                 name => svc.map(|x| x.name.clone()).unwrap_or_else(|| code.to_string()),
                 institution => svc.map(|x| x.institution.clone()),
@@ -471,6 +486,7 @@ fn view(
         trend,
         trend_svg => map::trend_svg(&trend_points, &text("trend-title")),
         has_targets => !f.targets.is_empty(),
+        has_service_targets => !f.service_targets.is_empty(),
     }
 }
 
@@ -522,6 +538,7 @@ pub async fn page(
                 "logros.html",
                 context! {
                     registry, outside, can_publish, behind, units, choose_district, csrf,
+                    target_adopted => q.hecho.as_deref() == Some("meta"),
                     units_card => listable.card, units_services => listable.services,
                     units_populations => listable.populations, ..v
                 },

@@ -80,7 +80,7 @@ fn allowed(p: &Principal) -> bool {
 }
 
 /// A file name reduced to its last component and safe characters.
-fn safe_name(raw: &str) -> Option<String> {
+pub(super) fn safe_name(raw: &str) -> Option<String> {
     let base = raw.rsplit(['/', '\\']).next()?.trim();
     let clean: String = base
         .chars()

@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod barriers;
+pub mod budget;
 pub mod cases;
 pub mod catalogue;
 pub mod changes;
@@ -17,9 +18,11 @@ pub mod grievances;
 pub mod i18n;
 pub mod imports;
 pub mod inbox;
+pub mod management_agreements;
 pub mod map;
 pub mod orientaciones;
 pub mod persons;
+pub mod plans;
 pub mod registry;
 pub mod selfreg;
 pub mod units;
@@ -243,6 +246,9 @@ fn nav(page: &Page) -> Vec<JValue> {
     if page.can(Permission::CasesRead) {
         items.push(("/casos", "nav-cases"));
     }
+    if page.can(Permission::PlansRead) {
+        items.push(("/planes", "nav-plans"));
+    }
     if page
         .user
         .as_ref()
@@ -465,6 +471,35 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .route("/logros", get(dashboard::page))
         .route("/logros.csv", get(dashboard::csv))
         .route("/costeo", get(costing::page))
+        .route("/costeo/meta", axum::routing::post(costing::adopt))
+        .route(
+            "/costeo/escenarios",
+            get(costing::scenarios).post(costing::save),
+        )
+        .route(
+            "/planes",
+            get(plans::list)
+                .post(plans::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/planes/plantilla.xlsx", get(plans::template))
+        .route("/planes/ilustrativo.xlsx", get(plans::illustrative))
+        .route("/planes/{id}", get(plans::detail).post(plans::act))
+        .route("/planes/{id}/xlsx", get(plans::export))
+        .route(
+            "/presupuesto",
+            get(budget::page)
+                .post(budget::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
+        )
+        .route(
+            "/acuerdos-de-gestion",
+            get(management_agreements::list).post(management_agreements::create),
+        )
+        .route(
+            "/acuerdos-de-gestion/{id}",
+            get(management_agreements::detail).post(management_agreements::sign),
+        )
         .route("/logros/unidades", get(units::page))
         .route("/logros/unidades.csv", get(units::csv))
         .route("/logros/publicar", axum::routing::post(dashboard::publish))
@@ -601,6 +636,11 @@ async fn home(page: Page) -> Response {
             }
             if page.can(Permission::TargetsSet) {
                 t.push(context! { href => "/costeo", key => "task-costing" });
+            }
+            if page.can(Permission::PlansRead) {
+                t.push(context! { href => "/planes", key => "task-plans" });
+                t.push(context! { href => "/presupuesto", key => "task-budget" });
+                t.push(context! { href => "/acuerdos-de-gestion", key => "task-agreements" });
             }
             if page.can(Permission::GrievancesWork) {
                 t.push(context! { href => "/reclamos/gestion", key => "task-grievances" });
