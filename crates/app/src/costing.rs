@@ -131,6 +131,16 @@ struct Kept {
 static GAPS: std::sync::Mutex<Vec<Kept>> = std::sync::Mutex::new(Vec::new());
 const GAPS_KEPT: usize = 3;
 
+/// Whether kept gaps answer a costing as they stood when read (set by a process that keeps them
+/// warm — the server, see [`keep_warm`]); otherwise a costing reads again once the figures moved.
+static SERVE_KEPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Declares that this process refreshes the kept gaps ([`warm`] at most every [`WARM_EVERY`]):
+/// from then on a costing is answered from them as they stood, and says when they were read.
+pub fn keep_warm() {
+    SERVE_KEPT.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 fn stood(store: &mut dyn Store, m: &vamos_store::MeasurementRecord) -> Result<Stood> {
     Ok(Stood {
         applied_through: m.counter_referrals_applied_through,
@@ -146,16 +156,18 @@ fn kept(
     t: TerritoryCode,
     now: Option<&Stood>,
 ) -> Option<(std::sync::Arc<Vec<Gap>>, String)> {
-    let kept = GAPS.lock().ok()?;
-    kept.iter()
-        .rev()
-        .find(|k| {
-            k.key.measurement == m.id
-                && k.key.catalogue == catalogue.version
-                && crate::referrals::territory_within(t, k.key.territory)
-                && now.is_none_or(|n| *n == k.stood)
-        })
-        .map(|k| (k.gaps.clone(), k.read_at.clone()))
+    let mut kept = GAPS.lock().ok()?;
+    let i = kept.iter().rposition(|k| {
+        k.key.measurement == m.id
+            && k.key.catalogue == catalogue.version
+            && crate::referrals::territory_within(t, k.key.territory)
+            && now.is_none_or(|n| *n == k.stood)
+    })?;
+    // Most recently used last: the least recently used is the one to go.
+    let hit = kept.remove(i);
+    let out = (hit.gaps.clone(), hit.read_at.clone());
+    kept.push(hit);
+    Some(out)
 }
 
 /// The gaps of every district and Logro of `t` as measurement `m`'s figures stand (kept ones
@@ -196,7 +208,12 @@ fn gaps_of(
     let gaps = std::sync::Arc::new(gaps(&cls, &data, &unit_costs(catalogue)));
     drop(data);
     if let Ok(mut list) = GAPS.lock() {
-        list.retain(|k| k.key.measurement == m.id);
+        // The same territory read again replaces its entry; else the least recently read goes.
+        list.retain(|k| {
+            !(k.key.measurement == m.id
+                && k.key.territory == t
+                && k.key.catalogue == catalogue.version)
+        });
         if list.len() >= GAPS_KEPT {
             list.remove(0);
         }
@@ -302,7 +319,8 @@ pub fn cost(
             "gastos administrativos entre 0 y 10 (0,1 = 10 %); indexación anual entre -0,5 y 1",
         ));
     }
-    let (all, gaps_read_at, base) = gaps_of(store, catalogue, &m, t, false)?;
+    let served = SERVE_KEPT.load(std::sync::atomic::Ordering::Relaxed);
+    let (all, gaps_read_at, base) = gaps_of(store, catalogue, &m, t, !served)?;
     if q.by <= base {
         return Err(Error::bad_request(format!(
             "el año meta debe ser posterior al de la medición ({base})"
@@ -601,7 +619,13 @@ pub fn scenarios(
     actor: &Actor,
 ) -> Result<Vec<vamos_store::costing::Scenario>> {
     actor.require(Permission::PlansRead)?;
-    Ok(vamos_store::costing::list(&mut store.db())?)
+    Ok(vamos_store::costing::list(&mut store.db())?
+        .into_iter()
+        .filter(|s| {
+            TerritoryCode::parse(&s.territory)
+                .is_ok_and(|t| crate::measurements::reads_unsuppressed(actor, t))
+        })
+        .collect())
 }
 
 /// Saved scenario `id` with its answer, for those who read plans and the Logros of its
@@ -624,6 +648,8 @@ pub fn scenario_saved(
 /// Deletes saved scenario `id`, as `actor` (`planes:editar`).
 pub fn scenario_delete(store: &mut dyn Store, actor: &Actor, id: i64) -> Result<()> {
     actor.require(Permission::PlansEdit)?;
+    // Found (and in scope) first: outside it, a scenario reads like a missing one.
+    scenario_saved(store, actor, id)?;
     if !vamos_store::costing::delete(&mut store.db(), id)? {
         return Err(Error::not_found(format!("no existe el escenario {id}")));
     }

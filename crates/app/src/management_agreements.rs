@@ -176,11 +176,14 @@ pub fn save(
                 x.logro, Territory::official().name_of(tt), x.year
             )));
         }
-        targets.push(TargetRef {
+        let r = TargetRef {
             territory: code,
             logro: x.logro,
             year: x.year,
-        });
+        };
+        if !targets.contains(&r) {
+            targets.push(r);
+        }
     }
     let now = crate::clock::now_rfc3339();
     let id = id.unwrap_or(0);
@@ -266,29 +269,30 @@ pub fn view(store: &mut dyn Store, actor: &Actor, catalogue: &Catalogue, id: i64
         return Err(missing());
     }
     let shared = vamos_store::targets::all(&mut store.db())?;
-    let mut targets = Vec::new();
+    let mut followed = Vec::new();
+    let mut rows = Vec::new();
     for x in &a.targets {
         let coverage = shared
             .iter()
             .find(|s| s.territory == x.territory && s.logro == x.logro && s.year == x.year)
             .map(|s| s.coverage);
         let tt = TerritoryCode::parse(&x.territory).map_err(Error::internal)?;
-        let progress = match coverage {
-            Some(c) => crate::targets::progress(
-                store,
-                actor,
-                tt,
-                u8::try_from(x.logro).unwrap_or(0),
-                x.year as i32,
-                c,
-            )?,
-            None => None,
-        };
-        targets.push(json!({
-            "territory": crate::measurements::territory_json(tt), "logro": x.logro, "year": x.year,
-            "coverage": coverage, "progress": progress,
-        }));
+        if let Some(c) = coverage {
+            followed.push((tt, u8::try_from(x.logro).unwrap_or(0), x.year as i32, c));
+        }
+        rows.push((tt, x, coverage));
     }
+    let mut progress = crate::targets::progress_all(store, actor, &followed)?.into_iter();
+    let targets: Vec<Json> = rows
+        .into_iter()
+        .map(|(tt, x, coverage)| {
+            let p = if coverage.is_some() { progress.next().flatten() } else { None };
+            json!({
+                "territory": crate::measurements::territory_json(tt), "logro": x.logro, "year": x.year,
+                "coverage": coverage, "progress": p,
+            })
+        })
+        .collect();
     let name = |code: &str| {
         catalogue
             .institutions
@@ -333,6 +337,9 @@ pub fn sign(
     on: &str,
 ) -> Result<()> {
     actor.require(Permission::PlansEdit)?;
+    if on.trim().is_empty() {
+        return Err(Error::bad_request("indique la fecha de firma (dd/mm/aaaa)"));
+    }
     let a = sm::get(&mut store.db(), id)?
         .ok_or_else(|| Error::not_found(format!("no existe el acuerdo {id}")))?;
     let input = AgreementInput {

@@ -211,66 +211,94 @@ pub fn trend_reaches(points: &[(chrono::NaiveDate, f64)], year: i32, target: f64
     Some(projected + 1e-9 >= target)
 }
 
-/// How a target stands (a management agreement's, a plan's): the target, the coverage of the
-/// latest measurement, the gap left, and whether a straight line through the last measurements
-/// that cover the territory (at most six) reaches it — for a reader of the territory's Logros
-/// without suppression (`None` for others: the figures stay theirs).
-pub fn progress(
+/// A target to follow: territory, Logro, year, coverage.
+pub type Followed = (TerritoryCode, u8, i32, f64);
+
+/// How each target of `targets` stands (a management agreement's): the target, the coverage of
+/// the latest measurement, the gap left, and whether a straight line through the last
+/// measurements that cover the territory (at most six) reaches it — for a reader of the
+/// territory's Logros without suppression (`None` for others: the figures stay theirs). Each
+/// measurement is read once, whatever the number of targets.
+pub fn progress_all(
     store: &mut dyn Store,
     actor: &Actor,
-    territory: TerritoryCode,
-    logro: u8,
-    year: i32,
-    target: f64,
-) -> Result<Option<serde_json::Value>> {
-    if !crate::measurements::reads_unsuppressed(actor, territory) {
-        return Ok(None);
+    targets: &[Followed],
+) -> Result<Vec<Option<serde_json::Value>>> {
+    const TREND: usize = 6;
+    let readable: Vec<bool> = targets
+        .iter()
+        .map(|(t, ..)| crate::measurements::reads_unsuppressed(actor, *t))
+        .collect();
+    // Per target: (measurement id, as_of, coverage), newest first.
+    let mut seen: Vec<Vec<(i64, String, f64)>> = vec![Vec::new(); targets.len()];
+    if readable.iter().any(|r| *r) {
+        for r in crate::measurements::saved(store)?.iter().take(2 * TREND) {
+            let Some(id) = r["id"].as_i64() else { continue };
+            let outer = r["territory"]
+                .as_str()
+                .and_then(|s| TerritoryCode::parse(s).ok());
+            let wanted: Vec<usize> = (0..targets.len())
+                .filter(|&i| {
+                    readable.get(i).copied().unwrap_or(false)
+                        && seen.get(i).is_some_and(|s| s.len() < TREND)
+                        && targets
+                            .get(i)
+                            .is_some_and(|(t, ..)| outer.is_none_or(|o| contains(o, *t)))
+                })
+                .collect();
+            if wanted.is_empty() {
+                continue;
+            }
+            let Some((m, districts)) = crate::measurements::measurement_districts(store, Some(id))
+                .map_err(Error::internal)?
+            else {
+                continue;
+            };
+            for i in wanted {
+                let Some((t, logro, ..)) = targets.get(i) else {
+                    continue;
+                };
+                let table = vamos_engine::logros::roll_up(&districts, *t);
+                let c = table.iter().find(|l| l.logro == *logro).and_then(|l| {
+                    (l.all.identified > 0).then(|| l.all.protected as f64 / l.all.identified as f64)
+                });
+                if let (Some(c), Some(s)) = (c, seen.get_mut(i)) {
+                    s.push((m.id, m.as_of.clone(), c));
+                }
+            }
+        }
     }
-    let rows = crate::measurements::saved(store)?;
-    let mut points: Vec<(chrono::NaiveDate, f64)> = Vec::new();
-    let mut latest = None;
-    for r in rows.iter().take(12) {
-        let covers = r["territory"]
-            .as_str()
-            .and_then(|s| TerritoryCode::parse(s).ok())
-            .is_none_or(|outer| contains(outer, territory));
-        let (Some(id), true) = (r["id"].as_i64(), covers) else {
-            continue;
-        };
-        let Some((m, table)) =
-            crate::measurements::logros_of(store, Some(id), territory).map_err(Error::internal)?
-        else {
-            continue;
-        };
-        let Some(c) = table.iter().find(|l| l.logro == logro).and_then(|l| {
-            (l.all.identified > 0).then(|| l.all.protected as f64 / l.all.identified as f64)
-        }) else {
-            continue;
-        };
-        if latest.is_none() {
-            latest = Some((m.id, m.as_of.clone(), c));
-        }
-        if let Ok(d) = chrono::NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d") {
-            points.push((d, c));
-        }
-        if points.len() >= 6 {
-            break;
-        }
-    }
-    points.reverse();
-    let reaches = trend_reaches(&points, year, target);
-    Ok(Some(serde_json::json!({
-        "current": latest.as_ref().map(|(_, _, c)| c),
-        "measurement": latest.as_ref().map(|(id, as_of, _)| serde_json::json!({"id": id, "as_of": as_of})),
-        "gap": latest.as_ref().map(|(_, _, c)| (target - c).max(0.0)),
-        "measurements": points.len(),
-        "reaches": reaches,
-        "verdict": match reaches {
-            Some(true) => "en camino: la tendencia alcanza la meta",
-            Some(false) => "no alcanza la meta al ritmo actual",
-            None => "sin tendencia todavía (hace falta más de una medición)",
-        },
-    })))
+    Ok(targets
+        .iter()
+        .zip(readable)
+        .zip(seen)
+        .map(|(((_, _, year, target), readable), seen)| {
+            if !readable {
+                return None;
+            }
+            let latest = seen.first();
+            let mut points: Vec<(chrono::NaiveDate, f64)> = seen
+                .iter()
+                .filter_map(|(_, as_of, c)| {
+                    Some((chrono::NaiveDate::parse_from_str(as_of, "%Y-%m-%d").ok()?, *c))
+                })
+                .collect();
+            points.reverse();
+            let reaches = trend_reaches(&points, *year, *target);
+            Some(serde_json::json!({
+                "current": latest.map(|(_, _, c)| c),
+                "measurement": latest.map(|(id, as_of, _)| serde_json::json!({"id": id, "as_of": as_of})),
+                "gap": latest.map(|(_, _, c)| (target - c).max(0.0)),
+                "measurements": points.len(),
+                "reaches": reaches,
+                "verdict": match reaches {
+                    Some(true) => "en camino: la tendencia alcanza la meta",
+                    Some(false) => "no alcanza la meta al ritmo actual",
+                    None => "sin tendencia todavía (hace falta más de una medición)",
+                },
+            }))
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -135,6 +135,45 @@ pub fn cost(a: &CostArgs) -> Result<ExitCode> {
         println!("{}", serde_json::to_string(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
+    print_costing(&out);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Saved scenarios side by side, one column each.
+fn print_comparison(out: &serde_json::Value) {
+    let empty = Vec::new();
+    let list = out["scenarios"].as_array().unwrap_or(&empty);
+    for s in list {
+        println!(
+            "Escenario {}: «{}» — {} Logro {}, meta {:.1} % al {}: {} unidades, {} PYG",
+            s["id"],
+            s["name"].as_str().unwrap_or_default(),
+            s["territory"]["name"].as_str().unwrap_or_default(),
+            s["logro"],
+            s["target"].as_f64().unwrap_or(0.0) * 100.0,
+            s["by"],
+            s["units_to_protect"],
+            pyg(s["total_cost"].as_i64().unwrap_or(0))
+        );
+    }
+    for row in out["by_service"].as_array().unwrap_or(&empty) {
+        let costs: Vec<String> = row["costs"]
+            .as_array()
+            .unwrap_or(&empty)
+            .iter()
+            .map(|c| format!("{:>18}", pyg(c.as_i64().unwrap_or(0))))
+            .collect();
+        println!(
+            "  {:<48} {:<8} {}",
+            row["name"].as_str().unwrap_or_default(),
+            row["institution"].as_str().unwrap_or_default(),
+            costs.join(" ")
+        );
+    }
+}
+
+/// A costing as people read it.
+fn print_costing(out: &c::Costing) {
     let pct = |v: Option<f64>| v.map_or("—".to_string(), |x| format!("{:.1} %", x * 100.0));
     println!(
         "Logro {} ({}) en {}: de {} (medición {}) a {} en {} — catálogo {}{}",
@@ -171,7 +210,11 @@ pub fn cost(a: &CostArgs) -> Result<ExitCode> {
             String::new()
         }
     );
-    println!("Costo total: {} PYG", pyg(out.total_cost));
+    println!(
+        "Costo total: {} PYG (registro leído el {})",
+        pyg(out.total_cost),
+        vamos_app::clock::moment_es(&out.gaps_read_at)
+    );
     for s in &out.by_service {
         println!(
             "  {:<48} {:<8} {:>9} × {:>12} = {:>18} PYG",
@@ -207,40 +250,6 @@ pub fn cost(a: &CostArgs) -> Result<ExitCode> {
             } else {
                 ""
             }
-        );
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Saved scenarios side by side, one column each.
-fn print_comparison(out: &serde_json::Value) {
-    let empty = Vec::new();
-    let list = out["scenarios"].as_array().unwrap_or(&empty);
-    for s in list {
-        println!(
-            "Escenario {}: «{}» — {} Logro {}, meta {:.1} % al {}: {} unidades, {} PYG",
-            s["id"],
-            s["name"].as_str().unwrap_or_default(),
-            s["territory"]["name"].as_str().unwrap_or_default(),
-            s["logro"],
-            s["target"].as_f64().unwrap_or(0.0) * 100.0,
-            s["by"],
-            s["units_to_protect"],
-            pyg(s["total_cost"].as_i64().unwrap_or(0))
-        );
-    }
-    for row in out["by_service"].as_array().unwrap_or(&empty) {
-        let costs: Vec<String> = row["costs"]
-            .as_array()
-            .unwrap_or(&empty)
-            .iter()
-            .map(|c| format!("{:>18}", pyg(c.as_i64().unwrap_or(0))))
-            .collect();
-        println!(
-            "  {:<48} {:<8} {}",
-            row["name"].as_str().unwrap_or_default(),
-            row["institution"].as_str().unwrap_or_default(),
-            costs.join(" ")
         );
     }
 }

@@ -199,11 +199,8 @@ pub fn plan(cmd: &PlanCommand) -> Result<ExitCode> {
             let mut store = crate::admin::open(db)?;
             let who = crate::identity::actor(store.as_mut())?;
             let id = chosen(store.as_mut(), &who, *plan)?;
-            let n = p::rebase(store.as_mut(), &who, id, *measurement)?;
-            println!(
-                "Plan {id}: {n} líneas de base tomadas de la medición {}",
-                measurement.map_or("última".to_string(), |m| m.to_string())
-            );
+            let (n, m) = p::rebase(store.as_mut(), &who, id, *measurement)?;
+            println!("Plan {id}: {n} líneas de base tomadas de la medición {m}");
             Ok(ExitCode::SUCCESS)
         }
     }

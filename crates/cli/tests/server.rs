@@ -3330,7 +3330,7 @@ fn post_bytes(s: &Server, who: &Who, path: &str, content_type: &str, body: &[u8]
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 #[test]
-fn planning_over_the_api_planners_edit_authorities_read_others_are_refused() {
+fn planning_over_the_api_planners_edit_plans_authorities_read_them_others_are_refused() {
     for f in registries() {
         let (plan, auto, mesa) = (
             f.session_of(Role::Planificador),
@@ -3365,6 +3365,61 @@ fn planning_over_the_api_planners_edit_authorities_read_others_are_refused() {
         // Not a workbook at all.
         let (st, _) = post_bytes(&f.s, plan, "/api/plans", XLSX, b"PK\x03\x04 no es un libro");
         assert_eq!(st, 400);
+        // A plan with values in A and B, imported by the administrator: an account of A reads
+        // B's targets but not B's measured baseline.
+        let mut both = vamos_app::plans::xlsx::illustrative().unwrap();
+        both.plan.name = format!("Plan de A y B {}", f.ta);
+        let value = |t: String| vamos_store::plans::Value {
+            indicator: "I2".into(),
+            territory: t,
+            year: 2028,
+            target: Some(0.9),
+            ..Default::default()
+        };
+        both.values = vec![value(f.ta.clone()), value(format!("{:04}", f.db_b))];
+        let book = vamos_app::plans::xlsx::write(&both).unwrap();
+        let (st, v) = post_bytes(&f.s, &f.admin, "/api/plans", XLSX, &book);
+        assert_eq!(st, 201, "{v}");
+        let id = v["plan"].as_i64().unwrap();
+        let (_, view, _) = call(&f.s, auto, "get", &format!("/api/plans/{id}"), None);
+        let text = view.to_string();
+        let mut values: Vec<Value> = Vec::new();
+        for g in view["objectives"].as_array().unwrap() {
+            for s in g["specific"].as_array().unwrap() {
+                for a in s["actions"].as_array().unwrap() {
+                    for i in a["indicators"].as_array().unwrap() {
+                        values.extend(i["values"].as_array().unwrap().iter().cloned());
+                    }
+                }
+            }
+        }
+        let of = |t: &str| {
+            values
+                .iter()
+                .find(|x| x["territory"]["code"] == t)
+                .cloned()
+                .unwrap()
+        };
+        assert!(of(&f.ta)["baseline"].is_number(), "{text}");
+        let b = format!("{:04}", f.db_b);
+        assert!(
+            of(&b)["baseline"].is_null() && of(&b)["gap"].is_null(),
+            "{text}"
+        );
+        // …nor may the planner of A replace that plan (its values in B are not the planner's).
+        let (st, v) = post_bytes(&f.s, plan, "/api/plans", XLSX, &book);
+        assert_eq!(st, 403, "{v}");
+    }
+}
+
+#[test]
+fn planning_over_the_api_agreements_and_scenarios_stay_in_scope() {
+    for f in registries() {
+        let (plan, auto, mesa) = (
+            f.session_of(Role::Planificador),
+            f.session_of(Role::Autoridad),
+            f.session_of(Role::Mesa),
+        );
         // A management agreement outside the planner's territory is refused; inside, it must
         // adopt shared targets that exist.
         let agreement = |t: &str| {
@@ -3462,9 +3517,58 @@ fn planning_over_the_api_planners_edit_authorities_read_others_are_refused() {
             .0,
             403
         );
-        // The budget: a CSV with a formula in a text cell is stored as text and read back as such.
+        // A scenario of district B (saved by the administrator) is not listed to, nor compared
+        // by, accounts of district A: its total derives from B's unsuppressed figures.
+        let other = json!({"name": "de B", "territory": format!("{:04}", f.db_b), "logro": 10, "target": 0.9, "by": 2030});
+        let (st, b_scn, _) = call(
+            &f.s,
+            &f.admin,
+            "post",
+            "/api/costing/scenarios",
+            Some(other),
+        );
+        assert_eq!(st, 201, "{b_scn}");
+        let (_, listed, _) = call(&f.s, auto, "get", "/api/costing/scenarios", None);
+        assert!(
+            listed["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|x| x["id"] != b_scn["id"]),
+            "{listed}"
+        );
+        let ids = format!("{},{}", a["id"], b_scn["id"]);
+        assert_eq!(
+            call(
+                &f.s,
+                auto,
+                "get",
+                &format!("/api/costing/compare?ids={ids}"),
+                None
+            )
+            .0,
+            404
+        );
+    }
+}
+
+#[test]
+fn planning_over_the_api_the_budget_is_imported_nationally_and_read_by_authorities() {
+    for f in registries() {
+        let (plan, auto, mesa) = (
+            f.session_of(Role::Planificador),
+            f.session_of(Role::Autoridad),
+            f.session_of(Role::Mesa),
+        );
+        assert_eq!(call(&f.s, mesa, "get", "/api/budget", None).0, 403);
+        // The budget is national: an account bound to a district may not replace a year of it.
+        // A CSV with a formula in a text cell is stored as text and read back as such.
         let csv = "anio,entidad,programa,fuente_financiamiento,presupuesto_vigente,obligado,pagado\n2031,MEC,=HYPERLINK(\"http://x\"),10,100,50,25\n";
-        let (st, v) = post_bytes(&f.s, plan, "/api/budget", "text/csv", csv.as_bytes());
+        assert_eq!(
+            post_bytes(&f.s, plan, "/api/budget", "text/csv", csv.as_bytes()).0,
+            403
+        );
+        let (st, v) = post_bytes(&f.s, &f.admin, "/api/budget", "text/csv", csv.as_bytes());
         assert_eq!(st, 201, "{v}");
         assert_eq!(
             post_bytes(&f.s, auto, "/api/budget", "text/csv", csv.as_bytes()).0,

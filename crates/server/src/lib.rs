@@ -277,6 +277,7 @@ pub async fn serve(
     tokio::spawn(dci::notifier(state.clone()));
     tokio::spawn(access_updater(state.clone()));
     if state.settings.resident_registry {
+        vamos_app::costing::keep_warm();
         tokio::spawn(costing_warmer(state.clone()));
     }
     tokio::spawn(forget_idle_clients(state.clone()));

@@ -362,3 +362,40 @@ pub fn get(db: &mut crate::sql::Db<'_>, id: i64) -> Result<Option<Framework>> {
         values,
     }))
 }
+
+/// A service-coverage target of a plan in force: service code, year, target, plan name,
+/// whether the plan is illustrative.
+pub type ServiceTargetRow = (String, i64, f64, String, bool);
+
+/// The service-coverage targets of the plans in force for `territory` from year `from` on,
+/// official plans first, then by year — what a dashboard shows beside each service row, read
+/// without loading whole plans.
+pub fn service_targets(
+    db: &mut crate::sql::Db<'_>,
+    territory: &str,
+    from: i64,
+) -> Result<Vec<ServiceTargetRow>> {
+    Ok(db
+        .raw()
+        .query(
+            "SELECT i.reference, v.year, v.target, p.name, p.illustrative
+             FROM plan_values v
+             JOIN plan_indicators i ON i.plan_id = v.plan_id AND i.code = v.indicator
+             JOIN plans p ON p.id = v.plan_id
+             WHERE p.status = 'vigente' AND i.kind = 'servicio' AND v.territory = $1
+               AND v.year >= $2 AND v.target IS NOT NULL
+             ORDER BY p.illustrative, v.year, p.id",
+            &[territory.into(), from.into()],
+        )?
+        .iter()
+        .map(|r| {
+            (
+                r.text(0),
+                r.int(1).unwrap_or(0),
+                r.at(2).real().unwrap_or(0.0),
+                r.text(3),
+                r.int(4).unwrap_or(0) != 0,
+            )
+        })
+        .collect())
+}

@@ -106,31 +106,55 @@ const REQUIRED: [&str; 6] = [
 /// The most lines one import takes (the whole national budget is tens of thousands).
 pub const LINES_MAX: usize = 500_000;
 
-/// An amount in guaraníes as the files write it: `1234567`, `1.234.567`, `1234567,00` or
-/// `1234567.00` (a point or comma followed by one or two digits at the end is the decimal
-/// mark; other points are thousands separators).
+/// An amount in guaraníes as the files write it: `1234567`, `1.234.567`, `1 234 567`,
+/// `1234567,00`, `1.234.567,50` or `1234567.125` (a number a workbook wrote with its decimals),
+/// rounded to the guaraní. Points are thousands separators when there are two or more of them
+/// (each group after the first of three digits) or a decimal comma follows; a lone point is the
+/// decimal mark (`1.500` is one guaraní and a half, rounded to 2: write `1500`). `None` for
+/// anything else.
 pub fn parse_amount(s: &str) -> Option<i64> {
     let t: String = s.trim().chars().filter(|c| !c.is_whitespace()).collect();
     if t.is_empty() {
         return Some(0);
     }
-    let (int, dec) = match t.rfind([',', '.']) {
-        Some(i)
-            if t.len() - i - 1 <= 2
-                && t.len() - i - 1 > 0
-                && t[..i]
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || c == '.' || c == '-') =>
-        {
-            (&t[..i], &t[i + 1..])
-        }
-        _ => (t.as_str(), ""),
+    let (negative, t) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest.to_string()),
+        None => (false, t),
     };
-    let digits: String = int.chars().filter(|c| *c != '.').collect();
-    let n: i64 = digits.parse().ok()?;
-    let cents: i64 = if dec.is_empty() { 0 } else { dec.parse().ok()? };
-    let round_up = cents * if dec.len() == 1 { 10 } else { 1 } >= 50;
-    Some(n + i64::from(round_up && n >= 0) - i64::from(round_up && n < 0))
+    if t.is_empty()
+        || !t
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+    {
+        return None;
+    }
+    let (int, dec) = match t.split_once(',') {
+        // A decimal comma: the points before it group thousands.
+        Some((i, d)) => (i.replace('.', ""), d.to_string()),
+        None => {
+            let groups: Vec<&str> = t.split('.').collect();
+            match groups.as_slice() {
+                [one] => ((*one).to_string(), String::new()),
+                // One point: the decimal mark (`1234567.125`, `0.5`).
+                [i, d] => ((*i).to_string(), (*d).to_string()),
+                [first, rest @ ..] if !first.is_empty() && rest.iter().all(|g| g.len() == 3) => {
+                    (groups.concat(), String::new())
+                }
+                _ => return None,
+            }
+        }
+    };
+    if int.is_empty() || dec.contains(['.', ',']) {
+        return None;
+    }
+    let whole: i64 = int.parse().ok()?;
+    let fraction: f64 = if dec.is_empty() {
+        0.0
+    } else {
+        format!("0.{dec}").parse().ok()?
+    };
+    let rounded = whole + i64::from(fraction >= 0.5);
+    Some(if negative { -rounded } else { rounded })
 }
 
 /// What an import did.
@@ -159,6 +183,11 @@ pub fn import(
     mapping: &Mapping,
 ) -> Result<std::result::Result<Imported, Vec<Problem>>> {
     actor.require(Permission::PlansEdit)?;
+    if !actor.scope.is_nationwide() {
+        return Err(Error::forbidden(
+            "el presupuesto es nacional (un archivo reemplaza el año entero): lo importa una cuenta de alcance nacional",
+        ));
+    }
     let file = path
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
@@ -293,7 +322,19 @@ pub fn import(
             .find(|s| !s.is_empty())
             .map(str::parse::<i64>)
         {
-            None => -1,
+            None if dept_text.is_empty()
+                || matches!(fold(&dept_text).as_str(), "nacional" | "pais" | "paraguay") =>
+            {
+                -1
+            }
+            None => {
+                bad(
+                    "departamento",
+                    &dept_text,
+                    "departamento sin código: escriba su número (00 Asunción … 17), o «nacional»",
+                );
+                -1
+            }
             Some(Ok(99)) => -1,
             Some(Ok(d)) if (0..=17).contains(&d) => d,
             _ => {
@@ -395,7 +436,7 @@ pub fn import(
             &file,
             &format!("rechazado: {} problemas", problems.len()),
         )?;
-        return Ok(Err(problems));
+        return Ok(Err(crate::plans::shown(problems)));
     }
     if lines.is_empty() {
         return Err(Error::bad_request(format!(
@@ -448,6 +489,12 @@ fn institution_of(entity: &str, catalogue: &Catalogue, mapping: &Mapping) -> Str
         .iter()
         .find(|l| e.contains(&fold(&l.contiene)))
         .map_or_else(|| entity.to_string(), |l| l.institucion.clone())
+}
+
+/// The years with budget lines, newest first, for those who read plans.
+pub fn years(store: &mut dyn Store, actor: &Actor) -> Result<Vec<i64>> {
+    actor.require(Permission::PlansRead)?;
+    Ok(sb::years(&mut store.db())?)
 }
 
 /// The label of a budget source.
@@ -512,13 +559,28 @@ pub fn summary(
             json!({"year": null, "years": years, "lines": 0, "message": "no hay presupuesto importado: vamos budget import"}),
         );
     };
-    let department = match q
+    let scenario = match q.scenario {
+        Some(id) => Some(crate::costing::scenario_saved(store, actor, id)?),
+        None => None,
+    };
+    // The scenario's department unless another territory is asked for: what it needs is then
+    // set beside that department's budget.
+    let scenario_department = scenario
+        .as_ref()
+        .and_then(|s| vamos_domain::TerritoryCode::parse(&s.territory).ok())
+        .and_then(|t| match t {
+            vamos_domain::TerritoryCode::Department(d) => Some(d),
+            vamos_domain::TerritoryCode::District(d) => Some(d.department()),
+            vamos_domain::TerritoryCode::Nation => None,
+        });
+    let asked = q
         .territory
         .as_deref()
         .map(str::trim)
-        .filter(|t| !t.is_empty() && *t != "PY")
-    {
-        None => None,
+        .filter(|t| !t.is_empty());
+    let department = match asked {
+        None => scenario_department.map(|d| i64::from(d.get())),
+        Some("PY" | "py") => None,
         Some(t) => match crate::registry::parse_territory(Some(t))? {
             vamos_domain::TerritoryCode::Department(d) => Some(i64::from(d.get())),
             _ => {
@@ -528,11 +590,10 @@ pub fn summary(
             }
         },
     };
+    let mismatch = scenario
+        .as_ref()
+        .is_some_and(|_| department != scenario_department.map(|d| i64::from(d.get())));
     let lines = sb::lines(&mut store.db(), Some(year), department)?;
-    let scenario = match q.scenario {
-        Some(id) => Some(crate::costing::scenario_saved(store, actor, id)?),
-        None => None,
-    };
     let needed: BTreeMap<String, i64> = scenario
         .as_ref()
         .and_then(|s| {
@@ -640,6 +701,33 @@ pub fn summary(
         "by_institution": by_institution.iter().map(|(i, x)| json!({"institution": i, "name": institution_name(i), "stages": x.json()})).collect::<Vec<_>>(),
         "by_service": by_service.iter().map(|(s, x)| json!({"service": s, "name": service_of(s).map(|v| v.name.clone()), "institution": service_of(s).map(|v| v.institution.clone()), "stages": x.json()})).collect::<Vec<_>>(),
         "by_action": by_action.iter().map(|(a, x)| json!({"action": a, "description": actions.iter().find(|y| &y.code == a).map(|y| y.description.clone()), "stages": x.json()})).collect::<Vec<_>>(),
-        "plan": plan.map(|p| json!({"id": p.id, "name": p.name, "version": p.version})),
+        "plan": plan.map(|p| json!({"id": p.id, "name": p.name, "version": p.version, "illustrative": p.illustrative})),
+        "scenario_elsewhere": mismatch,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_amount;
+
+    #[test]
+    fn amounts_are_read_as_the_files_write_them_and_rounded_to_the_guarani() {
+        for (text, amount) in [
+            ("1234567", Some(1_234_567)),
+            ("1.234.567", Some(1_234_567)),
+            ("1 234 567", Some(1_234_567)),
+            ("1.234.567,50", Some(1_234_568)),
+            ("1234567,00", Some(1_234_567)),
+            // A workbook's number with decimals: the point is the decimal mark.
+            ("1234567.125", Some(1_234_567)),
+            ("1234567.333333", Some(1_234_567)),
+            ("-0,6", Some(-1)),
+            ("", Some(0)),
+            ("1.23.4", None),
+            ("abc", None),
+            ("12,3,4", None),
+        ] {
+            assert_eq!(parse_amount(text), amount, "{text}");
+        }
+    }
 }

@@ -62,6 +62,27 @@ const TEXT_MAX: usize = 2000;
 /// The most values (indicator × territory × year) one plan holds: every district for a few
 /// dozen indicators over a plan's years.
 pub const VALUES_MAX: usize = 200_000;
+/// The most objectives, actions or indicators one plan holds (the 2019 framework prioritised 46
+/// strategic actions).
+pub const ITEMS_MAX: usize = 2_000;
+/// The most problems reported at once: the rest are counted in a last line.
+pub const PROBLEMS_SHOWN: usize = 500;
+
+/// `problems` cut to [`PROBLEMS_SHOWN`], with a last line counting the rest.
+pub fn shown(mut problems: Vec<Problem>) -> Vec<Problem> {
+    if problems.len() > PROBLEMS_SHOWN {
+        let more = problems.len() - PROBLEMS_SHOWN;
+        problems.truncate(PROBLEMS_SHOWN);
+        problems.push(Problem {
+            sheet: String::new(),
+            row: 0,
+            column: String::new(),
+            value: String::new(),
+            reason: format!("y {more} problemas más: corrija los anteriores y vuelva a intentar"),
+        });
+    }
+    problems
+}
 
 /// Where each item of a framework came from (workbook rows), for problems to point at.
 #[derive(Debug, Clone, Default)]
@@ -128,6 +149,29 @@ pub fn check(f: &Framework, rows: &Rows, catalogue: &Catalogue, actor: &Actor) -
         );
     }
     let text_ok = |s: &str| !s.trim().is_empty() && s.chars().count() <= TEXT_MAX;
+    for (sheet, n) in [
+        ("Objetivos", f.objectives.len()),
+        ("Acciones", f.actions.len()),
+        ("Indicadores", f.indicators.len()),
+    ] {
+        if n > ITEMS_MAX {
+            bad(
+                sheet,
+                1,
+                "",
+                &n.to_string(),
+                format!("demasiadas filas: a lo sumo {ITEMS_MAX}"),
+            );
+            return out;
+        }
+    }
+    let generals: BTreeSet<&str> = f
+        .objectives
+        .iter()
+        .filter(|o| o.parent.is_none())
+        .map(|o| o.code.as_str())
+        .collect();
+    let objectives: BTreeSet<&str> = f.objectives.iter().map(|o| o.code.as_str()).collect();
     let mut codes = BTreeSet::new();
     for (i, o) in f.objectives.iter().enumerate() {
         let r = row_of(&rows.objectives, i);
@@ -147,11 +191,7 @@ pub fn check(f: &Framework, rows: &Rows, catalogue: &Catalogue, actor: &Actor) -
                 }
             }
             Some(g) => {
-                if !f
-                    .objectives
-                    .iter()
-                    .any(|x| x.parent.is_none() && &x.code == g)
-                {
+                if !generals.contains(g.as_str()) {
                     bad(
                         "Objetivos",
                         r,
@@ -184,7 +224,7 @@ pub fn check(f: &Framework, rows: &Rows, catalogue: &Catalogue, actor: &Actor) -
                 "código vacío o repetido".into(),
             );
         }
-        if !f.objectives.iter().any(|o| o.code == a.objective) {
+        if !objectives.contains(a.objective.as_str()) {
             bad(
                 "Acciones",
                 r,
@@ -300,7 +340,15 @@ pub fn check(f: &Framework, rows: &Rows, catalogue: &Catalogue, actor: &Actor) -
                 "no hay un indicador con ese código".into(),
             );
         }
-        match TerritoryCode::parse(&v.territory) {
+        match TerritoryCode::parse(&v.territory)
+            .map_err(|e| e.to_string())
+            .and_then(|t| {
+                if v.territory.trim().is_empty() {
+                    Err("vacío: escriba PY para el país".to_string())
+                } else {
+                    Ok(t)
+                }
+            }) {
             Err(e) => bad(
                 "Metas",
                 r,
@@ -361,6 +409,21 @@ pub fn check(f: &Framework, rows: &Rows, catalogue: &Catalogue, actor: &Actor) -
         }
     }
     out
+}
+
+/// A territory code as the system writes it: `PY`, `DD` or `DDdd` — a number a spreadsheet
+/// stripped of its leading zero (`2`, `201`) gets it back; what does not parse stays as typed
+/// for [`check`] to report (an empty cell too: it is not the nation).
+pub fn normal_territory(s: &str) -> String {
+    let t = s.trim();
+    let padded = match t.len() {
+        1 | 3 if t.bytes().all(|b| b.is_ascii_digit()) => format!("0{t}"),
+        _ => t.to_string(),
+    };
+    if padded.is_empty() {
+        return padded;
+    }
+    TerritoryCode::parse(&padded).map_or(padded, |c| c.to_string())
 }
 
 /// A life-cycle category by its code or its label (`ninez` or `5–13`).
@@ -506,7 +569,76 @@ pub fn store(
     source: &str,
 ) -> Result<std::result::Result<Stored, Vec<Problem>>> {
     actor.require(Permission::PlansEdit)?;
-    let problems = check(&f, rows, catalogue, actor);
+    // Territories as the system writes them (a spreadsheet turns `02` into `2`).
+    for v in &mut f.values {
+        v.territory = normal_territory(&v.territory);
+    }
+    let mut problems = check(&f, rows, catalogue, actor);
+    // Replacing a plan replaces all its values: only an editor whose scope covers them all.
+    let existing = sp::list(&mut store.db())?
+        .into_iter()
+        .find(|p| p.name == f.plan.name && p.version == f.plan.version);
+    if let Some(p) = existing {
+        let before = sp::get(&mut store.db(), p.id)?.unwrap_or_default();
+        if before
+            .values
+            .iter()
+            .any(|v| TerritoryCode::parse(&v.territory).is_ok_and(|t| !actor.scope.covers(t)))
+        {
+            return Err(Error::forbidden(format!(
+                "el plan «{}» versión {} tiene metas fuera de su ámbito territorial: no puede reemplazarlo",
+                p.name, p.version
+            )));
+        }
+    }
+    // A baseline that names its measurement is taken from it (a typed one names none).
+    let named: BTreeSet<i64> = f
+        .values
+        .iter()
+        .filter_map(|v| v.baseline_measurement)
+        .collect();
+    for m in named {
+        match crate::measurements::measurement_districts(store, Some(m)).map_err(Error::internal)? {
+            Some((rec, d)) => {
+                let mut part = Framework {
+                    indicators: f.indicators.clone(),
+                    values: f
+                        .values
+                        .iter()
+                        .filter(|v| v.baseline_measurement == Some(m))
+                        .map(|v| Value {
+                            baseline_measurement: None,
+                            ..v.clone()
+                        })
+                        .collect(),
+                    ..Framework::default()
+                };
+                fill_baselines(&mut part, rec.id, &d, actor, true);
+                let mut taken = part.values.into_iter();
+                for v in f
+                    .values
+                    .iter_mut()
+                    .filter(|v| v.baseline_measurement == Some(m))
+                {
+                    if let Some(x) = taken.next() {
+                        *v = x;
+                    }
+                }
+            }
+            None => problems.push(Problem {
+                sheet: "Metas".into(),
+                row: 0,
+                column: "medicion".into(),
+                value: m.to_string(),
+                reason: "no existe esa medición: vea vamos measurements list".into(),
+            }),
+        }
+    }
+    for v in &mut f.values {
+        if v.baseline_measurement.is_none() || v.baseline.is_none() {
+            v.baseline_measurement = None;
+        }
+    }
     if !problems.is_empty() {
         actor.audit(
             store,
@@ -516,7 +648,7 @@ pub fn store(
             "planificación",
             &format!("rechazado: {} problemas ({source})", problems.len()),
         )?;
-        return Ok(Err(problems));
+        return Ok(Err(shown(problems)));
     }
     let at = crate::clock::now_rfc3339();
     f.plan.created_by = actor.name.clone();
@@ -556,10 +688,33 @@ pub fn list(store: &mut dyn Store, actor: &Actor) -> Result<Vec<sp::Plan>> {
     Ok(sp::list(&mut store.db())?)
 }
 
-/// Plan `id` as stored, for those who read plans.
+/// Plan `id` as stored, for those who read plans — without the measured baselines of the
+/// territories the reader does not see unsuppressed (they are its figures).
 pub fn get(store: &mut dyn Store, actor: &Actor, id: i64) -> Result<Framework> {
     actor.require(Permission::PlansRead)?;
-    sp::get(&mut store.db(), id)?.ok_or_else(|| Error::not_found(format!("no existe el plan {id}")))
+    let mut f = sp::get(&mut store.db(), id)?
+        .ok_or_else(|| Error::not_found(format!("no existe el plan {id}")))?;
+    redact(&mut f, actor);
+    Ok(f)
+}
+
+/// Clears the baselines of measured indicators in territories `actor` does not read
+/// unsuppressed (a manual indicator's baseline is what planners typed, not a figure).
+fn redact(f: &mut Framework, actor: &Actor) {
+    let measured: BTreeSet<&str> = f
+        .indicators
+        .iter()
+        .filter(|i| i.kind != "manual")
+        .map(|i| i.code.as_str())
+        .collect();
+    for v in &mut f.values {
+        let hidden = TerritoryCode::parse(&v.territory)
+            .is_ok_and(|t| !crate::measurements::reads_unsuppressed(actor, t));
+        if hidden && measured.contains(v.indicator.as_str()) {
+            v.baseline = None;
+            v.baseline_measurement = None;
+        }
+    }
 }
 
 /// Plan `id` as people read it: the objectives' tree down to each indicator's values, with
@@ -677,12 +832,14 @@ pub fn kind_label(kind: &str) -> &str {
         .map_or(kind, |(_, l)| l)
 }
 
-/// A value to set on a plan (the web's and the API's edit).
+/// A value to set on a plan (the web's and the API's edit): a field left out (or null) keeps
+/// what the row has.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct SetValue {
     pub indicator: String,
     pub territory: String,
     pub year: i64,
+    #[serde(default)]
     pub target: Option<f64>,
     #[serde(default)]
     pub reported: Option<f64>,
@@ -709,8 +866,8 @@ pub fn set_values(
             .find(|v| v.indicator == s.indicator && v.territory == t && v.year == s.year)
         {
             Some(v) => {
-                v.target = s.target;
-                v.reported = s.reported;
+                v.target = s.target.or(v.target);
+                v.reported = s.reported.or(v.reported);
             }
             None => f.values.push(Value {
                 indicator: s.indicator.clone(),
@@ -760,13 +917,13 @@ pub fn set_values(
 }
 
 /// Takes every measured baseline of plan `id` again from measurement `measurement` (the
-/// latest when `None`), as `actor` (`planes:editar`); the baselines set.
+/// latest when `None`), as `actor` (`planes:editar`); the baselines set and the measurement.
 pub fn rebase(
     store: &mut dyn Store,
     actor: &Actor,
     id: i64,
     measurement: Option<i64>,
-) -> Result<usize> {
+) -> Result<(usize, i64)> {
     actor.require(Permission::PlansEdit)?;
     let mut f = sp::get(&mut store.db(), id)?
         .ok_or_else(|| Error::not_found(format!("no existe el plan {id}")))?;
@@ -787,7 +944,7 @@ pub fn rebase(
         "planificación",
         &format!("ok: {n} líneas de base de la medición {}", m.id),
     )?;
-    Ok(n)
+    Ok((n, m.id))
 }
 
 /// The name of a territory code for people (`02` → `San Pedro`).
@@ -797,14 +954,16 @@ pub fn territory_name(code: &str) -> String {
 }
 
 /// A service's target in a territory, from the plans in force: its service-coverage
-/// indicators' next target (the earliest year ≥ `from`) set for `t` itself — what a dashboard
-/// shows beside each service row (aggregates only: not audited).
+/// indicators' next target (the earliest year ≥ `from`) set for `t` itself, an official plan's
+/// before an illustrative one's — what a dashboard shows beside each service row (aggregates
+/// only: not audited).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ServiceTarget {
     pub service: String,
     pub year: i64,
     pub coverage: f64,
     pub plan: String,
+    pub illustrative: bool,
 }
 
 /// The [`ServiceTarget`]s of `t` from year `from` on.
@@ -813,37 +972,40 @@ pub fn service_targets(
     t: TerritoryCode,
     from: i64,
 ) -> Result<Vec<ServiceTarget>> {
-    let code = t.to_string();
     let mut out: Vec<ServiceTarget> = Vec::new();
-    for p in sp::list(&mut store.db())?
-        .into_iter()
-        .filter(|p| p.status == "vigente")
+    for (service, year, coverage, plan, illustrative) in
+        sp::service_targets(&mut store.db(), &t.to_string(), from)?
     {
-        let Some(f) = sp::get(&mut store.db(), p.id)? else {
-            continue;
-        };
-        for i in f.indicators.iter().filter(|i| i.kind == "servicio") {
-            let next = f
-                .values
-                .iter()
-                .filter(|v| v.indicator == i.code && v.territory == code && v.year >= from)
-                .filter_map(|v| Some((v.year, v.target?)))
-                .min_by_key(|(y, _)| *y);
-            if let Some((year, coverage)) = next {
-                if !out
-                    .iter()
-                    .any(|x| x.service == i.reference && x.year <= year)
-                {
-                    out.retain(|x| x.service != i.reference);
-                    out.push(ServiceTarget {
-                        service: i.reference.clone(),
-                        year,
-                        coverage,
-                        plan: p.name.clone(),
-                    });
-                }
-            }
+        if !out.iter().any(|x| x.service == service) {
+            out.push(ServiceTarget {
+                service,
+                year,
+                coverage,
+                plan,
+                illustrative,
+            });
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normal_territory;
+
+    #[test]
+    fn a_territory_a_spreadsheet_made_a_number_gets_its_leading_zero_back() {
+        for (typed, normal) in [
+            ("2", "02"),
+            ("02", "02"),
+            ("201", "0201"),
+            ("1116", "1116"),
+            ("py", "PY"),
+            (" PY ", "PY"),
+            ("", ""),
+            ("99", "99"),
+        ] {
+            assert_eq!(normal_territory(typed), normal, "{typed}");
+        }
+    }
 }

@@ -110,6 +110,23 @@ pub fn read(path: &Path) -> Result<(Framework, Rows, Vec<Problem>), vamos_ingest
             if (0..columns.len()).all(|i| cell(i).is_empty()) {
                 continue;
             }
+            let items = match sheet {
+                "Objetivos" => f.objectives.len(),
+                "Acciones" => f.actions.len(),
+                "Indicadores" => f.indicators.len(),
+                _ => 0,
+            };
+            if items >= super::ITEMS_MAX {
+                problems.push(problem(
+                    &file,
+                    sheet,
+                    row,
+                    "",
+                    "",
+                    "demasiadas filas en esta hoja",
+                ));
+                break;
+            }
             let mut bad = |col: &str, value: &str, reason: &str| {
                 problems.push(problem(&file, sheet, row, col, value, reason))
             };
@@ -187,7 +204,7 @@ pub fn read(path: &Path) -> Result<(Framework, Rows, Vec<Problem>), vamos_ingest
             }
         }
     }
-    Ok((f, rows, problems))
+    Ok((f, rows, super::shown(problems)))
 }
 
 fn problem(file: &str, sheet: &str, row: u64, column: &str, value: &str, reason: &str) -> Problem {

@@ -212,8 +212,8 @@ pub async fn rebase_plan(
     Path(id): Path<i64>,
     Query(q): Query<BaselinesQuery>,
 ) -> ApiResult<Json<Value>> {
-    let n = p
+    let (n, m) = p
         .act(&st, move |s, actor| p::rebase(s, actor, id, q.measurement))
         .await?;
-    Ok(Json(json!({ "baselines": n })))
+    Ok(Json(json!({ "baselines": n, "measurement": m })))
 }

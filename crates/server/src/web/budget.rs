@@ -4,7 +4,7 @@
 //! form to import a file of the Ministry of Finance. Everything goes through
 //! `vamos_app::budget`, shared with `/api/budget` and `vamos budget`.
 
-use super::plans::{one_file, reader};
+use super::plans::{editor, one_file, reader};
 use super::Page;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -58,11 +58,12 @@ async fn render(
         .pool
         .run(move |s| {
             let scenarios = vamos_app::costing::scenarios(s, &actor)?;
-            Ok((b::summary(s, &actor, &cat, &bq), scenarios))
+            let years = b::years(s, &actor)?;
+            Ok((b::summary(s, &actor, &cat, &bq), scenarios, years))
         })
         .await;
     match out {
-        Ok((summary, scenarios)) => {
+        Ok((summary, scenarios, years)) => {
             let (v, refused, status) = match summary {
                 Ok(v) => (JValue::from_serialize(&v), None, axum::http::StatusCode::OK),
                 Err(e) => {
@@ -84,7 +85,7 @@ async fn render(
             page.html_status(
                 status,
                 "presupuesto.html",
-                context! { v, refused, form, outcome, done, can_edit, scenarios => JValue::from_serialize(&scenarios) },
+                context! { v, refused, form, outcome, done, can_edit, years, scenarios => JValue::from_serialize(&scenarios) },
             )
         }
         Err(e) => page.error(&e),
@@ -93,7 +94,7 @@ async fn render(
 
 /// `POST /presupuesto`: a file of the Ministry of Finance to import.
 pub async fn upload(State(st): State<AppState>, page: Page, mut form: Multipart) -> Response {
-    let actor = match reader(&page) {
+    let (actor, csrf) = match editor(&page) {
         Ok(a) => a,
         Err(e) => return page.error(&e),
     };
@@ -104,15 +105,12 @@ pub async fn upload(State(st): State<AppState>, page: Page, mut form: Multipart)
         Ok(d) => d,
         Err(e) => return page.error(&ApiError::internal(e)),
     };
-    let (fields, file) = match one_file(&mut form, dir.path(), "archivo").await {
+    let (fields, file) = match one_file(&mut form, dir.path(), "archivo", &csrf).await {
         Ok(x) => x,
         Err(e) => return page.error(&e),
     };
-    if page
-        .user
-        .as_ref()
-        .is_none_or(|u| Some(u.csrf()) != fields.get("csrf").map(String::as_str))
-    {
+    // A form without a file has not shown its token yet.
+    if fields.get("csrf") != Some(&csrf) {
         return page.error(&ApiError::forbidden(
             "el formulario venció o no es de esta sesión: vuelva a la página e intente de nuevo",
         ));

@@ -112,7 +112,13 @@ pub async fn scenarios(
         .filter_map(|(_, v)| v.parse().ok())
         .take(7)
         .collect();
-    let done = pairs.iter().any(|(k, v)| k == "hecho" && v == "guardado");
+    let done = pairs
+        .iter()
+        .find_map(|(k, v)| match (k.as_str(), v.as_str()) {
+            ("hecho", "guardado") => Some("scenario-done-saved"),
+            ("hecho", "borrado") => Some("scenario-done-deleted"),
+            _ => None,
+        });
     let can_edit = actor.can(Permission::PlansEdit);
     let out = st
         .pool
@@ -138,7 +144,7 @@ pub async fn scenarios(
             };
             page.html(
                 "escenarios.html",
-                context! { list => JValue::from_serialize(&list), comparison, refused, can_edit, done => done.then_some("scenario-done-saved") },
+                context! { list => JValue::from_serialize(&list), comparison, refused, can_edit, done },
             )
         }
         Err(e) => page.error(&e),
@@ -234,6 +240,37 @@ pub async fn adopt(
         .await
     {
         Ok(()) => super::redirect(&format!("/logros?t={}&logro={}&hecho=meta", f.t, f.logro)),
+        Err(e) => page.error(&e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct DeleteScenario {
+    pub csrf: String,
+    pub escenario: i64,
+}
+
+/// `POST /costeo/escenarios/borrar`
+pub async fn delete(
+    State(st): State<AppState>,
+    page: Page,
+    axum::Form(f): axum::Form<DeleteScenario>,
+) -> Response {
+    let actor = match super::plans::reader(&page) {
+        Ok(a) => a,
+        Err(e) => return page.error(&e),
+    };
+    if page.user.as_ref().is_none_or(|u| u.csrf() != f.csrf) {
+        return page.error(&ApiError::forbidden(
+            "el formulario venció o no es de esta sesión: vuelva a la página e intente de nuevo",
+        ));
+    }
+    match st
+        .pool
+        .run(move |s| Ok(c::scenario_delete(s, &actor, f.escenario)?))
+        .await
+    {
+        Ok(()) => super::redirect("/costeo/escenarios?hecho=borrado"),
         Err(e) => page.error(&e),
     }
 }

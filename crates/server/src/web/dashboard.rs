@@ -365,6 +365,7 @@ fn view(
                     coverage => x.coverage,
                     gap => cov(s).map(|c| (x.coverage - c).max(0.0)),
                     plan => x.plan.clone(),
+                    illustrative => x.illustrative,
                 }),
                 code,
                 name => svc.map(|x| x.name.clone()).unwrap_or_else(|| code.to_string()),

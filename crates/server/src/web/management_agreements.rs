@@ -160,7 +160,7 @@ pub async fn create(State(st): State<AppState>, page: Page, body: String) -> Res
             if e.status == axum::http::StatusCode::BAD_REQUEST
                 || e.status == axum::http::StatusCode::FORBIDDEN =>
         {
-            let form = context! { titulo => a.titulo, territorio => a.territorio, desde => a.desde, hasta => a.hasta, firma => a.firma, arreglos => a.arreglos, compromisos => a.compromisos };
+            let form = context! { titulo => a.titulo, territorio => a.territorio, desde => a.desde, hasta => a.hasta, firma => a.firma, arreglos => a.arreglos, compromisos => a.compromisos, partes => many("partes"), metas => many("metas") };
             render_list(&st, &page, actor, Some((e.status, e.message)), form).await
         }
         Err(e) => page.error(&e),

@@ -473,6 +473,10 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .route("/costeo", get(costing::page))
         .route("/costeo/meta", axum::routing::post(costing::adopt))
         .route(
+            "/costeo/escenarios/borrar",
+            axum::routing::post(costing::delete),
+        )
+        .route(
             "/costeo/escenarios",
             get(costing::scenarios).post(costing::save),
         )

@@ -30,11 +30,14 @@ pub(super) fn reader(page: &Page) -> Result<vamos_app::Actor, ApiError> {
     Ok(u.as_actor())
 }
 
-/// A form with one file: its text fields and the file saved in `dir` (its name kept safe).
+/// A form with one file, from an editor (`planes:editar`) of this session: its text fields and
+/// the file saved in `dir` (its name kept safe) — written only once the form's CSRF token (its
+/// first field) matched `csrf`.
 pub(super) async fn one_file(
     form: &mut Multipart,
     dir: &std::path::Path,
     field_name: &str,
+    csrf: &str,
 ) -> Result<(BTreeMap<String, String>, Option<std::path::PathBuf>), ApiError> {
     let mut fields = BTreeMap::new();
     let mut file = None;
@@ -50,6 +53,11 @@ pub(super) async fn one_file(
         };
         let name = field.name().unwrap_or("").to_string();
         if name == field_name {
+            if fields.get("csrf").map(String::as_str) != Some(csrf) {
+                return Err(ApiError::forbidden(
+                    "el formulario venció o no es de esta sesión: vuelva a la página e intente de nuevo",
+                ));
+            }
             let Some(safe) = field.file_name().and_then(super::imports::safe_name) else {
                 continue;
             };
@@ -100,9 +108,21 @@ async fn render_list(
     }
 }
 
+/// The editor of the planning pages (`planes:editar`) and its session's CSRF token.
+pub(super) fn editor(page: &Page) -> Result<(vamos_app::Actor, String), ApiError> {
+    let actor = reader(page)?;
+    actor.require(Permission::PlansEdit)?;
+    let csrf = page
+        .user
+        .as_ref()
+        .map(|u| u.csrf().to_string())
+        .unwrap_or_default();
+    Ok((actor, csrf))
+}
+
 /// `POST /planes`: a workbook to import.
 pub async fn upload(State(st): State<AppState>, page: Page, mut form: Multipart) -> Response {
-    let actor = match reader(&page) {
+    let (actor, csrf) = match editor(&page) {
         Ok(a) => a,
         Err(e) => return page.error(&e),
     };
@@ -110,15 +130,12 @@ pub async fn upload(State(st): State<AppState>, page: Page, mut form: Multipart)
         Ok(d) => d,
         Err(e) => return page.error(&ApiError::internal(e)),
     };
-    let (fields, file) = match one_file(&mut form, dir.path(), "archivo").await {
+    let (fields, file) = match one_file(&mut form, dir.path(), "archivo", &csrf).await {
         Ok(x) => x,
         Err(e) => return page.error(&e),
     };
-    if page
-        .user
-        .as_ref()
-        .is_none_or(|u| Some(u.csrf()) != fields.get("csrf").map(String::as_str))
-    {
+    // A form without a file has not shown its token yet.
+    if fields.get("csrf") != Some(&csrf) {
         return page.error(&ApiError::forbidden(
             "el formulario venció o no es de esta sesión: vuelva a la página e intente de nuevo",
         ));
@@ -323,12 +340,14 @@ pub async fn act(
                         .indicators
                         .iter()
                         .any(|i| i.code == indicator && i.kind == "manual");
-                    // A coverage is typed in percent on the page.
+                    // A coverage is typed in percent on the page (the field says so): `70`
+                    // or `70 %` is 0.7.
+                    let typed_percent = a.meta.as_deref().is_some_and(|m| m.contains('%'));
                     let scale = |x: Option<f64>| {
-                        if manual {
+                        if manual || typed_percent {
                             x
                         } else {
-                            x.map(|v| if v > 1.0 { v / 100.0 } else { v })
+                            x.map(|v| v / 100.0)
                         }
                     };
                     p::set_values(
