@@ -37,7 +37,7 @@ peak "$VAMOS" cost --db "$DB" --territory PY --target 0.7 --sweep 2026-2030 2>&1
 echo "== un departamento desde la línea de órdenes (lee su registro)"
 peak "$VAMOS" cost --db "$DB" --territory 02 --logro 4 --target 0.7 --by 2028 > /dev/null
 
-echo "== el Marco Estratégico ilustrativo con una meta por distrito (9 indicadores medidos × 263 distritos × 2027–2028)"
+echo "== el Marco Estratégico ilustrativo con una meta por distrito (8 indicadores medidos × 263 distritos × 2027–2028)"
 "$VAMOS" plan template --illustrative --out "$WORK/marco.xlsx" > /dev/null
 python3 - "$WORK" << 'PY'
 import json, sys
@@ -45,8 +45,7 @@ work = sys.argv[1]
 districts = [l.split(",")[3] for l in open("data/territory/distritos_cnpv2022.csv", encoding="utf-8").read().splitlines()[1:] if l]
 values = [{"indicator": i, "territory": d, "year": y, "target": 0.8}
           for i in ["I1", "I2", "I3", "I4", "I5", "I6", "I7", "I8"] for d in districts for y in (2027, 2028)]
-json.dump({"values": values[:10000]}, open(f"{work}/metas-1.json", "w"))
-json.dump({"values": values[10000:]}, open(f"{work}/metas-2.json", "w"))
+json.dump({"values": values}, open(f"{work}/metas.json", "w"))
 print(f"  {len(values)} metas en {len(districts)} distritos", file=sys.stderr)
 PY
 echo "== presupuesto SINTÉTICO de tamaño nacional"
@@ -71,7 +70,7 @@ trap 'kill $PID 2> /dev/null || true' EXIT
 for _ in $(seq 1 100); do grep -q escuchando "$OUT" 2> /dev/null && break; sleep 0.1; done
 BASE=$(sed -n 's/^Vamos escuchando en //p' "$OUT")
 for _ in $(seq 1 1200); do grep -q "brechas de costeo" "$OUT" && break; sleep 0.5; done
-grep -o '"segundos":[0-9.]*,"message":"brechas de costeo[^"]*"\|"brechas":[0-9]*' "$OUT" | head -2
+grep -o '"brechas":[0-9]*,"segundos":[0-9.]*' "$OUT" | head -1
 echo "  servidor: $(ps -o rss= -p "$PID" | awk '{printf "%.0f MiB", $1 / 1024}') residentes"
 TOKEN=$("$VAMOS" token create --db "$DB" --user bench_his --name "wrk costeo" --days 1 --scopes logros:leer,planes:leer 2> /dev/null)
 PTOKEN=$("$VAMOS" token create --db "$DB" --user bench_plan --name "planes" --days 1 --scopes logros:leer,planes:leer,planes:editar 2> /dev/null)
@@ -87,7 +86,6 @@ echo "  presupuesto 2027 de San Pedro frente al escenario: $(timed -H "Authoriza
 echo "  presupuesto 2027 del país (60.000 líneas):         $(timed -H "Authorization: Bearer $TOKEN" "$BASE/api/budget?year=2027")"
 echo "  importar el Marco Estratégico (XLSX):              $(timed -H "Authorization: Bearer $PTOKEN" -H 'content-type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' --data-binary @"$WORK/marco.xlsx" "$BASE/api/plans")"
 PLAN=$(curl -s -H "Authorization: Bearer $PTOKEN" "$BASE/api/plans" | python3 -c 'import json,sys; print(max(p["id"] for p in json.load(sys.stdin)["items"]))')
-echo "  fijar 10.000 metas (líneas de base de la medición): $(timed -H "Authorization: Bearer $PTOKEN" -H 'content-type: application/json' -d @"$WORK/metas-1.json" "$BASE/api/plans/$PLAN/values")"
-echo "  fijar las restantes:                                $(timed -H "Authorization: Bearer $PTOKEN" -H 'content-type: application/json' -d @"$WORK/metas-2.json" "$BASE/api/plans/$PLAN/values")"
+echo "  fijar una meta por distrito (líneas de base de la medición): $(timed -H "Authorization: Bearer $PTOKEN" -H 'content-type: application/json' -d @"$WORK/metas.json" "$BASE/api/plans/$PLAN/values")"
 echo "  ver el plan (valor actual de cada meta):           $(timed -H "Authorization: Bearer $TOKEN" "$BASE/api/plans/$PLAN")"
 echo "  exportarlo en XLSX:                                $(timed -H "Authorization: Bearer $TOKEN" "$BASE/api/plans/$PLAN/xlsx")"

@@ -494,7 +494,7 @@ await page.getByLabel("Hasta").fill(`31/12/${by}`);
 await page.getByLabel(/MEC · Ministerio de Educación/).check();
 await page.getByLabel(/MSPBS · Ministerio de Salud/).check();
 await page.getByLabel("Compromisos").fill("operativo; MSPBS; vacunación en las escuelas");
-await page.getByLabel(/Logro 4 en 02 al/).check();
+await page.getByLabel(/Logro 4 en .*San Pedro/).check();
 await page.getByRole("button", { name: "Crear acuerdo" }).click();
 await page.waitForURL(/\/acuerdos-de-gestion\/\d+\?hecho=creado/);
 expect(await page.getByText("Borrador (sin firmar)").isVisible(), "el acuerdo no quedó como borrador");

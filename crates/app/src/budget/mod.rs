@@ -653,10 +653,12 @@ pub fn summary(
         }
         total.needed += cost;
     }
-    // A strategic action needs what its services need (the plan in force says which).
+    // A strategic action needs what its services need (the plan in force says which: an
+    // official one before an illustrative one).
     let plan = vamos_store::plans::list(&mut store.db())?
         .into_iter()
-        .find(|p| p.status == "vigente");
+        .filter(|p| p.status == "vigente")
+        .min_by_key(|p| (p.illustrative, std::cmp::Reverse(p.id)));
     let actions = match &plan {
         Some(p) => vamos_store::plans::get(&mut store.db(), p.id)?
             .map(|f| f.actions)
@@ -693,7 +695,7 @@ pub fn summary(
         },
         "lines": lines.len(),
         "illustrative": lines.iter().any(|l| l.illustrative),
-        "scenario": scenario.as_ref().map(|s| json!({"id": s.id, "name": s.name, "territory": s.territory, "logro": s.logro, "target": s.target, "by": s.by_year, "measurement": s.measurement, "catalogue_version": s.catalogue_version})),
+        "scenario": scenario.as_ref().map(|s| json!({"id": s.id, "name": s.name, "territory": s.territory, "territory_name": crate::plans::territory_name(&s.territory), "logro": s.logro, "target": s.target, "by": s.by_year, "measurement": s.measurement, "catalogue_version": s.catalogue_version})),
         "total": total.json(),
         "national_lines": department.map(|_| national.json()),
         "by_source": by_source.iter().map(|(s, x)| json!({"source": s, "label": source_label(*s), "stages": x.json()})).collect::<Vec<_>>(),

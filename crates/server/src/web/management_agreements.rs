@@ -58,12 +58,22 @@ async fn render_list(
                 .iter()
                 .map(|i| context! { code => i.code, name => i.name })
                 .collect();
+            // Territories by name: a code such as `02` would read as a number in a message.
+            let targets: Vec<JValue> = targets
+                .iter()
+                .map(|x| {
+                    context! {
+                        territory => x.territory, name => vamos_app::plans::territory_name(&x.territory),
+                        logro => x.logro, year => x.year, coverage => x.coverage,
+                    }
+                })
+                .collect();
             let (status, refused) =
                 refused.map_or((axum::http::StatusCode::OK, None), |(s, m)| (s, Some(m)));
             page.html_status(
                 status,
                 "acuerdos_de_gestion.html",
-                context! { items => JValue::from_serialize(&items), targets => JValue::from_serialize(&targets), institutions, can_edit, refused, form },
+                context! { items => JValue::from_serialize(&items), targets, institutions, can_edit, refused, form },
             )
         }
         Err(e) => page.error(&e),
