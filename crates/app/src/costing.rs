@@ -703,7 +703,7 @@ pub fn compare(store: &mut dyn Store, actor: &Actor, ids: &[i64]) -> Result<serd
             "id": s.id, "name": s.name, "territory": field(&s.result, "territory"), "logro": s.logro,
             "target": s.target, "by": s.by_year, "baseline": field(&s.result, "baseline"),
             "units_to_protect": field(&s.result, "units_to_protect"), "total_cost": s.total_cost,
-            "verification": field(&s.result, "verification"), "measurement": s.measurement,
+            "verification": field(&s.result, "verification"), "parameters": field(&s.result, "parameters"), "measurement": s.measurement,
             "catalogue_version": s.catalogue_version, "saved_by": s.saved_by, "saved_at": s.saved_at,
         })).collect::<Vec<_>>(),
         "by_service": services.into_iter().map(|(code, (name, institution, costs))| serde_json::json!({

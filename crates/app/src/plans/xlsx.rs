@@ -354,15 +354,27 @@ pub fn write(f: &Framework) -> anyhow::Result<Vec<u8>> {
                 .values
                 .iter()
                 .map(|v| {
+                    // A measured indicator's figures are coverages: shown as percentages.
+                    let share = f
+                        .indicators
+                        .iter()
+                        .any(|i| i.code == v.indicator && i.kind != "manual");
+                    let figure = |x: Option<f64>| {
+                        if share {
+                            Cell::Share(x)
+                        } else {
+                            Cell::Number(x)
+                        }
+                    };
                     vec![
                         Cell::Text(v.indicator.clone()),
                         Cell::Text(v.territory.clone()),
                         Cell::Number(Some(v.year as f64)),
-                        Cell::Number(v.baseline),
+                        figure(v.baseline),
                         Cell::Number(v.baseline_measurement.map(|m| m as f64)),
-                        Cell::Number(v.target),
+                        figure(v.target),
                         Cell::Number(v.reported),
-                        Cell::Number(v.target.zip(v.baseline).map(|(t, b)| t - b)),
+                        figure(v.target.zip(v.baseline).map(|(t, b)| t - b)),
                     ]
                 })
                 .collect(),
@@ -375,6 +387,8 @@ pub fn write(f: &Framework) -> anyhow::Result<Vec<u8>> {
 enum Cell {
     Text(String),
     Number(Option<f64>),
+    /// A coverage, shown as a percentage (the cell keeps the fraction: 0.7 shows 70,0 %).
+    Share(Option<f64>),
 }
 
 fn plan_rows(p: &Plan) -> Vec<Vec<Cell>> {
@@ -404,7 +418,10 @@ fn write_rows(ws: &mut Worksheet, rows: &[Vec<Cell>]) -> anyhow::Result<()> {
                 Cell::Number(Some(n)) => {
                     ws.write_number(r, c, *n)?;
                 }
-                Cell::Number(None) => {}
+                Cell::Share(Some(n)) => {
+                    ws.write_number_with_format(r, c, *n, &Format::new().set_num_format("0.0%"))?;
+                }
+                Cell::Number(None) | Cell::Share(None) => {}
             }
         }
     }

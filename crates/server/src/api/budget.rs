@@ -61,10 +61,16 @@ pub async fn get_budget(
     ))
 }
 
+/// A budget file of the Ministry of Finance: CSV, or an XLSX workbook (its first sheet).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)] // reason: describes the body; the handler reads it as bytes
+pub struct BudgetFile(Vec<u8>);
+
 /// `POST /api/budget`
 #[utoipa::path(post, path = "/api/budget", tag = "planificación",
     summary = "Importar líneas de presupuesto (CSV o XLSX del Ministerio de Hacienda; mapeo de columnas NO VERIFICADO): todo o nada, reemplaza los años que trae",
-    request_body(content((String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+    request_body(content((String = "text/csv"), (BudgetFile = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
     responses(
         (status = 201, description = "Importado", body = Object),
         (status = 413, description = "Demasiado grande", body = crate::error::ErrorBody),

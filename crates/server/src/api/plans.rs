@@ -37,6 +37,12 @@ pub fn uploads() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(import_plan))
 }
 
+/// A plan as an XLSX workbook in the template's format (the body of `POST /api/plans`).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)] // reason: describes the body; the handler reads it as bytes
+pub struct PlanWorkbook(Vec<u8>);
+
 /// `GET /api/plans`
 #[utoipa::path(get, path = "/api/plans", tag = "planificación",
     summary = "Planes del Marco Estratégico: nombre, versión, período, estado, si es ilustrativo",
@@ -86,7 +92,7 @@ pub async fn plan_template(
 /// `POST /api/plans`
 #[utoipa::path(post, path = "/api/plans", tag = "planificación",
     summary = "Importar un plan desde un libro XLSX con el formato de la plantilla (todo o nada; mismo nombre y versión: lo reemplaza)",
-    request_body(content((String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+    request_body(content((PlanWorkbook = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), (PlanWorkbook = "application/octet-stream"))),
     responses(
         (status = 201, description = "Importado", body = Object),
         (status = 413, description = "Demasiado grande", body = crate::error::ErrorBody),

@@ -67,6 +67,7 @@ pub async fn page(
     let actor = user.as_actor();
     let can_save = user.can(Permission::PlansEdit);
     let can_adopt = user.can(Permission::TargetsSet);
+    let can_plans = user.can(Permission::PlansRead);
     match st
         .pool
         .run(move |s| Ok(c::cost(s, &actor, &cat, &cq)?))
@@ -74,7 +75,7 @@ pub async fn page(
     {
         Ok(r) => page.html(
             "costeo.html",
-            context! { form, result => JValue::from_serialize(&r), can_save, can_adopt },
+            context! { form, result => JValue::from_serialize(&r), can_save, can_adopt, can_plans },
         ),
         Err(e)
             if e.status == axum::http::StatusCode::BAD_REQUEST

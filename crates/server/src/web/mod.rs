@@ -638,7 +638,7 @@ async fn home(page: Page) -> Response {
                 t.push(context! { href => "/casos", key => "task-cases" });
                 t.push(context! { href => "/barreras", key => "task-barriers" });
             }
-            if page.can(Permission::TargetsSet) {
+            if page.can(Permission::TargetsSet) || page.can(Permission::PlansRead) {
                 t.push(context! { href => "/costeo", key => "task-costing" });
             }
             if page.can(Permission::PlansRead) {

@@ -341,13 +341,19 @@ pub async fn act(
                         .iter()
                         .any(|i| i.code == indicator && i.kind == "manual");
                     // A coverage is typed in percent on the page (the field says so): `70`
-                    // or `70 %` is 0.7.
+                    // or `70 %` is 0.7; a decimal below 1 (`0,7`) is read as the fraction it is.
                     let typed_percent = a.meta.as_deref().is_some_and(|m| m.contains('%'));
                     let scale = |x: Option<f64>| {
                         if manual || typed_percent {
                             x
                         } else {
-                            x.map(|v| v / 100.0)
+                            x.map(|v| {
+                                if v < 1.0 && v.fract() != 0.0 {
+                                    v
+                                } else {
+                                    v / 100.0
+                                }
+                            })
                         }
                     };
                     p::set_values(
