@@ -41,6 +41,87 @@ pub struct CostQuery {
     /// The measurement (the latest when absent).
     #[serde(default)]
     pub measurement: Option<i64>,
+    /// How the units are chosen, the path over the years, pooling, unit costs per territory.
+    #[serde(default)]
+    pub options: CostOptions,
+}
+
+/// The costing's options beyond the defaults (cheapest units first, equal yearly steps, each
+/// district its own target, the catalogue's unit costs).
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize, PartialEq)]
+pub struct CostOptions {
+    /// `menor_costo` (default) or `proporcional`: units in proportion to the whole gap.
+    #[serde(default)]
+    pub selection: Option<String>,
+    /// `pasos_iguales` (default), `al_inicio` (more in the first years) or `al_final`.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// A department's or the nation's target applied to the territory as one pool (the
+    /// cheapest units anywhere in it) instead of to each district.
+    #[serde(default)]
+    pub pool: bool,
+    /// Unit costs set for territories (service index, territory, PYG): a district's own, else
+    /// its department's, else the nation's, else the catalogue's. They price the services; the
+    /// order of the units stays the catalogue's.
+    #[serde(skip)]
+    pub unit_costs: Vec<(usize, TerritoryCode, i64)>,
+}
+
+impl CostOptions {
+    /// Checks the options' words.
+    pub fn check(&self) -> Result<()> {
+        if !matches!(
+            self.selection.as_deref(),
+            None | Some("menor_costo" | "proporcional")
+        ) {
+            return Err(Error::bad_request(
+                "selección desconocida: menor_costo o proporcional",
+            ));
+        }
+        if !matches!(
+            self.path.as_deref(),
+            None | Some("pasos_iguales" | "al_inicio" | "al_final")
+        ) {
+            return Err(Error::bad_request(
+                "camino desconocido: pasos_iguales, al_inicio o al_final",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The share of the units protected by the end of year `y` of `years`.
+    fn reached(&self, y: u32, years: u32) -> f64 {
+        let x = f64::from(y) / f64::from(years.max(1));
+        match self.path.as_deref() {
+            Some("al_inicio") => 1.0 - (1.0 - x) * (1.0 - x),
+            Some("al_final") => x * x,
+            _ => x,
+        }
+    }
+
+    /// The unit cost of catalogue service `s` in district `d`.
+    fn price(&self, catalogue: &Catalogue, s: usize, d: vamos_domain::DistrictCode) -> i64 {
+        let own = |t: TerritoryCode| {
+            self.unit_costs
+                .iter()
+                .find(|(x, at, _)| *x == s && *at == t)
+                .map(|(_, _, c)| *c)
+        };
+        own(TerritoryCode::District(d))
+            .or_else(|| own(TerritoryCode::Department(d.department())))
+            .or_else(|| own(TerritoryCode::Nation))
+            .unwrap_or_else(|| catalogue.services.get(s).map_or(0, |x| x.unit_cost_pyg))
+    }
+
+    /// How the result says it chose and spread the units.
+    fn describe(&self) -> serde_json::Value {
+        serde_json::json!({
+            "selection": match self.selection.as_deref() { Some("proporcional") => "proporcional a toda la brecha", _ => "menor costo primero" },
+            "path": match self.path.as_deref() { Some("al_inicio") => "más al inicio", Some("al_final") => "más al final", _ => "pasos iguales por año" },
+            "pool": if self.pool { "el territorio como un solo conjunto" } else { "cada distrito con la meta" },
+            "unit_costs_set": self.unit_costs.len(),
+        })
+    }
 }
 
 /// One service's share.
@@ -87,6 +168,8 @@ pub struct Costing {
     pub total_cost: i64,
     pub verification: serde_json::Value,
     pub parameters: serde_json::Value,
+    /// The options as asked (what a saved scenario is costed again with).
+    pub options: CostOptions,
     pub catalogue_version: String,
     /// When the registry behind the gaps was read (RFC 3339): kept gaps answer until the
     /// server reads the figures again as counter-referrals and changes move them.
@@ -250,6 +333,65 @@ pub fn warm(store: &mut dyn Store, catalogue: &Catalogue) -> Result<Option<usize
 /// How often, at most, the server reads the nation's gaps again as the figures move.
 pub const WARM_EVERY: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
+/// Sets the unit cost of catalogue service `service` in `territory` (removes it with `None`),
+/// as `actor` (`planes:editar`, the territory in its scope); audited.
+pub fn set_unit_cost(
+    store: &mut dyn Store,
+    actor: &Actor,
+    catalogue: &Catalogue,
+    territory: &str,
+    service: &str,
+    cost: Option<i64>,
+) -> Result<()> {
+    actor.require(Permission::PlansEdit)?;
+    let t = crate::registry::parse_territory(Some(territory))?;
+    if !actor.scope.covers(t) {
+        return Err(Error::forbidden(format!(
+            "{} está fuera de su ámbito territorial",
+            Territory::official().name_of(t)
+        )));
+    }
+    if !catalogue.services.iter().any(|s| s.code == service) {
+        return Err(Error::bad_request(format!(
+            "servicio desconocido en el catálogo: «{}»",
+            service.chars().take(40).collect::<String>()
+        )));
+    }
+    if cost.is_some_and(|c| !(0..=1_000_000_000_000).contains(&c)) {
+        return Err(Error::bad_request(
+            "costo unitario entre 0 y un billón de guaraníes",
+        ));
+    }
+    vamos_store::costing::set_unit_cost(
+        &mut store.db(),
+        &vamos_store::costing::UnitCost {
+            territory: t.to_string(),
+            service: service.to_string(),
+            unit_cost: cost.unwrap_or(0),
+            set_by: actor.name.clone(),
+            set_at: crate::clock::now_rfc3339(),
+        },
+        cost.is_none(),
+    )?;
+    actor.audit(
+        store,
+        "definir costo unitario",
+        "costo unitario",
+        &format!("{t} {service}"),
+        "planificación",
+        &cost.map_or("quitado".to_string(), |c| format!("ok: {c}")),
+    )
+}
+
+/// The unit costs set per territory, for those who read the Logros.
+pub fn unit_cost_list(
+    store: &mut dyn Store,
+    actor: &Actor,
+) -> Result<Vec<vamos_store::costing::UnitCost>> {
+    actor.require(Permission::LogrosRead)?;
+    Ok(vamos_store::costing::unit_costs(&mut store.db())?)
+}
+
 /// The unit cost of every catalogue service (its `costo_unitario_pyg`).
 pub fn unit_costs(catalogue: &Catalogue) -> Vec<i64> {
     catalogue.services.iter().map(|s| s.unit_cost_pyg).collect()
@@ -319,6 +461,19 @@ pub fn cost(
             "gastos administrativos entre 0 y 10 (0,1 = 10 %); indexación anual entre -0,5 y 1",
         ));
     }
+    q.options.check()?;
+    let mut q = q.clone();
+    q.options.unit_costs = vamos_store::costing::unit_costs(&mut store.db())?
+        .iter()
+        .filter_map(|u| {
+            let s = catalogue
+                .services
+                .iter()
+                .position(|x| x.code == u.service)?;
+            Some((s, TerritoryCode::parse(&u.territory).ok()?, u.unit_cost))
+        })
+        .collect();
+    let q = &q;
     let served = SERVE_KEPT.load(std::sync::atomic::Ordering::Relaxed);
     let (all, gaps_read_at, base) = gaps_of(store, catalogue, &m, t, !served)?;
     if q.by <= base {
@@ -361,7 +516,15 @@ pub fn cost(
             "units": out.unknown, "unit_cost": q.verification_cost,
             "cost": out.unknown as i64 * q.verification_cost,
         }),
-        parameters: serde_json::json!({"overhead": q.overhead, "indexation": q.indexation, "path": "pasos iguales por año", "selection": "menor costo primero"}),
+        parameters: {
+            let mut p = q.options.describe();
+            if let Some(o) = p.as_object_mut() {
+                o.insert("overhead".into(), q.overhead.into());
+                o.insert("indexation".into(), q.indexation.into());
+            }
+            p
+        },
+        options: q.options.clone(),
         gaps_read_at,
         catalogue_version: catalogue.version.clone(),
         synthetic: m.synthetic,
@@ -386,58 +549,109 @@ pub fn scenario(catalogue: &Catalogue, gaps: &[&Gap], q: &CostQuery, base: i32) 
     let years = u32::try_from(q.by - base).unwrap_or(1).max(1);
     let factor = |year: u32| (1.0 + q.overhead) * (1.0 + q.indexation).powi(year as i32);
     // Per service (catalogue index): units and cost in PYG (not yet rounded).
-    let mut services: BTreeMap<usize, (u64, f64)> = BTreeMap::new();
+    let mut services: BTreeMap<usize, (u64, f64, f64)> = BTreeMap::new();
     let mut by_year: Vec<(u64, f64)> = vec![(0, 0.0); years as usize];
     let mut year_services: Vec<BTreeMap<usize, f64>> = vec![BTreeMap::new(); years as usize];
     let (mut units, mut unreachable, mut unknown) = (0u64, 0u64, 0u64);
     let identified: u64 = gaps.iter().map(|g| g.identified).sum();
     let mut protected_by: Vec<u64> = vec![gaps.iter().map(|g| g.protected).sum(); years as usize];
-    for g in gaps {
-        let goal = (q.target * g.identified as f64 - 1e-9).ceil().max(0.0) as u64;
-        let need = g.needed(q.target);
-        unreachable += goal.saturating_sub(g.protected).saturating_sub(need);
+    let o = &q.options;
+    let goal = |identified: u64| (q.target * identified as f64 - 1e-9).ceil().max(0.0) as u64;
+    // Per gap, the units protected by the end of each year (index 0: none yet).
+    let counts: Vec<Vec<u64>> = if o.pool && gaps.len() > 1 {
+        let protected: u64 = gaps.iter().map(|g| g.protected).sum();
+        let open: u64 = gaps.iter().map(|g| g.unprotected()).sum();
+        let need = goal(identified).saturating_sub(protected).min(open);
+        unreachable += goal(identified)
+            .saturating_sub(protected)
+            .saturating_sub(need);
+        let per_year: Vec<Vec<u64>> = (0..=years)
+            .map(|y| {
+                let k = (need as f64 * o.reached(y, years)).round() as u64;
+                vamos_engine::costing::pooled(gaps, k)
+            })
+            .collect();
+        (0..gaps.len())
+            .map(|i| {
+                per_year
+                    .iter()
+                    .map(|c| c.get(i).copied().unwrap_or(0))
+                    .collect()
+            })
+            .collect()
+    } else {
+        gaps.iter()
+            .map(|g| {
+                let need = g.needed(q.target);
+                unreachable += goal(g.identified)
+                    .saturating_sub(g.protected)
+                    .saturating_sub(need);
+                (0..=years)
+                    .map(|y| (need as f64 * o.reached(y, years)).round() as u64)
+                    .collect()
+            })
+            .collect()
+    };
+    let take = |g: &Gap, k: u64| {
+        if o.selection.as_deref() == Some("proporcional") {
+            g.take_share(k)
+        } else {
+            g.take(k)
+        }
+    };
+    for (g, steps) in gaps.iter().zip(&counts) {
+        let need = steps.last().copied().unwrap_or(0);
         units += need;
-        unknown += g.take(need).unknown;
-        let mut before = g.take(0);
+        unknown += take(g, need).unknown;
+        let mut before = take(g, 0);
         for y in 1..=years {
-            let k = (need as f64 * f64::from(y) / f64::from(years)).round() as u64;
-            let now = g.take(k);
+            let now = take(g, steps.get(y as usize).copied().unwrap_or(need));
             let f = factor(y);
             for (s, (a, b)) in g
                 .services
                 .iter()
                 .zip(now.by_service.iter().zip(&before.by_service))
             {
-                let cost = catalogue.services.get(*s).map_or(0, |x| x.unit_cost_pyg) as f64;
-                let e = services.entry(*s).or_insert((0, 0.0));
-                e.0 += a - b;
-                e.1 += (a - b) as f64 * cost * f;
+                let cost = o.price(catalogue, *s, g.district) as f64;
+                let added = a.saturating_sub(*b);
+                let e = services.entry(*s).or_insert((0, 0.0, 0.0));
+                e.0 += added;
+                e.1 += added as f64 * cost * f;
+                e.2 += added as f64 * cost;
                 if let Some(row) = by_year.get_mut(y as usize - 1) {
-                    row.1 += (a - b) as f64 * cost * f;
+                    row.1 += added as f64 * cost * f;
                 }
                 if let Some(row) = year_services.get_mut(y as usize - 1) {
-                    *row.entry(*s).or_default() += (a - b) as f64 * cost * f;
+                    *row.entry(*s).or_default() += added as f64 * cost * f;
                 }
             }
+            let added = now.units.saturating_sub(before.units);
             if let Some(row) = by_year.get_mut(y as usize - 1) {
-                row.0 += now.units - before.units;
+                row.0 += added;
             }
             for p in protected_by.iter_mut().skip(y as usize - 1) {
-                *p += now.units - before.units;
+                *p += added;
             }
             before = now;
         }
     }
     let by_service: Vec<ServiceCost> = services
         .into_iter()
-        .filter_map(|(i, (n, c))| {
+        .filter_map(|(i, (n, c, plain))| {
             let s = catalogue.services.get(i)?;
+            // With unit costs set per territory, the mean over the units (before overhead
+            // and indexation); else the catalogue's.
+            let unit_cost = if q.options.unit_costs.iter().any(|(x, ..)| *x == i) {
+                (plain / n.max(1) as f64).round() as i64
+            } else {
+                s.unit_cost_pyg
+            };
             (n > 0).then(|| ServiceCost {
                 service: s.code.clone(),
                 name: s.name.clone(),
                 institution: s.institution.clone(),
                 units: n,
-                unit_cost: s.unit_cost_pyg,
+                unit_cost,
                 cost: c.round() as i64,
             })
         })
@@ -529,6 +743,7 @@ pub fn sweep(
             indexation: 0.0,
             verification_cost: 0,
             measurement: None,
+            options: Default::default(),
         };
         let mut total = 0;
         for g in &all {

@@ -45,6 +45,24 @@ pub struct CostArgs {
     /// Carpeta del catálogo con que se clasificó la medición (por defecto, el ilustrativo).
     #[arg(long)]
     pub catalogue: Option<std::path::PathBuf>,
+    /// Cómo se eligen las unidades: menor_costo (por defecto) o proporcional (en proporción a
+    /// toda la brecha).
+    #[arg(long)]
+    pub selection: Option<String>,
+    /// El camino hacia la meta: pasos_iguales (por defecto), al_inicio o al_final.
+    #[arg(long)]
+    pub path: Option<String>,
+    /// Un departamento o la nación como un solo conjunto (las unidades más baratas en cualquier
+    /// distrito) en lugar de la meta en cada distrito.
+    #[arg(long)]
+    pub pool: bool,
+    /// Fija el costo unitario de un servicio en --territory (SERVICIO=PYG) y termina; con
+    /// SERVICIO= lo quita (vuelve a regir el del catálogo).
+    #[arg(long, conflicts_with_all = ["sweep", "save", "compare"])]
+    pub set_unit_cost: Option<String>,
+    /// Lista los costos unitarios fijados por territorio y termina.
+    #[arg(long, conflicts_with_all = ["sweep", "save", "compare"])]
+    pub unit_costs: bool,
     /// Guarda el costeo como escenario con este nombre, para compararlo con otros y con el
     /// presupuesto (`vamos cost --compare`, `vamos budget show --scenario`).
     #[arg(long, conflicts_with = "sweep")]
@@ -79,6 +97,50 @@ pub fn cost(a: &CostArgs) -> Result<ExitCode> {
         } else {
             print_comparison(&out);
         }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if a.unit_costs {
+        for u in c::unit_cost_list(store.as_mut(), &who)? {
+            println!(
+                "  {:<5} {:<40} {:>14} PYG ({}, {})",
+                u.territory,
+                u.service,
+                pyg(u.unit_cost),
+                u.set_by,
+                vamos_app::clock::moment_es(&u.set_at)
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(set) = &a.set_unit_cost {
+        let territory = a.territory.as_deref().unwrap_or("PY");
+        let (service, cost) = set
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--set-unit-cost espera SERVICIO=PYG"))?;
+        let cost = match cost.trim() {
+            "" => None,
+            x => Some(
+                x.replace('.', "")
+                    .parse::<i64>()
+                    .map_err(|_| anyhow::anyhow!("costo unitario inválido: «{x}»"))?,
+            ),
+        };
+        c::set_unit_cost(
+            store.as_mut(),
+            &who,
+            &catalogue,
+            territory,
+            service.trim(),
+            cost,
+        )?;
+        println!(
+            "Costo unitario de {} en {territory}: {}",
+            service.trim(),
+            cost.map_or("el del catálogo".to_string(), |c| format!(
+                "{} PYG",
+                pyg(c)
+            ))
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let (Some(territory), Some(target)) = (a.territory.clone(), a.target) else {
@@ -122,6 +184,12 @@ pub fn cost(a: &CostArgs) -> Result<ExitCode> {
         indexation: a.indexation,
         verification_cost: a.verification_cost,
         measurement: a.measurement,
+        options: c::CostOptions {
+            selection: a.selection.clone(),
+            path: a.path.clone(),
+            pool: a.pool,
+            unit_costs: Vec::new(),
+        },
     };
     let out = match &a.save {
         Some(name) => {

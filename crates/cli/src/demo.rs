@@ -120,6 +120,7 @@ fn plan(s: &mut dyn Store, catalogue: &vamos_catalogue::Catalogue, db: &str) -> 
             indexation: 0.0,
             verification_cost: 0,
             measurement: None,
+            options: Default::default(),
         },
     )?;
     println!(
@@ -284,6 +285,7 @@ fn planning(s: &mut dyn Store, catalogue: &vamos_catalogue::Catalogue, out: &Pat
                 indexation: 0.04,
                 verification_cost: 0,
                 measurement: None,
+                options: Default::default(),
             };
             vamos_app::costing::save(s, &planner, catalogue, &q, &name)?.0
         }

@@ -218,6 +218,7 @@ fn doubling_a_unit_cost_doubles_that_services_cost() {
             indexation: 0.0,
             verification_cost: 0,
             measurement: None,
+            options: Default::default(),
         };
         let run = |cat: &vamos_catalogue::Catalogue| {
             let costs = vamos_app::costing::unit_costs(cat);
@@ -323,5 +324,127 @@ fn a_target_outside_zero_to_one_is_refused_for_one_scenario_and_for_a_sweep() {
                 String::from_utf8_lossy(&o.stderr)
             );
         }
+    }
+}
+
+#[test]
+fn a_unit_cost_set_for_a_territory_prices_that_service_there() {
+    for s in SITES.iter() {
+        let mut store = s.db.open();
+        let catalogue = vamos_app::measurements::load_catalogue(None).unwrap();
+        let (m, _) = store.measurement(None).unwrap().unwrap();
+        let t = vamos_domain::TerritoryCode::parse("1116").unwrap();
+        let (data, as_of, until) =
+            vamos_app::measurements::registry_as_figures_stand(store.as_mut(), &m, t, 1).unwrap();
+        let cls = vamos_engine::classify::Classifier::new(&catalogue, &data, as_of)
+            .with_counter_referrals_until(until);
+        let all =
+            vamos_engine::costing::gaps(&cls, &data, &vamos_app::costing::unit_costs(&catalogue));
+        let mine: Vec<&vamos_engine::costing::Gap> = all
+            .iter()
+            .filter(|g| g.category == vamos_domain::services::Category::Hogares)
+            .collect();
+        let mut q = vamos_app::costing::CostQuery {
+            territory: "1116".into(),
+            logro: 9,
+            target: 1.0,
+            by: 2028,
+            overhead: 0.0,
+            indexation: 0.0,
+            verification_cost: 0,
+            measurement: None,
+            options: Default::default(),
+        };
+        let before = vamos_app::costing::scenario(&catalogue, &mine, &q, 2026).by_service;
+        let first = before.first().unwrap();
+        let index = catalogue
+            .services
+            .iter()
+            .position(|x| x.code == first.service)
+            .unwrap();
+        // Set for Villeta's department: it applies to Villeta.
+        let dept = vamos_domain::TerritoryCode::parse("11").unwrap();
+        q.options.unit_costs = vec![(index, dept, 2 * first.unit_cost)];
+        let after = vamos_app::costing::scenario(&catalogue, &mine, &q, 2026).by_service;
+        for (a, b) in before.iter().zip(&after) {
+            if a.service == first.service {
+                assert_eq!(b.cost, 2 * a.cost, "{}", s.db.label);
+                assert_eq!(b.unit_cost, 2 * a.unit_cost);
+            } else {
+                assert_eq!(b.cost, a.cost, "{}", s.db.label);
+            }
+        }
+        // Set for another department: Villeta keeps the catalogue's.
+        q.options.unit_costs = vec![(index, vamos_domain::TerritoryCode::parse("02").unwrap(), 1)];
+        assert_eq!(
+            vamos_app::costing::scenario(&catalogue, &mine, &q, 2026).by_service,
+            before
+        );
+    }
+}
+
+#[test]
+fn choices_paths_and_pools_keep_the_costing_sound() {
+    for s in SITES.iter() {
+        let base = s.cost("PY", "7", "0.8", &[]);
+        // Everyone: every choice protects every unit at the same cost.
+        let all = s.cost("PY", "7", "1.0", &[]);
+        for extra in [&["--selection", "proporcional"][..], &["--pool"][..]] {
+            let c = s.cost("PY", "7", "1.0", extra);
+            assert_eq!(c["units_to_protect"], all["units_to_protect"], "{extra:?}");
+            assert!(
+                (int(&c["total_cost"]) - int(&all["total_cost"])).abs()
+                    <= 2 * c["by_service"].as_array().unwrap().len() as i64,
+                "{extra:?}"
+            );
+        }
+        // In proportion costs at least what the cheapest units cost.
+        let share = s.cost("PY", "7", "0.8", &["--selection", "proporcional"]);
+        assert_eq!(share["units_to_protect"], base["units_to_protect"]);
+        assert!(
+            int(&share["total_cost"]) >= int(&base["total_cost"]),
+            "{}",
+            s.db.label
+        );
+        // One pool: the cheapest units anywhere cost no more, for no more units.
+        let pool = s.cost("PY", "7", "0.8", &["--pool"]);
+        if int(&pool["units_to_protect"]) <= int(&base["units_to_protect"]) {
+            assert!(
+                int(&pool["total_cost"]) <= int(&base["total_cost"]),
+                "{}",
+                s.db.label
+            );
+        }
+        // More at the start: the first year protects at least the equal step's units; the
+        // same units overall.
+        let early = s.cost("PY", "7", "0.8", &["--path", "al_inicio"]);
+        let late = s.cost("PY", "7", "0.8", &["--path", "al_final"]);
+        let first = |c: &Value| int(&c["by_year"][0]["units"]);
+        assert!(first(&early) >= first(&base) && first(&base) >= first(&late));
+        for c in [&early, &late] {
+            assert_eq!(c["units_to_protect"], base["units_to_protect"]);
+        }
+        // An unknown word is refused.
+        let o = vamos(
+            &[
+                "cost",
+                "--db",
+                &s.db.url,
+                "--territory",
+                "PY",
+                "--logro",
+                "7",
+                "--target",
+                "0.8",
+                "--by",
+                "2028",
+                "--path",
+                "rapido",
+            ],
+            &s.dir,
+            &[],
+        );
+        assert!(!o.status.success());
+        assert!(String::from_utf8_lossy(&o.stderr).contains("camino desconocido"));
     }
 }

@@ -3561,6 +3561,26 @@ fn planning_over_the_api_the_budget_is_imported_nationally_and_read_by_authoriti
             f.session_of(Role::Mesa),
         );
         assert_eq!(call(&f.s, mesa, "get", "/api/budget", None).0, 403);
+        // Unit costs per territory: a planner sets them in its territory only.
+        let unit = |t: &str, cost: i64| json!({"territory": t, "service": "agua_segura", "unit_cost": cost});
+        let set = |who: &Who, body: Value| {
+            call(&f.s, who, "post", "/api/costing/unit-costs", Some(body)).0
+        };
+        assert_eq!(set(plan, unit(&f.ta, 123_000)), 200);
+        assert_eq!(set(plan, unit(&format!("{:04}", f.db_b), 1)), 403);
+        assert_eq!(set(auto, unit(&f.ta, 1)), 403);
+        let (st, v, _) = call(&f.s, auto, "get", "/api/costing/unit-costs", None);
+        assert_eq!(st, 200, "{v}");
+        assert!(
+            v["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|u| u["territory"] == f.ta.as_str() && u["unit_cost"] == 123_000),
+            "{v}"
+        );
+        let none = json!({"territory": f.ta, "service": "agua_segura", "unit_cost": null});
+        assert_eq!(set(plan, none), 200);
         // The budget is national: an account bound to a district may not replace a year of it.
         // A CSV with a formula in a text cell is stored as text and read back as such.
         let csv = "anio,entidad,programa,fuente_financiamiento,presupuesto_vigente,obligado,pagado\n2031,MEC,=HYPERLINK(\"http://x\"),10,100,50,25\n";

@@ -61,6 +61,48 @@ impl Gap {
         goal.saturating_sub(self.protected).min(self.unprotected())
     }
 
+    /// How many of the cheapest units cost at most `c` (their costs never decrease).
+    pub fn at_most(&self, c: i64) -> u64 {
+        let (mut lo, mut hi) = (0usize, self.prefix_cost.len().saturating_sub(1));
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let cost = self.prefix_cost.get(mid + 1).copied().unwrap_or(0)
+                - self.prefix_cost.get(mid).copied().unwrap_or(0);
+            if cost <= c {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo as u64
+    }
+
+    /// The dearest unit's cost (0 when every unit is protected).
+    pub fn dearest(&self) -> i64 {
+        let n = self.prefix_cost.len();
+        if n < 2 {
+            return 0;
+        }
+        self.prefix_cost.get(n - 1).copied().unwrap_or(0)
+            - self.prefix_cost.get(n - 2).copied().unwrap_or(0)
+    }
+
+    /// `units` units chosen in proportion to every unit not protected — each service lacked,
+    /// and the cost, as that share of the whole gap (rounded down) — rather than the cheapest.
+    pub fn take_share(&self, units: u64) -> Take {
+        let all = self.take(self.unprotected());
+        let n = all.units.max(1);
+        let k = units.min(all.units);
+        let part = |x: u64| x.saturating_mul(k) / n;
+        Take {
+            units: k,
+            cost: i64::try_from(i128::from(all.cost) * i128::from(k) / i128::from(n))
+                .unwrap_or(i64::MAX),
+            by_service: all.by_service.iter().map(|x| part(*x)).collect(),
+            unknown: part(all.unknown),
+        }
+    }
+
     /// The `units` cheapest units (at most every unprotected one).
     pub fn take(&self, units: u64) -> Take {
         let k = usize::try_from(units.min(self.unprotected())).unwrap_or(usize::MAX);
@@ -72,6 +114,38 @@ impl Gap {
             unknown: at(&self.prefix_unknown),
         }
     }
+}
+
+/// The `k` cheapest units of `gaps` taken as one pool (a department costed as a whole): how
+/// many each gap gives — every unit cheaper than the `k`-th, then those costing the same in the
+/// order the gaps are listed. Taking more never takes fewer from any gap.
+pub fn pooled(gaps: &[&Gap], k: u64) -> Vec<u64> {
+    let total: u64 = gaps.iter().map(|g| g.unprotected()).sum();
+    let k = k.min(total);
+    if k == 0 {
+        return vec![0; gaps.len()];
+    }
+    let at_most = |c: i64| -> u64 { gaps.iter().map(|g| g.at_most(c)).sum() };
+    let (mut lo, mut hi) = (0i64, gaps.iter().map(|g| g.dearest()).max().unwrap_or(0));
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if at_most(mid) >= k {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    let mut counts: Vec<u64> = gaps
+        .iter()
+        .map(|g| if lo == 0 { 0 } else { g.at_most(lo - 1) })
+        .collect();
+    let mut left = k - counts.iter().sum::<u64>();
+    for (g, n) in gaps.iter().zip(counts.iter_mut()) {
+        let extra = (g.at_most(lo) - *n).min(left);
+        *n += extra;
+        left -= extra;
+    }
+    counts
 }
 
 /// One unit not protected: its cost and what it lacks.
@@ -296,5 +370,39 @@ mod tests {
         // A target beyond reach takes every unprotected unit.
         assert_eq!(g.take(g.needed(1.0)).units, 3);
         assert_eq!(g.take(10).cost, 15);
+    }
+
+    #[test]
+    fn a_pool_takes_the_cheapest_units_of_all_its_gaps() {
+        let a = gap(&[(2, 1, false), (8, 1, false), (9, 1, false)], 10, 5);
+        let b = gap(&[(3, 2, false), (4, 2, false), (20, 2, false)], 10, 5);
+        assert_eq!(pooled(&[&a, &b], 3), vec![1, 2], "2, 3, 4");
+        assert_eq!(pooled(&[&a, &b], 0), vec![0, 0]);
+        assert_eq!(pooled(&[&a, &b], 99), vec![3, 3], "at most every unit");
+        // Never fewer from a gap when more are taken.
+        let mut before = vec![0, 0];
+        for k in 0..=6 {
+            let now = pooled(&[&a, &b], k);
+            assert!(now.iter().zip(&before).all(|(x, y)| x >= y), "{k}: {now:?}");
+            assert_eq!(now.iter().sum::<u64>(), k);
+            before = now;
+        }
+    }
+
+    #[test]
+    fn a_proportional_choice_costs_the_gaps_average_per_unit() {
+        let g = gap(
+            &[(2, 1, false), (4, 1, true), (6, 2, false), (8, 2, false)],
+            10,
+            6,
+        );
+        let t = g.take_share(2);
+        assert_eq!(t.cost, 10, "half of 20");
+        assert_eq!(t.by_service, vec![1, 1]);
+        assert_eq!(t.unknown, 0, "a quarter of one, rounded down");
+        assert!(
+            g.take(2).cost <= t.cost,
+            "the cheapest choice never costs more"
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! Saved costing scenarios (migration 0029): a costing's question and its answer, kept to be
-//! compared with others and with the budget. How a target is costed is `vamos_app::costing`'s
+//! compared with others and with the budget; and unit costs set per territory (migration 0030). How a target is costed is `vamos_app::costing`'s
 //! business; the answer is stored as the JSON it returns.
 
 use crate::sql::Row;
@@ -101,4 +101,59 @@ pub fn delete(db: &mut crate::sql::Db<'_>, id: i64) -> Result<bool> {
         .raw()
         .execute("DELETE FROM costing_scenarios WHERE id = $1", &[id.into()])?
         > 0)
+}
+
+/// A service's unit cost set for a territory.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnitCost {
+    /// `PY`, `DD` or `DDdd`.
+    pub territory: String,
+    /// Catalogue service code.
+    pub service: String,
+    pub unit_cost: i64,
+    pub set_by: String,
+    pub set_at: String,
+}
+
+/// Sets (or replaces) a unit cost; `None` removes it (the catalogue's applies again).
+pub fn set_unit_cost(db: &mut crate::sql::Db<'_>, u: &UnitCost, remove: bool) -> Result<()> {
+    if remove {
+        db.raw().execute(
+            "DELETE FROM unit_costs WHERE territory = $1 AND service = $2",
+            &[u.territory.as_str().into(), u.service.as_str().into()],
+        )?;
+        return Ok(());
+    }
+    db.raw().execute(
+        "INSERT INTO unit_costs (territory, service, unit_cost, set_by, set_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (territory, service) DO UPDATE
+         SET unit_cost = excluded.unit_cost, set_by = excluded.set_by, set_at = excluded.set_at",
+        &[
+            u.territory.as_str().into(),
+            u.service.as_str().into(),
+            u.unit_cost.into(),
+            u.set_by.as_str().into(),
+            u.set_at.as_str().into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Every unit cost set (a few per territory: the table is small).
+pub fn unit_costs(db: &mut crate::sql::Db<'_>) -> Result<Vec<UnitCost>> {
+    Ok(db
+        .raw()
+        .query(
+            "SELECT territory, service, unit_cost, set_by, set_at FROM unit_costs ORDER BY territory, service",
+            &[],
+        )?
+        .iter()
+        .map(|r| UnitCost {
+            territory: r.text(0),
+            service: r.text(1),
+            unit_cost: r.int(2).unwrap_or(0),
+            set_by: r.text(3),
+            set_at: r.text(4),
+        })
+        .collect())
 }

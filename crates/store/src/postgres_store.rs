@@ -140,6 +140,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0029_planning",
         include_str!("../migrations/postgres/0029_planning.sql"),
     ),
+    (
+        "0030_unit_costs",
+        include_str!("../migrations/postgres/0030_unit_costs.sql"),
+    ),
 ];
 
 /// A PostgreSQL registry.

@@ -127,6 +127,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0029_planning",
         include_str!("../migrations/sqlite/0029_planning.sql"),
     ),
+    (
+        "0030_unit_costs",
+        include_str!("../migrations/sqlite/0030_unit_costs.sql"),
+    ),
 ];
 
 /// How much of the database file the server's counter-referral writer reads through a memory

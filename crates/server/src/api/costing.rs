@@ -21,6 +21,48 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_scenarios, save_scenario))
         .routes(routes!(get_scenario, delete_scenario))
         .routes(routes!(compare_scenarios))
+        .routes(routes!(list_unit_costs, set_unit_cost))
+}
+
+/// `GET /api/costing/unit-costs`
+#[utoipa::path(get, path = "/api/costing/unit-costs", tag = "planificación",
+    summary = "Costos unitarios fijados por territorio (sobre los del catálogo): territorio, servicio, costo, quién y cuándo",
+    responses((status = 200, description = "Correcto", body = Object)),
+    extensions(("x-vamos-permission" = json!(Permission::LogrosRead.code())), ("x-vamos-personal-data" = json!(false))))]
+pub async fn list_unit_costs(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
+    let list = p.act(&st, c::unit_cost_list).await?;
+    Ok(Json(json!({ "items": list })))
+}
+
+/// A unit cost to set.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnitCostBody {
+    /// PY, DD o DDdd
+    pub territory: String,
+    /// Código del servicio del catálogo
+    pub service: String,
+    /// Guaraníes por unidad atendida; null quita el fijado (rige el del catálogo)
+    pub unit_cost: Option<i64>,
+}
+
+/// `POST /api/costing/unit-costs`
+#[utoipa::path(post, path = "/api/costing/unit-costs", tag = "planificación",
+    summary = "Fijar (o quitar) el costo unitario de un servicio en un territorio: el de un distrito, si no el de su departamento, si no el nacional, si no el del catálogo",
+    request_body = UnitCostBody,
+    responses((status = 200, description = "Correcto", body = Object)),
+    extensions(("x-vamos-permission" = json!(Permission::PlansEdit.code())), ("x-vamos-personal-data" = json!(false))))]
+pub async fn set_unit_cost(
+    State(st): State<AppState>,
+    p: Principal,
+    Json(b): Json<UnitCostBody>,
+) -> ApiResult<Json<Value>> {
+    let cat = st.catalogue.clone();
+    p.act(&st, move |s, actor| {
+        c::set_unit_cost(s, actor, &cat, &b.territory, &b.service, b.unit_cost)
+    })
+    .await?;
+    Ok(Json(json!({ "ok": true })))
 }
 
 /// The target to cost.
@@ -43,6 +85,12 @@ pub struct CostParams {
     pub verification_cost: Option<i64>,
     /// Número de medición (por defecto, la última)
     pub measurement: Option<i64>,
+    /// menor_costo (por defecto) o proporcional
+    pub selection: Option<String>,
+    /// pasos_iguales (por defecto), al_inicio o al_final
+    pub path: Option<String>,
+    /// true: un departamento o la nación como un solo conjunto
+    pub pool: Option<bool>,
 }
 
 /// `GET /api/costing`
@@ -66,6 +114,12 @@ pub async fn costing(
         indexation: q.indexation.unwrap_or(0.0),
         verification_cost: q.verification_cost.unwrap_or(0),
         measurement: q.measurement,
+        options: c::CostOptions {
+            selection: q.selection,
+            path: q.path,
+            pool: q.pool.unwrap_or(false),
+            unit_costs: Vec::new(),
+        },
     };
     let out = p
         .act(&st, move |s, actor| c::cost(s, actor, &cat, &cq))
@@ -97,6 +151,9 @@ pub struct ScenarioBody {
     pub indexation: Option<f64>,
     pub verification_cost: Option<i64>,
     pub measurement: Option<i64>,
+    pub selection: Option<String>,
+    pub path: Option<String>,
+    pub pool: Option<bool>,
 }
 
 /// `POST /api/costing/scenarios`
@@ -120,6 +177,12 @@ pub async fn save_scenario(
         indexation: b.indexation.unwrap_or(0.0),
         verification_cost: b.verification_cost.unwrap_or(0),
         measurement: b.measurement,
+        options: c::CostOptions {
+            selection: b.selection,
+            path: b.path,
+            pool: b.pool.unwrap_or(false),
+            unit_costs: Vec::new(),
+        },
     };
     let (id, out) = p
         .act(&st, move |s, actor| c::save(s, actor, &cat, &q, &b.name))

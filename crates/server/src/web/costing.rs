@@ -41,6 +41,7 @@ pub async fn page(
     let form = context! {
         t => get("t"), logro => get("logro"), meta => get("meta"), anio => get("anio"),
         gastos => get("gastos"), indexacion => get("indexacion"), verificacion => get("verificacion"),
+        seleccion => get("seleccion"), camino => get("camino"), conjunto => get("conjunto"),
     };
     let asked = (
         get("t"),
@@ -62,6 +63,12 @@ pub async fn page(
             .and_then(|v| v.replace('.', "").parse().ok())
             .unwrap_or(0),
         measurement: None,
+        options: c::CostOptions {
+            selection: get("seleccion"),
+            path: get("camino"),
+            pool: get("conjunto").as_deref() == Some("si"),
+            unit_costs: Vec::new(),
+        },
     };
     let cat = st.catalogue.clone();
     let actor = user.as_actor();
@@ -166,6 +173,12 @@ pub struct SaveScenario {
     pub indexacion: f64,
     #[serde(default)]
     pub verificacion: i64,
+    #[serde(default)]
+    pub seleccion: String,
+    #[serde(default)]
+    pub camino: String,
+    #[serde(default)]
+    pub conjunto: String,
 }
 
 /// `POST /costeo/escenarios`: cost again and keep the result under a name.
@@ -192,6 +205,12 @@ pub async fn save(
         indexation: f.indexacion,
         verification_cost: f.verificacion,
         measurement: None,
+        options: c::CostOptions {
+            selection: Some(f.seleccion.clone()).filter(|x| !x.is_empty()),
+            path: Some(f.camino.clone()).filter(|x| !x.is_empty()),
+            pool: f.conjunto == "si",
+            unit_costs: Vec::new(),
+        },
     };
     let cat = st.catalogue.clone();
     match st
