@@ -28,6 +28,7 @@ pub mod fuzzing;
 pub mod grievances;
 pub mod history;
 pub mod imports;
+pub mod ipm;
 pub mod management_agreements;
 pub mod measurements;
 pub mod orientations;

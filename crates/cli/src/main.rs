@@ -14,6 +14,7 @@ mod cost;
 mod demo;
 mod grievances;
 mod identity;
+mod ipm;
 mod management_agreements;
 mod measure;
 mod ops;
@@ -126,6 +127,12 @@ enum Command {
     Budget {
         #[command(subcommand)]
         command: budget::BudgetCommand,
+    },
+    /// Pobreza multidimensional (Alkire–Foster): el índice de una tabla de privaciones según un
+    /// método.
+    Ipm {
+        #[command(subcommand)]
+        command: ipm::IpmCommand,
     },
     /// Acuerdos de gestión interinstitucionales: listar, ver, guardar.
     ManagementAgreements {
@@ -415,6 +422,7 @@ fn main() -> ExitCode {
         Command::Cost(a) => cost::cost(&a),
         Command::Targets { command } => targets::targets(&command),
         Command::Plan { command } => plans::plan(&command),
+        Command::Ipm { command } => ipm::ipm(&command),
         Command::Budget { command } => budget::budget(&command),
         Command::ManagementAgreements { command } => {
             management_agreements::management_agreements(&command)

@@ -7,6 +7,7 @@
 pub mod classify;
 pub mod costing;
 pub mod data;
+pub mod ipm;
 pub mod logros;
 pub mod needs;
 pub mod sql;
