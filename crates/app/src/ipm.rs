@@ -88,3 +88,19 @@ pub fn compute_table(method: &Method, table: &Path, k: Option<f64>) -> Result<Fi
     }
     compute(method, &units, k).map_err(Error::bad_request)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_shipped_paraguay_method_has_four_dimensions_of_a_quarter_fifteen_indicators_and_k_26() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../catalogue/ipm/ine_paraguay.toml");
+        let m = super::load_method(&path).unwrap_or_else(|e| panic!("{}", e.message));
+        assert!((m.k - 0.26).abs() < 1e-12);
+        assert_eq!(m.dimensions.len(), 4);
+        assert!(m.dimensions.iter().all(|d| (d.weight - 0.25).abs() < 1e-12));
+        assert_eq!(m.indicators.len(), 15);
+        let w = m.weights().unwrap_or_default();
+        assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+    }
+}
