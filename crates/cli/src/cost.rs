@@ -278,6 +278,19 @@ fn print_costing(out: &c::Costing) {
             String::new()
         }
     );
+    let said = |k: &str| {
+        out.parameters
+            .get(k)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    println!(
+        "Unidades elegidas: {} · {} · {}",
+        said("selection"),
+        said("path"),
+        said("pool")
+    );
     println!(
         "Costo total: {} PYG (registro leído el {})",
         pyg(out.total_cost),

@@ -20,16 +20,11 @@ use vamos_domain::Permission;
 use vamos_store::management_agreements::{Commitment, TargetRef};
 
 /// `GET /acuerdos-de-gestion`
-pub async fn list(
-    State(st): State<AppState>,
-    page: Page,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
+pub async fn list(State(st): State<AppState>, page: Page) -> Response {
     let actor = match reader(&page) {
         Ok(a) => a,
         Err(e) => return page.error(&e),
     };
-    let _ = q;
     render_list(&st, &page, actor, None, context! {}).await
 }
 
