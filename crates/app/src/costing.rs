@@ -68,6 +68,18 @@ pub struct CostOptions {
 }
 
 impl CostOptions {
+    /// The options as a caller asks for them (empty words: the defaults); unit costs per
+    /// territory are read from the store when costing.
+    pub fn asked(selection: Option<String>, path: Option<String>, pool: bool) -> CostOptions {
+        let word = |w: Option<String>| w.map(|x| x.trim().to_string()).filter(|x| !x.is_empty());
+        CostOptions {
+            selection: word(selection),
+            path: word(path),
+            pool,
+            unit_costs: Vec::new(),
+        }
+    }
+
     /// Checks the options' words.
     pub fn check(&self) -> Result<()> {
         if !matches!(

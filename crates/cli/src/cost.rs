@@ -184,12 +184,7 @@ pub fn cost(a: &CostArgs) -> Result<ExitCode> {
         indexation: a.indexation,
         verification_cost: a.verification_cost,
         measurement: a.measurement,
-        options: c::CostOptions {
-            selection: a.selection.clone(),
-            path: a.path.clone(),
-            pool: a.pool,
-            unit_costs: Vec::new(),
-        },
+        options: c::CostOptions::asked(a.selection.clone(), a.path.clone(), a.pool),
     };
     let out = match &a.save {
         Some(name) => {

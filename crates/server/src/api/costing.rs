@@ -114,12 +114,7 @@ pub async fn costing(
         indexation: q.indexation.unwrap_or(0.0),
         verification_cost: q.verification_cost.unwrap_or(0),
         measurement: q.measurement,
-        options: c::CostOptions {
-            selection: q.selection,
-            path: q.path,
-            pool: q.pool.unwrap_or(false),
-            unit_costs: Vec::new(),
-        },
+        options: c::CostOptions::asked(q.selection, q.path, q.pool.unwrap_or(false)),
     };
     let out = p
         .act(&st, move |s, actor| c::cost(s, actor, &cat, &cq))
@@ -177,12 +172,7 @@ pub async fn save_scenario(
         indexation: b.indexation.unwrap_or(0.0),
         verification_cost: b.verification_cost.unwrap_or(0),
         measurement: b.measurement,
-        options: c::CostOptions {
-            selection: b.selection,
-            path: b.path,
-            pool: b.pool.unwrap_or(false),
-            unit_costs: Vec::new(),
-        },
+        options: c::CostOptions::asked(b.selection, b.path, b.pool.unwrap_or(false)),
     };
     let (id, out) = p
         .act(&st, move |s, actor| c::save(s, actor, &cat, &q, &b.name))

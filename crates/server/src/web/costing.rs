@@ -63,12 +63,11 @@ pub async fn page(
             .and_then(|v| v.replace('.', "").parse().ok())
             .unwrap_or(0),
         measurement: None,
-        options: c::CostOptions {
-            selection: get("seleccion"),
-            path: get("camino"),
-            pool: get("conjunto").as_deref() == Some("si"),
-            unit_costs: Vec::new(),
-        },
+        options: c::CostOptions::asked(
+            get("seleccion"),
+            get("camino"),
+            get("conjunto").as_deref() == Some("si"),
+        ),
     };
     let cat = st.catalogue.clone();
     let actor = user.as_actor();
@@ -191,10 +190,8 @@ pub async fn save(
         Ok(a) => a,
         Err(e) => return page.error(&e),
     };
-    if page.user.as_ref().is_none_or(|u| u.csrf() != f.csrf) {
-        return page.error(&ApiError::forbidden(
-            "el formulario venció o no es de esta sesión: vuelva a la página e intente de nuevo",
-        ));
+    if let Err(e) = page.form_ok(&f.csrf) {
+        return page.error(&e);
     }
     let cq = CostQuery {
         territory: f.t,
@@ -205,12 +202,11 @@ pub async fn save(
         indexation: f.indexacion,
         verification_cost: f.verificacion,
         measurement: None,
-        options: c::CostOptions {
-            selection: Some(f.seleccion.clone()).filter(|x| !x.is_empty()),
-            path: Some(f.camino.clone()).filter(|x| !x.is_empty()),
-            pool: f.conjunto == "si",
-            unit_costs: Vec::new(),
-        },
+        options: c::CostOptions::asked(
+            Some(f.seleccion.clone()),
+            Some(f.camino.clone()),
+            f.conjunto == "si",
+        ),
     };
     let cat = st.catalogue.clone();
     match st
@@ -242,10 +238,8 @@ pub async fn adopt(
     let Some(user) = page.user.clone() else {
         return page.error(&ApiError::unauthorized());
     };
-    if user.csrf() != f.csrf {
-        return page.error(&ApiError::forbidden(
-            "el formulario venció o no es de esta sesión: vuelva a la página e intente de nuevo",
-        ));
+    if let Err(e) = page.form_ok(&f.csrf) {
+        return page.error(&e);
     }
     let actor = user.as_actor();
     let target = vamos_app::targets::SetTarget {
@@ -280,10 +274,8 @@ pub async fn delete(
         Ok(a) => a,
         Err(e) => return page.error(&e),
     };
-    if page.user.as_ref().is_none_or(|u| u.csrf() != f.csrf) {
-        return page.error(&ApiError::forbidden(
-            "el formulario venció o no es de esta sesión: vuelva a la página e intente de nuevo",
-        ));
+    if let Err(e) = page.form_ok(&f.csrf) {
+        return page.error(&e);
     }
     match st
         .pool

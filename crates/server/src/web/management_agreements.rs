@@ -104,10 +104,8 @@ pub async fn create(State(st): State<AppState>, page: Page, body: String) -> Res
     let Ok(a) = serde_urlencoded::from_str::<NewAgreement>(&body) else {
         return page.error(&ApiError::bad_request("formulario incompleto"));
     };
-    if page.user.as_ref().is_none_or(|u| u.csrf() != a.csrf) {
-        return page.error(&ApiError::forbidden(
-            "el formulario venció o no es de esta sesión: vuelva a la página e intente de nuevo",
-        ));
+    if let Err(e) = page.form_ok(&a.csrf) {
+        return page.error(&e);
     }
     let many = |k: &str| {
         pairs
@@ -236,10 +234,8 @@ pub async fn sign(
         Ok(a) => a,
         Err(e) => return page.error(&e),
     };
-    if page.user.as_ref().is_none_or(|u| u.csrf() != f.csrf) {
-        return page.error(&ApiError::forbidden(
-            "el formulario venció o no es de esta sesión: vuelva a la página e intente de nuevo",
-        ));
+    if let Err(e) = page.form_ok(&f.csrf) {
+        return page.error(&e);
     }
     let cat = st.catalogue.clone();
     let who = actor.clone();

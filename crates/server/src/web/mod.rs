@@ -275,6 +275,18 @@ fn nav(page: &Page) -> Vec<JValue> {
 }
 
 impl Page {
+    /// Whether a form's CSRF token is this session's: else the refusal to show (a stale or
+    /// foreign form changes nothing).
+    pub fn form_ok(&self, token: &str) -> Result<(), ApiError> {
+        if self.user.as_ref().is_some_and(|u| u.csrf() == token) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "el formulario venció o no es de esta sesión: vuelva a la página e intente de nuevo",
+            ))
+        }
+    }
+
     /// Whether the signed-in account may use `p` (false when nobody is signed in).
     pub fn can(&self, p: Permission) -> bool {
         self.user.as_ref().is_some_and(|u| u.can(p))

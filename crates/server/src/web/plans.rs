@@ -135,10 +135,8 @@ pub async fn upload(State(st): State<AppState>, page: Page, mut form: Multipart)
         Err(e) => return page.error(&e),
     };
     // A form without a file has not shown its token yet.
-    if fields.get("csrf") != Some(&csrf) {
-        return page.error(&ApiError::forbidden(
-            "el formulario venció o no es de esta sesión: vuelva a la página e intente de nuevo",
-        ));
+    if let Err(e) = page.form_ok(fields.get("csrf").map_or("", String::as_str)) {
+        return page.error(&e);
     }
     let Some(path) = file else {
         return page.error(&ApiError::bad_request("elija un libro XLSX"));
@@ -309,10 +307,8 @@ pub async fn act(
         Ok(a) => a,
         Err(e) => return page.error(&e),
     };
-    if page.user.as_ref().is_none_or(|u| u.csrf() != a.csrf) {
-        return page.error(&ApiError::forbidden(
-            "el formulario venció o no es de esta sesión: vuelva a la página e intente de nuevo",
-        ));
+    if let Err(e) = page.form_ok(&a.csrf) {
+        return page.error(&e);
     }
     let cat = st.catalogue.clone();
     let who = actor.clone();
