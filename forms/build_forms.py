@@ -31,7 +31,7 @@ except ImportError:  # pragma: no cover
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
-VERSION = "2026112301"  # yyyymmddNN; bump on every change that reaches devices
+VERSION = "2026120701"  # yyyymmddNN; bump on every change that reaches devices
 FIXED_TIMESTAMP = "2026-11-23T00:00:00Z"
 ZIP_DATE = (2026, 11, 23, 0, 0, 0)
 
@@ -593,12 +593,31 @@ def fips_survey():
           hint="Para niños que todavía no estudian, marque «Ninguno».",
           hint_en="For children not yet in school, select 'None'.",
           required=True),
+        q("integer", "anios_estudio", "¿Cuántos años de estudio aprobó en total?",
+          "How many years of schooling has ${nombres} completed in total?",
+          hint="Cuente desde el 1.er grado: 6.º grado = 6, 9.º grado = 9, bachillerato "
+               "completo = 12; la educación inicial no cuenta.",
+          hint_en="Count from grade 1: grade 6 = 6, grade 9 = 9, completed secondary = 12; "
+                  "pre-school does not count.",
+          required=True, relevant="${edad} >= 5",
+          constraint=". >= 0 and . <= 25 and . <= ${edad}",
+          msg="Entre 0 y 25 años, y no más que la edad.",
+          msg_en="Between 0 and 25 years, and not more than the age."),
         q("select_one si_no", "alfabetizado", "¿Sabe leer y escribir?",
           "Can ${nombres} read and write?", required=True, relevant="${edad} >= 6"),
         q("select_one seguro", "seguro_salud", "¿Qué seguro médico tiene?",
           "What health insurance does ${nombres} have?",
           hint="Si tiene más de uno, marque el principal.",
           hint_en="If more than one, select the main one.", required=True),
+        q("select_one si_no", "enfermo_accidentado",
+          "En los últimos 90 días, ¿estuvo enfermo o accidentado?",
+          "In the last 90 days, was ${nombres} ill or injured?", required=True),
+        q("select_one si_no", "consulto_profesional",
+          "¿Consultó a un médico u otro profesional de la salud por esa enfermedad o accidente?",
+          "Did ${nombres} consult a doctor or other health professional about it?",
+          hint="Farmacia, curandero o automedicación no cuentan como consulta profesional.",
+          hint_en="A pharmacy, a traditional healer or self-medication does not count.",
+          required=True, relevant="${enfermo_accidentado} = 'si'"),
         q("select_one si_no_ns", "carnet_vacunacion",
           "¿Tiene la libreta (carnet) de vacunación al día?",
           "Is the vaccination card up to date?",
@@ -626,6 +645,20 @@ def fips_survey():
           "En ese trabajo, ¿aporta a alguna caja de jubilación (IPS u otra)?",
           "In that job, does ${nombres} contribute to a pension fund (IPS or other)?",
           required=True, relevant="${trabaja} = 'si'"),
+        q("integer", "horas_trabajo",
+          "La semana pasada, ¿cuántas horas trabajó en total, sumando todos sus trabajos?",
+          "Last week, how many hours did ${nombres} work in total, in all jobs?",
+          required=True, relevant="${trabaja} = 'si'",
+          constraint=". >= 1 and . <= 140", msg="Entre 1 y 140 horas.",
+          msg_en="Between 1 and 140 hours."),
+        q("select_one si_no", "desea_mas_horas",
+          "¿Quisiera trabajar más horas y podría hacerlo?",
+          "Would ${nombres} like to work more hours and be available to do so?",
+          required=True, relevant="${trabaja} = 'si'"),
+        q("select_one si_no", "busca_trabajo",
+          "En las últimas 4 semanas, ¿buscó trabajo o trató de empezar un negocio?",
+          "In the last 4 weeks, did ${nombres} look for work or try to start a business?",
+          required=True, relevant="${trabaja} = 'no'"),
         q("select_one pension", "recibe_pension", "¿Recibe alguna jubilación o pensión?",
           "Does ${nombres} receive a retirement or other pension?", required=True),
         q("integer", "ingreso_mensual",

@@ -93,6 +93,18 @@ await page.getByRole("button", { name: /Publicar la medición/ }).click();
 await page.waitForURL(/\/logros\?t=\w+&m=\d+/);
 expect(await page.getByText(/publicada el \d\d\/\d\d\/\d{4} \d\d:\d\d por/).first().isVisible(), "la medición no quedó publicada (o la fecha no está como se escribe)");
 await check("logros-publicada");
+// … looks at the multidimensional poverty of the same measurement, from the home page's tasks,
+// and follows the map to a department …
+await page.goto(`${BASE}/`);
+await page.getByRole("link", { name: /Pobreza multidimensional/ }).click();
+await page.waitForURL(/\/ipm/);
+await page.getByRole("img", { name: /Contribución de cada indicador/ }).waitFor();
+await check("ipm-nacion");
+await page.getByRole("link", { name: /^Central:/ }).click();
+await page.waitForURL(/\/ipm\?t=11/);
+expect(await page.getByRole("heading", { name: /Pobreza multidimensional — Central/ }).isVisible(), "el mapa del IPM no lleva al departamento");
+await check("ipm-central");
+await page.goto(`${BASE}/logros`);
 await page.getByRole("table").last().getByRole("link", { name: "Central" }).click();
 await page.waitForURL(/t=11/);
 await page.getByRole("link", { name: "Villeta" }).first().click();

@@ -29,6 +29,7 @@ pub mod grievances;
 pub mod history;
 pub mod imports;
 pub mod ipm;
+pub mod ipm_method;
 pub mod management_agreements;
 pub mod measurements;
 pub mod orientations;
@@ -40,6 +41,7 @@ pub mod suppression;
 pub mod targets;
 pub mod units;
 pub mod versions;
+pub mod vocabulary;
 
 pub use context::Actor;
 pub use error::{Error, ErrorKind, Result};

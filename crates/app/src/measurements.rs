@@ -7,7 +7,7 @@
 //! `registry::locate_recorded`). Also the list of saved measurements.
 
 use serde_json::{json, Value};
-use vamos_catalogue::{Catalogue, EvidenceSource, Vocabulary};
+use vamos_catalogue::{Catalogue, EvidenceSource};
 use vamos_domain::services::Category;
 use vamos_domain::{DistrictCode, Territory, TerritoryCode};
 use vamos_engine::logros::{roll_up, DistrictLogros, LogroCounts};
@@ -15,17 +15,7 @@ use vamos_engine::{Because, Classifier, RegistryData, Status, Unit};
 use vamos_ingest::forms::{form, FormId};
 use vamos_store::{MeasurementRecord, Store, UnitKind};
 
-/// The choice codes of the shipped forms, for compiling rules.
-pub struct FormVocabulary;
-
-impl Vocabulary for FormVocabulary {
-    fn choices(&self, list: &str) -> Option<&'static [&'static str]> {
-        [FormId::Fips, FormId::Comunidad]
-            .into_iter()
-            .map(|f| form(f).choice_list(list))
-            .find(|l| !l.is_empty())
-    }
-}
+pub use crate::vocabulary::FormVocabulary;
 
 /// Loads the catalogue of `dir`, or the embedded default; errors listed one per line.
 pub fn load_catalogue(dir: Option<&std::path::Path>) -> anyhow::Result<Catalogue> {
@@ -598,6 +588,8 @@ pub struct Classified {
     pub load: std::time::Duration,
     pub evaluate: std::time::Duration,
     pub aggregate: std::time::Duration,
+    /// Computing the multidimensional poverty index's cells.
+    pub ipm: std::time::Duration,
     pub stored: std::time::Duration,
 }
 
@@ -710,6 +702,11 @@ pub fn classify_and_save(
         .map(|&l| (l, roll_up(&districts, l)))
         .collect();
     let aggregate = t_agg.elapsed();
+    // The multidimensional poverty index of the same reading, kept with the measurement.
+    let t_ipm = std::time::Instant::now();
+    let ipm_method = crate::ipm_method::official()?;
+    let ipm_cells = crate::ipm_method::district_cells(ipm_method, &data, as_of)?;
+    let ipm = t_ipm.elapsed();
     let t2 = std::time::Instant::now();
     let synthetic = store.has_synthetic_data()?;
     let rows: Vec<(u16, String)> = districts
@@ -722,7 +719,7 @@ pub fn classify_and_save(
         .filter(|i| i.status == "completada")
         .map(|i| json!({"import": i.id, "kind": i.kind, "source": i.source, "synthetic": i.synthetic, "finished_at": i.finished_at}))
         .collect();
-    let stages = json!({"load": load.as_millis(), "evaluate": evaluate.as_millis(), "aggregate": aggregate.as_millis()});
+    let stages = json!({"load": load.as_millis(), "evaluate": evaluate.as_millis(), "aggregate": aggregate.as_millis(), "ipm": ipm.as_millis()});
     let details = json!({
         "sources": data.sources(),
         "imports": imports,
@@ -742,6 +739,13 @@ pub fn classify_and_save(
     };
     let id = store.save_measurement(&meta, &rows)?;
     vamos_store::counter_referrals::set_measurement_watermark(&mut store.db(), id, through)?;
+    // The index is kept beside the measurement, not inside its transaction: should keeping it
+    // fail, the measurement stands and its index is computed on first reading instead.
+    if let Err(e) =
+        vamos_store::ipm::save(&mut store.db(), id, &ipm_method.method.version, &ipm_cells)
+    {
+        tracing::warn!(measurement = id, error = %e, "no se guardó el IPM de la medición: se calculará al consultarlo");
+    }
     Ok(Classified {
         id,
         synthetic,
@@ -755,6 +759,7 @@ pub fn classify_and_save(
         load,
         evaluate,
         aggregate,
+        ipm,
         stored: t2.elapsed(),
     })
 }

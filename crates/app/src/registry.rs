@@ -648,7 +648,10 @@ pub fn service_status_visible(
 
 /// Whether a catalogue rule names a variable the caller may not see (an unknown one counts as
 /// hidden).
-fn rule_hidden(rule: &vamos_catalogue::Compiled, fields: &Option<BTreeSet<String>>) -> bool {
+pub(crate) fn rule_hidden(
+    rule: &vamos_catalogue::Compiled,
+    fields: &Option<BTreeSet<String>>,
+) -> bool {
     rule.variables().iter().any(|v| {
         let vars = vamos_catalogue::vars::variables(v.scope);
         let Some(spec) = vars.get(usize::from(v.index)) else {

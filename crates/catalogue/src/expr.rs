@@ -82,6 +82,8 @@ pub trait Vocabulary {
 }
 
 type BoolFn = Arc<dyn Fn(&dyn Facts) -> Tri + Send + Sync>;
+/// An integer expression: `None` when an operand is missing (or the result overflows).
+type IntFn = Arc<dyn Fn(&dyn Facts) -> Option<i64> + Send + Sync>;
 
 /// A compiled rule.
 #[derive(Clone)]
@@ -207,6 +209,8 @@ fn lex(src: &str) -> Result<Vec<(usize, Tok)>, ExprError> {
                 ',' => ",",
                 '.' => ".",
                 '-' => "-",
+                '+' => "+",
+                '*' => "*",
                 _ => return Err(err(start, &format!("carácter inesperado «{c}»"))),
             };
             out.push((start, Tok::Op(op)));
@@ -231,6 +235,8 @@ enum Ast {
     Or(Box<(usize, Ast)>, Box<(usize, Ast)>),
     Cmp(&'static str, Box<(usize, Ast)>, Box<(usize, Ast)>),
     In(Box<(usize, Ast)>, Box<(usize, Ast)>),
+    /// Integer arithmetic: `+`, `-`, `*`.
+    Arith(&'static str, Box<(usize, Ast)>, Box<(usize, Ast)>),
 }
 
 struct Parser {
@@ -292,10 +298,10 @@ impl Parser {
         self.cmp()
     }
     fn cmp(&mut self) -> Result<(usize, Ast), ExprError> {
-        let l = self.primary()?;
+        let l = self.sum()?;
         for op in ["==", "!=", "<=", ">=", "<", ">"] {
             if self.eat(op) {
-                let r = self.primary()?;
+                let r = self.sum()?;
                 return Ok((l.0, Ast::Cmp(op, Box::new(l), Box::new(r))));
             }
         }
@@ -303,6 +309,30 @@ impl Parser {
             self.pos += 1;
             let r = self.primary()?;
             return Ok((l.0, Ast::In(Box::new(l), Box::new(r))));
+        }
+        Ok(l)
+    }
+    /// `term (('+' | '-') term)*`.
+    fn sum(&mut self) -> Result<(usize, Ast), ExprError> {
+        let mut l = self.product()?;
+        loop {
+            let op = if self.eat("+") {
+                "+"
+            } else if self.eat("-") {
+                "-"
+            } else {
+                return Ok(l);
+            };
+            let r = self.product()?;
+            l = (l.0, Ast::Arith(op, Box::new(l), Box::new(r)));
+        }
+    }
+    /// `primary ('*' primary)*`.
+    fn product(&mut self) -> Result<(usize, Ast), ExprError> {
+        let mut l = self.primary()?;
+        while self.eat("*") {
+            let r = self.primary()?;
+            l = (l.0, Ast::Arith("*", Box::new(l), Box::new(r)));
         }
         Ok(l)
     }
@@ -552,7 +582,6 @@ impl Ctx<'_> {
                 _ => Tri::Unknown,
             }));
         }
-        let (a, b) = (self.operand(l)?, self.operand(r)?);
         let ord = move |x: i64, y: i64| -> bool {
             match op {
                 "==" => x == y,
@@ -563,6 +592,14 @@ impl Ctx<'_> {
                 _ => x >= y,
             }
         };
+        if matches!(l.1, Ast::Arith(..)) || matches!(r.1, Ast::Arith(..)) {
+            let (a, b) = (self.integer(l)?, self.integer(r)?);
+            return Ok(Arc::new(move |f| match (a(f), b(f)) {
+                (Some(x), Some(y)) => Tri::from_bool(ord(x, y)),
+                _ => Tri::Unknown,
+            }));
+        }
+        let (a, b) = (self.operand(l)?, self.operand(r)?);
         match (a, b) {
             (Operand::Var(id, VarType::Int, _), Operand::Int(k)) => {
                 Ok(Arc::new(move |f| match f.get(id) {
@@ -617,6 +654,34 @@ impl Ctx<'_> {
                 cerr(at, format!("«{name}» se compara con {what}"))
             }
             _ => cerr(at, "la comparación debe incluir un campo"),
+        }
+    }
+
+    /// An integer operand of arithmetic: a number, an integer field or an operation.
+    fn integer(&mut self, e: &(usize, Ast)) -> Result<IntFn, ExprError> {
+        if let Ast::Arith(op, a, b) = &e.1 {
+            let (a, b) = (self.integer(a)?, self.integer(b)?);
+            let op = *op;
+            return Ok(Arc::new(move |f| {
+                let (x, y) = (a(f)?, b(f)?);
+                match op {
+                    "+" => x.checked_add(y),
+                    "-" => x.checked_sub(y),
+                    _ => x.checked_mul(y),
+                }
+            }));
+        }
+        match self.operand(e)? {
+            Operand::Int(k) => Ok(Arc::new(move |_| Some(k))),
+            Operand::Var(id, VarType::Int, _) => Ok(Arc::new(move |f| match f.get(id) {
+                Fact::Int(x) => Some(x),
+                _ => None,
+            })),
+            Operand::Var(_, _, name) => cerr(
+                e.0,
+                format!("«{name}» no es un número: no se puede sumar, restar ni multiplicar"),
+            ),
+            Operand::Str(_) => cerr(e.0, "un texto no se puede sumar, restar ni multiplicar"),
         }
     }
 
@@ -762,6 +827,7 @@ fn sql_of(ast: &Ast) -> String {
             // 'code' in multiple choice (space-separated codes).
             _ => format!("list_contains(string_split({}, ' '), {})", sub(b), sub(a)),
         },
+        Ast::Arith(op, a, b) => format!("({} {op} {})", sub(a), sub(b)),
     }
 }
 
@@ -802,6 +868,34 @@ mod tests {
     }
 
     const P: Scope = Scope::Person;
+
+    #[test]
+    fn integer_arithmetic_compares_and_propagates_missing_answers() {
+        let h = Scope::Household;
+        let crowded = [
+            ((h, "miembros"), Fact::Int(7)),
+            ((h, "dormitorios"), Fact::Int(2)),
+        ];
+        assert_eq!(
+            eval("hogar.miembros > 3 * hogar.dormitorios", &crowded),
+            Tri::True
+        );
+        assert_eq!(
+            eval("hogar.miembros - 1 > 3 * hogar.dormitorios", &crowded),
+            Tri::False
+        );
+        assert_eq!(eval("2 + hogar.miembros * 2 == 16", &crowded), Tri::True);
+        assert_eq!(
+            eval("hogar.miembros > 3 * hogar.dormitorios", &crowded[..1]),
+            Tri::Unknown
+        );
+        let err = compile("persona.sexo + 1 > 2", &[P], &Vocab)
+            .map(|_| ())
+            .unwrap_err();
+        assert!(err.message.contains("no es un número"), "{err}");
+        let c = compile("hogar.miembros > 3 * hogar.dormitorios", &[h], &Vocab).unwrap();
+        assert_eq!(c.sql(), "(hogar.miembros > (3 * hogar.dormitorios))");
+    }
 
     #[test]
     fn evaluates_with_three_valued_logic() {

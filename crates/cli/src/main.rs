@@ -128,12 +128,9 @@ enum Command {
         #[command(subcommand)]
         command: budget::BudgetCommand,
     },
-    /// Pobreza multidimensional (Alkire–Foster): el índice de una tabla de privaciones según un
-    /// método.
-    Ipm {
-        #[command(subcommand)]
-        command: ipm::IpmCommand,
-    },
+    /// Pobreza multidimensional (Alkire–Foster, método oficial del INE): el índice de un
+    /// territorio en una medición, o el de una tabla de privaciones según un método (compute).
+    Ipm(ipm::IpmArgs),
     /// Acuerdos de gestión interinstitucionales: listar, ver, guardar.
     ManagementAgreements {
         #[command(subcommand)]
@@ -422,7 +419,7 @@ fn main() -> ExitCode {
         Command::Cost(a) => cost::cost(&a),
         Command::Targets { command } => targets::targets(&command),
         Command::Plan { command } => plans::plan(&command),
-        Command::Ipm { command } => ipm::ipm(&command),
+        Command::Ipm(a) => ipm::ipm(&a),
         Command::Budget { command } => budget::budget(&command),
         Command::ManagementAgreements { command } => {
             management_agreements::management_agreements(&command)

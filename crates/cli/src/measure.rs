@@ -164,6 +164,7 @@ pub fn run_classify(a: &ClassifyArgs) -> Result<i64> {
         load,
         evaluate,
         aggregate,
+        ipm,
         stored,
     } = c;
     if a.format == Format::Json {
@@ -171,7 +172,7 @@ pub fn run_classify(a: &ClassifyArgs) -> Result<i64> {
             "{}",
             json!({"measurement": id, "as_of": a.as_of, "known_at": read_at, "catalogue_version": catalogue.version, "territory": t.to_string(),
                    "synthetic": synthetic, "persons": persons, "households": households, "communities": communities,
-                   "stages_ms": {"load": load.as_millis(), "evaluate": evaluate.as_millis(), "aggregate": aggregate.as_millis(), "store": stored.as_millis()},
+                   "stages_ms": {"load": load.as_millis(), "evaluate": evaluate.as_millis(), "aggregate": aggregate.as_millis(), "ipm": ipm.as_millis(), "store": stored.as_millis()},
                    "levels": rolled.iter().map(|(l, logros)| json!({"territory": l.to_string(), "logros": logros.iter().map(|x| json!({"logro": x.logro, "identified": x.all.identified, "protected": x.all.protected, "without_data": x.all.without_data})).collect::<Vec<_>>()})).collect::<Vec<_>>()})
         );
     } else {
@@ -199,10 +200,11 @@ pub fn run_classify(a: &ClassifyArgs) -> Result<i64> {
             "  {persons} personas, {households} hogares, {communities} comunidades, {events} registros administrativos"
         );
         eprintln!(
-            "  etapas: carga {:.2} s, clasificación {:.2} s, agregación {:.3} s, guardado {:.2} s",
+            "  etapas: carga {:.2} s, clasificación {:.2} s, agregación {:.3} s, IPM {:.2} s, guardado {:.2} s",
             load.as_secs_f64(),
             evaluate.as_secs_f64(),
             aggregate.as_secs_f64(),
+            ipm.as_secs_f64(),
             stored.as_secs_f64()
         );
         if let Some((_, nation)) = rolled.first() {
@@ -218,8 +220,8 @@ pub fn run_classify(a: &ClassifyArgs) -> Result<i64> {
             );
         }
         eprintln!(
-            "  vea los Logros con: vamos logros --db {} --measurement {id}",
-            a.db
+            "  vea los Logros con: vamos logros --db {} --measurement {id}\n  y la pobreza multidimensional con: vamos ipm --db {} --measurement {id}",
+            a.db, a.db
         );
     }
     Ok(id)

@@ -493,7 +493,7 @@ fn every_role_gets_what_its_permissions_and_scope_allow_on_every_get_endpoint() 
                     .replace("/measurements/{id}", "/measurements/1");
                 let concrete = if path.ends_with("/persons") {
                     format!("{concrete}?territory={}", if inside { da } else { db_ })
-                } else if path == "/api/logros" {
+                } else if path == "/api/logros" || path == "/api/ipm" {
                     format!("{concrete}?territory={:04}", if inside { da } else { db_ })
                 } else if path == "/api/costing" {
                     format!(
@@ -532,12 +532,26 @@ fn every_role_gets_what_its_permissions_and_scope_allow_on_every_get_endpoint() 
                         403
                     } else if (path == "/api/logros"
                         || path == "/api/units"
-                        || path == "/api/costing")
+                        || path == "/api/costing"
+                        || path == "/api/ipm")
                         && !inside
                         && !role.is_national()
                     {
                         // Unsuppressed Logros, and the units behind them, only of the account's
                         // territories.
+                        403
+                    } else if path == "/api/ipm/territories" && !role.is_national() {
+                        // Every territory's index is a national table.
+                        403
+                    } else if path == "/api/households/{id}/ipm"
+                        && !match role.field_policy() {
+                            vamos_domain::authz::FieldPolicy::All => true,
+                            vamos_domain::authz::FieldPolicy::Fields(f) => f.contains(&"pobreza"),
+                            // The fixture's MSPBS agreement leaves poverty out.
+                            _ => false,
+                        }
+                    {
+                        // A household's poverty profile: poverty is a sensitive class.
                         403
                     } else {
                         200

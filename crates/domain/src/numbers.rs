@@ -17,9 +17,20 @@ pub fn grouped(n: i64, sep: char) -> String {
     out
 }
 
+/// `x` with `places` decimals and a decimal comma (Spanish: `15,67`).
+pub fn decimal_es(x: f64, places: usize) -> String {
+    format!("{x:.places$}").replace('.', ",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals_are_written_with_a_comma() {
+        assert_eq!(decimal_es(15.674, 2), "15,67");
+        assert_eq!(decimal_es(0.1234, 4), "0,1234");
+    }
 
     #[test]
     fn thousands_are_grouped_with_the_separator_given() {

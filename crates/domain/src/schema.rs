@@ -122,6 +122,14 @@ pub const PERSON_FIELDS: &[FieldSpec] = &[
         },
     ),
     f("programas", "miembros", Multi("programa")),
+    // Asked since 2026-12 for the multidimensional poverty index (issue 39): appended, so
+    // that older rows and submissions keep their positions and read these as sin dato.
+    f("horas_trabajo", "miembros", Integer { min: 1, max: 140 }),
+    f("desea_mas_horas", "miembros", One("si_no")),
+    f("busca_trabajo", "miembros", One("si_no")),
+    f("enfermo_accidentado", "miembros", One("si_no")),
+    f("consulto_profesional", "miembros", One("si_no")),
+    f("anios_estudio", "miembros", Integer { min: 0, max: 25 }),
 ];
 
 /// Answers of the Entorno (community) form.

@@ -9,6 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod registry;
+
 /// A dimension (its weight: a share of 1).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct Dimension {
@@ -25,6 +27,62 @@ pub struct Indicator {
     pub dimension: String,
     /// Share of its dimension's weight.
     pub weight_in_dimension: f64,
+    /// How the registry decides it (absent in a method used only on deprivation tables).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<IndicatorRule>,
+    /// What it means, in words, for the household profile.
+    #[serde(default)]
+    pub explanation: String,
+    /// Where the definition comes from, or why it is an assumption.
+    #[serde(default)]
+    pub source: String,
+}
+
+/// The unit an indicator's rule reads.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleUnit {
+    /// A rule over the dwelling's answers (`hogar.`).
+    Hogar,
+    /// A rule over each member's answers (`persona.`, and `hogar.`), decided for the household
+    /// by [`Members`].
+    Persona,
+}
+
+/// How a household is deprived from its members.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Members {
+    /// Deprived when any eligible member is (OPHI's usual reading).
+    #[default]
+    Alguno,
+    /// Deprived when every eligible member is.
+    Todos,
+}
+
+/// What a household with no eligible member is (OPHI counts it not deprived).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum WithoutEligible {
+    #[default]
+    NoPrivado,
+    Privado,
+    SinDato,
+}
+
+/// An indicator's rule over the FIPS answers, in the catalogue's rule language: `deprived`
+/// true is a deprivation, false is none, unknown (a missing answer) is sin dato.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct IndicatorRule {
+    pub unit: RuleUnit,
+    pub deprived: String,
+    /// Members assessed (person rules; all when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eligible: Option<String>,
+    #[serde(default)]
+    pub members: Members,
+    #[serde(default)]
+    pub without_eligible: WithoutEligible,
 }
 
 /// A method: dimensions, indicators and the poverty cut-off.
@@ -49,12 +107,32 @@ impl Method {
                 self.k
             ));
         }
+        if let Some(d) = self
+            .dimensions
+            .iter()
+            .find(|d| !(d.weight.is_finite() && d.weight >= 0.0))
+        {
+            return Err(format!(
+                "el peso de la dimensión {} no puede ser negativo",
+                d.code
+            ));
+        }
         let total: f64 = self.dimensions.iter().map(|d| d.weight).sum();
         if (total - 1.0).abs() > 1e-9 {
             return Err(format!("los pesos de las dimensiones suman {total}, no 1"));
         }
         let mut out = Vec::with_capacity(self.indicators.len());
+        let mut seen = std::collections::BTreeSet::new();
         for i in &self.indicators {
+            if !seen.insert(i.code.as_str()) {
+                return Err(format!("el indicador {} está dos veces", i.code));
+            }
+            if !(i.weight_in_dimension.is_finite() && i.weight_in_dimension >= 0.0) {
+                return Err(format!(
+                    "el peso del indicador {} no puede ser negativo",
+                    i.code
+                ));
+            }
             let d = self
                 .dimensions
                 .iter()
@@ -85,12 +163,14 @@ impl Method {
     }
 }
 
-/// One unit of identification: its deprivations (per indicator of the method, in its order:
-/// `Some(true)` deprived, `Some(false)` not, `None` sin dato) and its weight.
+/// Units of identification that share their deprivations (per indicator of the method, in
+/// its order: `Some(true)` deprived, `Some(false)` not, `None` sin dato): how many (`count`,
+/// 1 for one household) and their weight (the persons living in them, for INE's figures).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Unit {
     pub deprived: Vec<Option<bool>>,
     pub weight: f64,
+    pub count: u64,
 }
 
 /// One indicator's figures.
@@ -127,8 +207,10 @@ pub struct Figures {
     /// Weighted share of units left out for an indicator sin dato.
     pub missing_share: f64,
     /// Units counted (with every indicator) and left out.
-    pub units: usize,
-    pub units_missing: usize,
+    pub units: u64,
+    pub units_missing: u64,
+    /// Total weight counted (persons, when units are weighted by their members).
+    pub weight: f64,
 }
 
 /// A unit's weighted deprivation score (`None` with an indicator sin dato).
@@ -157,7 +239,7 @@ pub fn compute(method: &Method, units: &[Unit], k: Option<f64>) -> Result<Figure
     }
     let n = weights.len();
     let (mut total, mut missing, mut poor_w, mut score_w) = (0.0, 0.0, 0.0, 0.0);
-    let (mut counted, mut left_out) = (0usize, 0usize);
+    let (mut counted, mut left_out) = (0u64, 0u64);
     let mut uncensored = vec![0.0; n];
     let mut censored = vec![0.0; n];
     for u in units {
@@ -169,10 +251,10 @@ pub fn compute(method: &Method, units: &[Unit], k: Option<f64>) -> Result<Figure
         }
         let Some(c) = score(u, &weights) else {
             missing += u.weight;
-            left_out += 1;
+            left_out += u.count;
             continue;
         };
-        counted += 1;
+        counted += u.count;
         total += u.weight;
         let is_poor = poor(c, k);
         if is_poor {
@@ -228,6 +310,7 @@ pub fn compute(method: &Method, units: &[Unit], k: Option<f64>) -> Result<Figure
         },
         units: counted,
         units_missing: left_out,
+        weight: total,
     })
 }
 
@@ -248,6 +331,9 @@ mod tests {
             name: c.into(),
             dimension: d.into(),
             weight_in_dimension: w,
+            rule: None,
+            explanation: String::new(),
+            source: String::new(),
         };
         Method {
             version: "prueba".into(),
@@ -265,6 +351,7 @@ mod tests {
         Unit {
             deprived: g.to_vec(),
             weight,
+            count: 1,
         }
     }
 
@@ -326,5 +413,16 @@ mod tests {
         bad.indicators[0].weight_in_dimension = 0.6;
         assert!(compute(&bad, &[], None).unwrap_err().contains("suman"));
         assert!(compute(&method(0.26), &[], Some(1.5)).is_err());
+        let mut twice = method(0.26);
+        twice.indicators[1].code = "a".into();
+        assert!(compute(&twice, &[], None)
+            .unwrap_err()
+            .contains("dos veces"));
+        let mut negative = method(0.26);
+        negative.indicators[0].weight_in_dimension = -0.5;
+        negative.indicators[1].weight_in_dimension = 1.5;
+        assert!(compute(&negative, &[], None)
+            .unwrap_err()
+            .contains("negativo"));
     }
 }

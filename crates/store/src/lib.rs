@@ -23,6 +23,7 @@ pub mod dci;
 pub mod delivery_points;
 pub mod grievances;
 pub mod heavy_writer;
+pub mod ipm;
 mod load_sql;
 mod lock_wait;
 pub mod management_agreements;

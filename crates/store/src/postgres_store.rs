@@ -144,6 +144,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0030_unit_costs",
         include_str!("../migrations/postgres/0030_unit_costs.sql"),
     ),
+    (
+        "0031_ipm",
+        include_str!("../migrations/postgres/0031_ipm.sql"),
+    ),
 ];
 
 /// A PostgreSQL registry.

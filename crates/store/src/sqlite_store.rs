@@ -131,6 +131,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0030_unit_costs",
         include_str!("../migrations/sqlite/0030_unit_costs.sql"),
     ),
+    (
+        "0031_ipm",
+        include_str!("../migrations/sqlite/0031_ipm.sql"),
+    ),
 ];
 
 /// How much of the database file the server's counter-referral writer reads through a memory

@@ -113,6 +113,13 @@ pub(crate) struct Person {
     pub ingreso: Option<u64>,
     /// Bit set over `PROGRAMAS`.
     pub programas: u8,
+    // Answers the FIPS asks since 2026-12 for the multidimensional poverty index.
+    pub horas: Option<u32>,
+    pub desea_mas_horas: &'static str,
+    pub busca_trabajo: &'static str,
+    pub enfermo: &'static str,
+    pub consulto: &'static str,
+    pub anios: Option<u32>,
 }
 
 /// `idioma` choice list, in form order.
@@ -708,8 +715,102 @@ impl<'a> Drawer<'a> {
         incomes(rng, hh);
         programmes(rng, hh);
         hh.dwelling = dwelling(rng, &ctx, hh);
+        poverty_answers(hh);
         let minutes = 12 + 5 * hh.members.len() as i64 + rng.int(0, 15);
         hh.times = form_times(rng, hh.interview, minutes, self.reference);
+    }
+}
+
+/// The answers added for the multidimensional poverty index (hours worked and the wish to work
+/// more, job search, illness and consultation in the last 90 days, years of schooling), drawn
+/// from a generator seeded by the household's key: the main stream keeps its order of draws. Rates are *approximate*, set so that the national
+/// synthetic index lands near INE's 2024 figures (see `docs/ipm.md`): time-related
+/// underemployment ≈ 6 % and open unemployment ≈ 6 % of the labour force (EPH), about a quarter
+/// of people ill or injured in 90 days of whom about seven in ten consult (more in poor and rural
+/// households), schooling consistent with the level passed and a two-year lag for ≈ 8 % of
+/// pupils (more among the poor, rural and indigenous).
+fn poverty_answers(hh: &mut Household) {
+    use rand::SeedableRng;
+    let seed = hh.key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let rng = &mut rng;
+    let hardship: f64 = match hh.class {
+        Class::Extreme => 1.9,
+        Class::Poor => 1.45,
+        Class::Vulnerable => 1.05,
+        Class::Middle => 0.8,
+        Class::Upper => 0.5,
+    } * if hh.area == Area::Rural { 1.1 } else { 1.0 }
+        * if hh.indigenous { 1.4 } else { 1.0 };
+    for p in &mut hh.members {
+        let age = p.age;
+        if p.trabaja == "si" {
+            let part_time = (0.1 * hardship).min(0.6);
+            let h = if rng.chance(part_time) {
+                rng.int(4, 29)
+            } else {
+                rng.int(30, 66)
+            };
+            p.horas = Some(h as u32);
+            let wants = if h < 30 {
+                (0.3 * hardship).min(0.9)
+            } else {
+                0.03
+            };
+            p.desea_mas_horas = if rng.chance(wants) { "si" } else { "no" };
+        } else if p.trabaja == "no" {
+            let looks: f64 = match age {
+                10..=17 => 0.02,
+                18..=24 => 0.15,
+                25..=59 => 0.08,
+                60..=64 => 0.04,
+                _ => 0.008,
+            } * hardship;
+            p.busca_trabajo = if rng.chance(looks.min(0.8)) {
+                "si"
+            } else {
+                "no"
+            };
+        }
+        let ill = match age {
+            0..=4 => 0.34,
+            5..=14 => 0.2,
+            15..=59 => 0.21,
+            _ => 0.36,
+        };
+        p.enfermo = if rng.chance(ill) { "si" } else { "no" };
+        if p.enfermo == "si" {
+            let no_consult = (0.12 * hardship).min(0.8);
+            p.consulto = if rng.chance(no_consult) { "no" } else { "si" };
+        }
+        if age >= 5 {
+            let (lo, hi) = match p.nivel {
+                "ninguno" | "inicial" => (0, 0),
+                "eeb_1_6" => (1, 6),
+                "eeb_7_9" => (7, 9),
+                "media" => (10, 12),
+                "tecnica" => (13, 15),
+                _ => (13, 18),
+            };
+            // On time, a pupil has passed one grade a year since entering the first at six.
+            let on_time = i64::from(age).saturating_sub(6).max(0);
+            let lag = if p.asiste == "si" && (8..=17).contains(&age) {
+                let behind = (0.05 * hardship).min(0.5);
+                if rng.chance(behind) {
+                    rng.int(2, 4)
+                } else if rng.chance(0.2) {
+                    1
+                } else {
+                    0
+                }
+            } else {
+                rng.int(0, 1)
+            };
+            let years = (on_time - lag).clamp(lo, hi).min(i64::from(age));
+            p.anios = Some(years.max(0) as u32);
+        }
     }
 }
 
@@ -1771,7 +1872,7 @@ fn dwelling(rng: &mut impl Rng64, ctx: &DistrictCtx, hh: &Household) -> Dwelling
             ("bloque_cemento", 0.03),
             ("madera", 0.30 + 0.15 * b(poor)),
             ("adobe", 0.04),
-            ("estaqueo", 0.03 + 0.03 * b(poor)),
+            ("estaqueo", 0.02 + 0.02 * b(poor)),
             ("carton_hule", 0.01),
             ("otro", 0.01),
         ])
@@ -1795,7 +1896,7 @@ fn dwelling(rng: &mut impl Rng64, ctx: &DistrictCtx, hh: &Household) -> Dwelling
             ("madera", 0.02),
             (
                 "tierra",
-                if urban { 0.03 } else { 0.16 } * if poor { 2.5 } else { 1.0 },
+                if urban { 0.03 } else { 0.06 } * if poor { 1.8 } else { 1.0 },
             ),
             ("otro", 0.005),
         ])
@@ -1831,7 +1932,11 @@ fn dwelling(rng: &mut impl Rng64, ctx: &DistrictCtx, hh: &Household) -> Dwelling
     } else {
         (rng.int(1, 3) + i64::from(upper) * rng.int(1, 3) + (n / 3)).clamp(1, 12)
     };
-    let dormitorios = rng.int(1, cuartos.max(1)).min(cuartos);
+    // About half the rooms or more are bedrooms (one draw, as before the index needed it):
+    // overcrowding (more than three persons a bedroom) stays near the survey's few per cent.
+    let dormitorios = rng
+        .int((cuartos + 1) / 2, cuartos.max(1))
+        .clamp(1, cuartos.max(1));
     let agua = if ctx.chaco {
         if ind {
             rng.pick(&[
@@ -1924,10 +2029,10 @@ fn dwelling(rng: &mut impl Rng64, ctx: &DistrictCtx, hh: &Household) -> Dwelling
     } else {
         rng.pick(&[
             ("red_cloacal", 0.01),
-            ("pozo_ciego", 0.5 - 0.2 * b(poor)),
+            ("pozo_ciego", 0.62 - 0.15 * b(poor)),
             ("letrina_ventilada", 0.14),
-            ("letrina_comun", 0.3 + 0.15 * b(poor)),
-            ("hoyo_abierto", 0.03),
+            ("letrina_comun", 0.08 + 0.07 * b(poor)),
+            ("hoyo_abierto", 0.02),
             ("ninguno", 0.02),
         ])
     };
@@ -1996,7 +2101,7 @@ fn dwelling(rng: &mut impl Rng64, ctx: &DistrictCtx, hh: &Household) -> Dwelling
         rng.pick(&[
             ("gas", 0.42 - 0.15 * b(poor)),
             ("electricidad", 0.04),
-            ("lena", 0.45 + 0.15 * b(poor)),
+            ("lena", 0.38 + 0.1 * b(poor)),
             ("carbon", 0.07),
             ("otro", 0.005),
             ("no_cocina", 0.01),
@@ -2023,9 +2128,9 @@ fn dwelling(rng: &mut impl Rng64, ctx: &DistrictCtx, hh: &Household) -> Dwelling
         ])
     } else {
         rng.pick(&[
-            ("recoleccion_publica", 0.06),
-            ("recoleccion_privada", 0.04),
-            ("quema", 0.8),
+            ("recoleccion_publica", 0.1 * if poor { 0.5 } else { 1.5 }),
+            ("recoleccion_privada", 0.08 * if poor { 0.5 } else { 1.5 }),
+            ("quema", 0.72),
             ("entierra", 0.05),
             ("tira_baldio", 0.04),
             ("otro", 0.01),

@@ -200,6 +200,12 @@ enum PCol {
     Pension,
     Ingreso,
     Programas,
+    Horas,
+    DeseaMas,
+    Busca,
+    Enfermo,
+    Consulto,
+    Anios,
     Unknown,
 }
 
@@ -229,6 +235,12 @@ fn pcol(name: &str) -> PCol {
         "recibe_pension" => PCol::Pension,
         "ingreso_mensual" => PCol::Ingreso,
         "programas" => PCol::Programas,
+        "horas_trabajo" => PCol::Horas,
+        "desea_mas_horas" => PCol::DeseaMas,
+        "busca_trabajo" => PCol::Busca,
+        "enfermo_accidentado" => PCol::Enfermo,
+        "consulto_profesional" => PCol::Consulto,
+        "anios_estudio" => PCol::Anios,
         _ => PCol::Unknown,
     }
 }
@@ -543,6 +555,22 @@ impl SurveyWriter {
                     }
                     w.field(&*s)?
                 }
+                PCol::Horas | PCol::Anios => {
+                    s.clear();
+                    let n = if matches!(*c, PCol::Horas) {
+                        p.horas
+                    } else {
+                        p.anios
+                    };
+                    if let Some(n) = n {
+                        let _ = write!(s, "{n}");
+                    }
+                    w.field(&*s)?
+                }
+                PCol::DeseaMas => w.field(p.desea_mas_horas)?,
+                PCol::Busca => w.field(p.busca_trabajo)?,
+                PCol::Enfermo => w.field(p.enfermo)?,
+                PCol::Consulto => w.field(p.consulto)?,
                 PCol::Unknown => w.field("")?,
             }
         }

@@ -19,6 +19,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_households))
         .routes(routes!(get_household))
         .routes(routes!(get_household_history))
+        .routes(routes!(get_household_ipm))
 }
 
 #[utoipa::path(get, path = "/api/households", tag = "registro",
@@ -57,6 +58,30 @@ pub async fn get_household(
     let out = p
         .act(&st, move |s, actor| {
             registry::household(s, actor, id, &q.purpose)
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+/// `GET /api/households/{id}/ipm`
+#[utoipa::path(get, path = "/api/households/{id}/ipm", tag = "registro",
+    summary = "El perfil de privaciones de un hogar (IPM oficial): cada indicador con su explicación y los miembros detrás, el puntaje y si es pobre; sólo si el acuerdo de intercambio de datos incluye la pobreza",
+    params(("id" = i64, Path, description = "Número interno"), PurposeQuery),
+    responses(
+        (status = 200, description = "Correcto", body = Object),
+        (status = 403, description = "El acuerdo no incluye la pobreza (clase sensible)", body = crate::error::ErrorBody),
+        (status = 404, description = "No encontrado (o fuera del ámbito de la cuenta)", body = crate::error::ErrorBody),
+    ),
+    extensions(("x-vamos-permission" = json!(Permission::RegistryRead.code())), ("x-vamos-personal-data" = json!(true))))]
+pub async fn get_household_ipm(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<vamos_domain::HouseholdId>,
+    Query(q): Query<PurposeQuery>,
+) -> ApiResult<Json<Value>> {
+    let out = p
+        .act(&st, move |s, actor| {
+            vamos_app::ipm::household_profile(s, actor, id, &q.purpose)
         })
         .await?;
     Ok(Json(out))

@@ -22,6 +22,7 @@ pub mod counter_referrals;
 pub mod delivery_points;
 pub mod grievances;
 pub mod households;
+pub mod ipm;
 pub mod management_agreements;
 pub mod measurements;
 pub mod orientations;
@@ -77,6 +78,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(targets::router())
         .merge(plans::router())
         .merge(budget::router())
+        .merge(ipm::router())
         .merge(management_agreements::router())
 }
 

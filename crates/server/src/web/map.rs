@@ -123,6 +123,58 @@ pub fn departments_svg(
     lang: Lang,
     title: &str,
 ) -> String {
+    choropleth(
+        values,
+        highlighted,
+        &|code| format!("/logros?t={code:02}&amp;logro={logro}"),
+        &CLASSES,
+        lang,
+        title,
+    )
+}
+
+/// Classes of a share where more is worse (the incidence of multidimensional poverty): below
+/// 10 %, 20 %, 30 %, 40 %, and above, on the same colour-blind-safe scale.
+pub const SHARE_CLASSES: [(&str, f64); 5] = [
+    ("#fde725", 0.1),
+    ("#5ec962", 0.2),
+    ("#21918c", 0.3),
+    ("#3b528b", 0.4),
+    ("#440154", 1.01),
+];
+
+/// The legend of some classes: (colour, lower bound, upper bound) in percent.
+pub fn legend_of(classes: &[(&str, f64)]) -> Vec<(String, u32, u32)> {
+    let mut lower = 0;
+    classes
+        .iter()
+        .map(|(c, upper)| {
+            let u = ((upper * 100.0).round() as u32).min(100);
+            let row = (c.to_string(), lower, u);
+            lower = u;
+            row
+        })
+        .collect()
+}
+
+/// The departments coloured by a share in `classes`: `values` are (department, share, name),
+/// each department links to `href(code)` (already escaped); `highlighted` is outlined.
+pub fn choropleth(
+    values: &[(u8, Option<f64>, String)],
+    highlighted: Option<u8>,
+    href: &dyn Fn(u8) -> String,
+    classes: &[(&str, f64)],
+    lang: Lang,
+    title: &str,
+) -> String {
+    let colour = |x: Option<f64>| match x {
+        None => NO_DATA,
+        Some(c) => classes
+            .iter()
+            .find(|(_, upper)| c < *upper)
+            .or(classes.last())
+            .map_or(NO_DATA, |(col, _)| col),
+    };
     let mut s = format!(
         "<svg class=\"map\" viewBox=\"0 0 {W} {H}\" role=\"group\" aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\">",
         escape(title)
@@ -136,7 +188,8 @@ pub fn departments_svg(
             .unwrap_or((None, format!("{code:02}")));
         let label = format!("{}: {}", name, lang.pct(cov));
         let path = format!(
-            "<a href=\"/logros?t={code:02}&amp;logro={logro}\" aria-label=\"{label}\"><path d=\"{d}\" fill=\"{fill}\" class=\"dep{sel}\"><title>{label}</title></path></a>",
+            "<a href=\"{href}\" aria-label=\"{label}\"><path d=\"{d}\" fill=\"{fill}\" class=\"dep{sel}\"><title>{label}</title></path></a>",
+            href = href(*code),
             label = escape(&label),
             fill = colour(cov),
             sel = if highlighted == Some(*code) { " sel" } else { "" },
@@ -165,6 +218,41 @@ pub fn legend() -> Vec<(String, u32, u32)> {
             row
         })
         .collect()
+}
+
+/// Horizontal bars of shares (`items`: label and share of 1), longest first as given — the
+/// percentage contributions of the indicators to the poverty index.
+pub fn bars_svg(items: &[(String, f64)], lang: Lang, title: &str) -> String {
+    let (label_w, bar_w, row) = (350.0, 260.0, 22.0);
+    let h = row * items.len() as f64 + 8.0;
+    let mut s = format!(
+        "<svg class=\"contrib\" viewBox=\"0 0 {} {h}\" role=\"img\" aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\">",
+        label_w + bar_w + 60.0,
+        escape(title)
+    );
+    let max = items
+        .iter()
+        .map(|(_, x)| *x)
+        .fold(0.0_f64, f64::max)
+        .max(1e-9);
+    for (i, (label, x)) in items.iter().enumerate() {
+        let y = 4.0 + row * i as f64;
+        let w = (x / max * bar_w).max(0.0);
+        let _ = write!(
+            s,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" class=\"lbl\">{}</text><rect x=\"{label_w}\" y=\"{}\" width=\"{w:.1}\" height=\"{}\" fill=\"#21918c\"/><text x=\"{}\" y=\"{}\" class=\"val\">{}</text>",
+            label_w - 6.0,
+            y + 14.0,
+            escape(label),
+            y + 3.0,
+            row - 6.0,
+            label_w + w + 4.0,
+            y + 14.0,
+            escape(&lang.pct(Some(*x)))
+        );
+    }
+    s.push_str("</svg>");
+    s
 }
 
 /// A line of coverage across measurements (oldest first); gaps where there is no figure.

@@ -18,6 +18,7 @@ pub mod grievances;
 pub mod i18n;
 pub mod imports;
 pub mod inbox;
+pub mod ipm;
 pub mod management_agreements;
 pub mod map;
 pub mod orientaciones;
@@ -124,6 +125,19 @@ impl Web {
             v.as_str()
                 .map(|s| lang_of(state).day(s))
                 .unwrap_or_default()
+        });
+        // A ratio such as a poverty index with four decimals (`0,0636` in Spanish).
+        env.add_filter("dec4", |state: &minijinja::State, v: JValue| {
+            match number(&v) {
+                Some(n) => {
+                    let s = format!("{n:.4}");
+                    match lang_of(state) {
+                        i18n::Lang::Es => s.replace('.', ","),
+                        i18n::Lang::En => s,
+                    }
+                }
+                None => "—".to_string(),
+            }
         });
         env.add_filter("points", |state: &minijinja::State, v: JValue| {
             number(&v)
@@ -516,6 +530,8 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
             "/acuerdos-de-gestion/{id}",
             get(management_agreements::detail).post(management_agreements::sign),
         )
+        .route("/ipm", get(ipm::page))
+        .route("/ipm/territorios.csv", get(ipm::csv))
         .route("/logros/unidades", get(units::page))
         .route("/logros/unidades.csv", get(units::csv))
         .route("/logros/publicar", axum::routing::post(dashboard::publish))
@@ -649,6 +665,9 @@ async fn home(page: Page) -> Response {
             if page.can(Permission::CasesRead) {
                 t.push(context! { href => "/casos", key => "task-cases" });
                 t.push(context! { href => "/barreras", key => "task-barriers" });
+            }
+            if page.can(Permission::LogrosRead) {
+                t.push(context! { href => "/ipm", key => "task-ipm" });
             }
             if page.can(Permission::TargetsSet) || page.can(Permission::PlansRead) {
                 t.push(context! { href => "/costeo", key => "task-costing" });

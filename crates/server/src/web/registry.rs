@@ -361,6 +361,27 @@ pub async fn household(
         .collect();
     let as_of = statuses.as_ref().map(|s| s.as_of.clone());
     let referrals = household_referrals(&st, &p, id).await;
+    // The deprivation profile, where the account's agreement lists poverty (a refusal hides
+    // the section and says why; nothing of the profile is sent).
+    let (actor, seen) = (p.as_actor(), h.clone());
+    let profile = st
+        .pool
+        .run(move |s| {
+            Ok(vamos_app::ipm::profile_of(
+                s,
+                &actor,
+                id,
+                &seen,
+                &Some("consulta de un hogar (aplicación web)".into()),
+            ))
+        })
+        .await;
+    let (ipm, ipm_refused) = match profile {
+        Ok(Ok(v)) => (Some(JValue::from_serialize(&v)), None),
+        Ok(Err(e)) if e.kind == vamos_app::ErrorKind::Forbidden => (None, Some(e.message)),
+        Ok(Err(e)) => return page.error(&ApiError::from(e)),
+        Err(e) => return page.error(&e),
+    };
     page.html(
         "hogar.html",
         context! {
@@ -378,6 +399,8 @@ pub async fn household(
             synthetic,
             route,
             referrals,
+            ipm,
+            ipm_refused,
             can_referrals => p.can(Permission::ReferralsRead),
             can_request => p.can(Permission::ChangesRequest),
             community_id => h.get("community_id").and_then(Value::as_i64),

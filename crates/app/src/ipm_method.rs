@@ -1,0 +1,52 @@
+//! The official multidimensional poverty method (INE's, shipped as data in `catalogue/ipm/`)
+//! with its rules compiled against the FIPS, and the cells a classification keeps of it — apart
+//! from `ipm`, which reads measurements, so that the classification (`measurements`) can
+//! compute them from the registry it has loaded without the two modules needing each other.
+
+use crate::{Error, Result};
+use vamos_engine::ipm::registry::RegistryMethod;
+use vamos_engine::ipm::Method;
+
+/// INE's method as shipped (`catalogue/ipm/ine_paraguay.toml`).
+pub const OFFICIAL_METHOD: &str = include_str!("../../../catalogue/ipm/ine_paraguay.toml");
+
+/// The official method with its rules compiled against the FIPS (once per process).
+pub fn official() -> Result<&'static RegistryMethod> {
+    static M: std::sync::OnceLock<std::result::Result<RegistryMethod, String>> =
+        std::sync::OnceLock::new();
+    M.get_or_init(|| {
+        let mut m: Method = toml::from_str(OFFICIAL_METHOD)
+            .map_err(|e| format!("catalogue/ipm/ine_paraguay.toml: {e}"))?;
+        m.version = versioned(&m.version, OFFICIAL_METHOD);
+        RegistryMethod::compile(m, &crate::vocabulary::FormVocabulary)
+    })
+    .as_ref()
+    .map_err(|e| Error::internal(format!("el método del IPM no compila: {e}")))
+}
+
+/// A method's label with the hash of its file: any change to the file is a new version, so
+/// figures kept with a measurement are never read under a method they were not computed by.
+fn versioned(label: &str, text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(text.as_bytes());
+    let hex: String = hash.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("{label} · sha256:{hex}")
+}
+
+/// Each district's cells of a loaded registry at `as_of`, as stored (`(district, JSON)`).
+pub fn district_cells(
+    method: &RegistryMethod,
+    data: &vamos_engine::RegistryData,
+    as_of: chrono::NaiveDate,
+) -> Result<Vec<(u16, String)>> {
+    method
+        .cells(data, as_of)
+        .into_iter()
+        .map(|(d, c)| {
+            Ok((
+                d,
+                serde_json::to_string(&c).map_err(|e| Error::internal(e.to_string()))?,
+            ))
+        })
+        .collect()
+}
