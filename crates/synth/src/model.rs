@@ -727,7 +727,7 @@ impl<'a> Drawer<'a> {
 /// synthetic index lands near INE's 2024 figures (see `docs/ipm.md`): time-related
 /// underemployment ≈ 6 % and open unemployment ≈ 6 % of the labour force (EPH), about a quarter
 /// of people ill or injured in 90 days of whom about seven in ten consult (more in poor and rural
-/// households), schooling consistent with the level passed and a two-year lag for ≈ 8 % of
+/// households), schooling consistent with the level passed and a two-year lag for ≈ 5 % of
 /// pupils (more among the poor, rural and indigenous).
 fn poverty_answers(hh: &mut Household) {
     use rand::SeedableRng;
