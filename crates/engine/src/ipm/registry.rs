@@ -623,3 +623,71 @@ mod tests {
         assert!(RegistryMethod::compile(m, &V).is_ok());
     }
 }
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::*;
+
+    struct NoLists;
+    impl Vocabulary for NoLists {
+        fn choices(&self, _: &str) -> Option<&'static [&'static str]> {
+            None
+        }
+    }
+
+    fn rule(members: Members, without_eligible: WithoutEligible) -> Rule {
+        let always = compile("true", &[Scope::Person], &NoLists).unwrap_or_else(|e| panic!("{e}"));
+        Rule {
+            unit: RuleUnit::Persona,
+            deprived: always,
+            eligible: None,
+            members,
+            without_eligible,
+        }
+    }
+
+    #[test]
+    fn one_deprived_member_decides_alguno_and_one_who_is_not_decides_todos_whatever_is_unknown() {
+        // Tallies: eligible, deprived, not deprived, unknown.
+        let any = rule(Members::Alguno, WithoutEligible::NoPrivado);
+        assert_eq!(outcome(&any, [2, 1, 0, 1]), Some(true));
+        assert_eq!(
+            outcome(&any, [2, 0, 1, 1]),
+            None,
+            "the unknown one might be deprived"
+        );
+        assert_eq!(outcome(&any, [2, 0, 2, 0]), Some(false));
+        let all = rule(Members::Todos, WithoutEligible::NoPrivado);
+        assert_eq!(outcome(&all, [2, 0, 1, 1]), Some(false));
+        assert_eq!(
+            outcome(&all, [2, 1, 0, 1]),
+            None,
+            "the unknown one might not be"
+        );
+        assert_eq!(outcome(&all, [2, 2, 0, 0]), Some(true));
+    }
+
+    #[test]
+    fn a_household_without_eligible_members_is_what_the_method_says() {
+        assert_eq!(
+            outcome(&rule(Members::Alguno, WithoutEligible::NoPrivado), [0; 4]),
+            Some(false)
+        );
+        assert_eq!(
+            outcome(&rule(Members::Todos, WithoutEligible::Privado), [0; 4]),
+            Some(true)
+        );
+        assert_eq!(
+            outcome(&rule(Members::Alguno, WithoutEligible::SinDato), [0; 4]),
+            None
+        );
+        // A member whose eligibility is unknown leaves it sin dato rather than "no eligible".
+        assert_eq!(
+            outcome(
+                &rule(Members::Alguno, WithoutEligible::NoPrivado),
+                [0, 0, 0, 1]
+            ),
+            None
+        );
+    }
+}
