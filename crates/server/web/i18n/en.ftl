@@ -1111,6 +1111,6 @@ ipm-state-deprived = Deprived
 ipm-state-not = Not deprived
 ipm-state-missing = Missing
 ipm-members = { $n ->
-    [one] one member
-   *[other] { $n } members
+    [one] one member is
+   *[other] { $n } members are
 }

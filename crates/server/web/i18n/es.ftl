@@ -1111,6 +1111,6 @@ ipm-state-deprived = Privado
 ipm-state-not = No privado
 ipm-state-missing = Sin dato
 ipm-members = { $n ->
-    [one] un miembro
-   *[other] { $n } miembros
+    [one] un miembro lo está
+   *[other] { $n } miembros lo están
 }
