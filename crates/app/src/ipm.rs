@@ -508,14 +508,8 @@ pub fn profile_of(
         .as_ref()
         .and_then(|m| chrono::NaiveDate::parse_from_str(&m.as_of, "%Y-%m-%d").ok())
         .unwrap_or_else(crate::clock::today);
-    let mut data = vamos_engine::RegistryData::new(&crate::vocabulary::FormVocabulary);
-    store.load_communities(
-        &[community],
-        i64::MAX,
-        &vamos_store::Reading::at(as_of),
-        &mut data,
-    )?;
-    data.finish();
+    let data =
+        crate::measurements::community_data(store, vamos_domain::CommunityId(community), as_of)?;
     let hh = data
         .household_by_id(id.get())
         .ok_or_else(|| Error::not_found(format!("el hogar {id} no existía al {as_of}")))?;

@@ -343,6 +343,24 @@ pub(crate) fn community_of(
     Ok(vamos_store::versions::household(&mut store.db(), household)?.map(|(h, _)| h.community_id))
 }
 
+/// The registry of one community (its households, members and evidence) at `as_of`: what a
+/// single household's page reads instead of its whole district.
+pub fn community_data(
+    store: &mut dyn Store,
+    community: vamos_domain::CommunityId,
+    as_of: chrono::NaiveDate,
+) -> vamos_store::Result<RegistryData> {
+    let mut data = RegistryData::new(&FormVocabulary);
+    store.load_communities(
+        &[community.get()],
+        i64::MAX,
+        &vamos_store::Reading::at(as_of),
+        &mut data,
+    )?;
+    data.finish();
+    Ok(data)
+}
+
 /// A household and each of its members explained, reading only the household's community
 /// (its households, members and evidence) rather than the whole district: what a household
 /// page needs, in one load. Returns the household's explanation and each member's, by id.
@@ -355,15 +373,8 @@ pub fn explain_household(
     as_of: chrono::NaiveDate,
     counter_referrals_until: chrono::NaiveDate,
 ) -> anyhow::Result<(Value, Vec<(i64, Value)>)> {
-    let (household, community) = (household.get(), community.get());
-    let mut data = RegistryData::new(&FormVocabulary);
-    store.load_communities(
-        &[community],
-        i64::MAX,
-        &vamos_store::Reading::at(as_of),
-        &mut data,
-    )?;
-    data.finish();
+    let household = household.get();
+    let data = community_data(store, community, as_of)?;
     let h = data
         .household_by_id(household)
         .ok_or_else(|| anyhow::anyhow!("hogar {household} fuera de su comunidad"))?;
