@@ -15,7 +15,6 @@ use std::collections::BTreeMap;
 use vamos_catalogue::Catalogue;
 use vamos_domain::services::Category;
 use vamos_domain::{Permission, Territory, TerritoryCode};
-use vamos_engine::classify::Classifier;
 use vamos_engine::costing::{gaps, Gap};
 use vamos_store::Store;
 
@@ -299,7 +298,8 @@ fn gaps_of(
     let readers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (data, as_of, until) = crate::measurements::registry_as_figures_stand(store, m, t, readers)
         .map_err(Error::internal)?;
-    let cls = Classifier::new(catalogue, &data, as_of).with_counter_referrals_until(until);
+    let cls =
+        crate::ipm_method::classifier(catalogue, &data, as_of)?.with_counter_referrals_until(until);
     let gaps = std::sync::Arc::new(gaps(&cls, &data, &unit_costs(catalogue)));
     drop(data);
     if let Ok(mut list) = GAPS.lock() {
@@ -738,7 +738,8 @@ pub fn sweep(
             .map_err(Error::internal)?;
     let load_ms = t0.elapsed().as_millis();
     let t1 = std::time::Instant::now();
-    let cls = Classifier::new(catalogue, &data, as_of).with_counter_referrals_until(until);
+    let cls =
+        crate::ipm_method::classifier(catalogue, &data, as_of)?.with_counter_referrals_until(until);
     let all = gaps(&cls, &data, &unit_costs(catalogue));
     let gaps_ms = t1.elapsed().as_millis();
     let base = chrono::Datelike::year(&as_of);

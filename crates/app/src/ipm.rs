@@ -570,7 +570,9 @@ pub fn profile_of(
         // With an indicator withheld, the score would tell it (the score less the weights shown).
         "score": if withheld { None } else { score },
         "score_withheld": withheld,
-        "poor": score.map(|c| vamos_engine::ipm::poor(c, method.method.k)),
+        // Deprivations known to reach k decide it even with an answer missing (as the
+        // population «pobreza» does); otherwise a sin dato leaves it undecided.
+        "poor": method.poor_by(&deprived),
         "indicators": indicators,
     }))
 }

@@ -8,7 +8,7 @@ use vamos_engine::ipm::registry::RegistryMethod;
 use vamos_engine::ipm::Method;
 
 /// INE's method as shipped (`catalogue/ipm/ine_paraguay.toml`).
-pub const OFFICIAL_METHOD: &str = include_str!("../../../catalogue/ipm/ine_paraguay.toml");
+pub const OFFICIAL_METHOD: &str = vamos_catalogue::IPM_METHOD;
 
 /// The official method with its rules compiled against the FIPS (once per process).
 pub fn official() -> Result<&'static RegistryMethod> {
@@ -49,4 +49,36 @@ pub fn district_cells(
             ))
         })
         .collect()
+}
+
+/// The classifier of `catalogue` over `data` at `as_of`, with poverty decided as the catalogue
+/// chose: by income, or by the official IPM household by household. Every classification of the
+/// application is built here, so the population «pobreza» means the same everywhere.
+pub fn classifier<'c>(
+    catalogue: &'c vamos_catalogue::Catalogue,
+    data: &vamos_engine::RegistryData,
+    as_of: chrono::NaiveDate,
+) -> Result<vamos_engine::classify::Classifier<'c>> {
+    classifier_among(catalogue, data, as_of, None)
+}
+
+/// [`classifier`] with the IPM decided only for `households` when given (a few units remeasured
+/// in a registry held in memory: the others are never asked about).
+pub fn classifier_among<'c>(
+    catalogue: &'c vamos_catalogue::Catalogue,
+    data: &vamos_engine::RegistryData,
+    as_of: chrono::NaiveDate,
+    households: Option<&[usize]>,
+) -> Result<vamos_engine::classify::Classifier<'c>> {
+    let cls = vamos_engine::classify::Classifier::new(catalogue, data, as_of);
+    Ok(match catalogue.poverty {
+        vamos_catalogue::Poverty::Ingreso => cls,
+        vamos_catalogue::Poverty::Ipm => {
+            let method = official()?;
+            cls.with_multidimensional_poverty(match households {
+                None => method.poor_households(data, as_of),
+                Some(hs) => method.poor_households_among(data, as_of, hs),
+            })
+        }
+    })
 }

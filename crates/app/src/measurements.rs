@@ -11,7 +11,7 @@ use vamos_catalogue::{Catalogue, EvidenceSource};
 use vamos_domain::services::Category;
 use vamos_domain::{DistrictCode, Territory, TerritoryCode};
 use vamos_engine::logros::{roll_up, DistrictLogros, LogroCounts};
-use vamos_engine::{Because, Classifier, RegistryData, Status, Unit};
+use vamos_engine::{Because, RegistryData, Status, Unit};
 use vamos_ingest::forms::{form, FormId};
 use vamos_store::{MeasurementRecord, Store, UnitKind};
 
@@ -433,13 +433,12 @@ fn recorded_answers(
     data: &RegistryData,
     unit: Unit,
     as_of: chrono::NaiveDate,
-    catalogue: &Catalogue,
+    poverty: &vamos_engine::classify::PovertyRule,
     rule: &vamos_catalogue::expr::Compiled,
 ) -> Vec<(String, String)> {
     use vamos_catalogue::expr::{Fact, Facts};
     use vamos_catalogue::vars::{self, Scope, VarType};
-    let facts =
-        vamos_engine::classify::UnitFacts::new(data, unit, as_of, catalogue.poverty_line_pyg);
+    let facts = vamos_engine::classify::UnitFacts::new(data, unit, as_of, poverty);
     let mut out = Vec::new();
     for var in rule.variables() {
         let Some(spec) = vars::variables(var.scope)
@@ -502,7 +501,7 @@ pub fn explain_in(
     counter_referrals_until: chrono::NaiveDate,
 ) -> anyhow::Result<Value> {
     let kind_es = kind_es(kind);
-    let cls = Classifier::new(catalogue, data, as_of)
+    let cls = crate::ipm_method::classifier(catalogue, data, as_of)?
         .with_counter_referrals_until(counter_referrals_until);
     let missing = || anyhow::anyhow!("{kind_es} {id} fuera del registro cargado");
     let (unit, categories) = match kind {
@@ -545,7 +544,7 @@ pub fn explain_in(
                             // What the survey recorded and what it means, in words; the rule
                             // itself only as the technical detail.
                             EvidenceSource::Fips { rule } => {
-                                let recorded = recorded_answers(data, unit, as_of, catalogue, rule);
+                                let recorded = recorded_answers(data, unit, as_of, &cls.poverty, rule);
                                 let who = if matches!(unit, Unit::Community(_)) { "El relevamiento del Entorno registra" } else { "La FIPS registra" };
                                 let said = recorded.iter().map(|(q, v)| format!("{q}: {v}")).collect::<Vec<_>>().join("; ");
                                 json!({"source": source, "date": date.to_string(),
@@ -695,7 +694,7 @@ pub fn classify_and_save(
     data.finish();
     let load = t0.elapsed();
     let t1 = std::time::Instant::now();
-    let cls = Classifier::new(catalogue, &data, as_of);
+    let cls = crate::ipm_method::classifier(catalogue, &data, as_of)?;
     let districts = vamos_engine::logros::measure(&cls, &data);
     let evaluate = t1.elapsed();
     // Aggregate: every department and the nation from their districts (what `logros` reads).

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use vamos_catalogue::Catalogue;
 use vamos_domain::services::{Category, Unit as UnitKind};
 use vamos_domain::{DistrictCode, Permission, Territory, TerritoryCode};
-use vamos_engine::classify::{Classifier, Status, Unit};
+use vamos_engine::classify::{Status, Unit};
 use vamos_engine::logros::{Behind, Figure};
 use vamos_store::Store;
 
@@ -456,7 +456,8 @@ fn computed(
     )
     .map_err(Error::internal)?;
     // The figures' own bound on counter-referrals (their last incremental update).
-    let cls = Classifier::new(catalogue, &data, as_of).with_counter_referrals_until(until);
+    let cls =
+        crate::ipm_method::classifier(catalogue, &data, as_of)?.with_counter_referrals_until(until);
     let units = vamos_engine::logros::units_behind(&cls, &data, figure);
     let nucleo = catalogue.nucleo(figure.category);
     let bits = |lacking: &[(usize, Status)], status: Status| -> u64 {

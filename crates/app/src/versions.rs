@@ -13,7 +13,7 @@ use serde::Serialize;
 use vamos_catalogue::Catalogue;
 use vamos_domain::{DistrictCode, TerritoryCode};
 use vamos_engine::logros::{apply_change, measure};
-use vamos_engine::{Classifier, RegistryData};
+use vamos_engine::RegistryData;
 use vamos_store::{Reading, Store};
 
 use crate::counter_referrals::Resident;
@@ -99,7 +99,8 @@ fn refresh_once(
             let mut data = RegistryData::new(&FormVocabulary);
             crate::counter_referrals::load_district(store, *d, reading, applied, &mut data)?;
             data.finish();
-            let cls = Classifier::new(catalogue, &data, as_of).with_counter_referrals_until(until);
+            let cls = crate::ipm_method::classifier(catalogue, &data, as_of)?
+                .with_counter_referrals_until(until);
             Ok(measure(&cls, &data))
         };
         let before = figures(store, &before_at)?;

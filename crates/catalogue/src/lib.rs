@@ -74,6 +74,23 @@ pub struct Service {
     pub line: usize,
 }
 
+/// INE's multidimensional poverty method as shipped (`catalogue/ipm/ine_paraguay.toml`): the
+/// one a catalogue choosing `pobreza = "ipm"` classifies by, so its text is part of such a
+/// catalogue's version.
+pub const IPM_METHOD: &str = include_str!("../../../catalogue/ipm/ine_paraguay.toml");
+
+/// The measure that decides who belongs to the population of special attention «pobreza»
+/// (breakdowns, Canal Verde criteria, the household variable `pobre`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Poverty {
+    /// Income per member below `linea_pobreza_mensual_pyg` (the default).
+    #[default]
+    Ingreso,
+    /// Poor by the multidimensional poverty index (INE's method, `catalogue/ipm/`).
+    Ipm,
+}
+
 /// A validated catalogue.
 #[derive(Debug, Clone)]
 pub struct Catalogue {
@@ -85,6 +102,8 @@ pub struct Catalogue {
     pub illustrative: bool,
     pub description: String,
     pub poverty_line_pyg: Option<i64>,
+    /// Which measure decides the population «pobreza» (`pobreza = "ingreso" | "ipm"`).
+    pub poverty: Poverty,
     pub institutions: Vec<Institution>,
     pub services: Vec<Service>,
     /// The folder's own `canal_verde.toml` (its path and text), checked against this catalogue

@@ -3,7 +3,7 @@
 //! catalogue in one pass.
 
 use crate::expr::{compile, Vocabulary};
-use crate::{scopes_of, Catalogue, Evidence, EvidenceSource, Institution, Service};
+use crate::{scopes_of, Catalogue, Evidence, EvidenceSource, Institution, Poverty, Service};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -49,6 +49,8 @@ struct RawMeta {
 #[serde(deny_unknown_fields)]
 struct RawParams {
     linea_pobreza_mensual_pyg: Option<i64>,
+    #[serde(default)]
+    pobreza: Poverty,
 }
 
 #[derive(Deserialize)]
@@ -509,6 +511,10 @@ pub fn load_files(
         h.update(text.as_bytes());
         h.update([0]);
     }
+    // Who is poor then follows the IPM method: a change to it is a change to the catalogue.
+    if meta.parametros.pobreza == Poverty::Ipm {
+        h.update(crate::IPM_METHOD.as_bytes());
+    }
     let digest = h.finalize();
     let version = format!(
         "sha256:{}",
@@ -525,6 +531,7 @@ pub fn load_files(
         illustrative: meta.ilustrativo,
         description: meta.descripcion,
         poverty_line_pyg: meta.parametros.linea_pobreza_mensual_pyg,
+        poverty: meta.parametros.pobreza,
         institutions,
         services,
         canal_verde: None,

@@ -83,6 +83,14 @@ pub fn catalogue_sql(dir: Option<&PathBuf>, as_of: &str) -> Result<ExitCode> {
         "-- Clasificación y Logros al {as_of}, catálogo {} ({}), generada por vamos.",
         c.label, c.version
     );
+    if c.poverty == vamos_catalogue::Poverty::Ipm {
+        // The IPM's fifteen indicators are not written in SQL: `pobre` stays unknown there.
+        eprintln!(
+            "aviso: el catálogo decide la pobreza por el IPM, que esta consulta no calcula: \
+             en ella «pobre» queda sin dato y sus cifras por pobreza no son las de Vamos"
+        );
+        println!("-- Aviso: la pobreza (IPM) queda sin dato en esta consulta.");
+    }
     println!("{};", vamos_engine::sql::duckdb_query(&c, as_of));
     Ok(ExitCode::SUCCESS)
 }

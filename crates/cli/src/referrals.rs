@@ -77,6 +77,10 @@ pub struct ExportArgs {
     /// Prioridad mínima.
     #[arg(long)]
     pub min_priority: Option<i64>,
+    /// Orden: prioridad, o privacion (primero los hogares con más privaciones del IPM; sólo si
+    /// el acuerdo de la institución incluye la pobreza).
+    #[arg(long, value_enum, default_value = "prioridad")]
+    pub order: ExportOrder,
     #[arg(long, value_enum, default_value = "csv")]
     pub format: ExportFormat,
     /// Archivo de salida (por defecto, la salida estándar; XLSX necesita un archivo).
@@ -85,6 +89,15 @@ pub struct ExportArgs {
     /// Motivo (queda en el registro de auditoría).
     #[arg(long, default_value = "reporte de referencias para la institución")]
     pub purpose: String,
+}
+
+/// The order of an export.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportOrder {
+    /// Críticos, servicios faltantes, poblaciones
+    Prioridad,
+    /// Privaciones del hogar (IPM), de más a menos
+    Privacion,
 }
 
 #[derive(Args)]
@@ -259,6 +272,7 @@ fn export(a: &ExportArgs) -> Result<ExitCode> {
         service: a.service.clone(),
         status: a.status.clone(),
         min_priority: a.min_priority,
+        by_deprivation: a.order == ExportOrder::Privacion,
         purpose: a.purpose.clone(),
     };
     let found =

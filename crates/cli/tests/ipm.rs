@@ -96,16 +96,46 @@ struct Site {
     dir: std::path::PathBuf,
 }
 
-static SITES: std::sync::LazyLock<Vec<Site>> = std::sync::LazyLock::new(|| {
+static SITES: std::sync::LazyLock<Vec<Site>> = std::sync::LazyLock::new(|| sites(false));
+
+/// The same pilots classified by a catalogue that decides poverty by the IPM (`cat_ipm`), with
+/// their referrals generated.
+static IPM_SITES: std::sync::LazyLock<Vec<Site>> = std::sync::LazyLock::new(|| sites(true));
+
+/// The pilots imported and classified on each store — by the IPM when `by_ipm`.
+fn sites(by_ipm: bool) -> Vec<Site> {
     let dir = tempfile::tempdir().unwrap().keep();
     common::synth_pilots(&dir, "400", "39");
+    if by_ipm {
+        let cat = dir.join("cat_ipm");
+        std::fs::create_dir_all(cat.join("servicios")).unwrap();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../catalogue/default");
+        for entry in walk(&root) {
+            let rel = entry.strip_prefix(&root).unwrap();
+            std::fs::copy(&entry, cat.join(rel)).unwrap();
+        }
+        let meta = cat.join("catalogo.toml");
+        let text = std::fs::read_to_string(&meta).unwrap();
+        assert!(text.contains("\npobreza = \"ingreso\""));
+        std::fs::write(
+            &meta,
+            text.replace("\npobreza = \"ingreso\"", "\npobreza = \"ipm\""),
+        )
+        .unwrap();
+    }
+    let with_catalogue = |mut args: Vec<String>| {
+        if by_ipm {
+            args.extend(["--catalogue".to_string(), "cat_ipm".to_string()]);
+        }
+        args
+    };
     vamos_store::testing::all_dbs()
         .into_iter()
         .map(|db| {
             let url = db.url.clone();
             common::init_db(&url, &dir);
-            for args in [
-                vec![
+            let mut steps = vec![
+                [
                     "import",
                     "fips",
                     "--db",
@@ -113,79 +143,113 @@ static SITES: std::sync::LazyLock<Vec<Site>> = std::sync::LazyLock::new(|| {
                     "datos",
                     "--date",
                     "2026-11-01",
-                ],
-                vec!["classify", "--db", &url, "--as-of", "2026-11-01"],
-            ] {
+                ]
+                .map(String::from)
+                .to_vec(),
+                with_catalogue(
+                    ["classify", "--db", &url, "--as-of", "2026-11-01"]
+                        .map(String::from)
+                        .to_vec(),
+                ),
+            ];
+            if by_ipm {
+                steps.push(with_catalogue(
+                    ["referrals", "generate", "--db", &url]
+                        .map(String::from)
+                        .to_vec(),
+                ));
+            }
+            for args in steps {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
                 let o = vamos(&args, &dir, &[]);
                 assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
             }
-            for (name, role, territories) in [
-                ("ipm_ana", "analista", ""),
-                ("ipm_mesa", "mesa", "1116"),
-                ("ipm_orienta", "orientador", "1116"),
-            ] {
-                let mut args = vec!["user", "create", "--db", &url, name, "--role", role];
-                if !territories.is_empty() {
-                    args.extend(["--territories", territories]);
-                }
-                let o = vamos(&args, &dir, &[("VAMOS_PASSWORD", common::PW)]);
-                assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-            }
-            // Two operators of Villeta: MSPBS's agreement leaves poverty out, MEC's lists it.
-            for (user, inst, fields) in [
-                (
-                    "ipm_mspbs",
-                    "MSPBS",
-                    "id,given_names,family_names,district_code",
-                ),
-                (
-                    "ipm_mec",
-                    "MEC",
-                    "id,given_names,family_names,district_code,pobreza",
-                ),
-            ] {
-                for args in [
-                    vec![
-                        "user",
-                        "create",
-                        "--db",
-                        &url,
-                        user,
-                        "--role",
-                        "operador",
-                        "--institution",
-                        inst,
-                        "--territories",
-                        "1116",
-                    ],
-                    vec![
-                        "agreement",
-                        "create",
-                        "--db",
-                        &url,
-                        "--institution",
-                        inst,
-                        "--fields",
-                        fields,
-                        "--purpose",
-                        "referencias",
-                        "--from",
-                        "2026-01-01",
-                        "--to",
-                        "2030-12-31",
-                    ],
-                ] {
-                    let o = vamos(&args, &dir, &[("VAMOS_PASSWORD", common::PW)]);
-                    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-                }
-            }
+            accounts(&url, &dir);
             Site {
                 db,
                 dir: dir.clone(),
             }
         })
         .collect()
-});
+}
+
+/// Every file under `root`.
+fn walk(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(root).unwrap() {
+        let path = e.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// The accounts of the tests: an analyst, Villeta's Mesa and orientador, and two operators of
+/// Villeta — MSPBS's agreement leaves poverty out, MEC's lists it.
+fn accounts(url: &str, dir: &std::path::Path) {
+    for (name, role, territories) in [
+        ("ipm_ana", "analista", ""),
+        ("ipm_mesa", "mesa", "1116"),
+        ("ipm_orienta", "orientador", "1116"),
+    ] {
+        let mut args = vec!["user", "create", "--db", url, name, "--role", role];
+        if !territories.is_empty() {
+            args.extend(["--territories", territories]);
+        }
+        let o = vamos(&args, dir, &[("VAMOS_PASSWORD", common::PW)]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    for (user, inst, fields) in [
+        (
+            "ipm_mspbs",
+            "MSPBS",
+            "id,given_names,family_names,district_code",
+        ),
+        (
+            "ipm_mec",
+            "MEC",
+            "id,given_names,family_names,district_code,pobreza",
+        ),
+    ] {
+        for args in [
+            vec![
+                "user",
+                "create",
+                "--db",
+                url,
+                user,
+                "--role",
+                "operador",
+                "--institution",
+                inst,
+                "--territories",
+                "1116",
+            ],
+            vec![
+                "agreement",
+                "create",
+                "--db",
+                url,
+                "--institution",
+                inst,
+                "--fields",
+                fields,
+                "--purpose",
+                "referencias",
+                "--from",
+                "2026-01-01",
+                "--to",
+                "2030-12-31",
+            ],
+        ] {
+            let o = vamos(&args, dir, &[("VAMOS_PASSWORD", common::PW)]);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        }
+    }
+}
 
 impl Site {
     /// `vamos <args> --db <url>` as `user` (the operator when empty).
@@ -464,19 +528,18 @@ fn a_households_profile_explains_each_indicator_and_its_score_decides_poverty() 
         assert!(inds
             .iter()
             .all(|i| !i["explanation"].as_str().unwrap().is_empty()));
+        let known: f64 = inds
+            .iter()
+            .filter(|i| i["deprived"] == true)
+            .map(|i| f(&i["weight"]))
+            .sum();
         if inds.iter().all(|i| i["deprived"].is_boolean()) {
-            let score: f64 = inds
-                .iter()
-                .filter(|i| i["deprived"] == true)
-                .map(|i| f(&i["weight"]))
-                .sum();
-            assert!((score - f(&v["score"])).abs() < 1e-12);
-            assert_eq!(v["poor"].as_bool().unwrap(), score + 1e-12 >= 0.26);
+            assert!((known - f(&v["score"])).abs() < 1e-12);
+            assert_eq!(v["poor"].as_bool().unwrap(), known + 1e-12 >= 0.26);
         } else {
-            assert!(
-                v["score"].is_null() && v["poor"].is_null(),
-                "sin dato decides nothing"
-            );
+            // A sin dato leaves the score unknown; only deprivations known to reach k decide.
+            assert!(v["score"].is_null());
+            assert_eq!(v["poor"].as_bool(), (known + 1e-12 >= 0.26).then_some(true));
         }
     }
 }
@@ -528,5 +591,158 @@ fn the_profile_needs_poverty_in_the_agreement_and_a_household_in_scope() {
                 );
             }
         }
+    }
+}
+
+#[test]
+fn the_population_pobreza_follows_the_ipm_when_the_catalogue_chooses_it() {
+    for (by_income, by_ipm) in SITES.iter().zip(IPM_SITES.iter()) {
+        // Logro 9 counts every household: its «pobreza» breakdown is the households found poor.
+        let poor_households = |s: &Site| -> i64 {
+            let v = s.json("", &["logros"]);
+            let l = v["logros"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|l| l["logro"] == 9)
+                .unwrap()
+                .clone();
+            assert_eq!(l["identified"], 400, "{}", s.db.label);
+            l["breakdowns"]["pobreza"]["identified"].as_i64().unwrap()
+        };
+        let ipm = by_ipm.json("", &["ipm"]);
+        let h = &ipm["households"];
+        assert_eq!(ipm["missing_share"], 0.0);
+        let expected = (f(&h["H"]) * f(&ipm["units"])).round() as i64;
+        assert_eq!(poor_households(by_ipm), expected, "{}", by_ipm.db.label);
+        assert_ne!(
+            poor_households(by_income),
+            expected,
+            "the income line and the IPM find different households in these pilots"
+        );
+    }
+}
+
+#[test]
+fn a_catalogue_choosing_the_ipm_has_another_version_and_says_so_in_its_sql() {
+    let s = &IPM_SITES[0];
+    let version = |dir: Option<&str>| {
+        let mut args = vec!["catalogue", "check"];
+        args.extend(dir);
+        let o = vamos(&args, &s.dir, &[]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    assert_ne!(version(None), version(Some("cat_ipm")));
+    let o = vamos(
+        &["catalogue", "sql", "cat_ipm", "--as-of", "2026-11-01"],
+        &s.dir,
+        &[],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("IPM"));
+}
+
+/// A household's poverty profile as the analyst reads it.
+fn profile(s: &Site, id: i64) -> Value {
+    let o = s.run("ipm_ana", &["ipm", "household", &id.to_string()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+fn the_canal_verde_poverty_criterion_flags_households_the_ipm_finds_poor() {
+    for s in IPM_SITES.iter() {
+        let v = s.json(
+            "",
+            &[
+                "cases",
+                "candidates",
+                "--catalogue",
+                "cat_ipm",
+                "--territory",
+                "1116",
+                "--limit",
+                "1000",
+            ],
+        );
+        let flagged: Vec<i64> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| {
+                c["unit_kind"] == "hogar"
+                    && c["reasons"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|r| r.as_str().unwrap().contains("pobreza"))
+            })
+            .map(|c| c["unit_id"].as_i64().unwrap())
+            .collect();
+        assert!(!flagged.is_empty(), "{}", s.db.label);
+        for id in flagged {
+            let p = profile(s, id);
+            assert_eq!(p["poor"], true, "household {id} ({})", s.db.label);
+        }
+    }
+}
+
+#[test]
+fn referrals_ordered_by_deprivation_need_poverty_in_the_agreement() {
+    for s in IPM_SITES.iter() {
+        let export = |user: &str, order: &str| {
+            s.run(
+                user,
+                &[
+                    "referrals",
+                    "export",
+                    "--institution",
+                    if user == "ipm_mec" { "MEC" } else { "MSPBS" },
+                    "--order",
+                    order,
+                    "--format",
+                    "json",
+                ],
+            )
+        };
+        let o = export("ipm_mec", "privacion");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let rows = v["referrals"].as_array().unwrap();
+        let scores: Vec<Option<f64>> = rows
+            .iter()
+            .map(|r| r["deprivation_score"].as_f64())
+            .collect();
+        assert!(scores.iter().filter(|x| x.is_some()).count() > 1);
+        let known: Vec<f64> = scores.iter().map_while(|x| *x).collect();
+        assert!(
+            known.windows(2).all(|w| w[0] >= w[1]),
+            "highest first: {known:?}"
+        );
+        assert!(
+            scores[known.len()..].iter().all(Option::is_none),
+            "unknown last"
+        );
+        // The score of a household is its profile's.
+        let r = rows
+            .iter()
+            .find(|r| r["household_id"].is_i64() && r["deprivation_score"].is_f64())
+            .unwrap();
+        let p = profile(s, r["household_id"].as_i64().unwrap());
+        assert!((f(&p["score"]) - f(&r["deprivation_score"])).abs() < 1e-4);
+
+        // MSPBS's agreement leaves poverty out: no order by it, no score in its rows.
+        let refused = export("ipm_mspbs", "privacion");
+        assert!(!refused.status.success());
+        let err = String::from_utf8_lossy(&refused.stderr);
+        assert!(err.contains("no incluye la pobreza"), "{err}");
+        assert!(refused.stdout.is_empty());
+        let o = export("ipm_mspbs", "prioridad");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let rows = v["referrals"].as_array().unwrap();
+        assert!(!rows.is_empty());
+        assert!(rows.iter().all(|r| r.get("deprivation_score").is_none()));
     }
 }

@@ -1986,6 +1986,66 @@ fn an_operator_lists_only_the_referrals_of_its_institution_and_district() {
 }
 
 #[test]
+fn referrals_ordered_by_deprivation_only_for_who_may_know_poverty() {
+    let (apps, _busy) = web_apps();
+    for f in apps {
+        // The MSPBS agreement leaves poverty out: no score in its rows, no order by it.
+        let (op, op_cookie, _) = f.inbox();
+        let (_, api, _) = call(&f.s, &op, "get", "/api/referrals?limit=1000", None);
+        let items = api["items"].as_array().unwrap();
+        assert!(!items.is_empty());
+        assert!(items.iter().all(|r| r.get("deprivation_score").is_none()));
+        let (st, refused, _) = call(
+            &f.s,
+            &op,
+            "get",
+            "/api/referrals?order=privacion&limit=10",
+            None,
+        );
+        assert_eq!(st, 403, "{refused}");
+        assert!(refused.to_string().contains("no incluye la pobreza"));
+        assert!(refused.get("items").is_none());
+        let (st, _, body) = web(
+            &f.s,
+            &op_cookie,
+            "get",
+            "/bandeja?orden=privacion",
+            &[],
+            None,
+        );
+        assert_eq!(st, 403);
+        assert!(body.contains("no incluye la pobreza") && body.contains("name=\"orden\""));
+        // The UTGS sees everything: highest score first, and the inbox says each one.
+        let admin = f.admin.get_or_init(|| login(&f.s, "admin", PW));
+        let (st, api, _) = call(
+            &f.s,
+            admin,
+            "get",
+            "/api/referrals?order=privacion&limit=1000",
+            None,
+        );
+        assert_eq!(st, 200, "{api}");
+        let scores: Vec<f64> = api["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map_while(|r| r["deprivation_score"].as_f64())
+            .collect();
+        assert!(scores.len() > 1 && scores.windows(2).all(|w| w[0] >= w[1]));
+        let (st, _, body) = web(
+            &f.s,
+            f.session(),
+            "get",
+            "/bandeja?orden=privacion",
+            &[],
+            None,
+        );
+        assert_eq!(st, 200, "{body}");
+        assert!(body.contains("privaciones del hogar"), "{body}");
+    }
+}
+
+#[test]
 fn an_inbox_form_without_the_sessions_token_is_refused() {
     let (apps, _busy) = web_apps();
     let _turn = inbox_turn();

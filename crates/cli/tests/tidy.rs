@@ -468,6 +468,52 @@ fn the_server_and_the_command_line_leave_the_audit_records_to_app() {
     );
 }
 
+/// Where a classifier may be built without `ipm_method::classifier` (which decides poverty as
+/// the catalogue chose), and why.
+const CLASSIFIERS_APART: [(&str, &str); 3] = [
+    ("app/src/ipm_method.rs", "the one builder"),
+    (
+        "app/src/counter_referrals/mod.rs",
+        "the classifier after new events takes the poverty decided before them",
+    ),
+    (
+        "server/src/web/orientaciones.rs",
+        "a described person, not a registered one: poverty by the IPM is unknown there",
+    ),
+];
+
+/// Invariant (the population «pobreza» means the same everywhere): every classification of the
+/// application decides poverty as the catalogue chose, so classifiers are built by one function.
+#[test]
+fn every_classifier_decides_poverty_as_the_catalogue_chose() {
+    let crates = root().join("crates");
+    let mut found = Vec::new();
+    for dir in ["app/src", "server/src", "cli/src"] {
+        for p in rust_files(&crates.join(dir)) {
+            let rel = p
+                .strip_prefix(&crates)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            if CLASSIFIERS_APART.iter().any(|(f, _)| *f == rel) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&p).unwrap();
+            for (n, line) in without_tests(&text).lines().enumerate() {
+                let code = line.trim_start();
+                if !code.starts_with("//") && code.contains("Classifier::new(") {
+                    found.push(format!("{rel}:{}: {}", n + 1, code));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "classifiers built apart from vamos_app::ipm_method::classifier:\n{}",
+        found.join("\n")
+    );
+}
+
 /// The top-level modules of a crate and, for each, the others it names through `crate::…`
 /// (a folder module counts with its files; unit tests are left out).
 fn module_graph(krate: &str) -> BTreeMap<String, BTreeSet<String>> {

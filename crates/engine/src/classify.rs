@@ -67,6 +67,37 @@ pub struct Classifier<'c> {
     admin: Vec<Vec<Option<AdminRule>>>,
     /// Last day a counter-referral counts (`as_of` unless updated incrementally).
     cr_until_day: i32,
+    /// Who is poor (the population «pobreza», the household variable `pobre`).
+    pub poverty: PovertyRule,
+}
+
+/// Who is poor: by income per member under the catalogue's line, or by the multidimensional
+/// poverty index (one decision per household, computed by the caller from the IPM method).
+#[derive(Debug, Clone)]
+pub enum PovertyRule {
+    /// Income per member under the line (`None`: no line, nobody is known poor).
+    Income(Option<i64>),
+    /// Household `h` is poor by the IPM when `flags[h]` is `Some(true)`; `None` is a household
+    /// whose missing answers leave it undecided.
+    Multidimensional(std::sync::Arc<[Option<bool>]>),
+}
+
+/// No poverty rule at all (facts read where poverty plays no part).
+pub static NO_POVERTY: PovertyRule = PovertyRule::Income(None);
+
+impl PovertyRule {
+    /// Whether household `h` of `d` is poor (`None`: unknown).
+    pub fn of(&self, d: &RegistryData, h: usize) -> Option<bool> {
+        match self {
+            PovertyRule::Income(line) => {
+                let members = i64::from(*d.household_members.get(h)?);
+                let income = (*d.household_income.get(h)?)?;
+                let line = (*line)?;
+                (members > 0).then(|| income / members < line)
+            }
+            PovertyRule::Multidimensional(flags) => flags.get(h).copied().flatten(),
+        }
+    }
 }
 
 /// Days a declared pregnancy stays current after the interview.
@@ -116,7 +147,22 @@ impl<'c> Classifier<'c> {
             by_category,
             admin,
             cr_until_day: day(as_of),
+            poverty: match catalogue.poverty {
+                vamos_catalogue::Poverty::Ingreso => {
+                    PovertyRule::Income(catalogue.poverty_line_pyg)
+                }
+                // Nobody until the caller hands over the IPM's decisions
+                // ([`Classifier::with_multidimensional_poverty`]).
+                vamos_catalogue::Poverty::Ipm => PovertyRule::Multidimensional(Vec::new().into()),
+            },
         }
+    }
+
+    /// Decides poverty by the IPM: `poor[h]` is household `h`'s decision (for a catalogue that
+    /// chose `pobreza = "ipm"`).
+    pub fn with_multidimensional_poverty(mut self, poor: Vec<Option<bool>>) -> Classifier<'c> {
+        self.poverty = PovertyRule::Multidimensional(poor.into());
+        self
     }
 
     /// Lets counter-referrals delivered up to `until` count (a measurement kept up to date with
@@ -184,7 +230,7 @@ impl<'c> Classifier<'c> {
         category: Category,
         out: &mut Vec<Decision>,
     ) {
-        let facts = UnitFacts::new(d, unit, self.as_of, self.catalogue.poverty_line_pyg);
+        let facts = UnitFacts::new(d, unit, self.as_of, &self.poverty);
         let evidence_day = match unit {
             Unit::Community(c) => d.community_survey_day.get(c).copied().unwrap_or(i32::MIN),
             _ => facts
@@ -435,7 +481,7 @@ pub struct UnitFacts<'a> {
     community: Option<usize>,
     years: i64,
     months: i64,
-    poverty_line: Option<i64>,
+    poverty: &'a PovertyRule,
 }
 
 impl<'a> UnitFacts<'a> {
@@ -443,7 +489,7 @@ impl<'a> UnitFacts<'a> {
         d: &'a RegistryData,
         unit: Unit,
         as_of: NaiveDate,
-        poverty_line: Option<i64>,
+        poverty: &'a PovertyRule,
     ) -> UnitFacts<'a> {
         let (person, household, community) = match unit {
             Unit::Person(p) => (
@@ -462,7 +508,7 @@ impl<'a> UnitFacts<'a> {
             community,
             years: birth.map_or(0, |b| age_years(b, as_of)),
             months: birth.map_or(0, |b| age_months(b, as_of)),
-            poverty_line,
+            poverty,
         }
     }
 
@@ -526,10 +572,7 @@ impl Facts for UnitFacts<'_> {
                     0 => code(d.area_list, d.household_area.get(h).copied().unwrap_or(0)),
                     1 => Fact::Int(i64::from(d.household_members.get(h).copied().unwrap_or(0))),
                     2 => self.per_capita(h).map_or(Fact::Null, Fact::Int),
-                    3 => match (self.per_capita(h), self.poverty_line) {
-                        (Some(x), Some(line)) => Fact::Bool(x < line),
-                        _ => Fact::Null,
-                    },
+                    3 => self.poverty.of(d, h).map_or(Fact::Null, Fact::Bool),
                     _ => Fact::Null,
                 }
             }

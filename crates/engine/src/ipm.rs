@@ -230,6 +230,26 @@ pub fn poor(c: f64, k: f64) -> bool {
     c + 1e-12 >= k
 }
 
+/// Whether a unit with deprivations `deprived` is poor at `k`: by its score, or — with an
+/// indicator sin dato — only when the deprivations known already reach `k` (`None`: undecided).
+/// The index leaves such a unit out; a priority need not wait for the missing answer.
+pub fn decide(deprived: &[Option<bool>], weights: &[f64], k: f64) -> Option<bool> {
+    let mut known = 0.0;
+    let mut missing = false;
+    for (g, w) in deprived.iter().zip(weights) {
+        match g {
+            Some(true) => known += w,
+            Some(false) => {}
+            None => missing = true,
+        }
+    }
+    match (poor(known, k), missing) {
+        (true, _) => Some(true),
+        (false, false) => Some(false),
+        (false, true) => None,
+    }
+}
+
 /// The Alkire–Foster figures of `units` by `method` at cut-off `k` (the method's when `None`).
 pub fn compute(method: &Method, units: &[Unit], k: Option<f64>) -> Result<Figures, String> {
     let weights = method.weights()?;
@@ -353,6 +373,24 @@ mod tests {
             weight,
             count: 1,
         }
+    }
+
+    #[test]
+    fn a_household_sin_dato_is_poor_only_when_its_known_deprivations_reach_k() {
+        let w = [0.25, 0.25, 0.5];
+        // Complete: the score decides (¼ + ¼ = ½ reaches k = ½).
+        assert_eq!(
+            decide(&[Some(true), Some(true), Some(false)], &w, 0.5),
+            Some(true)
+        );
+        assert_eq!(
+            decide(&[Some(true), Some(false), Some(false)], &w, 0.5),
+            Some(false)
+        );
+        // c missing: a and b already reach ½ — poor whatever c says.
+        assert_eq!(decide(&[Some(true), Some(true), None], &w, 0.5), Some(true));
+        // c missing and only a known: c could make it ¾ or leave it ¼ — undecided.
+        assert_eq!(decide(&[Some(true), Some(false), None], &w, 0.5), None);
     }
 
     #[test]

@@ -269,7 +269,7 @@ pub struct Populations<'a> {
     data: &'a RegistryData,
     as_of: chrono::NaiveDate,
     indigena: Option<&'a crate::data::Column>,
-    poverty_line: Option<i64>,
+    poverty: crate::classify::PovertyRule,
 }
 
 impl<'a> Populations<'a> {
@@ -279,21 +279,14 @@ impl<'a> Populations<'a> {
             as_of: cls.as_of,
             indigena: vamos_domain::schema::position(PERSON_FIELDS, "indigena")
                 .and_then(|i| data.person_answers.get(i)),
-            poverty_line: cls.catalogue.poverty_line_pyg,
+            poverty: cls.poverty.clone(),
         }
     }
 
-    /// Whether household `h` is below the poverty line (income per member).
+    /// Whether household `h` is poor by the catalogue's measure (income per member under the
+    /// line, or the IPM); unknown is not poor.
     pub fn poor(&self, h: usize) -> bool {
-        let d = self.data;
-        let members = i64::from(d.household_members.get(h).copied().unwrap_or(0));
-        match (
-            d.household_income.get(h).copied().flatten(),
-            self.poverty_line,
-        ) {
-            (Some(inc), Some(line)) if members > 0 => inc / members < line,
-            _ => false,
-        }
+        self.poverty.of(self.data, h) == Some(true)
     }
 
     fn rural(&self, code: u8) -> bool {

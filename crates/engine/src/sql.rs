@@ -166,9 +166,12 @@ fn category_select(cat: &Catalogue, c: Category, d: &str) -> Option<String> {
 /// `district_code, logro, identified, protected, without_data`.
 pub fn duckdb_query(cat: &Catalogue, as_of: NaiveDate) -> String {
     let d = format!("DATE '{}'", as_of.format("%Y-%m-%d"));
-    let line = cat
-        .poverty_line_pyg
-        .map_or("NULL".to_string(), |l| l.to_string());
+    // Poverty by the IPM is not written here: with it, `pobre` is unknown (NULL).
+    let line = match cat.poverty {
+        vamos_catalogue::Poverty::Ingreso => cat.poverty_line_pyg,
+        vamos_catalogue::Poverty::Ipm => None,
+    }
+    .map_or("NULL".to_string(), |l| l.to_string());
     let selects: Vec<String> = Category::ALL
         .iter()
         .filter_map(|c| category_select(cat, *c, &d))

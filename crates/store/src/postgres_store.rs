@@ -148,6 +148,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0031_ipm",
         include_str!("../migrations/postgres/0031_ipm.sql"),
     ),
+    (
+        "0032_referral_deprivation",
+        include_str!("../migrations/postgres/0032_referral_deprivation.sql"),
+    ),
 ];
 
 /// A PostgreSQL registry.

@@ -50,6 +50,9 @@ pub struct NewReferral {
     pub critical: bool,
     /// Deadline (ISO date).
     pub due_on: String,
+    /// The household's weighted deprivation score (IPM) in basis points (0 to 10000); `None`:
+    /// unknown or a community's referral.
+    pub deprivation: Option<i64>,
 }
 
 /// What [`sync_referrals`] did.
@@ -149,6 +152,7 @@ pub fn sync_referrals(
                 at.into(),
                 n.due_on.as_str().into(),
                 at.into(),
+                n.deprivation.into(),
             ]);
             events.push(vec![
                 id.into(),
@@ -203,7 +207,7 @@ pub fn sync_referrals(
 /// Rows written per statement batch by [`sync_referrals`].
 pub(crate) const FLUSH_ROWS: usize = 10_000;
 
-pub(crate) const REFERRAL_COLS: [Col; 18] = [
+pub(crate) const REFERRAL_COLS: [Col; 19] = [
     Col("id", false),
     Col("measurement_id", false),
     Col("unit_kind", false),
@@ -222,6 +226,7 @@ pub(crate) const REFERRAL_COLS: [Col; 18] = [
     Col("emitted_at", false),
     Col("due_on", true),
     Col("updated_at", false),
+    Col("deprivation", false),
 ];
 
 pub(crate) const EVENT_COLS: [Col; 6] = [
@@ -304,7 +309,7 @@ pub fn expire_overdue(sql: &mut crate::sql::Db<'_>, today: &str, at: &str) -> Re
 }
 
 /// A stored referral.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Referral {
     pub id: ReferralId,
     pub measurement_id: i64,
@@ -329,10 +334,13 @@ pub struct Referral {
     pub closed_at: Option<String>,
     pub counter_referral_id: Option<i64>,
     pub updated_at: String,
+    /// The household's weighted deprivation score (0 to 1) when the referral was issued
+    /// (poverty: shown only where the caller's agreement includes it).
+    pub deprivation_score: Option<f64>,
 }
 
-const REFERRAL_COLUMNS: &str = "r.id, r.measurement_id, r.unit_kind, r.unit_id, r.household_id, r.community_id, r.district_code, r.category, r.service, r.institution, r.priority, r.unprotected, r.populations, r.critical, r.status, r.reason, r.emitted_at, CAST(r.due_on AS TEXT) AS due_on, r.received_at, r.contacted_at, r.closed_at, r.counter_referral_id, r.updated_at";
-const REFERRAL_WIDTH: usize = 23;
+const REFERRAL_COLUMNS: &str = "r.id, r.measurement_id, r.unit_kind, r.unit_id, r.household_id, r.community_id, r.district_code, r.category, r.service, r.institution, r.priority, r.unprotected, r.populations, r.critical, r.status, r.reason, r.emitted_at, CAST(r.due_on AS TEXT) AS due_on, r.received_at, r.contacted_at, r.closed_at, r.counter_referral_id, r.updated_at, r.deprivation";
+const REFERRAL_WIDTH: usize = 24;
 
 fn referral(r: &Row) -> Result<Referral> {
     let status = r.req_text("status")?;
@@ -368,8 +376,15 @@ fn referral(r: &Row) -> Result<Referral> {
         closed_at: r.opt_text("closed_at")?,
         counter_referral_id: r.opt_int("counter_referral_id")?,
         updated_at: r.req_text("updated_at")?,
+        deprivation_score: r
+            .opt_int("deprivation")?
+            .map(|bp| bp as f64 / DEPRIVATION_SCALE as f64),
     })
 }
+
+/// Basis points: a stored deprivation score of 10000 is a household deprived in every
+/// indicator.
+pub const DEPRIVATION_SCALE: i64 = 10_000;
 
 /// Which referrals a report lists.
 #[derive(Debug, Clone, Default)]
@@ -389,6 +404,9 @@ pub struct ReferralFilter {
     /// orders and filters by then counts only these: the stored one counts every population,
     /// so ordering by it would tell a reader how many the unit belongs to.
     pub visible_populations: Option<Vec<String>>,
+    /// Highest deprivation score first (unknown last), then by priority; the caller checks
+    /// that it may know poverty.
+    pub by_deprivation: bool,
     pub limit: Option<i64>,
     pub offset: Option<i64>,
 }
@@ -462,7 +480,8 @@ fn filter_sql(f: &ReferralFilter, params: &mut Vec<Param>) -> String {
 /// A referral with its person's columns (when the unit is a person).
 pub type ReportRow = (Referral, Option<serde_json::Map<String, serde_json::Value>>);
 
-/// Referrals matching `f`, by priority (highest first), then id; with the referred person's
+/// Referrals matching `f`, by priority (highest first; or by deprivation, see
+/// [`ReferralFilter::by_deprivation`]), then id; with the referred person's
 /// columns (`person` object) when the unit is a person, for the caller to filter by its field
 /// policy.
 pub fn referrals(sql: &mut crate::sql::Db<'_>, f: &ReferralFilter) -> Result<Vec<ReportRow>> {
@@ -474,8 +493,13 @@ pub fn referrals(sql: &mut crate::sql::Db<'_>, f: &ReferralFilter) -> Result<Vec
         "SELECT {REFERRAL_COLUMNS}, {} FROM referrals r
          LEFT JOIN persons p ON r.unit_kind = 'persona' AND p.id = r.unit_id
          LEFT JOIN households h ON h.id = p.household_id
-         WHERE {cond} ORDER BY {priority} DESC, r.id",
-        crate::views::person_columns()
+         WHERE {cond} ORDER BY {deprivation}{priority} DESC, r.id",
+        crate::views::person_columns(),
+        deprivation = if f.by_deprivation {
+            "(CASE WHEN r.deprivation IS NULL THEN 1 ELSE 0 END), r.deprivation DESC, "
+        } else {
+            ""
+        }
     );
     if let Some(l) = f.limit {
         params.push(l.into());

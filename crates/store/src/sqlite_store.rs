@@ -135,6 +135,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0031_ipm",
         include_str!("../migrations/sqlite/0031_ipm.sql"),
     ),
+    (
+        "0032_referral_deprivation",
+        include_str!("../migrations/sqlite/0032_referral_deprivation.sql"),
+    ),
 ];
 
 /// How much of the database file the server's counter-referral writer reads through a memory

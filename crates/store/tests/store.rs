@@ -726,6 +726,7 @@ fn person_one_need(service: &str) -> vamos_store::referrals::NewReferral {
         populations: String::new(),
         critical: true,
         due_on: "2026-12-23".into(),
+        deprivation: None,
     }
 }
 
@@ -1325,6 +1326,59 @@ fn lines_encoded_ahead_are_logged_as_given_only_when_every_event_of_their_run_is
 }
 
 #[test]
+fn referrals_ordered_by_deprivation_put_the_most_deprived_first_and_unknown_last() {
+    use vamos_store::referrals::{referrals, sync_referrals, ReferralFilter};
+    for db in all_dbs() {
+        let mut s = db.open();
+        let m = villeta_measurement(s.as_mut());
+        // Priorities against deprivations: the orders disagree.
+        let needs: Vec<_> = [(5, Some(1000)), (9, None), (1, Some(4200)), (7, Some(2500))]
+            .into_iter()
+            .enumerate()
+            .map(
+                |(i, (priority, deprivation))| vamos_store::referrals::NewReferral {
+                    unit_id: i as i64 + 1,
+                    priority,
+                    deprivation,
+                    ..person_one_need("control_prenatal")
+                },
+            )
+            .collect();
+        sync_referrals(
+            &mut s.db(),
+            m,
+            &[(1116, 1116)],
+            &needs,
+            "2026-11-23",
+            "2026-11-23T10:00:00Z",
+            "prueba",
+        )
+        .unwrap();
+        let mut order = |by_deprivation| -> Vec<(i64, Option<f64>)> {
+            referrals(
+                &mut s.db(),
+                &ReferralFilter {
+                    by_deprivation,
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+            .into_iter()
+            .map(|(r, _)| (r.unit_id, r.deprivation_score))
+            .collect()
+        };
+        assert_eq!(
+            order(true),
+            vec![(3, Some(0.42)), (4, Some(0.25)), (1, Some(0.1)), (2, None)],
+            "{}",
+            db.label
+        );
+        let by_priority: Vec<i64> = order(false).into_iter().map(|(u, _)| u).collect();
+        assert_eq!(by_priority, vec![2, 4, 1, 3], "{}", db.label);
+    }
+}
+
+#[test]
 fn referral_generation_writes_many_referrals_in_slices_and_keeps_them_on_a_rerun() {
     use vamos_store::referrals::{sync_referrals, NewReferral};
     for db in all_dbs() {
@@ -1346,6 +1400,7 @@ fn referral_generation_writes_many_referrals_in_slices_and_keeps_them_on_a_rerun
                 populations: String::new(),
                 critical: true,
                 due_on: "2026-12-23".into(),
+                deprivation: Some(k % 7),
             })
             .collect();
         let sync = |s: &mut dyn Store| {

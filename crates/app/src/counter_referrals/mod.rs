@@ -16,7 +16,7 @@ use vamos_domain::limits::{self, Limit};
 use vamos_domain::{DistrictCode, EvidenceSource, NationalId, Scope, TerritoryCode};
 use vamos_engine::classify::EventReach;
 use vamos_engine::logros::{apply_change, measure_units, DistrictLogros, UnitSet};
-use vamos_engine::{Classifier, RegistryData};
+use vamos_engine::RegistryData;
 use vamos_ingest::counter_referrals::Located;
 use vamos_store::counter_referrals::{AnswerMap, NewCounterReferral, Outcome, PersonPlace};
 use vamos_store::places::PersonPlaces;
@@ -1137,18 +1137,33 @@ impl Remeasure<'_> {
         named: &[&vamos_store::counter_referrals::ReceivedEvent],
         events: &[&vamos_store::counter_referrals::ReceivedEvent],
         stored: &mut Vec<DistrictLogros>,
-    ) {
+    ) -> crate::Result<()> {
         let set = units_of(data, named, &self.reach);
-        let before = {
-            let cls = Classifier::new(self.catalogue, data, self.as_of)
-                .with_counter_referrals_until(self.before_until);
-            measure_units(&cls, data, &set)
+        // Poverty is decided once, for the households these units live in: events do not
+        // change the answers it reads.
+        let households: Vec<usize> = set
+            .persons
+            .iter()
+            .map(|&p| data.person_household.get(p).copied().unwrap_or(0) as usize)
+            .chain(set.households.iter().copied())
+            .collect();
+        let (before, poverty) = {
+            let cls = crate::ipm_method::classifier_among(
+                self.catalogue,
+                data,
+                self.as_of,
+                Some(&households),
+            )?
+            .with_counter_referrals_until(self.before_until);
+            (measure_units(&cls, data, &set), cls.poverty.clone())
         };
         data.add_events(event_tuples(events.iter().copied()));
-        let cls = Classifier::new(self.catalogue, data, self.as_of)
+        let mut cls = vamos_engine::Classifier::new(self.catalogue, data, self.as_of)
             .with_counter_referrals_until(self.after_until);
+        cls.poverty = poverty;
         let after = measure_units(&cls, data, &set);
         apply_change(stored, &before, &after);
+        Ok(())
     }
 }
 
@@ -1185,7 +1200,7 @@ fn remeasure_from_store(
             store.load_communities(&communities, applied, &at, &mut data)?;
         }
         data.finish();
-        remeasure.apply(&mut data, events, events, stored);
+        remeasure.apply(&mut data, events, events, stored)?;
     }
     Ok(())
 }
@@ -1291,7 +1306,7 @@ pub fn update_logros(
                 .collect();
             let events: Vec<&vamos_store::counter_referrals::ReceivedEvent> =
                 received.iter().collect();
-            remeasure.apply(&mut r.data, &named, &events, &mut stored);
+            remeasure.apply(&mut r.data, &named, &events, &mut stored)?;
             r.applied = through;
             Some(r)
         }

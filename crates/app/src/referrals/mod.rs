@@ -14,7 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 use vamos_catalogue::{Catalogue, EvidenceSource};
 use vamos_domain::services::{Category, Package};
 use vamos_domain::{DistrictCode, Permission, Scope, Territory, TerritoryCode};
-use vamos_engine::{Classifier, RegistryData, Status, Unit};
+use vamos_engine::{RegistryData, Status, Unit};
 use vamos_store::counter_referrals::AnswerMap;
 use vamos_store::referrals::NewReferral;
 use vamos_store::Store;
@@ -159,14 +159,21 @@ pub fn generate(
     data.finish();
     // The current state: counter-referrals received so far count (a service already given
     // needs no referral).
-    let cls = Classifier::new(catalogue, &data, as_of).with_counter_referrals_until(today);
+    let cls =
+        crate::ipm_method::classifier(catalogue, &data, as_of)?.with_counter_referrals_until(today);
     let needs = vamos_engine::needs::needs(&cls, &data);
+    // Each household's deprivation score, kept with its referrals so lists can be ordered by it.
+    let scores = crate::ipm_method::official()?.scores(&data, as_of);
+    let deprivation = |h: Option<usize>| {
+        h.and_then(|h| scores.get(h).copied().flatten())
+            .map(|c| (c * vamos_store::referrals::DEPRIVATION_SCALE as f64).round() as i64)
+    };
     let mut rows = Vec::with_capacity(needs.len());
     for n in &needs {
         let Some(s) = catalogue.services.get(n.service) else {
             continue;
         };
-        let (kind, unit_id, household_id, community_id) = match n.unit {
+        let (kind, unit_id, household_id, community_id, h) = match n.unit {
             Unit::Person(p) => {
                 let h = data.person_household.get(p).copied().unwrap_or(0) as usize;
                 (
@@ -174,6 +181,7 @@ pub fn generate(
                     data.person_id.get(p).copied().unwrap_or_default(),
                     data.household_id.get(h).copied(),
                     community_of(&data, h),
+                    Some(h),
                 )
             }
             Unit::Household(h) => (
@@ -181,12 +189,14 @@ pub fn generate(
                 data.household_id.get(h).copied().unwrap_or_default(),
                 data.household_id.get(h).copied(),
                 community_of(&data, h),
+                Some(h),
             ),
             Unit::Community(c) => (
                 "comunidad",
                 data.community_id.get(c).copied().unwrap_or_default(),
                 None,
                 data.community_id.get(c).copied(),
+                None,
             ),
         };
         let days = s.deadline_days.unwrap_or(DEFAULT_DEADLINE_DAYS);
@@ -204,6 +214,7 @@ pub fn generate(
             populations: n.populations.join(","),
             critical: n.critical,
             due_on: (today + chrono::Days::new(u64::from(days))).to_string(),
+            deprivation: deprivation(h),
         });
     }
     let outcome = vamos_store::referrals::sync_referrals(
@@ -357,7 +368,8 @@ pub fn person_route(
     let p = data
         .person_by_id(person_id)
         .ok_or_else(|| anyhow::anyhow!("persona {person_id} fuera del registro cargado"))?;
-    let cls = Classifier::new(catalogue, &data, as_of).with_counter_referrals_until(until);
+    let cls =
+        crate::ipm_method::classifier(catalogue, &data, as_of)?.with_counter_referrals_until(until);
     let mut cats = Vec::new();
     cls.person_categories(&data, p, &mut cats);
     let h = data.person_household.get(p).copied().unwrap_or(0) as usize;
@@ -449,6 +461,12 @@ pub fn person_route(
 // Which populations of special attention a caller may know of is the registry's rule.
 pub use crate::registry::visible_populations;
 
+/// Whether a caller who sees `fields` may know who is poor — and so a household's deprivation
+/// score, in a referral or as its sort key.
+pub fn may_know_poverty(fields: &Option<BTreeSet<String>>) -> bool {
+    visible_populations(fields).is_none_or(|v| v.iter().any(|p| p == "pobreza"))
+}
+
 /// A referral as a caller who sees `fields` may read it: its populations of special attention
 /// only those the caller may see, its priority counting only those. The service referred (and
 /// so its category, which the catalogue ties to it) is the referral's purpose and always shown.
@@ -472,6 +490,9 @@ pub fn referral_value(
             json!(r.priority / 100 * 100 + kept.len() as i64),
         );
         o.insert("populations".into(), json!(kept));
+    }
+    if !may_know_poverty(fields) {
+        o.remove("deprivation_score");
     }
     // The priority as people read it (band and reasons); the number stays, for sorting.
     let score = o
@@ -522,10 +543,11 @@ pub fn report_row(
 }
 
 /// Columns of the referral report files: (JSON key, Spanish header).
-const REPORT_COLUMNS: [(&str, &str); 24] = [
+const REPORT_COLUMNS: [(&str, &str); 25] = [
     ("id", "referencia"),
     ("status", "estado"),
     ("priority", "prioridad"),
+    ("deprivation_score", "puntaje_privaciones"),
     ("critical", "critico"),
     ("unprotected", "desprotecciones"),
     ("populations", "poblaciones"),

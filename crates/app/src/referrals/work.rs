@@ -39,6 +39,23 @@ pub struct ReferralQuery {
     /// `json` (default), `csv` or `xlsx` (a download: every row, no paging).
     pub format: Option<String>,
     pub purpose: Option<String>,
+    /// `prioridad` (default) or `privacion`: the household's deprivation score first
+    /// ([`by_deprivation`]).
+    pub order: Option<String>,
+}
+
+/// Whether a list asked to be ordered by deprivation (`orden=privacion`), refused to a caller
+/// who may not know poverty: the order itself would tell who is poorest.
+pub fn by_deprivation(order: Option<&str>, fields: &Option<BTreeSet<String>>) -> Result<bool> {
+    match order {
+        None | Some("prioridad") => Ok(false),
+        Some("privacion") if super::may_know_poverty(fields) => Ok(true),
+        Some("privacion") => Err(Error::forbidden(
+            "ordenar por privaciones muestra quién es más pobre: su acuerdo de intercambio de \
+             datos no incluye la pobreza",
+        )),
+        Some(_) => Err(Error::bad_request("orden inválido: prioridad o privacion")),
+    }
 }
 
 /// The format of a list.
@@ -166,6 +183,7 @@ pub fn list(
     }
     let purpose = purpose_or(&q.purpose, "reporte de referencias")?;
     let fields = visible_fields(store, actor)?;
+    let by_deprivation = by_deprivation(q.order.as_deref(), &fields)?;
     let filter = ReferralFilter {
         institution,
         territory: territory.map(territory_ranges),
@@ -175,6 +193,7 @@ pub fn list(
         min_priority: q.min_priority,
         household_id: q.household,
         visible_populations: super::visible_populations(&fields),
+        by_deprivation,
         limit,
         offset: limit.and(q.offset),
         ..Default::default()
@@ -194,6 +213,7 @@ pub fn list(
         ("limite", limit.map(|l| l.to_string())),
         ("desde", limit.and(q.offset).map(|o| o.to_string())),
         ("formato", q.format.clone()),
+        ("orden", q.order.clone()),
     ]);
     actor.audit(
         store,
@@ -226,6 +246,8 @@ pub struct InstitutionReport {
     pub service: Option<String>,
     pub status: Option<String>,
     pub min_priority: Option<i64>,
+    /// Highest deprivation score first ([`by_deprivation`]).
+    pub by_deprivation: bool,
     /// Why (kept in the audit record).
     pub purpose: String,
 }
@@ -252,6 +274,13 @@ pub fn institution_report(
     actor.require(Permission::ReferralsRead)?;
     let institution = institution_of(actor, Some(&r.institution))?;
     let agreed = agreed_fields(store, &r.institution, &today.to_string())?;
+    // Without an agreement in force the report carries no personal data (only ids).
+    let seen = Some(
+        agreed
+            .clone()
+            .unwrap_or_else(|| BTreeSet::from(["id".to_string()])),
+    );
+    let by_deprivation = by_deprivation(r.by_deprivation.then_some("privacion"), &seen)?;
     let filter = ReferralFilter {
         institution,
         territory: r.territory.map(territory_ranges),
@@ -259,12 +288,8 @@ pub fn institution_report(
         service: r.service.clone(),
         status: r.status.clone(),
         min_priority: r.min_priority,
-        // Without an agreement in force the report carries no personal data (only ids).
-        visible_populations: super::visible_populations(&Some(
-            agreed
-                .clone()
-                .unwrap_or_else(|| BTreeSet::from(["id".to_string()])),
-        )),
+        visible_populations: super::visible_populations(&seen),
+        by_deprivation,
         ..Default::default()
     };
     let rows = vamos_store::referrals::referrals(&mut store.db(), &filter)?;
@@ -275,6 +300,7 @@ pub fn institution_report(
         ("servicio", r.service.clone()),
         ("estado", r.status.clone()),
         ("prioridad_minima", r.min_priority.map(|p| p.to_string())),
+        ("orden", r.by_deprivation.then(|| "privacion".to_string())),
     ]);
     actor.audit(
         store,

@@ -7,7 +7,7 @@
 //! at any cut-off k, over persons, households or a population, exactly as from the households.
 
 use super::{compute, Figures, Members, Method, RuleUnit, Unit, WithoutEligible};
-use crate::classify::{Unit as RegistryUnit, UnitFacts};
+use crate::classify::{Unit as RegistryUnit, UnitFacts, NO_POVERTY};
 use crate::data::RegistryData;
 use chrono::NaiveDate;
 use rayon::prelude::*;
@@ -131,13 +131,13 @@ impl RegistryMethod {
         let rule = self.rules.get(j)?;
         let as_of = answered_at(d, h, as_of);
         if rule.unit == RuleUnit::Hogar {
-            let f = UnitFacts::new(d, RegistryUnit::Household(h), as_of, None);
+            let f = UnitFacts::new(d, RegistryUnit::Household(h), as_of, &NO_POVERTY);
             return tri(rule.deprived.eval(&f));
         }
         let (mut eligible, mut deprived, mut not, mut unknown) = (0u32, 0u32, 0u32, 0u32);
         for &p in d.members_of(h) {
             let p = p as usize;
-            let f = UnitFacts::new(d, RegistryUnit::Person(p), as_of, None);
+            let f = UnitFacts::new(d, RegistryUnit::Person(p), as_of, &NO_POVERTY);
             let is = match &rule.eligible {
                 Some(e) => e.eval(&f),
                 None => Tri::True,
@@ -189,7 +189,7 @@ impl RegistryMethod {
         let mut tally = [[0u32; 4]; INDICATORS_MAX];
         if self.rules.iter().any(|r| r.unit == RuleUnit::Persona) {
             for &p in d.members_of(h) {
-                let f = UnitFacts::new(d, RegistryUnit::Person(p as usize), as_of, None);
+                let f = UnitFacts::new(d, RegistryUnit::Person(p as usize), as_of, &NO_POVERTY);
                 for (rule, t) in self.rules.iter().zip(tally.iter_mut()) {
                     if rule.unit != RuleUnit::Persona
                         || (rule.members == Members::Alguno && t[1] > 0)
@@ -212,7 +212,7 @@ impl RegistryMethod {
                 }
             }
         }
-        let hf = UnitFacts::new(d, RegistryUnit::Household(h), as_of, None);
+        let hf = UnitFacts::new(d, RegistryUnit::Household(h), as_of, &NO_POVERTY);
         out.extend(
             self.rules
                 .iter()
@@ -248,6 +248,63 @@ impl RegistryMethod {
             }
         }
         Some(c)
+    }
+
+    /// Every household's decision at `as_of`: poor (its score reaches `k`), not poor, or `None`
+    /// when a sin dato leaves it undecided — what a catalogue choosing the IPM classifies the
+    /// population «pobreza» by. A household whose known deprivations alone reach `k` is poor
+    /// whatever its missing answers say (the index leaves it out; a priority need not).
+    pub fn poor_households(&self, d: &RegistryData, as_of: NaiveDate) -> Vec<Option<bool>> {
+        (0..d.households())
+            .into_par_iter()
+            .map_init(Vec::new, |g, h| self.poor(d, h, as_of, g))
+            .collect()
+    }
+
+    /// Every household's weighted deprivation score at `as_of` (`None`: a sin dato leaves it
+    /// unknown) — what referrals are ordered by.
+    pub fn scores(&self, d: &RegistryData, as_of: NaiveDate) -> Vec<Option<f64>> {
+        (0..d.households())
+            .into_par_iter()
+            .map_init(Vec::new, |g, h| {
+                self.household(d, h, as_of, g);
+                self.score(g)
+            })
+            .collect()
+    }
+
+    /// [`RegistryMethod::poor_households`] decided for `households` only (the others `None`):
+    /// for a few units remeasured in a registry held in memory.
+    pub fn poor_households_among(
+        &self,
+        d: &RegistryData,
+        as_of: NaiveDate,
+        households: &[usize],
+    ) -> Vec<Option<bool>> {
+        let mut out = vec![None; d.households()];
+        let mut g = Vec::new();
+        for &h in households {
+            if let Some(x) = out.get_mut(h) {
+                *x = self.poor(d, h, as_of, &mut g);
+            }
+        }
+        out
+    }
+
+    fn poor(
+        &self,
+        d: &RegistryData,
+        h: usize,
+        as_of: NaiveDate,
+        g: &mut Vec<Option<bool>>,
+    ) -> Option<bool> {
+        self.household(d, h, as_of, g);
+        super::decide(g, &self.weights, self.method.k)
+    }
+
+    /// Whether a household with these deprivations is poor ([`super::decide`]).
+    pub fn poor_by(&self, deprived: &[Option<bool>]) -> Option<bool> {
+        super::decide(deprived, &self.weights, self.method.k)
     }
 
     /// The cells of every district of `d` at `as_of` (district code, cells), in district order.

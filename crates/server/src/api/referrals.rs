@@ -55,6 +55,9 @@ pub struct ReferralQuery {
     pub format: Option<String>,
     /// Finalidad de la consulta (queda en el registro de auditoría)
     pub purpose: Option<String>,
+    /// prioridad (por defecto) o privacion: primero el hogar con más privaciones (IPM); sólo
+    /// con la pobreza en el acuerdo de intercambio de datos
+    pub order: Option<String>,
 }
 
 impl From<ReferralQuery> for work::ReferralQuery {
@@ -70,6 +73,7 @@ impl From<ReferralQuery> for work::ReferralQuery {
             offset: q.offset,
             format: q.format,
             purpose: q.purpose,
+            order: q.order,
         }
     }
 }

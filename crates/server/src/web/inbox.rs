@@ -36,6 +36,8 @@ pub struct InboxQuery {
     /// One household's referrals (a group's "see all").
     pub hogar: Option<i64>,
     pub pagina: Option<i64>,
+    /// `privacion`: the households with most deprivations first.
+    pub orden: Option<String>,
     /// The message id of what the last action did (shown once).
     pub hecho: Option<String>,
 }
@@ -70,6 +72,7 @@ fn back_query(q: &InboxQuery) -> String {
         ("institucion", opt(&q.institucion)),
         ("prioridad", q.prioridad.map(|p| p.to_string())),
         ("hogar", q.hogar.map(|h| h.to_string())),
+        ("orden", opt(&q.orden)),
     ] {
         if let Some(v) = v {
             parts.push(format!("{k}={}", super::encode(&v)));
@@ -137,6 +140,7 @@ pub async fn page(State(st): State<AppState>, page: Page, Query(q): Query<InboxQ
         offset: Some(offset),
         format: Some("json".into()),
         purpose: Some("bandeja de referencias (aplicación web)".into()),
+        order: opt(&q.orden),
     };
     let catalogue = st.catalogue.clone();
     let listed = p
@@ -148,7 +152,7 @@ pub async fn page(State(st): State<AppState>, page: Page, Query(q): Query<InboxQ
             return page.html_status(
                 e.status,
                 "bandeja.html",
-                context! { message => e.message, statuses => STATUSES.to_vec(), filters => context! { estado => status } },
+                context! { message => e.message, statuses => STATUSES.to_vec(), filters => context! { estado => status, orden => opt(&q.orden) } },
             )
         }
         Err(e) => return page.error(&e),
@@ -183,6 +187,7 @@ pub async fn page(State(st): State<AppState>, page: Page, Query(q): Query<InboxQ
                 name => name.filter(|n| !n.is_empty()),
                 cedula => person.and_then(|p| text(p, "national_id")),
                 reason => text(r, "reason"),
+                deprivation => r.get("deprivation_score").and_then(Value::as_f64).map(|x| vamos_domain::numbers::decimal_es(x * 100.0, 1)),
             }
         })
         .collect();
@@ -255,6 +260,9 @@ pub async fn page(State(st): State<AppState>, page: Page, Query(q): Query<InboxQ
         if let Some(pr) = q.prioridad {
             qs.push(format!("min_priority={pr}"));
         }
+        if let Some(o) = opt(&q.orden) {
+            qs.push(format!("order={}", super::encode(&o)));
+        }
         format!("/api/referrals?{}", qs.join("&"))
     };
     let pagina = q.pagina.unwrap_or(0).max(0);
@@ -271,7 +279,7 @@ pub async fn page(State(st): State<AppState>, page: Page, Query(q): Query<InboxQ
             can_serve => p.can(Permission::CounterReferralsWrite),
             filters => context! {
                 territorio => opt(&q.territorio), servicio => opt(&q.servicio), estado => status.clone(),
-                prioridad => q.prioridad, institucion => opt(&q.institucion),
+                prioridad => q.prioridad, institucion => opt(&q.institucion), orden => opt(&q.orden),
             },
             statuses => STATUSES.to_vec(),
             services,

@@ -284,6 +284,8 @@ pub fn entitlements(
         });
     }
     data.finish();
+    // Poverty by the IPM, when the catalogue chose it, stays unknown here: the description
+    // does not ask its questions, so a rule reading `pobre` answers "maybe".
     let cls = Classifier::new(catalogue, &data, as_of);
     let mut cats = Vec::new();
     let (Some(p), Some(h)) = (data.person_by_id(1), data.household_by_id(1)) else {

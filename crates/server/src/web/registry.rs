@@ -189,6 +189,7 @@ pub(super) async fn household_referrals(
         offset: None,
         format: Some("json".into()),
         purpose: Some("referencias de un hogar (aplicación web)".into()),
+        order: None,
     };
     let actor = p.as_actor();
     let catalogue = st.catalogue.clone();
