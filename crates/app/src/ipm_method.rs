@@ -62,6 +62,23 @@ pub fn classifier<'c>(
     classifier_among(catalogue, data, as_of, None)
 }
 
+/// [`classifier`] and every household's deprivation score (as referrals keep it), from one
+/// pass over the registry.
+pub fn classifier_with_scores<'c>(
+    catalogue: &'c vamos_catalogue::Catalogue,
+    data: &vamos_engine::RegistryData,
+    as_of: chrono::NaiveDate,
+) -> Result<(vamos_engine::classify::Classifier<'c>, Vec<Option<f64>>)> {
+    let (poor, scores): (Vec<Option<bool>>, Vec<Option<f64>>) =
+        official()?.assess(data, as_of).into_iter().unzip();
+    let cls = vamos_engine::classify::Classifier::new(catalogue, data, as_of);
+    let cls = match catalogue.poverty {
+        vamos_catalogue::Poverty::Ingreso => cls,
+        vamos_catalogue::Poverty::Ipm => cls.with_multidimensional_poverty(poor),
+    };
+    Ok((cls, scores))
+}
+
 /// [`classifier`] with the IPM decided only for `households` when given (a few units remeasured
 /// in a registry held in memory: the others are never asked about).
 pub fn classifier_among<'c>(
@@ -81,4 +98,32 @@ pub fn classifier_among<'c>(
             })
         }
     })
+}
+
+/// The person fields of a data-sharing agreement the official method's rules read (sorted): with
+/// `pobreza`, what a caller must see to know a household's deprivation score.
+pub fn fields_read() -> Result<Vec<&'static str>> {
+    let m = official()?;
+    let mut out: Vec<&'static str> = Vec::new();
+    for j in 0..m.method.indicators.len() {
+        for rule in m.rules_of(j) {
+            for v in rule.variables() {
+                let name = vamos_catalogue::vars::variables(v.scope)
+                    .get(usize::from(v.index))
+                    .map(|s| s.name)
+                    .unwrap_or_default();
+                match vamos_domain::authz::rule_variable_field(v.scope.prefix(), name) {
+                    Ok(Some(f)) if !out.contains(&f) => out.push(f),
+                    Ok(_) => {}
+                    Err(()) => {
+                        return Err(Error::internal(format!(
+                            "el método del IPM lee «{name}», que ningún campo del acuerdo cubre"
+                        )))
+                    }
+                }
+            }
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
 }

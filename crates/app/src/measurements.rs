@@ -501,9 +501,20 @@ pub fn explain_in(
     counter_referrals_until: chrono::NaiveDate,
 ) -> anyhow::Result<Value> {
     let kind_es = kind_es(kind);
-    let cls = crate::ipm_method::classifier(catalogue, data, as_of)?
-        .with_counter_referrals_until(counter_referrals_until);
     let missing = || anyhow::anyhow!("{kind_es} {id} fuera del registro cargado");
+    // One unit explained: poverty by the IPM is decided for its household only (a page shows
+    // one unit; deciding the whole community's would cost it on every view).
+    let household = match kind {
+        UnitKind::Person => data
+            .person_by_id(id)
+            .and_then(|p| data.person_household.get(p))
+            .map(|&h| h as usize),
+        UnitKind::Household => data.household_by_id(id),
+        UnitKind::Community => None,
+    };
+    let cls =
+        crate::ipm_method::classifier_among(catalogue, data, as_of, Some(household.as_slice()))?
+            .with_counter_referrals_until(counter_referrals_until);
     let (unit, categories) = match kind {
         UnitKind::Person => {
             let p = data.person_by_id(id).ok_or_else(missing)?;

@@ -502,28 +502,9 @@ pub fn load_files(
     if !errors.is_empty() {
         return Err(errors);
     }
-    let mut h = Sha256::new();
-    let mut sorted_files: Vec<&(String, String)> = files.iter().collect();
-    sorted_files.sort_by(|a, b| a.0.cmp(&b.0));
-    for (rel, text) in sorted_files {
-        h.update(rel.as_bytes());
-        h.update([0]);
-        h.update(text.as_bytes());
-        h.update([0]);
-    }
     // Who is poor then follows the IPM method: a change to it is a change to the catalogue.
-    if meta.parametros.pobreza == Poverty::Ipm {
-        h.update(crate::IPM_METHOD.as_bytes());
-    }
-    let digest = h.finalize();
-    let version = format!(
-        "sha256:{}",
-        digest
-            .iter()
-            .take(8)
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
+    let method = (meta.parametros.pobreza == Poverty::Ipm).then_some(crate::IPM_METHOD);
+    let version = version_of(files, method);
     Ok(Catalogue {
         name: meta.nombre,
         label: meta.version,
@@ -538,8 +519,54 @@ pub fn load_files(
     })
 }
 
+/// The effective version: a hash of the files (by path) and, for a catalogue that decides
+/// poverty by the IPM, of the method's text.
+fn version_of(files: &[(String, String)], ipm_method: Option<&str>) -> String {
+    let mut h = Sha256::new();
+    let mut sorted_files: Vec<&(String, String)> = files.iter().collect();
+    sorted_files.sort_by(|a, b| a.0.cmp(&b.0));
+    for (rel, text) in sorted_files {
+        h.update(rel.as_bytes());
+        h.update([0]);
+        h.update(text.as_bytes());
+        h.update([0]);
+    }
+    if let Some(m) = ipm_method {
+        h.update(m.as_bytes());
+    }
+    let digest = h.finalize();
+    format!(
+        "sha256:{}",
+        digest
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
+}
+
 fn sorted(v: &[String]) -> String {
     let mut v = v.to_vec();
     v.sort();
     v.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version_of;
+
+    #[test]
+    fn the_version_covers_the_ipm_method_only_when_the_catalogue_decides_poverty_by_it() {
+        let files = vec![("catalogo.toml".to_string(), "x".to_string())];
+        assert_ne!(
+            version_of(&files, Some("metodo 1")),
+            version_of(&files, Some("metodo 2"))
+        );
+        assert_ne!(
+            version_of(&files, None),
+            version_of(&files, Some("metodo 1"))
+        );
+        let other = vec![("catalogo.toml".to_string(), "y".to_string())];
+        assert_ne!(version_of(&files, None), version_of(&other, None));
+    }
 }

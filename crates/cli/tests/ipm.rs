@@ -187,9 +187,14 @@ fn walk(root: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-/// The accounts of the tests: an analyst, Villeta's Mesa and orientador, and two operators of
-/// Villeta — MSPBS's agreement leaves poverty out, MEC's lists it.
+/// The accounts of the tests: an analyst, Villeta's Mesa and orientador, and three operators
+/// of Villeta — MSPBS's agreement leaves poverty out, MEC's lists it, MDS's lists it with every
+/// answer the index reads.
 fn accounts(url: &str, dir: &std::path::Path) {
+    let every = format!(
+        "id,given_names,family_names,district_code,pobreza,{}",
+        vamos_app::ipm_method::fields_read().unwrap().join(",")
+    );
     for (name, role, territories) in [
         ("ipm_ana", "analista", ""),
         ("ipm_mesa", "mesa", "1116"),
@@ -213,6 +218,7 @@ fn accounts(url: &str, dir: &std::path::Path) {
             "MEC",
             "id,given_names,family_names,district_code,pobreza",
         ),
+        ("ipm_mds", "MDS", every.as_str()),
     ] {
         for args in [
             vec![
@@ -624,23 +630,24 @@ fn the_population_pobreza_follows_the_ipm_when_the_catalogue_chooses_it() {
 }
 
 #[test]
-fn a_catalogue_choosing_the_ipm_has_another_version_and_says_so_in_its_sql() {
+fn the_sql_of_a_catalogue_choosing_the_ipm_warns_that_it_leaves_poverty_unknown() {
     let s = &IPM_SITES[0];
-    let version = |dir: Option<&str>| {
-        let mut args = vec!["catalogue", "check"];
-        args.extend(dir);
-        let o = vamos(&args, &s.dir, &[]);
+    let sql = |dir: &str| {
+        let o = vamos(
+            &["catalogue", "sql", dir, "--as-of", "2026-11-01"],
+            &s.dir,
+            &[],
+        );
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8_lossy(&o.stdout).to_string()
+        o
     };
-    assert_ne!(version(None), version(Some("cat_ipm")));
-    let o = vamos(
-        &["catalogue", "sql", "cat_ipm", "--as-of", "2026-11-01"],
-        &s.dir,
-        &[],
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = sql("cat_ipm");
     assert!(String::from_utf8_lossy(&o.stderr).contains("IPM"));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("< NULL AS pobre"));
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../catalogue/default");
+    let o = sql(root.to_str().unwrap());
+    assert!(o.stderr.is_empty());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("< 900000 AS pobre"));
 }
 
 /// A household's poverty profile as the analyst reads it.
@@ -698,7 +705,11 @@ fn referrals_ordered_by_deprivation_need_poverty_in_the_agreement() {
                     "referrals",
                     "export",
                     "--institution",
-                    if user == "ipm_mec" { "MEC" } else { "MSPBS" },
+                    match user {
+                        "ipm_mds" => "MDS",
+                        "ipm_mec" => "MEC",
+                        _ => "MSPBS",
+                    },
                     "--order",
                     order,
                     "--format",
@@ -706,7 +717,7 @@ fn referrals_ordered_by_deprivation_need_poverty_in_the_agreement() {
                 ],
             )
         };
-        let o = export("ipm_mec", "privacion");
+        let o = export("ipm_mds", "privacion");
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let v: Value = serde_json::from_slice(&o.stdout).unwrap();
         let rows = v["referrals"].as_array().unwrap();
@@ -732,17 +743,20 @@ fn referrals_ordered_by_deprivation_need_poverty_in_the_agreement() {
         let p = profile(s, r["household_id"].as_i64().unwrap());
         assert!((f(&p["score"]) - f(&r["deprivation_score"])).abs() < 1e-4);
 
-        // MSPBS's agreement leaves poverty out: no order by it, no score in its rows.
-        let refused = export("ipm_mspbs", "privacion");
-        assert!(!refused.status.success());
-        let err = String::from_utf8_lossy(&refused.stderr);
-        assert!(err.contains("no incluye la pobreza"), "{err}");
-        assert!(refused.stdout.is_empty());
-        let o = export("ipm_mspbs", "prioridad");
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-        let rows = v["referrals"].as_array().unwrap();
-        assert!(!rows.is_empty());
-        assert!(rows.iter().all(|r| r.get("deprivation_score").is_none()));
+        // MSPBS's agreement leaves poverty out, MEC's the answers behind it (the score's sum of
+        // weights would tell which): no order by it, no score in their rows.
+        for user in ["ipm_mspbs", "ipm_mec"] {
+            let refused = export(user, "privacion");
+            assert!(!refused.status.success());
+            let err = String::from_utf8_lossy(&refused.stderr);
+            assert!(err.contains("debe incluir la pobreza"), "{err}");
+            assert!(refused.stdout.is_empty());
+            let o = export(user, "prioridad");
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+            let rows = v["referrals"].as_array().unwrap();
+            assert!(!rows.is_empty(), "{user}");
+            assert!(rows.iter().all(|r| r.get("deprivation_score").is_none()));
+        }
     }
 }

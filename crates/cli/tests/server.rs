@@ -2003,7 +2003,7 @@ fn referrals_ordered_by_deprivation_only_for_who_may_know_poverty() {
             None,
         );
         assert_eq!(st, 403, "{refused}");
-        assert!(refused.to_string().contains("no incluye la pobreza"));
+        assert!(refused.to_string().contains("debe incluir la pobreza"));
         assert!(refused.get("items").is_none());
         let (st, _, body) = web(
             &f.s,
@@ -2014,7 +2014,10 @@ fn referrals_ordered_by_deprivation_only_for_who_may_know_poverty() {
             None,
         );
         assert_eq!(st, 403);
-        assert!(body.contains("no incluye la pobreza") && body.contains("name=\"orden\""));
+        assert!(body.contains("debe incluir la pobreza") && body.contains("name=\"orden\""));
+        // Its usual inbox neither offers the order nor shows a score.
+        let (_, _, body) = web(&f.s, &op_cookie, "get", "/bandeja", &[], None);
+        assert!(!body.contains("name=\"orden\"") && !body.contains("puntaje de privaciones"));
         // The UTGS sees everything: highest score first, and the inbox says each one.
         let admin = f.admin.get_or_init(|| login(&f.s, "admin", PW));
         let (st, api, _) = call(
@@ -2025,13 +2028,18 @@ fn referrals_ordered_by_deprivation_only_for_who_may_know_poverty() {
             None,
         );
         assert_eq!(st, 200, "{api}");
-        let scores: Vec<f64> = api["items"]
-            .as_array()
-            .unwrap()
+        let items = api["items"].as_array().unwrap();
+        let scores: Vec<f64> = items
             .iter()
             .map_while(|r| r["deprivation_score"].as_f64())
             .collect();
         assert!(scores.len() > 1 && scores.windows(2).all(|w| w[0] >= w[1]));
+        assert!(
+            items[scores.len()..]
+                .iter()
+                .all(|r| r["deprivation_score"].is_null()),
+            "unknown last"
+        );
         let (st, _, body) = web(
             &f.s,
             f.session(),
@@ -2041,7 +2049,7 @@ fn referrals_ordered_by_deprivation_only_for_who_may_know_poverty() {
             None,
         );
         assert_eq!(st, 200, "{body}");
-        assert!(body.contains("privaciones del hogar"), "{body}");
+        assert!(body.contains("puntaje de privaciones del hogar"), "{body}");
     }
 }
 

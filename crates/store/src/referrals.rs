@@ -95,7 +95,7 @@ pub fn sync_referrals(
         let mut params = Vec::new();
         let cond = ranges_sql("district_code", ranges, &mut params);
         let open = sql.query(
-            &format!("SELECT id, unit_kind, unit_id, service FROM referrals WHERE status IN {OPEN_SQL} AND {cond}"),
+            &format!("SELECT id, unit_kind, unit_id, service, deprivation FROM referrals WHERE status IN {OPEN_SQL} AND {cond}"),
             &params,
         )?;
         let mut existing: HashMap<(String, i64, String), i64> = open
@@ -107,6 +107,13 @@ pub fn sync_referrals(
                 )
             })
             .collect();
+        // Open referrals issued before scores were kept get their household's now.
+        let unscored: HashSet<i64> = open
+            .iter()
+            .filter(|r| r.int(4).is_none())
+            .filter_map(|r| r.int(0))
+            .collect();
+        let mut scored: Vec<(i64, i64)> = Vec::new();
         let closed_here: HashSet<(String, i64, String)> = sql
             .query(
                 &format!("SELECT unit_kind, unit_id, service FROM referrals WHERE measurement_id = $1 AND status NOT IN {OPEN_SQL}"),
@@ -124,8 +131,11 @@ pub fn sync_referrals(
                 continue;
             }
             let key = (n.unit_kind.to_string(), n.unit_id, n.service.clone());
-            if existing.remove(&key).is_some() {
+            if let Some(kept) = existing.remove(&key) {
                 out.kept += 1;
+                if let (true, Some(d)) = (unscored.contains(&kept), n.deprivation) {
+                    scored.push((kept, d));
+                }
                 continue;
             }
             if closed_here.contains(&key) {
@@ -176,6 +186,28 @@ pub fn sync_referrals(
         insert_rows(sql, "referrals", &REFERRAL_COLS, &rows)?;
         insert_rows(sql, "referral_events", &EVENT_COLS, &events)?;
         events.clear();
+        for chunk in scored.chunks(500) {
+            let mut p: Vec<Param> = Vec::with_capacity(chunk.len() * 2);
+            let mut cases = String::new();
+            let mut ids = Vec::with_capacity(chunk.len());
+            for (id, d) in chunk {
+                p.push((*id).into());
+                p.push((*d).into());
+                cases.push_str(&format!(
+                    " WHEN ${} THEN CAST(${} AS BIGINT)",
+                    p.len() - 1,
+                    p.len()
+                ));
+                ids.push(format!("${}", p.len() - 1));
+            }
+            sql.execute(
+                &format!(
+                    "UPDATE referrals SET deprivation = CASE id{cases} END WHERE id IN ({})",
+                    ids.join(", ")
+                ),
+                &p,
+            )?;
+        }
         // What is left had an open referral but no longer a need.
         let reason = format!("la necesidad ya no aparece en la medición {measurement_id}");
         let gone: Vec<i64> = existing.into_values().collect();

@@ -1379,6 +1379,38 @@ fn referrals_ordered_by_deprivation_put_the_most_deprived_first_and_unknown_last
 }
 
 #[test]
+fn an_open_referral_without_a_score_gets_its_households_on_the_next_generation() {
+    use vamos_store::referrals::{referrals, sync_referrals, ReferralFilter};
+    for db in all_dbs() {
+        let mut s = db.open();
+        let m = villeta_measurement(s.as_mut());
+        let mut sync = |deprivation| {
+            let need = vamos_store::referrals::NewReferral {
+                deprivation,
+                ..person_one_need("control_prenatal")
+            };
+            sync_referrals(
+                &mut s.db(),
+                m,
+                &[(1116, 1116)],
+                &[need],
+                "2026-11-23",
+                "2026-11-23T10:00:00Z",
+                "prueba",
+            )
+            .unwrap();
+            let rows = referrals(&mut s.db(), &ReferralFilter::default()).unwrap();
+            assert_eq!(rows.len(), 1, "{}", db.label);
+            rows[0].0.deprivation_score
+        };
+        assert_eq!(sync(None), None);
+        assert_eq!(sync(Some(3000)), Some(0.3), "{}", db.label);
+        // Kept as issued: a later score does not replace it.
+        assert_eq!(sync(Some(5000)), Some(0.3), "{}", db.label);
+    }
+}
+
+#[test]
 fn referral_generation_writes_many_referrals_in_slices_and_keeps_them_on_a_rerun() {
     use vamos_store::referrals::{sync_referrals, NewReferral};
     for db in all_dbs() {

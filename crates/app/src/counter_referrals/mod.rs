@@ -1141,12 +1141,14 @@ impl Remeasure<'_> {
         let set = units_of(data, named, &self.reach);
         // Poverty is decided once, for the households these units live in: events do not
         // change the answers it reads.
-        let households: Vec<usize> = set
+        let mut households: Vec<usize> = set
             .persons
             .iter()
             .map(|&p| data.person_household.get(p).copied().unwrap_or(0) as usize)
             .chain(set.households.iter().copied())
             .collect();
+        households.sort_unstable();
+        households.dedup();
         let (before, poverty) = {
             let cls = crate::ipm_method::classifier_among(
                 self.catalogue,

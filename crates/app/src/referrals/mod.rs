@@ -159,11 +159,11 @@ pub fn generate(
     data.finish();
     // The current state: counter-referrals received so far count (a service already given
     // needs no referral).
-    let cls =
-        crate::ipm_method::classifier(catalogue, &data, as_of)?.with_counter_referrals_until(today);
+    // Each household's deprivation score, kept with its referrals so lists can be ordered by
+    // it, from the same pass that decides poverty when the catalogue chose the IPM.
+    let (cls, scores) = crate::ipm_method::classifier_with_scores(catalogue, &data, as_of)?;
+    let cls = cls.with_counter_referrals_until(today);
     let needs = vamos_engine::needs::needs(&cls, &data);
-    // Each household's deprivation score, kept with its referrals so lists can be ordered by it.
-    let scores = crate::ipm_method::official()?.scores(&data, as_of);
     let deprivation = |h: Option<usize>| {
         h.and_then(|h| scores.get(h).copied().flatten())
             .map(|c| (c * vamos_store::referrals::DEPRIVATION_SCALE as f64).round() as i64)
@@ -368,11 +368,12 @@ pub fn person_route(
     let p = data
         .person_by_id(person_id)
         .ok_or_else(|| anyhow::anyhow!("persona {person_id} fuera del registro cargado"))?;
-    let cls =
-        crate::ipm_method::classifier(catalogue, &data, as_of)?.with_counter_referrals_until(until);
+    let h = data.person_household.get(p).copied().unwrap_or(0) as usize;
+    // One person's route: poverty by the IPM is decided for its household only.
+    let cls = crate::ipm_method::classifier_among(catalogue, &data, as_of, Some(&[h]))?
+        .with_counter_referrals_until(until);
     let mut cats = Vec::new();
     cls.person_categories(&data, p, &mut cats);
-    let h = data.person_household.get(p).copied().unwrap_or(0) as usize;
     cats.push(Category::Hogares);
     let points =
         vamos_store::delivery_points::delivery_points_for(&mut store.db(), &district.to_string())?;
@@ -461,10 +462,15 @@ pub fn person_route(
 // Which populations of special attention a caller may know of is the registry's rule.
 pub use crate::registry::visible_populations;
 
-/// Whether a caller who sees `fields` may know who is poor — and so a household's deprivation
-/// score, in a referral or as its sort key.
-pub fn may_know_poverty(fields: &Option<BTreeSet<String>>) -> bool {
-    visible_populations(fields).is_none_or(|v| v.iter().any(|p| p == "pobreza"))
+/// Whether a caller who sees `fields` may know a household's deprivation score — in a referral
+/// or as its sort key: poverty must be visible, and every answer the indicators read (the
+/// score's sum of weights would tell which ones are deprived), as the household profile asks.
+pub fn may_know_deprivation(fields: &Option<BTreeSet<String>>) -> bool {
+    let Some(f) = fields else {
+        return true;
+    };
+    f.contains("pobreza")
+        && crate::ipm_method::fields_read().is_ok_and(|read| read.iter().all(|x| f.contains(*x)))
 }
 
 /// A referral as a caller who sees `fields` may read it: its populations of special attention
@@ -491,7 +497,7 @@ pub fn referral_value(
         );
         o.insert("populations".into(), json!(kept));
     }
-    if !may_know_poverty(fields) {
+    if !may_know_deprivation(fields) {
         o.remove("deprivation_score");
     }
     // The priority as people read it (band and reasons); the number stays, for sorting.

@@ -49,11 +49,15 @@ pub struct ReferralQuery {
 pub fn by_deprivation(order: Option<&str>, fields: &Option<BTreeSet<String>>) -> Result<bool> {
     match order {
         None | Some("prioridad") => Ok(false),
-        Some("privacion") if super::may_know_poverty(fields) => Ok(true),
-        Some("privacion") => Err(Error::forbidden(
-            "ordenar por privaciones muestra quién es más pobre: su acuerdo de intercambio de \
-             datos no incluye la pobreza",
-        )),
+        Some("privacion") if super::may_know_deprivation(fields) => Ok(true),
+        Some("privacion") => Err(Error::forbidden(format!(
+            "ordenar por privaciones muestra quién es más pobre y en qué: lo que usted puede ver \
+             (su rol o el acuerdo de intercambio de su institución) debe incluir la pobreza y \
+             las respuestas que la deciden ({})",
+            crate::ipm_method::fields_read()
+                .map(|f| f.join(", "))
+                .unwrap_or_default()
+        ))),
         Some(_) => Err(Error::bad_request("orden inválido: prioridad o privacion")),
     }
 }
@@ -75,6 +79,8 @@ pub struct Listing {
     pub limit: Option<i64>,
     pub offset: i64,
     pub synthetic: bool,
+    /// Whether the caller may order by deprivation and see the scores ([`by_deprivation`]).
+    pub deprivation_visible: bool,
 }
 
 impl Listing {
@@ -235,6 +241,7 @@ pub fn list(
         limit,
         offset: q.offset.unwrap_or(0),
         synthetic,
+        deprivation_visible: super::may_know_deprivation(&fields),
     })
 }
 

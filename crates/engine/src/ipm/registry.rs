@@ -261,14 +261,25 @@ impl RegistryMethod {
             .collect()
     }
 
-    /// Every household's weighted deprivation score at `as_of` (`None`: a sin dato leaves it
-    /// unknown) — what referrals are ordered by.
-    pub fn scores(&self, d: &RegistryData, as_of: NaiveDate) -> Vec<Option<f64>> {
+    /// Every household's decision ([`RegistryMethod::poor_households`]) and its deprivation
+    /// score — what referrals are ordered by: the score when every indicator is known, the
+    /// known deprivations' weight (a lower bound) when they already make it poor, else `None`.
+    pub fn assess(&self, d: &RegistryData, as_of: NaiveDate) -> Vec<(Option<bool>, Option<f64>)> {
         (0..d.households())
             .into_par_iter()
             .map_init(Vec::new, |g, h| {
                 self.household(d, h, as_of, g);
-                self.score(g)
+                let poor = self.poor_by(g);
+                let score = self.score(g).or_else(|| {
+                    (poor == Some(true)).then(|| {
+                        g.iter()
+                            .zip(&self.weights)
+                            .filter(|(x, _)| **x == Some(true))
+                            .map(|(_, w)| w)
+                            .sum()
+                    })
+                });
+                (poor, score)
             })
             .collect()
     }

@@ -146,8 +146,8 @@ pub async fn page(State(st): State<AppState>, page: Page, Query(q): Query<InboxQ
     let listed = p
         .act(&st, move |s, actor| work::list(s, actor, &catalogue, &rq))
         .await;
-    let v = match listed {
-        Ok(l) => l.json(),
+    let (v, deprivation_visible) = match listed {
+        Ok(l) => (l.json(), l.deprivation_visible),
         Err(e) if e.status.is_client_error() && e.status.as_u16() != 401 => {
             return page.html_status(
                 e.status,
@@ -283,6 +283,7 @@ pub async fn page(State(st): State<AppState>, page: Page, Query(q): Query<InboxQ
             },
             statuses => STATUSES.to_vec(),
             services,
+            deprivation_visible,
             back,
             done => q.hecho.clone().filter(|h| h.starts_with("inbox-done-")),
             export_csv => export("csv"),

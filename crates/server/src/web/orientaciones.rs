@@ -347,14 +347,14 @@ pub async fn page(State(st): State<AppState>, page: Page, Query(f): Query<Form>)
         Ok(None) => {
             return page.html(
                 "orientaciones.html",
-                context! { form, districts => super::districts_by_department() },
+                context! { form, districts => super::districts_by_department(), poverty_by_ipm => st.catalogue.poverty == vamos_catalogue::Poverty::Ipm },
             )
         }
         Err(errors) => {
             return page.html_status(
                 axum::http::StatusCode::UNPROCESSABLE_ENTITY,
                 "orientaciones.html",
-                context! { form, districts => super::districts_by_department(), errors },
+                context! { form, districts => super::districts_by_department(), poverty_by_ipm => st.catalogue.poverty == vamos_catalogue::Poverty::Ipm, errors },
             )
         }
         Ok(Some(d)) => d,
@@ -417,7 +417,7 @@ pub async fn page(State(st): State<AppState>, page: Page, Query(f): Query<Form>)
         "orientaciones.html",
         context! {
             form,
-            districts => super::districts_by_department(),
+            districts => super::districts_by_department(), poverty_by_ipm => st.catalogue.poverty == vamos_catalogue::Poverty::Ipm,
             result => context! {
                 district => Territory::official().name_of(TerritoryCode::District(described.district)),
                 as_of => as_of.to_string(),
