@@ -30,6 +30,7 @@ pub mod history;
 pub mod imports;
 pub mod ipm;
 pub mod ipm_method;
+pub mod linkage;
 pub mod management_agreements;
 pub mod measurements;
 pub mod orientations;

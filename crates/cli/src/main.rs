@@ -15,6 +15,7 @@ mod demo;
 mod grievances;
 mod identity;
 mod ipm;
+mod linkage;
 mod management_agreements;
 mod measure;
 mod ops;
@@ -131,6 +132,9 @@ enum Command {
     /// Pobreza multidimensional (Alkire–Foster, método oficial del INE): el índice de un
     /// territorio en una medición, o el de una tabla de privaciones según un método (compute).
     Ipm(ipm::IpmArgs),
+    /// Enlace de registros sin cédula (Fellegi–Sunter): evaluar un modelo sobre datos
+    /// etiquetados.
+    Linkage(linkage::LinkageArgs),
     /// Acuerdos de gestión interinstitucionales: listar, ver, guardar.
     ManagementAgreements {
         #[command(subcommand)]
@@ -420,6 +424,7 @@ fn main() -> ExitCode {
         Command::Targets { command } => targets::targets(&command),
         Command::Plan { command } => plans::plan(&command),
         Command::Ipm(a) => ipm::ipm(&a),
+        Command::Linkage(a) => linkage::linkage(&a),
         Command::Budget { command } => budget::budget(&command),
         Command::ManagementAgreements { command } => {
             management_agreements::management_agreements(&command)

@@ -10,6 +10,11 @@
 //! CRLF line ends, district codes that lost their leading zero, sex as `M`/`F`. The others are
 //! UTF-8, `,`, ISO dates, sex as `hombre`/`mujer`.
 //!
+//! Beside them, outside `admin/` so that importing the folder never reads it, the truth of the
+//! linkage (`verdad/enlace_admin.csv`): for each record, the survey member it is about (the
+//! member's `KEY`, as the registry keeps it) or nothing for an outsider — what record linkage is
+//! measured against. It takes no random draws, so the files themselves are unchanged.
+//!
 //! The UTGS registry draws from its own random stream (`rng::Stream::Utgs`) and its outsiders
 //! take cédulas from the other end of the outsider blocks, so adding it left the five older files
 //! byte-identical.
@@ -237,6 +242,8 @@ struct Subject {
     birth: NaiveDate,
     female: bool,
     cedula: u32,
+    /// Someone not in the survey (the truth names nobody).
+    outsider: bool,
 }
 
 impl Subject {
@@ -246,14 +253,28 @@ impl Subject {
             birth: p.birth,
             female: p.female,
             cedula: p.cedula,
+            outsider: false,
         }
     }
+}
+
+/// The truth file's path beside `admin/`.
+pub(crate) fn truth_path(admin_dir: &Path) -> PathBuf {
+    admin_dir
+        .parent()
+        .unwrap_or(admin_dir)
+        .join("verdad")
+        .join("enlace_admin.csv")
 }
 
 /// The open registry files.
 pub(crate) struct AdminWriter {
     mec: Csv<Latin1Sink>,
     others: [Csv<File>; 5],
+    /// `id_registro, persona` (the member's KEY; empty for an outsider).
+    truth: Csv<File>,
+    /// The KEY of the member whose records are being written.
+    member_key: String,
     counters: [u64; 6],
     reference: NaiveDate,
     window_start: NaiveDate,
@@ -290,9 +311,17 @@ impl AdminWriter {
             mk(Registry::Rc)?,
             mk(Registry::Utgs)?,
         ];
+        let truth_file = truth_path(dir);
+        if let Some(parent) = truth_file.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
+        }
+        let mut truth = Csv::create(truth_file, b',')?;
+        truth.header(["id_registro", "persona"])?;
         Ok(AdminWriter {
             mec,
             others,
+            truth,
+            member_key: String::with_capacity(64),
             counters: [0; 6],
             reference,
             // 18 months back.
@@ -313,6 +342,12 @@ impl AdminWriter {
         })
     }
 
+    /// The member whose records come next: its KEY as the survey writes it.
+    fn member(&mut self, hh: &Household, i: usize) {
+        self.member_key.clear();
+        let _ = write!(self.member_key, "{}/miembros[{}]", hh.key, i + 1);
+    }
+
     fn in_window(&self, d: NaiveDate) -> bool {
         d >= self.window_start && d <= self.reference
     }
@@ -328,7 +363,8 @@ impl AdminWriter {
         district: u16,
         cedulas: &mut CedulaAllocator,
     ) -> Result<(), SynthError> {
-        for p in &hh.members {
+        for (i, p) in hh.members.iter().enumerate() {
+            self.member(hh, i);
             self.mec(rng, p, comm, district, cedulas)?;
             self.mspbs(rng, hh, p, comm, district, cedulas)?;
             self.ips(rng, p, district, cedulas)?;
@@ -645,7 +681,8 @@ impl AdminWriter {
         } else {
             (self.reference, UtgsChannel::Phone)
         };
-        for p in &hh.members {
+        for (i, p) in hh.members.iter().enumerate() {
+            self.member(hh, i);
             let covered = if reached {
                 rng.chance(if p.age < 18 { 0.96 } else { 0.92 })
             } else {
@@ -773,6 +810,7 @@ impl AdminWriter {
             birth,
             female,
             cedula,
+            outsider: true,
         };
         self.emit(rng, reg, &subject, district, servicio)
     }
@@ -846,6 +884,10 @@ impl AdminWriter {
             (false, true) => "mujer",
             (false, false) => "hombre",
         };
+        self.truth.field(id.as_str())?;
+        self.truth
+            .field(if who.outsider { "" } else { &self.member_key })?;
+        self.truth.end()?;
         let row: [&str; 10] = [
             id,
             cedula,
@@ -879,7 +921,9 @@ impl AdminWriter {
 
     /// Closes the files: (path, rows, description) per registry.
     pub(crate) fn finish(self) -> Result<Vec<(PathBuf, u64, &'static str)>, SynthError> {
-        let mut v = Vec::with_capacity(Registry::ALL.len());
+        let mut v = Vec::with_capacity(Registry::ALL.len() + 1);
+        let (p, r) = self.truth.finish()?;
+        v.push((p, r, "verdad del enlace: el miembro de la encuesta de cada registro administrativo (vacío: alguien fuera de la encuesta)"));
         let (p, r) = self.mec.finish()?;
         v.push((p, r, Registry::Mec.what()));
         for (c, reg) in self

@@ -227,8 +227,11 @@ pub fn generate(
     }
     let mut admin_records = 0;
     if let Some(a) = admin {
+        let truth = admin::truth_path(&out_dir.join("admin"));
         for (path, rows, what) in a.finish()? {
-            admin_records += rows;
+            if path != truth {
+                admin_records += rows;
+            }
             files.push(WrittenFile {
                 path,
                 rows,

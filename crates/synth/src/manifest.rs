@@ -85,6 +85,12 @@ pub(crate) fn write(
              últimos 12 meses y llegan a más personas en los cuatro distritos piloto (1116, 1602, \
              0218, 0607), donde el servicio empezó primero, que en el resto del país."
         );
+        let _ = writeln!(
+            leeme,
+            "\nverdad/enlace_admin.csv dice de quién es cada registro administrativo (la clave \
+             KEY del miembro en la encuesta; vacío: alguien que no está en ella, ≈ 5 % por \
+             diseño). Sirve para medir el enlace de registros; no es un archivo para importar."
+        );
     }
     let _ = writeln!(
         leeme,

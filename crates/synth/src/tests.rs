@@ -190,6 +190,49 @@ fn admin_files_do_not_change_the_survey() {
 }
 
 #[test]
+fn every_admin_record_has_its_truth_a_survey_member_or_an_outsider() {
+    let (dir, r) = run(&cfg(&MIXED, 400, 9, true));
+    let truth = Table::read(&dir.path().join("verdad/enlace_admin.csv"));
+    assert_eq!(truth.rows.len() as u64, r.admin_records);
+    let members: HashSet<String> = {
+        let m = Table::read(&dir.path().join("fips-miembros.csv"));
+        m.rows.iter().map(|x| m.get(x, "KEY").to_string()).collect()
+    };
+    let mut ids = HashSet::new();
+    let mut outsiders = 0;
+    for row in &truth.rows {
+        assert!(ids.insert(truth.get(row, "id_registro").to_string()));
+        match truth.get(row, "persona") {
+            "" => outsiders += 1,
+            key => assert!(members.contains(key), "{key}"),
+        }
+    }
+    // ≈ 5 % of records are about someone not in the survey (by design).
+    let share = f64::from(outsiders) / truth.rows.len() as f64;
+    assert!((0.03..0.07).contains(&share), "{share}");
+    // Every record of the registry files is in the truth.
+    let mut listed = 0;
+    for f in std::fs::read_dir(dir.path().join("admin")).unwrap() {
+        let path = f.unwrap().path();
+        let mec = path.ends_with("mec_matricula.csv");
+        let bytes = std::fs::read(&path).unwrap();
+        let text = if mec {
+            encoding_rs::WINDOWS_1252.decode(&bytes).0.into_owned()
+        } else {
+            String::from_utf8(bytes).unwrap()
+        };
+        let mut rdr = csv::ReaderBuilder::new()
+            .delimiter(if mec { b';' } else { b',' })
+            .from_reader(text.as_bytes());
+        for rec in rdr.records() {
+            assert!(ids.contains(rec.unwrap().get(0).unwrap()));
+            listed += 1;
+        }
+    }
+    assert_eq!(listed, truth.rows.len());
+}
+
+#[test]
 fn split_is_exact_and_proportional() {
     assert_eq!(split_exact(10, &[1, 1, 1]), vec![4, 3, 3]);
     assert_eq!(split_exact(7, &[0, 5, 0]), vec![0, 7, 0]);
