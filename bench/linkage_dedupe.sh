@@ -11,7 +11,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/vamos-target}"
 HH="${HH:-300000}"
 WORK="${WORK:-/tmp/vamos-bench}"
 mkdir -p "$WORK"
-python3 -c 'import splink, pandas' 2> /dev/null || pip install -q splink pandas
+python3 -c 'import splink, pandas; assert splink.__version__ == "5.0.0"' 2> /dev/null || pip install -q splink==5.0.0 pandas
 cargo build --release --locked -q -p vamos-cli
 VAMOS="$CARGO_TARGET_DIR/release/vamos"
 DATA="$WORK/linkage-$HH"

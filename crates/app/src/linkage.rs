@@ -148,6 +148,23 @@ pub fn evaluate(
         None => Input::Dedupe(&lt),
         Some(r) => Input::Link(&lt, r),
     };
+    // Every rule's comparisons are counted before any is made: one that would exceed the
+    // settings' bound is refused, named with its count.
+    for rules in [
+        &settings.blocking,
+        &settings.training.em_blocking,
+        &settings.training.deterministic,
+    ] {
+        let k = Keys::new(input, rules).map_err(Error::bad_request)?;
+        for (rule, n) in rules.iter().zip(counts(input, &k)) {
+            if n > settings.max_comparisons {
+                return Err(Error::bad_request(format!(
+                    "la regla de bloqueo {:?} generaría {n} comparaciones, más que max_comparisons ({}): agregue claves a la regla",
+                    rule.keys, settings.max_comparisons
+                )));
+            }
+        }
+    }
     let keys = Keys::new(input, &settings.blocking).map_err(Error::bad_request)?;
     let blocking = settings
         .blocking

@@ -42,7 +42,7 @@ fn deduplicating_febrl_gives_the_acceptance_fields_with_high_precision_and_recal
     for field in ["pairs_compared", "precision", "recall", "f1", "seconds"] {
         assert!(v[field].is_number(), "{field}: {v}");
     }
-    // FEBRL 3: 5,000 records, 6,538 true pairs (GROUND_TRUTH.md).
+    // FEBRL 3: 5,000 records, 6,538 true pairs (../shared/data/linkage/GROUND_TRUTH.md).
     assert_eq!(v["true_pairs"], 6538);
     assert!(v["precision"].as_f64().unwrap() > 0.99, "{v}");
     assert!(v["recall"].as_f64().unwrap() > 0.95, "{v}");
@@ -131,7 +131,7 @@ fn a_truth_file_naming_a_record_twice_is_refused_with_row_column_and_value() {
 }
 
 #[test]
-fn settings_with_thresholds_out_of_order_or_too_large_are_refused() {
+fn settings_with_thresholds_out_of_order_a_rule_too_loose_or_too_large_are_refused() {
     let d = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(data().join("settings/febrl.toml")).unwrap();
     let bad = d.path().join("mal.toml");
@@ -149,9 +149,42 @@ fn settings_with_thresholds_out_of_order_or_too_large_are_refused() {
     let o = run(&bad);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("revisión ≤ enlace"));
+    let loose = d.path().join("suelta.toml");
+    std::fs::write(&loose, format!("max_comparisons = 1000\n{text}")).unwrap();
+    let o = run(&loose);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("[\"given_name\"] generaría 2082 comparaciones"),
+        "{err}"
+    );
     let big = d.path().join("grande.toml");
     std::fs::write(&big, format!("{text}\n#{}", "x".repeat(1 << 20))).unwrap();
     let o = run(&big);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("no pasa de"));
+}
+
+#[test]
+fn a_file_of_two_records_is_evaluated_without_a_crash() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("dos.csv");
+    let head = "rec_id,given_name,surname,street_number,address_1,suburb,postcode,date_of_birth,soc_sec_id";
+    std::fs::write(
+        &f,
+        format!("{head}\nrec-1-org,ana,ortiz,1,calle,centro,1000,19800101,1\nrec-1-dup-0,ana,ortiz,1,calle,centro,1000,19800101,1\n"),
+    )
+    .unwrap();
+    let t = d.path().join("t.csv");
+    std::fs::write(&t, "record_id,cluster_id\nrec-1-org,1\nrec-1-dup-0,1\n").unwrap();
+    let v = json(&[
+        "--settings",
+        "settings/febrl.toml",
+        "--left",
+        f.to_str().unwrap(),
+        "--truth",
+        t.to_str().unwrap(),
+    ]);
+    assert_eq!(v["true_pairs"], 1);
+    assert_eq!(v["pairs_compared"], 1);
 }

@@ -73,6 +73,9 @@ pub fn stable_ids(
             given.insert(c, id);
         }
     }
+    // Fresh ids never reuse one in use.
+    next_id = next_id.max(previous.values().max().map_or(0, |m| m + 1));
+    let kept: rustc_hash::FxHashSet<u64> = given.values().copied().collect();
     let mut fresh: FxHashMap<u32, u64> = FxHashMap::default();
     let mut out = Vec::with_capacity(records.len());
     let mut changes = Vec::new();
@@ -87,7 +90,7 @@ pub fn stable_ids(
         if let Some(&old) = previous.get(r) {
             if old != id {
                 // Its old id lives on elsewhere (a split) or not at all (merged away).
-                let kept_elsewhere = given.values().any(|&g| g == old);
+                let kept_elsewhere = kept.contains(&old);
                 changes.push(IdChange {
                     record: r.clone(),
                     from: old,
@@ -141,6 +144,15 @@ mod tests {
         assert!(changes
             .iter()
             .all(|c| c.from == 5 && c.to == 3 && c.reason == "fusion"));
+    }
+
+    #[test]
+    fn fresh_ids_never_reuse_one_in_use() {
+        let r = recs(2);
+        let previous: FxHashMap<String, u64> = [("r0".to_string(), 12)].into_iter().collect();
+        let (ids, _, next) = stable_ids(&r, &components(2, &[]), &previous, 3);
+        assert_eq!(ids, vec![12, 13]);
+        assert_eq!(next, 14);
     }
 
     #[test]

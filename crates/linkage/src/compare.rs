@@ -135,12 +135,24 @@ mod tests {
             &n("González"),
             &n("González Villalba")
         ));
-        // A married name written on one record only.
+        // A married name written on one record only; two different ones are not the same.
         assert!(passes(
             &Level::Contained,
             &n("Pérez"),
             &n("González de Pérez")
         ));
+        assert!(passes(
+            &Level::Contained,
+            &n("González"),
+            &n("González de Pérez")
+        ));
+        assert!(!passes(
+            &Level::Exact,
+            &n("González de Benítez"),
+            &n("González de Pérez")
+        ));
+        // A man's compound surname keeps both words.
+        assert!(!passes(&Level::Exact, &n("Díaz de Vivar"), &n("Díaz")));
         assert!(!passes(
             &Level::Contained,
             &n("Ortiz"),

@@ -125,16 +125,24 @@ fn estimate_prior(settings: &Settings, input: Input<'_>) -> Result<f64, String> 
     let found = fold_pairs(input, &keys, || 0u64, |n, _, _, _| *n += 1, |a, b| a + b);
     let all = input.all_pairs().max(1);
     let p = found as f64 / settings.training.deterministic_recall / all as f64;
-    Ok(p.clamp(1.0 / all as f64, 0.5))
+    // A floor of one pair in all, a ceiling of one half (`max` then `min`: never a panic, even
+    // with a single possible pair).
+    Ok(p.max(1.0 / all as f64).min(0.5))
 }
 
 /// One EM session over the patterns of a rule's pairs: the comparisons in `estimated` get m.
+/// EM stops when no parameter moves by more than this (Splink's default).
+const EM_CONVERGENCE: f64 = 1e-4;
+
+/// One EM session: m per comparison (`None` where the session could not estimate it: not
+/// asked, or no pair with a value) and the iterations run. `patterns` are sorted, so the sums
+/// run in the same order every time (the same data, the same model, bit for bit).
 fn em(
-    patterns: &FxHashMap<Vec<u8>, u64>,
+    patterns: &[(Vec<u8>, u64)],
     u: &[Vec<f64>],
     estimated: &[bool],
     max_iterations: usize,
-) -> (Vec<Vec<f64>>, usize) {
+) -> (Vec<Option<Vec<f64>>>, usize) {
     // Start: agreement likely among matches, each level half as likely as the one before.
     let mut m: Vec<Vec<f64>> = u
         .iter()
@@ -146,11 +154,13 @@ fn em(
         .collect();
     let mut lambda = 0.3;
     let mut iterations = 0;
+    let mut observed = vec![false; m.len()];
     for _ in 0..max_iterations {
         iterations += 1;
         let mut sums: Vec<Vec<f64>> = m.iter().map(|l| vec![0.0; l.len()]).collect();
         let (mut matched, mut total) = (0.0, 0.0);
-        for (g, &c) in patterns {
+        for (g, c) in patterns {
+            let c = *c;
             let (mut pm, mut pu) = (lambda, 1.0 - lambda);
             for (k, &l) in g.iter().enumerate() {
                 if l == NULL || !estimated.get(k).copied().unwrap_or(false) {
@@ -185,6 +195,9 @@ fn em(
             if sum <= 0.0 || !estimated.get(k).copied().unwrap_or(false) {
                 continue;
             }
+            if let Some(o) = observed.get_mut(k) {
+                *o = true;
+            }
             if let Some(mk) = m.get_mut(k) {
                 for (x, v) in mk.iter_mut().zip(s) {
                     let new = (v / sum).max(FLOOR);
@@ -196,11 +209,33 @@ fn em(
         let new_lambda = if total > 0.0 { matched / total } else { lambda };
         change = change.max((new_lambda - lambda).abs());
         lambda = new_lambda;
-        if change < 1e-5 {
+        if change < EM_CONVERGENCE {
             break;
         }
     }
+    let m = m
+        .into_iter()
+        .zip(observed)
+        .map(|(mk, o)| o.then_some(mk))
+        .collect();
     (m, iterations)
+}
+
+/// The median of each level's m over the sessions that estimated it (as Splink combines them).
+fn median_m(sessions: &[Vec<f64>]) -> Vec<f64> {
+    let levels = sessions.first().map_or(0, Vec::len);
+    (0..levels)
+        .map(|l| {
+            let mut v: Vec<f64> = sessions.iter().filter_map(|s| s.get(l).copied()).collect();
+            v.sort_by(f64::total_cmp);
+            let at = |i: usize| v.get(i).copied().unwrap_or(FLOOR);
+            match v.len() {
+                0 => FLOOR,
+                n if n % 2 == 1 => at(n / 2),
+                n => (at(n / 2 - 1) + at(n / 2)) / 2.0,
+            }
+        })
+        .collect()
 }
 
 /// Term frequencies of a comparison's values over `tables`, each distinct record counted once
@@ -239,23 +274,14 @@ pub fn train(settings: &Settings, input: Input<'_>) -> Result<Model, String> {
     let u = estimate_u(settings, input);
     let prior = estimate_prior(settings, input)?;
     let (left, right) = (input.left(), input.right());
-    let mut m_sum: Vec<Vec<f64>> = u.iter().map(|l| vec![0.0; l.len()]).collect();
-    let mut sessions = vec![0usize; u.len()];
+    let mut estimates: Vec<Vec<Vec<f64>>> = vec![Vec::new(); u.len()];
     let mut iterations = Vec::new();
     for rule in &settings.training.em_blocking {
         let blocked: Vec<String> = rule
             .keys
             .iter()
-            .map(|k| {
-                let inner = k.split('(').nth(1).unwrap_or(k);
-                inner
-                    .split([',', ')'])
-                    .next()
-                    .unwrap_or(inner)
-                    .trim()
-                    .to_string()
-            })
-            .collect();
+            .map(|k| crate::table::key_column(k))
+            .collect::<Result<_, _>>()?;
         let estimated: Vec<bool> = settings
             .comparisons
             .iter()
@@ -290,28 +316,17 @@ pub fn train(settings: &Settings, input: Input<'_>) -> Result<Model, String> {
                 rule.keys
             ));
         }
+        let mut patterns: Vec<(Vec<u8>, u64)> = patterns.into_iter().collect();
+        patterns.sort_unstable();
         let (m, its) = em(&patterns, &u, &estimated, settings.training.max_iterations);
         iterations.push(its);
-        for (k, est) in estimated.iter().enumerate() {
-            if *est {
-                if let (Some(sum), Some(mk), Some(s)) =
-                    (m_sum.get_mut(k), m.get(k), sessions.get_mut(k))
-                {
-                    for (a, b) in sum.iter_mut().zip(mk) {
-                        *a += b;
-                    }
-                    *s += 1;
-                }
-            }
+        for (e, mk) in estimates.iter_mut().zip(m) {
+            e.extend(mk);
         }
     }
     let mut params = Vec::new();
-    for ((c, uk), (mk, n)) in settings
-        .comparisons
-        .iter()
-        .zip(u)
-        .zip(m_sum.into_iter().zip(sessions))
-    {
+    for ((c, uk), e) in settings.comparisons.iter().zip(u).zip(estimates) {
+        let n = e.len();
         if n == 0 {
             return Err(format!(
                 "la comparación «{}» no se estimó: agregue una regla de entrenamiento que no bloquee por «{}»",
@@ -320,7 +335,7 @@ pub fn train(settings: &Settings, input: Input<'_>) -> Result<Model, String> {
         }
         params.push(Params {
             name: c.name.clone(),
-            m: mk.iter().map(|x| (x / n as f64).max(FLOOR)).collect(),
+            m: median_m(&e).into_iter().map(|x| x.max(FLOOR)).collect(),
             u: uk,
             sessions: n,
         });
@@ -602,14 +617,72 @@ mod tests {
             patterns.insert(g, expected.round() as u64);
         }
         let uu: Vec<Vec<f64>> = u.iter().map(|&x| vec![x, 1.0 - x]).collect();
+        let mut patterns: Vec<(Vec<u8>, u64)> = patterns.into_iter().collect();
+        patterns.sort_unstable();
         let (est, _) = em(&patterns, &uu, &[true, true, true], 200);
         for (k, want) in m.iter().enumerate() {
-            assert!(
-                (est[k][0] - want).abs() < 0.01,
-                "m{k} = {} (want {want})",
-                est[k][0]
-            );
+            let got = est[k].as_ref().unwrap()[0];
+            assert!((got - want).abs() < 0.01, "m{k} = {got} (want {want})");
         }
+    }
+
+    #[test]
+    fn an_exact_agreement_on_a_common_value_weighs_less_than_on_a_rare_one() {
+        let settings: Settings = toml::from_str(
+            r#"
+version = "prueba"
+id_column = "id"
+[[comparison]]
+name = "apellido"
+column = "apellido"
+levels = ["exact"]
+term_frequency = true
+[[blocking]]
+keys = ["apellido"]
+[training]
+prior = 0.01
+em_blocking = []
+[thresholds]
+link = 0.9
+review = 0.5
+"#,
+        )
+        .unwrap();
+        let cols = vec!["id".to_string(), "apellido".to_string()];
+        let rows: Vec<Vec<String>> = [
+            ("1", "Benítez"),
+            ("2", "Benitez"),
+            ("3", "Ybarra"),
+            ("4", "Ybarra"),
+        ]
+        .iter()
+        .map(|(a, b)| vec![a.to_string(), b.to_string()])
+        .collect();
+        let t = Table::new(&settings, &cols, &rows).unwrap();
+        let model = Model {
+            prior: 0.01,
+            params: vec![Params {
+                name: "apellido".into(),
+                m: vec![0.9, 0.1],
+                u: vec![0.05, 0.95],
+                sessions: 1,
+            }],
+            tf: vec![Some(
+                [("benitez".to_string(), 0.4), ("ybarra".to_string(), 0.01)]
+                    .into_iter()
+                    .collect(),
+            )],
+            iterations: vec![],
+        };
+        let base = model.prior_weight() + (0.9f64 / 0.05).log2();
+        let common = model.weight(&settings, &t, &t, 0, 1, &[0]);
+        let rare = model.weight(&settings, &t, &t, 2, 3, &[0]);
+        assert!((common - (base + (0.05f64 / 0.4).log2())).abs() < 1e-12);
+        assert!((rare - (base + (0.05f64 / 0.01).log2())).abs() < 1e-12);
+        // The explanation adds up to the same weight.
+        let w = model.waterfall(&settings, &t, &t, 0, 1);
+        assert!((w.weight - common).abs() < 1e-12);
+        assert_eq!(w.steps[0].level, "igual");
     }
 
     #[test]

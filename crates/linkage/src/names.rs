@@ -18,6 +18,9 @@ pub fn fold(s: &str) -> String {
             'ý' | 'ỹ' | 'ÿ' => 'y',
             'ñ' => 'n',
             'ç' => 'c',
+            // «Mª», «Nº»: the ordinal marks are the letters they stand for.
+            'ª' => 'a',
+            'º' => 'o',
             // Guaraní's puso and apostrophes of every kind join the word.
             '\'' | '’' | '‘' | 'ʼ' | '`' | '´' => continue,
             // Combining marks (a decomposed tilde or accent) are dropped.
@@ -39,10 +42,21 @@ pub fn fold(s: &str) -> String {
 }
 
 /// Words that join a name but do not identify it.
-const PARTICLES: [&str; 9] = ["de", "del", "la", "las", "los", "y", "e", "da", "dos"];
+const PARTICLES: [&str; 11] = [
+    "de", "del", "la", "las", "los", "y", "e", "da", "dos", "vda", "viuda",
+];
 
 /// Titles written before a name (doña, don, ña, karai…).
-const TITLES: [&str; 7] = ["sr", "sra", "dona", "don", "na", "karai", "kunakarai"];
+const TITLES: [&str; 8] = [
+    "sr",
+    "sra",
+    "dona",
+    "dna",
+    "don",
+    "na",
+    "karai",
+    "kunakarai",
+];
 
 /// Abbreviations and common nicknames of given names, with the name they stand for. A list to
 /// grow with the registry's own variants; each entry is a folded word.
@@ -105,8 +119,8 @@ pub struct Names {
     pub given: Vec<String>,
     /// Own surnames in the order written (father's first, as registries do).
     pub surnames: Vec<String>,
-    /// A married name (`de Pérez` at the end of a woman's surnames), kept apart: it may be
-    /// written or not.
+    /// A married name (`de Pérez` at the end of the surnames): also the last of `surnames`, and
+    /// marked here so that a record written without it still meets one written with it.
     pub married: Option<String>,
 }
 
@@ -132,10 +146,14 @@ pub fn split(given: &str, family: &str) -> Names {
             own = rest;
         }
     }
+    // The married name stays among the surnames (a man's «Díaz de Vivar» is one surname, and two
+    // women «González de Pérez» and «González de Benítez» are not the same): `Contained`
+    // lets a record without it meet one with it.
     let surnames = own
         .iter()
         .filter(|w| !PARTICLES.contains(w))
         .map(|w| (*w).to_string())
+        .chain(married.clone())
         .collect();
     Names {
         given,
@@ -237,6 +255,8 @@ mod tests {
     fn particles_titles_and_aliases_leave_the_names_that_identify() {
         let n = split("Ma. del Carmen", "Benítez");
         assert_eq!(n.given, vec!["maria", "carmen"]);
+        assert_eq!(split("Mª José", "").given, vec!["maria", "jose"]);
+        assert_eq!(split("Dña. Rosa", "").given, vec!["rosa"]);
         let n = split("Doña Fco. José", "de la Cruz");
         assert_eq!(n.given, vec!["francisco", "jose"]);
         assert_eq!(n.surnames, vec!["cruz"]);
@@ -247,12 +267,14 @@ mod tests {
     #[test]
     fn a_married_name_is_kept_apart_from_own_surnames() {
         let n = split("María", "González de Pérez");
-        assert_eq!(n.surnames, vec!["gonzalez"]);
+        assert_eq!(n.surnames, vec!["gonzalez", "perez"]);
         assert_eq!(n.married.as_deref(), Some("perez"));
-        // Two surnames then the husband's.
+        // Two surnames then the husband's; a widow's «Vda. de».
         let n = split("Rosa", "Ortiz Villalba de Gómez");
-        assert_eq!(n.surnames, vec!["ortiz", "villalba"]);
+        assert_eq!(n.surnames, vec!["ortiz", "villalba", "gomez"]);
         assert_eq!(n.married.as_deref(), Some("gomez"));
+        let n = split("Rosa", "Ortiz Vda. de Gómez");
+        assert_eq!(n.surnames, vec!["ortiz", "gomez"]);
         // «del Puerto» is a surname, not a married name.
         let n = split("Ana", "Duarte del Puerto");
         assert_eq!(n.surnames, vec!["duarte", "puerto"]);

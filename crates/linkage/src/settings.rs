@@ -20,6 +20,10 @@ pub struct Settings {
     pub blocking: Vec<Blocking>,
     pub training: Training,
     pub thresholds: Thresholds,
+    /// The most comparisons one blocking rule (of prediction, EM or the prior) may generate:
+    /// a rule that would exceed it is refused before any pair is compared.
+    #[serde(default = "default_max_comparisons")]
+    pub max_comparisons: u64,
 }
 
 /// How one column is compared.
@@ -125,6 +129,10 @@ pub struct Thresholds {
     pub review: f64,
 }
 
+fn default_max_comparisons() -> u64 {
+    200_000_000
+}
+
 fn default_u_pairs() -> usize {
     1_000_000
 }
@@ -134,7 +142,7 @@ fn default_recall() -> f64 {
 }
 
 fn default_iterations() -> usize {
-    50
+    25
 }
 
 impl Settings {
@@ -183,6 +191,25 @@ impl Settings {
                     }
                 }
             }
+        }
+        if let Some(c) = self.comparisons.iter().find(|c| c.levels.len() >= 250) {
+            return Err(format!(
+                "la comparación «{}» tiene demasiados niveles (hasta 249)",
+                c.name
+            ));
+        }
+        let tr = &self.training;
+        if tr.u_pairs == 0 || tr.max_iterations == 0 {
+            return Err("training: u_pairs y max_iterations deben ser mayores que 0".into());
+        }
+        if !(tr.deterministic_recall > 0.0 && tr.deterministic_recall <= 1.0) {
+            return Err(format!(
+                "training: deterministic_recall {} debe estar entre 0 (excluido) y 1",
+                tr.deterministic_recall
+            ));
+        }
+        if self.max_comparisons == 0 {
+            return Err("max_comparisons debe ser mayor que 0".into());
         }
         if let Some(p) = self.training.prior {
             if !(p > 0.0 && p < 1.0) {

