@@ -77,8 +77,40 @@ fn estimate_u(settings: &Settings, input: Input<'_>) -> Vec<Vec<f64>> {
         .iter()
         .map(|c| vec![0; c.levels.len() + 1])
         .collect();
-    let n = settings.training.u_pairs.min(input.all_pairs() as usize);
     let dedupe = matches!(input, Input::Dedupe(_));
+    let add = |counts: &mut Vec<Vec<u64>>, g: &[u8]| {
+        for (c, &l) in counts.iter_mut().zip(g) {
+            if let Some(x) = c.get_mut(usize::from(l)) {
+                *x += 1;
+            }
+        }
+    };
+    let merge = |mut a: Vec<Vec<u64>>, b: Vec<Vec<u64>>| {
+        for (x, y) in a.iter_mut().zip(b) {
+            for (p, q) in x.iter_mut().zip(y) {
+                *p += q;
+            }
+        }
+        a
+    };
+    // Fewer pairs than the sample: every pair, once (no draw, as Splink does).
+    if input.all_pairs() <= settings.training.u_pairs as u64 {
+        let counts = (0..left.len() as u32)
+            .into_par_iter()
+            .map(|i| {
+                let mut counts = empty.clone();
+                let mut g = Vec::new();
+                let from = if dedupe { i + 1 } else { 0 };
+                for j in from..right.len() as u32 {
+                    gamma(settings, left, right, i, j, &mut g);
+                    add(&mut counts, &g);
+                }
+                counts
+            })
+            .reduce(|| empty.clone(), merge);
+        return counts.iter().map(|c| shares(c)).collect();
+    }
+    let n = settings.training.u_pairs;
     let counts = (0..n.div_ceil(U_CHUNK))
         .into_par_iter()
         .map(|chunk| {
@@ -94,25 +126,11 @@ fn estimate_u(settings: &Settings, input: Input<'_>) -> Vec<Vec<f64>> {
                     continue;
                 }
                 gamma(settings, left, right, i, j, &mut g);
-                for (c, &l) in counts.iter_mut().zip(&g) {
-                    if let Some(x) = c.get_mut(usize::from(l)) {
-                        *x += 1;
-                    }
-                }
+                add(&mut counts, &g);
             }
             counts
         })
-        .reduce(
-            || empty.clone(),
-            |mut a, b| {
-                for (x, y) in a.iter_mut().zip(b) {
-                    for (p, q) in x.iter_mut().zip(y) {
-                        *p += q;
-                    }
-                }
-                a
-            },
-        );
+        .reduce(|| empty.clone(), merge);
     counts.iter().map(|c| shares(c)).collect()
 }
 
