@@ -39,8 +39,29 @@ pub fn district_cells(
     data: &vamos_engine::RegistryData,
     as_of: chrono::NaiveDate,
 ) -> Result<Vec<(u16, String)>> {
-    method
-        .cells(data, as_of)
+    stored(method.cells(data, as_of))
+}
+
+/// A classification's classifier and the IPM cells it keeps, from one pass over the
+/// registry's deprivations (the cells' pass also decides who is poor when the catalogue chose
+/// the IPM).
+pub fn classifier_and_cells<'c>(
+    catalogue: &'c vamos_catalogue::Catalogue,
+    data: &vamos_engine::RegistryData,
+    as_of: chrono::NaiveDate,
+) -> Result<(vamos_engine::classify::Classifier<'c>, Vec<(u16, String)>)> {
+    let (cells, poor) = official()?.cells_and_poor(data, as_of);
+    let cls = vamos_engine::classify::Classifier::new(catalogue, data, as_of);
+    let cls = match catalogue.poverty {
+        vamos_catalogue::Poverty::Ingreso => cls,
+        vamos_catalogue::Poverty::Ipm => cls.with_multidimensional_poverty(poor),
+    };
+    Ok((cls, stored(cells)?))
+}
+
+/// Cells as stored: `(district, JSON)`.
+fn stored(cells: Vec<(u16, vamos_engine::ipm::registry::Cells)>) -> Result<Vec<(u16, String)>> {
+    cells
         .into_iter()
         .map(|(d, c)| {
             Ok((

@@ -704,8 +704,12 @@ pub fn classify_and_save(
     vamos_store::load_registry_parallel(store, t, at, &mut data, readers, through)?;
     data.finish();
     let load = t0.elapsed();
+    // The multidimensional poverty index of the same reading, kept with the measurement; its
+    // pass also decides poverty for the classification when the catalogue chose the IPM.
+    let t_ipm = std::time::Instant::now();
+    let (cls, ipm_cells) = crate::ipm_method::classifier_and_cells(catalogue, &data, as_of)?;
+    let ipm = t_ipm.elapsed();
     let t1 = std::time::Instant::now();
-    let cls = crate::ipm_method::classifier(catalogue, &data, as_of)?;
     let districts = vamos_engine::logros::measure(&cls, &data);
     let evaluate = t1.elapsed();
     // Aggregate: every department and the nation from their districts (what `logros` reads).
@@ -723,11 +727,6 @@ pub fn classify_and_save(
         .map(|&l| (l, roll_up(&districts, l)))
         .collect();
     let aggregate = t_agg.elapsed();
-    // The multidimensional poverty index of the same reading, kept with the measurement.
-    let t_ipm = std::time::Instant::now();
-    let ipm_method = crate::ipm_method::official()?;
-    let ipm_cells = crate::ipm_method::district_cells(ipm_method, &data, as_of)?;
-    let ipm = t_ipm.elapsed();
     let t2 = std::time::Instant::now();
     let synthetic = store.has_synthetic_data()?;
     let rows: Vec<(u16, String)> = districts
@@ -762,9 +761,12 @@ pub fn classify_and_save(
     vamos_store::counter_referrals::set_measurement_watermark(&mut store.db(), id, through)?;
     // The index is kept beside the measurement, not inside its transaction: should keeping it
     // fail, the measurement stands and its index is computed on first reading instead.
-    if let Err(e) =
-        vamos_store::ipm::save(&mut store.db(), id, &ipm_method.method.version, &ipm_cells)
-    {
+    if let Err(e) = vamos_store::ipm::save(
+        &mut store.db(),
+        id,
+        &crate::ipm_method::official()?.method.version,
+        &ipm_cells,
+    ) {
         tracing::warn!(measurement = id, error = %e, "no se guardó el IPM de la medición: se calculará al consultarlo");
     }
     Ok(Classified {

@@ -320,18 +320,32 @@ impl RegistryMethod {
 
     /// The cells of every district of `d` at `as_of` (district code, cells), in district order.
     pub fn cells(&self, d: &RegistryData, as_of: NaiveDate) -> Vec<(u16, Cells)> {
+        self.cells_and_poor(d, as_of).0
+    }
+
+    /// [`RegistryMethod::cells`] and, from the same pass, every household's decision
+    /// ([`RegistryMethod::poor_households`]): a classification that decides poverty by the IPM
+    /// reads the registry's deprivations once.
+    pub fn cells_and_poor(
+        &self,
+        d: &RegistryData,
+        as_of: NaiveDate,
+    ) -> (Vec<(u16, Cells)>, Vec<Option<bool>>) {
         let indigena = vamos_domain::schema::position(PERSON_FIELDS, "indigena")
             .and_then(|i| d.person_answers.get(i));
         let n = d.households();
         let chunk = (n / (rayon::current_num_threads().max(1) * 8)).max(4096);
         type Key = (u16, u8, u32, u32);
-        let maps: Vec<FxHashMap<Key, [u64; 7]>> = (0..n.div_ceil(chunk))
+        type Part = (FxHashMap<Key, [u64; 7]>, Vec<Option<bool>>);
+        let parts: Vec<Part> = (0..n.div_ceil(chunk))
             .into_par_iter()
             .map(|c| {
                 let mut map: FxHashMap<Key, [u64; 7]> = FxHashMap::default();
+                let mut poor = Vec::with_capacity(chunk);
                 let mut g = Vec::with_capacity(self.rules.len());
                 for h in c * chunk..((c + 1) * chunk).min(n) {
                     self.household(d, h, as_of, &mut g);
+                    poor.push(self.poor_by(&g));
                     let (mut mask, mut missing) = (0u32, 0u32);
                     for (j, x) in g.iter().enumerate() {
                         match x {
@@ -367,11 +381,13 @@ impl RegistryMethod {
                         }
                     }
                 }
-                map
+                (map, poor)
             })
             .collect();
         let mut all: FxHashMap<Key, [u64; 7]> = FxHashMap::default();
-        for m in maps {
+        let mut poor = Vec::with_capacity(n);
+        for (m, p) in parts {
+            poor.extend(p);
             for (k, v) in m {
                 let e = all.entry(k).or_default();
                 for (a, b) in e.iter_mut().zip(v) {
@@ -412,7 +428,7 @@ impl RegistryMethod {
         for c in by_district.values_mut() {
             c.cells.sort_unstable();
         }
-        by_district.into_iter().collect()
+        (by_district.into_iter().collect(), poor)
     }
 }
 

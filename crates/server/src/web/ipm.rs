@@ -71,12 +71,8 @@ pub async fn page(
     page: Page,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let actor = match reader(&page) {
-        Ok(a) => a,
-        Err(e) => return page.error(&e),
-    };
-    let ask = match ask_of(&q) {
-        Ok(a) => a,
+    let (actor, ask) = match reader(&page).and_then(|a| Ok((a, ask_of(&q)?))) {
+        Ok(x) => x,
         Err(e) => return page.error(&e),
     };
     // An account bound to territories starts at its first one (the nation would be refused).
@@ -194,12 +190,8 @@ pub async fn csv(
     page: Page,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let actor = match reader(&page) {
-        Ok(a) => a,
-        Err(e) => return page.error(&e),
-    };
-    let ask = match ask_of(&q) {
-        Ok(a) => a,
+    let (actor, ask) = match reader(&page).and_then(|a| Ok((a, ask_of(&q)?))) {
+        Ok(x) => x,
         Err(e) => return page.error(&e),
     };
     let out = st
