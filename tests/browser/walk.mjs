@@ -529,6 +529,24 @@ await page.goto(`${BASE}/reclamos/${code}`);
 expect(await page.getByText("Recibido").first().isVisible(), "el seguimiento no muestra el estado");
 await check("reclamo-seguimiento");
 
+// 8b. The analyst loads MEC's enrolment file: the records without a cédula match (children
+// without one, mistyped ones) are linked by name, birth date, sex and district; the doubtful ones
+// wait in the linkage review queue, which the analyst opens from the menu.
+await signIn(process.env.USER_NAME);
+await page.goto(`${BASE}/importaciones`);
+await page.getByLabel("Tipo de archivo").selectOption("admin");
+await page.getByLabel("Fuente (institución)").fill("MEC");
+await page.getByLabel("Archivos").setInputFiles([`${process.env.DATA}/admin/mec_matricula.csv`]);
+await page.getByRole("button", { name: "Importar", exact: true }).click();
+await page.waitForURL(/importaciones\/trabajos\/\d+/);
+await page.getByText("completada").first().waitFor({ timeout: 120000 });
+expect(await page.getByText(/Enlazados sin cédula/).first().isVisible(), "la importación no muestra el enlace de registros sin cédula");
+await check("importacion-admin-enlace");
+await page.getByRole("navigation", { name: "Secciones" }).getByRole("link", { name: "Enlace" }).click();
+await page.waitForURL(/\/enlace/);
+expect(await page.getByRole("heading", { name: "Revisión del enlace de registros" }).isVisible(), "la cola de revisión del enlace no abre");
+await check("enlace-cola");
+
 // 9. On a phone: the dashboard and Orientaciones fit the screen (no sideways scrolling).
 await page.setViewportSize({ width: 390, height: 844 });
 for (const [path, name] of [["/logros?t=1116", "telefono-logros"], ["/orientaciones", "telefono-orientaciones"], ["/bandeja", "telefono-bandeja"]]) {

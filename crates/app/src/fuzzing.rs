@@ -35,9 +35,129 @@ pub fn grievance_form(pairs: Vec<(String, String)>) {
     }
 }
 
+/// Any text as a linkage model's settings file: reading it never panics; settings it accepts
+/// have their thresholds in order and a version that names the text's hash.
+pub fn linkage_settings(text: &str) {
+    if let Ok((s, version)) = crate::linkage::parse_settings(text, "fuzz.toml") {
+        assert!(
+            s.thresholds.review <= s.thresholds.link,
+            "thresholds out of order"
+        );
+        assert!(version.contains(" · sha256:"), "version without its hash");
+    }
+}
+
+/// Any bytes as administrative records (CSV with the columns the shipped model compares),
+/// linked to the first half of themselves by the shipped model: never panics; every pair
+/// scored has a probability in [0, 1] that its waterfall explains.
+pub fn linkage_records(bytes: &[u8]) {
+    use vamos_linkage::block::{Input, Keys};
+    let Ok((settings, _)) =
+        crate::linkage::parse_settings(crate::linkage::admin::SETTINGS, "admin_registro.toml")
+    else {
+        // The shipped settings always read (their own tests say so): nothing to fuzz without.
+        return;
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes);
+    let cols: Vec<String> = crate::linkage::admin::COLUMNS
+        .iter()
+        .map(|c| (*c).to_string())
+        .collect();
+    let rows: Vec<Vec<String>> = rdr
+        .records()
+        .take(200)
+        .filter_map(std::result::Result::ok)
+        .map(|r| r.iter().map(str::to_string).collect())
+        .collect();
+    let half = rows.len() / 2;
+    let (Some(a), Some(b)) = (rows.get(..half), rows.get(half..)) else {
+        return;
+    };
+    let (Ok(left), Ok(right)) = (
+        vamos_linkage::Table::new(&settings, &cols, a),
+        vamos_linkage::Table::new(&settings, &cols, b),
+    ) else {
+        return;
+    };
+    let input = Input::Link(&left, &right);
+    let Ok(keys) = Keys::new(input, &settings.blocking) else {
+        return;
+    };
+    // Training may refuse (too few pairs to estimate a comparison): with a reason.
+    let model = match vamos_linkage::train(&settings, input) {
+        Ok(m) => m,
+        Err(e) => {
+            assert!(!e.is_empty(), "refused without a reason");
+            return;
+        }
+    };
+    let (scored, _) = model.predict(&settings, input, &keys, 0.0);
+    for p in scored {
+        assert!(
+            (0.0..=1.0).contains(&p.probability),
+            "probability {}",
+            p.probability
+        );
+        let w = model.waterfall(&settings, &left, &right, p.left, p.right);
+        assert!(
+            (w.weight - p.weight).abs() < 1e-6 || (w.weight.is_nan() && p.weight.is_nan()),
+            "the waterfall does not explain the weight"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mutated_linkage_settings_and_records_never_panic() {
+        let shipped = crate::linkage::admin::SETTINGS;
+        let records = "1,4123456,María José,Benítez de Ortiz,1988-03-02,mujer,1116\n\
+                       2,,MA. JOSE,BENITEZ,02/03/1988,mujer,1116\n\
+                       3,4123465,Fco.,Ortiz,1985-12-01,hombre,1602\n\
+                       4,,Francisco,Ortiz Vera,1985-01-12,hombre,1602\n\
+                       5,,Ña Tupã,Aquino,2020-02-29,mujer,218\n\
+                       6,,Tupa,Akino,2020-02-29,mujer,218\n";
+        let mut rng = 0x2545_F491_4F6C_DD1Du64;
+        let odd: [&[u8]; 7] = [
+            b"",
+            b",",
+            b"\n",
+            b"=1+1",
+            "ñ".as_bytes(),
+            b"\xff\xfe",
+            b"9999-99-99",
+        ];
+        for _ in 0..300 {
+            let mut s = shipped.as_bytes().to_vec();
+            let mut r = records.as_bytes().to_vec();
+            for _ in 0..1 + next(&mut rng) % 4 {
+                for buf in [&mut s, &mut r] {
+                    let at = (next(&mut rng) % (buf.len() as u64 + 1)) as usize;
+                    match next(&mut rng) % 3 {
+                        0 if at < buf.len() => {
+                            buf.remove(at);
+                        }
+                        1 => {
+                            let o = odd[(next(&mut rng) % odd.len() as u64) as usize];
+                            buf.splice(at..at, o.iter().copied());
+                        }
+                        _ => {
+                            let end = (at + 20).min(buf.len());
+                            let copy: Vec<u8> = buf[at..end].to_vec();
+                            buf.splice(at..at, copy);
+                        }
+                    }
+                }
+            }
+            linkage_settings(&String::from_utf8_lossy(&s));
+            linkage_records(&r);
+        }
+    }
 
     /// xorshift: deterministic mutations without a dependency.
     fn next(s: &mut u64) -> u64 {

@@ -30,6 +30,9 @@ pub struct ImportRequest {
     pub changes: Option<PathBuf>,
     /// Administrative records: where records whose cédula matched nobody are listed.
     pub unmatched: Option<PathBuf>,
+    /// Administrative records: the linkage model's settings file for the records without a
+    /// cédula match (`None`: the shipped `admin_registro.toml`).
+    pub linkage_settings: Option<PathBuf>,
     /// Why (kept in the audit record).
     pub purpose: String,
 }
@@ -89,7 +92,41 @@ pub fn run(
             keep_rejects(store, id, path)?;
         }
     }
-    r.map_err(ingest_error)
+    let mut s = r.map_err(ingest_error)?;
+    if req.kind == ImportKind::Admin && s.committed && s.records_accepted > 0 {
+        link_records(
+            store,
+            actor,
+            &mut s,
+            req.linkage_settings.as_deref(),
+            progress,
+        );
+    }
+    Ok(s)
+}
+
+/// Record linkage of a committed administrative import's records without a cédula match. The
+/// import stands whatever happens here: a failure is reported in the summary (and audited by
+/// the linkage), and `vamos linkage admin` links them later.
+fn link_records(
+    store: &mut dyn Store,
+    actor: &Actor,
+    s: &mut ImportSummary,
+    settings: Option<&std::path::Path>,
+    progress: &dyn Progress,
+) {
+    progress.stage("enlace de registros sin cédula", 1);
+    match crate::linkage::admin::link(store, actor, s.import_id, settings) {
+        Ok(o) => {
+            s.records_linked = o.records_linked;
+            s.records_national_id_doubted = o.records_national_id_doubted;
+            s.records_for_review = o.records_for_review;
+            s.linkage_model = o.model_version;
+            s.linkage_seconds = o.seconds;
+        }
+        Err(e) => s.linkage_error = Some(e.to_string()),
+    }
+    progress.advance(1);
 }
 
 /// Records that `actor` downloads the rejection report of an import (it holds the rejected

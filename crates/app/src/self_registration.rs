@@ -228,6 +228,53 @@ pub fn queue(store: &mut dyn Store, actor: &Actor) -> Result<Vec<(SelfRegistrati
         .collect())
 }
 
+/// For each pending submission of `rows`, the registered persons its members may already be
+/// (`vamos_app::linkage::registered`): a reviewer sees them before approving a duplicate. An
+/// audited read (it shows registered persons).
+pub fn already_registered(
+    store: &mut dyn Store,
+    actor: &Actor,
+    rows: &[(SelfRegistration, Vec<Member>)],
+) -> Result<Vec<Vec<crate::linkage::registered::Likely>>> {
+    require_reviewer(actor)?;
+    let scorer = crate::linkage::registered::Scorer::load(store)?;
+    let districts = (!actor.scope.is_nationwide()).then(|| actor.scope.district_ranges());
+    let mut out = Vec::with_capacity(rows.len());
+    let mut shown = Vec::new();
+    for (r, members) in rows {
+        if r.status != "pendiente" {
+            out.push(Vec::new());
+            continue;
+        }
+        let people: Vec<crate::linkage::registered::NewPerson> = members
+            .iter()
+            .map(|m| crate::linkage::registered::NewPerson {
+                national_id: m.cedula.as_deref().and_then(|c| c.trim().parse().ok()),
+                given_names: m.nombres.clone(),
+                family_names: m.apellidos.clone(),
+                birth_date: m.fecha_nacimiento.clone(),
+                sex: m.sexo.clone(),
+                district_code: r.district_code,
+            })
+            .collect();
+        let likely =
+            crate::linkage::registered::likely(store, &scorer, &people, districts.as_deref())?;
+        shown.extend(likely.iter().map(|l| l.person_id.to_string()));
+        out.push(likely);
+    }
+    if !shown.is_empty() {
+        actor.audit(
+            store,
+            "buscar registros existentes",
+            "persona",
+            &shown.join(","),
+            PURPOSE,
+            &format!("ok: {} posibles registros existentes", shown.len()),
+        )?;
+    }
+    Ok(out)
+}
+
 /// A reviewer's decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {

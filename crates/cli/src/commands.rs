@@ -67,6 +67,10 @@ pub struct ImportArgs {
     /// Registros administrativos: lista de registros cuya cédula no coincide con nadie (CSV).
     #[arg(long)]
     pub unmatched: Option<PathBuf>,
+    /// Registros administrativos: configuración del modelo de enlace para los registros sin
+    /// coincidencia de cédula (por defecto, la incluida: admin_registro.toml; docs/linkage.md).
+    #[arg(long)]
+    pub linkage_settings: Option<PathBuf>,
     /// No guardar nada si alguna fila es rechazada (sale con código 1).
     #[arg(long)]
     pub strict: bool,
@@ -216,6 +220,7 @@ pub fn run_import(kind: ImportKind, a: &ImportArgs, quiet: bool) -> Result<Impor
         rejects: a.rejects.clone().or_else(|| default_rejects_path.clone()),
         changes: a.changes.clone().or_else(|| default_changes_path.clone()),
         unmatched: a.unmatched.clone(),
+        linkage_settings: a.linkage_settings.clone(),
         purpose: "carga de datos (línea de órdenes)".into(),
     };
     let progress = output::BarProgress::new(quiet);
@@ -426,6 +431,7 @@ pub fn demo(a: &DemoArgs) -> Result<ExitCode> {
         rejects: Some(reports.join(format!("rechazos-{name}.csv"))),
         changes: None,
         unmatched: admin.then(|| reports.join(format!("sin_coincidencia-{name}.csv"))),
+        linkage_settings: None,
         strict: false,
         synthetic: true,
         date: None,

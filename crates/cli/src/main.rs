@@ -132,8 +132,8 @@ enum Command {
     /// Pobreza multidimensional (Alkire–Foster, método oficial del INE): el índice de un
     /// territorio en una medición, o el de una tabla de privaciones según un método (compute).
     Ipm(ipm::IpmArgs),
-    /// Enlace de registros sin cédula (Fellegi–Sunter): evaluar un modelo sobre datos
-    /// etiquetados.
+    /// Enlace de registros sin cédula (Fellegi–Sunter): evaluar un modelo, enlazar registros
+    /// administrativos, revisar pares dudosos, deduplicar el registro.
     Linkage(linkage::LinkageArgs),
     /// Acuerdos de gestión interinstitucionales: listar, ver, guardar.
     ManagementAgreements {

@@ -168,6 +168,27 @@ pub fn print_import(s: &ImportSummary) {
             if let Some(u) = &s.unmatched_file {
                 println!("  registros sin coincidencia: {u}");
             }
+            if s.records_unmatched + s.records_national_id_doubted > 0 {
+                println!(
+                    "  enlace sin cédula: {} enlazados a una persona, {} en revisión, {} sin persona",
+                    s.records_linked,
+                    s.records_for_review,
+                    (s.records_unmatched + s.records_national_id_doubted)
+                        .saturating_sub(s.records_linked + s.records_for_review)
+                );
+                if s.records_national_id_doubted > 0 {
+                    println!(
+                        "  de ellos, {} cuya cédula era de alguien nacido otro día (revisados con todos los datos)",
+                        s.records_national_id_doubted
+                    );
+                }
+                if let Some(m) = &s.linkage_model {
+                    println!("  modelo de enlace: {m}");
+                }
+                if let Some(e) = &s.linkage_error {
+                    println!("  el enlace no se hizo ({e}): ejecute «vamos linkage admin»");
+                }
+            }
         }
     }
     if s.rows_rejected > 0 {

@@ -467,7 +467,8 @@ fn every_role_gets_what_its_permissions_and_scope_allow_on_every_get_endpoint() 
             };
             // A grievance, a change request or a case by number answers 404 outside the scope
             // (there is no sequential SIIS-number exception for them): their own matrices are
-            // in attacks_grievances.rs, attacks_changes.rs and cases.rs.
+            // in attacks_grievances.rs, attacks_changes.rs and cases.rs; a linkage review pair's in
+            // linkage_registry.rs.
             if path.starts_with("/api/grievances/{")
                 || path.starts_with("/api/change-requests/{")
                 || path.starts_with("/api/cases/{")
@@ -475,6 +476,7 @@ fn every_role_gets_what_its_permissions_and_scope_allow_on_every_get_endpoint() 
                 || path.starts_with("/api/management-agreements/{")
                 || path.starts_with("/api/costing/scenarios/{")
                 || path == "/api/costing/compare"
+                || path.starts_with("/api/linkage/reviews/{")
             {
                 // Plans, agreements and scenarios by number: planning_over_the_api_* below.
                 continue;

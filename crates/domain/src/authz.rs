@@ -125,6 +125,7 @@ impl Role {
                     | OrientationsRecord
                     | TargetsSet
                     | PlansRead
+                    | LinkageReview
             ),
             Role::Coordinador => matches!(p, LogrosRead | CatalogueRead | GrievancesLodge),
             Role::Operador => matches!(
@@ -287,10 +288,13 @@ pub enum Permission {
     /// Editing them: plans and their indicators, scenarios, budget imports, management
     /// agreements.
     PlansEdit,
+    /// Decide the record-linkage review queue: a registry record and an administrative record
+    /// side by side (personal data of both), accepted as the same person or rejected.
+    LinkageReview,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 26] = [
+    pub const ALL: [Permission; 27] = [
         Permission::RegistryRead,
         Permission::StatusRead,
         Permission::LogrosRead,
@@ -317,6 +321,7 @@ impl Permission {
         Permission::TargetsSet,
         Permission::PlansRead,
         Permission::PlansEdit,
+        Permission::LinkageReview,
     ];
 
     /// Token scope name.
@@ -348,6 +353,7 @@ impl Permission {
             Permission::TargetsSet => "metas:definir",
             Permission::PlansRead => "planes:leer",
             Permission::PlansEdit => "planes:editar",
+            Permission::LinkageReview => "enlace:revisar",
         }
     }
 
@@ -409,6 +415,9 @@ impl Permission {
             }
             Permission::PlansEdit => {
                 "editar planes, escenarios de costeo, presupuesto y acuerdos de gestión"
+            }
+            Permission::LinkageReview => {
+                "decidir los pares del enlace de registros en revisión (datos personales)"
             }
         }
     }

@@ -118,6 +118,21 @@ pub struct ImportSummary {
     pub community_surveys_accepted: u64,
     pub records_accepted: u64,
     pub records_unmatched: u64,
+    /// Of the records without a cédula match, those record linkage gave a person (above the
+    /// model's link threshold) — filled in by the application after the import commits.
+    pub records_linked: u64,
+    /// Of the records without a cédula match, those waiting in the clerical review queue.
+    pub records_for_review: u64,
+    /// Records whose cédula matched a person born another day: linkage judged them again with
+    /// every field (they count in `records_linked`, `records_for_review` or neither).
+    pub records_national_id_doubted: u64,
+    /// The linkage model version that matched this import's records.
+    pub linkage_model: Option<String>,
+    /// How long record linkage took, after the import (not in `seconds`).
+    pub linkage_seconds: f64,
+    /// Why record linkage did not run after a committed import (its records stay without a
+    /// person until `vamos linkage admin` runs).
+    pub linkage_error: Option<String>,
     pub households_already_registered: u64,
     pub persons_already_registered: u64,
     pub surveys_already_registered: u64,

@@ -9,13 +9,13 @@ use crate::settings::{Level, Settings};
 use crate::table::Table;
 use rand::{Rng, SeedableRng};
 use rustc_hash::FxHashMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The smallest probability a level keeps: a level never seen weighs a lot, not infinitely.
 const FLOOR: f64 = 1e-6;
 
 /// One comparison's trained parameters, per level (the last is "distinto").
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Params {
     pub name: String,
     pub m: Vec<f64>,
@@ -25,12 +25,13 @@ pub struct Params {
 }
 
 /// A trained model.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Model {
     /// The prior share of random pairs that match.
     pub prior: f64,
     pub params: Vec<Params>,
-    /// Term frequencies of the comparisons that use them (value → share of records).
+    /// Term frequencies of the comparisons that use them (value → share of records): taken
+    /// from the data a model scores, never kept with it ([`Model::with_term_frequencies`]).
     #[serde(skip)]
     pub tf: Vec<Option<FxHashMap<String, f64>>>,
     /// EM iterations run, per session.
@@ -328,11 +329,11 @@ pub fn train(settings: &Settings, input: Input<'_>) -> Result<Model, String> {
             },
         )
         .0;
+        // A session without pairs teaches nothing; a comparison no session estimated is
+        // refused below, naming it.
         if patterns.is_empty() {
-            return Err(format!(
-                "la regla de entrenamiento {:?} no genera ningún par",
-                rule.keys
-            ));
+            iterations.push(0);
+            continue;
         }
         let mut patterns: Vec<(Vec<u8>, u64)> = patterns.into_iter().collect();
         patterns.sort_unstable();
@@ -358,22 +359,13 @@ pub fn train(settings: &Settings, input: Input<'_>) -> Result<Model, String> {
             sessions: n,
         });
     }
-    let tables: Vec<&Table> = match input {
-        Input::Dedupe(t) => vec![t],
-        Input::Link(a, b) => vec![a, b],
-    };
-    let tf = settings
-        .comparisons
-        .iter()
-        .enumerate()
-        .map(|(k, c)| c.term_frequency.then(|| term_frequencies(k, &tables)))
-        .collect();
     Ok(Model {
         prior,
         params,
-        tf,
+        tf: Vec::new(),
         iterations,
-    })
+    }
+    .with_term_frequencies(settings, input))
 }
 
 /// A pair scored.
@@ -391,6 +383,22 @@ pub fn probability(weight: f64) -> f64 {
 }
 
 impl Model {
+    /// The model with the term frequencies of `input` (a kept model scoring new data takes
+    /// them from that data).
+    pub fn with_term_frequencies(mut self, settings: &Settings, input: Input<'_>) -> Model {
+        let tables: Vec<&Table> = match input {
+            Input::Dedupe(t) => vec![t],
+            Input::Link(a, b) => vec![a, b],
+        };
+        self.tf = settings
+            .comparisons
+            .iter()
+            .enumerate()
+            .map(|(k, c)| c.term_frequency.then(|| term_frequencies(k, &tables)))
+            .collect();
+        self
+    }
+
     /// The prior's weight: log2 of its odds.
     pub fn prior_weight(&self) -> f64 {
         (self.prior / (1.0 - self.prior)).log2()

@@ -24,6 +24,7 @@ pub mod delivery_points;
 pub mod grievances;
 pub mod heavy_writer;
 pub mod ipm;
+pub mod linkage;
 mod load_sql;
 mod lock_wait;
 pub mod management_agreements;

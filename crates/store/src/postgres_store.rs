@@ -152,6 +152,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0032_referral_deprivation",
         include_str!("../migrations/postgres/0032_referral_deprivation.sql"),
     ),
+    (
+        "0033_linkage",
+        include_str!("../migrations/postgres/0033_linkage.sql"),
+    ),
 ];
 
 /// A PostgreSQL registry.

@@ -139,6 +139,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0032_referral_deprivation",
         include_str!("../migrations/sqlite/0032_referral_deprivation.sql"),
     ),
+    (
+        "0033_linkage",
+        include_str!("../migrations/sqlite/0033_linkage.sql"),
+    ),
 ];
 
 /// How much of the database file the server's counter-referral writer reads through a memory

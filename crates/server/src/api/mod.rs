@@ -23,6 +23,7 @@ pub mod delivery_points;
 pub mod grievances;
 pub mod households;
 pub mod ipm;
+pub mod linkage;
 pub mod management_agreements;
 pub mod measurements;
 pub mod orientations;
@@ -79,6 +80,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(plans::router())
         .merge(budget::router())
         .merge(ipm::router())
+        .merge(linkage::router())
         .merge(management_agreements::router())
 }
 

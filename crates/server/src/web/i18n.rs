@@ -90,6 +90,27 @@ impl Lang {
         }
     }
 
+    /// A probability as a percentage with the decimals it needs to tell it from 100 % (up to
+    /// four: `99,998 %`, `72,4 %`).
+    pub fn probability(self, p: Option<f64>) -> String {
+        let Some(p) = p else {
+            return "—".into();
+        };
+        let pct = p * 100.0;
+        let decimals = (1..=4)
+            .find(|d| {
+                let s = format!("{pct:.d$}", d = *d);
+                s != format!("{:.d$}", 100.0, d = *d) || pct >= 100.0
+            })
+            .unwrap_or(4);
+        let (_, dec) = self.marks();
+        let s = format!("{pct:.decimals$}").replace('.', &dec.to_string());
+        match self {
+            Lang::Es => format!("{s} %"),
+            Lang::En => format!("{s}%"),
+        }
+    }
+
     /// A moment stored as RFC 3339 (UTC), as people in Paraguay write it, in Paraguay's time
     /// (UTC−3 all year since 2024): `06/12/2026 20:37` (`6 Dec 2026, 20:37` in English). Text
     /// that is not such a moment is shown as it is.
@@ -192,6 +213,15 @@ impl Messages {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_probability_keeps_the_decimals_that_tell_it_from_certainty() {
+        assert_eq!(Lang::Es.probability(Some(0.99998)), "99,998 %");
+        assert_eq!(Lang::Es.probability(Some(0.724)), "72,4 %");
+        assert_eq!(Lang::Es.probability(Some(1.0)), "100,0 %");
+        assert_eq!(Lang::En.probability(Some(0.9995)), "99.95%");
+        assert_eq!(Lang::Es.probability(None), "—");
+    }
 
     #[test]
     fn moments_are_shown_as_people_write_them_in_paraguay_time() {

@@ -296,6 +296,7 @@ fn run(url: &str, job: &Job, p: Principal, source: Option<String>, strict: bool)
         changes: matches!(kind, ImportKind::Fips | ImportKind::Simplificado)
             .then(|| job.dir.path().join("cambios.csv")),
         unmatched: (kind == ImportKind::Admin).then(|| job.dir.path().join("sin_coincidencia.csv")),
+        linkage_settings: None,
         purpose: "carga de datos (aplicación web)".into(),
     };
     let outcome = vamos_store::open(url)

@@ -19,6 +19,7 @@ pub mod i18n;
 pub mod imports;
 pub mod inbox;
 pub mod ipm;
+pub mod linkage;
 pub mod management_agreements;
 pub mod map;
 pub mod orientaciones;
@@ -113,6 +114,10 @@ impl Web {
         // A ratio as a percentage; "—" when there is none (nobody identified, or suppressed).
         env.add_filter("pct", |state: &minijinja::State, v: JValue| {
             lang_of(state).pct(number(&v))
+        });
+        // A match probability: as many decimals as tell it from 100 %.
+        env.add_filter("prob", |state: &minijinja::State, v: JValue| {
+            lang_of(state).probability(number(&v))
         });
         // A stored moment (RFC 3339) as people write it, in Paraguay's time.
         env.add_filter("when", |state: &minijinja::State, v: JValue| {
@@ -272,6 +277,9 @@ fn nav(page: &Page) -> Vec<JValue> {
     }
     if page.can(Permission::ChangesRequest) || page.can(Permission::ChangesApprove) {
         items.push(("/cambios", "nav-changes"));
+    }
+    if page.can(Permission::LinkageReview) {
+        items.push(("/enlace", "nav-linkage"));
     }
     items.push(("/orientaciones", "nav-orientaciones"));
     items.push(("/catalogo", "nav-catalogue"));
@@ -589,6 +597,9 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
                     crate::api::change_upload_limit(),
                 )),
         )
+        .route("/enlace", get(linkage::queue))
+        .route("/enlace/etiquetas.csv", get(linkage::labels))
+        .route("/enlace/{id}", get(linkage::pair).post(linkage::decide))
         .route("/cambios.csv", get(changes::csv))
         .route("/cambios/nueva", get(changes::new_form))
         .route("/cambios/{id}", get(changes::detail).post(changes::decide))

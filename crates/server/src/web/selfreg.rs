@@ -167,15 +167,36 @@ pub async fn queue(
     let who = p.as_actor();
     let rows = st
         .pool
-        .run(move |s| Ok(self_registration::queue(s, &who)?))
+        .run(move |s| {
+            let rows = self_registration::queue(s, &who)?;
+            let likely = self_registration::already_registered(s, &who, &rows)?;
+            Ok((rows, likely))
+        })
         .await;
-    let rows = match rows {
+    let (rows, likely) = match rows {
         Ok(r) => r,
         Err(e) => return page.error(&e),
     };
     let items: Vec<JValue> = rows
         .iter()
-        .map(|(r, members)| {
+        .zip(&likely)
+        .map(|((r, members), likely)| {
+            let likely: Vec<JValue> = likely
+                .iter()
+                .map(|l| {
+                    let member = members.get(l.member);
+                    context! {
+                        member => member.map(|m| format!("{}, {}", m.apellidos, m.nombres)),
+                        person => l.person_id,
+                        household => l.household_id,
+                        names => format!("{}, {}", l.family_names.clone().unwrap_or_default(), l.given_names.clone().unwrap_or_default()),
+                        birth => l.birth_date,
+                        district => l.district_code.and_then(DistrictCode::from_stored)
+                            .map(|d| Territory::official().name_of(TerritoryCode::District(d))),
+                        probability => l.probability,
+                    }
+                })
+                .collect();
             let district = DistrictCode::from_stored(r.district_code)
                 .map(|d| Territory::official().name_of(TerritoryCode::District(d)))
                 .unwrap_or_default();
@@ -190,6 +211,7 @@ pub async fn queue(
                 status => r.status,
                 reason => r.reason,
                 members => JValue::from_serialize(members),
+                likely,
             }
         })
         .collect();

@@ -340,6 +340,9 @@ imp-status-en_curso = running
 imp-import-id = import { $id } of the history
 imp-already = already registered: { $n }
 imp-unmatched = no cédula match (kept): { $n }
+imp-linkage = Linked without a cédula (name, date of birth, sex, district)
+imp-linkage-detail = for review: { $review }
+imp-linkage-queue = review the pairs
 imp-problems = problems in the report: { $n }
 imp-reasons = Rejection reasons
 imp-download-rejects = Download the rejection report (CSV)
@@ -1122,3 +1125,58 @@ ipm-members = { $n ->
     [one] one member is
    *[other] { $n } members are
 }
+
+## Record linkage (/enlace, issue 40)
+nav-linkage = Linkage
+lnk-title = Record linkage review
+lnk-intro = Administrative records (MEC, MSPBS, IPS, Civil Registry…) without a cédula match whose likeliest person in the registry fell between the model's two thresholds: decide whether they are the same person. Accepting links the record to the person (evidence of their service at the next classification); rejecting keeps it from being proposed again. Every decision is kept as a label to evaluate the model.
+lnk-state = State
+lnk-all = All
+lnk-state-pendiente = Pending
+lnk-state-aceptado = Accepted: the same person
+lnk-state-rechazado = Rejected: another person
+lnk-state-superado = Superseded: the record was linked another way
+lnk-filter = Filter
+lnk-labels = Download the labels (CSV)
+lnk-count = { $count ->
+    [one] One pair
+   *[other] { $count } pairs
+}
+lnk-caption = Pairs, likeliest first
+lnk-pair = Pair
+lnk-pair-n = Pair { $id }
+lnk-person-n = person { $id }
+lnk-probability = Probability
+lnk-record = Administrative record
+lnk-person = Registered person
+lnk-pages = Pages
+lnk-page = Page { $page } of { $pages }
+lnk-previous = Previous
+lnk-next = Next
+lnk-empty = No pairs in your scope with that state.
+lnk-help = Pairs arrive here when administrative records are imported (vamos import admin) or linked again (vamos linkage admin). See docs/linkage.md.
+lnk-decided = Pair { $id } decided.
+lnk-same-person = the same person?
+lnk-model = Model
+lnk-service = The record's service
+lnk-side-by-side = The record and the person, side by side
+lnk-field = Field
+lnk-given = Given names
+lnk-family = Family names
+lnk-birth = Date of birth
+lnk-sex = Sex
+lnk-district = District
+lnk-cedula = Cédula
+lnk-waterfall = How the probability was reached, comparison by comparison
+lnk-comparison = Comparison
+lnk-level = Level
+lnk-values = Values compared (record · person)
+lnk-weight = Weight
+lnk-prior = Prior
+lnk-total = Total
+lnk-weight-help = Each weight is the base-2 logarithm of how much more frequent that level is among pairs of the same person than among random pairs: positive brings closer, negative pushes apart; "sin dato" weighs nothing. The sum gives the probability.
+lnk-accept = Accept: the same person
+lnk-reject = Reject: another person
+rev-likely = Possibly registered already (record linkage found them by birth date or cédula): check before approving, so that nobody is registered twice.
+rev-likely-exact = exact match
+lnk-back = Back to the review queue

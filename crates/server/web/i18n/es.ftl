@@ -340,6 +340,9 @@ imp-status-en_curso = en curso
 imp-import-id = importación { $id } del historial
 imp-already = ya registrados: { $n }
 imp-unmatched = sin coincidencia de cédula (conservados): { $n }
+imp-linkage = Enlazados sin cédula (nombre, fecha de nacimiento, sexo, distrito)
+imp-linkage-detail = a revisión: { $review }
+imp-linkage-queue = revisar los pares
 imp-problems = problemas en el informe: { $n }
 imp-reasons = Motivos de rechazo
 imp-download-rejects = Descargar el informe de rechazos (CSV)
@@ -1122,3 +1125,58 @@ ipm-members = { $n ->
     [one] un miembro lo está
    *[other] { $n } miembros lo están
 }
+
+## Enlace de registros (/enlace, issue 40)
+nav-linkage = Enlace
+lnk-title = Revisión del enlace de registros
+lnk-intro = Registros administrativos (MEC, MSPBS, IPS, Registro Civil…) sin coincidencia de cédula cuya persona más probable en el registro quedó entre los dos umbrales del modelo: decida si son la misma persona. Aceptar enlaza el registro a la persona (cuenta como evidencia de su servicio en la próxima clasificación); rechazar evita que se vuelva a proponer. Cada decisión queda como etiqueta para evaluar el modelo.
+lnk-state = Estado
+lnk-all = Todos
+lnk-state-pendiente = Pendiente
+lnk-state-aceptado = Aceptado: la misma persona
+lnk-state-rechazado = Rechazado: otra persona
+lnk-state-superado = Superado: el registro se enlazó por otra vía
+lnk-filter = Filtrar
+lnk-labels = Descargar las etiquetas (CSV)
+lnk-count = { $count ->
+    [one] Un par
+   *[other] { $count } pares
+}
+lnk-caption = Pares, los más probables primero
+lnk-pair = Par
+lnk-pair-n = Par { $id }
+lnk-person-n = persona { $id }
+lnk-probability = Probabilidad
+lnk-record = Registro administrativo
+lnk-person = Persona del registro
+lnk-pages = Páginas
+lnk-page = Página { $page } de { $pages }
+lnk-previous = Anterior
+lnk-next = Siguiente
+lnk-empty = No hay pares en su ámbito con ese estado.
+lnk-help = Los pares llegan aquí al importar registros administrativos (vamos import admin) o al volver a enlazarlos (vamos linkage admin). Vea docs/linkage.md.
+lnk-decided = Par { $id } decidido.
+lnk-same-person = ¿la misma persona?
+lnk-model = Modelo
+lnk-service = Servicio del registro
+lnk-side-by-side = El registro y la persona, lado a lado
+lnk-field = Dato
+lnk-given = Nombres
+lnk-family = Apellidos
+lnk-birth = Fecha de nacimiento
+lnk-sex = Sexo
+lnk-district = Distrito
+lnk-cedula = Cédula
+lnk-waterfall = Cómo se llegó a la probabilidad, comparación por comparación
+lnk-comparison = Comparación
+lnk-level = Nivel
+lnk-values = Valores comparados (registro · persona)
+lnk-weight = Peso
+lnk-prior = Probabilidad previa
+lnk-total = Total
+lnk-weight-help = Cada peso es el logaritmo en base 2 de cuánto más frecuente es ese nivel entre pares de la misma persona que entre pares al azar: positivo acerca, negativo aleja; «sin dato» no pesa. La suma da la probabilidad.
+lnk-accept = Aceptar: es la misma persona
+lnk-reject = Rechazar: es otra persona
+rev-likely = Posiblemente ya registrados (el enlace de registros los halló por fecha de nacimiento o cédula): revise antes de aprobar, para no registrar a alguien dos veces.
+rev-likely-exact = coincidencia exacta
+lnk-back = Volver a la cola de revisión

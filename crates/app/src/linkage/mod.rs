@@ -1,6 +1,13 @@
-//! Record linkage as the command line and the benchmark use it: a model's settings read from
-//! their file, tables read from CSV (bounded), the model trained, candidate pairs scored and
-//! judged against a truth file (`record_id, cluster_id`) — `vamos linkage evaluate`.
+//! Record linkage: a model's settings read from their file, tables read from CSV (bounded), the
+//! model trained, candidate pairs scored and judged against a truth file (`record_id,
+//! cluster_id`) — `vamos linkage evaluate`. The uses on the registry are its parts: linking
+//! administrative records ([`admin`]), the clerical review queue ([`reviews`]) and registry
+//! deduplication ([`dedupe`]).
+
+pub mod admin;
+pub mod dedupe;
+pub mod registered;
+pub mod reviews;
 
 use crate::{Error, Result};
 use serde::Serialize;
@@ -15,9 +22,42 @@ pub const ROWS_MAX: usize = 10_000_000;
 /// The most bytes of a settings file.
 const SETTINGS_MAX: u64 = 1 << 20;
 
+/// A model's settings from their text (`file` names it in errors), with the effective version
+/// (label and hash of the text: the same text, the same settings).
+pub fn parse_settings(text: &str, file: &str) -> Result<(Settings, String)> {
+    let settings: Settings =
+        toml::from_str(text).map_err(|e| Error::bad_request(format!("{file}: {e}")))?;
+    settings
+        .check()
+        .map_err(|e| Error::bad_request(format!("{file}: {e}")))?;
+    let version = format!("{} · sha256:{}", settings.version, short_hash(text));
+    Ok((settings, version))
+}
+
+/// What a model's training depends on — comparisons, blocking, training —, not its thresholds:
+/// settings that differ only in thresholds share their trained models.
+pub(crate) fn training_key(s: &Settings) -> String {
+    short_hash(&format!(
+        "{}|{:?}|{:?}|{:?}|{}",
+        s.id_column, s.comparisons, s.blocking, s.training, s.max_comparisons
+    ))
+}
+
+pub(crate) fn short_hash(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(text.as_bytes());
+    hash.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
 /// A model's settings from their file, with the effective version (label and hash of the
 /// file: the same text, the same model).
 pub fn read_settings(path: &Path) -> Result<(Settings, String)> {
+    let text = read_settings_text(path)?;
+    parse_settings(&text, &path.display().to_string())
+}
+
+/// A settings file's text, bounded.
+pub(crate) fn read_settings_text(path: &Path) -> Result<String> {
     let file = path.display().to_string();
     let meta = std::fs::metadata(path)
         .map_err(|e| Error::bad_request(format!("no se puede leer {file}: {e}")))?;
@@ -26,20 +66,8 @@ pub fn read_settings(path: &Path) -> Result<(Settings, String)> {
             "{file}: un archivo de configuración no pasa de {SETTINGS_MAX} bytes"
         )));
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::bad_request(format!("no se puede leer {file}: {e}")))?;
-    let settings: Settings =
-        toml::from_str(&text).map_err(|e| Error::bad_request(format!("{file}: {e}")))?;
-    settings
-        .check()
-        .map_err(|e| Error::bad_request(format!("{file}: {e}")))?;
-    let version = {
-        use sha2::{Digest, Sha256};
-        let hash = Sha256::digest(text.as_bytes());
-        let hex: String = hash.iter().take(8).map(|b| format!("{b:02x}")).collect();
-        format!("{} · sha256:{hex}", settings.version)
-    };
-    Ok((settings, version))
+    std::fs::read_to_string(path)
+        .map_err(|e| Error::bad_request(format!("no se puede leer {file}: {e}")))
 }
 
 /// A CSV file's header and rows (cells trimmed: FEBRL writes `, value`), at most
@@ -97,6 +125,27 @@ pub fn read_truth(path: &Path) -> Result<rustc_hash::FxHashMap<String, String>> 
     Ok(truth)
 }
 
+/// Counts every rule's comparisons before any is made: one that would exceed the settings'
+/// bound is refused, named with its count.
+fn check_rules(settings: &Settings, input: Input<'_>) -> Result<()> {
+    for rules in [
+        &settings.blocking,
+        &settings.training.em_blocking,
+        &settings.training.deterministic,
+    ] {
+        let k = Keys::new(input, rules).map_err(Error::bad_request)?;
+        for (rule, n) in rules.iter().zip(counts(input, &k)) {
+            if n > settings.max_comparisons {
+                return Err(Error::bad_request(format!(
+                    "la regla de bloqueo {:?} generaría {n} comparaciones, más que max_comparisons ({}): agregue claves a la regla",
+                    rule.keys, settings.max_comparisons
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// What `vamos linkage evaluate` reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct Evaluation {
@@ -148,23 +197,7 @@ pub fn evaluate(
         None => Input::Dedupe(&lt),
         Some(r) => Input::Link(&lt, r),
     };
-    // Every rule's comparisons are counted before any is made: one that would exceed the
-    // settings' bound is refused, named with its count.
-    for rules in [
-        &settings.blocking,
-        &settings.training.em_blocking,
-        &settings.training.deterministic,
-    ] {
-        let k = Keys::new(input, rules).map_err(Error::bad_request)?;
-        for (rule, n) in rules.iter().zip(counts(input, &k)) {
-            if n > settings.max_comparisons {
-                return Err(Error::bad_request(format!(
-                    "la regla de bloqueo {:?} generaría {n} comparaciones, más que max_comparisons ({}): agregue claves a la regla",
-                    rule.keys, settings.max_comparisons
-                )));
-            }
-        }
-    }
+    check_rules(&settings, input)?;
     let keys = Keys::new(input, &settings.blocking).map_err(Error::bad_request)?;
     let blocking = settings
         .blocking
