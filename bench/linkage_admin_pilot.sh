@@ -32,6 +32,7 @@ a = json.load(open(sys.argv[1])); c = json.load(open(sys.argv[2]))
 n = c["records"] - c["records_without_truth"]
 print(f"registros administrativos: {c['records']:,} (fuera del registro por diseño: {c['outsiders']:,} = {c['outsiders']/n:.2%})")
 print(f"sin coincidencia de cédula (antes del enlace): {a['records_unmatched']:,} = {a['records_unmatched']/c['records']:.2%}")
+print(f"cédulas de alguien nacido otro día, juzgadas de nuevo por el modelo: {a['records_national_id_doubted']:,}")
 print(f"enlazados por el modelo: {a['records_linked']:,} · en revisión: {a['records_for_review']:,} · enlace {a['linkage_seconds']:.1f} s")
 print(f"sin persona o en revisión (después): {c['unmatched'] + c['waiting_review']:,} = {c['share_unmatched_or_in_review']:.2%}")
 print(f"precisión de todos los enlaces: {c['precision']:.4%} · del modelo: {c['precision_model']:.4%} · errados: {c['wrong_links']} (de ellos, personas fuera del registro: {c['outsiders_linked']})")
