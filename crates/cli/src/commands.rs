@@ -460,6 +460,7 @@ pub fn demo(a: &DemoArgs) -> Result<ExitCode> {
     );
     let admin_dir = a.out.join("admin");
     let mut total = (0, 0, 0, 0);
+    let mut linked = (0, 0);
     if admin_dir.is_dir() {
         for f in list_files(&admin_dir)? {
             let source = institution_of(&f);
@@ -476,11 +477,17 @@ pub fn demo(a: &DemoArgs) -> Result<ExitCode> {
             total.1 += s.records_unmatched;
             total.2 += s.rows_rejected;
             total.3 += s.records_already_registered;
+            linked.0 += s.records_linked;
+            linked.1 += s.records_for_review;
         }
     }
     println!(
         "4. Registros administrativos: {} aceptados ({} sin coincidencia de cédula, conservados), {} ya registrados, {} rechazados",
         total.0, total.1, total.3, total.2
+    );
+    println!(
+        "   Enlazados sin cédula (nombre, fecha de nacimiento, sexo, distrito): {}; {} pares en revisión (página Enlace)",
+        linked.0, linked.1
     );
     println!(
         "   Informes de rechazos y de registros sin coincidencia: {}",
