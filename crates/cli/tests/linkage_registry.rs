@@ -301,7 +301,7 @@ fn a_rejected_pair_is_never_linked_nor_proposed_again() {
     for db in vamos_store::testing::all_dbs() {
         // Its own pilots: linking again changes the queue the other tests read.
         let s = site(db, Some("rechazo-2026.1"));
-        let (srv, who) = server_and(s_ref(&s), "lnk_ana");
+        let (srv, who) = server_and(&s, "lnk_ana");
         let pair = pending(&srv, &who, 0);
         let (id, record) = (
             pair["id"].as_i64().unwrap(),
@@ -359,10 +359,6 @@ fn a_rejected_pair_is_never_linked_nor_proposed_again() {
         }
         std::fs::remove_dir_all(&s.dir).ok();
     }
-}
-
-fn s_ref(s: &Site) -> &Site {
-    s
 }
 
 #[test]
