@@ -509,36 +509,24 @@ fn oversize_or_invalid_settings_are_refused_with_a_clear_error() {
     let s = &QUEUED[0];
     let big = s.dir.join("grande.toml");
     std::fs::write(&big, "#".repeat(2 << 20)).unwrap();
-    let o = vamos(
-        &[
-            "linkage",
-            "admin",
-            "--db",
-            &s.db.url,
-            "--settings",
-            big.to_str().unwrap(),
-        ],
-        &s.dir,
-        &[],
-    );
-    assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("no pasa de"));
     let bad = s.dir.join("mala.toml");
     std::fs::write(&bad, "version = 1\n").unwrap();
-    let o = vamos(
-        &[
-            "linkage",
-            "admin",
-            "--db",
-            &s.db.url,
-            "--settings",
-            bad.to_str().unwrap(),
-        ],
-        &s.dir,
-        &[],
-    );
-    assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("mala.toml"));
+    for (file, says) in [(&big, "no pasa de"), (&bad, "mala.toml")] {
+        let o = vamos(
+            &[
+                "linkage",
+                "admin",
+                "--db",
+                &s.db.url,
+                "--settings",
+                file.to_str().unwrap(),
+            ],
+            &s.dir,
+            &[],
+        );
+        assert!(!o.status.success());
+        assert!(String::from_utf8_lossy(&o.stderr).contains(says), "{says}");
+    }
 }
 
 /// A household of the survey registered a second time under a new key, its members without

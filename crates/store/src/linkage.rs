@@ -126,16 +126,15 @@ pub fn persons(
     db: &mut crate::sql::Db<'_>,
     districts: Option<&[(i64, i64)]>,
 ) -> Result<Vec<Subject>> {
-    let mut extra = Vec::new();
-    let mut params_probe: Vec<Param> = vec![0i64.into(), 0i64.into()];
-    let scope = match districts {
-        Some(r) => {
-            let clause = crate::bulk::ranges_sql("h.district_code", r, &mut params_probe);
-            extra.extend(params_probe.drain(2..));
-            format!("AND {clause}")
-        }
-        None => String::new(),
-    };
+    // `paged` binds the key and the page size first ($1, $2): the ranges follow.
+    let mut params: Vec<Param> = vec![0i64.into(), 0i64.into()];
+    let scope = districts.map_or_else(String::new, |r| {
+        format!(
+            "AND {}",
+            crate::bulk::ranges_sql("h.district_code", r, &mut params)
+        )
+    });
+    let extra = params.split_off(2);
     let query = format!(
         "SELECT p.id, p.national_id, p.given_names, p.family_names, p.birth_date, p.sex, h.district_code
          FROM persons p JOIN households h ON h.id = p.household_id
@@ -216,30 +215,13 @@ pub struct StoredModel {
     pub pairs: i64,
 }
 
-/// The latest model kept with training key `key`.
-pub fn latest_for_training(db: &mut crate::sql::Db<'_>, key: &str) -> Result<Option<i64>> {
-    Ok(db
-        .raw()
-        .query_opt(
-            "SELECT id FROM linkage_models WHERE training_key = $1 ORDER BY id DESC LIMIT 1",
-            &[key.into()],
-        )?
-        .and_then(|r| r.int(0)))
-}
-
-/// A model by id, or the latest kept when `id` is `None`.
-pub fn model(db: &mut crate::sql::Db<'_>, id: Option<i64>) -> Result<Option<StoredModel>> {
-    let (filter, params): (&str, Vec<Param>) = match id {
-        Some(i) => ("WHERE id = $1", vec![i.into()]),
-        None => ("", vec![]),
-    };
+/// The latest model kept with training key `key` (what its training depended on).
+pub fn kept_model(db: &mut crate::sql::Db<'_>, key: &str) -> Result<Option<StoredModel>> {
     db.raw()
         .query_opt(
-            &format!(
-                "SELECT id, version, settings, parameters, trained_at, records_left, records_right, pairs
-                 FROM linkage_models {filter} ORDER BY id DESC LIMIT 1"
-            ),
-            &params,
+            "SELECT id, version, settings, parameters, trained_at, records_left, records_right, pairs
+             FROM linkage_models WHERE training_key = $1 ORDER BY id DESC LIMIT 1",
+            &[key.into()],
         )?
         .map(|r| {
             Ok(StoredModel {

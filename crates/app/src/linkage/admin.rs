@@ -7,7 +7,7 @@
 //! an analyst rejected are never proposed again. Two persons above the link threshold for one
 //! record are not a link: the pair goes to review.
 
-use super::{check_rules, parse_settings, short_hash};
+use super::{check_rules, short_hash};
 use crate::{Actor, Error, Result};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
@@ -92,15 +92,7 @@ pub fn link(
     settings_file: Option<&Path>,
 ) -> Result<Outcome> {
     actor.require(Permission::RegistryLoad)?;
-    let text = match settings_file {
-        Some(p) => super::read_settings_text(p)?,
-        None => SETTINGS.to_string(),
-    };
-    let name = settings_file.map_or_else(
-        || "admin_registro.toml".to_string(),
-        |p| p.display().to_string(),
-    );
-    let (settings, version) = parse_settings(&text, &name)?;
+    let (settings, text, version) = super::registry_settings(settings_file)?;
     let started = std::time::Instant::now();
     let mut out = Outcome {
         link_threshold: settings.thresholds.link,
@@ -204,22 +196,15 @@ fn run(
     // session a pair): the latest model kept with the same training (the thresholds may
     // differ) scores them instead.
     let kept = if records.len() < MIN_TRAINING_RECORDS {
-        match stored::latest_for_training(&mut store.db(), &super::training_key(settings))? {
-            Some(id) => stored::model(&mut store.db(), Some(id))?,
-            None => None,
-        }
+        super::kept_model(store, settings)?
     } else {
         None
     };
     let (model, kept_id) = match kept {
-        Some(k) => {
-            let m: vamos_linkage::Model = serde_json::from_str(&k.parameters)
-                .map_err(|e| Error::internal(format!("modelo {} ilegible: {e}", k.id)))?;
-            (
-                m.with_term_frequencies(settings, input),
-                Some((k.id, k.version)),
-            )
-        }
+        Some((k, m)) => (
+            m.with_term_frequencies(settings, input),
+            Some((k.id, k.version)),
+        ),
         None => (
             vamos_linkage::train(settings, input).map_err(Error::bad_request)?,
             None,

@@ -7,8 +7,8 @@
 //! another (its own pair with the oldest below the threshold) is listed, not proposed. A pair
 //! that already has an open request is not proposed twice.
 
-use super::admin::{table, SETTINGS};
-use super::{check_rules, parse_settings};
+use super::admin::table;
+use super::check_rules;
 use crate::{Actor, Error, Result};
 use serde::Serialize;
 use std::path::Path;
@@ -62,15 +62,7 @@ pub fn dedupe(
             "el territorio {territory} está fuera de su ámbito"
         )));
     }
-    let text = match settings_file {
-        Some(p) => super::read_settings_text(p)?,
-        None => SETTINGS.to_string(),
-    };
-    let name = settings_file.map_or_else(
-        || "admin_registro.toml".to_string(),
-        |p| p.display().to_string(),
-    );
-    let (settings, version) = parse_settings(&text, &name)?;
+    let (settings, text, version) = super::registry_settings(settings_file)?;
     let started = std::time::Instant::now();
     let ranges = vamos_domain::Scope::Territories(vec![territory]).district_ranges();
     let persons = stored::persons(&mut store.db(), Some(&ranges))?;

@@ -56,18 +56,50 @@ pub fn read_settings(path: &Path) -> Result<(Settings, String)> {
     parse_settings(&text, &path.display().to_string())
 }
 
+/// The settings of a registry use (the file given, else the shipped `admin_registro.toml`):
+/// the settings, their text (kept with each trained model) and their version.
+pub(crate) fn registry_settings(file: Option<&Path>) -> Result<(Settings, String, String)> {
+    let (text, name) = match file {
+        Some(p) => (read_settings_text(p)?, p.display().to_string()),
+        None => (admin::SETTINGS.to_string(), "admin_registro.toml".into()),
+    };
+    let (settings, version) = parse_settings(&text, &name)?;
+    Ok((settings, text, version))
+}
+
+/// The latest model kept for the training of `settings`, ready to score (`None`: none kept).
+pub(crate) fn kept_model(
+    store: &mut dyn vamos_store::Store,
+    settings: &Settings,
+) -> Result<Option<(vamos_store::linkage::StoredModel, vamos_linkage::Model)>> {
+    let Some(k) = vamos_store::linkage::kept_model(&mut store.db(), &training_key(settings))?
+    else {
+        return Ok(None);
+    };
+    let m = serde_json::from_str(&k.parameters)
+        .map_err(|e| Error::internal(format!("modelo {} ilegible: {e}", k.id)))?;
+    Ok(Some((k, m)))
+}
+
 /// A settings file's text, bounded.
 pub(crate) fn read_settings_text(path: &Path) -> Result<String> {
+    use std::io::Read;
     let file = path.display().to_string();
-    let meta = std::fs::metadata(path)
-        .map_err(|e| Error::bad_request(format!("no se puede leer {file}: {e}")))?;
-    if meta.len() > SETTINGS_MAX {
+    let unreadable =
+        |e: std::io::Error| Error::bad_request(format!("no se puede leer {file}: {e}"));
+    // The read itself is bounded: a file that grows after a size check cannot get past it.
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .map_err(unreadable)?
+        .take(SETTINGS_MAX + 1)
+        .read_to_string(&mut text)
+        .map_err(unreadable)?;
+    if text.len() as u64 > SETTINGS_MAX {
         return Err(Error::bad_request(format!(
             "{file}: un archivo de configuración no pasa de {SETTINGS_MAX} bytes"
         )));
     }
-    std::fs::read_to_string(path)
-        .map_err(|e| Error::bad_request(format!("no se puede leer {file}: {e}")))
+    Ok(text)
 }
 
 /// A CSV file's header and rows (cells trimmed: FEBRL writes `, value`), at most

@@ -5,8 +5,7 @@
 //! model's review threshold. Without a kept model, only a candidate with the same cédula, or
 //! with the same birth date and the same names once prepared, is shown (as an exact match).
 
-use super::admin::{table, SETTINGS};
-use super::parse_settings;
+use super::admin::table;
 use crate::Result;
 use serde::Serialize;
 use vamos_linkage::block::Input;
@@ -54,14 +53,8 @@ pub struct Scorer {
 
 impl Scorer {
     pub fn load(store: &mut dyn Store) -> Result<Scorer> {
-        let (settings, _) = parse_settings(SETTINGS, "admin_registro.toml")?;
-        let kept =
-            match stored::latest_for_training(&mut store.db(), &super::training_key(&settings))? {
-                Some(id) => stored::model(&mut store.db(), Some(id))?,
-                None => None,
-            };
-        let model =
-            kept.and_then(|k| serde_json::from_str::<vamos_linkage::Model>(&k.parameters).ok());
+        let (settings, _, _) = super::registry_settings(None)?;
+        let model = super::kept_model(store, &settings)?.map(|(_, m)| m);
         Ok(Scorer { settings, model })
     }
 }

@@ -49,12 +49,6 @@ fn reach(actor: &Actor) -> Result<Option<Vec<(i64, i64)>>> {
     Ok((!actor.scope.is_nationwide()).then(|| actor.scope.district_ranges()))
 }
 
-/// An ISO date as people write it (`dd/mm/aaaa`); anything else as it is.
-fn date_es(iso: &str) -> String {
-    chrono::NaiveDate::parse_from_str(iso, "%Y-%m-%d")
-        .map_or_else(|_| iso.to_string(), |d| d.format("%d/%m/%Y").to_string())
-}
-
 /// One side of a pair, as shown.
 #[derive(Debug, Clone, Serialize)]
 pub struct Side {
@@ -78,7 +72,7 @@ fn side(s: &Subject) -> Side {
         cedula: s.national_id.map(|n| n.to_string()),
         nombres: s.given_names.clone(),
         apellidos: s.family_names.clone(),
-        fecha_nacimiento: s.birth_date.as_deref().map(date_es),
+        fecha_nacimiento: s.birth_date.as_deref().map(crate::clock::date_es),
         sexo: s.sex.clone(),
         distrito: district.map(|d| d.to_string()),
         distrito_nombre: district.and_then(|d| {
@@ -123,7 +117,7 @@ fn item(r: &Review) -> Item {
         decidido_en: r.decided_at.clone(),
         institucion: r.institution.clone(),
         servicio: r.service.clone(),
-        fecha_evento: date_es(&r.event_date),
+        fecha_evento: crate::clock::date_es(&r.event_date),
         registro: side(&r.record),
         persona: side(&r.person),
         cascada: serde_json::from_str(&r.waterfall).unwrap_or(Json::Null),
