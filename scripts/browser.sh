@@ -33,6 +33,10 @@ VAMOS_ADMIN_PASSWORD="$PASSWORD" "$VAMOS" db init --db "$DB" > /dev/null
 # The survey is imported and classified by the analyst in the browser (walk.mjs, step 1).
 VAMOS_PASSWORD="$PASSWORD" "$VAMOS" user create --db "$DB" analista.web --role analista > /dev/null
 "$VAMOS" delivery-points import --db "$DB" data/delivery_points/puntos_ilustrativos.csv > /dev/null
+# The communities' Entorno surveys (with their ranked priorities, step 1D) are in before the
+# walk: the planner reads them in /gobernanza/prioridades.
+"$VAMOS" import comunidades --db "$DB" "$WORK/datos" > /dev/null
+VAMOS_PASSWORD="$PASSWORD" "$VAMOS" user create --db "$DB" coordinacion.central --role coordinador --territories 1116 > /dev/null
 VAMOS_PASSWORD="$PASSWORD" "$VAMOS" user create --db "$DB" mspbs.villeta --role operador --institution MSPBS --territories 1116 > /dev/null
 VAMOS_PASSWORD="$PASSWORD" "$VAMOS" user create --db "$DB" mesa.villeta --role mesa --territories 1116 > /dev/null
 VAMOS_PASSWORD="$PASSWORD" "$VAMOS" user create --db "$DB" orientador.villeta --role orientador --territories 1116 > /dev/null
@@ -49,4 +53,4 @@ done
 BASE=$(sed -n 's/^Vamos escuchando en //p' "$WORK/serve.out")
 [ -n "$BASE" ] || { cat "$WORK/serve.err" >&2; exit 1; }
 rm -rf "$SHOTS"
-BASE="$BASE" SHOTS="$SHOTS" DATA="$WORK/datos" USER_NAME=analista.web OPERATOR=mspbs.villeta MESA=mesa.villeta ORIENTADOR=orientador.villeta PLANNER=planificadora.web PLANNING="$PWD/data/planning" PASSWORD="$PASSWORD" node tests/browser/walk.mjs
+BASE="$BASE" SHOTS="$SHOTS" DATA="$WORK/datos" USER_NAME=analista.web OPERATOR=mspbs.villeta MESA=mesa.villeta ORIENTADOR=orientador.villeta PLANNER=planificadora.web COORDINATOR=coordinacion.central PLANNING="$PWD/data/planning" PASSWORD="$PASSWORD" node tests/browser/walk.mjs

@@ -512,6 +512,68 @@ await page.waitForURL(/\/acuerdos-de-gestion\/\d+\?hecho=creado/);
 expect(await page.getByText("Borrador (sin firmar)").isVisible(), "el acuerdo no quedó como borrador");
 await check("acuerdo-de-gestion");
 
+// 7b. The planner sees Villeta's community priorities (step 1D) beside its Entorno Logro.
+await page.getByRole("navigation", { name: "Secciones" }).getByRole("link", { name: "Gobernanza" }).click();
+await page.waitForURL(/\/gobernanza$/);
+expect(await page.getByRole("link", { name: "Mesa de Protección Social de Villeta" }).isVisible(), "la Mesa de Villeta no figura entre las instancias");
+await check("gobernanza");
+await page.getByRole("link", { name: "Prioridades comunitarias" }).click();
+await page.getByLabel("Distrito").selectOption("1116");
+await page.getByRole("button", { name: "Ver", exact: true }).click();
+await page.waitForURL(/distrito=1116/);
+expect(await page.getByRole("table", { name: /Prioridades comunitarias de Villeta/ }).isVisible(), "las prioridades de Villeta no se muestran");
+await check("prioridades-villeta");
+
+// 7c. The territorial coordinator records that Villeta's Mesa was installed, with its act.
+await signIn(process.env.COORDINATOR);
+await page.goto(`${BASE}/gobernanza/despliegue/1116`);
+const mesaStep = page.locator("#proceso-3");
+await mesaStep.getByLabel("Estado").selectOption("completado");
+await mesaStep.getByLabel("Fin").fill("21/08/2020");
+await mesaStep.getByLabel("Coordinador/a territorial").fill("Coordinación territorial de Central");
+await mesaStep.getByLabel("Documento de evidencia (título)").fill("Acta de instalación de la Mesa de Protección Social");
+await mesaStep.getByRole("button", { name: "Guardar el proceso 3" }).click();
+await page.waitForURL(/despliegue\/1116\?hecho=1/);
+expect(await page.getByRole("heading", { name: /3\. Instalación de la Mesa de Protección Social — Completado/ }).isVisible(), "el proceso 3 no quedó completado");
+await check("despliegue-villeta");
+await page.goto(`${BASE}/gobernanza/despliegue`);
+expect(await page.getByRole("link", { name: "Villeta" }).isVisible(), "la vista nacional no muestra Villeta");
+await check("despliegue-nacional");
+
+// 7d. A member of Villeta's Mesa records a meeting with two agreements.
+await signIn(process.env.MESA);
+await page.goto(`${BASE}/gobernanza/instancias/MPS-1116`);
+await page.getByLabel("Título de la reunión").fill("Sesión ordinaria de noviembre");
+await page.getByLabel("Fecha", { exact: true }).fill("05/11/2026");
+await page.getByLabel("Lugar").fill("Municipalidad de Villeta");
+await page.getByLabel("Temas").fill("Casos de Canal Verde\nFeria de servicios");
+await page.locator("#acuerdo1").fill("Visitar a las familias sin cédula del barrio San Roque");
+await page.locator("#responsable1").fill("MDS y Registro Civil");
+await page.locator("#fecha1").fill("30/11/2026");
+await page.locator("#acuerdo2").fill("Organizar la feria de servicios en la plaza");
+await page.locator("#responsable2").fill("Municipalidad");
+await page.locator("#fecha2").fill("15/12/2026");
+await page.getByLabel("Asistencia", { exact: true }).fill("Ana Benítez; MSPBS\nLuis Ortiz; MDS");
+await page.getByRole("button", { name: "Registrar la reunión" }).click();
+await page.waitForURL(/\/gobernanza\/reuniones\/\d+\?hecho=reunion/);
+expect(await page.getByText("Organizar la feria de servicios en la plaza").isVisible(), "la reunión no muestra sus acuerdos");
+await check("reunion-registrada");
+
+// 7e. The analyst writes the analysis and publishes Villeta's quarterly report.
+await signIn(process.env.USER_NAME);
+await page.goto(`${BASE}/gobernanza/informes`);
+await page.locator("#territorio").fill("1116");
+await page.getByLabel(/Análisis/).fill("La cobertura de la identidad avanza; la distancia a los servicios de salud sigue siendo la barrera principal.");
+await page.getByRole("button", { name: "Guardar la versión" }).click();
+await page.waitForURL(/\/gobernanza\/informes\?hecho=guardado/);
+await page.getByRole("button", { name: /Publicar el informe \d+/ }).first().click();
+await page.waitForURL(/\/gobernanza\/informes\?hecho=publicado/);
+expect(await page.getByText(/Publicado el \d\d\/\d\d\/\d{4}/).first().isVisible(), "el informe no quedó publicado");
+await check("informe-publicado");
+await page.goto(`${BASE}/datos-abiertos?t=1116`);
+expect(await page.getByRole("link", { name: /Informe del \d{4}-T\d, versión 1/ }).isVisible(), "datos abiertos no ofrece el informe publicado");
+await check("datos-abiertos-villeta");
+
 // 8. A citizen lodges a complaint about a service on the public page and follows it by code.
 await page.goto(`${BASE}/`);
 await page.getByRole("button", { name: "Salir" }).click();

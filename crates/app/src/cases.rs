@@ -601,7 +601,7 @@ pub fn open(
 // ------------------------------------------------------------------------------- read
 
 /// A case within the caller's scope, or "not found" (audited either way).
-fn visible(store: &mut dyn Store, actor: &Actor, id: i64, action: &str) -> Result<Case> {
+pub(crate) fn visible(store: &mut dyn Store, actor: &Actor, id: i64, action: &str) -> Result<Case> {
     actor.require(Permission::CasesRead)?;
     let c = store_cases::get(&mut store.db(), id, ranges(&actor.scope).as_deref())?;
     match c {

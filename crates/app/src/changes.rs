@@ -1348,7 +1348,7 @@ fn check_attachments(
 
 /// Loads request `id` if the caller may see it: it holds a change permission and every unit
 /// the request names lies in its territories (else: not found, like a missing one).
-fn visible(
+pub(crate) fn visible(
     store: &mut dyn Store,
     actor: &Actor,
     id: i64,

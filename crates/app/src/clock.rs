@@ -26,6 +26,20 @@ pub fn date_es(iso: &str) -> String {
         .map_or_else(|_| iso.to_string(), |d| d.format("%d/%m/%Y").to_string())
 }
 
+/// A date as a person writes it (`DD/MM/AAAA`) or as stored (`AAAA-MM-DD`); a refusal naming
+/// `what` and the value (cut short) otherwise.
+pub fn parse_date(s: &str, what: &str) -> crate::Result<chrono::NaiveDate> {
+    let s = s.trim();
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .or_else(|_| chrono::NaiveDate::parse_from_str(s, "%d/%m/%Y"))
+        .map_err(|_| {
+            crate::Error::bad_request(format!(
+                "{what}: fecha inválida «{}» (dd/mm/aaaa)",
+                s.chars().take(20).collect::<String>()
+            ))
+        })
+}
+
 /// A moment stored as RFC 3339 (UTC) in Paraguay's time (UTC−3 all year since 2024); `None`
 /// for text that is not such a moment.
 pub fn in_paraguay(rfc3339: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {

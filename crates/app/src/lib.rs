@@ -11,6 +11,7 @@
 //! message; the HTTP crate decides the status code.
 
 pub mod accounts;
+pub mod anonymise;
 pub mod audit;
 pub mod backup;
 pub mod barriers;
@@ -25,6 +26,8 @@ pub mod dci;
 pub mod dci_signing;
 pub mod error;
 pub mod fuzzing;
+pub mod geo;
+pub mod governance;
 pub mod grievances;
 pub mod history;
 pub mod imports;
@@ -33,10 +36,15 @@ pub mod ipm_method;
 pub mod linkage;
 pub mod management_agreements;
 pub mod measurements;
+pub mod microdata;
 pub mod orientations;
+pub mod pdf;
 pub mod plans;
+pub mod priorities;
 pub mod referrals;
 pub mod registry;
+pub mod reports;
+pub mod rollout;
 pub mod self_registration;
 pub mod suppression;
 pub mod targets;

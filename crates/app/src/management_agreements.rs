@@ -42,15 +42,7 @@ pub struct AgreementInput {
 }
 
 fn date(s: &str, what: &str) -> Result<NaiveDate> {
-    let s = s.trim();
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(s, "%d/%m/%Y"))
-        .map_err(|_| {
-            Error::bad_request(format!(
-                "{what}: fecha inválida «{}» (dd/mm/aaaa)",
-                s.chars().take(20).collect::<String>()
-            ))
-        })
+    crate::clock::parse_date(s, what)
 }
 
 /// The status of an agreement on `today`: `borrador` unsigned, then `firmado` before its period,

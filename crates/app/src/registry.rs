@@ -1183,6 +1183,8 @@ mod tests {
             address: Some("Calle 1".into()),
             hours: None,
             contact: None,
+            hosted_services: None,
+            mesa_body: None,
         }
     }
 

@@ -287,6 +287,10 @@ fn every_territory() -> Vec<TerritoryCode> {
     out
 }
 
+/// The minimum cell of public figures unless the server is configured otherwise
+/// (`public_min_cell`): what the command line's reports and extracts use too.
+pub const DEFAULT_MIN_CELL: u64 = 5;
+
 /// The public figures of one measurement: every territory's table with its suppressed cells,
 /// decided for the whole territory tree at once (a district's suppression and its department's
 /// hold together).

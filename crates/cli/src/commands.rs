@@ -131,6 +131,17 @@ pub fn db_init(url: &str, admin: &str) -> Result<ExitCode> {
     }
     crate::admin::prepare_audit(store.as_mut(), url, new_database)?;
     crate::admin::first_admin(store.as_mut(), admin)?;
+    let (bodies, minute) = vamos_app::governance::seed(store.as_mut())?;
+    if bodies > 0 || minute {
+        println!(
+            "Gobernanza: {bodies} instancias del Modelo de Gestión{} (data/governance).",
+            if minute {
+                " y la minuta de ejemplo del 31/01/2023"
+            } else {
+                ""
+            }
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -20,7 +20,7 @@ const BUDGET: &[u8] = include_bytes!("../../../data/planning/presupuesto_ilustra
 
 /// The sample accounts: user name, display name, role, institution, territories (empty:
 /// national).
-const ACCOUNTS: [(&str, &str, &str, Option<&str>, &str); 6] = [
+const ACCOUNTS: [(&str, &str, &str, Option<&str>, &str); 7] = [
     (
         "mspbs_villeta",
         "Operadora MSPBS Villeta",
@@ -46,6 +46,13 @@ const ACCOUNTS: [(&str, &str, &str, Option<&str>, &str); 6] = [
         "orientador_villeta",
         "Orientadora SPS de Villeta",
         "orientador",
+        None,
+        DISTRICT,
+    ),
+    (
+        "coordinacion_central",
+        "Coordinación territorial de Central (UTGS)",
+        "coordinador",
         None,
         DISTRICT,
     ),
@@ -88,6 +95,7 @@ pub fn workflow(db: &str, out: &Path) -> Result<()> {
     cases(store.as_mut(), &catalogue)?;
     plan(store.as_mut(), &catalogue, db)?;
     planning(store.as_mut(), &catalogue, out)?;
+    governance(store.as_mut(), db)?;
     Ok(())
 }
 
@@ -329,6 +337,20 @@ fn planning(s: &mut dyn Store, catalogue: &vamos_catalogue::Catalogue, out: &Pat
     println!(
         "11. Planificación (ILUSTRATIVA), como «planificadora»: Marco Estratégico {} («{}»), meta del Logro 4\n    en San Pedro al 70 % en {by}, su costeo guardado como escenario {scenario}, {} líneas de presupuesto\n    ilustrativas y el acuerdo de gestión {agreement}. En la web: /planes, /presupuesto?anio={year}&t=02&escenario={scenario}\n    y /acuerdos-de-gestion/{agreement}",
         stored.plan, stored.name, budget.lines
+    );
+    Ok(())
+}
+
+/// What the demo shows of governance: the shipped bodies and the real minute (loaded by
+/// `db init`), and where to see them and the quarterly report.
+fn governance(s: &mut dyn Store, db: &str) -> Result<()> {
+    let who = vamos_app::Actor::command_line("demo");
+    let bodies = vamos_app::governance::bodies(s, &who)?;
+    let overdue: usize = bodies.iter().map(|b| b.overdue_agreements).sum();
+    let period = vamos_app::reports::Period::of(vamos_app::clock::today()).code();
+    println!(
+        "12. Gobernanza: {} instancias del Modelo de Gestión (fechas de instalación con su fuente), la minuta real\n    del 31/01/2023 con sus 4 acuerdos ({overdue} vencidos). En la web: /gobernanza, /gobernanza/despliegue,\n    /gobernanza/prioridades, /gobernanza/informes, /datos-abiertos. Informe trimestral de Villeta:\n    vamos report --db {db} --territory 1116 --period {period} --out informe-villeta.pdf",
+        bodies.len()
     );
     Ok(())
 }

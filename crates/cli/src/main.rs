@@ -12,6 +12,7 @@ mod changes;
 mod commands;
 mod cost;
 mod demo;
+mod governance;
 mod grievances;
 mod identity;
 mod ipm;
@@ -23,6 +24,7 @@ mod orientations;
 mod output;
 mod plans;
 mod referrals;
+mod reports;
 mod serve;
 mod targets;
 mod units;
@@ -135,6 +137,16 @@ enum Command {
     /// Enlace de registros sin cédula (Fellegi–Sunter): evaluar un modelo, enlazar registros
     /// administrativos, revisar pares dudosos, deduplicar el registro.
     Linkage(linkage::LinkageArgs),
+    /// Informe de seguimiento trimestral de un territorio, en PDF.
+    Report(reports::ReportArgs),
+    /// Extracto de microdatos anonimizados (k-anonimato) de una medición, con su informe de
+    /// riesgo.
+    Microdata(reports::MicrodataArgs),
+    /// Gobernanza: instancias, reuniones con sus minutas, acuerdos y siguientes pasos.
+    Governance {
+        #[command(subcommand)]
+        command: governance::GovernanceCommand,
+    },
     /// Acuerdos de gestión interinstitucionales: listar, ver, guardar.
     ManagementAgreements {
         #[command(subcommand)]
@@ -426,6 +438,9 @@ fn main() -> ExitCode {
         Command::Ipm(a) => ipm::ipm(&a),
         Command::Linkage(a) => linkage::linkage(&a),
         Command::Budget { command } => budget::budget(&command),
+        Command::Governance { command } => governance::governance(&command),
+        Command::Report(a) => reports::report(&a),
+        Command::Microdata(a) => reports::microdata(&a),
         Command::ManagementAgreements { command } => {
             management_agreements::management_agreements(&command)
         }

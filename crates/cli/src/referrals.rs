@@ -507,6 +507,8 @@ pub fn read_points(
         "direccion",
         "horario",
         "contacto",
+        "servicios_alojados",
+        "mesa",
     ];
     let cols: Vec<Option<usize>> = names.iter().map(|n| table.col(&[n])).collect();
     let missing: Vec<&str> = names
@@ -541,6 +543,8 @@ pub fn read_points(
             address: get(5),
             hours: get(6),
             contact: get(7),
+            hosted_services: get(8),
+            mesa_body: get(9),
         };
         let mut bad = |col: &str, val: &str, why: &str| {
             let val = vamos_domain::limits::echo(val);
@@ -552,10 +556,30 @@ pub fn read_points(
             ("direccion", p.address.as_ref()),
             ("horario", p.hours.as_ref()),
             ("contacto", p.contact.as_ref()),
+            ("servicios_alojados", p.hosted_services.as_ref()),
         ] {
             if let Some(Err(e)) = val.map(|v| vamos_domain::limits::Limit::Place.check(v)) {
                 bad(col, val.map_or("", |v| v.as_str()), &e.to_string());
             }
+        }
+        for (col, val) in [
+            ("servicios_alojados", p.hosted_services.as_ref()),
+            ("mesa", p.mesa_body.as_ref()),
+        ] {
+            if val.is_some() && !p.service.starts_with("orientaciones_sps") {
+                bad(
+                    col,
+                    val.map_or("", |v| v.as_str()),
+                    "sólo un punto de ORIENTACIONES SPS (un Espacio SPS) lo tiene",
+                );
+            }
+        }
+        if let Some(Err(e)) = p
+            .mesa_body
+            .as_ref()
+            .map(|v| vamos_domain::limits::Limit::Code.check(v))
+        {
+            bad("mesa", p.mesa_body.as_deref().unwrap_or(""), &e.to_string());
         }
         if catalogue.institution(&p.institution).is_none() {
             bad(

@@ -126,8 +126,17 @@ impl Role {
                     | TargetsSet
                     | PlansRead
                     | LinkageReview
+                    | GovernanceRead
+                    | GovernanceRecord
+                    | ReportsPublish
+                    | MicrodataRelease
             ),
-            Role::Coordinador => matches!(p, LogrosRead | CatalogueRead | GrievancesLodge),
+            // Territorial coordinators take their territories through the six processes and
+            // sit in their bodies; they read figures, never persons.
+            Role::Coordinador => matches!(
+                p,
+                LogrosRead | CatalogueRead | GrievancesLodge | GovernanceRead | GovernanceRecord
+            ),
             Role::Operador => matches!(
                 p,
                 RegistryRead
@@ -141,6 +150,7 @@ impl Role {
                     | ChangesRequest
                     | GrievancesLodge
                     | GrievancesWork
+                    | GovernanceRead
             ),
             Role::Mesa => matches!(
                 p,
@@ -155,6 +165,8 @@ impl Role {
                     | CasesRead
                     | CasesOpen
                     | CasesWork
+                    | GovernanceRead
+                    | GovernanceRecord
             ),
             Role::Supervisor => Role::Mesa.grants(p) || p == CasesApprove,
             Role::Encuestador => matches!(p, CatalogueRead | GrievancesLodge),
@@ -177,10 +189,20 @@ impl Role {
             Role::Publico => matches!(p, CatalogueRead | GrievancesLodge),
             Role::Planificador => matches!(
                 p,
-                LogrosRead | CatalogueRead | GrievancesLodge | TargetsSet | PlansRead | PlansEdit
+                LogrosRead
+                    | CatalogueRead
+                    | GrievancesLodge
+                    | TargetsSet
+                    | PlansRead
+                    | PlansEdit
+                    | GovernanceRead
+                    | GovernanceRecord
             ),
             Role::Autoridad => {
-                matches!(p, LogrosRead | CatalogueRead | GrievancesLodge | PlansRead)
+                matches!(
+                    p,
+                    LogrosRead | CatalogueRead | GrievancesLodge | PlansRead | GovernanceRead
+                )
             }
         }
     }
@@ -291,10 +313,21 @@ pub enum Permission {
     /// Decide the record-linkage review queue: a registry record and an administrative record
     /// side by side (personal data of both), accepted as the same person or rejected.
     LinkageReview,
+    /// Reading the bodies of the Modelo de Gestión, their meetings and agreements, the
+    /// territorial rollout and the communities' priorities (no personal data of the registry:
+    /// members are public servants in their role).
+    GovernanceRead,
+    /// Recording them within its territories: meetings, agreements and their status, the
+    /// rollout's processes.
+    GovernanceRecord,
+    /// Writing the analysis of a follow-up report and publishing it.
+    ReportsPublish,
+    /// Releasing an anonymised microdata extract to an evaluator under a data-use agreement.
+    MicrodataRelease,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 27] = [
+    pub const ALL: [Permission; 31] = [
         Permission::RegistryRead,
         Permission::StatusRead,
         Permission::LogrosRead,
@@ -322,6 +355,10 @@ impl Permission {
         Permission::PlansRead,
         Permission::PlansEdit,
         Permission::LinkageReview,
+        Permission::GovernanceRead,
+        Permission::GovernanceRecord,
+        Permission::ReportsPublish,
+        Permission::MicrodataRelease,
     ];
 
     /// Token scope name.
@@ -354,6 +391,10 @@ impl Permission {
             Permission::PlansRead => "planes:leer",
             Permission::PlansEdit => "planes:editar",
             Permission::LinkageReview => "enlace:revisar",
+            Permission::GovernanceRead => "gobernanza:leer",
+            Permission::GovernanceRecord => "gobernanza:registrar",
+            Permission::ReportsPublish => "informes:publicar",
+            Permission::MicrodataRelease => "microdatos:liberar",
         }
     }
 
@@ -418,6 +459,18 @@ impl Permission {
             }
             Permission::LinkageReview => {
                 "decidir los pares del enlace de registros en revisión (datos personales)"
+            }
+            Permission::GovernanceRead => {
+                "consultar las instancias, sus reuniones y acuerdos, el despliegue territorial y las prioridades comunitarias"
+            }
+            Permission::GovernanceRecord => {
+                "registrar reuniones, acuerdos y el avance del despliegue territorial en su ámbito"
+            }
+            Permission::ReportsPublish => {
+                "redactar el análisis de un informe de seguimiento y publicarlo"
+            }
+            Permission::MicrodataRelease => {
+                "entregar un extracto de microdatos anonimizados a un evaluador"
             }
         }
     }

@@ -195,7 +195,9 @@ impl TryFrom<RawConfig> for Settings {
                 "dirección «{addr_text}» inválida: use IP:PUERTO, p. ej. 127.0.0.1:8080"
             )
         })?;
-        let k = r.public_min_cell.unwrap_or(5);
+        let k = r
+            .public_min_cell
+            .unwrap_or(vamos_app::suppression::DEFAULT_MIN_CELL);
         if k < 2 {
             anyhow::bail!("public_min_cell debe ser al menos 2 (recibido {k})");
         }

@@ -18,6 +18,12 @@ pub struct DeliveryPoint {
     pub address: Option<String>,
     pub hours: Option<String>,
     pub contact: Option<String>,
+    /// An Espacio SPS (a point of ORIENTACIONES SPS): the services it hosts, as written.
+    #[serde(default)]
+    pub hosted_services: Option<String>,
+    /// An Espacio SPS: the code of the Mesa de Protección Social that meets there.
+    #[serde(default)]
+    pub mesa_body: Option<String>,
 }
 
 /// Adds or replaces delivery points (by service, territory and name), in one transaction.
@@ -29,11 +35,12 @@ pub fn upsert_delivery_points(
     in_tx(sql, |sql| {
         for p in points {
             sql.execute(
-                "INSERT INTO delivery_points (institution, service, level, territory, name, address, hours, contact)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                "INSERT INTO delivery_points (institution, service, level, territory, name, address, hours, contact, hosted_services, mesa_body)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                  ON CONFLICT (service, territory, name) DO UPDATE SET institution = excluded.institution,
                      level = excluded.level, address = excluded.address, hours = excluded.hours,
-                     contact = excluded.contact",
+                     contact = excluded.contact, hosted_services = excluded.hosted_services,
+                     mesa_body = excluded.mesa_body",
                 &[
                     p.institution.as_str().into(),
                     p.service.as_str().into(),
@@ -43,6 +50,8 @@ pub fn upsert_delivery_points(
                     p.address.clone().into(),
                     p.hours.clone().into(),
                     p.contact.clone().into(),
+                    p.hosted_services.clone().into(),
+                    p.mesa_body.clone().into(),
                 ],
             )?;
         }
@@ -55,7 +64,7 @@ pub fn delivery_points_all(sql: &mut crate::sql::Db<'_>) -> Result<Vec<DeliveryP
     let sql = sql.raw();
     Ok(sql
         .query(
-            "SELECT institution, service, level, territory, name, address, hours, contact FROM delivery_points ORDER BY service, territory, name",
+            "SELECT institution, service, level, territory, name, address, hours, contact, hosted_services, mesa_body FROM delivery_points ORDER BY service, territory, name",
             &[],
         )?
         .iter()
@@ -73,6 +82,8 @@ fn point(r: &Row) -> DeliveryPoint {
         address: r.string(5),
         hours: r.string(6),
         contact: r.string(7),
+        hosted_services: r.string(8),
+        mesa_body: r.string(9),
     }
 }
 
@@ -85,7 +96,7 @@ pub fn delivery_points_for(
     let dept = district.get(..2).unwrap_or("");
     Ok(sql
         .query(
-            "SELECT institution, service, level, territory, name, address, hours, contact FROM delivery_points
+            "SELECT institution, service, level, territory, name, address, hours, contact, hosted_services, mesa_body FROM delivery_points
              WHERE territory IN ($1, $2, 'PY') ORDER BY service, length(territory) DESC, name",
             &[district.into(), dept.into()],
         )?

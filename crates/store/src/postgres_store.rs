@@ -156,6 +156,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0033_linkage",
         include_str!("../migrations/postgres/0033_linkage.sql"),
     ),
+    (
+        "0034_governance",
+        include_str!("../migrations/postgres/0034_governance.sql"),
+    ),
 ];
 
 /// A PostgreSQL registry.

@@ -143,6 +143,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0033_linkage",
         include_str!("../migrations/sqlite/0033_linkage.sql"),
     ),
+    (
+        "0034_governance",
+        include_str!("../migrations/sqlite/0034_governance.sql"),
+    ),
 ];
 
 /// How much of the database file the server's counter-referral writer reads through a memory

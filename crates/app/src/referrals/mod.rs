@@ -313,6 +313,12 @@ pub fn load_delivery_points(store: &mut dyn Store, points: &[DeliveryPoint]) -> 
             (Limit::Place, "direccion", p.address.as_ref()),
             (Limit::Place, "horario", p.hours.as_ref()),
             (Limit::Place, "contacto", p.contact.as_ref()),
+            (
+                Limit::Place,
+                "servicios_alojados",
+                p.hosted_services.as_ref(),
+            ),
+            (Limit::Code, "mesa", p.mesa_body.as_ref()),
         ];
         for (limit, column, value) in texts {
             if let Err(e) = limit.check_opt(value.map(String::as_str)) {

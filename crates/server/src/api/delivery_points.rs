@@ -37,6 +37,10 @@ pub struct DeliveryPoint {
     pub address: Option<String>,
     pub hours: Option<String>,
     pub contact: Option<String>,
+    /// Espacio SPS: los servicios que alberga
+    pub hosted_services: Option<String>,
+    /// Espacio SPS: el código de la Mesa de Protección Social que se reúne allí
+    pub mesa_body: Option<String>,
 }
 
 impl From<vamos_app::referrals::DeliveryPoint> for DeliveryPoint {
@@ -50,6 +54,8 @@ impl From<vamos_app::referrals::DeliveryPoint> for DeliveryPoint {
             address: d.address,
             hours: d.hours,
             contact: d.contact,
+            hosted_services: d.hosted_services,
+            mesa_body: d.mesa_body,
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod communities;
 pub mod costing;
 pub mod counter_referrals;
 pub mod delivery_points;
+pub mod governance;
 pub mod grievances;
 pub mod households;
 pub mod ipm;
@@ -31,6 +32,7 @@ pub mod persons;
 pub mod plans;
 pub mod public;
 pub mod referrals;
+pub mod reports;
 pub mod service;
 pub mod service_routes;
 pub mod session;
@@ -81,6 +83,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(budget::router())
         .merge(ipm::router())
         .merge(linkage::router())
+        .merge(governance::router())
+        .merge(reports::router())
         .merge(management_agreements::router())
 }
 
@@ -139,6 +143,23 @@ pub(crate) fn xlsx_download(file_name: &str, body: Vec<u8>) -> axum::response::R
                 header::CONTENT_TYPE,
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
             ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file_name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// A PDF document as a download named `file_name`.
+pub(crate) fn pdf_download(file_name: &str, body: Vec<u8>) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    (
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
             (
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{file_name}\""),

@@ -1,14 +1,12 @@
 //! Maps and charts drawn on the server as SVG — no script, no tiles, nothing fetched from
-//! elsewhere: the choropleth of the 18 departments (INE/DGEEC boundaries shipped in
-//! `data/territory/departamentos.geojson`, projected once with a cosine-of-latitude correction)
+//! elsewhere: the choropleth of the 18 departments (INE/DGEEC boundaries,
+//! projected by `vamos_app::geo`)
 //! coloured by a Logro's coverage in five classes, and the trend line across measurements.
 //! Each figure has a table next to it on the page for readers who cannot see the picture.
 
 use super::i18n::Lang;
 use std::fmt::Write;
 use std::sync::OnceLock;
-
-const GEOJSON: &str = include_str!("../../../../data/territory/departamentos.geojson");
 
 /// Width and height of the map's drawing.
 const W: f64 = 400.0;
@@ -42,48 +40,11 @@ fn paths() -> &'static Vec<(u8, String)> {
     PATHS.get_or_init(|| build_paths().unwrap_or_default())
 }
 
-/// A closed line of lon/lat points.
-type Ring = Vec<(f64, f64)>;
-
 fn build_paths() -> Option<Vec<(u8, String)>> {
-    let v: serde_json::Value = serde_json::from_str(GEOJSON).ok()?;
-    let features = v.get("features")?.as_array()?;
-    // Each feature's polygons (lists of rings of lon/lat points).
-    let mut shapes: Vec<(u8, Vec<Ring>)> = Vec::new();
-    for f in features {
-        let code: u8 = f.get("properties")?.get("DPTO")?.as_str()?.parse().ok()?;
-        let g = f.get("geometry")?;
-        let coords = g.get("coordinates")?.as_array()?;
-        let polygons: Vec<&serde_json::Value> = match g.get("type")?.as_str()? {
-            "Polygon" => vec![g.get("coordinates")?],
-            "MultiPolygon" => coords.iter().collect(),
-            _ => continue,
-        };
-        let mut rings = Vec::new();
-        for p in polygons {
-            for ring in p.as_array()? {
-                let pts: Vec<(f64, f64)> = ring
-                    .as_array()?
-                    .iter()
-                    .filter_map(|xy| Some((xy.get(0)?.as_f64()?, xy.get(1)?.as_f64()?)))
-                    .collect();
-                rings.push(pts);
-            }
-        }
-        shapes.push((code, rings));
+    let shapes = vamos_app::geo::departments(W, H);
+    if shapes.is_empty() {
+        return None;
     }
-    let all = shapes.iter().flat_map(|(_, r)| r.iter().flatten());
-    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-    for &(x, y) in all {
-        x0 = x0.min(x);
-        x1 = x1.max(x);
-        y0 = y0.min(y);
-        y1 = y1.max(y);
-    }
-    let k = ((y0 + y1) / 2.0).to_radians().cos();
-    let scale = ((W - 10.0) / ((x1 - x0) * k)).min((H - 10.0) / (y1 - y0));
-    let px = |x: f64| 5.0 + (x - x0) * k * scale;
-    let py = |y: f64| 5.0 + (y1 - y) * scale;
     Some(
         shapes
             .into_iter()
@@ -91,13 +52,7 @@ fn build_paths() -> Option<Vec<(u8, String)>> {
                 let mut d = String::new();
                 for ring in rings {
                     for (i, (x, y)) in ring.iter().enumerate() {
-                        let _ = write!(
-                            d,
-                            "{}{:.1},{:.1}",
-                            if i == 0 { "M" } else { "L" },
-                            px(*x),
-                            py(*y)
-                        );
+                        let _ = write!(d, "{}{:.1},{:.1}", if i == 0 { "M" } else { "L" }, x, y);
                     }
                     d.push('Z');
                 }

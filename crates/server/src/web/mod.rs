@@ -14,6 +14,7 @@ pub mod catalogue;
 pub mod changes;
 pub mod costing;
 pub mod dashboard;
+pub mod governance;
 pub mod grievances;
 pub mod i18n;
 pub mod imports;
@@ -26,6 +27,7 @@ pub mod orientaciones;
 pub mod persons;
 pub mod plans;
 pub mod registry;
+pub mod reports;
 pub mod selfreg;
 pub mod units;
 
@@ -186,6 +188,8 @@ pub struct Page {
     /// The account's Canal Verde notifications (a count in the header, the list on the home
     /// page); empty for an account that does not follow cases.
     pub notices: Vec<vamos_app::cases::Notification>,
+    /// The account's overdue meeting agreements (its own and its bodies'), shown with them.
+    pub agreement_notices: Vec<vamos_app::governance::Notice>,
 }
 
 impl FromRequestParts<AppState> for Page {
@@ -226,6 +230,19 @@ impl FromRequestParts<AppState> for Page {
             }
             _ => Vec::new(),
         };
+        let agreement_notices = match &user {
+            Some(u)
+                if u.can(Permission::GovernanceRead) && parts.method == axum::http::Method::GET =>
+            {
+                let actor = u.as_actor();
+                state
+                    .pool
+                    .run(move |s| Ok(vamos_app::governance::notifications(s, &actor)?))
+                    .await
+                    .unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
         let other = match lang {
             Lang::Es => Lang::En,
             Lang::En => Lang::Es,
@@ -246,6 +263,7 @@ impl FromRequestParts<AppState> for Page {
             path: parts.uri.path().to_string(),
             switch: format!("{}?{}", parts.uri.path(), query.join("&")),
             notices,
+            agreement_notices,
         })
     }
 }
@@ -268,6 +286,9 @@ fn nav(page: &Page) -> Vec<JValue> {
     if page.can(Permission::PlansRead) {
         items.push(("/planes", "nav-plans"));
     }
+    if page.can(Permission::GovernanceRead) {
+        items.push(("/gobernanza", "nav-governance"));
+    }
     if page
         .user
         .as_ref()
@@ -282,6 +303,7 @@ fn nav(page: &Page) -> Vec<JValue> {
         items.push(("/enlace", "nav-linkage"));
     }
     items.push(("/orientaciones", "nav-orientaciones"));
+    items.push(("/datos-abiertos", "nav-open-data"));
     items.push(("/catalogo", "nav-catalogue"));
     items
         .into_iter()
@@ -340,11 +362,19 @@ impl Page {
             switch => self.switch.clone(),
             nav => nav(self),
             notices => self.notices.iter().map(|n| context! {
+                href => format!("/casos/{}", n.case_id),
                 case_id => n.case_id,
                 kind => n.kind.clone(),
                 count => n.count,
                 text => n.text.clone(),
-            }).collect::<Vec<_>>(),
+            }).chain(self.agreement_notices.iter().map(|n| context! {
+                href => format!("/gobernanza/reuniones/{}#acuerdo-{}", n.meeting_id, n.agreement_id),
+                kind => n.kind.clone(),
+                body => n.body_name.clone(),
+                due => n.due_on_es.clone(),
+                excerpt => n.excerpt.clone(),
+                text => n.text.clone(),
+            })).collect::<Vec<_>>(),
             ..own
         }
     }
@@ -414,6 +444,7 @@ fn error_page(lang: Lang, e: &ApiError) -> Response {
         path: String::new(),
         switch: format!("/?lang={}", if lang == Lang::Es { "en" } else { "es" }),
         notices: Vec::new(),
+        agreement_notices: Vec::new(),
     };
     page.html_status(
         e.status,
@@ -498,6 +529,7 @@ pub fn safe_return_path(to: &str) -> Option<&str> {
 /// The routes of the web application (`upload_limit`: the largest import upload, bytes).
 pub fn router(upload_limit: usize) -> Router<AppState> {
     Router::new()
+        .merge(governance::routes())
         .route("/", get(home))
         .route("/ingresar", get(login_form).post(login_submit))
         .route("/salir", axum::routing::post(logout_submit))

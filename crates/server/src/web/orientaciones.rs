@@ -394,6 +394,8 @@ pub async fn page(State(st): State<AppState>, page: Page, Query(f): Query<Form>)
                                 name => p.name.clone(), level => p.level.clone(),
                                 address => p.address.clone(), hours => p.hours.clone(),
                                 contact => p.contact.clone(),
+                                hosted => p.hosted_services.clone(),
+                                mesa => p.mesa_body.is_some(),
                             }
                         })
                         .collect();
