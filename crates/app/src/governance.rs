@@ -404,6 +404,36 @@ fn existing_account(store: &mut dyn Store, name: &str, what: &str) -> Result<Str
     Ok(name)
 }
 
+/// Ends member `member_id`'s membership of body `code` on `until` (`gobernanza:registrar`
+/// within the body's territory): from then on the member is listed as former and its account
+/// is no longer notified of the body's overdue agreements.
+pub fn end_member(
+    store: &mut dyn Store,
+    actor: &Actor,
+    code: &str,
+    member_id: i64,
+    until: &str,
+) -> Result<()> {
+    let b = find_body(store, actor, code, "terminar membresía")?;
+    require_record(store, actor, &b, "terminar membresía")?;
+    let until = crate::clock::parse_date(until, "miembro hasta")?.to_string();
+    if !sg::end_member(&mut store.db(), b.id, member_id, &until)? {
+        return Err(Error::not_found(format!(
+            "{} no tiene un miembro vigente número {member_id}",
+            b.name
+        )));
+    }
+    actor.audit(
+        store,
+        "terminar membresía",
+        "instancia",
+        &b.code,
+        PURPOSE,
+        &format!("ok: miembro {member_id} hasta {until}"),
+    )?;
+    Ok(())
+}
+
 fn bounded(s: &str, what: &str, min: usize, max: usize) -> Result<String> {
     let t = s.trim();
     let n = t.chars().count();

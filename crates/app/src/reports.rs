@@ -1214,6 +1214,11 @@ pub fn calendar(
     year: i32,
 ) -> Result<Vec<Quarter>> {
     actor.require(Permission::LogrosRead)?;
+    if !(2000..=2100).contains(&year) {
+        return Err(Error::bad_request(format!(
+            "año fuera de rango: {year} (2000 a 2100)"
+        )));
+    }
     let declared = sr::calendar(&mut store.db())?;
     let reports = sr::list(&mut store.db(), Some(&t.to_string()))?;
     let today = crate::clock::today();

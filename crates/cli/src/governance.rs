@@ -40,6 +40,19 @@ pub enum GovernanceCommand {
         #[arg(long)]
         since: Option<String>,
     },
+    /// Termina la membresía de un miembro (deja de recibir los avisos de la instancia).
+    MemberEnd {
+        #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB)]
+        db: String,
+        #[arg(long)]
+        body: String,
+        /// El número del miembro (vamos governance bodies --body CÓDIGO --format json).
+        #[arg(long)]
+        member: i64,
+        /// La fecha en que deja la instancia (dd/mm/aaaa).
+        #[arg(long)]
+        until: String,
+    },
     /// Las reuniones, las más recientes primero (de una instancia con --body).
     Meetings {
         #[arg(long, env = "VAMOS_DB", default_value = crate::DEFAULT_DB)]
@@ -234,6 +247,17 @@ pub fn governance(cmd: &GovernanceCommand) -> Result<ExitCode> {
             };
             let id = g::add_member(store.as_mut(), &who, body, &m)?;
             println!("Miembro {id} agregado a {body}");
+        }
+        GovernanceCommand::MemberEnd {
+            db,
+            body,
+            member,
+            until,
+        } => {
+            let mut store = crate::admin::open(db)?;
+            let who = crate::identity::actor(store.as_mut())?;
+            g::end_member(store.as_mut(), &who, body, *member, until)?;
+            println!("Miembro {member} de {body}: membresía terminada el {until}");
         }
         GovernanceCommand::Meetings { db, body, format } => {
             let mut store = crate::admin::open(db)?;
@@ -541,7 +565,17 @@ fn print_body(b: &g::BodyDetail) {
     );
     println!("Miembros: {}", b.members_list.len());
     for m in &b.members_list {
-        println!("  {} — {} — {}", m.name, m.institution, m.role);
+        println!(
+            "  {:>4}  {} — {} — {}{}",
+            m.id,
+            m.name,
+            m.institution,
+            m.role,
+            m.until
+                .as_deref()
+                .map(|u| format!(" (hasta el {})", vamos_app::clock::date_es(u)))
+                .unwrap_or_default()
+        );
     }
     println!("Reuniones: {}", b.meetings_list.len());
     for m in &b.meetings_list {

@@ -1229,3 +1229,77 @@ fn another_districts_mesa_reads_neither_the_meeting_nor_its_agreements() {
         assert!(e.contains("no hay una cuenta"), "{e}");
     }
 }
+
+#[test]
+fn a_member_who_left_is_no_longer_notified_by_the_body() {
+    for s in SITES.iter() {
+        s.ok(
+            "analista",
+            &[
+                "governance",
+                "member",
+                "--body",
+                "MT-PE",
+                "--name",
+                "Coordinación Central",
+                "--institution",
+                "UTGS",
+                "--role",
+                "referente territorial",
+                "--account",
+                "coord",
+            ],
+        );
+        let notices = s.ok("coord", &["governance", "notices"]);
+        assert!(notices.contains("Planificación Estratégica"), "{notices}");
+        let body = s.json(
+            "analista",
+            &[
+                "governance",
+                "bodies",
+                "--body",
+                "MT-PE",
+                "--format",
+                "json",
+            ],
+        );
+        let id = body["members_list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["account"] == "coord" && m["until"].is_null())
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap()
+            .to_string();
+        s.ok(
+            "analista",
+            &[
+                "governance",
+                "member-end",
+                "--body",
+                "MT-PE",
+                "--member",
+                &id,
+                "--until",
+                "01/12/2026",
+            ],
+        );
+        let notices = s.ok("coord", &["governance", "notices"]);
+        assert!(!notices.contains("Planificación Estratégica"), "{notices}");
+        let e = s.refused(
+            "analista",
+            &[
+                "governance",
+                "member-end",
+                "--body",
+                "MT-PE",
+                "--member",
+                &id,
+                "--until",
+                "02/12/2026",
+            ],
+        );
+        assert!(e.contains("no tiene un miembro vigente"), "{e}");
+    }
+}

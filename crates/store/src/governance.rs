@@ -206,6 +206,19 @@ pub fn add_member(db: &mut crate::sql::Db<'_>, m: &Member) -> Result<i64> {
         .ok_or_else(|| StoreError::Invalid("el miembro no devolvió su número".into()))
 }
 
+/// Ends membership `member_id` of body `body_id` on `until`; whether it was a current member.
+pub fn end_member(
+    db: &mut crate::sql::Db<'_>,
+    body_id: i64,
+    member_id: i64,
+    until: &str,
+) -> Result<bool> {
+    Ok(db.raw().execute(
+        "UPDATE body_members SET until = $1 WHERE id = $2 AND body_id = $3 AND until IS NULL",
+        &[until.into(), member_id.into(), body_id.into()],
+    )? > 0)
+}
+
 /// The bodies account `account` sits in (as a current member).
 pub fn bodies_of_account(db: &mut crate::sql::Db<'_>, account: &str) -> Result<Vec<i64>> {
     Ok(db

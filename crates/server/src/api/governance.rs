@@ -23,6 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_bodies))
         .routes(routes!(get_body))
         .routes(routes!(add_body_member))
+        .routes(routes!(end_body_member))
         .routes(routes!(list_meetings, record_meeting))
         .routes(routes!(get_meeting))
         .routes(routes!(meeting_minutes_pdf))
@@ -356,4 +357,32 @@ pub async fn link_priority(
         })
         .await?;
     Ok(Json(json!({ "new": new })))
+}
+
+/// When a membership ends.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct EndMember {
+    /// La fecha (dd/mm/aaaa o AAAA-MM-DD)
+    pub until: String,
+}
+
+/// `POST /api/bodies/{code}/members/{id}/end`
+#[utoipa::path(post, path = "/api/bodies/{code}/members/{id}/end", tag = "gobernanza",
+    summary = "Terminar la membresía de un miembro: deja de recibir los avisos de los acuerdos vencidos de la instancia",
+    params(("code" = String, Path, description = "Código de la instancia"), ("id" = i64, Path, description = "Número del miembro")),
+    request_body = EndMember,
+    responses((status = 200, description = "Correcto", body = Object), (status = 404, description = "No es un miembro vigente", body = crate::error::ErrorBody)),
+    extensions(("x-vamos-permission" = json!(Permission::GovernanceRecord.code())), ("x-vamos-personal-data" = json!(false))))]
+pub async fn end_body_member(
+    State(st): State<AppState>,
+    p: Principal,
+    Path((code, id)): Path<(String, i64)>,
+    Json(b): Json<EndMember>,
+) -> ApiResult<Json<Value>> {
+    let until = b.until.clone();
+    p.act(&st, move |s, actor| {
+        g::end_member(s, actor, &code, id, &b.until)
+    })
+    .await?;
+    Ok(Json(json!({ "id": id, "until": until })))
 }
