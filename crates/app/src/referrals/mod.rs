@@ -437,7 +437,8 @@ pub fn person_route(
                 let where_: Vec<Value> = points
                     .iter()
                     .filter(|x| x.service == s.code)
-                    .map(|x| json!({"name": x.name, "level": x.level, "territory": x.territory, "address": x.address, "hours": x.hours, "contact": x.contact, "institution": x.institution}))
+                    .map(|x| json!({"name": x.name, "level": x.level, "territory": x.territory, "address": x.address, "hours": x.hours, "contact": x.contact, "institution": x.institution,
+                        "espacio_sps": x.mesa_body.is_some() || x.hosted_services.is_some(), "hosted_services": x.hosted_services, "mesa_body": x.mesa_body}))
                     .collect();
                 services.push(json!({
                     "order": services.len() + 1,

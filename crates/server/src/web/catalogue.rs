@@ -102,6 +102,7 @@ pub async fn page(
                         context! {
                             service, institution => p.institution, level => p.level, name => p.name,
                             address => p.address, hours => p.hours, contact => p.contact,
+                            hosted_services => p.hosted_services, mesa_body => p.mesa_body,
                         }
                     })
                     .collect(),
