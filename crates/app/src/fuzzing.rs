@@ -109,6 +109,35 @@ pub fn linkage_records(bytes: &[u8]) {
     }
 }
 
+/// Any bytes as a meeting's minute (`vamos governance record FILE.json`, `POST /api/meetings`):
+/// reading and checking it never panics; a minute it accepts is within every bound — at most 50
+/// agreements and points per part, texts within their limits, a meeting already held, times as
+/// hh:mm — and one it refuses says why.
+pub fn meeting_minute(bytes: &[u8]) {
+    let Ok(m) = serde_json::from_slice::<crate::governance::MeetingInput>(bytes) else {
+        return;
+    };
+    let today = NaiveDate::from_ymd_opt(2026, 12, 8).unwrap_or_default();
+    match crate::governance::checked_minute(&m, today) {
+        Ok(x) => {
+            assert!(x.agreements.len() <= 50, "too many agreements");
+            assert!(x.agreements.iter().all(|a| a.text.chars().count() <= 4000));
+            for part in [&x.objectives, &x.agenda, &x.development, &x.annexes] {
+                assert!(part.len() <= 50 && part.iter().all(|t| t.chars().count() <= 4000));
+            }
+            assert!(x.held_on.as_str() <= "2026-12-08", "a meeting not yet held");
+            for t in [&x.time_from, &x.time_to].into_iter().flatten() {
+                assert!(
+                    chrono::NaiveTime::parse_from_str(t, "%H:%M").is_ok(),
+                    "time {t}"
+                );
+            }
+            assert!(!x.title.trim().is_empty() && !x.place.trim().is_empty());
+        }
+        Err(e) => assert!(!e.message.is_empty(), "refused without a reason"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,6 +186,50 @@ mod tests {
             linkage_settings(&String::from_utf8_lossy(&s));
             linkage_records(&r);
         }
+    }
+
+    #[test]
+    fn mutated_minutes_never_panic_and_are_accepted_only_within_bounds() {
+        let minute = include_str!("../../../data/governance/minuta_2023_01_31.json");
+        let odd: [&[u8]; 9] = [
+            b"",
+            b"\"",
+            b"{",
+            b"]",
+            b"\"held_on\": \"31/12/2999\",",
+            b"\"time_from\": \"25:99\",",
+            "ñ".as_bytes(),
+            b"\xff",
+            b"\"=1+1\"",
+        ];
+        let mut rng = 0x1234_5678_9ABC_DEF1u64;
+        let mut accepted = 0;
+        for _ in 0..400 {
+            let mut b = minute.as_bytes().to_vec();
+            for _ in 0..next(&mut rng) % 3 {
+                let at = (next(&mut rng) % (b.len() as u64 + 1)) as usize;
+                match next(&mut rng) % 3 {
+                    0 if at < b.len() => {
+                        b.remove(at);
+                    }
+                    1 => {
+                        let o = odd[(next(&mut rng) % odd.len() as u64) as usize];
+                        b.splice(at..at, o.iter().copied());
+                    }
+                    _ => {
+                        let end = (at + 40).min(b.len());
+                        let copy: Vec<u8> = b[at..end].to_vec();
+                        b.splice(at..at, copy);
+                    }
+                }
+            }
+            if serde_json::from_slice::<crate::governance::MeetingInput>(&b).is_ok() {
+                accepted += 1;
+            }
+            meeting_minute(&b);
+        }
+        // The unmutated minute (no mutation drawn) reads: the harness saw real minutes.
+        assert!(accepted > 0);
     }
 
     /// xorshift: deterministic mutations without a dependency.

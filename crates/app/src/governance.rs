@@ -607,15 +607,13 @@ fn check_link(
     Ok((Some(kind.to_string()), Some(reference)))
 }
 
-/// Records a meeting with its minute and agreements (`gobernanza:registrar` within the body's
-/// territory); its number. The same body, date and title twice is refused (a re-sent form
-/// records nothing).
+/// The checks of a minute that need nothing but the minute and the day (what the fuzz target
+/// exercises): dates, times, lengths and counts, each refusal naming its field. The accounts and
+/// links it carries come back trimmed, still to be checked against the database.
 #[allow(clippy::too_many_lines)] // reason: one rule per part of the minute
-pub fn record_meeting(store: &mut dyn Store, actor: &Actor, m: &MeetingInput) -> Result<i64> {
-    let b = find_body(store, actor, &m.body, "registrar reunión")?;
-    require_record(store, actor, &b, "registrar reunión")?;
+pub fn checked_minute(m: &MeetingInput, today: NaiveDate) -> Result<Meeting> {
     let held = crate::clock::parse_date(&m.held_on, "fecha de la reunión")?;
-    if held > crate::clock::today() {
+    if held > today {
         return Err(Error::bad_request(
             "fecha de la reunión: todavía no ocurrió (registre la minuta después de la reunión)",
         ));
@@ -642,53 +640,39 @@ pub fn record_meeting(store: &mut dyn Store, actor: &Actor, m: &MeetingInput) ->
                 .collect::<Result<Vec<_>>>()?,
         ),
     };
-    let at = crate::clock::now_rfc3339();
+    let trimmed = |v: Option<&str>, what: &str, max: usize| -> Result<Option<String>> {
+        v.map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| bounded(s, what, 1, max))
+            .transpose()
+    };
     let mut agreements = Vec::new();
     for (i, a) in m.agreements.iter().enumerate() {
         let n = i + 1;
         if a.text.trim().is_empty() {
             continue;
         }
-        let text = bounded(&a.text, &format!("acuerdo {n}"), 1, MAX_TEXT)?;
-        let owner = a
-            .owner
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| bounded(s, &format!("responsable del acuerdo {n}"), 1, 200))
-            .transpose()?;
-        let owner_account = match a
-            .owner_account
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            Some(s) => Some(existing_account(
-                store,
-                s,
-                &format!("cuenta del responsable del acuerdo {n}"),
-            )?),
-            None => None,
-        };
-        let due_on = opt_date(a.due_on.as_deref(), &format!("fecha del acuerdo {n}"))?;
-        let (link_kind, link_ref) =
-            check_link(store, actor, a.link_kind.as_deref(), a.link_ref.as_deref())?;
         agreements.push(Agreement {
             position: agreements.len() as i64 + 1,
-            text,
-            owner: owner.or_else(|| owner_account.clone()),
-            owner_account,
-            due_on,
+            text: bounded(&a.text, &format!("acuerdo {n}"), 1, MAX_TEXT)?,
+            owner: trimmed(
+                a.owner.as_deref(),
+                &format!("responsable del acuerdo {n}"),
+                200,
+            )?,
+            owner_account: trimmed(
+                a.owner_account.as_deref(),
+                &format!("cuenta del responsable del acuerdo {n}"),
+                120,
+            )?,
+            due_on: opt_date(a.due_on.as_deref(), &format!("fecha del acuerdo {n}"))?,
             status: "pendiente".into(),
-            link_kind,
-            link_ref,
-            updated_by: actor.name.clone(),
-            updated_at: at.clone(),
+            link_kind: trimmed(a.link_kind.as_deref(), "vínculo", 20)?,
+            link_ref: trimmed(a.link_ref.as_deref(), "vínculo", 60)?,
             ..Agreement::default()
         });
     }
-    let meeting = Meeting {
-        body_id: b.id,
+    Ok(Meeting {
         number: m.number,
         title: bounded(&m.title, "título", 1, 300)?,
         held_on: held.to_string(),
@@ -700,13 +684,43 @@ pub fn record_meeting(store: &mut dyn Store, actor: &Actor, m: &MeetingInput) ->
         development: texts(&m.development, "desarrollo")?,
         annexes: texts(&m.annexes, "anexos")?,
         attendance,
-        endorsement: None,
-        source: None,
-        recorded_by: actor.name.clone(),
-        recorded_at: at,
         agreements,
-        id: 0,
-    };
+        ..Meeting::default()
+    })
+}
+
+/// Records a meeting with its minute and agreements (`gobernanza:registrar` within the body's
+/// territory); its number. The same body, date and title twice is refused (a re-sent form
+/// records nothing).
+pub fn record_meeting(store: &mut dyn Store, actor: &Actor, m: &MeetingInput) -> Result<i64> {
+    let b = find_body(store, actor, &m.body, "registrar reunión")?;
+    require_record(store, actor, &b, "registrar reunión")?;
+    let mut meeting = checked_minute(m, crate::clock::today())?;
+    let at = crate::clock::now_rfc3339();
+    meeting.body_id = b.id;
+    meeting.recorded_by.clone_from(&actor.name);
+    meeting.recorded_at.clone_from(&at);
+    // What only the database can say: the accounts to notify exist, the links point at
+    // something the recorder may see.
+    for a in &mut meeting.agreements {
+        let n = a.position;
+        if let Some(acc) = a.owner_account.take() {
+            let acc = existing_account(
+                store,
+                &acc,
+                &format!("cuenta del responsable del acuerdo {n}"),
+            )?;
+            if a.owner.is_none() {
+                a.owner = Some(acc.clone());
+            }
+            a.owner_account = Some(acc);
+        }
+        let (k, r) = check_link(store, actor, a.link_kind.as_deref(), a.link_ref.as_deref())?;
+        a.link_kind = k;
+        a.link_ref = r;
+        a.updated_by.clone_from(&actor.name);
+        a.updated_at.clone_from(&at);
+    }
     let Some(id) = sg::insert_meeting(&mut store.db(), &meeting)? else {
         actor.audit(
             store,
