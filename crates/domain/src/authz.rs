@@ -701,6 +701,34 @@ mod tests {
     }
 
     #[test]
+    fn governance_reports_and_microdata_follow_least_privilege() {
+        for r in Role::ALL {
+            // Releasing person-level extracts and publishing reports: the UTGS's analysts.
+            assert_eq!(
+                r.grants(Permission::MicrodataRelease),
+                matches!(r, Role::Administrador | Role::Analista),
+                "{r:?}"
+            );
+            assert_eq!(
+                r.grants(Permission::ReportsPublish),
+                matches!(r, Role::Administrador | Role::Analista),
+                "{r:?}"
+            );
+            // Whoever records in a body reads them; the public, the surveyor and the counter
+            // neither read nor record.
+            if r.grants(Permission::GovernanceRecord) {
+                assert!(r.grants(Permission::GovernanceRead), "{r:?}");
+            }
+            if matches!(r, Role::Publico | Role::Encuestador | Role::Orientador) {
+                assert!(!r.grants(Permission::GovernanceRead), "{r:?}");
+            }
+        }
+        // Authorities and operators read the bodies' work but record nothing in them.
+        assert!(!Role::Autoridad.grants(Permission::GovernanceRecord));
+        assert!(!Role::Operador.grants(Permission::GovernanceRecord));
+    }
+
+    #[test]
     fn least_privilege_in_the_role_table() {
         assert!(Role::Administrador.grants(Permission::AuditRead));
         assert!(!Role::Analista.grants(Permission::AuditRead));
