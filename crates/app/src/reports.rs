@@ -319,7 +319,7 @@ fn collect(
     services.truncate(15);
     let code = t.to_string();
     let funnel = if within {
-        crate::referrals::work::funnel(
+        crate::referrals::work::funnel_total(
             store,
             actor,
             &crate::referrals::work::FunnelQuery {
@@ -328,7 +328,6 @@ fn collect(
             },
         )
         .ok()
-        .and_then(|f| f.get("total").cloned())
     } else {
         None
     };

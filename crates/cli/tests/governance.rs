@@ -52,6 +52,7 @@ static SITES: std::sync::LazyLock<Vec<Site>> = std::sync::LazyLock::new(|| {
                 vec!["import", "comunidades", "--db", &url, "datos"],
                 vec!["classify", "--db", &url, "--as-of", "2026-11-01"],
                 vec!["measurements", "publish", "--db", &url, "1"],
+                vec!["referrals", "generate", "--db", &url, "--measurement", "1"],
             ]
             .into_iter()
             .map(|v| v.into_iter().map(str::to_string).collect())
@@ -635,6 +636,17 @@ fn a_quarterly_report_names_the_territory_and_the_ten_logros_and_its_figures_equ
         );
         assert_eq!(status, 200);
         assert_eq!(api["logros"], data["logros"]);
+        // Its funnel is the referrals API's total for the same territory.
+        let (status, funnel, _) = call(
+            &server,
+            &who,
+            "get",
+            "/api/referrals/funnel?territory=1116",
+            None,
+        );
+        assert_eq!(status, 200);
+        assert!(data["funnel"]["referred"].as_u64().unwrap() > 0);
+        assert_eq!(data["funnel"], funnel["total"], "{}", s.db.label);
     }
 }
 

@@ -866,6 +866,65 @@ pub fn funnel(sql: &mut crate::sql::Db<'_>, f: &ReferralFilter) -> Result<Vec<Fu
     Ok(rows.into_values().collect())
 }
 
+/// The funnel's total alone (no rows per institution, service and district, no timeliness):
+/// one pass counting by status, and the served without referral — what a report of a whole
+/// territory prints, without sorting millions of referrals into groups. Equal to the sum of
+/// [`funnel`]'s rows.
+pub fn funnel_totals(sql: &mut crate::sql::Db<'_>, f: &ReferralFilter) -> Result<FunnelRow> {
+    let sql = sql.raw();
+    let mut params = Vec::new();
+    let cond = filter_sql(f, &mut params);
+    let mut total = FunnelRow::default();
+    for r in sql.query(
+        &format!(
+            "SELECT r.status, count(*), count(r.received_at), count(r.contacted_at)
+             FROM referrals r WHERE {cond} GROUP BY r.status"
+        ),
+        &params,
+    )? {
+        let n = r.int(1).unwrap_or_default() as u64;
+        total.referred += n;
+        total.received += r.int(2).unwrap_or_default() as u64;
+        total.contacted += r.int(3).unwrap_or_default() as u64;
+        match r.text(0).as_str() {
+            "atendida" => total.served += n,
+            "rechazada" => total.rejected += n,
+            "vencida" => total.expired += n,
+            "cerrada" => total.closed += n,
+            _ => total.open += n,
+        }
+    }
+    let mut params: Vec<Param> = Vec::new();
+    let mut conds = vec!["c.referral_id IS NULL".to_string()];
+    if let Some(i) = &f.institution {
+        params.push(i.as_str().into());
+        conds.push(format!("c.institution = ${}", params.len()));
+    }
+    if let Some(t) = &f.territory {
+        conds.push(ranges_sql("h.district_code", t, &mut params));
+    }
+    if let Some(s) = &f.scope {
+        conds.push(ranges_sql("h.district_code", s, &mut params));
+    }
+    if let Some(s) = &f.service {
+        params.push(s.as_str().into());
+        conds.push(format!("c.service = ${}", params.len()));
+    }
+    total.served_without_referral = sql
+        .query_opt(
+            &format!(
+                "SELECT count(*) FROM counter_referrals c
+                 JOIN persons p ON p.id = c.person_id JOIN households h ON h.id = p.household_id
+                 WHERE {}",
+                conds.join(" AND ")
+            ),
+            &params,
+        )?
+        .and_then(|r| r.int(0))
+        .unwrap_or_default() as u64;
+    Ok(total)
+}
+
 /// The median of sorted values.
 pub fn median(sorted: &[f64]) -> Option<f64> {
     let n = sorted.len();

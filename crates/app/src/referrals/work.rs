@@ -557,6 +557,30 @@ pub fn funnel_rows(
     )?)
 }
 
+/// The funnel's total alone, as [`funnel`]'s `total` (the same filter and scope), without the
+/// rows: one pass over the referrals, what a report of a whole territory needs.
+pub fn funnel_total(store: &mut dyn Store, actor: &Actor, q: &FunnelQuery) -> Result<Value> {
+    actor.require(Permission::LogrosRead)?;
+    let institution = institution_of(actor, q.institution.as_deref())?;
+    let territory = territory_opt(q.territory.as_deref())?;
+    let t = vamos_store::referrals::funnel_totals(
+        &mut store.db(),
+        &ReferralFilter {
+            institution,
+            territory: territory.map(territory_ranges),
+            scope: scope_ranges(actor),
+            service: q.service.clone(),
+            ..Default::default()
+        },
+    )?;
+    Ok(json!({
+        "referred": t.referred, "received": t.received, "contacted": t.contacted,
+        "served": t.served, "rejected": t.rejected, "expired": t.expired,
+        "closed": t.closed, "open": t.open,
+        "served_without_referral": t.served_without_referral,
+    }))
+}
+
 /// Referred → received → contacted → served, rejected, expired; days to service; served
 /// without referral — per institution, service and district, and their total. Aggregates only.
 pub fn funnel(store: &mut dyn Store, actor: &Actor, q: &FunnelQuery) -> Result<Value> {
