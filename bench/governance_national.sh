@@ -41,6 +41,12 @@ if ! "$VAMOS" measurements list --db "$DB" | awk -v m="$M" '$1 == m' | grep -q p
 fi
 peak() { /usr/bin/time -f "%e s, pico %M KB" "$@"; }
 
+# The report's funnel section reads the referrals: generate them (one per unit and unprotected
+# service, millions at national scale) so the report is measured with them.
+if [ "$(sqlite3 "$WORK/governance-$HH.sqlite" "SELECT count(*) FROM referrals" 2> /dev/null || echo 0)" = "0" ]; then
+  echo "== referencias de la medición $M (preparación)"
+  peak "$VAMOS" referrals generate --db "$DB" --measurement "$M" | tail -1
+fi
 for t in 1116 PY; do
   echo "== informe trimestral de $t (2026-T4, medición $M)"
   peak "$VAMOS" report --db "$DB" --territory "$t" --period 2026-T4 --out "$WORK/informe-$t.pdf"
