@@ -445,7 +445,16 @@ fn bounded(s: &str, what: &str, min: usize, max: usize) -> Result<String> {
     Ok(t.to_string())
 }
 
-fn opt_date(s: Option<&str>, what: &str) -> Result<Option<String>> {
+/// An optional text as typed: trimmed, empty as absent, at most `max` characters.
+pub(crate) fn opt_text(v: Option<&str>, what: &str, max: usize) -> Result<Option<String>> {
+    v.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| bounded(s, what, 1, max))
+        .transpose()
+}
+
+/// An optional date as typed (`dd/mm/aaaa` or ISO), stored ISO.
+pub(crate) fn opt_date(s: Option<&str>, what: &str) -> Result<Option<String>> {
     match s.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
         Some(s) => Ok(Some(crate::clock::parse_date(s, what)?.to_string())),
@@ -640,12 +649,6 @@ pub fn checked_minute(m: &MeetingInput, today: NaiveDate) -> Result<Meeting> {
                 .collect::<Result<Vec<_>>>()?,
         ),
     };
-    let trimmed = |v: Option<&str>, what: &str, max: usize| -> Result<Option<String>> {
-        v.map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| bounded(s, what, 1, max))
-            .transpose()
-    };
     let mut agreements = Vec::new();
     for (i, a) in m.agreements.iter().enumerate() {
         let n = i + 1;
@@ -655,20 +658,20 @@ pub fn checked_minute(m: &MeetingInput, today: NaiveDate) -> Result<Meeting> {
         agreements.push(Agreement {
             position: agreements.len() as i64 + 1,
             text: bounded(&a.text, &format!("acuerdo {n}"), 1, MAX_TEXT)?,
-            owner: trimmed(
+            owner: opt_text(
                 a.owner.as_deref(),
                 &format!("responsable del acuerdo {n}"),
                 200,
             )?,
-            owner_account: trimmed(
+            owner_account: opt_text(
                 a.owner_account.as_deref(),
                 &format!("cuenta del responsable del acuerdo {n}"),
                 120,
             )?,
             due_on: opt_date(a.due_on.as_deref(), &format!("fecha del acuerdo {n}"))?,
             status: "pendiente".into(),
-            link_kind: trimmed(a.link_kind.as_deref(), "vínculo", 20)?,
-            link_ref: trimmed(a.link_ref.as_deref(), "vínculo", 60)?,
+            link_kind: opt_text(a.link_kind.as_deref(), "vínculo", 20)?,
+            link_ref: opt_text(a.link_ref.as_deref(), "vínculo", 60)?,
             ..Agreement::default()
         });
     }

@@ -309,27 +309,13 @@ pub fn update(
             process,
             ..RolloutStep::default()
         });
-    let date = |v: Option<&str>, what: &str| -> Result<Option<String>> {
-        match v.map(str::trim).filter(|x| !x.is_empty()) {
-            None => Ok(None),
-            Some(x) => Ok(Some(crate::clock::parse_date(x, what)?.to_string())),
-        }
-    };
+    use crate::governance::{opt_date as date, opt_text as text};
     if let Some(x) = date(s.started_on.as_deref(), "inicio")? {
         step.started_on = Some(x);
     }
     if let Some(x) = date(s.completed_on.as_deref(), "fin")? {
         step.completed_on = Some(x);
     }
-    let text = |v: Option<&str>, what: &str, max: usize| -> Result<Option<String>> {
-        match v.map(str::trim).filter(|x| !x.is_empty()) {
-            None => Ok(None),
-            Some(x) if x.chars().count() > max => Err(Error::bad_request(format!(
-                "{what}: como mucho {max} caracteres"
-            ))),
-            Some(x) => Ok(Some(x.to_string())),
-        }
-    };
     if let Some(c) = text(s.coordinator.as_deref(), "coordinador", 200)? {
         step.coordinator = Some(c);
     }
